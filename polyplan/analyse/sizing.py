@@ -1,0 +1,60 @@
+"""Size estimates from the portable type system, shared by scoring and capacity planning."""
+
+from __future__ import annotations
+
+from polyplan.model.schema import Attribute, TypeName
+
+_FIXED_BYTES = {
+    TypeName.BOOLEAN: 1,
+    TypeName.DATE: 4,
+    TypeName.TIMESTAMP: 8,
+    TypeName.TIMESTAMPTZ: 8,
+    TypeName.UUID: 16,
+    TypeName.FLOAT: 8,
+}
+DEFAULT_TEXT_BYTES = 500
+DEFAULT_JSON_BYTES = 200
+DEFAULT_BINARY_BYTES = 256
+DEFAULT_LIST_ITEMS = 3.0
+
+
+def attribute_bytes(attribute: Attribute) -> float:
+    """Average stored size of one value, before engine overhead."""
+    kind = attribute.type
+    if kind in _FIXED_BYTES:
+        return _FIXED_BYTES[kind]
+    if kind is TypeName.INTEGER:
+        return attribute.bits / 8
+    if kind is TypeName.DECIMAL:
+        return 2 + (attribute.precision or 18) / 2
+    if kind is TypeName.STRING:
+        return float(attribute.avg_length or max(1, (attribute.max_length or 32) // 2))
+    if kind is TypeName.ENUM:
+        values = attribute.values or ["x"]
+        return sum(len(v) for v in values) / len(values)
+    if kind is TypeName.TEXT:
+        return float(attribute.avg_length or DEFAULT_TEXT_BYTES)
+    if kind is TypeName.JSON:
+        return float(attribute.avg_length or DEFAULT_JSON_BYTES)
+    if kind is TypeName.BINARY:
+        return float(attribute.avg_length or DEFAULT_BINARY_BYTES)
+    if kind is TypeName.LIST and attribute.items is not None:
+        return (attribute.avg_items or DEFAULT_LIST_ITEMS) * attribute_bytes(attribute.items)
+    if kind is TypeName.OBJECT:
+        return sum(attribute_bytes(field) for field in (attribute.fields or {}).values())
+    return 8.0
+
+
+def record_bytes(attributes: dict[str, Attribute]) -> float:
+    """Average payload of one record (sum of its attribute sizes)."""
+    return sum(attribute_bytes(a) for a in attributes.values())
+
+
+def rows_at(days: float, initial_rows: int, rows_per_day: float, monthly_growth_rate: float) -> float:
+    """Rows ever inserted after `days`, with the daily rate compounding monthly."""
+    if monthly_growth_rate == 0:
+        return initial_rows + rows_per_day * days
+    months = days / 30.0
+    monthly = rows_per_day * 30.0
+    growth = 1.0 + monthly_growth_rate
+    return initial_rows + monthly * (growth**months - 1.0) / monthly_growth_rate

@@ -1,0 +1,93 @@
+"""Diagnostics with stable codes, so users can grep for them and suppress warnings.
+
+Code ranges:
+  PP0xx  reading the file (missing file, YAML syntax, duplicate keys)
+  PP1xx  shape of the model (unknown keys, missing fields, wrong types)
+  PP2xx  references (unknown entities, attributes, relationships)
+  PP3xx  contradictions between settings
+  PP4xx  planning warnings (a choice was forced, a target lacks a feature)
+  PP5xx  capacity and latency warnings
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+# One place that names every code: docs/diagnostics.md is checked against it by a test.
+CODES: dict[str, str] = {
+    "PP001": "file cannot be read",
+    "PP002": "YAML syntax error",
+    "PP003": "duplicate key",
+    "PP004": "document is not a mapping",
+    "PP101": "unknown key",
+    "PP102": "required field missing",
+    "PP103": "invalid value",
+    "PP201": "unknown entity",
+    "PP202": "unknown attribute",
+    "PP203": "invalid identifier",
+    "PP204": "name defined twice",
+    "PP301": "TTL on an entity that must be kept",
+    "PP302": "uniqueness on a list, object or JSON attribute",
+    "PP303": "type settings do not fit the type",
+    "PP304": "sort or range on an attribute that has no order",
+    "PP305": "full-text on a non-text attribute",
+    "PP306": "set_null on a required relationship",
+    "PP307": "placement on a family the organisation does not run",
+    "PP308": "retention shorter than archiving",
+    "PP309": "constant filter value does not fit the attribute",
+    "PP310": "cache entity with no expiry or invalidation source",
+    "PP311": "ephemeral data needs a store with expiry",
+    "PP312": "relationship attributes on a one-to-* relationship",
+    "PP313": "tenancy without a tenant key",
+    "PP314": "full-text at scale without a search engine or relational fallback",
+    "PP401": "store chosen despite a weak fit",
+    "PP402": "target lacks a feature; substitution applied",
+    "PP403": "pattern not served by an index",
+    "PP404": "design change to avoid filtering",
+    "PP501": "latency target at risk",
+    "PP502": "partition or document size bound exceeded; bucketing applied",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in the model file a problem is."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding. `path` is the dotted path of the field, e.g. entities.Order.attributes.total."""
+
+    code: str
+    message: str
+    path: str = ""
+    severity: Severity = Severity.ERROR
+    location: Location | None = None
+
+    def render(self) -> str:
+        """`FILE:LINE:COL: path.to.field: problem [CODE]`, the form editors and grep understand."""
+        where = f"{self.location.file}:{self.location.line}:{self.location.column}: " if self.location else ""
+        path = f"{self.path}: " if self.path else ""
+        level = "" if self.severity is Severity.ERROR else "warning: "
+        return f"{where}{path}{level}{self.message} [{self.code}]"
+
+
+@dataclass
+class DiagnosticError(Exception):
+    """Raised when input is bad; carries every error found, not just the first."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)

@@ -1,0 +1,112 @@
+"""Facts implied by a model but not written in it: default keys, reference attributes.
+
+Kept apart from the pydantic classes so that the schema stays a plain description of the YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from polyplan.model.schema import (
+    Attribute,
+    Entity,
+    Key,
+    KeyKind,
+    Relationship,
+    RelationshipKind,
+    RequirementsModel,
+    TypeName,
+)
+
+DEFAULT_KEY = Key(attributes=["id"], kind=KeyKind.SURROGATE)
+SURROGATE_ID = Attribute(type=TypeName.UUID, description="Surrogate primary key.")
+
+
+def snake(name: str) -> str:
+    """OrderLine → order_line; used for implied names."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return re.sub(r"[^A-Za-z0-9]+", "_", spaced).strip("_").lower()
+
+
+def key_of(entity: Entity) -> Key:
+    """The declared key, or the default surrogate `id`."""
+    return entity.key or DEFAULT_KEY
+
+
+def key_attributes(entity: Entity) -> dict[str, Attribute]:
+    """Key attribute name → attribute (a surrogate key may be implied)."""
+    key = key_of(entity)
+    return {name: entity.attributes.get(name, SURROGATE_ID) for name in key.attributes}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A child's reference attributes to its parent, implied by a one-to-* relationship."""
+
+    relationship: Relationship
+    columns: dict[str, str]  # child attribute → parent key attribute
+
+
+def reference_of(model: RequirementsModel, relationship: Relationship) -> Reference | None:
+    """The reference attributes a one-to-* relationship adds to its child; None for many-to-many."""
+    if relationship.kind is RelationshipKind.MANY_TO_MANY:
+        return None
+    parent = model.entities.get(relationship.from_)
+    if parent is None:
+        return None
+    parent_key = key_of(parent).attributes
+    if relationship.foreign_key and len(parent_key) == 1:
+        return Reference(relationship, {relationship.foreign_key: parent_key[0]})
+    prefix = relationship.foreign_key or snake(relationship.from_)
+    if len(parent_key) == 1 and not relationship.foreign_key:
+        return Reference(relationship, {f"{prefix}_{parent_key[0]}": parent_key[0]})
+    return Reference(relationship, {f"{prefix}_{attr}": attr for attr in parent_key})
+
+
+def references_into(model: RequirementsModel, child: str) -> Iterator[Reference]:
+    """Every reference that entity `child` carries."""
+    for relationship in model.relationships:
+        if relationship.to == child:
+            reference = reference_of(model, relationship)
+            if reference is not None:
+                yield reference
+
+
+def all_attributes(model: RequirementsModel, name: str) -> dict[str, Attribute]:
+    """Declared attributes plus the implied key and reference attributes, in a stable order."""
+    entity = model.entities[name]
+    result: dict[str, Attribute] = {}
+    for attr_name, attribute in key_attributes(entity).items():
+        result[attr_name] = attribute
+    result.update(entity.attributes)
+    for reference in references_into(model, name):
+        parent = model.entities[reference.relationship.from_]
+        parent_keys = key_attributes(parent)
+        for column, parent_attr in reference.columns.items():
+            if column in result:
+                continue
+            referenced = parent_keys[parent_attr]
+            nullable = not reference.relationship.required
+            result[column] = referenced.model_copy(
+                update={
+                    "nullable": nullable,
+                    "unique": reference.relationship.kind is RelationshipKind.ONE_TO_ONE,
+                    "description": f"Reference to {reference.relationship.from_} ({reference.relationship.name}).",
+                    "default": None,
+                    "pii": referenced.pii,
+                }
+            )
+    return result
+
+
+def related_entities(model: RequirementsModel, name: str) -> dict[str, Relationship]:
+    """Entities linked to `name` by a relationship, in either direction."""
+    related: dict[str, Relationship] = {}
+    for relationship in model.relationships:
+        if relationship.from_ == name:
+            related.setdefault(relationship.to, relationship)
+        if relationship.to == name:
+            related.setdefault(relationship.from_, relationship)
+    return related

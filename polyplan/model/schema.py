@@ -1,0 +1,408 @@
+"""The requirements model: what an architect writes in YAML.
+
+Every class forbids unknown keys so that a typo is an error rather than a silently ignored
+setting. Field descriptions double as the JSON Schema that editors use for completion.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_ $-]*$"
+
+
+class Strict(BaseModel):
+    """Base for every model class: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TypeName(StrEnum):
+    """The portable type system; each store maps it to its own types."""
+
+    STRING = "string"
+    TEXT = "text"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+    TIMESTAMPTZ = "timestamptz"
+    UUID = "uuid"
+    ENUM = "enum"
+    JSON = "json"
+    BINARY = "binary"
+    LIST = "list"
+    OBJECT = "object"
+
+
+SCALAR_TYPES = frozenset(TypeName) - {TypeName.LIST, TypeName.OBJECT, TypeName.JSON}
+TEXTUAL_TYPES = frozenset({TypeName.STRING, TypeName.TEXT})
+ORDERABLE_TYPES = frozenset(
+    {
+        TypeName.STRING,
+        TypeName.INTEGER,
+        TypeName.DECIMAL,
+        TypeName.FLOAT,
+        TypeName.DATE,
+        TypeName.TIMESTAMP,
+        TypeName.TIMESTAMPTZ,
+        TypeName.UUID,
+        TypeName.ENUM,
+        TypeName.BOOLEAN,
+    }
+)
+
+
+class Sensitivity(StrEnum):
+    """PII class of an attribute; drives encryption, masking and audit later."""
+
+    NONE = "none"
+    CONTACT = "contact"
+    IDENTIFIER = "identifier"
+    FINANCIAL = "financial"
+    HEALTH = "health"
+    SECRET = "secret"
+
+
+class ObjectStorage(StrEnum):
+    """How a nested object or list is laid out in a relational store."""
+
+    AUTO = "auto"
+    COLUMNS = "columns"
+    JSON = "json"
+    CHILD_TABLE = "child_table"
+
+
+class Attribute(Strict):
+    """One attribute of an entity (or a field of a nested object, or a list's item)."""
+
+    type: TypeName = Field(description="Portable type.")
+    description: str | None = None
+    max_length: Annotated[int, Field(gt=0, le=65535)] | None = Field(
+        default=None, description="For string: the maximum number of characters."
+    )
+    bits: Literal[16, 32, 64] = Field(default=32, description="For integer: storage size.")
+    precision: Annotated[int, Field(gt=0, le=38)] | None = Field(default=None, description="For decimal.")
+    scale: Annotated[int, Field(ge=0, le=38)] | None = Field(default=None, description="For decimal.")
+    values: list[str] | None = Field(default=None, description="For enum: the allowed values.")
+    weights: list[float] | None = Field(
+        default=None, description="For enum: relative frequency of each value (seeding, selectivity)."
+    )
+    items: Attribute | None = Field(default=None, description="For list: the item type.")
+    fields: dict[str, Attribute] | None = Field(default=None, description="For object: its fields.")
+    storage: ObjectStorage = Field(
+        default=ObjectStorage.AUTO,
+        description="For list/object in relational stores: columns, json or child_table.",
+    )
+    nullable: bool = False
+    default: Any = Field(default=None, description="Default value (a literal, or 'now' for timestamps).")
+    unique: bool = False
+    min: float | None = Field(default=None, description="Inclusive lower bound (numbers).")
+    max: float | None = Field(default=None, description="Inclusive upper bound (numbers).")
+    pattern: str | None = Field(default=None, description="Regular expression a string must match.")
+    pii: Sensitivity = Sensitivity.NONE
+    distinct: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Expected number of distinct values (selectivity, seeding)."
+    )
+    avg_length: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Average size in characters/bytes for text, json and binary (sizing)."
+    )
+    max_items: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="For list: the most items one record may hold."
+    )
+    avg_items: Annotated[float, Field(gt=0)] | None = Field(default=None, description="For list: average items.")
+
+
+class KeyKind(StrEnum):
+    SURROGATE = "surrogate"
+    NATURAL = "natural"
+
+
+class Key(Strict):
+    """The primary key: a generated surrogate, or natural attributes the entity already has."""
+
+    attributes: list[str] = Field(min_length=1)
+    kind: KeyKind = KeyKind.SURROGATE
+
+
+class CompareOp(StrEnum):
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    NE = "ne"
+
+
+class Check(Strict):
+    """A rule between two attributes of one record, e.g. ends_at > starts_at."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    left: str
+    op: CompareOp
+    right: str
+
+
+class Growth(Strict):
+    """Volume over time."""
+
+    initial_rows: Annotated[int, Field(ge=0)] = 0
+    rows_per_day: Annotated[float, Field(ge=0)] = 0
+    monthly_growth_rate: Annotated[float, Field(ge=0, le=10)] = Field(
+        default=0, description="Compound growth of the daily insert rate per month (0.05 = 5%)."
+    )
+    retention_days: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Rows older than this are deleted (None keeps them)."
+    )
+    archive_after_days: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Rows older than this move to cold storage."
+    )
+    ttl_seconds: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Ephemeral data expires this long after its last write."
+    )
+    must_keep: bool = Field(default=False, description="Legal or business hold: never expire rows.")
+    time_attribute: str | None = Field(
+        default=None, description="The attribute that ages a row (retention, archiving, partitioning)."
+    )
+
+
+class SchemaVariability(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Family(StrEnum):
+    """Store families polyplan plans for."""
+
+    RELATIONAL = "relational"
+    DOCUMENT = "document"
+    CACHE = "cache"
+    SEARCH = "search"
+    WIDE_COLUMN = "wide_column"
+
+
+class Placement(Strict):
+    """An explicit assignment that overrides scoring (the score is still shown)."""
+
+    family: Family
+
+
+class Entity(Strict):
+    """A thing the application stores."""
+
+    description: str | None = None
+    key: Key | None = Field(default=None, description="Defaults to a surrogate 'id' of type uuid.")
+    attributes: dict[str, Attribute] = Field(min_length=1)
+    unique: list[list[str]] = Field(default_factory=list, description="Composite unique rules.")
+    checks: list[Check] = Field(default_factory=list)
+    growth: Growth = Field(default_factory=Growth)
+    schema_variability: SchemaVariability = SchemaVariability.LOW
+    placement: Placement | None = None
+    avg_record_bytes: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Override of the estimated record size."
+    )
+
+
+class RelationshipKind(StrEnum):
+    ONE_TO_ONE = "one_to_one"
+    ONE_TO_MANY = "one_to_many"
+    MANY_TO_MANY = "many_to_many"
+
+
+class OnDelete(StrEnum):
+    CASCADE = "cascade"
+    RESTRICT = "restrict"
+    SET_NULL = "set_null"
+    NO_ACTION = "no_action"
+
+
+class Relationship(Strict):
+    """A link between two entities. For one_to_*, `to` holds the reference to `from`."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: RelationshipKind
+    from_: str = Field(alias="from", description="The parent (one) side.")
+    to: str = Field(description="The child (many) side; it carries the foreign key.")
+    required: bool = Field(default=True, description="The child must have a parent.")
+    owned: bool = Field(default=False, description="The child lives and dies with its parent.")
+    on_delete: OnDelete | None = Field(default=None, description="Defaults: cascade if owned, else restrict.")
+    foreign_key: str | None = Field(default=None, description="Name of the reference attribute on `to`.")
+    attributes: dict[str, Attribute] = Field(
+        default_factory=dict, description="Attributes of a many_to_many link itself."
+    )
+    max_children: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Upper bound of children per parent (embedding decisions)."
+    )
+    avg_children: Annotated[float, Field(gt=0)] | None = None
+
+    @property
+    def effective_on_delete(self) -> OnDelete:
+        """The declared policy, or the one implied by ownership."""
+        if self.on_delete is not None:
+            return self.on_delete
+        return OnDelete.CASCADE if self.owned else OnDelete.RESTRICT
+
+
+class FilterOp(StrEnum):
+    EQ = "eq"
+    IN = "in"
+    RANGE = "range"
+    PREFIX = "prefix"
+    FULLTEXT = "fulltext"
+
+
+class Filter(Strict):
+    """One predicate of an access pattern. With `value`, the predicate is a constant."""
+
+    attribute: str
+    op: FilterOp = FilterOp.EQ
+    value: Any = Field(default=None, description="A constant (status = 'open'): enables partial indexes.")
+
+
+class Direction(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+class Sort(Strict):
+    attribute: str
+    direction: Direction = Direction.ASC
+
+
+class Consistency(StrEnum):
+    STRONG = "strong"
+    READ_YOUR_WRITES = "read_your_writes"
+    EVENTUAL = "eventual"
+
+
+class AccessPattern(Strict):
+    """A read the application performs."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    entity: str
+    description: str | None = None
+    filters: list[Filter] = Field(default_factory=list)
+    sort: list[Sort] = Field(default_factory=list)
+    limit: Annotated[int, Field(gt=0)] | None = None
+    reads: list[str] = Field(default_factory=list, description="Attributes read; empty means all.")
+    loads: list[str] = Field(default_factory=list, description="Related entities loaded together.")
+    rate: Annotated[float, Field(ge=0)] = Field(default=1, description="Peak executions per second.")
+    latency_ms: Annotated[float, Field(gt=0)] = Field(default=100, description="p99 latency target.")
+    consistency: Consistency = Consistency.STRONG
+    staleness_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=0, description="How old an answer may be."
+    )
+
+
+class WriteKind(StrEnum):
+    INSERT = "insert"
+    UPDATE = "update"
+    DELETE = "delete"
+    UPSERT = "upsert"
+
+
+class WritePattern(Strict):
+    """A write the application performs."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    entity: str
+    kind: WriteKind = WriteKind.INSERT
+    rate: Annotated[float, Field(ge=0)] = Field(default=1, description="Peak executions per second.")
+    attributes: list[str] = Field(default_factory=list, description="Attributes written by an update.")
+
+
+class Transaction(Strict):
+    """Writes to several entities that must commit atomically."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    entities: list[str] = Field(min_length=2)
+    rate: Annotated[float, Field(ge=0)] = 1
+
+
+class Isolation(StrEnum):
+    NONE = "none"
+    ROW = "row"
+    SCHEMA = "schema"
+    DATABASE = "database"
+
+
+class Tenancy(Strict):
+    """Multi-tenancy needs (acted on by the security planner)."""
+
+    isolation: Isolation = Isolation.NONE
+    tenant_key: str | None = Field(default=None, description="Attribute carrying the tenant id.")
+    entities: list[str] = Field(default_factory=list, description="Tenant-scoped entities; empty = all.")
+    tenants: Annotated[int, Field(gt=0)] | None = None
+
+
+class Grant(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+class Role(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    grants: dict[str, list[Grant]] = Field(default_factory=dict, description="Entity name → grants; '*' = all.")
+
+
+class Security(Strict):
+    roles: list[Role] = Field(default_factory=list)
+    encrypt_pii: bool = False
+    audit: list[str] = Field(default_factory=list, description="Entities whose changes are audited.")
+
+
+class Engines(Strict):
+    """Which engine the organisation runs for each family; null means it runs none."""
+
+    relational: Literal["postgresql", "mysql", "sqlite"] | None = "postgresql"
+    document: Literal["mongodb"] | None = "mongodb"
+    cache: Literal["redis"] | None = "redis"
+    search: Literal["elasticsearch"] | None = "elasticsearch"
+    wide_column: Literal["cassandra"] | None = "cassandra"
+
+    def engine_for(self, family: Family) -> str | None:
+        """The engine run for a family, or None."""
+        value: str | None = getattr(self, family.value)
+        return value
+
+
+class Options(Strict):
+    horizon_years: Annotated[float, Field(gt=0, le=20)] = Field(
+        default=3, description="Capacity-planning horizon."
+    )
+    fulltext_fallback: Literal["relational", "none"] = Field(
+        default="none",
+        description="With 'relational', full-text at scale may stay in the relational store.",
+    )
+    suppress: list[str] = Field(default_factory=list, description="Diagnostic codes to silence, e.g. PP401.")
+
+
+class RequirementsModel(Strict):
+    """The root of a polyplan requirements model."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: Annotated[int, Field(ge=1)] = 1
+    description: str | None = None
+    engines: Engines = Field(default_factory=Engines)
+    options: Options = Field(default_factory=Options)
+    entities: dict[str, Entity] = Field(min_length=1)
+    relationships: list[Relationship] = Field(default_factory=list)
+    access_patterns: list[AccessPattern] = Field(default_factory=list)
+    write_patterns: list[WritePattern] = Field(default_factory=list)
+    transactions: list[Transaction] = Field(default_factory=list)
+    tenancy: Tenancy = Field(default_factory=Tenancy)
+    security: Security = Field(default_factory=Security)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the requirements model (for editor completion)."""
+    schema = RequirementsModel.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "polyplan requirements model"
+    return schema

@@ -1,0 +1,179 @@
+"""Assign each entity a system of record and derived projections.
+
+Order of decisions: explicit placement wins; otherwise the best-scoring eligible family; then
+transactions pull all their entities into one store (a commit cannot span stores); then
+projections are added where patterns need what the system of record does poorly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polyplan.analyse.capabilities import BUNDLED_TARGETS, Capability, load_capabilities
+from polyplan.analyse.profile import EntityProfile, profile_entity
+from polyplan.analyse.scoring import score_family
+from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+from polyplan.model.loader import LoadedModel
+from polyplan.model.schema import Family, RequirementsModel
+from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
+
+# A full-text workload "at scale": beyond either bound a relational full-text index is a
+# liability (ranking, typo tolerance, stemming per language, and load on the primary).
+FULLTEXT_RATE_AT_SCALE = 50.0
+FULLTEXT_ROWS_AT_SCALE = 1_000_000
+# Key lookups hotter than this, with staleness allowed, earn a cache in front of the record.
+HOT_KEY_RATE = 500.0
+
+
+def _engine_capability(model: RequirementsModel, family: Family, capabilities: dict[str, Capability]) -> Capability | None:
+    engine = model.engines.engine_for(family)
+    return capabilities.get(engine) if engine else None
+
+
+def _best(scores: tuple[FamilyScore, ...], allowed: set[Family] | None = None) -> list[FamilyScore]:
+    eligible = [s for s in scores if s.eligible and (allowed is None or s.family in allowed)]
+    return sorted(eligible, key=lambda s: (-s.total, list(Family).index(s.family)))
+
+
+def _why_lost(winner: FamilyScore, loser: FamilyScore) -> str:
+    gaps = sorted(
+        ((w.score - l.score) * w.weight, w.factor, l.reason)
+        for w, l in zip(winner.factors, loser.factors, strict=True)
+    )
+    gap, factor, _ = gaps[-1]
+    return (
+        f"{loser.family.value} scored {loser.total:.2f} vs {winner.total:.2f}; "
+        f"it lost most on {factor} ({gap:+.2f} weighted)"
+    )
+
+
+def _projections(
+    model: RequirementsModel, profile: EntityProfile, family: Family, capabilities: dict[str, Capability], name: str
+) -> tuple[list[Projection], list[Diagnostic]]:
+    found: list[Projection] = []
+    notes: list[Diagnostic] = []
+    search = _engine_capability(model, Family.SEARCH, capabilities)
+    fulltext = [p for p in profile.patterns if "fulltext" in p.shapes]
+    at_scale = profile.fulltext_rate >= FULLTEXT_RATE_AT_SCALE or profile.rows_at_horizon >= FULLTEXT_ROWS_AT_SCALE
+    if fulltext and family is not Family.SEARCH:
+        if search is not None and (at_scale or model.options.fulltext_fallback == "none"):
+            found.append(
+                Projection(
+                    Family.SEARCH,
+                    search.engine,
+                    tuple(p.name for p in fulltext),
+                    SyncMechanism.OUTBOX_CDC,
+                    f"{profile.fulltext_rate:,.0f} full-text queries/s over {profile.rows_at_horizon:,.0f} rows need "
+                    "relevance ranking and analyzers; changes flow through a transactional outbox",
+                )
+            )
+        elif at_scale and model.options.fulltext_fallback != "relational":
+            notes.append(
+                Diagnostic(
+                    "PP314",
+                    f"{name}: full-text at scale needs a search engine (engines.search) "
+                    "or options.fulltext_fallback: relational",
+                    f"entities.{name}",
+                )
+            )
+    cache = _engine_capability(model, Family.CACHE, capabilities)
+    hot = [
+        p
+        for p in profile.patterns
+        if p.key_lookup and p.rate >= HOT_KEY_RATE and (p.staleness_seconds > 0 or p.consistency.value != "strong")
+    ]
+    if hot and cache is not None and family is not Family.CACHE:
+        tolerant = all(p.staleness_seconds > 0 for p in hot)
+        sync = SyncMechanism.CACHE_ASIDE_INVALIDATE if tolerant else SyncMechanism.WRITE_THROUGH
+        found.append(
+            Projection(
+                Family.CACHE,
+                cache.engine,
+                tuple(p.name for p in hot),
+                sync,
+                f"{sum(p.rate for p in hot):,.0f} key lookups/s tolerate staleness "
+                f"{min(p.staleness_seconds for p in hot):g} s; "
+                + ("read-through cache invalidated on write" if tolerant else "written through so reads see writes"),
+            )
+        )
+    return found, notes
+
+
+def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
+    """Score every entity, choose its store, add projections. Pure; raises DiagnosticError."""
+    model = loaded.model
+    capabilities = load_capabilities(targets)
+    profiles = {name: profile_entity(model, name) for name in model.entities}
+    scores = {
+        name: tuple(score_family(profile, family, _engine_capability(model, family, capabilities)) for family in Family)
+        for name, profile in profiles.items()
+    }
+    chosen: dict[str, Family] = {}
+    reasons: dict[str, list[str]] = {name: [] for name in model.entities}
+    forced: set[str] = set()
+    errors: list[Diagnostic] = []
+    for name, entity in model.entities.items():
+        ranked = _best(scores[name])
+        if entity.placement is not None:
+            chosen[name] = entity.placement.family
+            forced.add(name)
+            reasons[name].append(f"placed in {entity.placement.family.value} by the model (placement)")
+        elif ranked:
+            chosen[name] = ranked[0].family
+            reasons[name].append(f"highest eligible score ({ranked[0].total:.2f})")
+        else:
+            errors.append(Diagnostic("PP401", f"{name}: no family the organisation runs can hold it", f"entities.{name}"))
+    for transaction in model.transactions:
+        members = [e for e in transaction.entities if e in chosen]
+        if len({chosen[e] for e in members}) <= 1:
+            continue
+        allowed = set(Family)
+        for member in members:
+            allowed &= {s.family for s in scores[member] if s.eligible}
+        if any(m in forced for m in members):
+            allowed &= {chosen[m] for m in members if m in forced}
+        if not allowed:
+            errors.append(
+                Diagnostic("PP401", f"transaction {transaction.name}: no single store can hold {', '.join(members)}", "transactions")
+            )
+            continue
+        best = max(allowed, key=lambda f: sum(next(s.total for s in scores[m] if s.family is f) for m in members))
+        for member in members:
+            if chosen[member] is not best:
+                reasons[member].append(
+                    f"moved to {best.value}: transaction {transaction.name} must commit {', '.join(members)} atomically in one store"
+                )
+                chosen[member] = best
+    if errors:
+        raise DiagnosticError([loaded_locate(loaded, d) for d in errors])
+    entities: dict[str, EntityPlan] = {}
+    notes: list[Diagnostic] = []
+    for name in model.entities:
+        family = chosen[name]
+        ranked = [s for s in _best(scores[name]) if s.family is not family]
+        winner = next(s for s in scores[name] if s.family is family)
+        runner_up = ranked[0] if ranked else None
+        projections, projection_notes = _projections(model, profiles[name], family, capabilities, name)
+        notes.extend(projection_notes)
+        entities[name] = EntityPlan(
+            name=name,
+            family=family,
+            engine=model.engines.engine_for(family) or "",
+            scores=scores[name],
+            projections=tuple(projections),
+            reasons=tuple(reasons[name]),
+            runner_up=runner_up.family if runner_up else None,
+            runner_up_reason=_why_lost(winner, runner_up) if runner_up else "no other family is eligible",
+            profile=profiles[name],
+            forced=name in forced,
+        )
+    hard = [d for d in notes if d.severity is Severity.ERROR]
+    if hard:
+        raise DiagnosticError([loaded_locate(loaded, d) for d in hard])
+    return Plan(loaded, entities, tuple(notes))
+
+
+def loaded_locate(loaded: LoadedModel, diagnostic: Diagnostic) -> Diagnostic:
+    """Attach the file position of a diagnostic's dotted path."""
+    path = tuple(diagnostic.path.split(".")) if diagnostic.path else ()
+    return Diagnostic(diagnostic.code, diagnostic.message, diagnostic.path, diagnostic.severity, loaded.locate(path))

@@ -1,0 +1,111 @@
+"""The plan: which store holds each entity, what it projects to, and why.
+
+Produced by `polyplan.plan.assign.build_plan`, consumed by every store target and emitter.
+Pure data; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from polyplan.analyse.profile import EntityProfile
+from polyplan.diagnostics import Diagnostic
+from polyplan.model.loader import LoadedModel
+from polyplan.model.schema import Family, RequirementsModel
+
+
+@dataclass(frozen=True)
+class FactorScore:
+    """One factor of a family's score for an entity: 0 (poor) … 1 (ideal), with its weight."""
+
+    factor: str
+    score: float
+    weight: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class FamilyScore:
+    """How well a family fits an entity. `blockers` are hard constraints that rule it out."""
+
+    family: Family
+    engine: str | None
+    total: float
+    factors: tuple[FactorScore, ...]
+    blockers: tuple[str, ...] = ()
+
+    @property
+    def eligible(self) -> bool:
+        return not self.blockers
+
+
+class SyncMechanism(StrEnum):
+    """How a projection is kept in step with its system of record."""
+
+    OUTBOX_CDC = "outbox_cdc"
+    CACHE_ASIDE_INVALIDATE = "cache_aside_invalidate"
+    WRITE_THROUGH = "write_through"
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A derived copy of an entity in another store, serving some patterns."""
+
+    family: Family
+    engine: str
+    patterns: tuple[str, ...]
+    sync: SyncMechanism
+    reason: str
+
+
+@dataclass(frozen=True)
+class EntityPlan:
+    """The decision for one entity."""
+
+    name: str
+    family: Family
+    engine: str
+    scores: tuple[FamilyScore, ...]
+    projections: tuple[Projection, ...]
+    reasons: tuple[str, ...]
+    runner_up: Family | None
+    runner_up_reason: str
+    profile: EntityProfile
+    forced: bool = False
+
+    def score_of(self, family: Family) -> FamilyScore:
+        """The score this entity got for `family`."""
+        return next(score for score in self.scores if score.family is family)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole assignment, plus the loaded model it came from."""
+
+    loaded: LoadedModel
+    entities: dict[str, EntityPlan]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    @property
+    def model(self) -> RequirementsModel:
+        return self.loaded.model
+
+    def records_in(self, family: Family) -> list[str]:
+        """Entities whose system of record is in `family`, in model order."""
+        return [name for name, entity in self.entities.items() if entity.family is family]
+
+    def projections_in(self, family: Family) -> list[tuple[str, Projection]]:
+        """(entity, projection) pairs that project into `family`, in model order."""
+        return [
+            (name, projection)
+            for name, entity in self.entities.items()
+            for projection in entity.projections
+            if projection.family is family
+        ]
+
+    def families_used(self) -> list[Family]:
+        """Families that hold a record or a projection, in the enum's order."""
+        used = {entity.family for entity in self.entities.values()}
+        used |= {p.family for entity in self.entities.values() for p in entity.projections}
+        return [family for family in Family if family in used]

@@ -1,0 +1,49 @@
+"""The one small interface every store family implements.
+
+Adding a store means adding one subpackage under `polyplan/stores/` with a `Target` class and
+registering it in `polyplan/stores/__init__.py`. Every family subpackage uses the same file
+names (like Atlas drivers): `design.py` (pure: plan → store design), `render.py` (pure:
+design → artifact text), `testgen.py` (pure: design → generated pytest files), `connect.py`
+(the only I/O: reach a real server for validation and seeding).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyplan.diagnostics import Diagnostic
+from polyplan.model.schema import Family
+from polyplan.plan.ir import Plan
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What a target emits: output-relative path → file text, plus what it had to report.
+
+    `files` go under the plan folder (e.g. `relational/postgresql/schema.sql`), `tests` under
+    `tests/` (file names start with `test_<engine>` so `polyplan validate --engine E` finds them),
+    `docs` under `docs/`. Texts must be deterministic: same plan, same bytes.
+    """
+
+    files: dict[str, str] = field(default_factory=dict)
+    tests: dict[str, str] = field(default_factory=dict)
+    docs: dict[str, str] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class StoreTarget(ABC):
+    """A store family: designs its schema from the plan and renders artifacts for its engines."""
+
+    family: Family
+    engines: tuple[str, ...]
+
+    @abstractmethod
+    def emit(self, plan: Plan) -> Artifacts:
+        """Design and render everything this family needs for `plan`. Pure: no I/O.
+
+        Called only when the plan puts at least one entity (or projection) in this family.
+        `summary` is merged into plan.json under `stores.<family>`.
+        """
