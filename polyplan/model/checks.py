@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyplan.diagnostics import CODES
-from polyplan.model.derived import all_attributes, key_of, related_entities
+from polyplan.model.derived import all_attributes, key_attributes, key_of, related_entities
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
     TEXTUAL_TYPES,
@@ -205,10 +205,19 @@ def _relationship_problems(model: RequirementsModel) -> list[Problem]:
             found.append(Problem("PP312", "only a many_to_many relationship has attributes of its own", (*path, "attributes")))
         for attr_name, attribute in relationship.attributes.items():
             found.extend(_attribute_problems(attribute, (*path, "attributes", attr_name)))
-        if relationship.foreign_key and relationship.to in model.entities:
-            if relationship.foreign_key in model.entities[relationship.to].attributes:
+        if relationship.foreign_key and relationship.to in model.entities and relationship.from_ in model.entities:
+            # Naming a declared attribute reuses it (e.g. when it is part of a natural key), so its
+            # type must be the type of the parent's key.
+            declared = model.entities[relationship.to].attributes.get(relationship.foreign_key)
+            parent_keys = list(key_attributes(model.entities[relationship.from_]).values())
+            if declared is not None and (len(parent_keys) != 1 or declared.type is not parent_keys[0].type):
+                expected = parent_keys[0].type.value if len(parent_keys) == 1 else "a composite key"
                 found.append(
-                    Problem("PP204", f"'{relationship.foreign_key}' is already an attribute of {relationship.to}", (*path, "foreign_key"))
+                    Problem(
+                        "PP303",
+                        f"'{relationship.foreign_key}' is a {declared.type.value} but {relationship.from_}'s key is {expected}",
+                        (*path, "foreign_key"),
+                    )
                 )
     return found
 

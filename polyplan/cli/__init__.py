@@ -1,0 +1,37 @@
+"""The command-line interface: a thin layer over `polyplan.pipeline` and the validators."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from polyplan.cli import planning  # registers plan, explain, schema
+from polyplan.cli.app import app
+from polyplan.cli.common import EXIT_BAD_INPUT, err_console
+
+_COMMAND_MODULES = ("polyplan.cli.validate", "polyplan.cli.seed")
+
+
+def _register_optional_commands() -> None:
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    for module in _COMMAND_MODULES:
+        if find_spec(module) is not None:
+            import_module(module)
+
+
+def main() -> None:
+    """Entry point of the `polyplan` script: no traceback reaches the user unless POLYPLAN_DEBUG is set."""
+    _register_optional_commands()
+    try:
+        app()
+    except Exception as error:  # a bug, not bad input: say so plainly
+        if os.environ.get("POLYPLAN_DEBUG"):
+            raise
+        err_console.print(f"polyplan: internal error: {type(error).__name__}: {error}", markup=False)
+        err_console.print("Run again with POLYPLAN_DEBUG=1 for the traceback, and please report it.", markup=False)
+        sys.exit(EXIT_BAD_INPUT + 1)
+
+
+__all__ = ["app", "main", "planning"]

@@ -1,0 +1,36 @@
+"""Shared CLI plumbing: consoles, exit codes, and turning diagnostics into messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+
+from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+
+EXIT_OK = 0
+EXIT_CHECKS_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+console = Console()
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+T = TypeVar("T")
+
+
+def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
+    """Print findings to stderr, one per line, in the FILE:LINE:COL form."""
+    for diagnostic in diagnostics:
+        style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
+        err_console.print(diagnostic.render(), style=style, markup=False)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run `action`; bad input becomes its messages on stderr and exit code 2."""
+    try:
+        return action()
+    except DiagnosticError as error:
+        print_diagnostics(error.diagnostics)
+        raise typer.Exit(EXIT_BAD_INPUT) from None

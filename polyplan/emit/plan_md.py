@@ -1,0 +1,70 @@
+"""plan.md: the decisions and their explanations, for people."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from polyplan.diagnostics import Diagnostic
+from polyplan.plan.ir import EntityPlan, Plan
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _entity_section(entity: EntityPlan) -> list[str]:
+    lines = [f"### {entity.name} → {entity.family.value} ({entity.engine})", ""]
+    lines += [f"- {reason}" for reason in entity.reasons]
+    lines.append(f"- Runner-up: {entity.runner_up_reason}.")
+    for projection in entity.projections:
+        lines.append(
+            f"- Projection to {projection.family.value} ({projection.engine}) for "
+            f"{', '.join(projection.patterns)}, kept in step by {projection.sync.value}: {projection.reason}."
+        )
+    lines.append("")
+    families = [s for s in entity.scores if s.engine is not None]
+    header = ["factor (weight)", *[s.family.value for s in families]]
+    rows = []
+    for index, factor in enumerate(families[0].factors if families else ()):
+        rows.append([f"{factor.factor} ({factor.weight:.2f})", *[f"{s.factors[index].score:.2f}" for s in families]])
+    rows.append(["**total**", *[f"**{s.total:.2f}**" for s in families]])
+    rows.append(["blocked", *[("; ".join(s.blockers) or "—") for s in families]])
+    lines += _table(header, rows)
+    chosen = entity.score_of(entity.family)
+    lines += ["", "<details><summary>Why each factor scored as it did (chosen family)</summary>", ""]
+    lines += [f"- **{f.factor}** {f.score:.2f}: {f.reason}" for f in chosen.factors]
+    lines += ["", "</details>", ""]
+    return lines
+
+
+def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
+    """The human-readable plan."""
+    model = plan.model
+    lines = [f"# Persistence plan: {model.name} (model version {model.version})", ""]
+    if model.description:
+        lines += [model.description, ""]
+    lines += [f"Planning horizon: {model.options.horizon_years:g} years.", "", "## Decisions", ""]
+    rows = []
+    for entity in plan.entities.values():
+        projections = ", ".join(f"{p.family.value} ({p.engine})" for p in entity.projections) or "—"
+        profile = entity.profile
+        rows.append(
+            [
+                entity.name,
+                f"{entity.family.value} ({entity.engine})",
+                projections,
+                f"{entity.score_of(entity.family).total:.2f}",
+                f"{profile.read_rate:,.0f} / {profile.write_rate:,.0f}",
+                f"{profile.rows_at_horizon:,.0f}",
+            ]
+        )
+    lines += _table(["entity", "system of record", "projections", "score", "reads/s / writes/s", "rows at horizon"], rows)
+    lines += ["", "## Entities", ""]
+    for entity in plan.entities.values():
+        lines += _entity_section(entity)
+    lines += ["## Diagnostics", ""]
+    lines += [f"- `{d.code}` {d.severity.value}: {d.path + ': ' if d.path else ''}{d.message}" for d in diagnostics] or ["None."]
+    lines += ["", "## Diagram", "", "See `erd.mmd` (Mermaid).", ""]
+    return "\n".join(lines)

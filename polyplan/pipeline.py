@@ -1,0 +1,55 @@
+"""The compiler in one place: load → validate → analyse/score → plan → emit per target.
+
+Library first: `plan_file` and `render` are pure; `write_plan` is the only function that
+touches the file system, and it writes atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from polyplan.analyse.capabilities import BUNDLED_TARGETS
+from polyplan.diagnostics import Diagnostic
+from polyplan.emit.erd import render_erd
+from polyplan.emit.plan_json import render_plan_json
+from polyplan.emit.plan_md import render_plan_md
+from polyplan.emit.writer import write_tree
+from polyplan.model.loader import load_file
+from polyplan.plan.assign import build_plan
+from polyplan.plan.ir import Plan
+from polyplan.stores import target_for
+
+
+def plan_file(path: str | Path, targets: Path = BUNDLED_TARGETS) -> Plan:
+    """Load, check and plan a model file. Raises DiagnosticError on bad input."""
+    return build_plan(load_file(path), targets)
+
+
+def render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Every output file (relative path → text) and every diagnostic, suppressions applied."""
+    files: dict[str, str] = {}
+    diagnostics = list(plan.diagnostics)
+    stores: dict[str, Any] = {}
+    for family in plan.families_used():
+        artifacts = target_for(family).emit(plan)
+        files.update(artifacts.files)
+        files.update({f"tests/{path}": text for path, text in artifacts.tests.items()})
+        files.update({f"docs/{path}": text for path, text in artifacts.docs.items()})
+        diagnostics.extend(artifacts.diagnostics)
+        if artifacts.summary:
+            stores[family.value] = artifacts.summary
+    suppressed = set(plan.model.options.suppress)
+    diagnostics = [d for d in diagnostics if d.code not in suppressed]
+    files["plan.json"] = render_plan_json(plan, stores, diagnostics)
+    files["plan.md"] = render_plan_md(plan, diagnostics)
+    files["erd.mmd"] = render_erd(plan)
+    return files, diagnostics
+
+
+def write_plan(model_path: str | Path, out_dir: str | Path) -> tuple[Plan, list[Diagnostic]]:
+    """Plan a model and write the whole output folder atomically."""
+    plan = plan_file(model_path)
+    files, diagnostics = render(plan)
+    write_tree(files, Path(out_dir))
+    return plan, diagnostics

@@ -1,0 +1,97 @@
+"""The relational design as plain data, between planning and SQLAlchemy rendering.
+
+`design.py` builds TableSpecs from the plan (normalization), `indexes.py` adds IndexSpecs from
+the workload, `render.py` turns both into SQLAlchemy metadata per dialect. Names here are final
+(already shortened to fit every engine); quoting is the renderer's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from polyplan.model.schema import Attribute, OnDelete
+
+
+class TableKind(StrEnum):
+    ENTITY = "entity"
+    ASSOCIATION = "association"  # a many-to-many relationship
+    LIST_CHILD = "list_child"  # a list-valued attribute moved to its own table
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column. `attribute` carries the portable type and its constraints."""
+
+    name: str
+    attribute: Attribute
+    nullable: bool
+    source: str  # dotted model path it comes from, e.g. "Order.shipping_address.city"
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class ForeignKeySpec:
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    on_delete: OnDelete
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A CHECK between two columns (entity-level rule); per-column rules come from attributes."""
+
+    name: str
+    left: str
+    op: str  # lt, le, gt, ge, ne
+    right: str
+
+
+class IndexKind(StrEnum):
+    BTREE = "btree"
+    UNIQUE = "unique"
+    FULLTEXT = "fulltext"
+    GIN = "gin"
+    BRIN = "brin"
+
+
+@dataclass(frozen=True)
+class IndexColumn:
+    name: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index the workload needs. `where` is a conjunction of constant equalities (partial)."""
+
+    name: str
+    table: str
+    columns: tuple[IndexColumn, ...]
+    kind: IndexKind = IndexKind.BTREE
+    include: tuple[str, ...] = ()
+    where: tuple[tuple[str, Any], ...] = ()
+    serves: tuple[str, ...] = ()  # access pattern names, or "fk:<name>" / "unique:<name>"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    entity: str  # the model entity (or relationship, for associations) it stores
+    kind: TableKind
+    columns: tuple[ColumnSpec, ...]
+    primary_key: tuple[str, ...]
+    foreign_keys: tuple[ForeignKeySpec, ...] = ()
+    uniques: tuple[tuple[str, ...], ...] = ()
+    checks: tuple[CheckSpec, ...] = ()
+    indexes: tuple[IndexSpec, ...] = ()
+    comment: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def column(self, name: str) -> ColumnSpec:
+        """The column called `name`."""
+        return next(c for c in self.columns if c.name == name)

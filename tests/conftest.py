@@ -1,0 +1,66 @@
+"""Shared fixtures: golden files, bundled scenarios, and planned output folders."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from polyplan.pipeline import plan_file, render
+from polyplan.plan.ir import Plan
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="Rewrite golden files from current output.")
+
+
+class Golden:
+    """Compares emitted text with tests/golden/<path>; `--update-golden` rewrites instead."""
+
+    def __init__(self, update: bool) -> None:
+        self.update = update
+
+    def check(self, relative: str, text: str) -> None:
+        """Assert `text` equals the golden file (or rewrite it when updating)."""
+        path = GOLDEN / relative
+        if self.update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+            return
+        assert path.exists(), f"no golden file {path}; run pytest --update-golden to create it"
+        expected = path.read_text(encoding="utf-8")
+        if expected != text:
+            diff = "".join(
+                difflib.unified_diff(
+                    expected.splitlines(keepends=True), text.splitlines(keepends=True), str(path), "emitted", n=2
+                )
+            )
+            pytest.fail(f"{relative} differs from its golden file (pytest --update-golden to accept):\n{diff[:4000]}")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Golden:
+    return Golden(bool(request.config.getoption("--update-golden")))
+
+
+_plans: dict[Path, Plan] = {}
+_renders: dict[Path, dict[str, str]] = {}
+
+
+def planned(scenario: Path) -> Plan:
+    """The plan of a bundled scenario (computed once per session)."""
+    if scenario not in _plans:
+        _plans[scenario] = plan_file(scenario)
+    return _plans[scenario]
+
+
+def rendered(scenario: Path) -> dict[str, str]:
+    """Every output file of a bundled scenario (computed once per session)."""
+    if scenario not in _renders:
+        _renders[scenario] = render(planned(scenario))[0]
+    return _renders[scenario]
