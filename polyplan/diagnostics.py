@@ -51,6 +51,8 @@ CODES: dict[str, str] = {
     "PP402": "target lacks a feature; substitution applied",
     "PP403": "pattern not served by an index",
     "PP404": "design change to avoid filtering",
+    "PP405": "a projection cannot be as fresh as the pattern asks",
+    "PP406": "pattern cannot be served by the store without filtering",
     "PP501": "latency target at risk",
     "PP502": "partition or document size bound exceeded; bucketing applied",
 }

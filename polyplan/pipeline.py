@@ -15,7 +15,8 @@ from polyplan.emit.erd import render_erd
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.plan_md import render_plan_md
 from polyplan.emit.writer import write_tree
-from polyplan.model.loader import load_file
+from polyplan.model.loader import load_file, load_text
+from polyplan.perf import paused_gc
 from polyplan.plan.assign import build_plan
 from polyplan.plan.ir import Plan
 from polyplan.stores import target_for
@@ -23,11 +24,23 @@ from polyplan.stores import target_for
 
 def plan_file(path: str | Path, targets: Path = BUNDLED_TARGETS) -> Plan:
     """Load, check and plan a model file. Raises DiagnosticError on bad input."""
-    return build_plan(load_file(path), targets)
+    with paused_gc():
+        return build_plan(load_file(path), targets)
+
+
+def plan_text(text: str, source: str = "<model>", targets: Path = BUNDLED_TARGETS) -> Plan:
+    """Load, check and plan model text (e.g. generated models). Raises DiagnosticError on bad input."""
+    with paused_gc():
+        return build_plan(load_text(text, source), targets)
 
 
 def render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     """Every output file (relative path → text) and every diagnostic, suppressions applied."""
+    with paused_gc():
+        return _render(plan)
+
+
+def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files: dict[str, str] = {}
     diagnostics = list(plan.diagnostics)
     stores: dict[str, Any] = {}

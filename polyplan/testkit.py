@@ -29,42 +29,42 @@ class EngineAccess:
 
 
 def _postgres_container() -> tuple[Any, str]:
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     container = PostgresContainer("postgres:16-alpine", driver="psycopg").start()
     return container, container.get_connection_url()
 
 
 def _mysql_container() -> tuple[Any, str]:
-    from testcontainers.mysql import MySqlContainer
+    from testcontainers.community.mysql import MySqlContainer
 
     container = MySqlContainer("mariadb:10.11", dialect="pymysql").start()
     return container, container.get_connection_url()
 
 
 def _redis_container() -> tuple[Any, str]:
-    from testcontainers.redis import RedisContainer
+    from testcontainers.community.redis import RedisContainer
 
     container = RedisContainer("redis:7-alpine").start()
     return container, f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
 
 
 def _mongodb_container() -> tuple[Any, str]:
-    from testcontainers.mongodb import MongoDbContainer
+    from testcontainers.community.mongodb import MongoDbContainer
 
     container = MongoDbContainer("mongo:7.0").start()
     return container, container.get_connection_url()
 
 
 def _elasticsearch_container() -> tuple[Any, str]:
-    from testcontainers.elasticsearch import ElasticSearchContainer
+    from testcontainers.community.elasticsearch import ElasticSearchContainer
 
     container = ElasticSearchContainer("docker.elastic.co/elasticsearch/elasticsearch:8.15.3", mem_limit="1g").start()
-    return container, container.get_url()
+    return container, f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9200)}"
 
 
 def _cassandra_container() -> tuple[Any, str]:
-    from testcontainers.cassandra import CassandraContainer
+    from testcontainers.community.cassandra import CassandraContainer
 
     container = CassandraContainer("cassandra:4.1").start()
     host, port = container.get_contact_points()[0]

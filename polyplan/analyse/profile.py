@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from polyplan.analyse.sizing import record_bytes, rows_at
-from polyplan.model.derived import all_attributes, key_of
+from polyplan.model.derived import all_attributes, key_of, patterns_of, relationships_of, transactions_of, writes_of
 from polyplan.model.schema import (
     AccessPattern,
     Consistency,
@@ -73,7 +73,8 @@ class EntityProfile:
         return min((p.latency_ms for p in self.patterns), default=None)
 
 
-def _unique_sets(model: RequirementsModel, entity_name: str) -> list[frozenset[str]]:
+def unique_sets(model: RequirementsModel, entity_name: str) -> list[frozenset[str]]:
+    """Attribute sets that identify at most one record: the key, unique attributes, unique groups."""
     entity = model.entities[entity_name]
     attributes = all_attributes(model, entity_name)
     sets = [frozenset(key_of(entity).attributes)]
@@ -94,7 +95,7 @@ def pattern_shape(model: RequirementsModel, pattern: AccessPattern) -> PatternSh
     eq_attributes = frozenset(f.attribute for f in pattern.filters if f.op is FilterOp.EQ and f.value is None)
     only_eq = all(f.op is FilterOp.EQ and f.value is None for f in pattern.filters) and pattern.filters
     key_lookup = bool(only_eq) and not pattern.sort and any(
-        unique == eq_attributes for unique in _unique_sets(model, pattern.entity)
+        unique == eq_attributes for unique in unique_sets(model, pattern.entity)
     )
     return PatternShape(
         name=pattern.name,
@@ -114,8 +115,8 @@ def profile_entity(model: RequirementsModel, name: str) -> EntityProfile:
     """Derive the profile of entity `name`."""
     entity = model.entities[name]
     growth = entity.growth
-    patterns = tuple(pattern_shape(model, p) for p in model.access_patterns if p.entity == name)
-    writes = [w for w in model.write_patterns if w.entity == name]
+    patterns = tuple(pattern_shape(model, p) for p in patterns_of(model, name))
+    writes = writes_of(model, name)
     inferred_inserts = PEAK_TO_AVERAGE * growth.rows_per_day / SECONDS_PER_DAY
     insert_rate = sum(w.rate for w in writes if w.kind in (WriteKind.INSERT, WriteKind.UPSERT)) or inferred_inserts
     update_rate = sum(w.rate for w in writes if w.kind in (WriteKind.UPDATE, WriteKind.UPSERT))
@@ -130,12 +131,11 @@ def profile_entity(model: RequirementsModel, name: str) -> EntityProfile:
     consistency = max(
         (p.consistency for p in patterns), key=_CONSISTENCY_ORDER.index, default=Consistency.EVENTUAL
     )
+    involved = relationships_of(model, name)
     integrity = sum(
-        1
-        for r in model.relationships
-        if name in (r.from_, r.to) and r.from_ != r.to and (r.required or r.kind is RelationshipKind.MANY_TO_MANY)
+        1 for r in involved if r.from_ != r.to and (r.required or r.kind is RelationshipKind.MANY_TO_MANY)
     )
-    owner = next((r.from_ for r in model.relationships if r.to == name and r.owned), None)
+    owner = next((r.from_ for r in involved if r.to == name and r.owned), None)
     return EntityProfile(
         name=name,
         read_rate=sum(p.rate for p in patterns),
@@ -148,7 +148,7 @@ def profile_entity(model: RequirementsModel, name: str) -> EntityProfile:
         record_bytes=size,
         bytes_at_horizon=rows * size,
         strongest_consistency=consistency,
-        transactions=tuple(t.name for t in model.transactions if name in t.entities),
+        transactions=tuple(transactions_of(model, name)),
         schema_variability=entity.schema_variability.value,
         ttl_seconds=growth.ttl_seconds,
         must_keep=growth.must_keep,

@@ -57,4 +57,4 @@ def rows_at(days: float, initial_rows: int, rows_per_day: float, monthly_growth_
     months = days / 30.0
     monthly = rows_per_day * 30.0
     growth = 1.0 + monthly_growth_rate
-    return initial_rows + monthly * (growth**months - 1.0) / monthly_growth_rate
+    return float(initial_rows + monthly * (growth**months - 1.0) / monthly_growth_rate)

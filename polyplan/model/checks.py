@@ -141,21 +141,21 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
                 found.append(Problem("PP302", f"a key cannot be a {attribute.type.value}", (*path, "attributes", key_attr, "type")))
     for index, group in enumerate(entity.unique):
         for position, attr_name in enumerate(group):
-            attribute = known.get(attr_name)
-            if attribute is None:
+            member = known.get(attr_name)
+            if member is None:
                 found.append(Problem("PP202", f"'{attr_name}' is not an attribute of {name}", (*path, "unique", index, position)))
-            elif attribute.type in UNINDEXABLE:
+            elif member.type in UNINDEXABLE:
                 found.append(
-                    Problem("PP302", f"unique cannot include the {attribute.type.value} attribute '{attr_name}'", (*path, "unique", index, position))
+                    Problem("PP302", f"unique cannot include the {member.type.value} attribute '{attr_name}'", (*path, "unique", index, position))
                 )
     for index, check in enumerate(entity.checks):
         for side in ("left", "right"):
             attr_name = getattr(check, side)
-            attribute = known.get(attr_name)
-            if attribute is None:
+            compared = known.get(attr_name)
+            if compared is None:
                 found.append(Problem("PP202", f"'{attr_name}' is not an attribute of {name}", (*path, "checks", index, side)))
-            elif attribute.type not in ORDERABLE_TYPES:
-                found.append(Problem("PP304", f"'{attr_name}' ({attribute.type.value}) cannot be compared", (*path, "checks", index, side)))
+            elif compared.type not in ORDERABLE_TYPES:
+                found.append(Problem("PP304", f"'{attr_name}' ({compared.type.value}) cannot be compared", (*path, "checks", index, side)))
     growth = entity.growth
     if growth.must_keep and growth.ttl_seconds is not None:
         found.append(Problem("PP301", f"{name} must be kept, so it cannot have a TTL", (*path, "growth", "ttl_seconds")))
@@ -164,10 +164,10 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
     if growth.retention_days and growth.archive_after_days and growth.archive_after_days >= growth.retention_days:
         found.append(Problem("PP308", "archive_after_days must be shorter than retention_days", (*path, "growth", "archive_after_days")))
     if growth.time_attribute is not None:
-        attribute = known.get(growth.time_attribute)
-        if attribute is None:
+        ager = known.get(growth.time_attribute)
+        if ager is None:
             found.append(Problem("PP202", f"'{growth.time_attribute}' is not an attribute of {name}", (*path, "growth", "time_attribute")))
-        elif attribute.type not in (TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+        elif ager.type not in (TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
             found.append(Problem("PP303", "time_attribute must be a date or timestamp", (*path, "growth", "time_attribute")))
     if (growth.retention_days or growth.archive_after_days) and growth.time_attribute is None:
         found.append(Problem("PP102", "retention and archiving need a time_attribute that ages rows", (*path, "growth", "time_attribute")))

@@ -6,10 +6,13 @@ Kept apart from the pydantic classes so that the schema stays a plain descriptio
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from polyplan.model.schema import (
+    AccessPattern,
     Attribute,
     Entity,
     Key,
@@ -18,7 +21,20 @@ from polyplan.model.schema import (
     RelationshipKind,
     RequirementsModel,
     TypeName,
+    WritePattern,
 )
+
+T = TypeVar("T")
+
+
+def _memo(model: RequirementsModel, key: Any, compute: Callable[[], T]) -> T:
+    """Compute a derived fact once per model: models are immutable, and checking, profiling
+    and planning ask the same questions per pattern, which was quadratic without this."""
+    cache = model._derived
+    if key not in cache:
+        cache[key] = compute()
+    value: T = cache[key]
+    return value
 
 DEFAULT_KEY = Key(attributes=["id"], kind=KeyKind.SURROGATE)
 SURROGATE_ID = Attribute(type=TypeName.UUID, description="Surrogate primary key.")
@@ -67,15 +83,26 @@ def reference_of(model: RequirementsModel, relationship: Relationship) -> Refere
 
 def references_into(model: RequirementsModel, child: str) -> Iterator[Reference]:
     """Every reference that entity `child` carries."""
-    for relationship in model.relationships:
-        if relationship.to == child:
+
+    def build() -> dict[str, list[Reference]]:
+        found: dict[str, list[Reference]] = defaultdict(list)
+        for relationship in model.relationships:
             reference = reference_of(model, relationship)
             if reference is not None:
-                yield reference
+                found[relationship.to].append(reference)
+        return found
+
+    yield from _memo(model, "references", build).get(child, [])
 
 
 def all_attributes(model: RequirementsModel, name: str) -> dict[str, Attribute]:
-    """Declared attributes plus the implied key and reference attributes, in a stable order."""
+    """Declared attributes plus the implied key and reference attributes, in a stable order.
+
+    The returned mapping is shared (memoised): do not mutate it."""
+    return _memo(model, ("attributes", name), lambda: _all_attributes(model, name))
+
+
+def _all_attributes(model: RequirementsModel, name: str) -> dict[str, Attribute]:
     entity = model.entities[name]
     result: dict[str, Attribute] = {}
     for attr_name, attribute in key_attributes(entity).items():
@@ -103,10 +130,63 @@ def all_attributes(model: RequirementsModel, name: str) -> dict[str, Attribute]:
 
 def related_entities(model: RequirementsModel, name: str) -> dict[str, Relationship]:
     """Entities linked to `name` by a relationship, in either direction."""
-    related: dict[str, Relationship] = {}
-    for relationship in model.relationships:
-        if relationship.from_ == name:
-            related.setdefault(relationship.to, relationship)
-        if relationship.to == name:
-            related.setdefault(relationship.from_, relationship)
-    return related
+
+    def build() -> dict[str, dict[str, Relationship]]:
+        related: dict[str, dict[str, Relationship]] = defaultdict(dict)
+        for relationship in model.relationships:
+            related[relationship.from_].setdefault(relationship.to, relationship)
+            related[relationship.to].setdefault(relationship.from_, relationship)
+        return related
+
+    return _memo(model, "related", build).get(name, {})
+
+
+def relationships_of(model: RequirementsModel, name: str) -> list[Relationship]:
+    """Relationships that involve entity `name`, in model order."""
+
+    def build() -> dict[str, list[Relationship]]:
+        found: dict[str, list[Relationship]] = defaultdict(list)
+        for relationship in model.relationships:
+            found[relationship.from_].append(relationship)
+            if relationship.to != relationship.from_:
+                found[relationship.to].append(relationship)
+        return found
+
+    return _memo(model, "relationships_of", build).get(name, [])
+
+
+def patterns_of(model: RequirementsModel, name: str) -> list[AccessPattern]:
+    """Access patterns on entity `name`, in model order."""
+
+    def build() -> dict[str, list[AccessPattern]]:
+        found: dict[str, list[AccessPattern]] = defaultdict(list)
+        for pattern in model.access_patterns:
+            found[pattern.entity].append(pattern)
+        return found
+
+    return _memo(model, "patterns", build).get(name, [])
+
+
+def writes_of(model: RequirementsModel, name: str) -> list[WritePattern]:
+    """Write patterns on entity `name`, in model order."""
+
+    def build() -> dict[str, list[WritePattern]]:
+        found: dict[str, list[WritePattern]] = defaultdict(list)
+        for write in model.write_patterns:
+            found[write.entity].append(write)
+        return found
+
+    return _memo(model, "writes", build).get(name, [])
+
+
+def transactions_of(model: RequirementsModel, name: str) -> list[str]:
+    """Names of the transactions that write entity `name`."""
+
+    def build() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = defaultdict(list)
+        for transaction in model.transactions:
+            for entity in dict.fromkeys(transaction.entities):
+                found[entity].append(transaction.name)
+        return found
+
+    return _memo(model, "transactions", build).get(name, [])

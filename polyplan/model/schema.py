@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_ $-]*$"
 
@@ -398,6 +398,9 @@ class RequirementsModel(Strict):
     transactions: list[Transaction] = Field(default_factory=list)
     tenancy: Tenancy = Field(default_factory=Tenancy)
     security: Security = Field(default_factory=Security)
+
+    # Memo of facts derived from this (immutable) model; see polyplan.model.derived.
+    _derived: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
 
 def json_schema() -> dict[str, Any]:

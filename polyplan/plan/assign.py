@@ -37,8 +37,8 @@ def _best(scores: tuple[FamilyScore, ...], allowed: set[Family] | None = None) -
 
 def _why_lost(winner: FamilyScore, loser: FamilyScore) -> str:
     gaps = sorted(
-        ((w.score - l.score) * w.weight, w.factor, l.reason)
-        for w, l in zip(winner.factors, loser.factors, strict=True)
+        ((won.score - lost.score) * won.weight, won.factor, lost.reason)
+        for won, lost in zip(winner.factors, loser.factors, strict=True)
     )
     gap, factor, _ = gaps[-1]
     return (
