@@ -11,6 +11,7 @@ from typing import Any
 
 from polyplan.analyse.capabilities import BUNDLED_TARGETS
 from polyplan.diagnostics import Diagnostic
+from polyplan.emit.capacity import render_capacity_md
 from polyplan.emit.erd import render_erd
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.plan_md import render_plan_md
@@ -57,6 +58,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files["plan.json"] = render_plan_json(plan, stores, diagnostics)
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
+    files["capacity.md"] = render_capacity_md(plan)
     return files, diagnostics
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from polyplan.analyse.sizing import record_bytes, rows_at
+from polyplan.analyse.sizing import SECONDS_PER_DAY, live_rows, record_bytes
 from polyplan.model.derived import all_attributes, key_of, patterns_of, relationships_of, transactions_of, writes_of
 from polyplan.model.schema import (
     AccessPattern,
@@ -21,7 +21,6 @@ from polyplan.model.schema import (
 # When no write pattern is declared, inserts are inferred from growth; peak traffic is assumed
 # to be this many times the daily average (a common planning rule for diurnal load).
 PEAK_TO_AVERAGE = 5.0
-SECONDS_PER_DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -122,11 +121,7 @@ def profile_entity(model: RequirementsModel, name: str) -> EntityProfile:
     update_rate = sum(w.rate for w in writes if w.kind in (WriteKind.UPDATE, WriteKind.UPSERT))
     delete_rate = sum(w.rate for w in writes if w.kind is WriteKind.DELETE)
     horizon_days = model.options.horizon_years * 365.0
-    rows = rows_at(horizon_days, growth.initial_rows, growth.rows_per_day, growth.monthly_growth_rate)
-    if growth.ttl_seconds is not None:
-        rows = min(rows, growth.initial_rows + growth.rows_per_day * growth.ttl_seconds / SECONDS_PER_DAY)
-    if growth.retention_days is not None:
-        rows = min(rows, growth.rows_per_day * growth.retention_days + growth.initial_rows)
+    rows = live_rows(growth, horizon_days)
     size = float(entity.avg_record_bytes or record_bytes(all_attributes(model, name)))
     consistency = max(
         (p.consistency for p in patterns), key=_CONSISTENCY_ORDER.index, default=Consistency.EVENTUAL

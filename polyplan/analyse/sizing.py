@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import Attribute, Growth, TypeName
 
 _FIXED_BYTES = {
     TypeName.BOOLEAN: 1,
@@ -58,3 +58,16 @@ def rows_at(days: float, initial_rows: int, rows_per_day: float, monthly_growth_
     monthly = rows_per_day * 30.0
     growth = 1.0 + monthly_growth_rate
     return float(initial_rows + monthly * (growth**months - 1.0) / monthly_growth_rate)
+
+
+SECONDS_PER_DAY = 86400.0
+
+
+def live_rows(growth: Growth, days: float) -> float:
+    """Rows held after `days`: inserted so far, less what TTL expiry and retention removed."""
+    rows = rows_at(days, growth.initial_rows, growth.rows_per_day, growth.monthly_growth_rate)
+    if growth.ttl_seconds is not None:
+        rows = min(rows, growth.initial_rows + growth.rows_per_day * growth.ttl_seconds / SECONDS_PER_DAY)
+    if growth.retention_days is not None:
+        rows = min(rows, growth.initial_rows + growth.rows_per_day * growth.retention_days)
+    return rows

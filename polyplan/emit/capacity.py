@@ -1,0 +1,57 @@
+"""capacity.md: rows and bytes per entity and per store, year by year to the horizon.
+
+Payload bytes only (attribute sizes); each store adds its own overhead (indexes, replication,
+row headers), which the store targets report in their own artifacts where they can estimate it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from polyplan.analyse.sizing import live_rows
+from polyplan.plan.ir import Plan
+
+
+def _human(count: float, byte_units: bool = False) -> str:
+    suffixes = [" B", " kB", " MB", " GB", " TB"] if byte_units else ["", " k", " M", " G", " T"]
+    scale = min(int(math.log(count, 1000)), 4) if count >= 1 else 0
+    if scale == 0:
+        return f"{count:,.0f}{suffixes[0]}"
+    return f"{count / 1000**scale:,.1f}{suffixes[scale]}"
+
+
+def capacity_years(plan: Plan) -> list[float]:
+    """The years reported: 0 (today), each whole year, and the horizon itself."""
+    horizon = plan.model.options.horizon_years
+    years = [0.0, *[float(y) for y in range(1, math.ceil(horizon))], horizon]
+    return sorted(set(years))
+
+
+def render_capacity_md(plan: Plan) -> str:
+    """The capacity plan as Markdown."""
+    model = plan.model
+    years = capacity_years(plan)
+    header = ["entity", "store", "record", *[f"year {y:g}" for y in years]]
+    lines = [f"# Capacity plan: {model.name}", "", "Live rows (and payload bytes) after TTL and retention.", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    per_store: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(years))
+    for name, decision in plan.entities.items():
+        entity = model.entities[name]
+        size = decision.profile.record_bytes
+        cells = []
+        for index, year in enumerate(years):
+            rows = live_rows(entity.growth, year * 365.0)
+            per_store[f"{decision.family.value} ({decision.engine})"][index] += rows * size
+            for projection in decision.projections:
+                per_store[f"{projection.family.value} ({projection.engine})"][index] += rows * size
+            cells.append(f"{_human(rows)} ({_human(rows * size, byte_units=True)})")
+        store = f"{decision.family.value} ({decision.engine})"
+        lines.append("| " + " | ".join([name, store, _human(size, byte_units=True), *cells]) + " |")
+    lines += ["", "## Per store (payload, before indexes and replication)", ""]
+    store_header = ["store", *[f"year {y:g}" for y in years]]
+    lines += ["| " + " | ".join(store_header) + " |", "|" + "|".join("---" for _ in store_header) + "|"]
+    for store in sorted(per_store):
+        lines.append("| " + " | ".join([store, *[_human(b, byte_units=True) for b in per_store[store]]]) + " |")
+    lines += ["", "Projections (search index, cache) are counted at full size in their store.", ""]
+    return "\n".join(lines)
