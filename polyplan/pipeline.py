@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from polyplan.analyse.capabilities import BUNDLED_TARGETS
-from polyplan.diagnostics import Diagnostic
+from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.emit.capacity import render_capacity_md
 from polyplan.emit.erd import render_erd
 from polyplan.emit.plan_json import render_plan_json
@@ -18,7 +18,7 @@ from polyplan.emit.plan_md import render_plan_md
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
-from polyplan.plan.assign import build_plan
+from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
 from polyplan.stores import target_for
 
@@ -53,6 +53,11 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         diagnostics.extend(artifacts.diagnostics)
         if artifacts.summary:
             stores[family.value] = artifacts.summary
+    diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if errors:
+        # A target that cannot design its store correctly has no artifacts worth writing.
+        raise DiagnosticError(errors)
     suppressed = set(plan.model.options.suppress)
     diagnostics = [d for d in diagnostics if d.code not in suppressed]
     files["plan.json"] = render_plan_json(plan, stores, diagnostics)

@@ -144,3 +144,15 @@ def test_an_explicit_relational_fallback_keeps_full_text_in_the_relational_store
     article = plan.entities["Article"]
     assert article.family is Family.RELATIONAL
     assert article.projections == ()
+
+
+def test_ephemeral_data_pinned_to_a_store_without_expiry_is_warned_about_with_its_position() -> None:
+    plan = _plan(
+        engines="engines: {document: null}", transactions="transactions:\n  - {name: pay, entities: [Basket, Ledger]}"
+    )
+    assert plan.entities["Basket"].family is Family.RELATIONAL  # type: ignore[attr-defined]
+    warnings = [d for d in plan.diagnostics if d.code == "PP311"]  # type: ignore[attr-defined]
+    assert len(warnings) == 1
+    assert warnings[0].path == "entities.Basket.growth.ttl_seconds"
+    assert warnings[0].location is not None and warnings[0].location.file == "t.yaml"
+    assert "scheduled purge" in warnings[0].message

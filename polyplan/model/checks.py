@@ -33,11 +33,16 @@ UNINDEXABLE = frozenset({TypeName.LIST, TypeName.OBJECT, TypeName.JSON})
 Path = tuple[str | int, ...]
 
 
+# What NAME allows, in words, for messages.
+NAME_RULE = "start with a letter or _, then letters, digits, _, $, - or spaces, at most 48 characters"
+
+
 @dataclass(frozen=True)
 class Problem:
     code: str
     message: str
     path: Path
+    at_key: bool = False  # the problem is the key at `path` (a name), not the value under it
 
 
 def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
@@ -95,7 +100,7 @@ def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
         found.extend(_attribute_problems(attribute.items, (*path, "items")))
     for field_name, field in (attribute.fields or {}).items():
         if not NAME.match(field_name):
-            found.append(Problem("PP203", f"'{field_name}' is not a valid name", (*path, "fields", field_name)))
+            found.append(Problem("PP203", f"'{field_name}' is not a valid name ({NAME_RULE})", (*path, "fields", field_name), at_key=True))
         found.extend(_attribute_problems(field, (*path, "fields", field_name)))
     return found
 
@@ -123,10 +128,10 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
     path: Path = ("entities", name)
     found: list[Problem] = []
     if not NAME.match(name):
-        found.append(Problem("PP203", f"entity name '{name}' is not a valid name", path))
+        found.append(Problem("PP203", f"entity name '{name}' is not a valid name ({NAME_RULE})", path, at_key=True))
     for attr_name, attribute in entity.attributes.items():
         if not NAME.match(attr_name):
-            found.append(Problem("PP203", f"'{attr_name}' is not a valid name", (*path, "attributes", attr_name)))
+            found.append(Problem("PP203", f"'{attr_name}' is not a valid name ({NAME_RULE})", (*path, "attributes", attr_name), at_key=True))
         found.extend(_attribute_problems(attribute, (*path, "attributes", attr_name)))
     known = all_attributes(model, name)
     key = key_of(entity)
@@ -138,7 +143,7 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
             if attribute.nullable:
                 found.append(Problem("PP303", "a key attribute cannot be nullable", (*path, "attributes", key_attr, "nullable")))
             if attribute.type in UNINDEXABLE:
-                found.append(Problem("PP302", f"a key cannot be a {attribute.type.value}", (*path, "attributes", key_attr, "type")))
+                found.append(Problem("PP302", f"a key cannot be a {attribute.type.value} attribute", (*path, "attributes", key_attr, "type")))
     for index, group in enumerate(entity.unique):
         for position, attr_name in enumerate(group):
             member = known.get(attr_name)
@@ -248,9 +253,20 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                 found.append(Problem("PP304", f"range needs an ordered type; '{flt.attribute}' is {attribute.type.value}", (*f_path, "op")))
             if flt.op in (FilterOp.EQ, FilterOp.IN) and attribute.type in UNINDEXABLE:
                 found.append(Problem("PP304", f"cannot filter by equality on the {attribute.type.value} attribute '{flt.attribute}'", (*f_path, "op")))
+            if flt.value is None and "value" in flt.model_fields_set:
+                found.append(
+                    Problem(
+                        "PP309",
+                        "value: null is not supported (IS NULL filters are not modelled); omit value to make the filter a "
+                        "parameter, or filter on an enum state",
+                        (*f_path, "value"),
+                    )
+                )
             if flt.value is not None:
                 values = flt.value if flt.op is FilterOp.IN and isinstance(flt.value, list) else [flt.value]
-                if flt.op not in (FilterOp.EQ, FilterOp.IN) or not all(_value_fits(attribute, v) for v in values):
+                if flt.op not in (FilterOp.EQ, FilterOp.IN):
+                    found.append(Problem("PP309", f"a constant value needs op eq or in, not {flt.op.value}", (*f_path, "value")))
+                elif not all(_value_fits(attribute, v) for v in values):
                     found.append(Problem("PP309", f"constant {flt.value!r} does not fit '{flt.attribute}' ({attribute.type.value}, op {flt.op.value})", (*f_path, "value")))
         for s_index, sort in enumerate(pattern.sort):
             attribute = known.get(sort.attribute)
@@ -304,7 +320,7 @@ def _governance_problems(model: RequirementsModel) -> list[Problem]:
     for r_index, role in enumerate(model.security.roles):
         for entity_name in role.grants:
             if entity_name != "*" and entity_name not in model.entities:
-                found.append(Problem("PP201", f"unknown entity '{entity_name}'", ("security", "roles", r_index, "grants", entity_name)))
+                found.append(Problem("PP201", f"unknown entity '{entity_name}'", ("security", "roles", r_index, "grants", entity_name), at_key=True))
     for index, entity_name in enumerate(model.security.audit):
         if entity_name not in model.entities:
             found.append(Problem("PP201", f"unknown entity '{entity_name}'", ("security", "audit", index)))

@@ -20,9 +20,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location
-from polyplan.model.checks import check_model
+from polyplan.model.checks import Problem, check_model
 from polyplan.model.schema import RequirementsModel
-from polyplan.perf import paused_gc
 
 PathKey = tuple[str | int, ...]
 
@@ -46,12 +45,18 @@ class LoadedModel:
 
     def locate_value(self, path: PathKey) -> Location | None:
         """The position of the value at `path` if it is written inline, else `locate(path)`."""
-        return self.values.get(path) or self.locate(path)
+        return self.values.get(path) or self.values.get(_indexed(path)) or self.locate(path)
+
+
+def _indexed(path: PathKey) -> PathKey:
+    """Paths split from a dotted string ("access_patterns.0") carry list indices as text."""
+    return tuple(int(part) if isinstance(part, str) and part.isdigit() else part for part in path)
 
 
 def _nearest(positions: dict[PathKey, Location], path: PathKey) -> Location | None:
+    indexed = _indexed(path)
     for end in range(len(path), -1, -1):
-        found = positions.get(path[:end])
+        found = positions.get(path[:end]) or positions.get(indexed[:end])
         if found is not None:
             return found
     return None
@@ -64,12 +69,24 @@ def _location(source: str, mark: yaml.Mark | None) -> Location:
 def _scalar(node: yaml.ScalarNode, loader: yaml.SafeLoader) -> Any:
     value = loader.construct_object(node, deep=True)
     # Validation goes through JSON (see load_text): dates and times become ISO strings, which is
-    # also how the model stores them; binary has no JSON form and no use in a model.
+    # also how the model stores them.
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
-    if isinstance(value, bytes):
-        raise yaml.constructor.ConstructorError(None, None, "binary values (!!binary) are not supported", node.start_mark)
     return value
+
+
+# A model holds plain data: YAML's core types only. Other tags (!!binary, !!set, !!python/...,
+# custom ones) mean nothing here, and refusing them keeps loading free of surprises.
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)
+
+
+def _check_tag(node: yaml.Node) -> None:
+    if node.tag not in _CORE_TAGS:
+        shown = node.tag.replace("tag:yaml.org,2002:", "!!")
+        problem = f"the YAML tag '{shown}' is not supported (a model holds plain values only)"
+        raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
 
 @dataclass
@@ -81,8 +98,13 @@ class _Walk:
     positions: dict[PathKey, Location] = field(default_factory=dict)
     values: dict[PathKey, Location] = field(default_factory=dict)
     errors: list[Diagnostic] = field(default_factory=list)
+    open_nodes: set[int] = field(default_factory=set)  # collections being converted (alias cycles)
 
     def convert(self, node: yaml.Node, path: PathKey) -> Any:
+        _check_tag(node)
+        if id(node) in self.open_nodes:
+            problem = "an alias inside this anchored value refers to the value itself (a cycle)"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
         here = _location(self.source, node.start_mark)
         self.positions.setdefault(path, here)
         # An empty value (`key:` and nothing) has no token of its own: its key is the place to point.
@@ -92,11 +114,15 @@ class _Walk:
             written = isinstance(node, yaml.CollectionNode) and bool(node.flow_style)
         if written:
             self.values[path] = here
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return _scalar(node, self.loader)
+        self.open_nodes.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.convert(item, (*path, index)) for index, item in enumerate(node.value)]
-        return _scalar(node, self.loader)  # type: ignore[arg-type]
+        finally:
+            self.open_nodes.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -110,7 +136,7 @@ class _Walk:
             key_text = str(key_node.value)
             child = (*path, key_text)
             if key_text in result:
-                message = f"duplicate key '{key_text}'"
+                message = f"duplicate key '{key_text}' (first defined at line {self.positions[child].line})"
                 self.errors.append(Diagnostic("PP003", message, ".".join(map(str, child)), location=key_location))
                 continue
             self.positions[child] = key_location
@@ -119,7 +145,7 @@ class _Walk:
 
 
 _YAML_HINTS = (
-    ("'\\t'", "a tab character; YAML indents with spaces only"),
+    ("'\\t'", "found a tab character; YAML indents with spaces only"),
     ("expected <block end>", "this line is indented differently from the lines above it"),
     ("mapping values are not allowed here", "unexpected ':' (quote a value that contains ': ', or check the indentation)"),
 )
@@ -286,6 +312,10 @@ def _in_file_order(found: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(found, key=_file_order)
 
 
+def _problem_location(loaded: LoadedModel, problem: Problem) -> Location | None:
+    return loaded.locate(problem.path) if problem.at_key else loaded.locate_value(problem.path)
+
+
 def load_text(text: str, source: str = "<model>") -> LoadedModel:
     """Parse, type-check and cross-check a model; raise DiagnosticError with every problem."""
     data, positions, values = parse_yaml(text, source)
@@ -300,7 +330,8 @@ def load_text(text: str, source: str = "<model>") -> LoadedModel:
     problems = check_model(model)
     if problems:
         located = [
-            Diagnostic(p.code, p.message, ".".join(map(str, p.path)), location=loaded.locate_value(p.path)) for p in problems
+            Diagnostic(p.code, p.message, ".".join(map(str, p.path)), location=_problem_location(loaded, p))
+            for p in problems
         ]
         raise DiagnosticError(_in_file_order(located))
     return loaded
@@ -310,8 +341,16 @@ def load_file(path: str | Path) -> LoadedModel:
     """Load a model file; unreadable files are reported as PP001."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raw = file.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise DiagnosticError([Diagnostic("PP001", f"cannot read model file: {reason}", location=Location(str(path), 1, 1))]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Point at the offending byte by line and column, as for any other mistake.
+        before = raw[: exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        message = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"
+        raise DiagnosticError([Diagnostic("PP001", message, location=Location(str(path), line, column))]) from None
     return load_text(text, str(path))

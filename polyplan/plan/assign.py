@@ -71,7 +71,7 @@ def _projections(
             notes.append(
                 Diagnostic(
                     "PP314",
-                    f"{name}: full-text at scale needs a search engine (engines.search) "
+                    "full-text at scale needs a search engine (engines.search) "
                     "or options.fulltext_fallback: relational",
                     f"entities.{name}",
                 )
@@ -122,8 +122,8 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
             chosen[name] = ranked[0].family
             reasons[name].append(f"highest eligible score ({ranked[0].total:.2f})")
         else:
-            errors.append(Diagnostic("PP401", f"{name}: no family the organisation runs can hold it", f"entities.{name}"))
-    for transaction in model.transactions:
+            errors.append(Diagnostic("PP401", "no family the organisation runs can hold this entity", f"entities.{name}"))
+    for t_index, transaction in enumerate(model.transactions):
         members = [e for e in transaction.entities if e in chosen]
         if len({chosen[e] for e in members}) <= 1:
             continue
@@ -134,7 +134,7 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
             allowed &= {chosen[m] for m in members if m in forced}
         if not allowed:
             errors.append(
-                Diagnostic("PP401", f"transaction {transaction.name}: no single store can hold {', '.join(members)}", "transactions")
+                Diagnostic("PP401", f"no single store can hold {', '.join(members)}", f"transactions.{t_index}")
             )
             continue
         best = max(allowed, key=lambda f: sum(next(s.total for s in scores[m] if s.family is f) for m in members))
@@ -155,6 +155,17 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
         runner_up = ranked[0] if ranked else None
         projections, projection_notes = _projections(model, profiles[name], family, capabilities, name)
         notes.extend(projection_notes)
+        capability = _engine_capability(model, family, capabilities)
+        if profiles[name].ephemeral and capability is not None and not capability.has("ttl") and not capability.has("ttl_index"):
+            notes.append(
+                Diagnostic(
+                    "PP311",
+                    f"expires after {profiles[name].ttl_seconds} s but {capability.title} has no native expiry; "
+                    "plan a scheduled purge on the time attribute",
+                    f"entities.{name}.growth.ttl_seconds",
+                    Severity.WARNING,
+                )
+            )
         entities[name] = EntityPlan(
             name=name,
             family=family,
@@ -170,10 +181,25 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
     hard = [d for d in notes if d.severity is Severity.ERROR]
     if hard:
         raise DiagnosticError([loaded_locate(loaded, d) for d in hard])
-    return Plan(loaded, entities, tuple(notes))
+    return Plan(loaded, entities, tuple(loaded_locate(loaded, d) for d in notes))
+
+
+_NAMED_LISTS = ("access_patterns", "write_patterns", "relationships", "transactions")
 
 
 def loaded_locate(loaded: LoadedModel, diagnostic: Diagnostic) -> Diagnostic:
-    """Attach the file position of a diagnostic's dotted path."""
-    path = tuple(diagnostic.path.split(".")) if diagnostic.path else ()
-    return Diagnostic(diagnostic.code, diagnostic.message, diagnostic.path, diagnostic.severity, loaded.locate(path))
+    """Attach the file position of a diagnostic's dotted path.
+
+    Targets may name list items by their `name` (access_patterns.orders_of_customer); the path is
+    rewritten to the item's index so that it matches the file, and so that users see one form.
+    """
+    if diagnostic.location is not None:
+        return diagnostic
+    parts: list[str | int] = list(diagnostic.path.split(".")) if diagnostic.path else []
+    if len(parts) >= 2 and parts[0] in _NAMED_LISTS and not str(parts[1]).isdigit():
+        items = getattr(loaded.model, str(parts[0]))
+        index = next((i for i, item in enumerate(items) if item.name == parts[1]), None)
+        if index is not None:
+            parts[1] = index
+    path = ".".join(map(str, parts))
+    return Diagnostic(diagnostic.code, diagnostic.message, path, diagnostic.severity, loaded.locate_value(tuple(parts)))
