@@ -31,28 +31,28 @@ class EngineAccess:
 def _postgres_container() -> tuple[Any, str]:
     from testcontainers.community.postgres import PostgresContainer
 
-    container = PostgresContainer("postgres:16-alpine", driver="psycopg").start()
+    container = PostgresContainer("postgres:16.4", driver="psycopg").start()
     return container, container.get_connection_url()
 
 
 def _mysql_container() -> tuple[Any, str]:
     from testcontainers.community.mysql import MySqlContainer
 
-    container = MySqlContainer("mariadb:10.11", dialect="pymysql").start()
+    container = MySqlContainer("mariadb:10.11.9", dialect="pymysql").start()
     return container, container.get_connection_url()
 
 
 def _redis_container() -> tuple[Any, str]:
     from testcontainers.community.redis import RedisContainer
 
-    container = RedisContainer("redis:7-alpine").start()
+    container = RedisContainer("redis:7.4.0").start()
     return container, f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
 
 
 def _mongodb_container() -> tuple[Any, str]:
     from testcontainers.community.mongodb import MongoDbContainer
 
-    container = MongoDbContainer("mongo:7.0").start()
+    container = MongoDbContainer("mongo:7.0.12").start()
     return container, container.get_connection_url()
 
 
@@ -66,11 +66,12 @@ def _elasticsearch_container() -> tuple[Any, str]:
 def _cassandra_container() -> tuple[Any, str]:
     from testcontainers.community.cassandra import CassandraContainer
 
-    container = CassandraContainer("cassandra:4.1").start()
+    container = CassandraContainer("cassandra:4.1.5").start()
     host, port = container.get_contact_points()[0]
     return container, f"cassandra://{host}:{port}/{container.get_local_datacenter()}"
 
 
+# Image tags match compose/docker-compose.yml, so containers and compose test the same servers.
 ENGINES: dict[str, EngineAccess] = {
     "postgresql": EngineAccess(
         "postgresql", "POLYPLAN_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", "postgres", _postgres_container

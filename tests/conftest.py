@@ -12,6 +12,8 @@ from polyplan.plan.ir import Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
+# Golden copies of generated test files are data, not tests of this project.
+collect_ignore = ["golden"]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 

@@ -1,0 +1,37 @@
+"""Elasticsearch 8: one index per search projection (search is never a system of record).
+
+Artifacts under `elasticsearch/`: `<index>.template.json` (strict mappings, analyzers, shards,
+refresh), `<index>.ilm.json` (rollover and retention), `queries.json` (a stored search template
+per pattern), `setup.py` (applies it all, idempotent) and `sync.md` (the outbox contract).
+"""
+
+from __future__ import annotations
+
+from polyplan.model.schema import Family
+from polyplan.plan.assign import loaded_locate
+from polyplan.plan.ir import Plan
+from polyplan.stores.base import Artifacts, StoreTarget
+from polyplan.stores.search.design import design_search
+from polyplan.stores.search.render import render_files, summary
+from polyplan.stores.search.testgen import render_tests
+
+
+class Target(StoreTarget):
+    """The search family (Elasticsearch 8)."""
+
+    family = Family.SEARCH
+    engines = ("elasticsearch",)
+
+    def emit(self, plan: Plan) -> Artifacts:
+        """Index templates, ILM policies, search templates, setup script, sync contract and tests."""
+        design = design_search(plan)
+        descriptions = {p.name: p.description for p in plan.model.access_patterns}
+        return Artifacts(
+            files=render_files(design, descriptions),
+            tests=render_tests(plan, design),
+            diagnostics=tuple(loaded_locate(plan.loaded, d) for d in design.diagnostics),
+            summary=summary(design),
+        )
+
+
+__all__ = ["Target"]

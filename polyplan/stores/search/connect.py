@@ -1,0 +1,89 @@
+"""The only I/O of the search target: reach an Elasticsearch 8 server for validation.
+
+Used by the generated tests and by our integration tests. A run works under a unique name
+prefix (indexes, aliases, templates, ILM policies, stored search templates) and removes
+everything under it afterwards, so runs never collide and leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+
+from polyplan.testkit import unavailable
+
+SERVER_MAJOR = "8"
+
+
+def connect(url: str) -> Elasticsearch:
+    """A client for `url`; skips (or fails, if required) when nothing answers there."""
+    client = Elasticsearch(url, request_timeout=30)
+    try:
+        info = client.info()
+    except (TransportError, ApiError) as exc:
+        client.close()
+        unavailable("elasticsearch", f"{url} did not answer ({type(exc).__name__}: {exc})")
+    version = str(info["version"]["number"])
+    if not version.startswith(f"{SERVER_MAJOR}."):
+        client.close()
+        raise RuntimeError(f"{url} runs Elasticsearch {version}; the artifacts and client target Elasticsearch 8")
+    return client
+
+
+def run_prefix() -> str:
+    """A name prefix unique to this run (lower case: index names must be)."""
+    return f"pp_{uuid.uuid4().hex[:12]}_"
+
+
+def load_setup(path: Path) -> ModuleType:
+    """Import the generated setup.py so tests apply exactly what users run."""
+    spec = importlib.util.spec_from_file_location(f"polyplan_es_setup_{uuid.uuid4().hex[:8]}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def index_documents(client: Elasticsearch, alias: str, docs: list[dict[str, Any]]) -> None:
+    """Bulk-index `docs` ({_id, version, source}) the way the outbox relay does, then refresh."""
+    actions = [
+        {
+            "_op_type": "index",
+            "_index": alias,
+            "_id": doc["_id"],
+            "_source": doc["source"],
+            "version": doc["version"],
+            "version_type": "external_gte",
+        }
+        for doc in docs
+    ]
+    # refresh=True: make them searchable now rather than wait for the (long) refresh interval.
+    helpers.bulk(client, actions, refresh=True)
+
+
+def drop_prefix(client: Elasticsearch, prefix: str) -> None:
+    """Delete every index, template, ILM policy and stored script whose name starts with `prefix`."""
+    if not prefix:
+        raise ValueError("refusing to drop everything: the prefix is empty")
+    # Elasticsearch 8 refuses wildcard deletes of indexes (action.destructive_requires_name): name each one.
+    for name in client.indices.get(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True):
+        client.indices.delete(index=name)
+    try:
+        templates = client.indices.get_index_template(name=f"{prefix}*").get("index_templates", [])
+    except NotFoundError:
+        templates = []
+    for template in templates:
+        client.indices.delete_index_template(name=template["name"])
+    for policy in client.ilm.get_lifecycle():
+        if policy.startswith(prefix):
+            client.ilm.delete_lifecycle(name=policy)
+    state = client.cluster.state(metric="metadata", filter_path="metadata.stored_scripts")
+    for script in state.get("metadata", {}).get("stored_scripts", {}):
+        if script.startswith(prefix):
+            client.delete_script(id=script)

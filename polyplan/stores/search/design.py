@@ -1,0 +1,316 @@
+"""Plan → Elasticsearch index designs (pure: no I/O, no text).
+
+One index per search projection. The numbers come from the entity's profile: shard count from
+the projected size, refresh interval from the tightest staleness the served patterns accept,
+rollover and deletion from growth and retention. Search is never a system of record: documents
+arrive through the transactional outbox of the entity's store (see `sync`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.derived import all_attributes, key_of, snake
+from polyplan.model.schema import Consistency, Family, FilterOp, RequirementsModel, WriteKind
+from polyplan.plan.ir import EntityPlan, Plan, Projection
+from polyplan.stores.search.mapping import FieldUse, analysis_settings, field_mapping
+from polyplan.stores.search.queries import SearchQuery, build_query
+
+# Default language of analysed text: the model has no language setting yet (docs/elasticsearch.md).
+DEFAULT_LANGUAGE = "english"
+GB = 1024**3
+# Elastic's sizing guidance: shards of 10–50 GB. Rollover and shard count keep primaries under 50 GB.
+MAX_SHARD_BYTES = 50 * GB
+MAX_SHARDS = 1024  # Elasticsearch's own limit on number_of_shards
+# On-disk size of an indexed document relative to its raw payload: _source (compressed) plus the
+# inverted index and doc values. 1.3 is a middle value for mixed text/keyword documents.
+INDEX_OVERHEAD = 1.3
+MAX_ROLLOVER_DAYS = 30
+MAX_REFRESH_SECONDS = 60
+REPLICAS = 1  # production default; a single development node runs with 0 (setup.py --replicas 0)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The ILM policy of one index."""
+
+    name: str
+    rollover: bool
+    max_primary_shard_size: str | None
+    max_age_days: int | None
+    delete_after: str | None  # ILM min_age of the delete phase, e.g. "90d"
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SyncEvent:
+    """A write in the system of record that emits an outbox event for this index."""
+
+    name: str
+    kind: str  # insert, update, upsert, delete
+    action: str  # index (full document) or delete
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    """Everything needed to render one index: template, policy, queries and sync contract."""
+
+    entity: str
+    alias: str  # the write alias applications read and write through
+    first_index: str
+    template_name: str
+    sor_family: Family
+    sor_engine: str
+    projection: Projection | None  # None when the index itself holds the records (ephemeral data)
+    patterns: tuple[str, ...]
+    language: str
+    fields: dict[str, dict[str, Any]]  # attribute → mapping
+    doc_id: tuple[str, ...]  # key attributes, joined with "|" when composite
+    shards: int
+    replicas: int
+    refresh_seconds: int
+    min_staleness_seconds: float
+    doc_bytes: float
+    projected_docs: float
+    projected_bytes: float
+    lifecycle: Lifecycle
+    queries: tuple[SearchQuery, ...]
+    events: tuple[SyncEvent, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The index settings of the template."""
+        index: dict[str, Any] = {
+            "number_of_replicas": self.replicas,
+            "number_of_shards": self.shards,
+            "refresh_interval": f"{self.refresh_seconds}s",
+            "lifecycle": {"name": self.lifecycle.name},
+        }
+        if self.lifecycle.rollover:
+            index["lifecycle"]["rollover_alias"] = self.alias
+        return {"index": index, **analysis_settings([self.language])}
+
+
+@dataclass(frozen=True)
+class SearchDesign:
+    """All indexes of a plan, and what had to be reported."""
+
+    model: str
+    indexes: tuple[SearchIndex, ...]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+
+def refresh_seconds(staleness: float) -> int:
+    """Refresh interval for a staleness budget: half of it (the outbox relay gets the other half).
+
+    Clamped to 1 s (Elasticsearch's default and a sensible floor) … 60 s (beyond which indexing
+    gains little).
+    """
+    return max(1, min(MAX_REFRESH_SECONDS, math.floor(staleness / 2)))
+
+
+def shard_count(bytes_per_index: float) -> int:
+    """Primary shards so that none exceeds 50 GB."""
+    return max(1, min(MAX_SHARDS, math.ceil(bytes_per_index / MAX_SHARD_BYTES)))
+
+
+def daily_rows_at_horizon(rows_per_day: float, monthly_growth_rate: float, horizon_years: float) -> float:
+    """The daily insert rate at the end of the planning horizon (growth compounds monthly)."""
+    months = horizon_years * 12.0
+    return float(rows_per_day * (1.0 + monthly_growth_rate) ** months)
+
+
+def _age(seconds: int) -> str:
+    """An ILM age in the largest unit that divides it exactly."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _uses(model: RequirementsModel, patterns: list[str]) -> dict[str, FieldUse]:
+    uses: dict[str, FieldUse] = {}
+    for pattern in model.access_patterns:
+        if pattern.name not in patterns:
+            continue
+        for flt in pattern.filters:
+            old = uses.get(flt.attribute, FieldUse())
+            if flt.op is FilterOp.FULLTEXT:
+                uses[flt.attribute] = FieldUse(True, old.exact)
+            elif flt.op in (FilterOp.EQ, FilterOp.IN, FilterOp.PREFIX):
+                uses[flt.attribute] = FieldUse(old.fulltext, True)
+        for sort in pattern.sort:
+            old = uses.get(sort.attribute, FieldUse())
+            uses[sort.attribute] = FieldUse(old.fulltext, True)
+    return uses
+
+
+def _lifecycle(plan: Plan, entity: EntityPlan, alias: str, doc_bytes: float, notes: list[Diagnostic]) -> tuple[Lifecycle, int]:
+    """The ILM policy and the primary shard count of each backing index."""
+    model = plan.model
+    growth = model.entities[entity.name].growth
+    profile = entity.profile
+    path = f"entities.{entity.name}"
+    deletes = any(w.entity == entity.name and w.kind is WriteKind.DELETE for w in model.write_patterns)
+    expiry = None if growth.must_keep else (growth.retention_days * 86400 if growth.retention_days else growth.ttl_seconds)
+    policy = f"{alias}-lifecycle"
+    if profile.append_only and not deletes and growth.rows_per_day > 0:
+        daily = daily_rows_at_horizon(growth.rows_per_day, growth.monthly_growth_rate, model.options.horizon_years)
+        daily_bytes = daily * doc_bytes
+        shards = shard_count(daily_bytes)
+        max_age = max(1, min(MAX_ROLLOVER_DAYS, math.floor(shards * MAX_SHARD_BYTES / daily_bytes)))
+        reasons = [
+            f"append-only ({growth.time_attribute} ages each document): roll over at 50gb per primary shard or "
+            f"{max_age}d, whichever comes first ({daily:,.0f} documents/day at the horizon)"
+        ]
+        if expiry is not None:
+            # An index is deleted `expiry` after it rolled over, so its oldest document lives up to
+            # expiry + max_age: keep max_age a small fraction of the retention.
+            max_age = max(1, min(max_age, expiry // 86400 // 4))
+            reasons.append(f"delete each index {_age(expiry)} after rollover (retention)")
+        return Lifecycle(policy, True, "50gb", max_age, _age(expiry) if expiry else None, tuple(reasons)), shards
+    if profile.update_rate > 0 or deletes:
+        why = (
+            "updated in place: a single index behind the write alias (rollover would send updates of old "
+            "documents to the new write index and duplicate them)"
+        )
+    else:
+        why = "no growth.time_attribute ages the documents: a single index behind the write alias"
+    reasons = [f"{why}; reindex behind the alias to resize"]
+    if expiry is not None:
+        notes.append(
+            Diagnostic(
+                "PP402",
+                f"{entity.name}: ILM cannot expire documents of an index that is updated in place; the "
+                f"retention of {_age(expiry)} is applied by deletes in the system of record, relayed by the outbox",
+                path,
+                Severity.WARNING,
+            )
+        )
+        reasons.append(f"retention {_age(expiry)}: enforced by deletes relayed from the system of record")
+    shards = shard_count(profile.rows_at_horizon * doc_bytes)
+    return Lifecycle(policy, False, None, None, None, tuple(reasons)), shards
+
+
+def design_index(
+    plan: Plan, entity_name: str, projection: Projection | None
+) -> tuple[SearchIndex, list[Diagnostic]]:
+    """The index for one search projection of `entity_name` (or for its records, if `projection` is None)."""
+    model = plan.model
+    entity = plan.entities[entity_name]
+    attributes = all_attributes(model, entity_name)
+    notes: list[Diagnostic] = []
+    path = f"entities.{entity_name}"
+    alias = snake(entity_name)
+    language = DEFAULT_LANGUAGE
+    served = (
+        projection.patterns if projection else tuple(p.name for p in model.access_patterns if p.entity == entity_name)
+    )
+    uses = _uses(model, list(served))
+    fields = {
+        name: field_mapping(attribute, uses.get(name, FieldUse()), language, f"{path}.attributes.{name}", notes)
+        for name, attribute in attributes.items()
+    }
+    doc_bytes = entity.profile.record_bytes * INDEX_OVERHEAD
+    lifecycle, shards = _lifecycle(plan, entity, alias, doc_bytes, notes)
+    patterns = [p for p in model.access_patterns if p.name in served]
+    staleness = min((p.staleness_seconds for p in patterns), default=0.0)
+    refresh = refresh_seconds(staleness)
+    for index, pattern in enumerate(model.access_patterns):
+        if pattern.name not in served:
+            continue
+        p_path = f"access_patterns.{index}"
+        if pattern.staleness_seconds < refresh or pattern.consistency is not Consistency.EVENTUAL:
+            notes.append(
+                Diagnostic(
+                    "PP405",
+                    f"{pattern.name}: asks for {pattern.consistency.value} reads at most "
+                    f"{pattern.staleness_seconds:g}s stale, but a search index lags its system of record (outbox "
+                    f"relay plus a {refresh}s refresh); read the system of record where freshness matters",
+                    p_path,
+                    Severity.WARNING,
+                )
+            )
+        for other in pattern.loads:
+            notes.append(
+                Diagnostic(
+                    "PP402",
+                    f"{pattern.name}: search documents do not embed {other}; load it from its own store by key",
+                    f"{p_path}.loads",
+                    Severity.WARNING,
+                )
+            )
+    queries = tuple(build_query(alias, p, attributes, fields) for p in patterns)
+    writes = [w for w in model.write_patterns if w.entity == entity_name]
+    found = [SyncEvent(w.name, w.kind.value, "delete" if w.kind is WriteKind.DELETE else "index") for w in writes]
+    growth = model.entities[entity_name].growth
+    if not any(w.kind in (WriteKind.INSERT, WriteKind.UPSERT) for w in writes):
+        found.insert(0, SyncEvent("insert (implied by growth)", "insert", "index"))
+    if not lifecycle.rollover and not growth.must_keep and (growth.retention_days or growth.ttl_seconds):
+        found.append(SyncEvent("expiry purge (retention in the system of record)", "delete", "delete"))
+    events = tuple(found)
+    projected_docs = entity.profile.rows_at_horizon
+    reasons = (
+        f"{shards} primary shard(s): {projected_docs:,.0f} documents × {doc_bytes:,.0f} B "
+        f"(payload × {INDEX_OVERHEAD} index overhead) at the horizon, at most 50 GB per shard",
+        f"refresh every {refresh}s: half of the tightest staleness budget ({staleness:g}s) of the served patterns",
+        f"text analysed as {language} (the model declares no language)",
+        *lifecycle.reasons,
+    )
+    return (
+        SearchIndex(
+            entity=entity_name,
+            alias=alias,
+            first_index=f"{alias}-000001",
+            template_name=alias,
+            sor_family=entity.family,
+            sor_engine=entity.engine,
+            projection=projection,
+            patterns=served,
+            language=language,
+            fields=fields,
+            doc_id=tuple(key_of(model.entities[entity_name]).attributes),
+            shards=shards,
+            replicas=REPLICAS,
+            refresh_seconds=refresh,
+            min_staleness_seconds=staleness,
+            doc_bytes=doc_bytes,
+            projected_docs=projected_docs,
+            projected_bytes=projected_docs * doc_bytes,
+            lifecycle=lifecycle,
+            queries=queries,
+            events=events,
+            reasons=reasons,
+        ),
+        notes,
+    )
+
+
+def design_search(plan: Plan) -> SearchDesign:
+    """Every search index the plan needs (one per search projection)."""
+    indexes: list[SearchIndex] = []
+    notes: list[Diagnostic] = []
+    for entity_name, projection in plan.projections_in(Family.SEARCH):
+        index, found = design_index(plan, entity_name, projection)
+        indexes.append(index)
+        notes.extend(found)
+    for entity_name in plan.records_in(Family.SEARCH):
+        # The planner only lets ephemeral data live in search alone; it has no copy elsewhere.
+        index, found = design_index(plan, entity_name, None)
+        indexes.append(index)
+        notes.extend(found)
+        notes.append(
+            Diagnostic(
+                "PP402",
+                f"{entity_name}: Elasticsearch holds the only copy (no transactions, refresh-delayed reads); "
+                "writes go straight to the write alias instead of through an outbox",
+                f"entities.{entity_name}",
+                Severity.WARNING,
+            )
+        )
+    return SearchDesign(plan.model.name, tuple(indexes), tuple(notes))
+

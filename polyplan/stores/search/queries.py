@@ -1,0 +1,132 @@
+"""Access patterns → Elasticsearch search templates (pure).
+
+Each served pattern becomes a stored mustache search template. Every parameter is inserted with
+`{{#toJson}}name{{/toJson}}` so that strings, numbers and lists keep their JSON type; this is why
+the template source is a string rather than a JSON object (Elasticsearch accepts both).
+Ranges are half-open: `<attr>_from` inclusive, `<attr>_to` exclusive.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from polyplan.model.derived import snake
+from polyplan.model.schema import AccessPattern, Attribute, FilterOp
+from polyplan.stores.search.mapping import exact_field
+
+DEFAULT_SIZE = 100  # a pattern without a limit still gets a bounded page
+
+# Only the strings this module writes are unquoted: a parameter, or the size with its default.
+_PLACEHOLDER = re.compile(r'"(\{\{#toJson\}\}\w+\{\{/toJson\}\}|\{\{size\}\}\{\{\^size\}\}\d+\{\{/size\}\})"')
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """One parameter the caller supplies."""
+
+    name: str
+    attribute: str
+    op: str  # eq, in, range_from, range_to, prefix, fulltext
+    type: str  # the portable type of the attribute
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """The search template of one access pattern."""
+
+    pattern: str
+    template_id: str
+    params: tuple[QueryParam, ...]
+    body: dict[str, Any]  # with "{{#toJson}}p{{/toJson}}" strings where parameters go
+    size: int
+    constants: tuple[tuple[str, Any], ...]  # attribute → constant value(s) every hit must have
+    sort: tuple[tuple[str, str], ...]  # (field, direction)
+
+
+def _param(name: str) -> str:
+    return "{{#toJson}}" + name + "{{/toJson}}"
+
+
+def template_source(body: dict[str, Any]) -> str:
+    """The mustache template text: the body as compact JSON with parameters unquoted."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _PLACEHOLDER.sub(r"\1", text)
+
+
+def build_query(
+    index: str,
+    pattern: AccessPattern,
+    attributes: dict[str, Attribute],
+    mappings: dict[str, dict[str, Any]],
+) -> SearchQuery:
+    """The search template for `pattern` over an index whose fields are `mappings`."""
+    must: list[dict[str, Any]] = []
+    filters: list[dict[str, Any]] = []
+    params: list[QueryParam] = []
+    constants: list[tuple[str, Any]] = []
+    used: set[str] = set()
+
+    def name_for(base: str) -> str:
+        candidate, n = base, 2
+        while candidate in used:
+            candidate, n = f"{base}_{n}", n + 1
+        used.add(candidate)
+        return candidate
+
+    for flt in pattern.filters:
+        attr = flt.attribute
+        kind = attributes[attr].type.value
+        field = exact_field(attr, mappings[attr])
+        base = snake(attr) or "p"
+        if flt.value is not None:
+            values = flt.value if isinstance(flt.value, list) else [flt.value]
+            filters.append({"terms": {field: values}} if flt.op is FilterOp.IN else {"term": {field: flt.value}})
+            constants.append((attr, values))
+        elif flt.op is FilterOp.EQ:
+            name = name_for(base)
+            params.append(QueryParam(name, attr, "eq", kind))
+            filters.append({"term": {field: _param(name)}})
+        elif flt.op is FilterOp.IN:
+            name = name_for(f"{base}_values")
+            params.append(QueryParam(name, attr, "in", kind))
+            filters.append({"terms": {field: _param(name)}})
+        elif flt.op is FilterOp.RANGE:
+            low, high = name_for(f"{base}_from"), name_for(f"{base}_to")
+            params += [QueryParam(low, attr, "range_from", kind), QueryParam(high, attr, "range_to", kind)]
+            filters.append({"range": {field: {"gte": _param(low), "lt": _param(high)}}})
+        elif flt.op is FilterOp.PREFIX:
+            name = name_for(f"{base}_prefix")
+            params.append(QueryParam(name, attr, "prefix", kind))
+            filters.append({"prefix": {field: {"value": _param(name), "case_insensitive": True}}})
+        else:  # full text: analysed match, all words required, typo-tolerant
+            name = name_for(f"{base}_query")
+            params.append(QueryParam(name, attr, "fulltext", kind))
+            must.append({"match": {attr: {"query": _param(name), "operator": "and", "fuzziness": "AUTO"}}})
+    size = pattern.limit or DEFAULT_SIZE
+    bool_query: dict[str, Any] = {}
+    if must:
+        bool_query["must"] = must
+    if filters:
+        bool_query["filter"] = filters
+    body: dict[str, Any] = {
+        "query": {"bool": bool_query} if bool_query else {"match_all": {}},
+        # A caller may pass `size` (e.g. a test looking past the first page); the limit is the default.
+        "size": "{{size}}{{^size}}" + str(size) + "{{/size}}",
+    }
+    sort = tuple((exact_field(s.attribute, mappings[s.attribute]), s.direction.value) for s in pattern.sort)
+    if sort:
+        body["sort"] = [{field: {"order": direction}} for field, direction in sort]
+    if pattern.reads:
+        body["_source"] = {"includes": list(pattern.reads)}
+    return SearchQuery(
+        pattern=pattern.name,
+        template_id=f"{index}-{pattern.name}",
+        params=tuple(params),
+        body=body,
+        size=size,
+        constants=tuple(constants),
+        sort=sort,
+    )

@@ -1,0 +1,190 @@
+"""Search design → artifact text (pure, deterministic: sorted keys, no timestamps)."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+from polyplan.stores.search.design import SearchDesign, SearchIndex
+from polyplan.stores.search.queries import template_source
+
+TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), so ours always wins
+
+
+def dump(data: Any) -> str:
+    """Stable, readable JSON."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def meta(index: SearchIndex, model: str) -> dict[str, Any]:
+    """The `_meta` block setup.py reads names from."""
+    return {
+        "alias": index.alias,
+        "doc_id": list(index.doc_id),
+        "entity": index.entity,
+        "first_index": index.first_index,
+        "generated_by": "polyplan",
+        "language": index.language,
+        "model": model,
+        "patterns": list(index.patterns),
+        "policy": index.lifecycle.name,
+        "system_of_record": f"{index.sor_family.value}/{index.sor_engine}" if index.projection else "elasticsearch",
+        "template": index.template_name,
+    }
+
+
+def index_template(index: SearchIndex, model: str) -> dict[str, Any]:
+    """The composable index template (body of PUT _index_template/<name>)."""
+    return {
+        "_meta": meta(index, model),
+        "index_patterns": [f"{index.alias}-*"],
+        "priority": TEMPLATE_PRIORITY,
+        "template": {
+            "mappings": {"dynamic": "strict", "properties": index.fields},
+            "settings": index.settings,
+        },
+    }
+
+
+def ilm_policy(index: SearchIndex, model: str) -> dict[str, Any]:
+    """The ILM policy (body of PUT _ilm/policy/<name>)."""
+    life = index.lifecycle
+    hot: dict[str, Any] = {"set_priority": {"priority": 100}}
+    if life.rollover:
+        hot["rollover"] = {"max_age": f"{life.max_age_days}d", "max_primary_shard_size": life.max_primary_shard_size}
+    phases: dict[str, Any] = {"hot": {"actions": hot, "min_age": "0ms"}}
+    if life.delete_after:
+        phases["delete"] = {"actions": {"delete": {}}, "min_age": life.delete_after}
+    return {
+        "policy": {
+            "_meta": {"entity": index.entity, "generated_by": "polyplan", "model": model, "reasons": list(life.reasons)},
+            "phases": phases,
+        }
+    }
+
+
+def queries_document(design: SearchDesign, descriptions: dict[str, str | None]) -> dict[str, Any]:
+    """queries.json: one stored search template per pattern, with its parameters."""
+    indexes: dict[str, Any] = {}
+    for index in design.indexes:
+        patterns = {}
+        for query in index.queries:
+            patterns[query.pattern] = {
+                "description": descriptions.get(query.pattern),
+                "params": {p.name: {"attribute": p.attribute, "op": p.op, "type": p.type} for p in query.params},
+                "size": query.size,
+                "source": template_source(query.body),
+                "template_id": query.template_id,
+            }
+        indexes[index.alias] = {"alias": index.alias, "entity": index.entity, "patterns": patterns}
+    return {
+        "generated_by": "polyplan",
+        "indexes": indexes,
+        "model": design.model,
+        "usage": (
+            "setup.py stores each source as a mustache search template; run one with "
+            "client.search_template(index=<alias>, id=<template_id>, params={...}). Ranges are half-open: "
+            "<attr>_from inclusive, <attr>_to exclusive. Pass size to page past the default."
+        ),
+    }
+
+
+def _sync_section(index: SearchIndex) -> list[str]:
+    key = " + '|' + ".join(index.doc_id)
+    lines = [f"## {index.alias} ({index.entity})", ""]
+    if index.projection is None:
+        lines += [
+            "Elasticsearch holds the only copy of these records (ephemeral data): the application writes "
+            f"documents straight to the write alias `{index.alias}`, with `_id` = `{key}`.",
+            "",
+        ]
+        return lines
+    lines += [
+        f"System of record: {index.sor_engine} ({index.sor_family.value}). Serves: "
+        + ", ".join(f"`{p}`" for p in index.patterns)
+        + ".",
+        "",
+        "Writes that emit an outbox event (in the same transaction as the write itself):",
+        "",
+    ]
+    lines += [f"- `{event.name}` ({event.kind}) → `{event.action}`" for event in index.events]
+    lines += [
+        "",
+        f"- Document id: `{key}` (the entity key).",
+        "- Version: the outbox sequence number (or the CDC log position), strictly increasing per record.",
+        f"- The relay sends bulk actions to the write alias `{index.alias}` with `version_type: external_gte`:",
+        "  a replayed event rewrites the same version (idempotent), an out-of-order older event is refused",
+        "  with 409 and skipped. The document is always the whole record, never a partial update.",
+        "",
+        "```",
+        json.dumps({"index": {"_id": "<key>", "_index": index.alias, "version": "<seq>", "version_type": "external_gte"}}),
+        "{ ...the full document... }",
+        json.dumps({"delete": {"_id": "<key>", "_index": index.alias, "version": "<seq>", "version_type": "external_gte"}}),
+        "```",
+        "",
+        "A delete's version is remembered for `index.gc_deletes` (60 s by default): keep the relay's lag under it, or",
+        "raise the setting, so that a late older event cannot bring a deleted document back.",
+        "",
+    ]
+    return lines
+
+
+def sync_document(design: SearchDesign) -> str:
+    """sync.md: how documents get from the system of record into each index."""
+    lines = [
+        f"# Keeping the search indexes of `{design.model}` in step",
+        "",
+        "Search is never the system of record. Each write below also inserts an event into the outbox table of",
+        "the entity's store in the same transaction; a relay (a poller or CDC such as Debezium) reads events in",
+        "sequence order and applies them to Elasticsearch. Reads may lag by the relay delay plus the refresh",
+        "interval of the index.",
+        "",
+    ]
+    for index in design.indexes:
+        lines += _sync_section(index)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def setup_script() -> str:
+    """The standalone setup.py emitted next to the JSON files."""
+    return files("polyplan.stores.search").joinpath("setup_script.py").read_text(encoding="utf-8")
+
+
+def summary(design: SearchDesign) -> dict[str, Any]:
+    """The part of plan.json that describes the search store."""
+    return {
+        "engine": "elasticsearch",
+        "indexes": {
+            index.alias: {
+                "delete_after": index.lifecycle.delete_after,
+                "entity": index.entity,
+                "patterns": list(index.patterns),
+                "projected_bytes": round(index.projected_bytes),
+                "projected_docs": round(index.projected_docs),
+                "reasons": list(index.reasons),
+                "refresh_interval": f"{index.refresh_seconds}s",
+                "replicas": index.replicas,
+                "rollover": (
+                    {"max_age": f"{index.lifecycle.max_age_days}d", "max_primary_shard_size": index.lifecycle.max_primary_shard_size}
+                    if index.lifecycle.rollover
+                    else None
+                ),
+                "shards": index.shards,
+                "sync": index.projection.sync.value if index.projection else "direct",
+            }
+            for index in design.indexes
+        },
+    }
+
+
+def render_files(design: SearchDesign, descriptions: dict[str, str | None]) -> dict[str, str]:
+    """Every artifact file, keyed by output-relative path."""
+    out: dict[str, str] = {}
+    for index in design.indexes:
+        out[f"elasticsearch/{index.alias}.template.json"] = dump(index_template(index, design.model))
+        out[f"elasticsearch/{index.alias}.ilm.json"] = dump(ilm_policy(index, design.model))
+    out["elasticsearch/queries.json"] = dump(queries_document(design, descriptions))
+    out["elasticsearch/setup.py"] = setup_script()
+    out["elasticsearch/sync.md"] = sync_document(design)
+    return out

@@ -1,0 +1,349 @@
+"""Search design → generated pytest file and its data (pure).
+
+The data file holds the seeded documents (from `polyplan.seed.generate`) and, for every search
+pattern, the parameters of one run plus what it must return: the id of the document the
+parameters were taken from, and the ids every filter other than full text allows (so a pattern
+without full text must return exactly that set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from polyplan.model.derived import all_attributes
+from polyplan.model.schema import AccessPattern, Attribute, FilterOp, TypeName
+from polyplan.plan.ir import Plan
+from polyplan.seed.generate import generate, rows_for_scale
+from polyplan.stores.search.design import SearchDesign, SearchIndex
+from polyplan.stores.search.documents import document_id, to_document, to_json_value
+from polyplan.stores.search.mapping import NORMALIZER
+from polyplan.stores.search.queries import SearchQuery
+
+SEED_ROWS = 40  # per entity: enough for every filter to match something, small enough to stay fast
+FIRST_VERSION = 10  # external versions of seeded documents start here, so "older" versions exist
+
+
+def _fold(value: Any, folded: bool) -> Any:
+    return value.casefold() if folded and isinstance(value, str) else value
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def _step(value: Any, attribute: Attribute) -> Any:
+    """A value just above `value` (upper bound of a half-open range that includes it)."""
+    if attribute.type in (TypeName.STRING, TypeName.TEXT, TypeName.ENUM, TypeName.UUID):
+        return str(value) + "\uffff"
+    if isinstance(value, dt.datetime):
+        return value + dt.timedelta(seconds=1)
+    if isinstance(value, dt.date):
+        return value + dt.timedelta(days=1)
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, Decimal):
+        return value + 1
+    return value + 1
+
+
+def _longest_word(text: str) -> str:
+    words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if len(w) >= 3]
+    return max(words, key=lambda w: (len(w), w)) if words else text
+
+
+def _folds(index: SearchIndex, attribute: str) -> bool:
+    return index.fields[attribute].get("normalizer") == NORMALIZER
+
+
+def _matcher(index: SearchIndex, pattern: AccessPattern, params: dict[str, tuple[str, str, Any]]) -> Callable[[dict[str, Any]], bool]:
+    """A predicate that says whether a record passes every filter except full text."""
+    checks: list[Callable[[dict[str, Any]], bool]] = []
+    for flt in pattern.filters:
+        if flt.value is not None:
+            fold = _folds(index, flt.attribute)
+            members = [_fold(v, fold) for v in (flt.value if isinstance(flt.value, list) else [flt.value])]
+            checks.append(_check(flt.attribute, "in", members, fold))
+    for attr, op, raw in params.values():
+        checks.append(_check(attr, op, raw, _folds(index, attr)))
+    return lambda record: all(check(record) for check in checks)
+
+
+def _check(attr: str, op: str, raw: Any, fold: bool) -> Callable[[dict[str, Any]], bool]:
+    """How Elasticsearch evaluates one parameterised filter, restated in Python."""
+
+    def value(record: dict[str, Any]) -> Any:
+        return _comparable(_fold(record.get(attr), fold))
+
+    bound = _comparable(_fold(raw, fold))
+    if op == "eq":
+        return lambda r: r.get(attr) is not None and value(r) == bound
+    if op == "in":
+        members = {_comparable(_fold(x, fold)) for x in raw}
+        return lambda r: r.get(attr) is not None and value(r) in members
+    if op == "range_from":
+        return lambda r: r.get(attr) is not None and value(r) >= bound
+    if op == "range_to":
+        return lambda r: r.get(attr) is not None and value(r) < bound
+    if op == "prefix":
+        return lambda r: r.get(attr) is not None and str(r[attr]).casefold().startswith(str(raw).casefold())
+    return lambda r: True  # full text: decided by the analyzer, checked through the expected hit
+
+
+def _target(records: list[dict[str, Any]], pattern: AccessPattern) -> dict[str, Any]:
+    """The record a pattern's parameters come from; constants are imposed on it if no record has them."""
+    needed = [f.attribute for f in pattern.filters if f.value is None]
+    constants = [(f.attribute, f.value[0] if isinstance(f.value, list) else f.value) for f in pattern.filters if f.value is not None]
+    candidates = [r for r in records if all(r.get(a) is not None for a in needed)] or records
+    for record in candidates:
+        if all(record.get(a) == v for a, v in constants):
+            return record
+    record = candidates[0]
+    for attr, value in constants:
+        record[attr] = value
+    return record
+
+
+def _case(index: SearchIndex, query: SearchQuery, pattern: AccessPattern, records: list[dict[str, Any]], attributes: dict[str, Attribute], target: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, tuple[str, str, Any]] = {}
+    for param in query.params:
+        attribute = attributes[param.attribute]
+        value = target[param.attribute]
+        if param.op == "eq":
+            raw: Any = value
+        elif param.op == "in":
+            raw = [value]
+        elif param.op == "range_from":
+            raw = value
+        elif param.op == "range_to":
+            above = sorted({_comparable(r[param.attribute]) for r in records if r.get(param.attribute) is not None and _comparable(r[param.attribute]) > _comparable(value)})
+            raw = above[0] if above else _step(value, attribute)
+            if isinstance(value, dt.datetime) and value.tzinfo is not None and isinstance(raw, dt.datetime) and raw.tzinfo is None:
+                raw = raw.replace(tzinfo=dt.UTC)
+        elif param.op == "prefix":
+            raw = str(value)[: max(1, len(str(value)) // 2)]
+        else:
+            raw = _longest_word(str(value))
+        params[param.name] = (param.attribute, param.op, raw)
+    matches = _matcher(index, pattern, params)
+    key = index.doc_id
+    json_params = {
+        name: (
+            [to_json_value(v, attributes[attr]) for v in raw]
+            if isinstance(raw, list)
+            else (raw if op in ("prefix", "fulltext") else to_json_value(raw, attributes[attr]))
+        )
+        for name, (attr, op, raw) in params.items()
+    }
+    return {
+        "allowed": sorted(document_id(r, key) for r in records if matches(r)),
+        "exact": not any(f.op is FilterOp.FULLTEXT for f in pattern.filters),
+        "expect": document_id(target, key),
+        "params": json_params,
+        "size": query.size,
+        "sort": [direction for _, direction in query.sort],
+        "template_id": query.template_id,
+    }
+
+
+def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
+    """Seeded documents and per-pattern expectations for every index."""
+    model = plan.model
+    seeded = generate(model, rows_for_scale(model, 0.0, minimum=SEED_ROWS)) if design.indexes else {}
+    by_name = {p.name: p for p in model.access_patterns}
+    indexes: dict[str, Any] = {}
+    for index in design.indexes:
+        attributes = all_attributes(model, index.entity)
+        records = [dict(r) for r in seeded[index.entity]]
+        targets = {query.pattern: _target(records, by_name[query.pattern]) for query in index.queries}
+        cases = {
+            query.pattern: _case(index, query, by_name[query.pattern], records, attributes, targets[query.pattern])
+            for query in index.queries
+        }
+        docs = [
+            {"_id": document_id(r, index.doc_id), "source": to_document(r, attributes), "version": FIRST_VERSION + i}
+            for i, r in enumerate(records)
+        ]
+        indexes[index.alias] = {
+            "cases": cases,
+            "docs": docs,
+            "fields": sorted(index.fields),
+            "first_index": index.first_index,
+            "policy": index.lifecycle.name,
+            "refresh_interval": f"{index.refresh_seconds}s",
+            "shards": index.shards,
+        }
+    return {"indexes": indexes, "model": model.name}
+
+
+TEST_FILE = r'''"""Generated by polyplan for model "@MODEL@": Elasticsearch 8 checks of the search artifacts.
+
+Applies elasticsearch/setup.py under a name prefix unique to the run, indexes the seeded documents
+the way the outbox relay does, runs every search pattern, and deletes everything it created.
+Run with `polyplan validate OUT --engine elasticsearch`, or set POLYPLAN_ELASTICSEARCH_URL and run
+pytest on this file; `docker compose -f compose/docker-compose.yml up -d --wait elasticsearch`
+starts a server (see docs/running-stores.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import elasticsearch
+import pytest
+
+from polyplan.stores.search import connect
+from polyplan.testkit import resolve_url
+
+HERE = Path(__file__).resolve().parent
+ARTIFACTS = HERE.parent / "elasticsearch"
+DATA = json.loads((HERE / "data" / "elasticsearch.json").read_text(encoding="utf-8"))
+INDEXES = sorted(DATA["indexes"])
+CASES = [(alias, pattern) for alias in INDEXES for pattern in sorted(DATA["indexes"][alias]["cases"])]
+
+
+def _fill(source: str, params: dict[str, Any]) -> Any:
+    """The template with parameters filled in as Elasticsearch's toJson does, parsed as JSON."""
+    for name, value in params.items():
+        source = source.replace("{{#toJson}}" + name + "{{/toJson}}", json.dumps(value))
+    source = re.sub(r"\{\{size\}\}\{\{\^size\}\}(\d+)\{\{/size\}\}", r"\1", source)
+    return json.loads(source)
+
+
+def test_templates_are_complete() -> None:
+    queries = json.loads((ARTIFACTS / "queries.json").read_text(encoding="utf-8"))["indexes"]
+    for alias in INDEXES:
+        template = json.loads((ARTIFACTS / f"{alias}.template.json").read_text(encoding="utf-8"))
+        assert template["template"]["mappings"]["dynamic"] == "strict"
+        fields = template["template"]["mappings"]["properties"]
+        for pattern, case in DATA["indexes"][alias]["cases"].items():
+            query = queries[alias]["patterns"][pattern]
+            assert sorted(query["params"]) == sorted(case["params"])
+            body = _fill(query["source"], case["params"])
+            assert body["size"] == case["size"]
+            for param in query["params"].values():
+                assert param["attribute"] in fields, f"{pattern}: {param['attribute']} is not mapped"
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[tuple[elasticsearch.Elasticsearch, str, Any]]:
+    client = connect.connect(resolve_url("elasticsearch"))
+    prefix = connect.run_prefix()
+    setup = connect.load_setup(ARTIFACTS / "setup.py")
+    try:
+        setup.apply(client, ARTIFACTS, prefix=prefix, replicas=0)
+        for alias in INDEXES:
+            connect.index_documents(client, prefix + alias, DATA["indexes"][alias]["docs"])
+        yield client, prefix, setup
+    finally:
+        connect.drop_prefix(client, prefix)
+        client.close()
+
+
+@pytest.mark.parametrize("alias", INDEXES)
+def test_artifacts_applied(store: Any, alias: str) -> None:
+    client, prefix, _ = store
+    index = DATA["indexes"][alias]
+    first = prefix + index["first_index"]
+    assert list(client.indices.get_alias(name=prefix + alias)) == [first]
+    mapping = client.indices.get_mapping(index=first)[first]["mappings"]
+    assert mapping["dynamic"] == "strict"
+    assert sorted(mapping["properties"]) == index["fields"]
+    settings = client.indices.get_settings(index=first)[first]["settings"]["index"]
+    assert settings["number_of_shards"] == str(index["shards"])
+    assert settings["refresh_interval"] == index["refresh_interval"]
+    assert settings["lifecycle"]["name"] == prefix + index["policy"]
+    assert prefix + index["policy"] in client.ilm.get_lifecycle(name=prefix + index["policy"])
+
+
+@pytest.mark.parametrize("alias", INDEXES)
+def test_setup_is_idempotent(store: Any, alias: str) -> None:
+    client, prefix, setup = store
+    setup.apply(client, ARTIFACTS, prefix=prefix, replicas=0)
+    index = DATA["indexes"][alias]
+    assert list(client.indices.get_alias(name=prefix + alias)) == [prefix + index["first_index"]]
+    assert client.count(index=prefix + alias)["count"] == len(index["docs"])
+
+
+@pytest.mark.parametrize("alias", INDEXES)
+def test_valid_documents_accepted(store: Any, alias: str) -> None:
+    client, prefix, _ = store
+    docs = DATA["indexes"][alias]["docs"]
+    assert client.count(index=prefix + alias)["count"] == len(docs)
+    stored = client.get(index=prefix + alias, id=docs[0]["_id"])
+    assert stored["_version"] == docs[0]["version"]
+    assert stored["_source"] == docs[0]["source"]
+
+
+@pytest.mark.parametrize("alias", INDEXES)
+def test_unknown_field_rejected(store: Any, alias: str) -> None:
+    client, prefix, _ = store
+    document = dict(DATA["indexes"][alias]["docs"][0]["source"], pp_not_in_the_mapping="x")
+    with pytest.raises(elasticsearch.BadRequestError) as refused:
+        client.index(index=prefix + alias, id="pp-strict-check", document=document)
+    assert "pp_not_in_the_mapping" in str(refused.value)  # refused because of the unknown field (strict mapping)
+
+
+@pytest.mark.parametrize("alias", INDEXES)
+def test_replay_is_idempotent_and_older_versions_are_refused(store: Any, alias: str) -> None:
+    client, prefix, _ = store
+    doc = DATA["indexes"][alias]["docs"][-1]
+    options = {"index": prefix + alias, "id": doc["_id"], "document": doc["source"], "version_type": "external_gte"}
+    client.index(version=doc["version"], **options)
+    with pytest.raises(elasticsearch.ConflictError):
+        client.index(version=doc["version"] - 1, **options)
+    assert client.get(index=prefix + alias, id=doc["_id"])["_version"] == doc["version"]
+
+
+def _ordered(values: list[list[Any]], directions: list[str]) -> bool:
+    for before, after in zip(values, values[1:]):
+        for a, b, direction in zip(before, after, directions):
+            if a is None or b is None or a == b:
+                continue
+            if (a > b) if direction == "asc" else (a < b):
+                return False
+            break
+    return True
+
+
+@pytest.mark.parametrize(("alias", "pattern"), CASES)
+def test_pattern(store: Any, alias: str, pattern: str) -> None:
+    client, prefix, _ = store
+    index = DATA["indexes"][alias]
+    case = index["cases"][pattern]
+    template = prefix + case["template_id"]
+    rendered = client.render_search_template(id=template, params=case["params"])["template_output"]
+    valid = client.indices.validate_query(index=prefix + alias, query=rendered["query"], explain=True)
+    assert valid["valid"], valid
+    page = client.search_template(index=prefix + alias, id=template, params=case["params"])["hits"]["hits"]
+    ids = [hit["_id"] for hit in page]
+    assert len(ids) <= case["size"]
+    assert set(ids) <= set(case["allowed"]), "a hit fails the pattern's filters"
+    if case["sort"]:
+        assert _ordered([hit["sort"] for hit in page], case["sort"])
+    params = dict(case["params"], size=len(index["docs"]))
+    everything = [hit["_id"] for hit in client.search_template(index=prefix + alias, id=template, params=params)["hits"]["hits"]]
+    assert case["expect"] in everything, "the seeded document the parameters came from was not found"
+    if case["exact"]:
+        assert sorted(everything) == case["allowed"]
+'''
+
+
+def render_tests(plan: Plan, design: SearchDesign) -> dict[str, str]:
+    """Generated test file and data file, keyed by path under OUT/tests/."""
+    if not design.indexes:
+        return {}
+    data = json.dumps(test_data(plan, design), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return {
+        "test_elasticsearch.py": TEST_FILE.replace("@MODEL@", plan.model.name),
+        "data/elasticsearch.json": data,
+    }

@@ -1,0 +1,41 @@
+"""Cassandra 4.1: query-first tables for entities whose system of record is wide-column.
+
+Artifacts under `cassandra/`: `schema.cql` (keyspace, types, one table per pattern),
+`queries.cql` (each pattern's SELECT, never ALLOW FILTERING), `writes.json` (the statements
+and batches that keep denormalized tables in step) and `design.json` (keys, partition
+estimates, bucketing decisions and why).
+"""
+
+from __future__ import annotations
+
+from polyplan.diagnostics import DiagnosticError
+from polyplan.model.schema import Family
+from polyplan.plan.assign import loaded_locate
+from polyplan.plan.ir import Plan
+from polyplan.stores.base import Artifacts, StoreTarget
+from polyplan.stores.wide_column.design import design_wide_column
+from polyplan.stores.wide_column.render import render_files, summary
+from polyplan.stores.wide_column.testgen import render_tests
+
+
+class Target(StoreTarget):
+    """The wide-column family (Cassandra 4.1)."""
+
+    family = Family.WIDE_COLUMN
+    engines = ("cassandra",)
+
+    def emit(self, plan: Plan) -> Artifacts:
+        """Schema, queries, write plans, design notes and tests; raises DiagnosticError (PP406) when a
+        pattern cannot be served without filtering."""
+        design = design_wide_column(plan)
+        if design.errors:
+            raise DiagnosticError([loaded_locate(plan.loaded, d) for d in design.errors])
+        return Artifacts(
+            files=render_files(design, plan.model),
+            tests=render_tests(plan, design),
+            diagnostics=tuple(loaded_locate(plan.loaded, d) for d in design.diagnostics),
+            summary=summary(design),
+        )
+
+
+__all__ = ["Target"]

@@ -1,0 +1,182 @@
+"""Which tables each logical write must change, and how (pure).
+
+Denormalized tables are kept in step by the application: every logical write becomes the
+statements below, sent together as one LOGGED batch (the batch log makes a multi-table write
+all-or-nothing, eventually). A table keyed by a unique attribute other than the key (e.g.
+`device_by_serial`) doubles as the uniqueness claim: it is written only with lightweight
+transactions (IF NOT EXISTS / IF EXISTS), each run alone, because a conditional statement cannot
+share a multi-table batch and mixing plain and conditional writes on one row is unsafe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from polyplan.model.derived import key_of
+from polyplan.model.schema import RequirementsModel, WriteKind
+from polyplan.stores.wide_column import statements
+from polyplan.stores.wide_column.design import EntityDesign, Table
+from polyplan.stores.wide_column.estimate import unique_sets
+
+# Cassandra warns above 5 KiB per batch (batch_size_warn_threshold) and fails above 50 KiB.
+BATCH_WARN_BYTES = 5 * 1024
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a write; `when` lists the membership conditions the record must meet."""
+
+    table: str
+    action: str  # insert, delete, update
+    cql: str
+    when: tuple[dict[str, Any], ...] = ()
+    computed: tuple[dict[str, Any], ...] = ()  # bucket columns the application computes
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "computed": list(self.computed),
+            "cql": self.cql,
+            "table": self.table,
+            "when": list(self.when),
+        }
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A logical write: read the current row if needed, conditional steps, one logged batch, conditional steps."""
+
+    name: str
+    kind: str
+    rate: float | None
+    read_first: str | None
+    before: tuple[Statement, ...]  # lightweight transactions run alone before the batch
+    batch: tuple[Statement, ...]
+    after: tuple[Statement, ...]  # lightweight transactions run alone after the batch
+    notes: tuple[str, ...]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "after_batch": [s.describe() for s in self.after],
+            "batch": "LOGGED" if len(self.batch) > 1 else "none (one statement)",
+            "before_batch": [s.describe() for s in self.before],
+            "kind": self.kind,
+            "notes": list(self.notes),
+            "rate": self.rate,
+            "read_first": self.read_first,
+            "statements": [s.describe() for s in self.batch],
+        }
+
+
+def _statement(table: Table, action: str, cql: str) -> Statement:
+    computed = (table.bucket.describe(),) if table.bucket else ()
+    return Statement(table.name, action, cql, tuple(c.structured() for c in table.conditions), computed)
+
+
+def claim_tables(model: RequirementsModel, design: EntityDesign) -> list[Table]:
+    """Tables with one row per value of a unique attribute set other than the key: uniqueness claims."""
+    key, *others = unique_sets(model, design.entity)
+    uniques = [u for u in others if u != key]
+    return [
+        t
+        for t in design.tables
+        if t.role != "base" and not t.clustering and t.bucket is None and frozenset(t.partition_key) in uniques
+    ]
+
+
+_LWT_NOTE = (
+    "run each before_batch/after_batch statement alone; it is a lightweight transaction: if an insert is not "
+    "[applied] the unique value is taken, so stop and report a duplicate"
+)
+
+
+def _insert(model: RequirementsModel, design: EntityDesign, name: str, kind: str, rate: float | None) -> Operation:
+    claims = claim_tables(model, design)
+    before = tuple(_statement(t, "insert", statements.insert(t, if_not_exists=True)) for t in claims)
+    batch = tuple(_statement(t, "insert", statements.insert(t)) for t in design.tables if t not in claims)
+    notes = [_LWT_NOTE] if claims else []
+    notes.append("skip a statement whose `when` does not hold for the record; compute bucket columns as `computed` says")
+    return Operation(name, kind, rate, None, before, batch, (), tuple(notes))
+
+
+def _delete(model: RequirementsModel, design: EntityDesign, name: str, rate: float | None) -> Operation:
+    base = next((t for t in design.tables if t.name == design.base_table), None)
+    claims = claim_tables(model, design)
+    batch = tuple(_statement(t, "delete", statements.delete(t)) for t in design.tables if t not in claims)
+    after = tuple(_statement(t, "delete", statements.delete(t, if_exists=True)) for t in claims)
+    notes = [
+        "read the current row from the base table first: the other tables are addressed by its values"
+        if base
+        else "the caller supplies the whole current record (there is no base table: the entity is never changed in place)",
+        "skip a statement whose `when` did not hold for the current record",
+    ]
+    if claims:
+        notes.append("release unique values (after_batch) only once the batch has succeeded")
+    return Operation(name, "delete", rate, statements.select_row(base) if base else None, (), batch, after, tuple(notes))
+
+
+def _moves(table: Table, changed: set[str]) -> bool:
+    keyed = set(table.primary_key) | {c.attribute for c in table.conditions}
+    if table.bucket is not None:
+        keyed |= set(table.bucket.source)
+    return bool(keyed & changed)
+
+
+def _update(
+    model: RequirementsModel, design: EntityDesign, name: str, kind: str, rate: float | None, written: list[str]
+) -> Operation:
+    base = next((t for t in design.tables if t.name == design.base_table), None)
+    every = [c.attribute for t in design.tables for c in t.columns if c.attribute]
+    # A record's key is its identity: an update never changes it.
+    changed = set(written or every) - set(key_of(model.entities[design.entity]).attributes)
+    claims = claim_tables(model, design)
+    before: list[Statement] = []
+    batch: list[Statement] = []
+    after: list[Statement] = []
+    for table in design.tables:
+        columns = [c.name for c in table.columns if c.attribute in changed and c.name not in table.primary_key]
+        if table in claims:
+            if _moves(table, changed):
+                before.append(_statement(table, "insert", statements.insert(table, if_not_exists=True)))
+                after.append(_statement(table, "delete", statements.delete(table, if_exists=True)))
+            elif columns:
+                before.append(_statement(table, "update", statements.update(table, columns, if_exists=True)))
+        elif _moves(table, changed):
+            batch.append(_statement(table, "delete", statements.delete(table)))
+            batch.append(_statement(table, "insert", statements.insert(table)))
+        elif columns:
+            if kind == WriteKind.UPSERT.value:
+                batch.append(_statement(table, "insert", statements.insert(table)))
+            else:
+                batch.append(_statement(table, "update", statements.update(table, columns)))
+    notes = [
+        "read the current row from the base table first; bind `delete` statements with the current values and "
+        "`insert`/`update` statements with the new ones",
+        "where a key column, bucket source or membership attribute changes, the row moves: delete the old one, "
+        "insert the new one if the record (still) meets `when`",
+    ]
+    if before or after:
+        notes.append(_LWT_NOTE)
+    read = statements.select_row(base) if base else None
+    return Operation(name, kind, rate, read, tuple(before), tuple(batch), tuple(after), tuple(notes))
+
+
+def operations(model: RequirementsModel, design: EntityDesign) -> list[Operation]:
+    """The canonical insert and delete, then one operation per declared write pattern."""
+    found = [_insert(model, design, "insert", "insert", None), _delete(model, design, "delete", None)]
+    for write in model.write_patterns:
+        if write.entity != design.entity:
+            continue
+        if write.kind is WriteKind.INSERT:
+            found.append(_insert(model, design, write.name, write.kind.value, write.rate))
+        elif write.kind is WriteKind.DELETE:
+            found.append(_delete(model, design, write.name, write.rate))
+        else:
+            found.append(_update(model, design, write.name, write.kind.value, write.rate, list(write.attributes)))
+    return found
+
+
+def batch_bytes(design: EntityDesign) -> float:
+    """The payload of the insert batch (every table gets the row)."""
+    return sum(t.estimate.row_bytes for t in design.tables)

@@ -1,0 +1,38 @@
+"""The generated Cassandra tests, run for real against a server (skipped when none is reachable).
+
+Reaches Cassandra through POLYPLAN_CASSANDRA_URL, else a testcontainers container, else skips
+naming the compose command (polyplan.testkit). Each plan's generated tests then run through
+`polyplan validate`, which makes a skip inside them a failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from polyplan.emit.writer import write_tree
+from polyplan.pipeline import plan_text, render
+from polyplan.plan.ir import Plan
+from polyplan.testkit import resolve_url
+from polyplan.validate.runner import run_validation
+from tests.conftest import SCENARIOS, planned
+from tests.test_wide_column_design import OWN_MODELS
+from tests.test_wide_column_golden import WIDE
+
+pytestmark = pytest.mark.cassandra
+
+PLANS = [(path.stem, None) for path in WIDE] + [(name, text) for name, text in sorted(OWN_MODELS.items())]
+
+
+def _plan(name: str, text: str | None) -> Plan:
+    return plan_text(text, f"{name}.yaml") if text else planned(next(p for p in SCENARIOS if p.stem == name))
+
+
+@pytest.mark.parametrize(("name", "text"), PLANS, ids=[name for name, _ in PLANS])
+def test_generated_cassandra_tests_pass(tmp_path: Path, name: str, text: str | None) -> None:
+    url = resolve_url("cassandra")
+    files, _ = render(_plan(name, text))
+    out = tmp_path / name
+    write_tree(files, out)
+    assert run_validation(out, "cassandra", url) == 0
