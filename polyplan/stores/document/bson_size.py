@@ -1,0 +1,68 @@
+"""BSON sizes of values and documents, for the 16 MiB limit and capacity figures.
+
+Per the BSON spec: an element is a type byte, the field name as a C string, then the value;
+strings carry a 4-byte length and a NUL, documents and arrays a 4-byte length and a NUL, and
+array elements are named "0", "1", … Average sizes come from the model (`sizing.attribute_bytes`
+for text); worst cases from maximum lengths and item counts where the model states them.
+"""
+
+from __future__ import annotations
+
+from polyplan.analyse.sizing import attribute_bytes
+from polyplan.model.schema import Attribute, TypeName
+
+DOCUMENT_LIMIT = 16 * 1024 * 1024  # MongoDB's maximum BSON document size
+UNBOUNDED_TEXT = 64 * 1024.0  # worst case assumed for text/json/binary without a declared bound
+
+
+def _fixed(kind: TypeName, attribute: Attribute) -> float | None:
+    if kind is TypeName.BOOLEAN:
+        return 1
+    if kind in (TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ, TypeName.FLOAT):
+        return 8
+    if kind is TypeName.INTEGER:
+        return 8 if attribute.bits == 64 else 4
+    if kind is TypeName.DECIMAL:
+        return 16
+    if kind is TypeName.UUID:
+        return 4 + 1 + 16
+    return None
+
+
+def value_bytes(attribute: Attribute, worst: bool = False) -> float:
+    """BSON bytes of one value (average, or the worst case when `worst`)."""
+    kind = attribute.type
+    fixed = _fixed(kind, attribute)
+    if fixed is not None:
+        return fixed
+    if kind is TypeName.OBJECT:
+        return document_bytes(attribute.fields or {}, worst)
+    if kind is TypeName.LIST and attribute.items is not None:
+        items = (attribute.max_items or 1000) if worst else (attribute.avg_items or 3.0)
+        element = 1 + 3 + value_bytes(attribute.items, worst)  # type, "NN\0", value
+        return 4 + items * element + 1
+    if kind is TypeName.BINARY:
+        size = attribute.avg_length or 256
+        return 4 + 1 + (UNBOUNDED_TEXT if worst and not attribute.avg_length else size)
+    if worst:
+        if kind is TypeName.STRING:
+            return 4 + 4 * float(attribute.max_length or 0) + 1  # UTF-8: up to 4 bytes a character
+        if kind is TypeName.ENUM:
+            return 4 + max(len(v) for v in attribute.values or ["x"]) + 1
+        return 4 + max(UNBOUNDED_TEXT, 4.0 * (attribute.avg_length or 0)) + 1
+    return 4 + attribute_bytes(attribute) + 1
+
+
+def element_bytes(name: str, attribute: Attribute, worst: bool = False) -> float:
+    """One field: type byte, name, value."""
+    return 1 + len(name.encode("utf-8")) + 1 + value_bytes(attribute, worst)
+
+
+def document_bytes(fields: dict[str, Attribute], worst: bool = False) -> float:
+    """A document of `fields` (all present)."""
+    return 4 + sum(element_bytes(name, attribute, worst) for name, attribute in fields.items()) + 1
+
+
+def array_bytes(count: float, item_bytes: float) -> float:
+    """An array of `count` items of `item_bytes` each (names "0"… ≈ 3 bytes with the type byte)."""
+    return 4 + count * (1 + 3 + item_bytes) + 1

@@ -1,0 +1,734 @@
+"""Generated tests for the MongoDB design: seeded documents, cases, and a pytest file.
+
+At emit time the seeded records become documents (embedded parts nested, many-to-many arrays
+filled) and every check gets concrete inputs: the parameters of each pattern's query, with the
+documents that match and the order they must come in; documents the validator must reject and
+why; duplicates each unique index must refuse. The generated test applies setup.py to a
+throw-away database, inserts, and checks all of it on the real server, including that each
+pattern's winning plan scans the designed index. Pure: returns texts.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from bson.decimal128 import Decimal128
+
+from polyplan.model.derived import all_attributes, key_of, reference_of, references_into
+from polyplan.model.schema import CompareOp, RelationshipKind, RequirementsModel, TypeName
+from polyplan.plan.ir import Plan
+from polyplan.seed.generate import generate, generation_order, link_columns, rows_for_scale
+from polyplan.stores.document import codec
+from polyplan.stores.document.design import SIZE_BUDGET
+from polyplan.stores.document.render import dumps
+from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, QuerySpec
+
+DOCUMENTS_PER_COLLECTION = 30
+OTHER_ROWS = 5
+PARENT_ROWS = 8
+DATA_FILE = "data/mongodb_cases.json"
+TEST_FILE = "test_mongodb.py"
+# TTL collections get their dates moved this far ahead so the TTL monitor leaves the test data alone.
+TTL_SHIFT = timedelta(days=36525)
+CONSTANT_MATCHES = 5  # documents that should satisfy a pattern's constant filters
+STOP_WORDS = frozenset(
+    {
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "before",
+        "being",
+        "below",
+        "between",
+        "during",
+        "further",
+        "having",
+        "other",
+        "ourselves",
+        "should",
+        "their",
+        "theirs",
+        "themselves",
+        "there",
+        "these",
+        "those",
+        "through",
+        "under",
+        "until",
+        "where",
+        "which",
+        "while",
+        "would",
+        "yourself",
+        "yourselves",
+    }
+)
+
+
+# --- documents -------------------------------------------------------------------------------
+
+
+def _documents(
+    plan: Plan, design: DocumentDesign, records: Mapping[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    model = plan.model
+    result: dict[str, list[dict[str, Any]]] = {}
+    for collection in design.collections:
+        shift = TTL_SHIFT if any(i.expire_after is not None for i in collection.indexes) else None
+        attributes = all_attributes(model, collection.entity)
+        documents = []
+        for record in records[collection.entity]:
+            document = codec.fields_document(attributes, record, shift, collection.paths)
+            for embedding in collection.embedded:
+                relationship = next(r for r in model.relationships if r.name == embedding.relationship)
+                child_fields = dict(all_attributes(model, embedding.child))
+                reference = reference_of(model, relationship)
+                assert reference is not None
+                mine = [
+                    c
+                    for c in records[embedding.child]
+                    if all(c.get(column) == record.get(attr) for column, attr in reference.columns.items())
+                ]
+                parts = [
+                    codec.fields_document(
+                        {n: a for n, a in child_fields.items() if n not in reference.columns}, c, shift
+                    )
+                    for c in mine
+                ]
+                if embedding.field is None:
+                    continue
+                if relationship.kind.value == "one_to_one":
+                    if parts:
+                        document[embedding.field] = parts[0]
+                else:
+                    document[embedding.field] = parts[: embedding.max_children or len(parts)]
+            for link in collection.links:
+                relationship = next(r for r in model.relationships if r.name == link.relationship)
+                _, to_columns = link_columns(model, relationship)
+                key_values = {column: record.get(attr) for column, attr in to_columns.items()}
+                items = []
+                for row in records.get(relationship.name, []):
+                    if all(row.get(c) == v for c, v in key_values.items()):
+                        item = codec.fields_document(link.item_fields, row, shift)
+                        items.append(next(iter(item.values())) if len(link.item_fields) == 1 else item)
+                document[link.field] = items
+            documents.append(document)
+        result[collection.name] = documents
+    return result
+
+
+# --- expected answers ------------------------------------------------------------------------
+
+
+def _get(document: Mapping[str, Any], path: str) -> Any:
+    return document.get(path)
+
+
+def _matches(document: Mapping[str, Any], flt: Mapping[str, Any], text_word: str | None) -> bool:
+    for path, condition in flt.items():
+        if path == "$text":
+            if text_word is None:
+                return False
+            continue
+        value = _get(document, path)
+        if isinstance(condition, dict) and any(str(k).startswith("$") for k in condition):
+            for op, operand in condition.items():
+                if value is None:
+                    return False
+                if op == "$in" and value not in operand:
+                    return False
+                if op == "$gte" and not codec.comparable(value) >= codec.comparable(operand):
+                    return False
+                if op == "$lte" and not codec.comparable(value) <= codec.comparable(operand):
+                    return False
+                if op == "$regex" and not (isinstance(value, str) and re.search(operand, value)):
+                    return False
+        elif value != condition:
+            return False
+    return True
+
+
+def _has_word(document: Mapping[str, Any], paths: list[str], word: str) -> bool:
+    for path in paths:
+        value = _get(document, path)
+        if isinstance(value, str) and word.lower() in re.findall(r"[a-z0-9]+", value.lower()):
+            return True
+    return False
+
+
+def _substitute(template: Any, params: Mapping[str, Any]) -> Any:
+    if isinstance(template, dict):
+        if set(template) == {"$param"}:
+            return params[template["$param"]]
+        return {k: _substitute(v, params) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_substitute(v, params) for v in template]
+    return template
+
+
+def _sort_key(document: Mapping[str, Any], sort: tuple[tuple[str, int], ...]) -> tuple[Any, ...]:
+    return tuple(codec.comparable(_get(document, path)) for path, _ in sort)
+
+
+def _ordered(documents: list[dict[str, Any]], sort: tuple[tuple[str, int], ...]) -> list[dict[str, Any]]:
+    result = list(documents)
+    for path, direction in reversed(sort):
+        present = [d for d in result if _get(d, path) is not None]
+        missing = [d for d in result if _get(d, path) is None]  # MongoDB sorts missing first ascending
+        present.sort(key=lambda d: codec.comparable(_get(d, path)), reverse=direction < 0)
+        result = missing + present if direction > 0 else present + missing
+    return result
+
+
+def _richness(query: QuerySpec, document: Mapping[str, Any], everything: Mapping[str, list[dict[str, Any]]]) -> int:
+    """How much of a pattern's loading a document exercises: embedded items plus resolvable lookups."""
+    score = sum(
+        len(document.get(field) or []) if isinstance(document.get(field), list) else 1
+        for field in query.embedded
+        if field in document
+    )
+    for lookup in query.lookups:
+        if lookup.collection and lookup.local_paths:
+            value = document.get(lookup.local_paths[0])
+            # A resolvable lookup outweighs any number of embedded items: it is the rarer case in seeded data.
+            score += 1000 * any(r.get(lookup.foreign_paths[0]) == value for r in everything.get(lookup.collection, []))
+    return score
+
+
+def _choose_params(
+    query: QuerySpec, documents: list[dict[str, Any]], everything: Mapping[str, list[dict[str, Any]]]
+) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
+    """Parameters that select several documents (rich in loaded parts), the matches, and the searched word."""
+    constants = {p: c for p, c in query.filter.items() if not _is_param(c) and p != "$text"}
+    pool = [d for d in documents if _matches(d, constants, None)]
+    params: dict[str, Any] = {}
+    equal = [p for p in query.params if p.kind == "value"]
+    if equal:
+        combos: Counter[tuple[str, ...]] = Counter()
+        rich: Counter[tuple[str, ...]] = Counter()
+        for d in pool:
+            if all(d.get(p.path) is not None for p in equal):
+                combo = tuple(repr(d.get(p.path)) for p in equal)
+                combos[combo] += 1
+                rich[combo] += _richness(query, d, everything)
+        if combos:
+            order = {combo: position for position, combo in enumerate(combos)}
+            wanted = max(combos, key=lambda c: (combos[c], rich[c], -order[c]))
+            pool = [d for d in pool if tuple(repr(d.get(p.path)) for p in equal) == wanted]
+            for p in equal:
+                params[p.name] = pool[0][p.path]
+    for p in (p for p in query.params if p.kind == "list"):
+        counts = Counter(repr(d.get(p.path)) for d in pool if d.get(p.path) is not None)
+        chosen = [r for r, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:2]]
+        params[p.name] = [next(d[p.path] for d in pool if repr(d.get(p.path)) == r) for r in chosen]
+        pool = [d for d in pool if repr(d.get(p.path)) in chosen]
+    for p in (p for p in query.params if p.kind == "min"):
+        values = sorted((d[p.path] for d in pool if d.get(p.path) is not None), key=codec.comparable)
+        values = values or sorted((d[p.path] for d in documents if d.get(p.path) is not None), key=codec.comparable)
+        if not values:
+            raise ValueError(f"{query.pattern}: no seeded {query.collection} document has {p.attribute}")
+        params[p.name] = values[len(values) // 4]
+        params[p.name.removesuffix("_min") + "_max"] = values[(3 * len(values)) // 4]
+    for p in (p for p in query.params if p.kind == "prefix"):
+        value = next((d[p.path] for d in pool if isinstance(d.get(p.path), str) and d[p.path]), "")
+        params[p.name] = "^" + re.escape(value[: min(3, len(value))])
+    word = None
+    for p in (p for p in query.params if p.kind == "text"):
+        text = next((d[p.path] for d in pool if isinstance(d.get(p.path), str)), "")
+        words = [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4 and w not in STOP_WORDS]
+        word = max(words, key=lambda w: (len(w), w)) if words else "zzzz"
+        params[p.name] = word
+    flt = _substitute(query.filter, params)
+    matching = [d for d in documents if _matches(d, flt, word)]
+    if word is not None:
+        text_paths = [p.path for p in query.params if p.kind == "text"]
+        matching = [d for d in matching if _has_word(d, text_paths, word)]
+    return params, matching, word
+
+
+def _is_param(condition: Any) -> bool:
+    if isinstance(condition, dict):
+        return "$param" in condition or any(_is_param(v) for v in condition.values())
+    return False
+
+
+def identity_paths(model: RequirementsModel, collection: CollectionSpec) -> list[str]:
+    """The fields that identify a document: _id, or the composite key's fields."""
+    if collection.id_attribute:
+        return ["_id"]
+    return [collection.paths[a] for a in key_of(model.entities[collection.entity]).attributes]
+
+
+def _identity(document: Mapping[str, Any], paths: list[str]) -> list[Any]:
+    return [document.get(p) for p in paths]
+
+
+def _ensure_constants(
+    model: RequirementsModel, design: DocumentDesign, documents: Mapping[str, list[dict[str, Any]]]
+) -> None:
+    """Give a few documents the constants of each pattern's filter, so its answer is not empty.
+
+    Seeded values follow the enum weights, so a rare constant (status = 'paid' at 5 %) may match no
+    document of a few dozen. Attributes that are unique or compared by an entity check are left
+    alone: changing them could make a document invalid.
+    """
+    for query in design.queries:
+        collection = next(c for c in design.collections if c.name == query.collection)
+        attributes = all_attributes(model, collection.entity)
+        checked = {a for check in model.entities[collection.entity].checks for a in (check.left, check.right)}
+        safe = {
+            collection.paths[name]
+            for name, attribute in attributes.items()
+            if not attribute.unique and name not in checked and attribute.type is not TypeName.UUID
+        }
+        constants = {
+            p: c for p, c in query.filter.items() if not _is_param(c) and p != "$text" and not isinstance(c, dict)
+        }
+        if not constants or not set(constants) <= safe:
+            continue
+        docs = documents[query.collection]
+        missing = CONSTANT_MATCHES - sum(1 for d in docs if _matches(d, constants, None))
+        for document in [d for d in docs if not _matches(d, constants, None)][: max(0, missing)]:
+            document.update(constants)
+
+
+def _query_cases(
+    model: RequirementsModel, design: DocumentDesign, documents: Mapping[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    cases = []
+    for query in design.queries:
+        docs = documents[query.collection]
+        collection = next(c for c in design.collections if c.name == query.collection)
+        ident = identity_paths(model, collection)
+        params, matching, word = _choose_params(query, docs, documents)
+        ordered = _ordered(matching, query.sort) if query.sort else matching
+        shown = ordered[: query.limit] if query.limit else ordered
+        case: dict[str, Any] = {
+            "pattern": query.pattern,
+            "params": params,
+            "matching_ids": [_identity(d, ident) for d in matching],
+            "expected_count": len(shown),
+            "text": word is not None,
+            "sort_keys": [[_get(d, path) for path, _ in query.sort] for d in shown] if query.sort else None,
+            "embedded_present": [f for f in query.embedded if shown and all(f in d for d in shown)],
+            "lookups": [],
+        }
+        for lookup in query.lookups:
+            if lookup.collection is None or not lookup.local_paths:
+                continue
+            values = [d.get(lookup.local_paths[0]) for d in shown if d.get(lookup.local_paths[0]) is not None]
+            related = documents.get(lookup.collection, [])
+            target = next(c for c in design.collections if c.name == lookup.collection)
+            expected = [
+                _identity(r, identity_paths(model, target)) for r in related if r.get(lookup.foreign_paths[0]) in values
+            ]
+            case["lookups"].append(
+                {
+                    "collection": lookup.collection,
+                    "path": lookup.foreign_paths[0],
+                    "values": values,
+                    "hint": lookup.index,
+                    "expected_ids": expected,
+                }
+            )
+        cases.append(case)
+    return cases
+
+
+# --- invalid documents -----------------------------------------------------------------------
+
+
+def _breaks_pattern(pattern: str, max_length: int | None) -> str | None:
+    for candidate in ("", " ", "!", "~~~", "0", "a", "A", "-", "_", "é"):
+        if (max_length is None or len(candidate) <= max_length) and re.search(pattern, candidate) is None:
+            return candidate
+    return None
+
+
+def _below(value: Any) -> Any:
+    if isinstance(value, Decimal128):
+        return Decimal128(value.to_decimal() - Decimal(1))
+    if isinstance(value, (int, float)):
+        return value - 1
+    return value - timedelta(days=1)
+
+
+def _above(value: Any) -> Any:
+    if isinstance(value, Decimal128):
+        return Decimal128(value.to_decimal() + Decimal(1))
+    if isinstance(value, (int, float)):
+        return value + 1
+    return value + timedelta(days=1)
+
+
+def _numeric(attribute_type: TypeName, number: float) -> Any:
+    if attribute_type is TypeName.DECIMAL:
+        return Decimal128(Decimal(str(number)))
+    if attribute_type is TypeName.INTEGER:
+        return int(number)
+    return float(number)
+
+
+def _invalid_cases(
+    model: RequirementsModel, collection: CollectionSpec, documents: list[dict[str, Any]], spare: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Documents the validator must reject: the spare (valid, never inserted) document with one rule broken."""
+    if spare is None:
+        return []
+    base = spare
+    attributes = all_attributes(model, collection.entity)
+    cases: list[dict[str, Any]] = []
+
+    def add(why: str, document: dict[str, Any]) -> None:
+        cases.append({"collection": collection.name, "why": why, "document": document})
+
+    def variant(**changes: Any) -> dict[str, Any]:
+        document = copy.deepcopy(base)
+        for path, value in changes.items():
+            if value is _DROP:
+                document.pop(path, None)
+            else:
+                document[path] = value
+        return document
+
+    required = [collection.paths[n] for n, a in attributes.items() if not a.nullable and collection.paths[n] != "_id"]
+    if required:
+        add(f"missing required field {required[0]}", variant(**{required[0]: _DROP}))
+    by_type = {a.type: n for n, a in reversed(list(attributes.items())) if collection.paths[n] != "_id"}
+    if TypeName.STRING in by_type or TypeName.TEXT in by_type:
+        name = by_type.get(TypeName.STRING) or by_type[TypeName.TEXT]
+        add(f"{name} is a number, not a string", variant(**{collection.paths[name]: 12345}))
+    for name, attribute in attributes.items():
+        path = collection.paths[name]
+        if path == "_id":
+            continue
+        if attribute.type is TypeName.ENUM:
+            add(f"{name} is not one of {attribute.values}", variant(**{path: "__not_in_enum__"}))
+        if attribute.type is TypeName.STRING and attribute.max_length and attribute.pattern is None:
+            add(f"{name} is longer than {attribute.max_length}", variant(**{path: "x" * (attribute.max_length + 1)}))
+        if attribute.pattern is not None:
+            bad = _breaks_pattern(attribute.pattern, attribute.max_length)
+            if bad is not None:
+                add(f"{name} does not match {attribute.pattern}", variant(**{path: bad}))
+        if attribute.type in (TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT):
+            if attribute.min is not None:
+                add(
+                    f"{name} is below its minimum {attribute.min:g}",
+                    variant(**{path: _numeric(attribute.type, attribute.min - 1)}),
+                )
+            if attribute.max is not None:
+                add(
+                    f"{name} is above its maximum {attribute.max:g}",
+                    variant(**{path: _numeric(attribute.type, attribute.max + 1)}),
+                )
+        if attribute.nullable:
+            add(f"{name} is null: a null attribute is an absent field", variant(**{path: None}))
+        if attribute.type is TypeName.OBJECT and attribute.fields:
+            inner = next((f for f, a in attribute.fields.items() if not a.nullable), None)
+            if inner is not None and isinstance(base.get(path), dict):
+                nested = {k: v for k, v in base[path].items() if k != inner}
+                add(f"{name}.{inner} is missing", variant(**{path: nested}))
+    if not collection.additional_properties:
+        add("a field the model does not declare", variant(__unexpected__=1))
+    for check in model.entities[collection.entity].checks:
+        left, right = collection.paths[check.left], collection.paths[check.right]
+        if base.get(left) is None or base.get(right) is None:
+            continue
+        value = base[right]
+        broken = (
+            value
+            if check.op in (CompareOp.GT, CompareOp.LT, CompareOp.NE)
+            else (_below(value) if check.op is CompareOp.GE else _above(value))
+        )
+        add(f"check {check.name} ({check.left} {check.op.value} {check.right}) fails", variant(**{left: broken}))
+    for embedding in collection.embedded:
+        field = embedding.field or ""
+        limit = embedding.max_children
+        sample = next((d[field][0] for d in documents if isinstance(d.get(field), list) and d[field]), None)
+        if limit is not None and sample is not None and limit <= 1000 and (limit + 1) * 2048 < SIZE_BUDGET:
+            add(
+                f"{field} holds more than {limit} items",
+                variant(**{field: [copy.deepcopy(sample) for _ in range(limit + 1)]}),
+            )
+    return cases
+
+
+class _Drop:
+    pass
+
+
+_DROP = _Drop()
+
+
+def _duplicate_cases(
+    collection: CollectionSpec, documents: list[dict[str, Any]], spare: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The spare document carrying an inserted document's unique values: each unique index must refuse it."""
+    cases: list[dict[str, Any]] = []
+    if spare is None or not documents:
+        return cases
+    first = documents[0]
+    for index in collection.indexes:
+        if not index.unique:
+            continue
+        paths = [p for p, _ in index.keys]
+        if any("." in p or first.get(p) is None for p in paths):
+            continue
+        duplicate = copy.deepcopy(spare)
+        for path in paths:
+            duplicate[path] = first[path]
+        cases.append({"collection": collection.name, "index": index.name, "document": duplicate})
+    return cases
+
+
+def seed_rows(model: RequirementsModel, entities: set[str]) -> dict[str, int]:
+    """Row counts: a few dozen of each designed entity, fewer of their parents (so that one parent
+    has several children to list and order), and a few of everything else they reference."""
+    wanted = rows_for_scale(model, 0.0, minimum=OTHER_ROWS)
+    parents = {r.from_ for r in model.relationships if r.to in entities and r.from_ != r.to}
+    for entity in entities:
+        wanted[entity] = PARENT_ROWS if entity in parents else DOCUMENTS_PER_COLLECTION
+    for name in generation_order(model):
+        for reference in references_into(model, name):
+            relationship = reference.relationship
+            if relationship.from_ == name or not relationship.required:
+                continue
+            if relationship.kind is RelationshipKind.ONE_TO_ONE:
+                wanted[name] = min(wanted[name], wanted[relationship.from_])
+            elif relationship.max_children is not None:
+                wanted[name] = min(wanted[name], wanted[relationship.from_] * relationship.max_children)
+    for relationship in model.relationships:
+        if relationship.kind is RelationshipKind.MANY_TO_MANY:
+            wanted.pop(relationship.name, None)  # generate() sizes links from the final entity counts
+    return wanted
+
+
+def render_data(plan: Plan, design: DocumentDesign) -> str:
+    """tests/data/mongodb_cases.json (Extended JSON)."""
+    model = plan.model
+    entities = {c.entity for c in design.collections} | {e.child for e in design.embeddings if e.embedded}
+    records = generate(model, seed_rows(model, entities), seed=0)
+    everything = _documents(plan, design, records)
+    # The last document of each collection is kept out: invalid and duplicate cases are variants of it.
+    documents = {name: docs[:-1] if len(docs) > 1 else docs for name, docs in everything.items()}
+    spares = {name: docs[-1] if len(docs) > 1 else None for name, docs in everything.items()}
+    _ensure_constants(model, design, documents)
+    data = {
+        "model": model.name,
+        "identity": {c.name: identity_paths(model, c) for c in design.collections},
+        "documents": documents,
+        "queries": _query_cases(model, design, documents),
+        "invalid": [
+            case for c in design.collections for case in _invalid_cases(model, c, documents[c.name], spares[c.name])
+        ],
+        "duplicates": [
+            case for c in design.collections for case in _duplicate_cases(c, documents[c.name], spares[c.name])
+        ],
+    }
+    return dumps(data)
+
+
+def render_test(design: DocumentDesign) -> str:
+    """tests/test_mongodb.py."""
+    return TEST_TEMPLATE.replace("__MODEL__", design.model)
+
+
+TEST_TEMPLATE = '''"""Generated by polyplan: the MongoDB design of `__MODEL__`, checked on a real MongoDB.
+
+Applies ../mongodb/setup.py to a throw-away database (dropped afterwards), twice (the second run
+must change nothing), inserts the seeded documents of data/mongodb_cases.json, then checks:
+the validator rejects each invalid document with DocumentValidationFailure, unique indexes refuse
+duplicates, TTL indexes carry the designed expiry, and every access pattern's query (from
+../mongodb/queries.json) returns the right documents in the right order while its winning plan
+scans the designed index (IXSCAN; IDHACK/EXPRESS for `_id`). Dates of collections with a TTL index
+are 100 years ahead in the data so the TTL monitor leaves them alone during the run.
+Run it with `polyplan validate OUT --engine mongodb` (POLYPLAN_MONGODB_URL, else testcontainers,
+else it skips saying how to run it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from bson import json_util
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, WriteError
+
+from polyplan.stores.document import connect
+from polyplan.stores.document.render import JSON_OPTIONS
+from polyplan.testkit import resolve_url
+
+HERE = Path(__file__).resolve().parent
+DESIGN_DIR = HERE.parent / "mongodb"
+QUERIES = json_util.loads((DESIGN_DIR / "queries.json").read_text(encoding="utf-8"), json_options=JSON_OPTIONS)["queries"]
+DATA = json_util.loads((HERE / "data" / "mongodb_cases.json").read_text(encoding="utf-8"), json_options=JSON_OPTIONS)
+CASES = {case["pattern"]: case for case in DATA["queries"]}
+ID_STAGES = {"IDHACK", "EXPRESS_IXSCAN", "EXPRESS_CLUSTERED_IXSCAN"}
+DOCUMENT_VALIDATION_FAILURE = 121
+
+
+def load_setup() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mongodb_setup", DESIGN_DIR / "setup.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[Database[Any]]:
+    with connect.scratch_database(resolve_url("mongodb")) as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def applied(db: Database[Any]) -> dict[str, Any]:
+    setup = load_setup()
+    first = setup.apply(db)
+    second = setup.apply(db)
+    for name, documents in DATA["documents"].items():
+        if documents:
+            db[name].insert_many(documents, ordered=True)
+    return {"setup": setup, "first": first, "second": second}
+
+
+def test_setup_is_idempotent(applied: dict[str, Any]) -> None:
+    assert applied["first"], "the first run created nothing"
+    assert applied["second"] == [], f"a second run changed: {applied['second']}"
+
+
+def test_valid_documents_are_accepted(db: Database[Any], applied: dict[str, Any]) -> None:
+    for name, documents in DATA["documents"].items():
+        assert db[name].count_documents({}) == len(documents), name
+
+
+def test_designed_indexes_exist(db: Database[Any], applied: dict[str, Any]) -> None:
+    for definition in applied["setup"].definitions():
+        current = {index["name"]: index for index in db[definition["collection"]].list_indexes()}
+        for spec in definition["indexes"]:
+            assert spec["name"] in current, f"{definition['collection']}: index {spec['name']} missing"
+            assert current[spec["name"]].get("expireAfterSeconds") == spec.get("expireAfterSeconds")
+            assert bool(current[spec["name"]].get("unique")) == bool(spec.get("unique"))
+        if definition["shardKey"]["sharded"]:
+            key = [(path, direction) for path, direction in definition["shardKey"]["key"]]
+            supported = any(list(index["key"].items())[: len(key)] == key for index in current.values())
+            assert supported, "no index supports the shard key"
+
+
+@pytest.mark.parametrize("case", DATA["invalid"], ids=lambda c: f"{c['collection']}: {c['why']}")
+def test_validator_rejects(db: Database[Any], applied: dict[str, Any], case: dict[str, Any]) -> None:
+    with pytest.raises(WriteError) as caught:
+        db[case["collection"]].insert_one(case["document"])
+    assert caught.value.code == DOCUMENT_VALIDATION_FAILURE, caught.value.details
+
+
+def test_unique_indexes_refuse_duplicates(db: Database[Any], applied: dict[str, Any]) -> None:
+    for case in DATA["duplicates"]:
+        with pytest.raises(DuplicateKeyError):
+            db[case["collection"]].insert_one(case["document"])
+            pytest.fail(f"{case['collection']}.{case['index']} accepted a duplicate")
+
+
+def substitute(template: Any, params: dict[str, Any]) -> Any:
+    if isinstance(template, dict):
+        if set(template) == {"$param"}:
+            return params[template["$param"]]
+        return {key: substitute(value, params) for key, value in template.items()}
+    if isinstance(template, list):
+        return [substitute(value, params) for value in template]
+    return template
+
+
+def identity(collection: str, document: dict[str, Any]) -> str:
+    """A document's key as canonical Extended JSON (comparable whatever tzinfo object a date carries)."""
+    return norm([document.get(path) for path in DATA["identity"][collection]])
+
+
+def norm(value: Any) -> str:
+    return json_util.dumps(value, json_options=JSON_OPTIONS)
+
+
+def plan_stages(plan: Any) -> list[tuple[str, str | None]]:
+    """(stage, indexName) of every stage of a winning plan (classic or slot-based)."""
+    found: list[tuple[str, str | None]] = []
+    if isinstance(plan, dict):
+        if "stage" in plan:
+            found.append((plan["stage"], plan.get("indexName")))
+        for value in plan.values():
+            found += plan_stages(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            found += plan_stages(value)
+    return found
+
+
+def assert_uses_index(explained: dict[str, Any], index: str, collection: Any) -> None:
+    stages = plan_stages(explained["queryPlanner"]["winningPlan"])
+    designed = {spec["name"] for spec in collection.list_indexes()}
+    if index == "_id_" and any(stage in ID_STAGES for stage, _ in stages):
+        return
+    scans = [name for stage, name in stages if stage == "IXSCAN"]
+    assert scans, f"no IXSCAN in the winning plan: {stages}"
+    assert set(scans) <= designed, f"scans {scans}, not a designed index"
+
+
+def find(collection: Any, query: dict[str, Any], params: dict[str, Any], hint: str | None = None) -> Any:
+    cursor = collection.find(substitute(query["filter"], params), query["projection"])
+    if query["sort"]:
+        cursor = cursor.sort([(path, direction) for path, direction in query["sort"]])
+    if query["limit"]:
+        cursor = cursor.limit(query["limit"])
+    if hint is not None:
+        cursor = cursor.hint(hint)
+    return cursor
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: q["pattern"])
+def test_pattern_answers_from_its_index(db: Database[Any], applied: dict[str, Any], query: dict[str, Any]) -> None:
+    case = CASES[query["pattern"]]
+    collection = db[query["collection"]]
+    found = list(find(collection, query, case["params"]))
+    ids = [identity(query["collection"], document) for document in found]
+    matching = [norm(key) for key in case["matching_ids"]]
+    if case["text"]:
+        # Stemming finds more than the exact word: every exact match must be there (up to the limit).
+        assert len(found) >= case["expected_count"], f"{query['pattern']}: {len(found)} < {case['expected_count']}"
+        if not query["limit"]:
+            assert set(matching) <= set(ids)
+    else:
+        expected = case["expected_count"]
+        assert len(found) == expected, f"{query['pattern']}: {len(found)} documents, expected {expected}"
+        assert set(ids) <= set(matching), f"{query['pattern']}: returned a document that does not match"
+        if case["sort_keys"] is not None:
+            keys = [[document.get(path) for path, _ in query["sort"]] for document in found]
+            assert keys == case["sort_keys"], f"{query['pattern']}: wrong order"
+    assert case["expected_count"] > 0 or not matching, "the case selects nothing"
+    for field in case["embedded_present"]:
+        assert all(field in document for document in found), f"embedded {field} missing from the answer"
+    if query["hint"]:
+        assert_uses_index(find(collection, query, case["params"]).explain(), query["hint"], collection)
+        if not case["text"]:  # MongoDB refuses hint() on a $text query
+            hinted = [identity(query["collection"], d) for d in find(collection, query, case["params"], query["hint"])]
+            assert sorted(hinted) == sorted(ids), "the designed index answers differently"
+    joined = [lookup for lookup in query["lookups"] if lookup["collection"] and lookup["local"]]
+    for lookup, expected in zip(joined, case["lookups"], strict=True):
+        related = db[lookup["collection"]]
+        condition = {expected["path"]: {"$in": expected["values"]}}
+        got = [identity(lookup["collection"], document) for document in related.find(condition)]
+        assert sorted(got) == sorted(norm(key) for key in expected["expected_ids"]), f"lookup {lookup['entity']}"
+        if lookup["hint"]:
+            assert_uses_index(related.find(condition).explain(), lookup["hint"], related)
+'''
