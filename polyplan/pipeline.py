@@ -23,6 +23,21 @@ from polyplan.plan.ir import Plan
 from polyplan.stores import target_for
 
 
+# Generated test files mark themselves with their engine; registering the marks keeps pytest
+# quiet and lets users select engines with -m.
+GENERATED_CONFTEST = '''"""pytest configuration for the tests polyplan generated (regenerated on every plan)."""
+
+import pytest
+
+ENGINES = ("postgresql", "mysql", "sqlite", "redis", "mongodb", "elasticsearch", "cassandra")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for engine in ENGINES:
+        config.addinivalue_line("markers", f"{engine}: needs a {engine} server (see polyplan.testkit)")
+'''
+
+
 def plan_file(path: str | Path, targets: Path = BUNDLED_TARGETS) -> Plan:
     """Load, check and plan a model file. Raises DiagnosticError on bad input."""
     with paused_gc():
@@ -60,6 +75,8 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         raise DiagnosticError(errors)
     suppressed = set(plan.model.options.suppress)
     diagnostics = [d for d in diagnostics if d.code not in suppressed]
+    if any(path.startswith("tests/") for path in files):
+        files["tests/conftest.py"] = GENERATED_CONFTEST
     files["plan.json"] = render_plan_json(plan, stores, diagnostics)
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)

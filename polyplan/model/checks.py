@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyplan.diagnostics import CODES
-from polyplan.model.derived import all_attributes, key_attributes, key_of, related_entities
+from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
     TEXTUAL_TYPES,
@@ -227,6 +227,28 @@ def _relationship_problems(model: RequirementsModel) -> list[Problem]:
     return found
 
 
+def _reference_clashes(model: RequirementsModel) -> list[Problem]:
+    """Two relationships into one child that imply the same reference column would share it silently."""
+    found: list[Problem] = []
+    claimed: dict[tuple[str, str], str] = {}
+    for index, relationship in enumerate(model.relationships):
+        if relationship.from_ not in model.entities or relationship.to not in model.entities:
+            continue
+        reference = reference_of(model, relationship)
+        for column in reference.columns if reference else {}:
+            first = claimed.setdefault((relationship.to, column), relationship.name)
+            if first != relationship.name:
+                found.append(
+                    Problem(
+                        "PP204",
+                        f"relationships '{first}' and '{relationship.name}' both imply the column '{column}' on "
+                        f"{relationship.to}; give one of them a foreign_key name",
+                        ("relationships", index, "name"),
+                    )
+                )
+    return found
+
+
 def _pattern_problems(model: RequirementsModel) -> list[Problem]:
     found: list[Problem] = []
     seen: set[str] = set()
@@ -336,6 +358,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     for name, entity in model.entities.items():
         found.extend(_entity_problems(model, name, entity))
     found.extend(_relationship_problems(model))
+    found.extend(_reference_clashes(model))
     # Patterns resolve attributes through relationships: skip them if those are broken.
     if not any(p.code == "PP201" and p.path[0] == "relationships" for p in found):
         found.extend(_pattern_problems(model))

@@ -1,0 +1,45 @@
+"""`polyplan validate DIR --engine E [--url URL]`: run a plan folder's tests against a real store."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from polyplan.cli.app import app
+from polyplan.cli.common import EXIT_BAD_INPUT, err_console
+from polyplan.validate.runner import VALIDATABLE, UsageError, run_validation
+
+
+class EngineChoice(StrEnum):
+    """Stores `polyplan validate` can check (mirrors polyplan.validate.runner.VALIDATABLE)."""
+
+    sqlite = "sqlite"
+    postgresql = "postgresql"
+    mysql = "mysql"
+    redis = "redis"
+    mongodb = "mongodb"
+    elasticsearch = "elasticsearch"
+    cassandra = "cassandra"
+
+
+assert tuple(EngineChoice) == VALIDATABLE
+
+
+@app.command()
+def validate(
+    directory: Annotated[Path, typer.Argument(help="A plan folder written by `polyplan plan`.")],
+    engine: Annotated[EngineChoice, typer.Option("--engine", help="The store to validate against.")],
+    url: Annotated[
+        str | None, typer.Option("--url", help="Connection URL (else the engine's POLYPLAN_*_URL variable).")
+    ] = None,
+) -> None:
+    """Run the plan's generated tests for one engine; exit 0 if all pass, 1 if a check fails."""
+    try:
+        code = run_validation(directory, str(engine.value), url)
+    except UsageError as error:
+        err_console.print(f"polyplan validate: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    raise typer.Exit(code)

@@ -1,0 +1,445 @@
+"""Deterministic synthetic data for a requirements model (logical records, store-independent).
+
+API
+---
+`generate(model, rows, seed=0) -> {name: [record, ...]}`
+    One list per entity (keyed by entity name, in model order) and one per many-to-many
+    relationship (keyed by relationship name). A record is a dict whose keys are exactly
+    `polyplan.model.derived.all_attributes(model, entity)`: the key (surrogate `id` when implied),
+    the declared attributes, and the implied reference attributes such as `customer_id`.
+    A link record has the columns of `link_columns(model, relationship)` plus the link's attributes.
+    `rows` maps entity (and optionally relationship) names to counts; a missing entity gets 0
+    rows, a missing many-to-many gets a count derived from `avg_children` or the sides' sizes.
+`rows_for_scale(model, scale, minimum=10) -> {name: count}`
+    `growth.initial_rows × scale` per entity (at least `minimum`), clamped so that one-to-one and
+    `max_children` bounds can be met, plus a count for each many-to-many relationship.
+`feasible_rows(model, {entity: count}) -> {name: count}`
+    The same clamping for counts chosen by hand (e.g. N rows per entity).
+`generation_order(model) -> [entity, ...]`
+    Parents before children; load records in this order.
+`link_columns(model, relationship) -> (from_columns, to_columns)`
+    The reference columns of a many-to-many link record: column → key attribute of that side.
+
+Python types of values: string/text/enum → str, integer → int, decimal → Decimal, float →
+float, boolean → bool, date → date, timestamp → naive datetime (UTC), timestamptz → aware
+datetime (UTC), uuid → uuid.UUID, json → dict, binary → bytes, object → dict of its fields,
+list → list of items; None where nullable. Strings are lower-case words or upper-case codes
+unless a pattern says otherwise, never with trailing spaces, and unique values are unique
+case-insensitively (so a MySQL unique index accepts them too).
+
+Every value satisfies the model: types, max_length, min/max, pattern, enum, uniqueness (single,
+composite and keys), entity checks, nullability, list max_items; every reference points at an
+existing parent record (optional references are sometimes None; a reference that would close a
+cycle of entities is None, or an error if it is required). The same model, rows and seed give
+the same records: randomness comes from `random.Random` seeded per entity, uuids included.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from polyplan.model.derived import Reference, all_attributes, key_of, references_into, snake
+from polyplan.model.schema import CompareOp, Relationship, RelationshipKind, RequirementsModel
+from polyplan.seed.values import NULL_RATE, Source, make_source, normalise
+
+Record = dict[str, Any]
+MAX_RETRIES = 200
+
+
+def link_columns(model: RequirementsModel, relationship: Relationship) -> tuple[dict[str, str], dict[str, str]]:
+    """Reference columns of a many-to-many link: (from side, to side), each column → key attribute."""
+    from_keys = key_of(model.entities[relationship.from_]).attributes
+    to_keys = key_of(model.entities[relationship.to]).attributes
+    from_columns = {f"{snake(relationship.from_)}_{attr}": attr for attr in from_keys}
+    to_prefix = snake(relationship.to)
+    if relationship.from_ == relationship.to:
+        to_prefix = f"related_{to_prefix}"  # a self-link needs two distinct column sets
+    to_columns = {f"{to_prefix}_{attr}": attr for attr in to_keys}
+    return from_columns, to_columns
+
+
+def generation_order(model: RequirementsModel) -> list[str]:
+    """Entities with parents first (model order among equals); cycles are broken in model order."""
+    parents: dict[str, set[str]] = {name: set() for name in model.entities}
+    for name in model.entities:
+        for reference in references_into(model, name):
+            parent = reference.relationship.from_
+            if parent != name and parent in model.entities:
+                parents[name].add(parent)
+    order: list[str] = []
+    remaining = list(model.entities)
+    while remaining:
+        ready = next((n for n in remaining if parents[n] <= set(order)), remaining[0])
+        order.append(ready)
+        remaining.remove(ready)
+    return order
+
+
+def rows_for_scale(model: RequirementsModel, scale: float, minimum: int = 10) -> dict[str, int]:
+    """Row counts at `scale` × growth.initial_rows (≥ minimum), feasible for the relationships."""
+    return feasible_rows(
+        model,
+        {name: max(minimum, round(entity.growth.initial_rows * scale)) for name, entity in model.entities.items()},
+    )
+
+
+def feasible_rows(model: RequirementsModel, wanted: Mapping[str, int]) -> dict[str, int]:
+    """`wanted` entity counts lowered where one-to-one, max_children or reference-only keys
+    cannot hold them, plus a link count for every many-to-many relationship."""
+    rows = {name: max(0, wanted.get(name, 0)) for name in model.entities}
+    for name in generation_order(model):
+        for reference in references_into(model, name):
+            relationship = reference.relationship
+            parent_rows = rows.get(relationship.from_, 0)
+            if relationship.from_ == name or not relationship.required:
+                continue
+            if relationship.kind is RelationshipKind.ONE_TO_ONE:
+                rows[name] = min(rows[name], parent_rows)
+            elif relationship.max_children is not None:
+                rows[name] = min(rows[name], parent_rows * relationship.max_children)
+        rows[name] = min(rows[name], _combinations(model, name, rows))
+    for relationship in model.relationships:
+        if relationship.kind is RelationshipKind.MANY_TO_MANY:
+            rows[relationship.name] = _default_links(relationship, rows)
+    return rows
+
+
+def _combinations(model: RequirementsModel, name: str, rows: Mapping[str, int]) -> int:
+    """A bound on records when a key or composite unique is made of references only.
+
+    Half the parent combinations: random picks then find a free combination quickly.
+    """
+    entity = model.entities[name]
+    owner = {column: ref.relationship for ref in references_into(model, name) for column in ref.columns}
+    bound = 2**62
+    for group in [key_of(entity).attributes, *entity.unique]:
+        if len(group) < 2 or not all(column in owner for column in group):
+            continue
+        combinations = 1
+        for relationship in {owner[column].name: owner[column] for column in group}.values():
+            combinations *= rows.get(relationship.from_, 0)
+        bound = min(bound, max(1, combinations // 2))
+    return bound
+
+
+def _default_links(relationship: Relationship, rows: Mapping[str, int]) -> int:
+    from_rows, to_rows = rows.get(relationship.from_, 0), rows.get(relationship.to, 0)
+    wanted = round(relationship.avg_children * from_rows) if relationship.avg_children else max(from_rows, to_rows)
+    if relationship.max_children is not None:
+        wanted = min(wanted, relationship.max_children * from_rows)
+    return min(wanted, from_rows * to_rows)
+
+
+def generate(
+    model: RequirementsModel, rows: Mapping[str, int], seed: int = 0, spare: int = 0
+) -> dict[str, list[Record]]:
+    """Deterministic records per entity and per many-to-many relationship (see module docstring).
+
+    `spare` > 0 appends that many extra records to every entity's list: valid, unique against
+    all the others, and referenced by no other record or link (tests insert one as a known-good
+    row after loading the rest).
+    """
+    clash = {r.name for r in model.relationships if r.kind is RelationshipKind.MANY_TO_MANY} & set(model.entities)
+    if clash:
+        raise ValueError(f"relationship and entity share a name: {sorted(clash)}")
+    produced: dict[str, list[Record]] = {}
+    visible: dict[str, list[Record]] = {}
+    for name in generation_order(model):
+        count = max(0, rows.get(name, 0))
+        produced[name] = _EntityGenerator(model, name, count, seed, visible, spare).run()
+        visible[name] = produced[name][:count]
+    result = {name: produced[name] for name in model.entities}
+    for relationship in model.relationships:
+        if relationship.kind is RelationshipKind.MANY_TO_MANY:
+            count = rows[relationship.name] if relationship.name in rows else _default_links(relationship, rows)
+            result[relationship.name] = _links(model, relationship, count, seed, visible)
+    return result
+
+
+# --- comparisons the way SQL makes them -----------------------------------------------------
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def check_holds(left: Any, op: CompareOp, right: Any) -> bool:
+    """An entity check as SQL evaluates it: a NULL side passes."""
+    if left is None or right is None:
+        return True
+    a, b = _comparable(left), _comparable(right)
+    if op is CompareOp.LT:
+        return bool(a < b)
+    if op is CompareOp.LE:
+        return bool(a <= b)
+    if op is CompareOp.GT:
+        return bool(a > b)
+    if op is CompareOp.GE:
+        return bool(a >= b)
+    return bool(a != b)
+
+
+# --- references ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Picker:
+    """Chooses the parent of each child row for one reference."""
+
+    reference: Reference
+    child: str
+    rng: random.Random
+    parents: list[Record] | None  # None: the parent is generated later (a broken cycle)
+    count: int
+    exclusive: bool
+    own_rows: list[Record] = field(default_factory=list)
+    referable: int = 2**62  # own records a self-reference may point at (spares are not)
+    _order: list[int] = field(default_factory=list)
+    _used: int = 0
+    _children: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        relationship = self.reference.relationship
+        where = f"{self.child}.{relationship.name}"
+        if self.is_self:
+            return
+        if self.parents is None:
+            if relationship.required and self.count:
+                raise ValueError(
+                    f"{where}: required references form a cycle; the records cannot be loaded in any order"
+                )
+            return
+        if self.count and not self.parents and relationship.required:
+            raise ValueError(f"{where}: {self.count} {self.child} records need a {relationship.from_}, and it has none")
+        if self.exclusive:
+            if relationship.required and self.count > len(self.parents):
+                raise ValueError(
+                    f"{where}: one-to-one needs a {relationship.from_} per {self.child}: {self.count} > {len(self.parents)}"
+                )
+            self._order = self.rng.sample(range(len(self.parents)), min(self.count, len(self.parents)))
+        limit = relationship.max_children
+        if limit is not None and relationship.required and self.count > limit * len(self.parents):
+            raise ValueError(
+                f"{where}: {self.count} children exceed max_children {limit} × {len(self.parents)} parents"
+            )
+
+    @property
+    def is_self(self) -> bool:
+        return self.reference.relationship.from_ == self.child
+
+    @property
+    def regenerable(self) -> bool:
+        return not self.exclusive and (self.is_self or self.parents is not None)
+
+    def _parent_index(self, row_index: int) -> int | None:
+        relationship = self.reference.relationship
+        optional = not relationship.required
+        if self.is_self:
+            return self._self_parent(row_index, optional)
+        if self.parents is None:
+            return None
+        if optional and self.rng.random() < NULL_RATE:
+            return None
+        if not self.parents:
+            return None
+        if self.exclusive:
+            if self._used >= len(self._order):
+                return None
+            self._used += 1
+            return self._order[self._used - 1]
+        limit = relationship.max_children
+        index = self.rng.randrange(len(self.parents))
+        if limit is None:
+            return index
+        for _ in range(20):
+            if self._children.get(index, 0) < limit:
+                break
+            index = self.rng.randrange(len(self.parents))
+        else:
+            index = next((i for i in range(len(self.parents)) if self._children.get(i, 0) < limit), -1)
+            if index < 0:
+                return None
+        self._children[index] = self._children.get(index, 0) + 1
+        return index
+
+    def _self_parent(self, row_index: int, optional: bool) -> int | None:
+        # Point at an earlier record (or, for the first required one, at itself) so that
+        # records inserted in order never reference one that does not exist yet.
+        if row_index == 0:
+            return None if optional else 0
+        if optional and self.rng.random() < NULL_RATE:
+            return None
+        if self.exclusive:
+            return min(row_index, self.referable) - 1
+        return self.rng.randrange(min(row_index, self.referable))
+
+    def assign(self, row: Record, row_index: int) -> None:
+        """Set this reference's columns on `row` (None when it has no parent)."""
+        index = self._parent_index(row_index)
+        if index is None:
+            if self.reference.relationship.required and (self.parents or self.is_self):
+                raise ValueError(
+                    f"{self.child}.{self.reference.relationship.name}: no parent left for a required reference"
+                )
+            for column in self.reference.columns:
+                row[column] = None
+            return
+        parent = (
+            row
+            if self.is_self and index == row_index
+            else (self.own_rows if self.is_self else self.parents or [])[index]
+        )
+        for column, parent_attr in self.reference.columns.items():
+            row[column] = parent[parent_attr]
+
+
+# --- entities --------------------------------------------------------------------------------
+
+
+class _EntityGenerator:
+    def __init__(
+        self,
+        model: RequirementsModel,
+        name: str,
+        count: int,
+        seed: int,
+        produced: Mapping[str, list[Record]],
+        spare: int = 0,
+    ) -> None:
+        entity = model.entities[name]
+        self.name = name
+        referable = count
+        count += spare
+        self.count = count
+        self.rng = random.Random(f"{seed}/{name}")
+        self.attributes = all_attributes(model, name)
+        self.checks = list(entity.checks)
+        key = key_of(entity).attributes
+        singles = {attr for attr, spec in self.attributes.items() if spec.unique}
+        self.groups: list[tuple[str, ...]] = []
+        for group in ([key] if len(key) > 1 else []) + list(entity.unique):
+            if len(group) == 1:
+                singles.add(group[0])
+            else:
+                self.groups.append(tuple(group))
+        if len(key) == 1:
+            singles.add(key[0])
+        self.rows: list[Record] = []
+        self.pickers: list[_Picker] = []
+        for reference in references_into(model, name):
+            relationship = reference.relationship
+            exclusive = relationship.kind is RelationshipKind.ONE_TO_ONE or (
+                len(reference.columns) == 1 and next(iter(reference.columns)) in singles
+            )
+            parents = produced.get(relationship.from_)
+            picker = _Picker(
+                reference, name, self.rng, parents, count, exclusive, own_rows=self.rows, referable=referable
+            )
+            self.pickers.append(picker)
+        self.reference_columns = {column: picker for picker in self.pickers for column in picker.reference.columns}
+        self.sources: dict[str, Source] = {
+            attr: make_source(spec, self.rng, count, f"{name}.{attr}", unique=attr in singles)
+            for attr, spec in self.attributes.items()
+            if attr not in self.reference_columns
+        }
+        self.seen: list[set[tuple[Any, ...]]] = [set() for _ in self.groups]
+
+    def _redraw(self, columns: set[str], row: Record, row_index: int) -> bool:
+        """Redraw what can be redrawn among `columns`; False when nothing could."""
+        changed = False
+        for picker in self.pickers:
+            if picker.regenerable and not columns.isdisjoint(picker.reference.columns):
+                picker.assign(row, row_index)
+                changed = True
+        for column in sorted(columns):
+            source = self.sources.get(column)
+            if source is not None and not source.exclusive:
+                row[column] = source.draw()
+                changed = True
+        return changed
+
+    def _violations(self, row: Record) -> tuple[set[str], list[tuple[Any, ...] | None]]:
+        bad: set[str] = set()
+        keys: list[tuple[Any, ...] | None] = []
+        for group, seen in zip(self.groups, self.seen, strict=True):
+            values = tuple(normalise(row[c]) for c in group)
+            if any(v is None for v in values):
+                keys.append(None)  # NULLs never collide in a unique index
+                continue
+            keys.append(values)
+            if values in seen:
+                bad.update(group)
+        for check in self.checks:
+            if not check_holds(row[check.left], check.op, row[check.right]):
+                bad.update((check.left, check.right))
+        return bad, keys
+
+    def _one(self, index: int) -> Record:
+        row: Record = {}
+        for attr in self.attributes:
+            source = self.sources.get(attr)
+            row[attr] = source.draw() if source is not None else None
+        for picker in self.pickers:
+            picker.assign(row, index)
+        for _ in range(MAX_RETRIES):
+            bad, keys = self._violations(row)
+            if not bad:
+                for seen, key in zip(self.seen, keys, strict=True):
+                    if key is not None:
+                        seen.add(key)
+                return row
+            if not self._redraw(bad, row, index):
+                break
+        rules = ", ".join(sorted(bad))
+        raise ValueError(
+            f"{self.name}: cannot generate record {index}: no values left that satisfy the unique/check rules on "
+            f"{rules} (ask for fewer rows, or widen the value ranges)"
+        )
+
+    def run(self) -> list[Record]:
+        for index in range(self.count):
+            self.rows.append(self._one(index))
+        return self.rows
+
+
+def _links(
+    model: RequirementsModel, relationship: Relationship, count: int, seed: int, produced: Mapping[str, list[Record]]
+) -> list[Record]:
+    rng = random.Random(f"{seed}/{relationship.name}")
+    from_rows, to_rows = produced[relationship.from_], produced[relationship.to]
+    count = min(max(0, count), len(from_rows) * len(to_rows))
+    from_columns, to_columns = link_columns(model, relationship)
+    sources: dict[str, Callable[[], Any]] = {
+        attr: make_source(spec, rng, count, f"{relationship.name}.{attr}").draw
+        for attr, spec in relationship.attributes.items()
+        if attr not in from_columns and attr not in to_columns
+    }
+    records: list[Record] = []
+    for pair in rng.sample(range(len(from_rows) * len(to_rows)), count):
+        parent, child = from_rows[pair // len(to_rows)], to_rows[pair % len(to_rows)]
+        record: Record = {column: parent[attr] for column, attr in from_columns.items()}
+        record.update({column: child[attr] for column, attr in to_columns.items()})
+        for attr, draw in sources.items():
+            record[attr] = draw()
+        records.append(record)
+    return records
+
+
+__all__ = [
+    "check_holds",
+    "generate",
+    "generation_order",
+    "link_columns",
+    "rows_for_scale",
+]

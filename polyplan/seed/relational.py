@@ -1,0 +1,131 @@
+"""Map logical records (from `polyplan.seed.generate`) onto relational tables, and load them.
+
+A column's `source` says where its value comes from (see `polyplan.stores.relational.design`):
+`Entity.attr` (a column), `Entity.attr.field` (a flattened object field, or a field of a
+child-table item), `Entity.attr.#position` / `Entity.attr.#value` (list child tables),
+`relationship.column` (association tables). Lists are split into child-table rows, objects are
+flattened; values are converted to what each engine stores (UTC without offset where the engine
+has no time-zone-aware type, JSON-safe structures inside JSON columns).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from polyplan.model.schema import TypeName
+from polyplan.stores.relational.design import ATTRIBUTE, HOLDS, NON_SCALAR
+from polyplan.stores.relational.spec import ColumnSpec, TableKind, TableSpec
+
+Row = dict[str, Any]
+NAIVE_UTC_ENGINES = frozenset({"mysql", "sqlite"})
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with uuids, dates, decimals and bytes turned into JSON scalars (sorted dict keys)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def db_value(column: ColumnSpec, value: Any, engine: str) -> Any:
+    """A logical value as `engine` stores it in `column`."""
+    if value is None:
+        return None
+    kind = column.attribute.type
+    if kind in NON_SCALAR:
+        return jsonable(value)
+    if kind is TypeName.TIMESTAMPTZ and engine in NAIVE_UTC_ENGINES and isinstance(value, datetime) and value.tzinfo:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _field(record: Mapping[str, Any], path: Sequence[str]) -> Any:
+    value: Any = record
+    for part in path:
+        if value is None:
+            return None
+        value = value.get(part)
+    return value
+
+
+def _entity_rows(table: TableSpec, records: Sequence[Mapping[str, Any]], engine: str) -> Iterator[Row]:
+    paths = [(c, c.source.split(".")[1:]) for c in table.columns]
+    for record in records:
+        yield {column.name: db_value(column, _field(record, path), engine) for column, path in paths}
+
+
+def _child_rows(table: TableSpec, records: Sequence[Mapping[str, Any]], engine: str) -> Iterator[Row]:
+    attribute = str(table.extra.get(ATTRIBUTE, ""))
+    holds = table.extra.get(HOLDS, "list")
+    prefix = f"{table.entity}.{attribute}"
+    for record in records:
+        content = record.get(attribute)
+        if content is None:
+            continue
+        items = list(enumerate(content)) if holds == "list" else [(0, content)]
+        for position, item in items:
+            row: Row = {}
+            for column in table.columns:
+                source = column.source
+                if source == f"{prefix}.#position":
+                    value: Any = position
+                elif source == f"{prefix}.#value":
+                    value = item
+                elif source.startswith(prefix + "."):
+                    value = None if item is None else item.get(source[len(prefix) + 1 :])
+                else:  # the owner's key
+                    value = record[source.split(".", 1)[1]]
+                row[column.name] = db_value(column, value, engine)
+            yield row
+
+
+def _link_rows(table: TableSpec, records: Sequence[Mapping[str, Any]], engine: str) -> Iterator[Row]:
+    paths = [(c, c.source.split(".", 1)[1]) for c in table.columns]
+    for record in records:
+        yield {column.name: db_value(column, record.get(key), engine) for column, key in paths}
+
+
+def table_rows(
+    tables: Sequence[TableSpec], data: Mapping[str, Sequence[Mapping[str, Any]]], engine: str
+) -> dict[str, list[Row]]:
+    """Rows per table (table name → rows) for `engine`, from logical records per entity/relationship."""
+    result: dict[str, list[Row]] = {}
+    for table in tables:
+        records = data.get(table.entity, [])
+        if table.kind is TableKind.ENTITY:
+            result[table.name] = list(_entity_rows(table, records, engine))
+        elif table.kind is TableKind.LIST_CHILD:
+            result[table.name] = list(_child_rows(table, records, engine))
+        else:
+            result[table.name] = list(_link_rows(table, records, engine))
+    return result
+
+
+def load_rows(
+    connection: sa.Connection, metadata: sa.MetaData, rows: Mapping[str, Sequence[Row]], chunk: int = 5000
+) -> dict[str, int]:
+    """Insert rows table by table, parents first (metadata's dependency order); counts per table."""
+    counts: dict[str, int] = {}
+    for table in metadata.sorted_tables:
+        table_rows_ = rows.get(table.name, [])
+        for start in range(0, len(table_rows_), chunk):
+            connection.execute(sa.insert(table), list(table_rows_[start : start + chunk]))
+        counts[table.name] = len(table_rows_)
+    return counts

@@ -1,0 +1,388 @@
+"""Per-attribute value sources: one closure per attribute, built once, called once per row.
+
+A source honours the attribute's type, max_length, min/max, pattern, enum values and weights,
+nullability and `distinct`; a unique source draws without replacement from the attribute's value
+space (`exclusive`), so redrawing it would waste values and the row generator never does.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import string
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from polyplan.model.schema import Attribute, TypeName
+from polyplan.seed.regex import PatternGenerator
+
+NULL_RATE = 0.1
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+SPAN_DAYS = 730
+SHORT_STRING = 6  # strings this short are codes ("DE", "K7Q"), longer ones are words
+DEFAULT_LIST_ITEMS = 5
+_BASE36 = string.digits + string.ascii_lowercase
+
+# Lower-case ASCII words: equal and ordered the same under every engine's collation, and
+# real words so that full-text search has terms to find.
+_WORD_TEXT = (
+    "alpha amber anchor apple arrow autumn badge basket beacon berry blade bloom border breeze "
+    "bridge bronze cabin candle canyon carbon castle cedar chalk cherry circle cliff cloud copper "
+    "coral cotton crystal dawn delta desert diamond dune eagle echo ember falcon fern field flame "
+    "forest fossil galaxy garden garnet glacier granite harbor hazel horizon island ivory jasper "
+    "jungle lagoon lantern lemon linen lotus maple marble meadow meteor mint mirror mosaic "
+    "nectar nickel oasis ocean olive onyx orbit orchid pebble pepper pine planet plaza prairie "
+    "quartz quill rain raven reef ridge river rocket saffron sage sand satin shadow shore silver "
+    "slate snow spark spruce star stone storm summit sun thunder tide timber topaz trail tulip "
+    "valley velvet violet voyage willow winter zephyr"
+)
+WORDS: tuple[str, ...] = tuple(_WORD_TEXT.split())
+
+
+def base36(number: int) -> str:
+    """`number` ≥ 0 in lower-case base 36."""
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = _BASE36[rest] + digits
+        if number == 0:
+            return digits
+
+
+@dataclass(frozen=True)
+class Source:
+    """Draws one value per call. `exclusive` sources must not be redrawn (they consume a pool)."""
+
+    draw: Callable[[], Any]
+    exclusive: bool = False
+
+
+def normalise(value: Any) -> Any:
+    """The identity of a value as a unique index sees it (MySQL compares strings case-blind)."""
+    if isinstance(value, str):
+        return value.casefold().rstrip(" ")
+    return value
+
+
+# --- value spaces --------------------------------------------------------------------------
+
+
+def int_bounds(attribute: Attribute, need: int = 0) -> tuple[int, int]:
+    """Inclusive integer range for an integer attribute (wide enough for `need` distinct values)."""
+    limit = 2 ** (attribute.bits - 1) - 1
+    width = max(10_000, 2 * need)
+    low = math.ceil(attribute.min) if attribute.min is not None else None
+    high = math.floor(attribute.max) if attribute.max is not None else None
+    if low is None and high is None:
+        low, high = 0, width
+    elif low is None:
+        assert high is not None
+        low = high - width
+    elif high is None:
+        high = low + width
+    return max(low, -limit), min(high, limit)
+
+
+def decimal_bounds(attribute: Attribute, need: int = 0) -> tuple[int, int, int]:
+    """(low, high, scale): the range in units of 10**-scale."""
+    scale = attribute.scale or 0
+    precision = attribute.precision or 18
+    unit = 10**scale
+    limit = 10**precision - 1
+    width = max(10_000 * unit, 2 * need)
+    low = math.ceil(attribute.min * unit) if attribute.min is not None else None
+    high = math.floor(attribute.max * unit) if attribute.max is not None else None
+    if low is None and high is None:
+        low, high = 0, width
+    elif low is None:
+        assert high is not None
+        low = high - width
+    elif high is None:
+        high = low + width
+    return max(low, -limit), min(high, limit), scale
+
+
+def float_bounds(attribute: Attribute) -> tuple[float, float]:
+    low = attribute.min if attribute.min is not None else (attribute.max - 1000 if attribute.max is not None else 0.0)
+    high = attribute.max if attribute.max is not None else low + 1000
+    return float(low), float(high)
+
+
+def _sample_range(rng: random.Random, low: int, high: int, count: int, where: str) -> list[int]:
+    span = high - low + 1
+    if span < count:
+        raise ValueError(f"{where}: only {span} distinct values fit between {low} and {high}, {count} needed")
+    if span > 2**62:
+        # range() cannot be sampled past sys.maxsize; in a space this large a retry is rare.
+        chosen: dict[int, None] = {}
+        while len(chosen) < count:
+            chosen.setdefault(rng.randint(low, high))
+        return list(chosen)
+    return [low + offset for offset in rng.sample(range(span), count)]
+
+
+def _encode(number: int, alphabet: str, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        number, rest = divmod(number, len(alphabet))
+        chars.append(alphabet[rest])
+    return "".join(reversed(chars))
+
+
+def _distinct_strings(attribute: Attribute, rng: random.Random, count: int, where: str) -> Iterator[str]:
+    max_length = attribute.max_length
+    if attribute.pattern is not None:
+        generator = PatternGenerator(attribute.pattern, max_length, where)
+        seen: set[str] = set()
+        misses = 0
+        while len(seen) < count:
+            value = generator.draw(rng)
+            key = normalise(value)
+            if key in seen:
+                misses += 1
+                if misses > 1000 + count:
+                    raise ValueError(f"{where}: cannot find {count} distinct values matching {attribute.pattern!r}")
+                continue
+            seen.add(key)
+            yield value
+        return
+    if max_length is not None and max_length <= SHORT_STRING:
+        for alphabet in (string.ascii_uppercase, string.ascii_uppercase + string.digits):
+            if len(alphabet) ** max_length >= count:
+                for number in rng.sample(range(len(alphabet) ** max_length), count):
+                    yield _encode(number, alphabet, max_length)
+                return
+        raise ValueError(f"{where}: {count} distinct strings do not fit in {max_length} characters")
+    for index in range(count):
+        token = base36(index)
+        if max_length is not None and len(token) > max_length:
+            raise ValueError(f"{where}: {count} distinct strings do not fit in {max_length} characters")
+        room = (max_length - len(token) - 1) if max_length is not None else 40
+        prefix = " ".join(rng.choices(WORDS, k=2))[: max(room, 0)].rstrip(" ")
+        yield f"{prefix} {token}" if prefix else token
+
+
+def distinct_values(attribute: Attribute, rng: random.Random, count: int, where: str) -> Iterator[Any]:
+    """`count` values of the attribute's type, pairwise distinct (as a unique index sees them)."""
+    kind = attribute.type
+    if kind in (TypeName.STRING, TypeName.TEXT):
+        if kind is TypeName.TEXT and attribute.pattern is None:
+            make = _text_maker(attribute, rng)
+            for index in range(count):
+                yield f"{make()} {base36(index)}"
+            return
+        yield from _distinct_strings(attribute, rng, count, where)
+    elif kind is TypeName.INTEGER:
+        low, high = int_bounds(attribute, count)
+        yield from _sample_range(rng, low, high, count, where)
+    elif kind is TypeName.DECIMAL:
+        low, high, scale = decimal_bounds(attribute, count)
+        for units in _sample_range(rng, low, high, count, where):
+            yield Decimal(units).scaleb(-scale)
+    elif kind is TypeName.FLOAT:
+        low_f, high_f = float_bounds(attribute)
+        low, high = math.ceil(low_f * 1000), math.floor(high_f * 1000)
+        for units in _sample_range(rng, low, high, count, where):
+            yield units / 1000
+    elif kind is TypeName.ENUM:
+        values = list(attribute.values or [])
+        if count > len(values):
+            raise ValueError(f"{where}: {count} distinct values needed, the enum has {len(values)}")
+        yield from rng.sample(values, count)
+    elif kind is TypeName.BOOLEAN:
+        if count > 2:
+            raise ValueError(f"{where}: {count} distinct values needed, a boolean has 2")
+        yield from rng.sample([False, True], count)
+    elif kind is TypeName.UUID:
+        for _ in range(count):
+            yield uuid.UUID(int=rng.getrandbits(128), version=4)
+    elif kind is TypeName.DATE:
+        for days in _sample_range(rng, 0, max(SPAN_DAYS, 2 * count), count, where):
+            yield EPOCH.date() + timedelta(days=days)
+    elif kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+        for seconds in _sample_range(rng, 0, max(SPAN_DAYS * 86_400, 2 * count), count, where):
+            yield _timestamp(kind, seconds)
+    elif kind is TypeName.BINARY:
+        for index in range(count):
+            yield rng.randbytes(8) + index.to_bytes(8, "big")
+    else:
+        raise ValueError(f"{where}: a {kind.value} attribute cannot hold distinct values")
+
+
+# --- random values -------------------------------------------------------------------------
+
+
+def _timestamp(kind: TypeName, seconds: int) -> datetime:
+    moment = EPOCH + timedelta(seconds=seconds)
+    return moment if kind is TypeName.TIMESTAMPTZ else moment.replace(tzinfo=None)
+
+
+def _text_maker(attribute: Attribute, rng: random.Random) -> Callable[[], str]:
+    average = attribute.avg_length or 200
+    words = max(1, average // 7)
+
+    low, spread = max(1, words // 2), words + words // 2 - max(1, words // 2) + 1
+    rand, vocabulary, size = rng.random, WORDS, len(WORDS)
+
+    def make() -> str:
+        # random() arithmetic instead of choices()/randint(): several times faster per value.
+        count = low + int(rand() * spread)
+        return " ".join([vocabulary[int(rand() * size)] for _ in range(count)])
+
+    return make
+
+
+def _string_maker(attribute: Attribute, rng: random.Random, where: str) -> Callable[[], str]:
+    max_length = attribute.max_length
+    if attribute.pattern is not None:
+        generator = PatternGenerator(attribute.pattern, max_length, where)
+        return lambda: generator.draw(rng)
+    if attribute.type is TypeName.TEXT:
+        return _text_maker(attribute, rng)
+    rand, vocabulary, size = rng.random, WORDS, len(WORDS)
+    if max_length is not None and max_length <= SHORT_STRING:
+        letters = string.ascii_uppercase
+        space = len(letters) ** max_length
+        return lambda: _encode(int(rand() * space), letters, max_length)
+
+    def make() -> str:
+        text = " ".join([vocabulary[int(rand() * size)] for _ in range(1 + int(rand() * 3))])
+        return text[:max_length].rstrip(" ") if max_length is not None else text
+
+    return make
+
+
+def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int = 0) -> Callable[[], Any]:
+    """A closure drawing one random non-null value of the attribute.
+
+    Only an object's fields can be unique here (a field flattened into a unique column): they
+    draw from pools sized for `rows` records.
+    """
+    kind = attribute.type
+    if kind in (TypeName.STRING, TypeName.TEXT):
+        return _string_maker(attribute, rng, where)
+    if kind is TypeName.INTEGER:
+        low, high = int_bounds(attribute)
+        return lambda: rng.randint(low, high)
+    if kind is TypeName.DECIMAL:
+        d_low, d_high, scale = decimal_bounds(attribute)
+        return lambda: Decimal(rng.randint(d_low, d_high)).scaleb(-scale)
+    if kind is TypeName.FLOAT:
+        f_low, f_high = float_bounds(attribute)
+        return lambda: min(max(round(rng.uniform(f_low, f_high), 3), f_low), f_high)
+    if kind is TypeName.BOOLEAN:
+        return lambda: rng.random() < 0.5
+    if kind is TypeName.ENUM:
+        values = list(attribute.values or [])
+        if attribute.weights:
+            cumulative: list[float] = []
+            total = 0.0
+            for weight in attribute.weights:
+                total += weight
+                cumulative.append(total)
+            rand = rng.random
+            return lambda: values[min(bisect.bisect_right(cumulative, rand() * total), len(values) - 1)]
+        return lambda: rng.choice(values)
+    if kind is TypeName.UUID:
+        return lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+    if kind is TypeName.DATE:
+        return lambda: EPOCH.date() + timedelta(days=rng.randrange(SPAN_DAYS))
+    if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+        return lambda: _timestamp(kind, rng.randrange(SPAN_DAYS * 86_400))
+    if kind is TypeName.JSON:
+        keys = max(1, min(20, (attribute.avg_length or 60) // 30))
+
+        def make_json() -> dict[str, Any]:
+            return {f"k{i}": (rng.randint(0, 999) if i % 2 else rng.choice(WORDS)) for i in range(keys)}
+
+        return make_json
+    if kind is TypeName.BINARY:
+        size = attribute.avg_length or 16
+        return lambda: rng.randbytes(size)
+    if kind is TypeName.OBJECT:
+        fields = {
+            name: make_source(field, rng, rows, f"{where}.{name}") for name, field in (attribute.fields or {}).items()
+        }
+        return lambda: {name: source.draw() for name, source in fields.items()}
+    if kind is TypeName.LIST:
+        return _list_maker(attribute, rng, where)
+    raise ValueError(f"{where}: cannot generate values of type {kind.value}")
+
+
+def _list_maker(attribute: Attribute, rng: random.Random, where: str) -> Callable[[], list[Any]]:
+    item = attribute.items
+    if item is None:
+        raise ValueError(f"{where}: a list needs items")
+    most = attribute.max_items or DEFAULT_LIST_ITEMS
+    if attribute.avg_items is not None:
+        most = min(most, max(1, round(2 * attribute.avg_items)))
+    item_source = make_source(item.model_copy(update={"unique": False}), rng, 0, f"{where}[]")
+
+    def make() -> list[Any]:
+        count = rng.randint(0, most)
+        if not item.unique:
+            return [item_source.draw() for _ in range(count)]
+        # Items declared unique are unique within their list.
+        items: list[Any] = []
+        seen: set[Any] = set()
+        for _ in range(4 * count):
+            if len(items) == count:
+                break
+            value = item_source.draw()
+            if normalise(value) not in seen:
+                seen.add(normalise(value))
+                items.append(value)
+        return items
+
+    return make
+
+
+def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str, unique: bool | None = None) -> Source:
+    """The value source of one attribute for a table of `rows` records.
+
+    `unique` overrides `attribute.unique` (keys are unique without saying so).
+    """
+    is_unique = attribute.unique if unique is None else unique
+    nullable = attribute.nullable
+    if is_unique and rows > 0:
+        stream = distinct_values(attribute, rng, rows, where)
+        # Materialise now so an impossible request fails before any row is produced (uuids cannot fail).
+        pool = stream if attribute.type is TypeName.UUID else iter(list(stream))
+        if nullable:
+            return Source(lambda: None if rng.random() < NULL_RATE else next(pool), exclusive=True)
+        return Source(lambda: next(pool), exclusive=True)
+    if attribute.distinct is not None and attribute.type not in (TypeName.JSON, TypeName.LIST, TypeName.OBJECT):
+        draw = _pooled(attribute, rng, where)
+    else:
+        draw = random_maker(attribute, rng, where, rows)
+    if nullable:
+        inner = draw
+        return Source(lambda: None if rng.random() < NULL_RATE else inner())
+    return Source(draw)
+
+
+def _pooled(attribute: Attribute, rng: random.Random, where: str) -> Callable[[], Any]:
+    """Values drawn from a pool of `distinct` values (fewer if the type's space is smaller)."""
+    wanted = attribute.distinct or 1
+    if attribute.type is TypeName.ENUM and wanted >= len(attribute.values or []):
+        return random_maker(attribute, rng, where)
+    pool: list[Any] = []
+    try:
+        pool.extend(islice(distinct_values(attribute, rng, wanted, where), wanted))
+    except ValueError:
+        # `distinct` is an estimate: a smaller value space simply yields fewer distinct values.
+        make = random_maker(attribute, rng, where)
+        seen: dict[Any, Any] = {}
+        for _ in range(wanted * 4):
+            value = make()
+            seen.setdefault(normalise(value), value)
+            if len(seen) >= wanted:
+                break
+        pool = list(seen.values())
+    return lambda: rng.choice(pool)

@@ -1,0 +1,90 @@
+"""The relational target: PostgreSQL, MySQL/MariaDB and SQLite schemas, queries and tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyplan.diagnostics import Diagnostic
+from polyplan.model.schema import Family
+from polyplan.plan.ir import Plan
+from polyplan.stores.base import Artifacts, StoreTarget
+from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.render import (
+    ENGINES,
+    build_metadata,
+    build_queries,
+    engine_diagnostics,
+    render_queries,
+    render_schema,
+)
+from polyplan.stores.relational.spec import TableKind
+from polyplan.stores.relational.testgen import generate_tests
+
+
+class Target(StoreTarget):
+    """Emits `relational/<engine>/schema.sql` and `queries.sql` for all three engines, plus tests."""
+
+    family = Family.RELATIONAL
+    engines = ENGINES
+
+    def emit(self, plan: Plan) -> Artifacts:
+        """Design once, render per engine (pure)."""
+        model = plan.model
+        tables, diagnostics = design_schema(plan)
+        files: dict[str, str] = {}
+        summary: dict[str, Any] = {
+            "tables": [
+                {
+                    "name": t.name,
+                    "kind": t.kind.value,
+                    "stores": t.entity,
+                    "columns": len(t.columns),
+                    "primary_key": list(t.primary_key),
+                    "foreign_keys": len(t.foreign_keys),
+                    "indexes": [i.name for i in t.indexes],
+                }
+                for t in tables
+            ],
+            "engines": {},
+        }
+        chosen = model.engines.relational
+        all_queries = {}
+        for engine in ENGINES:
+            rendered = build_metadata(tables, engine)
+            queries, skipped = build_queries(plan, tables, rendered)
+            all_queries[engine] = queries
+            files[f"relational/{engine}/schema.sql"] = render_schema(model, rendered)
+            files[f"relational/{engine}/queries.sql"] = render_queries(model, engine, queries, skipped)
+            summary["engines"][engine] = {
+                "schema": f"relational/{engine}/schema.sql",
+                "queries": f"relational/{engine}/queries.sql",
+                "tables": len(rendered.metadata.tables),
+                "constraints": sum(len(c) for c in rendered.constraints.values()),
+                "queries_written": len(queries),
+                "queries_skipped": skipped,
+            }
+            if engine == chosen:
+                diagnostics.extend(rendered.diagnostics)
+                diagnostics.extend(engine_diagnostics(model, tables, engine))
+        summary["entity_tables"] = {t.entity: t.name for t in tables if t.kind is TableKind.ENTITY}
+        tests = generate_tests(plan, tables)
+        try:
+            from polyplan.stores.relational.index_testgen import index_tests
+        except ImportError:  # the index engineer's generator is optional until it lands
+            pass
+        else:
+            tests.update(index_tests(plan, tables))
+        return Artifacts(files=files, tests=tests, diagnostics=tuple(_unique(diagnostics)), summary=summary)
+
+
+def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[Diagnostic] = set()
+    result: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        if diagnostic not in seen:
+            seen.add(diagnostic)
+            result.append(diagnostic)
+    return result
+
+
+__all__ = ["Target"]

@@ -1,0 +1,119 @@
+"""The only I/O of the relational target: reach a server, make a throw-away database, run SQL.
+
+Used by the generated tests, `polyplan validate` and `polyplan seed`. Throw-away databases are
+named `polyplan_<uuid hex>` and dropped afterwards (PostgreSQL with `WITH (FORCE)`); on
+PostgreSQL they use the C collation and on MariaDB/MySQL utf8mb4 with binary collation, so that
+string order and equality are code-point based everywhere (what the emitted schema declares
+for MySQL, and what the generated tests' oracle assumes).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+_STATEMENT_END = re.compile(r";[ \t]*\n(?:[ \t]*\n|\Z)|;[ \t]*\Z")
+
+
+def engine_name(url: str) -> str:
+    """postgresql, mysql or sqlite, from a SQLAlchemy URL."""
+    backend = make_url(url).get_backend_name()
+    return "mysql" if backend == "mariadb" else backend
+
+
+def _mysql_url(url: URL) -> URL:
+    # utf8mb4 on the connection, or PyMySQL talks latin1/utf8mb3 to some servers.
+    return url if "charset" in url.query else url.update_query_dict({"charset": "utf8mb4"})
+
+
+def create_engine(url: str | URL, **kwargs: Any) -> sa.Engine:
+    """An Engine; SQLite connections get `PRAGMA foreign_keys=ON` (SQLite's default is off)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        parsed = _mysql_url(parsed)
+    engine = sa.create_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of an emitted .sql file (`;` at a line end, then a blank line or the end).
+
+    Comment-only chunks (file headers) are dropped; statements keep no trailing `;`.
+    """
+    statements: list[str] = []
+    for chunk in _STATEMENT_END.split(sql):
+        lines = [line for line in chunk.strip().splitlines() if not line.lstrip().startswith("--")]
+        text = "\n".join(lines).strip()
+        if text:
+            statements.append(text)
+    return statements
+
+
+def apply_sql(engine: sa.Engine, sql: str) -> int:
+    """Run every statement of `sql` in order (one transaction where the engine allows DDL in one)."""
+    statements = split_statements(sql)
+    with engine.begin() as connection:
+        # The DBAPI cursor without parameters: psycopg and PyMySQL would otherwise read a `%`
+        # (in a comment, a pattern or a LIKE) as a placeholder.
+        cursor = connection.connection.cursor()
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
+    return len(statements)
+
+
+@contextmanager
+def scratch_database(url: str) -> Iterator[sa.Engine]:
+    """A new, empty database on the server at `url`, dropped on exit (a temp file for SQLite)."""
+    parsed = make_url(url)
+    backend = engine_name(url)
+    name = f"polyplan_{uuid.uuid4().hex}"
+    if backend == "sqlite":
+        folder = tempfile.mkdtemp(prefix="polyplan_")
+        engine = create_engine(f"sqlite:///{os.path.join(folder, name + '.db')}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    try:
+        with admin.connect() as connection:
+            if backend == "postgresql":
+                connection.exec_driver_sql(
+                    f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+                )
+            else:
+                connection.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        engine = create_engine(parsed.set(database=name))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            with admin.connect() as connection:
+                if backend == "postgresql":
+                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                else:
+                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        admin.dispose()

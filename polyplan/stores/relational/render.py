@@ -1,0 +1,646 @@
+"""TableSpecs → SQLAlchemy metadata per engine → `schema.sql` and `queries.sql` (pure text).
+
+Dialect differences are modelled the way sqlglot does it: one small class per engine that
+overrides only what differs from the base (type mapping, regular-expression checks, defaults,
+table options). The DDL text is SQLAlchemy's own: `metadata.create_all` against a mock engine,
+so quoting, COMMENT ON statements and per-dialect rules are exactly what SQLAlchemy would run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.engine import Dialect as SADialect
+from sqlalchemy.engine.interfaces import BindTyping
+from sqlalchemy.schema import CreateIndex
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.schema import AccessPattern, Attribute, Family, FilterOp, OnDelete, RequirementsModel, TypeName
+from polyplan.plan.ir import Plan
+from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name
+from polyplan.stores.relational.index_render import (
+    attach_index,
+    constant_predicate,
+    fulltext_predicate,
+    prefix_predicate,
+)
+from polyplan.stores.relational.spec import ColumnSpec, IndexKind, TableKind, TableSpec
+
+ENGINES = ("postgresql", "mysql", "sqlite")
+
+# Names SQLAlchemy would invent for anything not named explicitly (every constraint here is).
+# No "ck" entry: SQLAlchemy applies that one even to explicitly named checks.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ON_DELETE = {
+    OnDelete.CASCADE: "CASCADE",
+    OnDelete.RESTRICT: "RESTRICT",
+    OnDelete.SET_NULL: "SET NULL",
+    OnDelete.NO_ACTION: "NO ACTION",
+}
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "ne": lambda a, b: a != b,
+}
+
+
+# --- dialects ----------------------------------------------------------------------------
+
+
+class Dialect:
+    """What every engine shares; subclasses override only their differences."""
+
+    name = "base"
+    url = ""
+    regex = True  # a pattern becomes a CHECK
+    length_checks = False  # VARCHAR(n) is not enforced, so add CHECK (length(col) <= n)
+    timestamptz_native = True
+    uuid_native = True
+
+    def sa_dialect(self) -> SADialect:
+        """A SQLAlchemy dialect that renders named parameters (`:name`) without casts."""
+        dialect = sa.create_mock_engine(self.url, lambda *a, **k: None).dialect
+        named: SADialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # every concrete dialect takes it
+        named.bind_typing = BindTyping.NONE
+        return named
+
+    def string(self, attribute: Attribute) -> TypeEngine[Any]:
+        return sa.String(attribute.max_length)
+
+    def text(self) -> TypeEngine[Any]:
+        return sa.Text()
+
+    def timestamp(self, timezone: bool) -> TypeEngine[Any]:
+        return sa.DateTime(timezone=timezone)
+
+    def json(self) -> TypeEngine[Any]:
+        # none_as_null: Python None is SQL NULL (not the JSON text 'null'), so NOT NULL holds.
+        return sa.JSON(none_as_null=True)
+
+    def binary(self) -> TypeEngine[Any]:
+        return sa.LargeBinary()
+
+    def column_type(self, attribute: Attribute) -> TypeEngine[Any]:
+        """The engine type of a portable type."""
+        kind = attribute.type
+        if kind is TypeName.STRING:
+            return self.string(attribute)
+        if kind is TypeName.TEXT:
+            return self.text()
+        if kind is TypeName.INTEGER:
+            return {16: sa.SmallInteger(), 32: sa.Integer(), 64: sa.BigInteger()}[attribute.bits]
+        if kind is TypeName.DECIMAL:
+            return sa.Numeric(attribute.precision, attribute.scale or 0)
+        if kind is TypeName.FLOAT:
+            return sa.Double()
+        if kind is TypeName.BOOLEAN:
+            return sa.Boolean(create_constraint=False)
+        if kind is TypeName.DATE:
+            return sa.Date()
+        if kind is TypeName.TIMESTAMP:
+            return self.timestamp(False)
+        if kind is TypeName.TIMESTAMPTZ:
+            return self.timestamp(True)
+        if kind is TypeName.UUID:
+            # native_uuid=False: CHAR(32) hex everywhere but PostgreSQL, also when SQLAlchemy
+            # detects a MariaDB server (whose UUID type the MySQL-compatible DDL does not use).
+            return sa.Uuid() if self.uuid_native else sa.Uuid(native_uuid=False)
+        if kind is TypeName.ENUM:
+            return sa.String(max(len(v) for v in attribute.values or ["x"]))
+        if kind is TypeName.BINARY:
+            return self.binary()
+        return self.json()  # json, and objects or lists stored as JSON
+
+    def now(self, kind: TypeName) -> sa.TextClause:
+        return sa.text("CURRENT_DATE" if kind is TypeName.DATE else "CURRENT_TIMESTAMP")
+
+    def server_default(self, attribute: Attribute) -> Any:
+        """The DEFAULT clause of a column, or None."""
+        value = attribute.default
+        if value is None:
+            return None
+        kind = attribute.type
+        if value == "now" and kind in (TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+            return self.now(kind)
+        if isinstance(value, bool):
+            return sa.true() if value else sa.false()
+        if isinstance(value, int | float):
+            return sa.text(repr(value))
+        if kind in NON_SCALAR:
+            return json.dumps(value, sort_keys=True)
+        return str(value)
+
+    def regex_match(self, column: sa.Column[Any], pattern: str) -> ColumnElement[bool]:
+        return column.regexp_match(pattern)
+
+    def table_options(self) -> dict[str, str]:
+        return {}
+
+    def notes(self) -> list[str]:
+        """Header lines naming what this engine substitutes."""
+        return []
+
+
+class PostgreSQL(Dialect):
+    name = "postgresql"
+    url = "postgresql+psycopg://"
+
+    def json(self) -> TypeEngine[Any]:
+        return postgresql.JSONB(none_as_null=True)
+
+
+class MySQL(Dialect):
+    """MySQL 8 / MariaDB 10.11: InnoDB, utf8mb4 with binary collation (PostgreSQL's semantics)."""
+
+    name = "mysql"
+    url = "mysql+pymysql://"
+    timestamptz_native = False
+    uuid_native = False
+
+    def string(self, attribute: Attribute) -> TypeEngine[Any]:
+        # Past ~16k characters a VARCHAR no longer fits InnoDB's 64 KiB row: use TEXT plus a length check.
+        if (attribute.max_length or 0) > 16_000:
+            return mysql.MEDIUMTEXT()
+        return sa.String(attribute.max_length)
+
+    def text(self) -> TypeEngine[Any]:
+        return mysql.LONGTEXT()
+
+    def timestamp(self, timezone: bool) -> TypeEngine[Any]:
+        return mysql.DATETIME(fsp=6)
+
+    def binary(self) -> TypeEngine[Any]:
+        return mysql.LONGBLOB()
+
+    def now(self, kind: TypeName) -> sa.TextClause:
+        # DATETIME(6) needs a default of the same precision; a date default must be an expression.
+        return sa.text("(CURRENT_DATE)" if kind is TypeName.DATE else "CURRENT_TIMESTAMP(6)")
+
+    def table_options(self) -> dict[str, str]:
+        return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+    def notes(self) -> list[str]:
+        return [
+            "timestamptz is stored as DATETIME(6) holding UTC (MySQL has no time-zone-aware type).",
+            "uuid is stored as CHAR(32) hex (SQLAlchemy's Uuid rendering; MySQL has no UUID type).",
+            "Tables use utf8mb4_bin: case-sensitive equality and uniqueness, code-point order, as in PostgreSQL.",
+        ]
+
+
+class SQLite(Dialect):
+    name = "sqlite"
+    url = "sqlite://"
+    regex = False
+    length_checks = True
+    timestamptz_native = False
+    uuid_native = False
+
+    def notes(self) -> list[str]:
+        return [
+            "SQLite enforces foreign keys only after PRAGMA foreign_keys=ON on each connection.",
+            "SQLite has no REGEXP function: pattern rules are not enforced here (checked by the application).",
+            "VARCHAR(n) is not enforced by SQLite: each bounded string has a CHECK on its length.",
+            "timestamptz is stored as DATETIME text holding UTC; uuid as CHAR(32) hex.",
+        ]
+
+
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (PostgreSQL(), MySQL(), SQLite())}
+
+
+# --- constraints -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One rule the database enforces on a table, as generated tests see it.
+
+    `kind`: primary_key, not_null, unique, foreign_key, check. `rule` (checks only): min, max,
+    enum, pattern, length or entity. `value` is the bound (min/max/length), the enum values, the
+    pattern, or for entity checks (op, right column).
+    """
+
+    table: str
+    name: str
+    kind: str
+    columns: tuple[str, ...]
+    rule: str = ""
+    value: Any = None
+    ref_table: str = ""
+    ref_columns: tuple[str, ...] = ()
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _column_checks(table: TableSpec, column: ColumnSpec, dialect: Dialect, names: UniqueNames) -> list[Constraint]:
+    attribute = column.attribute
+    kind = attribute.type
+    found: list[Constraint] = []
+
+    def add(rule: str, value: Any) -> None:
+        found.append(
+            Constraint(
+                table.name,
+                names.take(constraint_name("ck", table.name, column.name, rule)),
+                "check",
+                (column.name,),
+                rule,
+                value,
+            )
+        )
+
+    if kind in (TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT):
+        if attribute.min is not None:
+            add("min", _number(attribute.min))
+        if attribute.max is not None:
+            add("max", _number(attribute.max))
+    if kind is TypeName.ENUM:
+        add("enum", tuple(attribute.values or ()))
+    if kind in (TypeName.STRING, TypeName.TEXT) and attribute.pattern is not None and dialect.regex:
+        add("pattern", attribute.pattern)
+    bounded = kind is TypeName.STRING and attribute.max_length is not None
+    if bounded and (dialect.length_checks or (dialect.name == "mysql" and (attribute.max_length or 0) > 16_000)):
+        add("length", attribute.max_length)
+    return found
+
+
+def constraints(tables: Sequence[TableSpec], dialect: Dialect) -> dict[str, list[Constraint]]:
+    """Every constraint of every table for one engine, with names unique across the schema."""
+    names = UniqueNames()
+    result: dict[str, list[Constraint]] = {}
+    for table in tables:
+        found: list[Constraint] = [
+            Constraint(table.name, names.take(constraint_name("pk", table.name)), "primary_key", table.primary_key)
+        ]
+        for column in table.columns:
+            if not column.nullable:
+                found.append(Constraint(table.name, f"not_null:{column.name}", "not_null", (column.name,)))
+        for group in table.uniques:
+            found.append(Constraint(table.name, names.take(constraint_name("uq", table.name, *group)), "unique", group))
+        for fk in table.foreign_keys:
+            found.append(
+                Constraint(
+                    table.name,
+                    names.take(fk.name or constraint_name("fk", table.name, *fk.columns)),
+                    "foreign_key",
+                    fk.columns,
+                    value=fk.on_delete.value,
+                    ref_table=fk.ref_table,
+                    ref_columns=fk.ref_columns,
+                )
+            )
+        for column in table.columns:
+            found.extend(_column_checks(table, column, dialect, names))
+        for check in table.checks:
+            found.append(
+                Constraint(
+                    table.name,
+                    names.take(constraint_name("ck", table.name, check.name)),
+                    "check",
+                    (check.left, check.right),
+                    "entity",
+                    (check.op, check.right),
+                )
+            )
+        result[table.name] = found
+    return result
+
+
+# --- metadata ----------------------------------------------------------------------------
+
+
+@dataclass
+class Rendered:
+    """One engine's metadata and everything rendered from it."""
+
+    engine: str
+    metadata: sa.MetaData
+    constraints: dict[str, list[Constraint]]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _check_expression(table: sa.Table, constraint: Constraint, dialect: Dialect) -> ColumnElement[bool]:
+    column: sa.Column[Any] = table.c[constraint.columns[0]]
+    rule, value = constraint.rule, constraint.value
+    if rule == "min":
+        return column >= sa.literal(value)
+    if rule == "max":
+        return column <= sa.literal(value)
+    if rule == "enum":
+        return column.in_(list(value))
+    if rule == "pattern":
+        return dialect.regex_match(column, value)
+    if rule == "length":
+        length = sa.func.char_length(column) if dialect.name == "mysql" else sa.func.length(column)
+        return length <= sa.literal(value)
+    op, right = value
+    result: ColumnElement[bool] = _OPERATORS[op](column, table.c[right])
+    return result
+
+
+def build_metadata(tables: Sequence[TableSpec], engine: str) -> Rendered:
+    """SQLAlchemy tables (columns, keys, constraints, comments, indexes) for one engine."""
+    dialect = DIALECTS[engine]
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    rules = constraints(tables, dialect)
+    rendered = Rendered(engine, metadata, rules)
+    for spec in tables:
+        columns = [
+            sa.Column(
+                c.name,
+                dialect.column_type(c.attribute),
+                nullable=c.nullable,
+                server_default=dialect.server_default(c.attribute),
+                comment=c.comment,
+            )
+            for c in spec.columns
+        ]
+        options: dict[str, Any] = dict(dialect.table_options())
+        table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, **options)
+        for constraint in rules[spec.name]:
+            if constraint.kind == "primary_key":
+                table.append_constraint(sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name))
+            elif constraint.kind == "unique":
+                table.append_constraint(sa.UniqueConstraint(*constraint.columns, name=constraint.name))
+            elif constraint.kind == "foreign_key":
+                table.append_constraint(
+                    sa.ForeignKeyConstraint(
+                        list(constraint.columns),
+                        [f"{constraint.ref_table}.{c}" for c in constraint.ref_columns],
+                        name=constraint.name,
+                        ondelete=ON_DELETE[OnDelete(constraint.value)],
+                    )
+                )
+            elif constraint.kind == "check":
+                table.append_constraint(
+                    sa.CheckConstraint(_check_expression(table, constraint, dialect), name=constraint.name)
+                )
+        for index in spec.indexes:
+            found = attach_index(table, index, engine, metadata)
+            if found is not None:
+                rendered.diagnostics.append(found)
+    return rendered
+
+
+def _ddl(metadata: sa.MetaData, dialect: Dialect) -> list[str]:
+    statements: list[str] = []
+    indexes: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        # A table's indexes come from a set: sort each run of them by name for stable output.
+        statements.extend(text for _, text in sorted(indexes))
+        indexes.clear()
+
+    def executor(sql: Any, *args: Any, **kwargs: Any) -> None:
+        text = str(sql.compile(dialect=mock.dialect)).strip()
+        if isinstance(sql, CreateIndex):
+            indexes.append((str(sql.element.name), text))
+            return
+        flush()
+        statements.append(text)
+
+    mock = sa.create_mock_engine(dialect.url, executor)
+    metadata.create_all(mock, checkfirst=False)
+    flush()
+    return statements
+
+
+def _trim(sql: str) -> str:
+    # SQLAlchemy leaves a space before each line break; nothing inside a literal spans lines.
+    return "\n".join(line.rstrip() for line in sql.splitlines())
+
+
+def header(model: RequirementsModel, what: str, engine: str, notes: Sequence[str] = ()) -> str:
+    """The comment block that opens every emitted SQL file (no timestamps: output is reproducible)."""
+    lines = [
+        f"-- {what} for model {model.name} (version {model.version}), engine {engine}.",
+        "-- Generated by polyplan from the requirements model; change the model, not this file.",
+    ]
+    lines += [f"-- Note: {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_schema(model: RequirementsModel, rendered: Rendered) -> str:
+    """The complete DDL of one engine: each statement terminated by `;`, separated by a blank line."""
+    dialect = DIALECTS[rendered.engine]
+    body = "\n\n".join(f"{_trim(statement)};" for statement in _ddl(rendered.metadata, dialect))
+    return header(model, "Relational schema", rendered.engine, dialect.notes()) + "\n" + body + "\n"
+
+
+# --- queries -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """A named parameter: `op` is eq, in, from, to, prefix or contains."""
+
+    name: str
+    column: str
+    op: str
+    attribute: str
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    entity: str
+    table: str
+    columns: tuple[str, ...]
+    params: tuple[QueryParam, ...]
+    sql: str
+    notes: tuple[str, ...] = ()
+
+
+def _param_name(attribute: str, taken: set[str], suffix: str = "") -> str:
+    base = re.sub(r"\W+", "_", attribute).strip("_") or "p"
+    name = f"{base}_{suffix}" if suffix else base
+    counter = 2
+    while name in taken:
+        name = f"{base}_{suffix}_{counter}" if suffix else f"{base}_{counter}"
+        counter += 1
+    taken.add(name)
+    return name
+
+
+def _literal(value: Any, type_: TypeEngine[Any], dialect: SADialect) -> ColumnElement[Any]:
+    text = str(sa.literal(value, type_).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return sa.literal_column(text)
+
+
+def query_columns(pattern: AccessPattern, spec: TableSpec) -> list[str] | None:
+    """Columns a pattern selects (its `reads`, or every column); None if one lives elsewhere."""
+    if not pattern.reads:
+        return [c.name for c in spec.columns]
+    selected: list[str] = []
+    for attribute in pattern.reads:
+        found = [
+            c.name
+            for c in spec.columns
+            if c.source == f"{pattern.entity}.{attribute}" or c.source.startswith(f"{pattern.entity}.{attribute}.")
+        ]
+        if not found:
+            return None
+        selected.extend(found)
+    return selected
+
+
+def column_for(spec: TableSpec, entity: str, attribute: str) -> str | None:
+    """The column storing a scalar attribute of `entity` in its entity table."""
+    for column in spec.columns:
+        if column.source == f"{entity}.{attribute}" and column.attribute.type not in (TypeName.LIST, TypeName.OBJECT):
+            return column.name
+    return None
+
+
+def build_query(
+    pattern: AccessPattern, spec: TableSpec, table: sa.Table, dialect: Dialect, notes: tuple[str, ...]
+) -> Query | str:
+    """The SQL of one access pattern, or the reason it cannot be written against this table."""
+    sa_dialect = dialect.sa_dialect()
+    columns = query_columns(pattern, spec)
+    if columns is None:
+        return "it reads an attribute stored in another table"
+    taken: set[str] = set()
+    params: list[QueryParam] = []
+    conditions: list[ColumnElement[bool]] = []
+    extra_notes = list(notes)
+    searched = [column_for(spec, pattern.entity, f.attribute) for f in pattern.filters if f.op is FilterOp.FULLTEXT]
+    fulltext_columns = [c for c in searched if c is not None]
+    for flt in pattern.filters:
+        name = column_for(spec, pattern.entity, flt.attribute)
+        if name is None:
+            return f"it filters on {flt.attribute}, which is not a column of {spec.name}"
+        column = table.c[name]
+        if "value" in flt.model_fields_set:
+            # Inline, and written exactly as the partial index's WHERE (index_render's rule).
+            conditions.append(constant_predicate(column, flt.value, dialect.name))
+            continue
+        if flt.op is FilterOp.EQ:
+            param = _param_name(flt.attribute, taken)
+            params.append(QueryParam(param, name, "eq", flt.attribute))
+            conditions.append(column == sa.bindparam(param))
+        elif flt.op is FilterOp.IN:
+            param = _param_name(flt.attribute, taken)
+            params.append(QueryParam(param, name, "in", flt.attribute))
+            conditions.append(column.in_(sa.bindparam(param, expanding=True)))
+        elif flt.op is FilterOp.RANGE:
+            low, high = _param_name(flt.attribute, taken, "from"), _param_name(flt.attribute, taken, "to")
+            params += [QueryParam(low, name, "from", flt.attribute), QueryParam(high, name, "to", flt.attribute)]
+            conditions += [column >= sa.bindparam(low), column < sa.bindparam(high)]
+        elif flt.op is FilterOp.PREFIX:
+            param = _param_name(flt.attribute, taken, "prefix")
+            params.append(QueryParam(param, name, "prefix", flt.attribute))
+            conditions.append(prefix_predicate(column, param))
+        else:
+            param = _param_name(flt.attribute, taken, "terms")
+            params.append(QueryParam(param, name, "search", flt.attribute))
+            conditions.append(fulltext_predicate(table, fulltext_columns, param, dialect.name, spec.indexes))
+            indexed = any(
+                i.kind is IndexKind.FULLTEXT and [c.name for c in i.columns] == fulltext_columns for i in spec.indexes
+            )
+            extra_notes.append(
+                f"full-text on {', '.join(fulltext_columns)} uses the designed full-text index"
+                if indexed
+                else f"full-text on {', '.join(fulltext_columns)} is a substring match (LIKE '%term%'): no full-text index here"
+            )
+    statement = sa.select(*[table.c[c] for c in columns]).where(*conditions)
+    for item in pattern.sort:
+        name = column_for(spec, pattern.entity, item.attribute)
+        if name is None:
+            return f"it sorts on {item.attribute}, which is not a column of {spec.name}"
+        statement = statement.order_by(table.c[name].desc() if item.direction.value == "desc" else table.c[name].asc())
+    if pattern.limit is not None:
+        statement = statement.limit(pattern.limit)
+    compiled = statement.compile(dialect=sa_dialect)
+    sql = str(compiled).strip()
+    ours = {p.name for p in params}
+    for name, value in compiled.params.items():
+        if name not in ours:  # LIMIT/OFFSET numbers: write them inline
+            sql = re.sub(rf":{re.escape(name)}\b", str(int(value)), sql)
+    sql = re.sub(r"__\[POSTCOMPILE_(\w+)\]", r":\1", sql)
+    sql = re.sub(r" OFFSET 0$", "", sql)  # SQLite's compiler always adds one
+    return Query(pattern.name, pattern.entity, spec.name, tuple(columns), tuple(params), sql, tuple(extra_notes))
+
+
+def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -> tuple[list[Query], list[str]]:
+    """Queries of every access pattern on a relationally stored entity, and notes on those skipped."""
+    model = plan.model
+    dialect = DIALECTS[rendered.engine]
+    by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
+    queries: list[Query] = []
+    skipped: list[str] = []
+    for pattern in model.access_patterns:
+        decided = plan.entities.get(pattern.entity)
+        if decided is None or decided.family is not Family.RELATIONAL or pattern.entity not in by_entity:
+            continue
+        notes: tuple[str, ...] = ()
+        projections = [p for p in decided.projections if pattern.name in p.patterns]
+        if projections:
+            notes = (f"served in production by the {projections[0].family.value} projection ({projections[0].engine})",)
+        spec = by_entity[pattern.entity]
+        built = build_query(pattern, spec, rendered.metadata.tables[spec.name], dialect, notes)
+        if isinstance(built, str):
+            skipped.append(f"{pattern.name}: {built}")
+        else:
+            queries.append(built)
+    return queries, skipped
+
+
+def render_queries(model: RequirementsModel, engine: str, queries: Sequence[Query], skipped: Sequence[str]) -> str:
+    """`queries.sql`: one block per access pattern, with a machine-readable comment header."""
+    parts = [
+        header(model, "Access-pattern queries", engine)
+        + "-- Parameters are named (:name); '-- param :name  column (op)' says what each one binds.\n"
+        + "-- An (in) parameter takes a sequence; (from)/(to) bound a half-open range: column >= from AND column < to;\n"
+        + "-- (prefix) is the start of the value followed by %; (search) holds the words searched for.\n"
+    ]
+    for note in skipped:
+        parts.append(f"-- skipped: {note}\n")
+    for query in queries:
+        lines = [f"-- name: {query.name}", f"-- entity: {query.entity}", f"-- table: {query.table}"]
+        lines.append(f"-- columns: {', '.join(query.columns)}")
+        lines += [f"-- param :{p.name}  {p.column} ({p.op})" for p in query.params]
+        lines += [f"-- note: {note}" for note in query.notes]
+        parts.append("\n".join(lines) + "\n" + _trim(query.sql) + ";\n")
+    return "\n".join(parts)
+
+
+def engine_diagnostics(model: RequirementsModel, tables: Sequence[TableSpec], engine: str) -> list[Diagnostic]:
+    """PP402 for what `engine` substitutes or cannot enforce, one per affected attribute."""
+    dialect = DIALECTS[engine]
+    found: list[Diagnostic] = []
+    seen: set[tuple[str, str]] = set()
+
+    def warn(source: str, message: str) -> None:
+        if (source, message) in seen:
+            return
+        seen.add((source, message))
+        parts = source.split(".")
+        path = f"entities.{parts[0]}.attributes.{'.'.join(parts[1:])}" if parts[0] in model.entities else source
+        found.append(Diagnostic("PP402", f"{engine}: {message}", path, Severity.WARNING))
+
+    for table in tables:
+        for column in table.columns:
+            attribute = column.attribute
+            if attribute.pattern is not None and not dialect.regex:
+                warn(column.source, f"pattern of {table.name}.{column.name} is not enforced (no REGEXP function)")
+            if attribute.type is TypeName.TIMESTAMPTZ and not dialect.timestamptz_native:
+                warn(column.source, f"{table.name}.{column.name} (timestamptz) is stored without a time zone, as UTC")
+    return found

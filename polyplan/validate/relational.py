@@ -1,0 +1,524 @@
+"""What the generated relational tests (`tests/test_<engine>.py` of a plan folder) run.
+
+A `Harness` reads the plan folder's own artifacts — `relational/<engine>/schema.sql`,
+`relational/<engine>/queries.sql` and `tests/data/relational.json` (the model, table layout,
+seed and row counts) — so the tests check exactly what was emitted. It creates a throw-away
+database, applies the schema, loads deterministic seed rows, and then:
+
+* for each constraint: a known-good row inserts, and the same row changed to break only that
+  constraint is rejected with the engine's integrity error naming it;
+* for each access pattern: the emitted query, with parameters taken from the seeded rows,
+  returns exactly the rows a Python oracle computes from the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from polyplan.model.schema import AccessPattern, Attribute, FilterOp, RequirementsModel
+from polyplan.seed.generate import generate, link_columns
+from polyplan.seed.relational import Row, db_value, load_rows, table_rows
+from polyplan.seed.values import distinct_values, random_maker
+from polyplan.stores.relational.connect import apply_sql
+from polyplan.stores.relational.design import tables_from_data
+from polyplan.stores.relational.render import Constraint, build_metadata, column_for
+from polyplan.stores.relational.spec import TableKind, TableSpec
+from polyplan.validate.oracle import Condition, ParsedQuery, canon, compare_result, expand_lists, holds, parse_queries
+from polyplan.validate.violations import (
+    breaking_value,
+    entity_violation,
+    error_names,
+    feasible,
+    rule_violations,
+)
+
+LAYOUT_FILE = "relational.json"
+FREE_POSITION = 1_000_000
+SPARES = 2
+MYSQL_CHECK_ERRORS = frozenset({3819, 4025})  # MySQL / MariaDB CHECK failures (PyMySQL: OperationalError)
+
+
+def _short(value: object, limit: int = 400) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class Harness:
+    """Everything one engine's generated test module needs, read from the plan folder."""
+
+    engine: str
+    model: RequirementsModel
+    tables: list[TableSpec]
+    schema_sql: str
+    queries: dict[str, ParsedQuery]
+    seed: int
+    rows: dict[str, int]
+    _spare_cache: dict[str, tuple[list[tuple[str, Row]], Row]] = field(default_factory=dict)
+
+    @classmethod
+    def from_plan_folder(cls, tests_dir: Path, engine: str) -> Harness:
+        """Read `tests/data/relational.json` and `relational/<engine>/*.sql` around `tests_dir`."""
+        layout = json.loads((tests_dir / "data" / LAYOUT_FILE).read_text(encoding="utf-8"))
+        folder = tests_dir.parent / "relational" / engine
+        return cls(
+            engine=engine,
+            model=RequirementsModel.model_validate(layout["model"]),
+            tables=tables_from_data(layout["tables"]),
+            schema_sql=(folder / "schema.sql").read_text(encoding="utf-8"),
+            queries=parse_queries((folder / "queries.sql").read_text(encoding="utf-8")),
+            seed=int(layout["seed"]),
+            rows={str(k): int(v) for k, v in layout["rows"].items()},
+        )
+
+    # --- data --------------------------------------------------------------------------------
+
+    @cached_property
+    def metadata(self) -> sa.MetaData:
+        return build_metadata(self.tables, self.engine).metadata
+
+    @cached_property
+    def constraints(self) -> dict[str, list[Constraint]]:
+        return build_metadata(self.tables, self.engine).constraints
+
+    @cached_property
+    def by_name(self) -> dict[str, TableSpec]:
+        return {t.name: t for t in self.tables}
+
+    @cached_property
+    def _records(self) -> dict[str, list[dict[str, Any]]]:
+        # Spare records per entity: valid, unique, referenced by nothing (the known-good rows).
+        return generate(self.model, self.rows, self.seed, spare=SPARES)
+
+    @cached_property
+    def spare_records(self) -> dict[str, list[dict[str, Any]]]:
+        """The known-good record of each entity (the last spare)."""
+        return {name: records[-1:] for name, records in self._records.items() if name in self.model.entities}
+
+    @cached_property
+    def second_spares(self) -> dict[str, list[dict[str, Any]]]:
+        """Another spare per entity: the child when a foreign key points at its own table."""
+        return {name: records[-2:-1] for name, records in self._records.items() if name in self.model.entities}
+
+    @cached_property
+    def loaded(self) -> dict[str, list[Row]]:
+        """Rows per table as inserted (spare records left out)."""
+        logical = {
+            name: (records[:-SPARES] if name in self.model.entities else records)
+            for name, records in self._records.items()
+        }
+        return table_rows(self.tables, logical, self.engine)
+
+    # --- database ----------------------------------------------------------------------------
+
+    def load(self, engine: sa.Engine) -> dict[str, int]:
+        """Apply the emitted schema to an empty database and insert the seed rows."""
+        apply_sql(engine, self.schema_sql)
+        with engine.begin() as connection:
+            return load_rows(connection, self.metadata, self.loaded)
+
+    def counts(self, engine: sa.Engine) -> dict[str, int]:
+        """Rows per table in the database."""
+        with engine.connect() as connection:
+            return {
+                name: int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                for name, table in self.metadata.tables.items()
+            }
+
+    # --- constraints -------------------------------------------------------------------------
+
+    def constraint_ids(self) -> list[str]:
+        """`table:constraint` for every constraint a violating row can be built for."""
+        ids: list[str] = []
+        for table in self.tables:
+            attributes = {c.name: c.attribute for c in table.columns}
+            for constraint in self.constraints[table.name]:
+                if feasible(constraint, attributes) is None:
+                    ids.append(f"{table.name}:{constraint.name}")
+        return ids
+
+    def _constraint(self, ident: str) -> Constraint:
+        table, name = ident.split(":", 1)
+        return next(c for c in self.constraints[table] if c.name == name)
+
+    def _generated(self, column: Attribute, where: str) -> Any:
+        return random_maker(column.model_copy(update={"unique": False}), random.Random(where), where)()
+
+    def valid_row(self, table_name: str) -> tuple[list[tuple[str, Row]], Row]:
+        """(rows to insert first, a row of `table_name` that every constraint accepts)."""
+        if table_name in self._spare_cache:
+            return self._spare_cache[table_name]
+        spec = self.by_name[table_name]
+        prerequisites: list[tuple[str, Row]] = []
+        if spec.kind is TableKind.ENTITY:
+            row = table_rows([spec], self.spare_records, self.engine)[spec.name][0]
+        elif spec.kind is TableKind.LIST_CHILD:
+            parent = self.by_name[spec.foreign_keys[0].ref_table]
+            prerequisites.append((parent.name, table_rows([parent], self.spare_records, self.engine)[parent.name][0]))
+            owned = table_rows([spec], self.spare_records, self.engine)[spec.name]
+            if owned:
+                row = dict(owned[0])
+            else:
+                owner = self.spare_records[spec.entity][0]
+                row = {}
+                for column in spec.columns:
+                    entity_path = column.source.split(".", 1)[1]
+                    if column.source.endswith(".#position"):
+                        row[column.name] = 0
+                    elif entity_path in owner:
+                        row[column.name] = db_value(column, owner[entity_path], self.engine)
+                    else:
+                        sample = self.loaded[spec.name][0][column.name] if self.loaded[spec.name] else None
+                        row[column.name] = (
+                            sample if sample is not None else self._generated(column.attribute, column.source)
+                        )
+            for column in spec.columns:
+                if column.source.endswith(".#position"):
+                    # Far past any seeded position: copying other columns from a seeded row for a
+                    # unique test then still leaves (owner, position) unique.
+                    row[column.name] = FREE_POSITION
+        else:
+            relationship = next(r for r in self.model.relationships if r.name == spec.entity)
+            from_columns, to_columns = link_columns(self.model, relationship)
+            row = {}
+            sample = self.loaded[spec.name][0] if self.loaded[spec.name] else {}
+            for side, mapping in ((relationship.from_, from_columns), (relationship.to, to_columns)):
+                record = self.spare_records[side][0]
+                side_table = next((t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == side), None)
+                if side_table is not None and all(t != side_table.name for t, _ in prerequisites):
+                    prerequisites.append(
+                        (side_table.name, table_rows([side_table], self.spare_records, self.engine)[side_table.name][0])
+                    )
+                for column in spec.columns:
+                    key = column.source.split(".", 1)[1]
+                    if key in mapping:
+                        row[column.name] = db_value(column, record[mapping[key]], self.engine)
+            for column in spec.columns:
+                if column.name not in row:
+                    value = sample.get(column.name)
+                    row[column.name] = (
+                        value
+                        if value is not None or column.nullable
+                        else self._generated(column.attribute, column.source)
+                    )
+        self._spare_cache[table_name] = (prerequisites, row)
+        return prerequisites, row
+
+    def violating_row(self, constraint: Constraint, valid: Row) -> Row:
+        """`valid` changed so that it breaks `constraint` and no NOT NULL or CHECK rule besides."""
+        spec = self.by_name[constraint.table]
+        attributes = {c.name: c.attribute for c in spec.columns}
+        rules = self.constraints[spec.name]
+        allowed = {constraint.name} if constraint.kind in ("not_null", "check") else set()
+        candidates: list[Row] = []
+        if constraint.kind == "not_null":
+            candidates.append({**valid, constraint.columns[0]: None})
+        elif constraint.kind in ("primary_key", "unique"):
+            for existing in self.loaded[spec.name]:
+                if all(existing[c] is not None for c in constraint.columns):
+                    candidates.append({**valid, **{c: existing[c] for c in constraint.columns}})
+        elif constraint.kind == "foreign_key":
+            candidates.extend(self._dangling(constraint, valid, attributes))
+        elif constraint.rule == "entity":
+            base = dict(valid)
+            for column in constraint.columns:
+                if base[column] is None:
+                    donor = next((r[column] for r in self.loaded[spec.name] if r[column] is not None), None)
+                    base[column] = donor if donor is not None else self._generated(attributes[column], column)
+            candidates.extend(entity_violation(constraint, base, attributes))
+        else:
+            column = constraint.columns[0]
+            found, value = breaking_value(constraint, attributes[column])
+            if found:
+                candidates.append({**valid, column: value})
+        for candidate in candidates:
+            if rule_violations(rules, candidate, attributes) == allowed and not self._collides(
+                spec, candidate, constraint
+            ):
+                return candidate
+        raise AssertionError(f"cannot build a row of {spec.name} that breaks only {constraint.name}")
+
+    def _collides(self, spec: TableSpec, row: Row, target: Constraint) -> bool:
+        """Whether `row` repeats a seeded row on a key or unique rule other than `target`."""
+        groups = [c.columns for c in self.constraints[spec.name] if c.kind in ("primary_key", "unique") and c != target]
+        for group in groups:
+            key = tuple(row[c] for c in group)
+            if any(v is None for v in key):
+                continue
+            if any(tuple(r[c] for c in group) == key for r in self.loaded[spec.name]):
+                return True
+        return False
+
+    def _dangling(self, constraint: Constraint, valid: Row, attributes: dict[str, Attribute]) -> Iterator[Row]:
+        existing = {tuple(r[c] for c in constraint.ref_columns) for r in self.loaded.get(constraint.ref_table, [])}
+        rng = random.Random(f"dangling/{constraint.name}")
+        pools = [
+            list(distinct_values(attributes[c].model_copy(update={"nullable": False}), rng, 50, c))
+            for c in constraint.columns
+        ]
+        spec = self.by_name[constraint.table]
+        for index in range(50):
+            values = tuple(
+                db_value(spec.column(c), pool[index], self.engine)
+                for c, pool in zip(constraint.columns, pools, strict=True)
+            )
+            if values not in existing:
+                yield {**valid, **dict(zip(constraint.columns, values, strict=True))}
+
+    def check_constraint(self, engine: sa.Engine, ident: str) -> None:
+        """A valid row inserts; the row breaking `ident` (`table:constraint`) is rejected for that reason."""
+        constraint = self._constraint(ident)
+        prerequisites, valid = self.valid_row(constraint.table)
+        table = self.metadata.tables[constraint.table]
+        violating = self.violating_row(constraint, valid)
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                for name, row in prerequisites:
+                    connection.execute(sa.insert(self.metadata.tables[name]), [row])
+                connection.execute(sa.insert(table), [valid])
+            finally:
+                transaction.rollback()
+        error: sa.exc.DBAPIError | None = None
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                for name, row in prerequisites:
+                    connection.execute(sa.insert(self.metadata.tables[name]), [row])
+                try:
+                    connection.execute(sa.insert(table), [violating])
+                except sa.exc.DBAPIError as caught:
+                    error = caught
+            finally:
+                transaction.rollback()
+        if error is None:
+            raise AssertionError(f"{ident}: the database accepted a row that breaks it: {_short(violating)}")
+        message = str(error.orig)
+        code = error.orig.args[0] if error.orig is not None and error.orig.args else None
+        integrity = isinstance(error, sa.exc.IntegrityError) or (self.engine == "mysql" and code in MYSQL_CHECK_ERRORS)
+        if not integrity:
+            raise AssertionError(f"{ident}: expected an integrity error, got {type(error).__name__}: {message}")
+        if not error_names(message, constraint, self.engine):
+            raise AssertionError(f"{ident}: rejected, but not by this constraint: {message}")
+
+    def foreign_key_ids(self) -> list[str]:
+        """`table:constraint` for every foreign key (its ON DELETE behaviour is checked)."""
+        return [f"{t.name}:{c.name}" for t in self.tables for c in self.constraints[t.name] if c.kind == "foreign_key"]
+
+    def _parent_and_child(self, constraint: Constraint) -> tuple[list[tuple[str, Row]], Row, Row]:
+        """(rows to insert, parent row, child row): a fresh parent whose only child is a fresh row."""
+        child_spec = self.by_name[constraint.table]
+        prerequisites, child = self.valid_row(constraint.table)
+        child = dict(child)
+        if child_spec.kind is not TableKind.ENTITY:
+            # The known-good child row already belongs to fresh (spare) owners, inserted first.
+            parent = next(row for name, row in prerequisites if name == constraint.ref_table)
+            return prerequisites, parent, child
+        if constraint.ref_table == constraint.table:
+            parent = child
+            child = table_rows([child_spec], self.second_spares, self.engine)[child_spec.name][0]
+            steps: list[tuple[str, Row]] = [(constraint.table, parent)]
+        else:
+            parent_steps, parent = self.valid_row(constraint.ref_table)
+            steps = [*parent_steps, (constraint.ref_table, parent)]
+        for column, referenced in zip(constraint.columns, constraint.ref_columns, strict=True):
+            child[column] = parent[referenced]
+        return [*steps, *prerequisites], parent, child
+
+    def check_on_delete(self, engine: sa.Engine, ident: str) -> None:
+        """Deleting a parent cascades, sets NULL or is refused, as the foreign key declares."""
+        constraint = self._constraint(ident)
+        steps, parent, child = self._parent_and_child(constraint)
+        parent_table = self.metadata.tables[constraint.ref_table]
+        child_table = self.metadata.tables[constraint.table]
+        parent_key = [parent_table.c[c] == parent[c] for c in self.by_name[constraint.ref_table].primary_key]
+        child_key = [child_table.c[c] == child[c] for c in self.by_name[constraint.table].primary_key]
+        action = str(constraint.value)
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                for name, row in steps:
+                    connection.execute(sa.insert(self.metadata.tables[name]), [row])
+                connection.execute(sa.insert(child_table), [child])
+                try:
+                    connection.execute(sa.delete(parent_table).where(*parent_key))
+                except sa.exc.IntegrityError as error:
+                    if action in ("restrict", "no_action") and error_names(str(error.orig), constraint, self.engine):
+                        return
+                    raise AssertionError(f"{ident}: deleting the parent failed unexpectedly: {error.orig}") from None
+                if action in ("restrict", "no_action"):
+                    raise AssertionError(f"{ident} ({action}): the parent was deleted although a child refers to it")
+                remaining = connection.execute(
+                    sa.select(*[child_table.c[c] for c in constraint.columns]).where(*child_key)
+                ).all()
+                if action == "cascade" and remaining:
+                    raise AssertionError(f"{ident} (cascade): the child survived its parent's deletion")
+                if action == "set_null" and (len(remaining) != 1 or any(v is not None for v in remaining[0])):
+                    raise AssertionError(f"{ident} (set_null): the child's reference is {remaining!r}, not NULL")
+            finally:
+                transaction.rollback()
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def query_names(self) -> list[str]:
+        return list(self.queries)
+
+    def _pattern(self, name: str) -> AccessPattern:
+        return next(p for p in self.model.access_patterns if p.name == name)
+
+    def _constants(self, pattern: AccessPattern, spec: TableSpec) -> list[Condition]:
+        conditions: list[Condition] = []
+        for flt in pattern.filters:
+            if "value" not in flt.model_fields_set:
+                continue
+            column = column_for(spec, pattern.entity, flt.attribute)
+            assert column is not None
+            attribute = spec.column(column).attribute
+            if flt.value is None:
+                conditions.append(Condition(column, "is_null", None))
+            elif flt.op is FilterOp.IN or isinstance(flt.value, list):
+                values = flt.value if isinstance(flt.value, list) else [flt.value]
+                conditions.append(Condition(column, "in", [canon(attribute, v) for v in values]))
+            else:
+                conditions.append(Condition(column, "eq", canon(attribute, flt.value)))
+        return conditions
+
+    def choose_params(
+        self, query: ParsedQuery, rows: Sequence[Mapping[str, Any]], constants: list[Condition]
+    ) -> dict[str, Any]:
+        """Parameter values taken from the seeded rows, so that the query has rows to find."""
+        spec = self.by_name[query.table]
+        attrs = {c.name: c.attribute for c in spec.columns}
+        candidates = [
+            r for r in rows if all(holds(c, canon(attrs[c.column], r[c.column]), self.engine) for c in constants)
+        ]
+        candidates = candidates or list(rows)
+        needed = {p.column for p in query.params}
+        complete = [r for r in candidates if all(r[c] is not None for c in needed)] or candidates
+        # The anchor row carries the most common combination of equality values, so the query
+        # finds many rows and its sort and limit are really exercised.
+        grouped = [p.column for p in query.params if p.op in ("eq", "in")]
+        popularity = Counter(tuple(canon(attrs[c], r[c]) for c in grouped) for r in complete)
+        anchor = max(complete, key=lambda r: popularity[tuple(canon(attrs[c], r[c]) for c in grouped)], default={})
+        params: dict[str, Any] = {}
+        for param in query.params:
+            value = anchor.get(param.column)
+            column_values = sorted(
+                {
+                    canon(attrs[param.column], r[param.column]): r[param.column]
+                    for r in candidates
+                    if r[param.column] is not None
+                }.items()
+            )
+            if param.op == "eq":
+                params[param.name] = value
+            elif param.op == "in":
+                others = [raw for _, raw in column_values if raw != value][:1]
+                params[param.name] = [value, *others]
+            elif param.op in ("from", "to"):
+                raws = [raw for _, raw in column_values]
+                index = len(raws) // 4 if param.op == "from" else (3 * len(raws)) // 4
+                params[param.name] = raws[min(index, len(raws) - 1)] if raws else value
+            elif param.op == "prefix":
+                text = str(value or "")[:1]
+                for wildcard in ("%", "_", "\\"):
+                    text = text.split(wildcard)[0]
+                params[param.name] = text + "%"
+            else:
+                params[param.name] = self._search_term(complete, self._searched_columns(query))
+        return params
+
+    def _searched_columns(self, query: ParsedQuery) -> list[str]:
+        pattern = self._pattern(query.name)
+        spec = self.by_name[query.table]
+        found = [column_for(spec, pattern.entity, f.attribute) for f in pattern.filters if f.op is FilterOp.FULLTEXT]
+        return [c for c in found if c is not None]
+
+    @staticmethod
+    def _search_term(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+        """The word most rows contain — among words whose substring and whole-word matches agree
+        on these rows, so a full-text index (word match) and the LIKE fallback (substring match)
+        must return the same rows, and the oracle knows which."""
+        texts = [" ".join(str(r[c] or "") for c in columns).lower() for r in rows]
+        words = Counter(w for text in texts for w in set(text.split()) if len(w) >= 4 and w.isalnum())
+        for word, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])):
+            if all((word in text) == (word in text.split()) for text in texts):
+                return word
+        raise AssertionError(f"no search term in {', '.join(columns)} behaves the same as a word and as a substring")
+
+    def check_query(self, engine: sa.Engine, name: str) -> None:
+        """The emitted query returns exactly what the oracle computes from the seeded rows."""
+        query = self.queries[name]
+        pattern = self._pattern(name)
+        spec = self.by_name[query.table]
+        table = self.metadata.tables[query.table]
+        attrs = {c.name: c.attribute for c in spec.columns}
+        rows = self.loaded[query.table]
+        constants = self._constants(pattern, spec)
+        params = self.choose_params(query, rows, constants)
+        conditions = list(constants)
+        searches: list[str] = []
+        for param in query.params:
+            value = params[param.name]
+            attribute = attrs[param.column]
+            if param.op == "in":
+                conditions.append(Condition(param.column, "in", [canon(attribute, v) for v in value]))
+            elif param.op == "prefix":
+                conditions.append(Condition(param.column, "prefix", str(value).removesuffix("%")))
+            elif param.op == "search":
+                searches.append(str(value))
+            else:
+                conditions.append(Condition(param.column, param.op, canon(attribute, value)))
+        canonical = [{c: canon(attrs[c], row[c]) for c in row} for row in rows]
+        searched = self._searched_columns(query)
+
+        def found(row: Mapping[str, Any], term: str) -> bool:
+            return any(term in str(row[c] or "").lower().split() for c in searched)
+
+        matching = [
+            r
+            for r in canonical
+            if all(holds(c, r[c.column], self.engine) for c in conditions) and all(found(r, t) for t in searches)
+        ]
+        lists = [p.name for p in query.params if p.op == "in"]
+        sql, bound = expand_lists(query.sql, params, lists)
+        types = {}
+        for param in query.params:
+            column_type = table.c[param.column].type
+            if param.op in ("prefix", "search"):
+                column_type = sa.String()
+            if param.op == "in":
+                for index in range(len(params[param.name])):
+                    types[f"{param.name}_{index}"] = column_type
+            else:
+                types[param.name] = column_type
+        statement = sa.text(sql).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()])
+        statement = statement.columns(*[table.c[c] for c in query.columns])  # type: ignore[assignment]
+        with engine.connect() as connection:
+            fetched = connection.execute(statement, bound).all()
+        result = [{c: canon(attrs[c], value) for c, value in zip(query.columns, row, strict=True)} for row in fetched]
+        sort = []
+        for item in pattern.sort:
+            column = column_for(spec, pattern.entity, item.attribute)
+            assert column is not None
+            sort.append((column, item.direction.value == "desc"))
+        if not all(column in query.columns for column, _ in sort):
+            sort = []  # the order is not observable from the selected columns; membership still is
+        problems = compare_result(pattern, matching, result, query.columns, sort, self.engine)
+        if problems:
+            raise AssertionError(f"{name} with {params!r}: " + "; ".join(problems))
+        for term in searches:
+            visible = [c for c in searched if c in query.columns]
+            if visible:
+                assert all(any(term in str(r[c] or "").lower() for c in visible) for r in result), (
+                    f"{name}: a returned row does not contain '{term}'"
+                )

@@ -1,0 +1,208 @@
+"""Rows that break exactly one constraint, for the generated constraint tests (pure).
+
+`breaking_value` answers "which value makes this column break this rule while it still fits
+the column's type" (None when no such value exists, e.g. `max` equal to the type's own bound);
+`rule_violations` evaluates NOT NULL and CHECK rules in Python so a test can make sure its
+violating row breaks the rule under test and no other one; `error_names` says whether a
+driver's error message names that constraint.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from polyplan.model.schema import Attribute, CompareOp, TypeName
+from polyplan.seed.generate import check_holds
+from polyplan.stores.relational.render import Constraint
+
+ORDERED_CHECK_TYPES = frozenset(
+    {TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT, TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ}
+)
+_PATTERN_BREAKERS = ("!", "~", "#", "?", " ", "!!", "", "-")
+
+
+def _fits(attribute: Attribute, value: Any) -> bool:
+    kind = attribute.type
+    if kind is TypeName.INTEGER:
+        limit = 2 ** (attribute.bits - 1)
+        return bool(-limit <= value < limit)
+    if kind is TypeName.DECIMAL:
+        digits = (attribute.precision or 18) - (attribute.scale or 0)
+        return bool(abs(value) < Decimal(10) ** digits)
+    return True
+
+
+def _step(attribute: Attribute) -> Any:
+    kind = attribute.type
+    if kind is TypeName.INTEGER:
+        return 1
+    if kind is TypeName.DECIMAL:
+        return Decimal(1).scaleb(-(attribute.scale or 0))
+    if kind is TypeName.FLOAT:
+        return 1.0
+    if kind in (TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+        return timedelta(days=1)
+    raise ValueError(f"no step for {kind.value}")
+
+
+def _number(attribute: Attribute, value: float) -> Any:
+    if attribute.type is TypeName.INTEGER:
+        return int(value)
+    if attribute.type is TypeName.DECIMAL:
+        return Decimal(str(value))
+    return float(value)
+
+
+def breaking_value(constraint: Constraint, attribute: Attribute) -> tuple[bool, Any]:
+    """(found, value) that breaks a single-column CHECK and still fits the column's type."""
+    rule, bound = constraint.rule, constraint.value
+    if rule in ("min", "max"):
+        edge = _number(attribute, bound)
+        value = edge - _step(attribute) if rule == "min" else edge + _step(attribute)
+        return (_fits(attribute, value), value)
+    if rule == "enum":
+        width = max(len(v) for v in bound)
+        for candidate in ("~" * width, "#" * width, "zz"[:width]):
+            if candidate not in bound:
+                return True, candidate
+        return False, None
+    if rule == "pattern":
+        limit = attribute.max_length
+        for candidate in _PATTERN_BREAKERS:
+            if (limit is None or len(candidate) <= limit) and re.search(bound, candidate) is None:
+                return True, candidate
+        return False, None
+    if rule == "length":
+        return True, "x" * (int(bound) + 1)
+    return False, None
+
+
+def feasible(constraint: Constraint, attributes: dict[str, Attribute]) -> str | None:
+    """None when a test can build a row breaking `constraint`; otherwise why it cannot."""
+    if constraint.kind != "check":
+        return None
+    if constraint.rule == "entity":
+        for column in constraint.columns:
+            if attributes[column].type not in ORDERED_CHECK_TYPES:
+                return f"{column} is a {attributes[column].type.value}; only numbers and dates get a violation case"
+        return None
+    found, _ = breaking_value(constraint, attributes[constraint.columns[0]])
+    if not found:
+        return "no value of the column's type breaks it (the type already enforces the rule)"
+    return None
+
+
+def entity_violation(
+    constraint: Constraint, row: dict[str, Any], attributes: dict[str, Attribute]
+) -> list[dict[str, Any]]:
+    """Candidate changes to `row` that break `left op right` (left moved, or right moved)."""
+    left, right = constraint.columns
+    op = CompareOp(constraint.value[0])
+    step_left, step_right = _step(attributes[left]), _step(attributes[right])
+    candidates: list[dict[str, Any]] = []
+    if row.get(left) is None or row.get(right) is None:
+        return candidates
+    r, lv = row[right], row[left]
+    moves_left = {
+        CompareOp.LT: r,
+        CompareOp.GT: r,
+        CompareOp.NE: r,
+        CompareOp.LE: _plus(r, step_left, attributes[left]),
+        CompareOp.GE: _plus(r, -step_left, attributes[left]),
+    }
+    moves_right = {
+        CompareOp.LT: lv,
+        CompareOp.GT: lv,
+        CompareOp.NE: lv,
+        CompareOp.LE: _plus(lv, -step_right, attributes[right]),
+        CompareOp.GE: _plus(lv, step_right, attributes[right]),
+    }
+    candidates.append({**row, left: _convert(moves_left[op], attributes[left], row[left])})
+    candidates.append({**row, right: _convert(moves_right[op], attributes[right], row[right])})
+    return [c for c in candidates if not check_holds(c[left], op, c[right])]
+
+
+def _plus(value: Any, step: Any, attribute: Attribute) -> Any:
+    if isinstance(value, datetime | date) and not isinstance(step, timedelta):
+        step = timedelta(days=1)
+    if isinstance(value, Decimal) and isinstance(step, float):
+        step = Decimal(str(step))
+    return value + step
+
+
+def _convert(value: Any, attribute: Attribute, like: Any) -> Any:
+    """`value` in the Python type the column holds (`like` is the value it replaces)."""
+    kind = attribute.type
+    if kind is TypeName.DATE and isinstance(value, datetime):
+        return value.date()
+    if (
+        kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ)
+        and isinstance(value, date)
+        and not isinstance(value, datetime)
+    ):
+        value = datetime(value.year, value.month, value.day)
+    if isinstance(like, datetime) and isinstance(value, datetime) and (like.tzinfo is None) != (value.tzinfo is None):
+        value = value.replace(tzinfo=like.tzinfo)
+    if kind is TypeName.INTEGER:
+        return int(value)
+    if kind is TypeName.DECIMAL:
+        return Decimal(str(value))
+    if kind is TypeName.FLOAT:
+        return float(value)
+    return value
+
+
+def rule_violations(constraints: list[Constraint], row: dict[str, Any], attributes: dict[str, Attribute]) -> set[str]:
+    """Names of the NOT NULL and CHECK constraints `row` breaks, evaluated as SQL would."""
+    broken: set[str] = set()
+    for constraint in constraints:
+        if constraint.kind == "not_null":
+            if row.get(constraint.columns[0]) is None:
+                broken.add(constraint.name)
+            continue
+        if constraint.kind != "check":
+            continue
+        value = row.get(constraint.columns[0])
+        rule = constraint.rule
+        if rule == "entity":
+            op, right = constraint.value
+            if not check_holds(value, CompareOp(op), row.get(right)):
+                broken.add(constraint.name)
+            continue
+        if value is None:
+            continue
+        if (
+            (rule == "min" and value < constraint.value)
+            or (rule == "max" and value > constraint.value)
+            or (rule == "enum" and value not in constraint.value)
+            or (rule == "pattern" and re.search(constraint.value, value) is None)
+            or (rule == "length" and len(value) > constraint.value)
+        ):
+            broken.add(constraint.name)
+    return broken
+
+
+def error_names(message: str, constraint: Constraint, engine: str) -> bool:
+    """Whether a driver's error message is about `constraint` (each engine words it its own way)."""
+    text = message
+    table, columns = constraint.table, constraint.columns
+    if constraint.kind == "not_null":
+        column = columns[0]
+        return {
+            "postgresql": f'null value in column "{column}"' in text,
+            "mysql": f"Column '{column}' cannot be null" in text,
+            "sqlite": f"NOT NULL constraint failed: {table}.{column}" in text,
+        }[engine]
+    if engine == "sqlite":
+        if constraint.kind in ("unique", "primary_key"):
+            listed = ", ".join(f"{table}.{c}" for c in columns)
+            return f"UNIQUE constraint failed: {listed}" in text
+        if constraint.kind == "foreign_key":
+            return "FOREIGN KEY constraint failed" in text
+        return f"CHECK constraint failed: {constraint.name}" in text
+    if engine == "mysql" and constraint.kind == "primary_key":
+        return "for key 'PRIMARY'" in text or f"for key '{table}.PRIMARY'" in text
+    return constraint.name in text

@@ -1,0 +1,76 @@
+"""`polyplan validate`: usage errors exit 2, failing checks exit 1, passing checks exit 0."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import polyplan.cli.validate  # noqa: F401  (registers the command)
+from polyplan.cli.app import app
+from polyplan.emit.writer import write_tree
+from polyplan.model.loader import load_text
+from polyplan.pipeline import render
+from polyplan.plan.assign import build_plan
+from polyplan.validate.runner import UsageError, run_validation
+from polyplan.validate.runner import test_files as generated_test_files
+
+TINY = """
+name: tiny
+engines: {relational: sqlite}
+entities:
+  Note:
+    placement: {family: relational}
+    attributes:
+      title: {type: string, max_length: 40, unique: true}
+      stars: {type: integer, min: 0, max: 5}
+access_patterns:
+  - {name: by_title, entity: Note, filters: [{attribute: title, op: eq}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    files, _ = render(build_plan(load_text(TINY, "tiny.yaml")))
+    out = tmp_path_factory.mktemp("tiny")
+    write_tree(files, out)
+    return out
+
+
+def test_not_a_plan_folder(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a plan folder"):
+        run_validation(tmp_path, "sqlite")
+
+
+def test_no_tests_for_the_engine(folder: Path) -> None:
+    with pytest.raises(UsageError, match="no test_cassandra"):
+        generated_test_files(folder, "cassandra")
+    with pytest.raises(UsageError, match="unknown engine"):
+        generated_test_files(folder, "oracle")
+
+
+def test_passing_checks_exit_0(folder: Path) -> None:
+    assert run_validation(folder, "sqlite") == 0
+
+
+def test_failing_checks_exit_1(folder: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    schema = broken / "relational" / "sqlite" / "schema.sql"
+    text = schema.read_text()
+    dropped = ",\n\tCONSTRAINT ck_note_stars_max CHECK (stars <= 5)"
+    assert dropped in text
+    schema.write_text(text.replace(dropped, ""))
+    assert run_validation(broken, "sqlite") == 1
+
+
+def test_cli_exit_codes(folder: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["validate", str(folder), "--engine", "sqlite"])
+    assert ok.exit_code == 0
+    missing = runner.invoke(app, ["validate", str(tmp_path), "--engine", "sqlite"])
+    assert missing.exit_code == 2 and "not a plan folder" in missing.output
+    wrong = runner.invoke(app, ["validate", str(folder), "--engine", "oracle"])
+    assert wrong.exit_code == 2
