@@ -28,7 +28,13 @@ PATTERNS_PER_ENTITY = 10
 
 def synthetic_model(entities: int) -> str:
     """A model text with `entities` entities and 10 access patterns per entity."""
-    model: dict[str, object] = {"name": f"synthetic_{entities}", "entities": {}, "relationships": [], "access_patterns": [], "write_patterns": []}
+    model: dict[str, object] = {
+        "name": f"synthetic_{entities}",
+        "entities": {},
+        "relationships": [],
+        "access_patterns": [],
+        "write_patterns": [],
+    }
     entity_map: dict[str, object] = {}
     relationships: list[object] = []
     patterns: list[object] = []
@@ -50,11 +56,22 @@ def synthetic_model(entities: int) -> str:
         if kind == 7:
             growth = {"initial_rows": 0, "rows_per_day": 1_000_000, "ttl_seconds": 3600}
         if kind == 8:
-            growth = {"initial_rows": 0, "rows_per_day": 500_000_000, "retention_days": 30, "time_attribute": "created_at"}
-        entity_map[name] = {"attributes": attributes, "growth": growth, "schema_variability": "high" if kind == 9 else "low"}
+            growth = {
+                "initial_rows": 0,
+                "rows_per_day": 500_000_000,
+                "retention_days": 30,
+                "time_attribute": "created_at",
+            }
+        entity_map[name] = {
+            "attributes": attributes,
+            "growth": growth,
+            "schema_variability": "high" if kind == 9 else "low",
+        }
         if index > 0 and kind not in (7, 8):
             parent = f"Entity{index - 1}" if (index - 1) % 10 not in (7, 8) else "Entity0"
-            relationships.append({"name": f"rel_{index}", "kind": "one_to_many", "from": parent, "to": name, "required": kind != 9})
+            relationships.append(
+                {"name": f"rel_{index}", "kind": "one_to_many", "from": parent, "to": name, "required": kind != 9}
+            )
         filters = [
             [{"attribute": "code", "op": "eq"}],
             [{"attribute": "status", "op": "eq", "value": "open"}, {"attribute": "created_at", "op": "range"}],

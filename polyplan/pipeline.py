@@ -22,7 +22,6 @@ from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
 from polyplan.stores import target_for
 
-
 # Generated test files mark themselves with their engine; registering the marks keeps pytest
 # quiet and lets users select engines with -m.
 GENERATED_CONFTEST = '''"""pytest configuration for the tests polyplan generated (regenerated on every plan)."""

@@ -74,17 +74,33 @@ def _cassandra_container() -> tuple[Any, str]:
 # Image tags match compose/docker-compose.yml, so containers and compose test the same servers.
 ENGINES: dict[str, EngineAccess] = {
     "postgresql": EngineAccess(
-        "postgresql", "POLYPLAN_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", "postgres", _postgres_container
+        "postgresql",
+        "POLYPLAN_POSTGRES_URL",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        "postgres",
+        _postgres_container,
     ),
-    "mysql": EngineAccess("mysql", "POLYPLAN_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test", "mariadb", _mysql_container),
+    "mysql": EngineAccess(
+        "mysql", "POLYPLAN_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test", "mariadb", _mysql_container
+    ),
     "sqlite": EngineAccess("sqlite", "POLYPLAN_SQLITE_URL", "sqlite://", None, None),
     "redis": EngineAccess("redis", "POLYPLAN_REDIS_URL", "redis://127.0.0.1:6379/0", "redis", _redis_container),
-    "mongodb": EngineAccess("mongodb", "POLYPLAN_MONGODB_URL", "mongodb://127.0.0.1:27017", "mongodb", _mongodb_container),
+    "mongodb": EngineAccess(
+        "mongodb", "POLYPLAN_MONGODB_URL", "mongodb://127.0.0.1:27017", "mongodb", _mongodb_container
+    ),
     "elasticsearch": EngineAccess(
-        "elasticsearch", "POLYPLAN_ELASTICSEARCH_URL", "http://127.0.0.1:9200", "elasticsearch", _elasticsearch_container
+        "elasticsearch",
+        "POLYPLAN_ELASTICSEARCH_URL",
+        "http://127.0.0.1:9200",
+        "elasticsearch",
+        _elasticsearch_container,
     ),
     "cassandra": EngineAccess(
-        "cassandra", "POLYPLAN_CASSANDRA_URL", "cassandra://127.0.0.1:9042/datacenter1", "cassandra", _cassandra_container
+        "cassandra",
+        "POLYPLAN_CASSANDRA_URL",
+        "cassandra://127.0.0.1:9042/datacenter1",
+        "cassandra",
+        _cassandra_container,
     ),
 }
 
@@ -100,7 +116,9 @@ def how_to_run(engine: str) -> str:
     """The sentence that tells a user how to run tests for `engine`."""
     access = ENGINES[engine]
     compose = (
-        f"`docker compose -f compose/docker-compose.yml up -d --wait {access.compose_service}` then " if access.compose_service else ""
+        f"`docker compose -f compose/docker-compose.yml up -d --wait {access.compose_service}` then "
+        if access.compose_service
+        else ""
     )
     return f"{compose}set {access.env_var}={access.example_url} (or run with a Docker engine for testcontainers)"
 

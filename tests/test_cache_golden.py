@@ -20,9 +20,7 @@ def emitted(plan: Plan) -> dict[str, str]:
     artifacts = Target().emit(plan)
     texts = dict(artifacts.files)
     # Generated test modules are stored as .py.txt so pytest does not collect the golden copies.
-    texts.update(
-        {f"tests/{path}.txt": text for path, text in artifacts.tests.items() if not path.startswith("data/")}
-    )
+    texts.update({f"tests/{path}.txt": text for path, text in artifacts.tests.items() if not path.startswith("data/")})
     return texts
 
 

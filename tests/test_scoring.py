@@ -50,7 +50,11 @@ def test_query_first_stores_pay_write_amplification_per_query_table() -> None:
     model = planned(BY_NAME["saas"]).model
     capabilities = load_capabilities()
     task = profile_entity(model, "Task")
-    factor = next(f for f in score_family(task, Family.WIDE_COLUMN, capabilities["cassandra"]).factors if f.factor == "write_scale")
+    factor = next(
+        f
+        for f in score_family(task, Family.WIDE_COLUMN, capabilities["cassandra"]).factors
+        if f.factor == "write_scale"
+    )
     assert f"× {len(task.patterns)} query tables" in factor.reason
 
 

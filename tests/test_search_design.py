@@ -129,7 +129,10 @@ def test_fulltext_string_is_text_with_a_raw_keyword(shop: SearchDesign) -> None:
         (Attribute(type=TypeName.TIMESTAMPTZ), {"format": "strict_date_optional_time||epoch_millis", "type": "date"}),
         (Attribute(type=TypeName.BINARY), {"type": "binary"}),
         (Attribute(type=TypeName.TEXT), {"analyzer": "pp_english", "type": "text"}),
-        (Attribute(type=TypeName.STRING, max_length=20000), {"ignore_above": 8191, "normalizer": "pp_lowercase", "type": "keyword"}),
+        (
+            Attribute(type=TypeName.STRING, max_length=20000),
+            {"ignore_above": 8191, "normalizer": "pp_lowercase", "type": "keyword"},
+        ),
     ],
 )
 def test_type_mapping(attribute: Attribute, expected: dict[str, Any]) -> None:
@@ -154,7 +157,12 @@ def test_template_is_strict_with_analyzers_and_normalizer(shop: SearchDesign) ->
     assert template["index_patterns"] == ["product-*"]
     assert template["template"]["mappings"]["dynamic"] == "strict"
     analysis = template["template"]["settings"]["analysis"]
-    assert analysis["analyzer"]["pp_english"]["filter"] == ["lowercase", "asciifolding", "pp_english_stop", "pp_english_stemmer"]
+    assert analysis["analyzer"]["pp_english"]["filter"] == [
+        "lowercase",
+        "asciifolding",
+        "pp_english_stop",
+        "pp_english_stemmer",
+    ]
     assert analysis["normalizer"]["pp_lowercase"]["filter"] == ["lowercase", "asciifolding"]
     assert template["_meta"]["alias"] == "product" and template["_meta"]["first_index"] == "product-000001"
 
@@ -224,7 +232,10 @@ def test_search_template_of_each_filter_kind(events: SearchDesign) -> None:
         ("at_to", "range_to"),
     ]
     source = template_source(query.body)
-    assert '"match":{"message":{"fuzziness":"AUTO","operator":"and","query":{{#toJson}}message_query{{/toJson}}}}' in source
+    assert (
+        '"match":{"message":{"fuzziness":"AUTO","operator":"and","query":{{#toJson}}message_query{{/toJson}}}}'
+        in source
+    )
     assert '{"terms":{"level":{{#toJson}}level_values{{/toJson}}}}' in source
     assert '"range":{"at":{"gte":{{#toJson}}at_from{{/toJson}},"lt":{{#toJson}}at_to{{/toJson}}}}' in source
     assert '"size":{{size}}{{^size}}100{{/size}}' in source
@@ -241,7 +252,9 @@ def test_filled_templates_are_json(shop: SearchDesign, events: SearchDesign) -> 
             for query in index.queries:
                 source = template_source(query.body)
                 for param in query.params:
-                    source = source.replace("{{#toJson}}" + param.name + "{{/toJson}}", json.dumps(["x"] if param.op == "in" else "x"))
+                    source = source.replace(
+                        "{{#toJson}}" + param.name + "{{/toJson}}", json.dumps(["x"] if param.op == "in" else "x")
+                    )
                 source = re.sub(r"\{\{size\}\}\{\{\^size\}\}(\d+)\{\{/size\}\}", r"\1", source)
                 body = json.loads(source)
                 assert body["size"] == query.size

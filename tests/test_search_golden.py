@@ -13,7 +13,9 @@ from polyplan.stores.search import Target
 from tests.conftest import SCENARIOS, Golden, planned
 from tests.test_search_design import OWN_MODELS
 
-SEARCHED = [path for path in SCENARIOS if planned(path).projections_in(Family.SEARCH) or planned(path).records_in(Family.SEARCH)]
+SEARCHED = [
+    path for path in SCENARIOS if planned(path).projections_in(Family.SEARCH) or planned(path).records_in(Family.SEARCH)
+]
 
 
 def _check(golden: Golden, name: str, plan: Plan) -> None:

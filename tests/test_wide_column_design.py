@@ -300,7 +300,9 @@ def test_oversized_partition_gets_a_time_bucket_and_a_pp502_warning(telemetry: W
 def _with_pattern(pattern: str) -> str:
     """TELEMETRY with one more access pattern (YAML list item text at column 0)."""
     assert "\nwrite_patterns:" in TELEMETRY
-    return TELEMETRY.replace("\nwrite_patterns:", "\n" + textwrap.indent(pattern.strip("\n"), "  ") + "\nwrite_patterns:")
+    return TELEMETRY.replace(
+        "\nwrite_patterns:", "\n" + textwrap.indent(pattern.strip("\n"), "  ") + "\nwrite_patterns:"
+    )
 
 
 @pytest.mark.parametrize(
@@ -337,7 +339,8 @@ def test_unservable_patterns_are_clear_errors(pattern: str, says: str) -> None:
     text = _with_pattern(textwrap.dedent(pattern))
     if "fulltext" in pattern:  # no search engine and a relational fallback: Cassandra is asked to answer it
         text = text.replace(
-            "name: wc_telemetry\n", "name: wc_telemetry\nengines: {search: null}\noptions: {fulltext_fallback: relational}\n"
+            "name: wc_telemetry\n",
+            "name: wc_telemetry\nengines: {search: null}\noptions: {fulltext_fallback: relational}\n",
         )
     plan = _plan(text)
     with pytest.raises(DiagnosticError) as raised:
@@ -474,7 +477,7 @@ def test_quoted_names_in_generated_schema(social: WideColumnDesign) -> None:
     files, _ = render(_plan(SOCIAL))
     schema = files["cassandra/schema.cql"]
     assert '"Full Name" text,' in schema and '"select" text,' in schema and '"group" text,' in schema
-    assert "PRIMARY KEY ((\"group\", bucket), handle, id)" in schema
+    assert 'PRIMARY KEY (("group", bucket), handle, id)' in schema
     assert "lines list<frozen<order_lines>>" in schema
     statements = [s for _, s in split_statements(schema)]
     assert statements[0].startswith("CREATE KEYSPACE IF NOT EXISTS wc_social")
@@ -525,6 +528,11 @@ def test_emit_is_deterministic() -> None:
     first = Target().emit(_plan(SOCIAL))
     second = Target().emit(_plan(SOCIAL))
     assert first.files == second.files and first.tests == second.tests
-    assert set(first.files) == {"cassandra/schema.cql", "cassandra/queries.cql", "cassandra/writes.json", "cassandra/design.json"}
+    assert set(first.files) == {
+        "cassandra/schema.cql",
+        "cassandra/queries.cql",
+        "cassandra/writes.json",
+        "cassandra/design.json",
+    }
     assert set(first.tests) == {"test_cassandra.py", "data/cassandra.json"}
     assert first.summary["keyspace"] == "wc_social"

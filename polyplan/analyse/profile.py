@@ -93,8 +93,10 @@ def pattern_shape(model: RequirementsModel, pattern: AccessPattern) -> PatternSh
         shapes.add("scan")
     eq_attributes = frozenset(f.attribute for f in pattern.filters if f.op is FilterOp.EQ and f.value is None)
     only_eq = all(f.op is FilterOp.EQ and f.value is None for f in pattern.filters) and pattern.filters
-    key_lookup = bool(only_eq) and not pattern.sort and any(
-        unique == eq_attributes for unique in unique_sets(model, pattern.entity)
+    key_lookup = (
+        bool(only_eq)
+        and not pattern.sort
+        and any(unique == eq_attributes for unique in unique_sets(model, pattern.entity))
     )
     return PatternShape(
         name=pattern.name,
@@ -123,13 +125,9 @@ def profile_entity(model: RequirementsModel, name: str) -> EntityProfile:
     horizon_days = model.options.horizon_years * 365.0
     rows = live_rows(growth, horizon_days)
     size = float(entity.avg_record_bytes or record_bytes(all_attributes(model, name)))
-    consistency = max(
-        (p.consistency for p in patterns), key=_CONSISTENCY_ORDER.index, default=Consistency.EVENTUAL
-    )
+    consistency = max((p.consistency for p in patterns), key=_CONSISTENCY_ORDER.index, default=Consistency.EVENTUAL)
     involved = relationships_of(model, name)
-    integrity = sum(
-        1 for r in involved if r.from_ != r.to and (r.required or r.kind is RelationshipKind.MANY_TO_MANY)
-    )
+    integrity = sum(1 for r in involved if r.from_ != r.to and (r.required or r.kind is RelationshipKind.MANY_TO_MANY))
     owner = next((r.from_ for r in involved if r.to == name and r.owned), None)
     return EntityProfile(
         name=name,

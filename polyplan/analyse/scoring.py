@@ -28,7 +28,6 @@ WEIGHTS: dict[str, float] = {
 }
 
 
-
 def _ratio_score(need: float, capacity: float) -> float:
     """1 while `need` is at most half of `capacity`, falling towards 0 beyond it."""
     if need <= 0 or need <= capacity / 2:
@@ -68,7 +67,10 @@ def _write_scale(profile: EntityProfile, cap: Capability) -> tuple[float, str]:
 def _volume(profile: EntityProfile, cap: Capability) -> tuple[float, str]:
     score = _ratio_score(profile.bytes_at_horizon, cap.storage_capacity)
     gigabytes = profile.bytes_at_horizon / 1e9
-    return score, f"{profile.rows_at_horizon:,.0f} rows ≈ {gigabytes:,.1f} GB at horizon vs {cap.storage_capacity / 1e9:,.0f} GB"
+    return (
+        score,
+        f"{profile.rows_at_horizon:,.0f} rows ≈ {gigabytes:,.1f} GB at horizon vs {cap.storage_capacity / 1e9:,.0f} GB",
+    )
 
 
 def _latency(profile: EntityProfile, cap: Capability) -> tuple[float, str]:
@@ -130,7 +132,9 @@ def blockers(profile: EntityProfile, cap: Capability | None, family: Family) -> 
     if not cap.durable and profile.must_keep:
         found.append("the entity must be kept")
     if profile.transactions and cap.transactions != "multi_entity":
-        found.append(f"transaction(s) {', '.join(profile.transactions)} span entities; {cap.title} cannot commit them atomically")
+        found.append(
+            f"transaction(s) {', '.join(profile.transactions)} span entities; {cap.title} cannot commit them atomically"
+        )
     return tuple(found)
 
 

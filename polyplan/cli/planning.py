@@ -42,7 +42,13 @@ def plan(
     console.print(table)
 
 
-_SHORT = {"relational": "relational", "document": "document", "cache": "cache", "search": "search", "wide_column": "wide-col"}
+_SHORT = {
+    "relational": "relational",
+    "document": "document",
+    "cache": "cache",
+    "search": "search",
+    "wide_column": "wide-col",
+}
 
 
 def _explain_entity(entity: EntityPlan) -> Table:

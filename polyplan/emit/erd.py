@@ -38,7 +38,11 @@ def render_erd(plan: Plan) -> str:
         references = {column for ref in references_into(model, name) for column in ref.columns}
         lines.append(f"    {_mermaid_name(name)} {{")
         for attr_name, attribute in all_attributes(model, name).items():
-            markers = [m for m, present in (("PK", attr_name in keys), ("FK", attr_name in references), ("UK", attribute.unique)) if present]
+            markers = [
+                m
+                for m, present in (("PK", attr_name in keys), ("FK", attr_name in references), ("UK", attribute.unique))
+                if present
+            ]
             note = [] if attr_name == _mermaid_name(attr_name) else [f"name: {attr_name}"]
             if attribute.pii.value != "none":
                 note.append(f"PII {attribute.pii.value}")

@@ -60,11 +60,15 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
                 f"{profile.rows_at_horizon:,.0f}",
             ]
         )
-    lines += _table(["entity", "system of record", "projections", "score", "reads/s / writes/s", "rows at horizon"], rows)
+    lines += _table(
+        ["entity", "system of record", "projections", "score", "reads/s / writes/s", "rows at horizon"], rows
+    )
     lines += ["", "## Entities", ""]
     for entity in plan.entities.values():
         lines += _entity_section(entity)
     lines += ["## Diagnostics", ""]
-    lines += [f"- `{d.code}` {d.severity.value}: {d.path + ': ' if d.path else ''}{d.message}" for d in diagnostics] or ["None."]
+    lines += [
+        f"- `{d.code}` {d.severity.value}: {d.path + ': ' if d.path else ''}{d.message}" for d in diagnostics
+    ] or ["None."]
     lines += ["", "## Diagram", "", "See `erd.mmd` (Mermaid).", ""]
     return "\n".join(lines)

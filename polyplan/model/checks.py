@@ -100,7 +100,14 @@ def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
         found.extend(_attribute_problems(attribute.items, (*path, "items")))
     for field_name, field in (attribute.fields or {}).items():
         if not NAME.match(field_name):
-            found.append(Problem("PP203", f"'{field_name}' is not a valid name ({NAME_RULE})", (*path, "fields", field_name), at_key=True))
+            found.append(
+                Problem(
+                    "PP203",
+                    f"'{field_name}' is not a valid name ({NAME_RULE})",
+                    (*path, "fields", field_name),
+                    at_key=True,
+                )
+            )
         found.extend(_attribute_problems(field, (*path, "fields", field_name)))
     return found
 
@@ -131,64 +138,139 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
         found.append(Problem("PP203", f"entity name '{name}' is not a valid name ({NAME_RULE})", path, at_key=True))
     for attr_name, attribute in entity.attributes.items():
         if not NAME.match(attr_name):
-            found.append(Problem("PP203", f"'{attr_name}' is not a valid name ({NAME_RULE})", (*path, "attributes", attr_name), at_key=True))
+            found.append(
+                Problem(
+                    "PP203",
+                    f"'{attr_name}' is not a valid name ({NAME_RULE})",
+                    (*path, "attributes", attr_name),
+                    at_key=True,
+                )
+            )
         found.extend(_attribute_problems(attribute, (*path, "attributes", attr_name)))
     known = all_attributes(model, name)
     key = key_of(entity)
     for index, key_attr in enumerate(key.attributes):
         if entity.key is not None and key_attr not in entity.attributes:
-            found.append(Problem("PP202", f"key attribute '{key_attr}' is not an attribute of {name}", (*path, "key", "attributes", index)))
+            found.append(
+                Problem(
+                    "PP202",
+                    f"key attribute '{key_attr}' is not an attribute of {name}",
+                    (*path, "key", "attributes", index),
+                )
+            )
         elif key_attr in entity.attributes:
             attribute = entity.attributes[key_attr]
             if attribute.nullable:
-                found.append(Problem("PP303", "a key attribute cannot be nullable", (*path, "attributes", key_attr, "nullable")))
+                found.append(
+                    Problem("PP303", "a key attribute cannot be nullable", (*path, "attributes", key_attr, "nullable"))
+                )
             if attribute.type in UNINDEXABLE:
-                found.append(Problem("PP302", f"a key cannot be a {attribute.type.value} attribute", (*path, "attributes", key_attr, "type")))
+                found.append(
+                    Problem(
+                        "PP302",
+                        f"a key cannot be a {attribute.type.value} attribute",
+                        (*path, "attributes", key_attr, "type"),
+                    )
+                )
     for index, group in enumerate(entity.unique):
         for position, attr_name in enumerate(group):
             member = known.get(attr_name)
             if member is None:
-                found.append(Problem("PP202", f"'{attr_name}' is not an attribute of {name}", (*path, "unique", index, position)))
+                found.append(
+                    Problem("PP202", f"'{attr_name}' is not an attribute of {name}", (*path, "unique", index, position))
+                )
             elif member.type in UNINDEXABLE:
                 found.append(
-                    Problem("PP302", f"unique cannot include the {member.type.value} attribute '{attr_name}'", (*path, "unique", index, position))
+                    Problem(
+                        "PP302",
+                        f"unique cannot include the {member.type.value} attribute '{attr_name}'",
+                        (*path, "unique", index, position),
+                    )
                 )
     for index, check in enumerate(entity.checks):
         for side in ("left", "right"):
             attr_name = getattr(check, side)
             compared = known.get(attr_name)
             if compared is None:
-                found.append(Problem("PP202", f"'{attr_name}' is not an attribute of {name}", (*path, "checks", index, side)))
+                found.append(
+                    Problem("PP202", f"'{attr_name}' is not an attribute of {name}", (*path, "checks", index, side))
+                )
             elif compared.type not in ORDERABLE_TYPES:
-                found.append(Problem("PP304", f"'{attr_name}' ({compared.type.value}) cannot be compared", (*path, "checks", index, side)))
+                found.append(
+                    Problem(
+                        "PP304",
+                        f"'{attr_name}' ({compared.type.value}) cannot be compared",
+                        (*path, "checks", index, side),
+                    )
+                )
     growth = entity.growth
     if growth.must_keep and growth.ttl_seconds is not None:
-        found.append(Problem("PP301", f"{name} must be kept, so it cannot have a TTL", (*path, "growth", "ttl_seconds")))
+        found.append(
+            Problem("PP301", f"{name} must be kept, so it cannot have a TTL", (*path, "growth", "ttl_seconds"))
+        )
     if growth.must_keep and growth.retention_days is not None:
-        found.append(Problem("PP301", f"{name} must be kept, so it cannot have a retention period", (*path, "growth", "retention_days")))
+        found.append(
+            Problem(
+                "PP301",
+                f"{name} must be kept, so it cannot have a retention period",
+                (*path, "growth", "retention_days"),
+            )
+        )
     if growth.retention_days and growth.archive_after_days and growth.archive_after_days >= growth.retention_days:
-        found.append(Problem("PP308", "archive_after_days must be shorter than retention_days", (*path, "growth", "archive_after_days")))
+        found.append(
+            Problem(
+                "PP308",
+                "archive_after_days must be shorter than retention_days",
+                (*path, "growth", "archive_after_days"),
+            )
+        )
     if growth.time_attribute is not None:
         ager = known.get(growth.time_attribute)
         if ager is None:
-            found.append(Problem("PP202", f"'{growth.time_attribute}' is not an attribute of {name}", (*path, "growth", "time_attribute")))
+            found.append(
+                Problem(
+                    "PP202",
+                    f"'{growth.time_attribute}' is not an attribute of {name}",
+                    (*path, "growth", "time_attribute"),
+                )
+            )
         elif ager.type not in (TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
-            found.append(Problem("PP303", "time_attribute must be a date or timestamp", (*path, "growth", "time_attribute")))
+            found.append(
+                Problem("PP303", "time_attribute must be a date or timestamp", (*path, "growth", "time_attribute"))
+            )
     if (growth.retention_days or growth.archive_after_days) and growth.time_attribute is None:
-        found.append(Problem("PP102", "retention and archiving need a time_attribute that ages rows", (*path, "growth", "time_attribute")))
+        found.append(
+            Problem(
+                "PP102",
+                "retention and archiving need a time_attribute that ages rows",
+                (*path, "growth", "time_attribute"),
+            )
+        )
     if entity.placement is not None:
         family = entity.placement.family
         if model.engines.engine_for(family) is None:
             found.append(
-                Problem("PP307", f"{name} is placed in {family.value}, but engines.{family.value} is null (the organisation runs none)", (*path, "placement", "family"))
+                Problem(
+                    "PP307",
+                    f"{name} is placed in {family.value}, but engines.{family.value} is null (the organisation runs none)",
+                    (*path, "placement", "family"),
+                )
             )
         if family.value == "cache" and growth.ttl_seconds is None:
             found.append(
-                Problem("PP310", f"{name} is placed in the cache as its only store, so it needs growth.ttl_seconds", (*path, "placement", "family"))
+                Problem(
+                    "PP310",
+                    f"{name} is placed in the cache as its only store, so it needs growth.ttl_seconds",
+                    (*path, "placement", "family"),
+                )
             )
         if family.value == "search":
             found.append(
-                Problem("PP307", "a search engine cannot be a system of record; it is planned as a projection", (*path, "placement", "family"))
+                Problem(
+                    "PP307",
+                    "a search engine cannot be a system of record; it is planned as a projection",
+                    (*path, "placement", "family"),
+                )
             )
     return found
 
@@ -207,7 +289,9 @@ def _relationship_problems(model: RequirementsModel) -> list[Problem]:
         if relationship.on_delete is OnDelete.SET_NULL and relationship.required:
             found.append(Problem("PP306", "on_delete set_null needs required: false", (*path, "on_delete")))
         if relationship.attributes and relationship.kind is not RelationshipKind.MANY_TO_MANY:
-            found.append(Problem("PP312", "only a many_to_many relationship has attributes of its own", (*path, "attributes")))
+            found.append(
+                Problem("PP312", "only a many_to_many relationship has attributes of its own", (*path, "attributes"))
+            )
         for attr_name, attribute in relationship.attributes.items():
             found.extend(_attribute_problems(attribute, (*path, "attributes", attr_name)))
         if relationship.foreign_key and relationship.to in model.entities and relationship.from_ in model.entities:
@@ -265,16 +349,44 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
             attribute = known.get(flt.attribute)
             f_path = (*path, "filters", f_index)
             if attribute is None:
-                found.append(Problem("PP202", f"'{flt.attribute}' is not an attribute of {pattern.entity}", (*f_path, "attribute")))
+                found.append(
+                    Problem(
+                        "PP202", f"'{flt.attribute}' is not an attribute of {pattern.entity}", (*f_path, "attribute")
+                    )
+                )
                 continue
             if flt.op is FilterOp.FULLTEXT and attribute.type not in TEXTUAL_TYPES:
-                found.append(Problem("PP305", f"full-text needs a string or text attribute; '{flt.attribute}' is {attribute.type.value}", (*f_path, "op")))
+                found.append(
+                    Problem(
+                        "PP305",
+                        f"full-text needs a string or text attribute; '{flt.attribute}' is {attribute.type.value}",
+                        (*f_path, "op"),
+                    )
+                )
             if flt.op is FilterOp.PREFIX and attribute.type is not TypeName.STRING:
-                found.append(Problem("PP305", f"prefix needs a string attribute; '{flt.attribute}' is {attribute.type.value}", (*f_path, "op")))
+                found.append(
+                    Problem(
+                        "PP305",
+                        f"prefix needs a string attribute; '{flt.attribute}' is {attribute.type.value}",
+                        (*f_path, "op"),
+                    )
+                )
             if flt.op is FilterOp.RANGE and attribute.type not in ORDERABLE_TYPES:
-                found.append(Problem("PP304", f"range needs an ordered type; '{flt.attribute}' is {attribute.type.value}", (*f_path, "op")))
+                found.append(
+                    Problem(
+                        "PP304",
+                        f"range needs an ordered type; '{flt.attribute}' is {attribute.type.value}",
+                        (*f_path, "op"),
+                    )
+                )
             if flt.op in (FilterOp.EQ, FilterOp.IN) and attribute.type in UNINDEXABLE:
-                found.append(Problem("PP304", f"cannot filter by equality on the {attribute.type.value} attribute '{flt.attribute}'", (*f_path, "op")))
+                found.append(
+                    Problem(
+                        "PP304",
+                        f"cannot filter by equality on the {attribute.type.value} attribute '{flt.attribute}'",
+                        (*f_path, "op"),
+                    )
+                )
             if flt.value is None and "value" in flt.model_fields_set:
                 found.append(
                     Problem(
@@ -287,24 +399,50 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
             if flt.value is not None:
                 values = flt.value if flt.op is FilterOp.IN and isinstance(flt.value, list) else [flt.value]
                 if flt.op not in (FilterOp.EQ, FilterOp.IN):
-                    found.append(Problem("PP309", f"a constant value needs op eq or in, not {flt.op.value}", (*f_path, "value")))
+                    found.append(
+                        Problem("PP309", f"a constant value needs op eq or in, not {flt.op.value}", (*f_path, "value"))
+                    )
                 elif not all(_value_fits(attribute, v) for v in values):
-                    found.append(Problem("PP309", f"constant {flt.value!r} does not fit '{flt.attribute}' ({attribute.type.value}, op {flt.op.value})", (*f_path, "value")))
+                    found.append(
+                        Problem(
+                            "PP309",
+                            f"constant {flt.value!r} does not fit '{flt.attribute}' ({attribute.type.value}, op {flt.op.value})",
+                            (*f_path, "value"),
+                        )
+                    )
         for s_index, sort in enumerate(pattern.sort):
             attribute = known.get(sort.attribute)
             if attribute is None:
-                found.append(Problem("PP202", f"'{sort.attribute}' is not an attribute of {pattern.entity}", (*path, "sort", s_index, "attribute")))
+                found.append(
+                    Problem(
+                        "PP202",
+                        f"'{sort.attribute}' is not an attribute of {pattern.entity}",
+                        (*path, "sort", s_index, "attribute"),
+                    )
+                )
             elif attribute.type not in ORDERABLE_TYPES:
-                found.append(Problem("PP304", f"cannot sort on the {attribute.type.value} attribute '{sort.attribute}'", (*path, "sort", s_index, "attribute")))
+                found.append(
+                    Problem(
+                        "PP304",
+                        f"cannot sort on the {attribute.type.value} attribute '{sort.attribute}'",
+                        (*path, "sort", s_index, "attribute"),
+                    )
+                )
         for r_index, attr_name in enumerate(pattern.reads):
             if attr_name not in known:
-                found.append(Problem("PP202", f"'{attr_name}' is not an attribute of {pattern.entity}", (*path, "reads", r_index)))
+                found.append(
+                    Problem(
+                        "PP202", f"'{attr_name}' is not an attribute of {pattern.entity}", (*path, "reads", r_index)
+                    )
+                )
         related = related_entities(model, pattern.entity)
         for l_index, other in enumerate(pattern.loads):
             if other not in model.entities:
                 found.append(Problem("PP201", f"unknown entity '{other}'", (*path, "loads", l_index)))
             elif other not in related:
-                found.append(Problem("PP201", f"{pattern.entity} has no relationship with {other}", (*path, "loads", l_index)))
+                found.append(
+                    Problem("PP201", f"{pattern.entity} has no relationship with {other}", (*path, "loads", l_index))
+                )
     for index, write in enumerate(model.write_patterns):
         path = ("write_patterns", index)
         if write.name in seen:
@@ -316,11 +454,17 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
         known = all_attributes(model, write.entity)
         for a_index, attr_name in enumerate(write.attributes):
             if attr_name not in known:
-                found.append(Problem("PP202", f"'{attr_name}' is not an attribute of {write.entity}", (*path, "attributes", a_index)))
+                found.append(
+                    Problem(
+                        "PP202", f"'{attr_name}' is not an attribute of {write.entity}", (*path, "attributes", a_index)
+                    )
+                )
     for index, transaction in enumerate(model.transactions):
         for e_index, entity_name in enumerate(transaction.entities):
             if entity_name not in model.entities:
-                found.append(Problem("PP201", f"unknown entity '{entity_name}'", ("transactions", index, "entities", e_index)))
+                found.append(
+                    Problem("PP201", f"unknown entity '{entity_name}'", ("transactions", index, "entities", e_index))
+                )
     return found
 
 
@@ -328,7 +472,9 @@ def _governance_problems(model: RequirementsModel) -> list[Problem]:
     found: list[Problem] = []
     tenancy = model.tenancy
     if tenancy.isolation is not Isolation.NONE and tenancy.tenant_key is None:
-        found.append(Problem("PP313", f"isolation '{tenancy.isolation.value}' needs a tenant_key", ("tenancy", "tenant_key")))
+        found.append(
+            Problem("PP313", f"isolation '{tenancy.isolation.value}' needs a tenant_key", ("tenancy", "tenant_key"))
+        )
     scoped = tenancy.entities or (list(model.entities) if tenancy.isolation is Isolation.ROW else [])
     for index, entity_name in enumerate(tenancy.entities):
         if entity_name not in model.entities:
@@ -337,12 +483,23 @@ def _governance_problems(model: RequirementsModel) -> list[Problem]:
         for entity_name in scoped:
             if entity_name in model.entities and tenancy.tenant_key not in all_attributes(model, entity_name):
                 found.append(
-                    Problem("PP202", f"tenant key '{tenancy.tenant_key}' is not an attribute of {entity_name}", ("tenancy", "tenant_key"))
+                    Problem(
+                        "PP202",
+                        f"tenant key '{tenancy.tenant_key}' is not an attribute of {entity_name}",
+                        ("tenancy", "tenant_key"),
+                    )
                 )
     for r_index, role in enumerate(model.security.roles):
         for entity_name in role.grants:
             if entity_name != "*" and entity_name not in model.entities:
-                found.append(Problem("PP201", f"unknown entity '{entity_name}'", ("security", "roles", r_index, "grants", entity_name), at_key=True))
+                found.append(
+                    Problem(
+                        "PP201",
+                        f"unknown entity '{entity_name}'",
+                        ("security", "roles", r_index, "grants", entity_name),
+                        at_key=True,
+                    )
+                )
     for index, entity_name in enumerate(model.security.audit):
         if entity_name not in model.entities:
             found.append(Problem("PP201", f"unknown entity '{entity_name}'", ("security", "audit", index)))

@@ -36,6 +36,7 @@ def _memo(model: RequirementsModel, key: Any, compute: Callable[[], T]) -> T:
     value: T = cache[key]
     return value
 
+
 DEFAULT_KEY = Key(attributes=["id"], kind=KeyKind.SURROGATE)
 SURROGATE_ID = Attribute(type=TypeName.UUID, description="Surrogate primary key.")
 

@@ -130,7 +130,11 @@ class _Walk:
             key_location = _location(self.source, key_node.start_mark)
             if not isinstance(key_node, yaml.ScalarNode):
                 where = ".".join(map(str, path))
-                self.errors.append(Diagnostic("PP002", "a key must be a plain name, not a list or mapping", where, location=key_location))
+                self.errors.append(
+                    Diagnostic(
+                        "PP002", "a key must be a plain name, not a list or mapping", where, location=key_location
+                    )
+                )
                 continue
             # Keys are names: take the text as written, so `on:` or `1:` is not read as true or 1.
             key_text = str(key_node.value)
@@ -147,7 +151,10 @@ class _Walk:
 _YAML_HINTS = (
     ("'\\t'", "found a tab character; YAML indents with spaces only"),
     ("expected <block end>", "this line is indented differently from the lines above it"),
-    ("mapping values are not allowed here", "unexpected ':' (quote a value that contains ': ', or check the indentation)"),
+    (
+        "mapping values are not allowed here",
+        "unexpected ':' (quote a value that contains ': ', or check the indentation)",
+    ),
 )
 
 
@@ -172,7 +179,9 @@ def _compose_for_errors(text: str, source: str) -> yaml.Node | None:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         location = _location(source, exc.problem_mark or exc.context_mark)
-        raise DiagnosticError([Diagnostic("PP002", f"YAML syntax error: {_yaml_problem(exc)}", location=location)]) from None
+        raise DiagnosticError(
+            [Diagnostic("PP002", f"YAML syntax error: {_yaml_problem(exc)}", location=location)]
+        ) from None
 
 
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, Location], dict[PathKey, Location]]:
@@ -273,7 +282,9 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "string_type":
         return f"expected a string, got {_shown(given)}"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == _SNAKE_CASE:
-        return f"must be lower_snake_case (a lowercase letter, then lowercase letters, digits or _), got {_shown(given)}"
+        return (
+            f"must be lower_snake_case (a lowercase letter, then lowercase letters, digits or _), got {_shown(given)}"
+        )
     if kind == "too_short" and isinstance(given, (list, dict)):
         wanted = int(ctx.get("min_length", 1))
         return f"needs at least {wanted} {'entry' if wanted == 1 else 'entries'}, got {len(given)}"
@@ -344,7 +355,9 @@ def load_file(path: str | Path) -> LoadedModel:
         raw = file.read_bytes()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise DiagnosticError([Diagnostic("PP001", f"cannot read model file: {reason}", location=Location(str(path), 1, 1))]) from None
+        raise DiagnosticError(
+            [Diagnostic("PP001", f"cannot read model file: {reason}", location=Location(str(path), 1, 1))]
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -294,9 +294,7 @@ class AccessPattern(Strict):
     rate: Annotated[float, Field(ge=0)] = Field(default=1, description="Peak executions per second.")
     latency_ms: Annotated[float, Field(gt=0)] = Field(default=100, description="p99 latency target.")
     consistency: Consistency = Consistency.STRONG
-    staleness_seconds: Annotated[float, Field(ge=0)] = Field(
-        default=0, description="How old an answer may be."
-    )
+    staleness_seconds: Annotated[float, Field(ge=0)] = Field(default=0, description="How old an answer may be.")
 
 
 class WriteKind(StrEnum):
@@ -373,9 +371,7 @@ class Engines(Strict):
 
 
 class Options(Strict):
-    horizon_years: Annotated[float, Field(gt=0, le=20)] = Field(
-        default=3, description="Capacity-planning horizon."
-    )
+    horizon_years: Annotated[float, Field(gt=0, le=20)] = Field(default=3, description="Capacity-planning horizon.")
     fulltext_fallback: Literal["relational", "none"] = Field(
         default="none",
         description="With 'relational', full-text at scale may stay in the relational store.",

@@ -25,7 +25,9 @@ FULLTEXT_ROWS_AT_SCALE = 1_000_000
 HOT_KEY_RATE = 500.0
 
 
-def _engine_capability(model: RequirementsModel, family: Family, capabilities: dict[str, Capability]) -> Capability | None:
+def _engine_capability(
+    model: RequirementsModel, family: Family, capabilities: dict[str, Capability]
+) -> Capability | None:
     engine = model.engines.engine_for(family)
     return capabilities.get(engine) if engine else None
 
@@ -122,7 +124,9 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
             chosen[name] = ranked[0].family
             reasons[name].append(f"highest eligible score ({ranked[0].total:.2f})")
         else:
-            errors.append(Diagnostic("PP401", "no family the organisation runs can hold this entity", f"entities.{name}"))
+            errors.append(
+                Diagnostic("PP401", "no family the organisation runs can hold this entity", f"entities.{name}")
+            )
     for t_index, transaction in enumerate(model.transactions):
         members = [e for e in transaction.entities if e in chosen]
         if len({chosen[e] for e in members}) <= 1:
@@ -156,7 +160,12 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
         projections, projection_notes = _projections(model, profiles[name], family, capabilities, name)
         notes.extend(projection_notes)
         capability = _engine_capability(model, family, capabilities)
-        if profiles[name].ephemeral and capability is not None and not capability.has("ttl") and not capability.has("ttl_index"):
+        if (
+            profiles[name].ephemeral
+            and capability is not None
+            and not capability.has("ttl")
+            and not capability.has("ttl_index")
+        ):
             notes.append(
                 Diagnostic(
                     "PP311",

@@ -288,7 +288,9 @@ class _Designer:
 
     # --- child tables ---------------------------------------------------------------------
 
-    def _parent_columns(self, entity_name: str, table: str, names: UniqueNames) -> tuple[list[ColumnSpec], dict[str, str]]:
+    def _parent_columns(
+        self, entity_name: str, table: str, names: UniqueNames
+    ) -> tuple[list[ColumnSpec], dict[str, str]]:
         entity = self.model.entities[entity_name]
         columns: list[ColumnSpec] = []
         mapping: dict[str, str] = {}

@@ -149,14 +149,18 @@ def _uses(model: RequirementsModel, patterns: list[str]) -> dict[str, FieldUse]:
     return uses
 
 
-def _lifecycle(plan: Plan, entity: EntityPlan, alias: str, doc_bytes: float, notes: list[Diagnostic]) -> tuple[Lifecycle, int]:
+def _lifecycle(
+    plan: Plan, entity: EntityPlan, alias: str, doc_bytes: float, notes: list[Diagnostic]
+) -> tuple[Lifecycle, int]:
     """The ILM policy and the primary shard count of each backing index."""
     model = plan.model
     growth = model.entities[entity.name].growth
     profile = entity.profile
     path = f"entities.{entity.name}"
     deletes = any(w.entity == entity.name and w.kind is WriteKind.DELETE for w in model.write_patterns)
-    expiry = None if growth.must_keep else (growth.retention_days * 86400 if growth.retention_days else growth.ttl_seconds)
+    expiry = (
+        None if growth.must_keep else (growth.retention_days * 86400 if growth.retention_days else growth.ttl_seconds)
+    )
     policy = f"{alias}-lifecycle"
     if profile.append_only and not deletes and growth.rows_per_day > 0:
         daily = daily_rows_at_horizon(growth.rows_per_day, growth.monthly_growth_rate, model.options.horizon_years)
@@ -196,9 +200,7 @@ def _lifecycle(plan: Plan, entity: EntityPlan, alias: str, doc_bytes: float, not
     return Lifecycle(policy, False, None, None, None, tuple(reasons)), shards
 
 
-def design_index(
-    plan: Plan, entity_name: str, projection: Projection | None
-) -> tuple[SearchIndex, list[Diagnostic]]:
+def design_index(plan: Plan, entity_name: str, projection: Projection | None) -> tuple[SearchIndex, list[Diagnostic]]:
     """The index for one search projection of `entity_name` (or for its records, if `projection` is None)."""
     model = plan.model
     entity = plan.entities[entity_name]
@@ -313,4 +315,3 @@ def design_search(plan: Plan) -> SearchDesign:
             )
         )
     return SearchDesign(plan.model.name, tuple(indexes), tuple(notes))
-

@@ -58,7 +58,12 @@ def ilm_policy(index: SearchIndex, model: str) -> dict[str, Any]:
         phases["delete"] = {"actions": {"delete": {}}, "min_age": life.delete_after}
     return {
         "policy": {
-            "_meta": {"entity": index.entity, "generated_by": "polyplan", "model": model, "reasons": list(life.reasons)},
+            "_meta": {
+                "entity": index.entity,
+                "generated_by": "polyplan",
+                "model": model,
+                "reasons": list(life.reasons),
+            },
             "phases": phases,
         }
     }
@@ -118,9 +123,13 @@ def _sync_section(index: SearchIndex) -> list[str]:
         "  with 409 and skipped. The document is always the whole record, never a partial update.",
         "",
         "```",
-        json.dumps({"index": {"_id": "<key>", "_index": index.alias, "version": "<seq>", "version_type": "external_gte"}}),
+        json.dumps(
+            {"index": {"_id": "<key>", "_index": index.alias, "version": "<seq>", "version_type": "external_gte"}}
+        ),
         "{ ...the full document... }",
-        json.dumps({"delete": {"_id": "<key>", "_index": index.alias, "version": "<seq>", "version_type": "external_gte"}}),
+        json.dumps(
+            {"delete": {"_id": "<key>", "_index": index.alias, "version": "<seq>", "version_type": "external_gte"}}
+        ),
         "```",
         "",
         "A delete's version is remembered for `index.gc_deletes` (60 s by default): keep the relay's lag under it, or",
@@ -166,7 +175,10 @@ def summary(design: SearchDesign) -> dict[str, Any]:
                 "refresh_interval": f"{index.refresh_seconds}s",
                 "replicas": index.replicas,
                 "rollover": (
-                    {"max_age": f"{index.lifecycle.max_age_days}d", "max_primary_shard_size": index.lifecycle.max_primary_shard_size}
+                    {
+                        "max_age": f"{index.lifecycle.max_age_days}d",
+                        "max_primary_shard_size": index.lifecycle.max_primary_shard_size,
+                    }
                     if index.lifecycle.rollover
                     else None
                 ),

@@ -61,7 +61,9 @@ def _folds(index: SearchIndex, attribute: str) -> bool:
     return index.fields[attribute].get("normalizer") == NORMALIZER
 
 
-def _matcher(index: SearchIndex, pattern: AccessPattern, params: dict[str, tuple[str, str, Any]]) -> Callable[[dict[str, Any]], bool]:
+def _matcher(
+    index: SearchIndex, pattern: AccessPattern, params: dict[str, tuple[str, str, Any]]
+) -> Callable[[dict[str, Any]], bool]:
     """A predicate that says whether a record passes every filter except full text."""
     checks: list[Callable[[dict[str, Any]], bool]] = []
     for flt in pattern.filters:
@@ -98,7 +100,11 @@ def _check(attr: str, op: str, raw: Any, fold: bool) -> Callable[[dict[str, Any]
 def _target(records: list[dict[str, Any]], pattern: AccessPattern) -> dict[str, Any]:
     """The record a pattern's parameters come from; constants are imposed on it if no record has them."""
     needed = [f.attribute for f in pattern.filters if f.value is None]
-    constants = [(f.attribute, f.value[0] if isinstance(f.value, list) else f.value) for f in pattern.filters if f.value is not None]
+    constants = [
+        (f.attribute, f.value[0] if isinstance(f.value, list) else f.value)
+        for f in pattern.filters
+        if f.value is not None
+    ]
     candidates = [r for r in records if all(r.get(a) is not None for a in needed)] or records
     for record in candidates:
         if all(record.get(a) == v for a, v in constants):
@@ -109,7 +115,14 @@ def _target(records: list[dict[str, Any]], pattern: AccessPattern) -> dict[str, 
     return record
 
 
-def _case(index: SearchIndex, query: SearchQuery, pattern: AccessPattern, records: list[dict[str, Any]], attributes: dict[str, Attribute], target: dict[str, Any]) -> dict[str, Any]:
+def _case(
+    index: SearchIndex,
+    query: SearchQuery,
+    pattern: AccessPattern,
+    records: list[dict[str, Any]],
+    attributes: dict[str, Attribute],
+    target: dict[str, Any],
+) -> dict[str, Any]:
     params: dict[str, tuple[str, str, Any]] = {}
     for param in query.params:
         attribute = attributes[param.attribute]
@@ -121,9 +134,20 @@ def _case(index: SearchIndex, query: SearchQuery, pattern: AccessPattern, record
         elif param.op == "range_from":
             raw = value
         elif param.op == "range_to":
-            above = sorted({_comparable(r[param.attribute]) for r in records if r.get(param.attribute) is not None and _comparable(r[param.attribute]) > _comparable(value)})
+            above = sorted(
+                {
+                    _comparable(r[param.attribute])
+                    for r in records
+                    if r.get(param.attribute) is not None and _comparable(r[param.attribute]) > _comparable(value)
+                }
+            )
             raw = above[0] if above else _step(value, attribute)
-            if isinstance(value, dt.datetime) and value.tzinfo is not None and isinstance(raw, dt.datetime) and raw.tzinfo is None:
+            if (
+                isinstance(value, dt.datetime)
+                and value.tzinfo is not None
+                and isinstance(raw, dt.datetime)
+                and raw.tzinfo is None
+            ):
                 raw = raw.replace(tzinfo=dt.UTC)
         elif param.op == "prefix":
             raw = str(value)[: max(1, len(str(value)) // 2)]

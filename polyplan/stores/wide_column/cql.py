@@ -25,7 +25,21 @@ _SCHEMA_NAME = re.compile(r"[^a-z0-9_]+")
 # Keywords of Cassandra 4.1+ grammars (GROUP BY, PER PARTITION LIMIT, LIKE, CAST, data masking…)
 # that the driver's keyword list predates: quoted as well.
 _NEWER_KEYWORDS = frozenset(
-    {"access", "cast", "datacenters", "duration", "group", "hashed", "like", "mask", "maxwritetime", "partition", "per", "select_masked", "unmask"}
+    {
+        "access",
+        "cast",
+        "datacenters",
+        "duration",
+        "group",
+        "hashed",
+        "like",
+        "mask",
+        "maxwritetime",
+        "partition",
+        "per",
+        "select_masked",
+        "unmask",
+    }
 )
 _KEYWORDS = frozenset(cql_keywords) | _NEWER_KEYWORDS
 
@@ -59,7 +73,11 @@ def map_literal(options: dict[str, Any]) -> str:
     """A CQL map literal of string keys, e.g. the replication or compaction options."""
     parts = []
     for key, value in options.items():
-        shown = str(value).lower() if isinstance(value, bool) else (str(value) if isinstance(value, int) else string_literal(str(value)))
+        shown = (
+            str(value).lower()
+            if isinstance(value, bool)
+            else (str(value) if isinstance(value, int) else string_literal(str(value)))
+        )
         parts.append(f"{string_literal(key)}: {shown}")
     return "{" + ", ".join(parts) + "}"
 

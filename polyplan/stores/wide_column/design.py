@@ -313,7 +313,9 @@ def _pattern_shape(ctx: _Context, pattern: AccessPattern) -> _Shape | None:
             conditions.append(Condition(name, None))
     reads = list(pattern.reads) or list(ctx.attributes)
     columns = _ordered_columns([*partition, *(c for c, _ in clustering), *ctx.key, *reads])
-    return _Shape(partition, clustering, _unique(conditions), columns, [pattern.name], "pattern", time_ordered, pattern.name)
+    return _Shape(
+        partition, clustering, _unique(conditions), columns, [pattern.name], "pattern", time_ordered, pattern.name
+    )
 
 
 def _unique(conditions: list[Condition]) -> list[Condition]:
@@ -329,7 +331,16 @@ def _ordered_columns(names: list[str]) -> list[str]:
 
 
 def _base_shape(ctx: _Context) -> _Shape:
-    return _Shape(list(ctx.key), [], [], list(ctx.attributes), [], "base", False, f"{snake(ctx.entity)}_by_{'_'.join(snake(k) for k in ctx.key)}")
+    return _Shape(
+        list(ctx.key),
+        [],
+        [],
+        list(ctx.attributes),
+        [],
+        "base",
+        False,
+        f"{snake(ctx.entity)}_by_{'_'.join(snake(k) for k in ctx.key)}",
+    )
 
 
 def _merge(shapes: list[_Shape]) -> list[_Shape]:
@@ -374,7 +385,11 @@ def _selectivity(ctx: _Context, conditions: list[Condition]) -> tuple[float, lis
 
 
 def _row_bytes(ctx: _Context, columns: list[str], bucket: bool) -> float:
-    return ROW_OVERHEAD_BYTES + sum(column_bytes(ctx.attributes[c]) for c in columns) + (column_bytes(None) if bucket else 0)
+    return (
+        ROW_OVERHEAD_BYTES
+        + sum(column_bytes(ctx.attributes[c]) for c in columns)
+        + (column_bytes(None) if bucket else 0)
+    )
 
 
 def _bucket_name(ctx: _Context, base: str) -> str:
@@ -387,7 +402,9 @@ def _bucket_name(ctx: _Context, base: str) -> str:
 def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estimate | None, list[str]]:
     """Estimate the largest partition and add a bucket when the table needs one."""
     selectivity, notes = _selectivity(ctx, shape.conditions)
-    daily = daily_rows_at_horizon(ctx.growth.rows_per_day, ctx.growth.monthly_growth_rate, ctx.model.options.horizon_years)
+    daily = daily_rows_at_horizon(
+        ctx.growth.rows_per_day, ctx.growth.monthly_growth_rate, ctx.model.options.horizon_years
+    )
     row_bytes = _row_bytes(ctx, shape.columns, False)
     first = estimate(ctx.plan, ctx.entity, shape.partition, selectivity, row_bytes, daily * selectivity)
     first = replace(first, assumptions=(*notes, *first.assumptions))
@@ -416,7 +433,9 @@ def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estima
             f"{limits}" + (f" and {write_rate:,.1f} writes/s" if write_rate else "")
         )
         bucket = Bucket(_bucket_name(ctx, "bucket"), "hash", tuple(ctx.key), count=count, reason=why)
-    after = replace(first, rows_per_partition=rows, row_bytes=row_bytes, partitions=max(1.0, first.rows / max(rows, 1.0)))
+    after = replace(
+        first, rows_per_partition=rows, row_bytes=row_bytes, partitions=max(1.0, first.rows / max(rows, 1.0))
+    )
     return bucket, after, first, reasons
 
 
@@ -442,10 +461,14 @@ def _compaction(ctx: _Context, ttl: int | None) -> tuple[tuple[tuple[str, str | 
             ("compaction_window_unit", "DAYS"),
             ("compaction_window_size", days),
         )
-        return options, f"time-window compaction ({days}-day windows): append-only time series" + (" with TTL" if ttl else "")
+        return options, f"time-window compaction ({days}-day windows): append-only time series" + (
+            " with TTL" if ttl else ""
+        )
     if ctx.profile.update_rate > 0 and ctx.profile.read_rate >= ctx.profile.write_rate:
         return (("class", "LeveledCompactionStrategy"),), "leveled compaction: rows are updated and reads dominate"
-    return (("class", "SizeTieredCompactionStrategy"),), "size-tiered compaction: write-heavy or insert-only without a time order"
+    return (
+        ("class", "SizeTieredCompactionStrategy"),
+    ), "size-tiered compaction: write-heavy or insert-only without a time order"
 
 
 def _table(ctx: _Context, shape: _Shape, name: str, udts: dict[str, Udt]) -> Table:
@@ -453,12 +476,20 @@ def _table(ctx: _Context, shape: _Shape, name: str, udts: dict[str, Udt]) -> Tab
     ttl = _ttl(ctx)
     compaction, compaction_reason = _compaction(ctx, ttl)
     columns = [
-        Column(attr, cql_type(ctx.attributes[attr], f"{snake(ctx.entity)}_{snake(attr)}", udts, f"{ctx.entity}.{attr}"), attr)
+        Column(
+            attr,
+            cql_type(ctx.attributes[attr], f"{snake(ctx.entity)}_{snake(attr)}", udts, f"{ctx.entity}.{attr}"),
+            attr,
+        )
         for attr in shape.columns
     ]
     partition = list(shape.partition)
     if bucket is not None:
-        kind = CqlType("int") if bucket.kind == "hash" else CqlType("date" if ctx.attributes[bucket.source[0]].type is TypeName.DATE else "timestamp")
+        kind = (
+            CqlType("int")
+            if bucket.kind == "hash"
+            else CqlType("date" if ctx.attributes[bucket.source[0]].type is TypeName.DATE else "timestamp")
+        )
         columns.insert(len(partition), Column(bucket.column, kind, None))
         partition.append(bucket.column)
     reasons = [
@@ -641,7 +672,9 @@ def _names(ctx: _Context, shapes: list[_Shape], taken: set[str]) -> list[str]:
     return names
 
 
-def design_entity(plan: Plan, entity: str, taken: set[str]) -> tuple[EntityDesign | None, list[Diagnostic], list[Diagnostic]]:
+def design_entity(
+    plan: Plan, entity: str, taken: set[str]
+) -> tuple[EntityDesign | None, list[Diagnostic], list[Diagnostic]]:
     """The tables and queries of one wide-column entity, with its warnings and errors."""
     ctx = _Context(plan, entity)
     served_elsewhere = _search_served(plan, entity)
@@ -685,7 +718,10 @@ def _unenforced(ctx: _Context) -> list[str]:
         found.append("uniqueness")
     if any(a.type is TypeName.ENUM for a in attributes):
         found.append("enum values")
-    if any(a.min is not None or a.max is not None or a.pattern for a in attributes) or ctx.model.entities[ctx.entity].checks:
+    if (
+        any(a.min is not None or a.max is not None or a.pattern for a in attributes)
+        or ctx.model.entities[ctx.entity].checks
+    ):
         found.append("CHECK rules")
     if any(not a.nullable for name, a in ctx.attributes.items() if name not in ctx.key):
         found.append("NOT NULL")

@@ -73,7 +73,9 @@ def _enum_share(attribute: Attribute) -> tuple[float, str]:
     if attribute.weights:
         total = sum(attribute.weights) or 1.0
         top = max(range(len(values)), key=lambda i: attribute.weights[i] if attribute.weights else 0)
-        return attribute.weights[top] / total, f"most frequent value '{values[top]}' holds {attribute.weights[top] / total:.0%}"
+        return attribute.weights[
+            top
+        ] / total, f"most frequent value '{values[top]}' holds {attribute.weights[top] / total:.0%}"
     return 1.0 / len(values), f"{len(values)} equally likely values"
 
 
@@ -92,11 +94,25 @@ def shares(plan: Plan, entity: str, eq_attributes: list[str]) -> list[Share]:
         relationship = reference.relationship
         parent_rows = max(1.0, plan.entities[relationship.from_].profile.rows_at_horizon)
         if relationship.max_children:
-            found.append(Share(columns, min(1.0, relationship.max_children / rows), f"at most {relationship.max_children} per {relationship.from_} (max_children)"))
+            found.append(
+                Share(
+                    columns,
+                    min(1.0, relationship.max_children / rows),
+                    f"at most {relationship.max_children} per {relationship.from_} (max_children)",
+                )
+            )
         elif relationship.avg_children:
-            found.append(Share(columns, min(1.0, relationship.avg_children / rows), f"about {relationship.avg_children:g} per {relationship.from_} (avg_children)"))
+            found.append(
+                Share(
+                    columns,
+                    min(1.0, relationship.avg_children / rows),
+                    f"about {relationship.avg_children:g} per {relationship.from_} (avg_children)",
+                )
+            )
         else:
-            found.append(Share(columns, 1.0 / parent_rows, f"rows spread over {parent_rows:,.0f} {relationship.from_} records"))
+            found.append(
+                Share(columns, 1.0 / parent_rows, f"rows spread over {parent_rows:,.0f} {relationship.from_} records")
+            )
     for name in left:
         attribute = attributes[name]
         named_after = _entity_named_by(model, entity, name)
@@ -110,15 +126,27 @@ def shares(plan: Plan, entity: str, eq_attributes: list[str]) -> list[Share]:
         elif named_after is not None:
             parent_rows = max(1.0, plan.entities[named_after].profile.rows_at_horizon)
             found.append(
-                Share((name,), 1.0 / parent_rows, f"assumed one value per {named_after} ({parent_rows:,.0f}), as its name says (declare `distinct`)", True)
+                Share(
+                    (name,),
+                    1.0 / parent_rows,
+                    f"assumed one value per {named_after} ({parent_rows:,.0f}), as its name says (declare `distinct`)",
+                    True,
+                )
             )
         elif attribute.type is TypeName.UUID:
             # An id of some population much smaller than the rows that carry it.
             guess = max(1.0, math.sqrt(rows))
-            found.append(Share((name,), 1.0 / guess, f"assumed {guess:,.0f} distinct ids, √rows (declare `distinct`)", True))
+            found.append(
+                Share((name,), 1.0 / guess, f"assumed {guess:,.0f} distinct ids, √rows (declare `distinct`)", True)
+            )
         else:
             found.append(
-                Share((name,), 1.0 / DEFAULT_DISTINCT, f"assumed {DEFAULT_DISTINCT:,} distinct values (declare `distinct`)", True)
+                Share(
+                    (name,),
+                    1.0 / DEFAULT_DISTINCT,
+                    f"assumed {DEFAULT_DISTINCT:,} distinct values (declare `distinct`)",
+                    True,
+                )
             )
     return found
 
@@ -139,12 +167,23 @@ def estimate(
     rows = plan.entities[entity].profile.rows_at_horizon * selectivity
     eq = frozenset(eq_attributes)
     if eq and any(unique <= eq for unique in unique_sets(plan.model, entity)):
-        return Estimate(rows, rows_per_day, max(1.0, rows), 1.0, row_bytes, ("one row per partition: the equality filters identify a record",))
+        return Estimate(
+            rows,
+            rows_per_day,
+            max(1.0, rows),
+            1.0,
+            row_bytes,
+            ("one row per partition: the equality filters identify a record",),
+        )
     parts = shares(plan, entity, eq_attributes)
     fraction = math.prod(s.fraction for s in parts)
     per_partition = max(1.0, rows * fraction) if rows >= 1 else 0.0
-    notes = tuple(f"{', '.join(s.attributes)}: {s.reason}" for s in parts) or ("no equality filter: every row in one partition",)
-    return Estimate(rows, rows_per_day, max(1.0, rows / per_partition) if per_partition else 1.0, per_partition, row_bytes, notes)
+    notes = tuple(f"{', '.join(s.attributes)}: {s.reason}" for s in parts) or (
+        "no equality filter: every row in one partition",
+    )
+    return Estimate(
+        rows, rows_per_day, max(1.0, rows / per_partition) if per_partition else 1.0, per_partition, row_bytes, notes
+    )
 
 
 def time_unit(rows_per_day_per_partition: float, row_bytes: float, temporal: TypeName) -> tuple[str, bool]:

@@ -98,7 +98,10 @@ def queries_cql(design: WideColumnDesign, model: RequirementsModel) -> str:
     ]
     for entity in design.entities:
         for query in entity.queries:
-            head = [f"-- pattern: {query.pattern} ({query.entity})", f"-- table: {query.table}; consistency: {query.consistency}"]
+            head = [
+                f"-- pattern: {query.pattern} ({query.entity})",
+                f"-- table: {query.table}; consistency: {query.consistency}",
+            ]
             if query.description:
                 head.append(f"-- {' '.join(query.description.split())}")
             head += [f"-- read plan: {step}" for step in query.read_plan]
@@ -193,7 +196,12 @@ def design_document(design: WideColumnDesign) -> dict[str, Any]:
                 "limit": query.limit,
                 "order": [[c, d.value] for c, d in query.order],
                 "params": [
-                    {"attribute": p.attribute, "name": p.name, "op": p.op, "type": attribute_types[f"{query.pattern}.{p.name}"]}
+                    {
+                        "attribute": p.attribute,
+                        "name": p.name,
+                        "op": p.op,
+                        "type": attribute_types[f"{query.pattern}.{p.name}"],
+                    }
                     for p in query.params
                 ],
                 "read_plan": list(query.read_plan),
@@ -244,4 +252,3 @@ def render_files(design: WideColumnDesign, model: RequirementsModel) -> dict[str
         "cassandra/writes.json": dump(writes_document(design, model)),
         "cassandra/design.json": dump(design_document(design)),
     }
-

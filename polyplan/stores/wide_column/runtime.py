@@ -53,7 +53,9 @@ def next_bucket(bucket: dt.date | dt.datetime, unit: str) -> dt.date | dt.dateti
     return bucket + step
 
 
-def buckets_between(low: dt.date | dt.datetime, high: dt.date | dt.datetime, unit: str, newest_first: bool = False) -> Iterator[dt.date | dt.datetime]:
+def buckets_between(
+    low: dt.date | dt.datetime, high: dt.date | dt.datetime, unit: str, newest_first: bool = False
+) -> Iterator[dt.date | dt.datetime]:
     """Every bucket that can hold a value in [low, high), oldest first (or newest first)."""
     found = []
     bucket = time_bucket(low, unit)

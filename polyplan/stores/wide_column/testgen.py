@@ -128,7 +128,9 @@ def _filters(
     return values, checks
 
 
-def _bind_sets(query: Query, table: Table, values: dict[str, Any], allowed: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+def _bind_sets(
+    query: Query, table: Table, values: dict[str, Any], allowed: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], bool]:
     """One bind set per bucket (in read-plan order); whether the rows must be merged by sort order."""
     bucket = table.bucket
     if bucket is None:
@@ -163,7 +165,9 @@ def _key(column: str) -> Callable[[dict[str, Any]], Any]:
     return key
 
 
-def _case(query: Query, table: Table, records: list[dict[str, Any]], types: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def _case(
+    query: Query, table: Table, records: list[dict[str, Any]], types: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
     target = _target(records, table, query)
     if target is None:
         return None
@@ -174,7 +178,12 @@ def _case(query: Query, table: Table, records: list[dict[str, Any]], types: dict
     ordered = _sorted(allowed, query.order)
     shown = ordered[: query.limit] if query.limit else ordered
     compare = [c for c in query.select if types[c]["type"] not in COMPOUND]
-    bind_types = {p.name: table.column(p.attribute or next(r.column for r in query.restrictions if r.param == p.name)).type.describe({}) for p in query.params}
+    bind_types = {
+        p.name: table.column(
+            p.attribute or next(r.column for r in query.restrictions if r.param == p.name)
+        ).type.describe({})
+        for p in query.params
+    }
     return {
         "allowed": sorted([to_json(r[c], types[c]) for c in compare] for r in allowed),
         "bind_types": bind_types,
@@ -213,7 +222,12 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
                 record = records[first]
                 bucket = {table.bucket.column: bucket_value(table.bucket.describe(), record)} if table.bucket else {}
                 key_values = {c: canonical(_plain(bucket.get(c, record.get(c)))) for c in table.primary_key}
-            tables[table.name] = {"entity": entity.entity, "first": first, "first_key": key_values, "rows": sum(members[table.name])}
+            tables[table.name] = {
+                "entity": entity.entity,
+                "first": first,
+                "first_key": key_values,
+                "rows": sum(members[table.name]),
+            }
         for query in entity.queries:
             case = _case(query, design.table(query.table), records, types)
             if case is not None:

@@ -96,7 +96,9 @@ def _insert(model: RequirementsModel, design: EntityDesign, name: str, kind: str
     before = tuple(_statement(t, "insert", statements.insert(t, if_not_exists=True)) for t in claims)
     batch = tuple(_statement(t, "insert", statements.insert(t)) for t in design.tables if t not in claims)
     notes = [_LWT_NOTE] if claims else []
-    notes.append("skip a statement whose `when` does not hold for the record; compute bucket columns as `computed` says")
+    notes.append(
+        "skip a statement whose `when` does not hold for the record; compute bucket columns as `computed` says"
+    )
     return Operation(name, kind, rate, None, before, batch, (), tuple(notes))
 
 
@@ -113,7 +115,9 @@ def _delete(model: RequirementsModel, design: EntityDesign, name: str, rate: flo
     ]
     if claims:
         notes.append("release unique values (after_batch) only once the batch has succeeded")
-    return Operation(name, "delete", rate, statements.select_row(base) if base else None, (), batch, after, tuple(notes))
+    return Operation(
+        name, "delete", rate, statements.select_row(base) if base else None, (), batch, after, tuple(notes)
+    )
 
 
 def _moves(table: Table, changed: set[str]) -> bool:
