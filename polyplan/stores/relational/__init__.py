@@ -9,6 +9,8 @@ from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.index_docs import index_docs
+from polyplan.stores.relational.index_render import concurrent_index_sql
 from polyplan.stores.relational.render import (
     ENGINES,
     build_metadata,
@@ -49,8 +51,10 @@ class Target(StoreTarget):
         }
         chosen = model.engines.relational
         all_queries = {}
+        index_notes: list[Diagnostic] = []  # what each engine substitutes for an index (index-plan.md)
         for engine in ENGINES:
             rendered = build_metadata(tables, engine)
+            index_notes.extend(d for d in rendered.diagnostics if d.path.startswith("indexes."))
             queries, skipped = build_queries(plan, tables, rendered)
             all_queries[engine] = queries
             files[f"relational/{engine}/schema.sql"] = render_schema(model, rendered)
@@ -74,7 +78,11 @@ class Target(StoreTarget):
             pass
         else:
             tests.update(index_tests(plan, tables))
-        return Artifacts(files=files, tests=tests, diagnostics=tuple(_unique(diagnostics)), summary=summary)
+        files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(
+            build_metadata(tables, "postgresql").metadata, [i for t in tables for i in t.indexes]
+        )
+        docs = {"index-plan.md": index_docs(plan, tables, index_notes)}
+        return Artifacts(files=files, tests=tests, docs=docs, diagnostics=tuple(_unique(diagnostics)), summary=summary)
 
 
 def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -62,6 +62,9 @@ class IndexKind(StrEnum):
 class IndexColumn:
     name: str
     descending: bool = False
+    # Searched by prefix (LIKE 'abc%'): PostgreSQL then needs a pattern operator class and
+    # SQLite a NOCASE column, or their planners cannot use the index for the prefix.
+    prefix: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class IndexSpec:
     where: tuple[tuple[str, Any], ...] = ()
     serves: tuple[str, ...] = ()  # access pattern names, or "fk:<name>" / "unique:<name>"
     reason: str = ""
+    # How many leading columns every served pattern fixes by equality: an engine without partial
+    # indexes puts the `where` columns right after them (they are equalities too).
+    equality: int = 0
 
 
 @dataclass(frozen=True)

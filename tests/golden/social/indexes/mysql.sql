@@ -1,4 +1,3 @@
 -- Indexes of social on mysql (golden file: tests/test_indexes_golden.py)
 CREATE INDEX ix_follow_followee_id ON follow (followee_id);
-CREATE INDEX ix_follow_follower_id_since ON follow (follower_id, since DESC);
 CREATE INDEX ix_post_author_id_created_at ON post (author_id, created_at DESC);

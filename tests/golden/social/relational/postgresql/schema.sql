@@ -25,8 +25,6 @@ CREATE TABLE follow (
 
 CREATE INDEX ix_follow_followee_id ON follow (followee_id);
 
-CREATE INDEX ix_follow_follower_id_since ON follow (follower_id, since DESC);
-
 COMMENT ON TABLE follow IS 'Who follows whom: the graph behind fan-out.';
 
 CREATE TABLE post (

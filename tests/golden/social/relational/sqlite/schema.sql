@@ -28,8 +28,6 @@ CREATE TABLE follow (
 
 CREATE INDEX ix_follow_followee_id ON follow (followee_id);
 
-CREATE INDEX ix_follow_follower_id_since ON follow (follower_id, since DESC);
-
 CREATE TABLE post (
 	id CHAR(32) NOT NULL,
 	body TEXT NOT NULL,

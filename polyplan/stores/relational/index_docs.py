@@ -1,0 +1,217 @@
+"""`docs/index-plan.md`: each index, why it exists, what it serves, its size and write cost;
+the patterns left unindexed and why (pure: text from the design)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from polyplan.diagnostics import Diagnostic
+from polyplan.plan.ir import Plan
+from polyplan.stores.relational import indexes as design
+from polyplan.stores.relational.indexes import IndexMetrics, PatternRoute, index_plan_of
+from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableSpec
+
+_KIND = {
+    IndexKind.BTREE: "B-tree",
+    IndexKind.UNIQUE: "unique B-tree",
+    IndexKind.FULLTEXT: "full-text",
+    IndexKind.GIN: "GIN",
+    IndexKind.BRIN: "BRIN",
+}
+
+
+def _bytes(size: float) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} TiB"
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _where(where: tuple[tuple[str, Any], ...]) -> str:
+    parts = []
+    for column, value in where:
+        if value is None:
+            parts.append(f"{column} IS NULL")
+        elif isinstance(value, tuple):
+            parts.append(f"{column} IN ({', '.join(repr(v) for v in value)})")
+        else:
+            parts.append(f"{column} = {value!r}")
+    return " AND ".join(parts)
+
+
+def _columns(index: IndexSpec) -> str:
+    shown = []
+    for column in index.columns:
+        text = f"`{column.name}`" + (" DESC" if column.descending else "")
+        if column.prefix:
+            text += " (prefix search)"
+        shown.append(text)
+    return ", ".join(shown)
+
+
+def _served_by(route: PatternRoute) -> str:
+    if route.via == "index":
+        return f"`{route.index}`" + (" (index-only)" if route.covering else "")
+    if route.via == "none":
+        return "—"
+    return route.via
+
+
+def _method() -> list[str]:
+    return [
+        "## How the indexes were chosen",
+        "",
+        "1. Every read pattern of a relationally stored entity asks for an index: equality columns first, "
+        "then its sort columns in their direction, then its range column (equality–sort–range). A constant "
+        "predicate makes the index partial; a pattern that reads a few narrow columns at "
+        f"≥ {design.COVERING_MIN_RATE:g}/s gets them as INCLUDE columns (index-only scans); full-text that "
+        "stays relational gets a full-text index; a time range over a large append-only table gets BRIN. "
+        "A foreign key asks for an index when a pattern loads children through it or parent rows are deleted.",
+        "2. Requests the primary key or a unique rule already answers take no index; one whose equality columns "
+        "lead the key is measured against that plan, not a scan. The rest merge when one index's column order "
+        "serves another request (its equality columns in any order, then its sort columns in order or all "
+        "reversed, then its range column). A request that sorts or ranges also proposes its equality columns "
+        "alone: when an equality group holds few rows, sorting them in memory is cheaper than wider entries.",
+        "3. Each candidate's read benefit (rate × page reads saved against a scan) is weighed against its "
+        f"write cost (writes that touch its columns × {design.MAINTENANCE_PAGES[IndexKind.BTREE]:g} pages × "
+        f"{design.WRITE_WEIGHT:g}, a page write costing that many reads, × (0.5 + entry bytes ÷ "
+        f"{design.ENTRY_BYTES_PER_PAGE_WRITE:g}) for a B-tree) and its storage "
+        f"({design.STORAGE_UNITS_PER_GIB:g} page read/s per GiB kept); a key "
+        f"repeated across rows is deduplicated ({design.HEAP_POINTER_BYTES} bytes per further row on PostgreSQL). "
+        f"A candidate counts for a request only if it cuts its cost at least {design.MIN_IMPROVEMENT:g}×, which keeps "
+        "near-duplicates out. Candidates are taken by net benefit while it stays positive and the entity's write "
+        "budget allows: "
+        + ", ".join(
+            f"≤ {limit} indexes up to {bound:g} writes/s" if bound != float("inf") else f"{limit} beyond"
+            for bound, limit in design.WRITE_BUDGET
+        )
+        + ".",
+        "",
+        "Sizes are estimates at the planning horizon: rows × (key and included bytes + "
+        f"{design.INDEX_TUPLE_OVERHEAD} bytes per entry) ÷ {design.INDEX_FILL:g} fill. Latency estimates count "
+        f"{design.PAGE_MS:g} ms per page touched plus {design.BASE_MS:g} ms per round trip; the benchmark measures "
+        "the real thing.",
+        "",
+    ]
+
+
+def _substitutions(index: IndexSpec, notes: Sequence[Diagnostic]) -> list[str]:
+    prefix = f"{index.name} on "
+    found = []
+    for note in notes:
+        if note.message.startswith(prefix):
+            engine, _, text = note.message[len(prefix) :].partition(": ")
+            found.append(f"  - {engine}: {text} [{note.code}]")
+    return found
+
+
+def _index_section(
+    table: TableSpec, index: IndexSpec, metrics: IndexMetrics | None, notes: Sequence[Diagnostic]
+) -> list[str]:
+    lines = [f"### `{index.name}` on `{table.name}`", ""]
+    lines.append(f"- **Kind:** {_KIND[index.kind]} on {_columns(index)}")
+    if index.include:
+        lines.append(f"- **Includes:** {', '.join(f'`{c}`' for c in index.include)} (covering)")
+    if index.where:
+        lines.append(f"- **Partial:** only rows where `{_where(index.where)}`")
+    lines.append(f"- **Serves:** {', '.join(f'`{s}`' for s in index.serves)}")
+    lines.append(f"- **Why:** {index.reason}")
+    if metrics is not None:
+        lines.append(
+            f"- **Estimated size:** {_bytes(metrics.estimated_bytes)}; **write cost:** {metrics.writes_per_second:,.2f} "
+            f"entries maintained/s (≈ {metrics.write_cost:,.1f} page reads/s); **read benefit:** "
+            f"{metrics.benefit:,.0f} page reads/s saved"
+        )
+    substitutions = _substitutions(index, notes)
+    if substitutions:
+        lines.append("- **Per engine:**")
+        lines += substitutions
+    lines.append("")
+    return lines
+
+
+def index_docs(plan: Plan, tables: Sequence[TableSpec], substitutions: Sequence[Diagnostic] = ()) -> str:
+    """The text of `docs/index-plan.md` for the relational tables of `plan`.
+
+    `tables` come from `design_indexes`; `substitutions` are the PP402 warnings `attach_index`
+    returned while rendering each engine (they say what each engine got instead).
+    """
+    lines = [f"# Index plan: {plan.model.name}", ""]
+    lines.append(
+        "Every index below was designed from the declared workload before the database exists; the generated "
+        "tests (`tests/test_<engine>_indexes.py`) prove from each engine's own query plan that every pattern uses "
+        "the index named here."
+    )
+    lines.append("")
+    lines += _method()
+    planned = [(t, index_plan_of(t)) for t in tables]
+    lines += [
+        "## Tables",
+        "",
+        "| table | rows at horizon | writes/s | write budget | indexes |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for table, table_plan in planned:
+        if table_plan is None:
+            continue
+        lines.append(
+            f"| `{table.name}` | {table_plan.rows:,.0f} | {table_plan.write_rate:,.2f} | {table_plan.budget} | {len(table.indexes)} |"
+        )
+    lines += ["", "## Indexes", ""]
+    chosen = [(t, i, p) for t, p in planned for i in t.indexes]
+    if not chosen:
+        lines += ["No secondary index is needed: keys and unique rules serve every pattern.", ""]
+    for table, index, table_plan in chosen:
+        metrics = next((m for m in table_plan.metrics if m.name == index.name), None) if table_plan else None
+        lines += _index_section(table, index, metrics, substitutions)
+    routes = [r for _, p in planned if p is not None for r in p.routes]
+    patterns = [r for r in routes if not r.pattern.startswith("fk:")]
+    lines += [
+        "## Access patterns",
+        "",
+        "| pattern | table | shape | rate/s | served by | est. ms | target ms |",
+        "|---|---|---|---:|---|---:|---:|",
+    ]
+    for r in sorted(patterns, key=lambda r: r.pattern):
+        target = f"{r.latency_ms:g}" if r.latency_ms is not None else ""
+        estimate = f"{r.estimated_ms:g}" if r.via != "none" or "search projection" not in r.reason else "—"
+        lines.append(
+            f"| `{r.pattern}` | `{r.table}` | {_cell(r.shape)} | {r.rate:g} | {_served_by(r)} | {estimate} | {target} |"
+        )
+    lookups = [r for r in routes if r.pattern.startswith("fk:")]
+    if lookups:
+        lines += ["", "### Foreign-key lookups", "", "| lookup | why | served by |", "|---|---|---|"]
+        for r in sorted(lookups, key=lambda r: r.pattern):
+            lines.append(f"| `{r.pattern}` | {_cell(r.shape)} | {_served_by(r)} |")
+    lines += ["", "## Patterns left unindexed", ""]
+    unserved = [r for r in routes if r.via == "none"]
+    if not unserved:
+        lines.append("None: every pattern is served by an index, the primary key or a unique rule.")
+    for r in sorted(unserved, key=lambda r: r.pattern):
+        lines.append(f"- `{r.pattern}` on `{r.table}`: {r.reason}.")
+    notes = [(t, n) for t, p in planned if p is not None for n in p.unindexed_foreign_keys]
+    lines += ["", "## Foreign keys without an index", ""]
+    if not notes:
+        lines.append("None.")
+    for _, note in notes:
+        lines.append(f"- `{note.split(' → ')[0]}` → {note.split(' → ', 1)[1]}.")
+    if notes:
+        lines += [
+            "",
+            "MariaDB (InnoDB) creates an index on every foreign key that no index leads with, whatever the design "
+            "says; PostgreSQL and SQLite do not.",
+        ]
+    rejected = [(t, r) for t, p in planned if p is not None for r in p.rejected]
+    if rejected:
+        lines += ["", "## Candidates not taken", ""]
+        for table, reason in rejected:
+            name, _, why = reason.partition(": ")
+            lines.append(f"- `{name}` on `{table.name}`: {why}.")
+    return "\n".join(lines).rstrip() + "\n"

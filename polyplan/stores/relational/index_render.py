@@ -1,0 +1,372 @@
+"""Per-engine rendering of the index design onto SQLAlchemy, and the queries it serves.
+
+`attach_index` puts one IndexSpec on a `sqlalchemy.Table` for one engine, using dialect options
+where SQLAlchemy has them and `after_create` DDL where it has none (SQLite FTS5 tables and their
+sync triggers). When an engine lacks a feature the stated fallback is applied and a PP402
+warning says so; nothing is dropped silently:
+
+- MariaDB has no partial index: the constant columns lead the key instead (still selective).
+- MariaDB and SQLite have no INCLUDE: included columns become trailing key columns (still
+  covering); on MariaDB they are dropped from the end if the key would pass 3072 bytes.
+- MariaDB and SQLite full-text cannot be partial: the constant is checked after the match.
+- BRIN exists only on PostgreSQL: elsewhere a B-tree on the same column.
+- GIN exists only on PostgreSQL: elsewhere no index, and the pattern scans.
+
+The queries themselves are the relational renderer's (`render.build_query`, written to
+`queries.sql`; the EXPLAIN tests and the benchmark run exactly those). Three predicates the
+indexes depend on are defined here for it: `constant_predicate` (constants inline, never bound:
+a partial index is only usable when the planner sees the constant, and SQLite wants the index's
+WHERE text verbatim), `prefix_predicate` and `fulltext_predicate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.mysql.base import MySQLDialect
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateColumn, CreateIndex
+
+from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.stores.relational.indexes import shorten, slug
+from polyplan.stores.relational.spec import IndexColumn, IndexKind, IndexSpec
+
+ENGINES = ("postgresql", "mysql", "sqlite")
+TEXT_SEARCH_CONFIG = "simple"  # language-neutral; stemming is the search engine's job
+MYSQL_MAX_KEY_BYTES = 3072  # InnoDB, DYNAMIC row format
+MYSQL_TEXT_PREFIX = 255  # characters of a TEXT column a MariaDB B-tree key may hold
+
+
+def dialect_of(engine: str) -> Dialect:
+    """A SQLAlchemy dialect for `engine` that renders `:name` parameters."""
+    # The drivers' dialects add bind casts (`:id::UUID`); the base dialects render plain SQL.
+    dialects: dict[str, Any] = {"postgresql": PGDialect, "mysql": MySQLDialect, "sqlite": SQLiteDialect}
+    if engine not in dialects:
+        raise ValueError(f"unknown relational engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    dialect: Dialect = dialects[engine](paramstyle="named")
+    return dialect
+
+
+def _quote(engine: str, name: str) -> str:
+    return str(dialect_of(engine).identifier_preparer.quote(name))
+
+
+def tsvector_column(spec: IndexSpec) -> str:
+    """The generated tsvector column a PostgreSQL full-text index is built on."""
+    return shorten("_".join(slug(c.name) for c in spec.columns) + "_tsv")
+
+
+def fts_table(spec: IndexSpec) -> str:
+    """The FTS5 virtual table that indexes a SQLite full-text index's columns."""
+    return spec.name
+
+
+def _warn(spec: IndexSpec, engine: str, message: str) -> Diagnostic:
+    return Diagnostic(
+        "PP402", f"{spec.name} on {engine}: {message}", f"indexes.{spec.table}.{spec.name}", Severity.WARNING
+    )
+
+
+def _where(table: sa.Table, where: Sequence[tuple[str, Any]], engine: str) -> sa.ColumnElement[bool] | None:
+    if not where:
+        return None
+    return sa.and_(*(constant_predicate(table.c[column], value, engine) for column, value in where))
+
+
+def _inline(column: sa.ColumnElement[Any], value: Any, engine: str) -> sa.ColumnElement[Any]:
+    literal = sa.literal(value, type_=column.type)
+    return sa.literal_column(str(literal.compile(dialect=dialect_of(engine), compile_kwargs={"literal_binds": True})))
+
+
+def constant_predicate(column: sa.ColumnElement[Any], value: Any, engine: str) -> sa.ColumnElement[bool]:
+    """`column = value` (or IS NULL, or IN (...)) with the constant rendered inline for `engine`.
+
+    The index WHERE and the query's predicate come from this one function, so they match
+    textually (SQLite's partial-index rule) and the planner sees the constant (PostgreSQL's).
+    """
+    if value is None:
+        return column.is_(None)
+    if isinstance(value, (tuple, list)):
+        return column.in_([_inline(column, v, engine) for v in value])
+    return column == _inline(column, value, engine)
+
+
+def _key(table: sa.Table, column: IndexColumn, engine: str) -> sa.ColumnElement[Any]:
+    expression: sa.ColumnElement[Any] = table.c[column.name]
+    if column.prefix and engine == "sqlite":
+        # SQLite's LIKE is case-blind, so only a NOCASE index can answer LIKE 'abc%'.
+        expression = sa.collate(expression, "NOCASE")
+    return expression.desc() if column.descending else expression
+
+
+def _is_text(table: sa.Table, name: str) -> bool:
+    kind = table.c[name].type
+    return isinstance(kind, sa.Text) or (isinstance(kind, sa.String) and kind.length is None)
+
+
+def _mysql_bytes(table: sa.Table, name: str) -> int:
+    kind = table.c[name].type
+    if isinstance(kind, sa.String):
+        return 4 * (kind.length or MYSQL_TEXT_PREFIX) + 2
+    return 16
+
+
+def attach_index(table: sa.Table, spec: IndexSpec, engine: str, metadata: sa.MetaData) -> Diagnostic | None:
+    """Add `spec` to `table` for `engine`; return a PP402 warning describing any substitution."""
+    del metadata  # one MetaData per engine: the table already belongs to it
+    if engine == "postgresql":
+        return _postgresql(table, spec)
+    if engine == "mysql":
+        return _mysql(table, spec)
+    if engine == "sqlite":
+        return _sqlite(table, spec)
+    raise ValueError(f"unknown relational engine {engine!r}")
+
+
+def _postgresql(table: sa.Table, spec: IndexSpec) -> Diagnostic | None:
+    where = _where(table, spec.where, "postgresql")
+    if spec.kind is IndexKind.FULLTEXT:
+        column = tsvector_column(spec)
+        if column not in table.c:
+            source = " || ' ' || ".join(f"coalesce({_quote('postgresql', c.name)}, '')" for c in spec.columns)
+            table.append_column(
+                sa.Column(
+                    column,
+                    postgresql.TSVECTOR(),
+                    sa.Computed(f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, {source})", persisted=True),
+                    comment=f"full-text vector of {', '.join(c.name for c in spec.columns)} (index {spec.name})",
+                )
+            )
+        sa.Index(spec.name, table.c[column], postgresql_using="gin", postgresql_where=where)
+        return None
+    ops: dict[str, str] = {}
+    for c in spec.columns:
+        if c.prefix:
+            ops[c.name] = "text_pattern_ops" if _is_text(table, c.name) else "varchar_pattern_ops"
+        elif spec.kind is IndexKind.GIN:
+            ops[c.name] = "jsonb_path_ops"
+    using = {IndexKind.GIN: "gin", IndexKind.BRIN: "brin"}.get(spec.kind)
+    options: dict[str, Any] = {}
+    if using:
+        options["postgresql_using"] = using
+    if ops:
+        options["postgresql_ops"] = ops
+    if spec.include:
+        options["postgresql_include"] = list(spec.include)
+    if where is not None:
+        options["postgresql_where"] = where
+    sa.Index(
+        spec.name,
+        *(_key(table, c, "postgresql") for c in spec.columns),
+        unique=spec.kind is IndexKind.UNIQUE,
+        **options,
+    )
+    return None
+
+
+def _mysql(table: sa.Table, spec: IndexSpec) -> Diagnostic | None:
+    notes: list[str] = []
+    if spec.kind is IndexKind.GIN:
+        return _warn(spec, "mysql", "MariaDB has no GIN index; no index is created and the pattern scans")
+    if spec.kind is IndexKind.FULLTEXT:
+        sa.Index(spec.name, *(table.c[c.name] for c in spec.columns), mysql_prefix="FULLTEXT")
+        if spec.where:
+            return _warn(
+                spec,
+                "mysql",
+                "a FULLTEXT index cannot be partial; it covers every row and the constant is checked after the match",
+            )
+        return None
+    names = [c.name for c in spec.columns]
+    columns = list(spec.columns)
+    if any(c.prefix for c in spec.columns) and not spec.where and not spec.include:
+        # Any MariaDB B-tree answers LIKE 'abc%' (no operator classes, no case-blind LIKE):
+        # a key or unique rule that leads with the same columns already is this index.
+        for constraint in sorted(table.constraints, key=lambda c: str(c.name)):
+            if not isinstance(constraint, sa.UniqueConstraint | sa.PrimaryKeyConstraint):
+                continue
+            if [c.name for c in constraint.columns][: len(names)] == names:
+                return _warn(
+                    spec,
+                    "mysql",
+                    f"not created: the index of {constraint.name} already leads with {', '.join(names)}, "
+                    "and any MariaDB B-tree answers a prefix LIKE",
+                )
+    if spec.kind is IndexKind.BRIN:
+        notes.append("MariaDB has no BRIN; a B-tree on the same column serves the range")
+    if spec.where:
+        # The constants are equalities too: they go right after the equality columns, so the
+        # key still leads with the pattern's (and any foreign key's) parameter columns.
+        constants = [IndexColumn(column) for column, _ in spec.where if column not in names]
+        columns = columns[: spec.equality] + constants + columns[spec.equality :]
+        notes.append(
+            "MariaDB has no partial indexes; the index covers every row, with "
+            + ", ".join(c.name for c in constants or [IndexColumn(spec.where[0][0])])
+            + (" leading the key" if spec.equality == 0 else f" after the {spec.equality} equality column(s)")
+        )
+    if spec.include:
+        extra = [IndexColumn(c) for c in spec.include if c not in {k.name for k in columns}]
+        budget = MYSQL_MAX_KEY_BYTES - sum(_mysql_bytes(table, c.name) for c in columns)
+        kept: list[IndexColumn] = []
+        for column in extra:
+            size = _mysql_bytes(table, column.name)
+            if size > budget or _is_text(table, column.name):
+                break
+            kept.append(column)
+            budget -= size
+        columns += kept
+        dropped = [c.name for c in extra[len(kept) :]]
+        notes.append(
+            "MariaDB has no INCLUDE; the included columns are trailing key columns"
+            + (f" (dropped to fit the 3072-byte key: {', '.join(dropped)}; no longer covering)" if dropped else "")
+        )
+    lengths = {c.name: MYSQL_TEXT_PREFIX for c in columns if _is_text(table, c.name)}
+    if lengths:
+        notes.append(
+            f"TEXT columns are indexed by their first {MYSQL_TEXT_PREFIX} characters: {', '.join(sorted(lengths))}"
+        )
+    options: dict[str, Any] = {"mysql_length": lengths} if lengths else {}
+    sa.Index(spec.name, *(_key(table, c, "mysql") for c in columns), unique=spec.kind is IndexKind.UNIQUE, **options)
+    return _warn(spec, "mysql", "; ".join(notes)) if notes else None
+
+
+def _sqlite(table: sa.Table, spec: IndexSpec) -> Diagnostic | None:
+    notes: list[str] = []
+    if spec.kind is IndexKind.GIN:
+        return _warn(spec, "sqlite", "SQLite has no GIN index; no index is created and the pattern scans")
+    if spec.kind is IndexKind.FULLTEXT:
+        for statement in fts5_ddl(table.name, spec):
+            ddl = sa.DDL(statement).execute_if(dialect="sqlite")  # type: ignore[no-untyped-call]
+            sa.event.listen(table, "after_create", ddl)
+        if spec.where:
+            return _warn(
+                spec,
+                "sqlite",
+                "an FTS5 table cannot be partial; it indexes every row and the constant is checked after the match",
+            )
+        return None
+    columns = list(spec.columns)
+    if spec.kind is IndexKind.BRIN:
+        notes.append("SQLite has no BRIN; a B-tree on the same column serves the range")
+    if spec.include:
+        columns += [IndexColumn(c) for c in spec.include if c not in {k.name for k in columns}]
+        notes.append("SQLite has no INCLUDE; the included columns are trailing key columns (still covering)")
+    where = _where(table, spec.where, "sqlite")
+    options: dict[str, Any] = {"sqlite_where": where} if where is not None else {}
+    sa.Index(spec.name, *(_key(table, c, "sqlite") for c in columns), unique=spec.kind is IndexKind.UNIQUE, **options)
+    return _warn(spec, "sqlite", "; ".join(notes)) if notes else None
+
+
+def prefix_predicate(column: sa.ColumnElement[Any], param: str) -> sa.ColumnElement[bool]:
+    """`column LIKE :param`, the parameter holding the prefix followed by `%`.
+
+    The one form every engine answers from an index: SQLite only optimises LIKE whose right side
+    is a literal or a bare parameter (`:p || '%'` is neither), PostgreSQL needs the pattern's
+    value at planning time (a custom plan sees it) and MariaDB needs a constant.
+    """
+    return column.like(sa.bindparam(param, type_=sa.String()))
+
+
+def fts5_ddl(table: str, spec: IndexSpec) -> list[str]:
+    """An external-content FTS5 table over `table` plus the triggers that keep it in step.
+
+    Hand-written: SQLAlchemy has no construct for virtual tables or triggers.
+    """
+
+    def q(name: str) -> str:
+        return _quote("sqlite", name)
+
+    fts = fts_table(spec)
+    names = [c.name for c in spec.columns]
+    cols = ", ".join(q(n) for n in names)
+    new = ", ".join(f"new.{q(n)}" for n in names)
+    old = ", ".join(f"old.{q(n)}" for n in names)
+    content = table.replace("'", "''")
+    delete = f"INSERT INTO {q(fts)}({q(fts)}, rowid, {cols}) VALUES ('delete', old.rowid, {old});"
+    insert = f"INSERT INTO {q(fts)}(rowid, {cols}) VALUES (new.rowid, {new});"
+    return [
+        f"CREATE VIRTUAL TABLE {q(fts)} USING fts5({cols}, content='{content}', content_rowid='rowid')",
+        f"CREATE TRIGGER {q(fts + '_ai')} AFTER INSERT ON {q(table)} BEGIN {insert} END",
+        f"CREATE TRIGGER {q(fts + '_ad')} AFTER DELETE ON {q(table)} BEGIN {delete} END",
+        f"CREATE TRIGGER {q(fts + '_au')} AFTER UPDATE ON {q(table)} BEGIN {delete} {insert} END",
+    ]
+
+
+def concurrent_index_sql(metadata: sa.MetaData, specs: Sequence[IndexSpec]) -> str:
+    """PostgreSQL migration text: every designed index as CREATE INDEX CONCURRENTLY IF NOT EXISTS.
+
+    Run it outside a transaction block on a live database; each statement builds its index
+    without blocking writes. Generated tsvector columns come first (that ALTER rewrites the table).
+    """
+    dialect = dialect_of("postgresql")
+    lines = [
+        "-- Indexes designed from the workload, in migration form for a live PostgreSQL database.",
+        "-- Run outside a transaction (psql -1 must not be used): CONCURRENTLY cannot run in one.",
+        "",
+    ]
+    wanted = {s.name: s for s in specs}
+    for table in sorted(metadata.tables.values(), key=lambda t: t.name):
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            spec = wanted.get(str(index.name))
+            if spec is None:
+                continue
+            if spec.kind is IndexKind.FULLTEXT:
+                column = table.c[tsvector_column(spec)]
+                ddl = str(CreateColumn(column).compile(dialect=dialect)).strip()
+                lines.append(f"ALTER TABLE {_quote('postgresql', table.name)} ADD COLUMN IF NOT EXISTS {ddl};")
+            options = index.dialect_options["postgresql"]
+            options["concurrently"] = True
+            try:
+                lines.append(str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)).strip() + ";")
+            finally:
+                options["concurrently"] = False
+    return "\n".join(lines) + "\n"
+
+
+# --- predicates the queries need so that the indexes serve them ------------------------------
+
+
+def _fulltext_index(indexes: Sequence[IndexSpec], columns: Sequence[str]) -> IndexSpec | None:
+    return next(
+        (i for i in indexes if i.kind is IndexKind.FULLTEXT and [c.name for c in i.columns] == list(columns)),
+        None,
+    )
+
+
+def fulltext_predicate(
+    table: sa.Table, columns: Sequence[str], param: str, engine: str, indexes: Sequence[IndexSpec]
+) -> sa.ColumnElement[bool]:
+    """The full-text match of `:param` against a pattern's full-text `columns` on `engine`.
+
+    With a designed full-text index over exactly these columns: PostgreSQL matches its generated
+    tsvector column, MariaDB uses MATCH … AGAINST, SQLite looks the rowids up in the FTS5 table.
+    A pattern with several full-text filters matches each term against all of the columns.
+    Without such an index (the search projection answers the pattern) it is a substring scan.
+    """
+    search = sa.bindparam(param, type_=sa.String())
+    spec = _fulltext_index(indexes, columns)
+    if spec is None:
+        wrapped: sa.ColumnElement[Any] = sa.literal_column("'%'").op("||")(search).op("||")(sa.literal_column("'%'"))
+        if engine == "mysql":
+            wrapped = sa.func.concat(sa.literal_column("'%'"), search, sa.literal_column("'%'"))
+        return sa.or_(*(table.c[c].like(wrapped) for c in columns))
+    if engine == "postgresql":
+        query = sa.func.plainto_tsquery(sa.literal_column(f"'{TEXT_SEARCH_CONFIG}'::regconfig"), search)
+        return table.c[tsvector_column(spec)].bool_op("@@")(query)
+    if engine == "mysql":
+        matched = ", ".join(_quote("mysql", c) for c in columns)
+        clause = sa.text(f"MATCH ({matched}) AGAINST (:{param} IN NATURAL LANGUAGE MODE)").bindparams(search)
+        return sa.and_(clause)
+    fts = sa.table(fts_table(spec), sa.column("rowid"))
+    matches = sa.select(fts.c.rowid).where(sa.literal_column(_quote("sqlite", fts_table(spec))).op("MATCH")(search))
+    return sa.literal_column(f"{_quote('sqlite', table.name)}.rowid").in_(matches)
+
+
+def foreign_key_select(table: sa.Table, columns: Sequence[str]) -> sa.Select[Any]:
+    """The lookup of children by a foreign key (loads and cascading deletes run it)."""
+    return sa.select(*table.c).where(*(table.c[c] == sa.bindparam(c) for c in columns))
