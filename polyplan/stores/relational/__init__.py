@@ -11,10 +11,10 @@ from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.index_docs import index_docs
 from polyplan.stores.relational.index_render import concurrent_index_sql
+from polyplan.stores.relational.index_testgen import index_tests
 from polyplan.stores.relational.render import (
     ENGINES,
-    build_metadata,
-    build_queries,
+    build_engines,
     engine_diagnostics,
     render_queries,
     render_schema,
@@ -50,13 +50,11 @@ class Target(StoreTarget):
             "engines": {},
         }
         chosen = model.engines.relational
-        all_queries = {}
         index_notes: list[Diagnostic] = []  # what each engine substitutes for an index (index-plan.md)
-        for engine in ENGINES:
-            rendered = build_metadata(tables, engine)
+        builds = build_engines(plan, tables)
+        for engine, build in builds.items():
+            rendered, queries, skipped = build.rendered, build.queries, build.skipped
             index_notes.extend(d for d in rendered.diagnostics if d.path.startswith("indexes."))
-            queries, skipped = build_queries(plan, tables, rendered)
-            all_queries[engine] = queries
             files[f"relational/{engine}/schema.sql"] = render_schema(model, rendered)
             files[f"relational/{engine}/queries.sql"] = render_queries(model, engine, queries, skipped)
             summary["engines"][engine] = {
@@ -71,15 +69,10 @@ class Target(StoreTarget):
                 diagnostics.extend(rendered.diagnostics)
                 diagnostics.extend(engine_diagnostics(model, tables, engine))
         summary["entity_tables"] = {t.entity: t.name for t in tables if t.kind is TableKind.ENTITY}
-        tests = generate_tests(plan, tables)
-        try:
-            from polyplan.stores.relational.index_testgen import index_tests
-        except ImportError:  # the index engineer's generator is optional until it lands
-            pass
-        else:
-            tests.update(index_tests(plan, tables))
+        tests = generate_tests(plan, tables, builds)
+        tests.update(index_tests(plan, tables, builds))
         files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(
-            build_metadata(tables, "postgresql").metadata, [i for t in tables for i in t.indexes]
+            builds["postgresql"].rendered.metadata, [i for t in tables for i in t.indexes]
         )
         docs = {"index-plan.md": index_docs(plan, tables, index_notes)}
         return Artifacts(files=files, tests=tests, docs=docs, diagnostics=tuple(_unique(diagnostics)), summary=summary)

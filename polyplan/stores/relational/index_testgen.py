@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from polyplan.plan.ir import Plan
 from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.index_render import constant_predicate, foreign_key_select, fts_table
 from polyplan.stores.relational.indexes import PatternRoute, index_plan_of
-from polyplan.stores.relational.render import DIALECTS, ENGINES, build_metadata, build_queries
+from polyplan.stores.relational.render import DIALECTS, ENGINES, EngineBuild
 from polyplan.stores.relational.spec import IndexKind, TableKind, TableSpec
 
 # Seed size: the largest relational entity gets TARGET_ROWS, every entity at least MIN_ROWS.
@@ -115,9 +116,9 @@ def _param(name: str, column: str, op: str, sql: str) -> dict[str, Any]:
     return found
 
 
-def _proofs(plan: Plan, tables: list[TableSpec]) -> list[dict[str, Any]]:
-    rendered = {engine: build_metadata(tables, engine) for engine in ENGINES}
-    queries = {engine: {q.name: q for q in build_queries(plan, tables, rendered[engine])[0]} for engine in ENGINES}
+def _proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> list[dict[str, Any]]:
+    rendered = {engine: builds[engine].rendered for engine in ENGINES}
+    queries = {engine: {q.name: q for q in builds[engine].queries} for engine in ENGINES}
     proofs: list[dict[str, Any]] = []
     for spec in tables:
         index_plan = index_plan_of(spec)
@@ -148,18 +149,22 @@ def _proofs(plan: Plan, tables: list[TableSpec]) -> list[dict[str, Any]]:
     return sorted(proofs, key=lambda p: (p["table"], p["name"]))
 
 
-def index_test_data(plan: Plan, tables: list[TableSpec]) -> dict[str, Any]:
+def index_test_data(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, Any]:
     """The content of `tests/data/indexes.json`."""
-    return {"rows": seed_rows(plan), "time_ordered": time_ordered(plan, tables), "proofs": _proofs(plan, tables)}
+    return {
+        "rows": seed_rows(plan),
+        "time_ordered": time_ordered(plan, tables),
+        "proofs": _proofs(plan, tables, builds),
+    }
 
 
-def index_tests(plan: Plan, tables: list[TableSpec]) -> dict[str, str]:
+def index_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, str]:
     """Generated files (paths relative to the output's `tests/` folder) proving the index design.
 
     They need the relational target's own `tests/data/relational.json` and `relational/<engine>/`
     files beside them (the relational Target emits both).
     """
-    data = index_test_data(plan, tables)
+    data = index_test_data(plan, tables, builds)
     if not data["proofs"]:
         return {}
     files = {DATA_FILE: json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"}

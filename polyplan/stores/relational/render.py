@@ -603,6 +603,27 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
     return queries, skipped
 
 
+@dataclass(frozen=True)
+class EngineBuild:
+    """One engine's metadata and pattern queries, built once per emit and shared by every consumer
+    (schema.sql, queries.sql, the generated tests and the index proofs): compiling a query is the
+    dominant cost of emitting a large model."""
+
+    rendered: Rendered
+    queries: list[Query]
+    skipped: list[str]
+
+
+def build_engines(plan: Plan, tables: Sequence[TableSpec]) -> dict[str, EngineBuild]:
+    """Metadata and queries of every engine, in ENGINES order."""
+    builds: dict[str, EngineBuild] = {}
+    for engine in ENGINES:
+        rendered = build_metadata(tables, engine)
+        queries, skipped = build_queries(plan, tables, rendered)
+        builds[engine] = EngineBuild(rendered, queries, skipped)
+    return builds
+
+
 def render_queries(model: RequirementsModel, engine: str, queries: Sequence[Query], skipped: Sequence[str]) -> str:
     """`queries.sql`: one block per access pattern, with a machine-readable comment header."""
     parts = [

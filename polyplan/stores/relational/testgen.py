@@ -8,12 +8,13 @@ query they check (so a reader sees the coverage) and call `polyplan.validate.rel
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.design import tables_to_data
-from polyplan.stores.relational.render import DIALECTS, ENGINES, build_metadata, build_queries, constraints
+from polyplan.stores.relational.render import DIALECTS, ENGINES, EngineBuild, constraints
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.validate.violations import feasible
 
@@ -126,7 +127,7 @@ def layout(plan: Plan, tables: list[TableSpec]) -> str:
     return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def generate_tests(plan: Plan, tables: list[TableSpec]) -> dict[str, str]:
+def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, str]:
     """Test modules (tests/test_<engine>.py) and their data file, by path relative to tests/."""
     files = {"data/relational.json": layout(plan, tables)}
     for engine in ENGINES:
@@ -141,7 +142,7 @@ def generate_tests(plan: Plan, tables: list[TableSpec]) -> dict[str, str]:
                     checked.append(f"{table.name}:{constraint.name}")
                 else:
                     skipped.append(f"# Not checked: {table.name}:{constraint.name}: {reason}.")
-        queries, _ = build_queries(plan, tables, build_metadata(tables, engine))
+        queries = builds[engine].queries
         names = [q.name for q in queries]
         foreign_keys = [f"{t.name}:{c.name}" for t in tables for c in rules[t.name] if c.kind == "foreign_key"]
         files[f"test_{engine}.py"] = _MODULE.format(
