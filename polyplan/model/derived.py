@@ -191,3 +191,13 @@ def transactions_of(model: RequirementsModel, name: str) -> list[str]:
         return found
 
     return _memo(model, "transactions", build).get(name, [])
+
+
+def pattern_named(model: RequirementsModel, name: str) -> AccessPattern | None:
+    """The access pattern called `name`, if any."""
+    return _memo(model, "pattern_names", lambda: {p.name: p for p in model.access_patterns}).get(name)
+
+
+def pattern_positions(model: RequirementsModel) -> dict[str, int]:
+    """Access pattern name → its index in `access_patterns` (the dotted path diagnostics use)."""
+    return _memo(model, "pattern_positions", lambda: {p.name: i for i, p in enumerate(model.access_patterns)})

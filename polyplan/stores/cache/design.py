@@ -27,7 +27,7 @@ from enum import StrEnum
 from urllib.parse import quote
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, key_of, reference_of, snake
+from polyplan.model.derived import all_attributes, key_of, pattern_named, patterns_of, reference_of, snake, writes_of
 from polyplan.model.schema import (
     AccessPattern,
     Attribute,
@@ -343,7 +343,7 @@ class _Designer:
             )
         else:
             ttl_reason = f"growth.ttl_seconds: a record expires {ttl} s after its last write (every write re-sets it)"
-        patterns = [p for p in model.access_patterns if p.entity == entity]
+        patterns = patterns_of(model, entity)
         lookups: list[tuple[AccessPattern, tuple[str, ...]]] = []
         indexed: list[AccessPattern] = []
         for pattern in patterns:
@@ -751,7 +751,9 @@ class _Designer:
         attributes = all_attributes(model, entity)
         plan = self.plan.entities[entity]
         for pattern_name in projection.patterns:
-            pattern = next(p for p in model.access_patterns if p.name == pattern_name)
+            pattern = pattern_named(model, pattern_name)
+            if pattern is None:  # projections are built from the model's own patterns
+                raise KeyError(pattern_name)
             unique = _lookup_set(model, pattern)
             if unique is None:
                 self.warn(
@@ -786,7 +788,7 @@ class _Designer:
             else:
                 ttl = WRITE_THROUGH_TTL
                 ttl_reason = f"written through on every change; the {WRITE_THROUGH_TTL} s TTL only lets cold entries go"
-            writes = [w for w in model.write_patterns if w.entity == entity]
+            writes = writes_of(model, entity)
             rate = pattern.rate + (sum(w.rate for w in writes) if projection.sync is SyncMechanism.WRITE_THROUGH else 0)
             rows = plan.profile.rows_at_horizon
             keys_count = max(1.0, min(rows, rate * ttl))

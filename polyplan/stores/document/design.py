@@ -15,7 +15,7 @@ Pure: plan in, `DocumentDesign` out; diagnostics for what MongoDB cannot express
 from __future__ import annotations
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, key_of, reference_of, snake
+from polyplan.model.derived import all_attributes, key_of, patterns_of, reference_of, snake
 from polyplan.model.schema import (
     Attribute,
     Family,
@@ -87,10 +87,10 @@ class _Designer:
             bounded = relationship.kind is RelationshipKind.ONE_TO_ONE or relationship.max_children is not None
             if not bounded:
                 reasons.append(f"the number of {child} per {parent} is unbounded (no max_children)")
-            loaders = [p.name for p in model.access_patterns if p.entity == parent and child in p.loads]
+            loaders = [p.name for p in patterns_of(model, parent) if child in p.loads]
             if not loaders:
                 reasons.append(f"no access pattern of {parent} loads {child} with it")
-            own = [p.name for p in model.access_patterns if p.entity == child]
+            own = [p.name for p in patterns_of(model, child)]
             if own:
                 reasons.append(f"{child} is read on its own ({', '.join(own)})")
             updates = [

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from polyplan.model.derived import pattern_named
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import rows_for_scale
@@ -66,7 +67,7 @@ def _dialect(engine: str) -> sa.engine.Dialect:
 
 
 def _constants_sql(table: sa.Table, spec: TableSpec, pattern_name: str, plan: Plan, engine: str) -> str | None:
-    pattern = next((p for p in plan.model.access_patterns if p.name == pattern_name), None)
+    pattern = pattern_named(plan.model, pattern_name)
     if pattern is None:
         return None
     terms = []

@@ -34,6 +34,7 @@ from typing import Any
 
 from polyplan.analyse.sizing import attribute_bytes
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.derived import patterns_of
 from polyplan.model.schema import (
     AccessPattern,
     Attribute,
@@ -499,12 +500,8 @@ def _foreign_key_needs(ctx: _Context, table: TableSpec) -> tuple[list[Need], lis
             continue
         parent_entity = parent.entity
         readers: list[AccessPattern] = []
-        for pattern in model.access_patterns:
-            if (
-                pattern.entity != parent_entity
-                or not _relational(ctx.plan, parent_entity)
-                or _projected_away(ctx.plan, pattern)
-            ):
+        for pattern in patterns_of(model, parent_entity):
+            if not _relational(ctx.plan, parent_entity) or _projected_away(ctx.plan, pattern):
                 continue
             if (
                 (table.kind is TableKind.ENTITY and table.entity in pattern.loads)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, key_of, snake
+from polyplan.model.derived import all_attributes, key_of, pattern_positions, snake
 from polyplan.model.schema import Consistency, Family, FilterOp, RequirementsModel, WriteKind
 from polyplan.plan.ir import EntityPlan, Plan, Projection
 from polyplan.stores.search.mapping import FieldUse, analysis_settings, field_mapping
@@ -134,9 +134,9 @@ def _age(seconds: int) -> str:
 
 def _uses(model: RequirementsModel, patterns: list[str]) -> dict[str, FieldUse]:
     uses: dict[str, FieldUse] = {}
-    for pattern in model.access_patterns:
-        if pattern.name not in patterns:
-            continue
+    positions = pattern_positions(model)
+    for name in sorted({n for n in patterns if n in positions}, key=positions.__getitem__):
+        pattern = model.access_patterns[positions[name]]
         for flt in pattern.filters:
             old = uses.get(flt.attribute, FieldUse())
             if flt.op is FilterOp.FULLTEXT:
@@ -219,7 +219,8 @@ def design_index(plan: Plan, entity_name: str, projection: Projection | None) ->
     }
     doc_bytes = entity.profile.record_bytes * INDEX_OVERHEAD
     lifecycle, shards = _lifecycle(plan, entity, alias, doc_bytes, notes)
-    patterns = [p for p in model.access_patterns if p.name in served]
+    positions = pattern_positions(model)
+    patterns = [model.access_patterns[positions[name]] for name in sorted(set(served), key=positions.__getitem__)]
     staleness = min((p.staleness_seconds for p in patterns), default=0.0)
     refresh = refresh_seconds(staleness)
     for index, pattern in enumerate(model.access_patterns):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, key_of, snake
+from polyplan.model.derived import all_attributes, key_of, pattern_positions, patterns_of, snake
 from polyplan.model.schema import (
     AccessPattern,
     Attribute,
@@ -231,7 +231,7 @@ class _Context:
         self.growth = plan.model.entities[entity].growth
         self.notes: list[Diagnostic] = []
         self.errors: list[Diagnostic] = []
-        self.pattern_index = {p.name: i for i, p in enumerate(plan.model.access_patterns)}
+        self.pattern_index = pattern_positions(plan.model)
 
     def note(self, code: str, message: str, path: str, severity: Severity = Severity.WARNING) -> None:
         (self.errors if severity is Severity.ERROR else self.notes).append(Diagnostic(code, message, path, severity))
@@ -678,7 +678,7 @@ def design_entity(
     """The tables and queries of one wide-column entity, with its warnings and errors."""
     ctx = _Context(plan, entity)
     served_elsewhere = _search_served(plan, entity)
-    patterns = [p for p in ctx.model.access_patterns if p.entity == entity and p.name not in served_elsewhere]
+    patterns = [p for p in patterns_of(ctx.model, entity) if p.name not in served_elsewhere]
     shapes: list[_Shape] = []
     for pattern in patterns:
         shape = _pattern_shape(ctx, pattern)
