@@ -80,6 +80,31 @@ def generation_order(model: RequirementsModel) -> list[str]:
     return order
 
 
+def rows_for_targets(
+    model: RequirementsModel, entities: set[str], per_entity: int, parents: int = 8, others: int = 5
+) -> dict[str, int]:
+    """Row counts for a store's generated tests: `per_entity` of each designed entity, `parents` of
+    the entities they reference (so that one parent has several children to list and order), and
+    `others` of everything else, capped where a relationship bounds the children."""
+    wanted = rows_for_scale(model, 0.0, minimum=others)
+    referenced = {r.from_ for r in model.relationships if r.to in entities and r.from_ != r.to}
+    for entity in entities:
+        wanted[entity] = parents if entity in referenced else per_entity
+    for name in generation_order(model):
+        for reference in references_into(model, name):
+            relationship = reference.relationship
+            if relationship.from_ == name or not relationship.required:
+                continue
+            if relationship.kind is RelationshipKind.ONE_TO_ONE:
+                wanted[name] = min(wanted[name], wanted[relationship.from_])
+            elif relationship.max_children is not None:
+                wanted[name] = min(wanted[name], wanted[relationship.from_] * relationship.max_children)
+    for relationship in model.relationships:
+        if relationship.kind is RelationshipKind.MANY_TO_MANY:
+            wanted.pop(relationship.name, None)  # generate() sizes links from the final entity counts
+    return wanted
+
+
 def rows_for_scale(model: RequirementsModel, scale: float, minimum: int = 10) -> dict[str, int]:
     """Row counts at `scale` × growth.initial_rows (≥ minimum), feasible for the relationships."""
     return feasible_rows(

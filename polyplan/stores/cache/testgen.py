@@ -12,9 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from polyplan.model.derived import all_attributes, references_into
-from polyplan.model.schema import RelationshipKind, RequirementsModel
-from polyplan.seed.generate import generate, generation_order, rows_for_scale
+from polyplan.model.derived import all_attributes
+from polyplan.model.schema import RequirementsModel
+from polyplan.seed.generate import generate, rows_for_targets
 from polyplan.stores.cache import codec
 from polyplan.stores.cache.commands import RecordView
 from polyplan.stores.cache.design import CacheDesign
@@ -45,25 +45,8 @@ def _view(model: RequirementsModel, design: CacheDesign, entity: str, record: Ma
 
 
 def seed_rows(model: RequirementsModel, entities: set[str]) -> dict[str, int]:
-    """Row counts: a few dozen of each designed entity, fewer of their parents (so that one parent
-    has several children to list and order), and a few of everything else they reference."""
-    wanted = rows_for_scale(model, 0.0, minimum=OTHER_ROWS)
-    parents = {r.from_ for r in model.relationships if r.to in entities and r.from_ != r.to}
-    for entity in entities:
-        wanted[entity] = PARENT_ROWS if entity in parents else RECORDS_PER_ENTITY
-    for name in generation_order(model):
-        for reference in references_into(model, name):
-            relationship = reference.relationship
-            if relationship.from_ == name or not relationship.required:
-                continue
-            if relationship.kind is RelationshipKind.ONE_TO_ONE:
-                wanted[name] = min(wanted[name], wanted[relationship.from_])
-            elif relationship.max_children is not None:
-                wanted[name] = min(wanted[name], wanted[relationship.from_] * relationship.max_children)
-    for relationship in model.relationships:
-        if relationship.kind is RelationshipKind.MANY_TO_MANY:
-            wanted.pop(relationship.name, None)  # generate() sizes links from the final entity counts
-    return wanted
+    """Row counts for this target's generated tests."""
+    return rows_for_targets(model, entities, RECORDS_PER_ENTITY, parents=PARENT_ROWS, others=OTHER_ROWS)
 
 
 def render_data(model: RequirementsModel, design: CacheDesign) -> str:

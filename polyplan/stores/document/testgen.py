@@ -20,10 +20,10 @@ from typing import Any
 
 from bson.decimal128 import Decimal128
 
-from polyplan.model.derived import all_attributes, key_of, reference_of, references_into
-from polyplan.model.schema import CompareOp, RelationshipKind, RequirementsModel, TypeName
+from polyplan.model.derived import all_attributes, key_of, reference_of
+from polyplan.model.schema import CompareOp, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
-from polyplan.seed.generate import generate, generation_order, link_columns, rows_for_scale
+from polyplan.seed.generate import generate, link_columns, rows_for_targets
 from polyplan.stores.document import codec
 from polyplan.stores.document.design import SIZE_BUDGET
 from polyplan.stores.document.render import dumps
@@ -490,25 +490,8 @@ def _duplicate_cases(
 
 
 def seed_rows(model: RequirementsModel, entities: set[str]) -> dict[str, int]:
-    """Row counts: a few dozen of each designed entity, fewer of their parents (so that one parent
-    has several children to list and order), and a few of everything else they reference."""
-    wanted = rows_for_scale(model, 0.0, minimum=OTHER_ROWS)
-    parents = {r.from_ for r in model.relationships if r.to in entities and r.from_ != r.to}
-    for entity in entities:
-        wanted[entity] = PARENT_ROWS if entity in parents else DOCUMENTS_PER_COLLECTION
-    for name in generation_order(model):
-        for reference in references_into(model, name):
-            relationship = reference.relationship
-            if relationship.from_ == name or not relationship.required:
-                continue
-            if relationship.kind is RelationshipKind.ONE_TO_ONE:
-                wanted[name] = min(wanted[name], wanted[relationship.from_])
-            elif relationship.max_children is not None:
-                wanted[name] = min(wanted[name], wanted[relationship.from_] * relationship.max_children)
-    for relationship in model.relationships:
-        if relationship.kind is RelationshipKind.MANY_TO_MANY:
-            wanted.pop(relationship.name, None)  # generate() sizes links from the final entity counts
-    return wanted
+    """Row counts for this target's generated tests."""
+    return rows_for_targets(model, entities, DOCUMENTS_PER_COLLECTION, parents=PARENT_ROWS, others=OTHER_ROWS)
 
 
 def render_data(plan: Plan, design: DocumentDesign) -> str:
