@@ -5,25 +5,13 @@ from __future__ import annotations
 import os
 import sys
 
-from polyplan.cli import planning  # registers plan, explain, schema
+from polyplan.cli import planning, seed, validate  # each module registers its commands on `app`
 from polyplan.cli.app import app
 from polyplan.cli.common import EXIT_BAD_INPUT, err_console
-
-_COMMAND_MODULES = ("polyplan.cli.validate", "polyplan.cli.seed")
-
-
-def _register_optional_commands() -> None:
-    from importlib import import_module
-    from importlib.util import find_spec
-
-    for module in _COMMAND_MODULES:
-        if find_spec(module) is not None:
-            import_module(module)
 
 
 def main() -> None:
     """Entry point of the `polyplan` script: no traceback reaches the user unless POLYPLAN_DEBUG is set."""
-    _register_optional_commands()
     try:
         app()
     except Exception as error:  # a bug, not bad input: say so plainly
@@ -34,4 +22,4 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT + 1)
 
 
-__all__ = ["app", "main", "planning"]
+__all__ = ["app", "main", "planning", "seed", "validate"]

@@ -13,13 +13,14 @@ import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from polyplan.model.schema import AccessPattern, Attribute, TypeName
 from polyplan.seed.relational import jsonable
+from polyplan.stores.relational.spec import Query, QueryParam
 
 # Engines where NULL sorts before every value in ascending order (PostgreSQL: after).
 NULLS_FIRST = frozenset({"mysql", "sqlite"})
@@ -30,29 +31,9 @@ LIKE_IGNORES_CASE = frozenset({"sqlite"})
 _PARAM = re.compile(r"^-- param :(\w+)\s+(.+) \((\w+)\)$")
 
 
-@dataclass(frozen=True)
-class QueryParam:
-    name: str
-    column: str
-    op: str  # eq, in, from, to, prefix, search
-
-
-@dataclass(frozen=True)
-class ParsedQuery:
-    """One block of an emitted queries.sql."""
-
-    name: str
-    entity: str
-    table: str
-    columns: tuple[str, ...]
-    params: tuple[QueryParam, ...]
-    sql: str
-    notes: tuple[str, ...] = field(default=())
-
-
-def parse_queries(text: str) -> dict[str, ParsedQuery]:
+def parse_queries(text: str) -> dict[str, Query]:
     """Every `-- name:` block of a queries.sql file, by name."""
-    found: dict[str, ParsedQuery] = {}
+    found: dict[str, Query] = {}
     for block in re.split(r"\n(?=-- name: )", text):
         if not block.startswith("-- name: "):
             continue
@@ -72,7 +53,7 @@ def parse_queries(text: str) -> dict[str, ParsedQuery]:
             elif line.strip():
                 sql_lines.append(line)
         sql = "\n".join(sql_lines).rstrip().removesuffix(";")
-        found[header["name"]] = ParsedQuery(
+        found[header["name"]] = Query(
             header["name"],
             header["entity"],
             header["table"],

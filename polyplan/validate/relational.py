@@ -31,8 +31,8 @@ from polyplan.seed.values import distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
 from polyplan.stores.relational.design import tables_from_data
 from polyplan.stores.relational.render import Constraint, build_metadata, column_for
-from polyplan.stores.relational.spec import TableKind, TableSpec
-from polyplan.validate.oracle import Condition, ParsedQuery, canon, compare_result, expand_lists, holds, parse_queries
+from polyplan.stores.relational.spec import Query, TableKind, TableSpec
+from polyplan.validate.oracle import Condition, canon, compare_result, expand_lists, holds, parse_queries
 from polyplan.validate.violations import (
     breaking_value,
     entity_violation,
@@ -60,7 +60,7 @@ class Harness:
     model: RequirementsModel
     tables: list[TableSpec]
     schema_sql: str
-    queries: dict[str, ParsedQuery]
+    queries: dict[str, Query]
     seed: int
     rows: dict[str, int]
     _spare_cache: dict[str, tuple[list[tuple[str, Row]], Row]] = field(default_factory=dict)
@@ -393,7 +393,7 @@ class Harness:
         return conditions
 
     def choose_params(
-        self, query: ParsedQuery, rows: Sequence[Mapping[str, Any]], constants: list[Condition]
+        self, query: Query, rows: Sequence[Mapping[str, Any]], constants: list[Condition]
     ) -> dict[str, Any]:
         """Parameter values taken from the seeded rows, so that the query has rows to find."""
         spec = self.by_name[query.table]
@@ -437,7 +437,7 @@ class Harness:
                 params[param.name] = self._search_term(complete, self._searched_columns(query))
         return params
 
-    def _searched_columns(self, query: ParsedQuery) -> list[str]:
+    def _searched_columns(self, query: Query) -> list[str]:
         pattern = self._pattern(query.name)
         spec = self.by_name[query.table]
         found = [column_for(spec, pattern.entity, f.attribute) for f in pattern.filters if f.op is FilterOp.FULLTEXT]

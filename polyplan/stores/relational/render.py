@@ -32,7 +32,7 @@ from polyplan.stores.relational.index_render import (
     fulltext_predicate,
     prefix_predicate,
 )
-from polyplan.stores.relational.spec import ColumnSpec, IndexKind, TableKind, TableSpec
+from polyplan.stores.relational.spec import ColumnSpec, IndexKind, Query, QueryParam, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql", "sqlite")
 
@@ -447,27 +447,6 @@ def render_schema(model: RequirementsModel, rendered: Rendered) -> str:
 # --- queries -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QueryParam:
-    """A named parameter: `op` is eq, in, from, to, prefix or contains."""
-
-    name: str
-    column: str
-    op: str
-    attribute: str
-
-
-@dataclass(frozen=True)
-class Query:
-    name: str
-    entity: str
-    table: str
-    columns: tuple[str, ...]
-    params: tuple[QueryParam, ...]
-    sql: str
-    notes: tuple[str, ...] = ()
-
-
 def _param_name(attribute: str, taken: set[str], suffix: str = "") -> str:
     base = re.sub(r"\W+", "_", attribute).strip("_") or "p"
     name = f"{base}_{suffix}" if suffix else base
@@ -534,23 +513,23 @@ def build_query(
             continue
         if flt.op is FilterOp.EQ:
             param = _param_name(flt.attribute, taken)
-            params.append(QueryParam(param, name, "eq", flt.attribute))
+            params.append(QueryParam(param, name, "eq"))
             conditions.append(column == sa.bindparam(param))
         elif flt.op is FilterOp.IN:
             param = _param_name(flt.attribute, taken)
-            params.append(QueryParam(param, name, "in", flt.attribute))
+            params.append(QueryParam(param, name, "in"))
             conditions.append(column.in_(sa.bindparam(param, expanding=True)))
         elif flt.op is FilterOp.RANGE:
             low, high = _param_name(flt.attribute, taken, "from"), _param_name(flt.attribute, taken, "to")
-            params += [QueryParam(low, name, "from", flt.attribute), QueryParam(high, name, "to", flt.attribute)]
+            params += [QueryParam(low, name, "from"), QueryParam(high, name, "to")]
             conditions += [column >= sa.bindparam(low), column < sa.bindparam(high)]
         elif flt.op is FilterOp.PREFIX:
             param = _param_name(flt.attribute, taken, "prefix")
-            params.append(QueryParam(param, name, "prefix", flt.attribute))
+            params.append(QueryParam(param, name, "prefix"))
             conditions.append(prefix_predicate(column, param))
         else:
             param = _param_name(flt.attribute, taken, "terms")
-            params.append(QueryParam(param, name, "search", flt.attribute))
+            params.append(QueryParam(param, name, "search"))
             conditions.append(fulltext_predicate(table, fulltext_columns, param, dialect.name, spec.indexes))
             indexed = any(
                 i.kind is IndexKind.FULLTEXT and [c.name for c in i.columns] == fulltext_columns for i in spec.indexes

@@ -101,3 +101,26 @@ class TableSpec:
     def column(self, name: str) -> ColumnSpec:
         """The column called `name`."""
         return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """A named parameter of a pattern query: `op` is eq, in, from, to, prefix or search."""
+
+    name: str
+    column: str
+    op: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """One access pattern's SQL for one engine: written to queries.sql, and parsed back from it
+    by the generated tests (`polyplan.validate.oracle.parse_queries`)."""
+
+    name: str
+    entity: str
+    table: str
+    columns: tuple[str, ...]
+    params: tuple[QueryParam, ...]
+    sql: str
+    notes: tuple[str, ...] = ()
