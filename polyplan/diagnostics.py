@@ -7,6 +7,7 @@ Code ranges:
   PP3xx  contradictions between settings
   PP4xx  planning warnings (a choice was forced, a target lacks a feature)
   PP5xx  capacity and latency warnings
+  PP6xx  the output folder (refused before anything is written)
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ CODES: dict[str, str] = {
     "PP407": "reference across stores is not enforced",
     "PP501": "latency target at risk",
     "PP502": "partition or document size bound exceeded; bucketing applied",
+    "PP601": "output folder holds files polyplan did not write",
+    "PP602": "output path is unsafe to replace",
+    "PP603": "output folder cannot be written",
 }
 
 

@@ -6,6 +6,7 @@ touches the file system, and it writes atomically.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +84,21 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     return files, diagnostics
 
 
-def write_plan(model_path: str | Path, out_dir: str | Path) -> tuple[Plan, list[Diagnostic]]:
-    """Plan a model and write the whole output folder atomically."""
+def write_plan(model_path: str | Path, out_dir: str | Path, force: bool = False) -> tuple[Plan, list[Diagnostic]]:
+    """Plan a model and write the whole output folder atomically.
+
+    Raises DiagnosticError for a bad model and OutputRefused (nothing written) when `out_dir`
+    is unsafe or holds files polyplan did not write (`force` replaces a foreign folder).
+    """
     plan = plan_file(model_path)
     files, diagnostics = render(plan)
-    write_tree(files, Path(out_dir))
+    model_sha256 = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
+    write_tree(
+        files,
+        Path(out_dir),
+        model_path=Path(model_path),
+        model_name=plan.model.name,
+        model_sha256=model_sha256,
+        force=force,
+    )
     return plan, diagnostics

@@ -63,6 +63,22 @@ def _elasticsearch_container() -> tuple[Any, str]:
     return container, f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9200)}"
 
 
+def _opensearch_container() -> tuple[Any, str]:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    container = (
+        DockerContainer("opensearchproject/opensearch:2.19.3")
+        .with_env("discovery.type", "single-node")
+        .with_env("DISABLE_SECURITY_PLUGIN", "true")
+        .with_env("OPENSEARCH_JAVA_OPTS", "-Xms512m -Xmx512m")
+        .with_exposed_ports(9200)
+    )
+    container.start()
+    wait_for_logs(container, "started", timeout=180)
+    return container, f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9200)}"
+
+
 def _cassandra_container() -> tuple[Any, str]:
     from testcontainers.community.cassandra import CassandraContainer
 
@@ -94,6 +110,13 @@ ENGINES: dict[str, EngineAccess] = {
         "http://127.0.0.1:9200",
         "elasticsearch",
         _elasticsearch_container,
+    ),
+    "opensearch": EngineAccess(
+        "opensearch",
+        "POLYPLAN_OPENSEARCH_URL",
+        "http://127.0.0.1:9201",
+        "opensearch",
+        _opensearch_container,
     ),
     "cassandra": EngineAccess(
         "cassandra",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from polyplan.emit.plan_json import render_plan_json
+from polyplan.emit.writer import write_tree
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache import Target, connect
@@ -25,10 +26,7 @@ def write_folder(plan: Plan, folder: Path) -> Path:
     texts = dict(artifacts.files)
     texts.update({f"tests/{path}": text for path, text in artifacts.tests.items()})
     texts["plan.json"] = render_plan_json(plan, {"cache": artifacts.summary}, list(artifacts.diagnostics))
-    for path, text in texts.items():
-        target = folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+    write_tree(texts, folder)
     return folder
 
 
@@ -63,5 +61,5 @@ def test_a_broken_design_fails_validation(tmp_path: Path) -> None:
     text = keys.read_text(encoding="utf-8")
     assert '"ttl_seconds": 86400' in text
     keys.write_text(text.replace('"ttl_seconds": 86400', '"ttl_seconds": 100'), encoding="utf-8")
-    assert run_validation(folder, "redis", url) != EXIT_OK
+    assert run_validation(folder, "redis", url, trust_edits=True) != EXIT_OK
     assert leftover_keys(url) == []

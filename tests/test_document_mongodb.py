@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from polyplan.emit.plan_json import render_plan_json
+from polyplan.emit.writer import write_tree
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.document import Target
@@ -29,10 +30,7 @@ def write_folder(plan: Plan, folder: Path) -> Path:
     texts = dict(artifacts.files)
     texts.update({f"tests/{path}": text for path, text in artifacts.tests.items()})
     texts["plan.json"] = render_plan_json(plan, {"document": artifacts.summary}, list(artifacts.diagnostics))
-    for path, text in texts.items():
-        target = folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+    write_tree(texts, folder)
     return folder
 
 

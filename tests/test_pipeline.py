@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from polyplan.emit.writer import write_tree
+from polyplan.emit.writer import MANIFEST, OutputRefused, write_tree
 from polyplan.model.schema import Family
 from polyplan.pipeline import render, write_plan
 from tests.conftest import SCENARIOS, planned, rendered
@@ -71,14 +71,14 @@ def test_the_writer_replaces_a_folder_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_tree({"a.txt": "one", "sub/b.txt": "two"}, out)
     write_tree({"c.txt": "three"}, out)
-    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["c.txt"]
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == [MANIFEST, "c.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folders left behind
 
 
 def test_the_writer_leaves_the_old_folder_untouched_when_writing_fails(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_tree({"keep.txt": "kept"}, out)
-    with pytest.raises(ValueError, match="outside the output folder"):
+    with pytest.raises(OutputRefused, match="outside the output folder"):
         write_tree({"fine.txt": "x", "../escape.txt": "y"}, out)
     assert (out / "keep.txt").read_text() == "kept"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -63,7 +63,23 @@ def test_failing_checks_exit_1(folder: Path, tmp_path: Path) -> None:
     dropped = ",\n\tCONSTRAINT ck_note_stars_max CHECK (stars <= 5)"
     assert dropped in text
     schema.write_text(text.replace(dropped, ""))
-    assert run_validation(broken, "sqlite") == 1
+    assert run_validation(broken, "sqlite", trust_edits=True) == 1
+
+
+def test_a_tampered_or_added_file_is_never_run(folder: Path, tmp_path: Path) -> None:
+    """validate runs only what polyplan wrote: an edited schema or a stray test module is refused, exit 2."""
+    runner = CliRunner()
+    edited = tmp_path / "edited"
+    shutil.copytree(folder, edited)
+    schema = edited / "relational" / "sqlite" / "schema.sql"
+    schema.write_text(schema.read_text() + "\nDROP TABLE note;\n")
+    refused = runner.invoke(app, ["validate", str(edited), "--engine", "sqlite"])
+    assert refused.exit_code == 2 and "schema.sql (edited since polyplan wrote it)" in refused.output
+    added = tmp_path / "added"
+    shutil.copytree(folder, added)
+    (added / "tests" / "test_sqlite_extra.py").write_text("import os\n")
+    refused = runner.invoke(app, ["validate", str(added), "--engine", "sqlite"])
+    assert refused.exit_code == 2 and "tests/test_sqlite_extra.py" in refused.output
 
 
 def test_cli_exit_codes(folder: Path, tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ def _query_fit(profile: EntityProfile, cap: Capability) -> tuple[float, str]:
     worst: tuple[float, str] = (2.0, "")
     for pattern in profile.patterns:
         # A pattern is only as well served as its hardest predicate shape.
-        hardest = min(pattern.shapes, key=lambda s: cap.query_shapes.get(s, 0.0))
+        # sorted(): ties between equally hard shapes must not depend on the hash seed.
+        hardest = min(sorted(pattern.shapes), key=lambda s: cap.query_shapes.get(s, 0.0))
         fit = cap.query_shapes.get(hardest, 0.0)
         if cap.family is Family.CACHE and not pattern.key_lookup:
             fit = min(fit, 0.2)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+from polyplan.emit.writer import OutputRefused
 
 EXIT_OK = 0
 EXIT_CHECKS_FAILED = 1
@@ -28,9 +29,12 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
 
 
 def guarded(action: Callable[[], T]) -> T:
-    """Run `action`; bad input becomes its messages on stderr and exit code 2."""
+    """Run `action`; bad input (or a refused output folder) becomes one line each on stderr, exit 2."""
     try:
         return action()
     except DiagnosticError as error:
         print_diagnostics(error.diagnostics)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except OutputRefused as refused:
+        err_console.print(f"polyplan: {refused.message} [{refused.code}]", style="red", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -22,11 +22,21 @@ ModelArg = Annotated[Path, typer.Argument(help="The requirements model (YAML).",
 @app.command()
 def plan(
     model: ModelArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")] = Path("out"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder: new, empty, or a previous plan (replaced atomically).")
+    ] = Path("out"),
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace an existing folder that polyplan did not write (never the current folder, "
+            "the model's folder, a file or a link).",
+        ),
+    ] = False,
 ) -> None:
     """Plan MODEL and write plan.json, plan.md, erd.mmd, per-store artifacts and tests to --out."""
     with console.status("planning…"):
-        result, diagnostics = guarded(lambda: write_plan(model, out))
+        result, diagnostics = guarded(lambda: write_plan(model, out, force=force))
     print_diagnostics(diagnostics)
     table = Table(title=f"{result.model.name}: plan written to {out}")
     for column in ("entity", "system of record", "projections", "score", "runner-up"):

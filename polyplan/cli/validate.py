@@ -22,6 +22,7 @@ class EngineChoice(StrEnum):
     redis = "redis"
     mongodb = "mongodb"
     elasticsearch = "elasticsearch"
+    opensearch = "opensearch"
     cassandra = "cassandra"
 
 

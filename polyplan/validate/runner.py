@@ -12,13 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from polyplan.emit.writer import MANIFEST, foreign_files, read_manifest
 from polyplan.testkit import ENGINES
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-VALIDATABLE = ("sqlite", "postgresql", "mysql", "redis", "mongodb", "elasticsearch", "cassandra")
+VALIDATABLE = ("sqlite", "postgresql", "mysql", "redis", "mongodb", "elasticsearch", "opensearch", "cassandra")
 PYTEST_USAGE_ERROR = 4
+SEARCH_ENGINES = {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"}  # engine → its name in prose
 
 
 class UsageError(Exception):
@@ -34,6 +36,14 @@ def test_files(folder: Path, engine: str) -> list[Path]:
             f"{folder} is not a plan folder (it has no plan.json); create one with `polyplan plan MODEL -o DIR`"
         )
     files = sorted((folder / "tests").glob(f"test_{engine}*.py"))
+    if not files and engine in SEARCH_ENGINES:
+        # The search family has one engine per plan: say which one, and how to plan for the other.
+        planned = next((e for e in SEARCH_ENGINES if e != engine and (folder / e).is_dir()), None)
+        if planned is not None:
+            raise UsageError(
+                f"this plan's search engine is {planned} ({folder / planned}/); plan with "
+                f"`engines: {{search: {engine}}}` to validate on {SEARCH_ENGINES[engine]}"
+            )
     if not files:
         raise UsageError(
             f"{folder / 'tests'} has no test_{engine}*.py: the plan puts nothing in {engine} "
@@ -42,12 +52,37 @@ def test_files(folder: Path, engine: str) -> list[Path]:
     return files
 
 
-def run_validation(folder: str | Path, engine: str, url: str | None = None) -> int:
-    """Run the tests; 0 when all pass, 1 when a check fails. Raises UsageError for bad input."""
+def verify_generated(folder: Path) -> None:
+    """UsageError unless every file in `folder` is one polyplan wrote, with the bytes it wrote.
+
+    `validate` runs the folder's Python and SQL with the user's credentials: a file added or
+    edited since `polyplan plan` (a tampered schema.sql, a stray test_*.py) is never run.
+    """
+    written = read_manifest(folder)
+    if written is None:
+        raise UsageError(f"{folder} has no {MANIFEST}: validate runs only what `polyplan plan` wrote; plan again")
+    changed = foreign_files(folder, written)
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise UsageError(
+            f"{folder} holds files polyplan did not write: {shown}; validate runs only what `polyplan plan` "
+            "wrote (plan again into a fresh folder)"
+        )
+
+
+def run_validation(folder: str | Path, engine: str, url: str | None = None, *, trust_edits: bool = False) -> int:
+    """Run the tests; 0 when all pass, 1 when a check fails. Raises UsageError for bad input.
+
+    `trust_edits` skips the manifest check: for polyplan's own mutation tests, which edit a copy
+    of an output on purpose to prove the generated tests catch it.
+    """
     root = Path(folder).resolve()
     files = test_files(root, engine)
+    if not trust_edits:
+        verify_generated(root)
     tests = root / "tests"
     env = dict(os.environ)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the plan folder exactly as polyplan wrote it
     if url:
         env[ENGINES[engine].env_var] = url
     required = {e for e in env.get("POLYPLAN_REQUIRE", "").split(",") if e.strip()} | {engine}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -81,12 +82,78 @@ def apply_sql(engine: sa.Engine, sql: str) -> int:
     return len(statements)
 
 
+# polyplan_<pid of the creating process>_<random hex>: the pid lets a later run tell a database
+# whose creator was killed (and so never dropped it) from one that another run is still using.
+_SCRATCH_NAME = re.compile(r"^polyplan_(\d+)_[0-9a-f]{24}$")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_local(url: URL) -> bool:
+    return (url.host or "localhost") in ("localhost", "127.0.0.1", "::1") or url.host == os.uname().nodename
+
+
+def sweep_abandoned(connection: sa.Connection, backend: str) -> list[str]:
+    """Drop the scratch databases of killed runs: named by polyplan, creator gone, nobody connected.
+
+    Only called for servers on this machine, where a pid says whether the creator still runs.
+    """
+    if backend == "postgresql":
+        names = [r[0] for r in connection.exec_driver_sql("SELECT datname FROM pg_database")]
+        busy = {r[0] for r in connection.exec_driver_sql("SELECT DISTINCT datname FROM pg_stat_activity")}
+    else:
+        names = [r[0] for r in connection.exec_driver_sql("SHOW DATABASES")]
+        busy = {r[0] for r in connection.exec_driver_sql("SELECT DISTINCT db FROM information_schema.processlist")}
+    dropped = []
+    for name in sorted(names):
+        match = _SCRATCH_NAME.match(name)
+        if match and name not in busy and not _process_alive(int(match.group(1))):
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            dropped.append(name)
+    return dropped
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the `finally` that drops the database runs."""
+
+    def _raise(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def scratch_database(url: str) -> Iterator[sa.Engine]:
-    """A new, empty database on the server at `url`, dropped on exit (a temp file for SQLite)."""
+    """A new, empty database on the server at `url`, dropped on exit (a temp file for SQLite).
+
+    Dropped also on SIGTERM; a run killed outright (SIGKILL) leaves it behind, and the next run
+    against a server on this machine drops it.
+    """
+    with _terminate_as_exit():
+        yield from _scratch_database(url)
+
+
+def _scratch_database(url: str) -> Iterator[sa.Engine]:
     parsed = make_url(url)
     backend = engine_name(url)
-    name = f"polyplan_{uuid.uuid4().hex}"
+    name = f"polyplan_{os.getpid()}_{uuid.uuid4().hex[:24]}"
     if backend == "sqlite":
         folder = tempfile.mkdtemp(prefix="polyplan_")
         engine = create_engine(f"sqlite:///{os.path.join(folder, name + '.db')}")
@@ -99,6 +166,8 @@ def scratch_database(url: str) -> Iterator[sa.Engine]:
     admin = create_engine(parsed, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as connection:
+            if _is_local(parsed):
+                sweep_abandoned(connection, backend)
             if backend == "postgresql":
                 connection.exec_driver_sql(
                     f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"

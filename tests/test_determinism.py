@@ -1,0 +1,62 @@
+"""Same model, same bytes — in every process, whatever the hash seed (issue 7).
+
+Planning twice in one process cannot see order that depends on string hashing (iteration over
+sets, `min()` over a frozenset with ties): every process draws a new seed. So each bundled
+scenario is planned in six processes with different PYTHONHASHSEED values, and every file's
+bytes must agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SCENARIOS
+
+SEEDS = ("0", "1", "2", "3", "42", "4242")
+
+# Prints {scenario: {path: sha256}} for every scenario named on the command line.
+_DIGESTS = """
+import hashlib, json, sys
+from polyplan.pipeline import plan_file, render
+out = {}
+for path in sys.argv[1:]:
+    files, _ = render(plan_file(path))
+    out[path] = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(files.items())}
+print(json.dumps(out))
+"""
+
+
+def digests(seed: str) -> dict[str, dict[str, str]]:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    done = subprocess.run(
+        [sys.executable, "-c", _DIGESTS, *[str(s) for s in SCENARIOS]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    result: dict[str, dict[str, str]] = json.loads(done.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def by_seed() -> dict[str, dict[str, dict[str, str]]]:
+    return {seed: digests(seed) for seed in SEEDS}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_every_hash_seed_gives_the_same_files(scenario: Path, by_seed: dict[str, dict[str, dict[str, str]]]) -> None:
+    reference = by_seed[SEEDS[0]][str(scenario)]
+    for seed in SEEDS[1:]:
+        other = by_seed[seed][str(scenario)]
+        assert set(other) == set(reference), f"PYTHONHASHSEED={seed} writes other files"
+        differing = sorted(name for name in reference if other[name] != reference[name])
+        assert not differing, f"PYTHONHASHSEED={seed} changes {differing}"
