@@ -29,7 +29,7 @@ GENERATED_CONFTEST = '''"""pytest configuration for the tests polyplan generated
 
 import pytest
 
-ENGINES = ("postgresql", "mysql", "sqlite", "redis", "mongodb", "elasticsearch", "cassandra")
+ENGINES = ("postgresql", "mysql", "sqlite", "redis", "mongodb", "elasticsearch", "opensearch", "cassandra")
 
 
 def pytest_configure(config: pytest.Config) -> None:

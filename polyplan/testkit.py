@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-import pytest
-
 
 @dataclass(frozen=True)
 class EngineAccess:
@@ -150,7 +148,12 @@ def unavailable(engine: str, why: str) -> NoReturn:
     """Skip (or fail, if the engine is required) with a reason that says how to run the test."""
     message = f"{engine} not reachable: {why}. To run: {how_to_run(engine)}"
     if engine in required_engines():
+        # Imported here: the CLI reads ENGINES, and `polyplan --help` must not load a test framework.
+        import pytest
+
         pytest.fail(f"POLYPLAN_REQUIRE lists {engine}, so it may not be skipped. {message}", pytrace=False)
+    import pytest
+
     pytest.skip(message)
 
 

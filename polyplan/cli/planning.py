@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from polyplan.cli.app import app
 from polyplan.cli.common import console, guarded, print_diagnostics
-from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
-from polyplan.model.schema import json_schema
-from polyplan.pipeline import plan_file, write_plan
-from polyplan.plan.ir import EntityPlan
+
+# The pipeline (pydantic, YAML, every planner module) loads when a command runs, not for --help.
+if TYPE_CHECKING:
+    from polyplan.plan.ir import EntityPlan
 
 ModelArg = Annotated[Path, typer.Argument(help="The requirements model (YAML).", show_default=False)]
 
@@ -35,6 +35,8 @@ def plan(
     ] = False,
 ) -> None:
     """Plan MODEL and write plan.json, plan.md, erd.mmd, per-store artifacts and tests to --out."""
+    from polyplan.pipeline import write_plan
+
     with console.status("planning…"):
         result, diagnostics = guarded(lambda: write_plan(model, out, force=force))
     print_diagnostics(diagnostics)
@@ -83,6 +85,9 @@ def explain(
     entity: Annotated[str | None, typer.Argument(help="Only this entity.")] = None,
 ) -> None:
     """Show every family's score for each entity, factor by factor, and why the winner won."""
+    from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+    from polyplan.pipeline import plan_file
+
     result = guarded(lambda: plan_file(model))
     if entity is not None and entity not in result.entities:
         known = ", ".join(result.entities)
@@ -112,4 +117,6 @@ def explain(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the requirements model (for editor completion)."""
+    from polyplan.model.schema import json_schema
+
     typer.echo(json.dumps(json_schema(), indent=2, sort_keys=True))

@@ -7,17 +7,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from polyplan.cli.app import app
 from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, console, err_console, guarded
-from polyplan.pipeline import plan_file
-from polyplan.seed.generate import feasible_rows, generate, rows_for_scale
-from polyplan.seed.relational import load_rows, table_rows
-from polyplan.stores.relational.connect import apply_sql, create_engine, engine_name
-from polyplan.stores.relational.design import design_schema
-from polyplan.stores.relational.render import build_metadata, render_schema
 
 
 class SeedEngine(StrEnum):
@@ -41,6 +34,16 @@ def seed(
     create_schema: Annotated[bool, typer.Option("--create-schema", help="Apply the planned schema first.")] = False,
 ) -> None:
     """Plan MODEL and load deterministic synthetic rows into its relational tables, parents first."""
+    # Imported here so that `polyplan --help` and the other commands do not load SQLAlchemy.
+    import sqlalchemy as sa
+
+    from polyplan.pipeline import plan_file
+    from polyplan.seed.generate import feasible_rows, generate, rows_for_scale
+    from polyplan.seed.relational import load_rows, table_rows
+    from polyplan.stores.relational.connect import apply_sql, create_engine, engine_name
+    from polyplan.stores.relational.design import design_schema
+    from polyplan.stores.relational.render import build_metadata, render_schema
+
     if (rows is None) == (scale is None):
         err_console.print("polyplan seed: give exactly one of --rows N or --scale F", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)

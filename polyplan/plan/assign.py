@@ -141,7 +141,9 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
                 Diagnostic("PP401", f"no single store can hold {', '.join(members)}", f"transactions.{t_index}")
             )
             continue
-        best = max(sorted(allowed), key=lambda f: sum(next(s.total for s in scores[m] if s.family is f) for m in members))
+        best = max(
+            sorted(allowed), key=lambda f: sum(next(s.total for s in scores[m] if s.family is f) for m in members)
+        )
         for member in members:
             if chosen[member] is not best:
                 reasons[member].append(

@@ -1,8 +1,10 @@
-"""Elasticsearch 8: one index per search projection (search is never a system of record).
+"""Elasticsearch 8 or OpenSearch 2: one index per search projection (search is never a system of record).
 
-Artifacts under `elasticsearch/`: `<index>.template.json` (strict mappings, analyzers, shards,
-refresh), `<index>.ilm.json` (rollover and retention), `queries.json` (a stored search template
-per pattern), `setup.py` (applies it all, idempotent) and `sync.md` (the outbox contract).
+The model's `engines.search` picks the engine; its dialect (`engines.py`) says what differs.
+Artifacts under `elasticsearch/` or `opensearch/`: `<index>.template.json` (strict mappings,
+analyzers, shards, refresh), the lifecycle policy (`<index>.ilm.json` for Elasticsearch ILM,
+`<index>.ism.json` for OpenSearch ISM: rollover and retention), `queries.json` (a stored search
+template per pattern), `setup.py` (applies it all, idempotent) and `sync.md` (the outbox contract).
 """
 
 from __future__ import annotations
@@ -12,18 +14,19 @@ from polyplan.plan.assign import loaded_locate
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.search.design import design_search
+from polyplan.stores.search.engines import ENGINES
 from polyplan.stores.search.render import render_files, summary
 from polyplan.stores.search.testgen import render_tests
 
 
 class Target(StoreTarget):
-    """The search family (Elasticsearch 8)."""
+    """The search family (Elasticsearch 8, OpenSearch 2)."""
 
     family = Family.SEARCH
-    engines = ("elasticsearch",)
+    engines = tuple(ENGINES)
 
     def emit(self, plan: Plan) -> Artifacts:
-        """Index templates, ILM policies, search templates, setup script, sync contract and tests."""
+        """Index templates, lifecycle policies, search templates, setup script, sync contract and tests."""
         design = design_search(plan)
         descriptions = {p.name: p.description for p in plan.model.access_patterns}
         return Artifacts(

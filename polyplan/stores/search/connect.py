@@ -7,17 +7,24 @@ everything under it afterwards, so runs never collide and leave nothing behind.
 
 from __future__ import annotations
 
-import importlib.util
-import uuid
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, UnsupportedProductError, helpers
 
+from polyplan.stores.search.runs import load_setup, run_prefix
 from polyplan.testkit import unavailable
 
+__all__ = ["connect", "drop_prefix", "index_documents", "load_setup", "run_prefix"]
+
 SERVER_MAJOR = "8"
+
+
+def _product(body: Any) -> str:
+    """What the server's `GET /` says it is, e.g. "OpenSearch 2.19.6"."""
+    version = body.get("version", {}) if isinstance(body, dict) else {}
+    distribution = str(version.get("distribution", "an unknown product"))
+    name = "OpenSearch" if distribution == "opensearch" else distribution
+    return f"{name} {version.get('number', '')}".strip()
 
 
 def connect(url: str) -> Elasticsearch:
@@ -25,6 +32,14 @@ def connect(url: str) -> Elasticsearch:
     client = Elasticsearch(url, request_timeout=30)
     try:
         info = client.info()
+    except UnsupportedProductError as exc:
+        # Something answered, so this is not "unreachable" (a skip): it is the wrong product.
+        client.close()
+        raise RuntimeError(
+            f"{url} answers, but it is not Elasticsearch ({_product(exc.body)}): this plan's artifacts and tests "
+            "target Elasticsearch 8 (set POLYPLAN_ELASTICSEARCH_URL to an Elasticsearch server, or plan with "
+            "`engines: {search: opensearch}` to validate on OpenSearch)"
+        ) from exc
     except (TransportError, ApiError) as exc:
         client.close()
         unavailable("elasticsearch", f"{url} did not answer ({type(exc).__name__}: {exc})")
@@ -33,21 +48,6 @@ def connect(url: str) -> Elasticsearch:
         client.close()
         raise RuntimeError(f"{url} runs Elasticsearch {version}; the artifacts and client target Elasticsearch 8")
     return client
-
-
-def run_prefix() -> str:
-    """A name prefix unique to this run (lower case: index names must be)."""
-    return f"pp_{uuid.uuid4().hex[:12]}_"
-
-
-def load_setup(path: Path) -> ModuleType:
-    """Import the generated setup.py so tests apply exactly what users run."""
-    spec = importlib.util.spec_from_file_location(f"polyplan_es_setup_{uuid.uuid4().hex[:8]}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def index_documents(client: Elasticsearch, alias: str, docs: list[dict[str, Any]]) -> None:

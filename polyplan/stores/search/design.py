@@ -1,4 +1,4 @@
-"""Plan → Elasticsearch index designs (pure: no I/O, no text).
+"""Plan → search index designs (pure: no I/O, no text), for the engine the model runs.
 
 One index per search projection. The numbers come from the entity's profile: shard count from
 the projected size, refresh interval from the tightest staleness the served patterns accept,
@@ -16,6 +16,7 @@ from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import all_attributes, key_of, pattern_positions, snake
 from polyplan.model.schema import Consistency, Family, FilterOp, RequirementsModel, WriteKind
 from polyplan.plan.ir import EntityPlan, Plan, Projection
+from polyplan.stores.search.engines import SearchEngine, engine_named
 from polyplan.stores.search.mapping import FieldUse, analysis_settings, field_mapping
 from polyplan.stores.search.queries import SearchQuery, build_query
 
@@ -24,7 +25,7 @@ DEFAULT_LANGUAGE = "english"
 GB = 1024**3
 # Elastic's sizing guidance: shards of 10–50 GB. Rollover and shard count keep primaries under 50 GB.
 MAX_SHARD_BYTES = 50 * GB
-MAX_SHARDS = 1024  # Elasticsearch's own limit on number_of_shards
+MAX_SHARDS = 1024  # Elasticsearch's (and OpenSearch's) own limit on number_of_shards
 # On-disk size of an indexed document relative to its raw payload: _source (compressed) plus the
 # inverted index and doc values. 1.3 is a middle value for mixed text/keyword documents.
 INDEX_OVERHEAD = 1.3
@@ -35,13 +36,13 @@ REPLICAS = 1  # production default; a single development node runs with 0 (setup
 
 @dataclass(frozen=True)
 class Lifecycle:
-    """The ILM policy of one index."""
+    """The lifecycle of one index: rollover and deletion (an ILM or ISM policy, by engine)."""
 
     name: str
     rollover: bool
     max_primary_shard_size: str | None
     max_age_days: int | None
-    delete_after: str | None  # ILM min_age of the delete phase, e.g. "90d"
+    delete_after: str | None  # age after rollover at which an index is deleted, e.g. "90d"
     reasons: tuple[str, ...]
 
 
@@ -80,18 +81,17 @@ class SearchIndex:
     queries: tuple[SearchQuery, ...]
     events: tuple[SyncEvent, ...]
     reasons: tuple[str, ...]
+    engine: SearchEngine
 
     @property
     def settings(self) -> dict[str, Any]:
-        """The index settings of the template."""
+        """The index settings of the template (the lifecycle part is the engine's)."""
         index: dict[str, Any] = {
             "number_of_replicas": self.replicas,
             "number_of_shards": self.shards,
             "refresh_interval": f"{self.refresh_seconds}s",
-            "lifecycle": {"name": self.lifecycle.name},
+            **self.engine.lifecycle_settings(self),
         }
-        if self.lifecycle.rollover:
-            index["lifecycle"]["rollover_alias"] = self.alias
         return {"index": index, **analysis_settings([self.language])}
 
 
@@ -101,6 +101,7 @@ class SearchDesign:
 
     model: str
     indexes: tuple[SearchIndex, ...]
+    engine: SearchEngine
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
 
@@ -125,7 +126,7 @@ def daily_rows_at_horizon(rows_per_day: float, monthly_growth_rate: float, horiz
 
 
 def _age(seconds: int) -> str:
-    """An ILM age in the largest unit that divides it exactly."""
+    """A lifecycle age (ILM and ISM read the same units) in the largest unit that divides it exactly."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
@@ -150,9 +151,9 @@ def _uses(model: RequirementsModel, patterns: list[str]) -> dict[str, FieldUse]:
 
 
 def _lifecycle(
-    plan: Plan, entity: EntityPlan, alias: str, doc_bytes: float, notes: list[Diagnostic]
+    plan: Plan, entity: EntityPlan, alias: str, doc_bytes: float, engine: SearchEngine, notes: list[Diagnostic]
 ) -> tuple[Lifecycle, int]:
-    """The ILM policy and the primary shard count of each backing index."""
+    """The lifecycle policy and the primary shard count of each backing index."""
     model = plan.model
     growth = model.entities[entity.name].growth
     profile = entity.profile
@@ -189,8 +190,8 @@ def _lifecycle(
         notes.append(
             Diagnostic(
                 "PP402",
-                f"{entity.name}: ILM cannot expire documents of an index that is updated in place; the "
-                f"retention of {_age(expiry)} is applied by deletes in the system of record, relayed by the outbox",
+                f"{entity.name}: {engine.lifecycle_feature} cannot expire documents of an index that is updated "
+                f"in place; the retention of {_age(expiry)} is applied by deletes in the system of record, relayed by the outbox",
                 path,
                 Severity.WARNING,
             )
@@ -200,8 +201,10 @@ def _lifecycle(
     return Lifecycle(policy, False, None, None, None, tuple(reasons)), shards
 
 
-def design_index(plan: Plan, entity_name: str, projection: Projection | None) -> tuple[SearchIndex, list[Diagnostic]]:
-    """The index for one search projection of `entity_name` (or for its records, if `projection` is None)."""
+def design_index(
+    plan: Plan, entity_name: str, projection: Projection | None, engine: SearchEngine
+) -> tuple[SearchIndex, list[Diagnostic]]:
+    """The `engine` index for one search projection of `entity_name` (or for its records, if `projection` is None)."""
     model = plan.model
     entity = plan.entities[entity_name]
     attributes = all_attributes(model, entity_name)
@@ -218,7 +221,7 @@ def design_index(plan: Plan, entity_name: str, projection: Projection | None) ->
         for name, attribute in attributes.items()
     }
     doc_bytes = entity.profile.record_bytes * INDEX_OVERHEAD
-    lifecycle, shards = _lifecycle(plan, entity, alias, doc_bytes, notes)
+    lifecycle, shards = _lifecycle(plan, entity, alias, doc_bytes, engine, notes)
     positions = pattern_positions(model)
     patterns = [model.access_patterns[positions[name]] for name in sorted(set(served), key=positions.__getitem__)]
     staleness = min((p.staleness_seconds for p in patterns), default=0.0)
@@ -247,7 +250,7 @@ def design_index(plan: Plan, entity_name: str, projection: Projection | None) ->
                     Severity.WARNING,
                 )
             )
-    queries = tuple(build_query(alias, p, attributes, fields) for p in patterns)
+    queries = tuple(build_query(alias, p, attributes, fields, engine) for p in patterns)
     writes = [w for w in model.write_patterns if w.entity == entity_name]
     found = [SyncEvent(w.name, w.kind.value, "delete" if w.kind is WriteKind.DELETE else "index") for w in writes]
     growth = model.entities[entity_name].growth
@@ -288,31 +291,33 @@ def design_index(plan: Plan, entity_name: str, projection: Projection | None) ->
             queries=queries,
             events=events,
             reasons=reasons,
+            engine=engine,
         ),
         notes,
     )
 
 
 def design_search(plan: Plan) -> SearchDesign:
-    """Every search index the plan needs (one per search projection)."""
+    """Every search index the plan needs (one per search projection), for the model's search engine."""
+    engine = engine_named(plan.model.engines.search)
     indexes: list[SearchIndex] = []
     notes: list[Diagnostic] = []
     for entity_name, projection in plan.projections_in(Family.SEARCH):
-        index, found = design_index(plan, entity_name, projection)
+        index, found = design_index(plan, entity_name, projection, engine)
         indexes.append(index)
         notes.extend(found)
     for entity_name in plan.records_in(Family.SEARCH):
         # The planner only lets ephemeral data live in search alone; it has no copy elsewhere.
-        index, found = design_index(plan, entity_name, None)
+        index, found = design_index(plan, entity_name, None, engine)
         indexes.append(index)
         notes.extend(found)
         notes.append(
             Diagnostic(
                 "PP402",
-                f"{entity_name}: Elasticsearch holds the only copy (no transactions, refresh-delayed reads); "
+                f"{entity_name}: {engine.product} holds the only copy (no transactions, refresh-delayed reads); "
                 "writes go straight to the write alias instead of through an outbox",
                 f"entities.{entity_name}",
                 Severity.WARNING,
             )
         )
-    return SearchDesign(plan.model.name, tuple(indexes), tuple(notes))
+    return SearchDesign(plan.model.name, tuple(indexes), engine, tuple(notes))

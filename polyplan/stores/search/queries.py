@@ -1,9 +1,10 @@
-"""Access patterns → Elasticsearch search templates (pure).
+"""Access patterns → search templates (pure).
 
-Each served pattern becomes a stored mustache search template. Every parameter is inserted with
-`{{#toJson}}name{{/toJson}}` so that strings, numbers and lists keep their JSON type; this is why
-the template source is a string rather than a JSON object (Elasticsearch accepts both).
-Ranges are half-open: `<attr>_from` inclusive, `<attr>_to` exclusive.
+Each served pattern becomes a stored mustache search template. How a parameter is inserted is
+the engine's (`SearchEngine.placeholder`): Elasticsearch inserts every one with
+`{{#toJson}}name{{/toJson}}` so that strings, numbers and lists keep their JSON type, which is why
+the template source is a string rather than a JSON object (Elasticsearch accepts both); OpenSearch
+does so only for lists. Ranges are half-open: `<attr>_from` inclusive, `<attr>_to` exclusive.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from polyplan.model.derived import snake
 from polyplan.model.schema import AccessPattern, Attribute, FilterOp
+from polyplan.stores.search.engines import SearchEngine
 from polyplan.stores.search.mapping import exact_field
 
 DEFAULT_SIZE = 100  # a pattern without a limit still gets a bounded page
@@ -40,14 +42,10 @@ class SearchQuery:
     pattern: str
     template_id: str
     params: tuple[QueryParam, ...]
-    body: dict[str, Any]  # with "{{#toJson}}p{{/toJson}}" strings where parameters go
+    body: dict[str, Any]  # with the engine's placeholders (e.g. "{{#toJson}}p{{/toJson}}") where parameters go
     size: int
     constants: tuple[tuple[str, Any], ...]  # attribute → constant value(s) every hit must have
     sort: tuple[tuple[str, str], ...]  # (field, direction)
-
-
-def _param(name: str) -> str:
-    return "{{#toJson}}" + name + "{{/toJson}}"
 
 
 def template_source(body: dict[str, Any]) -> str:
@@ -61,8 +59,10 @@ def build_query(
     pattern: AccessPattern,
     attributes: dict[str, Attribute],
     mappings: dict[str, dict[str, Any]],
+    engine: SearchEngine,
 ) -> SearchQuery:
-    """The search template for `pattern` over an index whose fields are `mappings`."""
+    """The `engine` search template for `pattern` over an index whose fields are `mappings`."""
+    one, many = engine.placeholder, engine.list_placeholder
     must: list[dict[str, Any]] = []
     filters: list[dict[str, Any]] = []
     params: list[QueryParam] = []
@@ -88,23 +88,23 @@ def build_query(
         elif flt.op is FilterOp.EQ:
             name = name_for(base)
             params.append(QueryParam(name, attr, "eq", kind))
-            filters.append({"term": {field: _param(name)}})
+            filters.append({"term": {field: one(name)}})
         elif flt.op is FilterOp.IN:
             name = name_for(f"{base}_values")
             params.append(QueryParam(name, attr, "in", kind))
-            filters.append({"terms": {field: _param(name)}})
+            filters.append({"terms": {field: many(name)}})
         elif flt.op is FilterOp.RANGE:
             low, high = name_for(f"{base}_from"), name_for(f"{base}_to")
             params += [QueryParam(low, attr, "range_from", kind), QueryParam(high, attr, "range_to", kind)]
-            filters.append({"range": {field: {"gte": _param(low), "lt": _param(high)}}})
+            filters.append({"range": {field: {"gte": one(low), "lt": one(high)}}})
         elif flt.op is FilterOp.PREFIX:
             name = name_for(f"{base}_prefix")
             params.append(QueryParam(name, attr, "prefix", kind))
-            filters.append({"prefix": {field: {"value": _param(name), "case_insensitive": True}}})
+            filters.append({"prefix": {field: {"value": one(name), "case_insensitive": True}}})
         else:  # full text: analysed match, all words required, typo-tolerant
             name = name_for(f"{base}_query")
             params.append(QueryParam(name, attr, "fulltext", kind))
-            must.append({"match": {attr: {"query": _param(name), "operator": "and", "fuzziness": "AUTO"}}})
+            must.append({"match": {attr: {"query": one(name), "operator": "and", "fuzziness": "AUTO"}}})
     size = pattern.limit or DEFAULT_SIZE
     bool_query: dict[str, Any] = {}
     if must:

@@ -1,4 +1,8 @@
-"""Search design → artifact text (pure, deterministic: sorted keys, no timestamps)."""
+"""Search design → artifact text (pure, deterministic: sorted keys, no timestamps).
+
+What differs between engines (folder, lifecycle policy, setup script, wording) comes from the
+design's engine dialect (`polyplan.stores.search.engines`); everything else is shared.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from importlib.resources import files
 from typing import Any
 
 from polyplan.stores.search.design import SearchDesign, SearchIndex
+from polyplan.stores.search.engines import ELASTICSEARCH, SearchEngine
 from polyplan.stores.search.queries import template_source
 
-TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), so ours always wins
+TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), so ours always wins (none in OpenSearch)
 
 
 def dump(data: Any) -> str:
@@ -29,7 +34,7 @@ def meta(index: SearchIndex, model: str) -> dict[str, Any]:
         "model": model,
         "patterns": list(index.patterns),
         "policy": index.lifecycle.name,
-        "system_of_record": f"{index.sor_family.value}/{index.sor_engine}" if index.projection else "elasticsearch",
+        "system_of_record": f"{index.sor_family.value}/{index.sor_engine}" if index.projection else index.engine.name,
         "template": index.template_name,
     }
 
@@ -47,26 +52,9 @@ def index_template(index: SearchIndex, model: str) -> dict[str, Any]:
     }
 
 
-def ilm_policy(index: SearchIndex, model: str) -> dict[str, Any]:
-    """The ILM policy (body of PUT _ilm/policy/<name>)."""
-    life = index.lifecycle
-    hot: dict[str, Any] = {"set_priority": {"priority": 100}}
-    if life.rollover:
-        hot["rollover"] = {"max_age": f"{life.max_age_days}d", "max_primary_shard_size": life.max_primary_shard_size}
-    phases: dict[str, Any] = {"hot": {"actions": hot, "min_age": "0ms"}}
-    if life.delete_after:
-        phases["delete"] = {"actions": {"delete": {}}, "min_age": life.delete_after}
-    return {
-        "policy": {
-            "_meta": {
-                "entity": index.entity,
-                "generated_by": "polyplan",
-                "model": model,
-                "reasons": list(life.reasons),
-            },
-            "phases": phases,
-        }
-    }
+def lifecycle_policy(index: SearchIndex, model: str) -> dict[str, Any]:
+    """The index's lifecycle policy in its engine's form (ILM for Elasticsearch, ISM for OpenSearch)."""
+    return index.engine.lifecycle_policy(index, model)
 
 
 def queries_document(design: SearchDesign, descriptions: dict[str, str | None]) -> dict[str, Any]:
@@ -87,20 +75,17 @@ def queries_document(design: SearchDesign, descriptions: dict[str, str | None]) 
         "generated_by": "polyplan",
         "indexes": indexes,
         "model": design.model,
-        "usage": (
-            "setup.py stores each source as a mustache search template; run one with "
-            "client.search_template(index=<alias>, id=<template_id>, params={...}). Ranges are half-open: "
-            "<attr>_from inclusive, <attr>_to exclusive. Pass size to page past the default."
-        ),
+        "usage": design.engine.search_usage,
     }
 
 
 def _sync_section(index: SearchIndex) -> list[str]:
+    product = index.engine.product
     key = " + '|' + ".join(index.doc_id)
     lines = [f"## {index.alias} ({index.entity})", ""]
     if index.projection is None:
         lines += [
-            "Elasticsearch holds the only copy of these records (ephemeral data): the application writes "
+            f"{product} holds the only copy of these records (ephemeral data): the application writes "
             f"documents straight to the write alias `{index.alias}`, with `_id` = `{key}`.",
             "",
         ]
@@ -146,24 +131,25 @@ def sync_document(design: SearchDesign) -> str:
         "",
         "Search is never the system of record. Each write below also inserts an event into the outbox table of",
         "the entity's store in the same transaction; a relay (a poller or CDC such as Debezium) reads events in",
-        "sequence order and applies them to Elasticsearch. Reads may lag by the relay delay plus the refresh",
+        f"sequence order and applies them to {design.engine.product}. Reads may lag by the relay delay plus the refresh",
         "interval of the index.",
         "",
     ]
     for index in design.indexes:
         lines += _sync_section(index)
+    lines += design.engine.lifecycle_fallback(design.indexes)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def setup_script() -> str:
-    """The standalone setup.py emitted next to the JSON files."""
-    return files("polyplan.stores.search").joinpath("setup_script.py").read_text(encoding="utf-8")
+def setup_script(engine: SearchEngine = ELASTICSEARCH) -> str:
+    """The standalone setup.py of `engine`, emitted next to the JSON files."""
+    return files("polyplan.stores.search").joinpath(engine.setup_resource).read_text(encoding="utf-8")
 
 
 def summary(design: SearchDesign) -> dict[str, Any]:
     """The part of plan.json that describes the search store."""
     return {
-        "engine": "elasticsearch",
+        "engine": design.engine.name,
         "indexes": {
             index.alias: {
                 "delete_after": index.lifecycle.delete_after,
@@ -192,11 +178,12 @@ def summary(design: SearchDesign) -> dict[str, Any]:
 
 def render_files(design: SearchDesign, descriptions: dict[str, str | None]) -> dict[str, str]:
     """Every artifact file, keyed by output-relative path."""
+    engine = design.engine
     out: dict[str, str] = {}
     for index in design.indexes:
-        out[f"elasticsearch/{index.alias}.template.json"] = dump(index_template(index, design.model))
-        out[f"elasticsearch/{index.alias}.ilm.json"] = dump(ilm_policy(index, design.model))
-    out["elasticsearch/queries.json"] = dump(queries_document(design, descriptions))
-    out["elasticsearch/setup.py"] = setup_script()
-    out["elasticsearch/sync.md"] = sync_document(design)
+        out[f"{engine.folder}/{index.alias}.template.json"] = dump(index_template(index, design.model))
+        out[engine.policy_file(index.alias)] = dump(lifecycle_policy(index, design.model))
+    out[f"{engine.folder}/queries.json"] = dump(queries_document(design, descriptions))
+    out[f"{engine.folder}/setup.py"] = setup_script(engine)
+    out[f"{engine.folder}/sync.md"] = sync_document(design)
     return out
