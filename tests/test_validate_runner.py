@@ -14,6 +14,7 @@ from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_text
 from polyplan.pipeline import render
 from polyplan.plan.assign import build_plan
+from polyplan.validate.reach import masked
 from polyplan.validate.runner import UsageError, run_validation
 from polyplan.validate.runner import test_files as generated_test_files
 
@@ -90,3 +91,34 @@ def test_cli_exit_codes(folder: Path, tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "not a plan folder" in missing.output
     wrong = runner.invoke(app, ["validate", str(folder), "--engine", "oracle"])
     assert wrong.exit_code == 2
+
+
+UNREACHABLE = [
+    ("saas.yaml", "", "mongodb", "mongodb://127.0.0.1:1"),
+    ("saas.yaml", "", "cassandra", "cassandra://127.0.0.1:1/datacenter1"),
+    ("social.yaml", "engines: {search: opensearch}\n", "opensearch", "http://127.0.0.1:1"),
+    ("saas.yaml", "", "postgresql", "postgresql+psycopg://postgres@127.0.0.1:1/postgres"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "extra", "engine", "url"), UNREACHABLE, ids=[u[2] for u in UNREACHABLE])
+def test_an_unreachable_server_is_one_line_naming_engine_and_url(
+    tmp_path: Path, scenario: str, extra: str, engine: str, url: str
+) -> None:
+    text = (Path(__file__).resolve().parent.parent / "scenarios" / scenario).read_text()
+    name_line = next(line for line in text.splitlines() if line.startswith("name: "))
+    files, _ = render(build_plan(load_text(text.replace(name_line, name_line + "\n" + extra.rstrip(), 1), scenario)))
+    out = tmp_path / "out"
+    write_tree(files, out)
+    result = CliRunner().invoke(app, ["validate", str(out), "--engine", engine, "--url", url])
+    assert result.exit_code == 1, result.output
+    assert (
+        result.output.strip()
+        == f"polyplan validate: {engine} at {url} is not reachable: 127.0.0.1:1: Connection refused"
+    )
+
+
+def test_messages_never_show_a_password() -> None:
+    assert masked("postgresql+psycopg://bob:s3cret@db:5432/app") == "postgresql+psycopg://bob:***@db:5432/app"
+    assert masked("redis://:pw@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert masked("mongodb://127.0.0.1:27017") == "mongodb://127.0.0.1:27017"

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import EXIT_BAD_INPUT, err_console
-from polyplan.validate.runner import VALIDATABLE, UsageError, run_validation
+from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, err_console
+from polyplan.validate.runner import VALIDATABLE, Unreachable, UsageError, run_validation
 
 
 class EngineChoice(StrEnum):
@@ -43,4 +43,7 @@ def validate(
     except UsageError as error:
         err_console.print(f"polyplan validate: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except Unreachable as error:
+        err_console.print(f"polyplan validate: {error}", markup=False)
+        raise typer.Exit(EXIT_CHECKS_FAILED) from None
     raise typer.Exit(code)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from polyplan.emit.writer import MANIFEST, foreign_files, read_manifest
 from polyplan.testkit import ENGINES
+from polyplan.validate.reach import masked, unreachable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,6 +26,10 @@ SEARCH_ENGINES = {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"} 
 
 class UsageError(Exception):
     """Bad input to `polyplan validate` (exit code 2)."""
+
+
+class Unreachable(Exception):
+    """No server answers at the URL (exit code 1: the check could not pass)."""
 
 
 def test_files(folder: Path, engine: str) -> list[Path]:
@@ -85,6 +90,11 @@ def run_validation(folder: str | Path, engine: str, url: str | None = None, *, t
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the plan folder exactly as polyplan wrote it
     if url:
         env[ENGINES[engine].env_var] = url
+    target = env.get(ENGINES[engine].env_var)
+    if target:
+        problem = unreachable(engine, target)
+        if problem:
+            raise Unreachable(f"{engine} at {masked(target)} is not reachable: {problem}")
     required = {e for e in env.get("POLYPLAN_REQUIRE", "").split(",") if e.strip()} | {engine}
     env["POLYPLAN_REQUIRE"] = ",".join(sorted(required))
     command = [

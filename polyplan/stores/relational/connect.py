@@ -123,10 +123,14 @@ def sweep_abandoned(connection: sa.Connection, backend: str) -> list[str]:
 
 @contextmanager
 def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the `finally` that drops the database runs."""
+    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the `finally` that drops the database runs.
 
-    def _raise(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
+    KeyboardInterrupt rather than SystemExit: pytest stops the whole run on it, where a
+    SystemExit inside a test would be reported and the next test would go on.
+    """
+
+    def _raise(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
 
     try:
         previous = signal.signal(signal.SIGTERM, _raise)
