@@ -19,6 +19,7 @@ EXPECTED = {
     "redis": ("redis", "7."),
     "mongodb": ("mongo", "7.0."),
     "elasticsearch": ("docker.elastic.co/elasticsearch/elasticsearch", "8.15."),
+    "opensearch": ("opensearchproject/opensearch", "2.19."),
     "cassandra": ("cassandra", "4.1."),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,8 @@ from polyplan.model.schema import Direction, TypeName
 from polyplan.pipeline import plan_text, render
 from polyplan.plan.ir import Plan
 from polyplan.stores.wide_column import Target
-from polyplan.stores.wide_column.cql import quote, schema_name, split_statements
+from polyplan.stores.wide_column.connect import schema_keyspace, supported_release
+from polyplan.stores.wide_column.cql import quote, retarget, schema_name, split_statements
 from polyplan.stores.wide_column.design import WideColumnDesign, design_wide_column
 from polyplan.stores.wide_column.estimate import (
     PARTITION_BYTES_LIMIT,
@@ -408,6 +410,18 @@ def test_estimates_use_enum_weights_children_and_names(telemetry: WideColumnDesi
     assert any("Device" in note for note in window.unbucketed.assumptions)  # device_id names Device
 
 
+def test_a_retention_beyond_the_longest_ttl_keeps_rows_and_says_so() -> None:
+    # Cassandra (4.1 and 5.0) refuses default_time_to_live above 630,720,000 s (20 years).
+    text = TELEMETRY.replace("retention_days: 365,", "retention_days: 36500,")
+    assert text != TELEMETRY
+    design = _design(text)
+    assert design.table("readings_of_device").ttl_seconds is None
+    notes = [d for d in design.diagnostics if d.code == "PP402" and "longest TTL" in d.message]
+    assert len(notes) == 1 and notes[0].path == "entities.Reading.growth"  # once per entity, not per table
+    files, _ = render(_plan(text))
+    assert "default_time_to_live" not in files["cassandra/schema.cql"]
+
+
 def test_ttl_and_compaction(telemetry: WideColumnDesign) -> None:
     readings = telemetry.table("readings_of_device")
     assert readings.ttl_seconds == 365 * 86400
@@ -444,6 +458,31 @@ def test_an_update_of_a_unique_attribute_claims_the_new_value(social: WideColumn
     rename = ops["rename_user"]
     assert [(s.table, s.action) for s in rename.before] == [("user_by_handle", "insert")]
     assert [(s.table, s.action) for s in rename.after] == [("user_by_handle", "delete")]
+    # Claiming the handle the user already has would find itself: only when the handle changes.
+    assert [s.only_if for s in rename.before + rename.after] == ["moved", "moved"]
+
+
+def test_an_update_deletes_a_row_only_when_it_moved(telemetry: WideColumnDesign, social: WideColumnDesign) -> None:
+    # A delete and an insert of one key in one batch share a timestamp and the tombstone wins:
+    # re-writing a device's site unchanged must not delete its devices_of_site row.
+    move = {op.name: op for op in operations(_plan(TELEMETRY).model, telemetry.entities[0])}["move_device"]
+    assert [(s.table, s.action, s.only_if) for s in move.batch if s.table == "devices_of_site"] == [
+        ("devices_of_site", "delete", "moved"),
+        ("devices_of_site", "insert", None),
+    ]
+    assert all(s.only_if is None for s in move.batch if s.table == "device_by_id")
+    pay = {op.name: op for op in operations(_plan(SOCIAL).model, social.entities[1])}["pay_order"]
+    assert [(s.action, s.only_if) for s in pay.batch if s.table == "open_orders"] == [
+        ("delete", "moved"),
+        ("insert", None),
+    ]
+    files, _ = render(_plan(SOCIAL))
+    writes = json.loads(files["cassandra/writes.json"])
+    assert writes["entities"]["Order"]["row_keys"]["open_orders"] == ["placed_at_hour", "placed-at", "id"]
+    for entity in writes["entities"].values():
+        for operation in entity["operations"].values():
+            for step in ("before_batch", "statements", "after_batch"):
+                assert all(s["only_if"] in (None, "moved", "stayed") for s in operation[step])
 
 
 # --- names and text ----------------------------------------------------------------------------
@@ -481,8 +520,48 @@ def test_quoted_names_in_generated_schema(social: WideColumnDesign) -> None:
     assert "lines list<frozen<order_lines>>" in schema
     statements = [s for _, s in split_statements(schema)]
     assert statements[0].startswith("CREATE KEYSPACE IF NOT EXISTS wc_social")
-    assert statements[1] == "USE wc_social"
-    assert sum(s.startswith("CREATE TABLE") for s in statements) == sum(len(e.tables) for e in social.entities)
+    assert statements[1].startswith("CREATE TYPE IF NOT EXISTS wc_social.order_lines (")
+    assert sum(s.startswith("CREATE TABLE IF NOT EXISTS wc_social.") for s in statements) == sum(
+        len(e.tables) for e in social.entities
+    )
+
+
+def test_every_statement_names_its_keyspace() -> None:
+    # Cassandra 4.0.2+ warns when a prepared statement relies on USE: no artifact needs one.
+    for name, design in _all_designs():
+        for entity in design.entities:
+            for query in entity.queries:
+                assert f"FROM {quote(design.keyspace)}.{query.table}" in select(query), name
+    files, _ = render(_plan(SOCIAL))
+    statements = [s for _, s in split_statements(files["cassandra/schema.cql"])]
+    statements += [s for _, s in split_statements(files["cassandra/queries.cql"])]
+    assert not any(s.upper().startswith("USE ") for s in statements)
+    assert all(retarget(s, "wc_social", "pp_run") != s for s in statements[1:])
+    writes = files["cassandra/writes.json"]
+    assert '"INSERT INTO wc_social.' in writes and "FROM wc_social." in writes
+
+
+def test_retarget_replaces_only_the_keyspace_qualifier() -> None:
+    cql = 'SELECT "iot", x FROM iot.t WHERE "iot.y" = :a AND y = 1'
+    assert retarget(cql, "iot", "pp_1") == 'SELECT "iot", x FROM pp_1.t WHERE "iot.y" = :a AND y = 1'
+    assert retarget('INSERT INTO "select"."Order" (a) VALUES (:a)', "select", "pp_1") == (
+        'INSERT INTO pp_1."Order" (a) VALUES (:a)'
+    )
+    assert retarget("SELECT a FROM xiot.t", "iot", "pp_1") == "SELECT a FROM xiot.t"
+
+
+def test_schema_keyspace_and_supported_releases() -> None:
+    files, _ = render(_plan(SOCIAL))
+    assert schema_keyspace(files["cassandra/schema.cql"]) == "wc_social"
+    assert schema_keyspace('CREATE KEYSPACE IF NOT EXISTS "select"\n  WITH x;') == "select"
+    assert [supported_release(r) for r in ("4.1.5", "5.0.9", "5.0-rc1", "4.0.13", "3.11.17", "5.1.0")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 # --- runtime helpers and values ------------------------------------------------------------------

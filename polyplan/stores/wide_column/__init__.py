@@ -1,4 +1,4 @@
-"""Cassandra 4.1: query-first tables for entities whose system of record is wide-column.
+"""Cassandra 4.1 and 5.0: query-first tables for entities whose system of record is wide-column.
 
 Artifacts under `cassandra/`: `schema.cql` (keyspace, types, one table per pattern),
 `queries.cql` (each pattern's SELECT, never ALLOW FILTERING), `writes.json` (the statements
@@ -19,7 +19,7 @@ from polyplan.stores.wide_column.testgen import render_tests
 
 
 class Target(StoreTarget):
-    """The wide-column family (Cassandra 4.1)."""
+    """The wide-column family (Cassandra 4.1 and 5.0: the same CQL for both)."""
 
     family = Family.WIDE_COLUMN
     engines = ("cassandra",)

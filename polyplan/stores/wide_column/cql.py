@@ -50,6 +50,27 @@ def quote(name: str) -> str:
     return result
 
 
+def qualified(keyspace: str, name: str) -> str:
+    """A table or type name with its keyspace, e.g. `iot.device_window`.
+
+    Every statement polyplan writes names its keyspace: Cassandra 4.0.2+ warns when a prepared
+    statement relies on the session's keyspace (`USE`), since the same text then means different
+    tables on different connections.
+    """
+    return f"{quote(keyspace)}.{quote(name)}"
+
+
+def retarget(cql: str, source: str, target: str) -> str:
+    """`cql` with every `source.` qualifier (as `qualified` writes it) pointed at keyspace `target`.
+
+    How a test runs the artifacts in a keyspace of its own, or an application deploys them under
+    another keyspace name. Only a qualifier is replaced: the name followed by a dot and not
+    preceded by a name character, dot or quote.
+    """
+    pattern = re.compile(r"(?<![\w\".])" + re.escape(quote(source)) + r"\.(?=[\w\"])")
+    return pattern.sub(lambda _: f"{quote(target)}.", cql)
+
+
 def schema_name(base: str) -> str:
     """A legal keyspace/table/type name from `base`: lower case, [a-z0-9_], ≤ 48 characters.
 

@@ -50,6 +50,9 @@ from polyplan.stores.wide_column.typemap import ROW_OVERHEAD_BYTES, CqlType, Udt
 
 MUTATING = (WriteKind.UPDATE, WriteKind.UPSERT, WriteKind.DELETE)
 SECONDS_PER_DAY = 86400
+# Cassandra refuses a TTL (and a default_time_to_live) above 20 years, on 4.1 and 5.0 alike
+# (`Attributes.MAX_TTL`): "default_time_to_live must be less than or equal to 630720000".
+MAX_TTL_SECONDS = 20 * 365 * SECONDS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,10 @@ class Condition:
 
 @dataclass(frozen=True)
 class Table:
-    """One CQL table."""
+    """One CQL table (`keyspace` qualifies its name in every statement)."""
 
     name: str
+    keyspace: str
     entity: str
     role: str  # "base" (by key, the write target) or "pattern"
     patterns: tuple[str, ...]
@@ -152,10 +156,11 @@ class Restriction:
 
 @dataclass(frozen=True)
 class Query:
-    """The SELECT of one access pattern."""
+    """The SELECT of one access pattern (on `keyspace`.`table`)."""
 
     pattern: str
     entity: str
+    keyspace: str
     table: str
     select: tuple[str, ...]
     restrictions: tuple[Restriction, ...]
@@ -225,6 +230,7 @@ class _Context:
         self.plan = plan
         self.model: RequirementsModel = plan.model
         self.entity = entity
+        self.keyspace = keyspace_name(plan.model)
         self.attributes: dict[str, Attribute] = all_attributes(plan.model, entity)
         self.key = list(key_of(plan.model.entities[entity]).attributes)
         self.profile = plan.entities[entity].profile
@@ -232,6 +238,7 @@ class _Context:
         self.notes: list[Diagnostic] = []
         self.errors: list[Diagnostic] = []
         self.pattern_index = pattern_positions(plan.model)
+        self.ttl: int | None = None  # set once per entity by design_entity (it may add a note)
 
     def note(self, code: str, message: str, path: str, severity: Severity = Severity.WARNING) -> None:
         (self.errors if severity is Severity.ERROR else self.notes).append(Diagnostic(code, message, path, severity))
@@ -440,11 +447,20 @@ def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estima
 
 
 def _ttl(ctx: _Context) -> int | None:
+    """The default TTL from retention; None when records are kept, or kept longer than a TTL can say."""
     if ctx.growth.must_keep:
         return None
-    if ctx.growth.retention_days:
-        return ctx.growth.retention_days * SECONDS_PER_DAY
-    return ctx.growth.ttl_seconds
+    ttl = ctx.growth.retention_days * SECONDS_PER_DAY if ctx.growth.retention_days else ctx.growth.ttl_seconds
+    if ttl is not None and ttl > MAX_TTL_SECONDS:
+        # Capping would delete rows before the retention says; keeping them longer only costs space.
+        ctx.note(
+            "PP402",
+            f"{ctx.entity}: a retention of {ttl:,} s is beyond Cassandra's longest TTL ({MAX_TTL_SECONDS:,} s, "
+            "20 years); its tables get no default TTL, so a scheduled job deletes records past the retention",
+            f"entities.{ctx.entity}.growth",
+        )
+        return None
+    return ttl
 
 
 def _time_series(ctx: _Context) -> bool:
@@ -473,7 +489,7 @@ def _compaction(ctx: _Context, ttl: int | None) -> tuple[tuple[tuple[str, str | 
 
 def _table(ctx: _Context, shape: _Shape, name: str, udts: dict[str, Udt]) -> Table:
     bucket, size, before, extra = _size(ctx, shape)
-    ttl = _ttl(ctx)
+    ttl = ctx.ttl
     compaction, compaction_reason = _compaction(ctx, ttl)
     columns = [
         Column(
@@ -511,6 +527,7 @@ def _table(ctx: _Context, shape: _Shape, name: str, udts: dict[str, Udt]) -> Tab
     reasons += extra
     return Table(
         name=name,
+        keyspace=ctx.keyspace,
         entity=ctx.entity,
         role=shape.role,
         patterns=tuple(shape.patterns),
@@ -617,6 +634,7 @@ def _query(ctx: _Context, pattern: AccessPattern, table: Table) -> Query:
     return Query(
         pattern=pattern.name,
         entity=ctx.entity,
+        keyspace=ctx.keyspace,
         table=table.name,
         select=select,
         restrictions=tuple(restrictions),
@@ -691,6 +709,7 @@ def design_entity(
     if ctx.errors:
         return None, ctx.notes, ctx.errors
     udts: dict[str, Udt] = {}
+    ctx.ttl = _ttl(ctx)
     tables = [_table(ctx, shape, name, udts) for shape, name in zip(shapes, _names(ctx, shapes, taken), strict=True)]
     for table in tables:
         _bucket_notes(ctx, table)

@@ -1,7 +1,8 @@
 """CQL statements for tables and queries, with named bind markers (pure, hand-written CQL).
 
 Bind markers are named after the column (`:device_id`), so an application binds a record's
-values by name; names that need quoting are quoted the same way as the column.
+values by name; names that need quoting are quoted the same way as the column. Tables are named
+with their keyspace (`iot.device_window`): no statement depends on the session's keyspace.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from polyplan.model.schema import Direction
-from polyplan.stores.wide_column.cql import quote
+from polyplan.stores.wide_column.cql import qualified, quote
 from polyplan.stores.wide_column.design import Query, Table
 
 
@@ -27,11 +28,15 @@ def key_restriction(table: Table) -> str:
     return _where((column, "=", column) for column in table.primary_key)
 
 
+def _name(table: Table) -> str:
+    return qualified(table.keyspace, table.name)
+
+
 def insert(table: Table, if_not_exists: bool = False) -> str:
     """INSERT of a whole row (an upsert in Cassandra)."""
     names = [c.name for c in table.columns]
     text = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"INSERT INTO {_name(table)} ({', '.join(quote(n) for n in names)}) "
         f"VALUES ({', '.join(marker(n) for n in names)})"
     )
     return text + (" IF NOT EXISTS" if if_not_exists else "")
@@ -39,26 +44,26 @@ def insert(table: Table, if_not_exists: bool = False) -> str:
 
 def delete(table: Table, if_exists: bool = False) -> str:
     """DELETE of one row by its full primary key."""
-    text = f"DELETE FROM {quote(table.name)} WHERE {key_restriction(table)}"
+    text = f"DELETE FROM {_name(table)} WHERE {key_restriction(table)}"
     return text + (" IF EXISTS" if if_exists else "")
 
 
 def update(table: Table, columns: list[str], if_exists: bool = False) -> str:
     """UPDATE of some non-key columns of one row."""
     assignments = ", ".join(f"{quote(c)} = {marker(c)}" for c in columns)
-    text = f"UPDATE {quote(table.name)} SET {assignments} WHERE {key_restriction(table)}"
+    text = f"UPDATE {_name(table)} SET {assignments} WHERE {key_restriction(table)}"
     return text + (" IF EXISTS" if if_exists else "")
 
 
 def select_row(table: Table) -> str:
     """SELECT of one whole row by its full primary key (the base table read before a change)."""
     names = ", ".join(quote(c.name) for c in table.columns)
-    return f"SELECT {names} FROM {quote(table.name)} WHERE {key_restriction(table)}"
+    return f"SELECT {names} FROM {_name(table)} WHERE {key_restriction(table)}"
 
 
 def select(query: Query) -> str:
     """The SELECT of an access pattern. Never ALLOW FILTERING: the design guarantees the key is restricted."""
-    lines = [f"SELECT {', '.join(quote(c) for c in query.select)}", f"  FROM {quote(query.table)}"]
+    lines = [f"SELECT {', '.join(quote(c) for c in query.select)}", f"  FROM {qualified(query.keyspace, query.table)}"]
     lines.append(f"  WHERE {_where((r.column, r.op, r.param) for r in query.restrictions)}")
     if query.order:
         order = ", ".join(f"{quote(c)} {'DESC' if d is Direction.DESC else 'ASC'}" for c, d in query.order)

@@ -3,7 +3,9 @@
 The data file holds the seeded records (from `polyplan.seed.generate`) in JSON form, which table
 each record belongs in, and for every pattern the bind sets of one run (one per bucket or IN
 value, as the read plan says) with what it must return: the rows the filters allow, and the
-sort values of the first `limit` of them.
+sort values of the first `limit` of them. Beside them: a spare record per entity (generated with
+the others, so its unique values are free, but not loaded) for writes that need a new record, and
+for every update write pattern the record it changes and the new versions it writes.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from polyplan.model.schema import Direction
+from polyplan.model.derived import key_of
+from polyplan.model.schema import Direction, RequirementsModel, WriteKind, WritePattern
 from polyplan.plan.ir import Plan
-from polyplan.seed.generate import generate, rows_for_scale
-from polyplan.stores.wide_column.design import EntityDesign, Query, Table, WideColumnDesign
+from polyplan.seed.generate import feasible_rows, generate, rows_for_scale
+from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Table, WideColumnDesign
+from polyplan.stores.wide_column.estimate import unique_sets
 from polyplan.stores.wide_column.runtime import bucket_value, buckets_between, next_bucket, prefix_end, time_bucket
 from polyplan.stores.wide_column.values import canonical, to_json
 
 SEED_ROWS = 40
+SPARE_ROWS = 3  # generated beyond the loaded records: their unique values are free to write
 COMPOUND = ("list", "udt")  # compared only through scalars: Cassandra reads an empty list back as null
 
 
@@ -197,15 +202,138 @@ def _case(
     }
 
 
+def _primary_key(table: Table, record: dict[str, Any]) -> dict[str, Any]:
+    """The JSON values of a record's primary key in `table`, bucket columns computed."""
+    bucket = {table.bucket.column: bucket_value(table.bucket.describe(), record)} if table.bucket else {}
+    return {c: canonical(_plain(bucket.get(c, record.get(c)))) for c in table.primary_key}
+
+
+def _version(entity: EntityDesign, record: dict[str, Any], types: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A record as the test binds it: its JSON values, and per table whether it belongs and its key there."""
+    members = {t.name: all(c.holds(record) for c in t.conditions) for t in entity.tables}
+    return {
+        "keys": {t.name: _primary_key(t, record) for t in entity.tables if members[t.name]},
+        "members": members,
+        "record": {a: to_json(record[a], desc) for a, desc in types.items()},
+    }
+
+
+def _spare(entity: EntityDesign, spares: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The spare record that belongs in the most tables (the first of them)."""
+    if not spares:
+        return None
+    return max(spares, key=lambda r: sum(all(c.holds(r) for c in t.conditions) for t in entity.tables))
+
+
+def _changed(
+    model: RequirementsModel,
+    entity: EntityDesign,
+    current: dict[str, Any],
+    written: list[str],
+    records: list[dict[str, Any]],
+    spares: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """`current` with every written attribute given another value (a free one where it must be unique).
+
+    A value that would repeat another record's unique values is left as it was.
+    """
+    uniques = [u for u in unique_sets(model, entity.entity)[1:] if u & set(written)]
+    guarded = {a for u in uniques for a in u}
+    new = dict(current)
+    for attr in written:
+        pool = spares if attr in guarded else [*spares, *records]
+        was = _plain(current.get(attr))
+        new[attr] = next((r[attr] for r in pool if r.get(attr) is not None and _plain(r[attr]) != was), new[attr])
+    for unique in uniques:
+        values = [_plain(new.get(a)) for a in sorted(unique)]
+        if any(r is not current and [_plain(r.get(a)) for a in sorted(unique)] == values for r in records):
+            for attr in unique & set(written):
+                new[attr] = current[attr]
+    return new
+
+
+def _updates(
+    model: RequirementsModel,
+    entity: EntityDesign,
+    records: list[dict[str, Any]],
+    spares: list[dict[str, Any]],
+    types: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """For each update/upsert write pattern: the record it changes and two new versions of it.
+
+    `changed` gives the written attributes other values (rows move between partitions, in and out of
+    membership); `unchanged` writes the same values again, which must leave every row in place.
+    """
+    found: dict[str, Any] = {}
+    key = set(key_of(model.entities[entity.entity]).attributes)
+    writes: list[WritePattern] = [
+        w
+        for w in model.write_patterns
+        if w.entity == entity.entity and w.kind in MUTATING and w.kind is not WriteKind.DELETE
+    ]
+    if not records:
+        return found
+    # The record in the most tables: its change touches the most rows.
+    index = max(
+        range(len(records)),
+        key=lambda i: (sum(all(c.holds(records[i]) for c in t.conditions) for t in entity.tables), -i),
+    )
+    current = records[index]
+    for write in writes:
+        written = [a for a in (write.attributes or list(types)) if a in types and a not in key]
+        new = _changed(model, entity, current, written, records, spares)
+        found[write.name] = {
+            "changed": _version(entity, new, types),
+            "entity": entity.entity,
+            "index": index,
+            "unchanged": _version(entity, current, types),
+        }
+    return found
+
+
+def _ttl_checks(entity: EntityDesign, records: list[dict[str, Any]], members: dict[str, list[bool]]) -> dict[str, Any]:
+    """Per table with a default TTL: a stored row (its key) and a regular scalar column it has a value in."""
+    found: dict[str, Any] = {}
+    for table in entity.tables:
+        if not table.ttl_seconds:
+            continue
+        for index, record in enumerate(records):
+            if not members[table.name][index]:
+                continue
+            column = next(
+                (
+                    c.name
+                    for c in table.columns
+                    if c.attribute is not None
+                    and c.name not in table.primary_key
+                    and c.type.kind not in COMPOUND
+                    and record.get(c.attribute) is not None
+                ),
+                None,
+            )
+            if column is not None:
+                found[table.name] = {"column": column, "key": _primary_key(table, record)}
+                break
+    return found
+
+
 def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
-    """Seeded records, table membership, and per-pattern expectations."""
+    """Seeded records, table membership, per-pattern expectations, spares, updates and TTL checks."""
     model = plan.model
-    seeded = generate(model, rows_for_scale(model, 0.0, minimum=SEED_ROWS)) if design.entities else {}
+    loaded = rows_for_scale(model, 0.0, minimum=SEED_ROWS)
+    counts = feasible_rows(
+        model, {name: count + SPARE_ROWS for name, count in loaded.items() if name in model.entities}
+    )
+    seeded = generate(model, counts) if design.entities else {}
     entities: dict[str, Any] = {}
     tables: dict[str, Any] = {}
     cases: dict[str, Any] = {}
+    spares: dict[str, Any] = {}
+    updates: dict[str, Any] = {}
+    ttl: dict[str, Any] = {}
     for entity in design.entities:
-        records = [dict(r) for r in seeded[entity.entity]]
+        generated = [dict(r) for r in seeded[entity.entity]]
+        records, extra = generated[: loaded[entity.entity]], generated[loaded[entity.entity] :]
         for query in entity.queries:  # first, so that constants imposed on a record count everywhere
             _target(records, design.table(query.table), query)
         types = _types(entity, design)
@@ -217,36 +345,46 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
         }
         for table in entity.tables:
             first = next((i for i, m in enumerate(members[table.name]) if m), None)
-            key_values = None
-            if first is not None:
-                record = records[first]
-                bucket = {table.bucket.column: bucket_value(table.bucket.describe(), record)} if table.bucket else {}
-                key_values = {c: canonical(_plain(bucket.get(c, record.get(c)))) for c in table.primary_key}
             tables[table.name] = {
                 "entity": entity.entity,
                 "first": first,
-                "first_key": key_values,
+                "first_key": _primary_key(table, records[first]) if first is not None else None,
                 "rows": sum(members[table.name]),
             }
         for query in entity.queries:
             case = _case(query, design.table(query.table), records, types)
             if case is not None:
                 cases[query.pattern] = case
-    return {"cases": cases, "entities": entities, "model": model.name, "tables": tables}
+        spare = _spare(entity, extra)
+        if spare is not None:
+            spares[entity.entity] = _version(entity, spare, types)
+        updates.update(_updates(model, entity, records, extra, types))
+        ttl.update(_ttl_checks(entity, records, members))
+    return {
+        "cases": cases,
+        "entities": entities,
+        "model": model.name,
+        "spares": spares,
+        "tables": tables,
+        "ttl": ttl,
+        "updates": updates,
+    }
 
 
-TEST_FILE = r'''"""Generated by polyplan for model "@MODEL@": Cassandra 4.1 checks of the wide-column artifacts.
+TEST_FILE = r'''"""Generated by polyplan for model "@MODEL@": the wide-column artifacts on Cassandra 4.1 or 5.0.
 
-Applies cassandra/schema.cql in a keyspace unique to the run, writes the seeded records with the
-statements of cassandra/writes.json, runs every pattern of cassandra/queries.cql as its read plan
-says, and drops the keyspace. Run with `polyplan validate OUT --engine cassandra`, or set
-POLYPLAN_CASSANDRA_URL and run pytest on this file; `docker compose -f compose/docker-compose.yml
-up -d --wait cassandra` starts a server (see docs/running-stores.md).
+Applies cassandra/schema.cql in a keyspace unique to the run (created once for the module, dropped
+at its end even when a check fails), writes the seeded records with the statements of
+cassandra/writes.json, runs every pattern of cassandra/queries.cql as its read plan says@EXTRA@.
+Run with `polyplan validate OUT --engine cassandra`, or set POLYPLAN_CASSANDRA_URL and run pytest
+on this file; `docker compose -f compose/docker-compose.yml up -d --wait cassandra` starts a
+server (see docs/running-stores.md).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -255,7 +393,7 @@ from typing import Any
 import pytest
 
 from polyplan.stores.wide_column import connect
-from polyplan.stores.wide_column.cql import quote, split_statements
+from polyplan.stores.wide_column.cql import quote, retarget, split_statements
 from polyplan.stores.wide_column.values import canonical, to_driver
 from polyplan.testkit import resolve_url
 
@@ -271,31 +409,57 @@ QUERIES = {
     for comments, statement in split_statements(QUERIES_TEXT)
     if comments and comments[0].startswith("pattern:")
 }
+KEYSPACE = DESIGN["keyspace"]["name"]
 ENTITIES = sorted(DATA["entities"])
 TABLES = sorted(DESIGN["tables"])
 PATTERNS = sorted(DATA["cases"])
 
 
+def _convert(entity: str, record: dict[str, Any]) -> dict[str, Any]:
+    types = DATA["entities"][entity]["types"]
+    return {name: to_driver(value, types[name]) for name, value in record.items()}
+
+
 def _record(entity: str, index: int) -> dict[str, Any]:
-    data = DATA["entities"][entity]
-    return {name: to_driver(value, data["types"][name]) for name, value in data["records"][index].items()}
+    return _convert(entity, DATA["entities"][entity]["records"][index])
 
 
 def _members(entity: str, index: int) -> dict[str, bool]:
     return {table: flags[index] for table, flags in DATA["entities"][entity]["members"].items()}
 
 
-def _count(session: Any, table: str) -> int:
-    return int(session.execute(f"SELECT COUNT(*) AS n FROM {quote(table)}").one()["n"])
+def _count(session: Any, keyspace: str, table: str) -> int:
+    # Rows read and counted here: COUNT(*) without a partition key makes the server warn.
+    column = quote(DESIGN["tables"][table]["partition_key"][0])
+    return sum(1 for _ in session.execute(f"SELECT {column} FROM {connect.table_name(keyspace, table)}"))
+
+
+def _counts(session: Any, keyspace: str, tables: list[str]) -> dict[str, int]:
+    return {table: _count(session, keyspace, table) for table in tables}
+
+
+def _row(session: Any, keyspace: str, table: str, key: dict[str, Any], columns: str = "*") -> Any:
+    """The row of `table` with primary key `key` (JSON values), or None."""
+    types = DESIGN["tables"][table]["types"]
+    values = {name: to_driver(value, types[name]) for name, value in key.items()}
+    where = " AND ".join(f"{quote(name)} = %({name})s" for name in values)
+    return session.execute(f"SELECT {columns} FROM {connect.table_name(keyspace, table)} WHERE {where}", values).one()
+
+
+def _same(row: Any, table: str, record: dict[str, Any]) -> None:
+    """`row` holds `record`'s values (JSON form) in every scalar column of `table`."""
+    for name, desc in DESIGN["tables"][table]["types"].items():
+        if name in record and desc["type"] not in ("list", "udt"):
+            assert canonical(row[name]) == record[name], f"{table}.{name}"
 
 
 @pytest.fixture(scope="module")
 def store() -> Iterator[tuple[Any, str, connect.Writer]]:
-    cluster, session = connect.connect(resolve_url("cassandra"))
+    cluster, session = connect.connect(resolve_url("cassandra"), exit_run=True)  # one line if unreachable
     keyspace = connect.run_keyspace()
     try:
         connect.apply_schema(session, SCHEMA, keyspace)
-        writer = connect.Writer(session)
+        writer = connect.Writer(session, WRITES, keyspace)
         for entity in ENTITIES:
             insert = WRITES["entities"][entity]["operations"]["insert"]
             for index in range(len(DATA["entities"][entity]["records"])):
@@ -308,15 +472,19 @@ def store() -> Iterator[tuple[Any, str, connect.Writer]]:
             cluster.shutdown()
 
 
-def test_no_statement_allows_filtering() -> None:
+def test_no_statement_allows_filtering_or_relies_on_use() -> None:
     statements = [text for script in (SCHEMA, QUERIES_TEXT) for _, text in split_statements(script)]
     for operations in WRITES["entities"].values():
         for operation in operations["operations"].values():
             for step in ("before_batch", "statements", "after_batch"):
                 statements += [statement["cql"] for statement in operation[step]]
+            statements += [operation["read_first"]] if operation["read_first"] else []
     statements += [query["cql"] for query in DESIGN["queries"].values()]
     for statement in statements:
         assert "ALLOW FILTERING" not in statement.upper(), statement
+        assert not statement.upper().startswith("USE "), statement
+        if not statement.upper().startswith("CREATE KEYSPACE"):
+            assert retarget(statement, KEYSPACE, "pp_x") != statement, f"names no keyspace: {statement}"
     assert sorted(QUERIES) == sorted(DESIGN["queries"])
     for pattern, query in DESIGN["queries"].items():
         assert QUERIES[pattern] == query["cql"]
@@ -332,11 +500,19 @@ def test_schema_applied(store: Any) -> None:
     )
     found: dict[str, dict[str, list[tuple[int, str]]]] = {}
     for row in rows:
-        found.setdefault(row["table_name"], {}).setdefault(row["kind"], []).append((row["position"], row["column_name"]))
+        found.setdefault(row["table_name"], {}).setdefault(row["kind"], []).append(
+            (row["position"], row["column_name"])
+        )
     assert sorted(found) == TABLES
     for table, spec in DESIGN["tables"].items():
         assert [c for _, c in sorted(found[table]["partition_key"])] == spec["partition_key"]
         assert [c for _, c in sorted(found[table].get("clustering", []))] == [c for c, _ in spec["clustering"]]
+    options = session.execute(
+        "SELECT table_name, default_time_to_live FROM system_schema.tables WHERE keyspace_name = %s", [keyspace]
+    )
+    assert {row["table_name"]: row["default_time_to_live"] for row in options} == {
+        table: spec["ttl_seconds"] or 0 for table, spec in DESIGN["tables"].items()
+    }
 
 
 def test_schema_is_idempotent(store: Any) -> None:
@@ -344,35 +520,32 @@ def test_schema_is_idempotent(store: Any) -> None:
     connect.apply_schema(session, SCHEMA, keyspace)
     rows = session.execute("SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", [keyspace])
     assert sorted(row["table_name"] for row in rows) == TABLES
-    for table in TABLES:
-        assert _count(session, table) == DATA["tables"][table]["rows"]
+    assert _counts(session, keyspace, TABLES) == {table: DATA["tables"][table]["rows"] for table in TABLES}
 
 
 @pytest.mark.parametrize("table", TABLES)
 def test_valid_rows_accepted(store: Any, table: str) -> None:
-    session, _, _ = store
+    session, keyspace, _ = store
     expected = DATA["tables"][table]
-    assert _count(session, table) == expected["rows"]
+    assert _count(session, keyspace, table) == expected["rows"]
     if expected["first"] is None:
         return
-    spec = DESIGN["tables"][table]
-    key = {name: to_driver(value, spec["types"][name]) for name, value in expected["first_key"].items()}
-    where = " AND ".join(f"{quote(name)} = %({name})s" for name in key)
-    row = session.execute(f"SELECT * FROM {quote(table)} WHERE {where}", key).one()
+    row = _row(session, keyspace, table, expected["first_key"])
     assert row is not None
-    record = DATA["entities"][spec["entity"]]["records"][expected["first"]]
-    for name, desc in spec["types"].items():
-        if name in record and desc["type"] not in ("list", "udt"):
-            assert canonical(row[name]) == record[name], name
+    _same(row, table, DATA["entities"][DESIGN["tables"][table]["entity"]]["records"][expected["first"]])
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_pattern(store: Any, pattern: str) -> None:
-    session, _, _ = store
+    session, keyspace, _ = store
     case = DATA["cases"][pattern]
-    binds = [{name: to_driver(value, case["bind_types"][name]) for name, value in bind.items()} for bind in case["binds"]]
+    binds = [
+        {name: to_driver(value, case["bind_types"][name]) for name, value in bind.items()} for bind in case["binds"]
+    ]
     order = [(column, direction) for column, direction in case["order"]]
-    rows = connect.run_pattern(session, QUERIES[pattern], binds, order, case["limit"], case["merge"])
+    cql = retarget(QUERIES[pattern], KEYSPACE, keyspace)
+    level = DESIGN["queries"][pattern]["consistency"]
+    rows = connect.run_pattern(session, cql, binds, order, case["limit"], case["merge"], level)
     allowed = Counter(json.dumps(values) for values in case["allowed"])
     got = Counter(json.dumps([canonical(row[c]) for c in case["compare"]]) for row in rows)
     assert not got - allowed, "rows outside the pattern's filters"
@@ -386,25 +559,143 @@ def test_pattern(store: Any, pattern: str) -> None:
 
 @pytest.mark.parametrize("entity", ENTITIES)
 def test_writes_keep_tables_in_step(store: Any, entity: str) -> None:
-    session, _, writer = store
+    session, keyspace, writer = store
     operations = WRITES["entities"][entity]["operations"]
     index = len(DATA["entities"][entity]["records"]) - 1
     record, members = _record(entity, index), _members(entity, index)
     tables = WRITES["entities"][entity]["tables"]
-    before = {t: _count(session, t) for t in tables}
+    before = _counts(session, keyspace, tables)
     writer.run(operations["delete"], record, members)
-    assert {t: _count(session, t) for t in tables} == {t: before[t] - int(members[t]) for t in tables}
+    assert _counts(session, keyspace, tables) == {t: before[t] - int(members[t]) for t in tables}
     writer.run(operations["insert"], record, members)
-    assert {t: _count(session, t) for t in tables} == before
+    assert _counts(session, keyspace, tables) == before
+'''
+
+UPDATE_TESTS = r'''
+
+UPDATES = sorted(f"{name}:{version}" for name in DATA["updates"] for version in ("changed", "unchanged"))
+
+
+def _apply(
+    writer: connect.Writer, operation: dict[str, Any], entity: str, old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    """Run an update as an application does: read the current row first, then write the new version."""
+    current = writer.read_current(operation, _convert(entity, new["record"]))
+    assert current is not None, "read_first found no current row"
+    _same(current, WRITES["entities"][entity]["base_table"], old["record"])
+    writer.change(operation, current, old["members"], _convert(entity, new["record"]), new["members"])
+
+
+def _holds(session: Any, keyspace: str, entity: str, version: dict[str, Any], other: dict[str, Any]) -> None:
+    """Every table holds `version` at its key, and no longer holds `other` where that row moved away."""
+    for table in WRITES["entities"][entity]["tables"]:
+        if version["members"][table]:
+            row = _row(session, keyspace, table, version["keys"][table])
+            assert row is not None, f"{table}: the row is missing"
+            _same(row, table, version["record"])
+        if other["members"][table] and other["keys"][table] != version["keys"].get(table):
+            assert _row(session, keyspace, table, other["keys"][table]) is None, f"{table}: the old row is left"
+
+
+@pytest.mark.parametrize("update", UPDATES)
+def test_updates_keep_tables_in_step(store: Any, update: str) -> None:
+    """An update (to other values, or to the same ones) leaves each row where its new values say."""
+    session, keyspace, writer = store
+    name, version = update.split(":")
+    spec = DATA["updates"][name]
+    entity = spec["entity"]
+    operation = WRITES["entities"][entity]["operations"][name]
+    tables = WRITES["entities"][entity]["tables"]
+    old, new = spec["unchanged"], spec[version]
+    before = _counts(session, keyspace, tables)
+    _apply(writer, operation, entity, old, new)
+    try:
+        after = {t: before[t] - int(old["members"][t]) + int(new["members"][t]) for t in tables}
+        assert _counts(session, keyspace, tables) == after
+        _holds(session, keyspace, entity, new, old)
+    finally:
+        _apply(writer, operation, entity, new, old)  # back as it was, through the same operation
+    assert _counts(session, keyspace, tables) == before
+    _holds(session, keyspace, entity, old, new)
+'''
+
+TTL_TESTS = r'''
+
+SHORT_TTL = 2  # seconds: the model's own TTL (months, years) cannot be waited for in a test
+TTL_TABLES = sorted(table for table, spec in DESIGN["tables"].items() if spec["ttl_seconds"])
+TTL_CHECKED = sorted(DATA["ttl"])
+
+
+@pytest.mark.parametrize("table", TTL_CHECKED)
+def test_rows_take_the_table_ttl(store: Any, table: str) -> None:
+    """A row written by writes.json's insert carries the table's default TTL (no statement overrides it)."""
+    session, keyspace, _ = store
+    check = DATA["ttl"][table]
+    row = _row(session, keyspace, table, check["key"], f"TTL({quote(check['column'])}) AS ttl")
+    assert row is not None and row["ttl"] is not None, "the row has no TTL"
+    seconds = DESIGN["tables"][table]["ttl_seconds"]
+    assert seconds - 3600 < row["ttl"] <= seconds  # written within the last hour
+
+
+def _set_ttl(session: Any, keyspace: str, seconds: dict[str, int]) -> None:
+    for table, ttl in seconds.items():
+        session.execute(f"ALTER TABLE {connect.table_name(keyspace, table)} WITH default_time_to_live = {ttl}")
+
+
+def test_rows_expire(store: Any) -> None:
+    """With the tables' default TTL shortened, a record written by writes.json's insert disappears from each."""
+    session, keyspace, writer = store
+    entities = sorted({DESIGN["tables"][table]["entity"] for table in TTL_TABLES} & set(DATA["spares"]))
+    assert entities, "no spare record to write"
+    before = _counts(session, keyspace, TTL_TABLES)
+    _set_ttl(session, keyspace, {table: SHORT_TTL for table in TTL_TABLES})
+    try:
+        expected: list[tuple[str, dict[str, Any]]] = []
+        for entity in entities:
+            spare = DATA["spares"][entity]
+            insert = WRITES["entities"][entity]["operations"]["insert"]
+            writer.run(insert, _convert(entity, spare["record"]), spare["members"])
+            expected += [(table, spare["keys"][table]) for table in TTL_TABLES if spare["members"].get(table)]
+        assert expected, "the spare records belong in no table with a TTL"
+        for table, key in expected:
+            assert _row(session, keyspace, table, key) is not None, f"{table}: the row was not written"
+        deadline = time.monotonic() + SHORT_TTL + 30
+        left = expected
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            left = [(table, key) for table, key in left if _row(session, keyspace, table, key) is not None]
+        assert not left, f"still there after {SHORT_TTL} s + 30 s: {sorted({table for table, _ in left})}"
+        assert _counts(session, keyspace, TTL_TABLES) == before  # rows written with the model's TTL stay
+    finally:
+        _set_ttl(session, keyspace, {table: DESIGN["tables"][table]["ttl_seconds"] for table in TTL_TABLES})
+        for entity in entities:  # in case a check failed before the rows expired
+            spare = DATA["spares"][entity]
+            delete = WRITES["entities"][entity]["operations"]["delete"]
+            writer.run(delete, _convert(entity, spare["record"]), spare["members"])
 '''
 
 
 def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
-    """Generated test file and data file, keyed by path under OUT/tests/."""
+    """Generated test file and data file, keyed by path under OUT/tests/.
+
+    The update and TTL checks are written only when the design has updates or TTLs: a generated
+    test that could only skip would say nothing.
+    """
     if not design.entities:
         return {}
-    data = json.dumps(test_data(plan, design), indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    data = test_data(plan, design)
+    text = TEST_FILE.replace("@MODEL@", plan.model.name)
+    extra = ""
+    if data["updates"]:
+        text += UPDATE_TESTS
+        extra += ", runs every update write pattern (to new values and to the same ones)"
+    if any(t.ttl_seconds for e in design.entities for t in e.tables):
+        text += TTL_TESTS
+        extra += ", checks that rows take the tables' TTL and expire"
+    else:
+        text = text.replace("import time\n", "", 1)  # only the TTL checks wait
+    text = text.replace("@EXTRA@", extra + ", and drops the keyspace")
     return {
-        "test_cassandra.py": TEST_FILE.replace("@MODEL@", plan.model.name),
-        "data/cassandra.json": data,
+        "test_cassandra.py": text,
+        "data/cassandra.json": json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n",
     }

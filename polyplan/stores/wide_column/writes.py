@@ -6,6 +6,12 @@ all-or-nothing, eventually). A table keyed by a unique attribute other than the 
 `device_by_serial`) doubles as the uniqueness claim: it is written only with lightweight
 transactions (IF NOT EXISTS / IF EXISTS), each run alone, because a conditional statement cannot
 share a multi-table batch and mixing plain and conditional writes on one row is unsafe.
+
+An update that may change a table's key (or membership) carries a delete of the current row and
+an insert of the new one. The delete runs only when the row really *moved*: the statements of one
+batch share a timestamp, and Cassandra lets a tombstone win a tie, so deleting and re-inserting
+the same primary key in one batch loses the row (seen on a real server). When the row *stayed*,
+the insert alone overwrites it.
 """
 
 from __future__ import annotations
@@ -32,12 +38,15 @@ class Statement:
     cql: str
     when: tuple[dict[str, Any], ...] = ()
     computed: tuple[dict[str, Any], ...] = ()  # bucket columns the application computes
+    only_if: str | None = None  # "moved" or "stayed": runs only when the row moved (or did not)
 
     def describe(self) -> dict[str, Any]:
+        """The JSON form in writes.json."""
         return {
             "action": self.action,
             "computed": list(self.computed),
             "cql": self.cql,
+            "only_if": self.only_if,
             "table": self.table,
             "when": list(self.when),
         }
@@ -69,9 +78,9 @@ class Operation:
         }
 
 
-def _statement(table: Table, action: str, cql: str) -> Statement:
+def _statement(table: Table, action: str, cql: str, only_if: str | None = None) -> Statement:
     computed = (table.bucket.describe(),) if table.bucket else ()
-    return Statement(table.name, action, cql, tuple(c.structured() for c in table.conditions), computed)
+    return Statement(table.name, action, cql, tuple(c.structured() for c in table.conditions), computed, only_if)
 
 
 def claim_tables(model: RequirementsModel, design: EntityDesign) -> list[Table]:
@@ -142,12 +151,18 @@ def _update(
         columns = [c.name for c in table.columns if c.attribute in changed and c.name not in table.primary_key]
         if table in claims:
             if _moves(table, changed):
-                before.append(_statement(table, "insert", statements.insert(table, if_not_exists=True)))
-                after.append(_statement(table, "delete", statements.delete(table, if_exists=True)))
+                # Claiming the value the row already holds would fail (IF NOT EXISTS finds itself).
+                before.append(_statement(table, "insert", statements.insert(table, if_not_exists=True), "moved"))
+                if columns:
+                    before.append(
+                        _statement(table, "update", statements.update(table, columns, if_exists=True), "stayed")
+                    )
+                after.append(_statement(table, "delete", statements.delete(table, if_exists=True), "moved"))
             elif columns:
                 before.append(_statement(table, "update", statements.update(table, columns, if_exists=True)))
         elif _moves(table, changed):
-            batch.append(_statement(table, "delete", statements.delete(table)))
+            # A delete and an insert of the same key in one batch tie, and the tombstone wins.
+            batch.append(_statement(table, "delete", statements.delete(table), "moved"))
             batch.append(_statement(table, "insert", statements.insert(table)))
         elif columns:
             if kind == WriteKind.UPSERT.value:
@@ -157,8 +172,10 @@ def _update(
     notes = [
         "read the current row from the base table first; bind `delete` statements with the current values and "
         "`insert`/`update` statements with the new ones",
-        "where a key column, bucket source or membership attribute changes, the row moves: delete the old one, "
-        "insert the new one if the record (still) meets `when`",
+        "a `delete` runs if the current record meets `when`, an `insert`/`update` if the new one does",
+        "only_if: the row *moved* when its primary key values (bucket columns included) or its membership differ "
+        "between the current and the new record; `moved` statements run only then, `stayed` ones only otherwise "
+        "(a delete and an insert of one key in one batch share a timestamp, and the delete would win)",
     ]
     if before or after:
         notes.append(_LWT_NOTE)
