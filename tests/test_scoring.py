@@ -20,7 +20,16 @@ def test_weights_cover_every_factor_and_sum_to_one() -> None:
 
 def test_every_bundled_engine_profile_loads_with_every_shape_scored() -> None:
     capabilities = load_capabilities()
-    assert set(capabilities) == {"postgresql", "mysql", "sqlite", "mongodb", "redis", "elasticsearch", "cassandra"}
+    assert set(capabilities) == {
+        "postgresql",
+        "mysql",
+        "sqlite",
+        "mongodb",
+        "redis",
+        "elasticsearch",
+        "opensearch",
+        "cassandra",
+    }
     for capability in capabilities.values():
         assert set(capability.query_shapes) == {"eq", "in", "range", "prefix", "sort", "fulltext", "loads", "scan"}
         assert set(capability.consistency) == {"strong", "read_your_writes", "eventual"}
