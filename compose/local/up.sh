@@ -23,7 +23,8 @@ failed=()
 for store in "${stores[@]}"; do
   [ -n "${url[$store]:-}" ] || { echo "local-stores: unknown store '$store'" >&2; exit 2; }
   begin=$SECONDS
-  if bash "$here/$store/start.sh"; then
+  # Only the exports below go to stdout: whatever a start script prints is progress (stderr).
+  if bash "$here/$store/start.sh" >&2; then
     echo "local-stores: $store: up ($((SECONDS - begin))s)" >&2
     echo "export ${url[$store]}"
   else
