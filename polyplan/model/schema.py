@@ -361,7 +361,7 @@ class Engines(Strict):
     relational: Literal["postgresql", "mysql", "sqlite"] | None = "postgresql"
     document: Literal["mongodb"] | None = "mongodb"
     cache: Literal["redis"] | None = "redis"
-    search: Literal["elasticsearch"] | None = "elasticsearch"
+    search: Literal["elasticsearch", "opensearch"] | None = "elasticsearch"
     wide_column: Literal["cassandra"] | None = "cassandra"
 
     def engine_for(self, family: Family) -> str | None:
