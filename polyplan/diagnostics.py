@@ -1,7 +1,7 @@
 """Diagnostics with stable codes, so users can grep for them and suppress warnings.
 
 Code ranges:
-  PP0xx  reading the file (missing file, YAML syntax, duplicate keys)
+  PP0xx  reading the file (missing file, YAML syntax, duplicate keys, size and nesting limits)
   PP1xx  shape of the model (unknown keys, missing fields, wrong types)
   PP2xx  references (unknown entities, attributes, relationships)
   PP3xx  contradictions between settings
@@ -12,6 +12,7 @@ Code ranges:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -27,6 +28,7 @@ CODES: dict[str, str] = {
     "PP002": "YAML syntax error",
     "PP003": "duplicate key",
     "PP004": "document is not a mapping",
+    "PP005": "input exceeds a limit",
     "PP101": "unknown key",
     "PP102": "required field missing",
     "PP103": "invalid value",
@@ -48,6 +50,7 @@ CODES: dict[str, str] = {
     "PP312": "relationship attributes on a one-to-* relationship",
     "PP313": "tenancy without a tenant key",
     "PP314": "full-text at scale without a search engine or relational fallback",
+    "PP315": "rules that no record can satisfy",
     "PP401": "no store can hold an entity or a transaction",
     "PP402": "target lacks a feature; substitution applied",
     "PP403": "pattern not served by an index",
@@ -61,6 +64,15 @@ CODES: dict[str, str] = {
     "PP602": "output path is unsafe to replace",
     "PP603": "output folder cannot be written",
 }
+
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: anything a terminal
+# or an editor could take for the end of a line or an instruction.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 @dataclass(frozen=True)
@@ -83,11 +95,15 @@ class Diagnostic:
     location: Location | None = None
 
     def render(self) -> str:
-        """`FILE:LINE:COL: path.to.field: problem [CODE]`, the form editors and grep understand."""
+        """`FILE:LINE:COL: path.to.field: problem [CODE]`, the form editors and grep understand.
+
+        Always one line: a name or value from the model that holds a line break or another
+        control character (a key written as "Order\\n") is shown with escapes.
+        """
         where = f"{self.location.file}:{self.location.line}:{self.location.column}: " if self.location else ""
         path = f"{self.path}: " if self.path else ""
         level = "" if self.severity is Severity.ERROR else "warning: "
-        return f"{where}{path}{level}{self.message} [{self.code}]"
+        return _one_line(f"{where}{path}{level}{self.message} [{self.code}]")
 
 
 @dataclass

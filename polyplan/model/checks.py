@@ -5,8 +5,12 @@ Each finding carries the path of the field at fault so the loader can point at i
 
 from __future__ import annotations
 
+import math
+import random
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
 
 from polyplan.diagnostics import CODES
@@ -15,6 +19,7 @@ from polyplan.model.schema import (
     ORDERABLE_TYPES,
     TEXTUAL_TYPES,
     Attribute,
+    CompareOp,
     Entity,
     FilterOp,
     Isolation,
@@ -23,10 +28,12 @@ from polyplan.model.schema import (
     RequirementsModel,
     TypeName,
 )
+from polyplan.seed.regex import PatternGenerator
 
 # Names must survive every target: no dots (MongoDB paths), no leading digit, and short enough
 # that "<entity>_<attribute>_idx"-style names fit PostgreSQL's 63-byte limit after hashing.
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ $-]{0,47}$")
+# Always used with fullmatch: `$` would also match before a final newline ("Order\n").
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ $-]{0,47}")
 NUMERIC = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
 UNINDEXABLE = frozenset({TypeName.LIST, TypeName.OBJECT, TypeName.JSON})
 
@@ -84,6 +91,9 @@ def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
         bad("min", f"min and max apply to numbers, not {kind.value}")
     if attribute.min is not None and attribute.max is not None and attribute.min > attribute.max:
         bad("min", "min is greater than max")
+    elif kind in NUMERIC:
+        for at, message in _range_problems(attribute):
+            bad(at, message)
     if attribute.pattern is not None:
         if kind not in TEXTUAL_TYPES:
             bad("pattern", f"pattern applies to string or text, not {kind.value}")
@@ -92,14 +102,22 @@ def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
                 re.compile(attribute.pattern)
             except re.error as exc:
                 bad("pattern", f"invalid regular expression: {exc}")
+            except (RecursionError, OverflowError):  # groups nested hundreds deep, huge repeats
+                bad("pattern", "the regular expression is too complex")
+            else:
+                unseedable = _unseedable(attribute)
+                if unseedable is not None:
+                    bad("pattern", unseedable)
     if attribute.unique and kind in UNINDEXABLE:
         found.append(Problem("PP302", f"unique cannot apply to a {kind.value} attribute", (*path, "unique")))
-    if attribute.default is not None and not _value_fits(attribute, attribute.default, allow_now=True):
-        bad("default", f"default {attribute.default!r} does not fit type {kind.value}")
+    if attribute.default is not None:
+        misfit = _misfit(attribute, attribute.default, allow_now=True)
+        if misfit is not None:
+            bad("default", f"default {attribute.default!r} does not fit type {kind.value}{misfit}")
     if attribute.items is not None:
         found.extend(_attribute_problems(attribute.items, (*path, "items")))
     for field_name, field in (attribute.fields or {}).items():
-        if not NAME.match(field_name):
+        if not NAME.fullmatch(field_name):
             found.append(
                 Problem(
                     "PP203",
@@ -112,32 +130,171 @@ def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
     return found
 
 
-def _value_fits(attribute: Attribute, value: Any, allow_now: bool = False) -> bool:
-    kind = attribute.type
-    if kind is TypeName.ENUM:
-        return value in (attribute.values or [])
-    if kind is TypeName.BOOLEAN:
-        return isinstance(value, bool)
+# Decimal arithmetic with room for 38 digits plus any exponent a model can write: the default
+# context keeps 28 digits and would round a decimal(38) limit.
+_EXACT = Context(prec=400)
+
+
+def integer_range(attribute: Attribute) -> tuple[int, int]:
+    """The values an integer of the attribute's `bits` can hold."""
+    half = 2 ** (attribute.bits - 1)
+    return -half, half - 1
+
+
+def decimal_limit(attribute: Attribute) -> Decimal:
+    """The largest magnitude a decimal(precision, scale) can hold, e.g. 999.99 for (5, 2)."""
+    scale = attribute.scale or 0
+    return Decimal(10 ** (attribute.precision or 18) - 1).scaleb(-scale, _EXACT)
+
+
+def _exact(number: float) -> Decimal:
+    """A YAML number as written: `0.1` is 0.1, not the binary float nearest to it."""
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+
+
+def _shown(number: float | Decimal) -> str:
+    """A number as a person writes it: 100 rather than 100.0 or 1E+2."""
+    if isinstance(number, Decimal):
+        return str(int(number)) if number == number.to_integral_value() else f"{number.normalize():f}"
+    if number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return str(number)
+
+
+def _range_problems(attribute: Attribute) -> list[tuple[str, str]]:
+    """min/max that no value of the type can meet: beyond what it holds, or between two of its steps.
+
+    Without this a model is accepted that no row can satisfy (a decimal(4,2) with min 500), and
+    test data generation fails on it later.
+    """
+    kind, low, high = attribute.type, attribute.min, attribute.max
     if kind is TypeName.INTEGER:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind in (TypeName.DECIMAL, TypeName.FLOAT):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is TypeName.STRING:
-        return isinstance(value, str) and len(value) <= (attribute.max_length or 0)
-    if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ, TypeName.DATE):
-        return (allow_now and value == "now") or isinstance(value, str)
-    if kind in (TypeName.TEXT, TypeName.UUID):
-        return isinstance(value, str)
+        smallest, largest = (Decimal(bound) for bound in integer_range(attribute))
+        what = f"a {attribute.bits}-bit integer"
+        scale = 0
+    elif kind is TypeName.DECIMAL and attribute.precision is not None and (attribute.scale or 0) <= attribute.precision:
+        largest = decimal_limit(attribute)
+        smallest = -largest
+        what = f"a decimal({attribute.precision},{attribute.scale or 0})"
+        scale = attribute.scale or 0
+    else:
+        return []
+    found: list[tuple[str, str]] = []
+    if low is not None and _exact(low) > largest:
+        found.append(("min", f"min {_shown(low)} is more than {what} can hold ({largest})"))
+    if high is not None and _exact(high) < smallest:
+        found.append(("max", f"max {_shown(high)} is less than {what} can hold ({smallest})"))
+    if not found and low is not None and high is not None:
+        # The first and last multiples of the step (1, or 0.01 for scale 2) inside [min, max].
+        first = _exact(low).scaleb(scale, _EXACT).to_integral_value(rounding=ROUND_CEILING)
+        last = _exact(high).scaleb(scale, _EXACT).to_integral_value(rounding=ROUND_FLOOR)
+        if first > last:
+            found.append(("min", f"no value of {what} lies between min {_shown(low)} and max {_shown(high)}"))
+    return found
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _parses(parse: Any, text: str) -> bool:
+    try:
+        parse(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
     return True
+
+
+def _number_misfit(attribute: Attribute, value: Any) -> str | None:
+    """Why a number cannot be a value of a numeric attribute ("" for the wrong kind of value)."""
+    kind = attribute.type
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    if kind is TypeName.INTEGER and not isinstance(value, int):
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ": not a finite number"
+    exact = _exact(value)
+    if kind is TypeName.INTEGER:
+        smallest, largest = integer_range(attribute)
+        if not smallest <= value <= largest:
+            return f": a {attribute.bits}-bit integer holds {smallest} to {largest}"
+    if kind is TypeName.DECIMAL and attribute.precision is not None:
+        scale = attribute.scale or 0
+        if abs(exact) > decimal_limit(attribute):
+            return f": decimal({attribute.precision},{scale}) holds at most {decimal_limit(attribute)}"
+        if exact != exact.quantize(Decimal(1).scaleb(-scale), context=_EXACT):
+            return f": more than {scale} decimal places"
+    if attribute.min is not None and exact < _exact(attribute.min):
+        return f": less than min {_shown(attribute.min)}"
+    if attribute.max is not None and exact > _exact(attribute.max):
+        return f": more than max {_shown(attribute.max)}"
+    return None
+
+
+def _misfit(attribute: Attribute, value: Any, allow_now: bool = False) -> str | None:
+    """None when `value` is a value the attribute can hold; else why not ("" when the kind of
+    value is plainly wrong, e.g. text for a number, where the type name says it all).
+
+    Constants and defaults reach DDL, queries and generated tests as literals: a value the
+    engine would reject, round or read differently than the model says is refused here.
+    """
+    kind = attribute.type
+    if kind in NUMERIC:
+        return _number_misfit(attribute, value)
+    if kind is TypeName.ENUM:
+        return None if value in (attribute.values or []) else ""
+    if kind is TypeName.BOOLEAN:
+        return None if isinstance(value, bool) else ""
+    if not isinstance(value, str):
+        return None if kind in UNINDEXABLE or kind is TypeName.BINARY else ""
+    if kind in TEXTUAL_TYPES:
+        # Not matched against `pattern`: a pattern with nested quantifiers can take exponential
+        # time on a text it does not match, and loading must stay fast whatever the model says.
+        return "" if kind is TypeName.STRING and len(value) > (attribute.max_length or 0) else None
+    if kind is TypeName.DATE:
+        if allow_now and value == "now":
+            return None
+        return None if _DATE.fullmatch(value) and _parses(date.fromisoformat, value) else ": not a date (YYYY-MM-DD)"
+    if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+        if allow_now and value == "now":
+            return None
+        valid = (_TIMESTAMP.fullmatch(value) or _DATE.fullmatch(value)) and _parses(datetime.fromisoformat, value)
+        return None if valid else ": not a timestamp (YYYY-MM-DD HH:MM:SS, optionally with a UTC offset)"
+    if kind is TypeName.UUID:
+        return None if _UUID.fullmatch(value) else ": not a UUID (8-4-4-4-12 lower-case hexadecimal digits)"
+    return None
+
+
+def _unseedable(attribute: Attribute) -> str | None:
+    """Why no test value matching the attribute's pattern can be generated, or None.
+
+    The generated tests load rows that satisfy every rule, so a pattern polyplan cannot write a
+    value for (a lookahead that contradicts the text, more digits than max_length) is refused
+    here, naming the rule, rather than failing while the tests are generated.
+    """
+    assert attribute.pattern is not None
+    limit = attribute.max_length if attribute.type is TypeName.STRING else None
+    try:
+        PatternGenerator(attribute.pattern, limit, "pattern").draw(random.Random(0))
+    except ValueError as exc:
+        reason = str(exc).removeprefix("pattern: ")
+        return f"no test value can be generated for this pattern: {reason}"
+    except (RecursionError, OverflowError):
+        return "the regular expression is too complex"
+    return None
 
 
 def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> list[Problem]:
     path: Path = ("entities", name)
     found: list[Problem] = []
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         found.append(Problem("PP203", f"entity name '{name}' is not a valid name ({NAME_RULE})", path, at_key=True))
     for attr_name, attribute in entity.attributes.items():
-        if not NAME.match(attr_name):
+        if not NAME.fullmatch(attr_name):
             found.append(
                 Problem(
                     "PP203",
@@ -203,6 +360,21 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
                         (*path, "checks", index, side),
                     )
                 )
+        left, right = known.get(check.left), known.get(check.right)
+        if left is None or right is None or left.type not in ORDERABLE_TYPES or right.type not in ORDERABLE_TYPES:
+            continue
+        if not _comparable(left, right):
+            found.append(
+                Problem(
+                    "PP304",
+                    f"'{check.left}' ({left.type.value}) and '{check.right}' ({right.type.value}) cannot be compared: "
+                    "a check compares numbers with numbers, a date with a date or timestamp, text with text, or two "
+                    "attributes of the same type",
+                    (*path, "checks", index, "right"),
+                )
+            )
+    found.extend(_check_contradictions(name, entity, known, path))
+    found.extend(_unique_room_problems(name, entity, path))
     growth = entity.growth
     if growth.must_keep and growth.ttl_seconds is not None:
         found.append(
@@ -293,7 +465,24 @@ def _relationship_problems(model: RequirementsModel) -> list[Problem]:
                 Problem("PP312", "only a many_to_many relationship has attributes of its own", (*path, "attributes"))
             )
         for attr_name, attribute in relationship.attributes.items():
+            if not NAME.fullmatch(attr_name):
+                found.append(
+                    Problem(
+                        "PP203",
+                        f"'{attr_name}' is not a valid name ({NAME_RULE})",
+                        (*path, "attributes", attr_name),
+                        at_key=True,
+                    )
+                )
             found.extend(_attribute_problems(attribute, (*path, "attributes", attr_name)))
+        if relationship.foreign_key is not None and not NAME.fullmatch(relationship.foreign_key):
+            found.append(
+                Problem(
+                    "PP203",
+                    f"foreign key name '{relationship.foreign_key}' is not a valid name ({NAME_RULE})",
+                    (*path, "foreign_key"),
+                )
+            )
         if relationship.foreign_key and relationship.to in model.entities and relationship.from_ in model.entities:
             # Naming a declared attribute reuses it (e.g. when it is part of a natural key), so its
             # type must be the type of the parent's key.
@@ -402,14 +591,19 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                     found.append(
                         Problem("PP309", f"a constant value needs op eq or in, not {flt.op.value}", (*f_path, "value"))
                     )
-                elif not all(_value_fits(attribute, v) for v in values):
-                    found.append(
-                        Problem(
-                            "PP309",
-                            f"constant {flt.value!r} does not fit '{flt.attribute}' ({attribute.type.value}, op {flt.op.value})",
-                            (*f_path, "value"),
+                elif not values:
+                    found.append(Problem("PP309", "an empty list matches nothing (IN ())", (*f_path, "value")))
+                else:
+                    misfit = next((m for m in (_misfit(attribute, v) for v in values) if m is not None), None)
+                    if misfit is not None:
+                        found.append(
+                            Problem(
+                                "PP309",
+                                f"constant {flt.value!r} does not fit '{flt.attribute}' "
+                                f"({attribute.type.value}, op {flt.op.value}){misfit}",
+                                (*f_path, "value"),
+                            )
                         )
-                    )
         for s_index, sort in enumerate(pattern.sort):
             attribute = known.get(sort.attribute)
             if attribute is None:
@@ -509,6 +703,258 @@ def _governance_problems(model: RequirementsModel) -> list[Problem]:
     return found
 
 
+# Types a check may compare with each other: numbers; a date with a (naive) timestamp, which
+# every engine compares as the instants they are; text with text (an enum is stored as text).
+# A timestamptz only with a timestamptz: against a naive one, PostgreSQL would bring in the
+# session's time zone.
+_COMPARABLE_GROUPS = (
+    NUMERIC,
+    frozenset({TypeName.DATE, TypeName.TIMESTAMP}),
+    frozenset({TypeName.STRING, TypeName.ENUM}),
+)
+
+
+def _comparable(left: Attribute, right: Attribute) -> bool:
+    """Whether every engine compares the two the same way: SQLite compares a date with text as
+    text, PostgreSQL refuses to, and a uuid with a number means nothing anywhere."""
+    return left.type is right.type or any(left.type in group and right.type in group for group in _COMPARABLE_GROUPS)
+
+
+# A check as an order between two attributes: (smaller, larger, strict).
+_Order = tuple[str, str, bool]
+
+
+def _orders(entity: Entity) -> list[tuple[int, _Order]]:
+    found = []
+    for index, check in enumerate(entity.checks):
+        if check.op in (CompareOp.LT, CompareOp.LE):
+            found.append((index, (check.left, check.right, check.op is CompareOp.LT)))
+        elif check.op in (CompareOp.GT, CompareOp.GE):
+            found.append((index, (check.right, check.left, check.op is CompareOp.GT)))
+    return found
+
+
+def _bounds(attribute: Attribute) -> tuple[Decimal | None, Decimal | None]:
+    """The declared (or, for integers, the storable) range of a number; None for others."""
+    if attribute.type not in NUMERIC:
+        return None, None
+    low = _exact(attribute.min) if attribute.min is not None else None
+    high = _exact(attribute.max) if attribute.max is not None else None
+    if attribute.type is TypeName.INTEGER:
+        smallest, largest = integer_range(attribute)
+        low = max(low, Decimal(smallest)) if low is not None else Decimal(smallest)
+        high = min(high, Decimal(largest)) if high is not None else Decimal(largest)
+    return low, high
+
+
+def _check_contradictions(name: str, entity: Entity, known: dict[str, Attribute], path: Path) -> list[Problem]:
+    """Checks that no record with both sides set can satisfy: an attribute compared with itself
+    (lt, gt, ne), ranges that exclude the order asked for, or a cycle of orders (a < b < a).
+
+    Test data for such an entity cannot be generated (and real rows could only hold NULLs), so
+    the model is refused here with the check named, instead of failing later.
+    """
+    found: list[Problem] = []
+    for index, check in enumerate(entity.checks):
+        if check.left == check.right and check.op in (CompareOp.LT, CompareOp.GT, CompareOp.NE):
+            found.append(
+                Problem(
+                    "PP315",
+                    f"check '{check.name}' compares '{check.left}' with itself ({check.op.value}): it can never hold",
+                    (*path, "checks", index, "op"),
+                )
+            )
+    orders = [(i, o) for i, o in _orders(entity) if o[0] != o[1] and o[0] in known and o[1] in known]
+    for index, (smaller, larger, strict) in orders:
+        low, _ = _bounds(known[smaller])
+        _, high = _bounds(known[larger])
+        if low is not None and high is not None and (low > high or (strict and low >= high)):
+            found.append(
+                Problem(
+                    "PP315",
+                    f"check '{entity.checks[index].name}' can never hold: '{smaller}' is at least {_shown(low)} and "
+                    f"'{larger}' at most {_shown(high)}",
+                    (*path, "checks", index, "op"),
+                )
+            )
+    # Transitive closure over the few attributes in checks: reach[a][b] is True when a < b is
+    # implied, False when only a <= b is.
+    reach: dict[str, dict[str, bool]] = {}
+    for _, (smaller, larger, strict) in orders:
+        edges = reach.setdefault(smaller, {})
+        edges[larger] = edges.get(larger, False) or strict
+    names = sorted({n for _, order in orders for n in order[:2]})
+    for middle in names:
+        for start in names:
+            if middle not in reach.get(start, {}):
+                continue
+            for end, strict in list(reach.get(middle, {}).items()):
+                combined = reach[start][middle] or strict
+                edges = reach.setdefault(start, {})
+                edges[end] = edges.get(end, False) or combined
+    reported: set[str] = set()
+    for index, (smaller, larger, _) in orders:
+        back = reach.get(larger, {}).get(smaller)
+        if back is None or smaller in reported:
+            continue
+        reported.update((smaller, larger))
+        strict = reach.get(smaller, {}).get(larger, False) or back
+        outcome = "can never all hold" if strict else f"force '{smaller}' and '{larger}' to be equal"
+        found.append(
+            Problem(
+                "PP315",
+                f"the checks on {name} order '{smaller}' and '{larger}' both ways: they {outcome}",
+                (*path, "checks", index, "op"),
+            )
+        )
+    return found
+
+
+# The fewest records a unique rule must leave room for: a store is not a home for two records,
+# and polyplan's generated tests load some and insert known-good ones besides.
+MIN_RECORDS = 3
+
+
+def value_space(attribute: Attribute) -> int | None:
+    """How many distinct values the attribute's type and settings allow, when that is a known
+    number: a boolean, an enum, an integer or decimal between min and max, text of a pattern that
+    lists its few strings (`^(yes|no)$`). None for the rest (text, dates, uuids, floats), whose
+    values a unique rule never runs out of."""
+    kind = attribute.type
+    if kind is TypeName.BOOLEAN:
+        return 2
+    if kind is TypeName.ENUM:
+        return len(set(attribute.values or []))
+    if kind is TypeName.INTEGER:
+        smallest, largest = integer_range(attribute)
+        low = max(smallest, math.ceil(attribute.min)) if attribute.min is not None else smallest
+        high = min(largest, math.floor(attribute.max)) if attribute.max is not None else largest
+        return max(0, high - low + 1)
+    if kind is TypeName.DECIMAL and attribute.precision is not None and (attribute.scale or 0) <= attribute.precision:
+        # Counted in steps of the scale (0.01 for scale 2), between the bounds and the precision.
+        scale = attribute.scale or 0
+        limit = decimal_limit(attribute).scaleb(scale, _EXACT)
+        first, last = -limit, limit
+        if attribute.min is not None:
+            first = max(first, _exact(attribute.min).scaleb(scale, _EXACT).to_integral_value(ROUND_CEILING))
+        if attribute.max is not None:
+            last = min(last, _exact(attribute.max).scaleb(scale, _EXACT).to_integral_value(ROUND_FLOOR))
+        return max(0, int(last - first) + 1)
+    if kind in TEXTUAL_TYPES and attribute.pattern is not None:
+        try:
+            length = attribute.max_length if kind is TypeName.STRING else None
+            return PatternGenerator(attribute.pattern, length, "pattern").exact_count()
+        except (ValueError, re.error, RecursionError, OverflowError):
+            return None  # reported as PP303
+    return None
+
+
+def _unique_room_problems(name: str, entity: Entity, path: Path) -> list[Problem]:
+    """Unique rules (an attribute, a composite rule, the key) over so few values that the entity
+    could hold fewer than MIN_RECORDS records, or fewer than its `growth.initial_rows`: a unique
+    boolean, a unique enum of two values, a unique integer between 1 and 2. Nullable members
+    are left out: NULLs never collide, so such a rule limits nothing."""
+    found: list[Problem] = []
+    rows = entity.growth.initial_rows
+    key = key_of(entity).attributes if entity.key is not None else []
+    groups: list[tuple[list[str], Path]] = [
+        ([a], (*path, "attributes", a, "unique")) for a, spec in entity.attributes.items() if spec.unique
+    ]
+    groups += [(list(g), (*path, "unique", i)) for i, g in enumerate(entity.unique)]
+    if key:
+        groups.append((list(key), (*path, "key", "attributes")))
+    for members, at in groups:
+        specs = [entity.attributes.get(m) for m in members]
+        spaces = [value_space(spec) if spec is not None and not spec.nullable else None for spec in specs]
+        if any(space is None for space in spaces):
+            continue  # a member with room to spare, an implied reference, or a nullable one
+        space = math.prod(space for space in spaces if space is not None)
+        what = f"'{members[0]}' is unique" if len(members) == 1 else f"the unique rule ({', '.join(members)})"
+        if space < MIN_RECORDS:
+            values, records = ("value", "record") if space == 1 else ("values", "records")
+            message = (
+                f"{what} but has only {space} distinct {values}: {name} could never hold more than {space} {records}"
+            )
+        elif space < rows:
+            message = (
+                f"{what} but has only {space:,} distinct values, fewer than the {rows:,} records {name} starts "
+                "with (growth.initial_rows)"
+            )
+        else:
+            continue
+        found.append(Problem("PP315", message, at))
+    return found
+
+
+def _reference_cycles(model: RequirementsModel) -> list[Problem]:
+    """Required references that form a cycle (A needs a B, B needs an A): no record of either
+    can be inserted first, so no store can be loaded and no test data generated.
+
+    One finding per strongly connected group of entities (Kosaraju's algorithm, iteratively:
+    a model may have thousands of entities), at the first relationship inside it.
+    """
+    edges: dict[str, list[tuple[int, str]]] = {name: [] for name in model.entities}
+    for index, relationship in enumerate(model.relationships):
+        child, parent = relationship.to, relationship.from_
+        if (
+            relationship.required
+            and relationship.kind is not RelationshipKind.MANY_TO_MANY
+            and child != parent
+            and child in edges
+            and parent in edges
+        ):
+            edges[child].append((index, parent))
+    finished: list[str] = []
+    visited: set[str] = set()
+    for root in edges:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [(root, iter(edges[root]))]
+        while stack:
+            node, children = stack[-1]
+            following = next(children, None)
+            if following is None:
+                stack.pop()
+                finished.append(node)
+            elif following[1] not in visited:
+                visited.add(following[1])
+                stack.append((following[1], iter(edges[following[1]])))
+    reverse: dict[str, list[str]] = {name: [] for name in edges}
+    for child, targets in edges.items():
+        for _, parent in targets:
+            reverse[parent].append(child)
+    component: dict[str, int] = {}
+    for root in reversed(finished):
+        if root in component:
+            continue
+        component[root] = len(component)
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            for other in reverse[node]:
+                if other not in component:
+                    component[other] = component[root]
+                    pending.append(other)
+    groups: dict[int, list[str]] = {}
+    for name in model.entities:
+        groups.setdefault(component[name], []).append(name)
+    found: list[Problem] = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        inside = sorted(i for m in members for i, p in edges[m] if component[p] == component[m])
+        found.append(
+            Problem(
+                "PP315",
+                f"required relationships form a cycle between {', '.join(members)}: no record could be inserted "
+                "first; make one of them required: false",
+                ("relationships", inside[0], "required"),
+            )
+        )
+    return found
+
+
 def check_model(model: RequirementsModel) -> list[Problem]:
     """Every reference and contradiction problem in the model, in file order of their sections."""
     found: list[Problem] = []
@@ -516,6 +962,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
         found.extend(_entity_problems(model, name, entity))
     found.extend(_relationship_problems(model))
     found.extend(_reference_clashes(model))
+    found.extend(_reference_cycles(model))
     # Patterns resolve attributes through relationships: skip them if those are broken.
     if not any(p.code == "PP201" and p.path[0] == "relationships" for p in found):
         found.extend(_pattern_problems(model))

@@ -120,7 +120,10 @@ def _all_attributes(model: RequirementsModel, name: str) -> dict[str, Attribute]
             result[column] = referenced.model_copy(
                 update={
                     "nullable": nullable,
-                    "unique": reference.relationship.kind is RelationshipKind.ONE_TO_ONE,
+                    # A composite reference is unique as a whole (the relational design adds that
+                    # rule), not column by column: two parents may share one part of their key.
+                    "unique": reference.relationship.kind is RelationshipKind.ONE_TO_ONE
+                    and len(reference.columns) == 1,
                     "description": f"Reference to {reference.relationship.from_} ({reference.relationship.name}).",
                     "default": None,
                     "pii": referenced.pii,

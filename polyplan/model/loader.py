@@ -2,6 +2,12 @@
 
 PyYAML's `safe_load` throws positions away, so we compose the node tree ourselves and record
 the start mark of each key and value; pydantic's error locations are then mapped back onto it.
+
+Reading is bounded whatever the input (PP005): the file's size, how deep values nest (checked
+before any recursion could go deeper), how much aliases may expand the document, the length of
+one value and of one number. Scalars are constructed here, tag by tag, so that text YAML cannot
+turn into a value (`2024-13-45`, `!!int abc`, `.inf`, a NUL written as an escape) is reported
+at its line and column instead of escaping as an exception.
 """
 
 from __future__ import annotations
@@ -9,11 +15,12 @@ from __future__ import annotations
 import datetime
 import difflib
 import json
+import math
 import re
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any, NoReturn, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -50,7 +57,8 @@ class LoadedModel:
 
 def _indexed(path: PathKey) -> PathKey:
     """Paths split from a dotted string ("access_patterns.0") carry list indices as text."""
-    return tuple(int(part) if isinstance(part, str) and part.isdigit() else part for part in path)
+    # str.isdigit() is also true for '¹' or '٣', which int() refuses: ASCII digits only.
+    return tuple(int(part) if isinstance(part, str) and part.isascii() and part.isdigit() else part for part in path)
 
 
 def _nearest(positions: dict[PathKey, Location], path: PathKey) -> Location | None:
@@ -62,17 +70,77 @@ def _nearest(positions: dict[PathKey, Location], path: PathKey) -> Location | No
     return None
 
 
-def _location(source: str, mark: yaml.Mark | None) -> Location:
+# Limits on what one model may make the loader do. Each is far beyond any real model and far
+# below what would cost seconds or gigabytes; crossing one is PP005.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+# A model nests ~8 levels (entities → Order → attributes → total → ...); objects in objects add a
+# few. 64 keeps the walk's recursion (3 frames per level) far from Python's limit.
+MAX_DEPTH = 64
+# Aliases are for reusing a definition a few times; a billion-laughs document repeats one value
+# exponentially. What aliases add on top of the values written in the file may grow the document
+# by about as much again as its own text, and by at least these (a few for small files).
+MIN_ALIAS_NODES = 10_000
+MIN_ALIAS_CHARS = 1_000_000
+# One value longer than the longest string a model can declare (max_length 65,535).
+MAX_SCALAR_CHARS = 65_536
+# A number's digits: no field needs more than 40 (decimal(38) with a sign and a point).
+MAX_NUMBER_CHARS = 100
+# Text with a syntax error is read again by the pure-Python parser for a better message, up to
+# this size (it reads about 100 KB a second).
+MAX_REREAD_CHARS = 1_000_000
+
+# What YAML forbids in a stream (the same class as PyYAML's reader): C0 controls other than tab,
+# line feed and carriage return, DEL and C1 controls other than NEL, surrogates, U+FFFE/U+FFFF.
+_NOT_YAML = re.compile(r"[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Control characters in a value, which double-quoted escapes such as "\0" can still produce: no
+# name, value or description needs one, and stores, generated code and terminals mangle them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+_TAG = "tag:yaml.org,2002:"
+
+
+def _location(source: str, mark: Any) -> Location:
+    # A yaml.Mark from either parser (libyaml's has the same line and column fields).
     return Location(source, mark.line + 1, mark.column + 1) if mark else Location(source, 1, 1)
 
 
-def _scalar(node: yaml.ScalarNode, loader: yaml.SafeLoader) -> Any:
-    value = loader.construct_object(node, deep=True)
-    # Validation goes through JSON (see load_text): dates and times become ISO strings, which is
-    # also how the model stores them.
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    return value
+def _offset_location(text: str, offset: int, source: str) -> Location:
+    """Line and column of a character offset, counting line breaks the way YAML marks do."""
+    line, start = 1, 0
+    for match in _LINE_BREAK.finditer(text, 0, offset):
+        line, start = line + 1, match.end()
+    return Location(source, line, offset - start + 1)
+
+
+def _codepoint(char: str) -> str:
+    return "a NUL character" if char == "\x00" else f"the character U+{ord(char):04X}"
+
+
+def _dotted(path: PathKey) -> str:
+    return ".".join(map(str, path))
+
+
+def check_text(text: str, source: str) -> None:
+    """Refuse text YAML forbids before a parser sees it, pointing at the first bad character.
+
+    Both parsers would stop there too, but with an error that has no line and column.
+    """
+    bad = _NOT_YAML.search(text)
+    if bad is not None:
+        problem = (
+            f"YAML syntax error: {_codepoint(bad.group())} is not allowed in YAML text (of the control "
+            "characters, only tab, line feed and carriage return are); remove it"
+        )
+        location = _offset_location(text, bad.start(), source)
+        raise DiagnosticError([Diagnostic("PP002", problem, location=location)])
+
+
+class _LimitError(Exception):
+    """A PP005 limit crossed while walking: the walk stops at once, since going on is the cost."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
 
 
 # A model holds plain data: YAML's core types only. Other tags (!!binary, !!set, !!python/...,
@@ -89,22 +157,143 @@ def _check_tag(node: yaml.Node) -> None:
         raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
 
+class _BadScalar(Exception):
+    """A scalar whose text cannot be the value its tag (written or implied) says it is."""
+
+
+# Failures of PyYAML's constructors on text that does not fit the tag: `!!int abc` (ValueError),
+# `!!bool maybe` (KeyError), `!!timestamp abc` (AttributeError: its regex does not match),
+# `!!float ""` (IndexError), `2024-13-45` or a UTC offset of 99 hours (ValueError).
+_CONSTRUCT_FAILURES = (ValueError, KeyError, AttributeError, IndexError, TypeError, OverflowError)
+_EXPECTED = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "timestamp": "a valid date or timestamp",
+    "map": "a mapping",
+    "seq": "a list",
+}
+
+
+def _construct(node: yaml.ScalarNode, loader: yaml.SafeLoader) -> Any:
+    """The Python value of a scalar, or _BadScalar with the reason; dates become ISO text."""
+    tag = node.tag.removeprefix(_TAG)
+    if tag == "str":
+        return node.value
+    if tag == "null":
+        return None
+    constructors = {
+        "bool": loader.construct_yaml_bool,
+        "int": loader.construct_yaml_int,
+        "float": loader.construct_yaml_float,
+        "timestamp": loader.construct_yaml_timestamp,
+    }
+    construct = constructors.get(tag)
+    try:
+        if construct is None:  # !!map or !!seq written on a plain value
+            raise ValueError
+        value: Any = construct(node)
+    except _CONSTRUCT_FAILURES as exc:
+        # Python's own wording helps for dates ("month must be in 1..12"), not for numbers.
+        reason = f" ({exc})" if tag == "timestamp" and isinstance(exc, ValueError) and str(exc) else ""
+        hint = "; quote it if it is text" if tag == "timestamp" and node.style is None else ""
+        raise _BadScalar(f"{node.value!r} is not {_EXPECTED.get(tag, 'a plain value')}{reason}{hint}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _BadScalar(f"{node.value!r} is not a finite number")
+    # Validation goes through JSON (see load_text): dates and times become ISO strings, which is
+    # also how the model stores them.
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _expanded_size(root: yaml.Node, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(nodes, scalar characters) of `root` with every alias expanded, without expanding any.
+
+    Iterative and memoised per node, so it costs one visit of each distinct node however deep
+    the tree or however often a node is repeated. A node that contains itself counts as empty
+    here; the walk reports the cycle.
+    """
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    active: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in memo:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            memo[key] = (1, len(node.value))
+            continue
+        children = (
+            [child for pair in node.value for child in pair] if isinstance(node, yaml.MappingNode) else node.value
+        )
+        if not children_done:
+            if key in active:
+                continue  # a cycle: reported by the walk
+            active.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in memo)
+            continue
+        active.discard(key)
+        sizes = [memo.get(id(child), (0, 0)) for child in children]
+        memo[key] = (1 + sum(n for n, _ in sizes), sum(c for _, c in sizes))
+    return memo.get(id(root), (0, 0))
+
+
 @dataclass
 class _Walk:
-    """State of one pass over the YAML node tree."""
+    """State of one pass over the YAML node tree.
+
+    The walk recurses once per level of nesting, so it stops at MAX_DEPTH before it could get
+    anywhere near Python's recursion limit. A node reached a second time came through an alias;
+    its expanded size counts against the alias budget before it is converted again.
+    """
 
     source: str
     loader: yaml.SafeLoader
+    max_alias_nodes: int = MIN_ALIAS_NODES
+    max_alias_chars: int = MIN_ALIAS_CHARS
     positions: dict[PathKey, Location] = field(default_factory=dict)
     values: dict[PathKey, Location] = field(default_factory=dict)
     errors: list[Diagnostic] = field(default_factory=list)
     open_nodes: set[int] = field(default_factory=set)  # collections being converted (alias cycles)
+    seen: set[int] = field(default_factory=set)  # every node converted so far
+    repeated: yaml.Node | None = None  # the outermost node being converted again through an alias
+    sizes: dict[int, tuple[int, int]] = field(default_factory=dict)  # memo of _expanded_size
+    alias_nodes: int = 0
+    alias_chars: int = 0
 
-    def convert(self, node: yaml.Node, path: PathKey) -> Any:
+    def _limit(self, message: str, node: yaml.Node, path: PathKey) -> NoReturn:
+        location = _location(self.source, node.start_mark)
+        raise _LimitError(Diagnostic("PP005", message, _dotted(path), location=location))
+
+    def convert(self, node: yaml.Node, path: PathKey, depth: int = 1) -> Any:
         _check_tag(node)
         if id(node) in self.open_nodes:
             problem = "an alias inside this anchored value refers to the value itself (a cycle)"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+        if depth > MAX_DEPTH:
+            # The position says where; the path names only the field the nesting starts in.
+            self._limit(f"values nest more than {MAX_DEPTH} levels deep", node, path[:2])
+        if id(node) in self.seen and self.repeated is None:
+            # Reached again, so through an alias: charge its whole expansion before converting
+            # any of it (nested aliases included), so an exponential document costs nothing.
+            nodes, chars = _expanded_size(node, self.sizes)
+            self.alias_nodes += nodes
+            self.alias_chars += chars
+            if self.alias_nodes > self.max_alias_nodes or self.alias_chars > self.max_alias_chars:
+                self._limit(
+                    f"aliases expand the document by more than {self.max_alias_nodes:,} values or "
+                    f"{self.max_alias_chars:,} characters; the value anchored here is repeated too often",
+                    node,
+                    path,
+                )
+            self.repeated = node
+            try:
+                return self.convert(node, path, depth)
+            finally:
+                self.repeated = None
+        self.seen.add(id(node))
         here = _location(self.source, node.start_mark)
         self.positions.setdefault(path, here)
         # An empty value (`key:` and nothing) has no token of its own: its key is the place to point.
@@ -115,36 +304,73 @@ class _Walk:
         if written:
             self.values[path] = here
         if isinstance(node, yaml.ScalarNode):
-            return _scalar(node, self.loader)
+            return self._scalar(node, path)
         self.open_nodes.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, path)
-            return [self.convert(item, (*path, index)) for index, item in enumerate(node.value)]
+                return self._mapping(node, path, depth)
+            return [self.convert(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
         finally:
             self.open_nodes.discard(id(node))
 
-    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+    def _text_problem(self, text: str, node: yaml.Node, path: PathKey) -> str | None:
+        """Why a scalar's text cannot be used as written (a limit crossed stops the walk)."""
+        if len(text) > MAX_SCALAR_CHARS:
+            self._limit(f"a value of {len(text):,} characters (at most {MAX_SCALAR_CHARS:,})", node, path)
+        control = _CONTROL.search(text)
+        if control is not None:
+            return f"{_codepoint(control.group())} in {text[:40]!r} is not allowed; names and values are printable text"
+        return None
+
+    def _scalar(self, node: yaml.ScalarNode, path: PathKey) -> Any:
+        problem = self._text_problem(node.value, node, path)
+        if node.tag in (f"{_TAG}int", f"{_TAG}float") and len(node.value) > MAX_NUMBER_CHARS:
+            # int() refuses more than 4,300 digits and is slow well before; no field needs 100.
+            self._limit(
+                f"a number written with {len(node.value):,} characters (at most {MAX_NUMBER_CHARS})", node, path
+            )
+        if problem is None:
+            try:
+                return _construct(node, self.loader)
+            except _BadScalar as exc:
+                problem = str(exc)
+        location = self.values.get(path) or self.positions.get(path)
+        self.errors.append(Diagnostic("PP103", problem, _dotted(path), location=location))
+        return None
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key_location = _location(self.source, key_node.start_mark)
             if not isinstance(key_node, yaml.ScalarNode):
-                where = ".".join(map(str, path))
                 self.errors.append(
                     Diagnostic(
-                        "PP002", "a key must be a plain name, not a list or mapping", where, location=key_location
+                        "PP002",
+                        "a key must be a plain name, not a list or mapping",
+                        _dotted(path),
+                        location=key_location,
                     )
                 )
+                continue
+            if key_node.tag == f"{_TAG}merge":
+                # `<<: *defaults` would silently mix keys from elsewhere into this mapping, and an
+                # existing key would win over a merged one: a model spells its keys out.
+                merge = "merge keys (<<) are not supported: write the keys out, or alias a whole value"
+                self.errors.append(Diagnostic("PP002", merge, _dotted(path), location=key_location))
                 continue
             # Keys are names: take the text as written, so `on:` or `1:` is not read as true or 1.
             key_text = str(key_node.value)
             child = (*path, key_text)
+            problem = self._text_problem(key_text, key_node, child)
+            if problem is not None:
+                self.errors.append(Diagnostic("PP103", problem, _dotted(path), location=key_location))
+                continue
             if key_text in result:
                 message = f"duplicate key '{key_text}' (first defined at line {self.positions[child].line})"
-                self.errors.append(Diagnostic("PP003", message, ".".join(map(str, child)), location=key_location))
+                self.errors.append(Diagnostic("PP003", message, _dotted(child), location=key_location))
                 continue
             self.positions[child] = key_location
-            result[key_text] = self.convert(value_node, child)
+            result[key_text] = self.convert(value_node, child, depth + 1)
         return result
 
 
@@ -171,39 +397,125 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     return problem
 
 
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _compose_for_errors(text: str, source: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
+def _syntax_error(exc: yaml.YAMLError, source: str) -> DiagnosticError:
+    if isinstance(exc, yaml.MarkedYAMLError):
         location = _location(source, exc.problem_mark or exc.context_mark)
-        raise DiagnosticError(
-            [Diagnostic("PP002", f"YAML syntax error: {_yaml_problem(exc)}", location=location)]
-        ) from None
+        return DiagnosticError([Diagnostic("PP002", f"YAML syntax error: {_yaml_problem(exc)}", location=location)])
+    # A reader error (check_text catches those first) or anything else PyYAML has no mark for.
+    return DiagnosticError([Diagnostic("PP002", f"YAML syntax error: {exc}", location=Location(source, 1, 1))])
+
+
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+class _DepthError(Exception):
+    def __init__(self, mark: Any) -> None:
+        super().__init__("too deep")
+        self.mark = mark
+
+
+def _too_deep(mark: Any, source: str) -> DiagnosticError:
+    message = f"values nest more than {MAX_DEPTH} levels deep"
+    return DiagnosticError([Diagnostic("PP005", message, location=_location(source, mark))])
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python loader with its composer's recursion stopped at MAX_DEPTH.
+
+    The composer recurses once per level of nesting: 10,000 `[` took seconds and ended in
+    RecursionError. Its scanner and parser keep explicit stacks, so only this needs a bound.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _DepthError(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_depth_fast(text: str, source: str, loader: Any) -> None:
+    """With libyaml's event parser, find nesting beyond MAX_DEPTH without composing anything.
+
+    libyaml refuses more than 1,000 levels with a terse error; this turns that case into PP005
+    at the first level too deep, at C speed. Any other error is left to the pure-Python parser.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep(event.start_mark, source)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        # libyaml's scanner looks ahead, so past 1,000 levels it stops before the parser has
+        # reported level 65: point at where it stopped, which is nested too deep as well.
+        if "maximum nesting depth" in str(exc.problem):
+            raise _too_deep(exc.problem_mark, source) from None
+    except yaml.YAMLError:
+        return
+
+
+def _compose_checked(text: str, source: str) -> yaml.Node | None:
+    """Compose with the pure-Python parser, which words errors well, with its depth bounded."""
+    if _FAST_LOADER is not None:
+        _check_depth_fast(text, source, _FAST_LOADER)
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node()
+    except _DepthError as exc:
+        raise _too_deep(exc.mark, source) from None
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, source) from None
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, Location], dict[PathKey, Location]]:
     """Parse YAML text into plain Python data plus maps of path → key position and → value position."""
-    try:
-        root = yaml.compose(text, Loader=_FAST_LOADER)
-    except yaml.MarkedYAMLError:
-        root = None
+    check_text(text, source)
+    root: yaml.Node | None = None
+    if _FAST_LOADER is not None:
+        # libyaml composes without Python recursion and refuses nesting past 1,000 levels itself;
+        # the walk below stops at MAX_DEPTH.
+        try:
+            root = yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError as exc:
+            if len(text) > MAX_REREAD_CHARS:
+                # Re-reading megabytes with the pure-Python parser would take minutes: libyaml's
+                # terser words at the same position have to do.
+                _check_depth_fast(text, source, _FAST_LOADER)
+                raise _syntax_error(exc, source) from None
+            root = None
     if root is None:
         # libyaml is ~10x faster but words errors tersely; the pure-Python parser explains them
         # better, so it re-reads the text only when something is wrong (or the text is empty).
-        root = _compose_for_errors(text, source)
+        root = _compose_checked(text, source)
     if root is None:
         raise DiagnosticError([Diagnostic("PP004", "the file is empty", location=Location(source, 1, 1))])
-    walk = _Walk(source, yaml.SafeLoader(""))
+    # A value takes at least two characters of text (`1,`), so len(text) // 10 is well under
+    # what the file itself holds: aliases may add that much again.
+    walk = _Walk(
+        source,
+        yaml.SafeLoader(""),
+        max_alias_nodes=max(MIN_ALIAS_NODES, len(text) // 10),
+        max_alias_chars=max(MIN_ALIAS_CHARS, len(text)),
+    )
     try:
         data = walk.convert(root, ())
+    except _LimitError as exc:
+        raise DiagnosticError([exc.diagnostic]) from None
     except yaml.constructor.ConstructorError as exc:
         location = _location(source, exc.problem_mark)
         raise DiagnosticError([Diagnostic("PP002", f"YAML error: {exc.problem}", location=location)]) from None
     if walk.errors:
-        raise DiagnosticError(walk.errors)
+        raise DiagnosticError(_in_file_order(walk.errors))
     if not isinstance(data, dict):
         raise DiagnosticError(
             [Diagnostic("PP004", "the model must be a mapping with 'name' and 'entities'", location=walk.positions[()])]
@@ -352,12 +664,18 @@ def load_file(path: str | Path) -> LoadedModel:
     """Load a model file; unreadable files are reported as PP001."""
     file = Path(path)
     try:
-        raw = file.read_bytes()
+        # Read one byte past the limit rather than the whole file: a model cannot be that big,
+        # and a multi-gigabyte file (or /dev/zero) must not be read into memory to say so.
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise DiagnosticError(
             [Diagnostic("PP001", f"cannot read model file: {reason}", location=Location(str(path), 1, 1))]
         ) from None
+    if len(raw) > MAX_FILE_BYTES:
+        message = f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, the most a model may be"
+        raise DiagnosticError([Diagnostic("PP005", message, location=Location(str(path), 1, 1))])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -12,12 +12,27 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_ $-]*$"
+# Name patterns below are checked by pydantic's Rust regex engine, where `$` matches only at the
+# very end (Python's `re` would also accept a final newline: see checks.NAME).
+
+# Upper bounds of counts, sizes and rates: far beyond any real system, and low enough that sizing
+# arithmetic stays finite and no store's own limit is crossed by a number alone.
+MAX_ROWS = 10**13  # records of one entity, or inserted per day
+MAX_RATE = 10**9  # operations per second
+MAX_COUNT = 10**9  # other counts: tenants, versions, an enum value's weight
+MAX_BYTES = 2**31  # one value or record
+MAX_ITEMS = 10**6  # items of one list, children of one parent on average
+MAX_DAYS = 36_600  # retention and archiving: a century
+MAX_TTL_SECONDS = 630_720_000  # 20 years, Cassandra's largest TTL
+MAX_SECONDS = 10 * 366 * 86_400  # staleness: ten years
+MAX_LATENCY_MS = 86_400_000  # a day
+MAX_NUMBER = 1e38  # min and max: the range of decimal(38)
 
 
 class Strict(BaseModel):
     """Base for every model class: unknown keys are errors, instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class TypeName(StrEnum):
@@ -90,7 +105,7 @@ class Attribute(Strict):
     precision: Annotated[int, Field(gt=0, le=38)] | None = Field(default=None, description="For decimal.")
     scale: Annotated[int, Field(ge=0, le=38)] | None = Field(default=None, description="For decimal.")
     values: list[str] | None = Field(default=None, description="For enum: the allowed values.")
-    weights: list[float] | None = Field(
+    weights: list[Annotated[float, Field(ge=0, le=MAX_COUNT)]] | None = Field(
         default=None, description="For enum: relative frequency of each value (seeding, selectivity)."
     )
     items: Attribute | None = Field(default=None, description="For list: the item type.")
@@ -102,20 +117,26 @@ class Attribute(Strict):
     nullable: bool = False
     default: Any = Field(default=None, description="Default value (a literal, or 'now' for timestamps).")
     unique: bool = False
-    min: float | None = Field(default=None, description="Inclusive lower bound (numbers).")
-    max: float | None = Field(default=None, description="Inclusive upper bound (numbers).")
+    min: Annotated[float, Field(ge=-MAX_NUMBER, le=MAX_NUMBER)] | None = Field(
+        default=None, description="Inclusive lower bound (numbers)."
+    )
+    max: Annotated[float, Field(ge=-MAX_NUMBER, le=MAX_NUMBER)] | None = Field(
+        default=None, description="Inclusive upper bound (numbers)."
+    )
     pattern: str | None = Field(default=None, description="Regular expression a string must match.")
     pii: Sensitivity = Sensitivity.NONE
-    distinct: Annotated[int, Field(gt=0)] | None = Field(
+    distinct: Annotated[int, Field(gt=0, le=MAX_ROWS)] | None = Field(
         default=None, description="Expected number of distinct values (selectivity, seeding)."
     )
-    avg_length: Annotated[int, Field(gt=0)] | None = Field(
+    avg_length: Annotated[int, Field(gt=0, le=MAX_BYTES)] | None = Field(
         default=None, description="Average size in characters/bytes for text, json and binary (sizing)."
     )
-    max_items: Annotated[int, Field(gt=0)] | None = Field(
+    max_items: Annotated[int, Field(gt=0, le=MAX_ITEMS)] | None = Field(
         default=None, description="For list: the most items one record may hold."
     )
-    avg_items: Annotated[float, Field(gt=0)] | None = Field(default=None, description="For list: average items.")
+    avg_items: Annotated[float, Field(gt=0, le=MAX_ITEMS)] | None = Field(
+        default=None, description="For list: average items."
+    )
 
 
 class KeyKind(StrEnum):
@@ -150,18 +171,18 @@ class Check(Strict):
 class Growth(Strict):
     """Volume over time."""
 
-    initial_rows: Annotated[int, Field(ge=0)] = 0
-    rows_per_day: Annotated[float, Field(ge=0)] = 0
+    initial_rows: Annotated[int, Field(ge=0, le=MAX_ROWS)] = 0
+    rows_per_day: Annotated[float, Field(ge=0, le=MAX_ROWS)] = 0
     monthly_growth_rate: Annotated[float, Field(ge=0, le=10)] = Field(
         default=0, description="Compound growth of the daily insert rate per month (0.05 = 5%)."
     )
-    retention_days: Annotated[int, Field(gt=0)] | None = Field(
+    retention_days: Annotated[int, Field(gt=0, le=MAX_DAYS)] | None = Field(
         default=None, description="Rows older than this are deleted (None keeps them)."
     )
-    archive_after_days: Annotated[int, Field(gt=0)] | None = Field(
+    archive_after_days: Annotated[int, Field(gt=0, le=MAX_DAYS)] | None = Field(
         default=None, description="Rows older than this move to cold storage."
     )
-    ttl_seconds: Annotated[int, Field(gt=0)] | None = Field(
+    ttl_seconds: Annotated[int, Field(gt=0, le=MAX_TTL_SECONDS)] | None = Field(
         default=None, description="Ephemeral data expires this long after its last write."
     )
     must_keep: bool = Field(default=False, description="Legal or business hold: never expire rows.")
@@ -203,7 +224,7 @@ class Entity(Strict):
     growth: Growth = Field(default_factory=Growth)
     schema_variability: SchemaVariability = SchemaVariability.LOW
     placement: Placement | None = None
-    avg_record_bytes: Annotated[int, Field(gt=0)] | None = Field(
+    avg_record_bytes: Annotated[int, Field(gt=0, le=MAX_BYTES)] | None = Field(
         default=None, description="Override of the estimated record size."
     )
 
@@ -235,10 +256,10 @@ class Relationship(Strict):
     attributes: dict[str, Attribute] = Field(
         default_factory=dict, description="Attributes of a many_to_many link itself."
     )
-    max_children: Annotated[int, Field(gt=0)] | None = Field(
+    max_children: Annotated[int, Field(gt=0, le=MAX_ROWS)] | None = Field(
         default=None, description="Upper bound of children per parent (embedding decisions)."
     )
-    avg_children: Annotated[float, Field(gt=0)] | None = None
+    avg_children: Annotated[float, Field(gt=0, le=MAX_ITEMS)] | None = None
 
     @property
     def effective_on_delete(self) -> OnDelete:
@@ -288,13 +309,15 @@ class AccessPattern(Strict):
     description: str | None = None
     filters: list[Filter] = Field(default_factory=list)
     sort: list[Sort] = Field(default_factory=list)
-    limit: Annotated[int, Field(gt=0)] | None = None
+    limit: Annotated[int, Field(gt=0, le=MAX_ITEMS)] | None = None
     reads: list[str] = Field(default_factory=list, description="Attributes read; empty means all.")
     loads: list[str] = Field(default_factory=list, description="Related entities loaded together.")
-    rate: Annotated[float, Field(ge=0)] = Field(default=1, description="Peak executions per second.")
-    latency_ms: Annotated[float, Field(gt=0)] = Field(default=100, description="p99 latency target.")
+    rate: Annotated[float, Field(ge=0, le=MAX_RATE)] = Field(default=1, description="Peak executions per second.")
+    latency_ms: Annotated[float, Field(gt=0, le=MAX_LATENCY_MS)] = Field(default=100, description="p99 latency target.")
     consistency: Consistency = Consistency.STRONG
-    staleness_seconds: Annotated[float, Field(ge=0)] = Field(default=0, description="How old an answer may be.")
+    staleness_seconds: Annotated[float, Field(ge=0, le=MAX_SECONDS)] = Field(
+        default=0, description="How old an answer may be."
+    )
 
 
 class WriteKind(StrEnum):
@@ -310,7 +333,7 @@ class WritePattern(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     entity: str
     kind: WriteKind = WriteKind.INSERT
-    rate: Annotated[float, Field(ge=0)] = Field(default=1, description="Peak executions per second.")
+    rate: Annotated[float, Field(ge=0, le=MAX_RATE)] = Field(default=1, description="Peak executions per second.")
     attributes: list[str] = Field(default_factory=list, description="Attributes written by an update.")
 
 
@@ -319,7 +342,7 @@ class Transaction(Strict):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     entities: list[str] = Field(min_length=2)
-    rate: Annotated[float, Field(ge=0)] = 1
+    rate: Annotated[float, Field(ge=0, le=MAX_RATE)] = 1
 
 
 class Isolation(StrEnum):
@@ -335,7 +358,7 @@ class Tenancy(Strict):
     isolation: Isolation = Isolation.NONE
     tenant_key: str | None = Field(default=None, description="Attribute carrying the tenant id.")
     entities: list[str] = Field(default_factory=list, description="Tenant-scoped entities; empty = all.")
-    tenants: Annotated[int, Field(gt=0)] | None = None
+    tenants: Annotated[int, Field(gt=0, le=MAX_COUNT)] | None = None
 
 
 class Grant(StrEnum):
@@ -383,7 +406,7 @@ class RequirementsModel(Strict):
     """The root of a polyplan requirements model."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    version: Annotated[int, Field(ge=1)] = 1
+    version: Annotated[int, Field(ge=1, le=MAX_COUNT)] = 1
     description: str | None = None
     engines: Engines = Field(default_factory=Engines)
     options: Options = Field(default_factory=Options)

@@ -10,11 +10,14 @@ API
     A link record has the columns of `link_columns(model, relationship)` plus the link's attributes.
     `rows` maps entity (and optionally relationship) names to counts; a missing entity gets 0
     rows, a missing many-to-many gets a count derived from `avg_children` or the sides' sizes.
-`rows_for_scale(model, scale, minimum=10) -> {name: count}`
-    `growth.initial_rows × scale` per entity (at least `minimum`), clamped so that one-to-one and
-    `max_children` bounds can be met, plus a count for each many-to-many relationship.
+`rows_for_scale(model, scale, minimum=10, maximum=None) -> {name: count}`
+    `growth.initial_rows × scale` per entity (at least `minimum`, at most `maximum`), clamped so
+    that one-to-one and `max_children` bounds can be met, plus a count for each many-to-many
+    relationship.
 `feasible_rows(model, {entity: count}) -> {name: count}`
-    The same clamping for counts chosen by hand (e.g. N rows per entity).
+    The same clamping for counts chosen by hand (e.g. N rows per entity). Counts are also lowered
+    to what the unique rules leave room for (a unique enum of 5 values holds 5 records), keeping
+    RESERVE values free for the spare records a test generates on top.
 `generation_order(model) -> [entity, ...]`
     Parents before children; load records in this order.
 `link_columns(model, relationship) -> (from_columns, to_columns)`
@@ -37,18 +40,34 @@ the same records: randomness comes from `random.Random` seeded per entity, uuids
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from polyplan.model.derived import Reference, all_attributes, key_of, references_into, snake
-from polyplan.model.schema import CompareOp, Relationship, RelationshipKind, RequirementsModel
-from polyplan.seed.values import NULL_RATE, Source, make_source, normalise
+from polyplan.model.derived import Reference, all_attributes, key_of, patterns_of, references_into, snake
+from polyplan.model.schema import Attribute, CompareOp, Relationship, RelationshipKind, RequirementsModel, TypeName
+from polyplan.seed.values import (
+    NULL_RATE,
+    Source,
+    distinct_capacity,
+    draw_beyond,
+    make_source,
+    normalise,
+    random_space,
+    shift,
+)
 
 Record = dict[str, Any]
 MAX_RETRIES = 200
+# Values of every unique rule kept free for spare records: the relational test harness asks
+# `generate` for 2 spares per entity on top of the counts `feasible_rows` gives it.
+RESERVE = 2
+# A composite unique rule with at most this many combinations is filled to the brim (redraws
+# find the free ones); a larger one only to half, so that random picks find a free one quickly.
+SMALL_COMBINATIONS = 1_000
 
 
 def link_columns(model: RequirementsModel, relationship: Relationship) -> tuple[dict[str, str], dict[str, str]]:
@@ -90,43 +109,54 @@ def rows_for_targets(
     referenced = {r.from_ for r in model.relationships if r.to in entities and r.from_ != r.to}
     for entity in entities:
         wanted[entity] = parents if entity in referenced else per_entity
-    for name in generation_order(model):
-        for reference in references_into(model, name):
-            relationship = reference.relationship
-            if relationship.from_ == name or not relationship.required:
-                continue
-            if relationship.kind is RelationshipKind.ONE_TO_ONE:
-                wanted[name] = min(wanted[name], wanted[relationship.from_])
-            elif relationship.max_children is not None:
-                wanted[name] = min(wanted[name], wanted[relationship.from_] * relationship.max_children)
+    # The same clamps as rows_for_scale's, now that the designed entities' counts changed.
+    wanted = feasible_rows(model, wanted)
     for relationship in model.relationships:
         if relationship.kind is RelationshipKind.MANY_TO_MANY:
             wanted.pop(relationship.name, None)  # generate() sizes links from the final entity counts
     return wanted
 
 
-def rows_for_scale(model: RequirementsModel, scale: float, minimum: int = 10) -> dict[str, int]:
-    """Row counts at `scale` × growth.initial_rows (≥ minimum), feasible for the relationships."""
+def rows_for_scale(
+    model: RequirementsModel, scale: float, minimum: int = 10, maximum: int | None = None
+) -> dict[str, int]:
+    """Row counts at `scale` × growth.initial_rows (≥ minimum, ≤ maximum when given), feasible for
+    the relationships.
+
+    Tests pass a `maximum`: a scale chosen for some entities (the relational ones) must not give
+    millions of rows to another entity that starts much larger.
+    """
+    cap = maximum if maximum is not None else 2**62
     return feasible_rows(
         model,
-        {name: max(minimum, round(entity.growth.initial_rows * scale)) for name, entity in model.entities.items()},
+        {
+            name: min(cap, max(minimum, round(entity.growth.initial_rows * scale)))
+            for name, entity in model.entities.items()
+        },
     )
 
 
 def feasible_rows(model: RequirementsModel, wanted: Mapping[str, int]) -> dict[str, int]:
-    """`wanted` entity counts lowered where one-to-one, max_children or reference-only keys
-    cannot hold them, plus a link count for every many-to-many relationship."""
+    """`wanted` entity counts lowered where one-to-one, max_children, unique rules over small
+    value spaces or reference-only keys cannot hold them, plus a link count for every
+    many-to-many relationship."""
     rows = {name: max(0, wanted.get(name, 0)) for name in model.entities}
     for name in generation_order(model):
+        rows[name] = min(rows[name], _unique_room(model, name, rows[name]))
+        singles = _single_unique(model, name)
         for reference in references_into(model, name):
             relationship = reference.relationship
             parent_rows = rows.get(relationship.from_, 0)
             if relationship.from_ == name or not relationship.required:
                 continue
-            if relationship.kind is RelationshipKind.ONE_TO_ONE:
-                rows[name] = min(rows[name], parent_rows)
+            if parent_rows == 0:
+                rows[name] = 0  # nothing to point at
+            # The spare records need parents too (one each, for a one-to-one).
+            exclusive = len(reference.columns) == 1 and next(iter(reference.columns)) in singles
+            if relationship.kind is RelationshipKind.ONE_TO_ONE or exclusive:
+                rows[name] = min(rows[name], max(0, parent_rows - RESERVE))
             elif relationship.max_children is not None:
-                rows[name] = min(rows[name], parent_rows * relationship.max_children)
+                rows[name] = min(rows[name], max(0, parent_rows * relationship.max_children - RESERVE))
         rows[name] = min(rows[name], _combinations(model, name, rows))
     for relationship in model.relationships:
         if relationship.kind is RelationshipKind.MANY_TO_MANY:
@@ -134,21 +164,66 @@ def feasible_rows(model: RequirementsModel, wanted: Mapping[str, int]) -> dict[s
     return rows
 
 
-def _combinations(model: RequirementsModel, name: str, rows: Mapping[str, int]) -> int:
-    """A bound on records when a key or composite unique is made of references only.
+def _single_unique(model: RequirementsModel, name: str) -> set[str]:
+    """Attributes that are unique on their own: declared unique, a one-attribute rule or key."""
+    entity = model.entities[name]
+    attributes = all_attributes(model, name)
+    singles = {attr for attr, spec in attributes.items() if spec.unique}
+    singles.update(group[0] for group in [key_of(entity).attributes, *entity.unique] if len(group) == 1)
+    return singles
 
-    Half the parent combinations: random picks then find a free combination quickly.
+
+def _unique_room(model: RequirementsModel, name: str, wanted: int) -> int:
+    """At most `wanted`: the records the single-attribute unique rules have distinct values for,
+    RESERVE values left over for spares (a unique boolean has room for none)."""
+    attributes = all_attributes(model, name)
+    references = {column for ref in references_into(model, name) for column in ref.columns}
+    room = wanted
+    for attr in _single_unique(model, name) - references:
+        spec = attributes.get(attr)
+        if spec is not None and not spec.nullable:  # a nullable one holds NULL once its values run out
+            room = min(room, max(0, distinct_capacity(spec, wanted + RESERVE) - RESERVE))
+    return room
+
+
+def _member_space(spec: Attribute, need: int) -> int:
+    """Distinct values one member of a composite unique rule is drawn from: its unique pool, or
+    what its random source draws from (730 dates, 26 one-letter codes), or its `distinct` pool."""
+    if spec.unique:
+        return distinct_capacity(spec, need)
+    space = random_space(spec)
+    return min(space, spec.distinct) if spec.distinct is not None else space
+
+
+def _combinations(model: RequirementsModel, name: str, rows: Mapping[str, int]) -> int:
+    """A bound on records from each composite key or unique rule: the combinations its members'
+    values (or, for reference columns, the parents' records) allow.
+
+    A small space is filled up to RESERVE combinations short (redraws find the free ones); a
+    large one to half, so that random picks find a free combination quickly.
     """
     entity = model.entities[name]
+    attributes = all_attributes(model, name)
     owner = {column: ref.relationship for ref in references_into(model, name) for column in ref.columns}
+    need = max(1, rows.get(name, 0)) + RESERVE
     bound = 2**62
     for group in [key_of(entity).attributes, *entity.unique]:
-        if len(group) < 2 or not all(column in owner for column in group):
+        if len(group) < 2 or any(attributes.get(c) is None and c not in owner for c in group):
             continue
+        if any(c not in owner and attributes[c].nullable for c in group):
+            continue  # a NULL member never collides: any number of records fits
         combinations = 1
-        for relationship in {owner[column].name: owner[column] for column in group}.values():
+        for relationship in {owner[column].name: owner[column] for column in group if column in owner}.values():
             combinations *= rows.get(relationship.from_, 0)
-        bound = min(bound, max(1, combinations // 2))
+        for column in group:
+            if column not in owner:
+                combinations *= _member_space(attributes[column], need)
+        if all(column in owner for column in group):
+            bound = min(bound, max(1, combinations // 2))
+        elif combinations <= SMALL_COMBINATIONS:
+            bound = min(bound, max(0, combinations - RESERVE))
+        else:
+            bound = min(bound, combinations // 2)
     return bound
 
 
@@ -306,6 +381,10 @@ class _Picker:
         if optional and self.rng.random() < NULL_RATE:
             return None
         if self.exclusive:
+            if row_index > self.referable:
+                # A second spare would take the same last record as the first: a required
+                # reference points at the record itself instead (unique too), an optional one at none.
+                return None if optional else row_index
             return min(row_index, self.referable) - 1
         return self.rng.randrange(min(row_index, self.referable))
 
@@ -327,6 +406,77 @@ class _Picker:
         )
         for column, parent_attr in self.reference.columns.items():
             row[column] = parent[parent_attr]
+
+
+# --- constants of access patterns ------------------------------------------------------------
+
+CONSTANT_RATE = 0.25  # share of records that take one of a pattern's constants
+
+
+def _seed_value(attribute: Attribute, value: Any) -> Any:
+    """A model constant (YAML gives dates, timestamps and uuids as text) as the seed's Python type;
+    None when it has none."""
+    kind = attribute.type
+    try:
+        if kind is TypeName.UUID:
+            return uuid.UUID(str(value))
+        if kind is TypeName.DATE:
+            return date.fromisoformat(str(value))
+        if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            if kind is TypeName.TIMESTAMP:
+                return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if kind is TypeName.DECIMAL and not isinstance(value, bool):
+            exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+            return exact.quantize(Decimal(1).scaleb(-(attribute.scale or 0)))
+        if kind is TypeName.FLOAT and not isinstance(value, bool):
+            return float(value)
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+    return value
+
+
+def pattern_constants(model: RequirementsModel, name: str) -> dict[str, list[Any]]:
+    """Attribute → the constants access patterns on entity `name` filter it by (`status = 'open'`).
+
+    Seeded records take them now and then, so that a query with a constant has rows to find and
+    an index test rows to measure. Attributes with a `pattern` are left alone: a constant is not
+    checked against it, and a record breaking it would not load.
+    """
+    attributes = all_attributes(model, name)
+    found: dict[str, list[Any]] = {}
+    for pattern in patterns_of(model, name):
+        for flt in pattern.filters:
+            attribute = attributes.get(flt.attribute)
+            if flt.value is None or attribute is None or attribute.pattern is not None:
+                continue
+            values = flt.value if isinstance(flt.value, list) else [flt.value]
+            for value in values:
+                converted = _seed_value(attribute, value)
+                if converted is not None and converted not in found.setdefault(flt.attribute, []):
+                    found[flt.attribute].append(converted)
+    return {attr: values for attr, values in found.items() if values}
+
+
+def _with_constants(source: Source, constants: list[Any], rng: random.Random) -> Source:
+    """`source`, but drawing the constants too: now and then, or (for a unique attribute) first,
+    with the pool's own copies of them skipped."""
+    inner = source.draw
+    if not source.exclusive:
+        return Source(lambda: rng.choice(constants) if rng.random() < CONSTANT_RATE else inner())
+    queue = list(constants)
+    taken = {normalise(value) for value in constants}
+
+    def draw() -> Any:
+        if queue:
+            return queue.pop(0)
+        while True:
+            value = inner()
+            if value is None or normalise(value) not in taken:
+                return value
+
+    return Source(draw, exclusive=True)
 
 
 # --- entities --------------------------------------------------------------------------------
@@ -378,7 +528,42 @@ class _EntityGenerator:
             for attr, spec in self.attributes.items()
             if attr not in self.reference_columns
         }
+        for attr, values in pattern_constants(model, name).items():
+            if attr in self.sources:
+                self.sources[attr] = _with_constants(self.sources[attr], values, self.rng)
         self.seen: list[set[tuple[Any, ...]]] = [set() for _ in self.groups]
+        self.links = self._links()
+
+    def _links(self) -> list[tuple[str, str, int]]:
+        """(smaller, larger, step) for checks between two unique attributes of one type.
+
+        Neither can be redrawn or repaired (each takes values from its own pool), so the larger
+        is made from the smaller instead: the smaller's value plus `step` units. A shift keeps
+        distinct values distinct, so the larger stays unique, and the check holds by design.
+        """
+        links: list[tuple[str, str, int]] = []
+        taken: set[str] = set()
+        for check in self.checks:
+            smaller, larger = (
+                (check.left, check.right)
+                if check.op is not CompareOp.GT and check.op is not CompareOp.GE
+                else (check.right, check.left)
+            )
+            first, second = self.sources.get(smaller), self.sources.get(larger)
+            a, b = self.attributes[smaller], self.attributes[larger]
+            if (
+                first is None
+                or second is None
+                or not (first.exclusive and second.exclusive)
+                or (a.nullable and not b.nullable)  # a NULL smaller would leave the larger unmade
+                or (a.type, a.scale) != (b.type, b.scale)
+                or larger in taken
+                or smaller == larger
+            ):
+                continue
+            taken.add(larger)
+            links.append((smaller, larger, 0 if check.op in (CompareOp.LE, CompareOp.GE) else 1))
+        return links
 
     def _redraw(self, columns: set[str], row: Record, row_index: int) -> bool:
         """Redraw what can be redrawn among `columns`; False when nothing could."""
@@ -410,20 +595,56 @@ class _EntityGenerator:
                 bad.update((check.left, check.right))
         return bad, keys
 
+    def _repair(self, row: Record) -> bool:
+        """Set one side of each broken order check to a value on the right side of the other;
+        False when no check could be repaired that way (strings, unique sides, no room)."""
+        changed = False
+        for check in self.checks:
+            if check.op is CompareOp.NE or check_holds(row[check.left], check.op, row[check.right]):
+                continue
+            smaller, larger = (
+                (check.left, check.right) if check.op in (CompareOp.LT, CompareOp.LE) else (check.right, check.left)
+            )
+            strict = check.op in (CompareOp.LT, CompareOp.GT)
+            sides = [(larger, smaller, True), (smaller, larger, False)]
+            self.rng.shuffle(sides)
+            for side, other, above in sides:
+                source = self.sources.get(side)
+                if source is None or source.exclusive:
+                    continue  # a reference, or a unique value taken from a pool
+                value = draw_beyond(self.attributes[side], self.rng, row[other], above, strict)
+                if value is not None:
+                    row[side] = value
+                    changed = True
+                    break
+        return changed
+
     def _one(self, index: int) -> Record:
         row: Record = {}
         for attr in self.attributes:
             source = self.sources.get(attr)
             row[attr] = source.draw() if source is not None else None
+        for _ in self.links:  # as often as there are links, so that chains (a < b < c) settle
+            for smaller, larger, step in self.links:
+                if row[smaller] is None:
+                    row[larger] = None  # nullable, as _links made sure
+                    continue
+                shifted = shift(self.attributes[larger], row[smaller], step)
+                if shifted is not None:
+                    row[larger] = shifted
         for picker in self.pickers:
             picker.assign(row, index)
-        for _ in range(MAX_RETRIES):
+        for attempt in range(MAX_RETRIES):
             bad, keys = self._violations(row)
             if not bad:
                 for seen, key in zip(self.seen, keys, strict=True):
                     if key is not None:
                         seen.add(key)
                 return row
+            # Alternate: repair broken checks directly, then redraw whatever is still broken
+            # (collisions of composite unique rules, checks on types that cannot be repaired).
+            if attempt % 2 == 0 and self._repair(row):
+                continue
             if not self._redraw(bad, row, index):
                 break
         rules = ", ".join(sorted(bad))

@@ -158,6 +158,151 @@ def _compile_node(op: Any, av: Any) -> _Gen:
     raise ValueError(f"regular expression construct {name} is not supported for seeding")
 
 
+# The most characters a pattern value may need when the attribute sets no max_length (text).
+MAX_PATTERN_TEXT = 10_000
+_MAX_CAP = 6  # the most extra repetitions `repeat` adds to a quantifier's minimum
+
+_Sizes = dict[int, int]  # length → how many strings of that length (an upper bound)
+
+
+def _convolve(left: _Sizes, right: _Sizes, limit: int) -> _Sizes:
+    out: _Sizes = {}
+    for a, x in left.items():
+        for b, y in right.items():
+            if a + b <= limit:
+                out[a + b] = out.get(a + b, 0) + x * y
+    return out
+
+
+def _sizes(nodes: Any, limit: int, cap: int | None = _MAX_CAP) -> _Sizes | None:
+    """Per length, an upper bound of how many distinct strings the generator makes for `nodes`
+    (lengths over `limit` dropped; with `cap` None, what the pattern matches rather than what
+    the generator, which repeats at most `cap` times more than the minimum, makes); None for a
+    construct it cannot bound."""
+    total: _Sizes = {0: 1}
+    for op, av in nodes:
+        part = _node_sizes(op.name, av, limit, cap)
+        if part is None:
+            return None
+        total = _convolve(total, part, limit)
+    return total
+
+
+def _node_sizes(name: str, av: Any, limit: int, cap: int | None) -> _Sizes | None:
+    if name == "LITERAL":
+        return {1: 1}
+    if name == "NOT_LITERAL":
+        return {1: len(_UNIVERSE)}
+    if name == "ANY":
+        return {1: len(_SAFE_ANY)}
+    if name == "IN":
+        return {1: len(_class_chars(av))}
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        low, high, sub = av
+        body = _sizes(sub, limit, cap)
+        if body is None:
+            return None
+        # With no cap, every count a string within the limit can have.
+        top = min(high, limit) if cap is None else min(high, low + cap)
+        power: _Sizes = {0: 1}
+        for _ in range(low):
+            power = _convolve(power, body, limit)
+        out = dict(power)
+        for _ in range(low, top):
+            power = _convolve(power, body, limit)
+            for length, count in power.items():
+                out[length] = out.get(length, 0) + count
+        return out
+    if name in ("SUBPATTERN", "ATOMIC_GROUP"):
+        return _sizes(av[-1] if name == "SUBPATTERN" else av, limit, cap)
+    if name == "BRANCH":
+        out = {}
+        for alternative in av[1]:
+            sizes = _sizes(alternative, limit, cap)
+            if sizes is None:
+                return None
+            for length, count in sizes.items():
+                out[length] = out.get(length, 0) + count
+        return out
+    if name == "GROUPREF_EXISTS":
+        yes = _sizes(av[1], limit, cap)
+        no = _sizes(av[2], limit, cap) if av[2] is not None else {0: 1}
+        if yes is None or no is None:
+            return None
+        return {length: yes.get(length, 0) + no.get(length, 0) for length in set(yes) | set(no)}
+    if name in ("AT", "ASSERT", "ASSERT_NOT", "GROUPREF"):
+        return {0: 1}  # no text of its own (a back-reference repeats text, adding no choice)
+    return None
+
+
+def _nested_repeat(nodes: Any, inside: bool = False) -> bool:
+    """Whether a quantifier sits inside another (in any group): such patterns spell one string
+    in many ways, so counting the ways says little about the strings."""
+    for op, av in nodes:
+        name = op.name
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            children, nested = [av[2]], True
+            if inside:
+                return True
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            children, nested = [av[-1] if name == "SUBPATTERN" else av], inside
+        elif name == "BRANCH":
+            children, nested = list(av[1]), inside
+        else:
+            continue
+        if any(_nested_repeat(child, nested) for child in children):
+            return True
+    return False
+
+
+def _spell(nodes: Any, limit: int) -> list[str]:
+    """Every string a closed pattern matches, up to `limit` characters (only called when few)."""
+    texts = [""]
+    for op, av in nodes:
+        name = op.name
+        if name == "LITERAL":
+            options = [chr(av)]
+        elif name == "IN":
+            options = list(_class_chars(av))
+        elif name == "BRANCH":
+            options = [t for branch in av[1] for t in _spell(branch, limit)]
+        elif name == "SUBPATTERN":
+            options = _spell(av[3], limit)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT"):
+            low, high, sub = av
+            body = _spell(sub, limit)
+            options, power = [], [""]
+            for count in range(high + 1):
+                if count >= low:
+                    options.extend(power)
+                power = [a + b for a in power for b in body if len(a + b) <= limit]
+        else:  # AT: an anchor spells nothing
+            options = [""]
+        texts = [a + b for a in texts for b in options if len(a + b) <= limit]
+    return texts
+
+
+_EXACT_NODES = frozenset({"LITERAL", "IN", "BRANCH", "SUBPATTERN", "MAX_REPEAT", "MIN_REPEAT", "AT"})
+
+
+def _closed(nodes: Any) -> bool:
+    """Whether the pattern spells a small, exactly countable set of strings: literals, classes
+    of listed characters and ranges, alternatives and bounded repeats, no flags."""
+    for op, av in nodes:
+        name = op.name
+        if name not in _EXACT_NODES:
+            return False
+        if name == "IN" and any(item.name in ("NEGATE", "CATEGORY") for item, _ in av):
+            return False
+        if name == "SUBPATTERN" and (av[1] or av[2] or not _closed(av[3])):
+            return False  # (?i:...) and friends change what the characters match
+        if name == "BRANCH" and not all(_closed(branch) for branch in av[1]):
+            return False
+        if name in ("MAX_REPEAT", "MIN_REPEAT") and (av[1] == _parser.MAXREPEAT or not _closed(av[2])):
+            return False
+    return True
+
+
 class PatternGenerator:
     """Draws strings matching `pattern` (as `re.fullmatch`), at most `max_length` characters long."""
 
@@ -166,7 +311,46 @@ class PatternGenerator:
         self.max_length = max_length
         self.where = where
         self._regex = re.compile(pattern)
-        self._gen = _compile(_parser.parse(pattern))
+        self._parsed = _parser.parse(pattern)
+        # A quantifier such as a{1000000} would build that string on every draw: refuse first.
+        shortest = self._parsed.getwidth()[0]
+        if shortest > (max_length or MAX_PATTERN_TEXT):
+            raise ValueError(
+                f"{where}: every string matching {pattern!r} has at least {shortest} characters, "
+                f"more than {max_length or MAX_PATTERN_TEXT}"
+            )
+        self._gen = _compile(self._parsed)
+
+    def exact_count(self) -> int | None:
+        """How many strings of at most max_length characters match, when the pattern is closed
+        (see _closed) and has no repeat inside a repeat; None otherwise."""
+        if self._parsed.state.flags & ~re.UNICODE or not _closed(self._parsed) or _nested_repeat(self._parsed):
+            return None
+        widest = self._parsed.getwidth()[1]
+        if widest > 200:
+            return None
+        limit = min(self.max_length if self.max_length is not None else widest, widest)
+        # Alternatives may spell one string twice ((a|a)): count the strings, when few.
+        estimate = _sizes(self._parsed, limit, cap=None)
+        if estimate is None:
+            return None
+        total = sum(estimate.values())
+        if total > 10_000:
+            return total
+        return len(set(_spell(self._parsed, limit)))
+
+    def count_estimate(self) -> int | None:
+        """About how many distinct values `draw` can return, or None for a construct it cannot count.
+
+        Counted on the parse tree, per length, dropping lengths over max_length (or over 200,
+        which only lowers the count); exact for literals, classes and quantifiers, too high when
+        lookarounds or overlapping alternatives remove or repeat values.
+        """
+        if _nested_repeat(self._parsed):
+            return None  # (a+)+ makes "aa" twice: the count would be far too high
+        limit = self.max_length if self.max_length is not None else MAX_PATTERN_TEXT
+        sizes = _sizes(self._parsed, min(limit, 200))
+        return None if sizes is None else sum(sizes.values())
 
     def draw(self, rng: random.Random) -> str:
         """One matching string; raises ValueError when none fits after a bounded number of tries."""

@@ -14,7 +14,7 @@ import string
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -27,6 +27,13 @@ EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 730
 SHORT_STRING = 6  # strings this short are codes ("DE", "K7Q"), longer ones are words
 DEFAULT_LIST_ITEMS = 5
+# Sizes a model may declare for sizing (avg_length 2**31, max_items 10**6, distinct 10**13) are
+# estimates of production data, not what a test row needs: seeded values stay this small, so
+# test data is fast to make and to load whatever the model says.
+MAX_TEXT_WORDS = 300
+MAX_BINARY_BYTES = 256
+MAX_LIST_ITEMS = 10
+MAX_POOL = 10_000
 _BASE36 = string.digits + string.ascii_lowercase
 
 # Lower-case ASCII words: equal and ordered the same under every engine's collation, and
@@ -108,9 +115,12 @@ def decimal_bounds(attribute: Attribute, need: int = 0) -> tuple[int, int, int]:
     return max(low, -limit), min(high, limit), scale
 
 
-def float_bounds(attribute: Attribute) -> tuple[float, float]:
-    low = attribute.min if attribute.min is not None else (attribute.max - 1000 if attribute.max is not None else 0.0)
-    high = attribute.max if attribute.max is not None else low + 1000
+def float_bounds(attribute: Attribute, need: int = 0) -> tuple[float, float]:
+    """Range of a float attribute: its min and max, else 1,000 wide (wider for `need` distinct
+    values drawn in steps of 0.001)."""
+    width = max(1000.0, need / 500)
+    low = attribute.min if attribute.min is not None else (attribute.max - width if attribute.max is not None else 0.0)
+    high = attribute.max if attribute.max is not None else low + width
     return float(low), float(high)
 
 
@@ -168,6 +178,75 @@ def _distinct_strings(attribute: Attribute, rng: random.Random, count: int, wher
         yield f"{prefix} {token}" if prefix else token
 
 
+def distinct_capacity(attribute: Attribute, need: int) -> int:
+    """How many pairwise distinct values `distinct_values` can draw for the attribute, up to `need`.
+
+    Exact for the finite spaces (a boolean, an enum, a bounded number, a short string, a pattern
+    with few matches); `need` where the space grows with the request (dates, uuids, text).
+    """
+    kind = attribute.type
+    if kind is TypeName.BOOLEAN:
+        return min(need, 2)
+    if kind is TypeName.ENUM:
+        return min(need, len(set(attribute.values or [])))
+    if kind is TypeName.INTEGER:
+        low, high = int_bounds(attribute, need)
+        return max(0, min(need, high - low + 1))
+    if kind is TypeName.DECIMAL:
+        low, high, _ = decimal_bounds(attribute, need)
+        return max(0, min(need, high - low + 1))
+    if kind is TypeName.FLOAT:
+        low_f, high_f = float_bounds(attribute, need)
+        return max(0, min(need, math.floor(high_f * 1000) - math.ceil(low_f * 1000) + 1))
+    if kind in (TypeName.STRING, TypeName.TEXT) and attribute.pattern is not None:
+        estimate = PatternGenerator(attribute.pattern, attribute.max_length, "capacity").count_estimate()
+        if estimate is not None and estimate >= 4 * need:
+            return need  # room to spare: no need to generate them to know
+        # Few values, or no bound: count what the generator finds, as it would.
+        found = 0
+        try:
+            for _ in distinct_values(attribute, random.Random("capacity"), need, "capacity"):
+                found += 1
+        except ValueError:
+            pass
+        return found
+    if kind is TypeName.STRING and attribute.max_length is not None:
+        return min(need, int(36 ** min(attribute.max_length, 20)))  # 36**20 is past any count anyway
+    return need
+
+
+def random_space(attribute: Attribute) -> int:
+    """About how many different values `random_maker` draws from (no more than 10**12)."""
+    kind = attribute.type
+    big = 10**12
+    if kind is TypeName.BOOLEAN:
+        return 2
+    if kind is TypeName.ENUM:
+        weights = attribute.weights or [1.0] * len(attribute.values or [])
+        return max(1, sum(1 for weight in weights if weight > 0))
+    if kind is TypeName.INTEGER:
+        low, high = int_bounds(attribute)
+        return max(1, min(big, high - low + 1))
+    if kind is TypeName.DECIMAL:
+        low, high, _ = decimal_bounds(attribute)
+        return max(1, min(big, high - low + 1))
+    if kind is TypeName.FLOAT:
+        low_f, high_f = float_bounds(attribute)
+        return max(1, min(big, math.floor(high_f * 1000) - math.ceil(low_f * 1000) + 1))
+    if kind is TypeName.DATE:
+        return SPAN_DAYS
+    if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+        return SPAN_DAYS * 86_400
+    if kind in (TypeName.STRING, TypeName.TEXT) and attribute.pattern is not None:
+        estimate = PatternGenerator(attribute.pattern, attribute.max_length, "space").count_estimate()
+        return max(1, min(big, estimate if estimate is not None else big))
+    if kind is TypeName.STRING and attribute.max_length is not None and attribute.max_length <= SHORT_STRING:
+        return int(26**attribute.max_length)  # upper-case codes
+    if kind is TypeName.STRING and attribute.max_length is not None and attribute.max_length < 12:
+        return len(WORDS) * attribute.max_length  # words cut short: few distinct prefixes
+    return big
+
+
 def distinct_values(attribute: Attribute, rng: random.Random, count: int, where: str) -> Iterator[Any]:
     """`count` values of the attribute's type, pairwise distinct (as a unique index sees them)."""
     kind = attribute.type
@@ -186,7 +265,7 @@ def distinct_values(attribute: Attribute, rng: random.Random, count: int, where:
         for units in _sample_range(rng, low, high, count, where):
             yield Decimal(units).scaleb(-scale)
     elif kind is TypeName.FLOAT:
-        low_f, high_f = float_bounds(attribute)
+        low_f, high_f = float_bounds(attribute, count)
         low, high = math.ceil(low_f * 1000), math.floor(high_f * 1000)
         for units in _sample_range(rng, low, high, count, where):
             yield units / 1000
@@ -215,6 +294,143 @@ def distinct_values(attribute: Attribute, rng: random.Random, count: int, where:
         raise ValueError(f"{where}: a {kind.value} attribute cannot hold distinct values")
 
 
+# --- values on one side of another ----------------------------------------------------------
+
+# How far past the other side's value a repaired value may land, in the type's own units.
+_REPAIR_SPAN = {
+    TypeName.INTEGER: 10_000,
+    TypeName.DECIMAL: 10_000,
+    TypeName.FLOAT: 1_000_000,
+    TypeName.DATE: 365,
+    TypeName.TIMESTAMP: 30 * 86_400,
+    TypeName.TIMESTAMPTZ: 30 * 86_400,
+}
+
+
+def _units(kind: TypeName, scale: int, value: Any) -> Decimal | None:
+    """`value` in the integer units a seeded value of `kind` is counted in (exact, may be fractional)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if kind in (TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT) and isinstance(value, (int, float, Decimal)):
+        exact = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+        step = {TypeName.INTEGER: 0, TypeName.DECIMAL: scale, TypeName.FLOAT: 3}[kind]
+        return exact.scaleb(step)
+    if not isinstance(value, date):
+        return None
+    # A check may compare a date with a timestamp: midnight of the date is its instant.
+    moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+    seconds = Decimal(str(((moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - EPOCH).total_seconds()))
+    if kind is TypeName.DATE:
+        return seconds / 86_400
+    if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
+        return seconds
+    return None
+
+
+def _from_units(kind: TypeName, scale: int, units: int) -> Any:
+    if kind is TypeName.INTEGER:
+        return units
+    if kind is TypeName.DECIMAL:
+        return Decimal(units).scaleb(-scale)
+    if kind is TypeName.FLOAT:
+        return units / 1000
+    if kind is TypeName.DATE:
+        return EPOCH.date() + timedelta(days=units)
+    return _timestamp(kind, units)
+
+
+def _unit_range(attribute: Attribute) -> tuple[int, int]:
+    """The values an attribute may hold, in units: its min/max, else what its type stores."""
+    kind = attribute.type
+    if kind is TypeName.INTEGER:
+        limit = 2 ** (attribute.bits - 1) - 1
+        low = math.ceil(attribute.min) if attribute.min is not None else -limit
+        high = math.floor(attribute.max) if attribute.max is not None else limit
+        return max(low, -limit), min(high, limit)
+    if kind is TypeName.DECIMAL:
+        scale = attribute.scale or 0
+        limit = 10 ** (attribute.precision or 18) - 1
+        low = math.ceil(Decimal(repr(attribute.min)).scaleb(scale)) if attribute.min is not None else -limit
+        high = math.floor(Decimal(repr(attribute.max)).scaleb(scale)) if attribute.max is not None else limit
+        return max(low, -limit), min(high, limit)
+    if kind is TypeName.FLOAT:
+        low = math.ceil(Decimal(repr(attribute.min)).scaleb(3)) if attribute.min is not None else -(10**15)
+        high = math.floor(Decimal(repr(attribute.max)).scaleb(3)) if attribute.max is not None else 10**15
+        return low, high
+    if kind is TypeName.DATE:
+        return -10 * 365, 20 * 365
+    return -10 * 365 * 86_400, 20 * 365 * 86_400
+
+
+def draw_beyond(attribute: Attribute, rng: random.Random, other: Any, above: bool, strict: bool) -> Any | None:
+    """A value of a number, date or timestamp attribute above (or below) `other`, within the
+    attribute's range, near `other`; None when the type has no such value or none fits.
+
+    Test data generation uses it to repair a row that breaks a check (`ends_at > starts_at`)
+    directly, instead of redrawing at random until a draw happens to satisfy it.
+    """
+    kind = attribute.type
+    if kind in (TypeName.STRING, TypeName.TEXT):
+        return _text_beyond(attribute, other, above, strict)
+    if kind not in _REPAIR_SPAN:
+        return None
+    scale = attribute.scale or 0
+    units = _units(kind, scale, other)
+    if units is None:
+        return None
+    low, high = _unit_range(attribute)
+    span = _REPAIR_SPAN[kind]
+    if above:
+        first = math.floor(units) + 1 if strict else math.ceil(units)
+        low, high = max(low, first), min(high, max(low, first) + span)
+    else:
+        last = math.ceil(units) - 1 if strict else math.floor(units)
+        low, high = max(low, min(high, last) - span), min(high, last)
+    if low > high:
+        return None
+    return _from_units(kind, scale, rng.randint(low, high))
+
+
+def shift(attribute: Attribute, value: Any, step: int) -> Any | None:
+    """`value` moved `step` units up (0.001 for a float, the scale's unit for a decimal, a day, a
+    second), as a value of `attribute` within its range; None when that is out of range or the
+    type has no units. Distinct values stay distinct, so a shifted unique value stays unique."""
+    kind = attribute.type
+    if kind not in _REPAIR_SPAN:
+        return None
+    scale = attribute.scale or 0
+    units = _units(kind, scale, value)
+    if units is None or units != units.to_integral_value():
+        return None
+    low, high = _unit_range(attribute)
+    moved = int(units) + step
+    return _from_units(kind, scale, moved) if low <= moved <= high else None
+
+
+_ORDERED = string.digits + string.ascii_lowercase
+_NEXT = {char: _ORDERED[index + 1] for index, char in enumerate(_ORDERED[:-1])}  # "z" has no next
+
+
+def _text_beyond(attribute: Attribute, other: Any, above: bool, strict: bool) -> str | None:
+    """A text just above `other` (its last raisable character raised: "ab" → "ac") or just below
+    it (a prefix: "ab" → "a"), within max_length; None with a pattern (it might not match)."""
+    if not isinstance(other, str) or attribute.pattern is not None:
+        return None
+    limit = attribute.max_length if attribute.max_length is not None else len(other) + 1
+    if not above:
+        candidate = other[: min(len(other) - 1, limit)] if other else None
+        return (
+            candidate if candidate is not None and (candidate < other or (not strict and candidate == other)) else None
+        )
+    if not strict and len(other) <= limit:
+        return other
+    for index in range(min(len(other), limit) - 1, -1, -1):
+        raised = _NEXT.get(other[index])
+        if raised is not None:
+            return other[:index] + raised
+    return None
+
+
 # --- random values -------------------------------------------------------------------------
 
 
@@ -225,7 +441,7 @@ def _timestamp(kind: TypeName, seconds: int) -> datetime:
 
 def _text_maker(attribute: Attribute, rng: random.Random) -> Callable[[], str]:
     average = attribute.avg_length or 200
-    words = max(1, average // 7)
+    words = min(MAX_TEXT_WORDS, max(1, average // 7))
 
     low, spread = max(1, words // 2), words + words // 2 - max(1, words // 2) + 1
     rand, vocabulary, size = rng.random, WORDS, len(WORDS)
@@ -303,7 +519,7 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
 
         return make_json
     if kind is TypeName.BINARY:
-        size = attribute.avg_length or 16
+        size = min(attribute.avg_length or 16, MAX_BINARY_BYTES)
         return lambda: rng.randbytes(size)
     if kind is TypeName.OBJECT:
         fields = {
@@ -319,7 +535,7 @@ def _list_maker(attribute: Attribute, rng: random.Random, where: str) -> Callabl
     item = attribute.items
     if item is None:
         raise ValueError(f"{where}: a list needs items")
-    most = attribute.max_items or DEFAULT_LIST_ITEMS
+    most = min(attribute.max_items or DEFAULT_LIST_ITEMS, MAX_LIST_ITEMS)
     if attribute.avg_items is not None:
         most = min(most, max(1, round(2 * attribute.avg_items)))
     item_source = make_source(item.model_copy(update={"unique": False}), rng, 0, f"{where}[]")
@@ -351,14 +567,18 @@ def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str,
     is_unique = attribute.unique if unique is None else unique
     nullable = attribute.nullable
     if is_unique and rows > 0:
+        if nullable:
+            # NULLs never collide: once a small value space (a unique boolean) is used up, the
+            # remaining records hold NULL instead of failing.
+            size = distinct_capacity(attribute, rows)
+            spare = iter(list(distinct_values(attribute, rng, size, where)))
+            return Source(lambda: None if rng.random() < NULL_RATE else next(spare, None), exclusive=True)
         stream = distinct_values(attribute, rng, rows, where)
         # Materialise now so an impossible request fails before any row is produced (uuids cannot fail).
         pool = stream if attribute.type is TypeName.UUID else iter(list(stream))
-        if nullable:
-            return Source(lambda: None if rng.random() < NULL_RATE else next(pool), exclusive=True)
         return Source(lambda: next(pool), exclusive=True)
     if attribute.distinct is not None and attribute.type not in (TypeName.JSON, TypeName.LIST, TypeName.OBJECT):
-        draw = _pooled(attribute, rng, where)
+        draw = _pooled(attribute, rng, where, rows)
     else:
         draw = random_maker(attribute, rng, where, rows)
     if nullable:
@@ -367,9 +587,13 @@ def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str,
     return Source(draw)
 
 
-def _pooled(attribute: Attribute, rng: random.Random, where: str) -> Callable[[], Any]:
-    """Values drawn from a pool of `distinct` values (fewer if the type's space is smaller)."""
-    wanted = attribute.distinct or 1
+def _pooled(attribute: Attribute, rng: random.Random, where: str, rows: int = 0) -> Callable[[], Any]:
+    """Values drawn from a pool of `distinct` values (fewer if the type's space is smaller).
+
+    The pool is never larger than the rows drawn from it (nor MAX_POOL): a `distinct` of
+    10**12 describes production data, and building such a pool would never finish.
+    """
+    wanted = max(1, min(attribute.distinct or 1, max(rows, 1), MAX_POOL))
     if attribute.type is TypeName.ENUM and wanted >= len(attribute.values or []):
         return random_maker(attribute, rng, where)
     pool: list[Any] = []

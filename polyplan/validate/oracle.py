@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -94,6 +95,9 @@ def canon(attribute: Attribute, value: Any) -> Any:
         return canon(attribute, datetime.fromisoformat(value))
     if kind is TypeName.DATE and isinstance(value, str):
         return date.fromisoformat(value)
+    if kind is TypeName.UUID:
+        # Drivers and the seed give uuid.UUID, a model constant gives text: compare as UUIDs.
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     if kind is TypeName.DECIMAL:
         return Decimal(str(value)).quantize(Decimal(1).scaleb(-(attribute.scale or 0)))
     if kind is TypeName.FLOAT:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 from polyplan.model.schema import AccessPattern, Attribute, FilterOp, RequirementsModel
 from polyplan.seed.generate import generate, link_columns
 from polyplan.seed.relational import Row, db_value, load_rows, table_rows
-from polyplan.seed.values import distinct_values, random_maker
+from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
 from polyplan.stores.relational.design import tables_from_data
 from polyplan.stores.relational.render import Constraint, build_metadata, column_for
@@ -142,7 +143,7 @@ class Harness:
         for table in self.tables:
             attributes = {c.name: c.attribute for c in table.columns}
             for constraint in self.constraints[table.name]:
-                if feasible(constraint, attributes) is None:
+                if feasible(constraint, attributes, self.constraints[table.name], self.engine) is None:
                     ids.append(f"{table.name}:{constraint.name}")
         return ids
 
@@ -240,12 +241,30 @@ class Harness:
             found, value = breaking_value(constraint, attributes[column])
             if found:
                 candidates.append({**valid, column: value})
-        for candidate in candidates:
+        for candidate in [*candidates, *self._nulled_partners(candidates, constraint, rules, attributes)]:
             if rule_violations(rules, candidate, attributes) == allowed and not self._collides(
                 spec, candidate, constraint
             ):
                 return candidate
         raise AssertionError(f"cannot build a row of {spec.name} that breaks only {constraint.name}")
+
+    @staticmethod
+    def _nulled_partners(
+        candidates: list[Row], target: Constraint, rules: list[Constraint], attributes: dict[str, Attribute]
+    ) -> Iterator[Row]:
+        """Candidates whose break also breaks a check between two columns (a value under `min`
+        that falls below the other side of `a <= b`), with that check's other, nullable column
+        set to NULL: SQL passes a check with a NULL side, so only the target is broken."""
+        for candidate in candidates:
+            row = dict(candidate)
+            for rule in rules:
+                if rule is target or rule.rule != "entity" or rule.kind != "check":
+                    continue
+                for column in rule.columns:
+                    if column not in target.columns and attributes[column].nullable:
+                        row[column] = None
+            if row != candidate:
+                yield row
 
     def _collides(self, spec: TableSpec, row: Row, target: Constraint) -> bool:
         """Whether `row` repeats a seeded row on a key or unique rule other than `target`."""
@@ -261,12 +280,14 @@ class Harness:
     def _dangling(self, constraint: Constraint, valid: Row, attributes: dict[str, Attribute]) -> Iterator[Row]:
         existing = {tuple(r[c] for c in constraint.ref_columns) for r in self.loaded.get(constraint.ref_table, [])}
         rng = random.Random(f"dangling/{constraint.name}")
+        # As many candidate values as each column's type has, up to 50 (an enum key has few).
+        plain = [attributes[c].model_copy(update={"nullable": False}) for c in constraint.columns]
         pools = [
-            list(distinct_values(attributes[c].model_copy(update={"nullable": False}), rng, 50, c))
-            for c in constraint.columns
+            list(distinct_values(attribute, rng, distinct_capacity(attribute, 50), c))
+            for c, attribute in zip(constraint.columns, plain, strict=True)
         ]
         spec = self.by_name[constraint.table]
-        for index in range(50):
+        for index in range(min(len(pool) for pool in pools)):
             values = tuple(
                 db_value(spec.column(c), pool[index], self.engine)
                 for c, pool in zip(constraint.columns, pools, strict=True)
@@ -449,9 +470,11 @@ class Harness:
         on these rows, so a full-text index (word match) and the LIKE fallback (substring match)
         must return the same rows, and the oracle knows which."""
         texts = [" ".join(str(r[c] or "") for c in columns).lower() for r in rows]
-        words = Counter(w for text in texts for w in set(text.split()) if len(w) >= 4 and w.isalnum())
+        # Words as full-text indexes cut them, at punctuation too ("green-12" holds "green").
+        tokens: list[set[str]] = [set(re.findall(r"[a-z0-9]+", text)) for text in texts]
+        words = Counter(w for found in tokens for w in found if len(w) >= 4)
         for word, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])):
-            if all((word in text) == (word in text.split()) for text in texts):
+            if all((word in text) == (word in found) for text, found in zip(texts, tokens, strict=True)):
                 return word
         raise AssertionError(f"no search term in {', '.join(columns)} behaves the same as a word and as a substring")
 
@@ -482,7 +505,7 @@ class Harness:
         searched = self._searched_columns(query)
 
         def found(row: Mapping[str, Any], term: str) -> bool:
-            return any(term in str(row[c] or "").lower().split() for c in searched)
+            return any(term in re.findall(r"[a-z0-9]+", str(row[c] or "").lower()) for c in searched)
 
         matching = [
             r

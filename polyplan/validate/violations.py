@@ -10,6 +10,7 @@ driver's error message names that constraint.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -80,8 +81,21 @@ def breaking_value(constraint: Constraint, attribute: Attribute) -> tuple[bool, 
     return False, None
 
 
-def feasible(constraint: Constraint, attributes: dict[str, Attribute]) -> str | None:
-    """None when a test can build a row breaking `constraint`; otherwise why it cannot."""
+def feasible(
+    constraint: Constraint, attributes: dict[str, Attribute], rules: Sequence[Constraint] = (), engine: str = ""
+) -> str | None:
+    """None when a test can build a row breaking `constraint`; otherwise why it cannot.
+
+    `rules` are the table's constraints: a unique rule over columns that another key or unique
+    rule already covers in part (unique (a, b) when a is unique) cannot be broken alone.
+    """
+    if constraint.kind == "not_null" and engine == "sqlite" and _rowid_alias(constraint.columns, attributes, rules):
+        return "SQLite fills a NULL INTEGER PRIMARY KEY with a new rowid instead of refusing it"
+    if constraint.kind in ("unique", "primary_key"):
+        for other in rules:
+            if other.kind in ("unique", "primary_key") and set(other.columns) < set(constraint.columns):
+                return f"implied by {other.name}: a row repeating it repeats ({', '.join(other.columns)}) too"
+        return None
     if constraint.kind != "check":
         return None
     if constraint.rule == "entity":
@@ -93,6 +107,13 @@ def feasible(constraint: Constraint, attributes: dict[str, Attribute]) -> str | 
     if not found:
         return "no value of the column's type breaks it (the type already enforces the rule)"
     return None
+
+
+def _rowid_alias(columns: Sequence[str], attributes: dict[str, Attribute], rules: Sequence[Constraint]) -> bool:
+    """Whether `columns` is a single 32-bit integer primary key: SQLite's INTEGER PRIMARY KEY."""
+    if len(columns) != 1 or attributes[columns[0]].type is not TypeName.INTEGER or attributes[columns[0]].bits != 32:
+        return False
+    return any(rule.kind == "primary_key" and tuple(rule.columns) == tuple(columns) for rule in rules)
 
 
 def entity_violation(
@@ -122,6 +143,12 @@ def entity_violation(
     }
     candidates.append({**row, left: _convert(moves_left[op], attributes[left], row[left])})
     candidates.append({**row, right: _convert(moves_right[op], attributes[right], row[right])})
+    if op is CompareOp.NE:
+        # Equal values of two types (a decimal 123.4 and an integer): one side converted to the
+        # other's type, and back, so that both hold the same number.
+        for moved, other in ((right, left), (left, right)):
+            first = _convert(row[other], attributes[moved], row[moved])
+            candidates.append({**row, moved: first, other: _convert(first, attributes[other], row[other])})
     return [c for c in candidates if not check_holds(c[left], op, c[right])]
 
 
@@ -130,6 +157,8 @@ def _plus(value: Any, step: Any, attribute: Attribute) -> Any:
         step = timedelta(days=1)
     if isinstance(value, Decimal) and isinstance(step, float):
         step = Decimal(str(step))
+    if isinstance(value, float) and isinstance(step, Decimal):
+        step = float(step)  # a float column compared with a decimal one
     return value + step
 
 

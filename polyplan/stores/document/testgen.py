@@ -225,6 +225,11 @@ def _choose_params(
             pool = [d for d in pool if tuple(repr(d.get(p.path)) for p in equal) == wanted]
             for p in equal:
                 params[p.name] = pool[0][p.path]
+        else:
+            # No document sets them all (e.g. an optional reference left empty in a small seed):
+            # take each from any document, or null, which MongoDB matches as missing or null.
+            for p in equal:
+                params[p.name] = next((d[p.path] for d in documents if d.get(p.path) is not None), None)
     for p in (p for p in query.params if p.kind == "list"):
         counts = Counter(repr(d.get(p.path)) for d in pool if d.get(p.path) is not None)
         chosen = [r for r, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:2]]

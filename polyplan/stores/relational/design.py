@@ -486,11 +486,15 @@ class _Designer:
 
 
 def _dedupe(groups: list[tuple[str, ...]], primary_key: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The unique rules without repeats, and without those another rule implies: unique (a, b)
+    adds nothing when a alone (or the key) is unique, and no row could break it alone."""
+    rules = [frozenset(group) for group in (primary_key, *groups) if group]
     seen: set[frozenset[str]] = {frozenset(primary_key)}
     result: list[tuple[str, ...]] = []
     for group in groups:
-        if frozenset(group) not in seen:
-            seen.add(frozenset(group))
+        members = frozenset(group)
+        if members not in seen and not any(rule < members for rule in rules):
+            seen.add(members)
             result.append(group)
     return tuple(result)
 

@@ -21,7 +21,9 @@ WHERE text verbatim), `prefix_predicate` and `fulltext_predicate`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,8 +80,24 @@ def _where(table: sa.Table, where: Sequence[tuple[str, Any]], engine: str) -> sa
     return sa.and_(*(constant_predicate(table.c[column], value, engine) for column, value in where))
 
 
+def _typed(column_type: Any, value: Any) -> Any:
+    """A model constant (YAML gives dates, timestamps and uuids as ISO text) as the Python value
+    the column type's literal renderer expects: it refuses text for a Uuid, Date or DateTime."""
+    if not isinstance(value, str):
+        return value
+    if isinstance(column_type, sa.Uuid):
+        return uuid.UUID(value) if column_type.as_uuid else value
+    if isinstance(column_type, sa.DateTime):
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # A naive column compares with the UTC wall time, which is how the seed stores it.
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo and not column_type.timezone else moment
+    if isinstance(column_type, sa.Date):
+        return date.fromisoformat(value)
+    return value
+
+
 def _inline(column: sa.ColumnElement[Any], value: Any, engine: str) -> sa.ColumnElement[Any]:
-    literal = sa.literal(value, type_=column.type)
+    literal = sa.literal(_typed(column.type, value), type_=column.type)
     return sa.literal_column(str(literal.compile(dialect=dialect_of(engine), compile_kwargs={"literal_binds": True})))
 
 

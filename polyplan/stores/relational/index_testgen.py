@@ -53,15 +53,19 @@ def seed_rows(plan: Plan, target: int = TARGET_ROWS, minimum: int = MIN_ROWS) ->
     model = plan.model
     relational = plan.records_in(Family.RELATIONAL)
     largest = max((model.entities[e].growth.initial_rows for e in relational), default=0)
-    return rows_for_scale(model, target / largest if largest else 1.0, minimum=minimum)
+    return rows_for_scale(model, target / largest if largest else 1.0, minimum=minimum, maximum=target)
 
 
 def time_ordered(plan: Plan, tables: list[TableSpec]) -> dict[str, str]:
     """Table → time column for append-only entities: their rows are loaded in time order, the
-    order they arrive in (BRIN and the planner's correlation statistics depend on it)."""
+    order they arrive in (BRIN and the planner's correlation statistics depend on it). Not a
+    table that refers to itself: seeded rows refer only to earlier rows, and reordered they would
+    refer to rows not yet inserted."""
     found = {}
     for table in tables:
         decided = plan.entities.get(table.entity)
+        if any(fk.ref_table == table.name for fk in table.foreign_keys):
+            continue
         if table.kind is TableKind.ENTITY and decided is not None and decided.profile.append_only:
             column = plan.model.entities[table.entity].growth.time_attribute
             if column is not None:
@@ -392,11 +396,12 @@ def _params(connection: sa.Connection, table: str, check: dict[str, Any]) -> dic
         return {}
     q = lambda name: _quote(connection, name)  # noqa: E731
     where = f" WHERE {check['constants']}" if check["constants"] else ""
-    count = connection.exec_driver_sql(f"SELECT count(*) FROM {q(table)}{where}").scalar() or 0
     columns = sorted({p["column"] for p in params})
     selected = ", ".join(q(c) for c in columns)
     not_null = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
     where = f"{where} AND {not_null}" if where else f" WHERE {not_null}"
+    # Counted among the rows that can give the parameters: an optional reference may be set on few.
+    count = connection.exec_driver_sql(f"SELECT count(*) FROM {q(table)}{where}").scalar() or 0
     row = connection.exec_driver_sql(f"SELECT {selected} FROM {q(table)}{where} ORDER BY {selected} LIMIT 1 OFFSET {count // 3}").first()
     assert row is not None, f"no seeded row of {table} matches the pattern's constants"
     sample = dict(zip(columns, row, strict=True))

@@ -112,7 +112,7 @@ def test_rows(plan: Plan) -> dict[str, int]:
     relational = plan.records_in(Family.RELATIONAL)
     largest = max((plan.model.entities[name].growth.initial_rows for name in relational), default=0)
     scale = TARGET_ROWS / largest if largest else 0.0
-    return rows_for_scale(plan.model, scale, minimum=MIN_ROWS)
+    return rows_for_scale(plan.model, scale, minimum=MIN_ROWS, maximum=TARGET_ROWS)
 
 
 def layout(plan: Plan, tables: list[TableSpec]) -> str:
@@ -137,7 +137,7 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
         for table in tables:
             attributes = {c.name: c.attribute for c in table.columns}
             for constraint in rules[table.name]:
-                reason = feasible(constraint, attributes)
+                reason = feasible(constraint, attributes, rules[table.name], engine)
                 if reason is None:
                     checked.append(f"{table.name}:{constraint.name}")
                 else:

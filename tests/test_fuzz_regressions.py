@@ -1,0 +1,472 @@
+"""Regression tests for the inputs of issue 7 that broke loading, checking or planning.
+
+Each case once ended in an internal error, a hang or a plan no test data could be made for;
+each must now be a one-line coded error at its line and column, or a correct plan.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+import sqlalchemy as sa
+
+from polyplan.diagnostics import Diagnostic, DiagnosticError
+from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
+from polyplan.pipeline import plan_text, render
+from polyplan.seed.generate import generate, rows_for_scale
+from polyplan.stores.relational.connect import apply_sql
+
+BASE = dedent(
+    """\
+    name: shop
+    entities:
+      Customer:
+        attributes:
+          email: {type: string, max_length: 254}
+          born: {type: date, nullable: true}
+      Order:
+        attributes:
+          total: {type: decimal, precision: 10, scale: 2}
+          placed_at: {type: timestamptz}
+    relationships:
+      - {name: customer_orders, kind: one_to_many, from: Customer, to: Order}
+    """
+)
+
+
+def errors(text: str) -> list[str]:
+    """The rendered diagnostics of loading `text` (which must fail)."""
+    with pytest.raises(DiagnosticError) as raised:
+        load_text(text, "m.yaml")
+    return [d.render() for d in raised.value.diagnostics]
+
+
+def only_error(text: str) -> Diagnostic:
+    with pytest.raises(DiagnosticError) as raised:
+        load_text(text, "m.yaml")
+    assert len(raised.value.diagnostics) == 1, raised.value
+    return raised.value.diagnostics[0]
+
+
+@contextmanager
+def budget(cpu_seconds: float, megabytes: int) -> Iterator[None]:
+    """Fail unless the block stays within a CPU time and a peak of newly allocated memory."""
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        yield
+    finally:
+        used = time.process_time() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert used < cpu_seconds, f"took {used:.2f} s of CPU"
+    assert peak < megabytes * 2**20, f"peaked at {peak / 2**20:.0f} MB"
+
+
+# --- hostile or odd YAML ---------------------------------------------------------------------
+
+
+def bomb(levels: int = 9, width: int = 9) -> str:
+    """The classic 'billion laughs': each level repeats the one below `width` times."""
+    lines = ["lol0: &lol0 [" + ", ".join(["lol"] * width) + "]"]
+    for level in range(1, levels):
+        lines.append(f"lol{level}: &lol{level} [" + ", ".join([f"*lol{level - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_1kb_alias_bomb_is_refused_fast_with_bounded_memory() -> None:
+    text = BASE + bomb()
+    assert len(text.encode()) < 1500
+    with budget(cpu_seconds=1.0, megabytes=64):
+        diagnostic = only_error(text)
+    assert diagnostic.code == "PP005"
+    assert "aliases expand the document" in diagnostic.message
+    assert diagnostic.location is not None and diagnostic.location.line > BASE.count("\n")
+
+
+def test_aliases_reused_a_few_times_are_fine() -> None:
+    text = BASE.replace("{type: decimal, precision: 10, scale: 2}", "&money {type: decimal, precision: 10, scale: 2}")
+    text = text.replace("      placed_at:", "      tax: *money\n      shipping: *money\n      placed_at:")
+    attributes = load_text(text, "m.yaml").model.entities["Order"].attributes
+    assert attributes["tax"] == attributes["shipping"] == attributes["total"]
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        pytest.param("[" * 10_000 + "]" * 10_000, id="closed_flow_10000"),
+        pytest.param("[" * 10_000, id="open_flow_10000"),
+        pytest.param("{a: " * 5_000 + "1" + "}" * 5_000, id="flow_mappings_5000"),
+        pytest.param("[" * 900 + "]" * 900, id="closed_flow_900_within_libyaml"),
+        pytest.param("\n" + "".join(" " * (i + 2) + "-\n" for i in range(2_000)), id="block_sequences_2000"),
+    ],
+)
+def test_deep_nesting_is_one_line_error_without_recursion(nested: str) -> None:
+    with budget(cpu_seconds=2.0, megabytes=256):
+        diagnostic = only_error(f"name: shop\ndescription: {nested}\n")
+    assert diagnostic.code == "PP005"
+    assert diagnostic.message == f"values nest more than {MAX_DEPTH} levels deep"
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    # The root mapping is level 1, so `description` can hold lists nested 63 deep.
+    deepest = MAX_DEPTH - 1
+    data, _, _ = parse_yaml(f"description: {'[' * deepest}{']' * deepest}\n", "m.yaml")
+    assert isinstance(data["description"], list)
+    with pytest.raises(DiagnosticError) as raised:
+        parse_yaml(f"description: {'[' * (deepest + 1)}{']' * (deepest + 1)}\n", "m.yaml")
+    assert [d.code for d in raised.value.diagnostics] == ["PP005"]
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x9f", "\ufffe"])
+def test_control_characters_in_the_text_are_reading_errors_at_their_place(char: str) -> None:
+    text = BASE.replace("max_length: 254}", f"max_length: 254}}  # note{char}")
+    diagnostic = only_error(text)
+    assert diagnostic.code == "PP002"
+    assert diagnostic.location is not None
+    line = BASE.splitlines().index("      email: {type: string, max_length: 254}") + 1
+    assert (diagnostic.location.line, diagnostic.location.column) == (line, 53)
+
+
+def test_control_characters_written_as_escapes_are_invalid_values() -> None:
+    diagnostic = only_error(BASE + 'description: "Orders\\0 and \\e"\n')
+    assert diagnostic.code == "PP103"
+    assert diagnostic.path == "description"
+    assert "\n" not in diagnostic.render()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2024-13-45", "'2024-13-45' is not a valid date or timestamp (month must be in 1..12)"),
+        ("2024-02-30", "'2024-02-30' is not a valid date or timestamp (day is out of range for month)"),
+        ("2024-01-01T10:00:00+99:00", "is not a valid date or timestamp"),
+        ("!!int abc", "'abc' is not a whole number"),
+        ("!!float abc", "'abc' is not a number"),
+        ("!!bool maybe", "'maybe' is not true or false"),
+        ("!!timestamp abc", "'abc' is not a valid date or timestamp"),
+        ("!!map abc", "'abc' is not a mapping"),
+        (".inf", "'.inf' is not a finite number"),
+        ("-.inf", "'-.inf' is not a finite number"),
+        (".nan", "'.nan' is not a finite number"),
+        ("1.0e+400", "'1.0e+400' is not a finite number"),
+    ],
+)
+def test_values_yaml_cannot_construct_are_invalid_values(value: str, message: str) -> None:
+    text = BASE.replace("born: {type: date, nullable: true}", f"born: {{type: date, nullable: true, default: {value}}}")
+    diagnostic = only_error(text)
+    assert (diagnostic.code, diagnostic.path) == ("PP103", "entities.Customer.attributes.born.default")
+    assert message in diagnostic.message
+
+
+def test_a_quoted_date_lookalike_is_text() -> None:
+    assert load_text(BASE + "description: '2024-13-45'\n", "m.yaml").model.description == "2024-13-45"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e308", "expected a number, got '1e308'"),  # YAML 1.1 reads an exponent without a sign as text
+        ("1.0e+308", "must be less than or equal to 10000000000000"),
+        ("-5", "must be greater than or equal to 0"),
+    ],
+)
+def test_numbers_outside_a_fields_range_are_invalid_values(value: str, message: str) -> None:
+    text = BASE.replace(
+        "placed_at: {type: timestamptz}", f"placed_at: {{type: timestamptz}}\n    growth: {{rows_per_day: {value}}}"
+    )
+    diagnostic = only_error(text)
+    assert (diagnostic.code, diagnostic.path) == ("PP103", "entities.Order.growth.rows_per_day")
+    assert message in diagnostic.message
+
+
+def test_a_number_with_thousands_of_digits_is_a_limit() -> None:
+    text = BASE.replace(
+        "placed_at: {type: timestamptz}",
+        "placed_at: {type: timestamptz}\n    growth: {initial_rows: 1" + "0" * 5000 + "}",
+    )
+    diagnostic = only_error(text)
+    assert diagnostic.code == "PP005"
+    assert "a number written with 5,001 characters" in diagnostic.message
+
+
+def test_a_value_longer_than_any_string_is_a_limit() -> None:
+    diagnostic = only_error(BASE + "description: " + "x" * 70_000 + "\n")
+    assert (diagnostic.code, diagnostic.path) == ("PP005", "description")
+
+
+def test_a_file_over_the_size_limit_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as stream:
+        stream.write(BASE.encode())
+        stream.truncate(MAX_FILE_BYTES + 1)  # sparse: cheap to make, NULs after the model
+    with budget(cpu_seconds=2.0, megabytes=64), pytest.raises(DiagnosticError) as raised:
+        load_file(big)
+    assert [d.render() for d in raised.value.diagnostics] == [
+        f"{big}:1:1: the file is larger than 10 MB, the most a model may be [PP005]"
+    ]
+
+
+def test_merge_keys_are_refused_plainly() -> None:
+    text = BASE.replace("      born: {type: date, nullable: true}", "      <<: {born: {type: date}}")
+    assert errors(text) == [
+        "m.yaml:6:7: entities.Customer.attributes: merge keys (<<) are not supported: write the keys out, or alias "
+        "a whole value [PP002]"
+    ]
+
+
+# --- names and diagnostics -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("  Order:", '  "Order\\n":', "entities.Order\\n"),
+        ("      born:", '      "born\\n":', "entities.Customer.attributes.born\\n"),
+        ("to: Order}", 'to: Order, foreign_key: "buyer\\n"}', "relationships.0.foreign_key"),
+    ],
+)
+def test_a_name_with_a_trailing_newline_is_not_a_valid_name(old: str, new: str, path: str) -> None:
+    lines = [line for line in errors(BASE.replace(old, new)) if "[PP203]" in line]
+    assert len(lines) == 1 and f": {path}: " in lines[0], lines
+
+
+def test_snake_case_names_with_a_trailing_newline_are_refused_by_the_schema() -> None:
+    lines = errors(BASE.replace("name: customer_orders", 'name: "customer_orders\\n"'))
+    assert lines == [
+        "m.yaml:12:12: relationships.0.name: must be lower_snake_case (a lowercase letter, then lowercase letters, "
+        "digits or _), got 'customer_orders\\n' [PP103]"
+    ]
+
+
+def test_every_error_is_one_line_whatever_the_names_hold() -> None:
+    rendered = Diagnostic("PP101", "unknown key 'a\nb\x1b[31m\u2028'", "x.a\nb").render()
+    assert "\n" not in rendered and "\x1b" not in rendered and "\u2028" not in rendered
+    assert rendered == "x.a\\nb: unknown key 'a\\nb\\x1b[31m\\u2028' [PP101]"
+
+
+# --- valid-looking models that crashed a target ----------------------------------------------
+
+UUID_PATTERN = """\
+access_patterns:
+  - name: orders_of_one_customer
+    entity: Order
+    filters: [{{attribute: customer_id, op: {op}, value: {value}}}, {{attribute: placed_at, op: range}}]
+    sort: [{{attribute: placed_at, direction: desc}}]
+"""
+
+
+@pytest.mark.parametrize(
+    "value", ["not-a-uuid", "3F2A9C4E-7B1D-4E8A-9C3F-2A1B0C9D8E7F", "'{3f2a9c4e-7b1d-4e8a-9c3f-2a1b0c9d8e7f}'"]
+)
+def test_a_constant_that_is_not_a_uuid_is_refused(value: str) -> None:
+    diagnostic = only_error(BASE + UUID_PATTERN.format(op="eq", value=value))
+    assert (diagnostic.code, diagnostic.path) == ("PP309", "access_patterns.0.filters.0.value")
+    assert "not a UUID" in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    ("op", "value"), [("eq", "3f2a9c4e-7b1d-4e8a-9c3f-2a1b0c9d8e7f"), ("in", "[3f2a9c4e-7b1d-4e8a-9c3f-2a1b0c9d8e7f]")]
+)
+def test_a_uuid_constant_plans_and_its_sql_compiles(op: str, value: str) -> None:
+    files, _ = render(plan_text(BASE + UUID_PATTERN.format(op=op, value=value), "m.yaml"))
+    for engine in ("postgresql", "mysql", "sqlite"):
+        queries = files.get(f"relational/{engine}/queries.sql", "")
+        if queries:
+            assert "3f2a9c4e" in queries.replace("-", "").lower() or "3f2a9c4e-7b1d" in queries
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("date", "2024-01-31"), ("timestamp", "'2024-01-31 10:00:00'"), ("timestamptz", "'2024-01-31T10:00:00+02:00'")],
+)
+def test_date_and_timestamp_constants_compile(kind: str, value: str) -> None:
+    text = BASE.replace("born: {type: date, nullable: true}", f"born: {{type: {kind}, nullable: true}}")
+    text += f"access_patterns:\n  - {{name: born_on, entity: Customer, filters: [{{attribute: born, value: {value}}}, {{attribute: email}}]}}\n"
+    files, _ = render(plan_text(text, "m.yaml"))
+    assert any(path.endswith("queries.sql") for path in files)
+
+
+def test_a_constant_in_a_filter_appears_in_the_seeded_rows() -> None:
+    text = BASE + UUID_PATTERN.format(op="eq", value="3f2a9c4e-7b1d-4e8a-9c3f-2a1b0c9d8e7f").replace(
+        "attribute: customer_id", "attribute: total"
+    ).replace("3f2a9c4e-7b1d-4e8a-9c3f-2a1b0c9d8e7f", "12.5")
+    model = load_text(text, "m.yaml").model
+    records = generate(model, rows_for_scale(model, 0.0, minimum=40))["Order"]
+    assert any(str(r["total"]) == "12.50" for r in records)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "fragment"),
+    [
+        ("{type: string, max_length: 10, pattern: '^[0-9]{30}$'}", "has at least 30 characters, more than 10"),
+        ("{type: string, max_length: 10, pattern: '(?=a)b'}", "cannot generate a string matching"),
+        ("{type: text, pattern: 'a{1000000}'}", "at least 1000000 characters"),
+        ("{type: string, max_length: 10, pattern: '[^\\x00-\\uffff]'}", "matches no printable ASCII character"),
+    ],
+)
+def test_a_pattern_no_test_value_can_be_generated_for_is_refused(attribute: str, fragment: str) -> None:
+    diagnostic = only_error(BASE.replace("{type: string, max_length: 254}", attribute))
+    assert (diagnostic.code, diagnostic.path) == ("PP303", "entities.Customer.attributes.email.pattern")
+    assert fragment in diagnostic.message
+
+
+def test_a_check_comparing_a_date_with_text_is_refused() -> None:
+    text = BASE.replace(
+        "      born: {type: date, nullable: true}",
+        "      born: {type: date, nullable: true}\n    checks: [{name: born_before_email, left: born, op: lt, right: email}]",
+    )
+    diagnostic = only_error(text)
+    assert (diagnostic.code, diagnostic.path) == ("PP304", "entities.Customer.checks.0.right")
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        ("precision: 4, scale: 2, min: 500", "min 500 is more than a decimal(4,2) can hold (99.99)"),
+        ("precision: 4, scale: 2, max: -500", "max -500 is less than a decimal(4,2) can hold (-99.99)"),
+        (
+            "precision: 4, scale: 2, min: 0.001, max: 0.009",
+            "no value of a decimal(4,2) lies between min 0.001 and max 0.009",
+        ),
+        ("precision: 38, scale: 0, min: 1.0e+38", "is more than a decimal(38,0) can hold"),
+    ],
+)
+def test_decimal_bounds_beyond_the_precision_are_refused(settings: str, fragment: str) -> None:
+    diagnostic = only_error(BASE.replace("precision: 10, scale: 2", settings))
+    assert diagnostic.code == "PP303" and fragment in diagnostic.message
+
+
+def test_integer_bounds_beyond_the_bits_are_refused() -> None:
+    text = BASE.replace("born: {type: date, nullable: true}", "age: {type: integer, bits: 16, min: 40000}")
+    assert "min 40000 is more than a 16-bit integer can hold (32767)" in only_error(text).message
+
+
+def test_defaults_must_fit_the_range_and_scale() -> None:
+    text = BASE.replace("precision: 10, scale: 2}", "precision: 10, scale: 2, min: 0, default: 1.005}")
+    assert "more than 2 decimal places" in only_error(text).message
+    text = BASE.replace("precision: 10, scale: 2}", "precision: 10, scale: 2, min: 0, default: -1}")
+    assert "less than min 0" in only_error(text).message
+
+
+def test_a_huge_distinct_on_a_cache_entity_plans_quickly() -> None:
+    text = dedent(
+        """\
+        name: sessions
+        entities:
+          Session:
+            attributes:
+              token: {type: string, max_length: 64, unique: true}
+              user: {type: integer, bits: 64, distinct: 10000000000000}
+              data: {type: binary, avg_length: 2000000000}
+              tags: {type: list, items: {type: string, max_length: 10}, max_items: 1000000}
+              notes: {type: text, avg_length: 2000000000}
+            growth: {rows_per_day: 10000000000000, ttl_seconds: 3600}
+            placement: {family: cache}
+        access_patterns:
+          - {name: session_by_token, entity: Session, filters: [{attribute: token}], rate: 900, latency_ms: 5}
+          - {name: sessions_of_user, entity: Session, filters: [{attribute: user}], rate: 10}
+        """
+    )
+    started = time.perf_counter()
+    files, _ = render(plan_text(text, "m.yaml"))
+    assert time.perf_counter() - started < 10
+    assert any(path.startswith("redis/") for path in files)
+
+
+def test_extreme_but_allowed_numbers_plan() -> None:
+    text = (
+        BASE.replace(
+            "placed_at: {type: timestamptz}",
+            "placed_at: {type: timestamptz}\n    growth: {initial_rows: 10000000000000, rows_per_day: 10000000000000, "
+            "monthly_growth_rate: 10}",
+        )
+        + "options: {horizon_years: 20}\n"
+    )
+    files, _ = render(plan_text(text, "m.yaml"))
+    assert "capacity.md" in files
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (
+            "    checks: [{name: a, left: placed_at, op: lt, right: shipped_at}, {name: b, left: shipped_at, op: lt, right: placed_at}]",
+            "order 'placed_at' and 'shipped_at' both ways",
+        ),
+        ("    checks: [{name: a, left: placed_at, op: lt, right: placed_at}]", "compares 'placed_at' with itself"),
+    ],
+)
+def test_checks_no_record_can_satisfy_are_refused(change: str, fragment: str) -> None:
+    text = BASE.replace(
+        "      placed_at: {type: timestamptz}",
+        "      placed_at: {type: timestamptz}\n      shipped_at: {type: timestamptz}\n" + change,
+    )
+    diagnostic = only_error(text)
+    assert diagnostic.code == "PP315" and fragment in diagnostic.message
+
+
+def test_a_required_reference_cycle_is_refused() -> None:
+    text = BASE + "  - {name: last_order, kind: one_to_one, from: Order, to: Customer, foreign_key: last_order_id}\n"
+    diagnostic = only_error(text)
+    assert diagnostic.code == "PP315" and "cycle between Customer, Order" in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    ("attribute", "fragment"),
+    [
+        ("{type: boolean, unique: true}", "only 2 distinct values: Customer could never hold more than 2 records"),
+        ("{type: enum, values: [a, b, c], unique: true}", "fewer than the 10 records Customer starts with"),
+        ("{type: integer, min: 1, max: 2, unique: true}", "only 2 distinct values"),
+    ],
+)
+def test_a_unique_rule_over_too_few_values_is_refused(attribute: str, fragment: str) -> None:
+    text = BASE.replace("born: {type: date, nullable: true}", f"flag: {attribute}")
+    diagnostic = only_error(text.replace("\n  Order:", "\n    growth: {initial_rows: 10}\n  Order:", 1))
+    assert diagnostic.code == "PP315" and fragment in diagnostic.message
+
+
+def test_small_unique_value_spaces_still_get_test_data() -> None:
+    """A nullable unique boolean, or a unique enum of five values, plans and seeds: the rows are
+    capped at what the values allow, and NULLs fill the rest."""
+    text = BASE.replace(
+        "born: {type: date, nullable: true}",
+        "flag: {type: boolean, unique: true, nullable: true}\n      grade: {type: enum, values: [a, b, c, d, e], unique: true}",
+    )
+    model = load_text(text, "m.yaml").model
+    rows = rows_for_scale(model, 0.0, minimum=50)
+    assert rows["Customer"] == 5 - 2  # two values are kept for the spare records tests insert
+    records = generate(model, rows, spare=2)["Customer"]
+    assert len({r["grade"] for r in records}) == len(records) == 5
+    assert len([r["flag"] for r in records if r["flag"] is not None]) <= 2
+
+
+def test_sqlite_applies_the_schema_of_a_uuid_constant() -> None:
+    """The partial index of a constant uuid filter is valid SQL on a real (SQLite) engine."""
+    text = BASE.replace("name: shop", "name: shop\nengines: {relational: sqlite}")
+    files, _ = render(
+        plan_text(text + UUID_PATTERN.format(op="eq", value="3f2a9c4e-7b1d-4e8a-9c3f-2a1b0c9d8e7f"), "m.yaml")
+    )
+    schema = files["relational/sqlite/schema.sql"]
+    assert apply_sql(sa.create_engine("sqlite://"), schema) > 0
+
+
+def test_a_syntax_error_at_the_end_of_megabytes_is_reported_fast() -> None:
+    """The pure-Python parser words errors better but reads ~100 KB/s: past a megabyte, libyaml's
+    message at the same position is used rather than a minute of re-reading."""
+    entities = "".join(
+        f"  Entity{i}:\n    attributes:\n      code: {{type: string, max_length: 32}}\n" for i in range(15_000)
+    )
+    text = f"name: big\nentities:\n{entities}description: [unclosed\n"
+    assert len(text) > 1_000_000
+    started = time.process_time()
+    diagnostic = only_error(text)
+    assert time.process_time() - started < 20  # the pure-Python re-read alone took over a minute
+    assert diagnostic.code == "PP002"
+    assert diagnostic.location is not None and diagnostic.location.line > 45_000
