@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -235,14 +235,37 @@ def _default_links(relationship: Relationship, rows: Mapping[str, int]) -> int:
     return min(wanted, from_rows * to_rows)
 
 
+@dataclass(frozen=True)
+class HotGroup:
+    """`rows` records of one entity that share one value on each attribute of `shared` (for a
+    reference column, the same parent), with every other record taking the `constants`.
+
+    The relational tests ask for these so that an access pattern's parameter group has more
+    matching rows than its limit, and rows that fail only its constant filters: data on which a
+    missing LIMIT or a dropped filter changes the answer (see `polyplan.seed.discriminating`).
+    """
+
+    shared: tuple[str, ...]
+    constants: tuple[tuple[str, Any], ...]
+    rows: int
+    # A word put first in the shared text attributes' value: a full-text search for it finds the
+    # group and nothing else (seed texts are made of WORDS, each in many records).
+    marker: str | None = None
+
+
 def generate(
-    model: RequirementsModel, rows: Mapping[str, int], seed: int = 0, spare: int = 0
+    model: RequirementsModel,
+    rows: Mapping[str, int],
+    seed: int = 0,
+    spare: int = 0,
+    hot: Mapping[str, Sequence[HotGroup]] | None = None,
 ) -> dict[str, list[Record]]:
     """Deterministic records per entity and per many-to-many relationship (see module docstring).
 
     `spare` > 0 appends that many extra records to every entity's list: valid, unique against
     all the others, and referenced by no other record or link (tests insert one as a known-good
-    row after loading the rest).
+    row after loading the rest). `hot` gives entities groups of records that share values (the
+    last records before the spares; a group larger than the entity's count is cut).
     """
     clash = {r.name for r in model.relationships if r.kind is RelationshipKind.MANY_TO_MANY} & set(model.entities)
     if clash:
@@ -251,7 +274,8 @@ def generate(
     visible: dict[str, list[Record]] = {}
     for name in generation_order(model):
         count = max(0, rows.get(name, 0))
-        produced[name] = _EntityGenerator(model, name, count, seed, visible, spare).run()
+        groups = (hot or {}).get(name, ())
+        produced[name] = _EntityGenerator(model, name, count, seed, visible, spare, groups).run()
         visible[name] = produced[name][:count]
     result = {name: produced[name] for name in model.entities}
     for relationship in model.relationships:
@@ -491,6 +515,7 @@ class _EntityGenerator:
         seed: int,
         produced: Mapping[str, list[Record]],
         spare: int = 0,
+        hot: Sequence[HotGroup] = (),
     ) -> None:
         entity = model.entities[name]
         self.name = name
@@ -533,6 +558,55 @@ class _EntityGenerator:
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng)
         self.seen: list[set[tuple[Any, ...]]] = [set() for _ in self.groups]
         self.links = self._links()
+        # Record index → (its hot group, the group's first index); groups end where spares begin.
+        self.hot: dict[int, tuple[HotGroup, int]] = {}
+        end = referable
+        for heat in hot:
+            size = min(heat.rows, end)
+            for index in range(end - size, end):
+                self.hot[index] = (heat, end - size)
+            end -= size
+
+    def _heat(self, row: Record, index: int) -> None:
+        """Give a record of a hot group the group's shared values (its first record's: a whole
+        reference at once) and, every other record, the constants."""
+        found = self.hot.get(index)
+        if found is None:
+            return
+        group, first = found
+        if index == first:
+            # The group's values are parameters of a query: a NULL would match nothing.
+            for attr in group.shared:
+                picker = self.reference_columns.get(attr)
+                source = self.sources.get(attr)
+                for _ in range(MAX_RETRIES):
+                    if row.get(attr) is not None:
+                        break
+                    if picker is not None:
+                        picker.assign(row, index)
+                    elif source is not None:
+                        row[attr] = source.draw()
+                if group.marker is not None and isinstance(row.get(attr), str):
+                    room = self.attributes[attr].max_length or len(group.marker) + 1 + len(row[attr])
+                    if room > len(group.marker):
+                        row[attr] = f"{group.marker} {row[attr]}"[:room].rstrip(" ")
+        else:
+            leader = self.rows[first]
+            for attr in group.shared:
+                picker = self.reference_columns.get(attr)
+                for column in picker.reference.columns if picker is not None else (attr,):
+                    row[column] = leader[column]
+        if (index - first) % 2 == 0:
+            row.update(group.constants)
+            return
+        for attr, value in group.constants:
+            # The other records fail the constants where the attribute has other values: rows a
+            # dropped constant filter would add.
+            source = self.sources.get(attr)
+            for _ in range(MAX_RETRIES if source is not None and not source.exclusive else 0):
+                if row.get(attr) != value:
+                    break
+                row[attr] = source.draw() if source is not None else value
 
     def _links(self) -> list[tuple[str, str, int]]:
         """(smaller, larger, step) for checks between two unique attributes of one type.
@@ -635,6 +709,7 @@ class _EntityGenerator:
         for picker in self.pickers:
             picker.assign(row, index)
         for attempt in range(MAX_RETRIES):
+            self._heat(row, index)  # again after each redraw: the shared values are the point
             bad, keys = self._violations(row)
             if not bad:
                 for seen, key in zip(self.seen, keys, strict=True):
@@ -683,6 +758,7 @@ def _links(
 
 
 __all__ = [
+    "HotGroup",
     "check_holds",
     "generate",
     "generation_order",

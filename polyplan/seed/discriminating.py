@@ -1,0 +1,138 @@
+"""Row counts and hot groups that make the relational tests' data able to fail a wrong query.
+
+Plain random rows rarely put more rows behind one parameter value than a pattern's LIMIT, so a
+query that lost its LIMIT (or had it changed) returned the same rows as the right one. Here
+each limited access pattern gets a `HotGroup`: enough records sharing one value of each of its
+equality, IN and full-text attributes that, with its constants applied, more rows match than
+the limit allows; every other one takes the constants, the rest mostly fail them. A pattern
+with several equality filters also gets, per filter, a few records that share the *other*
+equality values, so that dropping that one filter adds rows. The remaining records stay random,
+so other parameter values still give small groups (where a dropped filter adds rows to a
+complete answer). Deterministic: counts and groups only; the values come from the seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from polyplan.model.derived import all_attributes, key_of, references_into
+from polyplan.model.schema import AccessPattern, FilterOp, RequirementsModel
+from polyplan.seed.generate import RESERVE, HotGroup, _member_space, _seed_value, _single_unique, feasible_rows
+
+# Rows beyond the limit in a hot group, so that NULLs on a range attribute or the constants
+# drawn in the other records cannot push the matching count back under it.
+MARGIN = 4
+# The share of a hot group whose rows pass the pattern's constants (every other row takes them).
+CONSTANT_SHARE = 0.5
+# The share left when a nullable range attribute drops the NULL rows (NULL_RATE is 0.1).
+NULLABLE_SHARE = 0.85
+# Records sharing all equality values but one, per equality filter of a multi-filter pattern.
+NEAR_ROWS = 3
+SHARED_OPS = frozenset({FilterOp.EQ, FilterOp.IN, FilterOp.FULLTEXT})
+# The word that marks a small group of records for a full-text pattern: no seed word contains it.
+MARKER = "rarely"
+
+
+def _constants(model: RequirementsModel, pattern: AccessPattern) -> list[tuple[str, object]]:
+    """The pattern's constant filters as seed values (the first of an IN list); constants on an
+    attribute with a regex pattern are left out (a record breaking the regex would not load)."""
+    attributes = all_attributes(model, pattern.entity)
+    found: list[tuple[str, object]] = []
+    for flt in pattern.filters:
+        attribute = attributes.get(flt.attribute)
+        if attribute is None or "value" not in flt.model_fields_set or attribute.pattern is not None:
+            continue
+        value = flt.value[0] if isinstance(flt.value, list) and flt.value else flt.value
+        converted = None if value is None else _seed_value(attribute, value)
+        if value is None or converted is not None:
+            found.append((flt.attribute, converted))
+    return found
+
+
+def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | None:
+    """Attributes a parameter group of the pattern shares; None when a group holds one row at
+    most (an equality on a unique attribute)."""
+    singles = _single_unique(model, pattern.entity)
+    shared: list[str] = []
+    for flt in pattern.filters:
+        if "value" in flt.model_fields_set or flt.op not in SHARED_OPS:
+            continue
+        if flt.attribute in singles:
+            if flt.op is FilterOp.EQ:
+                return None
+            continue
+        shared.append(flt.attribute)
+    return shared
+
+
+def _room(model: RequirementsModel, entity: str, shared: list[str], rows: int, counts: dict[str, int]) -> int:
+    """At most `rows`: what the unique rules holding a shared attribute leave room for, once the
+    parents the other members refer to are made numerous enough (`counts` grows)."""
+    attributes = all_attributes(model, entity)
+    owner = {column: ref.relationship for ref in references_into(model, entity) for column in ref.columns}
+    room = rows
+    for reference in references_into(model, entity):
+        limit = reference.relationship.max_children
+        if limit is not None and not set(reference.columns).isdisjoint(shared):
+            room = min(room, limit)  # a parent holds at most max_children
+    for group in [key_of(model.entities[entity]).attributes, *model.entities[entity].unique]:
+        if len(group) < 2 or set(group).isdisjoint(shared):
+            continue
+        combinations = 1
+        for column in group:
+            if column in shared:
+                continue
+            if column in owner:
+                parent = owner[column].from_
+                # Twice the group's size: random redraws then find a free parent quickly.
+                counts[parent] = max(counts.get(parent, 0), 2 * rows + RESERVE)
+                combinations *= counts[parent]
+            elif column in attributes:
+                combinations *= _member_space(attributes[column], rows + RESERVE)
+        room = min(room, max(0, combinations // 2))
+    return room
+
+
+def discriminating_rows(
+    model: RequirementsModel, rows: Mapping[str, int], entities: Iterable[str]
+) -> tuple[dict[str, int], dict[str, list[HotGroup]]]:
+    """`rows` grown by the hot groups of the patterns on `entities`, and the groups by entity."""
+    wanted = {name: count for name, count in rows.items() if name in model.entities}
+    groups: dict[str, list[HotGroup]] = {}
+    chosen = set(entities)
+    attributes_of = {name: all_attributes(model, name) for name in chosen if name in model.entities}
+    for pattern in model.access_patterns:
+        if pattern.entity not in attributes_of:
+            continue
+        shared = _shared(model, pattern)
+        if shared is None:
+            continue
+        constants = tuple(_constants(model, pattern))
+        added: list[HotGroup] = []
+        if pattern.limit is not None:
+            share = CONSTANT_SHARE if constants else 1.0
+            for flt in pattern.filters:
+                attribute = attributes_of[pattern.entity].get(flt.attribute)
+                if flt.op is FilterOp.RANGE and attribute is not None and attribute.nullable:
+                    share *= NULLABLE_SHARE
+            size = math.ceil((pattern.limit + MARGIN) / share)
+            added.append(HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted)))
+        searched = tuple(f.attribute for f in pattern.filters if f.op is FilterOp.FULLTEXT and f.attribute in shared)
+        if searched and pattern.limit is not None:
+            # Seed texts share their words with many records: a full-text answer under the
+            # limit (where a dropped filter adds rows to a complete answer) needs a rare word.
+            room = _room(model, pattern.entity, list(searched), 2 * NEAR_ROWS, wanted)
+            added.append(HotGroup(searched, constants, room, marker=MARKER))
+        equalities = [a for a in shared if any(f.attribute == a and f.op is FilterOp.EQ for f in pattern.filters)]
+        if len(equalities) > 1:
+            for left_out in equalities:
+                others = [a for a in shared if a != left_out]
+                room = _room(model, pattern.entity, others, NEAR_ROWS, wanted)
+                added.append(HotGroup(tuple(others), constants, room))
+        groups.setdefault(pattern.entity, []).extend(added)
+        wanted[pattern.entity] = wanted.get(pattern.entity, 0) + sum(g.rows for g in added)
+    counts = feasible_rows(model, wanted)
+    # Link tables keep the counts the plan chose; only entities grow.
+    counts.update({name: count for name, count in rows.items() if name not in model.entities})
+    return counts, groups
