@@ -114,7 +114,9 @@ def canon(attribute: Attribute, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Condition:
-    """One predicate on a column: op is eq, in, from, to, prefix or is_null."""
+    """One predicate on a column: op is eq, in, from (>=), to (<), prefix, search (a word of the
+    searched columns) or is_null; above (>) and through (<=) are the bounds made wrong, which the
+    case chooser uses to find data that tells them apart."""
 
     column: str
     op: str
@@ -136,6 +138,10 @@ def holds(condition: Condition, value: Any, engine: str) -> bool:
         return bool(value >= expected)
     if op == "to":
         return bool(value < expected)
+    if op == "above":
+        return bool(value > expected)
+    if op == "through":
+        return bool(value <= expected)
     if op == "prefix":
         if engine in LIKE_IGNORES_CASE:
             return str(value).lower().startswith(str(expected).lower())

@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,15 +24,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from polyplan.model.schema import AccessPattern, Attribute, FilterOp, RequirementsModel
+from polyplan.model.schema import AccessPattern, Attribute, RequirementsModel
+from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import generate, link_columns
 from polyplan.seed.relational import Row, db_value, load_rows, table_rows
 from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
 from polyplan.stores.relational.design import tables_from_data
-from polyplan.stores.relational.render import Constraint, build_metadata, column_for
+from polyplan.stores.relational.render import Constraint, build_metadata
 from polyplan.stores.relational.spec import Query, TableKind, TableSpec
-from polyplan.validate.oracle import Condition, canon, compare_result, expand_lists, holds, parse_queries
+from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
+from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries
 from polyplan.validate.violations import (
     breaking_value,
     entity_violation,
@@ -65,6 +66,7 @@ class Harness:
     seed: int
     rows: dict[str, int]
     _spare_cache: dict[str, tuple[list[tuple[str, Row]], Row]] = field(default_factory=dict)
+    _case_cache: dict[str, tuple[Evaluator, list[Case]]] = field(default_factory=dict)
 
     @classmethod
     def from_plan_folder(cls, tests_dir: Path, engine: str) -> Harness:
@@ -97,8 +99,11 @@ class Harness:
 
     @cached_property
     def _records(self) -> dict[str, list[dict[str, Any]]]:
-        # Spare records per entity: valid, unique, referenced by nothing (the known-good rows).
-        return generate(self.model, self.rows, self.seed, spare=SPARES)
+        # Spare records per entity: valid, unique, referenced by nothing (the known-good rows);
+        # hot groups, so that every limited pattern has a parameter group beyond its limit.
+        stored = {t.entity for t in self.tables if t.kind is TableKind.ENTITY}
+        rows, hot = discriminating_rows(self.model, self.rows, stored)
+        return generate(self.model, rows, self.seed, spare=SPARES, hot=hot)
 
     @cached_property
     def spare_records(self) -> dict[str, list[dict[str, Any]]]:
@@ -396,152 +401,88 @@ class Harness:
     def _pattern(self, name: str) -> AccessPattern:
         return next(p for p in self.model.access_patterns if p.name == name)
 
-    def _constants(self, pattern: AccessPattern, spec: TableSpec) -> list[Condition]:
-        conditions: list[Condition] = []
-        for flt in pattern.filters:
-            if "value" not in flt.model_fields_set:
-                continue
-            column = column_for(spec, pattern.entity, flt.attribute)
-            assert column is not None
-            attribute = spec.column(column).attribute
-            if flt.value is None:
-                conditions.append(Condition(column, "is_null", None))
-            elif flt.op is FilterOp.IN or isinstance(flt.value, list):
-                values = flt.value if isinstance(flt.value, list) else [flt.value]
-                conditions.append(Condition(column, "in", [canon(attribute, v) for v in values]))
-            else:
-                conditions.append(Condition(column, "eq", canon(attribute, flt.value)))
-        return conditions
+    def expected(self, name: str) -> Expected:
+        """What the model says pattern `name`'s query must do (never read from queries.sql)."""
+        pattern = self._pattern(name)
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
+        return expected_query(pattern, spec)
 
-    def choose_params(
-        self, query: Query, rows: Sequence[Mapping[str, Any]], constants: list[Condition]
-    ) -> dict[str, Any]:
-        """Parameter values taken from the seeded rows, so that the query has rows to find."""
-        spec = self.by_name[query.table]
-        attrs = {c.name: c.attribute for c in spec.columns}
-        candidates = [
-            r for r in rows if all(holds(c, canon(attrs[c.column], r[c.column]), self.engine) for c in constants)
-        ]
-        candidates = candidates or list(rows)
-        needed = {p.column for p in query.params}
-        complete = [r for r in candidates if all(r[c] is not None for c in needed)] or candidates
-        # The anchor row carries the most common combination of equality values, so the query
-        # finds many rows and its sort and limit are really exercised.
-        grouped = [p.column for p in query.params if p.op in ("eq", "in")]
-        popularity = Counter(tuple(canon(attrs[c], r[c]) for c in grouped) for r in complete)
-        anchor = max(complete, key=lambda r: popularity[tuple(canon(attrs[c], r[c]) for c in grouped)], default={})
-        params: dict[str, Any] = {}
-        for param in query.params:
-            value = anchor.get(param.column)
-            column_values = sorted(
-                {
-                    canon(attrs[param.column], r[param.column]): r[param.column]
-                    for r in candidates
-                    if r[param.column] is not None
-                }.items()
+    @cached_property
+    def canonical(self) -> dict[str, list[dict[str, Any]]]:
+        """The loaded rows per table with canonical values (as the oracle compares them)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for spec in self.tables:
+            attrs = {c.name: c.attribute for c in spec.columns}
+            found[spec.name] = [{c: canon(attrs[c], v) for c, v in row.items()} for row in self.loaded[spec.name]]
+        return found
+
+    def cases(self, name: str) -> tuple[Evaluator, list[Case]]:
+        """The oracle over pattern `name`'s table and the parameter sets its query is run with;
+        DataCannotDiscriminate when the seeded rows cannot show a property of the query."""
+        if name not in self._case_cache:
+            expected = self.expected(name)
+            table = expected.table.name
+            evaluator = Evaluator(expected, self.canonical[table], self.engine)
+            self._case_cache[name] = (
+                evaluator,
+                choose_cases(expected, self.loaded[table], self.canonical[table], self.engine),
             )
-            if param.op == "eq":
-                params[param.name] = value
-            elif param.op == "in":
-                others = [raw for _, raw in column_values if raw != value][:1]
-                params[param.name] = [value, *others]
-            elif param.op in ("from", "to"):
-                raws = [raw for _, raw in column_values]
-                index = len(raws) // 4 if param.op == "from" else (3 * len(raws)) // 4
-                params[param.name] = raws[min(index, len(raws) - 1)] if raws else value
-            elif param.op == "prefix":
-                text = str(value or "")[:1]
-                for wildcard in ("%", "_", "\\"):
-                    text = text.split(wildcard)[0]
-                params[param.name] = text + "%"
-            else:
-                params[param.name] = self._search_term(complete, self._searched_columns(query))
-        return params
+        return self._case_cache[name]
 
-    def _searched_columns(self, query: Query) -> list[str]:
-        pattern = self._pattern(query.name)
-        spec = self.by_name[query.table]
-        found = [column_for(spec, pattern.entity, f.attribute) for f in pattern.filters if f.op is FilterOp.FULLTEXT]
-        return [c for c in found if c is not None]
-
-    @staticmethod
-    def _search_term(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-        """The word most rows contain — among words whose substring and whole-word matches agree
-        on these rows, so a full-text index (word match) and the LIKE fallback (substring match)
-        must return the same rows, and the oracle knows which."""
-        texts = [" ".join(str(r[c] or "") for c in columns).lower() for r in rows]
-        # Words as full-text indexes cut them, at punctuation too ("green-12" holds "green").
-        tokens: list[set[str]] = [set(re.findall(r"[a-z0-9]+", text)) for text in texts]
-        words = Counter(w for found in tokens for w in found if len(w) >= 4)
-        for word, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])):
-            if all((word in text) == (word in found) for text, found in zip(texts, tokens, strict=True)):
-                return word
-        raise AssertionError(f"no search term in {', '.join(columns)} behaves the same as a word and as a substring")
+    def check_data(self, name: str) -> None:
+        """The seeded rows make every property of pattern `name` observable (see `cases`)."""
+        evaluator, chosen = self.cases(name)
+        for case in chosen:
+            matching = evaluator.matching(case.conditions)
+            assert matching or evaluator.expected.limit is None or len(chosen) > 1, (
+                f"{name}: its only case matches no row"
+            )
 
     def check_query(self, engine: sa.Engine, name: str) -> None:
-        """The emitted query returns exactly what the oracle computes from the seeded rows."""
+        """The emitted query returns what the oracle computes from the model's pattern, for each case."""
         query = self.queries[name]
-        pattern = self._pattern(name)
-        spec = self.by_name[query.table]
-        table = self.metadata.tables[query.table]
-        attrs = {c.name: c.attribute for c in spec.columns}
-        rows = self.loaded[query.table]
-        constants = self._constants(pattern, spec)
-        params = self.choose_params(query, rows, constants)
-        conditions = list(constants)
-        searches: list[str] = []
-        for param in query.params:
-            value = params[param.name]
-            attribute = attrs[param.column]
-            if param.op == "in":
-                conditions.append(Condition(param.column, "in", [canon(attribute, v) for v in value]))
-            elif param.op == "prefix":
-                conditions.append(Condition(param.column, "prefix", str(value).removesuffix("%")))
-            elif param.op == "search":
-                searches.append(str(value))
-            else:
-                conditions.append(Condition(param.column, param.op, canon(attribute, value)))
-        canonical = [{c: canon(attrs[c], row[c]) for c in row} for row in rows]
-        searched = self._searched_columns(query)
+        evaluator, chosen = self.cases(name)
+        expected = evaluator.expected
+        unbound = [p for p in expected.params if not re.search(rf":{p.name}\b", query.sql)]
+        if unbound:
+            listed = ", ".join(f":{p.name} ({p.column} {p.op})" for p in unbound)
+            raise AssertionError(f"{name}: the query does not use {listed}, which the model's filters need")
+        problems: list[str] = []
+        for case in chosen:
+            result = self._run_case(engine, query, expected, case)
+            if isinstance(result, str):
+                problems.append(f"with {case.params!r}: {result}")
+                continue
+            matching = evaluator.matching(case.conditions)
+            problems += [
+                f"with {case.params!r}: {problem}"
+                for problem in compare_result(
+                    expected.pattern, matching, result, expected.columns, expected.sort, self.engine
+                )
+            ]
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))
 
-        def found(row: Mapping[str, Any], term: str) -> bool:
-            return any(term in re.findall(r"[a-z0-9]+", str(row[c] or "").lower()) for c in searched)
-
-        matching = [
-            r
-            for r in canonical
-            if all(holds(c, r[c.column], self.engine) for c in conditions) and all(found(r, t) for t in searches)
-        ]
-        lists = [p.name for p in query.params if p.op == "in"]
-        sql, bound = expand_lists(query.sql, params, lists)
-        types = {}
-        for param in query.params:
-            column_type = table.c[param.column].type
-            if param.op in ("prefix", "search"):
-                column_type = sa.String()
+    def _run_case(self, engine: sa.Engine, query: Query, expected: Expected, case: Case) -> list[dict[str, Any]] | str:
+        """The rows (canonical) the emitted SQL returns for one case, or what is wrong with the
+        shape of its answer (columns other than the model's reads)."""
+        table = self.metadata.tables[expected.table.name]
+        attrs = {c.name: c.attribute for c in expected.table.columns}
+        lists = [p.name for p in expected.params if p.op == "in"]
+        sql, bound = expand_lists(query.sql, case.params, lists)
+        types: dict[str, Any] = {}
+        for param in expected.params:
+            column_type = sa.String() if param.op in ("prefix", "search") else table.c[param.column].type
             if param.op == "in":
-                for index in range(len(params[param.name])):
-                    types[f"{param.name}_{index}"] = column_type
+                types.update({f"{param.name}_{i}": column_type for i in range(len(case.params[param.name]))})
             else:
                 types[param.name] = column_type
         statement = sa.text(sql).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()])
-        statement = statement.columns(*[table.c[c] for c in query.columns])  # type: ignore[assignment]
         with engine.connect() as connection:
-            fetched = connection.execute(statement, bound).all()
-        result = [{c: canon(attrs[c], value) for c, value in zip(query.columns, row, strict=True)} for row in fetched]
-        sort = []
-        for item in pattern.sort:
-            column = column_for(spec, pattern.entity, item.attribute)
-            assert column is not None
-            sort.append((column, item.direction.value == "desc"))
-        if not all(column in query.columns for column, _ in sort):
-            sort = []  # the order is not observable from the selected columns; membership still is
-        problems = compare_result(pattern, matching, result, query.columns, sort, self.engine)
-        if problems:
-            raise AssertionError(f"{name} with {params!r}: " + "; ".join(problems))
-        for term in searches:
-            visible = [c for c in searched if c in query.columns]
-            if visible:
-                assert all(any(term in str(r[c] or "").lower() for c in visible) for r in result), (
-                    f"{name}: a returned row does not contain '{term}'"
-                )
+            keys = connection.execute(statement, bound).keys()
+            names = [str(k) for k in list(keys)]
+            if [n.lower() for n in names] != [c.lower() for c in expected.columns]:
+                return f"returns the columns {names}, the model's pattern reads {list(expected.columns)}"
+            typed = statement.columns(*[table.c[c] for c in expected.columns])
+            fetched = connection.execute(typed, bound).all()
+        return [{c: canon(attrs[c], value) for c, value in zip(expected.columns, row, strict=True)} for row in fetched]

@@ -458,6 +458,11 @@ def _param_name(attribute: str, taken: set[str], suffix: str = "") -> str:
     return name
 
 
+# The naming rule of query parameters is part of queries.sql's interface: the generated tests
+# derive the names from the model with it, instead of reading them back from the file.
+param_name = _param_name
+
+
 def _literal(value: Any, type_: TypeEngine[Any], dialect: SADialect) -> ColumnElement[Any]:
     text = str(sa.literal(value, type_).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     return sa.literal_column(text)

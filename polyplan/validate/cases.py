@@ -1,0 +1,377 @@
+"""What an access pattern's query must return, from the model alone, and the parameter sets
+(cases) on which a wrong query returns something else.
+
+The generated SQL is what the relational tests check, so nothing here reads it: the table,
+the selected columns, the parameters (with the names `queries.sql` documents), the constant
+filters, the sort and the limit all come from the access pattern in the model and the table
+layout planned for it. A case is a set of parameter values taken from the seeded rows; the
+cases of a pattern are chosen so that each of its properties is *observable* — the answer
+changes if the property is lost:
+
+* its limit: more rows match than the limit (a missing or smaller LIMIT returns another count);
+* each filter (constant, equality, IN, prefix, full-text, each range bound): dropping it, or
+  making a bound inclusive/exclusive the wrong way, changes the expected answer;
+* each sort key: flipping its direction changes the order of the expected answer;
+* each nullable sort key: NULLs placed the other way change it.
+
+A property no case makes observable is reported: a check that cannot fail on its data is not
+a check (`DataCannotDiscriminate`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyplan.model.schema import AccessPattern, FilterOp
+from polyplan.stores.relational.render import column_for, param_name, query_columns
+from polyplan.stores.relational.spec import QueryParam, TableSpec
+from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, sort_rows
+
+MAX_ANCHORS = 8  # parameter groups tried per pattern: the largest ones and a spread of smaller ones
+WORDS_PER_COUNT = 3  # search words tried per frequency (the group's own rare word among them)
+SEARCH_TERMS = 30  # search words tried per parameter group, from the commonest to rare ones
+WILDCARDS = ("%", "_", "\\")
+Row = dict[str, Any]
+
+
+class DataCannotDiscriminate(AssertionError):
+    """The seeded rows cannot show that a property of a pattern's query holds."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One access pattern's query as the model defines it on its planned table."""
+
+    pattern: AccessPattern
+    table: TableSpec
+    columns: tuple[str, ...]
+    params: tuple[QueryParam, ...]
+    constants: tuple[Condition, ...]
+    sort: tuple[tuple[str, bool], ...]  # (column, descending), when every sort column is selected
+    searched: tuple[str, ...]  # the columns a full-text filter searches
+
+    @property
+    def limit(self) -> int | None:
+        return self.pattern.limit
+
+
+def expected_query(pattern: AccessPattern, spec: TableSpec) -> Expected:
+    """The model's definition of `pattern`'s query on `spec` (the table its entity is stored in)."""
+    columns = query_columns(pattern, spec)
+    if columns is None:
+        raise ValueError(f"{pattern.name}: it reads an attribute stored in another table")
+    taken: set[str] = set()
+    params: list[QueryParam] = []
+    constants: list[Condition] = []
+    searched: list[str] = []
+    for flt in pattern.filters:
+        column = column_for(spec, pattern.entity, flt.attribute)
+        if column is None:
+            raise ValueError(f"{pattern.name}: {flt.attribute} is not a column of {spec.name}")
+        attribute = spec.column(column).attribute
+        if "value" in flt.model_fields_set:
+            if flt.value is None:
+                constants.append(Condition(column, "is_null", None))
+            elif flt.op is FilterOp.IN or isinstance(flt.value, list):
+                values = flt.value if isinstance(flt.value, list) else [flt.value]
+                constants.append(Condition(column, "in", tuple(canon(attribute, v) for v in values)))
+            else:
+                constants.append(Condition(column, "eq", canon(attribute, flt.value)))
+        elif flt.op is FilterOp.RANGE:
+            params.append(QueryParam(param_name(flt.attribute, taken, "from"), column, "from"))
+            params.append(QueryParam(param_name(flt.attribute, taken, "to"), column, "to"))
+        elif flt.op is FilterOp.PREFIX:
+            params.append(QueryParam(param_name(flt.attribute, taken, "prefix"), column, "prefix"))
+        elif flt.op is FilterOp.FULLTEXT:
+            params.append(QueryParam(param_name(flt.attribute, taken, "terms"), column, "search"))
+            searched.append(column)
+        else:
+            params.append(QueryParam(param_name(flt.attribute, taken), column, flt.op.value))
+    sort: list[tuple[str, bool]] = []
+    for item in pattern.sort:
+        column = column_for(spec, pattern.entity, item.attribute)
+        if column is None:
+            raise ValueError(f"{pattern.name}: it sorts on {item.attribute}, not a column of {spec.name}")
+        sort.append((column, item.direction.value == "desc"))
+    if not all(column in columns for column, _ in sort):
+        sort = []  # the order is not observable from the selected columns; membership still is
+    return Expected(pattern, spec, tuple(columns), tuple(params), tuple(constants), tuple(sort), tuple(searched))
+
+
+# --- evaluating a case on the seeded rows -------------------------------------------------------
+
+
+def words(text: str) -> set[str]:
+    """The words of a text as full-text indexes cut them (at punctuation too: "green-12")."""
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+@dataclass(frozen=True)
+class Case:
+    """Parameter values (as bound) and the conditions they make, constants included."""
+
+    params: dict[str, Any]
+    conditions: tuple[Condition, ...]
+    labels: tuple[str, ...]  # what each condition is, for messages ("status = 'paid'")
+
+
+@dataclass
+class Evaluator:
+    """Applies conditions, sort and limit to the seeded rows (canonical values), as `engine` would."""
+
+    expected: Expected
+    rows: list[Row]
+    engine: str
+    _cache: dict[tuple[Condition, ...], list[Row]] = field(default_factory=dict)
+
+    def passes(self, condition: Condition, row: Row) -> bool:
+        if condition.op == "search":
+            return any(condition.value in words(str(row[c] or "")) for c in self.expected.searched)
+        return holds(condition, row[condition.column], self.engine)
+
+    def matching(self, conditions: Sequence[Condition]) -> list[Row]:
+        key = tuple(conditions)
+        if key not in self._cache:
+            self._cache[key] = [r for r in self.rows if all(self.passes(c, r) for c in conditions)]
+        return self._cache[key]
+
+    def window(self, rows: list[Row], sort: Sequence[tuple[str, bool]] | None = None, engine: str = "") -> list[Row]:
+        order = self.expected.sort if sort is None else sort
+        ordered = sort_rows(rows, order, engine or self.engine) if order else rows
+        limit = self.expected.limit
+        return ordered[:limit] if limit is not None else ordered
+
+    def keys(self, rows: list[Row]) -> list[tuple[Any, ...]]:
+        return [tuple(r[c] for c, _ in self.expected.sort) for r in rows]
+
+    def complete(self, rows: list[Row]) -> bool:
+        """Whether the answer is every matching row (no limit cuts it)."""
+        return self.expected.limit is None or len(rows) <= self.expected.limit
+
+    def differs(self, real: list[Row], other: list[Row]) -> bool:
+        """Whether every answer a query could give for `other` differs from every right answer
+        for `real` (ties at a LIMIT boundary may come in any order, so only counts, sort-key
+        sequences and complete answers count)."""
+        mine, theirs = self.window(real), self.window(other)
+        if len(mine) != len(theirs):
+            return True
+        if self.expected.sort and self.keys(mine) != self.keys(theirs):
+            return True
+        columns = self.expected.columns
+        if self.complete(real) and self.complete(other):
+            return Counter(tuple(r[c] for c in columns) for r in real) != Counter(
+                tuple(r[c] for c in columns) for r in other
+            )
+        return False
+
+
+# --- properties ------------------------------------------------------------------------------
+
+Property = tuple[str, Callable[[Evaluator, Case], bool]]
+LOOSER = {"from": "above", "to": "through"}  # a bound on the wrong side of its value
+
+
+def _without(case: Case, index: int, replacement: Condition | None = None) -> list[Condition]:
+    conditions = list(case.conditions)
+    if replacement is None:
+        del conditions[index]
+    else:
+        conditions[index] = replacement
+    return conditions
+
+
+def properties(expected: Expected, labels: Sequence[str]) -> list[Property]:
+    """Every property of the pattern's query a case can make observable, by name."""
+    found: list[Property] = []
+    limit = expected.limit
+    if limit is not None:
+        found.append((f"LIMIT {limit} is reached", lambda ev, case: len(ev.matching(case.conditions)) > limit))
+    for index, label in enumerate(labels):
+
+        def dropped(ev: Evaluator, case: Case, index: int = index) -> bool:
+            return ev.differs(ev.matching(case.conditions), ev.matching(_without(case, index)))
+
+        found.append((f"the filter {label} matters", dropped))
+        op = label.split(" ", 2)[1] if " " in label else ""
+        if op in (">=", "<"):
+
+            def bound(ev: Evaluator, case: Case, index: int = index) -> bool:
+                condition = case.conditions[index]
+                looser = Condition(condition.column, LOOSER[condition.op], condition.value)
+                return ev.differs(ev.matching(case.conditions), ev.matching(_without(case, index, looser)))
+
+            found.append((f"the bound {label} is exact", bound))
+    for position, (column, descending) in enumerate(expected.sort):
+
+        def flipped(ev: Evaluator, case: Case, position: int = position) -> bool:
+            sort = list(expected.sort)
+            sort[position] = (sort[position][0], not sort[position][1])
+            rows = ev.matching(case.conditions)
+            return ev.keys(ev.window(rows)) != ev.keys(ev.window(rows, sort))
+
+        found.append((f"the direction of ORDER BY {column} {'DESC' if descending else 'ASC'} matters", flipped))
+        if expected.table.column(column).nullable:
+
+            def nulls(ev: Evaluator, case: Case) -> bool:
+                other = "postgresql" if ev.engine in NULLS_FIRST else "sqlite"
+                rows = ev.matching(case.conditions)
+                return ev.keys(ev.window(rows)) != ev.keys(ev.window(rows, engine=other))
+
+            found.append((f"where NULLs of {column} sort matters", nulls))
+    return found
+
+
+# --- choosing cases ----------------------------------------------------------------------------
+
+
+def _describe(param: QueryParam | None, condition: Condition) -> str:
+    symbols = {"eq": "=", "in": "IN", "from": ">=", "to": "<", "prefix": "LIKE", "search": "CONTAINS", "is_null": "IS"}
+    where = f":{param.name}" if param is not None else repr(condition.value)
+    return f"{condition.column} {symbols[condition.op]} {where}"
+
+
+def build_case(expected: Expected, params: Mapping[str, Any], engine: str) -> Case:
+    """The conditions a set of bound parameters makes (constants first, as the model lists them)."""
+    conditions = list(expected.constants)
+    labels = [_describe(None, c) for c in expected.constants]
+    for param in expected.params:
+        value = params[param.name]
+        attribute = expected.table.column(param.column).attribute
+        if param.op == "in":
+            condition = Condition(param.column, "in", tuple(canon(attribute, v) for v in value))
+        elif param.op == "prefix":
+            condition = Condition(param.column, "prefix", str(value).removesuffix("%"))
+        elif param.op == "search":
+            condition = Condition(param.column, "search", str(value))
+        else:
+            condition = Condition(param.column, param.op, canon(attribute, value))
+        conditions.append(condition)
+        labels.append(_describe(param, condition))
+    return Case(dict(params), tuple(conditions), tuple(labels))
+
+
+def _prefixes(values: Sequence[str]) -> list[str]:
+    """Prefixes to try: none (every row), and the commonest first one and two letters."""
+    found = [""]
+    for size in (1, 2):
+        starts = Counter(v[:size] for v in values if len(v) >= size and not any(w in v[:size] for w in WILDCARDS))
+        if starts:
+            found.append(min(starts, key=lambda s: (-starts[s], s)))
+    return found
+
+
+def _search_terms(texts: Sequence[str], all_texts: Sequence[str]) -> list[str]:
+    """Words of `texts`, commonest first, whose substring and whole-word matches agree on every
+    row: a full-text index (words) and the LIKE fallback (substrings) then return the same rows."""
+    tokens = [words(t) for t in all_texts]
+    lowered = [t.lower() for t in all_texts]
+    counts = Counter(w for t in texts for w in words(t) if len(w) >= 4)
+    ordered = sorted(counts, key=lambda w: (-counts[w], w))
+    agreed = [
+        w for w in ordered if all((w in text) == (w in found) for text, found in zip(lowered, tokens, strict=True))
+    ]
+    # The commonest (a large answer, past any limit) and one word per frequency below it
+    # (small answers, down to the rarest).
+    by_count: dict[int, list[str]] = {}
+    for word in agreed[1:]:
+        by_count.setdefault(counts[word], []).append(word)
+    rarer = [w for c in sorted(by_count) for w in by_count[c][:WORDS_PER_COUNT]]
+    return [*agreed[:1], *rarer][:SEARCH_TERMS]
+
+
+def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engine: str) -> list[dict[str, Any]]:
+    """Parameter sets drawn from the seeded rows (`raw` as bound, `rows` canonical, same order)."""
+    grouped = [p for p in expected.params if p.op in ("eq", "in")]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, row in enumerate(rows):
+        key = tuple(row[p.column] for p in grouped)
+        if all(v is not None for v in key):
+            groups.setdefault(key, []).append(index)
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), repr(item[0])))
+    step = max(1, (len(ranked) - 3) // max(1, MAX_ANCHORS - 3))
+    anchors = [members for _, members in ranked[:3] + ranked[3::step]][:MAX_ANCHORS] or [list(range(len(rows)))]
+    found: list[dict[str, Any]] = []
+    for members in anchors:
+        first = raw[members[0]]
+        base: dict[str, Any] = {}
+        for param in grouped:
+            if param.op == "eq":
+                base[param.name] = first[param.column]
+            else:
+                own = rows[members[0]][param.column]
+                others = Counter(r[param.column] for r in rows if r[param.column] not in (None, own))
+                other = min(others, key=lambda v: (-others[v], repr(v)), default=None)
+                extra = [next(raw[i][param.column] for i, r in enumerate(rows) if r[param.column] == other)]
+                base[param.name] = [first[param.column], *(extra if other is not None else [])]
+        options: list[dict[str, Any]] = [base]
+        for param in expected.params:
+            if param.op == "prefix":
+                texts = [str(raw[i][param.column]) for i in members if raw[i][param.column] is not None]
+                options = [{**o, param.name: p + "%"} for o in options for p in _prefixes(texts)]
+            elif param.op == "search":
+                texts = [" ".join(str(raw[i][c] or "") for c in expected.searched) for i in members]
+                every = [" ".join(str(r[c] or "") for c in expected.searched) for r in raw]
+                options = [{**o, param.name: t} for o in options for t in _search_terms(texts, every)]
+        ranges = [p for p in expected.params if p.op == "from"]
+        # Bounds taken from rows that pass the constants: a row on the bound then shows whether
+        # the bound is inclusive (>=) or exclusive (<) as the model says.
+        passing = [i for i in members if all(holds(c, rows[i][c.column], engine) for c in expected.constants)]
+        for low in ranges:
+            high = next(p for p in expected.params if p.op == "to" and p.column == low.column)
+            present = sorted(
+                {rows[i][low.column]: raw[i][low.column] for i in passing if rows[i][low.column] is not None}.items(),
+                key=lambda item: item[0],
+            )
+            spread = sorted(
+                {r[low.column]: raw[i][low.column] for i, r in enumerate(rows) if r[low.column] is not None}.items(),
+                key=lambda item: item[0],
+            )
+            if not spread:
+                continue
+            spans = [(spread[0][1], spread[-1][1])]
+            if len(present) >= 3:
+                # Narrow windows too: under a limit, only a window with fewer rows than the limit
+                # shows where its far end is (the near end decides which rows come first).
+                width = max(2, (expected.limit or 4) // 2)
+                middle = len(present) // 2
+                spans += [
+                    (present[1][1], present[-1][1]),
+                    (present[len(present) // 4][1], present[(3 * len(present)) // 4][1]),
+                    (present[max(0, middle - width)][1], present[middle][1]),
+                    (present[middle][1], present[min(len(present) - 1, middle + width)][1]),
+                ]
+            options = [{**o, low.name: a, high.name: b} for o in options for a, b in spans]
+        found.extend(options)
+    return found
+
+
+def choose_cases(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engine: str) -> list[Case]:
+    """The fewest cases (greedily) that make every property observable; DataCannotDiscriminate
+    names the properties none of them can show."""
+    evaluator = Evaluator(expected, list(rows), engine)
+    pool = [build_case(expected, params, engine) for params in candidates(expected, raw, rows, engine)]
+    if not pool:
+        raise DataCannotDiscriminate(f"{expected.pattern.name}: the seeded rows give no parameter values")
+    wanted = properties(expected, pool[0].labels)
+    shown = [{name for name, test in wanted if test(evaluator, case)} for case in pool]
+    chosen: list[Case] = []
+    missing = {name for name, _ in wanted}
+    while missing:
+        best = max(range(len(pool)), key=lambda i: (len(shown[i] & missing), -i))
+        if not shown[best] & missing:
+            break
+        chosen.append(pool[best])
+        missing -= shown[best]
+    if missing:
+        listed = "; ".join(name for name, _ in wanted if name in missing)
+        raise DataCannotDiscriminate(
+            f"{expected.pattern.name}: no parameter values on the seeded rows make these observable: {listed}"
+        )
+    if not chosen:
+        # Nothing to discriminate (no filter, sort or limit): one case still checks the rows.
+        chosen.append(max(pool, key=lambda c: len(evaluator.matching(c.conditions))))
+    return chosen
