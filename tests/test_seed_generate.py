@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from polyplan.model.derived import all_attributes, key_of, references_into
 from polyplan.model.loader import load_file, load_text
 from polyplan.model.schema import Attribute, RelationshipKind, RequirementsModel, TypeName
 from polyplan.seed import check_holds, generate, generation_order, link_columns, rows_for_scale
+from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import RESERVE
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
@@ -288,3 +290,31 @@ def test_spare_records_are_valid_and_unreferenced(scenario: Path) -> None:
             spares = {tuple(r[a] for a in reference.columns.values()) for r in data[parent][-2:]}
             used = [tuple(r[c] for c in reference.columns) for r in data[name][: rows[name]]]
             assert not spares & set(used), f"{name} refers to a spare {parent}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_discriminating_rows_satisfy_the_model_and_exceed_each_limit(scenario: Path) -> None:
+    model = load_file(scenario).model
+    entities = set(model.entities)
+    base = rows_for_scale(model, 0.0, minimum=20, maximum=300)
+    rows, hot = discriminating_rows(model, base, entities)
+    data = generate(model, rows, seed=5, hot=hot)
+    assert_satisfies(model, data)
+    assert repr(data) == repr(generate(model, rows, seed=5, hot=hot)), "deterministic"
+    for pattern in model.access_patterns:
+        groups = [g for g in hot.get(pattern.entity, []) if g.marker is None]
+        if pattern.limit is None or not groups:
+            continue
+        constants = {f.attribute: f.value for f in pattern.filters if "value" in f.model_fields_set}
+        # Some group of records shares the pattern's parameter values and, with its constants,
+        # has more records than the limit: a lost LIMIT changes the answer.
+        best = 0
+        for group in groups:
+            shared = Counter(tuple(r[a] for a in group.shared) for r in data[pattern.entity])
+            value, _ = shared.most_common(1)[0]
+            members = [r for r in data[pattern.entity] if tuple(r[a] for a in group.shared) == value]
+            passing = [r for r in members if all(str(r[a]).lower() == str(v).lower() for a, v in constants.items())]
+            best = max(best, len(passing))
+            if constants:
+                assert len(passing) < len(members), f"{pattern.name}: no record of the group fails its constants"
+        assert best > pattern.limit, f"{pattern.name}: {best} records behind one parameter, limit {pattern.limit}"
