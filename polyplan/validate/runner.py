@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from polyplan.emit.writer import MANIFEST, foreign_files, read_manifest
 from polyplan.testkit import ENGINES
@@ -75,14 +77,26 @@ def verify_generated(folder: Path) -> None:
         )
 
 
-def run_validation(folder: str | Path, engine: str, url: str | None = None, *, trust_edits: bool = False) -> int:
+def run_validation(
+    folder: str | Path,
+    engine: str,
+    url: str | None = None,
+    *,
+    trust_edits: bool = False,
+    modules: Sequence[str] = (),
+    output: IO[str] | None = None,
+) -> int:
     """Run the tests; 0 when all pass, 1 when a check fails. Raises UsageError for bad input.
 
     `trust_edits` skips the manifest check: for polyplan's own mutation tests, which edit a copy
-    of an output on purpose to prove the generated tests catch it.
+    of an output on purpose to prove the generated tests catch it. `modules` runs only those
+    generated modules (file names), and `output` receives pytest's output instead of stdout: both
+    for the mutation runs, which need a single module's verdicts, as text.
     """
     root = Path(folder).resolve()
     files = test_files(root, engine)
+    if modules:
+        files = [f for f in files if f.name in modules]
     if not trust_edits:
         verify_generated(root)
     tests = root / "tests"
@@ -113,7 +127,14 @@ def run_validation(folder: str | Path, engine: str, url: str | None = None, *, t
         "--confcutdir",
         str(tests),
     ]
-    completed = subprocess.run(command, cwd=tests, env=env, check=False)
+    completed = subprocess.run(
+        command,
+        cwd=tests,
+        env=env,
+        check=False,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+    )
     if completed.returncode == EXIT_OK:
         return EXIT_OK
     if completed.returncode == PYTEST_USAGE_ERROR:

@@ -1,0 +1,246 @@
+"""The mutation suite: break each bundled scenario's relational output on purpose, on every
+engine CI runs, and require the generated tests to fail and name what was broken.
+
+* Query mutations (drop/change a LIMIT, flip each sort key, drop each filter — constants,
+  equalities, each range bound, from the SQL and its `-- param` comment — loosen each bound,
+  drop a projected column) of every scenario: each mutated `queries.sql` is read back by the
+  generated harness and run through the very checks `test_<engine>.py` runs
+  (`check_data`, `check_query`), on one loaded database per scenario and engine.
+* Constraint mutations (drop a primary key, unique, foreign key, check, NOT NULL): each mutated
+  `schema.sql` is applied to a fresh database and the generated constraint check runs.
+* Index mutations (drop, reorder columns, change a partial predicate) run end to end through
+  `run_validation(..., trust_edits=True)` on one scenario per engine (all of them with
+  POLYPLAN_MUTATIONS=all): `test_<engine>_indexes.py` must fail, naming the index.
+* The issue's listed query mutations also run end to end through `run_validation` on shop.
+
+The score per engine is printed; the goal is 100 %, and `SURVIVORS` explains any exception.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from polyplan.emit.plan_json import render_plan_json
+from polyplan.emit.writer import write_tree
+from polyplan.stores.relational import Target
+from polyplan.stores.relational.connect import scratch_database
+from polyplan.testkit import resolve_url
+from polyplan.validate.mutations import (
+    ISSUE_OPERATORS,
+    Mutation,
+    Outcome,
+    constraint_mutations,
+    index_mutations,
+    judge,
+    mutated_copy,
+    query_mutations,
+    rounds,
+)
+from polyplan.validate.oracle import parse_queries
+from polyplan.validate.relational import Harness
+from polyplan.validate.runner import run_validation
+from tests.conftest import SCENARIOS, planned
+
+ENGINES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
+]
+# Index mutations run end to end (a child pytest per round, the slow part): one scenario per
+# engine by default, each engine a different one, so that CI stays within a few minutes.
+INDEX_SCENARIO = {"sqlite": "shop", "postgresql": "saas", "mysql": "social"}
+# (operator, target) → why the generated tests cannot catch it. Empty: every mutation is caught.
+SURVIVORS: dict[tuple[str, str], str] = {}
+
+_scores: dict[str, dict[str, list[Outcome]]] = {}
+
+
+def write_folder(scenario: Path, folder: Path) -> Path:
+    """A scenario's relational artifacts, generated tests and plan.json, as `polyplan plan` writes them."""
+    plan = planned(scenario)
+    artifacts = Target().emit(plan)
+    texts = dict(artifacts.files)
+    texts.update({f"tests/{path}": text for path, text in artifacts.tests.items()})
+    texts["plan.json"] = render_plan_json(plan, {"relational": artifacts.summary}, list(artifacts.diagnostics))
+    write_tree(texts, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """scenario stem → its plan folder (written once for the module)."""
+    return {s.stem: write_folder(s, tmp_path_factory.mktemp(s.stem)) for s in SCENARIOS}
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _record(engine: str, kind: str, outcomes: list[Outcome], seconds: float) -> None:
+    _scores.setdefault(engine, {}).setdefault(kind, []).extend(outcomes)
+    caught = sum(o.caught for o in outcomes)
+    print(f"\nmutation score {engine} {kind}: {caught}/{len(outcomes)} caught in {seconds:.0f}s")
+    for outcome in outcomes:
+        if not outcome.caught:
+            print(f"  survivor: {outcome.mutation.label}: {outcome.why}")
+
+
+def _unexplained(outcomes: list[Outcome]) -> list[str]:
+    return [
+        f"{o.mutation.label}: {o.why}"
+        for o in outcomes
+        if not o.caught and (o.mutation.operator, o.mutation.target) not in SURVIVORS
+    ]
+
+
+def check_queries(folder: Path, engine: str, database: sa.Engine, mutations: list[Mutation]) -> list[Outcome]:
+    """Run the generated query checks on each mutated queries.sql (one loaded database)."""
+    harness = Harness.from_plan_folder(folder / "tests", engine)
+    harness.load(database)
+    original = (folder / f"relational/{engine}/queries.sql").read_text(encoding="utf-8")
+    for name in harness.query_names():  # the unmutated output passes, or nothing below means anything
+        harness.check_data(name)
+        harness.check_query(database, name)
+    outcomes: list[Outcome] = []
+    for mutation in mutations:
+        harness.queries = parse_queries(original.replace(mutation.old, mutation.new))
+        try:
+            harness.check_data(mutation.target)
+            harness.check_query(database, mutation.target)
+        except AssertionError as error:
+            named = str(error).startswith(f"{mutation.target}:")
+            outcomes.append(Outcome(mutation, named, "" if named else f"failed without naming it: {error}"))
+        except sa.exc.DBAPIError:
+            # The generated test of this query fails with the engine's error: named by its test id.
+            outcomes.append(Outcome(mutation, True, ""))
+        else:
+            outcomes.append(Outcome(mutation, False, "every check passed"))
+    harness.queries = parse_queries(original)
+    return outcomes
+
+
+def check_constraints(folder: Path, engine: str, url: str, mutations: list[Mutation]) -> list[Outcome]:
+    """Apply each round of mutated schema.sql to a fresh database and run the constraint checks."""
+    original = (folder / f"relational/{engine}/schema.sql").read_text(encoding="utf-8")
+    outcomes: list[Outcome] = []
+    harness = Harness.from_plan_folder(folder / "tests", engine)  # one seed generation for every round
+    for batch in rounds(mutations):
+        text = original
+        for mutation in batch:
+            text = text.replace(mutation.old, mutation.new)
+        harness.schema_sql = text
+        with scratch_database(url) as database:
+            harness.load(database)
+            for mutation in batch:
+                try:
+                    harness.check_constraint(database, mutation.target)
+                except AssertionError as error:
+                    named = str(error).startswith(f"{mutation.target}:")
+                    outcomes.append(Outcome(mutation, named, "" if named else f"failed without naming it: {error}"))
+                else:
+                    outcomes.append(Outcome(mutation, False, "the constraint check passed"))
+    return outcomes
+
+
+def run_rounds(folder: Path, engine: str, url: str, mutations: list[Mutation], work: Path) -> list[Outcome]:
+    """Each round of mutations applied to a copy of the folder and validated end to end."""
+    outcomes: list[Outcome] = []
+    for batch in rounds(mutations):
+        copy = mutated_copy(folder, batch, work)
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
+            code = run_validation(copy, engine, url, trust_edits=True, modules=[batch[0].module], output=output)
+            output.seek(0)
+            outcomes += judge(batch, code, output.read())
+    return outcomes
+
+
+def issue_list(folder: Path, engine: str) -> list[Mutation]:
+    """One mutation per operator the issue lists, each on a different query where the folder
+    allows (one end-to-end run for all of them); the LIMIT change is the issue's 20 → 5."""
+    chosen: list[Mutation] = []
+    for operator in ISSUE_OPERATORS:
+        options = [
+            m
+            for m in query_mutations(folder, engine)
+            if m.operator == operator and (operator != "change-limit" or m.detail == "20 → 5")
+        ]
+        fresh = [m for m in options if all(m.target != c.target for c in chosen)]
+        chosen.extend((fresh or options)[:1])
+    return chosen
+
+
+@pytest.fixture
+def url(engine: str) -> str:
+    return resolve_url(engine)
+
+
+def test_query_mutations_are_caught(folders: dict[str, Path], engine: str, url: str) -> None:
+    started = time.monotonic()
+    outcomes: list[Outcome] = []
+    for stem, folder in folders.items():
+        mutations = query_mutations(folder, engine)
+        assert mutations, f"{stem}: no query mutations"
+        with scratch_database(url) as database:
+            outcomes += check_queries(folder, engine, database, mutations)
+    operators = {o.mutation.operator for o in outcomes}
+    assert set(ISSUE_OPERATORS) - {"reorder-index"} <= operators, operators
+    _record(engine, "queries", outcomes, time.monotonic() - started)
+    assert not _unexplained(outcomes), "\n".join(_unexplained(outcomes))
+
+
+def test_constraint_mutations_are_caught(folders: dict[str, Path], engine: str, url: str) -> None:
+    started = time.monotonic()
+    outcomes: list[Outcome] = []
+    for folder in folders.values():
+        outcomes += check_constraints(folder, engine, url, constraint_mutations(folder, engine))
+    kinds = {o.mutation.operator for o in outcomes}
+    assert kinds == {"drop-primary-key", "drop-unique", "drop-foreign-key", "drop-check", "drop-not-null"}, kinds
+    _record(engine, "constraints", outcomes, time.monotonic() - started)
+    assert not _unexplained(outcomes), "\n".join(_unexplained(outcomes))
+
+
+def _index_scenarios(engine: str) -> list[str]:
+    if os.environ.get("POLYPLAN_MUTATIONS") == "all":
+        return [s.stem for s in SCENARIOS]
+    return [INDEX_SCENARIO[engine]]
+
+
+def test_index_mutations_are_caught_end_to_end(folders: dict[str, Path], engine: str, url: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    outcomes: list[Outcome] = []
+    for stem in _index_scenarios(engine):
+        folder = folders[stem]
+        mutations = index_mutations(folder, engine)
+        assert any(m.operator == "reorder-index" for m in mutations) or engine == "mysql", stem
+        outcomes += run_rounds(folder, engine, url, mutations, tmp_path)
+    _record(engine, "indexes", outcomes, time.monotonic() - started)
+    assert not _unexplained(outcomes), "\n".join(_unexplained(outcomes))
+
+
+def test_issue_mutations_are_caught_end_to_end(folders: dict[str, Path], engine: str, url: str, tmp_path: Path) -> None:
+    """The issue's list — LIMIT removed or 20 → 5, a sort flipped, a constant filter dropped, a
+    range bound dropped — through `polyplan validate`'s own runner, on shop, with the wrong
+    index columns on top (a separate module, so the same run)."""
+    folder = folders["shop"]
+    started = time.monotonic()
+    outcomes = run_rounds(folder, engine, url, issue_list(folder, engine), tmp_path)
+    assert {o.mutation.operator for o in outcomes} == set(ISSUE_OPERATORS) - {"reorder-index"}
+    _record(engine, "issue list (end to end)", outcomes, time.monotonic() - started)
+    assert not _unexplained(outcomes), "\n".join(_unexplained(outcomes))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def summary() -> Iterator[None]:
+    yield
+    for engine, kinds in _scores.items():
+        outcomes = [o for found in kinds.values() for o in found]
+        caught = sum(o.caught for o in outcomes)
+        print(f"\nmutation score {engine}: {caught}/{len(outcomes)} ({100 * caught / max(1, len(outcomes)):.0f} %)")
