@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from polyplan.emit.plan_json import render_plan_json
+from polyplan.emit.writer import write_tree
 from polyplan.pipeline import plan_file, render
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -59,6 +62,18 @@ def planned(scenario: Path) -> Plan:
     if scenario not in _plans:
         _plans[scenario] = plan_file(scenario)
     return _plans[scenario]
+
+
+def write_relational_folder(scenario: Path, folder: Path) -> Path:
+    """A scenario's relational artifacts, generated tests and plan.json, as `polyplan plan`
+    writes them (what `polyplan validate` needs for the relational engines)."""
+    plan = planned(scenario)
+    artifacts = Target().emit(plan)
+    texts = dict(artifacts.files)
+    texts.update({f"tests/{path}": text for path, text in artifacts.tests.items()})
+    texts["plan.json"] = render_plan_json(plan, {"relational": artifacts.summary}, list(artifacts.diagnostics))
+    write_tree(texts, folder)
+    return folder
 
 
 def rendered(scenario: Path) -> dict[str, str]:

@@ -17,8 +17,8 @@ import pytest
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.validate import relational
 from polyplan.validate.mutations import Outcome, defeat_index_mutations, query_mutations
-from tests.conftest import SCENARIOS
-from tests.test_mutations import check_queries, issue_list, run_rounds, write_folder
+from tests.conftest import SCENARIOS, write_relational_folder
+from tests.test_mutations import check_queries, issue_list, run_rounds
 
 # A pytest plugin for the child run of the generated tests: the EXPLAIN reader finds no problem.
 SABOTAGE_PLUGIN = """
@@ -35,7 +35,7 @@ explain.plan_problems = _no_problems
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_folder(next(s for s in SCENARIOS if s.stem == "shop"), tmp_path_factory.mktemp("shop"))
+    return write_relational_folder(next(s for s in SCENARIOS if s.stem == "shop"), tmp_path_factory.mktemp("shop"))
 
 
 def _survivors(outcomes: list[Outcome]) -> set[str]:

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polyplan.emit.plan_json import render_plan_json
-from polyplan.emit.writer import write_tree
-from polyplan.stores.relational import Target
 from polyplan.validate.runner import EXIT_FAILED, run_validation
-from tests.conftest import SCENARIOS, planned
+from tests.conftest import SCENARIOS, write_relational_folder
 from tests.test_indexes_engines import run_generated
 
 DESIGNED = 'CREATE INDEX ix_order_customer_id ON "order" (customer_id, id, number, status, total, placed_at);'
@@ -23,13 +20,7 @@ WRONG = 'CREATE INDEX ix_order_customer_id ON "order" (id, customer_id, number, 
 
 def write_folder(folder: Path) -> Path:
     """The shop scenario's relational artifacts and generated tests, as `polyplan plan` writes them."""
-    plan = planned(next(s for s in SCENARIOS if s.stem == "shop"))
-    artifacts = Target().emit(plan)
-    texts = dict(artifacts.files)
-    texts.update({f"tests/{path}": text for path, text in artifacts.tests.items()})
-    texts["plan.json"] = render_plan_json(plan, {"relational": artifacts.summary}, list(artifacts.diagnostics))
-    write_tree(texts, folder)
-    return folder
+    return write_relational_folder(next(s for s in SCENARIOS if s.stem == "shop"), folder)
 
 
 def test_an_index_with_the_designed_name_and_wrong_columns_is_caught(tmp_path: Path) -> None:

@@ -27,9 +27,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from polyplan.emit.plan_json import render_plan_json
-from polyplan.emit.writer import write_tree
-from polyplan.stores.relational import Target
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from polyplan.validate.mutations import (
@@ -46,7 +43,7 @@ from polyplan.validate.mutations import (
 from polyplan.validate.oracle import parse_queries
 from polyplan.validate.relational import Harness
 from polyplan.validate.runner import run_validation
-from tests.conftest import SCENARIOS, planned
+from tests.conftest import SCENARIOS, write_relational_folder
 
 ENGINES = [
     pytest.param("sqlite", id="sqlite"),
@@ -62,21 +59,10 @@ SURVIVORS: dict[tuple[str, str], str] = {}
 _scores: dict[str, dict[str, list[Outcome]]] = {}
 
 
-def write_folder(scenario: Path, folder: Path) -> Path:
-    """A scenario's relational artifacts, generated tests and plan.json, as `polyplan plan` writes them."""
-    plan = planned(scenario)
-    artifacts = Target().emit(plan)
-    texts = dict(artifacts.files)
-    texts.update({f"tests/{path}": text for path, text in artifacts.tests.items()})
-    texts["plan.json"] = render_plan_json(plan, {"relational": artifacts.summary}, list(artifacts.diagnostics))
-    write_tree(texts, folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """scenario stem → its plan folder (written once for the module)."""
-    return {s.stem: write_folder(s, tmp_path_factory.mktemp(s.stem)) for s in SCENARIOS}
+    return {s.stem: write_relational_folder(s, tmp_path_factory.mktemp(s.stem)) for s in SCENARIOS}
 
 
 @pytest.fixture(params=ENGINES)
