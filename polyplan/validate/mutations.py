@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 QUERIES = "test_{engine}.py"
 INDEXES = "test_{engine}_indexes.py"
@@ -235,7 +236,12 @@ def constraint_mutations(folder: Path, engine: str, per_kind: int = 2) -> list[M
 
 def all_mutations(folder: Path, engine: str) -> list[Mutation]:
     """Every mutation of the relational artifacts of `engine` in a plan folder."""
-    return [*query_mutations(folder, engine), *constraint_mutations(folder, engine), *index_mutations(folder, engine)]
+    return [
+        *query_mutations(folder, engine),
+        *constraint_mutations(folder, engine),
+        *index_mutations(folder, engine),
+        *defeat_index_mutations(folder, engine),
+    ]
 
 
 def rounds(mutations: Iterable[Mutation]) -> list[list[Mutation]]:
@@ -244,14 +250,27 @@ def rounds(mutations: Iterable[Mutation]) -> list[list[Mutation]]:
     packed: list[list[Mutation]] = []
     for mutation in mutations:
         for batch in packed:
-            if all(
-                m.target != mutation.target and m.module == mutation.module and m.old != mutation.old for m in batch
-            ) and not any(m.path == mutation.path and _overlaps(m, mutation) for m in batch):
+            # An index-defeating query edit and an index edit both fail the pattern's EXPLAIN
+            # check: in one run, either would be credited with the other's catch.
+            same_kind = mutation.module != INDEXES.format(engine=_engine(mutation)) or all(
+                m.path == mutation.path for m in batch
+            )
+            if (
+                same_kind
+                and all(
+                    m.target != mutation.target and m.module == mutation.module and m.old != mutation.old for m in batch
+                )
+                and not any(m.path == mutation.path and _overlaps(m, mutation) for m in batch)
+            ):
                 batch.append(mutation)
                 break
         else:
             packed.append([mutation])
     return packed
+
+
+def _engine(mutation: Mutation) -> str:
+    return mutation.path.split("/")[1]
 
 
 def _overlaps(left: Mutation, right: Mutation) -> bool:
@@ -302,3 +321,18 @@ def mutated_copy(folder: Path, batch: Sequence[Mutation], into: Path) -> Path:
         for mutation in mutations:
             mutation.apply(target)
     return target
+
+
+def run_mutations(
+    folder: Path, engine: str, url: str | None, run: Callable[[Path, list[Mutation], IO[str]], int]
+) -> Iterator[Outcome]:
+    """Every mutation of the folder's `engine` output, round by round: `run(copy, batch, output)`
+    validates a mutated copy (writing pytest's output) and returns its exit code."""
+    with tempfile.TemporaryDirectory(prefix="polyplan-mutants-") as work:
+        for batch in rounds(all_mutations(folder, engine)):
+            copy = mutated_copy(folder, batch, Path(work))
+            with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
+                code = run(copy, batch, output)
+                output.seek(0)
+                yield from judge(batch, code, output.read())
+            shutil.rmtree(copy, ignore_errors=True)

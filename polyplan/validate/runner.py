@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
 from polyplan.emit.writer import MANIFEST, foreign_files, read_manifest
 from polyplan.testkit import ENGINES
+from polyplan.validate.mutations import Mutation, run_mutations
 from polyplan.validate.reach import masked, unreachable
 
 EXIT_OK = 0
@@ -140,3 +141,30 @@ def run_validation(
     if completed.returncode == PYTEST_USAGE_ERROR:
         return EXIT_USAGE
     return EXIT_FAILED
+
+
+RELATIONAL = ("sqlite", "postgresql", "mysql")
+
+
+def mutation_score(
+    folder: str | Path, engine: str, url: str | None = None, report: Callable[[str], None] = print
+) -> int:
+    """Mutation testing of a plan folder's relational tests (`polyplan validate --mutations`):
+    every mutation of `polyplan.validate.mutations` is applied to a copy of the folder, which is
+    validated; each must fail, naming what was broken. 0 when all are caught, 1 otherwise."""
+    if engine not in RELATIONAL:
+        raise UsageError(f"--mutations covers the relational engines ({', '.join(RELATIONAL)}), not {engine}")
+    root = Path(folder).resolve()
+    verify_generated(root)  # the copies are edited on purpose; the original must be as written
+
+    def run(copy: Path, batch: list[Mutation], output: IO[str]) -> int:
+        return run_validation(copy, engine, url, trust_edits=True, modules=[batch[0].module], output=output)
+
+    caught = total = 0
+    for outcome in run_mutations(root, engine, url, run):
+        total += 1
+        caught += outcome.caught
+        verdict = "caught  " if outcome.caught else "SURVIVED"
+        report(f"{verdict} {outcome.mutation.label}" + (f": {outcome.why}" if outcome.why else ""))
+    report(f"mutation score {engine}: {caught}/{total} caught")
+    return EXIT_OK if caught == total else EXIT_FAILED
