@@ -55,6 +55,9 @@ def render_data(model: RequirementsModel, design: CacheDesign) -> str:
     records = generate(model, seed_rows(model, set(entities)), seed=0)
     data = {
         "model": model.name,
+        # From the model, not from keys.json (the artifact under test): each entity's
+        # growth.ttl_seconds, which its record, pointer and index keys must carry.
+        "ttl_seconds": {entity: model.entities[entity].growth.ttl_seconds for entity in entities},
         "entities": {
             entity: [_view(model, design, entity, record).to_json() for record in records[entity]]
             for entity in entities
@@ -192,6 +195,17 @@ def test_settings_match_the_memory_model(client: redis.Redis) -> None:
 def test_every_key_family_is_written(stored: dict[str, list[str]]) -> None:
     empty = [name for name, keys in stored.items() if not keys]
     assert not empty, f"no keys written for {empty}"
+
+
+def test_designed_ttls_follow_the_model() -> None:
+    # A cached answer's TTL is the plan's choice (staleness or write-through); every other key
+    # lives exactly as long as the model says its entity does.
+    for family in DESIGN["keys"]:
+        if family["role"] != "cached":
+            model = DATA["ttl_seconds"][family["entity"]]
+            assert family["ttl_seconds"] == model, (
+                f"{family['name']}: designed TTL {family['ttl_seconds']}, the model's growth.ttl_seconds is {model}"
+            )
 
 
 def test_keys_carry_their_ttls(client: redis.Redis, stored: dict[str, list[str]]) -> None:
