@@ -73,8 +73,8 @@ def test_rich_data_makes_every_property_observable(expected: Expected) -> None:
     )
     cases = choose_cases(expected, data, data, "sqlite")
     evaluator = Evaluator(expected, data, "sqlite")
-    shown = {name for name, test in properties(expected, cases[0].labels) for case in cases if test(evaluator, case)}
-    assert shown == {name for name, _ in properties(expected, cases[0].labels)}
+    shown = {name for name, test in properties(expected, cases[0]) for case in cases if test(evaluator, case)}
+    assert shown == {name for name, _ in properties(expected, cases[0])}
     assert "LIMIT 3 is reached" in shown and "the bound at < :at_to is exact" in shown
     assert "the direction of ORDER BY at DESC matters" in shown
 

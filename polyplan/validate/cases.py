@@ -184,20 +184,20 @@ def _without(case: Case, index: int, replacement: Condition | None = None) -> li
     return conditions
 
 
-def properties(expected: Expected, labels: Sequence[str]) -> list[Property]:
-    """Every property of the pattern's query a case can make observable, by name."""
+def properties(expected: Expected, sample: Case) -> list[Property]:
+    """Every property of the pattern's query a case can make observable, by name (`sample` is
+    any case: the conditions are the same in each, only their values differ)."""
     found: list[Property] = []
     limit = expected.limit
     if limit is not None:
         found.append((f"LIMIT {limit} is reached", lambda ev, case: len(ev.matching(case.conditions)) > limit))
-    for index, label in enumerate(labels):
+    for index, (label, condition) in enumerate(zip(sample.labels, sample.conditions, strict=True)):
 
         def dropped(ev: Evaluator, case: Case, index: int = index) -> bool:
             return ev.differs(ev.matching(case.conditions), ev.matching(_without(case, index)))
 
         found.append((f"the filter {label} matters", dropped))
-        op = label.split(" ", 2)[1] if " " in label else ""
-        if op in (">=", "<"):
+        if condition.op in LOOSER:
 
             def bound(ev: Evaluator, case: Case, index: int = index) -> bool:
                 condition = case.conditions[index]
@@ -356,7 +356,7 @@ def choose_cases(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], en
     pool = [build_case(expected, params, engine) for params in candidates(expected, raw, rows, engine)]
     if not pool:
         raise DataCannotDiscriminate(f"{expected.pattern.name}: the seeded rows give no parameter values")
-    wanted = properties(expected, pool[0].labels)
+    wanted = properties(expected, pool[0])
     shown = [{name for name, test in wanted if test(evaluator, case)} for case in pool]
     chosen: list[Case] = []
     missing = {name for name, _ in wanted}
