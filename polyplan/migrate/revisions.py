@@ -1,0 +1,151 @@
+"""Operations → revisions: the steps of each phase per engine, in order, upgrade and downgrade.
+
+A model change becomes two revisions (expand, then contract); the first migration into an
+empty folder is preceded by a baseline revision that creates the old version's schema. A
+revision's downgrade is rendered from the reversed operations in the opposite phase (see
+`polyplan.migrate.ops`), so upgrade and downgrade cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.schema import CreateIndex
+
+from polyplan.migrate.context import Context
+from polyplan.migrate.diff import Versions
+from polyplan.migrate.ops import AddTable, ColumnChange, DropTable, Operation, RenameTable
+from polyplan.migrate.sql import Step, compile_ddl, create_table_only, quote
+from polyplan.stores.relational.design import fit
+from polyplan.stores.relational.render import ENGINES
+
+
+class Phase(StrEnum):
+    BASELINE = "baseline"
+    EXPAND = "expand"
+    CONTRACT = "contract"
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One Alembic revision: its id, its parent, and the steps per engine each way."""
+
+    id: str
+    down: str | None
+    phase: Phase
+    title: str
+    old_sha256: str
+    new_sha256: str
+    upgrade: dict[str, list[Step]]
+    downgrade: dict[str, list[Step]]
+
+
+def revision_id(old_sha256: str, new_sha256: str, phase: Phase) -> str:
+    """A revision id derived from the two models' hashes: the same models, the same id."""
+    return hashlib.sha256(f"{old_sha256}:{new_sha256}:{phase.value}".encode()).hexdigest()[:12]
+
+
+_WHOLE_TABLE = (AddTable, DropTable, RenameTable)
+
+
+def _sqlite_rebuilt(ctx: Context, operations: list[Operation]) -> list[str]:
+    """Tables SQLite cannot ALTER into their new shape: rebuilt, like Alembic's batch mode."""
+    tables = [op.table for op in operations if not isinstance(op, _WHOLE_TABLE) and op.sqlite_rebuild(ctx)]
+    return sorted(set(tables))
+
+
+def _sqlite_rebuild(ctx: Context, table: str, operations: list[Operation]) -> list[Step]:
+    """Alembic batch mode's "move and copy", rendered at generation time so that it also works
+    offline: a new table in the new shape, the rows copied across, the old table dropped and the
+    new one renamed into its place, then its indexes."""
+    after = ctx.after.table(table)
+    before = ctx.before.table(table)
+    moved = {op.column: op.old for op in operations if isinstance(op, ColumnChange) and op.table == table}
+    pairs = [
+        (column.name, moved.get(column.name, column.name))
+        for column in after.columns
+        if moved.get(column.name, column.name) in before.c
+    ]
+    temporary = fit(f"_polyplan_new_{table}")
+    q = lambda name: quote("sqlite", name)  # noqa: E731
+    columns = ", ".join(q(new) for new, _ in pairs)
+    values = ", ".join(q(old) for _, old in pairs)
+    steps = [
+        Step(create_table_only(after, "sqlite", temporary)),
+        Step(f"INSERT INTO {q(temporary)} ({columns}) SELECT {values} FROM {q(table)}"),
+        Step(f"DROP TABLE {q(table)}"),
+        Step(f"ALTER TABLE {q(temporary)} RENAME TO {q(table)}"),
+    ]
+    steps += [Step(compile_ddl(CreateIndex(i), "sqlite")) for i in sorted(after.indexes, key=lambda i: str(i.name))]
+    return steps
+
+
+def phase_steps(versions: Versions, phase: Phase, reverse: bool = False) -> dict[str, list[Step]]:
+    """The steps of one phase for every engine; `reverse` renders the downgrade of the other phase."""
+    result: dict[str, list[Step]] = {}
+    for engine in ENGINES:
+        ctx = versions.context(engine)
+        operations = list(versions.operations)
+        if reverse:
+            ctx = ctx.swapped()
+            operations = [op.reverse() for op in reversed(operations)]
+        contract = phase is Phase.CONTRACT
+        operations.sort(key=lambda op: op.order, reverse=contract)
+        rebuilt = _sqlite_rebuilt(ctx, operations) if engine == "sqlite" else []
+        steps: list[Step] = []
+        if contract:
+            for table in rebuilt:
+                steps += _sqlite_rebuild(ctx, table, operations)
+        for op in operations:
+            if op.table in rebuilt and not isinstance(op, _WHOLE_TABLE):
+                continue
+            steps += op.contract(ctx) if contract else op.expand(ctx)
+        result[engine] = steps
+    return result
+
+
+def revisions(versions: Versions, old_sha256: str, new_sha256: str, down: str | None) -> list[Revision]:
+    """The expand and contract revisions of a change, chained after `down`."""
+    old, new = versions.old.model, versions.new.model
+    expand_id = revision_id(old_sha256, new_sha256, Phase.EXPAND)
+    contract_id = revision_id(old_sha256, new_sha256, Phase.CONTRACT)
+    change = f"{new.name} version {old.version} → {new.version}"
+    return [
+        Revision(
+            expand_id,
+            down,
+            Phase.EXPAND,
+            f"{change}, expand: additions the running version ignores",
+            old_sha256,
+            new_sha256,
+            phase_steps(versions, Phase.EXPAND),
+            phase_steps(versions, Phase.CONTRACT, reverse=True),
+        ),
+        Revision(
+            contract_id,
+            expand_id,
+            Phase.CONTRACT,
+            f"{change}, contract: removals, once only the new version runs",
+            old_sha256,
+            new_sha256,
+            phase_steps(versions, Phase.CONTRACT),
+            phase_steps(versions, Phase.EXPAND, reverse=True),
+        ),
+    ]
+
+
+def baseline_revision(versions: Versions, sha256: str) -> Revision:
+    """The revision that creates `versions.new`'s schema in an empty database."""
+    model = versions.new.model
+    return Revision(
+        revision_id("", sha256, Phase.BASELINE),
+        None,
+        Phase.BASELINE,
+        f"{model.name} version {model.version}, baseline: the schema as `polyplan plan` creates it",
+        "",
+        sha256,
+        phase_steps(versions, Phase.EXPAND),
+        phase_steps(versions, Phase.CONTRACT, reverse=True),
+    )
