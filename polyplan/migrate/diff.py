@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.schema import AddConstraint as SAAddConstraint
 
-from polyplan.diagnostics import Diagnostic, DiagnosticError, Location
+from polyplan.diagnostics import Diagnostic, DiagnosticError, Location, Severity
 from polyplan.migrate.context import Context, Design, index_columns, index_signature
 from polyplan.migrate.ops import (
     AddColumn,
@@ -101,6 +101,11 @@ def conversion(old: Attribute, new: Attribute) -> Conversion | None:
 @dataclass
 class _Problems:
     found: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def warn(self, code: str, message: str, loaded: LoadedModel, path: PathKey) -> None:
+        location = loaded.locate_value(path)
+        self.warnings.append(Diagnostic(code, message, ".".join(map(str, path)), Severity.WARNING, location))
 
     def add(self, code: str, message: str, loaded: LoadedModel, path: PathKey, at_key: bool = False) -> None:
         location: Location | None = loaded.locate(path) if at_key else loaded.locate_value(path)
@@ -247,6 +252,7 @@ class Versions:
     new: Plan
     designs: dict[str, tuple[Design, Design]]
     operations: tuple[Operation, ...]
+    warnings: tuple[Diagnostic, ...] = ()
 
     def context(self, engine: str) -> Context:
         """The rendering context of `engine` (old → new)."""
@@ -410,6 +416,14 @@ class _Differ:
         if how is None:
             return None  # reported on the model already (PP703)
         old_type, new_type = types["postgresql"]
+        if how is Conversion.NARROW:
+            self.problems.warn(
+                "PP805",
+                f"'{after.source}' narrows from {old_type} to {new_type}: the migration fails on a value that does not "
+                "fit; check the data first",
+                self.new.loaded,
+                (*self._path(after.source), "type"),
+            )
         if before.name != after.name:
             return RenameColumn(new.name, before.name, after.name, old_type, new_type, how)
         return AlterColumnType(new.name, before.name, after.name, old_type, new_type, how)
@@ -478,7 +492,7 @@ def diff_plans(old: Plan, new: Plan) -> Versions:
     if problems.found:
         raise DiagnosticError(problems.found)
     designs = {engine: (differ.before[engine], differ.after[engine]) for engine in ENGINES}
-    return Versions(old, new, designs, tuple(operations))
+    return Versions(old, new, designs, tuple(operations), tuple(problems.warnings))
 
 
 def baseline(plan: Plan) -> Versions:

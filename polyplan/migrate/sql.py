@@ -37,7 +37,7 @@ def quote(engine: str, name: str) -> str:
     return str(dialect_of(engine).identifier_preparer.quote(name))
 
 
-def compile_ddl(element: DDLElement | CreateColumn[Any], engine: str) -> str:
+def compile_ddl(element: DDLElement | CreateColumn, engine: str) -> str:
     """One DDL element as `engine` SQL, without a trailing semicolon."""
     text = str(element.compile(dialect=dialect_of(engine))).strip()
     return "\n".join(line.rstrip() for line in text.splitlines())
@@ -58,7 +58,7 @@ def table_ddl(table: sa.Table, engine: str) -> list[str]:
 
     url = {"postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://", "sqlite": "sqlite://"}[engine]
     mock = sa.create_mock_engine(url, executor)
-    table.create(mock, checkfirst=False)  # type: ignore[arg-type]  # a mock engine is what create_all takes too
+    table.create(mock, checkfirst=False)
     return statements + [text for _, text in sorted(indexes)]
 
 

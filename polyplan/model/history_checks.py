@@ -84,8 +84,8 @@ def history_problems(model: RequirementsModel) -> list[Finding]:
         if not entity_name or not attr_name:
             found.append(("PP103", f"'{dotted}' should be written Entity.attribute", where))
             continue
-        entity = model.entities.get(entity_name)
-        if entity is not None and attr_name in entity.attributes:
+        current = model.entities.get(entity_name)
+        if current is not None and attr_name in current.attributes:
             found.append(("PP316", f"attribute '{dotted}' is declared dropped but this version still has it", where))
         if entity_name in dropped_entities:
             found.append(("PP316", f"'{dotted}' is dropped with its whole entity; list the entity only", where))
