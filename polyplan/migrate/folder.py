@@ -2,7 +2,7 @@
 
 The folder is runnable with the `alembic` command alone (no polyplan at run time):
 `alembic upgrade head` with the database URL in POLYPLAN_DATABASE_URL (or `-x url=...`), and
-offline `alembic upgrade head --sql -x dialect=postgresql|mysql|sqlite`. Each revision holds
+offline `alembic -x dialect=postgresql|mysql|sqlite upgrade head --sql`. Each revision holds
 the SQL of every engine and runs the one of the database it is connected to.
 
 It is written with polyplan's safe writer: the whole folder at once, refused when it holds files
@@ -27,7 +27,7 @@ from polyplan.stores.relational.render import ENGINES
 ALEMBIC_INI = """\
 # Written by polyplan. From this folder:
 #   POLYPLAN_DATABASE_URL=postgresql+psycopg://... alembic upgrade head
-#   alembic upgrade head --sql -x dialect=postgresql      (offline: print the SQL)
+#   alembic -x dialect=postgresql upgrade head --sql      (offline: print the SQL)
 [alembic]
 script_location = %(here)s
 path_separator = os
