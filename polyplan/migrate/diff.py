@@ -388,7 +388,7 @@ class _Differ:
                 self._path(source),
             )
             return
-        self.ops.append(DropColumn(new.name, column.name))
+        self.ops.append(DropColumn(new.name, column.name, keep=True))
 
     def _column(self, old: TableSpec, new: TableSpec, before: ColumnSpec, after: ColumnSpec) -> ColumnChange | None:
         types = {

@@ -232,10 +232,44 @@ class AddColumn(Operation):
         return not _constant_default(column) or (not column.nullable and column.server_default is None)
 
 
+def archive_table(table: str, column: str) -> str:
+    """Where the contract keeps a dropped column's values, keyed by the row's primary key."""
+    return fit(f"polyplan_dropped_{table}_{column}")
+
+
+def _key_columns(ctx: Context, table: str, after: bool) -> list[str]:
+    design = ctx.after if after else ctx.before
+    return [c.name for c in design.table(table).primary_key.columns]
+
+
+def archive_steps(ctx: Context, table: str, column: str) -> list[Step]:
+    """Copy a column's values aside before it is dropped, so that a downgrade can restore them."""
+    archive = _t(ctx, archive_table(table, column))
+    selected = ", ".join(_t(ctx, c) for c in [*_key_columns(ctx, table, after=False), column])
+    # A plain copy under a share lock: writes go on; the scan may take long, so no statement timeout.
+    return [
+        *guards(ctx.engine, statement_timeout="0"),
+        Step(f"DROP TABLE IF EXISTS {archive}"),
+        Step(f"CREATE TABLE {archive} AS SELECT {selected} FROM {_t(ctx, table)}"),
+    ]
+
+
+def restored_value(ctx: Context, table: str, column: str) -> str:
+    """The archived value of `column` for the current row of `table` (a correlated subquery)."""
+    archive, alias = _t(ctx, archive_table(table, column)), _t(ctx, table)
+    match = " AND ".join(f"a.{_t(ctx, k)} = {alias}.{_t(ctx, k)}" for k in _key_columns(ctx, table, after=True))
+    return f"(SELECT a.{_t(ctx, column)} FROM {archive} a WHERE {match})"
+
+
 @dataclass(frozen=True)
 class DropColumn(Operation):
+    """A column dropped. `keep`: the contract first copies its values into an archive table (see
+    `archive_table`), and the reverse restores them; a column that only the new version added is
+    dropped without."""
+
     table: str
     column: str
+    keep: bool = False
     kind: ClassVar[str] = "drop_column"
 
     @property
@@ -247,19 +281,60 @@ class DropColumn(Operation):
         return True
 
     def reverse(self) -> Operation:
-        return AddColumn(self.table, self.column)
+        return RestoreColumn(self.table, self.column) if self.keep else AddColumn(self.table, self.column)
 
     def describe(self) -> str:
-        return f"- column {self.table}.{self.column}"
+        kept = f" (values kept in {archive_table(self.table, self.column)})" if self.keep else ""
+        return f"- column {self.table}.{self.column}{kept}"
 
     def steps(self, ctx: Context) -> list[Step]:
         sql = f"ALTER TABLE {_t(ctx, self.table)} DROP COLUMN {_t(ctx, self.column)}"
         if ctx.engine == "mysql":
             sql = mysql_online(sql, "INSTANT")
-        return [*guards(ctx.engine), Step(sql)]
+        archive = archive_steps(ctx, self.table, self.column) if self.keep else []
+        return [*archive, *guards(ctx.engine), Step(sql)]
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
         return True  # SQLite refuses DROP COLUMN on a column any index or constraint names
+
+
+@dataclass(frozen=True)
+class RestoreColumn(AddColumn):
+    """The reverse of a kept drop: the column comes back with the values archived when it went."""
+
+    kind: ClassVar[str] = "restore_column"
+
+    def reverse(self) -> Operation:
+        return DropColumn(self.table, self.column, keep=True)
+
+    def describe(self) -> str:
+        return f"+ column {self.table}.{self.column} (restored from {archive_table(self.table, self.column)})"
+
+    def sqlite_rebuild(self, ctx: Context) -> bool:
+        return True
+
+    def steps(self, ctx: Context) -> list[Step]:
+        engine, table, column = ctx.engine, _t(ctx, self.table), _t(ctx, self.column)
+        built = ctx.after.table(self.table).c[self.column]
+        loose = built._copy()
+        loose.nullable = True  # filled first, required after: rows written since the drop have no value
+        definition = compile_ddl(CreateColumn(loose), engine)
+        add = f"ALTER TABLE {table} ADD COLUMN {definition}"
+        steps = [*guards(engine), Step(mysql_online(add, "INSTANT") if engine == "mysql" else add)]
+        steps += [
+            *guards(engine, statement_timeout="0"),
+            Step(f"UPDATE {table} SET {column} = {restored_value(ctx, self.table, self.column)}"),
+        ]
+        if not built.nullable:
+            if engine == "postgresql":
+                steps += _not_null(ctx, self.table, self.column)
+            else:
+                required = _column_sql(ctx, self.table, self.column)
+                steps += [
+                    *guards(engine),
+                    Step(mysql_online(f"ALTER TABLE {table} MODIFY {required}", "COPY", "SHARED")),
+                ]
+        return [*steps, Step(f"DROP TABLE {_t(ctx, archive_table(self.table, self.column))}")]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,19 @@ from sqlalchemy.schema import CreateIndex
 from polyplan.migrate.context import Context
 from polyplan.migrate.diff import Versions
 from polyplan.migrate.lint import Finding, lint_sql
-from polyplan.migrate.ops import AddTable, ColumnChange, DropTable, Operation, RenameTable, allow
+from polyplan.migrate.ops import (
+    AddTable,
+    ColumnChange,
+    DropColumn,
+    DropTable,
+    Operation,
+    RenameTable,
+    RestoreColumn,
+    allow,
+    archive_steps,
+    archive_table,
+    restored_value,
+)
 from polyplan.migrate.sql import Step, compile_ddl, create_table_only, quote
 from polyplan.stores.relational.design import fit
 from polyplan.stores.relational.render import ENGINES
@@ -67,23 +79,28 @@ def _sqlite_rebuild(ctx: Context, table: str, operations: list[Operation]) -> li
     new one renamed into its place, then its indexes."""
     after = ctx.after.table(table)
     before = ctx.before.table(table)
-    moved = {op.column: op.old for op in operations if isinstance(op, ColumnChange) and op.table == table}
+    mine = [op for op in operations if op.table == table]
+    moved = {op.column: op.old for op in mine if isinstance(op, ColumnChange)}
+    restored = {op.column for op in mine if isinstance(op, RestoreColumn)}
+    kept = [op.column for op in mine if isinstance(op, DropColumn) and op.keep]
     pairs = [
-        (column.name, moved.get(column.name, column.name))
+        (column.name, _q(moved.get(column.name, column.name)))
         for column in after.columns
         if moved.get(column.name, column.name) in before.c
     ]
+    pairs += [(column, restored_value(ctx, table, column)) for column in sorted(restored)]
     temporary = fit(f"_polyplan_new_{table}")
     columns = ", ".join(_q(new) for new, _ in pairs)
-    values = ", ".join(_q(old) for _, old in pairs)
-    steps = [
+    values = ", ".join(value for _, value in pairs)
+    steps = [step for column in kept for step in archive_steps(ctx, table, column)]
+    steps += [
         Step(create_table_only(after, "sqlite", temporary)),
         Step(f"INSERT INTO {_q(temporary)} ({columns}) SELECT {values} FROM {_q(table)}"),
         Step(allow("PP807", "its rows live on in the copy", f"DROP TABLE {_q(table)}")),
         Step(allow("PP808", "the copy takes the table's name", f"ALTER TABLE {_q(temporary)} RENAME TO {_q(table)}")),
     ]
     steps += [Step(compile_ddl(CreateIndex(i), "sqlite")) for i in sorted(after.indexes, key=lambda i: str(i.name))]
-    return steps
+    return steps + [Step(f"DROP TABLE {_q(archive_table(table, column))}") for column in sorted(restored)]
 
 
 def phase_steps(versions: Versions, phase: Phase, reverse: bool = False) -> dict[str, list[Step]]:
