@@ -68,7 +68,7 @@ def test_the_shop_change_is_the_operations_the_model_declares() -> None:
     rename = operations["RenameColumn"]
     assert isinstance(rename, RenameColumn)
     assert (rename.table, rename.old, rename.column) == ("customer", "full_name", "name")
-    assert operations["DropColumn"] == DropColumn("product", "attributes", keep=True)
+    assert operations["DropColumn"] == DropColumn("product", "attributes", True, "polyplan_dropped_product_attributes")
     assert operations["AddColumn"] == AddColumn("customer", "phone")
     assert operations["AddIndex"] == AddIndex("customer", "ix_customer_country_created_at")
     retypes = [op for op in shop().operations if isinstance(op, AlterColumnType)]

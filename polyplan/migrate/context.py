@@ -8,7 +8,7 @@ operation is rendered with the context swapped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,10 +23,20 @@ class Design:
 
     tables: dict[str, TableSpec]
     rendered: Rendered
+    # Table names as the operations write them (the other version's) → this version's names.
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def name(self, table: str) -> str:
+        """This version's name of `table`."""
+        return self.aliases.get(table, table)
+
+    def spec(self, table: str) -> TableSpec:
+        """The designed table `table`."""
+        return self.tables[self.name(table)]
 
     def table(self, name: str) -> sa.Table:
         """The SQLAlchemy table `name`."""
-        return self.rendered.metadata.tables[name]
+        return self.rendered.metadata.tables[self.name(name)]
 
     def index(self, table: str, name: str) -> sa.Index | None:
         """The index `name` of `table`, or None when this engine creates none (e.g. GIN on SQLite)."""
@@ -34,12 +44,12 @@ class Design:
 
     def index_spec(self, table: str, name: str) -> IndexSpec:
         """The designed index `name` of `table`."""
-        return next(i for i in self.tables[table].indexes if i.name == name)
+        return next(i for i in self.spec(table).indexes if i.name == name)
 
     def constraint(self, table: str, name: str) -> tuple[Constraint, sa.Constraint] | None:
         """The constraint `name` of `table`, as designed and as SQLAlchemy builds it; None when this
         engine does not enforce it (SQLite has no pattern checks)."""
-        rule = next((c for c in self.rendered.constraints.get(table, []) if c.name == name), None)
+        rule = next((c for c in self.rendered.constraints.get(self.name(table), []) if c.name == name), None)
         if rule is None:
             return None
         built = next(c for c in self.table(table).constraints if c.name == name)
@@ -49,10 +59,10 @@ class Design:
         """Names of the constraints and of the indexes of `table` that involve `column`."""
         constraints = [
             c.name
-            for c in self.rendered.constraints.get(table, [])
+            for c in self.rendered.constraints.get(self.name(table), [])
             if c.kind in ("unique", "foreign_key", "check") and column in c.columns
         ]
-        indexes = [spec.name for spec in self.tables[table].indexes if column in index_columns(spec)]
+        indexes = [spec.name for spec in self.spec(table).indexes if column in index_columns(spec)]
         return constraints, indexes
 
 
@@ -75,5 +85,6 @@ class Context:
     after: Design
 
     def swapped(self) -> Context:
-        """The context of the reversed operations."""
-        return Context(self.engine, self.after, self.before)
+        """The context of the reversed operations, which name renamed tables by their old names."""
+        inverse = {old: new for new, old in self.before.aliases.items()}
+        return Context(self.engine, replace(self.after, aliases=inverse), replace(self.before, aliases={}))

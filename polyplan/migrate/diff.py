@@ -34,6 +34,7 @@ from polyplan.migrate.ops import (
     RenameTable,
     ReplaceConstraint,
     ReplaceIndex,
+    archive_table,
 )
 from polyplan.migrate.sql import compile_ddl
 from polyplan.model.loader import LoadedModel, PathKey
@@ -255,9 +256,10 @@ class Versions:
     warnings: tuple[Diagnostic, ...] = ()
 
     def context(self, engine: str) -> Context:
-        """The rendering context of `engine` (old → new)."""
+        """The rendering context of `engine` (old → new); operations name tables by their new names."""
         before, after = self.designs[engine]
-        return Context(engine, before, after)
+        renamed = {op.table: op.old for op in self.operations if isinstance(op, RenameTable)}
+        return Context(engine, replace(before, aliases=renamed), after)
 
 
 def designs_of(plan: Plan | None) -> dict[str, Design]:
@@ -388,7 +390,7 @@ class _Differ:
                 self._path(source),
             )
             return
-        self.ops.append(DropColumn(new.name, column.name, keep=True))
+        self.ops.append(DropColumn(new.name, column.name, keep=True, archive=archive_table(new.name, column.name)))
 
     def _column(self, old: TableSpec, new: TableSpec, before: ColumnSpec, after: ColumnSpec) -> ColumnChange | None:
         types = {

@@ -160,7 +160,7 @@ class DropTable(Operation):
         steps = guards(ctx.engine)
         if ctx.engine == "sqlite":
             # FTS5 shadow tables and their triggers belong to the table (see index_render.fts5_ddl).
-            for spec in ctx.before.tables[self.table].indexes:
+            for spec in ctx.before.spec(self.table).indexes:
                 if spec.kind is IndexKind.FULLTEXT:
                     steps.append(Step(f"DROP TABLE IF EXISTS {_t(ctx, fts_table(spec))}"))
         return [*steps, Step(f"DROP TABLE {_t(ctx, self.table)}")]
@@ -185,7 +185,16 @@ class RenameTable(Operation):
     def steps(self, ctx: Context) -> list[Step]:
         old, new = _t(ctx, self.old), _t(ctx, self.table)
         sql = f"RENAME TABLE {old} TO {new}" if ctx.engine == "mysql" else f"ALTER TABLE {old} RENAME TO {new}"
-        return [*guards(ctx.engine), Step(sql)]
+        steps = [*guards(ctx.engine), Step(sql)]
+        before_key = ctx.before.table(self.old).primary_key.name
+        after_key = ctx.after.table(self.table).primary_key.name
+        if ctx.engine == "postgresql" and before_key != after_key:
+            # The key's name follows the table's, as in a fresh schema (MariaDB's is always PRIMARY;
+            # SQLite's is rebuilt with the table when anything else changes).
+            steps.append(
+                Step(f"ALTER TABLE {new} RENAME CONSTRAINT {_t(ctx, str(before_key))} TO {_t(ctx, str(after_key))}")
+            )
+        return steps
 
 
 # --- columns --------------------------------------------------------------------------------
@@ -242,9 +251,9 @@ def _key_columns(ctx: Context, table: str, after: bool) -> list[str]:
     return [c.name for c in design.table(table).primary_key.columns]
 
 
-def archive_steps(ctx: Context, table: str, column: str) -> list[Step]:
+def archive_steps(ctx: Context, table: str, column: str, archive_name: str) -> list[Step]:
     """Copy a column's values aside before it is dropped, so that a downgrade can restore them."""
-    archive = _t(ctx, archive_table(table, column))
+    archive = _t(ctx, archive_name)
     selected = ", ".join(_t(ctx, c) for c in [*_key_columns(ctx, table, after=False), column])
     # A plain copy under a share lock: writes go on; the scan may take long, so no statement timeout.
     return [
@@ -254,9 +263,9 @@ def archive_steps(ctx: Context, table: str, column: str) -> list[Step]:
     ]
 
 
-def restored_value(ctx: Context, table: str, column: str) -> str:
+def restored_value(ctx: Context, table: str, column: str, archive_name: str) -> str:
     """The archived value of `column` for the current row of `table` (a correlated subquery)."""
-    archive, alias = _t(ctx, archive_table(table, column)), _t(ctx, table)
+    archive, alias = _t(ctx, archive_name), _t(ctx, table)
     match = " AND ".join(f"a.{_t(ctx, k)} = {alias}.{_t(ctx, k)}" for k in _key_columns(ctx, table, after=True))
     return f"(SELECT a.{_t(ctx, column)} FROM {archive} a WHERE {match})"
 
@@ -270,6 +279,7 @@ class DropColumn(Operation):
     table: str
     column: str
     keep: bool = False
+    archive: str = ""  # the archive table's name, fixed when the drop is planned
     kind: ClassVar[str] = "drop_column"
 
     @property
@@ -281,17 +291,20 @@ class DropColumn(Operation):
         return True
 
     def reverse(self) -> Operation:
-        return RestoreColumn(self.table, self.column) if self.keep else AddColumn(self.table, self.column)
+        if self.keep:
+            return RestoreColumn(self.table, self.column, self.archive or archive_table(self.table, self.column))
+        return AddColumn(self.table, self.column)
 
     def describe(self) -> str:
-        kept = f" (values kept in {archive_table(self.table, self.column)})" if self.keep else ""
+        kept = f" (values kept in {self.archive or archive_table(self.table, self.column)})" if self.keep else ""
         return f"- column {self.table}.{self.column}{kept}"
 
     def steps(self, ctx: Context) -> list[Step]:
         sql = f"ALTER TABLE {_t(ctx, self.table)} DROP COLUMN {_t(ctx, self.column)}"
         if ctx.engine == "mysql":
             sql = mysql_online(sql, "INSTANT")
-        archive = archive_steps(ctx, self.table, self.column) if self.keep else []
+        name = self.archive or archive_table(self.table, self.column)
+        archive = archive_steps(ctx, self.table, self.column, name) if self.keep else []
         return [*archive, *guards(ctx.engine), Step(sql)]
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
@@ -302,13 +315,19 @@ class DropColumn(Operation):
 class RestoreColumn(AddColumn):
     """The reverse of a kept drop: the column comes back with the values archived when it went."""
 
+    archive: str = ""
     kind: ClassVar[str] = "restore_column"
 
+    @property
+    def archive_name(self) -> str:
+        """The table the values come back from."""
+        return self.archive or archive_table(self.table, self.column)
+
     def reverse(self) -> Operation:
-        return DropColumn(self.table, self.column, keep=True)
+        return DropColumn(self.table, self.column, keep=True, archive=self.archive_name)
 
     def describe(self) -> str:
-        return f"+ column {self.table}.{self.column} (restored from {archive_table(self.table, self.column)})"
+        return f"+ column {self.table}.{self.column} (restored from {self.archive_name})"
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
         return True
@@ -323,7 +342,7 @@ class RestoreColumn(AddColumn):
         steps = [*guards(engine), Step(mysql_online(add, "INSTANT") if engine == "mysql" else add)]
         steps += [
             *guards(engine, statement_timeout="0"),
-            Step(f"UPDATE {table} SET {column} = {restored_value(ctx, self.table, self.column)}"),
+            Step(f"UPDATE {table} SET {column} = {restored_value(ctx, self.table, self.column, self.archive_name)}"),
         ]
         if not built.nullable:
             if engine == "postgresql":
@@ -334,7 +353,7 @@ class RestoreColumn(AddColumn):
                     *guards(engine),
                     Step(mysql_online(f"ALTER TABLE {table} MODIFY {required}", "COPY", "SHARED")),
                 ]
-        return [*steps, Step(f"DROP TABLE {_t(ctx, archive_table(self.table, self.column))}")]
+        return [*steps, Step(f"DROP TABLE {_t(ctx, self.archive_name)}")]
 
 
 @dataclass(frozen=True)

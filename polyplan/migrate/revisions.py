@@ -9,7 +9,7 @@ revision's downgrade is rendered from the reversed operations in the opposite ph
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy.schema import CreateIndex
@@ -81,18 +81,22 @@ def _sqlite_rebuild(ctx: Context, table: str, operations: list[Operation]) -> li
     before = ctx.before.table(table)
     mine = [op for op in operations if op.table == table]
     moved = {op.column: op.old for op in mine if isinstance(op, ColumnChange)}
-    restored = {op.column for op in mine if isinstance(op, RestoreColumn)}
-    kept = [op.column for op in mine if isinstance(op, DropColumn) and op.keep]
+    restored = {op.column: op.archive_name for op in mine if isinstance(op, RestoreColumn)}
+    kept = [op for op in mine if isinstance(op, DropColumn) and op.keep]
     pairs = [
         (column.name, _q(moved.get(column.name, column.name)))
         for column in after.columns
         if moved.get(column.name, column.name) in before.c
     ]
-    pairs += [(column, restored_value(ctx, table, column)) for column in sorted(restored)]
+    pairs += [(column, restored_value(ctx, table, column, restored[column])) for column in sorted(restored)]
     temporary = fit(f"_polyplan_new_{table}")
     columns = ", ".join(_q(new) for new, _ in pairs)
     values = ", ".join(value for _, value in pairs)
-    steps = [step for column in kept for step in archive_steps(ctx, table, column)]
+    steps = [
+        step
+        for op in kept
+        for step in archive_steps(ctx, table, op.column, op.archive or archive_table(table, op.column))
+    ]
     steps += [
         Step(create_table_only(after, "sqlite", temporary)),
         Step(f"INSERT INTO {_q(temporary)} ({columns}) SELECT {values} FROM {_q(table)}"),
@@ -100,7 +104,14 @@ def _sqlite_rebuild(ctx: Context, table: str, operations: list[Operation]) -> li
         Step(allow("PP808", "the copy takes the table's name", f"ALTER TABLE {_q(temporary)} RENAME TO {_q(table)}")),
     ]
     steps += [Step(compile_ddl(CreateIndex(i), "sqlite")) for i in sorted(after.indexes, key=lambda i: str(i.name))]
-    return steps + [Step(f"DROP TABLE {_q(archive_table(table, column))}") for column in sorted(restored)]
+    return steps + [Step(f"DROP TABLE {_q(restored[column])}") for column in sorted(restored)]
+
+
+def _renamed(op: Operation, names: dict[str, str]) -> Operation:
+    if isinstance(op, RenameTable) or op.table not in names:
+        return op
+    changed: Operation = replace(op, table=names[op.table])  # type: ignore[type-var]  # every operation is a dataclass
+    return changed
 
 
 def phase_steps(versions: Versions, phase: Phase, reverse: bool = False) -> dict[str, list[Step]]:
@@ -111,7 +122,9 @@ def phase_steps(versions: Versions, phase: Phase, reverse: bool = False) -> dict
         operations = list(versions.operations)
         if reverse:
             ctx = ctx.swapped()
-            operations = [op.reverse() for op in reversed(operations)]
+            # A reversed operation names its table as the other version does.
+            old_names = {op.table: op.old for op in operations if isinstance(op, RenameTable)}
+            operations = [_renamed(op.reverse(), old_names) for op in reversed(operations)]
         contract = phase is Phase.CONTRACT
         operations.sort(key=lambda op: op.order, reverse=contract)
         rebuilt = _sqlite_rebuilt(ctx, operations) if engine == "sqlite" else []
