@@ -140,49 +140,32 @@ def phase_steps(versions: Versions, phase: Phase, reverse: bool = False) -> dict
     return result
 
 
+_OPPOSITE = {Phase.EXPAND: Phase.CONTRACT, Phase.CONTRACT: Phase.EXPAND}
+
+
+def _revision(versions: Versions, phase: Phase, down: str | None, title: str, shas: tuple[str, str]) -> Revision:
+    """A revision whose downgrade is the other phase of the reversed operations."""
+    steps = Phase.EXPAND if phase is Phase.BASELINE else phase
+    upgrade = phase_steps(versions, steps)
+    downgrade = phase_steps(versions, _OPPOSITE[steps], reverse=True)
+    return Revision(revision_id(*shas, phase), down, phase, title, *shas, upgrade, downgrade)
+
+
 def revisions(versions: Versions, old_sha256: str, new_sha256: str, down: str | None) -> list[Revision]:
     """The expand and contract revisions of a change, chained after `down`."""
     old, new = versions.old.model, versions.new.model
-    expand_id = revision_id(old_sha256, new_sha256, Phase.EXPAND)
-    contract_id = revision_id(old_sha256, new_sha256, Phase.CONTRACT)
     change = f"{new.name} version {old.version} → {new.version}"
-    return [
-        Revision(
-            expand_id,
-            down,
-            Phase.EXPAND,
-            f"{change}, expand: additions the running version ignores",
-            old_sha256,
-            new_sha256,
-            phase_steps(versions, Phase.EXPAND),
-            phase_steps(versions, Phase.CONTRACT, reverse=True),
-        ),
-        Revision(
-            contract_id,
-            expand_id,
-            Phase.CONTRACT,
-            f"{change}, contract: removals, once only the new version runs",
-            old_sha256,
-            new_sha256,
-            phase_steps(versions, Phase.CONTRACT),
-            phase_steps(versions, Phase.EXPAND, reverse=True),
-        ),
-    ]
+    shas = (old_sha256, new_sha256)
+    expand = _revision(versions, Phase.EXPAND, down, f"{change}, expand: additions the running version ignores", shas)
+    contract_title = f"{change}, contract: removals, once only the new version runs"
+    return [expand, _revision(versions, Phase.CONTRACT, expand.id, contract_title, shas)]
 
 
 def baseline_revision(versions: Versions, sha256: str) -> Revision:
     """The revision that creates `versions.new`'s schema in an empty database."""
     model = versions.new.model
-    return Revision(
-        revision_id("", sha256, Phase.BASELINE),
-        None,
-        Phase.BASELINE,
-        f"{model.name} version {model.version}, baseline: the schema as `polyplan plan` creates it",
-        "",
-        sha256,
-        phase_steps(versions, Phase.EXPAND),
-        phase_steps(versions, Phase.CONTRACT, reverse=True),
-    )
+    title = f"{model.name} version {model.version}, baseline: the schema as `polyplan plan` creates it"
+    return _revision(versions, Phase.BASELINE, None, title, ("", sha256))
 
 
 def lint_revision(revision: Revision) -> dict[tuple[str, str], list[Finding]]:
