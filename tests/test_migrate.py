@@ -387,3 +387,30 @@ def test_renamed_from_changes_the_migration_not_the_plan(tmp_path: Path) -> None
         diff_plans(plan_file(SHOP_V1), plan_file(tmp_path / "v2.yaml"))
     assert [d.code for d in raised.value.diagnostics] == ["PP701"]
     assert raised.value.diagnostics[0].location is not None and raised.value.diagnostics[0].location.line == 16
+
+
+def test_migrate_refuses_a_plan_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "plan"
+    assert run_main(["plan", str(SHOP_V1), "--out", str(plan)], monkeypatch, capsys)[0] == 0
+    before = folder_bytes(plan)
+    code, _, err = run_main(["migrate", str(SHOP_V1), str(SHOP_V2), "--out", str(plan)], monkeypatch, capsys)
+    assert code == 2 and err.strip().endswith(
+        "holds a polyplan plan, not migrations; give `polyplan migrate` a folder of its own [PP601]"
+    )
+    assert folder_bytes(plan) == before
+
+
+def test_a_key_attribute_is_not_renamed_or_retyped(tmp_path: Path) -> None:
+    old = "name: m\nversion: 1\nentities:\n  Tag:\n    key: {attributes: [slug], kind: natural}\n    attributes:\n      slug: {type: string, max_length: 20}\n"
+    (tmp_path / "v1.yaml").write_text(old)
+    (tmp_path / "v2.yaml").write_text(
+        old.replace("version: 1", "version: 2").replace("max_length: 20", "max_length: 40")
+    )
+    with pytest.raises(DiagnosticError) as raised:
+        diff_plans(plan_file(tmp_path / "v1.yaml"), plan_file(tmp_path / "v2.yaml"))
+    assert [d.render() for d in raised.value.diagnostics] == [
+        f"{tmp_path / 'v2.yaml'}:7:13: entities.Tag.attributes.slug: 'Tag.slug' is part of the primary key of 'tag' "
+        "and is renamed or retyped; polyplan cannot migrate that yet [PP707]"
+    ]

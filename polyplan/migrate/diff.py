@@ -362,7 +362,7 @@ class _Differ:
             "PP707",
             f"table '{table.name}': {why}; polyplan cannot migrate that yet",
             self.new.loaded,
-            self._path(f"{table.entity}.x"),
+            ("entities", table.entity) if table.entity in self.new.model.entities else ("relationships",),
         )
 
     def _added_column(self, table: TableSpec, column: ColumnSpec) -> None:
@@ -413,6 +413,16 @@ class _Differ:
             )
             return None
         if before.name == after.name and not retyped:
+            return None
+        if before.name in old.primary_key:
+            # Foreign keys of other tables point at it: a new column would leave them behind.
+            self.problems.add(
+                "PP707",
+                f"'{after.source}' is part of the primary key of '{new.name}' and is renamed or retyped; polyplan "
+                "cannot migrate that yet",
+                self.new.loaded,
+                self._path(after.source),
+            )
             return None
         how = conversion(before.attribute, after.attribute)
         if how is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location
-from polyplan.emit.writer import read_manifest, write_tree
+from polyplan.emit.writer import OutputRefused, read_manifest, write_tree
 from polyplan.migrate.diff import Versions, baseline, diff_plans
 from polyplan.migrate.revisions import Phase, Revision, baseline_revision, revisions
 from polyplan.migrate.sql import Step
@@ -199,9 +199,15 @@ class Migration:
 def plan_migration(old: Plan, new: Plan, old_path: Path, new_path: Path, folder: Path) -> Migration:
     """The folder's new content: the revisions already there, then this change's (pure but for reading
     `folder`). Raises DiagnosticError for a change that cannot be migrated or a folder that does not
-    continue from OLD (PP706)."""
+    continue from OLD (PP706), and OutputRefused for a folder that holds a plan."""
     versions = diff_plans(old, new)
     old_sha, new_sha = model_sha256(old_path), model_sha256(new_path)
+    written = read_manifest(folder) if folder.is_dir() else None
+    if written and "alembic.ini" not in written:
+        # Another polyplan output (a plan): the writer would replace it, so say what it is instead.
+        raise OutputRefused(
+            "PP601", f"{folder} holds a polyplan plan, not migrations; give `polyplan migrate` a folder of its own"
+        )
     found = existing_revisions(folder) if folder.is_dir() else []
     files = {r.path: (folder / r.path).read_text(encoding="utf-8") for r in found}
     head = _head(found)

@@ -410,7 +410,7 @@ class ColumnChange(Operation):
     def _type_sql(self, ctx: Context, column: sa.Column[Any]) -> str:
         return str(column.type.compile(dialect=dialect_of(ctx.engine)))
 
-    def _names(self, ctx: Context) -> dict[str, str]:
+    def _names(self) -> dict[str, str]:
         base = fit(f"polyplan_sync_{self.table}_{self.column}")
         return {"function": base, "trigger": base}
 
@@ -420,7 +420,7 @@ class ColumnChange(Operation):
         old_col, new_col = self._sa(ctx)
         table, old, middle = _t(ctx, self.table), _t(ctx, self.old), _t(ctx, self._middle())
         old_type, new_type = self._type_sql(ctx, old_col), self._type_sql(ctx, new_col)
-        names = self._names(ctx)
+        names = self._names()
         function, trigger = _t(ctx, names["function"]), _t(ctx, names["trigger"])
         # Both columns stay writable: a row written by either application version gets the other.
         body = (
@@ -505,7 +505,7 @@ class ColumnChange(Operation):
             sql = f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {new_type}"
             return [*guards(ctx.engine), Step(allow("PP801", "this change of type rewrites nothing", sql))]
         middle = _t(ctx, self._middle())
-        names = self._names(ctx)
+        names = self._names()
         steps = [
             *guards(ctx.engine),
             Step(f"DROP TRIGGER IF EXISTS {_t(ctx, names['trigger'])} ON {table}"),
