@@ -23,6 +23,7 @@ from polyplan.migrate.context import Design
 from polyplan.migrate.diff import designs_of, diff_plans
 from polyplan.migrate.folder import write_migration
 from polyplan.migrate.ops import ColumnChange, Conversion, DropTable, RenameTable
+from polyplan.migrate.status import drift
 from polyplan.pipeline import plan_file
 from polyplan.seed.generate import feasible_rows, generate
 from polyplan.seed.relational import load_rows, table_rows
@@ -108,6 +109,8 @@ def test_upgrade_downgrade_upgrade_keeps_every_row(pair: tuple[str, Path, Path],
         assert counts(v1) == {t: n for t, n in loaded.items() if t in v1}
 
         command.upgrade(config, "head")
+        with database.connect() as connection:  # the migrated schema is the one a fresh plan creates
+            assert [d.describe() for d in drift(new, connection)] == []
         v2 = snapshot(database, after)
         renamed_tables = {op.old: op.table for op in ops if isinstance(op, RenameTable)}
         dropped_tables = {op.table for op in ops if isinstance(op, DropTable)}
@@ -123,6 +126,8 @@ def test_upgrade_downgrade_upgrade_keeps_every_row(pair: tuple[str, Path, Path],
                     assert v2[new_table][column] == columns[source], f"{table}.{source} → {new_table}.{column}"
 
         command.downgrade(config, baseline)
+        with database.connect() as connection:
+            assert [d.describe() for d in drift(old, connection)] == []
         back = snapshot(database, before)
         # Dropped columns come back with their values (kept aside by the contract revision).
         for table, columns in v1.items():

@@ -272,7 +272,7 @@ def _constraint_def(design: Design, table: str, name: str, engine: str) -> str |
     found = design.constraint(table, name)
     if found is None:
         return None
-    text = compile_ddl(SAAddConstraint(found[1]), engine)
+    text = compile_ddl(SAAddConstraint(found[1], isolate_from_table=False), engine)
     return text.split(" ADD ", 1)[1]  # the definition, without the table's (possibly old) name
 
 

@@ -233,7 +233,7 @@ class AddColumn(Operation):
         sql = f"ALTER TABLE {_t(ctx, self.table)} ADD COLUMN {_column_sql(ctx, self.table, self.column)}"
         if ctx.engine == "mysql":
             sql = mysql_online(sql, "INSTANT")
-        return [*guards(ctx.engine), Step(sql)]
+        return [*guards(ctx.engine), Step(sql), *_comment(ctx, self.table, self.column)]
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
         # SQLite adds a column in place only with a constant default (or none, when nullable).
@@ -353,7 +353,7 @@ class RestoreColumn(AddColumn):
                     *guards(engine),
                     Step(mysql_online(f"ALTER TABLE {table} MODIFY {required}", "COPY", "SHARED")),
                 ]
-        return [*steps, Step(f"DROP TABLE {_t(ctx, self.archive_name)}")]
+        return [*steps, *_comment(ctx, self.table, self.column), Step(f"DROP TABLE {_t(ctx, self.archive_name)}")]
 
 
 @dataclass(frozen=True)
@@ -521,9 +521,7 @@ class ColumnChange(Operation):
         if self._middle() != self.column:
             rename = f"ALTER TABLE {table} RENAME COLUMN {middle} TO {column}"
             steps.append(Step(allow("PP808", "no application uses the shadow column's name", rename)))
-        if new_col.comment:
-            steps.append(Step(f"COMMENT ON COLUMN {table}.{column} IS {_literal(new_col.comment)}"))
-        return steps
+        return steps + _comment(ctx, self.table, self.column)
 
 
 def _mysql_inplace(old: Any, new: Any) -> bool:
@@ -537,6 +535,14 @@ def _mysql_inplace(old: Any, new: Any) -> bool:
 def allow(code: str, why: str, sql: str) -> str:
     """`sql` marked for the lint as deliberately doing what `code` warns about, and why."""
     return f"-- polyplan-lint: ignore {code} ({why})\n{sql}"
+
+
+def _comment(ctx: Context, table: str, column: str) -> list[Step]:
+    """PostgreSQL keeps a column's comment apart from its definition (MariaDB's is in it)."""
+    comment = ctx.after.table(table).c[column].comment
+    if ctx.engine != "postgresql" or not comment:
+        return []
+    return [Step(f"COMMENT ON COLUMN {_t(ctx, table)}.{_t(ctx, column)} IS {_literal(comment)}")]
 
 
 def _literal(text: str) -> str:
@@ -564,7 +570,8 @@ def _same_constraints(ctx: Context, table: str, before: list[str], after: list[s
         if (
             old
             and new
-            and compile_ddl(SAAddConstraint(old[1]), ctx.engine) == compile_ddl(SAAddConstraint(new[1]), ctx.engine)
+            and compile_ddl(SAAddConstraint(old[1], isolate_from_table=False), ctx.engine)
+            == compile_ddl(SAAddConstraint(new[1], isolate_from_table=False), ctx.engine)
         ):
             same.add(name)
     return same
@@ -722,7 +729,8 @@ class AddConstraint(Operation):
             return []
         rule, built = found
         engine, table, name = ctx.engine, _t(ctx, self.table), _t(ctx, self.name)
-        add = compile_ddl(SAAddConstraint(built), engine)
+        # Not isolated: the constraint stays part of its table for every later CREATE TABLE.
+        add = compile_ddl(SAAddConstraint(built, isolate_from_table=False), engine)
         if engine == "mysql":
             algorithm = ("INPLACE", "NONE") if rule.kind == "unique" else ("COPY", "SHARED")
             return [*guards(engine), Step(mysql_online(add, *algorithm))]
