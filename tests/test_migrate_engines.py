@@ -29,6 +29,7 @@ from polyplan.seed.generate import feasible_rows, generate
 from polyplan.seed.relational import load_rows, table_rows
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
+from tests.test_bad_input import run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = ROOT / "scenarios" / "history"
@@ -185,3 +186,35 @@ def test_a_whole_history_in_one_folder(engine: str, tmp_path: Path) -> None:
     assert version == added[-1][-1].id
     expected = design_tables(last)
     assert expected <= tables and not {t for t in tables if t.startswith("_polyplan_new_")}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_status_reports_drift(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`polyplan status`: no drift after the migrations (exit 0); a column and an index added and an
+    index dropped by hand are reported (exit 1)."""
+    old_path, new_path = HISTORY / "shop" / "v1.yaml", HISTORY / "shop" / "v2.yaml"
+    migration = write_migration(plan_file(old_path), plan_file(new_path), old_path, new_path, tmp_path / "m")
+    with scratch_database(resolve_url(engine)) as database:
+        url = database.url.render_as_string(hide_password=False)
+        config = Config(str(tmp_path / "m" / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        command.upgrade(config, "head")
+        code, out, _ = run_main(["status", str(new_path), "--url", url], monkeypatch, capsys)
+        assert (code, out.splitlines()) == (
+            0,
+            [f"alembic revision: {migration.added[-1].id}", f"no drift: the database matches {new_path}"],
+        )
+        with database.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE customer ADD COLUMN nickname VARCHAR(20)")
+            connection.exec_driver_sql("CREATE INDEX ix_by_hand ON product (sku, stock)")
+            drop = "DROP INDEX ix_customer_country_created_at"
+            connection.exec_driver_sql(drop + (" ON customer" if engine == "mysql" else ""))
+        code, out, _ = run_main(["status", str(new_path), "--url", url], monkeypatch, capsys)
+    assert code == 1
+    assert out.splitlines()[1:] == [
+        "added: column customer.nickname",
+        "missing: index customer.ix_customer_country_created_at",
+        "added: index product.ix_by_hand",
+    ]

@@ -122,3 +122,49 @@ def lint(
     if findings:
         raise typer.Exit(EXIT_CHECKS_FAILED)
     typer.echo(f"{file}: no findings")
+
+
+@app.command()
+def status(
+    model: Annotated[Path, typer.Argument(help="The requirements model (YAML).", show_default=False)],
+    url: Annotated[str, typer.Option("--url", help="SQLAlchemy URL of the live database.")],
+) -> None:
+    """Compare a live relational database with MODEL's design; exit 1 on drift (columns, indexes, constraints)."""
+    import sqlalchemy as sa
+
+    from polyplan.migrate.status import drift
+    from polyplan.pipeline import plan_file
+    from polyplan.stores.relational.connect import create_engine
+
+    plan = guarded(lambda: plan_file(model))
+    try:
+        database = create_engine(url)
+    except sa.exc.ArgumentError as error:
+        err_console.print(f"polyplan status: bad --url: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        with database.connect() as connection:
+            found = drift(plan, connection)
+            revision = _revision(connection)
+    except sa.exc.SQLAlchemyError as error:
+        err_console.print(f"polyplan status: cannot read the database: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        database.dispose()
+    if revision:
+        typer.echo(f"alembic revision: {revision}")
+    for item in found:
+        typer.echo(item.describe())
+    if found:
+        raise typer.Exit(EXIT_CHECKS_FAILED)
+    typer.echo(f"no drift: the database matches {model}")
+
+
+def _revision(connection: Any) -> str | None:
+    """The Alembic revision the database is at, when it has one."""
+    import sqlalchemy as sa
+
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    value = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    return None if value is None else str(value)
