@@ -612,24 +612,45 @@ def _reversed(conversion: Conversion) -> Conversion:
     return {Conversion.WIDEN: Conversion.NARROW, Conversion.NARROW: Conversion.WIDEN}.get(conversion, conversion)
 
 
-# --- indexes --------------------------------------------------------------------------------
+# --- indexes and constraints -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class AddIndex(Operation):
+class _Named(Operation):
+    """An index or a constraint of a table, by name; subclasses say what and how."""
+
     table: str
     name: str
-    kind: ClassVar[str] = "add_index"
+    what: ClassVar[str] = ""
+    sign: ClassVar[str] = "+"
+    rank: ClassVar[Order] = Order.INDEX
+    removing: ClassVar[bool] = False
+    opposite: ClassVar[str] = ""  # the class of the reverse operation
+    note: ClassVar[str] = ""
 
     @property
     def order(self) -> Order:
-        return Order.INDEX
+        return self.rank
+
+    @property
+    def removes(self) -> bool:
+        return self.removing
 
     def reverse(self) -> Operation:
-        return DropIndex(self.table, self.name)
+        opposite = next(c for c in _Named.__subclasses__() if c.__name__ == self.opposite)
+        return opposite(self.table, self.name)
 
     def describe(self) -> str:
-        return f"+ index {self.name} on {self.table}"
+        return f"{self.sign} {self.what} {self.name} on {self.table}{self.note}"
+
+
+@dataclass(frozen=True)
+class AddIndex(_Named):
+    kind: ClassVar[str] = "add_index"
+    what: ClassVar[str] = "index"
+    sign: ClassVar[str] = "+"
+    rank: ClassVar[Order] = Order.INDEX
+    opposite: ClassVar[str] = "DropIndex"
 
     def steps(self, ctx: Context) -> list[Step]:
         index = ctx.after.index(self.table, self.name)
@@ -662,24 +683,13 @@ class AddIndex(Operation):
 
 
 @dataclass(frozen=True)
-class DropIndex(Operation):
-    table: str
-    name: str
+class DropIndex(_Named):
     kind: ClassVar[str] = "drop_index"
-
-    @property
-    def order(self) -> Order:
-        return Order.INDEX
-
-    @property
-    def removes(self) -> bool:
-        return True
-
-    def reverse(self) -> Operation:
-        return AddIndex(self.table, self.name)
-
-    def describe(self) -> str:
-        return f"- index {self.name} on {self.table}"
+    what: ClassVar[str] = "index"
+    sign: ClassVar[str] = "-"
+    rank: ClassVar[Order] = Order.INDEX
+    removing: ClassVar[bool] = True
+    opposite: ClassVar[str] = "AddIndex"
 
     def steps(self, ctx: Context) -> list[Step]:
         spec = ctx.before.index_spec(self.table, self.name)
@@ -705,20 +715,12 @@ class DropIndex(Operation):
 
 
 @dataclass(frozen=True)
-class AddConstraint(Operation):
-    table: str
-    name: str
+class AddConstraint(_Named):
     kind: ClassVar[str] = "add_constraint"
-
-    @property
-    def order(self) -> Order:
-        return Order.CONSTRAINT
-
-    def reverse(self) -> Operation:
-        return DropConstraint(self.table, self.name)
-
-    def describe(self) -> str:
-        return f"+ constraint {self.name} on {self.table}"
+    what: ClassVar[str] = "constraint"
+    sign: ClassVar[str] = "+"
+    rank: ClassVar[Order] = Order.CONSTRAINT
+    opposite: ClassVar[str] = "DropConstraint"
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
         return True
@@ -759,24 +761,13 @@ class AddConstraint(Operation):
 
 
 @dataclass(frozen=True)
-class DropConstraint(Operation):
-    table: str
-    name: str
+class DropConstraint(_Named):
     kind: ClassVar[str] = "drop_constraint"
-
-    @property
-    def order(self) -> Order:
-        return Order.CONSTRAINT
-
-    @property
-    def removes(self) -> bool:
-        return True
-
-    def reverse(self) -> Operation:
-        return AddConstraint(self.table, self.name)
-
-    def describe(self) -> str:
-        return f"- constraint {self.name} on {self.table}"
+    what: ClassVar[str] = "constraint"
+    sign: ClassVar[str] = "-"
+    rank: ClassVar[Order] = Order.CONSTRAINT
+    removing: ClassVar[bool] = True
+    opposite: ClassVar[str] = "AddConstraint"
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
         return True
@@ -797,23 +788,16 @@ class DropConstraint(Operation):
 
 
 @dataclass(frozen=True)
-class ReplaceConstraint(Operation):
+class ReplaceConstraint(_Named):
     """A constraint whose rule changes (an enum gains a value): replaced in the expand phase, so
     that the new rule holds before the new application version writes."""
 
-    table: str
-    name: str
     kind: ClassVar[str] = "replace_constraint"
-
-    @property
-    def order(self) -> Order:
-        return Order.CONSTRAINT
-
-    def reverse(self) -> Operation:
-        return ReplaceConstraint(self.table, self.name)
-
-    def describe(self) -> str:
-        return f"~ constraint {self.name} on {self.table} (new rule)"
+    what: ClassVar[str] = "constraint"
+    sign: ClassVar[str] = "~"
+    rank: ClassVar[Order] = Order.CONSTRAINT
+    opposite: ClassVar[str] = "ReplaceConstraint"
+    note: ClassVar[str] = " (new rule)"
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
         return True
@@ -823,22 +807,15 @@ class ReplaceConstraint(Operation):
 
 
 @dataclass(frozen=True)
-class ReplaceIndex(Operation):
+class ReplaceIndex(_Named):
     """An index whose definition changes under the same name."""
 
-    table: str
-    name: str
     kind: ClassVar[str] = "replace_index"
-
-    @property
-    def order(self) -> Order:
-        return Order.INDEX
-
-    def reverse(self) -> Operation:
-        return ReplaceIndex(self.table, self.name)
-
-    def describe(self) -> str:
-        return f"~ index {self.name} on {self.table} (new definition)"
+    what: ClassVar[str] = "index"
+    sign: ClassVar[str] = "~"
+    rank: ClassVar[Order] = Order.INDEX
+    opposite: ClassVar[str] = "ReplaceIndex"
+    note: ClassVar[str] = " (new definition)"
 
     def steps(self, ctx: Context) -> list[Step]:
         return DropIndex(self.table, self.name).steps(ctx) + AddIndex(self.table, self.name).steps(ctx)
