@@ -218,3 +218,39 @@ def test_status_reports_drift(
         "missing: index customer.ix_customer_country_created_at",
         "added: index product.ix_by_hand",
     ]
+
+
+@pytest.mark.postgresql
+def test_the_postgresql_backfill_runs_in_batches(tmp_path: Path) -> None:
+    """More rows than one batch: the loop commits batch after batch and leaves no row behind."""
+    inputs = ROOT / "tests" / "migrate_inputs"
+    old_path, new_path = inputs / "base.yaml", inputs / "good.yaml"
+    old = plan_file(old_path)
+    migration = write_migration(old, plan_file(new_path), old_path, new_path, tmp_path / "m")
+    expand = next(r for r in migration.added if r.phase.value == "expand")
+    assert any("LIMIT 5000" in s.sql for s in expand.upgrade["postgresql"])
+    before, after = migration.versions.designs["postgresql"]
+    with scratch_database(resolve_url("postgresql")) as database:
+        config = Config(str(tmp_path / "m" / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
+        command.upgrade(config, migration.added[0].id)
+        rows = 2 * 5000 + 7
+        data = generate(old.model, {"Customer": rows, "Order": 0}, seed=3)
+        with database.begin() as connection:
+            load_rows(
+                connection, before.rendered.metadata, table_rows(list(before.tables.values()), data, "postgresql")
+            )
+        names = snapshot(database, before)["customer"]["full_name"]
+        command.upgrade(config, expand.id)
+        with database.connect() as connection:
+            # Both names are there while the old version runs, each row in step.
+            pairs = connection.exec_driver_sql("SELECT full_name, name FROM customer").all()
+            inserted = connection.exec_driver_sql(
+                "INSERT INTO customer (id, email, full_name, vip) VALUES (gen_random_uuid(), 'x@y', 'Old App', false) "
+                "RETURNING name"
+            ).scalar_one()
+            connection.rollback()
+        assert len(pairs) == rows and all(a == b for a, b in pairs)
+        assert inserted == "Old App"  # a write of the old version reaches the new column through the trigger
+        command.upgrade(config, "head")
+        assert snapshot(database, after)["customer"]["name"] == names
