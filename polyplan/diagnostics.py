@@ -8,6 +8,8 @@ Code ranges:
   PP4xx  planning warnings (a choice was forced, a target lacks a feature)
   PP5xx  capacity and latency warnings
   PP6xx  the output folder (refused before anything is written)
+  PP7xx  migrations between two versions of a model (nothing is written)
+  PP8xx  migration lint: a schema change that blocks or breaks a live application
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ CODES: dict[str, str] = {
     "PP313": "tenancy without a tenant key",
     "PP314": "full-text at scale without a search engine or relational fallback",
     "PP315": "rules that no record can satisfy",
+    "PP316": "rename or drop contradicts the model",
     "PP401": "no store can hold an entity or a transaction",
     "PP402": "target lacks a feature; substitution applied",
     "PP403": "pattern not served by an index",
@@ -63,6 +66,22 @@ CODES: dict[str, str] = {
     "PP601": "output folder holds files polyplan did not write",
     "PP602": "output path is unsafe to replace",
     "PP603": "output folder cannot be written",
+    "PP701": "entity or attribute vanished without being declared dropped",
+    "PP702": "rename whose source the old version does not have",
+    "PP703": "type change with no safe conversion",
+    "PP704": "versions out of order",
+    "PP705": "new required attribute without a default",
+    "PP706": "migration folder does not continue from the old version",
+    "PP707": "change a migration cannot make",
+    "PP801": "statement rewrites the table",
+    "PP802": "index built while blocking writes",
+    "PP803": "NOT NULL added without a default or a validated check",
+    "PP804": "volatile default on a new column",
+    "PP805": "type narrowing",
+    "PP806": "DDL without a lock or statement timeout",
+    "PP807": "drop of a column or table",
+    "PP808": "rename the running application breaks on",
+    "PP809": "constraint validated while blocking writes",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from polyplan.cli import planning, seed, validate  # each module registers its commands on `app`
+from polyplan.cli import planning, schema_change, seed, validate  # each module registers its commands on `app`
 from polyplan.cli.app import app
 from polyplan.cli.common import EXIT_BAD_INPUT, err_console
 
@@ -22,4 +22,4 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT + 1)
 
 
-__all__ = ["app", "main", "planning", "seed", "validate"]
+__all__ = ["app", "main", "planning", "schema_change", "seed", "validate"]

@@ -137,6 +137,10 @@ class Attribute(Strict):
     avg_items: Annotated[float, Field(gt=0, le=MAX_ITEMS)] | None = Field(
         default=None, description="For list: average items."
     )
+    renamed_from: str | None = Field(
+        default=None,
+        description="The attribute's name in the previous version of the model: a migration renames it.",
+    )
 
 
 class KeyKind(StrEnum):
@@ -226,6 +230,9 @@ class Entity(Strict):
     placement: Placement | None = None
     avg_record_bytes: Annotated[int, Field(gt=0, le=MAX_BYTES)] | None = Field(
         default=None, description="Override of the estimated record size."
+    )
+    renamed_from: str | None = Field(
+        default=None, description="The entity's name in the previous version of the model: a migration renames it."
     )
 
 
@@ -402,6 +409,15 @@ class Options(Strict):
     suppress: list[str] = Field(default_factory=list, description="Diagnostic codes to silence, e.g. PP401.")
 
 
+class Dropped(Strict):
+    """What this version removes on purpose from the previous one (a migration drops it)."""
+
+    entities: list[str] = Field(default_factory=list, description="Entities of the previous version removed.")
+    attributes: list[str] = Field(
+        default_factory=list, description="Attributes of the previous version removed, as Entity.attribute."
+    )
+
+
 class RequirementsModel(Strict):
     """The root of a polyplan requirements model."""
 
@@ -417,6 +433,9 @@ class RequirementsModel(Strict):
     transactions: list[Transaction] = Field(default_factory=list)
     tenancy: Tenancy = Field(default_factory=Tenancy)
     security: Security = Field(default_factory=Security)
+    dropped: Dropped = Field(
+        default_factory=Dropped, description="Entities and attributes of the previous version removed on purpose."
+    )
 
     # Memo of facts derived from this (immutable) model; see polyplan.model.derived.
     _derived: dict[Any, Any] = PrivateAttr(default_factory=dict)

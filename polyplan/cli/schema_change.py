@@ -1,0 +1,170 @@
+"""`polyplan diff`, `migrate` and `lint`: schema change between two versions of a model."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from polyplan.cli.app import app
+from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, err_console, guarded, print_diagnostics
+
+# SQLAlchemy and the planners load when a command runs, not for --help.
+if TYPE_CHECKING:
+    from polyplan.migrate.diff import Versions
+
+OldArg = Annotated[Path, typer.Argument(help="The previous version of the model (YAML).", show_default=False)]
+NewArg = Annotated[Path, typer.Argument(help="The new version of the model (YAML).", show_default=False)]
+
+
+class LintEngine(StrEnum):
+    postgresql = "postgresql"
+    mysql = "mysql"
+    sqlite = "sqlite"
+
+
+def _versions(old: Path, new: Path) -> Versions:
+    from polyplan.migrate.diff import diff_plans
+    from polyplan.pipeline import plan_file
+
+    return guarded(lambda: diff_plans(plan_file(old), plan_file(new)))
+
+
+def _side(path: Path, versions: Versions, which: str) -> dict[str, Any]:
+    from polyplan.migrate.folder import model_sha256
+
+    model = (versions.old if which == "old" else versions.new).model
+    return {"file": str(path), "name": model.name, "version": model.version, "sha256": model_sha256(path)}
+
+
+@app.command()
+def diff(
+    old: OldArg,
+    new: NewArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the operations as JSON.")] = False,
+) -> None:
+    """What changes in the relational design from OLD to NEW, one operation per line."""
+    versions = _versions(old, new)
+    print_diagnostics(versions.warnings)
+    if as_json:
+        body = {
+            "old": _side(old, versions, "old"),
+            "new": _side(new, versions, "new"),
+            "operations": [op.to_json() for op in versions.operations],
+            "warnings": [d.render() for d in versions.warnings],
+        }
+        typer.echo(json.dumps(body, indent=2, sort_keys=True))
+        return
+    before, after = versions.old.model, versions.new.model
+    from polyplan.migrate.ops import ColumnChange
+
+    typer.echo(f"{after.name}: version {before.version} → {after.version}")
+    if not versions.operations:
+        typer.echo("  no change to the relational design")
+    for op in versions.operations:
+        phase = "expand + contract" if isinstance(op, ColumnChange) else "contract" if op.removes else "expand"
+        typer.echo(f"  {op.describe()}    [{phase}]")
+
+
+@app.command()
+def migrate(
+    old: OldArg,
+    new: NewArg,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Migration folder: new, empty, or one polyplan migrate wrote.")
+    ] = Path("migrations"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a folder that holds files polyplan did not write.")
+    ] = False,
+) -> None:
+    """Write Alembic revisions (expand, then contract) from OLD to NEW into --out, chained onto those there."""
+    from polyplan.migrate.folder import write_migration
+    from polyplan.migrate.revisions import lint_revision
+    from polyplan.pipeline import plan_file
+
+    migration = guarded(lambda: write_migration(plan_file(old), plan_file(new), old, new, out, force=force))
+    print_diagnostics(migration.versions.warnings)
+    files = {revision.id: next(p for p in migration.files if revision.id in p) for revision in migration.added}
+    for revision in migration.added:
+        # Upgrades only: a downgrade undoes, and its drops are the point. Lines count the
+        # engine's upgrade steps, each ending with a semicolon.
+        for (engine, direction), findings in lint_revision(revision).items():
+            if direction == "upgrade":
+                source = f"{out / files[revision.id]}[{engine}]"
+                print_diagnostics(f.diagnostic(source) for f in findings)
+    if not migration.added:
+        typer.echo(f"{out}: already migrated from {old} to {new}; nothing added")
+    for revision in migration.added:
+        typer.echo(f"{out}: revision {revision.id}: {revision.title}")
+
+
+@app.command()
+def lint(
+    file: Annotated[Path, typer.Argument(help="A SQL script of schema changes.", show_default=False)],
+    engine: Annotated[
+        LintEngine, typer.Option("--engine", help="The engine the script is for.")
+    ] = LintEngine.postgresql,
+) -> None:
+    """Report statements that block or break a running application (PP8xx); exit 1 when there are any."""
+    from polyplan.migrate.lint import lint_sql
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        err_console.print(f"{file}:1:1: cannot read SQL file: {reason} [PP001]", style="red", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    findings = lint_sql(text, engine.value)
+    print_diagnostics(f.diagnostic(str(file)) for f in findings)
+    if findings:
+        raise typer.Exit(EXIT_CHECKS_FAILED)
+    typer.echo(f"{file}: no findings")
+
+
+@app.command()
+def status(
+    model: Annotated[Path, typer.Argument(help="The requirements model (YAML).", show_default=False)],
+    url: Annotated[str, typer.Option("--url", help="SQLAlchemy URL of the live database.")],
+) -> None:
+    """Compare a live relational database with MODEL's design; exit 1 on drift (columns, indexes, constraints)."""
+    import sqlalchemy as sa
+
+    from polyplan.migrate.status import drift
+    from polyplan.pipeline import plan_file
+    from polyplan.stores.relational.connect import create_engine
+
+    plan = guarded(lambda: plan_file(model))
+    try:
+        database = create_engine(url)
+    except sa.exc.ArgumentError as error:
+        err_console.print(f"polyplan status: bad --url: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        with database.connect() as connection:
+            found = drift(plan, connection)
+            revision = _revision(connection)
+    except sa.exc.SQLAlchemyError as error:
+        err_console.print(f"polyplan status: cannot read the database: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        database.dispose()
+    if revision:
+        typer.echo(f"alembic revision: {revision}")
+    for item in found:
+        typer.echo(item.describe())
+    if found:
+        raise typer.Exit(EXIT_CHECKS_FAILED)
+    typer.echo(f"no drift: the database matches {model}")
+
+
+def _revision(connection: Any) -> str | None:
+    """The Alembic revision the database is at, when it has one."""
+    import sqlalchemy as sa
+
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    value = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    return None if value is None else str(value)

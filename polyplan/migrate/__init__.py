@@ -1,0 +1,23 @@
+"""Schema change between two versions of a model (issue 9), relational stores first.
+
+Library first: `diff_plans(old, new)` gives the operations (each with `reverse()`),
+`plan_migration` / `write_migration` the Alembic folder, `lint_sql` the lint; the CLI commands
+`polyplan diff`, `migrate` and `lint` are thin layers over these.
+"""
+
+from __future__ import annotations
+
+from polyplan.migrate.diff import Versions, baseline, diff_plans
+from polyplan.migrate.folder import Migration, plan_migration, write_migration
+from polyplan.migrate.lint import Finding, lint_sql
+
+__all__ = [
+    "Finding",
+    "Migration",
+    "Versions",
+    "baseline",
+    "diff_plans",
+    "lint_sql",
+    "plan_migration",
+    "write_migration",
+]

@@ -1,0 +1,516 @@
+"""diff(old plan, new plan) → operations, from the relational designs of both versions.
+
+Both versions are designed exactly as `polyplan plan` designs them (TableSpecs, then SQLAlchemy
+metadata per engine), and matched by what the model says each table and column stores: a table
+by its entity (or relationship, or list attribute), a column by its source path. `renamed_from`
+maps old names onto new ones, so a rename is a rename, never a drop and an add; `dropped` is the
+only way something of the old version may disappear. Every refusal is a diagnostic at the line
+of the model that causes it (PP7xx), and nothing is rendered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy.schema import AddConstraint as SAAddConstraint
+
+from polyplan.diagnostics import Diagnostic, DiagnosticError, Location, Severity
+from polyplan.migrate.context import Context, Design, index_columns, index_signature
+from polyplan.migrate.ops import (
+    AddColumn,
+    AddConstraint,
+    AddIndex,
+    AddTable,
+    AlterColumnType,
+    ColumnChange,
+    Conversion,
+    DropColumn,
+    DropConstraint,
+    DropIndex,
+    DropTable,
+    Operation,
+    RenameColumn,
+    RenameTable,
+    ReplaceConstraint,
+    ReplaceIndex,
+    archive_table,
+)
+from polyplan.migrate.sql import compile_ddl
+from polyplan.model.loader import LoadedModel, PathKey
+from polyplan.model.schema import Attribute, TypeName
+from polyplan.plan.ir import Plan
+from polyplan.stores.relational.design import ATTRIBUTE, RELATIONSHIP, design_schema
+from polyplan.stores.relational.index_render import dialect_of
+from polyplan.stores.relational.render import ENGINES, build_metadata
+from polyplan.stores.relational.spec import ColumnSpec, TableKind, TableSpec
+
+T = TypeName
+# Changes that keep every value (old type, new type); the reverse of each narrows.
+WIDENING = {
+    (T.INTEGER, T.DECIMAL),
+    (T.INTEGER, T.FLOAT),
+    (T.INTEGER, T.STRING),
+    (T.INTEGER, T.TEXT),
+    (T.DECIMAL, T.STRING),
+    (T.DECIMAL, T.TEXT),
+    (T.STRING, T.TEXT),
+    (T.ENUM, T.STRING),
+    (T.ENUM, T.TEXT),
+    (T.UUID, T.STRING),
+    (T.UUID, T.TEXT),
+    (T.DATE, T.TIMESTAMP),
+    (T.DATE, T.TIMESTAMPTZ),
+    (T.TIMESTAMP, T.TIMESTAMPTZ),
+}
+NARROWING = {(new, old) for old, new in WIDENING} | {(T.DECIMAL, T.FLOAT), (T.FLOAT, T.DECIMAL)}
+
+
+def _compare(old: float, new: float) -> Conversion:
+    if new == old:
+        return Conversion.SAME
+    return Conversion.WIDEN if new > old else Conversion.NARROW
+
+
+def conversion(old: Attribute, new: Attribute) -> Conversion | None:
+    """How values of `old` become values of `new`, or None when there is no safe conversion."""
+    if old.type is not new.type:
+        if (old.type, new.type) in WIDENING:
+            return Conversion.WIDEN
+        return Conversion.NARROW if (old.type, new.type) in NARROWING else None
+    kind = old.type
+    if kind is T.STRING:
+        return _compare(old.max_length or math.inf, new.max_length or math.inf)
+    if kind is T.INTEGER:
+        return _compare(old.bits, new.bits)
+    if kind is T.DECIMAL:
+        old_p, new_p = old.precision or 38, new.precision or 38
+        old_s, new_s = old.scale or 0, new.scale or 0
+        if (old_p, old_s) == (new_p, new_s):
+            return Conversion.SAME
+        return Conversion.WIDEN if new_s >= old_s and new_p - new_s >= old_p - old_s else Conversion.NARROW
+    if kind is T.ENUM:
+        old_values, new_values = set(old.values or ()), set(new.values or ())
+        if old_values == new_values:
+            return Conversion.SAME
+        return Conversion.WIDEN if old_values <= new_values else Conversion.NARROW
+    if kind in (T.OBJECT, T.LIST) and (old.storage != new.storage):
+        return None  # the layout changes (columns, JSON, child table): not a conversion of values
+    return Conversion.SAME
+
+
+@dataclass
+class _Problems:
+    found: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def warn(self, code: str, message: str, loaded: LoadedModel, path: PathKey) -> None:
+        location = loaded.locate_value(path)
+        self.warnings.append(Diagnostic(code, message, ".".join(map(str, path)), Severity.WARNING, location))
+
+    def add(self, code: str, message: str, loaded: LoadedModel, path: PathKey, at_key: bool = False) -> None:
+        location: Location | None = loaded.locate(path) if at_key else loaded.locate_value(path)
+        self.found.append(Diagnostic(code, message, ".".join(map(str, path)), location=location))
+
+
+@dataclass(frozen=True)
+class Names:
+    """How old names become new ones: entities, and attributes per (new) entity."""
+
+    entities: dict[str, str]  # old entity → new entity
+    attributes: dict[str, dict[str, str]]  # new entity → old attribute → new attribute
+
+    def source(self, source: str) -> str:
+        """An old column's source path written with the new names."""
+        parts = source.split(".")
+        entity = self.entities.get(parts[0], parts[0])
+        if len(parts) > 1:
+            parts[1] = self.attributes.get(entity, {}).get(parts[1], parts[1])
+        return ".".join([entity, *parts[1:]])
+
+
+def _model_names(old: LoadedModel, new: LoadedModel, problems: _Problems) -> Names:
+    """Check renames, drops and retypes of the model itself; return the name mapping."""
+    old_model, new_model = old.model, new.model
+    if old_model.version > new_model.version:
+        problems.add(
+            "PP704",
+            f"the old model is version {old_model.version} but the new one is version {new_model.version}: "
+            "give OLD first, then NEW",
+            new,
+            ("version",),
+        )
+    entities: dict[str, str] = {}
+    for name, entity in new_model.entities.items():
+        source = entity.renamed_from
+        if source is not None:
+            if source not in old_model.entities:
+                problems.add(
+                    "PP702",
+                    f"'{name}' is renamed from '{source}', but the old version has no entity '{source}'",
+                    new,
+                    ("entities", name, "renamed_from"),
+                )
+                continue
+            entities[source] = name
+        elif name in old_model.entities:
+            entities[name] = name
+    dropped = set(new_model.dropped.entities)
+    for index, name in enumerate(new_model.dropped.entities):
+        if name not in old_model.entities:
+            problems.add(
+                "PP702",
+                f"'{name}' is declared dropped, but the old version has no entity '{name}'",
+                new,
+                ("dropped", "entities", index),
+            )
+    for name in old_model.entities:
+        if name not in entities and name not in dropped:
+            problems.add(
+                "PP701",
+                f"entity '{name}' is not in the new version: declare it in `dropped: {{entities: [{name}]}}` of the "
+                f"new version, or give its new name `renamed_from: {name}`",
+                old,
+                ("entities", name),
+                at_key=True,
+            )
+    dropped_attributes = {(e, a) for e, _, a in (d.partition(".") for d in new_model.dropped.attributes)}
+    attributes: dict[str, dict[str, str]] = {}
+    for old_name, new_name in entities.items():
+        old_entity, new_entity = old_model.entities[old_name], new_model.entities[new_name]
+        mapping: dict[str, str] = {}
+        for attr_name, attribute in new_entity.attributes.items():
+            source = attribute.renamed_from or attr_name
+            path: PathKey = ("entities", new_name, "attributes", attr_name)
+            if source not in old_entity.attributes:
+                if attribute.renamed_from is not None:
+                    problems.add(
+                        "PP702",
+                        f"'{attr_name}' is renamed from '{source}', but {old_name} has no attribute '{source}' "
+                        "in the old version",
+                        new,
+                        (*path, "renamed_from"),
+                    )
+                continue
+            mapping[source] = attr_name
+            how = conversion(old_entity.attributes[source], attribute)
+            if how is None:
+                was = old_entity.attributes[source].type.value
+                problems.add(
+                    "PP703",
+                    f"{new_name}.{attr_name} changes from {was} to {attribute.type.value}, which has no safe "
+                    "conversion: add a new attribute and drop the old one",
+                    new,
+                    (*path, "type"),
+                )
+        for attr_name in old_entity.attributes:
+            if attr_name in mapping:
+                continue
+            if (new_name, attr_name) in dropped_attributes or (old_name, attr_name) in dropped_attributes:
+                continue
+            problems.add(
+                "PP701",
+                f"attribute '{old_name}.{attr_name}' is not in the new version: declare it in "
+                f"`dropped: {{attributes: [{new_name}.{attr_name}]}}`, or give its new name `renamed_from: {attr_name}`",
+                old,
+                ("entities", old_name, "attributes", attr_name),
+                at_key=True,
+            )
+        attributes[new_name] = mapping
+    reverse = {new: old for old, new in entities.items()}
+    for index, dotted in enumerate(new_model.dropped.attributes):
+        entity_name, _, attr_name = dotted.partition(".")
+        old_entity_name = reverse.get(entity_name, entity_name if entity_name in old_model.entities else None)
+        if old_entity_name is None or attr_name not in old_model.entities[old_entity_name].attributes:
+            problems.add(
+                "PP702",
+                f"'{dotted}' is declared dropped, but the old version has no such attribute",
+                new,
+                ("dropped", "attributes", index),
+            )
+    return Names(entities, attributes)
+
+
+def _table_key(table: TableSpec) -> tuple[str, str, str]:
+    if table.kind is TableKind.ASSOCIATION:
+        return (table.kind.value, str(table.extra.get(RELATIONSHIP, table.entity)), "")
+    return (table.kind.value, table.entity, str(table.extra.get(ATTRIBUTE, "")))
+
+
+def _old_table_key(table: TableSpec, names: Names) -> tuple[str, str, str]:
+    kind, entity, attribute = _table_key(table)
+    if table.kind is TableKind.ASSOCIATION:
+        return kind, entity, attribute
+    new_entity = names.entities.get(entity, entity)
+    return kind, new_entity, names.attributes.get(new_entity, {}).get(attribute, attribute) if attribute else ""
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Both designs of every engine, and the operations between them."""
+
+    old: Plan
+    new: Plan
+    designs: dict[str, tuple[Design, Design]]
+    operations: tuple[Operation, ...]
+    warnings: tuple[Diagnostic, ...] = ()
+
+    def context(self, engine: str) -> Context:
+        """The rendering context of `engine` (old → new); operations name tables by their new names."""
+        before, after = self.designs[engine]
+        renamed = {op.table: op.old for op in self.operations if isinstance(op, RenameTable)}
+        return Context(engine, replace(before, aliases=renamed), after)
+
+
+def designs_of(plan: Plan | None) -> dict[str, Design]:
+    """The relational design of `plan` for every engine (empty for no plan)."""
+    tables = design_schema(plan)[0] if plan is not None else []
+    return {engine: Design({t.name: t for t in tables}, build_metadata(tables, engine)) for engine in ENGINES}
+
+
+def _constraint_def(design: Design, table: str, name: str, engine: str) -> str | None:
+    found = design.constraint(table, name)
+    if found is None:
+        return None
+    text = compile_ddl(SAAddConstraint(found[1], isolate_from_table=False), engine)
+    return text.split(" ADD ", 1)[1]  # the definition, without the table's (possibly old) name
+
+
+class _Differ:
+    def __init__(self, old: Plan, new: Plan, names: Names, problems: _Problems) -> None:
+        self.old, self.new, self.names, self.problems = old, new, names, problems
+        self.before, self.after = designs_of(old), designs_of(new)
+        self.ops: list[Operation] = []
+
+    def run(self) -> list[Operation]:
+        old_tables = self.before["postgresql"].tables
+        new_tables = self.after["postgresql"].tables
+        old_by_key = {_old_table_key(t, self.names): t for t in old_tables.values()}
+        new_by_key = {_table_key(t): t for t in new_tables.values()}
+        order = [t.name for t in self.after["postgresql"].rendered.metadata.sorted_tables]
+        for name in order:
+            table = new_tables[name]
+            key = _table_key(table)
+            if key in old_by_key:
+                self._table(old_by_key[key], table)
+            else:
+                self.ops.append(AddTable(name))
+        old_order = [t.name for t in self.before["postgresql"].rendered.metadata.sorted_tables]
+        for name in reversed(old_order):
+            table = old_tables[name]
+            if _old_table_key(table, self.names) not in new_by_key:
+                self._vanished_table(table)
+        return self.ops
+
+    def _vanished_table(self, table: TableSpec) -> None:
+        kind, entity, attribute = _old_table_key(table, self.names)
+        new_model = self.new.model
+        still_there = (
+            entity in new_model.entities
+            and kind != TableKind.ASSOCIATION.value
+            and (not attribute or attribute in new_model.entities[entity].attributes)
+        )
+        if still_there:
+            path: PathKey = ("entities", entity) + (("attributes", attribute) if attribute else ())
+            what = f"{entity}.{attribute}" if attribute else entity
+            self.problems.add(
+                "PP707",
+                f"{what} no longer lives in the relational table '{table.name}' (it moved to another store or "
+                "changed its storage); polyplan cannot migrate that yet: add a new attribute or entity, and drop "
+                "the old one",
+                self.new.loaded,
+                path,
+            )
+            return
+        self.ops.append(DropTable(table.name))
+
+    def _table(self, old: TableSpec, new: TableSpec) -> None:
+        if old.name != new.name:
+            self.ops.append(RenameTable(old.name, new.name))
+        old_columns = {self.names.source(c.source): c for c in old.columns}
+        new_columns = {c.source: c for c in new.columns}
+        renamed = {c.name: new_columns[s].name for s, c in old_columns.items() if s in new_columns}
+        if tuple(renamed.get(c, c) for c in old.primary_key) != new.primary_key:
+            self._refuse(new, "its primary key changes")
+            return
+        changed: list[ColumnChange] = []
+        for source, column in new_columns.items():
+            previous = old_columns.get(source)
+            if previous is None:
+                self._added_column(new, column)
+            else:
+                change = self._column(old, new, previous, column)
+                if change is not None:
+                    changed.append(change)
+        for source, column in old_columns.items():
+            if source not in new_columns:
+                self._dropped_column(old, new, column, source)
+        self.ops.extend(changed)
+        self._constraints(old, new, changed)
+        self._indexes(old, new, changed)
+
+    def _path(self, source: str) -> PathKey:
+        parts = source.split(".")
+        if parts[0] in self.new.model.entities and len(parts) > 1:
+            if parts[1] in self.new.model.entities[parts[0]].attributes:
+                return ("entities", parts[0], "attributes", parts[1])
+            return ("entities", parts[0])
+        return ("relationships",)
+
+    def _refuse(self, table: TableSpec, why: str) -> None:
+        self.problems.add(
+            "PP707",
+            f"table '{table.name}': {why}; polyplan cannot migrate that yet",
+            self.new.loaded,
+            ("entities", table.entity) if table.entity in self.new.model.entities else ("relationships",),
+        )
+
+    def _added_column(self, table: TableSpec, column: ColumnSpec) -> None:
+        built = self.after["postgresql"].table(table.name).c[column.name]
+        if not column.nullable and built.server_default is None:
+            self.problems.add(
+                "PP705",
+                f"'{column.source}' is new and required, but has no default: existing rows would have no value; "
+                "give it a `default:` or make it `nullable: true`",
+                self.new.loaded,
+                self._path(column.source),
+            )
+            return
+        self.ops.append(AddColumn(table.name, column.name))
+
+    def _dropped_column(self, old: TableSpec, new: TableSpec, column: ColumnSpec, source: str) -> None:
+        parts = source.split(".")
+        model = self.new.model
+        if len(parts) > 1 and parts[0] in model.entities and parts[1] in model.entities[parts[0]].attributes:
+            self.problems.add(
+                "PP707",
+                f"column '{old.name}.{column.name}' has no place in the new design although '{parts[0]}.{parts[1]}' "
+                "is still there (its storage changed); polyplan cannot migrate that yet",
+                self.new.loaded,
+                self._path(source),
+            )
+            return
+        self.ops.append(DropColumn(new.name, column.name, keep=True, archive=archive_table(new.name, column.name)))
+
+    def _column(self, old: TableSpec, new: TableSpec, before: ColumnSpec, after: ColumnSpec) -> ColumnChange | None:
+        types = {
+            engine: (
+                str(self.before[engine].table(old.name).c[before.name].type.compile(dialect=dialect_of(engine))),
+                str(self.after[engine].table(new.name).c[after.name].type.compile(dialect=dialect_of(engine))),
+            )
+            for engine in ENGINES
+        }
+        retyped = any(a != b for a, b in types.values())
+        old_default = self.before["postgresql"].table(old.name).c[before.name].server_default
+        new_default = self.after["postgresql"].table(new.name).c[after.name].server_default
+        if before.nullable != after.nullable or (old_default is None) != (new_default is None):
+            self.problems.add(
+                "PP707",
+                f"'{after.source}' changes whether it is required or has a default; polyplan cannot migrate that "
+                "yet: add a new attribute and drop the old one",
+                self.new.loaded,
+                self._path(after.source),
+            )
+            return None
+        if before.name == after.name and not retyped:
+            return None
+        if before.name in old.primary_key:
+            # Foreign keys of other tables point at it: a new column would leave them behind.
+            self.problems.add(
+                "PP707",
+                f"'{after.source}' is part of the primary key of '{new.name}' and is renamed or retyped; polyplan "
+                "cannot migrate that yet",
+                self.new.loaded,
+                self._path(after.source),
+            )
+            return None
+        how = conversion(before.attribute, after.attribute)
+        if how is None:
+            return None  # reported on the model already (PP703)
+        old_type, new_type = types["postgresql"]
+        if how is Conversion.NARROW:
+            self.problems.warn(
+                "PP805",
+                f"'{after.source}' narrows from {old_type} to {new_type}: the migration fails on a value that does not "
+                "fit; check the data first",
+                self.new.loaded,
+                (*self._path(after.source), "type"),
+            )
+        if before.name != after.name:
+            return RenameColumn(new.name, before.name, after.name, old_type, new_type, how)
+        return AlterColumnType(new.name, before.name, after.name, old_type, new_type, how)
+
+    def _constraints(self, old: TableSpec, new: TableSpec, changed: list[ColumnChange]) -> None:
+        managed_before = {c.old for c in changed}
+        managed_after = {c.column for c in changed}
+        names: set[str] = set()
+        for engine in ENGINES:
+            names |= {c.name for c in self.before[engine].rendered.constraints.get(old.name, [])}
+            names |= {c.name for c in self.after[engine].rendered.constraints.get(new.name, [])}
+        for name in sorted(names):
+            rules_before = [
+                r for e in ENGINES for r in self.before[e].rendered.constraints.get(old.name, []) if r.name == name
+            ]
+            rules_after = [
+                r for e in ENGINES for r in self.after[e].rendered.constraints.get(new.name, []) if r.name == name
+            ]
+            if any(r.kind in ("primary_key", "not_null") for r in rules_before + rules_after):
+                continue
+            if any(set(r.columns) & managed_before for r in rules_before) or any(
+                set(r.columns) & managed_after for r in rules_after
+            ):
+                continue  # replaced by the column change itself
+            if not rules_after:
+                self.ops.append(DropConstraint(new.name, name))
+            elif not rules_before:
+                self.ops.append(AddConstraint(new.name, name))
+            elif any(
+                _constraint_def(self.before[e], old.name, name, e) != _constraint_def(self.after[e], new.name, name, e)
+                for e in ENGINES
+            ):
+                self.ops.append(ReplaceConstraint(new.name, name))
+
+    def _indexes(self, old: TableSpec, new: TableSpec, changed: list[ColumnChange]) -> None:
+        managed_before = {c.old for c in changed}
+        managed_after = {c.column for c in changed}
+        before = {i.name: i for i in old.indexes if not index_columns(i) & managed_before}
+        after = {i.name: i for i in new.indexes if not index_columns(i) & managed_after}
+        for name in sorted(set(before) | set(after)):
+            if name not in after:
+                self.ops.append(DropIndex(new.name, name))
+            elif name not in before:
+                self.ops.append(AddIndex(new.name, name))
+            elif index_signature(replace(before[name], table=new.name)) != index_signature(after[name]):
+                self.ops.append(ReplaceIndex(new.name, name))
+
+
+def diff_plans(old: Plan, new: Plan) -> Versions:
+    """The operations that turn `old`'s relational design into `new`'s. Raises DiagnosticError
+    (PP7xx, at the line of the model at fault) when the change cannot be migrated as declared."""
+    problems = _Problems()
+    names = _model_names(old.loaded, new.loaded, problems)
+    if problems.found:
+        raise DiagnosticError(problems.found)
+    differ = _Differ(old, new, names, problems)
+    operations = differ.run()
+    if not problems.found and operations and old.model.version == new.model.version:
+        problems.add(
+            "PP704",
+            f"the relational design changes but both versions are version {new.model.version}: raise `version` "
+            "in the new model",
+            new.loaded,
+            ("version",),
+        )
+    if problems.found:
+        raise DiagnosticError(problems.found)
+    designs = {engine: (differ.before[engine], differ.after[engine]) for engine in ENGINES}
+    return Versions(old, new, designs, tuple(operations), tuple(problems.warnings))
+
+
+def baseline(plan: Plan) -> Versions:
+    """From an empty database to `plan`'s design: every table added."""
+    after = designs_of(plan)
+    before = designs_of(None)
+    order = [t.name for t in after["postgresql"].rendered.metadata.sorted_tables]
+    designs = {engine: (before[engine], after[engine]) for engine in ENGINES}
+    return Versions(plan, plan, designs, tuple(AddTable(name) for name in order))

@@ -1,0 +1,92 @@
+"""SQL text for one engine from SQLAlchemy DDL elements, and the guards every step carries.
+
+The DDL is SQLAlchemy's own (the same compiler that writes `schema.sql`), so quoting and types
+are exactly what a fresh `polyplan plan` creates; only what SQLAlchemy cannot say (CONCURRENTLY
+with IF EXISTS, NOT VALID, MariaDB's ALGORITHM/LOCK clauses, triggers) is added as text here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable, DDLElement
+
+from polyplan.stores.relational.index_render import dialect_of
+
+# How long a step may wait for a lock, and run. A step that waits longer fails instead of
+# queueing every later query of the application behind it; it is then safe to run again.
+LOCK_TIMEOUT = "2s"
+STATEMENT_TIMEOUT = "60s"
+MYSQL_LOCK_WAIT_SECONDS = 2
+BACKFILL_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Step:
+    """One SQL statement of a revision. `autocommit`: run outside the revision's transaction
+    (PostgreSQL refuses CREATE INDEX CONCURRENTLY, and a batched backfill commits per batch)."""
+
+    sql: str
+    autocommit: bool = False
+
+
+def quote(engine: str, name: str) -> str:
+    """`name` quoted for `engine` (only when it needs it)."""
+    return str(dialect_of(engine).identifier_preparer.quote(name))
+
+
+def compile_ddl(element: DDLElement | CreateColumn, engine: str) -> str:
+    """One DDL element as `engine` SQL, without a trailing semicolon."""
+    text = str(element.compile(dialect=dialect_of(engine))).strip()
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def table_ddl(table: sa.Table, engine: str) -> list[str]:
+    """Everything `CREATE TABLE` of `table` runs on `engine`: the table, comments, indexes, DDL events."""
+    statements: list[str] = []
+    indexes: list[tuple[str, str]] = []
+
+    def executor(sql: Any, *args: Any, **kwargs: Any) -> None:
+        text = str(sql.compile(dialect=mock.dialect)).strip()
+        text = "\n".join(line.rstrip() for line in text.splitlines())
+        if isinstance(sql, CreateIndex):
+            indexes.append((str(sql.element.name), text))
+        else:
+            statements.append(text)
+
+    url = {"postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://", "sqlite": "sqlite://"}[engine]
+    mock = sa.create_mock_engine(url, executor)
+    table.create(mock, checkfirst=False)
+    return statements + [text for _, text in sorted(indexes)]
+
+
+def create_table_only(table: sa.Table, engine: str, name: str) -> str:
+    """`CREATE TABLE name (...)` with `table`'s columns and constraints, but none of its indexes."""
+    # Compiled from the table itself and renamed in the text: a copy of the table (to_metadata)
+    # would list its constraints in set order, and the output must be byte-identical.
+    text = compile_ddl(CreateTable(table), engine)
+    head = f"CREATE TABLE {quote(engine, table.name)} ("
+    if not text.startswith(head):
+        raise ValueError(f"unexpected CREATE TABLE text for {table.name}: {text[:80]!r}")
+    return f"CREATE TABLE {quote(engine, name)} (" + text[len(head) :]
+
+
+def guards(engine: str, statement_timeout: str = STATEMENT_TIMEOUT) -> list[Step]:
+    """The timeouts each step of `engine` sets first (PostgreSQL, MariaDB; SQLite has no other session)."""
+    if engine == "postgresql":
+        return [Step(f"SET lock_timeout = '{LOCK_TIMEOUT}'"), Step(f"SET statement_timeout = '{statement_timeout}'")]
+    if engine == "mysql":
+        return [Step(f"SET SESSION lock_wait_timeout = {MYSQL_LOCK_WAIT_SECONDS}")]
+    return []
+
+
+def autocommit(steps: list[Step]) -> list[Step]:
+    """`steps` run outside the revision's transaction (one autocommit block each)."""
+    return [Step(step.sql, autocommit=True) for step in steps]
+
+
+def mysql_online(sql: str, algorithm: str, lock: str = "NONE") -> str:
+    """A MariaDB ALTER TABLE that refuses to run unless it can run as stated (never silently copies)."""
+    return f"{sql}, ALGORITHM={algorithm}, LOCK={lock}"

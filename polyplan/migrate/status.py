@@ -1,0 +1,94 @@
+"""Drift: how a live relational database differs from the design of a model (`polyplan status`).
+
+Alembic's own comparison (the one autogenerate uses) reads the database and compares it with
+the SQLAlchemy metadata `polyplan plan` renders for that engine: tables, columns, nullability,
+indexes, unique and foreign-key constraints. CHECK constraints, which Alembic does not compare,
+are compared by name. polyplan's own bookkeeping (alembic_version, the archives of dropped
+columns, full-text shadow tables) is not drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from polyplan.migrate.diff import designs_of
+from polyplan.plan.ir import Plan
+from polyplan.stores.relational.index_render import fts_table
+from polyplan.stores.relational.spec import IndexKind
+
+ENGINE_OF_DIALECT = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+_OWN_PREFIXES = ("polyplan_dropped_", "_polyplan_new_", "alembic_version")
+
+
+@dataclass(frozen=True, order=True)
+class Drift:
+    """One difference. `change`: "added" (the database has it, the model does not), "missing"
+    (the model has it, the database does not) or "changed"."""
+
+    table: str
+    kind: str
+    name: str
+    change: str
+
+    def describe(self) -> str:
+        """One line for `polyplan status`."""
+        where = self.table if self.kind == "table" else f"{self.table}.{self.name}"
+        return f"{self.change}: {self.kind} {where}"
+
+
+_KINDS = {
+    "table": "table",
+    "column": "column",
+    "index": "index",
+    "constraint": "unique constraint",
+    "fk": "foreign key",
+}
+
+
+def _drift_of(entry: tuple[Any, ...]) -> Drift:
+    action, _, what = entry[0].partition("_")
+    change = {"add": "missing", "remove": "added"}.get(action, "changed")
+    if what == "table":
+        return Drift(entry[1].name, "table", entry[1].name, change)
+    if what == "column":
+        return Drift(entry[2], "column", entry[3].name, change)
+    if what in ("index", "constraint", "fk"):
+        item = entry[1]
+        return Drift(item.table.name, _KINDS[what], str(item.name), change)
+    # ("modify_nullable", schema, table, column, ...): a column's definition changed by hand.
+    return Drift(entry[2], "column", f"{entry[3]} ({what})", "changed")
+
+
+def drift(plan: Plan, connection: sa.Connection) -> list[Drift]:
+    """Every difference between the database behind `connection` and `plan`'s relational design."""
+    engine = ENGINE_OF_DIALECT[connection.dialect.name]
+    design = designs_of(plan)[engine]
+    own = {fts_table(i) for t in design.tables.values() for i in t.indexes if i.kind is IndexKind.FULLTEXT}
+
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+        if type_ != "table" or name is None:
+            return True
+        return not name.startswith(_OWN_PREFIXES) and not any(name.startswith(t) for t in own)
+
+    context = MigrationContext.configure(connection, opts={"compare_type": False, "include_name": include_name})
+    found: list[Drift] = []
+    for entry in compare_metadata(context, design.rendered.metadata):
+        for item in entry if isinstance(entry, list) else [entry]:
+            found.append(_drift_of(item))
+    inspector = sa.inspect(connection)
+    existing = set(inspector.get_table_names())
+    for table in sorted(design.tables):
+        if table not in existing:
+            continue
+        wanted = {c.name for c in design.rendered.constraints.get(table, []) if c.kind == "check"}
+        json_columns = {c.name for c in design.table(table).columns if isinstance(c.type, sa.JSON)}
+        # MariaDB adds a CHECK (json_valid(col)) named after each JSON column by itself.
+        have = {str(c["name"]) for c in inspector.get_check_constraints(table) if c.get("name")} - json_columns
+        found += [Drift(table, "check constraint", name, "added") for name in sorted(have - wanted)]
+        found += [Drift(table, "check constraint", name, "missing") for name in sorted(wanted - have)]
+    return sorted(set(found))
