@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from polyplan.model.loader import load_text
 from polyplan.model.schema import Family
 from polyplan.plan.assign import build_plan
@@ -22,9 +24,9 @@ ATTRIBUTES = """
       created_at: {type: timestamptz}
       amount: {type: decimal, precision: 8, scale: 2}
 """
-# Same columns, so the same shapes, under names each engine must quote differently (a keyword,
-# mixed case, a space, and the stand-in's own name).
-ENTITIES = ["Order", "Select", "MixedCase", "Plain", "polyplan__query__shape__table"]
+# Same filters, so the same shapes, on tables each engine must quote differently (keywords,
+# mixed case, the stand-ins' own names) and whose columns differ (each has its parent's key).
+ENTITIES = ["Order", "Select", "MixedCase", "polyplan__t__", "polyplan__c0__"]
 PATTERNS = """
   - {{name: by_code_{n}, entity: {e}, filters: [{{attribute: code, op: eq}}], rate: 1, latency_ms: 50}}
   - {{name: open_{n}, entity: {e}, filters: [{{attribute: status, op: eq, value: "it's"}}, {{attribute: created_at, op: range}}], sort: [{{attribute: created_at, direction: desc}}], limit: 20, rate: 1, latency_ms: 50}}
@@ -37,7 +39,14 @@ PATTERNS = """
 def model_text() -> str:
     entities = "".join(f"  {name}:\n    placement: {{family: relational}}\n{ATTRIBUTES}" for name in ENTITIES)
     patterns = "".join(PATTERNS.format(n=n, e=name) for n, name in enumerate(ENTITIES))
-    return f"name: shapes\nengines: {{search: null}}\nentities:\n{entities}access_patterns:{patterns}"
+    relationships = "".join(
+        f"  - {{name: r{n}, kind: one_to_many, from: {parent}, to: {child}}}\n"
+        for n, (parent, child) in enumerate(itertools.pairwise(ENTITIES))
+    )
+    return (
+        f"name: shapes\nengines: {{search: null}}\nentities:\n{entities}relationships:\n{relationships}"
+        f"access_patterns:{patterns}"
+    )
 
 
 def test_shared_shapes_give_each_table_the_text_compiled_for_it() -> None:
@@ -54,5 +63,6 @@ def test_shared_shapes_give_each_table_the_text_compiled_for_it() -> None:
             shared = build_query(pattern, spec, table, DIALECTS[engine], (), shapes)
             direct = build_query(pattern, spec, table, DIALECTS[engine], ())
             assert shared == direct, (engine, pattern.name)
-        # Five shapes, each compiled once however many tables share it.
-        assert len(shapes.texts) == 5
+        # Each shape compiled once however many tables share it: the four that select every
+        # column twice (the first table has no parent key, so one column fewer), `cheap` once.
+        assert len(shapes.texts) == 9

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -498,9 +498,11 @@ def column_for(spec: TableSpec, entity: str, attribute: str) -> str | None:
     return None
 
 
-# The stand-in table a compiled statement shape names: no engine quotes it, and a shape whose
-# own text (columns, parameters, constants) contains it is compiled directly instead.
-_SHAPE_TABLE = "polyplan__query__shape__table"
+# The stand-in table and column names (polyplan__c0__, …) a compiled statement shape uses: no
+# engine quotes them, and a query whose own text (parameters, constants) contains one is
+# compiled directly instead.
+_SHAPE_TABLE = "polyplan__t__"
+_STAND_IN = re.compile(r"polyplan__(?:t|c[0-9]+)__")
 
 
 @dataclass(frozen=True)
@@ -517,11 +519,11 @@ class _Condition:
 class QueryShapes:
     """Compiled SELECT text per statement shape, for one engine's queries.
 
-    A large model repeats a handful of query shapes across many tables (the same filters on the
-    same columns, only the table differs); compiling each pattern was most of the time of
-    emitting such a model. A shape is everything the text depends on but the table's name, and
+    A large model repeats a handful of query shapes across many tables (the same filters and
+    sorts, only the table and column names differ); compiling each pattern was most of the time
+    of emitting such a model. A shape is everything the text depends on but those names, and
     its text is compiled by SQLAlchemy against a stand-in table; each query then gets it with
-    the dialect's own quoting of its table name.
+    the dialect's own quoting of its table and column names.
     """
 
     texts: dict[tuple[Any, ...], str] = field(default_factory=dict)
@@ -606,24 +608,36 @@ def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryS
     if any(c.op == "search" for c in shape.conditions):
         # Full-text predicates name the table and its index inside SQL of their own: compiled as is.
         return _query_sql(shape, table, dialect)
-    typed = {c.column for c in shape.conditions} | {name for name, _ in shape.order}
+    names = list(dict.fromkeys([*shape.columns, *(c.column for c in shape.conditions), *(n for n, _ in shape.order)]))
+    alias = {name: f"polyplan__c{number}__" for number, name in enumerate(names)}
+    typed = list(dict.fromkeys([*(c.column for c in shape.conditions), *(n for n, _ in shape.order)]))
     key = (
         dialect.name,
-        tuple(shape.columns),
-        tuple((c.column, c.op, c.params, repr(c.value)) for c in shape.conditions),
-        tuple(shape.order),
+        tuple(alias[c] for c in shape.columns),
+        tuple((alias[c.column], c.op, c.params, repr(c.value)) for c in shape.conditions),
+        tuple((alias[n], descending) for n, descending in shape.order),
         shape.limit,
         # The constants' literal text depends on the column types (and nothing else does).
-        tuple((name, type(table.c[name].type), repr(table.c[name].type)) for name in sorted(typed)),
+        tuple((alias[n], type(table.c[n].type), repr(table.c[n].type)) for n in typed),
     )
     text = shapes.texts.get(key)
     if text is None:
-        if _SHAPE_TABLE in repr(key):
+        if _STAND_IN.search(repr([(c.params, c.value) for c in shape.conditions])):
             return _query_sql(shape, table, dialect)
-        stand_in = sa.table(_SHAPE_TABLE, *(sa.column(c.name, c.type) for c in table.c))
-        text = shapes.texts[key] = _query_sql(shape, stand_in, dialect)
-    quoted = str(dialect.sa_dialect().identifier_preparer.quote(table.name))
-    return text.replace(_SHAPE_TABLE, quoted)
+        stand_in = sa.table(_SHAPE_TABLE, *(sa.column(alias[n], table.c[n].type) for n in names))
+        renamed = _Shape(
+            [alias[c] for c in shape.columns],
+            [replace(c, column=alias[c.column]) for c in shape.conditions],
+            [(alias[n], descending) for n, descending in shape.order],
+            shape.limit,
+            [],
+            (),
+        )
+        text = shapes.texts[key] = _query_sql(renamed, stand_in, dialect)
+    quote = dialect.sa_dialect().identifier_preparer.quote
+    real = {_SHAPE_TABLE: str(quote(table.name))} | {alias[n]: str(quote(n)) for n in names}
+    # One pass, so a real name that happens to look like a stand-in is never replaced again.
+    return _STAND_IN.sub(lambda found: real[found.group(0)], text)
 
 
 def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
