@@ -527,6 +527,16 @@ class QueryShapes:
     """
 
     texts: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    # A type's repr is slow (it inspects the constructor); the engine's metadata, and with it
+    # every type object keyed here, outlives the build.
+    type_reprs: dict[int, str] = field(default_factory=dict)
+
+    def type_key(self, column: sa.ColumnElement[Any]) -> tuple[type, str]:
+        kind = column.type
+        text = self.type_reprs.get(id(kind))
+        if text is None:
+            text = self.type_reprs[id(kind)] = repr(kind)
+        return type(kind), text
 
 
 def build_query(
@@ -618,7 +628,7 @@ def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryS
         tuple((alias[n], descending) for n, descending in shape.order),
         shape.limit,
         # The constants' literal text depends on the column types (and nothing else does).
-        tuple((alias[n], type(table.c[n].type), repr(table.c[n].type)) for n in typed),
+        tuple((alias[n], *shapes.type_key(table.c[n])) for n in typed),
     )
     text = shapes.texts.get(key)
     if text is None:
