@@ -1,29 +1,50 @@
 """How polyplan's own speed grows with the model: load → check → score → plan → emit → write.
 
 Generates synthetic models of N entities with 10 access patterns each (a chain of one-to-many
-relationships, a mix of store-friendly profiles), then times every stage. The brief's bar:
-1,000 entities / 10,000 patterns in a few seconds on 2 cores, and 10× the model for about 10×
-the time.
+relationships, a mix of store-friendly profiles), then times every stage. Each run is a fresh
+child process, so its peak RSS is its own; sizes are interleaved run by run, and the median of
+--runs runs is reported. CPU time (process_time) is the figure judged: the host is shared, and
+wall time there measures the neighbours as much as polyplan.
 
-    python bench/planner.py                 # 100 and 1,000 entities
-    python bench/planner.py --sizes 100 1000 10000
+Thresholds (issue 7): the median CPU at --reference entities (1,000) at most --max-cpu seconds,
+and each step up in size at most --max-growth times the CPU per 10× the model. A missed
+threshold makes the command exit with status 1.
+
+    python bench/planner.py                              # 100 and 1,000 entities, 3 runs each
+    python bench/planner.py --sizes 100 1000 10000       # also the 10× model
+    python bench/planner.py --render                     # docs/benchmarks.md from the saved results
+
+Results go to bench/results/planner.json (--output); --render rewrites the part of
+docs/benchmarks.md between the planner-results markers from that file (and from
+bench/results/planner-before.json, the figures before issue 7's work, when present).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import os
 import platform
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from polyplan.emit.writer import write_tree
-from polyplan.pipeline import plan_text, render
-
 PATTERNS_PER_ENTITY = 10
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "planner.json"
+BEFORE = ROOT / "bench" / "results" / "planner-before.json"
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- planner-results:begin -->", "<!-- planner-results:end -->"
+STAGES = ("load+plan", "emit", "write", "total")
 
 
 def synthetic_model(entities: int) -> str:
@@ -108,44 +129,195 @@ def synthetic_model(entities: int) -> str:
 
 
 def measure(entities: int) -> dict[str, float]:
-    """Seconds spent in each stage for a model of `entities` entities."""
+    """CPU seconds of each stage, wall seconds and peak RSS of planning `entities` entities.
+
+    Runs in its own process (see `child`): the model text is built before the clock starts."""
+    # Imported here so that the parent process, which only spawns and summarises, stays small.
+    from polyplan.emit.writer import write_tree
+    from polyplan.pipeline import plan_text, render
+
     text = synthetic_model(entities)
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
+    cpu: dict[str, float] = {}
+    wall = time.perf_counter()
+    start = time.process_time()
     plan = plan_text(text, f"synthetic_{entities}.yaml")
-    timings["load+plan"] = time.perf_counter() - start
-    mark = time.perf_counter()
+    cpu["load+plan"] = time.process_time() - start
+    mark = time.process_time()
     files, _ = render(plan)
-    timings["emit"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    cpu["emit"] = time.process_time() - mark
+    mark = time.process_time()
     with tempfile.TemporaryDirectory() as scratch:
         write_tree(files, Path(scratch) / "out")
-    timings["write"] = time.perf_counter() - mark
-    timings["total"] = time.perf_counter() - start
-    timings["files"] = float(len(files))
-    return timings
+    cpu["write"] = time.process_time() - mark
+    cpu["total"] = time.process_time() - start
+    return {
+        **cpu,
+        "wall": time.perf_counter() - wall,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "files": float(len(files)),
+        "bytes": float(sum(len(t.encode()) for t in files.values())),
+    }
 
 
-def main() -> None:
+def run_child(entities: int) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(entities)], capture_output=True, text=True, check=True
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def summarise(size: int, runs: list[dict[str, float]]) -> dict[str, Any]:
+    def spread(key: str) -> dict[str, float]:
+        values = [r[key] for r in runs]
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    return {
+        "entities": size,
+        "patterns": size * PATTERNS_PER_ENTITY,
+        "runs": runs,
+        "cpu": {stage: spread(stage) for stage in STAGES},
+        "wall": spread("wall"),
+        "peak_rss_mb": spread("peak_rss_mb"),
+        "files": int(runs[0]["files"]),
+        "megabytes": runs[0]["bytes"] / 1e6,
+    }
+
+
+def verdicts(sizes: list[dict[str, Any]], reference: int, max_cpu: float, max_growth: float) -> list[str]:
+    """One line per threshold: 'ok …' or 'MISSED …'."""
+    lines = []
+    for entry in sizes:
+        if entry["entities"] == reference:
+            cpu = entry["cpu"]["total"]["median"]
+            mark = "ok" if cpu <= max_cpu else "MISSED"
+            lines.append(f"{mark}: {reference:,} entities took {cpu:.2f} s CPU (threshold {max_cpu:g} s)")
+    for small, large in itertools.pairwise(sizes):
+        step = large["entities"] / small["entities"]
+        growth = large["cpu"]["total"]["median"] / small["cpu"]["total"]["median"]
+        # The allowance scales with the step: max_growth per 10× the model.
+        allowed = max_growth * step / 10
+        mark = "ok" if growth <= allowed else "MISSED"
+        lines.append(f"{mark}: {step:g}× the model took {growth:.1f}× the CPU (threshold {allowed:.1f}×)")
+    return lines
+
+
+def render_doc(results: dict[str, Any], before: dict[str, Any] | None) -> str:
+    """The planner-results section of docs/benchmarks.md."""
+
+    def table(data: dict[str, Any]) -> list[str]:
+        rows = [
+            "| entities | patterns | load + plan | emit | write | total CPU (min–max) | wall | peak RSS | files | output |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for entry in data["sizes"]:
+            cpu = entry["cpu"]
+            rows.append(
+                f"| {entry['entities']:,} | {entry['patterns']:,} | {cpu['load+plan']['median']:.2f} s "
+                f"| {cpu['emit']['median']:.2f} s | {cpu['write']['median']:.2f} s "
+                f"| **{cpu['total']['median']:.2f} s** ({cpu['total']['min']:.2f}–{cpu['total']['max']:.2f}) "
+                f"| {entry['wall']['median']:.2f} s | {entry['peak_rss_mb']['median']:.0f} MB "
+                f"| {entry['files']:,} | {entry['megabytes']:.1f} MB |"
+            )
+        return rows
+
+    def about(data: dict[str, Any]) -> str:
+        return (
+            f"{data['runs']} runs per size, medians; measured {data['measured']} on {data['host']} "
+            f"(load average {data['load_average']} at the start), commit {data['commit']}:"
+        )
+
+    def block(title: str, data: dict[str, Any]) -> list[str]:
+        lines = [f"**{title}** — {about(data)}", "", f"    {data['command']}", "", *table(data), ""]
+        return lines + [f"- {line}" for line in data["verdicts"]] + [""]
+
+    lines = [BEGIN, "<!-- rendered by `python bench/planner.py --render` from bench/results/; do not edit -->", ""]
+    if before is not None:
+        lines += block("Before", before)
+    lines += block("After" if before is not None else "Results", results)
+    lines += [END]
+    return "\n".join(lines)
+
+
+def write_doc(doc: Path, section: str) -> None:
+    text = doc.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{doc}: no {BEGIN} … {END} markers to render between")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    doc.write_text(head + section + tail, encoding="utf-8")
+
+
+def commit() -> str:
+    try:
+        found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+        dirty = subprocess.run(["git", "status", "--porcelain", "polyplan"], capture_output=True, text=True, cwd=ROOT)
+    except OSError:
+        return "unknown"
+    if found.returncode != 0:
+        return "unknown"
+    return found.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--runs", type=int, default=3, help="runs per size; the median is reported")
+    parser.add_argument("--reference", type=int, default=1000, help="the size --max-cpu applies to")
+    parser.add_argument("--max-cpu", type=float, default=3.0, help="CPU seconds allowed at --reference entities")
+    parser.add_argument("--max-growth", type=float, default=11.0, help="CPU growth allowed per 10× the model")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the results JSON goes")
+    parser.add_argument("--render", action="store_true", help="only rewrite docs/benchmarks.md from saved results")
+    parser.add_argument("--commit", help="what the measured code is called in the results (default: git HEAD)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(measure(args.child)))
+        return 0
+    if args.render:
+        before = json.loads(BEFORE.read_text(encoding="utf-8")) if BEFORE.exists() else None
+        write_doc(DOC, render_doc(json.loads(args.output.read_text(encoding="utf-8")), before))
+        return 0
+    command = "python bench/planner.py " + " ".join(sys.argv[1:])
     print(f"# polyplan planner benchmark — Python {platform.python_version()}, {platform.machine()}")
-    print(f"# reproduce: python bench/planner.py --sizes {' '.join(map(str, args.sizes))}")
-    print(f"{'entities':>9} {'patterns':>9} {'load+plan':>10} {'emit':>8} {'write':>8} {'total':>8} {'files':>7}")
-    previous: tuple[int, float] | None = None
-    for size in args.sizes:
-        t = measure(size)
+    print(f"# reproduce: {command.strip()}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    runs: dict[int, list[dict[str, float]]] = {size: [] for size in args.sizes}
+    for number in range(args.runs):
+        for size in args.sizes:  # interleaved: a noisy minute spoils one run of each size, not one size
+            result = run_child(size)
+            runs[size].append(result)
+            print(
+                f"run {number + 1}: {size:>7,} entities  CPU {result['total']:7.2f} s "
+                f"(load+plan {result['load+plan']:.2f}, emit {result['emit']:.2f}, write {result['write']:.2f})  "
+                f"wall {result['wall']:7.2f} s  peak RSS {result['peak_rss_mb']:6.0f} MB",
+                flush=True,
+            )
+    sizes = [summarise(size, runs[size]) for size in args.sizes]
+    checks = verdicts(sizes, args.reference, args.max_cpu, args.max_growth)
+    results = {
+        "command": command.strip(),
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "host": f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, Python {platform.python_version()}",
+        "load_average": load,
+        "commit": args.commit or commit(),
+        "runs": args.runs,
+        "thresholds": {"reference": args.reference, "max_cpu": args.max_cpu, "max_growth": args.max_growth},
+        "sizes": sizes,
+        "verdicts": checks,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    for entry in sizes:
+        cpu = entry["cpu"]["total"]
         print(
-            f"{size:>9,} {size * PATTERNS_PER_ENTITY:>9,} {t['load+plan']:>9.2f}s "
-            f"{t['emit']:>7.2f}s {t['write']:>7.2f}s {t['total']:>7.2f}s {int(t['files']):>7,}"
+            f"median {entry['entities']:>7,} entities: CPU {cpu['median']:.2f} s ({cpu['min']:.2f}–{cpu['max']:.2f}), "
+            f"peak RSS {entry['peak_rss_mb']['median']:.0f} MB"
         )
-        if previous is not None:
-            growth = size / previous[0]
-            print(f"# {growth:g}× the model took {t['total'] / previous[1]:.1f}× the time")
-        previous = (size, t["total"])
-        sys.stdout.flush()
+    print("\n".join(checks))
+    print(f"# saved {args.output}")
+    return 1 if any(line.startswith("MISSED") for line in checks) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

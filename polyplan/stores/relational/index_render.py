@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,8 +45,10 @@ MYSQL_MAX_KEY_BYTES = 3072  # InnoDB, DYNAMIC row format
 MYSQL_TEXT_PREFIX = 255  # characters of a TEXT column a MariaDB B-tree key may hold
 
 
+@cache
 def dialect_of(engine: str) -> Dialect:
-    """A SQLAlchemy dialect for `engine` that renders `:name` parameters."""
+    """A SQLAlchemy dialect for `engine` that renders `:name` parameters (one per process: a
+    dialect caches its type adaptations, which a fresh instance per literal recomputed)."""
     # The drivers' dialects add bind casts (`:id::UUID`); the base dialects render plain SQL.
     dialects: dict[str, Any] = {"postgresql": PGDialect, "mysql": MySQLDialect, "sqlite": SQLiteDialect}
     if engine not in dialects:

@@ -118,7 +118,18 @@ def _key_part(expression: Any, engine: str, index: sa.Index) -> KeyPart:
 
 
 def _shape(table: sa.Table, index: sa.Index, engine: str) -> IndexShape:
-    """A rendered index as the catalog check compares it: what schema.sql was built to create."""
+    """A rendered index as the catalog check compares it: what schema.sql was built to create.
+
+    Kept in the index's `info`: every route through the index asks again, and compiling its
+    DDL each time was a fifth of emitting the index proofs. An index belongs to one engine's
+    metadata, so `engine` is always the same for it."""
+    found = index.info.get("polyplan_shape")
+    if not isinstance(found, IndexShape):
+        found = index.info["polyplan_shape"] = _compile_shape(table, index, engine)
+    return found
+
+
+def _compile_shape(table: sa.Table, index: sa.Index, engine: str) -> IndexShape:
     ddl = str(CreateIndex(index).compile(dialect=_dialect(engine)))
     where = " ".join(ddl.rsplit(" WHERE ", 1)[1].split()) if " WHERE " in ddl else None
     method = str(index.dialect_options["postgresql"].get("using") or "btree") if engine == "postgresql" else "btree"

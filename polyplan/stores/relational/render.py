@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,6 +64,14 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 # --- dialects ----------------------------------------------------------------------------
 
 
+@cache
+def _named_dialect(url: str) -> SADialect:
+    dialect = sa.create_mock_engine(url, lambda *a, **k: None).dialect
+    named: SADialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # every concrete dialect takes it
+    named.bind_typing = BindTyping.NONE
+    return named
+
+
 class Dialect:
     """What every engine shares; subclasses override only their differences."""
 
@@ -74,11 +83,12 @@ class Dialect:
     uuid_native = True
 
     def sa_dialect(self) -> SADialect:
-        """A SQLAlchemy dialect that renders named parameters (`:name`) without casts."""
-        dialect = sa.create_mock_engine(self.url, lambda *a, **k: None).dialect
-        named: SADialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # every concrete dialect takes it
-        named.bind_typing = BindTyping.NONE
-        return named
+        """A SQLAlchemy dialect that renders named parameters (`:name`) without casts.
+
+        One per engine for the process: a dialect keeps its type-adaptation caches, and a fresh
+        one per statement spent more time adapting column types than compiling the statement.
+        """
+        return _named_dialect(self.url)
 
     def string(self, attribute: Attribute) -> TypeEngine[Any]:
         return sa.String(attribute.max_length)
@@ -493,17 +503,62 @@ def column_for(spec: TableSpec, entity: str, attribute: str) -> str | None:
     return None
 
 
+# The stand-in table and column names (polyplan__c0__, …) a compiled statement shape uses: no
+# engine quotes them, and a query whose own text (parameters, constants) contains one is
+# compiled directly instead.
+_SHAPE_TABLE = "polyplan__t__"
+_STAND_IN = re.compile(r"polyplan__(?:t|c[0-9]+)__")
+
+
+@dataclass(frozen=True)
+class _Condition:
+    """One filter of a query before it is SQL: `op` is const, eq, in, range, prefix or search."""
+
+    column: str
+    op: str
+    params: tuple[str, ...] = ()
+    value: Any = None
+
+
+@dataclass
+class QueryShapes:
+    """Compiled SELECT text per statement shape, for one engine's queries.
+
+    A large model repeats a handful of query shapes across many tables (the same filters and
+    sorts, only the table and column names differ); compiling each pattern was most of the time
+    of emitting such a model. A shape is everything the text depends on but those names, and
+    its text is compiled by SQLAlchemy against a stand-in table; each query then gets it with
+    the dialect's own quoting of its table and column names.
+    """
+
+    texts: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    # A type's repr is slow (it inspects the constructor); the engine's metadata, and with it
+    # every type object keyed here, outlives the build.
+    type_reprs: dict[int, str] = field(default_factory=dict)
+
+    def type_key(self, column: sa.ColumnElement[Any]) -> tuple[type, str]:
+        kind = column.type
+        text = self.type_reprs.get(id(kind))
+        if text is None:
+            text = self.type_reprs[id(kind)] = repr(kind)
+        return type(kind), text
+
+
 def build_query(
-    pattern: AccessPattern, spec: TableSpec, table: sa.Table, dialect: Dialect, notes: tuple[str, ...]
+    pattern: AccessPattern,
+    spec: TableSpec,
+    table: sa.Table,
+    dialect: Dialect,
+    notes: tuple[str, ...],
+    shapes: QueryShapes | None = None,
 ) -> Query | str:
     """The SQL of one access pattern, or the reason it cannot be written against this table."""
-    sa_dialect = dialect.sa_dialect()
     columns = query_columns(pattern, spec)
     if columns is None:
         return "it reads an attribute stored in another table"
     taken: set[str] = set()
     params: list[QueryParam] = []
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[_Condition] = []
     extra_notes = list(notes)
     searched = [column_for(spec, pattern.entity, f.attribute) for f in pattern.filters if f.op is FilterOp.FULLTEXT]
     fulltext_columns = [c for c in searched if c is not None]
@@ -511,31 +566,30 @@ def build_query(
         name = column_for(spec, pattern.entity, flt.attribute)
         if name is None:
             return f"it filters on {flt.attribute}, which is not a column of {spec.name}"
-        column = table.c[name]
         if "value" in flt.model_fields_set:
             # Inline, and written exactly as the partial index's WHERE (index_render's rule).
-            conditions.append(constant_predicate(column, flt.value, dialect.name))
+            conditions.append(_Condition(name, "const", value=flt.value))
             continue
         if flt.op is FilterOp.EQ:
             param = _param_name(flt.attribute, taken)
             params.append(QueryParam(param, name, "eq"))
-            conditions.append(column == sa.bindparam(param))
+            conditions.append(_Condition(name, "eq", (param,)))
         elif flt.op is FilterOp.IN:
             param = _param_name(flt.attribute, taken)
             params.append(QueryParam(param, name, "in"))
-            conditions.append(column.in_(sa.bindparam(param, expanding=True)))
+            conditions.append(_Condition(name, "in", (param,)))
         elif flt.op is FilterOp.RANGE:
             low, high = _param_name(flt.attribute, taken, "from"), _param_name(flt.attribute, taken, "to")
             params += [QueryParam(low, name, "from"), QueryParam(high, name, "to")]
-            conditions += [column >= sa.bindparam(low), column < sa.bindparam(high)]
+            conditions.append(_Condition(name, "range", (low, high)))
         elif flt.op is FilterOp.PREFIX:
             param = _param_name(flt.attribute, taken, "prefix")
             params.append(QueryParam(param, name, "prefix"))
-            conditions.append(prefix_predicate(column, param))
+            conditions.append(_Condition(name, "prefix", (param,)))
         else:
             param = _param_name(flt.attribute, taken, "terms")
             params.append(QueryParam(param, name, "search"))
-            conditions.append(fulltext_predicate(table, fulltext_columns, param, dialect.name, spec.indexes))
+            conditions.append(_Condition(name, "search", (param,)))
             indexed = any(
                 i.kind is IndexKind.FULLTEXT and [c.name for c in i.columns] == fulltext_columns for i in spec.indexes
             )
@@ -544,23 +598,96 @@ def build_query(
                 if indexed
                 else f"full-text on {', '.join(fulltext_columns)} is a substring match (LIKE '%term%'): no full-text index here"
             )
-    statement = sa.select(*[table.c[c] for c in columns]).where(*conditions)
+    order: list[tuple[str, bool]] = []
     for item in pattern.sort:
         name = column_for(spec, pattern.entity, item.attribute)
         if name is None:
             return f"it sorts on {item.attribute}, which is not a column of {spec.name}"
-        statement = statement.order_by(table.c[name].desc() if item.direction.value == "desc" else table.c[name].asc())
-    if pattern.limit is not None:
-        statement = statement.limit(pattern.limit)
-    compiled = statement.compile(dialect=sa_dialect)
+        order.append((name, item.direction.value == "desc"))
+    shape = _Shape(columns, conditions, order, pattern.limit, fulltext_columns, spec.indexes)
+    sql = _shaped_sql(shape, table, dialect, shapes) if shapes is not None else _query_sql(shape, table, dialect)
+    return Query(pattern.name, pattern.entity, spec.name, tuple(columns), tuple(params), sql, tuple(extra_notes))
+
+
+@dataclass(frozen=True)
+class _Shape:
+    columns: list[str]
+    conditions: list[_Condition]
+    order: list[tuple[str, bool]]
+    limit: int | None
+    fulltext_columns: list[str]
+    indexes: Sequence[Any]
+
+
+def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryShapes) -> str:
+    if any(c.op == "search" for c in shape.conditions):
+        # Full-text predicates name the table and its index inside SQL of their own: compiled as is.
+        return _query_sql(shape, table, dialect)
+    names = list(dict.fromkeys([*shape.columns, *(c.column for c in shape.conditions), *(n for n, _ in shape.order)]))
+    alias = {name: f"polyplan__c{number}__" for number, name in enumerate(names)}
+    typed = list(dict.fromkeys([*(c.column for c in shape.conditions), *(n for n, _ in shape.order)]))
+    key = (
+        dialect.name,
+        tuple(alias[c] for c in shape.columns),
+        tuple((alias[c.column], c.op, c.params, repr(c.value)) for c in shape.conditions),
+        tuple((alias[n], descending) for n, descending in shape.order),
+        shape.limit,
+        # The constants' literal text depends on the column types (and nothing else does).
+        tuple((alias[n], *shapes.type_key(table.c[n])) for n in typed),
+    )
+    text = shapes.texts.get(key)
+    if text is None:
+        if _STAND_IN.search(repr([(c.params, c.value) for c in shape.conditions])):
+            return _query_sql(shape, table, dialect)
+        stand_in = sa.table(_SHAPE_TABLE, *(sa.column(alias[n], table.c[n].type) for n in names))
+        renamed = _Shape(
+            [alias[c] for c in shape.columns],
+            [replace(c, column=alias[c.column]) for c in shape.conditions],
+            [(alias[n], descending) for n, descending in shape.order],
+            shape.limit,
+            [],
+            (),
+        )
+        text = shapes.texts[key] = _query_sql(renamed, stand_in, dialect)
+    quote = dialect.sa_dialect().identifier_preparer.quote
+    real = {_SHAPE_TABLE: str(quote(table.name))} | {alias[n]: str(quote(n)) for n in names}
+    # One pass, so a real name that happens to look like a stand-in is never replaced again.
+    return _STAND_IN.sub(lambda found: real[found.group(0)], text)
+
+
+def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
+    """The text SQLAlchemy compiles for a query shape against `table` (sa.Table or sa.table)."""
+    expressions: list[ColumnElement[bool]] = []
+    for condition in shape.conditions:
+        column = table.c[condition.column]
+        op, params = condition.op, condition.params
+        if op == "const":
+            expressions.append(constant_predicate(column, condition.value, dialect.name))
+        elif op == "eq":
+            expressions.append(column == sa.bindparam(params[0]))
+        elif op == "in":
+            expressions.append(column.in_(sa.bindparam(params[0], expanding=True)))
+        elif op == "range":
+            expressions += [column >= sa.bindparam(params[0]), column < sa.bindparam(params[1])]
+        elif op == "prefix":
+            expressions.append(prefix_predicate(column, params[0]))
+        else:
+            expressions.append(
+                fulltext_predicate(table, shape.fulltext_columns, params[0], dialect.name, shape.indexes)
+            )
+    statement = sa.select(*[table.c[c] for c in shape.columns]).where(*expressions)
+    for name, descending in shape.order:
+        statement = statement.order_by(table.c[name].desc() if descending else table.c[name].asc())
+    if shape.limit is not None:
+        statement = statement.limit(shape.limit)
+    compiled = statement.compile(dialect=dialect.sa_dialect())
     sql = str(compiled).strip()
-    ours = {p.name for p in params}
+    ours = {p for c in shape.conditions for p in c.params}
     for name, value in compiled.params.items():
         if name not in ours:  # LIMIT/OFFSET numbers: write them inline
             sql = re.sub(rf":{re.escape(name)}\b", str(int(value)), sql)
     sql = re.sub(r"__\[POSTCOMPILE_(\w+)\]", r":\1", sql)
-    sql = re.sub(r" OFFSET 0$", "", sql)  # SQLite's compiler always adds one
-    return Query(pattern.name, pattern.entity, spec.name, tuple(columns), tuple(params), sql, tuple(extra_notes))
+    return re.sub(r" OFFSET 0$", "", sql)  # SQLite's compiler always adds one
 
 
 def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -> tuple[list[Query], list[str]]:
@@ -570,6 +697,7 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
     queries: list[Query] = []
     skipped: list[str] = []
+    shapes = QueryShapes()
     for pattern in model.access_patterns:
         decided = plan.entities.get(pattern.entity)
         if decided is None or decided.family is not Family.RELATIONAL or pattern.entity not in by_entity:
@@ -579,7 +707,7 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
         if projections:
             notes = (f"served in production by the {projections[0].family.value} projection ({projections[0].engine})",)
         spec = by_entity[pattern.entity]
-        built = build_query(pattern, spec, rendered.metadata.tables[spec.name], dialect, notes)
+        built = build_query(pattern, spec, rendered.metadata.tables[spec.name], dialect, notes, shapes)
         if isinstance(built, str):
             skipped.append(f"{pattern.name}: {built}")
         else:
