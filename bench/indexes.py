@@ -77,7 +77,6 @@ def quote(name: str) -> str:
 
 BATCH = 100  # rows per insert transaction
 INSERT_ROUNDS = 8
-NOISE = 0.05  # run-to-run spread of the insert rate measured on this machine (same data, same indexes)
 WARMUP = 5
 
 
@@ -396,23 +395,34 @@ def time_read(engine: sa.Engine, read: Read, budget: float) -> Timing:
     return Timing(len(durations), statistics.median(durations), p99)
 
 
-def _wal_position(engine: sa.Engine) -> int:
-    """The server's WAL insert position in bytes (other sessions' writes count too)."""
-    with engine.connect() as connection:
-        return int(connection.exec_driver_sql("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").scalar() or 0)
+def _explained_insert(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+    """Insert `rows` in one statement and return the WAL bytes that statement wrote.
+
+    EXPLAIN (ANALYZE, WAL) counts the WAL of this backend's statement only, so the figure does
+    not pick up other sessions' writes on a shared server (the server-wide WAL position does).
+    """
+    compiled = table.insert().values(rows).compile(dialect=PG)
+    explained = connection.exec_driver_sql(
+        f"EXPLAIN (ANALYZE, WAL, TIMING OFF, FORMAT JSON) {compiled}", compiled.params
+    ).scalar_one()
+    document = json.loads(explained) if isinstance(explained, str) else explained
+    return int(document[0]["Plan"].get("WAL Bytes", 0))
 
 
-def time_inserts(engine: sa.Engine, batches: list[list[tuple[sa.Table, list[dict[str, Any]]]]]) -> tuple[int, float]:
-    """(rows, seconds) inserting `batches`, one transaction per batch."""
+def time_inserts(
+    engine: sa.Engine, batches: list[list[tuple[sa.Table, list[dict[str, Any]]]]]
+) -> tuple[int, float, int]:
+    """(rows, seconds, WAL bytes) inserting `batches`, one transaction per batch."""
     total = sum(len(rows) for batch in batches for _, rows in batch)
+    wal = 0
     started = time.perf_counter()
     with engine.connect() as connection:
         for batch in batches:
             with connection.begin():
                 for table, rows in batch:
                     if rows:
-                        connection.execute(table.insert(), rows)
-    return total, time.perf_counter() - started
+                        wal += _explained_insert(connection, table, rows)
+    return total, time.perf_counter() - started, wal
 
 
 # --- one scenario ----------------------------------------------------------------------------
@@ -545,9 +555,8 @@ def run_scenario(
         for number, batches in enumerate(rounds):
             for variant in VARIANTS[number % 3 :] + VARIANTS[: number % 3]:
                 _exec_autocommit(url, names[variant], ["CHECKPOINT"])
-                before = _wal_position(engines[variant])
-                rows_in, seconds = time_inserts(engines[variant], batches)
-                wal[variant] += _wal_position(engines[variant]) - before
+                rows_in, seconds, written = time_inserts(engines[variant], batches)
+                wal[variant] += written
                 spent[variant] += seconds
                 inserted[variant] += rows_in
         rates = {variant: inserted[variant] / spent[variant] for variant in VARIANTS}
@@ -604,63 +613,88 @@ def _route_in_plan(route: str, used: list[str]) -> bool:
     return route in used
 
 
-def verdicts(result: ScenarioResult) -> list[str]:
-    """The claims checked on one scenario, each PASS or FAIL with its numbers."""
-    lines = []
+@dataclass(frozen=True)
+class Thresholds:
+    """The claims this benchmark makes, as numbers it checks: a missed one fails the run."""
+
+    read_speedup: float = 10.0  # p99 of `pk` over `polyplan`, on reads routed to a designed index
+    wal_slack: float = 0.001  # polyplan may write this fraction more WAL per inserted row than `single`
+
+
+THRESHOLDS = Thresholds()
+
+
+def verdicts(result: ScenarioResult, limits: Thresholds = THRESHOLDS) -> list[tuple[bool, str]]:
+    """The claims checked on one scenario: (held, the claim with its numbers).
+
+    Every claim is a threshold; there is no third state. Insert cost is judged by WAL bytes per
+    row, a count, because the insert rate on this shared machine varies more between runs than
+    the variants differ (the rate is reported beside it, not judged)."""
+    lines: list[tuple[bool, str]] = []
     if result.plan_indexes:
         missing = [n for n, used in result.plan_indexes.items() if not _route_in_plan(result.routes[n], used)]
         total = len(result.plan_indexes)
         lines.append(
-            f"{'PASS' if not missing else 'FAIL'} PostgreSQL's own plan (EXPLAIN) uses the routed index for "
-            f"{total - len(missing)}/{total} reads at this scale" + (f"; not: {', '.join(missing)}" if missing else "")
+            (
+                not missing,
+                f"PostgreSQL's own plan (EXPLAIN) uses the routed index for {total - len(missing)}/{total} reads"
+                + (f"; not: {', '.join(missing)}" if missing else ""),
+            )
         )
     ratios = {
         name: t["pk"].p99_ms / t["polyplan"].p99_ms for name, t in result.reads.items() if result.needs_index[name]
     }
     if ratios:
-        worst = min(ratios, key=lambda n: ratios[n])
-        ok = ratios[worst] >= 10
+        worst = min(ratios, key=lambda n: (ratios[n], n))
         lines.append(
-            f"{'PASS' if ok else 'FAIL'} p99 pk/polyplan ≥ 10× on the reads that filter on non-key columns: lowest {ratios[worst]:,.1f}× ({worst})"
+            (
+                ratios[worst] >= limits.read_speedup,
+                f"p99 pk ÷ polyplan ≥ {limits.read_speedup:g}× on every read routed to a designed index: "
+                f"lowest {ratios[worst]:,.1f}× ({worst})",
+            )
         )
     rate = result.inserts_per_second
     wal = result.wal_bytes_per_row
-    ratio = rate["polyplan"] / rate["single"]
-    numbers = (
-        f"{rate['polyplan']:,.0f} vs {rate['single']:,.0f} rows/s ({ratio:.2f}×); "
-        f"WAL {wal['polyplan']:,.0f} vs {wal['single']:,.0f} bytes/row"
+    lines.append(
+        (
+            wal["polyplan"] <= wal["single"] * (1 + limits.wal_slack),
+            f"inserts into {result.insert_table} write no more WAL per row than `single`: "
+            f"{wal['polyplan']:,.0f} vs {wal['single']:,.0f} bytes/row "
+            f"(rate {rate['polyplan']:,.0f} vs {rate['single']:,.0f} rows/s, reported, not judged)",
+        )
     )
-    if abs(wal["polyplan"] - wal["single"]) <= 0.001 * wal["single"]:
-        # The same WAL to within a few bytes per row: both variants keep the same indexes on this
-        # table, so the work is the same and the rate gap is run-to-run noise.
-        lines.append(f"EQUAL insert work (same indexes on {result.insert_table}): {numbers}")
-    elif ratio >= 1:
-        lines.append(f"PASS insert rate polyplan ≥ single: {numbers}")
-    elif wal["polyplan"] <= wal["single"] and ratio >= 1 - NOISE:
-        # Same (or less) index work, as the WAL written shows: the gap is run-to-run noise.
-        lines.append(f"PASS (within noise) insert rate polyplan ≥ single: {numbers}")
-    else:
-        lines.append(f"FAIL insert rate polyplan ≥ single: {numbers}")
     counts = f"polyplan {result.indexes['polyplan']} vs single {result.indexes['single']}"
     counts += f" (on {result.insert_table}: {result.insert_indexes['polyplan']} vs {result.insert_indexes['single']})"
-    if result.indexes["polyplan"] < result.indexes["single"]:
-        lines.append(f"PASS fewer indexes: {counts}")
-    elif result.indexes["polyplan"] == result.indexes["single"]:
-        lines.append(f"EQUAL index count: {counts}")
-    else:
-        lines.append(f"FAIL fewer indexes: {counts}")
+    lines.append((result.indexes["polyplan"] <= result.indexes["single"], f"no more secondary indexes: {counts}"))
+    over = []
     for name, timing in result.reads.items():
         target = result.targets[name]
-        if target is None:
-            continue
-        p99 = timing["polyplan"].p99_ms
-        if p99 <= target:
-            continue
-        state = "FLAGGED (PP501 in the plan)" if result.flagged[name] else "FAIL"
-        lines.append(f"{state} {name}: p99 {p99:.2f} ms over its {target:g} ms target")
-    if all(t["polyplan"].p99_ms <= (result.targets[n] or float("inf")) for n, t in result.reads.items()):
-        lines.append("PASS every pattern's p99 is within its latency target")
+        if target is not None and timing["polyplan"].p99_ms > target:
+            flag = ", the plan warns PP501" if result.flagged[name] else ""
+            over.append(f"{name} {timing['polyplan'].p99_ms:.2f} ms > {target:g} ms{flag}")
+    targeted = sum(1 for n in result.reads if result.targets[n] is not None)
+    lines.append(
+        (
+            not over,
+            f"every read's p99 is within its latency target ({targeted - len(over)}/{targeted})"
+            + (f"; over: {'; '.join(over)}" if over else ""),
+        )
+    )
     return lines
+
+
+def _verdict_lines(result: ScenarioResult) -> list[str]:
+    return [f"{'PASS' if held else 'FAIL'} {text}" for held, text in verdicts(result)]
+
+
+def all_held(results: list[ScenarioResult]) -> bool:
+    """True when every claim held on every scenario."""
+    return all(held for result in results for held, _ in verdicts(result))
+
+
+def render_saved(saved: dict[str, Any]) -> str:
+    """The docs section of a results file written by --json (bench/render_docs.py calls this)."""
+    return markdown([_result_from_json(r) for r in saved["results"]], saved["command"])
 
 
 def markdown(results: list[ScenarioResult], command: str) -> str:
@@ -676,7 +710,13 @@ def markdown(results: list[ScenarioResult], command: str) -> str:
         "Three variants load identical data: `pk` (primary keys and unique rules only), `single` (plus one "
         "single-column B-tree on every filtered column), `polyplan` (plus the designed index set). Latencies are "
         "client-side wall-clock per query, in milliseconds. Inserts: held-back rows of the most-inserted leaf table, "
-        f"{BATCH} rows per transaction.",
+        f"{BATCH} rows per transaction. A read is timed over its drawn parameter sets, stopping early once its "
+        "time budget is spent: the samples column gives the real count behind each p99.",
+        "",
+        f"Claims, each a threshold the run checks and exits 1 on: EXPLAIN uses the routed index for every read; "
+        f"p99 pk ÷ polyplan ≥ {THRESHOLDS.read_speedup:g}× on reads routed to a designed index; WAL per inserted row "
+        f"no more than `single` (+{THRESHOLDS.wal_slack:.1%}); no more secondary indexes than `single`; every p99 "
+        "within the model's latency target.",
         "",
     ]
     for result in results:
@@ -685,14 +725,16 @@ def markdown(results: list[ScenarioResult], command: str) -> str:
             "",
             f"Largest table: `{result.largest_table[0]}` with {result.largest_table[1]:,} rows; run took {result.seconds:,.0f} s.",
             "",
-            "| read | polyplan route | target ms | pk p50 / p99 | single p50 / p99 | polyplan p50 / p99 | p99 pk ÷ polyplan |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| read | polyplan route | target ms | samples pk / single / polyplan | pk p50 / p99 | single p50 / p99 "
+            "| polyplan p50 / p99 | p99 pk ÷ polyplan |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, t in result.reads.items():
             ratio = t["pk"].p99_ms / t["polyplan"].p99_ms
             target = f"{result.targets[name]:g}" if result.targets[name] is not None else ""
             out.append(
-                f"| `{name}` | {result.routes[name]} | {target} | {t['pk'].median_ms:.2f} / {t['pk'].p99_ms:.2f} | "
+                f"| `{name}` | {result.routes[name]} | {target} | {t['pk'].n:,} / {t['single'].n:,} / {t['polyplan'].n:,} | "
+                f"{t['pk'].median_ms:.2f} / {t['pk'].p99_ms:.2f} | "
                 f"{t['single'].median_ms:.2f} / {t['single'].p99_ms:.2f} | {t['polyplan'].median_ms:.2f} / {t['polyplan'].p99_ms:.2f} | "
                 f"{ratio:,.1f}× |"
             )
@@ -707,7 +749,7 @@ def markdown(results: list[ScenarioResult], command: str) -> str:
             f"polyplan {result.indexes['polyplan']} (on `{result.insert_table}`: {result.insert_indexes['polyplan']}).",
             "",
         ]
-        out += [f"- {line}" for line in verdicts(result)]
+        out += [f"- {line}" for line in _verdict_lines(result)]
         out.append("")
     return "\n".join(out)
 
@@ -731,11 +773,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.report:
         saved = json.loads(args.report.read_text(encoding="utf-8"))
-        text = markdown([_result_from_json(r) for r in saved["results"]], saved["command"])
+        text = render_saved(saved)
         if args.markdown:
             args.markdown.write_text(text, encoding="utf-8")
         print(text)
-        return 0
+        return 0 if all_held([_result_from_json(r) for r in saved["results"]]) else 1
     url = os.environ.get("POLYPLAN_POSTGRES_URL", DEFAULT_URL)
     paths = sorted((ROOT / "scenarios").glob("*.yaml"))
     if args.scenario:
@@ -749,7 +791,7 @@ def main() -> int:
             continue
         results.append(result)
         print(f"\n== {result.scenario} ==")
-        for line in verdicts(result):
+        for line in _verdict_lines(result):
             print(line)
     shown = [
         a
@@ -765,7 +807,7 @@ def main() -> int:
         args.markdown.write_text(text, encoding="utf-8")
     print()
     print(text)
-    return 0 if all(not line.startswith("FAIL") for r in results for line in verdicts(r)) else 1
+    return 0 if all_held(results) else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,96 @@
+"""The benchmarks' claims can fail, and docs/benchmarks.md shows exactly the committed results.
+
+bench/ is not a package: its modules are loaded from their files the way bench/render_docs.py
+loads them.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_render_docs", ROOT / "bench" / "render_docs.py")
+    assert spec is not None and spec.loader is not None
+    render_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render_docs)
+    return render_docs._benchmark(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def indexes() -> ModuleType:
+    pytest.importorskip("psycopg", reason="bench/indexes.py needs the PostgreSQL driver")
+    return _load("indexes")
+
+
+@pytest.fixture(scope="module")
+def saved_indexes() -> dict[str, Any]:
+    return dict(json.loads((RESULTS / "indexes.json").read_text(encoding="utf-8")))
+
+
+def test_docs_are_rendered_from_the_committed_results() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "render_docs.py"), "--check"], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_the_committed_index_run_holds_every_claim(indexes: ModuleType, saved_indexes: dict[str, Any]) -> None:
+    results = [indexes._result_from_json(r) for r in saved_indexes["results"]]
+    assert results, "the results file holds no scenario"
+    failed = [(r.scenario, text) for r in results for held, text in indexes.verdicts(r) if not held]
+    assert not failed
+
+
+def _worsen(saved: dict[str, Any], change: str) -> dict[str, Any]:
+    """A copy of the first scenario's results with one claim broken."""
+    result = copy.deepcopy(saved["results"][0])
+    routed = [name for name, needs in result["needs_index"].items() if needs]
+    if change == "slow read":
+        name = routed[0]
+        result["reads"][name]["polyplan"]["p99_ms"] = result["reads"][name]["pk"]["p99_ms"] / 2
+    elif change == "more wal":
+        result["wal_bytes_per_row"]["polyplan"] = result["wal_bytes_per_row"]["single"] * 1.05
+    elif change == "more indexes":
+        result["indexes"]["polyplan"] = result["indexes"]["single"] + 1
+    elif change == "missed target":
+        name = next(n for n, target in result["targets"].items() if target is not None)
+        result["reads"][name]["polyplan"]["p99_ms"] = result["targets"][name] * 1.5
+        result["flagged"][name] = True  # a warning in the plan does not excuse a miss
+    elif change == "index unused":
+        name = routed[0]
+        result["plan_indexes"][name] = []
+    return result
+
+
+@pytest.mark.parametrize("change", ["slow read", "more wal", "more indexes", "missed target", "index unused"])
+def test_a_missed_threshold_fails_the_benchmark(
+    indexes: ModuleType, saved_indexes: dict[str, Any], change: str
+) -> None:
+    result = indexes._result_from_json(_worsen(saved_indexes, change))
+    assert not indexes.all_held([result])
+    assert any(line.startswith("FAIL ") for line in indexes._verdict_lines(result))
+
+
+def test_report_exits_1_on_a_missed_threshold(saved_indexes: dict[str, Any], tmp_path: Path) -> None:
+    pytest.importorskip("psycopg", reason="bench/indexes.py needs the PostgreSQL driver")
+    broken = {**saved_indexes, "results": [_worsen(saved_indexes, "more indexes")]}
+    path = tmp_path / "indexes.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "indexes.py"), "--report", str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "FAIL no more secondary indexes" in run.stdout
