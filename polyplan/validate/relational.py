@@ -33,6 +33,7 @@ from polyplan.stores.relational.connect import apply_sql
 from polyplan.stores.relational.design import tables_from_data
 from polyplan.stores.relational.render import Constraint, build_metadata, column_for
 from polyplan.stores.relational.spec import Query, TableKind, TableSpec
+from polyplan.stores.relational.sqltext import text_clause
 from polyplan.validate.oracle import Condition, canon, compare_result, expand_lists, holds, parse_queries
 from polyplan.validate.violations import (
     breaking_value,
@@ -524,7 +525,7 @@ class Harness:
                     types[f"{param.name}_{index}"] = column_type
             else:
                 types[param.name] = column_type
-        statement = sa.text(sql).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()])
+        statement = text_clause(sql).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()])
         statement = statement.columns(*[table.c[c] for c in query.columns])  # type: ignore[assignment]
         with engine.connect() as connection:
             fetched = connection.execute(statement, bound).all()

@@ -330,6 +330,7 @@ import sqlalchemy as sa
 
 from polyplan.stores.relational import catalog, explain
 from polyplan.stores.relational.connect import scratch_database
+from polyplan.stores.relational.sqltext import text_clause
 from polyplan.testkit import resolve_url
 from polyplan.validate.oracle import expand_lists
 from polyplan.validate.relational import Harness
@@ -401,8 +402,9 @@ def _params(connection: sa.Connection, table: str, check: dict[str, Any]) -> dic
     not_null = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
     where = f"{where} AND {not_null}" if where else f" WHERE {not_null}"
     # Counted among the rows that can give the parameters: an optional reference may be set on few.
-    count = connection.exec_driver_sql(f"SELECT count(*) FROM {q(table)}{where}").scalar() or 0
-    row = connection.exec_driver_sql(f"SELECT {selected} FROM {q(table)}{where} ORDER BY {selected} LIMIT 1 OFFSET {count // 3}").first()
+    # `where` holds the pattern's constants (model values: `%`, `:name`…), hence text_clause.
+    count = connection.execute(text_clause(f"SELECT count(*) FROM {q(table)}{where}")).scalar() or 0
+    row = connection.execute(text_clause(f"SELECT {selected} FROM {q(table)}{where} ORDER BY {selected} LIMIT 1 OFFSET {count // 3}")).first()
     assert row is not None, f"no seeded row of {table} matches the pattern's constants"
     sample = dict(zip(columns, row, strict=True))
     values: dict[str, Any] = {}
@@ -431,7 +433,7 @@ def _params(connection: sa.Connection, table: str, check: dict[str, Any]) -> dic
 def _explain(connection: sa.Connection, sql: str, params: dict[str, Any], lists: list[str]) -> Any:
     prefix = {"postgresql": "EXPLAIN (FORMAT JSON) ", "mysql": "EXPLAIN ", "sqlite": "EXPLAIN QUERY PLAN "}[ENGINE]
     sql, bound = expand_lists(sql, params, lists)
-    return connection.execute(sa.text(prefix + sql), bound).fetchall()
+    return connection.execute(text_clause(prefix + sql), bound).fetchall()
 
 
 # --- what each engine's plan says ------------------------------------------------------------
