@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from polyplan.diagnostics import Diagnostic
+from polyplan.markdown import cell, prose
 from polyplan.plan.ir import EntityPlan, Plan
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows]
     return lines
 
 
@@ -44,7 +45,7 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
     model = plan.model
     lines = [f"# Persistence plan: {model.name} (model version {model.version})", ""]
     if model.description:
-        lines += [model.description, ""]
+        lines += [prose(model.description), ""]
     lines += [f"Planning horizon: {model.options.horizon_years:g} years.", "", "## Decisions", ""]
     rows = []
     for entity in plan.entities.values():
@@ -68,7 +69,8 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
         lines += _entity_section(entity)
     lines += ["## Diagnostics", ""]
     lines += [
-        f"- `{d.code}` {d.severity.value}: {d.path + ': ' if d.path else ''}{d.message}" for d in diagnostics
+        f"- `{d.code}` {d.severity.value}: {cell(d.path) + ': ' if d.path else ''}{prose(d.message)}"
+        for d in diagnostics
     ] or ["None."]
     lines += ["", "## Diagram", "", "See `erd.mmd` (Mermaid).", ""]
     return "\n".join(lines)

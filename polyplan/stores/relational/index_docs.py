@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic
+from polyplan.markdown import cell
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational import indexes as design
 from polyplan.stores.relational.indexes import IndexMetrics, PatternRoute, index_plan_of
@@ -31,7 +32,7 @@ def _bytes(size: float) -> str:
 
 
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return cell(text)
 
 
 def _where(where: tuple[tuple[str, Any], ...]) -> str:

@@ -305,7 +305,9 @@ def fts5_ddl(table: str, spec: IndexSpec) -> list[str]:
     cols = ", ".join(q(n) for n in names)
     new = ", ".join(f"new.{q(n)}" for n in names)
     old = ", ".join(f"old.{q(n)}" for n in names)
-    content = str(sa.literal(table, sa.String()).compile(dialect=dialect_of("sqlite"), compile_kwargs={"literal_binds": True}))
+    content = str(
+        sa.literal(table, sa.String()).compile(dialect=dialect_of("sqlite"), compile_kwargs={"literal_binds": True})
+    )
     delete = f"INSERT INTO {q(fts)}({q(fts)}, rowid, {cols}) VALUES ('delete', old.rowid, {old});"
     insert = f"INSERT INTO {q(fts)}(rowid, {cols}) VALUES (new.rowid, {new});"
     return [
