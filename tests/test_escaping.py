@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -44,6 +45,7 @@ from polyplan.plan.assign import build_plan
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.wide_column.cql import split_statements as split_cql
+from polyplan.testkit import ENGINES as TESTKIT_ENGINES
 from polyplan.testkit import resolve_url
 from polyplan.validate.oracle import parse_queries
 
@@ -109,6 +111,8 @@ def hostile_model(
                 "placement": {"family": "relational"},
                 "description": text,
                 "attributes": {NASTY_NAME: free, "kind": enum, "n": {"type": "integer", "min": 0, "max": 100}},
+                # Enough rows and reads for a partial index on the constant (and its EXPLAIN proof).
+                "growth": {"initial_rows": 200000, "rows_per_day": 100},
             },
             "Doc": {
                 "placement": {"family": "document"},
@@ -143,6 +147,7 @@ def hostile_model(
                     {"attribute": NASTY_NAME, "op": "eq"},
                 ],
                 "sort": [{"attribute": "n"}],
+                "rate": 500,
             },
             {
                 "name": "docs_by_kind",
@@ -334,6 +339,8 @@ CASES: dict[str, Case] = {
     "classics": (NASTY[:13], NASTY[13], NASTY[4], NASTY[0]),
     "line_breaks": (NASTY[13:], "two\nlines -- and a ';", "x\n-- note: not a header", "blank\n\nline"),
     "percent": (["50%", "50%%", "100% {x}", "%"], 'it\'s 100% {x} \\ "q"', "50%", "50%"),
+    "braces": (["{{mustache}}", "{0}", "{}", "${x}"], "{{x}} {0} ${y}", "{{mustache}}", "{}"),
+    "placeholders": ([":name", "?", "$1", "%s", "%(name)s"], ":name ? $1 %s", ":name", "%(name)s"),
     "injection": (
         ["');DROP TABLE x;--", "/* c */", "--", "semi;\n\nnext"],
         "'); DROP TABLE x; --",
@@ -376,13 +383,30 @@ def test_patterns_with_quotes_and_percent_are_enforced_as_written() -> None:
     assert "'^[a-z%'']+\\\\\\\\?$'" in files["relational/mysql/schema.sql"]  # MySQL doubles backslashes
 
 
-def test_polyplan_validate_passes_on_a_hostile_model(tmp_path: Path) -> None:
-    write_tree(emit(hostile_model(*CASES["classics"])), tmp_path / "out")
+# The generated tests of a hostile model pass: on SQLite always; on OpenSearch (mustache templates
+# holding `{{…}}` constants) and Cassandra (CQL with model text in comments) where they run.
+VALIDATED = [
+    pytest.param("classics", "sqlite", id="classics-sqlite"),
+    pytest.param("placeholders", "sqlite", id="placeholders-sqlite"),
+    pytest.param("braces", "opensearch", id="braces-opensearch", marks=pytest.mark.opensearch),
+    pytest.param("line_breaks", "cassandra", id="line_breaks-cassandra", marks=pytest.mark.cassandra),
+]
+
+
+@pytest.mark.parametrize(("case", "engine"), VALIDATED)
+def test_polyplan_validate_passes_on_a_hostile_model(tmp_path: Path, case: str, engine: str) -> None:
+    access = TESTKIT_ENGINES[engine]
+    env = {**os.environ, access.env_var: resolve_url(engine)}  # skips (or fails if required) when absent
+    model = hostile_model(*CASES[case])
+    if engine == "opensearch":
+        model["engines"]["search"] = "opensearch"
+    write_tree(emit(model), tmp_path / "out")
     done = subprocess.run(
-        [sys.executable, "-m", "polyplan", "validate", str(tmp_path / "out"), "--engine", "sqlite"],
+        [sys.executable, "-m", "polyplan", "validate", str(tmp_path / "out"), "--engine", engine],
         capture_output=True,
         text=True,
         timeout=600,
+        env=env,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
