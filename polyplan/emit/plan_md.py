@@ -16,13 +16,14 @@ def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
 
 
 def _entity_section(entity: EntityPlan) -> list[str]:
-    lines = [f"### {entity.name} → {entity.family.value} ({entity.engine})", ""]
-    lines += [f"- {reason}" for reason in entity.reasons]
-    lines.append(f"- Runner-up: {entity.runner_up_reason}.")
+    lines = [f"### {prose(entity.name)} → {entity.family.value} ({entity.engine})", ""]
+    # Reasons quote model names and values: shown as text, never as Markdown.
+    lines += [f"- {prose(reason)}" for reason in entity.reasons]
+    lines.append(f"- Runner-up: {prose(entity.runner_up_reason)}.")
     for projection in entity.projections:
         lines.append(
             f"- Projection to {projection.family.value} ({projection.engine}) for "
-            f"{', '.join(projection.patterns)}, kept in step by {projection.sync.value}: {projection.reason}."
+            f"{', '.join(projection.patterns)}, kept in step by {projection.sync.value}: {prose(projection.reason)}."
         )
     lines.append("")
     families = [s for s in entity.scores if s.engine is not None]
@@ -35,7 +36,7 @@ def _entity_section(entity: EntityPlan) -> list[str]:
     lines += _table(header, rows)
     chosen = entity.score_of(entity.family)
     lines += ["", "<details><summary>Why each factor scored as it did (chosen family)</summary>", ""]
-    lines += [f"- **{f.factor}** {f.score:.2f}: {f.reason}" for f in chosen.factors]
+    lines += [f"- **{f.factor}** {f.score:.2f}: {prose(f.reason)}" for f in chosen.factors]
     lines += ["", "</details>", ""]
     return lines
 
@@ -53,7 +54,7 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
         profile = entity.profile
         rows.append(
             [
-                entity.name,
+                cell(entity.name),
                 f"{entity.family.value} ({entity.engine})",
                 projections,
                 f"{entity.score_of(entity.family).total:.2f}",

@@ -455,8 +455,9 @@ def _index_names(connection: sa.Connection, table: str, columns: list[str]) -> s
         if set(unique["column_names"][: len(columns)]) == set(columns) and unique["name"]:
             found.add(str(unique["name"]))
     if ENGINE == "sqlite":
-        for name, in connection.exec_driver_sql(f"SELECT name FROM pragma_index_list({_quote(connection, table)!r})"):
-            info = [r[2] for r in connection.exec_driver_sql(f"SELECT * FROM pragma_index_info({name!r})")]
+        # Names as bound parameters: a Python repr is not a SQL literal.
+        for name, in connection.execute(sa.text("SELECT name FROM pragma_index_list(:table)"), {"table": table}):
+            info = [r[2] for r in connection.execute(sa.text("SELECT * FROM pragma_index_info(:name)"), {"name": name})]
             if set(info[: len(columns)]) == set(columns):
                 found.add(str(name))
     return found
