@@ -63,6 +63,7 @@ from polyplan.stores.relational.index_testgen import time_ordered
 from polyplan.stores.relational.indexes import column_of, index_plan_of
 from polyplan.stores.relational.render import DIALECTS, build_metadata, build_queries
 from polyplan.stores.relational.spec import TableKind, TableSpec
+from polyplan.stores.relational.sqltext import text_clause
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -193,7 +194,8 @@ def _exec_autocommit(url: str, database: str, statements: list[str]) -> None:
     try:
         with engine.connect() as connection:
             for statement in statements:
-                connection.exec_driver_sql(statement)
+                # Without parameters, so that the drivers do not read a `%` in a literal as one.
+                connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
     finally:
         engine.dispose()
 
@@ -309,7 +311,8 @@ def draw_samples(engine: sa.Engine, read: Read, count: int, rng: random.Random) 
     with engine.connect() as connection:
         connection.exec_driver_sql(f"SELECT setseed({rng.random():.6f})")
         picked = connection.exec_driver_sql(
-            f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(read.table)} WHERE {where} ORDER BY random() LIMIT {count}"
+            f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(read.table)} WHERE {where} ORDER BY random() LIMIT {count}",
+            execution_options={"no_parameters": True},  # `where` holds the model's constants
         ).fetchall()
         ordered: dict[str, list[Any]] = {}
         for param in read.params:
@@ -348,7 +351,7 @@ def text_with_lists(sql: str, lists: list[str]) -> sa.TextClause:
     """queries.sql text as a statement; `IN (:name)` lists expand (text() wants `IN :name`)."""
     for name in lists:
         sql = sql.replace(f"(:{name})", f":{name}")
-    return sa.text(sql).bindparams(*(sa.bindparam(name, expanding=True) for name in lists))
+    return text_clause(sql).bindparams(*(sa.bindparam(name, expanding=True) for name in lists))
 
 
 def _index_names(node: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from polyplan.cli.app import app
@@ -40,12 +41,12 @@ def plan(
     with console.status("planning…"):
         result, diagnostics = guarded(lambda: write_plan(model, out, force=force))
     print_diagnostics(diagnostics)
-    table = Table(title=f"{result.model.name}: plan written to {out}")
+    table = Table(title=f"{escape(result.model.name)}: plan written to {escape(str(out))}")
     for column in ("entity", "system of record", "projections", "score", "runner-up"):
         table.add_column(column)
     for entity in result.entities.values():
         table.add_row(
-            entity.name,
+            escape(entity.name),
             f"{entity.family.value} ({entity.engine})",
             ", ".join(p.family.value for p in entity.projections) or "—",
             f"{entity.score_of(entity.family).total:.2f}",
@@ -65,7 +66,7 @@ _SHORT = {
 
 def _explain_entity(entity: EntityPlan) -> Table:
     families = [s for s in entity.scores if s.engine is not None]
-    table = Table(title=f"{entity.name} → {entity.family.value} ({entity.engine})")
+    table = Table(title=f"{escape(entity.name)} → {entity.family.value} ({entity.engine})")
     table.add_column("factor")
     table.add_column("weight", justify="right")
     for score in families:
@@ -100,8 +101,8 @@ def explain(
         for factor in decision.score_of(decision.family).factors:
             console.print(f"  {factor.factor}: {factor.reason}", markup=False)
         for reason in decision.reasons:
-            console.print(f"  • {reason}")
-        console.print(f"  • runner-up: {decision.runner_up_reason}")
+            console.print(f"  • {reason}", markup=False)  # reasons quote model text: never markup
+        console.print(f"  • runner-up: {decision.runner_up_reason}", markup=False)
         for score in decision.scores:
             for blocker in score.blockers:
                 console.print(f"  • {score.family.value} ruled out: {blocker}", markup=False)

@@ -10,6 +10,7 @@ import math
 from collections import defaultdict
 
 from polyplan.analyse.sizing import live_rows
+from polyplan.markdown import cell
 from polyplan.plan.ir import Plan
 
 
@@ -47,7 +48,7 @@ def render_capacity_md(plan: Plan) -> str:
                 per_store[f"{projection.family.value} ({projection.engine})"][index] += rows * size
             cells.append(f"{_human(rows)} ({_human(rows * size, byte_units=True)})")
         store = f"{decision.family.value} ({decision.engine})"
-        lines.append("| " + " | ".join([name, store, _human(size, byte_units=True), *cells]) + " |")
+        lines.append("| " + " | ".join([cell(name), store, _human(size, byte_units=True), *cells]) + " |")
     lines += ["", "## Per store (payload, before indexes and replication)", ""]
     store_header = ["store", *[f"year {y:g}" for y in years]]
     lines += ["| " + " | ".join(store_header) + " |", "|" + "|".join("---" for _ in store_header) + "|"]

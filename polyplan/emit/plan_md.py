@@ -5,23 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from polyplan.diagnostics import Diagnostic
+from polyplan.markdown import cell, prose
 from polyplan.plan.ir import EntityPlan, Plan
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows]
     return lines
 
 
 def _entity_section(entity: EntityPlan) -> list[str]:
-    lines = [f"### {entity.name} → {entity.family.value} ({entity.engine})", ""]
-    lines += [f"- {reason}" for reason in entity.reasons]
-    lines.append(f"- Runner-up: {entity.runner_up_reason}.")
+    lines = [f"### {prose(entity.name)} → {entity.family.value} ({entity.engine})", ""]
+    # Reasons quote model names and values: shown as text, never as Markdown.
+    lines += [f"- {prose(reason)}" for reason in entity.reasons]
+    lines.append(f"- Runner-up: {prose(entity.runner_up_reason)}.")
     for projection in entity.projections:
         lines.append(
             f"- Projection to {projection.family.value} ({projection.engine}) for "
-            f"{', '.join(projection.patterns)}, kept in step by {projection.sync.value}: {projection.reason}."
+            f"{', '.join(projection.patterns)}, kept in step by {projection.sync.value}: {prose(projection.reason)}."
         )
     lines.append("")
     families = [s for s in entity.scores if s.engine is not None]
@@ -34,7 +36,7 @@ def _entity_section(entity: EntityPlan) -> list[str]:
     lines += _table(header, rows)
     chosen = entity.score_of(entity.family)
     lines += ["", "<details><summary>Why each factor scored as it did (chosen family)</summary>", ""]
-    lines += [f"- **{f.factor}** {f.score:.2f}: {f.reason}" for f in chosen.factors]
+    lines += [f"- **{f.factor}** {f.score:.2f}: {prose(f.reason)}" for f in chosen.factors]
     lines += ["", "</details>", ""]
     return lines
 
@@ -44,7 +46,7 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
     model = plan.model
     lines = [f"# Persistence plan: {model.name} (model version {model.version})", ""]
     if model.description:
-        lines += [model.description, ""]
+        lines += [prose(model.description), ""]
     lines += [f"Planning horizon: {model.options.horizon_years:g} years.", "", "## Decisions", ""]
     rows = []
     for entity in plan.entities.values():
@@ -52,7 +54,7 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
         profile = entity.profile
         rows.append(
             [
-                entity.name,
+                cell(entity.name),
                 f"{entity.family.value} ({entity.engine})",
                 projections,
                 f"{entity.score_of(entity.family).total:.2f}",
@@ -68,7 +70,8 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
         lines += _entity_section(entity)
     lines += ["## Diagnostics", ""]
     lines += [
-        f"- `{d.code}` {d.severity.value}: {d.path + ': ' if d.path else ''}{d.message}" for d in diagnostics
+        f"- `{d.code}` {d.severity.value}: {cell(d.path) + ': ' if d.path else ''}{prose(d.message)}"
+        for d in diagnostics
     ] or ["None."]
     lines += ["", "## Diagram", "", "See `erd.mmd` (Mermaid).", ""]
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from typing import Any
 from polyplan.model.schema import AccessPattern, Attribute, TypeName
 from polyplan.seed.relational import jsonable
 from polyplan.stores.relational.spec import Query, QueryParam
+from polyplan.stores.relational.sqltext import commented_blocks, sub_code
 
 # Engines where NULL sorts before every value in ascending order (PostgreSQL: after).
 NULLS_FIRST = frozenset({"mysql", "sqlite"})
@@ -35,25 +36,21 @@ _PARAM = re.compile(r"^-- param :(\w+)\s+(.+) \((\w+)\)$")
 def parse_queries(text: str) -> dict[str, Query]:
     """Every `-- name:` block of a queries.sql file, by name."""
     found: dict[str, Query] = {}
-    for block in re.split(r"\n(?=-- name: )", text):
-        if not block.startswith("-- name: "):
-            continue
+    # Header comments are told from SQL by the SQL lexer: a constant in the SQL may hold line
+    # breaks, blank lines and text such as `-- note: ` of its own.
+    for comments, sql in commented_blocks(text, "-- name: "):
         header: dict[str, str] = {}
         params: list[QueryParam] = []
         notes: list[str] = []
-        sql_lines: list[str] = []
-        for line in block.splitlines():
+        for line in comments:
             match = _PARAM.match(line)
             if match:
                 params.append(QueryParam(match[1], match[2], match[3]))
             elif line.startswith("-- note: "):
                 notes.append(line[len("-- note: ") :])
-            elif line.startswith("-- ") and ": " in line and not sql_lines:
+            elif line.startswith("-- ") and ": " in line:
                 key, value = line[3:].split(": ", 1)
                 header[key] = value
-            elif line.strip():
-                sql_lines.append(line)
-        sql = "\n".join(sql_lines).rstrip().removesuffix(";")
         found[header["name"]] = Query(
             header["name"],
             header["entity"],
@@ -72,7 +69,7 @@ def expand_lists(sql: str, params: Mapping[str, Any], lists: Sequence[str]) -> t
     for name in lists:
         values = list(params[name])
         names = [f"{name}_{i}" for i in range(len(values))]
-        sql = re.sub(rf":{name}\b", ", ".join(f":{n}" for n in names), sql)
+        sql = sub_code(rf":{name}\b", ", ".join(f":{n}" for n in names), sql)
         bound.update(zip(names, values, strict=True))
     return sql, bound
 

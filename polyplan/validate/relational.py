@@ -33,6 +33,7 @@ from polyplan.stores.relational.connect import apply_sql
 from polyplan.stores.relational.design import tables_from_data
 from polyplan.stores.relational.render import Constraint, build_metadata
 from polyplan.stores.relational.spec import Query, TableKind, TableSpec
+from polyplan.stores.relational.sqltext import text_clause
 from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
 from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries
 from polyplan.validate.violations import (
@@ -475,7 +476,7 @@ class Harness:
                 types.update({f"{param.name}_{i}": column_type for i in range(len(case.params[param.name]))})
             else:
                 types[param.name] = column_type
-        statement = sa.text(sql).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()])
+        statement = text_clause(sql).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()])
         with engine.connect() as connection:
             keys = connection.execute(statement, bound).keys()
             names = [str(k) for k in list(keys)]

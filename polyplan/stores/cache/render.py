@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from polyplan.markdown import cell, code
 from polyplan.stores.cache import memory
 from polyplan.stores.cache.design import CacheDesign, Instance, KeySpec, ReadPath, Role, WritePath
 
@@ -157,10 +158,6 @@ def _bytes(value: float) -> str:
     return f"{value:,.0f} B"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_cache_md(design: CacheDesign) -> str:
     """cache.md: the key design, read and write paths, eviction and memory, for people."""
     lines = [
@@ -177,8 +174,8 @@ def render_cache_md(design: CacheDesign) -> str:
         tag = ", ".join(key.template.tag_attributes) or "—"
         ttl = f"{key.ttl_seconds} s" if key.ttl_seconds else "none"
         lines.append(
-            f"| {key.name} | `{_cell(key.template.render())}` | {key.structure.value} ({key.memory.encoding}) | {ttl} | "
-            f"{_cell(tag)} | {key.memory.usage_bytes} B | {key.memory.keys:,.0f} | {_bytes(key.memory.total_bytes)} |"
+            f"| {key.name} | {code(key.template.render(), in_table=True)} | {key.structure.value} ({key.memory.encoding}) | {ttl} | "
+            f"{cell(tag)} | {key.memory.usage_bytes} B | {key.memory.keys:,.0f} | {_bytes(key.memory.total_bytes)} |"
         )
     lines += ["", f"Estimated total: **{_bytes(design.total_bytes)}** before fragmentation headroom.", ""]
     for key in design.keys:

@@ -14,6 +14,7 @@ from bson import json_util
 from bson.binary import UuidRepresentation
 from bson.json_util import JSONMode, JSONOptions
 
+from polyplan.markdown import code
 from polyplan.stores.document.spec import (
     CollectionSpec,
     DocumentDesign,
@@ -241,7 +242,7 @@ def render_design_md(design: DocumentDesign) -> str:
             shown = json_util.dumps(query.filter, json_options=JSON_OPTIONS)
             sort = ", ".join(f"{p}: {d}" for p, d in query.sort)
             lines.append(
-                f"- **{query.pattern}**: `db.{query.collection}.find({shown})`"
+                f"- **{query.pattern}**: {code(f'db.{query.collection}.find({shown})')}"
                 + (f" sort `{{{sort}}}`" if sort else "")
                 + (f" limit {query.limit}" if query.limit else "")
                 + (f" — index `{query.index}`" if query.index else " — no index")

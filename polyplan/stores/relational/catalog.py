@@ -21,6 +21,7 @@ import re
 import sqlalchemy as sa
 
 from polyplan.stores.relational.explain import IndexShape, KeyPart, MySQLColumn, mysql_key_part_length
+from polyplan.stores.relational.sqltext import text_clause
 
 _PROBE = "polyplan_predicate_probe"
 
@@ -69,7 +70,8 @@ def postgresql_predicate(connection: sa.Connection, table: str, column: str, whe
     """
     quote = connection.dialect.identifier_preparer.quote
     with connection.begin_nested() if connection.in_transaction() else connection.begin() as transaction:
-        connection.exec_driver_sql(f"CREATE INDEX {_PROBE} ON {quote(table)} ({quote(column)}) WHERE {where}")
+        # `where` holds the design's constants, which may contain `%` or `:name`.
+        connection.execute(text_clause(f"CREATE INDEX {_PROBE} ON {quote(table)} ({quote(column)}) WHERE {where}"))
         text = connection.execute(
             sa.text("SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = to_regclass(:probe)"),
             {"probe": _PROBE},

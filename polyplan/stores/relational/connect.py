@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-_STATEMENT_END = re.compile(r";[ \t]*\n(?:[ \t]*\n|\Z)|;[ \t]*\Z")
+from polyplan.stores.relational.sqltext import split_script
 
 
 def engine_name(url: str) -> str:
@@ -56,15 +56,10 @@ def create_engine(url: str | URL, **kwargs: Any) -> sa.Engine:
 def split_statements(sql: str) -> list[str]:
     """The statements of an emitted .sql file (`;` at a line end, then a blank line or the end).
 
-    Comment-only chunks (file headers) are dropped; statements keep no trailing `;`.
+    A `;`, `--` or blank line inside a literal (a model value) belongs to the literal. Comments
+    (file headers) are dropped; statements keep no trailing `;`.
     """
-    statements: list[str] = []
-    for chunk in _STATEMENT_END.split(sql):
-        lines = [line for line in chunk.strip().splitlines() if not line.lstrip().startswith("--")]
-        text = "\n".join(lines).strip()
-        if text:
-            statements.append(text)
-    return statements
+    return split_script(sql)
 
 
 def apply_sql(engine: sa.Engine, sql: str) -> int:

@@ -320,7 +320,14 @@ def _sqlite_covers(condition: str, wanted: Sequence[str], line: str) -> bool:
     columns = _sqlite_condition_columns(condition)
     if "INTEGER PRIMARY KEY" in line and columns == ["rowid"] and len(wanted) == 1:
         return True  # the rowid alias of an INTEGER PRIMARY KEY column
-    return set(wanted) <= set(columns)
+    return all(_sqlite_searches(condition, column) for column in wanted)
+
+
+def _sqlite_searches(condition: str, column: str) -> bool:
+    # SQLite prints names bare, spaces and all (`name $1 -- x=?`): look for each wanted name
+    # as a whole term rather than splitting the condition into names.
+    term = rf'(?:^|\bAND\s+)(?:"{re.escape(column)}"|{re.escape(column)})\s*(?:=|>|<|IN\b)'
+    return re.search(term, condition) is not None
 
 
 # --- the generated tests' entry point ---------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic
+from polyplan.markdown import cell, code, prose
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational import indexes as design
 from polyplan.stores.relational.indexes import IndexMetrics, PatternRoute, index_plan_of
@@ -31,7 +32,7 @@ def _bytes(size: float) -> str:
 
 
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return cell(text)
 
 
 def _where(where: tuple[tuple[str, Any], ...]) -> str:
@@ -120,9 +121,9 @@ def _index_section(
     if index.include:
         lines.append(f"- **Includes:** {', '.join(f'`{c}`' for c in index.include)} (covering)")
     if index.where:
-        lines.append(f"- **Partial:** only rows where `{_where(index.where)}`")
+        lines.append(f"- **Partial:** only rows where {code(_where(index.where))}")
     lines.append(f"- **Serves:** {', '.join(f'`{s}`' for s in index.serves)}")
-    lines.append(f"- **Why:** {index.reason}")
+    lines.append(f"- **Why:** {prose(index.reason)}")
     if metrics is not None:
         lines.append(
             f"- **Estimated size:** {_bytes(metrics.estimated_bytes)}; **write cost:** {metrics.writes_per_second:,.2f} "
@@ -195,7 +196,7 @@ def index_docs(plan: Plan, tables: Sequence[TableSpec], substitutions: Sequence[
     if not unserved:
         lines.append("None: every pattern is served by an index, the primary key or a unique rule.")
     for r in sorted(unserved, key=lambda r: r.pattern):
-        lines.append(f"- `{r.pattern}` on `{r.table}`: {r.reason}.")
+        lines.append(f"- `{r.pattern}` on `{r.table}`: {prose(r.reason)}.")
     notes = [(t, n) for t, p in planned if p is not None for n in p.unindexed_foreign_keys]
     lines += ["", "## Foreign keys without an index", ""]
     if not notes:
@@ -213,5 +214,5 @@ def index_docs(plan: Plan, tables: Sequence[TableSpec], substitutions: Sequence[
         lines += ["", "## Candidates not taken", ""]
         for table, reason in rejected:
             name, _, why = reason.partition(": ")
-            lines.append(f"- `{name}` on `{table.name}`: {why}.")
+            lines.append(f"- `{name}` on `{table.name}`: {prose(why)}.")
     return "\n".join(lines).rstrip() + "\n"

@@ -262,7 +262,8 @@ def _sqlite(table: sa.Table, spec: IndexSpec) -> Diagnostic | None:
         return _warn(spec, "sqlite", "SQLite has no GIN index; no index is created and the pattern scans")
     if spec.kind is IndexKind.FULLTEXT:
         for statement in fts5_ddl(table.name, spec):
-            ddl = sa.DDL(statement).execute_if(dialect="sqlite")  # type: ignore[no-untyped-call]
+            # DDL text goes through `%` formatting (%(table)s…): `%%` is its escape for a `%`.
+            ddl = sa.DDL(statement.replace("%", "%%")).execute_if(dialect="sqlite")  # type: ignore[no-untyped-call]
             sa.event.listen(table, "after_create", ddl)
         if spec.where:
             return _warn(
@@ -307,11 +308,13 @@ def fts5_ddl(table: str, spec: IndexSpec) -> list[str]:
     cols = ", ".join(q(n) for n in names)
     new = ", ".join(f"new.{q(n)}" for n in names)
     old = ", ".join(f"old.{q(n)}" for n in names)
-    content = table.replace("'", "''")
+    content = str(
+        sa.literal(table, sa.String()).compile(dialect=dialect_of("sqlite"), compile_kwargs={"literal_binds": True})
+    )
     delete = f"INSERT INTO {q(fts)}({q(fts)}, rowid, {cols}) VALUES ('delete', old.rowid, {old});"
     insert = f"INSERT INTO {q(fts)}(rowid, {cols}) VALUES (new.rowid, {new});"
     return [
-        f"CREATE VIRTUAL TABLE {q(fts)} USING fts5({cols}, content='{content}', content_rowid='rowid')",
+        f"CREATE VIRTUAL TABLE {q(fts)} USING fts5({cols}, content={content}, content_rowid='rowid')",
         f"CREATE TRIGGER {q(fts + '_ai')} AFTER INSERT ON {q(table)} BEGIN {insert} END",
         f"CREATE TRIGGER {q(fts + '_ad')} AFTER DELETE ON {q(table)} BEGIN {delete} END",
         f"CREATE TRIGGER {q(fts + '_au')} AFTER UPDATE ON {q(table)} BEGIN {delete} {insert} END",

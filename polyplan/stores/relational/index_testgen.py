@@ -341,6 +341,7 @@ import sqlalchemy as sa
 
 from polyplan.stores.relational import catalog, explain
 from polyplan.stores.relational.connect import scratch_database
+from polyplan.stores.relational.sqltext import text_clause
 from polyplan.testkit import resolve_url
 from polyplan.validate.oracle import expand_lists
 from polyplan.validate.relational import Harness
@@ -412,8 +413,9 @@ def _params(connection: sa.Connection, table: str, check: dict[str, Any]) -> dic
     not_null = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
     where = f"{where} AND {not_null}" if where else f" WHERE {not_null}"
     # Counted among the rows that can give the parameters: an optional reference may be set on few.
-    count = connection.exec_driver_sql(f"SELECT count(*) FROM {q(table)}{where}").scalar() or 0
-    row = connection.exec_driver_sql(f"SELECT {selected} FROM {q(table)}{where} ORDER BY {selected} LIMIT 1 OFFSET {count // 3}").first()
+    # `where` holds the pattern's constants (model values: `%`, `:name`…), hence text_clause.
+    count = connection.execute(text_clause(f"SELECT count(*) FROM {q(table)}{where}")).scalar() or 0
+    row = connection.execute(text_clause(f"SELECT {selected} FROM {q(table)}{where} ORDER BY {selected} LIMIT 1 OFFSET {count // 3}")).first()
     assert row is not None, f"no seeded row of {table} matches the pattern's constants"
     sample = dict(zip(columns, row, strict=True))
     values: dict[str, Any] = {}
@@ -442,7 +444,7 @@ def _params(connection: sa.Connection, table: str, check: dict[str, Any]) -> dic
 def _explain(connection: sa.Connection, sql: str, params: dict[str, Any], lists: list[str]) -> Any:
     prefix = {"postgresql": "EXPLAIN (FORMAT JSON) ", "mysql": "EXPLAIN ", "sqlite": "EXPLAIN QUERY PLAN "}[ENGINE]
     sql, bound = expand_lists(sql, params, lists)
-    return connection.execute(sa.text(prefix + sql), bound).fetchall()
+    return connection.execute(text_clause(prefix + sql), bound).fetchall()
 
 
 # --- what each engine's plan says ------------------------------------------------------------
@@ -464,8 +466,9 @@ def _index_names(connection: sa.Connection, table: str, columns: list[str]) -> s
         if set(unique["column_names"][: len(columns)]) == set(columns) and unique["name"]:
             found.add(str(unique["name"]))
     if ENGINE == "sqlite":
-        for name, in connection.exec_driver_sql(f"SELECT name FROM pragma_index_list({_quote(connection, table)!r})"):
-            info = [r[2] for r in connection.exec_driver_sql(f"SELECT * FROM pragma_index_info({name!r})")]
+        # Names as bound parameters: a Python repr is not a SQL literal.
+        for name, in connection.execute(sa.text("SELECT name FROM pragma_index_list(:table)"), {"table": table}):
+            info = [r[2] for r in connection.execute(sa.text("SELECT * FROM pragma_index_info(:name)"), {"name": name})]
             if set(info[: len(columns)]) == set(columns):
                 found.add(str(name))
     return found

@@ -34,6 +34,7 @@ from polyplan.stores.relational.index_render import (
     prefix_predicate,
 )
 from polyplan.stores.relational.spec import ColumnSpec, IndexKind, Query, QueryParam, TableKind, TableSpec
+from polyplan.stores.relational.sqltext import sub_code, trim_lines
 
 ENGINES = ("postgresql", "mysql", "sqlite")
 
@@ -418,8 +419,13 @@ def _ddl(metadata: sa.MetaData, dialect: Dialect) -> list[str]:
         statements.extend(text for _, text in sorted(indexes))
         indexes.clear()
 
+    # Compiled with named parameters: the drivers' own dialects (pyformat) double every `%` in a
+    # literal, which is right for text later run with parameters but wrong in a script that
+    # apply_sql runs without any, where `'50%%'` would be a different value than the model's.
+    named = dialect.sa_dialect()
+
     def executor(sql: Any, *args: Any, **kwargs: Any) -> None:
-        text = str(sql.compile(dialect=mock.dialect)).strip()
+        text = str(sql.compile(dialect=named)).strip()
         if isinstance(sql, CreateIndex):
             indexes.append((str(sql.element.name), text))
             return
@@ -433,8 +439,9 @@ def _ddl(metadata: sa.MetaData, dialect: Dialect) -> list[str]:
 
 
 def _trim(sql: str) -> str:
-    # SQLAlchemy leaves a space before each line break; nothing inside a literal spans lines.
-    return "\n".join(line.rstrip() for line in sql.splitlines())
+    # SQLAlchemy leaves a space before each line break; a literal (a model value) may hold
+    # line breaks and trailing blanks of its own, which stay.
+    return trim_lines(sql)
 
 
 def header(model: RequirementsModel, what: str, engine: str, notes: Sequence[str] = ()) -> str:
@@ -685,8 +692,8 @@ def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
     ours = {p for c in shape.conditions for p in c.params}
     for name, value in compiled.params.items():
         if name not in ours:  # LIMIT/OFFSET numbers: write them inline
-            sql = re.sub(rf":{re.escape(name)}\b", str(int(value)), sql)
-    sql = re.sub(r"__\[POSTCOMPILE_(\w+)\]", r":\1", sql)
+            sql = sub_code(rf":{re.escape(name)}\b", str(int(value)), sql)
+    sql = sub_code(r"__\[POSTCOMPILE_(\w+)\]", r":\1", sql)
     return re.sub(r" OFFSET 0$", "", sql)  # SQLite's compiler always adds one
 
 

@@ -35,6 +35,16 @@ ISM_TEMPLATE_PRIORITY = 100  # ISM refuses two policies whose ism_template patte
 ISM_PLUGIN = "opensearch-index-management"
 
 
+class Placeholder(str):
+    """A mustache tag polyplan put into a search template body (every other string is data).
+
+    `queries.template_source` leaves these as they are and escapes the braces of all other
+    strings, so that a model value such as `{{x}}` reaches the engine as text, not as a tag.
+    """
+
+    __slots__ = ()
+
+
 class SearchEngine:
     """Elasticsearch 8: the reference engine of the search family; subclasses override what differs."""
 
@@ -56,11 +66,11 @@ class SearchEngine:
         Elasticsearch's `toJson` writes a string with its quotes and a number without: the
         parameter keeps its JSON type, and the template source unquotes the placeholder.
         """
-        return "{{#toJson}}" + name + "{{/toJson}}"
+        return Placeholder("{{#toJson}}" + name + "{{/toJson}}")
 
     def list_placeholder(self, name: str) -> str:
         """Where a list parameter (`in`) goes: `toJson` writes it as a JSON array on every engine."""
-        return "{{#toJson}}" + name + "{{/toJson}}"
+        return Placeholder("{{#toJson}}" + name + "{{/toJson}}")
 
     @property
     def folder(self) -> str:
@@ -133,7 +143,7 @@ class OpenSearch(SearchEngine):
         is not JSON; only lists and maps come out as JSON. OpenSearch reads a number, date or
         boolean given as a string as that type, so a quoted placeholder serves every filter.
         """
-        return "{{" + name + "}}"
+        return Placeholder("{{" + name + "}}")
 
     def lifecycle_settings(self, index: SearchIndex) -> dict[str, Any]:
         """ISM attaches the policy through its ism_template; only a rollover needs an index setting."""

@@ -16,13 +16,16 @@ from typing import Any
 
 from polyplan.model.derived import snake
 from polyplan.model.schema import AccessPattern, Attribute, FilterOp
-from polyplan.stores.search.engines import SearchEngine
+from polyplan.stores.search.engines import Placeholder, SearchEngine
 from polyplan.stores.search.mapping import exact_field
 
 DEFAULT_SIZE = 100  # a pattern without a limit still gets a bounded page
 
 # Only the strings this module writes are unquoted: a parameter, or the size with its default.
 _PLACEHOLDER = re.compile(r'"(\{\{#toJson\}\}\w+\{\{/toJson\}\}|\{\{size\}\}\{\{\^size\}\}\d+\{\{/size\}\})"')
+
+# A stand-in's escape, not preceded by an escaped backslash (`\\u0000` is a model's own text).
+_STAND_IN = re.compile(r"(?<!\\)((?:\\\\)*)\\u000([01])")
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,29 @@ class SearchQuery:
     sort: tuple[tuple[str, str], ...]  # (field, direction)
 
 
+def _hide_braces(value: Any) -> Any:
+    # NUL and SOH cannot occur in a model value (the loader refuses control characters), and
+    # json.dumps always writes them as \u0000 and \u0001: stand-ins for braces to escape later.
+    if isinstance(value, Placeholder):
+        return value
+    if isinstance(value, str):
+        return value.replace("{", "\x00").replace("}", "\x01")
+    if isinstance(value, dict):
+        return {_hide_braces(k): _hide_braces(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_hide_braces(v) for v in value]
+    return value
+
+
 def template_source(body: dict[str, Any]) -> str:
-    """The mustache template text: the body as compact JSON with parameters unquoted."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The mustache template text: the body as compact JSON with parameters unquoted.
+
+    Mustache has no escape for a literal `{{`; JSON has one for any character. So every brace
+    in a string that is not one of our placeholders is written as a JSON escape (\u007b,
+    \u007d): mustache passes it through, and the engine's JSON parser reads it as the brace.
+    """
+    text = json.dumps(_hide_braces(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _STAND_IN.sub(lambda m: m.group(1) + ("\\u007b" if m.group(2) == "0" else "\\u007d"), text)
     return _PLACEHOLDER.sub(r"\1", text)
 
 
@@ -114,7 +137,7 @@ def build_query(
     body: dict[str, Any] = {
         "query": {"bool": bool_query} if bool_query else {"match_all": {}},
         # A caller may pass `size` (e.g. a test looking past the first page); the limit is the default.
-        "size": "{{size}}{{^size}}" + str(size) + "{{/size}}",
+        "size": Placeholder("{{size}}{{^size}}" + str(size) + "{{/size}}"),
     }
     sort = tuple((exact_field(s.attribute, mappings[s.attribute]), s.direction.value) for s in pattern.sort)
     if sort:

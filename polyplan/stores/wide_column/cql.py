@@ -14,6 +14,7 @@ import hashlib
 import re
 from typing import Any
 
+from cassandra.encoder import cql_quote
 from cassandra.metadata import cql_keywords, escape_name, protect_name
 
 # Keyspace, table and type names: at most 48 characters, letters, digits and underscores only
@@ -86,8 +87,14 @@ def schema_name(base: str) -> str:
 
 
 def string_literal(text: str) -> str:
-    """A CQL string literal ('' escapes a quote)."""
-    return "'" + text.replace("'", "''") + "'"
+    """A CQL string literal, by the driver's own encoder ('' escapes a quote)."""
+    literal: str = cql_quote(text)
+    return literal
+
+
+def comment(text: str) -> str:
+    """Text for a `--` comment line: one line, whatever line breaks a model value brought."""
+    return " ".join(text.splitlines())
 
 
 def map_literal(options: dict[str, Any]) -> str:

@@ -75,7 +75,7 @@ def _enum_share(attribute: Attribute) -> tuple[float, str]:
         top = max(range(len(values)), key=lambda i: attribute.weights[i] if attribute.weights else 0)
         return attribute.weights[
             top
-        ] / total, f"most frequent value '{values[top]}' holds {attribute.weights[top] / total:.0%}"
+        ] / total, f"most frequent value {values[top]!r} holds {attribute.weights[top] / total:.0%}"
     return 1.0 / len(values), f"{len(values)} equally likely values"
 
 

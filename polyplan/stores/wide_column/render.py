@@ -14,7 +14,7 @@ from typing import Any
 
 from polyplan.model.schema import Direction, RequirementsModel
 from polyplan.stores.wide_column import statements
-from polyplan.stores.wide_column.cql import map_literal, qualified, quote, string_literal
+from polyplan.stores.wide_column.cql import comment, map_literal, qualified, quote, string_literal
 from polyplan.stores.wide_column.design import Table, WideColumnDesign
 from polyplan.stores.wide_column.estimate import HEADROOM, PARTITION_BYTES_LIMIT, PARTITION_ROWS_LIMIT, Estimate
 from polyplan.stores.wide_column.typemap import Udt
@@ -45,9 +45,13 @@ def _primary_key(table: Table) -> str:
 
 
 def _table(table: Table) -> str:
-    lines = [f"-- {table.entity}: {reason}" if i == 0 else f"--   {reason}" for i, reason in enumerate(table.reasons)]
+    # Reasons and conditions quote model values: each comment stays on its line.
+    lines = [
+        f"-- {table.entity}: {comment(reason)}" if i == 0 else f"--   {comment(reason)}"
+        for i, reason in enumerate(table.reasons)
+    ]
     if table.conditions:
-        lines.append(f"--   holds only rows where {' and '.join(c.describe() for c in table.conditions)}")
+        lines.append(f"--   holds only rows where {comment(' and '.join(c.describe() for c in table.conditions))}")
     columns = [f"  {quote(c.name)} {c.type.render()}," for c in table.columns]
     lines += [
         f"CREATE TABLE IF NOT EXISTS {qualified(table.keyspace, table.name)} (",
@@ -114,7 +118,7 @@ def queries_cql(design: WideColumnDesign, model: RequirementsModel) -> str:
             ]
             if query.description:
                 head.append(f"-- {' '.join(query.description.split())}")
-            head += [f"-- read plan: {step}" for step in query.read_plan]
+            head += [f"-- read plan: {comment(step)}" for step in query.read_plan]
             parts.append("\n".join(head) + "\n" + statements.select(query) + ";")
     return "\n\n".join(parts) + "\n"
 
