@@ -17,11 +17,13 @@ silently ignored.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import (
+    Attribute,
     Family,
     FilterOp,
     Grant,
@@ -173,6 +175,18 @@ def _lookups(model: RequirementsModel, entity: str) -> set[str]:
     return found
 
 
+def _leaves(attributes: dict[str, Attribute], prefix: str = "") -> Iterator[tuple[str, Attribute]]:
+    """Every attribute with the fields nested in it (`address.street`, `lines[].sku`): PII can sit
+    at any depth, and a field flattened into a column or a child table is stored like any other."""
+    for name, attribute in attributes.items():
+        path = f"{prefix}{name}"
+        yield path, attribute
+        if attribute.fields:
+            yield from _leaves(attribute.fields, f"{path}.")
+        if attribute.items is not None and attribute.items.fields:
+            yield from _leaves(attribute.items.fields, f"{path}[].")
+
+
 class _Designer:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -272,7 +286,7 @@ class _Designer:
         for name in model.entities:
             decision = self.plan.entities[name]
             lookups = _lookups(model, name)
-            for attr_name, attribute in all_attributes(model, name).items():
+            for attr_name, attribute in _leaves(all_attributes(model, name)):
                 encrypted = model.security.encrypt_pii and attribute.pii is not Sensitivity.NONE
                 lookup = encrypted and attr_name in lookups
                 found.append(
@@ -287,7 +301,18 @@ class _Designer:
                         _protection(model, attribute.pii, lookup),
                     )
                 )
-        self._order_patterns({(p.entity, p.attribute) for p in found if p.encrypted})
+        encrypted_items = [p for p in found if p.encrypted]
+        self._order_patterns({(p.entity, p.attribute) for p in encrypted_items})
+        stored = [f"{p.entity}.{p.attribute}" for p in encrypted_items if p.family is Family.RELATIONAL]
+        if stored:
+            # The relational schema keeps each attribute's plaintext type and rules: say so rather
+            # than let `encrypt_pii` look enforced by the database.
+            self.warn(
+                "PP408",
+                f"encrypt_pii: schema.sql still declares {', '.join(stored)} with its plaintext type and rules; "
+                "ciphertext and keyed-hash columns are not generated yet, so the database holds these values in clear",
+                "security.encrypt_pii",
+            )
         return tuple(found)
 
     def _order_patterns(self, encrypted: set[tuple[str, str]]) -> None:

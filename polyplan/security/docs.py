@@ -66,10 +66,13 @@ def _roles(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]) ->
     pii = {p.entity for p in design.protections if p.pii.value != "none"}
     for entity in plan.model.entities:
         cells = []
+        engine = design.engines[entity]
         for role in design.roles:
             access = _access(role, entity)
-            cells.append("owns" if role.name == "owner" else (_grant_text(access, entity in pii) if access else "—"))
-        engine = design.engines[entity]
+            if role.name == "owner":
+                cells.append("owns" if engine in ROLE_ENGINES else "—")
+            else:
+                cells.append(_grant_text(access, entity in pii) if access else "—")
         enforced = "" if engine in ROLE_ENGINES else " (not enforced)"
         lines.append(f"| {entity} | {engine}{enforced} | " + " | ".join(cells) + " |")
     return lines
@@ -153,7 +156,9 @@ def _encryption(design: SecurityDesign, plan: Plan) -> list[str]:
             "(envelope encryption: a data key per record, wrapped by a key held in a KMS outside every "
             "database). No store ever sees the key. An attribute found by equality or kept unique also gets "
             "a keyed hash (HMAC-SHA-256 under a separate key) stored beside it; the lookup and the unique "
-            "rule use the hash. Ciphertext has no order: a range, prefix or sort on it cannot use an index (PP409)."
+            "rule use the hash. Ciphertext has no order: a range, prefix or sort on it cannot use an index (PP409). "
+            "Not generated yet (PP408): the relational schema still declares these attributes with their "
+            "plaintext types, so until it holds ciphertext and keyed-hash columns the database stores them in clear."
         )
     else:
         lines.append("`encrypt_pii` is off: PII attributes are stored in clear, withheld from read-only roles.")

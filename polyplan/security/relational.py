@@ -72,6 +72,8 @@ class RelationalSecurity:
     statements: tuple[str, ...]
     notes: tuple[str, ...]
     diagnostics: tuple[Diagnostic, ...]
+    # logical role → table → what it was granted: SELECT, SELECT_NON_PII, INSERT, UPDATE, DELETE
+    granted: dict[str, dict[str, tuple[str, ...]]]
 
     def relation(self, table: str) -> str:
         """What a non-owner role reads and writes for `table` (its tenant view on MariaDB)."""
@@ -125,6 +127,7 @@ class _Renderer:
         self.preparer = self.sa_dialect.identifier_preparer
         self.metadata = build_metadata(self.tables, engine).metadata
         self.statements: list[str] = []
+        self.granted: dict[str, dict[str, tuple[str, ...]]] = {}
         self.notes: list[str] = []
         self.diagnostics: list[Diagnostic] = []
         self.roles = self._roles()
@@ -204,6 +207,7 @@ class _Renderer:
         for role in self.roles:
             if role.name == OWNER:
                 continue
+            granted = self.granted.setdefault(role.name, {})
             for table in self.tables:
                 access = _access_to(self.model, role, table)
                 if access is None:
@@ -219,6 +223,8 @@ class _Renderer:
                     privileges.remove("SELECT")
                     visible = ", ".join(self.q(c.name) for c in table.columns if c.name not in pii)
                     self.add(f"GRANT SELECT ({visible}) ON {relation} TO {grantee}")
+                    granted[table.name] = ("SELECT_NON_PII",)
+                granted[table.name] = (*granted.get(table.name, ()), *privileges)
                 if privileges:
                     self.add(f"GRANT {', '.join(privileges)} ON {relation} TO {grantee}")
 
@@ -424,6 +430,7 @@ class _Renderer:
             statements=tuple(self.statements),
             notes=tuple(self.notes),
             diagnostics=tuple(self.diagnostics),
+            granted=self.granted,
         )
 
 

@@ -64,6 +64,11 @@ def test_emitted_file_is_what_is_tested() -> None:
     assert sorted(HARNESS.security.roles) == ROLES
 {tenant_tests}{audit_tests}
 
+@pytest.mark.parametrize("role", [role for role in ROLES if role != "owner"])
+def test_each_role_can_do_exactly_what_it_was_granted(database: sa.Engine, role: str) -> None:
+    assert HARNESS.effective_privileges(database, role) == HARNESS.granted(role)
+
+
 def test_readonly_role_cannot_write(database: sa.Engine) -> None:
     refused = HARNESS.refused_writes(database, "readonly")
     assert refused and all(refused.values()), refused

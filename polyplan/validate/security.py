@@ -370,6 +370,55 @@ class SecurityHarness:
             found[spec.name] = refused
         return found
 
+    def effective_privileges(self, engine: sa.Engine, logical: str) -> dict[str, tuple[str, ...]]:
+        """What `logical` can actually do with each seeded table, in the terms of `granted`: each
+        statement runs in a savepoint, and only a refused permission counts as not granted (a
+        duplicate key or a restricting foreign key means the privilege was there)."""
+        found: dict[str, tuple[str, ...]] = {}
+        try:
+            with self.session(engine, logical):
+                pass
+        except sa.exc.DBAPIError as error:
+            if self.denied(error):  # MariaDB refuses a login with no privilege in the database
+                return found
+            raise
+        for spec in self.base.tables:
+            rows = self.base.loaded[spec.name]
+            if not rows:
+                continue
+            row = rows[0]
+            relation = self.relation(spec.name)
+            pii = [c.name for c in spec.columns if c.attribute.pii.value != "none"]
+            others = [relation.c[c.name] for c in spec.columns if c.name not in pii]
+            tenant = next((row[t.tenant_column] for t in self.security.tenant_tables if t.table == spec.name), None)
+            probes: dict[str, sa.Executable] = {
+                "SELECT": sa.select(relation),
+                "SELECT_NON_PII": sa.select(*others),
+                "INSERT": sa.insert(relation).values(row),
+                "UPDATE": sa.update(relation).where(self.key_of(spec.name, row)).values(dict(row)),
+                "DELETE": sa.delete(relation).where(self.key_of(spec.name, row)),
+            }
+            allowed: list[str] = []
+            with self.session(engine, logical, tenant) as connection:
+                for name, statement in probes.items():
+                    if not self._denied_in_savepoint(connection, statement):
+                        allowed.append(name)
+            if "SELECT" in allowed or not pii:
+                # All columns readable: the narrower grant is implied, not a separate one.
+                allowed = [a for a in allowed if a != "SELECT_NON_PII"]
+            if allowed:
+                found[spec.name] = tuple(allowed)
+        return found
+
+    def granted(self, logical: str) -> dict[str, tuple[str, ...]]:
+        """What security.sql grants `logical`, per table, in `effective_privileges`' order."""
+        order = ("SELECT", "SELECT_NON_PII", "INSERT", "UPDATE", "DELETE")
+        return {
+            table: tuple(p for p in order if p in privileges)
+            for table, privileges in self.security.granted.get(logical, {}).items()
+            if privileges and table in {t for t, rows in self.base.loaded.items() if rows}
+        }
+
     def pii_reads(self, engine: sa.Engine) -> dict[str, tuple[bool, bool]]:
         """Per table with PII: (readonly was refused the PII columns, readonly read the others)."""
         found: dict[str, tuple[bool, bool]] = {}
