@@ -171,38 +171,32 @@ class SecurityHarness:
     def session(
         self, engine: sa.Engine, logical: str, tenant: Any = None, commit: bool = False
     ) -> Iterator[sa.Connection]:
-        """A transaction acting as one of the roles (rolled back at the end unless `commit`), tenant set if given."""
-        if self.engine == "postgresql":
-            with engine.connect() as connection:
-                transaction = connection.begin()
-                try:
+        """A transaction acting as one of the roles (rolled back at the end unless `commit`), tenant set if given.
+
+        PostgreSQL: the test's own connection with `SET LOCAL ROLE`. MariaDB: a connection of the
+        role's login for this run (a role cannot log in, and `SET ROLE` would keep the admin's rights).
+        """
+        with ExitStack() as stack:
+            if self.engine == "postgresql":
+                connection = stack.enter_context(engine.connect())
+            else:
+                user, password = self.logins[logical]
+                login = create_engine(engine.url.set(username=user, password=password))
+                stack.callback(login.dispose)
+                connection = stack.enter_context(login.connect())
+            transaction = connection.begin()
+            try:
+                if self.engine == "postgresql":
                     role = connection.dialect.identifier_preparer.quote(self.security.roles[logical])
                     connection.exec_driver_sql(f"SET LOCAL ROLE {role}")
-                    if tenant is not None:
-                        self.set_tenant(connection, tenant)
-                    yield connection
-                    if commit:
-                        transaction.commit()
-                finally:
-                    if transaction.is_active:
-                        transaction.rollback()
-            return
-        user, password = self.logins[logical]
-        login = create_engine(engine.url.set(username=user, password=password))
-        try:
-            with login.connect() as connection:
-                transaction = connection.begin()
-                try:
-                    if tenant is not None:
-                        self.set_tenant(connection, tenant)
-                    yield connection
-                    if commit:
-                        transaction.commit()
-                finally:
-                    if transaction.is_active:
-                        transaction.rollback()
-        finally:
-            login.dispose()
+                if tenant is not None:
+                    self.set_tenant(connection, tenant)
+                yield connection
+                if commit:
+                    transaction.commit()
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()
 
     def set_tenant(self, connection: sa.Connection, tenant: Any) -> None:
         """The session's tenant, as the application sets it."""
