@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from polyplan.pipeline import plan_text, render, write_plan
 from polyplan.security.design import design_security
 from polyplan.security.relational import relational_security, render_security_sql
 from polyplan.stores.relational.design import design_schema
+from polyplan.testkit import ENGINES as ACCESS
 from polyplan.testkit import resolve_url
 from polyplan.validate.security import SecurityHarness
 from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
@@ -271,3 +274,35 @@ def test_security_outputs_match_golden(scenario: Path, golden: Golden) -> None:
     assert present in ([], list(SECURITY_OUTPUTS))  # all three, or none when the model states no security
     for path in present:
         golden.check(f"{scenario.stem}/security/{path.replace('/', '_')}", files[path])
+
+
+ENGINE_VARS = {name: ACCESS[name].env_var for name in ("postgresql", "mysql")}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_generated_security_tests_pass_for_odd_names_and_child_tables(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model with quoted names ("full name", "order"), a list child table of an audited,
+    tenant-scoped entity and a read-only role on PII: its generated tests pass on the real server."""
+    model = tmp_path / "crm.yaml"
+    model.write_text(
+        MODEL.replace(
+            "score: {type: integer}",
+            "score: {type: integer}\n      tags: {type: list, items: {type: string, max_length: 20}}",
+        ),
+        encoding="utf-8",
+    )
+    write_plan(model, tmp_path / "plan")
+    url = resolve_url(engine)
+    monkeypatch.setenv(ENGINE_VARS[engine], url)
+    monkeypatch.setenv("POLYPLAN_REQUIRE", engine)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"tests/test_{engine}_security.py"],
+        cwd=tmp_path / "plan",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout
