@@ -167,10 +167,19 @@ def test_list_child_of_a_tenant_scoped_entity_is_reported() -> None:
     assert any("contact_tags" in line and "[PP408]" in line for line in printed)
 
 
-def test_reserved_role_name_is_an_error() -> None:
+def test_reserved_or_repeated_role_name_is_an_error() -> None:
     with pytest.raises(DiagnosticError) as raised:
         outputs(MODEL.replace("name: sales", "name: owner"))
     assert [d.code for d in raised.value.diagnostics] == ["PP316"]
+    twice = MODEL.replace(
+        "    - {name: sales, grants: {Contact: [read]}}",
+        "    - {name: sales, grants: {Contact: [read]}}\n    - {name: sales, grants: {Contact: [write]}}",
+    )
+    with pytest.raises(DiagnosticError) as raised:
+        outputs(twice)
+    assert [d.render() for d in raised.value.diagnostics] == [
+        "crm.yaml:22:14: security.roles.1.name: role 'sales' is defined twice [PP204]"
+    ]
 
 
 def test_security_sql_is_deterministic_and_prefixable() -> None:

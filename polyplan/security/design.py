@@ -104,10 +104,6 @@ class SecurityDesign:
     engines: dict[str, str]  # entity → engine of its system of record
     diagnostics: tuple[Diagnostic, ...]
 
-    def protection(self, entity: str, attribute: str) -> Protection | None:
-        """The protection of one attribute, or None if it is not one of the model's attributes."""
-        return next((p for p in self.protections if p.entity == entity and p.attribute == attribute), None)
-
 
 def applies(model: RequirementsModel) -> bool:
     """Whether the model states anything about security (otherwise nothing is emitted)."""
@@ -211,6 +207,9 @@ class _Designer:
                     f"role name '{role.name}' is reserved for the role every deployment gets; choose another name",
                     f"{path}.name",
                 )
+                continue
+            if any(r.name == role.name for r in roles):
+                self.error("PP204", f"role '{role.name}' is defined twice", f"{path}.name")
                 continue
             access = role_access(model, role)
             roles.append(RoleDesign(role.name, "declared by the model", access, builtin=False, path=path))
