@@ -78,7 +78,7 @@ def test_examples_from_bad_inputs_are_what_polyplan_prints(line: str, monkeypatc
     file = line.split(":")[0]
     monkeypatch.chdir(BAD_INPUTS)
     with pytest.raises(DiagnosticError) as raised:
-        # Rendering too: some errors (PP317) need the chosen stores and are found when emitting.
+        # Rendering too: some errors (PP318) need the chosen stores and are found when emitting.
         render(build_plan(load_file(file)))
     assert line in [d.render() for d in raised.value.diagnostics]
 

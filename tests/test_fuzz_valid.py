@@ -312,7 +312,7 @@ def valid_model(draw: st.DrawFn) -> dict[str, Any]:
     if options:
         model["options"] = options
     if draw(st.integers(min_value=0, max_value=5)) == 0:
-        # Audit only what no placement or expiry may send to the cache: Redis cannot audit (PP317).
+        # Audit only what no placement or expiry may send to the cache: Redis cannot audit (PP318).
         auditable = [
             n
             for n in names

@@ -170,7 +170,7 @@ def test_list_child_of_a_tenant_scoped_entity_is_reported() -> None:
 def test_reserved_or_repeated_role_name_is_an_error() -> None:
     with pytest.raises(DiagnosticError) as raised:
         outputs(MODEL.replace("name: sales", "name: owner"))
-    assert [d.code for d in raised.value.diagnostics] == ["PP316"]
+    assert [d.code for d in raised.value.diagnostics] == ["PP317"]
     twice = MODEL.replace(
         "    - {name: sales, grants: {Contact: [read]}}",
         "    - {name: sales, grants: {Contact: [read]}}\n    - {name: sales, grants: {Contact: [write]}}",

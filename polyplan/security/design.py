@@ -203,7 +203,7 @@ class _Designer:
             path = f"security.roles.{index}"
             if role.name in BUILTIN_ROLES:
                 self.error(
-                    "PP316",
+                    "PP317",
                     f"role name '{role.name}' is reserved for the role every deployment gets; choose another name",
                     f"{path}.name",
                 )
@@ -266,7 +266,7 @@ class _Designer:
                 continue
             if self.plan.entities[name].family is Family.CACHE:
                 self.error(
-                    "PP317",
+                    "PP318",
                     f"{name} is audited but lives in {engine}, which keeps no history of changes; "
                     "place it in a store that can audit (placement: {family: relational})",
                     path,
@@ -354,5 +354,5 @@ class _Designer:
 
 
 def design_security(plan: Plan) -> SecurityDesign:
-    """The security design of a plan, with PP316/PP317 errors and PP408/PP409 warnings."""
+    """The security design of a plan, with PP317/PP318 errors and PP408/PP409 warnings."""
     return _Designer(plan).run()
