@@ -21,6 +21,7 @@ from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
+from polyplan.security.docs import security_files
 from polyplan.stores import target_for
 
 # Generated test files mark themselves with their engine; registering the marks keeps pytest
@@ -68,6 +69,11 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         diagnostics.extend(artifacts.diagnostics)
         if artifacts.summary:
             stores[family.value] = artifacts.summary
+    security_docs, security_diagnostics = security_files(
+        plan, stores.get("relational", {}).get("security", {}), diagnostics
+    )
+    files.update(security_docs)
+    diagnostics.extend(security_diagnostics)
     diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:

@@ -19,7 +19,7 @@ from polyplan.stores.relational.render import (
     render_queries,
     render_schema,
 )
-from polyplan.stores.relational.spec import TableKind
+from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.testgen import generate_tests
 
 
@@ -75,7 +75,38 @@ class Target(StoreTarget):
             builds["postgresql"].rendered.metadata, [i for t in tables for i in t.indexes]
         )
         docs = {"index-plan.md": index_docs(plan, tables, index_notes)}
+        diagnostics.extend(_security(plan, tables, files, tests, summary))
         return Artifacts(files=files, tests=tests, docs=docs, diagnostics=tuple(_unique(diagnostics)), summary=summary)
+
+
+def _security(
+    plan: Plan, tables: list[TableSpec], files: dict[str, str], tests: dict[str, str], summary: dict[str, Any]
+) -> list[Diagnostic]:
+    """`relational/<engine>/security.sql` and its generated tests, when the model states security."""
+    from polyplan.security.design import applies
+    from polyplan.security.relational import SECURITY_ENGINES, relational_security, render_security_sql
+    from polyplan.security.testgen import security_tests
+
+    model = plan.model
+    if not applies(model):
+        return []
+    found: list[Diagnostic] = []
+    summary["security"] = {}
+    for engine in SECURITY_ENGINES:
+        security = relational_security(model, tables, engine)
+        files[f"relational/{engine}/security.sql"] = render_security_sql(model, security)
+        tests[f"test_{engine}_security.py"] = security_tests(engine, security)
+        summary["security"][engine] = {
+            "file": f"relational/{engine}/security.sql",
+            "roles": dict(security.roles),
+            "tenant_tables": {t.table: t.relation for t in security.tenant_tables},
+            "audit_table": security.audit_table,
+            "audited_tables": list(security.audited_tables),
+            "entity_of": {t.name: t.entity for t in tables},
+        }
+        if engine == model.engines.relational:
+            found.extend(security.diagnostics)
+    return found
 
 
 def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -1,0 +1,358 @@
+"""The security design: model + assignment → roles, isolation, audit and encryption per store (pure).
+
+What each store can enforce decides what is generated and what is reported:
+
+* roles and grants: PostgreSQL and MariaDB/MySQL (`CREATE ROLE`, `GRANT`, column-level where a
+  role may only read an entity that holds PII); no other store yet;
+* `tenancy.isolation: row`: PostgreSQL row-level security, MariaDB/MySQL views with a tenant
+  check; no other store yet; `schema` and `database` isolation are not generated yet;
+* `security.audit`: an append-only audit table filled by triggers on PostgreSQL and
+  MariaDB/MySQL; Redis keeps no history at all, so auditing a cached entity is an error;
+* `encrypt_pii`: envelope encryption in the application (the key never reaches a store), with
+  a keyed hash beside each encrypted value that equality lookups or uniqueness need.
+
+Every setting a chosen store cannot enforce gets a PP408 warning: nothing is accepted and then
+silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.derived import all_attributes
+from polyplan.model.schema import (
+    Attribute,
+    Family,
+    FilterOp,
+    Grant,
+    Isolation,
+    RequirementsModel,
+    Role,
+    Sensitivity,
+)
+from polyplan.plan.ir import Plan
+
+# Roles every deployment gets; a model role may not take one of these names.
+OWNER, APPLICATION, READONLY = "owner", "application", "readonly"
+BUILTIN_ROLES = (OWNER, APPLICATION, READONLY)
+ROLE_ENGINES = frozenset({"postgresql", "mysql"})  # engines whose roles and grants are generated
+ISOLATION_ENGINES = {"postgresql": "row-level security", "mysql": "tenant views (SQL SECURITY DEFINER)"}
+AUDIT_ENGINES = {"postgresql": "audit table + trigger", "mysql": "audit table + triggers"}
+# Where audit is possible in principle (polyplan does not generate it yet) and how it would be done.
+AUDIT_LATER = {
+    "mongodb": "change streams into an audit collection",
+    "cassandra": "CDC (commitlog change data capture)",
+    "elasticsearch": "audit of the system of record (a search index is a projection)",
+    "opensearch": "audit of the system of record (a search index is a projection)",
+    "sqlite": "triggers (SQLite has no users to record)",
+}
+ORDER_OPS = frozenset({FilterOp.RANGE, FilterOp.PREFIX, FilterOp.FULLTEXT})
+
+
+@dataclass(frozen=True)
+class EntityAccess:
+    """What one role may do with one entity."""
+
+    entity: str
+    read: bool
+    write: bool
+    admin: bool
+
+    @property
+    def sees_pii(self) -> bool:
+        """A role that changes an entity handles its data; one that only reads it gets no PII columns."""
+        return self.write or self.admin
+
+
+@dataclass(frozen=True)
+class RoleDesign:
+    """One database role: a built-in one (owner, application, readonly) or one of the model's."""
+
+    name: str
+    purpose: str
+    access: tuple[EntityAccess, ...]
+    builtin: bool = True
+    path: str = ""  # model path of a model role
+
+
+@dataclass(frozen=True)
+class Protection:
+    """How one attribute is protected, and in which store it lives."""
+
+    entity: str
+    attribute: str
+    pii: Sensitivity
+    family: Family
+    engine: str
+    encrypted: bool
+    keyed_hash: bool  # a keyed hash beside the ciphertext serves equality lookups and uniqueness
+    protection: str
+
+
+@dataclass(frozen=True)
+class SecurityDesign:
+    """Everything security-related the plan commits to, per store."""
+
+    roles: tuple[RoleDesign, ...]
+    isolation: Isolation
+    tenant_key: str | None
+    tenant_scoped: tuple[str, ...]  # entities, model order
+    audited: tuple[str, ...]
+    protections: tuple[Protection, ...]  # every attribute of every entity
+    engines: dict[str, str]  # entity → engine of its system of record
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def applies(model: RequirementsModel) -> bool:
+    """Whether the model states anything about security (otherwise nothing is emitted)."""
+    return (
+        "security" in model.model_fields_set
+        or model.tenancy.isolation is not Isolation.NONE
+        or any(a.pii is not Sensitivity.NONE for name in model.entities for a in all_attributes(model, name).values())
+    )
+
+
+def tenant_scoped(model: RequirementsModel) -> list[str]:
+    """Entities isolated per tenant (all of them when `tenancy.entities` is empty)."""
+    if model.tenancy.isolation is Isolation.NONE:
+        return []
+    return [name for name in model.entities if not model.tenancy.entities or name in model.tenancy.entities]
+
+
+def role_access(model: RequirementsModel, role: Role) -> tuple[EntityAccess, ...]:
+    """A model role's grants per entity, `*` expanded (an entity's own grants add to `*`'s)."""
+    everywhere = set(role.grants.get("*", []))
+    found: list[EntityAccess] = []
+    for name in model.entities:
+        grants = everywhere | set(role.grants.get(name, []))
+        if grants:
+            found.append(EntityAccess(name, Grant.READ in grants, Grant.WRITE in grants, Grant.ADMIN in grants))
+    return tuple(found)
+
+
+def builtin_roles(model: RequirementsModel) -> tuple[RoleDesign, ...]:
+    """Owner (owns the schema, runs migrations), application (DML only), readonly (no PII)."""
+    names = list(model.entities)
+    return (
+        RoleDesign(OWNER, "owns the schema and every table; runs migrations; never used by the application", ()),
+        RoleDesign(
+            APPLICATION,
+            "what the application connects as: reads and writes rows, owns nothing, cannot run DDL",
+            tuple(EntityAccess(n, True, True, False) for n in names),
+        ),
+        RoleDesign(
+            READONLY,
+            "reporting and support: reads every table, but no column that holds PII",
+            tuple(EntityAccess(n, True, False, False) for n in names),
+        ),
+    )
+
+
+def _protection(model: RequirementsModel, pii: Sensitivity, lookup: bool) -> str:
+    if pii is Sensitivity.NONE:
+        return "none"
+    if model.security.encrypt_pii:
+        text = "envelope encryption in the application (data key wrapped by a key outside the database)"
+        return text + ("; keyed hash (HMAC-SHA-256) for equality lookups" if lookup else "")
+    return "withheld from read-only roles (column-level grants)"
+
+
+def _lookups(model: RequirementsModel, entity: str) -> set[str]:
+    """Attributes of `entity` found by equality (eq/in filters) or kept unique: they need a keyed hash."""
+    found: set[str] = set()
+    for pattern in model.access_patterns:
+        if pattern.entity == entity:
+            found |= {f.attribute for f in pattern.filters if f.op in (FilterOp.EQ, FilterOp.IN)}
+    definition = model.entities[entity]
+    found |= {name for group in definition.unique for name in group}
+    found |= {name for name, a in definition.attributes.items() if a.unique}
+    return found
+
+
+def _leaves(attributes: dict[str, Attribute], prefix: str = "") -> Iterator[tuple[str, Attribute]]:
+    """Every attribute with the fields nested in it (`address.street`, `lines[].sku`): PII can sit
+    at any depth, and a field flattened into a column or a child table is stored like any other."""
+    for name, attribute in attributes.items():
+        path = f"{prefix}{name}"
+        yield path, attribute
+        if attribute.fields:
+            yield from _leaves(attribute.fields, f"{path}.")
+        if attribute.items is not None and attribute.items.fields:
+            yield from _leaves(attribute.items.fields, f"{path}[].")
+
+
+class _Designer:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.model = plan.model
+        self.diagnostics: list[Diagnostic] = []
+        self.engines = {name: decision.engine for name, decision in plan.entities.items()}
+
+    def warn(self, code: str, message: str, path: str) -> None:
+        self.diagnostics.append(Diagnostic(code, message, path, Severity.WARNING))
+
+    def error(self, code: str, message: str, path: str) -> None:
+        self.diagnostics.append(Diagnostic(code, message, path, Severity.ERROR))
+
+    def roles(self) -> tuple[RoleDesign, ...]:
+        model = self.model
+        roles = list(builtin_roles(model))
+        for index, role in enumerate(model.security.roles):
+            path = f"security.roles.{index}"
+            if role.name in BUILTIN_ROLES:
+                self.error(
+                    "PP317",
+                    f"role name '{role.name}' is reserved for the role every deployment gets; choose another name",
+                    f"{path}.name",
+                )
+                continue
+            if any(r.name == role.name for r in roles):
+                self.error("PP204", f"role '{role.name}' is defined twice", f"{path}.name")
+                continue
+            access = role_access(model, role)
+            roles.append(RoleDesign(role.name, "declared by the model", access, builtin=False, path=path))
+            elsewhere: dict[str, list[str]] = {}
+            for item in access:
+                engine = self.engines[item.entity]
+                if engine not in ROLE_ENGINES:
+                    elsewhere.setdefault(engine, []).append(item.entity)
+            for engine, entities in sorted(elsewhere.items()):
+                key = next((e for e in entities if e in role.grants), "*")
+                self.warn(
+                    "PP408",
+                    f"role {role.name}: grants on {', '.join(entities)} ({engine}) are not enforced; "
+                    f"polyplan generates no {engine} roles yet, so the application must limit this role itself",
+                    f"{path}.grants.{key}",
+                )
+        return tuple(roles)
+
+    def isolation(self, scoped: list[str]) -> None:
+        tenancy = self.model.tenancy
+        if tenancy.isolation in (Isolation.SCHEMA, Isolation.DATABASE):
+            self.warn(
+                "PP408",
+                f"isolation '{tenancy.isolation.value}' is not generated yet: no per-tenant DDL or provisioning "
+                "script is emitted, so nothing separates tenants",
+                "tenancy.isolation",
+            )
+            return
+        for name in scoped:
+            path = (
+                f"tenancy.entities.{tenancy.entities.index(name)}" if name in tenancy.entities else "tenancy.isolation"
+            )
+            engine = self.engines[name]
+            if engine not in ISOLATION_ENGINES:
+                self.warn(
+                    "PP408",
+                    f"{name} lives in {engine}, which polyplan cannot isolate per tenant yet: every query "
+                    f"must filter on {tenancy.tenant_key} in the application",
+                    path,
+                )
+            for projection in self.plan.entities[name].projections:
+                self.warn(
+                    "PP408",
+                    f"the {projection.engine} projection of {name} is not isolated per tenant: "
+                    f"its keys or documents must carry {tenancy.tenant_key}, checked by the application",
+                    path,
+                )
+
+    def audit(self) -> None:
+        for index, name in enumerate(self.model.security.audit):
+            engine = self.engines[name]
+            path = f"security.audit.{index}"
+            if engine in AUDIT_ENGINES:
+                continue
+            if self.plan.entities[name].family is Family.CACHE:
+                self.error(
+                    "PP318",
+                    f"{name} is audited but lives in {engine}, which keeps no history of changes; "
+                    "place it in a store that can audit (placement: {family: relational})",
+                    path,
+                )
+            else:
+                self.warn(
+                    "PP408",
+                    f"{name} is audited but lives in {engine}: polyplan generates no audit there yet "
+                    f"(the mechanism would be {AUDIT_LATER.get(engine, 'application-side logging')})",
+                    path,
+                )
+
+    def protections(self) -> tuple[Protection, ...]:
+        model = self.model
+        found: list[Protection] = []
+        for name in model.entities:
+            decision = self.plan.entities[name]
+            lookups = _lookups(model, name)
+            for attr_name, attribute in _leaves(all_attributes(model, name)):
+                encrypted = model.security.encrypt_pii and attribute.pii is not Sensitivity.NONE
+                lookup = encrypted and attr_name in lookups
+                found.append(
+                    Protection(
+                        name,
+                        attr_name,
+                        attribute.pii,
+                        decision.family,
+                        decision.engine,
+                        encrypted,
+                        lookup,
+                        _protection(model, attribute.pii, lookup),
+                    )
+                )
+        encrypted_items = [p for p in found if p.encrypted]
+        self._order_patterns({(p.entity, p.attribute) for p in encrypted_items})
+        stored = [f"{p.entity}.{p.attribute}" for p in encrypted_items if p.family is Family.RELATIONAL]
+        if stored:
+            # The relational schema keeps each attribute's plaintext type and rules: say so rather
+            # than let `encrypt_pii` look enforced by the database.
+            self.warn(
+                "PP408",
+                f"encrypt_pii: schema.sql still declares {', '.join(stored)} with its plaintext type and rules; "
+                "ciphertext and keyed-hash columns are not generated yet, so the database holds these values in clear",
+                "security.encrypt_pii",
+            )
+        return tuple(found)
+
+    def _order_patterns(self, encrypted: set[tuple[str, str]]) -> None:
+        """PP409: ciphertext has no order and no prefix, so no index can serve such a pattern."""
+        for index, pattern in enumerate(self.model.access_patterns):
+            for f_index, flt in enumerate(pattern.filters):
+                if (pattern.entity, flt.attribute) in encrypted and flt.op in ORDER_OPS:
+                    self.warn(
+                        "PP409",
+                        f"{pattern.entity}.{flt.attribute} is encrypted (encrypt_pii), so a {flt.op.value} filter "
+                        "cannot use an index or the database at all: the application decrypts and filters",
+                        f"access_patterns.{index}.filters.{f_index}",
+                    )
+            for s_index, item in enumerate(pattern.sort):
+                if (pattern.entity, item.attribute) in encrypted:
+                    self.warn(
+                        "PP409",
+                        f"{pattern.entity}.{item.attribute} is encrypted (encrypt_pii), so the database cannot "
+                        "sort by it: the application decrypts and sorts (bounded by the pattern's limit)",
+                        f"access_patterns.{index}.sort.{s_index}",
+                    )
+
+    def run(self) -> SecurityDesign:
+        model = self.model
+        roles = self.roles()
+        scoped = tenant_scoped(model)
+        self.isolation(scoped)
+        self.audit()
+        protections = self.protections()
+        return SecurityDesign(
+            roles=roles,
+            isolation=model.tenancy.isolation,
+            tenant_key=model.tenancy.tenant_key,
+            tenant_scoped=tuple(scoped),
+            audited=tuple(model.security.audit),
+            protections=protections,
+            engines=dict(self.engines),
+            diagnostics=tuple(self.diagnostics),
+        )
+
+
+def design_security(plan: Plan) -> SecurityDesign:
+    """The security design of a plan, with PP317/PP318 errors and PP408/PP409 warnings."""
+    return _Designer(plan).run()

@@ -1,0 +1,261 @@
+"""`docs/security-plan.md`: what a security reviewer signs off (pure text from the design).
+
+Roles and grants, tenant isolation per store, encryption per sensitive attribute, transport and
+at-rest encryption per store, audit, the data-classification table of every attribute, and every
+setting that is not enforced (the same PP408/PP409 warnings the plan prints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from polyplan.diagnostics import Diagnostic
+from polyplan.model.schema import FilterOp, Isolation
+from polyplan.plan.ir import Plan
+from polyplan.security.design import (
+    AUDIT_ENGINES,
+    AUDIT_LATER,
+    ISOLATION_ENGINES,
+    ROLE_ENGINES,
+    EntityAccess,
+    RoleDesign,
+    SecurityDesign,
+)
+
+# Deployment settings polyplan does not apply (they live outside the schema): the check-list per engine.
+TRANSPORT = {
+    "postgresql": ("`ssl = on`; clients `sslmode=verify-full`", "volume or file-system encryption"),
+    "mysql": ("`require_secure_transport = ON`", "InnoDB data-at-rest encryption (`innodb_encrypt_tables`)"),
+    "sqlite": ("local file: no network", "file-system encryption"),
+    "mongodb": ("`net.tls.mode: requireTLS`", "encrypted storage engine or volume encryption"),
+    "redis": ("`tls-port` with `port 0`", "volume encryption; keep RDB/AOF files on it"),
+    "elasticsearch": ("`xpack.security.http.ssl.enabled: true`", "volume encryption"),
+    "opensearch": ("security plugin with HTTPS", "volume encryption"),
+    "cassandra": ("`client_encryption_options.enabled: true`", "volume encryption"),
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _grant_text(access: EntityAccess, has_pii: bool) -> str:
+    parts = [name for name, on in (("read", access.read), ("write", access.write), ("admin", access.admin)) if on]
+    text = ", ".join(parts)
+    if access.read and has_pii and not access.sees_pii:
+        text += " (no PII columns)"
+    return text
+
+
+def _roles(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]) -> list[str]:
+    engines = sorted(relational)
+    lines = ["## Roles and grants", ""]
+    lines.append(
+        "Least privilege: the migration owner owns the schema and is never used by the application; the "
+        "application role owns nothing and cannot run DDL; the read-only role reads no column that holds PII. "
+        "A role that may only read an entity holding PII is granted its other columns only."
+    )
+    lines += ["", "| role | " + " | ".join(f"{e} name" for e in engines) + " | purpose |"]
+    lines.append("|---|" + "---|" * len(engines) + "---|")
+    for role in design.roles:
+        names = [f"`{relational[e]['roles'].get(role.name, '—')}`" for e in engines]
+        lines.append(f"| {role.name} | " + " | ".join(names) + f" | {_cell(role.purpose)} |")
+    lines += ["", "| entity | store | " + " | ".join(r.name for r in design.roles) + " |"]
+    lines.append("|---|---|" + "---|" * len(design.roles))
+    pii = {p.entity for p in design.protections if p.pii.value != "none"}
+    for entity in plan.model.entities:
+        cells = []
+        engine = design.engines[entity]
+        for role in design.roles:
+            access = _access(role, entity)
+            if role.name == "owner":
+                cells.append("owns" if engine in ROLE_ENGINES else "—")
+            else:
+                cells.append(_grant_text(access, entity in pii) if access else "—")
+        enforced = "" if engine in ROLE_ENGINES else " (not enforced)"
+        lines.append(f"| {entity} | {engine}{enforced} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _access(role: RoleDesign, entity: str) -> EntityAccess | None:
+    return next((a for a in role.access if a.entity == entity), None)
+
+
+def _isolation(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]) -> list[str]:
+    lines = ["## Tenant isolation", ""]
+    if design.isolation is Isolation.NONE:
+        return [*lines, "The model declares no tenancy (`tenancy.isolation: none`): nothing is isolated per tenant."]
+    tenants = plan.model.tenancy.tenants
+    lines.append(
+        f"Isolation **{design.isolation.value}** on the tenant key `{design.tenant_key}`"
+        + (f", for {tenants:,} tenants." if tenants else ".")
+    )
+    if design.isolation is not Isolation.ROW:
+        return [*lines, "", "Schema and database isolation are not generated yet (PP408)."]
+    lines += [
+        "",
+        "| entity | store | mechanism | what the application sets |",
+        "|---|---|---|---|",
+    ]
+    for entity in design.tenant_scoped:
+        engine = design.engines[entity]
+        if engine == "postgresql":
+            how = "`SET app.tenant_id = '<id>'` (or `SET LOCAL` per transaction)"
+            mechanism = "row-level security: ENABLE + FORCE, a policy per command on the tenant key"
+        elif engine == "mysql":
+            views = relational.get("mysql", {}).get("tenant_tables", {})
+            view = next((v for t, v in views.items() if t in _tables_of(relational, entity)), "its tenant view")
+            how = "`SET @app_tenant_id = '<id>'`; query the tenant view"
+            mechanism = f"SQL SECURITY DEFINER view `{view}` WITH CHECK OPTION; grants on the view only"
+        else:
+            how = f"filter every query on `{design.tenant_key}`"
+            mechanism = "not enforced by the store (PP408)"
+        lines.append(f"| {entity} | {engine} | {mechanism} | {how} |")
+    lines += [
+        "",
+        "Both relational files are emitted whichever relational engine is chosen: "
+        f"{', '.join(f'{e}: {m}' for e, m in ISOLATION_ENGINES.items())}.",
+        "",
+        "### Tenant-scoped patterns and their indexes",
+        "",
+        "A pattern that filters on the tenant key by equality gets it among the leading equality columns "
+        "of its index (the index designer puts equalities first). A pattern keyed by another id (a "
+        "parent's key) reaches one tenant's rows through that id; the policy then adds the tenant "
+        "check to the rows the index finds.",
+        "",
+        "| pattern | entity | tenant key filtered | served by |",
+        "|---|---|---|---|",
+    ]
+    scoped = set(design.tenant_scoped)
+    for pattern in plan.model.access_patterns:
+        if pattern.entity not in scoped:
+            continue
+        filtered = any(f.attribute == design.tenant_key and f.op is FilterOp.EQ for f in pattern.filters)
+        served = (
+            "index led by the tenant key's equality"
+            if filtered
+            else "index on " + ", ".join(f.attribute for f in pattern.filters)
+        )
+        lines.append(f"| {pattern.name} | {pattern.entity} | {'yes' if filtered else 'no'} | {_cell(served)} |")
+    return lines
+
+
+def _tables_of(relational: Mapping[str, Any], entity: str) -> set[str]:
+    for summary in relational.values():
+        return {t for t, e in summary.get("entity_of", {}).items() if e == entity}
+    return set()
+
+
+def _encryption(design: SecurityDesign, plan: Plan) -> list[str]:
+    lines = ["## Encryption", ""]
+    sensitive = [p for p in design.protections if p.pii.value != "none"]
+    if plan.model.security.encrypt_pii:
+        lines.append(
+            "`encrypt_pii` is on: every PII attribute is encrypted by the application before it reaches a store "
+            "(envelope encryption: a data key per record, wrapped by a key held in a KMS outside every "
+            "database). No store ever sees the key. An attribute found by equality or kept unique also gets "
+            "a keyed hash (HMAC-SHA-256 under a separate key) stored beside it; the lookup and the unique "
+            "rule use the hash. Ciphertext has no order: a range, prefix or sort on it cannot use an index (PP409). "
+            "Not generated yet (PP408): the relational schema still declares these attributes with their "
+            "plaintext types, so until it holds ciphertext and keyed-hash columns the database stores them in clear."
+        )
+    else:
+        lines.append("`encrypt_pii` is off: PII attributes are stored in clear, withheld from read-only roles.")
+    lines += ["", "| attribute | class | store | protection |", "|---|---|---|---|"]
+    for item in sensitive:
+        lines.append(
+            f"| {item.entity}.{item.attribute} | {item.pii.value} | {item.engine} | {_cell(item.protection)} |"
+        )
+    if not sensitive:
+        lines.append("| — | — | — | no attribute is classified as PII |")
+    engines = sorted(set(design.engines.values()))
+    lines += ["", "In transit and at rest (deployment settings, not applied by polyplan):", ""]
+    lines += ["| store | TLS in transit | encryption at rest |", "|---|---|---|"]
+    for engine in engines:
+        transit, rest = TRANSPORT.get(engine, ("TLS", "volume encryption"))
+        lines.append(f"| {engine} | {transit} | {rest} |")
+    return lines
+
+
+def _audit(design: SecurityDesign, relational: Mapping[str, Any]) -> list[str]:
+    lines = ["## Audit", ""]
+    if not design.audited:
+        return [*lines, "No entity is audited (`security.audit` is empty)."]
+    table = next((v["audit_table"] for v in relational.values() if v.get("audit_table")), "audit_log")
+    lines += [
+        f"Audited entities write every INSERT, UPDATE and DELETE to the append-only table `{table}`: who "
+        "(the role on PostgreSQL, the login on MariaDB), when, the operation, the row before and after "
+        "(JSON), and the transaction id. Updates, deletes (and on PostgreSQL TRUNCATE) of the audit "
+        "table are refused by a trigger; the application role cannot read it; roles with `admin` on an "
+        "audited entity can. Retention and partitioning of the audit table are not generated yet: it "
+        "grows until an operator archives it.",
+        "",
+        "| entity | store | mechanism |",
+        "|---|---|---|",
+    ]
+    for entity in design.audited:
+        engine = design.engines[entity]
+        mechanism = AUDIT_ENGINES.get(engine) or f"not generated (PP408): {AUDIT_LATER.get(engine, 'none')}"
+        lines.append(f"| {entity} | {engine} | {mechanism} |")
+    return lines
+
+
+def _classification(design: SecurityDesign) -> list[str]:
+    lines = [
+        "## Data classification",
+        "",
+        "Every attribute of every entity, where it is stored and how it is protected.",
+        "",
+    ]
+    lines += ["| entity | attribute | class | store | protection |", "|---|---|---|---|---|"]
+    for item in design.protections:
+        lines.append(
+            f"| {item.entity} | {_cell(item.attribute)} | {item.pii.value} | {item.engine} | {_cell(item.protection)} |"
+        )
+    return lines
+
+
+def _not_enforced(diagnostics: Sequence[Diagnostic]) -> list[str]:
+    lines = ["## Not enforced", ""]
+    if not diagnostics:
+        return [*lines, "Every security setting of the model is enforced by the chosen stores."]
+    lines.append("Settings the chosen stores cannot enforce, as the plan reports them:")
+    lines.append("")
+    lines += [f"- `{d.code}` {d.path}: {_cell(d.message)}" for d in diagnostics]
+    return lines
+
+
+def render_security_doc(
+    plan: Plan, design: SecurityDesign, relational: Mapping[str, Any], diagnostics: Sequence[Diagnostic]
+) -> str:
+    """The whole security plan. `relational` is the relational target's `security` summary by engine."""
+    model = plan.model
+    sections = [
+        [f"# Security plan: {model.name} (version {model.version})", "", "Generated by polyplan from the model."],
+        _roles(design, plan, relational),
+        _isolation(design, plan, relational),
+        _encryption(design, plan),
+        _audit(design, relational),
+        _classification(design),
+        _not_enforced(diagnostics),
+    ]
+    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+
+
+def security_files(
+    plan: Plan, relational: Mapping[str, Any], diagnostics: Sequence[Diagnostic]
+) -> tuple[dict[str, str], list[Diagnostic]]:
+    """`docs/security-plan.md` and the design's own diagnostics, when the model states security.
+
+    `relational` is the relational target's `security` summary; `diagnostics` are those found so
+    far (the stores' PP408 warnings are listed in the document with the design's).
+    """
+    from polyplan.security.design import applies, design_security
+
+    if not applies(plan.model):
+        return {}, []
+    design = design_security(plan)
+    found = list(design.diagnostics)
+    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409")]
+    return {"docs/security-plan.md": render_security_doc(plan, design, relational, listed)}, found

@@ -1,0 +1,449 @@
+"""The security design as PostgreSQL and MariaDB/MySQL SQL: `relational/<engine>/security.sql` (pure).
+
+Computed from the model and the relational TableSpecs alone (no plan), so the generated tests
+can render it again with role names unique to their run and check that the emitted file is
+exactly that text with the default names. Every identifier goes through the engine's
+`identifier_preparer` and every literal through SQLAlchemy's literal rendering.
+
+PostgreSQL: roles are `NOLOGIN` groups; the owner owns every table; tenant-scoped tables get
+`ENABLE` + `FORCE ROW LEVEL SECURITY` and one policy per command on the tenant key compared with
+`current_setting('app.tenant_id', true)` (unset → NULL → no row). The audit trigger function runs
+as the caller (so `current_user` is who acted) and the caller may only INSERT into the audit table.
+
+MariaDB/MySQL has no row-level security: each tenant-scoped table gets a `SQL SECURITY DEFINER`
+view filtered on `app_tenant_id()` (a function returning the session's `@app_tenant_id`; a view
+may not read a variable itself) `WITH CASCADED CHECK OPTION`, and non-owner roles are granted the
+view, never the table. Its audit triggers run as their definer, so no role needs any privilege
+on the audit table to be audited, and `USER()` records the login that acted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect as SADialect
+from sqlalchemy.schema import CreateTable
+
+from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.schema import RequirementsModel, Sensitivity, TypeName
+from polyplan.security.design import (
+    APPLICATION,
+    OWNER,
+    EntityAccess,
+    RoleDesign,
+    builtin_roles,
+    role_access,
+    tenant_scoped,
+)
+from polyplan.stores.relational.design import UniqueNames, fit
+from polyplan.stores.relational.render import DIALECTS, build_metadata, header
+from polyplan.stores.relational.spec import TableKind, TableSpec
+
+SECURITY_ENGINES = ("postgresql", "mysql")
+TENANT_SETTING = "app.tenant_id"  # PostgreSQL: SET app.tenant_id = '...'
+TENANT_FUNCTION = "app_tenant_id"  # MariaDB: SET @app_tenant_id = '...'; the views call app_tenant_id()
+TENANT_VARIABLE = "app_tenant_id"
+AUDIT_TABLE = "audit_log"
+OPERATIONS = ("INSERT", "UPDATE", "DELETE")
+PG_SCHEMA = "public"  # schema.sql creates its tables unqualified, so in the default schema
+
+
+@dataclass(frozen=True)
+class TenantTable:
+    """A tenant-isolated table: `relation` is what non-owner roles query (the table, or its view)."""
+
+    table: str
+    tenant_column: str
+    relation: str
+
+
+@dataclass(frozen=True)
+class RelationalSecurity:
+    """One engine's security SQL and the names a test needs to exercise it."""
+
+    engine: str
+    roles: dict[str, str]  # logical role → SQL role name
+    tenant_tables: tuple[TenantTable, ...]
+    audit_table: str | None
+    audited_tables: tuple[str, ...]
+    statements: tuple[str, ...]
+    notes: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    # logical role → table → what it was granted: SELECT, SELECT_NON_PII, INSERT, UPDATE, DELETE
+    granted: dict[str, dict[str, tuple[str, ...]]]
+
+    def relation(self, table: str) -> str:
+        """What a non-owner role reads and writes for `table` (its tenant view on MariaDB)."""
+        return next((t.relation for t in self.tenant_tables if t.table == table), table)
+
+
+def default_prefix(model: RequirementsModel) -> str:
+    """Role names start with the model's name, so several models can share a server."""
+    return f"{model.name}_"
+
+
+def _privileges(access: EntityAccess) -> list[str]:
+    found: list[str] = []
+    if access.read or access.admin:
+        found.append("SELECT")
+    if access.write or access.admin:
+        found += ["INSERT", "UPDATE", "DELETE"]
+    return found
+
+
+def _table_entities(model: RequirementsModel, table: TableSpec) -> list[str]:
+    """The entities whose grants decide a table's: its own, or both ends of an association."""
+    if table.kind is not TableKind.ASSOCIATION:
+        return [table.entity]
+    relationship = next(r for r in model.relationships if r.name == table.entity)
+    return [relationship.from_, relationship.to]
+
+
+def _access_to(model: RequirementsModel, role: RoleDesign, table: TableSpec) -> EntityAccess | None:
+    """A role's access to a table: what it may do with every entity the table stores (an intersection)."""
+    by_entity = {a.entity: a for a in role.access}
+    found = [by_entity.get(name) for name in _table_entities(model, table)]
+    if not found or any(a is None for a in found):
+        return None
+    accesses = [a for a in found if a is not None]
+    return EntityAccess(
+        table.name,
+        all(a.read for a in accesses),
+        all(a.write for a in accesses),
+        all(a.admin for a in accesses),
+    )
+
+
+class _Renderer:
+    def __init__(self, model: RequirementsModel, tables: Sequence[TableSpec], engine: str, prefix: str) -> None:
+        self.model = model
+        self.tables = list(tables)
+        self.engine = engine
+        self.dialect = DIALECTS[engine]
+        self.sa_dialect: SADialect = sa.create_mock_engine(self.dialect.url, lambda *a, **k: None).dialect
+        self.preparer = self.sa_dialect.identifier_preparer
+        self.metadata = build_metadata(self.tables, engine).metadata
+        self.statements: list[str] = []
+        self.granted: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.notes: list[str] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.roles = self._roles()
+        self.names = {role.name: fit(f"{prefix}{role.name}") for role in self.roles}
+        taken = UniqueNames()
+        for table in self.tables:
+            taken.take(table.name)
+        self.audit_table = taken.take(AUDIT_TABLE) if self._audited() else None
+        self.tenant_tables = self._tenant_tables(taken)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def q(self, name: str) -> str:
+        return str(self.preparer.quote(name))
+
+    def literal(self, value: Any) -> str:
+        return str(sa.literal(value).compile(dialect=self.sa_dialect, compile_kwargs={"literal_binds": True}))
+
+    def compiled(self, element: Any) -> str:
+        text = str(element.compile(dialect=self.sa_dialect, compile_kwargs={"literal_binds": True}))
+        return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+    def add(self, statement: str) -> None:
+        self.statements.append(statement)
+
+    def _roles(self) -> list[RoleDesign]:
+        roles = list(builtin_roles(self.model))
+        for index, role in enumerate(self.model.security.roles):
+            roles.append(
+                RoleDesign(
+                    role.name, "declared by the model", role_access(self.model, role), False, f"security.roles.{index}"
+                )
+            )
+        return roles
+
+    def _audited(self) -> list[TableSpec]:
+        audited = set(self.model.security.audit)
+        return [t for t in self.tables if t.kind is not TableKind.ASSOCIATION and t.entity in audited]
+
+    def _tenant_tables(self, taken: UniqueNames) -> tuple[TenantTable, ...]:
+        key = self.model.tenancy.tenant_key
+        scoped = set(tenant_scoped(self.model))
+        found: list[TenantTable] = []
+        for table in self.tables:
+            if table.entity not in scoped and not (
+                table.kind is TableKind.ASSOCIATION and scoped & set(_table_entities(self.model, table))
+            ):
+                continue
+            column = next((c.name for c in table.columns if c.source == f"{table.entity}.{key}"), None)
+            if table.kind is not TableKind.ENTITY or column is None:
+                # Child and link tables carry no tenant column of their own.
+                self.diagnostics.append(
+                    Diagnostic(
+                        "PP408",
+                        f"{self.engine}: table {table.name} of tenant-scoped {table.entity} has no {key} column "
+                        "of its own and is not isolated yet; reach it only through its isolated parent",
+                        "tenancy.isolation",
+                        Severity.WARNING,
+                    )
+                )
+                continue
+            relation = taken.take(f"{table.name}_tenant") if self.engine == "mysql" else table.name
+            found.append(TenantTable(table.name, column, relation))
+        return tuple(found)
+
+    def role_names(self, roles: Sequence[RoleDesign]) -> str:
+        return ", ".join(self.q(self.names[r.name]) for r in roles)
+
+    def column_type(self, table: str, column: str) -> str:
+        spec = next(t for t in self.tables if t.name == table)
+        return str(self.dialect.column_type(spec.column(column).attribute).compile(dialect=self.sa_dialect))
+
+    # --- roles and grants ----------------------------------------------------------------------
+
+    def grants(self) -> None:
+        tenant_relation = {t.table: t.relation for t in self.tenant_tables}
+        for role in self.roles:
+            if role.name == OWNER:
+                continue
+            granted = self.granted.setdefault(role.name, {})
+            for table in self.tables:
+                access = _access_to(self.model, role, table)
+                if access is None:
+                    continue
+                privileges = _privileges(access)
+                if not privileges:
+                    continue
+                relation = self.q(tenant_relation.get(table.name, table.name))
+                grantee = self.q(self.names[role.name])
+                pii = [c.name for c in table.columns if c.attribute.pii is not Sensitivity.NONE]
+                if "SELECT" in privileges and pii and not access.sees_pii:
+                    # Reading without writing: the role sees every column but those holding PII.
+                    privileges.remove("SELECT")
+                    visible = ", ".join(self.q(c.name) for c in table.columns if c.name not in pii)
+                    self.add(f"GRANT SELECT ({visible}) ON {relation} TO {grantee}")
+                    granted[table.name] = ("SELECT_NON_PII",)
+                granted[table.name] = (*granted.get(table.name, ()), *privileges)
+                if privileges:
+                    self.add(f"GRANT {', '.join(privileges)} ON {relation} TO {grantee}")
+
+    def audit_readers(self) -> list[RoleDesign]:
+        """Roles that administer an audited entity may read the audit trail."""
+        audited = set(self.model.security.audit)
+        return [r for r in self.roles if any(a.admin and a.entity in audited for a in r.access)]
+
+    def audit_writers(self) -> list[RoleDesign]:
+        audited = set(self.model.security.audit)
+        return [r for r in self.roles if any((a.write or a.admin) and a.entity in audited for a in r.access)]
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    def audit_create(self) -> sa.Table:
+        assert self.audit_table is not None
+        dialect = self.dialect
+        metadata = sa.MetaData()
+        options: dict[str, Any] = dict(dialect.table_options())
+        table = sa.Table(
+            self.audit_table,
+            metadata,
+            sa.Column("id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
+            sa.Column("table_name", sa.String(64), nullable=False, comment="The audited table."),
+            sa.Column("operation", sa.String(6), nullable=False, comment="INSERT, UPDATE or DELETE."),
+            sa.Column("actor", sa.String(255), nullable=False, comment="The database role or login that acted."),
+            sa.Column(
+                "at",
+                dialect.timestamp(True),
+                nullable=False,
+                server_default=dialect.now(TypeName.TIMESTAMPTZ),
+                comment="When (UTC where the engine has no time zones).",
+            ),
+            sa.Column("txid", sa.BigInteger(), nullable=True, comment="The transaction that made the change."),
+            sa.Column("old_row", dialect.json(), nullable=True, comment="The row before (UPDATE, DELETE)."),
+            sa.Column("new_row", dialect.json(), nullable=True, comment="The row after (INSERT, UPDATE)."),
+            comment="Append-only audit trail of the tables named in security.audit (written by triggers).",
+            **options,
+        )
+        self.add(self.compiled(CreateTable(table)))
+        return table
+
+    def audit_postgresql(self) -> None:
+        assert self.audit_table is not None
+        table = self.audit_create()
+        audit = self.q(self.audit_table)
+        owner = self.q(self.names[OWNER])
+        record = self.q(fit(f"{self.audit_table}_record"))
+        guard = self.q(fit(f"{self.audit_table}_append_only"))
+        columns = ", ".join(self.q(c.name) for c in table.columns if c.name not in ("id", "at"))
+        self.add(f"ALTER TABLE {audit} OWNER TO {owner}")
+        self.add(
+            f"CREATE FUNCTION {record}() RETURNS trigger\nLANGUAGE plpgsql\nAS $audit$\nBEGIN\n"
+            f"    INSERT INTO {audit} ({columns})\n"
+            "    VALUES (TG_TABLE_NAME, TG_OP, current_user, pg_current_xact_id()::text::bigint,\n"
+            "            CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) END,\n"
+            "            CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) END);\n"
+            "    RETURN NULL;\nEND\n$audit$"
+        )
+        self.add(
+            f"CREATE FUNCTION {guard}() RETURNS trigger\nLANGUAGE plpgsql\nAS $audit$\nBEGIN\n"
+            "    RAISE EXCEPTION 'the audit trail is append-only: % refused', TG_OP\n"
+            "        USING ERRCODE = 'insufficient_privilege';\nEND\n$audit$"
+        )
+        for function in (record, guard):
+            self.add(f"ALTER FUNCTION {function}() OWNER TO {owner}")
+        # FOR EACH STATEMENT also covers TRUNCATE, which row triggers never see.
+        self.add(
+            f"CREATE TRIGGER {guard} BEFORE UPDATE OR DELETE OR TRUNCATE ON {audit}\n"
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {guard}()"
+        )
+        for spec in self._audited():
+            trigger = self.q(fit(f"{spec.name}_audit"))
+            self.add(
+                f"CREATE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE ON {self.q(spec.name)}\n"
+                f"FOR EACH ROW EXECUTE FUNCTION {record}()"
+            )
+        writers = self.audit_writers()
+        if writers:
+            # The trigger runs as the caller: it may append, never read, change or remove.
+            self.add(f"GRANT INSERT ON {audit} TO {self.role_names(writers)}")
+        readers = self.audit_readers()
+        if readers:
+            self.add(f"GRANT SELECT ON {audit} TO {self.role_names(readers)}")
+
+    def audit_mysql(self) -> None:
+        assert self.audit_table is not None
+        table = self.audit_create()
+        audit = self.q(self.audit_table)
+        columns = ", ".join(self.q(c.name) for c in table.columns if c.name not in ("id", "at"))
+        txid = "(SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID())"
+        for operation in ("UPDATE", "DELETE"):
+            trigger = self.q(fit(f"{self.audit_table}_no_{operation.lower()}"))
+            self.add(
+                f"CREATE TRIGGER {trigger} BEFORE {operation} ON {audit} FOR EACH ROW\n"
+                f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {self.literal('the audit trail is append-only')}"
+            )
+        for spec in self._audited():
+            for operation in OPERATIONS:
+                trigger = self.q(fit(f"{spec.name}_audit_{operation.lower()}"))
+                old = self.json_row(spec, "OLD") if operation != "INSERT" else "NULL"
+                new = self.json_row(spec, "NEW") if operation != "DELETE" else "NULL"
+                self.add(
+                    f"CREATE TRIGGER {trigger} AFTER {operation} ON {self.q(spec.name)} FOR EACH ROW\n"
+                    f"INSERT INTO {audit} ({columns})\n"
+                    f"VALUES ({self.literal(spec.name)}, {self.literal(operation)}, USER(), {txid},\n"
+                    f"        {old},\n        {new})"
+                )
+        readers = self.audit_readers()
+        if readers:
+            self.add(f"GRANT SELECT ON {audit} TO {self.role_names(readers)}")
+
+    def json_row(self, spec: TableSpec, which: str) -> str:
+        pairs = ", ".join(f"{self.literal(c.name)}, {which}.{self.q(c.name)}" for c in spec.columns)
+        return f"JSON_OBJECT({pairs})"
+
+    # --- tenant isolation ----------------------------------------------------------------------
+
+    def rls_postgresql(self) -> None:
+        for tenant in self.tenant_tables:
+            name = self.q(tenant.table)
+            setting = sa.func.nullif(sa.func.current_setting(sa.literal(TENANT_SETTING), sa.true()), sa.literal(""))
+            column_type = self.dialect.column_type(
+                next(t for t in self.tables if t.name == tenant.table).column(tenant.tenant_column).attribute
+            )
+            check = self.compiled(sa.column(tenant.tenant_column) == sa.cast(setting, column_type))
+            self.add(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
+            # FORCE: the owner is held to the policies too (only superusers bypass them).
+            self.add(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY")
+            for command in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+                policy = self.q(fit(f"{tenant.table}_tenant_{command.lower()}"))
+                clause = {
+                    "SELECT": f"USING ({check})",
+                    "INSERT": f"WITH CHECK ({check})",
+                    "UPDATE": f"USING ({check})\nWITH CHECK ({check})",
+                    "DELETE": f"USING ({check})",
+                }[command]
+                self.add(f"CREATE POLICY {policy} ON {name} FOR {command}\n{clause}")
+
+    def views_mysql(self) -> None:
+        if not self.tenant_tables:
+            return
+        first = self.tenant_tables[0]
+        # One function for every view: the tenant key has one type across the model.
+        returns = self.column_type(first.table, first.tenant_column)
+        if returns.upper().startswith(("CHAR", "VARCHAR")):
+            returns += " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        self.add(
+            f"CREATE FUNCTION {self.q(TENANT_FUNCTION)}() RETURNS {returns}\n"
+            f"NOT DETERMINISTIC NO SQL SQL SECURITY INVOKER\nRETURN @{TENANT_VARIABLE}"
+        )
+        for tenant in self.tenant_tables:
+            table = self.metadata.tables[tenant.table]
+            select = sa.select(*table.columns).where(table.c[tenant.tenant_column] == sa.func.app_tenant_id())
+            self.add(
+                f"CREATE SQL SECURITY DEFINER VIEW {self.q(tenant.relation)} AS\n"
+                f"{self.compiled(select)}\nWITH CASCADED CHECK OPTION"
+            )
+
+    # --- the whole file ------------------------------------------------------------------------
+
+    def run(self) -> RelationalSecurity:
+        owner = self.q(self.names[OWNER])
+        others = [r for r in self.roles if r.name != OWNER]
+        if self.engine == "postgresql":
+            for role in self.roles:
+                self.add(f"CREATE ROLE {self.q(self.names[role.name])} NOLOGIN")
+            schema = self.q(PG_SCHEMA)
+            self.add(f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC")
+            self.add(f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {owner}")
+            self.add(f"GRANT USAGE ON SCHEMA {schema} TO {self.role_names(others)}")
+            for table in self.tables:
+                self.add(f"ALTER TABLE {self.q(table.name)} OWNER TO {owner}")
+            self.grants()
+            self.rls_postgresql()
+            if self.audit_table:
+                self.audit_postgresql()
+            self.notes += [
+                f"Roles are NOLOGIN groups: grant each login its role (GRANT {self.q(self.names[APPLICATION])} TO <login>).",
+                f"Tenant isolation: SET {TENANT_SETTING} = '<tenant id>' (or SET LOCAL per transaction) before "
+                "any query; unset, a tenant-scoped table shows no rows and accepts none.",
+            ]
+        else:
+            for role in self.roles:
+                self.add(f"CREATE ROLE {self.q(self.names[role.name])}")
+            self.add(f"GRANT ALL PRIVILEGES ON * TO {owner}")
+            self.views_mysql()
+            self.grants()
+            if self.audit_table:
+                self.audit_mysql()
+            self.notes += [
+                "Run in the application's database (GRANT ... ON * means its tables); roles need "
+                "GRANT <role> TO <user> and SET DEFAULT ROLE <role> FOR <user>.",
+                f"Tenant isolation: SET @{TENANT_VARIABLE} = '<tenant id>'; other roles than the owner reach "
+                "tenant-scoped tables only through their *_tenant views.",
+            ]
+        return RelationalSecurity(
+            engine=self.engine,
+            roles=dict(self.names),
+            tenant_tables=self.tenant_tables,
+            audit_table=self.audit_table,
+            audited_tables=tuple(t.name for t in self._audited()),
+            statements=tuple(self.statements),
+            notes=tuple(self.notes),
+            diagnostics=tuple(self.diagnostics),
+            granted=self.granted,
+        )
+
+
+def relational_security(
+    model: RequirementsModel, tables: Sequence[TableSpec], engine: str, prefix: str | None = None
+) -> RelationalSecurity:
+    """The security SQL of one engine (postgresql or mysql); `prefix` starts every role name."""
+    return _Renderer(model, tables, engine, default_prefix(model) if prefix is None else prefix).run()
+
+
+def render_security_sql(model: RequirementsModel, security: RelationalSecurity) -> str:
+    """`security.sql`: every statement terminated by `;` and separated by a blank line."""
+    body = "\n\n".join(f"{statement};" for statement in security.statements)
+    return header(model, "Security (roles, grants, tenant isolation, audit)", security.engine, security.notes) + (
+        "\n" + body + "\n"
+    )
