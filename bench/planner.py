@@ -12,11 +12,11 @@ threshold makes the command exit with status 1.
 
     python bench/planner.py                              # 100 and 1,000 entities, 3 runs each
     python bench/planner.py --sizes 100 1000 10000       # also the 10× model
-    python bench/planner.py --render                     # docs/benchmarks.md from the saved results
+    python bench/render_docs.py                          # docs/benchmarks.md from the saved results
 
-Results go to bench/results/planner.json (--output); --render rewrites the part of
-docs/benchmarks.md between the planner-results markers from that file (and from
-bench/results/planner-before.json, the figures before issue 7's work, when present).
+Results go to bench/results/planner.json (--output); bench/render_docs.py renders the planner
+section of docs/benchmarks.md from that file (and from bench/results/planner-before.json, the
+figures before the emit path was reworked, when present) through `render_saved`.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ PATTERNS_PER_ENTITY = 10
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "planner.json"
 BEFORE = ROOT / "bench" / "results" / "planner-before.json"
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- planner-results:begin -->", "<!-- planner-results:end -->"
 STAGES = ("load+plan", "emit", "write", "total")
 
 
@@ -231,21 +229,17 @@ def render_doc(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         lines = [f"**{title}** — {about(data)}", "", f"    {data['command']}", "", *table(data), ""]
         return lines + [f"- {line}" for line in data["verdicts"]] + [""]
 
-    lines = [BEGIN, "<!-- rendered by `python bench/planner.py --render` from bench/results/; do not edit -->", ""]
+    lines = ["<!-- rendered by `python bench/render_docs.py` from bench/results/; do not edit -->", ""]
     if before is not None:
         lines += block("Before", before)
     lines += block("After" if before is not None else "Results", results)
-    lines += [END]
     return "\n".join(lines)
 
 
-def write_doc(doc: Path, section: str) -> None:
-    text = doc.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{doc}: no {BEGIN} … {END} markers to render between")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    doc.write_text(head + section + tail, encoding="utf-8")
+def render_saved(results: dict[str, Any]) -> str:
+    """The docs section of a results file (bench/render_docs.py calls this)."""
+    before = json.loads(BEFORE.read_text(encoding="utf-8")) if BEFORE.exists() else None
+    return render_doc(results, before)
 
 
 def commit() -> str:
@@ -267,16 +261,11 @@ def main() -> int:
     parser.add_argument("--max-cpu", type=float, default=3.0, help="CPU seconds allowed at --reference entities")
     parser.add_argument("--max-growth", type=float, default=11.0, help="CPU growth allowed per 10× the model")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the results JSON goes")
-    parser.add_argument("--render", action="store_true", help="only rewrite docs/benchmarks.md from saved results")
     parser.add_argument("--commit", help="what the measured code is called in the results (default: git HEAD)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(measure(args.child)))
-        return 0
-    if args.render:
-        before = json.loads(BEFORE.read_text(encoding="utf-8")) if BEFORE.exists() else None
-        write_doc(DOC, render_doc(json.loads(args.output.read_text(encoding="utf-8")), before))
         return 0
     command = "python bench/planner.py " + " ".join(sys.argv[1:])
     print(f"# polyplan planner benchmark — Python {platform.python_version()}, {platform.machine()}")
