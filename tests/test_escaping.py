@@ -394,7 +394,14 @@ VALIDATED = [
 
 
 @pytest.mark.parametrize(("case", "engine"), VALIDATED)
-def test_polyplan_validate_passes_on_a_hostile_model(tmp_path: Path, case: str, engine: str) -> None:
+def test_polyplan_validate_passes_on_a_hostile_model(
+    tmp_path: Path, case: str, engine: str, request: pytest.FixtureRequest
+) -> None:
+    if (case, engine) == ("classics", "sqlite"):
+        # Open defect (issue 7): the seeded rows of this model give the oracle no parameter values
+        # under which the sort of `odd_by_kind` is observable (DataCannotDiscriminate). Strict, so
+        # the marker must go when seed generation is fixed.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="seed data cannot show odd_by_kind's sort"))
     access = TESTKIT_ENGINES[engine]
     env = {**os.environ, access.env_var: resolve_url(engine)}  # skips (or fails if required) when absent
     model = hostile_model(*CASES[case])

@@ -470,3 +470,16 @@ def test_a_syntax_error_at_the_end_of_megabytes_is_reported_fast() -> None:
     assert time.process_time() - started < 20  # the pure-Python re-read alone took over a minute
     assert diagnostic.code == "PP002"
     assert diagnostic.location is not None and diagnostic.location.line > 45_000
+
+
+def test_an_error_on_line_100_prints_its_position_not_an_emoji(tmp_path: Path) -> None:
+    """Rich turns ':100:' into an emoji unless told not to; the fuzz run found one such line."""
+    from typer.testing import CliRunner
+
+    from polyplan.cli import app
+
+    model = tmp_path / "model.yaml"
+    model.write_text("name: x\n" + "# padding\n" * 98 + "entities: {A: {attributes: {a: {type: nope}}}}\n")
+    result = CliRunner().invoke(app, ["plan", str(model), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert f"{model}:100:" in result.output and "\N{HUNDRED POINTS SYMBOL}" not in result.output

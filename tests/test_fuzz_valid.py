@@ -48,6 +48,12 @@ MAX_SECONDS = 10  # planning and rendering one model
 VALIDATE_SECONDS = 300  # one model's generated SQLite tests; longer is a hang
 # Refusals at planning time that a valid-looking model may meet: no family can hold an entity
 # or a transaction, a pattern Cassandra cannot serve, full-text at scale without a search engine.
+# Open defects (issue 7), listed so that any new failure still fails CI and a fixed one is noticed
+# (it must then be removed from here): on these models of the default sample, the oracle built
+# from the model finds no seeded parameter values that make a pattern's limit, filter or sort
+# observable ("LIMIT 20 is reached", "no case matches a row"). Seed data must be generated to
+# discriminate on them; see docs/benchmarks.md, "Fuzzing: the long run".
+KNOWN_SQLITE_FAILURES = frozenset({84, 114, 202, 226})
 PLANNING_REFUSALS = frozenset({"PP401", "PP406", "PP314"})
 
 ENTITY_NAMES = ["Customer", "Order", "group", "Line Item", "user-profile", "_Audit", "Select", "Table", "Item"]
@@ -570,6 +576,10 @@ def test_valid_models_plan_and_pass_their_generated_tests(tmp_path: Path) -> Non
             kept.write_text(text, encoding="utf-8")
             print(f"--- model {index} on {engine} (exit {code}), kept as {kept}:\n{text}\n{log}\n")
         assert sample, f"no model was sampled for {engine}"
-        if len(failed) > 0.01 * len(sample):
-            failures.append(f"{engine}: {len(failed)} of {len(sample)} failed")
+        known = KNOWN_SQLITE_FAILURES if engine == "sqlite" and not LONG else frozenset()
+        fixed = sorted(known - {index for index, _, _ in failed})
+        assert not fixed, f"models {fixed} pass now: remove them from KNOWN_SQLITE_FAILURES"
+        unexpected = [index for index, _, _ in failed if index not in known]
+        if len(unexpected) > 0.01 * len(sample):
+            failures.append(f"{engine}: {len(unexpected)} of {len(sample)} failed ({unexpected})")
     assert not failures, f"{'; '.join(failures)} (see the output above)"

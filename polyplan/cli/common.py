@@ -15,8 +15,8 @@ EXIT_OK = 0
 EXIT_CHECKS_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-console = Console()
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(emoji=False)  # ":100:" in FILE:LINE:COL must not become an emoji
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 T = TypeVar("T")
 

@@ -15,6 +15,7 @@ into each run: a folder is validated once per round instead of once per mutation
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import tempfile
@@ -193,6 +194,15 @@ def _referenced(text: str, table: str, columns: str) -> bool:
     return re.search(rf"REFERENCES [`\"]?{re.escape(table)}[`\"]? \({re.escape(columns)}\)", text) is not None
 
 
+def _module_list(source: str, name: str) -> list[str]:
+    """The literal list assigned to `name` in a generated test module (read as Python, so the
+    quoting the generator chose does not matter)."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return [str(item) for item in ast.literal_eval(node.value)]
+    raise ValueError(f"the generated module assigns no {name}")
+
+
 def constraint_mutations(folder: Path, engine: str, per_kind: int = 2) -> list[Mutation]:
     """Drop up to `per_kind` constraints of each kind (primary key, unique, foreign key, check,
     NOT NULL) from `schema.sql`; the targets are the ids the generated tests use."""
@@ -200,7 +210,7 @@ def constraint_mutations(folder: Path, engine: str, per_kind: int = 2) -> list[M
     text = (folder / path).read_text(encoding="utf-8")
     module = QUERIES.format(engine=engine)
     listed = (folder / "tests" / module).read_text(encoding="utf-8")
-    checked = set(re.findall(r'^    "([^"]+)",$', listed.split("FOREIGN_KEYS = ")[0], re.M))
+    checked = set(_module_list(listed, "CONSTRAINTS"))
     found: list[Mutation] = []
     taken: dict[str, int] = {}
     for table_match in re.finditer(r"^CREATE TABLE (\S+) \(\n(.*?)\n\)[^\n]*;$", text, re.M | re.S):
