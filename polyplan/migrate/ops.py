@@ -68,17 +68,11 @@ class Operation(ABC):
     """One schema change. `table` is the table's name after the change."""
 
     kind: ClassVar[str]
+    # Position within a phase (removals run in the opposite order to additions).
+    order: ClassVar[Order]
+    # Operations that take something away run in the contract phase.
+    removes: ClassVar[bool] = False
     table: str
-
-    @property
-    @abstractmethod
-    def order(self) -> Order:
-        """Position within a phase (removals run in the opposite order to additions)."""
-
-    @property
-    def removes(self) -> bool:
-        """True for operations that take something away: they run in the contract phase."""
-        return False
 
     @abstractmethod
     def reverse(self) -> Operation:
@@ -122,9 +116,7 @@ class AddTable(Operation):
     table: str
     kind: ClassVar[str] = "add_table"
 
-    @property
-    def order(self) -> Order:
-        return Order.TABLE
+    order: ClassVar[Order] = Order.TABLE
 
     def reverse(self) -> Operation:
         return DropTable(self.table)
@@ -142,13 +134,9 @@ class DropTable(Operation):
     table: str
     kind: ClassVar[str] = "drop_table"
 
-    @property
-    def order(self) -> Order:
-        return Order.TABLE
+    order: ClassVar[Order] = Order.TABLE
 
-    @property
-    def removes(self) -> bool:
-        return True
+    removes: ClassVar[bool] = True
 
     def reverse(self) -> Operation:
         return AddTable(self.table)
@@ -172,9 +160,7 @@ class RenameTable(Operation):
     table: str
     kind: ClassVar[str] = "rename_table"
 
-    @property
-    def order(self) -> Order:
-        return Order.RENAME_TABLE
+    order: ClassVar[Order] = Order.RENAME_TABLE
 
     def reverse(self) -> Operation:
         return RenameTable(self.table, self.old)
@@ -219,9 +205,7 @@ class AddColumn(Operation):
     column: str
     kind: ClassVar[str] = "add_column"
 
-    @property
-    def order(self) -> Order:
-        return Order.COLUMN
+    order: ClassVar[Order] = Order.COLUMN
 
     def reverse(self) -> Operation:
         return DropColumn(self.table, self.column)
@@ -282,13 +266,9 @@ class DropColumn(Operation):
     archive: str = ""  # the archive table's name, fixed when the drop is planned
     kind: ClassVar[str] = "drop_column"
 
-    @property
-    def order(self) -> Order:
-        return Order.COLUMN
+    order: ClassVar[Order] = Order.COLUMN
 
-    @property
-    def removes(self) -> bool:
-        return True
+    removes: ClassVar[bool] = True
 
     def reverse(self) -> Operation:
         if self.keep:
@@ -367,9 +347,7 @@ class ColumnChange(Operation):
     new_type: str
     conversion: Conversion
 
-    @property
-    def order(self) -> Order:
-        return Order.REBUILD
+    order: ClassVar[Order] = Order.REBUILD
 
     def describe(self) -> str:
         parts = []
@@ -623,18 +601,10 @@ class _Named(Operation):
     name: str
     what: ClassVar[str] = ""
     sign: ClassVar[str] = "+"
-    rank: ClassVar[Order] = Order.INDEX
-    removing: ClassVar[bool] = False
+    order: ClassVar[Order] = Order.INDEX
+    removes: ClassVar[bool] = False
     opposite: ClassVar[str] = ""  # the class of the reverse operation
     note: ClassVar[str] = ""
-
-    @property
-    def order(self) -> Order:
-        return self.rank
-
-    @property
-    def removes(self) -> bool:
-        return self.removing
 
     def reverse(self) -> Operation:
         opposite = next(c for c in _Named.__subclasses__() if c.__name__ == self.opposite)
@@ -649,7 +619,7 @@ class AddIndex(_Named):
     kind: ClassVar[str] = "add_index"
     what: ClassVar[str] = "index"
     sign: ClassVar[str] = "+"
-    rank: ClassVar[Order] = Order.INDEX
+    order: ClassVar[Order] = Order.INDEX
     opposite: ClassVar[str] = "DropIndex"
 
     def steps(self, ctx: Context) -> list[Step]:
@@ -687,8 +657,8 @@ class DropIndex(_Named):
     kind: ClassVar[str] = "drop_index"
     what: ClassVar[str] = "index"
     sign: ClassVar[str] = "-"
-    rank: ClassVar[Order] = Order.INDEX
-    removing: ClassVar[bool] = True
+    order: ClassVar[Order] = Order.INDEX
+    removes: ClassVar[bool] = True
     opposite: ClassVar[str] = "AddIndex"
 
     def steps(self, ctx: Context) -> list[Step]:
@@ -719,7 +689,7 @@ class AddConstraint(_Named):
     kind: ClassVar[str] = "add_constraint"
     what: ClassVar[str] = "constraint"
     sign: ClassVar[str] = "+"
-    rank: ClassVar[Order] = Order.CONSTRAINT
+    order: ClassVar[Order] = Order.CONSTRAINT
     opposite: ClassVar[str] = "DropConstraint"
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
@@ -765,8 +735,8 @@ class DropConstraint(_Named):
     kind: ClassVar[str] = "drop_constraint"
     what: ClassVar[str] = "constraint"
     sign: ClassVar[str] = "-"
-    rank: ClassVar[Order] = Order.CONSTRAINT
-    removing: ClassVar[bool] = True
+    order: ClassVar[Order] = Order.CONSTRAINT
+    removes: ClassVar[bool] = True
     opposite: ClassVar[str] = "AddConstraint"
 
     def sqlite_rebuild(self, ctx: Context) -> bool:
@@ -795,7 +765,7 @@ class ReplaceConstraint(_Named):
     kind: ClassVar[str] = "replace_constraint"
     what: ClassVar[str] = "constraint"
     sign: ClassVar[str] = "~"
-    rank: ClassVar[Order] = Order.CONSTRAINT
+    order: ClassVar[Order] = Order.CONSTRAINT
     opposite: ClassVar[str] = "ReplaceConstraint"
     note: ClassVar[str] = " (new rule)"
 
@@ -813,7 +783,7 @@ class ReplaceIndex(_Named):
     kind: ClassVar[str] = "replace_index"
     what: ClassVar[str] = "index"
     sign: ClassVar[str] = "~"
-    rank: ClassVar[Order] = Order.INDEX
+    order: ClassVar[Order] = Order.INDEX
     opposite: ClassVar[str] = "ReplaceIndex"
     note: ClassVar[str] = " (new definition)"
 

@@ -53,6 +53,14 @@ class Problem:
     at_key: bool = False  # the problem is the key at `path` (a name), not the value under it
 
 
+def _named_attribute_problems(name: str, attribute: Attribute, path: Path) -> list[Problem]:
+    """An attribute's name (the key at `path`) and the attribute itself, wherever attributes nest."""
+    found: list[Problem] = []
+    if not NAME.fullmatch(name):
+        found.append(Problem("PP203", f"'{name}' is not a valid name ({NAME_RULE})", path, at_key=True))
+    return found + _attribute_problems(attribute, path)
+
+
 def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
     found: list[Problem] = []
     kind = attribute.type
@@ -118,16 +126,7 @@ def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
     if attribute.items is not None:
         found.extend(_attribute_problems(attribute.items, (*path, "items")))
     for field_name, field in (attribute.fields or {}).items():
-        if not NAME.fullmatch(field_name):
-            found.append(
-                Problem(
-                    "PP203",
-                    f"'{field_name}' is not a valid name ({NAME_RULE})",
-                    (*path, "fields", field_name),
-                    at_key=True,
-                )
-            )
-        found.extend(_attribute_problems(field, (*path, "fields", field_name)))
+        found.extend(_named_attribute_problems(field_name, field, (*path, "fields", field_name)))
     return found
 
 
@@ -295,16 +294,7 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
     if not NAME.fullmatch(name):
         found.append(Problem("PP203", f"entity name '{name}' is not a valid name ({NAME_RULE})", path, at_key=True))
     for attr_name, attribute in entity.attributes.items():
-        if not NAME.fullmatch(attr_name):
-            found.append(
-                Problem(
-                    "PP203",
-                    f"'{attr_name}' is not a valid name ({NAME_RULE})",
-                    (*path, "attributes", attr_name),
-                    at_key=True,
-                )
-            )
-        found.extend(_attribute_problems(attribute, (*path, "attributes", attr_name)))
+        found.extend(_named_attribute_problems(attr_name, attribute, (*path, "attributes", attr_name)))
     known = all_attributes(model, name)
     key = key_of(entity)
     for index, key_attr in enumerate(key.attributes):
@@ -466,16 +456,7 @@ def _relationship_problems(model: RequirementsModel) -> list[Problem]:
                 Problem("PP312", "only a many_to_many relationship has attributes of its own", (*path, "attributes"))
             )
         for attr_name, attribute in relationship.attributes.items():
-            if not NAME.fullmatch(attr_name):
-                found.append(
-                    Problem(
-                        "PP203",
-                        f"'{attr_name}' is not a valid name ({NAME_RULE})",
-                        (*path, "attributes", attr_name),
-                        at_key=True,
-                    )
-                )
-            found.extend(_attribute_problems(attribute, (*path, "attributes", attr_name)))
+            found.extend(_named_attribute_problems(attr_name, attribute, (*path, "attributes", attr_name)))
         if relationship.foreign_key is not None and not NAME.fullmatch(relationship.foreign_key):
             found.append(
                 Problem(

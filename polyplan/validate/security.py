@@ -21,7 +21,7 @@ import random
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -328,17 +328,13 @@ class SecurityHarness:
 
     def _refused(self, connection: sa.Connection, statement: sa.Executable) -> bool:
         """Run `statement` in a savepoint; True if the engine refused it for the tenant rule."""
-        savepoint = connection.begin_nested()
-        try:
-            connection.execute(statement)
-        except sa.exc.DBAPIError as error:
-            savepoint.rollback()
-            if self.engine == "postgresql":
-                # new row violates row-level security policy
-                return getattr(error.orig, "sqlstate", None) == "42501"
-            return _mysql_code(error) in MYSQL_CHECK_OPTION
-        savepoint.rollback()
-        return False
+        return _refused_in_savepoint(connection, statement, self._tenant_rule_refusal)
+
+    def _tenant_rule_refusal(self, error: sa.exc.DBAPIError) -> bool:
+        if self.engine == "postgresql":
+            # new row violates row-level security policy
+            return getattr(error.orig, "sqlstate", None) == "42501"
+        return _mysql_code(error) in MYSQL_CHECK_OPTION
 
     # --- roles ---------------------------------------------------------------------------------
 
@@ -450,14 +446,7 @@ class SecurityHarness:
         return found
 
     def _denied_in_savepoint(self, connection: sa.Connection, statement: sa.Executable) -> bool:
-        savepoint = connection.begin_nested()
-        try:
-            connection.execute(statement)
-        except sa.exc.DBAPIError as error:
-            savepoint.rollback()
-            return self.denied(error)
-        savepoint.rollback()
-        return False
+        return _refused_in_savepoint(connection, statement, self.denied)
 
     # --- audit ---------------------------------------------------------------------------------
 
@@ -619,3 +608,18 @@ class SecurityHarness:
         with self.session(engine, APPLICATION) as connection:
             unreadable = self._denied_in_savepoint(connection, sa.text(f"SELECT * FROM {audit}"))
         return append_only, unreadable
+
+
+def _refused_in_savepoint(
+    connection: sa.Connection, statement: sa.Executable, refusal: Callable[[sa.exc.DBAPIError], bool]
+) -> bool:
+    """Run `statement` in a savepoint that is always rolled back; True if the engine raised an
+    error that `refusal` recognises (any other error is a refusal of another kind: False)."""
+    savepoint = connection.begin_nested()
+    try:
+        connection.execute(statement)
+    except sa.exc.DBAPIError as error:
+        savepoint.rollback()
+        return refusal(error)
+    savepoint.rollback()
+    return False
