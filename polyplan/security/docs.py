@@ -186,7 +186,8 @@ def _audit(design: SecurityDesign, relational: Mapping[str, Any]) -> list[str]:
     lines += [
         f"Audited entities write every INSERT, UPDATE and DELETE to the append-only table `{table}`: who "
         "(the role on PostgreSQL, the login on MariaDB), when, the operation, the row before and after "
-        "(JSON), and the transaction id. Updates, deletes (and on PostgreSQL TRUNCATE) of the audit "
+        "(JSON), and the transaction id (PostgreSQL) or the connection id (MariaDB, which gives triggers "
+        "no transaction id). Updates, deletes (and on PostgreSQL TRUNCATE) of the audit "
         "table are refused by a trigger; the application role cannot read it; roles with `admin` on an "
         "audited entity can. Retention and partitioning of the audit table are not generated yet: it "
         "grows until an operator archives it.",

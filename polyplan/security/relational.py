@@ -48,6 +48,13 @@ TENANT_FUNCTION = "app_tenant_id"  # MariaDB: SET @app_tenant_id = '...'; the vi
 TENANT_VARIABLE = "app_tenant_id"
 AUDIT_TABLE = "audit_log"
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
+# What ties audit rows of one unit of work together. MariaDB gives a trigger no transaction id:
+# information_schema.innodb_trx is a cache refreshed at most every 0.1 s, so a new transaction is
+# often missing from it (and reading it needs PROCESS); the connection id is what it can honour.
+AUDIT_TRACE: dict[str, tuple[str, sa.types.TypeEngine[Any], bool, str]] = {
+    "postgresql": ("txid", sa.BigInteger(), False, "The transaction that made the change."),
+    "mysql": ("connection_id", sa.BigInteger(), False, "The connection (session) that made the change."),
+}
 PG_SCHEMA = "public"  # schema.sql creates its tables unqualified, so in the default schema
 
 
@@ -258,7 +265,7 @@ class _Renderer:
                 server_default=dialect.now(TypeName.TIMESTAMPTZ),
                 comment="When (UTC where the engine has no time zones).",
             ),
-            sa.Column("txid", sa.BigInteger(), nullable=True, comment="The transaction that made the change."),
+            self.audit_trace_column(),
             sa.Column("old_row", dialect.json(), nullable=True, comment="The row before (UPDATE, DELETE)."),
             sa.Column("new_row", dialect.json(), nullable=True, comment="The row after (INSERT, UPDATE)."),
             comment="Append-only audit trail of the tables named in security.audit (written by triggers).",
@@ -266,6 +273,10 @@ class _Renderer:
         )
         self.add(self.compiled(CreateTable(table)))
         return table
+
+    def audit_trace_column(self) -> sa.Column[Any]:
+        name, type_, nullable, comment = AUDIT_TRACE[self.engine]
+        return sa.Column(name, type_, nullable=nullable, comment=comment)
 
     def audit_postgresql(self) -> None:
         assert self.audit_table is not None
@@ -315,7 +326,6 @@ class _Renderer:
         table = self.audit_create()
         audit = self.q(self.audit_table)
         columns = ", ".join(self.q(c.name) for c in table.columns if c.name not in ("id", "at"))
-        txid = "(SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID())"
         for operation in ("UPDATE", "DELETE"):
             trigger = self.q(fit(f"{self.audit_table}_no_{operation.lower()}"))
             self.add(
@@ -330,7 +340,7 @@ class _Renderer:
                 self.add(
                     f"CREATE TRIGGER {trigger} AFTER {operation} ON {self.q(spec.name)} FOR EACH ROW\n"
                     f"INSERT INTO {audit} ({columns})\n"
-                    f"VALUES ({self.literal(spec.name)}, {self.literal(operation)}, USER(), {txid},\n"
+                    f"VALUES ({self.literal(spec.name)}, {self.literal(operation)}, USER(), CONNECTION_ID(),\n"
                     f"        {old},\n        {new})"
                 )
         readers = self.audit_readers()

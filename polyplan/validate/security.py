@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from polyplan.model.schema import TypeName
 from polyplan.security.design import APPLICATION, READONLY
 from polyplan.security.relational import (
+    AUDIT_TRACE,
     TENANT_SETTING,
     TENANT_VARIABLE,
     RelationalSecurity,
@@ -500,10 +501,11 @@ class SecurityHarness:
     def audit_rows(self, engine: sa.Engine) -> list[dict[str, Any]]:
         """The audit trail, oldest first, with JSON decoded."""
         assert self.security.audit_table is not None
+        trace = engine.dialect.identifier_preparer.quote(AUDIT_TRACE[self.engine][0])
         with engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
-                    "SELECT id, table_name, operation, actor, txid, old_row, new_row FROM "
+                    f"SELECT id, table_name, operation, actor, {trace} AS trace, old_row, new_row FROM "
                     f"{engine.dialect.identifier_preparer.quote(self.security.audit_table)} ORDER BY id"
                 )
             ).mappings()
@@ -569,8 +571,8 @@ class SecurityHarness:
                     f"audit row {index}: {row['table_name']} {row['operation']}, expected {table} {operation}"
                 )
                 continue
-            if not row["actor"] or row["txid"] is None:
-                problems.append(f"audit row {index}: no actor or transaction id")
+            if not row["actor"] or row["trace"] is None:
+                problems.append(f"audit row {index}: no actor or {AUDIT_TRACE[self.engine][0]}")
             for name, value in old.items():
                 if row["old_row"] is None or _normal(row["old_row"].get(name)) != value:
                     problems.append(f"audit row {index} ({table} {operation}): old {name} is not {value}")

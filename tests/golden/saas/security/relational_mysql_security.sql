@@ -81,7 +81,7 @@ CREATE TABLE audit_log (
 	operation VARCHAR(6) NOT NULL COMMENT 'INSERT, UPDATE or DELETE.',
 	actor VARCHAR(255) NOT NULL COMMENT 'The database role or login that acted.',
 	at DATETIME(6) NOT NULL COMMENT 'When (UTC where the engine has no time zones).' DEFAULT CURRENT_TIMESTAMP(6),
-	txid BIGINT COMMENT 'The transaction that made the change.',
+	connection_id BIGINT NOT NULL COMMENT 'The connection (session) that made the change.',
 	old_row JSON COMMENT 'The row before (UPDATE, DELETE).',
 	new_row JSON COMMENT 'The row after (INSERT, UPDATE).',
 	PRIMARY KEY (id)
@@ -94,38 +94,38 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'the audit trail is append-only';
 
 CREATE TRIGGER member_audit_insert AFTER INSERT ON `member` FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('member', 'INSERT', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('member', 'INSERT', USER(), CONNECTION_ID(),
         NULL,
         JSON_OBJECT('id', NEW.id, 'email', NEW.email, 'role', NEW.`role`, 'last seen', NEW.`last seen`, 'tenant_id', NEW.tenant_id));
 
 CREATE TRIGGER member_audit_update AFTER UPDATE ON `member` FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('member', 'UPDATE', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('member', 'UPDATE', USER(), CONNECTION_ID(),
         JSON_OBJECT('id', OLD.id, 'email', OLD.email, 'role', OLD.`role`, 'last seen', OLD.`last seen`, 'tenant_id', OLD.tenant_id),
         JSON_OBJECT('id', NEW.id, 'email', NEW.email, 'role', NEW.`role`, 'last seen', NEW.`last seen`, 'tenant_id', NEW.tenant_id));
 
 CREATE TRIGGER member_audit_delete AFTER DELETE ON `member` FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('member', 'DELETE', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('member', 'DELETE', USER(), CONNECTION_ID(),
         JSON_OBJECT('id', OLD.id, 'email', OLD.email, 'role', OLD.`role`, 'last seen', OLD.`last seen`, 'tenant_id', OLD.tenant_id),
         NULL);
 
 CREATE TRIGGER project_audit_insert AFTER INSERT ON project FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('project', 'INSERT', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('project', 'INSERT', USER(), CONNECTION_ID(),
         NULL,
         JSON_OBJECT('id', NEW.id, 'name', NEW.name, 'archived', NEW.archived, 'starts_on', NEW.starts_on, 'ends_on', NEW.ends_on, 'tenant_id', NEW.tenant_id));
 
 CREATE TRIGGER project_audit_update AFTER UPDATE ON project FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('project', 'UPDATE', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('project', 'UPDATE', USER(), CONNECTION_ID(),
         JSON_OBJECT('id', OLD.id, 'name', OLD.name, 'archived', OLD.archived, 'starts_on', OLD.starts_on, 'ends_on', OLD.ends_on, 'tenant_id', OLD.tenant_id),
         JSON_OBJECT('id', NEW.id, 'name', NEW.name, 'archived', NEW.archived, 'starts_on', NEW.starts_on, 'ends_on', NEW.ends_on, 'tenant_id', NEW.tenant_id));
 
 CREATE TRIGGER project_audit_delete AFTER DELETE ON project FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('project', 'DELETE', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('project', 'DELETE', USER(), CONNECTION_ID(),
         JSON_OBJECT('id', OLD.id, 'name', OLD.name, 'archived', OLD.archived, 'starts_on', OLD.starts_on, 'ends_on', OLD.ends_on, 'tenant_id', OLD.tenant_id),
         NULL);
 

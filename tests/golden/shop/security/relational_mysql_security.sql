@@ -75,7 +75,7 @@ CREATE TABLE audit_log (
 	operation VARCHAR(6) NOT NULL COMMENT 'INSERT, UPDATE or DELETE.',
 	actor VARCHAR(255) NOT NULL COMMENT 'The database role or login that acted.',
 	at DATETIME(6) NOT NULL COMMENT 'When (UTC where the engine has no time zones).' DEFAULT CURRENT_TIMESTAMP(6),
-	txid BIGINT COMMENT 'The transaction that made the change.',
+	connection_id BIGINT NOT NULL COMMENT 'The connection (session) that made the change.',
 	old_row JSON COMMENT 'The row before (UPDATE, DELETE).',
 	new_row JSON COMMENT 'The row after (INSERT, UPDATE).',
 	PRIMARY KEY (id)
@@ -88,19 +88,19 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'the audit trail is append-only';
 
 CREATE TRIGGER order_audit_insert AFTER INSERT ON `order` FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('order', 'INSERT', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('order', 'INSERT', USER(), CONNECTION_ID(),
         NULL,
         JSON_OBJECT('id', NEW.id, 'number', NEW.number, 'status', NEW.status, 'total', NEW.total, 'placed_at', NEW.placed_at, 'shipping_address_street', NEW.shipping_address_street, 'shipping_address_city', NEW.shipping_address_city, 'shipping_address_postcode', NEW.shipping_address_postcode, 'shipping_address_country', NEW.shipping_address_country, 'customer_id', NEW.customer_id));
 
 CREATE TRIGGER order_audit_update AFTER UPDATE ON `order` FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('order', 'UPDATE', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('order', 'UPDATE', USER(), CONNECTION_ID(),
         JSON_OBJECT('id', OLD.id, 'number', OLD.number, 'status', OLD.status, 'total', OLD.total, 'placed_at', OLD.placed_at, 'shipping_address_street', OLD.shipping_address_street, 'shipping_address_city', OLD.shipping_address_city, 'shipping_address_postcode', OLD.shipping_address_postcode, 'shipping_address_country', OLD.shipping_address_country, 'customer_id', OLD.customer_id),
         JSON_OBJECT('id', NEW.id, 'number', NEW.number, 'status', NEW.status, 'total', NEW.total, 'placed_at', NEW.placed_at, 'shipping_address_street', NEW.shipping_address_street, 'shipping_address_city', NEW.shipping_address_city, 'shipping_address_postcode', NEW.shipping_address_postcode, 'shipping_address_country', NEW.shipping_address_country, 'customer_id', NEW.customer_id));
 
 CREATE TRIGGER order_audit_delete AFTER DELETE ON `order` FOR EACH ROW
-INSERT INTO audit_log (table_name, operation, actor, txid, old_row, new_row)
-VALUES ('order', 'DELETE', USER(), (SELECT trx_id FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()),
+INSERT INTO audit_log (table_name, operation, actor, connection_id, old_row, new_row)
+VALUES ('order', 'DELETE', USER(), CONNECTION_ID(),
         JSON_OBJECT('id', OLD.id, 'number', OLD.number, 'status', OLD.status, 'total', OLD.total, 'placed_at', OLD.placed_at, 'shipping_address_street', OLD.shipping_address_street, 'shipping_address_city', OLD.shipping_address_city, 'shipping_address_postcode', OLD.shipping_address_postcode, 'shipping_address_country', OLD.shipping_address_country, 'customer_id', OLD.customer_id),
         NULL);
