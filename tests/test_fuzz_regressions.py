@@ -20,7 +20,8 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.pipeline import plan_text, render
 from polyplan.seed.generate import generate, rows_for_scale
-from polyplan.stores.relational.connect import apply_sql
+from polyplan.stores.relational.connect import apply_sql, scratch_database
+from polyplan.validate.relational import Harness
 
 BASE = dedent(
     """\
@@ -470,3 +471,51 @@ def test_a_syntax_error_at_the_end_of_megabytes_is_reported_fast() -> None:
     assert time.process_time() - started < 20  # the pure-Python re-read alone took over a minute
     assert diagnostic.code == "PP002"
     assert diagnostic.location is not None and diagnostic.location.line > 45_000
+
+
+# --- generated SQLite validation of fuzzed valid models ---------------------------------------
+
+
+def sqlite_harness(text: str, folder: Path) -> Harness:
+    """Plan `text` for SQLite into `folder` and read back the harness its generated tests use."""
+    files, _ = render(plan_text(text, "m.yaml"))
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    return Harness.from_plan_folder(folder / "tests", "sqlite")
+
+
+def check_every_constraint(harness: Harness) -> None:
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        for ident in harness.constraint_ids():
+            harness.check_constraint(engine, ident)
+
+
+SMALL_DECIMAL_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Select:
+        attributes:
+          a0: {type: list, items: {type: date, nullable: true}}
+          a1: {type: decimal, precision: 1, scale: 0, default: 2}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: 0, rows_per_day: 5}
+    """
+)
+
+
+def test_a_dangling_key_misses_the_parent_the_test_inserts_too(tmp_path: Path) -> None:
+    """Fuzz model 654: a decimal(1, 0) key has few values, and the 'dangling' key picked for the
+    list child's foreign key was the one of the parent row the test inserts first, so SQLite
+    rightly accepted the row. The dangling key now avoids that parent as well as the seeded ones."""
+    harness = sqlite_harness(SMALL_DECIMAL_KEY, tmp_path)
+    ident = "select_a0:fk_select_a0_select_a1"
+    assert ident in harness.constraint_ids()
+    prerequisites, valid = harness.valid_row("select_a0")
+    parents = {row["a1"] for table, row in prerequisites if table == "select"}
+    assert harness.violating_row(harness._constraint(ident), valid)["select_a1"] not in parents
+    check_every_constraint(harness)

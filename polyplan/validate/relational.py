@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -234,7 +234,8 @@ class Harness:
                 if all(existing[c] is not None for c in constraint.columns):
                     candidates.append({**valid, **{c: existing[c] for c in constraint.columns}})
         elif constraint.kind == "foreign_key":
-            candidates.extend(self._dangling(constraint, valid, attributes))
+            prerequisites, _ = self.valid_row(constraint.table)
+            candidates.extend(self._dangling(constraint, valid, attributes, prerequisites))
         elif constraint.rule == "entity":
             base = dict(valid)
             for column in constraint.columns:
@@ -283,8 +284,20 @@ class Harness:
                 return True
         return False
 
-    def _dangling(self, constraint: Constraint, valid: Row, attributes: dict[str, Attribute]) -> Iterator[Row]:
-        existing = {tuple(r[c] for c in constraint.ref_columns) for r in self.loaded.get(constraint.ref_table, [])}
+    def _dangling(
+        self,
+        constraint: Constraint,
+        valid: Row,
+        attributes: dict[str, Attribute],
+        prerequisites: Sequence[tuple[str, Row]] = (),
+    ) -> Iterator[Row]:
+        # A key is dangling only if no parent row has it: neither a seeded one nor a parent the
+        # test inserts first in the same transaction (a list child's owner, a link's two sides).
+        parents = [
+            *self.loaded.get(constraint.ref_table, []),
+            *(r for t, r in prerequisites if t == constraint.ref_table),
+        ]
+        existing = {tuple(r[c] for c in constraint.ref_columns) for r in parents}
         rng = random.Random(f"dangling/{constraint.name}")
         # As many candidate values as each column's type has, up to 50 (an enum key has few).
         plain = [attributes[c].model_copy(update={"nullable": False}) for c in constraint.columns]
