@@ -519,3 +519,30 @@ def test_a_dangling_key_misses_the_parent_the_test_inserts_too(tmp_path: Path) -
     parents = {row["a1"] for table, row in prerequisites if table == "select"}
     assert harness.violating_row(harness._constraint(ident), valid)["select_a1"] not in parents
     check_every_constraint(harness)
+
+
+CHECK_BETWEEN_COLUMNS = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Customer:
+        attributes:
+          a1: {type: decimal, precision: 15, scale: 0}
+          a2: {type: float, min: -50, max: 50, nullable: true}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+        checks:
+          - {name: c0, left: a1, op: lt, right: a2}
+    """
+)
+
+
+def test_a_bound_broken_alone_moves_the_other_side_of_a_check(tmp_path: Path) -> None:
+    """Fuzz model 301: with `a1 < a2` and a NULL a2 in the valid row, a2 = 51 (past its max) broke
+    the check too (a1 was in the thousands); a1 is now moved next to the new a2 so that only the
+    bound is broken."""
+    harness = sqlite_harness(CHECK_BETWEEN_COLUMNS, tmp_path)
+    for ident in ("customer:ck_customer_a2_max", "customer:ck_customer_a2_min"):
+        assert ident in harness.constraint_ids()
+    check_every_constraint(harness)
