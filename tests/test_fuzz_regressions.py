@@ -560,3 +560,26 @@ def test_unique_values_of_a_pattern_with_a_skewed_draw_are_found() -> None:
     values = list(distinct_values(attribute, random.Random("group.a1"), 1421, "group.a1"))
     assert len(set(values)) == 1421
     assert distinct_capacity(attribute, 1421) == 1421
+
+
+def test_a_check_from_a_nullable_unique_to_a_required_unique_gets_data() -> None:
+    """Fuzz model 583: `a2 <= a0`, both unique floats, a2 nullable: the link that makes one side
+    from the other was skipped (a NULL a2 would leave a0 unmade), and no record could be made.
+    a2 is now made from a0 instead."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Item:
+            attributes:
+              a0: {type: float, min: -50, max: 1000, unique: true}
+              a2: {type: float, nullable: true, unique: true, default: 8.0}
+            checks:
+              - {name: c0, left: a2, op: le, right: a0}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    records = generate(model, {"Item": 200})["Item"]
+    assert len(records) == 200
+    assert all(r["a2"] is None or r["a2"] <= r["a0"] for r in records)
+    assert len({r["a2"] for r in records}) == len({r["a0"] for r in records}) == 200

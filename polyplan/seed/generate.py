@@ -609,7 +609,8 @@ class _EntityGenerator:
                 row[attr] = source.draw() if source is not None else value
 
     def _links(self) -> list[tuple[str, str, int]]:
-        """(smaller, larger, step) for checks between two unique attributes of one type.
+        """(source, target, step) for checks between two unique attributes of one type: the
+        target is made as the source's value plus `step` units.
 
         Neither can be redrawn or repaired (each takes values from its own pool), so the larger
         is made from the smaller instead: the smaller's value plus `step` units. A shift keeps
@@ -629,14 +630,21 @@ class _EntityGenerator:
                 first is None
                 or second is None
                 or not (first.exclusive and second.exclusive)
-                or (a.nullable and not b.nullable)  # a NULL smaller would leave the larger unmade
                 or (a.type, a.scale) != (b.type, b.scale)
-                or larger in taken
                 or smaller == larger
             ):
                 continue
-            taken.add(larger)
-            links.append((smaller, larger, 0 if check.op in (CompareOp.LE, CompareOp.GE) else 1))
+            step = 0 if check.op in (CompareOp.LE, CompareOp.GE) else 1
+            if a.nullable and not b.nullable:
+                # A NULL smaller would leave the larger unmade: make the smaller from the larger,
+                # `step` units below it, instead (a nullable column may always hold a value).
+                source, target, step = larger, smaller, -step
+            else:
+                source, target = smaller, larger
+            if target in taken:
+                continue
+            taken.add(target)
+            links.append((source, target, step))
         return links
 
     def _redraw(self, columns: set[str], row: Record, row_index: int) -> bool:
@@ -699,13 +707,13 @@ class _EntityGenerator:
             source = self.sources.get(attr)
             row[attr] = source.draw() if source is not None else None
         for _ in self.links:  # as often as there are links, so that chains (a < b < c) settle
-            for smaller, larger, step in self.links:
-                if row[smaller] is None:
-                    row[larger] = None  # nullable, as _links made sure
+            for origin, target, step in self.links:
+                if row[origin] is None:
+                    row[target] = None  # nullable, as _links made sure
                     continue
-                shifted = shift(self.attributes[larger], row[smaller], step)
+                shifted = shift(self.attributes[target], row[origin], step)
                 if shifted is not None:
-                    row[larger] = shifted
+                    row[target] = shifted
         for picker in self.pickers:
             picker.assign(row, index)
         for attempt in range(MAX_RETRIES):
