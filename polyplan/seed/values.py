@@ -516,7 +516,10 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
     if kind is TypeName.UUID:
         return lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
     if kind is TypeName.DATE:
-        return lambda: EPOCH.date() + timedelta(days=rng.randrange(SPAN_DAYS))
+        # Two years, or more for a large table: a date in a composite key ((tenant, day) with
+        # one tenant) needs as many distinct days as records, as distinct_values gives a unique one.
+        days = max(SPAN_DAYS, 2 * rows)
+        return lambda: EPOCH.date() + timedelta(days=rng.randrange(days))
     if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
         return lambda: _timestamp(kind, rng.randrange(SPAN_DAYS * 86_400))
     if kind is TypeName.JSON:

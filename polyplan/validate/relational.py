@@ -351,9 +351,13 @@ class Harness:
             for c, attribute in zip(constraint.columns, plain, strict=True)
         ]
         spec = self.by_name[constraint.table]
-        for index in range(min(len(pool) for pool in pools)):
+        if any(not pool for pool in pools):
+            return
+        # Cycle the shorter pools: a composite key with a one-value enum column still gets as
+        # many candidates as its widest column has values.
+        for index in range(max(len(pool) for pool in pools)):
             values = tuple(
-                db_value(spec.column(c), pool[index], self.engine)
+                db_value(spec.column(c), pool[index % len(pool)], self.engine)
                 for c, pool in zip(constraint.columns, pools, strict=True)
             )
             if values not in existing:
