@@ -616,3 +616,27 @@ def test_a_dangling_composite_key_cycles_a_one_value_column(tmp_path: Path) -> N
     harness = sqlite_harness(ONE_VALUE_ENUM_AND_DATE_KEY, tmp_path)
     assert "audit:fk_audit_audit_a2_audit_a3" in harness.constraint_ids()
     check_every_constraint(harness)
+
+
+def test_a_check_between_unique_numbers_of_different_types_gets_data() -> None:
+    """Fuzz model 1159 (and 1026): `a1 < a0` between a unique nullable float and a unique
+    decimal(5, 2) was never linked (the types differ), so record 1 broke it for good. Numbers
+    now link across types whenever the conversion is exact."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Order:
+            attributes:
+              a0: {type: decimal, precision: 5, scale: 2, unique: true, default: 0.02}
+              a1: {type: float, nullable: true, unique: true}
+            key: {attributes: [a0], kind: natural}
+            checks:
+              - {name: c0, left: a1, op: lt, right: a0}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    records = generate(model, {"Order": 300})["Order"]
+    assert len(records) == 300
+    assert all(r["a1"] is None or r["a1"] < r["a0"] for r in records)
+    assert len({r["a1"] for r in records if r["a1"] is not None}) == len([r for r in records if r["a1"] is not None])

@@ -62,6 +62,7 @@ from polyplan.seed.values import (
 
 Record = dict[str, Any]
 MAX_RETRIES = 200
+_NUMBERS = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
 # Values of every unique rule kept free for spare records: the relational test harness asks
 # `generate` for 2 spares per entity on top of the counts `feasible_rows` gives it.
 RESERVE = 2
@@ -608,6 +609,8 @@ class _EntityGenerator:
                     break
                 row[attr] = source.draw() if source is not None else value
 
+    # Numbers of different types link too: `shift` converts the source's value into the target's
+    # units and gives None unless that is exact, so distinct values stay distinct.
     def _links(self) -> list[tuple[str, str, int]]:
         """(source, target, step) for checks between two unique attributes of one type: the
         target is made as the source's value plus `step` units.
@@ -630,7 +633,7 @@ class _EntityGenerator:
                 first is None
                 or second is None
                 or not (first.exclusive and second.exclusive)
-                or (a.type, a.scale) != (b.type, b.scale)
+                or ((a.type, a.scale) != (b.type, b.scale) and not {a.type, b.type} <= _NUMBERS)
                 or smaller == larger
             ):
                 continue
