@@ -21,7 +21,7 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render
-from polyplan.seed.generate import generate, rows_for_scale
+from polyplan.seed.generate import generate, generation_order, rows_for_scale
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.validate.relational import Harness
@@ -640,3 +640,28 @@ def test_a_check_between_unique_numbers_of_different_types_gets_data() -> None:
     assert len(records) == 300
     assert all(r["a1"] is None or r["a1"] < r["a0"] for r in records)
     assert len({r["a1"] for r in records if r["a1"] is not None}) == len([r for r in records if r["a1"] is not None])
+
+
+def test_a_cycle_of_references_is_broken_at_the_optional_one() -> None:
+    """Fuzz models 709 and 800: Item needs a Table (required), Table may name an Item (optional).
+    The cycle was broken in model order, Item first, with no Table yet to reference; it is now
+    broken at the optional reference."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Item:
+            attributes:
+              a0: {type: integer}
+          Table:
+            attributes:
+              a0: {type: integer}
+        relationships:
+          - {name: r2, kind: one_to_one, from: Item, to: Table, required: false}
+          - {name: r3, kind: one_to_many, from: Table, to: Item, required: true}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    assert generation_order(model) == ["Table", "Item"]
+    records = generate(model, {"Item": 20, "Table": 20})
+    assert len(records["Item"]) == 20

@@ -84,17 +84,25 @@ def link_columns(model: RequirementsModel, relationship: Relationship) -> tuple[
 
 
 def generation_order(model: RequirementsModel) -> list[str]:
-    """Entities with parents first (model order among equals); cycles are broken in model order."""
+    """Entities with parents first (model order among equals); a cycle is broken at an optional
+    reference (its records get NULL there), else in model order."""
     parents: dict[str, set[str]] = {name: set() for name in model.entities}
+    required: dict[str, set[str]] = {name: set() for name in model.entities}
     for name in model.entities:
         for reference in references_into(model, name):
             parent = reference.relationship.from_
             if parent != name and parent in model.entities:
                 parents[name].add(parent)
+                if reference.relationship.required:
+                    required[name].add(parent)
     order: list[str] = []
     remaining = list(model.entities)
     while remaining:
-        ready = next((n for n in remaining if parents[n] <= set(order)), remaining[0])
+        done = set(order)
+        ready = next(
+            (n for n in remaining if parents[n] <= done),
+            next((n for n in remaining if required[n] <= done), remaining[0]),
+        )
         order.append(ready)
         remaining.remove(ready)
     return order
