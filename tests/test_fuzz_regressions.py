@@ -665,3 +665,17 @@ def test_a_cycle_of_references_is_broken_at_the_optional_one() -> None:
     assert generation_order(model) == ["Table", "Item"]
     records = generate(model, {"Item": 20, "Table": 20})
     assert len(records["Item"]) == 20
+
+
+def test_a_check_beyond_a_decimals_precision_is_refused() -> None:
+    """Fuzz models 700 and 704: `a0 < a2` with a0 at least 1000 and a2 a decimal(3, 2) (at most
+    9.99) holds only for a NULL a0, so no row could break a0's bounds alone; it is PP315 now."""
+    text = BASE.replace(
+        "      placed_at: {type: timestamptz}",
+        "      placed_at: {type: timestamptz}\n"
+        "      a0: {type: integer, min: 1000, max: 1003, nullable: true}\n"
+        "      a2: {type: decimal, precision: 3, scale: 2}\n"
+        "    checks: [{name: c0, left: a0, op: lt, right: a2}]",
+    )
+    diagnostic = only_error(text)
+    assert diagnostic.code == "PP315" and "'a2' at most 9.99" in diagnostic.message
