@@ -679,3 +679,25 @@ def test_a_check_beyond_a_decimals_precision_is_refused() -> None:
     )
     diagnostic = only_error(text)
     assert diagnostic.code == "PP315" and "'a2' at most 9.99" in diagnostic.message
+
+
+def test_a_bound_that_a_check_implies_gets_no_violation_case(tmp_path: Path) -> None:
+    """Fuzz models 434 and 438: a0 <= 1000 next to `a0 < a1` with a1 between 1 and 51: a row past
+    a0's bound always breaks c0 too, so that bound gets no 'breaks only this' case."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Item:
+            attributes:
+              a0: {type: float, min: -50, max: 1000, nullable: true}
+              a1: {type: integer, min: 1, max: 51, unique: true}
+            checks:
+              - {name: c0, left: a0, op: lt, right: a1}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert "item:ck_item_a0_max" not in harness.constraint_ids()
+    assert "item:ck_item_a0_min" in harness.constraint_ids()
+    check_every_constraint(harness)
