@@ -6,6 +6,7 @@ each must now be a one-line coded error at its line and column, or a correct pla
 
 from __future__ import annotations
 
+import random
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -18,9 +19,12 @@ import sqlalchemy as sa
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
+from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render
-from polyplan.seed.generate import generate, rows_for_scale
-from polyplan.stores.relational.connect import apply_sql
+from polyplan.seed.generate import generate, generation_order, rows_for_scale
+from polyplan.seed.values import distinct_capacity, distinct_values
+from polyplan.stores.relational.connect import apply_sql, scratch_database
+from polyplan.validate.relational import Harness
 
 BASE = dedent(
     """\
@@ -483,3 +487,230 @@ def test_an_error_on_line_100_prints_its_position_not_an_emoji(tmp_path: Path) -
     result = CliRunner().invoke(app, ["plan", str(model), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert f"{model}:100:" in result.output and "\N{HUNDRED POINTS SYMBOL}" not in result.output
+
+
+# --- generated SQLite validation of fuzzed valid models ---------------------------------------
+
+
+def sqlite_harness(text: str, folder: Path) -> Harness:
+    """Plan `text` for SQLite into `folder` and read back the harness its generated tests use."""
+    files, _ = render(plan_text(text, "m.yaml"))
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    return Harness.from_plan_folder(folder / "tests", "sqlite")
+
+
+def check_every_constraint(harness: Harness) -> None:
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        for ident in harness.constraint_ids():
+            harness.check_constraint(engine, ident)
+
+
+SMALL_DECIMAL_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Select:
+        attributes:
+          a0: {type: list, items: {type: date, nullable: true}}
+          a1: {type: decimal, precision: 1, scale: 0, default: 2}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: 0, rows_per_day: 5}
+    """
+)
+
+
+def test_a_dangling_key_misses_the_parent_the_test_inserts_too(tmp_path: Path) -> None:
+    """Fuzz model 654: a decimal(1, 0) key has few values, and the 'dangling' key picked for the
+    list child's foreign key was the one of the parent row the test inserts first, so SQLite
+    rightly accepted the row. The dangling key now avoids that parent as well as the seeded ones."""
+    harness = sqlite_harness(SMALL_DECIMAL_KEY, tmp_path)
+    ident = "select_a0:fk_select_a0_select_a1"
+    assert ident in harness.constraint_ids()
+    prerequisites, valid = harness.valid_row("select_a0")
+    parents = {row["a1"] for table, row in prerequisites if table == "select"}
+    assert harness.violating_row(harness._constraint(ident), valid)["select_a1"] not in parents
+    check_every_constraint(harness)
+
+
+CHECK_BETWEEN_COLUMNS = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Customer:
+        attributes:
+          a1: {type: decimal, precision: 15, scale: 0}
+          a2: {type: float, min: -50, max: 50, nullable: true}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+        checks:
+          - {name: c0, left: a1, op: lt, right: a2}
+    """
+)
+
+
+def test_a_bound_broken_alone_moves_the_other_side_of_a_check(tmp_path: Path) -> None:
+    """Fuzz model 301: with `a1 < a2` and a NULL a2 in the valid row, a2 = 51 (past its max) broke
+    the check too (a1 was in the thousands); a1 is now moved next to the new a2 so that only the
+    bound is broken."""
+    harness = sqlite_harness(CHECK_BETWEEN_COLUMNS, tmp_path)
+    for ident in ("customer:ck_customer_a2_max", "customer:ck_customer_a2_min"):
+        assert ident in harness.constraint_ids()
+    check_every_constraint(harness)
+
+
+def test_unique_values_of_a_pattern_with_a_skewed_draw_are_found() -> None:
+    """Fuzz model 587: `[0-9]{1,3}` draws a length first, so the 3,000 three-digit values come up
+    rarely; 1,421 distinct matches of 3,330 used to give up after `count` repeats."""
+    attribute = Attribute.model_validate(
+        {"type": "string", "pattern": "(red|green|blue)-[0-9]{1,3}", "max_length": 20, "unique": True}
+    )
+    values = list(distinct_values(attribute, random.Random("group.a1"), 1421, "group.a1"))
+    assert len(set(values)) == 1421
+    assert distinct_capacity(attribute, 1421) == 1421
+
+
+def test_a_check_from_a_nullable_unique_to_a_required_unique_gets_data() -> None:
+    """Fuzz model 583: `a2 <= a0`, both unique floats, a2 nullable: the link that makes one side
+    from the other was skipped (a NULL a2 would leave a0 unmade), and no record could be made.
+    a2 is now made from a0 instead."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Item:
+            attributes:
+              a0: {type: float, min: -50, max: 1000, unique: true}
+              a2: {type: float, nullable: true, unique: true, default: 8.0}
+            checks:
+              - {name: c0, left: a2, op: le, right: a0}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    records = generate(model, {"Item": 200})["Item"]
+    assert len(records) == 200
+    assert all(r["a2"] is None or r["a2"] <= r["a0"] for r in records)
+    assert len({r["a2"] for r in records}) == len({r["a0"] for r in records}) == 200
+
+
+ONE_VALUE_ENUM_AND_DATE_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Audit:
+        attributes:
+          a2: {type: enum, values: [alpha]}
+          a3: {type: date}
+        key: {attributes: [a2, a3], kind: natural}
+        growth: {initial_rows: 10, rows_per_day: 1000}
+    relationships:
+      - {name: r0, kind: one_to_one, from: Audit, to: Audit, required: false, on_delete: set_null}
+    """
+)
+
+
+def test_a_date_in_a_composite_key_has_as_many_days_as_records() -> None:
+    """Fuzz models 394 and 398: key (a2, a3) with a one-value enum a2 has as many keys as a3 has
+    dates, and random dates spanned two years (730 days): record 726 of 1,000 found none left."""
+    model = load_text(ONE_VALUE_ENUM_AND_DATE_KEY, "m.yaml").model
+    records = generate(model, {"Audit": 1500})["Audit"]
+    assert len({(r["a2"], r["a3"]) for r in records}) == 1500
+
+
+def test_a_dangling_composite_key_cycles_a_one_value_column(tmp_path: Path) -> None:
+    """Fuzz models 394 and 398: the dangling candidates of a composite foreign key were as many as
+    its narrowest column has values: one, for a one-value enum, and that key existed."""
+    harness = sqlite_harness(ONE_VALUE_ENUM_AND_DATE_KEY, tmp_path)
+    assert "audit:fk_audit_audit_a2_audit_a3" in harness.constraint_ids()
+    check_every_constraint(harness)
+
+
+def test_a_check_between_unique_numbers_of_different_types_gets_data() -> None:
+    """Fuzz model 1159 (and 1026): `a1 < a0` between a unique nullable float and a unique
+    decimal(5, 2) was never linked (the types differ), so record 1 broke it for good. Numbers
+    now link across types whenever the conversion is exact."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Order:
+            attributes:
+              a0: {type: decimal, precision: 5, scale: 2, unique: true, default: 0.02}
+              a1: {type: float, nullable: true, unique: true}
+            key: {attributes: [a0], kind: natural}
+            checks:
+              - {name: c0, left: a1, op: lt, right: a0}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    records = generate(model, {"Order": 300})["Order"]
+    assert len(records) == 300
+    assert all(r["a1"] is None or r["a1"] < r["a0"] for r in records)
+    assert len({r["a1"] for r in records if r["a1"] is not None}) == len([r for r in records if r["a1"] is not None])
+
+
+def test_a_cycle_of_references_is_broken_at_the_optional_one() -> None:
+    """Fuzz models 709 and 800: Item needs a Table (required), Table may name an Item (optional).
+    The cycle was broken in model order, Item first, with no Table yet to reference; it is now
+    broken at the optional reference."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Item:
+            attributes:
+              a0: {type: integer}
+          Table:
+            attributes:
+              a0: {type: integer}
+        relationships:
+          - {name: r2, kind: one_to_one, from: Item, to: Table, required: false}
+          - {name: r3, kind: one_to_many, from: Table, to: Item, required: true}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    assert generation_order(model) == ["Table", "Item"]
+    records = generate(model, {"Item": 20, "Table": 20})
+    assert len(records["Item"]) == 20
+
+
+def test_a_check_beyond_a_decimals_precision_is_refused() -> None:
+    """Fuzz models 700 and 704: `a0 < a2` with a0 at least 1000 and a2 a decimal(3, 2) (at most
+    9.99) holds only for a NULL a0, so no row could break a0's bounds alone; it is PP315 now."""
+    text = BASE.replace(
+        "      placed_at: {type: timestamptz}",
+        "      placed_at: {type: timestamptz}\n"
+        "      a0: {type: integer, min: 1000, max: 1003, nullable: true}\n"
+        "      a2: {type: decimal, precision: 3, scale: 2}\n"
+        "    checks: [{name: c0, left: a0, op: lt, right: a2}]",
+    )
+    diagnostic = only_error(text)
+    assert diagnostic.code == "PP315" and "'a2' at most 9.99" in diagnostic.message
+
+
+def test_a_bound_that_a_check_implies_gets_no_violation_case(tmp_path: Path) -> None:
+    """Fuzz models 434 and 438: a0 <= 1000 next to `a0 < a1` with a1 between 1 and 51: a row past
+    a0's bound always breaks c0 too, so that bound gets no 'breaks only this' case."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Item:
+            attributes:
+              a0: {type: float, min: -50, max: 1000, nullable: true}
+              a1: {type: integer, min: 1, max: 51, unique: true}
+            checks:
+              - {name: c0, left: a0, op: lt, right: a1}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert "item:ck_item_a0_max" not in harness.constraint_ids()
+    assert "item:ck_item_a0_min" in harness.constraint_ids()
+    check_every_constraint(harness)

@@ -340,6 +340,12 @@ def roomy(entity: Entity, group: list[str], rows: int) -> bool:
     return product >= max(3, rows)
 
 
+def _decimal_limit(spec: dict[str, Any]) -> float:
+    """The largest magnitude a decimal(precision, scale) holds: 9.99 for (3, 2)."""
+    scale = spec.get("scale", 0)
+    return float((10 ** spec.get("precision", 18) - 1) / 10**scale)
+
+
 def _checks(draw: st.DrawFn, entity: Entity) -> list[dict[str, Any]]:
     """Checks between two comparable attributes, in an order their ranges allow."""
     found: list[dict[str, Any]] = []
@@ -350,6 +356,14 @@ def _checks(draw: st.DrawFn, entity: Entity) -> list[dict[str, Any]]:
         left, right = draw(st.permutations(members))[:2]
         low_left = entity.attributes[left].get("min")
         high_right = entity.attributes[right].get("max")
+        # A decimal holds no more than its precision allows (decimal(3, 2): at most 9.99).
+        left_spec, right_spec = entity.attributes[left], entity.attributes[right]
+        if left_spec["type"] == "decimal":
+            floor = -_decimal_limit(left_spec)
+            low_left = floor if low_left is None else max(low_left, floor)
+        if right_spec["type"] == "decimal":
+            ceiling = _decimal_limit(right_spec)
+            high_right = ceiling if high_right is None else min(high_right, ceiling)
         op = draw(st.sampled_from(["lt", "le", "ne"]))
         if low_left is not None and high_right is not None and low_left >= high_right:
             op = "ne"

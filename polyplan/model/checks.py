@@ -726,6 +726,12 @@ def _bounds(attribute: Attribute) -> tuple[Decimal | None, Decimal | None]:
         smallest, largest = integer_range(attribute)
         low = max(low, Decimal(smallest)) if low is not None else Decimal(smallest)
         high = min(high, Decimal(largest)) if high is not None else Decimal(largest)
+    if attribute.type is TypeName.DECIMAL:
+        # A decimal(3, 2) holds at most 9.99, whatever min and max say (a check `a < b` with
+        # a at least 1000 can never hold, as with an integer's bits).
+        limit = decimal_limit(attribute)
+        low = max(low, -limit) if low is not None else -limit
+        high = min(high, limit) if high is not None else limit
     return low, high
 
 

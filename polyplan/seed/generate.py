@@ -62,6 +62,7 @@ from polyplan.seed.values import (
 
 Record = dict[str, Any]
 MAX_RETRIES = 200
+_NUMBERS = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
 # Values of every unique rule kept free for spare records: the relational test harness asks
 # `generate` for 2 spares per entity on top of the counts `feasible_rows` gives it.
 RESERVE = 2
@@ -83,17 +84,25 @@ def link_columns(model: RequirementsModel, relationship: Relationship) -> tuple[
 
 
 def generation_order(model: RequirementsModel) -> list[str]:
-    """Entities with parents first (model order among equals); cycles are broken in model order."""
+    """Entities with parents first (model order among equals); a cycle is broken at an optional
+    reference (its records get NULL there), else in model order."""
     parents: dict[str, set[str]] = {name: set() for name in model.entities}
+    required: dict[str, set[str]] = {name: set() for name in model.entities}
     for name in model.entities:
         for reference in references_into(model, name):
             parent = reference.relationship.from_
             if parent != name and parent in model.entities:
                 parents[name].add(parent)
+                if reference.relationship.required:
+                    required[name].add(parent)
     order: list[str] = []
     remaining = list(model.entities)
     while remaining:
-        ready = next((n for n in remaining if parents[n] <= set(order)), remaining[0])
+        done = set(order)
+        ready = next(
+            (n for n in remaining if parents[n] <= done),
+            next((n for n in remaining if required[n] <= done), remaining[0]),
+        )
         order.append(ready)
         remaining.remove(ready)
     return order
@@ -608,8 +617,11 @@ class _EntityGenerator:
                     break
                 row[attr] = source.draw() if source is not None else value
 
+    # Numbers of different types link too: `shift` converts the source's value into the target's
+    # units and gives None unless that is exact, so distinct values stay distinct.
     def _links(self) -> list[tuple[str, str, int]]:
-        """(smaller, larger, step) for checks between two unique attributes of one type.
+        """(source, target, step) for checks between two unique attributes of one type: the
+        target is made as the source's value plus `step` units.
 
         Neither can be redrawn or repaired (each takes values from its own pool), so the larger
         is made from the smaller instead: the smaller's value plus `step` units. A shift keeps
@@ -629,14 +641,21 @@ class _EntityGenerator:
                 first is None
                 or second is None
                 or not (first.exclusive and second.exclusive)
-                or (a.nullable and not b.nullable)  # a NULL smaller would leave the larger unmade
-                or (a.type, a.scale) != (b.type, b.scale)
-                or larger in taken
+                or ((a.type, a.scale) != (b.type, b.scale) and not {a.type, b.type} <= _NUMBERS)
                 or smaller == larger
             ):
                 continue
-            taken.add(larger)
-            links.append((smaller, larger, 0 if check.op in (CompareOp.LE, CompareOp.GE) else 1))
+            step = 0 if check.op in (CompareOp.LE, CompareOp.GE) else 1
+            if a.nullable and not b.nullable:
+                # A NULL smaller would leave the larger unmade: make the smaller from the larger,
+                # `step` units below it, instead (a nullable column may always hold a value).
+                source, target, step = larger, smaller, -step
+            else:
+                source, target = smaller, larger
+            if target in taken:
+                continue
+            taken.add(target)
+            links.append((source, target, step))
         return links
 
     def _redraw(self, columns: set[str], row: Record, row_index: int) -> bool:
@@ -699,13 +718,13 @@ class _EntityGenerator:
             source = self.sources.get(attr)
             row[attr] = source.draw() if source is not None else None
         for _ in self.links:  # as often as there are links, so that chains (a < b < c) settle
-            for smaller, larger, step in self.links:
-                if row[smaller] is None:
-                    row[larger] = None  # nullable, as _links made sure
+            for origin, target, step in self.links:
+                if row[origin] is None:
+                    row[target] = None  # nullable, as _links made sure
                     continue
-                shifted = shift(self.attributes[larger], row[smaller], step)
+                shifted = shift(self.attributes[target], row[origin], step)
                 if shifted is not None:
-                    row[larger] = shifted
+                    row[target] = shifted
         for picker in self.pickers:
             picker.assign(row, index)
         for attempt in range(MAX_RETRIES):

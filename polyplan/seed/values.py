@@ -124,6 +124,9 @@ def float_bounds(attribute: Attribute, need: int = 0) -> tuple[float, float]:
     return float(low), float(high)
 
 
+PATTERN_DRAWS_PER_MATCH = 10
+
+
 def _sample_range(rng: random.Random, low: int, high: int, count: int, where: str) -> list[int]:
     span = high - low + 1
     if span < count:
@@ -151,12 +154,17 @@ def _distinct_strings(attribute: Attribute, rng: random.Random, count: int, wher
         generator = PatternGenerator(attribute.pattern, max_length, where)
         seen: set[str] = set()
         misses = 0
+        # Draws are not uniform over the matches ([0-9]{1,3} picks a length first, so one-digit
+        # values come up a hundred times as often as each three-digit one): collecting most of a
+        # small space of matches takes many times its size in draws, not `count` misses.
+        space = generator.count_estimate()
+        budget = 1000 + count + (PATTERN_DRAWS_PER_MATCH * space if space is not None and space <= 100_000 else 0)
         while len(seen) < count:
             value = generator.draw(rng)
             key = normalise(value)
             if key in seen:
                 misses += 1
-                if misses > 1000 + count:
+                if misses > budget:
                     raise ValueError(f"{where}: cannot find {count} distinct values matching {attribute.pattern!r}")
                 continue
             seen.add(key)
@@ -508,7 +516,10 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
     if kind is TypeName.UUID:
         return lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
     if kind is TypeName.DATE:
-        return lambda: EPOCH.date() + timedelta(days=rng.randrange(SPAN_DAYS))
+        # Two years, or more for a large table: a date in a composite key ((tenant, day) with
+        # one tenant) needs as many distinct days as records, as distinct_values gives a unique one.
+        days = max(SPAN_DAYS, 2 * rows)
+        return lambda: EPOCH.date() + timedelta(days=rng.randrange(days))
     if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
         return lambda: _timestamp(kind, rng.randrange(SPAN_DAYS * 86_400))
     if kind is TypeName.JSON:

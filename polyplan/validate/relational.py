@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,9 +24,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from polyplan.model.schema import AccessPattern, Attribute, RequirementsModel
+from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel
 from polyplan.seed.discriminating import discriminating_rows
-from polyplan.seed.generate import generate, link_columns
+from polyplan.seed.generate import check_holds, generate, link_columns
 from polyplan.seed.relational import Row, db_value, load_rows, table_rows
 from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
@@ -36,6 +36,10 @@ from polyplan.stores.relational.spec import Query, TableKind, TableSpec
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
 from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries
+from polyplan.validate.violations import _convert as convert
+from polyplan.validate.violations import _fits as fits
+from polyplan.validate.violations import _plus as plus
+from polyplan.validate.violations import _step as step_of
 from polyplan.validate.violations import (
     breaking_value,
     entity_violation,
@@ -53,6 +57,42 @@ MYSQL_CHECK_ERRORS = frozenset({3819, 4025})  # MySQL / MariaDB CHECK failures (
 def _short(value: object, limit: int = 400) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _moved_partners(
+    candidates: list[Row],
+    target: Constraint,
+    rules: list[Constraint],
+    attributes: dict[str, Attribute],
+    fixed: set[str],
+) -> Iterator[Row]:
+    """Candidates whose break also breaks a check between two columns (`a1 < a2` with a2 moved
+    past its max while a1 is far above), with that check's other column moved next to the new
+    value so that the check holds again: only the target is then broken. Foreign-key columns
+    stay put (a moved one would dangle)."""
+    for candidate in candidates:
+        broken = rule_violations(rules, candidate, attributes)
+        row = dict(candidate)
+        for rule in rules:
+            if rule is target or rule.rule != "entity" or rule.name not in broken:
+                continue
+            others = [c for c in rule.columns if c not in target.columns]
+            moved = [c for c in rule.columns if c in target.columns]
+            if len(others) != 1 or len(moved) != 1 or others[0] in fixed or row[moved[0]] is None:
+                continue
+            partner, anchor = others[0], row[moved[0]]
+            step = step_of(attributes[partner])
+            for times in (0, 1, -1, 2, -2, 10, -10):
+                value = convert(plus(anchor, step * times, attributes[partner]), attributes[partner], row[partner])
+                if not fits(attributes[partner], value):
+                    continue
+                trial = {**row, partner: value}
+                op, right = rule.value
+                if check_holds(trial[rule.columns[0]], CompareOp(op), trial[right]):
+                    row = trial
+                    break
+        if row != candidate:
+            yield row
 
 
 @dataclass
@@ -234,7 +274,8 @@ class Harness:
                 if all(existing[c] is not None for c in constraint.columns):
                     candidates.append({**valid, **{c: existing[c] for c in constraint.columns}})
         elif constraint.kind == "foreign_key":
-            candidates.extend(self._dangling(constraint, valid, attributes))
+            prerequisites, _ = self.valid_row(constraint.table)
+            candidates.extend(self._dangling(constraint, valid, attributes, prerequisites))
         elif constraint.rule == "entity":
             base = dict(valid)
             for column in constraint.columns:
@@ -247,7 +288,12 @@ class Harness:
             found, value = breaking_value(constraint, attributes[column])
             if found:
                 candidates.append({**valid, column: value})
-        for candidate in [*candidates, *self._nulled_partners(candidates, constraint, rules, attributes)]:
+        fixed = {c for fk in spec.foreign_keys for c in fk.columns}
+        for candidate in [
+            *candidates,
+            *self._nulled_partners(candidates, constraint, rules, attributes),
+            *_moved_partners(candidates, constraint, rules, attributes, fixed),
+        ]:
             if rule_violations(rules, candidate, attributes) == allowed and not self._collides(
                 spec, candidate, constraint
             ):
@@ -283,8 +329,20 @@ class Harness:
                 return True
         return False
 
-    def _dangling(self, constraint: Constraint, valid: Row, attributes: dict[str, Attribute]) -> Iterator[Row]:
-        existing = {tuple(r[c] for c in constraint.ref_columns) for r in self.loaded.get(constraint.ref_table, [])}
+    def _dangling(
+        self,
+        constraint: Constraint,
+        valid: Row,
+        attributes: dict[str, Attribute],
+        prerequisites: Sequence[tuple[str, Row]] = (),
+    ) -> Iterator[Row]:
+        # A key is dangling only if no parent row has it: neither a seeded one nor a parent the
+        # test inserts first in the same transaction (a list child's owner, a link's two sides).
+        parents = [
+            *self.loaded.get(constraint.ref_table, []),
+            *(r for t, r in prerequisites if t == constraint.ref_table),
+        ]
+        existing = {tuple(r[c] for c in constraint.ref_columns) for r in parents}
         rng = random.Random(f"dangling/{constraint.name}")
         # As many candidate values as each column's type has, up to 50 (an enum key has few).
         plain = [attributes[c].model_copy(update={"nullable": False}) for c in constraint.columns]
@@ -293,9 +351,13 @@ class Harness:
             for c, attribute in zip(constraint.columns, plain, strict=True)
         ]
         spec = self.by_name[constraint.table]
-        for index in range(min(len(pool) for pool in pools)):
+        if any(not pool for pool in pools):
+            return
+        # Cycle the shorter pools: a composite key with a one-value enum column still gets as
+        # many candidates as its widest column has values.
+        for index in range(max(len(pool) for pool in pools)):
             values = tuple(
-                db_value(spec.column(c), pool[index], self.engine)
+                db_value(spec.column(c), pool[index % len(pool)], self.engine)
                 for c, pool in zip(constraint.columns, pools, strict=True)
             )
             if values not in existing:

@@ -103,9 +103,38 @@ def feasible(
             if attributes[column].type not in ORDERED_CHECK_TYPES:
                 return f"{column} is a {attributes[column].type.value}; only numbers and dates get a violation case"
         return None
-    found, _ = breaking_value(constraint, attributes[constraint.columns[0]])
+    found, value = breaking_value(constraint, attributes[constraint.columns[0]])
     if not found:
         return "no value of the column's type breaks it (the type already enforces the rule)"
+    if constraint.rule in ("min", "max"):
+        implied = _implied_by(constraint, value, attributes, rules)
+        if implied is not None:
+            return implied
+    return None
+
+
+def _implied_by(
+    constraint: Constraint, value: Any, attributes: dict[str, Attribute], rules: Sequence[Constraint]
+) -> str | None:
+    """The check between two columns that every value past `constraint`'s bound also breaks
+    (`a0 <= 1000` with `a0 < a1` and a1 at most 51): the bound cannot be broken alone."""
+    column = constraint.columns[0]
+    for rule in rules:
+        if rule.kind != "check" or rule.rule != "entity" or column not in rule.columns:
+            continue
+        other = next((c for c in rule.columns if c != column), None)
+        if other is None or attributes[other].nullable:
+            continue  # a NULL other side passes the check
+        edges = [
+            r.value for r in rules if r.kind == "check" and tuple(r.columns) == (other,) and r.rule in ("min", "max")
+        ]
+        if not edges:
+            continue
+        # The check is monotone in `other`: if both of its edges break it, every value does.
+        op, right = rule.value
+        rows = [{column: value, other: edge} for edge in edges]
+        if len(edges) == 2 and all(not check_holds(row[rule.columns[0]], CompareOp(op), row[right]) for row in rows):
+            return f"implied by {rule.name}: {other}'s own bounds leave no room past this one"
     return None
 
 
