@@ -9,7 +9,6 @@ from polyplan.emit.erd import render_erd
 from polyplan.markdown import cell, prose
 from polyplan.plan.ir import EntityPlan, Plan
 
-
 # Mermaid's default `maxTextSize`; GitHub and most viewers keep it, so larger diagrams show an error.
 MERMAID_MAX_TEXT = 50_000
 
