@@ -28,6 +28,7 @@ from polyplan.model.schema import (
     Direction,
     Family,
     FilterOp,
+    Growth,
     RequirementsModel,
     TypeName,
     WriteKind,
@@ -446,11 +447,22 @@ def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estima
     return bucket, after, first, reasons
 
 
+def retention_seconds(growth: Growth) -> int | None:
+    """How long the model keeps a record (retention, else its TTL); None when it must be kept."""
+    if growth.must_keep:
+        return None
+    return growth.retention_days * SECONDS_PER_DAY if growth.retention_days else growth.ttl_seconds
+
+
+def table_ttl(growth: Growth) -> int | None:
+    """A table's default TTL: the retention, unless it is longer than any TTL can say."""
+    ttl = retention_seconds(growth)
+    return ttl if ttl is None or ttl <= MAX_TTL_SECONDS else None
+
+
 def _ttl(ctx: _Context) -> int | None:
     """The default TTL from retention; None when records are kept, or kept longer than a TTL can say."""
-    if ctx.growth.must_keep:
-        return None
-    ttl = ctx.growth.retention_days * SECONDS_PER_DAY if ctx.growth.retention_days else ctx.growth.ttl_seconds
+    ttl = retention_seconds(ctx.growth)
     if ttl is not None and ttl > MAX_TTL_SECONDS:
         # Capping would delete rows before the retention says; keeping them longer only costs space.
         ctx.note(
