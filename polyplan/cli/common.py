@@ -14,6 +14,7 @@ from polyplan.emit.writer import OutputRefused
 EXIT_OK = 0
 EXIT_CHECKS_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3  # a bug in polyplan, not in the user's input
 
 console = Console(emoji=False)  # ":100:" in FILE:LINE:COL must not become an emoji
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)

@@ -37,6 +37,7 @@ def seed(
     # Imported here so that `polyplan --help` and the other commands do not load SQLAlchemy.
     import sqlalchemy as sa
 
+    from polyplan.extras import require_engine
     from polyplan.pipeline import plan_file
     from polyplan.seed.generate import feasible_rows, generate, rows_for_scale
     from polyplan.seed.relational import load_rows, table_rows
@@ -55,6 +56,7 @@ def seed(
     if backend != engine.value:
         err_console.print(f"polyplan seed: --url is a {backend} URL but --engine is {engine.value}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    require_engine(engine.value, f"polyplan seed --engine {engine.value}")
     plan = guarded(lambda: plan_file(model))
     tables, _ = design_schema(plan)
     if not tables:

@@ -51,6 +51,10 @@ def validate(
     ] = False,
 ) -> None:
     """Run the plan's generated tests for one engine; exit 0 if all pass, 1 if a check fails."""
+    from polyplan.extras import require, require_engine
+
+    require("pytest", "polyplan validate")  # the generated tests are pytest modules
+    require_engine(engine.value, f"polyplan validate --engine {engine.value}")
     try:
         code = run_validation(directory, str(engine.value), url)
         if code == EXIT_OK and mutations:
