@@ -71,6 +71,8 @@ CODES: dict[str, str] = {
     "PP602": "output path is unsafe to replace",
     "PP603": "output folder cannot be written",
     "PP604": "the command needs an optional extra that is not installed",
+    "PP605": "the database to seed already holds rows",
+    "PP606": "the database to seed holds part of the planned schema, or none of it with --no-create-schema",
     "PP701": "entity or attribute vanished without being declared dropped",
     "PP702": "rename whose source the old version does not have",
     "PP703": "type change with no safe conversion",
