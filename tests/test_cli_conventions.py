@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_text
 from polyplan.pipeline import plan_file, render
 from polyplan.plan.assign import build_plan
+from polyplan.validate.runner import run_validation
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = "scenarios/shop.yaml"
@@ -185,3 +187,23 @@ def test_validate_against_a_server_that_is_not_the_engine_says_so_in_one_line(sh
     assert lines[0].startswith(
         f"polyplan validate: postgresql at postgresql+psycopg://u@127.0.0.1:{port}/d is not reachable: "
     )
+
+
+def test_validate_events_name_each_failure(tiny: Path, tmp_path: Path) -> None:
+    # The events behind the progress bar and --json: the count first, then a verdict per test,
+    # and a broken schema (its UNIQUE rule dropped) shows up as failures, not as a passing run.
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny, broken)
+    schema = broken / "relational" / "sqlite" / "schema.sql"
+    text = schema.read_text(encoding="utf-8")
+    assert "\tCONSTRAINT uq_note_title UNIQUE (title),\n" in text
+    schema.write_text(text.replace("\tCONSTRAINT uq_note_title UNIQUE (title),\n", ""), encoding="utf-8")
+    events: list[dict[str, object]] = []
+    with (tmp_path / "pytest.txt").open("w+", encoding="utf-8") as output:
+        code = run_validation(broken, "sqlite", trust_edits=True, output=output, events=events.append)
+    assert code == 1
+    total, *verdicts = events
+    assert total == {"total": len(verdicts)}
+    failed = [v for v in verdicts if v["outcome"] == "failed"]
+    assert failed and all(str(v["nodeid"]).startswith("test_sqlite") for v in failed), verdicts
+    assert all(v["message"] for v in failed), failed

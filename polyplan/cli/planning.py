@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,7 +42,8 @@ def plan(
     from polyplan.emit.plan_json import diagnostic_json
     from polyplan.pipeline import write_plan
 
-    with console.status("planning…"):
+    # No spinner when stdout carries JSON or -q asked for silence.
+    with nullcontext() if as_json or quiet() else console.status("planning…"):
         result, diagnostics = guarded(lambda: write_plan(model, out, force=force))
     print_diagnostics(diagnostics)
     if as_json:

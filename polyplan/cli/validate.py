@@ -70,14 +70,15 @@ def validate(
             code = _run_with_progress(directory, engine.value, url, junit_xml, output, tests, show=not as_json)
             output.seek(0)
             report = output.read()
-        if as_json:
-            print_json(_outcome(directory, engine.value, code, tests, junit_xml))
-        elif code != EXIT_OK:
+        if not as_json and code != EXIT_OK:
             console.out(report, highlight=False, end="")  # pytest's own account of each failure
-        elif not quiet():
+        elif not as_json and not quiet():
             _say(report.strip().splitlines()[-1] if report.strip() else "no tests ran")
+        verdicts: list[str] = []  # --mutations: one line per mutation, into the JSON under --json
         if code == EXIT_OK and mutations:
-            code = mutation_score(directory, str(engine.value), url, report=_say)
+            code = mutation_score(directory, str(engine.value), url, report=verdicts.append if as_json else _say)
+        if as_json:
+            print_json(_outcome(directory, engine.value, code, tests, junit_xml) | {"mutations": verdicts})
     except UsageError as error:
         err_console.print(f"polyplan validate: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
