@@ -22,20 +22,10 @@ from polyplan.model.loader import load_text
 from polyplan.pipeline import plan_file, render
 from polyplan.plan.assign import build_plan
 from polyplan.validate.runner import run_validation
+from tests.test_validate_runner import TINY  # one note, its title unique: the smallest plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = "scenarios/shop.yaml"
-TINY = """
-name: tiny
-engines: {relational: sqlite}
-entities:
-  Note:
-    placement: {family: relational}
-    attributes:
-      title: {type: string, max_length: 40, unique: true}
-access_patterns:
-  - {name: by_title, entity: Note, filters: [{attribute: title, op: eq}]}
-"""
 
 
 def polyplan(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
