@@ -24,6 +24,7 @@ from polyplan.stores.wide_column.keywords import CQL_KEYWORDS, CQL_KEYWORDS_UNRE
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+SHOP = "scenarios/shop.yaml"
 CORE = {"pydantic", "sqlalchemy", "typer", "rich", "pyyaml", "pymongo"}
 # Everything an extra brings, except pymongo: its `bson` writes the MongoDB artifacts, so it is core.
 OPTIONAL = sorted({*EXTRA_OF_MODULE} - {"pymongo", "bson"} | {"psycopg2", "elastic_transport", "_pytest"})
@@ -141,3 +142,16 @@ def test_cql_quoting_restates_the_drivers_rule() -> None:
         assert cql.protect_name(name) == cassandra_metadata.protect_name(name), name
         assert cql.escape_name(name) == cassandra_metadata.escape_name(name), name
         assert cql.string_literal(name) == cql_quote(name), name
+
+
+def test_the_serverless_commands_work_with_every_driver_missing(tmp_path: Path) -> None:
+    # SQLite is in the standard library, the schema-change commands need no server: none needs an extra.
+    seeded = without(
+        OPTIONAL, tmp_path, "seed", SHOP, "--engine", "sqlite", "--url", f"sqlite:///{tmp_path / 'x.db'}", "--rows", "5"
+    )
+    assert seeded.returncode == 0 and seeded.stdout.startswith("loaded "), seeded.stderr
+    old, new = "scenarios/history/shop/v1.yaml", "scenarios/history/shop/v2.yaml"
+    assert without(OPTIONAL, tmp_path, "diff", old, new).returncode == 0
+    migrated = without(OPTIONAL, tmp_path, "migrate", old, new, "--out", str(tmp_path / "migrations"))
+    assert migrated.returncode == 0 and "revision" in migrated.stdout, migrated.stderr
+    assert without(OPTIONAL, tmp_path, "schema").returncode == 0
