@@ -7,7 +7,7 @@ Code ranges:
   PP3xx  contradictions between settings
   PP4xx  planning warnings (a choice was forced, a target lacks a feature)
   PP5xx  capacity and latency warnings
-  PP6xx  the output folder (refused before anything is written)
+  PP6xx  the output folder (refused before anything is written), and what a command needs to run
   PP7xx  migrations between two versions of a model (nothing is written)
   PP8xx  migration lint: a schema change that blocks or breaks a live application
 """
@@ -70,6 +70,9 @@ CODES: dict[str, str] = {
     "PP601": "output folder holds files polyplan did not write",
     "PP602": "output path is unsafe to replace",
     "PP603": "output folder cannot be written",
+    "PP604": "the command needs an optional extra that is not installed",
+    "PP605": "the database to seed already holds rows",
+    "PP606": "the database to seed holds part of the planned schema, or none of it with --no-create-schema",
     "PP701": "entity or attribute vanished without being declared dropped",
     "PP702": "rename whose source the old version does not have",
     "PP703": "type change with no safe conversion",
