@@ -446,8 +446,25 @@ def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estima
     return bucket, after, first, reasons
 
 
+def _archive(ctx: _Context) -> None:
+    """Cassandra has no archive tier: an archive rule becomes a documented export job (PP413)."""
+    days = ctx.growth.archive_after_days
+    if not days:
+        return
+    column = ctx.growth.time_attribute or "its time attribute"
+    ctx.note(
+        "PP413",
+        f"{ctx.entity}: archive_after_days ({days}) has no Cassandra mechanism; rows are not moved: a scheduled "
+        f"export (DSBulk unload of the rows with {column} older than {days} days, per time bucket) copies them to "
+        "cold storage"
+        + (" before the TTL removes them" if ctx.growth.retention_days else ", and they stay in the table"),
+        f"entities.{ctx.entity}.growth.archive_after_days",
+    )
+
+
 def _ttl(ctx: _Context) -> int | None:
     """The default TTL from retention; None when records are kept, or kept longer than a TTL can say."""
+    _archive(ctx)
     if ctx.growth.must_keep:
         return None
     ttl = ctx.growth.retention_days * SECONDS_PER_DAY if ctx.growth.retention_days else ctx.growth.ttl_seconds
