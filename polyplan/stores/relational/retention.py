@@ -19,6 +19,7 @@ The rendering (DDL, functions, procedures, job statements) is `retention_sql.py`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,6 +58,22 @@ class Retention:
     def archive_table(self) -> str | None:
         """The table archived rows move to, or None without an archive rule."""
         return fit(f"{self.table}_archive") if self.archive_after_days else None
+
+    @property
+    def default_partition(self) -> str:
+        """PostgreSQL's DEFAULT partition of the table."""
+        return fit(f"{self.table}_default")
+
+    @property
+    def partition_prefix(self) -> str:
+        """Each range partition is this prefix plus the YYYYMMDD its range starts on."""
+        return fit(f"{self.table}_p", 54)
+
+    def owns(self, name: str) -> bool:
+        """Whether a table called `name` belongs to this design (a partition or the archive),
+        which drift (`polyplan status`) does not count."""
+        partition = re.fullmatch(re.escape(self.partition_prefix) + r"[0-9]{8}", name) is not None
+        return name in (self.archive_table, self.default_partition) or partition
 
     @property
     def window_days(self) -> int:

@@ -48,11 +48,11 @@ class _Names:
         self.columns = ", ".join(quote(c.name) for c in spec.columns)
         self.key = [quote(c) for c in primary_key_for(spec, engine)]
         self.archive = quote(rule.archive_table) if rule.archive_table else None
-        self.default = quote(fit(f"{spec.name}_default"))
+        self.default = quote(rule.default_partition)
         self.ahead = quote(fit(f"{spec.name}_partitions_ahead"))
         self.purge = quote(fit(f"{spec.name}_purge"))
         self.archive_job = quote(fit(f"{spec.name}_archive_rows"))
-        self.prefix = fit(f"{spec.name}_p", 54)  # + YYYYMMDD stays within 63 characters
+        self.prefix = rule.partition_prefix  # + YYYYMMDD stays within 63 characters
 
 
 def jobs(rule: Retention) -> list[str]:
