@@ -5,6 +5,7 @@ and move exactly the rows due to the archive table, checked row by row at two ch
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.pipeline import plan_text, render
-from polyplan.stores.relational.connect import apply_sql, scratch_database
+from polyplan.stores.relational.connect import apply_sql, create_engine, scratch_database
+from polyplan.stores.relational.sqltext import commented_blocks
 from polyplan.testkit import resolve_url
 
 MODEL = """
@@ -176,3 +178,46 @@ def test_retention_jobs_remove_and_archive_exactly_what_is_due(engine: str) -> N
             state = {table: _ids(connection, table, engine) for table in AFTER_SECOND}
             assert _partition_of(connection, engine, "event", "r5") in ("event_p20260620", "p20260620")
         assert state == AFTER_SECOND
+
+
+def test_sqlite_statements_remove_and_archive_exactly_the_rows_past_their_cutoff(tmp_path: Any) -> None:
+    """SQLite has no partitions: its retention.sql statements are exact, row by row."""
+    files = render(plan_text(MODEL.replace("ENGINE", "sqlite")))[0]
+    database = create_engine(f"sqlite:///{tmp_path / 'aging.db'}")
+    apply_sql(database, files["relational/sqlite/schema.sql"])
+
+    def stored(moment: dt.datetime) -> str:  # SQLAlchemy's DateTime text on SQLite, in UTC
+        return moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    with database.begin() as connection:
+        connection.execute(sa.text("INSERT INTO source (id, label) VALUES (:id, 'sensor')"), {"id": IDS["a1"].hex})
+        for name, moment in EVENTS.items():
+            connection.execute(
+                sa.text("INSERT INTO event (id, kind, at) VALUES (:id, 'tick', :at)"),
+                {"id": IDS[name].hex, "at": stored(moment)},
+            )
+        for name, moment in LOGS.items():
+            connection.execute(
+                sa.text("INSERT INTO log (id, line, logged_at, source_id) VALUES (:id, 'x', :at, :source)"),
+                {"id": IDS[name].hex, "at": stored(moment), "source": IDS["a1"].hex},
+            )
+    blocks = {
+        comments[0].split()[2]: (sql, int(re.search(r":cutoff = now - (\d+) days", comments[0]).group(1)))  # type: ignore[union-attr]
+        for comments, sql in commented_blocks(files["relational/sqlite/retention.sql"], "-- name:")
+    }
+    assert sorted(blocks) == ["event_purge", "log_archive_copy", "log_archive_delete", "log_purge", "log_purge_archive"]
+
+    def run(name: str) -> int:
+        sql, days = blocks[name]
+        with database.begin() as connection:
+            return int(connection.execute(sa.text(sql), {"cutoff": stored(NOW[0] - dt.timedelta(days=days))}).rowcount)
+
+    while run("log_archive_copy"):
+        run("log_archive_delete")
+    for purge in ("event_purge", "log_purge", "log_purge_archive"):
+        while run(purge):
+            pass
+    with database.connect() as connection:
+        state = {table: _ids(connection, table, "sqlite") for table in AFTER_SECOND}
+    # Exact: every row older than its cutoff, and only those, is gone or archived at the first run.
+    assert state == {"event": {"r3", "r4", "r5"}, "log": {"a4"}, "log_archive": {"a2", "a3"}}

@@ -357,10 +357,12 @@ def _sqlite_jobs(spec: TableSpec, rule: Retention) -> list[str]:
     if rule.archive_after_days and n.archive:
         key = ", ".join(n.key)
         blocks += [
-            f"-- name: {spec.name}_archive_copy  (:cutoff = now - {rule.archive_after_days} days)\n"
+            f"-- name: {spec.name}_archive_copy  (:cutoff = now - {rule.archive_after_days} days; "
+            f"then {spec.name}_archive_delete, and the two again until the copy inserts no row)\n"
             f"INSERT INTO {n.archive} ({n.columns}) SELECT {n.columns} FROM {n.table} "
             f"WHERE {n.column} < :cutoff ORDER BY rowid LIMIT {BATCH_ROWS};",
-            f"-- name: {spec.name}_archive_delete  (the rows just copied)\n"
+            f"-- name: {spec.name}_archive_delete  (:cutoff = now - {rule.archive_after_days} days: "
+            "the rows just copied)\n"
             f"DELETE FROM {n.table} WHERE {n.column} < :cutoff AND ({key}) IN (SELECT {key} FROM {n.archive});",
         ]
     if rule.retention_days:
@@ -380,13 +382,14 @@ def retention_jobs_sql(model: RequirementsModel, tables: Sequence[TableSpec], en
         return None
     if engine == "sqlite":
         intro = (
-            "-- SQLite has no partitions and no procedures: run each statement repeatedly until it changes no row.\n"
-            "-- :cutoff is a UTC time written as the column stores it ('YYYY-MM-DD HH:MM:SS.ffffff').\n"
+            "-- SQLite has no partitions and no procedures: run each purge repeatedly until it deletes no row,\n"
+            "-- and each archive copy with the delete after it until the copy inserts no row.\n"
+            "-- :cutoff is a UTC time written as the column stores it ('YYYY-MM-DD HH:MM:SS.ffffff')."
         )
     elif engine == "postgresql":
-        intro = "-- Run daily (pg_cron or any scheduler). Each function takes p_now (default now()); UTC throughout.\n"
+        intro = "-- Run daily (pg_cron or any scheduler). Each function takes p_now (default now()); UTC throughout."
     else:
-        intro = "-- Run daily (the event scheduler or cron). Each procedure takes p_now (NULL: UTC now).\n"
+        intro = "-- Run daily (the event scheduler or cron). Each procedure takes p_now (NULL: UTC now)."
     blocks = [header(model, "Retention and archive jobs", engine) + intro]
     for spec, rule in aged:
         partitioned = engine in rule.partitioned
