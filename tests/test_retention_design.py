@@ -87,7 +87,14 @@ def test_mariadb_cannot_partition_a_table_with_foreign_keys() -> None:
     schema = files["relational/mysql/schema.sql"]
     assert "PARTITION BY RANGE" not in schema
     assert "DELETE FROM metric WHERE taken_at < cutoff ORDER BY taken_at LIMIT 10000;" in schema
-    assert "CALL metric_purge(NULL);" in files["relational/mysql/retention.sql"]
+    calls = [line for line in files["relational/mysql/retention.sql"].splitlines() if line.startswith("CALL")]
+    # Only Metric's foreign key stands in the way on MariaDB: Invoice and Ping fail as on PostgreSQL.
+    assert calls == [
+        "CALL metric_purge(NULL);",
+        "CALL invoice_archive_rows(NULL);",
+        "CALL invoice_purge(NULL);",
+        "CALL ping_purge(NULL);",
+    ]
 
 
 def test_sqlite_warns_that_it_has_no_partitioning_and_emits_batched_statements() -> None:

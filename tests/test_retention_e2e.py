@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from polyplan.pipeline import plan_text, render
 from polyplan.stores.relational.connect import apply_sql, create_engine, scratch_database
-from polyplan.stores.relational.sqltext import commented_blocks
+from polyplan.stores.relational.sqltext import commented_blocks, split_script
 from polyplan.testkit import resolve_url
 
 MODEL = """
@@ -99,22 +99,14 @@ def _ids(connection: sa.Connection, table: str, engine: str) -> set[str]:
     return found
 
 
-def _run_jobs(connection: sa.Connection, engine: str, moment: dt.datetime) -> None:
-    for job in ("event_partitions_ahead", "log_partitions_ahead", "log_archive_rows", "event_purge", "log_purge"):
-        if engine == "postgresql":
-            exists = connection.execute(sa.text("SELECT to_regproc(:name)"), {"name": job}).scalar()
-            if exists is not None:
-                connection.execute(sa.text(f"SELECT {job}(:now)"), {"now": moment})
-        else:
-            exists = connection.execute(
-                sa.text(
-                    "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() "
-                    "AND ROUTINE_NAME = :name"
-                ),
-                {"name": job},
-            ).scalar()
-            if exists:
-                connection.execute(sa.text(f"CALL {job}(:now)"), {"now": _when(engine, moment)})
+def _run_jobs(connection: sa.Connection, engine: str, moment: dt.datetime, jobs: str) -> None:
+    """Every call of the emitted retention.sql, in its order, at `moment` instead of the clock."""
+    calls = split_script(jobs)
+    assert calls, "retention.sql calls nothing"
+    for call in calls:
+        at_moment = call.replace("()", "(:now)") if engine == "postgresql" else call.replace("(NULL)", "(:now)")
+        assert ":now" in at_moment, call
+        connection.execute(sa.text(at_moment), {"now": _when(engine, moment)})
 
 
 def _partition_of(connection: sa.Connection, engine: str, table: str, name: str) -> str:
@@ -145,10 +137,11 @@ def _partition_of(connection: sa.Connection, engine: str, table: str, name: str)
 def test_retention_jobs_remove_and_archive_exactly_what_is_due(engine: str) -> None:
     url = resolve_url(engine)
     files = _files(engine)
+    jobs = files[f"relational/{engine}/retention.sql"]
     with scratch_database(url) as database:
         apply_sql(database, files[f"relational/{engine}/schema.sql"])
         with database.begin() as connection:
-            _run_jobs(connection, engine, NOW[0])
+            _run_jobs(connection, engine, NOW[0], jobs)
             source = IDS["a1"] if engine == "postgresql" else IDS["a1"].hex  # any id will do
             connection.execute(sa.text("INSERT INTO source (id, label) VALUES (:id, 'sensor')"), {"id": source})
             for name, moment in EVENTS.items():
@@ -168,12 +161,12 @@ def test_retention_jobs_remove_and_archive_exactly_what_is_due(engine: str) -> N
             # oldest partition (MariaDB, whose first range has no lower bound).
             assert _partition_of(connection, engine, "event", "r3") in ("event_p20260520", "p20260520")
             assert _partition_of(connection, engine, "event", "r1") in ("event_default", "p20260516")
-            _run_jobs(connection, engine, NOW[0])
+            _run_jobs(connection, engine, NOW[0], jobs)
         with database.connect() as connection:
             state = {table: _ids(connection, table, engine) for table in AFTER_FIRST[engine]}
         assert state == AFTER_FIRST[engine]
         with database.begin() as connection:
-            _run_jobs(connection, engine, NOW[1])
+            _run_jobs(connection, engine, NOW[1], jobs)
         with database.connect() as connection:
             state = {table: _ids(connection, table, engine) for table in AFTER_SECOND}
             assert _partition_of(connection, engine, "event", "r5") in ("event_p20260620", "p20260620")

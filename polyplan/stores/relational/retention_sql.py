@@ -55,10 +55,10 @@ class _Names:
         self.prefix = rule.partition_prefix  # + YYYYMMDD stays within 63 characters
 
 
-def jobs(rule: Retention) -> list[str]:
-    """The jobs of a rule, in the order a run calls them: ahead, archive, purge."""
+def jobs(rule: Retention, engine: str) -> list[str]:
+    """The jobs of a rule on `engine`, in the order a run calls them: ahead, archive, purge."""
     found = []
-    if rule.partitioned:
+    if engine in rule.partitioned:
         found.append("partitions_ahead")
     if rule.archive_after_days:
         found.append("archive_rows")
@@ -405,5 +405,5 @@ def retention_jobs_sql(model: RequirementsModel, tables: Sequence[TableSpec], en
         n = _Names(spec, rule, engine)
         by_job = {"partitions_ahead": n.ahead, "archive_rows": n.archive_job, "purge": n.purge}
         call = "SELECT {}();" if engine == "postgresql" else "CALL {}(NULL);"
-        blocks += [call.format(by_job[job]) for job in jobs(rule)]
+        blocks += [call.format(by_job[job]) for job in jobs(rule, engine)]
     return "\n\n".join(blocks) + "\n"
