@@ -8,10 +8,10 @@ procedures and batched deletes are not expressible in SQLAlchemy and are written
 Installed with `schema.sql` (after every table), per aged entity table T:
 
 - PostgreSQL, partitioned: `T_default` (a DEFAULT partition for rows no partition covers),
-  `T_partitions_ahead(p_now)`, `T_archive(p_now)`, `T_purge(p_now)`.
+  `T_partitions_ahead(p_now)`, `T_archive_rows(p_now)`, `T_purge(p_now)`.
 - MariaDB/MySQL, partitioned: `ALTER TABLE T PARTITION BY RANGE (TO_DAYS(col))` with one
   MAXVALUE partition `p_future`, and procedures of the same names taking `p_now` (NULL: now).
-- Either, not partitioned: `T_archive` and `T_purge` delete in batches.
+- Either, not partitioned: `T_archive_rows` and `T_purge` delete in batches.
 - SQLite: statements with a `:cutoff` parameter in `retention.sql`.
 
 `retention.sql` holds the job: the calls (or statements) to run daily, in order.
