@@ -4,11 +4,13 @@ never accepted and ignored. Pure: no server (the real-server proof is test_reten
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from polyplan.diagnostics import Diagnostic
-from polyplan.pipeline import plan_text, render
+from polyplan.diagnostics import Diagnostic, DiagnosticError
+from polyplan.migrate.diff import diff_plans
+from polyplan.pipeline import plan_file, plan_text, render
 from polyplan.stores.relational.design import tables_from_data, tables_to_data
 from polyplan.stores.relational.retention import retention_of
 from polyplan.stores.relational.retention_sql import retention_jobs_sql
@@ -189,3 +191,19 @@ access_patterns:
     section = files["capacity.md"][files["capacity.md"].index("## Retention and archiving") :]
     assert "| Event | wide_column (cassandra) | archive after 30 days, delete after 90 days |" in section
     assert "| Token | cache (redis) | archive after 1 days | key TTL of 600 s |" in section
+
+
+def test_a_migration_refuses_a_changed_retention_rule(tmp_path: Path) -> None:
+    """Changing the retention of a live table (partitions, jobs) is not an ALTER: refused with
+    PP707 rather than migrated without it (a new aged table gets it all: ops.AddTable)."""
+    old = RELATIONAL.replace("ENGINE", "postgresql")
+    new = old.replace("name: aging", "name: aging\nversion: 2").replace(
+        "growth: {rows_per_day: 10, retention_days: 400, time_attribute: at}",
+        "growth: {rows_per_day: 10, retention_days: 200, time_attribute: at}",
+    )
+    (tmp_path / "old.yaml").write_text(old, encoding="utf-8")
+    (tmp_path / "new.yaml").write_text(new, encoding="utf-8")
+    with pytest.raises(DiagnosticError) as raised:
+        diff_plans(plan_file(tmp_path / "old.yaml"), plan_file(tmp_path / "new.yaml"))
+    assert [(d.code, d.path) for d in raised.value.diagnostics] == [("PP707", "entities.Ping")]
+    assert "retention or archive rule changes" in raised.value.diagnostics[0].message

@@ -74,7 +74,7 @@ def _pg_expired(names: _Names) -> str:
     # The upper bound of each range partition, read from its bound expression (the DEFAULT
     # partition has none, so it never matches).
     return (
-        "SELECT c.oid::regclass AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid\n"
+        "SELECT c.oid::regclass::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid\n"
         f"        WHERE i.inhparent = {_lit(names.table)}::regclass\n"
         "          AND substring(pg_get_expr(c.relpartbound, c.oid) from 'TO \\(''([^'']+)''\\)')::timestamptz <= cutoff\n"
         "        ORDER BY 1"
@@ -126,8 +126,8 @@ def _postgresql(spec: TableSpec, rule: Retention) -> list[str]:
                     f"    hi := lo + interval '1 {unit}';",
                     f"    IF to_regclass(quote_ident({name})) IS NULL",
                     f"       AND NOT EXISTS (SELECT 1 FROM {n.default} WHERE {n.column} >= lo AND {n.column} < hi) THEN",
-                    f"        EXECUTE format('CREATE TABLE %I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)', {name}, "
-                    f"{_lit(n.table)}, lo, hi);",
+                    f"        EXECUTE 'CREATE TABLE ' || quote_ident({name}) || ' PARTITION OF ' || {_lit(n.table)}"
+                    " || ' FOR VALUES FROM (' || quote_literal(lo) || ') TO (' || quote_literal(hi) || ')';",
                     "    END IF;",
                     "    lo := hi;",
                     "END LOOP;",
@@ -142,10 +142,9 @@ def _postgresql(spec: TableSpec, rule: Retention) -> list[str]:
             body += [
                 f"FOR part IN {_pg_expired(n)}",
                 "LOOP",
-                f"    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', {_lit(n.table)}, part.name);",
-                f"    EXECUTE format('INSERT INTO %s ({n.columns}) SELECT {n.columns} FROM %s', "
-                f"{_lit(n.archive)}, part.name);",
-                "    EXECUTE format('DROP TABLE %s', part.name);",
+                f"    EXECUTE 'ALTER TABLE ' || {_lit(n.table)} || ' DETACH PARTITION ' || part.name;",
+                f"    EXECUTE {_lit(f'INSERT INTO {n.archive} ({n.columns}) SELECT {n.columns} FROM ')} || part.name;",
+                "    EXECUTE 'DROP TABLE ' || part.name;",
                 "END LOOP;",
             ]
         body += [
@@ -165,8 +164,8 @@ def _postgresql(spec: TableSpec, rule: Retention) -> list[str]:
             body += [
                 f"FOR part IN {_pg_expired(n)}",
                 "LOOP",
-                f"    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', {_lit(n.table)}, part.name);",
-                "    EXECUTE format('DROP TABLE %s', part.name);",
+                f"    EXECUTE 'ALTER TABLE ' || {_lit(n.table)} || ' DETACH PARTITION ' || part.name;",
+                "    EXECUTE 'DROP TABLE ' || part.name;",
                 "END LOOP;",
             ]
         body += _pg_batched_delete(live, n.column)
@@ -180,7 +179,9 @@ def _postgresql(spec: TableSpec, rule: Retention) -> list[str]:
 
 
 def _my_trunc(unit: str, value: str) -> str:
-    return f"DATE({value})" if unit == "day" else f"CAST(DATE_FORMAT({value}, '%Y-%m-01') AS DATE)"
+    # No DATE_FORMAT: a `%` would be doubled on its way through a migration's pyformat driver.
+    day = f"DATE({value})"
+    return day if unit == "day" else f"{day} - INTERVAL (DAYOFMONTH({day}) - 1) DAY"
 
 
 def _my_procedure(name: str, declare: list[str], body: list[str]) -> str:
@@ -247,7 +248,7 @@ def _mysql(spec: TableSpec, rule: Retention) -> list[str]:
                         f"    {line}"
                         for line in _my_execute(
                             f"CONCAT('ALTER TABLE {n.table} REORGANIZE PARTITION p_future INTO (PARTITION p', "
-                            f"DATE_FORMAT(lo, '%Y%m%d'), ' VALUES LESS THAN (', TO_DAYS(lo + {step}), '), "
+                            f"REPLACE(CAST(lo AS CHAR), '-', ''), ' VALUES LESS THAN (', TO_DAYS(lo + {step}), '), "
                             "PARTITION p_future VALUES LESS THAN MAXVALUE)')"
                         )
                     ),
@@ -310,26 +311,58 @@ def _mysql(spec: TableSpec, rule: Retention) -> list[str]:
 # --- archive tables (SQLAlchemy) and the two files ---------------------------------------------
 
 
-def _archive_tables(tables: Sequence[TableSpec], live: sa.MetaData, engine: str) -> list[str]:
-    """CREATE TABLE of each archive table: the live table's columns and key, no other rule."""
+def _archive_table(spec: TableSpec, rule: Retention, source: sa.Table, engine: str) -> list[str]:
+    """CREATE TABLE of the archive table: the live table's columns and key, no other rule."""
+    if rule.archive_table is None:
+        return []
     metadata = sa.MetaData()
-    for spec in tables:
-        rule = retention_of(spec)
-        if rule is None or rule.archive_table is None:
-            continue
-        source = live.tables[spec.name]
-        options: dict[str, Any] = dict(DIALECTS[engine].table_options())
-        columns: list[sa.Column[Any]] = [sa.Column(c.name, c.type, nullable=c.nullable) for c in source.columns]
-        archive = sa.Table(
-            rule.archive_table,
-            metadata,
-            *columns,
-            sa.PrimaryKeyConstraint(*primary_key_for(spec, engine), name=fit(f"pk_{rule.archive_table}")),
-            comment=f"Rows of {spec.name} archived after {rule.archive_after_days} days (by {rule.column}).",
-            **options,
-        )
-        sa.Index(fit(f"ix_{rule.archive_table}_{rule.column}"), archive.c[rule.column])
+    options: dict[str, Any] = dict(DIALECTS[engine].table_options())
+    columns: list[sa.Column[Any]] = [sa.Column(c.name, c.type, nullable=c.nullable) for c in source.columns]
+    archive = sa.Table(
+        rule.archive_table,
+        metadata,
+        *columns,
+        sa.PrimaryKeyConstraint(*primary_key_for(spec, engine), name=fit(f"pk_{rule.archive_table}")),
+        comment=f"Rows of {spec.name} archived after {rule.archive_after_days} days (by {rule.column}).",
+        **options,
+    )
+    sa.Index(fit(f"ix_{rule.archive_table}_{rule.column}"), archive.c[rule.column])
     return [f"{statement};" for statement in ddl_statements(metadata, engine)]
+
+
+def _install(spec: TableSpec, rule: Retention, source: sa.Table, engine: str) -> list[str]:
+    statements = _archive_table(spec, rule, source, engine)
+    if engine == "postgresql":
+        statements += _postgresql(spec, rule)
+    elif engine == "mysql":
+        statements += _mysql(spec, rule)
+    return statements
+
+
+def install_statements(spec: TableSpec, source: sa.Table, engine: str) -> list[str]:
+    """What `schema.sql` installs for one aged table after it (no `;`): a migration that adds the
+    table runs them too, or the partitioned table would have no partition to insert into."""
+    rule = retention_of(spec)
+    return [] if rule is None else [s.removesuffix(";") for s in _install(spec, rule, source, engine)]
+
+
+def uninstall_statements(spec: TableSpec, engine: str) -> list[str]:
+    """What a migration that drops an aged table drops first: its jobs and archive table (its
+    partitions go with it)."""
+    rule = retention_of(spec)
+    if rule is None or engine == "sqlite":
+        return (
+            []
+            if rule is None or rule.archive_table is None
+            else [f"DROP TABLE IF EXISTS {_Names(spec, rule, engine).archive}"]
+        )
+    n = _Names(spec, rule, engine)
+    by_job = {"partitions_ahead": n.ahead, "archive_rows": n.archive_job, "purge": n.purge}
+    drop = "DROP FUNCTION IF EXISTS {}(timestamptz)" if engine == "postgresql" else "DROP PROCEDURE IF EXISTS {}"
+    statements = [drop.format(by_job[job]) for job in jobs(rule, engine)]
+    if n.archive:
+        statements.append(f"DROP TABLE IF EXISTS {n.archive}")
+    return statements
 
 
 def retention_schema_sql(tables: Sequence[TableSpec], live: sa.MetaData, engine: str) -> str:
@@ -342,12 +375,8 @@ def retention_schema_sql(tables: Sequence[TableSpec], live: sa.MetaData, engine:
         "-- partitions and the jobs retention.sql runs. Partitions, functions and procedures are not\n"
         "-- expressible in SQLAlchemy: written by hand (polyplan/stores/relational/retention_sql.py)."
     ]
-    parts += _archive_tables([s for s, _ in aged], live, engine)
     for spec, rule in aged:
-        if engine == "postgresql":
-            parts += _postgresql(spec, rule)
-        elif engine == "mysql":
-            parts += _mysql(spec, rule)
+        parts += _install(spec, rule, live.tables[spec.name], engine)
     return "\n\n".join(parts) + "\n"
 
 

@@ -101,7 +101,7 @@ BEGIN
         hi := lo + interval '1 month';
         IF to_regclass(quote_ident('alert_p' || to_char(lo, 'YYYYMMDD'))) IS NULL
            AND NOT EXISTS (SELECT 1 FROM alert_default WHERE raised_at >= lo AND raised_at < hi) THEN
-            EXECUTE format('CREATE TABLE %I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)', 'alert_p' || to_char(lo, 'YYYYMMDD'), 'alert', lo, hi);
+            EXECUTE 'CREATE TABLE ' || quote_ident('alert_p' || to_char(lo, 'YYYYMMDD')) || ' PARTITION OF ' || 'alert' || ' FOR VALUES FROM (' || quote_literal(lo) || ') TO (' || quote_literal(hi) || ')';
         END IF;
         lo := hi;
     END LOOP;
@@ -114,14 +114,14 @@ DECLARE
     cutoff timestamptz := p_now - interval '365 days';
     part record;
 BEGIN
-    FOR part IN SELECT c.oid::regclass AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    FOR part IN SELECT c.oid::regclass::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'alert'::regclass
           AND substring(pg_get_expr(c.relpartbound, c.oid) from 'TO \(''([^'']+)''\)')::timestamptz <= cutoff
         ORDER BY 1
     LOOP
-        EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', 'alert', part.name);
-        EXECUTE format('INSERT INTO %s (id, kind, state, raised_at, acknowledged_at, note, device_id) SELECT id, kind, state, raised_at, acknowledged_at, note, device_id FROM %s', 'alert_archive', part.name);
-        EXECUTE format('DROP TABLE %s', part.name);
+        EXECUTE 'ALTER TABLE ' || 'alert' || ' DETACH PARTITION ' || part.name;
+        EXECUTE 'INSERT INTO alert_archive (id, kind, state, raised_at, acknowledged_at, note, device_id) SELECT id, kind, state, raised_at, acknowledged_at, note, device_id FROM ' || part.name;
+        EXECUTE 'DROP TABLE ' || part.name;
     END LOOP;
     LOOP
         WITH moved AS (DELETE FROM alert_default WHERE ctid IN (SELECT ctid FROM alert_default WHERE raised_at < cutoff LIMIT 10000) RETURNING id, kind, state, raised_at, acknowledged_at, note, device_id)
