@@ -143,7 +143,10 @@ def _obstacles(plan: Plan, spec: TableSpec, tables: list[TableSpec], column: str
     """Per engine, what forbids range-partitioning `spec` by `column` (empty: it can be)."""
     common: list[str] = []
     if spec.column(column).nullable:
-        common.append(f"{column} is nullable, and a partition column inside the primary key must be NOT NULL")
+        common.append(
+            f"{column} is nullable, and a partition column inside the primary key must be NOT NULL "
+            "(rows whose time is null never expire)"
+        )
     referring = sorted({t.name for t in tables for fk in t.foreign_keys if fk.ref_table == spec.name})
     if referring:
         common.append(
