@@ -104,7 +104,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files["plan.json"] = render_plan_json(plan, stores, diagnostics)
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
-    files["capacity.md"] = render_capacity_md(plan)
+    files["capacity.md"] = render_capacity_md(plan, stores, diagnostics)
     return files, diagnostics
 
 

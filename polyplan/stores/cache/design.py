@@ -326,6 +326,24 @@ class _Designer:
 
     # -- records (cache is the system of record) --
 
+    def _lifecycle_rules(self, entity: str) -> None:
+        """PP413 for the rules a cache cannot carry out: it expires keys, it never archives them."""
+        growth = self.model.entities[entity].growth
+        if growth.archive_after_days:
+            self.warn(
+                "PP413",
+                f"{entity}: archive_after_days ({growth.archive_after_days}) cannot be carried out in a cache: Redis "
+                "only expires keys; nothing is archived (place the entity in a durable store to archive it)",
+                f"entities.{entity}.growth.archive_after_days",
+            )
+        if growth.retention_days and growth.ttl_seconds is None:
+            self.warn(
+                "PP413",
+                f"{entity}: retention_days ({growth.retention_days}) is not a Redis TTL: keys expire only by "
+                f"growth.ttl_seconds (from the last write); set ttl_seconds to {growth.retention_days * 86400} to expire them",
+                f"entities.{entity}.growth.retention_days",
+            )
+
     def record_entity(self, entity: str) -> None:
         model = self.model
         spec = model.entities[entity]
@@ -343,6 +361,7 @@ class _Designer:
             )
         else:
             ttl_reason = f"growth.ttl_seconds: a record expires {ttl} s after its last write (every write re-sets it)"
+        self._lifecycle_rules(entity)
         patterns = patterns_of(model, entity)
         lookups: list[tuple[AccessPattern, tuple[str, ...]]] = []
         indexed: list[AccessPattern] = []

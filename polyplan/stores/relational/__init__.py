@@ -19,6 +19,8 @@ from polyplan.stores.relational.render import (
     render_queries,
     render_schema,
 )
+from polyplan.stores.relational.retention import retention_of
+from polyplan.stores.relational.retention_sql import retention_jobs_sql, retention_schema_sql
 from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.testgen import generate_tests
 
@@ -55,7 +57,12 @@ class Target(StoreTarget):
         for engine, build in builds.items():
             rendered, queries, skipped = build.rendered, build.queries, build.skipped
             index_notes.extend(d for d in rendered.diagnostics if d.path.startswith("indexes."))
-            files[f"relational/{engine}/schema.sql"] = render_schema(model, rendered)
+            schema = render_schema(model, rendered)
+            retention = retention_schema_sql(tables, rendered.metadata, engine)
+            files[f"relational/{engine}/schema.sql"] = f"{schema}\n{retention}" if retention else schema
+            jobs = retention_jobs_sql(model, tables, engine)
+            if jobs is not None:
+                files[f"relational/{engine}/retention.sql"] = jobs
             files[f"relational/{engine}/queries.sql"] = render_queries(model, engine, queries, skipped)
             summary["engines"][engine] = {
                 "schema": f"relational/{engine}/schema.sql",
@@ -69,6 +76,11 @@ class Target(StoreTarget):
                 diagnostics.extend(rendered.diagnostics)
                 diagnostics.extend(engine_diagnostics(model, tables, engine))
         summary["entity_tables"] = {t.entity: t.name for t in tables if t.kind is TableKind.ENTITY}
+        aged = {rule.entity: rule for t in tables if (rule := retention_of(t)) is not None}
+        if aged:
+            summary["retention"] = {
+                entity: {**rule.as_data(), "archive_table": rule.archive_table} for entity, rule in sorted(aged.items())
+            }
         tests = generate_tests(plan, tables, builds)
         tests.update(index_tests(plan, tables, builds))
         files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(

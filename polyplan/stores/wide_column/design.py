@@ -460,8 +460,25 @@ def table_ttl(growth: Growth) -> int | None:
     return ttl if ttl is None or ttl <= MAX_TTL_SECONDS else None
 
 
+def _archive(ctx: _Context) -> None:
+    """Cassandra has no archive tier: an archive rule becomes a documented export job (PP413)."""
+    days = ctx.growth.archive_after_days
+    if not days:
+        return
+    column = ctx.growth.time_attribute or "its time attribute"
+    ctx.note(
+        "PP413",
+        f"{ctx.entity}: archive_after_days ({days}) has no Cassandra mechanism; rows are not moved: a scheduled "
+        f"export (DSBulk unload of the rows with {column} older than {days} days, per time bucket) copies them to "
+        "cold storage"
+        + (" before the TTL removes them" if ctx.growth.retention_days else ", and they stay in the table"),
+        f"entities.{ctx.entity}.growth.archive_after_days",
+    )
+
+
 def _ttl(ctx: _Context) -> int | None:
     """The default TTL from retention; None when records are kept, or kept longer than a TTL can say."""
+    _archive(ctx)
     ttl = retention_seconds(ctx.growth)
     if ttl is not None and ttl > MAX_TTL_SECONDS:
         # Capping would delete rows before the retention says; keeping them longer only costs space.
