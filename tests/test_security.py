@@ -91,7 +91,7 @@ def test_saas_warns_for_what_its_stores_cannot_enforce() -> None:
     codes = [(d.code, d.path) for d in diagnostics if d.code in ("PP408", "PP409")]
     assert ("PP408", "tenancy.entities.3") in codes  # CustomRecord in MongoDB: not isolated
     assert ("PP408", "security.roles.1.grants.AuditEntry") in codes  # auditor's grant in Cassandra
-    assert ("PP408", "security.encrypt_pii") in codes  # plaintext columns remain
+    assert ("PP408", "security.encrypt_pii") not in codes  # encryption.sql now holds ciphertext
     assert ("PP409", "access_patterns.2.sort.0") in codes  # sort by encrypted email
     assert all(d.severity is Severity.WARNING and d.location is not None for d in diagnostics if d.code == "PP408")
 
@@ -104,7 +104,7 @@ def test_security_plan_classifies_every_attribute() -> None:
     design = design_security(planned(SAAS))
     # every attribute, with the implied ones (surrogate ids, reference columns)
     assert len(rows) == len(design.protections) == sum(len(all_attributes(model, name)) for name in model.entities)
-    assert "| Member | email | contact | postgresql | envelope encryption" in doc
+    assert "| Member | email | contact | postgresql | pgcrypto (pgp_sym_encrypt" in doc  # sorted: the database decrypts
     assert "row-level security: ENABLE + FORCE" in doc
     assert "| CustomRecord | mongodb | not enforced by the store (PP408)" in doc
 
