@@ -5,6 +5,8 @@ moved to the hash still refuses a duplicate."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +16,11 @@ from cryptography.exceptions import InvalidTag
 from polyplan.pipeline import plan_text, render, write_plan
 from polyplan.security.encryption import split_phases
 from polyplan.security.envelope import Envelope
+from polyplan.testkit import ENGINES as ACCESS
 from polyplan.testkit import resolve_url
 from polyplan.validate.encryption import EncryptionHarness
 from tests.conftest import ROOT, rendered
+from tests.test_security import MODEL as CRM
 
 SAAS = ROOT / "scenarios" / "saas.yaml"
 
@@ -103,3 +107,41 @@ def test_encrypted_columns_on_the_real_server(harness: tuple[EncryptionHarness, 
     assert found and all(hits == total > 0 for hits, total in found.values())
     assert duplicates and all(duplicates.values())
     assert clear and all(clear.values())
+
+
+ENGINE_VARS = {name: ACCESS[name].env_var for name in ("postgresql", "mysql")}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("model", ["crm", "saas"])
+def test_generated_encryption_tests_pass(
+    engine: str, model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generated tests/test_<engine>_encryption.py pass on the real server: for saas, and for a
+    model with an odd PII column name ("full name", searched by prefix: pgcrypto on PostgreSQL)
+    and a list child table."""
+    if model == "crm":
+        source = tmp_path / "crm.yaml"
+        source.write_text(
+            CRM.replace(
+                "score: {type: integer}",
+                "score: {type: integer}\n      tags: {type: list, items: {type: string, max_length: 20}}",
+            ),
+            encoding="utf-8",
+        )
+    else:
+        source = SAAS
+    write_plan(source, tmp_path / "plan")
+    generated = tmp_path / "plan" / "tests" / f"test_{engine}_encryption.py"
+    assert generated.exists()
+    monkeypatch.setenv(ENGINE_VARS[engine], resolve_url(engine))
+    monkeypatch.setenv("POLYPLAN_REQUIRE", engine)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(generated.relative_to(tmp_path / "plan"))],
+        cwd=tmp_path / "plan",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout

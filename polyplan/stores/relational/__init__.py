@@ -106,12 +106,12 @@ def _security(
         }
         if engine == model.engines.relational:
             found.extend(security.diagnostics)
-    found.extend(_encryption(plan, tables, files, summary))
+    found.extend(_encryption(plan, tables, files, tests, summary))
     return found
 
 
 def _encryption(
-    plan: Plan, tables: list[TableSpec], files: dict[str, str], summary: dict[str, Any]
+    plan: Plan, tables: list[TableSpec], files: dict[str, str], tests: dict[str, str], summary: dict[str, Any]
 ) -> list[Diagnostic]:
     """`relational/<engine>/encryption.sql` when `encrypt_pii` puts PII columns in a relational store."""
     from polyplan.diagnostics import Severity
@@ -121,6 +121,7 @@ def _encryption(
         encryption_layout,
         render_encryption_sql,
     )
+    from polyplan.security.encryption_testgen import encryption_tests
 
     model = plan.model
     # The engine the plan chose for its relational entities (the model's choice, or the default).
@@ -132,6 +133,7 @@ def _encryption(
     for engine in ENCRYPTION_ENGINES:
         layout = encryption_layout(model, tables, engine)
         files[f"relational/{engine}/encryption.sql"] = render_encryption_sql(model, layout)
+        tests[f"test_{engine}_encryption.py"] = encryption_tests(engine, layout)
         summary["encryption"][engine] = {
             c.context: {"method": c.method, "ciphertext": c.ciphertext, "keyed_hash": c.keyed_hash}
             for c in layout.columns
