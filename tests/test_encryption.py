@@ -113,11 +113,12 @@ ENGINE_VARS = {name: ACCESS[name].env_var for name in ("postgresql", "mysql")}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("model", ["crm", "saas"])
+@pytest.mark.parametrize("model", ["crm", "saas", "shop"])
 def test_generated_encryption_tests_pass(
     engine: str, model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The generated tests/test_<engine>_encryption.py pass on the real server: for saas, and for a
+    """The generated tests/test_<engine>_encryption.py pass on the real server: for saas, for shop
+    (a table named "order", a flattened object field, a unique email with a pattern check), and for a
     model with an odd PII column name ("full name", searched by prefix: pgcrypto on PostgreSQL)
     and a list child table."""
     if model == "crm":
@@ -130,7 +131,7 @@ def test_generated_encryption_tests_pass(
             encoding="utf-8",
         )
     else:
-        source = SAAS
+        source = ROOT / "scenarios" / f"{model}.yaml"
     write_plan(source, tmp_path / "plan")
     generated = tmp_path / "plan" / "tests" / f"test_{engine}_encryption.py"
     assert generated.exists()

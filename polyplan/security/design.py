@@ -33,12 +33,15 @@ from polyplan.model.schema import (
     Sensitivity,
 )
 from polyplan.plan.ir import Plan
+from polyplan.security.redis_acl import tenant_key
 
 # Roles every deployment gets; a model role may not take one of these names.
 OWNER, APPLICATION, READONLY = "owner", "application", "readonly"
 BUILTIN_ROLES = (OWNER, APPLICATION, READONLY)
 ROLE_ENGINES = frozenset({"postgresql", "mysql"})  # engines whose roles and grants are generated
 ISOLATION_ENGINES = {"postgresql": "row-level security", "mysql": "tenant views (SQL SECURITY DEFINER)"}
+# Stores isolated by key space rather than rows: the tenant leads every key, one ACL user per tenant.
+KEYSPACE_ISOLATION = {"redis": "keys prefixed `<namespace>:t:<tenant>:`, an ACL user per tenant (`redis/acl.json`)"}
 AUDIT_ENGINES = {"postgresql": "audit table + trigger", "mysql": "audit table + triggers"}
 # Where audit is possible in principle (polyplan does not generate it yet) and how it would be done.
 AUDIT_LATER = {
@@ -266,7 +269,9 @@ class _Designer:
                 f"tenancy.entities.{tenancy.entities.index(name)}" if name in tenancy.entities else "tenancy.isolation"
             )
             engine = self.engines[name]
-            if engine not in ISOLATION_ENGINES:
+            if engine in KEYSPACE_ISOLATION and tenant_key(self.model, name) is not None:
+                pass  # tenant-prefixed keys and an ACL user per tenant (redis/acl.json)
+            elif engine not in ISOLATION_ENGINES:
                 self.warn(
                     "PP408",
                     f"{name} lives in {engine}, which polyplan cannot isolate per tenant yet: every query "
@@ -274,6 +279,8 @@ class _Designer:
                     path,
                 )
             for projection in self.plan.entities[name].projections:
+                if projection.engine in KEYSPACE_ISOLATION and tenant_key(self.model, name) is not None:
+                    continue
                 self.warn(
                     "PP408",
                     f"the {projection.engine} projection of {name} is not isolated per tenant: "

@@ -17,11 +17,13 @@ from polyplan.security.design import (
     AUDIT_ENGINES,
     AUDIT_LATER,
     ISOLATION_ENGINES,
+    KEYSPACE_ISOLATION,
     ROLE_ENGINES,
     EntityAccess,
     RoleDesign,
     SecurityDesign,
 )
+from polyplan.security.redis_acl import tenant_key
 
 # Deployment settings polyplan does not apply (they live outside the schema): the check-list per engine.
 TRANSPORT = {
@@ -108,6 +110,9 @@ def _isolation(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]
             view = next((v for t, v in views.items() if t in _tables_of(relational, entity)), "its tenant view")
             how = "`SET @app_tenant_id = '<id>'`; query the tenant view"
             mechanism = f"SQL SECURITY DEFINER view `{view}` WITH CHECK OPTION; grants on the view only"
+        elif engine in KEYSPACE_ISOLATION and tenant_key(plan.model, entity) is not None:
+            how = "connect as the tenant's ACL user; build keys with the tenant after the namespace"
+            mechanism = KEYSPACE_ISOLATION[engine]
         else:
             how = f"filter every query on `{design.tenant_key}`"
             mechanism = "not enforced by the store (PP408)"

@@ -341,7 +341,9 @@ def render_encryption_sql(model: RequirementsModel, layout: EncryptionLayout) ->
                 for c in layout.columns
                 if c.method == PGCRYPTO and c.keyed_hash
             ]
-            body = "\n".join(lines) + ("\n\n" + "\n\n".join(f"{s};" for s in statements) if statements else "")
+            blocks = ["\n".join(lines)] if lines else []
+            blocks += [f"{s};" for s in statements]
+            body = "\n\n".join(blocks) or "-- nothing to run in SQL"
         parts.append(f"-- phase: {phase}\n\n{body}\n")
     return "\n".join(parts)
 

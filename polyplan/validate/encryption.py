@@ -15,10 +15,11 @@ columns by the file's SQL with the key set in the session only; contract. Then:
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from polyplan.security.encryption import (
     render_encryption_sql,
     split_phases,
 )
+from polyplan.security.encryption_testgen import DATA_FILE, indexes_from_data
 from polyplan.security.envelope import Envelope
 from polyplan.seed.relational import Row
 from polyplan.stores.relational.connect import apply_sql, scratch_database
@@ -55,6 +57,9 @@ class EncryptionHarness:
     @classmethod
     def from_plan_folder(cls, tests_dir: Path, engine: str) -> EncryptionHarness:
         base = Harness.from_plan_folder(tests_dir, engine)
+        # The relational layout file has no indexes; encryption.sql drops and rebuilds some.
+        indexes = indexes_from_data(json.loads((tests_dir / DATA_FILE).read_text(encoding="utf-8")))
+        base.tables = [replace(t, indexes=indexes.get(t.name, ())) for t in base.tables]
         emitted = (tests_dir.parent / "relational" / engine / ENCRYPTION_FILE).read_text(encoding="utf-8")
         return cls(base, emitted)
 

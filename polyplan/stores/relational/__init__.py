@@ -121,7 +121,7 @@ def _encryption(
         encryption_layout,
         render_encryption_sql,
     )
-    from polyplan.security.encryption_testgen import encryption_tests
+    from polyplan.security.encryption_testgen import DATA_FILE, encryption_data, encryption_tests
 
     model = plan.model
     # The engine the plan chose for its relational entities (the model's choice, or the default).
@@ -130,6 +130,7 @@ def _encryption(
     if not columns:
         return found
     summary["encryption"] = {}
+    tests[DATA_FILE] = encryption_data(tables)
     for engine in ENCRYPTION_ENGINES:
         layout = encryption_layout(model, tables, engine)
         files[f"relational/{engine}/encryption.sql"] = render_encryption_sql(model, layout)
