@@ -5,10 +5,12 @@ What each store can enforce decides what is generated and what is reported:
 * roles and grants: PostgreSQL and MariaDB/MySQL (`CREATE ROLE`, `GRANT`, column-level where a
   role may only read an entity that holds PII); no other store yet;
 * `tenancy.isolation: row`: PostgreSQL row-level security, MariaDB/MySQL views with a tenant
-  check; no other store yet; `schema` and `database` isolation are not generated yet;
+  check; Redis by tenant-prefixed keys and an ACL user per tenant (`redis_acl.py`); `schema` and
+  `database` isolation are not generated yet;
 * `security.audit`: an append-only audit table filled by triggers on PostgreSQL and
   MariaDB/MySQL; Redis keeps no history at all, so auditing a cached entity is an error;
-* `encrypt_pii`: envelope encryption in the application (the key never reaches a store), with
+* `encrypt_pii`: envelope encryption in the application (the key never reaches a store), or pgcrypto
+  on PostgreSQL where the database must decrypt to filter or sort (`encryption.py`), with
   a keyed hash beside each encrypted value that equality lookups or uniqueness need.
 
 Every setting a chosen store cannot enforce gets a PP408 warning: nothing is accepted and then
