@@ -57,13 +57,16 @@ entities:
     key: {attributes: [passport], kind: natural}
     attributes:
       passport: {type: string, max_length: 20, pii: identifier}
-      name: {type: string, max_length: 100, pii: contact}
+      name: {type: string, max_length: 100, pii: contact, default: unknown}
 security: {encrypt_pii: true}
 """
     files, diagnostics = render(plan_text(model, "people.yaml"))
     assert [d.code for d in diagnostics if d.code == "PP445"] == ["PP445"]
     assert "name_enc" in files["relational/postgresql/encryption.sql"]
     assert "passport_enc" not in files["relational/postgresql/encryption.sql"]
+    # A default would be a value in clear, refused by the CHECK that keeps the column empty.
+    assert "ALTER TABLE person ALTER COLUMN name DROP DEFAULT;" in files["relational/postgresql/encryption.sql"]
+    assert "ALTER TABLE person MODIFY name VARCHAR(100) COMMENT" in files["relational/mysql/encryption.sql"]
     _, diagnostics = render(plan_text(model + "engines: {relational: sqlite}\n", "people.yaml"))
     assert "PP446" in {d.code for d in diagnostics}
 

@@ -190,7 +190,13 @@ class _Renderer:
         )
 
     def drop_not_null(self, item: EncryptedColumn) -> None:
+        """The plaintext column takes no value any more: no NOT NULL and no default (a default would
+        be a value in clear, refused by the CHECK; MariaDB's MODIFY without DEFAULT drops it)."""
         if self.engine == "postgresql":
+            if self.tables[item.table].column(item.column).attribute.default is not None:
+                self.phases["contract"].append(
+                    f"ALTER TABLE {self.q(item.table)} ALTER COLUMN {self.q(item.column)} DROP DEFAULT"
+                )
             self.phases["contract"].append(
                 f"ALTER TABLE {self.q(item.table)} ALTER COLUMN {self.q(item.column)} DROP NOT NULL"
             )
