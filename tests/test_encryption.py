@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 
 from polyplan.pipeline import plan_text, render, write_plan
-from polyplan.security.encryption import split_phases
+from polyplan.security.design import PGCRYPTO
+from polyplan.security.encryption import KEY_SETTING, split_phases
 from polyplan.security.envelope import Envelope
 from polyplan.testkit import resolve_url
 from polyplan.validate.encryption import EncryptionHarness
+from polyplan.validate.security import SecurityHarness
 from tests.conftest import ROOT, rendered
 from tests.test_security import CRM_WITH_CHILD, ENGINES, run_generated
 
@@ -113,3 +116,50 @@ def test_generated_encryption_tests_pass(
     write_plan(source, tmp_path / "plan")
     assert (tmp_path / "plan" / "tests" / f"test_{engine}_encryption.py").exists()
     run_generated(tmp_path / "plan", f"test_{engine}_encryption.py", engine, monkeypatch)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_roles_see_ciphertext_as_designed(engine: str, tmp_path: Path) -> None:
+    """security.sql and encryption.sql on one database (expand, security.sql, backfill, contract):
+    the application, acting for a tenant, reads the ciphertext through what it is granted (the
+    tenant view on MariaDB) and opens it; the read-only role may read neither ciphertext nor hash."""
+    write_plan(SAAS, tmp_path / "plan")
+    tests = tmp_path / "plan" / "tests"
+    security = SecurityHarness.from_plan_folder(tests, engine)
+    crypt = EncryptionHarness.from_plan_folder(tests, engine)
+    url = resolve_url(engine)
+    member = next(c for c in crypt.layout.columns if c.context == "member.email")
+    rows = crypt.rows(member)[:10]
+    opened, refused = 0, 0
+    with security.database(url, then=crypt.finish) as database:
+        typed = crypt.table("member")  # typed columns: uuids bind as each engine stores them
+        relation = sa.table(
+            security.security.relation("member"),
+            *[sa.column(n, typed.c[n].type) for n in ("id", "tenant_id", member.ciphertext, member.keyed_hash or "")],
+        )
+        for row in rows:
+            with security.session(database, "application", row["tenant_id"]) as connection:
+                if member.method == PGCRYPTO:
+                    crypt.set_key(connection, crypt.pg_key)
+                    value = sa.func.pgp_sym_decrypt(
+                        relation.c[member.ciphertext], sa.func.current_setting(KEY_SETTING), type_=sa.Text()
+                    )
+                    found = connection.execute(sa.select(value).where(relation.c.id == row["id"])).scalar_one()
+                else:
+                    blob = connection.execute(
+                        sa.select(relation.c[member.ciphertext]).where(relation.c.id == row["id"])
+                    ).scalar_one()
+                    found = crypt.keys.decrypt(bytes(blob), member.context)
+                opened += found == row["email"]
+        with security.session(database, "readonly") as connection:
+            for column in (member.ciphertext, member.keyed_hash or ""):
+                savepoint = connection.begin_nested()
+                try:
+                    connection.execute(sa.select(relation.c[column]))
+                except sa.exc.DBAPIError as error:
+                    refused += security.denied(error)
+                finally:
+                    savepoint.rollback()
+    assert security.roles_left(url) == []
+    assert opened == len(rows) == 10
+    assert refused == 2
