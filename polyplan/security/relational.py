@@ -429,6 +429,11 @@ class _Renderer:
                 self.add(f"CREATE ROLE {self.q(self.names[role.name])}")
             self.add(f"GRANT ALL PRIVILEGES ON * TO {owner}")
             self.views_mysql()
+            if encrypted_columns(self.model, self.tables, self.engine)[0] and self.tenant_tables:
+                self.notes.append(
+                    "encrypt_pii: run encryption.sql's expand phase before this file: the tenant views "
+                    "name its *_enc and *_hmac columns."
+                )
             self.grants()
             if self.audit_table:
                 self.audit_mysql()
