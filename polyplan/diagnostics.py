@@ -67,7 +67,6 @@ CODES: dict[str, str] = {
     "PP409": "encrypted attribute used by a range, prefix or sort",
     "PP445": "PII in a key column cannot be encrypted",
     "PP446": "encryption not generated for the chosen relational engine",
-    "PP447": "tenant-scoped Redis keys without an ACL per tenant",
     "PP501": "latency target at risk",
     "PP502": "partition or document size bound exceeded; bucketing applied",
     "PP601": "output folder holds files polyplan did not write",

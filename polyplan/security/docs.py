@@ -292,5 +292,5 @@ def security_files(
         return {}, []
     design = design_security(plan)
     found = list(design.diagnostics)
-    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446", "PP447")]
+    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446")]
     return {"docs/security-plan.md": render_security_doc(plan, design, relational, listed, encryption)}, found

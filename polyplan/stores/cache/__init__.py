@@ -48,7 +48,7 @@ class Target(StoreTarget):
             f"{ROOT}/cache.md": render.render_cache_md(cache),
             f"{ROOT}/setup.py": render.render_setup(),
         }
-        diagnostics += _tenant_acl(plan, cache, files)
+        _tenant_acl(plan, cache, files)
         tests: dict[str, str] = {}
         if cache.keys:
             try:
@@ -61,30 +61,14 @@ class Target(StoreTarget):
         return Artifacts(files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(cache))
 
 
-def _tenant_acl(plan: Plan, cache: CacheDesign, files: dict[str, str]) -> list[Diagnostic]:
-    """`redis/acl.json` when tenant-scoped entities have keys in Redis; PP447 for one whose keys cannot carry the tenant."""
-    from polyplan.model.schema import Isolation
-    from polyplan.security.design import tenant_scoped
+def _tenant_acl(plan: Plan, cache: CacheDesign, files: dict[str, str]) -> None:
+    """`redis/acl.json` when tenant-scoped entities have keys in Redis (their keys lead with the
+    tenant: the model's checks make every tenant-scoped entity carry the tenant key)."""
     from polyplan.security.redis_acl import ACL_FILE, render_acl_json, tenant_key
 
     model = plan.model
-    if model.tenancy.isolation is not Isolation.ROW:
-        return []
-    keyed = sorted({key.entity for key in cache.keys}, key=list(model.entities).index)
-    scoped = set(tenant_scoped(model))
-    found: list[Diagnostic] = []
-    isolated = [e for e in keyed if e in scoped and tenant_key(model, e) is not None]
-    for entity in keyed:
-        if entity in scoped and entity not in isolated:
-            found.append(
-                Diagnostic(
-                    "PP447",
-                    f"{entity}'s Redis keys carry no {model.tenancy.tenant_key}: an ACL cannot confine them to one "
-                    "tenant, so the application must check the tenant itself",
-                    "tenancy.isolation",
-                    Severity.WARNING,
-                )
-            )
+    isolated = [
+        e for e in model.entities if tenant_key(model, e) is not None and any(k.entity == e for k in cache.keys)
+    ]
     if isolated:
         files[ACL_FILE] = render_acl_json(model, cache.namespace, isolated)
-    return found
