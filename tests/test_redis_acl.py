@@ -47,6 +47,10 @@ def test_tenant_leads_every_key_and_acl_is_emitted() -> None:
     acl = json.loads(files["redis/acl.json"])
     assert acl["entities"] == ["Session"]
     assert "~chat:t:<tenant>:*" in acl["acl_setuser"]
+    assert (
+        "ACL SETUSER chat_tenant_<tenant> reset on ><password> resetkeys ~chat:t:<tenant>:*"
+        in files["docs/security-plan.md"]
+    )
     assert not [d for d in diagnostics if d.code == "PP408"]  # isolated: nothing left to the application
 
 

@@ -23,7 +23,7 @@ from polyplan.security.design import (
     RoleDesign,
     SecurityDesign,
 )
-from polyplan.security.redis_acl import tenant_key
+from polyplan.security.redis_acl import acl_rules, acl_user, tenant_key
 
 # Deployment settings polyplan does not apply (they live outside the schema): the check-list per engine.
 TRANSPORT = {
@@ -117,6 +117,21 @@ def _isolation(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]
             how = f"filter every query on `{design.tenant_key}`"
             mechanism = "not enforced by the store (PP408)"
         lines.append(f"| {entity} | {engine} | {mechanism} | {how} |")
+    keyed = [e for e in design.tenant_scoped if design.engines[e] in KEYSPACE_ISOLATION]
+    if keyed:
+        from polyplan.stores.cache.design import literal
+
+        namespace = literal(plan.model.name)
+        rule = " ".join(
+            ["ACL", "SETUSER", acl_user(plan.model, "<tenant>"), *acl_rules(namespace, "<tenant>", "<password>")]
+        )
+        lines += [
+            "",
+            f"Redis ({', '.join(keyed)}): each tenant gets its user when it is provisioned (`redis/acl.json`), "
+            "confined to its key prefix and to data commands; another tenant's keys answer NOPERM:",
+            "",
+            f"```\n{rule}\n```",
+        ]
     lines += [
         "",
         "Both relational files are emitted whichever relational engine is chosen: "
