@@ -69,6 +69,8 @@ CODES: dict[str, str] = {
     "PP411": "retention by batched deletes: the table cannot be partitioned",
     "PP412": "a TTL index would delete too many documents a second",
     "PP413": "retention or archive rule the store cannot carry out",
+    "PP445": "PII in a key column cannot be encrypted",
+    "PP446": "encryption not generated for the chosen relational engine",
     "PP501": "latency target at risk",
     "PP502": "partition or document size bound exceeded; bucketing applied",
     "PP601": "output folder holds files polyplan did not write",

@@ -87,8 +87,9 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         diagnostics.extend(artifacts.diagnostics)
         if artifacts.summary:
             stores[family.value] = artifacts.summary
+    relational = stores.get("relational", {})
     security_docs, security_diagnostics = security_files(
-        plan, stores.get("relational", {}).get("security", {}), diagnostics
+        plan, relational.get("security", {}), diagnostics, relational.get("encryption", {})
     )
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)

@@ -41,6 +41,7 @@ from polyplan.model.schema import (
     WritePattern,
 )
 from polyplan.plan.ir import Plan, Projection, SyncMechanism
+from polyplan.security.redis_acl import tenant_segments
 from polyplan.stores.cache import codec, memory
 from polyplan.stores.cache.keys import KeyTemplate, template
 
@@ -383,7 +384,14 @@ class _Designer:
         e = literal(snake(entity))
         by = [] if primary == key_attrs else [literal("_".join(primary))]
         rest = [a for a in primary if a not in partition]
-        record_template = template(self.namespace, e, *by, *[(a, True) for a in partition], *[(a, False) for a in rest])
+        record_template = template(
+            self.namespace,
+            *tenant_segments(model, entity),
+            e,
+            *by,
+            *[(a, True) for a in partition],
+            *[(a, False) for a in rest],
+        )
         fields = tuple(
             FieldSpec(name, attribute, codec.text_length(attribute)) for name, attribute in attributes.items()
         )
@@ -520,7 +528,11 @@ class _Designer:
         ttl_reason: str,
     ) -> None:
         pointer_template = template(
-            self.namespace, literal(snake(entity)), literal("_".join(unique)), *[(a, False) for a in unique]
+            self.namespace,
+            *tenant_segments(self.model, entity),
+            literal(snake(entity)),
+            literal("_".join(unique)),
+            *[(a, False) for a in unique],
         )
         record_length = record.template.length(parts)
         estimate = memory.string_key(pointer_template.length(parts), record_length)
@@ -589,7 +601,13 @@ class _Designer:
         keys_count = max(1.0, min(keys_count, rows * share)) if eq else 1.0
         members = max(1.0, rows * share / keys_count)
         by = "by_" + "_".join(eq) if eq else "all"
-        pieces: list[str | tuple[str, bool]] = [self.namespace, literal(snake(entity)), "idx", literal(by)]
+        pieces: list[str | tuple[str, bool]] = [
+            self.namespace,
+            *tenant_segments(self.model, entity),
+            literal(snake(entity)),
+            "idx",
+            literal(by),
+        ]
         pieces += [f"{literal(name)}={value}" for name, value in constants]
         if score:
             pieces.append(literal(f"{score}_{'desc' if sort and sort.direction is Direction.DESC else 'asc'}"))
@@ -785,7 +803,9 @@ class _Designer:
             cached = {name: attributes[name] for name in read_set}
             e = literal(snake(entity))
             by = [] if unique == tuple(key_of(model.entities[entity]).attributes) else [literal("_".join(unique))]
-            cache_template = template(self.namespace, "cache", e, *by, *[(a, False) for a in unique])
+            cache_template = template(
+                self.namespace, *tenant_segments(model, entity), "cache", e, *by, *[(a, False) for a in unique]
+            )
             fields = tuple(
                 FieldSpec(name, attribute, codec.text_length(attribute)) for name, attribute in cached.items()
             )

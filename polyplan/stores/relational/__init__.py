@@ -118,6 +118,50 @@ def _security(
         }
         if engine == model.engines.relational:
             found.extend(security.diagnostics)
+    found.extend(_encryption(plan, tables, files, tests, summary))
+    return found
+
+
+def _encryption(
+    plan: Plan, tables: list[TableSpec], files: dict[str, str], tests: dict[str, str], summary: dict[str, Any]
+) -> list[Diagnostic]:
+    """`relational/<engine>/encryption.sql` when `encrypt_pii` puts PII columns in a relational store."""
+    from polyplan.diagnostics import Severity
+    from polyplan.security.encryption import (
+        ENCRYPTION_ENGINES,
+        encrypted_columns,
+        encryption_layout,
+        render_encryption_sql,
+    )
+    from polyplan.security.encryption_testgen import DATA_FILE, encryption_data, encryption_tests
+
+    model = plan.model
+    # The engine the plan chose for its relational entities (the model's choice, or the default).
+    chosen = next((d.engine for d in plan.entities.values() if d.family is Family.RELATIONAL), "postgresql")
+    columns, found = encrypted_columns(model, tables, chosen)
+    if not columns:
+        return found
+    summary["encryption"] = {}
+    tests[DATA_FILE] = encryption_data(tables)
+    for engine in ENCRYPTION_ENGINES:
+        layout = encryption_layout(model, tables, engine)
+        files[f"relational/{engine}/encryption.sql"] = render_encryption_sql(model, layout)
+        tests[f"test_{engine}_encryption.py"] = encryption_tests(engine, layout)
+        summary["encryption"][engine] = {
+            c.context: {"method": c.method, "ciphertext": c.ciphertext, "keyed_hash": c.keyed_hash}
+            for c in layout.columns
+        }
+    if chosen not in ENCRYPTION_ENGINES:
+        found.append(
+            Diagnostic(
+                "PP446",
+                f"encrypt_pii: no encryption.sql for {chosen}: it alters no constraint in place (a table rebuild) "
+                "and has no database-side cryptography; the application must write envelopes and keyed hashes "
+                "into columns of its own, or choose postgresql or mysql",
+                "security.encrypt_pii",
+                Severity.WARNING,
+            )
+        )
     return found
 
 
