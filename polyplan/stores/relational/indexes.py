@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,7 +38,6 @@ from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import patterns_of
 from polyplan.model.schema import (
     AccessPattern,
-    Attribute,
     Direction,
     Family,
     FilterOp,
@@ -46,6 +46,8 @@ from polyplan.model.schema import (
     WriteKind,
 )
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
+from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
 
 # --- cost model constants ----------------------------------------------------------------
@@ -65,7 +67,6 @@ MAINTENANCE_PAGES = {
 }
 STORAGE_UNITS_PER_GIB = 1.0  # an index's standing cost: one page read per second per GiB kept
 FULLTEXT_SCAN_FACTOR = 10.0  # parsing every row's text on a scan costs ~10× reading it
-DEFAULT_DISTINCT = 1000  # an attribute that declares no `distinct` and is not unique
 IN_LIST_VALUES = 3  # values assumed in a parameterised IN list
 RANGE_SELECTIVITY = 0.01  # a range parameter selects 1 % of rows
 PREFIX_SELECTIVITY = 0.001
@@ -216,6 +217,7 @@ class _Context:
     tables: dict[str, TableSpec]
     loads: dict[str, Load]
     names: set[str] = field(default_factory=set)
+    card: Cardinalities = field(init=False)
 
 
 def _model(plan: Plan) -> RequirementsModel:
@@ -302,29 +304,8 @@ def _child_attribute(table: TableSpec) -> str | None:
 
 
 def _distinct(ctx: _Context, table: TableSpec, column: str, rows: float) -> float:
-    for fk in table.foreign_keys:
-        if fk.columns == (column,) and fk.ref_table in ctx.loads:
-            return max(1.0, min(rows, ctx.loads[fk.ref_table].rows))
-    attribute = table.column(column).attribute
-    if attribute.unique or (table.primary_key == (column,)):
-        return max(1.0, rows)
-    if attribute.distinct:
-        return float(min(attribute.distinct, max(rows, 1.0)))
-    if attribute.type is TypeName.ENUM and attribute.values:
-        shares = _enum_shares(attribute)
-        return 1.0 / sum(share * share for share in shares.values())
-    if attribute.type is TypeName.BOOLEAN:
-        return 2.0
-    if attribute.type in (TypeName.UUID, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
-        return max(1.0, rows)
-    return float(min(DEFAULT_DISTINCT, max(rows, 1.0)))
-
-
-def _enum_shares(attribute: Attribute) -> dict[str, float]:
-    values = attribute.values or []
-    weights = attribute.weights if attribute.weights and len(attribute.weights) == len(values) else [1.0] * len(values)
-    total = sum(weights) or 1.0
-    return {value: weight / total for value, weight in zip(values, weights, strict=True)}
+    """Distinct values of one column among `rows` rows (see cardinality.py for the sources)."""
+    return max(1.0, min(ctx.card.column(table.name, column).value, rows))
 
 
 def _constant_share(ctx: _Context, table: TableSpec, column: str, value: Any, rows: float) -> float:
@@ -335,7 +316,7 @@ def _constant_share(ctx: _Context, table: TableSpec, column: str, value: Any, ro
         if item is None:
             share += NULL_SHARE if attribute.nullable else 0.0
         elif attribute.type is TypeName.ENUM and attribute.values:
-            share += _enum_shares(attribute).get(str(item), 0.0)
+            share += enum_shares(attribute).get(str(item), 0.0)
         elif attribute.type is TypeName.BOOLEAN:
             share += 0.5
         else:
@@ -392,8 +373,6 @@ def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Ne
             group *= share
         elif flt.op is FilterOp.EQ:
             eq.append(column)
-            selectivity /= _distinct(ctx, table, column, load.rows)
-            group /= _distinct(ctx, table, column, load.rows)
         elif flt.op is FilterOp.IN:
             in_params.append(column)
             share = min(1.0, IN_LIST_VALUES / _distinct(ctx, table, column, load.rows))
@@ -409,6 +388,9 @@ def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Ne
         else:
             fulltext.append(column)
             selectivity *= FULLTEXT_SELECTIVITY
+    # The equality parameters together: a group is bounded by its references and the table's rows.
+    selectivity /= ctx.card.group(table.name, eq)
+    group /= ctx.card.group(table.name, eq)
     # Columns fixed to one value sort trivially; an IN list still yields several values, so a
     # sort on an IN column stays in the sort (the index then walks the values in order).
     fixed = set(eq) | {c for c, v in where if not isinstance(v, tuple)}
@@ -668,13 +650,10 @@ def _prefix_route(ctx: _Context, table: TableSpec, need: Need) -> tuple[str, tup
             width += 1
         if width == 0:
             continue
-        share = 1.0
+        share = 1.0 / ctx.card.group(table.name, [c for c in columns[:width] if c in need.eq])
         for column in columns[:width]:
-            value = fixed[column]
-            if column in need.eq:
-                share /= _distinct(ctx, table, column, load.rows)
-            else:
-                share *= _constant_share(ctx, table, column, value, load.rows)
+            if column not in need.eq:
+                share *= _constant_share(ctx, table, column, fixed[column], load.rows)
         cost = _height(load.rows) + max(1.0, load.rows * share)
         if best is None or cost < best[2]:
             best = (label, columns[:width], cost)
@@ -777,7 +756,7 @@ def _entry_bytes(ctx: _Context, table: TableSpec, candidate: Candidate) -> float
     if candidate.include or candidate.kind is not IndexKind.BTREE:
         return raw
     rows = max(1.0, ctx.loads[table.name].rows * _indexed_share(ctx, table, candidate.where))
-    keys = min(rows, math.prod(_distinct(ctx, table, c.name, rows) for c in candidate.columns))
+    keys = ctx.card.group(table.name, [c.name for c in candidate.columns], bound=rows)
     if keys >= rows / 2:
         return raw
     return (keys * raw + (rows - keys) * HEAP_POINTER_BYTES) / rows
@@ -1140,6 +1119,7 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
     ctx = _Context(plan, by_name, {}, {i.name for t in tables for i in t.indexes})
     for table in sorted(tables, key=lambda t: (t.kind is not TableKind.ENTITY, t.name)):
         ctx.loads[table.name] = _table_load(ctx, table)
+    ctx.card = Cardinalities(by_name, {name: load.rows for name, load in ctx.loads.items()})
     needs: dict[str, list[Need]] = {t.name: [] for t in tables}
     early: dict[str, list[PatternRoute]] = {t.name: [] for t in tables}
     diagnostics: list[Diagnostic] = []
@@ -1187,7 +1167,11 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         fk_notes[table.name] = notes
     result: list[TableSpec] = []
     for table in tables:
+        replan = _replan(ctx, table, needs[table.name], set(ctx.names))
         designed = _design_table(ctx, table, needs[table.name], early[table.name])
+        probed = [c for n in needs[table.name] if not n.name.startswith("fk:") for c in (*n.eq, *n.ins, *dict(n.where))]
+        rows = ctx.loads[table.name].rows
+        diagnostics.extend(guess_diagnostics(model, table, probed, rows, ctx.card, replan))
         index_plan = index_plan_of(designed)
         leading = [
             designed.primary_key,
@@ -1210,6 +1194,20 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         result.append(designed)
     diagnostics.extend(_route_diagnostics(model, result))
     return result, diagnostics
+
+
+def _replan(ctx: _Context, table: TableSpec, needs: list[Need], names: set[str]) -> Replan:
+    """Design `table` again with some distinct counts replaced: pattern → how it is served."""
+    patterns = {p.name: p for p in _model(ctx.plan).access_patterns}
+
+    def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
+        trial = _Context(ctx.plan, ctx.tables, ctx.loads, set(names))
+        trial.card = ctx.card.with_overrides(overrides)
+        redone = [n if n.name not in patterns else _pattern_need(trial, patterns[n.name], table) for n in needs]
+        planned = index_plan_of(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], []))
+        return {r.pattern: r.via for r in planned.routes} if planned is not None else {}
+
+    return run
 
 
 def _route_diagnostics(model: RequirementsModel, tables: list[TableSpec]) -> list[Diagnostic]:
