@@ -79,9 +79,15 @@ def reference_of(model: RequirementsModel, relationship: Relationship) -> Refere
         return Reference(relationship, dict(zip(named, parent_key, strict=False)))
     if named and len(parent_key) == 1:
         return Reference(relationship, {named: parent_key[0]})
-    if not named and len(parent_key) > 1 and _declares_key(model, relationship.to, parent):
+    if (
+        not named
+        and len(parent_key) > 1
+        and relationship.from_ != relationship.to
+        and _declares_key(model, relationship.to, parent)
+    ):
         # A child that declares the parent's key attributes under the same names and types (an
-        # order-entry `w_id`, `d_id`) refers through them instead of growing `district_w_id`.
+        # order-entry `w_id`, `d_id`) refers through them instead of growing `district_w_id`;
+        # not a self-reference, whose own key attributes are the parent's key.
         return Reference(relationship, {attr: attr for attr in parent_key})
     prefix = named or snake(relationship.from_)
     if len(parent_key) == 1 and not relationship.foreign_key:
