@@ -26,9 +26,7 @@ The unit of cost is one 8 KiB page read; the constants below are stated, not tun
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -47,7 +45,9 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
+from polyplan.stores.relational.hot_updates import HotLoss, hot_loss
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
+from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
 
 # --- cost model constants ----------------------------------------------------------------
@@ -65,6 +65,7 @@ MAINTENANCE_PAGES = {
     IndexKind.GIN: 8.0,
     IndexKind.BRIN: 0.05,
 }
+ENTRY_WRITE_COST = MAINTENANCE_PAGES[IndexKind.BTREE] * WRITE_WEIGHT
 STORAGE_UNITS_PER_GIB = 1.0  # an index's standing cost: one page read per second per GiB kept
 FULLTEXT_SCAN_FACTOR = 10.0  # parsing every row's text on a scan costs ~10× reading it
 IN_LIST_VALUES = 3  # values assumed in a parameterised IN list
@@ -89,7 +90,6 @@ WRITE_BUDGET: tuple[tuple[float, int], ...] = ((10.0, 6), (100.0, 5), (1000.0, 3
 # Latency estimate for PP501: a round trip plus a random page read per page touched.
 BASE_MS = 0.5
 PAGE_MS = 0.1
-MAX_NAME = 60  # fits PostgreSQL (63) and MySQL (64)
 
 
 # --- public result types -------------------------------------------------------------------
@@ -122,6 +122,7 @@ class IndexMetrics:
     benefit: float  # page reads saved per second
     write_cost: float  # page-read equivalents per second spent maintaining it
     storage_cost: float
+    hot: str = ""  # the heap-only updates it ends (PostgreSQL), for index-plan.md
 
 
 @dataclass(frozen=True)
@@ -816,7 +817,7 @@ def _metrics(ctx: _Context, table: TableSpec, candidate: Candidate, benefit: flo
         size = load.rows * share * _key_bytes(table, [c.name for c in candidate.columns]) * 0.6
     else:
         size = load.rows * share * _entry_bytes(ctx, table, candidate) / INDEX_FILL
-    touched = {c.name for c in candidate.columns} | set(candidate.include) | {c for c, _ in candidate.where}
+    touched = _indexed(candidate)
     writes = _touching_writes(load, touched) * (share if candidate.where else 1.0)
     # A B-tree write costs more the wider its entries: more leaf pages to fill, split and log.
     width = (
@@ -829,38 +830,14 @@ def _metrics(ctx: _Context, table: TableSpec, candidate: Candidate, benefit: flo
     return IndexMetrics(candidate.name, size, writes, benefit, write_cost, storage)
 
 
+def _indexed(candidate: Candidate) -> set[str]:
+    """Every column an index holds: key, INCLUDE and WHERE (a change to any one rewrites it)."""
+    return {c.name for c in candidate.columns} | set(candidate.include) | {c for c, _ in candidate.where}
+
+
 def write_budget(write_rate: float) -> int:
     """The most secondary indexes an entity written `write_rate` times a second may carry."""
     return next(limit for bound, limit in WRITE_BUDGET if write_rate <= bound)
-
-
-# --- naming --------------------------------------------------------------------------------
-
-
-def slug(text: str) -> str:
-    """Lower-case letters, digits and underscores only (for derived names)."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
-def shorten(name: str) -> str:
-    """`name`, or its start plus a stable hash when it would not fit every engine."""
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_NAME - 9].rstrip('_')}_{digest}"
-
-
-def index_name(
-    table: str, kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...]
-) -> str:
-    """A stable name that fits every engine: `ix_<table>_<columns>[_where_<columns>]`."""
-    prefix = {IndexKind.FULLTEXT: "ft", IndexKind.BRIN: "brin", IndexKind.GIN: "gin", IndexKind.UNIQUE: "ux"}.get(
-        kind, "ix"
-    )
-    base = "_".join([prefix, slug(table), *(slug(c.name) for c in columns)])
-    if where:
-        base += "_where_" + "_".join(slug(c) for c, _ in where)
-    return shorten(base)
 
 
 # --- the design ----------------------------------------------------------------------------
@@ -924,14 +901,21 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
     current = {need.name: _baseline(load, need, prefixes[need.name]) for need in open_needs}
     chosen: list[Candidate] = []
     benefits: dict[str, float] = {}
+    losses: dict[str, HotLoss | None] = {}
     rejected: list[str] = []
     remaining = list(pool)
+    engine = _model(ctx.plan).engines.relational
     while remaining:
         scored = []
+        others = [set(table.primary_key), *(set(u) for u in table.uniques), *(_indexed(c) for c in chosen)]
         for candidate in remaining:
             gain = _gain(ctx, table, candidate, open_needs, current)
             upkeep = _metrics(ctx, table, candidate, gain)
-            scored.append((gain - upkeep.write_cost - upkeep.storage_cost, candidate.name, candidate, gain))
+            loss = losses[candidate.name] = hot_loss(
+                engine, load.updates, _indexed(candidate), others, ENTRY_WRITE_COST
+            )
+            hot = loss.cost if loss is not None else 0.0
+            scored.append((gain - upkeep.write_cost - upkeep.storage_cost - hot, candidate.name, candidate, gain))
         scored.sort(key=lambda item: (-item[0], item[1]))
         net, _, best, gain = scored[0]
         if net <= 0:
@@ -939,7 +923,9 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
                 rejected.append(
                     f"{name}: adds no read benefit over the indexes chosen"
                     if gain_value <= 0
-                    else f"{name}: read benefit {gain_value:,.1f} does not pay its write and storage cost (net {net_value:,.1f})"
+                    else f"{name}: read benefit {gain_value:,.1f} does not pay its write and storage cost"
+                    + (f" and the HOT updates it ends ({ended.cost:,.1f})" if (ended := losses[name]) else "")
+                    + f" (net {net_value:,.1f})"
                 )
             break
         if len(chosen) >= budget:
@@ -1040,7 +1026,9 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
                 equality=min(_equality_width(n) for n in users),
             )
         )
-        metrics.append(_metrics(ctx, table, candidate, benefits[candidate.name]))
+        loss = losses.get(candidate.name)
+        found = _metrics(ctx, table, candidate, benefits[candidate.name])
+        metrics.append(replace(found, hot=loss.describe()) if loss else found)
     routes.sort(key=lambda r: r.pattern)
     result = TableIndexPlan(
         table=table.name,
@@ -1248,6 +1236,7 @@ def _route_diagnostics(model: RequirementsModel, tables: list[TableSpec]) -> lis
 
 __all__ = [
     "INDEX_PLAN",
+    "MAX_NAME",
     "IndexMetrics",
     "Need",
     "PatternRoute",
