@@ -10,6 +10,7 @@ from polyplan.diagnostics import Diagnostic
 from polyplan.markdown import cell, code, prose
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational import indexes as design
+from polyplan.stores.relational.cardinality import DEFAULT_DISTINCT
 from polyplan.stores.relational.indexes import IndexMetrics, PatternRoute, index_plan_of
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableSpec
 
@@ -101,6 +102,13 @@ def _method() -> list[str]:
         f"{design.INDEX_TUPLE_OVERHEAD} bytes per entry) ÷ {design.INDEX_FILL:g} fill. Latency estimates count "
         f"{design.PAGE_MS:g} ms per page touched plus {design.BASE_MS:g} ms per round trip; the benchmark measures "
         "the real thing.",
+        "",
+        "Rows per equality group come from the distinct counts the model implies: `distinct`, unique rules, enum "
+        "weights, booleans, integer `min`/`max`, a reference's parent rows (a composite reference through the "
+        "parent's key columns), a composite key's columns numbered per parent; a group of columns counts at most "
+        "the rows of the reference it holds and of the table, never a bare product. Where nothing applies, "
+        f"{DEFAULT_DISTINCT:,} values are assumed, and a decision that changes within a hundredth to a hundred "
+        "times that is reported as PP420.",
         "",
     ]
 
