@@ -118,3 +118,34 @@ def test_updates_stay_hot_under_the_chosen_indexes_on_postgresql() -> None:
         )
     assert chosen > 0.8, f"HOT share under polyplan's indexes: {chosen:.1%}"
     assert alternative < 0.05, f"HOT share with rating indexed: {alternative:.1%}"
+
+
+COVERING = MODEL.replace(
+    "write_patterns:",
+    """  - name: recent_reviews_of_product
+    entity: Review
+    filters: [{attribute: product_id}]
+    sort: [{attribute: written_at, direction: desc}]
+    reads: [written_at, rating]
+    limit: 5
+    rate: 50
+write_patterns:""",
+)
+
+
+def covering_design(engine: str) -> tuple[list[tuple[str, tuple[str, ...], tuple[str, ...]]], tuple[str, ...]]:
+    plan = plan_text(COVERING.replace("engines: {", f"engines: {{relational: {engine}, "))
+    tables, _ = design_indexes(plan, design_tables(plan)[0])
+    review = next(t for t in tables if t.name == "review")
+    index_plan = index_plan_of(review)
+    assert index_plan is not None
+    chosen = [(i.name, tuple(c.name for c in i.columns), i.include) for i in review.indexes]
+    return chosen, index_plan.rejected
+
+
+def test_postgresql_prefers_the_index_without_the_updated_include_column() -> None:
+    chosen, rejected = covering_design("postgresql")
+    assert chosen == [("ix_review_product_id_written_at", ("product_id", "written_at"), ())]
+    assert any(r.startswith("ix_review_product_id_written_at_covering:") and "HOT updates" in r for r in rejected)
+    chosen, _ = covering_design("sqlite")
+    assert ("ix_review_product_id_written_at", ("product_id", "written_at"), ("rating",)) in chosen

@@ -25,16 +25,20 @@ def shorten(name: str) -> str:
 
 
 def index_name(
-    table: str, kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...]
+    table: str,
+    kind: IndexKind,
+    columns: tuple[IndexColumn, ...],
+    where: tuple[tuple[str, Any], ...],
+    suffix: str = "",
 ) -> str:
-    """A stable name that fits every engine: `ix_<table>_<columns>[_where_<columns>]`."""
+    """A stable name that fits every engine: `ix_<table>_<columns>[_where_<columns>][_<suffix>]`."""
     prefix = {IndexKind.FULLTEXT: "ft", IndexKind.BRIN: "brin", IndexKind.GIN: "gin", IndexKind.UNIQUE: "ux"}.get(
         kind, "ix"
     )
     base = "_".join([prefix, slug(table), *(slug(c.name) for c in columns)])
     if where:
         base += "_where_" + "_".join(slug(c) for c, _ in where)
-    return shorten(base)
+    return shorten(f"{base}_{slug(suffix)}" if suffix else base)
 
 
 __all__ = ["MAX_NAME", "index_name", "shorten", "slug"]

@@ -45,7 +45,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
-from polyplan.stores.relational.hot_updates import HotLoss, hot_loss
+from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_loss
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
@@ -886,10 +886,13 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
                 latency_ms=need.latency_ms,
             )
         )
-    pool = _candidates(open_needs, table)
+    engine = _model(ctx.plan).engines.relational
+    pool = _hot_free(_candidates(open_needs, table), load) if engine in HOT_ENGINES else _candidates(open_needs, table)
     taken_names = ctx.names
     for candidate in pool:
         name = index_name(table.name, candidate.kind, candidate.columns, candidate.where)
+        if name in taken_names and candidate.include:  # beside its copy without HOT-updated columns
+            name = index_name(table.name, candidate.kind, candidate.columns, candidate.where, "covering")
         while name in taken_names:
             name = index_name(
                 table.name, candidate.kind, candidate.columns, (*candidate.where, ("v", len(taken_names)))
@@ -904,7 +907,6 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
     losses: dict[str, HotLoss | None] = {}
     rejected: list[str] = []
     remaining = list(pool)
-    engine = _model(ctx.plan).engines.relational
     while remaining:
         scored = []
         others = [set(table.primary_key), *(set(u) for u in table.uniques), *(_indexed(c) for c in chosen)]
@@ -1042,6 +1044,20 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
     )
     updated = replace(table, indexes=(*table.indexes, *indexes), extra={**table.extra, INDEX_PLAN: result})
     return updated
+
+
+def _hot_free(pool: list[Candidate], load: Load) -> list[Candidate]:
+    """Each covering candidate that INCLUDEs a column an update writes, preceded by the same index
+    without those columns: on PostgreSQL the copy keeps those updates heap-only (HOT), and the
+    selection weighs the heap fetches it leaves against the HOT updates the copy saves."""
+    written = {c for _, touched in load.updates if touched is not None for c in touched}
+    found: list[Candidate] = []
+    for candidate in pool:
+        kept = tuple(c for c in candidate.include if c not in written)
+        if kept != candidate.include:
+            found.append(replace(candidate, include=kept, needs=list(candidate.needs)))
+        found.append(candidate)
+    return found
 
 
 def _equality_width(need: Need) -> int:
