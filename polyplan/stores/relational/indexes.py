@@ -1047,9 +1047,7 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
 
 
 def _hot_free(pool: list[Candidate], load: Load) -> list[Candidate]:
-    """Each covering candidate that INCLUDEs a column an update writes, preceded by the same index
-    without those columns: on PostgreSQL the copy keeps those updates heap-only (HOT), and the
-    selection weighs the heap fetches it leaves against the HOT updates the copy saves."""
+    """Each candidate INCLUDE-ing an updated column, preceded by a copy without it (keeps HOT)."""
     written = {c for _, touched in load.updates if touched is not None for c in touched}
     found: list[Candidate] = []
     for candidate in pool:
