@@ -16,6 +16,7 @@ from typing import Any
 from polyplan.diagnostics import CODES
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.history_checks import history_problems
+from polyplan.model.key_checks import composite_reference_problems
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
     TEXTUAL_TYPES,
@@ -457,6 +458,9 @@ def _relationship_problems(model: RequirementsModel) -> list[Problem]:
             )
         for attr_name, attribute in relationship.attributes.items():
             found.extend(_named_attribute_problems(attr_name, attribute, (*path, "attributes", attr_name)))
+        if isinstance(relationship.foreign_key, list):
+            found.extend(Problem(*finding) for finding in composite_reference_problems(model, index, NAME, NAME_RULE))
+            continue
         if relationship.foreign_key is not None and not NAME.fullmatch(relationship.foreign_key):
             found.append(
                 Problem(

@@ -74,12 +74,33 @@ def reference_of(model: RequirementsModel, relationship: Relationship) -> Refere
     if parent is None:
         return None
     parent_key = key_of(parent).attributes
-    if relationship.foreign_key and len(parent_key) == 1:
-        return Reference(relationship, {relationship.foreign_key: parent_key[0]})
-    prefix = relationship.foreign_key or snake(relationship.from_)
+    named = relationship.foreign_key
+    if isinstance(named, list):  # the child's own attributes, one per parent key attribute
+        return Reference(relationship, dict(zip(named, parent_key, strict=False)))
+    if named and len(parent_key) == 1:
+        return Reference(relationship, {named: parent_key[0]})
+    if (
+        not named
+        and len(parent_key) > 1
+        and relationship.from_ != relationship.to
+        and _declares_key(model, relationship.to, parent)
+    ):
+        # A child that declares the parent's key attributes under the same names and types (an
+        # order-entry `w_id`, `d_id`) refers through them instead of growing `district_w_id`;
+        # not a self-reference, whose own key attributes are the parent's key.
+        return Reference(relationship, {attr: attr for attr in parent_key})
+    prefix = named or snake(relationship.from_)
     if len(parent_key) == 1 and not relationship.foreign_key:
         return Reference(relationship, {f"{prefix}_{parent_key[0]}": parent_key[0]})
     return Reference(relationship, {f"{prefix}_{attr}": attr for attr in parent_key})
+
+
+def _declares_key(model: RequirementsModel, child: str, parent: Entity) -> bool:
+    """Whether entity `child` declares every key attribute of `parent`, same name and type."""
+    declared = model.entities[child].attributes if child in model.entities else {}
+    return all(
+        name in declared and declared[name].type is attribute.type for name, attribute in key_attributes(parent).items()
+    )
 
 
 def references_into(model: RequirementsModel, child: str) -> Iterator[Reference]:

@@ -259,7 +259,11 @@ class Relationship(Strict):
     required: bool = Field(default=True, description="The child must have a parent.")
     owned: bool = Field(default=False, description="The child lives and dies with its parent.")
     on_delete: OnDelete | None = Field(default=None, description="Defaults: cascade if owned, else restrict.")
-    foreign_key: str | None = Field(default=None, description="Name of the reference attribute on `to`.")
+    foreign_key: str | Annotated[list[str], Field(min_length=1)] | None = Field(
+        default=None,
+        description="Name of the reference attribute on `to`; for a parent with a composite key, a list of the "
+        "child's attributes, one per parent key attribute in key order.",
+    )
     attributes: dict[str, Attribute] = Field(
         default_factory=dict, description="Attributes of a many_to_many link itself."
     )

@@ -421,6 +421,42 @@ class _Picker:
             return min(row_index, self.referable) - 1
         return self.rng.randrange(min(row_index, self.referable))
 
+    def with_sibling(self, row: Record, shared: set[str]) -> None:
+        """Refer to a parent that has a sibling: another parent with the same `shared` columns of
+        this composite reference (a warehouse with two districts), so that `near` finds one."""
+        if self.exclusive or self.is_self or not self.parents:
+            return
+        columns = self.reference.columns
+        groups: dict[tuple[Any, ...], set[tuple[Any, ...]]] = {}
+        for parent in self.parents:
+            part = tuple(normalise(parent[a]) for c, a in columns.items() if c in shared)
+            groups.setdefault(part, set()).add(tuple(normalise(parent[a]) for a in columns.values()))
+        order = self.rng.sample(range(len(self.parents)), len(self.parents))
+        for index in order:
+            parent = self.parents[index]
+            if len(groups[tuple(normalise(parent[a]) for c, a in columns.items() if c in shared)]) > 1:
+                for column, parent_attr in columns.items():
+                    row[column] = parent[parent_attr]
+                return
+
+    def near(self, row: Record, shared: set[str], earlier: list[Record]) -> bool:
+        """Refer to a parent that agrees with the group's `earlier` records on the `shared` columns
+        of this composite reference and that none of them refers to (same warehouse, another
+        district); False if none does."""
+        columns = self.reference.columns
+        wanted = {c: normalise(earlier[0][c]) for c in columns if c in shared}
+        used = {tuple(normalise(r[c]) for c in columns) for r in earlier}
+        if not self.exclusive and not self.is_self and self.parents and None not in wanted.values():
+            order = self.rng.sample(range(len(self.parents)), len(self.parents))
+            for index in order:
+                parent = self.parents[index]
+                values = {c: normalise(parent[a]) for c, a in columns.items()}
+                if all(values[c] == v for c, v in wanted.items()) and tuple(values.values()) not in used:
+                    for column, parent_attr in columns.items():
+                        row[column] = parent[parent_attr]
+                    return True
+        return False
+
     def assign(self, row: Record, row_index: int) -> None:
         """Set this reference's columns on `row` (None when it has no parent)."""
         index = self._parent_index(row_index)
@@ -566,6 +602,10 @@ class _EntityGenerator:
             if attr in self.sources:
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng)
         self.seen: list[set[tuple[Any, ...]]] = [set() for _ in self.groups]
+        self.numbered = _numbered(
+            key, self.attributes, set(self.reference_columns), set(pattern_constants(model, name))
+        )
+        self.numbers: dict[tuple[str, tuple[Any, ...]], int] = {}
         self.links = self._links()
         # Record index → (its hot group, the group's first index); groups end where spares begin.
         self.hot: dict[int, tuple[HotGroup, int]] = {}
@@ -588,6 +628,12 @@ class _EntityGenerator:
             for attr in group.shared:
                 picker = self.reference_columns.get(attr)
                 source = self.sources.get(attr)
+                if picker is not None and not set(picker.reference.columns) <= set(group.shared):
+                    picker.with_sibling(row, set(group.shared))
+                if attr in dict(self.numbered):
+                    # A number no parent uses yet: the group's other records take it under
+                    # other parents (the same customer number in another district).
+                    row[attr] = 2 ** (self.attributes[attr].bits - 2) + index
                 for _ in range(MAX_RETRIES):
                     if row.get(attr) is not None:
                         break
@@ -601,8 +647,15 @@ class _EntityGenerator:
                         row[attr] = f"{group.marker} {row[attr]}"[:room].rstrip(" ")
         else:
             leader = self.rows[first]
+            shared = set(group.shared)
+            partial = {id(p): p for a in group.shared if (p := self.reference_columns.get(a)) is not None}
+            partial = {k: p for k, p in partial.items() if not set(p.reference.columns) <= shared}
+            if not all([p.near(row, shared, self.rows[first:index]) for p in partial.values()]):
+                return  # no parent fits (no second district in the warehouse): the row stays out
             for attr in group.shared:
                 picker = self.reference_columns.get(attr)
+                if picker is not None and id(picker) in partial:
+                    continue
                 for column in picker.reference.columns if picker is not None else (attr,):
                     row[column] = leader[column]
         if (index - first) % 2 == 0:
@@ -727,6 +780,12 @@ class _EntityGenerator:
                     row[target] = shifted
         for picker in self.pickers:
             picker.assign(row, index)
+        for column, parents in self.numbered:
+            # Numbered per parent (district 1, 2, … of each warehouse), as such keys are in use:
+            # the same number under several parents is what makes each key column matter.
+            counter = (column, tuple(normalise(row[c]) for c in parents))
+            self.numbers[counter] = self.numbers.get(counter, 0) + 1
+            row[column] = self.numbers[counter]
         for attempt in range(MAX_RETRIES):
             self._heat(row, index)  # again after each redraw: the shared values are the point
             bad, keys = self._violations(row)
@@ -751,6 +810,28 @@ class _EntityGenerator:
         for index in range(self.count):
             self.rows.append(self._one(index))
         return self.rows
+
+
+def _numbered(
+    key: Sequence[str], attributes: Mapping[str, Attribute], references: set[str], constants: set[str]
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(column, its parent columns) for each integer of a composite key whose other columns all
+    refer to parents and whose values the model leaves open (no bounds, `distinct` or constant)."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for column in key if len(key) > 1 else ():
+        others = tuple(c for c in key if c != column)
+        spec = attributes[column]
+        if (
+            column not in references
+            and column not in constants
+            and spec.type is TypeName.INTEGER
+            and spec.min is None
+            and spec.max is None
+            and spec.distinct is None
+            and all(c in references for c in others)
+        ):
+            found.append((column, others))
+    return found
 
 
 def _links(

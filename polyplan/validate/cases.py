@@ -294,6 +294,7 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), repr(item[0])))
     step = max(1, (len(ranked) - 3) // max(1, MAX_ANCHORS - 3))
     anchors = [members for _, members in ranked[:3] + ranked[3::step]][:MAX_ANCHORS] or [list(range(len(rows)))]
+    anchors += [members for members in _near_anchors(groups) if members not in anchors]
     found: list[dict[str, Any]] = []
     for members in anchors:
         first = raw[members[0]]
@@ -346,6 +347,23 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
                 ]
             options = [{**o, low.name: a, high.name: b} for o in options for a, b in spans]
         found.extend(options)
+    return found
+
+
+def _near_anchors(groups: dict[tuple[Any, ...], list[int]]) -> list[list[int]]:
+    """Per equality parameter, groups with a neighbour that differs in that parameter alone (the
+    same warehouse and name in another district): the case that shows the filter matters when
+    the other values are shared by few rows (composite keys numbered per parent)."""
+    found: list[list[int]] = []
+    width = len(next(iter(groups), ()))
+    for position in range(width if width > 1 else 0):
+        buckets: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        for key in groups:
+            buckets.setdefault(key[:position] + key[position + 1 :], []).append(key)
+        near = sorted((sorted(keys, key=repr) for keys in buckets.values() if len(keys) > 1), key=repr)
+        # Every member of a few such buckets: under a sort and limit, only the neighbour that
+        # sorts first shows the filter (the newest order in the other district).
+        found.extend(groups[key] for keys in near[:MAX_ANCHORS] for key in keys[:MAX_ANCHORS])
     return found
 
 

@@ -436,6 +436,13 @@ class Harness:
             steps = [*parent_steps, (constraint.ref_table, parent)]
         for column, referenced in zip(constraint.columns, constraint.ref_columns, strict=True):
             child[column] = parent[referenced]
+        if set(constraint.columns) & set(child_spec.primary_key):
+            # The reference is part of the child's key (an order numbered per district): the
+            # rest of the key takes a number no loaded row has, or the key could collide.
+            for column in child_spec.primary_key:
+                if column not in constraint.columns and type(child[column]) is int:
+                    taken = [r[column] for r in self.loaded.get(child_spec.name, []) if type(r[column]) is int]
+                    child[column] = max([child[column], *taken]) + 1
         return [*steps, *prerequisites], parent, child
 
     def check_on_delete(self, engine: sa.Engine, ident: str) -> None:

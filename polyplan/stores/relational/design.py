@@ -26,6 +26,7 @@ from polyplan.model.derived import all_attributes, key_attributes, key_of, refer
 from polyplan.model.schema import (
     Attribute,
     Family,
+    KeyKind,
     ObjectStorage,
     OnDelete,
     Relationship,
@@ -48,6 +49,9 @@ HOLDS = "holds"  # for child tables: "list" or "object"
 ATTRIBUTE = "attribute"  # for child tables: the list/object attribute they store
 RELATIONSHIP = "relationship"  # for association tables
 RETENTION = "retention"  # for aged entity tables: retention.Retention.as_data()
+# For entity tables whose key is `kind: natural`: the values come from the domain, so an integer
+# key gets no sequence (SERIAL, AUTO_INCREMENT) — the renderer reads this.
+NATURAL_KEY = "natural_key"
 
 
 def fit(name: str, limit: int = MAX_IDENTIFIER) -> str:
@@ -231,6 +235,7 @@ class _Designer:
                 uniques=_dedupe(uniques, primary_key),
                 checks=checks,
                 comment=_comment(_sentence(entity.description)),
+                extra={NATURAL_KEY: True} if key_of(entity).kind is KeyKind.NATURAL else {},
             )
         )
         for attr_name, attribute in children:
@@ -550,7 +555,11 @@ def tables_to_data(tables: list[TableSpec]) -> list[dict[str, object]]:
             ],
             "uniques": [list(u) for u in t.uniques],
             "checks": [{"name": c.name, "left": c.left, "op": c.op, "right": c.right} for c in t.checks],
-            "extra": {k: v for k, v in sorted(t.extra.items()) if k in (HOLDS, ATTRIBUTE, RELATIONSHIP, RETENTION)},
+            "extra": {
+                k: v
+                for k, v in sorted(t.extra.items())
+                if k in (HOLDS, ATTRIBUTE, RELATIONSHIP, RETENTION, NATURAL_KEY)
+            },
             "comment": t.comment,
         }
         for t in tables

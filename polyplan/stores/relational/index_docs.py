@@ -10,6 +10,7 @@ from polyplan.diagnostics import Diagnostic
 from polyplan.markdown import cell, code, prose
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational import indexes as design
+from polyplan.stores.relational.cardinality import DEFAULT_DISTINCT
 from polyplan.stores.relational.indexes import IndexMetrics, PatternRoute, index_plan_of
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableSpec
 
@@ -84,7 +85,9 @@ def _method() -> list[str]:
         f"write cost (writes that touch its columns × {design.MAINTENANCE_PAGES[IndexKind.BTREE]:g} pages × "
         f"{design.WRITE_WEIGHT:g}, a page write costing that many reads, × (0.5 + entry bytes ÷ "
         f"{design.ENTRY_BYTES_PER_PAGE_WRITE:g}) for a B-tree) and its storage "
-        f"({design.STORAGE_UNITS_PER_GIB:g} page read/s per GiB kept); a key "
+        f"({design.STORAGE_UNITS_PER_GIB:g} page read/s per GiB kept); on PostgreSQL, a candidate holding a column "
+        "that an update pattern writes (as a key, INCLUDE or WHERE column) also pays for the heap-only (HOT) "
+        "updates it ends: each such update then writes an entry into every other index and a new heap page; a key "
         f"repeated across rows is deduplicated ({design.HEAP_POINTER_BYTES} bytes per further row on PostgreSQL). "
         f"A candidate counts for a request only if it cuts its cost at least {design.MIN_IMPROVEMENT:g}×, which keeps "
         "near-duplicates out. Candidates are taken by net benefit while it stays positive and the entity's write "
@@ -99,6 +102,13 @@ def _method() -> list[str]:
         f"{design.INDEX_TUPLE_OVERHEAD} bytes per entry) ÷ {design.INDEX_FILL:g} fill. Latency estimates count "
         f"{design.PAGE_MS:g} ms per page touched plus {design.BASE_MS:g} ms per round trip; the benchmark measures "
         "the real thing.",
+        "",
+        "Rows per equality group come from the distinct counts the model implies: `distinct`, unique rules, enum "
+        "weights, booleans, integer `min`/`max`, a reference's parent rows (a composite reference through the "
+        "parent's key columns), a composite key's columns numbered per parent; a group of columns counts at most "
+        "the rows of the reference it holds and of the table, never a bare product. Where nothing applies, "
+        f"{DEFAULT_DISTINCT:,} values are assumed, and a decision that changes within a hundredth to a hundred "
+        "times that is reported as PP420.",
         "",
     ]
 
@@ -130,6 +140,8 @@ def _index_section(
             f"entries maintained/s (≈ {metrics.write_cost:,.1f} page reads/s); **read benefit:** "
             f"{metrics.benefit:,.0f} page reads/s saved"
         )
+        if metrics.hot:
+            lines.append(f"- **HOT updates (PostgreSQL):** {prose(metrics.hot)}; kept: the read benefit outweighs it")
     substitutions = _substitutions(index, notes)
     if substitutions:
         lines.append("- **Per engine:**")

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateColumn, CreateIndex
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.stores.relational.indexes import shorten, slug
+from polyplan.stores.relational.index_names import shorten, slug
 from polyplan.stores.relational.spec import IndexColumn, IndexKind, IndexSpec
 
 ENGINES = ("postgresql", "mysql", "sqlite")

@@ -26,9 +26,8 @@ The unit of cost is one 8 KiB page read; the constants below are stated, not tun
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,7 +36,6 @@ from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import patterns_of
 from polyplan.model.schema import (
     AccessPattern,
-    Attribute,
     Direction,
     Family,
     FilterOp,
@@ -46,6 +44,10 @@ from polyplan.model.schema import (
     WriteKind,
 )
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
+from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_loss
+from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
+from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
 
 # --- cost model constants ----------------------------------------------------------------
@@ -63,9 +65,9 @@ MAINTENANCE_PAGES = {
     IndexKind.GIN: 8.0,
     IndexKind.BRIN: 0.05,
 }
+ENTRY_WRITE_COST = MAINTENANCE_PAGES[IndexKind.BTREE] * WRITE_WEIGHT
 STORAGE_UNITS_PER_GIB = 1.0  # an index's standing cost: one page read per second per GiB kept
 FULLTEXT_SCAN_FACTOR = 10.0  # parsing every row's text on a scan costs ~10× reading it
-DEFAULT_DISTINCT = 1000  # an attribute that declares no `distinct` and is not unique
 IN_LIST_VALUES = 3  # values assumed in a parameterised IN list
 RANGE_SELECTIVITY = 0.01  # a range parameter selects 1 % of rows
 PREFIX_SELECTIVITY = 0.001
@@ -88,7 +90,6 @@ WRITE_BUDGET: tuple[tuple[float, int], ...] = ((10.0, 6), (100.0, 5), (1000.0, 3
 # Latency estimate for PP501: a round trip plus a random page read per page touched.
 BASE_MS = 0.5
 PAGE_MS = 0.1
-MAX_NAME = 60  # fits PostgreSQL (63) and MySQL (64)
 
 
 # --- public result types -------------------------------------------------------------------
@@ -121,6 +122,7 @@ class IndexMetrics:
     benefit: float  # page reads saved per second
     write_cost: float  # page-read equivalents per second spent maintaining it
     storage_cost: float
+    hot: str = ""  # the heap-only updates it ends (PostgreSQL), for index-plan.md
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ class _Context:
     tables: dict[str, TableSpec]
     loads: dict[str, Load]
     names: set[str] = field(default_factory=set)
+    card: Cardinalities = field(init=False)
 
 
 def _model(plan: Plan) -> RequirementsModel:
@@ -302,29 +305,8 @@ def _child_attribute(table: TableSpec) -> str | None:
 
 
 def _distinct(ctx: _Context, table: TableSpec, column: str, rows: float) -> float:
-    for fk in table.foreign_keys:
-        if fk.columns == (column,) and fk.ref_table in ctx.loads:
-            return max(1.0, min(rows, ctx.loads[fk.ref_table].rows))
-    attribute = table.column(column).attribute
-    if attribute.unique or (table.primary_key == (column,)):
-        return max(1.0, rows)
-    if attribute.distinct:
-        return float(min(attribute.distinct, max(rows, 1.0)))
-    if attribute.type is TypeName.ENUM and attribute.values:
-        shares = _enum_shares(attribute)
-        return 1.0 / sum(share * share for share in shares.values())
-    if attribute.type is TypeName.BOOLEAN:
-        return 2.0
-    if attribute.type in (TypeName.UUID, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
-        return max(1.0, rows)
-    return float(min(DEFAULT_DISTINCT, max(rows, 1.0)))
-
-
-def _enum_shares(attribute: Attribute) -> dict[str, float]:
-    values = attribute.values or []
-    weights = attribute.weights if attribute.weights and len(attribute.weights) == len(values) else [1.0] * len(values)
-    total = sum(weights) or 1.0
-    return {value: weight / total for value, weight in zip(values, weights, strict=True)}
+    """Distinct values of one column among `rows` rows (see cardinality.py for the sources)."""
+    return max(1.0, min(ctx.card.column(table.name, column).value, rows))
 
 
 def _constant_share(ctx: _Context, table: TableSpec, column: str, value: Any, rows: float) -> float:
@@ -335,7 +317,7 @@ def _constant_share(ctx: _Context, table: TableSpec, column: str, value: Any, ro
         if item is None:
             share += NULL_SHARE if attribute.nullable else 0.0
         elif attribute.type is TypeName.ENUM and attribute.values:
-            share += _enum_shares(attribute).get(str(item), 0.0)
+            share += enum_shares(attribute).get(str(item), 0.0)
         elif attribute.type is TypeName.BOOLEAN:
             share += 0.5
         else:
@@ -392,8 +374,6 @@ def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Ne
             group *= share
         elif flt.op is FilterOp.EQ:
             eq.append(column)
-            selectivity /= _distinct(ctx, table, column, load.rows)
-            group /= _distinct(ctx, table, column, load.rows)
         elif flt.op is FilterOp.IN:
             in_params.append(column)
             share = min(1.0, IN_LIST_VALUES / _distinct(ctx, table, column, load.rows))
@@ -409,6 +389,9 @@ def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Ne
         else:
             fulltext.append(column)
             selectivity *= FULLTEXT_SELECTIVITY
+    # The equality parameters together: a group is bounded by its references and the table's rows.
+    selectivity /= ctx.card.group(table.name, eq)
+    group /= ctx.card.group(table.name, eq)
     # Columns fixed to one value sort trivially; an IN list still yields several values, so a
     # sort on an IN column stays in the sort (the index then walks the values in order).
     fixed = set(eq) | {c for c, v in where if not isinstance(v, tuple)}
@@ -668,13 +651,10 @@ def _prefix_route(ctx: _Context, table: TableSpec, need: Need) -> tuple[str, tup
             width += 1
         if width == 0:
             continue
-        share = 1.0
+        share = 1.0 / ctx.card.group(table.name, [c for c in columns[:width] if c in need.eq])
         for column in columns[:width]:
-            value = fixed[column]
-            if column in need.eq:
-                share /= _distinct(ctx, table, column, load.rows)
-            else:
-                share *= _constant_share(ctx, table, column, value, load.rows)
+            if column not in need.eq:
+                share *= _constant_share(ctx, table, column, fixed[column], load.rows)
         cost = _height(load.rows) + max(1.0, load.rows * share)
         if best is None or cost < best[2]:
             best = (label, columns[:width], cost)
@@ -777,7 +757,7 @@ def _entry_bytes(ctx: _Context, table: TableSpec, candidate: Candidate) -> float
     if candidate.include or candidate.kind is not IndexKind.BTREE:
         return raw
     rows = max(1.0, ctx.loads[table.name].rows * _indexed_share(ctx, table, candidate.where))
-    keys = min(rows, math.prod(_distinct(ctx, table, c.name, rows) for c in candidate.columns))
+    keys = ctx.card.group(table.name, [c.name for c in candidate.columns], bound=rows)
     if keys >= rows / 2:
         return raw
     return (keys * raw + (rows - keys) * HEAP_POINTER_BYTES) / rows
@@ -837,7 +817,7 @@ def _metrics(ctx: _Context, table: TableSpec, candidate: Candidate, benefit: flo
         size = load.rows * share * _key_bytes(table, [c.name for c in candidate.columns]) * 0.6
     else:
         size = load.rows * share * _entry_bytes(ctx, table, candidate) / INDEX_FILL
-    touched = {c.name for c in candidate.columns} | set(candidate.include) | {c for c, _ in candidate.where}
+    touched = _indexed(candidate)
     writes = _touching_writes(load, touched) * (share if candidate.where else 1.0)
     # A B-tree write costs more the wider its entries: more leaf pages to fill, split and log.
     width = (
@@ -850,38 +830,14 @@ def _metrics(ctx: _Context, table: TableSpec, candidate: Candidate, benefit: flo
     return IndexMetrics(candidate.name, size, writes, benefit, write_cost, storage)
 
 
+def _indexed(candidate: Candidate) -> set[str]:
+    """Every column an index holds: key, INCLUDE and WHERE (a change to any one rewrites it)."""
+    return {c.name for c in candidate.columns} | set(candidate.include) | {c for c, _ in candidate.where}
+
+
 def write_budget(write_rate: float) -> int:
     """The most secondary indexes an entity written `write_rate` times a second may carry."""
     return next(limit for bound, limit in WRITE_BUDGET if write_rate <= bound)
-
-
-# --- naming --------------------------------------------------------------------------------
-
-
-def slug(text: str) -> str:
-    """Lower-case letters, digits and underscores only (for derived names)."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
-def shorten(name: str) -> str:
-    """`name`, or its start plus a stable hash when it would not fit every engine."""
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_NAME - 9].rstrip('_')}_{digest}"
-
-
-def index_name(
-    table: str, kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...]
-) -> str:
-    """A stable name that fits every engine: `ix_<table>_<columns>[_where_<columns>]`."""
-    prefix = {IndexKind.FULLTEXT: "ft", IndexKind.BRIN: "brin", IndexKind.GIN: "gin", IndexKind.UNIQUE: "ux"}.get(
-        kind, "ix"
-    )
-    base = "_".join([prefix, slug(table), *(slug(c.name) for c in columns)])
-    if where:
-        base += "_where_" + "_".join(slug(c) for c, _ in where)
-    return shorten(base)
 
 
 # --- the design ----------------------------------------------------------------------------
@@ -930,10 +886,13 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
                 latency_ms=need.latency_ms,
             )
         )
-    pool = _candidates(open_needs, table)
+    engine = _model(ctx.plan).engines.relational
+    pool = _hot_free(_candidates(open_needs, table), load) if engine in HOT_ENGINES else _candidates(open_needs, table)
     taken_names = ctx.names
     for candidate in pool:
         name = index_name(table.name, candidate.kind, candidate.columns, candidate.where)
+        if name in taken_names and candidate.include:  # beside its copy without HOT-updated columns
+            name = index_name(table.name, candidate.kind, candidate.columns, candidate.where, "covering")
         while name in taken_names:
             name = index_name(
                 table.name, candidate.kind, candidate.columns, (*candidate.where, ("v", len(taken_names)))
@@ -945,14 +904,20 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
     current = {need.name: _baseline(load, need, prefixes[need.name]) for need in open_needs}
     chosen: list[Candidate] = []
     benefits: dict[str, float] = {}
+    losses: dict[str, HotLoss | None] = {}
     rejected: list[str] = []
     remaining = list(pool)
     while remaining:
         scored = []
+        others = [set(table.primary_key), *(set(u) for u in table.uniques), *(_indexed(c) for c in chosen)]
         for candidate in remaining:
             gain = _gain(ctx, table, candidate, open_needs, current)
             upkeep = _metrics(ctx, table, candidate, gain)
-            scored.append((gain - upkeep.write_cost - upkeep.storage_cost, candidate.name, candidate, gain))
+            loss = losses[candidate.name] = hot_loss(
+                engine, load.updates, _indexed(candidate), others, ENTRY_WRITE_COST
+            )
+            hot = loss.cost if loss is not None else 0.0
+            scored.append((gain - upkeep.write_cost - upkeep.storage_cost - hot, candidate.name, candidate, gain))
         scored.sort(key=lambda item: (-item[0], item[1]))
         net, _, best, gain = scored[0]
         if net <= 0:
@@ -960,7 +925,9 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
                 rejected.append(
                     f"{name}: adds no read benefit over the indexes chosen"
                     if gain_value <= 0
-                    else f"{name}: read benefit {gain_value:,.1f} does not pay its write and storage cost (net {net_value:,.1f})"
+                    else f"{name}: read benefit {gain_value:,.1f} does not pay its write and storage cost"
+                    + (f" and the HOT updates it ends ({ended.cost:,.1f})" if (ended := losses[name]) else "")
+                    + f" (net {net_value:,.1f})"
                 )
             break
         if len(chosen) >= budget:
@@ -1061,7 +1028,9 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
                 equality=min(_equality_width(n) for n in users),
             )
         )
-        metrics.append(_metrics(ctx, table, candidate, benefits[candidate.name]))
+        loss = losses.get(candidate.name)
+        found = _metrics(ctx, table, candidate, benefits[candidate.name])
+        metrics.append(replace(found, hot=loss.describe()) if loss else found)
     routes.sort(key=lambda r: r.pattern)
     result = TableIndexPlan(
         table=table.name,
@@ -1075,6 +1044,18 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
     )
     updated = replace(table, indexes=(*table.indexes, *indexes), extra={**table.extra, INDEX_PLAN: result})
     return updated
+
+
+def _hot_free(pool: list[Candidate], load: Load) -> list[Candidate]:
+    """Each candidate INCLUDE-ing an updated column, preceded by a copy without it (keeps HOT)."""
+    written = {c for _, touched in load.updates if touched is not None for c in touched}
+    found: list[Candidate] = []
+    for candidate in pool:
+        kept = tuple(c for c in candidate.include if c not in written)
+        if kept != candidate.include:
+            found.append(replace(candidate, include=kept, needs=list(candidate.needs)))
+        found.append(candidate)
+    return found
 
 
 def _equality_width(need: Need) -> int:
@@ -1140,6 +1121,7 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
     ctx = _Context(plan, by_name, {}, {i.name for t in tables for i in t.indexes})
     for table in sorted(tables, key=lambda t: (t.kind is not TableKind.ENTITY, t.name)):
         ctx.loads[table.name] = _table_load(ctx, table)
+    ctx.card = Cardinalities(by_name, {name: load.rows for name, load in ctx.loads.items()})
     needs: dict[str, list[Need]] = {t.name: [] for t in tables}
     early: dict[str, list[PatternRoute]] = {t.name: [] for t in tables}
     diagnostics: list[Diagnostic] = []
@@ -1187,7 +1169,11 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         fk_notes[table.name] = notes
     result: list[TableSpec] = []
     for table in tables:
+        replan = _replan(ctx, table, needs[table.name], set(ctx.names))
         designed = _design_table(ctx, table, needs[table.name], early[table.name])
+        probed = [c for n in needs[table.name] if not n.name.startswith("fk:") for c in (*n.eq, *n.ins, *dict(n.where))]
+        rows = ctx.loads[table.name].rows
+        diagnostics.extend(guess_diagnostics(model, table, probed, rows, ctx.card, replan))
         index_plan = index_plan_of(designed)
         leading = [
             designed.primary_key,
@@ -1210,6 +1196,20 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         result.append(designed)
     diagnostics.extend(_route_diagnostics(model, result))
     return result, diagnostics
+
+
+def _replan(ctx: _Context, table: TableSpec, needs: list[Need], names: set[str]) -> Replan:
+    """Design `table` again with some distinct counts replaced: pattern → how it is served."""
+    patterns = {p.name: p for p in _model(ctx.plan).access_patterns}
+
+    def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
+        trial = _Context(ctx.plan, ctx.tables, ctx.loads, set(names))
+        trial.card = ctx.card.with_overrides(overrides)
+        redone = [n if n.name not in patterns else _pattern_need(trial, patterns[n.name], table) for n in needs]
+        planned = index_plan_of(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], []))
+        return {r.pattern: r.via for r in planned.routes} if planned is not None else {}
+
+    return run
 
 
 def _route_diagnostics(model: RequirementsModel, tables: list[TableSpec]) -> list[Diagnostic]:
@@ -1250,6 +1250,7 @@ def _route_diagnostics(model: RequirementsModel, tables: list[TableSpec]) -> lis
 
 __all__ = [
     "INDEX_PLAN",
+    "MAX_NAME",
     "IndexMetrics",
     "Need",
     "PatternRoute",

@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeEngine
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.schema import AccessPattern, Attribute, Family, FilterOp, OnDelete, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
-from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name
+from polyplan.stores.relational.design import NATURAL_KEY, NON_SCALAR, UniqueNames, constraint_name
 from polyplan.stores.relational.index_render import (
     attach_index,
     constant_predicate,
@@ -376,6 +376,8 @@ def build_metadata(tables: Sequence[TableSpec], engine: str) -> Rendered:
     rules = constraints(tables, dialect)
     rendered = Rendered(engine, metadata, rules)
     for spec in tables:
+        # A natural key's values come from the domain: no SERIAL, AUTO_INCREMENT or identity.
+        natural = spec.extra.get(NATURAL_KEY) is True
         columns = [
             sa.Column(
                 c.name,
@@ -383,6 +385,7 @@ def build_metadata(tables: Sequence[TableSpec], engine: str) -> Rendered:
                 nullable=c.nullable,
                 server_default=dialect.server_default(c.attribute),
                 comment=c.comment,
+                autoincrement=False if natural and c.name in spec.primary_key else "auto",
             )
             for c in spec.columns
         ]
