@@ -178,7 +178,8 @@ def _case(
 def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
     """Seeded documents and per-pattern expectations for every index."""
     model = plan.model
-    seeded = generate(model, rows_for_scale(model, 0.0, minimum=SEED_ROWS)) if design.indexes else {}
+    rows = rows_for_scale(model, 0.0, minimum=SEED_ROWS)
+    seeded = generate(model, rows, only=[i.entity for i in design.indexes]) if design.indexes else {}
     by_name = {p.name: p for p in model.access_patterns}
     indexes: dict[str, Any] = {}
     for index in design.indexes:

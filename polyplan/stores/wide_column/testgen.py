@@ -324,7 +324,7 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
     counts = feasible_rows(
         model, {name: count + SPARE_ROWS for name, count in loaded.items() if name in model.entities}
     )
-    seeded = generate(model, counts) if design.entities else {}
+    seeded = generate(model, counts, only=[e.entity for e in design.entities]) if design.entities else {}
     entities: dict[str, Any] = {}
     tables: dict[str, Any] = {}
     cases: dict[str, Any] = {}
