@@ -8,12 +8,12 @@ estimate (±25 %). Pure: returns texts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import RequirementsModel
+from polyplan.perf import data_json
 from polyplan.seed.generate import generate, rows_for_targets
 from polyplan.stores.cache import codec
 from polyplan.stores.cache.commands import RecordView
@@ -63,7 +63,7 @@ def render_data(model: RequirementsModel, design: CacheDesign) -> str:
             for entity in entities
         },
     }
-    return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+    return data_json(data, sort_keys=False)
 
 
 def render_test(design: CacheDesign) -> str:
