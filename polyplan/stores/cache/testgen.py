@@ -52,7 +52,7 @@ def seed_rows(model: RequirementsModel, entities: set[str]) -> dict[str, int]:
 def render_data(model: RequirementsModel, design: CacheDesign) -> str:
     """tests/data/redis_records.json: seeded records of every entity with cache keys."""
     entities = sorted({key.entity for key in design.keys}, key=list(model.entities).index)
-    records = generate(model, seed_rows(model, set(entities)), seed=0)
+    records = generate(model, seed_rows(model, set(entities)), seed=0, only=entities)
     data = {
         "model": model.name,
         # From the model, not from keys.json (the artifact under test): each entity's
