@@ -318,3 +318,18 @@ def test_discriminating_rows_satisfy_the_model_and_exceed_each_limit(scenario: P
             if constants:
                 assert len(passing) < len(members), f"{pattern.name}: no record of the group fails its constants"
         assert best > pattern.limit, f"{pattern.name}: {best} records behind one parameter, limit {pattern.limit}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_only_some_entities_gives_the_same_records(scenario: Path) -> None:
+    """`only` makes the asked entities and their ancestors, each with the records of a full run."""
+    model = load_file(scenario).model
+    rows = rows_for_scale(model, 0.0, minimum=12)
+    full = generate(model, rows)
+    for name in model.entities:
+        some = generate(model, rows, only=[name])
+        parents = {r.relationship.from_ for r in references_into(model, name)} & set(model.entities)
+        assert name in some and parents <= set(some)
+        for made, records in some.items():
+            assert records == full[made], f"{scenario.stem}: {made} differs when only {name} is asked for"
+    assert len(generate(model, rows, only=[])) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from polyplan import __version__
@@ -25,8 +25,10 @@ def _score(score: FamilyScore) -> dict[str, Any]:
 
 
 def _profile(entity: EntityPlan) -> dict[str, Any]:
-    profile = asdict(entity.profile)
-    profile["patterns"] = [p["name"] for p in profile["patterns"]]
+    # Field by field rather than `asdict`, which deep-copies every pattern only to drop it: the
+    # other fields are scalars, enums and tuples of text.
+    profile = {f.name: getattr(entity.profile, f.name) for f in fields(entity.profile)}
+    profile["patterns"] = [p.name for p in entity.profile.patterns]
     profile["strongest_consistency"] = entity.profile.strongest_consistency.value
     return {key: (round(value, 3) if isinstance(value, float) else value) for key, value in profile.items()}
 

@@ -8,12 +8,12 @@ estimate (±25 %). Pure: returns texts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import RequirementsModel
+from polyplan.perf import data_json
 from polyplan.plan.ir import SyncMechanism
 from polyplan.seed.generate import generate, rows_for_targets
 from polyplan.stores.cache import codec
@@ -53,7 +53,7 @@ def seed_rows(model: RequirementsModel, entities: set[str]) -> dict[str, int]:
 def render_data(model: RequirementsModel, design: CacheDesign) -> str:
     """tests/data/redis_records.json: seeded records of every entity with cache keys."""
     entities = sorted({key.entity for key in design.keys}, key=list(model.entities).index)
-    records = generate(model, seed_rows(model, set(entities)), seed=0)
+    records = generate(model, seed_rows(model, set(entities)), seed=0, only=entities)
     data = {
         "model": model.name,
         # From the model, not from keys.json (the artifact under test): each entity's
@@ -70,7 +70,7 @@ def render_data(model: RequirementsModel, design: CacheDesign) -> str:
             for entity in entities
         },
     }
-    return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+    return data_json(data, sort_keys=False)
 
 
 def _cache_ttl(model: RequirementsModel, serves: tuple[str, ...], sync: SyncMechanism | None) -> int:

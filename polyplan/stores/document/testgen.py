@@ -503,7 +503,11 @@ def render_data(plan: Plan, design: DocumentDesign) -> str:
     """tests/data/mongodb_cases.json (Extended JSON)."""
     model = plan.model
     entities = {c.entity for c in design.collections} | {e.child for e in design.embeddings if e.embedded}
-    records = generate(model, seed_rows(model, entities), seed=0)
+    # Records of these entities only (and of what they reference), plus both ends of the
+    # many-to-many links the collections carry.
+    linked = {link.relationship for c in design.collections for link in c.links}
+    ends = {e for r in model.relationships if r.name in linked for e in (r.from_, r.to)}
+    records = generate(model, seed_rows(model, entities), seed=0, only=entities | ends)
     everything = _documents(plan, design, records)
     # The last document of each collection is kept out: invalid and duplicate cases are variants of it.
     documents = {name: docs[:-1] if len(docs) > 1 else docs for name, docs in everything.items()}

@@ -16,7 +16,6 @@ order, predicate and included columns. The plan and catalog readers are
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from sqlalchemy.sql.elements import BinaryExpression, UnaryExpression
 
 from polyplan.model.derived import pattern_named
 from polyplan.model.schema import Family
+from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.explain import IndexShape, KeyPart
@@ -306,7 +306,7 @@ def index_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Engine
     data = index_test_data(plan, tables, builds)
     if not data["proofs"]:
         return {}
-    files = {DATA_FILE: json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"}
+    files = {DATA_FILE: data_json(data)}
     for engine in ENGINES:
         files[f"test_{engine}_indexes.py"] = (
             _RUNTIME.replace("@ENGINE@", engine).replace("@TITLE@", TITLES[engine]).replace("@MODEL@", plan.model.name)

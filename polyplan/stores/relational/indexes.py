@@ -847,17 +847,12 @@ def _estimate_ms(pages: float) -> float:
     return round(BASE_MS + pages * PAGE_MS, 2)
 
 
-def _gain(ctx: _Context, table: TableSpec, candidate: Candidate, needs: list[Need], current: dict[str, float]) -> float:
-    """Page reads per second `candidate` saves over the plans the needs have now.
-
-    An index that does not at least halve a pattern's cost is not worth its upkeep for that
-    pattern: this keeps near-duplicates of an index already chosen out.
-    """
+def _gain(reach: list[tuple[Need, float]], current: dict[str, float]) -> float:
+    """Page reads per second a candidate saves over the needs' plans now (`reach`: the needs it
+    finds, each with its cost through it). An index that does not at least halve a pattern's
+    cost is not worth its upkeep for it: this keeps near-duplicates of a chosen index out."""
     gain = 0.0
-    for need in needs:
-        if not usable(candidate.kind, candidate.columns, candidate.where, need):
-            continue
-        cost = _index_cost(ctx, table, candidate, need)
+    for need, cost in reach:
         if cost * MIN_IMPROVEMENT <= current[need.name]:
             gain += need.rate * (current[need.name] - cost)
     return gain
@@ -902,6 +897,12 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
     budget = write_budget(load.write_rate)
     prefixes = {need.name: _prefix_route(ctx, table, need) for need in open_needs}
     current = {need.name: _baseline(load, need, prefixes[need.name]) for need in open_needs}
+    # What a candidate finds, at what cost, and its upkeep stay the same from round to round.
+    reach = {
+        c.name: [(n, _index_cost(ctx, table, c, n)) for n in open_needs if usable(c.kind, c.columns, c.where, n)]
+        for c in pool
+    }
+    upkeep = {c.name: _metrics(ctx, table, c, 0.0) for c in pool}
     chosen: list[Candidate] = []
     benefits: dict[str, float] = {}
     losses: dict[str, HotLoss | None] = {}
@@ -911,13 +912,14 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
         scored = []
         others = [set(table.primary_key), *(set(u) for u in table.uniques), *(_indexed(c) for c in chosen)]
         for candidate in remaining:
-            gain = _gain(ctx, table, candidate, open_needs, current)
-            upkeep = _metrics(ctx, table, candidate, gain)
+            gain = _gain(reach[candidate.name], current)
+            cost = upkeep[candidate.name].write_cost + upkeep[candidate.name].storage_cost
+            # The HOT loss depends on what is already chosen, so it is the one cost computed per round.
             loss = losses[candidate.name] = hot_loss(
                 engine, load.updates, _indexed(candidate), others, ENTRY_WRITE_COST
             )
             hot = loss.cost if loss is not None else 0.0
-            scored.append((gain - upkeep.write_cost - upkeep.storage_cost - hot, candidate.name, candidate, gain))
+            scored.append((gain - cost - hot, candidate.name, candidate, gain))
         scored.sort(key=lambda item: (-item[0], item[1]))
         net, _, best, gain = scored[0]
         if net <= 0:
@@ -939,9 +941,8 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
         chosen.append(best)
         benefits[best.name] = gain
         remaining.remove(best)
-        for need in open_needs:
-            if usable(best.kind, best.columns, best.where, need):
-                current[need.name] = min(current[need.name], _index_cost(ctx, table, best, need))
+        for need, cost in reach[best.name]:
+            current[need.name] = min(current[need.name], cost)
     # Route each need to its cheapest chosen index; an index that ends up serving nothing goes.
     served: dict[str, list[Need]] = {c.name: [] for c in chosen}
     for need in open_needs:

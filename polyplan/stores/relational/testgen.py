@@ -7,10 +7,10 @@ query they check (so a reader sees the coverage) and call `polyplan.validate.rel
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from polyplan.model.schema import Family
+from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.design import tables_to_data
@@ -134,7 +134,7 @@ def layout(plan: Plan, tables: list[TableSpec]) -> str:
         "rows": test_rows(plan),
         "tables": tables_to_data(tables),
     }
-    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return data_json(document)
 
 
 def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, str]:

@@ -9,13 +9,13 @@ without full text must return exactly that set).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import AccessPattern, Attribute, FilterOp, TypeName
+from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import generate, rows_for_scale
 from polyplan.stores.search.design import SearchDesign, SearchIndex
@@ -178,7 +178,8 @@ def _case(
 def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
     """Seeded documents and per-pattern expectations for every index."""
     model = plan.model
-    seeded = generate(model, rows_for_scale(model, 0.0, minimum=SEED_ROWS)) if design.indexes else {}
+    rows = rows_for_scale(model, 0.0, minimum=SEED_ROWS)
+    seeded = generate(model, rows, only=[i.entity for i in design.indexes]) if design.indexes else {}
     by_name = {p.name: p for p in model.access_patterns}
     indexes: dict[str, Any] = {}
     for index in design.indexes:
@@ -217,5 +218,5 @@ def render_tests(plan: Plan, design: SearchDesign) -> dict[str, str]:
     data = test_data(plan, design)
     return {
         f"test_{engine.name}.py": engine.test_template.replace("@MODEL@", plan.model.name),
-        f"data/{engine.name}.json": json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+        f"data/{engine.name}.json": data_json(data),
     }

@@ -11,12 +11,12 @@ for every update write pattern the record it changes and the new versions it wri
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from typing import Any
 
 from polyplan.model.derived import key_of
 from polyplan.model.schema import Direction, RequirementsModel, WriteKind, WritePattern
+from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import feasible_rows, generate, rows_for_scale
 from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Table, WideColumnDesign, table_ttl
@@ -329,7 +329,7 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
     counts = feasible_rows(
         model, {name: count + SPARE_ROWS for name, count in loaded.items() if name in model.entities}
     )
-    seeded = generate(model, counts) if design.entities else {}
+    seeded = generate(model, counts, only=[e.entity for e in design.entities]) if design.entities else {}
     entities: dict[str, Any] = {}
     tables: dict[str, Any] = {}
     cases: dict[str, Any] = {}
@@ -752,5 +752,5 @@ def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
     text = text.replace("@EXTRA@", extra + ", and drops the keyspace")
     return {
         "test_cassandra.py": text,
-        "data/cassandra.json": json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n",
+        "data/cassandra.json": data_json(data, default=str),
     }
