@@ -1,0 +1,103 @@
+"""The mutation suite for the non-relational stores: break a bundled scenario's Redis key design
+or Cassandra tables the way a generator bug would — consistently, in every artifact that carries
+the value — and require the generated tests of that store, run on the real server, to fail and
+name the broken key family or table.
+
+Operators (polyplan.validate.store_mutations): Redis `change-ttl` (a family's TTL halved in the
+family and every command that sets it) and `collide-key` (the template's placeholders replaced by
+a constant); Cassandra `flip-clustering`, `change-partition-key` and `change-ttl` (in schema.cql
+and design.json alike). Only the model-derived test data can tell these apart from the design.
+
+By default the first mutation of each operator per engine runs (one generated-test run each);
+POLYPLAN_MUTATIONS=all runs every mutation of every scenario. The score is printed.
+
+Search mappings and MongoDB collections have generators too, but their generated tests still
+take the expected mapping, indexes and required fields from the artifacts under test, so those
+mutations survive (every one of them, on OpenSearch and FerretDB): they are not claimed here
+until those tests get a model-derived oracle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from polyplan.emit.writer import write_tree
+from polyplan.pipeline import render
+from polyplan.testkit import resolve_url
+from polyplan.validate.runner import run_validation
+from polyplan.validate.store_mutations import StoreMutation, judged, store_mutations
+from tests.conftest import SCENARIOS, planned
+
+ENGINES = [
+    pytest.param("redis", marks=pytest.mark.redis, id="redis"),
+    pytest.param("cassandra", marks=pytest.mark.cassandra, id="cassandra"),
+]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """scenario stem → its full plan folder (written once for the module)."""
+    found = {}
+    for scenario in SCENARIOS:
+        folder = tmp_path_factory.mktemp(scenario.stem)
+        write_tree(render(planned(scenario))[0], folder / "out")
+        found[scenario.stem] = folder / "out"
+    return found
+
+
+def selected(folders: dict[str, Path], engine: str) -> list[tuple[str, StoreMutation]]:
+    """(scenario, mutation) pairs to run: all with POLYPLAN_MUTATIONS=all, else one per operator."""
+    every = [(name, m) for name, folder in sorted(folders.items()) for m in store_mutations(folder, engine)]
+    if os.environ.get("POLYPLAN_MUTATIONS") == "all":
+        return every
+    first: dict[str, tuple[str, StoreMutation]] = {}
+    for name, mutation in every:
+        first.setdefault(mutation.operator, (name, mutation))
+    return list(first.values())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_store_mutations_are_caught(folders: dict[str, Path], engine: str) -> None:
+    url = resolve_url(engine)
+    chosen = selected(folders, engine)
+    operators = {m.operator for _, m in chosen}
+    expected = {
+        "redis": {"change-ttl", "collide-key"},
+        "cassandra": {"flip-clustering", "change-partition-key", "change-ttl"},
+    }
+    assert operators == expected[engine], f"the bundled scenarios no longer exercise {expected[engine] - operators}"
+    scenario_of = {id(m): name for name, m in chosen}
+    started = time.monotonic()
+
+    def run(mutation: StoreMutation) -> tuple[int, str]:
+        with tempfile.TemporaryDirectory(prefix="polyplan-store-mutant-") as work:
+            copy = Path(work) / "out"
+            shutil.copytree(folders[scenario_of[id(mutation)]], copy)
+            mutation.apply(copy)
+            with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
+                code = run_validation(copy, engine, url, trust_edits=True, modules=[f"test_{engine}.py"], output=output)
+                output.seek(0)
+                return code, output.read()
+
+    outcomes = list(judged([m for _, m in chosen], run))
+    caught = sum(1 for _, ok, _ in outcomes if ok)
+    print(f"\nmutation score {engine}: {caught}/{len(outcomes)} caught in {time.monotonic() - started:.0f}s")
+    survivors = [f"{m.label}: {why}" for m, ok, why in outcomes if not ok]
+    assert not survivors, "\n".join(survivors)
+
+
+def test_the_unmutated_folder_passes_so_a_failure_means_something(folders: dict[str, Path]) -> None:
+    """Each mutated run starts from an output whose own tests pass (checked on Redis and Cassandra
+    by tests/test_cache_redis.py and tests/test_wide_column_integration.py); here: every mutation
+    really changes a file, and a mutation's edits leave the rest of the folder alone."""
+    for folder in folders.values():
+        for engine in ("redis", "cassandra"):
+            for mutation in store_mutations(folder, engine):
+                for path, text in mutation.edits:
+                    assert (folder / path).read_text(encoding="utf-8") != text, mutation.label
