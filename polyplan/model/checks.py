@@ -29,6 +29,7 @@ from polyplan.model.schema import (
     RequirementsModel,
     TypeName,
 )
+from polyplan.model.workload_checks import increment_problems
 from polyplan.seed.regex import PatternGenerator
 
 # Names must survive every target: no dots (MongoDB paths), no leading digit, and short enough
@@ -955,5 +956,6 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     # Patterns resolve attributes through relationships: skip them if those are broken.
     if not any(p.code == "PP201" and p.path[0] == "relationships" for p in found):
         found.extend(_pattern_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in increment_problems(model))
         found.extend(_governance_problems(model))
     return found

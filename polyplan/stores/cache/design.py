@@ -40,8 +40,10 @@ from polyplan.model.schema import (
     WriteKind,
     WritePattern,
 )
+from polyplan.plan.increments import counters_of, increments_of
 from polyplan.plan.ir import Plan, Projection, SyncMechanism
 from polyplan.stores.cache import codec, memory
+from polyplan.stores.cache.increments import guarded_commands, hash_commands, string_warning
 from polyplan.stores.cache.keys import KeyTemplate, template
 
 # Placeholders in command templates besides `<attribute>` inside key names (see keys.json).
@@ -659,7 +661,9 @@ class _Designer:
         related = [k for k in self.keys if k.entity == entity and k.role in (Role.POINTER, Role.INDEX)]
         self.stores.append(self._record_write(STORE, entity, WriteKind.UPSERT, (), record, related))
         for write in self.model.write_patterns:
-            if write.entity == entity:
+            if write.entity == entity and write.kind is WriteKind.INCREMENT:
+                self.writes.append(self._increment_write(write, record, None))
+            elif write.entity == entity:
                 self.writes.append(
                     self._record_write(write.name, entity, write.kind, tuple(write.attributes), record, related)
                 )
@@ -772,7 +776,15 @@ class _Designer:
             )
             parts = _part_lengths(attributes)
             as_string, as_hash = _record_estimates(fields, cache_template.length(parts))
-            if as_hash.usage_bytes < as_string.usage_bytes:
+            adders = [i for i in increments_of(model, entity) if set(i.attributes) & set(cached)]
+            if adders:
+                structure, estimate = Structure.HASH, as_hash
+                reason = (
+                    f"hash: {', '.join(i.write for i in adders)} add to its counters in place (HINCRBY) "
+                    f"{sum(i.rate for i in adders):g} times a second instead of invalidating it; "
+                    f"~{as_hash.usage_bytes} B as a {as_hash.encoding} hash vs ~{as_string.usage_bytes} B as JSON"
+                )
+            elif as_hash.usage_bytes < as_string.usage_bytes:
                 structure, estimate = Structure.HASH, as_hash
                 reason = f"hash: the cached answer is replaced whole; ~{as_hash.usage_bytes} B as a {as_hash.encoding} hash vs ~{as_string.usage_bytes} B as JSON"
             else:
@@ -851,6 +863,8 @@ class _Designer:
         key = spec.template.render()
         cached = set(read_set) | set(unique)
         changed = set(write.attributes)
+        if write.kind is WriteKind.INCREMENT and changed & cached:
+            return self._increment_write(write, spec, engine)
         if write.kind is WriteKind.UPDATE and changed and not changed & cached:
             return WritePath(
                 write.name,
@@ -898,6 +912,34 @@ class _Designer:
                 f"if the write changes {', '.join(unique)}, read the old value before the write and DEL its key too"
             )
         return WritePath(write.name, write.entity, write.kind, (spec.name,), tuple(commands), tuple(steps), True)
+
+    def _increment_write(self, write: WritePattern, spec: KeySpec, engine: str | None) -> WritePath:
+        """An increment: added in place to a hash (HINCRBY), or the JSON string invalidated (PP430)."""
+        key = spec.template.render()
+        increment = next(i for i in increments_of(self.model, write.entity) if i.write == write.name)
+        counters = counters_of(self.model, write.entity)
+        steps = [f"commit {write.name} in {engine} first (the system of record adds atomically)" if engine else ""]
+        if spec.structure is Structure.HASH:
+            commands = (
+                hash_commands(key, increment, counters)
+                if spec.role is Role.RECORD
+                else guarded_commands(key, increment, counters)
+            )
+            steps.append(
+                f"then add {increment.step_literal()} to {', '.join(write.attributes)} of {key} in place, atomically "
+                "(only while it is cached: EXISTS and the add are one script, so a miss never leaves a partial hash)"
+                if spec.role is not Role.RECORD
+                else f"add {increment.step_literal()} to {', '.join(write.attributes)} of {key} in place, atomically"
+            )
+        else:
+            commands = [("DEL", key)]
+            steps.append(f"then DEL {key}: a JSON string cannot be added to in place")
+            self.diagnostics.append(
+                string_warning(increment, spec.name, f"write_patterns.{self.model.write_patterns.index(write)}")
+            )
+        return WritePath(
+            write.name, write.entity, write.kind, (spec.name,), tuple(commands), tuple(s for s in steps if s), True
+        )
 
     # -- eviction --
 
