@@ -10,6 +10,7 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.document import render, testgen
 from polyplan.stores.document.design import design
+from polyplan.stores.document.increments import build_writes
 from polyplan.stores.document.spec import DocumentDesign
 
 ROOT = "mongodb"
@@ -52,7 +53,7 @@ class Target(StoreTarget):
             for c in document.collections
         }
         if document.collections:
-            files[f"{ROOT}/queries.json"] = render.render_queries(document)
+            files[f"{ROOT}/queries.json"] = render.render_queries(document, build_writes(plan, document))
             files[f"{ROOT}/setup.py"] = render.render_setup(document)
             files[f"{ROOT}/design.md"] = render.render_design_md(document)
         tests: dict[str, str] = {}

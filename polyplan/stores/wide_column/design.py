@@ -713,8 +713,15 @@ def design_entity(
     tables = [_table(ctx, shape, name, udts) for shape, name in zip(shapes, _names(ctx, shapes, taken), strict=True)]
     for table in tables:
         _bucket_notes(ctx, table)
+    # Imported here: the counters module builds on this one's Table and Query.
+    from polyplan.stores.wide_column.counters import apply_counters, counter_reads
+
+    tables, counted = apply_counters(ctx.model, entity, tables, taken)
+    ctx.notes += counted
     by_pattern = {p: t for t in tables for p in t.patterns}
-    queries = tuple(_query(ctx, p, by_pattern[p.name]) for p in patterns)
+    queries = tuple(
+        counter_reads(_query(ctx, p, by_pattern[p.name]), tables, list(p.reads or ctx.attributes)) for p in patterns
+    )
     enforced = _unenforced(ctx)
     if enforced:
         ctx.note(
