@@ -23,6 +23,7 @@ from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Ta
 from polyplan.stores.wide_column.estimate import unique_sets
 from polyplan.stores.wide_column.runtime import bucket_value, buckets_between, next_bucket, prefix_end, time_bucket
 from polyplan.stores.wide_column.values import canonical, to_json
+from polyplan.stores.wide_column.writes import operations
 
 SEED_ROWS = 40
 SPARE_ROWS = 3  # generated beyond the loaded records: their unique values are free to write
@@ -675,6 +676,49 @@ def test_rows_expire(store: Any) -> None:
 '''
 
 
+INCREMENT_TESTS = r'''
+
+INCREMENTS = sorted(
+    f"{entity}:{name}"
+    for entity, described in WRITES["entities"].items()
+    for name, operation in described["operations"].items()
+    if operation["kind"] == "increment" and not operation["before_batch"]
+)
+
+
+@pytest.mark.parametrize("increment", INCREMENTS)
+def test_increment_is_atomic(store: Any, increment: str) -> None:
+    """WORKERS threads × TIMES counter adds on one row at once: the counter moves by every one of them."""
+    from polyplan.validate.increments import TIMES, WORKERS, check_counter
+
+    session, keyspace, writer = store
+    entity, name = increment.split(":")
+    operation = WRITES["entities"][entity]["operations"][name]
+    record, members = _record(entity, 0), _members(entity, 0)
+    step = int(operation["step"])
+    for statement in operation["after_batch"]:
+        table = statement["table"]
+        types = DESIGN["tables"][table]["types"]
+        held = [c for c, t in types.items() if t["type"] == "counter" and f"{quote(c + '_delta')}" in statement["cql"]]
+        values = writer.values(statement, record)
+        key = writer.row_keys[table]
+        where = " AND ".join(f"{quote(k)} = %s" for k in key)
+        only = {**operation, "after_batch": [statement]}
+        bound = {**record, **{f"{c}_delta": step for c in held}}
+        for column in held:
+            select = f"SELECT {quote(column)} FROM {connect.table_name(keyspace, table)} WHERE {where}"
+
+            def read(select: str = select, column: str = column) -> Any:
+                row = session.execute(select, [values[k] for k in key]).one()
+                return None if row is None else row[column]
+
+            def add() -> None:
+                writer.change(only, None, {}, bound, members)
+
+            check_counter(read, add, step, f"{table}.{column}", WORKERS, TIMES)
+'''
+
+
 def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
     """Generated test file and data file, keyed by path under OUT/tests/.
 
@@ -694,6 +738,9 @@ def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
         extra += ", checks that rows take the tables' TTL and expire"
     else:
         text = text.replace("import time\n", "", 1)  # only the TTL checks wait
+    if any(o.kind == "increment" and o.after for e in design.entities for o in operations(plan.model, e)):
+        text += INCREMENT_TESTS
+        extra += ", proves every counter increment atomic under concurrent adds"
     text = text.replace("@EXTRA@", extra + ", and drops the keyspace")
     return {
         "test_cassandra.py": text,

@@ -68,9 +68,10 @@ class Operation:
     batch: tuple[Statement, ...]
     after: tuple[Statement, ...]  # lightweight transactions run alone after the batch
     notes: tuple[str, ...]
+    step: float | None = None  # an increment's step (what every :*_delta binds)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "after_batch": [s.describe() for s in self.after],
             "batch": "LOGGED" if len(self.batch) > 1 else "none (one statement)",
             "before_batch": [s.describe() for s in self.before],
@@ -80,6 +81,9 @@ class Operation:
             "read_first": self.read_first,
             "statements": [s.describe() for s in self.batch],
         }
+        if self.step is not None:
+            described["step"] = self.step
+        return described
 
 
 def _statement(table: Table, action: str, cql: str, only_if: str | None = None) -> Statement:
@@ -152,7 +156,17 @@ def _increment(model: RequirementsModel, design: EntityDesign, increment: Increm
             "before_batch: a column that is not a counter is added to by compare-and-set: read it, bind :*_old to "
             "the value read and :*_new to it plus the step, and retry from the read while the update is not [applied]"
         )
-    return Operation(increment.write, "increment", increment.rate, None, tuple(before), (), tuple(after), tuple(notes))
+    return Operation(
+        increment.write,
+        "increment",
+        increment.rate,
+        None,
+        tuple(before),
+        (),
+        tuple(after),
+        tuple(notes),
+        increment.step,
+    )
 
 
 def _delete(model: RequirementsModel, design: EntityDesign, name: str, rate: float | None) -> Operation:
