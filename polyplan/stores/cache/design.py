@@ -43,7 +43,7 @@ from polyplan.model.schema import (
 from polyplan.plan.increments import counters_of, increments_of
 from polyplan.plan.ir import Plan, Projection, SyncMechanism
 from polyplan.stores.cache import codec, memory
-from polyplan.stores.cache.increments import guarded_commands, hash_commands, string_warning
+from polyplan.stores.cache.increments import guarded_commands, hash_commands, inexact, invalidation_warning
 from polyplan.stores.cache.keys import KeyTemplate, template
 
 # Placeholders in command templates besides `<attribute>` inside key names (see keys.json).
@@ -776,7 +776,11 @@ class _Designer:
             )
             parts = _part_lengths(attributes)
             as_string, as_hash = _record_estimates(fields, cache_template.length(parts))
-            adders = [i for i in increments_of(model, entity) if set(i.attributes) & set(cached)]
+            adders = [
+                i
+                for i in increments_of(model, entity)
+                if set(i.attributes) & set(cached) and not inexact(counters_of(model, entity), i.attributes)
+            ]
             if adders:
                 structure, estimate = Structure.HASH, as_hash
                 reason = (
@@ -919,7 +923,8 @@ class _Designer:
         increment = next(i for i in increments_of(self.model, write.entity) if i.write == write.name)
         counters = counters_of(self.model, write.entity)
         steps = [f"commit {write.name} in {engine} first (the system of record adds atomically)" if engine else ""]
-        if spec.structure is Structure.HASH:
+        drifting = inexact(counters, increment.attributes)
+        if spec.structure is Structure.HASH and not drifting:
             commands = (
                 hash_commands(key, increment, counters)
                 if spec.role is Role.RECORD
@@ -932,11 +937,16 @@ class _Designer:
                 else f"add {increment.step_literal()} to {', '.join(write.attributes)} of {key} in place, atomically"
             )
         else:
-            commands = [("DEL", key)]
-            steps.append(f"then DEL {key}: a JSON string cannot be added to in place")
-            self.diagnostics.append(
-                string_warning(increment, spec.name, f"write_patterns.{self.model.write_patterns.index(write)}")
+            why = (
+                f"would drift if {', '.join(drifting)} (decimal) were added to in place: HINCRBYFLOAT rounds "
+                "through a long double"
+                if drifting
+                else "holds the record as a JSON string, which Redis cannot add to in place"
             )
+            commands = [("DEL", key)]
+            steps.append(f"then DEL {key}: {spec.name} {why}")
+            path = f"write_patterns.{self.model.write_patterns.index(write)}"
+            self.diagnostics.append(invalidation_warning(increment, spec.name, why, path))
         return WritePath(
             write.name, write.entity, write.kind, (spec.name,), tuple(commands), tuple(s for s in steps if s), True
         )

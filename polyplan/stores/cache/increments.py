@@ -4,14 +4,16 @@ A record held as a hash is added to in place, atomically, by `HINCRBY` (`HINCRBY
 step or a counter that is not whole). A cached answer (a projection) is added to only if it is
 cached at the moment: a Lua script runs EXISTS and HINCRBY as one step, because HINCRBY on a
 missing key would create a hash holding the counter alone, which a later read would take for
-the whole record. A record kept as a JSON string cannot be added to in place: it is invalidated
-instead, with a warning (PP430), since every increment then empties the cache.
+the whole record. A record kept as a JSON string, or a decimal counter with a scale (Redis adds
+fractions only through a long double, so 3340.53 + 200 becomes 3540.53000000000000003), cannot be
+added to in place: the cached answer is invalidated instead, with a warning (PP430), since every
+increment then empties the cache.
 """
 
 from __future__ import annotations
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.schema import Attribute
+from polyplan.model.schema import Attribute, TypeName
 from polyplan.plan.increments import Increment, integral
 
 
@@ -43,14 +45,18 @@ def guarded_commands(key: str, increment: Increment, counters: dict[str, Attribu
     ]
 
 
-def string_warning(increment: Increment, key_family: str, path: str) -> Diagnostic:
-    """PP430: a JSON string cannot be added to in place, so each increment invalidates it."""
+def inexact(counters: dict[str, Attribute], attributes: tuple[str, ...]) -> list[str]:
+    """Decimal counters with a scale: Redis adds them only through a long double (HINCRBYFLOAT), which drifts."""
+    return [a for a in attributes if a in counters and counters[a].type is TypeName.DECIMAL and counters[a].scale]
+
+
+def invalidation_warning(increment: Increment, key_family: str, why: str, path: str) -> Diagnostic:
+    """PP430: the cached record cannot be added to in place, so each increment invalidates it."""
     return Diagnostic(
         "PP430",
         f"{increment.write} adds to {', '.join(increment.attributes)} of {increment.entity} {increment.rate:g} times a "
-        f"second, but {key_family} holds the record as a JSON string, which Redis cannot add to in place: each "
-        "increment deletes it (DEL after the commit), so the cache hits only between increments. A hash record "
-        "(HINCRBY) or a counter key of its own (INCRBY) would keep it",
+        f"second, but {key_family} {why}: each increment deletes the cached answer (DEL after the commit), so the "
+        "cache hits only between increments",
         path,
         Severity.WARNING,
     )
