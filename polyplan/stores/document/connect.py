@@ -291,7 +291,11 @@ def _probe_atomic_inc(db: Database[Any]) -> tuple[bool, str]:
     collection = db[f"{PROBE_PREFIX}inc"]
     collection.insert_one({"_id": 1, "n": 0})
     workers, times = 8, 10
-    hammer(lambda: collection.update_one({"_id": 1}, {"$inc": {"n": 1}}), workers, times)
+
+    def add() -> None:
+        collection.update_one({"_id": 1}, {"$inc": {"n": 1}})
+
+    hammer(add, workers, times)
     stored = collection.find_one({"_id": 1})
     counted = stored.get("n") if stored else None
     if counted != workers * times:
