@@ -464,6 +464,9 @@ class _Designer:
                 and set(write.attributes) < everything
             ):
                 return f"{write.name} updates {', '.join(write.attributes)} only"
+        for increment in increments_of(self.model, entity):
+            if not inexact(counters_of(self.model, entity), increment.attributes):
+                return f"{increment.write} adds to {', '.join(increment.attributes)} in place (HINCRBY)"
         return ""
 
     def _memory(self, estimate: memory.Estimate, keys: float, ttl: int | None, why: str) -> MemorySpec:
@@ -936,6 +939,10 @@ class _Designer:
                 if spec.role is not Role.RECORD
                 else f"add {increment.step_literal()} to {', '.join(write.attributes)} of {key} in place, atomically"
             )
+            if spec.role is Role.RECORD and spec.ttl_seconds:
+                # An increment is a write: ephemeral records expire counted from their last one.
+                commands.append(("EXPIRE", key, str(spec.ttl_seconds)))
+                steps.append(f"EXPIRE {key} {spec.ttl_seconds}: the TTL counts from the last write")
         else:
             why = (
                 f"would drift if {', '.join(drifting)} (decimal) were added to in place: HINCRBYFLOAT rounds "
