@@ -16,6 +16,7 @@ from typing import Any
 from polyplan.diagnostics import CODES
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.history_checks import history_problems
+from polyplan.model.ranges import is_range
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
     TEXTUAL_TYPES,
@@ -543,11 +544,11 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                         (*f_path, "op"),
                     )
                 )
-            if flt.op is FilterOp.RANGE and attribute.type not in ORDERABLE_TYPES:
+            if is_range(flt.op) and attribute.type not in ORDERABLE_TYPES:
                 found.append(
                     Problem(
                         "PP304",
-                        f"range needs an ordered type; '{flt.attribute}' is {attribute.type.value}",
+                        f"{flt.op.value} needs an ordered type; '{flt.attribute}' is {attribute.type.value}",
                         (*f_path, "op"),
                     )
                 )

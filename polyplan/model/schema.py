@@ -282,6 +282,10 @@ class FilterOp(StrEnum):
     RANGE = "range"
     PREFIX = "prefix"
     FULLTEXT = "fulltext"
+    GT = "gt"
+    GE = "ge"
+    LT = "lt"
+    LE = "le"
 
 
 class Filter(Strict):

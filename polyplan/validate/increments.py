@@ -20,6 +20,7 @@ from polyplan.stores.relational.spec import Query
 
 WORKERS = 8
 TIMES = 25
+SQLITE_BUSY_MS = 120_000
 
 
 def hammer(work: Callable[[], None], workers: int = WORKERS, times: int = TIMES) -> None:
@@ -76,8 +77,13 @@ def check_relational(engine: sa.Engine, write: Query, workers: int = WORKERS, ti
     binds = where | {d.name: (int(step) if step == int(step) else step) for d in deltas}
     statement = sa.text(write.sql)
 
+    sqlite = engine.dialect.name == "sqlite"
+
     def add() -> None:
         with engine.begin() as connection:
+            if sqlite:
+                # SQLite has one writer at a time: wait for the lock as long as the run may take.
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
             assert connection.execute(statement, binds).rowcount == 1
 
     hammer(add, workers, times)

@@ -149,6 +149,10 @@ def _matches(document: Mapping[str, Any], flt: Mapping[str, Any], text_word: str
                     return False
                 if op == "$lte" and not codec.comparable(value) <= codec.comparable(operand):
                     return False
+                if op == "$gt" and not codec.comparable(value) > codec.comparable(operand):
+                    return False
+                if op == "$lt" and not codec.comparable(value) < codec.comparable(operand):
+                    return False
                 if op == "$regex" and not (isinstance(value, str) and re.search(operand, value)):
                     return False
         elif value != condition:
@@ -242,6 +246,13 @@ def _choose_params(
             raise ValueError(f"{query.pattern}: no seeded {query.collection} document has {p.attribute}")
         params[p.name] = values[len(values) // 4]
         params[p.name.removesuffix("_min") + "_max"] = values[(3 * len(values)) // 4]
+    for p in (p for p in query.params if p.kind in ("from", "above", "to", "through")):
+        # A one-sided bound at the median: documents on both sides, and one on the bound itself.
+        values = sorted((d[p.path] for d in pool if d.get(p.path) is not None), key=codec.comparable)
+        values = values or sorted((d[p.path] for d in documents if d.get(p.path) is not None), key=codec.comparable)
+        if not values:
+            raise ValueError(f"{query.pattern}: no seeded {query.collection} document has {p.attribute}")
+        params[p.name] = values[len(values) // 2]
     for p in (p for p in query.params if p.kind == "prefix"):
         value = next((d[p.path] for d in pool if isinstance(d.get(p.path), str) and d[p.path]), "")
         params[p.name] = "^" + re.escape(value[: min(3, len(value))])

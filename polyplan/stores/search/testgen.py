@@ -92,6 +92,10 @@ def _check(attr: str, op: str, raw: Any, fold: bool) -> Callable[[dict[str, Any]
         return lambda r: r.get(attr) is not None and value(r) >= bound
     if op == "range_to":
         return lambda r: r.get(attr) is not None and value(r) < bound
+    if op == "range_above":
+        return lambda r: r.get(attr) is not None and value(r) > bound
+    if op == "range_through":
+        return lambda r: r.get(attr) is not None and value(r) <= bound
     if op == "prefix":
         return lambda r: r.get(attr) is not None and str(r[attr]).casefold().startswith(str(raw).casefold())
     return lambda r: True  # full text: decided by the analyzer, checked through the expected hit
@@ -131,7 +135,7 @@ def _case(
             raw: Any = value
         elif param.op == "in":
             raw = [value]
-        elif param.op == "range_from":
+        elif param.op in ("range_from", "range_above", "range_through"):
             raw = value
         elif param.op == "range_to":
             above = sorted(

@@ -22,6 +22,7 @@ from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import all_attributes, key_of, pattern_positions, patterns_of, snake
+from polyplan.model.ranges import ONE_SIDED
 from polyplan.model.schema import (
     AccessPattern,
     Attribute,
@@ -606,6 +607,13 @@ def _query(ctx: _Context, pattern: AccessPattern, table: Table) -> Query:
                 plan.append(f"run once per value of :{name} (in parallel) and merge the results")
         restrictions.append(Restriction(column, "=", name))
     ranged = next(((a, op) for a, op in ops.items() if op in (FilterOp.RANGE, FilterOp.PREFIX)), None)
+    for attr, op in ops.items():
+        if op in ONE_SIDED:
+            # A one-sided slice of the clustering column: one bound, the other end open.
+            kind, symbol = ONE_SIDED[op]
+            name = name_for(f"{attr}_{kind}")
+            params.append(Param(name, attr, f"range_{kind}"))
+            restrictions.append(Restriction(attr, symbol, name))
     if ranged is not None:
         attr, op = ranged
         low, high = (f"{attr}_from", f"{attr}_to") if op is FilterOp.RANGE else (f"{attr}_prefix", f"{attr}_prefix_end")

@@ -91,6 +91,10 @@ def _check(attr: str, op: str, bound: Any) -> Callable[[dict[str, Any]], bool]:
             return bool(value >= bound)
         if op == "lt":
             return bool(value < bound)
+        if op == "gt":
+            return bool(value > bound)
+        if op == "le":
+            return bool(value <= bound)
         return str(value).startswith(str(bound))
 
     return check
@@ -118,6 +122,10 @@ def _filters(
         elif param.op == "range_from":
             values[param.name] = plain
             checks.append(_check(attr, "ge", plain))
+        elif param.op in ("range_above", "range_through"):
+            # One-sided: the target's own value, so rows on either side and on the bound exist.
+            values[param.name] = plain
+            checks.append(_check(attr, "gt" if param.op == "range_above" else "le", plain))
         elif param.op == "range_to":
             upper = _next_above(records, attr, value)
             bucket = table.bucket

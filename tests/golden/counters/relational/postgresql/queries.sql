@@ -23,3 +23,14 @@ SELECT comment.id, comment.body, comment.created_at, comment.upvotes, comment.ar
 FROM comment
 WHERE comment.article_id = :article_id ORDER BY comment.created_at DESC
  LIMIT 10;
+
+-- name: comments_since
+-- entity: Comment
+-- table: comment
+-- columns: id, body, created_at, upvotes, article_id
+-- param :article_id  article_id (eq)
+-- param :created_at_from  created_at (from)
+SELECT comment.id, comment.body, comment.created_at, comment.upvotes, comment.article_id
+FROM comment
+WHERE comment.article_id = :article_id AND comment.created_at >= :created_at_from ORDER BY comment.created_at DESC
+ LIMIT 20;
