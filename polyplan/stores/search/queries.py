@@ -125,10 +125,10 @@ def build_query(
             params += [QueryParam(low, attr, "range_from", kind), QueryParam(high, attr, "range_to", kind)]
             filters.append({"range": {field: {"gte": one(low), "lt": one(high)}}})
         elif flt.op in ONE_SIDED:
-            kind = ONE_SIDED[flt.op][0]
-            name = name_for(f"{base}_{kind}")
-            params.append(QueryParam(name, attr, f"range_{kind}", kind))
-            filters.append({"range": {field: {SEARCH_BOUNDS[kind]: one(name)}}})
+            bound = ONE_SIDED[flt.op][0]
+            name = name_for(f"{base}_{bound}")
+            params.append(QueryParam(name, attr, f"range_{bound}", kind))
+            filters.append({"range": {field: {SEARCH_BOUNDS[bound]: one(name)}}})
         elif flt.op is FilterOp.PREFIX:
             name = name_for(f"{base}_prefix")
             params.append(QueryParam(name, attr, "prefix", kind))
