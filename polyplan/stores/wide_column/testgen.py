@@ -62,6 +62,19 @@ def _next_above(records: list[dict[str, Any]], attr: str, value: Any) -> Any:
     return value + 1
 
 
+def _next_below(records: list[dict[str, Any]], attr: str, value: Any) -> Any:
+    below = sorted({_plain(r[attr]) for r in records if r.get(attr) is not None and _plain(r[attr]) < _plain(value)})
+    if below:
+        return below[-1]
+    if isinstance(value, str):
+        return ""
+    if isinstance(value, dt.datetime):
+        return _plain(value) - dt.timedelta(seconds=1)
+    if isinstance(value, dt.date):
+        return value - dt.timedelta(days=1)
+    return value - 1
+
+
 def _target(records: list[dict[str, Any]], table: Table, query: Query) -> dict[str, Any] | None:
     """The record a pattern's parameters come from; constants are imposed on one if none has them."""
     needed = [p.attribute for p in query.params if p.attribute]
@@ -122,10 +135,15 @@ def _filters(
         elif param.op == "range_from":
             values[param.name] = plain
             checks.append(_check(attr, "ge", plain))
-        elif param.op in ("range_above", "range_through"):
-            # One-sided: the target's own value, so rows on either side and on the bound exist.
+        elif param.op == "range_through":
+            # One-sided, inclusive: the target's own value keeps it, on the bound.
             values[param.name] = plain
-            checks.append(_check(attr, "gt" if param.op == "range_above" else "le", plain))
+            checks.append(_check(attr, "le", plain))
+        elif param.op == "range_above":
+            # One-sided, exclusive: the nearest value below keeps the target and drops that record.
+            lower = _next_below(records, attr, value)
+            values[param.name] = lower
+            checks.append(_check(attr, "gt", lower))
         elif param.op == "range_to":
             upper = _next_above(records, attr, value)
             bucket = table.bucket
