@@ -168,3 +168,41 @@ def test_redis_cannot_serve_a_one_sided_range_and_says_so() -> None:
     assert any(
         d.code == "PP403" and "its ge filter on points has no Redis key structure" in d.message for d in diagnostics
     )
+
+
+CHAT = """
+name: chat
+entities:
+  Room:
+    placement: {family: wide_column}
+    attributes:
+      title: {type: string, max_length: 100}
+    growth: {initial_rows: 100000, rows_per_day: 100}
+  Message:
+    placement: {family: wide_column}
+    attributes:
+      body: {type: text, avg_length: 200}
+      sent_at: {type: timestamptz}
+    growth: {initial_rows: 10000000, rows_per_day: 200000, must_keep: true, time_attribute: sent_at}
+relationships:
+  - {name: room_messages, kind: one_to_many, from: Room, to: Message, max_children: 5000000, avg_children: 100}
+access_patterns:
+  - name: history
+    entity: Message
+    filters: [{attribute: room_id}]
+    sort: [{attribute: sent_at, direction: desc}]
+    limit: 50
+    rate: 500
+"""
+
+
+def test_chat_history_is_bucketed_from_the_worst_case_and_kept_without_time_windows() -> None:
+    """The average room (100 messages) fits one partition; the largest the model allows (5,000,000)
+    does not: the partition is sized from the worst case and bucketed by day. Kept for ever, it gets
+    no time-window compaction (no window would ever expire whole)."""
+    emitted, diagnostics = render(plan_text(CHAT, "chat.yaml"))
+    table = json.loads(emitted["cassandra/design.json"])["tables"]["history"]
+    assert table["bucket"]["unit"] == "day" and table["bucket"]["of"] == "sent_at"
+    assert table["estimate"]["assumptions"] == ["room_id: at most 5000000 per Room (max_children)"]
+    assert table["compaction"] == {"class": "SizeTieredCompactionStrategy"}
+    assert any(d.code == "PP502" and "5,000,000 rows" in d.message for d in diagnostics)

@@ -470,17 +470,20 @@ def _time_series(ctx: _Context) -> bool:
 
 
 def _compaction(ctx: _Context, ttl: int | None) -> tuple[tuple[tuple[str, str | int], ...], str]:
-    if _time_series(ctx):
+    if _time_series(ctx) and ttl:
         # About 30 windows over the retention: few SSTables per read, whole windows expire at once.
-        days = max(1, -(-ttl // SECONDS_PER_DAY // 30)) if ttl else 7
+        days = max(1, -(-ttl // SECONDS_PER_DAY // 30))
         options: tuple[tuple[str, str | int], ...] = (
             ("class", "TimeWindowCompactionStrategy"),
             ("compaction_window_unit", "DAYS"),
             ("compaction_window_size", days),
         )
-        return options, f"time-window compaction ({days}-day windows): append-only time series" + (
-            " with TTL" if ttl else ""
-        )
+        return options, f"time-window compaction ({days}-day windows): append-only time series with TTL"
+    if _time_series(ctx):
+        # Kept for ever, no window is ever dropped whole: windows would only pile up SSTables.
+        return (
+            ("class", "SizeTieredCompactionStrategy"),
+        ), "size-tiered compaction: append-only but kept for ever (no TTL), so time windows would never expire whole"
     if ctx.profile.update_rate > 0 and ctx.profile.read_rate >= ctx.profile.write_rate:
         return (("class", "LeveledCompactionStrategy"),), "leveled compaction: rows are updated and reads dominate"
     return (
