@@ -7,7 +7,7 @@ Code ranges:
   PP3xx  contradictions between settings
   PP4xx  planning warnings (a choice was forced, a target lacks a feature)
   PP5xx  capacity and latency warnings
-  PP6xx  the output folder (refused before anything is written)
+  PP6xx  the output folder (refused before anything is written), and what a command needs to run
   PP7xx  migrations between two versions of a model (nothing is written)
   PP8xx  migration lint: a schema change that blocks or breaks a live application
 """
@@ -69,12 +69,21 @@ CODES: dict[str, str] = {
     "PP407": "reference across stores is not enforced",
     "PP408": "security setting the chosen store cannot enforce",
     "PP409": "encrypted attribute used by a range, prefix or sort",
+    "PP410": "retention by time partitions: the primary key gains the time column",
+    "PP411": "retention by batched deletes: the table cannot be partitioned",
+    "PP412": "a TTL index would delete too many documents a second",
+    "PP413": "retention or archive rule the store cannot carry out",
     "PP430": "increment a store cannot apply natively",
+    "PP445": "PII in a key column cannot be encrypted",
+    "PP446": "encryption not generated for the chosen relational engine",
     "PP501": "latency target at risk",
     "PP502": "partition or document size bound exceeded; bucketing applied",
     "PP601": "output folder holds files polyplan did not write",
     "PP602": "output path is unsafe to replace",
     "PP603": "output folder cannot be written",
+    "PP604": "the command needs an optional extra that is not installed",
+    "PP605": "the database to seed already holds rows",
+    "PP606": "the database to seed holds part of the planned schema, or none of it with --no-create-schema",
     "PP701": "entity or attribute vanished without being declared dropped",
     "PP702": "rename whose source the old version does not have",
     "PP703": "type change with no safe conversion",

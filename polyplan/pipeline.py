@@ -7,6 +7,8 @@ touches the file system, and it writes atomically.
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
 from polyplan.security.docs import security_files
 from polyplan.stores import target_for
+
+# `polyplan -v` shows INFO (what each stage did), `-vv` DEBUG; a library user configures it as usual.
+log = logging.getLogger(__name__)
 
 # Generated test files mark themselves with their engine; registering the marks keeps pytest
 # quiet and lets users select engines with -m.
@@ -41,8 +46,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def plan_file(path: str | Path, targets: Path = BUNDLED_TARGETS) -> Plan:
     """Load, check and plan a model file. Raises DiagnosticError on bad input."""
+    started = time.perf_counter()
     with paused_gc():
-        return build_plan(load_file(path), targets)
+        loaded = load_file(path)
+        log.debug("loaded %s in %.2f s", path, time.perf_counter() - started)
+        plan = build_plan(loaded, targets)
+    log.info("planned %s: %d entities in %.2f s", plan.model.name, len(plan.entities), time.perf_counter() - started)
+    return plan
 
 
 def plan_text(text: str, source: str = "<model>", targets: Path = BUNDLED_TARGETS) -> Plan:
@@ -62,15 +72,24 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     diagnostics = list(plan.diagnostics)
     stores: dict[str, Any] = {}
     for family in plan.families_used():
+        started = time.perf_counter()
         artifacts = target_for(family).emit(plan)
+        log.debug(
+            "%s target: %d files, %d tests in %.2f s",
+            family.value,
+            len(artifacts.files),
+            len(artifacts.tests),
+            time.perf_counter() - started,
+        )
         files.update(artifacts.files)
         files.update({f"tests/{path}": text for path, text in artifacts.tests.items()})
         files.update({f"docs/{path}": text for path, text in artifacts.docs.items()})
         diagnostics.extend(artifacts.diagnostics)
         if artifacts.summary:
             stores[family.value] = artifacts.summary
+    relational = stores.get("relational", {})
     security_docs, security_diagnostics = security_files(
-        plan, stores.get("relational", {}).get("security", {}), diagnostics
+        plan, relational.get("security", {}), diagnostics, relational.get("encryption", {})
     )
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)
@@ -86,7 +105,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files["plan.json"] = render_plan_json(plan, stores, diagnostics)
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
-    files["capacity.md"] = render_capacity_md(plan)
+    files["capacity.md"] = render_capacity_md(plan, stores, diagnostics)
     return files, diagnostics
 
 
@@ -107,4 +126,5 @@ def write_plan(model_path: str | Path, out_dir: str | Path, force: bool = False)
         model_sha256=model_sha256,
         force=force,
     )
+    log.info("wrote %d files to %s", len(files), out_dir)
     return plan, diagnostics

@@ -157,7 +157,8 @@ def unavailable(engine: str, why: str) -> NoReturn:
     pytest.skip(message)
 
 
-def _docker_available() -> bool:
+def docker_available() -> bool:
+    """True when a Docker engine answers (testcontainers can start a store)."""
     try:
         import docker
 
@@ -177,7 +178,7 @@ def resolve_url(engine: str) -> str:
         return "sqlite://"
     if engine in _started:
         return _started[engine]
-    if access.container is None or not _docker_available():
+    if access.container is None or not docker_available():
         unavailable(engine, f"{access.env_var} is not set and no Docker engine answers")
     container, url = access.container()
     atexit.register(container.stop)

@@ -23,7 +23,7 @@ def test_the_cli_loads_nothing_heavy_for_help() -> None:
 def test_planning_loads_no_driver_and_no_test_framework() -> None:
     code = "from polyplan.pipeline import plan_file, render\nrender(plan_file('scenarios/iot.yaml'))"
     loaded = loaded_after(code)
-    # cassandra-driver is the one exception: the wide-column target quotes CQL names with its
-    # `cassandra.metadata` helpers (the field's own escaping), which load no connection code.
+    # The wide-column target quotes CQL names by the driver's rule without importing the driver
+    # (tests/test_cli_install.py checks they agree), so cassandra-driver stays an extra.
     assert "polyplan" in loaded and "sqlalchemy" in loaded  # the probe really planned
-    assert not loaded & {"pytest", "testcontainers", "pymongo", "redis", "elasticsearch", "opensearchpy"}
+    assert not loaded & {"pytest", "testcontainers", "pymongo", "redis", "elasticsearch", "opensearchpy", "cassandra"}

@@ -9,7 +9,7 @@ import pytest
 
 from polyplan.emit.writer import MANIFEST, OutputRefused, write_tree
 from polyplan.model.schema import Family
-from polyplan.pipeline import render, write_plan
+from polyplan.pipeline import plan_text, render, write_plan
 from tests.conftest import SCENARIOS, planned, rendered
 
 FAMILIES = {family.value for family in Family}
@@ -54,10 +54,25 @@ def test_erd_names_every_entity_and_relationship(scenario: Path) -> None:
     erd = rendered(scenario)["erd.mmd"]
     model = planned(scenario).model
     assert erd.startswith("erDiagram\n")
+    plan = planned(scenario)
     for name in model.entities:
-        assert f"    {name} {{" in erd
+        decision = plan.entities[name]
+        # The box shows where the entity lives: the store is part of what the reader sees.
+        assert f'    {name}["{name} · {decision.family.value}:{decision.engine}' in erd
     for relationship in model.relationships:
         assert f'"{relationship.name}' in erd
+
+
+def test_erd_keeps_names_apart_that_mermaid_would_merge() -> None:
+    """`a b` and `a-b` are both `a_b` to Mermaid; merged, two entities would draw as one box."""
+    text = (
+        "name: clash\nentities:\n"
+        "  'a b': {attributes: {'x y': {type: text}, x-y: {type: text}}}\n"
+        "  a-b: {attributes: {id: {type: text}}}\n"
+    )
+    erd = render(plan_text(text, "clash.yaml"))[0]["erd.mmd"]
+    assert '    a_b["a b · ' in erd and '    a_b_2["a-b · ' in erd
+    assert "text x_y " in erd and 'text x_y_2 "name: x-y"' in erd
 
 
 def test_plan_md_explains_decisions_and_runner_ups() -> None:

@@ -76,7 +76,7 @@ def test_seed_command_rejects_bad_input(tmp_path: Path) -> None:
 
 
 def test_seed_command_reports_a_failed_load(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    url = f"sqlite:///{tmp_path / 'no such folder' / 'x.db'}"  # SQLite cannot open it
     result = CliRunner().invoke(app, ["seed", str(SHOP), "--engine", "sqlite", "--url", url, "--rows", "5"])
     assert result.exit_code == 1 and "loading failed" in result.output
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,16 +16,48 @@ from polyplan.emit.writer import OutputRefused
 EXIT_OK = 0
 EXIT_CHECKS_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3  # a bug in polyplan, not in the user's input
 
 console = Console(emoji=False)  # ":100:" in FILE:LINE:COL must not become an emoji
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 T = TypeVar("T")
+log = logging.getLogger("polyplan")
+
+
+def configure_output(level: int, *, no_color: bool = False) -> None:
+    """Route polyplan's `logging` to stderr through Rich at `level` (from -v/-q), colour optional."""
+    from rich.logging import RichHandler
+
+    for stream in (console, err_console):
+        stream.no_color = stream.no_color or no_color
+    handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def quiet() -> bool:
+    """True under -q: print only errors and the results asked for (JSON, files)."""
+    return log.getEffectiveLevel() > logging.WARNING
+
+
+def say(text: str) -> None:
+    """A progress or summary line for people (stdout, plain text); silent under -q."""
+    if not quiet():
+        console.print(text, markup=False, highlight=False)
+
+
+def print_json(body: Any) -> None:
+    """A result as JSON on stdout (sorted keys, so it diffs), whatever -q says."""
+    typer.echo(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
-    """Print findings to stderr, one per line, in the FILE:LINE:COL form."""
+    """Print findings to stderr, one per line, in the FILE:LINE:COL form (warnings not under -q)."""
     for diagnostic in diagnostics:
+        if diagnostic.severity is not Severity.ERROR and quiet():
+            continue
         style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
         err_console.print(diagnostic.render(), style=style, markup=False)
 

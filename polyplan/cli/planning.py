@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,13 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from polyplan.cli.app import app
-from polyplan.cli.common import console, guarded, print_diagnostics
+from polyplan.cli.common import console, guarded, print_diagnostics, print_json, quiet
 
 # The pipeline (pydantic, YAML, every planner module) loads when a command runs, not for --help.
 if TYPE_CHECKING:
     from polyplan.plan.ir import EntityPlan
 
 ModelArg = Annotated[Path, typer.Argument(help="The requirements model (YAML).", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout instead of a table.")]
 
 
 @app.command()
@@ -34,13 +36,40 @@ def plan(
             "the model's folder, a file or a link).",
         ),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Plan MODEL and write plan.json, plan.md, erd.mmd, per-store artifacts and tests to --out."""
+    from polyplan.emit.plan_json import diagnostic_json
     from polyplan.pipeline import write_plan
 
-    with console.status("planning…"):
+    # No spinner when stdout carries JSON or -q asked for silence.
+    with nullcontext() if as_json or quiet() else console.status("planning…"):
         result, diagnostics = guarded(lambda: write_plan(model, out, force=force))
     print_diagnostics(diagnostics)
+    if as_json:
+        print_json(
+            {
+                "model": result.model.name,
+                "out": str(out),
+                "entities": [
+                    {
+                        "name": entity.name,
+                        "system_of_record": {"family": entity.family.value, "engine": entity.engine},
+                        "projections": [
+                            {"family": p.family.value, "engine": p.engine, "sync": p.sync.value}
+                            for p in entity.projections
+                        ],
+                        "score": entity.score_of(entity.family).total,
+                        "runner_up": entity.runner_up.value if entity.runner_up else None,
+                    }
+                    for entity in result.entities.values()
+                ],
+                "diagnostics": [diagnostic_json(d) for d in diagnostics],
+            }
+        )
+        return
+    if quiet():
+        return
     table = Table(title=f"{escape(result.model.name)}: plan written to {escape(str(out))}")
     for column in ("entity", "system of record", "projections", "score", "runner-up"):
         table.add_column(column)
@@ -80,23 +109,43 @@ def _explain_entity(entity: EntityPlan) -> Table:
     return table
 
 
+def _entity_name(asked: str, known: list[str]) -> str:
+    """The entity `asked` names: exactly, else the one that matches ignoring case (`product` is
+    `Product`); otherwise a PP201 error that suggests the closest names."""
+    import difflib
+
+    from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+
+    if asked in known:
+        return asked
+    folded = [name for name in known if name.casefold() == asked.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    close = difflib.get_close_matches(asked.casefold(), [name.casefold() for name in known], n=3, cutoff=0.6)
+    hint = [name for name in known if name.casefold() in close]
+    message = f"unknown entity '{asked}'" + (
+        f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else f" (known: {', '.join(known)})"
+    )
+    raise DiagnosticError([Diagnostic("PP201", message, "ENTITY", Severity.ERROR)])
+
+
 @app.command()
 def explain(
     model: ModelArg,
-    entity: Annotated[str | None, typer.Argument(help="Only this entity.")] = None,
+    entity: Annotated[str | None, typer.Argument(help="Only this entity (any letter case).")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show every family's score for each entity, factor by factor, and why the winner won."""
-    from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+    from polyplan.emit.plan_json import entity_json
     from polyplan.pipeline import plan_file
 
     result = guarded(lambda: plan_file(model))
-    if entity is not None and entity not in result.entities:
-        known = ", ".join(result.entities)
-        error = Diagnostic("PP201", f"unknown entity '{entity}' (known: {known})", "ENTITY", Severity.ERROR)
-        guarded(lambda: (_ for _ in ()).throw(DiagnosticError([error])))
-    for name, decision in result.entities.items():
-        if entity is not None and name != entity:
-            continue
+    names = [guarded(lambda: _entity_name(entity, list(result.entities)))] if entity else list(result.entities)
+    chosen = [result.entities[name] for name in names]
+    if as_json:
+        print_json({"model": result.model.name, "entities": [entity_json(decision) for decision in chosen]})
+        return
+    for decision in chosen:
         console.print(_explain_entity(decision))
         for factor in decision.score_of(decision.family).factors:
             console.print(f"  {factor.factor}: {factor.reason}", markup=False)

@@ -132,12 +132,16 @@ def status(
     """Compare a live relational database with MODEL's design; exit 1 on drift (columns, indexes, constraints)."""
     import sqlalchemy as sa
 
+    from polyplan.extras import require, require_engine
+
+    require("alembic", "polyplan status")  # its autogenerate compares the live schema with the design
     from polyplan.migrate.status import drift
     from polyplan.pipeline import plan_file
-    from polyplan.stores.relational.connect import create_engine
+    from polyplan.stores.relational.connect import create_engine, engine_name
 
     plan = guarded(lambda: plan_file(model))
     try:
+        require_engine(engine_name(url), "polyplan status")
         database = create_engine(url)
     except sa.exc.ArgumentError as error:
         err_console.print(f"polyplan status: bad --url: {error}", markup=False)

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from polyplan.analyse.sizing import live_rows
+from polyplan.diagnostics import Diagnostic
+from polyplan.emit.lifecycle import lifecycle_lines
 from polyplan.markdown import cell
 from polyplan.plan.ir import Plan
 
@@ -29,8 +33,11 @@ def capacity_years(plan: Plan) -> list[float]:
     return sorted(set(years))
 
 
-def render_capacity_md(plan: Plan) -> str:
-    """The capacity plan as Markdown."""
+def render_capacity_md(
+    plan: Plan, stores: Mapping[str, Any] | None = None, diagnostics: Sequence[Diagnostic] = ()
+) -> str:
+    """The capacity plan as Markdown; `stores` (plan.json's) and `diagnostics` give the retention
+    and archive design of each aged entity (`lifecycle.lifecycle_lines`)."""
     model = plan.model
     years = capacity_years(plan)
     header = ["entity", "store", "record", *[f"year {y:g}" for y in years]]
@@ -55,4 +62,5 @@ def render_capacity_md(plan: Plan) -> str:
     for store in sorted(per_store):
         lines.append("| " + " | ".join([store, *[_human(b, byte_units=True) for b in per_store[store]]]) + " |")
     lines += ["", "Projections (search index, cache) are counted at full size in their store.", ""]
+    lines += lifecycle_lines(plan, stores or {}, diagnostics)
     return "\n".join(lines)

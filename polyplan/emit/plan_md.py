@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from polyplan.diagnostics import Diagnostic
+from polyplan.emit.erd import render_erd
 from polyplan.markdown import cell, prose
 from polyplan.plan.ir import EntityPlan, Plan
+
+# Mermaid's default `maxTextSize`; GitHub and most viewers keep it, so larger diagrams show an error.
+MERMAID_MAX_TEXT = 50_000
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
@@ -73,5 +77,16 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
         f"- `{d.code}` {d.severity.value}: {cell(d.path) + ': ' if d.path else ''}{prose(d.message)}"
         for d in diagnostics
     ] or ["None."]
-    lines += ["", "## Diagram", "", "See `erd.mmd` (Mermaid).", ""]
+    lines += ["", "## Diagram", ""]
+    erd = render_erd(plan)
+    if len(erd) <= MERMAID_MAX_TEXT:
+        lines += ["Also in `erd.mmd`. Each box names the entity's system of record and projections.", ""]
+        lines += ["```mermaid", erd.rstrip("\n"), "```", ""]
+    else:
+        lines += [
+            f"`erd.mmd` ({len(erd):,} characters) is too large to render inline: Mermaid refuses text "
+            f"over {MERMAID_MAX_TEXT:,} characters by default. Render it with `mmdc -i erd.mmd` and a "
+            "raised `maxTextSize`.",
+            "",
+        ]
     return "\n".join(lines)

@@ -43,6 +43,7 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.relational.design import ATTRIBUTE, RELATIONSHIP, design_schema
 from polyplan.stores.relational.index_render import dialect_of
 from polyplan.stores.relational.render import ENGINES, build_metadata
+from polyplan.stores.relational.retention import Retention, retention_of
 from polyplan.stores.relational.spec import ColumnSpec, TableKind, TableSpec
 
 T = TypeName
@@ -276,6 +277,13 @@ def _constraint_def(design: Design, table: str, name: str, engine: str) -> str |
     return text.split(" ADD ", 1)[1]  # the definition, without the table's (possibly old) name
 
 
+def _aging(rule: Retention | None) -> tuple[object, ...] | None:
+    """What of a retention design a migration would have to change (names aside)."""
+    if rule is None:
+        return None
+    return (rule.column, rule.retention_days, rule.archive_after_days, rule.unit, rule.partitioned)
+
+
 class _Differ:
     def __init__(self, old: Plan, new: Plan, names: Names, problems: _Problems) -> None:
         self.old, self.new, self.names, self.problems = old, new, names, problems
@@ -332,6 +340,10 @@ class _Differ:
         renamed = {c.name: new_columns[s].name for s, c in old_columns.items() if s in new_columns}
         if tuple(renamed.get(c, c) for c in old.primary_key) != new.primary_key:
             self._refuse(new, "its primary key changes")
+            return
+        if _aging(retention_of(old)) != _aging(retention_of(new)):
+            # Partitioning a live table (or changing its jobs) is a copy-and-swap, not an ALTER.
+            self._refuse(new, "its retention or archive rule changes (partitions and jobs in schema.sql)")
             return
         changed: list[ColumnChange] = []
         for source, column in new_columns.items():

@@ -4,7 +4,7 @@ Alembic's own comparison (the one autogenerate uses) reads the database and comp
 the SQLAlchemy metadata `polyplan plan` renders for that engine: tables, columns, nullability,
 indexes, unique and foreign-key constraints. CHECK constraints, which Alembic does not compare,
 are compared by name. polyplan's own bookkeeping (alembic_version, the archives of dropped
-columns, full-text shadow tables) is not drift.
+columns, full-text shadow tables, the partitions and archive tables of retention) is not drift.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from alembic.migration import MigrationContext
 from polyplan.migrate.diff import designs_of
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.index_render import fts_table
+from polyplan.stores.relational.retention import retention_of
 from polyplan.stores.relational.spec import IndexKind
 
 ENGINE_OF_DIALECT = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
@@ -69,11 +70,18 @@ def drift(plan: Plan, connection: sa.Connection) -> list[Drift]:
     engine = ENGINE_OF_DIALECT[connection.dialect.name]
     design = designs_of(plan)[engine]
     own = {fts_table(i) for t in design.tables.values() for i in t.indexes if i.kind is IndexKind.FULLTEXT}
+    aged = [rule for t in design.tables.values() if (rule := retention_of(t)) is not None]
 
     def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
         if type_ != "table" or name is None:
-            return True
-        return not name.startswith(_OWN_PREFIXES) and not any(name.startswith(t) for t in own)
+            # A partition's own indexes are its table's: left out with the partition.
+            table = parent_names.get("table_name") if isinstance(parent_names, dict) else None
+            return table is None or not any(rule.owns(table) for rule in aged)
+        return (
+            not name.startswith(_OWN_PREFIXES)
+            and not any(name.startswith(t) for t in own)
+            and not any(rule.owns(name) for rule in aged)
+        )
 
     context = MigrationContext.configure(connection, opts={"compare_type": False, "include_name": include_name})
     found: list[Drift] = []

@@ -5,10 +5,12 @@ What each store can enforce decides what is generated and what is reported:
 * roles and grants: PostgreSQL and MariaDB/MySQL (`CREATE ROLE`, `GRANT`, column-level where a
   role may only read an entity that holds PII); no other store yet;
 * `tenancy.isolation: row`: PostgreSQL row-level security, MariaDB/MySQL views with a tenant
-  check; no other store yet; `schema` and `database` isolation are not generated yet;
+  check; Redis by tenant-prefixed keys and an ACL user per tenant (`redis_acl.py`); `schema` and
+  `database` isolation are not generated yet;
 * `security.audit`: an append-only audit table filled by triggers on PostgreSQL and
   MariaDB/MySQL; Redis keeps no history at all, so auditing a cached entity is an error;
-* `encrypt_pii`: envelope encryption in the application (the key never reaches a store), with
+* `encrypt_pii`: envelope encryption in the application (the key never reaches a store), or pgcrypto
+  on PostgreSQL where the database must decrypt to filter or sort (`encryption.py`), with
   a keyed hash beside each encrypted value that equality lookups or uniqueness need.
 
 Every setting a chosen store cannot enforce gets a PP408 warning: nothing is accepted and then
@@ -34,12 +36,15 @@ from polyplan.model.schema import (
     Sensitivity,
 )
 from polyplan.plan.ir import Plan
+from polyplan.security.redis_acl import tenant_key
 
 # Roles every deployment gets; a model role may not take one of these names.
 OWNER, APPLICATION, READONLY = "owner", "application", "readonly"
 BUILTIN_ROLES = (OWNER, APPLICATION, READONLY)
 ROLE_ENGINES = frozenset({"postgresql", "mysql"})  # engines whose roles and grants are generated
 ISOLATION_ENGINES = {"postgresql": "row-level security", "mysql": "tenant views (SQL SECURITY DEFINER)"}
+# Stores isolated by key space rather than rows: the tenant leads every key, one ACL user per tenant.
+KEYSPACE_ISOLATION = {"redis": "keys prefixed `<namespace>:t:<tenant>:`, an ACL user per tenant (`redis/acl.json`)"}
 AUDIT_ENGINES = {"postgresql": "audit table + trigger", "mysql": "audit table + triggers"}
 # Where audit is possible in principle (polyplan does not generate it yet) and how it would be done.
 AUDIT_LATER = {
@@ -50,6 +55,7 @@ AUDIT_LATER = {
     "sqlite": "triggers (SQLite has no users to record)",
 }
 ORDER_OPS = frozenset({*RANGE_OPS, FilterOp.PREFIX, FilterOp.FULLTEXT})
+ENVELOPE, PGCRYPTO = "envelope", "pgcrypto"  # how an encrypted attribute is protected
 
 
 @dataclass(frozen=True)
@@ -151,16 +157,38 @@ def builtin_roles(model: RequirementsModel) -> tuple[RoleDesign, ...]:
     )
 
 
-def _protection(model: RequirementsModel, pii: Sensitivity, lookup: bool) -> str:
+def decrypting_ops(model: RequirementsModel, entity: str) -> set[str]:
+    """Attributes of `entity` that a pattern ranges over, searches by prefix or full text, or sorts by:
+    only a database that decrypts them can do that (and still with no index)."""
+    found: set[str] = set()
+    for pattern in model.access_patterns:
+        if pattern.entity == entity:
+            found |= {f.attribute for f in pattern.filters if f.op in ORDER_OPS}
+            found |= {item.attribute for item in pattern.sort}
+    return found
+
+
+def encryption_method(model: RequirementsModel, entity: str, attribute: str, engine: str) -> str:
+    """`pgcrypto` where the database must decrypt (an ordered or prefix use on PostgreSQL), else
+    `envelope` (the application encrypts; no key ever reaches a store)."""
+    if engine == "postgresql" and attribute in decrypting_ops(model, entity):
+        return PGCRYPTO
+    return ENVELOPE
+
+
+def _protection(model: RequirementsModel, pii: Sensitivity, lookup: bool, method: str) -> str:
     if pii is Sensitivity.NONE:
         return "none"
     if model.security.encrypt_pii:
-        text = "envelope encryption in the application (data key wrapped by a key outside the database)"
+        if method == PGCRYPTO:
+            text = "pgcrypto (pgp_sym_encrypt; the key is set per session, never stored): the database decrypts to filter or sort"
+        else:
+            text = "envelope encryption in the application (data key wrapped by a key outside the database)"
         return text + ("; keyed hash (HMAC-SHA-256) for equality lookups" if lookup else "")
     return "withheld from read-only roles (column-level grants)"
 
 
-def _lookups(model: RequirementsModel, entity: str) -> set[str]:
+def equality_lookups(model: RequirementsModel, entity: str) -> set[str]:
     """Attributes of `entity` found by equality (eq/in filters) or kept unique: they need a keyed hash."""
     found: set[str] = set()
     for pattern in model.access_patterns:
@@ -244,7 +272,9 @@ class _Designer:
                 f"tenancy.entities.{tenancy.entities.index(name)}" if name in tenancy.entities else "tenancy.isolation"
             )
             engine = self.engines[name]
-            if engine not in ISOLATION_ENGINES:
+            if engine in KEYSPACE_ISOLATION and tenant_key(self.model, name) is not None:
+                pass  # tenant-prefixed keys and an ACL user per tenant (redis/acl.json)
+            elif engine not in ISOLATION_ENGINES:
                 self.warn(
                     "PP408",
                     f"{name} lives in {engine}, which polyplan cannot isolate per tenant yet: every query "
@@ -252,6 +282,8 @@ class _Designer:
                     path,
                 )
             for projection in self.plan.entities[name].projections:
+                if projection.engine in KEYSPACE_ISOLATION and tenant_key(self.model, name) is not None:
+                    continue
                 self.warn(
                     "PP408",
                     f"the {projection.engine} projection of {name} is not isolated per tenant: "
@@ -285,7 +317,7 @@ class _Designer:
         found: list[Protection] = []
         for name in model.entities:
             decision = self.plan.entities[name]
-            lookups = _lookups(model, name)
+            lookups = equality_lookups(model, name)
             for attr_name, attribute in _leaves(all_attributes(model, name)):
                 encrypted = model.security.encrypt_pii and attribute.pii is not Sensitivity.NONE
                 lookup = encrypted and attr_name in lookups
@@ -298,42 +330,42 @@ class _Designer:
                         decision.engine,
                         encrypted,
                         lookup,
-                        _protection(model, attribute.pii, lookup),
+                        _protection(
+                            model, attribute.pii, lookup, encryption_method(model, name, attr_name, decision.engine)
+                        ),
                     )
                 )
         encrypted_items = [p for p in found if p.encrypted]
         self._order_patterns({(p.entity, p.attribute) for p in encrypted_items})
-        stored = [f"{p.entity}.{p.attribute}" for p in encrypted_items if p.family is Family.RELATIONAL]
-        if stored:
-            # The relational schema keeps each attribute's plaintext type and rules: say so rather
-            # than let `encrypt_pii` look enforced by the database.
-            self.warn(
-                "PP408",
-                f"encrypt_pii: schema.sql still declares {', '.join(stored)} with its plaintext type and rules; "
-                "ciphertext and keyed-hash columns are not generated yet, so the database holds these values in clear",
-                "security.encrypt_pii",
-            )
         return tuple(found)
 
     def _order_patterns(self, encrypted: set[tuple[str, str]]) -> None:
         """PP409: ciphertext has no order and no prefix, so no index can serve such a pattern."""
         for index, pattern in enumerate(self.model.access_patterns):
+            engine = self.engines.get(pattern.entity, "")
             for f_index, flt in enumerate(pattern.filters):
                 if (pattern.entity, flt.attribute) in encrypted and flt.op in ORDER_OPS:
                     self.warn(
                         "PP409",
-                        f"{pattern.entity}.{flt.attribute} is encrypted (encrypt_pii), so a {flt.op.value} filter "
-                        "cannot use an index or the database at all: the application decrypts and filters",
+                        f"{pattern.entity}.{flt.attribute} is encrypted (encrypt_pii), so no index can serve a "
+                        f"{flt.op.value} filter on it: {self._decrypter(pattern.entity, flt.attribute, engine)} "
+                        "decrypts every candidate row and filters",
                         f"access_patterns.{index}.filters.{f_index}",
                     )
             for s_index, item in enumerate(pattern.sort):
                 if (pattern.entity, item.attribute) in encrypted:
                     self.warn(
                         "PP409",
-                        f"{pattern.entity}.{item.attribute} is encrypted (encrypt_pii), so the database cannot "
-                        "sort by it: the application decrypts and sorts (bounded by the pattern's limit)",
+                        f"{pattern.entity}.{item.attribute} is encrypted (encrypt_pii), so no index can sort by it: "
+                        f"{self._decrypter(pattern.entity, item.attribute, engine)} decrypts and sorts "
+                        "(bounded by the pattern's other filters and limit)",
                         f"access_patterns.{index}.sort.{s_index}",
                     )
+
+    def _decrypter(self, entity: str, attribute: str, engine: str) -> str:
+        if encryption_method(self.model, entity, attribute, engine) == PGCRYPTO:
+            return "the database (pgcrypto, key set per session)"
+        return "the application"
 
     def run(self) -> SecurityDesign:
         model = self.model

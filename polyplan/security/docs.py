@@ -17,11 +17,13 @@ from polyplan.security.design import (
     AUDIT_ENGINES,
     AUDIT_LATER,
     ISOLATION_ENGINES,
+    KEYSPACE_ISOLATION,
     ROLE_ENGINES,
     EntityAccess,
     RoleDesign,
     SecurityDesign,
 )
+from polyplan.security.redis_acl import acl_rules, acl_user, tenant_key
 
 # Deployment settings polyplan does not apply (they live outside the schema): the check-list per engine.
 TRANSPORT = {
@@ -108,10 +110,28 @@ def _isolation(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]
             view = next((v for t, v in views.items() if t in _tables_of(relational, entity)), "its tenant view")
             how = "`SET @app_tenant_id = '<id>'`; query the tenant view"
             mechanism = f"SQL SECURITY DEFINER view `{view}` WITH CHECK OPTION; grants on the view only"
+        elif engine in KEYSPACE_ISOLATION and tenant_key(plan.model, entity) is not None:
+            how = "connect as the tenant's ACL user; build keys with the tenant after the namespace"
+            mechanism = KEYSPACE_ISOLATION[engine]
         else:
             how = f"filter every query on `{design.tenant_key}`"
             mechanism = "not enforced by the store (PP408)"
         lines.append(f"| {entity} | {engine} | {mechanism} | {how} |")
+    keyed = [e for e in design.tenant_scoped if design.engines[e] in KEYSPACE_ISOLATION]
+    if keyed:
+        from polyplan.stores.cache.design import literal
+
+        namespace = literal(plan.model.name)
+        rule = " ".join(
+            ["ACL", "SETUSER", acl_user(plan.model, "<tenant>"), *acl_rules(namespace, "<tenant>", "<password>")]
+        )
+        lines += [
+            "",
+            f"Redis ({', '.join(keyed)}): each tenant gets its user when it is provisioned (`redis/acl.json`), "
+            "confined to its key prefix and to data commands; another tenant's keys answer NOPERM:",
+            "",
+            f"```\n{rule}\n```",
+        ]
     lines += [
         "",
         "Both relational files are emitted whichever relational engine is chosen: "
@@ -147,19 +167,40 @@ def _tables_of(relational: Mapping[str, Any], entity: str) -> set[str]:
     return set()
 
 
-def _encryption(design: SecurityDesign, plan: Plan) -> list[str]:
+def _encryption(design: SecurityDesign, plan: Plan, encryption: Mapping[str, Any]) -> list[str]:
     lines = ["## Encryption", ""]
     sensitive = [p for p in design.protections if p.pii.value != "none"]
     if plan.model.security.encrypt_pii:
         lines.append(
-            "`encrypt_pii` is on: every PII attribute is encrypted by the application before it reaches a store "
-            "(envelope encryption: a data key per record, wrapped by a key held in a KMS outside every "
-            "database). No store ever sees the key. An attribute found by equality or kept unique also gets "
-            "a keyed hash (HMAC-SHA-256 under a separate key) stored beside it; the lookup and the unique "
-            "rule use the hash. Ciphertext has no order: a range, prefix or sort on it cannot use an index (PP409). "
-            "Not generated yet (PP408): the relational schema still declares these attributes with their "
-            "plaintext types, so until it holds ciphertext and keyed-hash columns the database stores them in clear."
+            "`encrypt_pii` is on: every PII attribute is encrypted before it is stored. By default the "
+            "application does it (envelope encryption: AES-256-GCM under a data key per value, the data key "
+            "wrapped by a key held in a KMS outside every database); where a pattern ranges over, searches "
+            "by prefix or sorts by an attribute on PostgreSQL, pgcrypto encrypts it so that the database can "
+            "decrypt to filter and sort, with the key set per session (`SET app.pii_key`) and never stored. "
+            "An attribute found by equality or kept unique also gets a keyed hash (HMAC-SHA-256 under a "
+            "separate key) beside it; its lookup index and unique rule move to the hash. Ciphertext has no "
+            "order: a range, prefix or sort on it cannot use an index (PP409). The read-only role is granted "
+            "neither the ciphertext nor the hash."
         )
+        if encryption:
+            lines += [
+                "",
+                "`relational/<engine>/encryption.sql` applies it after `schema.sql`, in three phases: expand "
+                "(add the `*_enc` and `*_hmac` columns), backfill (the application writes envelopes and hashes of "
+                "existing rows; pgcrypto columns are filled by SQL run with the key in the session), contract "
+                "(the plaintext column is emptied and a CHECK keeps it empty, unique rules and equality indexes "
+                "move to the hash, the new columns become NOT NULL where the attribute is required).",
+                "",
+                "| column | engine | method | ciphertext | keyed hash |",
+                "|---|---|---|---|---|",
+            ]
+            for engine, columns in sorted(encryption.items()):
+                for context, item in columns.items():
+                    lines.append(
+                        f"| {_cell(context)} | {engine} | {item['method']} | `{item['ciphertext']}` | "
+                        + (f"`{item['keyed_hash']}`" if item["keyed_hash"] else "—")
+                        + " |"
+                    )
     else:
         lines.append("`encrypt_pii` is off: PII attributes are stored in clear, withheld from read-only roles.")
     lines += ["", "| attribute | class | store | protection |", "|---|---|---|---|"]
@@ -228,7 +269,11 @@ def _not_enforced(diagnostics: Sequence[Diagnostic]) -> list[str]:
 
 
 def render_security_doc(
-    plan: Plan, design: SecurityDesign, relational: Mapping[str, Any], diagnostics: Sequence[Diagnostic]
+    plan: Plan,
+    design: SecurityDesign,
+    relational: Mapping[str, Any],
+    diagnostics: Sequence[Diagnostic],
+    encryption: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole security plan. `relational` is the relational target's `security` summary by engine."""
     model = plan.model
@@ -236,7 +281,7 @@ def render_security_doc(
         [f"# Security plan: {model.name} (version {model.version})", "", "Generated by polyplan from the model."],
         _roles(design, plan, relational),
         _isolation(design, plan, relational),
-        _encryption(design, plan),
+        _encryption(design, plan, encryption or {}),
         _audit(design, relational),
         _classification(design),
         _not_enforced(diagnostics),
@@ -245,11 +290,15 @@ def render_security_doc(
 
 
 def security_files(
-    plan: Plan, relational: Mapping[str, Any], diagnostics: Sequence[Diagnostic]
+    plan: Plan,
+    relational: Mapping[str, Any],
+    diagnostics: Sequence[Diagnostic],
+    encryption: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, str], list[Diagnostic]]:
     """`docs/security-plan.md` and the design's own diagnostics, when the model states security.
 
-    `relational` is the relational target's `security` summary; `diagnostics` are those found so
+    `relational` is the relational target's `security` summary and `encryption` its encrypted
+    columns per engine; `diagnostics` are those found so
     far (the stores' PP408 warnings are listed in the document with the design's).
     """
     from polyplan.security.design import applies, design_security
@@ -258,5 +307,5 @@ def security_files(
         return {}, []
     design = design_security(plan)
     found = list(design.diagnostics)
-    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409")]
-    return {"docs/security-plan.md": render_security_doc(plan, design, relational, listed)}, found
+    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446")]
+    return {"docs/security-plan.md": render_security_doc(plan, design, relational, listed, encryption)}, found

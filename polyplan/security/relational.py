@@ -38,6 +38,7 @@ from polyplan.security.design import (
     role_access,
     tenant_scoped,
 )
+from polyplan.security.encryption import encrypted_columns
 from polyplan.stores.relational.design import UniqueNames, fit
 from polyplan.stores.relational.render import DIALECTS, build_metadata, header
 from polyplan.stores.relational.spec import TableKind, TableSpec
@@ -386,9 +387,15 @@ class _Renderer:
             f"CREATE FUNCTION {self.q(TENANT_FUNCTION)}() RETURNS {returns}\n"
             f"NOT DETERMINISTIC NO SQL SQL SECURITY INVOKER\nRETURN @{TENANT_VARIABLE}"
         )
+        # With encrypt_pii the views also carry the ciphertext and keyed-hash columns, which
+        # encryption.sql's expand phase adds (run it before this file): the application reaches
+        # tenant-scoped tables only through these views.
+        encrypted, _ = encrypted_columns(self.model, self.tables, self.engine)
         for tenant in self.tenant_tables:
             table = self.metadata.tables[tenant.table]
-            select = sa.select(*table.columns).where(table.c[tenant.tenant_column] == sa.func.app_tenant_id())
+            extra = [n for c in encrypted if c.table == tenant.table for n in (c.ciphertext, c.keyed_hash) if n]
+            source = sa.table(table.name, *[sa.column(c.name) for c in table.columns], *[sa.column(n) for n in extra])
+            select = sa.select(*source.columns).where(source.c[tenant.tenant_column] == sa.func.app_tenant_id())
             self.add(
                 f"CREATE SQL SECURITY DEFINER VIEW {self.q(tenant.relation)} AS\n"
                 f"{self.compiled(select)}\nWITH CASCADED CHECK OPTION"
@@ -422,6 +429,11 @@ class _Renderer:
                 self.add(f"CREATE ROLE {self.q(self.names[role.name])}")
             self.add(f"GRANT ALL PRIVILEGES ON * TO {owner}")
             self.views_mysql()
+            if encrypted_columns(self.model, self.tables, self.engine)[0] and self.tenant_tables:
+                self.notes.append(
+                    "encrypt_pii: run encryption.sql's expand phase before this file: the tenant views "
+                    "name its *_enc and *_hmac columns."
+                )
             self.grants()
             if self.audit_table:
                 self.audit_mysql()

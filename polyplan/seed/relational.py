@@ -11,7 +11,7 @@ has no time-zone-aware type, JSON-safe structures inside JSON columns).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -119,13 +119,22 @@ def table_rows(
 
 
 def load_rows(
-    connection: sa.Connection, metadata: sa.MetaData, rows: Mapping[str, Sequence[Row]], chunk: int = 5000
+    connection: sa.Connection,
+    metadata: sa.MetaData,
+    rows: Mapping[str, Sequence[Row]],
+    chunk: int = 5000,
+    progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
-    """Insert rows table by table, parents first (metadata's dependency order); counts per table."""
+    """Insert rows table by table, parents first (metadata's dependency order); counts per table.
+
+    `progress(table, n)` is called after each chunk of `n` rows (for a progress bar)."""
     counts: dict[str, int] = {}
     for table in metadata.sorted_tables:
         table_rows_ = rows.get(table.name, [])
         for start in range(0, len(table_rows_), chunk):
-            connection.execute(sa.insert(table), list(table_rows_[start : start + chunk]))
+            batch = list(table_rows_[start : start + chunk])
+            connection.execute(sa.insert(table), batch)
+            if progress is not None:
+                progress(table.name, len(batch))
         counts[table.name] = len(table_rows_)
     return counts

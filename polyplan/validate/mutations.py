@@ -321,9 +321,9 @@ def judge(batch: Sequence[Mutation], returncode: int, output: str) -> list[Outco
 
 def mutated_copy(folder: Path, batch: Sequence[Mutation], into: Path) -> Path:
     """A copy of the plan folder under `into` with the batch's edits applied."""
+    # mkdtemp reserves a unique name; copytree fills the empty folder it made.
     target = Path(tempfile.mkdtemp(prefix="mutant-", dir=into))
-    shutil.rmtree(target)
-    shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     edits: dict[str, list[Mutation]] = {}
     for mutation in batch:
         edits.setdefault(mutation.path, []).append(mutation)

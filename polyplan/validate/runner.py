@@ -7,16 +7,18 @@ store fails the run instead of silently skipping it. Output streams through unch
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from polyplan.emit.writer import MANIFEST, foreign_files, read_manifest
-from polyplan.testkit import ENGINES
+from polyplan.testkit import ENGINES, docker_available
 from polyplan.validate.mutations import Mutation, run_mutations
+from polyplan.validate.preflight import handshake, wrong_engine
 from polyplan.validate.reach import masked, unreachable
 
 EXIT_OK = 0
@@ -78,6 +80,27 @@ def verify_generated(folder: Path) -> None:
         )
 
 
+def preflight(engine: str, target: str | None) -> None:
+    """Check once, before any test runs, that `target` is a URL for `engine` with that engine
+    answering behind it: UsageError (no URL and no way to start a container, another engine's
+    URL) or Unreachable (nothing listens, or something else answers), each one line."""
+    if engine == "sqlite":
+        return
+    if not target:
+        if not docker_available():
+            raise UsageError(
+                f"no URL for {engine}: pass --url {ENGINES[engine].example_url} or set {ENGINES[engine].env_var} "
+                "(no Docker engine answers, so no container can be started for it)"
+            )
+        return
+    problem = wrong_engine(engine, target)
+    if problem:
+        raise UsageError(problem)
+    problem = unreachable(engine, target) or handshake(engine, target)
+    if problem:
+        raise Unreachable(f"{engine} at {masked(target)} is not reachable: {problem}")
+
+
 def run_validation(
     folder: str | Path,
     engine: str,
@@ -86,13 +109,17 @@ def run_validation(
     trust_edits: bool = False,
     modules: Sequence[str] = (),
     output: IO[str] | None = None,
+    junit_xml: Path | None = None,
+    events: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     """Run the tests; 0 when all pass, 1 when a check fails. Raises UsageError for bad input.
 
     `trust_edits` skips the manifest check: for polyplan's own mutation tests, which edit a copy
     of an output on purpose to prove the generated tests catch it. `modules` runs only those
     generated modules (file names), and `output` receives pytest's output instead of stdout: both
-    for the mutation runs, which need a single module's verdicts, as text.
+    for the mutation runs, which need a single module's verdicts, as text. `junit_xml` has pytest
+    write a JUnit XML report there (for CI), and `events` receives each event of
+    `polyplan.validate.events` as it happens (the test count, then one per test).
     """
     root = Path(folder).resolve()
     files = test_files(root, engine)
@@ -105,11 +132,7 @@ def run_validation(
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the plan folder exactly as polyplan wrote it
     if url:
         env[ENGINES[engine].env_var] = url
-    target = env.get(ENGINES[engine].env_var)
-    if target:
-        problem = unreachable(engine, target)
-        if problem:
-            raise Unreachable(f"{engine} at {masked(target)} is not reachable: {problem}")
+    preflight(engine, env.get(ENGINES[engine].env_var))
     required = {e for e in env.get("POLYPLAN_REQUIRE", "").split(",") if e.strip()} | {engine}
     env["POLYPLAN_REQUIRE"] = ",".join(sorted(required))
     command = [
@@ -128,19 +151,36 @@ def run_validation(
         "--confcutdir",
         str(tests),
     ]
-    completed = subprocess.run(
-        command,
-        cwd=tests,
-        env=env,
-        check=False,
-        stdout=output,
-        stderr=subprocess.STDOUT if output is not None else None,
-    )
-    if completed.returncode == EXIT_OK:
+    if junit_xml is not None:
+        command += ["--junit-xml", str(Path(junit_xml).resolve())]
+    returncode = _run_pytest(command, tests, env, output, events)
+    if returncode == EXIT_OK:
         return EXIT_OK
-    if completed.returncode == PYTEST_USAGE_ERROR:
+    if returncode == PYTEST_USAGE_ERROR:
         return EXIT_USAGE
     return EXIT_FAILED
+
+
+def _run_pytest(
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    output: IO[str] | None,
+    events: Callable[[dict[str, Any]], None] | None,
+) -> int:
+    """Run pytest; with `events`, through a pipe the events plugin writes to, read as they come."""
+    stderr = subprocess.STDOUT if output is not None else None
+    if events is None:
+        return subprocess.run(command, cwd=cwd, env=env, check=False, stdout=output, stderr=stderr).returncode
+    read_end, write_end = os.pipe()
+    env = {**env, "POLYPLAN_EVENTS_FD": str(write_end)}
+    command = [*command, "-p", "polyplan.validate.events"]
+    with subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=stderr, pass_fds=(write_end,)) as child:
+        os.close(write_end)  # the child holds the only write end: EOF when it exits
+        with os.fdopen(read_end, encoding="utf-8") as stream:
+            for line in stream:
+                events(json.loads(line))
+        return child.wait()
 
 
 RELATIONAL = ("sqlite", "postgresql", "mysql")

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from polyplan.model.schema import TypeName
 from polyplan.security.design import APPLICATION, READONLY
+from polyplan.security.encryption import split_phases
 from polyplan.security.relational import (
     AUDIT_TRACE,
     TENANT_SETTING,
@@ -90,12 +91,16 @@ class SecurityHarness:
     emitted: str
     prefix: str = field(default_factory=lambda: f"pp{secrets.token_hex(5)}_")
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)  # MariaDB: logical role → (user, password)
+    encryption_expand: str = ""  # encryption.sql's expand phase, when the plan encrypts PII
 
     @classmethod
     def from_plan_folder(cls, tests_dir: Path, engine: str) -> SecurityHarness:
         base = Harness.from_plan_folder(tests_dir, engine)
-        emitted = (tests_dir.parent / "relational" / engine / SECURITY_FILE).read_text(encoding="utf-8")
-        return cls(base, emitted)
+        folder = tests_dir.parent / "relational" / engine
+        emitted = (folder / SECURITY_FILE).read_text(encoding="utf-8")
+        encryption = folder / "encryption.sql"
+        expand = split_phases(encryption.read_text(encoding="utf-8"))["expand"] if encryption.exists() else ""
+        return cls(base, emitted, encryption_expand=expand)
 
     @property
     def engine(self) -> str:
@@ -114,17 +119,24 @@ class SecurityHarness:
     # --- setting up --------------------------------------------------------------------------
 
     @contextmanager
-    def database(self, url: str) -> Iterator[sa.Engine]:
-        """A scratch database with the seed rows and the security SQL; roles and logins dropped after."""
+    def database(self, url: str, then: Callable[[sa.Engine], None] | None = None) -> Iterator[sa.Engine]:
+        """A scratch database with the seed rows and the security SQL; roles and logins dropped after.
+        `then` runs last (e.g. the rest of the encryption migration, after security.sql)."""
         admin = create_engine(url, isolation_level="AUTOCOMMIT")
         try:
             with ExitStack() as stack:
                 stack.callback(self._drop_roles, admin)
                 engine = stack.enter_context(scratch_database(url))
                 self.base.load(engine)
+                if self.encryption_expand:
+                    # The deployment order with encrypt_pii: the expand phase adds the columns the
+                    # MariaDB tenant views of security.sql name.
+                    apply_sql(engine, self.encryption_expand)
                 apply_sql(engine, render_security_sql(self.base.model, self.security))
                 if self.engine == "mysql":
                     self._create_logins(engine)
+                if then is not None:
+                    then(engine)
                 yield engine
         finally:
             admin.dispose()

@@ -48,6 +48,7 @@ class Target(StoreTarget):
             f"{ROOT}/cache.md": render.render_cache_md(cache),
             f"{ROOT}/setup.py": render.render_setup(),
         }
+        _tenant_acl(plan, cache, files)
         tests: dict[str, str] = {}
         if cache.keys:
             try:
@@ -58,3 +59,16 @@ class Target(StoreTarget):
                     Diagnostic("PP402", f"no Redis test data could be generated: {exc}", "", Severity.WARNING)
                 )
         return Artifacts(files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(cache))
+
+
+def _tenant_acl(plan: Plan, cache: CacheDesign, files: dict[str, str]) -> None:
+    """`redis/acl.json` when tenant-scoped entities have keys in Redis (their keys lead with the
+    tenant: the model's checks make every tenant-scoped entity carry the tenant key)."""
+    from polyplan.security.redis_acl import ACL_FILE, render_acl_json, tenant_key
+
+    model = plan.model
+    isolated = [
+        e for e in model.entities if tenant_key(model, e) is not None and any(k.entity == e for k in cache.keys)
+    ]
+    if isolated:
+        files[ACL_FILE] = render_acl_json(model, cache.namespace, isolated)

@@ -42,6 +42,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.increments import counters_of, increments_of
 from polyplan.plan.ir import Plan, Projection, SyncMechanism
+from polyplan.security.redis_acl import tenant_segments
 from polyplan.stores.cache import codec, memory
 from polyplan.stores.cache.increments import guarded_commands, hash_commands, inexact, invalidation_warning
 from polyplan.stores.cache.keys import KeyTemplate, template
@@ -328,6 +329,24 @@ class _Designer:
 
     # -- records (cache is the system of record) --
 
+    def _lifecycle_rules(self, entity: str) -> None:
+        """PP413 for the rules a cache cannot carry out: it expires keys, it never archives them."""
+        growth = self.model.entities[entity].growth
+        if growth.archive_after_days:
+            self.warn(
+                "PP413",
+                f"{entity}: archive_after_days ({growth.archive_after_days}) cannot be carried out in a cache: Redis "
+                "only expires keys; nothing is archived (place the entity in a durable store to archive it)",
+                f"entities.{entity}.growth.archive_after_days",
+            )
+        if growth.retention_days and growth.ttl_seconds is None:
+            self.warn(
+                "PP413",
+                f"{entity}: retention_days ({growth.retention_days}) is not a Redis TTL: keys expire only by "
+                f"growth.ttl_seconds (from the last write); set ttl_seconds to {growth.retention_days * 86400} to expire them",
+                f"entities.{entity}.growth.retention_days",
+            )
+
     def record_entity(self, entity: str) -> None:
         model = self.model
         spec = model.entities[entity]
@@ -345,6 +364,7 @@ class _Designer:
             )
         else:
             ttl_reason = f"growth.ttl_seconds: a record expires {ttl} s after its last write (every write re-sets it)"
+        self._lifecycle_rules(entity)
         patterns = patterns_of(model, entity)
         lookups: list[tuple[AccessPattern, tuple[str, ...]]] = []
         indexed: list[AccessPattern] = []
@@ -366,7 +386,14 @@ class _Designer:
         e = literal(snake(entity))
         by = [] if primary == key_attrs else [literal("_".join(primary))]
         rest = [a for a in primary if a not in partition]
-        record_template = template(self.namespace, e, *by, *[(a, True) for a in partition], *[(a, False) for a in rest])
+        record_template = template(
+            self.namespace,
+            *tenant_segments(model, entity),
+            e,
+            *by,
+            *[(a, True) for a in partition],
+            *[(a, False) for a in rest],
+        )
         fields = tuple(
             FieldSpec(name, attribute, codec.text_length(attribute)) for name, attribute in attributes.items()
         )
@@ -506,7 +533,11 @@ class _Designer:
         ttl_reason: str,
     ) -> None:
         pointer_template = template(
-            self.namespace, literal(snake(entity)), literal("_".join(unique)), *[(a, False) for a in unique]
+            self.namespace,
+            *tenant_segments(self.model, entity),
+            literal(snake(entity)),
+            literal("_".join(unique)),
+            *[(a, False) for a in unique],
         )
         record_length = record.template.length(parts)
         estimate = memory.string_key(pointer_template.length(parts), record_length)
@@ -575,7 +606,13 @@ class _Designer:
         keys_count = max(1.0, min(keys_count, rows * share)) if eq else 1.0
         members = max(1.0, rows * share / keys_count)
         by = "by_" + "_".join(eq) if eq else "all"
-        pieces: list[str | tuple[str, bool]] = [self.namespace, literal(snake(entity)), "idx", literal(by)]
+        pieces: list[str | tuple[str, bool]] = [
+            self.namespace,
+            *tenant_segments(self.model, entity),
+            literal(snake(entity)),
+            "idx",
+            literal(by),
+        ]
         pieces += [f"{literal(name)}={value}" for name, value in constants]
         if score:
             pieces.append(literal(f"{score}_{'desc' if sort and sort.direction is Direction.DESC else 'asc'}"))
@@ -773,7 +810,9 @@ class _Designer:
             cached = {name: attributes[name] for name in read_set}
             e = literal(snake(entity))
             by = [] if unique == tuple(key_of(model.entities[entity]).attributes) else [literal("_".join(unique))]
-            cache_template = template(self.namespace, "cache", e, *by, *[(a, False) for a in unique])
+            cache_template = template(
+                self.namespace, *tenant_segments(model, entity), "cache", e, *by, *[(a, False) for a in unique]
+            )
             fields = tuple(
                 FieldSpec(name, attribute, codec.text_length(attribute)) for name, attribute in cached.items()
             )

@@ -14,10 +14,11 @@ from typing import Any
 
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import RequirementsModel, WriteKind
+from polyplan.plan.ir import SyncMechanism
 from polyplan.seed.generate import generate, rows_for_targets
 from polyplan.stores.cache import codec
 from polyplan.stores.cache.commands import RecordView
-from polyplan.stores.cache.design import CacheDesign
+from polyplan.stores.cache.design import WRITE_THROUGH_TTL, CacheDesign, Role
 
 RECORDS_PER_ENTITY = 40
 OTHER_ROWS = 5
@@ -58,12 +59,26 @@ def render_data(model: RequirementsModel, design: CacheDesign) -> str:
         # From the model, not from keys.json (the artifact under test): each entity's
         # growth.ttl_seconds, which its record, pointer and index keys must carry.
         "ttl_seconds": {entity: model.entities[entity].growth.ttl_seconds for entity in entities},
+        # A cached answer lives as long as its pattern tolerates staleness (the model's
+        # staleness_seconds), so a lost invalidation is bounded; written-through answers keep a
+        # fixed TTL that only lets cold entries go.
+        "cache_ttl_seconds": {
+            key.name: _cache_ttl(model, key.serves, key.sync) for key in design.keys if key.role is Role.CACHED
+        },
         "entities": {
             entity: [_view(model, design, entity, record).to_json() for record in records[entity]]
             for entity in entities
         },
     }
     return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def _cache_ttl(model: RequirementsModel, serves: tuple[str, ...], sync: SyncMechanism | None) -> int:
+    patterns = {p.name: p for p in model.access_patterns}
+    tolerated = min(patterns[name].staleness_seconds for name in serves)
+    if sync is SyncMechanism.CACHE_ASIDE_INVALIDATE and tolerated >= 1:
+        return int(tolerated)
+    return WRITE_THROUGH_TTL
 
 
 def render_test(design: CacheDesign) -> str:
@@ -237,6 +252,11 @@ def test_designed_ttls_follow_the_model() -> None:
             model = DATA["ttl_seconds"][family["entity"]]
             assert family["ttl_seconds"] == model, (
                 f"{family['name']}: designed TTL {family['ttl_seconds']}, the model's growth.ttl_seconds is {model}"
+            )
+        else:
+            expected = DATA["cache_ttl_seconds"][family["name"]]
+            assert family["ttl_seconds"] == expected, (
+                f"{family['name']}: designed TTL {family['ttl_seconds']}, the pattern's staleness bound gives {expected}"
             )
 
 

@@ -313,7 +313,7 @@ class _Designer:
         growth = model.entities[entity].growth
         if growth.archive_after_days:
             self.warn(
-                "PP402",
+                "PP413",
                 f"{entity}: archive_after_days ({growth.archive_after_days}) has no MongoDB equivalent; "
                 "use Atlas Online Archive or a scheduled job that moves old documents",
                 f"entities.{entity}.growth.archive_after_days",

@@ -29,6 +29,7 @@ from polyplan.model.schema import (
     WriteKind,
 )
 from polyplan.plan.ir import Plan
+from polyplan.stores.document.expiry import expiry_limit, expiry_rate
 from polyplan.stores.document.spec import (
     CollectionSpec,
     Embedding,
@@ -331,11 +332,28 @@ def _with_ttl(
 ) -> list[IndexSpec]:
     growth = plan.model.entities[entity].growth
     wanted: dict[str, tuple[int, str]] = {}
+    keep_index: dict[str, str] = {}  # attributes indexed for a scheduled purge instead of a TTL
     if growth.retention_days is not None and growth.time_attribute:
-        wanted[growth.time_attribute] = (
-            growth.retention_days * 86400,
-            f"retention: {growth.retention_days} days after {growth.time_attribute}",
-        )
+        rate, limit = expiry_rate(plan, entity), expiry_limit(plan)
+        if rate > limit:
+            warn(
+                "PP412",
+                f"{entity}: a TTL index for the retention of {growth.retention_days} days would delete "
+                f"{rate:,.0f} documents/s at the horizon, above {limit:,.0f}/s (a tenth of one node's writes); "
+                f"no TTL index: drop whole time-bucketed collections, or run a batched deleteMany on "
+                f"{growth.time_attribute} < now - {growth.retention_days} days off-peak (its index is kept for it)",
+                f"entities.{entity}.growth.retention_days",
+            )
+            keep_index[growth.time_attribute] = (
+                f"retention: a scheduled purge deletes documents older than {growth.retention_days} days "
+                f"by {growth.time_attribute} (a TTL index would delete {rate:,.0f}/s)"
+            )
+        else:
+            wanted[growth.time_attribute] = (
+                growth.retention_days * 86400,
+                f"retention: {growth.retention_days} days after {growth.time_attribute} "
+                f"(about {rate:,.0f} deletes/s at the horizon)",
+            )
     if growth.ttl_seconds is not None:
         attribute = _ttl_attribute(plan, entity, warn)
         if attribute is not None:
@@ -343,6 +361,11 @@ def _with_ttl(
             if attribute in wanted:
                 seconds = min(seconds, wanted[attribute][0])
             wanted[attribute] = (seconds, f"TTL: {growth.ttl_seconds} s after {attribute} (each write must refresh it)")
+    for attribute, why in keep_index.items():
+        path = paths[attribute]
+        if attribute not in wanted and not any(i.keys and i.keys[0][0] == path for i in indexes):
+            keys = ((path, 1),)
+            indexes.append(IndexSpec(index_name(keys), keys, serves=("retention",), reason=why))
     for attribute, (seconds, why) in wanted.items():
         path = paths[attribute]
         single = next(

@@ -20,6 +20,8 @@ from polyplan.stores.relational.render import (
     render_queries,
     render_schema,
 )
+from polyplan.stores.relational.retention import retention_of
+from polyplan.stores.relational.retention_sql import retention_jobs_sql, retention_schema_sql
 from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.testgen import generate_tests
 
@@ -56,7 +58,12 @@ class Target(StoreTarget):
         for engine, build in builds.items():
             rendered, queries, skipped = build.rendered, build.queries, build.skipped
             index_notes.extend(d for d in rendered.diagnostics if d.path.startswith("indexes."))
-            files[f"relational/{engine}/schema.sql"] = render_schema(model, rendered)
+            schema = render_schema(model, rendered)
+            retention = retention_schema_sql(tables, rendered.metadata, engine)
+            files[f"relational/{engine}/schema.sql"] = f"{schema}\n{retention}" if retention else schema
+            jobs = retention_jobs_sql(model, tables, engine)
+            if jobs is not None:
+                files[f"relational/{engine}/retention.sql"] = jobs
             files[f"relational/{engine}/queries.sql"] = render_queries(model, engine, queries, skipped)
             writes = build_increments(plan, tables, rendered)
             if writes:
@@ -73,6 +80,11 @@ class Target(StoreTarget):
                 diagnostics.extend(rendered.diagnostics)
                 diagnostics.extend(engine_diagnostics(model, tables, engine))
         summary["entity_tables"] = {t.entity: t.name for t in tables if t.kind is TableKind.ENTITY}
+        aged = {rule.entity: rule for t in tables if (rule := retention_of(t)) is not None}
+        if aged:
+            summary["retention"] = {
+                entity: {**rule.as_data(), "archive_table": rule.archive_table} for entity, rule in sorted(aged.items())
+            }
         tests = generate_tests(plan, tables, builds)
         tests.update(index_tests(plan, tables, builds))
         files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(
@@ -110,6 +122,50 @@ def _security(
         }
         if engine == model.engines.relational:
             found.extend(security.diagnostics)
+    found.extend(_encryption(plan, tables, files, tests, summary))
+    return found
+
+
+def _encryption(
+    plan: Plan, tables: list[TableSpec], files: dict[str, str], tests: dict[str, str], summary: dict[str, Any]
+) -> list[Diagnostic]:
+    """`relational/<engine>/encryption.sql` when `encrypt_pii` puts PII columns in a relational store."""
+    from polyplan.diagnostics import Severity
+    from polyplan.security.encryption import (
+        ENCRYPTION_ENGINES,
+        encrypted_columns,
+        encryption_layout,
+        render_encryption_sql,
+    )
+    from polyplan.security.encryption_testgen import DATA_FILE, encryption_data, encryption_tests
+
+    model = plan.model
+    # The engine the plan chose for its relational entities (the model's choice, or the default).
+    chosen = next((d.engine for d in plan.entities.values() if d.family is Family.RELATIONAL), "postgresql")
+    columns, found = encrypted_columns(model, tables, chosen)
+    if not columns:
+        return found
+    summary["encryption"] = {}
+    tests[DATA_FILE] = encryption_data(tables)
+    for engine in ENCRYPTION_ENGINES:
+        layout = encryption_layout(model, tables, engine)
+        files[f"relational/{engine}/encryption.sql"] = render_encryption_sql(model, layout)
+        tests[f"test_{engine}_encryption.py"] = encryption_tests(engine, layout)
+        summary["encryption"][engine] = {
+            c.context: {"method": c.method, "ciphertext": c.ciphertext, "keyed_hash": c.keyed_hash}
+            for c in layout.columns
+        }
+    if chosen not in ENCRYPTION_ENGINES:
+        found.append(
+            Diagnostic(
+                "PP446",
+                f"encrypt_pii: no encryption.sql for {chosen}: it alters no constraint in place (a table rebuild) "
+                "and has no database-side cryptography; the application must write envelopes and keyed hashes "
+                "into columns of its own, or choose postgresql or mysql",
+                "security.encrypt_pii",
+                Severity.WARNING,
+            )
+        )
     return found
 
 

@@ -47,6 +47,7 @@ CONSTRAINED_FIELDS = ("min", "max", "pattern", "values", "unique")
 HOLDS = "holds"  # for child tables: "list" or "object"
 ATTRIBUTE = "attribute"  # for child tables: the list/object attribute they store
 RELATIONSHIP = "relationship"  # for association tables
+RETENTION = "retention"  # for aged entity tables: retention.Retention.as_data()
 
 
 def fit(name: str, limit: int = MAX_IDENTIFIER) -> str:
@@ -505,12 +506,15 @@ def design_tables(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
 
 
 def design_schema(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
-    """`design_tables` followed by the workload's indexes (`indexes.design_indexes`)."""
+    """`design_tables` followed by the workload's indexes (`indexes.design_indexes`) and the
+    retention design (`retention.design_retention`)."""
     from polyplan.stores.relational.indexes import design_indexes
+    from polyplan.stores.relational.retention import design_retention
 
     tables, diagnostics = design_tables(plan)
     tables, index_diagnostics = design_indexes(plan, tables)
-    return tables, diagnostics + index_diagnostics
+    tables, retention_diagnostics = design_retention(plan, tables)
+    return tables, diagnostics + index_diagnostics + retention_diagnostics
 
 
 # --- plain-data form (for generated tests; indexes and planner notes are left out) ----------
@@ -546,7 +550,7 @@ def tables_to_data(tables: list[TableSpec]) -> list[dict[str, object]]:
             ],
             "uniques": [list(u) for u in t.uniques],
             "checks": [{"name": c.name, "left": c.left, "op": c.op, "right": c.right} for c in t.checks],
-            "extra": {k: v for k, v in sorted(t.extra.items()) if k in (HOLDS, ATTRIBUTE, RELATIONSHIP)},
+            "extra": {k: v for k, v in sorted(t.extra.items()) if k in (HOLDS, ATTRIBUTE, RELATIONSHIP, RETENTION)},
             "comment": t.comment,
         }
         for t in tables

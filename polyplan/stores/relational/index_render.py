@@ -21,6 +21,7 @@ WHERE text verbatim), `prefix_predicate` and `fulltext_predicate`.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -343,6 +344,9 @@ def concurrent_index_sql(metadata: sa.MetaData, specs: Sequence[IndexSpec]) -> s
                 column = table.c[tsvector_column(spec)]
                 ddl = str(CreateColumn(column).compile(dialect=dialect)).strip()
                 lines.append(f"ALTER TABLE {_quote('postgresql', table.name)} ADD COLUMN IF NOT EXISTS {ddl};")
+            if table.dialect_options["postgresql"].get("partition_by"):
+                lines += _partitioned_index(table.name, index, dialect)
+                continue
             options = index.dialect_options["postgresql"]
             options["concurrently"] = True
             try:
@@ -350,6 +354,20 @@ def concurrent_index_sql(metadata: sa.MetaData, specs: Sequence[IndexSpec]) -> s
             finally:
                 options["concurrently"] = False
     return "\n".join(lines) + "\n"
+
+
+def _partitioned_index(table: str, index: sa.Index, dialect: Any) -> list[str]:
+    """A partitioned table's index cannot be built CONCURRENTLY: it is declared ON ONLY the parent
+    (instant; invalid until each partition's index is attached), each partition's is built
+    concurrently and attached. SQLAlchemy has no ON ONLY: added to its CREATE INDEX by hand."""
+    text = str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)).strip()
+    only = re.sub(r" ON ", " ON ONLY ", text, count=1)
+    name = _quote("postgresql", str(index.name))
+    return [
+        f"-- {table} is range-partitioned (retention): for each partition P, run",
+        f"--   CREATE INDEX CONCURRENTLY IF NOT EXISTS <P_index> ON P (same columns); ALTER INDEX {name} ATTACH PARTITION <P_index>;",
+        f"{only};",
+    ]
 
 
 # --- predicates the queries need so that the indexes serve them ------------------------------

@@ -35,6 +35,7 @@ from polyplan.stores.relational.index_render import (
     fulltext_predicate,
     prefix_predicate,
 )
+from polyplan.stores.relational.retention import primary_key_for, retention_of
 from polyplan.stores.relational.spec import ColumnSpec, IndexKind, Query, QueryParam, TableKind, TableSpec
 from polyplan.stores.relational.sqltext import sub_code, trim_lines
 
@@ -302,8 +303,10 @@ def constraints(tables: Sequence[TableSpec], dialect: Dialect) -> dict[str, list
     names = UniqueNames()
     result: dict[str, list[Constraint]] = {}
     for table in tables:
+        # A range-partitioned table's primary key includes the partition column (retention.py).
+        primary_key = primary_key_for(table, dialect.name)
         found: list[Constraint] = [
-            Constraint(table.name, names.take(constraint_name("pk", table.name)), "primary_key", table.primary_key)
+            Constraint(table.name, names.take(constraint_name("pk", table.name)), "primary_key", primary_key)
         ]
         for column in table.columns:
             if not column.nullable:
@@ -389,6 +392,11 @@ def build_metadata(tables: Sequence[TableSpec], engine: str) -> Rendered:
             for c in spec.columns
         ]
         options: dict[str, Any] = dict(dialect.table_options())
+        rule = retention_of(spec)
+        if rule is not None and engine == "postgresql" and engine in rule.partitioned:
+            # Declarative range partitioning; the partitions and their jobs are retention_sql's.
+            quote = dialect.sa_dialect().identifier_preparer.quote
+            options["postgresql_partition_by"] = f"RANGE ({quote(rule.column)})"
         table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, **options)
         for constraint in rules[spec.name]:
             if constraint.kind == "primary_key":
@@ -441,6 +449,11 @@ def _ddl(metadata: sa.MetaData, dialect: Dialect) -> list[str]:
     metadata.create_all(mock, checkfirst=False)
     flush()
     return statements
+
+
+def ddl_statements(metadata: sa.MetaData, engine: str) -> list[str]:
+    """The CREATE statements of `metadata` as SQLAlchemy renders them for `engine` (no `;`)."""
+    return [_trim(statement) for statement in _ddl(metadata, DIALECTS[engine])]
 
 
 def _trim(sql: str) -> str:

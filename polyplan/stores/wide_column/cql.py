@@ -1,8 +1,9 @@
 """Small pieces of CQL text: identifiers, literals, statement splitting (pure).
 
 CQL is written by hand in this package: no maintained library renders CQL DDL (cassandra-driver
-only parses schema it reads back). Identifier quoting uses the driver's own rule
-(`cassandra.metadata.protect_name`): a name stays bare only if it is lower case
+only parses schema it reads back). Identifier quoting follows the driver's own rule
+(`cassandra.metadata.protect_name`, restated here in three lines so that planning needs no
+driver; tests/test_cli_install.py checks both agree): a name stays bare only if it is lower case
 `[a-z][a-z0-9_]*` and not a reserved word; anything else is double-quoted, with `"` doubled.
 Unreserved keywords (`key`, `group`, `ttl`, type names…) are quoted too: a quoted identifier is
 never read as a keyword, so this costs nothing and survives keywords becoming reserved later.
@@ -14,13 +15,13 @@ import hashlib
 import re
 from typing import Any
 
-from cassandra.encoder import cql_quote
-from cassandra.metadata import cql_keywords, escape_name, protect_name
+from polyplan.stores.wide_column.keywords import CQL_KEYWORDS, CQL_KEYWORDS_RESERVED
 
 # Keyspace, table and type names: at most 48 characters, letters, digits and underscores only
 # (even quoted), because they become directory names on every node.
 MAX_SCHEMA_NAME = 48
 _SCHEMA_NAME = re.compile(r"[^a-z0-9_]+")
+_BARE_NAME = re.compile(r"[a-z][0-9a-z_]*")  # the driver's `valid_cql3_word_re`
 
 
 # Keywords of Cassandra 4.1+ grammars (GROUP BY, PER PARTITION LIMIT, LIKE, CAST, data masking…)
@@ -42,13 +43,24 @@ _NEWER_KEYWORDS = frozenset(
         "unmask",
     }
 )
-_KEYWORDS = frozenset(cql_keywords) | _NEWER_KEYWORDS
+_KEYWORDS = CQL_KEYWORDS | _NEWER_KEYWORDS
+
+
+def escape_name(name: str) -> str:
+    """`name` double-quoted, `"` doubled (`cassandra.metadata.escape_name`)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def protect_name(name: str) -> str:
+    """`name` bare when CQL reads it as a name, else quoted (`cassandra.metadata.protect_name`)."""
+    if name.lower() not in CQL_KEYWORDS_RESERVED and _BARE_NAME.fullmatch(name):
+        return name
+    return escape_name(name)
 
 
 def quote(name: str) -> str:
     """A column, field, table or bind-marker name as CQL must spell it."""
-    result: str = escape_name(name) if name.lower() in _KEYWORDS else protect_name(name)
-    return result
+    return escape_name(name) if name.lower() in _KEYWORDS else protect_name(name)
 
 
 def qualified(keyspace: str, name: str) -> str:
@@ -87,9 +99,8 @@ def schema_name(base: str) -> str:
 
 
 def string_literal(text: str) -> str:
-    """A CQL string literal, by the driver's own encoder ('' escapes a quote)."""
-    literal: str = cql_quote(text)
-    return literal
+    """A CQL string literal, as the driver's encoder writes one ('' escapes a quote)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def comment(text: str) -> str:

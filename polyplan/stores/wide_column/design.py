@@ -29,6 +29,7 @@ from polyplan.model.schema import (
     Direction,
     Family,
     FilterOp,
+    Growth,
     RequirementsModel,
     TypeName,
     WriteKind,
@@ -447,11 +448,39 @@ def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estima
     return bucket, after, first, reasons
 
 
+def retention_seconds(growth: Growth) -> int | None:
+    """How long the model keeps a record (retention, else its TTL); None when it must be kept."""
+    if growth.must_keep:
+        return None
+    return growth.retention_days * SECONDS_PER_DAY if growth.retention_days else growth.ttl_seconds
+
+
+def table_ttl(growth: Growth) -> int | None:
+    """A table's default TTL: the retention, unless it is longer than any TTL can say."""
+    ttl = retention_seconds(growth)
+    return ttl if ttl is None or ttl <= MAX_TTL_SECONDS else None
+
+
+def _archive(ctx: _Context) -> None:
+    """Cassandra has no archive tier: an archive rule becomes a documented export job (PP413)."""
+    days = ctx.growth.archive_after_days
+    if not days:
+        return
+    column = ctx.growth.time_attribute or "its time attribute"
+    ctx.note(
+        "PP413",
+        f"{ctx.entity}: archive_after_days ({days}) has no Cassandra mechanism; rows are not moved: a scheduled "
+        f"export (DSBulk unload of the rows with {column} older than {days} days, per time bucket) copies them to "
+        "cold storage"
+        + (" before the TTL removes them" if ctx.growth.retention_days else ", and they stay in the table"),
+        f"entities.{ctx.entity}.growth.archive_after_days",
+    )
+
+
 def _ttl(ctx: _Context) -> int | None:
     """The default TTL from retention; None when records are kept, or kept longer than a TTL can say."""
-    if ctx.growth.must_keep:
-        return None
-    ttl = ctx.growth.retention_days * SECONDS_PER_DAY if ctx.growth.retention_days else ctx.growth.ttl_seconds
+    _archive(ctx)
+    ttl = retention_seconds(ctx.growth)
     if ttl is not None and ttl > MAX_TTL_SECONDS:
         # Capping would delete rows before the retention says; keeping them longer only costs space.
         ctx.note(

@@ -19,7 +19,8 @@ from polyplan.model.derived import key_of
 from polyplan.model.schema import Direction, RequirementsModel, WriteKind, WritePattern
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import feasible_rows, generate, rows_for_scale
-from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Table, WideColumnDesign
+from polyplan.stores.wide_column.counters import is_counter_table
+from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Table, WideColumnDesign, table_ttl
 from polyplan.stores.wide_column.estimate import unique_sets
 from polyplan.stores.wide_column.runtime import bucket_value, buckets_between, next_bucket, prefix_end, time_bucket
 from polyplan.stores.wide_column.values import canonical, to_json
@@ -318,12 +319,19 @@ def _updates(
     return found
 
 
-def _ttl_checks(entity: EntityDesign, records: list[dict[str, Any]], members: dict[str, list[bool]]) -> dict[str, Any]:
-    """Per table with a default TTL: a stored row (its key) and a regular scalar column it has a value in."""
+def _ttl_checks(
+    entity: EntityDesign, records: list[dict[str, Any]], members: dict[str, list[bool]], seconds: int | None
+) -> dict[str, Any]:
+    """Per table of an entity the model gives a retention: the TTL the model implies (`seconds`,
+    never read from the design under test), a stored row's key and a regular scalar column it
+    has a value in (both None when no row can show a TTL)."""
     found: dict[str, Any] = {}
+    if seconds is None:
+        return found
     for table in entity.tables:
-        if not table.ttl_seconds:
-            continue
+        if is_counter_table(table):
+            continue  # Cassandra refuses a TTL on counters: retention is a scheduled delete (PP430)
+        found[table.name] = {"column": None, "key": None, "seconds": seconds}
         for index, record in enumerate(records):
             if not members[table.name][index]:
                 continue
@@ -339,7 +347,7 @@ def _ttl_checks(entity: EntityDesign, records: list[dict[str, Any]], members: di
                 None,
             )
             if column is not None:
-                found[table.name] = {"column": column, "key": _primary_key(table, record)}
+                found[table.name] |= {"column": column, "key": _primary_key(table, record)}
                 break
     return found
 
@@ -358,6 +366,7 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
     spares: dict[str, Any] = {}
     updates: dict[str, Any] = {}
     ttl: dict[str, Any] = {}
+    patterns = {p.name: p for p in model.access_patterns}
     for entity in design.entities:
         generated = [dict(r) for r in seeded[entity.entity]]
         records, extra = generated[: loaded[entity.entity]], generated[loaded[entity.entity] :]
@@ -381,12 +390,14 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
         for query in entity.queries:
             case = _case(query, design.table(query.table), records, types)
             if case is not None:
+                # The model's sort, for the catalog check of clustering order (not the design's).
+                case["sort"] = [[s.attribute, s.direction.value] for s in patterns[query.pattern].sort]
                 cases[query.pattern] = case
         spare = _spare(entity, extra)
         if spare is not None:
             spares[entity.entity] = _version(entity, spare, types)
         updates.update(_updates(model, entity, records, extra, types))
-        ttl.update(_ttl_checks(entity, records, members))
+        ttl.update(_ttl_checks(entity, records, members, table_ttl(model.entities[entity.entity].growth)))
     return {
         "cases": cases,
         "entities": entities,
@@ -646,22 +657,66 @@ def test_updates_keep_tables_in_step(store: Any, update: str) -> None:
     _holds(session, keyspace, entity, old, new)
 '''
 
+SORT_TESTS = r'''
+
+SORTED = sorted(pattern for pattern in PATTERNS if DATA["cases"][pattern]["sort"])
+
+
+@pytest.mark.parametrize("pattern", SORTED)
+def test_clustering_follows_the_patterns_sort(store: Any, pattern: str) -> None:
+    """Each sort attribute of the model's pattern (other than the partition key) is a clustering
+    column ordered as the pattern asks, so the server reads forward instead of reversing a
+    slice; read from the server's catalog, not from schema.cql."""
+    session, keyspace, _ = store
+    case = DATA["cases"][pattern]
+    columns = list(
+        session.execute(
+            "SELECT column_name, kind, clustering_order FROM system_schema.columns "
+            "WHERE keyspace_name = %s AND table_name = %s",
+            (keyspace, case["table"]),
+        )
+    )
+    partition = {c["column_name"] for c in columns if c["kind"] == "partition_key"}
+    clustering = {c["column_name"]: c["clustering_order"] for c in columns if c["kind"] == "clustering"}
+    wanted = [(column, direction) for column, direction in case["sort"] if column not in partition]
+    got = [(column, clustering.get(column, "not a clustering column")) for column, _ in wanted]
+    # A table shared by patterns that sort its columns both ways serves one of them reversed.
+    sharing = {
+        tuple((c, d) for c, d in other["sort"] if c not in partition)
+        for other in DATA["cases"].values()
+        if other["table"] == case["table"] and other["sort"]
+    }
+    reversed_ = [(column, "asc" if direction == "desc" else "desc") for column, direction in wanted]
+    allowed = [wanted, reversed_] if len(sharing) > 1 else [wanted]
+    assert got in allowed, f"{pattern} on {case['table']}: clustering {got}, the model's sort is {wanted}"
+'''
+
 TTL_TESTS = r'''
 
 SHORT_TTL = 2  # seconds: the model's own TTL (months, years) cannot be waited for in a test
-TTL_TABLES = sorted(table for table, spec in DESIGN["tables"].items() if spec["ttl_seconds"])
-TTL_CHECKED = sorted(DATA["ttl"])
+TTL_TABLES = sorted(DATA["ttl"])  # the tables the model's retention gives a TTL
+TTL_CHECKED = TTL_TABLES
 
 
 @pytest.mark.parametrize("table", TTL_CHECKED)
 def test_rows_take_the_table_ttl(store: Any, table: str) -> None:
-    """A row written by writes.json's insert carries the table's default TTL (no statement overrides it)."""
+    """The table's default TTL is the model's retention, and a row written by writes.json's insert
+    carries it (no statement overrides it)."""
     session, keyspace, _ = store
     check = DATA["ttl"][table]
+    seconds = check["seconds"]  # from the model's retention, not from the design under test
+    options = session.execute(
+        "SELECT default_time_to_live FROM system_schema.tables WHERE keyspace_name = %s AND table_name = %s",
+        (keyspace, table),
+    ).one()
+    assert options is not None and options["default_time_to_live"] == seconds, (
+        f"{table}: default TTL {options and options['default_time_to_live']} s, the model's retention is {seconds} s"
+    )
+    if check["column"] is None:
+        return
     row = _row(session, keyspace, table, check["key"], f"TTL({quote(check['column'])}) AS ttl")
-    assert row is not None and row["ttl"] is not None, "the row has no TTL"
-    seconds = DESIGN["tables"][table]["ttl_seconds"]
-    assert seconds - 3600 < row["ttl"] <= seconds  # written within the last hour
+    assert row is not None and row["ttl"] is not None, f"{table}: the row has no TTL"
+    assert seconds - 3600 < row["ttl"] <= seconds, f"{table}: row TTL {row['ttl']} s"  # written within the hour
 
 
 def _set_ttl(session: Any, keyspace: str, seconds: dict[str, int]) -> None:
@@ -694,7 +749,7 @@ def test_rows_expire(store: Any) -> None:
         assert not left, f"still there after {SHORT_TTL} s + 30 s: {sorted({table for table, _ in left})}"
         assert _counts(session, keyspace, TTL_TABLES) == before  # rows written with the model's TTL stay
     finally:
-        _set_ttl(session, keyspace, {table: DESIGN["tables"][table]["ttl_seconds"] for table in TTL_TABLES})
+        _set_ttl(session, keyspace, {table: DATA["ttl"][table]["seconds"] for table in TTL_TABLES})
         for entity in entities:  # in case a check failed before the rows expired
             spare = DATA["spares"][entity]
             delete = WRITES["entities"][entity]["operations"]["delete"]
@@ -759,7 +814,10 @@ def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
     if data["updates"]:
         text += UPDATE_TESTS
         extra += ", runs every update write pattern (to new values and to the same ones)"
-    if any(t.ttl_seconds for e in design.entities for t in e.tables):
+    if any(case["sort"] for case in data["cases"].values()):
+        text += SORT_TESTS
+        extra += ", checks each table's clustering order in the server's catalog"
+    if data["ttl"]:
         text += TTL_TESTS
         extra += ", checks that rows take the tables' TTL and expire"
     else:

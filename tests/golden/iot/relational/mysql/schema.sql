@@ -51,3 +51,34 @@ CREATE TABLE alert (
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='A threshold breach that an operator must acknowledge.' COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_alert_device_id_where_state ON alert (device_id, state);
+
+CREATE INDEX ix_alert_raised_at ON alert (raised_at);
+
+-- Retention and archiving (growth.retention_days, growth.archive_after_days): archive tables,
+-- partitions and the jobs retention.sql runs. Partitions, functions and procedures are not
+-- expressible in SQLAlchemy: written by hand (polyplan/stores/relational/retention_sql.py).
+
+CREATE TABLE alert_archive (
+	id CHAR(32) NOT NULL,
+	kind VARCHAR(11) NOT NULL,
+	state VARCHAR(12) NOT NULL,
+	raised_at DATETIME(6) NOT NULL,
+	acknowledged_at DATETIME(6),
+	note LONGTEXT,
+	device_id CHAR(32) NOT NULL,
+	CONSTRAINT pk_alert_archive PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='Rows of alert archived after 365 days (by raised_at).' COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_alert_archive_raised_at ON alert_archive (raised_at);
+
+CREATE PROCEDURE alert_archive_rows(IN p_now DATETIME(6))
+BEGIN
+    DECLARE cutoff DATETIME(6);
+    DECLARE moved INT DEFAULT 1;
+    SET cutoff = COALESCE(p_now, UTC_TIMESTAMP(6)) - INTERVAL 365 DAY;
+    WHILE moved > 0 DO
+        INSERT INTO alert_archive (id, kind, state, raised_at, acknowledged_at, note, device_id) SELECT id, kind, state, raised_at, acknowledged_at, note, device_id FROM alert WHERE raised_at < cutoff ORDER BY raised_at LIMIT 10000;
+        SET moved = ROW_COUNT();
+        DELETE alert FROM alert JOIN alert_archive AS a ON a.id = alert.id WHERE alert.raised_at < cutoff;
+    END WHILE;
+END;

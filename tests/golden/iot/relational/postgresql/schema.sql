@@ -52,17 +52,81 @@ CREATE TABLE alert (
 	acknowledged_at TIMESTAMP WITH TIME ZONE,
 	note TEXT,
 	device_id UUID NOT NULL,
-	CONSTRAINT pk_alert PRIMARY KEY (id),
+	CONSTRAINT pk_alert PRIMARY KEY (id, raised_at),
 	CONSTRAINT fk_alert_device_id FOREIGN KEY(device_id) REFERENCES device (id) ON DELETE CASCADE,
 	CONSTRAINT ck_alert_kind_enum CHECK (kind IN ('overheat', 'low_battery', 'offline')),
 	CONSTRAINT ck_alert_state_enum CHECK (state IN ('open', 'acknowledged')),
 	CONSTRAINT ck_alert_ack_after_raise CHECK (acknowledged_at >= raised_at)
-);
+)
+ PARTITION BY RANGE (raised_at);
 
 CREATE INDEX ix_alert_device_id_where_state ON alert (device_id) WHERE state = 'open';
+
+CREATE INDEX ix_alert_raised_at ON alert (raised_at);
 
 COMMENT ON TABLE alert IS 'A threshold breach that an operator must acknowledge.';
 
 COMMENT ON COLUMN alert.id IS 'Surrogate primary key.';
 
 COMMENT ON COLUMN alert.device_id IS 'Reference to Device (device_alerts).';
+
+-- Retention and archiving (growth.retention_days, growth.archive_after_days): archive tables,
+-- partitions and the jobs retention.sql runs. Partitions, functions and procedures are not
+-- expressible in SQLAlchemy: written by hand (polyplan/stores/relational/retention_sql.py).
+
+CREATE TABLE alert_archive (
+	id UUID NOT NULL,
+	kind VARCHAR(11) NOT NULL,
+	state VARCHAR(12) NOT NULL,
+	raised_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	acknowledged_at TIMESTAMP WITH TIME ZONE,
+	note TEXT,
+	device_id UUID NOT NULL,
+	CONSTRAINT pk_alert_archive PRIMARY KEY (id, raised_at)
+);
+
+CREATE INDEX ix_alert_archive_raised_at ON alert_archive (raised_at);
+
+COMMENT ON TABLE alert_archive IS 'Rows of alert archived after 365 days (by raised_at).';
+
+CREATE TABLE alert_default PARTITION OF alert DEFAULT;
+
+CREATE FUNCTION alert_partitions_ahead(p_now timestamptz DEFAULT now()) RETURNS void
+LANGUAGE plpgsql SET timezone = 'UTC' AS $$
+DECLARE
+    lo timestamptz := date_trunc('month', p_now - interval '365 days');
+    hi timestamptz;
+BEGIN
+    WHILE lo <= date_trunc('month', p_now) + 3 * interval '1 month' LOOP
+        hi := lo + interval '1 month';
+        IF to_regclass(quote_ident('alert_p' || to_char(lo, 'YYYYMMDD'))) IS NULL
+           AND NOT EXISTS (SELECT 1 FROM alert_default WHERE raised_at >= lo AND raised_at < hi) THEN
+            EXECUTE 'CREATE TABLE ' || quote_ident('alert_p' || to_char(lo, 'YYYYMMDD')) || ' PARTITION OF ' || 'alert' || ' FOR VALUES FROM (' || quote_literal(lo) || ') TO (' || quote_literal(hi) || ')';
+        END IF;
+        lo := hi;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION alert_archive_rows(p_now timestamptz DEFAULT now()) RETURNS void
+LANGUAGE plpgsql SET timezone = 'UTC' AS $$
+DECLARE
+    cutoff timestamptz := p_now - interval '365 days';
+    part record;
+BEGIN
+    FOR part IN SELECT c.oid::regclass::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'alert'::regclass
+          AND substring(pg_get_expr(c.relpartbound, c.oid) from 'TO \(''([^'']+)''\)')::timestamptz <= cutoff
+        ORDER BY 1
+    LOOP
+        EXECUTE 'ALTER TABLE ' || 'alert' || ' DETACH PARTITION ' || part.name;
+        EXECUTE 'INSERT INTO alert_archive (id, kind, state, raised_at, acknowledged_at, note, device_id) SELECT id, kind, state, raised_at, acknowledged_at, note, device_id FROM ' || part.name;
+        EXECUTE 'DROP TABLE ' || part.name;
+    END LOOP;
+    LOOP
+        WITH moved AS (DELETE FROM alert_default WHERE ctid IN (SELECT ctid FROM alert_default WHERE raised_at < cutoff LIMIT 10000) RETURNING id, kind, state, raised_at, acknowledged_at, note, device_id)
+        INSERT INTO alert_archive (id, kind, state, raised_at, acknowledged_at, note, device_id) SELECT id, kind, state, raised_at, acknowledged_at, note, device_id FROM moved;
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+END
+$$;

@@ -58,3 +58,22 @@ CREATE TABLE alert (
 );
 
 CREATE INDEX ix_alert_device_id_where_state ON alert (device_id) WHERE state = 'open';
+
+CREATE INDEX ix_alert_raised_at ON alert (raised_at);
+
+-- Retention and archiving (growth.retention_days, growth.archive_after_days): archive tables,
+-- partitions and the jobs retention.sql runs. Partitions, functions and procedures are not
+-- expressible in SQLAlchemy: written by hand (polyplan/stores/relational/retention_sql.py).
+
+CREATE TABLE alert_archive (
+	id CHAR(32) NOT NULL,
+	kind VARCHAR(11) NOT NULL,
+	state VARCHAR(12) NOT NULL,
+	raised_at DATETIME NOT NULL,
+	acknowledged_at DATETIME,
+	note TEXT,
+	device_id CHAR(32) NOT NULL,
+	CONSTRAINT pk_alert_archive PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_alert_archive_raised_at ON alert_archive (raised_at);

@@ -1,0 +1,293 @@
+"""Mutation testing of the non-relational artifacts: break a plan folder's Redis key design,
+Cassandra tables, search mappings and MongoDB collections the way a generator bug could, and
+require the generated tests of that store to fail and name what was broken.
+
+A generator bug is usually consistent: a wrong TTL lands in `schema.cql` *and* `design.json`, a
+wrong key template in the template *and* every command that uses it. So each mutation edits
+every artifact that carries the value, and only the model-derived data of the generated tests
+(`tests/data/*.json`, written from the model, never from the artifacts) can tell. The relational
+counterpart is `polyplan.validate.mutations`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyplan.validate.mutations import failures
+
+
+@dataclass(frozen=True)
+class StoreMutation:
+    """Edits of one or more files of a plan folder, and what a failing run must name."""
+
+    operator: str
+    engine: str  # the engine whose generated tests must catch it
+    target: str  # a key family, table, index alias or collection the failure must name
+    edits: tuple[tuple[str, str], ...]  # (path relative to the folder, the file's new text)
+    detail: str = ""
+    # Other names a failure may use for the target: the patterns a key family or table serves
+    # (a wrong answer is reported under the pattern that read it).
+    also: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.operator} {self.target}" + (f" ({self.detail})" if self.detail else "")
+
+    def apply(self, folder: Path) -> None:
+        """Write the edited files into `folder` (a copy of the plan folder)."""
+        for path, text in self.edits:
+            (folder / path).write_text(text, encoding="utf-8")
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+def _dump(value: Any, like: str) -> str:
+    """`value` as JSON in the layout of the file it came from (indent and key order kept, so the
+    edit is the only difference)."""
+    indent = 2
+    match = re.search(r"\n( +)\S", like)
+    if match:
+        indent = len(match[1])
+    return json.dumps(value, indent=indent, ensure_ascii=False) + ("\n" if like.endswith("\n") else "")
+
+
+def _read(folder: Path, path: str) -> str:
+    return (folder / path).read_text(encoding="utf-8")
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+
+
+def _replace_strings(value: Any, old: str, new: str) -> Any:
+    """`value` with `old` replaced by `new` inside every string it holds."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_replace_strings(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, old, new) for k, v in value.items()}
+    return value
+
+
+def _ttl_commands(value: Any, template: str, old: int, new: int) -> Any:
+    """Commands on `template` with their expiry (`EX <old>`, `EXPIRE key <old>`) set to `new`."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value) and template in value:
+        return [str(new) if v == str(old) else v for v in value]
+    if isinstance(value, list):
+        return [_ttl_commands(v, template, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _ttl_commands(v, template, old, new) for k, v in value.items()}
+    return value
+
+
+def redis_mutations(folder: Path) -> list[StoreMutation]:
+    """Per key family: its TTL halved everywhere it is written, and its key template made to
+    collide (the record key's placeholders replaced by a constant)."""
+    path = "redis/keys.json"
+    if not (folder / path).is_file():
+        return []
+    text = _read(folder, path)
+    design = _json(text)
+    found: list[StoreMutation] = []
+
+    def readers(family: str) -> tuple[str, ...]:
+        return tuple(sorted({read["pattern"] for read in design.get("reads", []) if family in read["keys"]}))
+
+    for index, family in enumerate(design["keys"]):
+        name, template = family["name"], family["template"]
+        ttl = family.get("ttl_seconds")
+        if ttl:
+            shorter = max(1, int(ttl) // 2)
+            edited = _ttl_commands(design, template, int(ttl), shorter)
+            edited["keys"][index]["ttl_seconds"] = shorter
+            found.append(
+                StoreMutation("change-ttl", "redis", name, ((path, _dump(edited, text)),), f"{ttl} → {shorter} s")
+            )  # a TTL is checked per family: only the family's own name counts
+        placeholders = re.findall(r"<[^<>]+>", template)
+        if placeholders:
+            collided = template
+            for placeholder in placeholders:
+                collided = collided.replace(placeholder, "x")
+            edited = _replace_strings(design, template, collided)
+            found.append(
+                StoreMutation(
+                    "collide-key",
+                    "redis",
+                    name,
+                    ((path, _dump(edited, text)),),
+                    f"{template} → {collided}",
+                    readers(name),
+                )
+            )
+    return found
+
+
+# --- Cassandra -----------------------------------------------------------------------------------
+
+_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\S+)\.(\S+) \(\n.*?;$", re.M | re.S)
+
+
+def cassandra_mutations(folder: Path) -> list[StoreMutation]:
+    """Per table: the clustering order flipped, the partition key changed (its last column moved
+    into the clustering key, or the first clustering column moved into it), and the default TTL
+    halved — each in `schema.cql` and `design.json` alike."""
+    schema_path, design_path = "cassandra/schema.cql", "cassandra/design.json"
+    if not (folder / schema_path).is_file():
+        return []
+    schema, design_text = _read(folder, schema_path), _read(folder, design_path)
+    design = _json(design_text)
+    found: list[StoreMutation] = []
+
+    def add(operator: str, table: str, statement: str, edited: str, spec: dict[str, Any], detail: str) -> None:
+        if edited == statement:
+            return
+        changed = json.loads(json.dumps(design))
+        changed["tables"][table] = spec
+        edits = ((schema_path, schema.replace(statement, edited, 1)), (design_path, _dump(changed, design_text)))
+        found.append(StoreMutation(operator, "cassandra", table, edits, detail, tuple(spec.get("patterns", ()))))
+
+    for match in _TABLE.finditer(schema):
+        statement, table = match[0], match[2].strip('"')
+        spec = design["tables"].get(table)
+        if spec is None:
+            continue
+        order = re.search(r"CLUSTERING ORDER BY \((.*?)\)", statement)
+        if order:
+            flipped = re.sub(r"\b(ASC|DESC)\b", lambda m: "DESC" if m[1] == "ASC" else "ASC", order[1])
+            new_spec = dict(spec, clustering=[[c, "asc" if d == "desc" else "desc"] for c, d in spec["clustering"]])
+            add("flip-clustering", table, statement, statement.replace(order[1], flipped), new_spec, flipped)
+        key = re.search(r"PRIMARY KEY \((?:\((.*?)\)(.*?)|(\w+|\"[^\"]+\")(.*?))\)\n", statement)
+        if key:
+            # `((a, b), c)` or `(a, c)`: a single partition column may go without parentheses.
+            partition = [c.strip() for c in (key[1] or key[3]).split(",")]
+            clustering = [c.strip() for c in (key[2] if key[1] else key[4]).split(",") if c.strip()]
+            if len(partition) > 1:
+                partition, clustering = partition[:-1], [partition[-1], *clustering]
+            elif clustering:
+                partition, clustering = [*partition, clustering[0]], clustering[1:]
+            else:
+                continue
+            rest = "".join(f", {c}" for c in clustering)
+            new_key = f"PRIMARY KEY (({', '.join(partition)}){rest})\n"
+            edited = statement.replace(key[0], new_key, 1)
+            if not clustering:
+                edited = re.sub(r"\) WITH CLUSTERING ORDER BY \(.*?\)\n  AND ", ") WITH ", edited)
+            new_spec = dict(spec, partition_key=[c.strip('"') for c in partition])
+            add("change-partition-key", table, statement, edited, new_spec, new_key.strip())
+        ttl = re.search(r"default_time_to_live = (\d+)", statement)
+        if ttl and int(ttl[1]) > 1:
+            shorter = int(ttl[1]) // 2
+            edited = statement.replace(ttl[0], f"default_time_to_live = {shorter}", 1)
+            add("change-ttl", table, statement, edited, dict(spec, ttl_seconds=shorter), f"{ttl[1]} → {shorter} s")
+    return found
+
+
+# --- search (Elasticsearch, OpenSearch) ----------------------------------------------------------
+
+# A mapping type a generator could plausibly confuse with the designed one.
+_CONFUSED = {"keyword": "text", "text": "keyword", "integer": "keyword", "long": "keyword", "date": "keyword"}
+
+
+def search_mutations(folder: Path, engine: str) -> list[StoreMutation]:
+    """Per index template: the first field whose type a bug could confuse gets that type."""
+    found: list[StoreMutation] = []
+    for path in sorted((folder / engine).glob("*.template.json")) if (folder / engine).is_dir() else []:
+        relative = f"{engine}/{path.name}"
+        text = path.read_text(encoding="utf-8")
+        template = _json(text)
+        alias = template["_meta"]["alias"]
+        properties = template["template"]["mappings"]["properties"]
+        for field, mapping in properties.items():
+            wrong = _CONFUSED.get(mapping.get("type", ""))
+            if wrong is None or set(mapping) - {"type"}:
+                continue  # analyzers, normalizers, formats would not fit the other type
+            edited = json.loads(text)
+            edited["template"]["mappings"]["properties"][field] = {"type": wrong}
+            found.append(
+                StoreMutation(
+                    "change-mapping-type",
+                    engine,
+                    alias,
+                    ((relative, _dump(edited, text)),),
+                    f"{field}: {mapping['type']} → {wrong}",
+                )
+            )
+    return found
+
+
+# --- MongoDB (or FerretDB) -----------------------------------------------------------------------
+
+
+def mongodb_mutations(folder: Path) -> list[StoreMutation]:
+    """Per collection: each designed index dropped or its first two keys swapped, and the first
+    required field made optional in the validator."""
+    found: list[StoreMutation] = []
+    directory = folder / "mongodb" / "collections"
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        relative = f"mongodb/collections/{path.name}"
+        text = path.read_text(encoding="utf-8")
+        spec = _json(text)
+        collection = spec["collection"]
+        for position, index in enumerate(spec.get("indexes", [])):
+            dropped = json.loads(text)
+            del dropped["indexes"][position]
+            target = f"{collection}.{index['name']}"
+            found.append(StoreMutation("drop-index", "mongodb", target, ((relative, _dump(dropped, text)),)))
+            if len(index["key"]) > 1:
+                swapped = json.loads(text)
+                keys = swapped["indexes"][position]["key"]
+                keys[0], keys[1] = keys[1], keys[0]
+                found.append(
+                    StoreMutation(
+                        "reorder-index", "mongodb", target, ((relative, _dump(swapped, text)),), str(keys[:2])
+                    )
+                )
+        required = spec["validator"]["$jsonSchema"].get("required", [])
+        optional = next((name for name in required if name != "_id"), None)
+        if optional is not None:
+            loosened = json.loads(text)
+            loosened["validator"]["$jsonSchema"]["required"].remove(optional)
+            found.append(
+                StoreMutation("drop-required", "mongodb", collection, ((relative, _dump(loosened, text)),), optional)
+            )
+    return found
+
+
+GENERATORS: dict[str, Callable[[Path], list[StoreMutation]]] = {
+    "redis": redis_mutations,
+    "cassandra": cassandra_mutations,
+    "elasticsearch": lambda folder: search_mutations(folder, "elasticsearch"),
+    "opensearch": lambda folder: search_mutations(folder, "opensearch"),
+    "mongodb": mongodb_mutations,
+}
+
+
+def store_mutations(folder: Path, engine: str) -> list[StoreMutation]:
+    """Every mutation of `engine`'s artifacts in a plan folder (none for an engine it lacks)."""
+    return GENERATORS[engine](folder)
+
+
+def names_target(mutation: StoreMutation, output: str) -> bool:
+    """Whether a failing run's summary or assertion messages name the mutation's target."""
+    lines = [*failures(output), *(line for line in output.splitlines() if line.startswith("E "))]
+    names = "|".join(re.escape(name) for name in (mutation.target, *mutation.also))
+    pattern = re.compile(rf"(?<![\w.])(?:{names})(?![\w])")
+    return any(pattern.search(line) for line in lines)
+
+
+def judged(
+    mutations: list[StoreMutation], run: Callable[[StoreMutation], tuple[int, str]]
+) -> Iterator[tuple[StoreMutation, bool, str]]:
+    """(mutation, caught, what the run said) per mutation: `run` validates a mutated copy and
+    returns its exit code and pytest's output."""
+    for mutation in mutations:
+        code, output = run(mutation)
+        caught = code != 0 and names_target(mutation, output)
+        yield mutation, caught, "" if caught else ("; ".join(failures(output))[:500] or "all tests passed")
