@@ -17,6 +17,7 @@ from polyplan.diagnostics import CODES
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.history_checks import history_problems
 from polyplan.model.key_checks import composite_reference_problems
+from polyplan.model.ranges import is_range
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
     TEXTUAL_TYPES,
@@ -30,6 +31,7 @@ from polyplan.model.schema import (
     RequirementsModel,
     TypeName,
 )
+from polyplan.model.workload_checks import increment_problems
 from polyplan.seed.regex import PatternGenerator
 
 # Names must survive every target: no dots (MongoDB paths), no leading digit, and short enough
@@ -546,11 +548,11 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                         (*f_path, "op"),
                     )
                 )
-            if flt.op is FilterOp.RANGE and attribute.type not in ORDERABLE_TYPES:
+            if is_range(flt.op) and attribute.type not in ORDERABLE_TYPES:
                 found.append(
                     Problem(
                         "PP304",
-                        f"range needs an ordered type; '{flt.attribute}' is {attribute.type.value}",
+                        f"{flt.op.value} needs an ordered type; '{flt.attribute}' is {attribute.type.value}",
                         (*f_path, "op"),
                     )
                 )
@@ -959,5 +961,6 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     # Patterns resolve attributes through relationships: skip them if those are broken.
     if not any(p.code == "PP201" and p.path[0] == "relationships" for p in found):
         found.extend(_pattern_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in increment_problems(model))
         found.extend(_governance_problems(model))
     return found

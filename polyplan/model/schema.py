@@ -286,6 +286,10 @@ class FilterOp(StrEnum):
     RANGE = "range"
     PREFIX = "prefix"
     FULLTEXT = "fulltext"
+    GT = "gt"
+    GE = "ge"
+    LT = "lt"
+    LE = "le"
 
 
 class Filter(Strict):
@@ -336,6 +340,7 @@ class WriteKind(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     UPSERT = "upsert"
+    INCREMENT = "increment"
 
 
 class WritePattern(Strict):
@@ -345,7 +350,14 @@ class WritePattern(Strict):
     entity: str
     kind: WriteKind = WriteKind.INSERT
     rate: Annotated[float, Field(ge=0, le=MAX_RATE)] = Field(default=1, description="Peak executions per second.")
-    attributes: list[str] = Field(default_factory=list, description="Attributes written by an update.")
+    attributes: list[str] = Field(
+        default_factory=list, description="Attributes written by an update; for an increment, the counters added to."
+    )
+    step: Annotated[float, Field(ge=-MAX_NUMBER, le=MAX_NUMBER)] | None = Field(
+        default=None,
+        description="For increment: the amount added each time (default 1; negative decrements). "
+        "Every store adds it atomically, never by read-modify-write.",
+    )
 
 
 class Transaction(Strict):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import all_attributes
+from polyplan.model.ranges import RANGE_OPS
 from polyplan.model.schema import (
     Attribute,
     Family,
@@ -53,7 +54,7 @@ AUDIT_LATER = {
     "opensearch": "audit of the system of record (a search index is a projection)",
     "sqlite": "triggers (SQLite has no users to record)",
 }
-ORDER_OPS = frozenset({FilterOp.RANGE, FilterOp.PREFIX, FilterOp.FULLTEXT})
+ORDER_OPS = frozenset({*RANGE_OPS, FilterOp.PREFIX, FilterOp.FULLTEXT})
 ENVELOPE, PGCRYPTO = "envelope", "pgcrypto"  # how an encrypted attribute is protected
 
 

@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 from polyplan.model.derived import all_attributes, key_of, references_into
+from polyplan.model.ranges import is_range
 from polyplan.model.schema import AccessPattern, FilterOp, RequirementsModel
 from polyplan.seed.generate import RESERVE, HotGroup, _member_space, _seed_value, _single_unique, feasible_rows
 
@@ -114,7 +115,7 @@ def discriminating_rows(
             share = CONSTANT_SHARE if constants else 1.0
             for flt in pattern.filters:
                 attribute = attributes_of[pattern.entity].get(flt.attribute)
-                if flt.op is FilterOp.RANGE and attribute is not None and attribute.nullable:
+                if is_range(flt.op) and attribute is not None and attribute.nullable:
                     share *= NULLABLE_SHARE
             size = math.ceil((pattern.limit + MARGIN) / share)
             added.append(HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted)))

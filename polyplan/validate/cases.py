@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, FilterOp
 from polyplan.stores.relational.render import column_for, param_name, query_columns
 from polyplan.stores.relational.spec import QueryParam, TableSpec
@@ -84,6 +85,9 @@ def expected_query(pattern: AccessPattern, spec: TableSpec) -> Expected:
         elif flt.op is FilterOp.RANGE:
             params.append(QueryParam(param_name(flt.attribute, taken, "from"), column, "from"))
             params.append(QueryParam(param_name(flt.attribute, taken, "to"), column, "to"))
+        elif flt.op in ONE_SIDED:
+            kind = ONE_SIDED[flt.op][0]
+            params.append(QueryParam(param_name(flt.attribute, taken, kind), column, kind))
         elif flt.op is FilterOp.PREFIX:
             params.append(QueryParam(param_name(flt.attribute, taken, "prefix"), column, "prefix"))
         elif flt.op is FilterOp.FULLTEXT:
@@ -172,7 +176,8 @@ class Evaluator:
 # --- properties ------------------------------------------------------------------------------
 
 Property = tuple[str, Callable[[Evaluator, Case], bool]]
-LOOSER = {"from": "above", "to": "through"}  # a bound on the wrong side of its value
+# A bound on the wrong side of its value (>= for >, < for <=, and back).
+LOOSER = {"from": "above", "to": "through", "above": "from", "through": "to"}
 
 
 def _without(case: Case, index: int, replacement: Condition | None = None) -> list[Condition]:
@@ -229,7 +234,7 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
 
 
 def _describe(param: QueryParam | None, condition: Condition) -> str:
-    symbols = {"eq": "=", "in": "IN", "from": ">=", "to": "<", "prefix": "LIKE", "search": "CONTAINS", "is_null": "IS"}
+    symbols = {"eq": "=", "in": "IN", **COMPARISONS, "prefix": "LIKE", "search": "CONTAINS", "is_null": "IS"}
     where = f":{param.name}" if param is not None else repr(condition.value)
     return f"{condition.column} {symbols[condition.op]} {where}"
 
@@ -317,12 +322,14 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
                 texts = [" ".join(str(raw[i][c] or "") for c in expected.searched) for i in members]
                 every = [" ".join(str(r[c] or "") for c in expected.searched) for r in raw]
                 options = [{**o, param.name: t} for o in options for t in _search_terms(texts, every)]
-        ranges = [p for p in expected.params if p.op == "from"]
+        ranges = [p for p in expected.params if p.op == "from" and _upper(expected, p) is not None]
+        options = _one_sided(expected, options, members, rows, raw, engine)
         # Bounds taken from rows that pass the constants: a row on the bound then shows whether
         # the bound is inclusive (>=) or exclusive (<) as the model says.
         passing = [i for i in members if all(holds(c, rows[i][c.column], engine) for c in expected.constants)]
         for low in ranges:
-            high = next(p for p in expected.params if p.op == "to" and p.column == low.column)
+            high = _upper(expected, low)
+            assert high is not None
             present = sorted(
                 {rows[i][low.column]: raw[i][low.column] for i in passing if rows[i][low.column] is not None}.items(),
                 key=lambda item: item[0],
@@ -365,6 +372,36 @@ def _near_anchors(groups: dict[tuple[Any, ...], list[int]]) -> list[list[int]]:
         # sorts first shows the filter (the newest order in the other district).
         found.extend(groups[key] for keys in near[:MAX_ANCHORS] for key in keys[:MAX_ANCHORS])
     return found
+
+
+def _upper(expected: Expected, low: QueryParam) -> QueryParam | None:
+    """The `to` bound that closes a two-sided range opened by `low` (None: `low` is one-sided)."""
+    return next((p for p in expected.params if p.op == "to" and p.column == low.column), None)
+
+
+def _one_sided(
+    expected: Expected,
+    options: list[dict[str, Any]],
+    members: Sequence[int],
+    rows: Sequence[Row],
+    raw: Sequence[Row],
+    engine: str,
+) -> list[dict[str, Any]]:
+    """Values for each one-sided bound: seeded values of rows that pass the constants, so a row on
+    the bound shows whether it is inclusive, spread from the lowest to the highest."""
+    paired = {p.column for p in expected.params if p.op == "from" and _upper(expected, p) is not None}
+    singles = [p for p in expected.params if p.op in LOOSER and p.column not in paired]
+    passing = [i for i in members if all(holds(c, rows[i][c.column], engine) for c in expected.constants)]
+    for param in singles:
+        present = sorted(
+            {rows[i][param.column]: raw[i][param.column] for i in passing if rows[i][param.column] is not None}.items(),
+            key=lambda item: item[0],
+        )
+        if not present:
+            continue
+        picks = sorted({0, len(present) // 4, len(present) // 2, (3 * len(present)) // 4, len(present) - 1})
+        options = [{**o, param.name: present[i][1]} for o in options for i in picks]
+    return options
 
 
 def choose_cases(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engine: str) -> list[Case]:

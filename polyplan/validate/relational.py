@@ -106,6 +106,7 @@ class Harness:
     queries: dict[str, Query]
     seed: int
     rows: dict[str, int]
+    writes: dict[str, Query] = field(default_factory=dict)  # writes.sql: the increments, by write pattern
     _spare_cache: dict[str, tuple[list[tuple[str, Row]], Row]] = field(default_factory=dict)
     _case_cache: dict[str, tuple[Evaluator, list[Case]]] = field(default_factory=dict)
 
@@ -114,6 +115,7 @@ class Harness:
         """Read `tests/data/relational.json` and `relational/<engine>/*.sql` around `tests_dir`."""
         layout = json.loads((tests_dir / "data" / LAYOUT_FILE).read_text(encoding="utf-8"))
         folder = tests_dir.parent / "relational" / engine
+        writes = folder / "writes.sql"
         return cls(
             engine=engine,
             model=RequirementsModel.model_validate(layout["model"]),
@@ -122,6 +124,7 @@ class Harness:
             queries=parse_queries((folder / "queries.sql").read_text(encoding="utf-8")),
             seed=int(layout["seed"]),
             rows={str(k): int(v) for k, v in layout["rows"].items()},
+            writes=parse_queries(writes.read_text(encoding="utf-8")) if writes.is_file() else {},
         )
 
     # --- data --------------------------------------------------------------------------------

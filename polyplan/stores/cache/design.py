@@ -40,9 +40,11 @@ from polyplan.model.schema import (
     WriteKind,
     WritePattern,
 )
+from polyplan.plan.increments import counters_of, increments_of
 from polyplan.plan.ir import Plan, Projection, SyncMechanism
 from polyplan.security.redis_acl import tenant_segments
 from polyplan.stores.cache import codec, memory
+from polyplan.stores.cache.increments import guarded_commands, hash_commands, inexact, invalidation_warning
 from polyplan.stores.cache.keys import KeyTemplate, template
 
 # Placeholders in command templates besides `<attribute>` inside key names (see keys.json).
@@ -489,6 +491,9 @@ class _Designer:
                 and set(write.attributes) < everything
             ):
                 return f"{write.name} updates {', '.join(write.attributes)} only"
+        for increment in increments_of(self.model, entity):
+            if not inexact(counters_of(self.model, entity), increment.attributes):
+                return f"{increment.write} adds to {', '.join(increment.attributes)} in place (HINCRBY)"
         return ""
 
     def _memory(self, estimate: memory.Estimate, keys: float, ttl: int | None, why: str) -> MemorySpec:
@@ -696,7 +701,9 @@ class _Designer:
         related = [k for k in self.keys if k.entity == entity and k.role in (Role.POINTER, Role.INDEX)]
         self.stores.append(self._record_write(STORE, entity, WriteKind.UPSERT, (), record, related))
         for write in self.model.write_patterns:
-            if write.entity == entity:
+            if write.entity == entity and write.kind is WriteKind.INCREMENT:
+                self.writes.append(self._increment_write(write, record, None))
+            elif write.entity == entity:
                 self.writes.append(
                     self._record_write(write.name, entity, write.kind, tuple(write.attributes), record, related)
                 )
@@ -811,7 +818,19 @@ class _Designer:
             )
             parts = _part_lengths(attributes)
             as_string, as_hash = _record_estimates(fields, cache_template.length(parts))
-            if as_hash.usage_bytes < as_string.usage_bytes:
+            adders = [
+                i
+                for i in increments_of(model, entity)
+                if set(i.attributes) & set(cached) and not inexact(counters_of(model, entity), i.attributes)
+            ]
+            if adders:
+                structure, estimate = Structure.HASH, as_hash
+                reason = (
+                    f"hash: {', '.join(i.write for i in adders)} add to its counters in place (HINCRBY) "
+                    f"{sum(i.rate for i in adders):g} times a second instead of invalidating it; "
+                    f"~{as_hash.usage_bytes} B as a {as_hash.encoding} hash vs ~{as_string.usage_bytes} B as JSON"
+                )
+            elif as_hash.usage_bytes < as_string.usage_bytes:
                 structure, estimate = Structure.HASH, as_hash
                 reason = f"hash: the cached answer is replaced whole; ~{as_hash.usage_bytes} B as a {as_hash.encoding} hash vs ~{as_string.usage_bytes} B as JSON"
             else:
@@ -890,6 +909,8 @@ class _Designer:
         key = spec.template.render()
         cached = set(read_set) | set(unique)
         changed = set(write.attributes)
+        if write.kind is WriteKind.INCREMENT and changed & cached:
+            return self._increment_write(write, spec, engine)
         if write.kind is WriteKind.UPDATE and changed and not changed & cached:
             return WritePath(
                 write.name,
@@ -937,6 +958,44 @@ class _Designer:
                 f"if the write changes {', '.join(unique)}, read the old value before the write and DEL its key too"
             )
         return WritePath(write.name, write.entity, write.kind, (spec.name,), tuple(commands), tuple(steps), True)
+
+    def _increment_write(self, write: WritePattern, spec: KeySpec, engine: str | None) -> WritePath:
+        """An increment: added in place to a hash (HINCRBY), or the JSON string invalidated (PP430)."""
+        key = spec.template.render()
+        increment = next(i for i in increments_of(self.model, write.entity) if i.write == write.name)
+        counters = counters_of(self.model, write.entity)
+        steps = [f"commit {write.name} in {engine} first (the system of record adds atomically)" if engine else ""]
+        drifting = inexact(counters, increment.attributes)
+        if spec.structure is Structure.HASH and not drifting:
+            commands = (
+                hash_commands(key, increment, counters)
+                if spec.role is Role.RECORD
+                else guarded_commands(key, increment, counters)
+            )
+            steps.append(
+                f"then add {increment.step_literal()} to {', '.join(write.attributes)} of {key} in place, atomically "
+                "(only while it is cached: EXISTS and the add are one script, so a miss never leaves a partial hash)"
+                if spec.role is not Role.RECORD
+                else f"add {increment.step_literal()} to {', '.join(write.attributes)} of {key} in place, atomically"
+            )
+            if spec.role is Role.RECORD and spec.ttl_seconds:
+                # An increment is a write: ephemeral records expire counted from their last one.
+                commands.append(("EXPIRE", key, str(spec.ttl_seconds)))
+                steps.append(f"EXPIRE {key} {spec.ttl_seconds}: the TTL counts from the last write")
+        else:
+            why = (
+                f"would drift if {', '.join(drifting)} (decimal) were added to in place: HINCRBYFLOAT rounds "
+                "through a long double"
+                if drifting
+                else "holds the record as a JSON string, which Redis cannot add to in place"
+            )
+            commands = [("DEL", key)]
+            steps.append(f"then DEL {key}: {spec.name} {why}")
+            path = f"write_patterns.{self.model.write_patterns.index(write)}"
+            self.diagnostics.append(invalidation_warning(increment, spec.name, why, path))
+        return WritePath(
+            write.name, write.entity, write.kind, (spec.name,), tuple(commands), tuple(s for s in steps if s), True
+        )
 
     # -- eviction --
 

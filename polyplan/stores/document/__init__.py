@@ -10,6 +10,7 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.document import render, testgen
 from polyplan.stores.document.design import design
+from polyplan.stores.document.increments import build_writes
 from polyplan.stores.document.spec import DocumentDesign
 
 ROOT = "mongodb"
@@ -52,14 +53,15 @@ class Target(StoreTarget):
             for c in document.collections
         }
         if document.collections:
-            files[f"{ROOT}/queries.json"] = render.render_queries(document)
+            writes = build_writes(plan, document)
+            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes)
             files[f"{ROOT}/setup.py"] = render.render_setup(document)
             files[f"{ROOT}/design.md"] = render.render_design_md(document)
         tests: dict[str, str] = {}
         if document.collections:
             try:
                 tests[testgen.DATA_FILE] = testgen.render_data(plan, document)
-                tests[testgen.TEST_FILE] = testgen.render_test(document)
+                tests[testgen.TEST_FILE] = testgen.render_test(document, bool(writes))
             except ValueError as exc:  # the seed generator cannot satisfy the model's rules
                 diagnostics.append(
                     Diagnostic("PP402", f"no MongoDB test data could be generated: {exc}", "", Severity.WARNING)

@@ -284,6 +284,25 @@ def _probe_hints(db: Database[Any]) -> tuple[bool, str]:
     return False, "runs a query hinted to an index that does not exist (it ignores hints)"
 
 
+def _probe_atomic_inc(db: Database[Any]) -> tuple[bool, str]:
+    # Imported here: the harness is needed only when a server is examined.
+    from polyplan.validate.increments import hammer
+
+    collection = db[f"{PROBE_PREFIX}inc"]
+    collection.insert_one({"_id": 1, "n": 0})
+    workers, times = 8, 10
+
+    def add() -> None:
+        collection.update_one({"_id": 1}, {"$inc": {"n": 1}})
+
+    hammer(add, workers, times)
+    stored = collection.find_one({"_id": 1})
+    counted = stored.get("n") if stored else None
+    if counted != workers * times:
+        return False, f"{workers}×{times} concurrent $inc of 1 on one document counted {counted} (updates are lost)"
+    return True, f"counts all {workers}×{times} concurrent $inc on one document"
+
+
 PROBES: dict[str, Callable[[Database[Any]], tuple[bool, str]]] = {
     runtime.VALIDATORS: _probe_validators,
     runtime.PARTIAL_INDEXES: _probe_partial_indexes,
@@ -293,6 +312,7 @@ PROBES: dict[str, Callable[[Database[Any]], tuple[bool, str]]] = {
     runtime.DECIMAL128: _probe_decimal128,
     runtime.QUERY_PLANS: _probe_query_plans,
     runtime.HINTS: _probe_hints,
+    runtime.ATOMIC_INC: _probe_atomic_inc,
 }
 assert set(PROBES) == set(runtime.FEATURES)
 

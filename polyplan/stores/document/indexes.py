@@ -17,6 +17,7 @@ from typing import Any
 
 from polyplan.analyse.profile import pattern_shape
 from polyplan.model.derived import all_attributes, key_of, reference_of
+from polyplan.model.ranges import ONE_SIDED, is_range
 from polyplan.model.schema import (
     AccessPattern,
     Attribute,
@@ -43,6 +44,9 @@ from polyplan.stores.document.spec import (
 Warn = Callable[[str, str, str], None]
 TEXT_LANGUAGE = "english"
 _TIME = (TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ)
+
+# A one-sided bound's parameter kind → its query operator.
+MONGO_BOUNDS = {"from": "$gte", "above": "$gt", "to": "$lt", "through": "$lte"}
 
 
 def index_name(keys: IndexKey, partial: Mapping[str, Any] | None = None) -> str:
@@ -92,7 +96,7 @@ def _pattern_key(
     ranged = []
     for flt in pattern.filters:
         path = paths[flt.attribute]
-        if flt.op in (FilterOp.RANGE, FilterOp.PREFIX) and path not in seen:
+        if (is_range(flt.op) or flt.op is FilterOp.PREFIX) and path not in seen:
             ranged.append((path, 1))
             seen.add(path)
     constants = {
@@ -411,6 +415,11 @@ def _filter(
             low, high = f"{flt.attribute}_min", f"{flt.attribute}_max"
             params += [Param(low, flt.attribute, path, "min"), Param(high, flt.attribute, path, "max")]
             result[path] = {"$gte": {"$param": low}, "$lte": {"$param": high}}
+        elif flt.op in ONE_SIDED:
+            kind = ONE_SIDED[flt.op][0]
+            name = f"{flt.attribute}_{kind}"
+            params.append(Param(name, flt.attribute, path, kind))
+            result[path] = {MONGO_BOUNDS[kind]: {"$param": name}}
         elif flt.op is FilterOp.PREFIX:
             name = f"{flt.attribute}_prefix"
             params.append(Param(name, flt.attribute, path, "prefix"))

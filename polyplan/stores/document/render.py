@@ -170,9 +170,16 @@ def query_json(query: QuerySpec) -> dict[str, Any]:
     }
 
 
-def render_queries(design: DocumentDesign) -> str:
-    """queries.json."""
-    return dumps({"model": design.model, "engine": ENGINE, "queries": [query_json(q) for q in design.queries]})
+def render_queries(design: DocumentDesign, writes: list[dict[str, Any]] | None = None) -> str:
+    """queries.json; `writes` (the increments, `$inc`) only when the model has some."""
+    document: dict[str, Any] = {
+        "model": design.model,
+        "engine": ENGINE,
+        "queries": [query_json(q) for q in design.queries],
+    }
+    if writes:
+        document["writes"] = writes
+    return dumps(document)
 
 
 def _index_line(index: IndexSpec) -> str:

@@ -29,6 +29,7 @@ HASHED_INDEXES = "hashed_indexes"
 DECIMAL128 = "decimal128"
 QUERY_PLANS = "query_plans"
 HINTS = "hints"
+ATOMIC_INC = "atomic_inc"
 FEATURES: dict[str, str] = {
     VALIDATORS: "$jsonSchema/$expr validators",
     PARTIAL_INDEXES: "partial indexes",
@@ -38,6 +39,7 @@ FEATURES: dict[str, str] = {
     DECIMAL128: "the BSON Decimal128 type",
     QUERY_PLANS: "query plans in explain (winningPlan)",
     HINTS: "index hints",
+    ATOMIC_INC: "$inc that counts every one of concurrent updates",
 }
 
 

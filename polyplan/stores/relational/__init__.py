@@ -9,6 +9,7 @@ from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.increments import build_increments, render_writes
 from polyplan.stores.relational.index_docs import index_docs
 from polyplan.stores.relational.index_render import concurrent_index_sql
 from polyplan.stores.relational.index_testgen import index_tests
@@ -64,6 +65,9 @@ class Target(StoreTarget):
             if jobs is not None:
                 files[f"relational/{engine}/retention.sql"] = jobs
             files[f"relational/{engine}/queries.sql"] = render_queries(model, engine, queries, skipped)
+            writes = build_increments(plan, tables, rendered)
+            if writes:
+                files[f"relational/{engine}/writes.sql"] = render_writes(model, engine, writes)
             summary["engines"][engine] = {
                 "schema": f"relational/{engine}/schema.sql",
                 "queries": f"relational/{engine}/queries.sql",

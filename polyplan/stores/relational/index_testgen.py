@@ -188,7 +188,7 @@ def _filter_kinds(params: list[dict[str, Any]], constants: list[str]) -> dict[st
     for param in params:
         if param["op"] in ("eq", "in"):
             kinds[param["column"]] = "eq"
-        elif param["op"] in ("from", "to", "prefix"):
+        elif param["op"] in ("from", "above", "to", "through", "prefix"):
             kinds.setdefault(param["column"], "range")
     return kinds
 
@@ -421,14 +421,14 @@ def _params(connection: sa.Connection, table: str, check: dict[str, Any]) -> dic
     values: dict[str, Any] = {}
     for param in params:
         column, value = param["column"], sample[param["column"]]
-        if param["op"] in ("eq", "from"):
+        if param["op"] in ("eq", "from", "above"):
             values[param["name"]] = value
         elif param["op"] == "in":
             others = connection.exec_driver_sql(
                 f"SELECT DISTINCT {q(column)} FROM {q(table)} WHERE {q(column)} IS NOT NULL ORDER BY 1 LIMIT 2"
             ).scalars()
             values[param["name"]] = [value, *[o for o in others if o != value][:1]]
-        elif param["op"] == "to":
+        elif param["op"] in ("to", "through"):
             step = max(1, count // 100)
             above = sa.text(f"SELECT {q(column)} FROM {q(table)} WHERE {q(column)} > :v ORDER BY 1 LIMIT 1 OFFSET {step}")
             upper = connection.execute(above, {"v": value}).scalar()

@@ -34,6 +34,7 @@ from typing import Any
 from polyplan.analyse.sizing import attribute_bytes
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import patterns_of
+from polyplan.model.ranges import ONE_SIDED_SELECTIVITY, is_range
 from polyplan.model.schema import (
     AccessPattern,
     Direction,
@@ -382,6 +383,9 @@ def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Ne
         elif flt.op is FilterOp.RANGE:
             ranges.append(column)
             selectivity *= RANGE_SELECTIVITY
+        elif is_range(flt.op):
+            ranges.append(column)
+            selectivity *= ONE_SIDED_SELECTIVITY
         elif flt.op is FilterOp.PREFIX:
             ranges.append(column)
             prefix.add(column)

@@ -9,6 +9,7 @@ so quoting, COMMENT ON statements and per-dialect rules are exactly what SQLAlch
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, Attribute, Family, FilterOp, OnDelete, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.design import NATURAL_KEY, NON_SCALAR, UniqueNames, constraint_name
@@ -61,6 +63,9 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "ge": lambda a, b: a >= b,
     "ne": lambda a, b: a != b,
 }
+
+# A one-sided bound's parameter kind → the SQLAlchemy operator it compiles to.
+_BOUND_OPERATORS = {"from": operator.ge, "above": operator.gt, "to": operator.lt, "through": operator.le}
 
 
 # --- dialects ----------------------------------------------------------------------------
@@ -605,6 +610,11 @@ def build_query(
             low, high = _param_name(flt.attribute, taken, "from"), _param_name(flt.attribute, taken, "to")
             params += [QueryParam(low, name, "from"), QueryParam(high, name, "to")]
             conditions.append(_Condition(name, "range", (low, high)))
+        elif flt.op in ONE_SIDED:
+            kind = ONE_SIDED[flt.op][0]
+            param = _param_name(flt.attribute, taken, kind)
+            params.append(QueryParam(param, name, kind))
+            conditions.append(_Condition(name, kind, (param,)))
         elif flt.op is FilterOp.PREFIX:
             param = _param_name(flt.attribute, taken, "prefix")
             params.append(QueryParam(param, name, "prefix"))
@@ -692,6 +702,8 @@ def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
             expressions.append(column.in_(sa.bindparam(params[0], expanding=True)))
         elif op == "range":
             expressions += [column >= sa.bindparam(params[0]), column < sa.bindparam(params[1])]
+        elif op in COMPARISONS:
+            expressions.append(column.operate(_BOUND_OPERATORS[op], sa.bindparam(params[0])))
         elif op == "prefix":
             expressions.append(prefix_predicate(column, params[0]))
         else:

@@ -14,6 +14,7 @@ from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.design import tables_to_data
+from polyplan.stores.relational.increments import build_increments
 from polyplan.stores.relational.render import DIALECTS, ENGINES, EngineBuild, constraints
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.validate.violations import feasible
@@ -42,7 +43,7 @@ import sqlalchemy as sa
 
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url, unavailable
-from polyplan.validate.relational import Harness
+{increment_import}from polyplan.validate.relational import Harness
 
 ENGINE = "{engine}"
 HARNESS = Harness.from_plan_folder(Path(__file__).resolve().parent, ENGINE)
@@ -78,7 +79,7 @@ def test_constraint_list_is_complete() -> None:
     assert HARNESS.constraint_ids() == CONSTRAINTS
     assert HARNESS.foreign_key_ids() == FOREIGN_KEYS
     assert sorted(HARNESS.query_names()) == sorted(QUERIES)
-{constraint_test}{delete_test}{query_test}'''
+{constraint_test}{delete_test}{query_test}{increment_test}'''
 
 _CONSTRAINT_TEST = """
 
@@ -106,6 +107,21 @@ def test_query_data_discriminates(query: str) -> None:
 @pytest.mark.parametrize("query", QUERIES)
 def test_query_matches_oracle(database: sa.Engine, query: str) -> None:
     HARNESS.check_query(database, query)
+"""
+
+
+_INCREMENT_IMPORT = "from polyplan.validate.increments import WORKERS, TIMES, check_relational\n"
+
+_INCREMENT_TEST = """
+
+# Increment write patterns (../relational/{engine}/writes.sql): WORKERS threads × TIMES adds at once.
+INCREMENTS = {increments}
+
+
+@pytest.mark.parametrize("write", INCREMENTS)
+def test_increment_is_atomic(database: sa.Engine, write: str) -> None:
+    # x = x + :delta under the row lock: WORKERS × TIMES concurrent adds all count.
+    check_relational(database, HARNESS.writes[write], WORKERS, TIMES)
 """
 
 
@@ -153,6 +169,7 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
                 else:
                     skipped.append(f"# Not checked: {table.name}:{constraint.name}: {reason}.")
         queries = builds[engine].queries
+        increments = [w.name for w in build_increments(plan, tables, builds[engine].rendered)]
         names = [q.name for q in queries]
         foreign_keys = [f"{t.name}:{c.name}" for t in tables for c in rules[t.name] if c.kind == "foreign_key"]
         files[f"test_{engine}.py"] = _MODULE.format(
@@ -166,5 +183,9 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
             foreign_keys=_literal_list(foreign_keys),
             delete_test=_DELETE_TEST if foreign_keys else "",
             query_test=_QUERY_TEST if names else "",
+            increment_import=_INCREMENT_IMPORT if increments else "",
+            increment_test=_INCREMENT_TEST.format(engine=engine, increments=_literal_list(increments))
+            if increments
+            else "",
         )
     return files

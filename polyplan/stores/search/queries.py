@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyplan.model.derived import snake
+from polyplan.model.ranges import ONE_SIDED
 from polyplan.model.schema import AccessPattern, Attribute, FilterOp
 from polyplan.stores.search.engines import Placeholder, SearchEngine
 from polyplan.stores.search.mapping import exact_field
@@ -26,6 +27,9 @@ _PLACEHOLDER = re.compile(r'"(\{\{#toJson\}\}\w+\{\{/toJson\}\}|\{\{size\}\}\{\{
 
 # A stand-in's escape, not preceded by an escaped backslash (`\\u0000` is a model's own text).
 _STAND_IN = re.compile(r"(?<!\\)((?:\\\\)*)\\u000([01])")
+
+# A one-sided bound's parameter kind → its range query key.
+SEARCH_BOUNDS = {"from": "gte", "above": "gt", "to": "lt", "through": "lte"}
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,11 @@ def build_query(
             low, high = name_for(f"{base}_from"), name_for(f"{base}_to")
             params += [QueryParam(low, attr, "range_from", kind), QueryParam(high, attr, "range_to", kind)]
             filters.append({"range": {field: {"gte": one(low), "lt": one(high)}}})
+        elif flt.op in ONE_SIDED:
+            bound = ONE_SIDED[flt.op][0]
+            name = name_for(f"{base}_{bound}")
+            params.append(QueryParam(name, attr, f"range_{bound}", kind))
+            filters.append({"range": {field: {SEARCH_BOUNDS[bound]: one(name)}}})
         elif flt.op is FilterOp.PREFIX:
             name = name_for(f"{base}_prefix")
             params.append(QueryParam(name, attr, "prefix", kind))

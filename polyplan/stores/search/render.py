@@ -17,6 +17,14 @@ from polyplan.stores.search.queries import template_source
 TEMPLATE_PRIORITY = 200  # above Elasticsearch's built-in templates (100), so ours always wins (none in OpenSearch)
 
 
+# An increment is applied atomically in the system of record; the projection only copies the result.
+_INCREMENT_NOTE = {
+    "increment": ": the relay re-reads the whole record from the system of record after the atomic increment"
+    " there; the search engine never adds to a counter itself (a scripted `+=` replayed by the relay would"
+    " count twice)"
+}
+
+
 def dump(data: Any) -> str:
     """Stable, readable JSON."""
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -98,7 +106,10 @@ def _sync_section(index: SearchIndex) -> list[str]:
         "Writes that emit an outbox event (in the same transaction as the write itself):",
         "",
     ]
-    lines += [f"- `{event.name}` ({event.kind}) → `{event.action}`" for event in index.events]
+    lines += [
+        f"- `{event.name}` ({event.kind}) → `{event.action}`{_INCREMENT_NOTE.get(event.kind, '')}"
+        for event in index.events
+    ]
     lines += [
         "",
         f"- Document id: `{key}` (the entity key).",

@@ -52,6 +52,19 @@ def _step(value: Any, attribute: Attribute) -> Any:
     return value + 1
 
 
+def _step_down(value: Any, attribute: Attribute) -> Any:
+    """A value just below `value` (an exclusive lower bound that keeps it)."""
+    if attribute.type in (TypeName.STRING, TypeName.TEXT, TypeName.ENUM, TypeName.UUID):
+        return ""
+    if isinstance(value, dt.datetime):
+        return value - dt.timedelta(seconds=1)
+    if isinstance(value, dt.date):
+        return value - dt.timedelta(days=1)
+    if isinstance(value, bool):
+        return False
+    return value - 1
+
+
 def _longest_word(text: str) -> str:
     words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if len(w) >= 3]
     return max(words, key=lambda w: (len(w), w)) if words else text
@@ -92,6 +105,10 @@ def _check(attr: str, op: str, raw: Any, fold: bool) -> Callable[[dict[str, Any]
         return lambda r: r.get(attr) is not None and value(r) >= bound
     if op == "range_to":
         return lambda r: r.get(attr) is not None and value(r) < bound
+    if op == "range_above":
+        return lambda r: r.get(attr) is not None and value(r) > bound
+    if op == "range_through":
+        return lambda r: r.get(attr) is not None and value(r) <= bound
     if op == "prefix":
         return lambda r: r.get(attr) is not None and str(r[attr]).casefold().startswith(str(raw).casefold())
     return lambda r: True  # full text: decided by the analyzer, checked through the expected hit
@@ -131,8 +148,25 @@ def _case(
             raw: Any = value
         elif param.op == "in":
             raw = [value]
-        elif param.op == "range_from":
+        elif param.op in ("range_from", "range_through"):
             raw = value
+        elif param.op == "range_above":
+            # The nearest seeded value below the target: the target matches, that record does not.
+            below = sorted(
+                {
+                    _comparable(r[param.attribute])
+                    for r in records
+                    if r.get(param.attribute) is not None and _comparable(r[param.attribute]) < _comparable(value)
+                }
+            )
+            raw = below[-1] if below else _step_down(value, attribute)
+            if (
+                isinstance(value, dt.datetime)
+                and value.tzinfo is not None
+                and isinstance(raw, dt.datetime)
+                and raw.tzinfo is None
+            ):
+                raw = raw.replace(tzinfo=dt.UTC)
         elif param.op == "range_to":
             above = sorted(
                 {

@@ -193,6 +193,10 @@ class Writer:
             values[spec["column"]] = bucket_value(spec, record)
         return values
 
+    def values(self, statement: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+        """What `statement` binds for `record`: its values plus the bucket columns it computes."""
+        return self._values(statement, record)
+
     def _key(self, statement: Mapping[str, Any], record: Mapping[str, Any]) -> tuple[Any, ...]:
         values = self._values(statement, record)
         return tuple(values.get(column) for column in self.row_keys[statement["table"]])

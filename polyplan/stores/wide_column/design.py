@@ -22,6 +22,7 @@ from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import all_attributes, key_of, pattern_positions, patterns_of, snake
+from polyplan.model.ranges import ONE_SIDED
 from polyplan.model.schema import (
     AccessPattern,
     Attribute,
@@ -498,17 +499,20 @@ def _time_series(ctx: _Context) -> bool:
 
 
 def _compaction(ctx: _Context, ttl: int | None) -> tuple[tuple[tuple[str, str | int], ...], str]:
-    if _time_series(ctx):
+    if _time_series(ctx) and ttl:
         # About 30 windows over the retention: few SSTables per read, whole windows expire at once.
-        days = max(1, -(-ttl // SECONDS_PER_DAY // 30)) if ttl else 7
+        days = max(1, -(-ttl // SECONDS_PER_DAY // 30))
         options: tuple[tuple[str, str | int], ...] = (
             ("class", "TimeWindowCompactionStrategy"),
             ("compaction_window_unit", "DAYS"),
             ("compaction_window_size", days),
         )
-        return options, f"time-window compaction ({days}-day windows): append-only time series" + (
-            " with TTL" if ttl else ""
-        )
+        return options, f"time-window compaction ({days}-day windows): append-only time series with TTL"
+    if _time_series(ctx):
+        # Kept for ever, no window is ever dropped whole: windows would only pile up SSTables.
+        return (
+            ("class", "SizeTieredCompactionStrategy"),
+        ), "size-tiered compaction: append-only but kept for ever (no TTL), so time windows would never expire whole"
     if ctx.profile.update_rate > 0 and ctx.profile.read_rate >= ctx.profile.write_rate:
         return (("class", "LeveledCompactionStrategy"),), "leveled compaction: rows are updated and reads dominate"
     return (
@@ -635,6 +639,13 @@ def _query(ctx: _Context, pattern: AccessPattern, table: Table) -> Query:
                 plan.append(f"run once per value of :{name} (in parallel) and merge the results")
         restrictions.append(Restriction(column, "=", name))
     ranged = next(((a, op) for a, op in ops.items() if op in (FilterOp.RANGE, FilterOp.PREFIX)), None)
+    for attr, op in ops.items():
+        if op in ONE_SIDED:
+            # A one-sided slice of the clustering column: one bound, the other end open.
+            kind, symbol = ONE_SIDED[op]
+            name = name_for(f"{attr}_{kind}")
+            params.append(Param(name, attr, f"range_{kind}"))
+            restrictions.append(Restriction(attr, symbol, name))
     if ranged is not None:
         attr, op = ranged
         low, high = (f"{attr}_from", f"{attr}_to") if op is FilterOp.RANGE else (f"{attr}_prefix", f"{attr}_prefix_end")
@@ -742,8 +753,15 @@ def design_entity(
     tables = [_table(ctx, shape, name, udts) for shape, name in zip(shapes, _names(ctx, shapes, taken), strict=True)]
     for table in tables:
         _bucket_notes(ctx, table)
+    # Imported here: the counters module builds on this one's Table and Query.
+    from polyplan.stores.wide_column.counters import apply_counters, counter_reads
+
+    tables, counted = apply_counters(ctx.model, entity, tables, taken)
+    ctx.notes += counted
     by_pattern = {p: t for t in tables for p in t.patterns}
-    queries = tuple(_query(ctx, p, by_pattern[p.name]) for p in patterns)
+    queries = tuple(
+        counter_reads(_query(ctx, p, by_pattern[p.name]), tables, list(p.reads or ctx.attributes)) for p in patterns
+    )
     enforced = _unenforced(ctx)
     if enforced:
         ctx.note(

@@ -65,7 +65,7 @@ def _table(table: Table) -> str:
     if table.ttl_seconds:
         options.append(f"default_time_to_live = {table.ttl_seconds}")
     options.append(f"compaction = {map_literal(dict(table.compaction))}")
-    served = ", ".join(table.patterns) or "writes by key"
+    served = ", ".join(table.patterns) or ("its counters" if table.role == "counters" else "writes by key")
     options.append(f"comment = {string_literal(f'polyplan: {table.entity}, serves {served}')}")
     lines.append(") WITH " + "\n  AND ".join(options) + ";")
     return "\n".join(lines)

@@ -55,6 +55,20 @@ def update(table: Table, columns: list[str], if_exists: bool = False) -> str:
     return text + (" IF EXISTS" if if_exists else "")
 
 
+def add(table: Table, columns: list[str], suffix: str = "") -> str:
+    """UPDATE that adds to counter columns (`c = c + :c<suffix>`): atomic on the replicas."""
+    assignments = ", ".join(f"{quote(c)} = {quote(c)} + {marker(c + suffix)}" for c in columns)
+    return f"UPDATE {_name(table)} SET {assignments} WHERE {key_restriction(table)}"
+
+
+def compare_and_set(table: Table, column: str) -> str:
+    """UPDATE of one column only if it still holds the value read (a lightweight transaction)."""
+    return (
+        f"UPDATE {_name(table)} SET {quote(column)} = {marker(column + '_new')} WHERE {key_restriction(table)} "
+        f"IF {quote(column)} = {marker(column + '_old')}"
+    )
+
+
 def select_row(table: Table) -> str:
     """SELECT of one whole row by its full primary key (the base table read before a change)."""
     names = ", ".join(quote(c.name) for c in table.columns)

@@ -19,10 +19,12 @@ from polyplan.model.schema import Direction, RequirementsModel, WriteKind, Write
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import feasible_rows, generate, rows_for_scale
+from polyplan.stores.wide_column.counters import is_counter_table
 from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Table, WideColumnDesign, table_ttl
 from polyplan.stores.wide_column.estimate import unique_sets
 from polyplan.stores.wide_column.runtime import bucket_value, buckets_between, next_bucket, prefix_end, time_bucket
 from polyplan.stores.wide_column.values import canonical, to_json
+from polyplan.stores.wide_column.writes import operations
 
 SEED_ROWS = 40
 SPARE_ROWS = 3  # generated beyond the loaded records: their unique values are free to write
@@ -61,6 +63,19 @@ def _next_above(records: list[dict[str, Any]], attr: str, value: Any) -> Any:
     return value + 1
 
 
+def _next_below(records: list[dict[str, Any]], attr: str, value: Any) -> Any:
+    below = sorted({_plain(r[attr]) for r in records if r.get(attr) is not None and _plain(r[attr]) < _plain(value)})
+    if below:
+        return below[-1]
+    if isinstance(value, str):
+        return ""
+    if isinstance(value, dt.datetime):
+        return _plain(value) - dt.timedelta(seconds=1)
+    if isinstance(value, dt.date):
+        return value - dt.timedelta(days=1)
+    return value - 1
+
+
 def _target(records: list[dict[str, Any]], table: Table, query: Query) -> dict[str, Any] | None:
     """The record a pattern's parameters come from; constants are imposed on one if none has them."""
     needed = [p.attribute for p in query.params if p.attribute]
@@ -90,6 +105,10 @@ def _check(attr: str, op: str, bound: Any) -> Callable[[dict[str, Any]], bool]:
             return bool(value >= bound)
         if op == "lt":
             return bool(value < bound)
+        if op == "gt":
+            return bool(value > bound)
+        if op == "le":
+            return bool(value <= bound)
         return str(value).startswith(str(bound))
 
     return check
@@ -117,6 +136,15 @@ def _filters(
         elif param.op == "range_from":
             values[param.name] = plain
             checks.append(_check(attr, "ge", plain))
+        elif param.op == "range_through":
+            # One-sided, inclusive: the target's own value keeps it, on the bound.
+            values[param.name] = plain
+            checks.append(_check(attr, "le", plain))
+        elif param.op == "range_above":
+            # One-sided, exclusive: the nearest value below keeps the target and drops that record.
+            lower = _next_below(records, attr, value)
+            values[param.name] = lower
+            checks.append(_check(attr, "gt", lower))
         elif param.op == "range_to":
             upper = _next_above(records, attr, value)
             bucket = table.bucket
@@ -301,6 +329,8 @@ def _ttl_checks(
     if seconds is None:
         return found
     for table in entity.tables:
+        if is_counter_table(table):
+            continue  # Cassandra refuses a TTL on counters: retention is a scheduled delete (PP430)
         found[table.name] = {"column": None, "key": None, "seconds": seconds}
         for index, record in enumerate(records):
             if not members[table.name][index]:
@@ -727,6 +757,49 @@ def test_rows_expire(store: Any) -> None:
 '''
 
 
+INCREMENT_TESTS = r'''
+
+INCREMENTS = sorted(
+    f"{entity}:{name}"
+    for entity, described in WRITES["entities"].items()
+    for name, operation in described["operations"].items()
+    if operation["kind"] == "increment" and not operation["before_batch"]
+)
+
+
+@pytest.mark.parametrize("increment", INCREMENTS)
+def test_increment_is_atomic(store: Any, increment: str) -> None:
+    """WORKERS threads × TIMES counter adds on one row at once: the counter moves by every one of them."""
+    from polyplan.validate.increments import TIMES, WORKERS, check_counter
+
+    session, keyspace, writer = store
+    entity, name = increment.split(":")
+    operation = WRITES["entities"][entity]["operations"][name]
+    record, members = _record(entity, 0), _members(entity, 0)
+    step = int(operation["step"])
+    for statement in operation["after_batch"]:
+        table = statement["table"]
+        types = DESIGN["tables"][table]["types"]
+        held = [c for c, t in types.items() if t["type"] == "counter" and f"{quote(c + '_delta')}" in statement["cql"]]
+        values = writer.values(statement, record)
+        key = writer.row_keys[table]
+        where = " AND ".join(f"{quote(k)} = %s" for k in key)
+        only = {**operation, "after_batch": [statement]}
+        bound = {**record, **{f"{c}_delta": step for c in held}}
+        for column in held:
+            select = f"SELECT {quote(column)} FROM {connect.table_name(keyspace, table)} WHERE {where}"
+
+            def read(select: str = select, column: str = column) -> Any:
+                row = session.execute(select, [values[k] for k in key]).one()
+                return None if row is None else row[column]
+
+            def add() -> None:
+                writer.change(only, None, {}, bound, members)
+
+            check_counter(read, add, step, f"{table}.{column}", WORKERS, TIMES)
+'''
+
+
 def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
     """Generated test file and data file, keyed by path under OUT/tests/.
 
@@ -749,6 +822,9 @@ def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
         extra += ", checks that rows take the tables' TTL and expire"
     else:
         text = text.replace("import time\n", "", 1)  # only the TTL checks wait
+    if any(o.kind == "increment" and o.after for e in design.entities for o in operations(plan.model, e)):
+        text += INCREMENT_TESTS
+        extra += ", proves every counter increment atomic under concurrent adds"
     text = text.replace("@EXTRA@", extra + ", and drops the keyspace")
     return {
         "test_cassandra.py": text,

@@ -21,9 +21,13 @@ from typing import Any
 
 from polyplan.model.derived import key_of
 from polyplan.model.schema import RequirementsModel, WriteKind
+from polyplan.plan.increments import Increment, increments_of
 from polyplan.stores.wide_column import statements
+from polyplan.stores.wide_column.counters import COUNTER, is_counter_table, native_counters
 from polyplan.stores.wide_column.design import EntityDesign, Table
 from polyplan.stores.wide_column.estimate import unique_sets
+
+DELTA_SUFFIX = "_delta"  # an increment's bind marker: :views_delta adds to views
 
 # Cassandra warns above 5 KiB per batch (batch_size_warn_threshold) and fails above 50 KiB.
 BATCH_WARN_BYTES = 5 * 1024
@@ -64,9 +68,10 @@ class Operation:
     batch: tuple[Statement, ...]
     after: tuple[Statement, ...]  # lightweight transactions run alone after the batch
     notes: tuple[str, ...]
+    step: float | None = None  # an increment's step (what every :*_delta binds)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "after_batch": [s.describe() for s in self.after],
             "batch": "LOGGED" if len(self.batch) > 1 else "none (one statement)",
             "before_batch": [s.describe() for s in self.before],
@@ -76,6 +81,9 @@ class Operation:
             "read_first": self.read_first,
             "statements": [s.describe() for s in self.batch],
         }
+        if self.step is not None:
+            described["step"] = self.step
+        return described
 
 
 def _statement(table: Table, action: str, cql: str, only_if: str | None = None) -> Statement:
@@ -103,19 +111,72 @@ _LWT_NOTE = (
 def _insert(model: RequirementsModel, design: EntityDesign, name: str, kind: str, rate: float | None) -> Operation:
     claims = claim_tables(model, design)
     before = tuple(_statement(t, "insert", statements.insert(t, if_not_exists=True)) for t in claims)
-    batch = tuple(_statement(t, "insert", statements.insert(t)) for t in design.tables if t not in claims)
+    plain = [t for t in design.tables if t not in claims and not is_counter_table(t)]
+    batch = tuple(_statement(t, "insert", statements.insert(t)) for t in plain)
+    # A counter cannot be inserted, nor share a logged batch: it starts at 0 and gets the value added.
+    after = tuple(_statement(t, "add", statements.add(t, _counter_columns(t))) for t in _counter_tables(design))
     notes = [_LWT_NOTE] if claims else []
+    if after:
+        notes.append(_COUNTER_NOTE)
     notes.append(
         "skip a statement whose `when` does not hold for the record; compute bucket columns as `computed` says"
     )
-    return Operation(name, kind, rate, None, before, batch, (), tuple(notes))
+    return Operation(name, kind, rate, None, before, batch, after, tuple(notes))
+
+
+_COUNTER_NOTE = (
+    "run each after_batch statement alone: a counter update cannot share a logged batch with other writes; "
+    "it is not idempotent, so a timed-out counter update is not retried blindly (it may have been applied)"
+)
+
+
+def _counter_tables(design: EntityDesign) -> list[Table]:
+    return [t for t in design.tables if is_counter_table(t)]
+
+
+def _counter_columns(table: Table) -> list[str]:
+    return [c.name for c in table.columns if c.type == COUNTER]
+
+
+def _increment(model: RequirementsModel, design: EntityDesign, increment: Increment) -> Operation:
+    """Adds `step` to each counter: `c = c + :c_delta` on every counter table holding it."""
+    after: list[Statement] = []
+    before: list[Statement] = []
+    for table in _counter_tables(design):
+        held = [c for c in _counter_columns(table) if c in increment.attributes]
+        if held:
+            after.append(_statement(table, "add", statements.add(table, held, DELTA_SUFFIX)))
+    regular = [a for a in increment.attributes if a not in native_counters(model, design.entity)]
+    for table in design.tables:
+        for column in (c.name for c in table.columns if c.attribute in regular and c.name not in table.primary_key):
+            before.append(_statement(table, "update", statements.compare_and_set(table, column)))
+    notes = [f"bind every :*{DELTA_SUFFIX} to the step, {increment.step_literal()}", _COUNTER_NOTE]
+    if before:
+        notes.append(
+            "before_batch: a column that is not a counter is added to by compare-and-set: read it, bind :*_old to "
+            "the value read and :*_new to it plus the step, and retry from the read while the update is not [applied]"
+        )
+    return Operation(
+        increment.write,
+        "increment",
+        increment.rate,
+        None,
+        tuple(before),
+        (),
+        tuple(after),
+        tuple(notes),
+        increment.step,
+    )
 
 
 def _delete(model: RequirementsModel, design: EntityDesign, name: str, rate: float | None) -> Operation:
     base = next((t for t in design.tables if t.name == design.base_table), None)
     claims = claim_tables(model, design)
-    batch = tuple(_statement(t, "delete", statements.delete(t)) for t in design.tables if t not in claims)
-    after = tuple(_statement(t, "delete", statements.delete(t, if_exists=True)) for t in claims)
+    plain = [t for t in design.tables if t not in claims and not is_counter_table(t)]
+    batch = tuple(_statement(t, "delete", statements.delete(t)) for t in plain)
+    after = tuple(_statement(t, "delete", statements.delete(t, if_exists=True)) for t in claims) + tuple(
+        _statement(t, "delete", statements.delete(t)) for t in _counter_tables(design)
+    )
     notes = [
         "read the current row from the base table first: the other tables are addressed by its values"
         if base
@@ -148,6 +209,8 @@ def _update(
     batch: list[Statement] = []
     after: list[Statement] = []
     for table in design.tables:
+        if is_counter_table(table):
+            continue  # counters change only by increments (writes of kind increment)
         columns = [c.name for c in table.columns if c.attribute in changed and c.name not in table.primary_key]
         if table in claims:
             if _moves(table, changed):
@@ -193,6 +256,9 @@ def operations(model: RequirementsModel, design: EntityDesign) -> list[Operation
             found.append(_insert(model, design, write.name, write.kind.value, write.rate))
         elif write.kind is WriteKind.DELETE:
             found.append(_delete(model, design, write.name, write.rate))
+        elif write.kind is WriteKind.INCREMENT:
+            increment = next(i for i in increments_of(model, design.entity) if i.write == write.name)
+            found.append(_increment(model, design, increment))
         else:
             found.append(_update(model, design, write.name, write.kind.value, write.rate, list(write.attributes)))
     return found

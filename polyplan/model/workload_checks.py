@@ -1,0 +1,68 @@
+"""Cross-checks of the workload additions (issue 12): increment write patterns.
+
+Kept apart from checks.py so that each family of workload keys has its checks in one place.
+Each finding is (code, message, path), the shape `checks.check_model` turns into a Problem.
+"""
+
+from __future__ import annotations
+
+from polyplan.model.derived import all_attributes, key_of, reference_of
+from polyplan.model.schema import RequirementsModel, TypeName, WriteKind
+
+# Numbers a store can add to atomically; every other type has no meaning for "+ step".
+COUNTABLE = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
+
+Found = tuple[str, str, tuple[str | int, ...]]
+
+
+def _fixed_attributes(model: RequirementsModel, entity: str) -> dict[str, str]:
+    """Attributes an increment must not touch → why: identity, references and unique values."""
+    declared = model.entities[entity]
+    fixed = {name: "part of the key" for name in key_of(declared).attributes}
+    for relationship in model.relationships:
+        reference = reference_of(model, relationship) if relationship.to == entity else None
+        for column in reference.columns if reference else {}:
+            fixed.setdefault(column, f"the reference of relationship '{relationship.name}'")
+    for name, attribute in declared.attributes.items():
+        if attribute.unique:
+            fixed.setdefault(name, "unique")
+    for rule in declared.unique:
+        for name in rule:
+            fixed.setdefault(name, "part of a unique rule")
+    return fixed
+
+
+def increment_problems(model: RequirementsModel) -> list[Found]:
+    """Increment write patterns that name no counter, a non-number, a fixed attribute or a bad step."""
+    found: list[Found] = []
+    for index, write in enumerate(model.write_patterns):
+        path: tuple[str | int, ...] = ("write_patterns", index)
+        if write.entity not in model.entities:
+            continue  # PP201, reported by the reference checks
+        if write.kind is not WriteKind.INCREMENT:
+            if write.step is not None:
+                found.append(("PP333", f"step needs kind: increment, not {write.kind.value}", (*path, "step")))
+            continue
+        if not write.attributes:
+            found.append(("PP330", "an increment names the numeric attributes it adds to", (*path, "attributes")))
+        known = all_attributes(model, write.entity)
+        fixed = _fixed_attributes(model, write.entity)
+        step = 1.0 if write.step is None else write.step
+        if step == 0:
+            found.append(("PP333", "an increment's step cannot be 0", (*path, "step")))
+        for a_index, name in enumerate(write.attributes):
+            attribute = known.get(name)
+            a_path = (*path, "attributes", a_index)
+            if attribute is None:
+                continue  # PP202, reported by the reference checks
+            if attribute.type not in COUNTABLE:
+                found.append(
+                    ("PP331", f"cannot increment '{name}': it is {attribute.type.value}, not a number", a_path)
+                )
+            elif name in fixed:
+                found.append(("PP332", f"cannot increment '{name}': it is {fixed[name]}", a_path))
+            elif attribute.type is TypeName.INTEGER and step != int(step):
+                found.append(
+                    ("PP333", f"step {step:g} is not a whole number, but '{name}' is an integer", (*path, "step"))
+                )
+    return found
