@@ -6,15 +6,15 @@ name the broken key family or table.
 Operators (polyplan.validate.store_mutations): Redis `change-ttl` (a family's TTL halved in the
 family and every command that sets it) and `collide-key` (the template's placeholders replaced by
 a constant); Cassandra `flip-clustering`, `change-partition-key` and `change-ttl` (in schema.cql
-and design.json alike). Only the model-derived test data can tell these apart from the design.
+and design.json alike); OpenSearch `change-mapping-type` (a field mapped as a type a generator
+could confuse it with). Only the model-derived test data can tell these apart from the design.
 
 By default the first mutation of each operator per engine runs (one generated-test run each);
 POLYPLAN_MUTATIONS=all runs every mutation of every scenario. The score is printed.
 
-Search mappings and MongoDB collections have generators too, but their generated tests still
-take the expected mapping, indexes and required fields from the artifacts under test, so those
-mutations survive (every one of them, on OpenSearch and FerretDB): they are not claimed here
-until those tests get a model-derived oracle.
+MongoDB collections have generators too, but their generated tests still take the expected
+indexes and required fields from the artifacts under test, so those mutations survive (every one
+of them, on FerretDB): they are not claimed here until those tests get a model-derived oracle.
 """
 
 from __future__ import annotations
@@ -33,21 +33,30 @@ from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
 from polyplan.validate.store_mutations import StoreMutation, judged, store_mutations
 from tests.conftest import SCENARIOS, planned
+from tests.test_opensearch_design import opensearch_scenario
 
 ENGINES = [
     pytest.param("redis", marks=pytest.mark.redis, id="redis"),
     pytest.param("cassandra", marks=pytest.mark.cassandra, id="cassandra"),
+    pytest.param("opensearch", marks=pytest.mark.opensearch, id="opensearch"),
 ]
+EXPECTED_OPERATORS = {
+    "redis": {"change-ttl", "collide-key"},
+    "cassandra": {"flip-clustering", "change-partition-key", "change-ttl"},
+    "opensearch": {"change-mapping-type"},
+}
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """scenario stem → its full plan folder (written once for the module)."""
-    found = {}
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
+    """ "bundled" and "opensearch" (the scenarios with their search engine switched) → scenario
+    stem → its full plan folder (written once for the module)."""
+    found: dict[str, dict[str, Path]] = {"bundled": {}, "opensearch": {}}
     for scenario in SCENARIOS:
-        folder = tmp_path_factory.mktemp(scenario.stem)
-        write_tree(render(planned(scenario))[0], folder / "out")
-        found[scenario.stem] = folder / "out"
+        for variant, plan in (("bundled", planned(scenario)), ("opensearch", opensearch_scenario(scenario.stem))):
+            folder = tmp_path_factory.mktemp(f"{variant}-{scenario.stem}") / "out"
+            write_tree(render(plan)[0], folder)
+            found[variant][scenario.stem] = folder
     return found
 
 
@@ -63,22 +72,20 @@ def selected(folders: dict[str, Path], engine: str) -> list[tuple[str, StoreMuta
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_store_mutations_are_caught(folders: dict[str, Path], engine: str) -> None:
+def test_store_mutations_are_caught(folders: dict[str, dict[str, Path]], engine: str) -> None:
     url = resolve_url(engine)
-    chosen = selected(folders, engine)
+    variant = folders["opensearch" if engine == "opensearch" else "bundled"]
+    chosen = selected(variant, engine)
     operators = {m.operator for _, m in chosen}
-    expected = {
-        "redis": {"change-ttl", "collide-key"},
-        "cassandra": {"flip-clustering", "change-partition-key", "change-ttl"},
-    }
-    assert operators == expected[engine], f"the bundled scenarios no longer exercise {expected[engine] - operators}"
+    expected = EXPECTED_OPERATORS[engine]
+    assert operators == expected, f"the bundled scenarios no longer exercise {expected - operators}"
     scenario_of = {id(m): name for name, m in chosen}
     started = time.monotonic()
 
     def run(mutation: StoreMutation) -> tuple[int, str]:
         with tempfile.TemporaryDirectory(prefix="polyplan-store-mutant-") as work:
             copy = Path(work) / "out"
-            shutil.copytree(folders[scenario_of[id(mutation)]], copy)
+            shutil.copytree(variant[scenario_of[id(mutation)]], copy)
             mutation.apply(copy)
             with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
                 code = run_validation(copy, engine, url, trust_edits=True, modules=[f"test_{engine}.py"], output=output)
@@ -92,12 +99,13 @@ def test_store_mutations_are_caught(folders: dict[str, Path], engine: str) -> No
     assert not survivors, "\n".join(survivors)
 
 
-def test_the_unmutated_folder_passes_so_a_failure_means_something(folders: dict[str, Path]) -> None:
-    """Each mutated run starts from an output whose own tests pass (checked on Redis and Cassandra
-    by tests/test_cache_redis.py and tests/test_wide_column_integration.py); here: every mutation
-    really changes a file, and a mutation's edits leave the rest of the folder alone."""
-    for folder in folders.values():
-        for engine in ("redis", "cassandra"):
-            for mutation in store_mutations(folder, engine):
-                for path, text in mutation.edits:
-                    assert (folder / path).read_text(encoding="utf-8") != text, mutation.label
+def test_every_mutation_changes_a_file(folders: dict[str, dict[str, Path]]) -> None:
+    """Each mutated run starts from an output whose own tests pass (tests/test_cache_redis.py,
+    tests/test_wide_column_integration.py and tests/test_opensearch_integration.py run them);
+    here: every mutation really changes what it edits, or a survivor would mean nothing."""
+    for variant, engines in (("bundled", ("redis", "cassandra")), ("opensearch", ("opensearch",))):
+        for folder in folders[variant].values():
+            for engine in engines:
+                for mutation in store_mutations(folder, engine):
+                    for path, text in mutation.edits:
+                        assert (folder / path).read_text(encoding="utf-8") != text, mutation.label

@@ -20,6 +20,7 @@ from polyplan.plan.ir import Plan
 from polyplan.seed.generate import generate, rows_for_scale
 from polyplan.stores.search.design import SearchDesign, SearchIndex
 from polyplan.stores.search.documents import document_id, to_document, to_json_value
+from polyplan.stores.search.field_oracle import field_requirements
 from polyplan.stores.search.mapping import NORMALIZER
 from polyplan.stores.search.queries import SearchQuery
 
@@ -232,6 +233,10 @@ def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
             "cases": cases,
             "docs": docs,
             "fields": sorted(index.fields),
+            "field_types": field_requirements(
+                {name: a for name, a in attributes.items() if name in index.fields},
+                [by_name[query.pattern] for query in index.queries],
+            ),
             "first_index": index.first_index,
             "policy": index.lifecycle.name,
             "refresh_interval": f"{index.refresh_seconds}s",
