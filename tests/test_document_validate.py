@@ -85,12 +85,12 @@ def test_an_unreachable_server_is_one_line_naming_engine_and_url(folder: Path) -
 
 
 def test_a_server_that_never_answers_is_one_line(folder: Path, silent_port: int) -> None:
-    """TCP accepts but no MongoDB answers: the generated tests stop the run once, after 5 s."""
+    """TCP accepts but no MongoDB answers: validate's URL check stops the run once, after 5 s."""
     url = f"mongodb://127.0.0.1:{silent_port}"
     code, output, elapsed = validate(folder, url)
     assert code == 1, output
     line = one_line_naming(output, url)
-    assert f"mongodb: cannot reach a MongoDB server at {url} within 5 s" in line, line
+    assert f"mongodb at {url} is not reachable: no MongoDB server answered within 5 s" in line, line
     assert "error" not in output.lower().replace("no tests ran", ""), output  # no per-test errors
     assert elapsed < 60, f"took {elapsed:.0f} s"
 
@@ -98,8 +98,8 @@ def test_a_server_that_never_answers_is_one_line(folder: Path, silent_port: int)
 def test_a_url_that_is_not_mongodb_is_one_line(folder: Path, silent_port: int) -> None:
     url = f"http://127.0.0.1:{silent_port}"
     code, output, _ = validate(folder, url)
-    assert code == 1, output
-    assert f"mongodb: {url} is not a usable MongoDB URL" in one_line_naming(output, url)
+    assert code == 2, output  # a usage error: refused before anything connects
+    assert "--url is a 'http:' URL, but --engine is mongodb (expected mongodb://)" in output, output
 
 
 def test_a_password_in_the_url_is_not_shown(folder: Path, silent_port: int) -> None:

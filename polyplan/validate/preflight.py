@@ -69,10 +69,14 @@ def _redis(url: str, timeout: float) -> None:
 
 def _mongodb(url: str, timeout: float) -> None:
     from pymongo import MongoClient
+    from pymongo.errors import ServerSelectionTimeoutError
 
     client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000))
     try:
         client.admin.command("ping")
+    except ServerSelectionTimeoutError:
+        # pymongo's own message carries the whole topology description: too much for one line.
+        raise ValueError(f"no MongoDB server answered within {timeout:g} s") from None
     finally:
         client.close()
 

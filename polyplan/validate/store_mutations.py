@@ -239,14 +239,20 @@ def mongodb_mutations(folder: Path) -> list[StoreMutation]:
             dropped = json.loads(text)
             del dropped["indexes"][position]
             target = f"{collection}.{index['name']}"
-            found.append(StoreMutation("drop-index", "mongodb", target, ((relative, _dump(dropped, text)),)))
+            # A failure may name what the index serves: `collection.pattern`, or the collection's shard key.
+            serves = tuple(collection if s == "shard" else f"{collection}.{s}" for s in index.get("serves", []))
+            found.append(
+                StoreMutation("drop-index", "mongodb", target, ((relative, _dump(dropped, text)),), also=serves)
+            )
             if len(index["key"]) > 1:
-                swapped = json.loads(text)
-                keys = swapped["indexes"][position]["key"]
-                keys[0], keys[1] = keys[1], keys[0]
+                # The last key first: a sort or range key before the equality keys (swapping two
+                # equality keys would serve the same queries: an equivalent mutant).
+                moved = json.loads(text)
+                keys = moved["indexes"][position]["key"]
+                keys.insert(0, keys.pop())
                 found.append(
                     StoreMutation(
-                        "reorder-index", "mongodb", target, ((relative, _dump(swapped, text)),), str(keys[:2])
+                        "reorder-index", "mongodb", target, ((relative, _dump(moved, text)),), str(keys), serves
                     )
                 )
         required = spec["validator"]["$jsonSchema"].get("required", [])

@@ -20,8 +20,8 @@ from typing import Any
 
 from bson.decimal128 import Decimal128
 
-from polyplan.model.derived import all_attributes, key_of, reference_of
-from polyplan.model.schema import CompareOp, RequirementsModel, TypeName
+from polyplan.model.derived import all_attributes, key_of, patterns_of, reference_of
+from polyplan.model.schema import CompareOp, Direction, FilterOp, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import generate, link_columns, rows_for_targets
 from polyplan.stores.document import codec
@@ -416,8 +416,8 @@ def _invalid_cases(
         return document
 
     required = [collection.paths[n] for n, a in attributes.items() if not a.nullable and collection.paths[n] != "_id"]
-    if required:
-        add(f"missing required field {required[0]}", variant(**{required[0]: _DROP}))
+    for path in required:  # each one: a validator that lost any of them must be caught
+        add(f"missing required field {path}", variant(**{path: _DROP}))
     by_type = {a.type: n for n, a in reversed(list(attributes.items())) if collection.paths[n] != "_id"}
     if TypeName.STRING in by_type or TypeName.TEXT in by_type:
         name = by_type.get(TypeName.STRING) or by_type[TypeName.TEXT]
@@ -535,8 +535,28 @@ def render_data(plan: Plan, design: DocumentDesign) -> str:
         "duplicates": [
             case for c in design.collections for case in _duplicate_cases(c, documents[c.name], spares[c.name])
         ],
+        "index_needs": _index_needs(model, design),
     }
     return dumps(data)
+
+
+def _index_needs(model: RequirementsModel, design: DocumentDesign) -> list[dict[str, Any]]:
+    """Per pattern read from a collection's own documents, what the model says an index must lead
+    with: its equality fields (any order), then its sort in order (or all reversed). Stated from
+    the model, so that a dropped or reordered index of the design under test is caught."""
+    needs: list[dict[str, Any]] = []
+    for collection in design.collections:
+        for pattern in patterns_of(model, collection.entity):
+            if any(f.op is FilterOp.FULLTEXT for f in pattern.filters):
+                continue  # a text index answers it; checked against the design where the server has $text
+            equality = sorted(
+                {collection.paths[f.attribute] for f in pattern.filters if f.op in (FilterOp.EQ, FilterOp.IN)}
+            )
+            sort = [[collection.paths[s.attribute], 1 if s.direction is Direction.ASC else -1] for s in pattern.sort]
+            if "_id" in equality or not (equality or sort):
+                continue  # the _id index, or nothing to lead with
+            needs.append({"collection": collection.name, "pattern": pattern.name, "equality": equality, "sort": sort})
+    return needs
 
 
 def render_test(design: DocumentDesign, increments: bool = False) -> str:
@@ -756,6 +776,32 @@ def test_designed_index_exists(
     assert current[name].get("expireAfterSeconds") == spec.get("expireAfterSeconds"), f"{name}: TTL"
     assert bool(current[name].get("unique")) == bool(spec.get("unique")), f"{name}: unique"
     assert current[name].get("partialFilterExpression") == spec.get("partialFilterExpression"), f"{name}: partial"
+
+
+# Sections whose cases this design does not have are left out rather than collected empty.
+if DATA["index_needs"]:
+
+    @pytest.mark.parametrize("need", DATA["index_needs"], ids=lambda n: f"{n['collection']}.{n['pattern']}")
+    def test_an_index_leads_with_what_the_pattern_needs(
+        db: Database[Any], server: Examination, applied: dict[str, Any], need: dict[str, Any]
+    ) -> None:
+        """From the model, not from the design: some index on the server starts with the pattern's
+        equality fields (any order), then its sort (in order, or all reversed)."""
+        equality, sort = set(need["equality"]), [tuple(pair) for pair in need["sort"]]
+        reverse = [(path, -direction) for path, direction in sort]
+        width = len(equality)
+        found = []
+        for index in db[need["collection"]].list_indexes():
+            keys = [(path, d if isinstance(d, str) else int(d)) for path, d in index["key"].items()]  # "text", "hashed"
+            found.append(keys)
+            lead, rest = keys[:width], keys[width : width + len(sort)]
+            if {path for path, _ in lead} == equality and rest in (sort, reverse):
+                return
+        # setup.py leaves out an index the server cannot build (e.g. partial ones on FerretDB).
+        for spec in DEFINITIONS[need["collection"]]["indexes"]:
+            if need["pattern"] in spec.get("serves", []):
+                skip_unless_server_has(server, index_needs(need["collection"], spec["name"]), f"the index of {need['pattern']}")
+        raise AssertionError(f"{need['collection']}.{need['pattern']}: no index leads with {sorted(equality)} then {sort}; indexes: {found}")
 
 
 # Sections whose cases this design does not have are left out rather than collected empty.
