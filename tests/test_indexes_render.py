@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -228,10 +229,19 @@ def test_fulltext_predicate_finds_rows_through_the_designed_index(
     spec = index_of(tables, IndexKind.FULLTEXT)
     predicate = fulltext_predicate(ticket, ["subject"], "terms", engine_name, [spec])
     statement = sa.select(ticket.c.code).where(predicate)
-    with engine.connect() as connection:
-        found = connection.execute(statement, {"terms": "zebra"}).scalars().all()
-        plan = _explain(engine_name, connection, statement, {"terms": "zebra"})
-    assert sorted(found) == [f"T{n:05d}" for n in range(7, 4000, 200)]
+    expected = [f"T{n:05d}" for n in range(7, 4000, 200)]
+    # Once in a full CI run under load (18:07 on 2026-12-05), MariaDB's InnoDB full-text index
+    # answered nothing right after the load had committed, and all 20 rows in eight runs of its
+    # own: a bounded wait for the FTS cache, not a looser check (every row must still be found).
+    deadline = time.monotonic() + (10 if engine_name == "mysql" else 0)
+    while True:
+        with engine.connect() as connection:
+            found = connection.execute(statement, {"terms": "zebra"}).scalars().all()
+            plan = _explain(engine_name, connection, statement, {"terms": "zebra"})
+        if sorted(found) == expected or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    assert sorted(found) == expected
     if engine_name == "postgresql":
         assert f"Bitmap Index Scan on {spec.name}" in plan and tsvector_column(spec) in plan
     elif engine_name == "mysql":
