@@ -221,7 +221,7 @@ def render_doc(results: dict[str, Any], before: dict[str, Any] | None) -> str:
 
     def about(data: dict[str, Any]) -> str:
         return (
-            f"{data['runs']} runs per size, medians; measured {data['measured']} on {data['host']} "
+            f"{data['runs']} run{'' if data['runs'] == 1 else 's'} per size, medians; measured {data['measured']} on {data['host']} "
             f"(load average {data['load_average']} at the start), commit {data['commit']}:"
         )
 
