@@ -73,6 +73,17 @@ def bound_token(bound: str, attribute: str) -> str:
 # A write-through cache has no staleness bound to derive a TTL from: this one only keeps cold
 # entries from piling up (a read after expiry refills the key).
 WRITE_THROUGH_TTL = 3600
+
+
+def staleness_bound(staleness_seconds: float, sync: SyncMechanism | None) -> int | None:
+    """A cached answer's TTL when the pattern's staleness bounds it: invalidated cache-aside
+    answers live as long as the pattern tolerates (so a lost invalidation is bounded); None for
+    written-through answers, which keep WRITE_THROUGH_TTL."""
+    if sync is SyncMechanism.CACHE_ASIDE_INVALIDATE and staleness_seconds >= 1:
+        return int(staleness_seconds)
+    return None
+
+
 # Headroom over the estimate for allocator fragmentation and replication/AOF rewrite buffers.
 FRAGMENTATION_HEADROOM = 1.3
 
@@ -837,14 +848,14 @@ class _Designer:
                 structure, estimate = Structure.STRING, as_string
                 reason = f"string (compact JSON of the answer): replaced whole on refill; ~{as_string.usage_bytes} B vs ~{as_hash.usage_bytes} B as a {as_hash.encoding} hash"
             staleness = pattern.staleness_seconds
-            if projection.sync is SyncMechanism.CACHE_ASIDE_INVALIDATE and staleness >= 1:
-                ttl = int(staleness)
+            bound = staleness_bound(staleness, projection.sync)
+            ttl = bound if bound is not None else WRITE_THROUGH_TTL
+            if bound is not None:
                 ttl_reason = (
                     f"{pattern.name} tolerates {staleness:g} s of staleness: the TTL bounds it even when an "
                     "invalidation is lost"
                 )
             else:
-                ttl = WRITE_THROUGH_TTL
                 ttl_reason = f"written through on every change; the {WRITE_THROUGH_TTL} s TTL only lets cold entries go"
             writes = writes_of(model, entity)
             rate = pattern.rate + (sum(w.rate for w in writes) if projection.sync is SyncMechanism.WRITE_THROUGH else 0)

@@ -18,7 +18,7 @@ from polyplan.plan.ir import SyncMechanism
 from polyplan.seed.generate import generate, rows_for_targets
 from polyplan.stores.cache import codec
 from polyplan.stores.cache.commands import RecordView
-from polyplan.stores.cache.design import WRITE_THROUGH_TTL, CacheDesign, Role
+from polyplan.stores.cache.design import WRITE_THROUGH_TTL, CacheDesign, Role, staleness_bound
 
 RECORDS_PER_ENTITY = 40
 OTHER_ROWS = 5
@@ -75,10 +75,8 @@ def render_data(model: RequirementsModel, design: CacheDesign) -> str:
 
 def _cache_ttl(model: RequirementsModel, serves: tuple[str, ...], sync: SyncMechanism | None) -> int:
     patterns = {p.name: p for p in model.access_patterns}
-    tolerated = min(patterns[name].staleness_seconds for name in serves)
-    if sync is SyncMechanism.CACHE_ASIDE_INVALIDATE and tolerated >= 1:
-        return int(tolerated)
-    return WRITE_THROUGH_TTL
+    bound = staleness_bound(min(patterns[name].staleness_seconds for name in serves), sync)
+    return bound if bound is not None else WRITE_THROUGH_TTL
 
 
 def render_test(design: CacheDesign) -> str:

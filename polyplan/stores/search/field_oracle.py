@@ -53,3 +53,16 @@ def field_requirements(attributes: dict[str, Attribute], patterns: list[AccessPa
         if types:
             found[name] = {"model": attribute.type.value, "types": types, "exact": name in exact}
     return found
+
+
+def mapping_problems(alias: str, properties: dict[str, Any], requirements: dict[str, Any]) -> list[str]:
+    """Where the mapping a server applied (`properties`) breaks `field_requirements` (empty: none)."""
+    problems: list[str] = []
+    for field, need in requirements.items():
+        applied = properties[field]
+        got = applied.get("type", "object")
+        if got not in need["types"]:
+            problems.append(f"{alias}.{field}: mapped as {got}; a {need['model']} needs {need['types']}")
+        elif need["exact"] and got == "text" and applied.get("fields", {}).get("raw", {}).get("type") != "keyword":
+            problems.append(f"{alias}.{field}: matched or sorted exactly, but has no keyword sub-field")
+    return problems
