@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from pymongo.uri_parser import parse_uri
 
 from polyplan.stores.document import runtime
 from polyplan.stores.document.runtime import Examination, Probe
+from polyplan.stores.scratch import process_alive, terminate_as_interrupt
 from polyplan.testkit import how_to_run, required_engines, unavailable
 
 ENGINE = "mongodb"
@@ -91,16 +91,6 @@ def connect(url: str, exit_run: bool = False) -> MongoClient[Any]:
     return client
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_local(url: str) -> bool:
     """Whether every host of `url` is this machine (where a pid tells whether a run still lives)."""
     try:
@@ -118,33 +108,10 @@ def sweep_abandoned(client: MongoClient[Any]) -> list[str]:
     dropped = []
     for name in sorted(client.list_database_names()):
         match = SCRATCH_NAME.match(name)
-        if match and not _process_alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             client.drop_database(name)
             dropped.append(name)
     return dropped
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the `finally` that drops the database runs.
-
-    KeyboardInterrupt rather than SystemExit: pytest records a SystemExit raised in a test or a
-    fixture as that test's error and carries on with the next ones, while an interrupt ends the
-    session at once and still tears the fixtures down (so the database is dropped promptly).
-    """
-
-    def _raise(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, _raise)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -157,7 +124,7 @@ def scratch_database(url: str, exit_run: bool = False) -> Iterator[Database[Any]
     client = connect(url, exit_run)
     name = f"pptest_{os.getpid()}_{uuid.uuid4().hex[:12]}"
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             if is_local(url):
                 sweep_abandoned(client)
             try:

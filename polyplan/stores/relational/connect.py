@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from polyplan.stores.relational.sqltext import split_script
+from polyplan.stores.scratch import process_alive, terminate_as_interrupt
 
 
 def engine_name(url: str) -> str:
@@ -82,16 +82,6 @@ def apply_sql(engine: sa.Engine, sql: str) -> int:
 _SCRATCH_NAME = re.compile(r"^polyplan_(\d+)_[0-9a-f]{24}$")
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_local(url: URL) -> bool:
     return (url.host or "localhost") in ("localhost", "127.0.0.1", "::1") or url.host == os.uname().nodename
 
@@ -110,32 +100,10 @@ def sweep_abandoned(connection: sa.Connection, backend: str) -> list[str]:
     dropped = []
     for name in sorted(names):
         match = _SCRATCH_NAME.match(name)
-        if match and name not in busy and not _process_alive(int(match.group(1))):
+        if match and name not in busy and not process_alive(int(match.group(1))):
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
             dropped.append(name)
     return dropped
-
-
-@contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the `finally` that drops the database runs.
-
-    KeyboardInterrupt rather than SystemExit: pytest stops the whole run on it, where a
-    SystemExit inside a test would be reported and the next test would go on.
-    """
-
-    def _raise(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, _raise)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -145,7 +113,7 @@ def scratch_database(url: str) -> Iterator[sa.Engine]:
     Dropped also on SIGTERM; a run killed outright (SIGKILL) leaves it behind, and the next run
     against a server on this machine drops it.
     """
-    with _terminate_as_exit():
+    with terminate_as_interrupt():
         yield from _scratch_database(url)
 
 
