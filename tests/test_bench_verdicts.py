@@ -102,3 +102,57 @@ def test_report_exits_1_on_a_missed_threshold(saved_indexes: dict[str, Any], tmp
     )
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
     assert "FAIL no more secondary indexes" in run.stdout
+
+
+@pytest.fixture(scope="module")
+def migrations() -> ModuleType:
+    pytest.importorskip("psycopg", reason="bench/migrations.py needs the PostgreSQL driver")
+    return _load("migrations")
+
+
+@pytest.fixture(scope="module")
+def saved_migrations() -> dict[str, Any]:
+    return dict(json.loads((RESULTS / "migrations.json").read_text(encoding="utf-8")))
+
+
+def test_the_committed_migration_run_is_judged_by_its_thresholds(
+    migrations: ModuleType, saved_migrations: dict[str, Any]
+) -> None:
+    judged = migrations.verdicts(saved_migrations)
+    assert len(judged) == 4, [text for _, text in judged]
+    rendered = migrations.render_saved(saved_migrations)
+    for held, text in judged:
+        assert f"{'PASS' if held else 'FAIL'} {text}" in rendered
+    rounds = {run["round"] for run in saved_migrations["runs"]}
+    assert len(rounds) >= 3 and {run["variant"] for run in saved_migrations["runs"]} == {"polyplan", "naive"}
+    assert saved_migrations["setup"]["rows"] >= 1_000_000
+
+
+def _worsen_migration(saved: dict[str, Any], change: str) -> dict[str, Any]:
+    broken = copy.deepcopy(saved)
+    mine = next(r for r in broken["runs"] if r["variant"] == "polyplan")
+    naive = next(r for r in broken["runs"] if r["variant"] == "naive")
+    if change == "polyplan stalls":
+        mine["during"]["max_ms"] = broken["limits"]["max_stall_ms"] * 3
+    elif change == "naive does not stall":
+        naive["during"]["max_ms"] = broken["limits"]["naive_min_ms"] / 10
+    elif change == "load fails":
+        mine["during"]["failed"] = 3
+    elif change == "drift":
+        mine["drift"] = ["added: column task.extra"]
+    return broken
+
+
+@pytest.mark.parametrize("change", ["polyplan stalls", "naive does not stall", "load fails", "drift"])
+def test_a_missed_migration_threshold_fails_the_benchmark(
+    migrations: ModuleType, saved_migrations: dict[str, Any], change: str, tmp_path: Path
+) -> None:
+    broken = _worsen_migration(saved_migrations, change)
+    assert not migrations.all_held(broken)
+    path = tmp_path / "migrations.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "migrations.py"), "--report", str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "- FAIL " in run.stdout

@@ -30,6 +30,7 @@ from polyplan.migrate.ops import (
     RenameColumn,
 )
 from polyplan.migrate.revisions import Phase, lint_revision, phase_steps
+from polyplan.migrate.sql import BACKFILL_BATCH
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.pipeline import plan_file
 from tests.test_bad_input import ANSI, expected_lines, run_main, snapshot
@@ -97,7 +98,9 @@ def test_postgresql_steps_are_zero_downtime_by_construction() -> None:
     index = next(s for s in expand if "CREATE INDEX" in s.sql)
     assert index.autocommit and "CONCURRENTLY" in index.sql
     backfill = next(s for s in expand if s.sql.startswith("DO "))
-    assert backfill.autocommit and "LIMIT 5000" in backfill.sql and "COMMIT" in backfill.sql
+    assert backfill.autocommit and f"LIMIT {BACKFILL_BATCH}" in backfill.sql and "COMMIT" in backfill.sql
+    # Batches walk the primary key: none rescans the rows done before it.
+    assert "WHERE (id) > (polyplan_last.id) ORDER BY id" in backfill.sql
     assert any("CREATE TRIGGER polyplan_sync_customer_name" in s for s in sql)
     # NOT NULL of the renamed column: a NOT VALID check, validated outside the transaction, then SET NOT NULL.
     check = sql.index(
@@ -105,6 +108,14 @@ def test_postgresql_steps_are_zero_downtime_by_construction() -> None:
     )
     validate = sql.index("ALTER TABLE customer VALIDATE CONSTRAINT polyplan_nn_customer_name")
     assert check < validate < sql.index("ALTER TABLE customer ALTER COLUMN name SET NOT NULL")
+    # The sync trigger lives until the transaction that drops the old column: dropped before the
+    # validation, the running version's inserts (which set only the old column) would break the check.
+    trigger = len(expand) + [s.sql for s in contract].index(
+        "DROP TRIGGER IF EXISTS polyplan_sync_customer_name ON customer"
+    )
+    drop = next(i for i, s in enumerate(sql) if s.endswith("ALTER TABLE customer DROP COLUMN full_name"))
+    assert validate < trigger < drop
+    assert not any(step.autocommit for step in (expand + contract)[trigger : drop + 1])
     # A longer varchar changes in place; a rewriting retype goes through a shadow column.
     assert any(s.endswith("ALTER TABLE category ALTER COLUMN title TYPE VARCHAR(240)") for s in sql)
     assert "ALTER TABLE product ADD COLUMN stock__polyplan_new BIGINT" in sql
@@ -112,6 +123,23 @@ def test_postgresql_steps_are_zero_downtime_by_construction() -> None:
     for revision in plan_migration(plan_file(SHOP_V1), plan_file(SHOP_V2), SHOP_V1, SHOP_V2, Path("none")).added:
         findings = lint_revision(revision)[("postgresql", "upgrade")]
         assert {f.code for f in findings} <= {"PP807"}, [(f.code, f.statement) for f in findings]
+
+
+def test_each_postgresql_transaction_alters_one_table() -> None:
+    """Holding one table's ACCESS EXCLUSIVE lock while waiting for another's deadlocks with the
+    application's foreign-key checks: a revision commits before it moves to the next table."""
+    for history in ("shop", "saas"):
+        old, new = HISTORY / history / "v1.yaml", HISTORY / history / "v2.yaml"
+        versions = diff_plans(plan_file(old), plan_file(new))
+        for phase in (Phase.EXPAND, Phase.CONTRACT):
+            for reverse in (False, True):
+                altered: set[str] = set()
+                for step in phase_steps(versions, phase, reverse)["postgresql"]:
+                    if step.autocommit:
+                        altered = set()
+                        continue
+                    altered |= set(re.findall(r"^ALTER TABLE (\S+)", step.sql, re.M))
+                    assert len(altered) <= 1, (history, phase, reverse, altered, step.sql)
 
 
 def test_mariadb_and_sqlite_steps() -> None:

@@ -23,6 +23,7 @@ from polyplan.migrate.context import Design
 from polyplan.migrate.diff import designs_of, diff_plans
 from polyplan.migrate.folder import write_migration
 from polyplan.migrate.ops import ColumnChange, Conversion, DropTable, RenameTable
+from polyplan.migrate.sql import BACKFILL_BATCH
 from polyplan.migrate.status import drift
 from polyplan.pipeline import plan_file
 from polyplan.seed.generate import feasible_rows, generate
@@ -228,13 +229,13 @@ def test_the_postgresql_backfill_runs_in_batches(tmp_path: Path) -> None:
     old = plan_file(old_path)
     migration = write_migration(old, plan_file(new_path), old_path, new_path, tmp_path / "m")
     expand = next(r for r in migration.added if r.phase.value == "expand")
-    assert any("LIMIT 5000" in s.sql for s in expand.upgrade["postgresql"])
+    assert any(f"LIMIT {BACKFILL_BATCH}" in s.sql for s in expand.upgrade["postgresql"])
     before, after = migration.versions.designs["postgresql"]
     with scratch_database(resolve_url("postgresql")) as database:
         config = Config(str(tmp_path / "m" / "alembic.ini"))
         config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
         command.upgrade(config, migration.added[0].id)
-        rows = 2 * 5000 + 7
+        rows = 2 * BACKFILL_BATCH + 7
         data = generate(old.model, {"Customer": rows, "Order": 0}, seed=3)
         with database.begin() as connection:
             load_rows(

@@ -419,21 +419,9 @@ class ColumnChange(Operation):
             "  RETURN NEW;\n"
             "END $polyplan$"
         )
-        key = ", ".join(_t(ctx, c.name) for c in ctx.before.table(self.table).primary_key.columns)
-        # Batches of a few thousand rows, each committed: no long transaction, no long row locks.
-        backfill = (
-            "DO $polyplan$\n"
-            "DECLARE done bigint;\n"
-            "BEGIN\n"
-            "  LOOP\n"
-            f"    UPDATE {table} SET {middle} = CAST({old} AS {new_type}) WHERE ({key}) IN (\n"
-            f"      SELECT {key} FROM {table} WHERE {middle} IS DISTINCT FROM CAST({old} AS {new_type})"
-            f" LIMIT {BACKFILL_BATCH});\n"
-            "    GET DIAGNOSTICS done = ROW_COUNT;\n"
-            "    EXIT WHEN done = 0;\n"
-            "    COMMIT;\n"
-            "  END LOOP;\n"
-            "END $polyplan$"
+        key = [_t(ctx, c.name) for c in ctx.before.table(self.table).primary_key.columns]
+        backfill = _backfill(
+            table, key, f"{middle} = CAST({old} AS {new_type})", f"{middle} IS DISTINCT FROM CAST({old} AS {new_type})"
         )
         return [
             *guards(ctx.engine),
@@ -490,13 +478,17 @@ class ColumnChange(Operation):
             return [*guards(ctx.engine), Step(allow("PP801", "this change of type rewrites nothing", sql))]
         middle = _t(ctx, self._middle())
         names = self._names()
-        steps = [
-            *guards(ctx.engine),
+        steps = guards(ctx.engine)
+        if not new_col.nullable:
+            steps += _not_null(ctx, self.table, self._middle())
+        # The trigger goes in the transaction that drops the old column, not before the NOT NULL
+        # check is validated: until the swap commits, the running version still writes only the
+        # column it knows, and without the trigger its inserts would break the check (or the old
+        # column's NOT NULL) and its updates of a retyped column would be lost in the swap.
+        steps += [
             Step(f"DROP TRIGGER IF EXISTS {_t(ctx, names['trigger'])} ON {table}"),
             Step(f"DROP FUNCTION IF EXISTS {_t(ctx, names['function'])}()"),
         ]
-        if not new_col.nullable:
-            steps += _not_null(ctx, self.table, self._middle())
         if new_col.server_default is not None:
             default = compile_ddl(CreateColumn(new_col), ctx.engine).split(" DEFAULT ", 1)[1].split(" NOT NULL")[0]
             steps.append(Step(f"ALTER TABLE {table} ALTER COLUMN {middle} SET DEFAULT {default}"))
@@ -506,6 +498,51 @@ class ColumnChange(Operation):
             rename = f"ALTER TABLE {table} RENAME COLUMN {middle} TO {column}"
             steps.append(Step(allow("PP808", "no application uses the shadow column's name", rename)))
         return steps + _comment(ctx, self.table, self.column)
+
+
+def _backfill(table: str, key: list[str], assignment: str, pending: str) -> str:
+    """A PL/pgSQL block that runs `UPDATE table SET assignment` on the rows where `pending` holds,
+    in batches of BACKFILL_BATCH rows in primary-key order, each committed.
+
+    Each batch is found through the primary key's index from where the last one ended, so no
+    batch scans the rows already done (a `WHERE pending LIMIT n` batch rescans them all, which
+    makes the backfill quadratic and each batch's row locks last as long as that scan), and a
+    concurrent write waits at most for one small batch. The variables carry a prefix so that
+    they cannot be taken for a column of the table. Rows written after the sync trigger
+    exists are kept in step by it, so one pass over the keys is enough."""
+    keys = ", ".join(key)
+    descending = ", ".join(f"{k} DESC" for k in key)
+    after_last = f"({keys}) > ({', '.join(f'polyplan_last.{k}' for k in key)})"
+    up_to = f"({keys}) <= ({', '.join(f'polyplan_upto.{k}' for k in key)})"
+
+    def batch(where: str) -> list[str]:
+        bound = f" WHERE {where}" if where else ""
+        condition = f"{where} AND " if where else ""
+        return [
+            f"      SELECT {keys} INTO polyplan_upto FROM (SELECT {keys} FROM {table}{bound} ORDER BY {keys}"
+            f" LIMIT {BACKFILL_BATCH}) batch ORDER BY {descending} LIMIT 1;",
+            "      EXIT WHEN NOT FOUND;",
+            f"      UPDATE {table} SET {assignment} WHERE {condition}{up_to} AND {pending};",
+        ]
+
+    return "\n".join(
+        [
+            "DO $polyplan$",
+            "DECLARE polyplan_last record; polyplan_upto record; polyplan_started boolean := false;",
+            "BEGIN",
+            "  LOOP",
+            "    IF polyplan_started THEN",
+            *batch(after_last),
+            "    ELSE",
+            *batch(""),
+            "    END IF;",
+            "    polyplan_last := polyplan_upto;",
+            "    polyplan_started := true;",
+            "    COMMIT;",
+            "  END LOOP;",
+            "END $polyplan$",
+        ]
+    )
 
 
 def _mysql_inplace(old: Any, new: Any) -> bool:

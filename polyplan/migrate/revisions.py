@@ -30,7 +30,7 @@ from polyplan.migrate.ops import (
     archive_table,
     restored_value,
 )
-from polyplan.migrate.sql import Step, compile_ddl, create_table_only, quote
+from polyplan.migrate.sql import Step, autocommit, compile_ddl, create_table_only, quote
 from polyplan.stores.relational.design import fit
 from polyplan.stores.relational.render import ENGINES
 
@@ -114,6 +114,21 @@ def _renamed(op: Operation, names: dict[str, str]) -> Operation:
     return changed
 
 
+def _new_transaction(steps: list[Step]) -> list[Step]:
+    """`steps` (one operation's, on PostgreSQL) in a transaction of their own: their leading
+    session settings run outside a transaction, which commits the one before.
+
+    A transaction that holds one table's ACCESS EXCLUSIVE lock while it waits for the next
+    table's deadlocks with the application: a write to the second table holds it while its
+    foreign-key check waits for the first (seen in bench/migrations.py: a contract locked
+    `member`, then waited for `task`, while an insert into `task` checked its `member` key). So
+    every table's statements commit before the next table's begin."""
+    leading = 0
+    while leading < len(steps) and steps[leading].sql.startswith("SET "):
+        leading += 1
+    return [*autocommit(steps[:leading]), *steps[leading:]]
+
+
 def phase_steps(versions: Versions, phase: Phase, reverse: bool = False) -> dict[str, list[Step]]:
     """The steps of one phase for every engine; `reverse` renders the downgrade of the other phase."""
     result: dict[str, list[Step]] = {}
@@ -132,10 +147,15 @@ def phase_steps(versions: Versions, phase: Phase, reverse: bool = False) -> dict
         if contract:
             for table in rebuilt:
                 steps += _sqlite_rebuild(ctx, table, operations)
+        previous: str | None = None
         for op in operations:
             if op.table in rebuilt and not isinstance(op, _WHOLE_TABLE):
                 continue
-            steps += op.contract(ctx) if contract else op.expand(ctx)
+            made = op.contract(ctx) if contract else op.expand(ctx)
+            if engine == "postgresql" and made and previous is not None and op.table != previous:
+                made = _new_transaction(made)
+            previous = op.table if made else previous
+            steps += made
         result[engine] = steps
     return result
 

@@ -20,7 +20,9 @@ from polyplan.stores.relational.index_render import dialect_of
 LOCK_TIMEOUT = "2s"
 STATEMENT_TIMEOUT = "60s"
 MYSQL_LOCK_WAIT_SECONDS = 2
-BACKFILL_BATCH = 5000
+# Rows per committed backfill batch: a write of the application to a row of the batch waits for
+# the batch's commit, so a batch must take milliseconds, not the tenths of a second 5,000 took.
+BACKFILL_BATCH = 1000
 
 
 @dataclass(frozen=True)
