@@ -1,0 +1,299 @@
+"""Migration operations of the non-relational stores, each with its reverse.
+
+They are `Operation`s like the relational ones (`polyplan.migrate.ops`): the same `reverse()`,
+`describe()` and `to_json()` feed `polyplan diff`, the generated scripts and their execution. A
+store operation renders no SQL (`steps` is empty): each becomes one runnable Python script per
+step (`polyplan.migrate.store_scripts`), whose upgrade runs the operation's data and whose
+downgrade runs its reverse's, so upgrade and downgrade cannot drift apart.
+
+`table` names the store object the operation changes: a collection, a search alias, a CQL table,
+a Redis key family, or the moved entity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from polyplan.migrate.ops import Operation, Order
+
+
+class StoreOperation(Operation):
+    """An operation on a non-relational store, run by a generated script (not by Alembic)."""
+
+    # The store whose runbook and scripts hold the operation: mongodb, search, cassandra, redis, move.
+    store: ClassVar[str]
+    order: ClassVar[Order] = Order.TABLE
+
+    def slug(self) -> str:
+        """The script's file name stem (without its number)."""
+        # The changed part too (index, field, column), so that a store's scripts read as a list of changes.
+        detail = next((str(getattr(self, a)) for a in ("name", "field", "new", "column") if hasattr(self, a)), "")
+        what = f"{self.table}_{detail}" if detail and not isinstance(getattr(self, "new", ""), dict) else self.table
+        return "".join(c if c.isalnum() or c in "_-" else "_" for c in f"{self.kind}_{what}")
+
+    @property
+    def phase(self) -> str:
+        """expand (the old application version survives it) or contract (only the new one runs)."""
+        return "contract" if self.removes else "expand"
+
+
+# --- MongoDB (the document store) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetValidator(StoreOperation):
+    """collMod with the new validator; the reverse sets the old one back.
+
+    A change runs in two of them: expand accepts either version's documents (`$or` of both), and
+    contract, once every document is migrated and only the new version writes, the new one alone.
+    """
+
+    table: str
+    old: dict[str, Any]
+    new: dict[str, Any]
+    final: bool = False
+    kind: ClassVar[str] = "set_validator"
+    store: ClassVar[str] = "mongodb"
+
+    def reverse(self) -> Operation:
+        return SetValidator(self.table, self.new, self.old, self.final)
+
+    def describe(self) -> str:
+        which = "the new version's documents only" if self.final else "either version's documents"
+        return f"~ validator of collection {self.table} (accepts {which})"
+
+    @property
+    def phase(self) -> str:
+        return "contract" if self.final else "expand"
+
+
+@dataclass(frozen=True)
+class AddDocumentIndex(StoreOperation):
+    """Build an index (in the background: MongoDB 4.2+ builds hold an exclusive lock only briefly)."""
+
+    table: str
+    name: str
+    spec: dict[str, Any]
+    kind: ClassVar[str] = "add_document_index"
+    store: ClassVar[str] = "mongodb"
+
+    def reverse(self) -> Operation:
+        return DropDocumentIndex(self.table, self.name, self.spec)
+
+    def describe(self) -> str:
+        return f"+ index {self.name} on collection {self.table}"
+
+
+@dataclass(frozen=True)
+class DropDocumentIndex(StoreOperation):
+    table: str
+    name: str
+    spec: dict[str, Any]
+    kind: ClassVar[str] = "drop_document_index"
+    store: ClassVar[str] = "mongodb"
+    removes: ClassVar[bool] = True
+
+    def reverse(self) -> Operation:
+        return AddDocumentIndex(self.table, self.name, self.spec)
+
+    def describe(self) -> str:
+        return f"- index {self.name} on collection {self.table}"
+
+
+@dataclass(frozen=True)
+class BackfillField(StoreOperation):
+    """Give every document lacking `field` its default, in batches; the reverse unsets it."""
+
+    table: str
+    field: str
+    default: Any
+    kind: ClassVar[str] = "backfill_field"
+    store: ClassVar[str] = "mongodb"
+
+    def reverse(self) -> Operation:
+        return UnsetField(self.table, self.field, self.default)
+
+    def describe(self) -> str:
+        return f"+ field {self.table}.{self.field} (backfilled with {self.default!r})"
+
+
+@dataclass(frozen=True)
+class UnsetField(StoreOperation):
+    table: str
+    field: str
+    default: Any
+    kind: ClassVar[str] = "unset_field"
+    store: ClassVar[str] = "mongodb"
+    removes: ClassVar[bool] = True
+
+    def reverse(self) -> Operation:
+        return BackfillField(self.table, self.field, self.default)
+
+    def describe(self) -> str:
+        return f"- field {self.table}.{self.field} (unset)"
+
+
+@dataclass(frozen=True)
+class RenameField(StoreOperation):
+    """$rename in batches; the reverse renames back."""
+
+    table: str
+    old: str
+    new: str
+    kind: ClassVar[str] = "rename_field"
+    store: ClassVar[str] = "mongodb"
+
+    def reverse(self) -> Operation:
+        return RenameField(self.table, self.new, self.old)
+
+    def describe(self) -> str:
+        return f"~ field {self.table}.{self.old} → {self.new} (renamed)"
+
+
+# --- search (OpenSearch / Elasticsearch) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reindex(StoreOperation):
+    """A new index version behind the alias: create `target`, copy the documents, swap the alias.
+
+    The source is the index the alias points to when the step runs; `target` records it in its
+    mapping's `_meta`. `drop_fields` are removed from each copied document (the new mapping is
+    strict). The reverse (`back`) copies what only `target` holds back into the recorded index
+    and swaps the alias back; `target` stays until the contract step deletes it.
+    """
+
+    table: str  # the alias the application reads and writes through
+    target: str
+    body: dict[str, Any]  # the target index's settings and mappings
+    drop_fields: tuple[str, ...]
+    back: bool = False
+    kind: ClassVar[str] = "reindex"
+    store: ClassVar[str] = "search"
+
+    def reverse(self) -> Operation:
+        return Reindex(self.table, self.target, self.body, self.drop_fields, not self.back)
+
+    def describe(self) -> str:
+        if self.back:
+            return f"~ index {self.table}: alias back from {self.target} to the index before it"
+        dropped = f", without {', '.join(self.drop_fields)}" if self.drop_fields else ""
+        return f"~ index {self.table} → new version {self.target} (reindex{dropped}, alias swap)"
+
+
+# --- Cassandra ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddCqlColumn(StoreOperation):
+    """ALTER TABLE ... ADD: instant, no data rewritten."""
+
+    table: str
+    keyspace: str
+    column: str
+    type: str
+    kind: ClassVar[str] = "add_cql_column"
+    store: ClassVar[str] = "cassandra"
+
+    def reverse(self) -> Operation:
+        return DropCqlColumn(self.table, self.keyspace, self.column, self.type)
+
+    def describe(self) -> str:
+        return f"+ column {self.table}.{self.column} {self.type}"
+
+
+@dataclass(frozen=True)
+class DropCqlColumn(StoreOperation):
+    table: str
+    keyspace: str
+    column: str
+    type: str
+    kind: ClassVar[str] = "drop_cql_column"
+    store: ClassVar[str] = "cassandra"
+    removes: ClassVar[bool] = True
+
+    def reverse(self) -> Operation:
+        return AddCqlColumn(self.table, self.keyspace, self.column, self.type)
+
+    def describe(self) -> str:
+        return f"- column {self.table}.{self.column}"
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BumpKeyVersion(StoreOperation):
+    """Cached values change shape: new keys under a version prefix, read through to the old ones.
+
+    `old_pattern`/`new_pattern` are SCAN patterns; `renames` maps old field names to new ones,
+    `drops` are fields the new version no longer stores, `adds` new fields with their defaults.
+    Upgrade warms the new keys from the old ones (same TTL); the reverse deletes the new keys (the
+    old ones are left alone until the contract step).
+    """
+
+    table: str  # the key family
+    structure: str  # string (JSON) or hash
+    old_pattern: str
+    new_pattern: str
+    renames: tuple[tuple[str, str], ...]
+    drops: tuple[str, ...]
+    adds: tuple[tuple[str, Any], ...]
+    kind: ClassVar[str] = "bump_key_version"
+    store: ClassVar[str] = "redis"
+
+    def reverse(self) -> Operation:
+        return RetireKeyVersion(
+            self.table, self.structure, self.old_pattern, self.new_pattern, self.renames, self.drops, self.adds
+        )
+
+    def describe(self) -> str:
+        return f"~ keys {self.table}: {self.old_pattern} → {self.new_pattern} (version bump, read-through)"
+
+
+@dataclass(frozen=True)
+class RetireKeyVersion(StoreOperation):
+    """Delete the keys of a version bump (the old keys are still there)."""
+
+    table: str
+    structure: str
+    old_pattern: str
+    new_pattern: str
+    renames: tuple[tuple[str, str], ...]
+    drops: tuple[str, ...]
+    adds: tuple[tuple[str, Any], ...]
+    kind: ClassVar[str] = "retire_key_version"
+    store: ClassVar[str] = "redis"
+    removes: ClassVar[bool] = True
+
+    def reverse(self) -> Operation:
+        return BumpKeyVersion(
+            self.table, self.structure, self.old_pattern, self.new_pattern, self.renames, self.drops, self.adds
+        )
+
+    def describe(self) -> str:
+        return f"- keys {self.new_pattern} (back to {self.old_pattern})"
+
+
+# --- an entity moving to another store ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoveEntity(StoreOperation):
+    """The plan changed an entity's system of record: dual write, backfill, verify, switch, retire."""
+
+    table: str  # the entity
+    source: str  # family/engine
+    target: str
+    kind: ClassVar[str] = "move_entity"
+    store: ClassVar[str] = "move"
+
+    def reverse(self) -> Operation:
+        return MoveEntity(self.table, self.target, self.source)
+
+    def describe(self) -> str:
+        return f"~ entity {self.table}: system of record {self.source} → {self.target} (moved)"
+
+
+STORES = ("mongodb", "search", "cassandra", "redis", "move")
