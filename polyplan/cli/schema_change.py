@@ -46,7 +46,7 @@ def diff(
     new: NewArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the operations as JSON.")] = False,
 ) -> None:
-    """What changes in the relational design from OLD to NEW, one operation per line."""
+    """What changes in the design from OLD to NEW (relational, then the other stores), one operation per line."""
     versions = _versions(old, new)
     print_diagnostics(versions.warnings)
     if as_json:
@@ -54,6 +54,9 @@ def diff(
             "old": _side(old, versions, "old"),
             "new": _side(new, versions, "new"),
             "operations": [op.to_json() for op in versions.operations],
+            "store_operations": [
+                {**op.to_json(), "store": op.store, "phase": op.phase} for op in versions.store_operations
+            ],
             "warnings": [d.render() for d in versions.warnings],
         }
         typer.echo(json.dumps(body, indent=2, sort_keys=True))
@@ -67,6 +70,8 @@ def diff(
     for op in versions.operations:
         phase = "expand + contract" if isinstance(op, ColumnChange) else "contract" if op.removes else "expand"
         typer.echo(f"  {op.describe()}    [{phase}]")
+    for store_op in versions.store_operations:
+        typer.echo(f"  {store_op.describe()}    [{store_op.store}, {store_op.phase}]")
 
 
 @app.command()

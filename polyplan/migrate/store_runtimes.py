@@ -14,13 +14,14 @@ from pymongo import IndexModel, MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
 BATCH = 1000  # documents per update: each batch is one short write, so the application keeps going
-ERRORS = (PyMongoError,)
+ERRORS = (PyMongoError, RuntimeError)
 NOT_IMPLEMENTED = 238  # what FerretDB answers for a MongoDB feature it lacks
 INDEX_FIELDS = ("unique", "partialFilterExpression", "expireAfterSeconds", "weights", "default_language")
 
 
 def add_arguments(parser):
     parser.add_argument("dbname", nargs="?", help=f"database (default: the URL's, else {MODEL!r})")
+    parser.add_argument("--batch", type=int, default=BATCH, help=f"documents per update (default {BATCH})")
     parser.add_argument(
         "--without",
         default="",
@@ -35,14 +36,18 @@ def connect(args):
     return client.get_default_database(default=MODEL) if args.dbname is None else client[args.dbname]
 
 
-def _batched(collection, match, update):
-    """Apply `update` to every document matching `match`, BATCH documents at a time; returns the count."""
+def _batched(collection, match, update, batch):
+    """Apply `update` to every document matching `match`, `batch` documents at a time; returns the count."""
     done = 0
     while True:
-        ids = [d["_id"] for d in collection.find(match, {"_id": 1}).limit(BATCH)]
+        ids = [d["_id"] for d in collection.find(match, {"_id": 1}).limit(batch)]
         if not ids:
             return done
-        done += collection.update_many({"_id": {"$in": ids}, **match}, update).modified_count
+        changed = collection.update_many({"_id": {"$in": ids}, **match}, update).modified_count
+        if not changed:
+            # Documents that still match but cannot change would make this loop forever.
+            raise RuntimeError(f"{collection.name}: {len(ids)} documents match {match} but the update changed none")
+        done += changed
 
 
 def run(db, op, args):
@@ -68,13 +73,13 @@ def run(db, op, args):
         return [f"index {name}.{op['name']} built"]
     if kind == "backfill_field":
         default = json_util.loads(json.dumps({"v": op["default"]}))["v"]
-        count = _batched(collection, {op["field"]: {"$exists": False}}, {"$set": {op["field"]: default}})
+        count = _batched(collection, {op["field"]: {"$exists": False}}, {"$set": {op["field"]: default}}, args.batch)
         return [f"{name}.{op['field']}: {count} documents backfilled"]
     if kind == "unset_field":
-        count = _batched(collection, {op["field"]: {"$exists": True}}, {"$unset": {op["field"]: ""}})
+        count = _batched(collection, {op["field"]: {"$exists": True}}, {"$unset": {op["field"]: ""}}, args.batch)
         return [f"{name}.{op['field']}: unset in {count} documents"]
     if kind == "rename_field":
-        count = _batched(collection, {op["old"]: {"$exists": True}}, {"$rename": {op["old"]: op["new"]}})
+        count = _batched(collection, {op["old"]: {"$exists": True}}, {"$rename": {op["old"]: op["new"]}}, args.batch)
         return [f"{name}.{op['old']} → {op['new']}: {count} documents renamed"]
     raise ValueError(f"unknown operation {kind}")
 
@@ -95,6 +100,7 @@ ERRORS = (OSError, RuntimeError)  # urllib's URLError and HTTPError are OSErrors
 
 def add_arguments(parser):
     parser.add_argument("--replicas", type=int, default=None, help="override number_of_replicas (0 for one node)")
+    parser.add_argument("--prefix", default="", help="prefix of every index and alias name (as given to setup.py)")
 
 
 def connect(args):
@@ -149,7 +155,7 @@ def swap(base, alias, source, target):
 
 
 def run(base, op, args):
-    alias, target = op["table"], op["target"]
+    alias, target = args.prefix + op["table"], args.prefix + op["target"]
     current = write_index(base, alias)
     if op["back"]:
         if current != target:
@@ -251,7 +257,7 @@ ERRORS = (redis.RedisError, OSError)
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--prefix", default="", help="prefix before every key name (a shared server's namespace)")
 
 
 def connect(args):
@@ -279,6 +285,7 @@ def new_key(op, key):
 
 
 def run(client, op, args):
+    op = {**op, "old_pattern": args.prefix + op["old_pattern"], "new_pattern": args.prefix + op["new_pattern"]}
     if op["op"] == "retire_key_version":
         deleted = 0
         batch = []

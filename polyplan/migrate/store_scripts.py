@@ -57,10 +57,10 @@ if __name__ == "__main__":
 
 def _usage(store: str) -> str:
     extra = {
-        "mongodb": " [DBNAME] [--without validators]",
-        "search": " [--replicas N]",
+        "mongodb": " [DBNAME] [--batch N] [--without validators]",
+        "search": " [--replicas N] [--prefix P]",
         "cassandra": " [--keyspace NAME]",
-        "redis": "",
+        "redis": " [--prefix P]",
     }[store]
     return extra
 
