@@ -196,7 +196,7 @@ def test_documented_migration_errors_are_what_polyplan_prints(
     code, _, err = run_main(["migrate", base, good, "--out", "migrations"], monkeypatch, capsys)
     assert code == 2
     printed |= set(err.splitlines())
-    assert len(documented) == 7
+    assert len(documented) == 8
     assert set(documented) <= printed
 
 
