@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -419,3 +420,17 @@ def test_redis_round_trip(scenario: str, folders: dict[str, Path]) -> None:
             assert checksum(values(new_prefix)) == checksum(upgraded)
     finally:
         client.close()
+
+
+def test_store_scripts_are_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
+    written: list[dict[str, bytes]] = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"seed{seed}"
+        command = [sys.executable, "-m", "polyplan", "migrate", str(SAAS[0]), str(SAAS[1]), "--out", str(out)]
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        written.append(
+            {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / "stores").rglob("*") if p.is_file()}
+        )
+    assert written[0] and written[0] == written[1]
