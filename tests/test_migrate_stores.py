@@ -35,6 +35,7 @@ HISTORY = ROOT / "scenarios" / "history"
 SAAS = (HISTORY / "saas" / "v2.yaml", HISTORY / "saas" / "v3.yaml")
 SHOP = (HISTORY / "shop" / "v1.yaml", HISTORY / "shop" / "v2.yaml")
 SOCIAL = (HISTORY / "social" / "v1.yaml", HISTORY / "social" / "v2.yaml")
+IOT = (HISTORY / "iot" / "v2.yaml", HISTORY / "iot" / "v3.yaml")
 DOWN_URLS = {
     "mongodb": "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=500",
     "search": "http://127.0.0.1:9",
@@ -51,7 +52,7 @@ def store_ops(pair: tuple[Path, Path]) -> list[StoreOperation]:
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each history pair's migration folder, written by `polyplan migrate` (its stores/ part)."""
     found: dict[str, Path] = {}
-    for name, (old, new) in {"saas": SAAS, "shop": SHOP, "social": SOCIAL}.items():
+    for name, (old, new) in {"saas": SAAS, "shop": SHOP, "social": SOCIAL, "iot": IOT}.items():
         out = tmp_path_factory.mktemp(name)
         write_migration(plan_file(old), plan_file(new), old, new, out)
         found[name] = out / "stores" / f"{old.stem}-{new.stem}"
@@ -91,8 +92,9 @@ def test_the_bundled_histories_change_every_store() -> None:
         "- index tenant_id_1_record_type_1__id_1 on collection custom_record",
         "- index tenant_id_1_record_type_1_updated_at_-1 on collection custom_record",
         "~ validator of collection custom_record (accepts the new version's documents only)",
-        "+ column tenant_audit.client_ip text",
+        "+ table tenant_audit_v3 copied from tenant_audit (key (tenant_id), clustering at ASC, id ASC)",
     ]
+    assert [op.describe() for op in store_ops(IOT)] == ["+ column device_window.signal_dbm smallint"]
     shop = {op.store: op.describe() for op in store_ops(SHOP)}
     assert shop == {
         "search": "~ index product → new version product_v2 (reindex, without attributes, alias swap)",
@@ -104,7 +106,7 @@ def test_the_bundled_histories_change_every_store() -> None:
 
 
 def test_every_store_operation_reverses_to_itself() -> None:
-    for pair in (SAAS, SHOP, SOCIAL):
+    for pair in (SAAS, SHOP, SOCIAL, IOT):
         for op in store_ops(pair):
             assert op.reverse().reverse() == op
             assert op.reverse().to_json() != op.to_json()
@@ -113,7 +115,7 @@ def test_every_store_operation_reverses_to_itself() -> None:
 def test_diff_prints_the_store_operations(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(["diff", str(SAAS[0]), str(SAAS[1])], monkeypatch, capsys)
     assert code == 0
-    assert "  + column tenant_audit.client_ip text    [cassandra, expand]" in out.splitlines()
+    assert "  ~ field custom_record.record_type → kind (renamed)    [mongodb, expand]" in out.splitlines()
     assert "  - index tenant_id_1_record_type_1__id_1 on collection custom_record    [mongodb, contract]" in out
     code, out, _ = run_main(["diff", str(SHOP[0]), str(SHOP[1]), "--json"], monkeypatch, capsys)
     body = json.loads(out)
@@ -316,62 +318,121 @@ def test_search_round_trip(folders: dict[str, Path]) -> None:
 # --- Cassandra -----------------------------------------------------------------------------------
 
 
-@pytest.mark.cassandra
-def test_cassandra_round_trip(folders: dict[str, Path]) -> None:
-    from polyplan.stores.wide_column.connect import apply_schema, connect, drop_keyspace, run_keyspace
-    from polyplan.stores.wide_column.design import design_wide_column
-    from polyplan.stores.wide_column.render import schema_cql
+@pytest.fixture
+def cassandra() -> Iterator[tuple[Any, str]]:
+    """A session and a keyspace of this run's own (dropped after)."""
+    from polyplan.stores.wide_column.connect import connect, drop_keyspace, run_keyspace
 
-    url = resolve_url("cassandra")
-    cluster, session = connect(url)
+    cluster, session = connect(resolve_url("cassandra"))
     keyspace = run_keyspace()
-    plan = plan_file(SAAS[0])
     try:
-        apply_schema(session, schema_cql(design_wide_column(plan), plan.model), keyspace)
-        insert = session.prepare(
-            f'INSERT INTO "{keyspace}".tenant_audit (tenant_id, at, id, actor_email, action, target) '
-            "VALUES (?, ?, ?, ?, ?, ?)"
-        )
-        moment = datetime(2026, 1, 1, tzinfo=UTC)
-        for n in range(400):
-            session.execute(
-                insert,
-                (
-                    uuid.UUID(int=n % 9 + 1),
-                    moment + timedelta(seconds=n),
-                    uuid.UUID(int=n + 1),
-                    f"u{n}@x.test",
-                    "edit",
-                    f"t{n}",
-                ),
-            )
-
-        def rows() -> dict[str, Any]:
-            found = session.execute(f'SELECT * FROM "{keyspace}".tenant_audit')
-            return {str(row["id"]): dict(row) for row in found}
-
-        def columns() -> set[str]:
-            found = session.execute(
-                "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
-                (keyspace, "tenant_audit"),
-            )
-            return {row["column_name"] for row in found}
-
-        seeded = rows()
-        assert len(seeded) == 400
-        folder = folders["saas"] / "cassandra"
-        run_steps(folder, url, "--keyspace", keyspace)
-        assert "client_ip" in columns()
-        upgraded = rows()
-        assert upgraded == {k: {**v, "client_ip": None} for k, v in seeded.items()}
-        run_steps(folder, url, "--keyspace", keyspace, down=True)
-        assert "client_ip" not in columns()
-        assert checksum(rows()) == checksum(seeded)
-        run_steps(folder, url, "--keyspace", keyspace)
-        assert checksum(rows()) == checksum(upgraded)
+        yield session, keyspace
     finally:
         drop_keyspace(session, keyspace)
         cluster.shutdown()
+
+
+def _old_schema(session: Any, keyspace: str, model: Path) -> None:
+    from polyplan.stores.wide_column.connect import apply_schema
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.render import schema_cql
+
+    plan = plan_file(model)
+    apply_schema(session, schema_cql(design_wide_column(plan), plan.model), keyspace)
+
+
+def _rows(session: Any, keyspace: str, table: str, key: str) -> dict[str, Any]:
+    return {str(row[key]): dict(row) for row in session.execute(f'SELECT * FROM "{keyspace}"."{table}"')}
+
+
+def _columns(session: Any, keyspace: str, table: str) -> set[str]:
+    found = session.execute(
+        "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s", (keyspace, table)
+    )
+    return {row["column_name"] for row in found}
+
+
+@pytest.mark.cassandra
+def test_cassandra_new_table_for_a_new_clustering_round_trip(
+    cassandra: tuple[Any, str], folders: dict[str, Path]
+) -> None:
+    session, keyspace = cassandra
+    _old_schema(session, keyspace, SAAS[0])
+    insert = session.prepare(
+        f'INSERT INTO "{keyspace}".tenant_audit (tenant_id, at, id, actor_email, action, target) VALUES (?, ?, ?, ?, ?, ?)'
+    )
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(1200):  # more than one page (500) of the copy
+        row = (
+            uuid.UUID(int=n % 9 + 1),
+            moment + timedelta(seconds=n),
+            uuid.UUID(int=n + 1),
+            f"u{n}@x.test",
+            "edit",
+            f"t{n}",
+        )
+        session.execute(insert, row)
+    seeded = _rows(session, keyspace, "tenant_audit", "id")
+    assert len(seeded) == 1200
+    url, folder = resolve_url("cassandra"), folders["saas"] / "cassandra"
+    printed = run_steps(folder, url, "--keyspace", keyspace)
+    assert "rows: tenant_audit 1200, tenant_audit_v3 1200" in printed
+    upgraded = _rows(session, keyspace, "tenant_audit_v3", "id")
+    assert upgraded == {k: {**v, "client_ip": None} for k, v in seeded.items()}
+    clustering = session.execute(
+        "SELECT column_name, clustering_order FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
+        (keyspace, "tenant_audit_v3"),
+    )
+    assert {r["column_name"]: r["clustering_order"] for r in clustering}["at"] == "asc"
+    # A row the dual write changed since is newer than its copy: running the step again keeps it.
+    first = next(iter(upgraded.values()))
+    session.execute(
+        f'UPDATE "{keyspace}".tenant_audit_v3 SET target = %s WHERE tenant_id = %s AND at = %s AND id = %s',
+        ("changed", first["tenant_id"], first["at"], first["id"]),
+    )
+    run_steps(folder, url, "--keyspace", keyspace)
+    assert _rows(session, keyspace, "tenant_audit_v3", "id")[str(first["id"])]["target"] == "changed"
+    run_steps(folder, url, "--keyspace", keyspace, down=True)
+    assert "tenant_audit_v3" not in {
+        r["table_name"]
+        for r in session.execute("SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))
+    }
+    assert checksum(_rows(session, keyspace, "tenant_audit", "id")) == checksum(seeded)
+    run_steps(folder, url, "--keyspace", keyspace)
+    assert checksum(_rows(session, keyspace, "tenant_audit_v3", "id")) == checksum(upgraded)
+
+
+@pytest.mark.cassandra
+def test_cassandra_added_column_round_trip(cassandra: tuple[Any, str], folders: dict[str, Path]) -> None:
+    session, keyspace = cassandra
+    _old_schema(session, keyspace, IOT[0])
+    insert = session.prepare(
+        f'INSERT INTO "{keyspace}".device_window (device_id, taken_at_day, taken_at, temperature_c, humidity_pct, '
+        "battery_mv) VALUES (?, ?, ?, ?, ?, ?)"
+    )
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(400):
+        session.execute(insert, (uuid.UUID(int=n % 5 + 1), day, day + timedelta(seconds=n), 20.5, 40.0, 3000 + n))
+    seeded = {
+        f"{r['device_id']}|{r['taken_at']}": dict(r)
+        for r in session.execute(f'SELECT * FROM "{keyspace}".device_window')
+    }
+    assert len(seeded) == 400
+    url, folder = resolve_url("cassandra"), folders["iot"] / "cassandra"
+
+    def rows() -> dict[str, Any]:
+        found = session.execute(f'SELECT * FROM "{keyspace}".device_window')
+        return {f"{r['device_id']}|{r['taken_at']}": dict(r) for r in found}
+
+    run_steps(folder, url, "--keyspace", keyspace)
+    assert "signal_dbm" in _columns(session, keyspace, "device_window")
+    upgraded = rows()
+    assert upgraded == {k: {**v, "signal_dbm": None} for k, v in seeded.items()}
+    run_steps(folder, url, "--keyspace", keyspace, down=True)
+    assert "signal_dbm" not in _columns(session, keyspace, "device_window")
+    assert checksum(rows()) == checksum(seeded)
+    run_steps(folder, url, "--keyspace", keyspace)
+    assert checksum(rows()) == checksum(upgraded)
 
 
 # --- Redis -----------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from polyplan.migrate.store_ops import (
     AddDocumentIndex,
     BackfillField,
     BumpKeyVersion,
+    CopyCqlTable,
     DropDocumentIndex,
     MoveEntity,
     Reindex,
@@ -34,7 +35,8 @@ from polyplan.stores.document.design import design as design_documents
 from polyplan.stores.document.render import JSON_OPTIONS, index_json
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign
 from polyplan.stores.search.design import SearchDesign, SearchIndex, design_search
-from polyplan.stores.wide_column.design import WideColumnDesign, design_wide_column
+from polyplan.stores.wide_column.cql import map_literal
+from polyplan.stores.wide_column.design import Table, WideColumnDesign, design_wide_column
 
 if TYPE_CHECKING:
     from polyplan.migrate.diff import Names, _Problems
@@ -183,11 +185,9 @@ class StoreDiffer:
                 if previous is None:
                     continue
                 if (previous.partition_key, previous.clustering) != (table.partition_key, table.clustering):
-                    self._refuse(
-                        entity.entity,
-                        f"the key of CQL table '{table.name}' changes (a new table, dual write and backfill)",
-                        code="PP709",
-                    )
+                    copy = self._copy(entity.entity, previous, table, after.keyspace)
+                    if copy is not None:
+                        ops.append(copy)
                     continue
                 old_columns = {c.name: c for c in previous.columns}
                 for column in table.columns:
@@ -200,6 +200,31 @@ class StoreDiffer:
                             code="PP709",
                         )
         return ops
+
+    def _copy(self, entity: str, old: Table, new: Table, keyspace: str) -> CopyCqlTable | None:
+        """The new table of a changed key, or None (PP709) when its key needs a column the old lacks."""
+        old_columns = {c.name: c.type for c in old.columns}
+        key = [*new.partition_key, *(c for c, _ in new.clustering)]
+        missing = [c for c in key if c not in old_columns]
+        retyped = [c.name for c in new.columns if c.name in old_columns and old_columns[c.name] != c.type]
+        if missing or retyped:
+            why = f"needs {', '.join(missing)}, which it does not have" if missing else f"retypes {', '.join(retyped)}"
+            self._refuse(entity, f"CQL table '{new.name}' changes its key and the new one {why}", code="PP709")
+            return None
+        options: list[str] = []
+        if new.ttl_seconds:
+            options.append(f"default_time_to_live = {new.ttl_seconds}")
+        options.append(f"compaction = {map_literal(dict(new.compaction))}")
+        return CopyCqlTable(
+            f"{new.name}_v{self.new.model.version}",
+            keyspace,
+            old.name,
+            tuple((c.name, c.type.render()) for c in new.columns),
+            new.partition_key,
+            tuple((c, d.value.upper()) for c, d in new.clustering),
+            tuple(options),
+            tuple(c.name for c in new.columns if c.name in old_columns),
+        )
 
     # --- Redis -----------------------------------------------------------------------------------
 

@@ -220,6 +220,51 @@ class DropCqlColumn(StoreOperation):
         return f"- column {self.table}.{self.column}"
 
 
+@dataclass(frozen=True)
+class CopyCqlTable(StoreOperation):
+    """A table whose key or clustering changes: a new table, a backfill, a cut-over.
+
+    Cassandra changes neither a primary key nor a clustering order in place, and cannot rename a
+    table: the new version's table is `table` (the design's name with `_v<NEW>`). Upgrade creates
+    it and copies every row of `source` with its write time (`USING TIMESTAMP`), so a row the
+    application's dual write put there since is never overwritten by an older copy; then compares
+    the counts. The reverse drops the new table (`source` is complete throughout: the dual write
+    keeps it so until the contract step).
+    """
+
+    table: str
+    keyspace: str
+    source: str
+    columns: tuple[tuple[str, str], ...]  # (name, CQL type) of the new table
+    partition_key: tuple[str, ...]
+    clustering: tuple[tuple[str, str], ...]  # (column, ASC|DESC)
+    options: tuple[str, ...]  # the WITH clauses besides the clustering order
+    copied: tuple[str, ...]  # the columns both tables have
+    drop: bool = False
+    kind: ClassVar[str] = "copy_cql_table"
+    store: ClassVar[str] = "cassandra"
+
+    def reverse(self) -> Operation:
+        return CopyCqlTable(
+            self.table,
+            self.keyspace,
+            self.source,
+            self.columns,
+            self.partition_key,
+            self.clustering,
+            self.options,
+            self.copied,
+            not self.drop,
+        )
+
+    def describe(self) -> str:
+        if self.drop:
+            return f"- table {self.table} (reads back on {self.source})"
+        key = ", ".join(self.partition_key)
+        order = ", ".join(f"{c} {d}" for c, d in self.clustering)
+        return f"+ table {self.table} copied from {self.source} (key ({key}), clustering {order or 'none'})"
+
+
 # --- Redis ---------------------------------------------------------------------------------------
 
 

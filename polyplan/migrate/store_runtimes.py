@@ -194,8 +194,10 @@ from urllib.parse import urlparse
 
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, DriverException, ExecutionProfile, NoHostAvailable
 from cassandra.policies import DCAwareRoundRobinPolicy
+from cassandra.query import SimpleStatement
 
-ERRORS = (DriverException, NoHostAvailable, OSError)
+BATCH = 500  # rows per page of the copy
+ERRORS = (DriverException, NoHostAvailable, OSError, RuntimeError)
 
 
 def add_arguments(parser):
@@ -222,14 +224,54 @@ def quote(name):
     return '"' + name.replace('"', '""') + '"'
 
 
+def copy_table(session, op, keyspace):
+    # Create the new table (if missing), copy every row with its write time, compare the counts.
+    new, old = f"{quote(keyspace)}.{quote(op['table'])}", f"{quote(keyspace)}.{quote(op['source'])}"
+    if op["drop"]:
+        session.execute(f"DROP TABLE IF EXISTS {new}", timeout=120)
+        return [f"{op['table']} dropped (reads stay on {op['source']})"]
+    columns = ",\\n".join(f"  {quote(name)} {kind}" for name, kind in op["columns"])
+    partition = ", ".join(quote(c) for c in op["partition_key"])
+    if len(op["partition_key"]) > 1:
+        partition = f"({partition})"
+    clustering = "".join(f", {quote(c)}" for c, _ in op["clustering"])
+    options = list(op["options"])
+    if op["clustering"]:
+        options.insert(0, "CLUSTERING ORDER BY (" + ", ".join(f"{quote(c)} {d}" for c, d in op["clustering"]) + ")")
+    create = f"CREATE TABLE IF NOT EXISTS {new} (\\n{columns},\\n  PRIMARY KEY ({partition}{clustering})\\n)"
+    session.execute(create + (" WITH " + " AND ".join(options) if options else ""), timeout=120)
+    session.cluster.control_connection.wait_for_schema_agreement()
+    keys = {*op["partition_key"], *(c for c, _ in op["clustering"])}
+    values = [c for c in op["copied"] if c not in keys]
+    names = ", ".join(quote(c) for c in op["copied"])
+    # The newest write time among the row's values: an older copy never wins over the dual write.
+    stamps = "".join(f", WRITETIME({quote(c)})" for c in values)
+    marks = ", ".join("?" for _ in op["copied"])
+    insert = session.prepare(f"INSERT INTO {new} ({names}) VALUES ({marks}) USING TIMESTAMP ?")
+    statement = SimpleStatement(f"SELECT {names}{stamps} FROM {old}", fetch_size=BATCH)
+    copied = 0
+    width = len(op["copied"])
+    for row in session.execute(statement, timeout=120):
+        row = tuple(row)
+        written = [t for t in row[width:] if t is not None]
+        session.execute(insert, (*row[:width], max(written) if written else 1))
+        copied += 1
+    counts = [session.execute(f"SELECT COUNT(*) FROM {t}", timeout=120).one()[0] for t in (old, new)]
+    if counts[1] < counts[0]:
+        raise RuntimeError(f"{op['table']} has {counts[1]} rows but {op['source']} {counts[0]}: run this step again")
+    return [f"{copied} rows copied {op['source']} → {op['table']}", f"rows: {op['source']} {counts[0]}, {op['table']} {counts[1]}"]
+
+
 def run(session, op, args):
     keyspace = args.keyspace or op["keyspace"]
+    if op["op"] == "copy_cql_table":
+        return copy_table(session, op, keyspace)
     table, column = op["table"], op["column"]
     rows = session.execute(
         "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
         (keyspace, table),
     )
-    present = column in {row.column_name for row in rows}
+    present = column in {row[0] for row in rows}
     where = f"{quote(keyspace)}.{quote(table)}"
     if op["op"] == "add_cql_column":
         if present:

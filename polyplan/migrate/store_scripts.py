@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from polyplan.migrate.store_ops import MoveEntity, StoreOperation
+from polyplan.migrate.store_ops import CopyCqlTable, MoveEntity, StoreOperation
 from polyplan.migrate.store_runtimes import REQUIRES, RUNTIMES
 
 TITLES = {
@@ -127,6 +127,15 @@ NOTES = {
     "cassandra": [
         "`ALTER TABLE ... ADD` is instant: no data is rewritten, and rows written before read the column as null.",
         "Downgrading drops the column and the values written into it since the upgrade.",
+        "A changed key or clustering order: Cassandra can change neither in place, nor rename a table, so the new "
+        "version's table is `<name>_v<NEW>` (point the new version's queries at it). Before its step the "
+        "application writes every row to both tables (dual write, the old table first); the step creates the new "
+        "table, copies every row with its write time (`USING TIMESTAMP`: an older copy never overwrites a row the "
+        "dual write put there) and compares the counts (it fails, and can be rerun, when the new table has fewer "
+        "rows). Then switch the reads to the new table (cut-over); stop writing the old one and drop it by hand "
+        "once you will not go back. `SELECT COUNT(*)` scans the table: on a large one, compare the counts with "
+        "your bulk tool instead.",
+        "Downgrading a copied table drops it: the old table is complete as long as the dual write runs.",
     ],
     "redis": [
         "Read path of the new application version (read-through fallback): `GET` the new key; on a miss, `GET` "
@@ -181,6 +190,16 @@ def render_runbook(store: str, ops: Sequence[StoreOperation], model: str, old: i
         lines.insert(
             lines.index("## Upgrade") + 2,
             "- **Application step:** turn on the dual write to the new index (see the notes).",
+        )
+    copies = [op.table for op in steps if isinstance(op, CopyCqlTable)]
+    if copies:
+        names = ", ".join(f"`{name}`" for name in copies)
+        lines.insert(
+            lines.index("## Upgrade") + 2,
+            f"- **Application step:** write every row to both the old table and {names} (dual write; see the notes).",
+        )
+        lines.append(
+            f"- **Application step:** switch reads to {names} (cut-over); keep the dual write until you will not go back."
         )
     lines += ["", "## Downgrade", "", "The same scripts with `--down`, in the opposite order:", ""]
     lines += [f"- `python {script_name(op, n)} URL --down`" for n, op in reversed(list(enumerate(steps, start=1)))]
