@@ -138,6 +138,23 @@ def test_scripts_and_runbooks(folders: dict[str, Path]) -> None:
     assert "dual write" in (folders["shop"] / "search" / "RUNBOOK.md").read_text()
 
 
+def test_an_entity_moving_to_another_store_gets_its_runbook(tmp_path: Path) -> None:
+    old, new = (
+        ROOT / "tests" / "migrate_inputs" / "docs_base.yaml",
+        ROOT / "tests" / "migrate_inputs" / "docs_moved.yaml",
+    )
+    (move,) = store_ops((old, new))
+    assert move.describe() == "~ entity Note: system of record document/mongodb → wide_column/cassandra (moved)"
+    assert move.reverse().reverse() == move
+    write_migration(plan_file(old), plan_file(new), old, new, tmp_path)
+    runbook = (tmp_path / "stores" / "v1-v2" / "move" / "RUNBOOK.md").read_text()
+    assert "  - from: MongoDB collection note\n  - to: CQL table notes.note_by_id" in runbook
+    steps = ["Dual write", "Backfill", "Verify", "Switch reads", "Retire"]
+    assert [runbook.index(f"{n}. {step}") for n, step in enumerate(steps, start=2)] == sorted(
+        runbook.index(f"{n}. {step}") for n, step in enumerate(steps, start=2)
+    )
+
+
 def test_help_never_connects_and_a_down_server_is_one_line(folders: dict[str, Path]) -> None:
     for store, folder in [
         ("mongodb", folders["saas"] / "mongodb"),

@@ -60,16 +60,46 @@ class StoreDiffer:
     def __init__(self, old: Plan, new: Plan, names: Names, problems: _Problems) -> None:
         self.old, self.new, self.names, self.problems = old, new, names, problems
         self.old_entity = {new_name: old_name for old_name, new_name in names.entities.items()}
+        self.homes: list[dict[str, tuple[str, ...]]] = [{}, {}]
 
     def run(self) -> list[StoreOperation]:
         """Every store's operations: MongoDB, search, Cassandra, Redis, then moved entities."""
         ops: list[StoreOperation] = []
-        ops += self._documents(design_documents(self.old), design_documents(self.new))
-        ops += self._search(design_search(self.old), design_search(self.new))
-        ops += self._wide_column(design_wide_column(self.old), design_wide_column(self.new))
-        ops += self._cache(design_cache(self.old), design_cache(self.new))
+        documents = (design_documents(self.old), design_documents(self.new))
+        search = (design_search(self.old), design_search(self.new))
+        wide = (design_wide_column(self.old), design_wide_column(self.new))
+        cache = (design_cache(self.old), design_cache(self.new))
+        ops += self._documents(*documents)
+        ops += self._search(*search)
+        ops += self._wide_column(*wide)
+        ops += self._cache(*cache)
+        for side in (0, 1):
+            self._homes(side, documents[side], search[side], wide[side], cache[side])
         ops += self._moves()
         return ops
+
+    def _homes(
+        self, side: int, documents: DocumentDesign, search: SearchDesign, wide: WideColumnDesign, cache: CacheDesign
+    ) -> None:
+        """Where each entity lives in one version (system-of-record objects, by store), for a move's runbook."""
+        plan = (self.old, self.new)[side]
+        homes: dict[str, list[str]] = {}
+        for collection in documents.collections:
+            homes.setdefault(collection.entity, []).append(f"MongoDB collection {collection.name}")
+        for index in search.indexes:
+            if index.projection is None:
+                homes.setdefault(index.entity, []).append(f"search alias {index.alias}")
+        for entity in wide.entities:
+            for table in entity.tables:
+                homes.setdefault(entity.entity, []).append(f"CQL table {wide.keyspace}.{table.name}")
+        for key in cache.keys:
+            if key.role.value == "record":
+                homes.setdefault(key.entity, []).append(f"Redis keys {key.template.render()}")
+        from polyplan.stores.relational.design import design_schema
+
+        for spec in design_schema(plan)[0]:
+            homes.setdefault(spec.entity, []).append(f"table {spec.name}")
+        self.homes[side] = {entity: tuple(found) for entity, found in homes.items()}
 
     def _renamed(self, entity: str) -> dict[str, str]:
         """Old attribute → new attribute of (new) `entity`."""
@@ -273,7 +303,9 @@ class StoreDiffer:
             before = self.old.entities[old_name]
             if (before.family, before.engine) != (entity.family, entity.engine):
                 source = f"{before.family.value}/{before.engine}"
-                ops.append(MoveEntity(new_name, source, f"{entity.family.value}/{entity.engine}"))
+                target = f"{entity.family.value}/{entity.engine}"
+                homes = (self.homes[0].get(old_name, ()), self.homes[1].get(new_name, ()))
+                ops.append(MoveEntity(new_name, source, target, *homes))
         return ops
 
     def _refuse(self, entity: str, why: str, code: str = "PP711") -> None:

@@ -331,11 +331,13 @@ class MoveEntity(StoreOperation):
     table: str  # the entity
     source: str  # family/engine
     target: str
+    source_homes: tuple[str, ...]  # where the old version keeps it (collection, tables, …)
+    target_homes: tuple[str, ...]
     kind: ClassVar[str] = "move_entity"
     store: ClassVar[str] = "move"
 
     def reverse(self) -> Operation:
-        return MoveEntity(self.table, self.target, self.source)
+        return MoveEntity(self.table, self.target, self.source, self.target_homes, self.source_homes)
 
     def describe(self) -> str:
         return f"~ entity {self.table}: system of record {self.source} → {self.target} (moved)"

@@ -174,7 +174,18 @@ def render_runbook(store: str, ops: Sequence[StoreOperation], model: str, old: i
         "",
     ]
     if store == "move":
-        lines += [f"- {op.describe()[2:]}" for op in steps if isinstance(op, MoveEntity)]
+        # No scripts yet: copying between two stores needs both stores' codecs (see migrations.md).
+        lines[2:4] = [
+            "Written by polyplan (`polyplan migrate`). A stated procedure: the copy between the two stores is yours",
+            "(polyplan writes no script for it yet). Go back by switching reads back before step 6.",
+        ]
+        for op in steps:
+            if isinstance(op, MoveEntity):
+                lines += [
+                    f"- {op.describe()[2:]}",
+                    f"  - from: {', '.join(op.source_homes) or op.source}",
+                    f"  - to: {', '.join(op.target_homes) or op.target}",
+                ]
         lines += ["", *NOTES["move"], ""]
         return "\n".join(lines)
     contract_started = False
