@@ -95,12 +95,15 @@ def test_the_bundled_histories_change_every_store() -> None:
         "+ table tenant_audit_v3 copied from tenant_audit (key (tenant_id), clustering at ASC, id ASC)",
     ]
     assert [op.describe() for op in store_ops(IOT)] == ["+ column device_window.signal_dbm smallint"]
-    shop = {op.store: op.describe() for op in store_ops(SHOP)}
-    assert shop == {
-        "search": "~ index product → new version product_v2 (reindex, without attributes, alias swap)",
-        "redis": "~ keys cache.product.product_by_sku: shop:cache:product:sku:* → shop:v2:cache:product:sku:* "
-        "(version bump, read-through)",
-    }
+    assert [(op.store, op.describe()) for op in store_ops(SHOP)] == [
+        ("search", "+ index product_v2 for alias product (the new mapping)"),
+        ("search", "~ alias product → product_v2 (reindex, without attributes, alias swap)"),
+        (
+            "redis",
+            "~ keys cache.product.product_by_sku: shop:cache:product:sku:* → shop:v2:cache:product:sku:* "
+            "(version bump, read-through)",
+        ),
+    ]
     social = next(op for op in store_ops(SOCIAL) if isinstance(op, BumpKeyVersion))
     assert (social.renames, social.drops, social.adds) == ((("joined_at", "created_at"),), (), (("verified", False),))
 
@@ -120,6 +123,7 @@ def test_diff_prints_the_store_operations(monkeypatch: pytest.MonkeyPatch, capsy
     code, out, _ = run_main(["diff", str(SHOP[0]), str(SHOP[1]), "--json"], monkeypatch, capsys)
     body = json.loads(out)
     assert [(o["store"], o["op"], o["phase"]) for o in body["store_operations"]] == [
+        ("search", "create_search_index", "expand"),
         ("search", "reindex", "expand"),
         ("redis", "bump_key_version", "expand"),
     ]
@@ -316,15 +320,25 @@ def test_search_round_trip(folders: dict[str, Path]) -> None:
             return sorted(client.indices.get_alias(name=f"{prefix}product"))
 
         folder = folders["shop"] / "search"
-        run_steps(folder, url, "--prefix", prefix, "--replicas", "0")
+        options = ["--prefix", prefix, "--replicas", "0"]
+        create, reindex = sorted(folder.glob("[0-9][0-9]_*.py"))
         target = f"{prefix}product_v2"
+        assert subprocess.run([sys.executable, str(create), url, *options], timeout=120, check=False).returncode == 0
+        # The dual write (the runbook's application step): a change reaches both indexes before the
+        # copy, which must not overwrite it with the old index's older copy.
+        changed = {**docs["7"], "title": "Changed while migrating"}
+        client.index(index=f"{prefix}product", id="7", body=changed, refresh=True)
+        client.index(index=target, id="7", body={k: v for k, v in changed.items() if k != "attributes"}, refresh=True)
+        docs["7"] = changed
+        assert subprocess.run([sys.executable, str(reindex), url, *options], timeout=300, check=False).returncode == 0
         assert on_alias() == [target]
         upgraded = contents(target)
         assert upgraded == {k: {f: v for f, v in d.items() if f != "attributes"} for k, d in docs.items()}
-        run_steps(folder, url, "--prefix", prefix, "--replicas", "0", down=True)
+        run_steps(folder, url, *options, down=True)
         assert on_alias() == [first]
+        assert not client.indices.exists(index=target)
         assert checksum(contents(first)) == checksum(docs)
-        run_steps(folder, url, "--prefix", prefix, "--replicas", "0")
+        run_steps(folder, url, *options)
         assert on_alias() == [target]
         assert checksum(contents(target)) == checksum(upgraded)
     finally:

@@ -19,6 +19,7 @@ from polyplan.migrate.store_ops import (
     BackfillField,
     BumpKeyVersion,
     CopyCqlTable,
+    CreateSearchIndex,
     DropDocumentIndex,
     MoveEntity,
     Reindex,
@@ -194,7 +195,7 @@ class StoreDiffer:
                 continue
             dropped = tuple(sorted(set(previous.fields) - set(index.fields)))
             target = f"{index.alias}_v{self.new.model.version}"
-            ops.append(Reindex(index.alias, target, self._body(index), dropped))
+            ops += [CreateSearchIndex(index.alias, target, self._body(index)), Reindex(index.alias, target, dropped)]
         return ops
 
     @staticmethod

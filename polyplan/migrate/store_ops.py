@@ -155,31 +155,66 @@ class RenameField(StoreOperation):
 
 
 @dataclass(frozen=True)
-class Reindex(StoreOperation):
-    """A new index version behind the alias: create `target`, copy the documents, swap the alias.
+class CreateSearchIndex(StoreOperation):
+    """The next index version of an alias, created empty with the new mapping (expand).
 
-    The source is the index the alias points to when the step runs; `target` records it in its
-    mapping's `_meta`. `drop_fields` are removed from each copied document (the new mapping is
-    strict). The reverse (`back`) copies what only `target` holds back into the recorded index
-    and swaps the alias back; `target` stays until the contract step deletes it.
+    It records the index the alias points to at that moment in its mapping's `_meta`, which the
+    copy and the way back read. The reverse deletes it (never while the alias points to it).
+    """
+
+    table: str  # the alias
+    target: str
+    body: dict[str, Any]  # settings and mappings
+    kind: ClassVar[str] = "create_search_index"
+    store: ClassVar[str] = "search"
+
+    def reverse(self) -> Operation:
+        return DeleteSearchIndex(self.table, self.target, self.body)
+
+    def describe(self) -> str:
+        return f"+ index {self.target} for alias {self.table} (the new mapping)"
+
+
+@dataclass(frozen=True)
+class DeleteSearchIndex(StoreOperation):
+    table: str
+    target: str
+    body: dict[str, Any]
+    kind: ClassVar[str] = "delete_search_index"
+    store: ClassVar[str] = "search"
+    removes: ClassVar[bool] = True
+
+    def reverse(self) -> Operation:
+        return CreateSearchIndex(self.table, self.target, self.body)
+
+    def describe(self) -> str:
+        return f"- index {self.target} of alias {self.table}"
+
+
+@dataclass(frozen=True)
+class Reindex(StoreOperation):
+    """Copy the documents into the new index version and swap the alias onto it.
+
+    The source is the index `target` recorded when it was created. `drop_fields` are removed
+    from each copied document (the new mapping is strict). The reverse (`back`) copies what only
+    `target` holds back into the source and swaps the alias back.
     """
 
     table: str  # the alias the application reads and writes through
     target: str
-    body: dict[str, Any]  # the target index's settings and mappings
     drop_fields: tuple[str, ...]
     back: bool = False
     kind: ClassVar[str] = "reindex"
     store: ClassVar[str] = "search"
 
     def reverse(self) -> Operation:
-        return Reindex(self.table, self.target, self.body, self.drop_fields, not self.back)
+        return Reindex(self.table, self.target, self.drop_fields, not self.back)
 
     def describe(self) -> str:
         if self.back:
-            return f"~ index {self.table}: alias back from {self.target} to the index before it"
+            return f"~ alias {self.table} back from {self.target} to the index before it"
         dropped = f", without {', '.join(self.drop_fields)}" if self.drop_fields else ""
-        return f"~ index {self.table} → new version {self.target} (reindex{dropped}, alias swap)"
+        return f"~ alias {self.table} → {self.target} (reindex{dropped}, alias swap)"
 
 
 # --- Cassandra ---------------------------------------------------------------------------------

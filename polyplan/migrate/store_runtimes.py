@@ -154,35 +154,57 @@ def swap(base, alias, source, target):
     call(base, "POST", "/_aliases", {"actions": actions})
 
 
+def exists(base, index):
+    return call(base, "HEAD", f"/{index}", missing_ok=True) is not None
+
+
+def previous_of(base, target):
+    """The index `target` was created next to (recorded in its mapping's _meta)."""
+    meta = call(base, "GET", f"/{target}/_mapping")[target]["mappings"].get("_meta", {})
+    previous = meta.get("polyplan_previous")
+    if not previous:
+        raise RuntimeError(f"{target} does not record the index before it (_meta.polyplan_previous)")
+    return previous
+
+
 def run(base, op, args):
     alias, target = args.prefix + op["table"], args.prefix + op["target"]
-    current = write_index(base, alias)
+    kind = op["op"]
+    if kind == "create_search_index":
+        if exists(base, target):
+            return [f"{target} exists already"]
+        body = json.loads(json.dumps(op["body"]))
+        current = write_index(base, alias)
+        body["mappings"]["_meta"] = {"polyplan_previous": current, "generated_by": "polyplan"}
+        if args.replicas is not None:
+            body["settings"].setdefault("index", {})["number_of_replicas"] = args.replicas
+        call(base, "PUT", f"/{target}", body)
+        return [f"created {target} (next to {current})"]
+    if kind == "delete_search_index":
+        if not exists(base, target):
+            return [f"{target} is gone already"]
+        if write_index(base, alias) == target:
+            raise RuntimeError(f"alias {alias} still points to {target}: run the reindex step's --down first")
+        call(base, "DELETE", f"/{target}")
+        return [f"deleted {target}"]
+    if kind != "reindex":
+        raise ValueError(f"unknown operation {kind}")
+    if not exists(base, target):
+        raise RuntimeError(f"{target} does not exist: run the step that creates it first")
+    current, previous = write_index(base, alias), previous_of(base, target)
     if op["back"]:
         if current != target:
             return [f"{alias} is not on {target} (it is on {current}): nothing to undo"]
-        meta = call(base, "GET", f"/{target}/_mapping")[target]["mappings"].get("_meta", {})
-        previous = meta.get("polyplan_previous")
-        if not previous:
-            raise RuntimeError(f"{target} does not record the index before it (_meta.polyplan_previous)")
         created = copy(base, target, previous, [])
         swap(base, alias, target, previous)
         return [f"{created} documents copied back to {previous}", f"alias {alias}: {target} → {previous}"]
     if current == target:
         return [f"{alias} is on {target} already"]
-    lines = []
-    if call(base, "HEAD", f"/{target}", missing_ok=True) is None:
-        body = json.loads(json.dumps(op["body"]))
-        body["mappings"]["_meta"] = {"polyplan_previous": current, "generated_by": "polyplan"}
-        if args.replicas is not None:
-            body["settings"].setdefault("index", {})["number_of_replicas"] = args.replicas
-        call(base, "PUT", f"/{target}", body)
-        lines.append(f"created {target}")
-    lines.append(f"{copy(base, current, target, op['drop_fields'])} documents copied {current} → {target}")
+    lines = [f"{copy(base, current, target, op['drop_fields'])} documents copied {current} → {target}"]
     swap(base, alias, current, target)
     # Writes that reached the old index between the copy and the swap (without the dual write).
     late = copy(base, current, target, op["drop_fields"])
-    lines += [f"alias {alias}: {current} → {target}", f"{late} late documents copied after the swap"]
-    return lines
+    return [*lines, f"alias {alias}: {current} → {target}", f"{late} late documents copied after the swap"]
 
 
 def explain(exc):

@@ -115,7 +115,7 @@ NOTES = {
         "FerretDB has no validators: run the validator steps with `--without validators` there.",
     ],
     "search": [
-        "No lost writes: from the step before the reindex until the alias swap, the sync writer (the outbox "
+        "No lost writes: once the new index exists (its step) and until the alias swap, the sync writer (the outbox "
         "consumer) writes every change to both the alias and the new index by name (dual write). The copy uses "
         "`op_type: create` with `conflicts: proceed`, so it never overwrites a document the dual write put there; "
         "after the swap a second copy picks up any document that reached the old index in between.",
@@ -198,10 +198,9 @@ def render_runbook(store: str, ops: Sequence[StoreOperation], model: str, old: i
             contract_started = True
         lines.append(f"- `python {script_name(op, number)} URL` ({op.phase}): {op.describe()[2:]}")
     if store == "search":
-        lines.insert(
-            lines.index("## Upgrade") + 2,
-            "- **Application step:** turn on the dual write to the new index (see the notes).",
-        )
+        # The dual write needs the new index to exist, and must run before the copy.
+        at = next(i for i, line in enumerate(lines) if "_reindex_" in line or " reindex" in line)
+        lines.insert(at, "- **Application step:** turn on the dual write to the new index (see the notes).")
     copies = [op.table for op in steps if isinstance(op, CopyCqlTable)]
     if copies:
         names = ", ".join(f"`{name}`" for name in copies)
