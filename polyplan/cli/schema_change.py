@@ -85,7 +85,8 @@ def migrate(
         bool, typer.Option("--force", help="Replace a folder that holds files polyplan did not write.")
     ] = False,
 ) -> None:
-    """Write Alembic revisions (expand, then contract) from OLD to NEW into --out, chained onto those there."""
+    """Write Alembic revisions (expand, then contract) from OLD to NEW into --out, chained onto those there,
+    and a runbook and a script per step for each other store the change touches (stores/)."""
     from polyplan.migrate.folder import write_migration
     from polyplan.migrate.revisions import lint_revision
     from polyplan.pipeline import plan_file
