@@ -105,6 +105,13 @@ def migrate(
         typer.echo(f"{out}: already migrated from {old} to {new}; nothing added")
     for revision in migration.added:
         typer.echo(f"{out}: revision {revision.id}: {revision.title}")
+    from polyplan.migrate.store_scripts import folder as store_folder
+
+    versions = migration.versions
+    where = store_folder(versions.old.model.version, versions.new.model.version)
+    for store in sorted({op.store for op in versions.store_operations}):
+        steps = sum(1 for op in versions.store_operations if op.store == store)
+        typer.echo(f"{out}: {where}/{store}/RUNBOOK.md: {steps} operation{'s' if steps != 1 else ''}")
 
 
 @app.command()
