@@ -466,6 +466,43 @@ def test_cassandra_added_column_round_trip(cassandra: tuple[Any, str], folders: 
     assert checksum(rows()) == checksum(upgraded)
 
 
+@pytest.mark.mongodb
+@pytest.mark.cassandra
+def test_the_verify_step_of_a_move_counts_both_stores(
+    mongo_db: Any, cassandra: tuple[Any, str], tmp_path: Path
+) -> None:
+    from bson.binary import Binary
+
+    old, new = (
+        ROOT / "tests" / "migrate_inputs" / "docs_base.yaml",
+        ROOT / "tests" / "migrate_inputs" / "docs_moved.yaml",
+    )
+    write_migration(plan_file(old), plan_file(new), old, new, tmp_path)
+    script = tmp_path / "stores" / "v1-v2" / "move" / "verify_Note.py"
+    session, keyspace = cassandra
+    _old_schema(session, keyspace, new)  # the new version's home, as its setup creates it
+    ids = [uuid.UUID(int=n + 1) for n in range(30)]
+    mongo_db["note"].insert_many({"_id": Binary.from_uuid(i), "title": "t", "body": "b"} for i in ids)
+    insert = session.prepare(f'INSERT INTO "{keyspace}".note_by_id (id, title, body) VALUES (?, ?, ?)')
+    for i in ids[:29]:  # the backfill is one record short
+        session.execute(insert, (i, "t", "b"))
+    source = resolve_url("mongodb").rstrip("/") + f"/{mongo_db.name}"
+    command = [sys.executable, str(script), source, resolve_url("cassandra"), "--target-name", f"{keyspace}.note_by_id"]
+    short = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert (short.returncode, short.stdout) == (1, "Note: 30 in the source, 29 in the target\n"), short.stderr
+    session.execute(insert, (ids[29], "t", "b"))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout) == (0, "Note: 30 in the source, 30 in the target\n"), done.stderr
+    down = subprocess.run(
+        [sys.executable, str(script), DOWN_URLS["mongodb"], resolve_url("cassandra")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert down.returncode == 1 and len(down.stderr.strip().splitlines()) == 1, down.stderr
+
+
 # --- Redis -----------------------------------------------------------------------------------------
 
 

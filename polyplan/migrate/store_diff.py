@@ -62,6 +62,7 @@ class StoreDiffer:
         self.old, self.new, self.names, self.problems = old, new, names, problems
         self.old_entity = {new_name: old_name for old_name, new_name in names.entities.items()}
         self.homes: list[dict[str, tuple[str, ...]]] = [{}, {}]
+        self.counted: list[dict[str, tuple[str, str]]] = [{}, {}]
 
     def run(self) -> list[StoreOperation]:
         """Every store's operations: MongoDB, search, Cassandra, Redis, then moved entities."""
@@ -85,22 +86,31 @@ class StoreDiffer:
         """Where each entity lives in one version (system-of-record objects, by store), for a move's runbook."""
         plan = (self.old, self.new)[side]
         homes: dict[str, list[str]] = {}
+        counted: dict[str, tuple[str, str]] = {}  # the object that holds one entry per record
         for collection in documents.collections:
             homes.setdefault(collection.entity, []).append(f"MongoDB collection {collection.name}")
+            counted.setdefault(collection.entity, ("mongodb", collection.name))
         for index in search.indexes:
             if index.projection is None:
                 homes.setdefault(index.entity, []).append(f"search alias {index.alias}")
+                counted.setdefault(index.entity, ("search", index.alias))
         for entity in wide.entities:
             for table in entity.tables:
                 homes.setdefault(entity.entity, []).append(f"CQL table {wide.keyspace}.{table.name}")
+            base = entity.base_table or entity.tables[0].name
+            counted.setdefault(entity.entity, ("cassandra", f"{wide.keyspace}.{base}"))
         for key in cache.keys:
             if key.role.value == "record":
                 homes.setdefault(key.entity, []).append(f"Redis keys {key.template.render()}")
+                counted.setdefault(key.entity, ("redis", scan_pattern(key.template)))
         from polyplan.stores.relational.design import design_schema
 
         for spec in design_schema(plan)[0]:
             homes.setdefault(spec.entity, []).append(f"table {spec.name}")
+            if spec.kind.value == "entity":
+                counted.setdefault(spec.entity, ("sql", spec.name))
         self.homes[side] = {entity: tuple(found) for entity, found in homes.items()}
+        self.counted[side] = counted
 
     def _renamed(self, entity: str) -> dict[str, str]:
         """Old attribute → new attribute of (new) `entity`."""
@@ -306,7 +316,8 @@ class StoreDiffer:
                 source = f"{before.family.value}/{before.engine}"
                 target = f"{entity.family.value}/{entity.engine}"
                 homes = (self.homes[0].get(old_name, ()), self.homes[1].get(new_name, ()))
-                ops.append(MoveEntity(new_name, source, target, *homes))
+                counts = (self.counted[0].get(old_name), self.counted[1].get(new_name))
+                ops.append(MoveEntity(new_name, source, target, *homes, *counts))
         return ops
 
     def _refuse(self, entity: str, why: str, code: str = "PP711") -> None:

@@ -368,11 +368,22 @@ class MoveEntity(StoreOperation):
     target: str
     source_homes: tuple[str, ...]  # where the old version keeps it (collection, tables, …)
     target_homes: tuple[str, ...]
+    # What the verify step counts on each side: (store kind, object), e.g. ("mongodb", "note").
+    source_count: tuple[str, str] | None = None
+    target_count: tuple[str, str] | None = None
     kind: ClassVar[str] = "move_entity"
     store: ClassVar[str] = "move"
 
     def reverse(self) -> Operation:
-        return MoveEntity(self.table, self.target, self.source, self.target_homes, self.source_homes)
+        return MoveEntity(
+            self.table,
+            self.target,
+            self.source,
+            self.target_homes,
+            self.source_homes,
+            self.target_count,
+            self.source_count,
+        )
 
     def describe(self) -> str:
         return f"~ entity {self.table}: system of record {self.source} → {self.target} (moved)"

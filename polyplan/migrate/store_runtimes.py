@@ -402,3 +402,104 @@ REQUIRES = {
     "cassandra": 'pip install "cassandra-driver>=3.29,<4"',
     "redis": 'pip install "redis>=5,<9"',
 }
+
+# The verify step of an entity moving to another store: count its records on both sides. Each
+# store's driver is imported only when that store is counted.
+MOVE = """
+TIMEOUT = 30
+
+
+def count_mongodb(url, name):
+    from pymongo import MongoClient
+
+    client = MongoClient(url, serverSelectionTimeoutMS=10000)
+    return client.get_default_database(default=MODEL)[name].count_documents({})
+
+
+def count_cassandra(url, name):
+    from urllib.parse import urlparse
+
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import DCAwareRoundRobinPolicy
+
+    parsed = urlparse(url)
+    profile = ExecutionProfile(
+        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=parsed.path.strip("/") or "datacenter1"),
+        request_timeout=120,
+    )
+    cluster = Cluster(
+        [parsed.hostname or "127.0.0.1"],
+        port=parsed.port or 9042,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        protocol_version=4,
+        connect_timeout=10,
+    )
+    try:
+        keyspace, table = name.split(".", 1)
+        return cluster.connect().execute(f'SELECT COUNT(*) FROM "{keyspace}"."{table}"').one()[0]
+    finally:
+        cluster.shutdown()
+
+
+def count_search(url, name):
+    import urllib.request
+
+    with urllib.request.urlopen(url.rstrip("/") + f"/{name}/_count", timeout=TIMEOUT) as answer:
+        return json.loads(answer.read())["count"]
+
+
+def count_redis(url, name):
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=10)
+    return sum(1 for _ in client.scan_iter(match=name, count=1000))
+
+
+def count_sql(url, name):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            table = sa.table(name)
+            return connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+COUNTERS = {
+    "mongodb": count_mongodb,
+    "cassandra": count_cassandra,
+    "search": count_search,
+    "redis": count_redis,
+    "sql": count_sql,
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source_url", help="the URL of the store the entity moves from")
+    parser.add_argument("target_url", help="the URL of the store it moves to")
+    parser.add_argument("--source-name", help=f"what to count there (default {OPERATION['source_count'][1]!r})")
+    parser.add_argument("--target-name", help=f"what to count there (default {OPERATION['target_count'][1]!r})")
+    args = parser.parse_args(argv)  # --help exits here, before any connection
+    counts = []
+    for side, url, given in (("source", args.source_url, args.source_name), ("target", args.target_url, args.target_name)):
+        kind, name = OPERATION[f"{side}_count"]
+        try:
+            counts.append(COUNTERS[kind](url, given or name))
+        except Exception as exc:  # any driver's failure: one line, never a traceback
+            text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            first = (text.strip().splitlines() or [""])[0].split(" (configured")[0].split(", Timeout:")[0]
+            print(f"{url}: {exc.__class__.__name__}: {first[:300]}", file=sys.stderr)
+            return 1
+    print(f"{OPERATION['table']}: {counts[0]} in the source, {counts[1]} in the target")
+    if counts[0] != counts[1]:
+        print("the counts differ: run the backfill again before switching reads", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+"""
