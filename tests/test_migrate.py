@@ -224,7 +224,7 @@ def test_documented_migration_errors_are_what_polyplan_prints(
     code, _, err = run_main(["migrate", base, good, "--out", "migrations"], monkeypatch, capsys)
     assert code == 2
     printed |= set(err.splitlines())
-    assert len(documented) == 7
+    assert len(documented) == 8
     assert set(documented) <= printed
 
 
@@ -449,7 +449,12 @@ def test_migrate_prints_the_lint_of_its_upgrades(
 ) -> None:
     out = tmp_path / "m"
     code, stdout, err = run_main(["migrate", str(SHOP_V1), str(SHOP_V2), "--out", str(out)], monkeypatch, capsys)
-    assert code == 0 and len(stdout.splitlines()) == 3
+    assert code == 0 and len(stdout.splitlines()) == 5
+    # Three revisions, then the runbooks of the other stores the change touches.
+    assert stdout.splitlines()[3:] == [
+        f"{out}: stores/v1-v2/redis/RUNBOOK.md: 1 operation",
+        f"{out}: stores/v1-v2/search/RUNBOOK.md: 2 operations",
+    ]
     lines = err.splitlines()
     contract = next(p for p in out.glob("versions/*_contract.py"))
     # Deliberate and reported: the declared drop, MariaDB's rename and its table copy (SQLite drops

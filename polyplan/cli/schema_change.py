@@ -46,7 +46,7 @@ def diff(
     new: NewArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the operations as JSON.")] = False,
 ) -> None:
-    """What changes in the relational design from OLD to NEW, one operation per line."""
+    """What changes in the design from OLD to NEW (relational, then the other stores), one operation per line."""
     versions = _versions(old, new)
     print_diagnostics(versions.warnings)
     if as_json:
@@ -54,6 +54,9 @@ def diff(
             "old": _side(old, versions, "old"),
             "new": _side(new, versions, "new"),
             "operations": [op.to_json() for op in versions.operations],
+            "store_operations": [
+                {**op.to_json(), "store": op.store, "phase": op.phase} for op in versions.store_operations
+            ],
             "warnings": [d.render() for d in versions.warnings],
         }
         typer.echo(json.dumps(body, indent=2, sort_keys=True))
@@ -67,6 +70,8 @@ def diff(
     for op in versions.operations:
         phase = "expand + contract" if isinstance(op, ColumnChange) else "contract" if op.removes else "expand"
         typer.echo(f"  {op.describe()}    [{phase}]")
+    for store_op in versions.store_operations:
+        typer.echo(f"  {store_op.describe()}    [{store_op.store}, {store_op.phase}]")
 
 
 @app.command()
@@ -80,7 +85,8 @@ def migrate(
         bool, typer.Option("--force", help="Replace a folder that holds files polyplan did not write.")
     ] = False,
 ) -> None:
-    """Write Alembic revisions (expand, then contract) from OLD to NEW into --out, chained onto those there."""
+    """Write Alembic revisions (expand, then contract) from OLD to NEW into --out, chained onto those there,
+    and a runbook and a script per step for each other store the change touches (stores/)."""
     from polyplan.migrate.folder import write_migration
     from polyplan.migrate.revisions import lint_revision
     from polyplan.pipeline import plan_file
@@ -99,6 +105,13 @@ def migrate(
         typer.echo(f"{out}: already migrated from {old} to {new}; nothing added")
     for revision in migration.added:
         typer.echo(f"{out}: revision {revision.id}: {revision.title}")
+    from polyplan.migrate.store_scripts import folder as store_folder
+
+    versions = migration.versions
+    where = store_folder(versions.old.model.version, versions.new.model.version)
+    for store in sorted({op.store for op in versions.store_operations}):
+        steps = sum(1 for op in versions.store_operations if op.store == store)
+        typer.echo(f"{out}: {where}/{store}/RUNBOOK.md: {steps} operation{'s' if steps != 1 else ''}")
 
 
 @app.command()

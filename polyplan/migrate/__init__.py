@@ -1,7 +1,8 @@
-"""Schema change between two versions of a model (issue 9), relational stores first.
+"""Schema change between two versions of a model (issue 9): relational stores, then the others.
 
-Library first: `diff_plans(old, new)` gives the operations (each with `reverse()`),
-`plan_migration` / `write_migration` the Alembic folder, `lint_sql` the lint; the CLI commands
+Library first: `diff_plans(old, new)` gives the operations (each with `reverse()`; the other
+stores' in `Versions.store_operations`), `plan_migration` / `write_migration` the folder (Alembic
+revisions, and a runbook and scripts per other store), `lint_sql` the lint; the CLI commands
 `polyplan diff`, `migrate` and `lint` are thin layers over these.
 """
 

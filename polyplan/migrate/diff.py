@@ -37,6 +37,8 @@ from polyplan.migrate.ops import (
     archive_table,
 )
 from polyplan.migrate.sql import compile_ddl
+from polyplan.migrate.store_diff import store_operations
+from polyplan.migrate.store_ops import StoreOperation
 from polyplan.model.loader import LoadedModel, PathKey
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.plan.ir import Plan
@@ -255,6 +257,9 @@ class Versions:
     designs: dict[str, tuple[Design, Design]]
     operations: tuple[Operation, ...]
     warnings: tuple[Diagnostic, ...] = ()
+    # The non-relational stores' operations (MongoDB, search, Cassandra, Redis, moved entities),
+    # run by generated scripts rather than Alembic revisions.
+    store_operations: tuple[StoreOperation, ...] = ()
 
     def context(self, engine: str) -> Context:
         """The rendering context of `engine` (old → new); operations name tables by their new names."""
@@ -505,18 +510,18 @@ def diff_plans(old: Plan, new: Plan) -> Versions:
         raise DiagnosticError(problems.found)
     differ = _Differ(old, new, names, problems)
     operations = differ.run()
-    if not problems.found and operations and old.model.version == new.model.version:
+    stores = store_operations(old, new, names, problems)
+    if not problems.found and (operations or stores) and old.model.version == new.model.version:
         problems.add(
             "PP704",
-            f"the relational design changes but both versions are version {new.model.version}: raise `version` "
-            "in the new model",
+            f"the design changes but both versions are version {new.model.version}: raise `version` in the new model",
             new.loaded,
             ("version",),
         )
     if problems.found:
         raise DiagnosticError(problems.found)
     designs = {engine: (differ.before[engine], differ.after[engine]) for engine in ENGINES}
-    return Versions(old, new, designs, tuple(operations), tuple(problems.warnings))
+    return Versions(old, new, designs, tuple(operations), tuple(problems.warnings), tuple(stores))
 
 
 def baseline(plan: Plan) -> Versions:

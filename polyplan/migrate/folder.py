@@ -21,6 +21,7 @@ from polyplan.emit.writer import OutputRefused, read_manifest, write_tree
 from polyplan.migrate.diff import Versions, baseline, diff_plans
 from polyplan.migrate.revisions import Phase, Revision, baseline_revision, revisions
 from polyplan.migrate.sql import Step
+from polyplan.migrate.store_scripts import render_store_files
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.render import ENGINES
 
@@ -228,6 +229,11 @@ def plan_migration(old: Plan, new: Plan, old_path: Path, new_path: Path, folder:
         added = revisions(versions, old_sha, new_sha, head.id)
     for number, revision in enumerate(added, start=len(found) + 1):
         files[f"versions/{number:04d}_{revision.id}_{revision.phase.value}.py"] = render_revision(revision)
+    # The other stores' runbooks and scripts: earlier changes' are kept, this change's (re)written.
+    for relative in sorted(written or {}):
+        if relative.startswith("stores/") and (folder / relative).is_file():
+            files[relative] = (folder / relative).read_text(encoding="utf-8")
+    files.update(render_store_files(versions.store_operations, new.model.name, old.model.version, new.model.version))
     files["alembic.ini"] = ALEMBIC_INI
     files["env.py"] = ENV_PY
     return Migration(files, added, versions)
