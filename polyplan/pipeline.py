@@ -89,7 +89,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
             stores[family.value] = artifacts.summary
     relational = stores.get("relational", {})
     security_docs, security_diagnostics = security_files(
-        plan, relational.get("security", {}), diagnostics, relational.get("encryption", {})
+        plan, relational.get("security", {}), diagnostics, relational.get("encryption", {}), relational.get("erasure")
     )
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)

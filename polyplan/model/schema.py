@@ -217,6 +217,13 @@ class Placement(Strict):
     family: Family
 
 
+class Erasure(StrEnum):
+    """What erasing a data subject does to a row of an entity that holds the subject's data."""
+
+    DELETE = "delete"
+    ANONYMIZE = "anonymize"
+
+
 class Entity(Strict):
     """A thing the application stores."""
 
@@ -233,6 +240,11 @@ class Entity(Strict):
     )
     renamed_from: str | None = Field(
         default=None, description="The entity's name in the previous version of the model: a migration renames it."
+    )
+    erasure: Erasure | None = Field(
+        default=None,
+        description="Erasing a data subject deletes this entity's rows of the subject, or keeps them with their "
+        "PII overwritten (anonymize); unset, the relationships and growth.must_keep decide.",
     )
 
 
@@ -399,6 +411,11 @@ class Security(Strict):
     roles: list[Role] = Field(default_factory=list)
     encrypt_pii: bool = False
     audit: list[str] = Field(default_factory=list, description="Entities whose changes are audited.")
+    data_subject: str | None = Field(
+        default=None,
+        description="The entity whose records are people with a right to erasure (e.g. Customer): "
+        "polyplan generates the procedure that erases one of them across every store.",
+    )
 
 
 class Engines(Strict):

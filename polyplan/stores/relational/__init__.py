@@ -92,7 +92,28 @@ class Target(StoreTarget):
         )
         docs = {"index-plan.md": index_docs(plan, tables, index_notes)}
         diagnostics.extend(_security(plan, tables, files, tests, summary))
+        diagnostics.extend(_erasure(plan, tables, builds, files, summary))
         return Artifacts(files=files, tests=tests, docs=docs, diagnostics=tuple(_unique(diagnostics)), summary=summary)
+
+
+def _erasure(
+    plan: Plan, tables: list[TableSpec], builds: dict[str, Any], files: dict[str, str], summary: dict[str, Any]
+) -> list[Diagnostic]:
+    """`relational/<engine>/erasure.sql` when the model names a data subject stored relationally."""
+    from polyplan.security.erasure import ERASURE_FILE, design_erasure, render_erasure_sql, step_summary, unreached
+
+    model = plan.model
+    if model.security.data_subject is None:
+        return []
+    erasure = design_erasure(model, tables)
+    if erasure.subject_table is None or erasure.diagnostics:
+        return list(erasure.diagnostics)
+    for engine, build in builds.items():
+        files[f"relational/{engine}/{ERASURE_FILE}"] = render_erasure_sql(
+            model, engine, erasure, tables, build.rendered.metadata
+        )
+    summary["erasure"] = {"subject": erasure.subject, "table": erasure.subject_table, "steps": step_summary(erasure)}
+    return unreached(plan, erasure)
 
 
 def _security(
