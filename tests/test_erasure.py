@@ -69,7 +69,9 @@ security:
   data_subject: Person
 """
 # The same, with invoices erased too: nothing is kept, so the person is deleted with their links.
-DELETED = MODEL.replace("growth: {initial_rows: 300, must_keep: true}", "growth: {initial_rows: 300}\n    erasure: delete")
+DELETED = MODEL.replace(
+    "growth: {initial_rows: 300, must_keep: true}", "growth: {initial_rows: 300}\n    erasure: delete"
+)
 
 MODELS = {"kept": MODEL, "deleted": DELETED}
 
@@ -173,7 +175,9 @@ def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
                 connection.execute(sa.text(statement), {PARAMETER: bound})
         after = read_all(engine, harness)
     report: dict[str, Any] = {}
-    secrets = {v for name, keys in mine.items() for k in keys for v in pii_values(harness.by_name[name], before[name][k])}
+    secrets = {
+        v for name, keys in mine.items() for k in keys for v in pii_values(harness.by_name[name], before[name][k])
+    }
     # Seed words repeat across rows: a value another row holds too is not the subject's to erase.
     secrets -= {
         v
@@ -266,7 +270,10 @@ def test_unknown_data_subject_is_a_coded_error_at_its_line(tmp_path: Path) -> No
 def test_erasure_without_subject_and_unfillable_pii_are_errors(tmp_path: Path) -> None:
     for text, code in (
         (DELETED.replace("security:\n  data_subject: Person\n", ""), "PP448"),
-        (MODEL.replace("born: {type: date, pii: identifier}", "born: {type: date, pii: identifier, unique: true}"), "PP449"),
+        (
+            MODEL.replace("born: {type: date, pii: identifier}", "born: {type: date, pii: identifier, unique: true}"),
+            "PP449",
+        ),
     ):
         model = tmp_path / "m.yaml"
         model.write_text(text, encoding="utf-8")
@@ -287,4 +294,4 @@ def test_erasure_sql_binds_only_the_subject_and_orders_children_first(folders: d
     assert order.index("person") == len(order) - 1
     assert order.index("note") < order.index("person") and order.index("invoice") < order.index("person")
     doc = (folders["kept"] / "docs" / "security-plan.md").read_text(encoding="utf-8")
-    assert "## Erasure" in doc and "| ticket | Ticket | detach | on_delete: set_null | assignee_id |" in doc
+    assert "## Erasure" in doc and "| ticket | Ticket | detach | on_delete: set_null | person_id |" in doc

@@ -26,9 +26,9 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
-from decimal import Decimal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
