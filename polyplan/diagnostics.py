@@ -82,6 +82,7 @@ CODES: dict[str, str] = {
     "PP449": "PII attribute that erasure cannot anonymize in place",
     "PP450": "data of the subject in a store the erasure procedure does not reach",
     "PP451": "erasure procedure contradicts the model",
+    "PP452": "recovery point objective shorter than the store's backup can give",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP501": "latency target at risk",
     "PP502": "partition or document size bound exceeded; bucketing applied",

@@ -23,6 +23,7 @@ from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
+from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
 from polyplan.stores import target_for
 
@@ -93,6 +94,9 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     )
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)
+    backup_docs, backup_diagnostics = backup_files(plan)
+    files.update(backup_docs)
+    diagnostics.extend(backup_diagnostics)
     diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:
