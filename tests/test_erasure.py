@@ -21,11 +21,20 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.pipeline import write_plan
-from polyplan.security.erasure import ANONYMIZE, DELETE, ERASURE_FILE, PARAMETER, design_erasure, holds_pii
+from polyplan.security.erasure import (
+    ANONYMIZE,
+    AUDIT_ERASURE_FILE,
+    DELETE,
+    ERASURE_FILE,
+    PARAMETER,
+    design_erasure,
+    holds_pii,
+)
 from polyplan.stores.relational.connect import scratch_database, split_statements
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.testkit import resolve_url
 from polyplan.validate.relational import Harness
+from polyplan.validate.security import SecurityHarness
 from tests.conftest import ROOT
 
 ENGINES = ("sqlite", "postgresql", "mysql")
@@ -295,3 +304,52 @@ def test_erasure_sql_binds_only_the_subject_and_orders_children_first(folders: d
     assert order.index("note") < order.index("person") and order.index("invoice") < order.index("person")
     doc = (folders["kept"] / "docs" / "security-plan.md").read_text(encoding="utf-8")
     assert "## Erasure" in doc and "| ticket | Ticket | detach | on_delete: set_null | person_id |" in doc
+
+
+def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str, Path]) -> None:
+    """shop audits Order: the trail keeps every row, the subject's with the street set to null."""
+    plan_dir = folders["shop"]
+    harness = SecurityHarness.from_plan_folder(plan_dir / "tests", "postgresql")
+    base = harness.base
+    design = design_erasure(base.model, base.tables)
+    assert design.subject_table == "customer"
+    folder = plan_dir / "relational" / "postgresql"
+    statements = split_statements((folder / ERASURE_FILE).read_text(encoding="utf-8"))
+    statements += split_statements((folder / AUDIT_ERASURE_FILE).read_text(encoding="utf-8"))
+    with harness.database(resolve_url("postgresql")) as engine:
+        before = read_all(engine, base)
+        subject = pick_subject(base, before, "customer")
+        other = next(r["customer_id"] for r in before["order"].values() if r["customer_id"] != subject)
+        with engine.begin() as connection:  # a workload the trail records, PII included
+            connection.execute(
+                sa.text('UPDATE "order" SET status = status WHERE customer_id IN (:a, :b)'), {"a": subject, "b": other}
+            )
+        trail_before = harness.audit_rows(engine)
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement), {PARAMETER: subject})
+        trail_after = harness.audit_rows(engine)
+        append_only, _ = harness.audit_changes_refused(engine)
+    mine = {str(r["id"]) for r in before["order"].values() if r["customer_id"] == subject}
+
+    def of_subject(row: dict[str, Any]) -> bool:
+        return any((row[side] or {}).get("customer_id") == str(subject) for side in ("old_row", "new_row"))
+
+    after_by_id = {row["id"]: row for row in trail_after}
+    # Kept, not deleted: every earlier audit row is still there; the erasure's own updates are recorded.
+    assert set(after_by_id) >= {row["id"] for row in trail_before}
+    assert len(trail_after) == len(trail_before) + len(mine)
+    # Another customer's audit rows are unchanged.
+    others = [row for row in trail_before if not of_subject(row)]
+    assert others and all(after_by_id[row["id"]] == row for row in others)
+    # The subject's audit rows hold no street any more (nor its ciphertext).
+    subject_rows = [row for row in trail_after if of_subject(row)]
+    assert len(subject_rows) == 2 * len(mine)
+    for row in subject_rows:
+        for side in ("old_row", "new_row"):
+            assert row[side]["shipping_address_street"] is None
+            assert "shipping_address_street_enc" not in row[side]
+    assert append_only  # the guard is back on after the erasure's transaction
+    print(
+        f"\naudit trail: {len(trail_before)} rows before, {len(trail_after)} after, {len(subject_rows)} of the subject"
+    )

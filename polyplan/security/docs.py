@@ -253,6 +253,12 @@ def _erasure(plan: Plan, erasure: Mapping[str, Any] | None, diagnostics: Sequenc
             *lines,
             f"The data subject {subject} is not stored relationally: no erasure procedure is generated yet (PP450).",
         ]
+    audit = "."
+    if erasure.get("audit_file"):
+        audit = (
+            f": `{erasure['audit_file']}` sets their PII to null, run after `erasure.sql` in the same "
+            "transaction as the migration owner."
+        )
     lines += [
         f"Erasing one {subject} (the right to erasure) runs `relational/<engine>/erasure.sql` in one transaction, "
         f"with `:subject_id` bound to the subject's key (`{erasure['table']}` key). From the subject's row it follows "
@@ -262,8 +268,8 @@ def _erasure(plan: Plan, erasure: Mapping[str, Any] | None, diagnostics: Sequenc
         "row references it; a child whose relationship says `on_delete: set_null` is **detached** (its reference "
         "set to NULL). Anonymizing runs first, then detaching, then deletes, children before parents.",
         "",
-        "Audit rows follow the legal rule that the trail is kept: the subject's audit rows are anonymized, not "
-        "deleted.",
+        f"Audit rows follow the legal rule that the trail is kept (it proves what was done, the erasure "
+        f"included): the subject's audit rows are anonymized, not deleted{audit}",
         "",
         "| step | table | entity | action | why | columns overwritten or cleared |",
         "|---|---|---|---|---|---|",

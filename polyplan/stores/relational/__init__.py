@@ -100,7 +100,16 @@ def _erasure(
     plan: Plan, tables: list[TableSpec], builds: dict[str, Any], files: dict[str, str], summary: dict[str, Any]
 ) -> list[Diagnostic]:
     """`relational/<engine>/erasure.sql` when the model names a data subject stored relationally."""
-    from polyplan.security.erasure import ERASURE_FILE, design_erasure, render_erasure_sql, step_summary, unreached
+    from polyplan.security.erasure import (
+        AUDIT_ERASURE_FILE,
+        ERASURE_FILE,
+        audit_covered,
+        design_erasure,
+        render_audit_erasure_sql,
+        render_erasure_sql,
+        step_summary,
+        unreached,
+    )
 
     model = plan.model
     if model.security.data_subject is None:
@@ -113,7 +122,16 @@ def _erasure(
             model, engine, erasure, tables, build.rendered.metadata
         )
     summary["erasure"] = {"subject": erasure.subject, "table": erasure.subject_table, "steps": step_summary(erasure)}
-    return unreached(plan, erasure)
+    rewritten: list[str] = []
+    security = summary.get("security", {}).get("postgresql", {})
+    if security.get("audit_table") and model.engines.relational == "postgresql":
+        audited = security["audited_tables"]
+        text = render_audit_erasure_sql(model, erasure, tables, security["audit_table"], audited)
+        if text is not None:
+            files[f"relational/postgresql/{AUDIT_ERASURE_FILE}"] = text
+            summary["erasure"]["audit_file"] = f"relational/postgresql/{AUDIT_ERASURE_FILE}"
+            rewritten = [s.entity for s in audit_covered(erasure, audited)]
+    return unreached(plan, erasure, rewritten)
 
 
 def _security(
