@@ -25,6 +25,7 @@ from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
 from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
+from polyplan.security.erasure_stores import store_erasure_files
 from polyplan.stores import target_for
 
 # `polyplan -v` shows INFO (what each stage did), `-vv` DEBUG; a library user configures it as usual.
@@ -89,8 +90,14 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         if artifacts.summary:
             stores[family.value] = artifacts.summary
     relational = stores.get("relational", {})
+    erasure = relational.get("erasure")
+    erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
+    files.update(erased)
+    diagnostics.extend(erasure_diagnostics)
+    if erasure:
+        erasure = {**erasure, "store_files": sorted(erased)}
     security_docs, security_diagnostics = security_files(
-        plan, relational.get("security", {}), diagnostics, relational.get("encryption", {}), relational.get("erasure")
+        plan, relational.get("security", {}), diagnostics, relational.get("encryption", {}), erasure
     )
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)

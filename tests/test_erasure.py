@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from polyplan.pipeline import write_plan
+from polyplan.pipeline import plan_text, write_plan
 from polyplan.security.erasure import (
     ANONYMIZE,
     AUDIT_ERASURE_FILE,
@@ -30,6 +30,7 @@ from polyplan.security.erasure import (
     design_erasure,
     holds_pii,
 )
+from polyplan.stores.cache.codec import key_part
 from polyplan.stores.relational.connect import scratch_database, split_statements
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.testkit import resolve_url
@@ -353,3 +354,46 @@ def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str,
     print(
         f"\naudit trail: {len(trail_before)} rows before, {len(trail_after)} after, {len(subject_rows)} of the subject"
     )
+
+
+def test_redis_erasure_script_deletes_the_subjects_cached_entries_only(tmp_path: Path) -> None:
+    """social with `data_subject: Account`: the account cache (keyed by handle) loses the subject's entry."""
+    import redis
+
+    namespace = f"pperase{uuid.uuid4().hex[:10]}"  # a key space of this run's own on the shared server
+    text = (ROOT / "scenarios" / "social.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: social", f"name: {namespace}", 1)
+    text = text.replace("write_patterns:", "security:\n  data_subject: Account\n\nwrite_patterns:", 1)
+    (tmp_path / "social.yaml").write_text(text, encoding="utf-8")
+    write_plan(tmp_path / "social.yaml", tmp_path / "plan")
+    script = tmp_path / "plan" / "redis" / "erasure.py"
+    keys = json.loads((tmp_path / "plan" / "redis" / "keys.json").read_text(encoding="utf-8"))["keys"]
+    family = next(k for k in keys if k["entity"] == "Account")
+    records = json.loads((tmp_path / "plan" / "tests" / "data" / "redis_records.json").read_text(encoding="utf-8"))
+    handle = plan_text(text, "social.yaml").model.entities["Account"].attributes["handle"]
+    url = resolve_url("redis")
+    client = redis.Redis.from_url(url)
+    try:
+        for record in records["entities"]["Account"]:
+            key = family["template"].replace("<handle>", key_part(record["fields"]["handle"], handle))
+            client.set(key, record["json"][family["name"]])
+        before = {k: client.get(k) for k in client.scan_iter(match=f"{namespace}:*")}
+        subject = records["entities"]["Account"][3]["fields"]["id"]
+        done = subprocess.run([sys.executable, str(script), url, subject], capture_output=True, text=True, check=False)
+        after = {k: client.get(k) for k in client.scan_iter(match=f"{namespace}:*")}
+    finally:
+        for key in client.scan_iter(match=f"{namespace}:*"):
+            client.delete(key)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{family['name']}: 1 deleted"
+    gone = set(before) - set(after)
+    assert len(gone) == 1 and json.loads(before[gone.pop()])["id"] == subject
+    assert all(after[k] == before[k] for k in after)  # every other entry unchanged
+    print(f"\nredis: {len(before)} cached accounts before, {len(after)} after")
+    # --help never connects; an unreachable server is one line and exit 1.
+    helped = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, check=False)
+    assert helped.returncode == 0 and "SUBJECT_ID" in helped.stdout.upper()
+    refused = subprocess.run(
+        [sys.executable, str(script), "redis://127.0.0.1:1/0", subject], capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr

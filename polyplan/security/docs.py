@@ -280,6 +280,14 @@ def _erasure(plan: Plan, erasure: Mapping[str, Any] | None, diagnostics: Sequenc
             f"| {number} | {step['table']} | {step['entity']} | {step['action']} | {_cell(step['reason'])} | "
             f"{_cell(touched)} |"
         )
+    for path in erasure.get("store_files", []):
+        lines += [
+            "",
+            f"Then `{path}` deletes the subject's cached entries (its own record, and direct children's that "
+            "reference it): `python "
+            + path.split("/")[-1]
+            + " URL SUBJECT_ID [--dry-run]`; the cache fills again from the erased rows.",
+        ]
     left = [d for d in diagnostics if d.code == "PP450"]
     if left:
         lines += ["", "Not reached by `erasure.sql` (PP450), for an operator to erase:", ""]

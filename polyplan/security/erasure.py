@@ -102,6 +102,7 @@ class ErasurePlan:
 
     subject: str
     subject_table: str | None
+    subject_key: str = ""  # the subject table's key column
     steps: list[TableStep] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -251,6 +252,7 @@ class _Designer:
                 "security.data_subject",
             )
             return plan
+        plan.subject_key = self.by_name[subject_table].primary_key[0]
         actions, reasons, edges = self.reach(subject_table)
         self.keep_parents(actions, reasons, edges)
         carrying = [(c, fk) for c, fk in edges if fk.on_delete is not OnDelete.SET_NULL and c in actions]
@@ -430,9 +432,20 @@ def step_summary(plan: ErasurePlan) -> list[dict[str, Any]]:
             "reason": s.reason,
             "overwrites": [o.column for o in s.overwrites],
             "detaches": [", ".join(fk.columns) for fk in s.detach],
+            "links": _links(plan, s),
         }
         for s in plan.steps
     ]
+
+
+def _links(plan: ErasurePlan, step: TableStep) -> list[str]:
+    """Columns of a step's rows that hold the subject's key: its own key for the subject's table, the
+    reference for a direct child; none further away (reached only through other rows)."""
+    if step.leaf or step.action == DETACH:
+        return []
+    if step.table == plan.subject_table:
+        return [plan.subject_key]
+    return [fk.columns[0] for fk in step.parents if fk.ref_table == plan.subject_table and len(fk.columns) == 1]
 
 
 def unreached(plan: Plan, erasure: ErasurePlan, audit_rewritten: Sequence[str] = ()) -> list[Diagnostic]:
@@ -449,16 +462,6 @@ def unreached(plan: Plan, erasure: ErasurePlan, audit_rewritten: Sequence[str] =
                     "PP450",
                     f"{entity} is audited: its audit rows of the subject keep their old and new values (PII "
                     "included); erasure.sql does not rewrite the append-only audit table, so an operator must rewrite them (anonymized, not deleted: the trail is kept)",
-                    path,
-                    Severity.WARNING,
-                )
-            )
-        for projection in plan.entities[entity].projections:
-            found.append(
-                Diagnostic(
-                    "PP450",
-                    f"{entity} has a {projection.engine} projection: erasure.sql does not reach it; the sync "
-                    "must delete or re-project the subject's entries after the erasure",
                     path,
                     Severity.WARNING,
                 )
