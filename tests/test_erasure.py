@@ -397,3 +397,54 @@ def test_redis_erasure_script_deletes_the_subjects_cached_entries_only(tmp_path:
         [sys.executable, str(script), "redis://127.0.0.1:1/0", subject], capture_output=True, text=True, check=False
     )
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+def test_search_erasure_script_deletes_the_subjects_documents_only(tmp_path: Path) -> None:
+    """social with `data_subject: Account` on OpenSearch: the author's posts leave the search index."""
+    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, index_documents
+    from polyplan.stores.search.runs import load_setup, run_prefix
+
+    text = (ROOT / "scenarios" / "social.yaml").read_text(encoding="utf-8")
+    text = text.replace("options:", "engines: {search: opensearch}\noptions:", 1)
+    text = text.replace("write_patterns:", "security:\n  data_subject: Account\n\nwrite_patterns:", 1)
+    (tmp_path / "social.yaml").write_text(text, encoding="utf-8")
+    write_plan(tmp_path / "social.yaml", tmp_path / "plan")
+    folder = tmp_path / "plan" / "opensearch"
+    docs = json.loads((tmp_path / "plan" / "tests" / "data" / "opensearch.json").read_text(encoding="utf-8"))
+    posts = docs["indexes"]["post"]["docs"]
+    url = resolve_url("opensearch")
+    client = connect(url)
+    prefix = run_prefix()
+    try:
+        load_setup(folder / "setup.py").apply(client, folder, prefix=prefix, replicas=0)
+        index_documents(client, f"{prefix}post", posts)
+
+        def snapshot() -> dict[str, Any]:
+            found = client.search(index=f"{prefix}post", body={"query": {"match_all": {}}, "size": 1000})
+            return {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
+
+        before = snapshot()
+        authors = [doc["source"]["author_id"] for doc in posts]
+        subject = max(sorted(set(authors)), key=authors.count)
+        done = subprocess.run(
+            [sys.executable, str(folder / "erasure.py"), subject, "--url", url, "--prefix", prefix],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        after = snapshot()
+    finally:
+        drop_prefix(client, prefix)
+    assert done.returncode == 0, done.stderr
+    mine = {i for i, source in before.items() if source["author_id"] == subject}
+    assert done.stdout.strip() == f"{prefix}post: {len(mine)} deleted" and mine
+    assert set(after) == set(before) - mine
+    assert all(after[i] == before[i] for i in after)  # every other document unchanged
+    print(f"\nopensearch: {len(before)} posts before, {len(after)} after ({len(mine)} of the subject)")
+    refused = subprocess.run(
+        [sys.executable, str(folder / "erasure.py"), subject, "--url", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
