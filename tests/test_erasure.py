@@ -448,3 +448,65 @@ def test_search_erasure_script_deletes_the_subjects_documents_only(tmp_path: Pat
         check=False,
     )
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+MONGO_MODEL = """
+name: ppmongo
+entities:
+  Person:
+    attributes:
+      email: {type: string, max_length: 100, pii: contact}
+    growth: {initial_rows: 50}
+  Activity:
+    attributes:
+      kind: {type: string, max_length: 20}
+      note: {type: string, max_length: 100, pii: contact}
+    placement: {family: document}
+    growth: {initial_rows: 200}
+relationships:
+  - {name: person_activity, kind: one_to_many, from: Person, to: Activity, owned: true}
+access_patterns:
+  - {name: activity_of_person, entity: Activity, filters: [{attribute: person_id, op: eq}]}
+security:
+  data_subject: Person
+"""
+
+
+def test_mongodb_erasure_script_deletes_the_subjects_documents_only(tmp_path: Path) -> None:
+    """A child of the subject stored in MongoDB (run on FerretDB): its documents of the subject go."""
+    from bson import json_util
+    from pymongo import MongoClient
+
+    (tmp_path / "m.yaml").write_text(MONGO_MODEL, encoding="utf-8")
+    write_plan(tmp_path / "m.yaml", tmp_path / "plan")
+    script = tmp_path / "plan" / "mongodb" / "erasure.py"
+    cases = json_util.loads((tmp_path / "plan" / "tests" / "data" / "mongodb_cases.json").read_text(encoding="utf-8"))
+    documents = cases["documents"]["activity"]
+    url = resolve_url("mongodb")
+    name = f"pperase_{uuid.uuid4().hex[:10]}"
+    client: MongoClient[dict[str, Any]] = MongoClient(url, uuidRepresentation="standard")
+    try:
+        collection = client[name]["activity"]
+        collection.insert_many([dict(d) for d in documents])
+
+        def snapshot() -> dict[Any, Any]:
+            return {str(d["_id"]): d for d in collection.find()}
+
+        before = snapshot()
+        people = [
+            str(uuid.UUID(bytes=bytes(d["person_id"]))) if isinstance(d["person_id"], bytes) else str(d["person_id"])
+            for d in before.values()
+        ]
+        subject = max(sorted(set(people)), key=people.count)
+        done = subprocess.run(
+            [sys.executable, str(script), url, name, subject], capture_output=True, text=True, check=False
+        )
+        after = snapshot()
+    finally:
+        client.drop_database(name)
+    assert done.returncode == 0, done.stderr
+    mine = {i for i, d, p in zip(before, before.values(), people, strict=True) if p == subject}
+    assert done.stdout.strip() == f"activity: {len(mine)} changed" and mine
+    assert set(after) == set(before) - mine
+    assert all(after[i] == before[i] for i in after)  # every other document unchanged
+    print(f"\nmongodb (FerretDB): {len(before)} documents before, {len(after)} after ({len(mine)} of the subject)")

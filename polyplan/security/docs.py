@@ -283,9 +283,9 @@ def _erasure(plan: Plan, erasure: Mapping[str, Any] | None, diagnostics: Sequenc
     for path in erasure.get("store_files", []):
         lines += [
             "",
-            f"Then `{path}` deletes the subject's entries in {path.split('/')[0]} (its own record, and direct "
-            "children's that reference it; `--help` says how to run it, `--dry-run` counts them): the cache "
-            "fills again, and the search sync re-projects, from the erased rows.",
+            f"Then `{path}` erases the subject's entries in {path.split('/')[0]} (its own record, and direct "
+            "children's that reference it; `--help` says how to run it, `--dry-run` counts them); a cache fills "
+            "again, and a search sync re-projects, from the erased rows.",
         ]
     left = [d for d in diagnostics if d.code == "PP450"]
     if left:

@@ -448,7 +448,9 @@ def _links(plan: ErasurePlan, step: TableStep) -> list[str]:
     return [fk.columns[0] for fk in step.parents if fk.ref_table == plan.subject_table and len(fk.columns) == 1]
 
 
-def unreached(plan: Plan, erasure: ErasurePlan, audit_rewritten: Sequence[str] = ()) -> list[Diagnostic]:
+def unreached(
+    plan: Plan, erasure: ErasurePlan, audit_rewritten: Sequence[str] = (), elsewhere: Sequence[str] = ()
+) -> list[Diagnostic]:
     """PP450: data of the subject that erasure.sql does not erase: audit rows of reached entities,
     their cache and search projections, and children in other stores."""
     model = plan.model
@@ -480,7 +482,11 @@ def unreached(plan: Plan, erasure: ErasurePlan, audit_rewritten: Sequence[str] =
         )
     for relationship in model.relationships:
         child = relationship.to
-        if relationship.from_ in reached and plan.entities[child].family is not Family.RELATIONAL:
+        if (
+            relationship.from_ in reached
+            and plan.entities[child].family is not Family.RELATIONAL
+            and not (child in elsewhere and relationship.from_ == erasure.subject)
+        ):
             found.append(
                 Diagnostic(
                     "PP450",

@@ -131,7 +131,9 @@ def _erasure(
             files[f"relational/postgresql/{AUDIT_ERASURE_FILE}"] = text
             summary["erasure"]["audit_file"] = f"relational/postgresql/{AUDIT_ERASURE_FILE}"
             rewritten = [s.entity for s in audit_covered(erasure, audited)]
-    return unreached(plan, erasure, rewritten)
+    from polyplan.security.erasure_stores import document_children
+
+    return unreached(plan, erasure, rewritten, [r.to for r, _ in document_children(plan)])
 
 
 def _security(
