@@ -510,3 +510,49 @@ def test_mongodb_erasure_script_deletes_the_subjects_documents_only(tmp_path: Pa
     assert set(after) == set(before) - mine
     assert all(after[i] == before[i] for i in after)  # every other document unchanged
     print(f"\nmongodb (FerretDB): {len(before)} documents before, {len(after)} after ({len(mine)} of the subject)")
+
+
+def test_cassandra_erasure_script_deletes_the_subjects_rows_only(tmp_path: Path) -> None:
+    """A child of the subject stored in Cassandra: its rows of the subject go from every table."""
+    from polyplan.stores.wide_column.connect import apply_schema, connect, drop_keyspace, run_keyspace, table_name
+
+    text = MONGO_MODEL.replace("name: ppmongo", "name: ppcass").replace("family: document", "family: wide_column")
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    write_plan(tmp_path / "m.yaml", tmp_path / "plan")
+    folder = tmp_path / "plan" / "cassandra"
+    data = json.loads((tmp_path / "plan" / "tests" / "data" / "cassandra.json").read_text(encoding="utf-8"))
+    records = data["entities"]["Activity"]["records"]
+    url = resolve_url("cassandra")
+    cluster, session = connect(url)
+    keyspace = run_keyspace()
+    try:
+        apply_schema(session, (folder / "schema.cql").read_text(encoding="utf-8"), keyspace)
+        table = table_name(keyspace, "activity_of_person")
+        for record in records:
+            session.execute(
+                f"INSERT INTO {table} (person_id, id, kind, note) VALUES (%s, %s, %s, %s)",
+                (uuid.UUID(record["person_id"]), uuid.UUID(record["id"]), record["kind"], record["note"]),
+            )
+
+        def snapshot() -> dict[str, dict[str, Any]]:
+            return {str(row["id"]): row for row in session.execute(f"SELECT * FROM {table}")}
+
+        before = snapshot()
+        people = [r["person_id"] for r in records]
+        subject = max(sorted(set(people)), key=people.count)
+        done = subprocess.run(
+            [sys.executable, str(folder / "erasure.py"), url, subject, "--keyspace", keyspace],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        after = snapshot()
+    finally:
+        drop_keyspace(session, keyspace)
+        cluster.shutdown()
+    assert done.returncode == 0, done.stderr
+    mine = {i for i, row in before.items() if str(row["person_id"]) == subject}
+    assert done.stdout.strip() == f"Activity: {len(mine)} rows deleted" and mine
+    assert set(after) == set(before) - mine
+    assert all(after[i] == before[i] for i in after)  # every other row unchanged
+    print(f"\ncassandra: {len(before)} rows before, {len(after)} after ({len(mine)} of the subject)")

@@ -131,9 +131,10 @@ def _erasure(
             files[f"relational/postgresql/{AUDIT_ERASURE_FILE}"] = text
             summary["erasure"]["audit_file"] = f"relational/postgresql/{AUDIT_ERASURE_FILE}"
             rewritten = [s.entity for s in audit_covered(erasure, audited)]
-    from polyplan.security.erasure_stores import document_children
+    from polyplan.security.erasure_stores import document_children, wide_column_children
 
-    return unreached(plan, erasure, rewritten, [r.to for r, _ in document_children(plan)])
+    elsewhere = [r.to for r, _ in [*document_children(plan), *wide_column_children(plan)]]
+    return unreached(plan, erasure, rewritten, elsewhere)
 
 
 def _security(
