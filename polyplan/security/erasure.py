@@ -40,7 +40,7 @@ from polyplan.model.schema import Attribute, Erasure, Family, OnDelete, Requirem
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.spec import ColumnSpec, ForeignKeySpec, TableKind, TableSpec
 
-DELETE, ANONYMIZE, DETACH, KEEP = "delete", "anonymize", "detach", "keep"
+DELETE, ANONYMIZE, DETACH = "delete", "anonymize", "detach"
 PARAMETER = "subject_id"
 ERASURE_FILE = "erasure.sql"
 PLACEHOLDER = "erased"
