@@ -23,7 +23,9 @@ from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
+from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
+from polyplan.security.erasure_stores import store_erasure_files
 from polyplan.stores import target_for
 
 # `polyplan -v` shows INFO (what each stage did), `-vv` DEBUG; a library user configures it as usual.
@@ -88,11 +90,20 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         if artifacts.summary:
             stores[family.value] = artifacts.summary
     relational = stores.get("relational", {})
+    erasure = relational.get("erasure")
+    erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
+    files.update(erased)
+    diagnostics.extend(erasure_diagnostics)
+    if erasure:
+        erasure = {**erasure, "store_files": sorted(erased)}
     security_docs, security_diagnostics = security_files(
-        plan, relational.get("security", {}), diagnostics, relational.get("encryption", {})
+        plan, relational.get("security", {}), diagnostics, relational.get("encryption", {}), erasure
     )
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)
+    backup_docs, backup_diagnostics = backup_files(plan)
+    files.update(backup_docs)
+    diagnostics.extend(backup_diagnostics)
     diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:

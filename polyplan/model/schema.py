@@ -217,6 +217,31 @@ class Placement(Strict):
     family: Family
 
 
+DURATION_PATTERN = r"^[1-9][0-9]{0,6}(s|m|h|d)$"
+
+
+class Recovery(Strict):
+    """Recovery objectives: how much recent data a restore may lose, and how long it may take."""
+
+    rpo: str = Field(
+        pattern=DURATION_PATTERN,
+        description="Recovery point objective: the most recent writes a restore may lose, e.g. 15m (s, m, h, d).",
+    )
+    rto: str = Field(
+        pattern=DURATION_PATTERN, description="Recovery time objective: how long a restore may take, e.g. 1h."
+    )
+    retention_days: Annotated[int, Field(gt=0, le=MAX_DAYS)] = Field(
+        default=7, description="How long backups are kept: the point-in-time window."
+    )
+
+
+class Erasure(StrEnum):
+    """What erasing a data subject does to a row of an entity that holds the subject's data."""
+
+    DELETE = "delete"
+    ANONYMIZE = "anonymize"
+
+
 class Entity(Strict):
     """A thing the application stores."""
 
@@ -233,6 +258,14 @@ class Entity(Strict):
     )
     renamed_from: str | None = Field(
         default=None, description="The entity's name in the previous version of the model: a migration renames it."
+    )
+    recovery: Recovery | None = Field(
+        default=None, description="This entity's recovery objectives (overrides the model's `recovery`)."
+    )
+    erasure: Erasure | None = Field(
+        default=None,
+        description="Erasing a data subject deletes this entity's rows of the subject, or keeps them with their "
+        "PII overwritten (anonymize); unset, the relationships and growth.must_keep decide.",
     )
 
 
@@ -399,6 +432,11 @@ class Security(Strict):
     roles: list[Role] = Field(default_factory=list)
     encrypt_pii: bool = False
     audit: list[str] = Field(default_factory=list, description="Entities whose changes are audited.")
+    data_subject: str | None = Field(
+        default=None,
+        description="The entity whose records are people with a right to erasure (e.g. Customer): "
+        "polyplan generates the procedure that erases one of them across every store.",
+    )
 
 
 class Engines(Strict):
@@ -449,6 +487,9 @@ class RequirementsModel(Strict):
     transactions: list[Transaction] = Field(default_factory=list)
     tenancy: Tenancy = Field(default_factory=Tenancy)
     security: Security = Field(default_factory=Security)
+    recovery: Recovery | None = Field(
+        default=None, description="Recovery objectives of the whole model: backups, their schedule and the restore."
+    )
     dropped: Dropped = Field(
         default_factory=Dropped, description="Entities and attributes of the previous version removed on purpose."
     )

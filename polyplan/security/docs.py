@@ -243,6 +243,57 @@ def _audit(design: SecurityDesign, relational: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _erasure(plan: Plan, erasure: Mapping[str, Any] | None, diagnostics: Sequence[Diagnostic]) -> list[str]:
+    lines = ["## Erasure", ""]
+    subject = plan.model.security.data_subject
+    if subject is None:
+        return [*lines, "The model names no data subject (`security.data_subject`): no erasure procedure is generated."]
+    if not erasure:
+        return [
+            *lines,
+            f"The data subject {subject} is not stored relationally: no erasure procedure is generated yet (PP450).",
+        ]
+    audit = "."
+    if erasure.get("audit_file"):
+        audit = (
+            f": `{erasure['audit_file']}` sets their PII to null, run after `erasure.sql` in the same "
+            "transaction as the migration owner."
+        )
+    lines += [
+        f"Erasing one {subject} (the right to erasure) runs `relational/<engine>/erasure.sql` in one transaction, "
+        f"with `:subject_id` bound to the subject's key (`{erasure['table']}` key). From the subject's row it follows "
+        "the foreign keys: a row of the subject is **deleted**, or **anonymized** (kept, every PII column "
+        "overwritten: NULL where the column allows it, else a placeholder, made unique with the row's key where a "
+        "unique rule needs it) when its entity must be kept (`growth.must_keep`, or `erasure: anonymize`) or a kept "
+        "row references it; a child whose relationship says `on_delete: set_null` is **detached** (its reference "
+        "set to NULL). Anonymizing runs first, then detaching, then deletes, children before parents.",
+        "",
+        f"Audit rows follow the legal rule that the trail is kept (it proves what was done, the erasure "
+        f"included): the subject's audit rows are anonymized, not deleted{audit}",
+        "",
+        "| step | table | entity | action | why | columns overwritten or cleared |",
+        "|---|---|---|---|---|---|",
+    ]
+    for number, step in enumerate(erasure["steps"], start=1):
+        touched = ", ".join(step["overwrites"] + step["detaches"]) or "—"
+        lines.append(
+            f"| {number} | {step['table']} | {step['entity']} | {step['action']} | {_cell(step['reason'])} | "
+            f"{_cell(touched)} |"
+        )
+    for path in erasure.get("store_files", []):
+        lines += [
+            "",
+            f"Then `{path}` erases the subject's entries in {path.split('/')[0]} (its own record, and direct "
+            "children's that reference it; `--help` says how to run it, `--dry-run` counts them); a cache fills "
+            "again, and a search sync re-projects, from the erased rows.",
+        ]
+    left = [d for d in diagnostics if d.code == "PP450"]
+    if left:
+        lines += ["", "Not reached by `erasure.sql` (PP450), for an operator to erase:", ""]
+        lines += [f"- {_cell(d.message)}" for d in left]
+    return lines
+
+
 def _classification(design: SecurityDesign) -> list[str]:
     lines = [
         "## Data classification",
@@ -274,6 +325,7 @@ def render_security_doc(
     relational: Mapping[str, Any],
     diagnostics: Sequence[Diagnostic],
     encryption: Mapping[str, Any] | None = None,
+    erasure: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole security plan. `relational` is the relational target's `security` summary by engine."""
     model = plan.model
@@ -283,6 +335,7 @@ def render_security_doc(
         _isolation(design, plan, relational),
         _encryption(design, plan, encryption or {}),
         _audit(design, relational),
+        _erasure(plan, erasure, diagnostics),
         _classification(design),
         _not_enforced(diagnostics),
     ]
@@ -294,6 +347,7 @@ def security_files(
     relational: Mapping[str, Any],
     diagnostics: Sequence[Diagnostic],
     encryption: Mapping[str, Any] | None = None,
+    erasure: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, str], list[Diagnostic]]:
     """`docs/security-plan.md` and the design's own diagnostics, when the model states security.
 
@@ -307,5 +361,6 @@ def security_files(
         return {}, []
     design = design_security(plan)
     found = list(design.diagnostics)
-    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446")]
-    return {"docs/security-plan.md": render_security_doc(plan, design, relational, listed, encryption)}, found
+    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450")]
+    text = render_security_doc(plan, design, relational, listed, encryption, erasure)
+    return {"docs/security-plan.md": text}, found

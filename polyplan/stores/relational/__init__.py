@@ -92,7 +92,49 @@ class Target(StoreTarget):
         )
         docs = {"index-plan.md": index_docs(plan, tables, index_notes)}
         diagnostics.extend(_security(plan, tables, files, tests, summary))
+        diagnostics.extend(_erasure(plan, tables, builds, files, summary))
         return Artifacts(files=files, tests=tests, docs=docs, diagnostics=tuple(_unique(diagnostics)), summary=summary)
+
+
+def _erasure(
+    plan: Plan, tables: list[TableSpec], builds: dict[str, Any], files: dict[str, str], summary: dict[str, Any]
+) -> list[Diagnostic]:
+    """`relational/<engine>/erasure.sql` when the model names a data subject stored relationally."""
+    from polyplan.security.erasure import (
+        AUDIT_ERASURE_FILE,
+        ERASURE_FILE,
+        audit_covered,
+        design_erasure,
+        render_audit_erasure_sql,
+        render_erasure_sql,
+        step_summary,
+        unreached,
+    )
+
+    model = plan.model
+    if model.security.data_subject is None:
+        return []
+    erasure = design_erasure(model, tables)
+    if erasure.subject_table is None or erasure.diagnostics:
+        return list(erasure.diagnostics)
+    for engine, build in builds.items():
+        files[f"relational/{engine}/{ERASURE_FILE}"] = render_erasure_sql(
+            model, engine, erasure, tables, build.rendered.metadata
+        )
+    summary["erasure"] = {"subject": erasure.subject, "table": erasure.subject_table, "steps": step_summary(erasure)}
+    rewritten: list[str] = []
+    security = summary.get("security", {}).get("postgresql", {})
+    if security.get("audit_table") and model.engines.relational == "postgresql":
+        audited = security["audited_tables"]
+        text = render_audit_erasure_sql(model, erasure, tables, security["audit_table"], audited)
+        if text is not None:
+            files[f"relational/postgresql/{AUDIT_ERASURE_FILE}"] = text
+            summary["erasure"]["audit_file"] = f"relational/postgresql/{AUDIT_ERASURE_FILE}"
+            rewritten = [s.entity for s in audit_covered(erasure, audited)]
+    from polyplan.security.erasure_stores import document_children, wide_column_children
+
+    elsewhere = [r.to for r, _ in [*document_children(plan), *wide_column_children(plan)]]
+    return unreached(plan, erasure, rewritten, elsewhere)
 
 
 def _security(

@@ -1,0 +1,558 @@
+"""Erasure of one data subject (issue 10): `relational/<engine>/erasure.sql`, proven on real servers.
+
+Each run plans a model, loads the plan's own seed rows into a throw-away database, reads every
+row of every table, erases the subject with the most rows linked to it, and reads every row again:
+the subject's rows are gone (delete), still there with every PII column overwritten (anonymize),
+or still there with the reference cleared (detach); every other row of every table is unchanged
+(checksums); and none of the subject's PII values is left anywhere in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from polyplan.pipeline import plan_text, write_plan
+from polyplan.security.erasure import (
+    ANONYMIZE,
+    AUDIT_ERASURE_FILE,
+    DELETE,
+    ERASURE_FILE,
+    PARAMETER,
+    design_erasure,
+    holds_pii,
+)
+from polyplan.stores.cache.codec import key_part
+from polyplan.stores.relational.connect import scratch_database, split_statements
+from polyplan.stores.relational.spec import TableSpec
+from polyplan.testkit import resolve_url
+from polyplan.validate.relational import Harness
+from polyplan.validate.security import SecurityHarness
+from tests.conftest import ROOT
+
+ENGINES = ("sqlite", "postgresql", "mysql")
+
+# A subject with every kind of row: owned notes (deleted), invoices kept for the books
+# (anonymized, so the person is kept too), tickets assigned to them (detached), list items
+# holding PII, and many-to-many links.
+MODEL = """
+name: crm
+entities:
+  Person:
+    attributes:
+      email: {type: string, max_length: 120, unique: true, pii: contact, pattern: '^[^@\\s]+@[^@\\s]+$'}
+      nickname: {type: string, max_length: 40, nullable: true, pii: contact}
+      born: {type: date, pii: identifier}
+      phones: {type: list, items: {type: string, max_length: 20, pii: contact}, max_items: 3, avg_items: 2, storage: child_table}
+    growth: {initial_rows: 100}
+  Note:
+    attributes:
+      body: {type: string, max_length: 200, pii: contact}
+    growth: {initial_rows: 400}
+  Invoice:
+    attributes:
+      amount: {type: decimal, precision: 10, scale: 2, min: 0}
+      billed_to: {type: string, max_length: 100, pii: contact}
+    growth: {initial_rows: 300, must_keep: true}
+  Ticket:
+    attributes:
+      title: {type: string, max_length: 80}
+    growth: {initial_rows: 300}
+  Team:
+    attributes:
+      name: {type: string, max_length: 40}
+    growth: {initial_rows: 10}
+relationships:
+  - {name: person_notes, kind: one_to_many, from: Person, to: Note, owned: true}
+  - {name: person_invoices, kind: one_to_many, from: Person, to: Invoice}
+  - {name: ticket_assignee, kind: one_to_many, from: Person, to: Ticket, required: false, on_delete: set_null}
+  - {name: team_members, kind: many_to_many, from: Team, to: Person}
+security:
+  data_subject: Person
+"""
+# The same, with invoices erased too: nothing is kept, so the person is deleted with their links.
+DELETED = MODEL.replace(
+    "growth: {initial_rows: 300, must_keep: true}", "growth: {initial_rows: 300}\n    erasure: delete"
+)
+
+MODELS = {"kept": MODEL, "deleted": DELETED}
+
+Rows = dict[str, dict[tuple[str, ...], dict[str, Any]]]
+
+
+def _text(value: Any) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+def read_all(engine: sa.Engine, harness: Harness) -> Rows:
+    """Every row of every table, keyed by its primary key (as text)."""
+    found: Rows = {}
+    with engine.connect() as connection:
+        for spec in harness.tables:
+            table = harness.metadata.tables[spec.name]
+            rows = [dict(r._mapping) for r in connection.execute(sa.select(table))]
+            found[spec.name] = {tuple(_text(r[c]) for c in spec.primary_key): r for r in rows}
+    return found
+
+
+def checksum(rows: dict[tuple[str, ...], dict[str, Any]], leave_out: set[tuple[str, ...]]) -> str:
+    kept = sorted((key, {c: _text(v) for c, v in row.items()}) for key, row in rows.items() if key not in leave_out)
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+
+
+def members(harness: Harness, before: Rows, subject: Any, plan: Any) -> dict[str, set[tuple[str, ...]]]:
+    """The subject's rows per table, found in the data by following the foreign keys of each step."""
+    specs = {t.name: t for t in harness.tables}
+    found: dict[str, set[tuple[str, ...]]] = {plan.subject_table: {(_text(subject),)}}
+    for step in reversed(plan.steps):  # parents first
+        if step.table == plan.subject_table:
+            continue
+        keys: set[tuple[str, ...]] = set()
+        for fk in step.parents:
+            parent = specs[fk.ref_table]
+            targets = {
+                tuple(_text(row[c]) for c in fk.ref_columns)
+                for key, row in before[parent.name].items()
+                if key in found.get(parent.name, set())
+            }
+            keys |= {k for k, row in before[step.table].items() if tuple(_text(row[c]) for c in fk.columns) in targets}
+        found[step.table] = found.get(step.table, set()) | keys
+    return found
+
+
+def pick_subject(harness: Harness, before: Rows, subject_table: str) -> Any:
+    """The subject with the most rows referencing it directly (ties: the smallest key)."""
+    counts: dict[str, int] = {key[0]: 0 for key in before[subject_table]}
+    for spec in harness.tables:
+        for fk in spec.foreign_keys:
+            if fk.ref_table == subject_table and spec.name != subject_table:
+                for row in before[spec.name].values():
+                    value = row[fk.columns[0]]
+                    if value is not None:
+                        counts[_text(value)] = counts.get(_text(value), 0) + 1
+    best = max(sorted(counts), key=lambda k: counts[k])
+    return next(row for key, row in before[subject_table].items() if key[0] == best)[
+        harness.by_name[subject_table].primary_key[0]
+    ]
+
+
+def pii_values(spec: TableSpec, row: dict[str, Any]) -> set[str]:
+    keys = set(spec.primary_key) | {c for fk in spec.foreign_keys for c in fk.columns}
+    return {
+        _text(row[c.name])
+        for c in spec.columns
+        if c.name not in keys and holds_pii(c.attribute) and row[c.name] is not None and len(_text(row[c.name])) >= 6
+    }
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for name, text in MODELS.items():
+        folder = tmp_path_factory.mktemp(f"erasure-{name}")
+        (folder / "crm.yaml").write_text(text, encoding="utf-8")
+        write_plan(folder / "crm.yaml", folder / "plan")
+        found[name] = folder / "plan"
+    shop = tmp_path_factory.mktemp("erasure-shop")
+    write_plan(ROOT / "scenarios" / "shop.yaml", shop / "plan")
+    found["shop"] = shop / "plan"
+    return found
+
+
+def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
+    """Seed, erase one subject, and return what changed per table (asserting as it goes)."""
+    harness = Harness.from_plan_folder(plan_dir / "tests", engine_name)
+    plan = design_erasure(harness.model, harness.tables)
+    assert plan.subject_table is not None
+    sql = (plan_dir / "relational" / engine_name / ERASURE_FILE).read_text(encoding="utf-8")
+    with scratch_database(resolve_url(engine_name)) as engine:
+        harness.load(engine)
+        before = read_all(engine, harness)
+        subject = pick_subject(harness, before, plan.subject_table)
+        mine = members(harness, before, subject, plan)
+        # The id as the database stores it: a uuid is 32 hex digits on MariaDB and SQLite.
+        bound = subject.hex if isinstance(subject, uuid.UUID) and engine_name != "postgresql" else subject
+        with engine.begin() as connection:
+            for statement in split_statements(sql):
+                connection.execute(sa.text(statement), {PARAMETER: bound})
+        after = read_all(engine, harness)
+    report: dict[str, Any] = {}
+    secrets = {
+        v for name, keys in mine.items() for k in keys for v in pii_values(harness.by_name[name], before[name][k])
+    }
+    # Seed words repeat across rows: a value another row holds too is not the subject's to erase.
+    secrets -= {
+        v
+        for name, rows in before.items()
+        for key, row in rows.items()
+        if key not in mine.get(name, set())
+        for v in pii_values(harness.by_name[name], row)
+    }
+    for spec in harness.tables:
+        name = spec.name
+        steps = [s for s in plan.steps if s.table == name]
+        touched = mine.get(name, set())
+        detached: set[tuple[str, ...]] = set()
+        for step in steps:
+            for fk in step.detach:
+                targets = {_text(subject)} if fk.ref_table == plan.subject_table else set()
+                detached |= {k for k, r in before[name].items() if _text(r[fk.columns[0]]) in targets}
+        # Every row the erasure does not concern is unchanged, byte for byte.
+        assert checksum(before[name], touched | detached) == checksum(after[name], touched | detached), name
+        action = next((s.action for s in steps if not s.leaf), steps[0].action if steps else None)
+        if action == DELETE:
+            assert not touched & set(after[name]), f"{name}: rows of the subject left"
+            assert len(after[name]) == len(before[name]) - len(touched), name
+        elif action == ANONYMIZE:
+            assert set(after[name]) == set(before[name]), f"{name}: kept rows went"
+            for key in touched:
+                old, new = before[name][key], after[name][key]
+                for column in spec.columns:
+                    if holds_pii(column.attribute) and column.name not in spec.primary_key:
+                        assert new[column.name] is None or new[column.name] != old[column.name], (name, column.name)
+                    elif not holds_pii(column.attribute):
+                        assert _text(new[column.name]) == _text(old[column.name]), (name, column.name)
+        for key in detached:
+            assert key in after[name]
+            for fk in next(s for s in steps if s.detach).detach:
+                assert all(after[name][key][c] is None for c in fk.columns), name
+        report[name] = (len(before[name]), len(after[name]), len(touched), len(detached), action)
+    # No PII value of the subject is left anywhere in the database.
+    left = {
+        v
+        for name, rows in after.items()
+        for row in rows.values()
+        for v in pii_values(harness.by_name[name], row)
+        if v in secrets
+    }
+    assert not left, left
+    report["(PII values of the subject, all gone)"] = len(secrets)
+    return report
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("model", ["kept", "deleted", "shop"])
+def test_erasure_removes_the_subject_and_nothing_else(folders: dict[str, Path], model: str, engine: str) -> None:
+    report = erase_and_compare(folders[model], engine)
+    print(f"\n{model} on {engine}: table (before, after, subject rows, detached, action)")
+    for name, figures in report.items():
+        print(f"  {name}: {figures}")
+    if model == "kept":
+        assert report["person"][4] == ANONYMIZE and report["person"][2] == 1
+        assert report["note"][4] == DELETE and report["note"][2] > 0
+        assert report["ticket"][3] > 0  # tickets were detached, not deleted
+        assert report["ticket"][0] == report["ticket"][1]
+    elif model == "deleted":
+        assert report["person"][:3] == (report["person"][0], report["person"][0] - 1, 1)
+        assert report["invoice"][4] == DELETE
+    else:
+        assert report["customer"][4] == ANONYMIZE and report["order"][2] > 0
+
+
+# --- bad input and emitted text (no server) -------------------------------------------------------
+
+
+def test_unknown_data_subject_is_a_coded_error_at_its_line(tmp_path: Path) -> None:
+    text = MODEL.replace("data_subject: Person", "data_subject: Persn")
+    model = tmp_path / "crm.yaml"
+    model.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("  data_subject: Persn") + 1
+    result = subprocess.run(
+        [sys.executable, "-m", "polyplan", "plan", str(model), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if "PP447" in ln]
+    assert len(errors) == 1 and f"crm.yaml:{line}:" in errors[0] and "security.data_subject" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_erasure_without_subject_and_unfillable_pii_are_errors(tmp_path: Path) -> None:
+    for text, code in (
+        (DELETED.replace("security:\n  data_subject: Person\n", ""), "PP448"),
+        (
+            MODEL.replace("born: {type: date, pii: identifier}", "born: {type: date, pii: identifier, unique: true}"),
+            "PP449",
+        ),
+    ):
+        model = tmp_path / "m.yaml"
+        model.write_text(text, encoding="utf-8")
+        result = subprocess.run(
+            [sys.executable, "-m", "polyplan", "plan", str(model), "--out", str(tmp_path / "o")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 2 and code in result.stderr, result.stderr
+
+
+def test_erasure_sql_binds_only_the_subject_and_orders_children_first(folders: dict[str, Path]) -> None:
+    sql = (folders["deleted"] / "relational" / "postgresql" / ERASURE_FILE).read_text(encoding="utf-8")
+    statements = split_statements(sql)
+    assert all(":subject_id" in s for s in statements)
+    order = [s.split()[2] if s.startswith("DELETE") else s.split()[1] for s in statements]
+    assert order.index("person") == len(order) - 1
+    assert order.index("note") < order.index("person") and order.index("invoice") < order.index("person")
+    doc = (folders["kept"] / "docs" / "security-plan.md").read_text(encoding="utf-8")
+    assert "## Erasure" in doc and "| ticket | Ticket | detach | on_delete: set_null | person_id |" in doc
+
+
+def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str, Path]) -> None:
+    """shop audits Order: the trail keeps every row, the subject's with the street set to null."""
+    plan_dir = folders["shop"]
+    harness = SecurityHarness.from_plan_folder(plan_dir / "tests", "postgresql")
+    base = harness.base
+    design = design_erasure(base.model, base.tables)
+    assert design.subject_table == "customer"
+    folder = plan_dir / "relational" / "postgresql"
+    statements = split_statements((folder / ERASURE_FILE).read_text(encoding="utf-8"))
+    statements += split_statements((folder / AUDIT_ERASURE_FILE).read_text(encoding="utf-8"))
+    with harness.database(resolve_url("postgresql")) as engine:
+        before = read_all(engine, base)
+        subject = pick_subject(base, before, "customer")
+        other = next(r["customer_id"] for r in before["order"].values() if r["customer_id"] != subject)
+        with engine.begin() as connection:  # a workload the trail records, PII included
+            connection.execute(
+                sa.text('UPDATE "order" SET status = status WHERE customer_id IN (:a, :b)'), {"a": subject, "b": other}
+            )
+        trail_before = harness.audit_rows(engine)
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement), {PARAMETER: subject})
+        trail_after = harness.audit_rows(engine)
+        append_only, _ = harness.audit_changes_refused(engine)
+    mine = {str(r["id"]) for r in before["order"].values() if r["customer_id"] == subject}
+
+    def of_subject(row: dict[str, Any]) -> bool:
+        return any((row[side] or {}).get("customer_id") == str(subject) for side in ("old_row", "new_row"))
+
+    after_by_id = {row["id"]: row for row in trail_after}
+    # Kept, not deleted: every earlier audit row is still there; the erasure's own updates are recorded.
+    assert set(after_by_id) >= {row["id"] for row in trail_before}
+    assert len(trail_after) == len(trail_before) + len(mine)
+    # Another customer's audit rows are unchanged.
+    others = [row for row in trail_before if not of_subject(row)]
+    assert others and all(after_by_id[row["id"]] == row for row in others)
+    # The subject's audit rows hold no street any more (nor its ciphertext).
+    subject_rows = [row for row in trail_after if of_subject(row)]
+    assert len(subject_rows) == 2 * len(mine)
+    for row in subject_rows:
+        for side in ("old_row", "new_row"):
+            assert row[side]["shipping_address_street"] is None
+            assert "shipping_address_street_enc" not in row[side]
+    assert append_only  # the guard is back on after the erasure's transaction
+    print(
+        f"\naudit trail: {len(trail_before)} rows before, {len(trail_after)} after, {len(subject_rows)} of the subject"
+    )
+
+
+def test_redis_erasure_script_deletes_the_subjects_cached_entries_only(tmp_path: Path) -> None:
+    """social with `data_subject: Account`: the account cache (keyed by handle) loses the subject's entry."""
+    import redis
+
+    namespace = f"pperase{uuid.uuid4().hex[:10]}"  # a key space of this run's own on the shared server
+    text = (ROOT / "scenarios" / "social.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: social", f"name: {namespace}", 1)
+    text = text.replace("write_patterns:", "security:\n  data_subject: Account\n\nwrite_patterns:", 1)
+    (tmp_path / "social.yaml").write_text(text, encoding="utf-8")
+    write_plan(tmp_path / "social.yaml", tmp_path / "plan")
+    script = tmp_path / "plan" / "redis" / "erasure.py"
+    keys = json.loads((tmp_path / "plan" / "redis" / "keys.json").read_text(encoding="utf-8"))["keys"]
+    family = next(k for k in keys if k["entity"] == "Account")
+    records = json.loads((tmp_path / "plan" / "tests" / "data" / "redis_records.json").read_text(encoding="utf-8"))
+    handle = plan_text(text, "social.yaml").model.entities["Account"].attributes["handle"]
+    url = resolve_url("redis")
+    client = redis.Redis.from_url(url)
+    try:
+        for record in records["entities"]["Account"]:
+            key = family["template"].replace("<handle>", key_part(record["fields"]["handle"], handle))
+            client.set(key, record["json"][family["name"]])
+        before = {k: client.get(k) for k in client.scan_iter(match=f"{namespace}:*")}
+        subject = records["entities"]["Account"][3]["fields"]["id"]
+        done = subprocess.run([sys.executable, str(script), url, subject], capture_output=True, text=True, check=False)
+        after = {k: client.get(k) for k in client.scan_iter(match=f"{namespace}:*")}
+    finally:
+        for key in client.scan_iter(match=f"{namespace}:*"):
+            client.delete(key)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{family['name']}: 1 deleted"
+    gone = set(before) - set(after)
+    assert len(gone) == 1 and json.loads(before[gone.pop()])["id"] == subject
+    assert all(after[k] == before[k] for k in after)  # every other entry unchanged
+    print(f"\nredis: {len(before)} cached accounts before, {len(after)} after")
+    # --help never connects; an unreachable server is one line and exit 1.
+    helped = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, check=False)
+    assert helped.returncode == 0 and "SUBJECT_ID" in helped.stdout.upper()
+    refused = subprocess.run(
+        [sys.executable, str(script), "redis://127.0.0.1:1/0", subject], capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+def test_search_erasure_script_deletes_the_subjects_documents_only(tmp_path: Path) -> None:
+    """social with `data_subject: Account` on OpenSearch: the author's posts leave the search index."""
+    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, index_documents
+    from polyplan.stores.search.runs import load_setup, run_prefix
+
+    text = (ROOT / "scenarios" / "social.yaml").read_text(encoding="utf-8")
+    text = text.replace("options:", "engines: {search: opensearch}\noptions:", 1)
+    text = text.replace("write_patterns:", "security:\n  data_subject: Account\n\nwrite_patterns:", 1)
+    (tmp_path / "social.yaml").write_text(text, encoding="utf-8")
+    write_plan(tmp_path / "social.yaml", tmp_path / "plan")
+    folder = tmp_path / "plan" / "opensearch"
+    docs = json.loads((tmp_path / "plan" / "tests" / "data" / "opensearch.json").read_text(encoding="utf-8"))
+    posts = docs["indexes"]["post"]["docs"]
+    url = resolve_url("opensearch")
+    client = connect(url)
+    prefix = run_prefix()
+    try:
+        load_setup(folder / "setup.py").apply(client, folder, prefix=prefix, replicas=0)
+        index_documents(client, f"{prefix}post", posts)
+
+        def snapshot() -> dict[str, Any]:
+            found = client.search(index=f"{prefix}post", body={"query": {"match_all": {}}, "size": 1000})
+            return {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
+
+        before = snapshot()
+        authors = [doc["source"]["author_id"] for doc in posts]
+        subject = max(sorted(set(authors)), key=authors.count)
+        done = subprocess.run(
+            [sys.executable, str(folder / "erasure.py"), subject, "--url", url, "--prefix", prefix],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        after = snapshot()
+    finally:
+        drop_prefix(client, prefix)
+    assert done.returncode == 0, done.stderr
+    mine = {i for i, source in before.items() if source["author_id"] == subject}
+    assert done.stdout.strip() == f"{prefix}post: {len(mine)} deleted" and mine
+    assert set(after) == set(before) - mine
+    assert all(after[i] == before[i] for i in after)  # every other document unchanged
+    print(f"\nopensearch: {len(before)} posts before, {len(after)} after ({len(mine)} of the subject)")
+    refused = subprocess.run(
+        [sys.executable, str(folder / "erasure.py"), subject, "--url", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+MONGO_MODEL = """
+name: ppmongo
+entities:
+  Person:
+    attributes:
+      email: {type: string, max_length: 100, pii: contact}
+    growth: {initial_rows: 50}
+  Activity:
+    attributes:
+      kind: {type: string, max_length: 20}
+      note: {type: string, max_length: 100, pii: contact}
+    placement: {family: document}
+    growth: {initial_rows: 200}
+relationships:
+  - {name: person_activity, kind: one_to_many, from: Person, to: Activity, owned: true}
+access_patterns:
+  - {name: activity_of_person, entity: Activity, filters: [{attribute: person_id, op: eq}]}
+security:
+  data_subject: Person
+"""
+
+
+def test_mongodb_erasure_script_deletes_the_subjects_documents_only(tmp_path: Path) -> None:
+    """A child of the subject stored in MongoDB (run on FerretDB): its documents of the subject go."""
+    from bson import json_util
+    from pymongo import MongoClient
+
+    (tmp_path / "m.yaml").write_text(MONGO_MODEL, encoding="utf-8")
+    write_plan(tmp_path / "m.yaml", tmp_path / "plan")
+    script = tmp_path / "plan" / "mongodb" / "erasure.py"
+    cases = json_util.loads((tmp_path / "plan" / "tests" / "data" / "mongodb_cases.json").read_text(encoding="utf-8"))
+    documents = cases["documents"]["activity"]
+    url = resolve_url("mongodb")
+    name = f"pperase_{uuid.uuid4().hex[:10]}"
+    client: MongoClient[dict[str, Any]] = MongoClient(url, uuidRepresentation="standard")
+    try:
+        collection = client[name]["activity"]
+        collection.insert_many([dict(d) for d in documents])
+
+        def snapshot() -> dict[Any, Any]:
+            return {str(d["_id"]): d for d in collection.find()}
+
+        before = snapshot()
+        people = [
+            str(uuid.UUID(bytes=bytes(d["person_id"]))) if isinstance(d["person_id"], bytes) else str(d["person_id"])
+            for d in before.values()
+        ]
+        subject = max(sorted(set(people)), key=people.count)
+        done = subprocess.run(
+            [sys.executable, str(script), url, name, subject], capture_output=True, text=True, check=False
+        )
+        after = snapshot()
+    finally:
+        client.drop_database(name)
+    assert done.returncode == 0, done.stderr
+    mine = {i for i, d, p in zip(before, before.values(), people, strict=True) if p == subject}
+    assert done.stdout.strip() == f"activity: {len(mine)} changed" and mine
+    assert set(after) == set(before) - mine
+    assert all(after[i] == before[i] for i in after)  # every other document unchanged
+    print(f"\nmongodb (FerretDB): {len(before)} documents before, {len(after)} after ({len(mine)} of the subject)")
+
+
+def test_cassandra_erasure_script_deletes_the_subjects_rows_only(tmp_path: Path) -> None:
+    """A child of the subject stored in Cassandra: its rows of the subject go from every table."""
+    from polyplan.stores.wide_column.connect import apply_schema, connect, drop_keyspace, run_keyspace, table_name
+
+    text = MONGO_MODEL.replace("name: ppmongo", "name: ppcass").replace("family: document", "family: wide_column")
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    write_plan(tmp_path / "m.yaml", tmp_path / "plan")
+    folder = tmp_path / "plan" / "cassandra"
+    data = json.loads((tmp_path / "plan" / "tests" / "data" / "cassandra.json").read_text(encoding="utf-8"))
+    records = data["entities"]["Activity"]["records"]
+    url = resolve_url("cassandra")
+    cluster, session = connect(url)
+    keyspace = run_keyspace()
+    try:
+        apply_schema(session, (folder / "schema.cql").read_text(encoding="utf-8"), keyspace)
+        table = table_name(keyspace, "activity_of_person")
+        for record in records:
+            session.execute(
+                f"INSERT INTO {table} (person_id, id, kind, note) VALUES (%s, %s, %s, %s)",
+                (uuid.UUID(record["person_id"]), uuid.UUID(record["id"]), record["kind"], record["note"]),
+            )
+
+        def snapshot() -> dict[str, dict[str, Any]]:
+            return {str(row["id"]): row for row in session.execute(f"SELECT * FROM {table}")}
+
+        before = snapshot()
+        people = [r["person_id"] for r in records]
+        subject = max(sorted(set(people)), key=people.count)
+        done = subprocess.run(
+            [sys.executable, str(folder / "erasure.py"), url, subject, "--keyspace", keyspace],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        after = snapshot()
+    finally:
+        drop_keyspace(session, keyspace)
+        cluster.shutdown()
+    assert done.returncode == 0, done.stderr
+    mine = {i for i, row in before.items() if str(row["person_id"]) == subject}
+    assert done.stdout.strip() == f"Activity: {len(mine)} rows deleted" and mine
+    assert set(after) == set(before) - mine
+    assert all(after[i] == before[i] for i in after)  # every other row unchanged
+    print(f"\ncassandra: {len(before)} rows before, {len(after)} after ({len(mine)} of the subject)")
