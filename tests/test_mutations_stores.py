@@ -43,7 +43,15 @@ ENGINES = [
 ]
 EXPECTED_OPERATORS = {
     "redis": {"change-ttl", "collide-key"},
-    "cassandra": {"flip-clustering", "change-partition-key", "change-ttl"},
+    "cassandra": {
+        "flip-clustering",
+        "change-partition-key",
+        "change-ttl",
+        "remove-limit",
+        "change-limit",
+        "flip-sort",
+        "drop-range-bound",
+    },
     "opensearch": {"change-mapping-type"},
     "mongodb": {"drop-index", "reorder-index", "drop-required"},
 }

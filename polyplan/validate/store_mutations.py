@@ -192,6 +192,58 @@ def cassandra_mutations(folder: Path) -> list[StoreMutation]:
     return found
 
 
+def _query_edits(
+    folder: Path, pattern: str, old: str, new: str, changes: dict[str, Any]
+) -> tuple[tuple[str, str], ...]:
+    """A pattern's query changed in `cassandra/queries.cql` and in `design.json` alike (its CQL,
+    and the `changes` to the description of it there, such as its limit or order)."""
+    queries_path, design_path = "cassandra/queries.cql", "cassandra/design.json"
+    queries, design_text = _read(folder, queries_path), _read(folder, design_path)
+    design = _json(design_text)
+    design["queries"][pattern].update(changes, cql=new)
+    return (queries_path, queries.replace(f"{old};", f"{new};", 1)), (design_path, _dump(design, design_text))
+
+
+_RANGE_RESTRICTION = re.compile(r" AND (\w+|\"[^\"]+\") (>=|>|<=|<) :(\w+)")
+
+
+def cassandra_query_mutations(folder: Path) -> list[StoreMutation]:
+    """Per pattern query of `cassandra/queries.cql`: its LIMIT removed or cut to a quarter, its
+    ORDER BY flipped, and each bound of a range on a clustering column dropped — in the CQL and in
+    design.json alike. Only the test data can catch these: the catalog reads the tables, not the
+    queries."""
+    design_path = "cassandra/design.json"
+    if not (folder / design_path).is_file():
+        return []
+    queries = _json(_read(folder, design_path)).get("queries", {})
+    found: list[StoreMutation] = []
+    for pattern, query in sorted(queries.items()):
+        cql = query["cql"]
+
+        def add(
+            operator: str, new: str, changes: dict[str, Any], detail: str, pattern: str = pattern, cql: str = cql
+        ) -> None:
+            if new != cql:
+                edits = _query_edits(folder, pattern, cql, new, changes)
+                found.append(StoreMutation(operator, "cassandra", pattern, edits, detail, (queries[pattern]["table"],)))
+
+        limit = re.search(r"\n\s*LIMIT (\d+)$", cql)
+        if limit:
+            add("remove-limit", cql[: limit.start()], {"limit": None}, f"LIMIT {limit[1]}")
+            fewer = max(1, int(limit[1]) // 4)
+            if fewer != int(limit[1]):
+                changed = cql[: limit.start()] + limit[0].replace(limit[1], str(fewer))
+                add("change-limit", changed, {"limit": fewer}, f"LIMIT {limit[1]} → {fewer}")
+        order = re.search(r"ORDER BY (.*?)(\n|$)", cql)
+        if order:
+            flipped = re.sub(r"\b(ASC|DESC)\b", lambda m: "DESC" if m[1] == "ASC" else "ASC", order[1])
+            new_order = [[c, "asc" if d == "desc" else "desc"] for c, d in query["order"]]
+            add("flip-sort", cql.replace(order[1], flipped, 1), {"order": new_order}, flipped)
+        for bound in _RANGE_RESTRICTION.finditer(cql):
+            add("drop-range-bound", cql.replace(bound[0], "", 1), {}, bound[0].removeprefix(" AND "))
+    return found
+
+
 # --- search (Elasticsearch, OpenSearch) ----------------------------------------------------------
 
 # A mapping type a generator could plausibly confuse with the designed one.
@@ -271,7 +323,7 @@ def mongodb_mutations(folder: Path) -> list[StoreMutation]:
 
 GENERATORS: dict[str, Callable[[Path], list[StoreMutation]]] = {
     "redis": redis_mutations,
-    "cassandra": cassandra_mutations,
+    "cassandra": lambda folder: [*cassandra_mutations(folder), *cassandra_query_mutations(folder)],
     "elasticsearch": lambda folder: search_mutations(folder, "elasticsearch"),
     "opensearch": lambda folder: search_mutations(folder, "opensearch"),
     "mongodb": mongodb_mutations,
