@@ -68,13 +68,19 @@ def group_of(records: list[Record], table: Table, query: Query, members: bool = 
 
 
 def ties_impossible(table: Table, column: str, uniques: list[frozenset[str]], shared: list[str]) -> str | None:
-    """Why no two rows of a run can share `column`'s value, or None when they can."""
+    """Why no two rows of a run can share `column`'s value, or None when they can: they can only
+    where the rest of the table's primary key holds a unique set of the entity without `column`
+    (so tied rows stay distinct rows), and no unique set lies within the run's shared values and
+    `column`."""
     names = [name for name, _ in table.clustering]
     if names and names[-1] == column:
         return f"{column} is the last primary-key column of {table.name}: unique within a partition"
     for unique in uniques:
         if unique <= {*shared, column}:
-            return f"{column} with {', '.join(sorted(shared))} is unique in the model"
+            return f"{column} with {', '.join(sorted(shared)) or 'nothing else'} is unique in the model"
+    rest = set(table.primary_key) - {column}
+    if not any(column not in unique and unique <= rest for unique in uniques):
+        return f"the rest of {table.name}'s primary key does not keep rows tied on {column} apart"
     return None
 
 

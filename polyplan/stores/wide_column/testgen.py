@@ -179,8 +179,13 @@ def _properties(query: Query, table: Table, model: RequirementsModel, shared: li
     for param in query.params:
         if param.attribute and param.op in LOWER + UPPER:
             found[f"bound {param.name}"] = None
+    filtered = {p.attribute for p in query.params if p.attribute}
     for condition in table.conditions:
-        found[f"condition {condition.describe()}"] = None
+        implied = condition.values is None and condition.attribute in filtered
+        # "x is not null" beside a filter on x: no NULL passes the filter, so dropping it changes nothing.
+        found[f"condition {condition.describe()}"] = (
+            f"implied by the filter on {condition.attribute} (a NULL never passes it)" if implied else None
+        )
     return found
 
 
@@ -412,7 +417,9 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
         records, extra = generated[: loaded[entity.entity]], generated[loaded[entity.entity] :]
         for query in entity.queries:  # first, so that constants imposed on a record count everywhere
             _target(records, design.table(query.table), query)
-        for query in entity.queries:  # then each pattern's group laid out in one partition
+        # Then each pattern's group laid out in one partition: the groups of patterns with the
+        # fewest equality filters (the widest) first, so that the narrower ones are laid out last.
+        for query in sorted(entity.queries, key=lambda q: len(equality_attributes(q))):
             table, attribute = design.table(query.table), ordered_attribute(query)
             if attribute is not None:
                 uniques = unique_sets(model, entity.entity)
