@@ -321,12 +321,71 @@ def mongodb_mutations(folder: Path) -> list[StoreMutation]:
     return found
 
 
+_BOUNDS = ("$gt", "$gte", "$lt", "$lte")
+
+
+def mongodb_query_mutations(folder: Path) -> list[StoreMutation]:
+    """Per pattern query of `mongodb/queries.json`: its limit removed or cut to a quarter, its
+    sort flipped, each range bound dropped and each other filter dropped. The generated test
+    runs these queries as written, so only its model-derived data can tell."""
+    path = "mongodb/queries.json"
+    if not (folder / path).is_file():
+        return []
+    text = _read(folder, path)
+    found: list[StoreMutation] = []
+    for position, query in enumerate(_json(text)["queries"]):
+
+        def add(operator: str, change: Callable[[dict[str, Any]], None], detail: str, position: int = position) -> None:
+            edited = _json(text)
+            change(edited["queries"][position])
+            found.append(
+                StoreMutation(
+                    operator, "mongodb", edited["queries"][position]["pattern"], ((path, _dump(edited, text)),), detail
+                )
+            )
+
+        limit = query.get("limit")
+        if limit:
+            add("remove-limit", lambda q: q.update(limit=None), f"limit {limit}")
+            if limit // 4 != limit:
+                add(
+                    "change-limit",
+                    lambda q: q.update(limit=max(1, q["limit"] // 4)),
+                    f"limit {limit} → {max(1, limit // 4)}",
+                )
+        if query.get("sort"):
+            add(
+                "flip-sort",
+                lambda q: q.update(sort=[[f, -d] for f, d in q["sort"]]),
+                str([[f, -d] for f, d in query["sort"]]),
+            )
+        for field, condition in query["filter"].items():
+            if field.startswith("$"):
+                continue  # $text, $or: not one field's filter
+            bounds = [op for op in condition if op in _BOUNDS] if isinstance(condition, dict) else []
+            for op in bounds:
+
+                def drop_bound(q: dict[str, Any], field: str = field, op: str = op) -> None:
+                    del q["filter"][field][op]
+                    if not q["filter"][field]:
+                        del q["filter"][field]
+
+                add("drop-range-bound", drop_bound, f"{field} {op}")
+            if not bounds:
+
+                def drop_filter(q: dict[str, Any], field: str = field) -> None:
+                    del q["filter"][field]
+
+                add("drop-filter", drop_filter, field)
+    return found
+
+
 GENERATORS: dict[str, Callable[[Path], list[StoreMutation]]] = {
     "redis": redis_mutations,
     "cassandra": lambda folder: [*cassandra_mutations(folder), *cassandra_query_mutations(folder)],
     "elasticsearch": lambda folder: search_mutations(folder, "elasticsearch"),
     "opensearch": lambda folder: search_mutations(folder, "opensearch"),
-    "mongodb": mongodb_mutations,
+    "mongodb": lambda folder: [*mongodb_mutations(folder), *mongodb_query_mutations(folder)],
 }
 
 
