@@ -711,6 +711,7 @@ testcontainers, else it skips saying how to run it).
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -1017,18 +1018,19 @@ def test_pattern_data_discriminates(pattern: str) -> None:
     """Before the server is asked anything: for each property of the pattern (its limit, each
     sort direction, ties on the first sort key, each range bound, each other filter), a case of
     the data fails a query that lost it. A property the model rules out is stated with its
-    reason and the test skips on it, after checking all the others."""
+    reason as a warning, after checking all the others."""
     cases = [case for case in DATA["queries"] if case["pattern"] == pattern]
     claimed = cases[0]["properties"]
     impossible = {name: reason for name, reason in claimed.items() if reason}
     for name in sorted(set(claimed) - set(impossible)):
         why = [_shown(case, name) for case in cases if name in case["shows"]]
         assert why and None in why, f"{pattern}: the data cannot show its {name} ({'; '.join(filter(None, why))})"
-    if impossible:
-        pytest.skip(f"{pattern}: " + "; ".join(f"{name}: {reason}" for name, reason in sorted(impossible.items())))
+    for name, reason in sorted(impossible.items()):
+        # Stated, not skipped (a skip here would read as a server gap): the warnings summary lists it.
+        warnings.warn(f"{pattern}: the data does not show its {name}: {reason}", UserWarning, stacklevel=1)
 
 
-@pytest.mark.parametrize(("query", "index"), RUNS, ids=[f"{q['pattern']}:{i}" for q, i in RUNS])
+@pytest.mark.parametrize(("query", "index"), RUNS, ids=[f"{q['pattern']}:{DATA['queries'][i]['spread']}" for q, i in RUNS])
 def test_pattern_answers(
     db: Database[Any], server: Examination, applied: dict[str, Any], query: dict[str, Any], index: int
 ) -> None:

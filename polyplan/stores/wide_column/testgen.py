@@ -476,6 +476,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -654,14 +655,15 @@ def test_pattern_data_discriminates(pattern: str) -> None:
     """Before the engine is asked anything: for each property of the model's pattern (its limit,
     each sort direction, ties on the first sort key, each range bound, each table condition), a
     run of the data fails a query that lost it. A property the layout rules out is stated with
-    its reason and the test skips on it, after checking all the others."""
+    its reason as a warning, after checking all the others."""
     case = DATA["cases"][pattern]
     impossible = {name: reason for name, reason in case["properties"].items() if reason}
     for name in sorted(set(case["properties"]) - set(impossible)):
         why = [_shown(case, run, name) for run in case["runs"] if name in run["shows"]]
         assert why and None in why, f"{pattern}: the data cannot show its {name} ({'; '.join(filter(None, why))})"
-    if impossible:
-        pytest.skip(f"{pattern}: " + "; ".join(f"{name}: {reason}" for name, reason in sorted(impossible.items())))
+    for name, reason in sorted(impossible.items()):
+        # Stated, not skipped (a skip here would read as a server gap): the warnings summary lists it.
+        warnings.warn(f"{pattern}: the data does not show its {name}: {reason}", UserWarning, stacklevel=1)
 
 
 RUNS = [f"{pattern}:{index}" for pattern in PATTERNS for index in range(len(DATA["cases"][pattern]["runs"]))]
