@@ -6,14 +6,19 @@ name the broken key family or table.
 Operators (polyplan.validate.store_mutations): Redis `change-ttl` (a family's TTL halved in the
 family and every command that sets it) and `collide-key` (the template's placeholders replaced by
 a constant); Cassandra `flip-clustering`, `change-partition-key` and `change-ttl` (in schema.cql
-and design.json alike); OpenSearch `change-mapping-type` (a field mapped as a type a generator
-could confuse it with). Only the model-derived test data can tell these apart from the design.
+and design.json alike), and on each pattern's query (queries.cql and design.json alike)
+`remove-limit`, `change-limit` (to a quarter), `flip-sort` and `drop-range-bound`; OpenSearch
+`change-mapping-type` (a field mapped as a type a generator could confuse it with). Only the
+model-derived test data can tell these apart from the design: the query operators are caught by
+the discriminating data of the generated tests (a partition beyond the limit, rows outside each
+bound), which no catalog check reads.
 
 By default the first mutation of each operator per engine runs (one generated-test run each);
 POLYPLAN_MUTATIONS=all runs every mutation of every scenario. The score is printed.
 
-MongoDB (here FerretDB): `drop-index`, `reorder-index` (the last key moved first) and
-`drop-required`. FerretDB has no $jsonSchema validators, so a loosened validator survives there,
+MongoDB (here FerretDB): `drop-index`, `reorder-index` (the last key moved first),
+`drop-required`, and on each pattern's query in queries.json `remove-limit`, `change-limit`,
+`flip-sort`, `drop-range-bound` and `drop-filter`. FerretDB has no $jsonSchema validators, so a loosened validator survives there,
 explained by the run's own skip message; on MongoDB every required field has a rejection case.
 """
 
@@ -43,9 +48,26 @@ ENGINES = [
 ]
 EXPECTED_OPERATORS = {
     "redis": {"change-ttl", "collide-key"},
-    "cassandra": {"flip-clustering", "change-partition-key", "change-ttl"},
+    "cassandra": {
+        "flip-clustering",
+        "change-partition-key",
+        "change-ttl",
+        "remove-limit",
+        "change-limit",
+        "flip-sort",
+        "drop-range-bound",
+    },
     "opensearch": {"change-mapping-type"},
-    "mongodb": {"drop-index", "reorder-index", "drop-required"},
+    "mongodb": {
+        "drop-index",
+        "reorder-index",
+        "drop-required",
+        "remove-limit",
+        "change-limit",
+        "flip-sort",
+        "drop-range-bound",
+        "drop-filter",
+    },
 }
 # A survivor is explained only by a server that lacks the feature the check needs, as its own
 # skip message says: FerretDB has no $jsonSchema validators, so a loosened validator cannot fail.

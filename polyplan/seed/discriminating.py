@@ -9,6 +9,10 @@ with several equality filters also gets, per filter, a few records that share th
 equality values, so that dropping that one filter adds rows. The remaining records stay random,
 so other parameter values still give small groups (where a dropped filter adds rows to a
 complete answer). Deterministic: counts and groups only; the values come from the seed.
+
+Stores whose tests read one parameter group per pattern (a Cassandra partition, where every
+other group is another partition) ask for `outside` more rows per range bound in the group, so
+that the same group also holds rows each bound excludes (see `bounded_rows`).
 """
 
 from __future__ import annotations
@@ -95,10 +99,20 @@ def _room(model: RequirementsModel, entity: str, shared: list[str], rows: int, c
     return room
 
 
+def range_bounds(pattern: AccessPattern) -> int:
+    """How many bounds the pattern's parameter filters put on ranges (two for a `range`)."""
+    return sum(
+        2 if flt.op is FilterOp.RANGE else 1
+        for flt in pattern.filters
+        if is_range(flt.op) and "value" not in flt.model_fields_set
+    )
+
+
 def discriminating_rows(
-    model: RequirementsModel, rows: Mapping[str, int], entities: Iterable[str]
+    model: RequirementsModel, rows: Mapping[str, int], entities: Iterable[str], outside: int = 0
 ) -> tuple[dict[str, int], dict[str, list[HotGroup]]]:
-    """`rows` grown by the hot groups of the patterns on `entities`, and the groups by entity."""
+    """`rows` grown by the hot groups of the patterns on `entities`, and the groups by entity;
+    with `outside`, each limited pattern's group holds that many more rows per range bound."""
     wanted = {name: count for name, count in rows.items() if name in model.entities}
     groups: dict[str, list[HotGroup]] = {}
     chosen = set(entities)
@@ -117,7 +131,11 @@ def discriminating_rows(
                 attribute = attributes_of[pattern.entity].get(flt.attribute)
                 if is_range(flt.op) and attribute is not None and attribute.nullable:
                     share *= NULLABLE_SHARE
-            size = math.ceil((pattern.limit + MARGIN) / share)
+            size = math.ceil((pattern.limit + MARGIN + outside * range_bounds(pattern)) / share)
+            added.append(HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted)))
+        elif outside and (pattern.sort or range_bounds(pattern)):
+            # No limit: the group needs only rows on each side of each bound and a few between.
+            size = 2 * NEAR_ROWS + outside * range_bounds(pattern)
             added.append(HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted)))
         searched = tuple(f.attribute for f in pattern.filters if f.op is FilterOp.FULLTEXT and f.attribute in shared)
         if searched and pattern.limit is not None:

@@ -192,6 +192,58 @@ def cassandra_mutations(folder: Path) -> list[StoreMutation]:
     return found
 
 
+def _query_edits(
+    folder: Path, pattern: str, old: str, new: str, changes: dict[str, Any]
+) -> tuple[tuple[str, str], ...]:
+    """A pattern's query changed in `cassandra/queries.cql` and in `design.json` alike (its CQL,
+    and the `changes` to the description of it there, such as its limit or order)."""
+    queries_path, design_path = "cassandra/queries.cql", "cassandra/design.json"
+    queries, design_text = _read(folder, queries_path), _read(folder, design_path)
+    design = _json(design_text)
+    design["queries"][pattern].update(changes, cql=new)
+    return (queries_path, queries.replace(f"{old};", f"{new};", 1)), (design_path, _dump(design, design_text))
+
+
+_RANGE_RESTRICTION = re.compile(r" AND (\w+|\"[^\"]+\") (>=|>|<=|<) :(\w+)")
+
+
+def cassandra_query_mutations(folder: Path) -> list[StoreMutation]:
+    """Per pattern query of `cassandra/queries.cql`: its LIMIT removed or cut to a quarter, its
+    ORDER BY flipped, and each bound of a range on a clustering column dropped — in the CQL and in
+    design.json alike. Only the test data can catch these: the catalog reads the tables, not the
+    queries."""
+    design_path = "cassandra/design.json"
+    if not (folder / design_path).is_file():
+        return []
+    queries = _json(_read(folder, design_path)).get("queries", {})
+    found: list[StoreMutation] = []
+    for pattern, query in sorted(queries.items()):
+        cql = query["cql"]
+
+        def add(
+            operator: str, new: str, changes: dict[str, Any], detail: str, pattern: str = pattern, cql: str = cql
+        ) -> None:
+            if new != cql:
+                edits = _query_edits(folder, pattern, cql, new, changes)
+                found.append(StoreMutation(operator, "cassandra", pattern, edits, detail, (queries[pattern]["table"],)))
+
+        limit = re.search(r"\n\s*LIMIT (\d+)$", cql)
+        if limit:
+            add("remove-limit", cql[: limit.start()], {"limit": None}, f"LIMIT {limit[1]}")
+            fewer = max(1, int(limit[1]) // 4)
+            if fewer != int(limit[1]):
+                changed = cql[: limit.start()] + limit[0].replace(limit[1], str(fewer))
+                add("change-limit", changed, {"limit": fewer}, f"LIMIT {limit[1]} → {fewer}")
+        order = re.search(r"ORDER BY (.*?)(\n|$)", cql)
+        if order:
+            flipped = re.sub(r"\b(ASC|DESC)\b", lambda m: "DESC" if m[1] == "ASC" else "ASC", order[1])
+            new_order = [[c, "asc" if d == "desc" else "desc"] for c, d in query["order"]]
+            add("flip-sort", cql.replace(order[1], flipped, 1), {"order": new_order}, flipped)
+        for bound in _RANGE_RESTRICTION.finditer(cql):
+            add("drop-range-bound", cql.replace(bound[0], "", 1), {}, bound[0].removeprefix(" AND "))
+    return found
+
+
 # --- search (Elasticsearch, OpenSearch) ----------------------------------------------------------
 
 # A mapping type a generator could plausibly confuse with the designed one.
@@ -269,12 +321,71 @@ def mongodb_mutations(folder: Path) -> list[StoreMutation]:
     return found
 
 
+_BOUNDS = ("$gt", "$gte", "$lt", "$lte")
+
+
+def mongodb_query_mutations(folder: Path) -> list[StoreMutation]:
+    """Per pattern query of `mongodb/queries.json`: its limit removed or cut to a quarter, its
+    sort flipped, each range bound dropped and each other filter dropped. The generated test
+    runs these queries as written, so only its model-derived data can tell."""
+    path = "mongodb/queries.json"
+    if not (folder / path).is_file():
+        return []
+    text = _read(folder, path)
+    found: list[StoreMutation] = []
+    for position, query in enumerate(_json(text)["queries"]):
+
+        def add(operator: str, change: Callable[[dict[str, Any]], None], detail: str, position: int = position) -> None:
+            edited = _json(text)
+            change(edited["queries"][position])
+            found.append(
+                StoreMutation(
+                    operator, "mongodb", edited["queries"][position]["pattern"], ((path, _dump(edited, text)),), detail
+                )
+            )
+
+        limit = query.get("limit")
+        if limit:
+            add("remove-limit", lambda q: q.update(limit=None), f"limit {limit}")
+            if limit // 4 != limit:
+                add(
+                    "change-limit",
+                    lambda q: q.update(limit=max(1, q["limit"] // 4)),
+                    f"limit {limit} → {max(1, limit // 4)}",
+                )
+        if query.get("sort"):
+            add(
+                "flip-sort",
+                lambda q: q.update(sort=[[f, -d] for f, d in q["sort"]]),
+                str([[f, -d] for f, d in query["sort"]]),
+            )
+        for field, condition in query["filter"].items():
+            if field.startswith("$"):
+                continue  # $text, $or: not one field's filter
+            bounds = [op for op in condition if op in _BOUNDS] if isinstance(condition, dict) else []
+            for op in bounds:
+
+                def drop_bound(q: dict[str, Any], field: str = field, op: str = op) -> None:
+                    del q["filter"][field][op]
+                    if not q["filter"][field]:
+                        del q["filter"][field]
+
+                add("drop-range-bound", drop_bound, f"{field} {op}")
+            if not bounds:
+
+                def drop_filter(q: dict[str, Any], field: str = field) -> None:
+                    del q["filter"][field]
+
+                add("drop-filter", drop_filter, field)
+    return found
+
+
 GENERATORS: dict[str, Callable[[Path], list[StoreMutation]]] = {
     "redis": redis_mutations,
-    "cassandra": cassandra_mutations,
+    "cassandra": lambda folder: [*cassandra_mutations(folder), *cassandra_query_mutations(folder)],
     "elasticsearch": lambda folder: search_mutations(folder, "elasticsearch"),
     "opensearch": lambda folder: search_mutations(folder, "opensearch"),
-    "mongodb": mongodb_mutations,
+    "mongodb": lambda folder: [*mongodb_mutations(folder), *mongodb_query_mutations(folder)],
 }
 
 
