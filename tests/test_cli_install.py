@@ -25,7 +25,8 @@ from polyplan.stores.wide_column.keywords import CQL_KEYWORDS, CQL_KEYWORDS_UNRE
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 SHOP = "scenarios/shop.yaml"
-CORE = {"pydantic", "sqlalchemy", "typer", "rich", "pyyaml", "pymongo"}
+# mimesis: the real-looking names, emails and countries of the test data, built at plan time.
+CORE = {"pydantic", "sqlalchemy", "typer", "rich", "pyyaml", "pymongo", "mimesis"}
 # Everything an extra brings, except pymongo: its `bson` writes the MongoDB artifacts, so it is core.
 OPTIONAL = sorted({*EXTRA_OF_MODULE} - {"pymongo", "bson"} | {"psycopg2", "elastic_transport", "_pytest"})
 
@@ -65,6 +66,9 @@ def test_the_core_install_holds_no_driver_and_no_test_framework() -> None:
     sqlalchemy = next(r for r in core if r.name.lower() == "sqlalchemy")
     # A range over the 2.x minors, not a pin to one: applications keep their own minor.
     assert sqlalchemy.specifier.contains("2.1.0") and sqlalchemy.specifier.contains("2.5.0")
+    # mimesis is pinned to one minor release: its data tables are part of the seeded values.
+    mimesis = next(r for r in core if r.name.lower() == "mimesis")
+    assert mimesis.specifier.contains("22.2.9") and not mimesis.specifier.contains("22.3.0")
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert {
         "postgresql",

@@ -62,6 +62,7 @@ entities:
       passport: {type: string, max_length: 20, pii: identifier}
       name: {type: string, max_length: 100, pii: contact, default: unknown}
 security: {encrypt_pii: true}
+options: {relational_dialects: [postgresql, mysql, sqlite]}
 """
     files, diagnostics = render(plan_text(model, "people.yaml"))
     assert [d.code for d in diagnostics if d.code == "PP445"] == ["PP445"]

@@ -106,6 +106,7 @@ def hostile_model(
         "name": "hostile",
         "description": text,
         "engines": {"relational": "postgresql"},
+        "options": {"relational_dialects": ["postgresql", "mysql", "sqlite"]},
         "entities": {
             NASTY_ENTITY: {
                 "placement": {"family": "relational"},

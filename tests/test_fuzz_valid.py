@@ -315,6 +315,9 @@ def valid_model(draw: st.DrawFn) -> dict[str, Any]:
         options = {"horizon_years": draw(st.sampled_from([1, 3, 20])), "suppress": ["PP403"]}
     if engines.get("search", "run") is None:
         options["fulltext_fallback"] = "relational"  # else full-text at scale is refused (PP314)
+    if engines.get("relational", "run") is not None:
+        # Every dialect, so that the server runs cover MariaDB too (no draw: the sample stays the same).
+        options["relational_dialects"] = ["postgresql", "mysql", "sqlite"]
     if options:
         model["options"] = options
     if draw(st.integers(min_value=0, max_value=5)) == 0:

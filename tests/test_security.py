@@ -53,6 +53,7 @@ security:
     - {name: sales, grants: {Contact: [read]}}
   encrypt_pii: true
   audit: [Contact]
+options: {relational_dialects: [postgresql, mysql, sqlite]}
 """
 
 

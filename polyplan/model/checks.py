@@ -15,6 +15,7 @@ from typing import Any
 
 from polyplan.diagnostics import CODES
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
+from polyplan.model.dialects import dialect_problems
 from polyplan.model.erasure_checks import erasure_problems
 from polyplan.model.history_checks import history_problems
 from polyplan.model.key_checks import composite_reference_problems
@@ -960,6 +961,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     found.extend(_reference_cycles(model))
     found.extend(Problem(code, message, path) for code, message, path in history_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in erasure_problems(model))
+    found.extend(Problem(code, message, path) for code, message, path in dialect_problems(model))
     # Patterns resolve attributes through relationships: skip them if those are broken.
     if not any(p.code == "PP201" and p.path[0] == "relationships" for p in found):
         found.extend(_pattern_problems(model))

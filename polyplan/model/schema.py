@@ -461,6 +461,12 @@ class Options(Strict):
         description="With 'relational', full-text at scale may stay in the relational store.",
     )
     suppress: list[str] = Field(default_factory=list, description="Diagnostic codes to silence, e.g. PP401.")
+    relational_dialects: list[Literal["postgresql", "mysql", "sqlite"]] | None = Field(
+        default=None,
+        min_length=1,
+        description="SQL dialects to emit schemas, queries and tests for. Default: the engine in "
+        "engines.relational plus sqlite (tests that need no server).",
+    )
 
 
 class Dropped(Strict):

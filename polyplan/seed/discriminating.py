@@ -94,7 +94,7 @@ def _room(model: RequirementsModel, entity: str, shared: list[str], rows: int, c
                 counts[parent] = max(counts.get(parent, 0), 2 * rows + RESERVE)
                 combinations *= counts[parent]
             elif column in attributes:
-                combinations *= _member_space(attributes[column], rows + RESERVE)
+                combinations *= _member_space(attributes[column], rows + RESERVE, column)
         room = min(room, max(0, combinations // 2))
     return room
 

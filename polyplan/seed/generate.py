@@ -191,16 +191,17 @@ def _unique_room(model: RequirementsModel, name: str, wanted: int) -> int:
     for attr in _single_unique(model, name) - references:
         spec = attributes.get(attr)
         if spec is not None and not spec.nullable:  # a nullable one holds NULL once its values run out
-            room = min(room, max(0, distinct_capacity(spec, wanted + RESERVE) - RESERVE))
+            room = min(room, max(0, distinct_capacity(spec, wanted + RESERVE, attr) - RESERVE))
     return room
 
 
-def _member_space(spec: Attribute, need: int) -> int:
+def _member_space(spec: Attribute, need: int, name: str) -> int:
     """Distinct values one member of a composite unique rule is drawn from: its unique pool, or
-    what its random source draws from (730 dates, 26 one-letter codes), or its `distinct` pool."""
+    what its random source draws from (730 dates, 26 one-letter codes, 246 country codes), or its
+    `distinct` pool."""
     if spec.unique:
-        return distinct_capacity(spec, need)
-    space = random_space(spec)
+        return distinct_capacity(spec, need, name)
+    space = random_space(spec, name)
     return min(space, spec.distinct) if spec.distinct is not None else space
 
 
@@ -226,7 +227,7 @@ def _combinations(model: RequirementsModel, name: str, rows: Mapping[str, int]) 
             combinations *= rows.get(relationship.from_, 0)
         for column in group:
             if column not in owner:
-                combinations *= _member_space(attributes[column], need)
+                combinations *= _member_space(attributes[column], need, column)
         if all(column in owner for column in group):
             bound = min(bound, max(1, combinations // 2))
         elif combinations <= SMALL_COMBINATIONS:
@@ -363,6 +364,7 @@ class _Picker:
     exclusive: bool
     own_rows: list[Record] = field(default_factory=list)
     referable: int = 2**62  # own records a self-reference may point at (spares are not)
+    chosen: Record | None = None  # the parent record the last `assign` pointed at
     _order: list[int] = field(default_factory=list)
     _used: int = 0
     _children: dict[int, int] = field(default_factory=dict)
@@ -485,6 +487,7 @@ class _Picker:
     def assign(self, row: Record, row_index: int) -> None:
         """Set this reference's columns on `row` (None when it has no parent)."""
         index = self._parent_index(row_index)
+        self.chosen = None
         if index is None:
             if self.reference.relationship.required and (self.parents or self.is_self):
                 raise ValueError(
@@ -500,6 +503,24 @@ class _Picker:
         )
         for column, parent_attr in self.reference.columns.items():
             row[column] = parent[parent_attr]
+        self.chosen = parent
+
+
+# --- time order between related records ------------------------------------------------------
+
+_TIMES = frozenset({TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ})
+# Names that say when a record came to be, for an entity whose growth names no time attribute.
+CREATION_NAMES = ("created_at", "created", "created_on", "creation_date", "inserted_at", "registered_at")
+
+
+def creation_attribute(model: RequirementsModel, name: str) -> str | None:
+    """The attribute that says when a record of `name` was created: `growth.time_attribute`, else
+    one named like `created_at`; None when it has neither (or it is no date or timestamp)."""
+    entity = model.entities[name]
+    attributes = all_attributes(model, name)
+    candidates = [entity.growth.time_attribute] if entity.growth.time_attribute else []
+    candidates += [n for n in CREATION_NAMES if n in attributes]
+    return next((n for n in candidates if n in attributes and attributes[n].type in _TIMES), None)
 
 
 # --- constants of access patterns ------------------------------------------------------------
@@ -618,6 +639,15 @@ class _EntityGenerator:
             )
             self.pickers.append(picker)
         self.reference_columns = {column: picker for picker in self.pickers for column in picker.reference.columns}
+        # A child is created after its parent (an order after its customer): (picker, the
+        # parent's creation attribute) for each reference whose both ends have one.
+        self.created = creation_attribute(model, name)
+        self.timed: list[tuple[_Picker, str]] = []
+        if self.created is not None:
+            for picker in self.pickers:
+                parent_created = creation_attribute(model, picker.reference.relationship.from_)
+                if parent_created is not None:
+                    self.timed.append((picker, parent_created))
         self.sources: dict[str, Source] = {
             attr: make_source(spec, self.rng, count, f"{name}.{attr}", unique=attr in singles)
             for attr, spec in self.attributes.items()
@@ -626,6 +656,7 @@ class _EntityGenerator:
         for attr, values in pattern_constants(model, name).items():
             if attr in self.sources:
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng)
+        self.constants = pattern_constants(model, name)
         self.seen: list[set[tuple[Any, ...]]] = [set() for _ in self.groups]
         self.numbered = _numbered(
             key, self.attributes, set(self.reference_columns), set(pattern_constants(model, name))
@@ -736,6 +767,27 @@ class _EntityGenerator:
             links.append((source, target, step))
         return links
 
+    def _after_parents(self, row: Record, index: int) -> None:
+        """Move the record's creation time to after each parent's (a day to a month later), unless
+        the value is unique (from a pool) or a hot group or pattern constant fixed it."""
+        created = self.created
+        if created is None or row.get(created) is None:
+            return
+        source = self.sources.get(created)
+        heat = self.hot.get(index)
+        if source is None or source.exclusive or row[created] in self.constants.get(created, ()):
+            return
+        if heat is not None and (created in heat[0].shared or created in dict(heat[0].constants)):
+            return
+        for picker, parent_created in self.timed:
+            parent = picker.chosen
+            if parent is None or parent is row or parent.get(parent_created) is None:
+                continue
+            if not check_holds(row[created], CompareOp.GE, parent[parent_created]):
+                later = draw_beyond(self.attributes[created], self.rng, parent[parent_created], True, False)
+                if later is not None:
+                    row[created] = later
+
     def _redraw(self, columns: set[str], row: Record, row_index: int) -> bool:
         """Redraw what can be redrawn among `columns`; False when nothing could."""
         changed = False
@@ -813,6 +865,7 @@ class _EntityGenerator:
             row[column] = self.numbers[counter]
         for attempt in range(MAX_RETRIES):
             self._heat(row, index)  # again after each redraw: the shared values are the point
+            self._after_parents(row, index)
             bad, keys = self._violations(row)
             if not bad:
                 for seen, key in zip(self.seen, keys, strict=True):

@@ -20,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 from polyplan.model.schema import Attribute, TypeName
+from polyplan.seed import realistic
 from polyplan.seed.regex import PatternGenerator
 
 NULL_RATE = 0.1
@@ -60,6 +61,18 @@ def base36(number: int) -> str:
         digits = _BASE36[rest] + digits
         if number == 0:
             return digits
+
+
+def _realistic(attribute: Attribute, rng: random.Random, where: str) -> tuple[str, Callable[[], str]] | None:
+    """(kind, maker) of real-looking values for the attribute (polyplan.seed.realistic), or None."""
+    kind = realistic.kind_of(leaf(where), attribute)
+    make = realistic.maker(kind, rng, attribute.max_length) if kind is not None else None
+    return (kind, make) if kind is not None and make is not None else None
+
+
+def leaf(where: str) -> str:
+    """The attribute's own name in a `where` label ("Customer.email", "Order.lines[]" → "lines")."""
+    return where.rsplit(".", 1)[-1].rstrip("[]")
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,20 @@ def _encode(number: int, alphabet: str, length: int) -> str:
 
 def _distinct_strings(attribute: Attribute, rng: random.Random, count: int, where: str) -> Iterator[str]:
     max_length = attribute.max_length
+    real = _realistic(attribute, rng, where)
+    if real is not None:
+        kind, make = real
+        if kind in realistic.CODES:
+            if count <= realistic.space(kind):
+                yield from rng.sample(realistic.codes(kind), count)
+                return
+        elif realistic.unique_variant(kind, make(), base36(count), max_length) is not None:
+            # A real-looking value made unique by the record's number: ann.lee.1f@example.com.
+            for index in range(count):
+                variant = realistic.unique_variant(kind, make(), base36(index), max_length)
+                assert variant is not None  # the longest token fitted above; values are cut to fit
+                yield variant
+            return
     if attribute.pattern is not None:
         generator = PatternGenerator(attribute.pattern, max_length, where)
         seen: set[str] = set()
@@ -186,12 +213,16 @@ def _distinct_strings(attribute: Attribute, rng: random.Random, count: int, wher
         yield f"{prefix} {token}" if prefix else token
 
 
-def distinct_capacity(attribute: Attribute, need: int) -> int:
+def distinct_capacity(attribute: Attribute, need: int, name: str = "") -> int:
     """How many pairwise distinct values `distinct_values` can draw for the attribute, up to `need`.
 
     Exact for the finite spaces (a boolean, an enum, a bounded number, a short string, a pattern
     with few matches); `need` where the space grows with the request (dates, uuids, text).
+    `name` is the attribute's: a `country_code` holds one of the ISO 3166 codes.
     """
+    real = realistic.kind_of(name, attribute) if name else None
+    if real in realistic.CODES:
+        return min(need, realistic.space(real))
     kind = attribute.type
     if kind is TypeName.BOOLEAN:
         return min(need, 2)
@@ -223,8 +254,12 @@ def distinct_capacity(attribute: Attribute, need: int) -> int:
     return need
 
 
-def random_space(attribute: Attribute) -> int:
-    """About how many different values `random_maker` draws from (no more than 10**12)."""
+def random_space(attribute: Attribute, name: str = "") -> int:
+    """About how many different values `random_maker` draws from (no more than 10**12); `name`
+    is the attribute's, which may choose real-looking values (a first name among a few thousand)."""
+    real = realistic.kind_of(name, attribute) if name else None
+    if real is not None and realistic.maker(real, random.Random(0), attribute.max_length) is not None:
+        return min(10**12, realistic.space(real))
     kind = attribute.type
     big = 10**12
     if kind is TypeName.BOOLEAN:
@@ -448,26 +483,43 @@ def _timestamp(kind: TypeName, seconds: int) -> datetime:
 
 
 def _text_maker(attribute: Attribute, rng: random.Random) -> Callable[[], str]:
+    """Words (WORDS: plain, lower-case, found by every engine's full-text search) adding up to
+    about `avg_length` characters: each value within -5 %..+15 % of it past a few words (a word
+    is dropped when one overshoots), never past max_length."""
     average = attribute.avg_length or 200
-    words = min(MAX_TEXT_WORDS, max(1, average // 7))
-
-    low, spread = max(1, words // 2), words + words // 2 - max(1, words // 2) + 1
+    longest = min(average, MAX_TEXT_WORDS * 7)  # sizes for production data, not for test rows
+    limit = attribute.max_length if attribute.max_length is not None else 10**9
     rand, vocabulary, size = rng.random, WORDS, len(WORDS)
 
     def make() -> str:
         # random() arithmetic instead of choices()/randint(): several times faster per value.
-        count = low + int(rand() * spread)
-        return " ".join([vocabulary[int(rand() * size)] for _ in range(count)])
+        target = min(limit, round(longest * (0.95 + 0.15 * rand())))
+        high = min(limit, longest * 1.15)
+        words: list[str] = []
+        length = -1
+        while length < target:
+            word = vocabulary[int(rand() * size)]
+            words.append(word)
+            length += len(word) + 1
+        if length > high and len(words) > 1:
+            length -= len(words.pop()) + 1
+        text = " ".join(words)
+        return text if len(text) <= limit else text[:limit].rstrip(" ")
 
     return make
 
 
 def _string_maker(attribute: Attribute, rng: random.Random, where: str) -> Callable[[], str]:
     max_length = attribute.max_length
+    real = _realistic(attribute, rng, where)
+    if real is not None:
+        return real[1]
     if attribute.pattern is not None:
         generator = PatternGenerator(attribute.pattern, max_length, where)
         return lambda: generator.draw(rng)
     if attribute.type is TypeName.TEXT:
+        return _text_maker(attribute, rng)
+    if attribute.avg_length is not None and (max_length is None or max_length > SHORT_STRING):
         return _text_maker(attribute, rng)
     rand, vocabulary, size = rng.random, WORDS, len(WORDS)
     if max_length is not None and max_length <= SHORT_STRING:
@@ -581,7 +633,7 @@ def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str,
         if nullable:
             # NULLs never collide: once a small value space (a unique boolean) is used up, the
             # remaining records hold NULL instead of failing.
-            size = distinct_capacity(attribute, rows)
+            size = distinct_capacity(attribute, rows, leaf(where))
             spare = iter(list(distinct_values(attribute, rng, size, where)))
             return Source(lambda: None if rng.random() < NULL_RATE else next(spare, None), exclusive=True)
         stream = distinct_values(attribute, rng, rows, where)

@@ -350,7 +350,7 @@ class Harness:
         # As many candidate values as each column's type has, up to 50 (an enum key has few).
         plain = [attributes[c].model_copy(update={"nullable": False}) for c in constraint.columns]
         pools = [
-            list(distinct_values(attribute, rng, distinct_capacity(attribute, 50), c))
+            list(distinct_values(attribute, rng, distinct_capacity(attribute, 50, c), c))
             for c, attribute in zip(constraint.columns, plain, strict=True)
         ]
         spec = self.by_name[constraint.table]

@@ -26,6 +26,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 VALIDATABLE = ("sqlite", "postgresql", "mysql", "redis", "mongodb", "elasticsearch", "opensearch", "cassandra")
 PYTEST_USAGE_ERROR = 4
+RELATIONAL = ("sqlite", "postgresql", "mysql")
 SEARCH_ENGINES = {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"}  # engine → its name in prose
 
 
@@ -54,6 +55,13 @@ def test_files(folder: Path, engine: str) -> list[Path]:
                 f"this plan's search engine is {planned} ({folder / planned}/); plan with "
                 f"`engines: {{search: {engine}}}` to validate on {SEARCH_ENGINES[engine]}"
             )
+    if not files and engine in RELATIONAL and (folder / "relational").is_dir():
+        # The plan has a relational store, written in other dialects (options.relational_dialects).
+        written = sorted(p.name for p in (folder / "relational").iterdir() if p.is_dir())
+        raise UsageError(
+            f"this plan writes the relational dialects {', '.join(written)}, not {engine}: add {engine} to "
+            "options.relational_dialects in the model and plan again to validate on it"
+        )
     if not files:
         raise UsageError(
             f"{folder / 'tests'} has no test_{engine}*.py: the plan puts nothing in {engine} "
@@ -181,9 +189,6 @@ def _run_pytest(
             for line in stream:
                 events(json.loads(line))
         return child.wait()
-
-
-RELATIONAL = ("sqlite", "postgresql", "mysql")
 
 
 def mutation_score(

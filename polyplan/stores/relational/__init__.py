@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic
+from polyplan.model.dialects import relational_dialects
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
@@ -27,7 +28,8 @@ from polyplan.stores.relational.testgen import generate_tests
 
 
 class Target(StoreTarget):
-    """Emits `relational/<engine>/schema.sql` and `queries.sql` for all three engines, plus tests."""
+    """Emits `relational/<engine>/schema.sql` and `queries.sql` for each dialect the model emits
+    (`options.relational_dialects`: by default its engine and SQLite), plus tests."""
 
     family = Family.RELATIONAL
     engines = ENGINES
@@ -87,9 +89,10 @@ class Target(StoreTarget):
             }
         tests = generate_tests(plan, tables, builds)
         tests.update(index_tests(plan, tables, builds))
-        files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(
-            builds["postgresql"].rendered.metadata, [i for t in tables for i in t.indexes]
-        )
+        if "postgresql" in builds:
+            files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(
+                builds["postgresql"].rendered.metadata, [i for t in tables for i in t.indexes]
+            )
         docs = {"index-plan.md": index_docs(plan, tables, index_notes)}
         diagnostics.extend(_security(plan, tables, files, tests, summary))
         diagnostics.extend(_erasure(plan, tables, builds, files, summary))
@@ -150,7 +153,7 @@ def _security(
         return []
     found: list[Diagnostic] = []
     summary["security"] = {}
-    for engine in SECURITY_ENGINES:
+    for engine in (e for e in SECURITY_ENGINES if e in relational_dialects(model)):
         security = relational_security(model, tables, engine)
         files[f"relational/{engine}/security.sql"] = render_security_sql(model, security)
         tests[f"test_{engine}_security.py"] = security_tests(engine, security)
@@ -189,7 +192,7 @@ def _encryption(
         return found
     summary["encryption"] = {}
     tests[DATA_FILE] = encryption_data(tables)
-    for engine in ENCRYPTION_ENGINES:
+    for engine in (e for e in ENCRYPTION_ENGINES if e in relational_dialects(model)):
         layout = encryption_layout(model, tables, engine)
         files[f"relational/{engine}/encryption.sql"] = render_encryption_sql(model, layout)
         tests[f"test_{engine}_encryption.py"] = encryption_tests(engine, layout)

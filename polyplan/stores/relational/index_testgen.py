@@ -33,7 +33,7 @@ from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.explain import IndexShape, KeyPart
 from polyplan.stores.relational.index_render import constant_predicate, foreign_key_select, fts_table
 from polyplan.stores.relational.indexes import PatternRoute, index_plan_of
-from polyplan.stores.relational.render import DIALECTS, ENGINES, EngineBuild
+from polyplan.stores.relational.render import DIALECTS, EngineBuild
 from polyplan.stores.relational.spec import IndexKind, TableKind, TableSpec
 
 # Seed size: the largest relational entity gets TARGET_ROWS, every entity at least MIN_ROWS.
@@ -153,7 +153,7 @@ def _designed_indexes(tables: list[TableSpec], builds: Mapping[str, EngineBuild]
     FTS5 tables) is absent here; `test_every_designed_index_exists` covers the FTS5 tables.
     """
     found: dict[str, list[dict[str, Any]]] = {}
-    for engine in ENGINES:
+    for engine in builds:
         metadata = builds[engine].rendered.metadata
         shapes = []
         for spec in tables:
@@ -251,8 +251,8 @@ def _constant_columns(spec: TableSpec, pattern_name: str, plan: Plan) -> list[st
 
 
 def _proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> list[dict[str, Any]]:
-    rendered = {engine: builds[engine].rendered for engine in ENGINES}
-    queries = {engine: {q.name: q for q in builds[engine].queries} for engine in ENGINES}
+    rendered = {engine: builds[engine].rendered for engine in builds}
+    queries = {engine: {q.name: q for q in builds[engine].queries} for engine in builds}
     proofs: list[dict[str, Any]] = []
     for spec in tables:
         index_plan = index_plan_of(spec)
@@ -262,7 +262,7 @@ def _proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuil
             if route.via == "none":
                 continue
             proof: dict[str, Any] = {"name": route.pattern, "table": spec.name, "engines": {}}
-            for engine in ENGINES:
+            for engine in builds:
                 table = rendered[engine].metadata.tables[spec.name]
                 check: dict[str, Any] = {"constants": None}
                 if route.pattern.startswith("fk:"):
@@ -307,7 +307,7 @@ def index_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Engine
     if not data["proofs"]:
         return {}
     files = {DATA_FILE: data_json(data)}
-    for engine in ENGINES:
+    for engine in builds:
         files[f"test_{engine}_indexes.py"] = (
             _RUNTIME.replace("@ENGINE@", engine).replace("@TITLE@", TITLES[engine]).replace("@MODEL@", plan.model.name)
         )

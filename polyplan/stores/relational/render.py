@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.dialects import RELATIONAL_DIALECTS, relational_dialects
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, Attribute, Family, FilterOp, OnDelete, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
@@ -39,7 +40,7 @@ from polyplan.stores.relational.retention import primary_key_for, retention_of
 from polyplan.stores.relational.spec import ColumnSpec, IndexKind, Query, QueryParam, TableKind, TableSpec
 from polyplan.stores.relational.sqltext import sub_code, trim_lines
 
-ENGINES = ("postgresql", "mysql", "sqlite")
+ENGINES = RELATIONAL_DIALECTS  # every dialect polyplan can write; a model emits relational_dialects(model)
 
 # Names SQLAlchemy would invent for anything not named explicitly (every constraint here is).
 # No "ck" entry: SQLAlchemy applies that one even to explicitly named checks.
@@ -762,9 +763,9 @@ class EngineBuild:
 
 
 def build_engines(plan: Plan, tables: Sequence[TableSpec]) -> dict[str, EngineBuild]:
-    """Metadata and queries of every engine, in ENGINES order."""
+    """Metadata and queries of every dialect the model emits (`relational_dialects`), in ENGINES order."""
     builds: dict[str, EngineBuild] = {}
-    for engine in ENGINES:
+    for engine in relational_dialects(plan.model):
         rendered = build_metadata(tables, engine)
         queries, skipped = build_queries(plan, tables, rendered)
         builds[engine] = EngineBuild(rendered, queries, skipped)

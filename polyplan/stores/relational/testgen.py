@@ -15,7 +15,7 @@ from polyplan.plan.ir import Plan
 from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.design import tables_to_data
 from polyplan.stores.relational.increments import build_increments
-from polyplan.stores.relational.render import DIALECTS, ENGINES, EngineBuild, constraints
+from polyplan.stores.relational.render import DIALECTS, EngineBuild, constraints
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.validate.violations import feasible
 
@@ -156,7 +156,7 @@ def layout(plan: Plan, tables: list[TableSpec]) -> str:
 def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, str]:
     """Test modules (tests/test_<engine>.py) and their data file, by path relative to tests/."""
     files = {"data/relational.json": layout(plan, tables)}
-    for engine in ENGINES:
+    for engine in builds:
         rules = constraints(tables, DIALECTS[engine])
         checked: list[str] = []
         skipped: list[str] = []
