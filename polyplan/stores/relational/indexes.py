@@ -220,6 +220,9 @@ class _Context:
     loads: dict[str, Load]
     names: set[str] = field(default_factory=set)
     card: Cardinalities = field(init=False)
+    # _entry_bytes per (table, kind, columns, include, where): it depends on nothing else of a
+    # candidate, and the cost of every (candidate, need) pair and every upkeep asked for it again.
+    entry_bytes: dict[tuple[Any, ...], float] = field(default_factory=dict)
 
 
 def _model(plan: Plan) -> RequirementsModel:
@@ -756,6 +759,14 @@ def _entry_bytes(ctx: _Context, table: TableSpec, candidate: Candidate) -> float
     (B-tree deduplication): each further row then costs only its heap pointer. Keys that are
     mostly unique, and indexes with INCLUDE columns, are not deduplicated.
     """
+    key = (table.name, candidate.kind, candidate.columns, candidate.include, candidate.where)
+    found = ctx.entry_bytes.get(key)
+    if found is None:
+        found = ctx.entry_bytes[key] = _entry_bytes_of(ctx, table, candidate)
+    return found
+
+
+def _entry_bytes_of(ctx: _Context, table: TableSpec, candidate: Candidate) -> float:
     names = [c.name for c in candidate.columns] + list(candidate.include)
     raw = _key_bytes(table, names) + INDEX_TUPLE_OVERHEAD
     if candidate.include or candidate.kind is not IndexKind.BTREE:
@@ -1173,8 +1184,10 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         needs[table.name].extend(fk_needs)
         fk_notes[table.name] = notes
     result: list[TableSpec] = []
+    # Built once: a per-table map of every pattern made the guess probes quadratic in the model.
+    patterns = {p.name: p for p in model.access_patterns}
     for table in tables:
-        replan = _replan(ctx, table, needs[table.name], set(ctx.names))
+        replan = _replan(ctx, table, needs[table.name], set(ctx.names), patterns)
         designed = _design_table(ctx, table, needs[table.name], early[table.name])
         probed = [c for n in needs[table.name] if not n.name.startswith("fk:") for c in (*n.eq, *n.ins, *dict(n.where))]
         rows = ctx.loads[table.name].rows
@@ -1203,9 +1216,12 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
     return result, diagnostics
 
 
-def _replan(ctx: _Context, table: TableSpec, needs: list[Need], names: set[str]) -> Replan:
-    """Design `table` again with some distinct counts replaced: pattern → how it is served."""
-    patterns = {p.name: p for p in _model(ctx.plan).access_patterns}
+def _replan(
+    ctx: _Context, table: TableSpec, needs: list[Need], names: set[str], patterns: Mapping[str, AccessPattern]
+) -> Replan:
+    """Design `table` again with some distinct counts replaced: pattern → how it is served.
+
+    `patterns`: every access pattern of the model by name."""
 
     def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
         trial = _Context(ctx.plan, ctx.tables, ctx.loads, set(names))
