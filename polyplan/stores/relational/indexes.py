@@ -1187,8 +1187,11 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
     # Built once: a per-table map of every pattern made the guess probes quadratic in the model.
     patterns = {p.name: p for p in model.access_patterns}
     for table in tables:
-        replan = _replan(ctx, table, needs[table.name], set(ctx.names), patterns)
+        names = set(ctx.names)  # as they were before this table's own indexes took theirs
         designed = _design_table(ctx, table, needs[table.name], early[table.name])
+        # The design just made is the replan without overrides (the early routes aside, which no
+        # replan has): the probes compare against it instead of designing the table once more.
+        replan = _replan(ctx, table, needs[table.name], names, patterns, _served(designed))
         probed = [c for n in needs[table.name] if not n.name.startswith("fk:") for c in (*n.eq, *n.ins, *dict(n.where))]
         rows = ctx.loads[table.name].rows
         diagnostics.extend(guess_diagnostics(model, table, probed, rows, ctx.card, replan))
@@ -1216,19 +1219,32 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
     return result, diagnostics
 
 
+def _served(table: TableSpec) -> dict[str, str]:
+    """Pattern (or foreign-key lookup) → how the designed `table` serves it."""
+    planned = index_plan_of(table)
+    return {r.pattern: r.via for r in planned.routes} if planned is not None else {}
+
+
 def _replan(
-    ctx: _Context, table: TableSpec, needs: list[Need], names: set[str], patterns: Mapping[str, AccessPattern]
+    ctx: _Context,
+    table: TableSpec,
+    needs: list[Need],
+    names: set[str],
+    patterns: Mapping[str, AccessPattern],
+    nominal: dict[str, str],
 ) -> Replan:
     """Design `table` again with some distinct counts replaced: pattern → how it is served.
 
-    `patterns`: every access pattern of the model by name."""
+    `patterns`: every access pattern of the model by name; `nominal`: the answer without
+    overrides (the table's own design)."""
 
     def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
+        if not overrides:
+            return dict(nominal)
         trial = _Context(ctx.plan, ctx.tables, ctx.loads, set(names))
         trial.card = ctx.card.with_overrides(overrides)
         redone = [n if n.name not in patterns else _pattern_need(trial, patterns[n.name], table) for n in needs]
-        planned = index_plan_of(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], []))
-        return {r.pattern: r.via for r in planned.routes} if planned is not None else {}
+        return _served(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], []))
 
     return run
 
