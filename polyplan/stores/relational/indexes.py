@@ -33,7 +33,7 @@ from typing import Any
 
 from polyplan.analyse.sizing import attribute_bytes
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import patterns_of
+from polyplan.model.derived import pattern_named, patterns_of
 from polyplan.model.ranges import ONE_SIDED_SELECTIVITY, is_range
 from polyplan.model.schema import (
     AccessPattern,
@@ -1184,14 +1184,12 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         needs[table.name].extend(fk_needs)
         fk_notes[table.name] = notes
     result: list[TableSpec] = []
-    # Built once: a per-table map of every pattern made the guess probes quadratic in the model.
-    patterns = {p.name: p for p in model.access_patterns}
     for table in tables:
         names = set(ctx.names)  # as they were before this table's own indexes took theirs
         designed = _design_table(ctx, table, needs[table.name], early[table.name])
         # The design just made is the replan without overrides (the early routes aside, which no
         # replan has): the probes compare against it instead of designing the table once more.
-        replan = _replan(ctx, table, needs[table.name], names, patterns, _served(designed))
+        replan = _replan(ctx, table, needs[table.name], names, _served(designed))
         probed = [c for n in needs[table.name] if not n.name.startswith("fk:") for c in (*n.eq, *n.ins, *dict(n.where))]
         rows = ctx.loads[table.name].rows
         diagnostics.extend(guess_diagnostics(model, table, probed, rows, ctx.card, replan))
@@ -1230,20 +1228,23 @@ def _replan(
     table: TableSpec,
     needs: list[Need],
     names: set[str],
-    patterns: Mapping[str, AccessPattern],
     nominal: dict[str, str],
 ) -> Replan:
     """Design `table` again with some distinct counts replaced: pattern → how it is served.
 
-    `patterns`: every access pattern of the model by name; `nominal`: the answer without
-    overrides (the table's own design)."""
+    `nominal`: the answer without overrides (the table's own design). Patterns are looked up
+    through the model's memoised name map: a map built per table was quadratic in the model."""
+    model = _model(ctx.plan)
 
     def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
         if not overrides:
             return dict(nominal)
         trial = _Context(ctx.plan, ctx.tables, ctx.loads, set(names))
         trial.card = ctx.card.with_overrides(overrides)
-        redone = [n if n.name not in patterns else _pattern_need(trial, patterns[n.name], table) for n in needs]
+        redone = [
+            n if (pattern := pattern_named(model, n.name)) is None else _pattern_need(trial, pattern, table)
+            for n in needs
+        ]
         return _served(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], []))
 
     return run
