@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
 from polyplan import __version__
 from polyplan.diagnostics import Diagnostic
+from polyplan.perf import indented_json
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan
 
 
@@ -77,4 +77,4 @@ def render_plan_json(plan: Plan, stores: Mapping[str, Any], diagnostics: list[Di
         "stores": dict(stores),
         "diagnostics": [diagnostic_json(d) for d in diagnostics],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return indented_json(document) + "\n"

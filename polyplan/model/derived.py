@@ -217,6 +217,21 @@ def transactions_of(model: RequirementsModel, name: str) -> list[str]:
     return _memo(model, "transactions", build).get(name, [])
 
 
+def entities_named_as(model: RequirementsModel, attribute: str) -> list[str]:
+    """Entities with a one-attribute key that `attribute` names by convention (<entity>_<key>,
+    as `device_id` names Device), in model order."""
+
+    def build() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = defaultdict(list)
+        for name, entity in model.entities.items():
+            key = key_of(entity).attributes
+            if len(key) == 1:
+                found[f"{snake(name)}_{key[0]}"].append(name)
+        return found
+
+    return _memo(model, "entities_named_as", build).get(attribute, [])
+
+
 def pattern_named(model: RequirementsModel, name: str) -> AccessPattern | None:
     """The access pattern called `name`, if any."""
     return _memo(model, "pattern_names", lambda: {p.name: p for p in model.access_patterns}).get(name)

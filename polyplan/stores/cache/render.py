@@ -5,10 +5,10 @@ Pure text from `CacheDesign`; deterministic (model order, no timestamps).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from polyplan.markdown import cell, code
+from polyplan.perf import indented_json
 from polyplan.stores.cache import memory
 from polyplan.stores.cache.design import CacheDesign, Instance, KeySpec, ReadPath, Role, WritePath
 
@@ -148,7 +148,7 @@ def design_json(design: CacheDesign) -> dict[str, Any]:
 
 def render_keys_json(design: CacheDesign) -> str:
     """keys.json text."""
-    return json.dumps(design_json(design), indent=2, ensure_ascii=False) + "\n"
+    return indented_json(design_json(design)) + "\n"
 
 
 def _bytes(value: float) -> str:

@@ -3,7 +3,7 @@ the patterns left unindexed and why (pure: text from the design)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic
@@ -113,18 +113,32 @@ def _method() -> list[str]:
     ]
 
 
-def _substitutions(index: IndexSpec, notes: Sequence[Diagnostic]) -> list[str]:
+def _by_index(notes: Sequence[Diagnostic]) -> dict[str, list[Diagnostic]]:
+    """Notes by the index name their message starts with ("<index> on <engine>: …"), in order.
+
+    Grouped once: scanning every note for every index was quadratic in a large model. A message
+    is filed under each prefix that ends before an " on ", so the lookup finds exactly the notes
+    a `startswith` test would."""
+    found: dict[str, list[Diagnostic]] = {}
+    for note in notes:
+        at = note.message.find(" on ")
+        while at != -1:
+            found.setdefault(note.message[:at], []).append(note)
+            at = note.message.find(" on ", at + 1)
+    return found
+
+
+def _substitutions(index: IndexSpec, notes: Mapping[str, Sequence[Diagnostic]]) -> list[str]:
     prefix = f"{index.name} on "
     found = []
-    for note in notes:
-        if note.message.startswith(prefix):
-            engine, _, text = note.message[len(prefix) :].partition(": ")
-            found.append(f"  - {engine}: {text} [{note.code}]")
+    for note in notes.get(index.name, ()):
+        engine, _, text = note.message[len(prefix) :].partition(": ")
+        found.append(f"  - {engine}: {text} [{note.code}]")
     return found
 
 
 def _index_section(
-    table: TableSpec, index: IndexSpec, metrics: IndexMetrics | None, notes: Sequence[Diagnostic]
+    table: TableSpec, index: IndexSpec, metrics: IndexMetrics | None, notes: Mapping[str, Sequence[Diagnostic]]
 ) -> list[str]:
     lines = [f"### `{index.name}` on `{table.name}`", ""]
     lines.append(f"- **Kind:** {_KIND[index.kind]} on {_columns(index)}")
@@ -181,9 +195,10 @@ def index_docs(plan: Plan, tables: Sequence[TableSpec], substitutions: Sequence[
     chosen = [(t, i, p) for t, p in planned for i in t.indexes]
     if not chosen:
         lines += ["No secondary index is needed: keys and unique rules serve every pattern.", ""]
+    per_index = _by_index(substitutions)
     for table, index, table_plan in chosen:
         metrics = next((m for m in table_plan.metrics if m.name == index.name), None) if table_plan else None
-        lines += _index_section(table, index, metrics, substitutions)
+        lines += _index_section(table, index, metrics, per_index)
     routes = [r for _, p in planned if p is not None for r in p.routes]
     patterns = [r for r in routes if not r.pattern.startswith("fk:")]
     lines += [

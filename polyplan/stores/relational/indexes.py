@@ -33,7 +33,7 @@ from typing import Any
 
 from polyplan.analyse.sizing import attribute_bytes
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import patterns_of
+from polyplan.model.derived import pattern_named, patterns_of
 from polyplan.model.ranges import ONE_SIDED_SELECTIVITY, is_range
 from polyplan.model.schema import (
     AccessPattern,
@@ -220,6 +220,9 @@ class _Context:
     loads: dict[str, Load]
     names: set[str] = field(default_factory=set)
     card: Cardinalities = field(init=False)
+    # _entry_bytes per (table, kind, columns, include, where): it depends on nothing else of a
+    # candidate, and the cost of every (candidate, need) pair and every upkeep asked for it again.
+    entry_bytes: dict[tuple[Any, ...], float] = field(default_factory=dict)
 
 
 def _model(plan: Plan) -> RequirementsModel:
@@ -756,6 +759,14 @@ def _entry_bytes(ctx: _Context, table: TableSpec, candidate: Candidate) -> float
     (B-tree deduplication): each further row then costs only its heap pointer. Keys that are
     mostly unique, and indexes with INCLUDE columns, are not deduplicated.
     """
+    key = (table.name, candidate.kind, candidate.columns, candidate.include, candidate.where)
+    found = ctx.entry_bytes.get(key)
+    if found is None:
+        found = ctx.entry_bytes[key] = _entry_bytes_of(ctx, table, candidate)
+    return found
+
+
+def _entry_bytes_of(ctx: _Context, table: TableSpec, candidate: Candidate) -> float:
     names = [c.name for c in candidate.columns] + list(candidate.include)
     raw = _key_bytes(table, names) + INDEX_TUPLE_OVERHEAD
     if candidate.include or candidate.kind is not IndexKind.BTREE:
@@ -1174,8 +1185,11 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         fk_notes[table.name] = notes
     result: list[TableSpec] = []
     for table in tables:
-        replan = _replan(ctx, table, needs[table.name], set(ctx.names))
+        names = set(ctx.names)  # as they were before this table's own indexes took theirs
         designed = _design_table(ctx, table, needs[table.name], early[table.name])
+        # The design just made is the replan without overrides (the early routes aside, which no
+        # replan has): the probes compare against it instead of designing the table once more.
+        replan = _replan(ctx, table, needs[table.name], names, _served(designed))
         probed = [c for n in needs[table.name] if not n.name.startswith("fk:") for c in (*n.eq, *n.ins, *dict(n.where))]
         rows = ctx.loads[table.name].rows
         diagnostics.extend(guess_diagnostics(model, table, probed, rows, ctx.card, replan))
@@ -1203,16 +1217,35 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
     return result, diagnostics
 
 
-def _replan(ctx: _Context, table: TableSpec, needs: list[Need], names: set[str]) -> Replan:
-    """Design `table` again with some distinct counts replaced: pattern → how it is served."""
-    patterns = {p.name: p for p in _model(ctx.plan).access_patterns}
+def _served(table: TableSpec) -> dict[str, str]:
+    """Pattern (or foreign-key lookup) → how the designed `table` serves it."""
+    planned = index_plan_of(table)
+    return {r.pattern: r.via for r in planned.routes} if planned is not None else {}
+
+
+def _replan(
+    ctx: _Context,
+    table: TableSpec,
+    needs: list[Need],
+    names: set[str],
+    nominal: dict[str, str],
+) -> Replan:
+    """Design `table` again with some distinct counts replaced: pattern → how it is served.
+
+    `nominal`: the answer without overrides (the table's own design). Patterns are looked up
+    through the model's memoised name map: a map built per table was quadratic in the model."""
+    model = _model(ctx.plan)
 
     def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
+        if not overrides:
+            return dict(nominal)
         trial = _Context(ctx.plan, ctx.tables, ctx.loads, set(names))
         trial.card = ctx.card.with_overrides(overrides)
-        redone = [n if n.name not in patterns else _pattern_need(trial, patterns[n.name], table) for n in needs]
-        planned = index_plan_of(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], []))
-        return {r.pattern: r.via for r in planned.routes} if planned is not None else {}
+        redone = [
+            n if (pattern := pattern_named(model, n.name)) is None else _pattern_need(trial, pattern, table)
+            for n in needs
+        ]
+        return _served(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], []))
 
     return run
 

@@ -10,6 +10,7 @@ import json
 from importlib.resources import files
 from typing import Any
 
+from polyplan.perf import indented_json
 from polyplan.stores.search.design import SearchDesign, SearchIndex
 from polyplan.stores.search.engines import ELASTICSEARCH, SearchEngine
 from polyplan.stores.search.queries import template_source
@@ -27,7 +28,7 @@ _INCREMENT_NOTE = {
 
 def dump(data: Any) -> str:
     """Stable, readable JSON."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return indented_json(data, sort_keys=True) + "\n"
 
 
 def meta(index: SearchIndex, model: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from polyplan.model.derived import all_attributes, key_of, references_into, snake
+from polyplan.model.derived import all_attributes, entities_named_as, key_of, references_into
 from polyplan.model.schema import Attribute, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
 
@@ -153,11 +153,7 @@ def shares(plan: Plan, entity: str, eq_attributes: list[str]) -> list[Share]:
 
 def _entity_named_by(model: RequirementsModel, entity: str, attribute: str) -> str | None:
     """The entity an attribute like `device_id` names by convention (<entity>_<key>), if any."""
-    for name, other in model.entities.items():
-        key = key_of(other).attributes
-        if name != entity and len(key) == 1 and attribute == f"{snake(name)}_{key[0]}":
-            return name
-    return None
+    return next((name for name in entities_named_as(model, attribute) if name != entity), None)
 
 
 def estimate(

@@ -9,10 +9,10 @@ differs between them (no secondary index, SASI, materialized view, UCS or vector
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from polyplan.model.schema import Direction, RequirementsModel
+from polyplan.perf import indented_json
 from polyplan.stores.wide_column import statements
 from polyplan.stores.wide_column.cql import comment, map_literal, qualified, quote, string_literal
 from polyplan.stores.wide_column.design import Table, WideColumnDesign
@@ -27,7 +27,7 @@ WRITE_CONSISTENCY = "LOCAL_QUORUM"
 
 def dump(data: Any) -> str:
     """Stable, readable JSON."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    return indented_json(data, sort_keys=True, default=str) + "\n"
 
 
 def _udt(udt: Udt, keyspace: str) -> str:
