@@ -45,6 +45,7 @@ ENGINES = ("sqlite", "postgresql", "mysql")
 # holding PII, and many-to-many links.
 MODEL = """
 name: crm
+options: {relational_dialects: [postgresql, mysql, sqlite]}
 entities:
   Person:
     attributes:
