@@ -1,0 +1,197 @@
+"""docs/index.html and the diagram exports: golden, deterministic, self-contained, complete.
+
+The structure checks read the page with the standard library's HTML parser, so they run
+everywhere; tests/test_report_browser.py opens the same pages in a real browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from polyplan.emit.diagram import build_graph, render_dbml, render_dot
+from polyplan.emit.report_schema import store_schemas
+from polyplan.pipeline import plan_text
+from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
+
+REPORT = "docs/index.html"
+# Attributes through which a page fetches something; none may leave the file.
+_FETCHING = {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"), ("source", "src")}
+
+
+class Page(HTMLParser):
+    """What the checks need from a report: element ids, link targets, fetched URLs, text, tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: list[str] = []
+        self.hrefs: list[str] = []
+        self.fetched: list[str] = []
+        self.tags: list[str] = []
+        self.data_attributes: dict[str, list[str]] = {}
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "id":
+                self.ids.append(value)
+            elif name == "href":
+                self.hrefs.append(value)
+            if (tag, name) in _FETCHING:
+                self.fetched.append(value)
+            if name.startswith("data-"):
+                self.data_attributes.setdefault(name, []).append(value)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(text: str) -> Page:
+    """The report parsed."""
+    page = Page()
+    page.feed(text)
+    page.close()
+    return page
+
+
+def expected_indexes(files: dict[str, str]) -> set[str]:
+    """Every index the plan's artifacts name (relational indexes of the chosen engine, MongoDB
+    indexes), from the artifacts themselves rather than from the report's own reader."""
+    names: set[str] = set()
+    index_data = files.get("tests/data/indexes.json")
+    plan = json.loads(files["plan.json"])
+    if index_data is not None:
+        engine = plan["engines"]["relational"]
+        names |= {i["name"] for i in json.loads(index_data)["indexes"].get(engine, [])}
+    for path, text in files.items():
+        if path.startswith("mongodb/collections/"):
+            names |= {i["name"] for i in json.loads(text)["indexes"]}
+    return names
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_report_and_diagrams_match_golden(scenario: Path, golden: Golden) -> None:
+    files = rendered(scenario)
+    for path in (REPORT, "erd.dot", "erd.dbml"):
+        golden.check(f"{scenario.stem}/report/{path.replace('/', '_')}", files[path])
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_report_holds_every_entity_index_store_and_diagram(scenario: Path) -> None:
+    files = rendered(scenario)
+    page = parse(files[REPORT])
+    plan = planned(scenario)
+    assert len(page.ids) == len(set(page.ids)), "duplicate element ids"
+    assert set(page.data_attributes["data-entity"]) == set(plan.entities)
+    assert expected_indexes(files) <= set(page.data_attributes["data-index"])
+    # Every in-page link lands on an element of the page.
+    targets = {href[1:] for href in page.hrefs if href.startswith("#")}
+    assert targets <= set(page.ids)
+    # The whole-plan diagram, and one per store when there are several.
+    stores = {f"{e.family.value}:{e.engine}" for e in plan.entities.values()}
+    assert "svg-erd-all" in page.ids
+    assert sum(1 for i in page.ids if i.startswith("svg-erd-")) == 1 + (len(stores) if len(stores) > 1 else 0)
+    assert "svg-capacity" in page.ids and "search" in page.ids
+    text = "".join(page.text)
+    for schema in store_schemas(files, plan.model.engines.relational or "postgresql"):
+        assert schema.store in text
+        for obj in schema.objects:
+            assert obj.name in page.data_attributes["data-object"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_report_fetches_nothing(scenario: Path) -> None:
+    page = parse(rendered(scenario)[REPORT])
+    assert page.fetched == []
+    # Only in-page anchors; the SVG namespace is an identifier, not a fetch.
+    assert all(href.startswith("#") for href in page.hrefs)
+    text = rendered(scenario)[REPORT].replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text)
+    assert "@import" not in text and "url(" not in text
+
+
+def test_report_escapes_model_strings() -> None:
+    model = """
+name: esc
+description: "<script>alert(1)</script> & <b>bold</b>"
+entities:
+  Thing:
+    description: "<img src=x onerror=alert(2)>"
+    attributes:
+      label: {type: string, max_length: 40, description: "</td><script>alert(3)</script>"}
+    growth: {initial_rows: 10, rows_per_day: 1}
+access_patterns:
+  - {name: thing_by_label, entity: Thing, filters: [{attribute: label, op: eq}], rate: 1, latency_ms: 50}
+"""
+    from polyplan.pipeline import render
+
+    files, _ = render(plan_text(model))
+    page = parse(files[REPORT])
+    assert "script" not in page.tags[:-1], "only the report's own script may appear"
+    assert page.tags.count("script") == 1 and "img" not in page.tags
+    text = "".join(page.text)
+    # Shown as the text it is, in the header, the entity's notes and the schema tables.
+    assert "<script>alert(1)</script> & <b>bold</b>" in text
+    assert "</td><script>alert(3)</script>" in files["relational/postgresql/schema.sql"]
+
+
+def test_report_is_identical_across_hash_seeds(tmp_path: Path) -> None:
+    scenario = ROOT / "scenarios" / "shop.yaml"
+    code = (
+        "import sys, hashlib; from polyplan.pipeline import plan_file, render;"
+        "files = render(plan_file(sys.argv[1]))[0];"
+        "print(hashlib.sha256(''.join(files[p] for p in ('docs/index.html', 'erd.dot', 'erd.dbml')).encode()).hexdigest())"
+    )
+    digests = set()
+    for seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(scenario)], capture_output=True, text=True, env=env, check=True
+        )
+        digests.add(result.stdout.strip())
+    assert len(digests) == 1
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_diagrams_show_store_cardinality_and_link_attributes(scenario: Path) -> None:
+    plan = planned(scenario)
+    graph = build_graph(plan)
+    dot, dbml = render_dot(graph), render_dbml(graph)
+    for box in graph.boxes:
+        assert box.store in dot and f"stored in {box.store}" in dbml
+    for link in graph.links:
+        assert f'taillabel="{link.ends[0]}"' in dot or f"taillabel={link.ends[0]}" in dot
+        for attribute in link.attributes:
+            assert attribute.name in dot and attribute.name in dbml
+    assert set(rendered(scenario)) >= {"erd.dot", "erd.dbml", "erd.mmd", REPORT}
+
+
+def test_per_store_diagrams_split_the_plan() -> None:
+    files = rendered(ROOT / "scenarios" / "shop.yaml")
+    plan = planned(ROOT / "scenarios" / "shop.yaml")
+    stores = sorted({f"{e.family.value}-{e.engine}" for e in plan.entities.values()})
+    assert (
+        sorted(p[len("diagrams/") : -len(".mmd")] for p in files if p.startswith("diagrams/") and p.endswith(".mmd"))
+        == stores
+    )
+    cart = files["diagrams/cache-redis.dbml"]
+    assert 'Table "Cart"' in cart and 'Table "Order"' not in cart
+
+
+def test_dot_renders_with_graphviz_when_installed(tmp_path: Path) -> None:
+    dot_binary = "/usr/bin/dot"
+    if not Path(dot_binary).exists():
+        pytest.skip("Graphviz `dot` is not installed (apt-get install graphviz); erd.dot is checked as text above")
+    source = rendered(ROOT / "scenarios" / "social.yaml")["erd.dot"]
+    result = subprocess.run([dot_binary, "-Tsvg"], input=source, capture_output=True, text=True, check=True)
+    assert "<svg" in result.stdout and result.stderr == ""
