@@ -18,8 +18,10 @@ from polyplan.emit.diagram import Box, Graph
 _CHAR = 7.2  # width of one character of the 12 px monospace font, in px
 _LINE = 16  # line height
 _PAD = 8
-_GAP_X = 70
-_GAP_Y = 50
+_GAP_X = 130
+_GAP_Y = 80
+# Labels are drawn last, over a white halo, so a box or a line never hides them.
+_HALO = 'paint-order="stroke" stroke="#fff" stroke-width="4"'
 _MAX_CHARS = 40  # longer names are cut in the box (the full name is in the title tooltip)
 
 
@@ -72,6 +74,7 @@ def erd_svg(graph: Graph, entity_anchors: dict[str, str], svg_id: str) -> str:
         'font-family="monospace" font-size="12">',
         f"<title>{escape('ER diagram: ' + graph.title)}</title>",
     ]
+    labels: list[str] = []
     for link in graph.links:
         x1, y1, w1, h1 = frames[link.source]
         x2, y2, w2, h2 = frames[link.target]
@@ -79,25 +82,26 @@ def erd_svg(graph: Graph, entity_anchors: dict[str, str], svg_id: str) -> str:
         label = link.name + (" (owned)" if link.owned else "")
         if link.attributes:
             label += " {" + ", ".join(f"{a.name}: {a.type}" for a in link.attributes) + "}"
-        out.append(f'<g class="link"><title>{escape(label)}</title>')
+        title = f"<title>{escape(label)}</title>"
         if link.source == link.target:  # a self-reference: a loop on the box's right edge
             rx, ry = x1 + w1, y1 + h1 / 2
             out.append(
-                f'<path d="M{rx:.1f},{ry - 10:.1f} c40,-30 40,50 0,20" fill="none" stroke="#567"/>'
-                f'<text x="{rx + 34:.1f}" y="{ry:.1f}">{escape(_fit(label))}</text>'
+                f'<path class="link" d="M{rx:.1f},{ry - 10:.1f} c40,-30 40,50 0,20" fill="none" stroke="#567">{title}</path>'
             )
-        else:
-            a = _border_point(*c1, w1, h1, *c2)
-            b = _border_point(*c2, w2, h2, *c1)
-            out.append(f'<line x1="{a[0]:.1f}" y1="{a[1]:.1f}" x2="{b[0]:.1f}" y2="{b[1]:.1f}" stroke="#567"/>')
-            for (px, py), (qx, qy), end in ((a, b, link.ends[0]), (b, a, link.ends[1])):
-                # The cardinality sits just outside the box, along the line.
-                length = math.hypot(qx - px, qy - py) or 1.0
-                tx, ty = px + (qx - px) * 14 / length, py + (qy - py) * 14 / length
-                out.append(f'<text class="end" x="{tx:.1f}" y="{ty:.1f}" fill="#a33">{escape(end)}</text>')
-            mx, my = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
-            out.append(f'<text x="{mx:.1f}" y="{my - 3:.1f}" text-anchor="middle">{escape(_fit(label))}</text>')
-        out.append("</g>")
+            labels.append(f'<text x="{rx + 34:.1f}" y="{ry:.1f}" {_HALO}>{escape(_fit(label))}</text>')
+            continue
+        a = _border_point(*c1, w1, h1, *c2)
+        b = _border_point(*c2, w2, h2, *c1)
+        out.append(
+            f'<line class="link" x1="{a[0]:.1f}" y1="{a[1]:.1f}" x2="{b[0]:.1f}" y2="{b[1]:.1f}" stroke="#567">{title}</line>'
+        )
+        for (px, py), (qx, qy), end in ((a, b, link.ends[0]), (b, a, link.ends[1])):
+            # The cardinality sits just outside the box, along the line.
+            length = math.hypot(qx - px, qy - py) or 1.0
+            tx, ty = px + (qx - px) * 16 / length, py + (qy - py) * 16 / length + 4
+            labels.append(f'<text class="end" x="{tx:.1f}" y="{ty:.1f}" fill="#a33" {_HALO}>{escape(end)}</text>')
+        mx, my = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+        labels.append(f'<text x="{mx:.1f}" y="{my - 3:.1f}" text-anchor="middle" {_HALO}>{escape(_fit(label))}</text>')
     for index, box in enumerate(graph.boxes):
         x, y, w, h = frames[box.name]
         href = "#" + entity_anchors[box.name]
@@ -109,6 +113,7 @@ def erd_svg(graph: Graph, entity_anchors: dict[str, str], svg_id: str) -> str:
             ty = y + _PAD + (line_no + 1) * _LINE - 4
             out.append(f'<text x="{x + _PAD:.1f}" y="{ty:.1f}"{weight}>{escape(line)}</text>')
         out.append("</a>")
+    out += labels
     out.append("</svg>")
     return "\n".join(out)
 
