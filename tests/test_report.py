@@ -9,21 +9,33 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from polyplan.emit.diagram import build_graph, render_dbml, render_dot
 from polyplan.emit.report_schema import store_schemas
 from polyplan.pipeline import plan_text
+from polyplan.testkit import required_engines
 from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
 
 REPORT = "docs/index.html"
 # Attributes through which a page fetches something; none may leave the file.
 _FETCHING = {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"), ("source", "src")}
+
+
+def tool_unavailable(tool: str, why: str, install: str) -> NoReturn:
+    """Skip a test that needs a tool (chromium, graphviz), or fail when POLYPLAN_REQUIRE lists it
+    (CI installs both: compose/local/tools.sh)."""
+    message = f"{tool} not available: {why}. To run: {install}"
+    if tool in required_engines():
+        pytest.fail(f"POLYPLAN_REQUIRE lists {tool}, so it may not be skipped. {message}", pytrace=False)
+    pytest.skip(message)
 
 
 class Page(HTMLParser):
@@ -189,9 +201,11 @@ def test_per_store_diagrams_split_the_plan() -> None:
 
 
 def test_dot_renders_with_graphviz_when_installed(tmp_path: Path) -> None:
-    dot_binary = "/usr/bin/dot"
-    if not Path(dot_binary).exists():
-        pytest.skip("Graphviz `dot` is not installed (apt-get install graphviz); erd.dot is checked as text above")
+    dot_binary = shutil.which("dot")
+    if dot_binary is None:
+        tool_unavailable(
+            "graphviz", "no `dot` on PATH (erd.dot is still checked as text above)", "apt-get install -y graphviz"
+        )
     source = rendered(ROOT / "scenarios" / "social.yaml")["erd.dot"]
     result = subprocess.run([dot_binary, "-Tsvg"], input=source, capture_output=True, text=True, check=True)
     assert "<svg" in result.stdout and result.stderr == ""

@@ -13,12 +13,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from polyplan.testkit import required_engines
 from tests.conftest import ROOT, SCENARIOS, planned, rendered
-from tests.test_report import REPORT, expected_indexes
+from tests.test_report import REPORT, expected_indexes, tool_unavailable
 
 SCREENSHOTS = Path(os.environ.get("POLYPLAN_SCREENSHOTS", ROOT / "build" / "report-screenshots"))
 # The flags Debian's chromium needs to run headless in a container with no session bus, and
@@ -36,11 +36,8 @@ _FLAGS = (
 )
 
 
-def _unavailable(why: str) -> None:
-    message = f"headless Chromium not available: {why}. To run: apt-get install -y chromium chromium-driver"
-    if "chromium" in required_engines():
-        pytest.fail(f"POLYPLAN_REQUIRE lists chromium, so it may not be skipped. {message}", pytrace=False)
-    pytest.skip(message)
+def _unavailable(why: str) -> NoReturn:
+    tool_unavailable("chromium", why, "apt-get install -y chromium chromium-driver")
 
 
 @pytest.fixture(scope="module")
