@@ -209,3 +209,23 @@ def test_dot_renders_with_graphviz_when_installed(tmp_path: Path) -> None:
     source = rendered(ROOT / "scenarios" / "social.yaml")["erd.dot"]
     result = subprocess.run([dot_binary, "-Tsvg"], input=source, capture_output=True, text=True, check=True)
     assert "<svg" in result.stdout and result.stderr == ""
+
+
+def test_diagram_command_prints_each_format_and_refuses_in_one_line() -> None:
+    from tests.test_cli_conventions import SHOP, polyplan
+
+    files = rendered(ROOT / SHOP)
+    for fmt, path in (("mermaid", "erd.mmd"), ("dot", "erd.dot"), ("dbml", "erd.dbml")):
+        result = polyplan("diagram", SHOP, "--format", fmt)
+        assert result.returncode == 0 and result.stdout == files[path], fmt
+    one_store = polyplan("diagram", SHOP, "--store", "cache:redis", "-f", "dbml")
+    assert one_store.stdout == files["diagrams/cache-redis.dbml"]
+    unknown = polyplan("diagram", SHOP, "--store", "search:nowhere")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "[PP611]" in unknown.stderr
+    assert "relational:postgresql" in unknown.stderr
+    no_dot = polyplan("diagram", SHOP, "-f", "svg", env={"PATH": "/nonexistent"})
+    assert no_dot.returncode == 2 and no_dot.stderr.count("\n") == 1 and "[PP610]" in no_dot.stderr
+    if shutil.which("dot") is None:
+        tool_unavailable("graphviz", "no `dot` on PATH for --format svg", "apt-get install -y graphviz")
+    svg = polyplan("diagram", SHOP, "-f", "svg")
+    assert svg.returncode == 0 and "<svg" in svg.stdout and "Customer" in svg.stdout
