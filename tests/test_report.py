@@ -229,3 +229,20 @@ def test_diagram_command_prints_each_format_and_refuses_in_one_line() -> None:
         tool_unavailable("graphviz", "no `dot` on PATH for --format svg", "apt-get install -y graphviz")
     svg = polyplan("diagram", SHOP, "-f", "svg")
     assert svg.returncode == 0 and "<svg" in svg.stdout and "Customer" in svg.stdout
+
+
+def test_hostile_models_give_a_well_formed_report() -> None:
+    """The hostile names and values of tests/test_escaping.py (quotes, markup, placeholders, line
+    breaks) stay text: one script (the report's), nothing fetched, every entity anchored, and
+    each diagram's SVG parses as XML."""
+    import xml.etree.ElementTree as ElementTree
+
+    from tests.test_escaping import CASES, emit, hostile_model
+
+    for name, case in sorted(CASES.items()):
+        files = emit(hostile_model(*case))
+        page = parse(files[REPORT])
+        assert page.tags.count("script") == 1 and page.fetched == [], name
+        assert len(page.ids) == len(set(page.ids)), name
+        for match in re.finditer(r"<svg .*?</svg>", files[REPORT], re.DOTALL):
+            ElementTree.fromstring(match.group(0))
