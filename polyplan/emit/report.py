@@ -32,6 +32,11 @@ _MARKDOWN = (
 )
 
 
+# A Markdown artifact larger than this is named, not inlined: markdown-it parses ~50 kB/s of these
+# tables in CPython, so the 2.6 MB index plan of a 1,000-entity model would cost the plan a minute.
+MARKDOWN_INLINE_MAX = 64_000
+
+
 @dataclass(frozen=True)
 class Diagram:
     """One rendered ER diagram (`title`) with its anchor."""
@@ -52,9 +57,13 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _markdown(text: str) -> Markup:
+def _markdown(path: str, text: str) -> Markup:
     # CommonMark with GFM tables; raw HTML in the source stays text (html=False), and the
     # emitters already escape model strings as Markdown (polyplan.markdown).
+    if len(text) > MARKDOWN_INLINE_MAX:
+        return Markup("<p>{} ({:,} characters) is too large to show here: open it next to this page.</p>").format(
+            Markup("<code>{}</code>").format(path), len(text)
+        )
     parser = MarkdownIt("commonmark", {"html": False}).enable("table")
     return Markup(parser.render(text))
 
@@ -74,7 +83,7 @@ def render_report(plan: Plan, files: Mapping[str, str], diagnostics: Sequence[Di
     per_store = store_bytes(plan)
     bars = [(store, per_store[store][-1], human(per_store[store][-1], byte_units=True)) for store in sorted(per_store)]
     chart = bar_chart_svg(f"Payload per store at year {years[-1]:g}", bars, "svg-capacity")
-    sections = [(key, title, _markdown(files[path])) for key, title, path in _MARKDOWN if path in files]
+    sections = [(key, title, _markdown(path, files[path])) for key, title, path in _MARKDOWN if path in files]
     template = _environment().get_template("report.html.j2")
     return template.render(
         model=model,
@@ -88,5 +97,6 @@ def render_report(plan: Plan, files: Mapping[str, str], diagnostics: Sequence[Di
         years=years,
         sections=sections,
         diagnostics=diagnostics,
-        artifacts=sorted(path for path in files if not path.startswith("tests/")),
+        # The generated tests are many and listed in their folder; the report lists itself.
+        artifacts=sorted({REPORT, *(path for path in files if not path.startswith("tests/"))}),
     )
