@@ -246,3 +246,14 @@ def test_hostile_models_give_a_well_formed_report() -> None:
         assert len(page.ids) == len(set(page.ids)), name
         for match in re.finditer(r"<svg .*?</svg>", files[REPORT], re.DOTALL):
             ElementTree.fromstring(match.group(0))
+
+
+def test_a_large_markdown_artifact_is_named_not_inlined() -> None:
+    from polyplan.emit.report import MARKDOWN_INLINE_MAX, render_report
+
+    scenario = ROOT / "scenarios" / "shop.yaml"
+    files = dict(rendered(scenario))
+    files["docs/index-plan.md"] = "# Index plan\n\n" + "- marker-of-a-large-plan\n" * (MARKDOWN_INLINE_MAX // 20)
+    text = "".join(parse(render_report(planned(scenario), files, [])).text)
+    assert "docs/index-plan.md (" in text and "is too large to show here" in text
+    assert "marker-of-a-large-plan" not in text and "Security plan" in text  # the small ones are still shown
