@@ -1,6 +1,6 @@
 """Model text in the emitted Markdown: table cells, code spans and paragraphs that stay what they are.
 
-Hand-written: no dependency renders Markdown. The rules are CommonMark's and GitHub's (GFM)
+Hand-written: no dependency escapes text for Markdown (markdown-it-py, which the HTML report uses, reads Markdown; it does not write it). The rules are CommonMark's and GitHub's (GFM)
 tables': any ASCII punctuation may be backslash-escaped; a table row is one line, and a `|` not
 escaped by a backslash ends a cell, also inside a code span; a code span is closed by a run of
 backticks as long as the one that opened it.

@@ -15,9 +15,10 @@ from typing import Any
 from polyplan.analyse.capabilities import BUNDLED_TARGETS
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.emit.capacity import render_capacity_md
-from polyplan.emit.erd import render_erd
+from polyplan.emit.erd import diagram_files, render_erd
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.plan_md import render_plan_md
+from polyplan.emit.report import REPORT, render_report
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
@@ -117,6 +118,9 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
     files["capacity.md"] = render_capacity_md(plan, stores, diagnostics)
+    files.update(diagram_files(plan))
+    # Last: the report shows every other artifact (and lists them).
+    files[REPORT] = render_report(plan, files, diagnostics)
     return files, diagnostics
 
 

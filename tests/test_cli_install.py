@@ -26,7 +26,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 SHOP = "scenarios/shop.yaml"
 # mimesis: the real-looking names, emails and countries of the test data, built at plan time.
-CORE = {"pydantic", "sqlalchemy", "typer", "rich", "pyyaml", "pymongo", "mimesis"}
+# jinja2, markdown-it-py and graphviz (pure Python) write the HTML report and erd.dot.
+CORE = {
+    "pydantic",
+    "sqlalchemy",
+    "typer",
+    "rich",
+    "pyyaml",
+    "pymongo",
+    "mimesis",
+    "jinja2",
+    "markdown-it-py",
+    "graphviz",
+}
 # Everything an extra brings, except pymongo: its `bson` writes the MongoDB artifacts, so it is core.
 OPTIONAL = sorted({*EXTRA_OF_MODULE} - {"pymongo", "bson"} | {"psycopg2", "elastic_transport", "_pytest"})
 

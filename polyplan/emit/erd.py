@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from polyplan.model.derived import all_attributes, key_of, references_into
+from polyplan.emit.diagram import build_graph, render_dbml, render_dot, store_slug, stores
 from polyplan.model.schema import RelationshipKind
 from polyplan.plan.ir import Plan
 
@@ -43,38 +43,44 @@ def _comment(text: str) -> str:
     return text.replace('"', "'")
 
 
-def render_erd(plan: Plan) -> str:
-    """The diagram text (GitHub renders ```mermaid blocks; `mmdc` renders files)."""
-    model = plan.model
+def render_erd(plan: Plan, store: str | None = None) -> str:
+    """The diagram text (GitHub renders ```mermaid blocks; `mmdc` renders files): the whole plan,
+    or with `store` (`family:engine`) the entities whose system of record is there."""
+    graph = build_graph(plan, store)
     lines = ["erDiagram"]
-    entity_ids = _unique_ids(list(model.entities))
-    for name in model.entities:
-        decision = plan.entities[name]
-        keys = set(key_of(model.entities[name]).attributes)
-        references = {column for ref in references_into(model, name) for column in ref.columns}
-        where = f"{decision.family.value}:{decision.engine}"
-        projections = ", ".join(f"{p.family.value}:{p.engine}" for p in decision.projections)
+    entity_ids = _unique_ids([box.name for box in graph.boxes])
+    for box in graph.boxes:
+        projections = ", ".join(box.projections)
         # The alias is what the rendered box shows, so the store is visible, not only a comment.
-        label = f"{name} · {where}" + (f" + {projections}" if projections else "")
-        lines.append(f'    {entity_ids[name]}["{_comment(label)}"] {{')
-        attributes = all_attributes(model, name)
-        attribute_ids = _unique_ids(list(attributes))
-        for attr_name, attribute in attributes.items():
-            markers = [
-                m
-                for m, present in (("PK", attr_name in keys), ("FK", attr_name in references), ("UK", attribute.unique))
-                if present
-            ]
-            note = [] if attr_name == attribute_ids[attr_name] else [f"name: {attr_name}"]
-            if attribute.pii.value != "none":
-                note.append(f"PII {attribute.pii.value}")
-            marker_text = f" {','.join(markers)}" if markers else ""
+        label = f"{box.name} · {box.store}" + (f" + {projections}" if projections else "")
+        lines.append(f'    {entity_ids[box.name]}["{_comment(label)}"] {{')
+        attribute_ids = _unique_ids([column.name for column in box.columns])
+        for column in box.columns:
+            note = [] if column.name == attribute_ids[column.name] else [f"name: {column.name}"]
+            if column.pii is not None:
+                note.append(f"PII {column.pii}")
+            marker_text = f" {','.join(column.markers)}" if column.markers else ""
             note_text = f' "{_comment("; ".join(note))}"' if note else ""
-            lines.append(f"        {attribute.type.value} {attribute_ids[attr_name]}{marker_text}{note_text}")
+            lines.append(f"        {column.type} {attribute_ids[column.name]}{marker_text}{note_text}")
         lines.append("    }")
-    for relationship in model.relationships:
-        shape = _CARDINALITY[(relationship.kind, relationship.required)]
-        label = relationship.name + (" (owned)" if relationship.owned else "")
-        source, target = entity_ids[relationship.from_], entity_ids[relationship.to]
-        lines.append(f'    {source} {shape} {target} : "{_comment(label)}"')
+    for link in graph.links:
+        shape = _CARDINALITY[(RelationshipKind(link.kind), link.required)]
+        label = link.name + (" (owned)" if link.owned else "")
+        lines.append(f'    {entity_ids[link.source]} {shape} {entity_ids[link.target]} : "{_comment(label)}"')
     return "\n".join(lines) + "\n"
+
+
+def diagram_files(plan: Plan) -> dict[str, str]:
+    """`erd.dot` and `erd.dbml` for the whole plan, and with more than one store
+    `diagrams/<family>-<engine>.{mmd,dot,dbml}` per store (erd.mmd is written by the pipeline)."""
+    graph = build_graph(plan)
+    files = {"erd.dot": render_dot(graph), "erd.dbml": render_dbml(graph)}
+    every = stores(plan)
+    if len(every) > 1:
+        for store in every:
+            part = build_graph(plan, store)
+            slug = store_slug(store)
+            files[f"diagrams/{slug}.mmd"] = render_erd(plan, store)
+            files[f"diagrams/{slug}.dot"] = render_dot(part)
+            files[f"diagrams/{slug}.dbml"] = render_dbml(part)
+    return files

@@ -1,0 +1,259 @@
+"""docs/index.html and the diagram exports: golden, deterministic, self-contained, complete.
+
+The structure checks read the page with the standard library's HTML parser, so they run
+everywhere; tests/test_report_browser.py opens the same pages in a real browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from polyplan.emit.diagram import build_graph, render_dbml, render_dot
+from polyplan.emit.report_schema import store_schemas
+from polyplan.pipeline import plan_text
+from polyplan.testkit import required_engines
+from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
+
+REPORT = "docs/index.html"
+# Attributes through which a page fetches something; none may leave the file.
+_FETCHING = {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"), ("source", "src")}
+
+
+def tool_unavailable(tool: str, why: str, install: str) -> NoReturn:
+    """Skip a test that needs a tool (chromium, graphviz), or fail when POLYPLAN_REQUIRE lists it
+    (CI installs both: compose/local/tools.sh)."""
+    message = f"{tool} not available: {why}. To run: {install}"
+    if tool in required_engines():
+        pytest.fail(f"POLYPLAN_REQUIRE lists {tool}, so it may not be skipped. {message}", pytrace=False)
+    pytest.skip(message)
+
+
+class Page(HTMLParser):
+    """What the checks need from a report: element ids, link targets, fetched URLs, text, tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: list[str] = []
+        self.hrefs: list[str] = []
+        self.fetched: list[str] = []
+        self.tags: list[str] = []
+        self.data_attributes: dict[str, list[str]] = {}
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "id":
+                self.ids.append(value)
+            elif name == "href":
+                self.hrefs.append(value)
+            if (tag, name) in _FETCHING:
+                self.fetched.append(value)
+            if name.startswith("data-"):
+                self.data_attributes.setdefault(name, []).append(value)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(text: str) -> Page:
+    """The report parsed."""
+    page = Page()
+    page.feed(text)
+    page.close()
+    return page
+
+
+def expected_indexes(files: dict[str, str]) -> set[str]:
+    """Every index the plan's artifacts name (relational indexes of the chosen engine, MongoDB
+    indexes), from the artifacts themselves rather than from the report's own reader."""
+    names: set[str] = set()
+    index_data = files.get("tests/data/indexes.json")
+    plan = json.loads(files["plan.json"])
+    if index_data is not None:
+        engine = plan["engines"]["relational"]
+        names |= {i["name"] for i in json.loads(index_data)["indexes"].get(engine, [])}
+    for path, text in files.items():
+        if path.startswith("mongodb/collections/"):
+            names |= {i["name"] for i in json.loads(text)["indexes"]}
+    return names
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_report_and_diagrams_match_golden(scenario: Path, golden: Golden) -> None:
+    files = rendered(scenario)
+    for path in (REPORT, "erd.dot", "erd.dbml"):
+        golden.check(f"{scenario.stem}/report/{path.replace('/', '_')}", files[path])
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_report_holds_every_entity_index_store_and_diagram(scenario: Path) -> None:
+    files = rendered(scenario)
+    page = parse(files[REPORT])
+    plan = planned(scenario)
+    assert len(page.ids) == len(set(page.ids)), "duplicate element ids"
+    assert set(page.data_attributes["data-entity"]) == set(plan.entities)
+    assert expected_indexes(files) <= set(page.data_attributes["data-index"])
+    # Every in-page link lands on an element of the page.
+    targets = {href[1:] for href in page.hrefs if href.startswith("#")}
+    assert targets <= set(page.ids)
+    # The whole-plan diagram, and one per store when there are several.
+    stores = {f"{e.family.value}:{e.engine}" for e in plan.entities.values()}
+    assert "svg-erd-all" in page.ids
+    assert sum(1 for i in page.ids if i.startswith("svg-erd-")) == 1 + (len(stores) if len(stores) > 1 else 0)
+    assert "svg-capacity" in page.ids and "search" in page.ids
+    text = "".join(page.text)
+    for schema in store_schemas(files, plan.model.engines.relational or "postgresql"):
+        assert schema.store in text
+        for obj in schema.objects:
+            assert obj.name in page.data_attributes["data-object"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_report_fetches_nothing(scenario: Path) -> None:
+    page = parse(rendered(scenario)[REPORT])
+    assert page.fetched == []
+    # Only in-page anchors; the SVG namespace is an identifier, not a fetch.
+    assert all(href.startswith("#") for href in page.hrefs)
+    text = rendered(scenario)[REPORT].replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text)
+    assert "@import" not in text and "url(" not in text
+
+
+def test_report_escapes_model_strings() -> None:
+    model = """
+name: esc
+description: "<script>alert(1)</script> & <b>bold</b>"
+entities:
+  Thing:
+    description: "<img src=x onerror=alert(2)>"
+    attributes:
+      label: {type: string, max_length: 40, description: "</td><script>alert(3)</script>"}
+    growth: {initial_rows: 10, rows_per_day: 1}
+access_patterns:
+  - {name: thing_by_label, entity: Thing, filters: [{attribute: label, op: eq}], rate: 1, latency_ms: 50}
+"""
+    from polyplan.pipeline import render
+
+    files, _ = render(plan_text(model))
+    page = parse(files[REPORT])
+    assert "script" not in page.tags[:-1], "only the report's own script may appear"
+    assert page.tags.count("script") == 1 and "img" not in page.tags
+    text = "".join(page.text)
+    # Shown as the text it is, in the header, the entity's notes and the schema tables.
+    assert "<script>alert(1)</script> & <b>bold</b>" in text
+    assert "</td><script>alert(3)</script>" in files["relational/postgresql/schema.sql"]
+
+
+def test_report_is_identical_across_hash_seeds(tmp_path: Path) -> None:
+    scenario = ROOT / "scenarios" / "shop.yaml"
+    code = (
+        "import sys, hashlib; from polyplan.pipeline import plan_file, render;"
+        "files = render(plan_file(sys.argv[1]))[0];"
+        "print(hashlib.sha256(''.join(files[p] for p in ('docs/index.html', 'erd.dot', 'erd.dbml')).encode()).hexdigest())"
+    )
+    digests = set()
+    for seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(scenario)], capture_output=True, text=True, env=env, check=True
+        )
+        digests.add(result.stdout.strip())
+    assert len(digests) == 1
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_diagrams_show_store_cardinality_and_link_attributes(scenario: Path) -> None:
+    plan = planned(scenario)
+    graph = build_graph(plan)
+    dot, dbml = render_dot(graph), render_dbml(graph)
+    for box in graph.boxes:
+        assert box.store in dot and f"stored in {box.store}" in dbml
+    for link in graph.links:
+        assert f'taillabel="{link.ends[0]}"' in dot or f"taillabel={link.ends[0]}" in dot
+        for attribute in link.attributes:
+            assert attribute.name in dot and attribute.name in dbml
+    assert set(rendered(scenario)) >= {"erd.dot", "erd.dbml", "erd.mmd", REPORT}
+
+
+def test_per_store_diagrams_split_the_plan() -> None:
+    files = rendered(ROOT / "scenarios" / "shop.yaml")
+    plan = planned(ROOT / "scenarios" / "shop.yaml")
+    stores = sorted({f"{e.family.value}-{e.engine}" for e in plan.entities.values()})
+    assert (
+        sorted(p[len("diagrams/") : -len(".mmd")] for p in files if p.startswith("diagrams/") and p.endswith(".mmd"))
+        == stores
+    )
+    cart = files["diagrams/cache-redis.dbml"]
+    assert 'Table "Cart"' in cart and 'Table "Order"' not in cart
+
+
+def test_dot_renders_with_graphviz_when_installed(tmp_path: Path) -> None:
+    dot_binary = shutil.which("dot")
+    if dot_binary is None:
+        tool_unavailable(
+            "graphviz", "no `dot` on PATH (erd.dot is still checked as text above)", "apt-get install -y graphviz"
+        )
+    source = rendered(ROOT / "scenarios" / "social.yaml")["erd.dot"]
+    result = subprocess.run([dot_binary, "-Tsvg"], input=source, capture_output=True, text=True, check=True)
+    assert "<svg" in result.stdout and result.stderr == ""
+
+
+def test_diagram_command_prints_each_format_and_refuses_in_one_line() -> None:
+    from tests.test_cli_conventions import SHOP, polyplan
+
+    files = rendered(ROOT / SHOP)
+    for fmt, path in (("mermaid", "erd.mmd"), ("dot", "erd.dot"), ("dbml", "erd.dbml")):
+        result = polyplan("diagram", SHOP, "--format", fmt)
+        assert result.returncode == 0 and result.stdout == files[path], fmt
+    one_store = polyplan("diagram", SHOP, "--store", "cache:redis", "-f", "dbml")
+    assert one_store.stdout == files["diagrams/cache-redis.dbml"]
+    unknown = polyplan("diagram", SHOP, "--store", "search:nowhere")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "[PP611]" in unknown.stderr
+    assert "relational:postgresql" in unknown.stderr
+    no_dot = polyplan("diagram", SHOP, "-f", "svg", env={"PATH": "/nonexistent"})
+    assert no_dot.returncode == 2 and no_dot.stderr.count("\n") == 1 and "[PP610]" in no_dot.stderr
+    if shutil.which("dot") is None:
+        tool_unavailable("graphviz", "no `dot` on PATH for --format svg", "apt-get install -y graphviz")
+    svg = polyplan("diagram", SHOP, "-f", "svg")
+    assert svg.returncode == 0 and "<svg" in svg.stdout and "Customer" in svg.stdout
+
+
+def test_hostile_models_give_a_well_formed_report() -> None:
+    """The hostile names and values of tests/test_escaping.py (quotes, markup, placeholders, line
+    breaks) stay text: one script (the report's), nothing fetched, every entity anchored, and
+    each diagram's SVG parses as XML."""
+    import xml.etree.ElementTree as ElementTree
+
+    from tests.test_escaping import CASES, emit, hostile_model
+
+    for name, case in sorted(CASES.items()):
+        files = emit(hostile_model(*case))
+        page = parse(files[REPORT])
+        assert page.tags.count("script") == 1 and page.fetched == [], name
+        assert len(page.ids) == len(set(page.ids)), name
+        for match in re.finditer(r"<svg .*?</svg>", files[REPORT], re.DOTALL):
+            ElementTree.fromstring(match.group(0))
+
+
+def test_a_large_markdown_artifact_is_named_not_inlined() -> None:
+    from polyplan.emit.report import MARKDOWN_INLINE_MAX, render_report
+
+    scenario = ROOT / "scenarios" / "shop.yaml"
+    files = dict(rendered(scenario))
+    files["docs/index-plan.md"] = "# Index plan\n\n" + "- marker-of-a-large-plan\n" * (MARKDOWN_INLINE_MAX // 20)
+    text = "".join(parse(render_report(planned(scenario), files, [])).text)
+    assert "docs/index-plan.md (" in text and "is too large to show here" in text
+    assert "marker-of-a-large-plan" not in text and "Security plan" in text  # the small ones are still shown
