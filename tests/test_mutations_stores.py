@@ -8,7 +8,10 @@ family and every command that sets it) and `collide-key` (the template's placeho
 a constant); Cassandra `flip-clustering`, `change-partition-key` and `change-ttl` (in schema.cql
 and design.json alike), and on each pattern's query (queries.cql and design.json alike)
 `remove-limit`, `change-limit` (to a quarter), `flip-sort` and `drop-range-bound`; OpenSearch
-`change-mapping-type` (a field mapped as a type a generator could confuse it with). Only the
+`change-mapping-type` (a field mapped as a type a generator could confuse it with), and on each
+pattern's template in queries.json `remove-size`, `change-size`, `drop-filter` (the bundled
+scenarios' search patterns have no sort or range, so `flip-sort` and `drop-range-bound` are
+generated but not exercised here). Only the
 model-derived test data can tell these apart from the design: the query operators are caught by
 the discriminating data of the generated tests (a partition beyond the limit, rows outside each
 bound), which no catalog check reads.
@@ -57,7 +60,7 @@ EXPECTED_OPERATORS = {
         "flip-sort",
         "drop-range-bound",
     },
-    "opensearch": {"change-mapping-type"},
+    "opensearch": {"change-mapping-type", "remove-size", "change-size", "drop-filter"},
     "mongodb": {
         "drop-index",
         "reorder-index",
