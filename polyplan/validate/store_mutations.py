@@ -331,7 +331,11 @@ def search_query_mutations(folder: Path, engine: str) -> list[StoreMutation]:
                 add("remove-size", lambda b: b.pop("size"), f"size {size[1]}")
                 fewer = max(1, int(size[1]) // 4)
                 if fewer != int(size[1]):
-                    add("change-size", lambda b, n=fewer: b.update(size=f"@pp-size:{n}@"), f"size {size[1]} → {fewer}")
+
+                    def cut(b: dict[str, Any], fewer: int = fewer) -> None:
+                        b["size"] = f"@pp-size:{fewer}@"
+
+                    add("change-size", cut, f"size {size[1]} → {fewer}")
             if body.get("sort"):
 
                 def flip(b: dict[str, Any]) -> None:
@@ -356,11 +360,11 @@ def search_query_mutations(folder: Path, engine: str) -> list[StoreMutation]:
 
                         add("drop-range-bound", drop_bound, f"{field} {bound}")
                 else:
-                    add(
-                        "drop-filter",
-                        lambda b, position=position: b["query"]["bool"]["filter"].pop(position),
-                        f"{kind} {field}",
-                    )
+
+                    def drop_filter(b: dict[str, Any], position: int = position) -> None:
+                        del b["query"]["bool"]["filter"][position]
+
+                    add("drop-filter", drop_filter, f"{kind} {field}")
     return found
 
 
