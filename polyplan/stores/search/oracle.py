@@ -53,6 +53,12 @@ def _tokens(text: Any) -> set[str]:
     return set("".join(c if c.isalnum() else " " for c in str(text).casefold()).split())
 
 
+def has_words(record: Record, words: Mapping[str, str]) -> bool:
+    """Whether `record` holds each searched word as a token of its attribute (a lower bound of
+    what the analyzer matches)."""
+    return all(attr in record and word.casefold() in _tokens(record[attr]) for attr, word in words.items())
+
+
 def _sorted(records: list[Record], sort: tuple[tuple[str, str], ...], folded: set[str]) -> list[Record]:
     """`records` in the query's sort order; a missing value sorts last either way (the engine's
     default), ties keep the records' order."""

@@ -12,6 +12,7 @@ the pattern — its size, sort, ties, each filter and range bound — the data s
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -22,11 +23,12 @@ from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import generate, rows_for_scale
+from polyplan.stores.document.discriminating import make_ties
 from polyplan.stores.search.design import SearchDesign, SearchIndex
 from polyplan.stores.search.documents import document_id, to_document, to_json_value
 from polyplan.stores.search.field_oracle import field_requirements
 from polyplan.stores.search.mapping import NORMALIZER
-from polyplan.stores.search.oracle import OUTSIDE, answer, widened
+from polyplan.stores.search.oracle import OUTSIDE, answer, has_words, widened
 from polyplan.stores.search.oracle import comparable as _comparable
 from polyplan.stores.search.queries import SearchQuery
 
@@ -201,6 +203,24 @@ def _case(
         params[param.name] = (param.attribute, param.op, raw)
     # Ranges over the group rather than around the target: more matches than the size, and
     # OUTSIDE records of the group beyond each bound.
+    words = {attr: str(raw) for attr, op, raw in params.values() if op == "fulltext"}
+    for name, (attr, op, raw) in list(params.items()):
+        if op == "prefix":
+            # The longest prefix of the target's value that more records than the size start with
+            # (else the shortest): a prefix group the size cuts.
+            for length in range(len(str(raw)), 0, -1):
+                params[name] = (attr, op, str(target[attr])[:length])
+                group_matches = _matcher(index, pattern, params)
+                if sum(1 for r in records if group_matches(r) and has_words(r, words)) > query.size:
+                    break
+            else:
+                # No prefix of the target's value does: the first letter most of the group shares.
+                others = _matcher(index, pattern, {n: p for n, p in params.items() if n != name})
+                firsts = Counter(
+                    str(r[attr])[:1].casefold() for r in records if r.get(attr) and others(r) and has_words(r, words)
+                )
+                if firsts:
+                    params[name] = (attr, op, min(firsts, key=lambda c: (-firsts[c], c)))
     in_group = _matcher(index, pattern, {n: p for n, p in params.items() if not p[1].startswith("range_")})
     group = [r for r in records if in_group(r)]
     for name, (attr, op, raw) in list(params.items()):
@@ -226,7 +246,6 @@ def _case(
             fold = _folds(index, flt.attribute)
             members = [_fold(v, fold) for v in (flt.value if isinstance(flt.value, list) else [flt.value])]
             checks[f"constant {flt.attribute}"] = _check(flt.attribute, "in", members, fold)
-    words = {attr: str(raw) for attr, op, raw in params.values() if op == "fulltext"}
     folded = {field for field, _ in query.sort if field in index.fields and _folds(index, field)}
     oracle = answer(
         records, lambda r: document_id(r, key), checks, words, query, folded, _unique_sort(pattern, attributes, query)
@@ -241,6 +260,27 @@ def _case(
         "sort": [direction for _, direction in query.sort],
         "template_id": query.template_id,
     }
+
+
+def _make_ties(
+    index: SearchIndex, records: list[dict[str, Any]], attributes: dict[str, Attribute], cases: dict[str, Any]
+) -> bool:
+    """Ties on the first sort key of each sorted pattern among the records it matches, where the
+    model lets two records share it (see `make_ties`); whether a record changed."""
+    changed = False
+    by_id = {document_id(r, index.doc_id): r for r in records}
+    for query in index.queries:
+        if not query.sort or query.sort[0][0] not in attributes or attributes[query.sort[0][0]].unique:
+            continue
+        field = query.sort[0][0]
+        if field in index.doc_id:
+            continue
+        matching = [by_id[i] for i in cases[query.pattern]["allowed"] if by_id[i].get(field) is not None]
+        matching.sort(key=lambda r: _comparable(r[field]))
+        before = [r[field] for r in matching]
+        make_ties(matching, field)
+        changed |= before != [r[field] for r in matching]
+    return changed
 
 
 def _unique_sort(pattern: AccessPattern, attributes: dict[str, Attribute], query: SearchQuery) -> str | None:
@@ -271,6 +311,12 @@ def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
             query.pattern: _case(index, query, by_name[query.pattern], records, attributes, targets[query.pattern])
             for query in index.queries
         }
+        if _make_ties(index, records, attributes, cases):
+            # The data changed: every case again, on the final records.
+            cases = {
+                query.pattern: _case(index, query, by_name[query.pattern], records, attributes, targets[query.pattern])
+                for query in index.queries
+            }
         docs = [
             {"_id": document_id(r, index.doc_id), "source": to_document(r, attributes), "version": FIRST_VERSION + i}
             for i, r in enumerate(records)
