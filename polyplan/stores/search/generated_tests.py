@@ -178,7 +178,9 @@ def test_pattern(store: Any, alias: str, pattern: str) -> None:
         assert ids == case["order"], f"{pattern}: the hits are not the model's answer in its order"
     params = dict(case["params"], size=len(index["docs"]))
     everything = [hit["_id"] for hit in client.search_template(index=prefix + alias, id=template, params=params)["hits"]["hits"]]
-    assert case["expect"] in everything, "the seeded document the parameters came from was not found"
+    assert case["expect"] in everything, f"{pattern}: the seeded document the parameters came from was not found"
+    # Every match, not one page: a filter or bound the page's sort and size hide still shows here.
+    assert set(everything) <= set(case["allowed"]), f"{pattern}: a match fails the pattern's filters"
     if case["exact"]:
         assert sorted(everything) == case["allowed"]
 '''
@@ -400,7 +402,9 @@ def test_pattern(store: Any, alias: str, pattern: str) -> None:
         assert ids == case["order"], f"{pattern}: the hits are not the model's answer in its order"
     everything_run = {"id": template, "params": dict(case["params"], size=len(index["docs"]))}
     everything = [hit["_id"] for hit in client.search_template(index=prefix + alias, body=everything_run)["hits"]["hits"]]
-    assert case["expect"] in everything, "the seeded document the parameters came from was not found"
+    assert case["expect"] in everything, f"{pattern}: the seeded document the parameters came from was not found"
+    # Every match, not one page: a filter or bound the page's sort and size hide still shows here.
+    assert set(everything) <= set(case["allowed"]), f"{pattern}: a match fails the pattern's filters"
     if case["exact"]:
         assert sorted(everything) == case["allowed"]
 '''
