@@ -8,7 +8,10 @@ family and every command that sets it) and `collide-key` (the template's placeho
 a constant); Cassandra `flip-clustering`, `change-partition-key` and `change-ttl` (in schema.cql
 and design.json alike), and on each pattern's query (queries.cql and design.json alike)
 `remove-limit`, `change-limit` (to a quarter), `flip-sort` and `drop-range-bound`; OpenSearch
-`change-mapping-type` (a field mapped as a type a generator could confuse it with). Only the
+`change-mapping-type` (a field mapped as a type a generator could confuse it with), and on each
+pattern's template in queries.json `remove-size`, `change-size`, `flip-sort`, `drop-filter` and
+`drop-range-bound` (on the bundled scenarios and the search design's own models, whose patterns
+sort and filter on ranges). Only the
 model-derived test data can tell these apart from the design: the query operators are caught by
 the discriminating data of the generated tests (a partition beyond the limit, rows outside each
 bound), which no catalog check reads.
@@ -38,7 +41,8 @@ from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
 from polyplan.validate.store_mutations import StoreMutation, judged, store_mutations
 from tests.conftest import SCENARIOS, planned
-from tests.test_opensearch_design import opensearch_scenario
+from tests.test_opensearch_design import opensearch_scenario, opensearch_text
+from tests.test_search_design import OWN_MODELS
 
 ENGINES = [
     pytest.param("redis", marks=pytest.mark.redis, id="redis"),
@@ -57,7 +61,14 @@ EXPECTED_OPERATORS = {
         "flip-sort",
         "drop-range-bound",
     },
-    "opensearch": {"change-mapping-type"},
+    "opensearch": {
+        "change-mapping-type",
+        "remove-size",
+        "change-size",
+        "flip-sort",
+        "drop-filter",
+        "drop-range-bound",
+    },
     "mongodb": {
         "drop-index",
         "reorder-index",
@@ -76,14 +87,19 @@ EXPLAINED = {("mongodb", "drop-required"): "rejects a document (missing required
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
-    """ "bundled" and "opensearch" (the scenarios with their search engine switched) → scenario
-    stem → its full plan folder (written once for the module)."""
+    """ "bundled" and "opensearch" (the scenarios with their search engine switched, and the search
+    design's own models) → scenario stem → its full plan folder (written once for the module)."""
     found: dict[str, dict[str, Path]] = {"bundled": {}, "opensearch": {}}
     for scenario in SCENARIOS:
         for variant, plan in (("bundled", planned(scenario)), ("opensearch", opensearch_scenario(scenario.stem))):
             folder = tmp_path_factory.mktemp(f"{variant}-{scenario.stem}") / "out"
             write_tree(render(plan)[0], folder)
             found[variant][scenario.stem] = folder
+    # The search design's own models: their patterns sort and filter on ranges.
+    for name, text in sorted(OWN_MODELS.items()):
+        folder = tmp_path_factory.mktemp(f"opensearch-{name}") / "out"
+        write_tree(render(opensearch_text(text, f"{name}.yaml"))[0], folder)
+        found["opensearch"][name] = folder
     return found
 
 

@@ -27,6 +27,7 @@ from polyplan.stores.search.documents import document_id, to_document
 from polyplan.stores.search.mapping import FieldUse, exact_field, field_mapping
 from polyplan.stores.search.queries import template_source
 from polyplan.stores.search.render import index_template
+from polyplan.validate.store_mutations import search_query_mutations
 from tests.conftest import SCENARIOS, planned
 
 # Logs (append-only, retention: rollover and delete) and articles (edited in place, strong reads).
@@ -340,7 +341,46 @@ def test_generated_tests_and_data_are_deterministic() -> None:
     case = logs["cases"]["search_logs"]
     assert case["expect"] in case["allowed"]
     assert set(case["params"]) == {"message_query", "service", "level_values", "at_from", "at_to"}
-    assert len(logs["docs"]) == 40
+    # The data discriminates: a group beyond the size, ties on the sort key, documents beyond each
+    # bound and failing each other filter (the seed's hot group added to the 40 random records).
+    assert len(logs["docs"]) > 40
+    assert case["matches"] > case["size"] == case["count"]
+    assert set(case["properties"]) <= set(case["shows"]) | {"ties at"}
+    for name in ("size", "sort at desc", "filter at_from", "filter at_to", "filter service", "filter level_values"):
+        assert name in case["shows"], name
+        if name.startswith("filter"):
+            assert case["without"][name] > case["matches"], name
+
+
+def test_search_query_mutations_edit_only_the_template(tmp_path: Any) -> None:
+    """Each search query operator changes one pattern's template and keeps the rest of it valid."""
+    files = Target().emit(_plan(EVENTS)).files
+    folder = tmp_path / "out"
+    (folder / "elasticsearch").mkdir(parents=True)
+    original = files["elasticsearch/queries.json"]
+    (folder / "elasticsearch" / "queries.json").write_text(original, encoding="utf-8")
+    mutations = search_query_mutations(folder, "elasticsearch")
+    assert {m.operator for m in mutations} == {
+        "remove-size",
+        "change-size",
+        "flip-sort",
+        "drop-filter",
+        "drop-range-bound",
+    }
+    for mutation in mutations:
+        ((path, text),) = mutation.edits
+        assert path == "elasticsearch/queries.json" and text != original, mutation.label
+        before = json.loads(original)["indexes"]
+        after = json.loads(text)["indexes"]
+        changed = [
+            (alias, name)
+            for alias in before
+            for name in before[alias]["patterns"]
+            if before[alias]["patterns"][name] != after[alias]["patterns"][name]
+        ]
+        assert changed == [(next(a for a, _ in changed), mutation.target)], mutation.label
+    bounds = sorted(m.detail for m in mutations if m.operator == "drop-range-bound")
+    assert bounds == ["at gte", "at lt"]
 
 
 def test_every_search_projection_of_every_scenario_gets_an_index() -> None:

@@ -277,6 +277,97 @@ def search_mutations(folder: Path, engine: str) -> list[StoreMutation]:
     return found
 
 
+# A search template's mustache parts that are not JSON, stood in for by JSON strings while a
+# mutation edits the body: `{{#toJson}}name{{/toJson}}` and the size with its default.
+_TO_JSON = re.compile(r"\{\{#toJson\}\}(\w+)\{\{/toJson\}\}")
+_SIZE = re.compile(r"\{\{size\}\}\{\{\^size\}\}(\d+)\{\{/size\}\}")
+_STAND_IN = re.compile(r'"@pp-(json|size):(\w+)@"')
+_SEARCH_BOUNDS = ("gt", "gte", "lt", "lte")
+
+
+def _template_body(source: str) -> Any:
+    """A search template's source parsed as JSON, its mustache parts as stand-in strings."""
+    return _json(_SIZE.sub(r'"@pp-size:\1@"', _TO_JSON.sub(r'"@pp-json:\1@"', source)))
+
+
+def _template_source(body: Any) -> str:
+    """`body` back as template source, in the generator's compact layout."""
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return _STAND_IN.sub(
+        lambda m: "{{#toJson}}" + m[2] + "{{/toJson}}" if m[1] == "json" else "{{size}}{{^size}}" + m[2] + "{{/size}}",
+        text,
+    )
+
+
+def search_query_mutations(folder: Path, engine: str) -> list[StoreMutation]:
+    """Per pattern template of `<engine>/queries.json`: its size removed or cut to a quarter, its
+    sort flipped, each filter of its bool query dropped and each bound of a range dropped. The
+    generated test runs these templates as stored, so only its model-derived data can tell."""
+    path = f"{engine}/queries.json"
+    if not (folder / path).is_file():
+        return []
+    text = _read(folder, path)
+    found: list[StoreMutation] = []
+    for alias, index in sorted(_json(text)["indexes"].items()):
+        for pattern, query in sorted(index["patterns"].items()):
+
+            def add(
+                operator: str,
+                change: Callable[[dict[str, Any]], Any],
+                detail: str,
+                alias: str = alias,
+                pattern: str = pattern,
+            ) -> None:
+                edited = _json(text)
+                entry = edited["indexes"][alias]["patterns"][pattern]
+                body = _template_body(entry["source"])
+                change(body)
+                entry["source"] = _template_source(body)
+                found.append(StoreMutation(operator, engine, pattern, ((path, _dump(edited, text)),), detail, (alias,)))
+
+            body = _template_body(query["source"])
+            size = _SIZE.search(query["source"])
+            if size:
+                add("remove-size", lambda b: b.pop("size"), f"size {size[1]}")
+                fewer = max(1, int(size[1]) // 4)
+                if fewer != int(size[1]):
+
+                    def cut(b: dict[str, Any], fewer: int = fewer) -> None:
+                        b["size"] = f"@pp-size:{fewer}@"
+
+                    add("change-size", cut, f"size {size[1]} → {fewer}")
+            if body.get("sort"):
+
+                def flip(b: dict[str, Any]) -> None:
+                    for key in b["sort"]:
+                        for spec in key.values():
+                            spec["order"] = "asc" if spec["order"] == "desc" else "desc"
+
+                add("flip-sort", flip, "every sort key")
+            filters = body.get("query", {}).get("bool", {}).get("filter", [])
+            for position, clause in enumerate(filters):
+                kind, spec = next(iter(clause.items()))
+                field = next(iter(spec))
+                if kind == "range":
+                    for bound in [b for b in spec[field] if b in _SEARCH_BOUNDS]:
+
+                        def drop_bound(
+                            b: dict[str, Any], position: int = position, field: str = field, bound: str = bound
+                        ) -> None:
+                            del b["query"]["bool"]["filter"][position]["range"][field][bound]
+                            if not set(b["query"]["bool"]["filter"][position]["range"][field]) & set(_SEARCH_BOUNDS):
+                                del b["query"]["bool"]["filter"][position]
+
+                        add("drop-range-bound", drop_bound, f"{field} {bound}")
+                else:
+
+                    def drop_filter(b: dict[str, Any], position: int = position) -> None:
+                        del b["query"]["bool"]["filter"][position]
+
+                    add("drop-filter", drop_filter, f"{kind} {field}")
+    return found
+
+
 # --- MongoDB (or FerretDB) -----------------------------------------------------------------------
 
 
@@ -383,8 +474,14 @@ def mongodb_query_mutations(folder: Path) -> list[StoreMutation]:
 GENERATORS: dict[str, Callable[[Path], list[StoreMutation]]] = {
     "redis": redis_mutations,
     "cassandra": lambda folder: [*cassandra_mutations(folder), *cassandra_query_mutations(folder)],
-    "elasticsearch": lambda folder: search_mutations(folder, "elasticsearch"),
-    "opensearch": lambda folder: search_mutations(folder, "opensearch"),
+    "elasticsearch": lambda folder: [
+        *search_mutations(folder, "elasticsearch"),
+        *search_query_mutations(folder, "elasticsearch"),
+    ],
+    "opensearch": lambda folder: [
+        *search_mutations(folder, "opensearch"),
+        *search_query_mutations(folder, "opensearch"),
+    ],
     "mongodb": lambda folder: [*mongodb_mutations(folder), *mongodb_query_mutations(folder)],
 }
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ def test_templates_are_complete() -> None:
             query = queries[alias]["patterns"][pattern]
             assert sorted(query["params"]) == sorted(case["params"])
             body = _fill(query["source"], case["params"])
-            assert body["size"] == case["size"]
+            assert body.get("size") == case["size"], f"{pattern}: the template's size is not the model's"
             for param in query["params"].values():
                 assert param["attribute"] in fields, f"{pattern}: {param['attribute']} is not mapped"
 
@@ -142,24 +143,44 @@ def _ordered(values: list[list[Any]], directions: list[str]) -> bool:
     return True
 
 
+def _data_shows(pattern: str, case: dict[str, Any]) -> None:
+    """The case's data has the properties it claims, before the server is asked anything; one
+    it cannot have is stated as a warning with the reason (the warnings summary lists it)."""
+    if "size" in case["shows"]:
+        assert case["matches"] > case["size"] and case["count"] == case["size"], f"{pattern}: the size is not shown"
+    for name, count in case["without"].items():
+        assert name in case["shows"] and count > case["matches"], f"{pattern}: dropping its {name} changes nothing"
+    for name, reason in sorted(case["properties"].items()):
+        if name not in case["shows"]:
+            why = reason or "no seeded document separates it"
+            warnings.warn(f"{pattern}: the data does not show its {name}: {why}", UserWarning, stacklevel=1)
+
+
 @pytest.mark.parametrize(("alias", "pattern"), CASES)
 def test_pattern(store: Any, alias: str, pattern: str) -> None:
     client, prefix, _ = store
     index = DATA["indexes"][alias]
     case = index["cases"][pattern]
+    _data_shows(pattern, case)
     template = prefix + case["template_id"]
     rendered = client.render_search_template(id=template, params=case["params"])["template_output"]
     valid = client.indices.validate_query(index=prefix + alias, query=rendered["query"], explain=True)
     assert valid["valid"], valid
     page = client.search_template(index=prefix + alias, id=template, params=case["params"])["hits"]["hits"]
     ids = [hit["_id"] for hit in page]
-    assert len(ids) <= case["size"]
-    assert set(ids) <= set(case["allowed"]), "a hit fails the pattern's filters"
+    assert len(ids) <= case["size"], f"{pattern}: more hits than the size"
+    assert set(ids) <= set(case["allowed"]), f"{pattern}: a hit fails the pattern's filters"
     if case["sort"]:
-        assert _ordered([hit["sort"] for hit in page], case["sort"])
+        assert _ordered([hit["sort"] for hit in page], case["sort"]), f"{pattern}: hits out of the sort order"
+    if case["count"] is not None:
+        assert len(ids) == case["count"], f"{pattern}: {len(ids)} hits, the model's answer has {case['count']}"
+    if case["order"] is not None:
+        assert ids == case["order"], f"{pattern}: the hits are not the model's answer in its order"
     params = dict(case["params"], size=len(index["docs"]))
     everything = [hit["_id"] for hit in client.search_template(index=prefix + alias, id=template, params=params)["hits"]["hits"]]
-    assert case["expect"] in everything, "the seeded document the parameters came from was not found"
+    assert case["expect"] in everything, f"{pattern}: the seeded document the parameters came from was not found"
+    # Every match, not one page: a filter or bound the page's sort and size hide still shows here.
+    assert set(everything) <= set(case["allowed"]), f"{pattern}: a match fails the pattern's filters"
     if case["exact"]:
         assert sorted(everything) == case["allowed"]
 '''
@@ -179,6 +200,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,7 +245,7 @@ def test_templates_are_complete() -> None:
             query = queries[alias]["patterns"][pattern]
             assert sorted(query["params"]) == sorted(case["params"])
             body = _fill(query["source"], case["params"])
-            assert body["size"] == case["size"]
+            assert body.get("size") == case["size"], f"{pattern}: the template's size is not the model's"
             for param in query["params"].values():
                 assert param["attribute"] in fields, f"{pattern}: {param['attribute']} is not mapped"
 
@@ -344,11 +366,25 @@ def _ordered(values: list[list[Any]], directions: list[str]) -> bool:
     return True
 
 
+def _data_shows(pattern: str, case: dict[str, Any]) -> None:
+    """The case's data has the properties it claims, before the server is asked anything; one
+    it cannot have is stated as a warning with the reason (the warnings summary lists it)."""
+    if "size" in case["shows"]:
+        assert case["matches"] > case["size"] and case["count"] == case["size"], f"{pattern}: the size is not shown"
+    for name, count in case["without"].items():
+        assert name in case["shows"] and count > case["matches"], f"{pattern}: dropping its {name} changes nothing"
+    for name, reason in sorted(case["properties"].items()):
+        if name not in case["shows"]:
+            why = reason or "no seeded document separates it"
+            warnings.warn(f"{pattern}: the data does not show its {name}: {why}", UserWarning, stacklevel=1)
+
+
 @pytest.mark.parametrize(("alias", "pattern"), CASES)
 def test_pattern(store: Any, alias: str, pattern: str) -> None:
     client, prefix, _ = store
     index = DATA["indexes"][alias]
     case = index["cases"][pattern]
+    _data_shows(pattern, case)
     template = prefix + case["template_id"]
     rendered = client.render_search_template(id=template, body={"params": case["params"]})["template_output"]
     valid = client.indices.validate_query(index=prefix + alias, body={"query": rendered["query"]}, explain=True)
@@ -356,13 +392,19 @@ def test_pattern(store: Any, alias: str, pattern: str) -> None:
     run = {"id": template, "params": case["params"]}
     page = client.search_template(index=prefix + alias, body=run)["hits"]["hits"]
     ids = [hit["_id"] for hit in page]
-    assert len(ids) <= case["size"]
-    assert set(ids) <= set(case["allowed"]), "a hit fails the pattern's filters"
+    assert len(ids) <= case["size"], f"{pattern}: more hits than the size"
+    assert set(ids) <= set(case["allowed"]), f"{pattern}: a hit fails the pattern's filters"
     if case["sort"]:
-        assert _ordered([hit["sort"] for hit in page], case["sort"])
+        assert _ordered([hit["sort"] for hit in page], case["sort"]), f"{pattern}: hits out of the sort order"
+    if case["count"] is not None:
+        assert len(ids) == case["count"], f"{pattern}: {len(ids)} hits, the model's answer has {case['count']}"
+    if case["order"] is not None:
+        assert ids == case["order"], f"{pattern}: the hits are not the model's answer in its order"
     everything_run = {"id": template, "params": dict(case["params"], size=len(index["docs"]))}
     everything = [hit["_id"] for hit in client.search_template(index=prefix + alias, body=everything_run)["hits"]["hits"]]
-    assert case["expect"] in everything, "the seeded document the parameters came from was not found"
+    assert case["expect"] in everything, f"{pattern}: the seeded document the parameters came from was not found"
+    # Every match, not one page: a filter or bound the page's sort and size hide still shows here.
+    assert set(everything) <= set(case["allowed"]), f"{pattern}: a match fails the pattern's filters"
     if case["exact"]:
         assert sorted(everything) == case["allowed"]
 '''

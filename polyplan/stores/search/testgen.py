@@ -1,14 +1,18 @@
 """Search design → generated pytest file and its data (pure).
 
-The data file holds the seeded documents (from `polyplan.seed.generate`) and, for every search
-pattern, the parameters of one run plus what it must return: the id of the document the
-parameters were taken from, and the ids every filter other than full text allows (so a pattern
-without full text must return exactly that set).
+The data file holds the seeded documents (from `polyplan.seed.generate`, with the hot groups of
+`polyplan.seed.discriminating`) and, for every search pattern, the parameters of one run plus
+what it must return: the id of the document the parameters were taken from, the ids every
+filter other than full text allows (so a pattern without full text must return exactly that
+set), and the model's own answer (`polyplan.stores.search.oracle`): the hit count (the size
+where the group is larger), the ids in order where the sort is total, and which properties of
+the pattern — its size, sort, ties, each filter and range bound — the data shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -17,25 +21,27 @@ from polyplan.model.derived import all_attributes
 from polyplan.model.schema import AccessPattern, Attribute, FilterOp, TypeName
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
+from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import generate, rows_for_scale
+from polyplan.stores.document.discriminating import make_ties
 from polyplan.stores.search.design import SearchDesign, SearchIndex
 from polyplan.stores.search.documents import document_id, to_document, to_json_value
 from polyplan.stores.search.field_oracle import field_requirements
 from polyplan.stores.search.mapping import NORMALIZER
+from polyplan.stores.search.oracle import OUTSIDE, answer, has_words, widened
+from polyplan.stores.search.oracle import comparable as _comparable
 from polyplan.stores.search.queries import SearchQuery
 
 SEED_ROWS = 40  # per entity: enough for every filter to match something, small enough to stay fast
-FIRST_VERSION = 10  # external versions of seeded documents start here, so "older" versions exist
+FIRST_VERSION = 10
+# Filters whose parameter a group of records shares (ranges are widened over the group instead).
+GROUPED = frozenset(
+    {FilterOp.EQ, FilterOp.IN, FilterOp.FULLTEXT, FilterOp.PREFIX}
+)  # external versions of seeded documents start here, so "older" versions exist
 
 
 def _fold(value: Any, folded: bool) -> Any:
     return value.casefold() if folded and isinstance(value, str) else value
-
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
 
 
 def _step(value: Any, attribute: Attribute) -> Any:
@@ -124,9 +130,15 @@ def _target(records: list[dict[str, Any]], pattern: AccessPattern) -> dict[str, 
         if f.value is not None
     ]
     candidates = [r for r in records if all(r.get(a) is not None for a in needed)] or records
-    for record in candidates:
-        if all(record.get(a) == v for a, v in constants):
-            return record
+    shared = [f.attribute for f in pattern.filters if f.value is None and f.op in GROUPED]
+    passing = [r for r in candidates if all(r.get(a) == v for a, v in constants)]
+    if passing:
+        # The record of the largest parameter group (the seed's hot group): more matches than the size.
+        sizes: dict[tuple[str, ...], int] = {}
+        for record in passing:
+            group = tuple(repr(record.get(a)) for a in shared)
+            sizes[group] = sizes.get(group, 0) + 1
+        return max(passing, key=lambda r: sizes[tuple(repr(r.get(a)) for a in shared)])
     record = candidates[0]
     for attr, value in constants:
         record[attr] = value
@@ -189,7 +201,34 @@ def _case(
         else:
             raw = _longest_word(str(value))
         params[param.name] = (param.attribute, param.op, raw)
+    # Ranges over the group rather than around the target: more matches than the size, and
+    # OUTSIDE records of the group beyond each bound.
+    words = {attr: str(raw) for attr, op, raw in params.values() if op == "fulltext"}
+    for name, (attr, op, raw) in list(params.items()):
+        if op == "prefix":
+            # The longest prefix of the target's value that more records than the size start with
+            # (else the shortest): a prefix group the size cuts.
+            for length in range(len(str(raw)), 0, -1):
+                params[name] = (attr, op, str(target[attr])[:length])
+                group_matches = _matcher(index, pattern, params)
+                if sum(1 for r in records if group_matches(r) and has_words(r, words)) > query.size:
+                    break
+            else:
+                # No prefix of the target's value does: the first letter most of the group shares.
+                others = _matcher(index, pattern, {n: p for n, p in params.items() if n != name})
+                firsts = Counter(
+                    str(r[attr])[:1].casefold() for r in records if r.get(attr) and others(r) and has_words(r, words)
+                )
+                if firsts:
+                    params[name] = (attr, op, min(firsts, key=lambda c: (-firsts[c], c)))
+    in_group = _matcher(index, pattern, {n: p for n, p in params.items() if not p[1].startswith("range_")})
+    group = [r for r in records if in_group(r)]
+    for name, (attr, op, raw) in list(params.items()):
+        if op.startswith("range_"):
+            params[name] = (attr, op, widened(group, attr, op, raw))
     matches = _matcher(index, pattern, params)
+    if not matches(target):
+        target = next((r for r in records if matches(r)), target)
     key = index.doc_id
     json_params = {
         name: (
@@ -199,7 +238,20 @@ def _case(
         )
         for name, (attr, op, raw) in params.items()
     }
+    checks = {
+        name: _check(attr, op, raw, _folds(index, attr)) for name, (attr, op, raw) in params.items() if op != "fulltext"
+    }
+    for flt in pattern.filters:
+        if flt.value is not None:
+            fold = _folds(index, flt.attribute)
+            members = [_fold(v, fold) for v in (flt.value if isinstance(flt.value, list) else [flt.value])]
+            checks[f"constant {flt.attribute}"] = _check(flt.attribute, "in", members, fold)
+    folded = {field for field, _ in query.sort if field in index.fields and _folds(index, field)}
+    oracle = answer(
+        records, lambda r: document_id(r, key), checks, words, query, folded, _unique_sort(pattern, attributes, query)
+    )
     return {
+        **oracle,
         "allowed": sorted(document_id(r, key) for r in records if matches(r)),
         "exact": not any(f.op is FilterOp.FULLTEXT for f in pattern.filters),
         "expect": document_id(target, key),
@@ -210,11 +262,45 @@ def _case(
     }
 
 
+def _make_ties(
+    index: SearchIndex, records: list[dict[str, Any]], attributes: dict[str, Attribute], cases: dict[str, Any]
+) -> bool:
+    """Ties on the first sort key of each sorted pattern among the records it matches, where the
+    model lets two records share it (see `make_ties`); whether a record changed."""
+    changed = False
+    by_id = {document_id(r, index.doc_id): r for r in records}
+    for query in index.queries:
+        if not query.sort or query.sort[0][0] not in attributes or attributes[query.sort[0][0]].unique:
+            continue
+        field = query.sort[0][0]
+        if field in index.doc_id:
+            continue
+        matching = [by_id[i] for i in cases[query.pattern]["allowed"] if by_id[i].get(field) is not None]
+        matching.sort(key=lambda r: _comparable(r[field]))
+        before = [r[field] for r in matching]
+        make_ties(matching, field)
+        changed |= before != [r[field] for r in matching]
+    return changed
+
+
+def _unique_sort(pattern: AccessPattern, attributes: dict[str, Attribute], query: SearchQuery) -> str | None:
+    """Why no two documents can tie on the first sort key (None when they can)."""
+    if not query.sort:
+        return None
+    attribute = attributes.get(query.sort[0][0])
+    if attribute is not None and attribute.unique:
+        return f"{query.sort[0][0]} is unique in the model"
+    return None
+
+
 def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
     """Seeded documents and per-pattern expectations for every index."""
     model = plan.model
-    rows = rows_for_scale(model, 0.0, minimum=SEED_ROWS)
-    seeded = generate(model, rows, only=[i.entity for i in design.indexes]) if design.indexes else {}
+    entities = [i.entity for i in design.indexes]
+    # Hot groups: per limited pattern a group beyond its size, OUTSIDE more per range bound,
+    # and records failing each constant.
+    rows, hot = discriminating_rows(model, rows_for_scale(model, 0.0, minimum=SEED_ROWS), entities, outside=OUTSIDE)
+    seeded = generate(model, rows, only=entities, hot=hot) if design.indexes else {}
     by_name = {p.name: p for p in model.access_patterns}
     indexes: dict[str, Any] = {}
     for index in design.indexes:
@@ -225,6 +311,12 @@ def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
             query.pattern: _case(index, query, by_name[query.pattern], records, attributes, targets[query.pattern])
             for query in index.queries
         }
+        if _make_ties(index, records, attributes, cases):
+            # The data changed: every case again, on the final records.
+            cases = {
+                query.pattern: _case(index, query, by_name[query.pattern], records, attributes, targets[query.pattern])
+                for query in index.queries
+            }
         docs = [
             {"_id": document_id(r, index.doc_id), "source": to_document(r, attributes), "version": FIRST_VERSION + i}
             for i, r in enumerate(records)
