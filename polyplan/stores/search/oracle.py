@@ -49,14 +49,15 @@ def widened(group: list[Record], attribute: str, op: str, raw: Any) -> Any:
     return ordered[position]
 
 
-def _tokens(text: Any) -> set[str]:
+def tokens(text: Any) -> set[str]:
+    """The casefolded words of `text` (a lower bound of what an analyzer indexes)."""
     return set("".join(c if c.isalnum() else " " for c in str(text).casefold()).split())
 
 
 def has_words(record: Record, words: Mapping[str, str]) -> bool:
     """Whether `record` holds each searched word as a token of its attribute (a lower bound of
     what the analyzer matches)."""
-    return all(attr in record and word.casefold() in _tokens(record[attr]) for attr, word in words.items())
+    return all(attr in record and word.casefold() in tokens(record[attr]) for attr, word in words.items())
 
 
 def _sorted(records: list[Record], sort: tuple[tuple[str, str], ...], folded: set[str]) -> list[Record]:
@@ -95,7 +96,7 @@ def answer(
     it does show, and per filter the count of matches without it."""
 
     def passes(record: Record, left_out: str | None = None) -> bool:
-        if any(attr not in record or word.casefold() not in _tokens(record[attr]) for attr, word in words.items()):
+        if any(attr not in record or word.casefold() not in tokens(record[attr]) for attr, word in words.items()):
             return False
         return all(check(record) for name, check in checks.items() if name != left_out)
 

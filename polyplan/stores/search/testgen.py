@@ -28,7 +28,7 @@ from polyplan.stores.search.design import SearchDesign, SearchIndex
 from polyplan.stores.search.documents import document_id, to_document, to_json_value
 from polyplan.stores.search.field_oracle import field_requirements
 from polyplan.stores.search.mapping import NORMALIZER
-from polyplan.stores.search.oracle import OUTSIDE, answer, has_words, widened
+from polyplan.stores.search.oracle import OUTSIDE, answer, has_words, tokens, widened
 from polyplan.stores.search.oracle import comparable as _comparable
 from polyplan.stores.search.queries import SearchQuery
 
@@ -72,9 +72,15 @@ def _step_down(value: Any, attribute: Attribute) -> Any:
     return value - 1
 
 
-def _longest_word(text: str) -> str:
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if len(w) >= 3]
-    return max(words, key=lambda w: (len(w), w)) if words else text
+def _searched_word(text: str, attribute: str, records: list[dict[str, Any]]) -> str:
+    """The word of the target's text that most seeded records hold (then the longest): records
+    outside the target's group that hold it too are what shows each other filter at work."""
+    words = sorted({w for w in "".join(c if c.isalnum() else " " for c in text).split() if len(w) >= 3})
+    if not words:
+        return text
+    folded = {w.casefold() for w in words}
+    holders = Counter(t for r in records if r.get(attribute) is not None for t in tokens(r[attribute]) & folded)
+    return max(words, key=lambda w: (holders[w.casefold()], len(w), w))
 
 
 def _folds(index: SearchIndex, attribute: str) -> bool:
@@ -199,7 +205,7 @@ def _case(
         elif param.op == "prefix":
             raw = str(value)[: max(1, len(str(value)) // 2)]
         else:
-            raw = _longest_word(str(value))
+            raw = _searched_word(str(value), param.attribute, records)
         params[param.name] = (param.attribute, param.op, raw)
     # Ranges over the group rather than around the target: more matches than the size, and
     # OUTSIDE records of the group beyond each bound.
