@@ -235,6 +235,7 @@ def test_tables_round_trip_as_data(tables: dict[str, TableSpec]) -> None:
 
 def test_summary_names_tables_and_engines(plan: Plan) -> None:
     summary = Target().emit(plan).summary
-    assert set(summary["engines"]) == {"postgresql", "mysql", "sqlite"}
+    # The model states no relational_dialects: its own engine (PostgreSQL by default) plus SQLite.
+    assert set(summary["engines"]) == {"postgresql", "sqlite"}
     assert summary["entity_tables"]["Order"] == "order"
     assert any(t["name"] == "order_products" and t["kind"] == "association" for t in summary["tables"])

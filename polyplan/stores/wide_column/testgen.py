@@ -18,7 +18,7 @@ from polyplan.model.schema import Direction, RequirementsModel, WriteKind, Write
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.discriminating import discriminating_rows
-from polyplan.seed.generate import generate, rows_for_scale
+from polyplan.seed.generate import RESERVE, generate, rows_for_scale
 from polyplan.stores.wide_column.counters import is_counter_table
 from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Table, WideColumnDesign, table_ttl
 from polyplan.stores.wide_column.discriminating import (
@@ -44,7 +44,9 @@ from polyplan.stores.wide_column.values import canonical, to_json
 from polyplan.stores.wide_column.writes import operations
 
 SEED_ROWS = 40
-SPARE_ROWS = 3  # generated beyond the loaded records: their unique values are free to write
+# Generated beyond the loaded records (their unique values are free to write): at most the
+# RESERVE that feasible_rows leaves, or a one-to-one or small unique space runs out.
+SPARE_ROWS = RESERVE
 COMPOUND = ("list", "udt")  # compared only through scalars: Cassandra reads an empty list back as null
 
 
