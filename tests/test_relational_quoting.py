@@ -27,7 +27,7 @@ from tests.test_relational_design import MODEL as LAYOUT_MODEL
 QUOTING_MODEL = """
 name: quoting
 engines: {relational: sqlite, search: null}
-options: {fulltext_fallback: relational}
+options: {fulltext_fallback: relational, relational_dialects: [postgresql, mysql, sqlite]}
 entities:
   Order:
     placement: {family: relational}
@@ -75,7 +75,13 @@ access_patterns:
   - {name: search_groups, entity: Group, filters: [{attribute: "note text", op: fulltext}], limit: 5, rate: 50}
 """
 
-MODELS = {"quoting": QUOTING_MODEL, "layout": LAYOUT_MODEL}
+# Every dialect, since these tests apply the schema on each engine (a model's default is its own
+# engine plus SQLite).
+EVERY_DIALECT = "options: {relational_dialects: [postgresql, mysql, sqlite]}\n"
+MODELS = {
+    "quoting": QUOTING_MODEL,
+    "layout": LAYOUT_MODEL.replace("name: layout\n", "name: layout\n" + EVERY_DIALECT, 1),
+}
 ENGINES = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
