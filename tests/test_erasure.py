@@ -21,6 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.pipeline import plan_text, write_plan
+from polyplan.security.design import PGCRYPTO
+from polyplan.security.envelope import is_erased
 from polyplan.security.erasure import (
     ANONYMIZE,
     AUDIT_ERASURE_FILE,
@@ -34,6 +36,7 @@ from polyplan.stores.cache.codec import key_part
 from polyplan.stores.relational.connect import scratch_database, split_statements
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.testkit import resolve_url
+from polyplan.validate.encryption import ENCRYPTION_FILE, EncryptionHarness
 from polyplan.validate.relational import Harness
 from polyplan.validate.security import SecurityHarness
 from tests.conftest import ROOT
@@ -93,12 +96,13 @@ def _text(value: Any) -> str:
     return value.hex() if isinstance(value, bytes) else str(value)
 
 
-def read_all(engine: sa.Engine, harness: Harness) -> Rows:
-    """Every row of every table, keyed by its primary key (as text)."""
+def read_all(engine: sa.Engine, harness: Harness, crypt: EncryptionHarness | None = None) -> Rows:
+    """Every row of every table, keyed by its primary key (as text); with `crypt`, the ciphertext
+    and keyed-hash columns of encryption.sql too."""
     found: Rows = {}
     with engine.connect() as connection:
         for spec in harness.tables:
-            table = harness.metadata.tables[spec.name]
+            table = crypt.table(spec.name) if crypt else harness.metadata.tables[spec.name]
             rows = [dict(r._mapping) for r in connection.execute(sa.select(table))]
             found[spec.name] = {tuple(_text(r[c]) for c in spec.primary_key): r for r in rows}
     return found
@@ -174,18 +178,27 @@ def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
     plan = design_erasure(harness.model, harness.tables)
     assert plan.subject_table is not None
     sql = (plan_dir / "relational" / engine_name / ERASURE_FILE).read_text(encoding="utf-8")
-    with scratch_database(resolve_url(engine_name)) as engine:
-        harness.load(engine)
-        before = read_all(engine, harness)
+    # With encrypt_pii the database is the encrypted one: expand, the application's backfill, contract.
+    encrypted = (plan_dir / "relational" / engine_name / ENCRYPTION_FILE).exists()
+    crypt = EncryptionHarness.from_plan_folder(plan_dir / "tests", engine_name) if encrypted else None
+    url = resolve_url(engine_name)
+    with crypt.database(url) if crypt else scratch_database(url) as engine:
+        if crypt is None:
+            harness.load(engine)
+        before = read_all(engine, harness, crypt)
         subject = pick_subject(harness, before, plan.subject_table)
         mine = members(harness, before, subject, plan)
         # The id as the database stores it: a uuid is 32 hex digits on MariaDB and SQLite.
         bound = subject.hex if isinstance(subject, uuid.UUID) and engine_name != "postgresql" else subject
         with engine.begin() as connection:
+            if crypt and engine_name == "postgresql":
+                crypt.set_key(connection, crypt.pg_key)  # required pgcrypto columns get an encrypted placeholder
             for statement in split_statements(sql):
                 connection.execute(sa.text(statement), {PARAMETER: bound})
-        after = read_all(engine, harness)
+        after = read_all(engine, harness, crypt)
     report: dict[str, Any] = {}
+    if crypt:
+        report["(ciphertexts and keyed hashes of the subject, all gone)"] = cipher_gone(crypt, before, after, mine)
     secrets = {
         v for name, keys in mine.items() for k in keys for v in pii_values(harness.by_name[name], before[name][k])
     }
@@ -237,6 +250,38 @@ def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
     assert not left, left
     report["(PII values of the subject, all gone)"] = len(secrets)
     return report
+
+
+def cipher_gone(crypt: EncryptionHarness, before: Rows, after: Rows, mine: dict[str, set[tuple[str, ...]]]) -> int:
+    """No row of any table holds a ciphertext or keyed hash of the subject's rows after the erasure;
+    the kept rows' required ciphertexts hold erasure's marker (never an envelope). Returns how many
+    values of the subject there were."""
+    names: dict[str, list[str]] = {}
+    for item in crypt.layout.columns:
+        names.setdefault(item.table, []).extend(n for n in (item.ciphertext, item.keyed_hash) if n)
+    secrets = {
+        bytes(row[n])
+        for table, columns in names.items()
+        for key in mine.get(table, set())
+        if key in before[table]
+        for n in columns
+        if (row := before[table][key])[n] is not None
+    }
+    assert secrets, "the subject's rows hold no ciphertext: nothing was proven"
+    left = [
+        (table, n)
+        for table, columns in names.items()
+        for row in after[table].values()
+        for n in columns
+        if row[n] is not None and bytes(row[n]) in secrets
+    ]
+    assert not left, left
+    for table in names:
+        for key in mine.get(table, set()) & set(after[table]):
+            for item in (i for i in crypt.layout.columns if i.table == table and i.method != PGCRYPTO):
+                blob = after[table][key][item.ciphertext]
+                assert blob is None or is_erased(blob), (table, item.ciphertext)
+    return len(secrets)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -308,34 +353,53 @@ def test_erasure_sql_binds_only_the_subject_and_orders_children_first(folders: d
     assert "## Erasure" in doc and "| ticket | Ticket | detach | on_delete: set_null | person_id |" in doc
 
 
-def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str, Path]) -> None:
-    """shop audits Order: the trail keeps every row, the subject's with the street set to null."""
+@pytest.mark.parametrize("engine_name", ["postgresql", "mysql"])
+def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str, Path], engine_name: str) -> None:
+    """shop audits Order: the trail keeps every row, the subject's with the street set to null
+    (PostgreSQL: the guard disabled in the transaction; MariaDB: the guard's erasure flag)."""
     plan_dir = folders["shop"]
-    harness = SecurityHarness.from_plan_folder(plan_dir / "tests", "postgresql")
+    harness = SecurityHarness.from_plan_folder(plan_dir / "tests", engine_name)
     base = harness.base
     design = design_erasure(base.model, base.tables)
     assert design.subject_table == "customer"
-    folder = plan_dir / "relational" / "postgresql"
+    folder = plan_dir / "relational" / engine_name
     statements = split_statements((folder / ERASURE_FILE).read_text(encoding="utf-8"))
     statements += split_statements((folder / AUDIT_ERASURE_FILE).read_text(encoding="utf-8"))
-    with harness.database(resolve_url("postgresql")) as engine:
+    with harness.database(resolve_url(engine_name)) as engine:
+        quote = engine.dialect.identifier_preparer.quote
         before = read_all(engine, base)
         subject = pick_subject(base, before, "customer")
         other = next(r["customer_id"] for r in before["order"].values() if r["customer_id"] != subject)
+        # The ids as the database stores them: a uuid is 32 hex digits on MariaDB.
+        bound, other = (subject, other) if engine_name == "postgresql" else (subject.hex, other.hex)
         with engine.begin() as connection:  # a workload the trail records, PII included
             connection.execute(
-                sa.text('UPDATE "order" SET status = status WHERE customer_id IN (:a, :b)'), {"a": subject, "b": other}
+                sa.text(
+                    f"UPDATE {quote('order')} SET status = status, shipping_address_street = "
+                    "shipping_address_street WHERE customer_id IN (:a, :b)"
+                ),
+                {"a": bound, "b": other},
             )
         trail_before = harness.audit_rows(engine)
         with engine.begin() as connection:
+            if engine_name == "postgresql":  # required pgcrypto columns get an encrypted placeholder
+                connection.execute(sa.text("SELECT set_config('app.pii_key', 'k', true)"))
             for statement in statements:
-                connection.execute(sa.text(statement), {PARAMETER: subject})
+                connection.execute(sa.text(statement), {PARAMETER: bound})
         trail_after = harness.audit_rows(engine)
         append_only, _ = harness.audit_changes_refused(engine)
-    mine = {str(r["id"]) for r in before["order"].values() if r["customer_id"] == subject}
+        # The erasure flag lets the row images change, never who acted: the guard still refuses that.
+        with engine.connect() as connection:
+            if engine_name == "mysql":
+                connection.exec_driver_sql("SET @app_audit_erasure = 1")
+                with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                    connection.exec_driver_sql(f"UPDATE {quote(harness.security.audit_table or '')} SET actor = 'x'")
+                with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                    connection.exec_driver_sql(f"DELETE FROM {quote(harness.security.audit_table or '')}")
+    mine = {_text(r["id"]) for r in before["order"].values() if r["customer_id"] == subject}
 
     def of_subject(row: dict[str, Any]) -> bool:
-        return any((row[side] or {}).get("customer_id") == str(subject) for side in ("old_row", "new_row"))
+        return any((row[side] or {}).get("customer_id") == str(bound) for side in ("old_row", "new_row"))
 
     after_by_id = {row["id"]: row for row in trail_after}
     # Kept, not deleted: every earlier audit row is still there; the erasure's own updates are recorded.
@@ -347,13 +411,26 @@ def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str,
     # The subject's audit rows hold no street any more (nor its ciphertext).
     subject_rows = [row for row in trail_after if of_subject(row)]
     assert len(subject_rows) == 2 * len(mine)
+    streets = {
+        row[side]["shipping_address_street"]
+        for row in trail_before
+        if of_subject(row)
+        for side in ("old_row", "new_row")
+    }
+    assert streets - {None}, "the workload recorded no street of the subject: nothing was proven"
     for row in subject_rows:
         for side in ("old_row", "new_row"):
             assert row[side]["shipping_address_street"] is None
             assert "shipping_address_street_enc" not in row[side]
+        assert {row["table_name"], row["operation"], row["actor"]} == {
+            after_by_id[row["id"]]["table_name"],
+            after_by_id[row["id"]]["operation"],
+            after_by_id[row["id"]]["actor"],
+        }
     assert append_only  # the guard is back on after the erasure's transaction
     print(
-        f"\naudit trail: {len(trail_before)} rows before, {len(trail_after)} after, {len(subject_rows)} of the subject"
+        f"\n{engine_name} audit trail: {len(trail_before)} rows before, {len(trail_after)} after, "
+        f"{len(subject_rows)} of the subject"
     )
 
 
