@@ -505,6 +505,58 @@ def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str,
     )
 
 
+DEEP_AUDITED = DEEP.replace("  data_subject: Person", "  data_subject: Person\n  audit: [Project, Task, Comment]")
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql", "mysql"])
+def test_audit_rows_of_the_subject_are_anonymized_at_every_depth(tmp_path: Path, engine_name: str) -> None:
+    """Projects, tasks and comments audited: the subject's audit rows at all three depths lose their
+    PII (found through the trail itself once erasure.sql deleted the rows), every other one is unchanged."""
+    (tmp_path / "deep.yaml").write_text(DEEP_AUDITED, encoding="utf-8")
+    write_plan(tmp_path / "deep.yaml", tmp_path / "plan")
+    harness = SecurityHarness.from_plan_folder(tmp_path / "plan" / "tests", engine_name)
+    base = harness.base
+    design = design_erasure(base.model, base.tables)
+    folder = tmp_path / "plan" / "relational" / engine_name
+    statements = split_statements((folder / ERASURE_FILE).read_text(encoding="utf-8"))
+    statements += split_statements((folder / AUDIT_ERASURE_FILE).read_text(encoding="utf-8"))
+    pii = {"project": "title", "task": "detail", "comment": "body"}
+    with harness.database(resolve_url(engine_name)) as engine:
+        quote = engine.dialect.identifier_preparer.quote
+        before = read_all(engine, base)
+        subject = pick_subject(base, before, "person")
+        mine = members(base, before, subject, design)
+        with engine.begin() as connection:  # a workload the trail records: every row's PII in its images
+            for table, column in pii.items():
+                connection.execute(sa.text(f"UPDATE {quote(table)} SET {quote(column)} = {quote(column)}"))
+        trail_before = harness.audit_rows(engine)
+        bound = subject if engine_name == "postgresql" else subject.hex
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement), {PARAMETER: bound})
+        trail_after = harness.audit_rows(engine)
+    ids = {table: {str(uuid.UUID(key[0])) for key in mine[table]} for table in pii}
+    assert all(ids.values()), ids
+
+    def of_subject(row: dict[str, Any]) -> bool:
+        images = [row[side] for side in ("old_row", "new_row") if row[side]]
+        return any(str(uuid.UUID(image["id"])) in ids[row["table_name"]] for image in images)
+
+    after_by_id = {row["id"]: row for row in trail_after}
+    deleted = sum(len(v) for v in ids.values())
+    assert len(trail_after) == len(trail_before) + deleted  # erasure's own deletes are recorded, nothing removed
+    others = [row for row in trail_before if not of_subject(row)]
+    assert others and all(after_by_id[row["id"]] == row for row in others)
+    theirs = [row for row in trail_after if of_subject(row)]
+    by_table = {table: sum(row["table_name"] == table for row in theirs) for table in pii}
+    assert all(by_table.values()), by_table
+    for row in theirs:
+        for side in ("old_row", "new_row"):
+            if row[side]:
+                assert row[side][pii[row["table_name"]]] is None, row
+    print(f"\n{engine_name}: audit rows of the subject anonymized per table {by_table}; {len(others)} others unchanged")
+
+
 def test_redis_erasure_script_deletes_the_subjects_cached_entries_only(tmp_path: Path) -> None:
     """social with `data_subject: Account`: the account cache (keyed by handle) loses the subject's entry."""
     import redis

@@ -524,16 +524,24 @@ AUDIT_ERASURE_FILE = "erasure_audit.sql"
 
 
 def audit_covered(plan: ErasurePlan, audited_tables: Sequence[str]) -> list[TableStep]:
-    """Audited steps whose audit rows erasure_audit.sql rewrites: the subject's own table and its
-    direct children (their audit rows name the subject's key in the row or its reference)."""
-    return [
-        s
-        for s in plan.steps
-        if s.table in audited_tables
-        and not s.leaf
-        and s.action in (DELETE, ANONYMIZE)
-        and (s.table == plan.subject_table or any(fk.ref_table == plan.subject_table for fk in s.parents))
-    ]
+    """Audited steps whose audit rows erasure_audit.sql rewrites: the subject's own table, and every
+    table further away whose parents' keys of the subject are still known after erasure.sql (the
+    subject's key; a parent whose rows are kept; an audited parent itself covered)."""
+    steps = {s.table: s for s in plan.steps if not s.leaf and s.action in (DELETE, ANONYMIZE)}
+    audited = set(audited_tables)
+
+    def known(table: str) -> bool:  # the subject's keys of `table` can be read after erasure.sql
+        return table == plan.subject_table or steps[table].action == ANONYMIZE or (table in audited and found(table))
+
+    def found(table: str) -> bool:  # its audit rows of the subject can be told from the others
+        step = steps[table]
+        if table == plan.subject_table:
+            return True
+        return bool(step.parents) and all(
+            len(fk.columns) == 1 and fk.ref_table in steps and known(fk.ref_table) for fk in step.parents
+        )
+
+    return [s for s in steps.values() if s.table in audited and found(s.table)]
 
 
 def render_audit_erasure_sql(
@@ -556,17 +564,13 @@ def render_audit_erasure_sql(
     audit = quote(audit_table)
     guard = quote(f"{audit_table}_append_only")
     statements: list[tuple[str, str]] = []
-    for target in audit_targets(plan, tables, audited_tables):
-        step, pii, links = target.step, target.pii, target.links
+    for target in audit_targets(plan, tables, audited_tables, audit_table, "postgresql"):
+        step, pii = target.step, target.pii
         nulls = ", ".join(f"{_text_literal(c)}, NULL" for c in pii)
         # With encrypt_pii the audited row also carries the ciphertext and keyed hash: dropped too.
         cipher = [f"{c}{suffix}" for c in pii for suffix in ("_enc", "_hmac")] if model.security.encrypt_pii else []
         drop = f" - ARRAY[{', '.join(_text_literal(c) for c in cipher)}]" if cipher else ""
-        match = " OR ".join(
-            f"{side} ->> {_text_literal(c)} = CAST(:{PARAMETER} AS TEXT)"
-            for c in links
-            for side in ("old_row", "new_row")
-        )
+        match = target.match
         statements.append(
             (
                 f"{step.table}: {', '.join(pii)} set to null in the audit rows of the subject",
