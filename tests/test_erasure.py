@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from polyplan.pipeline import plan_text, render, write_plan
 from polyplan.security.design import PGCRYPTO
+from polyplan.security.encryption import KEY_SETTING
 from polyplan.security.envelope import is_erased
 from polyplan.security.erasure import (
     ANONYMIZE,
@@ -240,9 +241,14 @@ def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
             for statement in split_statements(sql):
                 connection.execute(sa.text(statement), {PARAMETER: bound})
         after = read_all(engine, harness, crypt)
+        pgcrypto = crypt is not None and engine_name == "postgresql"
+        placeholders = pgcrypto_placeholders(crypt, engine, after, mine) if crypt and pgcrypto else {}
     report: dict[str, Any] = {}
     if crypt:
         report["(ciphertexts and keyed hashes of the subject, all gone)"] = cipher_gone(crypt, before, after, mine)
+        assert all(placeholders.values()), placeholders
+        if placeholders:
+            report["(pgcrypto placeholders that decrypt to erased-<key>)"] = sum(placeholders.values())
     secrets = {
         v for name, keys in mine.items() for k in keys for v in pii_values(harness.by_name[name], before[name][k])
     }
@@ -295,6 +301,30 @@ def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
     assert not left, left
     report["(PII values of the subject, all gone)"] = len(secrets)
     return report
+
+
+def pgcrypto_placeholders(
+    crypt: EncryptionHarness, engine: sa.Engine, after: Rows, mine: dict[str, set[tuple[str, ...]]]
+) -> dict[str, int]:
+    """Required pgcrypto columns of the subject's kept rows: how many decrypt, with the session's
+    key, to erasure's placeholder `erased-<row key>` (the database can still decrypt the column)."""
+    found: dict[str, int] = {}
+    with engine.begin() as connection:
+        crypt.set_key(connection, crypt.pg_key)
+        for item in crypt.layout.columns:
+            if item.method != PGCRYPTO or not item.required:
+                continue
+            keys = mine.get(item.table, set()) & set(after[item.table])
+            opened = 0
+            for key in keys:
+                blob = after[item.table][key][item.ciphertext]
+                text = connection.execute(
+                    sa.text(f"SELECT pgp_sym_decrypt(:blob, current_setting('{KEY_SETTING}'))"), {"blob": blob}
+                ).scalar_one()
+                opened += text == f"erased-{key[0]}"
+            if keys:
+                found[item.context] = opened if opened == len(keys) else 0
+    return found
 
 
 def cipher_gone(crypt: EncryptionHarness, before: Rows, after: Rows, mine: dict[str, set[tuple[str, ...]]]) -> int:
