@@ -21,6 +21,8 @@ import pytest
 from polyplan.emit.diagram import build_graph, render_dbml, render_dot
 from polyplan.emit.report_schema import store_schemas
 from polyplan.pipeline import plan_text
+from polyplan.stores.relational import Target
+from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.testkit import required_engines
 from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
 
@@ -76,6 +78,13 @@ def parse(text: str) -> Page:
     return page
 
 
+def relational_design(scenario: Path) -> RelationalDesign:
+    """The relational target's design of a bundled scenario, as the pipeline hands it to the report."""
+    design = Target().emit(planned(scenario)).design
+    assert isinstance(design, RelationalDesign)
+    return design
+
+
 def expected_indexes(files: dict[str, str]) -> set[str]:
     """Every index the plan's artifacts name (relational indexes of the chosen engine, MongoDB
     indexes), from the artifacts themselves rather than from the report's own reader."""
@@ -115,7 +124,7 @@ def test_report_holds_every_entity_index_store_and_diagram(scenario: Path) -> No
     assert sum(1 for i in page.ids if i.startswith("svg-erd-")) == 1 + (len(stores) if len(stores) > 1 else 0)
     assert "svg-capacity" in page.ids and "search" in page.ids
     text = "".join(page.text)
-    for schema in store_schemas(files, plan.model.engines.relational or "postgresql"):
+    for schema in store_schemas(files, relational_design(scenario), plan.model.engines.relational or "postgresql"):
         assert schema.store in text
         for obj in schema.objects:
             assert obj.name in page.data_attributes["data-object"]
@@ -254,6 +263,6 @@ def test_a_large_markdown_artifact_is_named_not_inlined() -> None:
     scenario = ROOT / "scenarios" / "shop.yaml"
     files = dict(rendered(scenario))
     files["docs/index-plan.md"] = "# Index plan\n\n" + "- marker-of-a-large-plan\n" * (MARKDOWN_INLINE_MAX // 20)
-    text = "".join(parse(render_report(planned(scenario), files, [])).text)
+    text = "".join(parse(render_report(planned(scenario), files, [], relational_design(scenario))).text)
     assert "docs/index-plan.md (" in text and "is too large to show here" in text
     assert "marker-of-a-large-plan" not in text and "Security plan" in text  # the small ones are still shown
