@@ -379,3 +379,39 @@ def test_erd_edges_pass_no_other_box_on_a_dense_grid() -> None:
     )
     svg = erd_svg(Graph("dense", boxes, links), {box.name: box.name for box in boxes}, "svg-dense")
     assert assert_edges_avoid_boxes(svg) == (25, len(links)) and len(pairs) > 40
+
+
+def test_erd_edges_pass_no_other_box_on_a_large_random_graph() -> None:
+    """150 boxes of random sizes (a 13-column grid with a part-filled last row) and 250 random
+    relationships, self-references and repeats included, from a fixed seed."""
+    import random
+
+    from polyplan.emit.diagram import Box, Column, Graph, Link
+    from polyplan.emit.svg import erd_svg
+
+    rng = random.Random(13)
+    boxes = tuple(
+        Box(
+            f"E{i}",
+            "document:mongodb",
+            (),
+            tuple(Column("c" * rng.randint(1, 30), "int", (), None) for _ in range(rng.randint(0, 8))),
+        )
+        for i in range(150)
+    )
+    links = tuple(
+        Link(
+            f"r{k}",
+            "many_to_many",
+            f"E{rng.randrange(150)}",
+            f"E{rng.randrange(150)}",
+            ("*", "*"),
+            False,
+            False,
+            (),
+            (),
+        )
+        for k in range(250)
+    )
+    svg = erd_svg(Graph("random", boxes, links), {box.name: box.name for box in boxes}, "svg-random")
+    assert assert_edges_avoid_boxes(svg) == (150, 250)
