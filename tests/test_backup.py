@@ -20,8 +20,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from polyplan.emit.capacity import store_bytes
 from polyplan.pipeline import plan_text, render, write_plan
-from polyplan.security.backup import BACKUP_DOC, METHODS, doc_steps, seconds
+from polyplan.security.backup import BACKUP_DOC, METHODS, design_backup, doc_steps, seconds
+from polyplan.security.restore_time import THROUGHPUT, estimate_restore, shown
 from polyplan.stores.relational.connect import create_engine, scratch_database
 from polyplan.testkit import resolve_url
 from polyplan.validate.relational import Harness
@@ -139,3 +141,40 @@ def test_an_rpo_shorter_than_the_method_gives_is_an_error_at_its_line(tmp_path: 
 def test_a_malformed_duration_is_a_coded_error(tmp_path: Path) -> None:
     result = _plan_exit(tmp_path, MODEL.replace("rpo: 15m", "rpo: 15 minutes"))
     assert result.returncode == 2 and "recovery.rpo" in result.stderr and "[PP" in result.stderr, result.stderr
+
+
+# The ledger at a size whose restore cannot fit a 10-minute rto: 2 billion entries at the horizon.
+LARGE = MODEL.replace(
+    "    recovery: {rpo: 5m, rto: 30m, retention_days: 30}",
+    "    growth: {initial_rows: 2000000000}\n    recovery: {rpo: 5m, rto: 10m, retention_days: 30}",
+)
+
+
+def test_restore_estimate_follows_the_capacity_model_and_the_documented_throughput() -> None:
+    medium = MODEL.replace(
+        "    recovery: {rpo: 5m", "    growth: {initial_rows: 5000000, rows_per_day: 20000}\n    recovery: {rpo: 5m"
+    )
+    plan = plan_text(medium, "ledger.yaml")
+    files, diagnostics = render(plan)
+    doc = files[BACKUP_DOC]
+    (estimate,) = [estimate_restore(plan, store) for store in design_backup(plan)[0]]
+    payload = store_bytes(plan)["relational (postgresql)"][-1]
+    rate = THROUGHPUT["postgresql"]
+    assert estimate.payload_bytes == payload > 0
+    assert estimate.seconds == rate.startup_seconds + round(payload / (rate.payload_mb_per_s * 1_000_000))
+    assert not estimate.over and "PP453" not in {d.code for d in diagnostics}
+    row = next(line for line in doc.splitlines() if line.startswith("| postgresql | ") and "MB/s" in line)
+    assert f"| {shown(estimate.seconds)} | 30m | yes |" in row, row
+
+
+def test_a_restore_longer_than_the_rto_warns_at_the_rto(tmp_path: Path) -> None:
+    result = _plan_exit(tmp_path, LARGE)
+    assert result.returncode == 0, result.stderr  # a warning: the plan is still written
+    line = LARGE.splitlines().index("    recovery: {rpo: 5m, rto: 10m, retention_days: 30}") + 1
+    warnings = [ln for ln in (result.stdout + result.stderr).splitlines() if "PP453" in ln]
+    assert len(warnings) == 1 and f"ledger.yaml:{line}:" in warnings[0], warnings
+    assert "entities.Entry.recovery.rto" in warnings[0] and "over the rto of Entry (10m)" in warnings[0]
+    doc = (tmp_path / "out" / BACKUP_DOC).read_text(encoding="utf-8")
+    row = next(line for line in doc.splitlines() if line.startswith("| postgresql | ") and "MB/s" in line)
+    assert row.endswith("| 10m | no (PP453) |"), row
+    print("\n" + warnings[0])

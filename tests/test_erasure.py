@@ -20,7 +20,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from polyplan.pipeline import plan_text, write_plan
+from polyplan.pipeline import plan_text, render, write_plan
+from polyplan.security.design import PGCRYPTO
+from polyplan.security.encryption import KEY_SETTING
+from polyplan.security.envelope import is_erased
 from polyplan.security.erasure import (
     ANONYMIZE,
     AUDIT_ERASURE_FILE,
@@ -34,6 +37,7 @@ from polyplan.stores.cache.codec import key_part
 from polyplan.stores.relational.connect import scratch_database, split_statements
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.testkit import resolve_url
+from polyplan.validate.encryption import ENCRYPTION_FILE, EncryptionHarness
 from polyplan.validate.relational import Harness
 from polyplan.validate.security import SecurityHarness
 from tests.conftest import ROOT
@@ -84,7 +88,51 @@ DELETED = MODEL.replace(
     "growth: {initial_rows: 300, must_keep: true}", "growth: {initial_rows: 300}\n    erasure: delete"
 )
 
-MODELS = {"kept": MODEL, "deleted": DELETED}
+# Three levels below the subject (projects, their tasks, the tasks' comments; comments also hang
+# off projects: two paths to one table): erasure follows the graph to every depth, deletes leaves
+# before parents and detaches the reviews of erased tasks.
+DEEP = """
+name: deep
+options: {relational_dialects: [postgresql, mysql, sqlite]}
+entities:
+  Person:
+    attributes:
+      email: {type: string, max_length: 120, unique: true, pii: contact}
+    growth: {initial_rows: 40}
+  Project:
+    attributes:
+      title: {type: string, max_length: 80, pii: contact}
+    growth: {initial_rows: 120}
+  Task:
+    attributes:
+      detail: {type: string, max_length: 120, pii: contact}
+    growth: {initial_rows: 360}
+  Comment:
+    attributes:
+      body: {type: string, max_length: 200, pii: contact}
+    growth: {initial_rows: 1000}
+  Review:
+    attributes:
+      verdict: {type: string, max_length: 40}
+    growth: {initial_rows: 200}
+relationships:
+  - {name: person_projects, kind: one_to_many, from: Person, to: Project, owned: true}
+  - {name: project_tasks, kind: one_to_many, from: Project, to: Task, owned: true}
+  - {name: task_comments, kind: one_to_many, from: Task, to: Comment, owned: true}
+  - {name: project_comments, kind: one_to_many, from: Project, to: Comment, required: false}
+  - {name: task_reviews, kind: one_to_many, from: Task, to: Review, required: false, on_delete: set_null}
+security:
+  data_subject: Person
+"""
+# With a reference cycle project → task → review → project (no seed loader orders mutually
+# dependent tables, so checked on the design and the emitted text).
+DEEP_CYCLE = DEEP.replace(
+    "security:",
+    "  - {name: review_projects, kind: one_to_many, from: Review, to: Project, required: false, on_delete: set_null}\n"
+    "security:",
+)
+
+MODELS = {"kept": MODEL, "deleted": DELETED, "deep": DEEP}
 
 Rows = dict[str, dict[tuple[str, ...], dict[str, Any]]]
 
@@ -93,12 +141,13 @@ def _text(value: Any) -> str:
     return value.hex() if isinstance(value, bytes) else str(value)
 
 
-def read_all(engine: sa.Engine, harness: Harness) -> Rows:
-    """Every row of every table, keyed by its primary key (as text)."""
+def read_all(engine: sa.Engine, harness: Harness, crypt: EncryptionHarness | None = None) -> Rows:
+    """Every row of every table, keyed by its primary key (as text); with `crypt`, the ciphertext
+    and keyed-hash columns of encryption.sql too."""
     found: Rows = {}
     with engine.connect() as connection:
         for spec in harness.tables:
-            table = harness.metadata.tables[spec.name]
+            table = crypt.table(spec.name) if crypt else harness.metadata.tables[spec.name]
             rows = [dict(r._mapping) for r in connection.execute(sa.select(table))]
             found[spec.name] = {tuple(_text(r[c]) for c in spec.primary_key): r for r in rows}
     return found
@@ -174,18 +223,32 @@ def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
     plan = design_erasure(harness.model, harness.tables)
     assert plan.subject_table is not None
     sql = (plan_dir / "relational" / engine_name / ERASURE_FILE).read_text(encoding="utf-8")
-    with scratch_database(resolve_url(engine_name)) as engine:
-        harness.load(engine)
-        before = read_all(engine, harness)
+    # With encrypt_pii the database is the encrypted one: expand, the application's backfill, contract.
+    encrypted = (plan_dir / "relational" / engine_name / ENCRYPTION_FILE).exists()
+    crypt = EncryptionHarness.from_plan_folder(plan_dir / "tests", engine_name) if encrypted else None
+    url = resolve_url(engine_name)
+    with crypt.database(url) if crypt else scratch_database(url) as engine:
+        if crypt is None:
+            harness.load(engine)
+        before = read_all(engine, harness, crypt)
         subject = pick_subject(harness, before, plan.subject_table)
         mine = members(harness, before, subject, plan)
         # The id as the database stores it: a uuid is 32 hex digits on MariaDB and SQLite.
         bound = subject.hex if isinstance(subject, uuid.UUID) and engine_name != "postgresql" else subject
         with engine.begin() as connection:
+            if crypt and engine_name == "postgresql":
+                crypt.set_key(connection, crypt.pg_key)  # required pgcrypto columns get an encrypted placeholder
             for statement in split_statements(sql):
                 connection.execute(sa.text(statement), {PARAMETER: bound})
-        after = read_all(engine, harness)
+        after = read_all(engine, harness, crypt)
+        pgcrypto = crypt is not None and engine_name == "postgresql"
+        placeholders = pgcrypto_placeholders(crypt, engine, after, mine) if crypt and pgcrypto else {}
     report: dict[str, Any] = {}
+    if crypt:
+        report["(ciphertexts and keyed hashes of the subject, all gone)"] = cipher_gone(crypt, before, after, mine)
+        assert all(placeholders.values()), placeholders
+        if placeholders:
+            report["(pgcrypto placeholders that decrypt to erased-<key>)"] = sum(placeholders.values())
     secrets = {
         v for name, keys in mine.items() for k in keys for v in pii_values(harness.by_name[name], before[name][k])
     }
@@ -204,7 +267,8 @@ def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
         detached: set[tuple[str, ...]] = set()
         for step in steps:
             for fk in step.detach:
-                targets = {_text(subject)} if fk.ref_table == plan.subject_table else set()
+                # The referenced rows of the subject at any depth (a detached grandchild too).
+                targets = {_text(before[fk.ref_table][key][fk.ref_columns[0]]) for key in mine.get(fk.ref_table, set())}
                 detached |= {k for k, r in before[name].items() if _text(r[fk.columns[0]]) in targets}
         # Every row the erasure does not concern is unchanged, byte for byte.
         assert checksum(before[name], touched | detached) == checksum(after[name], touched | detached), name
@@ -239,8 +303,64 @@ def erase_and_compare(plan_dir: Path, engine_name: str) -> dict[str, Any]:
     return report
 
 
+def pgcrypto_placeholders(
+    crypt: EncryptionHarness, engine: sa.Engine, after: Rows, mine: dict[str, set[tuple[str, ...]]]
+) -> dict[str, int]:
+    """Required pgcrypto columns of the subject's kept rows: how many decrypt, with the session's
+    key, to erasure's placeholder `erased-<row key>` (the database can still decrypt the column)."""
+    found: dict[str, int] = {}
+    with engine.begin() as connection:
+        crypt.set_key(connection, crypt.pg_key)
+        for item in crypt.layout.columns:
+            if item.method != PGCRYPTO or not item.required:
+                continue
+            keys = mine.get(item.table, set()) & set(after[item.table])
+            opened = 0
+            for key in keys:
+                blob = after[item.table][key][item.ciphertext]
+                text = connection.execute(
+                    sa.text(f"SELECT pgp_sym_decrypt(:blob, current_setting('{KEY_SETTING}'))"), {"blob": blob}
+                ).scalar_one()
+                opened += text == f"erased-{key[0]}"
+            if keys:
+                found[item.context] = opened if opened == len(keys) else 0
+    return found
+
+
+def cipher_gone(crypt: EncryptionHarness, before: Rows, after: Rows, mine: dict[str, set[tuple[str, ...]]]) -> int:
+    """No row of any table holds a ciphertext or keyed hash of the subject's rows after the erasure;
+    the kept rows' required ciphertexts hold erasure's marker (never an envelope). Returns how many
+    values of the subject there were."""
+    names: dict[str, list[str]] = {}
+    for item in crypt.layout.columns:
+        names.setdefault(item.table, []).extend(n for n in (item.ciphertext, item.keyed_hash) if n)
+    secrets = {
+        bytes(row[n])
+        for table, columns in names.items()
+        for key in mine.get(table, set())
+        if key in before[table]
+        for n in columns
+        if (row := before[table][key])[n] is not None
+    }
+    assert secrets, "the subject's rows hold no ciphertext: nothing was proven"
+    left = [
+        (table, n)
+        for table, columns in names.items()
+        for row in after[table].values()
+        for n in columns
+        if row[n] is not None and bytes(row[n]) in secrets
+    ]
+    assert not left, left
+    for table in names:
+        for key in mine.get(table, set()) & set(after[table]):
+            for item in (i for i in crypt.layout.columns if i.table == table and i.method != PGCRYPTO):
+                blob = after[table][key][item.ciphertext]
+                assert blob is None or is_erased(blob), (table, item.ciphertext)
+    return len(secrets)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("model", ["kept", "deleted", "shop"])
+@pytest.mark.parametrize("model", ["kept", "deleted", "shop", "deep"])
 def test_erasure_removes_the_subject_and_nothing_else(folders: dict[str, Path], model: str, engine: str) -> None:
     report = erase_and_compare(folders[model], engine)
     print(f"\n{model} on {engine}: table (before, after, subject rows, detached, action)")
@@ -254,6 +374,12 @@ def test_erasure_removes_the_subject_and_nothing_else(folders: dict[str, Path], 
     elif model == "deleted":
         assert report["person"][:3] == (report["person"][0], report["person"][0] - 1, 1)
         assert report["invoice"][4] == DELETE
+    elif model == "deep":
+        # Every level below the subject is reached: projects, their tasks, the tasks' comments.
+        for table in ("project", "task", "comment"):
+            assert report[table][4] == DELETE and report[table][2] > 0, (table, report[table])
+            assert report[table][1] == report[table][0] - report[table][2]
+        assert report["review"][3] > 0 and report["review"][0] == report["review"][1]  # detached, kept
     else:
         assert report["customer"][4] == ANONYMIZE and report["order"][2] > 0
 
@@ -297,6 +423,26 @@ def test_erasure_without_subject_and_unfillable_pii_are_errors(tmp_path: Path) -
         assert result.returncode == 2 and code in result.stderr, result.stderr
 
 
+def test_erasure_follows_a_cyclic_graph_to_every_depth_in_dependency_order() -> None:
+    from polyplan.stores.relational.design import design_schema
+
+    plan = plan_text(DEEP_CYCLE, "deep.yaml")
+    tables, _ = design_schema(plan)
+    design = design_erasure(plan.model, tables)
+    assert not design.diagnostics
+    actions = {s.table: s.action for s in design.steps}
+    assert actions == {"person": DELETE, "project": DELETE, "task": DELETE, "comment": DELETE, "review": "detach"}
+    order = [s.table for s in design.steps]
+    # Leaves before their parents, each table once, however many paths reach it.
+    assert order.index("comment") < order.index("task") < order.index("project") < order.index("person")
+    assert len(order) == len(set(order))
+    sql = render(plan)[0]["relational/postgresql/erasure.sql"]
+    statements = split_statements(sql)
+    assert len(statements) == 5 and statements[0].startswith("UPDATE review SET task_id=NULL")
+    # A comment is the subject's through its project or through its task (two paths, one statement).
+    assert "DELETE FROM comment WHERE comment.project_id IN" in sql and ") OR comment.task_id IN" in sql
+
+
 def test_erasure_sql_binds_only_the_subject_and_orders_children_first(folders: dict[str, Path]) -> None:
     sql = (folders["deleted"] / "relational" / "postgresql" / ERASURE_FILE).read_text(encoding="utf-8")
     statements = split_statements(sql)
@@ -308,34 +454,53 @@ def test_erasure_sql_binds_only_the_subject_and_orders_children_first(folders: d
     assert "## Erasure" in doc and "| ticket | Ticket | detach | on_delete: set_null | person_id |" in doc
 
 
-def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str, Path]) -> None:
-    """shop audits Order: the trail keeps every row, the subject's with the street set to null."""
+@pytest.mark.parametrize("engine_name", ["postgresql", "mysql"])
+def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str, Path], engine_name: str) -> None:
+    """shop audits Order: the trail keeps every row, the subject's with the street set to null
+    (PostgreSQL: the guard disabled in the transaction; MariaDB: the guard's erasure flag)."""
     plan_dir = folders["shop"]
-    harness = SecurityHarness.from_plan_folder(plan_dir / "tests", "postgresql")
+    harness = SecurityHarness.from_plan_folder(plan_dir / "tests", engine_name)
     base = harness.base
     design = design_erasure(base.model, base.tables)
     assert design.subject_table == "customer"
-    folder = plan_dir / "relational" / "postgresql"
+    folder = plan_dir / "relational" / engine_name
     statements = split_statements((folder / ERASURE_FILE).read_text(encoding="utf-8"))
     statements += split_statements((folder / AUDIT_ERASURE_FILE).read_text(encoding="utf-8"))
-    with harness.database(resolve_url("postgresql")) as engine:
+    with harness.database(resolve_url(engine_name)) as engine:
+        quote = engine.dialect.identifier_preparer.quote
         before = read_all(engine, base)
         subject = pick_subject(base, before, "customer")
         other = next(r["customer_id"] for r in before["order"].values() if r["customer_id"] != subject)
+        # The ids as the database stores them: a uuid is 32 hex digits on MariaDB.
+        bound, other = (subject, other) if engine_name == "postgresql" else (subject.hex, other.hex)
         with engine.begin() as connection:  # a workload the trail records, PII included
             connection.execute(
-                sa.text('UPDATE "order" SET status = status WHERE customer_id IN (:a, :b)'), {"a": subject, "b": other}
+                sa.text(
+                    f"UPDATE {quote('order')} SET status = status, shipping_address_street = "
+                    "shipping_address_street WHERE customer_id IN (:a, :b)"
+                ),
+                {"a": bound, "b": other},
             )
         trail_before = harness.audit_rows(engine)
         with engine.begin() as connection:
+            if engine_name == "postgresql":  # required pgcrypto columns get an encrypted placeholder
+                connection.execute(sa.text("SELECT set_config('app.pii_key', 'k', true)"))
             for statement in statements:
-                connection.execute(sa.text(statement), {PARAMETER: subject})
+                connection.execute(sa.text(statement), {PARAMETER: bound})
         trail_after = harness.audit_rows(engine)
         append_only, _ = harness.audit_changes_refused(engine)
-    mine = {str(r["id"]) for r in before["order"].values() if r["customer_id"] == subject}
+        # The erasure flag lets the row images change, never who acted: the guard still refuses that.
+        with engine.connect() as connection:
+            if engine_name == "mysql":
+                connection.exec_driver_sql("SET @app_audit_erasure = 1")
+                with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                    connection.exec_driver_sql(f"UPDATE {quote(harness.security.audit_table or '')} SET actor = 'x'")
+                with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                    connection.exec_driver_sql(f"DELETE FROM {quote(harness.security.audit_table or '')}")
+    mine = {_text(r["id"]) for r in before["order"].values() if r["customer_id"] == subject}
 
     def of_subject(row: dict[str, Any]) -> bool:
-        return any((row[side] or {}).get("customer_id") == str(subject) for side in ("old_row", "new_row"))
+        return any((row[side] or {}).get("customer_id") == str(bound) for side in ("old_row", "new_row"))
 
     after_by_id = {row["id"]: row for row in trail_after}
     # Kept, not deleted: every earlier audit row is still there; the erasure's own updates are recorded.
@@ -347,14 +512,79 @@ def test_audit_rows_of_the_subject_are_anonymized_not_deleted(folders: dict[str,
     # The subject's audit rows hold no street any more (nor its ciphertext).
     subject_rows = [row for row in trail_after if of_subject(row)]
     assert len(subject_rows) == 2 * len(mine)
+    streets = {
+        row[side]["shipping_address_street"]
+        for row in trail_before
+        if of_subject(row)
+        for side in ("old_row", "new_row")
+    }
+    assert streets - {None}, "the workload recorded no street of the subject: nothing was proven"
     for row in subject_rows:
         for side in ("old_row", "new_row"):
             assert row[side]["shipping_address_street"] is None
             assert "shipping_address_street_enc" not in row[side]
+        assert {row["table_name"], row["operation"], row["actor"]} == {
+            after_by_id[row["id"]]["table_name"],
+            after_by_id[row["id"]]["operation"],
+            after_by_id[row["id"]]["actor"],
+        }
     assert append_only  # the guard is back on after the erasure's transaction
     print(
-        f"\naudit trail: {len(trail_before)} rows before, {len(trail_after)} after, {len(subject_rows)} of the subject"
+        f"\n{engine_name} audit trail: {len(trail_before)} rows before, {len(trail_after)} after, "
+        f"{len(subject_rows)} of the subject"
     )
+
+
+DEEP_AUDITED = DEEP.replace("  data_subject: Person", "  data_subject: Person\n  audit: [Project, Task, Comment]")
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql", "mysql"])
+def test_audit_rows_of_the_subject_are_anonymized_at_every_depth(tmp_path: Path, engine_name: str) -> None:
+    """Projects, tasks and comments audited: the subject's audit rows at all three depths lose their
+    PII (found through the trail itself once erasure.sql deleted the rows), every other one is unchanged."""
+    (tmp_path / "deep.yaml").write_text(DEEP_AUDITED, encoding="utf-8")
+    write_plan(tmp_path / "deep.yaml", tmp_path / "plan")
+    harness = SecurityHarness.from_plan_folder(tmp_path / "plan" / "tests", engine_name)
+    base = harness.base
+    design = design_erasure(base.model, base.tables)
+    folder = tmp_path / "plan" / "relational" / engine_name
+    statements = split_statements((folder / ERASURE_FILE).read_text(encoding="utf-8"))
+    statements += split_statements((folder / AUDIT_ERASURE_FILE).read_text(encoding="utf-8"))
+    pii = {"project": "title", "task": "detail", "comment": "body"}
+    with harness.database(resolve_url(engine_name)) as engine:
+        quote = engine.dialect.identifier_preparer.quote
+        before = read_all(engine, base)
+        subject = pick_subject(base, before, "person")
+        mine = members(base, before, subject, design)
+        with engine.begin() as connection:  # a workload the trail records: every row's PII in its images
+            for table, column in pii.items():
+                connection.execute(sa.text(f"UPDATE {quote(table)} SET {quote(column)} = {quote(column)}"))
+        trail_before = harness.audit_rows(engine)
+        bound = subject if engine_name == "postgresql" else subject.hex
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement), {PARAMETER: bound})
+        trail_after = harness.audit_rows(engine)
+    ids = {table: {str(uuid.UUID(key[0])) for key in mine[table]} for table in pii}
+    assert all(ids.values()), ids
+
+    def of_subject(row: dict[str, Any]) -> bool:
+        images = [row[side] for side in ("old_row", "new_row") if row[side]]
+        return any(str(uuid.UUID(image["id"])) in ids[row["table_name"]] for image in images)
+
+    after_by_id = {row["id"]: row for row in trail_after}
+    deleted = sum(len(v) for v in ids.values())
+    assert len(trail_after) == len(trail_before) + deleted  # erasure's own deletes are recorded, nothing removed
+    others = [row for row in trail_before if not of_subject(row)]
+    assert others and all(after_by_id[row["id"]] == row for row in others)
+    theirs = [row for row in trail_after if of_subject(row)]
+    by_table = {table: sum(row["table_name"] == table for row in theirs) for table in pii}
+    assert all(by_table.values()), by_table
+    for row in theirs:
+        for side in ("old_row", "new_row"):
+            if row[side]:
+                assert row[side][pii[row["table_name"]]] is None, row
+    print(f"\n{engine_name}: audit rows of the subject anonymized per table {by_table}; {len(others)} others unchanged")
 
 
 def test_redis_erasure_script_deletes_the_subjects_cached_entries_only(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ as shell steps with `$VARIABLES` an operator sets; `docs/backup.md` holds them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polyplan.diagnostics import Diagnostic, Severity
@@ -241,8 +242,9 @@ def _shown(total: int) -> str:
     return f"{total}s"
 
 
-def render_backup_doc(plan: Plan, stores: list[StoreBackup]) -> str:
-    """`docs/backup.md`: method, schedule, retention and the restore steps of every store of record."""
+def render_backup_doc(plan: Plan, stores: list[StoreBackup], restore: Sequence[str] = ()) -> str:
+    """`docs/backup.md`: method, schedule, retention and the restore steps of every store of record;
+    `restore`: the restore-time section (`restore_time.estimate_lines`)."""
     model = plan.model
     lines = [
         f"# Backup and recovery: {model.name} (version {model.version})",
@@ -270,6 +272,8 @@ def render_backup_doc(plan: Plan, stores: list[StoreBackup]) -> str:
     )
     if projected:
         lines += ["", f"Rebuilt from the system of record after a restore: {', '.join(projected)}."]
+    if restore:
+        lines += ["", *restore]
     for store in stores:
         lines += [
             "",
@@ -290,8 +294,12 @@ def backup_files(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     model = plan.model
     if model.recovery is None and all(e.recovery is None for e in model.entities.values()):
         return {}, []
+    from polyplan.security.restore_time import estimate_lines, estimate_restore, restore_warnings
+
     stores, found = design_backup(plan)
-    return {BACKUP_DOC: render_backup_doc(plan, stores)}, found
+    estimates = [estimate_restore(plan, store) for store in stores]
+    found += restore_warnings(plan, estimates, stores)
+    return {BACKUP_DOC: render_backup_doc(plan, stores, estimate_lines(estimates))}, found
 
 
 def doc_steps(doc: str, block: str) -> list[str]:

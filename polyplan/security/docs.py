@@ -268,6 +268,16 @@ def _erasure(plan: Plan, erasure: Mapping[str, Any] | None, diagnostics: Sequenc
         "row references it; a child whose relationship says `on_delete: set_null` is **detached** (its reference "
         "set to NULL). Anonymizing runs first, then detaching, then deletes, children before parents.",
         "",
+    ]
+    if plan.model.security.encrypt_pii:
+        lines += [
+            "With `encrypt_pii` a kept row's ciphertext (`*_enc`) and keyed-hash (`*_hmac`) columns are overwritten "
+            "too: NULL where allowed, else a marker derived from the row's key (`erased-<key>`; SHA-256 of it for a "
+            "keyed hash, encrypted under the session's key for a pgcrypto column), so neither the ciphertext nor an "
+            "equality lookup by the subject's value survives. Apply it to the schema with encryption.sql run.",
+            "",
+        ]
+    lines += [
         f"Audit rows follow the legal rule that the trail is kept (it proves what was done, the erasure "
         f"included): the subject's audit rows are anonymized, not deleted{audit}",
         "",

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 VERSION = b"\x01"
+# What erasure.sql writes into a required ciphertext column of an anonymized row: this prefix and
+# the row's key. It never opens (no version byte); the application shows the value as erased.
+ERASED_PREFIX = b"erased-"
 NONCE = 12
 WRAPPED = NONCE + 32 + 16
 
@@ -52,3 +55,8 @@ class Envelope:
     def keyed_hash(self, value: str) -> bytes:
         """HMAC-SHA-256 of `value` (32 bytes)."""
         return hmac.new(self.hmac_key, value.encode("utf-8"), hashlib.sha256).digest()
+
+
+def is_erased(blob: bytes) -> bool:
+    """Whether a ciphertext column holds erasure.sql's marker rather than an envelope."""
+    return bytes(blob).startswith(ERASED_PREFIX)

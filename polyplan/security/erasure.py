@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect as SADialect
@@ -39,6 +39,9 @@ from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.schema import Attribute, Erasure, Family, OnDelete, RequirementsModel, Sensitivity, TypeName
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.spec import ColumnSpec, ForeignKeySpec, TableKind, TableSpec
+
+if TYPE_CHECKING:
+    from polyplan.security.encryption import EncryptedColumn
 
 DELETE, ANONYMIZE, DETACH = "delete", "anonymize", "detach"
 PARAMETER = "subject_id"
@@ -357,9 +360,18 @@ def _value(target: sa.Table, spec: TableSpec, overwrite: Overwrite, dialect: SAD
 
 
 def erasure_statements(
-    plan: ErasurePlan, tables: Sequence[TableSpec], metadata: sa.MetaData, dialect: SADialect
+    plan: ErasurePlan,
+    tables: Sequence[TableSpec],
+    metadata: sa.MetaData,
+    dialect: SADialect,
+    cipher: Sequence[EncryptedColumn] = (),
 ) -> list[tuple[TableStep, sa.Update | sa.Delete]]:
-    """Each step's statement: anonymize updates, then detaching updates, then deletes (children first)."""
+    """Each step's statement: anonymize updates, then detaching updates, then deletes (children first).
+
+    `cipher`: the encrypted columns of encrypt_pii (`metadata` must hold their `*_enc`/`*_hmac`
+    columns): a kept row's ciphertexts and keyed hashes are overwritten too (`erasure_cipher`)."""
+    from polyplan.security.erasure_cipher import cipher_values, guarded
+
     by_name = {t.name: t for t in tables}
     updates: list[tuple[TableStep, sa.Update | sa.Delete]] = []
     detaches: list[tuple[TableStep, sa.Update | sa.Delete]] = []
@@ -370,7 +382,14 @@ def erasure_statements(
             statement = sa.update(target).where(_references(plan, metadata, target, fk))
             detaches.append((step, statement.values({c: sa.null() for c in fk.columns})))
         if step.action == ANONYMIZE and step.overwrites:
-            values = {o.column: _value(target, by_name[step.table], o, dialect) for o in step.overwrites}
+            spec = by_name[step.table]
+            encrypted = {c.column for c in cipher if c.table == step.table}
+            values: dict[str, Any] = {}
+            for overwrite in step.overwrites:
+                value = _value(target, spec, overwrite, dialect)
+                held = overwrite.column in encrypted and (overwrite.value is not None or overwrite.form is not None)
+                values[overwrite.column] = guarded(target, overwrite.column, value) if held else value
+            values.update(cipher_values(target, spec, cipher, dialect))
             updates.append((step, sa.update(target).where(_selector(plan, metadata, step.table)).values(values)))
         elif step.action == DELETE:
             deletes.append((step, sa.delete(target).where(_selector_of(plan, metadata, step))))
@@ -400,9 +419,22 @@ def render_erasure_sql(
     model: RequirementsModel, engine: str, plan: ErasurePlan, tables: Sequence[TableSpec], metadata: sa.MetaData
 ) -> str:
     """`relational/<engine>/erasure.sql`: the statements that erase one subject, bound to `:subject_id`."""
+    from polyplan.security.erasure_cipher import cipher_columns, cipher_metadata, needs_key
     from polyplan.stores.relational.render import DIALECTS
 
     dialect = DIALECTS[engine].sa_dialect()
+    cipher = cipher_columns(model, tables, engine)
+    notes: list[str] = []
+    if cipher:
+        metadata = cipher_metadata(tables, engine, cipher)
+        notes.append(
+            "-- Note: encrypt_pii: apply to the schema with encryption.sql's expand phase run; kept rows' *_enc and "
+            "*_hmac columns are overwritten too (NULL, or a marker derived from the row's key)."
+        )
+        if needs_key(cipher, [s.table for s in plan.steps if s.action == ANONYMIZE]):
+            notes.append(
+                "-- Note: SET app.pii_key in the session first: required pgcrypto columns get an encrypted placeholder."
+            )
     key = f"{plan.subject_table}.{next(t for t in tables if t.name == plan.subject_table).primary_key[0]}"
     lines = [
         f"-- Erasure of one data subject ({plan.subject}) for model {model.name} (version {model.version}), "
@@ -413,9 +445,10 @@ def render_erasure_sql(
         "-- Note: run every statement in one transaction, in this order: anonymize, detach, then delete "
         "(children before parents).",
         "-- Note: apply to the schema of schema.sql; what it does not reach is listed in docs/security-plan.md (Erasure).",
+        *notes,
         "",
     ]
-    for step, statement in erasure_statements(plan, tables, metadata, dialect):
+    for step, statement in erasure_statements(plan, tables, metadata, dialect, cipher):
         sql = str(statement.compile(dialect=dialect)).strip()
         verb = "detach" if sql.startswith("UPDATE") and step.action != ANONYMIZE else step.action
         lines += [f"-- step: {step.table} {verb}: {step.reason}", f"{sql};", ""]
@@ -468,18 +501,6 @@ def unreached(
                     Severity.WARNING,
                 )
             )
-    kept = [s for s in erasure.steps if s.action == ANONYMIZE and s.overwrites]
-    if model.security.encrypt_pii and kept:
-        found.append(
-            Diagnostic(
-                "PP450",
-                "encrypt_pii: erasure.sql overwrites the plaintext PII columns of kept rows "
-                f"({', '.join(s.table for s in kept)}); after encryption.sql's contract phase those hold NULL and "
-                "the *_enc and *_hmac columns hold the data, which erasure.sql does not overwrite yet",
-                path,
-                Severity.WARNING,
-            )
-        )
     for relationship in model.relationships:
         child = relationship.to
         if (
@@ -503,16 +524,24 @@ AUDIT_ERASURE_FILE = "erasure_audit.sql"
 
 
 def audit_covered(plan: ErasurePlan, audited_tables: Sequence[str]) -> list[TableStep]:
-    """Audited steps whose audit rows erasure_audit.sql rewrites: the subject's own table and its
-    direct children (their audit rows name the subject's key in the row or its reference)."""
-    return [
-        s
-        for s in plan.steps
-        if s.table in audited_tables
-        and not s.leaf
-        and s.action in (DELETE, ANONYMIZE)
-        and (s.table == plan.subject_table or any(fk.ref_table == plan.subject_table for fk in s.parents))
-    ]
+    """Audited steps whose audit rows erasure_audit.sql rewrites: the subject's own table, and every
+    table further away whose parents' keys of the subject are still known after erasure.sql (the
+    subject's key; a parent whose rows are kept; an audited parent itself covered)."""
+    steps = {s.table: s for s in plan.steps if not s.leaf and s.action in (DELETE, ANONYMIZE)}
+    audited = set(audited_tables)
+
+    def known(table: str) -> bool:  # the subject's keys of `table` can be read after erasure.sql
+        return table == plan.subject_table or steps[table].action == ANONYMIZE or (table in audited and found(table))
+
+    def found(table: str) -> bool:  # its audit rows of the subject can be told from the others
+        step = steps[table]
+        if table == plan.subject_table:
+            return True
+        return bool(step.parents) and all(
+            len(fk.columns) == 1 and fk.ref_table in steps and known(fk.ref_table) for fk in step.parents
+        )
+
+    return [s for s in steps.values() if s.table in audited and found(s.table)]
 
 
 def render_audit_erasure_sql(
@@ -528,33 +557,20 @@ def render_audit_erasure_sql(
     subject's audit rows are anonymized, not deleted. Run after erasure.sql, in its transaction, as
     the migration owner: the append-only guard is disabled for that transaction only.
     """
+    from polyplan.security.erasure_audit import audit_erasure_text, audit_targets
     from polyplan.stores.relational.render import DIALECTS
 
-    covered = audit_covered(plan, audited_tables)
-    by_name = {t.name: t for t in tables}
     quote = DIALECTS["postgresql"].sa_dialect().identifier_preparer.quote
     audit = quote(audit_table)
     guard = quote(f"{audit_table}_append_only")
     statements: list[tuple[str, str]] = []
-    for step in covered:
-        spec = by_name[step.table]
-        keys = set(spec.primary_key) | {c for fk in spec.foreign_keys for c in fk.columns}
-        pii = [c.name for c in spec.columns if c.name not in keys and holds_pii(c.attribute)]
-        if not pii:
-            continue
-        if step.table == plan.subject_table:
-            links = [spec.primary_key[0]]
-        else:
-            links = [fk.columns[0] for fk in step.parents if fk.ref_table == plan.subject_table]
+    for target in audit_targets(plan, tables, audited_tables, audit_table, "postgresql"):
+        step, pii = target.step, target.pii
         nulls = ", ".join(f"{_text_literal(c)}, NULL" for c in pii)
         # With encrypt_pii the audited row also carries the ciphertext and keyed hash: dropped too.
         cipher = [f"{c}{suffix}" for c in pii for suffix in ("_enc", "_hmac")] if model.security.encrypt_pii else []
         drop = f" - ARRAY[{', '.join(_text_literal(c) for c in cipher)}]" if cipher else ""
-        match = " OR ".join(
-            f"{side} ->> {_text_literal(c)} = CAST(:{PARAMETER} AS TEXT)"
-            for c in links
-            for side in ("old_row", "new_row")
-        )
+        match = target.match
         statements.append(
             (
                 f"{step.table}: {', '.join(pii)} set to null in the audit rows of the subject",
@@ -563,25 +579,14 @@ def render_audit_erasure_sql(
                 f"WHERE table_name = {_text_literal(step.table)} AND ({match})",
             )
         )
-    if not statements:
-        return None
-    lines = [
-        f"-- Erasure of one data subject ({plan.subject}) from the audit trail, model {model.name} "
-        f"(version {model.version}), engine postgresql.",
-        "-- Generated by polyplan from the requirements model; change the model, not this file.",
-        f"-- Parameter :{PARAMETER} is the subject's key, as for erasure.sql.",
-        "-- Note: the audit trail is kept (the legal rule: it proves what was done, this erasure included): the "
-        "subject's audit rows are anonymized, not deleted.",
-        "-- Note: run after erasure.sql in the same transaction, as the migration owner (the append-only guard "
-        "is disabled for this transaction only).",
-        "",
-        f"ALTER TABLE {audit} DISABLE TRIGGER {guard};",
-        "",
-    ]
-    for why, sql in statements:
-        lines += [f"-- step: {why}", f"{sql};", ""]
-    lines += [f"ALTER TABLE {audit} ENABLE TRIGGER {guard};", ""]
-    return "\n".join(lines)
+    return audit_erasure_text(
+        model,
+        plan,
+        "postgresql",
+        "the append-only guard is disabled for this transaction only",
+        (f"ALTER TABLE {audit} DISABLE TRIGGER {guard}", f"ALTER TABLE {audit} ENABLE TRIGGER {guard}"),
+        statements,
+    )
 
 
 def _text_literal(text: str) -> str:

@@ -39,6 +39,7 @@ from polyplan.security.design import (
     tenant_scoped,
 )
 from polyplan.security.encryption import encrypted_columns
+from polyplan.security.erasure_audit import guard_update_body
 from polyplan.stores.relational.design import UniqueNames, fit
 from polyplan.stores.relational.render import DIALECTS, build_metadata, header
 from polyplan.stores.relational.spec import TableKind, TableSpec
@@ -327,12 +328,16 @@ class _Renderer:
         table = self.audit_create()
         audit = self.q(self.audit_table)
         columns = ", ".join(self.q(c.name) for c in table.columns if c.name not in ("id", "at"))
-        for operation in ("UPDATE", "DELETE"):
-            trigger = self.q(fit(f"{self.audit_table}_no_{operation.lower()}"))
-            self.add(
-                f"CREATE TRIGGER {trigger} BEFORE {operation} ON {audit} FOR EACH ROW\n"
-                f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {self.literal('the audit trail is append-only')}"
-            )
+        # UPDATE is refused but for erasure's rewrite of row images (erasure_audit.sql, with the
+        # session flag); DELETE always.
+        trigger = self.q(fit(f"{self.audit_table}_no_update"))
+        body = guard_update_body([c.name for c in table.columns], self.q)
+        self.add(f"CREATE TRIGGER {trigger} BEFORE UPDATE ON {audit} FOR EACH ROW\n{body}")
+        trigger = self.q(fit(f"{self.audit_table}_no_delete"))
+        self.add(
+            f"CREATE TRIGGER {trigger} BEFORE DELETE ON {audit} FOR EACH ROW\n"
+            f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {self.literal('the audit trail is append-only')}"
+        )
         for spec in self._audited():
             for operation in OPERATIONS:
                 trigger = self.q(fit(f"{spec.name}_audit_{operation.lower()}"))

@@ -133,14 +133,22 @@ def _erasure(
             model, engine, erasure, tables, build.rendered.metadata
         )
     summary["erasure"] = {"subject": erasure.subject, "table": erasure.subject_table, "steps": step_summary(erasure)}
+    from polyplan.security.erasure_audit import render_mysql_audit_erasure_sql
+
     rewritten: list[str] = []
-    security = summary.get("security", {}).get("postgresql", {})
-    if security.get("audit_table") and model.engines.relational == "postgresql":
+    renderers = {"postgresql": render_audit_erasure_sql, "mysql": render_mysql_audit_erasure_sql}
+    for engine, render_audit in renderers.items():
+        security = summary.get("security", {}).get(engine, {})
+        if not security.get("audit_table"):
+            continue
         audited = security["audited_tables"]
-        text = render_audit_erasure_sql(model, erasure, tables, security["audit_table"], audited)
-        if text is not None:
-            files[f"relational/postgresql/{AUDIT_ERASURE_FILE}"] = text
-            summary["erasure"]["audit_file"] = f"relational/postgresql/{AUDIT_ERASURE_FILE}"
+        text = render_audit(model, erasure, tables, security["audit_table"], audited)
+        if text is None:
+            continue
+        files[f"relational/{engine}/{AUDIT_ERASURE_FILE}"] = text
+        if engine == model.engines.relational:
+            # The chosen engine's file is the procedure the plan states (and PP450 no longer warns).
+            summary["erasure"]["audit_file"] = f"relational/{engine}/{AUDIT_ERASURE_FILE}"
             rewritten = [s.entity for s in audit_covered(erasure, audited)]
     from polyplan.security.erasure_stores import document_children, wide_column_children
 
