@@ -21,6 +21,7 @@ from polyplan.emit.plan_md import render_plan_md
 from polyplan.emit.report import REPORT, render_report
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
+from polyplan.model.schema import Family
 from polyplan.perf import paused_gc
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
@@ -74,6 +75,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files: dict[str, str] = {}
     diagnostics = list(plan.diagnostics)
     stores: dict[str, Any] = {}
+    designs: dict[Family, Any] = {}
     for family in plan.families_used():
         started = time.perf_counter()
         artifacts = target_for(family).emit(plan)
@@ -90,6 +92,8 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         diagnostics.extend(artifacts.diagnostics)
         if artifacts.summary:
             stores[family.value] = artifacts.summary
+        if artifacts.design is not None:
+            designs[family] = artifacts.design
     relational = stores.get("relational", {})
     erasure = relational.get("erasure")
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
@@ -120,7 +124,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files["capacity.md"] = render_capacity_md(plan, stores, diagnostics)
     files.update(diagram_files(plan))
     # Last: the report shows every other artifact (and lists them).
-    files[REPORT] = render_report(plan, files, diagnostics)
+    files[REPORT] = render_report(plan, files, diagnostics, designs.get(Family.RELATIONAL))
     return files, diagnostics
 
 

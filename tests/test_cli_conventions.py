@@ -31,7 +31,7 @@ SHOP = "scenarios/shop.yaml"
 def polyplan(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m polyplan ARGS`, colourless and wide, with no store URL unless `env` gives one."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("POLYPLAN_") and k != "FORCE_COLOR"}
-    clean.update(NO_COLOR="1", COLUMNS="200", **(env or {}))
+    clean.update({"NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "polyplan", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=300
     )
@@ -57,6 +57,25 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_version() -> None:
     done = polyplan("--version")
     assert done.returncode == 0 and done.stdout.strip() == f"polyplan {version('polyplan')}"
+
+
+@pytest.mark.parametrize(
+    ("flag", "env"),
+    [(("--no-color",), {"NO_COLOR": ""}), ((), {"NO_COLOR": "1"})],
+    ids=["flag", "environment"],
+)
+def test_no_color_prints_plain_text(flag: tuple[str, ...], env: dict[str, str]) -> None:
+    """`--no-color` (or NO_COLOR) on a terminal that takes colour (FORCE_COLOR): no escape
+    sequence at all, neither colours nor bold or italics, in a table, a summary or an error."""
+    forced = {"FORCE_COLOR": "1", **env}
+    styled = polyplan("explain", SHOP, "Product", env={"FORCE_COLOR": "1", "NO_COLOR": ""})
+    assert "\x1b[" in styled.stdout, "FORCE_COLOR gives no styles here: the check below would prove nothing"
+    table = polyplan(*flag, "explain", SHOP, "Product", env=forced)
+    unknown = polyplan(*flag, "explain", SHOP, "Produkt", env=forced)
+    assert table.returncode == 0 and "Product" in table.stdout
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+    for output in (table.stdout, table.stderr, unknown.stdout, unknown.stderr):
+        assert "\x1b[" not in output
 
 
 def test_shell_completion_is_offered() -> None:

@@ -6,6 +6,7 @@ everywhere; tests/test_report_browser.py opens the same pages in a real browser.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -21,6 +22,8 @@ import pytest
 from polyplan.emit.diagram import build_graph, render_dbml, render_dot
 from polyplan.emit.report_schema import store_schemas
 from polyplan.pipeline import plan_text
+from polyplan.stores.relational import Target
+from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.testkit import required_engines
 from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
 
@@ -76,6 +79,13 @@ def parse(text: str) -> Page:
     return page
 
 
+def relational_design(scenario: Path) -> RelationalDesign:
+    """The relational target's design of a bundled scenario, as the pipeline hands it to the report."""
+    design = Target().emit(planned(scenario)).design
+    assert isinstance(design, RelationalDesign)
+    return design
+
+
 def expected_indexes(files: dict[str, str]) -> set[str]:
     """Every index the plan's artifacts name (relational indexes of the chosen engine, MongoDB
     indexes), from the artifacts themselves rather than from the report's own reader."""
@@ -115,7 +125,7 @@ def test_report_holds_every_entity_index_store_and_diagram(scenario: Path) -> No
     assert sum(1 for i in page.ids if i.startswith("svg-erd-")) == 1 + (len(stores) if len(stores) > 1 else 0)
     assert "svg-capacity" in page.ids and "search" in page.ids
     text = "".join(page.text)
-    for schema in store_schemas(files, plan.model.engines.relational or "postgresql"):
+    for schema in store_schemas(files, relational_design(scenario), plan.model.engines.relational or "postgresql"):
         assert schema.store in text
         for obj in schema.objects:
             assert obj.name in page.data_attributes["data-object"]
@@ -254,6 +264,154 @@ def test_a_large_markdown_artifact_is_named_not_inlined() -> None:
     scenario = ROOT / "scenarios" / "shop.yaml"
     files = dict(rendered(scenario))
     files["docs/index-plan.md"] = "# Index plan\n\n" + "- marker-of-a-large-plan\n" * (MARKDOWN_INLINE_MAX // 20)
-    text = "".join(parse(render_report(planned(scenario), files, [])).text)
+    text = "".join(parse(render_report(planned(scenario), files, [], relational_design(scenario))).text)
     assert "docs/index-plan.md (" in text and "is too large to show here" in text
     assert "marker-of-a-large-plan" not in text and "Security plan" in text  # the small ones are still shown
+
+
+Rect = tuple[float, float, float, float]  # x, y, width, height
+_SVG = "{http://www.w3.org/2000/svg}"
+
+
+def erd_geometry(svg: str) -> tuple[list[Rect], list[list[tuple[float, float]]]]:
+    """An ER diagram's entity boxes (the frame rect of each `<a class="box">`) and its edges as
+    point lists (`<polyline>` or `<line>` of class link), read from the SVG as XML."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(svg)
+    boxes = []
+    for box in root.iter(f"{_SVG}a"):
+        frame = box.find(f"{_SVG}rect")
+        assert frame is not None
+        boxes.append(tuple(float(frame.get(k, "")) for k in ("x", "y", "width", "height")))
+    edges = []
+    for element in root.iter():
+        if element.get("class") != "link":
+            continue
+        if element.tag == f"{_SVG}polyline":
+            pairs = [pair.split(",") for pair in element.get("points", "").split()]
+            edges.append([(float(x), float(y)) for x, y in pairs])
+        elif element.tag == f"{_SVG}line":
+            edges.append([(float(element.get(f"x{i}", "")), float(element.get(f"y{i}", ""))) for i in (1, 2)])
+        else:
+            pytest.fail(f"an edge drawn as <{element.tag}> is not checked")
+    return boxes, edges  # type: ignore[return-value]
+
+
+def segment_enters(p: tuple[float, float], q: tuple[float, float], rect: Rect, inset: float) -> bool:
+    """Whether segment p-q meets the rectangle shrunk by `inset` on each side (Liang-Barsky)."""
+    left, top = rect[0] + inset, rect[1] + inset
+    right, bottom = rect[0] + rect[2] - inset, rect[1] + rect[3] - inset
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    low, high = 0.0, 1.0
+    for step, room in ((-dx, p[0] - left), (dx, right - p[0]), (-dy, p[1] - top), (dy, bottom - p[1])):
+        if step == 0:
+            if room < 0:
+                return False
+            continue
+        t = room / step
+        if step < 0:
+            low = max(low, t)
+        else:
+            high = min(high, t)
+        if low > high:
+            return False
+    return True
+
+
+def on_border(point: tuple[float, float], rect: Rect) -> bool:
+    """Whether a point lies on the rectangle's outline (to the SVG's 0.1 px rounding)."""
+    x, y, w, h = rect
+    inside = x - 0.06 <= point[0] <= x + w + 0.06 and y - 0.06 <= point[1] <= y + h + 0.06
+    near = min(abs(point[0] - x), abs(point[0] - x - w), abs(point[1] - y), abs(point[1] - y - h))
+    return inside and near <= 0.06
+
+
+def assert_edges_avoid_boxes(svg: str) -> tuple[int, int]:
+    """Every edge starts and ends on the outlines of its box(es), does not cross into them, meets
+    no other box at all (outline included) and is orthogonal. Returns (boxes, edges)."""
+    boxes, edges = erd_geometry(svg)
+    for points in edges:
+        ends = [i for i, rect in enumerate(boxes) if on_border(points[0], rect) or on_border(points[-1], rect)]
+        assert 1 <= len(ends) <= 2, f"edge {points} does not start and end on box outlines"
+        for p, q in itertools.pairwise(points):
+            for index, rect in enumerate(boxes):
+                inset = 0.5 if index in ends else -0.5
+                assert not segment_enters(p, q, rect, inset), f"edge {points} crosses box {rect}"
+            # Orthogonal: a slanted line could cut a corner the check above lets through.
+            assert p[0] == q[0] or p[1] == q[1], f"edge {points} has a slanted segment"
+    return len(boxes), len(edges)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_erd_edges_pass_no_other_box(scenario: Path) -> None:
+    """Every ER diagram of the report (whole plan and per store) routes its edges around boxes."""
+    report = rendered(scenario)[REPORT]
+    diagrams = re.findall(r'<svg [^>]*class="erd".*?</svg>', report, re.DOTALL)
+    model = planned(scenario).model
+    assert diagrams, "no ER diagram in the report"
+    # The whole plan: one box per entity and one edge per relationship.
+    assert assert_edges_avoid_boxes(diagrams[0]) == (len(model.entities), len(model.relationships))
+    for svg in diagrams[1:]:
+        assert_edges_avoid_boxes(svg)
+
+
+def test_erd_edges_pass_no_other_box_on_a_dense_grid() -> None:
+    """A 5 x 5 grid of boxes of different sizes, each joined to boxes in its own row, the next row
+    and rows further away on either side, plus a self-reference: lanes and ports in every
+    channel, and still no edge through a box."""
+    from polyplan.emit.diagram import Box, Column, Graph, Link
+    from polyplan.emit.svg import erd_svg
+
+    boxes = tuple(
+        Box(
+            f"E{i}",
+            "relational:postgresql",
+            (),
+            tuple(Column("c" * (1 + i % 7), "string", (), None) for _ in range(i % 4)),
+        )
+        for i in range(25)
+    )
+    pairs = [(i, j) for i in range(25) for j in range(25) if i != j and (i * 7 + j * 3) % 11 == 0]
+    links = (
+        *(Link(f"r{i}_{j}", "one_to_many", f"E{i}", f"E{j}", ("1", "*"), True, False, (), ()) for i, j in pairs),
+        Link("self", "one_to_many", "E12", "E12", ("0..1", "*"), False, False, (), ()),
+    )
+    svg = erd_svg(Graph("dense", boxes, links), {box.name: box.name for box in boxes}, "svg-dense")
+    assert assert_edges_avoid_boxes(svg) == (25, len(links)) and len(pairs) > 40
+
+
+def test_erd_edges_pass_no_other_box_on_a_large_random_graph() -> None:
+    """150 boxes of random sizes (a 13-column grid with a part-filled last row) and 250 random
+    relationships, self-references and repeats included, from a fixed seed."""
+    import random
+
+    from polyplan.emit.diagram import Box, Column, Graph, Link
+    from polyplan.emit.svg import erd_svg
+
+    rng = random.Random(13)
+    boxes = tuple(
+        Box(
+            f"E{i}",
+            "document:mongodb",
+            (),
+            tuple(Column("c" * rng.randint(1, 30), "int", (), None) for _ in range(rng.randint(0, 8))),
+        )
+        for i in range(150)
+    )
+    links = tuple(
+        Link(
+            f"r{k}",
+            "many_to_many",
+            f"E{rng.randrange(150)}",
+            f"E{rng.randrange(150)}",
+            ("*", "*"),
+            False,
+            False,
+            (),
+            (),
+        )
+        for k in range(250)
+    )
+    svg = erd_svg(Graph("random", boxes, links), {box.name: box.name for box in boxes}, "svg-random")
+    assert assert_edges_avoid_boxes(svg) == (150, 250)

@@ -26,11 +26,18 @@ log = logging.getLogger("polyplan")
 
 
 def configure_output(level: int, *, no_color: bool = False) -> None:
-    """Route polyplan's `logging` to stderr through Rich at `level` (from -v/-q), colour optional."""
+    """Route polyplan's `logging` to stderr through Rich at `level` (from -v/-q). `--no-color`
+    (or NO_COLOR, which Rich reads into `no_color`) makes both consoles print plain text."""
     from rich.logging import RichHandler
 
     for stream in (console, err_console):
-        stream.no_color = stream.no_color or no_color
+        if no_color or stream.no_color:
+            stream.no_color = True
+            # Rich's no_color drops colours only: tables still come out bold and italic, in escape
+            # sequences that a log file or a CI page shows as text. A console without a colour
+            # system writes none; Rich sets that only in the constructor, and these consoles are
+            # built at import time (other modules hold them), so it is set here.
+            stream._color_system = None
     handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
     log.handlers[:] = [handler]
     log.setLevel(level)

@@ -2,9 +2,9 @@
 
 Built from a Jinja2 template (autoescaping on: every model string is untrusted) with the data
 the other artifacts already carry: the decisions and scores from the plan (as plan.md), every
-store's schema from the store artifacts (`report_schema`), the index, capacity and security
-plans from their Markdown files (rendered by markdown-it with raw HTML off), and the ER diagram
-as inline SVG (`svg`). No script, style or font is fetched: the page works from a file:// URL.
+store's schema (`report_schema`: the relational target's design objects, the other stores'
+structured artifacts), the index, capacity and security plans from their Markdown files
+(rendered by markdown-it with raw HTML off), and the ER diagram as inline SVG (`svg`). No script, style or font is fetched: the page works from a file:// URL.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from polyplan.emit.diagram import build_graph, stores
 from polyplan.emit.report_schema import store_schemas
 from polyplan.emit.svg import anchor, bar_chart_svg, erd_svg
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.designed import RelationalDesign
 
 REPORT = "docs/index.html"
 # The Markdown artifacts shown in the report, with their section titles, when the plan has them.
@@ -68,8 +69,14 @@ def _markdown(path: str, text: str) -> Markup:
     return Markup(parser.render(text))
 
 
-def render_report(plan: Plan, files: Mapping[str, str], diagnostics: Sequence[Diagnostic]) -> str:
-    """The report's HTML, from the plan and every other rendered file (relative path → text)."""
+def render_report(
+    plan: Plan,
+    files: Mapping[str, str],
+    diagnostics: Sequence[Diagnostic],
+    relational: RelationalDesign | None,
+) -> str:
+    """The report's HTML, from the plan, the relational target's design (`relational`, None when
+    no entity is relational) and every other rendered file (relative path → text)."""
     model = plan.model
     entity_anchors = {name: anchor("entity", index) for index, name in enumerate(plan.entities)}
     whole = erd_svg(build_graph(plan), entity_anchors, "svg-erd-all")
@@ -90,7 +97,7 @@ def render_report(plan: Plan, files: Mapping[str, str], diagnostics: Sequence[Di
         plan=plan,
         entity_anchors=entity_anchors,
         diagrams=diagrams,
-        schemas=store_schemas(files, model.engines.relational or "postgresql"),
+        schemas=store_schemas(files, relational, model.engines.relational or "postgresql"),
         chart=Markup(chart),
         horizon=years[-1],
         per_store=[(store, [human(b, byte_units=True) for b in per_store[store]]) for store in sorted(per_store)],

@@ -1,11 +1,11 @@
-"""Every store's schema as rows for the HTML report, read from the artifacts already rendered.
+"""Every store's schema as rows for the HTML report.
 
-Each store target writes its design as a structured artifact: the relational tables in
-`tests/data/relational.json` (`design.tables_to_data`) with their indexes per engine in
-`tests/data/indexes.json`, MongoDB collections in `mongodb/collections/*.json`, Redis keys in
-`redis/keys.json`, search mappings in `<engine>/*.template.json`, CQL tables in
-`cassandra/design.json`. Reading those (rather than designing again) keeps the report exactly
-what the other files say and costs no second design pass.
+The relational tables come from the relational target's design (`RelationalDesign`: the
+TableSpecs with their designed indexes, and each dialect's build, which says how that engine
+creates each index and which patterns it answers from it), not from the files rendered from it.
+The other stores are read from the structured artifacts their targets write as their design:
+MongoDB collections in `mongodb/collections/*.json`, Redis keys in `redis/keys.json`, search
+mappings in `<engine>/*.template.json`, CQL tables in `cassandra/design.json`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from polyplan.stores.relational.designed import RelationalDesign
 
 
 @dataclass(frozen=True)
@@ -74,54 +76,45 @@ def _attribute_constraints(attribute: Mapping[str, Any]) -> list[str]:
     return parts
 
 
-def _relational(files: Mapping[str, str], engine: str) -> StoreSchema | None:
-    data = _json(files, "tests/data/relational.json")
-    if data is None:
+def _relational(design: RelationalDesign | None, engine: str) -> StoreSchema | None:
+    if design is None:
         return None
-    index_data = _json(files, "tests/data/indexes.json") or {}
-    served: dict[str, list[str]] = {}
-    for proof in index_data.get("proofs", []):
-        expect = proof.get("engines", {}).get(engine, {}).get("expect", {})
-        if expect.get("index"):
-            served.setdefault(expect["index"], []).append(proof["name"])
-    by_table: dict[str, list[dict[str, Any]]] = {}
-    for index in index_data.get("indexes", {}).get(engine, []):
-        by_table.setdefault(index["table"], []).append(index)
+    served = design.served(engine)
+    by_table = design.indexes(engine)
     schema = StoreSchema(f"relational:{engine}", f"relational/{engine}/schema.sql")
-    for table in data["tables"]:
-        primary = set(table["primary_key"])
-        uniques = {c for u in table["uniques"] if len(u) == 1 for c in u}
+    for table in design.tables:
+        primary = set(table.primary_key)
+        uniques = {c for u in table.uniques if len(u) == 1 for c in u}
         references = {
-            column: f"{fk['ref_table']}.{ref} on delete {fk['on_delete']}"
-            for fk in table["foreign_keys"]
-            for column, ref in zip(fk["columns"], fk["ref_columns"], strict=True)
+            column: f"{fk.ref_table}.{ref} on delete {fk.on_delete.value}"
+            for fk in table.foreign_keys
+            for column, ref in zip(fk.columns, fk.ref_columns, strict=True)
         }
         fields = []
-        for column in table["columns"]:
-            name = column["name"]
-            parts = ["PK"] if name in primary else []
-            parts.append("NULL" if column["nullable"] else "NOT NULL")
-            if name in uniques:
+        for column in table.columns:
+            parts = ["PK"] if column.name in primary else []
+            parts.append("NULL" if column.nullable else "NOT NULL")
+            if column.name in uniques:
                 parts.append("UNIQUE")
-            if name in references:
-                parts.append(f"FK → {references[name]}")
-            parts += _attribute_constraints(column["attribute"])
-            fields.append(Field(name, column["attribute"]["type"], "; ".join(parts)))
-        indexes = [Index("primary key", "(" + ", ".join(table["primary_key"]) + ")")]
-        indexes += [Index("unique", "(" + ", ".join(u) + ")") for u in table["uniques"] if len(u) > 1]
-        for index in by_table.get(table["name"], []):
-            columns = ", ".join(c["name"] for c in index["columns"])
-            definition = f"{index['method']} ({columns})"
-            if index["include"]:
-                definition += " INCLUDE (" + ", ".join(index["include"]) + ")"
-            if index["where"]:
-                definition += f" WHERE {index['where']}"
-            indexes.append(Index(index["name"], definition, tuple(served.get(index["name"], ()))))
-        notes = [table["comment"]] if table["comment"] else []
-        notes += [f"CHECK {c['left']} {c['op']} {c['right']}" for c in table["checks"]]
+            if column.name in references:
+                parts.append(f"FK → {references[column.name]}")
+            # The attribute's rules in their JSON form: values read as the model file writes them.
+            parts += _attribute_constraints(column.attribute.model_dump(mode="json", exclude_defaults=True))
+            fields.append(Field(column.name, column.attribute.type.value, "; ".join(parts)))
+        indexes = [Index("primary key", "(" + ", ".join(table.primary_key) + ")")]
+        indexes += [Index("unique", "(" + ", ".join(u) + ")") for u in table.uniques if len(u) > 1]
+        for shape in by_table.get(table.name, []):
+            definition = f"{shape.method} (" + ", ".join(part.name for part in shape.columns) + ")"
+            if shape.include:
+                definition += " INCLUDE (" + ", ".join(shape.include) + ")"
+            if shape.where:
+                definition += f" WHERE {shape.where}"
+            indexes.append(Index(shape.name, definition, tuple(served.get(shape.name, ()))))
+        notes = [table.comment] if table.comment else []
+        notes += [f"CHECK {c.left} {c.op} {c.right}" for c in table.checks]
         schema.objects.append(
             SchemaObject(
-                f"{table['kind']} table", table["name"], table["entity"], tuple(fields), tuple(indexes), tuple(notes)
+                f"{table.kind.value} table", table.name, table.entity, tuple(fields), tuple(indexes), tuple(notes)
             )
         )
     return schema
@@ -262,9 +255,12 @@ def _wide_column(files: Mapping[str, str]) -> StoreSchema | None:
     return schema
 
 
-def store_schemas(files: Mapping[str, str], relational_engine: str) -> list[StoreSchema]:
-    """The schema of every store the plan writes, relational first (its chosen engine)."""
-    found = [_relational(files, relational_engine), _document(files), _cache(files)]
+def store_schemas(
+    files: Mapping[str, str], relational: RelationalDesign | None, relational_engine: str
+) -> list[StoreSchema]:
+    """The schema of every store the plan writes, relational first (its chosen engine, from the
+    relational target's design), then the others from their structured artifacts in `files`."""
+    found = [_relational(relational, relational_engine), _document(files), _cache(files)]
     found += _search(files)
     found.append(_wide_column(files))
     return [schema for schema in found if schema is not None and schema.objects]

@@ -32,6 +32,10 @@ class Artifacts:
     docs: dict[str, str] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
+    # The family's design objects, for emitters that describe the design (the HTML report) rather
+    # than re-read the text rendered from it; each family documents its type (relational:
+    # `RelationalDesign`). None when the family hands none on.
+    design: Any = None
 
 
 class StoreTarget(ABC):

@@ -10,6 +10,7 @@ from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.relational.increments import build_increments, render_writes
 from polyplan.stores.relational.index_docs import index_docs
 from polyplan.stores.relational.index_render import concurrent_index_sql
@@ -96,7 +97,14 @@ class Target(StoreTarget):
         docs = {"index-plan.md": index_docs(plan, tables, index_notes)}
         diagnostics.extend(_security(plan, tables, files, tests, summary))
         diagnostics.extend(_erasure(plan, tables, builds, files, summary))
-        return Artifacts(files=files, tests=tests, docs=docs, diagnostics=tuple(_unique(diagnostics)), summary=summary)
+        return Artifacts(
+            files=files,
+            tests=tests,
+            docs=docs,
+            diagnostics=tuple(_unique(diagnostics)),
+            summary=summary,
+            design=RelationalDesign(tuple(tables), builds),
+        )
 
 
 def _erasure(

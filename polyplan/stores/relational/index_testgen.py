@@ -17,7 +17,7 @@ order, predicate and included columns. The plan and catalog readers are
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -146,24 +146,26 @@ def _compile_shape(table: sa.Table, index: sa.Index, engine: str) -> IndexShape:
     )
 
 
-def _designed_indexes(tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, list[dict[str, Any]]]:
-    """Per engine, every designed index the engine's schema creates, as the catalog must show it.
+def designed_shapes(tables: Sequence[TableSpec], build: EngineBuild, engine: str) -> list[IndexShape]:
+    """Every designed index `engine`'s schema creates, as its catalog must show it, by (table, name).
 
     An index an engine does not create (GIN off PostgreSQL, one a constraint already is, SQLite's
     FTS5 tables) is absent here; `test_every_designed_index_exists` covers the FTS5 tables.
     """
-    found: dict[str, list[dict[str, Any]]] = {}
-    for engine in builds:
-        metadata = builds[engine].rendered.metadata
-        shapes = []
-        for spec in tables:
-            table = metadata.tables[spec.name]
-            rendered = {str(i.name): i for i in table.indexes}
-            for designed in spec.indexes:
-                if designed.name in rendered:
-                    shapes.append(_shape(table, rendered[designed.name], engine).as_data())
-        found[engine] = sorted(shapes, key=lambda s: (s["table"], s["name"]))
-    return found
+    metadata = build.rendered.metadata
+    shapes = []
+    for spec in tables:
+        table = metadata.tables[spec.name]
+        rendered = {str(i.name): i for i in table.indexes}
+        for designed in spec.indexes:
+            if designed.name in rendered:
+                shapes.append(_shape(table, rendered[designed.name], engine))
+    return sorted(shapes, key=lambda s: (s.table, s.name))
+
+
+def _designed_indexes(tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, list[dict[str, Any]]]:
+    """Per engine, `designed_shapes` in their `tests/data/indexes.json` form."""
+    return {engine: [s.as_data() for s in designed_shapes(tables, builds[engine], engine)] for engine in builds}
 
 
 def _condition(key: list[str], kinds: Mapping[str, str]) -> list[str]:
@@ -230,13 +232,45 @@ def _expectation(
     return found
 
 
+def _appends_wildcard(name: str, sql: str) -> bool:
+    """Whether the SQL appends the `%` to prefix parameter `name` (`LIKE :p || '%'`, or CONCAT)."""
+    return re.search(rf":{name}\b\s*\|\|\s*'%'|concat\(\s*:{name}\b", sql, re.IGNORECASE) is not None
+
+
 def _param(name: str, column: str, op: str, sql: str) -> dict[str, Any]:
     found: dict[str, Any] = {"name": name, "column": column, "op": op}
     if op == "prefix":
-        # `LIKE :p || '%'` (or CONCAT) takes the bare prefix; `LIKE :p` takes it with the `%`.
-        appended = re.search(rf":{name}\b\s*\|\|\s*'%'|concat\(\s*:{name}\b", sql, re.IGNORECASE)
-        found["wildcard"] = appended is None
+        # `LIKE :p || '%'` takes the bare prefix; `LIKE :p` takes it with the `%`.
+        found["wildcard"] = not _appends_wildcard(name, sql)
     return found
+
+
+def served_patterns(tables: Sequence[TableSpec], build: EngineBuild, engine: str) -> dict[str, list[str]]:
+    """Index name → the access patterns (and `fk:` child lookups) `engine` answers from that
+    designed index, in (table, pattern) order: the routes `_proofs` expects to use it."""
+    queries = {q.name: q for q in build.queries}
+    found: list[tuple[str, str, str]] = []
+    for spec in tables:
+        index_plan = index_plan_of(spec)
+        if index_plan is None:
+            continue
+        rendered = {str(i.name) for i in build.rendered.metadata.tables[spec.name].indexes}
+        for route in index_plan.routes:
+            if route.via != "index" or route.index not in rendered:
+                continue  # a key or constraint serves it, or this engine made no such index
+            if not route.pattern.startswith("fk:"):
+                query = queries.get(route.pattern)
+                if query is None:
+                    continue
+                if engine == "sqlite" and any(
+                    p.op == "prefix" and _appends_wildcard(p.name, query.sql) for p in query.params
+                ):
+                    continue  # SQLITE_PREFIX
+            found.append((spec.name, route.pattern, route.index))
+    served: dict[str, list[str]] = {}
+    for _, pattern, index in sorted(found):
+        served.setdefault(index, []).append(pattern)
+    return served
 
 
 def _constant_columns(spec: TableSpec, pattern_name: str, plan: Plan) -> list[str]:
