@@ -8,6 +8,11 @@ script (`polyplan.migrate.store_scripts`) puts the operation's data (UPGRADE) an
 
 from __future__ import annotations
 
+from polyplan.emit.embed import module_code
+
+# Every script that talks to Cassandra reads its URL and connects the same way (the validation runtime too).
+CASSANDRA_CLUSTER = module_code("polyplan.stores.wide_column", "cluster.py")
+
 MONGODB = '''
 from bson import json_util
 from pymongo import IndexModel, MongoClient
@@ -211,11 +216,10 @@ def explain(exc):
     return None
 '''
 
-CASSANDRA = """
-from urllib.parse import urlparse
-
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, DriverException, ExecutionProfile, NoHostAvailable
-from cassandra.policies import DCAwareRoundRobinPolicy
+CASSANDRA = (
+    CASSANDRA_CLUSTER
+    + """
+from cassandra.cluster import DriverException, NoHostAvailable
 from cassandra.query import SimpleStatement
 
 BATCH = 500  # rows per page of the copy
@@ -227,19 +231,7 @@ def add_arguments(parser):
 
 
 def connect(args):
-    parsed = urlparse(args.url)
-    if parsed.scheme != "cassandra":
-        raise ValueError(f"{args.url} is not a cassandra:// URL (expected cassandra://HOST:PORT/DATACENTER)")
-    datacenter = parsed.path.strip("/") or "datacenter1"
-    profile = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter), request_timeout=60)
-    cluster = Cluster(
-        [parsed.hostname or "127.0.0.1"],
-        port=parsed.port or 9042,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        protocol_version=4,
-        connect_timeout=10,
-    )
-    return cluster.connect()
+    return cassandra_cluster(args.url, request_timeout=60).connect()
 
 
 def quote(name):
@@ -312,6 +304,7 @@ def run(session, op, args):
 def explain(exc):
     return None
 """
+)
 
 REDIS = '''
 import redis
@@ -405,7 +398,9 @@ REQUIRES = {
 
 # The verify step of an entity moving to another store: count its records on both sides. Each
 # store's driver is imported only when that store is counted.
-MOVE = """
+MOVE = (
+    CASSANDRA_CLUSTER
+    + """
 TIMEOUT = 30
 
 
@@ -417,23 +412,7 @@ def count_mongodb(url, name):
 
 
 def count_cassandra(url, name):
-    from urllib.parse import urlparse
-
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import DCAwareRoundRobinPolicy
-
-    parsed = urlparse(url)
-    profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=parsed.path.strip("/") or "datacenter1"),
-        request_timeout=120,
-    )
-    cluster = Cluster(
-        [parsed.hostname or "127.0.0.1"],
-        port=parsed.port or 9042,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        protocol_version=4,
-        connect_timeout=10,
-    )
+    cluster = cassandra_cluster(url, request_timeout=120)
     try:
         keyspace, table = name.split(".", 1)
         return cluster.connect().execute(f'SELECT COUNT(*) FROM "{keyspace}"."{table}"').one()[0]
@@ -503,3 +482,4 @@ def main(argv=None):
 if __name__ == "__main__":
     sys.exit(main())
 """
+)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.emit.embed import module_code
 from polyplan.model.schema import Family, Relationship
 from polyplan.plan.ir import Plan
 
@@ -176,6 +177,7 @@ def store_erasure_files(
         scripts[CASSANDRA_ERASURE] = _CASSANDRA_SCRIPT % {
             "targets": json.dumps(rows, sort_keys=True),
             "keyspace": keyspace,
+            "cluster": module_code("polyplan.stores.wide_column", "cluster.py"),
         }
     for relationship, _ in wide_column_children(plan):
         if relationship.to not in cassandra_entities:
@@ -478,13 +480,10 @@ import json
 import sys
 import uuid
 from typing import Any
-from urllib.parse import urlparse
 
 from cassandra import ConsistencyLevel
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-from cassandra.policies import DCAwareRoundRobinPolicy
 from cassandra.query import dict_factory
-
+%(cluster)s
 KEYSPACE = %(keyspace)r
 # Per entity: the table partitioned by the subject's reference, and every table with its primary key.
 TARGETS = json.loads(%(targets)r)
@@ -518,22 +517,12 @@ def main() -> int:
     parser.add_argument("--keyspace", default=KEYSPACE, help="the keyspace (default: the design's)")
     parser.add_argument("--dry-run", action="store_true", help="count the rows, delete nothing")
     args = parser.parse_args()
-    parsed = urlparse(args.url)
-    if parsed.scheme != "cassandra":
-        parser.error(f"{args.url} is not a cassandra:// URL")
-    profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=parsed.path.strip("/") or "datacenter1"),
-        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
-        row_factory=dict_factory,
-    )
     try:
-        cluster = Cluster(
-            [parsed.hostname or "127.0.0.1"],
-            port=parsed.port or 9042,
-            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-            protocol_version=5,
-            connect_timeout=10,
-        )
+        cassandra_address(args.url)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        cluster = cassandra_cluster(args.url, consistency_level=ConsistencyLevel.LOCAL_QUORUM, row_factory=dict_factory)
         try:
             counts = erase(cluster.connect(), args.keyspace, args.subject_id, args.dry_run)
         finally:
