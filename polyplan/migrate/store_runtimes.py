@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from polyplan.emit.embed import module_code
 
-# Every script that talks to Cassandra reads its URL and connects the same way (the validation runtime too).
+# Every script that talks to a store reads its URL and connects the same way (setup and erasure scripts too).
 CASSANDRA_CLUSTER = module_code("polyplan.stores.wide_column", "cluster.py")
+MONGODB_DATABASE = module_code("polyplan.stores.document", "client.py")
+REDIS_CLIENT = module_code("polyplan.stores.cache", "client.py")
 
-MONGODB = '''
+MONGODB = (
+    MONGODB_DATABASE
+    + '''
 from bson import json_util
-from pymongo import IndexModel, MongoClient
+from pymongo import IndexModel
 from pymongo.errors import OperationFailure, PyMongoError
 
 BATCH = 1000  # documents per update: each batch is one short write, so the application keeps going
@@ -35,10 +39,7 @@ def add_arguments(parser):
 
 
 def connect(args):
-    # Do not wait the driver's default 30 s for a server that is not there (a timeout in the URL wins).
-    timeout = {} if "serverselectiontimeoutms" in args.url.lower() else {"serverSelectionTimeoutMS": 10000}
-    client = MongoClient(args.url, uuidRepresentation="standard", tz_aware=True, **timeout)
-    return client.get_default_database(default=MODEL) if args.dbname is None else client[args.dbname]
+    return mongodb_database(args.url, args.dbname, MODEL)
 
 
 def _batched(collection, match, update, batch):
@@ -94,6 +95,7 @@ def explain(exc):
         return "the server lacks a MongoDB feature this step uses (FerretDB has no validators: --without validators)"
     return None
 '''
+)
 
 SEARCH = '''
 import urllib.error
@@ -306,7 +308,9 @@ def explain(exc):
 """
 )
 
-REDIS = '''
+REDIS = (
+    REDIS_CLIENT
+    + '''
 import redis
 
 BATCH = 500  # keys per SCAN round
@@ -318,9 +322,7 @@ def add_arguments(parser):
 
 
 def connect(args):
-    client = redis.Redis.from_url(args.url, socket_connect_timeout=10, decode_responses=True)
-    client.ping()
-    return client
+    return redis_client(args.url, decode_responses=True)
 
 
 def prefix(pattern):
@@ -386,6 +388,7 @@ def run(client, op, args):
 def explain(exc):
     return None
 '''
+)
 
 RUNTIMES = {"mongodb": MONGODB, "search": SEARCH, "cassandra": CASSANDRA, "redis": REDIS}
 # What each script needs installed (printed in its docstring).
@@ -399,16 +402,15 @@ REQUIRES = {
 # The verify step of an entity moving to another store: count its records on both sides. Each
 # store's driver is imported only when that store is counted.
 MOVE = (
-    CASSANDRA_CLUSTER
+    MONGODB_DATABASE
+    + CASSANDRA_CLUSTER
+    + REDIS_CLIENT
     + """
 TIMEOUT = 30
 
 
 def count_mongodb(url, name):
-    from pymongo import MongoClient
-
-    client = MongoClient(url, serverSelectionTimeoutMS=10000)
-    return client.get_default_database(default=MODEL)[name].count_documents({})
+    return mongodb_database(url, None, MODEL)[name].count_documents({})
 
 
 def count_cassandra(url, name):
@@ -428,9 +430,7 @@ def count_search(url, name):
 
 
 def count_redis(url, name):
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=10)
+    client = redis_client(url)
     return sum(1 for _ in client.scan_iter(match=name, count=1000))
 
 

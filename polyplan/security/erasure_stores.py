@@ -43,7 +43,7 @@ import json
 import sys
 
 import redis
-
+%(client)s
 # Key families holding the subject's records: the SCAN pattern, how a value is stored, and the
 # record field that holds the subject's key.
 TARGETS = json.loads(%(targets)r)
@@ -86,7 +86,7 @@ def main() -> int:
     parser.add_argument("--dry-run", action="store_true", help="count the entries, delete nothing")
     args = parser.parse_args()
     try:
-        client = redis.Redis.from_url(args.url)
+        client = redis_client(args.url)
         counts = erase(client, args.subject_id, args.dry_run)
     except (redis.RedisError, ValueError) as error:
         print(f"erasure: {args.url}: {error}", file=sys.stderr)
@@ -168,7 +168,10 @@ def store_erasure_files(
                 )
             )
     if targets:
-        scripts[REDIS_ERASURE] = _SCRIPT % {"targets": json.dumps(targets, sort_keys=True)}
+        scripts[REDIS_ERASURE] = _SCRIPT % {
+            "targets": json.dumps(targets, sort_keys=True),
+            "client": module_code("polyplan.stores.cache", "client.py"),
+        }
     documents, _ = mongodb_targets(plan, files)
     if documents:
         scripts[MONGODB_ERASURE] = mongodb_erasure_script(plan, documents)
@@ -324,9 +327,8 @@ import sys
 import uuid
 from typing import Any
 
-from pymongo import MongoClient
 from pymongo.errors import PyMongoError
-
+%(database)s
 # Collections, the field that references the subject (and whether it holds a uuid), what happens
 # to the documents found, and the PII fields an anonymized document loses.
 TARGETS = json.loads(%(targets)r)
@@ -363,11 +365,8 @@ def main() -> int:
         uuid.UUID(subject) if any(t["uuid"] for t in TARGETS) else None
     except ValueError:
         parser.error(f"not a uuid: {subject}")
-    client: MongoClient[Any] = MongoClient(
-        args.url, uuidRepresentation="standard", tz_aware=True, serverSelectionTimeoutMS=10000
-    )
     try:
-        database = client[args.names[0]] if len(args.names) == 2 else client.get_default_database(default=%(default_db)r)
+        database = mongodb_database(args.url, args.names[0] if len(args.names) == 2 else None, %(default_db)r)
         counts = erase(database, subject, args.dry_run)
     except PyMongoError as error:
         print(f"erasure: {args.url}: {type(error).__name__}: {str(error).split(',')[0]}", file=sys.stderr)
@@ -454,7 +453,11 @@ def mongodb_targets(plan: Plan, files: Mapping[str, str]) -> tuple[list[dict[str
 
 def mongodb_erasure_script(plan: Plan, targets: list[dict[str, Any]]) -> str:
     """`mongodb/erasure.py`: the subject's documents deleted, anonymized or detached."""
-    return _MONGO_SCRIPT % {"targets": json.dumps(targets, sort_keys=True), "default_db": plan.model.name}
+    return _MONGO_SCRIPT % {
+        "targets": json.dumps(targets, sort_keys=True),
+        "default_db": plan.model.name,
+        "database": module_code("polyplan.stores.document", "client.py"),
+    }
 
 
 CASSANDRA_ERASURE = "cassandra/erasure.py"
