@@ -19,6 +19,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 CASSANDRA = module_code("polyplan.stores.wide_column", "cluster.py")
 MONGODB = module_code("polyplan.stores.document", "client.py")
 REDIS = module_code("polyplan.stores.cache", "client.py")
+REPORT = module_code("polyplan.emit", "script_report.py")
 # What only the shared code may call: a script that calls it itself has its own copy again.
 CONNECTS = ("Cluster(", "MongoClient(", "Redis.from_url(")
 
@@ -52,7 +53,7 @@ def test_the_cluster_speaks_protocol_v5_to_the_urls_data_center() -> None:
         ("cassandra migration step", RUNTIMES["cassandra"], [CASSANDRA]),
         ("mongodb migration step", RUNTIMES["mongodb"], [MONGODB]),
         ("redis migration step", RUNTIMES["redis"], [REDIS]),
-        ("move verify step", MOVE, [MONGODB, CASSANDRA, REDIS]),
+        ("move verify step", MOVE, [MONGODB, CASSANDRA, REDIS, REPORT]),
         ("mongodb setup.py", (GOLDEN / "saas/document/mongodb/setup.py").read_text(encoding="utf-8"), [MONGODB]),
         ("redis setup.py", (GOLDEN / "shop/cache/redis/setup.py").read_text(encoding="utf-8"), [REDIS]),
     ],
@@ -74,5 +75,30 @@ def test_erasure_scripts_connect_through_the_shared_code_only(family: str, path:
 
     files, _ = render(plan_text(MONGO_MODEL.replace("family: document", f"family: {family}")))
     text = files[path]
-    assert code in text
+    assert code in text and REPORT in text
     assert not [call for call in CONNECTS if call in text.replace(code, "")], f"{path} connects by itself"
+
+
+def test_a_drivers_error_is_one_line_without_its_topology_dump() -> None:
+    from polyplan.emit.script_report import one_line
+
+    error = TimeoutError("db:27017: timed out (configured timeouts: connectTimeoutMS: 20000.0ms), Timeout: 0.5s, ...")
+    assert one_line(error) == "TimeoutError: db:27017: timed out"
+    assert one_line(ValueError("first\nsecond")) == "ValueError: first"
+    assert one_line(KeyError()) == "KeyError: "
+
+
+def test_an_erasure_prints_its_counts_or_its_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from polyplan.emit.script_report import report_counts
+
+    assert report_counts("redis://h", lambda: {"a": 2, "b": 0}, (OSError,), "deleted") == 0
+    assert capsys.readouterr().out == "a: 2 deleted\nb: 0 deleted\n"
+
+    def refused() -> dict[str, int]:
+        raise ConnectionRefusedError("Error 111 connecting to h:6379. Connection refused.")
+
+    assert report_counts("redis://h", refused, (OSError,), "deleted") == 1
+    assert (
+        capsys.readouterr().err
+        == "erasure: redis://h: ConnectionRefusedError: Error 111 connecting to h:6379. Connection refused.\n"
+    )

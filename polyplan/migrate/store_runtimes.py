@@ -14,6 +14,8 @@ from polyplan.emit.embed import module_code
 CASSANDRA_CLUSTER = module_code("polyplan.stores.wide_column", "cluster.py")
 MONGODB_DATABASE = module_code("polyplan.stores.document", "client.py")
 REDIS_CLIENT = module_code("polyplan.stores.cache", "client.py")
+# ... and reports a driver's error in one line.
+SCRIPT_REPORT = module_code("polyplan.emit", "script_report.py")
 
 MONGODB = (
     MONGODB_DATABASE
@@ -405,6 +407,7 @@ MOVE = (
     MONGODB_DATABASE
     + CASSANDRA_CLUSTER
     + REDIS_CLIENT
+    + SCRIPT_REPORT
     + """
 TIMEOUT = 30
 
@@ -468,9 +471,7 @@ def main(argv=None):
         try:
             counts.append(COUNTERS[kind](url, given or name))
         except Exception as exc:  # any driver's failure: one line, never a traceback
-            text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-            first = (text.strip().splitlines() or [""])[0].split(" (configured")[0].split(", Timeout:")[0]
-            print(f"{url}: {exc.__class__.__name__}: {first[:300]}", file=sys.stderr)
+            print(f"{url}: {one_line(exc)}", file=sys.stderr)
             return 1
     print(f"{OPERATION['table']}: {counts[0]} in the source, {counts[1]} in the target")
     if counts[0] != counts[1]:
