@@ -95,7 +95,7 @@ _TEMPLATES_TEST = r"""def test_templates_are_complete() -> None:
 """
 
 # and the parts whose text differs only in the engine's names (@ENGINE@, @CLIENT@, ...: see _names).
-_STORE_FIXTURE = r"""@pytest.fixture(scope="module")
+_STORE_AND_ARTIFACTS_TEST = r"""@pytest.fixture(scope="module")
 def store() -> Iterator[tuple[@CLIENT@, str, Any]]:
     client = connect.connect(resolve_url("@ENGINE@"))
     prefix = connect.run_prefix()
@@ -108,6 +108,21 @@ def store() -> Iterator[tuple[@CLIENT@, str, Any]]:
     finally:
         connect.drop_prefix(client, prefix)
         client.close()
+
+
+@pytest.mark.parametrize("alias", INDEXES)
+def test_artifacts_applied(store: Any, alias: str) -> None:
+    client, prefix, _ = store
+    index = DATA["indexes"][alias]
+    first = prefix + index["first_index"]
+    assert list(client.indices.get_alias(name=prefix + alias)) == [first]
+    mapping = client.indices.get_mapping(index=first)[first]["mappings"]
+    assert mapping["dynamic"] == "strict"
+    assert sorted(mapping["properties"]) == index["fields"]
+    assert mapping_problems(alias, mapping["properties"], index["field_types"]) == []  # the model's needs
+    settings = client.indices.get_settings(index=first)[first]["settings"]["index"]
+    assert settings["number_of_shards"] == str(index["shards"])
+    assert settings["refresh_interval"] == index["refresh_interval"]
 
 
 """
@@ -200,20 +215,13 @@ def _fill(source: str, params: dict[str, Any]) -> Any:
 
 '''
     + _TEMPLATES_TEST
-    + _names(_STORE_FIXTURE, _ELASTICSEARCH_NAMES)
+    + _names(_STORE_AND_ARTIFACTS_TEST, _ELASTICSEARCH_NAMES)
     + r"""@pytest.mark.parametrize("alias", INDEXES)
-def test_artifacts_applied(store: Any, alias: str) -> None:
+def test_ilm_policy_applied(store: Any, alias: str) -> None:
     client, prefix, _ = store
     index = DATA["indexes"][alias]
     first = prefix + index["first_index"]
-    assert list(client.indices.get_alias(name=prefix + alias)) == [first]
-    mapping = client.indices.get_mapping(index=first)[first]["mappings"]
-    assert mapping["dynamic"] == "strict"
-    assert sorted(mapping["properties"]) == index["fields"]
-    assert mapping_problems(alias, mapping["properties"], index["field_types"]) == []  # the model's needs
     settings = client.indices.get_settings(index=first)[first]["settings"]["index"]
-    assert settings["number_of_shards"] == str(index["shards"])
-    assert settings["refresh_interval"] == index["refresh_interval"]
     assert settings["lifecycle"]["name"] == prefix + index["policy"]
     assert prefix + index["policy"] in client.ilm.get_lifecycle(name=prefix + index["policy"])
 
@@ -305,23 +313,8 @@ def _fill(source: str, params: dict[str, Any]) -> Any:
 
 
 """
-    + _names(_STORE_FIXTURE, _OPENSEARCH_NAMES)
+    + _names(_STORE_AND_ARTIFACTS_TEST, _OPENSEARCH_NAMES)
     + r"""@pytest.mark.parametrize("alias", INDEXES)
-def test_artifacts_applied(store: Any, alias: str) -> None:
-    client, prefix, _ = store
-    index = DATA["indexes"][alias]
-    first = prefix + index["first_index"]
-    assert list(client.indices.get_alias(name=prefix + alias)) == [first]
-    mapping = client.indices.get_mapping(index=first)[first]["mappings"]
-    assert mapping["dynamic"] == "strict"
-    assert sorted(mapping["properties"]) == index["fields"]
-    assert mapping_problems(alias, mapping["properties"], index["field_types"]) == []  # the model's needs
-    settings = client.indices.get_settings(index=first)[first]["settings"]["index"]
-    assert settings["number_of_shards"] == str(index["shards"])
-    assert settings["refresh_interval"] == index["refresh_interval"]
-
-
-@pytest.mark.parametrize("alias", INDEXES)
 def test_ism_policy_applied(store: Any, alias: str) -> None:
     client, prefix, setup = store
     missing = setup.ism_missing(client)
