@@ -374,7 +374,8 @@ def test_artifacts_are_deterministic_and_complete() -> None:
 def test_setup_script_compiles() -> None:
     setup = Target().emit(doc_plan()).files["mongodb/setup.py"]
     compile(setup, "setup.py", "exec")
-    assert 'default="doctest"' in setup
+    # Without a database name (nor one in the URL) the model's name is the database.
+    assert 'mongodb_database(args[0], args[1] if len(args) == 2 else None, "doctest")' in setup
 
 
 READINGS = """

@@ -8,9 +8,20 @@ script (`polyplan.migrate.store_scripts`) puts the operation's data (UPGRADE) an
 
 from __future__ import annotations
 
-MONGODB = '''
+from polyplan.emit.embed import module_code
+
+# Every script that talks to a store reads its URL and connects the same way (setup and erasure scripts too).
+CASSANDRA_CLUSTER = module_code("polyplan.stores.wide_column", "cluster.py")
+MONGODB_DATABASE = module_code("polyplan.stores.document", "client.py")
+REDIS_CLIENT = module_code("polyplan.stores.cache", "client.py")
+# ... and reports a driver's error in one line.
+SCRIPT_REPORT = module_code("polyplan.emit", "script_report.py")
+
+MONGODB = (
+    MONGODB_DATABASE
+    + '''
 from bson import json_util
-from pymongo import IndexModel, MongoClient
+from pymongo import IndexModel
 from pymongo.errors import OperationFailure, PyMongoError
 
 BATCH = 1000  # documents per update: each batch is one short write, so the application keeps going
@@ -30,10 +41,7 @@ def add_arguments(parser):
 
 
 def connect(args):
-    # Do not wait the driver's default 30 s for a server that is not there (a timeout in the URL wins).
-    timeout = {} if "serverselectiontimeoutms" in args.url.lower() else {"serverSelectionTimeoutMS": 10000}
-    client = MongoClient(args.url, uuidRepresentation="standard", tz_aware=True, **timeout)
-    return client.get_default_database(default=MODEL) if args.dbname is None else client[args.dbname]
+    return mongodb_database(args.url, args.dbname, MODEL)
 
 
 def _batched(collection, match, update, batch):
@@ -89,6 +97,7 @@ def explain(exc):
         return "the server lacks a MongoDB feature this step uses (FerretDB has no validators: --without validators)"
     return None
 '''
+)
 
 SEARCH = '''
 import urllib.error
@@ -211,11 +220,10 @@ def explain(exc):
     return None
 '''
 
-CASSANDRA = """
-from urllib.parse import urlparse
-
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, DriverException, ExecutionProfile, NoHostAvailable
-from cassandra.policies import DCAwareRoundRobinPolicy
+CASSANDRA = (
+    CASSANDRA_CLUSTER
+    + """
+from cassandra.cluster import DriverException, NoHostAvailable
 from cassandra.query import SimpleStatement
 
 BATCH = 500  # rows per page of the copy
@@ -227,19 +235,7 @@ def add_arguments(parser):
 
 
 def connect(args):
-    parsed = urlparse(args.url)
-    if parsed.scheme != "cassandra":
-        raise ValueError(f"{args.url} is not a cassandra:// URL (expected cassandra://HOST:PORT/DATACENTER)")
-    datacenter = parsed.path.strip("/") or "datacenter1"
-    profile = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter), request_timeout=60)
-    cluster = Cluster(
-        [parsed.hostname or "127.0.0.1"],
-        port=parsed.port or 9042,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        protocol_version=4,
-        connect_timeout=10,
-    )
-    return cluster.connect()
+    return cassandra_cluster(args.url, request_timeout=60).connect()
 
 
 def quote(name):
@@ -312,8 +308,11 @@ def run(session, op, args):
 def explain(exc):
     return None
 """
+)
 
-REDIS = '''
+REDIS = (
+    REDIS_CLIENT
+    + '''
 import redis
 
 BATCH = 500  # keys per SCAN round
@@ -325,9 +324,7 @@ def add_arguments(parser):
 
 
 def connect(args):
-    client = redis.Redis.from_url(args.url, socket_connect_timeout=10, decode_responses=True)
-    client.ping()
-    return client
+    return redis_client(args.url, decode_responses=True)
 
 
 def prefix(pattern):
@@ -393,6 +390,7 @@ def run(client, op, args):
 def explain(exc):
     return None
 '''
+)
 
 RUNTIMES = {"mongodb": MONGODB, "search": SEARCH, "cassandra": CASSANDRA, "redis": REDIS}
 # What each script needs installed (printed in its docstring).
@@ -405,35 +403,21 @@ REQUIRES = {
 
 # The verify step of an entity moving to another store: count its records on both sides. Each
 # store's driver is imported only when that store is counted.
-MOVE = """
+MOVE = (
+    MONGODB_DATABASE
+    + CASSANDRA_CLUSTER
+    + REDIS_CLIENT
+    + SCRIPT_REPORT
+    + """
 TIMEOUT = 30
 
 
 def count_mongodb(url, name):
-    from pymongo import MongoClient
-
-    client = MongoClient(url, serverSelectionTimeoutMS=10000)
-    return client.get_default_database(default=MODEL)[name].count_documents({})
+    return mongodb_database(url, None, MODEL)[name].count_documents({})
 
 
 def count_cassandra(url, name):
-    from urllib.parse import urlparse
-
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import DCAwareRoundRobinPolicy
-
-    parsed = urlparse(url)
-    profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=parsed.path.strip("/") or "datacenter1"),
-        request_timeout=120,
-    )
-    cluster = Cluster(
-        [parsed.hostname or "127.0.0.1"],
-        port=parsed.port or 9042,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        protocol_version=4,
-        connect_timeout=10,
-    )
+    cluster = cassandra_cluster(url, request_timeout=120)
     try:
         keyspace, table = name.split(".", 1)
         return cluster.connect().execute(f'SELECT COUNT(*) FROM "{keyspace}"."{table}"').one()[0]
@@ -449,9 +433,7 @@ def count_search(url, name):
 
 
 def count_redis(url, name):
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=10)
+    client = redis_client(url)
     return sum(1 for _ in client.scan_iter(match=name, count=1000))
 
 
@@ -489,9 +471,7 @@ def main(argv=None):
         try:
             counts.append(COUNTERS[kind](url, given or name))
         except Exception as exc:  # any driver's failure: one line, never a traceback
-            text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-            first = (text.strip().splitlines() or [""])[0].split(" (configured")[0].split(", Timeout:")[0]
-            print(f"{url}: {exc.__class__.__name__}: {first[:300]}", file=sys.stderr)
+            print(f"{url}: {one_line(exc)}", file=sys.stderr)
             return 1
     print(f"{OPERATION['table']}: {counts[0]} in the source, {counts[1]} in the target")
     if counts[0] != counts[1]:
@@ -503,3 +483,4 @@ def main(argv=None):
 if __name__ == "__main__":
     sys.exit(main())
 """
+)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 
 from polyplan.migrate.store_ops import CopyCqlTable, MoveEntity, StoreOperation
-from polyplan.migrate.store_runtimes import MOVE, REQUIRES, RUNTIMES
+from polyplan.migrate.store_runtimes import MOVE, REQUIRES, RUNTIMES, SCRIPT_REPORT
 
 TITLES = {
     "mongodb": "MongoDB",
@@ -37,10 +37,7 @@ def main(argv=None):
         client = connect(args)
         lines = run(client, operation, args)
     except (*ERRORS, ValueError) as exc:
-        # One line: the driver's first sentence, without its topology dump.
-        text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-        first = (text.strip().splitlines() or [""])[0].split(" (configured")[0].split(", Timeout:")[0]
-        print(f"{args.url}: {exc.__class__.__name__}: {first[:300]}", file=sys.stderr)
+        print(f"{args.url}: {one_line(exc)}", file=sys.stderr)
         hint = explain(exc)
         if hint:
             print(hint, file=sys.stderr)
@@ -92,7 +89,7 @@ def render_script(op: StoreOperation, number: int, model: str, total: int) -> st
         f"UPGRADE = json.loads({_literal(op.to_json())})\n"
         f"DOWNGRADE = json.loads({_literal(op.reverse().to_json())})\n"
     )
-    return header + RUNTIMES[op.store] + MAIN
+    return header + SCRIPT_REPORT + RUNTIMES[op.store] + MAIN
 
 
 def render_verify(op: MoveEntity, model: str) -> str:

@@ -14,9 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.emit.embed import module_code
 from polyplan.model.schema import Family, Relationship
 from polyplan.plan.ir import Plan
 
+# Every erasure script reports its counts, or its error in one line, alike.
+SCRIPT_REPORT = module_code("polyplan.emit", "script_report.py")
 REDIS_ERASURE = "redis/erasure.py"
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
 _PATH = "security.data_subject"
@@ -42,7 +45,7 @@ import json
 import sys
 
 import redis
-
+%(client)s%(report)s
 # Key families holding the subject's records: the SCAN pattern, how a value is stored, and the
 # record field that holds the subject's key.
 TARGETS = json.loads(%(targets)r)
@@ -84,16 +87,12 @@ def main() -> int:
     parser.add_argument("subject_id", help="the data subject's key")
     parser.add_argument("--dry-run", action="store_true", help="count the entries, delete nothing")
     args = parser.parse_args()
-    try:
-        client = redis.Redis.from_url(args.url)
-        counts = erase(client, args.subject_id, args.dry_run)
-    except (redis.RedisError, ValueError) as error:
-        print(f"erasure: {args.url}: {error}", file=sys.stderr)
-        return 1
-    verb = "found" if args.dry_run else "deleted"
-    for family, count in counts.items():
-        print(f"{family}: {count} {verb}")
-    return 0
+    return report_counts(
+        args.url,
+        lambda: erase(redis_client(args.url), args.subject_id, args.dry_run),
+        (redis.RedisError, ValueError),
+        "found" if args.dry_run else "deleted",
+    )
 
 
 if __name__ == "__main__":
@@ -167,7 +166,11 @@ def store_erasure_files(
                 )
             )
     if targets:
-        scripts[REDIS_ERASURE] = _SCRIPT % {"targets": json.dumps(targets, sort_keys=True)}
+        scripts[REDIS_ERASURE] = _SCRIPT % {
+            "targets": json.dumps(targets, sort_keys=True),
+            "client": module_code("polyplan.stores.cache", "client.py"),
+            "report": SCRIPT_REPORT,
+        }
     documents, _ = mongodb_targets(plan, files)
     if documents:
         scripts[MONGODB_ERASURE] = mongodb_erasure_script(plan, documents)
@@ -176,6 +179,8 @@ def store_erasure_files(
         scripts[CASSANDRA_ERASURE] = _CASSANDRA_SCRIPT % {
             "targets": json.dumps(rows, sort_keys=True),
             "keyspace": keyspace,
+            "cluster": module_code("polyplan.stores.wide_column", "cluster.py"),
+            "report": SCRIPT_REPORT,
         }
     for relationship, _ in wide_column_children(plan):
         if relationship.to not in cassandra_entities:
@@ -213,7 +218,7 @@ import sys
 from typing import Any
 
 %(import_line)s
-
+%(report)s
 # Aliases holding the subject's documents and the keyword field that holds the subject's key.
 TARGETS = json.loads(%(targets)r)
 
@@ -239,16 +244,12 @@ def main() -> int:
     parser.add_argument("--prefix", default="", help="the prefix setup.py was given")
     parser.add_argument("--dry-run", action="store_true", help="count the documents, delete nothing")
     args = parser.parse_args()
-    try:
-        client = %(client)s(args.url)
-        counts = erase(client, args.subject_id, args.prefix, args.dry_run)
-    except Exception as error:  # the client's transport and API errors: one line, no traceback
-        print(f"erasure: {args.url}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
-        return 1
-    verb = "matching" if args.dry_run else "deleted"
-    for index, count in counts.items():
-        print(f"{index}: {count} {verb}")
-    return 0
+    return report_counts(
+        args.url,
+        lambda: erase(%(client)s(args.url), args.subject_id, args.prefix, args.dry_run),
+        (Exception,),  # the client's transport and API errors
+        "matching" if args.dry_run else "deleted",
+    )
 
 
 if __name__ == "__main__":
@@ -295,6 +296,7 @@ def search_erasure_script(engine: str, targets: list[dict[str, str]]) -> str:
         "client": client,
         "url": "http://127.0.0.1:9200",
         "targets": json.dumps(targets, sort_keys=True),
+        "report": SCRIPT_REPORT,
     }
 
 
@@ -322,9 +324,8 @@ import sys
 import uuid
 from typing import Any
 
-from pymongo import MongoClient
 from pymongo.errors import PyMongoError
-
+%(database)s%(report)s
 # Collections, the field that references the subject (and whether it holds a uuid), what happens
 # to the documents found, and the PII fields an anonymized document loses.
 TARGETS = json.loads(%(targets)r)
@@ -361,19 +362,13 @@ def main() -> int:
         uuid.UUID(subject) if any(t["uuid"] for t in TARGETS) else None
     except ValueError:
         parser.error(f"not a uuid: {subject}")
-    client: MongoClient[Any] = MongoClient(
-        args.url, uuidRepresentation="standard", tz_aware=True, serverSelectionTimeoutMS=10000
+    name = args.names[0] if len(args.names) == 2 else None
+    return report_counts(
+        args.url,
+        lambda: erase(mongodb_database(args.url, name, %(default_db)r), subject, args.dry_run),
+        (PyMongoError,),
+        "found" if args.dry_run else "changed",
     )
-    try:
-        database = client[args.names[0]] if len(args.names) == 2 else client.get_default_database(default=%(default_db)r)
-        counts = erase(database, subject, args.dry_run)
-    except PyMongoError as error:
-        print(f"erasure: {args.url}: {type(error).__name__}: {str(error).split(',')[0]}", file=sys.stderr)
-        return 1
-    verb = "found" if args.dry_run else "changed"
-    for collection, count in counts.items():
-        print(f"{collection}: {count} {verb}")
-    return 0
 
 
 if __name__ == "__main__":
@@ -452,7 +447,12 @@ def mongodb_targets(plan: Plan, files: Mapping[str, str]) -> tuple[list[dict[str
 
 def mongodb_erasure_script(plan: Plan, targets: list[dict[str, Any]]) -> str:
     """`mongodb/erasure.py`: the subject's documents deleted, anonymized or detached."""
-    return _MONGO_SCRIPT % {"targets": json.dumps(targets, sort_keys=True), "default_db": plan.model.name}
+    return _MONGO_SCRIPT % {
+        "targets": json.dumps(targets, sort_keys=True),
+        "default_db": plan.model.name,
+        "database": module_code("polyplan.stores.document", "client.py"),
+        "report": SCRIPT_REPORT,
+    }
 
 
 CASSANDRA_ERASURE = "cassandra/erasure.py"
@@ -478,13 +478,10 @@ import json
 import sys
 import uuid
 from typing import Any
-from urllib.parse import urlparse
 
 from cassandra import ConsistencyLevel
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-from cassandra.policies import DCAwareRoundRobinPolicy
 from cassandra.query import dict_factory
-
+%(cluster)s%(report)s
 KEYSPACE = %(keyspace)r
 # Per entity: the table partitioned by the subject's reference, and every table with its primary key.
 TARGETS = json.loads(%(targets)r)
@@ -518,33 +515,19 @@ def main() -> int:
     parser.add_argument("--keyspace", default=KEYSPACE, help="the keyspace (default: the design's)")
     parser.add_argument("--dry-run", action="store_true", help="count the rows, delete nothing")
     args = parser.parse_args()
-    parsed = urlparse(args.url)
-    if parsed.scheme != "cassandra":
-        parser.error(f"{args.url} is not a cassandra:// URL")
-    profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=parsed.path.strip("/") or "datacenter1"),
-        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
-        row_factory=dict_factory,
-    )
     try:
-        cluster = Cluster(
-            [parsed.hostname or "127.0.0.1"],
-            port=parsed.port or 9042,
-            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-            protocol_version=5,
-            connect_timeout=10,
-        )
+        cassandra_address(args.url)
+    except ValueError as error:
+        parser.error(str(error))
+
+    def run() -> dict[str, int]:
+        cluster = cassandra_cluster(args.url, consistency_level=ConsistencyLevel.LOCAL_QUORUM, row_factory=dict_factory)
         try:
-            counts = erase(cluster.connect(), args.keyspace, args.subject_id, args.dry_run)
+            return erase(cluster.connect(), args.keyspace, args.subject_id, args.dry_run)
         finally:
             cluster.shutdown()
-    except Exception as error:  # the driver's errors: one line, no traceback
-        print(f"erasure: {args.url}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else \'\'}", file=sys.stderr)
-        return 1
-    verb = "found" if args.dry_run else "deleted"
-    for entity, count in counts.items():
-        print(f"{entity}: {count} rows {verb}")
-    return 0
+
+    return report_counts(args.url, run, (Exception,), "rows found" if args.dry_run else "rows deleted")  # the driver's errors
 
 
 if __name__ == "__main__":

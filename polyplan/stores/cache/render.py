@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from polyplan.emit.embed import module_code
 from polyplan.markdown import cell, code
 from polyplan.perf import indented_json
 from polyplan.stores.cache import memory
@@ -281,6 +282,7 @@ import sys
 from pathlib import Path
 
 import redis
+__REDIS_CLIENT__
 
 DESIGN = json.loads((Path(__file__).resolve().parent / "keys.json").read_text(encoding="utf-8"))
 
@@ -317,7 +319,7 @@ def main() -> int:
     parser.add_argument("--role", choices=roles, default="shared" if len(roles) > 2 else roles[0])
     parser.add_argument("--apply", action="store_true", help="CONFIG SET what differs (an operator action)")
     args = parser.parse_args()
-    client = redis.Redis.from_url(args.url)
+    client = redis_client(args.url)
     differ = check(client, args.role)
     for name, (current, wanted) in differ.items():
         print(f"{name}: {current!r} -> {wanted!r}")
@@ -340,4 +342,4 @@ if __name__ == "__main__":
 
 def render_setup() -> str:
     """redis/setup.py: the settings check/apply script (it reads the design from keys.json beside it)."""
-    return SETUP_SCRIPT
+    return SETUP_SCRIPT.replace("__REDIS_CLIENT__\n", module_code("polyplan.stores.cache", "client.py"))

@@ -14,6 +14,7 @@ from bson import json_util
 from bson.binary import UuidRepresentation
 from bson.json_util import JSONMode, JSONOptions
 
+from polyplan.emit.embed import module_code
 from polyplan.markdown import code
 from polyplan.stores.document.spec import (
     CollectionSpec,
@@ -295,7 +296,7 @@ OPTIONS = JSONOptions(json_mode=JSONMode.RELAXED, uuid_representation=UuidRepres
 INDEX_FIELDS = ("unique", "partialFilterExpression", "expireAfterSeconds", "weights", "default_language")
 FEATURES = ("validators", "partial_indexes", "ttl_indexes", "text_indexes", "hashed_indexes")
 NOT_IMPLEMENTED = 238  # what FerretDB answers for a feature it lacks
-
+__MONGODB_DATABASE__
 
 def definitions() -> list[dict[str, Any]]:
     """Every collection definition, in file-name order."""
@@ -423,10 +424,8 @@ def main() -> int:
     if len(args) not in (1, 2) or not set(without) <= set(FEATURES):
         print(__doc__)
         return 2
-    # Do not wait the driver's default 30 s for a server that is not there (a timeout in the URL wins).
-    timeout = {} if "serverselectiontimeoutms" in args[0].lower() else {"serverSelectionTimeoutMS": 10000}
-    client: MongoClient[Any] = MongoClient(args[0], uuidRepresentation="standard", tz_aware=True, **timeout)
-    database = client.get_default_database(default="__MODEL__") if len(args) == 1 else client[args[1]]
+    database = mongodb_database(args[0], args[1] if len(args) == 2 else None, "__MODEL__")
+    client = database.client
     try:
         done = apply(database, without=without)
     except PyMongoError as exc:
@@ -450,4 +449,5 @@ if __name__ == "__main__":
 
 def render_setup(design: DocumentDesign) -> str:
     """mongodb/setup.py."""
-    return SETUP_SCRIPT.replace("__MODEL__", design.model)
+    database = module_code("polyplan.stores.document", "client.py")
+    return SETUP_SCRIPT.replace("__MODEL__", design.model).replace("__MONGODB_DATABASE__\n", database)

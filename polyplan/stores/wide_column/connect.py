@@ -20,14 +20,13 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
-from urllib.parse import urlparse
 
 import pytest
-from cassandra import ConsistencyLevel, DriverException, OperationTimedOut, ProtocolVersion, UnresolvableContactPoints
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.policies import DCAwareRoundRobinPolicy
+from cassandra import ConsistencyLevel, DriverException, OperationTimedOut, UnresolvableContactPoints
+from cassandra.cluster import Cluster, NoHostAvailable, Session
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, dict_factory
 
+from polyplan.stores.wide_column.cluster import CASSANDRA_CONNECT_TIMEOUT, cassandra_address, cassandra_cluster
 from polyplan.stores.wide_column.cql import quote, retarget, split_statements
 from polyplan.stores.wide_column.runtime import bucket_value
 from polyplan.testkit import how_to_run, required_engines, unavailable
@@ -35,7 +34,6 @@ from polyplan.testkit import how_to_run, required_engines, unavailable
 ENGINE = "cassandra"
 # The generated CQL is the same for 4.1 and 5.0 (it uses nothing that differs between them).
 SUPPORTED = "4.1 or 5.0"
-CONNECT_TIMEOUT = 10  # seconds
 _RELEASE = re.compile(r"^(\d+)\.(\d+)")
 _KEYSPACE = re.compile(r"^(CREATE KEYSPACE IF NOT EXISTS )(\S+)", re.IGNORECASE)
 
@@ -57,7 +55,7 @@ def _reason(exc: Exception) -> str:
     if isinstance(errors, dict) and errors:
         exc = next(iter(errors.values()))
     if isinstance(exc, OperationTimedOut):
-        return f"no reply within {CONNECT_TIMEOUT} s"
+        return f"no reply within {CASSANDRA_CONNECT_TIMEOUT} s"
     text = str(exc.args[-1] if isinstance(exc, OSError) and exc.args else exc)
     if "does not support protocol version" in text:  # the first bytes of a reply were no CQL frame
         return "something answers there, but not in Cassandra's native protocol: is it the CQL port?"
@@ -82,28 +80,18 @@ def connect(url: str, exit_run: bool = False) -> tuple[Cluster, Session]:
     With `exit_run` a failure to connect stops the whole pytest run (with one line) when Cassandra
     is required, instead of failing each test that asked: for a module whose every test needs it.
     """
-    parsed = urlparse(url)
-    if parsed.scheme != "cassandra":
-        _give_up(f"{url} is not a cassandra:// URL (expected cassandra://HOST:PORT/DATACENTER)", False, exit_run)
-    host = parsed.hostname or "127.0.0.1"
-    port = parsed.port or 9042
-    datacenter = parsed.path.strip("/") or "datacenter1"
-    profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter),
-        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
-        request_timeout=60,
-        row_factory=dict_factory,  # rows as {column name: value}, whatever the names look like
-    )
+    try:
+        _, _, datacenter = cassandra_address(url)
+    except ValueError as exc:
+        _give_up(str(exc), False, exit_run)
     cluster: Cluster | None = None
     try:
         with _quiet_driver():
-            # Protocol v5 is what 4.1 and 5.0 both speak; naming it spares a downgrade dance (and its warnings).
-            cluster = Cluster(
-                [host],
-                port=port,
-                protocol_version=ProtocolVersion.V5,
-                execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-                connect_timeout=CONNECT_TIMEOUT,
+            cluster = cassandra_cluster(
+                url,
+                consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+                request_timeout=60,
+                row_factory=dict_factory,  # rows as {column name: value}, whatever the names look like
             )
             session = cluster.connect()
     # NoHostAvailable is no DriverException; UnresolvableContactPoints (a bad host name) is.

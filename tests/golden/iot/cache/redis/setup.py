@@ -19,6 +19,23 @@ from pathlib import Path
 
 import redis
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: a script carrying this code imports no more than it needs
+    import redis
+
+REDIS_CONNECT_SECONDS = 10  # how long to wait for a connection (the driver's default is the OS's)
+
+
+def redis_client(url: str, **options: object) -> "redis.Redis":
+    """A client for `url` that answered PING; `options` go to `Redis.from_url` (decode_responses...)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_CONNECT_SECONDS, **options)
+    client.ping()  # a server that is not there fails here, in one line
+    return client
+
+
 DESIGN = json.loads((Path(__file__).resolve().parent / "keys.json").read_text(encoding="utf-8"))
 
 
@@ -54,7 +71,7 @@ def main() -> int:
     parser.add_argument("--role", choices=roles, default="shared" if len(roles) > 2 else roles[0])
     parser.add_argument("--apply", action="store_true", help="CONFIG SET what differs (an operator action)")
     args = parser.parse_args()
-    client = redis.Redis.from_url(args.url)
+    client = redis_client(args.url)
     differ = check(client, args.role)
     for name, (current, wanted) in differ.items():
         print(f"{name}: {current!r} -> {wanted!r}")

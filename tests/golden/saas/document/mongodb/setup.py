@@ -34,6 +34,32 @@ INDEX_FIELDS = ("unique", "partialFilterExpression", "expireAfterSeconds", "weig
 FEATURES = ("validators", "partial_indexes", "ttl_indexes", "text_indexes", "hashed_indexes")
 NOT_IMPLEMENTED = 238  # what FerretDB answers for a feature it lacks
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: a script carrying this code imports no more than it needs
+    from typing import Any
+
+    from pymongo import MongoClient
+    from pymongo.database import Database
+
+MONGODB_SELECTION_MS = 10000  # how long to look for a server (the driver's default is 30 s)
+
+
+def mongodb_client(url: str) -> "MongoClient[Any]":
+    """A client for `url`: uuids as standard binary, tz-aware dates; a timeout written in the URL wins."""
+    from pymongo import MongoClient
+
+    timeout: dict[str, Any] = {}
+    if "serverselectiontimeoutms" not in url.lower():
+        timeout["serverSelectionTimeoutMS"] = MONGODB_SELECTION_MS
+    return MongoClient(url, uuidRepresentation="standard", tz_aware=True, **timeout)
+
+
+def mongodb_database(url: str, name: str | None, default: str) -> "Database[Any]":
+    """The database `name` of the server at `url`; without a name, the URL's, else `default`."""
+    client = mongodb_client(url)
+    return client.get_default_database(default=default) if name is None else client[name]
+
 
 def definitions() -> list[dict[str, Any]]:
     """Every collection definition, in file-name order."""
@@ -161,10 +187,8 @@ def main() -> int:
     if len(args) not in (1, 2) or not set(without) <= set(FEATURES):
         print(__doc__)
         return 2
-    # Do not wait the driver's default 30 s for a server that is not there (a timeout in the URL wins).
-    timeout = {} if "serverselectiontimeoutms" in args[0].lower() else {"serverSelectionTimeoutMS": 10000}
-    client: MongoClient[Any] = MongoClient(args[0], uuidRepresentation="standard", tz_aware=True, **timeout)
-    database = client.get_default_database(default="saas") if len(args) == 1 else client[args[1]]
+    database = mongodb_database(args[0], args[1] if len(args) == 2 else None, "saas")
+    client = database.client
     try:
         done = apply(database, without=without)
     except PyMongoError as exc:
