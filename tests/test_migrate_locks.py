@@ -12,14 +12,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from polyplan.migrate.diff import diff_plans
 from polyplan.migrate.folder import Migration, write_migration
 from polyplan.migrate.sql import LOCK_TIMEOUT, STATEMENT_TIMEOUT, guards, online_guards
 from polyplan.pipeline import plan_file
+from polyplan.seed.generate import feasible_rows, generate
+from polyplan.seed.relational import load_rows, table_rows
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 
@@ -129,3 +133,50 @@ def test_the_attempts_are_bounded(migration: tuple[Migration, Config, sa.Engine]
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
         columns = {c["name"] for c in sa.inspect(connection).get_columns("customer")}
     assert version == revisions.added[0].id and "phone" not in columns  # nothing half-done
+
+
+SAAS = ROOT / "scenarios" / "history" / "saas"
+
+
+def test_a_name_that_changes_type_warns_pp712_and_a_rename_does_not() -> None:
+    versions = diff_plans(plan_file(SAAS / "v1.yaml"), plan_file(SAAS / "v2.yaml"))
+    warned = sorted(d.path for d in versions.warnings if d.code == "PP712")
+    # priority: SMALLINT → INTEGER through a shadow column; title: VARCHAR(300) → VARCHAR(500) in
+    # place (the type modifier is part of the result type); order → position is renamed: no warning.
+    assert warned == ["entities.Task.attributes.priority.type", "entities.Task.attributes.title.type"]
+
+
+@pytest.mark.postgresql
+def test_a_prepared_statement_held_across_the_contract(tmp_path: Path) -> None:
+    """The new application version prepares its read after the expand; the contract swaps the
+    retyped column in. PostgreSQL refuses the held statement (what PP712 warns about) and the
+    documented application step — DEALLOCATE ALL, then the same call again — answers with the
+    new type on the same connection."""
+    old, new = plan_file(SAAS / "v1.yaml"), plan_file(SAAS / "v2.yaml")
+    migration = write_migration(old, new, SAAS / "v1.yaml", SAAS / "v2.yaml", tmp_path / "m")
+    before = migration.versions.designs["postgresql"][0]
+    expand = next(r for r in migration.added if r.phase.value == "expand")
+    with scratch_database(resolve_url("postgresql")) as database:
+        config = Config(str(tmp_path / "m" / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
+        command.upgrade(config, migration.added[0].id)
+        data = generate(old.model, feasible_rows(old.model, dict.fromkeys(old.model.entities, 5)), seed=4)
+        with database.begin() as connection:
+            load_rows(
+                connection, before.rendered.metadata, table_rows(list(before.tables.values()), data, "postgresql")
+            )
+        command.upgrade(config, expand.id)
+        url = database.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        query = "SELECT priority, title FROM task ORDER BY id LIMIT 1"
+        with psycopg.connect(url, autocommit=True) as application:
+            prepared = application.execute(query, prepare=True).fetchone()  # the new version, deployed
+            command.upgrade(config, "head")  # the contract
+            with pytest.raises(psycopg.errors.FeatureNotSupported, match="cached plan must not change result type"):
+                application.execute(query, prepare=True)
+            application.execute("DEALLOCATE ALL")
+            cursor = application.execute(query, prepare=True)
+            again = cursor.fetchone()
+            assert cursor.description is not None
+            types = [column.type_code for column in cursor.description]
+    assert again == prepared
+    assert types[0] == psycopg.postgres.types["int4"].oid  # the new type, through a new prepared statement
