@@ -102,8 +102,8 @@ def _lock_error(error):
 
 
 def _units(engine, steps):
-    """The steps in retry units: on PostgreSQL each run of steps in one transaction (retried in a
-    savepoint) and each run of autocommit steps (rerun from its first); on MariaDB, whose DDL
+    """The steps in retry units: on PostgreSQL each run of steps in one transaction (run as one
+    DO block) and each run of autocommit steps (rerun from its first); on MariaDB, whose DDL
     commits by itself, each step."""
     units = []
     for sql, autocommit in steps:
@@ -142,15 +142,19 @@ def _run(steps):
                 if autocommit or engine != "postgresql":
                     _execute(context, autocommit, statements)
                 else:
-                    with op.get_bind().begin_nested():  # a lock timeout undoes this unit only
-                        _execute(context, autocommit, statements)
+                    # The unit's transaction as one DO block run on its own: one round trip, so the
+                    # locks it takes are held for the server's work only, not for the client's
+                    # turns between statements; a lock timeout rolls back this unit only.
+                    body = ";\\n".join(statements)
+                    _execute(context, True, [f"DO $polyplan_unit$\\nBEGIN\\n{body};\\nEND $polyplan_unit$"])
                 break
             except sa.exc.OperationalError as error:
                 if attempt == attempts or not _lock_error(error):
                     raise
                 wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                lines = str(getattr(error, "statement", "") or "").splitlines()
-                failed = next((line for line in lines if not line.startswith("--")), "")[:100]
+                text = str(getattr(error, "orig", error))
+                inner = re.search(r'SQL statement "([^\\n]*)', text)  # the statement of a DO block
+                failed = (inner.group(1) if inner else text.splitlines()[0])[:100]
                 logging.getLogger("alembic.runtime.migration").warning(
                     "lock not granted (attempt %d of %d): %s; again in %.2f s", attempt, attempts, failed, wait
                 )
@@ -201,7 +205,7 @@ def render_revision(revision: Revision) -> str:
     down = "None" if revision.down is None else f'"{revision.down}"'
     return (
         f'"""{revision.title}.\n\nWritten by polyplan (`polyplan migrate`); edit the models, not this file.\n"""\n\n'
-        "import logging\nimport random\nimport time\n\nimport sqlalchemy as sa\n"
+        "import logging\nimport random\nimport re\nimport time\n\nimport sqlalchemy as sa\n"
         "from alembic import context as environment\nfrom alembic import op\n\n"
         f'revision = "{revision.id}"\n'
         f"down_revision = {down}\n"
