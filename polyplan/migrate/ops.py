@@ -532,6 +532,10 @@ def _backfill(table: str, key: list[str], assignment: str, pending: str) -> str:
             "DECLARE polyplan_last record; polyplan_upto record; polyplan_started boolean := false;",
             "BEGIN",
             "  LOOP",
+            # A batch need not wait for its WAL to reach the disk: a later step's commit (and the
+            # revision's) does, and WAL is written in order; the application's commits keep the
+            # disk's flushes to themselves.
+            "    SET LOCAL synchronous_commit = off;",
             "    IF polyplan_started THEN",
             *batch(after_last),
             "    ELSE",

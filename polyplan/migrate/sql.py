@@ -27,8 +27,10 @@ ONLINE_LOCK_TIMEOUT = "2s"
 STATEMENT_TIMEOUT = "60s"
 MYSQL_LOCK_WAIT_SECONDS = 1  # MariaDB counts whole seconds
 # Rows per committed backfill batch: a write of the application to a row of the batch waits for
-# the batch's commit, so a batch must take milliseconds, not the tenths of a second 5,000 took.
-BACKFILL_BATCH = 1000
+# the batch's commit, so a batch must take milliseconds, not the tenths of a second 5,000 took
+# (1,000 rows took ~100 ms at a million rows in bench/migrations.py under load: load updates
+# waited up to that long for a batch's row locks).
+BACKFILL_BATCH = 250
 
 
 @dataclass(frozen=True)
