@@ -355,6 +355,7 @@ class Sample:
     version: int
     error: str = ""
     retried: bool = False
+    reprepared: bool = False  # the application step PP712 states: DEALLOCATE ALL, then the call again
 
 
 class Load:
@@ -437,6 +438,16 @@ class Load:
                     try:
                         connection.execute(sql, params)
                         break
+                    except psycopg.errors.FeatureNotSupported as error:
+                        if attempt == 0 and "cached plan must not change result type" in str(error):
+                            # The contract changed a column's result type under a statement psycopg
+                            # prepared (PP712): the new version's documented step, as pgjdbc and
+                            # asyncpg do by themselves, is to drop its prepared statements and retry.
+                            connection.execute("DEALLOCATE ALL")
+                            sample.reprepared = True
+                            continue
+                        sample.error = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+                        break
                     except psycopg.errors.UndefinedColumn as error:
                         if attempt == 0 and version == 1:
                             # The naive migration renamed a column under a running old version:
@@ -500,6 +511,7 @@ class Figures:
     failures: list[str]
     retried: int
     slowest: list[str] = field(default_factory=list)  # "op +start s: ms" of the five slowest
+    reprepared: int = 0  # operations that re-prepared after the contract changed a result type (PP712)
 
 
 @dataclass
@@ -543,6 +555,7 @@ def figures(samples: list[Sample], start: float, end: float) -> Figures:
             f"{s.op} v{s.version} +{s.start - start:.2f} s: {s.ms:.0f} ms"
             for s in sorted(during, key=lambda s: -s.ms)[:5]
         ],
+        sum(1 for s in during if s.reprepared),
     )
 
 
@@ -616,8 +629,8 @@ def run_variant(setup: Setup, dbs: Databases, template: str, variant: str, numbe
     d = run.during
     log(
         f"round {number} {variant}: migration {run.migration_s:.1f} s; load during it: {d.n} ops, p99 {d.p99_ms:.1f} ms, "
-        f"longest {d.max_ms:.1f} ms ({d.max_op} at +{d.max_at_s:.1f} s), failed {d.failed}, retried {d.retried}; "
-        f"phases {run.phases_s}; slowest {d.slowest}"
+        f"longest {d.max_ms:.1f} ms ({d.max_op} at +{d.max_at_s:.1f} s), failed {d.failed}, retried {d.retried}, "
+        f"re-prepared {d.reprepared}; phases {run.phases_s}; slowest {d.slowest}"
         + (f"; blocked by {next(iter(seen))!r} up to {next(iter(seen.values())):.0f} ms" if seen else "")
     )
     return run
@@ -712,15 +725,15 @@ def render_saved(saved: dict[str, Any]) -> str:
         "migration.",
         "",
         "| round | variant | migration s | ops during | p50 ms | p99 ms | longest stall ms | at | failed | retried | "
-        "p99 before ms |",
-        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+        "re-prepared | p99 before ms |",
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in runs:
         d = r.during
         phases = ", ".join(f"{k} {v:.1f}" for k, v in r.phases_s.items())
         out.append(
             f"| {r.round} | {r.variant} | {r.migration_s:.1f} ({phases}) | {d.n:,} | {d.p50_ms:.2f} | {d.p99_ms:.2f} | "
-            f"**{d.max_ms:,.1f}** | {d.max_op} +{d.max_at_s:.1f} s | {d.failed} | {d.retried} | "
+            f"**{d.max_ms:,.1f}** | {d.max_op} +{d.max_at_s:.1f} s | {d.failed} | {d.retried} | {d.reprepared} | "
             f"{r.before_p99_ms:.2f} ({r.before_n:,}) |"
         )
     out += ["", "Median (min–max) over the rounds:", ""]

@@ -110,6 +110,7 @@ CODES: dict[str, str] = {
     "PP709": "Cassandra change that needs a new table",
     "PP710": "Redis key family that changes its key or structure",
     "PP711": "search or document change a migration cannot make",
+    "PP712": "column keeps its name and changes its result type: prepared statements must be prepared again",
     "PP801": "statement rewrites the table",
     "PP802": "index built while blocking writes",
     "PP803": "NOT NULL added without a default or a validated check",

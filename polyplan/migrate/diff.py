@@ -455,6 +455,19 @@ class _Differ:
             )
         if before.name != after.name:
             return RenameColumn(new.name, before.name, after.name, old_type, new_type, how)
+        if old_type != new_type and "PP712" not in self.new.model.options.suppress:
+            # The swap (or the in-place ALTER TYPE) gives the name the new version reads a new
+            # type, typmod included; PostgreSQL refuses to run a server-side prepared statement
+            # whose result type changes, so the application has to prepare it again.
+            self.problems.warn(
+                "PP712",
+                f"'{after.source}' keeps its name and changes from {old_type} to {new_type} at the contract: a "
+                "prepared statement that returns it fails with 'cached plan must not change result type' until "
+                "it is prepared again; the application must run DEALLOCATE ALL (or reconnect) on that error and "
+                "retry (docs/migrations.md)",
+                self.new.loaded,
+                (*self._path(after.source), "type"),
+            )
         return AlterColumnType(new.name, before.name, after.name, old_type, new_type, how)
 
     def _constraints(self, old: TableSpec, new: TableSpec, changed: list[ColumnChange]) -> None:

@@ -85,13 +85,37 @@ else:
 
 SCRIPT_HELPER = '''
 
-def _run(steps):
-    """Run this database's steps; an autocommit step runs outside the revision's transaction."""
-    context = op.get_context()
-    engine = context.dialect.name
-    if engine not in steps:
-        raise RuntimeError(f"this revision has no steps for {engine}; polyplan writes {', '.join(steps)}")
-    for sql, autocommit in steps[engine]:
+# A step's lock_timeout is short, so that the application never queues long behind it; when it
+# runs out (or the step is chosen as a deadlock's victim), the step's transaction is rolled back
+# and run again after a backoff, at most LOCK_ATTEMPTS times (`-x lock_attempts=N` to change).
+LOCK_ATTEMPTS = 30
+BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0  # seconds: doubled after each attempt, with jitter
+_LOCK_ERRORS = {"55P03", "40P01", 1205, 1213}  # lock_not_available, deadlock (PostgreSQL, MariaDB)
+
+
+def _lock_error(error):
+    cause = getattr(error, "orig", None)
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if code is None and getattr(cause, "args", None):
+        code = cause.args[0]
+    return code in _LOCK_ERRORS
+
+
+def _units(engine, steps):
+    """The steps in retry units: on PostgreSQL each run of steps in one transaction (run as one
+    DO block) and each run of autocommit steps (rerun from its first); on MariaDB, whose DDL
+    commits by itself, each step."""
+    units = []
+    for sql, autocommit in steps:
+        if engine == "postgresql" and units and units[-1][0] == autocommit:
+            units[-1][1].append(sql)
+        else:
+            units.append((autocommit, [sql]))
+    return units
+
+
+def _execute(context, autocommit, statements):
+    for sql in statements:
         # Colons are escaped so that text such as a comment's "a:b" is never taken for a parameter.
         statement = sa.text(sql.replace(":", "\\\\:"))
         if autocommit:
@@ -99,6 +123,42 @@ def _run(steps):
                 op.execute(statement)
         else:
             op.execute(statement)
+
+
+def _run(steps):
+    """Run this database's steps; an autocommit step runs outside the revision's transaction."""
+    context = op.get_context()
+    engine = context.dialect.name
+    if engine not in steps:
+        raise RuntimeError(f"this revision has no steps for {engine}; polyplan writes {', '.join(steps)}")
+    if context.as_sql or engine == "sqlite":  # offline SQL, or no other session to wait for
+        for sql, autocommit in steps[engine]:
+            _execute(context, autocommit, [sql])
+        return
+    attempts = int(environment.get_x_argument(as_dictionary=True).get("lock_attempts", LOCK_ATTEMPTS))
+    for autocommit, statements in _units(engine, steps[engine]):
+        for attempt in range(1, attempts + 1):
+            try:
+                if autocommit or engine != "postgresql":
+                    _execute(context, autocommit, statements)
+                else:
+                    # The unit's transaction as one DO block run on its own: one round trip, so the
+                    # locks it takes are held for the server's work only, not for the client's
+                    # turns between statements; a lock timeout rolls back this unit only.
+                    body = ";\\n".join(statements)
+                    _execute(context, True, [f"DO $polyplan_unit$\\nBEGIN\\n{body};\\nEND $polyplan_unit$"])
+                break
+            except sa.exc.OperationalError as error:
+                if attempt == attempts or not _lock_error(error):
+                    raise
+                wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                text = str(getattr(error, "orig", error))
+                inner = re.search(r'SQL statement "([^\\n]*)', text)  # the statement of a DO block
+                failed = (inner.group(1) if inner else text.splitlines()[0])[:100]
+                logging.getLogger("alembic.runtime.migration").warning(
+                    "lock not granted (attempt %d of %d): %s; again in %.2f s", attempt, attempts, failed, wait
+                )
+                time.sleep(wait)
 
 
 def upgrade():
@@ -145,8 +205,8 @@ def render_revision(revision: Revision) -> str:
     down = "None" if revision.down is None else f'"{revision.down}"'
     return (
         f'"""{revision.title}.\n\nWritten by polyplan (`polyplan migrate`); edit the models, not this file.\n"""\n\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
+        "import logging\nimport random\nimport re\nimport time\n\nimport sqlalchemy as sa\n"
+        "from alembic import context as environment\nfrom alembic import op\n\n"
         f'revision = "{revision.id}"\n'
         f"down_revision = {down}\n"
         "branch_labels = None\n"

@@ -37,6 +37,7 @@ from polyplan.migrate.sql import (
     compile_ddl,
     guards,
     mysql_online,
+    online_guards,
     quote,
     table_ddl,
 )
@@ -247,7 +248,7 @@ def archive_steps(ctx: Context, table: str, column: str, archive_name: str) -> l
     selected = ", ".join(_t(ctx, c) for c in [*_key_columns(ctx, table, after=False), column])
     # A plain copy under a share lock: writes go on; the scan may take long, so no statement timeout.
     return [
-        *guards(ctx.engine, statement_timeout="0"),
+        *online_guards(ctx.engine),
         Step(allow("PP807", "a copy left by an earlier, failed run", f"DROP TABLE IF EXISTS {archive}")),
         Step(f"CREATE TABLE {archive} AS SELECT {selected} FROM {_t(ctx, table)}"),
     ]
@@ -327,7 +328,7 @@ class RestoreColumn(AddColumn):
         add = f"ALTER TABLE {table} ADD COLUMN {definition}"
         steps = [*guards(engine), Step(mysql_online(add, "INSTANT") if engine == "mysql" else add)]
         steps += [
-            *guards(engine, statement_timeout="0"),
+            *online_guards(engine),
             Step(f"UPDATE {table} SET {column} = {restored_value(ctx, self.table, self.column, self.archive_name)}"),
         ]
         if not built.nullable:
@@ -431,7 +432,7 @@ class ColumnChange(Operation):
             Step(
                 f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}()"
             ),
-            *autocommit([*guards(ctx.engine, statement_timeout="0"), Step(backfill)]),
+            *autocommit([*online_guards(ctx.engine), Step(backfill)]),
         ]
 
     def contract(self, ctx: Context) -> list[Step]:
@@ -531,6 +532,10 @@ def _backfill(table: str, key: list[str], assignment: str, pending: str) -> str:
             "DECLARE polyplan_last record; polyplan_upto record; polyplan_started boolean := false;",
             "BEGIN",
             "  LOOP",
+            # A batch need not wait for its WAL to reach the disk: a later step's commit (and the
+            # revision's) does, and WAL is written in order; the application's commits keep the
+            # disk's flushes to themselves.
+            "    SET LOCAL synchronous_commit = off;",
             "    IF polyplan_started THEN",
             *batch(after_last),
             "    ELSE",
@@ -577,7 +582,7 @@ def _not_null(ctx: Context, table: str, column: str) -> list[Step]:
     t, c = _t(ctx, table), _t(ctx, column)
     return [
         Step(f"ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID"),
-        *autocommit([*guards(ctx.engine, statement_timeout="0"), Step(f"ALTER TABLE {t} VALIDATE CONSTRAINT {check}")]),
+        *autocommit([*online_guards(ctx.engine), Step(f"ALTER TABLE {t} VALIDATE CONSTRAINT {check}")]),
         *guards(ctx.engine),
         Step(f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"),
         Step(f"ALTER TABLE {t} DROP CONSTRAINT {check}"),
@@ -696,7 +701,7 @@ class AddIndex(_Named):
         )
         # A failed concurrent build leaves an INVALID index behind: drop it so that a rerun builds anew.
         drop = f"DROP INDEX CONCURRENTLY IF EXISTS {_t(ctx, self.name)}"
-        return steps + autocommit([*guards(engine, statement_timeout="0"), Step(drop), Step(concurrent)])
+        return steps + autocommit([*online_guards(engine), Step(drop), Step(concurrent)])
 
 
 def _partitioned(spec: TableSpec) -> bool:
@@ -769,7 +774,7 @@ class AddConstraint(_Named):
             return [
                 *autocommit(
                     [
-                        *guards(engine, statement_timeout="0"),
+                        *online_guards(engine),
                         Step(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"),
                         Step(build),
                     ]
@@ -781,9 +786,7 @@ class AddConstraint(_Named):
         return [
             *guards(engine),
             Step(f"{add} NOT VALID"),
-            *autocommit(
-                [*guards(engine, statement_timeout="0"), Step(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")]
-            ),
+            *autocommit([*online_guards(engine), Step(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")]),
         ]
 
 

@@ -15,14 +15,22 @@ from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable, DDLElement
 
 from polyplan.stores.relational.index_render import dialect_of
 
-# How long a step may wait for a lock, and run. A step that waits longer fails instead of
-# queueing every later query of the application behind it; it is then safe to run again.
-LOCK_TIMEOUT = "2s"
+# How long a step that takes a lock the application's reads or writes wait for (ACCESS EXCLUSIVE
+# on PostgreSQL) may wait for it. While it waits, every later query of the table queues behind it,
+# so the wait is short; the revision script retries the step's transaction after a backoff (see
+# `polyplan.migrate.folder`), so a busy table makes the migration wait politely instead of
+# stalling the application or failing at the first conflict.
+LOCK_TIMEOUT = "50ms"
+# Steps whose lock lets the application read and write (SHARE UPDATE EXCLUSIVE: concurrent index
+# builds, validations, the backfill's row locks) queue no one: they may wait longer.
+ONLINE_LOCK_TIMEOUT = "2s"
 STATEMENT_TIMEOUT = "60s"
-MYSQL_LOCK_WAIT_SECONDS = 2
+MYSQL_LOCK_WAIT_SECONDS = 1  # MariaDB counts whole seconds
 # Rows per committed backfill batch: a write of the application to a row of the batch waits for
-# the batch's commit, so a batch must take milliseconds, not the tenths of a second 5,000 took.
-BACKFILL_BATCH = 1000
+# the batch's commit, so a batch must take milliseconds, not the tenths of a second 5,000 took
+# (1,000 rows took ~100 ms at a million rows in bench/migrations.py under load: load updates
+# waited up to that long for a batch's row locks).
+BACKFILL_BATCH = 250
 
 
 @dataclass(frozen=True)
@@ -75,10 +83,21 @@ def create_table_only(table: sa.Table, engine: str, name: str) -> str:
     return f"CREATE TABLE {quote(engine, name)} (" + text[len(head) :]
 
 
-def guards(engine: str, statement_timeout: str = STATEMENT_TIMEOUT) -> list[Step]:
+def guards(engine: str) -> list[Step]:
     """The timeouts each step of `engine` sets first (PostgreSQL, MariaDB; SQLite has no other session)."""
+    return _guards(engine, LOCK_TIMEOUT, STATEMENT_TIMEOUT)
+
+
+def online_guards(engine: str) -> list[Step]:
+    """The timeouts of a step that runs long under a lock the application's writes do not wait
+    for (a concurrent index build, a validation, a backfill): no statement timeout, a longer
+    lock timeout."""
+    return _guards(engine, ONLINE_LOCK_TIMEOUT, "0")
+
+
+def _guards(engine: str, lock_timeout: str, statement_timeout: str) -> list[Step]:
     if engine == "postgresql":
-        return [Step(f"SET lock_timeout = '{LOCK_TIMEOUT}'"), Step(f"SET statement_timeout = '{statement_timeout}'")]
+        return [Step(f"SET lock_timeout = '{lock_timeout}'"), Step(f"SET statement_timeout = '{statement_timeout}'")]
     if engine == "mysql":
         return [Step(f"SET SESSION lock_wait_timeout = {MYSQL_LOCK_WAIT_SECONDS}")]
     return []
