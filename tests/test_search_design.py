@@ -350,6 +350,12 @@ def test_generated_tests_and_data_are_deterministic() -> None:
         assert name in case["shows"], name
         if name.startswith("filter"):
             assert case["without"][name] > case["matches"], name
+    # Full text: documents passing every other filter that no analyzer matches to the word.
+    assert "filter message_query" in case["shows"] and case["unmatched"]
+    sources = {d["_id"]: d["source"] for d in logs["docs"]}
+    word = case["params"]["message_query"].casefold()
+    assert all(word not in sources[i]["message"].casefold() for i in case["unmatched"])
+    assert set(case["unmatched"]) <= set(case["allowed"])
 
 
 def test_search_query_mutations_edit_only_the_template(tmp_path: Any) -> None:

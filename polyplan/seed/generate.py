@@ -772,6 +772,10 @@ class _EntityGenerator:
             return
         chooser = self.reference_columns.get(apart)
         source = self.sources.get(apart)
+        spec = self.attributes.get(apart)
+        if group.searched and spec is not None and spec.pattern is None and (source is None or not source.exclusive):
+            row[apart] = unsearchable(self.rng, spec.max_length)
+            return
         for _ in range(MAX_RETRIES):
             if self._differs(row, leader, apart, group.searched):
                 return
@@ -960,6 +964,13 @@ class _EntityGenerator:
         return self.rows
 
 
+def unsearchable(rng: random.Random, room: int | None) -> str:
+    """A text of one-digit words: no full-text search for a word of letters can match it, not
+    even with stemming and fuzziness (two edits at most, and every letter would need one)."""
+    text = " ".join(str(rng.randrange(10)) for _ in range(4))
+    return text[: room or len(text)].rstrip(" ")
+
+
 def _words(text: Any) -> set[str]:
     """The casefolded words of a text as full-text indexes cut them (none for NULL)."""
     return set("".join(c if c.isalnum() else " " for c in str(text).casefold()).split()) if text is not None else set()
@@ -1017,4 +1028,5 @@ __all__ = [
     "generation_order",
     "link_columns",
     "rows_for_scale",
+    "unsearchable",
 ]

@@ -181,6 +181,7 @@ def test_pattern(store: Any, alias: str, pattern: str) -> None:
     assert case["expect"] in everything, f"{pattern}: the seeded document the parameters came from was not found"
     # Every match, not one page: a filter or bound the page's sort and size hide still shows here.
     assert set(everything) <= set(case["allowed"]), f"{pattern}: a match fails the pattern's filters"
+    assert not set(everything) & set(case["unmatched"]), f"{pattern}: a match lacks the searched words"
     if case["exact"]:
         assert sorted(everything) == case["allowed"]
 '''
@@ -405,6 +406,7 @@ def test_pattern(store: Any, alias: str, pattern: str) -> None:
     assert case["expect"] in everything, f"{pattern}: the seeded document the parameters came from was not found"
     # Every match, not one page: a filter or bound the page's sort and size hide still shows here.
     assert set(everything) <= set(case["allowed"]), f"{pattern}: a match fails the pattern's filters"
+    assert not set(everything) & set(case["unmatched"]), f"{pattern}: a match lacks the searched words"
     if case["exact"]:
         assert sorted(everything) == case["allowed"]
 '''
