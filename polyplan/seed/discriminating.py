@@ -112,7 +112,8 @@ def _near_groups(
     model: RequirementsModel, pattern: AccessPattern, main: HotGroup, counts: dict[str, int]
 ) -> list[HotGroup]:
     """Per equality, IN and full-text filter `main` shares, NEAR_ROWS records that copy its
-    values on every other filter, sit inside its range bounds and take its constants, but fail
+    values on every other filter (its first record's on a prefix filter), sit inside its range
+    bounds and take its constants, but fail
     that one filter (another value; a text without the group's words): dropping the filter adds
     them to the answer. None for a pattern with a single filter (every other record shows it)."""
     if len(pattern.filters) < 2:
@@ -128,9 +129,19 @@ def _near_groups(
             and not attributes[flt.attribute].unique
         )
     )
+    # A prefix the tests take from the group's first record: the near records copy its value.
+    prefixes = [
+        flt.attribute
+        for flt in pattern.filters
+        if flt.op is FilterOp.PREFIX
+        and "value" not in flt.model_fields_set
+        and flt.attribute in attributes
+        and not attributes[flt.attribute].unique
+        and flt.attribute not in main.shared
+    ]
     near: list[HotGroup] = []
     for left_out in main.shared:
-        others = [a for a in main.shared if a != left_out]
+        others = [a for a in main.shared if a != left_out] + prefixes
         # Room beside the group's own records: they share the same parents and unique values.
         room = max(0, _room(model, pattern.entity, others, NEAR_ROWS + main.rows, counts) - main.rows)
         searched = any(f.attribute == left_out and f.op is FilterOp.FULLTEXT for f in pattern.filters)
