@@ -4,9 +4,13 @@ Plain random rows rarely put more rows behind one parameter value than a pattern
 query that lost its LIMIT (or had it changed) returned the same rows as the right one. Here
 each limited access pattern gets a `HotGroup`: enough records sharing one value of each of its
 equality, IN and full-text attributes that, with its constants applied, more rows match than
-the limit allows; every other one takes the constants, the rest mostly fail them. A pattern
-with several equality filters also gets, per filter, a few records that share the *other*
-equality values, so that dropping that one filter adds rows. The remaining records stay random,
+the limit allows; every other one takes the constants, the rest mostly fail them. Per
+equality, IN and full-text filter of a pattern with other filters, a *near* group follows that
+group (`HotGroup.follows`): a few records with its values on every other filter, inside its
+range bounds and with its constants, but another value of that one attribute (for full text, a
+text no search for a word of letters matches), so that dropping that one filter adds rows next
+to the answer. (A pattern without such a group keeps the older near records: per equality of a
+multi-equality pattern, records sharing the other equality values.) The remaining records stay random,
 so other parameter values still give small groups (where a dropped filter adds rows to a
 complete answer). Deterministic: counts and groups only; the values come from the seed.
 
