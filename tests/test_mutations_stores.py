@@ -11,7 +11,8 @@ and design.json alike), and on each pattern's query (queries.cql and design.json
 `change-mapping-type` (a field mapped as a type a generator could confuse it with), and on each
 pattern's template in queries.json `remove-size`, `change-size`, `flip-sort`, `drop-filter` and
 `drop-range-bound` (on the bundled scenarios and the search design's own models, whose patterns
-sort and filter on ranges). Only the
+sort and filter on ranges; every `drop-filter` of an IN filter, and of a full-text clause whose
+data holds documents the search cannot match, runs, not just the first). Only the
 model-derived test data can tell these apart from the design: the query operators are caught by
 the discriminating data of the generated tests (a partition beyond the limit, rows outside each
 bound), which no catalog check reads.
@@ -27,6 +28,7 @@ explained by the run's own skip message; on MongoDB every required field has a r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -111,7 +113,25 @@ def selected(folders: dict[str, Path], engine: str) -> list[tuple[str, StoreMuta
     first: dict[str, tuple[str, StoreMutation]] = {}
     for name, mutation in every:
         first.setdefault(mutation.operator, (name, mutation))
-    return list(first.values())
+    chosen = list(first.values())
+    # And every dropped IN filter (a `terms` clause) and full-text clause (`match`) whose case has
+    # unmatched documents: only the seed's near records (the answer's group with another value,
+    # or a text no analyzer matches) make them visible, so they get no sampling.
+    picked = {id(m) for _, m in chosen}
+    chosen += [
+        (name, m)
+        for name, m in every
+        if m.operator == "drop-filter"
+        and id(m) not in picked
+        and (m.detail.startswith("terms ") or (m.detail.startswith("match ") and _unmatched(folders[name], m)))
+    ]
+    return chosen
+
+
+def _unmatched(folder: Path, mutation: StoreMutation) -> bool:
+    """Whether the generated data of the mutated pattern holds documents its full text cannot match."""
+    data = json.loads((folder / "tests" / "data" / f"{mutation.engine}.json").read_text(encoding="utf-8"))
+    return any(bool(index["cases"].get(mutation.target, {}).get("unmatched")) for index in data["indexes"].values())
 
 
 @pytest.mark.parametrize("engine", ENGINES)

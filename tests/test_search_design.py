@@ -345,13 +345,17 @@ def test_generated_tests_and_data_are_deterministic() -> None:
     # bound and failing each other filter (the seed's hot group added to the 40 random records).
     assert len(logs["docs"]) > 40
     assert case["matches"] > case["size"] == case["count"]
-    assert set(case["properties"]) <= set(case["shows"]) | {"ties at", "filter level_values"}
-    # Not `filter level_values`: an IN filter gets no near records (records sharing the other
-    # filters' values but not its own), so whether one shows it depends on the random rest.
-    for name in ("size", "sort at desc", "filter at_from", "filter at_to", "filter service"):
+    assert set(case["properties"]) <= set(case["shows"]) | {"ties at"}
+    for name in ("size", "sort at desc", "filter at_from", "filter at_to", "filter service", "filter level_values"):
         assert name in case["shows"], name
         if name.startswith("filter"):
             assert case["without"][name] > case["matches"], name
+    # Full text: documents passing every other filter that no analyzer matches to the word.
+    assert "filter message_query" in case["shows"] and case["unmatched"]
+    sources = {d["_id"]: d["source"] for d in logs["docs"]}
+    word = case["params"]["message_query"].casefold()
+    assert all(word not in sources[i]["message"].casefold() for i in case["unmatched"])
+    assert set(case["unmatched"]) <= set(case["allowed"])
 
 
 def test_search_query_mutations_edit_only_the_template(tmp_path: Any) -> None:

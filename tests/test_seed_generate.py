@@ -14,10 +14,11 @@ import pytest
 
 from polyplan.model.derived import all_attributes, key_of, references_into
 from polyplan.model.loader import load_file, load_text
-from polyplan.model.schema import Attribute, RelationshipKind, RequirementsModel, TypeName
+from polyplan.model.schema import Attribute, FilterOp, RelationshipKind, RequirementsModel, TypeName
 from polyplan.seed import check_holds, generate, generation_order, link_columns, rows_for_scale
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import RESERVE
+from polyplan.validate.cases import words
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 
@@ -302,7 +303,8 @@ def test_discriminating_rows_satisfy_the_model_and_exceed_each_limit(scenario: P
     assert_satisfies(model, data)
     assert repr(data) == repr(generate(model, rows, seed=5, hot=hot)), "deterministic"
     for pattern in model.access_patterns:
-        groups = [g for g in hot.get(pattern.entity, []) if g.marker is None]
+        # Near groups (records one filter away from a group) are checked on their own below.
+        groups = [g for g in hot.get(pattern.entity, []) if g.marker is None and g.follows is None]
         if pattern.limit is None or not groups:
             continue
         constants = {f.attribute: f.value for f in pattern.filters if "value" in f.model_fields_set}
@@ -310,6 +312,8 @@ def test_discriminating_rows_satisfy_the_model_and_exceed_each_limit(scenario: P
         # has more records than the limit: a lost LIMIT changes the answer.
         best = 0
         for group in groups:
+            if constants and set(dict(group.constants)) != set(constants):
+                continue  # another pattern's group: its records take that pattern's constants
             shared = Counter(tuple(r[a] for a in group.shared) for r in data[pattern.entity])
             value, _ = shared.most_common(1)[0]
             members = [r for r in data[pattern.entity] if tuple(r[a] for a in group.shared) == value]
@@ -318,6 +322,41 @@ def test_discriminating_rows_satisfy_the_model_and_exceed_each_limit(scenario: P
             if constants:
                 assert len(passing) < len(members), f"{pattern.name}: no record of the group fails its constants"
         assert best > pattern.limit, f"{pattern.name}: {best} records behind one parameter, limit {pattern.limit}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_near_records_fail_exactly_one_filter_of_their_group(scenario: Path) -> None:
+    """Each near group's records copy the group they follow on every other shared filter, take its
+    constants and differ on their own filter (another value; for full text, no common word)."""
+    model = load_file(scenario).model
+    entities = set(model.entities)
+    rows, hot = discriminating_rows(model, rows_for_scale(model, 0.0, minimum=20, maximum=300), entities)
+    data = generate(model, rows, seed=5, hot=hot)
+    seen = 0
+    for entity, groups in hot.items():
+        end = rows[entity]
+        extent: dict[int, tuple[int, int]] = {}
+        for group in groups:
+            size = min(group.rows, end)
+            extent[id(group)] = (end - size, size)
+            end -= size
+        for group in groups:
+            if group.follows is None or not group.rows:
+                continue
+            first, size = extent[id(group)]
+            leader = data[entity][extent[id(group.follows)][0]]
+            for record in data[entity][first : first + size]:
+                seen += 1
+                assert all(record[a] == leader[a] for a in group.shared), (entity, group.apart)
+                assert all(record[a] == v for a, v in group.constants), (entity, group.apart)
+                assert group.apart is not None
+                if group.searched:
+                    assert not words(str(record[group.apart])) & words(str(leader[group.apart])), group.apart
+                else:
+                    assert str(record[group.apart]).casefold() != str(leader[group.apart]).casefold(), group.apart
+    kinds = {f.op for p in model.access_patterns for f in p.filters if "value" not in f.model_fields_set}
+    if {FilterOp.IN, FilterOp.FULLTEXT} & kinds:
+        assert seen, "the scenario filters on IN or full text, and no near record was made"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)

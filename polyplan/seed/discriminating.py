@@ -4,9 +4,13 @@ Plain random rows rarely put more rows behind one parameter value than a pattern
 query that lost its LIMIT (or had it changed) returned the same rows as the right one. Here
 each limited access pattern gets a `HotGroup`: enough records sharing one value of each of its
 equality, IN and full-text attributes that, with its constants applied, more rows match than
-the limit allows; every other one takes the constants, the rest mostly fail them. A pattern
-with several equality filters also gets, per filter, a few records that share the *other*
-equality values, so that dropping that one filter adds rows. The remaining records stay random,
+the limit allows; every other one takes the constants, the rest mostly fail them. Per
+equality, IN and full-text filter of a pattern with other filters, a *near* group follows that
+group (`HotGroup.follows`): a few records with its values on every other filter, inside its
+range bounds and with its constants, but another value of that one attribute (for full text, a
+text no search for a word of letters matches), so that dropping that one filter adds rows next
+to the answer. (A pattern without such a group keeps the older near records: per equality of a
+multi-equality pattern, records sharing the other equality values.) The remaining records stay random,
 so other parameter values still give small groups (where a dropped filter adds rows to a
 complete answer). Deterministic: counts and groups only; the values come from the seed.
 
@@ -108,6 +112,47 @@ def range_bounds(pattern: AccessPattern) -> int:
     )
 
 
+def _near_groups(
+    model: RequirementsModel, pattern: AccessPattern, main: HotGroup, counts: dict[str, int]
+) -> list[HotGroup]:
+    """Per equality, IN and full-text filter `main` shares, NEAR_ROWS records that copy its
+    values on every other filter (its first record's on a prefix filter), sit inside its range
+    bounds and take its constants, but fail
+    that one filter (another value; a text without the group's words): dropping the filter adds
+    them to the answer. None for a pattern with a single filter (every other record shows it)."""
+    if len(pattern.filters) < 2:
+        return []
+    attributes = all_attributes(model, pattern.entity)
+    inside = tuple(
+        dict.fromkeys(
+            flt.attribute
+            for flt in pattern.filters
+            if is_range(flt.op)
+            and "value" not in flt.model_fields_set
+            and flt.attribute in attributes
+            and not attributes[flt.attribute].unique
+        )
+    )
+    # A prefix the tests take from the group's first record: the near records copy its value.
+    prefixes = [
+        flt.attribute
+        for flt in pattern.filters
+        if flt.op is FilterOp.PREFIX
+        and "value" not in flt.model_fields_set
+        and flt.attribute in attributes
+        and not attributes[flt.attribute].unique
+        and flt.attribute not in main.shared
+    ]
+    near: list[HotGroup] = []
+    for left_out in main.shared:
+        others = [a for a in main.shared if a != left_out] + prefixes
+        # Room beside the group's own records: they share the same parents and unique values.
+        room = max(0, _room(model, pattern.entity, others, NEAR_ROWS + main.rows, counts) - main.rows)
+        searched = any(f.attribute == left_out and f.op is FilterOp.FULLTEXT for f in pattern.filters)
+        near.append(HotGroup(tuple(others), main.constants, room, None, main, left_out, inside, searched))
+    return near
+
+
 def discriminating_rows(
     model: RequirementsModel, rows: Mapping[str, int], entities: Iterable[str], outside: int = 0
 ) -> tuple[dict[str, int], dict[str, list[HotGroup]]]:
@@ -125,6 +170,7 @@ def discriminating_rows(
             continue
         constants = tuple(_constants(model, pattern))
         added: list[HotGroup] = []
+        main: HotGroup | None = None
         if pattern.limit is not None:
             share = CONSTANT_SHARE if constants else 1.0
             for flt in pattern.filters:
@@ -132,23 +178,28 @@ def discriminating_rows(
                 if is_range(flt.op) and attribute is not None and attribute.nullable:
                     share *= NULLABLE_SHARE
             size = math.ceil((pattern.limit + MARGIN + outside * range_bounds(pattern)) / share)
-            added.append(HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted)))
+            main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted))
         elif outside and (pattern.sort or range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.
             size = 2 * NEAR_ROWS + outside * range_bounds(pattern)
-            added.append(HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted)))
+            main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted))
         searched = tuple(f.attribute for f in pattern.filters if f.op is FilterOp.FULLTEXT and f.attribute in shared)
         if searched and pattern.limit is not None:
             # Seed texts share their words with many records: a full-text answer under the
             # limit (where a dropped filter adds rows to a complete answer) needs a rare word.
             room = _room(model, pattern.entity, list(searched), 2 * NEAR_ROWS, wanted)
             added.append(HotGroup(searched, constants, room, marker=MARKER))
-        equalities = [a for a in shared if any(f.attribute == a and f.op is FilterOp.EQ for f in pattern.filters)]
-        if len(equalities) > 1:
-            for left_out in equalities:
-                others = [a for a in shared if a != left_out]
-                room = _room(model, pattern.entity, others, NEAR_ROWS, wanted)
-                added.append(HotGroup(tuple(others), constants, room))
+        if main is not None and main.rows:
+            # Near groups go before the group they follow: placed above it, generated after it.
+            added[:0] = _near_groups(model, pattern, main, wanted)
+            added.append(main)
+        else:
+            equalities = [a for a in shared if any(f.attribute == a and f.op is FilterOp.EQ for f in pattern.filters)]
+            if len(equalities) > 1:
+                for left_out in equalities:
+                    others = [a for a in shared if a != left_out]
+                    room = _room(model, pattern.entity, others, NEAR_ROWS, wanted)
+                    added.append(HotGroup(tuple(others), constants, room))
         groups.setdefault(pattern.entity, []).extend(added)
         wanted[pattern.entity] = wanted.get(pattern.entity, 0) + sum(g.rows for g in added)
     counts = feasible_rows(model, wanted)

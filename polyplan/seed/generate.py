@@ -261,6 +261,14 @@ class HotGroup:
     # A word put first in the shared text attributes' value: a full-text search for it finds the
     # group and nothing else (seed texts are made of WORDS, each in many records).
     marker: str | None = None
+    # A near group: its records copy the first record of `follows` (generated before them) on
+    # `shared`, differ from it on `apart` (another value; for a searched text, none of its words),
+    # take each attribute of `inside` (range-filtered) from the middle of that group's values and
+    # all take the constants: rows that fail exactly one filter of the answer `follows` holds.
+    follows: HotGroup | None = None
+    apart: str | None = None
+    inside: tuple[str, ...] = ()
+    searched: bool = False  # `apart` is searched as full text: differ by every word, not the value
 
 
 def ancestors(model: RequirementsModel, entities: Collection[str]) -> set[str]:
@@ -665,11 +673,14 @@ class _EntityGenerator:
         self.links = self._links()
         # Record index → (its hot group, the group's first index); groups end where spares begin.
         self.hot: dict[int, tuple[HotGroup, int]] = {}
+        # Each group's records (first index, count), by identity: where a near group's leader is.
+        self.extents: dict[int, tuple[int, int]] = {}
         end = referable
         for heat in hot:
             size = min(heat.rows, end)
             for index in range(end - size, end):
                 self.hot[index] = (heat, end - size)
+            self.extents.setdefault(id(heat), (end - size, size))
             end -= size
 
     def _heat(self, row: Record, index: int) -> None:
@@ -679,6 +690,11 @@ class _EntityGenerator:
         if found is None:
             return
         group, first = found
+        extent = self.extents.get(id(group.follows)) if group.follows is not None else None
+        if extent is not None and extent[1] and extent[0] + extent[1] <= index:
+            self._near(row, index, group, self.rows[extent[0] : extent[0] + extent[1]])
+            row.update(group.constants)
+            return
         if index == first:
             # The group's values are parameters of a query: a NULL would match nothing.
             for attr in group.shared:
@@ -725,6 +741,62 @@ class _EntityGenerator:
                 if row.get(attr) != value:
                     break
                 row[attr] = source.draw() if source is not None else value
+
+    def _near(self, row: Record, index: int, group: HotGroup, members: list[Record]) -> None:
+        """Make `row` one filter away from the followed group's `members`: their first record's
+        values on `group.shared`, another value (or text) on `group.apart`, and the middle of
+        their values on each attribute of `group.inside`."""
+        leader = members[0]
+        shared = set(group.shared)
+        partial = {id(p): p for a in group.shared if (p := self.reference_columns.get(a)) is not None}
+        partial = {k: p for k, p in partial.items() if not set(p.reference.columns) <= shared}
+        for picker in partial.values():
+            # Same warehouse, a district none of the members uses; left as drawn if none is free.
+            picker.near(row, shared, members)
+        for attr in group.shared:
+            owner = self.reference_columns.get(attr)
+            if owner is not None and id(owner) in partial:
+                continue
+            for column in owner.reference.columns if owner is not None else (attr,):
+                row[column] = leader[column]
+        for attr in group.inside:
+            source = self.sources.get(attr)
+            values = sorted(dict.fromkeys(v for r in members if (v := r.get(attr)) is not None), key=normalise)
+            if values and (source is None or not source.exclusive):
+                # The middle half: inside any bound that leaves a few of the group's values out;
+                # drawn, so that a redraw after a unique collision tries another.
+                quarter = len(values) // 4
+                row[attr] = self.rng.choice(values[quarter : len(values) - quarter])
+        apart = group.apart
+        if apart is None:
+            return
+        chooser = self.reference_columns.get(apart)
+        source = self.sources.get(apart)
+        spec = self.attributes.get(apart)
+        if group.searched and spec is not None and spec.pattern is None and (source is None or not source.exclusive):
+            row[apart] = unsearchable(self.rng, spec.max_length)
+            return
+        for _ in range(MAX_RETRIES):
+            if self._differs(row, leader, apart, group.searched):
+                return
+            if chooser is not None and id(chooser) not in partial and not chooser.exclusive:
+                chooser.assign(row, index)
+            elif chooser is None and source is not None and not source.exclusive:
+                row[apart] = source.draw()
+            else:
+                return
+        if group.searched and isinstance(row.get(apart), str):
+            # Seed texts share their words: keep only the words the leader's text lacks.
+            theirs = _words(leader.get(apart))
+            kept = " ".join(w for w in row[apart].split() if not _words(w) & theirs)
+            if kept:
+                row[apart] = kept
+
+    @staticmethod
+    def _differs(row: Record, leader: Record, attr: str, searched: bool) -> bool:
+        if searched:
+            return not _words(row.get(attr)) & _words(leader.get(attr))
+        return bool(normalise(row.get(attr)) != normalise(leader.get(attr)))
 
     # Numbers of different types link too: `shift` converts the source's value into the target's
     # units and gives None unless that is exact, so distinct values stay distinct.
@@ -777,7 +849,9 @@ class _EntityGenerator:
         heat = self.hot.get(index)
         if source is None or source.exclusive or row[created] in self.constants.get(created, ()):
             return
-        if heat is not None and (created in heat[0].shared or created in dict(heat[0].constants)):
+        if heat is not None and (
+            created in heat[0].shared or created in dict(heat[0].constants) or created in heat[0].inside
+        ):
             return
         for picker, parent_created in self.timed:
             parent = picker.chosen
@@ -890,6 +964,18 @@ class _EntityGenerator:
         return self.rows
 
 
+def unsearchable(rng: random.Random, room: int | None) -> str:
+    """A text of one-digit words: no full-text search for a word of letters can match it, not
+    even with stemming and fuzziness (two edits at most, and every letter would need one)."""
+    text = " ".join(str(rng.randrange(10)) for _ in range(4))
+    return text[: room or len(text)].rstrip(" ")
+
+
+def _words(text: Any) -> set[str]:
+    """The casefolded words of a text as full-text indexes cut them (none for NULL)."""
+    return set("".join(c if c.isalnum() else " " for c in str(text).casefold()).split()) if text is not None else set()
+
+
 def _numbered(
     key: Sequence[str], attributes: Mapping[str, Attribute], references: set[str], constants: set[str]
 ) -> list[tuple[str, tuple[str, ...]]]:
@@ -942,4 +1028,5 @@ __all__ = [
     "generation_order",
     "link_columns",
     "rows_for_scale",
+    "unsearchable",
 ]

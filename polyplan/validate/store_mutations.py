@@ -301,7 +301,8 @@ def _template_source(body: Any) -> str:
 
 def search_query_mutations(folder: Path, engine: str) -> list[StoreMutation]:
     """Per pattern template of `<engine>/queries.json`: its size removed or cut to a quarter, its
-    sort flipped, each filter of its bool query dropped and each bound of a range dropped. The
+    sort flipped, each filter of its bool query dropped (full-text `must` clauses too) and each
+    bound of a range dropped. The
     generated test runs these templates as stored, so only its model-derived data can tell."""
     path = f"{engine}/queries.json"
     if not (folder / path).is_file():
@@ -365,6 +366,15 @@ def search_query_mutations(folder: Path, engine: str) -> list[StoreMutation]:
                         del b["query"]["bool"]["filter"][position]
 
                     add("drop-filter", drop_filter, f"{kind} {field}")
+            for position, clause in enumerate(body.get("query", {}).get("bool", {}).get("must", [])):
+                kind, spec = next(iter(clause.items()))
+
+                def drop_search(b: dict[str, Any], position: int = position) -> None:
+                    del b["query"]["bool"]["must"][position]
+                    if not b["query"]["bool"]["must"]:
+                        del b["query"]["bool"]["must"]
+
+                add("drop-filter", drop_search, f"{kind} {next(iter(spec))}")
     return found
 
 

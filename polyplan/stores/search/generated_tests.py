@@ -70,6 +70,7 @@ def _check_matches(pattern: str, case: dict[str, Any], everything: list[str]) ->
     """Every match, not one page: a filter or bound the page's sort and size hide still shows here."""
     assert case["expect"] in everything, f"{pattern}: the seeded document the parameters came from was not found"
     assert set(everything) <= set(case["allowed"]), f"{pattern}: a match fails the pattern's filters"
+    assert not set(everything) & set(case["unmatched"]), f"{pattern}: a match lacks the searched words"
     if case["exact"]:
         assert sorted(everything) == case["allowed"]
 

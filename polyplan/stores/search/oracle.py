@@ -54,6 +54,19 @@ def tokens(text: Any) -> set[str]:
     return set("".join(c if c.isalnum() else " " for c in str(text).casefold()).split())
 
 
+def cannot_match(record: Record, words: Mapping[str, str]) -> bool:
+    """Whether no analyzer can match `record` to a searched word: the word is letters only and
+    each word of the record's text a digit or two (stemming keeps letters; AUTO fuzziness allows
+    two edits at most, fewer than it would take). A sound, narrow test: the seed's near records
+    for full text (`polyplan.seed.generate.unsearchable`) pass it."""
+    for attr, word in words.items():
+        text = record.get(attr)
+        found = tokens(text) if text is not None else set()
+        if word.isalpha() and all(t.isdigit() and len(t) <= 2 for t in found):
+            return True
+    return False
+
+
 def has_words(record: Record, words: Mapping[str, str]) -> bool:
     """Whether `record` holds each searched word as a token of its attribute (a lower bound of
     what the analyzer matches)."""

@@ -28,7 +28,7 @@ from polyplan.stores.search.design import SearchDesign, SearchIndex
 from polyplan.stores.search.documents import document_id, to_document, to_json_value
 from polyplan.stores.search.field_oracle import field_requirements
 from polyplan.stores.search.mapping import NORMALIZER
-from polyplan.stores.search.oracle import OUTSIDE, answer, has_words, tokens, widened
+from polyplan.stores.search.oracle import OUTSIDE, answer, cannot_match, has_words, tokens, widened
 from polyplan.stores.search.oracle import comparable as _comparable
 from polyplan.stores.search.queries import SearchQuery
 
@@ -256,9 +256,18 @@ def _case(
     oracle = answer(
         records, lambda r: document_id(r, key), checks, words, query, folded, _unique_sort(pattern, attributes, query)
     )
+    # Records passing every other filter that the searched words cannot match (the seed's near
+    # records for full text): a query that lost its full-text clause returns them.
+    unmatched = sorted(document_id(r, key) for r in records if words and matches(r) and cannot_match(r, words))
+    for name, (_, op, _) in params.items():
+        if op == "fulltext":
+            oracle["properties"][f"filter {name}"] = None
+            if unmatched:
+                oracle["shows"] = sorted({*oracle["shows"], f"filter {name}"})
     return {
         **oracle,
         "allowed": sorted(document_id(r, key) for r in records if matches(r)),
+        "unmatched": unmatched,
         "exact": not any(f.op is FilterOp.FULLTEXT for f in pattern.filters),
         "expect": document_id(target, key),
         "params": json_params,
