@@ -283,6 +283,7 @@ from pathlib import Path
 
 import redis
 __REDIS_CLIENT__
+__SCRIPT_REPORT__
 
 DESIGN = json.loads((Path(__file__).resolve().parent / "keys.json").read_text(encoding="utf-8"))
 
@@ -319,12 +320,16 @@ def main() -> int:
     parser.add_argument("--role", choices=roles, default="shared" if len(roles) > 2 else roles[0])
     parser.add_argument("--apply", action="store_true", help="CONFIG SET what differs (an operator action)")
     args = parser.parse_args()
-    client = redis_client(args.url)
-    differ = check(client, args.role)
-    for name, (current, wanted) in differ.items():
-        print(f"{name}: {current!r} -> {wanted!r}")
-        if args.apply:
-            client.config_set(name, wanted)
+    try:
+        client = redis_client(args.url)
+        differ = check(client, args.role)
+        for name, (current, wanted) in differ.items():
+            print(f"{name}: {current!r} -> {wanted!r}")
+            if args.apply:
+                client.config_set(name, wanted)
+    except (redis.RedisError, ValueError) as error:
+        print(f"{args.url}: {one_line(error)}", file=sys.stderr)
+        return 1
     if not differ:
         print(f"{args.url}: matches the {args.role} settings of the design")
         return 0
@@ -342,4 +347,6 @@ if __name__ == "__main__":
 
 def render_setup() -> str:
     """redis/setup.py: the settings check/apply script (it reads the design from keys.json beside it)."""
-    return SETUP_SCRIPT.replace("__REDIS_CLIENT__\n", module_code("polyplan.stores.cache", "client.py"))
+    client = module_code("polyplan.stores.cache", "client.py")
+    report = module_code("polyplan.emit", "script_report.py")
+    return SETUP_SCRIPT.replace("__REDIS_CLIENT__\n", client).replace("__SCRIPT_REPORT__\n", report)

@@ -297,6 +297,7 @@ INDEX_FIELDS = ("unique", "partialFilterExpression", "expireAfterSeconds", "weig
 FEATURES = ("validators", "partial_indexes", "ttl_indexes", "text_indexes", "hashed_indexes")
 NOT_IMPLEMENTED = 238  # what FerretDB answers for a feature it lacks
 __MONGODB_DATABASE__
+__SCRIPT_REPORT__
 
 def definitions() -> list[dict[str, Any]]:
     """Every collection definition, in file-name order."""
@@ -429,7 +430,7 @@ def main() -> int:
     try:
         done = apply(database, without=without)
     except PyMongoError as exc:
-        print(f"{args[0]}: {exc.__class__.__name__}: {str(exc).split(',')[0].split(' (configured')[0]}", file=sys.stderr)
+        print(f"{args[0]}: {one_line(exc)}", file=sys.stderr)
         refused = isinstance(exc, OperationFailure) and exc.code == NOT_IMPLEMENTED
         # Asking FerretDB what it is needs a server that answers: not after a server selection timeout.
         if refused or (not isinstance(exc, ServerSelectionTimeoutError) and ferretdb_version(client)):
@@ -450,4 +451,6 @@ if __name__ == "__main__":
 def render_setup(design: DocumentDesign) -> str:
     """mongodb/setup.py."""
     database = module_code("polyplan.stores.document", "client.py")
-    return SETUP_SCRIPT.replace("__MODEL__", design.model).replace("__MONGODB_DATABASE__\n", database)
+    report = module_code("polyplan.emit", "script_report.py")
+    script = SETUP_SCRIPT.replace("__MONGODB_DATABASE__\n", database).replace("__SCRIPT_REPORT__\n", report)
+    return script.replace("__MODEL__", design.model)

@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from polyplan.emit.script_report import one_line  # the emitted script carries its code instead
 
 HERE = Path(__file__).resolve().parent
 
@@ -74,13 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="", help="prefix for every index, alias, policy and template name")
     parser.add_argument("--replicas", type=int, default=None, help="override number_of_replicas (0 for one node)")
     args = parser.parse_args(argv)
-    client = Elasticsearch(args.url, request_timeout=30)
-    version = client.info()["version"]["number"]
-    if not str(version).startswith("8."):
-        print(f"Elasticsearch {version} found; these artifacts target Elasticsearch 8", file=sys.stderr)
-        return 2
-    for alias in apply(client, HERE, args.prefix, args.replicas):
-        print(f"ready: {alias}")
+    try:
+        client = Elasticsearch(args.url, request_timeout=30)
+        version = client.info()["version"]["number"]
+        if not str(version).startswith("8."):
+            print(f"Elasticsearch {version} found; these artifacts target Elasticsearch 8", file=sys.stderr)
+            return 2
+        for alias in apply(client, HERE, args.prefix, args.replicas):
+            print(f"ready: {alias}")
+    except (ApiError, TransportError, ValueError) as error:
+        print(f"{args.url}: {one_line(error)}", file=sys.stderr)
+        return 1
     return 0
 
 

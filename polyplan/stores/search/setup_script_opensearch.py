@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from opensearchpy import NotFoundError, OpenSearch
+from opensearchpy.exceptions import OpenSearchException
+
+from polyplan.emit.script_report import one_line  # the emitted script carries its code instead
 
 HERE = Path(__file__).resolve().parent
 ISM_PLUGIN = "opensearch-index-management"
@@ -148,14 +151,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="", help="prefix for every index, alias, policy and template name")
     parser.add_argument("--replicas", type=int, default=None, help="override number_of_replicas (0 for one node)")
     args = parser.parse_args(argv)
-    client = OpenSearch(args.url, timeout=30)
-    version = client.info()["version"]
-    product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch or another server"
-    if product != "OpenSearch" or not str(version["number"]).startswith("2."):
-        print(f"{args.url} runs {product} {version['number']}; these artifacts target OpenSearch 2", file=sys.stderr)
-        return 2
-    for alias in apply(client, HERE, args.prefix, args.replicas):
-        print(f"ready: {alias}")
+    try:
+        client = OpenSearch(args.url, timeout=30)
+        version = client.info()["version"]
+        product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch or another server"
+        if product != "OpenSearch" or not str(version["number"]).startswith("2."):
+            print(
+                f"{args.url} runs {product} {version['number']}; these artifacts target OpenSearch 2", file=sys.stderr
+            )
+            return 2
+        for alias in apply(client, HERE, args.prefix, args.replicas):
+            print(f"ready: {alias}")
+    except (OpenSearchException, ValueError) as error:
+        print(f"{args.url}: {one_line(error)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -27,6 +27,29 @@ from pathlib import Path
 from typing import Any
 
 from opensearchpy import NotFoundError, OpenSearch
+from opensearchpy.exceptions import OpenSearchException
+
+import sys
+from collections.abc import Callable
+
+
+def one_line(error: BaseException) -> str:
+    """The error's class and first sentence, without the driver's timeout settings and topology dump."""
+    text = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    first = (text.strip().splitlines() or [""])[0].split(" (configured")[0].split(", Timeout:")[0]
+    return f"{error.__class__.__name__}: {first[:300]}"
+
+
+def report_counts(url: str, erase: Callable[[], dict[str, int]], errors: tuple[type[Exception], ...], verb: str) -> int:
+    """Run `erase`: print `NAME: COUNT VERB` per count (exit status 0), or its error in one line (1)."""
+    try:
+        counts = erase()
+    except errors as error:
+        print(f"erasure: {url}: {one_line(error)}", file=sys.stderr)
+        return 1
+    for name, count in counts.items():
+        print(f"{name}: {count} {verb}")
+    return 0
 
 HERE = Path(__file__).resolve().parent
 ISM_PLUGIN = "opensearch-index-management"
@@ -148,14 +171,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="", help="prefix for every index, alias, policy and template name")
     parser.add_argument("--replicas", type=int, default=None, help="override number_of_replicas (0 for one node)")
     args = parser.parse_args(argv)
-    client = OpenSearch(args.url, timeout=30)
-    version = client.info()["version"]
-    product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch or another server"
-    if product != "OpenSearch" or not str(version["number"]).startswith("2."):
-        print(f"{args.url} runs {product} {version['number']}; these artifacts target OpenSearch 2", file=sys.stderr)
-        return 2
-    for alias in apply(client, HERE, args.prefix, args.replicas):
-        print(f"ready: {alias}")
+    try:
+        client = OpenSearch(args.url, timeout=30)
+        version = client.info()["version"]
+        product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch or another server"
+        if product != "OpenSearch" or not str(version["number"]).startswith("2."):
+            print(
+                f"{args.url} runs {product} {version['number']}; these artifacts target OpenSearch 2", file=sys.stderr
+            )
+            return 2
+        for alias in apply(client, HERE, args.prefix, args.replicas):
+            print(f"ready: {alias}")
+    except (OpenSearchException, ValueError) as error:
+        print(f"{args.url}: {one_line(error)}", file=sys.stderr)
+        return 1
     return 0
 
 
