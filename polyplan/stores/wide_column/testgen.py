@@ -486,7 +486,6 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
