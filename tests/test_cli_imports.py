@@ -20,6 +20,13 @@ def test_the_cli_loads_nothing_heavy_for_help() -> None:
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
+def test_help_loads_no_network_stack() -> None:
+    # urllib.request (http.client, email, ssl) is only for validate's search-engine handshake.
+    loaded = loaded_after("import sys; sys.argv = ['polyplan', '--help']\nimport polyplan.cli")
+    assert "polyplan" in loaded
+    assert not loaded & {"http", "email", "ssl"}, sorted(loaded & {"http", "email", "ssl"})
+
+
 def test_planning_loads_no_driver_and_no_test_framework() -> None:
     code = "from polyplan.pipeline import plan_file, render\nrender(plan_file('scenarios/iot.yaml'))"
     loaded = loaded_after(code)

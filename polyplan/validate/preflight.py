@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
-import urllib.request
 from urllib.parse import urlsplit
 
 # The URL schemes each engine's tests accept (SQLAlchemy URLs carry a `+driver` suffix).
@@ -84,6 +82,11 @@ def _mongodb(url: str, timeout: float) -> None:
 def _search(engine: str, url: str, timeout: float) -> None:
     # The root document names the product; read with the standard library so that a wrong server
     # is told apart before either client refuses it in its own words.
+    # Imported here: urllib.request pulls in http.client, email and ssl, which every `polyplan`
+    # command (even --help) paid for through the CLI's import of the validator.
+    import urllib.error
+    import urllib.request
+
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
     request = urllib.request.Request(parts._replace(netloc=netloc, path="/", query="").geturl())

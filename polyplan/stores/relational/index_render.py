@@ -101,8 +101,23 @@ def _typed(column_type: Any, value: Any) -> Any:
 
 
 def _inline(column: sa.ColumnElement[Any], value: Any, engine: str) -> sa.ColumnElement[Any]:
-    literal = sa.literal(_typed(column.type, value), type_=column.type)
-    return sa.literal_column(str(literal.compile(dialect=dialect_of(engine), compile_kwargs={"literal_binds": True})))
+    # The same constant of the same column is rendered for its partial index, its query and the
+    # index proofs: its text is kept on the column (one engine's metadata) and compiled once.
+    cache: dict[Any, str] | None = column.info.setdefault(_LITERALS, {}) if isinstance(column, sa.Column) else None
+    key = (engine, id(column.type), type(value), value)
+    try:
+        text = cache.get(key) if cache is not None else None
+    except TypeError:  # an unhashable constant: compiled every time
+        cache, text = None, None
+    if text is None:
+        literal = sa.literal(_typed(column.type, value), type_=column.type)
+        text = str(literal.compile(dialect=dialect_of(engine), compile_kwargs={"literal_binds": True}))
+        if cache is not None:
+            cache[key] = text
+    return sa.literal_column(text)
+
+
+_LITERALS = "polyplan_literals"  # Column.info key of `_inline`'s rendered constants
 
 
 def constant_predicate(column: sa.ColumnElement[Any], value: Any, engine: str) -> sa.ColumnElement[bool]:

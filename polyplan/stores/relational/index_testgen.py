@@ -33,7 +33,7 @@ from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.explain import IndexShape, KeyPart
 from polyplan.stores.relational.index_render import constant_predicate, foreign_key_select, fts_table
 from polyplan.stores.relational.indexes import PatternRoute, index_plan_of
-from polyplan.stores.relational.render import DIALECTS, EngineBuild
+from polyplan.stores.relational.render import DIALECTS, INDEX_DDL, EngineBuild
 from polyplan.stores.relational.spec import IndexKind, TableKind, TableSpec
 
 # Seed size: the largest relational entity gets TARGET_ROWS, every entity at least MIN_ROWS.
@@ -130,7 +130,8 @@ def _shape(table: sa.Table, index: sa.Index, engine: str) -> IndexShape:
 
 
 def _compile_shape(table: sa.Table, index: sa.Index, engine: str) -> IndexShape:
-    ddl = str(CreateIndex(index).compile(dialect=_dialect(engine)))
+    # schema.sql compiled this index already (render._ddl keeps the text); compiled here otherwise.
+    ddl = index.info.get(INDEX_DDL) or str(CreateIndex(index).compile(dialect=_dialect(engine)))
     where = " ".join(ddl.rsplit(" WHERE ", 1)[1].split()) if " WHERE " in ddl else None
     method = str(index.dialect_options["postgresql"].get("using") or "btree") if engine == "postgresql" else "btree"
     if engine == "mysql" and index.dialect_options["mysql"].get("prefix") == "FULLTEXT":

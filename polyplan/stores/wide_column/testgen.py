@@ -11,6 +11,7 @@ for every update write pattern the record it changes and the new versions it wri
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from polyplan.model.derived import key_of
@@ -197,10 +198,13 @@ def _run(
     records: list[dict[str, Any]],
     values: dict[str, Any],
     compare: list[str],
-    types: dict[str, dict[str, Any]],
+    json_rows: Mapping[int, dict[str, Any]],
 ) -> dict[str, Any]:
     """One run: its bind sets, the rows it allows and returns, and what it shows — each property
-    of the pattern whose loss would change what the generated test sees."""
+    of the pattern whose loss would change what the generated test sees.
+
+    `json_rows`: id(record) → the record's JSON values (`to_json` per column), made once per
+    entity: converting every allowed record again in each run was a large share of the time."""
     checks = checks_of(query, values)
     members = [r for r in records if all(c.holds(r) for c in table.conditions)]
     allowed = [r for r in members if all(check(r) for check in checks.values())]
@@ -233,7 +237,7 @@ def _run(
                 "outside": sum(1 for r in wrong[0] if all(r is not a for a in allowed)),
             }
     return {
-        "allowed": sorted([to_json(r[c], types[c]) for c in compare] for r in allowed),
+        "allowed": sorted([json_rows[id(r)][c] for c in compare] for r in allowed),
         "binds": [{k: canonical(v) for k, v in b.items()} for b in binds],
         "expected_sort": [[canonical(v) for v in row] for row in right[1]],
         "merge": merge or (any(p.op == "in" for p in query.params) and len(binds) > 1),
@@ -248,16 +252,17 @@ def _case(
     table: Table,
     records: list[dict[str, Any]],
     types: dict[str, dict[str, Any]],
+    json_rows: Mapping[int, dict[str, Any]],
 ) -> dict[str, Any] | None:
     """The pattern's runs on its largest parameter group (see `discriminating`), and the
-    properties its data must show."""
+    properties its data must show (`json_rows`: see `_run`)."""
     group = group_of(records, table, query)
     if not group:
         return None
     base = {**_group_values(query, group), **_prefixes(query, group[0])}
     compare = [c for c in query.select if types[c]["type"] not in COMPOUND]
     runs = [
-        _run(query, table, records, {**base, **bounds}, compare, types)
+        _run(query, table, records, {**base, **bounds}, compare, json_rows)
         for bounds in _window_values(query, table, group, records)
     ]
     bind_types = {
@@ -429,11 +434,10 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
                 lay_out(group_of(records, table, query, members=False), table, attribute, ties)
         types = _types(entity, design)
         members = {t.name: [all(c.holds(r) for c in t.conditions) for r in records] for t in entity.tables}
-        entities[entity.entity] = {
-            "members": members,
-            "records": [{a: to_json(r[a], desc) for a, desc in types.items()} for r in records],
-            "types": types,
-        }
+        # The records are final from here on: their JSON values serve the cases' runs too.
+        json_records = [{a: to_json(r[a], desc) for a, desc in types.items()} for r in records]
+        json_rows = {id(r): values for r, values in zip(records, json_records, strict=True)}
+        entities[entity.entity] = {"members": members, "records": json_records, "types": types}
         for table in entity.tables:
             first = next((i for i, m in enumerate(members[table.name]) if m), None)
             tables[table.name] = {
@@ -443,7 +447,7 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
                 "rows": sum(members[table.name]),
             }
         for query in entity.queries:
-            case = _case(model, query, design.table(query.table), records, types)
+            case = _case(model, query, design.table(query.table), records, types, json_rows)
             if case is not None:
                 # The model's sort, for the catalog check of clustering order (not the design's).
                 case["sort"] = [[s.attribute, s.direction.value] for s in patterns[query.pattern].sort]
