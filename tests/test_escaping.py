@@ -395,20 +395,7 @@ VALIDATED = [
 
 
 @pytest.mark.parametrize(("case", "engine"), VALIDATED)
-def test_polyplan_validate_passes_on_a_hostile_model(
-    tmp_path: Path, case: str, engine: str, request: pytest.FixtureRequest
-) -> None:
-    if (case, engine) == ("classics", "sqlite"):
-        # Open defect (issue 7): the seeded rows of this model give the oracle no parameter values
-        # under which the sort of `odd_by_kind` is observable (DataCannotDiscriminate). Strict, so
-        # the marker must go when seed generation is fixed.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="seed data cannot show odd_by_kind's sort"))
-    if (case, engine) == ("line_breaks", "cassandra"):
-        # Open defect (issue 16): since the Cassandra data became discriminating, the spare records
-        # generate() appends meet no TTL table's membership condition here, so test_rows_expire has
-        # nothing to write ("the spare records belong in no table with a TTL"). Strict: the data
-        # is deterministic, and the marker must go when the spare is made to fit a TTL table.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="no spare record fits a TTL table"))
+def test_polyplan_validate_passes_on_a_hostile_model(tmp_path: Path, case: str, engine: str) -> None:
     access = TESTKIT_ENGINES[engine]
     env = {**os.environ, access.env_var: resolve_url(engine)}  # skips (or fails if required) when absent
     model = hostile_model(*CASES[case])

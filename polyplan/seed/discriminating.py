@@ -10,7 +10,10 @@ group (`HotGroup.follows`): a few records with its values on every other filter,
 range bounds and with its constants, but another value of that one attribute (for full text, a
 text no search for a word of letters matches), so that dropping that one filter adds rows next
 to the answer. (A pattern without such a group keeps the older near records: per equality of a
-multi-equality pattern, records sharing the other equality values.) The remaining records stay random,
+multi-equality pattern, records sharing the other equality values.) A sorted pattern without a
+limit gets a small group too, so that some answer holds several rows for its sort to order
+(random values of a free-text equality put one record behind each value). The remaining
+records stay random,
 so other parameter values still give small groups (where a dropped filter adds rows to a
 complete answer). Deterministic: counts and groups only; the values come from the seed.
 
@@ -179,8 +182,10 @@ def discriminating_rows(
                     share *= NULLABLE_SHARE
             size = math.ceil((pattern.limit + MARGIN + outside * range_bounds(pattern)) / share)
             main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted))
-        elif outside and (pattern.sort or range_bounds(pattern)):
+        elif pattern.sort or (outside and range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.
+            # A sort needs a group too: where each parameter value holds one record (a free-text
+            # equality), no answer has two rows whose order the sort's direction could change.
             size = 2 * NEAR_ROWS + outside * range_bounds(pattern)
             main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted))
         searched = tuple(f.attribute for f in pattern.filters if f.op is FilterOp.FULLTEXT and f.attribute in shared)

@@ -19,7 +19,7 @@ from polyplan.model.schema import Direction, RequirementsModel, WriteKind, Write
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.seed.discriminating import discriminating_rows
-from polyplan.seed.generate import RESERVE, generate, rows_for_scale
+from polyplan.seed.generate import RESERVE, check_holds, generate, rows_for_scale
 from polyplan.stores.wide_column.counters import is_counter_table
 from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Table, WideColumnDesign, table_ttl
 from polyplan.stores.wide_column.discriminating import (
@@ -298,11 +298,44 @@ def _version(entity: EntityDesign, record: dict[str, Any], types: dict[str, dict
     }
 
 
-def _spare(entity: EntityDesign, spares: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The spare record that belongs in the most tables (the first of them)."""
+def _spare(
+    model: RequirementsModel,
+    entity: EntityDesign,
+    spares: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    timed: bool,
+) -> dict[str, Any] | None:
+    """The spare record that belongs in the most tables (the first of them).
+
+    Where the entity's tables take a TTL (`timed`) and no spare belongs in one, the TTL expiry
+    test would have no row to write: the spare then takes, on the attributes of one such table's
+    failing conditions, the values of a loaded record that the table holds (a constant such as
+    `kind = 'x'`, or any value where the condition is "not null"), unless those attributes are in
+    a unique set (a borrowed value would repeat the donor's) or the model's checks then fail.
+    """
     if not spares:
         return None
-    return max(spares, key=lambda r: sum(all(c.holds(r) for c in t.conditions) for t in entity.tables))
+
+    def belongs(record: dict[str, Any], table: Table) -> bool:
+        return all(c.holds(record) for c in table.conditions)
+
+    ttl_tables = [t for t in entity.tables if timed and not is_counter_table(t)]
+    best = max(
+        spares, key=lambda r: (any(belongs(r, t) for t in ttl_tables), sum(belongs(r, t) for t in entity.tables))
+    )
+    if not ttl_tables or any(belongs(best, t) for t in ttl_tables):
+        return best
+    guarded = {a for unique in unique_sets(model, entity.entity) for a in unique}
+    checks = model.entities[entity.entity].checks
+    for table in ttl_tables:
+        failing = [c.attribute for c in table.conditions if not c.holds(best)]
+        donor = next((r for r in records if belongs(r, table)), None)
+        if donor is None or guarded.intersection(failing):
+            continue
+        fitted = {**best, **{a: donor[a] for a in failing}}
+        if all(check_holds(fitted[c.left], c.op, fitted[c.right]) for c in checks):
+            return fitted
+    return best
 
 
 def _changed(
@@ -452,7 +485,8 @@ def test_data(plan: Plan, design: WideColumnDesign) -> dict[str, Any]:
                 # The model's sort, for the catalog check of clustering order (not the design's).
                 case["sort"] = [[s.attribute, s.direction.value] for s in patterns[query.pattern].sort]
                 cases[query.pattern] = case
-        spare = _spare(entity, extra)
+        timed = table_ttl(model.entities[entity.entity].growth) is not None
+        spare = _spare(model, entity, extra, records, timed)
         if spare is not None:
             spares[entity.entity] = _version(entity, spare, types)
         updates.update(_updates(model, entity, records, extra, types))
