@@ -156,3 +156,19 @@ def test_a_missed_migration_threshold_fails_the_benchmark(
     )
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
     assert "- FAIL " in run.stdout
+
+
+def test_a_naive_migration_that_deadlocks_is_recorded_as_its_harm(
+    migrations: ModuleType, saved_migrations: dict[str, Any]
+) -> None:
+    recorded = copy.deepcopy(saved_migrations)
+    naive = next(r for r in recorded["runs"] if r["variant"] == "naive")
+    naive["during"]["max_ms"] = 40.0  # it died before the load queued behind it for long
+    naive["error"] = "DeadlockDetected: deadlock detected"
+    judged = dict((text.split(":")[0], held) for held, text in migrations.verdicts(recorded))
+    claim = f"the naive migration stalls the load at least {recorded['limits']['naive_min_ms']:,.0f} ms in every round"
+    assert judged[claim] is True
+    text = next(text for _, text in migrations.verdicts(recorded) if text.startswith(claim))
+    assert "failed in 1 round(s): DeadlockDetected" in text
+    naive["error"] = ""
+    assert dict((text.split(":")[0], held) for held, text in migrations.verdicts(recorded))[claim] is False
