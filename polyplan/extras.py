@@ -24,6 +24,8 @@ EXTRA_OF_MODULE = {
     "pytest": "validate",
     "testcontainers": "validate",
     "docker": "validate",
+    # The envelope encryption of the generated encryption proofs (polyplan.security.envelope).
+    "cryptography": "validate",
 }
 
 # Engine → the driver module its connections (SQLAlchemy dialect or client library) import.

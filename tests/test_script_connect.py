@@ -7,12 +7,15 @@ to the scripts polyplan writes, so setup, migration, move-verify and erasure scr
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
-from polyplan.emit.embed import module_code
+from polyplan.emit.embed import module_code, standalone
 from polyplan.migrate.store_runtimes import MOVE, RUNTIMES
+from polyplan.stores.search.engines import ELASTICSEARCH, OPENSEARCH, SearchEngine
+from polyplan.stores.search.render import setup_script
 from polyplan.stores.wide_column.cluster import cassandra_address, cassandra_cluster
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -102,3 +105,26 @@ def test_an_erasure_prints_its_counts_or_its_error(capsys: pytest.CaptureFixture
         capsys.readouterr().err
         == "erasure: redis://h: ConnectionRefusedError: Error 111 connecting to h:6379. Connection refused.\n"
     )
+
+
+def test_standalone_inlines_polyplan_imports_and_refuses_what_it_cannot() -> None:
+    script = "import sys\nfrom polyplan.emit.script_report import one_line\nprint(one_line(ValueError('x')))\n"
+    carried = standalone(script)
+    assert "polyplan" not in carried and "def one_line(" in carried
+    namespace: dict[str, object] = {}
+    exec(compile(carried, "<setup>", "exec"), namespace)  # runs without importing polyplan's module
+    with pytest.raises(ValueError, match="polyplan import"):
+        standalone("def f():\n    from polyplan.emit.script_report import one_line\n")
+
+
+@pytest.mark.parametrize("engine", [ELASTICSEARCH, OPENSEARCH], ids=lambda engine: engine.name)
+def test_search_setup_scripts_import_no_polyplan(engine: SearchEngine) -> None:
+    tree = ast.parse(setup_script(engine))
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert "polyplan" not in imported
+    assert "def one_line(" in setup_script(engine)

@@ -9,6 +9,7 @@ docstring and `from __future__` line, so there is one source for both.
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -33,3 +34,24 @@ def module_code(package: str, resource: str) -> str:
         raise ValueError(f"{package}/{resource} has no code to embed")
     code = "".join(text.splitlines(keepends=True)[body[0].lineno - 1 :])
     return "\n" + code.rstrip("\n") + "\n\n"
+
+
+# A whole-line import of a polyplan module: `from polyplan.emit.script_report import one_line`.
+_POLYPLAN_IMPORT = re.compile(r"^from (polyplan(?:\.\w+)*)\.(\w+) import [^\n]*\n", re.MULTILINE)
+
+
+def standalone(text: str) -> str:
+    """`text` (a script kept as a real polyplan module) with each `from polyplan.… import` line
+    replaced by that module's code, so the emitted script imports no polyplan.
+
+    A polyplan import this cannot replace (indented, or `import polyplan…`) raises, rather than
+    emitting a script that fails on a user's machine without polyplan.
+    """
+
+    def inline(found: re.Match[str]) -> str:
+        return module_code(found.group(1), found.group(2) + ".py").strip("\n") + "\n"
+
+    result = _POLYPLAN_IMPORT.sub(inline, text)
+    if re.search(r"^\s*(from|import) polyplan\b", result, re.MULTILINE):
+        raise ValueError("a polyplan import the emitted script cannot carry")
+    return result

@@ -42,6 +42,12 @@ from polyplan.stores.relational.design import constraint_name, fit
 from polyplan.stores.relational.render import build_metadata, header
 from polyplan.stores.relational.spec import IndexKind, TableSpec
 
+# What erasure.sql writes into a required ciphertext column of an anonymized row: this prefix and
+# the row's key. It never opens as an envelope (no version byte); the application shows the value
+# as erased. Kept here, not in `envelope` (which needs `cryptography`), so that planning runs on a
+# light install.
+ERASED_PREFIX = b"erased-"
+
 ENCRYPTION_ENGINES = ("postgresql", "mysql")
 PHASES = ("expand", "backfill", "contract")
 KEY_SETTING = "app.pii_key"  # PostgreSQL session setting holding the pgcrypto key (never stored)

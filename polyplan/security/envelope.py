@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from polyplan.security.encryption import ERASED_PREFIX
+
 VERSION = b"\x01"
-# What erasure.sql writes into a required ciphertext column of an anonymized row: this prefix and
-# the row's key. It never opens (no version byte); the application shows the value as erased.
-ERASED_PREFIX = b"erased-"
 NONCE = 12
 WRAPPED = NONCE + 32 + 16
 

@@ -29,8 +29,13 @@ from sqlalchemy.engine import Dialect as SADialect
 
 from polyplan.model.schema import RequirementsModel
 from polyplan.security.design import PGCRYPTO
-from polyplan.security.encryption import ENCRYPTION_ENGINES, KEY_SETTING, EncryptedColumn, encrypted_columns
-from polyplan.security.envelope import ERASED_PREFIX
+from polyplan.security.encryption import (
+    ENCRYPTION_ENGINES,
+    ERASED_PREFIX,
+    KEY_SETTING,
+    EncryptedColumn,
+    encrypted_columns,
+)
 from polyplan.stores.relational.render import build_metadata
 from polyplan.stores.relational.spec import TableSpec
 

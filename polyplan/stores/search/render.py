@@ -10,7 +10,7 @@ import json
 from importlib.resources import files
 from typing import Any
 
-from polyplan.emit.embed import module_code
+from polyplan.emit.embed import standalone
 from polyplan.perf import indented_json
 from polyplan.stores.search.design import SearchDesign, SearchIndex
 from polyplan.stores.search.engines import ELASTICSEARCH, SearchEngine
@@ -154,16 +154,11 @@ def sync_document(design: SearchDesign) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-_REPORT_IMPORT = "from polyplan.emit.script_report import one_line  # the emitted script carries its code instead\n"
-
-
 def setup_script(engine: SearchEngine = ELASTICSEARCH) -> str:
     """The standalone setup.py of `engine`, emitted next to the JSON files."""
-    text = files("polyplan.stores.search").joinpath(engine.setup_resource).read_text(encoding="utf-8")
-    # The module imports the shared one-line error report so that it runs (and is tested) inside
-    # polyplan; the emitted script must stand alone, so it carries that code instead.
-    embedded = module_code("polyplan.emit", "script_report.py")
-    return text.replace(_REPORT_IMPORT, embedded.strip("\n") + "\n", 1)
+    # The module imports shared helpers so that it runs (and is tested) inside polyplan; the
+    # emitted script must stand alone, so it carries their code instead.
+    return standalone(files("polyplan.stores.search").joinpath(engine.setup_resource).read_text(encoding="utf-8"))
 
 
 def summary(design: SearchDesign) -> dict[str, Any]:
