@@ -48,7 +48,7 @@ def tune(
     except sa.exc.OperationalError as error:
         first = str(error.orig if error.orig is not None else error).strip().splitlines()[0]
         err_console.print(f"polyplan tune: cannot reach PostgreSQL: {first}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(EXIT_CHECKS_FAILED) from None
     counts = summary(report.findings)
     if as_json:
         print_json(report.as_data())

@@ -221,9 +221,9 @@ def _cost_list(results: Sequence[Measured]) -> str:
     return "; ".join(f"{m.label}: {m.cost:,.2f} ({m.plan})" for m in results)
 
 
-def _expectation(case: TuneCase, constraint_names: frozenset[str]) -> Expectation:
+def _expectation(case: TuneCase, accepted: frozenset[str]) -> Expectation:
     expect = case.expect
-    names = frozenset({expect["index"]}) if expect.get("via") == "index" else constraint_names
+    names = accepted | {expect["index"]} if expect.get("via") == "index" else accepted
     return Expectation(
         table=case.table,
         names=names,
@@ -236,14 +236,15 @@ def _expectation(case: TuneCase, constraint_names: frozenset[str]) -> Expectatio
 def verdict(
     case: TuneCase,
     results: Sequence[Measured],
-    constraint_names: frozenset[str] = frozenset(),
+    accepted: frozenset[str] = frozenset(),
     seeded: Mapping[str, int] | None = None,
 ) -> Finding:
     """Compare the optimizer's costs of `case` under each index set with polyplan's route.
 
-    `results` holds one Measured per `case.sets` entry. `constraint_names`: the names of the
-    key and unique indexes that may serve a pattern routed to a constraint (and of their
-    partitions' indexes); `seeded`: rows per table in the scratch database.
+    `results` holds one Measured per `case.sets` entry. `accepted`: the index names that count
+    as the route's — the key and unique indexes that may serve a pattern routed to a constraint,
+    and the partitions' indexes of a partitioned table's index (PostgreSQL's plan names those);
+    `seeded`: rows per table in the scratch database.
     """
     note = _seed_note(case, seeded or {})
     ours = _polyplan_label(case)
@@ -254,7 +255,7 @@ def verdict(
     def finding(agree: bool, code: str | None, explanation: str) -> Finding:
         return Finding(case.pattern, case.table, agree, code, ours, best.label, explanation, tuple(results))
 
-    problems = postgresql_problems(planned.document, _expectation(case, constraint_names))
+    problems = postgresql_problems(planned.document, _expectation(case, accepted))
     if problems:
         return finding(
             False,
