@@ -43,6 +43,7 @@ from tests.conftest import SCENARIOS, planned
 
 ROOT = Path(__file__).resolve().parent.parent
 TUNE_CODES = {"PP425", "PP426", "PP427", "PP428"}
+EXPECTED_DISAGREEMENTS = {"shop": [("customers_by_email_prefix", "PP426")]}
 
 # --- verdicts on hand-made plans ----------------------------------------------------------------
 
@@ -247,6 +248,11 @@ def test_tune_every_bundled_scenario(scenario: Path, postgres: str) -> None:
             assert "seeded rows; the model expects" in finding.explanation or finding.code == "PP428"
     counts = report.as_data()["summary"]
     assert counts["agree"] + counts["disagree"] == counts["patterns"] == len(proofs)
+    # What the real optimizer said when this was written (issue 14): every pattern agrees but one,
+    # whose explanation test_shop_email_prefix_disagreement_is_explained_by_the_collation checks.
+    # A new disagreement fails here until it is understood and listed.
+    listed = sorted((f.pattern, f.code) for f in report.findings if not f.agree)
+    assert listed == EXPECTED_DISAGREEMENTS.get(scenario.stem, []), [f.explanation for f in report.findings]
     assert _scratch_left(postgres) == []
 
 

@@ -55,7 +55,7 @@ def tune(
     elif not quiet():
         table = Table(title=f"{escape(report.model)}: optimizer vs plan ({escape(report.method)})")
         for column in ("table", "pattern", "polyplan", "optimizer", "verdict"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")  # index names whole, not cut with an ellipsis
         for finding in report.findings:
             verdict = "agree" if finding.agree else f"[red]{finding.code}[/red]"
             table.add_row(
