@@ -87,7 +87,7 @@ CODES: dict[str, str] = {
     "PP420": "index decision hinges on an assumed distinct count",
     "PP425": "the optimizer does not use the index or key the plan routes a pattern to",
     "PP426": "the optimizer costs a pattern no higher without its designed index",
-    "PP427": "the optimizer costs a pattern lower with another designed index",
+    "PP427": "the optimizer costs a pattern lower with another index",
     "PP428": "polyplan tune could not EXPLAIN a pattern",
     "PP429": "polyplan tune has nothing to tune or no PostgreSQL URL",
     "PP501": "latency target at risk",

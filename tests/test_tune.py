@@ -31,6 +31,9 @@ from polyplan.stores.relational.tuning import (
     index_sets,
     measured,
     optimizer_choice,
+    own_index,
+    own_index_sql,
+    own_label,
     summary,
     tune_cases,
     verdict,
@@ -157,6 +160,36 @@ def test_a_key_route_agrees_when_no_designed_index_helps() -> None:
     assert found.agree and found.polyplan == "unique (number)"
 
 
+def test_the_own_index_is_equality_sort_range() -> None:
+    check = {
+        "params": [
+            {"name": "since", "column": "placed_at", "op": "from"},
+            {"name": "w", "column": "w_id", "op": "eq"},
+            {"name": "d", "column": "d_id", "op": "in"},
+        ]
+    }
+    key = own_index(check, [("placed_at", True)])
+    assert key == (("d_id", False), ("w_id", False), ("placed_at", True))
+    assert own_index_sql("order", key) == 'CREATE INDEX ON "order" ("d_id", "w_id", "placed_at" DESC)'
+    assert own_label(key) == "hypothetical (d_id, w_id, placed_at DESC)"
+    assert own_index(check, []) == (("d_id", False), ("w_id", False), ("placed_at", False))
+
+
+def test_a_key_route_its_own_index_halves_is_pp427() -> None:
+    """The issue's case: a lookup judged served by the primary key that a dedicated index serves far better."""
+    expect = {"via": "primary key", "columns": ["w_id", "d_id", "id"], "covering": False, "condition": ["w_id"]}
+    case = _case((), expect, via="primary key")
+    pk = _document(601.0, "Index Scan", index="pk_customer", cond="(w_id = 1)")
+    own = measured("hypothetical (w_id, last)", ("hypothetical",), _document(5.0, "Index Scan", index="<1>btree"))
+    found = verdict(case, [measured(NONE_LABEL, (), pk)], frozenset({"pk_customer"}), None, own)
+    assert found.code == "PP427" and found.optimizer == "hypothetical (w_id, last)"
+    assert "120.2× lower with its own index, hypothetical (w_id, last)" in found.explanation
+    assert "polyplan judged the primary key enough" in found.explanation
+    assert [c["set"] for c in found.as_data()["costs"]] == [NONE_LABEL, "hypothetical (w_id, last)"]
+    close = measured("hypothetical (w_id, last)", ("hypothetical",), _document(400.0, "Index Scan", index="<1>btree"))
+    assert verdict(case, [measured(NONE_LABEL, (), pk)], frozenset({"pk_customer"}), None, close).agree
+
+
 def test_cases_cover_every_postgresql_proof() -> None:
     plan = planned(ROOT / "scenarios" / "shop.yaml")
     artifacts = Target().emit(plan)
@@ -246,6 +279,9 @@ def test_tune_every_bundled_scenario(scenario: Path, postgres: str) -> None:
             # Listed and explained: the optimizer's costs (or the server's reason) are in the text.
             assert finding.code == "PP428" or " cost" in finding.explanation, finding.explanation
             assert "seeded rows; the model expects" in finding.explanation or finding.code == "PP428"
+        if report.hypopg.endswith("own index") and not finding.polyplan.startswith("index "):
+            # A key route was also costed with the pattern's own hypothetical index (HypoPG).
+            assert any(m.label.startswith("hypothetical (") for m in finding.measured), finding
     counts = report.as_data()["summary"]
     assert counts["agree"] + counts["disagree"] == counts["patterns"] == len(proofs)
     # What the real optimizer said when this was written (issue 14): every pattern agrees but one,

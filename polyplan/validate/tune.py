@@ -9,9 +9,11 @@ model's proportions between tables — then `VACUUM ANALYZE` gives the optimizer
 Each pattern (`polyplan.stores.relational.tuning.tune_cases`) is EXPLAINed with parameters
 taken from the loaded rows under each index set of its table. A set is made with real indexes:
 the designed indexes outside it are dropped inside a transaction that is then rolled back, so
-the optimizer costs exactly the indexes that exist and nothing is rebuilt. (HypoPG could add
-hypothetical indexes instead, but it cannot hide real ones before 1.4; `hypopg` in the report
-says whether the server offers it.) `tuning.verdict` then compares the optimizer's choice with
+the optimizer costs exactly the indexes that exist and nothing is rebuilt. (HypoPG cannot hide
+real indexes before 1.4.) Where the server offers HypoPG and the scratch database may create it,
+a pattern routed to the primary key or a unique constraint is also EXPLAINed with its own index
+(`tuning.own_index`) added hypothetically, to ask whether the key really is enough; `hypopg` in
+the report says whether that ran. `tuning.verdict` then compares the optimizer's choice with
 polyplan's.
 """
 
@@ -34,10 +36,22 @@ from polyplan.seed.relational import Row
 from polyplan.stores.relational import Target
 from polyplan.stores.relational.connect import engine_name, scratch_database
 from polyplan.stores.relational.index_testgen import DATA_FILE
-from polyplan.stores.relational.tuning import ENGINE, Finding, Measured, TuneCase, failed, measured, tune_cases, verdict
+from polyplan.stores.relational.tuning import (
+    ENGINE,
+    Finding,
+    Measured,
+    TuneCase,
+    failed,
+    measured,
+    own_index_sql,
+    own_label,
+    tune_cases,
+    verdict,
+)
 from polyplan.validate import plan_probe
 from polyplan.validate.relational import Harness
 
+NOT_INSTALLED = "not installed"
 METHOD = "real indexes; each set by DROP INDEX inside a transaction that is rolled back"
 
 
@@ -80,7 +94,30 @@ def _hypopg(connection: sa.Connection) -> str:
     version = connection.exec_driver_sql(
         "SELECT default_version FROM pg_available_extensions WHERE name = 'hypopg'"
     ).scalar()
-    return f"available ({version}), not used" if version else "not installed"
+    return f"available ({version})" if version else NOT_INSTALLED
+
+
+def _with_hypopg(engine: sa.Engine) -> bool:
+    """Whether HypoPG could be created in the scratch database (needs the package and the right)."""
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS hypopg")
+    except sa.exc.DBAPIError:
+        return False
+    return True
+
+
+def _explain_own(connection: sa.Connection, case: TuneCase, params: dict[str, Any]) -> Measured:
+    """The optimizer's answer with the pattern's own index added hypothetically (planned set kept)."""
+    try:
+        connection.execute(
+            sa.text("SELECT indexrelid FROM hypopg_create_index(:ddl)"), {"ddl": own_index_sql(case.table, case.own)}
+        )
+        rows = plan_probe.explain(connection, ENGINE, case.sql, params, plan_probe.list_params(dict(case.check)))
+    finally:
+        connection.exec_driver_sql("SELECT hypopg_reset()")  # hypothetical indexes live in the session
+        connection.rollback()
+    return measured(own_label(case.own), ("hypothetical",), rows[0][0])
 
 
 def _explain_under(connection: sa.Connection, case: TuneCase, params: dict[str, Any]) -> list[Measured]:
@@ -113,7 +150,7 @@ def _time_key(column: str, row: Row) -> tuple[bool, str]:
     return (row[column] is None, str(row[column]))
 
 
-def _findings(engine: sa.Engine, cases: Sequence[TuneCase], seeded: dict[str, int]) -> list[Finding]:
+def _findings(engine: sa.Engine, cases: Sequence[TuneCase], seeded: dict[str, int], hypopg: bool) -> list[Finding]:
     findings = []
     with engine.connect() as connection:
         for case in cases:
@@ -123,12 +160,13 @@ def _findings(engine: sa.Engine, cases: Sequence[TuneCase], seeded: dict[str, in
                 results = _explain_under(connection, case, params)
                 names = _accepted_names(connection, case)
                 connection.rollback()
+                own = _explain_own(connection, case, params) if hypopg and case.own else None
             except (LookupError, sa.exc.DBAPIError) as error:
                 connection.rollback()
                 text = str(error.orig if isinstance(error, sa.exc.DBAPIError) else error).strip().splitlines()[0]
                 findings.append(failed(case, text))
                 continue
-            findings.append(verdict(case, results, names, seeded))
+            findings.append(verdict(case, results, names, seeded, own))
     return findings
 
 
@@ -159,7 +197,7 @@ def tune(model_path: str | Path, url: str) -> TuneReport:
         root = Path(folder)
         _write(root, {**artifacts.files, **{f"tests/{p}": t for p, t in tests.items()}})
         harness = dataclasses.replace(Harness.from_plan_folder(root / "tests", ENGINE), rows=data["rows"])
-    cases = tune_cases(tables, data, {name: query.sql for name, query in harness.queries.items()})
+    cases = tune_cases(tables, data, {name: query.sql for name, query in harness.queries.items()}, plan.model)
     with scratch_database(url) as engine:
         for table, column in data["time_ordered"].items():
             # Rows arrive in time order (the planner's correlation statistics depend on it).
@@ -167,6 +205,8 @@ def tune(model_path: str | Path, url: str) -> TuneReport:
         seeded = harness.load(engine)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             plan_probe.vacuum_until_all_visible(connection)
-            hypopg = _hypopg(connection)
-        findings = _findings(engine, cases, seeded)
-    return TuneReport(plan.model.name, METHOD, hypopg, seeded, tuple(findings))
+            offered = _hypopg(connection)
+        hypopg = offered != NOT_INSTALLED and _with_hypopg(engine)
+        findings = _findings(engine, cases, seeded, hypopg)
+    state = f"{offered}; used for each key-routed pattern's own index" if hypopg else f"{offered}, not used"
+    return TuneReport(plan.model.name, METHOD, state, seeded, tuple(findings))

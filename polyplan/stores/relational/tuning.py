@@ -16,7 +16,9 @@ each set; `verdict` then compares the optimizer's costs with polyplan's choice:
 - **PP426**: the optimizer costs the pattern no higher without the designed index: it would build
   none for it;
 - **PP427**: the optimizer costs the pattern lower with another designed index of the table than
-  with the one polyplan routes it to (or than with the key polyplan counts on);
+  with the one polyplan routes it to (or than with the key polyplan counts on), or — where the
+  server has HypoPG — at most half as much with the pattern's own index (`own_index`, added
+  hypothetically) as with the key or unique constraint polyplan judged enough;
 - **PP428**: the pattern could not be EXPLAINed (no seeded row matches its constants, or the
   server refused the query).
 
@@ -31,8 +33,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from polyplan.model.derived import pattern_named
+from polyplan.model.schema import Direction, RequirementsModel
 from polyplan.stores.relational.explain import Expectation, postgresql_nodes, postgresql_problems
-from polyplan.stores.relational.indexes import PatternRoute, index_plan_of
+from polyplan.stores.relational.indexes import MIN_IMPROVEMENT, PatternRoute, column_of, index_plan_of
 from polyplan.stores.relational.spec import TableSpec
 
 ENGINE = "postgresql"
@@ -41,6 +45,7 @@ TIE = 0.01
 TIE_ABSOLUTE = 0.5
 NONE_LABEL = "no designed index"
 PLANNED_LABEL = "planned"
+RANGE_OPS = ("from", "above", "to", "through", "prefix")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class TuneCase:
     expect: Mapping[str, Any]
     model_rows: float
     opclasses: tuple[str, ...] = ()  # non-default operator classes of the chosen index's key
+    own: tuple[tuple[str, bool], ...] = ()  # the pattern's own index, (column, descending), for a key route
 
     @property
     def chosen(self) -> tuple[str, ...]:
@@ -125,9 +131,16 @@ def index_sets(designed: Sequence[str]) -> tuple[IndexSet, ...]:
     return tuple(found)
 
 
-def tune_cases(tables: Sequence[TableSpec], data: Mapping[str, Any], queries: Mapping[str, str]) -> list[TuneCase]:
+def tune_cases(
+    tables: Sequence[TableSpec],
+    data: Mapping[str, Any],
+    queries: Mapping[str, str],
+    model: RequirementsModel | None = None,
+) -> list[TuneCase]:
     """Every PostgreSQL index proof of `data` (the content of `tests/data/indexes.json`) as a case,
-    in (table, pattern) order. `queries`: pattern name → its SQL in `queries.sql`."""
+    in (table, pattern) order. `queries`: pattern name → its SQL in `queries.sql`; `model` gives
+    the patterns' sort order for their own index (`own_index`), left without sort when None."""
+    specs = {spec.name: spec for spec in tables}
     designed: dict[str, list[str]] = {}
     opclasses: dict[str, tuple[str, ...]] = {}
     for index in data["indexes"].get(ENGINE, []):
@@ -149,6 +162,8 @@ def tune_cases(tables: Sequence[TableSpec], data: Mapping[str, Any], queries: Ma
         if sql is None:
             continue
         names = tuple(sorted(designed.get(proof["table"], [])))
+        keyed = check["expect"].get("via") != "index"
+        sort = _sort_columns(model, specs[proof["table"]], proof["name"]) if model is not None else ()
         cases.append(
             TuneCase(
                 pattern=proof["name"],
@@ -161,9 +176,51 @@ def tune_cases(tables: Sequence[TableSpec], data: Mapping[str, Any], queries: Ma
                 expect=check["expect"],
                 model_rows=found[1],
                 opclasses=opclasses.get(check["expect"].get("index", ""), ()),
+                own=own_index(check, sort) if keyed else (),
             )
         )
     return sorted(cases, key=lambda c: (c.table, c.pattern))
+
+
+def _sort_columns(model: RequirementsModel, table: TableSpec, pattern_name: str) -> tuple[tuple[str, bool], ...]:
+    pattern = pattern_named(model, pattern_name)
+    if pattern is None:
+        return ()
+    found = []
+    for sort in pattern.sort:
+        column = column_of(table, pattern.entity, sort.attribute)
+        if column is None:
+            return ()  # sorted on something the table does not hold: no single index orders it
+        found.append((column, sort.direction is Direction.DESC))
+    return tuple(found)
+
+
+def own_index(check: Mapping[str, Any], sort: Sequence[tuple[str, bool]]) -> tuple[tuple[str, bool], ...]:
+    """The index this pattern would have alone: its equality columns (by name), its sort columns
+    in their direction, then its first range column (equality–sort–range, as the design orders
+    a need). Empty when the pattern fixes and sorts on nothing."""
+    equal = sorted({p["column"] for p in check["params"] if p["op"] in ("eq", "in")})
+    key = [(c, False) for c in equal]
+    key += [(c, d) for c, d in sort if c not in equal]
+    ranged = [p["column"] for p in check["params"] if p["op"] in RANGE_OPS and p["column"] not in equal]
+    if ranged and all(c != ranged[0] for c, _ in key):
+        key.append((ranged[0], False))
+    return tuple(key)
+
+
+def own_index_sql(table: str, key: Sequence[tuple[str, bool]]) -> str:
+    """`CREATE INDEX ON "table" ("a", "b" DESC)`: HypoPG's argument for the pattern's own index."""
+
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    columns = ", ".join(quoted(c) + (" DESC" if d else "") for c, d in key)
+    return f"CREATE INDEX ON {quoted(table)} ({columns})"
+
+
+def own_label(key: Sequence[tuple[str, bool]]) -> str:
+    """How people see the pattern's own index: `hypothetical (a, b DESC)`."""
+    return "hypothetical (" + ", ".join(c + (" DESC" if d else "") for c, d in key) + ")"
 
 
 def plan_summary(document: Sequence[Mapping[str, Any]]) -> str:
@@ -238,13 +295,15 @@ def verdict(
     results: Sequence[Measured],
     accepted: frozenset[str] = frozenset(),
     seeded: Mapping[str, int] | None = None,
+    own: Measured | None = None,
 ) -> Finding:
     """Compare the optimizer's costs of `case` under each index set with polyplan's route.
 
     `results` holds one Measured per `case.sets` entry. `accepted`: the index names that count
     as the route's — the key and unique indexes that may serve a pattern routed to a constraint,
     and the partitions' indexes of a partitioned table's index (PostgreSQL's plan names those);
-    `seeded`: rows per table in the scratch database.
+    `seeded`: rows per table in the scratch database. `own`: the optimizer's answer with the
+    pattern's own index added hypothetically (HypoPG), for a pattern routed to a key.
     """
     note = _seed_note(case, seeded or {})
     ours = _polyplan_label(case)
@@ -252,8 +311,10 @@ def verdict(
     planned = by_kept[tuple(case.designed)]
     best = optimizer_choice(results)
 
-    def finding(agree: bool, code: str | None, explanation: str) -> Finding:
-        return Finding(case.pattern, case.table, agree, code, ours, best.label, explanation, tuple(results))
+    shown = (*results, own) if own is not None else tuple(results)
+
+    def finding(agree: bool, code: str | None, explanation: str, choice: str = best.label) -> Finding:
+        return Finding(case.pattern, case.table, agree, code, ours, choice, explanation, shown)
 
     problems = postgresql_problems(planned.document, _expectation(case, accepted))
     if problems:
@@ -279,7 +340,18 @@ def verdict(
             f"the optimizer costs it lower with {best.label} ({best.cost:,.2f}, {best.plan}) than with "
             f"{ours} ({ours_set.cost:,.2f}, {ours_set.plan}){note}",
         )
+    if own is not None and own.cost * MIN_IMPROVEMENT <= ours_set.cost:
+        return finding(
+            False,
+            "PP427",
+            f"the optimizer costs it {ours_set.cost / own.cost:,.1f}× lower with its own index, {own.label} "
+            f"({own.cost:,.2f}, {own.plan}), than with {ours} alone ({ours_set.cost:,.2f}, {ours_set.plan}): "
+            f"polyplan judged the {ours} enough{note}",
+            own.label,
+        )
     saving = ""
+    if own is not None:
+        saving = f"; its own index, {own.label}, would cost {own.cost:,.2f} (less than halving it)"
     if case.chosen:
         without = by_kept[()]
         factor = without.cost / ours_set.cost if ours_set.cost > 0 else float("inf")
