@@ -394,8 +394,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -405,9 +403,8 @@ import sqlalchemy as sa
 
 from polyplan.stores.relational import catalog, explain
 from polyplan.stores.relational.connect import scratch_database
-from polyplan.stores.relational.sqltext import text_clause
 from polyplan.testkit import resolve_url
-from polyplan.validate.oracle import expand_lists
+from polyplan.validate import plan_probe
 from polyplan.validate.relational import Harness
 
 ENGINE = "@ENGINE@"
@@ -420,22 +417,7 @@ pytestmark = getattr(pytest.mark, ENGINE)
 
 
 def _quote(connection: sa.Connection, name: str) -> str:
-    return str(connection.dialect.identifier_preparer.quote(name))
-
-
-def _vacuum_until_all_visible(connection: sa.Connection) -> None:
-    """VACUUM ANALYZE until every heap page is all-visible, so index-only scans are costed as such.
-
-    An autovacuum ANALYZE that started while the load was still running holds a snapshot older
-    than the last rows, and a VACUUM during it cannot mark their pages all-visible.
-    """
-    lagging = "SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace AND relallvisible < relpages"
-    for _ in range(100):
-        connection.exec_driver_sql("VACUUM ANALYZE")
-        if not connection.exec_driver_sql(lagging).scalar():
-            return
-        time.sleep(0.2)
-    pytest.fail("VACUUM could not make every page all-visible in 20 s (a long transaction holds the horizon back)")
+    return plan_probe.quote(connection, name)
 
 
 @pytest.fixture(scope="module")
@@ -447,7 +429,8 @@ def database() -> Iterator[sa.Engine]:
         HARNESS.load(engine)
         if ENGINE == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                _vacuum_until_all_visible(connection)
+                if not plan_probe.vacuum_until_all_visible(connection):
+                    pytest.fail("VACUUM could not make every page all-visible in 20 s (a long transaction holds the horizon back)")
         else:
             with engine.begin() as connection:
                 if ENGINE == "mysql":
@@ -458,96 +441,17 @@ def database() -> Iterator[sa.Engine]:
         yield engine
 
 
-# --- parameters taken from the loaded rows --------------------------------------------------
-
-
-def _word(text: Any) -> str:
-    words = [w for w in re.split(r"[^0-9A-Za-z]+", str(text)) if len(w) >= 4]
-    return max(words, key=lambda w: (len(w), w)) if words else str(text)
+# --- parameters taken from the loaded rows (polyplan.validate.plan_probe) --------------------
 
 
 def _params(connection: sa.Connection, table: str, check: dict[str, Any]) -> dict[str, Any]:
-    params = check["params"]
-    if not params:
-        return {}
-    q = lambda name: _quote(connection, name)  # noqa: E731
-    where = f" WHERE {check['constants']}" if check["constants"] else ""
-    columns = sorted({p["column"] for p in params})
-    selected = ", ".join(q(c) for c in columns)
-    not_null = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
-    where = f"{where} AND {not_null}" if where else f" WHERE {not_null}"
-    # Counted among the rows that can give the parameters: an optional reference may be set on few.
-    # `where` holds the pattern's constants (model values: `%`, `:name`…), hence text_clause.
-    count = connection.execute(text_clause(f"SELECT count(*) FROM {q(table)}{where}")).scalar() or 0
-    row = connection.execute(text_clause(f"SELECT {selected} FROM {q(table)}{where} ORDER BY {selected} LIMIT 1 OFFSET {count // 3}")).first()
-    assert row is not None, f"no seeded row of {table} matches the pattern's constants"
-    sample = dict(zip(columns, row, strict=True))
-    values: dict[str, Any] = {}
-    for param in params:
-        column, value = param["column"], sample[param["column"]]
-        if param["op"] in ("eq", "from", "above"):
-            values[param["name"]] = value
-        elif param["op"] == "in":
-            others = connection.exec_driver_sql(
-                f"SELECT DISTINCT {q(column)} FROM {q(table)} WHERE {q(column)} IS NOT NULL ORDER BY 1 LIMIT 2"
-            ).scalars()
-            values[param["name"]] = [value, *[o for o in others if o != value][:1]]
-        elif param["op"] in ("to", "through"):
-            step = max(1, count // 100)
-            above = sa.text(f"SELECT {q(column)} FROM {q(table)} WHERE {q(column)} > :v ORDER BY 1 LIMIT 1 OFFSET {step}")
-            upper = connection.execute(above, {"v": value}).scalar()
-            values[param["name"]] = upper if upper is not None else value
-        elif param["op"] == "prefix":
-            prefix = re.match(r"[0-9A-Za-z]{1,4}|.", str(value)).group(0)  # type: ignore[union-attr]
-            values[param["name"]] = prefix + ("%" if param.get("wildcard") else "")
-        else:
-            values[param["name"]] = _word(value)
-    return values
-
-
-def _explain(connection: sa.Connection, sql: str, params: dict[str, Any], lists: list[str]) -> Any:
-    prefix = {"postgresql": "EXPLAIN (FORMAT JSON) ", "mysql": "EXPLAIN ", "sqlite": "EXPLAIN QUERY PLAN "}[ENGINE]
-    sql, bound = expand_lists(sql, params, lists)
-    return connection.execute(text_clause(prefix + sql), bound).fetchall()
+    try:
+        return plan_probe.pattern_params(connection, table, check)
+    except LookupError as error:
+        pytest.fail(str(error))
 
 
 # --- what each engine's plan says ------------------------------------------------------------
-
-
-def _index_names(connection: sa.Connection, table: str, columns: list[str]) -> set[str]:
-    """Indexes of `table` whose key starts with exactly `columns` (any order): constraint indexes."""
-    inspector = sa.inspect(connection)
-    extra = {"include_auto_indexes": True} if ENGINE == "sqlite" else {}
-    found = {
-        str(i["name"])
-        for i in inspector.get_indexes(table, **extra)
-        if set(i["column_names"][: len(columns)]) == set(columns)
-    }
-    primary = inspector.get_pk_constraint(table)
-    if set(primary["constrained_columns"][: len(columns)]) == set(columns):
-        found.add({"postgresql": str(primary["name"]), "mysql": "PRIMARY", "sqlite": "PRIMARY KEY"}[ENGINE])
-    for unique in inspector.get_unique_constraints(table):
-        if set(unique["column_names"][: len(columns)]) == set(columns) and unique["name"]:
-            found.add(str(unique["name"]))
-    if ENGINE == "sqlite":
-        # Names as bound parameters: a Python repr is not a SQL literal.
-        for name, in connection.execute(sa.text("SELECT name FROM pragma_index_list(:table)"), {"table": table}):
-            info = [r[2] for r in connection.execute(sa.text("SELECT * FROM pragma_index_info(:name)"), {"name": name})]
-            if set(info[: len(columns)]) == set(columns):
-                found.add(str(name))
-    return found
-
-
-def _partition_indexes(connection: sa.Connection, names: set[str]) -> set[str]:
-    """The indexes of a partitioned table's partitions attached to `names` (PostgreSQL plans name
-    the partition's index, e.g. alert_default_device_id_idx): they are the designed index too."""
-    if ENGINE != "postgresql" or not names:
-        return set()
-    sql = (
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY(:names)"
-    )
-    return {str(r[0]) for r in connection.execute(sa.text(sql), {"names": sorted(names)})}
 
 
 def _plan(rows: Any) -> Any:
@@ -571,12 +475,11 @@ def test_pattern_uses_its_index(database: sa.Engine, proof: dict[str, Any]) -> N
         if expect["via"] == "index":
             names = {expect["index"]}
         else:
-            names = _index_names(connection, table, expect["columns"])
+            names = plan_probe.constraint_index_names(connection, ENGINE, table, expect["columns"])
             assert names, f"no index of {table} leads with {expect['columns']}"
-        names |= _partition_indexes(connection, names)
+        names |= plan_probe.partition_indexes(connection, ENGINE, names)
         params = _params(connection, table, check)
-        lists = [p["name"] for p in check["params"] if p["op"] == "in"]
-        rows = _explain(connection, sql, params, lists)
+        rows = plan_probe.explain(connection, ENGINE, sql, params, plan_probe.list_params(check))
         # MariaDB's key_len is checked against the byte lengths of the index's key parts.
         key_parts = {n: catalog.mysql_key_parts(connection, table, n) for n in names} if ENGINE == "mysql" else None
     expectation = explain.Expectation(
