@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.emit.embed import module_code
+from polyplan.emit.embed import module_code, standalone
 from polyplan.model.schema import Family, Relationship
 from polyplan.plan.ir import Plan
 
 # Every erasure script reports its counts, or its error in one line, alike.
-SCRIPT_REPORT = module_code("polyplan.emit", "script_report.py")
+SCRIPT_REPORT = standalone(module_code("polyplan.emit", "script_report.py"))
 REDIS_ERASURE = "redis/erasure.py"
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
 _PATH = "security.data_subject"
