@@ -246,7 +246,7 @@ def main() -> int:
     args = parser.parse_args()
     return report_counts(
         args.url,
-        lambda: erase(%(client)s(args.url), args.subject_id, args.prefix, args.dry_run),
+        lambda: erase(%(client)s, args.subject_id, args.prefix, args.dry_run),
         (Exception,),  # the client's transport and API errors
         "matching" if args.dry_run else "deleted",
     )
@@ -257,8 +257,13 @@ if __name__ == "__main__":
 '''
 
 _CLIENTS = {
-    "opensearch": ("OpenSearch", "from opensearchpy import OpenSearch", "OpenSearch"),
-    "elasticsearch": ("Elasticsearch", "from elasticsearch import Elasticsearch", "Elasticsearch"),
+    # The same 30 s bound as setup.py: a server that stops answering ends the run with exit 1.
+    "opensearch": ("OpenSearch", "from opensearchpy import OpenSearch", "OpenSearch(args.url, timeout=30)"),
+    "elasticsearch": (
+        "Elasticsearch",
+        "from elasticsearch import Elasticsearch",
+        "Elasticsearch(args.url, request_timeout=30)",
+    ),
 }
 
 
