@@ -9,6 +9,7 @@ or still there with the reference cleared (detach); every other row of every tab
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import subprocess
@@ -787,3 +788,17 @@ def test_cassandra_erasure_script_deletes_the_subjects_rows_only(tmp_path: Path)
     assert set(after) == set(before) - mine
     assert all(after[i] == before[i] for i in after)  # every other row unchanged
     print(f"\ncassandra: {len(before)} rows before, {len(after)} after ({len(mine)} of the subject)")
+
+
+@pytest.mark.parametrize(("engine", "bound"), [("opensearch", "timeout=30"), ("elasticsearch", "request_timeout=30")])
+def test_search_erasure_script_bounds_every_request(engine: str, bound: str) -> None:
+    """A server that accepts and never answers must end the run (exit 1), as setup.py's 30 s bound does."""
+    from polyplan.security.erasure_stores import search_erasure_script
+
+    tree = ast.parse(search_erasure_script(engine, [{"alias": "post", "field": "author_id"}]))
+    clients = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in ("OpenSearch", "Elasticsearch")
+    ]
+    assert [ast.unparse(call) for call in clients] == [f"{ast.unparse(clients[0].func)}(args.url, {bound})"]

@@ -22,7 +22,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 CASSANDRA = module_code("polyplan.stores.wide_column", "cluster.py")
 MONGODB = module_code("polyplan.stores.document", "client.py")
 REDIS = module_code("polyplan.stores.cache", "client.py")
-REPORT = module_code("polyplan.emit", "script_report.py")
+ERROR_LINE = module_code("polyplan.emit", "error_line.py")  # every other script carries only this
+REPORT = standalone(module_code("polyplan.emit", "script_report.py"))  # erasure scripts carry it whole
 # What only the shared code may call: a script that calls it itself has its own copy again.
 CONNECTS = ("Cluster(", "MongoClient(", "Redis.from_url(")
 
@@ -56,7 +57,7 @@ def test_the_cluster_speaks_protocol_v5_to_the_urls_data_center() -> None:
         ("cassandra migration step", RUNTIMES["cassandra"], [CASSANDRA]),
         ("mongodb migration step", RUNTIMES["mongodb"], [MONGODB]),
         ("redis migration step", RUNTIMES["redis"], [REDIS]),
-        ("move verify step", MOVE, [MONGODB, CASSANDRA, REDIS, REPORT]),
+        ("move verify step", MOVE, [MONGODB, CASSANDRA, REDIS, ERROR_LINE]),
         ("mongodb setup.py", (GOLDEN / "saas/document/mongodb/setup.py").read_text(encoding="utf-8"), [MONGODB]),
         ("redis setup.py", (GOLDEN / "shop/cache/redis/setup.py").read_text(encoding="utf-8"), [REDIS]),
     ],
@@ -83,7 +84,7 @@ def test_erasure_scripts_connect_through_the_shared_code_only(family: str, path:
 
 
 def test_a_drivers_error_is_one_line_without_its_topology_dump() -> None:
-    from polyplan.emit.script_report import one_line
+    from polyplan.emit.error_line import one_line
 
     error = TimeoutError("db:27017: timed out (configured timeouts: connectTimeoutMS: 20000.0ms), Timeout: 0.5s, ...")
     assert one_line(error) == "TimeoutError: db:27017: timed out"
@@ -108,13 +109,13 @@ def test_an_erasure_prints_its_counts_or_its_error(capsys: pytest.CaptureFixture
 
 
 def test_standalone_inlines_polyplan_imports_and_refuses_what_it_cannot() -> None:
-    script = "import sys\nfrom polyplan.emit.script_report import one_line\nprint(one_line(ValueError('x')))\n"
+    script = "import sys\nfrom polyplan.emit.error_line import one_line\nprint(one_line(ValueError('x')))\n"
     carried = standalone(script)
     assert "polyplan" not in carried and "def one_line(" in carried
     namespace: dict[str, object] = {}
     exec(compile(carried, "<setup>", "exec"), namespace)  # runs without importing polyplan's module
     with pytest.raises(ValueError, match="polyplan import"):
-        standalone("def f():\n    from polyplan.emit.script_report import one_line\n")
+        standalone("def f():\n    from polyplan.emit.error_line import one_line\n")
 
 
 @pytest.mark.parametrize("engine", [ELASTICSEARCH, OPENSEARCH], ids=lambda engine: engine.name)
@@ -128,3 +129,16 @@ def test_search_setup_scripts_import_no_polyplan(engine: SearchEngine) -> None:
     }
     assert "polyplan" not in imported
     assert "def one_line(" in setup_script(engine)
+
+
+def test_the_erasure_report_carries_one_line_and_only_erasure_scripts_carry_the_report() -> None:
+    assert "def one_line(" in REPORT and "def report_counts(" in REPORT and "polyplan" not in REPORT
+    setup_scripts = [
+        (GOLDEN / "saas/document/mongodb/setup.py").read_text(encoding="utf-8"),
+        (GOLDEN / "shop/cache/redis/setup.py").read_text(encoding="utf-8"),
+        setup_script(OPENSEARCH),
+        setup_script(ELASTICSEARCH),
+        MOVE,
+    ]
+    for text in setup_scripts:
+        assert "def one_line(" in text and "report_counts" not in text

@@ -14,7 +14,7 @@ from polyplan.cli import (
     validate,
 )  # each module registers its commands on `app`
 from polyplan.cli.app import app
-from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_INTERNAL, err_console
+from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_INTERNAL, stderr_console
 from polyplan.extras import MissingExtra, missing_extra
 
 
@@ -23,7 +23,7 @@ def main() -> None:
     try:
         app()
     except MissingExtra as error:  # installed without the extra this command needs: one line, exit 2
-        err_console.print(f"polyplan: {error} [PP604]", markup=False)
+        stderr_console().print(f"polyplan: {error} [PP604]", markup=False)
         sys.exit(EXIT_BAD_INPUT)
     except Exception as error:  # a bug, not bad input: say so plainly
         if os.environ.get("POLYPLAN_DEBUG"):
@@ -32,10 +32,10 @@ def main() -> None:
         # check caught is still one line naming the extra, when the module belongs to one.
         extra = missing_extra(error, "this command") if isinstance(error, ModuleNotFoundError) else None
         if extra is not None:
-            err_console.print(f"polyplan: {extra} [PP604]", markup=False)
+            stderr_console().print(f"polyplan: {extra} [PP604]", markup=False)
             sys.exit(EXIT_BAD_INPUT)
-        err_console.print(f"polyplan: internal error: {type(error).__name__}: {error}", markup=False)
-        err_console.print("Run again with POLYPLAN_DEBUG=1 for the traceback, and please report it.", markup=False)
+        stderr_console().print(f"polyplan: internal error: {type(error).__name__}: {error}", markup=False)
+        stderr_console().print("Run again with POLYPLAN_DEBUG=1 for the traceback, and please report it.", markup=False)
         sys.exit(EXIT_INTERNAL)
 
 

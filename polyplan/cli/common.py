@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -18,8 +19,38 @@ EXIT_CHECKS_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3  # a bug in polyplan, not in the user's input
 
-console = Console(emoji=False)  # ":100:" in FILE:LINE:COL must not become an emoji
-err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+def _make_consoles(*, no_color: bool) -> dict[str, Console]:
+    # emoji=False: ":100:" in FILE:LINE:COL must not become an emoji. Rich drops only colours
+    # under no_color (bold and italic escapes remain, which a log file or CI page shows as text);
+    # color_system=None writes no escape at all, and Rich honours it only in the constructor, so
+    # the consoles are made again once the options are parsed rather than patched.
+    color_system: Any = None if no_color else "auto"
+    return {
+        "out": Console(emoji=False, no_color=no_color or None, color_system=color_system),
+        "err": Console(
+            stderr=True,
+            highlight=False,
+            soft_wrap=True,
+            emoji=False,
+            no_color=no_color or None,
+            color_system=color_system,
+        ),
+    }
+
+
+_consoles = _make_consoles(no_color=False)
+
+
+def stdout_console() -> Console:
+    """The console for results (stdout), as configured by the global options."""
+    return _consoles["out"]
+
+
+def stderr_console() -> Console:
+    """The console for errors, warnings and progress (stderr), as configured by the global options."""
+    return _consoles["err"]
+
 
 T = TypeVar("T")
 log = logging.getLogger("polyplan")
@@ -27,18 +58,13 @@ log = logging.getLogger("polyplan")
 
 def configure_output(level: int, *, no_color: bool = False) -> None:
     """Route polyplan's `logging` to stderr through Rich at `level` (from -v/-q). `--no-color`
-    (or NO_COLOR, which Rich reads into `no_color`) makes both consoles print plain text."""
+    (or a non-empty NO_COLOR) makes both consoles print plain text, with no escape sequence."""
     from rich.logging import RichHandler
 
-    for stream in (console, err_console):
-        if no_color or stream.no_color:
-            stream.no_color = True
-            # Rich's no_color drops colours only: tables still come out bold and italic, in escape
-            # sequences that a log file or a CI page shows as text. A console without a colour
-            # system writes none; Rich sets that only in the constructor, and these consoles are
-            # built at import time (other modules hold them), so it is set here.
-            stream._color_system = None
-    handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
+    # NO_COLOR (any non-empty value, https://no-color.org) means the same as --no-color; decided
+    # afresh on every call, so one --no-color run does not colour-strip the next in-process run.
+    _consoles.update(_make_consoles(no_color=no_color or os.environ.get("NO_COLOR", "") != ""))
+    handler = RichHandler(console=stderr_console(), show_time=False, show_path=False, markup=False)
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
@@ -52,7 +78,7 @@ def quiet() -> bool:
 def say(text: str) -> None:
     """A progress or summary line for people (stdout, plain text); silent under -q."""
     if not quiet():
-        console.print(text, markup=False, highlight=False)
+        stdout_console().print(text, markup=False, highlight=False)
 
 
 def print_json(body: Any) -> None:
@@ -66,7 +92,7 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
         if diagnostic.severity is not Severity.ERROR and quiet():
             continue
         style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
-        err_console.print(diagnostic.render(), style=style, markup=False)
+        stderr_console().print(diagnostic.render(), style=style, markup=False)
 
 
 def guarded(action: Callable[[], T]) -> T:
@@ -77,5 +103,5 @@ def guarded(action: Callable[[], T]) -> T:
         print_diagnostics(error.diagnostics)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except OutputRefused as refused:
-        err_console.print(f"polyplan: {refused.message} [{refused.code}]", style="red", markup=False)
+        stderr_console().print(f"polyplan: {refused.message} [{refused.code}]", style="red", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from polyplan.cli.app import app
-from polyplan.cli.common import console, guarded, print_diagnostics, print_json, quiet
+from polyplan.cli.common import guarded, print_diagnostics, print_json, quiet, stdout_console
 
 # The pipeline (pydantic, YAML, every planner module) loads when a command runs, not for --help.
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def plan(
     from polyplan.pipeline import write_plan
 
     # No spinner when stdout carries JSON or -q asked for silence.
-    with nullcontext() if as_json or quiet() else console.status("planning…"):
+    with nullcontext() if as_json or quiet() else stdout_console().status("planning…"):
         result, diagnostics = guarded(lambda: write_plan(model, out, force=force))
     print_diagnostics(diagnostics)
     if as_json:
@@ -81,7 +81,7 @@ def plan(
             f"{entity.score_of(entity.family).total:.2f}",
             entity.runner_up.value if entity.runner_up else "—",
         )
-    console.print(table)
+    stdout_console().print(table)
 
 
 _SHORT = {
@@ -146,22 +146,22 @@ def explain(
         print_json({"model": result.model.name, "entities": [entity_json(decision) for decision in chosen]})
         return
     for decision in chosen:
-        console.print(_explain_entity(decision))
+        stdout_console().print(_explain_entity(decision))
         for factor in decision.score_of(decision.family).factors:
-            console.print(f"  {factor.factor}: {factor.reason}", markup=False)
+            stdout_console().print(f"  {factor.factor}: {factor.reason}", markup=False)
         for reason in decision.reasons:
-            console.print(f"  • {reason}", markup=False)  # reasons quote model text: never markup
-        console.print(f"  • runner-up: {decision.runner_up_reason}", markup=False)
+            stdout_console().print(f"  • {reason}", markup=False)  # reasons quote model text: never markup
+        stdout_console().print(f"  • runner-up: {decision.runner_up_reason}", markup=False)
         for score in decision.scores:
             for blocker in score.blockers:
-                console.print(f"  • {score.family.value} ruled out: {blocker}", markup=False)
+                stdout_console().print(f"  • {score.family.value} ruled out: {blocker}", markup=False)
         for projection in decision.projections:
-            console.print(
+            stdout_console().print(
                 f"  • projection → {projection.family.value} ({projection.engine}) via {projection.sync.value}: "
                 f"{projection.reason}",
                 markup=False,
             )
-        console.print()
+        stdout_console().print()
 
 
 @app.command()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, err_console, guarded, print_diagnostics
+from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, guarded, print_diagnostics, stderr_console
 
 # SQLAlchemy and the planners load when a command runs, not for --help.
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def lint(
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
-        err_console.print(f"{file}:1:1: cannot read SQL file: {reason} [PP001]", style="red", markup=False)
+        stderr_console().print(f"{file}:1:1: cannot read SQL file: {reason} [PP001]", style="red", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     findings = lint_sql(text, engine.value)
     print_diagnostics(f.diagnostic(str(file)) for f in findings)
@@ -157,14 +157,14 @@ def status(
         require_engine(engine_name(url), "polyplan status")
         database = create_engine(url)
     except sa.exc.ArgumentError as error:
-        err_console.print(f"polyplan status: bad --url: {error}", markup=False)
+        stderr_console().print(f"polyplan status: bad --url: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     try:
         with database.connect() as connection:
             found = drift(plan, connection)
             revision = _revision(connection)
     except sa.exc.SQLAlchemyError as error:
-        err_console.print(f"polyplan status: cannot read the database: {error}", markup=False)
+        stderr_console().print(f"polyplan status: cannot read the database: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
         database.dispose()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, err_console, guarded, log, quiet, say
+from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, guarded, log, quiet, say, stderr_console
 
 if TYPE_CHECKING:  # SQLAlchemy loads when the command runs, not for --help
     import sqlalchemy as sa
@@ -71,24 +71,26 @@ def seed(
     from polyplan.stores.relational.render import build_metadata, render_schema
 
     if (rows is None) == (scale is None):
-        err_console.print("polyplan seed: give exactly one of --rows N or --scale F", markup=False)
+        stderr_console().print("polyplan seed: give exactly one of --rows N or --scale F", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     if truncate and if_empty:
-        err_console.print("polyplan seed: give at most one of --truncate and --if-empty", markup=False)
+        stderr_console().print("polyplan seed: give at most one of --truncate and --if-empty", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
         backend = engine_name(url)
     except sa.exc.ArgumentError as error:
-        err_console.print(f"polyplan seed: bad --url: {error}", markup=False)
+        stderr_console().print(f"polyplan seed: bad --url: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if backend != engine.value:
-        err_console.print(f"polyplan seed: --url is a {backend} URL but --engine is {engine.value}", markup=False)
+        stderr_console().print(f"polyplan seed: --url is a {backend} URL but --engine is {engine.value}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     require_engine(engine.value, f"polyplan seed --engine {engine.value}")
     plan = guarded(lambda: plan_file(model))
     tables, _ = design_schema(plan)
     if not tables:
-        err_console.print("polyplan seed: the plan puts no entity in a relational store; nothing to load", markup=False)
+        stderr_console().print(
+            "polyplan seed: the plan puts no entity in a relational store; nothing to load", markup=False
+        )
         raise typer.Exit(EXIT_BAD_INPUT)
     counts = (
         feasible_rows(plan.model, dict.fromkeys(plan.model.entities, rows))
@@ -99,7 +101,7 @@ def seed(
     try:
         data = generate(plan.model, counts, seed_value)
     except ValueError as error:
-        err_console.print(f"polyplan seed: {error}", markup=False)
+        stderr_console().print(f"polyplan seed: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     log.info("generated %d records in %.1f s", sum(len(v) for v in data.values()), time.perf_counter() - started)
     rendered = build_metadata(tables, engine.value)
@@ -137,10 +139,10 @@ def seed(
                 delete_rows(connection, rendered.metadata)
             loaded = _load_with_progress(connection, rendered.metadata, loading)
     except sa.exc.SQLAlchemyError as error:
-        err_console.print(f"polyplan seed: loading failed: {_first_line(error)}", markup=False)
+        stderr_console().print(f"polyplan seed: loading failed: {_first_line(error)}", markup=False)
         raise typer.Exit(EXIT_CHECKS_FAILED) from None
     except database.dialect.loaded_dbapi.Error as error:  # raised by apply_sql's raw DBAPI cursor
-        err_console.print(f"polyplan seed: creating the schema failed: {_first_line(error)}", markup=False)
+        stderr_console().print(f"polyplan seed: creating the schema failed: {_first_line(error)}", markup=False)
         raise typer.Exit(EXIT_CHECKS_FAILED) from None
     finally:
         database.dispose()
@@ -154,7 +156,7 @@ def seed(
 
 
 def _refuse(message: str) -> None:
-    err_console.print(f"polyplan seed: {message}", markup=False)
+    stderr_console().print(f"polyplan seed: {message}", markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -173,7 +175,9 @@ def _load_with_progress(
 
     total = sum(len(rows) for rows in loading.values())
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=quiet() or not err_console.is_terminal) as bar:
+    with Progress(
+        *columns, console=stderr_console(), transient=True, disable=quiet() or not stderr_console().is_terminal
+    ) as bar:
         task = bar.add_task("loading", total=total)
 
         def advance(table: str, count: int) -> None:

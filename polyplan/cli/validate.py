@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, console, err_console, print_json, quiet
+from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, print_json, quiet, stderr_console, stdout_console
 from polyplan.validate.runner import EXIT_OK, VALIDATABLE, Unreachable, UsageError, mutation_score, run_validation
 
 
@@ -33,7 +33,7 @@ assert tuple(EngineChoice) == VALIDATABLE
 
 
 def _say(line: str) -> None:
-    console.print(line, markup=False, highlight=False)
+    stdout_console().print(line, markup=False, highlight=False)
 
 
 @app.command()
@@ -71,7 +71,7 @@ def validate(
             output.seek(0)
             report = output.read()
         if not as_json and code != EXIT_OK:
-            console.out(report, highlight=False, end="")  # pytest's own account of each failure
+            stdout_console().out(report, highlight=False, end="")  # pytest's own account of each failure
         elif not as_json and not quiet():
             _say(report.strip().splitlines()[-1] if report.strip() else "no tests ran")
         verdicts: list[str] = []  # --mutations: one line per mutation, into the JSON under --json
@@ -80,10 +80,10 @@ def validate(
         if as_json:
             print_json(_outcome(directory, engine.value, code, tests, junit_xml) | {"mutations": verdicts})
     except UsageError as error:
-        err_console.print(f"polyplan validate: {error}", markup=False)
+        stderr_console().print(f"polyplan validate: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except Unreachable as error:
-        err_console.print(f"polyplan validate: {error}", markup=False)
+        stderr_console().print(f"polyplan validate: {error}", markup=False)
         raise typer.Exit(EXIT_CHECKS_FAILED) from None
     raise typer.Exit(code)
 
@@ -104,7 +104,10 @@ def _run_with_progress(
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(
-        *columns, console=err_console, transient=True, disable=quiet() or not show or not err_console.is_terminal
+        *columns,
+        console=stderr_console(),
+        transient=True,
+        disable=quiet() or not show or not stderr_console().is_terminal,
     ) as progress:
         task = progress.add_task(f"validating {engine}", total=None)
 

@@ -36,7 +36,7 @@ def module_code(package: str, resource: str) -> str:
     return "\n" + code.rstrip("\n") + "\n\n"
 
 
-# A whole-line import of a polyplan module: `from polyplan.emit.script_report import one_line`.
+# A whole-line import of a polyplan module: `from polyplan.emit.error_line import one_line`.
 _POLYPLAN_IMPORT = re.compile(r"^from (polyplan(?:\.\w+)*)\.(\w+) import [^\n]*\n", re.MULTILINE)
 
 

@@ -15,7 +15,7 @@ CASSANDRA_CLUSTER = module_code("polyplan.stores.wide_column", "cluster.py")
 MONGODB_DATABASE = module_code("polyplan.stores.document", "client.py")
 REDIS_CLIENT = module_code("polyplan.stores.cache", "client.py")
 # ... and reports a driver's error in one line.
-SCRIPT_REPORT = module_code("polyplan.emit", "script_report.py")
+ERROR_LINE = module_code("polyplan.emit", "error_line.py")
 
 MONGODB = (
     MONGODB_DATABASE
@@ -407,7 +407,7 @@ MOVE = (
     MONGODB_DATABASE
     + CASSANDRA_CLUSTER
     + REDIS_CLIENT
-    + SCRIPT_REPORT
+    + ERROR_LINE
     + """
 TIMEOUT = 30
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 
 from polyplan.migrate.store_ops import CopyCqlTable, MoveEntity, StoreOperation
-from polyplan.migrate.store_runtimes import MOVE, REQUIRES, RUNTIMES, SCRIPT_REPORT
+from polyplan.migrate.store_runtimes import ERROR_LINE, MOVE, REQUIRES, RUNTIMES
 
 TITLES = {
     "mongodb": "MongoDB",
@@ -89,7 +89,7 @@ def render_script(op: StoreOperation, number: int, model: str, total: int) -> st
         f"UPGRADE = json.loads({_literal(op.to_json())})\n"
         f"DOWNGRADE = json.loads({_literal(op.reverse().to_json())})\n"
     )
-    return header + SCRIPT_REPORT + RUNTIMES[op.store] + MAIN
+    return header + ERROR_LINE + RUNTIMES[op.store] + MAIN
 
 
 def render_verify(op: MoveEntity, model: str) -> str:

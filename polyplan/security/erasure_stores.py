@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.emit.embed import module_code
+from polyplan.emit.embed import module_code, standalone
 from polyplan.model.schema import Family, Relationship
 from polyplan.plan.ir import Plan
 
 # Every erasure script reports its counts, or its error in one line, alike.
-SCRIPT_REPORT = module_code("polyplan.emit", "script_report.py")
+SCRIPT_REPORT = standalone(module_code("polyplan.emit", "script_report.py"))
 REDIS_ERASURE = "redis/erasure.py"
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
 _PATH = "security.data_subject"
@@ -246,7 +246,7 @@ def main() -> int:
     args = parser.parse_args()
     return report_counts(
         args.url,
-        lambda: erase(%(client)s(args.url), args.subject_id, args.prefix, args.dry_run),
+        lambda: erase(%(client)s, args.subject_id, args.prefix, args.dry_run),
         (Exception,),  # the client's transport and API errors
         "matching" if args.dry_run else "deleted",
     )
@@ -257,8 +257,13 @@ if __name__ == "__main__":
 '''
 
 _CLIENTS = {
-    "opensearch": ("OpenSearch", "from opensearchpy import OpenSearch", "OpenSearch"),
-    "elasticsearch": ("Elasticsearch", "from elasticsearch import Elasticsearch", "Elasticsearch"),
+    # The same 30 s bound as setup.py: a server that stops answering ends the run with exit 1.
+    "opensearch": ("OpenSearch", "from opensearchpy import OpenSearch", "OpenSearch(args.url, timeout=30)"),
+    "elasticsearch": (
+        "Elasticsearch",
+        "from elasticsearch import Elasticsearch",
+        "Elasticsearch(args.url, request_timeout=30)",
+    ),
 }
 
 

@@ -348,5 +348,5 @@ if __name__ == "__main__":
 def render_setup() -> str:
     """redis/setup.py: the settings check/apply script (it reads the design from keys.json beside it)."""
     client = module_code("polyplan.stores.cache", "client.py")
-    report = module_code("polyplan.emit", "script_report.py")
+    report = module_code("polyplan.emit", "error_line.py")
     return SETUP_SCRIPT.replace("__REDIS_CLIENT__\n", client).replace("__SCRIPT_REPORT__\n", report)

@@ -451,6 +451,6 @@ if __name__ == "__main__":
 def render_setup(design: DocumentDesign) -> str:
     """mongodb/setup.py."""
     database = module_code("polyplan.stores.document", "client.py")
-    report = module_code("polyplan.emit", "script_report.py")
+    report = module_code("polyplan.emit", "error_line.py")
     script = SETUP_SCRIPT.replace("__MONGODB_DATABASE__\n", database).replace("__SCRIPT_REPORT__\n", report)
     return script.replace("__MODEL__", design.model)

@@ -22,7 +22,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from polyplan.emit.script_report import one_line  # the emitted setup.py carries its code (embed.standalone)
+from polyplan.emit.error_line import one_line  # the emitted setup.py carries its code (embed.standalone)
 
 HERE = Path(__file__).resolve().parent
 

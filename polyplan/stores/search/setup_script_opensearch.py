@@ -29,7 +29,7 @@ from typing import Any
 from opensearchpy import NotFoundError, OpenSearch
 from opensearchpy.exceptions import OpenSearchException
 
-from polyplan.emit.script_report import one_line  # the emitted setup.py carries its code (embed.standalone)
+from polyplan.emit.error_line import one_line  # the emitted setup.py carries its code (embed.standalone)
 
 HERE = Path(__file__).resolve().parent
 ISM_PLUGIN = "opensearch-index-management"
