@@ -12,7 +12,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from polyplan.cli.app import app
-from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, console, err_console, guarded, print_json, quiet
+from polyplan.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CHECKS_FAILED,
+    guarded,
+    print_json,
+    quiet,
+    stderr_console,
+    stdout_console,
+)
 
 URL_VARIABLE = "POLYPLAN_POSTGRES_URL"
 
@@ -40,14 +48,14 @@ def tune(
 
     target = url or os.environ.get(URL_VARIABLE)
     if not target:
-        err_console.print(f"polyplan tune: give --url postgresql://… or set {URL_VARIABLE} [PP429]", markup=False)
+        stderr_console().print(f"polyplan tune: give --url postgresql://… or set {URL_VARIABLE} [PP429]", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     require_engine("postgresql", "polyplan tune")
     try:
         report = guarded(lambda: run_tune(model, target))
     except sa.exc.OperationalError as error:
         first = str(error.orig if error.orig is not None else error).strip().splitlines()[0]
-        err_console.print(f"polyplan tune: cannot reach PostgreSQL: {first}", markup=False)
+        stderr_console().print(f"polyplan tune: cannot reach PostgreSQL: {first}", markup=False)
         raise typer.Exit(EXIT_CHECKS_FAILED) from None
     counts = summary(report.findings)
     if as_json:
@@ -65,15 +73,15 @@ def tune(
                 escape(finding.optimizer),
                 verdict,
             )
-        console.print(table)
+        stdout_console().print(table)
         for finding in report.findings:
             if not finding.agree:
-                console.print(
+                stdout_console().print(
                     f"{finding.table}.{finding.pattern}: {finding.explanation} [{finding.code}]",
                     markup=False,
                     highlight=False,
                 )
-        console.print(
+        stdout_console().print(
             f"{counts['agree']} of {counts['patterns']} patterns agree, {counts['disagree']} differ "
             f"(HypoPG: {report.hypopg})",
             markup=False,
