@@ -116,10 +116,12 @@ def _projection(ctx: DesignContext, entity: str, projection: Projection) -> None
             raise KeyError(pattern_name)
         chosen, runner_up, refused = _choose(ctx, entity, pattern, projection)
         if chosen is None:
-            reasons = "; ".join(r.split(": ", 1)[1] for r in refused)
             ctx.warn(
-                "PP403",
-                f"{pattern.name} is projected into the cache but {reasons}; it stays on {engine}",
+                "PP334",
+                f"{pattern.name} is hot ({pattern.rate:,.0f} reads/s) but gets no cache: no read model serves it ("
+                + "; ".join(refused)
+                + f"); it stays on {engine}. A key lookup, a whole small table, a newest-first list with a limit or "
+                "a top-N by one numeric attribute would be served from memory",
                 f"access_patterns.{pattern.name}",
             )
             continue

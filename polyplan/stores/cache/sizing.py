@@ -107,7 +107,8 @@ def cardinality(model: RequirementsModel, plan: Plan, entity: str, attribute: st
             if reference is not None and attribute in reference.columns and relationship.from_ in plan.entities:
                 parents = plan.entities[relationship.from_].profile.rows_at_horizon
                 return float(max(1.0, min(parents, rows))), f"one per {relationship.from_}"
-    if any(attribute in unique for unique in unique_sets(model, entity)):
+    # Only a unique attribute on its own: one part of a composite key repeats across records.
+    if (attribute,) in unique_sets(model, entity):
         return float(max(rows, 1.0)), "unique"
     return float(max(1.0, math.sqrt(rows))), "assumed √rows (declare `distinct`)"
 

@@ -64,6 +64,7 @@ class Structure(StrEnum):
     STRING = "string"
     HASH = "hash"
     ZSET = "zset"
+    LIST = "list"
 
 
 class Role(StrEnum):
@@ -93,6 +94,7 @@ class IndexSpec:
     range_on_score: bool
     limit: int | None
     members_per_key: float
+    member: tuple[str, ...] = ()  # for read models: the attributes a member names (the record key)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class KeySpec:
     record_key: str | None = None  # for pointers and indexes: the record key family they lead to
     index: IndexSpec | None = None
     sync: SyncMechanism | None = None
+    read_model: str | None = None  # for cached keys: the read model that built the key family
 
 
 @dataclass(frozen=True)

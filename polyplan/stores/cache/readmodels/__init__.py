@@ -49,6 +49,6 @@ class ReadModel(Protocol):
 
 def registry() -> tuple[ReadModel, ...]:
     """Every read model, in the order ties are broken."""
-    from polyplan.stores.cache.readmodels import key_cache
+    from polyplan.stores.cache.readmodels import capped_list, key_cache, sorted_set, table_hash
 
-    return (key_cache.READ_MODEL,)
+    return (key_cache.READ_MODEL, table_hash.READ_MODEL, capped_list.READ_MODEL, sorted_set.READ_MODEL)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from polyplan.model.derived import all_attributes, snake
+from polyplan.model.derived import snake
 from polyplan.model.schema import (
     AccessPattern,
     Direction,
     FilterOp,
-    TypeName,
 )
 from polyplan.security.redis_acl import tenant_segments
-from polyplan.stores.cache import codec, memory
+from polyplan.stores.cache import memory
 from polyplan.stores.cache.keys import template
 from polyplan.stores.cache.readmodels.context import DesignContext
+from polyplan.stores.cache.readmodels.partition import score_bytes, split
 from polyplan.stores.cache.sizing import (
-    cardinality,
-    constant_share,
     memory_spec,
 )
 from polyplan.stores.cache.spec import (
@@ -42,31 +40,12 @@ def build_index(
     ttl: int | None,
     ttl_reason: str,
 ) -> None:
-    model = ctx.model
-    attributes = all_attributes(model, entity)
-    eq = [f.attribute for f in pattern.filters if f.op is FilterOp.EQ and f.value is None]
-    constants = tuple(
-        (f.attribute, codec.key_part(f.value, attributes[f.attribute]))
-        for f in pattern.filters
-        if f.op is FilterOp.EQ and f.value is not None
-    )
+    keys = split(ctx, entity, pattern)
+    eq, constants, keys_count, members = list(keys.eq), keys.constants, keys.keys, keys.members
     sort = pattern.sort[0] if pattern.sort else None
     score = sort.attribute if sort else None
     ranged = any(f.op is FilterOp.RANGE for f in pattern.filters)
-    rows = ctx.plan.entities[entity].profile.rows_at_horizon
-    share = 1.0
-    for name, _ in constants:
-        value = next(f.value for f in pattern.filters if f.attribute == name and f.value is not None)
-        share *= constant_share(attributes[name], value)
-    keys_count = 1.0
-    reasons = []
-    for name in eq:
-        distinct, why = cardinality(model, ctx.plan, entity, name)
-        keys_count *= distinct
-        reasons.append(f"{name}: {distinct:,.0f} ({why})")
-    keys_count = max(1.0, min(keys_count, rows * share)) if eq else 1.0
-    members = max(1.0, rows * share / keys_count)
-    by = "by_" + "_".join(eq) if eq else "all"
+    by = keys.by
     pieces: list[str | tuple[str, bool]] = [
         ctx.namespace,
         *tenant_segments(ctx.model, entity),
@@ -81,12 +60,7 @@ def build_index(
     index_template = template(*pieces)
     record_parts = [a for a in record.template.attributes if a not in partition]
     member_length = sum(parts[a] for a in record_parts) + max(len(record_parts) - 1, 0)
-    score_bytes = (
-        float(memory.listpack_int_bytes(1_700_000_000_000))
-        if score and attributes[score].type in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ, TypeName.DATE)
-        else 2.0
-    )
-    estimate = memory.zset_key(index_template.length(parts), members, member_length, score_bytes)
+    estimate = memory.zset_key(index_template.length(parts), members, member_length, score_bytes(ctx, entity, score))
     index = IndexSpec(
         partition=tuple(eq),
         constants=constants,
@@ -96,7 +70,7 @@ def build_index(
         limit=pattern.limit,
         members_per_key=members,
     )
-    keys_reason = "; ".join(reasons) if reasons else "a single sorted set for the whole entity"
+    keys_reason = keys.keys_reason or "a single sorted set for the whole entity"
     spec = KeySpec(
         name=f"{snake(entity)}.idx.{pattern.name}",
         entity=entity,

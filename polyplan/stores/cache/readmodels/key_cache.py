@@ -66,13 +66,14 @@ class KeyCache:
         self, ctx: DesignContext, entity: str, pattern: AccessPattern, projection: Projection, runner_up: str
     ) -> None:
         """The cached-answer key, its read path (hit, else refill) and one write path per write."""
-        build(ctx, entity, projection, pattern)
+        build(ctx, entity, projection, pattern, runner_up)
 
 
 READ_MODEL = KeyCache()
 
 
-def build(ctx: DesignContext, entity: str, projection: Projection, pattern: AccessPattern) -> None:
+def build(ctx: DesignContext, entity: str, projection: Projection, pattern: AccessPattern, runner_up: str = "") -> None:
+    """The key cache of one unique key lookup: key, read path, write paths, warnings."""
     model = ctx.model
     attributes = all_attributes(model, entity)
     plan = ctx.plan.entities[entity]
@@ -128,7 +129,7 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
         role=Role.CACHED,
         template=cache_template,
         structure=structure,
-        structure_reason=reason,
+        structure_reason=reason + (f"; {runner_up}" if runner_up else ""),
         fields=fields,
         ttl_seconds=ttl,
         ttl_reason=ttl_reason,
@@ -136,6 +137,7 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
         serves=(pattern.name,),
         memory=memory_spec(estimate, keys_count, ttl, keys_reason),
         sync=projection.sync,
+        read_model=READ_MODEL.name,
     )
     ctx.keys.append(spec)
     ctx.reads.append(cached_read(ctx, pattern, spec, plan.engine))
