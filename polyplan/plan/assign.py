@@ -94,8 +94,12 @@ def _projections(
                 sync,
                 f"{sum(p.rate for p in hot):,.0f} {'key lookups' if lookups else 'hot reads'}/s tolerate staleness "
                 f"{min(p.staleness_seconds for p in hot):g} s; "
-                + ("read-through cache invalidated on write" if tolerant else "written through so reads see writes")
-                + ("" if lookups else "; the Redis design picks a read model per pattern (redis/cache.md)"),
+                + (
+                    ("read-through cache invalidated on write" if tolerant else "written through so reads see writes")
+                    if lookups
+                    else "each served by the Redis read model that fits it at least cost (key cache, table hash, "
+                    "capped list or sorted set), kept in step as redis/cache.md says"
+                ),
             )
         )
     return found, notes
