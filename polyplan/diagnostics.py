@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "PP331": "increment of an attribute that is not a number",
     "PP332": "increment of a key, reference or unique attribute",
     "PP333": "increment step does not fit",
+    "PP334": "hot read pattern gets no cache",
     "PP401": "no store can hold an entity or a transaction",
     "PP402": "target lacks a feature; substitution applied",
     "PP403": "pattern not served by an index",

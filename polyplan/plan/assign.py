@@ -15,14 +15,13 @@ from polyplan.analyse.scoring import score_family
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, RequirementsModel
+from polyplan.plan.hot import hot_for_cache
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
 
 # A full-text workload "at scale": beyond either bound a relational full-text index is a
 # liability (ranking, typo tolerance, stemming per language, and load on the primary).
 FULLTEXT_RATE_AT_SCALE = 50.0
 FULLTEXT_ROWS_AT_SCALE = 1_000_000
-# Key lookups hotter than this, with staleness allowed, earn a cache in front of the record.
-HOT_KEY_RATE = 500.0
 
 
 def _engine_capability(
@@ -79,23 +78,28 @@ def _projections(
                 )
             )
     cache = _engine_capability(model, Family.CACHE, capabilities)
-    hot = [
-        p
-        for p in profile.patterns
-        if p.key_lookup and p.rate >= HOT_KEY_RATE and (p.staleness_seconds > 0 or p.consistency.value != "strong")
-    ]
-    if hot and cache is not None and family is not Family.CACHE:
+    searched = {p for projection in found for p in projection.patterns}
+    record = _engine_capability(model, family, capabilities)
+    hot, warnings = hot_for_cache(profile, family, record, cache, searched)
+    notes += warnings
+    if hot and cache is not None:
         tolerant = all(p.staleness_seconds > 0 for p in hot)
         sync = SyncMechanism.CACHE_ASIDE_INVALIDATE if tolerant else SyncMechanism.WRITE_THROUGH
+        lookups = all(p.key_lookup for p in hot)
         found.append(
             Projection(
                 Family.CACHE,
                 cache.engine,
                 tuple(p.name for p in hot),
                 sync,
-                f"{sum(p.rate for p in hot):,.0f} key lookups/s tolerate staleness "
+                f"{sum(p.rate for p in hot):,.0f} {'key lookups' if lookups else 'hot reads'}/s tolerate staleness "
                 f"{min(p.staleness_seconds for p in hot):g} s; "
-                + ("read-through cache invalidated on write" if tolerant else "written through so reads see writes"),
+                + (
+                    ("read-through cache invalidated on write" if tolerant else "written through so reads see writes")
+                    if lookups
+                    else "each served by the Redis read model that fits it at least cost (key cache, table hash, "
+                    "capped list or sorted set), kept in step as redis/cache.md says"
+                ),
             )
         )
     return found, notes

@@ -25,6 +25,8 @@ def summary(cache: CacheDesign) -> dict[str, Any]:
                 "structure": key.structure.value,
                 "ttl_seconds": key.ttl_seconds,
                 "bytes": round(key.memory.total_bytes),
+                "serves": list(key.serves),
+                **({"read_model": key.read_model} if key.read_model else {}),
             }
             for key in cache.keys
         ],

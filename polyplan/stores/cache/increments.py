@@ -29,7 +29,7 @@ def hash_commands(key: str, increment: Increment, counters: dict[str, Attribute]
 
 
 # Adds to a cached hash only while it is cached (KEYS[1]; ARGV: field, step): EXISTS and the add run as one step.
-_GUARDED = (
+GUARDED = (
     "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('{cmd}', KEYS[1], ARGV[1], ARGV[2]) end return nil"
 )
 
@@ -37,7 +37,7 @@ _GUARDED = (
 def guarded_commands(key: str, increment: Increment, counters: dict[str, Attribute]) -> list[tuple[str, ...]]:
     """Adds to a cached hash only while it is cached: one EVAL per counter."""
     step = str(increment.step_literal())
-    script = _GUARDED
+    script = GUARDED
     return [
         ("EVAL", script.format(cmd=command_for(increment, counters[a])), "1", key, a, step)
         for a in increment.attributes

@@ -26,6 +26,9 @@ ZSET = 16  # struct zset: dict pointer, skiplist pointer
 ZSKIPLIST = 32  # struct zskiplist: header, tail, length, level
 SKIPLIST_HEADER = 640  # header node with 32 levels: 24 + 32 × 16 = 536 B, jemalloc class 640
 SKIPLIST_NODE = 53.0  # average node: 24 + 16 × levels (p = 1/4, mean 1.33 levels), rounded per class
+QUICKLIST = 48  # struct quicklist (7.0): head, tail, count, len, fill/compress/bookmark bits, padding
+QUICKLIST_NODE = 32  # struct quicklistNode: prev, next, entry, sz, count and flag bits
+LIST_NODE_BYTES = 8192  # list-max-listpack-size -2: one listpack node holds at most 8 KiB
 LISTPACK_OVERHEAD = 7  # 6-byte header + 1-byte terminator
 
 HASH_MAX_LISTPACK_ENTRIES = 512
@@ -184,6 +187,21 @@ def zset_key_of(key_length: int, entries: Sequence[tuple[str, float]]) -> Estima
     member = sum(len(m.encode("utf-8")) for m, _ in entries) / len(entries)
     score = sum(listpack_entry_bytes(score_text(s)) for _, s in entries) / len(entries)
     return zset_key(key_length, len(entries), member, score)
+
+
+def list_key(key_length: float, entries: float, entry_bytes: float) -> Estimate:
+    """A list (quicklist of listpack nodes, Redis 7.0) of `entries` elements of `entry_bytes` listpack bytes each."""
+    payload = entries * entry_bytes
+    nodes = max(1, math.ceil(payload / LIST_NODE_BYTES))
+    per_node = QUICKLIST_NODE + jemalloc_size(LISTPACK_OVERHEAD + payload / nodes)
+    return Estimate(round(key_entry(key_length) + ROBJ + QUICKLIST + nodes * per_node), "quicklist")
+
+
+def list_key_of(key_length: int, values: Sequence[str]) -> Estimate:
+    """`list_key` for concrete elements (averaged)."""
+    if not values:
+        return list_key(key_length, 0, 0)
+    return list_key(key_length, len(values), sum(listpack_entry_bytes(v) for v in values) / len(values))
 
 
 def score_text(score: float) -> str:

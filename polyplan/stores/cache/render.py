@@ -36,7 +36,7 @@ def _round(value: float) -> int:
 
 def _member_template(key: KeySpec, record: KeySpec | None) -> str | None:
     if record is None:
-        return None
+        return ":".join(f"<{a}>" for a in key.index.member) if key.index and key.index.member else None
     tagged = set(key.template.tag_attributes)
     return ":".join(f"<{a}>" for a in record.template.attributes if a not in tagged)
 
@@ -60,6 +60,8 @@ def key_json(design: CacheDesign, key: KeySpec) -> dict[str, Any]:
     }
     if key.sync is not None:
         data["sync"] = key.sync.value
+    if key.read_model is not None:
+        data["read_model"] = key.read_model
     if key.fields:
         data["fields"] = [
             {"name": f.name, "type": f.attribute.type.value, "avg_bytes": round(f.text_length, 1)} for f in key.fields
