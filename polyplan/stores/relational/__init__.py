@@ -181,6 +181,15 @@ def _security(
             "audited_tables": list(security.audited_tables),
             "entity_of": {t.name: t.entity for t in tables},
         }
+        if security.spaces is not None:
+            from polyplan.security.tenant_spaces import name_patterns
+
+            space, member = name_patterns(security.spaces)
+            summary["security"][engine]["tenant_spaces"] = {
+                "tables": list(security.spaces.tables),
+                "space": space,
+                "member": member,
+            }
         if engine == model.engines.relational:
             found.extend(security.diagnostics)
     found.extend(_encryption(plan, tables, files, tests, summary))
