@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from polyplan.diagnostics import DiagnosticError, Severity
 from polyplan.model.derived import all_attributes
@@ -409,7 +410,7 @@ def test_tenant_names_match_the_routine_rule() -> None:
     tables, _ = design_schema(plan)
     spaces = relational_security(plan.model, tables, "postgresql").spaces
     assert spaces is not None and spaces.tables == ("contact", "contact_tags", "note")
-    assert tenant_names(spaces, "Acme Corp.-1") == ("tenant_acme_corp_1", "crm_t_acme_corp_1")
+    assert tenant_names(spaces, " Acme Corp.-1!") == ("tenant_acme_corp_1", "crm_t_acme_corp_1")
     mysql = relational_security(plan.model, tables, "mysql").spaces
     assert mysql is not None and tenant_names(mysql, "b") == ("crm_t_b", "crm_t_b")
 
@@ -435,6 +436,11 @@ def test_space_harness_counts_refusals(engine: str, tmp_path: Path) -> None:
     with harness.database(url) as database:
         attempts = space_attempts(harness, database)
         tables = {tenant: space_tables(harness, database, tenant) for tenant in harness.members}
+        call = "SELECT" if engine == "postgresql" else "CALL"
+        for bad in ("--", "x" * 41):  # reduces to nothing usable, or too long for a name
+            with pytest.raises(sa.exc.DBAPIError), database.begin() as connection:
+                connection.execute(sa.text(f"{call} provision_tenant(:t)"), {"t": bad})
+        spaces = {name.lower() for name in sa.inspect(database).get_schema_names()}
     own = [a for a in attempts if a.own]
     foreign = [a for a in attempts if not a.own]
     print(f"{engine}: {len(own)} own-space attempts allowed, {len(foreign)} foreign attempts")
@@ -442,3 +448,8 @@ def test_space_harness_counts_refusals(engine: str, tmp_path: Path) -> None:
     assert len(own) == 6 and not any(a.read_refused or a.write_refused for a in own)
     assert len(foreign) == 12 and all(a.read_refused and a.write_refused for a in foreign)
     assert harness.roles_left(url) == []
+    assert {"tenant_tenant_a", f"{harness.prefix}t_tenant_a"} & spaces  # the space was there
+    if engine == "mysql":  # databases are server-wide: the run's tenant databases are gone
+        with sa.create_engine(url).connect() as connection:
+            left = [r[0] for r in connection.execute(sa.text("SHOW DATABASES"))]
+        assert not [name for name in left if name.startswith(harness.prefix)]

@@ -10,8 +10,8 @@ them unqualified, which resolves there. The tenant's role may read and write its
 and inherits the application role for the shared tables; no other tenant's role may even enter
 the space, so reading another tenant's table fails with a permission error.
 
-The tenant id is reduced to `[a-z0-9_]` (any other run of characters becomes `_`) to name the
-space and the role: `tenant_names` is the same rule in Python, for tests and the application.
+The tenant id is reduced to `[a-z0-9_]` (any other run of characters becomes `_`, none kept at
+either end; at most 40 characters) to name the space and the role: `tenant_names` is the same rule in Python, for tests and the application.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ class TenantSpaces:
 
 
 def reduced_id(tenant: str) -> str:
-    """The tenant id as provision_tenant reduces it: lower case, each run of other characters `_`."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", tenant).lower()
+    """The tenant id as provision_tenant reduces it: lower case, each run of other characters `_`,
+    none at either end."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", tenant).lower().strip("_")
 
 
 def tenant_names(spaces: TenantSpaces, tenant: str) -> tuple[str, str]:
@@ -115,13 +116,13 @@ def _postgresql(
 LANGUAGE plpgsql
 AS $provision$
 DECLARE
-    id text := lower(regexp_replace(tenant, '[^A-Za-z0-9]+', '_', 'g'));
+    id text := btrim(lower(regexp_replace(tenant, '[^A-Za-z0-9]+', '_', 'g')), '_');
     space text;
     member text;
     statement text;
     tbl text;
 BEGIN
-    IF id !~ '^[a-z0-9_]{{1,{MAX_ID}}}$' THEN
+    IF id !~ '^[a-z0-9][a-z0-9_]{{0,{MAX_ID - 1}}}$' THEN
         RAISE EXCEPTION 'tenant id % gives no schema name', tenant USING ERRCODE = 'invalid_parameter_value';
     END IF;
     space := {literal(PG_SPACE_PREFIX)} || id;
@@ -165,10 +166,10 @@ def _mysql(
     text = f"""CREATE PROCEDURE {routine}(IN tenant VARCHAR(255))
 MODIFIES SQL DATA SQL SECURITY INVOKER
 BEGIN
-    DECLARE id VARCHAR(255) DEFAULT LOWER(REGEXP_REPLACE(tenant, '[^A-Za-z0-9]+', '_'));
+    DECLARE id VARCHAR(255) DEFAULT TRIM(BOTH '_' FROM LOWER(REGEXP_REPLACE(tenant, '[^A-Za-z0-9]+', '_')));
     DECLARE space VARCHAR(255);
     DECLARE home VARCHAR(255) DEFAULT CONCAT('`', DATABASE(), '`.');
-    IF id NOT REGEXP '^[a-z0-9_]{{1,{MAX_ID}}}$' THEN
+    IF id NOT REGEXP '^[a-z0-9][a-z0-9_]{{0,{MAX_ID - 1}}}$' THEN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'the tenant id gives no database name';
     END IF;
     SET space = CONCAT('`', {literal(member_prefix)}, id, '`');
