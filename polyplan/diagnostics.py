@@ -85,6 +85,7 @@ CODES: dict[str, str] = {
     "PP452": "recovery point objective shorter than the store's backup can give",
     "PP453": "estimated restore time exceeds the recovery time objective",
     "PP454": "schema or database isolation a store cannot give per tenant",
+    "PP455": "role reads PII that the store cannot withhold column by column",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP501": "latency target at risk",
     "PP502": "partition or document size bound exceeded; bucketing applied",

@@ -74,10 +74,21 @@ def _roles(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]) ->
             access = _access(role, entity)
             if role.name == "owner":
                 cells.append("owns" if engine in ROLE_ENGINES else "—")
+            elif access and engine == "cassandra" and access.read and not access.sees_pii and entity in pii:
+                cells.append(_grant_text(access, False) + " (PII included: PP455)")
             else:
                 cells.append(_grant_text(access, entity in pii) if access else "—")
         enforced = "" if engine in ROLE_ENGINES else " (not enforced)"
         lines.append(f"| {entity} | {engine}{enforced} | " + " | ".join(cells) + " |")
+    if any(design.engines[e] == "cassandra" for e in plan.model.entities):
+        lines += [
+            "",
+            "Cassandra: `cassandra/roles.cql` creates the same roles (`<model>_<role>`, no login) with "
+            "permissions on the keyspace (owner: all; application: SELECT and MODIFY; read-only: "
+            "SELECT) and on the tables of each granted entity. Cassandra enforces them only with "
+            "`authenticator: PasswordAuthenticator` and `authorizer: CassandraAuthorizer`, and has no "
+            "column-level permissions: a role that reads an entity there sees its PII (PP455).",
+        ]
     return lines
 
 
@@ -422,6 +433,8 @@ def security_files(
         return {}, []
     design = design_security(plan)
     found = list(design.diagnostics)
-    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450")]
+    listed = [
+        d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450", "PP454", "PP455")
+    ]
     text = render_security_doc(plan, design, relational, listed, encryption, erasure)
     return {"docs/security-plan.md": text}, found
