@@ -85,6 +85,8 @@ CODES: dict[str, str] = {
     "PP451": "erasure procedure contradicts the model",
     "PP452": "recovery point objective shorter than the store's backup can give",
     "PP453": "estimated restore time exceeds the recovery time objective",
+    "PP454": "schema or database isolation a store cannot give per tenant",
+    "PP455": "role reads PII that the store cannot withhold column by column",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP425": "the optimizer does not use the index or key the plan routes a pattern to",
     "PP426": "the optimizer costs a pattern no higher without its designed index",

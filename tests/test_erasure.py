@@ -802,3 +802,171 @@ def test_search_erasure_script_bounds_every_request(engine: str, bound: str) -> 
         if isinstance(node, ast.Call) and ast.unparse(node.func) in ("OpenSearch", "Elasticsearch")
     ]
     assert [ast.unparse(call) for call in clients] == [f"{ast.unparse(clients[0].func)}(args.url, {bound})"]
+
+
+# Three levels in MongoDB below a relational subject: Activity → Step → Mark (each referenced, not embedded).
+MONGO_DEEP = MONGO_MODEL.replace(
+    "relationships:",
+    """  Step:
+    attributes:
+      label: {type: string, max_length: 20}
+      detail: {type: string, max_length: 100, pii: contact}
+    placement: {family: document}
+    growth: {initial_rows: 600}
+  Mark:
+    attributes:
+      score: {type: integer}
+    placement: {family: document}
+    growth: {initial_rows: 1200}
+relationships:
+  - {name: activity_steps, kind: one_to_many, from: Activity, to: Step}
+  - {name: step_marks, kind: one_to_many, from: Step, to: Mark}""",
+).replace(
+    "access_patterns:",
+    """access_patterns:
+  - {name: steps_of_activity, entity: Step, filters: [{attribute: activity_id, op: eq}]}
+  - {name: marks_of_step, entity: Mark, filters: [{attribute: step_id, op: eq}]}""",
+)
+
+
+def key(value: Any) -> uuid.UUID:
+    """A uuid as pymongo returns it with the standard representation (or as raw binary)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(bytes=bytes(value))
+
+
+def test_mongodb_erasure_follows_the_graph_to_every_depth(tmp_path: Path) -> None:
+    """On FerretDB: the subject's activities, their steps and those steps' marks go; nothing else."""
+    from bson import json_util
+    from pymongo import MongoClient
+
+    (tmp_path / "m.yaml").write_text(MONGO_DEEP, encoding="utf-8")
+    _, diagnostics = write_plan(tmp_path / "m.yaml", tmp_path / "plan")
+    assert not [d for d in diagnostics if d.code == "PP450"]  # every level is followed
+    script = tmp_path / "plan" / "mongodb" / "erasure.py"
+    cases = json_util.loads((tmp_path / "plan" / "tests" / "data" / "mongodb_cases.json").read_text(encoding="utf-8"))
+    url = resolve_url("mongodb")
+    name = f"pperase_{uuid.uuid4().hex[:10]}"
+    client: MongoClient[dict[str, Any]] = MongoClient(url, uuidRepresentation="standard")
+    collections = ("activity", "step", "mark")
+    try:
+        database = client[name]
+        for collection in collections:
+            database[collection].insert_many([dict(d) for d in cases["documents"][collection]])
+
+        def snapshot() -> dict[str, dict[Any, Any]]:
+            return {c: {str(d["_id"]): d for d in database[c].find()} for c in collections}
+
+        before = snapshot()
+        people = [key(d["person_id"]) for d in before["activity"].values()]
+        subject = max(sorted(set(people)), key=people.count)
+        mine_activity = {i for i, d in before["activity"].items() if key(d["person_id"]) == subject}
+        activity_keys = {key(before["activity"][i]["_id"]) for i in mine_activity}
+        mine_step = {i for i, d in before["step"].items() if key(d["activity_id"]) in activity_keys}
+        step_keys = {key(before["step"][i]["_id"]) for i in mine_step}
+        mine_mark = {i for i, d in before["mark"].items() if key(d["step_id"]) in step_keys}
+        dry = subprocess.run(
+            [sys.executable, str(script), url, name, str(subject), "--dry-run"], capture_output=True, text=True
+        )
+        assert snapshot() == before  # a dry run changes nothing
+        done = subprocess.run([sys.executable, str(script), url, name, str(subject)], capture_output=True, text=True)
+        after = snapshot()
+    finally:
+        client.drop_database(name)
+    assert done.returncode == 0 and dry.returncode == 0, done.stderr + dry.stderr
+    mine = {"activity": mine_activity, "step": mine_step, "mark": mine_mark}
+    assert mine_activity and mine_step and mine_mark  # the data reaches the third level
+    assert done.stdout.splitlines() == [f"{c}: {len(mine[c])} changed" for c in collections]
+    assert dry.stdout.splitlines() == [f"{c}: {len(mine[c])} found" for c in collections]
+    for collection in collections:
+        assert set(after[collection]) == set(before[collection]) - mine[collection], collection
+        assert all(after[collection][i] == before[collection][i] for i in after[collection])
+    print(
+        "\nmongodb (FerretDB), 3 levels: "
+        + ", ".join(f"{c} {len(before[c])} → {len(after[c])} ({len(mine[c])} of the subject)" for c in collections)
+    )
+
+
+def test_cassandra_erasure_follows_the_graph_to_every_depth(tmp_path: Path) -> None:
+    """On the real Cassandra: the subject's activities, their steps and those steps' marks go, from
+    every table; nothing else."""
+    from polyplan.stores.wide_column.connect import apply_schema, connect, drop_keyspace, run_keyspace, table_name
+
+    text = MONGO_DEEP.replace("name: ppmongo", "name: ppcass").replace("family: document", "family: wide_column")
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    _, diagnostics = write_plan(tmp_path / "m.yaml", tmp_path / "plan")
+    assert not [d for d in diagnostics if d.code == "PP450"]  # every level is followed
+    folder = tmp_path / "plan" / "cassandra"
+    design = json.loads((folder / "design.json").read_text(encoding="utf-8"))
+    data = json.loads((tmp_path / "plan" / "tests" / "data" / "cassandra.json").read_text(encoding="utf-8"))
+    entities = ("Activity", "Step", "Mark")
+    references = {"Activity": "person_id", "Step": "activity_id", "Mark": "step_id"}
+    url = resolve_url("cassandra")
+    cluster, session = connect(url)
+    keyspace = run_keyspace()
+    tables = {n: t for n, t in sorted(design["tables"].items()) if t["entity"] in entities}
+    try:
+        apply_schema(session, (folder / "schema.cql").read_text(encoding="utf-8"), keyspace)
+        for name, table in tables.items():
+            columns = [c for c, _ in table["columns"]]
+            statement = (
+                f"INSERT INTO {table_name(keyspace, name)} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(['%s'] * len(columns))})"
+            )
+            for record in data["entities"][table["entity"]]["records"]:
+                session.execute(
+                    statement,
+                    tuple(uuid.UUID(record[c]) if table["types"][c]["type"] == "uuid" else record[c] for c in columns),
+                )
+
+        def snapshot() -> dict[str, dict[str, Any]]:
+            return {
+                name: {str(row["id"]): row for row in session.execute(f"SELECT * FROM {table_name(keyspace, name)}")}
+                for name in tables
+            }
+
+        before = snapshot()
+        records = {e: data["entities"][e]["records"] for e in entities}
+        people = [r["person_id"] for r in records["Activity"]]
+        subject = max(sorted(set(people)), key=people.count)
+        mine: dict[str, set[str]] = {}
+        parents = {subject}
+        for entity in entities:
+            mine[entity] = {r["id"] for r in records[entity] if r[references[entity]] in parents}
+            parents = mine[entity]
+        done = subprocess.run(
+            [sys.executable, str(folder / "erasure.py"), url, subject, "--keyspace", keyspace],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        after = snapshot()
+    finally:
+        drop_keyspace(session, keyspace)
+        cluster.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert all(mine.values())  # the data reaches the third level
+    assert done.stdout.splitlines() == [f"{e}: {len(mine[e])} rows deleted" for e in entities]
+    for name, table in tables.items():
+        assert set(after[name]) == set(before[name]) - mine[table["entity"]], name
+        assert all(after[name][i] == before[name][i] for i in after[name])
+    print(
+        "\ncassandra, 3 levels: "
+        + ", ".join(f"{n} {len(before[n])} → {len(after[n])}" for n in tables)
+        + f" ({', '.join(f'{e}: {len(mine[e])}' for e in entities)} of the subject)"
+    )
+
+
+def test_a_store_reached_only_through_relational_rows_is_reported() -> None:
+    """Person → Activity (relational) → Step → Mark (MongoDB): the MongoDB script cannot know the
+    erased activities' keys, so PP450 names the relationship into MongoDB and the one below it."""
+    text = MONGO_DEEP.replace(
+        "    placement: {family: document}\n    growth: {initial_rows: 200}", "    growth: {initial_rows: 200}"
+    )
+    plan = plan_text(text, "m.yaml")
+    assert plan.entities["Activity"].engine == "postgresql" and plan.entities["Step"].engine == "mongodb"
+    _, diagnostics = render(plan)
+    found = sorted(d.message.split(":")[0] for d in diagnostics if d.code == "PP450")
+    assert found == [
+        "Mark (mongodb) holds rows of the subject through step_marks",
+        "Step (mongodb) holds rows of the subject through activity_steps",
+    ]

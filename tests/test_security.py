@@ -16,16 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from polyplan.diagnostics import DiagnosticError, Severity
 from polyplan.model.derived import all_attributes
 from polyplan.pipeline import plan_text, render, write_plan
 from polyplan.security.design import design_security
 from polyplan.security.relational import relational_security, render_security_sql
+from polyplan.security.tenant_spaces import tenant_names
 from polyplan.stores.relational.design import design_schema
 from polyplan.testkit import ENGINES as ACCESS
 from polyplan.testkit import resolve_url
 from polyplan.validate.security import SecurityHarness
+from polyplan.validate.tenant_spaces import space_attempts, space_tables
 from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
 
 SAAS = ROOT / "scenarios" / "saas.yaml"
@@ -91,7 +94,8 @@ def test_saas_warns_for_what_its_stores_cannot_enforce() -> None:
     diagnostics = render(planned(SAAS))[1]
     codes = [(d.code, d.path) for d in diagnostics if d.code in ("PP408", "PP409")]
     assert ("PP408", "tenancy.entities.3") in codes  # CustomRecord in MongoDB: not isolated
-    assert ("PP408", "security.roles.1.grants.AuditEntry") in codes  # auditor's grant in Cassandra
+    assert ("PP408", "security.roles.0.grants.*") in codes  # app's grant on CustomRecord in MongoDB
+    assert ("PP408", "security.roles.1.grants.AuditEntry") not in codes  # Cassandra: cassandra/roles.cql
     assert ("PP408", "security.encrypt_pii") not in codes  # encryption.sql now holds ciphertext
     assert ("PP409", "access_patterns.2.sort.0") in codes  # sort by encrypted email
     assert all(d.severity is Severity.WARNING and d.location is not None for d in diagnostics if d.code == "PP408")
@@ -322,3 +326,131 @@ def test_generated_security_tests_pass_for_odd_names_and_child_tables(
     model.write_text(CRM_WITH_CHILD, encoding="utf-8")
     write_plan(model, tmp_path / "plan")
     run_generated(tmp_path / "plan", f"test_{engine}_security.py", engine, monkeypatch)
+
+
+# --- schema and database isolation --------------------------------------------------------------
+
+# Contact, its list child and Note (which refers to Contact) live in each tenant's own space; Tenant
+# stays shared and the per-tenant tables refer to it across spaces.
+SPACED = """
+name: crm
+tenancy: {isolation: schema, tenant_key: tenant_id, entities: [Contact, Note], tenants: 500}
+entities:
+  Tenant:
+    attributes:
+      slug: {type: string, max_length: 40}
+  Contact:
+    attributes:
+      "full name": {type: string, max_length: 100, pii: contact}
+      score: {type: integer}
+      tags: {type: list, items: {type: string, max_length: 20}}
+  Note:
+    growth: {initial_rows: 5000000}
+    attributes:
+      body: {type: string, max_length: 200}
+      at: {type: timestamp}
+relationships:
+  - {name: tenant_contacts, kind: one_to_many, from: Tenant, to: Contact}
+  - {name: tenant_notes, kind: one_to_many, from: Tenant, to: Note}
+  - {name: contact_notes, kind: one_to_many, from: Contact, to: Note}
+access_patterns:
+  - name: recent_notes
+    entity: Note
+    filters: [{attribute: contact_id, op: eq}]
+    sort: [{attribute: at, direction: desc}]
+    limit: 20
+    rate: 50
+security:
+  roles:
+    - {name: sales, grants: {Contact: [read], Tenant: [read]}}
+options: {relational_dialects: [postgresql, mysql]}
+"""
+
+
+@pytest.mark.parametrize("isolation", ["schema", "database"])
+def test_schema_and_database_isolation_emit_a_provisioning_routine(isolation: str) -> None:
+    files, printed = outputs(SPACED.replace("isolation: schema", f"isolation: {isolation}"))
+    assert not [line for line in printed if "[PP408]" in line or "[PP454]" in line]
+    postgresql, mysql = files["relational/postgresql/security.sql"], files["relational/mysql/security.sql"]
+    assert "CREATE FUNCTION provision_tenant(tenant text) RETURNS text" in postgresql
+    assert "REVOKE EXECUTE ON FUNCTION provision_tenant(text) FROM PUBLIC;" in postgresql
+    assert "CREATE PROCEDURE provision_tenant(IN tenant VARCHAR(255))" in mysql
+    for sql in (postgresql, mysql):
+        assert "ROW LEVEL SECURITY" not in sql and "_tenant AS" not in sql  # no row isolation
+        # The planned DDL of every tenant-scoped table, in the placeholder space; Tenant stays shared.
+        for table in ("contact", "contact_tags", "note"):
+            assert f"CREATE TABLE polyplan_tenant_space.{table} (" in sql
+        assert "CREATE TABLE polyplan_tenant_space.tenant" not in sql
+        # The shared copies are granted to no one, the shared table as before.
+        assert "ON contact TO" not in sql and "ON note TO" not in sql
+        assert "GRANT SELECT ON tenant TO crm_sales;" in sql
+    assert "REFERENCES public.tenant (id)" in postgresql
+    assert "REFERENCES polyplan_shared_space.tenant (id)" in mysql
+    assert "CREATE INDEX ix_note_contact_id_at ON polyplan_tenant_space.note" in postgresql
+    doc = files["docs/security-plan.md"]
+    assert "Cost at the model's 500 tenants: 500 schemas and 500 roles, 1,500 tables" in doc
+    assert "Cost at the model's 500 tenants: 500 databases and 500 roles, 1,500 tables" in doc
+    assert "not generated yet" not in doc
+
+
+def test_space_isolation_of_a_store_that_cannot_warns() -> None:
+    model = SPACED.replace(
+        "  Note:\n    growth:",
+        "  Note:\n    placement: {family: document}\n    growth:",
+    )
+    _, printed = outputs(model)
+    found = [line for line in printed if line.endswith("[PP454]")]
+    assert any("tenancy.entities.1" in line and "Note is kept in mongodb" in line for line in found), printed
+    # encryption.sql and audit act on the shared tables only: said once per engine.
+    _, printed = outputs(SPACED.replace("security:\n", "security:\n  audit: [Contact]\n"))
+    assert [line for line in printed if "audit triggers act on the shared schema's tables" in line]
+
+
+def test_tenant_names_match_the_routine_rule() -> None:
+    plan = plan_text(SPACED, "crm.yaml")
+    tables, _ = design_schema(plan)
+    spaces = relational_security(plan.model, tables, "postgresql").spaces
+    assert spaces is not None and spaces.tables == ("contact", "contact_tags", "note")
+    assert tenant_names(spaces, " Acme Corp.-1!") == ("tenant_acme_corp_1", "crm_t_acme_corp_1")
+    mysql = relational_security(plan.model, tables, "mysql").spaces
+    assert mysql is not None and tenant_names(mysql, "b") == ("crm_t_b", "crm_t_b")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_generated_space_isolation_tests_pass(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the real server: two tenants provisioned by the emitted routine, each role refused the other's tables."""
+    model = tmp_path / "crm.yaml"
+    model.write_text(SPACED, encoding="utf-8")
+    write_plan(model, tmp_path / "plan")
+    text = (tmp_path / "plan" / "tests" / f"test_{engine}_security.py").read_text(encoding="utf-8")
+    assert "def test_a_tenant_role_is_refused_every_other_tenants_table" in text
+    run_generated(tmp_path / "plan", f"test_{engine}_security.py", engine, monkeypatch)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_space_harness_counts_refusals(engine: str, tmp_path: Path) -> None:
+    model = tmp_path / "crm.yaml"
+    model.write_text(SPACED, encoding="utf-8")
+    write_plan(model, tmp_path / "plan")
+    harness = SecurityHarness.from_plan_folder(tmp_path / "plan" / "tests", engine)
+    url = resolve_url(engine)
+    with harness.database(url) as database:
+        attempts = space_attempts(harness, database)
+        tables = {tenant: space_tables(harness, database, tenant) for tenant in harness.members}
+        call = "SELECT" if engine == "postgresql" else "CALL"
+        for bad in ("--", "x" * 41):  # reduces to nothing usable, or too long for a name
+            with pytest.raises(sa.exc.DBAPIError), database.begin() as connection:
+                connection.execute(sa.text(f"{call} provision_tenant(:t)"), {"t": bad})
+        spaces = {name.lower() for name in sa.inspect(database).get_schema_names()}
+    own = [a for a in attempts if a.own]
+    foreign = [a for a in attempts if not a.own]
+    print(f"{engine}: {len(own)} own-space attempts allowed, {len(foreign)} foreign attempts")
+    assert tables == {t: ["contact", "contact_tags", "note"] for t in ("tenant-a", "tenant-b")}
+    assert len(own) == 6 and not any(a.read_refused or a.write_refused for a in own)
+    assert len(foreign) == 12 and all(a.read_refused and a.write_refused for a in foreign)
+    assert harness.roles_left(url) == []
+    assert {"tenant_tenant_a", f"{harness.prefix}t_tenant_a"} & spaces  # the space was there
+    if engine == "mysql":  # databases are server-wide: the run's tenant databases are gone
+        with sa.create_engine(url).connect() as connection:
+            left = [r[0] for r in connection.execute(sa.text("SHOW DATABASES"))]
+        assert not [name for name in left if name.startswith(harness.prefix)]

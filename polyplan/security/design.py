@@ -3,10 +3,13 @@
 What each store can enforce decides what is generated and what is reported:
 
 * roles and grants: PostgreSQL and MariaDB/MySQL (`CREATE ROLE`, `GRANT`, column-level where a
-  role may only read an entity that holds PII); no other store yet;
+  role may only read an entity that holds PII), Cassandra (`cassandra_roles.py`: keyspace and
+  table permissions, no column level: PP455); no other store yet;
 * `tenancy.isolation: row`: PostgreSQL row-level security, MariaDB/MySQL views with a tenant
-  check; Redis by tenant-prefixed keys and an ACL user per tenant (`redis_acl.py`); `schema` and
-  `database` isolation are not generated yet;
+  check; Redis by tenant-prefixed keys and an ACL user per tenant (`redis_acl.py`);
+* `tenancy.isolation: schema`/`database`: a schema (PostgreSQL) or database (MariaDB/MySQL) and a
+  role per tenant, made by a generated provisioning routine (`tenant_spaces.py`); PP454 for an
+  entity in any other store;
 * `security.audit`: an append-only audit table filled by triggers on PostgreSQL and
   MariaDB/MySQL; Redis keeps no history at all, so auditing a cached entity is an error;
 * `encrypt_pii`: envelope encryption in the application (the key never reaches a store), or pgcrypto
@@ -37,11 +40,12 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.ir import Plan
 from polyplan.security.redis_acl import tenant_key
+from polyplan.security.tenant_spaces import SPACE_ENGINES
 
 # Roles every deployment gets; a model role may not take one of these names.
 OWNER, APPLICATION, READONLY = "owner", "application", "readonly"
 BUILTIN_ROLES = (OWNER, APPLICATION, READONLY)
-ROLE_ENGINES = frozenset({"postgresql", "mysql"})  # engines whose roles and grants are generated
+ROLE_ENGINES = frozenset({"postgresql", "mysql", "cassandra"})  # engines whose roles and grants are generated
 ISOLATION_ENGINES = {"postgresql": "row-level security", "mysql": "tenant views (SQL SECURITY DEFINER)"}
 # Stores isolated by key space rather than rows: the tenant leads every key, one ACL user per tenant.
 KEYSPACE_ISOLATION = {"redis": "keys prefixed `<namespace>:t:<tenant>:`, an ACL user per tenant (`redis/acl.json`)"}
@@ -260,12 +264,7 @@ class _Designer:
     def isolation(self, scoped: list[str]) -> None:
         tenancy = self.model.tenancy
         if tenancy.isolation in (Isolation.SCHEMA, Isolation.DATABASE):
-            self.warn(
-                "PP408",
-                f"isolation '{tenancy.isolation.value}' is not generated yet: no per-tenant DDL or provisioning "
-                "script is emitted, so nothing separates tenants",
-                "tenancy.isolation",
-            )
+            self.spaces(scoped)
             return
         for name in scoped:
             path = (
@@ -290,6 +289,26 @@ class _Designer:
                     f"its keys or documents must carry {tenancy.tenant_key}, checked by the application",
                     path,
                 )
+
+    def spaces(self, scoped: list[str]) -> None:
+        """`schema`/`database` isolation: PostgreSQL and MariaDB/MySQL give each tenant a space of its
+        own (tenant_spaces.py); any other store holding a tenant-scoped entity cannot."""
+        tenancy = self.model.tenancy
+        kind = tenancy.isolation.value
+        for name in scoped:
+            path = (
+                f"tenancy.entities.{tenancy.entities.index(name)}" if name in tenancy.entities else "tenancy.isolation"
+            )
+            stores = [self.engines[name]] + [p.engine for p in self.plan.entities[name].projections]
+            for engine in stores:
+                if engine not in SPACE_ENGINES:
+                    self.warn(
+                        "PP454",
+                        f"{name} is kept in {engine}, where polyplan gives no tenant a {kind} of its own: its "
+                        f"data of every tenant shares one space, and every query must filter on "
+                        f"{tenancy.tenant_key} in the application",
+                        path,
+                    )
 
     def audit(self) -> None:
         for index, name in enumerate(self.model.security.audit):

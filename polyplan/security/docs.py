@@ -24,6 +24,7 @@ from polyplan.security.design import (
     SecurityDesign,
 )
 from polyplan.security.redis_acl import acl_rules, acl_user, tenant_key
+from polyplan.security.tenant_spaces import SPACE_ENGINES
 
 # Deployment settings polyplan does not apply (they live outside the schema): the check-list per engine.
 TRANSPORT = {
@@ -73,10 +74,71 @@ def _roles(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]) ->
             access = _access(role, entity)
             if role.name == "owner":
                 cells.append("owns" if engine in ROLE_ENGINES else "—")
+            elif access and engine == "cassandra" and access.read and not access.sees_pii and entity in pii:
+                cells.append(_grant_text(access, False) + " (PII included: PP455)")
             else:
                 cells.append(_grant_text(access, entity in pii) if access else "—")
         enforced = "" if engine in ROLE_ENGINES else " (not enforced)"
         lines.append(f"| {entity} | {engine}{enforced} | " + " | ".join(cells) + " |")
+    if any(design.engines[e] == "cassandra" for e in plan.model.entities):
+        lines += [
+            "",
+            "Cassandra: `cassandra/roles.cql` creates the same roles (`<model>_<role>`, no login) with "
+            "permissions on the keyspace (owner: all; application: SELECT and MODIFY; read-only: "
+            "SELECT) and on the tables of each granted entity. Cassandra enforces them only with "
+            "`authenticator: PasswordAuthenticator` and `authorizer: CassandraAuthorizer`, and has no "
+            "column-level permissions: a role that reads an entity there sees its PII (PP455).",
+        ]
+    return lines
+
+
+def _spaces(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]) -> list[str]:
+    """`schema`/`database` isolation: what provision_tenant makes per tenant, and what it costs."""
+    kinds = {"postgresql": "schema", "mysql": "database"}
+    lines = [
+        "",
+        "| entity | store | mechanism | what the application does |",
+        "|---|---|---|---|",
+    ]
+    for entity in design.tenant_scoped:
+        engine = design.engines[entity]
+        if engine in SPACE_ENGINES:
+            mechanism = f"{SPACE_ENGINES[engine]}, made by `provision_tenant` (security.sql)"
+            how = "acts for a tenant as the tenant's role"
+        else:
+            mechanism = "not enforced by the store (PP454)"
+            how = f"filter every query on `{design.tenant_key}`"
+        lines.append(f"| {entity} | {engine} | {mechanism} | {how} |")
+    tenants = plan.model.tenancy.tenants
+    for engine, summary in sorted(relational.items()):
+        spaces = summary.get("tenant_spaces")
+        if not spaces:
+            continue
+        kind, tables = kinds[engine], spaces["tables"]
+        call = "SELECT" if engine == "postgresql" else "CALL"
+        lines += [
+            "",
+            f"**{engine}**: `{call} provision_tenant('<tenant id>')`, run as a role that may create roles, "
+            f"gives the tenant a {kind} (`{spaces['space']}`) holding {', '.join(f'`{t}`' for t in tables)} "
+            f"(the planned DDL of schema.sql), and a role `{spaces['member']}` that alone may use it and "
+            "inherits the application role for the shared tables. Every other role, the application's "
+            "included, gets a permission error on the tenant's tables. The tenant id is reduced to "
+            "`[a-z0-9_]` (other characters become `_`) to name both; the shared copies of these tables "
+            "are granted to no one.",
+        ]
+        lines.append("")
+        if tenants:
+            lines.append(
+                f"Cost at the model's {tenants:,} tenants: {tenants:,} {kind}s and {tenants:,} roles, "
+                f"{tenants * len(tables):,} tables (each with its indexes and, on MariaDB, its own file) in "
+                f"one server's catalog; every migration of these tables runs {tenants:,} times, once per "
+                f"{kind}; a pool per tenant role, or a role switch per request, for connections."
+            )
+        else:
+            lines.append(
+                f"Cost: per tenant one {kind}, one role and {len(tables)} tables; every migration of these "
+                f"tables runs once per tenant (state `tenancy.tenants` for the totals)."
+            )
     return lines
 
 
@@ -94,7 +156,7 @@ def _isolation(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]
         + (f", for {tenants:,} tenants." if tenants else ".")
     )
     if design.isolation is not Isolation.ROW:
-        return [*lines, "", "Schema and database isolation are not generated yet (PP408)."]
+        return [*lines, *_spaces(design, plan, relational)]
     lines += [
         "",
         "| entity | store | mechanism | what the application sets |",
@@ -371,6 +433,8 @@ def security_files(
         return {}, []
     design = design_security(plan)
     found = list(design.diagnostics)
-    listed = [d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450")]
+    listed = [
+        d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450", "PP454", "PP455")
+    ]
     text = render_security_doc(plan, design, relational, listed, encryption, erasure)
     return {"docs/security-plan.md": text}, found

@@ -36,8 +36,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect as SADialect
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.schema import Attribute, Erasure, Family, OnDelete, RequirementsModel, Sensitivity, TypeName
+from polyplan.model.derived import reference_of
+from polyplan.model.schema import (
+    Attribute,
+    Erasure,
+    Family,
+    OnDelete,
+    Relationship,
+    RequirementsModel,
+    Sensitivity,
+    TypeName,
+)
 from polyplan.plan.ir import Plan
+from polyplan.security.erasure_graph import erasure_action
 from polyplan.stores.relational.spec import ColumnSpec, ForeignKeySpec, TableKind, TableSpec
 
 if TYPE_CHECKING:
@@ -482,12 +493,27 @@ def _links(plan: ErasurePlan, step: TableStep) -> list[str]:
 
 
 def unreached(
-    plan: Plan, erasure: ErasurePlan, audit_rewritten: Sequence[str] = (), elsewhere: Sequence[str] = ()
+    plan: Plan, erasure: ErasurePlan, audit_rewritten: Sequence[str] = (), elsewhere: Sequence[Relationship] = ()
 ) -> list[Diagnostic]:
-    """PP450: data of the subject that erasure.sql does not erase: audit rows of reached entities,
-    their cache and search projections, and children in other stores."""
+    """PP450: data of the subject that no generated step erases: audit rows of reached entities,
+    and rows reached through a relationship, at any depth, that neither erasure.sql nor a store's
+    erasure script follows (`elsewhere`: those the scripts follow)."""
     model = plan.model
     reached = list(dict.fromkeys(s.entity for s in erasure.steps if not s.leaf and s.action != DETACH))
+    followed = {r.name for r in elsewhere}
+    in_sql = {s.entity for s in erasure.steps}
+    # Every entity holding the subject's data, however it is reached (a detached row is not the
+    # subject's any more, so the walk does not go past it).
+    owned = [erasure.subject]
+    for entity in owned:
+        for relationship in model.relationships:
+            if (
+                relationship.from_ == entity
+                and relationship.to not in owned
+                and reference_of(model, relationship) is not None  # many-to-many: shared, not owned
+                and erasure_action(plan, relationship) != DETACH
+            ):
+                owned.append(relationship.to)
     found: list[Diagnostic] = []
     path = "security.data_subject"
     for entity in reached:
@@ -503,16 +529,18 @@ def unreached(
             )
     for relationship in model.relationships:
         child = relationship.to
-        if (
+        # erasure.sql follows a relationship between two tables it reaches; the store scripts theirs.
+        by_sql = (
             relationship.from_ in reached
-            and plan.entities[child].family is not Family.RELATIONAL
-            and not (child in elsewhere and relationship.from_ == erasure.subject)
-        ):
+            and plan.entities[child].family is Family.RELATIONAL
+            and (child in in_sql or child == erasure.subject)
+        )
+        if relationship.from_ in owned and not by_sql and relationship.name not in followed:
             found.append(
                 Diagnostic(
                     "PP450",
                     f"{child} ({plan.entities[child].engine}) holds rows of the subject through "
-                    f"{relationship.name}: erasure.sql does not reach that store",
+                    f"{relationship.name}: no generated erasure step follows it into that store",
                     path,
                     Severity.WARNING,
                 )

@@ -15,8 +15,9 @@ from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.emit.embed import module_code, standalone
-from polyplan.model.schema import Family, Relationship
+from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
+from polyplan.security.erasure_graph import store_steps
 
 # Every erasure script reports its counts, or its error in one line, alike.
 SCRIPT_REPORT = standalone(module_code("polyplan.emit", "script_report.py"))
@@ -182,13 +183,15 @@ def store_erasure_files(
             "cluster": module_code("polyplan.stores.wide_column", "cluster.py"),
             "report": SCRIPT_REPORT,
         }
-    for relationship, _ in wide_column_children(plan):
+    for step in store_steps(plan, "cassandra"):
+        relationship = step.relationship
         if relationship.to not in cassandra_entities:
             found.append(
                 Diagnostic(
                     "PP450",
                     f"{relationship.to} (cassandra) holds rows of the subject through {relationship.name}, but no "
-                    "table of it is partitioned by that reference alone: erasure cannot find them",
+                    "table of it is partitioned by that reference alone (or its parent's rows cannot be "
+                    "found): erasure cannot find them",
                     _PATH,
                     Severity.WARNING,
                 )
@@ -307,11 +310,12 @@ def search_erasure_script(engine: str, targets: list[dict[str, str]]) -> str:
 
 MONGODB_ERASURE = "mongodb/erasure.py"
 
-_MONGO_SCRIPT = '''"""Erase one data subject's documents from MongoDB (children of the subject stored there).
+_MONGO_SCRIPT = '''"""Erase one data subject's documents from MongoDB (the subject's entities stored there, at any depth).
 
 Run with erasure.sql, which erases the subject in the system of record. Each collection below holds
-documents that reference the subject directly: they are deleted, anonymized (their PII fields
-removed) or detached (the reference removed), as the model's relationships and `erasure` keys say.
+documents that reference the subject, or a document of the subject one level up (found first): they
+are deleted, anonymized (their PII fields removed) or detached (the reference removed), as the
+model's relationships and `erasure` keys say; children before their parents.
 Usage:
 
     python erasure.py MONGODB_URL [DBNAME] SUBJECT_ID [--dry-run]
@@ -331,27 +335,53 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 %(database)s%(report)s
-# Collections, the field that references the subject (and whether it holds a uuid), what happens
-# to the documents found, and the PII fields an anonymized document loses.
+# Collections, parents first: the field that references the subject or the parent's documents
+# (and whether it holds a uuid), the parent's collection and key field (none for the subject),
+# what happens to the documents found, and the PII fields an anonymized document loses.
 TARGETS = json.loads(%(targets)r)
+# Per collection, the key fields its children's references hold; the report's order.
+CHILD_KEYS: dict[str, list[str]] = {}
+for _target in TARGETS:
+    if _target["parent"] is not None and _target["parent_key"] not in CHILD_KEYS.setdefault(_target["parent"], []):
+        CHILD_KEYS[_target["parent"]].append(_target["parent_key"])
+ORDER = list(dict.fromkeys(target["collection"] for target in TARGETS))
 
 
 def erase(database: Any, subject: str, dry_run: bool) -> dict[str, int]:
-    """Documents changed (or, with dry_run, found) per collection."""
+    """Documents changed (or, with dry_run, found) per collection.
+
+    Every level is found before anything changes (a deeper level by the keys of the documents
+    found above it), then changed children first."""
     counts: dict[str, int] = {}
+    keys: dict[str, list[Any]] = {}  # collection → keys of the subject's documents in it
+    chosen: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for target in TARGETS:
-        value: Any = uuid.UUID(subject) if target["uuid"] else subject
-        found = {target["field"]: value}
+        found: dict[str, Any]
+        if target["parent"] is None:
+            found = {target["field"]: uuid.UUID(subject) if target["uuid"] else subject}
+        else:
+            found = {target["field"]: {"$in": keys.get(target["parent"], [])}}
+        collection = database[target["collection"]]
+        # Keys are gathered for the children of this level (a detached document is no longer the subject's).
+        if target["action"] != "detach":
+            keys.setdefault(target["collection"], []).extend(
+                document[key]
+                for key in CHILD_KEYS.get(target["collection"], [])
+                for document in collection.find(found, {key: 1})
+                if key in document
+            )
+        chosen.append((target, found))
+    for target, found in reversed(chosen):
         collection = database[target["collection"]]
         if dry_run:
-            counts[target["collection"]] = collection.count_documents(found)
+            done = collection.count_documents(found)
         elif target["action"] == "delete":
-            counts[target["collection"]] = collection.delete_many(found).deleted_count
+            done = collection.delete_many(found).deleted_count
         else:
             fields = [target["field"]] if target["action"] == "detach" else target["pii"]
-            changed = collection.update_many(found, {"$unset": {name: "" for name in fields}})
-            counts[target["collection"]] = changed.matched_count
-    return counts
+            done = collection.update_many(found, {"$unset": {name: "" for name in fields}}).matched_count
+        counts[target["collection"]] = counts.get(target["collection"], 0) + done
+    return dict(sorted(counts.items(), key=lambda item: ORDER.index(item[0])))
 
 
 def main() -> int:
@@ -381,35 +411,10 @@ if __name__ == "__main__":
 '''
 
 
-def document_children(plan: Plan, engine: str = "mongodb") -> list[tuple[Relationship, str]]:
-    """Relationships from the data subject to children stored in `engine`, with the reference field."""
-    from polyplan.model.derived import reference_of
-
-    model = plan.model
-    found: list[tuple[Relationship, str]] = []
-    for relationship in model.relationships:
-        reference = reference_of(model, relationship)
-        decision = plan.entities.get(relationship.to)
-        if (
-            relationship.from_ == model.security.data_subject
-            and decision is not None
-            and decision.engine == engine
-            and reference is not None
-            and len(reference.columns) == 1
-        ):
-            found.append((relationship, next(iter(reference.columns))))
-    return found
-
-
-def wide_column_children(plan: Plan) -> list[tuple[Relationship, str]]:
-    """Relationships from the data subject to children stored in Cassandra."""
-    return document_children(plan, "cassandra")
-
-
 def mongodb_targets(plan: Plan, files: Mapping[str, str]) -> tuple[list[dict[str, Any]], set[str]]:
-    """Collections of the subject's direct children stored in MongoDB, and those entities."""
+    """Collections of the subject's entities stored in MongoDB at any depth (parents first), and
+    those entities: each found by its reference to the subject or to its parent's documents."""
     from polyplan.model.derived import all_attributes
-    from polyplan.model.schema import Erasure, OnDelete
     from polyplan.security.erasure import holds_pii
 
     model = plan.model
@@ -420,30 +425,30 @@ def mongodb_targets(plan: Plan, files: Mapping[str, str]) -> tuple[list[dict[str
     }
     found: list[dict[str, Any]] = []
     entities: set[str] = set()
-    for relationship, field in document_children(plan):
-        child = relationship.to
-        if child not in collections:
+    for step in store_steps(plan, "mongodb"):
+        child = step.entity
+        if child not in collections or (step.parent is not None and step.parent not in entities):
             continue
-        definition = model.entities[child]
-        if relationship.effective_on_delete is OnDelete.SET_NULL:
-            action = "detach"
-        elif definition.erasure is Erasure.ANONYMIZE or (definition.erasure is None and definition.growth.must_keep):
-            action = "anonymize"
-        else:
-            action = "delete"
         properties = collections[child]["validator"]["$jsonSchema"]["properties"]
         pii = [
             name
             for name, attribute in all_attributes(model, child).items()
             if holds_pii(attribute) and name in properties
         ]
+        parent = collections[step.parent] if step.parent is not None else None
         found.append(
             {
                 "collection": collections[child]["collection"],
-                "field": field,
-                "uuid": properties.get(field, {}).get("bsonType") == "binData",
-                "action": action,
+                "field": step.field,
+                "uuid": properties.get(step.field, {}).get("bsonType") == "binData",
+                "action": step.action,
                 "pii": pii,
+                # The parent's collection and the document field of the key the reference holds
+                # (the entity's key is stored as `_id`).
+                "parent": None if parent is None else parent["collection"],
+                "parent_key": None
+                if parent is None
+                else ("_id" if parent.get("id") == step.parent_key else step.parent_key),
             }
         )
         entities.add(child)
@@ -462,11 +467,12 @@ def mongodb_erasure_script(plan: Plan, targets: list[dict[str, Any]]) -> str:
 
 CASSANDRA_ERASURE = "cassandra/erasure.py"
 
-_CASSANDRA_SCRIPT = '''"""Erase one data subject's rows from Cassandra (children of the subject stored there).
+_CASSANDRA_SCRIPT = '''"""Erase one data subject's rows from Cassandra (the subject's entities stored there, at any depth).
 
 Run with erasure.sql, which erases the subject in the system of record. For each entity below, the
-rows of the subject are read from the table partitioned by the reference to the subject, and then
-deleted from every table of the entity (each query table holds a copy), by their full primary key.
+rows of the subject are read from the table partitioned by the reference to the subject (or, one
+level further, to the parent rows found before), and then deleted from every table of the entity
+(each query table holds a copy), by their full primary key; children before their parents.
 Usage:
 
     python erasure.py CASSANDRA_URL SUBJECT_ID [--keyspace NAME] [--dry-run]
@@ -488,7 +494,8 @@ from cassandra import ConsistencyLevel
 from cassandra.query import dict_factory
 %(cluster)s%(report)s
 KEYSPACE = %(keyspace)r
-# Per entity: the table partitioned by the subject's reference, and every table with its primary key.
+# Per entity, parents first: the table partitioned by the reference to the subject or to the parent
+# entity's key (`parent`, `parent_key`), and every table with its primary key.
 TARGETS = json.loads(%(targets)r)
 
 
@@ -497,12 +504,20 @@ def quote(name: str) -> str:
 
 
 def erase(session: Any, keyspace: str, subject: str, dry_run: bool) -> dict[str, int]:
-    """Rows deleted (or, with dry_run, found) per entity."""
+    """Rows deleted (or, with dry_run, found) per entity: every level found first (a deeper one
+    through the keys of the rows found above it), then deleted children first."""
     counts: dict[str, int] = {}
+    found: dict[str, list[dict[str, Any]]] = {}  # entity → the subject's rows (from its source table)
     for target in TARGETS:
-        value: Any = uuid.UUID(subject) if target["uuid"] else subject
+        if target["parent"] is None:
+            values: list[Any] = [uuid.UUID(subject) if target["uuid"] else subject]
+        else:
+            values = list(dict.fromkeys(row[target["parent_key"]] for row in found.get(target["parent"], [])))
         source = f"{quote(keyspace)}.{quote(target[\'source\'])}"
-        rows = list(session.execute(f"SELECT * FROM {source} WHERE {quote(target[\'field\'])} = %%s", (value,)))
+        query = f"SELECT * FROM {source} WHERE {quote(target[\'field\'])} = %%s"
+        found[target["entity"]] = [row for value in values for row in session.execute(query, (value,))]
+    for target in reversed(TARGETS):
+        rows = found[target["entity"]]
         if not dry_run:
             for table in target["tables"]:
                 where = " AND ".join(f"{quote(c)} = %%s" for c in table["key"])
@@ -510,7 +525,7 @@ def erase(session: Any, keyspace: str, subject: str, dry_run: bool) -> dict[str,
                 for row in rows:
                     session.execute(statement, tuple(row[c] for c in table["key"]))
         counts[target["entity"]] = len(rows)
-    return counts
+    return {target["entity"]: counts[target["entity"]] for target in TARGETS}
 
 
 def main() -> int:
@@ -541,30 +556,19 @@ if __name__ == "__main__":
 
 
 def cassandra_targets(plan: Plan, files: Mapping[str, str]) -> tuple[list[dict[str, Any]], set[str], str]:
-    """Entities of the subject's direct children in Cassandra that a table partitioned by the
-    reference lets erasure find (deleted: Cassandra rows are the entity's copies per query)."""
-    from polyplan.model.derived import reference_of
-
+    """Entities of the subject stored in Cassandra at any depth (parents first) that a table
+    partitioned by their reference (to the subject, or to the parent entity's key) lets erasure
+    find; deleted: Cassandra rows are the entity's copies per query."""
     if "cassandra/design.json" not in files:
         return [], set(), ""
     design = json.loads(files["cassandra/design.json"])
-    model = plan.model
     found: list[dict[str, Any]] = []
     entities: set[str] = set()
-    for relationship in model.relationships:
-        reference = reference_of(model, relationship)
-        decision = plan.entities.get(relationship.to)
-        if (
-            relationship.from_ != model.security.data_subject
-            or decision is None
-            or decision.engine != "cassandra"
-            or reference is None
-            or len(reference.columns) != 1
-        ):
-            continue
-        (field,) = reference.columns
-        tables = {n: t for n, t in design["tables"].items() if t["entity"] == relationship.to}
-        source = next((n for n, t in tables.items() if t["partition_key"] == [field]), None)
+    for step in store_steps(plan, "cassandra"):
+        if step.parent is not None and step.parent not in entities:
+            continue  # its parent's rows cannot be found: neither can its own
+        tables = {n: t for n, t in design["tables"].items() if t["entity"] == step.entity}
+        source = next((n for n, t in tables.items() if t["partition_key"] == [step.field]), None)
         if source is None:
             continue
         keyed = [
@@ -576,12 +580,14 @@ def cassandra_targets(plan: Plan, files: Mapping[str, str]) -> tuple[list[dict[s
             continue  # a table keyed by a computed column (a bucket): its rows cannot be named from the source
         found.append(
             {
-                "entity": relationship.to,
+                "entity": step.entity,
                 "source": source,
-                "field": field,
-                "uuid": tables[source]["types"].get(field, {}).get("type") == "uuid",
+                "field": step.field,
+                "uuid": tables[source]["types"].get(step.field, {}).get("type") == "uuid",
                 "tables": keyed,
+                "parent": step.parent,  # None: the reference holds the subject's key
+                "parent_key": step.parent_key,
             }
         )
-        entities.add(relationship.to)
+        entities.add(step.entity)
     return found, entities, str(design["keyspace"]["name"])

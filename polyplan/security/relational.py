@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.schema import CreateTable
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.schema import RequirementsModel, Sensitivity, TypeName
+from polyplan.model.schema import Isolation, RequirementsModel, Sensitivity, TypeName
 from polyplan.security.design import (
     APPLICATION,
     OWNER,
@@ -40,6 +40,7 @@ from polyplan.security.design import (
 )
 from polyplan.security.encryption import encrypted_columns
 from polyplan.security.erasure_audit import guard_update_body
+from polyplan.security.tenant_spaces import PROVISION_ROUTINE, TenantSpaces, tenant_spaces
 from polyplan.stores.relational.design import UniqueNames, fit
 from polyplan.stores.relational.render import DIALECTS, build_metadata, header
 from polyplan.stores.relational.spec import TableKind, TableSpec
@@ -83,6 +84,7 @@ class RelationalSecurity:
     diagnostics: tuple[Diagnostic, ...]
     # logical role → table → what it was granted: SELECT, SELECT_NON_PII, INSERT, UPDATE, DELETE
     granted: dict[str, dict[str, tuple[str, ...]]]
+    spaces: TenantSpaces | None = None  # schema/database isolation: what provision_tenant creates
 
     def relation(self, table: str) -> str:
         """What a non-owner role reads and writes for `table` (its tenant view on MariaDB)."""
@@ -140,12 +142,19 @@ class _Renderer:
         self.notes: list[str] = []
         self.diagnostics: list[Diagnostic] = []
         self.roles = self._roles()
+        self.prefix = prefix
         self.names = {role.name: fit(f"{prefix}{role.name}") for role in self.roles}
         taken = UniqueNames()
         for table in self.tables:
             taken.take(table.name)
         self.audit_table = taken.take(AUDIT_TABLE) if self._audited() else None
         self.tenant_tables = self._tenant_tables(taken)
+        self.spaced = (
+            [t.name for t in self._scoped_tables()]
+            if self.model.tenancy.isolation in (Isolation.SCHEMA, Isolation.DATABASE)
+            else []
+        )
+        self.spaces: TenantSpaces | None = None
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -176,15 +185,22 @@ class _Renderer:
         audited = set(self.model.security.audit)
         return [t for t in self.tables if t.kind is not TableKind.ASSOCIATION and t.entity in audited]
 
-    def _tenant_tables(self, taken: UniqueNames) -> tuple[TenantTable, ...]:
-        key = self.model.tenancy.tenant_key
+    def _scoped_tables(self) -> list[TableSpec]:
+        """Tables of tenant-scoped entities, with their child tables and the link tables they take part in."""
         scoped = set(tenant_scoped(self.model))
+        return [
+            table
+            for table in self.tables
+            if table.entity in scoped
+            or (table.kind is TableKind.ASSOCIATION and scoped & set(_table_entities(self.model, table)))
+        ]
+
+    def _tenant_tables(self, taken: UniqueNames) -> tuple[TenantTable, ...]:
+        if self.model.tenancy.isolation is not Isolation.ROW:
+            return ()  # schema and database isolation separate whole tables (tenant_spaces.py)
+        key = self.model.tenancy.tenant_key
         found: list[TenantTable] = []
-        for table in self.tables:
-            if table.entity not in scoped and not (
-                table.kind is TableKind.ASSOCIATION and scoped & set(_table_entities(self.model, table))
-            ):
-                continue
+        for table in self._scoped_tables():
             column = next((c.name for c in table.columns if c.source == f"{table.entity}.{key}"), None)
             if table.kind is not TableKind.ENTITY or column is None:
                 # Child and link tables carry no tenant column of their own.
@@ -218,6 +234,8 @@ class _Renderer:
                 continue
             granted = self.granted.setdefault(role.name, {})
             for table in self.tables:
+                if table.name in self.spaced:
+                    continue  # the shared copy is the template: tenants' data lives in their own space
                 access = _access_to(self.model, role, table)
                 if access is None:
                     continue
@@ -406,6 +424,49 @@ class _Renderer:
                 f"{self.compiled(select)}\nWITH CASCADED CHECK OPTION"
             )
 
+    def provisioning(self) -> None:
+        """`schema`/`database` isolation: the routine that gives each tenant its space and role."""
+        if not self.spaced:
+            return
+        spaces = tenant_spaces(
+            self.engine,
+            self.tables,
+            self.spaced,
+            f"{self.prefix}t_",
+            {"owner": self.names[OWNER], "application": self.names[APPLICATION]},
+            self.literal,
+            self.q,
+        )
+        self.spaces = spaces
+        self.statements.extend(spaces.statements)
+        kind = "schema" if self.engine == "postgresql" else "database"
+        call = "SELECT" if self.engine == "postgresql" else "CALL"
+        self.notes.append(
+            f"Tenant isolation: {call} {PROVISION_ROUTINE}('<tenant id>') (as a role that may create roles) gives "
+            f"the tenant a {kind} with {', '.join(spaces.tables)} and a role {spaces.member_prefix}<id> that "
+            f"alone may use it; the application acts for a tenant as that role. The shared {kind}'s copies "
+            "of these tables are granted to no one."
+        )
+        behind = [
+            what
+            for what, applies in (
+                ("audit triggers", bool(set(self.model.security.audit) & {t.entity for t in self._scoped_tables()})),
+                ("encryption.sql", bool(encrypted_columns(self.model, self.tables, self.engine)[0])),
+                ("retention partitions", bool(spaces.partitioned)),
+            )
+            if applies
+        ]
+        if behind:
+            self.diagnostics.append(
+                Diagnostic(
+                    "PP454",
+                    f"{self.engine}: {' and '.join(behind)} act on the shared {kind}'s tables, not on each "
+                    f"tenant's copies that {PROVISION_ROUTINE} creates; apply them per tenant {kind}",
+                    "tenancy.isolation",
+                    Severity.WARNING,
+                )
+            )
+
     # --- the whole file ------------------------------------------------------------------------
 
     def run(self) -> RelationalSecurity:
@@ -422,13 +483,17 @@ class _Renderer:
                 self.add(f"ALTER TABLE {self.q(table.name)} OWNER TO {owner}")
             self.grants()
             self.rls_postgresql()
+            self.provisioning()
             if self.audit_table:
                 self.audit_postgresql()
-            self.notes += [
-                f"Roles are NOLOGIN groups: grant each login its role (GRANT {self.q(self.names[APPLICATION])} TO <login>).",
-                f"Tenant isolation: SET {TENANT_SETTING} = '<tenant id>' (or SET LOCAL per transaction) before "
-                "any query; unset, a tenant-scoped table shows no rows and accepts none.",
-            ]
+            self.notes.append(
+                f"Roles are NOLOGIN groups: grant each login its role (GRANT {self.q(self.names[APPLICATION])} TO <login>)."
+            )
+            if self.tenant_tables:
+                self.notes.append(
+                    f"Tenant isolation: SET {TENANT_SETTING} = '<tenant id>' (or SET LOCAL per transaction) before "
+                    "any query; unset, a tenant-scoped table shows no rows and accepts none."
+                )
         else:
             for role in self.roles:
                 self.add(f"CREATE ROLE {self.q(self.names[role.name])}")
@@ -440,14 +505,18 @@ class _Renderer:
                     "name its *_enc and *_hmac columns."
                 )
             self.grants()
+            self.provisioning()
             if self.audit_table:
                 self.audit_mysql()
-            self.notes += [
+            self.notes.append(
                 "Run in the application's database (GRANT ... ON * means its tables); roles need "
-                "GRANT <role> TO <user> and SET DEFAULT ROLE <role> FOR <user>.",
-                f"Tenant isolation: SET @{TENANT_VARIABLE} = '<tenant id>'; other roles than the owner reach "
-                "tenant-scoped tables only through their *_tenant views.",
-            ]
+                "GRANT <role> TO <user> and SET DEFAULT ROLE <role> FOR <user>."
+            )
+            if self.tenant_tables:
+                self.notes.append(
+                    f"Tenant isolation: SET @{TENANT_VARIABLE} = '<tenant id>'; other roles than the owner reach "
+                    "tenant-scoped tables only through their *_tenant views."
+                )
         return RelationalSecurity(
             engine=self.engine,
             roles=dict(self.names),
@@ -458,6 +527,7 @@ class _Renderer:
             notes=tuple(self.notes),
             diagnostics=tuple(self.diagnostics),
             granted=self.granted,
+            spaces=self.spaces,
         )
 
 

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from polyplan.testkit import resolve_url, unavailable
 from polyplan.validate.security import SecurityHarness
-
+{space_import}
 ENGINE = "{engine}"
 HARNESS = SecurityHarness.from_plan_folder(Path(__file__).resolve().parent, ENGINE)
 ATTEMPTS = {attempts}
@@ -43,6 +43,8 @@ TENANT_TABLES = {tenant_tables}
 AUDITED_TABLES = {audited_tables}
 # Roles the file creates (each name prefixed by the model's name, or by this run's prefix).
 ROLES = {roles}
+# Tables provision_tenant creates in each tenant's own {space} (schema/database isolation).
+SPACE_TABLES = {space_tables}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,8 @@ def test_emitted_file_is_what_is_tested() -> None:
     assert sorted(t.table for t in HARNESS.security.tenant_tables) == sorted(TENANT_TABLES)
     assert sorted(HARNESS.security.audited_tables) == sorted(AUDITED_TABLES)
     assert sorted(HARNESS.security.roles) == ROLES
-{tenant_tests}{audit_tests}
+    assert list(HARNESS.security.spaces.tables if HARNESS.security.spaces else []) == SPACE_TABLES
+{tenant_tests}{space_tests}{audit_tests}
 
 @pytest.mark.parametrize("role", [role for role in ROLES if role != "owner"])
 def test_each_role_can_do_exactly_what_it_was_granted(database: sa.Engine, role: str) -> None:
@@ -110,6 +113,26 @@ def test_row_for_another_tenant_is_refused(database: sa.Engine, table: str) -> N
     assert moved, "a row was moved to another tenant"
 """
 
+_SPACE_TESTS = """
+
+def test_each_tenant_gets_its_own_{space}_with_every_scoped_table(database: sa.Engine) -> None:
+    assert len(HARNESS.members) == 2
+    for tenant in HARNESS.members:
+        assert space_tables(HARNESS, database, tenant) == sorted(SPACE_TABLES)
+
+
+def test_a_tenant_role_is_refused_every_other_tenants_table(database: sa.Engine) -> None:
+    attempts = space_attempts(HARNESS, database)
+    assert len(attempts) == 3 * 2 * len(SPACE_TABLES)  # two tenants' roles and the application role
+    for attempt in attempts:
+        if attempt.own:
+            # Its own tables: reads and writes pass the privilege check.
+            assert not (attempt.read_refused or attempt.write_refused), attempt
+        else:
+            # Another tenant's tables: a permission error, for a tenant's role and the application.
+            assert attempt.read_refused and attempt.write_refused, attempt
+"""
+
 _AUDIT_TESTS = """
 
 def test_audit_records_every_change_with_old_and_new_values(database: sa.Engine) -> None:
@@ -135,6 +158,7 @@ def _literal(items: list[str]) -> str:
 def security_tests(engine: str, security: RelationalSecurity) -> str:
     """The text of `tests/test_<engine>_security.py`."""
     tenant_tables = [t.table for t in security.tenant_tables]
+    space = "schema" if engine == "postgresql" else "database"
     return _MODULE.format(
         engine=engine,
         attempts=ATTEMPTS,
@@ -142,6 +166,12 @@ def security_tests(engine: str, security: RelationalSecurity) -> str:
         tenant_tables=_literal(tenant_tables),
         audited_tables=_literal(list(security.audited_tables)),
         roles=json.dumps(sorted(security.roles)),
+        space=space,
+        space_tables=_literal(list(security.spaces.tables) if security.spaces else []),
+        space_import=(
+            "from polyplan.validate.tenant_spaces import space_attempts, space_tables\n" if security.spaces else ""
+        ),
         tenant_tests=_TENANT_TESTS if tenant_tables else "",
+        space_tests=_SPACE_TESTS.replace("{space}", space) if security.spaces else "",
         audit_tests=_AUDIT_TESTS if security.audited_tables else "",
     )

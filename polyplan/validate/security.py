@@ -41,6 +41,7 @@ from polyplan.security.relational import (
     relational_security,
     render_security_sql,
 )
+from polyplan.security.tenant_spaces import PROVISION_ROUTINE, tenant_names
 from polyplan.seed.relational import Row
 from polyplan.stores.relational.connect import apply_sql, create_engine, scratch_database
 from polyplan.stores.relational.spec import TableSpec
@@ -51,7 +52,11 @@ SECURITY_FILE = "security.sql"
 # (command, column or database access denied).
 PG_DENIED = frozenset({"42501"})
 MYSQL_DENIED = frozenset({1142, 1143, 1044, 1045, 1227, 1370})
-MYSQL_CHECK_OPTION = frozenset({1369})  # CHECK OPTION failed: the row would leave the view
+MYSQL_CHECK_OPTION = frozenset({1369})
+SPACE_TENANTS = (
+    "tenant-a",
+    "tenant-b",
+)  # provisioned in every run of a schema/database-isolated plan  # CHECK OPTION failed: the row would leave the view
 
 
 def _normal(value: Any) -> str:
@@ -92,6 +97,8 @@ class SecurityHarness:
     prefix: str = field(default_factory=lambda: f"pp{secrets.token_hex(5)}_")
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)  # MariaDB: logical role → (user, password)
     encryption_expand: str = ""  # encryption.sql's expand phase, when the plan encrypts PII
+    # schema/database isolation: tenant id → its role, for the tenants provisioned in `database`
+    members: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_plan_folder(cls, tests_dir: Path, engine: str) -> SecurityHarness:
@@ -133,6 +140,9 @@ class SecurityHarness:
                     # MariaDB tenant views of security.sql name.
                     apply_sql(engine, self.encryption_expand)
                 apply_sql(engine, render_security_sql(self.base.model, self.security))
+                if self.security.spaces is not None:
+                    for tenant in SPACE_TENANTS:
+                        self._provision(stack, admin, engine, tenant)
                 if self.engine == "mysql":
                     self._create_logins(engine)
                 if then is not None:
@@ -141,11 +151,25 @@ class SecurityHarness:
         finally:
             admin.dispose()
 
+    def _provision(self, stack: ExitStack, admin: sa.Engine, engine: sa.Engine, tenant: str) -> None:
+        """Give `tenant` its schema or database through the emitted provisioning routine."""
+        assert self.security.spaces is not None
+        space, member = tenant_names(self.security.spaces, tenant)
+        self.members[tenant] = member  # dropped with the other roles, even if provisioning fails
+        if self.engine == "mysql":
+            # Databases are server-wide: each tenant's is dropped with the scratch one.
+            quoted = admin.dialect.identifier_preparer.quote(space)
+            stack.callback(lambda: _run(admin, f"DROP DATABASE IF EXISTS {quoted}"))
+        call = "SELECT" if self.engine == "postgresql" else "CALL"
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"{call} {PROVISION_ROUTINE}(:tenant)"), {"tenant": tenant})
+
     def _create_logins(self, engine: sa.Engine) -> None:
         # MariaDB roles cannot log in: each gets a login of its own for this run, holding only it.
         with engine.begin() as connection:
             quote = connection.dialect.identifier_preparer.quote
-            for logical, role in self.security.roles.items():
+            roles = {**self.security.roles, **{member: member for member in self.members.values()}}
+            for logical, role in roles.items():
                 user, password = f"{role}_l", secrets.token_hex(12)
                 self.logins[logical] = (user, password)
                 login = f"{quote(user)}@'%'"
@@ -158,7 +182,7 @@ class SecurityHarness:
             quote = connection.dialect.identifier_preparer.quote
             for user, _ in self.logins.values():
                 connection.execute(sa.text(f"DROP USER IF EXISTS {quote(user)}@'%'"))
-            for role in self.security.roles.values():
+            for role in [*self.members.values(), *self.security.roles.values()]:
                 connection.execute(sa.text(f"DROP ROLE IF EXISTS {quote(role)}"))
 
     def roles_left(self, url: str) -> list[str]:
@@ -200,7 +224,9 @@ class SecurityHarness:
             transaction = connection.begin()
             try:
                 if self.engine == "postgresql":
-                    role = connection.dialect.identifier_preparer.quote(self.security.roles[logical])
+                    # A logical role, or a tenant's own role (schema/database isolation).
+                    name = self.security.roles.get(logical, logical)
+                    role = connection.dialect.identifier_preparer.quote(name)
                     connection.exec_driver_sql(f"SET LOCAL ROLE {role}")
                 if tenant is not None:
                     self.set_tenant(connection, tenant)
@@ -369,7 +395,7 @@ class SecurityHarness:
             refused = True
             with self.session(engine, logical, tenant) as connection:
                 for statement in statements:
-                    refused &= self._denied_in_savepoint(connection, statement)
+                    refused &= self.denied_in_savepoint(connection, statement)
             found[spec.name] = refused
         return found
 
@@ -404,7 +430,7 @@ class SecurityHarness:
             allowed: list[str] = []
             with self.session(engine, logical, tenant) as connection:
                 for name, statement in probes.items():
-                    if not self._denied_in_savepoint(connection, statement):
+                    if not self.denied_in_savepoint(connection, statement):
                         allowed.append(name)
             if "SELECT" in allowed or not pii:
                 # All columns readable: the narrower grant is implied, not a separate one.
@@ -425,15 +451,16 @@ class SecurityHarness:
     def pii_reads(self, engine: sa.Engine) -> dict[str, tuple[bool, bool]]:
         """Per table with PII: (readonly was refused the PII columns, readonly read the others)."""
         found: dict[str, tuple[bool, bool]] = {}
+        spaced = set(self.security.spaces.tables if self.security.spaces else ())
         for spec in self.base.tables:
             pii = [c.name for c in spec.columns if c.attribute.pii.value != "none"]
-            if not pii:
+            if not pii or spec.name in spaced:  # a tenant's own copy is read by its own role only
                 continue
             relation = self.relation(spec.name)
             others = [relation.c[c.name] for c in spec.columns if c.name not in pii]
             with self.session(engine, READONLY) as connection:
-                refused = all(self._denied_in_savepoint(connection, sa.select(relation.c[c])) for c in pii)
-                read = not self._denied_in_savepoint(connection, sa.select(*others))
+                refused = all(self.denied_in_savepoint(connection, sa.select(relation.c[c])) for c in pii)
+                read = not self.denied_in_savepoint(connection, sa.select(*others))
             found[spec.name] = (refused, read)
         return found
 
@@ -458,7 +485,7 @@ class SecurityHarness:
                     found[what] = self.denied(error)
         return found
 
-    def _denied_in_savepoint(self, connection: sa.Connection, statement: sa.Executable) -> bool:
+    def denied_in_savepoint(self, connection: sa.Connection, statement: sa.Executable) -> bool:
         return _refused_in_savepoint(connection, statement, self.denied)
 
     # --- audit ---------------------------------------------------------------------------------
@@ -620,8 +647,13 @@ class SecurityHarness:
                 finally:
                     transaction.rollback()
         with self.session(engine, APPLICATION) as connection:
-            unreadable = self._denied_in_savepoint(connection, sa.text(f"SELECT * FROM {audit}"))
+            unreadable = self.denied_in_savepoint(connection, sa.text(f"SELECT * FROM {audit}"))
         return append_only, unreadable
+
+
+def _run(admin: sa.Engine, statement: str) -> None:
+    with admin.connect() as connection:
+        connection.exec_driver_sql(statement)
 
 
 def _refused_in_savepoint(

@@ -150,9 +150,11 @@ def _erasure(
             # The chosen engine's file is the procedure the plan states (and PP450 no longer warns).
             summary["erasure"]["audit_file"] = f"relational/{engine}/{AUDIT_ERASURE_FILE}"
             rewritten = [s.entity for s in audit_covered(erasure, audited)]
-    from polyplan.security.erasure_stores import document_children, wide_column_children
+    from polyplan.security.erasure_graph import store_steps
 
-    elsewhere = [r.to for r, _ in [*document_children(plan), *wide_column_children(plan)]]
+    # Relationships the MongoDB and Cassandra erasure scripts follow, at any depth (a Cassandra
+    # entity they cannot find gets its own PP450 from erasure_stores).
+    elsewhere = [s.relationship for engine in ("mongodb", "cassandra") for s in store_steps(plan, engine)]
     return unreached(plan, erasure, rewritten, elsewhere)
 
 
@@ -181,6 +183,15 @@ def _security(
             "audited_tables": list(security.audited_tables),
             "entity_of": {t.name: t.entity for t in tables},
         }
+        if security.spaces is not None:
+            from polyplan.security.tenant_spaces import name_patterns
+
+            space, member = name_patterns(security.spaces)
+            summary["security"][engine]["tenant_spaces"] = {
+                "tables": list(security.spaces.tables),
+                "space": space,
+                "member": member,
+            }
         if engine == model.engines.relational:
             found.extend(security.diagnostics)
     found.extend(_encryption(plan, tables, files, tests, summary))

@@ -37,7 +37,16 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import link_columns
-from polyplan.stores.relational.spec import CheckSpec, ColumnSpec, ForeignKeySpec, TableKind, TableSpec
+from polyplan.stores.relational.spec import (
+    CheckSpec,
+    ColumnSpec,
+    ForeignKeySpec,
+    IndexColumn,
+    IndexKind,
+    IndexSpec,
+    TableKind,
+    TableSpec,
+)
 
 MAX_IDENTIFIER = 63  # PostgreSQL's limit (MySQL allows 64, SQLite has none)
 MAX_COMMENT = 1000  # MySQL column comments stop at 1024 characters
@@ -561,6 +570,21 @@ def tables_to_data(tables: list[TableSpec]) -> list[dict[str, object]]:
                 if k in (HOLDS, ATTRIBUTE, RELATIONSHIP, RETENTION, NATURAL_KEY)
             },
             "comment": t.comment,
+            # The designed indexes: the security SQL copies them into each tenant's schema.
+            "indexes": [
+                {
+                    "name": i.name,
+                    "table": i.table,
+                    "columns": [{"name": c.name, "descending": c.descending, "prefix": c.prefix} for c in i.columns],
+                    "kind": i.kind.value,
+                    "include": list(i.include),
+                    "where": [[column, value] for column, value in i.where],
+                    "serves": list(i.serves),
+                    "reason": i.reason,
+                    "equality": i.equality,
+                }
+                for i in t.indexes
+            ],
         }
         for t in tables
     ]
@@ -590,6 +614,20 @@ def tables_from_data(data: list[dict[str, Any]]) -> list[TableSpec]:
             checks=tuple(CheckSpec(c["name"], c["left"], c["op"], c["right"]) for c in t["checks"]),
             extra=dict(t["extra"]),
             comment=t.get("comment"),
+            indexes=tuple(
+                IndexSpec(
+                    i["name"],
+                    i["table"],
+                    tuple(IndexColumn(c["name"], c["descending"], c["prefix"]) for c in i["columns"]),
+                    IndexKind(i["kind"]),
+                    tuple(i["include"]),
+                    tuple((column, value) for column, value in i["where"]),
+                    tuple(i["serves"]),
+                    i["reason"],
+                    i["equality"],
+                )
+                for i in t.get("indexes", [])
+            ),
         )
         for t in data
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -375,8 +375,10 @@ def _check_expression(table: sa.Table, constraint: Constraint, dialect: Dialect)
     return result
 
 
-def build_metadata(tables: Sequence[TableSpec], engine: str) -> Rendered:
-    """SQLAlchemy tables (columns, keys, constraints, comments, indexes) for one engine."""
+def build_metadata(tables: Sequence[TableSpec], engine: str, schemas: Mapping[str, str] | None = None) -> Rendered:
+    """SQLAlchemy tables (columns, keys, constraints, comments, indexes) for one engine; `schemas`
+    puts tables (by name) in a schema of their own (unqualified otherwise)."""
+    schemas = schemas or {}
     dialect = DIALECTS[engine]
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     rules = constraints(tables, dialect)
@@ -401,7 +403,7 @@ def build_metadata(tables: Sequence[TableSpec], engine: str) -> Rendered:
             # Declarative range partitioning; the partitions and their jobs are retention_sql's.
             quote = dialect.sa_dialect().identifier_preparer.quote
             options["postgresql_partition_by"] = f"RANGE ({quote(rule.column)})"
-        table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, **options)
+        table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, schema=schemas.get(spec.name), **options)
         for constraint in rules[spec.name]:
             if constraint.kind == "primary_key":
                 table.append_constraint(sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name))
@@ -411,7 +413,14 @@ def build_metadata(tables: Sequence[TableSpec], engine: str) -> Rendered:
                 table.append_constraint(
                     sa.ForeignKeyConstraint(
                         list(constraint.columns),
-                        [f"{constraint.ref_table}.{c}" for c in constraint.ref_columns],
+                        [
+                            ".".join(
+                                part
+                                for part in (schemas.get(constraint.ref_table), constraint.ref_table, c)
+                                if part is not None
+                            )
+                            for c in constraint.ref_columns
+                        ],
                         name=constraint.name,
                         ondelete=ON_DELETE[OnDelete(constraint.value)],
                     )
@@ -432,7 +441,7 @@ def build_metadata(tables: Sequence[TableSpec], engine: str) -> Rendered:
 INDEX_DDL = "polyplan_create_index"
 
 
-def _ddl(metadata: sa.MetaData, dialect: Dialect) -> list[str]:
+def _ddl(metadata: sa.MetaData, dialect: Dialect, only: Sequence[sa.Table] | None = None) -> list[str]:
     statements: list[str] = []
     indexes: list[tuple[str, str]] = []
 
@@ -457,14 +466,15 @@ def _ddl(metadata: sa.MetaData, dialect: Dialect) -> list[str]:
         statements.append(text)
 
     mock = sa.create_mock_engine(dialect.url, executor)
-    metadata.create_all(mock, checkfirst=False)
+    metadata.create_all(mock, checkfirst=False, tables=None if only is None else list(only))
     flush()
     return statements
 
 
-def ddl_statements(metadata: sa.MetaData, engine: str) -> list[str]:
-    """The CREATE statements of `metadata` as SQLAlchemy renders them for `engine` (no `;`)."""
-    return [_trim(statement) for statement in _ddl(metadata, DIALECTS[engine])]
+def ddl_statements(metadata: sa.MetaData, engine: str, only: Sequence[sa.Table] | None = None) -> list[str]:
+    """The CREATE statements of `metadata` (or of its tables `only`) as SQLAlchemy renders them for
+    `engine` (no `;`)."""
+    return [_trim(statement) for statement in _ddl(metadata, DIALECTS[engine], only)]
 
 
 def _trim(sql: str) -> str:

@@ -12,6 +12,8 @@ from polyplan.diagnostics import DiagnosticError
 from polyplan.model.schema import Family
 from polyplan.plan.assign import loaded_locate
 from polyplan.plan.ir import Plan
+from polyplan.security.cassandra_roles import ROLES_FILE, cassandra_roles, render_roles_cql
+from polyplan.security.design import applies
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.wide_column.design import design_wide_column
 from polyplan.stores.wide_column.render import render_files, summary
@@ -30,10 +32,18 @@ class Target(StoreTarget):
         design = design_wide_column(plan)
         if design.errors:
             raise DiagnosticError([loaded_locate(plan.loaded, d) for d in design.errors])
+        files = render_files(design, plan.model)
+        diagnostics = list(design.diagnostics)
+        if applies(plan.model):
+            # The security design's roles, as Cassandra permissions (security/cassandra_roles.py).
+            tables = [(t.name, t.entity) for e in design.entities for t in e.tables]
+            statements, found = cassandra_roles(plan.model, design.keyspace, tables)
+            files[ROLES_FILE] = render_roles_cql(plan.model, design.keyspace, statements)
+            diagnostics += found
         return Artifacts(
-            files=render_files(design, plan.model),
+            files=files,
             tests=render_tests(plan, design),
-            diagnostics=tuple(loaded_locate(plan.loaded, d) for d in design.diagnostics),
+            diagnostics=tuple(loaded_locate(plan.loaded, d) for d in diagnostics),
             summary=summary(design),
         )
 
