@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 import sys
 
-from polyplan.cli import diagram, planning, schema_change, seed, validate  # each module registers its commands on `app`
+from polyplan.cli import (
+    diagram,
+    planning,
+    scaffold,
+    schema_change,
+    seed,
+    validate,
+)  # each module registers its commands on `app`
 from polyplan.cli.app import app
 from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_INTERNAL, err_console
 from polyplan.extras import MissingExtra, missing_extra
@@ -32,4 +39,4 @@ def main() -> None:
         sys.exit(EXIT_INTERNAL)
 
 
-__all__ = ["app", "diagram", "main", "planning", "schema_change", "seed", "validate"]
+__all__ = ["app", "diagram", "main", "planning", "scaffold", "schema_change", "seed", "validate"]
