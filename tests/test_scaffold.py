@@ -32,7 +32,7 @@ from polyplan.stores.cache.connect import connect as redis_connect
 from polyplan.stores.cache.connect import scratch_prefix
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
-from tests.conftest import ROOT, planned
+from tests.conftest import ROOT, SCENARIOS, planned
 
 SHOP = ROOT / "scenarios" / "shop.yaml"
 
@@ -83,18 +83,32 @@ def test_output_is_deterministic_across_processes() -> None:
         assert json.dumps(query.sql)[1:-1] in sql, name
 
 
-def test_generated_package_passes_mypy_strict(package: tuple[Path, ModuleType]) -> None:
+def test_every_bundled_scenario_scaffolds_a_package_clean_under_mypy_strict_and_ruff(
+    package: tuple[Path, ModuleType], tmp_path: Path
+) -> None:
     folder, shop = package
     assert importlib.import_module("shop.relay").main is not None and shop.__doc__
+    packages = [str(folder / "shop")]
+    for scenario in SCENARIOS:
+        if scenario.stem != "shop":
+            write_scaffold(scenario, tmp_path / scenario.stem)
+            packages.append(str(tmp_path / scenario.stem / scenario.stem))
+    assert len(packages) == len(SCENARIOS) >= 5
+    linted = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", *packages],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
     checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "shop"],
-        cwd=folder,
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *packages],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "Success: no issues found in 9 source files" in checked.stdout
+    assert f"Success: no issues found in {9 * len(packages)} source files" in checked.stdout
 
 
 def test_scaffold_never_replaces_a_users_folder(tmp_path: Path) -> None:
@@ -400,3 +414,28 @@ def test_relay_without_a_database_says_so_in_one_line(package: tuple[Path, Modul
     assert done.returncode == 1
     assert done.stderr.strip() == "shop.relay: set SHOP_DATABASE_URL to the system of record's SQLAlchemy URL"
     assert isinstance(redis.Redis, type)
+
+
+@pytest.mark.redis
+def test_writes_and_relay_on_sqlite(package: tuple[Path, ModuleType]) -> None:
+    from shop.settings import Stores
+
+    shop_reads = importlib.import_module("shop.reads")
+    shop_writes = importlib.import_module("shop.writes")
+    shop_relay = importlib.import_module("shop.relay")
+    client = redis_connect(resolve_url("redis"))
+    with scratch_database("sqlite://") as engine, scratch_prefix(client) as prefix:
+        _seed("sqlite", _url(engine))
+        stores = Stores(engine, client, prefix)
+        shop_relay.install_outbox(stores)
+        with engine.connect() as connection:
+            sku = connection.execute(sa.text("SELECT sku FROM product ORDER BY sku LIMIT 1")).scalar_one()
+        product = shop_reads.product_by_sku(stores, sku)
+        assert product is not None
+        for stock in (5, 6, 7):
+            updated = shop_writes.update_stock(stores, product.id, stock)
+            assert updated is not None and updated.stock == stock
+        assert shop_relay.run(stores, batch=2, once=True) == 3
+        raw = client.get(f"{prefix}shop:cache:product:sku:{key_part('string', sku)}")
+        assert raw is not None and raw.decode().split("|", 1)[1] == updated.to_json()
+        assert shop_reads.product_by_sku(stores, sku) == updated

@@ -36,6 +36,7 @@ class Column:
     name: str
     kind: str
     nullable: bool
+    field: str  # its Python name: the column name made an identifier (`last seen` → `last_seen`)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,27 @@ def _kind(spec: TableSpec, name: str) -> str:
 
 
 def _columns(spec: TableSpec, names: Sequence[str]) -> tuple[Column, ...]:
-    return tuple(Column(n, _kind(spec, n), spec.column(n).nullable) for n in names)
+    return tuple(
+        Column(n, _kind(spec, n), spec.column(n).nullable, f) for n, f in zip(names, identifiers(names), strict=True)
+    )
+
+
+def identifiers(names: Sequence[str]) -> list[str]:
+    """Python identifiers for column names, distinct, never a keyword or a leading digit."""
+    import keyword
+
+    taken: set[str] = {"stores", "row", "key", "cls", "self"}  # names the generated functions use
+    found: list[str] = []
+    for name in names:
+        base = re.sub(r"\W+", "_", name).strip("_") or "column"
+        if base[0].isdigit() or keyword.iskeyword(base) or base in taken:
+            base = f"{base}_"
+        ident, counter = base, 2
+        while ident in taken:
+            ident, counter = f"{base}{counter}", counter + 1
+        taken.add(ident)
+        found.append(ident)
+    return found
 
 
 def _compiled(statement: sa.ClauseElement, engine: str) -> str:
@@ -196,7 +217,8 @@ def _outbox(engine: str) -> tuple[tuple[str, ...], dict[str, str], sa.Table]:
             ),
             engine,
         ),
-        "pending": _compiled(pending, engine),
+        # SQLite's compiler adds an OFFSET parameter to every LIMIT; the relay binds none.
+        "pending": _compiled(pending, engine).replace(" OFFSET :param_1", ""),
         "done": _compiled(
             sa.update(table).where(table.c.id == sa.bindparam("key_id")).values(done_at=sa.bindparam("now")), engine
         ).replace(":key_id", ":id"),
@@ -216,17 +238,21 @@ def _outbox(engine: str) -> tuple[tuple[str, ...], dict[str, str], sa.Table]:
 def _write_sql(
     write_kind: WriteKind, table: sa.Table, spec: TableSpec, written: Sequence[str], engine: str
 ) -> dict[str, str]:
-    key = [table.c[n] == sa.bindparam(f"key_{n}") for n in spec.primary_key]
+    # Parameters are named by the columns' Python names: a column name need not be an identifier.
+    ident = dict(zip(table.c.keys(), identifiers(table.c.keys()), strict=True))
+    key = [table.c[n] == sa.bindparam(f"key_{ident[n]}") for n in spec.primary_key]
     everything = list(table.c)
     statements = {"before": _compiled(sa.select(*everything).where(*key).with_for_update(), engine)}
     if write_kind is WriteKind.INSERT:
         statements["write"] = _compiled(
-            sa.insert(table).values({c.name: sa.bindparam(c.name) for c in everything}).returning(*everything), engine
+            sa.insert(table).values({c.name: sa.bindparam(ident[c.name]) for c in everything}).returning(*everything),
+            engine,
         )
         del statements["before"]
     elif write_kind is WriteKind.UPDATE:
         statements["write"] = _compiled(
-            sa.update(table).where(*key).values({n: sa.bindparam(n) for n in written}).returning(*everything), engine
+            sa.update(table).where(*key).values({n: sa.bindparam(ident[n]) for n in written}).returning(*everything),
+            engine,
         )
     elif write_kind is WriteKind.DELETE:
         statements["write"] = _compiled(sa.delete(table).where(*key).returning(*everything), engine)
@@ -234,7 +260,7 @@ def _write_sql(
         from sqlalchemy.dialects import postgresql, sqlite
 
         insert = (postgresql.insert if engine == "postgresql" else sqlite.insert)(table).values(
-            {c.name: sa.bindparam(c.name) for c in everything}
+            {c.name: sa.bindparam(ident[c.name]) for c in everything}
         )
         rest = {c.name: insert.excluded[c.name] for c in everything if c.name not in spec.primary_key}
         statements["write"] = _compiled(

@@ -40,45 +40,57 @@ def _literal(value: object) -> str:
 
 def _module(scaffold: Scaffold, doc: str, imports: Iterable[str], body: str) -> str:
     head = f'"""{doc}"""\n\n' + _HEADER.format(model=scaffold.model) + "\nfrom __future__ import annotations\n\n"
-    return head + "\n".join(imports) + "\n\n\n" + body.rstrip("\n") + "\n"
-
-
-_TYPE_IMPORTS = [
-    "import uuid",
-    "from collections.abc import Mapping, Sequence",
-    "from datetime import date, datetime",
-    "from decimal import Decimal",
-    "from typing import Any, ClassVar",
-]
+    imports = list(imports)
+    if not imports:
+        return head + body.rstrip("\n") + "\n"
+    # isort's rule, so the package passes `ruff check`: two blank lines before a definition, else one.
+    gap = "\n\n\n" if body.startswith(("def ", "class ", "@")) else "\n\n"
+    return head + "\n".join(imports) + gap + body.rstrip("\n") + "\n"
 
 
 def _models(scaffold: Scaffold) -> str:
     blocks = []
     for cls in scaffold.classes:
-        fields = "\n".join(f"    {c.name}: {_annotation(c.kind, c.nullable)}" for c in cls.columns)
+        fields = "\n".join(f"    {c.field}: {_annotation(c.kind, c.nullable)}" for c in cls.columns)
         kinds = ", ".join(f"{c.name!r}: {c.kind!r}" for c in cls.columns)
+        names = ", ".join(f"{c.name!r}: {c.field!r}" for c in cls.columns)
         blocks.append(
             f"@dataclass(frozen=True)\nclass {cls.name}:\n"
             f'    """A row of {cls.entity} ({", ".join(c.name for c in cls.columns)})."""\n\n'
             f"{fields}\n\n"
-            f"    KINDS: ClassVar[dict[str, str]] = {{{kinds}}}\n\n"
+            f"    KINDS: ClassVar[dict[str, str]] = {{{kinds}}}\n"
+            f"    FIELDS: ClassVar[dict[str, str]] = {{{names}}}\n\n"
             "    @classmethod\n"
             f"    def from_mapping(cls, row: Mapping[Any, Any]) -> {cls.name}:\n"
             '        """From a result row or any mapping that has every column."""\n'
-            "        return cls(**{name: row[name] for name in cls.KINDS})\n\n"
+            "        return cls(**{field: row[column] for column, field in cls.FIELDS.items()})\n\n"
             "    @classmethod\n"
             f"    def from_json(cls, text: str) -> {cls.name}:\n"
             '        """From the JSON `to_json` writes (a cached answer, an outbox payload)."""\n'
             "        return cls.from_mapping(from_json(cls.KINDS, text))\n\n"
             "    def as_dict(self) -> dict[str, Any]:\n"
             '        """Column → value."""\n'
-            "        return {name: getattr(self, name) for name in self.KINDS}\n\n"
+            "        return {column: getattr(self, field) for column, field in self.FIELDS.items()}\n\n"
+            "    def as_params(self) -> dict[str, Any]:\n"
+            '        """Python name → value: the parameters of a write statement."""\n'
+            "        return {field: getattr(self, field) for field in self.FIELDS.values()}\n\n"
             "    def to_json(self) -> str:\n"
             '        """Compact JSON of the row."""\n'
             "        return to_json(self.KINDS, self.as_dict())\n"
         )
-    imports = [*_TYPE_IMPORTS[:1], "from collections.abc import Mapping", *_TYPE_IMPORTS[2:]]
-    imports += ["from dataclasses import dataclass", "", f"from {scaffold.package}.runtime import from_json, to_json"]
+    imports = [
+        "import uuid",
+        "from collections.abc import Mapping",
+        "from dataclasses import dataclass",
+        "from datetime import date, datetime",
+        "from decimal import Decimal",
+        "from typing import Any, ClassVar",
+        "",
+        f"from {scaffold.package}.runtime import from_json, to_json",
+        "",
+        "# Referenced by some annotations only (depending on the model's types).",
+        "_TYPES = (uuid.UUID, date, datetime, Decimal)",
+    ]
     return _module(
         scaffold,
         "Result rows as dataclasses, one per entity (and per pattern that reads fewer columns).",
@@ -238,11 +250,12 @@ def _reads(scaffold: Scaffold) -> str:
         "from typing import Any",
         "",
         f"from {scaffold.package}.models import {', '.join(used)}",
-        f"from {scaffold.package}.runtime import cached, fill, key_part, statement",
+        f"from {scaffold.package}.runtime import "
+        + ("cached, fill, key_part, statement" if any(r.cache for r in scaffold.reads) else "statement"),
         f"from {scaffold.package}.settings import Stores",
         f"from {scaffold.package}.sql import READS",
         "",
-        "__all__ = [" + ", ".join(repr(r.pattern) for r in scaffold.reads) + "]",
+        "__all__ = [" + ", ".join(repr(r.pattern) for r in sorted(scaffold.reads, key=lambda r: r.pattern)) + "]",
         "# Referenced by some signatures only (depending on the model's types).",
         "_TYPES = (uuid.UUID, date, datetime, Decimal, Sequence, json)",
     ]
@@ -253,15 +266,15 @@ def _reads(scaffold: Scaffold) -> str:
 
 
 def _key_args(write: Write) -> tuple[list[str], str]:
-    return [f"{c.name}: {_annotation(c.kind)}" for c in write.key], ", ".join(
-        f"'key_{c.name}': {c.name}" for c in write.key
+    return [f"{c.field}: {_annotation(c.kind)}" for c in write.key], ", ".join(
+        f"'key_{c.field}': {c.field}" for c in write.key
     )
 
 
 def _write(scaffold: Scaffold, write: Write) -> str:
     cls = write.result
     kinds = f"{cls}.KINDS"
-    key_kinds = _kinds_literal((f"key_{c.name}", c.kind) for c in write.key)
+    key_kinds = _kinds_literal((f"key_{c.field}", c.kind) for c in write.key)
     outbox = (
         "        if written is not None:\n"
         "            connection.execute(\n"
@@ -280,29 +293,34 @@ def _write(scaffold: Scaffold, write: Write) -> str:
     )
     if write.kind in (WriteKind.INSERT, WriteKind.UPSERT):
         signature = f"row: {cls}"
-        key = "    key: dict[str, Any] = {" + ", ".join(f"'key_{c.name}': row.{c.name}" for c in write.key) + "}\n"
-        params = "row.as_dict()"
-        param_kinds = kinds
+        key = "    key: dict[str, Any] = {" + ", ".join(f"'key_{c.field}': row.{c.field}" for c in write.key) + "}\n"
+        params = "row.as_params()"
+        row_class = next(c for c in scaffold.classes if c.name == cls)
+        param_kinds = _kinds_literal((c.field, c.kind) for c in row_class.columns)
         returns = cls
         if write.kind is WriteKind.INSERT:
             key, run_before = "", f"        before: {cls} | None = None\n"
+        if not write.outbox:  # nothing needs the row as it was
+            key, run_before = "", ""
     else:
         args, key_values = _key_args(write)
         extra = [
-            f"{c.name}: {_annotation(c.kind, c.nullable)}" for c in write.written if write.kind is WriteKind.UPDATE
+            f"{c.field}: {_annotation(c.kind, c.nullable)}" for c in write.written if write.kind is WriteKind.UPDATE
         ]
         signature = ", ".join([*args, *extra])
         key = f"    key: dict[str, Any] = {{{key_values}}}\n"
-        values = ", ".join(f"{c.name!r}: {c.name}" for c in write.written) if write.kind is WriteKind.UPDATE else ""
+        values = ", ".join(f"{c.field!r}: {c.field}" for c in write.written) if write.kind is WriteKind.UPDATE else ""
         params = f"{{**key, {values}}}" if values else "key"
         param_kinds = (
             _kinds_literal(
-                [*((f"key_{c.name}", c.kind) for c in write.key), *((c.name, c.kind) for c in write.written)]
+                [*((f"key_{c.field}", c.kind) for c in write.key), *((c.field, c.kind) for c in write.written)]
             )
             if values
             else key_kinds
         )
         returns = f"{cls} | None"
+        if not write.outbox and write.kind is not WriteKind.DELETE:
+            run_before = ""
     doc = f'    """{write.name}: {write.kind.value} {write.entity}'
     doc += (
         "; the row and its outbox event commit in one transaction, then the cached answers are invalidated."
@@ -334,22 +352,23 @@ def _write(scaffold: Scaffold, write: Write) -> str:
 
 def _writes(scaffold: Scaffold) -> str:
     used = sorted({w.result for w in scaffold.writes})
+    outbox = any(w.outbox for w in scaffold.writes)
+    body = "\n\n".join(_write(scaffold, w) for w in scaffold.writes) or "pass"
     imports = [
         "import uuid",
         "from datetime import date, datetime",
         "from decimal import Decimal",
-        "from typing import Any",
+        *(["from typing import Any"] if "Any" in body else []),
         "",
         *([f"from {scaffold.package}.models import {', '.join(used)}"] if used else []),
-        f"from {scaffold.package}.projection import invalidate",
+        *([f"from {scaffold.package}.projection import invalidate"] if outbox else []),
         f"from {scaffold.package}.runtime import statement",
         f"from {scaffold.package}.settings import Stores",
-        f"from {scaffold.package}.sql import OUTBOX, WRITES",
+        f"from {scaffold.package}.sql import " + ("OUTBOX, WRITES" if outbox else "WRITES"),
         "",
-        "__all__ = [" + ", ".join(repr(w.name) for w in scaffold.writes) + "]",
+        "__all__ = [" + ", ".join(repr(w.name) for w in sorted(scaffold.writes, key=lambda w: w.name)) + "]",
         "_TYPES = (uuid.UUID, date, datetime, Decimal)",
     ]
-    body = "\n\n".join(_write(scaffold, w) for w in scaffold.writes) or "pass"
     return _module(scaffold, "One function per write pattern on the relational system of record.", imports, body)
 
 
