@@ -314,6 +314,10 @@ while relay_batch(stores.database, OUTBOX[stores.engine], logged, batch=5, after
 
 
 def _relay(folder: Path, url: str, redis_url: str, prefix: str, kill_at: int) -> int:
+    return _start_relay(folder, url, redis_url, prefix, kill_at).wait(timeout=300)
+
+
+def _start_relay(folder: Path, url: str, redis_url: str, prefix: str, kill_at: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": str(folder),
@@ -321,7 +325,7 @@ def _relay(folder: Path, url: str, redis_url: str, prefix: str, kill_at: int) ->
         "SHOP_REDIS_URL": redis_url,
         "SHOP_KEY_PREFIX": prefix,
     }
-    return subprocess.run([sys.executable, "-c", DRIVER, str(kill_at)], env=env, timeout=300).returncode
+    return subprocess.Popen([sys.executable, "-c", DRIVER, str(kill_at)], env=env)
 
 
 @pytest.mark.postgresql
@@ -371,13 +375,19 @@ def test_relay_killed_between_apply_and_mark_loses_nothing(package: tuple[Path, 
         # Then two relays in turn, each killed with SIGKILL after applying a batch, and one to the end.
         assert _relay(folder, _url(engine), redis_url, prefix, 2) == -9
         assert _relay(folder, _url(engine), redis_url, prefix, 3) == -9
-        assert _relay(folder, _url(engine), redis_url, prefix, 0) == 0
+        # More writes, then two relays at once to the end: the second waits on the first's locked
+        # batch instead of overtaking it.
+        for _ in range(40):
+            product = rng.choice(products)
+            assert shop_writes.update_stock(stores, product.id, rng.randrange(0, 1000)) is not None
+        both = [_start_relay(folder, _url(engine), redis_url, prefix, 0) for _ in range(2)]
+        assert [relay.wait(timeout=300) for relay in both] == [0, 0]
 
         with engine.connect() as connection:
             outbox = connection.execute(
                 sa.text("SELECT id, entity, after, done_at, error FROM polyplan_outbox ORDER BY id")
             ).all()
-        assert len(outbox) == 61 and all(row.done_at is not None for row in outbox)
+        assert len(outbox) == 101 and all(row.done_at is not None for row in outbox)
         (parked,) = [row for row in outbox if row.error is not None]
         assert parked.entity == "Nope" and "no projection of entity 'Nope'" in parked.error
         # Every event applied; repeats only of the killed batches; first applications in id order.
