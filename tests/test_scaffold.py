@@ -449,3 +449,32 @@ def test_writes_and_relay_on_sqlite(package: tuple[Path, ModuleType]) -> None:
         raw = client.get(f"{prefix}shop:cache:product:sku:{key_part('string', sku)}")
         assert raw is not None and raw.decode().split("|", 1)[1] == updated.to_json()
         assert shop_reads.product_by_sku(stores, sku) == updated
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "POLYPLAN_DEBUG"} | {"NO_COLOR": "1", "COLUMNS": "300"}
+    command = [sys.executable, "-m", "polyplan", "scaffold", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+
+
+def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: Path) -> None:
+    done = _cli("scenarios/shop.yaml", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "scenarios/shop.yaml:118:5: access_patterns.2: warning: not scaffolded: Cart is stored in cache (redis) [PP811]",
+        "scenarios/shop.yaml:161:5: write_patterns.3: warning: not scaffolded: Cart is stored in cache (redis) [PP811]",
+    ]
+    assert "scaffolded shop: package shop (12 files)" in done.stdout
+
+
+def test_a_plan_without_postgresql_or_sqlite_is_one_coded_error(tmp_path: Path) -> None:
+    text = SHOP.read_text(encoding="utf-8").replace(
+        "relational_dialects: [postgresql, mysql, sqlite]", "relational_dialects: [mysql]"
+    )
+    model = tmp_path / "shop.yaml"
+    model.write_text(text.replace("options:\n", "engines: {relational: mysql}\noptions:\n", 1), encoding="utf-8")
+    done = _cli(str(model), "--out", str(tmp_path / "out"))
+    (line,) = done.stderr.splitlines()
+    assert done.returncode == 2 and line.startswith(f"{model}:") and line.endswith("[PP810]"), done.stderr
+    assert "options.relational_dialects: nothing to scaffold" in line
+    assert not (tmp_path / "out").exists()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import guarded, quiet, say
+from polyplan.cli.common import guarded, print_diagnostics, quiet, say
 
 
 @app.command()
@@ -30,7 +30,8 @@ def scaffold(
     """Write a typed data-access package for MODEL's plan to --out: reads, writes, outbox relay."""
     from polyplan.scaffold import write_scaffold
 
-    plan, files = guarded(lambda: write_scaffold(model, out, force=force))
+    plan, files, warnings = guarded(lambda: write_scaffold(model, out, force=force))
+    print_diagnostics(warnings)
     if not quiet():
         package = next(path.split("/")[0] for path in sorted(files) if path.endswith("/__init__.py"))
         say(f"scaffolded {plan.model.name}: package {package} ({len(files)} files) in {out}")

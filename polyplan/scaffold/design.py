@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.model.schema import Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
@@ -107,7 +108,7 @@ class Scaffold:
     writes: tuple[Write, ...]
     outbox_ddl: dict[str, tuple[str, ...]]
     outbox_sql: dict[str, dict[str, str]]
-    skipped: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]  # (model path, why the pattern has no function)
 
 
 def package_name(model: str) -> str:
@@ -277,11 +278,20 @@ def design_scaffold(plan: Plan) -> Scaffold:
     model = plan.model
     tables, _ = design_schema(plan)
     engines = tuple(e for e in SCAFFOLD_ENGINES if e in relational_dialects(model))
-    skipped: list[str] = []
-    if not engines:
-        return Scaffold(
-            model.name, package_name(model.name), (), (), (), (), {}, {}, ("no PostgreSQL or SQLite dialect",)
+    if not engines or not plan.records_in(Family.RELATIONAL):
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "PP810",
+                    "nothing to scaffold: the scaffold serves a relational system of record on PostgreSQL or "
+                    "SQLite, and this plan has "
+                    + ("no relational entity" if engines else "neither among options.relational_dialects"),
+                    "options.relational_dialects" if not engines else "entities",
+                    Severity.ERROR,
+                )
+            ]
         )
+    skipped: list[tuple[str, str]] = []
     builds: dict[str, EngineBuild] = {e: b for e, b in build_engines(plan, tables).items() if e in engines}
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
     relational = [n for n in plan.records_in(Family.RELATIONAL) if n in by_entity]
@@ -324,21 +334,28 @@ def design_scaffold(plan: Plan) -> Scaffold:
                     tuple((a, _kind(spec, c)) for a, _, c in parts),
                 )
             if cache_key is None:
-                skipped.append(f"{query.name}: its cache key is not filled from the query's parameters; read uncached")
+                skipped.append(
+                    (f"access_patterns.{query.name}", "its cache key is not filled from its parameters: read uncached")
+                )
         refreshable = bool(single and cache_key is not None and all(p.op == "eq" for p in params))
         refreshable = refreshable and all("value" not in f.model_fields_set for f in pattern.filters)
         reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key, refreshable))
-    skipped.extend(first.skipped)
+    skipped.extend((f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped)
+    for pattern in model.access_patterns:
+        decided = plan.entities.get(pattern.entity)
+        if decided is not None and decided.family is not Family.RELATIONAL:
+            where = f"{decided.family.value} ({decided.engine})"
+            skipped.append((f"access_patterns.{pattern.name}", f"{pattern.entity} is stored in {where}"))
     fed = {name for name, entity in plan.entities.items() if entity.projections}
     writes: list[Write] = []
-    for wanted in model.write_patterns:
+    for index, wanted in enumerate(model.write_patterns):
         if wanted.entity not in relational:
             decided = plan.entities.get(wanted.entity)
-            where = decided.family.value if decided else "no store"
-            skipped.append(f"{wanted.name}: {wanted.entity} is stored in {where}, not in the relational store")
+            where = f"{decided.family.value} ({decided.engine})" if decided else "no store"
+            skipped.append((f"write_patterns.{index}", f"{wanted.entity} is stored in {where}"))
             continue
         if wanted.kind is WriteKind.INCREMENT:
-            skipped.append(f"{wanted.name}: increments run as relational/<engine>/writes.sql writes them")
+            skipped.append((f"write_patterns.{index}", "an increment: run it as relational/<engine>/writes.sql has it"))
             continue
         spec = by_entity[wanted.entity]
         written = [

@@ -530,7 +530,8 @@ if __name__ == "__main__":
 
 
 def _init(scaffold: Scaffold) -> str:
-    skipped = "".join(f"- {s}\n" for s in scaffold.skipped) or "- nothing\n"
+    skipped = "".join(f"- {path}: {why}\n" for path, why in scaffold.skipped) or "- nothing\n"
+    skipped = skipped.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     doc = (
         f"Data access for the model {scaffold.model!r}, scaffolded by polyplan.\n\n"
         "reads: one function per access pattern; writes: one per write pattern; relay: the outbox relay;\n"
