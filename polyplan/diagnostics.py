@@ -128,6 +128,8 @@ CODES: dict[str, str] = {
     "PP807": "drop of a column or table",
     "PP808": "rename the running application breaks on",
     "PP809": "constraint validated while blocking writes",
+    "PP810": "nothing to scaffold",
+    "PP811": "pattern not scaffolded",
 }
 
 

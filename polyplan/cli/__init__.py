@@ -8,6 +8,7 @@ import sys
 from polyplan.cli import (
     diagram,
     planning,
+    scaffold,
     schema_change,
     seed,
     tune,
@@ -39,4 +40,4 @@ def main() -> None:
         sys.exit(EXIT_INTERNAL)
 
 
-__all__ = ["app", "diagram", "main", "planning", "schema_change", "seed", "tune", "validate"]
+__all__ = ["app", "diagram", "main", "planning", "scaffold", "schema_change", "seed", "tune", "validate"]

@@ -1,0 +1,398 @@
+"""What a scaffolded package contains, decided from the plan (pure).
+
+The read functions run exactly the SQL the relational target wrote to queries.sql (the same
+`Query` objects, from `build_engines`); the write statements are compiled by SQLAlchemy from the
+same per-dialect metadata schema.sql comes from; the cache keys and TTLs are the Redis design's
+(`polyplan.stores.cache.design`). Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+from polyplan.model.schema import Family, TypeName, WriteKind
+from polyplan.plan.ir import Plan
+from polyplan.stores.cache.design import Role
+from polyplan.stores.cache.design import _lookup_set as lookup_set
+from polyplan.stores.cache.design import design as cache_design
+from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.render import DIALECTS, EngineBuild, build_engines, column_for
+from polyplan.stores.relational.spec import TableKind, TableSpec
+from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
+
+# The dialects a scaffold runs on: the application's SQL must exist for the engine it connects to.
+SCAFFOLD_ENGINES = ("postgresql", "sqlite")
+OUTBOX_TABLE = "polyplan_outbox"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a result or a write, with its model type name."""
+
+    name: str
+    kind: str
+    nullable: bool
+    field: str  # its Python name: the column name made an identifier (`last seen` → `last_seen`)
+
+
+@dataclass(frozen=True)
+class ResultClass:
+    """A dataclass of the generated package: an entity's row, or the columns one pattern reads."""
+
+    name: str
+    entity: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of a read function: the query's bind name, its column's type and its op."""
+
+    name: str
+    kind: str
+    op: str
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """A cached answer: key template, TTL and which parameter (or row column) fills each part."""
+
+    template: str
+    ttl: int
+    parts: tuple[tuple[str, str, str], ...]  # (attribute, parameter, column), kind via the column
+    kinds: tuple[tuple[str, str], ...]  # attribute → type name
+
+
+@dataclass(frozen=True)
+class Read:
+    """One access pattern as a function."""
+
+    pattern: str
+    entity: str
+    result: str  # ResultClass name
+    single: bool  # a unique lookup: one row or None
+    params: tuple[Param, ...]
+    sql: dict[str, str]  # engine → text for sa.text (literal colons escaped)
+    cache: CacheKey | None
+    refreshable: bool  # the relay may write the new row as this pattern's answer
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write pattern as a function over one entity table."""
+
+    name: str
+    entity: str
+    kind: WriteKind
+    result: str  # the entity's ResultClass
+    key: tuple[Column, ...]  # primary key columns (update/delete/upsert address the row by them)
+    written: tuple[Column, ...]  # columns an update sets
+    sql: dict[str, dict[str, str]]  # engine → statement name → text
+    outbox: bool  # the entity feeds a projection: the write adds an outbox row
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """Everything the package renderer needs."""
+
+    model: str
+    package: str
+    engines: tuple[str, ...]
+    classes: tuple[ResultClass, ...]
+    reads: tuple[Read, ...]
+    writes: tuple[Write, ...]
+    outbox_ddl: dict[str, tuple[str, ...]]
+    outbox_sql: dict[str, dict[str, str]]
+    skipped: tuple[tuple[str, str], ...]  # (model path, why the pattern has no function)
+
+
+def package_name(model: str) -> str:
+    """A Python package name for the model: lower case, `_` for anything else, never a leading digit."""
+    name = re.sub(r"\W+", "_", model).strip("_").lower() or "app"
+    return f"app_{name}" if name[0].isdigit() else name
+
+
+def class_name(name: str) -> str:
+    """`order_line` / `OrderLine` → `OrderLine`."""
+    parts = re.split(r"[^0-9A-Za-z]+", name)
+    return "".join(p[:1].upper() + p[1:] for p in parts if p) or "Row"
+
+
+def escaped(sql: str) -> str:
+    """`sql` for `sa.text`: a colon inside a literal is escaped so it is not read as a parameter
+    (`sqltext.text_clause`'s rule, applied when the package is written)."""
+    return "".join(text.replace(":", "\\:") if kind is Piece.QUOTED else text for kind, text in pieces(sql))
+
+
+def _kind(spec: TableSpec, name: str) -> str:
+    kind = spec.column(name).attribute.type
+    return "json" if kind in (TypeName.LIST, TypeName.OBJECT) else kind.value
+
+
+def _columns(spec: TableSpec, names: Sequence[str]) -> tuple[Column, ...]:
+    return tuple(
+        Column(n, _kind(spec, n), spec.column(n).nullable, f) for n, f in zip(names, identifiers(names), strict=True)
+    )
+
+
+def identifiers(names: Sequence[str]) -> list[str]:
+    """Python identifiers for column names, distinct, never a keyword or a leading digit."""
+    import keyword
+
+    taken: set[str] = {"stores", "row", "key", "cls", "self"}  # names the generated functions use
+    found: list[str] = []
+    for name in names:
+        base = re.sub(r"\W+", "_", name).strip("_") or "column"
+        if base[0].isdigit() or keyword.iskeyword(base) or base in taken:
+            base = f"{base}_"
+        ident, counter = base, 2
+        while ident in taken:
+            ident, counter = f"{base}{counter}", counter + 1
+        taken.add(ident)
+        found.append(ident)
+    return found
+
+
+def _compiled(statement: sa.ClauseElement, engine: str) -> str:
+    return escaped(trim_lines(str(statement.compile(dialect=DIALECTS[engine].sa_dialect())).strip()))
+
+
+def _outbox_table(metadata: sa.MetaData) -> sa.Table:
+    """The outbox: one row per committed change of an entity that feeds a projection.
+
+    `done_at` is set when the relay has applied it; `error` parks an event the relay cannot apply
+    (a dead letter, kept with its reason). The partial index keeps the relay's scan small however
+    long the history grows.
+    """
+    table = sa.Table(
+        OUTBOX_TABLE,
+        metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("entity", sa.String(100), nullable=False),
+        sa.Column("op", sa.String(10), nullable=False),
+        sa.Column("before", sa.Text()),
+        sa.Column("after", sa.Text()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+        sa.Column("done_at", sa.DateTime(timezone=True)),
+        sa.Column("error", sa.Text()),
+    )
+    sa.Index(
+        f"ix_{OUTBOX_TABLE}_pending",
+        table.c.id,
+        postgresql_where=table.c.done_at.is_(None),
+        sqlite_where=table.c.done_at.is_(None),
+    )
+    return table
+
+
+def _outbox(engine: str) -> tuple[tuple[str, ...], dict[str, str], sa.Table]:
+    from polyplan.stores.relational.render import ddl_statements
+
+    metadata = sa.MetaData()
+    table = _outbox_table(metadata)
+    ddl = tuple(
+        s.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1).replace(
+            "CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1
+        )
+        for s in ddl_statements(metadata, engine)
+    )
+    pending = (
+        sa.select(table.c.id, table.c.entity, table.c.op, table.c.before, table.c.after)
+        .where(table.c.done_at.is_(None))
+        .order_by(table.c.id)
+        .limit(sa.bindparam("batch"))
+        .with_for_update()
+    )
+    statements = {
+        "insert": _compiled(
+            sa.insert(table).values(
+                entity=sa.bindparam("entity"),
+                op=sa.bindparam("op"),
+                before=sa.bindparam("before"),
+                after=sa.bindparam("after"),
+            ),
+            engine,
+        ),
+        # SQLite's compiler adds an OFFSET parameter to every LIMIT; the relay binds none.
+        "pending": _compiled(pending, engine).replace(" OFFSET :param_1", ""),
+        "done": _compiled(
+            sa.update(table).where(table.c.id == sa.bindparam("key_id")).values(done_at=sa.bindparam("now")), engine
+        ).replace(":key_id", ":id"),
+        "park": _compiled(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("key_id"))
+            .values(done_at=sa.bindparam("now"), error=sa.bindparam("error")),
+            engine,
+        ).replace(":key_id", ":id"),
+        "lag": _compiled(
+            sa.select(sa.func.count(), sa.func.min(table.c.created_at)).where(table.c.done_at.is_(None)), engine
+        ),
+    }
+    return ddl, statements, table
+
+
+def _write_sql(
+    write_kind: WriteKind, table: sa.Table, spec: TableSpec, written: Sequence[str], engine: str
+) -> dict[str, str]:
+    # Parameters are named by the columns' Python names: a column name need not be an identifier.
+    ident = dict(zip(table.c.keys(), identifiers(table.c.keys()), strict=True))
+    key = [table.c[n] == sa.bindparam(f"key_{ident[n]}") for n in spec.primary_key]
+    everything = list(table.c)
+    statements = {"before": _compiled(sa.select(*everything).where(*key).with_for_update(), engine)}
+    if write_kind is WriteKind.INSERT:
+        statements["write"] = _compiled(
+            sa.insert(table).values({c.name: sa.bindparam(ident[c.name]) for c in everything}).returning(*everything),
+            engine,
+        )
+        del statements["before"]
+    elif write_kind is WriteKind.UPDATE:
+        statements["write"] = _compiled(
+            sa.update(table).where(*key).values({n: sa.bindparam(ident[n]) for n in written}).returning(*everything),
+            engine,
+        )
+    elif write_kind is WriteKind.DELETE:
+        statements["write"] = _compiled(sa.delete(table).where(*key).returning(*everything), engine)
+    else:  # upsert: the dialect's own INSERT … ON CONFLICT on the primary key
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = (postgresql.insert if engine == "postgresql" else sqlite.insert)(table).values(
+            {c.name: sa.bindparam(ident[c.name]) for c in everything}
+        )
+        rest = {c.name: insert.excluded[c.name] for c in everything if c.name not in spec.primary_key}
+        statements["write"] = _compiled(
+            insert.on_conflict_do_update(index_elements=list(spec.primary_key), set_=rest).returning(*everything),
+            engine,
+        )
+    return statements
+
+
+def design_scaffold(plan: Plan) -> Scaffold:
+    """The package for `plan`'s relational system of record and its Redis cache projection."""
+    from polyplan.model.dialects import relational_dialects
+
+    model = plan.model
+    tables, _ = design_schema(plan)
+    engines = tuple(e for e in SCAFFOLD_ENGINES if e in relational_dialects(model))
+    if not engines or not plan.records_in(Family.RELATIONAL):
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "PP810",
+                    "nothing to scaffold: the scaffold serves a relational system of record on PostgreSQL or "
+                    "SQLite, and this plan has "
+                    + ("no relational entity" if engines else "neither among options.relational_dialects"),
+                    "options.relational_dialects" if not engines else "entities",
+                    Severity.ERROR,
+                )
+            ]
+        )
+    skipped: list[tuple[str, str]] = []
+    builds: dict[str, EngineBuild] = {e: b for e, b in build_engines(plan, tables).items() if e in engines}
+    by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
+    relational = [n for n in plan.records_in(Family.RELATIONAL) if n in by_entity]
+    classes: dict[str, ResultClass] = {}
+    for entity in relational:
+        spec = by_entity[entity]
+        classes[entity] = ResultClass(class_name(entity), entity, _columns(spec, [c.name for c in spec.columns]))
+    cache = cache_design(plan) if plan.projections_in(Family.CACHE) else None
+    cached = {p: k for k in (cache.keys if cache else ()) if k.role is Role.CACHED for p in k.serves}
+    reads: list[Read] = []
+    first = builds[engines[0]]
+    for query in first.queries:
+        pattern = next(p for p in model.access_patterns if p.name == query.name)
+        spec = by_entity[query.entity]
+        entity_class = classes[query.entity]
+        if tuple(query.columns) == tuple(c.name for c in entity_class.columns):
+            result = entity_class.name
+        else:
+            result = class_name(query.name) + "Row"
+            classes[f"{query.entity}.{query.name}"] = ResultClass(result, query.entity, _columns(spec, query.columns))
+        params = tuple(Param(p.name, _kind(spec, p.column), p.op) for p in query.params)
+        sql = {e: escaped(trim_lines(next(q.sql for q in builds[e].queries if q.name == query.name))) for e in engines}
+        single = lookup_set(model, pattern) is not None
+        key = cached.get(query.name)
+        cache_key: CacheKey | None = None
+        if key is not None and key.ttl_seconds:
+            by_attribute = {f.attribute: f for f in pattern.filters}
+            parts = []
+            for attribute in key.template.attributes:
+                column = column_for(spec, query.entity, attribute)
+                param = next((p.name for p in query.params if p.column == column), None)
+                if column is None or param is None or attribute not in by_attribute:
+                    break
+                parts.append((attribute, param, column))
+            else:
+                cache_key = CacheKey(
+                    key.template.render(),
+                    key.ttl_seconds,
+                    tuple(parts),
+                    tuple((a, _kind(spec, c)) for a, _, c in parts),
+                )
+            if cache_key is None:
+                skipped.append(
+                    (f"access_patterns.{query.name}", "its cache key is not filled from its parameters: read uncached")
+                )
+        refreshable = bool(single and cache_key is not None and all(p.op == "eq" for p in params))
+        refreshable = refreshable and all("value" not in f.model_fields_set for f in pattern.filters)
+        reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key, refreshable))
+    skipped.extend((f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped)
+    for pattern in model.access_patterns:
+        decided = plan.entities.get(pattern.entity)
+        if decided is not None and decided.family is not Family.RELATIONAL:
+            where = f"{decided.family.value} ({decided.engine})"
+            skipped.append((f"access_patterns.{pattern.name}", f"{pattern.entity} is stored in {where}"))
+    fed = {name for name, entity in plan.entities.items() if entity.projections}
+    writes: list[Write] = []
+    for index, wanted in enumerate(model.write_patterns):
+        if wanted.entity not in relational:
+            decided = plan.entities.get(wanted.entity)
+            where = f"{decided.family.value} ({decided.engine})" if decided else "no store"
+            skipped.append((f"write_patterns.{index}", f"{wanted.entity} is stored in {where}"))
+            continue
+        if wanted.kind is WriteKind.INCREMENT:
+            skipped.append((f"write_patterns.{index}", "an increment: run it as relational/<engine>/writes.sql has it"))
+            continue
+        spec = by_entity[wanted.entity]
+        written = [
+            c.name
+            for attribute in wanted.attributes
+            for c in spec.columns
+            if c.source == f"{wanted.entity}.{attribute}" or c.source.startswith(f"{wanted.entity}.{attribute}.")
+        ]
+        if wanted.kind is WriteKind.UPDATE and not written:
+            written = [c.name for c in spec.columns if c.name not in spec.primary_key]
+        statements = {
+            e: _write_sql(wanted.kind, builds[e].rendered.metadata.tables[spec.name], spec, written, e) for e in engines
+        }
+        writes.append(
+            Write(
+                wanted.name,
+                wanted.entity,
+                wanted.kind,
+                classes[wanted.entity].name,
+                _columns(spec, spec.primary_key),
+                _columns(spec, written),
+                statements,
+                wanted.entity in fed,
+            )
+        )
+    outbox_ddl: dict[str, tuple[str, ...]] = {}
+    outbox_sql: dict[str, dict[str, str]] = {}
+    for engine in engines:
+        outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
+    return Scaffold(
+        model.name,
+        package_name(model.name),
+        engines,
+        tuple(classes.values()),
+        tuple(reads),
+        tuple(writes),
+        outbox_ddl,
+        outbox_sql,
+        tuple(skipped),
+    )

@@ -1,0 +1,297 @@
+"""The runtime of a scaffolded application: value codec, cache-aside with a stampede guard, and
+the outbox relay loop.
+
+This module is copied verbatim (without this docstring) into every package `polyplan scaffold`
+writes, so it imports only the standard library, SQLAlchemy and redis-py; polyplan's own tests
+import it from here, so one source serves both.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import redis
+import sqlalchemy as sa
+
+# Characters left readable in key parts (polyplan's Redis key convention, keys.json).
+KEY_SAFE = "-._~@+=!$&'()*,;"
+# A cached value is "<version>|<json>": the version is the outbox id of the change that wrote it
+# (0 for a cache-aside fill), so a relay never replaces a newer answer with an older one.
+SET_IF_NEWER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local version = tonumber(string.match(current, '^(%d+)|'))
+  if version and version >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+# Releases a single-flight lock only when this caller still holds it.
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return moment.isoformat(timespec="milliseconds")
+
+
+def encode(kind: str, value: Any) -> Any:
+    """The JSON form of one column value of `kind` (a model type name)."""
+    if value is None:
+        return None
+    if kind == "decimal":
+        return str(value)
+    if kind in ("timestamp", "timestamptz"):
+        # Microseconds kept: a cached answer must equal what the database returns.
+        return value.isoformat()
+    if kind == "date":
+        return value.isoformat()
+    if kind == "uuid":
+        return str(value)
+    if kind == "binary":
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def decode(kind: str, value: Any) -> Any:
+    """A column value of `kind` back from its JSON form (`encode`'s inverse)."""
+    if value is None:
+        return None
+    if kind == "decimal":
+        return Decimal(value)
+    if kind in ("timestamp", "timestamptz"):
+        return datetime.fromisoformat(value)
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "uuid":
+        return uuid.UUID(value)
+    if kind == "binary":
+        return base64.b64decode(value)
+    return value
+
+
+def to_json(kinds: Mapping[str, str], row: Mapping[str, Any]) -> str:
+    """A row (column → value) as compact JSON, in the order of `kinds`."""
+    body = {name: encode(kind, row.get(name)) for name, kind in kinds.items()}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def from_json(kinds: Mapping[str, str], text: str) -> dict[str, Any]:
+    """`to_json`'s inverse: column → typed value."""
+    body = json.loads(text)
+    return {name: decode(kind, body.get(name)) for name, kind in kinds.items()}
+
+
+def key_part(kind: str, value: Any) -> str:
+    """One value inside a key name, percent-encoded so it cannot hold ':', '{' or '}'."""
+    if kind == "boolean":
+        text = "1" if value else "0"
+    elif kind == "float":
+        text = repr(float(value))
+    elif kind in ("timestamp", "timestamptz") and isinstance(value, datetime):
+        text = _iso(value)
+    else:
+        encoded = encode(kind, value)
+        text = encoded if isinstance(encoded, str) else json.dumps(encoded, separators=(",", ":"))
+    return quote(text, safe=KEY_SAFE)
+
+
+def fill(template: str, parts: Mapping[str, str]) -> str:
+    """A key name from a template such as `shop:cache:product:sku:<sku>` and encoded parts."""
+    for name, part in parts.items():
+        template = template.replace(f"<{name}>", part)
+    return template
+
+
+def payload(raw: bytes | str) -> str:
+    """The JSON of a cached value, without its version."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    return text.split("|", 1)[1]
+
+
+def cached(
+    client: redis.Redis,
+    key: str,
+    ttl: int,
+    load: Callable[[], str | None],
+    lock_ms: int = 2000,
+) -> str | None:
+    """Cache-aside read of one answer (its JSON), with single-flight on a miss.
+
+    A miss takes a short lock (SET NX PX); its holder loads from the system of record and fills
+    the key with SET NX (never over a newer value a relay wrote meanwhile), while the other
+    callers wait for the fill instead of all querying the database at once (a stampede). If the
+    holder dies or the answer does not exist, the waiters load it themselves after at most
+    `lock_ms`. Absent answers are not cached.
+    """
+    raw = client.get(key)
+    if raw is not None:
+        return payload(raw)
+    lock = f"{key}|lock"
+    token = uuid.uuid4().hex
+    if client.set(lock, token, nx=True, px=lock_ms):
+        try:
+            # Filled between our miss and our lock (by the previous holder): no second load.
+            raw = client.get(key)
+            if raw is not None:
+                return payload(raw)
+            value = load()
+            if value is not None:
+                client.set(key, f"0|{value}", ex=ttl, nx=True)
+            return value
+        finally:
+            client.eval(RELEASE_LOCK, 1, lock, token)
+    deadline = time.monotonic() + lock_ms / 1000
+    while time.monotonic() < deadline:
+        time.sleep(0.005)
+        raw = client.get(key)
+        if raw is not None:
+            return payload(raw)
+        if not client.exists(lock):
+            # The holder finished: it filled the key just before releasing, unless there was no answer.
+            raw = client.get(key)
+            return payload(raw) if raw is not None else load()
+    return load()
+
+
+def set_if_newer(client: redis.Redis, key: str, version: int, value: str, ttl: int) -> bool:
+    """Write `value` at `version` unless the key holds the same or a newer version."""
+    return bool(client.eval(SET_IF_NEWER, 1, key, str(version), value, str(ttl)))
+
+
+@dataclass(frozen=True)
+class Event:
+    """One outbox row: a committed change of one entity record, before and after (JSON text)."""
+
+    id: int
+    entity: str
+    op: str
+    before: str | None
+    after: str | None
+
+
+class UnknownEntity(Exception):
+    """An outbox event the relay has no projection for: parked with the reason, never dropped."""
+
+
+def relay_batch(
+    engine: sa.Engine,
+    statements: Mapping[str, str],
+    apply: Callable[[Event], None],
+    batch: int = 100,
+    after_apply: Callable[[Sequence[int]], None] | None = None,
+) -> int:
+    """Apply the oldest pending outbox events in id order and mark them done, in one transaction.
+
+    The batch stays locked (FOR UPDATE where the engine has it) until it is marked, so a second
+    relay waits rather than applying the same or later events out of order. A crash after
+    applying and before the commit leaves the events pending: the next run applies them again,
+    which the projection tolerates (deletes are idempotent, writes are versioned by event id).
+    `after_apply` runs between the two steps (a test's crash point). Returns the events handled.
+    """
+    with engine.begin() as connection:
+        rows = connection.execute(sa.text(statements["pending"]), {"batch": batch}).all()
+        done: list[int] = []
+        parked: list[tuple[int, str]] = []
+        for row in rows:
+            event = Event(int(row.id), str(row.entity), str(row.op), row.before, row.after)
+            try:
+                apply(event)
+            except UnknownEntity as error:
+                parked.append((event.id, str(error)))
+            else:
+                done.append(event.id)
+        if after_apply is not None:
+            after_apply([int(row.id) for row in rows])
+        now = datetime.now(UTC)
+        if done:
+            connection.execute(sa.text(statements["done"]), [{"id": i, "now": now} for i in done])
+        if parked:
+            connection.execute(sa.text(statements["park"]), [{"id": i, "now": now, "error": why} for i, why in parked])
+    return len(rows)
+
+
+def relay_lag(engine: sa.Engine, statements: Mapping[str, str]) -> tuple[int, float]:
+    """Pending events and the age in seconds of the oldest one (0 when none is pending)."""
+    with engine.connect() as connection:
+        count, oldest = connection.execute(sa.text(statements["lag"])).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    if isinstance(oldest, str):
+        oldest = datetime.fromisoformat(oldest)
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+
+
+def relay_forever(
+    engine: sa.Engine,
+    statements: Mapping[str, str],
+    apply: Callable[[Event], None],
+    batch: int = 100,
+    once: bool = False,
+    report: Callable[[str], None] = print,
+) -> int:
+    """Relay until stopped (or, with `once`, until nothing is pending); retry store errors with
+    exponential backoff. Prints each batch with the lag that remains. Returns the events handled."""
+    handled = 0
+    backoff = 0.1
+    while True:
+        try:
+            count = relay_batch(engine, statements, apply, batch)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, redis.RedisError) as error:
+            report(f"relay: {type(error).__name__}: {str(error).splitlines()[0]}; retrying in {backoff:.1f} s")
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+            continue
+        backoff = 0.1
+        handled += count
+        if count:
+            pending, lag = relay_lag(engine, statements)
+            report(f"relay: applied {count} events; pending {pending}, lag {lag:.3f} s")
+        elif once:
+            return handled
+        else:
+            time.sleep(0.2)
+
+
+def column_type(kind: str) -> sa.types.TypeEngine[Any]:
+    """The SQLAlchemy type that binds and reads a column of model type `kind` on every dialect."""
+    types: dict[str, sa.types.TypeEngine[Any]] = {
+        "uuid": sa.Uuid(),
+        "integer": sa.BigInteger(),
+        "float": sa.Float(),
+        "decimal": sa.Numeric(asdecimal=True),
+        "boolean": sa.Boolean(),
+        "date": sa.Date(),
+        "timestamp": sa.DateTime(),
+        "timestamptz": sa.DateTime(timezone=True),
+        "json": sa.JSON(),
+        "binary": sa.LargeBinary(),
+    }
+    return types.get(kind, sa.String())
+
+
+def statement(
+    sql: str, params: Mapping[str, str], columns: Mapping[str, str], expanding: Sequence[str] = ()
+) -> sa.TextClause | sa.TextualSelect:
+    """`sql` with typed parameters (name → kind) and, when it returns rows, typed result columns."""
+    clause = sa.text(sql).bindparams(
+        *(sa.bindparam(name, type_=column_type(kind), expanding=name in expanding) for name, kind in params.items())
+    )
+    if not columns:
+        return clause
+    return clause.columns(*(sa.column(name, column_type(kind)) for name, kind in columns.items()))
