@@ -18,8 +18,8 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.model.schema import Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
-from polyplan.stores.cache.design import _lookup_set as lookup_set
 from polyplan.stores.cache.design import design as cache_design
+from polyplan.stores.cache.sizing import lookup_set
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, build_engines, column_for
 from polyplan.stores.relational.spec import TableKind, TableSpec
