@@ -478,3 +478,24 @@ def test_a_plan_without_postgresql_or_sqlite_is_one_coded_error(tmp_path: Path) 
     assert done.returncode == 2 and line.startswith(f"{model}:") and line.endswith("[PP810]"), done.stderr
     assert "options.relational_dialects: nothing to scaffold" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_only_key_caches_are_read_cache_aside() -> None:
+    """A sorted set, capped list or table hash holds no GET-able answer: its pattern reads the
+    system of record (never a WRONGTYPE at run time) and PP811 says why."""
+    from polyplan.scaffold import scaffold
+    from tests.test_cache_read_models import read_models_plan
+
+    plan = read_models_plan()
+    files, diagnostics = scaffold(plan)
+    reads = next(text for path, text in files.items() if path.endswith("/reads.py"))
+    said = {d.path: d.message for d in diagnostics if d.code == "PP811"}
+    for pattern, structure in [
+        ("top_players", "sorted_set"),
+        ("all_flags", "table_hash"),
+        ("front_page", "capped_list"),
+    ]:
+        index = next(i for i, p in enumerate(plan.model.access_patterns) if p.name == pattern)
+        assert f"its cache is a {structure}" in said[f"access_patterns.{index}"], said
+        body = reads.split(f"def {pattern}(", 1)[1].split("\ndef ", 1)[0]
+        assert "cached(" not in body, body
