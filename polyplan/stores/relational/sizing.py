@@ -227,17 +227,29 @@ def _monotonic(table: TableSpec, columns: Sequence[str]) -> bool:
 
 
 def _pg_btree(
-    table: TableSpec, columns: Sequence[str], rows: float, keys: float, unique: bool, c: Constants
+    table: TableSpec,
+    columns: Sequence[str],
+    rows: float,
+    keys: float,
+    unique: bool,
+    c: Constants,
+    include: Sequence[str] = (),
 ) -> tuple[float, float]:
-    """(bytes, average bytes per row) of a B-tree over `columns` with `keys` distinct keys."""
+    """(bytes, average bytes per row) of a B-tree over `columns` (+ INCLUDE columns, which rule
+    out deduplication) with `keys` distinct keys."""
     if rows <= 0:
         return c["page_bytes"], 0.0
-    end, _ = _pg_columns(table, columns, c["index_tuple_header"])
+    end, _ = _pg_columns(table, [*columns, *include], c["index_tuple_header"])
     entry = _align(end, c["maxalign"]) + c["item_pointer"]
     per_row = entry
-    if not unique and keys < rows / 2:
-        # Deduplication: one posting list per key per leaf, each further row a 6-byte heap TID.
-        per_row = (keys * entry + (rows - keys) * c["posting_tid"]) / rows
+    repeats = rows / max(keys, 1.0)
+    if not unique and not include and repeats >= 2:
+        # Deduplication (PostgreSQL 13+): a key's rows share one posting-list tuple, a 6-byte heap
+        # TID each, up to a third of a page per tuple.
+        longest = max(2.0, math.floor((c["page_bytes"] / 3 - end) / c["posting_tid"]))
+        per_list = min(repeats, longest)
+        posting = _align(end + c["posting_tid"] * (per_list - 1), c["maxalign"]) + c["item_pointer"]
+        per_row = posting / per_list
     fill = c["btree_fill_build"] if _monotonic(table, columns) else c["btree_fill_random"]
     usable = (c["page_bytes"] - c["page_header"] - c["btree_special"]) * fill
     leaves = math.ceil(rows * per_row / usable)
@@ -255,8 +267,10 @@ def _pg_table(table: TableSpec, rows: float, distinct: _Distinct) -> TableSize:
         data += math.ceil(rows * toast / ((c["page_bytes"] - c["page_header"]) * c["toast_fill"])) * c["page_bytes"]
     indexes = []
     for name, columns, role, unique, share in _index_list(table, "postgresql"):
-        keys = rows * share if unique else distinct(table, columns, rows * share)
-        size, entry = _pg_btree(table, columns, rows * share, keys, unique, c)
+        include = [i for spec in table.indexes if spec.name == name for i in spec.include]
+        keys_only = [col for col in columns if col not in include]
+        keys = rows * share if unique else distinct(table, keys_only, rows * share)
+        size, entry = _pg_btree(table, keys_only, rows * share, keys, unique, c, include)
         indexes.append(IndexSize(name, tuple(columns), role, size, entry))
     row_bytes = data / rows if rows else heap_tuple + c["item_pointer"]
     return TableSize(table.name, "postgresql", rows, row_bytes, data, tuple(indexes))
@@ -348,8 +362,13 @@ NULL_SHARE_PARTIAL = 0.5
 class _Distinct:
     """Distinct keys of a column group (the index design's cardinalities when it has them)."""
 
-    def __init__(self, counts: Mapping[tuple[str, tuple[str, ...]], float] | None = None) -> None:
+    def __init__(
+        self,
+        counts: Mapping[tuple[str, tuple[str, ...]], float] | None = None,
+        parents: Mapping[str, float] | None = None,
+    ) -> None:
         self.counts = dict(counts or {})
+        self.parents = dict(parents or {})
 
     def __call__(self, table: TableSpec, columns: Sequence[str], rows: float) -> float:
         known = self.counts.get((table.name, tuple(columns)))
@@ -358,7 +377,13 @@ class _Distinct:
         product = 1.0
         for name in columns:
             attribute = table.column(name).attribute
-            product *= _column_distinct(attribute, rows)
+            parent = next((fk.ref_table for fk in table.foreign_keys if fk.columns == (name,)), None)
+            if parent is not None and parent in self.parents and not attribute.unique:
+                # Rows pick their parent at random: the parents some row points at.
+                space = max(1.0, self.parents[parent])
+                product *= space * (1.0 - math.exp(-rows / space))
+            else:
+                product *= _column_distinct(attribute, rows)
             if product >= rows:
                 return rows
         return product
@@ -377,19 +402,26 @@ def _column_distinct(attribute: Attribute, rows: float) -> float:
 
 
 def table_size(
-    table: TableSpec, rows: float, engine: str, distinct: Mapping[tuple[str, tuple[str, ...]], float] | None = None
+    table: TableSpec,
+    rows: float,
+    engine: str,
+    distinct: Mapping[tuple[str, tuple[str, ...]], float] | None = None,
+    parents: Mapping[str, float] | None = None,
 ) -> TableSize:
-    """`table`'s size holding `rows` rows on `engine` ("postgresql" or "mysql")."""
+    """`table`'s size holding `rows` rows on `engine` ("postgresql" or "mysql"). `distinct` gives
+    known distinct keys per (table, columns); `parents` the rows of referenced tables."""
     if engine == "postgresql":
-        return _pg_table(table, rows, _Distinct(distinct))
+        return _pg_table(table, rows, _Distinct(distinct, parents))
     if engine == "mysql":
         return _mysql_table(table, rows)
     raise ValueError(f"no sizing model for {engine}")
 
 
-def index_bytes(table: TableSpec, columns: Sequence[str], rows: float, keys: float, unique: bool) -> float:
-    """PostgreSQL bytes of one B-tree over `columns` holding `rows` rows with `keys` distinct keys."""
-    return _pg_btree(table, columns, rows, keys, unique, constants("postgresql"))[0]
+def index_bytes(
+    table: TableSpec, columns: Sequence[str], rows: float, keys: float, unique: bool, include: Sequence[str] = ()
+) -> float:
+    """PostgreSQL bytes of one B-tree over `columns` (+ `include`) holding `rows` rows, `keys` distinct."""
+    return _pg_btree(table, columns, rows, keys, unique, constants("postgresql"), include)[0]
 
 
 # --- rows per table ------------------------------------------------------------------------
