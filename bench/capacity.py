@@ -41,6 +41,7 @@ from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.render import build_metadata
 from polyplan.stores.relational.sizing import table_size
+from polyplan.stores.relational.spec import TableKind
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("shop", "saas", "social", "iot", "counters")
@@ -150,6 +151,7 @@ def run_scenario(name: str, engines: list[str], rows: int, judge_bytes: float) -
         rendered = build_metadata(tables, engine)
         loading = table_rows(tables, data, engine)
         started = time.perf_counter()
+        measured_total = 0.0  # every table's data and every index, matched to the estimate or not
         with scratch_database(url) as database:
             apply_sql(database, files[f"relational/{engine}/schema.sql"])
             with database.begin() as connection:
@@ -163,6 +165,7 @@ def run_scenario(name: str, engines: list[str], rows: int, judge_bytes: float) -
                         continue
                     measure = _pg_measure if engine == "postgresql" else _mysql_measure
                     data_bytes, indexes = measure(connection, spec.name)
+                    measured_total += data_bytes + sum(sum(sizes) for sizes in indexes.values())
                     estimate = table_size(spec, count, engine, parents=loaded)
                     found.append(
                         Ratio(
@@ -195,8 +198,23 @@ def run_scenario(name: str, engines: list[str], rows: int, judge_bytes: float) -
                                 measured >= judge_bytes,
                             )
                         )
+        model_total = sum(
+            table_size(spec, loaded[spec.name], engine, parents=loaded).total_bytes
+            for spec in tables
+            if loaded.get(spec.name)
+        )
+        # What capacity.md said before the sizing model: entity rows × payload bytes, no overhead,
+        # no indexes, no child or link tables.
+        payload = sum(
+            loaded.get(spec.name, 0) * plan.entities[spec.entity].profile.record_bytes
+            for spec in tables
+            if spec.kind is TableKind.ENTITY and spec.entity in plan.entities
+        )
         print(
-            f"# {name} on {engine}: {sum(loaded.values()):,} rows in {time.perf_counter() - started:.0f} s", flush=True
+            f"# {name} on {engine}: {sum(loaded.values()):,} rows in {time.perf_counter() - started:.0f} s; "
+            f"store total measured {_mib(measured_total)} MiB, model {model_total / measured_total:.2f}x, "
+            f"old payload-only capacity.md {payload / measured_total:.2f}x",
+            flush=True,
         )
     return found
 
