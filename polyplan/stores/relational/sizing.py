@@ -245,18 +245,39 @@ def _pg_btree(
     entry = _align(end, c["maxalign"]) + c["item_pointer"]
     per_row = entry
     repeats = rows / max(keys, 1.0)
-    if not unique and not include and repeats >= 2:
-        # Deduplication (PostgreSQL 13+): a key's rows share one posting-list tuple, a 6-byte heap
-        # TID each, up to a third of a page per tuple.
-        longest = max(2.0, math.floor((c["page_bytes"] / 3 - end) / c["posting_tid"]))
-        per_list = min(repeats, longest)
-        posting = _align(end + c["posting_tid"] * (per_list - 1), c["maxalign"]) + c["item_pointer"]
-        per_row = posting / per_list
+    if not unique and not include and repeats > 1.05:
+        per_row = _posting_bytes(end, repeats, c) / repeats
     fill = c["btree_fill_build"] if _monotonic(table, columns) else c["btree_fill_random"]
     usable = (c["page_bytes"] - c["page_header"] - c["btree_special"]) * fill
     leaves = math.ceil(rows * per_row / usable)
     inner = leaves / max(2.0, usable / entry)  # one downlink per leaf, the same width as an entry
     return (leaves + math.ceil(inner) + 1) * c["page_bytes"], per_row  # + the metapage
+
+
+def _posting_bytes(key_end: float, mean: float, c: Constants) -> float:
+    """Average bytes one key takes in a deduplicated B-tree (PostgreSQL 13+) when a key present
+    holds `mean` rows on average: one ordinary entry for a key with one row, else one posting-list
+    tuple with a 6-byte heap TID a row (up to a third of a page a tuple). Rows per key are taken
+    as Poisson (keys drawn at random), cut to the keys present."""
+    # The Poisson rate whose zero-truncated mean is `mean` (a few Newton steps from `mean`).
+    rate = mean
+    for _ in range(20):
+        value = rate / (1.0 - math.exp(-rate)) - mean
+        slope = (1.0 - math.exp(-rate) - rate * math.exp(-rate)) / (1.0 - math.exp(-rate)) ** 2
+        rate = max(1e-6, rate - value / max(slope, 1e-9))
+    longest = max(2.0, math.floor((c["page_bytes"] / 3 - key_end) / c["posting_tid"]))
+    limit = int(min(longest, mean + 8 * math.sqrt(mean) + 10))
+    total, weight = 0.0, 0.0
+    probability = math.exp(-rate)
+    for count in range(1, limit + 1):
+        probability *= rate / count
+        lists = 1 if count == 1 else count
+        tuple_bytes = _align(key_end + (c["posting_tid"] * (lists - 1) if count > 1 else 0), c["maxalign"])
+        total += probability * (tuple_bytes + c["item_pointer"])
+        weight += probability
+    if mean > longest:  # long posting lists: full tuples of `longest` TIDs
+        return mean / longest * (_align(key_end + c["posting_tid"] * (longest - 1), c["maxalign"]) + c["item_pointer"])
+    return total / max(weight, 1e-12)
 
 
 def _pg_table(table: TableSpec, rows: float, distinct: _Distinct) -> TableSize:
@@ -300,11 +321,12 @@ def _mysql_tree(records: float, record: float, fill: float, c: Constants) -> flo
     usable = (c["page_bytes"] - c["page_overhead"]) * fill
     leaves = max(1.0, math.ceil(records * record / max(record, usable - record / 2)))  # whole records a page
     inner = math.ceil(leaves / max(2.0, usable / record)) if leaves > 1 else 0.0
-    pages = leaves + inner
-    if pages > c["fragment_pages"]:
-        # Past 32 single pages a segment takes whole 64-page extents: on average part of one is free.
-        pages += c["extent_pages"] * c["extent_free_share"]
-    return pages * c["page_bytes"]
+    if leaves > c["fragment_pages"]:
+        # Past its first 32 single pages the leaf segment takes whole 64-page extents, which the
+        # size InnoDB reports counts in full; node pointers stay in their own (small) segment.
+        extents = math.ceil((leaves - c["fragment_pages"]) / c["extent_pages"])
+        leaves = c["fragment_pages"] + extents * c["extent_pages"]
+    return (leaves + inner) * c["page_bytes"]
 
 
 def _mysql_table(table: TableSpec, rows: float) -> TableSize:
@@ -313,6 +335,8 @@ def _mysql_table(table: TableSpec, rows: float) -> TableSize:
     others = [col.name for col in table.columns if col.name not in pk]
     record = _mysql_record(table, pk + others, c, c["system_columns"])
     fill = c["fill_sequential"] if _monotonic(table, pk) else c["fill_random"]
+    if table.kind is TableKind.LIST_CHILD:
+        fill = c["fill_grouped"]  # each parent's items arrive together at a random place
     data = _mysql_tree(rows, record, fill, c)
     indexes = [IndexSize("PRIMARY", tuple(pk), "primary key", data, record)]
     for name, columns, role, _unique, share in _index_list(table, "mysql"):
@@ -348,7 +372,7 @@ def _index_list(table: TableSpec, engine: str) -> list[tuple[str, list[str], str
     for index in table.indexes:
         if index.kind not in (IndexKind.BTREE, IndexKind.UNIQUE):
             continue
-        share = NULL_SHARE_PARTIAL if (index.where and engine == "postgresql") else 1.0
+        share = _where_share(table, index.where) if engine == "postgresql" else 1.0
         found.append((index.name, _index_columns(index, engine), "index", index.kind is IndexKind.UNIQUE, share))
     if engine == "mysql":
         for fk in table.foreign_keys:
@@ -357,8 +381,27 @@ def _index_list(table: TableSpec, engine: str) -> list[tuple[str, list[str], str
     return found
 
 
-# A partial index's share when the design does not say: the index design passes its own.
-NULL_SHARE_PARTIAL = 0.5
+# The share of rows a constant condition keeps when the model says nothing about its value.
+UNKNOWN_SHARE = 0.5
+
+
+def _where_share(table: TableSpec, where: Sequence[tuple[str, object]]) -> float:
+    """The share of rows a partial index holds: enum weights, the NULL share, a boolean's half."""
+    share = 1.0
+    for column, value in where:
+        attribute = table.column(column).attribute
+        values = value if isinstance(value, tuple) else (value,)
+        if all(v is None for v in values):
+            share *= NULL_SHARE
+        elif attribute.type is TypeName.ENUM and attribute.values:
+            weights = attribute.weights or [1.0] * len(attribute.values)
+            total = sum(weights) or 1.0
+            share *= sum(w for v, w in zip(attribute.values, weights, strict=False) if v in values) / total
+        elif attribute.type is TypeName.BOOLEAN:
+            share *= 0.5 * len(values)
+        else:
+            share *= UNKNOWN_SHARE
+    return min(1.0, share)
 
 
 class _Distinct:
