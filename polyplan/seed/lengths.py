@@ -49,8 +49,9 @@ _REALISTIC_MIN = {"a2": 2, "a3": 3, "phone": 12, "email": 16}
 _WORD = statistics.fmean(len(w) for w in WORDS)
 
 
-def expected_chars(attribute: Attribute, name: str = "") -> float:
-    """Average characters (bytes, for binary; JSON text for json) of one non-null value."""
+def expected_chars(attribute: Attribute, name: str = "", unique: bool = False) -> float:
+    """Average characters (bytes, for binary; JSON text for json) of one non-null value; `unique`
+    for a column that is a key on its own (the seeder then draws distinct values, as for `unique`)."""
     kind = attribute.type
     if kind is TypeName.ENUM:
         values = attribute.values or ["x"]
@@ -65,7 +66,7 @@ def expected_chars(attribute: Attribute, name: str = "") -> float:
         return 8.0
     limit = attribute.max_length
     cap = float(limit) if limit is not None else math.inf
-    distinct = attribute.unique or attribute.distinct is not None
+    distinct = unique or attribute.unique or attribute.distinct is not None
     real = realistic.kind_of(name, attribute)
     if real is not None and (limit is None or limit >= _REALISTIC_MIN.get(real, 4)):
         token = 1 + UNIQUE_TOKEN if distinct and real not in realistic.CODES else 0

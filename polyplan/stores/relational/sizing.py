@@ -97,6 +97,11 @@ def _leaf(column: str) -> str:
     return column
 
 
+def _keyed(table: TableSpec, column: str) -> bool:
+    """Whether `column` alone is the table's primary key or a unique rule (its values distinct)."""
+    return table.primary_key == (column,) or (column,) in table.uniques
+
+
 def _align(size: float, to: float) -> float:
     return math.ceil(size / to) * to if to > 1 else size
 
@@ -106,8 +111,8 @@ def _varlena_pg(payload: float) -> tuple[float, int]:
     return (1 + payload, 1) if payload <= 126 else (4 + payload, 4)
 
 
-def pg_value(attribute: Attribute, column: str) -> tuple[float, int]:
-    """(average stored bytes, alignment) of one non-null value on PostgreSQL."""
+def pg_value(attribute: Attribute, column: str, unique: bool = False) -> tuple[float, int]:
+    """(average stored bytes, alignment) of one non-null value on PostgreSQL (`unique`: a key alone)."""
     kind = attribute.type
     if kind is TypeName.INTEGER:
         width = attribute.bits // 8
@@ -128,10 +133,10 @@ def pg_value(attribute: Attribute, column: str) -> tuple[float, int]:
         # jsonb: a 4-byte header and 4-byte entries for each key and value, against the quotes,
         # colons and commas of the text: about the text's length (checked by bench/capacity.py).
         return _varlena_pg(4 + expected_chars(attribute, column))
-    return _varlena_pg(expected_chars(attribute, column))  # strings, text, enums (varchar), bytea
+    return _varlena_pg(expected_chars(attribute, column, unique))  # strings, text, enums (varchar), bytea
 
 
-def mysql_value(attribute: Attribute, column: str) -> tuple[float, float]:
+def mysql_value(attribute: Attribute, column: str, unique: bool = False) -> tuple[float, float]:
     """(average stored bytes, length-prefix bytes) of one non-null value on InnoDB (DYNAMIC)."""
     kind = attribute.type
     if kind is TypeName.INTEGER:
@@ -149,7 +154,7 @@ def mysql_value(attribute: Attribute, column: str) -> tuple[float, float]:
     if kind is TypeName.DECIMAL:
         whole, fraction = numeric_digits(attribute, declared=True)
         return float(_mysql_decimal(whole) + _mysql_decimal(fraction)), 0.0
-    chars = expected_chars(attribute, column)
+    chars = expected_chars(attribute, column, unique)
     declared = attribute.max_length
     # Two length bytes when the column may hold more than 255 bytes and the value is over 127.
     wide = declared is None or declared * 4 > 255 or kind in (TypeName.TEXT, TypeName.JSON, TypeName.BINARY)
@@ -171,7 +176,7 @@ def _pg_columns(table: TableSpec, names: Sequence[str], start: float) -> tuple[f
     offset = start
     for name in names:
         column = table.column(name)
-        size, align = pg_value(column.attribute, _leaf(name))
+        size, align = pg_value(column.attribute, _leaf(name), _keyed(table, name))
         share = NULL_SHARE if column.nullable else 0.0
         offset = (1 - share) * (_align(offset, align) + size) + share * offset
     return offset, offset - start
@@ -308,7 +313,7 @@ def _mysql_record(table: TableSpec, columns: Sequence[str], c: Constants, extra:
     size = c["record_header"] + math.ceil(nullable / 8) + extra + c["directory_per_record"]
     for name in columns:
         column = table.column(name)
-        value, prefix = mysql_value(column.attribute, name)
+        value, prefix = mysql_value(column.attribute, name, _keyed(table, name))
         if value > c["off_page_over"]:
             value = c["off_page_pointer"]  # DYNAMIC: a long value lives off-page, 20-byte pointer
         share = NULL_SHARE if column.nullable else 0.0
@@ -324,7 +329,8 @@ def _mysql_tree(records: float, record: float, fill: float, c: Constants) -> flo
     if leaves > c["fragment_pages"]:
         # Past its first 32 single pages the leaf segment takes whole 64-page extents, which the
         # size InnoDB reports counts in full; node pointers stay in their own (small) segment.
-        extents = math.ceil((leaves - c["fragment_pages"]) / c["extent_pages"])
+        # It takes a new extent once less than 1/8 of what it reserved is free (FSEG_FILLFACTOR).
+        extents = math.ceil((leaves - c["fragment_pages"]) * c["segment_reserve"] / c["extent_pages"])
         leaves = c["fragment_pages"] + extents * c["extent_pages"]
     return (leaves + inner) * c["page_bytes"]
 
