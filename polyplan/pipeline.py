@@ -121,7 +121,9 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files["plan.json"] = render_plan_json(plan, stores, diagnostics)
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
-    files["capacity.md"] = render_capacity_md(plan, stores, diagnostics)
+    relational_design = designs.get(Family.RELATIONAL)
+    tables = relational_design.tables if relational_design is not None else ()
+    files["capacity.md"] = render_capacity_md(plan, stores, diagnostics, tables)
     files.update(diagram_files(plan))
     # Last: the report shows every other artifact (and lists them).
     files[REPORT] = render_report(plan, files, diagnostics, designs.get(Family.RELATIONAL))

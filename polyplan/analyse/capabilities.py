@@ -35,6 +35,9 @@ class Capability(BaseModel):
     consistency: dict[str, float]
     lifecycle: dict[str, float]
     features: frozenset[str]
+    # Storage constants of the engine's sizing model (polyplan.stores.relational.sizing); the
+    # profile's comments say where each comes from.
+    sizing: dict[str, float] = {}
 
     def has(self, feature: str) -> bool:
         """Whether the emitter may use `feature` on this engine."""

@@ -87,9 +87,9 @@ def render_report(
             svg = erd_svg(build_graph(plan, store), entity_anchors, f"svg-erd-{index}")
             diagrams.append(Diagram(anchor("erd-store", index), store, Markup(svg)))
     years = capacity_years(plan)
-    per_store = store_bytes(plan)
+    per_store = store_bytes(plan, relational.tables if relational is not None else ())
     bars = [(store, per_store[store][-1], human(per_store[store][-1], byte_units=True)) for store in sorted(per_store)]
-    chart = bar_chart_svg(f"Payload per store at year {years[-1]:g}", bars, "svg-capacity")
+    chart = bar_chart_svg(f"Size per store at year {years[-1]:g} (capacity.md)", bars, "svg-capacity")
     sections = [(key, title, _markdown(path, files[path])) for key, title, path in _MARKDOWN if path in files]
     template = _environment().get_template("report.html.j2")
     return template.render(

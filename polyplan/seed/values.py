@@ -33,6 +33,8 @@ DEFAULT_LIST_ITEMS = 5
 # test data is fast to make and to load whatever the model says.
 MAX_TEXT_WORDS = 300
 MAX_BINARY_BYTES = 256
+MAX_JSON_KEYS = 1000
+JSON_PAIR_CHARS = 14.5
 MAX_LIST_ITEMS = 10
 MAX_POOL = 10_000
 _BASE36 = string.digits + string.ascii_lowercase
@@ -575,7 +577,9 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
     if kind in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ):
         return lambda: _timestamp(kind, rng.randrange(SPAN_DAYS * 86_400))
     if kind is TypeName.JSON:
-        keys = max(1, min(20, (attribute.avg_length or 60) // 30))
+        # Pairs of about JSON_PAIR_CHARS characters (`"k7": 512, ` / `"k8": "cedar", `) adding up to
+        # avg_length, the size the sizing models assume (polyplan.seed.lengths).
+        keys = max(1, min(MAX_JSON_KEYS, round(((attribute.avg_length or 60) - 2) / JSON_PAIR_CHARS)))
 
         def make_json() -> dict[str, Any]:
             return {f"k{i}": (rng.randint(0, 999) if i % 2 else rng.choice(WORDS)) for i in range(keys)}

@@ -45,6 +45,7 @@ from polyplan.model.schema import (
     WriteKind,
 )
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational import sizing
 from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
 from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_loss
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
@@ -830,8 +831,12 @@ def _metrics(ctx: _Context, table: TableSpec, candidate: Candidate, benefit: flo
         size = load.pages / 128.0 * 32.0
     elif candidate.kind is IndexKind.FULLTEXT:
         size = load.rows * share * _key_bytes(table, [c.name for c in candidate.columns]) * 0.6
-    else:
-        size = load.rows * share * _entry_bytes(ctx, table, candidate) / INDEX_FILL
+    else:  # the PostgreSQL sizing model, as capacity.md counts it (random inserts, deduplication)
+        rows = max(1.0, load.rows * share)
+        columns = [c.name for c in candidate.columns]
+        keys = ctx.card.group(table.name, columns, bound=rows)
+        unique = candidate.kind is IndexKind.UNIQUE
+        size = sizing.index_bytes(table, columns, rows, keys, unique, candidate.include)
     touched = _indexed(candidate)
     writes = _touching_writes(load, touched) * (share if candidate.where else 1.0)
     # A B-tree write costs more the wider its entries: more leaf pages to fill, split and log.
