@@ -81,9 +81,14 @@ def _data_text(text: str, engine: str) -> str:
     return MAKERS[engine](replanned(text))
 
 
-def store_data(tests_dir: Path, engine: str) -> dict[str, Any]:
-    """The test data of `engine` (cassandra, elasticsearch, opensearch) for the plan folder whose
-    `tests/` is `tests_dir`, as its generated test module reads it (a fresh copy on each call)."""
-    text = (tests_dir / "data" / MODEL_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(_data_text(text, engine))
+def data_of(model_text: str, engine: str) -> dict[str, Any]:
+    """The test data of `engine` (cassandra, elasticsearch, opensearch) made from the text of a
+    `model.json` (a fresh copy on each call)."""
+    data: dict[str, Any] = json.loads(_data_text(model_text, engine))
     return data
+
+
+def store_data(tests_dir: Path, engine: str) -> dict[str, Any]:
+    """The test data of `engine` for the plan folder whose `tests/` is `tests_dir`, as its
+    generated test module reads it."""
+    return data_of((tests_dir / "data" / MODEL_FILE).read_text(encoding="utf-8"), engine)
