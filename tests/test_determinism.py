@@ -20,13 +20,19 @@ from tests.conftest import ROOT, SCENARIOS
 
 SEEDS = ("0", "1", "2", "3", "42", "4242")
 
-# Prints {scenario: {path: sha256}} for every scenario named on the command line.
+# Prints {scenario: {path: sha256}} for every scenario named on the command line; with them the
+# data the wide-column and search tests make from tests/data/model.json when they run.
 _DIGESTS = """
 import hashlib, json, sys
 from polyplan.pipeline import plan_file, render
+from polyplan.validate.store_data import MAKERS, MODEL_FILE, data_of
 out = {}
 for path in sys.argv[1:]:
     files, _ = render(plan_file(path))
+    for engine in MAKERS:
+        if f"tests/test_{engine}.py" in files:
+            data = data_of(files[f"tests/data/{MODEL_FILE}"], engine)
+            files[f"(made by the tests) {engine} data"] = json.dumps(data, sort_keys=True)
     out[path] = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(files.items())}
 print(json.dumps(out))
 """

@@ -41,6 +41,7 @@ from polyplan.testkit import resolve_url
 from polyplan.validate.encryption import ENCRYPTION_FILE, EncryptionHarness
 from polyplan.validate.relational import Harness
 from polyplan.validate.security import SecurityHarness
+from polyplan.validate.store_data import store_data
 from tests.conftest import ROOT
 
 ENGINES = ("sqlite", "postgresql", "mysql")
@@ -642,7 +643,7 @@ def test_search_erasure_script_deletes_the_subjects_documents_only(tmp_path: Pat
     (tmp_path / "social.yaml").write_text(text, encoding="utf-8")
     write_plan(tmp_path / "social.yaml", tmp_path / "plan")
     folder = tmp_path / "plan" / "opensearch"
-    docs = json.loads((tmp_path / "plan" / "tests" / "data" / "opensearch.json").read_text(encoding="utf-8"))
+    docs = store_data(tmp_path / "plan" / "tests", "opensearch")
     posts = docs["indexes"]["post"]["docs"]
     url = resolve_url("opensearch")
     client = connect(url)
@@ -752,7 +753,7 @@ def test_cassandra_erasure_script_deletes_the_subjects_rows_only(tmp_path: Path)
     (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
     write_plan(tmp_path / "m.yaml", tmp_path / "plan")
     folder = tmp_path / "plan" / "cassandra"
-    data = json.loads((tmp_path / "plan" / "tests" / "data" / "cassandra.json").read_text(encoding="utf-8"))
+    data = store_data(tmp_path / "plan" / "tests", "cassandra")
     records = data["entities"]["Activity"]["records"]
     url = resolve_url("cassandra")
     cluster, session = connect(url)

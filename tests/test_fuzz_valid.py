@@ -39,6 +39,7 @@ from polyplan.diagnostics import DiagnosticError
 from polyplan.emit.writer import write_tree
 from polyplan.pipeline import plan_text, render
 from polyplan.testkit import ENGINES
+from polyplan.validate.store_data import MAKERS, MODEL_FILE, data_of
 
 LONG = os.environ.get("POLYPLAN_FUZZ") == "long"
 MODELS = 1_200 if LONG else 240
@@ -502,6 +503,11 @@ def plan_one(model: dict[str, Any], results: Results) -> None:
     elapsed = time.perf_counter() - started
     results.slowest = max(results.slowest, elapsed)
     assert elapsed < MAX_SECONDS, f"planning took {elapsed:.1f} s\n---\n{text}"
+    # The wide-column and search data is made when their tests run, from tests/data/model.json:
+    # made here too, so that a model whose data cannot be made fails here, as it did in planning.
+    for engine in MAKERS:
+        if f"tests/test_{engine}.py" in files:
+            assert data_of(files[f"tests/data/{MODEL_FILE}"], engine), f"{engine}\n---\n{text}"
     results.planned.append((text, frozenset(path for path in files if path.startswith("tests/test_"))))
 
 

@@ -28,7 +28,6 @@ explained by the run's own skip message; on MongoDB every required field has a r
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -41,6 +40,7 @@ from polyplan.emit.writer import write_tree
 from polyplan.pipeline import render
 from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
+from polyplan.validate.store_data import store_data
 from polyplan.validate.store_mutations import StoreMutation, judged, store_mutations
 from tests.conftest import SCENARIOS, planned
 from tests.test_opensearch_design import opensearch_scenario, opensearch_text
@@ -130,7 +130,7 @@ def selected(folders: dict[str, Path], engine: str) -> list[tuple[str, StoreMuta
 
 def _unmatched(folder: Path, mutation: StoreMutation) -> bool:
     """Whether the generated data of the mutated pattern holds documents its full text cannot match."""
-    data = json.loads((folder / "tests" / "data" / f"{mutation.engine}.json").read_text(encoding="utf-8"))
+    data = store_data(folder / "tests", mutation.engine)
     return any(bool(index["cases"].get(mutation.target, {}).get("unmatched")) for index in data["indexes"].values())
 
 

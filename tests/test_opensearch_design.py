@@ -33,6 +33,7 @@ from polyplan.stores.search.engines import ELASTICSEARCH, OPENSEARCH, engine_nam
 from polyplan.stores.search.mapping import FieldUse, field_mapping
 from polyplan.stores.search.queries import template_source
 from polyplan.stores.search.runs import load_setup
+from polyplan.stores.search.testgen import data_text
 from tests.conftest import SCENARIOS, planned
 from tests.test_search_design import EVENTS
 
@@ -345,11 +346,12 @@ def test_setup_script_is_standalone(events_files: dict[str, str]) -> None:
 
 def test_generated_tests_are_named_for_validate(events: SearchDesign) -> None:
     artifacts = Target().emit(opensearch_text(EVENTS))
-    assert set(artifacts.tests) == {"test_opensearch.py", "data/opensearch.json"}
+    assert set(artifacts.tests) == {"test_opensearch.py", "data/model.json"}
     text = artifacts.tests["test_opensearch.py"]
     assert "import opensearchpy" in text and "import elasticsearch" not in text
     assert 'resolve_url("opensearch")' in text and "ISM policy check skipped" in text
-    data = json.loads(artifacts.tests["data/opensearch.json"])
+    plan = opensearch_text(EVENTS)
+    data = json.loads(data_text(plan, design_search(plan)))  # what the generated test makes when it runs
     assert {alias: index["rollover"] for alias, index in data["indexes"].items()} == {
         "article": False,
         "log_event": True,

@@ -613,5 +613,5 @@ def test_emit_is_deterministic() -> None:
         "cassandra/writes.json",
         "cassandra/design.json",
     }
-    assert set(first.tests) == {"test_cassandra.py", "data/cassandra.json"}
+    assert set(first.tests) == {"test_cassandra.py", "data/model.json"}
     assert first.summary["keyspace"] == "wc_social"

@@ -75,10 +75,12 @@ def test_generated_cassandra_tests_pass(tmp_path: Path, server: Any, name: str, 
 def test_a_failing_run_still_drops_its_keyspace(tmp_path: Path, server: Any) -> None:
     # One expectation made wrong: the generated checks fail, and the keyspace must go all the same.
     out = _write(tmp_path, "wc_telemetry", OWN_MODELS["wc_telemetry"])
-    data_file = out / "tests" / "data" / "cassandra.json"
-    data = json.loads(data_file.read_text(encoding="utf-8"))
-    data["tables"]["device_by_id"]["rows"] += 1
-    data_file.write_text(json.dumps(data), encoding="utf-8")
+    # The data is made when the module is imported (polyplan.validate.store_data): changed right after.
+    module = out / "tests" / "test_cassandra.py"
+    line = 'DATA = store_data(HERE, "cassandra")'
+    text = module.read_text(encoding="utf-8")
+    assert line in text
+    module.write_text(text.replace(line, line + '\nDATA["tables"]["device_by_id"]["rows"] += 1', 1), encoding="utf-8")
     before = _left(server, out)
     env = dict(os.environ, POLYPLAN_CASSANDRA_URL=resolve_url("cassandra"), POLYPLAN_REQUIRE="cassandra")
     result = subprocess.run(

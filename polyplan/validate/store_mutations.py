@@ -5,7 +5,8 @@ require the generated tests of that store to fail and name what was broken.
 A generator bug is usually consistent: a wrong TTL lands in `schema.cql` *and* `design.json`, a
 wrong key template in the template *and* every command that uses it. So each mutation edits
 every artifact that carries the value, and only the model-derived data of the generated tests
-(`tests/data/*.json`, written from the model, never from the artifacts) can tell. The relational
+(`tests/data/*.json`, or for Cassandra and search made from `tests/data/model.json` when the
+tests run: from the model, never from the artifacts) can tell. The relational
 counterpart is `polyplan.validate.mutations`.
 """
 

@@ -198,10 +198,11 @@ import pytest
 from polyplan.stores.search import connect
 from polyplan.stores.search.field_oracle import mapping_problems
 from polyplan.testkit import resolve_url
+from polyplan.validate.store_data import store_data
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent / "elasticsearch"
-DATA = json.loads((HERE / "data" / "elasticsearch.json").read_text(encoding="utf-8"))
+DATA = store_data(HERE, "elasticsearch")  # made from data/model.json by the generator that planned it
 INDEXES = sorted(DATA["indexes"])
 CASES = [(alias, pattern) for alias in INDEXES for pattern in sorted(DATA["indexes"][alias]["cases"])]
 
@@ -276,10 +277,11 @@ import pytest
 from polyplan.stores.search import connect_opensearch as connect
 from polyplan.stores.search.field_oracle import mapping_problems
 from polyplan.testkit import resolve_url
+from polyplan.validate.store_data import store_data
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent / "opensearch"
-DATA = json.loads((HERE / "data" / "opensearch.json").read_text(encoding="utf-8"))
+DATA = store_data(HERE, "opensearch")  # made from data/model.json by the generator that planned it
 INDEXES = sorted(DATA["indexes"])
 CASES = [(alias, pattern) for alias in INDEXES for pattern in sorted(DATA["indexes"][alias]["cases"])]
 ISM = "/_plugins/_ism"

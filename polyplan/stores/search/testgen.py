@@ -1,6 +1,7 @@
-"""Search design → generated pytest file and its data (pure).
+"""Search design → generated pytest file, and the data it makes when it runs (pure).
 
-The data file holds the seeded documents (from `polyplan.seed.generate`, with the hot groups of
+The data is not written at plan time: the generated test makes it from `tests/data/model.json`
+through `polyplan.validate.store_data`, which calls `data_text` here. It holds the seeded documents (from `polyplan.seed.generate`, with the hot groups of
 `polyplan.seed.discriminating`) and, for every search pattern, the parameters of one run plus
 what it must return: the id of the document the parameters were taken from, the ids every
 filter other than full text allows (so a pattern without full text must return exactly that
@@ -31,6 +32,7 @@ from polyplan.stores.search.mapping import NORMALIZER
 from polyplan.stores.search.oracle import OUTSIDE, answer, cannot_match, has_words, tokens, widened
 from polyplan.stores.search.oracle import comparable as _comparable
 from polyplan.stores.search.queries import SearchQuery
+from polyplan.validate.store_data import MODEL_FILE, model_json
 
 SEED_ROWS = 40  # per entity: enough for every filter to match something, small enough to stay fast
 FIRST_VERSION = 10
@@ -353,16 +355,21 @@ def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
     return {"indexes": indexes, "model": model.name}
 
 
+def data_text(plan: Plan, design: SearchDesign) -> str:
+    """The generated test's data as JSON text (what `polyplan.validate.store_data` hands it)."""
+    return data_json(test_data(plan, design))
+
+
 def render_tests(plan: Plan, design: SearchDesign) -> dict[str, str]:
-    """Generated test file and data file of the design's engine, keyed by path under OUT/tests/.
+    """Generated test file of the design's engine and the model file it makes its data from,
+    keyed by path under OUT/tests/.
 
     The file is named `test_<engine>.py` so that `polyplan validate OUT --engine <engine>` finds it.
     """
     if not design.indexes:
         return {}
     engine = design.engine
-    data = test_data(plan, design)
     return {
         f"test_{engine.name}.py": engine.test_template.replace("@MODEL@", plan.model.name),
-        f"data/{engine.name}.json": data_json(data),
+        f"data/{MODEL_FILE}": model_json(plan),
     }

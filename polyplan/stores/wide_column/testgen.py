@@ -1,6 +1,7 @@
-"""Wide-column design → generated pytest file and its data (pure).
+"""Wide-column design → generated pytest file, and the data it makes when it runs (pure).
 
-The data file holds the seeded records (from `polyplan.seed.generate`) in JSON form, which table
+The data is not written at plan time: the generated test makes it from `tests/data/model.json`
+through `polyplan.validate.store_data`, which calls `data_text` here. It holds the seeded records (from `polyplan.seed.generate`) in JSON form, which table
 each record belongs in, and for every pattern the bind sets of one run (one per bucket or IN
 value, as the read plan says) with what it must return: the rows the filters allow, and the
 sort values of the first `limit` of them. Beside them: a spare record per entity (generated with
@@ -43,6 +44,7 @@ from polyplan.stores.wide_column.estimate import unique_sets
 from polyplan.stores.wide_column.runtime import bucket_value, buckets_between, next_bucket, prefix_end, time_bucket
 from polyplan.stores.wide_column.values import canonical, to_json
 from polyplan.stores.wide_column.writes import operations
+from polyplan.validate.store_data import MODEL_FILE, model_json
 
 SEED_ROWS = 40
 # Generated beyond the loaded records (their unique values are free to write): at most the
@@ -528,10 +530,11 @@ from polyplan.stores.wide_column import connect
 from polyplan.stores.wide_column.cql import quote, retarget, split_statements
 from polyplan.stores.wide_column.values import canonical, to_driver
 from polyplan.testkit import resolve_url
+from polyplan.validate.store_data import store_data
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent / "cassandra"
-DATA = json.loads((HERE / "data" / "cassandra.json").read_text(encoding="utf-8"))
+DATA = store_data(HERE, "cassandra")  # made from data/model.json by the generator that planned it
 DESIGN = json.loads((ARTIFACTS / "design.json").read_text(encoding="utf-8"))
 WRITES = json.loads((ARTIFACTS / "writes.json").read_text(encoding="utf-8"))
 SCHEMA = (ARTIFACTS / "schema.cql").read_text(encoding="utf-8")
@@ -941,24 +944,49 @@ def test_increment_is_atomic(store: Any, increment: str) -> None:
 '''
 
 
+def data_text(plan: Plan, design: WideColumnDesign) -> str:
+    """The generated test's data as JSON text (what `polyplan.validate.store_data` hands it)."""
+    return data_json(test_data(plan, design), default=str)
+
+
+def _sections(plan: Plan, design: WideColumnDesign) -> tuple[bool, bool, bool]:
+    """Whether the data will hold update writes, sorted patterns and TTL checks: from the model
+    and the design alone, since the data itself is made when the tests run (a pattern whose
+    data has no parameter group leaves its list empty, and its check then has nothing to run)."""
+    model = plan.model
+    updates = any(
+        w.entity == entity.entity and w.kind in MUTATING and w.kind is not WriteKind.DELETE
+        for entity in design.entities
+        for w in model.write_patterns
+    )
+    sorts = {p.name for p in model.access_patterns if p.sort}
+    sorted_ = any(query.pattern in sorts for entity in design.entities for query in entity.queries)
+    ttl = any(
+        table_ttl(model.entities[entity.entity].growth) is not None
+        and any(not is_counter_table(t) for t in entity.tables)
+        for entity in design.entities
+    )
+    return updates, sorted_, ttl
+
+
 def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
-    """Generated test file and data file, keyed by path under OUT/tests/.
+    """Generated test file and the model file it makes its data from, keyed by path under OUT/tests/.
 
     The update and TTL checks are written only when the design has updates or TTLs: a generated
     test that could only skip would say nothing.
     """
     if not design.entities:
         return {}
-    data = test_data(plan, design)
+    updates, sorted_, ttl = _sections(plan, design)
     text = TEST_FILE.replace("@MODEL@", plan.model.name)
     extra = ""
-    if data["updates"]:
+    if updates:
         text += UPDATE_TESTS
         extra += ", runs every update write pattern (to new values and to the same ones)"
-    if any(case["sort"] for case in data["cases"].values()):
+    if sorted_:
         text += SORT_TESTS
         extra += ", checks each table's clustering order in the server's catalog"
-    if data["ttl"]:
+    if ttl:
         text += TTL_TESTS
         extra += ", checks that rows take the tables' TTL and expire"
     else:
@@ -969,5 +997,5 @@ def render_tests(plan: Plan, design: WideColumnDesign) -> dict[str, str]:
     text = text.replace("@EXTRA@", extra + ", and drops the keyspace")
     return {
         "test_cassandra.py": text,
-        "data/cassandra.json": data_json(data, default=str),
+        f"data/{MODEL_FILE}": model_json(plan),
     }
