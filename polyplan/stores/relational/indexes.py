@@ -48,6 +48,7 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.relational import sizing
 from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
 from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_loss
+from polyplan.stores.relational.index_fit import NeedForm, fits, group_of
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
@@ -175,6 +176,13 @@ class Need:
     latency_ms: float | None = None
     brin: bool = False
     shape: str = ""
+    # What `serves` and `usable` read (never the numbers a guessed distinct count moves): the
+    # key of their memo, so the PP420 re-designs of a table test each index shape only once.
+    form: NeedForm = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        form = NeedForm(self.eq, self.ins, self.where, self.sort, self.ranges, self.prefix, self.fulltext, self.brin)
+        object.__setattr__(self, "form", form)
 
     @property
     def equal(self) -> frozenset[str]:
@@ -568,59 +576,13 @@ def _projected_away(plan: Plan, pattern: AccessPattern) -> str | None:
 
 def serves(kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...], need: Need) -> bool:
     """Whether an index of this shape answers `need` by a scan of its key order."""
-    if not set(where) <= set(need.where):
-        return False
-    names = [c.name for c in columns]
-    if need.fulltext:
-        return kind is IndexKind.FULLTEXT and tuple(names) == need.fulltext
-    if kind is IndexKind.BRIN:
-        return need.brin and names[:1] == list(need.ranges[:1])
-    if kind not in (IndexKind.BTREE, IndexKind.UNIQUE):
-        return False
-    equal = set(need.eq) | {column for column, value in need.where if (column, value) not in where}
-    # Unsorted IN columns behave like equality columns: they follow the fixed ones.
-    sorted_names = {c.name for c in need.sort}
-    equal |= {c for c in need.ins if c not in sorted_names}
-    count = len(equal)
-    if len(names) < count or set(names[:count]) != equal:
-        return False
-    position = count
-    if need.sort:
-        segment = columns[position : position + len(need.sort)]
-        if len(segment) < len(need.sort) or any(
-            a.name != b.name or a.prefix for a, b in zip(segment, need.sort, strict=True)
-        ):
-            return False
-        if len({a.descending != b.descending for a, b in zip(segment, need.sort, strict=True)}) > 1:
-            return False
-        position += len(need.sort)
-    if need.ranges:
-        first = need.ranges[0]
-        if first not in names[count:position]:
-            if position >= len(columns) or columns[position].name != first:
-                return False
-            if columns[position].prefix != (first in need.prefix):
-                return False
-    return count > 0 or bool(need.sort) or bool(need.ranges) or bool(where)
+    return fits(kind, columns, where, need.form)[0]
 
 
 def usable(kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...], need: Need) -> bool:
     """Whether the index finds the need's rows: it serves it outright, or its leading columns are
     exactly the need's equality group (the rest is then filtered and sorted in memory)."""
-    if serves(kind, columns, where, need):
-        return True
-    if kind not in (IndexKind.BTREE, IndexKind.UNIQUE) or need.fulltext or not set(where) <= set(need.where):
-        return False
-    group = _group(need, where)
-    names = [c.name for c in columns]
-    return bool(group) and len(names) >= len(group) and set(names[: len(group)]) == group
-
-
-def _group(need: Need, where: tuple[tuple[str, Any], ...] = ()) -> set[str]:
-    """The equality group: parameters, unsorted IN lists and constants not in the index WHERE."""
-    sorted_names = {c.name for c in need.sort}
-    group = set(need.eq) | {c for c in need.ins if c not in sorted_names}
-    return group | {column for column, value in need.where if (column, value) not in where}
+    return fits(kind, columns, where, need.form)[1]
 
 
 def _unique_lookup(columns: tuple[str, ...], need: Need) -> bool:
@@ -721,7 +683,7 @@ def _candidates(needs: list[Need], table: TableSpec) -> list[Candidate]:
         # sorting or range-filtering them in memory costs less than keeping the extra key columns
         # in every entry (and a narrow key with repeated values deduplicates on PostgreSQL).
         if kind is IndexKind.BTREE and (need.sort or need.ranges):
-            prefix = tuple(c for c in columns if c.name in _group(need, need.where))
+            prefix = tuple(c for c in columns if c.name in group_of(need.form, need.where))
             if prefix and len(prefix) < len(columns):
                 alternative = next(
                     (c for c in found if c.kind is kind and c.columns == prefix and c.where == need.where), None
@@ -878,13 +840,53 @@ def _gain(reach: list[tuple[Need, float]], current: dict[str, float]) -> float:
     return gain
 
 
-def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: list[PatternRoute]) -> TableSpec:
-    """`table` with its chosen indexes and its TableIndexPlan (routes, numbers, rejections)."""
+@dataclass(frozen=True)
+class _Frame:
+    """What a table's design takes from its needs' structure alone, never from a distinct count:
+    which key or unique rule answers each need, and the named candidate pool. Made once per
+    table and shared by its PP420 re-designs (the needs differ there only in their numbers)."""
+
+    needs: tuple[str, ...]  # the need names, in order: a re-design must bring the same ones
+    labels: tuple[str | None, ...]  # per need: the key or unique rule that answers it, if any
+    pool: tuple[Candidate, ...]  # never handed out: each design works on copies (it trims them)
+
+    def candidates(self) -> list[Candidate]:
+        """Fresh copies of the pool, for one design to merge, choose and trim."""
+        return [replace(c, needs=list(c.needs)) for c in self.pool]
+
+
+def _frame(ctx: _Context, table: TableSpec, needs: list[Need]) -> _Frame:
+    """The structural part of `table`'s design; takes the candidates' names into `ctx.names`."""
+    labels = tuple(_constraint_route(table, need) for need in needs)
+    open_needs = [need for need, label in zip(needs, labels, strict=True) if label is None]
+    engine = _model(ctx.plan).engines.relational
+    load = ctx.loads[table.name]
+    pool = _hot_free(_candidates(open_needs, table), load) if engine in HOT_ENGINES else _candidates(open_needs, table)
+    taken_names = ctx.names
+    for candidate in pool:
+        name = index_name(table.name, candidate.kind, candidate.columns, candidate.where)
+        if name in taken_names and candidate.include:  # beside its copy without HOT-updated columns
+            name = index_name(table.name, candidate.kind, candidate.columns, candidate.where, "covering")
+        while name in taken_names:
+            name = index_name(
+                table.name, candidate.kind, candidate.columns, (*candidate.where, ("v", len(taken_names)))
+            )
+        candidate.name = name
+        taken_names.add(name)
+    return _Frame(tuple(n.name for n in needs), labels, tuple(pool))
+
+
+def _design_table(
+    ctx: _Context, table: TableSpec, needs: list[Need], early: list[PatternRoute], frame: _Frame
+) -> TableSpec:
+    """`table` with its chosen indexes and its TableIndexPlan (routes, numbers, rejections);
+    `frame`: `_frame` of the same needs (their numbers may differ)."""
+    if frame.needs != tuple(n.name for n in needs):
+        raise ValueError(f"the frame of {table.name} was made for other needs")
     load = ctx.loads[table.name]
     routes: list[PatternRoute] = list(early)
     open_needs: list[Need] = []
-    for need in needs:
-        label = _constraint_route(table, need)
+    for need, label in zip(needs, frame.labels, strict=True):
         if label is None:
             open_needs.append(need)
             continue
@@ -902,18 +904,7 @@ def _design_table(ctx: _Context, table: TableSpec, needs: list[Need], early: lis
             )
         )
     engine = _model(ctx.plan).engines.relational
-    pool = _hot_free(_candidates(open_needs, table), load) if engine in HOT_ENGINES else _candidates(open_needs, table)
-    taken_names = ctx.names
-    for candidate in pool:
-        name = index_name(table.name, candidate.kind, candidate.columns, candidate.where)
-        if name in taken_names and candidate.include:  # beside its copy without HOT-updated columns
-            name = index_name(table.name, candidate.kind, candidate.columns, candidate.where, "covering")
-        while name in taken_names:
-            name = index_name(
-                table.name, candidate.kind, candidate.columns, (*candidate.where, ("v", len(taken_names)))
-            )
-        candidate.name = name
-        taken_names.add(name)
+    pool = frame.candidates()
     budget = write_budget(load.write_rate)
     prefixes = {need.name: _prefix_route(ctx, table, need) for need in open_needs}
     current = {need.name: _baseline(load, need, prefixes[need.name]) for need in open_needs}
@@ -1190,11 +1181,11 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         fk_notes[table.name] = notes
     result: list[TableSpec] = []
     for table in tables:
-        names = set(ctx.names)  # as they were before this table's own indexes took theirs
-        designed = _design_table(ctx, table, needs[table.name], early[table.name])
+        frame = _frame(ctx, table, needs[table.name])
+        designed = _design_table(ctx, table, needs[table.name], early[table.name], frame)
         # The design just made is the replan without overrides (the early routes aside, which no
         # replan has): the probes compare against it instead of designing the table once more.
-        replan = _replan(ctx, table, needs[table.name], names, _served(designed))
+        replan = _replan(ctx, table, needs[table.name], frame, _served(designed))
         probed = [c for n in needs[table.name] if not n.name.startswith("fk:") for c in (*n.eq, *n.ins, *dict(n.where))]
         rows = ctx.loads[table.name].rows
         diagnostics.extend(guess_diagnostics(model, table, probed, rows, ctx.card, replan))
@@ -1232,7 +1223,7 @@ def _replan(
     ctx: _Context,
     table: TableSpec,
     needs: list[Need],
-    names: set[str],
+    frame: _Frame,
     nominal: dict[str, str],
 ) -> Replan:
     """Design `table` again with some distinct counts replaced: pattern → how it is served.
@@ -1244,13 +1235,13 @@ def _replan(
     def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
         if not overrides:
             return dict(nominal)
-        trial = _Context(ctx.plan, ctx.tables, ctx.loads, set(names))
+        trial = _Context(ctx.plan, ctx.tables, ctx.loads)
         trial.card = ctx.card.with_overrides(overrides)
         redone = [
             n if (pattern := pattern_named(model, n.name)) is None else _pattern_need(trial, pattern, table)
             for n in needs
         ]
-        return _served(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], []))
+        return _served(_design_table(trial, table, [n for n in redone if isinstance(n, Need)], [], frame))
 
     return run
 

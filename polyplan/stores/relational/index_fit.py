@@ -1,0 +1,91 @@
+"""Whether an index shape serves a need, on the need's structure alone (pure: no I/O).
+
+The index design asks this of every (candidate, need) pair, and each PP420 probe designs a
+table again with other distinct counts: the answer depends only on which columns a need fixes,
+lists, sorts, bounds and searches, never on those counts, so it is memoised on that structure.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+from polyplan.stores.relational.spec import IndexColumn, IndexKind
+
+
+class NeedForm(NamedTuple):
+    """The structure of a Need: which columns it fixes, lists, sorts, bounds and searches."""
+
+    eq: tuple[str, ...]
+    ins: tuple[str, ...]
+    where: tuple[tuple[str, Any], ...]
+    sort: tuple[IndexColumn, ...]
+    ranges: tuple[str, ...]
+    prefix: frozenset[str]
+    fulltext: tuple[str, ...]
+    brin: bool
+
+
+# Bounded: a long-lived process (the test suite) plans many models; one model's shapes fit.
+@functools.lru_cache(maxsize=1 << 16)
+def fits(
+    kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...], need: NeedForm
+) -> tuple[bool, bool]:
+    """(serves, usable) of an index shape for a need's structure."""
+    if _serves(kind, columns, where, need):
+        return True, True
+    if kind not in (IndexKind.BTREE, IndexKind.UNIQUE) or need.fulltext or not set(where) <= set(need.where):
+        return False, False
+    group = group_of(need, where)
+    names = [c.name for c in columns]
+    return False, bool(group) and len(names) >= len(group) and set(names[: len(group)]) == group
+
+
+def _serves(
+    kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...], need: NeedForm
+) -> bool:
+    """`serves`, on the need's structure."""
+    if not set(where) <= set(need.where):
+        return False
+    names = [c.name for c in columns]
+    if need.fulltext:
+        return kind is IndexKind.FULLTEXT and tuple(names) == need.fulltext
+    if kind is IndexKind.BRIN:
+        return need.brin and names[:1] == list(need.ranges[:1])
+    if kind not in (IndexKind.BTREE, IndexKind.UNIQUE):
+        return False
+    equal = set(need.eq) | {column for column, value in need.where if (column, value) not in where}
+    # Unsorted IN columns behave like equality columns: they follow the fixed ones.
+    sorted_names = {c.name for c in need.sort}
+    equal |= {c for c in need.ins if c not in sorted_names}
+    count = len(equal)
+    if len(names) < count or set(names[:count]) != equal:
+        return False
+    position = count
+    if need.sort:
+        segment = columns[position : position + len(need.sort)]
+        if len(segment) < len(need.sort) or any(
+            a.name != b.name or a.prefix for a, b in zip(segment, need.sort, strict=True)
+        ):
+            return False
+        if len({a.descending != b.descending for a, b in zip(segment, need.sort, strict=True)}) > 1:
+            return False
+        position += len(need.sort)
+    if need.ranges:
+        first = need.ranges[0]
+        if first not in names[count:position]:
+            if position >= len(columns) or columns[position].name != first:
+                return False
+            if columns[position].prefix != (first in need.prefix):
+                return False
+    return count > 0 or bool(need.sort) or bool(need.ranges) or bool(where)
+
+
+def group_of(need: NeedForm, where: tuple[tuple[str, Any], ...] = ()) -> set[str]:
+    """The equality group: parameters, unsorted IN lists and constants not in the index WHERE."""
+    sorted_names = {c.name for c in need.sort}
+    group = set(need.eq) | {c for c in need.ins if c not in sorted_names}
+    return group | {column for column, value in need.where if (column, value) not in where}
+
+
+__all__ = ["NeedForm", "fits", "group_of"]
