@@ -1,6 +1,6 @@
 """Cache read models chosen by rate, staleness and size: the four hot reads that used to get no
 cache (a top-100 leaderboard, a home timeline, a hot feature-flag table, a blog front page), the
-expert's answer for each, the fan-out decision, PP334 for hot reads left without a cache, and the
+expert's answer for each, the fan-out decision, PP431 for hot reads left without a cache, and the
 generated Redis tests of the new structures run on a real Redis."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_hot_reads_that_are_not_key_lookups_now_get_a_cache() -> None:
     plan = read_models_plan()
     projected = {p for _, projection in plan.projections_in(Family.CACHE) for p in projection.patterns}
     assert projected == {"top_players", "home_timeline", "all_flags", "front_page"}
-    assert not [d for d in design(plan).diagnostics if d.code in ("PP334", "PP403")]
+    assert not [d for d in design(plan).diagnostics if d.code in ("PP431", "PP403")]
 
 
 def test_leaderboard_is_a_sorted_set_moved_in_place() -> None:
@@ -148,7 +148,7 @@ def test_hot_flag_table_is_one_hash_bounded_by_staleness() -> None:
 def test_a_big_table_read_whole_is_not_put_in_one_hash() -> None:
     big = READ_MODELS.replace("growth: {initial_rows: 200}", "growth: {initial_rows: 2000000}")
     cache = design(read_models_plan(big))
-    warning = next(d for d in cache.diagnostics if d.code == "PP334")
+    warning = next(d for d in cache.diagnostics if d.code == "PP431")
     assert "all_flags" in warning.message and "too big to read whole" in warning.message
     assert not [k for k in cache.keys if "all_flags" in k.serves]
 
@@ -190,7 +190,7 @@ access_patterns:
 
 def test_hot_reads_left_without_a_cache_say_why() -> None:
     plan = read_models_plan(STRONG)
-    strong = next(d for d in plan.diagnostics if d.code == "PP334")
+    strong = next(d for d in plan.diagnostics if d.code == "PP431")
     assert (
         strong.severity is Severity.WARNING
         and strong.path == "access_patterns.0"
@@ -198,7 +198,7 @@ def test_hot_reads_left_without_a_cache_say_why() -> None:
     )
     assert "strong consistency" in strong.message and "staleness_seconds" in strong.message
     artifacts = Target().emit(plan)
-    unserved = next(d for d in artifacts.diagnostics if d.code == "PP334")
+    unserved = next(d for d in artifacts.diagnostics if d.code == "PP431")
     assert unserved.path == "access_patterns.posts_in_range" and "posts_in_range is hot" in unserved.message
     assert "range filter on score cannot name a key" in unserved.message
     assert "stays on postgresql" in unserved.message
@@ -206,7 +206,7 @@ def test_hot_reads_left_without_a_cache_say_why() -> None:
 
 def test_no_cache_engine_is_a_warning_too() -> None:
     plan = read_models_plan(STRONG.replace("name: strong\n", "name: strong\nengines: {cache: null}\n"))
-    messages = [d.message for d in plan.diagnostics if d.code == "PP334"]
+    messages = [d.message for d in plan.diagnostics if d.code == "PP431"]
     assert any(m.startswith("posts_in_range is hot") and "no cache engine" in m for m in messages)
 
 

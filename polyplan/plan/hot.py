@@ -5,7 +5,7 @@ the system of record typically answers in: either way the system of record alone
 it. A hot pattern goes to the cache (where a read model — key cache, table hash, capped list,
 sorted set — is chosen for it by the Redis design) when an answer from memory is allowed: it
 tolerates staleness, or asks less than strong consistency (then the read model is kept in step
-on write). Otherwise it stays on the system of record with PP334, which says what would meet it.
+on write). Otherwise it stays on the system of record with PP431, which says what would meet it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def hot_for_cache(
     cache: Capability | None,
     elsewhere: set[str],
 ) -> tuple[list[PatternShape], list[Diagnostic]]:
-    """The hot patterns of an entity held in `family` that go to the cache, and PP334 for the hot
+    """The hot patterns of an entity held in `family` that go to the cache, and PP431 for the hot
     ones that cannot (patterns in `elsewhere` are served by another projection, e.g. search)."""
     chosen: list[PatternShape] = []
     notes: list[Diagnostic] = []
@@ -50,7 +50,7 @@ def hot_for_cache(
         if cache is None:
             notes.append(
                 Diagnostic(
-                    "PP334",
+                    "PP431",
                     f"{pattern.name} is hot ({why}) but gets no cache: the organisation runs no cache engine "
                     "(engines.cache); add one, or size the system of record for this rate",
                     f"access_patterns.{pattern.name}",
@@ -60,7 +60,7 @@ def hot_for_cache(
         elif not cacheable(pattern):
             notes.append(
                 Diagnostic(
-                    "PP334",
+                    "PP431",
                     f"{pattern.name} is hot ({why}) but gets no cache: it asks strong consistency with no staleness, "
                     "which no copy kept beside the system of record can promise; declare staleness_seconds (a cache "
                     "bounded by it) or consistency: read_your_writes (a cache written through), or serve it from "

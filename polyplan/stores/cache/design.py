@@ -117,7 +117,7 @@ def _projection(ctx: DesignContext, entity: str, projection: Projection) -> None
         chosen, runner_up, refused = _choose(ctx, entity, pattern, projection)
         if chosen is None:
             ctx.warn(
-                "PP334",
+                "PP431",
                 f"{pattern.name} is hot ({pattern.rate:,.0f} reads/s) but gets no cache: no read model serves it ("
                 + "; ".join(refused)
                 + f"); it stays on {engine}. A key lookup, a whole small table, a newest-first list with a limit or "
