@@ -898,7 +898,7 @@ def test_cassandra_erasure_follows_the_graph_to_every_depth(tmp_path: Path) -> N
     assert not [d for d in diagnostics if d.code == "PP450"]  # every level is followed
     folder = tmp_path / "plan" / "cassandra"
     design = json.loads((folder / "design.json").read_text(encoding="utf-8"))
-    data = json.loads((tmp_path / "plan" / "tests" / "data" / "cassandra.json").read_text(encoding="utf-8"))
+    data = store_data(tmp_path / "plan" / "tests", "cassandra")
     entities = ("Activity", "Step", "Mark")
     references = {"Activity": "person_id", "Step": "activity_id", "Mark": "step_id"}
     url = resolve_url("cassandra")
