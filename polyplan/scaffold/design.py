@@ -19,7 +19,7 @@ from polyplan.model.schema import Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
 from polyplan.stores.cache.design import design as cache_design
-from polyplan.stores.cache.readmodels.key_cache import READ_MODEL as KEY_CACHE_MODEL
+from polyplan.stores.cache.readmodels import read_model
 from polyplan.stores.cache.sizing import lookup_set
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, build_engines, column_for
@@ -318,7 +318,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
         single = lookup_set(model, pattern) is not None
         key = cached.get(query.name)
         cache_key: CacheKey | None = None
-        if key is not None and key.read_model not in (None, KEY_CACHE_MODEL.name):
+        if key is not None and key.read_model is not None and not read_model(key.read_model).answer_is_value:
             # A sorted set, capped list or table hash is not a GET-able answer: reading it as one
             # would fail with WRONGTYPE, so the function reads the system of record and says so.
             skipped.append(
