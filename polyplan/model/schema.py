@@ -376,6 +376,12 @@ class WriteKind(StrEnum):
     INCREMENT = "increment"
 
 
+class Lock(StrEnum):
+    """How an update holds the rows it writes before it writes them."""
+
+    FOR_UPDATE = "for_update"
+
+
 class WritePattern(Strict):
     """A write the application performs."""
 
@@ -390,6 +396,16 @@ class WritePattern(Strict):
         default=None,
         description="For increment: the amount added each time (default 1; negative decrements). "
         "Every store adds it atomically, never by read-modify-write.",
+    )
+    where: list[Filter] = Field(
+        default_factory=list,
+        description="For update and delete: the rows written, in the filter language of access patterns "
+        "(status = 'expired', created_at lt :t, a key prefix); empty writes one record by its key.",
+    )
+    lock: Lock | None = Field(
+        default=None,
+        description="For update: for_update reads and locks the rows first (SELECT ... FOR UPDATE) in the "
+        "writing transaction, so no concurrent writer changes them in between.",
     )
 
 

@@ -1,4 +1,4 @@
-"""Cross-checks of the workload additions (issue 12): increment write patterns.
+"""Cross-checks of the workload additions (issues 12 and 14): increments and write predicates.
 
 Kept apart from checks.py so that each family of workload keys has its checks in one place.
 Each finding is (code, message, path), the shape `checks.check_model` turns into a Problem.
@@ -7,7 +7,7 @@ Each finding is (code, message, path), the shape `checks.check_model` turns into
 from __future__ import annotations
 
 from polyplan.model.derived import all_attributes, key_of, reference_of
-from polyplan.model.schema import RequirementsModel, TypeName, WriteKind
+from polyplan.model.schema import FilterOp, RequirementsModel, TypeName, WriteKind
 
 # Numbers a store can add to atomically; every other type has no meaning for "+ step".
 COUNTABLE = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
@@ -65,4 +65,34 @@ def increment_problems(model: RequirementsModel) -> list[Found]:
                 found.append(
                     ("PP333", f"step {step:g} is not a whole number, but '{name}' is an integer", (*path, "step"))
                 )
+    return found
+
+
+# The kinds that select existing rows: only they have a predicate (an insert names no rows, an
+# upsert and an increment address one record by its key).
+PREDICATED = (WriteKind.UPDATE, WriteKind.DELETE)
+
+
+def predicate_problems(model: RequirementsModel) -> list[Found]:
+    """Write predicates (`where`) and locks on kinds that cannot have them, full-text predicates,
+    and predicated updates that do not say what they set. The filters themselves are checked
+    like an access pattern's (checks._filter_problems)."""
+    found: list[Found] = []
+    for index, write in enumerate(model.write_patterns):
+        path: tuple[str | int, ...] = ("write_patterns", index)
+        if write.where and write.kind not in PREDICATED:
+            found.append(("PP319", f"where needs kind: update or delete, not {write.kind.value}", (*path, "where")))
+        if write.lock is not None and write.kind is not WriteKind.UPDATE:
+            found.append(("PP319", f"lock needs kind: update, not {write.kind.value}", (*path, "lock")))
+        for f_index, flt in enumerate(write.where):
+            if flt.op is FilterOp.FULLTEXT:
+                found.append(
+                    (
+                        "PP320",
+                        "a write predicate cannot be full-text: the rows written must match exactly",
+                        (*path, "where", f_index, "op"),
+                    )
+                )
+        if write.where and write.kind is WriteKind.UPDATE and not write.attributes:
+            found.append(("PP321", "an update with where names the attributes it sets", (*path, "attributes")))
     return found
