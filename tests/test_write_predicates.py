@@ -9,19 +9,19 @@ and MariaDB.
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from polyplan.model.schema import json_schema
-from polyplan.pipeline import plan_text, render, write_plan
+from polyplan.pipeline import plan_text, render
 from polyplan.plan.predicates import all_predicates
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.indexes import index_plan_of
 from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
+from tests.conftest import RELATIONAL_ENGINES, break_and_validate, plan_folder
 
 HELPDESK = textwrap.dedent(
     """
@@ -204,21 +204,10 @@ def test_a_cache_or_search_copy_warns_that_it_cannot_follow_a_predicate() -> Non
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("helpdesk")
-    source = out / "helpdesk.yaml"
-    source.write_text(HELPDESK, encoding="utf-8")
-    write_plan(source, out / "plan")
-    return out / "plan"
+    return plan_folder(HELPDESK, "helpdesk.yaml", tmp_path_factory.mktemp("helpdesk"))
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        pytest.param("sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
 def test_generated_write_tests_pass_on_the_engine(folder: Path, engine: str) -> None:
     url = None if engine == "sqlite" else resolve_url(engine)
     assert run_validation(folder, engine, url) == 0
@@ -226,11 +215,6 @@ def test_generated_write_tests_pass_on_the_engine(folder: Path, engine: str) -> 
 
 def test_a_write_that_loses_its_predicate_fails_the_generated_test(folder: Path, tmp_path: Path) -> None:
     """The check is not vacuous: a DELETE without its status condition writes too many rows."""
-    broken = tmp_path / "plan"
-    shutil.copytree(folder, broken)
-    writes = broken / "relational" / "sqlite" / "writes.sql"
-    text = writes.read_text(encoding="utf-8")
-    writes.write_text(
-        text.replace("DELETE FROM ticket WHERE ticket.status = 'closed' AND ", "DELETE FROM ticket WHERE ")
-    )
-    assert run_validation(broken, "sqlite", None, trust_edits=True) == 1
+    relative = "relational/sqlite/writes.sql"
+    before = "DELETE FROM ticket WHERE ticket.status = 'closed' AND "
+    assert break_and_validate(folder, tmp_path / "plan", relative, before, "DELETE FROM ticket WHERE ") == 1

@@ -349,6 +349,25 @@ class Consistency(StrEnum):
     EVENTUAL = "eventual"
 
 
+class AggregateFunction(StrEnum):
+    COUNT = "count"
+    SUM = "sum"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    COUNT_DISTINCT = "count_distinct"
+
+
+class Aggregate(Strict):
+    """What a read computes over the rows its filters select, per group of `group_by` values."""
+
+    function: AggregateFunction
+    attribute: str | None = Field(
+        default=None, description="The attribute aggregated; required except for count (which counts rows)."
+    )
+    group_by: list[str] = Field(default_factory=list, description="One result per distinct value of these; empty: one.")
+
+
 class AccessPattern(Strict):
     """A read the application performs."""
 
@@ -365,6 +384,11 @@ class AccessPattern(Strict):
     consistency: Consistency = Consistency.STRONG
     staleness_seconds: Annotated[float, Field(ge=0, le=MAX_SECONDS)] = Field(
         default=0, description="How old an answer may be."
+    )
+    aggregate: Aggregate | None = Field(
+        default=None,
+        description="Return an aggregate (count, sum, avg, min, max, count_distinct) of the selected rows, per "
+        "group_by values, instead of the rows.",
     )
 
 

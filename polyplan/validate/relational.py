@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel, WriteKind
+from polyplan.plan.aggregates import selection
 from polyplan.plan.predicates import all_predicates
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import check_holds, generate, link_columns
@@ -32,12 +33,13 @@ from polyplan.seed.relational import Row, db_value, load_rows, table_rows
 from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
 from polyplan.stores.relational.design import tables_from_data
-from polyplan.stores.relational.render import Constraint, build_metadata
+from polyplan.stores.relational.render import Constraint, build_metadata, column_for
 from polyplan.stores.relational.spec import Query, QueryParam, TableKind, TableSpec
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.relational.write_predicates import lock_name
+from polyplan.validate.aggregates import VALUE, aggregate_rows, compare_aggregates
 from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
-from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries
+from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries, sort_rows
 from polyplan.validate.violations import _convert as convert
 from polyplan.validate.violations import _fits as fits
 from polyplan.validate.violations import _plus as plus
@@ -494,6 +496,8 @@ class Harness:
     def expected(self, name: str) -> Expected:
         """What the model says pattern `name`'s query must do (never read from queries.sql)."""
         pattern = self._pattern(name)
+        if pattern.aggregate is not None:
+            pattern = selection(pattern)  # the rows aggregated; check_aggregate groups them
         spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
         return expected_query(pattern, spec)
 
@@ -528,6 +532,9 @@ class Harness:
 
     def check_query(self, engine: sa.Engine, name: str) -> None:
         """The emitted query returns what the oracle computes from the model's pattern, for each case."""
+        if self._pattern(name).aggregate is not None:
+            self.check_aggregate(engine, name)
+            return
         query = self.queries[name]
         evaluator, chosen = self.cases(name)
         expected = evaluator.expected
@@ -659,5 +666,47 @@ class Harness:
                     if stale:
                         problems.append(f"with {case.params!r}: {len(stale)} matched rows not set to {set_to!r}")
                 transaction.rollback()
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))
+
+    # --- aggregates ----------------------------------------------------------------------------
+
+    def check_aggregate(self, engine: sa.Engine, name: str) -> None:
+        """For each case, the emitted GROUP BY query returns the groups and values the oracle
+        computes from the rows the pattern's filters select (in the pattern's order, to its limit)."""
+        pattern = self._pattern(name)
+        aggregate = pattern.aggregate
+        assert aggregate is not None
+        query = self.queries[name]
+        evaluator, chosen = self.cases(name)
+        expected = evaluator.expected
+        spec = expected.table
+        table = self.metadata.tables[spec.name]
+        attrs = {c.name: c.attribute for c in spec.columns}
+        groups = list(query.columns[:-1])
+        measured = column_for(spec, pattern.entity, aggregate.attribute) if aggregate.attribute else None
+        order = [
+            (column_for(spec, pattern.entity, s.attribute) or s.attribute, s.direction.value == "desc")
+            for s in pattern.sort
+        ]
+        problems: list[str] = []
+        for case in chosen:
+            want = aggregate_rows(evaluator.matching(case.conditions), groups, measured, aggregate.function)
+            if order:
+                want = sort_rows(want, order, self.engine)
+            if pattern.limit is not None:
+                want = want[: pattern.limit]
+            statement, bound = self._bound(query.sql, expected.params, case.params, table)
+            with engine.connect() as connection:
+                fetched = connection.execute(statement, bound).all()
+            got = [
+                {**{g: canon(attrs[g], v) for g, v in zip(groups, row[:-1], strict=True)}, VALUE: row[-1]}
+                for row in fetched
+            ]
+            problem = compare_aggregates(
+                want, got, groups, ordered=bool(order), attribute=attrs.get(measured or ""), function=aggregate.function
+            )
+            if problem:
+                problems.append(f"with {case.params!r}: {problem}")
         if problems:
             raise AssertionError(f"{name}: " + "; ".join(problems))

@@ -44,6 +44,7 @@ from polyplan.model.schema import (
     TypeName,
     WriteKind,
 )
+from polyplan.plan.aggregates import rows_read
 from polyplan.plan.ir import Plan
 from polyplan.plan.predicates import WritePredicate, all_predicates
 from polyplan.stores.relational import sizing
@@ -366,6 +367,7 @@ def _describe(
 
 def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Need | str:
     """The need of one pattern, or the reason no index can serve it."""
+    pattern = rows_read(pattern)  # an aggregate: the rows it reads, grouped in order and covered
     entity = pattern.entity
     load = ctx.loads[table.name]
     eq: list[str] = []

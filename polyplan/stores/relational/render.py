@@ -793,7 +793,14 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
         if projections:
             notes = (f"served in production by the {projections[0].family.value} projection ({projections[0].engine})",)
         spec = by_entity[pattern.entity]
-        built = build_query(pattern, spec, rendered.metadata.tables[spec.name], dialect, notes, shapes)
+        table = rendered.metadata.tables[spec.name]
+        if pattern.aggregate is not None:
+            # aggregates.py builds on this module's filter conditions: imported here, not at the top.
+            from polyplan.stores.relational.aggregates import aggregate_query
+
+            built = aggregate_query(pattern, spec, table, dialect, notes)
+        else:
+            built = build_query(pattern, spec, table, dialect, notes, shapes)
         if isinstance(built, str):
             skipped.append(f"{pattern.name}: {built}")
         else:
