@@ -218,3 +218,31 @@ def test_a_write_that_loses_its_predicate_fails_the_generated_test(folder: Path,
     relative = "relational/sqlite/writes.sql"
     before = "DELETE FROM ticket WHERE ticket.status = 'closed' AND "
     assert break_and_validate(folder, tmp_path / "plan", relative, before, "DELETE FROM ticket WHERE ") == 1
+
+
+@pytest.mark.postgresql
+def test_the_lock_block_holds_the_rows_against_another_writer_on_postgresql(folder: Path) -> None:
+    """`reassign_queue.lock` really locks: while its transaction is open, another transaction's
+    UPDATE of a selected row waits (and gives up at its lock_timeout)."""
+    import sqlalchemy as sa
+
+    from polyplan.stores.relational.connect import scratch_database
+    from polyplan.validate.relational import Harness
+
+    harness = Harness.from_plan_folder(folder / "tests", "postgresql")
+    lock = harness.writes["reassign_queue.lock"]
+    with scratch_database(resolve_url("postgresql")) as engine:
+        harness.load(engine)
+        row = harness.loaded["ticket"][0]
+        binds = {"priority": row["priority"], "opened_at_from": row["opened_at"], "opened_at_to": None}
+        with engine.connect() as holder, holder.begin():
+            binds["opened_at_to"] = holder.execute(
+                sa.text("SELECT max(opened_at) + interval '1 second' FROM ticket")
+            ).scalar_one()
+            locked = holder.execute(sa.text(lock.sql), binds).scalars().all()
+            assert row["id"] in locked
+            with engine.connect() as other, other.begin():
+                other.execute(sa.text("SET LOCAL lock_timeout = '300ms'"))
+                with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                    other.execute(sa.text("UPDATE ticket SET assignee = 'x' WHERE id = :id"), {"id": row["id"]})
+        engine.dispose()
