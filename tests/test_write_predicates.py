@@ -246,3 +246,35 @@ def test_the_lock_block_holds_the_rows_against_another_writer_on_postgresql(fold
                 with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
                     other.execute(sa.text("UPDATE ticket SET assignee = 'x' WHERE id = :id"), {"id": row["id"]})
         engine.dispose()
+
+
+def _bind(value: object, binds: dict[str, object]) -> object:
+    """A queries.json filter or update with each {"$param": name} replaced by its value."""
+    if isinstance(value, dict):
+        if set(value) == {"$param"}:
+            return binds[str(value["$param"])]
+        return {k: _bind(v, binds) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.mongodb
+def test_the_emitted_update_many_writes_the_matching_documents_on_the_document_server(
+    other: tuple[dict[str, str], list[tuple[str, str, str]]],
+) -> None:
+    """On the server at POLYPLAN_MONGODB_URL (FerretDB here): the bulk write's filter and $set change
+    exactly the documents the predicate matches."""
+    from polyplan.stores.document import connect
+
+    files, _ = other
+    (bulk,) = json.loads(files["mongodb/queries.json"])["bulk_writes"]
+    documents = [{"_id": n, "owner": f"o{n % 3}", "state": "draft" if n % 2 else "live"} for n in range(30)]
+    with connect.scratch_database(resolve_url("mongodb")) as db:
+        collection = db[bulk["collection"]]
+        collection.insert_many(documents)
+        binds = {"owner": "o1", "state_new": "live"}
+        result = collection.update_many(_bind(bulk["filter"], binds), _bind(bulk["update"], binds))
+        expected = [d["_id"] for d in documents if d["owner"] == "o1" and d["state"] == "draft"]
+        assert result.matched_count == len(expected) == 5
+        assert sorted(d["_id"] for d in collection.find({"owner": "o1", "state": "live"})) == sorted(
+            d["_id"] for d in documents if d["owner"] == "o1"
+        )
