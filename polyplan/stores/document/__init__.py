@@ -11,6 +11,7 @@ from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.document import render, testgen
 from polyplan.stores.document.design import design
 from polyplan.stores.document.increments import build_writes
+from polyplan.stores.document.predicates import build_bulk_writes
 from polyplan.stores.document.spec import DocumentDesign
 
 ROOT = "mongodb"
@@ -54,7 +55,9 @@ class Target(StoreTarget):
         }
         if document.collections:
             writes = build_writes(plan, document)
-            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes)
+            bulk, warnings = build_bulk_writes(plan, document)
+            diagnostics.extend(warnings)
+            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes, bulk)
             files[f"{ROOT}/setup.py"] = render.render_setup(document)
             files[f"{ROOT}/design.md"] = render.render_design_md(document)
         tests: dict[str, str] = {}
