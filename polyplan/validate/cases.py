@@ -337,12 +337,12 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
     # And the largest groups whose rows pass the constants: where each value holds a row or two
     # (a unique column), the groups above may all fail a constant on a grouped column
     # (`a IN ('x') AND a = :a`), and no case would match a row.
-    passing = [
+    constant_groups = [
         members
         for _, members in ranked
         if all(holds(c, rows[members[0]][c.column], engine) for c in expected.constants)
     ]
-    anchors += [members for members in passing[:3] if members not in anchors]
+    anchors += [members for members in constant_groups[:3] if members not in anchors]
     anchors += [members for members in _near_anchors(groups) if members not in anchors]
     found: list[dict[str, Any]] = []
     for members in anchors:
