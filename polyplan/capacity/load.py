@@ -10,9 +10,10 @@ reaches the system of record (once per Cassandra query table) and each projectio
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from polyplan.analyse.capabilities import load_capabilities
+from polyplan.analyse.capabilities import Capability
 from polyplan.capacity.estimates import FAMILY_SIZERS, Designs, relational
 from polyplan.capacity.spec import EntitySize
 from polyplan.model.derived import writes_of
@@ -41,7 +42,7 @@ class Need:
     reads: float = 0.0
     primary_reads: float = 0.0  # reads a replica may not serve (strong, read-your-writes, tight staleness)
     writes: float = 0.0
-    largest: tuple[str, float] = ("", 0.0)  # the largest entity and its bytes (for partitioning)
+    latency_ms: float = 1.0  # the engine's typical latency (its profile), for Little's law
 
     @property
     def total_bytes(self) -> float:
@@ -49,8 +50,7 @@ class Need:
 
     def connections(self) -> float:
         """Connections busy at peak, with headroom (Little's law: rate × the engine's latency)."""
-        latency = load_capabilities()[self.engine].typical_latency_ms / 1000.0
-        return math.ceil((self.reads + self.writes) * latency * CONNECTION_HEADROOM)
+        return math.ceil((self.reads + self.writes) * self.latency_ms / 1000.0 * CONNECTION_HEADROOM)
 
 
 def traffic_factor(plan: Plan, entity: str, days: float) -> float:
@@ -76,13 +76,12 @@ def _served_by(plan: Plan, entity: str, pattern: str) -> tuple[Family, str]:
     return decision.family, decision.engine
 
 
-def _add(needs: dict[str, Need], family: Family, engine: str, entity: str, size: EntitySize) -> None:
-    need = needs.setdefault(store_name(family, engine), Need(family, engine))
-    need.rows += size.rows
-    need.data_bytes += size.data_bytes
-    need.index_bytes += size.index_bytes
-    if size.total_bytes > need.largest[1]:
-        need.largest = (entity, size.total_bytes)
+def _need(needs: dict[str, Need], family: Family, engine: str, capabilities: Mapping[str, Capability]) -> Need:
+    """The store's need, made on first use."""
+    name = store_name(family, engine)
+    if name not in needs:
+        needs[name] = Need(family, engine, latency_ms=capabilities[engine].typical_latency_ms)
+    return needs[name]
 
 
 def entity_sizes(plan: Plan, designs: Designs, days: float) -> list[tuple[str, Family, str, str, str, EntitySize]]:
@@ -105,17 +104,19 @@ def entity_sizes(plan: Plan, designs: Designs, days: float) -> list[tuple[str, F
     return found
 
 
-def store_needs(plan: Plan, designs: Designs, days: float) -> dict[str, Need]:
-    """Every store's need after `days`."""
+def store_needs(plan: Plan, designs: Designs, days: float, capabilities: Mapping[str, Capability]) -> dict[str, Need]:
+    """Every store's need after `days` (`capabilities`: the engines' target profiles)."""
     needs: dict[str, Need] = {}
-    for entity, family, engine, _role, _source, size in entity_sizes(plan, designs, days):
-        _add(needs, family, engine, entity, size)
-    capabilities = load_capabilities()
+    for _entity, family, engine, _role, _source, size in entity_sizes(plan, designs, days):
+        need = _need(needs, family, engine, capabilities)
+        need.rows += size.rows
+        need.data_bytes += size.data_bytes
+        need.index_bytes += size.index_bytes
     for pattern in plan.model.access_patterns:
         if pattern.entity not in plan.entities:
             continue
         family, engine = _served_by(plan, pattern.entity, pattern.name)
-        need = needs.setdefault(store_name(family, engine), Need(family, engine))
+        need = _need(needs, family, engine, capabilities)
         rate = pattern.rate * traffic_factor(plan, pattern.entity, days)
         need.reads += rate
         node = capabilities[engine].node
@@ -123,12 +124,10 @@ def store_needs(plan: Plan, designs: Designs, days: float) -> dict[str, Need]:
             need.primary_reads += rate
     for name, decision in plan.entities.items():
         writes = write_rate(plan, name) * traffic_factor(plan, name, days)
-        need = needs.setdefault(store_name(decision.family, decision.engine), Need(decision.family, decision.engine))
+        need = _need(needs, decision.family, decision.engine, capabilities)
         need.writes += writes * _write_copies(designs, decision.family, name)
         for projection in decision.projections:
-            target = needs.setdefault(
-                store_name(projection.family, projection.engine), Need(projection.family, projection.engine)
-            )
+            target = _need(needs, projection.family, projection.engine, capabilities)
             target.writes += writes
     return needs
 

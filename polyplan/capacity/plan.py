@@ -11,7 +11,7 @@ memory, or when its retention or archive rule first removes rows (partitions are
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 from polyplan.analyse.capabilities import Capability, NodeCapacity, load_capabilities
@@ -57,23 +57,27 @@ def _nodes(need: Need, node: NodeCapacity) -> tuple[int, int]:
     nodes = max(node.replication_factor, math.ceil(ratio - 1e-9), 1)
     replicas = 0
     if node.replica_lag_seconds is not None and node.replication_factor == 1:
-        replicas = max(0, math.ceil(need.reads / node.reads_per_second - 1e-9) - nodes)
+        # The primary serves one node's worth of reads; replicas take the excess they may serve.
+        movable = min(need.reads - need.primary_reads, max(0.0, need.reads - node.reads_per_second))
+        replicas = math.ceil(movable / node.reads_per_second - 1e-9)
     return nodes, replicas
 
 
 class _Timeline:
     """Store needs by month, computed once each."""
 
-    def __init__(self, plan: Plan, designs: Designs, horizon: float) -> None:
+    def __init__(self, plan: Plan, designs: Designs, horizon: float, capabilities: Mapping[str, Capability]) -> None:
         self.plan = plan
+        self.capabilities = capabilities
         self.designs = designs
         self.months = max(1, math.ceil(horizon * 12))
         self.horizon = horizon
+        self.years: tuple[float, ...] = ()  # the reported years (set by capacity_plan)
         self._memo: dict[float, dict[str, Need]] = {}
 
     def at(self, days: float) -> dict[str, Need]:
         if days not in self._memo:
-            self._memo[days] = store_needs(self.plan, self.designs, days)
+            self._memo[days] = store_needs(self.plan, self.designs, days, self.capabilities)
         return self._memo[days]
 
     def month_days(self, month: int) -> float:
@@ -186,6 +190,38 @@ def _partitioning(plan: Plan, timeline: _Timeline, designs: Designs, nodes: dict
     return found
 
 
+def _primary_warning(
+    plan: Plan, timeline: _Timeline, store: str, node: NodeCapacity, warn: Callable[[str, str, str], None]
+) -> None:
+    """PP434 when the read load needs replicas but some patterns may not read one."""
+    end = timeline.at(timeline.month_days(timeline.months))[store]
+    if node.replica_lag_seconds is None or node.replication_factor > 1 or end.reads <= node.reads_per_second:
+        return
+    pinned = [
+        p
+        for p in plan.model.access_patterns
+        if p.entity in plan.entities
+        and _store_of(plan, p.entity, p.name) == store
+        and not replica_may_serve(plan, p.name, node.replica_lag_seconds)
+    ]
+    if not pinned:
+        return
+    pinned.sort(key=lambda p: (-p.rate, p.name))
+    named = ", ".join(
+        f"{p.name} ({p.consistency.value}"
+        + (f", staleness {p.staleness_seconds:g} s" if p.consistency.value == "eventual" else "")
+        + f", {p.rate:,.0f}/s)"
+        for p in pinned
+    )
+    warn(
+        "PP434",
+        f"{store} needs read replicas ({end.reads:,.0f} reads/s at the horizon vs {node.reads_per_second:,.0f} per "
+        f"node) but {named} must read the primary (a replica lags up to {node.replica_lag_seconds:g} s): they stay "
+        "on the primary; declare consistency: eventual with a staleness_seconds the lag fits where the pattern allows",
+        f"access_patterns.{pinned[0].name}",
+    )
+
+
 def _steps(
     plan: Plan,
     designs: Designs,
@@ -229,6 +265,7 @@ def _steps(
             )
         )
     nodes, replicas = _nodes(end, node)
+    replicas = max(replicas, *(_nodes(timeline.at(y * 365.0)[store], node)[1] for y in timeline.years))
     if replicas:
         year = timeline.first(lambda days: timeline.at(days)[store].reads > node.reads_per_second)
         steps.append(
@@ -236,17 +273,18 @@ def _steps(
                 store,
                 0,
                 year,
-                f"{replicas} read replica(s)",
+                f"up to {replicas} read replica(s)",
                 f"{end.reads:,.0f} reads/s at the horizon vs {node.reads_per_second:,.0f} per node; replicas serve the eventual reads whose staleness allows {node.replica_lag_seconds:g} s of lag",
             )
         )
+    _primary_warning(plan, timeline, store, node, warn)
     limit_hit = vertical if node.vertical_factor > 1 else [t for t in one if not (t.resource == "reads" and replicas)]
     scale_min = node.replication_factor
     if limit_hit or (node.vertical_factor <= 1 and nodes > scale_min):
         year = min((t.year or 0.0) for t in limit_hit) if limit_hit else None
         reason = "; ".join(f"{t.resource}: {t.why}" for t in limit_hit) or f"{nodes} nodes at the horizon"
         steps.append(Step(store, 0, year, "scale out: " + scale_out(plan, designs, end, node, nodes, warn), reason))
-        if nodes > capability.max_nodes:
+        if capability.scales_out and nodes > capability.max_nodes:
             warn(
                 "PP437",
                 f"{store} needs {nodes} nodes at the horizon, more than the profile's max_nodes {capability.max_nodes}: split the data over more stores, shorten retention, or raise max_nodes after measuring",
@@ -260,12 +298,16 @@ def _steps(
     )
 
 
-def capacity_plan(plan: Plan, designs: Designs, years: float | None = None) -> CapacityPlan:
-    """The capacity plan of `plan` to `years` (default: the model's horizon), from the store designs."""
+def capacity_plan(
+    plan: Plan, designs: Designs, years: float | None = None, capabilities: Mapping[str, Capability] | None = None
+) -> CapacityPlan:
+    """The capacity plan of `plan` to `years` (default: the model's horizon), from the store
+    designs, against `capabilities` (default: the bundled target profiles)."""
     reported = report_years(plan, years)
     horizon = reported[-1]
-    timeline = _Timeline(plan, designs, horizon)
-    capabilities = load_capabilities()
+    capabilities = capabilities if capabilities is not None else load_capabilities()
+    timeline = _Timeline(plan, designs, horizon, capabilities)
+    timeline.years = reported
     diagnostics: list[Diagnostic] = []
 
     def warn(code: str, message: str, path: str) -> None:

@@ -83,17 +83,20 @@ def citus(plan: Plan, designs: Designs, need: Need, warn: Warn) -> str:
             else 0.0
         )
         (reference if size <= REFERENCE_SHARE * total else alone).append(table.name)
+    widened: list[str] = []
     for table in tables:
         if table.name not in distributed:
             continue
         key = column if table.name not in roots else (table.primary_key[0] if len(table.primary_key) == 1 else column)
-        for unique in (table.primary_key, *table.uniques):
+        if key not in table.primary_key:  # a generated key stays unique with the column added
+            widened.append(f"{table.name} ({', '.join((*table.primary_key, key))})")
+        for unique in table.uniques:
             if key not in unique:
                 warn(
                     "PP433",
-                    f"{table.name}: unique key ({', '.join(unique)}) cannot be enforced once the table is distributed "
-                    f"on {key} (Citus enforces only unique keys that include the distribution column); keep it in "
-                    f"a reference table or check it in the application",
+                    f"{table.name}: unique rule ({', '.join(unique)}) cannot be enforced once the table is distributed "
+                    f"on {key} (Citus enforces only unique keys that include the distribution column); keep the "
+                    "unique values in a reference table, or check them in the application",
                     f"entities.{table.entity}" if table.entity in plan.entities else "relationships",
                 )
     parts = [f"Citus: distribute on {column} ({why})", f"co-located: {', '.join(distributed)}"]
@@ -101,6 +104,8 @@ def citus(plan: Plan, designs: Designs, need: Need, warn: Warn) -> str:
         parts.append(f"{', '.join(roots)} distributed on {'its' if len(roots) == 1 else 'their'} primary key")
     if reference:
         parts.append(f"reference tables (copied to every worker): {', '.join(sorted(reference))}")
+    if widened:
+        parts.append(f"primary keys gain the distribution column: {', '.join(widened)}")
     if alone:
         parts.append(f"distributed on their own key, not co-located: {', '.join(sorted(alone))}")
     return "; ".join(parts)

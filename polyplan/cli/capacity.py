@@ -73,13 +73,16 @@ def capacity(
     from polyplan.capacity import capacity_plan, design_stores
     from polyplan.emit.plan_json import diagnostic_json
     from polyplan.pipeline import plan_file
+    from polyplan.plan.assign import loaded_locate
 
     plan = guarded(lambda: plan_file(model))
     result = capacity_plan(plan, guarded(lambda: design_stores(plan)), years)
-    print_diagnostics(result.diagnostics)
+    suppressed = set(plan.model.options.suppress)
+    diagnostics = [loaded_locate(plan.loaded, d) for d in result.diagnostics if d.code not in suppressed]
+    print_diagnostics(diagnostics)
     if as_json:
         print_json(
-            {"model": result.model, **result.as_data(), "diagnostics": [diagnostic_json(d) for d in result.diagnostics]}
+            {"model": result.model, **result.as_data(), "diagnostics": [diagnostic_json(d) for d in diagnostics]}
         )
         return
     if quiet():
