@@ -240,8 +240,8 @@ def render_capacity_md(
     each aged entity (`lifecycle.lifecycle_lines`); `tables` (the relational design) list the
     relational tables; `charts` are the chart files under docs/."""
     lines = [f"# Capacity plan: {plan.model.name}", ""]
-    if charts:
-        lines += [" ".join(f"![{path}]({path})" for path in charts), ""]
+    if charts:  # named, not linked: the HTML report embeds this file and fetches nothing
+        lines += ["Charts of size and load per store over time: " + ", ".join(f"`{path}`" for path in charts) + ".", ""]
     lines += _entity_lines(capacity)
     lines += _relational_lines(plan, tables)
     lines += _store_lines(capacity)
