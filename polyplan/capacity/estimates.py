@@ -36,9 +36,31 @@ class Designs:
     document: Any = None  # polyplan.stores.document.spec.DocumentDesign
     wide_column: Any = None  # polyplan.stores.wide_column.design.WideColumnDesign
     memo: dict[tuple[str, float], dict[str, EntitySize]] = field(default_factory=dict, compare=False)
+    by_entity: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+
+    def of(self, family: str, entity: str) -> Any:
+        """The design's part for `entity` in `family` (cache: its key families; search: its index;
+        document: its collection; wide_column: its tables), indexed once (a model has thousands)."""
+        if family not in self.by_entity:
+            self.by_entity[family] = _by_entity(self, family)
+        return self.by_entity[family].get(entity)
 
 
-Sizer = Callable[[Plan, Designs, str, float], tuple[dict[str, EntitySize], str]]
+def _by_entity(designs: Designs, family: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if family == "cache" and designs.cache is not None:
+        for key in designs.cache.keys:
+            found.setdefault(key.entity, []).append(key)
+    elif family == "search" and designs.search is not None:
+        for index in designs.search.indexes:
+            found.setdefault(index.entity, index)
+    elif family == "document" and designs.document is not None:
+        for collection in designs.document.collections:
+            found.setdefault(collection.entity, collection)
+    elif family == "wide_column" and designs.wide_column is not None:
+        for entity in designs.wide_column.entities:
+            found.setdefault(entity.entity, entity)
+    return found
 
 
 def _rows(plan: Plan, entity: str, days: float) -> float:
@@ -95,7 +117,7 @@ def cache(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[Entit
     estimate (`stores.cache.memory`) at the horizon, scaled by live rows."""
     if designs.cache is None:
         return _payload(plan, entity, days), PAYLOAD
-    keys = [k for k in designs.cache.keys if k.entity == entity]
+    keys = designs.of("cache", entity) or []
     total = sum(k.memory.total_bytes for k in keys)
     index = sum(k.memory.total_bytes for k in keys if k.role.value in ("index", "pointer"))
     return _scaled(plan, entity, days, total, index / total if total else 0.0), "Redis key memory (cache design)"
@@ -103,7 +125,7 @@ def cache(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[Entit
 
 def search(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
     """The entity's search index: its projected documents × bytes (source and inverted index)."""
-    index = next((i for i in designs.search.indexes if i.entity == entity), None) if designs.search else None
+    index = designs.of("search", entity)
     if index is None:
         return _payload(plan, entity, days), PAYLOAD
     return _scaled(plan, entity, days, index.projected_bytes), "search index estimate (search design)"
@@ -111,7 +133,7 @@ def search(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[Enti
 
 def document(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
     """The entity's MongoDB collection: average BSON document bytes (`document.bson_size`) × documents."""
-    collection = designs.document.collection_of(entity) if designs.document else None
+    collection = designs.of("document", entity)
     if collection is None:
         return _payload(plan, entity, days), PAYLOAD
     rows = _rows(plan, entity, days)
@@ -120,7 +142,7 @@ def document(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[En
 
 def wide_column(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
     """The entity's Cassandra tables: one copy of the payload per query table (denormalized)."""
-    found = next((e for e in designs.wide_column.entities if e.entity == entity), None) if designs.wide_column else None
+    found = designs.of("wide_column", entity)
     size = _payload(plan, entity, days)
     if found is None or not found.tables:
         return size, PAYLOAD

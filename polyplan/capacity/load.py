@@ -17,10 +17,10 @@ from polyplan.analyse.capabilities import Capability
 from polyplan.capacity.estimates import FAMILY_SIZERS, Designs, relational
 from polyplan.capacity.spec import EntitySize
 from polyplan.model.derived import writes_of
-from polyplan.model.schema import Consistency, Family, WriteKind
+from polyplan.model.schema import AccessPattern, Consistency, Family, WriteKind
 from polyplan.plan.ir import Plan
 
-DAYS_PER_MONTH = 365.0 / 12.0
+DAYS_PER_MONTH = 365.0 / 12.0  # month m is m * 365 / 12 days: year y falls exactly on month 12 y
 # Little's law gives the connections busy at peak; twice that absorbs bursts and slow queries.
 CONNECTION_HEADROOM = 2.0
 
@@ -59,13 +59,12 @@ def traffic_factor(plan: Plan, entity: str, days: float) -> float:
     return float((1.0 + rate) ** (days / DAYS_PER_MONTH))
 
 
-def replica_may_serve(plan: Plan, pattern: str, lag_seconds: float | None) -> bool:
+def replica_may_serve(pattern: AccessPattern, lag_seconds: float | None) -> bool:
     """Whether a read replica may answer `pattern`: eventual consistency and a staleness budget
     above the replica's lag (read-your-writes and strong reads go to the primary)."""
-    found = next(p for p in plan.model.access_patterns if p.name == pattern)
     if lag_seconds is None:
         return False
-    return found.consistency is Consistency.EVENTUAL and found.staleness_seconds >= lag_seconds
+    return pattern.consistency is Consistency.EVENTUAL and pattern.staleness_seconds >= lag_seconds
 
 
 def _served_by(plan: Plan, entity: str, pattern: str) -> tuple[Family, str]:
@@ -120,7 +119,7 @@ def store_needs(plan: Plan, designs: Designs, days: float, capabilities: Mapping
         rate = pattern.rate * traffic_factor(plan, pattern.entity, days)
         need.reads += rate
         node = capabilities[engine].node
-        if not replica_may_serve(plan, pattern.name, node.replica_lag_seconds if node else None):
+        if not replica_may_serve(pattern, node.replica_lag_seconds if node else None):
             need.primary_reads += rate
     for name, decision in plan.entities.items():
         writes = write_rate(plan, name) * traffic_factor(plan, name, days)
@@ -143,5 +142,5 @@ def _write_copies(designs: Designs, family: Family, entity: str) -> int:
     """Rows written per entity write: one per Cassandra query table (denormalized), else one."""
     if family is not Family.WIDE_COLUMN or designs.wide_column is None:
         return 1
-    found = next((e for e in designs.wide_column.entities if e.entity == entity), None)
+    found = designs.of("wide_column", entity)
     return max(1, len(found.tables)) if found is not None else 1

@@ -16,7 +16,7 @@ from functools import partial
 
 from polyplan.analyse.capabilities import Capability, NodeCapacity, load_capabilities
 from polyplan.capacity.estimates import Designs, relational
-from polyplan.capacity.load import DAYS_PER_MONTH, Need, entity_sizes, replica_may_serve, store_needs
+from polyplan.capacity.load import Need, entity_sizes, replica_may_serve, store_needs
 from polyplan.capacity.scale import scale_out
 from polyplan.capacity.spec import CapacityPlan, EntityLine, EntitySize, Step, StoreCapacity, StoreYear, Threshold
 from polyplan.diagnostics import Diagnostic, Severity
@@ -81,7 +81,7 @@ class _Timeline:
         return self._memo[days]
 
     def month_days(self, month: int) -> float:
-        return min(month * DAYS_PER_MONTH, self.horizon * 365.0)
+        return min(month * 365.0 / 12.0, self.horizon * 365.0)
 
     def first(self, exceeds: Callable[[float], bool]) -> float | None:
         """The first point (in years, to the month) where `exceeds(days)` holds; None within the horizon."""
@@ -202,7 +202,7 @@ def _primary_warning(
         for p in plan.model.access_patterns
         if p.entity in plan.entities
         and _store_of(plan, p.entity, p.name) == store
-        and not replica_may_serve(plan, p.name, node.replica_lag_seconds)
+        and not replica_may_serve(p, node.replica_lag_seconds)
     ]
     if not pinned:
         return
@@ -356,10 +356,11 @@ def capacity_plan(
                 )
             )
         patterns = [p for p in plan.model.access_patterns if p.entity in plan.entities]
-        served = [p.name for p in patterns if _store_of(plan, p.entity, p.name) == store]
+        served = [p for p in patterns if _store_of(plan, p.entity, p.name) == store]
         if node.replica_lag_seconds is None or node.replication_factor > 1:
             served = []  # no primary/replica split: every copy serves reads (Cassandra, search)
-        replica = tuple(p for p in served if replica_may_serve(plan, p, node.replica_lag_seconds))
+        replica = tuple(p.name for p in served if replica_may_serve(p, node.replica_lag_seconds))
+        primary = tuple(p.name for p in served if p.name not in replica)
         stores.append(
             StoreCapacity(
                 store,
@@ -370,7 +371,7 @@ def capacity_plan(
                 tuple(steps),
                 pool,
                 replica,
-                tuple(p for p in served if p not in replica),
+                primary,
             )
         )
     partitioning = _partitioning(plan, timeline, designs, nodes)
