@@ -160,15 +160,14 @@ def _partitioning(plan: Plan, timeline: _Timeline, designs: Designs, nodes: dict
         store = f"{decision.family.value} ({decision.engine})"
         node = nodes.get(store)
         growth = plan.model.entities[name].growth
-        reasons: list[tuple[float, str]] = []
+        reasons: list[tuple[float, str, float, float]] = []  # year, why, need, capacity
         for days, rule in ((growth.retention_days, "retention"), (growth.archive_after_days, "archiving")):
             if days is not None and days / 365.0 <= horizon and growth.time_attribute:
-                reasons.append(
-                    (
-                        round(days / 365.0, 2),
-                        f"its {rule} rule first removes rows after {days} days: drop or detach whole partitions by {growth.time_attribute} instead of deleting rows",
-                    )
+                why = (
+                    f"its {rule} rule first removes rows after {days} days: drop or detach whole partitions "
+                    f"by {growth.time_attribute} instead of deleting rows"
                 )
+                reasons.append((round(days / 365.0, 2), why, 0.0, 0.0))  # a rule, not a size, decides
         if node is not None and node.memory_bytes:
             memory = node.memory_bytes
 
@@ -178,15 +177,19 @@ def _partitioning(plan: Plan, timeline: _Timeline, designs: Designs, nodes: dict
 
             year = timeline.first(too_big)
             if year is not None:
+                end = relational(plan, designs, decision.engine, horizon * 365.0)[0][name].total_bytes
+                how = (
+                    f"range partitions by {growth.time_attribute} keep the recent data and its indexes cached"
+                    if growth.time_attribute
+                    else "hash partitions on the column its patterns name by equality keep each partition's "
+                    "indexes small enough to cache"
+                )
                 reasons.append(
-                    (
-                        year,
-                        f"the table outgrows the node's {memory / 1e9:,.0f} GB of memory: partitions keep the recent data and its indexes cached",
-                    )
+                    (year, f"the table outgrows the node's {memory / 1e9:,.0f} GB of memory: {how}", end, memory)
                 )
         if reasons:
-            year, why = min(reasons)
-            found.append(Threshold(store, f"partitioning {name}", year, 0.0, 0.0, why))
+            year, why, need, limit = min(reasons)
+            found.append(Threshold(store, f"partitioning {name}", year, need, limit, why))
     return found
 
 

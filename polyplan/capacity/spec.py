@@ -56,7 +56,7 @@ class Threshold:
     store: str
     resource: str  # storage, writes, reads, connections, memory, partitioning
     year: float | None  # first point in time it is exceeded; None: not within the horizon
-    need: float  # at the horizon
+    need: float  # at the horizon (partitioning: the table's bytes when memory decides, else 0)
     capacity: float
     why: str
 
