@@ -36,6 +36,7 @@ class Target(StoreTarget):
             tests=render_tests(plan, design),
             diagnostics=tuple(loaded_locate(plan.loaded, d) for d in (*design.diagnostics, *_predicates(plan))),
             summary=summary(design),
+            design=design,
         )
 
 
