@@ -22,11 +22,13 @@ but not judged). Exit 1 when any judged ratio misses, 0 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -249,22 +251,319 @@ def report(ratios: list[Ratio]) -> bool:
     return ok
 
 
+# --- Redis: MEMORY USAGE and INFO memory per key family ------------------------------------------
+
+REDIS_GOAL = 0.15
+REDIS_DB = 11  # a database of its own: key names keep their designed length (no run prefix)
+LONG_TTL = 86_400  # designed TTLs of a few seconds would expire keys while they are measured
+REDIS_BATCH = 500
+
+
+@dataclass(frozen=True)
+class KeyRatio:
+    """One Redis key family: the design's per-key figures against the real server's."""
+
+    scenario: str
+    family: str
+    structure: str
+    encoding: str  # the design's
+    measured_encoding: str  # OBJECT ENCODING of the measured keys (the most common one)
+    keys: int
+    members: float  # elements per key measured (list/sorted set/hash), 1 for a string
+    designed_members: float  # what the per-key estimate assumes
+    estimate: float  # keys.json per_key_bytes (MEMORY USAGE of one key)
+    measured: float  # mean MEMORY USAGE of the family's keys
+    estimate_total: float  # keys × per_key_total_bytes
+    measured_total: float  # INFO memory used_memory grown while the family was written
+
+    @property
+    def ratio(self) -> float:
+        return self.estimate / self.measured if self.measured else float("inf")
+
+    @property
+    def total_ratio(self) -> float:
+        return self.estimate_total / self.measured_total if self.measured_total > 0 else float("inf")
+
+    def within(self) -> bool:
+        return abs(self.ratio - 1.0) <= REDIS_GOAL and abs(self.total_ratio - 1.0) <= REDIS_GOAL
+
+
+def _long_ttls(command: list[str]) -> list[str]:
+    """`command` with every designed TTL raised to LONG_TTL (the expires entry stays)."""
+    out = list(command)
+    verb = out[0].upper()
+    if verb in ("EXPIRE", "PEXPIRE") and len(out) >= 3:
+        out[2] = str(max(int(out[2]), LONG_TTL * (1000 if verb == "PEXPIRE" else 1)))
+    for i, token in enumerate(out[:-1]):
+        if verb == "SET" and token.upper() in ("EX", "PX"):
+            out[i + 1] = str(max(int(out[i + 1]), LONG_TTL * (1000 if token.upper() == "PX" else 1)))
+    return out
+
+
+def _used_memory(client: Any) -> int:
+    """INFO memory used_memory once the server's client buffers from the last pipeline settled."""
+    time.sleep(0.3)
+    return min(int(client.info("memory")["used_memory"]) for _ in range(3))
+
+
+def _filled_lists(name: str, per_entity: int) -> Path:
+    """Scenario `name`, with a `distinct` on the attributes that name a capped list or index key
+    (where the model leaves it open), so that the seeded records fill each such key as the design
+    assumes at the horizon; the per-key estimate is the same."""
+    import tempfile
+
+    import yaml
+
+    from polyplan.stores.cache.design import design
+
+    source = ROOT / "scenarios" / f"{name}.yaml"
+    limits = {
+        k.entity: (k.index.limit, k.template.render())
+        for k in design(plan_file(source)).keys
+        if k.index and k.index.limit
+    }
+    if not limits:
+        return source
+    model = yaml.safe_load(source.read_text(encoding="utf-8"))
+    for entity, (limit, template) in limits.items():
+        for attribute in re.findall(r"<([a-z_0-9]+)>", template):
+            spec = model["entities"][entity]["attributes"][attribute]
+            spec.setdefault("distinct", max(2, per_entity // (2 * limit)))
+    path = Path(tempfile.mkdtemp(prefix="capacity-")) / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(model, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def redis_records(name: str, per_entity: int) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """keys.json of scenario `name` and its seeded records as the generated test stores them."""
+    from polyplan.seed.generate import generate, rows_for_targets
+    from polyplan.stores.cache import testgen
+    from polyplan.stores.cache.design import design
+
+    plan = plan_file(_filled_lists(name, per_entity))
+    cache = design(plan)
+    if not cache.keys:
+        return {}, {}
+    files, _ = render(plan)
+    keys_json = json.loads(files["redis/keys.json"])
+    model = plan.model
+    entities = sorted({key.entity for key in cache.keys}, key=list(model.entities).index)
+    counts = rows_for_targets(model, set(entities), per_entity, parents=testgen.PARENT_ROWS, others=testgen.OTHER_ROWS)
+    records = generate(model, counts, seed=0, only=entities)
+    # The generated test's own record views (the codec's texts): the same data it stores.
+    views = {e: [testgen._view(model, cache, e, r) for r in records[e]] for e in entities}
+    return keys_json, views
+
+
+def run_redis(name: str, per_entity: int, url: str, db: int = REDIS_DB) -> list[KeyRatio]:
+    """Store scenario `name`'s seeded records family by family on the real Redis, as the generated
+    test does; compare each family's MEMORY USAGE and used_memory growth with keys.json."""
+    import redis
+
+    from polyplan.stores.cache.commands import Context, NotApplicable, expand, families_by_template, fill
+
+    keys_json, views = redis_records(name, per_entity)
+    if not keys_json:
+        return []
+    client = redis.Redis.from_url(url, db=db, socket_timeout=30)
+    if client.dbsize():
+        raise SystemExit(f"Redis database {db} is not empty: the bench needs one of its own (--redis-db)")
+    families = families_by_template(keys_json)
+    found: list[KeyRatio] = []
+    started = time.perf_counter()
+    try:
+        for family in keys_json["keys"]:
+            template = str(family["template"])
+            paths = [s["commands"] for s in keys_json["stores"] if s["entity"] == family["entity"]]
+            paths += [r["commands"][1:] for r in keys_json["reads"] if family["name"] in r["keys"]]
+            commands = [c for path in paths for c in path if template in c]
+            before = _used_memory(client)
+            names: set[str] = set()
+            pipe = client.pipeline(transaction=False)
+            for i, record in enumerate(views[family["entity"]]):
+                for command in commands:
+                    try:
+                        pipe.execute_command(*_long_ttls(expand(command, Context(record, families))))
+                    except NotApplicable:
+                        continue
+                with contextlib.suppress(NotApplicable):  # a null part names no key
+                    names.add(fill(template, record))
+                if i % REDIS_BATCH == REDIS_BATCH - 1:
+                    pipe.execute()
+            pipe.execute()
+            grown = _used_memory(client) - before
+            written = sorted(n for n in names if client.exists(n))
+            usage = [int(client.memory_usage(n, samples=0) or 0) for n in written]
+            encodings = Counter(str(client.object("encoding", n), "ascii") for n in written)
+            members = [_members(client, n, family["structure"]) for n in written]
+            memory_figures = family["memory"]
+            designed = float((family.get("index") or {}).get("members_per_key") or 1.0)
+            found.append(
+                KeyRatio(
+                    name,
+                    family["name"],
+                    family["structure"],
+                    memory_figures["encoding"],
+                    encodings.most_common(1)[0][0] if encodings else "",
+                    len(written),
+                    sum(members) / len(members) if members else 0.0,
+                    designed,
+                    float(memory_figures["per_key_bytes"]),
+                    sum(usage) / len(usage) if usage else 0.0,
+                    len(written) * float(memory_figures["per_key_total_bytes"]),
+                    float(grown),
+                )
+            )
+    finally:
+        for family in keys_json["keys"]:
+            namespace = str(family["template"]).split("<", 1)[0]
+            client.delete(*client.keys(namespace + "*") or ["\0none"])
+        client.close()
+    print(
+        f"# {name} on redis: {sum(r.keys for r in found):,} keys in {time.perf_counter() - started:.0f} s", flush=True
+    )
+    return found
+
+
+def _members(client: Any, name: str, structure: str) -> float:
+    """Elements of one key: list entries, sorted-set members, hash fields; 1 for a string."""
+    if structure == "list":
+        return float(client.llen(name))
+    if structure == "sorted_set":
+        return float(client.zcard(name))
+    if structure == "hash":
+        return float(client.hlen(name))
+    return 1.0
+
+
+def report_redis(ratios: list[KeyRatio]) -> bool:
+    """Print each family's figures; True when every family is within ±15 % on both measures."""
+    print(
+        f"{'scenario':9} {'family':40} {'structure':10} {'encoding':21} {'keys':>7} {'members':>13} "
+        f"{'est B':>6} {'real B':>7} ratio {'est MiB':>8} {'used MiB':>8} ratio"
+    )
+    for r in ratios:
+        print(
+            f"{r.scenario:9} {r.family[:40]:40} {r.structure:10} {r.encoding + '/' + r.measured_encoding:21} "
+            f"{r.keys:>7,} {r.members:>6.1f}/{r.designed_members:<6.1f} {r.estimate:>6.0f} {r.measured:>7.1f} "
+            f"{r.ratio:5.2f} {_mib(r.estimate_total):>8} {_mib(r.measured_total):>8} {r.total_ratio:5.2f}"
+            f"{'  ok' if r.within() else '  MISS'}"
+        )
+    return all(r.within() for r in ratios)
+
+
+def render_saved(saved: dict[str, Any]) -> str:
+    """docs/benchmarks.md's capacity section from bench/results/capacity.json."""
+    lines: list[str] = []
+    for run in saved.get("relational", []):
+        lines += [
+            f"**Relational, `{run['command']}`** ({run['rows']:,} rows per relational entity; load average "
+            f"{run['load']}):",
+            "",
+            "| scenario | engine | table | part | rows | estimate MiB | measured MiB | ratio |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in run["ratios"]:
+            judged = "" if r["judged"] else " (not judged, < 1 MiB)"
+            lines.append(
+                f"| {r['scenario']} | {r['engine']} | {r['table']} | {r['part']} | {r['rows']:,} | "
+                f"{_mib(r['estimate'])} | {_mib(r['measured'])} | {r['ratio']:.2f}{judged} |"
+            )
+        for engine in GOAL:
+            judged = [r for r in run["ratios"] if r["engine"] == engine and r["judged"]]
+            if judged:
+                missed = sum(1 for r in judged if abs(r["ratio"] - 1) > GOAL[engine])
+                lines.append("")
+                lines.append(
+                    f"{engine}: {len(judged)} parts judged, ratios {min(r['ratio'] for r in judged):.2f}–"
+                    f"{max(r['ratio'] for r in judged):.2f}, {missed} outside ±{GOAL[engine]:.0%}."
+                )
+        lines.append("")
+    redis_run = saved.get("redis")
+    if redis_run:
+        lines += [
+            f"**Redis, `{redis_run['command']}`** ({redis_run['per_entity']:,} records per cached entity, "
+            f"stored with keys.json's commands; load average {redis_run['load']}). Per key: keys.json "
+            "`per_key_bytes` ÷ mean `MEMORY USAGE`; per family: keys × `per_key_total_bytes` ÷ the growth of "
+            "`INFO memory` used_memory while that family was written. Goal ±15 %.",
+            "",
+            "| scenario | key family | structure | encoding (estimate/real) | keys | members/key (real/design) "
+            "| estimate B | MEMORY USAGE B | ratio | estimate MiB | used_memory MiB | ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in redis_run["families"]:
+            lines.append(
+                f"| {r['scenario']} | {r['family']} | {r['structure']} | {r['encoding']}/{r['measured_encoding']} | "
+                f"{r['keys']:,} | {r['members']:.1f}/{r['designed_members']:.1f} | {r['estimate']:.0f} | "
+                f"{r['measured']:.1f} | {r['ratio']:.2f} | {_mib(r['estimate_total'])} | {_mib(r['measured_total'])} "
+                f"| {r['total_ratio']:.2f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _load() -> str:
+    return os.getloadavg().__repr__().strip("()")
+
+
+def _save(path: Path, section: str, value: Any) -> None:
+    """Replace one section of the results file (relational runs are kept per scenario)."""
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if section == "relational":
+        scenarios = {r["scenario"] for r in value["ratios"]}
+        kept = []
+        for run in saved.get("relational", []):
+            run["ratios"] = [r for r in run["ratios"] if r["scenario"] not in scenarios]
+            if run["ratios"]:
+                kept.append(run)
+        saved["relational"] = [*kept, value]
+    else:
+        saved[section] = value
+    path.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000, help="rows per relational entity (default 100,000)")
     parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="repeatable; default all")
-    parser.add_argument("--engine", action="append", choices=tuple(GOAL), help="repeatable; default both")
+    parser.add_argument(
+        "--engine", action="append", choices=(*GOAL, "redis"), help="repeatable; default the relational two and redis"
+    )
     parser.add_argument("--judge-bytes", type=float, default=2**20, help="judge parts measured at least this big")
-    parser.add_argument("--json", type=Path, help="write the ratios here")
+    parser.add_argument("--redis-records", type=int, default=20_000, help="records per cached entity (default 20,000)")
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB, help="an empty Redis database for the run")
+    parser.add_argument("--json", type=Path, help="merge the ratios into this results file")
     args = parser.parse_args(argv)
-    print("# " + " ".join(["python", "bench/capacity.py", *(argv if argv is not None else sys.argv[1:])]))
+    command = " ".join(["python", "bench/capacity.py", *(argv if argv is not None else sys.argv[1:])])
+    print("# " + command)
+    engines = args.engine or [*GOAL, "redis"]
+    relational = [e for e in engines if e in GOAL]
     ratios: list[Ratio] = []
+    key_ratios: list[KeyRatio] = []
     for scenario in args.scenario or SCENARIOS:
-        ratios += run_scenario(scenario, args.engine or list(GOAL), args.rows, args.judge_bytes)
-    ok = report(ratios)
+        if relational:
+            ratios += run_scenario(scenario, relational, args.rows, args.judge_bytes)
+        if "redis" in engines:
+            url = os.environ.get("POLYPLAN_REDIS_URL")
+            if not url:
+                raise SystemExit("POLYPLAN_REDIS_URL is not set (source /tmp/env.sh)")
+            key_ratios += run_redis(scenario, args.redis_records, url, args.redis_db)
+    ok = report(ratios) if relational else True
+    ok = (report_redis(key_ratios) if "redis" in engines else True) and ok
     if args.json:
-        rows: list[dict[str, Any]] = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in ratios]
-        args.json.write_text(json.dumps({"rows": args.rows, "ratios": rows}, indent=1) + "\n", encoding="utf-8")
+        load = _load()
+        if relational:
+            rows: list[dict[str, Any]] = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in ratios]
+            _save(args.json, "relational", {"command": command, "rows": args.rows, "load": load, "ratios": rows})
+        if "redis" in engines:
+            families = [
+                {**asdict(r), "ratio": round(r.ratio, 4), "total_ratio": round(r.total_ratio, 4)} for r in key_ratios
+            ]
+            _save(
+                args.json,
+                "redis",
+                {"command": command, "per_entity": args.redis_records, "load": load, "families": families},
+            )
     return 0 if ok else 1
 
 

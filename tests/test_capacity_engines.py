@@ -1,4 +1,7 @@
-"""The relational sizing model against the real engines, at a CI scale (bench/capacity.py's check).
+"""The sizing models against the real engines, at a CI scale (bench/capacity.py's checks).
+
+Redis: every key family of the bundled scenarios' cache designs, 1,500 records per entity stored
+as the generated tests store them, per-key MEMORY USAGE and used_memory growth within ±15 %.
 
 The shop scenario's relational entities are seeded with 20,000 rows each into a throw-away
 database on PostgreSQL and on MariaDB, and the estimate for the rows loaded is compared with the
@@ -34,6 +37,25 @@ def _bench() -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+REDIS_RECORDS = 1_500
+REDIS_BOUND = 0.15
+REDIS_DB = 12  # not the bench's: both may run at once
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("scenario", ["shop", "social", "iot", "counters"])
+def test_redis_estimate_holds_per_key_family(scenario: str) -> None:
+    """keys.json's per-key figure within ±15 % of MEMORY USAGE, and keys × per-key total within ±15 %
+    of the used_memory the family's keys took, for every key family of the scenario's cache design."""
+    families = _bench().run_redis(scenario, REDIS_RECORDS, resolve_url("redis"), REDIS_DB)
+    assert families, f"{scenario}: no key family measured"
+    for family in families:
+        assert family.keys >= 10, (family.family, family.keys)
+        assert family.encoding == family.measured_encoding, (family.family, family.encoding, family.measured_encoding)
+        assert abs(family.ratio - 1) <= REDIS_BOUND, (family.family, family.estimate, family.measured)
+        assert abs(family.total_ratio - 1) <= REDIS_BOUND, (family.family, family.estimate_total, family.measured_total)
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
