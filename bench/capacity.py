@@ -602,17 +602,17 @@ def render_saved(saved: dict[str, Any]) -> str:
 
 
 def _load() -> str:
-    return os.getloadavg().__repr__().strip("()")
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _save(path: Path, section: str, value: Any) -> None:
-    """Replace one section of the results file (relational runs are kept per scenario)."""
+    """Replace one section of the results file (relational runs per scenario and engine)."""
     saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     if section == "relational":
-        scenarios = {r["scenario"] for r in value["ratios"]}
+        replaced = {(r["scenario"], r["engine"]) for r in value["ratios"]}
         kept = []
         for run in saved.get("relational", []):
-            run["ratios"] = [r for r in run["ratios"] if r["scenario"] not in scenarios]
+            run["ratios"] = [r for r in run["ratios"] if (r["scenario"], r["engine"]) not in replaced]
             if run["ratios"]:
                 kept.append(run)
         saved["relational"] = [*kept, value]

@@ -1,5 +1,7 @@
 """The sizing models against the real engines, at a CI scale (bench/capacity.py's checks).
 
+SQLite (a temp file) at 20,000 rows: parts of ≥ 1 MiB within ±15 % of dbstat. MongoDB documents:
+the design's average within ±10 % of bson.encode of the generated test's documents (no server).
 Redis: every key family of the bundled scenarios' cache designs, 1,500 records per entity stored
 as the generated tests store them, per-key MEMORY USAGE and used_memory growth within ±15 %.
 
@@ -68,6 +70,27 @@ def test_estimate_holds_on_the_engine(engine: str, monkeypatch: pytest.MonkeyPat
     assert not missed, missed
     total = sum(r.estimate for r in ratios) / sum(r.measured for r in ratios)
     assert abs(total - 1) <= TOTAL_BOUND, total
+
+
+@pytest.mark.parametrize("scenario", ["saas", "iot"])
+def test_sqlite_estimate_holds(scenario: str) -> None:
+    """SQLite (a temp file, no server): every part of ≥ 1 MiB within ±15 % of dbstat at 20,000 rows."""
+    ratios = _bench().run_scenario(scenario, ["sqlite"], ROWS, 2**20)
+    judged = [r for r in ratios if r.judged]
+    assert len(judged) >= 3, [r.part for r in ratios]
+    missed = [(r.table, r.part, round(r.ratio, 2)) for r in judged if abs(r.ratio - 1) > 0.15]
+    assert not missed, missed
+    total = sum(r.estimate for r in ratios) / sum(r.measured for r in ratios)
+    assert abs(total - 1) <= 0.10, total
+
+
+@pytest.mark.parametrize("scenario", ["saas", "counters"])
+def test_document_estimate_matches_bson(scenario: str) -> None:
+    """The document design's average bytes within ±10 % of bson.encode of the generated test's documents."""
+    ratios = _bench().run_bson(scenario, 500)
+    assert ratios, f"{scenario}: no collection"
+    for ratio in ratios:
+        assert abs(ratio.ratio - 1) <= 0.10, (ratio.collection, ratio.estimate, ratio.measured)
 
 
 def test_json_seed_honours_avg_length() -> None:
