@@ -123,3 +123,22 @@ def test_realistic_lengths_match_the_seeder() -> None:
         assert make is not None
         drawn = statistics.fmean(len(make()) for _ in range(3000))
         assert abs(drawn / expected - 1) < 0.05, (kind, drawn)
+
+
+def test_store_estimates_follow_the_designs() -> None:
+    """The capacity plan's per-store functions agree with the designs' own figures at the horizon."""
+    from polyplan.pipeline import plan_file
+    from polyplan.stores.cache.capacity import estimate_store_bytes as cache_bytes
+    from polyplan.stores.cache.design import design as cache_design
+    from polyplan.stores.document.capacity import estimate_store_bytes as document_bytes
+    from polyplan.stores.document.design import design as document_design
+
+    shop = plan_file(ROOT / "scenarios" / "shop.yaml")
+    horizon = shop.model.options.horizon_years * 365.0
+    assert cache_bytes(shop, horizon) == pytest.approx(cache_design(shop).total_bytes)
+    assert 0 < cache_bytes(shop, 0.0) < cache_bytes(shop, horizon)
+    counters = plan_file(ROOT / "scenarios" / "counters.yaml")
+    collections = document_design(counters).collections
+    documents = sum(c.avg_document_bytes * c.documents_at_horizon for c in collections)
+    at_horizon = document_bytes(counters, counters.model.options.horizon_years * 365.0)
+    assert documents < at_horizon < 1.6 * documents  # documents plus their index entries
