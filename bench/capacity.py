@@ -545,6 +545,27 @@ def report_bson(ratios: list[DocumentRatio]) -> bool:
     return all(abs(r.ratio - 1) <= BSON_GOAL for r in ratios)
 
 
+def saved_misses(saved: dict[str, Any]) -> list[str]:
+    """Every saved part, key family or collection outside its goal: what makes the bench exit 1."""
+    missed = [
+        f"{r['scenario']} {r['engine']} {r['table']} {r['part']} {r['ratio']:.2f}"
+        for run in saved.get("relational", [])
+        for r in run["ratios"]
+        if r["judged"] and abs(r["ratio"] - 1) > GOAL[r["engine"]]
+    ]
+    missed += [
+        f"{r['scenario']} redis {r['family']} {r['ratio']:.2f}/{r['total_ratio']:.2f}"
+        for r in saved.get("redis", {}).get("families", [])
+        if max(abs(r["ratio"] - 1), abs(r["total_ratio"] - 1)) > REDIS_GOAL
+    ]
+    missed += [
+        f"{r['scenario']} bson {r['collection']} {r['ratio']:.2f}"
+        for r in saved.get("bson", {}).get("collections", [])
+        if abs(r["ratio"] - 1) > BSON_GOAL
+    ]
+    return missed
+
+
 def render_saved(saved: dict[str, Any]) -> str:
     """docs/benchmarks.md's capacity section from bench/results/capacity.json."""
     lines: list[str] = []
