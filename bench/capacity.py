@@ -39,6 +39,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
@@ -334,12 +335,10 @@ def _used_memory(client: Any) -> int:
     return min(int(client.info("memory")["used_memory"]) for _ in range(3))
 
 
-def _filled_lists(name: str, per_entity: int) -> Path:
+def _filled_lists(name: str, per_entity: int, folder: Path) -> Path:
     """Scenario `name`, with a `distinct` on the attributes that name a capped list or index key
     (where the model leaves it open), so that the seeded records fill each such key as the design
     assumes at the horizon; the per-key estimate is the same."""
-    import tempfile
-
     import yaml
 
     from polyplan.stores.cache.design import design
@@ -357,7 +356,7 @@ def _filled_lists(name: str, per_entity: int) -> Path:
         for attribute in re.findall(r"<([a-z_0-9]+)>", template):
             spec = model["entities"][entity]["attributes"][attribute]
             spec.setdefault("distinct", max(2, per_entity // (2 * limit)))
-    path = Path(tempfile.mkdtemp(prefix="capacity-")) / f"{name}.yaml"
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(model, sort_keys=False), encoding="utf-8")
     return path
 
@@ -368,7 +367,8 @@ def redis_records(name: str, per_entity: int) -> tuple[dict[str, Any], dict[str,
     from polyplan.stores.cache import testgen
     from polyplan.stores.cache.design import design
 
-    plan = plan_file(_filled_lists(name, per_entity))
+    with tempfile.TemporaryDirectory(prefix="capacity-") as folder:
+        plan = plan_file(_filled_lists(name, per_entity, Path(folder)))
     cache = design(plan)
     if not cache.keys:
         return {}, {}
