@@ -1,32 +1,47 @@
-"""The relational sizing model against the real PostgreSQL and MariaDB, table by table and index by index.
+"""The sizing models against the real engines: table by table, index by index, key family by key family.
 
-For each bundled scenario with relational entities: seed every relational entity with --rows rows
-(default 100,000; the seeder's own clamps may lower some), through polyplan's own seeder, into a
-throw-away database created from the emitted schema.sql; then compare the sizing model's estimate
-for the rows loaded (`polyplan.stores.relational.sizing.table_size`) with what the engine reports:
+Relational (--engine postgresql/mysql/sqlite): for each bundled scenario with relational entities,
+seed every relational entity with --rows rows (default 100,000; the seeder's own clamps may lower
+some) through polyplan's own seeder, into a throw-away database created from the emitted
+schema.sql; then compare the sizing model's estimate for the rows loaded
+(`polyplan.stores.relational.sizing.table_size`) with what the engine reports:
 
 - PostgreSQL: `pg_relation_size` of the heap plus its TOAST table and TOAST index, per index
   `pg_relation_size` of the index (partitions summed);
 - MariaDB: after ANALYZE TABLE, `mysql.innodb_index_stats` (stat_name 'size', pages of 16 KiB)
-  for the clustered index (the data) and each secondary index.
+  for the clustered index (the data) and each secondary index;
+- SQLite (a temp file): the `dbstat` virtual table, per table and per index b-tree.
 
-Goal (issue 11): estimate ÷ measured within ±15 % on PostgreSQL and ±25 % on InnoDB for every
-table and index measured at ≥ --judge-bytes (default 1 MiB; smaller ones are a few pages, shown
-but not judged). Exit 1 when any judged ratio misses, 0 otherwise.
+Redis (--engine redis): each scenario's cache design is stored family by family in an empty
+database of its own (--redis-db), --redis-records records per entity, with keys.json's commands
+as the generated test runs them (TTLs raised to a day so nothing expires while measured); keys.json's
+per-key figure is compared with the mean `MEMORY USAGE`, and keys × per-key total with the
+growth of `INFO memory` used_memory while the family was written.
 
-    source /tmp/env.sh && python bench/capacity.py                      # every scenario, both engines
+Documents (--engine bson): the design's average document bytes against `bson.encode` of the
+documents the generated MongoDB test builds (no server: FerretDB is not MongoDB).
+
+Goals (issue 11): estimate ÷ measured within ±15 % on PostgreSQL and SQLite and ±25 % on InnoDB
+for every table and index measured at ≥ --judge-bytes (default 1 MiB; smaller ones are a few
+pages, shown but not judged); Redis ±15 % per key family on both measures; documents ±15 %.
+Exit 1 when any judged ratio misses, 0 otherwise.
+
+    source /tmp/env.sh && python bench/capacity.py                      # every scenario and engine
     python bench/capacity.py --rows 20000 --scenario shop --engine postgresql
-    python bench/capacity.py --json bench/results/capacity.json
+    python bench/capacity.py --engine redis --json bench/results/capacity.json   # merges its section
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
+import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +60,8 @@ from polyplan.stores.relational.spec import TableKind
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("shop", "saas", "social", "iot", "counters")
-GOAL = {"postgresql": 0.15, "mysql": 0.25}
-URL_VARIABLE = {"postgresql": "POLYPLAN_POSTGRES_URL", "mysql": "POLYPLAN_MYSQL_URL"}
+GOAL = {"postgresql": 0.15, "mysql": 0.25, "sqlite": 0.15}
+URL_VARIABLE = {"postgresql": "POLYPLAN_POSTGRES_URL", "mysql": "POLYPLAN_MYSQL_URL", "sqlite": ""}
 
 
 @dataclass(frozen=True)
@@ -133,6 +148,22 @@ def _mysql_measure(connection: sa.Connection, table: str) -> tuple[float, Measur
     return data, dict(indexes)
 
 
+def _sqlite_measure(connection: sa.Connection, table: str) -> tuple[float, Measured]:
+    """(table b-tree bytes, index columns → bytes) of `table` from the dbstat virtual table."""
+    sizes = {
+        str(name): float(size)
+        for name, size in connection.exec_driver_sql("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
+    }
+    indexes: Measured = defaultdict(list)
+    for row in connection.exec_driver_sql(f'PRAGMA index_list("{table}")').fetchall():
+        name = str(row[1])
+        columns = [str(r[2]) for r in connection.exec_driver_sql(f'PRAGMA index_info("{name}")')]
+        indexes[tuple(columns)].append(sizes.get(name, 0.0))
+    for sizes_list in indexes.values():
+        sizes_list.reverse()  # index_list names the newest first; the estimate lists them in creation order
+    return sizes.get(table, 0.0), dict(indexes)
+
+
 def run_scenario(name: str, engines: list[str], rows: int, judge_bytes: float) -> list[Ratio]:
     """Seed `name`'s relational entities on each engine and compare estimate with measurement."""
     plan = plan_file(ROOT / "scenarios" / f"{name}.yaml")
@@ -145,7 +176,7 @@ def run_scenario(name: str, engines: list[str], rows: int, judge_bytes: float) -
     data = generate(plan.model, counts, 0, only=entities)
     found: list[Ratio] = []
     for engine in engines:
-        url = os.environ.get(URL_VARIABLE[engine])
+        url = "sqlite://" if engine == "sqlite" else os.environ.get(URL_VARIABLE[engine])
         if not url:
             raise SystemExit(f"{URL_VARIABLE[engine]} is not set (source /tmp/env.sh)")
         rendered = build_metadata(tables, engine)
@@ -163,7 +194,7 @@ def run_scenario(name: str, engines: list[str], rows: int, judge_bytes: float) -
                     count = loaded.get(spec.name, 0)
                     if not count:
                         continue
-                    measure = _pg_measure if engine == "postgresql" else _mysql_measure
+                    measure = {"postgresql": _pg_measure, "mysql": _mysql_measure, "sqlite": _sqlite_measure}[engine]
                     data_bytes, indexes = measure(connection, spec.name)
                     measured_total += data_bytes + sum(sum(sizes) for sizes in indexes.values())
                     estimate = table_size(spec, count, engine, parents=loaded)
@@ -249,22 +280,444 @@ def report(ratios: list[Ratio]) -> bool:
     return ok
 
 
+# --- Redis: MEMORY USAGE and INFO memory per key family ------------------------------------------
+
+REDIS_GOAL = 0.15
+REDIS_DB = 11  # a database of its own: key names keep their designed length (no run prefix)
+LONG_TTL = 86_400  # designed TTLs of a few seconds would expire keys while they are measured
+REDIS_BATCH = 500
+
+
+@dataclass(frozen=True)
+class KeyRatio:
+    """One Redis key family: the design's per-key figures against the real server's."""
+
+    scenario: str
+    family: str
+    structure: str
+    encoding: str  # the design's
+    measured_encoding: str  # OBJECT ENCODING of the measured keys (the most common one)
+    keys: int
+    members: float  # elements per key measured (list/sorted set/hash), 1 for a string
+    designed_members: float  # what the per-key estimate assumes
+    estimate: float  # keys.json per_key_bytes (MEMORY USAGE of one key)
+    measured: float  # mean MEMORY USAGE of the family's keys
+    estimate_total: float  # keys × per_key_total_bytes
+    measured_total: float  # INFO memory used_memory grown while the family was written
+
+    @property
+    def ratio(self) -> float:
+        return self.estimate / self.measured if self.measured else float("inf")
+
+    @property
+    def total_ratio(self) -> float:
+        return self.estimate_total / self.measured_total if self.measured_total > 0 else float("inf")
+
+    def within(self) -> bool:
+        return abs(self.ratio - 1.0) <= REDIS_GOAL and abs(self.total_ratio - 1.0) <= REDIS_GOAL
+
+
+def _long_ttls(command: list[str]) -> list[str]:
+    """`command` with every designed TTL raised to LONG_TTL (the expires entry stays)."""
+    out = list(command)
+    verb = out[0].upper()
+    if verb in ("EXPIRE", "PEXPIRE") and len(out) >= 3:
+        out[2] = str(max(int(out[2]), LONG_TTL * (1000 if verb == "PEXPIRE" else 1)))
+    for i, token in enumerate(out[:-1]):
+        if verb == "SET" and token.upper() in ("EX", "PX"):
+            out[i + 1] = str(max(int(out[i + 1]), LONG_TTL * (1000 if token.upper() == "PX" else 1)))
+    return out
+
+
+def _used_memory(client: Any) -> int:
+    """INFO memory used_memory once the server's client buffers from the last pipeline settled."""
+    time.sleep(0.3)
+    return min(int(client.info("memory")["used_memory"]) for _ in range(3))
+
+
+def _filled_lists(name: str, per_entity: int, folder: Path) -> Path:
+    """Scenario `name`, with a `distinct` on the attributes that name a capped list or index key
+    (where the model leaves it open), so that the seeded records fill each such key as the design
+    assumes at the horizon; the per-key estimate is the same."""
+    import yaml
+
+    from polyplan.stores.cache.design import design
+
+    source = ROOT / "scenarios" / f"{name}.yaml"
+    limits = {
+        k.entity: (k.index.limit, k.template.render())
+        for k in design(plan_file(source)).keys
+        if k.index and k.index.limit
+    }
+    if not limits:
+        return source
+    model = yaml.safe_load(source.read_text(encoding="utf-8"))
+    for entity, (limit, template) in limits.items():
+        for attribute in re.findall(r"<([a-z_0-9]+)>", template):
+            spec = model["entities"][entity]["attributes"][attribute]
+            spec.setdefault("distinct", max(2, per_entity // (2 * limit)))
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(model, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def redis_records(name: str, per_entity: int) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """keys.json of scenario `name` and its seeded records as the generated test stores them."""
+    from polyplan.seed.generate import generate, rows_for_targets
+    from polyplan.stores.cache import testgen
+    from polyplan.stores.cache.design import design
+
+    with tempfile.TemporaryDirectory(prefix="capacity-") as folder:
+        plan = plan_file(_filled_lists(name, per_entity, Path(folder)))
+    cache = design(plan)
+    if not cache.keys:
+        return {}, {}
+    files, _ = render(plan)
+    keys_json = json.loads(files["redis/keys.json"])
+    model = plan.model
+    entities = sorted({key.entity for key in cache.keys}, key=list(model.entities).index)
+    counts = rows_for_targets(model, set(entities), per_entity, parents=testgen.PARENT_ROWS, others=testgen.OTHER_ROWS)
+    records = generate(model, counts, seed=0, only=entities)
+    # The generated test's own record views (the codec's texts): the same data it stores.
+    views = {e: [testgen._view(model, cache, e, r) for r in records[e]] for e in entities}
+    return keys_json, views
+
+
+def run_redis(name: str, per_entity: int, url: str, db: int = REDIS_DB) -> list[KeyRatio]:
+    """Store scenario `name`'s seeded records family by family on the real Redis, as the generated
+    test does; compare each family's MEMORY USAGE and used_memory growth with keys.json."""
+    import redis
+
+    from polyplan.stores.cache.commands import Context, NotApplicable, expand, families_by_template, fill
+
+    keys_json, views = redis_records(name, per_entity)
+    if not keys_json:
+        return []
+    client = redis.Redis.from_url(url, db=db, socket_timeout=30)
+    if client.dbsize():
+        raise SystemExit(f"Redis database {db} is not empty: the bench needs one of its own (--redis-db)")
+    families = families_by_template(keys_json)
+    found: list[KeyRatio] = []
+    started = time.perf_counter()
+    try:
+        for family in keys_json["keys"]:
+            template = str(family["template"])
+            paths = [s["commands"] for s in keys_json["stores"] if s["entity"] == family["entity"]]
+            paths += [r["commands"][1:] for r in keys_json["reads"] if family["name"] in r["keys"]]
+            commands = [c for path in paths for c in path if template in c]
+            before = _used_memory(client)
+            names: set[str] = set()
+            pipe = client.pipeline(transaction=False)
+            for i, record in enumerate(views[family["entity"]]):
+                for command in commands:
+                    try:
+                        pipe.execute_command(*_long_ttls(expand(command, Context(record, families))))
+                    except NotApplicable:
+                        continue
+                with contextlib.suppress(NotApplicable):  # a null part names no key
+                    names.add(fill(template, record))
+                if i % REDIS_BATCH == REDIS_BATCH - 1:
+                    pipe.execute()
+            pipe.execute()
+            grown = _used_memory(client) - before
+            written = sorted(n for n in names if client.exists(n))
+            usage = [int(client.memory_usage(n, samples=0) or 0) for n in written]
+            encodings = Counter(str(client.object("encoding", n), "ascii") for n in written)
+            members = [_members(client, n, family["structure"]) for n in written]
+            memory_figures = family["memory"]
+            designed = float((family.get("index") or {}).get("members_per_key") or 1.0)
+            found.append(
+                KeyRatio(
+                    name,
+                    family["name"],
+                    family["structure"],
+                    memory_figures["encoding"],
+                    encodings.most_common(1)[0][0] if encodings else "",
+                    len(written),
+                    sum(members) / len(members) if members else 0.0,
+                    designed,
+                    float(memory_figures["per_key_bytes"]),
+                    sum(usage) / len(usage) if usage else 0.0,
+                    len(written) * float(memory_figures["per_key_total_bytes"]),
+                    float(grown),
+                )
+            )
+    finally:
+        for family in keys_json["keys"]:
+            namespace = str(family["template"]).split("<", 1)[0]
+            client.delete(*client.keys(namespace + "*") or ["\0none"])
+        client.close()
+    print(
+        f"# {name} on redis: {sum(r.keys for r in found):,} keys in {time.perf_counter() - started:.0f} s", flush=True
+    )
+    return found
+
+
+def _members(client: Any, name: str, structure: str) -> float:
+    """Elements of one key: list entries, sorted-set members, hash fields; 1 for a string."""
+    if structure == "list":
+        return float(client.llen(name))
+    if structure == "sorted_set":
+        return float(client.zcard(name))
+    if structure == "hash":
+        return float(client.hlen(name))
+    return 1.0
+
+
+def report_redis(ratios: list[KeyRatio]) -> bool:
+    """Print each family's figures; True when every family is within ±15 % on both measures."""
+    print(
+        f"{'scenario':9} {'family':40} {'structure':10} {'encoding':21} {'keys':>7} {'members':>13} "
+        f"{'est B':>6} {'real B':>7} ratio {'est MiB':>8} {'used MiB':>8} ratio"
+    )
+    for r in ratios:
+        print(
+            f"{r.scenario:9} {r.family[:40]:40} {r.structure:10} {r.encoding + '/' + r.measured_encoding:21} "
+            f"{r.keys:>7,} {r.members:>6.1f}/{r.designed_members:<6.1f} {r.estimate:>6.0f} {r.measured:>7.1f} "
+            f"{r.ratio:5.2f} {_mib(r.estimate_total):>8} {_mib(r.measured_total):>8} {r.total_ratio:5.2f}"
+            f"{'  ok' if r.within() else '  MISS'}"
+        )
+    return all(r.within() for r in ratios)
+
+
+# --- MongoDB documents: BSON bytes (no server: FerretDB here is not MongoDB) ---------------------
+
+BSON_GOAL = 0.15
+
+
+@dataclass(frozen=True)
+class DocumentRatio:
+    """One collection: the design's average document bytes against bson.encode of seeded documents."""
+
+    scenario: str
+    collection: str
+    documents: int
+    estimate: float
+    measured: float
+
+    @property
+    def ratio(self) -> float:
+        return self.estimate / self.measured if self.measured else float("inf")
+
+
+def run_bson(name: str, per_entity: int) -> list[DocumentRatio]:
+    """Build scenario `name`'s documents as the generated MongoDB test does (embedded children,
+    link arrays, `_id`) from seeded records; compare their mean BSON size with the design's."""
+    import bson
+    from bson.binary import UuidRepresentation
+    from bson.codec_options import CodecOptions
+
+    from polyplan.seed.generate import generate, rows_for_targets
+    from polyplan.stores.document import testgen
+    from polyplan.stores.document.design import design
+
+    plan = plan_file(ROOT / "scenarios" / f"{name}.yaml")
+    documents = design(plan)
+    if not documents.collections:
+        return []
+    model = plan.model
+    entities = {c.entity for c in documents.collections} | {e.child for e in documents.embeddings if e.embedded}
+    linked = {link.relationship for c in documents.collections for link in c.links}
+    ends = {e for r in model.relationships if r.name in linked for e in (r.from_, r.to)}
+    rows = rows_for_targets(model, entities, per_entity, parents=max(2, per_entity // 10), others=5)
+    built = testgen._documents(plan, documents, generate(model, rows, seed=0, only=entities | ends))
+    options: CodecOptions[Any] = CodecOptions(uuid_representation=UuidRepresentation.STANDARD, tz_aware=True)
+    found = []
+    for collection in documents.collections:
+        sizes = [
+            len(bson.encode(d if "_id" in d else {"_id": bson.ObjectId(), **d}, codec_options=options))
+            for d in built[collection.name]
+        ]
+        if sizes:
+            measured = sum(sizes) / len(sizes)
+            found.append(DocumentRatio(name, collection.name, len(sizes), collection.avg_document_bytes, measured))
+    return found
+
+
+def report_bson(ratios: list[DocumentRatio]) -> bool:
+    """Print each collection's figures; True when every one is within ±15 %."""
+    for r in ratios:
+        ok = abs(r.ratio - 1) <= BSON_GOAL
+        print(
+            f"{r.scenario:9} {r.collection:30} {r.documents:>7,} docs  estimate {r.estimate:8.0f} B  "
+            f"bson.encode {r.measured:8.0f} B  {r.ratio:5.2f}{'  ok' if ok else '  MISS'}"
+        )
+    return all(abs(r.ratio - 1) <= BSON_GOAL for r in ratios)
+
+
+def saved_misses(saved: dict[str, Any]) -> list[str]:
+    """Every saved part, key family or collection outside its goal: what makes the bench exit 1."""
+    missed = [
+        f"{r['scenario']} {r['engine']} {r['table']} {r['part']} {r['ratio']:.2f}"
+        for run in saved.get("relational", [])
+        for r in run["ratios"]
+        if r["judged"] and abs(r["ratio"] - 1) > GOAL[r["engine"]]
+    ]
+    missed += [
+        f"{r['scenario']} redis {r['family']} {r['ratio']:.2f}/{r['total_ratio']:.2f}"
+        for r in saved.get("redis", {}).get("families", [])
+        if max(abs(r["ratio"] - 1), abs(r["total_ratio"] - 1)) > REDIS_GOAL
+    ]
+    missed += [
+        f"{r['scenario']} bson {r['collection']} {r['ratio']:.2f}"
+        for r in saved.get("bson", {}).get("collections", [])
+        if abs(r["ratio"] - 1) > BSON_GOAL
+    ]
+    return missed
+
+
+def render_saved(saved: dict[str, Any]) -> str:
+    """docs/benchmarks.md's capacity section from bench/results/capacity.json."""
+    lines: list[str] = []
+    for run in saved.get("relational", []):
+        ratios = run["ratios"]
+        lines += [
+            f"**Relational, `{run['command']}`** ({run['rows']:,} rows per relational entity; load average "
+            f"{run['load']}):",
+            "",
+            "| scenario | engine | parts judged (≥ 1 MiB) | ratios | outside the goal | all parts, estimate ÷ measured |",
+            "|---|---|---|---|---|---|",
+        ]
+        pairs = sorted({(r["scenario"], r["engine"]) for r in ratios}, key=lambda p: (SCENARIOS.index(p[0]), p[1]))
+        for scenario, engine in pairs:
+            mine = [r for r in ratios if (r["scenario"], r["engine"]) == (scenario, engine)]
+            judged = [r for r in mine if r["judged"]]
+            missed = [r for r in judged if abs(r["ratio"] - 1) > GOAL[engine]]
+            spread = f"{min(r['ratio'] for r in judged):.2f}–{max(r['ratio'] for r in judged):.2f}" if judged else "—"
+            total = sum(r["estimate"] for r in mine) / sum(r["measured"] for r in mine)
+            outside = ", ".join(f"{r['table']} {r['part']} {r['ratio']:.2f}" for r in missed) or "none"
+            lines.append(
+                f"| {scenario} | {engine} | {len(judged)} | {spread} | {outside} (±{GOAL[engine]:.0%}) | {total:.2f} |"
+            )
+        lines += [
+            "",
+            "<details><summary>Every table and index</summary>",
+            "",
+            "| scenario | engine | table | part | rows | estimate MiB | measured MiB | ratio |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in ratios:
+            judged_mark = "" if r["judged"] else " (< 1 MiB, not judged)"
+            lines.append(
+                f"| {r['scenario']} | {r['engine']} | {r['table']} | {r['part']} | {r['rows']:,} | "
+                f"{_mib(r['estimate'])} | {_mib(r['measured'])} | {r['ratio']:.2f}{judged_mark} |"
+            )
+        lines += ["", "</details>", ""]
+    redis_run = saved.get("redis")
+    if redis_run:
+        lines += [
+            f"**Redis, `{redis_run['command']}`** ({redis_run['per_entity']:,} records per cached entity, "
+            f"stored with keys.json's commands; load average {redis_run['load']}). Per key: keys.json "
+            "`per_key_bytes` ÷ mean `MEMORY USAGE`; per family: keys × `per_key_total_bytes` ÷ the growth of "
+            "`INFO memory` used_memory while that family was written. Goal ±15 %.",
+            "",
+            "| scenario | key family | structure | encoding (estimate/real) | keys | members/key (real/design) "
+            "| estimate B | MEMORY USAGE B | ratio | estimate MiB | used_memory MiB | ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in redis_run["families"]:
+            lines.append(
+                f"| {r['scenario']} | {r['family']} | {r['structure']} | {r['encoding']}/{r['measured_encoding']} | "
+                f"{r['keys']:,} | {r['members']:.1f}/{r['designed_members']:.1f} | {r['estimate']:.0f} | "
+                f"{r['measured']:.1f} | {r['ratio']:.2f} | {_mib(r['estimate_total'])} | {_mib(r['measured_total'])} "
+                f"| {r['total_ratio']:.2f} |"
+            )
+        lines.append("")
+    bson_run = saved.get("bson")
+    if bson_run:
+        lines += [
+            f"**MongoDB documents, `{bson_run['command']}`**: the design's average document bytes "
+            "(`avg_document_bytes` in plan.json) ÷ the mean `bson.encode` size of the documents the generated "
+            "test builds (embedded children, link arrays, `_id`). No MongoDB server runs here; "
+            "WiredTiger's block compression (snappy by default) typically stores such documents at "
+            "about 0.3–0.6× their BSON size: stated as a range, not measured.",
+            "",
+            "| scenario | collection | documents | estimate B | bson.encode B | ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in bson_run["collections"]:
+            lines.append(
+                f"| {r['scenario']} | {r['collection']} | {r['documents']:,} | {r['estimate']:.0f} | "
+                f"{r['measured']:.0f} | {r['ratio']:.2f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _load() -> str:
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def _save(path: Path, section: str, value: Any) -> None:
+    """Replace one section of the results file (relational runs per scenario and engine)."""
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if section == "relational":
+        replaced = {(r["scenario"], r["engine"]) for r in value["ratios"]}
+        kept = []
+        for run in saved.get("relational", []):
+            run["ratios"] = [r for r in run["ratios"] if (r["scenario"], r["engine"]) not in replaced]
+            if run["ratios"]:
+                kept.append(run)
+        saved["relational"] = [*kept, value]
+    else:
+        saved[section] = value
+    path.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000, help="rows per relational entity (default 100,000)")
     parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="repeatable; default all")
-    parser.add_argument("--engine", action="append", choices=tuple(GOAL), help="repeatable; default both")
+    parser.add_argument(
+        "--engine", action="append", choices=(*GOAL, "redis", "bson"), help="repeatable; default every engine"
+    )
     parser.add_argument("--judge-bytes", type=float, default=2**20, help="judge parts measured at least this big")
-    parser.add_argument("--json", type=Path, help="write the ratios here")
+    parser.add_argument(
+        "--redis-records",
+        type=int,
+        default=20_000,
+        help="records per cached entity and per document collection (default 20,000)",
+    )
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB, help="an empty Redis database for the run")
+    parser.add_argument("--json", type=Path, help="merge the ratios into this results file")
     args = parser.parse_args(argv)
-    print("# " + " ".join(["python", "bench/capacity.py", *(argv if argv is not None else sys.argv[1:])]))
+    command = " ".join(["python", "bench/capacity.py", *(argv if argv is not None else sys.argv[1:])])
+    print("# " + command)
+    engines = args.engine or [*GOAL, "redis", "bson"]
+    relational = [e for e in engines if e in GOAL]
     ratios: list[Ratio] = []
+    key_ratios: list[KeyRatio] = []
+    document_ratios: list[DocumentRatio] = []
     for scenario in args.scenario or SCENARIOS:
-        ratios += run_scenario(scenario, args.engine or list(GOAL), args.rows, args.judge_bytes)
-    ok = report(ratios)
+        if relational:
+            ratios += run_scenario(scenario, relational, args.rows, args.judge_bytes)
+        if "redis" in engines:
+            url = os.environ.get("POLYPLAN_REDIS_URL")
+            if not url:
+                raise SystemExit("POLYPLAN_REDIS_URL is not set (source /tmp/env.sh)")
+            key_ratios += run_redis(scenario, args.redis_records, url, args.redis_db)
+        if "bson" in engines:
+            document_ratios += run_bson(scenario, args.redis_records)
+    ok = report(ratios) if relational else True
+    ok = (report_redis(key_ratios) if "redis" in engines else True) and ok
+    ok = (report_bson(document_ratios) if "bson" in engines else True) and ok
     if args.json:
-        rows: list[dict[str, Any]] = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in ratios]
-        args.json.write_text(json.dumps({"rows": args.rows, "ratios": rows}, indent=1) + "\n", encoding="utf-8")
+        load = _load()
+        if relational:
+            rows: list[dict[str, Any]] = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in ratios]
+            _save(args.json, "relational", {"command": command, "rows": args.rows, "load": load, "ratios": rows})
+        if "redis" in engines:
+            families = [
+                {**asdict(r), "ratio": round(r.ratio, 4), "total_ratio": round(r.total_ratio, 4)} for r in key_ratios
+            ]
+            _save(
+                args.json,
+                "redis",
+                {"command": command, "per_entity": args.redis_records, "load": load, "families": families},
+            )
+        if "bson" in engines:
+            collections = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in document_ratios]
+            _save(args.json, "bson", {"command": command, "per_entity": args.redis_records, "collections": collections})
     return 0 if ok else 1
 
 

@@ -1,4 +1,9 @@
-"""The relational sizing model against the real engines, at a CI scale (bench/capacity.py's check).
+"""The sizing models against the real engines, at a CI scale (bench/capacity.py's checks).
+
+SQLite (a temp file) at 20,000 rows: parts of ≥ 1 MiB within ±15 % of dbstat. MongoDB documents:
+the design's average within ±10 % of bson.encode of the generated test's documents (no server).
+Redis: every key family of the bundled scenarios' cache designs, 1,500 records per entity stored
+as the generated tests store them, per-key MEMORY USAGE and used_memory growth within ±15 %.
 
 The shop scenario's relational entities are seeded with 20,000 rows each into a throw-away
 database on PostgreSQL and on MariaDB, and the estimate for the rows loaded is compared with the
@@ -36,6 +41,25 @@ def _bench() -> ModuleType:
     return module
 
 
+REDIS_RECORDS = 1_500
+REDIS_BOUND = 0.15
+REDIS_DB = 12  # not the bench's: both may run at once
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("scenario", ["shop", "social", "iot", "counters"])
+def test_redis_estimate_holds_per_key_family(scenario: str) -> None:
+    """keys.json's per-key figure within ±15 % of MEMORY USAGE, and keys × per-key total within ±15 %
+    of the used_memory the family's keys took, for every key family of the scenario's cache design."""
+    families = _bench().run_redis(scenario, REDIS_RECORDS, resolve_url("redis"), REDIS_DB)
+    assert families, f"{scenario}: no key family measured"
+    for family in families:
+        assert family.keys >= 10, (family.family, family.keys)
+        assert family.encoding == family.measured_encoding, (family.family, family.encoding, family.measured_encoding)
+        assert abs(family.ratio - 1) <= REDIS_BOUND, (family.family, family.estimate, family.measured)
+        assert abs(family.total_ratio - 1) <= REDIS_BOUND, (family.family, family.estimate_total, family.measured_total)
+
+
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
 def test_estimate_holds_on_the_engine(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(URL_VARIABLE[engine], resolve_url(engine))  # skips through the shared helper
@@ -46,6 +70,27 @@ def test_estimate_holds_on_the_engine(engine: str, monkeypatch: pytest.MonkeyPat
     assert not missed, missed
     total = sum(r.estimate for r in ratios) / sum(r.measured for r in ratios)
     assert abs(total - 1) <= TOTAL_BOUND, total
+
+
+@pytest.mark.parametrize("scenario", ["saas", "iot"])
+def test_sqlite_estimate_holds(scenario: str) -> None:
+    """SQLite (a temp file, no server): every part of ≥ 1 MiB within ±15 % of dbstat at 20,000 rows."""
+    ratios = _bench().run_scenario(scenario, ["sqlite"], ROWS, 2**20)
+    judged = [r for r in ratios if r.judged]
+    assert len(judged) >= 3, [r.part for r in ratios]
+    missed = [(r.table, r.part, round(r.ratio, 2)) for r in judged if abs(r.ratio - 1) > 0.15]
+    assert not missed, missed
+    total = sum(r.estimate for r in ratios) / sum(r.measured for r in ratios)
+    assert abs(total - 1) <= 0.10, total
+
+
+@pytest.mark.parametrize("scenario", ["saas", "counters"])
+def test_document_estimate_matches_bson(scenario: str) -> None:
+    """The document design's average bytes within ±10 % of bson.encode of the generated test's documents."""
+    ratios = _bench().run_bson(scenario, 500)
+    assert ratios, f"{scenario}: no collection"
+    for ratio in ratios:
+        assert abs(ratio.ratio - 1) <= 0.10, (ratio.collection, ratio.estimate, ratio.measured)
 
 
 def test_json_seed_honours_avg_length() -> None:
@@ -78,3 +123,22 @@ def test_realistic_lengths_match_the_seeder() -> None:
         assert make is not None
         drawn = statistics.fmean(len(make()) for _ in range(3000))
         assert abs(drawn / expected - 1) < 0.05, (kind, drawn)
+
+
+def test_store_estimates_follow_the_designs() -> None:
+    """The capacity plan's per-store functions agree with the designs' own figures at the horizon."""
+    from polyplan.pipeline import plan_file
+    from polyplan.stores.cache.capacity import estimate_store_bytes as cache_bytes
+    from polyplan.stores.cache.design import design as cache_design
+    from polyplan.stores.document.capacity import estimate_store_bytes as document_bytes
+    from polyplan.stores.document.design import design as document_design
+
+    shop = plan_file(ROOT / "scenarios" / "shop.yaml")
+    horizon = shop.model.options.horizon_years * 365.0
+    assert cache_bytes(shop, horizon) == pytest.approx(cache_design(shop).total_bytes)
+    assert 0 < cache_bytes(shop, 0.0) < cache_bytes(shop, horizon)
+    counters = plan_file(ROOT / "scenarios" / "counters.yaml")
+    collections = document_design(counters).collections
+    documents = sum(c.avg_document_bytes * c.documents_at_horizon for c in collections)
+    at_horizon = document_bytes(counters, counters.model.options.horizon_years * 365.0)
+    assert documents < at_horizon < 1.6 * documents  # documents plus their index entries

@@ -14,6 +14,7 @@ test data small.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import statistics
@@ -22,7 +23,7 @@ from functools import cache
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.seed import realistic
 from polyplan.seed.regex import PatternGenerator
-from polyplan.seed.values import NULL_RATE, SHORT_STRING, WORDS, decimal_bounds
+from polyplan.seed.values import NULL_RATE, SHORT_STRING, WORDS, decimal_bounds, int_bounds, random_maker
 
 NULL_SHARE = NULL_RATE  # rows where a nullable attribute is NULL, in the estimate as in the seed
 DEFAULT_TEXT_CHARS = 200  # text without avg_length (the seeder's _text_maker default)
@@ -105,3 +106,48 @@ def numeric_digits(attribute: Attribute, declared: bool = False) -> tuple[int, i
     low, high, _ = decimal_bounds(attribute)
     whole = max(abs(low), abs(high)) // (10**scale)
     return len(str(whole)) if whole else 1, scale
+
+
+def _mean_text_digits(low: int, high: int, least: int = 1) -> float:
+    """Mean characters of the decimal text of an integer drawn uniformly from [low, high]: its
+    digits (at least `least`) plus a sign for negatives. Counted per band of equal digit count."""
+    total = high - low + 1
+    if total <= 0:
+        return float(least)
+    chars = 0.0
+    for sign, lo, hi in ((0, max(low, 0), high), (1, max(-high, 1), -low)):  # non-negatives, then |negatives|
+        for digits in range(1, 40):
+            band_lo, band_hi = (0 if digits == 1 else 10 ** (digits - 1)), 10**digits - 1
+            count = min(hi, band_hi) - max(lo, band_lo) + 1
+            if count > 0:
+                chars += count * (max(digits, least) + sign)
+            if band_hi >= hi:
+                break
+    return chars / total
+
+
+def integer_chars(attribute: Attribute) -> float:
+    """Mean decimal characters of the integers the seeder draws (uniform over `int_bounds`)."""
+    low, high = int_bounds(attribute)
+    return _mean_text_digits(low, high)
+
+
+def decimal_chars(attribute: Attribute) -> float:
+    """Mean characters of the decimals the seeder draws (`str(Decimal)`: digits, a point when the
+    scale is positive, a leading 0 below 1)."""
+    low, high, scale = decimal_bounds(attribute)
+    return _mean_text_digits(low, high, scale + 1) + (1 if scale else 0)
+
+
+def compact_json_chars(attribute: Attribute) -> float:
+    """Mean length of the compact JSON text (no spaces after `,` and `:`) of the seeder's values of
+    a json attribute, which is how a document or cache value holds it."""
+    return _compact_json_chars(attribute.avg_length)
+
+
+@cache
+def _compact_json_chars(average: int | None) -> float:
+    """64 draws of the seeder's JSON maker for this avg_length, fixed seed."""
+    attribute = Attribute.model_validate({"type": "json", **({"avg_length": average} if average else {})})
+    make = random_maker(attribute, random.Random(0), "sizing")
+    return statistics.fmean(len(json.dumps(make(), separators=(",", ":"))) for _ in range(64))

@@ -21,8 +21,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from polyplan.analyse.sizing import attribute_bytes
 from polyplan.model.schema import Attribute, TypeName
+from polyplan.seed.lengths import NULL_SHARE, compact_json_chars, decimal_chars, expected_chars, integer_chars
 
 # Characters left readable in key parts; everything else (':', '{', '}', '%', spaces…) is escaped.
 KEY_SAFE = "-._~@+=!$&'()*,;"
@@ -134,23 +134,20 @@ SCORABLE = frozenset(
 
 
 # --- average lengths, for the design-time memory estimate ------------------------------------
+# Value lengths are the ones the seeder draws (polyplan.seed.lengths: the model's avg_length,
+# distinct and enum weights first), so seeded keys are a fair test of the estimate.
 
-
-def _digits(number: float) -> int:
-    return len(str(int(abs(number)))) + (1 if number < 0 else 0)
+NULL_JSON = 4  # `null`
 
 
 def integer_text_length(attribute: Attribute) -> float:
-    """Average decimal digits of an integer attribute, from its bounds (or its size)."""
-    if attribute.max is not None or attribute.min is not None:
-        low = attribute.min if attribute.min is not None else 0.0
-        high = attribute.max if attribute.max is not None else low + 10_000
-        return (_digits(low) + _digits(high)) / 2 if high - low < 100 else float(_digits((low + high) / 2))
-    return {16: 4.0, 32: 5.0, 64: 10.0}[attribute.bits]
+    """Average decimal characters of an integer attribute's values."""
+    return integer_chars(attribute)
 
 
-def text_length(attribute: Attribute) -> float:
-    """Average length of `field_text` for this attribute (JSON text for nested values)."""
+def text_length(attribute: Attribute, name: str = "", unique: bool = False) -> float:
+    """Average length of `field_text` for this attribute (JSON text for nested values); `name` and
+    `unique` (a key on its own) choose the seeder's value kind, as for the relational estimate."""
     kind = attribute.type
     if kind is TypeName.UUID:
         return 36.0
@@ -161,35 +158,41 @@ def text_length(attribute: Attribute) -> float:
     if kind is TypeName.BOOLEAN:
         return 1.0
     if kind is TypeName.INTEGER:
-        return integer_text_length(attribute)
+        return integer_chars(attribute)
     if kind is TypeName.DECIMAL:
-        scale = attribute.scale or 0
-        whole = max(1.0, ((attribute.precision or 18) - scale) / 2)
-        return whole + scale + (1 if scale else 0)
+        return decimal_chars(attribute)
     if kind is TypeName.FLOAT:
-        return 7.0
+        return 7.0  # the seeder's floats: three decimals below 1,000 ("523.417")
     if kind is TypeName.BINARY:
-        return 4 * math.ceil(attribute_bytes(attribute) / 3)
-    if kind is TypeName.OBJECT:
+        return 4 * math.ceil(expected_chars(attribute) / 3)
+    if kind is TypeName.JSON:
+        return compact_json_chars(attribute)
+    if kind is TypeName.OBJECT and attribute.avg_length is None:
         fields = attribute.fields or {}
-        return 2 + sum(len(name) + 3 + json_length(field) for name, field in fields.items()) + max(len(fields) - 1, 0)
-    if kind is TypeName.LIST and attribute.items is not None:
+        return 2 + sum(len(n) + 3 + json_length(f, n) for n, f in fields.items()) + max(len(fields) - 1, 0)
+    if kind is TypeName.LIST and attribute.items is not None and attribute.avg_length is None:
         items = attribute.avg_items or 3.0
-        return 2 + items * (json_length(attribute.items) + 1)
-    return attribute_bytes(attribute)
+        return 2 + items * (json_length(attribute.items, name) + 1)
+    return expected_chars(attribute, name, unique)
 
 
-def json_length(attribute: Attribute) -> float:
-    """Average length of the JSON form of one value (strings quoted)."""
+def json_length(attribute: Attribute, name: str = "", unique: bool = False) -> float:
+    """Average length of the JSON form of one value (strings quoted, null where absent)."""
+    return json_of_text(attribute, text_length(attribute, name, unique))
+
+
+def json_of_text(attribute: Attribute, text: float) -> float:
+    """Average JSON length of a value whose `field_text` averages `text` characters (quotes, nulls)."""
     kind = attribute.type
     quoted = {TypeName.STRING, TypeName.TEXT, TypeName.ENUM, TypeName.UUID, TypeName.DECIMAL, TypeName.DATE}
     quoted |= {TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ, TypeName.BINARY}
-    if kind is TypeName.BOOLEAN:
-        return 4.5
-    return text_length(attribute) + (2 if kind in quoted else 0)
+    present = 4.5 if kind is TypeName.BOOLEAN else text + (2 if kind in quoted else 0)
+    if attribute.nullable:
+        return (1 - NULL_SHARE) * present + NULL_SHARE * NULL_JSON
+    return present
 
 
-def record_json_length(attributes: Mapping[str, Attribute]) -> float:
-    """Average length of `record_json` for records of these attributes."""
-    members = [len(name) + 3 + json_length(attribute) for name, attribute in attributes.items()]
+def record_json_length(attributes: Mapping[str, Attribute], key: tuple[str, ...] = ()) -> float:
+    """Average length of `record_json` for records of these attributes (`key`: the entity's key)."""
+    members = [len(n) + 3 + json_length(a, n, (n,) == key) for n, a in attributes.items()]
     return 2 + sum(members) + max(len(members) - 1, 0)

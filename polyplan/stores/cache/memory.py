@@ -18,24 +18,35 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-ROBJ = 16  # struct redisObject
-DICT_ENTRY = 24  # struct dictEntry: key, value, next
-DICT = 56  # struct dict (7.x): type, two tables, two counters, rehash index, flags
-POINTER = 8
-ZSET = 16  # struct zset: dict pointer, skiplist pointer
-ZSKIPLIST = 32  # struct zskiplist: header, tail, length, level
-SKIPLIST_HEADER = 640  # header node with 32 levels: 24 + 32 × 16 = 536 B, jemalloc class 640
-SKIPLIST_NODE = 53.0  # average node: 24 + 16 × levels (p = 1/4, mean 1.33 levels), rounded per class
-QUICKLIST = 48  # struct quicklist (7.0): head, tail, count, len, fill/compress/bookmark bits, padding
-QUICKLIST_NODE = 32  # struct quicklistNode: prev, next, entry, sz, count and flag bits
-LIST_NODE_BYTES = 8192  # list-max-listpack-size -2: one listpack node holds at most 8 KiB
-LISTPACK_OVERHEAD = 7  # 6-byte header + 1-byte terminator
+from polyplan.analyse.capabilities import load_capabilities
 
-HASH_MAX_LISTPACK_ENTRIES = 512
-HASH_MAX_LISTPACK_VALUE = 64
-ZSET_MAX_LISTPACK_ENTRIES = 128
-ZSET_MAX_LISTPACK_VALUE = 64
-EMBSTR_LIMIT = 44  # strings up to this length live in the same allocation as their object
+_SIZING = load_capabilities()["redis"].sizing  # constants with their sources: targets/redis.yaml
+
+
+def _constant(name: str) -> int:
+    return int(_SIZING[name])
+
+
+ROBJ = _constant("robj")
+DICT_ENTRY = _constant("dict_entry")
+DICT = _constant("dict")
+POINTER = _constant("pointer")
+ZSET = _constant("zset")
+ZSKIPLIST = _constant("zskiplist")
+SKIPLIST_HEADER = _constant("skiplist_header")
+SKIPLIST_NODE = float(_SIZING["skiplist_node"])
+QUICKLIST = _constant("quicklist")
+QUICKLIST_NODE = _constant("quicklist_node")
+LIST_NODE_BYTES = _constant("list_node_bytes")
+LISTPACK_OVERHEAD = _constant("listpack_overhead")
+HASH_MAX_LISTPACK_ENTRIES = _constant("hash_max_listpack_entries")
+HASH_MAX_LISTPACK_VALUE = _constant("hash_max_listpack_value")
+ZSET_MAX_LISTPACK_ENTRIES = _constant("zset_max_listpack_entries")
+ZSET_MAX_LISTPACK_VALUE = _constant("zset_max_listpack_value")
+EMBSTR_LIMIT = _constant("embstr_limit")
+LENGTH_SPREAD = float(_SIZING["length_spread"])
+KEY_SLOT = _constant("key_slot")
+_SPREAD_POINTS = 21
 
 
 def jemalloc_size(request: float) -> int:
@@ -50,6 +61,16 @@ def jemalloc_size(request: float) -> int:
     return -(-size // step) * step
 
 
+def jemalloc_mean(request: float, spread: float = 0.0) -> float:
+    """The mean size class of requests averaging `request` bytes with standard deviation `spread`
+    (uniformly spread): classes are steps, so sizing a varying value at its mean is biased."""
+    if spread <= 0:
+        return float(jemalloc_size(request))
+    half = spread * math.sqrt(3)  # a uniform distribution of this width has standard deviation `spread`
+    points = [request - half + 2 * half * i / (_SPREAD_POINTS - 1) for i in range(_SPREAD_POINTS)]
+    return sum(jemalloc_size(max(p, 1.0)) for p in points) / _SPREAD_POINTS
+
+
 def sds_header(length: float) -> int:
     """Header bytes of an sds string of `length` bytes created at its exact size."""
     if length < 32:
@@ -61,16 +82,16 @@ def sds_header(length: float) -> int:
     return 9
 
 
-def sds_alloc(length: float) -> int:
-    """Allocated bytes of an exact-size sds string (header + bytes + NUL)."""
-    return jemalloc_size(sds_header(length) + length + 1)
+def sds_alloc(length: float, spread: float = 0.0) -> float:
+    """Allocated bytes of an exact-size sds string (header + bytes + NUL); `spread`: the length's sd."""
+    return jemalloc_mean(sds_header(length) + length + 1, spread)
 
 
-def string_value(length: float) -> int:
+def string_value(length: float, spread: float = 0.0) -> float:
     """A string value object (embstr up to 44 bytes, else raw): object plus its sds."""
     if length <= EMBSTR_LIMIT:
-        return jemalloc_size(ROBJ + 3 + length + 1)
-    return ROBJ + sds_alloc(length)
+        return jemalloc_mean(ROBJ + 3 + length + 1, spread)
+    return ROBJ + sds_alloc(length, spread)
 
 
 def integer_like(text: str) -> bool:
@@ -120,14 +141,14 @@ def table_slots(entries: float) -> int:
     return max(4, 1 << max(math.ceil(entries) - 1, 0).bit_length())
 
 
-def key_entry(key_length: float) -> int:
+def key_entry(key_length: float) -> float:
     """What every key costs in MEMORY USAGE besides its value: dict entry plus its name."""
     return DICT_ENTRY + sds_alloc(key_length)
 
 
 def total_per_key(usage: float, has_ttl: bool) -> float:
     """Memory of one key in the keyspace: MEMORY USAGE plus its table slot and expires entry."""
-    return usage + POINTER + ((DICT_ENTRY + POINTER) if has_ttl else 0)
+    return usage + KEY_SLOT + ((DICT_ENTRY + KEY_SLOT) if has_ttl else 0)
 
 
 @dataclass(frozen=True)
@@ -138,27 +159,37 @@ class Estimate:
     encoding: str
 
 
-def string_key(key_length: float, value_length: float) -> Estimate:
-    """A string key holding `value_length` bytes."""
+def string_key(key_length: float, value_length: float, spread: float = 0.0) -> Estimate:
+    """A string key holding `value_length` bytes on average (standard deviation `spread`)."""
     encoding = "embstr" if value_length <= EMBSTR_LIMIT else "raw"
-    return Estimate(round(key_entry(key_length) + string_value(value_length)), encoding)
+    return Estimate(round(key_entry(key_length) + string_value(value_length, spread)), encoding)
 
 
 def string_key_of(key_length: int, value: str) -> Estimate:
     """`string_key` for a concrete value (Redis keeps integer-like strings as integers)."""
     if integer_like(value):
-        return Estimate(key_entry(key_length) + ROBJ, "int")
+        return Estimate(round(key_entry(key_length) + ROBJ), "int")
     return string_key(key_length, len(value.encode("utf-8")))
 
 
-def hash_key(key_length: float, fields: Sequence[tuple[float, float, float]]) -> Estimate:
-    """A hash: `fields` are (field length, value length, value's listpack entry bytes) averages."""
+def hash_key(
+    key_length: float,
+    fields: Sequence[tuple[float, float, float]],
+    present: Sequence[float] | None = None,
+    spread: float = 0.0,
+) -> Estimate:
+    """A hash: `fields` are (field length, value length, value's listpack entry bytes) averages;
+    `present` the share of keys holding each field (a null attribute's field is left out);
+    `spread` the standard deviation of the listpack's length."""
+    shares = list(present) if present is not None else [1.0] * len(fields)
     largest = max((max(f, v) for f, v, _ in fields), default=0.0)
     if len(fields) <= HASH_MAX_LISTPACK_ENTRIES and largest <= HASH_MAX_LISTPACK_VALUE:
-        payload = LISTPACK_OVERHEAD + sum(listpack_string_bytes(f) + entry for f, _, entry in fields)
-        return Estimate(round(key_entry(key_length) + ROBJ + jemalloc_size(payload)), "listpack")
-    elements = sum(sds_alloc(f) + sds_alloc(v) + DICT_ENTRY for f, v, _ in fields)
-    table = DICT + POINTER * table_slots(len(fields))
+        entries = sum(w * (listpack_string_bytes(f) + entry) for w, (f, _, entry) in zip(shares, fields, strict=True))
+        return Estimate(
+            round(key_entry(key_length) + ROBJ + jemalloc_mean(LISTPACK_OVERHEAD + entries, spread)), "listpack"
+        )
+    elements = sum(w * (sds_alloc(f) + sds_alloc(v) + DICT_ENTRY) for w, (f, v, _) in zip(shares, fields, strict=True))
+    table = DICT + POINTER * table_slots(sum(shares))
     return Estimate(round(key_entry(key_length) + ROBJ + table + elements), "hashtable")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from polyplan.model.derived import all_attributes, key_of, reference_of
 from polyplan.model.schema import (
@@ -15,6 +15,8 @@ from polyplan.model.schema import (
     TypeName,
 )
 from polyplan.plan.ir import Plan
+from polyplan.seed.lengths import NULL_SHARE
+from polyplan.seed.values import int_bounds
 from polyplan.stores.cache import codec, memory
 from polyplan.stores.cache.spec import (
     FRAGMENTATION_HEADROOM,
@@ -49,46 +51,81 @@ def listpack_value_bytes(attribute: Attribute, length: float) -> float:
     if attribute.type is TypeName.BOOLEAN:
         return 2.0
     if attribute.type is TypeName.INTEGER:
-        low = attribute.min if attribute.min is not None else 0.0
-        high = attribute.max if attribute.max is not None else 10 ** codec.integer_text_length(attribute)
+        low, high = int_bounds(attribute)  # the seeder's range: the midpoint's width is typical
         return float(memory.listpack_int_bytes(int((low + high) / 2)))
     return memory.listpack_string_bytes(length)
 
 
-def max_text_length(attribute: Attribute) -> float | None:
-    """The longest stored text, when the model bounds it (for the listpack value limit)."""
-    if attribute.type is TypeName.STRING:
-        return float(attribute.max_length or 0)
-    if attribute.type in (TypeName.TEXT, TypeName.JSON, TypeName.BINARY, TypeName.LIST, TypeName.OBJECT):
-        return None
-    return codec.text_length(attribute)
+# Seeded values vary around their mean (words: one to three; text: ±50 %): the longest of a few
+# dozen is about twice the mean, the bound a listpack's value limit is checked against.
+LONGEST_TO_MEAN = 2.0
+
+
+def longest_text(attribute: Attribute, length: float) -> float:
+    """The longest stored text to expect of an attribute whose texts average `length` bytes."""
+    if attribute.type in (TypeName.STRING, TypeName.TEXT, TypeName.JSON, TypeName.BINARY):
+        return min(float(attribute.max_length or math.inf), LONGEST_TO_MEAN * length)
+    if attribute.type in (TypeName.LIST, TypeName.OBJECT):
+        return LONGEST_TO_MEAN * length
+    return length
+
+
+def field_specs(model: RequirementsModel, entity: str, names: Sequence[str]) -> tuple[FieldSpec, ...]:
+    """The fields `names` of `entity` with their average text lengths (the seeder's)."""
+    attributes = all_attributes(model, entity)
+    key = tuple(key_of(model.entities[entity]).attributes)
+    return tuple(FieldSpec(n, attributes[n], codec.text_length(attributes[n], n, (n,) == key)) for n in names)
+
+
+def fields_json_length(fields: Sequence[FieldSpec]) -> float:
+    """Average length of the compact JSON of these fields (`codec.record_json`)."""
+    members = [len(f.name) + 3 + codec.json_of_text(f.attribute, f.text_length) for f in fields]
+    return 2 + sum(members) + max(len(members) - 1, 0)
+
+
+VARIABLE = (TypeName.STRING, TypeName.TEXT, TypeName.JSON, TypeName.LIST, TypeName.OBJECT, TypeName.BINARY)
+
+
+def value_spread(fields: Sequence[FieldSpec]) -> float:
+    """Standard deviation of a record's stored length: each variable-length value varies by
+    `length_spread` of its mean (targets/redis.yaml), independently of the others."""
+    return math.sqrt(sum((memory.LENGTH_SPREAD * f.text_length) ** 2 for f in fields if f.attribute.type in VARIABLE))
 
 
 def record_estimates(fields: tuple[FieldSpec, ...], key_length: float) -> tuple[memory.Estimate, memory.Estimate]:
-    json_length = codec.record_json_length({f.name: f.attribute for f in fields})
-    as_string = memory.string_key(key_length, json_length)
+    """MEMORY USAGE of one record as a JSON string and as a hash (null fields left out)."""
+    spread = value_spread(fields)
+    as_string = memory.string_key(key_length, fields_json_length(fields), spread)
+    present = [1 - NULL_SHARE if f.attribute.nullable else 1.0 for f in fields]
     pairs = [
         (float(len(f.name.encode())), f.text_length, listpack_value_bytes(f.attribute, f.text_length)) for f in fields
     ]
-    unbounded = any(
-        max_text_length(f.attribute) is None or (max_text_length(f.attribute) or 0) > memory.HASH_MAX_LISTPACK_VALUE
-        for f in fields
-    )
-    as_hash = memory.hash_key(key_length, pairs)
-    if unbounded and as_hash.encoding == "listpack":
+    longest = max((longest_text(f.attribute, f.text_length) for f in fields), default=0.0)
+    as_hash = memory.hash_key(key_length, pairs, present, spread)
+    if as_hash.encoding == "listpack" and longest > memory.HASH_MAX_LISTPACK_VALUE:
         # Some values may exceed the listpack value limit: Redis converts such a hash for good.
-        as_hash = memory.hash_key(key_length, [(f, max(v, memory.HASH_MAX_LISTPACK_VALUE + 1), e) for f, v, e in pairs])
+        as_hash = memory.hash_key(
+            key_length, [(f, max(v, memory.HASH_MAX_LISTPACK_VALUE + 1), e) for f, v, e in pairs], present, spread
+        )
     return as_string, as_hash
 
 
-def part_lengths(attributes: Mapping[str, Attribute]) -> dict[str, float]:
+def part_lengths(attributes: Mapping[str, Attribute], key: Sequence[str] = ()) -> dict[str, float]:
+    """Average length of each attribute inside a key name (`key`: the entity's key attributes)."""
     # Percent-encoding lengthens values with spaces or separators; ~10 % covers typical text.
     lengths: dict[str, float] = {}
     for name, attribute in attributes.items():
-        base = codec.text_length(attribute)
+        base = codec.text_length(attribute, name, tuple(key) == (name,))
         textual = attribute.type in (TypeName.STRING, TypeName.TEXT)
-        lengths[name] = base * 1.1 if textual else base
+        # An ISO timestamp's two ':' are escaped as %3A: two more characters each.
+        timed = attribute.type in (TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ)
+        lengths[name] = base * 1.1 if textual else base + (4 if timed else 0)
     return lengths
+
+
+def entity_part_lengths(model: RequirementsModel, entity: str) -> dict[str, float]:
+    """`part_lengths` of every attribute of `entity` (its key attributes drawn as keys)."""
+    return part_lengths(all_attributes(model, entity), key_of(model.entities[entity]).attributes)
 
 
 def cardinality(model: RequirementsModel, plan: Plan, entity: str, attribute: str) -> tuple[float, str]:

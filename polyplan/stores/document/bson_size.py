@@ -8,11 +8,31 @@ for text); worst cases from maximum lengths and item counts where the model stat
 
 from __future__ import annotations
 
-from polyplan.analyse.sizing import attribute_bytes
+import random
+import statistics
+from functools import cache
+
+import bson
+
 from polyplan.model.schema import Attribute, TypeName
+from polyplan.seed.lengths import NULL_SHARE, expected_chars
+from polyplan.seed.values import random_maker
 
 DOCUMENT_LIMIT = 16 * 1024 * 1024  # MongoDB's maximum BSON document size
 UNBOUNDED_TEXT = 64 * 1024.0  # worst case assumed for text/json/binary without a declared bound
+OBJECT_ID = 1 + 4 + 12  # `_id` the server adds when the design maps no attribute to it: type, "_id\0", ObjectId
+
+
+@cache
+def _json_document_bytes(average: int | None) -> float:
+    """Mean BSON bytes of the seeder's JSON values (stored as embedded documents), 64 draws."""
+    attribute = Attribute.model_validate({"type": "json", **({"avg_length": average} if average else {})})
+    make = random_maker(attribute, random.Random(0), "sizing")
+    sizes = []
+    for _ in range(64):
+        value = make()
+        sizes.append(len(bson.encode({"v": value})) - 4 - 1 - 1 - 2 if isinstance(value, dict) else 5.0)
+    return statistics.fmean(sizes)
 
 
 def _fixed(kind: TypeName, attribute: Attribute) -> float | None:
@@ -29,8 +49,9 @@ def _fixed(kind: TypeName, attribute: Attribute) -> float | None:
     return None
 
 
-def value_bytes(attribute: Attribute, worst: bool = False) -> float:
-    """BSON bytes of one value (average, or the worst case when `worst`)."""
+def value_bytes(attribute: Attribute, worst: bool = False, name: str = "", unique: bool = False) -> float:
+    """BSON bytes of one value (average, or the worst case when `worst`); `name` picks the seeder's
+    value kind for the average (the same assumption as the relational estimate)."""
     kind = attribute.type
     fixed = _fixed(kind, attribute)
     if fixed is not None:
@@ -42,7 +63,7 @@ def value_bytes(attribute: Attribute, worst: bool = False) -> float:
         element = 1 + 3 + value_bytes(attribute.items, worst)  # type, "NN\0", value
         return 4 + items * element + 1
     if kind is TypeName.BINARY:
-        size = attribute.avg_length or 256
+        size = expected_chars(attribute)
         return 4 + 1 + (UNBOUNDED_TEXT if worst and not attribute.avg_length else size)
     if worst:
         if kind is TypeName.STRING:
@@ -50,12 +71,15 @@ def value_bytes(attribute: Attribute, worst: bool = False) -> float:
         if kind is TypeName.ENUM:
             return 4 + max(len(v) for v in attribute.values or ["x"]) + 1
         return 4 + max(UNBOUNDED_TEXT, 4.0 * (attribute.avg_length or 0)) + 1
-    return 4 + attribute_bytes(attribute) + 1
+    if kind is TypeName.JSON:
+        return _json_document_bytes(attribute.avg_length)
+    return 4 + expected_chars(attribute, name, unique) + 1
 
 
 def element_bytes(name: str, attribute: Attribute, worst: bool = False) -> float:
-    """One field: type byte, name, value."""
-    return 1 + len(name.encode("utf-8")) + 1 + value_bytes(attribute, worst)
+    """One field: type byte, name, value; on average a nullable field is absent NULL_SHARE of the time."""
+    size = 1 + len(name.encode("utf-8")) + 1 + value_bytes(attribute, worst, name.rsplit(".", 1)[-1], name == "_id")
+    return size if worst or not attribute.nullable else (1 - NULL_SHARE) * size
 
 
 def document_bytes(fields: dict[str, Attribute], worst: bool = False) -> float:

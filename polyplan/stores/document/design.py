@@ -209,8 +209,9 @@ class _Designer:
             validator.check_expression(c, attributes[c.left].nullable, attributes[c.right].nullable)
             for c in spec.checks
         ]
-        avg = bson_size.document_bytes(top)
-        worst = bson_size.document_bytes(top, worst=True)
+        server_id = bson_size.OBJECT_ID if id_attribute is None else 0.0  # the ObjectId the server adds
+        avg = bson_size.document_bytes(top) + server_id
+        worst = bson_size.document_bytes(top, worst=True) + server_id
         write_rate = self.plan.entities[entity].profile.write_rate
         for embedding in mine:
             child_fields = self.child_fields(embedding.child, embedding.relationship)

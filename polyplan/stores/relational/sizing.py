@@ -459,12 +459,16 @@ def table_size(
     distinct: Mapping[tuple[str, tuple[str, ...]], float] | None = None,
     parents: Mapping[str, float] | None = None,
 ) -> TableSize:
-    """`table`'s size holding `rows` rows on `engine` ("postgresql" or "mysql"). `distinct` gives
+    """`table`'s size holding `rows` rows on `engine` ("postgresql", "mysql" or "sqlite"). `distinct` gives
     known distinct keys per (table, columns); `parents` the rows of referenced tables."""
     if engine == "postgresql":
         return _pg_table(table, rows, _Distinct(distinct, parents))
     if engine == "mysql":
         return _mysql_table(table, rows)
+    if engine == "sqlite":
+        from polyplan.stores.relational.sizing_sqlite import sqlite_table  # it builds on this module
+
+        return sqlite_table(table, rows)
     raise ValueError(f"no sizing model for {engine}")
 
 

@@ -26,7 +26,7 @@ from polyplan.stores.cache.readmodels.projected import (
     touched,
     untouched,
 )
-from polyplan.stores.cache.sizing import memory_spec, part_lengths
+from polyplan.stores.cache.sizing import entity_part_lengths, memory_spec
 from polyplan.stores.cache.spec import (
     MEMBER,
     WRITE_THROUGH_TTL,
@@ -102,7 +102,7 @@ class CappedList:
         return (WRITE_THROUGH_TTL if on_write else int(pattern.staleness_seconds)), on_write, why
 
     def _estimate(self, ctx: DesignContext, entity: str, keys: Split, cap: int) -> memory.Estimate:
-        length = listing_template(ctx, entity, "latest", keys).length(part_lengths(all_attributes(ctx.model, entity)))
+        length = listing_template(ctx, entity, "latest", keys).length(entity_part_lengths(ctx.model, entity))
         entries = min(float(cap), keys.members)
         return memory.list_key(length, entries, memory.listpack_string_bytes(member_length(ctx, entity)))
 

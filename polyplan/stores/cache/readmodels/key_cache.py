@@ -11,22 +11,21 @@ from polyplan.model.schema import (
 from polyplan.plan.increments import counters_of, increments_of
 from polyplan.plan.ir import Projection, SyncMechanism
 from polyplan.security.redis_acl import tenant_segments
-from polyplan.stores.cache import codec
 from polyplan.stores.cache.increments import inexact
 from polyplan.stores.cache.keys import template
 from polyplan.stores.cache.readmodels import Merit, counter
 from polyplan.stores.cache.readmodels.context import DesignContext
 from polyplan.stores.cache.sizing import (
+    entity_part_lengths,
+    field_specs,
     lookup_set,
     memory_spec,
-    part_lengths,
     record_estimates,
 )
 from polyplan.stores.cache.spec import (
     FIELDS,
     JSON,
     WRITE_THROUGH_TTL,
-    FieldSpec,
     KeySpec,
     ReadPath,
     Role,
@@ -86,8 +85,8 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
     cache_template = template(
         ctx.namespace, *tenant_segments(model, entity), "cache", e, *by, *[(a, False) for a in unique]
     )
-    fields = tuple(FieldSpec(name, attribute, codec.text_length(attribute)) for name, attribute in cached.items())
-    parts = part_lengths(attributes)
+    fields = field_specs(model, entity, list(cached))
+    parts = entity_part_lengths(model, entity)
     as_string, as_hash = record_estimates(fields, cache_template.length(parts))
     adders = [
         i

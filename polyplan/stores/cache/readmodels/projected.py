@@ -3,13 +3,13 @@ capped list, table hash): their key names, members and what a write touches."""
 
 from __future__ import annotations
 
-from polyplan.model.derived import all_attributes, key_of, snake
+from polyplan.model.derived import key_of, snake
 from polyplan.model.schema import AccessPattern, FilterOp, WriteKind, WritePattern
 from polyplan.security.redis_acl import tenant_segments
 from polyplan.stores.cache.keys import KeyTemplate, template
 from polyplan.stores.cache.readmodels.context import DesignContext
 from polyplan.stores.cache.readmodels.partition import Split
-from polyplan.stores.cache.sizing import lookup_set, part_lengths
+from polyplan.stores.cache.sizing import entity_part_lengths, lookup_set
 from polyplan.stores.cache.spec import literal
 
 # Guarded edits of a read model that is kept in step on write (KEYS[1]; ARGV as named): they apply
@@ -63,7 +63,7 @@ def member_of(ctx: DesignContext, entity: str) -> tuple[str, ...]:
 
 def member_length(ctx: DesignContext, entity: str) -> float:
     """Average bytes of one member (the key values joined by ':')."""
-    parts = part_lengths(all_attributes(ctx.model, entity))
+    parts = entity_part_lengths(ctx.model, entity)
     member = member_of(ctx, entity)
     return sum(parts[a] for a in member) + max(len(member) - 1, 0)
 

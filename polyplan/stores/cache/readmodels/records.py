@@ -20,9 +20,10 @@ from polyplan.stores.cache.keys import template
 from polyplan.stores.cache.readmodels import counter, index
 from polyplan.stores.cache.readmodels.context import DesignContext
 from polyplan.stores.cache.sizing import (
+    entity_part_lengths,
+    field_specs,
     lookup_set,
     memory_spec,
-    part_lengths,
     record_estimates,
 )
 from polyplan.stores.cache.spec import (
@@ -31,7 +32,6 @@ from polyplan.stores.cache.spec import (
     MEMBER,
     RECORD_KEY,
     STORE,
-    FieldSpec,
     KeySpec,
     ReadPath,
     Role,
@@ -109,8 +109,8 @@ def build_records(ctx: DesignContext, entity: str) -> None:
         *[(a, True) for a in partition],
         *[(a, False) for a in rest],
     )
-    fields = tuple(FieldSpec(name, attribute, codec.text_length(attribute)) for name, attribute in attributes.items())
-    parts = part_lengths(attributes)
+    fields = field_specs(model, entity, list(attributes))
+    parts = entity_part_lengths(model, entity)
     key_length = record_template.length(parts)
     partial = partial_access(ctx, entity, patterns, attributes)
     as_string, as_hash = record_estimates(fields, key_length)

@@ -27,7 +27,7 @@ from polyplan.stores.cache.readmodels.projected import (
     touched,
     untouched,
 )
-from polyplan.stores.cache.sizing import memory_spec, part_lengths
+from polyplan.stores.cache.sizing import entity_part_lengths, memory_spec
 from polyplan.stores.cache.spec import (
     MEMBER,
     WRITE_THROUGH_TTL,
@@ -74,7 +74,7 @@ class SortedSet:
     def _estimate(self, ctx: DesignContext, entity: str, pattern: AccessPattern, keys: Split) -> memory.Estimate:
         score = pattern.sort[0].attribute
         key = listing_template(ctx, entity, "top", keys, self._order(pattern))
-        length = key.length(part_lengths(all_attributes(ctx.model, entity)))
+        length = key.length(entity_part_lengths(ctx.model, entity))
         return memory.zset_key(length, keys.members, member_length(ctx, entity), score_bytes(ctx, entity, score))
 
     @staticmethod

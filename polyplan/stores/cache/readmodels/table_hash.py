@@ -12,12 +12,12 @@ from __future__ import annotations
 from polyplan.model.derived import all_attributes, snake, writes_of
 from polyplan.model.schema import AccessPattern, FilterOp, WritePattern
 from polyplan.plan.ir import Projection, SyncMechanism
-from polyplan.stores.cache import codec, memory
+from polyplan.stores.cache import memory
 from polyplan.stores.cache.readmodels import Merit
 from polyplan.stores.cache.readmodels.context import DesignContext
 from polyplan.stores.cache.readmodels.partition import Split, split
 from polyplan.stores.cache.readmodels.projected import listing_template, member_length, member_of
-from polyplan.stores.cache.sizing import memory_spec, part_lengths
+from polyplan.stores.cache.sizing import entity_part_lengths, field_specs, fields_json_length, memory_spec
 from polyplan.stores.cache.spec import (
     JSON,
     MEMBER,
@@ -63,14 +63,14 @@ class TableHash:
     def _fields(self, ctx: DesignContext, entity: str, pattern: AccessPattern) -> tuple[FieldSpec, ...]:
         attributes = all_attributes(ctx.model, entity)
         names = list(pattern.reads) or list(attributes)
-        return tuple(FieldSpec(n, attributes[n], codec.text_length(attributes[n])) for n in names)
+        return field_specs(ctx.model, entity, names)
 
     def _estimate(self, ctx: DesignContext, entity: str, pattern: AccessPattern, keys: Split) -> memory.Estimate:
         fields = self._fields(ctx, entity, pattern)
-        json_length = codec.record_json_length({f.name: f.attribute for f in fields})
+        json_length = fields_json_length(fields)
         member = member_length(ctx, entity)
         pair = (member, json_length, memory.listpack_string_bytes(json_length))
-        length = listing_template(ctx, entity, "table", keys).length(part_lengths(all_attributes(ctx.model, entity)))
+        length = listing_template(ctx, entity, "table", keys).length(entity_part_lengths(ctx.model, entity))
         return memory.hash_key(length, [pair] * max(1, round(keys.members)))
 
     def _bytes(self, ctx: DesignContext, entity: str, pattern: AccessPattern, keys: Split) -> float:
