@@ -19,6 +19,8 @@ from polyplan.analyse.sizing import live_rows
 from polyplan.capacity.spec import EntitySize
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
+from polyplan.stores.cache.capacity import family_keys
+from polyplan.stores.document.capacity import index_entry_bytes
 from polyplan.stores.relational.sizing import ENGINES, table_rows, table_size
 from polyplan.stores.relational.spec import TableSpec
 
@@ -82,13 +84,13 @@ def _payload(plan: Plan, entity: str, days: float) -> EntitySize:
 
 def relational(plan: Plan, designs: Designs, engine: str, days: float) -> tuple[dict[str, EntitySize], str]:
     """Every relational table group (by the entity or relationship it stores) on `engine`: the
-    engine's sizing model (`stores.relational.sizing`) for PostgreSQL and MariaDB/MySQL."""
+    engine's sizing model (`stores.relational.sizing`) for PostgreSQL, MariaDB/MySQL and SQLite."""
     key = (f"relational:{engine}", days)
     if key in designs.memo:
         return designs.memo[key], _relational_source(engine, designs)
     entities = [n for n, d in plan.entities.items() if d.family is Family.RELATIONAL and d.engine == engine]
     found: dict[str, EntitySize] = {}
-    if engine in ENGINES and designs.tables:
+    if _sized(engine) and designs.tables:
         mine = [t for t in designs.tables if t.entity in entities or t.entity not in plan.entities]
         rows = table_rows(plan.model, mine, {n: _rows(plan, n, days) for n in entities})
         for table in mine:
@@ -106,21 +108,30 @@ def relational(plan: Plan, designs: Designs, engine: str, days: float) -> tuple[
     return found, _relational_source(engine, designs)
 
 
+def _sized(engine: str) -> bool:
+    """Engines with a sizing model (`table_size`): PostgreSQL and MariaDB in `ENGINES`, and SQLite
+    (`sizing_sqlite.py`), which the index plan does not size."""
+    return engine in ENGINES or engine == "sqlite"
+
+
 def _relational_source(engine: str, designs: Designs) -> str:
-    if engine in ENGINES and designs.tables:
+    if _sized(engine) and designs.tables:
         return f"{engine} sizing model (stores/relational/sizing.py)"
     return PAYLOAD
 
 
 def cache(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
-    """The entity's Redis key families (records, pointers, indexes, cached answers): their memory
-    estimate (`stores.cache.memory`) at the horizon, scaled by live rows."""
+    """The entity's Redis key families (records, pointers, indexes, cached answers): each family's
+    keys at `days` (`stores.cache.capacity.family_keys`: records follow the live rows, cached
+    answers stay bounded by reads × TTL) × its per-key memory (`stores.cache.memory`), the figure
+    keys.json gives and bench/capacity.py checks against MEMORY USAGE."""
     if designs.cache is None:
         return _payload(plan, entity, days), PAYLOAD
     keys = designs.of("cache", entity) or []
-    total = sum(k.memory.total_bytes for k in keys)
-    index = sum(k.memory.total_bytes for k in keys if k.role.value in ("index", "pointer"))
-    return _scaled(plan, entity, days, total, index / total if total else 0.0), "Redis key memory (cache design)"
+    sized = [(k, family_keys(plan, k, days) * k.memory.total_per_key) for k in keys]
+    index = sum(b for k, b in sized if k.role.value in ("index", "pointer"))
+    data = sum(b for _, b in sized) - index
+    return EntitySize(_rows(plan, entity, days), data, index), "Redis key memory (cache design)"
 
 
 def search(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
@@ -132,12 +143,16 @@ def search(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[Enti
 
 
 def document(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
-    """The entity's MongoDB collection: average BSON document bytes (`document.bson_size`) × documents."""
+    """The entity's MongoDB collection: average BSON document bytes (`document.bson_size`) ×
+    documents, and its index entries (`document.capacity`: uncompressed, an upper bound)."""
     collection = designs.of("document", entity)
     if collection is None:
         return _payload(plan, entity, days), PAYLOAD
     rows = _rows(plan, entity, days)
-    return EntitySize(rows, rows * collection.avg_document_bytes, 0.0), "BSON documents (document design)"
+    return (
+        EntitySize(rows, rows * collection.avg_document_bytes, rows * index_entry_bytes(plan, collection)),
+        "BSON documents and index entries, uncompressed (document design)",
+    )
 
 
 def wide_column(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
