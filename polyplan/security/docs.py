@@ -355,8 +355,8 @@ def _erasure(plan: Plan, erasure: Mapping[str, Any] | None, diagnostics: Sequenc
     for path in erasure.get("store_files", []):
         lines += [
             "",
-            f"Then `{path}` erases the subject's entries in {path.split('/')[0]} (its own record, and direct "
-            "children's that reference it; `--help` says how to run it, `--dry-run` counts them); a cache fills "
+            f"Then `{path}` erases the subject's entries in {path.split('/')[0]} (its own record, and its rows "
+            "there at any depth; `--help` says how to run it, `--dry-run` counts them); a cache fills "
             "again, and a search sync re-projects, from the erased rows.",
         ]
     left = [d for d in diagnostics if d.code == "PP450"]
