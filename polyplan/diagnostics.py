@@ -87,6 +87,8 @@ CODES: dict[str, str] = {
     "PP453": "estimated restore time exceeds the recovery time objective",
     "PP454": "schema or database isolation a store cannot give per tenant",
     "PP455": "role reads PII that the store cannot withhold column by column",
+    "PP456": "MongoDB role reads PII it cannot be denied",
+    "PP457": "MongoDB role granted an embedded entity gets its root's documents",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP425": "the optimizer does not use the index or key the plan routes a pattern to",
     "PP426": "the optimizer costs a pattern no higher without its designed index",
