@@ -46,7 +46,9 @@ from polyplan.security.tenant_spaces import SPACE_ENGINES
 # Roles every deployment gets; a model role may not take one of these names.
 OWNER, APPLICATION, READONLY = "owner", "application", "readonly"
 BUILTIN_ROLES = (OWNER, APPLICATION, READONLY)
-ROLE_ENGINES = frozenset({"postgresql", "mysql", "cassandra", "mongodb"})  # engines whose roles and grants are generated
+ROLE_ENGINES = frozenset(
+    {"postgresql", "mysql", "cassandra", "mongodb"}
+)  # engines whose roles and grants are generated
 ISOLATION_ENGINES = {"postgresql": "row-level security", "mysql": "tenant views (SQL SECURITY DEFINER)"}
 # Stores isolated by key space rather than rows: the tenant leads every key, one ACL user per tenant.
 KEYSPACE_ISOLATION = {"redis": "keys prefixed `<namespace>:t:<tenant>:`, an ACL user per tenant (`redis/acl.json`)"}
