@@ -89,6 +89,7 @@ CODES: dict[str, str] = {
     "PP455": "role reads PII that the store cannot withhold column by column",
     "PP456": "MongoDB role reads PII it cannot be denied",
     "PP457": "MongoDB role granted an embedded entity gets its root's documents",
+    "PP458": "tenant-scoped search projection without a tenant key to filter on",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP425": "the optimizer does not use the index or key the plan routes a pattern to",
     "PP426": "the optimizer costs a pattern no higher without its designed index",

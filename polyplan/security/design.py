@@ -52,6 +52,11 @@ ROLE_ENGINES = frozenset(
 ISOLATION_ENGINES = {"postgresql": "row-level security", "mysql": "tenant views (SQL SECURITY DEFINER)"}
 # Stores isolated by key space rather than rows: the tenant leads every key, one ACL user per tenant.
 KEYSPACE_ISOLATION = {"redis": "keys prefixed `<namespace>:t:<tenant>:`, an ACL user per tenant (`redis/acl.json`)"}
+# Search engines: a tenant role whose document-level security query filters on the tenant key.
+DLS_ISOLATION = {
+    "opensearch": "a tenant role with a document-level security query on the tenant key (`opensearch/roles.json`)",
+    "elasticsearch": "a tenant role with a templated role query on the tenant key (`elasticsearch/roles.json`)",
+}
 AUDIT_ENGINES = {"postgresql": "audit table + trigger", "mysql": "audit table + triggers"}
 # Where audit is possible in principle (polyplan does not generate it yet) and how it would be done.
 AUDIT_LATER = {
@@ -291,6 +296,8 @@ class _Designer:
             for projection in self.plan.entities[name].projections:
                 if projection.engine in KEYSPACE_ISOLATION and tenant_key(self.model, name) is not None:
                     continue
+                if projection.engine in DLS_ISOLATION and tenant_key(self.model, name) is not None:
+                    continue  # a tenant role with a document-level query (roles.json), or PP458 when it cannot
                 self.warn(
                     "PP408",
                     f"the {projection.engine} projection of {name} is not isolated per tenant: "

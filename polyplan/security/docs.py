@@ -447,7 +447,7 @@ def security_files(
     listed = [
         d
         for d in [*diagnostics, *found]
-        if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450", "PP454", "PP455", "PP456", "PP457")
+        if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450", "PP454", "PP455", "PP456", "PP457", "PP458")
     ]
     text = render_security_doc(plan, design, relational, listed, encryption, erasure)
     return {"docs/security-plan.md": text}, found
