@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from polyplan.analyse.capabilities import BUNDLED_TARGETS
+from polyplan.capacity import capacity_plan, designs_from
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.emit.capacity import render_capacity_md
+from polyplan.emit.capacity_chart import capacity_charts
 from polyplan.emit.erd import diagram_files, render_erd
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.plan_md import render_plan_md
@@ -23,6 +25,7 @@ from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
 from polyplan.model.schema import Family
 from polyplan.perf import paused_gc
+from polyplan.plan.aggregates import unaggregated_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
 from polyplan.security.backup import backup_files
@@ -96,6 +99,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
             designs[family] = artifacts.design
     relational = stores.get("relational", {})
     erasure = relational.get("erasure")
+    diagnostics.extend(unaggregated_warnings(plan))
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
     files.update(erased)
     diagnostics.extend(erasure_diagnostics)
@@ -109,6 +113,8 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     backup_docs, backup_diagnostics = backup_files(plan)
     files.update(backup_docs)
     diagnostics.extend(backup_diagnostics)
+    capacity = capacity_plan(plan, designs_from(designs))
+    diagnostics.extend(capacity.diagnostics)
     diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:
@@ -118,15 +124,17 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     diagnostics = [d for d in diagnostics if d.code not in suppressed]
     if any(path.startswith("tests/") for path in files):
         files["tests/conftest.py"] = GENERATED_CONFTEST
-    files["plan.json"] = render_plan_json(plan, stores, diagnostics)
+    files["plan.json"] = render_plan_json(plan, stores, diagnostics, capacity.as_data())
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
     relational_design = designs.get(Family.RELATIONAL)
     tables = relational_design.tables if relational_design is not None else ()
-    files["capacity.md"] = render_capacity_md(plan, stores, diagnostics, tables)
+    charts = capacity_charts(capacity)
+    files.update(charts)
+    files["capacity.md"] = render_capacity_md(plan, capacity, stores, diagnostics, tables, sorted(charts))
     files.update(diagram_files(plan))
     # Last: the report shows every other artifact (and lists them).
-    files[REPORT] = render_report(plan, files, diagnostics, designs.get(Family.RELATIONAL))
+    files[REPORT] = render_report(plan, files, diagnostics, designs.get(Family.RELATIONAL), capacity)
     return files, diagnostics
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import shutil
 from pathlib import Path
 
 import pytest
 
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.writer import write_tree
-from polyplan.pipeline import plan_file, render
+from polyplan.pipeline import plan_file, render, write_plan
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational import Target
 
@@ -81,3 +82,32 @@ def rendered(scenario: Path) -> dict[str, str]:
     if scenario not in _renders:
         _renders[scenario] = render(planned(scenario))[0]
     return _renders[scenario]
+
+
+# The relational engines a generated module is run on: SQLite always, the servers where reachable.
+RELATIONAL_ENGINES = [
+    pytest.param("sqlite"),
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+
+
+def plan_folder(text: str, name: str, root: Path) -> Path:
+    """The plan folder `polyplan plan` writes for model `text` (saved as `name` under `root`)."""
+    source = root / name
+    source.write_text(text, encoding="utf-8")
+    write_plan(source, root / "plan")
+    return root / "plan"
+
+
+def break_and_validate(folder: Path, into: Path, relative: str, before: str, after: str) -> int:
+    """Copy `folder` to `into`, replace `before` by `after` once in `relative`, and validate the
+    copy on SQLite: the exit code (1 when the generated tests catch the change)."""
+    from polyplan.validate.runner import run_validation
+
+    shutil.copytree(folder, into)
+    target = into / relative
+    text = target.read_text(encoding="utf-8")
+    assert before in text, f"{before!r} is not in {relative}"
+    target.write_text(text.replace(before, after, 1), encoding="utf-8")
+    return run_validation(into, "sqlite", None, trust_edits=True)

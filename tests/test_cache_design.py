@@ -47,7 +47,7 @@ entities:
   Flag:
     key: {attributes: [code], kind: natural}
     attributes:
-      code: {type: string, max_length: 12}
+      code: {type: string, max_length: 12, avg_length: 6}  # short codes: the hash stays a listpack
       enabled: {type: boolean}
       percent: {type: integer, min: 0, max: 100}
     growth: {initial_rows: 200}

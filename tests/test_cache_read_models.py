@@ -241,3 +241,19 @@ def test_a_list_that_outgrows_its_cap_fails_validation(tmp_path: Path) -> None:
     keys.write_text(text.replace('"<member>",\n          "19"', '"<member>",\n          "20"'), encoding="utf-8")
     assert run_validation(folder, "redis", url, trust_edits=True) != EXIT_OK
     assert leftover_keys(url) == []
+
+
+def test_only_a_key_cache_holds_an_answer_a_reader_can_get_and_set() -> None:
+    """The scaffold's cache-aside reads ask the read model, not its name (a new value-shaped read
+    model needs no change there)."""
+    from polyplan.stores.cache.readmodels import read_model, registry
+
+    assert {model.name: model.answer_is_value for model in registry()} == {
+        "key_cache": True,
+        "table_hash": False,
+        "capped_list": False,
+        "sorted_set": False,
+    }
+    assert read_model("sorted_set").name == "sorted_set"
+    with pytest.raises(KeyError, match="no read model called 'nope'"):
+        read_model("nope")

@@ -157,8 +157,8 @@ engines: {search: null, cache: null, document: null, wide_column: null}
 entities:
   Event:
     attributes:
-      account: {type: string, max_length: 40, distinct: 10000}
-      kind: {type: string, max_length: 20, distinct: 50}
+      account: {type: string, max_length: 40, distinct: 10000, avg_length: 20}
+      kind: {type: string, max_length: 20, distinct: 50, avg_length: 10}
       at: {type: timestamptz}
       amount: {type: integer}
     growth: {initial_rows: 5000000, rows_per_day: 1000}

@@ -14,6 +14,22 @@ from polyplan.model.schema import Family
 BUNDLED_TARGETS = Path(__file__).resolve().parent.parent / "targets"
 
 
+class NodeCapacity(BaseModel):
+    """One node's capacity (the profile's `node:` section): what `polyplan capacity` measures each
+    store's need against. Every figure is an assumption the profile's comments explain."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    storage_bytes: float
+    writes_per_second: float
+    reads_per_second: float
+    connections: float | None = None  # None: the engine's clients multiplex, connections do not bind
+    memory_bytes: float | None = None
+    vertical_factor: float = 1.0  # the largest single machine, as a multiple of this node
+    replication_factor: int = 1  # copies of every byte the store keeps (Cassandra, search)
+    replica_lag_seconds: float | None = None  # None: the engine has no read replicas
+
+
 class Capability(BaseModel):
     """What one engine is good at, as numbers the scorer weighs."""
 
@@ -38,6 +54,7 @@ class Capability(BaseModel):
     # Storage constants of the engine's sizing model (polyplan.stores.relational.sizing); the
     # profile's comments say where each comes from.
     sizing: dict[str, float] = {}
+    node: NodeCapacity | None = None
 
     def has(self, feature: str) -> bool:
         """Whether the emitter may use `feature` on this engine."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from polyplan.model.schema import Attribute, Growth, TypeName
+from polyplan.seed.lengths import expected_chars
 
 _FIXED_BYTES = {
     TypeName.BOOLEAN: 1,
@@ -12,14 +13,15 @@ _FIXED_BYTES = {
     TypeName.UUID: 16,
     TypeName.FLOAT: 8,
 }
-DEFAULT_TEXT_BYTES = 500
-DEFAULT_JSON_BYTES = 200
-DEFAULT_BINARY_BYTES = 256
+_SEEDED = (TypeName.STRING, TypeName.TEXT, TypeName.JSON, TypeName.BINARY, TypeName.ENUM)
 DEFAULT_LIST_ITEMS = 3.0
 
 
-def attribute_bytes(attribute: Attribute) -> float:
-    """Average stored size of one value, before engine overhead."""
+def attribute_bytes(attribute: Attribute, name: str = "") -> float:
+    """Average stored size of one value, before engine overhead. Strings, text, JSON, binary and
+    enums take the seeder's length assumptions (`seed.lengths.expected_chars`: the model's
+    `avg_length` and enum weights first, else what the seeder draws for an attribute called
+    `name`), so an estimate and the seeded data agree."""
     kind = attribute.type
     if kind in _FIXED_BYTES:
         return _FIXED_BYTES[kind]
@@ -27,17 +29,8 @@ def attribute_bytes(attribute: Attribute) -> float:
         return attribute.bits / 8
     if kind is TypeName.DECIMAL:
         return 2 + (attribute.precision or 18) / 2
-    if kind is TypeName.STRING:
-        return float(attribute.avg_length or max(1, (attribute.max_length or 32) // 2))
-    if kind is TypeName.ENUM:
-        values = attribute.values or ["x"]
-        return sum(len(v) for v in values) / len(values)
-    if kind is TypeName.TEXT:
-        return float(attribute.avg_length or DEFAULT_TEXT_BYTES)
-    if kind is TypeName.JSON:
-        return float(attribute.avg_length or DEFAULT_JSON_BYTES)
-    if kind is TypeName.BINARY:
-        return float(attribute.avg_length or DEFAULT_BINARY_BYTES)
+    if kind in _SEEDED:
+        return expected_chars(attribute, name)
     if kind is TypeName.LIST and attribute.items is not None:
         return (attribute.avg_items or DEFAULT_LIST_ITEMS) * attribute_bytes(attribute.items)
     if kind is TypeName.OBJECT:
@@ -47,7 +40,7 @@ def attribute_bytes(attribute: Attribute) -> float:
 
 def record_bytes(attributes: dict[str, Attribute]) -> float:
     """Average payload of one record (sum of its attribute sizes)."""
-    return sum(attribute_bytes(a) for a in attributes.values())
+    return sum(attribute_bytes(a, name) for name, a in attributes.items())
 
 
 def rows_at(days: float, initial_rows: int, rows_per_day: float, monthly_growth_rate: float) -> float:

@@ -6,6 +6,7 @@ import os
 import sys
 
 from polyplan.cli import (
+    capacity,
     diagram,
     planning,
     scaffold,
@@ -40,4 +41,4 @@ def main() -> None:
         sys.exit(EXIT_INTERNAL)
 
 
-__all__ = ["app", "diagram", "main", "planning", "scaffold", "schema_change", "seed", "tune", "validate"]
+__all__ = ["app", "capacity", "diagram", "main", "planning", "scaffold", "schema_change", "seed", "tune", "validate"]

@@ -1,9 +1,9 @@
-"""capacity.md: rows and bytes per entity and per store, year by year to the horizon.
+"""capacity.md: rows and bytes per entity and per store year by year, load, node counts, the
+year each threshold is crossed and the scaling steps, from the capacity plan (`polyplan.capacity`).
 
-Relational stores on PostgreSQL and MariaDB/MySQL are sized by their engine's sizing model
-(`polyplan.stores.relational.sizing`: row overhead, pages, primary-key, unique, designed and
-InnoDB foreign-key indexes, child and link tables), the same model docs/index-plan.md uses; the
-other stores still count payload bytes (attribute sizes) only.
+Every store is sized by its own estimate (`polyplan.capacity.estimates`): relational stores on
+PostgreSQL and MariaDB/MySQL by their engine's sizing model, the same model docs/index-plan.md
+uses; Redis by its key families' memory; search by its index estimate; MongoDB by BSON documents.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from polyplan.analyse.sizing import live_rows
+from polyplan.capacity.plan import report_years
+from polyplan.capacity.spec import CapacityPlan
 from polyplan.diagnostics import Diagnostic
 from polyplan.emit.lifecycle import lifecycle_lines
 from polyplan.markdown import cell
@@ -34,9 +36,7 @@ def human(count: float, byte_units: bool = False) -> str:
 
 def capacity_years(plan: Plan) -> list[float]:
     """The years reported: 0 (today), each whole year, and the horizon itself."""
-    horizon = plan.model.options.horizon_years
-    years = [0.0, *[float(y) for y in range(1, math.ceil(horizon))], horizon]
-    return sorted(set(years))
+    return list(report_years(plan))
 
 
 def relational_sizes(plan: Plan, tables: Sequence[TableSpec], engine: str, days: float) -> list[TableSize]:
@@ -61,7 +61,9 @@ def _sized_engine(plan: Plan, tables: Sequence[TableSpec]) -> str | None:
 def store_bytes(plan: Plan, tables: Sequence[TableSpec] = ()) -> dict[str, list[float]]:
     """Bytes per store (`family (engine)`) at each of `capacity_years`: the relational store from
     its engine's sizing model when `tables` (the relational design) are given, others payload; a
-    projection counts at full size in its store (used by capacity.md and by the report's chart)."""
+    projection counts at full size in its store. Kept for the restore-time estimate
+    (security/restore_time.py); capacity.md and the report use `planned_store_bytes`, each
+    store's own estimate."""
     model = plan.model
     years = capacity_years(plan)
     per_store: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(years))
@@ -84,6 +86,13 @@ def store_bytes(plan: Plan, tables: Sequence[TableSpec] = ()) -> dict[str, list[
             for projection in decision.projections:
                 per_store[f"{projection.family.value} ({projection.engine})"][index] += payload
     return dict(per_store)
+
+
+def planned_store_bytes(capacity: CapacityPlan) -> dict[str, list[float]]:
+    """Bytes per store (`family (engine)`) at each reported year, every copy counted (replication
+    factor), from the capacity plan: each store's own estimate (used by capacity.md and by the
+    report's chart)."""
+    return {store.store: [y.stored_bytes for y in store.years] for store in capacity.stores}
 
 
 def _relational_lines(plan: Plan, tables: Sequence[TableSpec]) -> list[str]:
@@ -127,42 +136,115 @@ def _relational_lines(plan: Plan, tables: Sequence[TableSpec]) -> list[str]:
     return [*lines, ""]
 
 
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(header: Sequence[str]) -> list[str]:
+    return [_row(header), "|" + "|".join("---" for _ in header) + "|"]
+
+
+def _when(year: float | None) -> str:
+    """A crossing point: `year 1.25 (month 15)`, or not within the horizon."""
+    if year is None:
+        return "not within the horizon"
+    return f"year {year:g} (month {round(year * 12)})"
+
+
+def _entity_lines(capacity: CapacityPlan) -> list[str]:
+    years = capacity.years
+    lines = [
+        "## Per entity",
+        "",
+        "Live rows after TTL and retention, and bytes as the entity's store estimates them (its own model; "
+        "a projection is sized by its store's design, not as a copy of the entity).",
+        "",
+        *_table(["entity", "store", "role", "sized by", "", *[f"year {y:g}" for y in years]]),
+    ]
+    for line in capacity.entities:
+        for index, (label, values) in enumerate(
+            (
+                ("rows", [human(s.rows) for s in line.sizes]),
+                ("data", [human(s.data_bytes, byte_units=True) for s in line.sizes]),
+                ("indexes", [human(s.index_bytes, byte_units=True) for s in line.sizes]),
+                ("total", [human(s.total_bytes, byte_units=True) for s in line.sizes]),
+            )
+        ):
+            head = [cell(line.entity), line.store, line.role, cell(line.source)] if index == 0 else ["", "", "", ""]
+            lines.append(_row([*head, label, *values]))
+    return [*lines, ""]
+
+
+def _store_lines(capacity: CapacityPlan) -> list[str]:
+    lines = [
+        "## Per store",
+        "",
+        "Stored bytes count every copy (the replication factor of the node profile); peak reads and writes "
+        "per second assume the model's rates are today's peaks and grow as each entity's inserts do; "
+        "connections are Little's law (operations/s × the engine's latency) with 2× headroom. Nodes are "
+        "profile-sized nodes (`node:` in the target profile: an assumption to override).",
+        "",
+    ]
+    for store in capacity.stores:
+        lines += [f"### {store.store}", "", *_table(["", *[f"year {y.year:g}" for y in store.years]])]
+        figures = (
+            ("rows", [human(y.rows) for y in store.years]),
+            ("data", [human(y.data_bytes, byte_units=True) for y in store.years]),
+            ("indexes", [human(y.index_bytes, byte_units=True) for y in store.years]),
+            ("stored (all copies)", [human(y.stored_bytes, byte_units=True) for y in store.years]),
+            ("peak reads/s", [human(y.reads) for y in store.years]),
+            ("peak writes/s", [human(y.writes) for y in store.years]),
+            ("connections", [human(y.connections) for y in store.years]),
+            ("profile-sized nodes", [str(y.nodes) for y in store.years]),
+            ("read replicas", [str(y.read_replicas) for y in store.years]),
+        )
+        lines += [_row([label, *values]) for label, values in figures]
+        lines.append("")
+        if store.thresholds:
+            lines += [*_table(["threshold", "crossed", "why"])]
+            lines += [_row([t.resource, _when(t.year), cell(t.why)]) for t in store.thresholds]
+        else:
+            lines.append("One node holds this store to the horizon.")
+        lines.append("")
+        if store.steps:
+            lines += ["Steps, in order:", ""]
+            lines += [f"{s.order}. {_when(s.year)}: {s.action} — {s.why}" for s in store.steps]
+            lines.append("")
+        if store.replica_patterns:
+            lines.append(f"Reads a replica may serve: {', '.join(store.replica_patterns)}.")
+        if store.primary_patterns:
+            lines.append(f"Reads that go to the primary: {', '.join(store.primary_patterns)}.")
+        lines.append("")
+    return lines
+
+
+def _partitioning_lines(capacity: CapacityPlan) -> list[str]:
+    if not capacity.partitioning:
+        return []
+    lines = ["## Partitioning", "", *_table(["table", "store", "needed from", "why"])]
+    for t in capacity.partitioning:
+        lines.append(_row([cell(t.resource.removeprefix("partitioning ")), t.store, _when(t.year), cell(t.why)]))
+    return [*lines, ""]
+
+
 def render_capacity_md(
     plan: Plan,
+    capacity: CapacityPlan,
     stores: Mapping[str, Any] | None = None,
     diagnostics: Sequence[Diagnostic] = (),
     tables: Sequence[TableSpec] = (),
+    charts: Sequence[str] = (),
 ) -> str:
-    """The capacity plan as Markdown; `stores` (plan.json's) and `diagnostics` give the retention
-    and archive design of each aged entity (`lifecycle.lifecycle_lines`); `tables` (the relational
-    design) size the relational store with its engine's model."""
-    model = plan.model
-    years = capacity_years(plan)
-    header = ["entity", "store", "record", *[f"year {y:g}" for y in years]]
-    lines = [f"# Capacity plan: {model.name}", "", "Live rows (and payload bytes) after TTL and retention.", ""]
-    lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for name, decision in plan.entities.items():
-        entity = model.entities[name]
-        size = decision.profile.record_bytes
-        cells = []
-        for year in years:
-            rows = live_rows(entity.growth, year * 365.0)
-            cells.append(f"{human(rows)} ({human(rows * size, byte_units=True)})")
-        store = f"{decision.family.value} ({decision.engine})"
-        lines.append("| " + " | ".join([cell(name), store, human(size, byte_units=True), *cells]) + " |")
-    per_store = store_bytes(plan, tables)
-    lines += ["", *_relational_lines(plan, tables)]
-    sized = _sized_engine(plan, tables)
-    title = "## Per store" + (
-        f" (relational ({sized}): the sizing model above; others: payload, before indexes and replication)"
-        if sized
-        else " (payload, before indexes and replication)"
-    )
-    lines += [title, ""]
-    store_header = ["store", *[f"year {y:g}" for y in years]]
-    lines += ["| " + " | ".join(store_header) + " |", "|" + "|".join("---" for _ in store_header) + "|"]
-    for store in sorted(per_store):
-        lines.append("| " + " | ".join([store, *[human(b, byte_units=True) for b in per_store[store]]]) + " |")
-    lines += ["", "Projections (search index, cache) are counted at full size in their store.", ""]
+    """The capacity plan as Markdown: `capacity` (capacity.plan) per entity and store, thresholds
+    and steps; `stores` (plan.json's) and `diagnostics` give the retention and archive design of
+    each aged entity (`lifecycle.lifecycle_lines`); `tables` (the relational design) list the
+    relational tables; `charts` are the chart files under docs/."""
+    lines = [f"# Capacity plan: {plan.model.name}", ""]
+    if charts:  # named, not linked: the HTML report embeds this file and fetches nothing
+        lines += ["Charts of size and load per store over time: " + ", ".join(f"`{path}`" for path in charts) + ".", ""]
+    lines += _entity_lines(capacity)
+    lines += _relational_lines(plan, tables)
+    lines += _store_lines(capacity)
+    lines += _partitioning_lines(capacity)
     lines += lifecycle_lines(plan, stores or {}, diagnostics)
     return "\n".join(lines)

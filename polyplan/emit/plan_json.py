@@ -66,8 +66,11 @@ def diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
     }
 
 
-def render_plan_json(plan: Plan, stores: Mapping[str, Any], diagnostics: list[Diagnostic]) -> str:
-    """The whole plan as indented JSON with a trailing newline."""
+def render_plan_json(
+    plan: Plan, stores: Mapping[str, Any], diagnostics: list[Diagnostic], capacity: Mapping[str, Any] | None = None
+) -> str:
+    """The whole plan as indented JSON with a trailing newline; `capacity` is the capacity plan's
+    data (`CapacityPlan.as_data`)."""
     model = plan.model
     document = {
         "polyplan": __version__,
@@ -75,6 +78,7 @@ def render_plan_json(plan: Plan, stores: Mapping[str, Any], diagnostics: list[Di
         "engines": model.engines.model_dump(),
         "entities": [entity_json(entity) for entity in plan.entities.values()],
         "stores": dict(stores),
+        **({"capacity": dict(capacity)} if capacity is not None else {}),
         "diagnostics": [diagnostic_json(d) for d in diagnostics],
     }
     return indented_json(document) + "\n"

@@ -16,8 +16,9 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from polyplan.capacity import CapacityPlan, Designs, capacity_plan
 from polyplan.diagnostics import Diagnostic
-from polyplan.emit.capacity import capacity_years, human, store_bytes
+from polyplan.emit.capacity import human, planned_store_bytes
 from polyplan.emit.diagram import build_graph, stores
 from polyplan.emit.report_schema import store_schemas
 from polyplan.emit.svg import anchor, bar_chart_svg, erd_svg
@@ -74,6 +75,7 @@ def render_report(
     files: Mapping[str, str],
     diagnostics: Sequence[Diagnostic],
     relational: RelationalDesign | None,
+    capacity: CapacityPlan | None = None,
 ) -> str:
     """The report's HTML, from the plan, the relational target's design (`relational`, None when
     no entity is relational) and every other rendered file (relative path → text)."""
@@ -86,8 +88,10 @@ def render_report(
         for index, store in enumerate(store_list):
             svg = erd_svg(build_graph(plan, store), entity_anchors, f"svg-erd-{index}")
             diagrams.append(Diagram(anchor("erd-store", index), store, Markup(svg)))
-    years = capacity_years(plan)
-    per_store = store_bytes(plan, relational.tables if relational is not None else ())
+    if capacity is None:  # rendered on its own (tests): plan the capacity from the relational design
+        capacity = capacity_plan(plan, Designs(tables=relational.tables if relational is not None else ()))
+    years = list(capacity.years)
+    per_store = planned_store_bytes(capacity)
     bars = [(store, per_store[store][-1], human(per_store[store][-1], byte_units=True)) for store in sorted(per_store)]
     chart = bar_chart_svg(f"Size per store at year {years[-1]:g} (capacity.md)", bars, "svg-capacity")
     sections = [(key, title, _markdown(path, files[path])) for key, title, path in _MARKDOWN if path in files]

@@ -94,11 +94,13 @@ _LOCK_ERRORS = {"55P03", "40P01", 1205, 1213}  # lock_not_available, deadlock (P
 
 
 def _lock_error(error):
+    # psycopg names the error by its SQLSTATE; PyMySQL by its error number in args[0], and it also
+    # carries a generic SQLSTATE (HY000 for 1205), so every code the driver gives is looked at.
     cause = getattr(error, "orig", None)
-    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    if code is None and getattr(cause, "args", None):
-        code = cause.args[0]
-    return code in _LOCK_ERRORS
+    codes = {getattr(cause, "sqlstate", None), getattr(cause, "pgcode", None)}
+    if getattr(cause, "args", None):
+        codes.add(cause.args[0])
+    return not codes.isdisjoint(_LOCK_ERRORS)
 
 
 def _units(engine, steps):
@@ -154,7 +156,8 @@ def _run(steps):
                 wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
                 text = str(getattr(error, "orig", error))
                 inner = re.search(r'SQL statement "([^\\n]*)', text)  # the statement of a DO block
-                failed = (inner.group(1) if inner else text.splitlines()[0])[:100]
+                # The statement that waited: inside the DO block (PostgreSQL), else the one sent.
+                failed = (inner.group(1) if inner else getattr(error, "statement", None) or text.splitlines()[0])[:100]
                 logging.getLogger("alembic.runtime.migration").warning(
                     "lock not granted (attempt %d of %d): %s; again in %.2f s", attempt, attempts, failed, wait
                 )

@@ -26,6 +26,7 @@ from polyplan.model.schema import (
     Attribute,
     CompareOp,
     Entity,
+    Filter,
     FilterOp,
     Isolation,
     OnDelete,
@@ -33,7 +34,7 @@ from polyplan.model.schema import (
     RequirementsModel,
     TypeName,
 )
-from polyplan.model.workload_checks import increment_problems
+from polyplan.model.workload_checks import aggregate_problems, increment_problems, predicate_problems
 from polyplan.seed.regex import PatternGenerator
 
 # Names must survive every target: no dots (MongoDB paths), no leading digit, and short enough
@@ -512,6 +513,80 @@ def _reference_clashes(model: RequirementsModel) -> list[Problem]:
     return found
 
 
+def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter], path: Path) -> list[Problem]:
+    """Problems of a list of filters on `entity` at `path`: the access patterns' `filters` and the
+    write patterns' `where` share one filter language, so they share these checks."""
+    found: list[Problem] = []
+    known = all_attributes(model, entity)
+    for f_index, flt in enumerate(filters):
+        attribute = known.get(flt.attribute)
+        f_path = (*path, f_index)
+        if attribute is None:
+            found.append(Problem("PP202", f"'{flt.attribute}' is not an attribute of {entity}", (*f_path, "attribute")))
+            continue
+        if flt.op is FilterOp.FULLTEXT and attribute.type not in TEXTUAL_TYPES:
+            found.append(
+                Problem(
+                    "PP305",
+                    f"full-text needs a string or text attribute; '{flt.attribute}' is {attribute.type.value}",
+                    (*f_path, "op"),
+                )
+            )
+        if flt.op is FilterOp.PREFIX and attribute.type is not TypeName.STRING:
+            found.append(
+                Problem(
+                    "PP305",
+                    f"prefix needs a string attribute; '{flt.attribute}' is {attribute.type.value}",
+                    (*f_path, "op"),
+                )
+            )
+        if is_range(flt.op) and attribute.type not in ORDERABLE_TYPES:
+            found.append(
+                Problem(
+                    "PP304",
+                    f"{flt.op.value} needs an ordered type; '{flt.attribute}' is {attribute.type.value}",
+                    (*f_path, "op"),
+                )
+            )
+        if flt.op in (FilterOp.EQ, FilterOp.IN) and attribute.type in UNINDEXABLE:
+            found.append(
+                Problem(
+                    "PP304",
+                    f"cannot filter by equality on the {attribute.type.value} attribute '{flt.attribute}'",
+                    (*f_path, "op"),
+                )
+            )
+        if flt.value is None and "value" in flt.model_fields_set:
+            found.append(
+                Problem(
+                    "PP309",
+                    "value: null is not supported (IS NULL filters are not modelled); omit value to make the filter a "
+                    "parameter, or filter on an enum state",
+                    (*f_path, "value"),
+                )
+            )
+        if flt.value is not None:
+            values = flt.value if flt.op is FilterOp.IN and isinstance(flt.value, list) else [flt.value]
+            if flt.op not in (FilterOp.EQ, FilterOp.IN):
+                found.append(
+                    Problem("PP309", f"a constant value needs op eq or in, not {flt.op.value}", (*f_path, "value"))
+                )
+            elif not values:
+                found.append(Problem("PP309", "an empty list matches nothing (IN ())", (*f_path, "value")))
+            else:
+                misfit = next((m for m in (_misfit(attribute, v) for v in values) if m is not None), None)
+                if misfit is not None:
+                    found.append(
+                        Problem(
+                            "PP309",
+                            f"constant {flt.value!r} does not fit '{flt.attribute}' "
+                            f"({attribute.type.value}, op {flt.op.value}){misfit}",
+                            (*f_path, "value"),
+                        )
+                    )
+    return found
+
+
 def _pattern_problems(model: RequirementsModel) -> list[Problem]:
     found: list[Problem] = []
     seen: set[str] = set()
@@ -524,76 +599,7 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
             found.append(Problem("PP201", f"unknown entity '{pattern.entity}'", (*path, "entity")))
             continue
         known = all_attributes(model, pattern.entity)
-        for f_index, flt in enumerate(pattern.filters):
-            attribute = known.get(flt.attribute)
-            f_path = (*path, "filters", f_index)
-            if attribute is None:
-                found.append(
-                    Problem(
-                        "PP202", f"'{flt.attribute}' is not an attribute of {pattern.entity}", (*f_path, "attribute")
-                    )
-                )
-                continue
-            if flt.op is FilterOp.FULLTEXT and attribute.type not in TEXTUAL_TYPES:
-                found.append(
-                    Problem(
-                        "PP305",
-                        f"full-text needs a string or text attribute; '{flt.attribute}' is {attribute.type.value}",
-                        (*f_path, "op"),
-                    )
-                )
-            if flt.op is FilterOp.PREFIX and attribute.type is not TypeName.STRING:
-                found.append(
-                    Problem(
-                        "PP305",
-                        f"prefix needs a string attribute; '{flt.attribute}' is {attribute.type.value}",
-                        (*f_path, "op"),
-                    )
-                )
-            if is_range(flt.op) and attribute.type not in ORDERABLE_TYPES:
-                found.append(
-                    Problem(
-                        "PP304",
-                        f"{flt.op.value} needs an ordered type; '{flt.attribute}' is {attribute.type.value}",
-                        (*f_path, "op"),
-                    )
-                )
-            if flt.op in (FilterOp.EQ, FilterOp.IN) and attribute.type in UNINDEXABLE:
-                found.append(
-                    Problem(
-                        "PP304",
-                        f"cannot filter by equality on the {attribute.type.value} attribute '{flt.attribute}'",
-                        (*f_path, "op"),
-                    )
-                )
-            if flt.value is None and "value" in flt.model_fields_set:
-                found.append(
-                    Problem(
-                        "PP309",
-                        "value: null is not supported (IS NULL filters are not modelled); omit value to make the filter a "
-                        "parameter, or filter on an enum state",
-                        (*f_path, "value"),
-                    )
-                )
-            if flt.value is not None:
-                values = flt.value if flt.op is FilterOp.IN and isinstance(flt.value, list) else [flt.value]
-                if flt.op not in (FilterOp.EQ, FilterOp.IN):
-                    found.append(
-                        Problem("PP309", f"a constant value needs op eq or in, not {flt.op.value}", (*f_path, "value"))
-                    )
-                elif not values:
-                    found.append(Problem("PP309", "an empty list matches nothing (IN ())", (*f_path, "value")))
-                else:
-                    misfit = next((m for m in (_misfit(attribute, v) for v in values) if m is not None), None)
-                    if misfit is not None:
-                        found.append(
-                            Problem(
-                                "PP309",
-                                f"constant {flt.value!r} does not fit '{flt.attribute}' "
-                                f"({attribute.type.value}, op {flt.op.value}){misfit}",
-                                (*f_path, "value"),
-                            )
-                        )
+        found.extend(_filter_problems(model, pattern.entity, pattern.filters, (*path, "filters")))
         for s_index, sort in enumerate(pattern.sort):
             attribute = known.get(sort.attribute)
             if attribute is None:
@@ -643,6 +649,7 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                         "PP202", f"'{attr_name}' is not an attribute of {write.entity}", (*path, "attributes", a_index)
                     )
                 )
+        found.extend(_filter_problems(model, write.entity, write.where, (*path, "where")))
     for index, transaction in enumerate(model.transactions):
         for e_index, entity_name in enumerate(transaction.entities):
             if entity_name not in model.entities:
@@ -966,5 +973,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     if not any(p.code == "PP201" and p.path[0] == "relationships" for p in found):
         found.extend(_pattern_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in increment_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in predicate_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in aggregate_problems(model))
         found.extend(_governance_problems(model))
     return found

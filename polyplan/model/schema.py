@@ -349,6 +349,25 @@ class Consistency(StrEnum):
     EVENTUAL = "eventual"
 
 
+class AggregateFunction(StrEnum):
+    COUNT = "count"
+    SUM = "sum"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    COUNT_DISTINCT = "count_distinct"
+
+
+class Aggregate(Strict):
+    """What a read computes over the rows its filters select, per group of `group_by` values."""
+
+    function: AggregateFunction
+    attribute: str | None = Field(
+        default=None, description="The attribute aggregated; required except for count (which counts rows)."
+    )
+    group_by: list[str] = Field(default_factory=list, description="One result per distinct value of these; empty: one.")
+
+
 class AccessPattern(Strict):
     """A read the application performs."""
 
@@ -366,6 +385,11 @@ class AccessPattern(Strict):
     staleness_seconds: Annotated[float, Field(ge=0, le=MAX_SECONDS)] = Field(
         default=0, description="How old an answer may be."
     )
+    aggregate: Aggregate | None = Field(
+        default=None,
+        description="Return an aggregate (count, sum, avg, min, max, count_distinct) of the selected rows, per "
+        "group_by values, instead of the rows.",
+    )
 
 
 class WriteKind(StrEnum):
@@ -374,6 +398,12 @@ class WriteKind(StrEnum):
     DELETE = "delete"
     UPSERT = "upsert"
     INCREMENT = "increment"
+
+
+class Lock(StrEnum):
+    """How an update holds the rows it writes before it writes them."""
+
+    FOR_UPDATE = "for_update"
 
 
 class WritePattern(Strict):
@@ -390,6 +420,16 @@ class WritePattern(Strict):
         default=None,
         description="For increment: the amount added each time (default 1; negative decrements). "
         "Every store adds it atomically, never by read-modify-write.",
+    )
+    where: list[Filter] = Field(
+        default_factory=list,
+        description="For update and delete: the rows written, in the filter language of access patterns "
+        "(status = 'expired', created_at lt :t, a key prefix); empty writes one record by its key.",
+    )
+    lock: Lock | None = Field(
+        default=None,
+        description="For update: for_update reads and locks the rows first (SELECT ... FOR UPDATE) in the "
+        "writing transaction, so no concurrent writer changes them in between.",
     )
 
 

@@ -1,4 +1,4 @@
-"""Cross-checks of the workload additions (issue 12): increment write patterns.
+"""Cross-checks of the workload additions (issues 12 and 14): increments and write predicates.
 
 Kept apart from checks.py so that each family of workload keys has its checks in one place.
 Each finding is (code, message, path), the shape `checks.check_model` turns into a Problem.
@@ -7,7 +7,15 @@ Each finding is (code, message, path), the shape `checks.check_model` turns into
 from __future__ import annotations
 
 from polyplan.model.derived import all_attributes, key_of, reference_of
-from polyplan.model.schema import RequirementsModel, TypeName, WriteKind
+from polyplan.model.schema import (
+    ORDERABLE_TYPES,
+    SCALAR_TYPES,
+    AggregateFunction,
+    FilterOp,
+    RequirementsModel,
+    TypeName,
+    WriteKind,
+)
 
 # Numbers a store can add to atomically; every other type has no meaning for "+ step".
 COUNTABLE = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
@@ -64,5 +72,109 @@ def increment_problems(model: RequirementsModel) -> list[Found]:
             elif attribute.type is TypeName.INTEGER and step != int(step):
                 found.append(
                     ("PP333", f"step {step:g} is not a whole number, but '{name}' is an integer", (*path, "step"))
+                )
+    return found
+
+
+# The kinds that select existing rows: only they have a predicate (an insert names no rows, an
+# upsert and an increment address one record by its key).
+PREDICATED = (WriteKind.UPDATE, WriteKind.DELETE)
+
+
+def predicate_problems(model: RequirementsModel) -> list[Found]:
+    """Write predicates (`where`) and locks on kinds that cannot have them, full-text predicates,
+    and predicated updates that do not say what they set. The filters themselves are checked
+    like an access pattern's (checks._filter_problems)."""
+    found: list[Found] = []
+    for index, write in enumerate(model.write_patterns):
+        path: tuple[str | int, ...] = ("write_patterns", index)
+        if write.where and write.kind not in PREDICATED:
+            found.append(("PP319", f"where needs kind: update or delete, not {write.kind.value}", (*path, "where")))
+        if write.lock is not None and write.kind is not WriteKind.UPDATE:
+            found.append(("PP319", f"lock needs kind: update, not {write.kind.value}", (*path, "lock")))
+        for f_index, flt in enumerate(write.where):
+            if flt.op is FilterOp.FULLTEXT:
+                found.append(
+                    (
+                        "PP320",
+                        "a write predicate cannot be full-text: the rows written must match exactly",
+                        (*path, "where", f_index, "op"),
+                    )
+                )
+        if write.where and write.kind is WriteKind.UPDATE and not write.attributes:
+            found.append(("PP321", "an update with where names the attributes it sets", (*path, "attributes")))
+    return found
+
+
+ARITHMETIC = (AggregateFunction.SUM, AggregateFunction.AVG)
+ORDERED = (AggregateFunction.MIN, AggregateFunction.MAX)
+
+
+def aggregate_problems(model: RequirementsModel) -> list[Found]:
+    """Aggregates over unknown or unfit attributes, and the keys of a pattern an aggregate gives no
+    meaning to (reads, loads, a sort on something other than the groups)."""
+    found: list[Found] = []
+    for index, pattern in enumerate(model.access_patterns):
+        aggregate = pattern.aggregate
+        if aggregate is None or pattern.entity not in model.entities:
+            continue
+        path: tuple[str | int, ...] = ("access_patterns", index, "aggregate")
+        known = all_attributes(model, pattern.entity)
+        function = aggregate.function
+        if aggregate.attribute is None:
+            if function is not AggregateFunction.COUNT:
+                found.append(("PP323", f"{function.value} needs an attribute to aggregate", (*path, "function")))
+        elif aggregate.attribute not in known:
+            found.append(
+                ("PP202", f"'{aggregate.attribute}' is not an attribute of {pattern.entity}", (*path, "attribute"))
+            )
+        else:
+            kind = known[aggregate.attribute].type
+            if function in ARITHMETIC and kind not in COUNTABLE:
+                found.append(
+                    (
+                        "PP322",
+                        f"{function.value} needs a number; '{aggregate.attribute}' is {kind.value}",
+                        (*path, "attribute"),
+                    )
+                )
+            elif (function in ORDERED and kind not in ORDERABLE_TYPES) or kind not in SCALAR_TYPES:
+                found.append(
+                    (
+                        "PP322",
+                        f"{function.value} of the {kind.value} attribute '{aggregate.attribute}'",
+                        (*path, "attribute"),
+                    )
+                )
+        for g_index, name in enumerate(aggregate.group_by):
+            if name not in known:
+                found.append(
+                    ("PP202", f"'{name}' is not an attribute of {pattern.entity}", (*path, "group_by", g_index))
+                )
+            elif known[name].type not in SCALAR_TYPES:
+                found.append(
+                    (
+                        "PP304",
+                        f"cannot group by the {known[name].type.value} attribute '{name}'",
+                        (*path, "group_by", g_index),
+                    )
+                )
+        for key in ("reads", "loads"):
+            if getattr(pattern, key):
+                found.append(
+                    (
+                        "PP323",
+                        f"{key} has no meaning with aggregate: the result is the groups and the value",
+                        ("access_patterns", index, key),
+                    )
+                )
+        for s_index, sort in enumerate(pattern.sort):
+            if sort.attribute not in aggregate.group_by:
+                found.append(
+                    (
+                        "PP323",
+                        f"an aggregate's result is sorted by its group_by attributes only, not '{sort.attribute}'",
+                        ("access_patterns", index, "sort", s_index, "attribute"),
+                    )
                 )
     return found

@@ -19,7 +19,7 @@ from polyplan.model.schema import Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
 from polyplan.stores.cache.design import design as cache_design
-from polyplan.stores.cache.readmodels.key_cache import READ_MODEL as KEY_CACHE_MODEL
+from polyplan.stores.cache.readmodels import read_model
 from polyplan.stores.cache.sizing import lookup_set
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, build_engines, column_for
@@ -306,6 +306,10 @@ def design_scaffold(plan: Plan) -> Scaffold:
     first = builds[engines[0]]
     for query in first.queries:
         pattern = next(p for p in model.access_patterns if p.name == query.name)
+        if pattern.aggregate is not None:
+            # Its result is groups and a value, not the entity's columns: no typed read for it yet.
+            skipped.append((f"access_patterns.{query.name}", "an aggregate: run it as queries.sql has it"))
+            continue
         spec = by_entity[query.entity]
         entity_class = classes[query.entity]
         if tuple(query.columns) == tuple(c.name for c in entity_class.columns):
@@ -318,7 +322,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
         single = lookup_set(model, pattern) is not None
         key = cached.get(query.name)
         cache_key: CacheKey | None = None
-        if key is not None and key.read_model not in (None, KEY_CACHE_MODEL.name):
+        if key is not None and key.read_model is not None and not read_model(key.read_model).answer_is_value:
             # A sorted set, capped list or table hash is not a GET-able answer: reading it as one
             # would fail with WRONGTYPE, so the function reads the system of record and says so.
             skipped.append(
@@ -367,6 +371,16 @@ def design_scaffold(plan: Plan) -> Scaffold:
             continue
         if wanted.kind is WriteKind.INCREMENT:
             skipped.append((f"write_patterns.{index}", "an increment: run it as relational/<engine>/writes.sql has it"))
+            continue
+        if wanted.where or wanted.lock is not None:
+            # The scaffold writes one record by key; a write by predicate (or with its lock first)
+            # is the statement writes.sql has.
+            skipped.append(
+                (
+                    f"write_patterns.{index}",
+                    "a write by predicate or lock: run it as relational/<engine>/writes.sql has it",
+                )
+            )
             continue
         spec = by_entity[wanted.entity]
         written = [

@@ -3,7 +3,7 @@
 Plain random rows rarely put more rows behind one parameter value than a pattern's LIMIT, so a
 query that lost its LIMIT (or had it changed) returned the same rows as the right one. Here
 each limited access pattern gets a `HotGroup`: enough records sharing one value of each of its
-equality, IN and full-text attributes that, with its constants applied, more rows match than
+equality, IN and full-text attributes (and of a prefix-filtered one beside full text) that, with its constants applied, more rows match than
 the limit allows; every other one takes the constants, the rest mostly fail them. Per
 equality, IN and full-text filter of a pattern with other filters, a *near* group follows that
 group (`HotGroup.follows`): a few records with its values on every other filter, inside its
@@ -64,11 +64,19 @@ def _constants(model: RequirementsModel, pattern: AccessPattern) -> list[tuple[s
 
 def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | None:
     """Attributes a parameter group of the pattern shares; None when a group holds one row at
-    most (an equality on a unique attribute)."""
+    most (an equality on a unique attribute).
+
+    A parameterised prefix is shared too when the pattern also searches full text: the near
+    records of the full-text filter copy the group's prefix value, and the tests' prefix must
+    both cut the group beyond the limit and keep those records in, which only a prefix the
+    group shares can do (with random values, no prefix of the group reaches the limit)."""
     singles = _single_unique(model, pattern.entity)
+    searched = any(f.op is FilterOp.FULLTEXT and "value" not in f.model_fields_set for f in pattern.filters)
     shared: list[str] = []
     for flt in pattern.filters:
-        if "value" in flt.model_fields_set or flt.op not in SHARED_OPS:
+        if "value" in flt.model_fields_set:
+            continue
+        if flt.op not in SHARED_OPS and not (searched and flt.op is FilterOp.PREFIX):
             continue
         if flt.attribute in singles:
             if flt.op is FilterOp.EQ:

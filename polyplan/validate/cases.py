@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
-from polyplan.model.schema import AccessPattern, FilterOp
+from polyplan.model.schema import AccessPattern, FilterOp, TypeName
 from polyplan.stores.relational.render import column_for, param_name, query_columns
 from polyplan.stores.relational.spec import QueryParam, TableSpec
 from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, sort_rows
@@ -197,6 +197,8 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
     if limit is not None:
         found.append((f"LIMIT {limit} is reached", lambda ev, case: len(ev.matching(case.conditions)) > limit))
     for index, (label, condition) in enumerate(zip(sample.labels, sample.conditions, strict=True)):
+        if _always_true(expected, condition, constant=index < len(expected.constants)):
+            continue  # no valid row fails it: dropping it is the same query on any valid data
 
         def dropped(ev: Evaluator, case: Case, index: int = index) -> bool:
             return ev.differs(ev.matching(case.conditions), ev.matching(_without(case, index)))
@@ -210,7 +212,13 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
                 return ev.differs(ev.matching(case.conditions), ev.matching(_without(case, index, looser)))
 
             found.append((f"the bound {label} is exact", bound))
+    fixed = _fixed_columns(expected)
     for position, (column, descending) in enumerate(expected.sort):
+        if column in fixed:
+            # Every matching row holds the one value an equality gives this column: its
+            # direction (and NULL placement: NULL fails an equality) cannot change any answer,
+            # on any data, so a flipped key here is the same query.
+            continue
 
         def flipped(ev: Evaluator, case: Case, position: int = position) -> bool:
             sort = list(expected.sort)
@@ -219,7 +227,8 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
             return ev.keys(ev.window(rows)) != ev.keys(ev.window(rows, sort))
 
         found.append((f"the direction of ORDER BY {column} {'DESC' if descending else 'ASC'} matters", flipped))
-        if expected.table.column(column).nullable:
+        # Every condition but IS NULL rejects NULL, so a filtered column has no NULL to place.
+        if expected.table.column(column).nullable and column not in {c.column for c in sample.conditions}:
 
             def nulls(ev: Evaluator, case: Case) -> bool:
                 other = "postgresql" if ev.engine in NULLS_FIRST else "sqlite"
@@ -228,6 +237,32 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
 
             found.append((f"where NULLs of {column} sort matters", nulls))
     return found
+
+
+def _always_true(expected: Expected, condition: Condition, constant: bool) -> bool:
+    """Whether every valid row passes `condition`: an equality or IN on a NOT NULL enum column
+    whose every allowed value it accepts (a constant listing them all; any value of the
+    domain, for a parameter, when the enum allows one value)."""
+    column = expected.table.column(condition.column)
+    attribute = column.attribute
+    if column.nullable or attribute.type is not TypeName.ENUM or not attribute.values:
+        return False
+    if condition.op not in ("eq", "in"):
+        return False
+    domain = {canon(attribute, v) for v in attribute.values}
+    if not constant:
+        return len(domain) == 1
+    accepted = set(condition.value) if condition.op == "in" else {condition.value}
+    return domain <= accepted
+
+
+def _fixed_columns(expected: Expected) -> set[str]:
+    """Columns the model's equalities hold to one value in every answer (`= :p`, `= 'x'`, a
+    one-value IN constant, IS NULL)."""
+    constants = {
+        c.column for c in expected.constants if c.op in ("eq", "is_null") or (c.op == "in" and len(c.value) == 1)
+    }
+    return constants | {p.column for p in expected.params if p.op == "eq"}
 
 
 # --- choosing cases ----------------------------------------------------------------------------
@@ -299,6 +334,15 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), repr(item[0])))
     step = max(1, (len(ranked) - 3) // max(1, MAX_ANCHORS - 3))
     anchors = [members for _, members in ranked[:3] + ranked[3::step]][:MAX_ANCHORS] or [list(range(len(rows)))]
+    # And the largest groups whose rows pass the constants: where each value holds a row or two
+    # (a unique column), the groups above may all fail a constant on a grouped column
+    # (`a IN ('x') AND a = :a`), and no case would match a row.
+    constant_groups = [
+        members
+        for _, members in ranked
+        if all(holds(c, rows[members[0]][c.column], engine) for c in expected.constants)
+    ]
+    anchors += [members for members in constant_groups[:3] if members not in anchors]
     anchors += [members for members in _near_anchors(groups) if members not in anchors]
     found: list[dict[str, Any]] = []
     for members in anchors:
@@ -347,6 +391,9 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
                 width = max(2, (expected.limit or 4) // 2)
                 middle = len(present) // 2
                 spans += [
+                    # Empty ([v, v)): under a limit of 1, the only window with fewer rows than
+                    # the limit, and `<=` for `<` there returns v's row.
+                    (present[middle][1], present[middle][1]),
                     (present[1][1], present[-1][1]),
                     (present[len(present) // 4][1], present[(3 * len(present)) // 4][1]),
                     (present[max(0, middle - width)][1], present[middle][1]),
@@ -426,7 +473,8 @@ def choose_cases(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], en
         raise DataCannotDiscriminate(
             f"{expected.pattern.name}: no parameter values on the seeded rows make these observable: {listed}"
         )
-    if not chosen:
-        # Nothing to discriminate (no filter, sort or limit): one case still checks the rows.
+    if not any(evaluator.matching(c.conditions) for c in chosen):
+        # Nothing to discriminate (no filter, sort or limit), or only empty answers do: one case
+        # with rows still checks what the query returns.
         chosen.append(max(pool, key=lambda c: len(evaluator.matching(c.conditions))))
     return chosen

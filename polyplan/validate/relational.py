@@ -24,18 +24,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel
+from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel, WriteKind
+from polyplan.plan.aggregates import selection
+from polyplan.plan.predicates import all_predicates
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import check_holds, generate, link_columns
 from polyplan.seed.relational import Row, db_value, load_rows, table_rows
 from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
 from polyplan.stores.relational.design import tables_from_data
-from polyplan.stores.relational.render import Constraint, build_metadata
-from polyplan.stores.relational.spec import Query, TableKind, TableSpec
+from polyplan.stores.relational.render import Constraint, build_metadata, column_for
+from polyplan.stores.relational.spec import Query, QueryParam, TableKind, TableSpec
 from polyplan.stores.relational.sqltext import text_clause
+from polyplan.stores.relational.write_predicates import lock_name
+from polyplan.validate.aggregates import VALUE, aggregate_rows, compare_aggregates
 from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
-from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries
+from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries, sort_rows
 from polyplan.validate.violations import _convert as convert
 from polyplan.validate.violations import _fits as fits
 from polyplan.validate.violations import _plus as plus
@@ -492,6 +496,8 @@ class Harness:
     def expected(self, name: str) -> Expected:
         """What the model says pattern `name`'s query must do (never read from queries.sql)."""
         pattern = self._pattern(name)
+        if pattern.aggregate is not None:
+            pattern = selection(pattern)  # the rows aggregated; check_aggregate groups them
         spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
         return expected_query(pattern, spec)
 
@@ -526,6 +532,9 @@ class Harness:
 
     def check_query(self, engine: sa.Engine, name: str) -> None:
         """The emitted query returns what the oracle computes from the model's pattern, for each case."""
+        if self._pattern(name).aggregate is not None:
+            self.check_aggregate(engine, name)
+            return
         query = self.queries[name]
         evaluator, chosen = self.cases(name)
         expected = evaluator.expected
@@ -549,21 +558,27 @@ class Harness:
         if problems:
             raise AssertionError(f"{name}: " + "; ".join(problems))
 
+    def _bound(
+        self, sql: str, params: Sequence[QueryParam], values: dict[str, Any], table: sa.Table
+    ) -> tuple[sa.TextClause, dict[str, Any]]:
+        """`sql` with its parameters typed as their columns (IN lists expanded), and the binds."""
+        lists = [p.name for p in params if p.op == "in"]
+        expanded, bound = expand_lists(sql, values, lists)
+        types: dict[str, Any] = {}
+        for param in params:
+            column_type = sa.String() if param.op in ("prefix", "search") else table.c[param.column].type
+            if param.op == "in":
+                types.update({f"{param.name}_{i}": column_type for i in range(len(values[param.name]))})
+            else:
+                types[param.name] = column_type
+        return text_clause(expanded).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()]), bound
+
     def _run_case(self, engine: sa.Engine, query: Query, expected: Expected, case: Case) -> list[dict[str, Any]] | str:
         """The rows (canonical) the emitted SQL returns for one case, or what is wrong with the
         shape of its answer (columns other than the model's reads)."""
         table = self.metadata.tables[expected.table.name]
         attrs = {c.name: c.attribute for c in expected.table.columns}
-        lists = [p.name for p in expected.params if p.op == "in"]
-        sql, bound = expand_lists(query.sql, case.params, lists)
-        types: dict[str, Any] = {}
-        for param in expected.params:
-            column_type = sa.String() if param.op in ("prefix", "search") else table.c[param.column].type
-            if param.op == "in":
-                types.update({f"{param.name}_{i}": column_type for i in range(len(case.params[param.name]))})
-            else:
-                types[param.name] = column_type
-        statement = text_clause(sql).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()])
+        statement, bound = self._bound(query.sql, expected.params, case.params, table)
         with engine.connect() as connection:
             keys = connection.execute(statement, bound).keys()
             names = [str(k) for k in list(keys)]
@@ -572,3 +587,126 @@ class Harness:
             typed = statement.columns(*[table.c[c] for c in expected.columns])
             fetched = connection.execute(typed, bound).all()
         return [{c: canon(attrs[c], value) for c, value in zip(expected.columns, row, strict=True)} for row in fetched]
+
+    # --- write predicates ----------------------------------------------------------------------
+
+    def write_names(self) -> list[str]:
+        """The predicated writes of writes.sql (updates and deletes with a `where`)."""
+        return [p.write for p in all_predicates(self.model) if p.write in self.writes]
+
+    def _set_values(self, spec: TableSpec, write: Query) -> dict[str, Any]:
+        """A value for each column an update sets: the known-good row's, or for a reference a
+        seeded row's (the known-good row's parent is not loaded)."""
+        _, valid = self.valid_row(spec.name)
+        references = {c for fk in spec.foreign_keys for c in fk.columns}
+        seeded = self.loaded[spec.name][0]
+        return {
+            p.name: seeded[p.column] if p.column in references else valid[p.column]
+            for p in write.params
+            if p.op == "set"
+        }
+
+    def check_write(self, engine: sa.Engine, name: str) -> None:
+        """For each case the oracle chooses, the emitted write changes exactly the rows the model's
+        predicate matches on the seeded rows (its count, its keys, and for an update the values
+        set), and a locked write's lock selects those rows first. Every case is rolled back."""
+        predicate = next(p for p in all_predicates(self.model) if p.write == name)
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == predicate.entity)
+        expected = expected_query(predicate.as_read(self.model), spec)
+        canonical = self.canonical[spec.name]
+        evaluator = Evaluator(expected, canonical, self.engine)
+        write = self.writes[name]
+        lock = self.writes.get(lock_name(name))
+        table = self.metadata.tables[spec.name]
+        attrs = {c.name: c.attribute for c in spec.columns}
+        keys = list(expected.columns)
+        for block in (write, lock):
+            unbound = [
+                q.name for q in expected.params if block is not None and not re.search(rf":{q.name}\b", block.sql)
+            ]
+            if block is not None and unbound:
+                raise AssertionError(
+                    f"{block.name}: the statement does not use :{', :'.join(unbound)}, which the model's where needs"
+                )
+        sets = self._set_values(spec, write)
+        problems: list[str] = []
+        for case in choose_cases(expected, self.loaded[spec.name], canonical, self.engine):
+            want = sorted(tuple(row[k] for k in keys) for row in evaluator.matching(case.conditions))
+            with engine.connect() as connection, connection.begin() as transaction:
+                if lock is not None:
+                    locking, bound = self._bound(lock.sql, lock.params, case.params, table)
+                    got = sorted(
+                        tuple(canon(attrs[k], v) for k, v in zip(keys, r, strict=True))
+                        for r in connection.execute(locking, bound)
+                    )
+                    if got != want:
+                        problems.append(
+                            f"with {case.params!r}: the lock selects {len(got)} rows, the model's predicate {len(want)}"
+                        )
+                statement, bound = self._bound(write.sql, write.params, case.params | sets, table)
+                changed = connection.execute(statement, bound).rowcount
+                if changed != len(want):
+                    problems.append(
+                        f"with {case.params!r}: {changed} rows written, the model's predicate matches {len(want)}"
+                    )
+                rows = [
+                    {c: canon(attrs[c], v) for c, v in row._mapping.items()}
+                    for row in connection.execute(sa.select(table))
+                ]
+                left = {tuple(r[k] for k in keys): r for r in rows}
+                if predicate.kind is WriteKind.DELETE:
+                    kept = [k for k in want if k in left]
+                    if kept or len(rows) != len(canonical) - len(want):
+                        problems.append(
+                            f"with {case.params!r}: {len(canonical) - len(rows)} rows gone, {len(want)} expected"
+                        )
+                else:
+                    set_to = {p.column: canon(attrs[p.column], sets[p.name]) for p in write.params if p.op == "set"}
+                    stale = [k for k in want if any(left[k][c] != v for c, v in set_to.items())]
+                    if stale:
+                        problems.append(f"with {case.params!r}: {len(stale)} matched rows not set to {set_to!r}")
+                transaction.rollback()
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))
+
+    # --- aggregates ----------------------------------------------------------------------------
+
+    def check_aggregate(self, engine: sa.Engine, name: str) -> None:
+        """For each case, the emitted GROUP BY query returns the groups and values the oracle
+        computes from the rows the pattern's filters select (in the pattern's order, to its limit)."""
+        pattern = self._pattern(name)
+        aggregate = pattern.aggregate
+        assert aggregate is not None
+        query = self.queries[name]
+        evaluator, chosen = self.cases(name)
+        expected = evaluator.expected
+        spec = expected.table
+        table = self.metadata.tables[spec.name]
+        attrs = {c.name: c.attribute for c in spec.columns}
+        groups = list(query.columns[:-1])
+        measured = column_for(spec, pattern.entity, aggregate.attribute) if aggregate.attribute else None
+        order = [
+            (column_for(spec, pattern.entity, s.attribute) or s.attribute, s.direction.value == "desc")
+            for s in pattern.sort
+        ]
+        problems: list[str] = []
+        for case in chosen:
+            want = aggregate_rows(evaluator.matching(case.conditions), groups, measured, aggregate.function)
+            if order:
+                want = sort_rows(want, order, self.engine)
+            if pattern.limit is not None:
+                want = want[: pattern.limit]
+            statement, bound = self._bound(query.sql, expected.params, case.params, table)
+            with engine.connect() as connection:
+                fetched = connection.execute(statement, bound).all()
+            got = [
+                {**{g: canon(attrs[g], v) for g, v in zip(groups, row[:-1], strict=True)}, VALUE: row[-1]}
+                for row in fetched
+            ]
+            problem = compare_aggregates(
+                want, got, groups, ordered=bool(order), attribute=attrs.get(measured or ""), function=aggregate.function
+            )
+            if problem:
+                problems.append(f"with {case.params!r}: {problem}")
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))

@@ -7,6 +7,7 @@ from typing import Any
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
+from polyplan.plan.predicates import keyed_store_warnings
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.cache import render, testgen
 from polyplan.stores.cache.design import CacheDesign, design
@@ -45,6 +46,13 @@ class Target(StoreTarget):
         """Design and render the Redis artifacts of `plan` (pure)."""
         cache = design(plan)
         diagnostics = list(cache.diagnostics)
+        diagnostics += keyed_store_warnings(
+            plan,
+            Family.CACHE,
+            "each row the write changes must have its keys invalidated (or written) one by one: take the keys "
+            "from the system of record's write (RETURNING, or the rows its lock selects), or let the entries "
+            "expire by their TTL",
+        )
         files = {
             f"{ROOT}/keys.json": render.render_keys_json(cache),
             f"{ROOT}/cache.md": render.render_cache_md(cache),
@@ -60,7 +68,7 @@ class Target(StoreTarget):
                 diagnostics.append(
                     Diagnostic("PP402", f"no Redis test data could be generated: {exc}", "", Severity.WARNING)
                 )
-        return Artifacts(files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(cache))
+        return Artifacts(files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(cache), design=cache)
 
 
 def _tenant_acl(plan: Plan, cache: CacheDesign, files: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.document import render, testgen
 from polyplan.stores.document.design import design
 from polyplan.stores.document.increments import build_writes
+from polyplan.stores.document.predicates import build_bulk_writes
 from polyplan.stores.document.spec import DocumentDesign
 
 ROOT = "mongodb"
@@ -56,7 +57,9 @@ class Target(StoreTarget):
         }
         if document.collections:
             writes = build_writes(plan, document)
-            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes)
+            bulk, warnings = build_bulk_writes(plan, document)
+            diagnostics.extend(warnings)
+            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes, bulk)
             files[f"{ROOT}/setup.py"] = render.render_setup(document)
             files[f"{ROOT}/design.md"] = render.render_design_md(document)
             if applies(plan.model):
@@ -73,4 +76,6 @@ class Target(StoreTarget):
                 diagnostics.append(
                     Diagnostic("PP402", f"no MongoDB test data could be generated: {exc}", "", Severity.WARNING)
                 )
-        return Artifacts(files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(document))
+        return Artifacts(
+            files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(document), design=document
+        )

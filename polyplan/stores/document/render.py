@@ -171,8 +171,11 @@ def query_json(query: QuerySpec) -> dict[str, Any]:
     }
 
 
-def render_queries(design: DocumentDesign, writes: list[dict[str, Any]] | None = None) -> str:
-    """queries.json; `writes` (the increments, `$inc`) only when the model has some."""
+def render_queries(
+    design: DocumentDesign, writes: list[dict[str, Any]] | None = None, bulk: list[dict[str, Any]] | None = None
+) -> str:
+    """queries.json; `writes` (the increments, `$inc`) and `bulk_writes` (updates and deletes by
+    predicate, document.predicates) only when the model has some."""
     document: dict[str, Any] = {
         "model": design.model,
         "engine": ENGINE,
@@ -180,6 +183,8 @@ def render_queries(design: DocumentDesign, writes: list[dict[str, Any]] | None =
     }
     if writes:
         document["writes"] = writes
+    if bulk:
+        document["bulk_writes"] = bulk
     return dumps(document)
 
 

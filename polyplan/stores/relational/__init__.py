@@ -26,6 +26,7 @@ from polyplan.stores.relational.retention import retention_of
 from polyplan.stores.relational.retention_sql import retention_jobs_sql, retention_schema_sql
 from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.testgen import generate_tests
+from polyplan.stores.relational.write_predicates import build_predicate_writes
 
 
 class Target(StoreTarget):
@@ -68,7 +69,7 @@ class Target(StoreTarget):
             if jobs is not None:
                 files[f"relational/{engine}/retention.sql"] = jobs
             files[f"relational/{engine}/queries.sql"] = render_queries(model, engine, queries, skipped)
-            writes = build_increments(plan, tables, rendered)
+            writes = build_increments(plan, tables, rendered) + build_predicate_writes(plan, tables, rendered)
             if writes:
                 files[f"relational/{engine}/writes.sql"] = render_writes(model, engine, writes)
             summary["engines"][engine] = {

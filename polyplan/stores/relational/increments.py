@@ -62,11 +62,15 @@ def build_increments(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered
 
 
 def render_writes(model: RequirementsModel, engine: str, writes: Sequence[Query]) -> str:
-    """`writes.sql`: one block per increment write pattern, in the format of `queries.sql`."""
-    parts = [
-        header(model, "Increment statements", engine)
-        + "-- Parameters are named (:name); (eq) binds the row's key, (delta) the amount added.\n"
-    ]
+    """`writes.sql`: one block per increment write pattern (and per predicated or locked write,
+    write_predicates), in the format of `queries.sql`."""
+    if all(any(p.op == "delta" for p in w.params) for w in writes):
+        title = "Increment statements"
+        legend = "(eq) binds the row's key, (delta) the amount added"
+    else:
+        title = "Write statements"
+        legend = "(delta) binds the amount added, (set) a value written, the others the predicate as in queries.sql"
+    parts = [header(model, title, engine) + f"-- Parameters are named (:name); {legend}.\n"]
     for write in writes:
         lines = [f"-- name: {write.name}", f"-- entity: {write.entity}", f"-- table: {write.table}"]
         lines.append(f"-- columns: {', '.join(write.columns)}")

@@ -44,7 +44,9 @@ from polyplan.model.schema import (
     TypeName,
     WriteKind,
 )
+from polyplan.plan.aggregates import rows_read
 from polyplan.plan.ir import Plan
+from polyplan.plan.predicates import WritePredicate, all_predicates
 from polyplan.stores.relational import sizing
 from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
 from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_loss
@@ -365,6 +367,7 @@ def _describe(
 
 def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Need | str:
     """The need of one pattern, or the reason no index can serve it."""
+    pattern = rows_read(pattern)  # an aggregate: the rows it reads, grouped in order and covered
     entity = pattern.entity
     load = ctx.loads[table.name]
     eq: list[str] = []
@@ -1121,6 +1124,25 @@ def _index_reason(candidate: Candidate, users: list[Need]) -> str:
     return text
 
 
+def _predicate_need(ctx: _Context, predicate: WritePredicate, table: TableSpec) -> Need | PatternRoute:
+    """The need of a write predicate (no latency target, nothing to cover: the write visits each
+    row), or its route when no index can serve it."""
+    need = _pattern_need(ctx, predicate.as_read(_model(ctx.plan)), table)
+    if isinstance(need, str):
+        load = ctx.loads[table.name]
+        return PatternRoute(
+            predicate.write,
+            table.name,
+            "",
+            predicate.rate,
+            None,
+            "none",
+            reason=need,
+            estimated_ms=_estimate_ms(load.pages),
+        )
+    return replace(need, reads=None, latency_ms=None, shape=f"{predicate.kind.value} where {need.shape}")
+
+
 def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec], list[Diagnostic]]:
     """Return `tables` with `.indexes` filled from the workload, plus the design's diagnostics.
 
@@ -1174,6 +1196,15 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
             )
             continue
         needs[table.name].append(need)
+    for predicate in all_predicates(model):
+        # An update or delete by predicate finds its rows as a read of their keys would.
+        if _relational(plan, predicate.entity) and predicate.entity in entity_table:
+            table = by_name[entity_table[predicate.entity]]
+            found = _predicate_need(ctx, predicate, table)
+            if isinstance(found, Need):
+                needs[table.name].append(found)
+            else:
+                early[table.name].append(found)
     fk_notes: dict[str, list[str]] = {}
     for table in tables:
         fk_needs, notes = _foreign_key_needs(ctx, table)

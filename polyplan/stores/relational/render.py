@@ -27,7 +27,16 @@ from sqlalchemy.types import TypeEngine
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.dialects import RELATIONAL_DIALECTS, relational_dialects
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
-from polyplan.model.schema import AccessPattern, Attribute, Family, FilterOp, OnDelete, RequirementsModel, TypeName
+from polyplan.model.schema import (
+    AccessPattern,
+    Attribute,
+    Family,
+    Filter,
+    FilterOp,
+    OnDelete,
+    RequirementsModel,
+    TypeName,
+)
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.design import NATURAL_KEY, NON_SCALAR, UniqueNames, constraint_name
 from polyplan.stores.relational.index_render import (
@@ -590,26 +599,15 @@ class QueryShapes:
         return type(kind), text
 
 
-def build_query(
-    pattern: AccessPattern,
-    spec: TableSpec,
-    table: sa.Table,
-    dialect: Dialect,
-    notes: tuple[str, ...],
-    shapes: QueryShapes | None = None,
-) -> Query | str:
-    """The SQL of one access pattern, or the reason it cannot be written against this table."""
-    columns = query_columns(pattern, spec)
-    if columns is None:
-        return "it reads an attribute stored in another table"
-    taken: set[str] = set()
+def filter_conditions(
+    filters: Sequence[Filter], entity: str, spec: TableSpec, taken: set[str]
+) -> tuple[list[QueryParam], list[_Condition]] | str:
+    """The parameters and conditions of a list of filters (a read's `filters`, a write's `where`),
+    or the reason they cannot be written against `spec`. `taken`: parameter names in use."""
     params: list[QueryParam] = []
     conditions: list[_Condition] = []
-    extra_notes = list(notes)
-    searched = [column_for(spec, pattern.entity, f.attribute) for f in pattern.filters if f.op is FilterOp.FULLTEXT]
-    fulltext_columns = [c for c in searched if c is not None]
-    for flt in pattern.filters:
-        name = column_for(spec, pattern.entity, flt.attribute)
+    for flt in filters:
+        name = column_for(spec, entity, flt.attribute)
         if name is None:
             return f"it filters on {flt.attribute}, which is not a column of {spec.name}"
         if "value" in flt.model_fields_set:
@@ -641,14 +639,39 @@ def build_query(
             param = _param_name(flt.attribute, taken, "terms")
             params.append(QueryParam(param, name, "search"))
             conditions.append(_Condition(name, "search", (param,)))
-            indexed = any(
-                i.kind is IndexKind.FULLTEXT and [c.name for c in i.columns] == fulltext_columns for i in spec.indexes
-            )
-            extra_notes.append(
-                f"full-text on {', '.join(fulltext_columns)} uses the designed full-text index"
-                if indexed
-                else f"full-text on {', '.join(fulltext_columns)} is a substring match (LIKE '%term%'): no full-text index here"
-            )
+    return params, conditions
+
+
+def build_query(
+    pattern: AccessPattern,
+    spec: TableSpec,
+    table: sa.Table,
+    dialect: Dialect,
+    notes: tuple[str, ...],
+    shapes: QueryShapes | None = None,
+) -> Query | str:
+    """The SQL of one access pattern, or the reason it cannot be written against this table."""
+    columns = query_columns(pattern, spec)
+    if columns is None:
+        return "it reads an attribute stored in another table"
+    taken: set[str] = set()
+    extra_notes = list(notes)
+    searched = [column_for(spec, pattern.entity, f.attribute) for f in pattern.filters if f.op is FilterOp.FULLTEXT]
+    fulltext_columns = [c for c in searched if c is not None]
+    built = filter_conditions(pattern.filters, pattern.entity, spec, taken)
+    if isinstance(built, str):
+        return built
+    params, conditions = built
+    if any(c.op == "search" for c in conditions):
+        indexed = any(
+            i.kind is IndexKind.FULLTEXT and [c.name for c in i.columns] == fulltext_columns for i in spec.indexes
+        )
+        note = (
+            f"full-text on {', '.join(fulltext_columns)} uses the designed full-text index"
+            if indexed
+            else f"full-text on {', '.join(fulltext_columns)} is a substring match (LIKE '%term%'): no full-text index here"
+        )
+        extra_notes += [note] * sum(c.op == "search" for c in conditions)  # one per full-text filter, as before
     order: list[tuple[str, bool]] = []
     for item in pattern.sort:
         name = column_for(spec, pattern.entity, item.attribute)
@@ -706,10 +729,16 @@ def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryS
     return _STAND_IN.sub(lambda found: real[found.group(0)], text)
 
 
-def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
-    """The text SQLAlchemy compiles for a query shape against `table` (sa.Table or sa.table)."""
+def where_clause(
+    conditions: Sequence[_Condition],
+    table: Any,
+    dialect: Dialect,
+    fulltext_columns: Sequence[str] = (),
+    indexes: Sequence[Any] = (),
+) -> list[ColumnElement[bool]]:
+    """The SQLAlchemy predicates of `conditions` on `table` (a read's WHERE, or a write's)."""
     expressions: list[ColumnElement[bool]] = []
-    for condition in shape.conditions:
+    for condition in conditions:
         column = table.c[condition.column]
         op, params = condition.op, condition.params
         if op == "const":
@@ -725,9 +754,13 @@ def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
         elif op == "prefix":
             expressions.append(prefix_predicate(column, params[0]))
         else:
-            expressions.append(
-                fulltext_predicate(table, shape.fulltext_columns, params[0], dialect.name, shape.indexes)
-            )
+            expressions.append(fulltext_predicate(table, fulltext_columns, params[0], dialect.name, indexes))
+    return expressions
+
+
+def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
+    """The text SQLAlchemy compiles for a query shape against `table` (sa.Table or sa.table)."""
+    expressions = where_clause(shape.conditions, table, dialect, shape.fulltext_columns, shape.indexes)
     statement = sa.select(*[table.c[c] for c in shape.columns]).where(*expressions)
     for name, descending in shape.order:
         statement = statement.order_by(table.c[name].desc() if descending else table.c[name].asc())
@@ -760,7 +793,14 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
         if projections:
             notes = (f"served in production by the {projections[0].family.value} projection ({projections[0].engine})",)
         spec = by_entity[pattern.entity]
-        built = build_query(pattern, spec, rendered.metadata.tables[spec.name], dialect, notes, shapes)
+        table = rendered.metadata.tables[spec.name]
+        if pattern.aggregate is not None:
+            # aggregates.py builds on this module's filter conditions: imported here, not at the top.
+            from polyplan.stores.relational.aggregates import aggregate_query
+
+            built = aggregate_query(pattern, spec, table, dialect, notes)
+        else:
+            built = build_query(pattern, spec, table, dialect, notes, shapes)
         if isinstance(built, str):
             skipped.append(f"{pattern.name}: {built}")
         else:

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from polyplan.model.schema import Family
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
+from polyplan.plan.predicates import all_predicates
 from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.design import tables_to_data
 from polyplan.stores.relational.increments import build_increments
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, constraints
 from polyplan.stores.relational.spec import TableSpec
+from polyplan.stores.relational.write_predicates import build_predicate_writes
 from polyplan.validate.violations import feasible
 
 SEED = 20240101
@@ -79,7 +81,7 @@ def test_constraint_list_is_complete() -> None:
     assert HARNESS.constraint_ids() == CONSTRAINTS
     assert HARNESS.foreign_key_ids() == FOREIGN_KEYS
     assert sorted(HARNESS.query_names()) == sorted(QUERIES)
-{constraint_test}{delete_test}{query_test}{increment_test}'''
+{constraint_test}{delete_test}{query_test}{increment_test}{write_test}'''
 
 _CONSTRAINT_TEST = """
 
@@ -122,6 +124,19 @@ INCREMENTS = {increments}
 def test_increment_is_atomic(database: sa.Engine, write: str) -> None:
     # x = x + :delta under the row lock: WORKERS × TIMES concurrent adds all count.
     check_relational(database, HARNESS.writes[write], WORKERS, TIMES)
+"""
+
+
+_WRITE_TEST = """
+
+# Updates and deletes by predicate (../relational/{engine}/writes.sql): each writes exactly the
+# rows the model's `where` matches on the seeded rows (count, keys, values), then rolls back.
+WRITES = {writes}
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_write_predicate_matches_oracle(database: sa.Engine, write: str) -> None:
+    HARNESS.check_write(database, write)
 """
 
 
@@ -171,6 +186,8 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
         queries = builds[engine].queries
         increments = [w.name for w in build_increments(plan, tables, builds[engine].rendered)]
         names = [q.name for q in queries]
+        predicated = {p.write for p in all_predicates(plan.model)}
+        writes = [w.name for w in build_predicate_writes(plan, tables, builds[engine].rendered) if w.name in predicated]
         foreign_keys = [f"{t.name}:{c.name}" for t in tables for c in rules[t.name] if c.kind == "foreign_key"]
         files[f"test_{engine}.py"] = _MODULE.format(
             engine=engine,
@@ -187,5 +204,6 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
             increment_test=_INCREMENT_TEST.format(engine=engine, increments=_literal_list(increments))
             if increments
             else "",
+            write_test=_WRITE_TEST.format(engine=engine, writes=_literal_list(writes)) if writes else "",
         )
     return files

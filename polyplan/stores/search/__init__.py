@@ -10,9 +10,11 @@ when the model states security, `roles.json` (the engine's role bodies).
 
 from __future__ import annotations
 
+from polyplan.diagnostics import Diagnostic
 from polyplan.model.schema import Family
 from polyplan.plan.assign import loaded_locate
 from polyplan.plan.ir import Plan
+from polyplan.plan.predicates import keyed_store_warnings
 from polyplan.security.design import applies
 from polyplan.security.search_roles import ROLES_FILE, search_roles
 from polyplan.stores.base import Artifacts, StoreTarget
@@ -42,9 +44,21 @@ class Target(StoreTarget):
         return Artifacts(
             files=files,
             tests=render_tests(plan, design),
-            diagnostics=tuple(loaded_locate(plan.loaded, d) for d in diagnostics),
+            diagnostics=tuple(loaded_locate(plan.loaded, d) for d in (*diagnostics, *_predicates(plan))),
             summary=summary(design),
+            design=design,
         )
+
+
+def _predicates(plan: Plan) -> list[Diagnostic]:
+    """PP414: the projection is kept by the relay from each written row, which a write by predicate
+    does not name (update_by_query would bypass the system of record's order of changes)."""
+    return keyed_store_warnings(
+        plan,
+        Family.SEARCH,
+        "the relay must re-index or delete each row the write changed: the system of record's write reports "
+        "their keys (RETURNING, or the rows its lock selects) to the outbox",
+    )
 
 
 __all__ = ["Target"]

@@ -16,6 +16,7 @@ from polyplan.security.cassandra_roles import ROLES_FILE, cassandra_roles, rende
 from polyplan.security.design import applies
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.wide_column.design import design_wide_column
+from polyplan.stores.wide_column.predicates import predicate_warnings
 from polyplan.stores.wide_column.render import render_files, summary
 from polyplan.stores.wide_column.testgen import render_tests
 
@@ -34,6 +35,7 @@ class Target(StoreTarget):
             raise DiagnosticError([loaded_locate(plan.loaded, d) for d in design.errors])
         files = render_files(design, plan.model)
         diagnostics = list(design.diagnostics)
+        diagnostics += predicate_warnings(plan.model, design)
         if applies(plan.model):
             # The security design's roles, as Cassandra permissions (security/cassandra_roles.py).
             tables = [(t.name, t.entity) for e in design.entities for t in e.tables]
@@ -45,6 +47,7 @@ class Target(StoreTarget):
             tests=render_tests(plan, design),
             diagnostics=tuple(loaded_locate(plan.loaded, d) for d in diagnostics),
             summary=summary(design),
+            design=design,
         )
 
 

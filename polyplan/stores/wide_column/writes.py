@@ -16,16 +16,18 @@ the insert alone overwrites it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from polyplan.model.derived import key_of
 from polyplan.model.schema import RequirementsModel, WriteKind
 from polyplan.plan.increments import Increment, increments_of
+from polyplan.plan.predicates import all_predicates
 from polyplan.stores.wide_column import statements
 from polyplan.stores.wide_column.counters import COUNTER, is_counter_table, native_counters
 from polyplan.stores.wide_column.design import EntityDesign, Table
 from polyplan.stores.wide_column.estimate import unique_sets
+from polyplan.stores.wide_column.predicates import predicate_read
 
 DELTA_SUFFIX = "_delta"  # an increment's bind marker: :views_delta adds to views
 
@@ -261,7 +263,23 @@ def operations(model: RequirementsModel, design: EntityDesign) -> list[Operation
             found.append(_increment(model, design, increment))
         else:
             found.append(_update(model, design, write.name, write.kind.value, write.rate, list(write.attributes)))
+        if write.where and write.kind in (WriteKind.UPDATE, WriteKind.DELETE):
+            found[-1] = _by_predicate(model, design, found[-1])
     return found
+
+
+def _by_predicate(model: RequirementsModel, design: EntityDesign, operation: Operation) -> Operation:
+    """A predicated write: its rows' keys come from the table whose partition the predicate fixes
+    (predicates.predicate_read), then each row is written as the by-key operation; else PP414."""
+    predicate = next(p for p in all_predicates(model) if p.write == operation.name)
+    found = predicate_read(design, predicate)
+    if found is None:
+        note = "no table's partition key is fixed by the predicate (PP414): the application names each row's key"
+    else:
+        note = (
+            f"find the rows first with `{found}` (one partition per query), then run the statements below for each row"
+        )
+    return replace(operation, notes=(note, *operation.notes))
 
 
 def batch_bytes(design: EntityDesign) -> float:

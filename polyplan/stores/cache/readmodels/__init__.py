@@ -30,6 +30,10 @@ class ReadModel(Protocol):
     """One kind of read model (key cache, sorted set, capped list, table hash, …)."""
 
     name: str
+    # True when one key holds the pattern's whole answer as one value, so that a reader can do
+    # cache-aside with GET/SET (the scaffold does); a sorted set, capped list or table hash is
+    # read with its own commands and rebuilt by its write paths instead.
+    answer_is_value: bool
 
     def fits(self, ctx: DesignContext, entity: str, pattern: AccessPattern) -> str | None:
         """None when this read model can answer `pattern`; else why it cannot (quoted in warnings)."""
@@ -52,3 +56,11 @@ def registry() -> tuple[ReadModel, ...]:
     from polyplan.stores.cache.readmodels import capped_list, key_cache, sorted_set, table_hash
 
     return (key_cache.READ_MODEL, table_hash.READ_MODEL, capped_list.READ_MODEL, sorted_set.READ_MODEL)
+
+
+def read_model(name: str) -> ReadModel:
+    """The registered read model called `name` (a key family's `read_model`)."""
+    found = next((model for model in registry() if model.name == name), None)
+    if found is None:
+        raise KeyError(f"no read model called {name!r}")
+    return found

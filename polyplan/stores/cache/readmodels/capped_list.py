@@ -46,6 +46,7 @@ class CappedList:
     """The keys of the newest N records per parameter value, newest first, never longer than N."""
 
     name = "capped_list"
+    answer_is_value = False
 
     def fits(self, ctx: DesignContext, entity: str, pattern: AccessPattern) -> str | None:
         """Newest-first reads by a time attribute that no write changes, with a limit."""

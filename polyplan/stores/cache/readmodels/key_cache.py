@@ -48,6 +48,7 @@ class KeyCache:
     """One cached answer per key: the answer of a unique key lookup, invalidated or written through."""
 
     name = "key_cache"
+    answer_is_value = True
 
     def fits(self, ctx: DesignContext, entity: str, pattern: AccessPattern) -> str | None:
         """Only unique key lookups: any other answer changes with writes to other records."""

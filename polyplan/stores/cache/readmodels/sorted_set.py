@@ -45,6 +45,7 @@ class SortedSet:
     """Every record of one parameter value, scored by the sort attribute; kept in step on write."""
 
     name = "sorted_set"
+    answer_is_value = False
 
     def fits(self, ctx: DesignContext, entity: str, pattern: AccessPattern) -> str | None:
         """Sorted, limited reads with equality filters only, on a numeric (scorable) sort attribute."""

@@ -40,6 +40,7 @@ class TableHash:
     """A small table (or a constant slice of it) in one hash, refreshed whole, bounded by staleness."""
 
     name = "table_hash"
+    answer_is_value = False
 
     def fits(self, ctx: DesignContext, entity: str, pattern: AccessPattern) -> str | None:
         """Reads of the whole table (no parameters) that tolerate staleness, on a small table."""

@@ -3,4 +3,4 @@
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_project_tenant_id_where_archived ON project (tenant_id) WHERE archived = false;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_task_assignee_id_where_status ON task (assignee_id) WHERE status = 'doing';
-CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_task_project_id ON task (project_id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_task_project_id_covering ON task (project_id) INCLUDE (id, title, status, priority, "order", assignee_id);

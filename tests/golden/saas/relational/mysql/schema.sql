@@ -63,4 +63,4 @@ CREATE TABLE task (
 
 CREATE INDEX ix_task_assignee_id_where_status ON task (assignee_id, status);
 
-CREATE INDEX ix_task_project_id ON task (project_id);
+CREATE INDEX ix_task_project_id_covering ON task (project_id, id, title, status, priority, `order`, assignee_id);

@@ -1,0 +1,161 @@
+"""Each store's own size estimate of an entity at a point in time: one function per family.
+
+One source of truth: a store is sized by its own design's estimate (the relational sizing model,
+the Redis key families' memory, the search index's projected bytes, the MongoDB collection's
+BSON documents, the Cassandra tables), never by re-counting the entity's payload. A design that
+holds figures at the horizon only is scaled by the entity's live rows at the asked time.
+
+Where a family's sizing model grows (an engine-level model for Redis, MongoDB, search, Cassandra
+or SQLite), it plugs in here: `FAMILY_SIZERS[family]` is the one function to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyplan.analyse.sizing import live_rows
+from polyplan.capacity.spec import EntitySize
+from polyplan.model.schema import Family
+from polyplan.plan.ir import Plan
+from polyplan.stores.relational.sizing import ENGINES, table_rows, table_size
+from polyplan.stores.relational.spec import TableSpec
+
+PAYLOAD = "payload only (attribute sizes; no engine overhead)"
+
+
+@dataclass(frozen=True)
+class Designs:
+    """The store designs the estimates read (any may be absent: the family is then not used, or
+    its figures fall back to payload)."""
+
+    tables: tuple[TableSpec, ...] = ()
+    cache: Any = None  # polyplan.stores.cache.spec.CacheDesign
+    search: Any = None  # polyplan.stores.search.design.SearchDesign
+    document: Any = None  # polyplan.stores.document.spec.DocumentDesign
+    wide_column: Any = None  # polyplan.stores.wide_column.design.WideColumnDesign
+    memo: dict[tuple[str, float], dict[str, EntitySize]] = field(default_factory=dict, compare=False)
+    by_entity: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+
+    def of(self, family: str, entity: str) -> Any:
+        """The design's part for `entity` in `family` (cache: its key families; search: its index;
+        document: its collection; wide_column: its tables), indexed once (a model has thousands)."""
+        if family not in self.by_entity:
+            self.by_entity[family] = _by_entity(self, family)
+        return self.by_entity[family].get(entity)
+
+
+def _by_entity(designs: Designs, family: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if family == "cache" and designs.cache is not None:
+        for key in designs.cache.keys:
+            found.setdefault(key.entity, []).append(key)
+    elif family == "search" and designs.search is not None:
+        for index in designs.search.indexes:
+            found.setdefault(index.entity, index)
+    elif family == "document" and designs.document is not None:
+        for collection in designs.document.collections:
+            found.setdefault(collection.entity, collection)
+    elif family == "wide_column" and designs.wide_column is not None:
+        for entity in designs.wide_column.entities:
+            found.setdefault(entity.entity, entity)
+    return found
+
+
+def _rows(plan: Plan, entity: str, days: float) -> float:
+    return live_rows(plan.model.entities[entity].growth, days)
+
+
+def _scaled(plan: Plan, entity: str, days: float, bytes_at_horizon: float, index_share: float = 0.0) -> EntitySize:
+    """An estimate made at the horizon, scaled to the live rows at `days`."""
+    rows = _rows(plan, entity, days)
+    horizon = plan.entities[entity].profile.rows_at_horizon
+    total = bytes_at_horizon * (rows / horizon) if horizon > 0 else 0.0
+    return EntitySize(rows, total * (1 - index_share), total * index_share)
+
+
+def _payload(plan: Plan, entity: str, days: float) -> EntitySize:
+    rows = _rows(plan, entity, days)
+    return EntitySize(rows, rows * plan.entities[entity].profile.record_bytes, 0.0)
+
+
+def relational(plan: Plan, designs: Designs, engine: str, days: float) -> tuple[dict[str, EntitySize], str]:
+    """Every relational table group (by the entity or relationship it stores) on `engine`: the
+    engine's sizing model (`stores.relational.sizing`) for PostgreSQL and MariaDB/MySQL."""
+    key = (f"relational:{engine}", days)
+    if key in designs.memo:
+        return designs.memo[key], _relational_source(engine, designs)
+    entities = [n for n, d in plan.entities.items() if d.family is Family.RELATIONAL and d.engine == engine]
+    found: dict[str, EntitySize] = {}
+    if engine in ENGINES and designs.tables:
+        mine = [t for t in designs.tables if t.entity in entities or t.entity not in plan.entities]
+        rows = table_rows(plan.model, mine, {n: _rows(plan, n, days) for n in entities})
+        for table in mine:
+            size = table_size(table, rows[table.name], engine, parents=rows)
+            old = found.get(table.entity, EntitySize(0.0, 0.0, 0.0))
+            # A child or link table adds bytes to its group, not rows (the group's rows are its entity's).
+            found[table.entity] = EntitySize(
+                old.rows if old.rows else size.rows,
+                old.data_bytes + size.data_bytes,
+                old.index_bytes + size.index_bytes,
+            )
+    else:
+        found = {n: _payload(plan, n, days) for n in entities}
+    designs.memo[key] = found
+    return found, _relational_source(engine, designs)
+
+
+def _relational_source(engine: str, designs: Designs) -> str:
+    if engine in ENGINES and designs.tables:
+        return f"{engine} sizing model (stores/relational/sizing.py)"
+    return PAYLOAD
+
+
+def cache(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
+    """The entity's Redis key families (records, pointers, indexes, cached answers): their memory
+    estimate (`stores.cache.memory`) at the horizon, scaled by live rows."""
+    if designs.cache is None:
+        return _payload(plan, entity, days), PAYLOAD
+    keys = designs.of("cache", entity) or []
+    total = sum(k.memory.total_bytes for k in keys)
+    index = sum(k.memory.total_bytes for k in keys if k.role.value in ("index", "pointer"))
+    return _scaled(plan, entity, days, total, index / total if total else 0.0), "Redis key memory (cache design)"
+
+
+def search(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
+    """The entity's search index: its projected documents × bytes (source and inverted index)."""
+    index = designs.of("search", entity)
+    if index is None:
+        return _payload(plan, entity, days), PAYLOAD
+    return _scaled(plan, entity, days, index.projected_bytes), "search index estimate (search design)"
+
+
+def document(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
+    """The entity's MongoDB collection: average BSON document bytes (`document.bson_size`) × documents."""
+    collection = designs.of("document", entity)
+    if collection is None:
+        return _payload(plan, entity, days), PAYLOAD
+    rows = _rows(plan, entity, days)
+    return EntitySize(rows, rows * collection.avg_document_bytes, 0.0), "BSON documents (document design)"
+
+
+def wide_column(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
+    """The entity's Cassandra tables: one copy of the payload per query table (denormalized)."""
+    found = designs.of("wide_column", entity)
+    size = _payload(plan, entity, days)
+    if found is None or not found.tables:
+        return size, PAYLOAD
+    copies = len(found.tables)
+    return (
+        EntitySize(size.rows, size.data_bytes * copies, 0.0),
+        f"payload × {copies} query table(s) (wide-column design)",
+    )
+
+
+FAMILY_SIZERS: Mapping[Family, Callable[[Plan, Designs, str, float], tuple[EntitySize, str]]] = {
+    Family.CACHE: cache,
+    Family.SEARCH: search,
+    Family.DOCUMENT: document,
+    Family.WIDE_COLUMN: wide_column,
+}
