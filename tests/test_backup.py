@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -60,12 +61,14 @@ def table_checksums(engine: sa.Engine) -> dict[str, tuple[int, str]]:
     return found
 
 
-def run_block(doc: str, block: str, variables: dict[str, str]) -> None:
+def run_block(doc: str, block: str, variables: dict[str, str], as_user: Sequence[str] = ()) -> None:
+    """Run each line of one block of backup.md in bash with `variables` set (`as_user`: a prefix
+    such as `runuser -u postgres --`)."""
     steps = doc_steps(doc, block)
     assert steps, f"no {block} block in backup.md"
     env = {**os.environ, **variables}
     for step in steps:
-        done = subprocess.run(["bash", "-c", step], env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run([*as_user, "bash", "-c", step], env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{step}\n{done.stderr}"
 
 

@@ -794,9 +794,11 @@ def test_cassandra_erasure_script_deletes_the_subjects_rows_only(tmp_path: Path)
 @pytest.mark.parametrize(("engine", "bound"), [("opensearch", "timeout=30"), ("elasticsearch", "request_timeout=30")])
 def test_search_erasure_script_bounds_every_request(engine: str, bound: str) -> None:
     """A server that accepts and never answers must end the run (exit 1), as setup.py's 30 s bound does."""
-    from polyplan.security.erasure_stores import search_erasure_script
+    from polyplan.security.erasure_projections import search_erasure_script
+    from polyplan.security.erasure_stores import SCRIPT_REPORT
 
-    tree = ast.parse(search_erasure_script(engine, [{"alias": "post", "field": "author_id"}]))
+    target = {"entity": "Post", "alias": "post", "field": "author_id", "parent": None, "parent_key": None}
+    tree = ast.parse(search_erasure_script(engine, [target], SCRIPT_REPORT))
     clients = [
         node
         for node in ast.walk(tree)
@@ -828,6 +830,21 @@ relationships:
   - {name: steps_of_activity, entity: Step, filters: [{attribute: activity_id, op: eq}]}
   - {name: marks_of_step, entity: Mark, filters: [{attribute: step_id, op: eq}]}""",
 )
+
+
+# Each level of MONGO_DEEP and its reference to the level above (the first: to the subject).
+DEEP_REFERENCES = {"Activity": "person_id", "Step": "activity_id", "Mark": "step_id"}
+
+
+def subject_levels(records: dict[str, list[dict[str, Any]]], subject: str) -> dict[str, set[str]]:
+    """The keys of the subject's records per level of MONGO_DEEP: those referring to the subject,
+    then to the keys found one level up."""
+    mine: dict[str, set[str]] = {}
+    parents = {subject}
+    for entity, reference in DEEP_REFERENCES.items():
+        mine[entity] = {r["id"] for r in records[entity] if r[reference] in parents}
+        parents = mine[entity]
+    return mine
 
 
 def key(value: Any) -> uuid.UUID:
@@ -899,8 +916,7 @@ def test_cassandra_erasure_follows_the_graph_to_every_depth(tmp_path: Path) -> N
     folder = tmp_path / "plan" / "cassandra"
     design = json.loads((folder / "design.json").read_text(encoding="utf-8"))
     data = store_data(tmp_path / "plan" / "tests", "cassandra")
-    entities = ("Activity", "Step", "Mark")
-    references = {"Activity": "person_id", "Step": "activity_id", "Mark": "step_id"}
+    entities = tuple(DEEP_REFERENCES)
     url = resolve_url("cassandra")
     cluster, session = connect(url)
     keyspace = run_keyspace()
@@ -929,11 +945,7 @@ def test_cassandra_erasure_follows_the_graph_to_every_depth(tmp_path: Path) -> N
         records = {e: data["entities"][e]["records"] for e in entities}
         people = [r["person_id"] for r in records["Activity"]]
         subject = max(sorted(set(people)), key=people.count)
-        mine: dict[str, set[str]] = {}
-        parents = {subject}
-        for entity in entities:
-            mine[entity] = {r["id"] for r in records[entity] if r[references[entity]] in parents}
-            parents = mine[entity]
+        mine = subject_levels(records, subject)
         done = subprocess.run(
             [sys.executable, str(folder / "erasure.py"), url, subject, "--keyspace", keyspace],
             capture_output=True,
@@ -954,6 +966,142 @@ def test_cassandra_erasure_follows_the_graph_to_every_depth(tmp_path: Path) -> N
         "\ncassandra, 3 levels: "
         + ", ".join(f"{n} {len(before[n])} → {len(after[n])}" for n in tables)
         + f" ({', '.join(f'{e}: {len(mine[e])}' for e in entities)} of the subject)"
+    )
+
+
+def projected_deep(name: str) -> str:
+    """MONGO_DEEP kept relationally, each level cached in Redis (by key) and projected into
+    OpenSearch (a full-text pattern), under the model name `name` (the run's own key space)."""
+    patterns = "".join(
+        f"  - {{name: {e.lower()}_by_id, entity: {e}, filters: [{{attribute: id, op: eq}}], rate: 5000, "
+        "latency_ms: 10, consistency: eventual, staleness_seconds: 30}\n"
+        f"  - {{name: search_{e.lower()}, entity: {e}, filters: [{{attribute: {text}, op: fulltext}}], limit: 20, "
+        "rate: 300, latency_ms: 200, consistency: eventual, staleness_seconds: 30}\n"
+        for e, text in (("Activity", "note"), ("Step", "detail"), ("Mark", "comment"))
+    )
+    return (
+        MONGO_DEEP.replace("name: ppmongo", f"name: {name}")
+        .replace("    placement: {family: document}\n", "")
+        .replace("      score: {type: integer}", "      score: {type: integer}\n      comment: {type: text}")
+        .replace("access_patterns:\n", "access_patterns:\n" + patterns)
+        + "engines: {search: opensearch}\n"
+    )
+
+
+def plan_projected_deep(tmp_path: Path, name: str) -> Path:
+    """The plan folder of projected_deep(name): no projection is left unreached (PP450)."""
+    (tmp_path / "m.yaml").write_text(projected_deep(name), encoding="utf-8")
+    _, diagnostics = write_plan(tmp_path / "m.yaml", tmp_path / "plan")
+    assert [d.message for d in diagnostics if d.code == "PP450"] == []  # every level is followed
+    return tmp_path / "plan"
+
+
+def most_linked(records: list[dict[str, Any]], reference: str) -> str:
+    """The subject the most records refer to (ties: the smallest key)."""
+    subjects = [r[reference] for r in records]
+    return max(sorted(set(subjects)), key=subjects.count)
+
+
+def test_redis_erasure_follows_the_graph_to_every_depth(tmp_path: Path) -> None:
+    """On the real Redis: the subject's cached activities, their steps and those steps' marks go;
+    every other entry stays as it was."""
+    import redis
+
+    namespace = f"pperase{uuid.uuid4().hex[:10]}"  # a key space of this run's own on the shared server
+    folder = plan_projected_deep(tmp_path, namespace)
+    families = {
+        k["entity"]: k for k in json.loads((folder / "redis" / "keys.json").read_text(encoding="utf-8"))["keys"]
+    }
+    data = json.loads((folder / "tests" / "data" / "redis_records.json").read_text(encoding="utf-8"))["entities"]
+    records = {e: [r["fields"] for r in data[e]] for e in DEEP_REFERENCES}
+    subject = most_linked(records["Activity"], "person_id")
+    mine = subject_levels(records, subject)
+    script = folder / "redis" / "erasure.py"
+    url = resolve_url("redis")
+    client = redis.Redis.from_url(url)
+
+    def snapshot() -> dict[str, dict[bytes, bytes | None]]:
+        return {
+            e: {k: client.get(k) for k in client.scan_iter(match=f"{namespace}:cache:{e.lower()}:*")}
+            for e in DEEP_REFERENCES
+        }
+
+    try:
+        for entity in DEEP_REFERENCES:
+            family = families[entity]
+            for record in data[entity]:
+                client.set(family["template"].replace("<id>", record["fields"]["id"]), record["json"][family["name"]])
+        before = snapshot()
+        dry = subprocess.run([sys.executable, str(script), url, subject, "--dry-run"], capture_output=True, text=True)
+        assert snapshot() == before  # a dry run deletes nothing
+        done = subprocess.run([sys.executable, str(script), url, subject], capture_output=True, text=True)
+        after = snapshot()
+    finally:
+        for found in client.scan_iter(match=f"{namespace}:*"):
+            client.delete(found)
+    assert done.returncode == 0 and dry.returncode == 0, done.stderr + dry.stderr
+    assert all(mine.values())  # the data reaches the third level
+    assert done.stdout.splitlines() == [f"{families[e]['name']}: {len(mine[e])} deleted" for e in DEEP_REFERENCES]
+    assert dry.stdout.splitlines() == [f"{families[e]['name']}: {len(mine[e])} found" for e in DEEP_REFERENCES]
+    for entity in DEEP_REFERENCES:
+        gone = {json.loads(value or b"{}")["id"] for k, value in before[entity].items() if k not in after[entity]}
+        assert gone == mine[entity], entity
+        assert all(after[entity][k] == before[entity][k] for k in after[entity])  # every other entry unchanged
+    print(
+        "\nredis, 3 levels: "
+        + ", ".join(f"{e} {len(before[e])} → {len(after[e])} ({len(mine[e])} of the subject)" for e in DEEP_REFERENCES)
+    )
+
+
+def test_search_erasure_follows_the_graph_to_every_depth(tmp_path: Path) -> None:
+    """On the real OpenSearch: the subject's activity, step and mark documents go; every other
+    document stays as it was."""
+    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, index_documents
+    from polyplan.stores.search.runs import load_setup, run_prefix
+
+    folder = plan_projected_deep(tmp_path, "ppdeep")
+    docs = store_data(folder / "tests", "opensearch")["indexes"]
+    aliases = {e: e.lower() for e in DEEP_REFERENCES}
+    records = {e: [d["source"] for d in docs[aliases[e]]["docs"]] for e in DEEP_REFERENCES}
+    subject = most_linked(records["Activity"], "person_id")
+    mine = subject_levels(records, subject)
+    script = folder / "opensearch" / "erasure.py"
+    url = resolve_url("opensearch")
+    client = connect(url)
+    prefix = run_prefix()
+
+    def snapshot() -> dict[str, dict[str, Any]]:
+        found = {
+            e: client.search(index=prefix + a, body={"query": {"match_all": {}}, "size": 1000})
+            for e, a in aliases.items()
+        }
+        return {e: {hit["_id"]: hit["_source"] for hit in found[e]["hits"]["hits"]} for e in aliases}
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(script), subject, "--url", url, "--prefix", prefix, *extra]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    try:
+        load_setup(folder / "opensearch" / "setup.py").apply(client, folder / "opensearch", prefix=prefix, replicas=0)
+        for alias in aliases.values():
+            index_documents(client, prefix + alias, docs[alias]["docs"])
+        before = snapshot()
+        dry = run("--dry-run")
+        assert snapshot() == before  # a dry run deletes nothing
+        done = run()
+        after = snapshot()
+    finally:
+        drop_prefix(client, prefix)
+    assert done.returncode == 0 and dry.returncode == 0, done.stderr + dry.stderr
+    assert all(mine.values())  # the data reaches the third level
+    assert done.stdout.splitlines() == [f"{prefix}{aliases[e]}: {len(mine[e])} deleted" for e in DEEP_REFERENCES]
+    assert dry.stdout.splitlines() == [f"{prefix}{aliases[e]}: {len(mine[e])} matching" for e in DEEP_REFERENCES]
+    for entity in DEEP_REFERENCES:
+        assert set(after[entity]) == set(before[entity]) - mine[entity], entity
+        assert all(after[entity][i] == before[entity][i] for i in after[entity])  # every other document unchanged
+    print(
+        "\nopensearch, 3 levels: "
+        + ", ".join(f"{e} {len(before[e])} → {len(after[e])} ({len(mine[e])} of the subject)" for e in DEEP_REFERENCES)
     )
 
 

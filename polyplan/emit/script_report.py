@@ -10,12 +10,19 @@ from collections.abc import Callable
 from polyplan.emit.error_line import one_line
 
 
-def report_counts(url: str, erase: Callable[[], dict[str, int]], errors: tuple[type[Exception], ...], verb: str) -> int:
-    """Run `erase`: print `NAME: COUNT VERB` per count (exit status 0), or its error in one line (1)."""
+def report_counts(
+    url: str,
+    erase: Callable[[], dict[str, int]],
+    errors: tuple[type[Exception], ...],
+    verb: str,
+    label: str = "erasure",
+) -> int:
+    """Run `erase`: print `NAME: COUNT VERB` per count (exit status 0), or its error in one line
+    starting with `label` (1)."""
     try:
         counts = erase()
     except errors as error:
-        print(f"erasure: {url}: {one_line(error)}", file=sys.stderr)
+        print(f"{label}: {url}: {one_line(error)}", file=sys.stderr)
         return 1
     for name, count in counts.items():
         print(f"{name}: {count} {verb}")

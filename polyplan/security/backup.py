@@ -26,6 +26,32 @@ PG_RESTORE = [
     'pg_restore --no-owner --exit-on-error --host="$HOST" --port="$PORT" --username="$DB_USER" '
     '--dbname="$NEW_DB" "$BACKUP_DIR/$DB.dump"',
 ]
+# Continuous WAL archiving, turned on once (archive_mode needs a restart); the test runs these
+# lines, the base backup and the point-in-time restore below on a cluster of its own.
+PG_ARCHIVING = (
+    'mkdir -p "$WAL_ARCHIVE"',
+    'psql "$ADMIN_URL" -c "ALTER SYSTEM SET wal_level = \'replica\'"',
+    'psql "$ADMIN_URL" -c "ALTER SYSTEM SET archive_mode = \'on\'"',
+    'psql "$ADMIN_URL" -c "ALTER SYSTEM SET archive_command = \'test ! -f $WAL_ARCHIVE/%f && cp %p $WAL_ARCHIVE/%f\'"',
+    'psql "$ADMIN_URL" -c "ALTER SYSTEM SET archive_timeout = \'60s\'"',
+    'pg_ctl restart -D "$PGDATA" -m fast -w -l "$PGDATA/../postgresql.log"',
+)
+# A tar-format base backup with the WAL it needs streamed beside it (base.tar, pg_wal.tar).
+PG_BASE_BACKUP = (
+    'rm -rf "$BACKUP_DIR/base" && pg_basebackup --dbname="$ADMIN_URL" --pgdata="$BACKUP_DIR/base" '
+    "--format=tar --wal-method=stream --checkpoint=fast",
+)
+# Back to TARGET_TIME: the base backup, then the archived WAL replayed up to the target, then promoted.
+PG_POINT_IN_TIME = (
+    'pg_ctl stop -D "$PGDATA" -m fast',
+    'rm -rf "$PGDATA" && mkdir -m 700 "$PGDATA" && tar -xf "$BACKUP_DIR/base/base.tar" -C "$PGDATA"',
+    'tar -xf "$BACKUP_DIR/base/pg_wal.tar" -C "$PGDATA/pg_wal"',
+    'echo "restore_command = \'cp $WAL_ARCHIVE/%f %p\'" >> "$PGDATA/postgresql.auto.conf"',
+    'echo "recovery_target_time = \'$TARGET_TIME\'" >> "$PGDATA/postgresql.auto.conf"',
+    'echo "recovery_target_action = \'promote\'" >> "$PGDATA/postgresql.auto.conf"',
+    'touch "$PGDATA/recovery.signal" && pg_ctl start -D "$PGDATA" -w -t 300 -l "$PGDATA/../postgresql.log"',
+    'until [ "$(psql "$ADMIN_URL" -Atc "SELECT pg_is_in_recovery()")" = f ]; do sleep 1; done',
+)
 
 
 def seconds(duration: str) -> int:
@@ -47,6 +73,8 @@ class Method:
     why: str
     restores: tuple[tuple[str, tuple[str, ...]], ...]  # (kind of restore, its shell steps)
     backup: tuple[str, ...] = ()  # shell steps of an on-demand backup, where one is worth stating
+    setup: tuple[str, ...] = ()  # shell steps that turn the method on, once per server
+    base_backup: tuple[str, ...] = ()  # shell steps of the physical backup the point-in-time restore starts from
 
 
 METHODS: dict[str, Method] = {
@@ -59,19 +87,12 @@ METHODS: dict[str, Method] = {
         "archive_timeout switches WAL segments at most every 60 s: a shorter timeout fills the archive "
         "with nearly empty 16 MB segments",
         (
-            (
-                "point-in-time",
-                (
-                    'pg_ctl stop -D "$PGDATA" -m fast',
-                    'rm -rf "$PGDATA" && mkdir -m 700 "$PGDATA" && tar -xf "$BACKUP_DIR/base.tar" -C "$PGDATA"',
-                    'echo "restore_command = \'cp $WAL_ARCHIVE/%f %p\'" >> "$PGDATA/postgresql.auto.conf"',
-                    'echo "recovery_target_time = \'$TARGET_TIME\'" >> "$PGDATA/postgresql.auto.conf"',
-                    'touch "$PGDATA/recovery.signal" && pg_ctl start -D "$PGDATA"',
-                ),
-            ),
+            ("point-in-time", PG_POINT_IN_TIME),
             ("dump", tuple(PG_RESTORE)),
         ),
         (PG_DUMP,),
+        PG_ARCHIVING,
+        PG_BASE_BACKUP,
     ),
     "mysql": Method(
         "mysql",
@@ -282,6 +303,26 @@ def render_backup_doc(plan: Plan, stores: list[StoreBackup], restore: Sequence[s
             f"Backups older than {store.retention_days} days are deleted (the point-in-time window). "
             "Each block runs as it stands once its `$VARIABLES` are set.",
         ]
+        if store.method.setup:
+            lines += [
+                "",
+                "Turn the method on (once per server; `$ADMIN_URL` connects as a superuser, `$PGDATA` is the data "
+                "directory, `$WAL_ARCHIVE` a directory off the host's disks in production):",
+                "",
+                f"```sh setup-{store.engine}-archiving",
+                *store.method.setup,
+                "```",
+            ]
+        if store.method.base_backup:
+            lines += [
+                "",
+                "Base backup (on the schedule above; the point-in-time restore starts from the latest one before "
+                "`$TARGET_TIME`; `$ADMIN_URL` needs the REPLICATION privilege):",
+                "",
+                f"```sh backup-{store.engine}-base",
+                *store.method.base_backup,
+                "```",
+            ]
         if store.method.backup:
             lines += ["", "Backup on demand:", "", f"```sh backup-{store.engine}", *store.method.backup, "```"]
         for kind, steps in store.method.restores:

@@ -20,15 +20,10 @@ from collections.abc import Sequence
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import RequirementsModel, Sensitivity
-from polyplan.security.design import APPLICATION, OWNER, READONLY, builtin_roles, role_access
+from polyplan.security.design import APPLICATION, OWNER, READONLY, builtin_roles, role_access, role_name
 from polyplan.stores.wide_column.cql import comment, quote
 
 ROLES_FILE = "cassandra/roles.cql"
-
-
-def role_name(model: RequirementsModel, role: str, prefix: str | None = None) -> str:
-    """A role's Cassandra name: the model's name first, as on the relational servers."""
-    return f"{model.name if prefix is None else prefix}_{role}".lower()
 
 
 def cassandra_roles(

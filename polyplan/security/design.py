@@ -4,7 +4,8 @@ What each store can enforce decides what is generated and what is reported:
 
 * roles and grants: PostgreSQL and MariaDB/MySQL (`CREATE ROLE`, `GRANT`, column-level where a
   role may only read an entity that holds PII), Cassandra (`cassandra_roles.py`: keyspace and
-  table permissions, no column level: PP455); no other store yet;
+  table permissions, no column level: PP455), MongoDB (`mongodb_roles.py`: collection
+  privileges, no field level: PP456, embedded entities: PP457); no other store yet;
 * `tenancy.isolation: row`: PostgreSQL row-level security, MariaDB/MySQL views with a tenant
   check; Redis by tenant-prefixed keys and an ACL user per tenant (`redis_acl.py`);
 * `tenancy.isolation: schema`/`database`: a schema (PostgreSQL) or database (MariaDB/MySQL) and a
@@ -45,10 +46,17 @@ from polyplan.security.tenant_spaces import SPACE_ENGINES
 # Roles every deployment gets; a model role may not take one of these names.
 OWNER, APPLICATION, READONLY = "owner", "application", "readonly"
 BUILTIN_ROLES = (OWNER, APPLICATION, READONLY)
-ROLE_ENGINES = frozenset({"postgresql", "mysql", "cassandra"})  # engines whose roles and grants are generated
+ROLE_ENGINES = frozenset(
+    {"postgresql", "mysql", "cassandra", "mongodb"}
+)  # engines whose roles and grants are generated
 ISOLATION_ENGINES = {"postgresql": "row-level security", "mysql": "tenant views (SQL SECURITY DEFINER)"}
 # Stores isolated by key space rather than rows: the tenant leads every key, one ACL user per tenant.
 KEYSPACE_ISOLATION = {"redis": "keys prefixed `<namespace>:t:<tenant>:`, an ACL user per tenant (`redis/acl.json`)"}
+# Search engines: a tenant role whose document-level security query filters on the tenant key.
+DLS_ISOLATION = {
+    "opensearch": "a tenant role with a document-level security query on the tenant key (`opensearch/roles.json`)",
+    "elasticsearch": "a tenant role with a templated role query on the tenant key (`elasticsearch/roles.json`)",
+}
 AUDIT_ENGINES = {"postgresql": "audit table + trigger", "mysql": "audit table + triggers"}
 # Where audit is possible in principle (polyplan does not generate it yet) and how it would be done.
 AUDIT_LATER = {
@@ -141,6 +149,11 @@ def role_access(model: RequirementsModel, role: Role) -> tuple[EntityAccess, ...
         if grants:
             found.append(EntityAccess(name, Grant.READ in grants, Grant.WRITE in grants, Grant.ADMIN in grants))
     return tuple(found)
+
+
+def role_name(model: RequirementsModel, role: str, prefix: str | None = None) -> str:
+    """A role's name in Cassandra and MongoDB: the model's name first, as on the relational servers."""
+    return f"{model.name if prefix is None else prefix}_{role}".lower()
 
 
 def builtin_roles(model: RequirementsModel) -> tuple[RoleDesign, ...]:
@@ -283,6 +296,8 @@ class _Designer:
             for projection in self.plan.entities[name].projections:
                 if projection.engine in KEYSPACE_ISOLATION and tenant_key(self.model, name) is not None:
                     continue
+                if projection.engine in DLS_ISOLATION and tenant_key(self.model, name) is not None:
+                    continue  # a tenant role with a document-level query (roles.json), or PP458 when it cannot
                 self.warn(
                     "PP408",
                     f"the {projection.engine} projection of {name} is not isolated per tenant: "

@@ -26,6 +26,8 @@ from polyplan.security.design import (
 from polyplan.security.redis_acl import acl_rules, acl_user, tenant_key
 from polyplan.security.tenant_spaces import SPACE_ENGINES
 
+# Stores whose roles cannot withhold a column or field, and the code that says so.
+_NO_COLUMN_GRANTS = {"cassandra": "PP455", "mongodb": "PP456"}
 # Deployment settings polyplan does not apply (they live outside the schema): the check-list per engine.
 TRANSPORT = {
     "postgresql": ("`ssl = on`; clients `sslmode=verify-full`", "volume or file-system encryption"),
@@ -74,8 +76,8 @@ def _roles(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]) ->
             access = _access(role, entity)
             if role.name == "owner":
                 cells.append("owns" if engine in ROLE_ENGINES else "—")
-            elif access and engine == "cassandra" and access.read and not access.sees_pii and entity in pii:
-                cells.append(_grant_text(access, False) + " (PII included: PP455)")
+            elif access and engine in _NO_COLUMN_GRANTS and access.read and not access.sees_pii and entity in pii:
+                cells.append(_grant_text(access, False) + f" (PII included: {_NO_COLUMN_GRANTS[engine]})")
             else:
                 cells.append(_grant_text(access, entity in pii) if access else "—")
         enforced = "" if engine in ROLE_ENGINES else " (not enforced)"
@@ -88,6 +90,15 @@ def _roles(design: SecurityDesign, plan: Plan, relational: Mapping[str, Any]) ->
             "SELECT) and on the tables of each granted entity. Cassandra enforces them only with "
             "`authenticator: PasswordAuthenticator` and `authorizer: CassandraAuthorizer`, and has no "
             "column-level permissions: a role that reads an entity there sees its PII (PP455).",
+        ]
+    if any(design.engines[e] == "mongodb" for e in plan.model.entities):
+        lines += [
+            "",
+            "MongoDB: `mongodb/roles.py` creates the same roles (`<model>_<role>`) as privileges per collection "
+            "(owner: collection and index actions on the database; application: find, insert, update, remove; "
+            "read-only: find) and logins holding them (`--user ROLE=LOGIN`). MongoDB enforces them only with "
+            "authorization enabled, has no field-level permissions (a role that reads an entity there sees its "
+            "PII: PP456), and grants whole collections (an embedded entity's grant covers its root: PP457).",
         ]
     return lines
 
@@ -355,8 +366,8 @@ def _erasure(plan: Plan, erasure: Mapping[str, Any] | None, diagnostics: Sequenc
     for path in erasure.get("store_files", []):
         lines += [
             "",
-            f"Then `{path}` erases the subject's entries in {path.split('/')[0]} (its own record, and direct "
-            "children's that reference it; `--help` says how to run it, `--dry-run` counts them); a cache fills "
+            f"Then `{path}` erases the subject's entries in {path.split('/')[0]} (its own record, and its rows "
+            "there at any depth; `--help` says how to run it, `--dry-run` counts them); a cache fills "
             "again, and a search sync re-projects, from the erased rows.",
         ]
     left = [d for d in diagnostics if d.code == "PP450"]
@@ -434,7 +445,9 @@ def security_files(
     design = design_security(plan)
     found = list(design.diagnostics)
     listed = [
-        d for d in [*diagnostics, *found] if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450", "PP454", "PP455")
+        d
+        for d in [*diagnostics, *found]
+        if d.code in ("PP408", "PP409", "PP445", "PP446", "PP450", "PP454", "PP455", "PP456", "PP457", "PP458")
     ]
     text = render_security_doc(plan, design, relational, listed, encryption, erasure)
     return {"docs/security-plan.md": text}, found

@@ -10,6 +10,7 @@ there; an anonymized row stays the subject's, and so do its children.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from polyplan.model.derived import reference_of
@@ -45,10 +46,15 @@ def erasure_action(plan: Plan, relationship: Relationship) -> str:
     return DELETE
 
 
-def store_steps(plan: Plan, engine: str) -> list[StoreStep]:
+def store_steps(plan: Plan, engine: str, holds: Callable[[str], bool] | None = None) -> list[StoreStep]:
     """Relationships from the subject into `engine`, then on within `engine`, parents first (each
-    entity once: the first path found reaches it; a cycle ends where it returns)."""
+    entity once: the first path found reaches it; a cycle ends where it returns).
+
+    `holds` says which entities the store has copies of (default: those it is the system of record
+    for); a cache or search engine passes its projections."""
     model = plan.model
+    if holds is None:
+        holds = lambda entity: plan.entities[entity].engine == engine  # noqa: E731
     subject = model.security.data_subject
     found: list[StoreStep] = []
     frontier: list[str | None] = [None]
@@ -62,7 +68,7 @@ def store_steps(plan: Plan, engine: str) -> list[StoreStep]:
             if (
                 relationship.from_ != source
                 or decision is None
-                or decision.engine != engine
+                or not holds(relationship.to)
                 or reference is None
                 or len(reference.columns) != 1
                 or relationship.to in seen

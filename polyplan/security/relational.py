@@ -38,7 +38,7 @@ from polyplan.security.design import (
     role_access,
     tenant_scoped,
 )
-from polyplan.security.encryption import encrypted_columns
+from polyplan.security.encryption import encrypted_columns, encryption_layout
 from polyplan.security.erasure_audit import guard_update_body
 from polyplan.security.tenant_spaces import PROVISION_ROUTINE, TenantSpaces, tenant_spaces
 from polyplan.stores.relational.design import UniqueNames, fit
@@ -306,11 +306,17 @@ class _Renderer:
         record = self.q(fit(f"{self.audit_table}_record"))
         guard = self.q(fit(f"{self.audit_table}_append_only"))
         columns = ", ".join(self.q(c.name) for c in table.columns if c.name not in ("id", "at"))
+        # With a schema per tenant, a tenant's copy is recorded as `<schema>.<table>`: which tenant it was.
+        table_name = (
+            "CASE WHEN TG_TABLE_SCHEMA = 'public' THEN TG_TABLE_NAME ELSE TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME END"
+            if self.spaced
+            else "TG_TABLE_NAME"
+        )
         self.add(f"ALTER TABLE {audit} OWNER TO {owner}")
         self.add(
             f"CREATE FUNCTION {record}() RETURNS trigger\nLANGUAGE plpgsql\nAS $audit$\nBEGIN\n"
             f"    INSERT INTO {audit} ({columns})\n"
-            "    VALUES (TG_TABLE_NAME, TG_OP, current_user, pg_current_xact_id()::text::bigint,\n"
+            f"    VALUES ({table_name}, TG_OP, current_user, pg_current_xact_id()::text::bigint,\n"
             "            CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) END,\n"
             "            CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) END);\n"
             "    RETURN NULL;\nEND\n$audit$"
@@ -328,11 +334,7 @@ class _Renderer:
             f"FOR EACH STATEMENT EXECUTE FUNCTION {guard}()"
         )
         for spec in self._audited():
-            trigger = self.q(fit(f"{spec.name}_audit"))
-            self.add(
-                f"CREATE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE ON {self.q(spec.name)}\n"
-                f"FOR EACH ROW EXECUTE FUNCTION {record}()"
-            )
+            self.add(self.audit_trigger_postgresql(spec))
         writers = self.audit_writers()
         if writers:
             # The trigger runs as the caller: it may append, never read, change or remove.
@@ -340,6 +342,30 @@ class _Renderer:
         readers = self.audit_readers()
         if readers:
             self.add(f"GRANT SELECT ON {audit} TO {self.role_names(readers)}")
+
+    def audit_trigger_postgresql(self, spec: TableSpec) -> str:
+        """The row trigger that records `spec`'s changes (unqualified: a tenant's copy gets the same
+        statement with its schema first on the search path)."""
+        assert self.audit_table is not None
+        record = self.q(fit(f"{self.audit_table}_record"))
+        trigger = self.q(fit(f"{spec.name}_audit"))
+        return (
+            f"CREATE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE ON {self.q(spec.name)}\n"
+            f"FOR EACH ROW EXECUTE FUNCTION {record}()"
+        )
+
+    def inside_spaces(self) -> list[str]:
+        """PostgreSQL: what each tenant's copies of the tables get besides their DDL, as the shared
+        tables get it: the audit triggers of audited tables, and encryption.sql's expand and contract
+        columns (a new tenant's tables are empty: nothing to backfill; pgcrypto is database-wide)."""
+        if self.engine != "postgresql":
+            return []
+        scoped = [t for t in self.tables if t.name in self.spaced]
+        found = [self.audit_trigger_postgresql(t) for t in self._audited() if t.name in self.spaced]
+        if encrypted_columns(self.model, scoped, self.engine)[0]:
+            phases = encryption_layout(self.model, scoped, self.engine).phases
+            found += [s for s in (*phases["expand"], *phases["contract"]) if not s.startswith("CREATE EXTENSION")]
+        return found
 
     def audit_mysql(self) -> None:
         assert self.audit_table is not None
@@ -436,6 +462,7 @@ class _Renderer:
             {"owner": self.names[OWNER], "application": self.names[APPLICATION]},
             self.literal,
             self.q,
+            self.inside_spaces(),
         )
         self.spaces = spaces
         self.statements.extend(spaces.statements)
@@ -447,11 +474,18 @@ class _Renderer:
             f"alone may use it; the application acts for a tenant as that role. The shared {kind}'s copies "
             "of these tables are granted to no one."
         )
+        # PostgreSQL's routine gives each tenant's copies their audit triggers and encrypted columns
+        # (inside_spaces); MariaDB cannot create a trigger from a procedure (no CREATE TRIGGER in a
+        # prepared statement), and its encryption.sql is left to apply per database alike.
+        per_tenant = self.engine == "postgresql"
         behind = [
             what
             for what, applies in (
-                ("audit triggers", bool(set(self.model.security.audit) & {t.entity for t in self._scoped_tables()})),
-                ("encryption.sql", bool(encrypted_columns(self.model, self.tables, self.engine)[0])),
+                (
+                    "audit triggers",
+                    not per_tenant and bool(set(self.model.security.audit) & {t.entity for t in self._scoped_tables()}),
+                ),
+                ("encryption.sql", not per_tenant and bool(encrypted_columns(self.model, self.tables, self.engine)[0])),
                 ("retention partitions", bool(spaces.partitioned)),
             )
             if applies

@@ -87,15 +87,18 @@ def tenant_spaces(
     roles: dict[str, str],
     literal: Callable[[str], str],
     quote: Callable[[str], str],
+    inside: Sequence[str] = (),
 ) -> TenantSpaces:
     """The provisioning routine of `engine` for the tenant-scoped tables `scoped`.
 
     `roles` maps the logical owner/application roles to their SQL names; `literal` and `quote`
-    are the dialect's; each tenant's role is `member_prefix` + its reduced id.
+    are the dialect's; each tenant's role is `member_prefix` + its reduced id. `inside`
+    (PostgreSQL): statements naming the tables unqualified (audit triggers, encrypted columns), run
+    on the tenant's copies with its schema first on the search path.
     """
     statements, created, partitioned = space_ddl(tables, engine, scoped)
     if engine == "postgresql":
-        body = _postgresql(statements, created, member_prefix, roles, literal, quote)
+        body = _postgresql(statements, created, member_prefix, roles, literal, quote, inside)
     else:
         body = _mysql(statements, member_prefix, roles, literal, quote)
     return TenantSpaces(engine, tuple(created), member_prefix, tuple(body), tuple(partitioned))
@@ -108,9 +111,23 @@ def _postgresql(
     roles: dict[str, str],
     literal: Callable[[str], str],
     quote: Callable[[str], str],
+    inside: Sequence[str] = (),
 ) -> list[str]:
     routine = quote(PROVISION_ROUTINE)
     ddl = ",\n        ".join(literal(s) for s in statements)
+    within = ""
+    if inside:
+        listed = ",\n        ".join(literal(s) for s in inside)
+        within = f"""
+    -- Audit triggers and encrypted columns, as the shared tables have them: the same statements,
+    -- with the tenant's schema first on the search path (shared functions still found in public).
+    PERFORM set_config('search_path', quote_ident(space) || ', public', true);
+    FOREACH statement IN ARRAY ARRAY[
+        {listed}
+    ] LOOP
+        EXECUTE statement;
+    END LOOP;
+    PERFORM set_config('search_path', saved_path, true);"""
     names = ", ".join(literal(t) for t in scoped)
     text = f"""CREATE FUNCTION {routine}(tenant text) RETURNS text
 LANGUAGE plpgsql
@@ -120,7 +137,7 @@ DECLARE
     space text;
     member text;
     statement text;
-    tbl text;
+    tbl text;{"" if not inside else chr(10) + "    saved_path text := current_setting('search_path');"}
 BEGIN
     IF id !~ '^[a-z0-9][a-z0-9_]{{0,{MAX_ID - 1}}}$' THEN
         RAISE EXCEPTION 'tenant id % gives no schema name', tenant USING ERRCODE = 'invalid_parameter_value';
@@ -137,7 +154,7 @@ BEGIN
     END LOOP;
     FOREACH tbl IN ARRAY ARRAY[{names}]::text[] LOOP
         EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', space, tbl, {literal(roles["owner"])});
-    END LOOP;
+    END LOOP;{within}
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', space, member);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', space, member);
     EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', space, member);

@@ -7,6 +7,8 @@ from typing import Any
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
+from polyplan.security.design import applies
+from polyplan.security.mongodb_roles import ROLES_FILE, mongodb_roles, render_roles_script
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.document import render, testgen
 from polyplan.stores.document.design import design
@@ -60,6 +62,11 @@ class Target(StoreTarget):
             files[f"{ROOT}/queries.json"] = render.render_queries(document, writes, bulk)
             files[f"{ROOT}/setup.py"] = render.render_setup(document)
             files[f"{ROOT}/design.md"] = render.render_design_md(document)
+            if applies(plan.model):
+                # The security design's roles, as MongoDB privileges (security/mongodb_roles.py).
+                roles, found = mongodb_roles(plan.model, document)
+                files[ROLES_FILE] = render_roles_script(plan.model, roles)
+                diagnostics += found
         tests: dict[str, str] = {}
         if document.collections:
             try:

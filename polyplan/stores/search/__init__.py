@@ -4,7 +4,8 @@ The model's `engines.search` picks the engine; its dialect (`engines.py`) says w
 Artifacts under `elasticsearch/` or `opensearch/`: `<index>.template.json` (strict mappings,
 analyzers, shards, refresh), the lifecycle policy (`<index>.ilm.json` for Elasticsearch ILM,
 `<index>.ism.json` for OpenSearch ISM: rollover and retention), `queries.json` (a stored search
-template per pattern), `setup.py` (applies it all, idempotent) and `sync.md` (the outbox contract).
+template per pattern), `setup.py` (applies it all, idempotent), `sync.md` (the outbox contract) and,
+when the model states security, `roles.json` (the engine's role bodies).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from polyplan.model.schema import Family
 from polyplan.plan.assign import loaded_locate
 from polyplan.plan.ir import Plan
 from polyplan.plan.predicates import keyed_store_warnings
+from polyplan.security.design import applies
+from polyplan.security.search_roles import ROLES_FILE, search_roles
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.search.design import design_search
 from polyplan.stores.search.engines import ENGINES
-from polyplan.stores.search.render import render_files, summary
+from polyplan.stores.search.render import dump, render_files, summary
 from polyplan.stores.search.testgen import render_tests
 
 
@@ -31,10 +34,17 @@ class Target(StoreTarget):
         """Index templates, lifecycle policies, search templates, setup script, sync contract and tests."""
         design = design_search(plan)
         descriptions = {p.name: p.description for p in plan.model.access_patterns}
+        files = render_files(design, descriptions)
+        diagnostics = list(design.diagnostics)
+        if design.indexes and applies(plan.model):
+            # The security design's roles, as the engine's role bodies (security/search_roles.py).
+            roles, found = search_roles(plan.model, design)
+            files[f"{design.engine.folder}/{ROLES_FILE}"] = dump(roles)
+            diagnostics += found
         return Artifacts(
-            files=render_files(design, descriptions),
+            files=files,
             tests=render_tests(plan, design),
-            diagnostics=tuple(loaded_locate(plan.loaded, d) for d in (*design.diagnostics, *_predicates(plan))),
+            diagnostics=tuple(loaded_locate(plan.loaded, d) for d in (*diagnostics, *_predicates(plan))),
             summary=summary(design),
             design=design,
         )
