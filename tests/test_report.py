@@ -343,17 +343,64 @@ def assert_edges_avoid_boxes(svg: str) -> tuple[int, int]:
     return len(boxes), len(edges)
 
 
+def erd_labels(svg: str) -> tuple[list[Rect], list[Rect]]:
+    """An ER diagram's box frames and the rectangle each label outside the boxes covers: its text
+    (`text_width` of the 12 px monospace font, from the baseline up 10 px and down 3 px; the
+    browser test measures the drawn glyphs instead) and 1 px of halo each side."""
+    import xml.etree.ElementTree as ElementTree
+
+    from polyplan.emit.erd_layout import text_width
+
+    root = ElementTree.fromstring(svg)
+    inside = {id(text) for box in root.iter(f"{_SVG}a") for text in box.iter(f"{_SVG}text")}
+    labels: list[Rect] = []
+    for text in root.iter(f"{_SVG}text"):
+        if id(text) in inside:
+            continue
+        width = text_width(text.text or "")
+        left = float(text.get("x", "")) - (width / 2 if text.get("text-anchor") == "middle" else 0.0)
+        labels.append((left - 1, float(text.get("y", "")) - 10, width + 2, 13))
+    return erd_geometry(svg)[0], labels
+
+
+def overlap(a: Rect, b: Rect) -> bool:
+    """Whether two rectangles share more than an outline."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def assert_labels_clear(svg: str) -> int:
+    """No label (relationship name or cardinality) covers a box or another label, and every label
+    is inside the drawing. Returns the number of labels."""
+    import xml.etree.ElementTree as ElementTree
+
+    boxes, labels = erd_labels(svg)
+    root = ElementTree.fromstring(svg)
+    width, height = float(root.get("width", "")), float(root.get("height", ""))
+    for index, label in enumerate(labels):
+        assert label[0] >= 0 and label[0] + label[2] <= width and 0 <= label[1] <= label[1] + label[3] <= height, (
+            f"label {label} is outside the {width} x {height} drawing"
+        )
+        assert not any(overlap(label, box) for box in boxes), f"label {label} covers a box"
+        clash = [other for other in labels[index + 1 :] if overlap(label, other)]
+        assert not clash, f"label {label} covers label(s) {clash}"
+    return len(labels)
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
 def test_erd_edges_pass_no_other_box(scenario: Path) -> None:
-    """Every ER diagram of the report (whole plan and per store) routes its edges around boxes."""
+    """Every ER diagram of the report (whole plan and per store) routes its edges around boxes,
+    and places its labels where they cover no box and no other label."""
     report = rendered(scenario)[REPORT]
     diagrams = re.findall(r'<svg [^>]*class="erd".*?</svg>', report, re.DOTALL)
     model = planned(scenario).model
     assert diagrams, "no ER diagram in the report"
-    # The whole plan: one box per entity and one edge per relationship.
+    # The whole plan: one box per entity and one edge per relationship, with a name and two
+    # cardinalities each.
     assert assert_edges_avoid_boxes(diagrams[0]) == (len(model.entities), len(model.relationships))
+    assert assert_labels_clear(diagrams[0]) == 3 * len(model.relationships)
     for svg in diagrams[1:]:
         assert_edges_avoid_boxes(svg)
+        assert_labels_clear(svg)
 
 
 def test_erd_edges_pass_no_other_box_on_a_dense_grid() -> None:
@@ -379,6 +426,7 @@ def test_erd_edges_pass_no_other_box_on_a_dense_grid() -> None:
     )
     svg = erd_svg(Graph("dense", boxes, links), {box.name: box.name for box in boxes}, "svg-dense")
     assert assert_edges_avoid_boxes(svg) == (25, len(links)) and len(pairs) > 40
+    assert assert_labels_clear(svg) == 3 * len(links)
 
 
 def test_erd_edges_pass_no_other_box_on_a_large_random_graph() -> None:
@@ -415,3 +463,39 @@ def test_erd_edges_pass_no_other_box_on_a_large_random_graph() -> None:
     )
     svg = erd_svg(Graph("random", boxes, links), {box.name: box.name for box in boxes}, "svg-random")
     assert assert_edges_avoid_boxes(svg) == (150, 250)
+    assert assert_labels_clear(svg) == 750
+
+
+def crowded_graph() -> object:
+    """A hub joined to 11 boxes twice (both directions, optional ends, long names and link
+    attributes), three self-references on one box and one on a narrow box, and wide (East Asian)
+    names: the gaps and box sides where labels used to pile up."""
+    from polyplan.emit.diagram import Box, Column, Graph, Link
+
+    names = ["Hub", "注文明細", "X", *(f"Entity{i}" for i in range(9))]
+    boxes = tuple(
+        Box(name, "document:mongodb", (), tuple(Column(f"c{j}", "string", (), None) for j in range(i % 3)))
+        for i, name in enumerate(names)
+    )
+    attribute = Column("a_rather_long_attribute_name", "timestamp", (), None)
+    links: list[Link] = []
+    for name in names[1:]:
+        links.append(Link(f"hub_to_{name}_long", "one_to_one", "Hub", name, ("0..1", "0..1"), False, True, (), ()))
+        links.append(Link(f"{name}_back", "many_to_many", name, "Hub", ("*", "*"), False, False, (), (attribute,)))
+    links += [
+        Link(f"self{k}", "one_to_many", "Entity4", "Entity4", ("0..1", "*"), False, False, (), ()) for k in range(3)
+    ]
+    links.append(Link("parent_of_x", "one_to_many", "X", "X", ("0..1", "*"), False, False, (), ()))
+    return Graph("crowded", boxes, tuple(links))
+
+
+def test_erd_labels_clear_on_a_crowded_graph() -> None:
+    """The crowded graph keeps its edges off other boxes and every label clear."""
+    from polyplan.emit.diagram import Graph
+    from polyplan.emit.svg import erd_svg
+
+    graph = crowded_graph()
+    assert isinstance(graph, Graph)
+    svg = erd_svg(graph, {box.name: box.name for box in graph.boxes}, "svg-crowded")
+    assert assert_edges_avoid_boxes(svg) == (12, len(graph.links))
+    assert assert_labels_clear(svg) == 3 * len(graph.links)
