@@ -21,7 +21,6 @@ from polyplan.emit.plan_md import render_plan_md
 from polyplan.emit.report import REPORT, render_report
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
-from polyplan.model.schema import Family
 from polyplan.perf import paused_gc
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
@@ -29,6 +28,7 @@ from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
 from polyplan.security.erasure_stores import store_erasure_files
 from polyplan.stores import target_for
+from polyplan.stores.designs import Designs, StoreDesign
 
 # `polyplan -v` shows INFO (what each stage did), `-vv` DEBUG; a library user configures it as usual.
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files: dict[str, str] = {}
     diagnostics = list(plan.diagnostics)
     stores: dict[str, Any] = {}
-    designs: dict[Family, Any] = {}
+    handed: list[StoreDesign] = []
     for family in plan.families_used():
         started = time.perf_counter()
         artifacts = target_for(family).emit(plan)
@@ -93,7 +93,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         if artifacts.summary:
             stores[family.value] = artifacts.summary
         if artifacts.design is not None:
-            designs[family] = artifacts.design
+            handed.append(artifacts.design)
     relational = stores.get("relational", {})
     erasure = relational.get("erasure")
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
@@ -121,12 +121,12 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files["plan.json"] = render_plan_json(plan, stores, diagnostics)
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
-    relational_design = designs.get(Family.RELATIONAL)
-    tables = relational_design.tables if relational_design is not None else ()
+    designs = Designs.of(handed)
+    tables = designs.relational.tables if designs.relational is not None else ()
     files["capacity.md"] = render_capacity_md(plan, stores, diagnostics, tables)
     files.update(diagram_files(plan))
     # Last: the report shows every other artifact (and lists them).
-    files[REPORT] = render_report(plan, files, diagnostics, designs.get(Family.RELATIONAL))
+    files[REPORT] = render_report(plan, files, diagnostics, designs)
     return files, diagnostics
 
 

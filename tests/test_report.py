@@ -22,8 +22,9 @@ import pytest
 from polyplan.emit.diagram import build_graph, render_dbml, render_dot
 from polyplan.emit.report_schema import store_schemas
 from polyplan.pipeline import plan_text
-from polyplan.stores.relational import Target
-from polyplan.stores.relational.designed import RelationalDesign
+from polyplan.plan.ir import Plan
+from polyplan.stores import target_for
+from polyplan.stores.designs import Designs
 from polyplan.testkit import required_engines
 from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
 
@@ -79,11 +80,16 @@ def parse(text: str) -> Page:
     return page
 
 
-def relational_design(scenario: Path) -> RelationalDesign:
-    """The relational target's design of a bundled scenario, as the pipeline hands it to the report."""
-    design = Target().emit(planned(scenario)).design
-    assert isinstance(design, RelationalDesign)
-    return design
+def designs_of_plan(plan: Plan) -> Designs:
+    """Every store target's design of `plan`, as the pipeline hands them to the report."""
+    return Designs.of(
+        design for family in plan.families_used() if (design := target_for(family).emit(plan).design) is not None
+    )
+
+
+def designs_of(scenario: Path) -> Designs:
+    """`designs_of_plan` of a bundled scenario."""
+    return designs_of_plan(planned(scenario))
 
 
 def expected_indexes(files: dict[str, str]) -> set[str]:
@@ -125,7 +131,7 @@ def test_report_holds_every_entity_index_store_and_diagram(scenario: Path) -> No
     assert sum(1 for i in page.ids if i.startswith("svg-erd-")) == 1 + (len(stores) if len(stores) > 1 else 0)
     assert "svg-capacity" in page.ids and "search" in page.ids
     text = "".join(page.text)
-    for schema in store_schemas(files, relational_design(scenario), plan.model.engines.relational or "postgresql"):
+    for schema in store_schemas(designs_of(scenario), plan.model.engines.relational or "postgresql"):
         assert schema.store in text
         for obj in schema.objects:
             assert obj.name in page.data_attributes["data-object"]
@@ -264,7 +270,7 @@ def test_a_large_markdown_artifact_is_named_not_inlined() -> None:
     scenario = ROOT / "scenarios" / "shop.yaml"
     files = dict(rendered(scenario))
     files["docs/index-plan.md"] = "# Index plan\n\n" + "- marker-of-a-large-plan\n" * (MARKDOWN_INLINE_MAX // 20)
-    text = "".join(parse(render_report(planned(scenario), files, [], relational_design(scenario))).text)
+    text = "".join(parse(render_report(planned(scenario), files, [], designs_of(scenario))).text)
     assert "docs/index-plan.md (" in text and "is too large to show here" in text
     assert "marker-of-a-large-plan" not in text and "Security plan" in text  # the small ones are still shown
 
@@ -499,3 +505,27 @@ def test_erd_labels_clear_on_a_crowded_graph() -> None:
     svg = erd_svg(graph, {box.name: box.name for box in graph.boxes}, "svg-crowded")
     assert assert_edges_avoid_boxes(svg) == (12, len(graph.links))
     assert assert_labels_clear(svg) == 3 * len(graph.links)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_every_store_family_hands_its_design_to_the_report(scenario: Path) -> None:
+    """Each family the plan uses hands on its typed design object, and each store's schema in the
+    report is read from it (store_schemas takes no rendered file)."""
+    plan = planned(scenario)
+    designs = designs_of(scenario)
+    for family in plan.families_used():
+        assert getattr(designs, family.value) is not None, f"{family.value} handed no design"
+    shown = {schema.store.split(":")[0] for schema in store_schemas(designs, plan.model.engines.relational or "x")}
+    assert shown == {family.value for family in plan.families_used()}
+
+
+def test_report_shows_a_document_decimal_bound_as_a_number() -> None:
+    """A MongoDB validator's Decimal128 bound reads as digits, not as Extended JSON."""
+    text = (ROOT / "scenarios" / "saas.yaml").read_text(encoding="utf-8")
+    line = "      record_type: {type: string, max_length: 64, distinct: 40}\n"
+    assert line in text
+    text = text.replace(line, line + "      amount: {type: decimal, precision: 12, scale: 2, min: 0.01, max: 5000}\n")
+    plan = plan_text(text, "saas.yaml")
+    records = next(s for s in store_schemas(designs_of_plan(plan), "postgresql") if s.store == "document:mongodb")
+    amount = next(f for o in records.objects for f in o.fields if f.name == "amount")
+    assert amount.constraints == "required; minimum 0.01; maximum 5000"

@@ -60,7 +60,7 @@ class Target(StoreTarget):
                 diagnostics.append(
                     Diagnostic("PP402", f"no Redis test data could be generated: {exc}", "", Severity.WARNING)
                 )
-        return Artifacts(files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(cache))
+        return Artifacts(files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(cache), design=cache)
 
 
 def _tenant_acl(plan: Plan, cache: CacheDesign, files: dict[str, str]) -> None:

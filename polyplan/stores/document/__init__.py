@@ -66,4 +66,6 @@ class Target(StoreTarget):
                 diagnostics.append(
                     Diagnostic("PP402", f"no MongoDB test data could be generated: {exc}", "", Severity.WARNING)
                 )
-        return Artifacts(files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(document))
+        return Artifacts(
+            files=files, tests=tests, diagnostics=tuple(diagnostics), summary=summary(document), design=document
+        )

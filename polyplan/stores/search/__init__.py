@@ -34,6 +34,7 @@ class Target(StoreTarget):
             tests=render_tests(plan, design),
             diagnostics=tuple(loaded_locate(plan.loaded, d) for d in design.diagnostics),
             summary=summary(design),
+            design=design,
         )
 
 

@@ -45,6 +45,7 @@ class Target(StoreTarget):
             tests=render_tests(plan, design),
             diagnostics=tuple(loaded_locate(plan.loaded, d) for d in diagnostics),
             summary=summary(design),
+            design=design,
         )
 
 
