@@ -1,5 +1,5 @@
 """CLI conventions (issue 13): --version, -v/-q through logging, shell completion, --json on
-explain / plan / validate, validate --junit-xml, one line for a missing or wrong server URL, and
+explain / plan / validate / lint / status, validate --junit-xml, one line for a missing or wrong server URL, and
 `explain` finding an entity whatever its letter case."""
 
 from __future__ import annotations
@@ -216,3 +216,26 @@ def test_validate_events_name_each_failure(tiny: Path, tmp_path: Path) -> None:
     failed = [v for v in verdicts if v["outcome"] == "failed"]
     assert failed and all(str(v["nodeid"]).startswith("test_sqlite") for v in failed), verdicts
     assert all(v["message"] for v in failed), failed
+
+
+def test_lint_json_lists_every_finding(tmp_path: Path) -> None:
+    script = tmp_path / "change.sql"
+    script.write_text("ALTER TABLE t ADD COLUMN c int NOT NULL;\nCREATE INDEX i ON t (c);\n", encoding="utf-8")
+    done = polyplan("lint", str(script), "--json")
+    body = json.loads(done.stdout)
+    assert done.returncode == 1 and done.stderr == ""
+    assert [(f["code"], f["line"]) for f in body["findings"]] == [("PP806", 1), ("PP803", 1), ("PP802", 2)]
+    clean = tmp_path / "clean.sql"
+    clean.write_text("SELECT 1;\n", encoding="utf-8")
+    done = polyplan("lint", str(clean), "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["findings"] == []
+
+
+def test_status_without_a_server_says_so_in_one_line() -> None:
+    pytest.importorskip("alembic", reason="polyplan status needs the migrate extra")
+    pytest.importorskip("psycopg", reason="a postgresql URL needs the postgresql extra")
+    port = free_port()
+    done = polyplan("status", SHOP, "--url", f"postgresql+psycopg://u:p@127.0.0.1:{port}/d", "--json")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and done.stdout == "", done.stderr
+    assert lines[0].startswith("polyplan status: cannot reach the database: ")
