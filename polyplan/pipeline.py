@@ -33,8 +33,10 @@ from polyplan.stores.designs import Designs, StoreDesign
 # `polyplan -v` shows INFO (what each stage did), `-vv` DEBUG; a library user configures it as usual.
 log = logging.getLogger(__name__)
 
-# Generated test files mark themselves with their engine; registering the marks keeps pytest
-# quiet and lets users select engines with -m.
+# Every generated test carries its engine's mark, from its file name (`test_<engine>[_…].py`, the
+# naming every target follows): `pytest -m postgresql` in an output folder selects every
+# PostgreSQL test, not only those whose file sets `pytestmark`. Registering the marks keeps pytest
+# quiet about them.
 GENERATED_CONFTEST = '''"""pytest configuration for the tests polyplan generated (regenerated on every plan)."""
 
 import pytest
@@ -45,6 +47,16 @@ ENGINES = ("postgresql", "mysql", "sqlite", "redis", "mongodb", "elasticsearch",
 def pytest_configure(config: pytest.Config) -> None:
     for engine in ENGINES:
         config.addinivalue_line("markers", f"{engine}: needs a {engine} server (see polyplan.testkit)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test of test_<engine>.py and test_<engine>_*.py with its engine."""
+    for item in items:
+        stem = item.path.stem
+        for engine in ENGINES:
+            if stem == f"test_{engine}" or stem.startswith(f"test_{engine}_"):
+                item.add_marker(getattr(pytest.mark, engine))
 '''
 
 
