@@ -23,7 +23,6 @@ from polyplan.emit.plan_md import render_plan_md
 from polyplan.emit.report import REPORT, render_report
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
-from polyplan.model.schema import Family
 from polyplan.perf import paused_gc
 from polyplan.plan.aggregates import unaggregated_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
@@ -32,12 +31,15 @@ from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
 from polyplan.security.erasure_stores import store_erasure_files
 from polyplan.stores import target_for
+from polyplan.stores.designs import Designs, StoreDesign
 
 # `polyplan -v` shows INFO (what each stage did), `-vv` DEBUG; a library user configures it as usual.
 log = logging.getLogger(__name__)
 
-# Generated test files mark themselves with their engine; registering the marks keeps pytest
-# quiet and lets users select engines with -m.
+# Every generated test carries its engine's mark, from its file name (`test_<engine>[_…].py`, the
+# naming every target follows): `pytest -m postgresql` in an output folder selects every
+# PostgreSQL test, not only those whose file sets `pytestmark`. Registering the marks keeps pytest
+# quiet about them.
 GENERATED_CONFTEST = '''"""pytest configuration for the tests polyplan generated (regenerated on every plan)."""
 
 import pytest
@@ -48,6 +50,16 @@ ENGINES = ("postgresql", "mysql", "sqlite", "redis", "mongodb", "elasticsearch",
 def pytest_configure(config: pytest.Config) -> None:
     for engine in ENGINES:
         config.addinivalue_line("markers", f"{engine}: needs a {engine} server (see polyplan.testkit)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test of test_<engine>.py and test_<engine>_*.py with its engine."""
+    for item in items:
+        stem = item.path.stem
+        for engine in ENGINES:
+            if stem == f"test_{engine}" or stem.startswith(f"test_{engine}_"):
+                item.add_marker(getattr(pytest.mark, engine))
 '''
 
 
@@ -78,7 +90,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files: dict[str, str] = {}
     diagnostics = list(plan.diagnostics)
     stores: dict[str, Any] = {}
-    designs: dict[Family, Any] = {}
+    handed: list[StoreDesign] = []
     for family in plan.families_used():
         started = time.perf_counter()
         artifacts = target_for(family).emit(plan)
@@ -96,7 +108,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         if artifacts.summary:
             stores[family.value] = artifacts.summary
         if artifacts.design is not None:
-            designs[family] = artifacts.design
+            handed.append(artifacts.design)
     relational = stores.get("relational", {})
     erasure = relational.get("erasure")
     diagnostics.extend(unaggregated_warnings(plan))
@@ -113,7 +125,8 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     backup_docs, backup_diagnostics = backup_files(plan)
     files.update(backup_docs)
     diagnostics.extend(backup_diagnostics)
-    capacity = capacity_plan(plan, designs_from(designs))
+    store_designs = Designs.of(handed)
+    capacity = capacity_plan(plan, designs_from(store_designs))
     diagnostics.extend(capacity.diagnostics)
     diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
@@ -127,14 +140,13 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files["plan.json"] = render_plan_json(plan, stores, diagnostics, capacity.as_data())
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
-    relational_design = designs.get(Family.RELATIONAL)
-    tables = relational_design.tables if relational_design is not None else ()
+    tables = store_designs.relational.tables if store_designs.relational is not None else ()
     charts = capacity_charts(capacity)
     files.update(charts)
     files["capacity.md"] = render_capacity_md(plan, capacity, stores, diagnostics, tables, sorted(charts))
     files.update(diagram_files(plan))
     # Last: the report shows every other artifact (and lists them).
-    files[REPORT] = render_report(plan, files, diagnostics, designs.get(Family.RELATIONAL), capacity)
+    files[REPORT] = render_report(plan, files, diagnostics, store_designs, capacity)
     return files, diagnostics
 
 

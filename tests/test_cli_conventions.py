@@ -1,5 +1,5 @@
 """CLI conventions (issue 13): --version, -v/-q through logging, shell completion, --json on
-explain / plan / validate, validate --junit-xml, one line for a missing or wrong server URL, and
+explain / plan / validate / lint / status, validate --junit-xml, one line for a missing or wrong server URL, and
 `explain` finding an entity whatever its letter case."""
 
 from __future__ import annotations
@@ -216,3 +216,68 @@ def test_validate_events_name_each_failure(tiny: Path, tmp_path: Path) -> None:
     failed = [v for v in verdicts if v["outcome"] == "failed"]
     assert failed and all(str(v["nodeid"]).startswith("test_sqlite") for v in failed), verdicts
     assert all(v["message"] for v in failed), failed
+
+
+def test_lint_json_lists_every_finding(tmp_path: Path) -> None:
+    script = tmp_path / "change.sql"
+    script.write_text("ALTER TABLE t ADD COLUMN c int NOT NULL;\nCREATE INDEX i ON t (c);\n", encoding="utf-8")
+    done = polyplan("lint", str(script), "--json")
+    body = json.loads(done.stdout)
+    assert done.returncode == 1 and done.stderr == ""
+    assert [(f["code"], f["line"]) for f in body["findings"]] == [("PP806", 1), ("PP803", 1), ("PP802", 2)]
+    clean = tmp_path / "clean.sql"
+    clean.write_text("SELECT 1;\n", encoding="utf-8")
+    done = polyplan("lint", str(clean), "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["findings"] == []
+
+
+def test_status_without_a_server_says_so_in_one_line() -> None:
+    pytest.importorskip("alembic", reason="polyplan status needs the migrate extra")
+    pytest.importorskip("psycopg", reason="a postgresql URL needs the postgresql extra")
+    port = free_port()
+    done = polyplan("status", SHOP, "--url", f"postgresql+psycopg://u:p@127.0.0.1:{port}/d", "--json")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and done.stdout == "", done.stderr
+    assert lines[0].startswith("polyplan status: cannot reach the database: ")
+
+
+def test_a_bug_exits_3_with_a_plain_message_and_debug_shows_the_traceback() -> None:
+    """Exit code 3 (README): an exception polyplan did not expect is an internal error, not bad
+    input. The planner is made to fail from inside (a bug stand-in) in a fresh interpreter."""
+    script = (
+        "import sys, polyplan.pipeline as p\n"
+        "def broken(*a, **k): raise ZeroDivisionError('stand-in bug')\n"
+        "p.plan_file = broken\n"
+        "from polyplan.cli import main\n"
+        f"sys.argv = ['polyplan', 'explain', {SHOP!r}]\n"
+        "main()\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "POLYPLAN_DEBUG"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=clean, capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith("polyplan: internal error: ZeroDivisionError: stand-in bug")
+    assert "Traceback" not in done.stderr
+    debug = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env={**clean, "POLYPLAN_DEBUG": "1"}, capture_output=True, text=True
+    )
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "stand-in bug" in debug.stderr
+
+
+def test_pytest_m_engine_in_an_output_folder_selects_every_test_of_that_engine(shop: Path) -> None:
+    """Every generated test carries its engine mark: `pytest -m postgresql` in the folder collects
+    exactly the tests of test_postgresql*.py (collection only: nothing connects)."""
+
+    def collected(*args: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", *args],
+            cwd=shop,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return [line for line in done.stdout.splitlines() if "::" in line]
+
+    marked = collected("-m", "postgresql", "tests")
+    files = sorted(str(p.relative_to(shop)) for p in (shop / "tests").glob("test_postgresql*.py"))
+    assert len(files) > 1 and marked == collected(*files)
+    assert len(marked) > 50

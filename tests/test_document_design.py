@@ -375,7 +375,7 @@ def test_setup_script_compiles() -> None:
     setup = Target().emit(doc_plan()).files["mongodb/setup.py"]
     compile(setup, "setup.py", "exec")
     # Without a database name (nor one in the URL) the model's name is the database.
-    assert 'mongodb_database(args[0], args[1] if len(args) == 2 else None, "doctest")' in setup
+    assert 'mongodb_database(args.url, args.dbname, "doctest")' in setup
 
 
 READINGS = """

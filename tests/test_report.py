@@ -22,8 +22,9 @@ import pytest
 from polyplan.emit.diagram import build_graph, render_dbml, render_dot
 from polyplan.emit.report_schema import store_schemas
 from polyplan.pipeline import plan_text
-from polyplan.stores.relational import Target
-from polyplan.stores.relational.designed import RelationalDesign
+from polyplan.plan.ir import Plan
+from polyplan.stores import target_for
+from polyplan.stores.designs import Designs
 from polyplan.testkit import required_engines
 from tests.conftest import ROOT, SCENARIOS, Golden, planned, rendered
 
@@ -79,11 +80,16 @@ def parse(text: str) -> Page:
     return page
 
 
-def relational_design(scenario: Path) -> RelationalDesign:
-    """The relational target's design of a bundled scenario, as the pipeline hands it to the report."""
-    design = Target().emit(planned(scenario)).design
-    assert isinstance(design, RelationalDesign)
-    return design
+def designs_of_plan(plan: Plan) -> Designs:
+    """Every store target's design of `plan`, as the pipeline hands them to the report."""
+    return Designs.of(
+        design for family in plan.families_used() if (design := target_for(family).emit(plan).design) is not None
+    )
+
+
+def designs_of(scenario: Path) -> Designs:
+    """`designs_of_plan` of a bundled scenario."""
+    return designs_of_plan(planned(scenario))
 
 
 def expected_indexes(files: dict[str, str]) -> set[str]:
@@ -125,7 +131,7 @@ def test_report_holds_every_entity_index_store_and_diagram(scenario: Path) -> No
     assert sum(1 for i in page.ids if i.startswith("svg-erd-")) == 1 + (len(stores) if len(stores) > 1 else 0)
     assert "svg-capacity" in page.ids and "search" in page.ids
     text = "".join(page.text)
-    for schema in store_schemas(files, relational_design(scenario), plan.model.engines.relational or "postgresql"):
+    for schema in store_schemas(designs_of(scenario), plan.model.engines.relational or "postgresql"):
         assert schema.store in text
         for obj in schema.objects:
             assert obj.name in page.data_attributes["data-object"]
@@ -264,7 +270,7 @@ def test_a_large_markdown_artifact_is_named_not_inlined() -> None:
     scenario = ROOT / "scenarios" / "shop.yaml"
     files = dict(rendered(scenario))
     files["docs/index-plan.md"] = "# Index plan\n\n" + "- marker-of-a-large-plan\n" * (MARKDOWN_INLINE_MAX // 20)
-    text = "".join(parse(render_report(planned(scenario), files, [], relational_design(scenario))).text)
+    text = "".join(parse(render_report(planned(scenario), files, [], designs_of(scenario))).text)
     assert "docs/index-plan.md (" in text and "is too large to show here" in text
     assert "marker-of-a-large-plan" not in text and "Security plan" in text  # the small ones are still shown
 
@@ -343,17 +349,64 @@ def assert_edges_avoid_boxes(svg: str) -> tuple[int, int]:
     return len(boxes), len(edges)
 
 
+def erd_labels(svg: str) -> tuple[list[Rect], list[Rect]]:
+    """An ER diagram's box frames and the rectangle each label outside the boxes covers: its text
+    (`text_width` of the 12 px monospace font, from the baseline up 10 px and down 3 px; the
+    browser test measures the drawn glyphs instead) and 1 px of halo each side."""
+    import xml.etree.ElementTree as ElementTree
+
+    from polyplan.emit.erd_layout import text_width
+
+    root = ElementTree.fromstring(svg)
+    inside = {id(text) for box in root.iter(f"{_SVG}a") for text in box.iter(f"{_SVG}text")}
+    labels: list[Rect] = []
+    for text in root.iter(f"{_SVG}text"):
+        if id(text) in inside:
+            continue
+        width = text_width(text.text or "")
+        left = float(text.get("x", "")) - (width / 2 if text.get("text-anchor") == "middle" else 0.0)
+        labels.append((left - 1, float(text.get("y", "")) - 10, width + 2, 13))
+    return erd_geometry(svg)[0], labels
+
+
+def overlap(a: Rect, b: Rect) -> bool:
+    """Whether two rectangles share more than an outline."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def assert_labels_clear(svg: str) -> int:
+    """No label (relationship name or cardinality) covers a box or another label, and every label
+    is inside the drawing. Returns the number of labels."""
+    import xml.etree.ElementTree as ElementTree
+
+    boxes, labels = erd_labels(svg)
+    root = ElementTree.fromstring(svg)
+    width, height = float(root.get("width", "")), float(root.get("height", ""))
+    for index, label in enumerate(labels):
+        assert label[0] >= 0 and label[0] + label[2] <= width and 0 <= label[1] <= label[1] + label[3] <= height, (
+            f"label {label} is outside the {width} x {height} drawing"
+        )
+        assert not any(overlap(label, box) for box in boxes), f"label {label} covers a box"
+        clash = [other for other in labels[index + 1 :] if overlap(label, other)]
+        assert not clash, f"label {label} covers label(s) {clash}"
+    return len(labels)
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
 def test_erd_edges_pass_no_other_box(scenario: Path) -> None:
-    """Every ER diagram of the report (whole plan and per store) routes its edges around boxes."""
+    """Every ER diagram of the report (whole plan and per store) routes its edges around boxes,
+    and places its labels where they cover no box and no other label."""
     report = rendered(scenario)[REPORT]
     diagrams = re.findall(r'<svg [^>]*class="erd".*?</svg>', report, re.DOTALL)
     model = planned(scenario).model
     assert diagrams, "no ER diagram in the report"
-    # The whole plan: one box per entity and one edge per relationship.
+    # The whole plan: one box per entity and one edge per relationship, with a name and two
+    # cardinalities each.
     assert assert_edges_avoid_boxes(diagrams[0]) == (len(model.entities), len(model.relationships))
+    assert assert_labels_clear(diagrams[0]) == 3 * len(model.relationships)
     for svg in diagrams[1:]:
         assert_edges_avoid_boxes(svg)
+        assert_labels_clear(svg)
 
 
 def test_erd_edges_pass_no_other_box_on_a_dense_grid() -> None:
@@ -379,6 +432,7 @@ def test_erd_edges_pass_no_other_box_on_a_dense_grid() -> None:
     )
     svg = erd_svg(Graph("dense", boxes, links), {box.name: box.name for box in boxes}, "svg-dense")
     assert assert_edges_avoid_boxes(svg) == (25, len(links)) and len(pairs) > 40
+    assert assert_labels_clear(svg) == 3 * len(links)
 
 
 def test_erd_edges_pass_no_other_box_on_a_large_random_graph() -> None:
@@ -415,3 +469,63 @@ def test_erd_edges_pass_no_other_box_on_a_large_random_graph() -> None:
     )
     svg = erd_svg(Graph("random", boxes, links), {box.name: box.name for box in boxes}, "svg-random")
     assert assert_edges_avoid_boxes(svg) == (150, 250)
+    assert assert_labels_clear(svg) == 750
+
+
+def crowded_graph() -> object:
+    """A hub joined to 11 boxes twice (both directions, optional ends, long names and link
+    attributes), three self-references on one box and one on a narrow box, and wide (East Asian)
+    names: the gaps and box sides where labels used to pile up."""
+    from polyplan.emit.diagram import Box, Column, Graph, Link
+
+    names = ["Hub", "注文明細", "X", *(f"Entity{i}" for i in range(9))]
+    boxes = tuple(
+        Box(name, "document:mongodb", (), tuple(Column(f"c{j}", "string", (), None) for j in range(i % 3)))
+        for i, name in enumerate(names)
+    )
+    attribute = Column("a_rather_long_attribute_name", "timestamp", (), None)
+    links: list[Link] = []
+    for name in names[1:]:
+        links.append(Link(f"hub_to_{name}_long", "one_to_one", "Hub", name, ("0..1", "0..1"), False, True, (), ()))
+        links.append(Link(f"{name}_back", "many_to_many", name, "Hub", ("*", "*"), False, False, (), (attribute,)))
+    links += [
+        Link(f"self{k}", "one_to_many", "Entity4", "Entity4", ("0..1", "*"), False, False, (), ()) for k in range(3)
+    ]
+    links.append(Link("parent_of_x", "one_to_many", "X", "X", ("0..1", "*"), False, False, (), ()))
+    return Graph("crowded", boxes, tuple(links))
+
+
+def test_erd_labels_clear_on_a_crowded_graph() -> None:
+    """The crowded graph keeps its edges off other boxes and every label clear."""
+    from polyplan.emit.diagram import Graph
+    from polyplan.emit.svg import erd_svg
+
+    graph = crowded_graph()
+    assert isinstance(graph, Graph)
+    svg = erd_svg(graph, {box.name: box.name for box in graph.boxes}, "svg-crowded")
+    assert assert_edges_avoid_boxes(svg) == (12, len(graph.links))
+    assert assert_labels_clear(svg) == 3 * len(graph.links)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_every_store_family_hands_its_design_to_the_report(scenario: Path) -> None:
+    """Each family the plan uses hands on its typed design object, and each store's schema in the
+    report is read from it (store_schemas takes no rendered file)."""
+    plan = planned(scenario)
+    designs = designs_of(scenario)
+    for family in plan.families_used():
+        assert getattr(designs, family.value) is not None, f"{family.value} handed no design"
+    shown = {schema.store.split(":")[0] for schema in store_schemas(designs, plan.model.engines.relational or "x")}
+    assert shown == {family.value for family in plan.families_used()}
+
+
+def test_report_shows_a_document_decimal_bound_as_a_number() -> None:
+    """A MongoDB validator's Decimal128 bound reads as digits, not as Extended JSON."""
+    text = (ROOT / "scenarios" / "saas.yaml").read_text(encoding="utf-8")
+    line = "      record_type: {type: string, max_length: 64, distinct: 40}\n"
+    assert line in text
+    text = text.replace(line, line + "      amount: {type: decimal, precision: 12, scale: 2, min: 0.01, max: 5000}\n")
+    plan = plan_text(text, "saas.yaml")
+    records = next(s for s in store_schemas(designs_of_plan(plan), "postgresql") if s.store == "document:mongodb")
+    amount = next(f for o in records.objects for f in o.fields if f.name == "amount")
+    assert amount.constraints == "required; minimum 0.01; maximum 5000"

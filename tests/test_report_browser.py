@@ -36,6 +36,23 @@ _FLAGS = (
 )
 
 
+# For every ER diagram on the page: each label's drawn box (getBBox, glyph metrics of the font
+# the browser picked) against every entity box and every other label; the clashes, as text.
+_LABEL_CLASHES = """
+const meets = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+const clashes = [];
+for (const svg of document.querySelectorAll('svg.erd')) {
+  const boxes = [...svg.querySelectorAll('a.box > rect:first-of-type')].map(r => r.getBBox());
+  const labels = [...svg.querySelectorAll(':scope > text')].map(t => [t.textContent, t.getBBox()]);
+  labels.forEach(([text, box], i) => {
+    if (boxes.some(b => meets(box, b))) clashes.push(`${svg.id}: ${text} covers a box`);
+    labels.slice(i + 1).forEach(([other, o]) => { if (meets(box, o)) clashes.push(`${svg.id}: ${text} / ${other}`); });
+  });
+}
+return clashes;
+"""
+
+
 def _unavailable(why: str) -> NoReturn:
     tool_unavailable("chromium", why, "apt-get install -y chromium chromium-driver")
 
@@ -109,6 +126,9 @@ def test_report_in_browser(browser: object, scenario: Path, tmp_path: Path, reco
     assert browser.execute_script("return location.hash") == target
     assert browser.find_element(By.ID, target[1:]).is_displayed()
     browser.execute_script("window.scrollTo(0, 0)")
+    # Labels as the browser draws them (its own font metrics): none covers a box or another label.
+    clashes = browser.execute_script(_LABEL_CLASHES)
+    assert clashes == [], f"ER diagram labels that cover a box or each other: {clashes}"
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot, diagram_shot = SCREENSHOTS / f"{scenario.stem}.png", SCREENSHOTS / f"{scenario.stem}-erd.png"

@@ -69,3 +69,25 @@ def test_an_unreachable_server_is_one_line_and_exit_1(
     assert len(lines) == 1, done.stderr
     url = next(argument for argument in argv if "://" in argument)
     assert lines[0].startswith(f"{url}: "), lines[0]
+
+
+HELP_CASES = [
+    ("shop.yaml", None, "redis"),
+    ("shop.yaml", None, "elasticsearch"),
+    ("shop.yaml", "opensearch", "opensearch"),
+]
+HELP_CASES.append(("saas.yaml", None, "mongodb"))
+
+
+@pytest.mark.parametrize(("scenario", "search", "store"), HELP_CASES, ids=[c[2] for c in HELP_CASES])
+def test_help_prints_the_usage_and_never_connects(
+    scenario: str, search: str | None, store: str, tmp_path: Path
+) -> None:
+    """`setup.py --help` is argparse's usage, exit 0, at once: never a host name to connect to
+    (the MongoDB script used to take `--help` for one and wait 30 s for its server)."""
+    folder = _emit(scenario, tmp_path, search)
+    done = subprocess.run(
+        [sys.executable, str(folder / store / "setup.py"), "--help"], capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 0 and done.stdout.startswith("usage: setup.py"), done.stdout + done.stderr
+    assert done.stderr == ""

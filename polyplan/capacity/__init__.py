@@ -4,7 +4,7 @@ capacity.md and plan.json's `capacity`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from polyplan.capacity.estimates import Designs
 from polyplan.capacity.plan import capacity_plan, report_years
@@ -12,18 +12,21 @@ from polyplan.capacity.spec import CapacityPlan
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 
+if TYPE_CHECKING:  # the store designs import the stores; the capacity plan only reads them
+    from polyplan.stores.designs import Designs as StoreDesigns
+
 __all__ = ["CapacityPlan", "Designs", "capacity_plan", "design_stores", "designs_from", "report_years"]
 
 
-def designs_from(designs: dict[Family, Any]) -> Designs:
-    """The designs the targets handed on (`Artifacts.design`, by family), for the capacity plan."""
-    relational = designs.get(Family.RELATIONAL)
+def designs_from(handed: StoreDesigns) -> Designs:
+    """The designs the targets handed on (`Artifacts.design`), for the capacity plan."""
+    relational = handed.relational
     return Designs(
         tables=tuple(relational.tables) if relational is not None else (),
-        cache=designs.get(Family.CACHE),
-        search=designs.get(Family.SEARCH),
-        document=designs.get(Family.DOCUMENT),
-        wide_column=designs.get(Family.WIDE_COLUMN),
+        cache=handed.cache,
+        search=handed.search,
+        document=handed.document,
+        wide_column=handed.wide_column,
     )
 
 

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, guarded, print_diagnostics, stderr_console
+from polyplan.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CHECKS_FAILED,
+    guarded,
+    print_diagnostics,
+    print_json,
+    stderr_console,
+)
 
 # SQLAlchemy and the planners load when a command runs, not for --help.
 if TYPE_CHECKING:
@@ -120,6 +127,7 @@ def lint(
     engine: Annotated[
         LintEngine, typer.Option("--engine", help="The engine the script is for.")
     ] = LintEngine.postgresql,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON on stdout.")] = False,
 ) -> None:
     """Report statements that block or break a running application (PP8xx); exit 1 when there are any."""
     from polyplan.migrate.lint import lint_sql
@@ -131,16 +139,32 @@ def lint(
         stderr_console().print(f"{file}:1:1: cannot read SQL file: {reason} [PP001]", style="red", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     findings = lint_sql(text, engine.value)
-    print_diagnostics(f.diagnostic(str(file)) for f in findings)
+    if as_json:
+        print_json(
+            {
+                "file": str(file),
+                "engine": engine.value,
+                "findings": [
+                    {"code": f.code, "line": f.line, "column": f.column, "message": f.diagnostic(str(file)).message}
+                    for f in findings
+                ],
+            }
+        )
+    else:
+        print_diagnostics(f.diagnostic(str(file)) for f in findings)
     if findings:
         raise typer.Exit(EXIT_CHECKS_FAILED)
-    typer.echo(f"{file}: no findings")
+    if not as_json:
+        typer.echo(f"{file}: no findings")
 
 
 @app.command()
 def status(
     model: Annotated[Path, typer.Argument(help="The requirements model (YAML).", show_default=False)],
     url: Annotated[str, typer.Option("--url", help="SQLAlchemy URL of the live database.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the revision and every drift as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Compare a live relational database with MODEL's design; exit 1 on drift (columns, indexes, constraints)."""
     import sqlalchemy as sa
@@ -163,18 +187,33 @@ def status(
         with database.connect() as connection:
             found = drift(plan, connection)
             revision = _revision(connection)
+    except sa.exc.OperationalError as error:  # no server, refused, bad password: one line, exit 1
+        first = str(error.orig if error.orig is not None else error).strip().splitlines()[0]
+        stderr_console().print(f"polyplan status: cannot reach the database: {first}", markup=False)
+        raise typer.Exit(EXIT_CHECKS_FAILED) from None
     except sa.exc.SQLAlchemyError as error:
-        stderr_console().print(f"polyplan status: cannot read the database: {error}", markup=False)
+        first = (str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__])[0]
+        stderr_console().print(f"polyplan status: cannot read the database: {first}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
         database.dispose()
-    if revision:
-        typer.echo(f"alembic revision: {revision}")
-    for item in found:
-        typer.echo(item.describe())
+    if as_json:
+        print_json(
+            {
+                "model": str(model),
+                "alembic_revision": revision,
+                "drift": [{"table": d.table, "kind": d.kind, "name": d.name, "change": d.change} for d in found],
+            }
+        )
+    else:
+        if revision:
+            typer.echo(f"alembic revision: {revision}")
+        for item in found:
+            typer.echo(item.describe())
     if found:
         raise typer.Exit(EXIT_CHECKS_FAILED)
-    typer.echo(f"no drift: the database matches {model}")
+    if not as_json:
+        typer.echo(f"no drift: the database matches {model}")
 
 
 def _revision(connection: Any) -> str | None:

@@ -2,8 +2,8 @@
 
 Built from a Jinja2 template (autoescaping on: every model string is untrusted) with the data
 the other artifacts already carry: the decisions and scores from the plan (as plan.md), every
-store's schema (`report_schema`: the relational target's design objects, the other stores'
-structured artifacts), the index, capacity and security plans from their Markdown files
+store's schema (`report_schema`, from the design objects each store target hands on), the
+index, capacity and security plans from their Markdown files
 (rendered by markdown-it with raw HTML off), and the ER diagram as inline SVG (`svg`). No script, style or font is fetched: the page works from a file:// URL.
 """
 
@@ -16,14 +16,15 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from polyplan.capacity import CapacityPlan, Designs, capacity_plan
+from polyplan.capacity import CapacityPlan, capacity_plan
+from polyplan.capacity import Designs as CapacityDesigns
 from polyplan.diagnostics import Diagnostic
 from polyplan.emit.capacity import human, planned_store_bytes
 from polyplan.emit.diagram import build_graph, stores
 from polyplan.emit.report_schema import store_schemas
 from polyplan.emit.svg import anchor, bar_chart_svg, erd_svg
 from polyplan.plan.ir import Plan
-from polyplan.stores.relational.designed import RelationalDesign
+from polyplan.stores.designs import Designs
 
 REPORT = "docs/index.html"
 # The Markdown artifacts shown in the report, with their section titles, when the plan has them.
@@ -74,11 +75,11 @@ def render_report(
     plan: Plan,
     files: Mapping[str, str],
     diagnostics: Sequence[Diagnostic],
-    relational: RelationalDesign | None,
+    designs: Designs,
     capacity: CapacityPlan | None = None,
 ) -> str:
-    """The report's HTML, from the plan, the relational target's design (`relational`, None when
-    no entity is relational) and every other rendered file (relative path → text)."""
+    """The report's HTML, from the plan, the design objects the store targets handed on
+    (`designs`) and the other rendered files it shows or lists (relative path → text)."""
     model = plan.model
     entity_anchors = {name: anchor("entity", index) for index, name in enumerate(plan.entities)}
     whole = erd_svg(build_graph(plan), entity_anchors, "svg-erd-all")
@@ -88,8 +89,9 @@ def render_report(
         for index, store in enumerate(store_list):
             svg = erd_svg(build_graph(plan, store), entity_anchors, f"svg-erd-{index}")
             diagrams.append(Diagram(anchor("erd-store", index), store, Markup(svg)))
+    relational = designs.relational
     if capacity is None:  # rendered on its own (tests): plan the capacity from the relational design
-        capacity = capacity_plan(plan, Designs(tables=relational.tables if relational is not None else ()))
+        capacity = capacity_plan(plan, CapacityDesigns(tables=relational.tables if relational is not None else ()))
     years = list(capacity.years)
     per_store = planned_store_bytes(capacity)
     bars = [(store, per_store[store][-1], human(per_store[store][-1], byte_units=True)) for store in sorted(per_store)]
@@ -101,7 +103,7 @@ def render_report(
         plan=plan,
         entity_anchors=entity_anchors,
         diagrams=diagrams,
-        schemas=store_schemas(files, relational, model.engines.relational or "postgresql"),
+        schemas=store_schemas(designs, model.engines.relational or "postgresql"),
         chart=Markup(chart),
         horizon=years[-1],
         per_store=[(store, [human(b, byte_units=True) for b in per_store[store]]) for store in sorted(per_store)],

@@ -1,21 +1,29 @@
-"""Every store's schema as rows for the HTML report.
+"""Every store's schema as rows for the HTML report, from each family's design objects.
 
-The relational tables come from the relational target's design (`RelationalDesign`: the
-TableSpecs with their designed indexes, and each dialect's build, which says how that engine
-creates each index and which patterns it answers from it), not from the files rendered from it.
-The other stores are read from the structured artifacts their targets write as their design:
-MongoDB collections in `mongodb/collections/*.json`, Redis keys in `redis/keys.json`, search
-mappings in `<engine>/*.template.json`, CQL tables in `cassandra/design.json`.
+Each store target hands its design on (`polyplan.stores.designs.Designs`), and this reads it
+rather than re-parse the files rendered from it: the relational tables from `RelationalDesign`
+(the TableSpecs with their designed indexes, and each dialect's build, which says how that engine
+creates each index and which patterns it answers from it), MongoDB collections from
+`DocumentDesign`, Redis key designs from `CacheDesign`, search mappings from `SearchDesign` and
+CQL tables from `WideColumnDesign`. `source` still names the artifact a reader opens for the same
+design. Objects keep the order of those artifacts: tables in design order, the others by name.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bson.decimal128 import Decimal128
+
+from polyplan.stores.cache.render import ENGINE as CACHE_ENGINE
+from polyplan.stores.cache.spec import CacheDesign
+from polyplan.stores.designs import Designs
+from polyplan.stores.document.spec import DocumentDesign
 from polyplan.stores.relational.designed import RelationalDesign
+from polyplan.stores.search.design import SearchDesign
+from polyplan.stores.wide_column.design import WideColumnDesign
 
 
 @dataclass(frozen=True)
@@ -55,11 +63,6 @@ class StoreSchema:
     store: str
     source: str
     objects: list[SchemaObject] = field(default_factory=list)
-
-
-def _json(files: Mapping[str, str], path: str) -> Any:
-    text = files.get(path)
-    return None if text is None else json.loads(text)
 
 
 def _attribute_constraints(attribute: Mapping[str, Any]) -> list[str]:
@@ -120,15 +123,21 @@ def _relational(design: RelationalDesign | None, engine: str) -> StoreSchema | N
     return schema
 
 
+def _bson_value(value: Any) -> Any:
+    """A validator value as people read it: a Decimal128 bound in plain digits (`5000`, where
+    its own text is `5E+3` and the collection file's Extended JSON `{"$numberDecimal": …}`)."""
+    return format(value.to_decimal(), "f") if isinstance(value, Decimal128) else value
+
+
 def _bson_fields(properties: Mapping[str, Any], required: set[str], prefix: str = "") -> list[Field]:
     fields = []
     for name, spec in properties.items():
         bson = spec.get("bsonType", "any")
         kind = " | ".join(bson) if isinstance(bson, list) else str(bson)
         parts = ["required"] if name in required else []
-        parts += [f"{k} {spec[k]}" for k in ("maxLength", "minimum", "maximum", "pattern") if k in spec]
+        parts += [f"{k} {_bson_value(spec[k])}" for k in ("maxLength", "minimum", "maximum", "pattern") if k in spec]
         if "enum" in spec:
-            parts.append("one of " + ", ".join(str(v) for v in spec["enum"]))
+            parts.append("one of " + ", ".join(str(_bson_value(v)) for v in spec["enum"]))
         fields.append(Field(prefix + name, kind, "; ".join(parts)))
         if isinstance(spec.get("properties"), dict):
             fields += _bson_fields(spec["properties"], set(spec.get("required", [])), f"{prefix}{name}.")
@@ -138,52 +147,45 @@ def _bson_fields(properties: Mapping[str, Any], required: set[str], prefix: str 
     return fields
 
 
-def _document(files: Mapping[str, str]) -> StoreSchema | None:
-    paths = sorted(p for p in files if p.startswith("mongodb/collections/") and p.endswith(".json"))
-    if not paths:
+def _document(design: DocumentDesign | None) -> StoreSchema | None:
+    if design is None or not design.collections:
         return None
     schema = StoreSchema("document:mongodb", "mongodb/collections/")
-    for path in paths:
-        data = json.loads(files[path])
-        validator = data.get("validator", {}).get("$jsonSchema", {})
+    for collection in sorted(design.collections, key=lambda c: c.name):
+        validator = collection.validator.get("$jsonSchema", {})
         fields = _bson_fields(validator.get("properties", {}), set(validator.get("required", [])))
         indexes = [
-            Index(i["name"], "{" + ", ".join(f"{k}: {d}" for k, d in i["key"]) + "}", tuple(i.get("serves", [])))
-            for i in data.get("indexes", [])
+            Index(i.name, "{" + ", ".join(f"{k}: {d}" for k, d in i.keys) + "}", i.serves) for i in collection.indexes
         ]
-        notes = []
-        shard = data.get("shardKey") or {}
-        if shard.get("reason"):
-            notes.append(f"shard key: {shard['reason']}")
-        notes += [str(n) for n in data.get("notes", [])]
+        notes = [f"shard key: {collection.shard.reason}"] if collection.shard.reason else []
+        notes += collection.notes
         schema.objects.append(
-            SchemaObject("collection", data["collection"], data["entity"], tuple(fields), tuple(indexes), tuple(notes))
+            SchemaObject("collection", collection.name, collection.entity, tuple(fields), tuple(indexes), tuple(notes))
         )
     return schema
 
 
-def _cache(files: Mapping[str, str]) -> StoreSchema | None:
-    data = _json(files, "redis/keys.json")
-    if data is None or not data.get("keys"):
+def _cache(design: CacheDesign | None) -> StoreSchema | None:
+    if design is None or not design.keys:
         return None
-    schema = StoreSchema(f"cache:{data.get('engine', 'redis')}", "redis/keys.json")
-    for key in data["keys"]:
-        fields = tuple(Field(f["name"], f["type"], f"~{f['avg_bytes']:g} B") for f in key.get("fields", []))
-        ttl = key.get("ttl_seconds")
+    schema = StoreSchema(f"cache:{CACHE_ENGINE}", "redis/keys.json")
+    for key in design.keys:
+        # keys.json rounds the average to 0.1 B; the report shows the same figure.
+        fields = tuple(Field(f.name, f.attribute.type.value, f"~{round(f.text_length, 1):g} B") for f in key.fields)
+        ttl = key.ttl_seconds
         notes = [
-            f"{key['role']} key, {key['structure']}" + (f", TTL {ttl:,} s" if ttl else ", no TTL"),
-            str(key.get("why_structure", "")),
+            f"{key.role.value} key, {key.structure.value}" + (f", TTL {ttl:,} s" if ttl else ", no TTL"),
+            key.structure_reason,
         ]
-        index = Index(key["template"], key["structure"], tuple(key.get("serves", [])))
-        schema.objects.append(
-            SchemaObject("key", key["name"], key.get("entity", ""), fields, (index,), tuple(n for n in notes if n))
-        )
+        index = Index(key.template.render(), key.structure.value, key.serves)
+        schema.objects.append(SchemaObject("key", key.name, key.entity, fields, (index,), tuple(n for n in notes if n)))
     return schema
 
 
 def _mapping_fields(properties: Mapping[str, Any], prefix: str = "") -> list[Field]:
+    # By name, as the index template lists them (`search.render.dump` sorts its keys).
     fields = []
-    for name, spec in properties.items():
+    for name, spec in sorted(properties.items()):
         parts = [f"{k} {spec[k]}" for k in ("analyzer", "scaling_factor", "format", "enabled") if k in spec]
         fields.append(Field(prefix + name, str(spec.get("type", "object")), "; ".join(parts)))
         if isinstance(spec.get("properties"), dict):
@@ -191,76 +193,60 @@ def _mapping_fields(properties: Mapping[str, Any], prefix: str = "") -> list[Fie
     return fields
 
 
-def _search(files: Mapping[str, str]) -> list[StoreSchema]:
-    result = []
-    for engine in ("elasticsearch", "opensearch"):
-        paths = sorted(p for p in files if p.startswith(f"{engine}/") and p.endswith(".template.json"))
-        if not paths:
-            continue
-        schema = StoreSchema(f"search:{engine}", f"{engine}/*.template.json")
-        for path in paths:
-            data = json.loads(files[path])
-            meta = data.get("_meta", {})
-            mappings = data.get("template", {}).get("mappings", {})
-            fields = _mapping_fields(mappings.get("properties", {}))
-            index = Index(
-                str(meta.get("alias", path)),
-                "index patterns " + ", ".join(data.get("index_patterns", [])),
-                tuple(meta.get("patterns", [])),
-            )
-            notes = [f"system of record: {meta['system_of_record']}"] if meta.get("system_of_record") else []
-            schema.objects.append(
-                SchemaObject(
-                    "search index",
-                    str(meta.get("template", path)),
-                    str(meta.get("entity", "")),
-                    tuple(fields),
-                    (index,),
-                    tuple(notes),
-                )
-            )
-        result.append(schema)
-    return result
-
-
-def _wide_column(files: Mapping[str, str]) -> StoreSchema | None:
-    data = _json(files, "cassandra/design.json")
-    if data is None or not data.get("tables"):
+def _search(design: SearchDesign | None) -> StoreSchema | None:
+    if design is None or not design.indexes:
         return None
-    schema = StoreSchema("wide_column:cassandra", "cassandra/schema.cql")
-    for name, table in data["tables"].items():
-        partition = list(table.get("partition_key", []))
-        clustering = {c: d for c, d in table.get("clustering", [])}
-        fields = []
-        for column, kind in table.get("columns", []):
-            if column in partition:
-                role = "partition key"
-            elif column in clustering:
-                role = f"clustering {clustering[column]}"
-            else:
-                role = ""
-            fields.append(Field(column, kind, role))
-        key = "((" + ", ".join(partition) + ")" + "".join(f", {c}" for c in clustering) + ")"
-        index = Index("primary key", key, tuple(table.get("patterns", [])))
+    folder = design.engine.folder
+    schema = StoreSchema(f"search:{design.engine.name}", f"{folder}/*.template.json")
+    for index in sorted(design.indexes, key=lambda i: i.alias):
+        key = Index(index.alias, "index patterns " + ", ".join(index.index_patterns), index.patterns)
+        notes = (f"system of record: {index.system_of_record}",)
         schema.objects.append(
             SchemaObject(
-                f"CQL table ({table.get('role', 'table')})",
-                name,
-                str(table.get("entity", "")),
-                tuple(fields),
-                (index,),
-                tuple(str(r) for r in table.get("reasons", [])),
+                "search index", index.template_name, index.entity, tuple(_mapping_fields(index.fields)), (key,), notes
             )
         )
     return schema
 
 
-def store_schemas(
-    files: Mapping[str, str], relational: RelationalDesign | None, relational_engine: str
-) -> list[StoreSchema]:
-    """The schema of every store the plan writes, relational first (its chosen engine, from the
-    relational target's design), then the others from their structured artifacts in `files`."""
-    found = [_relational(relational, relational_engine), _document(files), _cache(files)]
-    found += _search(files)
-    found.append(_wide_column(files))
+def _wide_column(design: WideColumnDesign | None) -> StoreSchema | None:
+    tables = [] if design is None else [t for e in design.entities for t in e.tables]
+    if not tables:
+        return None
+    schema = StoreSchema("wide_column:cassandra", "cassandra/schema.cql")
+    for table in sorted(tables, key=lambda t: t.name):
+        clustering = {c: d.value for c, d in table.clustering}
+        fields = []
+        for column in table.columns:
+            if column.name in table.partition_key:
+                role = "partition key"
+            elif column.name in clustering:
+                role = f"clustering {clustering[column.name]}"
+            else:
+                role = ""
+            fields.append(Field(column.name, column.type.render(), role))
+        key = "((" + ", ".join(table.partition_key) + ")" + "".join(f", {c}" for c in clustering) + ")"
+        schema.objects.append(
+            SchemaObject(
+                f"CQL table ({table.role})",
+                table.name,
+                table.entity,
+                tuple(fields),
+                (Index("primary key", key, table.patterns),),
+                table.reasons,
+            )
+        )
+    return schema
+
+
+def store_schemas(designs: Designs, relational_engine: str) -> list[StoreSchema]:
+    """The schema of every store the plan uses, relational first (its chosen engine), from the
+    design objects the store targets handed on."""
+    found = [
+        _relational(designs.relational, relational_engine),
+        _document(designs.document),
+        _cache(designs.cache),
+        _search(designs.search),
+        _wide_column(designs.wide_column),
+    ]
     return [schema for schema in found if schema is not None and schema.objects]

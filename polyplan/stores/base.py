@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyplan.diagnostics import Diagnostic
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
+
+if TYPE_CHECKING:  # the families' design modules import this one (through their packages)
+    from polyplan.stores.designs import StoreDesign
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,8 @@ class Artifacts:
     diagnostics: tuple[Diagnostic, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
     # The family's design objects, for emitters that describe the design (the HTML report) rather
-    # than re-read the text rendered from it; each family documents its type (relational:
-    # `RelationalDesign`). None when the family hands none on.
-    design: Any = None
+    # than re-read the text rendered from it: one of `polyplan.stores.designs.StoreDesign`.
+    design: StoreDesign | None = None
 
 
 class StoreTarget(ABC):

@@ -35,6 +35,7 @@ from polyplan.pipeline import plan_file
 from polyplan.seed.relational import Row
 from polyplan.stores.relational import Target
 from polyplan.stores.relational.connect import engine_name, scratch_database
+from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.relational.index_testgen import DATA_FILE
 from polyplan.stores.relational.tuning import (
     ENGINE,
@@ -192,7 +193,7 @@ def tune(model_path: str | Path, url: str) -> TuneReport:
         )
     data = json.loads(tests[DATA_FILE])
     design = artifacts.design
-    tables = list(design.tables) if design is not None else []
+    tables = list(design.tables) if isinstance(design, RelationalDesign) else []
     with tempfile.TemporaryDirectory(prefix="polyplan_tune_") as folder:
         root = Path(folder)
         _write(root, {**artifacts.files, **{f"tests/{p}": t for p, t in tests.items()}})

@@ -14,7 +14,7 @@ from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.relational.increments import build_increments, render_writes
 from polyplan.stores.relational.index_docs import index_docs
 from polyplan.stores.relational.index_render import concurrent_index_sql
-from polyplan.stores.relational.index_testgen import index_tests
+from polyplan.stores.relational.index_testgen import designed_shapes, index_tests
 from polyplan.stores.relational.render import (
     ENGINES,
     build_engines,
@@ -90,7 +90,10 @@ class Target(StoreTarget):
                 entity: {**rule.as_data(), "archive_table": rule.archive_table} for entity, rule in sorted(aged.items())
             }
         tests = generate_tests(plan, tables, builds)
-        tests.update(index_tests(plan, tables, builds))
+        # Each engine's designed indexes as its schema creates them: the index tests' data and the
+        # report both read them, so they are read off the metadata once.
+        shapes = {engine: designed_shapes(tables, build, engine) for engine, build in builds.items()}
+        tests.update(index_tests(plan, tables, builds, shapes))
         if "postgresql" in builds:
             files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(
                 builds["postgresql"].rendered.metadata, [i for t in tables for i in t.indexes]
@@ -104,7 +107,7 @@ class Target(StoreTarget):
             docs=docs,
             diagnostics=tuple(_unique(diagnostics)),
             summary=summary,
-            design=RelationalDesign(tuple(tables), builds),
+            design=RelationalDesign(tuple(tables), builds, shapes),
         )
 
 

@@ -181,11 +181,6 @@ def designed_shapes(tables: Sequence[TableSpec], build: EngineBuild, engine: str
     return sorted(shapes, key=lambda s: (s.table, s.name))
 
 
-def _designed_indexes(tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, list[dict[str, Any]]]:
-    """Per engine, `designed_shapes` in their `tests/data/indexes.json` form."""
-    return {engine: [s.as_data() for s in designed_shapes(tables, builds[engine], engine)] for engine in builds}
-
-
 def _condition(key: list[str], kinds: Mapping[str, str]) -> list[str]:
     """The leading key columns a plan must search on: the run of columns the pattern fixes
     (equalities, IN lists, constants), then the first bounded one (range, prefix), as a B-tree
@@ -350,24 +345,36 @@ def _proved_entities(plan: Plan, tables: list[TableSpec], proofs: list[dict[str,
     return found
 
 
-def index_test_data(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, Any]:
-    """The content of `tests/data/indexes.json`."""
+def index_test_data(
+    plan: Plan,
+    tables: list[TableSpec],
+    builds: Mapping[str, EngineBuild],
+    shapes: Mapping[str, Sequence[IndexShape]],
+) -> dict[str, Any]:
+    """The content of `tests/data/indexes.json`; `shapes` is `designed_shapes` per engine."""
     proofs = _proofs(plan, tables, builds)
     return {
         "rows": seed_rows(plan, _proved_entities(plan, tables, proofs)),
         "time_ordered": time_ordered(plan, tables),
         "proofs": proofs,
-        "indexes": _designed_indexes(tables, builds),
+        "indexes": {engine: [s.as_data() for s in shapes[engine]] for engine in builds},
     }
 
 
-def index_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, str]:
-    """Generated files (paths relative to the output's `tests/` folder) proving the index design.
+def index_tests(
+    plan: Plan,
+    tables: list[TableSpec],
+    builds: Mapping[str, EngineBuild],
+    shapes: Mapping[str, Sequence[IndexShape]],
+) -> dict[str, str]:
+    """Generated files (paths relative to the output's `tests/` folder) proving the index design;
+    `shapes` is `designed_shapes` per engine (computed once by the target, which hands the same
+    to the report).
 
     They need the relational target's own `tests/data/relational.json` and `relational/<engine>/`
     files beside them (the relational Target emits both).
     """
-    data = index_test_data(plan, tables, builds)
+    data = index_test_data(plan, tables, builds, shapes)
     if not data["proofs"]:
         return {}
     files = {DATA_FILE: data_json(data)}

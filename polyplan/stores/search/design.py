@@ -84,6 +84,16 @@ class SearchIndex:
     engine: SearchEngine
 
     @property
+    def system_of_record(self) -> str:
+        """Where the records live: a projection's source (`family/engine`), else this engine."""
+        return f"{self.sor_family.value}/{self.sor_engine}" if self.projection else self.engine.name
+
+    @property
+    def index_patterns(self) -> list[str]:
+        """The names the template applies to: the alias's rolled-over indexes."""
+        return [f"{self.alias}-*"]
+
+    @property
     def settings(self) -> dict[str, Any]:
         """The index settings of the template (the lifecycle part is the engine's)."""
         index: dict[str, Any] = {

@@ -187,7 +187,7 @@ class OpenSearch(SearchEngine):
             "policy": {
                 "default_state": "hot",
                 "description": f"polyplan: lifecycle of {index.entity} (model {model}): " + "; ".join(life.reasons),
-                "ism_template": [{"index_patterns": [f"{index.alias}-*"], "priority": ISM_TEMPLATE_PRIORITY}],
+                "ism_template": [{"index_patterns": index.index_patterns, "priority": ISM_TEMPLATE_PRIORITY}],
                 "states": states,
             },
         }

@@ -44,7 +44,7 @@ def meta(index: SearchIndex, model: str) -> dict[str, Any]:
         "model": model,
         "patterns": list(index.patterns),
         "policy": index.lifecycle.name,
-        "system_of_record": f"{index.sor_family.value}/{index.sor_engine}" if index.projection else index.engine.name,
+        "system_of_record": index.system_of_record,
         "template": index.template_name,
     }
 
@@ -53,7 +53,7 @@ def index_template(index: SearchIndex, model: str) -> dict[str, Any]:
     """The composable index template (body of PUT _index_template/<name>)."""
     return {
         "_meta": meta(index, model),
-        "index_patterns": [f"{index.alias}-*"],
+        "index_patterns": index.index_patterns,
         "priority": TEMPLATE_PRIORITY,
         "template": {
             "mappings": {"dynamic": "strict", "properties": index.fields},
