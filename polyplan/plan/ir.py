@@ -7,8 +7,8 @@ Pure data; nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from enum import StrEnum
+from functools import cached_property
 
 from polyplan.analyse.profile import EntityProfile
 from polyplan.diagnostics import Diagnostic

@@ -212,9 +212,7 @@ def design_index(
     path = f"entities.{entity_name}"
     alias = snake(entity_name)
     language = DEFAULT_LANGUAGE
-    served = (
-        projection.patterns if projection else tuple(p.name for p in patterns_of(model, entity_name))
-    )
+    served = projection.patterns if projection else tuple(p.name for p in patterns_of(model, entity_name))
     uses = _uses(model, list(served))
     fields = {
         name: field_mapping(attribute, uses.get(name, FieldUse()), language, f"{path}.attributes.{name}", notes)
