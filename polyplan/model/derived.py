@@ -37,6 +37,12 @@ def _memo(model: RequirementsModel, key: Any, compute: Callable[[], T]) -> T:
     return value
 
 
+def memoised(model: RequirementsModel, key: Any, compute: Callable[[], T]) -> T:
+    """`compute()` once per model and `key`, for facts derived outside this module (models are
+    immutable once loaded). Keys are shared with this module's own: use a distinct one."""
+    return _memo(model, key, compute)
+
+
 DEFAULT_KEY = Key(attributes=["id"], kind=KeyKind.SURROGATE)
 SURROGATE_ID = Attribute(type=TypeName.UUID, description="Surrogate primary key.")
 

@@ -18,6 +18,7 @@ import json
 import math
 import re
 import types
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Union, get_args, get_origin
@@ -43,8 +44,8 @@ class LoadedModel:
 
     model: RequirementsModel
     source: str
-    positions: dict[PathKey, Location]
-    values: dict[PathKey, Location] = field(default_factory=dict)
+    positions: Mapping[PathKey, Location]
+    values: Mapping[PathKey, Location] = field(default_factory=dict)
 
     def locate(self, path: PathKey) -> Location | None:
         """The position of `path`, or of its nearest ancestor that exists in the file."""
@@ -61,13 +62,38 @@ def _indexed(path: PathKey) -> PathKey:
     return tuple(int(part) if isinstance(part, str) and part.isascii() and part.isdigit() else part for part in path)
 
 
-def _nearest(positions: dict[PathKey, Location], path: PathKey) -> Location | None:
+def _nearest(positions: Mapping[PathKey, Location], path: PathKey) -> Location | None:
     indexed = _indexed(path)
     for end in range(len(path), -1, -1):
         found = positions.get(path[:end]) or positions.get(indexed[:end])
         if found is not None:
             return found
     return None
+
+
+class Positions(Mapping[PathKey, Location]):
+    """Path → Location in one file, kept as (line, column) pairs and made a Location when asked.
+
+    The loader records a position for every key and value of the model (~380,000 for a
+    1,000-entity model) and a diagnostic asks for a handful: building a Location each took most
+    of the walk's time and a share of the planner's peak memory.
+    """
+
+    __slots__ = ("marks", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.marks: dict[PathKey, tuple[int, int]] = {}
+
+    def __getitem__(self, path: PathKey) -> Location:
+        line, column = self.marks[path]
+        return Location(self.source, line, column)
+
+    def __iter__(self) -> Iterator[PathKey]:
+        return iter(self.marks)
+
+    def __len__(self) -> int:
+        return len(self.marks)
 
 
 # Limits on what one model may make the loader do. Each is far beyond any real model and far
@@ -97,6 +123,7 @@ _NOT_YAML = re.compile(r"[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 _TAG = "tag:yaml.org,2002:"
+_STR_TAG = f"{_TAG}str"
 
 
 def _location(source: str, mark: Any) -> Location:
@@ -253,8 +280,8 @@ class _Walk:
     loader: yaml.SafeLoader
     max_alias_nodes: int = MIN_ALIAS_NODES
     max_alias_chars: int = MIN_ALIAS_CHARS
-    positions: dict[PathKey, Location] = field(default_factory=dict)
-    values: dict[PathKey, Location] = field(default_factory=dict)
+    positions: Positions = field(init=False)
+    values: Positions = field(init=False)
     errors: list[Diagnostic] = field(default_factory=list)
     open_nodes: set[int] = field(default_factory=set)  # collections being converted (alias cycles)
     seen: set[int] = field(default_factory=set)  # every node converted so far
@@ -263,12 +290,17 @@ class _Walk:
     alias_nodes: int = 0
     alias_chars: int = 0
 
+    def __post_init__(self) -> None:
+        self.positions = Positions(self.source)
+        self.values = Positions(self.source)
+
     def _limit(self, message: str, node: yaml.Node, path: PathKey) -> NoReturn:
         location = _location(self.source, node.start_mark)
         raise _LimitError(Diagnostic("PP005", message, _dotted(path), location=location))
 
     def convert(self, node: yaml.Node, path: PathKey, depth: int = 1) -> Any:
-        _check_tag(node)
+        if node.tag not in _CORE_TAGS:  # tested here first: this runs once per node of the model
+            _check_tag(node)
         if id(node) in self.open_nodes:
             problem = "an alias inside this anchored value refers to the value itself (a cycle)"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
@@ -294,17 +326,18 @@ class _Walk:
             finally:
                 self.repeated = None
         self.seen.add(id(node))
-        here = _location(self.source, node.start_mark)
-        self.positions.setdefault(path, here)
+        mark = node.start_mark
+        here = (mark.line + 1, mark.column + 1)
+        self.positions.marks.setdefault(path, here)
         # An empty value (`key:` and nothing) has no token of its own: its key is the place to point.
         if isinstance(node, yaml.ScalarNode):
-            written = node.value != "" or bool(node.style)
-        else:
-            written = isinstance(node, yaml.CollectionNode) and bool(node.flow_style)
-        if written:
-            self.values[path] = here
-        if isinstance(node, yaml.ScalarNode):
+            if node.value != "" or node.style:
+                self.values.marks[path] = here
+            if node.tag == _STR_TAG and len(node.value) <= MAX_SCALAR_CHARS and _CONTROL.search(node.value) is None:
+                return node.value  # most values: plain text that passes every check of _scalar
             return self._scalar(node, path)
+        if isinstance(node, yaml.CollectionNode) and node.flow_style:
+            self.values.marks[path] = here
         self.open_nodes.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
@@ -340,15 +373,16 @@ class _Walk:
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        marks = self.positions.marks
         for key_node, value_node in node.value:
-            key_location = _location(self.source, key_node.start_mark)
+            mark = key_node.start_mark
             if not isinstance(key_node, yaml.ScalarNode):
                 self.errors.append(
                     Diagnostic(
                         "PP002",
                         "a key must be a plain name, not a list or mapping",
                         _dotted(path),
-                        location=key_location,
+                        location=_location(self.source, mark),
                     )
                 )
                 continue
@@ -356,20 +390,20 @@ class _Walk:
                 # `<<: *defaults` would silently mix keys from elsewhere into this mapping, and an
                 # existing key would win over a merged one: a model spells its keys out.
                 merge = "merge keys (<<) are not supported: write the keys out, or alias a whole value"
-                self.errors.append(Diagnostic("PP002", merge, _dotted(path), location=key_location))
+                self.errors.append(Diagnostic("PP002", merge, _dotted(path), location=_location(self.source, mark)))
                 continue
             # Keys are names: take the text as written, so `on:` or `1:` is not read as true or 1.
             key_text = str(key_node.value)
             child = (*path, key_text)
             problem = self._text_problem(key_text, key_node, child)
             if problem is not None:
-                self.errors.append(Diagnostic("PP103", problem, _dotted(path), location=key_location))
+                self.errors.append(Diagnostic("PP103", problem, _dotted(path), location=_location(self.source, mark)))
                 continue
             if key_text in result:
                 message = f"duplicate key '{key_text}' (first defined at line {self.positions[child].line})"
-                self.errors.append(Diagnostic("PP003", message, _dotted(child), location=key_location))
+                self.errors.append(Diagnostic("PP003", message, _dotted(child), location=_location(self.source, mark)))
                 continue
-            self.positions[child] = key_location
+            marks[child] = (mark.line + 1, mark.column + 1)
             result[key_text] = self.convert(value_node, child, depth + 1)
         return result
 
@@ -477,7 +511,7 @@ def _compose_checked(text: str, source: str) -> yaml.Node | None:
         loader.dispose()
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, Location], dict[PathKey, Location]]:
+def parse_yaml(text: str, source: str) -> tuple[Any, Positions, Positions]:
     """Parse YAML text into plain Python data plus maps of path → key position and → value position."""
     check_text(text, source)
     root: yaml.Node | None = None
@@ -605,7 +639,7 @@ def _describe(error: ErrorDetails) -> str:
 
 
 def _pydantic_diagnostics(
-    exc: ValidationError, source: str, positions: dict[PathKey, Location], values: dict[PathKey, Location]
+    exc: ValidationError, source: str, positions: Mapping[PathKey, Location], values: Mapping[PathKey, Location]
 ) -> list[Diagnostic]:
     found = []
     for error in exc.errors(include_url=False):

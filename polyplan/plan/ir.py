@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from polyplan.analyse.profile import EntityProfile
 from polyplan.diagnostics import Diagnostic
@@ -93,16 +94,23 @@ class Plan:
 
     def records_in(self, family: Family) -> list[str]:
         """Entities whose system of record is in `family`, in model order."""
-        return [name for name, entity in self.entities.items() if entity.family is family]
+        return list(self._by_family[0].get(family, ()))
 
     def projections_in(self, family: Family) -> list[tuple[str, Projection]]:
         """(entity, projection) pairs that project into `family`, in model order."""
-        return [
-            (name, projection)
-            for name, entity in self.entities.items()
-            for projection in entity.projections
-            if projection.family is family
-        ]
+        return list(self._by_family[1].get(family, ()))
+
+    @cached_property
+    def _by_family(self) -> tuple[dict[Family, list[str]], dict[Family, list[tuple[str, Projection]]]]:
+        # Built once: targets ask per entity (the wide-column design asked for every entity's
+        # search projections), which made a scan of every entity per entity.
+        records: dict[Family, list[str]] = {}
+        projections: dict[Family, list[tuple[str, Projection]]] = {}
+        for name, entity in self.entities.items():
+            records.setdefault(entity.family, []).append(name)
+            for projection in entity.projections:
+                projections.setdefault(projection.family, []).append((name, projection))
+        return records, projections
 
     def families_used(self) -> list[Family]:
         """Families that hold a record or a projection, in the enum's order."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from polyplan import __version__
+from polyplan.model.derived import memoised
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 
@@ -27,7 +28,12 @@ MODEL_FILE = "model.json"
 def model_json(plan: Plan) -> str:
     """`tests/data/model.json`: what `store_data` needs to make every store's test data again (pure).
 
-    The same text whichever store's target writes it, so the stores share one file."""
+    The same text whichever store's target writes it, so the stores share one file; made once
+    per model (dumping a large model took about half a second, once for each store that wrote it)."""
+    return memoised(plan.model, ("store_data", MODEL_FILE), lambda: _model_json(plan))
+
+
+def _model_json(plan: Plan) -> str:
     document = {
         "about": "the model as planned: the generated tests make their data from it (polyplan.validate.store_data)",
         "model": plan.model.model_dump(mode="json", by_alias=True, exclude_unset=True),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, key_of, pattern_positions, snake
+from polyplan.model.derived import all_attributes, key_of, pattern_positions, patterns_of, snake, writes_of
 from polyplan.model.schema import Consistency, Family, FilterOp, RequirementsModel, WriteKind
 from polyplan.plan.ir import EntityPlan, Plan, Projection
 from polyplan.stores.search.engines import SearchEngine, engine_named
@@ -168,7 +168,7 @@ def _lifecycle(
     growth = model.entities[entity.name].growth
     profile = entity.profile
     path = f"entities.{entity.name}"
-    deletes = any(w.entity == entity.name and w.kind is WriteKind.DELETE for w in model.write_patterns)
+    deletes = any(w.kind is WriteKind.DELETE for w in writes_of(model, entity.name))
     expiry = (
         None if growth.must_keep else (growth.retention_days * 86400 if growth.retention_days else growth.ttl_seconds)
     )
@@ -222,9 +222,7 @@ def design_index(
     path = f"entities.{entity_name}"
     alias = snake(entity_name)
     language = DEFAULT_LANGUAGE
-    served = (
-        projection.patterns if projection else tuple(p.name for p in model.access_patterns if p.entity == entity_name)
-    )
+    served = projection.patterns if projection else tuple(p.name for p in patterns_of(model, entity_name))
     uses = _uses(model, list(served))
     fields = {
         name: field_mapping(attribute, uses.get(name, FieldUse()), language, f"{path}.attributes.{name}", notes)
@@ -236,10 +234,10 @@ def design_index(
     patterns = [model.access_patterns[positions[name]] for name in sorted(set(served), key=positions.__getitem__)]
     staleness = min((p.staleness_seconds for p in patterns), default=0.0)
     refresh = refresh_seconds(staleness)
-    for index, pattern in enumerate(model.access_patterns):
-        if pattern.name not in served:
-            continue
-        p_path = f"access_patterns.{index}"
+    # `patterns` is every served pattern in model order: the same walk as over all the model's
+    # patterns skipping the others, without a scan of the model per index.
+    for pattern in patterns:
+        p_path = f"access_patterns.{positions[pattern.name]}"
         if pattern.staleness_seconds < refresh or pattern.consistency is not Consistency.EVENTUAL:
             notes.append(
                 Diagnostic(
@@ -261,7 +259,7 @@ def design_index(
                 )
             )
     queries = tuple(build_query(alias, p, attributes, fields, engine) for p in patterns)
-    writes = [w for w in model.write_patterns if w.entity == entity_name]
+    writes = writes_of(model, entity_name)
     found = [SyncEvent(w.name, w.kind.value, "delete" if w.kind is WriteKind.DELETE else "index") for w in writes]
     growth = model.entities[entity_name].growth
     if not any(w.kind in (WriteKind.INSERT, WriteKind.UPSERT) for w in writes):

@@ -18,10 +18,19 @@ to change; it never becomes a query with ALLOW FILTERING.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, key_of, pattern_positions, patterns_of, snake
+from polyplan.model.derived import (
+    all_attributes,
+    key_of,
+    pattern_positions,
+    patterns_of,
+    relationships_of,
+    snake,
+    writes_of,
+)
 from polyplan.model.ranges import ONE_SIDED
 from polyplan.model.schema import (
     AccessPattern,
@@ -200,7 +209,17 @@ class WideColumnDesign:
         return tuple(seen.values())
 
     def table(self, name: str) -> Table:
-        return next(t for e in self.entities for t in e.tables if t.name == name)
+        return self._tables[name]
+
+    @cached_property
+    def _tables(self) -> dict[str, Table]:
+        # Built once: the renderers look a table up per query, and a scan per look-up made that
+        # quadratic in the entities. The first table of a name wins, as the scan's did.
+        found: dict[str, Table] = {}
+        for entity in self.entities:
+            for table in entity.tables:
+                found.setdefault(table.name, table)
+        return found
 
 
 @dataclass
@@ -494,7 +513,7 @@ def _ttl(ctx: _Context) -> int | None:
 
 
 def _time_series(ctx: _Context) -> bool:
-    deletes = any(w.entity == ctx.entity and w.kind is WriteKind.DELETE for w in ctx.model.write_patterns)
+    deletes = any(w.kind is WriteKind.DELETE for w in writes_of(ctx.model, ctx.entity))
     return ctx.profile.append_only and not deletes
 
 
@@ -742,7 +761,7 @@ def design_entity(
         shape = _pattern_shape(ctx, pattern)
         if shape is not None:
             shapes.append(shape)
-    mutated = any(w.entity == entity and w.kind in MUTATING for w in ctx.model.write_patterns)
+    mutated = any(w.kind in MUTATING for w in writes_of(ctx.model, entity))
     if mutated or not shapes:
         shapes.insert(0, _base_shape(ctx))
     shapes = _merge(shapes)
@@ -791,7 +810,7 @@ def _unenforced(ctx: _Context) -> list[str]:
         found.append("CHECK rules")
     if any(not a.nullable for name, a in ctx.attributes.items() if name not in ctx.key):
         found.append("NOT NULL")
-    if any(r.to == ctx.entity for r in ctx.model.relationships):
+    if any(r.to == ctx.entity for r in relationships_of(ctx.model, ctx.entity)):
         found.append("references")
     return found
 

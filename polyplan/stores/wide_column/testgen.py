@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from polyplan.model.derived import key_of
+from polyplan.model.derived import key_of, writes_of
 from polyplan.model.schema import Direction, RequirementsModel, WriteKind, WritePattern
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
@@ -382,9 +382,7 @@ def _updates(
     found: dict[str, Any] = {}
     key = set(key_of(model.entities[entity.entity]).attributes)
     writes: list[WritePattern] = [
-        w
-        for w in model.write_patterns
-        if w.entity == entity.entity and w.kind in MUTATING and w.kind is not WriteKind.DELETE
+        w for w in writes_of(model, entity.entity) if w.kind in MUTATING and w.kind is not WriteKind.DELETE
     ]
     if not records:
         return found
@@ -955,9 +953,9 @@ def _sections(plan: Plan, design: WideColumnDesign) -> tuple[bool, bool, bool]:
     data has no parameter group leaves its list empty, and its check then has nothing to run)."""
     model = plan.model
     updates = any(
-        w.entity == entity.entity and w.kind in MUTATING and w.kind is not WriteKind.DELETE
+        w.kind in MUTATING and w.kind is not WriteKind.DELETE
         for entity in design.entities
-        for w in model.write_patterns
+        for w in writes_of(model, entity.entity)
     )
     sorts = {p.name for p in model.access_patterns if p.sort}
     sorted_ = any(query.pattern in sorts for entity in design.entities for query in entity.queries)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from polyplan.model.derived import key_of
+from polyplan.model.derived import key_of, writes_of
 from polyplan.model.schema import RequirementsModel, WriteKind
 from polyplan.plan.increments import Increment, increments_of
 from polyplan.plan.predicates import all_predicates
@@ -251,9 +251,7 @@ def _update(
 def operations(model: RequirementsModel, design: EntityDesign) -> list[Operation]:
     """The canonical insert and delete, then one operation per declared write pattern."""
     found = [_insert(model, design, "insert", "insert", None), _delete(model, design, "delete", None)]
-    for write in model.write_patterns:
-        if write.entity != design.entity:
-            continue
+    for write in writes_of(model, design.entity):
         if write.kind is WriteKind.INSERT:
             found.append(_insert(model, design, write.name, write.kind.value, write.rate))
         elif write.kind is WriteKind.DELETE:
