@@ -125,6 +125,14 @@ class _Designer:
         self.entity_tables = {
             name: self.table_names.take(snake(name)) for name in self.plan.records_in(Family.RELATIONAL)
         }
+        # Each relationship's position in the model, by identity: `list.index` compares pydantic
+        # models field by field from the start, which made every table's paths quadratic.
+        self.positions = {id(r): i for i, r in enumerate(self.model.relationships)}
+
+    def relationship_path(self, relationship: Relationship) -> str:
+        """`relationships.N` of one of the model's relationships."""
+        found = self.positions.get(id(relationship))
+        return f"relationships.{self.model.relationships.index(relationship) if found is None else found}"
 
     def warn(self, message: str, path: str, code: str = "PP402") -> None:
         self.diagnostics.append(Diagnostic(code, message, path, Severity.WARNING))
@@ -269,7 +277,7 @@ class _Designer:
                 continue
             seen.add(columns)
             parent = relationship.from_
-            path = f"relationships.{self.model.relationships.index(relationship)}"
+            path = self.relationship_path(relationship)
             if parent not in self.relational:
                 family = self.plan.entities[parent].family.value if parent in self.plan.entities else "another store"
                 self.warn(
@@ -415,7 +423,7 @@ class _Designer:
     def association(self, relationship: Relationship) -> None:
         table = self.table_names.take(snake(relationship.name))
         names = UniqueNames()
-        path = f"relationships.{self.model.relationships.index(relationship)}"
+        path = self.relationship_path(relationship)
         from_columns, to_columns = link_columns(self.model, relationship)
         columns: list[ColumnSpec] = []
         foreign_keys: list[ForeignKeySpec] = []

@@ -590,13 +590,40 @@ class QueryShapes:
     # A type's repr is slow (it inspects the constructor); the engine's metadata, and with it
     # every type object keyed here, outlives the build.
     type_reprs: dict[int, str] = field(default_factory=dict)
+    # Every column has a type object of its own, so the id cache above misses for each one; a
+    # type's repr is a function of its class and attributes, so equal ones share it.
+    reprs_by_state: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
     def type_key(self, column: sa.ColumnElement[Any]) -> tuple[type, str]:
         kind = column.type
         text = self.type_reprs.get(id(kind))
         if text is None:
-            text = self.type_reprs[id(kind)] = repr(kind)
+            state = _type_state(kind)
+            if state is None:
+                text = repr(kind)
+            else:
+                text = self.reprs_by_state.get(state)
+                if text is None:
+                    text = self.reprs_by_state[state] = repr(kind)
+            self.type_reprs[id(kind)] = text
         return type(kind), text
+
+
+# A type's own cache of its class's affinity (SQLAlchemy sets it on first use): not its state.
+_TYPE_MEMOS = frozenset({"_type_affinity"})
+
+
+def _type_state(kind: TypeEngine[Any]) -> tuple[Any, ...] | None:
+    """A type's class and attribute values when they are all plain values (None otherwise: a
+    variant mapping, an enum class or a nested type is left to repr alone)."""
+    items = []
+    for name, value in sorted(vars(kind).items()):
+        if name in _TYPE_MEMOS:
+            continue
+        if value is not None and type(value) not in (str, int, float, bool):
+            return None
+        items.append((name, type(value), value))  # 1 == True, but their reprs differ
+    return (type(kind), *items)
 
 
 def filter_conditions(
