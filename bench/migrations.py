@@ -46,6 +46,7 @@ on SIGTERM too.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import platform
@@ -284,7 +285,10 @@ def run_alembic(folder: Path, url: str, revision: str) -> float:
         text=True,
     )
     if run.returncode != 0:
-        raise RuntimeError(f"alembic upgrade {revision} failed:\n{run.stderr[-3000:]}")
+        # The retries the script logged say what it waited for; the traceback's end says why it stopped.
+        retries = [line for line in run.stderr.splitlines() if "lock not granted" in line]
+        shown = "\n".join([*retries[:3], f"... {len(retries)} retries in all", run.stderr[-1500:]])
+        raise RuntimeError(f"alembic upgrade {revision} failed:\n{shown}")
     return time.monotonic() - started
 
 
@@ -464,6 +468,53 @@ class Load:
                     self.samples.append(sample)
 
 
+@dataclass
+class Tick:
+    """One control probe: planned at `start`, done `ms` later (its thread's lateness + a `SELECT 1`)."""
+
+    start: float
+    ms: float
+
+
+class Control:
+    """A control beside the load: every 20 ms, `SELECT 1` on a connection of its own.
+
+    It touches no table, so no lock of the migration can hold it up; what delays it is what
+    delays everyone at once — the server (checkpoint, I/O, CPU) or this process (the GIL, the
+    scheduler of a shared host). A load operation that stalls while the control stalls as long
+    did not wait on the migration; one that stalls alone did. The figures keep both.
+    """
+
+    INTERVAL = 0.02
+
+    def __init__(self, url: str, clock: float) -> None:
+        self.url, self.clock = url, clock
+        self.stop = threading.Event()
+        self.ticks: list[Tick] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def finish(self) -> list[Tick]:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        return self.ticks
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            planned = time.monotonic()
+            while not self.stop.is_set():
+                planned += self.INTERVAL
+                delay = planned - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                connection.execute("SELECT 1")
+                done = time.monotonic()
+                self.ticks.append(Tick(planned - self.clock, (done - planned) * 1000))
+                planned = max(planned, done)
+
+
 class Blockers:
     """Polls pg_stat_activity: which statement the load's sessions wait on, and for how long."""
 
@@ -512,6 +563,11 @@ class Figures:
     retried: int
     slowest: list[str] = field(default_factory=list)  # "op +start s: ms" of the five slowest
     reprepared: int = 0  # operations that re-prepared after the contract changed a result type (PP712)
+    # The control probe (Control) over the same window: its longest delay, and the longest load
+    # operation that the control did not see stalled at least half as long at the same time (a
+    # stall of the load alone: the migration's, not the host's). 0.0 in runs saved before it.
+    control_max_ms: float = 0.0
+    alone_max_ms: float = 0.0
 
 
 @dataclass
@@ -537,11 +593,27 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def figures(samples: list[Sample], start: float, end: float) -> Figures:
+def _overlapping(ticks: list[Tick], start: float, ms: float) -> float:
+    """The longest control delay overlapping [start, start + ms] (seconds, milliseconds).
+
+    `ticks` are in start order (one thread appends them), so only those starting from the
+    longest tick's length before `start` up to the end can overlap.
+    """
+    if not ticks:
+        return 0.0
+    end = start + ms / 1000
+    reach = max(t.ms for t in ticks) / 1000
+    first = bisect.bisect_left(ticks, start - reach, key=lambda t: t.start)
+    last = bisect.bisect_right(ticks, end, key=lambda t: t.start)
+    return max((t.ms for t in ticks[first:last] if t.start + t.ms / 1000 >= start), default=0.0)
+
+
+def figures(samples: list[Sample], start: float, end: float, ticks: list[Tick]) -> Figures:
     during = [s for s in samples if s.start <= end and s.start + s.ms / 1000 >= start]
     if not during:
         return Figures(0, 0.0, 0.0, 0.0, "", 0.0, 0, [], 0)
     longest = max(during, key=lambda s: s.ms)
+    control = {id(s): _overlapping(ticks, s.start, s.ms) for s in during}
     latencies = [s.ms for s in during]
     failures = sorted({f"{s.op}: {s.error}" for s in during if s.error})
     return Figures(
@@ -555,10 +627,12 @@ def figures(samples: list[Sample], start: float, end: float) -> Figures:
         failures[:5],
         sum(1 for s in during if s.retried),
         [
-            f"{s.op} v{s.version} +{s.start - start:.2f} s: {s.ms:.0f} ms"
+            f"{s.op} v{s.version} +{s.start - start:.2f} s: {s.ms:.0f} ms (control {control[id(s)]:.0f} ms)"
             for s in sorted(during, key=lambda s: -s.ms)[:5]
         ],
         sum(1 for s in during if s.reprepared),
+        _overlapping(ticks, start, (end - start) * 1000),
+        max((s.ms for s in during if control[id(s)] < s.ms / 2), default=0.0),
     )
 
 
@@ -583,11 +657,13 @@ def run_variant(setup: Setup, dbs: Databases, template: str, variant: str, numbe
     load_url = _plain(setup.url, name) + ("&" if "?" in setup.url else "?") + f"application_name={application}"
     load = Load(load_url, setup.versions, setup.pool, setup.weights, setup.rate, setup.threads, seed)
     blockers = Blockers(_plain(setup.url, name), application)
+    control = Control(_plain(setup.url, name), load.clock)
     phases: dict[str, float] = {}
     error = ""
     try:
         load.start()
         blockers.start()
+        control.start()
         time.sleep(WARMUP_SECONDS)
         begin = load.now()
         if variant == "polyplan":
@@ -612,6 +688,7 @@ def run_variant(setup: Setup, dbs: Databases, template: str, variant: str, numbe
     finally:
         samples = load.finish()
         seen = blockers.finish()
+        ticks = control.finish()
     before = [s.ms for s in samples if s.start + s.ms / 1000 < begin]
     found: list[str] = []
     if variant == "polyplan":
@@ -627,7 +704,7 @@ def run_variant(setup: Setup, dbs: Databases, template: str, variant: str, numbe
         number,
         end - begin,
         phases,
-        figures(samples, begin, end),
+        figures(samples, begin, end, ticks),
         percentile(before, 0.99),
         len(before),
         seen,
@@ -637,7 +714,8 @@ def run_variant(setup: Setup, dbs: Databases, template: str, variant: str, numbe
     d = run.during
     log(
         f"round {number} {variant}: migration {run.migration_s:.1f} s; load during it: {d.n} ops, p99 {d.p99_ms:.1f} ms, "
-        f"longest {d.max_ms:.1f} ms ({d.max_op} at +{d.max_at_s:.1f} s), failed {d.failed}, retried {d.retried}, "
+        f"longest {d.max_ms:.1f} ms ({d.max_op} at +{d.max_at_s:.1f} s), alone {d.alone_max_ms:.1f} ms, "
+        f"control longest {d.control_max_ms:.1f} ms, failed {d.failed}, retried {d.retried}, "
         f"re-prepared {d.reprepared}; phases {run.phases_s}; slowest {d.slowest}"
         + (f"; blocked by {next(iter(seen))!r} up to {next(iter(seen.values())):.0f} ms" if seen else "")
         + (f"; the migration failed: {error}" if error else "")
@@ -717,6 +795,11 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):,.1f} ({min(values):,.1f}–{max(values):,.1f})"
 
 
+def _controlled(figures: Figures, value: float) -> str:
+    """A control figure, or "—" for a run saved before the control probe existed."""
+    return f"{value:,.1f}" if figures.control_max_ms else "—"
+
+
 def render_saved(saved: dict[str, Any]) -> str:
     """The docs/benchmarks.md section of a results file written by --json (bench/render_docs.py calls this)."""
     runs = _runs(saved)
@@ -737,25 +820,40 @@ def render_saved(saved: dict[str, Any]) -> str:
         "autocommit; latency is client-side wall clock per operation. Figures cover the operations that overlap the "
         "migration.",
         "",
-        "| round | variant | migration s | ops during | p50 ms | p99 ms | longest stall ms | at | failed | retried | "
-        "re-prepared | p99 before ms |",
-        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| round | variant | migration s | ops during | p50 ms | p99 ms | longest stall ms | at | stalled alone ms | "
+        "control longest ms | failed | retried | re-prepared | p99 before ms |",
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         d = r.during
         phases = ", ".join(f"{k} {v:.1f}" for k, v in r.phases_s.items())
         out.append(
             f"| {r.round} | {r.variant} | {r.migration_s:.1f} ({phases}) | {d.n:,} | {d.p50_ms:.2f} | {d.p99_ms:.2f} | "
-            f"**{d.max_ms:,.1f}** | {d.max_op} +{d.max_at_s:.1f} s | {d.failed} | {d.retried} | {d.reprepared} | "
+            f"**{d.max_ms:,.1f}** | {d.max_op} +{d.max_at_s:.1f} s | {_controlled(d, d.alone_max_ms)} | "
+            f"{_controlled(d, d.control_max_ms)} | {d.failed} | {d.retried} | {d.reprepared} | "
             f"{r.before_p99_ms:.2f} ({r.before_n:,}) |"
         )
-    out += ["", "Median (min–max) over the rounds:", ""]
+    out += [
+        "",
+        "*Stalled alone*: the longest load operation during which the control probe (a `SELECT 1` every 20 ms on "
+        "its own connection, in the load's process, touching no table) was not delayed at least half as long; "
+        "*control longest*: the control's own longest delay. A stall the control shares is the host's or the "
+        "server's (scheduler, I/O), not a lock of the migration. The claim below is judged on the raw longest stall.",
+        "",
+        "Median (min–max) over the rounds:",
+        "",
+    ]
     for variant in VARIANTS:
         mine = [r for r in runs if r.variant == variant]
         if mine:
             out.append(
-                f"- {variant}: longest stall {_spread([r.during.max_ms for r in mine])} ms; "
-                f"p99 {_spread([r.during.p99_ms for r in mine])} ms; migration {_spread([r.migration_s for r in mine])} s"
+                f"- {variant}: longest stall {_spread([r.during.max_ms for r in mine])} ms "
+                + (
+                    f"(stalled alone {_spread([r.during.alone_max_ms for r in mine])} ms); "
+                    if all(r.during.control_max_ms for r in mine)
+                    else "; "
+                )
+                + f"p99 {_spread([r.during.p99_ms for r in mine])} ms; migration {_spread([r.migration_s for r in mine])} s"
             )
     out += ["", "What the load's sessions waited on (longest wait seen by a 50 ms sampler of pg_stat_activity):", ""]
     for variant in VARIANTS:

@@ -185,3 +185,21 @@ def test_the_committed_capacity_run_is_judged_by_its_goals() -> None:
     doctored["redis"]["families"][0]["total_ratio"] = 1.2
     doctored["bson"]["collections"][0]["ratio"] = 0.8
     assert len(capacity.saved_misses(doctored)) == 5
+
+
+def test_a_stall_the_control_probe_shares_is_told_apart_from_one_of_the_load_alone(migrations: ModuleType) -> None:
+    """The control (a `SELECT 1` every 20 ms on its own connection) separates host stalls from lock waits."""
+    tick, sample = migrations.Tick, migrations.Sample
+    # The control is on time except for one 400 ms delay starting at 5.0 s.
+    ticks = [tick(t / 50, 1.0) for t in range(0, 250)] + [tick(5.0, 400.0)]
+    ticks.sort(key=lambda t: t.start)
+    host_stall = sample("read", 5.05, 380.0, 1)  # overlaps the control's 400 ms delay: shared
+    lock_wait = sample("update", 2.0, 300.0, 1)  # the control stayed on time meanwhile: alone
+    quick = sample("read", 3.0, 2.0, 1)
+    assert migrations._overlapping(ticks, 5.05, 380.0) == 400.0
+    assert migrations._overlapping(ticks, 2.0, 300.0) == 1.0
+    found = migrations.figures([host_stall, lock_wait, quick], 0.0, 10.0, ticks)
+    assert found.max_ms == 380.0  # the raw longest stall, which the claim judges
+    assert found.alone_max_ms == 300.0
+    assert found.control_max_ms == 400.0
+    assert "(control 400 ms)" in found.slowest[0] and "(control 1 ms)" in found.slowest[1]

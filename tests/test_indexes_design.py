@@ -394,3 +394,14 @@ def test_sort_columns_join_the_key_only_when_the_equality_group_is_large() -> No
     plan = index_plan_of(card)
     assert plan is not None
     assert any(r.startswith("ix_card_board_position: adds no read benefit") for r in plan.rejected)
+
+
+def test_index_plan_shows_each_chosen_index_saving_per_read() -> None:
+    """index-plan.md gives the pages a read touches through the index against before it, per
+    pattern, not only a per-second total (which against a scan reads as an implausible number)."""
+    from tests.conftest import SCENARIOS, rendered
+
+    text = rendered(next(p for p in SCENARIOS if p.stem == "saas"))["docs/index-plan.md"]
+    benefits = [line for line in text.splitlines() if "**read benefit:**" in line]
+    assert benefits and all(" per read instead of ≈ " in line for line in benefits)
+    assert "`my_open_tasks` (150/s) ≈ " in text

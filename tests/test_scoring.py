@@ -50,6 +50,10 @@ def test_search_engines_and_volatile_caches_are_never_a_durable_system_of_record
     capabilities = load_capabilities()
     order = profile_entity(model, "Order")
     assert any("not a system of record" in b for b in blockers(order, capabilities["elasticsearch"], Family.SEARCH))
+    # A search engine keeps its data on disk: it is ruled out as not a system of record, never
+    # as "volatile" (which `explain` once said of Elasticsearch).
+    for engine in ("elasticsearch", "opensearch"):
+        assert not any("volatile" in b for b in blockers(order, capabilities[engine], Family.SEARCH))
     assert any("volatile" in b for b in blockers(order, capabilities["redis"], Family.CACHE))
     cart = profile_entity(model, "Cart")
     assert blockers(cart, capabilities["redis"], Family.CACHE) == ()

@@ -127,10 +127,11 @@ def blockers(profile: EntityProfile, cap: Capability | None, family: Family) -> 
     if cap is None:
         return (f"the organisation runs no {family.value.replace('_', '-')} store",)
     if family is Family.SEARCH:
+        # Its data is on disk, not volatile: what rules it out is said here, once.
         found.append("a search engine is not a system of record (no transactions, refresh-delayed reads)")
-    if not cap.durable and not profile.ephemeral:
+    elif not cap.durable and not profile.ephemeral:
         found.append(f"{cap.title} is volatile; only ephemeral (TTL) data may live there alone")
-    if not cap.durable and profile.must_keep:
+    if not cap.durable and profile.must_keep and family is not Family.SEARCH:
         found.append("the entity must be kept")
     if profile.transactions and cap.transactions != "multi_entity":
         found.append(
