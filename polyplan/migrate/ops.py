@@ -448,16 +448,23 @@ class ColumnChange(Operation):
             constraints_after = [c for c in constraints_after if c not in same_c]
             indexes_before = [i for i in indexes_before if i not in same_i]
             indexes_after = [i for i in indexes_after if i not in same_i]
+        # MariaDB carries an index through CHANGE COLUMN (a rename or a retype of one of its
+        # columns), so an index on both sides is left to it: dropping it first could leave a
+        # foreign key without an index (error 1553) and reads without it, and re-creating it here
+        # could name a column another change renames later in the revision.
+        kept = {n for n in indexes_before if n in indexes_after} if ctx.engine == "mysql" else set()
         steps: list[Step] = []
         for name in indexes_before:
-            steps += DropIndex(self.table, name).contract(ctx)
+            if name not in kept:
+                steps += DropIndex(self.table, name).contract(ctx)
         for name in constraints_before:
             steps += DropConstraint(self.table, name).contract(ctx)
         steps += self._swap(ctx)
         for name in constraints_after:
             steps += AddConstraint(self.table, name).expand(ctx)
         for name in indexes_after:
-            steps += AddIndex(self.table, name).expand(ctx)
+            if name not in kept:
+                steps += AddIndex(self.table, name).expand(ctx)
         return steps
 
     def _swap(self, ctx: Context) -> list[Step]:
