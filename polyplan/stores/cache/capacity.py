@@ -12,7 +12,7 @@ from __future__ import annotations
 from polyplan.analyse.sizing import live_rows
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import CacheDesign, design
-from polyplan.stores.cache.spec import FRAGMENTATION_HEADROOM, KeySpec, Role
+from polyplan.stores.cache.spec import KeySpec, Role
 
 
 def family_keys(plan: Plan, key: KeySpec, days: float) -> float:
@@ -31,9 +31,3 @@ def estimate_store_bytes(plan: Plan, days: float, cache: CacheDesign | None = No
     `days`: Σ key families of keys × per-key total (MEMORY USAGE plus keyspace and expires slots)."""
     cache = cache if cache is not None else design(plan)
     return sum(family_keys(plan, key, days) * key.memory.total_per_key for key in cache.keys)
-
-
-def estimate_store_memory(plan: Plan, days: float, cache: CacheDesign | None = None) -> float:
-    """`estimate_store_bytes` with the fragmentation and buffer headroom the design recommends
-    for maxmemory (`FRAGMENTATION_HEADROOM`): the memory a node must have."""
-    return estimate_store_bytes(plan, days, cache) * FRAGMENTATION_HEADROOM
