@@ -33,14 +33,15 @@ CORE = {
     "typer",
     "rich",
     "pyyaml",
-    "pymongo",
     "mimesis",
     "jinja2",
     "markdown-it-py",
     "graphviz",
 }
-# Everything an extra brings, except pymongo: its `bson` writes the MongoDB artifacts, so it is core.
-OPTIONAL = sorted({*EXTRA_OF_MODULE} - {"pymongo", "bson"} | {"psycopg2", "elastic_transport", "_pytest"})
+# Everything an extra brings, pymongo and its `bson` included: polyplan writes the MongoDB artifacts
+# (Extended JSON, Decimal128, BSON sizes) itself, so planning needs no driver.
+OPTIONAL = sorted({*EXTRA_OF_MODULE} | {"psycopg2", "elastic_transport", "_pytest"})
+DRIVERS = ("pymongo", "bson")
 
 BLOCKER = """
 import sys
@@ -75,6 +76,9 @@ def without(blocked: list[str], tmp_path: Path, *args: str) -> subprocess.Comple
 def test_the_core_install_holds_no_driver_and_no_test_framework() -> None:
     core = [Requirement(line) for line in PYPROJECT["project"]["dependencies"]]
     assert {r.name.lower() for r in core} == CORE
+    # No MongoDB driver sneaks back in, directly or as `bson` (PyPI's own, unrelated package).
+    assert not {r.name.lower() for r in core} & {*DRIVERS, "motor"}
+    assert {"pymongo", "bson"} <= set(OPTIONAL)
     sqlalchemy = next(r for r in core if r.name.lower() == "sqlalchemy")
     # A range over the 2.x minors, not a pin to one: applications keep their own minor.
     assert sqlalchemy.specifier.contains("2.1.0") and sqlalchemy.specifier.contains("2.5.0")
@@ -107,6 +111,11 @@ def test_plan_and_explain_work_with_every_driver_and_test_framework_missing(tmp_
     assert (out / "plan.json").is_file() and (out / "tests").is_dir()
     if scenario == "iot":
         assert (out / "cassandra" / "schema.cql").is_file()
+    if scenario == "saas":  # the MongoDB artifacts, written with no pymongo/bson importable
+        assert sorted((out / "mongodb" / "collections").glob("*.json")) and (out / "mongodb" / "queries.json").is_file()
+        # Talking to the server is what needs the driver, and says which extra brings it.
+        line = one_line(without(list(DRIVERS), tmp_path, "validate", str(out), "--engine", "mongodb"))
+        assert "pip install 'polyplan[mongodb]'" in line and "[PP604]" in line
     explained = without(OPTIONAL, tmp_path, "explain", f"scenarios/{scenario}.yaml")
     assert explained.returncode == 0, explained.stderr
 

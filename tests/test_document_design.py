@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from bson.decimal128 import Decimal128
 
 from polyplan.diagnostics import Severity
 from polyplan.model.loader import load_text
@@ -14,6 +13,7 @@ from polyplan.plan.assign import build_plan
 from polyplan.plan.ir import Plan
 from polyplan.stores.document import Target
 from polyplan.stores.document.design import design
+from polyplan.stores.document.extjson import Decimal128
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign
 from tests.conftest import ROOT, planned
 

@@ -15,11 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bson.decimal128 import Decimal128
-
 from polyplan.stores.cache.render import ENGINE as CACHE_ENGINE
 from polyplan.stores.cache.spec import CacheDesign
 from polyplan.stores.designs import Designs
+from polyplan.stores.document.extjson import Decimal128
 from polyplan.stores.document.spec import DocumentDesign
 from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.search.design import SearchDesign

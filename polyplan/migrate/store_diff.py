@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from bson import json_util
-
 from polyplan.migrate.store_ops import (
     AddCqlColumn,
     AddDocumentIndex,
@@ -32,8 +30,9 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import CacheDesign, KeySpec
 from polyplan.stores.cache.design import design as design_cache
 from polyplan.stores.cache.keys import KeyTemplate
+from polyplan.stores.document import extjson
 from polyplan.stores.document.design import design as design_documents
-from polyplan.stores.document.render import JSON_OPTIONS, index_json
+from polyplan.stores.document.render import index_json
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign
 from polyplan.stores.search.design import SearchDesign, SearchIndex, design_search
 from polyplan.stores.wide_column.cql import map_literal
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
 
 def _plain(value: Any) -> Any:
     """BSON values (Decimal128, datetimes) as relaxed Extended JSON data: what scripts and --json carry."""
-    return json.loads(json_util.dumps(value, json_options=JSON_OPTIONS))
+    return json.loads(extjson.dumps(value))
 
 
 def _constant_default(attribute: Attribute) -> Any:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import random
 import statistics
 from functools import cache
-
-import bson
+from typing import Any
 
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars
@@ -23,6 +22,34 @@ UNBOUNDED_TEXT = 64 * 1024.0  # worst case assumed for text/json/binary without 
 OBJECT_ID = 1 + 4 + 12  # `_id` the server adds when the design maps no attribute to it: type, "_id\0", ObjectId
 
 
+def _encoded_value_bytes(value: Any) -> int:
+    """Bytes of one BSON value, as `bson.encode` writes the plain JSON types (bsonspec.org 1.1).
+    By hand so that planning needs no driver (issue 13); tests/test_extjson.py checks it against
+    `bson.encode` when pymongo is installed."""
+    if value is None:
+        return 0  # null: the element's type byte says it all
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        return 4 if -(2**31) <= value < 2**31 else 8  # int32, else int64 (as pymongo chooses)
+    if isinstance(value, float):
+        return 8
+    if isinstance(value, str):
+        return 4 + len(value.encode("utf-8")) + 1  # int32 length, the bytes, NUL
+    if isinstance(value, dict):
+        return encoded_document_bytes(value)
+    if isinstance(value, (list, tuple)):
+        return encoded_document_bytes({str(i): item for i, item in enumerate(value)})  # arrays: keys "0", "1", …
+    raise TypeError(f"no BSON size for a {type(value).__name__}")
+
+
+def encoded_document_bytes(document: dict[str, Any]) -> int:
+    """Bytes of `document` encoded as BSON: int32 length, each element (type byte, field name as a
+    C string, value), NUL."""
+    elements = sum(1 + len(name.encode("utf-8")) + 1 + _encoded_value_bytes(v) for name, v in document.items())
+    return 4 + elements + 1
+
+
 @cache
 def _json_document_bytes(average: int | None) -> float:
     """Mean BSON bytes of the seeder's JSON values (stored as embedded documents), 64 draws."""
@@ -31,7 +58,7 @@ def _json_document_bytes(average: int | None) -> float:
     sizes = []
     for _ in range(64):
         value = make()
-        sizes.append(len(bson.encode({"v": value})) - 4 - 1 - 1 - 2 if isinstance(value, dict) else 5.0)
+        sizes.append(encoded_document_bytes(value) if isinstance(value, dict) else 5.0)
     return statistics.fmean(sizes)
 
 

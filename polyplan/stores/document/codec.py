@@ -14,9 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bson.decimal128 import Decimal128
-
 from polyplan.model.schema import Attribute, TypeName
+from polyplan.stores.document.extjson import Decimal128
 
 
 def _moment(value: datetime) -> datetime:

@@ -1,7 +1,7 @@
 """Render the MongoDB design: one JSON definition per collection, queries.json, setup.py, design.md.
 
-JSON is MongoDB Extended JSON (relaxed): Decimal128 bounds stay exact, and `bson.json_util`
-reads it back into the values pymongo sends. Key order is the design's (index keys and sort
+JSON is MongoDB Extended JSON (relaxed), written by `extjson` with no driver: Decimal128 bounds
+stay exact, and `bson.json_util` reads it back into the values pymongo sends. Key order is the design's (index keys and sort
 specifications are ordered lists), so the same plan gives the same bytes.
 """
 
@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bson import json_util
-from bson.binary import UuidRepresentation
-from bson.json_util import JSONMode, JSONOptions
-
 from polyplan.emit.embed import module_code
 from polyplan.markdown import code
+from polyplan.stores.document import extjson
 from polyplan.stores.document.spec import (
     CollectionSpec,
     DocumentDesign,
@@ -26,7 +23,18 @@ from polyplan.stores.document.spec import (
 )
 
 ENGINE = "mongodb"
-JSON_OPTIONS = JSONOptions(json_mode=JSONMode.RELAXED, uuid_representation=UuidRepresentation.STANDARD, tz_aware=True)
+
+
+def __getattr__(name: str) -> Any:
+    """`JSON_OPTIONS`: how the generated tests read the artifacts back with pymongo's `bson` (relaxed
+    Extended JSON, standard UUIDs, aware dates). Built on first use, so that planning, which writes
+    the artifacts with `extjson`, imports no driver (issue 13); the generated tests import it."""
+    if name == "JSON_OPTIONS":
+        from bson.binary import UuidRepresentation
+        from bson.json_util import JSONMode, JSONOptions
+
+        return JSONOptions(json_mode=JSONMode.RELAXED, uuid_representation=UuidRepresentation.STANDARD, tz_aware=True)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 INLINE_WIDTH = 100
@@ -64,7 +72,7 @@ def _shallow(value: Any) -> bool:
 
 def dumps(value: Any) -> str:
     """MongoDB Extended JSON (relaxed) text with a trailing newline."""
-    plain = json.loads(json_util.dumps(value, json_options=JSON_OPTIONS))
+    plain = json.loads(extjson.dumps(value))  # as JSON text first: non-string keys become strings
     return _pretty(plain, 0) + "\n"
 
 
@@ -194,7 +202,7 @@ def _index_line(index: IndexSpec) -> str:
     if index.unique:
         options.append("unique")
     if index.partial:
-        options.append(f"partial {json_util.dumps(index.partial, json_options=JSON_OPTIONS)}")
+        options.append(f"partial {extjson.dumps(index.partial)}")
     if index.expire_after is not None:
         options.append(f"TTL {index.expire_after} s")
     extra = f" ({'; '.join(options)})" if options else ""
@@ -252,7 +260,7 @@ def render_design_md(design: DocumentDesign) -> str:
     if design.queries:
         lines += ["## Queries", ""]
         for query in design.queries:
-            shown = json_util.dumps(query.filter, json_options=JSON_OPTIONS)
+            shown = extjson.dumps(query.filter)
             sort = ", ".join(f"{p}: {d}" for p, d in query.sort)
             lines.append(
                 f"- **{query.pattern}**: {code(f'db.{query.collection}.find({shown})')}"

@@ -18,8 +18,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from bson.decimal128 import Decimal128
-
 from polyplan.model.derived import all_attributes, key_of, patterns_of, reference_of
 from polyplan.model.schema import CompareOp, Direction, FilterOp, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
@@ -37,6 +35,7 @@ from polyplan.stores.document.discriminating import (
     small_score,
     spreads,
 )
+from polyplan.stores.document.extjson import Decimal128
 from polyplan.stores.document.render import dumps
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, QuerySpec
 

@@ -12,9 +12,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from bson.decimal128 import Decimal128
-
 from polyplan.model.schema import Attribute, Check, CompareOp, SchemaVariability, TypeName
+from polyplan.stores.document.extjson import Decimal128
 
 _BSON_TYPES: dict[TypeName, str | list[str]] = {
     TypeName.STRING: "string",
