@@ -197,7 +197,7 @@ def run_scenario(name: str, engines: list[str], rows: int, judge_bytes: float) -
                     measure = {"postgresql": _pg_measure, "mysql": _mysql_measure, "sqlite": _sqlite_measure}[engine]
                     data_bytes, indexes = measure(connection, spec.name)
                     measured_total += data_bytes + sum(sum(sizes) for sizes in indexes.values())
-                    estimate = table_size(spec, count, engine, parents=loaded)
+                    estimate = table_size(spec, count, engine, plan.sizing(engine), parents=loaded)
                     found.append(
                         Ratio(
                             name,
@@ -230,7 +230,7 @@ def run_scenario(name: str, engines: list[str], rows: int, judge_bytes: float) -
                             )
                         )
         model_total = sum(
-            table_size(spec, loaded[spec.name], engine, parents=loaded).total_bytes
+            table_size(spec, loaded[spec.name], engine, plan.sizing(engine), parents=loaded).total_bytes
             for spec in tables
             if loaded.get(spec.name)
         )

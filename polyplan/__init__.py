@@ -93,23 +93,21 @@ def plan(model: str | Path | LoadedModel, *, targets: str | Path | None = None) 
     """Score every entity against every store family and choose its system of record and projections.
 
     `model` is a path to a model file or what `load` returned. `targets` is a folder of target
-    profiles (capability YAML files) to use instead of the bundled ones. Pure: reads the model
-    file (when given a path) and the profiles, writes nothing. Raises `DiagnosticError` on bad
-    input.
+    profiles (capability YAML files, docs/targets.md): each replaces the bundled profile of the
+    same `engine`, or adds one. The plan carries the profiles (`Plan.capabilities`), and `render`
+    sizes every store from them. Pure: reads the model file (when given a path) and the profiles,
+    writes nothing. Raises `DiagnosticError` on bad input (a bad profile: PP618/PP619).
     """
-    from pathlib import Path
-
-    from polyplan.analyse.capabilities import BUNDLED_TARGETS
+    from polyplan.analyse.capabilities import load_targets
     from polyplan.model.loader import LoadedModel
     from polyplan.perf import paused_gc
     from polyplan.pipeline import plan_file
     from polyplan.plan.assign import build_plan
 
-    folder = Path(targets) if targets is not None else BUNDLED_TARGETS
     if isinstance(model, LoadedModel):
         with paused_gc():
-            return build_plan(model, folder)
-    return plan_file(model, folder)
+            return build_plan(model, load_targets(targets))
+    return plan_file(model, targets)
 
 
 def render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
@@ -125,17 +123,20 @@ def render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     return render_plan(plan)
 
 
-def write(model: str | Path, out_dir: str | Path, *, force: bool = False) -> tuple[Plan, list[Diagnostic]]:
+def write(
+    model: str | Path, out_dir: str | Path, *, force: bool = False, targets: str | Path | None = None
+) -> tuple[Plan, list[Diagnostic]]:
     """Plan the model file `model` and write every output file into `out_dir`, atomically.
 
     The folder must be new, empty or a previous polyplan output (its manifest lists every file,
     unchanged); `force` also replaces a folder of foreign files. Returns the plan and its
-    warnings. Raises `DiagnosticError` for a bad model and `OutputRefused` (from
-    `polyplan.emit.writer`; nothing is written) for an unsafe folder.
+    warnings. `targets` is a folder of your own target profiles, as for `plan`. Raises
+    `DiagnosticError` for a bad model or profile and `OutputRefused` (from `polyplan.emit.writer`;
+    nothing is written) for an unsafe folder.
     """
     from polyplan.pipeline import write_plan
 
-    return write_plan(model, out_dir, force=force)
+    return write_plan(model, out_dir, force=force, targets=targets)
 
 
 def validate(

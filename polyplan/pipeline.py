@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from polyplan.analyse.capabilities import BUNDLED_TARGETS
+from polyplan.analyse.capabilities import load_targets
 from polyplan.capacity import capacity_plan, designs_from
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.emit.capacity import render_capacity_md
@@ -63,21 +63,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 '''
 
 
-def plan_file(path: str | Path, targets: Path = BUNDLED_TARGETS) -> Plan:
-    """Load, check and plan a model file. Raises DiagnosticError on bad input."""
+def plan_file(path: str | Path, targets: str | Path | None = None) -> Plan:
+    """Load, check and plan a model file against the bundled target profiles overlaid by those in
+    the folder `targets` (if given). Raises DiagnosticError on bad input (model or profiles)."""
     started = time.perf_counter()
     with paused_gc():
+        capabilities = load_targets(targets)  # first: a bad profile is reported before the model is read
         loaded = load_file(path)
         log.debug("loaded %s in %.2f s", path, time.perf_counter() - started)
-        plan = build_plan(loaded, targets)
+        plan = build_plan(loaded, capabilities)
     log.info("planned %s: %d entities in %.2f s", plan.model.name, len(plan.entities), time.perf_counter() - started)
     return plan
 
 
-def plan_text(text: str, source: str = "<model>", targets: Path = BUNDLED_TARGETS) -> Plan:
-    """Load, check and plan model text (e.g. generated models). Raises DiagnosticError on bad input."""
+def plan_text(text: str, source: str = "<model>", targets: str | Path | None = None) -> Plan:
+    """Load, check and plan model text (e.g. generated models), with the profiles of `plan_file`.
+    Raises DiagnosticError on bad input."""
     with paused_gc():
-        return build_plan(load_text(text, source), targets)
+        capabilities = load_targets(targets)
+        return build_plan(load_text(text, source), capabilities)
 
 
 def render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
@@ -150,13 +154,15 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     return files, diagnostics
 
 
-def write_plan(model_path: str | Path, out_dir: str | Path, force: bool = False) -> tuple[Plan, list[Diagnostic]]:
-    """Plan a model and write the whole output folder atomically.
+def write_plan(
+    model_path: str | Path, out_dir: str | Path, force: bool = False, targets: str | Path | None = None
+) -> tuple[Plan, list[Diagnostic]]:
+    """Plan a model (against the profiles of `plan_file`) and write the whole output folder atomically.
 
-    Raises DiagnosticError for a bad model and OutputRefused (nothing written) when `out_dir`
-    is unsafe or holds files polyplan did not write (`force` replaces a foreign folder).
+    Raises DiagnosticError for a bad model or profile and OutputRefused (nothing written) when
+    `out_dir` is unsafe or holds files polyplan did not write (`force` replaces a foreign folder).
     """
-    plan = plan_file(model_path)
+    plan = plan_file(model_path, targets)
     files, diagnostics = render(plan)
     model_sha256 = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
     write_tree(

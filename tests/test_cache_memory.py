@@ -46,7 +46,7 @@ def test_sds_headers_grow_with_length() -> None:
     [(8, 1, 72), (9, 20, 88), (9, 44, 104), (9, 45, 120), (10, 100, 168), (10, 2000, 2104), (10, 5000, 5176)],
 )
 def test_string_formula_matches_measurements(key: int, value: int, usage: int) -> None:
-    assert memory.string_key(key, value).usage_bytes == usage
+    assert memory.bundled().string_key(key, value).usage_bytes == usage
 
 
 def test_integer_strings_are_bare_objects() -> None:
@@ -75,8 +75,8 @@ def test_listpack_stores_integers_compactly() -> None:
 
 
 def test_totals_add_keyspace_and_expiry_overhead() -> None:
-    assert memory.total_per_key(100, has_ttl=False) == 108
-    assert memory.total_per_key(100, has_ttl=True) == 140
+    assert memory.bundled().total_per_key(100, has_ttl=False) == 108
+    assert memory.bundled().total_per_key(100, has_ttl=True) == 140
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,7 @@ def relational(plan: Plan, designs: Designs, engine: str, days: float) -> tuple[
         mine = [t for t in designs.tables if t.entity in entities or t.entity not in plan.entities]
         rows = table_rows(plan.model, mine, {n: _rows(plan, n, days) for n in entities})
         for table in mine:
-            size = table_size(table, rows[table.name], engine, parents=rows)
+            size = table_size(table, rows[table.name], engine, plan.sizing(engine), parents=rows)
             old = found.get(table.entity, EntitySize(0.0, 0.0, 0.0))
             # A child or link table adds bytes to its group, not rows (the group's rows are its entity's).
             found[table.entity] = EntitySize(

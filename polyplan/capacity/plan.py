@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from polyplan.analyse.capabilities import Capability, NodeCapacity, load_capabilities
+from polyplan.analyse.capabilities import Capability, NodeCapacity
 from polyplan.capacity.estimates import Designs, relational
 from polyplan.capacity.load import Need, entity_sizes, replica_may_serve, store_needs
 from polyplan.capacity.scale import scale_out
@@ -305,10 +305,10 @@ def capacity_plan(
     plan: Plan, designs: Designs, years: float | None = None, capabilities: Mapping[str, Capability] | None = None
 ) -> CapacityPlan:
     """The capacity plan of `plan` to `years` (default: the model's horizon), from the store
-    designs, against `capabilities` (default: the bundled target profiles)."""
+    designs, against `capabilities` (default: the target profiles the plan was made with)."""
     reported = report_years(plan, years)
     horizon = reported[-1]
-    capabilities = capabilities if capabilities is not None else load_capabilities()
+    capabilities = capabilities if capabilities is not None else plan.capabilities
     timeline = _Timeline(plan, designs, horizon, capabilities)
     timeline.years = reported
     diagnostics: list[Diagnostic] = []

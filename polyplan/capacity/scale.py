@@ -78,7 +78,9 @@ def citus(plan: Plan, designs: Designs, need: Need, warn: Warn) -> str:
         if table.name in distributed:
             continue
         size = (
-            table_size(table, rows.get(table.name, 0.0), need.engine, parents=rows).total_bytes
+            table_size(
+                table, rows.get(table.name, 0.0), need.engine, plan.sizing(need.engine), parents=rows
+            ).total_bytes
             if need.engine in ("postgresql", "mysql")
             else 0.0
         )

@@ -14,6 +14,7 @@ from rich.table import Table
 from polyplan.cli.app import app
 from polyplan.cli.common import (
     EXIT_BAD_INPUT,
+    TargetsOption,
     guarded,
     print_diagnostics,
     print_json,
@@ -61,6 +62,7 @@ def capacity(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the capacity plan as JSON on stdout.")] = False,
+    targets: TargetsOption = None,
 ) -> None:
     """Size every store of MODEL year by year against one node of its target profile: rows, data,
     index and total bytes per entity and store, peak reads and writes per second, node counts,
@@ -75,7 +77,7 @@ def capacity(
     from polyplan.pipeline import plan_file
     from polyplan.plan.assign import loaded_locate
 
-    plan = guarded(lambda: plan_file(model))
+    plan = guarded(lambda: plan_file(model, targets))
     result = capacity_plan(plan, guarded(lambda: design_stores(plan)), years)
     suppressed = set(plan.model.options.suppress)
     diagnostics = [loaded_locate(plan.loaded, d) for d in result.diagnostics if d.code not in suppressed]

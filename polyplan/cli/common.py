@@ -6,7 +6,8 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +19,17 @@ EXIT_OK = 0
 EXIT_CHECKS_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3  # a bug in polyplan, not in the user's input
+
+# Every command that plans takes the same option: the user's own target profiles (docs/targets.md).
+TargetsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--targets",
+        help="A folder of target profiles (*.yaml, as in polyplan/targets/): each replaces the bundled "
+        "profile of its engine, or adds one. A bad profile: one line per problem, exit 2 [PP618/PP619].",
+        show_default=False,
+    ),
+]
 
 
 def _make_consoles(*, no_color: bool) -> dict[str, Console]:

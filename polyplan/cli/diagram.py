@@ -10,12 +10,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import guarded
+from polyplan.cli.common import TargetsOption, guarded
 from polyplan.cli.planning import ModelArg
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 
@@ -55,13 +56,14 @@ def render_svg(dot_source: str) -> str:
     return result.stdout
 
 
-def diagram_text(model_path: str, fmt: Format, store: str | None) -> str:
-    """The diagram of the model at `model_path` (one store's, with `store`) in `fmt`."""
+def diagram_text(model_path: str, fmt: Format, store: str | None, targets: Path | None = None) -> str:
+    """The diagram of the model at `model_path` (one store's, with `store`) in `fmt`, planned
+    against the target profiles in `targets` (and the bundled ones)."""
     from polyplan.emit.diagram import build_graph, render_dbml, render_dot, stores
     from polyplan.emit.erd import render_erd
     from polyplan.pipeline import plan_file
 
-    plan = plan_file(model_path)
+    plan = plan_file(model_path, targets)
     known = stores(plan)
     if store is not None and store not in known:
         raise _fail("PP611", f"no entity is stored in '{store}'; stores of this plan: {', '.join(known)}")
@@ -84,6 +86,7 @@ def diagram(
         str | None,
         typer.Option("--store", help="Only the entities stored in FAMILY:ENGINE, e.g. relational:postgresql."),
     ] = None,
+    targets: TargetsOption = None,
 ) -> None:
     """Print MODEL's ER diagram (whole plan, or one store's) on stdout."""
-    typer.echo(guarded(lambda: diagram_text(str(model), fmt, store)), nl=False)
+    typer.echo(guarded(lambda: diagram_text(str(model), fmt, store, targets)), nl=False)

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from polyplan.cli.app import app
-from polyplan.cli.common import guarded, print_diagnostics, print_json, quiet, stdout_console
+from polyplan.cli.common import TargetsOption, guarded, print_diagnostics, print_json, quiet, stdout_console
 
 # The pipeline (pydantic, YAML, every planner module) loads when a command runs, not for --help.
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def plan(
         ),
     ] = False,
     as_json: JsonOption = False,
+    targets: TargetsOption = None,
 ) -> None:
     """Plan MODEL and write plan.json, plan.md, erd.mmd, per-store artifacts and tests to --out."""
     from polyplan.emit.plan_json import diagnostic_json
@@ -44,7 +45,7 @@ def plan(
 
     # No spinner when stdout carries JSON or -q asked for silence.
     with nullcontext() if as_json or quiet() else stdout_console().status("planning…"):
-        result, diagnostics = guarded(lambda: write_plan(model, out, force=force))
+        result, diagnostics = guarded(lambda: write_plan(model, out, force=force, targets=targets))
     print_diagnostics(diagnostics)
     if as_json:
         print_json(
@@ -134,12 +135,13 @@ def explain(
     model: ModelArg,
     entity: Annotated[str | None, typer.Argument(help="Only this entity (any letter case).")] = None,
     as_json: JsonOption = False,
+    targets: TargetsOption = None,
 ) -> None:
     """Show every family's score for each entity, factor by factor, and why the winner won."""
     from polyplan.emit.plan_json import entity_json
     from polyplan.pipeline import plan_file
 
-    result = guarded(lambda: plan_file(model))
+    result = guarded(lambda: plan_file(model, targets))
     names = [guarded(lambda: _entity_name(entity, list(result.entities)))] if entity else list(result.entities)
     chosen = [result.entities[name] for name in names]
     if as_json:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import guarded, print_diagnostics, quiet, say
+from polyplan.cli.common import TargetsOption, guarded, print_diagnostics, quiet, say
 
 
 @app.command()
@@ -26,11 +26,12 @@ def scaffold(
             "the model's folder, a file or a link).",
         ),
     ] = False,
+    targets: TargetsOption = None,
 ) -> None:
     """Write a typed data-access package for MODEL's plan to --out: reads, writes, outbox relay."""
     from polyplan.scaffold import write_scaffold
 
-    plan, files, warnings = guarded(lambda: write_scaffold(model, out, force=force))
+    plan, files, warnings = guarded(lambda: write_scaffold(model, out, force=force, targets=targets))
     print_diagnostics(warnings)
     if not quiet():
         package = next(path.split("/")[0] for path in sorted(files) if path.endswith("/__init__.py"))

@@ -13,6 +13,7 @@ from polyplan.cli.app import app
 from polyplan.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_CHECKS_FAILED,
+    TargetsOption,
     guarded,
     print_diagnostics,
     print_json,
@@ -33,11 +34,11 @@ class LintEngine(StrEnum):
     sqlite = "sqlite"
 
 
-def _versions(old: Path, new: Path) -> Versions:
+def _versions(old: Path, new: Path, targets: Path | None) -> Versions:
     from polyplan.migrate.diff import diff_plans
     from polyplan.pipeline import plan_file
 
-    return guarded(lambda: diff_plans(plan_file(old), plan_file(new)))
+    return guarded(lambda: diff_plans(plan_file(old, targets), plan_file(new, targets)))
 
 
 def _side(path: Path, versions: Versions, which: str) -> dict[str, Any]:
@@ -52,9 +53,10 @@ def diff(
     old: OldArg,
     new: NewArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the operations as JSON.")] = False,
+    targets: TargetsOption = None,
 ) -> None:
     """What changes in the design from OLD to NEW (relational, then the other stores), one operation per line."""
-    versions = _versions(old, new)
+    versions = _versions(old, new, targets)
     print_diagnostics(versions.warnings)
     if as_json:
         body = {
@@ -91,6 +93,7 @@ def migrate(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a folder that holds files polyplan did not write.")
     ] = False,
+    targets: TargetsOption = None,
 ) -> None:
     """Write Alembic revisions (expand, then contract) from OLD to NEW into --out, chained onto those there,
     and a runbook and a script per step for each other store the change touches (stores/)."""
@@ -98,7 +101,9 @@ def migrate(
     from polyplan.migrate.revisions import lint_revision
     from polyplan.pipeline import plan_file
 
-    migration = guarded(lambda: write_migration(plan_file(old), plan_file(new), old, new, out, force=force))
+    migration = guarded(
+        lambda: write_migration(plan_file(old, targets), plan_file(new, targets), old, new, out, force=force)
+    )
     print_diagnostics(migration.versions.warnings)
     files = {revision.id: next(p for p in migration.files if revision.id in p) for revision in migration.added}
     for revision in migration.added:
@@ -165,6 +170,7 @@ def status(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the revision and every drift as JSON on stdout.")
     ] = False,
+    targets: TargetsOption = None,
 ) -> None:
     """Compare a live relational database with MODEL's design; exit 1 on drift (columns, indexes, constraints)."""
     import sqlalchemy as sa
@@ -176,7 +182,7 @@ def status(
     from polyplan.pipeline import plan_file
     from polyplan.stores.relational.connect import create_engine, engine_name
 
-    plan = guarded(lambda: plan_file(model))
+    plan = guarded(lambda: plan_file(model, targets))
     try:
         require_engine(engine_name(url), "polyplan status")
         database = create_engine(url)

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from polyplan.cli.app import app
-from polyplan.cli.common import EXIT_BAD_INPUT, EXIT_CHECKS_FAILED, guarded, log, quiet, say, stderr_console
+from polyplan.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CHECKS_FAILED,
+    TargetsOption,
+    guarded,
+    log,
+    quiet,
+    say,
+    stderr_console,
+)
 
 if TYPE_CHECKING:  # SQLAlchemy loads when the command runs, not for --help
     import sqlalchemy as sa
@@ -51,6 +60,7 @@ def seed(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Load only if the planned tables hold no rows; else do nothing, exit 0.")
     ] = False,
+    targets: TargetsOption = None,
 ) -> None:
     """Plan MODEL and load deterministic synthetic rows into its relational tables, parents first.
 
@@ -85,7 +95,7 @@ def seed(
         stderr_console().print(f"polyplan seed: --url is a {backend} URL but --engine is {engine.value}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     require_engine(engine.value, f"polyplan seed --engine {engine.value}")
-    plan = guarded(lambda: plan_file(model))
+    plan = guarded(lambda: plan_file(model, targets))
     tables, _ = design_schema(plan)
     if not tables:
         stderr_console().print(

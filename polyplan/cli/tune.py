@@ -15,6 +15,7 @@ from polyplan.cli.app import app
 from polyplan.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_CHECKS_FAILED,
+    TargetsOption,
     guarded,
     print_json,
     quiet,
@@ -35,6 +36,7 @@ def tune(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print every pattern's verdict and costs as JSON on stdout.")
     ] = False,
+    targets: TargetsOption = None,
 ) -> None:
     """EXPLAIN every relational pattern of MODEL under its table's candidate index sets on a real
     PostgreSQL (scratch database, seeded rows) and list where the optimizer's choice differs from
@@ -52,7 +54,7 @@ def tune(
         raise typer.Exit(EXIT_BAD_INPUT)
     require_engine("postgresql", "polyplan tune")
     try:
-        report = guarded(lambda: run_tune(model, target))
+        report = guarded(lambda: run_tune(model, target, targets))
     except sa.exc.OperationalError as error:
         first = str(error.orig if error.orig is not None else error).strip().splitlines()[0]
         stderr_console().print(f"polyplan tune: cannot reach PostgreSQL: {first}", markup=False)

@@ -48,7 +48,7 @@ def relational_sizes(plan: Plan, tables: Sequence[TableSpec], engine: str, days:
         if decision.family is Family.RELATIONAL
     }
     rows = table_rows(model, tables, entity_rows)
-    return [table_size(table, rows[table.name], engine, parents=rows) for table in tables]
+    return [table_size(table, rows[table.name], engine, plan.sizing(engine), parents=rows) for table in tables]
 
 
 def _sized_engine(plan: Plan, tables: Sequence[TableSpec]) -> str | None:

@@ -7,9 +7,9 @@ projections are added where patterns need what the system of record does poorly.
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 
-from polyplan.analyse.capabilities import BUNDLED_TARGETS, Capability, load_capabilities
+from polyplan.analyse.capabilities import Capability, load_targets
 from polyplan.analyse.profile import EntityProfile, profile_entity
 from polyplan.analyse.scoring import score_family
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
@@ -25,7 +25,7 @@ FULLTEXT_ROWS_AT_SCALE = 1_000_000
 
 
 def _engine_capability(
-    model: RequirementsModel, family: Family, capabilities: dict[str, Capability]
+    model: RequirementsModel, family: Family, capabilities: Mapping[str, Capability]
 ) -> Capability | None:
     engine = model.engines.engine_for(family)
     return capabilities.get(engine) if engine else None
@@ -105,10 +105,11 @@ def _projections(
     return found, notes
 
 
-def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
-    """Score every entity, choose its store, add projections. Pure; raises DiagnosticError."""
+def build_plan(loaded: LoadedModel, capabilities: Mapping[str, Capability] | None = None) -> Plan:
+    """Score every entity, choose its store, add projections, against `capabilities` (engine →
+    target profile; default: the bundled profiles, `load_targets`). Pure; raises DiagnosticError."""
     model = loaded.model
-    capabilities = load_capabilities(targets)
+    capabilities = dict(capabilities) if capabilities is not None else load_targets()
     profiles = {name: profile_entity(model, name) for name in model.entities}
     scores = {
         name: tuple(score_family(profile, family, _engine_capability(model, family, capabilities)) for family in Family)
@@ -196,7 +197,7 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
     hard = [d for d in notes if d.severity is Severity.ERROR]
     if hard:
         raise DiagnosticError([loaded_locate(loaded, d) for d in hard])
-    return Plan(loaded, entities, tuple(loaded_locate(loaded, d) for d in notes))
+    return Plan(loaded, entities, capabilities, tuple(loaded_locate(loaded, d) for d in notes))
 
 
 _NAMED_LISTS = ("access_patterns", "write_patterns", "relationships", "transactions")

@@ -6,10 +6,12 @@ Pure data; nothing here does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
+from polyplan.analyse.capabilities import Capability
 from polyplan.analyse.profile import EntityProfile
 from polyplan.diagnostics import Diagnostic
 from polyplan.model.loader import LoadedModel
@@ -82,15 +84,26 @@ class EntityPlan:
 
 @dataclass(frozen=True)
 class Plan:
-    """The whole assignment, plus the loaded model it came from."""
+    """The whole assignment, plus the loaded model it came from and the target profiles it was
+    planned against (`capabilities`: engine → profile, the bundled ones overlaid by the user's),
+    which every later stage (sizing, capacity, sharding, expiry) reads instead of the bundled files."""
 
     loaded: LoadedModel
     entities: dict[str, EntityPlan]
+    capabilities: Mapping[str, Capability]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
     @property
     def model(self) -> RequirementsModel:
         return self.loaded.model
+
+    def capability(self, engine: str) -> Capability | None:
+        """The target profile of `engine`, or None when no profile names it."""
+        return self.capabilities.get(engine)
+
+    def sizing(self, engine: str) -> Mapping[str, float]:
+        """The storage constants (`sizing:`) of `engine`'s profile; KeyError when it has no profile."""
+        return self.capabilities[engine].sizing
 
     def records_in(self, family: Family) -> list[str]:
         """Entities whose system of record is in `family`, in model order."""

@@ -39,9 +39,10 @@ def scaffold_files(plan: Plan) -> dict[str, str]:
 
 
 def write_scaffold(
-    model_path: str | Path, out_dir: str | Path, force: bool = False
+    model_path: str | Path, out_dir: str | Path, force: bool = False, targets: str | Path | None = None
 ) -> tuple[Plan, dict[str, str], list[Diagnostic]]:
-    """Plan `model_path` and write its scaffold to `out_dir` atomically.
+    """Plan `model_path` (against the target profiles in `targets` and the bundled ones) and write
+    its scaffold to `out_dir` atomically.
 
     Raises DiagnosticError for a bad model (or nothing to scaffold) and OutputRefused (nothing
     written) when `out_dir` is unsafe or holds files polyplan did not write.
@@ -49,7 +50,7 @@ def write_scaffold(
     from polyplan.emit.writer import write_tree
     from polyplan.pipeline import plan_file
 
-    plan = plan_file(model_path)
+    plan = plan_file(model_path, targets)
     files, warnings = scaffold(plan)
     write_tree(
         files,

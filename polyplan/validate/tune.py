@@ -171,8 +171,8 @@ def _findings(engine: sa.Engine, cases: Sequence[TuneCase], seeded: dict[str, in
     return findings
 
 
-def tune(model_path: str | Path, url: str) -> TuneReport:
-    """Plan `model_path`, build its PostgreSQL schema and seed rows in a scratch database on the
+def tune(model_path: str | Path, url: str, targets: str | Path | None = None) -> TuneReport:
+    """Plan `model_path` (against the target profiles in `targets` and the bundled ones), build its PostgreSQL schema and seed rows in a scratch database on the
     server at `url`, and compare the optimizer's index choice with the plan's for every pattern.
 
     Raises DiagnosticError (PP429) when `url` is not PostgreSQL or the model has no relational
@@ -184,7 +184,7 @@ def tune(model_path: str | Path, url: str) -> TuneReport:
         raise _bad_input(f"polyplan tune: bad --url: {error}") from None
     if backend != ENGINE:
         raise _bad_input(f"polyplan tune asks PostgreSQL's optimizer: --url must be postgresql://…, not {backend}")
-    plan = plan_file(model_path)
+    plan = plan_file(model_path, targets)
     artifacts = Target().emit(plan)
     tests = artifacts.tests
     if DATA_FILE not in tests or f"relational/{ENGINE}/schema.sql" not in artifacts.files:

@@ -148,4 +148,5 @@ def design(plan: Plan) -> CacheDesign:
         shared_why=why,
         total_bytes=sum(k.memory.total_bytes for k in ctx.keys),
         diagnostics=tuple(ctx.diagnostics),
+        memory=ctx.memory,
     )

@@ -10,7 +10,6 @@ from typing import Any
 from polyplan.emit.embed import module_code
 from polyplan.markdown import cell, code
 from polyplan.perf import indented_json
-from polyplan.stores.cache import memory
 from polyplan.stores.cache.design import CacheDesign, Instance, KeySpec, ReadPath, Role, WritePath
 
 ENGINE = "redis"
@@ -130,10 +129,10 @@ def design_json(design: CacheDesign) -> dict[str, Any]:
         "namespace": design.namespace,
         "assumes": {
             "redis": ">= 7.0",
-            "hash-max-listpack-entries": memory.HASH_MAX_LISTPACK_ENTRIES,
-            "hash-max-listpack-value": memory.HASH_MAX_LISTPACK_VALUE,
-            "zset-max-listpack-entries": memory.ZSET_MAX_LISTPACK_ENTRIES,
-            "zset-max-listpack-value": memory.ZSET_MAX_LISTPACK_VALUE,
+            "hash-max-listpack-entries": design.memory.hash_max_listpack_entries,
+            "hash-max-listpack-value": design.memory.hash_max_listpack_value,
+            "zset-max-listpack-entries": design.memory.zset_max_listpack_entries,
+            "zset-max-listpack-value": design.memory.zset_max_listpack_value,
         },
         "conventions": CONVENTIONS,
         "keys": [key_json(design, key) for key in design.keys],

@@ -86,26 +86,28 @@ def fields_json_length(fields: Sequence[FieldSpec]) -> float:
 VARIABLE = (TypeName.STRING, TypeName.TEXT, TypeName.JSON, TypeName.LIST, TypeName.OBJECT, TypeName.BINARY)
 
 
-def value_spread(fields: Sequence[FieldSpec]) -> float:
+def value_spread(fields: Sequence[FieldSpec], spread: float) -> float:
     """Standard deviation of a record's stored length: each variable-length value varies by
-    `length_spread` of its mean (targets/redis.yaml), independently of the others."""
-    return math.sqrt(sum((memory.LENGTH_SPREAD * f.text_length) ** 2 for f in fields if f.attribute.type in VARIABLE))
+    `spread` of its mean (`length_spread` in the Redis profile), independently of the others."""
+    return math.sqrt(sum((spread * f.text_length) ** 2 for f in fields if f.attribute.type in VARIABLE))
 
 
-def record_estimates(fields: tuple[FieldSpec, ...], key_length: float) -> tuple[memory.Estimate, memory.Estimate]:
+def record_estimates(
+    redis: memory.RedisMemory, fields: tuple[FieldSpec, ...], key_length: float
+) -> tuple[memory.Estimate, memory.Estimate]:
     """MEMORY USAGE of one record as a JSON string and as a hash (null fields left out)."""
-    spread = value_spread(fields)
-    as_string = memory.string_key(key_length, fields_json_length(fields), spread)
+    spread = value_spread(fields, redis.length_spread)
+    as_string = redis.string_key(key_length, fields_json_length(fields), spread)
     present = [1 - NULL_SHARE if f.attribute.nullable else 1.0 for f in fields]
     pairs = [
         (float(len(f.name.encode())), f.text_length, listpack_value_bytes(f.attribute, f.text_length)) for f in fields
     ]
     longest = max((longest_text(f.attribute, f.text_length) for f in fields), default=0.0)
-    as_hash = memory.hash_key(key_length, pairs, present, spread)
-    if as_hash.encoding == "listpack" and longest > memory.HASH_MAX_LISTPACK_VALUE:
+    as_hash = redis.hash_key(key_length, pairs, present, spread)
+    if as_hash.encoding == "listpack" and longest > redis.hash_max_listpack_value:
         # Some values may exceed the listpack value limit: Redis converts such a hash for good.
-        as_hash = memory.hash_key(
-            key_length, [(f, max(v, memory.HASH_MAX_LISTPACK_VALUE + 1), e) for f, v, e in pairs], present, spread
+        as_hash = redis.hash_key(
+            key_length, [(f, max(v, redis.hash_max_listpack_value + 1), e) for f, v, e in pairs], present, spread
         )
     return as_string, as_hash
 
@@ -160,9 +162,11 @@ def constant_share(spec: Attribute, value: object) -> float:
     return 0.1
 
 
-def memory_spec(estimate: memory.Estimate, keys: float, ttl: int | None, why: str) -> MemorySpec:
-    """The memory of one key family: `keys` keys of `estimate` each."""
-    per_key = memory.total_per_key(estimate.usage_bytes, ttl is not None)
+def memory_spec(
+    redis: memory.RedisMemory, estimate: memory.Estimate, keys: float, ttl: int | None, why: str
+) -> MemorySpec:
+    """The memory of one key family: `keys` keys of `estimate` each (`redis`: the plan's formulas)."""
+    per_key = redis.total_per_key(estimate.usage_bytes, ttl is not None)
     return MemorySpec(estimate.usage_bytes, per_key, keys, per_key * keys, estimate.encoding, why)
 
 

@@ -18,6 +18,7 @@ from polyplan.model.schema import (
 from polyplan.plan.ir import SyncMechanism
 from polyplan.stores.cache import codec
 from polyplan.stores.cache.keys import KeyTemplate
+from polyplan.stores.cache.memory import RedisMemory
 
 # Placeholders in command templates besides `<attribute>` inside key names (see keys.json).
 JSON = "<json>"  # the compact JSON of the key's fields
@@ -183,6 +184,7 @@ class CacheDesign:
     shared_why: str
     total_bytes: float
     diagnostics: tuple[Diagnostic, ...]
+    memory: RedisMemory  # the formulas and constants every key's memory was sized with (the plan's profile)
 
     def key(self, name: str) -> KeySpec:
         """The key family called `name`."""

@@ -9,7 +9,6 @@ application's writes and the monitor falls behind, so documents outlive their re
 
 from __future__ import annotations
 
-from polyplan.analyse.capabilities import load_capabilities
 from polyplan.plan.ir import Plan
 
 SECONDS_PER_DAY = 86_400
@@ -27,5 +26,5 @@ def expiry_rate(plan: Plan, entity: str) -> float:
 def expiry_limit(plan: Plan) -> float:
     """The most deletes a second a TTL index may imply on the document engine."""
     engine = plan.model.engines.document or "mongodb"
-    capability = load_capabilities().get(engine)
+    capability = plan.capability(engine)
     return (capability.write_rows_per_second_per_node if capability else 15000.0) * TTL_SHARE_OF_NODE

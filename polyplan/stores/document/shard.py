@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from polyplan.analyse.capabilities import load_capabilities
 from polyplan.model.derived import all_attributes, key_of, reference_of
 from polyplan.model.schema import FilterOp, RelationshipKind, TypeName
 from polyplan.plan.ir import Plan
@@ -141,7 +140,7 @@ def choose_shard_key(
 ) -> tuple[ShardDecision, list[IndexSpec]]:
     """The shard decision for one collection, and its indexes adjusted to it."""
     engine = plan.model.engines.document or "mongodb"
-    capability = load_capabilities().get(engine)
+    capability = plan.capability(engine)
     size_limit = (capability.comfortable_bytes_per_node if capability else 2e12) / 2
     write_limit = (capability.write_rows_per_second_per_node if capability else 15000.0) / 2
     load = f"{_gb(data_bytes)} of documents and {write_rate:,.0f} writes/s at the horizon"

@@ -804,7 +804,7 @@ def _metrics(ctx: _Context, table: TableSpec, candidate: Candidate, benefit: flo
         columns = [c.name for c in candidate.columns]
         keys = ctx.card.group(table.name, columns, bound=rows)
         unique = candidate.kind is IndexKind.UNIQUE
-        size = sizing.index_bytes(table, columns, rows, keys, unique, candidate.include)
+        size = sizing.index_bytes(table, columns, rows, keys, unique, ctx.plan.sizing("postgresql"), candidate.include)
     touched = _indexed(candidate)
     writes = _touching_writes(load, touched) * (share if candidate.where else 1.0)
     # A B-tree write costs more the wider its entries: more leaf pages to fill, split and log.

@@ -30,9 +30,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
-from polyplan.analyse.capabilities import load_capabilities
 from polyplan.model.schema import Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
@@ -50,12 +49,6 @@ class Constants:
 
     def __getitem__(self, name: str) -> float:
         return float(self.values[name])
-
-
-@cache
-def constants(engine: str) -> Constants:
-    """The `sizing` constants of `engine`'s bundled targets profile."""
-    return Constants(dict(load_capabilities()[engine].sizing))
 
 
 @dataclass(frozen=True)
@@ -292,8 +285,7 @@ def _posting_key_bytes(key_end: float, mean: float, page: float, tid: float, max
     return total / max(weight, 1e-12)
 
 
-def _pg_table(table: TableSpec, rows: float, distinct: _Distinct) -> TableSize:
-    c = constants("postgresql")
+def _pg_table(table: TableSpec, rows: float, distinct: _Distinct, c: Constants) -> TableSize:
     tuple_bytes = _pg_heap_tuple(table, c)
     heap_tuple, toast = _pg_toasted(table, tuple_bytes, c)
     pages = _pg_pages(rows, heap_tuple, c, c["heap_fill"])
@@ -342,8 +334,7 @@ def _mysql_tree(records: float, record: float, fill: float, c: Constants) -> flo
     return (leaves + inner) * c["page_bytes"]
 
 
-def _mysql_table(table: TableSpec, rows: float) -> TableSize:
-    c = constants("mysql")
+def _mysql_table(table: TableSpec, rows: float, c: Constants) -> TableSize:
     pk = list(table.primary_key)
     others = [col.name for col in table.columns if col.name not in pk]
     record = _mysql_record(table, pk + others, c, c["system_columns"])
@@ -463,27 +454,36 @@ def table_size(
     table: TableSpec,
     rows: float,
     engine: str,
+    sizing: Mapping[str, float],
     distinct: Mapping[tuple[str, tuple[str, ...]], float] | None = None,
     parents: Mapping[str, float] | None = None,
 ) -> TableSize:
-    """`table`'s size holding `rows` rows on `engine` ("postgresql", "mysql" or "sqlite"). `distinct` gives
-    known distinct keys per (table, columns); `parents` the rows of referenced tables."""
+    """`table`'s size holding `rows` rows on `engine` ("postgresql", "mysql" or "sqlite"), with the
+    storage constants `sizing` (the `sizing:` of the engine's target profile: `plan.sizing(engine)`).
+    `distinct` gives known distinct keys per (table, columns); `parents` the rows of referenced tables."""
     if engine == "postgresql":
-        return _pg_table(table, rows, _Distinct(distinct, parents))
+        return _pg_table(table, rows, _Distinct(distinct, parents), Constants(sizing))
     if engine == "mysql":
-        return _mysql_table(table, rows)
+        return _mysql_table(table, rows, Constants(sizing))
     if engine == "sqlite":
         from polyplan.stores.relational.sizing_sqlite import sqlite_table  # it builds on this module
 
-        return sqlite_table(table, rows)
+        return sqlite_table(table, rows, sizing)
     raise ValueError(f"no sizing model for {engine}")
 
 
 def index_bytes(
-    table: TableSpec, columns: Sequence[str], rows: float, keys: float, unique: bool, include: Sequence[str] = ()
+    table: TableSpec,
+    columns: Sequence[str],
+    rows: float,
+    keys: float,
+    unique: bool,
+    sizing: Mapping[str, float],
+    include: Sequence[str] = (),
 ) -> float:
-    """PostgreSQL bytes of one B-tree over `columns` (+ `include`) holding `rows` rows, `keys` distinct."""
-    return _pg_btree(table, columns, rows, keys, unique, constants("postgresql"), include)[0]
+    """PostgreSQL bytes of one B-tree over `columns` (+ `include`) holding `rows` rows, `keys`
+    distinct, with PostgreSQL's storage constants `sizing` (`plan.sizing("postgresql")`)."""
+    return _pg_btree(table, columns, rows, keys, unique, Constants(sizing), include)[0]
 
 
 # --- rows per table ------------------------------------------------------------------------

@@ -10,12 +10,12 @@ Constants: targets/sqlite.yaml (`sizing`), checked by bench/capacity.py against 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars
 from polyplan.seed.values import int_bounds
-from polyplan.stores.relational.sizing import IndexSize, TableSize, _keyed, _monotonic, _where_share, constants
+from polyplan.stores.relational.sizing import IndexSize, TableSize, _keyed, _monotonic, _where_share
 from polyplan.stores.relational.spec import IndexKind, TableSpec
 
 _INTEGER_WIDTHS = (1, 2, 3, 4, 6, 8)  # serial types 1-6: two's complement of these widths
@@ -131,9 +131,10 @@ def _index_list_sqlite(table: TableSpec) -> list[tuple[str, list[str], str, floa
     return found
 
 
-def sqlite_table(table: TableSpec, rows: float) -> TableSize:
-    """`table`'s size on SQLite holding `rows` rows: its table b-tree and every index b-tree."""
-    c = dict(constants("sqlite").values)
+def sqlite_table(table: TableSpec, rows: float, sizing: Mapping[str, float]) -> TableSize:
+    """`table`'s size on SQLite holding `rows` rows: its table b-tree and every index b-tree, with
+    SQLite's storage constants `sizing` (`plan.sizing("sqlite")`)."""
+    c = dict(sizing)
     names = [col.name for col in table.columns]
     alias = _rowid_alias(table)
     stored = [n for n in names if not (alias and n == table.primary_key[0])]

@@ -104,7 +104,7 @@ class CappedList:
     def _estimate(self, ctx: DesignContext, entity: str, keys: Split, cap: int) -> memory.Estimate:
         length = listing_template(ctx, entity, "latest", keys).length(entity_part_lengths(ctx.model, entity))
         entries = min(float(cap), keys.members)
-        return memory.list_key(length, entries, memory.listpack_string_bytes(member_length(ctx, entity)))
+        return ctx.memory.list_key(length, entries, memory.listpack_string_bytes(member_length(ctx, entity)))
 
     def merit(self, ctx: DesignContext, entity: str, pattern: AccessPattern, projection: Projection) -> Merit:
         """Memory of N members per key; one push per insert when fanned out on write, else nothing."""
@@ -153,7 +153,7 @@ class CappedList:
             ),
             tag_reason="none: each list is read and written on its own",
             serves=(pattern.name,),
-            memory=memory_spec(estimate, live, ttl, live_reason),
+            memory=memory_spec(ctx.memory, estimate, live, ttl, live_reason),
             index=IndexSpec(
                 partition=keys.eq,
                 constants=keys.constants,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.schema import AccessPattern
 from polyplan.plan.ir import Plan
+from polyplan.stores.cache.memory import RedisMemory
 from polyplan.stores.cache.spec import KeySpec, ReadPath, WritePath, literal
 
 
@@ -15,6 +16,8 @@ class DesignContext:
         self.plan = plan
         self.model = plan.model
         self.namespace = literal(self.model.name)
+        # The memory formulas with the constants of the plan's Redis profile (bundled or the user's).
+        self.memory = RedisMemory.of(plan.sizing("redis"))
         self.keys: list[KeySpec] = []
         self.reads: list[ReadPath] = []
         self.writes: list[WritePath] = []

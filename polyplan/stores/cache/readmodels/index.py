@@ -11,7 +11,6 @@ from polyplan.model.schema import (
     FilterOp,
 )
 from polyplan.security.redis_acl import tenant_segments
-from polyplan.stores.cache import memory
 from polyplan.stores.cache.keys import template
 from polyplan.stores.cache.readmodels.context import DesignContext
 from polyplan.stores.cache.readmodels.partition import score_bytes, split
@@ -60,7 +59,9 @@ def build_index(
     index_template = template(*pieces)
     record_parts = [a for a in record.template.attributes if a not in partition]
     member_length = sum(parts[a] for a in record_parts) + max(len(record_parts) - 1, 0)
-    estimate = memory.zset_key(index_template.length(parts), members, member_length, score_bytes(ctx, entity, score))
+    estimate = ctx.memory.zset_key(
+        index_template.length(parts), members, member_length, score_bytes(ctx, entity, score)
+    )
     index = IndexSpec(
         partition=tuple(eq),
         constants=constants,
@@ -90,7 +91,7 @@ def build_index(
         else "none, like its records",
         tag_reason=record.tag_reason if partition else "none: one index key per value, read alone",
         serves=(pattern.name,),
-        memory=memory_spec(estimate, keys_count, ttl, keys_reason),
+        memory=memory_spec(ctx.memory, estimate, keys_count, ttl, keys_reason),
         record_key=record.name,
         index=index,
     )

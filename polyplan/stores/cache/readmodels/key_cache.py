@@ -87,7 +87,7 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
     )
     fields = field_specs(model, entity, list(cached))
     parts = entity_part_lengths(model, entity)
-    as_string, as_hash = record_estimates(fields, cache_template.length(parts))
+    as_string, as_hash = record_estimates(ctx.memory, fields, cache_template.length(parts))
     adders = [
         i
         for i in increments_of(model, entity)
@@ -135,7 +135,7 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
         ttl_reason=ttl_reason,
         tag_reason="none: each cached answer is read and invalidated on its own",
         serves=(pattern.name,),
-        memory=memory_spec(estimate, keys_count, ttl, keys_reason),
+        memory=memory_spec(ctx.memory, estimate, keys_count, ttl, keys_reason),
         sync=projection.sync,
         read_model=READ_MODEL.name,
     )

@@ -14,7 +14,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.increments import counters_of, increments_of
 from polyplan.security.redis_acl import tenant_segments
-from polyplan.stores.cache import codec, memory
+from polyplan.stores.cache import codec
 from polyplan.stores.cache.increments import inexact
 from polyplan.stores.cache.keys import template
 from polyplan.stores.cache.readmodels import counter, index
@@ -113,7 +113,7 @@ def build_records(ctx: DesignContext, entity: str) -> None:
     parts = entity_part_lengths(model, entity)
     key_length = record_template.length(parts)
     partial = partial_access(ctx, entity, patterns, attributes)
-    as_string, as_hash = record_estimates(fields, key_length)
+    as_string, as_hash = record_estimates(ctx.memory, fields, key_length)
     if partial:
         structure, estimate = Structure.HASH, as_hash
         structure_reason = f"hash: {partial}, so fields are read or written one by one (HMGET/HSET)"
@@ -144,7 +144,7 @@ def build_records(ctx: DesignContext, entity: str) -> None:
         ttl_reason=ttl_reason,
         tag_reason=tag_reason,
         serves=serves,
-        memory=memory_spec(estimate, rows, ttl, f"one per {entity} record at the horizon"),
+        memory=memory_spec(ctx.memory, estimate, rows, ttl, f"one per {entity} record at the horizon"),
     )
     ctx.keys.append(record)
     for pattern, unique in lookups:
@@ -248,7 +248,7 @@ def pointer(
         *[(a, False) for a in unique],
     )
     record_length = record.template.length(parts)
-    estimate = memory.string_key(pointer_template.length(parts), record_length)
+    estimate = ctx.memory.string_key(pointer_template.length(parts), record_length)
     spec = KeySpec(
         name=f"{snake(entity)}.by_{'_'.join(unique)}",
         entity=entity,
@@ -261,7 +261,7 @@ def pointer(
         ttl_reason=f"same as the record ({ttl_reason}); re-set with it",
         tag_reason="none: the pointer's value is not known when the record key is, so they cannot share a tag",
         serves=(pattern.name,),
-        memory=memory_spec(estimate, rows, ttl, f"one per {entity} record"),
+        memory=memory_spec(ctx.memory, estimate, rows, ttl, f"one per {entity} record"),
         record_key=record.name,
     )
     ctx.keys.append(spec)

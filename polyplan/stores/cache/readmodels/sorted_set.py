@@ -75,7 +75,7 @@ class SortedSet:
         score = pattern.sort[0].attribute
         key = listing_template(ctx, entity, "top", keys, self._order(pattern))
         length = key.length(entity_part_lengths(ctx.model, entity))
-        return memory.zset_key(length, keys.members, member_length(ctx, entity), score_bytes(ctx, entity, score))
+        return ctx.memory.zset_key(length, keys.members, member_length(ctx, entity), score_bytes(ctx, entity, score))
 
     @staticmethod
     def _order(pattern: AccessPattern) -> str:
@@ -120,7 +120,7 @@ class SortedSet:
             "(a miss rebuilds the whole key)",
             tag_reason="none: each sorted set is read and written on its own",
             serves=(pattern.name,),
-            memory=memory_spec(estimate, live, WRITE_THROUGH_TTL, live_reason),
+            memory=memory_spec(ctx.memory, estimate, live, WRITE_THROUGH_TTL, live_reason),
             index=IndexSpec(
                 partition=keys.eq,
                 constants=keys.constants,

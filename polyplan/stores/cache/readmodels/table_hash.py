@@ -71,7 +71,7 @@ class TableHash:
         member = member_length(ctx, entity)
         pair = (member, json_length, memory.listpack_string_bytes(json_length))
         length = listing_template(ctx, entity, "table", keys).length(entity_part_lengths(ctx.model, entity))
-        return memory.hash_key(length, [pair] * max(1, round(keys.members)))
+        return ctx.memory.hash_key(length, [pair] * max(1, round(keys.members)))
 
     def _bytes(self, ctx: DesignContext, entity: str, pattern: AccessPattern, keys: Split) -> float:
         return float(self._estimate(ctx, entity, pattern, keys).usage_bytes)
@@ -110,7 +110,7 @@ class TableHash:
             "even when a delete is lost",
             tag_reason="none: one key",
             serves=(pattern.name,),
-            memory=memory_spec(estimate, keys.keys, ttl, f"one hash for the {entity} table"),
+            memory=memory_spec(ctx.memory, estimate, keys.keys, ttl, f"one hash for the {entity} table"),
             index=IndexSpec(
                 partition=(),
                 constants=keys.constants,
