@@ -124,6 +124,8 @@ CODES: dict[str, str] = {
     "PP615": "options.relational_dialects leaves out the engine in engines.relational",
     "PP616": "options.relational_dialects lists a dialect twice",
     "PP617": "options.relational_dialects given but the model runs no relational engine",
+    "PP618": "a target profile folder or file cannot be read",
+    "PP619": "a target profile is not valid",
     "PP701": "entity or attribute vanished without being declared dropped",
     "PP702": "rename whose source the old version does not have",
     "PP703": "type change with no safe conversion",
