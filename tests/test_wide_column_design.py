@@ -160,7 +160,9 @@ SOCIAL = textwrap.dedent(
     """
 )
 
-OWN_MODELS = {"wc_telemetry": TELEMETRY, "wc_social": SOCIAL}
+# A history bucketed from its declared skew (tests/test_skew.py has the reasoning).
+CHAT = (Path(__file__).parent / "models" / "chat_history.yaml").read_text(encoding="utf-8")
+OWN_MODELS = {"wc_telemetry": TELEMETRY, "wc_social": SOCIAL, "wc_chat": CHAT}
 
 
 def _plan(text: str) -> Plan:

@@ -17,6 +17,7 @@ from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, RequirementsModel
 from polyplan.plan.hot import hot_for_cache
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
+from polyplan.plan.skew import skew_notes
 
 # A full-text workload "at scale": beyond either bound a relational full-text index is a
 # liability (ranking, typo tolerance, stemming per language, and load on the primary).
@@ -193,6 +194,7 @@ def build_plan(loaded: LoadedModel, targets: Path = BUNDLED_TARGETS) -> Plan:
             profile=profiles[name],
             forced=name in forced,
         )
+    notes.extend(skew_notes(model, entities))
     hard = [d for d in notes if d.severity is Severity.ERROR]
     if hard:
         raise DiagnosticError([loaded_locate(loaded, d) for d in hard])
