@@ -49,6 +49,35 @@ def _why_lost(winner: FamilyScore, loser: FamilyScore) -> str:
     )
 
 
+def _fulltext_without_search(
+    model: RequirementsModel, profile: EntityProfile, family: Family, capabilities: dict[str, Capability], name: str
+) -> list[Diagnostic]:
+    """Full-text at scale with no search engine run: the record store's own text index, or PP314."""
+    record = _engine_capability(model, family, capabilities)
+    load = f"{profile.fulltext_rate:,.0f} full-text queries/s over {profile.rows_at_horizon:,.0f} rows"
+    if record is not None and record.has("text_index"):
+        # MongoDB's text index is a real inverted index: it serves the pattern, only with less
+        # than a search engine offers, so this is a warning and not a refusal.
+        return [
+            Diagnostic(
+                "PP461",
+                f"{load} are served by {record.title}'s text index (one per collection, stemming by one language, "
+                "no typo tolerance or relevance tuning), since no search engine is run; a search engine "
+                "(engines.search) would rank and scale them better",
+                f"entities.{name}",
+                Severity.WARNING,
+            )
+        ]
+    if family is Family.RELATIONAL and model.options.fulltext_fallback == "relational":
+        return []
+    remedies = ["a search engine (engines.search)"]
+    if family is Family.RELATIONAL:
+        remedies.append("options.fulltext_fallback: relational (the relational store's own full-text index)")
+    elif model.engines.document is not None:
+        remedies.append("placement in the document store (MongoDB's text index)")
+    return [Diagnostic("PP314", f"{load}: full-text at scale needs {' or '.join(remedies)}", f"entities.{name}")]
+
+
 def _projections(
     model: RequirementsModel, profile: EntityProfile, family: Family, capabilities: dict[str, Capability], name: str
 ) -> tuple[list[Projection], list[Diagnostic]]:
@@ -69,15 +98,8 @@ def _projections(
                     "relevance ranking and analyzers; changes flow through a transactional outbox",
                 )
             )
-        elif at_scale and model.options.fulltext_fallback != "relational":
-            notes.append(
-                Diagnostic(
-                    "PP314",
-                    "full-text at scale needs a search engine (engines.search) "
-                    "or options.fulltext_fallback: relational",
-                    f"entities.{name}",
-                )
-            )
+        elif at_scale:
+            notes.extend(_fulltext_without_search(model, profile, family, capabilities, name))
     cache = _engine_capability(model, Family.CACHE, capabilities)
     searched = {p for projection in found for p in projection.patterns}
     record = _engine_capability(model, family, capabilities)
