@@ -14,7 +14,7 @@ from polyplan.analyse.profile import EntityProfile, profile_entity
 from polyplan.analyse.scoring import score_family
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.model.loader import LoadedModel
-from polyplan.model.schema import Family, RequirementsModel
+from polyplan.model.schema import Family, FilterOp, RequirementsModel
 from polyplan.plan.hot import hot_for_cache
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
 from polyplan.plan.skew import skew_notes
@@ -47,6 +47,20 @@ def _why_lost(winner: FamilyScore, loser: FamilyScore) -> str:
         f"{loser.family.value} scored {loser.total:.2f} vs {winner.total:.2f}; "
         f"it lost most on {factor} ({gap:+.2f} weighted)"
     )
+
+
+def _scattered_prefix_reads(model: RequirementsModel, name: str) -> set[str]:
+    """Wide-column reads by prefix with no equality parameter: their table has nothing to partition
+    by but a hash bucket, so every read would query every bucket."""
+    found = set()
+    for pattern in model.access_patterns:
+        if pattern.entity != name or pattern.aggregate is not None:
+            continue
+        prefix = any(f.op is FilterOp.PREFIX for f in pattern.filters)
+        partitioned = any(f.op in (FilterOp.EQ, FilterOp.IN) and f.value is None for f in pattern.filters)
+        if prefix and not partitioned:
+            found.add(pattern.name)
+    return found
 
 
 def _fulltext_without_search(
@@ -86,7 +100,21 @@ def _projections(
     search = _engine_capability(model, Family.SEARCH, capabilities)
     fulltext = [p for p in profile.patterns if "fulltext" in p.shapes]
     at_scale = profile.fulltext_rate >= FULLTEXT_RATE_AT_SCALE or profile.rows_at_horizon >= FULLTEXT_ROWS_AT_SCALE
-    if fulltext and family is not Family.SEARCH:
+    scattered = _scattered_prefix_reads(model, name) if family is Family.WIDE_COLUMN else set()
+    if scattered and search is not None:
+        found.append(
+            Projection(
+                Family.SEARCH,
+                search.engine,
+                tuple(p.name for p in profile.patterns if p.name in scattered or "fulltext" in p.shapes),
+                SyncMechanism.OUTBOX_CDC,
+                f"prefix reads with no equality filter ({', '.join(sorted(scattered))}) would have to query every "
+                "bucket of a Cassandra table; a search index answers them in one query"
+                + ("; full-text reads too" if fulltext else "")
+                + "; changes flow through a transactional outbox",
+            )
+        )
+    elif fulltext and family is not Family.SEARCH:
         if search is not None and (at_scale or model.options.fulltext_fallback == "none"):
             found.append(
                 Projection(
