@@ -367,10 +367,7 @@ def test_small_full_text_on_cassandra_is_a_clear_design_error() -> None:
     text = _with_pattern(WORDS_IN_MESSAGE).replace(
         "name: wc_telemetry\n", "name: wc_telemetry\nengines: {search: null}\n"
     )
-    text = text.replace(
-        "growth: {initial_rows: 100000, rows_per_day: 2000}\n        placement: {family: wide_column}",
-        "growth: {initial_rows: 1000}\n        placement: {family: wide_column}",
-    )
+    text = text.replace("initial_rows: 100000, rows_per_day: 2000}", "initial_rows: 1000}")
     plan = _plan(text)
     with pytest.raises(DiagnosticError) as raised:
         Target().emit(plan)
