@@ -108,6 +108,7 @@ CODES: dict[str, str] = {
     "PP459": "partition nothing bounds",
     "PP460": "declared skew on a store that does not size by the largest group",
     "PP461": "full-text at scale served by the document store's text index",
+    "PP462": "hot key lookup not cached: its record changes more often than it is read",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP425": "the optimizer does not use the index or key the plan routes a pattern to",
     "PP426": "the optimizer costs a pattern no higher without its designed index",

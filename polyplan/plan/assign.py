@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from polyplan.analyse.capabilities import BUNDLED_TARGETS, Capability, load_capabilities
-from polyplan.analyse.profile import EntityProfile, profile_entity
+from polyplan.analyse.profile import EntityProfile, PatternShape, profile_entity
 from polyplan.analyse.scoring import score_family
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.model.loader import LoadedModel
@@ -46,6 +46,17 @@ def _why_lost(winner: FamilyScore, loser: FamilyScore) -> str:
     return (
         f"{loser.family.value} scored {loser.total:.2f} vs {winner.total:.2f}; "
         f"it lost most on {factor} ({gap:+.2f} weighted)"
+    )
+
+
+def _upkeep(hot: list[PatternShape], profile: EntityProfile) -> str:
+    """The cache's read savings against its upkeep, and the runner-up (the system of record alone)."""
+    reads = sum(p.rate for p in hot)
+    changes = profile.write_rate - profile.insert_rate
+    hits = reads / (reads + changes) if reads + changes else 1.0
+    return (
+        f"; {changes:,.0f} changes/s against {reads:,.0f} reads/s: about {hits:.0%} of reads answered from memory "
+        "(runner-up: the system of record alone, chosen when changes outnumber reads)"
     )
 
 
@@ -147,6 +158,7 @@ def _projections(
                 f"{min(p.staleness_seconds for p in hot):g} s; "
                 + (
                     ("read-through cache invalidated on write" if tolerant else "written through so reads see writes")
+                    + _upkeep(hot, profile)
                     if lookups
                     else "each served by the Redis read model that fits it at least cost (key cache, table hash, "
                     "capped list or sorted set), kept in step as redis/cache.md says"
