@@ -6,6 +6,7 @@ import ast
 import json
 import re
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,7 +85,9 @@ EVENTS = textwrap.dedent(
       - {name: edit_article, entity: Article, kind: update, attributes: [title, body], rate: 1}
     """
 )
-OWN_MODELS = {"search_events": EVENTS}
+# A wide-column entity whose prefix read has no equality filter (tests/test_scatter.py).
+AUTOCOMPLETE = (Path(__file__).parent / "models" / "autocomplete.yaml").read_text(encoding="utf-8")
+OWN_MODELS = {"search_events": EVENTS, "search_autocomplete": AUTOCOMPLETE}
 
 
 def _plan(text: str) -> Plan:

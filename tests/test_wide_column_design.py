@@ -160,7 +160,9 @@ SOCIAL = textwrap.dedent(
     """
 )
 
-OWN_MODELS = {"wc_telemetry": TELEMETRY, "wc_social": SOCIAL}
+# A history bucketed from its declared skew (tests/test_skew.py has the reasoning).
+CHAT = (Path(__file__).parent / "models" / "chat_history.yaml").read_text(encoding="utf-8")
+OWN_MODELS = {"wc_telemetry": TELEMETRY, "wc_social": SOCIAL, "wc_chat": CHAT}
 
 
 def _plan(text: str) -> Plan:
@@ -327,23 +329,10 @@ def _with_pattern(pattern: str) -> str:
             """,
             "a range on recorded_at with a sort on temperature",
         ),
-        (
-            """
-              - name: words_in_message
-                entity: Alert
-                filters: [{attribute: message, op: fulltext}]
-            """,
-            "no full-text search",
-        ),
     ],
 )
 def test_unservable_patterns_are_clear_errors(pattern: str, says: str) -> None:
     text = _with_pattern(textwrap.dedent(pattern))
-    if "fulltext" in pattern:  # no search engine and a relational fallback: Cassandra is asked to answer it
-        text = text.replace(
-            "name: wc_telemetry\n",
-            "name: wc_telemetry\nengines: {search: null}\noptions: {fulltext_fallback: relational}\n",
-        )
     plan = _plan(text)
     with pytest.raises(DiagnosticError) as raised:
         Target().emit(plan)
@@ -351,6 +340,39 @@ def test_unservable_patterns_are_clear_errors(pattern: str, says: str) -> None:
     assert [d.code for d in found] == ["PP406"]
     assert says in found[0].message
     assert found[0].location is not None  # points at the pattern in the model file
+
+
+WORDS_IN_MESSAGE = """
+- name: words_in_message
+  entity: Alert
+  filters: [{attribute: message, op: fulltext}]
+"""
+
+
+def test_full_text_on_cassandra_without_a_search_engine_is_refused_at_planning() -> None:
+    # A relational fallback says nothing for an entity Cassandra holds: planning refuses it with
+    # the remedies this model can take (PP314), before Cassandra is asked (PP406).
+    text = _with_pattern(WORDS_IN_MESSAGE).replace(
+        "name: wc_telemetry\n",
+        "name: wc_telemetry\nengines: {search: null}\noptions: {fulltext_fallback: relational}\n",
+    )
+    with pytest.raises(DiagnosticError) as raised:
+        _plan(text)
+    assert [d.code for d in raised.value.diagnostics] == ["PP314"]
+    assert "needs a search engine (engines.search)" in raised.value.diagnostics[0].message
+
+
+def test_small_full_text_on_cassandra_is_a_clear_design_error() -> None:
+    # Below the scale that needs a search engine, Cassandra is asked, and says it cannot (PP406).
+    text = _with_pattern(WORDS_IN_MESSAGE).replace(
+        "name: wc_telemetry\n", "name: wc_telemetry\nengines: {search: null}\n"
+    )
+    text = text.replace("initial_rows: 100000, rows_per_day: 2000}", "initial_rows: 1000}")
+    plan = _plan(text)
+    with pytest.raises(DiagnosticError) as raised:
+        Target().emit(plan)
+    assert [d.code for d in raised.value.diagnostics] == ["PP406"]
+    assert "no full-text search" in raised.value.diagnostics[0].message
 
 
 def test_cli_reports_an_unservable_pattern_without_a_traceback(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from polyplan.model.schema import (
     RequirementsModel,
     TypeName,
 )
-from polyplan.model.workload_checks import aggregate_problems, increment_problems, predicate_problems
+from polyplan.model.workload_checks import aggregate_problems, increment_problems, predicate_problems, skew_problems
 from polyplan.seed.regex import PatternGenerator
 
 # Names must survive every target: no dots (MongoDB paths), no leading digit, and short enough
@@ -975,5 +975,6 @@ def check_model(model: RequirementsModel) -> list[Problem]:
         found.extend(Problem(code, message, path) for code, message, path in increment_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in predicate_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in aggregate_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in skew_problems(model))
         found.extend(_governance_problems(model))
     return found

@@ -128,6 +128,11 @@ class Attribute(Strict):
     distinct: Annotated[int, Field(gt=0, le=MAX_ROWS)] | None = Field(
         default=None, description="Expected number of distinct values (selectivity, seeding)."
     )
+    hot_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="Skew: the share of the rows holding the most frequent value (a hot key), when it is "
+        "more than distinct alone implies (partition sizes, shard keys, hot keys).",
+    )
     avg_length: Annotated[int, Field(gt=0, le=MAX_BYTES)] | None = Field(
         default=None, description="Average size in characters/bytes for text, json and binary (sizing)."
     )
@@ -304,6 +309,11 @@ class Relationship(Strict):
         default=None, description="Upper bound of children per parent (embedding decisions)."
     )
     avg_children: Annotated[float, Field(gt=0, le=MAX_ITEMS)] | None = None
+    hot_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="Skew: the share of all children that the busiest parent holds (partition sizes, shard "
+        "keys, hot keys). Without it or max_children, a child set kept for ever has no stated bound.",
+    )
 
     @property
     def effective_on_delete(self) -> OnDelete:

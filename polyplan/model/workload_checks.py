@@ -12,6 +12,7 @@ from polyplan.model.schema import (
     SCALAR_TYPES,
     AggregateFunction,
     FilterOp,
+    RelationshipKind,
     RequirementsModel,
     TypeName,
     WriteKind,
@@ -177,4 +178,50 @@ def aggregate_problems(model: RequirementsModel) -> list[Found]:
                         ("access_patterns", index, "sort", s_index, "attribute"),
                     )
                 )
+    return found
+
+
+# A declared skew means something only where values repeat and the model has not said it already.
+SKEW_IMPLIED = {
+    TypeName.BOOLEAN: "a boolean's share follows from its two values",
+    TypeName.ENUM: "an enum's most frequent value is stated by its weights",
+}
+
+
+def skew_problems(model: RequirementsModel) -> list[Found]:
+    """`hot_share` where it cannot hold: below the average share, on a unique or implied value, per pair."""
+    found: list[Found] = []
+    for name, entity in model.entities.items():
+        for attribute_name, attribute in entity.attributes.items():
+            if attribute.hot_share is None:
+                continue
+            path: tuple[str | int, ...] = ("entities", name, "attributes", attribute_name, "hot_share")
+            if attribute.type not in SCALAR_TYPES:
+                found.append(("PP341", f"hot_share applies to a scalar attribute, not {attribute.type.value}", path))
+            elif attribute.type in SKEW_IMPLIED:
+                found.append(("PP341", f"hot_share has no meaning here: {SKEW_IMPLIED[attribute.type]}", path))
+            elif attribute.unique or key_of(entity).attributes == [attribute_name]:
+                found.append(("PP341", f"'{attribute_name}' is unique: no value repeats, so none is hot", path))
+            elif attribute.distinct and attribute.hot_share < 1 / attribute.distinct:
+                found.append(
+                    (
+                        "PP341",
+                        f"hot_share {attribute.hot_share:g} is below the average share of {attribute.distinct:,} "
+                        f"distinct values (1/{attribute.distinct:,}); the most frequent value holds at least that",
+                        path,
+                    )
+                )
+    for index, relationship in enumerate(model.relationships):
+        if relationship.hot_share is None:
+            continue
+        path = ("relationships", index, "hot_share")
+        if relationship.kind is not RelationshipKind.ONE_TO_MANY:
+            found.append(
+                (
+                    "PP341",
+                    f"hot_share applies to one_to_many relationships (the busiest parent's share of the children), "
+                    f"not {relationship.kind.value}",
+                    path,
+                )
+            )
     return found

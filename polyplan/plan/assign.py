@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from polyplan.analyse.capabilities import Capability, load_targets
-from polyplan.analyse.profile import EntityProfile, profile_entity
+from polyplan.analyse.profile import EntityProfile, PatternShape, profile_entity
 from polyplan.analyse.scoring import score_family
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.model.loader import LoadedModel
-from polyplan.model.schema import Family, RequirementsModel
+from polyplan.model.schema import Family, FilterOp, RequirementsModel
 from polyplan.plan.hot import hot_for_cache
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
+from polyplan.plan.skew import skew_notes
 
 # A full-text workload "at scale": beyond either bound a relational full-text index is a
 # liability (ranking, typo tolerance, stemming per language, and load on the primary).
@@ -48,15 +49,83 @@ def _why_lost(winner: FamilyScore, loser: FamilyScore) -> str:
     )
 
 
+def _upkeep(hot: list[PatternShape], profile: EntityProfile) -> str:
+    """The cache's read savings against its upkeep, and the runner-up (the system of record alone)."""
+    reads = sum(p.rate for p in hot)
+    changes = profile.write_rate - profile.insert_rate
+    hits = reads / (reads + changes) if reads + changes else 1.0
+    return (
+        f"; {changes:,.0f} changes/s against {reads:,.0f} reads/s: about {hits:.0%} of reads answered from memory "
+        "(runner-up: the system of record alone, chosen when changes outnumber reads)"
+    )
+
+
+def _scattered_prefix_reads(model: RequirementsModel, name: str) -> set[str]:
+    """Wide-column reads by prefix with no equality parameter: their table has nothing to partition
+    by but a hash bucket, so every read would query every bucket."""
+    found = set()
+    for pattern in model.access_patterns:
+        if pattern.entity != name or pattern.aggregate is not None:
+            continue
+        prefix = any(f.op is FilterOp.PREFIX for f in pattern.filters)
+        partitioned = any(f.op in (FilterOp.EQ, FilterOp.IN) and f.value is None for f in pattern.filters)
+        if prefix and not partitioned:
+            found.add(pattern.name)
+    return found
+
+
+def _fulltext_without_search(
+    model: RequirementsModel, profile: EntityProfile, family: Family, capabilities: Mapping[str, Capability], name: str
+) -> list[Diagnostic]:
+    """Full-text at scale with no search engine run: the record store's own text index, or PP314."""
+    record = _engine_capability(model, family, capabilities)
+    load = f"{profile.fulltext_rate:,.0f} full-text queries/s over {profile.rows_at_horizon:,.0f} rows"
+    if record is not None and record.has("text_index"):
+        # MongoDB's text index is a real inverted index: it serves the pattern, only with less
+        # than a search engine offers, so this is a warning and not a refusal.
+        return [
+            Diagnostic(
+                "PP461",
+                f"{load} are served by {record.title}'s text index (one per collection, stemming by one language, "
+                "no typo tolerance or relevance tuning), since no search engine is run; a search engine "
+                "(engines.search) would rank and scale them better",
+                f"entities.{name}",
+                Severity.WARNING,
+            )
+        ]
+    if family is Family.RELATIONAL and model.options.fulltext_fallback == "relational":
+        return []
+    remedies = ["a search engine (engines.search)"]
+    if family is Family.RELATIONAL:
+        remedies.append("options.fulltext_fallback: relational (the relational store's own full-text index)")
+    elif model.engines.document is not None:
+        remedies.append("placement in the document store (MongoDB's text index)")
+    return [Diagnostic("PP314", f"{load}: full-text at scale needs {' or '.join(remedies)}", f"entities.{name}")]
+
+
 def _projections(
-    model: RequirementsModel, profile: EntityProfile, family: Family, capabilities: dict[str, Capability], name: str
+    model: RequirementsModel, profile: EntityProfile, family: Family, capabilities: Mapping[str, Capability], name: str
 ) -> tuple[list[Projection], list[Diagnostic]]:
     found: list[Projection] = []
     notes: list[Diagnostic] = []
     search = _engine_capability(model, Family.SEARCH, capabilities)
     fulltext = [p for p in profile.patterns if "fulltext" in p.shapes]
     at_scale = profile.fulltext_rate >= FULLTEXT_RATE_AT_SCALE or profile.rows_at_horizon >= FULLTEXT_ROWS_AT_SCALE
-    if fulltext and family is not Family.SEARCH:
+    scattered = _scattered_prefix_reads(model, name) if family is Family.WIDE_COLUMN else set()
+    if scattered and search is not None:
+        found.append(
+            Projection(
+                Family.SEARCH,
+                search.engine,
+                tuple(p.name for p in profile.patterns if p.name in scattered or "fulltext" in p.shapes),
+                SyncMechanism.OUTBOX_CDC,
+                f"prefix reads with no equality filter ({', '.join(sorted(scattered))}) would have to query every "
+                "bucket of a Cassandra table; a search index answers them in one query"
+                + ("; full-text reads too" if fulltext else "")
+                + "; changes flow through a transactional outbox",
+            )
+        )
+    elif fulltext and family is not Family.SEARCH:
         if search is not None and (at_scale or model.options.fulltext_fallback == "none"):
             found.append(
                 Projection(
@@ -68,15 +137,8 @@ def _projections(
                     "relevance ranking and analyzers; changes flow through a transactional outbox",
                 )
             )
-        elif at_scale and model.options.fulltext_fallback != "relational":
-            notes.append(
-                Diagnostic(
-                    "PP314",
-                    "full-text at scale needs a search engine (engines.search) "
-                    "or options.fulltext_fallback: relational",
-                    f"entities.{name}",
-                )
-            )
+        elif at_scale:
+            notes.extend(_fulltext_without_search(model, profile, family, capabilities, name))
     cache = _engine_capability(model, Family.CACHE, capabilities)
     searched = {p for projection in found for p in projection.patterns}
     record = _engine_capability(model, family, capabilities)
@@ -96,6 +158,7 @@ def _projections(
                 f"{min(p.staleness_seconds for p in hot):g} s; "
                 + (
                     ("read-through cache invalidated on write" if tolerant else "written through so reads see writes")
+                    + _upkeep(hot, profile)
                     if lookups
                     else "each served by the Redis read model that fits it at least cost (key cache, table hash, "
                     "capped list or sorted set), kept in step as redis/cache.md says"
@@ -194,6 +257,7 @@ def build_plan(loaded: LoadedModel, capabilities: Mapping[str, Capability] | Non
             profile=profiles[name],
             forced=name in forced,
         )
+    notes.extend(skew_notes(model, entities))
     hard = [d for d in notes if d.severity is Severity.ERROR]
     if hard:
         raise DiagnosticError([loaded_locate(loaded, d) for d in hard])

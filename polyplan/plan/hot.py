@@ -17,6 +17,24 @@ from polyplan.model.schema import Consistency, Family
 
 # Reads per second beyond which a pattern is served from memory rather than the system of record.
 HOT_READ_RATE = 500.0
+# A key cache emptied by every change of its record misses once per change: below this share of
+# reads answered from memory it costs more (a miss, a refill and an invalidation) than it saves.
+# The same line (reads = changes) bounds a cache written through, which pays one write per change.
+MIN_HIT_RATIO = 0.5
+
+
+def invalidated_hit_ratio(pattern: PatternShape, profile: EntityProfile) -> float | None:
+    """The share of a key lookup's reads a cache invalidated on every change can answer, or None
+    for other patterns (their read models are maintained on write, not emptied).
+
+    Reads and changes are assumed spread alike over the records, so each change of a record costs
+    one later read of it a miss: hits = reads / (reads + changes).
+    """
+    if not pattern.key_lookup:
+        return None
+    changes = profile.write_rate - profile.insert_rate  # updates and deletes change a cached record
+    total = pattern.rate + changes
+    return pattern.rate / total if total > 0 else 1.0
 
 
 def is_hot(pattern: PatternShape, record: Capability | None) -> bool:
@@ -70,5 +88,21 @@ def hot_for_cache(
                 )
             )
         else:
+            hits = invalidated_hit_ratio(pattern, profile)
+            if hits is not None and hits < MIN_HIT_RATIO:
+                changes = profile.write_rate - profile.insert_rate
+                notes.append(
+                    Diagnostic(
+                        "PP462",
+                        f"{pattern.name} is hot ({why}) but gets no cache: {profile.name} changes {changes:,.0f} "
+                        f"times/s against {pattern.rate:,.0f} reads/s, so a cache kept in step would do more upkeep "
+                        f"than it saves reads (emptied by each change it would answer {hits:.0%} of them, below "
+                        f"{MIN_HIT_RATIO:.0%}; written through, one cache write per change); serve it from the "
+                        "system of record (read replicas for the rate)",
+                        f"access_patterns.{pattern.name}",
+                        Severity.WARNING,
+                    )
+                )
+                continue
             chosen.append(pattern)
     return chosen, notes

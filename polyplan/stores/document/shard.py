@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from polyplan.analyse.skew import declared_attribute_share, declared_children_share
 from polyplan.model.derived import all_attributes, key_of, reference_of
 from polyplan.model.schema import FilterOp, RelationshipKind, TypeName
 from polyplan.plan.ir import Plan
@@ -65,7 +66,19 @@ def _attribute_stats(plan: Plan, entity: str, attribute: str) -> tuple[float, fl
                 else rows
             )
             cardinality = max(1.0, min(parents, rows))
+            declared = declared_children_share(relationship, rows)
+            if declared is not None:
+                return (
+                    cardinality,
+                    declared.fraction,
+                    monotonic,
+                    f"one value per {relationship.from_}, {declared.reason}",
+                )
             return cardinality, min(1.0, HEAVY_HITTER / cardinality), monotonic, f"one value per {relationship.from_}"
+    hot = declared_attribute_share(spec)
+    if hot is not None:
+        cardinality = float(min(spec.distinct or rows, rows))
+        return cardinality, hot.fraction, monotonic, hot.reason
     if spec.distinct is not None:
         cardinality = float(min(spec.distinct, rows))
         return cardinality, min(1.0, HEAVY_HITTER / cardinality), monotonic, "declared distinct"

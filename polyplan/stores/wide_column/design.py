@@ -427,6 +427,25 @@ def _bucket_name(ctx: _Context, base: str) -> str:
     return name
 
 
+def _unbounded_note(ctx: _Context, shape: _Shape, worst: Estimate, time_ordered: bool) -> None:
+    """PP459: nothing bounds a partition, and under a plausible skew it would outgrow the limits."""
+    where = ctx.path(shape.patterns[0]) if shape.patterns else f"entities.{ctx.entity}"
+    remedy = (
+        "declare hot_share (or max_children) on the relationship and a time bucket is sized from it"
+        if time_ordered
+        else "its rows have no time order to bucket by and a hash bucket would make every read query every "
+        "bucket: declare max_children or hot_share on the relationship, or sort the read by a time attribute"
+    )
+    ctx.note(
+        "PP459",
+        f"{', '.join(shape.patterns) or ctx.entity}: the partition by {', '.join(shape.partition)} is sized from the "
+        f"average, but nothing bounds it: {'; '.join(a for a in worst.assumptions if 'unbounded' in a)}, so it could "
+        f"hold {worst.rows_per_partition:,.0f} rows / {worst.bytes_per_partition / 1024**2:,.0f} MB at the horizon; "
+        f"{remedy}, or give the entity a retention",
+        where,
+    )
+
+
 def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estimate | None, list[str]]:
     """Estimate the largest partition and add a bucket when the table needs one."""
     selectivity, notes = _selectivity(ctx, shape.conditions)
@@ -435,14 +454,19 @@ def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estima
     )
     row_bytes = _row_bytes(ctx, shape.columns, False)
     first = estimate(ctx.plan, ctx.entity, shape.partition, selectivity, row_bytes, daily * selectivity)
+    time_attr = shape.clustering[0][0] if shape.time_ordered and shape.clustering else None
+    temporal = ctx.attributes[time_attr].type if time_attr else None
+    # The design rests on what the model states; an unbounded child set is only reported, since
+    # bucketing every partition for an assumed heavy tail would make the typical read walk buckets.
+    worst = estimate(ctx.plan, ctx.entity, shape.partition, selectivity, row_bytes, daily * selectivity, True)
+    if shape.partition and worst.rows_per_partition > first.rows_per_partition and worst.too_big:
+        _unbounded_note(ctx, shape, worst, temporal in TEMPORAL)
     first = replace(first, assumptions=(*notes, *first.assumptions))
     if shape.partition and not first.too_big:
         return None, first, None, []
     row_bytes = _row_bytes(ctx, shape.columns, True)
     share = first.rows_per_partition / first.rows if first.rows >= 1 else 1.0
     per_day = first.rows_per_day * share
-    time_attr = shape.clustering[0][0] if shape.time_ordered and shape.clustering else None
-    temporal = ctx.attributes[time_attr].type if time_attr else None
     reasons: list[str] = []
     limits = f"half of {PARTITION_ROWS_LIMIT:,} rows / {PARTITION_BYTES_LIMIT // 1024**2} MB (headroom for growth)"
     if time_attr is not None and temporal in TEMPORAL and per_day > 0:

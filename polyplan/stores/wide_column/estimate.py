@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from polyplan.analyse.skew import declared_attribute_share, declared_children_share, unbounded_children_share
 from polyplan.model.derived import all_attributes, entities_named_as, key_of, references_into
 from polyplan.model.schema import Attribute, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
@@ -79,8 +80,12 @@ def _enum_share(attribute: Attribute) -> tuple[float, str]:
     return 1.0 / len(values), f"{len(values)} equally likely values"
 
 
-def shares(plan: Plan, entity: str, eq_attributes: list[str]) -> list[Share]:
-    """The share of rows in the largest partition contributed by each equality attribute (group)."""
+def shares(plan: Plan, entity: str, eq_attributes: list[str], worst_case: bool = False) -> list[Share]:
+    """The share of rows in the largest partition contributed by each equality attribute (group).
+
+    With `worst_case`, a child set nothing bounds is sized from the assumed skew of
+    `polyplan.analyse.skew` instead of its average.
+    """
     model = plan.model
     attributes = all_attributes(model, entity)
     rows = max(1.0, plan.entities[entity].profile.rows_at_horizon)
@@ -93,30 +98,34 @@ def shares(plan: Plan, entity: str, eq_attributes: list[str]) -> list[Share]:
         left = [a for a in left if a not in columns]
         relationship = reference.relationship
         parent_rows = max(1.0, plan.entities[relationship.from_].profile.rows_at_horizon)
-        if relationship.max_children:
-            found.append(
-                Share(
-                    columns,
-                    min(1.0, relationship.max_children / rows),
-                    f"at most {relationship.max_children} per {relationship.from_} (max_children)",
-                )
-            )
-        elif relationship.avg_children:
-            found.append(
-                Share(
-                    columns,
-                    min(1.0, relationship.avg_children / rows),
-                    f"about {relationship.avg_children:g} per {relationship.from_} (avg_children)",
-                )
+        declared = declared_children_share(relationship, rows)
+        if declared is not None:
+            found.append(Share(columns, declared.fraction, declared.reason))
+            continue
+        if relationship.avg_children:
+            average = Share(
+                columns,
+                min(1.0, relationship.avg_children / rows),
+                f"about {relationship.avg_children:g} per {relationship.from_} (avg_children)",
             )
         else:
-            found.append(
-                Share(columns, 1.0 / parent_rows, f"rows spread over {parent_rows:,.0f} {relationship.from_} records")
+            average = Share(
+                columns, 1.0 / parent_rows, f"rows spread over {parent_rows:,.0f} {relationship.from_} records"
             )
+        unbounded = (
+            unbounded_children_share(relationship, parent_rows, model.entities[entity].growth) if worst_case else None
+        )
+        if unbounded is not None and unbounded.fraction > average.fraction:
+            found.append(Share(columns, unbounded.fraction, unbounded.reason, True))
+        else:
+            found.append(average)
     for name in left:
         attribute = attributes[name]
         named_after = _entity_named_by(model, entity, name)
-        if attribute.distinct:
+        hot = declared_attribute_share(attribute)
+        if hot is not None:
+            found.append(Share((name,), hot.fraction, hot.reason))
+        elif attribute.distinct:
             found.append(Share((name,), 1.0 / attribute.distinct, f"{attribute.distinct:,} distinct values (distinct)"))
         elif attribute.type is TypeName.ENUM:
             fraction, why = _enum_share(attribute)
@@ -157,9 +166,18 @@ def _entity_named_by(model: RequirementsModel, entity: str, attribute: str) -> s
 
 
 def estimate(
-    plan: Plan, entity: str, eq_attributes: list[str], selectivity: float, row_bytes: float, rows_per_day: float
+    plan: Plan,
+    entity: str,
+    eq_attributes: list[str],
+    selectivity: float,
+    row_bytes: float,
+    rows_per_day: float,
+    worst_case: bool = False,
 ) -> Estimate:
-    """The largest partition of a table keyed by `eq_attributes` holding `selectivity` of the rows."""
+    """The largest partition of a table keyed by `eq_attributes` holding `selectivity` of the rows.
+
+    `worst_case` sizes an unbounded child set from the assumed skew (see `shares`).
+    """
     rows = plan.entities[entity].profile.rows_at_horizon * selectivity
     eq = frozenset(eq_attributes)
     if eq and any(unique <= eq for unique in unique_sets(plan.model, entity)):
@@ -171,7 +189,7 @@ def estimate(
             row_bytes,
             ("one row per partition: the equality filters identify a record",),
         )
-    parts = shares(plan, entity, eq_attributes)
+    parts = shares(plan, entity, eq_attributes, worst_case)
     fraction = math.prod(s.fraction for s in parts)
     per_partition = max(1.0, rows * fraction) if rows >= 1 else 0.0
     notes = tuple(f"{', '.join(s.attributes)}: {s.reason}" for s in parts) or (
