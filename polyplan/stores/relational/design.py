@@ -63,6 +63,15 @@ RETENTION = "retention"  # for aged entity tables: retention.Retention.as_data()
 NATURAL_KEY = "natural_key"
 
 
+def generated_key(spec: TableSpec) -> str | None:
+    """The column the database numbers itself: the lone integer key of an entity table whose key
+    is a surrogate (not `kind: natural`), or None."""
+    if spec.kind is not TableKind.ENTITY or spec.extra.get(NATURAL_KEY) is True or len(spec.primary_key) != 1:
+        return None
+    name = spec.primary_key[0]
+    return name if spec.column(name).attribute.type is TypeName.INTEGER else None
+
+
 def fit(name: str, limit: int = MAX_IDENTIFIER) -> str:
     """`name`, or a prefix plus a stable hash when it is longer than `limit`."""
     if len(name) <= limit:

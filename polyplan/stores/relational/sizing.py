@@ -35,6 +35,7 @@ from functools import cache, lru_cache
 from polyplan.analyse.capabilities import load_capabilities
 from polyplan.model.schema import Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
+from polyplan.stores.relational.design import generated_key
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql")
@@ -226,11 +227,7 @@ def _pg_pages(rows: float, item: float, c: Constants, fill: float) -> float:
 
 def _monotonic(table: TableSpec, columns: Sequence[str]) -> bool:
     """Whether new keys arrive in order: a generated (identity/auto-increment) integer key."""
-    if not columns or tuple(columns[:1]) != tuple(table.primary_key[:1]) or table.kind is not TableKind.ENTITY:
-        return False
-    if table.extra.get("natural_key") is True:
-        return False
-    return table.column(columns[0]).attribute.type is TypeName.INTEGER and len(table.primary_key) == 1
+    return bool(columns) and columns[0] == generated_key(table)
 
 
 def _pg_btree(
