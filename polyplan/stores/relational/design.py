@@ -72,6 +72,18 @@ def generated_key(spec: TableSpec) -> str | None:
     return name if spec.column(name).attribute.type is TypeName.INTEGER else None
 
 
+def time_ordered_key(spec: TableSpec) -> str | None:
+    """The lone key column whose new values arrive in increasing order: a generated integer key,
+    or a surrogate uuid key (UUIDv7 begins with its creation time: docs/relational.md); or None."""
+    generated = generated_key(spec)
+    if generated is not None or spec.kind is not TableKind.ENTITY or spec.extra.get(NATURAL_KEY) is True:
+        return generated
+    if len(spec.primary_key) != 1:
+        return None
+    name = spec.primary_key[0]
+    return name if spec.column(name).attribute.type is TypeName.UUID else None
+
+
 def fit(name: str, limit: int = MAX_IDENTIFIER) -> str:
     """`name`, or a prefix plus a stable hash when it is longer than `limit`."""
     if len(name) <= limit:

@@ -11,7 +11,7 @@ pointer; pages of 8 KiB less a 24-byte header, filled to the table's fill factor
 the TOAST threshold has its widest varlena values compressed (and, past that, moved out of line).
 A B-tree entry is an 8-byte index tuple header and the key, rounded up to 8, plus a 4-byte item
 pointer; a repeated key is deduplicated into posting lists (6 bytes per further row). Leaves fill
-to the build fill factor when keys arrive in order (an identity key) and to the random-insert
+to the build fill factor when keys arrive in order (an identity or UUIDv7 key) and to the random-insert
 occupancy (~ln 2) otherwise.
 
 MariaDB InnoDB (DYNAMIC rows): the table *is* its primary key's B-tree (16 KiB pages): each record
@@ -35,7 +35,7 @@ from functools import cache, lru_cache
 from polyplan.analyse.capabilities import load_capabilities
 from polyplan.model.schema import Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
-from polyplan.stores.relational.design import generated_key
+from polyplan.stores.relational.design import time_ordered_key
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql")
@@ -226,8 +226,9 @@ def _pg_pages(rows: float, item: float, c: Constants, fill: float) -> float:
 
 
 def _monotonic(table: TableSpec, columns: Sequence[str]) -> bool:
-    """Whether new keys arrive in order: a generated (identity/auto-increment) integer key."""
-    return bool(columns) and columns[0] == generated_key(table)
+    """Whether new keys arrive in order: a generated (identity/auto-increment) integer key or a
+    surrogate UUIDv7 key leads the columns."""
+    return bool(columns) and columns[0] == time_ordered_key(table)
 
 
 def _pg_btree(
