@@ -344,6 +344,12 @@ def _hot(runs: list[Run]) -> dict[str, float]:
     return {table: (hot / updated if updated else 0.0) for table, (updated, hot) in sorted(totals.items())}
 
 
+def _begin(run: Run) -> float:
+    """The run's mean latency of `BEGIN;` over its scripts (ms)."""
+    found = [ms for statement, ms in run.statements.items() if statement.endswith(": BEGIN;")]
+    return statistics.mean(found) if found else 0.0
+
+
 def _from_json(data: dict[str, Any]) -> WorkloadResult:
     runs = [Run(**r) for r in data["runs"]]
     return WorkloadResult(data["workload"], data["title"], data["schema_indexes"], runs, data.get("explain", {}))
@@ -360,11 +366,16 @@ def markdown(results: list[WorkloadResult], command: str, host: str) -> str:
         by = {v: [r for r in result.runs if r.variant == v] for v in VARIANTS}
         tps = {v: [r.tps for r in by[v]] for v in VARIANTS}
         ratio = _median(tps["polyplan"]) / _median(tps["expert"]) if tps["expert"] and tps["polyplan"] else 0.0
-        per_round = [p.tps / e.tps for p in by["polyplan"] for e in by["expert"] if p.round == e.round and e.tps > 0]
+        pairs = [(p, e) for p in by["polyplan"] for e in by["expert"] if p.round == e.round and e.tps > 0]
+        per_round = [p.tps / e.tps for p, e in pairs]
+        control = [_begin(e) / _begin(p) if _begin(p) else 0.0 for p, e in pairs]
         lines += [f"### {result.title}", ""]
         lines += [
             f"TPS polyplan ÷ expert, median of rounds: **{ratio:.2f}** (per round "
-            f"{', '.join(f'{x:.2f}' for x in per_round)}).",
+            f"{', '.join(f'{x:.2f}' for x in per_round)}; spread {min(per_round, default=0):.2f}–"
+            f"{max(per_round, default=0):.2f}). Noise control, the same rounds: expert ÷ polyplan latency of "
+            f"`BEGIN;`, a statement that does no work and so measures only the host's scheduling delay: "
+            f"{', '.join(f'{x:.2f}' for x in control)} (1.00 = both variants saw the same load).",
             "",
             "| variant | TPS per round | median | secondary indexes after loading | HOT share of updates |",
             "|---|---|---|---|---|",
