@@ -346,8 +346,10 @@ def _mysql_table(table: TableSpec, rows: float) -> TableSize:
     others = [col.name for col in table.columns if col.name not in pk]
     record = _mysql_record(table, pk + others, c, c["system_columns"])
     fill = c["fill_sequential"] if _monotonic(table, pk) else c["fill_random"]
-    if table.kind is TableKind.LIST_CHILD:
-        fill = c["fill_grouped"]  # each parent's items arrive together at a random place
+    if table.kind is TableKind.LIST_CHILD and not _monotonic(table, pk):
+        # Each parent's items arrive together at a random place; after an ordered (UUIDv7 or
+        # generated) parent key they arrive at the right edge, as any in-order key does.
+        fill = c["fill_grouped"]
     data = _mysql_tree(rows, record, fill, c)
     indexes = [IndexSize("PRIMARY", tuple(pk), "primary key", data, record)]
     for name, columns, role, _unique, share in _index_list(table, "mysql"):
