@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import uuid
 from collections import Counter
@@ -18,6 +19,7 @@ from polyplan.model.schema import Attribute, FilterOp, RelationshipKind, Require
 from polyplan.seed import check_holds, generate, generation_order, link_columns, rows_for_scale
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import RESERVE
+from polyplan.seed.values import uuid7
 from polyplan.validate.cases import words
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
@@ -270,11 +272,21 @@ def test_impossible_requests_fail_clearly() -> None:
         generate(tiny, {"A": 5})
 
 
-def test_values_are_python_types_and_uuid_v4() -> None:
+def test_values_are_python_types_and_keys_uuid_v7() -> None:
     model = _edge()
-    person = generate(model, {"Person": 3}, seed=1)["Person"][0]
-    assert person["id"].version == 4
-    assert isinstance(person["score"], Decimal)
+    people = generate(model, {"Person": 3}, seed=1)["Person"]
+    # Surrogate keys are time-ordered UUIDv7 (docs/relational.md): version 7, RFC variant, and
+    # increasing in the order the records are made, as an application's inserts would draw them.
+    assert [p["id"].version for p in people] == [7, 7, 7]
+    assert all(p["id"].variant == uuid.RFC_4122 for p in people)
+    assert [p["id"] for p in people] == sorted(p["id"] for p in people)
+    assert isinstance(people[0]["score"], Decimal)
+
+
+def test_uuid7_puts_the_milliseconds_first() -> None:
+    first, second = uuid7(1_700_000_000_000, random.Random(1)), uuid7(1_700_000_000_001, random.Random(0))
+    assert first.int >> 80 == 1_700_000_000_000 and first < second and str(first) < str(second)
+    assert first.hex < second.hex  # CHAR(32) keys (MariaDB, SQLite) sort in the same order
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)

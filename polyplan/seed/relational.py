@@ -129,6 +129,10 @@ def load_rows(
 
     `progress(table, n)` is called after each chunk of `n` rows (for a progress bar)."""
     counts: dict[str, int] = {}
+    if connection.dialect.name == "mysql":
+        # A key value of 0 in an AUTO_INCREMENT column means "draw the next one" unless this mode
+        # is on: loaded rows keep their own keys (what mysqldump's dumps set for the same reason).
+        connection.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
     for table in metadata.sorted_tables:
         table_rows_ = rows.get(table.name, [])
         for start in range(0, len(table_rows_), chunk):
@@ -137,4 +141,21 @@ def load_rows(
             if progress is not None:
                 progress(table.name, len(batch))
         counts[table.name] = len(table_rows_)
+        if table_rows_:
+            _advance_sequence(connection, table)
     return counts
+
+
+def _advance_sequence(connection: sa.Connection, table: sa.Table) -> None:
+    """Move a PostgreSQL identity (or serial) column's sequence past the rows just loaded with
+    their own keys, so the application's next insert does not draw a key already taken. MariaDB's
+    AUTO_INCREMENT and SQLite's rowid follow the largest key by themselves."""
+    column = table.autoincrement_column
+    if connection.dialect.name != "postgresql" or column is None:
+        return
+    name = connection.dialect.identifier_preparer.format_table(table)
+    connection.execute(
+        sa.select(
+            sa.func.setval(sa.func.pg_get_serial_sequence(name, column.name), sa.func.greatest(sa.func.max(column), 1))
+        ).select_from(table)
+    )

@@ -292,6 +292,14 @@ def random_space(attribute: Attribute, name: str = "") -> int:
     return big
 
 
+def uuid7(unix_ms: int, rng: random.Random) -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, version 7, 74 random bits, variant 10.
+
+    Hand-made because Python's `uuid` gains uuid7() only in 3.14 and refuses version 7 before."""
+    value = (unix_ms & (2**48 - 1)) << 80 | 0x7 << 76 | rng.getrandbits(12) << 64
+    return uuid.UUID(int=value | 0b10 << 62 | rng.getrandbits(62))
+
+
 def distinct_values(attribute: Attribute, rng: random.Random, count: int, where: str) -> Iterator[Any]:
     """`count` values of the attribute's type, pairwise distinct (as a unique index sees them)."""
     kind = attribute.type
@@ -324,8 +332,11 @@ def distinct_values(attribute: Attribute, rng: random.Random, count: int, where:
             raise ValueError(f"{where}: {count} distinct values needed, a boolean has 2")
         yield from rng.sample([False, True], count)
     elif kind is TypeName.UUID:
-        for _ in range(count):
-            yield uuid.UUID(int=rng.getrandbits(128), version=4)
+        # Distinct uuids are keys: time-ordered UUIDv7, as polyplan's surrogate keys are made
+        # (docs/relational.md), one millisecond apart so each is new and they arrive in order.
+        start = int(EPOCH.timestamp() * 1000)
+        for number in range(count):
+            yield uuid7(start + number, rng)
     elif kind is TypeName.DATE:
         for days in _sample_range(rng, 0, max(SPAN_DAYS, 2 * count), count, where):
             yield EPOCH.date() + timedelta(days=days)

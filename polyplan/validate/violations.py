@@ -91,6 +91,8 @@ def feasible(
     """
     if constraint.kind == "not_null" and engine == "sqlite" and _rowid_alias(constraint.columns, attributes, rules):
         return "SQLite fills a NULL INTEGER PRIMARY KEY with a new rowid instead of refusing it"
+    if constraint.kind == "not_null" and constraint.rule == "generated" and engine in ("mysql", "sqlite"):
+        return "the database numbers this key: a NULL gets the next AUTO_INCREMENT value or rowid instead of an error"
     if constraint.kind in ("unique", "primary_key"):
         for other in rules:
             if other.kind in ("unique", "primary_key") and set(other.columns) < set(constraint.columns):

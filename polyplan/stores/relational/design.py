@@ -61,6 +61,41 @@ RETENTION = "retention"  # for aged entity tables: retention.Retention.as_data()
 # For entity tables whose key is `kind: natural`: the values come from the domain, so an integer
 # key gets no sequence (SERIAL, AUTO_INCREMENT) — the renderer reads this.
 NATURAL_KEY = "natural_key"
+# For child tables: whether the owner's key arrives in order (a generated integer or UUIDv7
+# surrogate), so the child rows, written with their owner, arrive in key order too (sizing).
+ORDERED_PARENT = "ordered_parent"
+
+
+def generated_key(spec: TableSpec) -> str | None:
+    """The column the database numbers itself: the lone integer key of an entity table whose key
+    is a surrogate (not `kind: natural`), or None."""
+    if spec.kind is not TableKind.ENTITY or spec.extra.get(NATURAL_KEY) is True or len(spec.primary_key) != 1:
+        return None
+    name = spec.primary_key[0]
+    return name if spec.column(name).attribute.type is TypeName.INTEGER else None
+
+
+def time_ordered_key(spec: TableSpec) -> str | None:
+    """The lone key column whose new values arrive in increasing order: a generated integer key,
+    or a surrogate uuid key (UUIDv7 begins with its creation time: docs/relational.md); or None."""
+    generated = generated_key(spec)
+    if spec.kind is TableKind.LIST_CHILD and spec.extra.get(ORDERED_PARENT) is True:
+        return spec.primary_key[0]
+    if generated is not None or spec.kind is not TableKind.ENTITY or spec.extra.get(NATURAL_KEY) is True:
+        return generated
+    if len(spec.primary_key) != 1:
+        return None
+    name = spec.primary_key[0]
+    return name if spec.column(name).attribute.type is TypeName.UUID else None
+
+
+def _time_ordered(model: RequirementsModel, entity: str) -> bool:
+    """Whether `entity`'s key is one surrogate integer or uuid attribute (numbered in order)."""
+    key = key_of(model.entities[entity])
+    if key.kind is KeyKind.NATURAL or len(key.attributes) != 1:
+        return False
+    kind = key_attributes(model.entities[entity])[key.attributes[0]].type
+    return kind in (TypeName.INTEGER, TypeName.UUID)
 
 
 def fit(name: str, limit: int = MAX_IDENTIFIER) -> str:
@@ -414,7 +449,7 @@ class _Designer:
                 ),
                 uniques=_dedupe(uniques, primary_key),
                 comment=_comment(what, _sentence(attribute.description)),
-                extra={HOLDS: holds, ATTRIBUTE: attr_name},
+                extra={HOLDS: holds, ATTRIBUTE: attr_name, ORDERED_PARENT: _time_ordered(self.model, entity_name)},
             )
         )
 

@@ -1071,15 +1071,29 @@ def _design_table(
 
 
 def _hot_free(pool: list[Candidate], load: Load) -> list[Candidate]:
-    """Each candidate INCLUDE-ing an updated column, preceded by a copy without it (keeps HOT)."""
+    """Each candidate INCLUDE-ing an updated column, preceded by a copy without it (keeps HOT).
+
+    The copy keeps the other included columns only while it still covers one of its reads: once
+    the updated column is out, an index that covers none of them is read through to the heap
+    anyway, and its included columns would be bytes in every entry that no read uses (the
+    order-entry customer-by-name index: 7.6 MiB with (c_id, c_first) included, 6.9 MiB without).
+    """
     written = {c for _, touched in load.updates if touched is not None for c in touched}
     found: list[Candidate] = []
     for candidate in pool:
         kept = tuple(c for c in candidate.include if c not in written)
+        if kept != candidate.include and not _covers_one(candidate, kept):
+            kept = ()
         if kept != candidate.include:
             found.append(replace(candidate, include=kept, needs=list(candidate.needs)))
         found.append(candidate)
     return found
+
+
+def _covers_one(candidate: Candidate, include: tuple[str, ...]) -> bool:
+    """Whether `candidate`'s key with `include` holds every column one of its needs reads."""
+    held = {c.name for c in candidate.columns} | set(include) | {c for c, _ in candidate.where}
+    return any(need.reads is not None and need.reads <= held for need in candidate.needs)
 
 
 def _equality_width(need: Need) -> int:

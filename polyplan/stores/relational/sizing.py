@@ -11,7 +11,7 @@ pointer; pages of 8 KiB less a 24-byte header, filled to the table's fill factor
 the TOAST threshold has its widest varlena values compressed (and, past that, moved out of line).
 A B-tree entry is an 8-byte index tuple header and the key, rounded up to 8, plus a 4-byte item
 pointer; a repeated key is deduplicated into posting lists (6 bytes per further row). Leaves fill
-to the build fill factor when keys arrive in order (an identity key) and to the random-insert
+to the build fill factor when keys arrive in order (an identity or UUIDv7 key) and to the random-insert
 occupancy (~ln 2) otherwise.
 
 MariaDB InnoDB (DYNAMIC rows): the table *is* its primary key's B-tree (16 KiB pages): each record
@@ -34,6 +34,7 @@ from functools import lru_cache
 
 from polyplan.model.schema import Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
+from polyplan.stores.relational.design import time_ordered_key
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql")
@@ -218,12 +219,9 @@ def _pg_pages(rows: float, item: float, c: Constants, fill: float) -> float:
 
 
 def _monotonic(table: TableSpec, columns: Sequence[str]) -> bool:
-    """Whether new keys arrive in order: a generated (identity/auto-increment) integer key."""
-    if not columns or tuple(columns[:1]) != tuple(table.primary_key[:1]) or table.kind is not TableKind.ENTITY:
-        return False
-    if table.extra.get("natural_key") is True:
-        return False
-    return table.column(columns[0]).attribute.type is TypeName.INTEGER and len(table.primary_key) == 1
+    """Whether new keys arrive in order: a generated (identity/auto-increment) integer key or a
+    surrogate UUIDv7 key leads the columns."""
+    return bool(columns) and columns[0] == time_ordered_key(table)
 
 
 def _pg_btree(
@@ -339,8 +337,10 @@ def _mysql_table(table: TableSpec, rows: float, c: Constants) -> TableSize:
     others = [col.name for col in table.columns if col.name not in pk]
     record = _mysql_record(table, pk + others, c, c["system_columns"])
     fill = c["fill_sequential"] if _monotonic(table, pk) else c["fill_random"]
-    if table.kind is TableKind.LIST_CHILD:
-        fill = c["fill_grouped"]  # each parent's items arrive together at a random place
+    if table.kind is TableKind.LIST_CHILD and not _monotonic(table, pk):
+        # Each parent's items arrive together at a random place; after an ordered (UUIDv7 or
+        # generated) parent key they arrive at the right edge, as any in-order key does.
+        fill = c["fill_grouped"]
     data = _mysql_tree(rows, record, fill, c)
     indexes = [IndexSize("PRIMARY", tuple(pk), "primary key", data, record)]
     for name, columns, role, _unique, share in _index_list(table, "mysql"):

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars
 from polyplan.seed.values import int_bounds
+from polyplan.stores.relational.design import generated_key
 from polyplan.stores.relational.sizing import IndexSize, TableSize, _keyed, _monotonic, _where_share
 from polyplan.stores.relational.spec import IndexKind, TableSpec
 
@@ -102,11 +103,12 @@ def tree_bytes(cells: float, cell: float, fill: float, c: dict[str, float], loca
 
 
 def _rowid_alias(table: TableSpec) -> bool:
-    """A lone INTEGER (32-bit) primary key is the rowid itself: no index, NULL in the record."""
+    """A lone INTEGER primary key is the rowid itself: no index, NULL in the record. A 32-bit
+    integer key is rendered INTEGER, and so is a generated key of any width (render.build_metadata)."""
     if len(table.primary_key) != 1:
         return False
     attribute = table.column(table.primary_key[0]).attribute
-    return attribute.type is TypeName.INTEGER and attribute.bits == 32
+    return attribute.type is TypeName.INTEGER and (attribute.bits == 32 or generated_key(table) is not None)
 
 
 def _columns(table: TableSpec, names: Sequence[str]) -> list[tuple[str, Attribute, bool, bool]]:
