@@ -329,6 +329,8 @@ def _naive(op: Operation, ctx: Context) -> list[str]:
         ]
     if isinstance(op, DropColumn):
         return [f"ALTER TABLE {table} DROP COLUMN {q(op.column)}"]
+    if isinstance(op, ReplaceIndex) and not op.redefined:
+        return []  # the one-step ALTERs above carry the index along (a retype rebuilds it)
     if isinstance(op, AddIndex | ReplaceIndex):
         index = ctx.after.index(op.table, op.name)
         drop = [f"DROP INDEX IF EXISTS {q(op.name)}"] if isinstance(op, ReplaceIndex) else []
