@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.schema import AddConstraint as SAAddConstraint
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location, Severity
-from polyplan.migrate.context import Context, Design, index_columns, index_signature
+from polyplan.migrate.context import Context, Design, index_columns, index_signature, renamed_index
 from polyplan.migrate.ops import (
     AddColumn,
     AddConstraint,
@@ -46,7 +46,7 @@ from polyplan.stores.relational.design import ATTRIBUTE, RELATIONSHIP, design_sc
 from polyplan.stores.relational.index_render import dialect_of
 from polyplan.stores.relational.render import ENGINES, build_metadata
 from polyplan.stores.relational.retention import Retention, retention_of
-from polyplan.stores.relational.spec import ColumnSpec, IndexSpec, TableKind, TableSpec
+from polyplan.stores.relational.spec import ColumnSpec, TableKind, TableSpec
 
 T = TypeName
 # Changes that keep every value (old type, new type); the reverse of each narrows.
@@ -526,24 +526,9 @@ class _Differ:
             elif was is None:
                 self.ops.append(AddIndex(new.name, name, moves))
             else:
-                redefined = index_signature(_renamed_index(was, new.name, renames)) != index_signature(now)
+                redefined = index_signature(renamed_index(was, name, new.name, renames)) != index_signature(now)
                 if redefined or any(c.middle(context) != c.old for c in moves):
                     self.ops.append(ReplaceIndex(new.name, name, moves, redefined))
-
-
-def _renamed_index(spec: IndexSpec, table: str, renames: dict[str, str]) -> IndexSpec:
-    """`spec` of the old version with its table's and columns' new names."""
-
-    def moved(column: str) -> str:
-        return renames.get(column, column)
-
-    return replace(
-        spec,
-        table=table,
-        columns=tuple(replace(c, name=moved(c.name)) for c in spec.columns),
-        include=tuple(moved(c) for c in spec.include),
-        where=tuple((moved(c), value) for c, value in spec.where),
-    )
 
 
 def diff_plans(old: Plan, new: Plan) -> Versions:

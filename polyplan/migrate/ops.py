@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import AddConstraint as SAAddConstraint
 from sqlalchemy.schema import CreateColumn, CreateIndex
 
-from polyplan.migrate.context import Context
+from polyplan.migrate.context import Context, renamed_index
 from polyplan.migrate.sql import (
     BACKFILL_BATCH,
     Step,
@@ -700,17 +700,7 @@ def _index_on(
         ),
     )
 
-    def moved(column: str) -> str:
-        return columns.get(column, column)
-
-    renamed = replace(
-        spec,
-        name=name,
-        table=copy.name,
-        columns=tuple(replace(c, name=moved(c.name)) for c in spec.columns),
-        include=tuple(moved(c) for c in spec.include),
-        where=tuple((moved(c), value) for c, value in spec.where),
-    )
+    renamed = renamed_index(spec, name, copy.name, columns)
     attach_index(copy, renamed, engine, copy.metadata)
     index = next((i for i in copy.indexes if i.name == name), None)
     return _Built(index, renamed, copy) if index is not None else None
