@@ -196,8 +196,8 @@ def test_a_stall_the_control_probe_shares_is_told_apart_from_one_of_the_load_alo
     host_stall = sample("read", 5.05, 380.0, 1)  # overlaps the control's 400 ms delay: shared
     lock_wait = sample("update", 2.0, 300.0, 1)  # the control stayed on time meanwhile: alone
     quick = sample("read", 3.0, 2.0, 1)
-    assert migrations._overlapping(ticks, 5.05, 380.0) == 400.0
-    assert migrations._overlapping(ticks, 2.0, 300.0) == 1.0
+    assert migrations._overlapping(ticks, 5.05, 380.0, 0.4) == 400.0
+    assert migrations._overlapping(ticks, 2.0, 300.0, 0.4) == 1.0
     found = migrations.figures([host_stall, lock_wait, quick], 0.0, 10.0, ticks)
     assert found.max_ms == 380.0  # the raw longest stall, which the claim judges
     assert found.alone_max_ms == 300.0

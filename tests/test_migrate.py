@@ -472,3 +472,18 @@ def test_migrate_prints_the_lint_of_its_upgrades(
         ("mysql", "PP801]"),
     }
     assert all(line.startswith(f"{contract}[") for line in lines)
+
+
+def test_a_binary_compatible_widening_touches_no_index(tmp_path: Path) -> None:
+    """A longer VARCHAR that a covering index includes: PostgreSQL changes it in place (no shadow
+    column) and keeps the index as it is, MariaDB's CHANGE COLUMN carries it: no index step at all."""
+    old_path = INPUTS / "covering_v1.yaml"
+    text = old_path.read_text().replace("version: 1", "version: 2")
+    (tmp_path / "wider.yaml").write_text(text.replace("max_length: 120", "max_length: 240"))
+    versions = diff_plans(plan_file(old_path), plan_file(tmp_path / "wider.yaml"))
+    assert [op.describe() for op in versions.operations] == [
+        "~ column ticket.subject, VARCHAR(120) → VARCHAR(240) (widen)"
+    ]
+    for engine in ("postgresql", "mysql"):
+        steps = [s.sql for phase in Phase if phase is not Phase.BASELINE for s in phase_steps(versions, phase)[engine]]
+        assert not [s for s in steps if "INDEX" in s or "__polyplan_new" in s], engine

@@ -14,6 +14,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -22,8 +23,9 @@ from alembic.config import Config
 from polyplan.migrate.context import Design
 from polyplan.migrate.diff import designs_of, diff_plans
 from polyplan.migrate.folder import write_migration
-from polyplan.migrate.ops import ColumnChange, Conversion, DropTable, RenameTable
-from polyplan.migrate.sql import BACKFILL_BATCH
+from polyplan.migrate.ops import ColumnChange, Conversion, DropTable, RenameTable, ReplaceIndex
+from polyplan.migrate.revisions import Phase, phase_steps
+from polyplan.migrate.sql import BACKFILL_BATCH, Step
 from polyplan.migrate.status import drift
 from polyplan.pipeline import plan_file
 from polyplan.seed.generate import feasible_rows, generate
@@ -34,6 +36,7 @@ from tests.test_bad_input import run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = ROOT / "scenarios" / "history"
+INPUTS = ROOT / "tests" / "migrate_inputs"
 ROWS = 25
 
 
@@ -91,6 +94,29 @@ def counts(data: dict[str, dict[str, dict[str, str]]]) -> dict[str, int]:
 @pytest.mark.parametrize("pair", PAIRS, ids=[f"{name}-{old.stem}-{new.stem}" for name, old, new in PAIRS])
 def test_upgrade_downgrade_upgrade_keeps_every_row(pair: tuple[str, Path, Path], engine: str, tmp_path: Path) -> None:
     _, old_path, new_path = pair
+    round_trip(old_path, new_path, engine, tmp_path)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_index_redefined_under_its_name_is_replaced(engine: str, tmp_path: Path) -> None:
+    """The covering index of a board keeps its name while a column it includes is renamed, another
+    is retyped and it gains one: on MariaDB, where CHANGE COLUMN carries an index along, the index
+    must still be replaced (the round trip ends with no drift), and on every engine it is built
+    before the contract, which only swaps it in."""
+    old_path, new_path = INPUTS / "covering_v1.yaml", INPUTS / "covering_v2.yaml"
+    versions = diff_plans(plan_file(old_path), plan_file(new_path))
+    replaced = [op for op in versions.operations if isinstance(op, ReplaceIndex)]
+    assert [(op.name, op.redefined, sorted(m.column for m in op.moves)) for op in replaced] == [
+        ("ix_ticket_queue_id", True, ["position", "weight"])
+    ]
+    expand = " ".join(s.sql for s in phase_steps(versions, Phase.EXPAND)[engine])
+    if engine != "sqlite":  # SQLite rebuilds the table, indexes and all, in the contract
+        assert "CREATE INDEX ix_ticket_queue_id__polyplan_new" in expand.replace("CONCURRENTLY ", "")
+    round_trip(old_path, new_path, engine, tmp_path)
+
+
+def round_trip(old_path: Path, new_path: Path, engine: str, tmp_path: Path) -> None:
+    """Seed the old version, upgrade, downgrade, upgrade: no row lost, no drift, data equal."""
     old, new = plan_file(old_path), plan_file(new_path)
     migration = write_migration(old, new, old_path, new_path, tmp_path / "migrations")
     baseline = migration.added[0].id
@@ -161,6 +187,7 @@ def test_the_histories_cover_the_changes_of_issue_9() -> None:
         "alter_column_type",
         "add_index",
         "drop_index",
+        "replace_index",
         "replace_constraint",
     } <= kinds
     assert {name for name, _, _ in PAIRS} == {"shop", "saas", "iot", "social"}  # the four bundled scenarios
@@ -255,3 +282,79 @@ def test_the_postgresql_backfill_runs_in_batches(tmp_path: Path) -> None:
         assert inserted == "Old App"  # a write of the old version reaches the new column through the trigger
         command.upgrade(config, "head")
         assert snapshot(database, after)["customer"]["name"] == names
+
+
+# Valid indexes of `task` that lead with project_id (the board's filter), as a reader sees them.
+BOARD_INDEXES = """
+SELECT c.relname FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid AND t.relname = 'task'
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE a.attname = 'project_id' AND i.indisvalid AND i.indisready
+ORDER BY c.relname
+"""
+
+
+def _run_watched(connection: Any, watcher: Any, steps: list[Step]) -> list[list[str]]:
+    """Run `steps` as a revision script does (autocommit steps alone, the others in a transaction
+    until the next autocommit step) and return the board's indexes another session sees after each."""
+    seen: list[list[str]] = []
+    for step in steps:
+        if step.autocommit and not connection.autocommit:
+            connection.commit()
+            connection.autocommit = True
+        elif not step.autocommit and connection.autocommit:
+            connection.autocommit = False
+        connection.execute(step.sql)
+        seen.append([row[0] for row in watcher.execute(BOARD_INDEXES).fetchall()])
+    if not connection.autocommit:
+        connection.commit()
+        connection.autocommit = True
+    return seen
+
+
+@pytest.mark.postgresql
+def test_the_saas_board_keeps_an_index_through_every_step(tmp_path: Path) -> None:
+    """saas v1 → v2 retypes, widens and renames columns the board's covering index includes. On the
+    real PostgreSQL, after every step of the contract and of both downgrades, a valid index that
+    leads with project_id is there for `board` (a seq scan of `task` otherwise, which at a million
+    rows kept the contract's ALTER from ever getting its lock: bench/migrations.py)."""
+    old_path, new_path = HISTORY / "saas" / "v1.yaml", HISTORY / "saas" / "v2.yaml"
+    old = plan_file(old_path)
+    migration = write_migration(old, plan_file(new_path), old_path, new_path, tmp_path / "m")
+    baseline, expand, contract = migration.added
+    before = migration.versions.designs["postgresql"][0]
+    with scratch_database(resolve_url("postgresql")) as database:
+        config = Config(str(tmp_path / "m" / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
+        command.upgrade(config, baseline.id)
+        data = generate(old.model, feasible_rows(old.model, dict.fromkeys(old.model.entities, ROWS)), seed=9)
+        with database.begin() as connection:
+            load_rows(
+                connection, before.rendered.metadata, table_rows(list(before.tables.values()), data, "postgresql")
+            )
+        command.upgrade(config, expand.id)
+        conninfo = database.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with (
+            psycopg.connect(conninfo, autocommit=True) as connection,
+            psycopg.connect(conninfo, autocommit=True) as watcher,
+        ):
+            both = ["ix_task_project_id_covering", "ix_task_project_id_covering__polyplan_new"]
+            assert [r[0] for r in watcher.execute(BOARD_INDEXES).fetchall()] == both  # the expand built it beside
+            for name, steps, left in (
+                ("contract", contract.upgrade["postgresql"], both[:1]),
+                ("contract's downgrade", contract.downgrade["postgresql"], both),  # v1's rebuilt beside
+                ("expand's downgrade", expand.downgrade["postgresql"], both[:1]),
+            ):
+                seen = _run_watched(connection, watcher, steps)
+                bare = [steps[i].sql for i, names in enumerate(seen) if not names]
+                assert not bare, f"{name}: no index for board after {bare}"
+                assert seen[-1] == left, (name, seen[-1])
+                if name == "contract":
+                    # The old index went and the replacement took its name, columns renamed into place.
+                    definition = watcher.execute("SELECT pg_get_indexdef('ix_task_project_id_covering'::regclass)")
+                    assert definition.fetchone()[0].endswith(  # type: ignore[index]
+                        '(project_id) INCLUDE (id, title, status, priority, "position", assignee_id)'
+                    )
+        with database.connect() as connection:  # back at v1, as a fresh plan of v1 creates it
+            assert [d.describe() for d in drift(old, connection)] == []

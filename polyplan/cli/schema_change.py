@@ -71,13 +71,19 @@ def diff(
         typer.echo(json.dumps(body, indent=2, sort_keys=True))
         return
     before, after = versions.old.model, versions.new.model
-    from polyplan.migrate.ops import ColumnChange
+    from polyplan.migrate.ops import ColumnChange, ReplaceIndex
 
     typer.echo(f"{after.name}: version {before.version} → {after.version}")
     if not versions.operations:
         typer.echo("  no change to the relational design")
     for op in versions.operations:
-        phase = "expand + contract" if isinstance(op, ColumnChange) else "contract" if op.removes else "expand"
+        phase = (
+            "expand + contract"
+            if isinstance(op, ColumnChange | ReplaceIndex)
+            else "contract"
+            if op.removes
+            else "expand"
+        )
         typer.echo(f"  {op.describe()}    [{phase}]")
     for store_op in versions.store_operations:
         typer.echo(f"  {store_op.describe()}    [{store_op.store}, {store_op.phase}]")

@@ -71,6 +71,22 @@ def index_columns(spec: IndexSpec) -> set[str]:
     return {c.name for c in spec.columns} | set(spec.include) | {column for column, _ in spec.where}
 
 
+def renamed_index(spec: IndexSpec, name: str, table: str, columns: dict[str, str]) -> IndexSpec:
+    """`spec` named `name` on `table`, with the columns that `columns` renames renamed."""
+
+    def moved(column: str) -> str:
+        return columns.get(column, column)
+
+    return replace(
+        spec,
+        name=name,
+        table=table,
+        columns=tuple(replace(c, name=moved(c.name)) for c in spec.columns),
+        include=tuple(moved(c) for c in spec.include),
+        where=tuple((moved(c), value) for c, value in spec.where),
+    )
+
+
 def index_signature(spec: IndexSpec) -> tuple[Any, ...]:
     """What makes two designed indexes the same index (not why they were chosen)."""
     return (spec.table, spec.columns, spec.kind, spec.include, spec.where, spec.equality)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.schema import AddConstraint as SAAddConstraint
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location, Severity
-from polyplan.migrate.context import Context, Design, index_columns, index_signature
+from polyplan.migrate.context import Context, Design, index_columns, index_signature, renamed_index
 from polyplan.migrate.ops import (
     AddColumn,
     AddConstraint,
@@ -501,17 +501,34 @@ class _Differ:
                 self.ops.append(ReplaceConstraint(new.name, name))
 
     def _indexes(self, old: TableSpec, new: TableSpec, changed: list[ColumnChange]) -> None:
-        managed_before = {c.old for c in changed}
-        managed_after = {c.column for c in changed}
-        before = {i.name: i for i in old.indexes if not index_columns(i) & managed_before}
-        after = {i.name: i for i in new.indexes if not index_columns(i) & managed_after}
+        """Index operations of a table, each with the column changes of the columns it reads:
+        the expand phase builds an index for the new version on the columns that hold its values
+        by then, so that the contract only retires the old one (ops.ReplaceIndex)."""
+        before = {i.name: i for i in old.indexes}
+        after = {i.name: i for i in new.indexes}
+        renames = {c.old: c.column for c in changed}
+        # Whether PostgreSQL moves a column to a new one (a rename, a retype it cannot make in place).
+        context = Context(
+            "postgresql",
+            replace(self.before["postgresql"], aliases={new.name: old.name}),
+            self.after["postgresql"],
+        )
         for name in sorted(set(before) | set(after)):
-            if name not in after:
-                self.ops.append(DropIndex(new.name, name))
-            elif name not in before:
-                self.ops.append(AddIndex(new.name, name))
-            elif index_signature(replace(before[name], table=new.name)) != index_signature(after[name]):
-                self.ops.append(ReplaceIndex(new.name, name))
+            was, now = before.get(name), after.get(name)
+            moves = tuple(
+                c
+                for c in changed
+                if (was is not None and c.old in index_columns(was))
+                or (now is not None and c.column in index_columns(now))
+            )
+            if now is None:
+                self.ops.append(DropIndex(new.name, name, moves))
+            elif was is None:
+                self.ops.append(AddIndex(new.name, name, moves))
+            else:
+                redefined = index_signature(renamed_index(was, name, new.name, renames)) != index_signature(now)
+                if redefined or any(c.middle(context) != c.old for c in moves):
+                    self.ops.append(ReplaceIndex(new.name, name, moves, redefined))
 
 
 def diff_plans(old: Plan, new: Plan) -> Versions:

@@ -21,7 +21,7 @@ Per engine:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any, ClassVar
 
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import AddConstraint as SAAddConstraint
 from sqlalchemy.schema import CreateColumn, CreateIndex
 
-from polyplan.migrate.context import Context
+from polyplan.migrate.context import Context, renamed_index
 from polyplan.migrate.sql import (
     BACKFILL_BATCH,
     Step,
@@ -42,10 +42,16 @@ from polyplan.migrate.sql import (
     table_ddl,
 )
 from polyplan.stores.relational.design import fit
-from polyplan.stores.relational.index_render import dialect_of, fts5_ddl, fts_table, tsvector_column
+from polyplan.stores.relational.index_render import (
+    attach_index,
+    dialect_of,
+    fts5_ddl,
+    fts_table,
+    tsvector_column,
+)
 from polyplan.stores.relational.retention import retention_of
 from polyplan.stores.relational.retention_sql import install_statements, uninstall_statements
-from polyplan.stores.relational.spec import IndexKind, TableSpec
+from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableSpec
 
 
 class Order(IntEnum):
@@ -356,6 +362,10 @@ class ColumnChange(Operation):
 
     order: ClassVar[Order] = Order.REBUILD
 
+    @abstractmethod
+    def reverse(self) -> ColumnChange:
+        """The change back, from the new column to the old."""
+
     def describe(self) -> str:
         parts = []
         if self.old != self.column:
@@ -435,36 +445,35 @@ class ColumnChange(Operation):
             *autocommit([*online_guards(ctx.engine), Step(backfill)]),
         ]
 
+    def middle(self, ctx: Context) -> str:
+        """The column that holds this column's values on `ctx.engine` between the expand and the
+        contract: where an index the expand builds for the new version must point. PostgreSQL's
+        new column (or shadow) when it makes one, else the old column (MariaDB's CHANGE COLUMN and
+        SQLite's rebuild run in the contract and carry the indexes of the column along)."""
+        if ctx.engine == "postgresql" and not self._in_place(ctx):
+            return self._middle()
+        return self.old
+
     def contract(self, ctx: Context) -> list[Step]:
         if ctx.engine == "sqlite":
             return []  # the table rebuild does it
-        constraints_before, indexes_before = ctx.before.touching(self.table, self.old)
-        constraints_after, indexes_after = ctx.after.touching(self.table, self.column)
+        # The indexes of the column are not this operation's: an index operation of the table
+        # (diff._indexes) builds what the new version needs in the expand phase, on the column
+        # `middle` names, and retires the old one in the contract before this swap, so that the
+        # table never goes without one.
+        constraints_before, _ = ctx.before.touching(self.table, self.old)
+        constraints_after, _ = ctx.after.touching(self.table, self.column)
         if ctx.engine == "mysql" or self._in_place(ctx):
-            # The column keeps its identity: only what changed around it is replaced.
-            same_c = _same_constraints(ctx, self.table, constraints_before, constraints_after)
-            same_i = _same_indexes(ctx, self.table, indexes_before, indexes_after)
-            constraints_before = [c for c in constraints_before if c not in same_c]
-            constraints_after = [c for c in constraints_after if c not in same_c]
-            indexes_before = [i for i in indexes_before if i not in same_i]
-            indexes_after = [i for i in indexes_after if i not in same_i]
-        # MariaDB carries an index through CHANGE COLUMN (a rename or a retype of one of its
-        # columns), so an index on both sides is left to it: dropping it first could leave a
-        # foreign key without an index (error 1553) and reads without it, and re-creating it here
-        # could name a column another change renames later in the revision.
-        kept = {n for n in indexes_before if n in indexes_after} if ctx.engine == "mysql" else set()
+            # The column keeps its identity: only the constraints that change around it are replaced.
+            same = _same_constraints(ctx, self.table, constraints_before, constraints_after)
+            constraints_before = [c for c in constraints_before if c not in same]
+            constraints_after = [c for c in constraints_after if c not in same]
         steps: list[Step] = []
-        for name in indexes_before:
-            if name not in kept:
-                steps += DropIndex(self.table, name).contract(ctx)
         for name in constraints_before:
             steps += DropConstraint(self.table, name).contract(ctx)
         steps += self._swap(ctx)
         for name in constraints_after:
             steps += AddConstraint(self.table, name).expand(ctx)
-        for name in indexes_after:
-            if name not in kept:
-                steps += AddIndex(self.table, name).expand(ctx)
         return steps
 
     def _swap(self, ctx: Context) -> list[Step]:
@@ -610,24 +619,11 @@ def _same_constraints(ctx: Context, table: str, before: list[str], after: list[s
     return same
 
 
-def _same_indexes(ctx: Context, table: str, before: list[str], after: list[str]) -> set[str]:
-    same: set[str] = set()
-    for name in set(before) & set(after):
-        old, new = ctx.before.index(table, name), ctx.after.index(table, name)
-        if (
-            old is not None
-            and new is not None
-            and compile_ddl(CreateIndex(old), ctx.engine) == compile_ddl(CreateIndex(new), ctx.engine)
-        ):
-            same.add(name)
-    return same
-
-
 @dataclass(frozen=True)
 class RenameColumn(ColumnChange):
     kind: ClassVar[str] = "rename_column"
 
-    def reverse(self) -> Operation:
+    def reverse(self) -> ColumnChange:
         return RenameColumn(self.table, self.column, self.old, self.new_type, self.old_type, _reversed(self.conversion))
 
 
@@ -635,7 +631,7 @@ class RenameColumn(ColumnChange):
 class AlterColumnType(ColumnChange):
     kind: ClassVar[str] = "alter_column_type"
 
-    def reverse(self) -> Operation:
+    def reverse(self) -> ColumnChange:
         return AlterColumnType(
             self.table, self.column, self.old, self.new_type, self.old_type, _reversed(self.conversion)
         )
@@ -670,45 +666,74 @@ class _Named(Operation):
 
 
 @dataclass(frozen=True)
-class AddIndex(_Named):
-    kind: ClassVar[str] = "add_index"
-    what: ClassVar[str] = "index"
-    sign: ClassVar[str] = "+"
-    order: ClassVar[Order] = Order.INDEX
-    opposite: ClassVar[str] = "DropIndex"
+class _Built:
+    """An index as one engine creates it, with the table it is created on."""
 
-    def steps(self, ctx: Context) -> list[Step]:
-        index = ctx.after.index(self.table, self.name)
-        spec = ctx.after.index_spec(self.table, self.name)
-        engine, table = ctx.engine, _t(ctx, self.table)
-        if engine == "sqlite" and spec.kind is IndexKind.FULLTEXT:
-            fts = _t(ctx, fts_table(spec))
-            return [Step(sql) for sql in fts5_ddl(self.table, spec)] + [
-                Step(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
-            ]
-        if index is None:
-            return []  # this engine substitutes nothing for it (see index-plan.md)
-        create = compile_ddl(CreateIndex(index), engine)
-        if engine == "mysql":
-            lock = "SHARED" if spec.kind is IndexKind.FULLTEXT else "NONE"
-            return [*guards(engine), Step(f"{create} ALGORITHM=INPLACE LOCK={lock}")]
-        if engine == "sqlite":
-            return [Step(create)]
-        steps: list[Step] = []
-        if spec.kind is IndexKind.FULLTEXT:
-            # The generated tsvector column rewrites the table (lint PP801): stated, not hidden.
-            column = _column_sql(ctx, self.table, tsvector_column(spec))
-            steps += [*guards(engine), Step(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")]
-        if _partitioned(ctx.after.spec(self.table)):
-            # PostgreSQL builds no index CONCURRENTLY on a partitioned table: writes wait for the
-            # build (lint PP802 says so); smaller in a partition-per-period table than in one heap.
-            return [*steps, *guards(engine), Step(create.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))]
-        concurrent = create.replace("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1).replace(
-            "CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX CONCURRENTLY ", 1
-        )
-        # A failed concurrent build leaves an INVALID index behind: drop it so that a rerun builds anew.
-        drop = f"DROP INDEX CONCURRENTLY IF EXISTS {_t(ctx, self.name)}"
-        return steps + autocommit([*online_guards(engine), Step(drop), Step(concurrent)])
+    index: sa.Index
+    spec: IndexSpec
+    table: sa.Table
+
+
+def _index_on(
+    table: sa.Table,
+    spec: IndexSpec,
+    engine: str,
+    name: str,
+    columns: dict[str, str],
+    types: dict[str, Any],
+    table_name: str | None = None,
+) -> _Built | None:
+    """`spec` rendered for `engine` under `name`, on a copy of `table` (named `table_name`) whose
+    columns `columns` renames (and `types`, keyed by the new names, retypes): an index on columns
+    that are called otherwise while a change is under way. None when the engine creates no index
+    for it.
+
+    Rendered by the planner's own `attach_index`, so that it is exactly the index `polyplan plan`
+    creates, only on other column names."""
+    copy = sa.Table(
+        table_name or table.name,
+        sa.MetaData(),
+        *(
+            sa.Column(columns.get(c.name, c.name), types.get(columns.get(c.name, c.name), c.type), nullable=c.nullable)
+            for c in table.columns
+            if c.computed is None  # a full-text index's generated column: attach_index adds its own
+        ),
+    )
+
+    renamed = renamed_index(spec, name, copy.name, columns)
+    attach_index(copy, renamed, engine, copy.metadata)
+    index = next((i for i in copy.indexes if i.name == name), None)
+    return _Built(index, renamed, copy) if index is not None else None
+
+
+def _ddl(built: _Built | None, engine: str) -> str | None:
+    return compile_ddl(CreateIndex(built.index), engine) if built is not None else None
+
+
+def _build_steps(ctx: Context, table_name: str, built: _Built) -> list[Step]:
+    """The steps that build `built` while the application reads and writes the table."""
+    engine, table, spec = ctx.engine, _t(ctx, table_name), built.spec
+    create = compile_ddl(CreateIndex(built.index), engine)
+    if engine == "mysql":
+        lock = "SHARED" if spec.kind is IndexKind.FULLTEXT else "NONE"
+        return [*guards(engine), Step(f"{create} ALGORITHM=INPLACE LOCK={lock}")]
+    if engine == "sqlite":
+        return [Step(create)]
+    steps: list[Step] = []
+    if spec.kind is IndexKind.FULLTEXT:
+        # The generated tsvector column rewrites the table (lint PP801): stated, not hidden.
+        column = compile_ddl(CreateColumn(built.table.c[tsvector_column(spec)]), engine)
+        steps += [*guards(engine), Step(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")]
+    if _partitioned(ctx.after.spec(table_name)):
+        # PostgreSQL builds no index CONCURRENTLY on a partitioned table: writes wait for the
+        # build (lint PP802 says so); smaller in a partition-per-period table than in one heap.
+        return [*steps, *guards(engine), Step(create.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))]
+    concurrent = create.replace("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1).replace(
+        "CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX CONCURRENTLY ", 1
+    )
+    # A failed concurrent build leaves an INVALID index behind: drop it so that a rerun builds anew.
+    drop = f"DROP INDEX CONCURRENTLY IF EXISTS {_t(ctx, str(built.index.name))}"
+    return steps + autocommit([*online_guards(engine), Step(drop), Step(concurrent)])
 
 
 def _partitioned(spec: TableSpec) -> bool:
@@ -718,11 +743,65 @@ def _partitioned(spec: TableSpec) -> bool:
 
 
 @dataclass(frozen=True)
-class DropIndex(_Named):
-    kind: ClassVar[str] = "drop_index"
+class _IndexOperation(_Named):
+    """An index of a table, by name. `moves`: the column changes of the same revision on the
+    columns the index reads (before or after): while they are under way the new version's
+    columns have other names (`ColumnChange.middle`), and an index the expand phase builds must
+    name those."""
+
+    moves: tuple[ColumnChange, ...] = ()
     what: ClassVar[str] = "index"
-    sign: ClassVar[str] = "-"
     order: ClassVar[Order] = Order.INDEX
+
+    def reverse(self) -> Operation:
+        opposite = next(c for c in _IndexOperation.__subclasses__() if c.__name__ == self.opposite)
+        moves = tuple(m.reverse() for m in self.moves)
+        return opposite(self.table, self.name, moves)
+
+    def to_json(self) -> dict[str, Any]:
+        moves = [{"table": m.table, "old": m.old, "column": m.column} for m in self.moves]
+        return {**super().to_json(), "moves": moves}
+
+    def _moves(self) -> tuple[ColumnChange, ...]:
+        # A reversed operation may name its table as the other version does: its moves follow it.
+        return tuple(replace(m, table=self.table) for m in self.moves)
+
+    def _middle(self, ctx: Context, name: str) -> _Built | None:
+        """The index `ctx.after` designs under `name`, on the columns that hold the new version's
+        values between the expand and the contract."""
+        spec = ctx.after.index_spec(self.table, self.name)
+        moves = self._moves()
+        columns = {m.column: m.middle(ctx) for m in moves}
+        # A column used where it stands (MariaDB, or a change PostgreSQL makes in place) keeps its
+        # old type until the contract.
+        kept = [m.old for m in moves if m.middle(ctx) == m.old]
+        types = {old: ctx.before.table(self.table).c[old].type for old in kept}
+        return _index_on(ctx.after.table(self.table), spec, ctx.engine, name, columns, types)
+
+
+@dataclass(frozen=True)
+class AddIndex(_IndexOperation):
+    kind: ClassVar[str] = "add_index"
+    sign: ClassVar[str] = "+"
+    opposite: ClassVar[str] = "DropIndex"
+
+    def steps(self, ctx: Context) -> list[Step]:
+        spec = ctx.after.index_spec(self.table, self.name)
+        if ctx.engine == "sqlite" and spec.kind is IndexKind.FULLTEXT:
+            fts = _t(ctx, fts_table(spec))
+            return [Step(sql) for sql in fts5_ddl(self.table, spec)] + [
+                Step(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
+            ]
+        if ctx.after.index(self.table, self.name) is None:
+            return []  # this engine substitutes nothing for it (see index-plan.md)
+        built = self._middle(ctx, self.name)
+        return _build_steps(ctx, self.table, built) if built is not None else []
+
+
+@dataclass(frozen=True)
+class DropIndex(_IndexOperation):
+    kind: ClassVar[str] = "drop_index"
+    sign: ClassVar[str] = "-"
     removes: ClassVar[bool] = True
     opposite: ClassVar[str] = "AddIndex"
 
@@ -739,15 +818,19 @@ class DropIndex(_Named):
             return [*guards(engine), Step(mysql_online(f"ALTER TABLE {table} DROP INDEX {name}", "INPLACE"))]
         if engine == "sqlite":
             return [Step(f"DROP INDEX IF EXISTS {name}")]
-        if _partitioned(ctx.before.spec(self.table)):
-            # No DROP INDEX CONCURRENTLY on a partitioned table's index either.
-            steps = [*guards(engine), Step(f"DROP INDEX IF EXISTS {name}")]
-        else:
-            steps = autocommit([*guards(engine), Step(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")])
+        steps = _drop_postgresql_index(ctx, self.table, name)
         if spec.kind is IndexKind.FULLTEXT:
             column = _t(ctx, tsvector_column(spec))
             steps += [*guards(engine), Step(f"ALTER TABLE {table} DROP COLUMN IF EXISTS {column}")]
         return steps
+
+
+def _drop_postgresql_index(ctx: Context, table: str, name: str) -> list[Step]:
+    """DROP INDEX on PostgreSQL: CONCURRENTLY (reads and writes go on), except on a partitioned
+    table, which has no concurrent drop."""
+    if _partitioned(ctx.before.spec(table)):
+        return [*guards(ctx.engine), Step(f"DROP INDEX IF EXISTS {name}")]
+    return autocommit([*guards(ctx.engine), Step(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")])
 
 
 # --- constraints ----------------------------------------------------------------------------
@@ -843,16 +926,99 @@ class ReplaceConstraint(_Named):
         return DropConstraint(self.table, self.name).steps(ctx) + AddConstraint(self.table, self.name).steps(ctx)
 
 
+def replacement_name(name: str) -> str:
+    """The name a replacement index is built under, until the contract gives it `name`."""
+    return fit(f"{name}__polyplan_new")
+
+
 @dataclass(frozen=True)
-class ReplaceIndex(_Named):
-    """An index whose definition changes under the same name."""
+class ReplaceIndex(_IndexOperation):
+    """An index whose definition changes under the same name (`redefined`), or whose columns a
+    change of the same revision moves to new ones (`moves`): on PostgreSQL the old columns go,
+    and their indexes with them.
 
+    The replacement is built in the expand phase under a temporary name (concurrently on
+    PostgreSQL, LOCK=NONE on MariaDB), on the columns the new version's values are in by then
+    (`ColumnChange.middle`); the contract drops the old index and renames the replacement into
+    place, catalog changes only, before any column is swapped. So the table is never without
+    one of the two, and the contract has nothing long to wait for. A change PostgreSQL makes in
+    place (a longer VARCHAR) and a rename MariaDB's CHANGE COLUMN carries touch no index: where
+    the index's definition on the engine is the same on both sides, there are no steps at all."""
+
+    redefined: bool = True
     kind: ClassVar[str] = "replace_index"
-    what: ClassVar[str] = "index"
     sign: ClassVar[str] = "~"
-    order: ClassVar[Order] = Order.INDEX
     opposite: ClassVar[str] = "ReplaceIndex"
-    note: ClassVar[str] = " (new definition)"
 
-    def steps(self, ctx: Context) -> list[Step]:
-        return DropIndex(self.table, self.name).steps(ctx) + AddIndex(self.table, self.name).steps(ctx)
+    def reverse(self) -> Operation:
+        return ReplaceIndex(self.table, self.name, tuple(m.reverse() for m in self.moves), self.redefined)
+
+    def describe(self) -> str:
+        if self.redefined:
+            return f"~ index {self.name} on {self.table} (new definition)"
+        columns = ", ".join(m.column for m in self.moves)
+        return f"~ index {self.name} on {self.table} (rebuilt where {columns} move to new columns)"
+
+    def needed(self, ctx: Context) -> bool:
+        """Whether `ctx.engine` has anything to do: a column of the index moves to a new one, or
+        the index the engine creates differs once the revision's renames are applied."""
+        if any(m.middle(ctx) != m.old for m in self._moves()):
+            return True
+        before, after = ctx.before.index(self.table, self.name), ctx.after.index(self.table, self.name)
+        if before is None or after is None:
+            return before is not after
+        # The old index as it is once the revision's renames are made (under the new table name),
+        # against the new one rendered the same way.
+        table = ctx.after.table(self.table)
+        renames = {m.old: m.column for m in self._moves()}
+        old_spec, new_spec = (d.index_spec(self.table, self.name) for d in (ctx.before, ctx.after))
+        old = _index_on(ctx.before.table(self.table), old_spec, ctx.engine, self.name, renames, {}, table.name)
+        new = _index_on(table, new_spec, ctx.engine, self.name, {}, {})
+        return _ddl(old, ctx.engine) != _ddl(new, ctx.engine)
+
+    def expand(self, ctx: Context) -> list[Step]:
+        if ctx.engine == "sqlite":
+            # One connection writes at a time: nothing waits on the build, and no rename is needed.
+            return DropIndex(self.table, self.name).steps(ctx) + AddIndex(self.table, self.name).steps(ctx)
+        if not self.needed(ctx) or ctx.after.index(self.table, self.name) is None:
+            return []
+        built = self._middle(ctx, replacement_name(self.name))
+        return _build_steps(ctx, self.table, built) if built is not None else []
+
+    def contract(self, ctx: Context) -> list[Step]:
+        if ctx.engine == "sqlite" or not self.needed(ctx):
+            return []
+        has_old = ctx.before.index(self.table, self.name) is not None
+        has_new = ctx.after.index(self.table, self.name) is not None
+        if not has_new:
+            return DropIndex(self.table, self.name).steps(ctx)
+        engine, table, name = ctx.engine, _t(ctx, self.table), _t(ctx, self.name)
+        temporary = _t(ctx, replacement_name(self.name))
+        if engine == "mysql":
+            # One statement: the old index goes and the new one takes its name at once.
+            drop = f"DROP INDEX {name}, " if has_old else ""
+            sql = f"ALTER TABLE {table} {drop}RENAME INDEX {temporary} TO {name}"
+            return [*guards(engine), Step(mysql_online(sql, "INPLACE"))]
+        steps = _drop_postgresql_index(ctx, self.table, name) if has_old else []
+        spec = ctx.after.index_spec(self.table, self.name)
+        if spec.kind is IndexKind.FULLTEXT:
+            steps += self._tsvector_columns(ctx)
+        # ALTER INDEX ... RENAME locks the index only (SHARE UPDATE EXCLUSIVE): reads and writes go on.
+        return steps + autocommit([*guards(engine), Step(f"ALTER INDEX IF EXISTS {temporary} RENAME TO {name}")])
+
+    def _tsvector_columns(self, ctx: Context) -> list[Step]:
+        """PostgreSQL full text: the old index's generated column goes (a column it is generated
+        from could not be dropped), and the replacement's takes the name the new design gives it."""
+        table = _t(ctx, self.table)
+        middle = self._middle(ctx, replacement_name(self.name))
+        new = tsvector_column(ctx.after.index_spec(self.table, self.name))
+        used = tsvector_column(middle.spec) if middle is not None else new
+        steps: list[Step] = []
+        if ctx.before.index(self.table, self.name) is not None:
+            old = tsvector_column(ctx.before.index_spec(self.table, self.name))
+            if old != used:
+                steps += [*guards(ctx.engine), Step(f"ALTER TABLE {table} DROP COLUMN IF EXISTS {_t(ctx, old)}")]
+        if used != new:
+            rename = f"ALTER TABLE {table} RENAME COLUMN {_t(ctx, used)} TO {_t(ctx, new)}"
+            steps += [*guards(ctx.engine), Step(allow("PP808", "no application reads the generated column", rename))]
+        return steps
