@@ -181,20 +181,18 @@ def has_path(pattern: AccessPattern) -> bool:
     return any(is_path(f.attribute) for f in pattern.filters) or any(is_path(s.attribute) for s in pattern.sort)
 
 
+def read_of(model: RequirementsModel, position: int, pattern: AccessPattern) -> PathRead:
+    """`pattern` (at `position` in `access_patterns`) with its paths resolved."""
+    filters = tuple(
+        (f, resolve(model, pattern.entity, f.attribute) if is_path(f.attribute) else None) for f in pattern.filters
+    )
+    sort = tuple((s, resolve(model, pattern.entity, s.attribute) if is_path(s.attribute) else None) for s in pattern.sort)
+    return PathRead(position, pattern, filters, sort)
+
+
 def path_reads(model: RequirementsModel) -> tuple[PathRead, ...]:
     """Every pattern with a path, resolved (the model must be valid: see `path_problems`)."""
-    found: list[PathRead] = []
-    for position, pattern in enumerate(model.access_patterns):
-        if not has_path(pattern):
-            continue
-        filters = tuple(
-            (f, resolve(model, pattern.entity, f.attribute) if is_path(f.attribute) else None) for f in pattern.filters
-        )
-        sort = tuple(
-            (s, resolve(model, pattern.entity, s.attribute) if is_path(s.attribute) else None) for s in pattern.sort
-        )
-        found.append(PathRead(position, pattern, filters, sort))
-    return tuple(found)
+    return tuple(read_of(model, i, p) for i, p in enumerate(model.access_patterns) if has_path(p))
 
 
 def planning_model(model: RequirementsModel, reads: tuple[PathRead, ...]) -> RequirementsModel:
