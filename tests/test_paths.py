@@ -57,7 +57,12 @@ def test_a_path_resolves_to_its_hops_the_entity_reached_and_the_attribute_type(p
 
 def test_the_planning_model_keeps_the_local_predicate_at_the_same_position(plan: Plan) -> None:
     reads = {r.name: r for r in plan.loaded.paths}
-    assert sorted(reads) == ["bids_ending_after", "bids_of_open_items_by_rating", "big_bids_in_region", "items_in_region"]
+    assert sorted(reads) == [
+        "bids_ending_after",
+        "bids_of_open_items_by_rating",
+        "big_bids_in_region",
+        "items_in_region",
+    ]
     local = pattern_named(plan.model, "items_in_region")
     assert local is not None and [f.attribute for f in local.filters] == ["status"]
     # A path filter is applied after the store's read: the limit cannot be applied before it,
@@ -98,17 +103,26 @@ def test_a_relational_join_needs_no_warning(plan: Plan) -> None:
 def _documents(rate: float) -> str:
     model = TEXT.replace("document: null,", "document: mongodb,")
     for entity in ("Item", "Bid"):
-        model = model.replace(f"  {entity}:\n    attributes:", f"  {entity}:\n    placement: {{family: document}}\n    attributes:")
+        model = model.replace(
+            f"  {entity}:\n    attributes:", f"  {entity}:\n    placement: {{family: document}}\n    attributes:"
+        )
     return model.replace("attributes: [end_date], rate: 2}", f"attributes: [end_date], rate: {rate:g}}}")
 
 
 def test_a_store_that_cannot_join_gets_the_copy_design() -> None:
     _, diagnostics = render(plan_text(_documents(2), "auction_paths.yaml"))
     warned = [d for d in diagnostics if d.code == "PP417"]
-    assert {d.path for d in warned} == {"access_patterns.0", "access_patterns.1", "access_patterns.2", "access_patterns.3"}
+    assert {d.path for d in warned} == {
+        "access_patterns.0",
+        "access_patterns.1",
+        "access_patterns.2",
+        "access_patterns.3",
+    }
     ending = next(d.message for d in warned if d.message.startswith("bids_ending_after"))
     # Bid has 10 rows per Item: each of the 2 end-date changes a second rewrites 10 copies.
-    assert "copy Item.end_date into Bid.item_end_date, updated on every Item.extend_item (20.0 child writes/s)" in ending
+    assert (
+        "copy Item.end_date into Bid.item_end_date, updated on every Item.extend_item (20.0 child writes/s)" in ending
+    )
     assert not [d for d in diagnostics if d.code == "PP418"]
 
 
@@ -136,10 +150,15 @@ def test_generated_path_tests_pass_on_the_engine(folder: Path, engine: str) -> N
     ("before", "after"),
     [
         ("WHERE item.end_date > :item_end_date_above", "WHERE item.end_date < :item_end_date_above"),
-        ("item_seller.region_code = :item_seller_region_code AND", "item_seller.region_code >= :item_seller_region_code AND"),
+        (
+            "item_seller.region_code = :item_seller_region_code AND",
+            "item_seller.region_code >= :item_seller_region_code AND",
+        ),
         ("ORDER BY item.end_date, bid.placed_at DESC", "ORDER BY item.end_date DESC, bid.placed_at DESC"),
         ("WHERE item.status = 'open' AND", "WHERE item.status = 'closed' AND"),
     ],
 )
-def test_a_query_that_loses_the_path_fails_the_generated_test(folder: Path, tmp_path: Path, before: str, after: str) -> None:
+def test_a_query_that_loses_the_path_fails_the_generated_test(
+    folder: Path, tmp_path: Path, before: str, after: str
+) -> None:
     assert break_and_validate(folder, tmp_path / "plan", "relational/sqlite/queries.sql", before, after) == 1

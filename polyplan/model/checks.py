@@ -603,11 +603,17 @@ def _path_filter_problems(model: RequirementsModel, entity: str, flt: Filter, f_
     except PathError:
         return []
     if flt.op is FilterOp.FULLTEXT:
-        return [Problem("PP327", f"full-text through a relationship ('{flt.attribute}') is not supported", (*f_path, "op"))]
+        return [
+            Problem("PP327", f"full-text through a relationship ('{flt.attribute}') is not supported", (*f_path, "op"))
+        ]
     local = flt.model_copy(update={"attribute": reached.attribute})
     checked = _filter_problems(model, reached.target, [local], f_path[:-1])
     return [
-        Problem("PP327", p.message.replace(f"'{reached.attribute}'", f"'{flt.attribute}'"), (*f_path, *p.path[len(f_path):]))
+        Problem(
+            "PP327",
+            p.message.replace(f"'{reached.attribute}'", f"'{flt.attribute}'"),
+            (*f_path, *p.path[len(f_path) :]),
+        )
         for p in checked
     ]
 

@@ -186,7 +186,9 @@ def read_of(model: RequirementsModel, position: int, pattern: AccessPattern) -> 
     filters = tuple(
         (f, resolve(model, pattern.entity, f.attribute) if is_path(f.attribute) else None) for f in pattern.filters
     )
-    sort = tuple((s, resolve(model, pattern.entity, s.attribute) if is_path(s.attribute) else None) for s in pattern.sort)
+    sort = tuple(
+        (s, resolve(model, pattern.entity, s.attribute) if is_path(s.attribute) else None) for s in pattern.sort
+    )
     return PathRead(position, pattern, filters, sort)
 
 
@@ -215,34 +217,55 @@ def _plain_names(model: RequirementsModel) -> list[Found]:
         path: tuple[str | int, ...] = ("access_patterns", index)
         for r_index, name in enumerate(pattern.reads):
             if is_path(name):
-                found.append(("PP326", f"reads names the entity's own attributes, not a path ('{name}')", (*path, "reads", r_index)))
+                found.append(
+                    (
+                        "PP326",
+                        f"reads names the entity's own attributes, not a path ('{name}')",
+                        (*path, "reads", r_index),
+                    )
+                )
         aggregate = pattern.aggregate
         if aggregate is not None:
             if aggregate.attribute is not None and is_path(aggregate.attribute):
                 found.append(
-                    ("PP326", f"an aggregate's attribute is the entity's own, not a path ('{aggregate.attribute}')",
-                     (*path, "aggregate", "attribute"))
+                    (
+                        "PP326",
+                        f"an aggregate's attribute is the entity's own, not a path ('{aggregate.attribute}')",
+                        (*path, "aggregate", "attribute"),
+                    )
                 )
             for g_index, name in enumerate(aggregate.group_by):
                 if is_path(name):
                     found.append(
-                        ("PP326", f"group_by names the entity's own attributes, not a path ('{name}')",
-                         (*path, "aggregate", "group_by", g_index))
+                        (
+                            "PP326",
+                            f"group_by names the entity's own attributes, not a path ('{name}')",
+                            (*path, "aggregate", "group_by", g_index),
+                        )
                     )
             if has_path(pattern):
-                found.append(("PP326", "an aggregate cannot filter or sort through a relationship yet", (*path, "aggregate")))
+                found.append(
+                    ("PP326", "an aggregate cannot filter or sort through a relationship yet", (*path, "aggregate"))
+                )
     for index, write in enumerate(model.write_patterns):
         path = ("write_patterns", index)
         for a_index, name in enumerate(write.attributes):
             if is_path(name):
                 found.append(
-                    ("PP326", f"a write sets the entity's own attributes, not a path ('{name}')", (*path, "attributes", a_index))
+                    (
+                        "PP326",
+                        f"a write sets the entity's own attributes, not a path ('{name}')",
+                        (*path, "attributes", a_index),
+                    )
                 )
         for f_index, flt in enumerate(write.where):
             if is_path(flt.attribute):
                 found.append(
-                    ("PP326", f"a write predicate names the entity's own attributes, not a path ('{flt.attribute}')",
-                     (*path, "where", f_index, "attribute"))
+                    (
+                        "PP326",
+                        f"a write predicate names the entity's own attributes, not a path ('{flt.attribute}')",
+                        (*path, "where", f_index, "attribute"),
+                    )
                 )
     return found
 

@@ -77,7 +77,9 @@ def _serving(plan: Plan, read: PathRead) -> tuple[Family, str] | None:
         return served[0].family, served[0].engine
     if decided.family is Family.RELATIONAL:
         on_path = {hop.target for path in read.paths for hop in path.hops}
-        elsewhere = [e for e in sorted(on_path) if (other := plan.entities.get(e)) is None or other.engine != decided.engine]
+        elsewhere = [
+            e for e in sorted(on_path) if (other := plan.entities.get(e)) is None or other.engine != decided.engine
+        ]
         if not elsewhere:
             return None
     return decided.family, decided.engine

@@ -21,7 +21,7 @@ from polyplan.model.schema import FilterOp
 from polyplan.seed.relational import Row
 from polyplan.stores.relational.render import column_for, param_name
 from polyplan.stores.relational.spec import TableKind, TableSpec
-from polyplan.validate.cases import Evaluator, choose_cases, expected_query
+from polyplan.validate.cases import Case, Evaluator, choose_cases, expected_query
 from polyplan.validate.oracle import Condition, canon, holds
 
 # Local cases tried per pattern: each runs the query once per engine.
@@ -85,9 +85,9 @@ def path_cases(
     """The root rows with each path's value added under its dotted name, and the cases to run."""
     spec = _entity_table(tables, read.pattern.entity)
     rows = [dict(r) for r in canonical[spec.name]]
-    for path in read.paths:
-        for row, value in zip(rows, reached(path, rows, tables, canonical), strict=True):
-            row[path.text] = value
+    for followed in read.paths:
+        for row, value in zip(rows, reached(followed, rows, tables, canonical), strict=True):
+            row[followed.text] = value
     local = read.pattern.model_copy(
         update={"filters": [f for f, p in read.filters if p is None], "sort": [], "limit": None}
     )
@@ -105,7 +105,8 @@ def path_cases(
             names[index] = [param_name(flt.attribute, taken, kind)]
     found: list[PathCase] = []
     local_cases = choose_cases(expected, raw[spec.name], canonical[spec.name], engine) if expected.params else []
-    for case in local_cases[:MAX_CASES] or [None]:
+    tried: list[Case | None] = [*local_cases[:MAX_CASES]] or [None]  # no parameter: one case
+    for case in tried:
         params = dict(case.params) if case is not None else {}
         conditions = list(case.conditions) if case is not None else list(expected.constants)
         selected = evaluator.matching(conditions)

@@ -39,10 +39,10 @@ from polyplan.stores.relational.spec import Query, QueryParam, TableKind, TableS
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.relational.write_predicates import lock_name
 from polyplan.validate.aggregates import VALUE, aggregate_rows, compare_aggregates
-from polyplan.validate.paths import PathCase, path_cases
-from polyplan.validate.paths import matching as path_matching
 from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
 from polyplan.validate.oracle import canon, compare_result, expand_lists, holds, parse_queries, sort_rows
+from polyplan.validate.paths import PathCase, path_cases
+from polyplan.validate.paths import matching as path_matching
 from polyplan.validate.violations import _convert as convert
 from polyplan.validate.violations import _fits as fits
 from polyplan.validate.violations import _plus as plus
@@ -617,9 +617,37 @@ class Harness:
         rows, cases = self.path_cases(name)
         assert cases, f"{name}: the seeded rows reach no value on its paths"
         filtered = any(p is not None for _, p in read.filters)
-        local = {id(c): [r for r in rows if all(holds(x, r[x.column], self.engine) for x in c.conditions if "." not in x.column)] for c in cases}
-        telling = [c for c in cases if 0 < len(path_matching(rows, c, self.engine)) < len(local[id(c)])]
+        on_paths = {p.text for p in read.paths}
+
+        def local(case: PathCase) -> int:
+            """Rows the case's own-attribute conditions select (before the paths')."""
+            own = [x for x in case.conditions if x.column not in on_paths]
+            return sum(all(holds(x, r[x.column], self.engine) for x in own) for r in rows)
+
+        telling = [c for c in cases if 0 < len(path_matching(rows, c, self.engine)) < local(c)]
         assert telling or not filtered, f"{name}: no case has a path filter that both keeps and drops rows"
+
+    def _path_bound(
+        self, read: PathRead, query: Query, values: dict[str, Any], table: sa.Table
+    ) -> tuple[sa.TextClause, dict[str, Any]]:
+        """`_bound` for a joined query: a path's parameter is typed as the column it reaches."""
+        lists = [p.name for p in query.params if p.op == "in"]
+        expanded, bound = expand_lists(query.sql, values, lists)
+        types: dict[str, Any] = {}
+        for param in query.params:
+            path = next((x for x in read.paths if x.text == param.column), None)
+            if param.op in ("prefix", "search"):
+                kind: Any = sa.String()
+            elif path is None:
+                kind = table.c[param.column].type
+            else:
+                target = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == path.target)
+                kind = self.metadata.tables[target.name].c[column_for(target, path.target, path.attribute) or ""].type
+            if param.op == "in":
+                types.update({f"{param.name}_{i}": kind for i in range(len(values[param.name]))})
+            else:
+                types[param.name] = kind
+        return text_clause(expanded).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()]), bound
 
     def check_path_query(self, engine: sa.Engine, name: str) -> None:
         """The joined query returns, for each case, what the oracle computes by following the
@@ -630,27 +658,19 @@ class Harness:
         rows, cases = self.path_cases(name)
         columns = list(query.columns)
         sort = [
-            (path.text if path is not None else column_for(spec, read.pattern.entity, s.attribute) or s.attribute,
-             s.direction.value == "desc")
+            (
+                path.text if path is not None else column_for(spec, read.pattern.entity, s.attribute) or s.attribute,
+                s.direction.value == "desc",
+            )
             for s, path in read.sort
         ]
         table = self.metadata.tables[spec.name]
         attrs = {c.name: c.attribute for c in spec.columns}
-        types = {}
-        for p in query.params:
-            path = next((x for x in read.paths if x.text == p.column), None)
-            if path is None:
-                types[p.name] = table.c[p.column].type
-            else:
-                target = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == path.target)
-                types[p.name] = self.metadata.tables[target.name].c[column_for(target, path.target, path.attribute) or ""].type
         problems: list[str] = []
         for case in cases:
-            lists = [p.name for p in query.params if p.op == "in"]
-            expanded, bound = expand_lists(query.sql, case.params, lists)
-            binds = [sa.bindparam(k, type_=types.get(k.rsplit("_", 1)[0] if k not in types else k, sa.String())) for k in bound]
+            statement, bound = self._path_bound(read, query, case.params, table)
             with engine.connect() as connection:
-                fetched = connection.execute(text_clause(expanded).bindparams(*binds), bound).all()
+                fetched = connection.execute(statement, bound).all()
             result = [{c: canon(attrs[c], v) for c, v in zip(columns, row, strict=True)} for row in fetched]
             by_projection: dict[tuple[Any, ...], Row] = {}
             for row in rows:

@@ -50,10 +50,10 @@ from polyplan.plan.predicates import WritePredicate, all_predicates
 from polyplan.stores.relational import sizing
 from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
 from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_loss
-from polyplan.stores.relational.path_queries import path_legs
 from polyplan.stores.relational.index_fit import NeedForm, fits, group_of
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
+from polyplan.stores.relational.path_queries import path_legs
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
 
 # --- cost model constants ----------------------------------------------------------------

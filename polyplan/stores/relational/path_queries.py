@@ -70,11 +70,13 @@ def _joined(
             if spec is None:
                 return f"its path {path.text} reaches {hop.target}, which is not stored in this database"
             source_spec = by_entity[hop.source]
-            pairs = [
-                (column_for(source_spec, hop.source, a), column_for(spec, hop.target, b)) for a, b in hop.pairs
-            ]
-            if any(left is None or right is None for left, right in pairs):
-                return f"its path {path.text} joins on a reference with no column"
+            pairs: list[tuple[str, str]] = []
+            for source_attr, target_attr in hop.pairs:
+                left = column_for(source_spec, hop.source, source_attr)
+                right = column_for(spec, hop.target, target_attr)
+                if left is None or right is None:
+                    return f"its path {path.text} joins on {source_attr}, which has no column"
+                pairs.append((left, right))
             alias = metadata.tables[spec.name].alias(_alias_name(chain, taken))
             source = aliases[_chain(path, depth - 1)]
             on = [source.c[left] == alias.c[right] for left, right in pairs]
