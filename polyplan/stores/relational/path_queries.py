@@ -7,10 +7,11 @@
 
 An inner join: a row whose reference is NULL has no value on the path, and SQL's comparison with
 NULL fails, so it is never selected (the oracle of the generated tests agrees). The index design
-serves the join from the parent's side (`path_legs`): the parent's filter columns with its key
-covered, then each child's reference (the foreign key) with the child's own filters, so the
-engine can drive from the few parents that match to their children; the last leg, on the
-pattern's own table, is routed under the pattern's name.
+serves the join (`path_legs`) from the pattern's own table when one of its own filters is an
+equality parameter (it bounds the rows; each parent is then probed by its primary key), and otherwise from
+the parent's side: the parent's filter columns with its key covered, then each child's reference
+(the foreign key) with the child's own filters, so the engine can drive from the parents that
+match to their children. The leg on the pattern's own table is routed under the pattern's name.
 """
 
 from __future__ import annotations
@@ -154,6 +155,14 @@ def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
     the filter (the foreign key the engine probes), reading the key it joins on; the pattern's own
     table last, under the pattern's name (its local filters plus the first references)."""
     pattern = read.pattern
+    sorted_by_path = any(path is not None for _, path in read.sort)
+    own = [f for f, path in read.filters if path is None]
+    if any(f.op in (FilterOp.EQ, FilterOp.IN) and "value" not in f.model_fields_set for f in own):
+        # An equality parameter on the pattern's own table (a key, a reference: a constant may
+        # hold most rows) bounds the rows: the engine drives from it and
+        # probes each parent by its key (the primary key serves that), so only this leg is designed.
+        local = {"filters": own, "sort": [] if sorted_by_path else pattern.sort}
+        return [pattern.model_copy(update={**local, "limit": None if sorted_by_path else pattern.limit})]
     # chain → (entity, filters ending there, references it is probed by, attributes read)
     nodes: dict[str, tuple[str, list[Filter], list[str], list[str]]] = {"": (pattern.entity, [], [], [])}
     for flt, path in read.filters:
@@ -185,7 +194,6 @@ def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
             )
         )
     root = nodes[""]
-    sorted_by_path = any(path is not None for _, path in read.sort)
     legs.append(
         pattern.model_copy(
             update={
