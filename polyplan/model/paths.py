@@ -212,61 +212,29 @@ def planning_model(model: RequirementsModel, reads: tuple[PathRead, ...]) -> Req
 
 def _plain_names(model: RequirementsModel) -> list[Found]:
     """PP326 where a path is given but a plain attribute is required."""
+    # (name written, what takes only the entity's own attributes, where it is written)
+    named: list[tuple[str, str, tuple[str | int, ...]]] = []
     found: list[Found] = []
     for index, pattern in enumerate(model.access_patterns):
-        path: tuple[str | int, ...] = ("access_patterns", index)
-        for r_index, name in enumerate(pattern.reads):
-            if is_path(name):
-                found.append(
-                    (
-                        "PP326",
-                        f"reads names the entity's own attributes, not a path ('{name}')",
-                        (*path, "reads", r_index),
-                    )
-                )
+        at: tuple[str | int, ...] = ("access_patterns", index)
+        named += [(name, "reads", (*at, "reads", i)) for i, name in enumerate(pattern.reads)]
         aggregate = pattern.aggregate
-        if aggregate is not None:
-            if aggregate.attribute is not None and is_path(aggregate.attribute):
-                found.append(
-                    (
-                        "PP326",
-                        f"an aggregate's attribute is the entity's own, not a path ('{aggregate.attribute}')",
-                        (*path, "aggregate", "attribute"),
-                    )
-                )
-            for g_index, name in enumerate(aggregate.group_by):
-                if is_path(name):
-                    found.append(
-                        (
-                            "PP326",
-                            f"group_by names the entity's own attributes, not a path ('{name}')",
-                            (*path, "aggregate", "group_by", g_index),
-                        )
-                    )
-            if has_path(pattern):
-                found.append(
-                    ("PP326", "an aggregate cannot filter or sort through a relationship yet", (*path, "aggregate"))
-                )
+        if aggregate is None:
+            continue
+        if aggregate.attribute is not None:
+            named.append((aggregate.attribute, "an aggregate", (*at, "aggregate", "attribute")))
+        named += [(name, "group_by", (*at, "aggregate", "group_by", i)) for i, name in enumerate(aggregate.group_by)]
+        if has_path(pattern):
+            found.append(("PP326", "an aggregate cannot filter or sort through a relationship yet", (*at, "aggregate")))
     for index, write in enumerate(model.write_patterns):
-        path = ("write_patterns", index)
-        for a_index, name in enumerate(write.attributes):
-            if is_path(name):
-                found.append(
-                    (
-                        "PP326",
-                        f"a write sets the entity's own attributes, not a path ('{name}')",
-                        (*path, "attributes", a_index),
-                    )
-                )
-        for f_index, flt in enumerate(write.where):
-            if is_path(flt.attribute):
-                found.append(
-                    (
-                        "PP326",
-                        f"a write predicate names the entity's own attributes, not a path ('{flt.attribute}')",
-                        (*path, "where", f_index, "attribute"),
-                    )
-                )
+        at = ("write_patterns", index)
+        named += [(name, "a write", (*at, "attributes", i)) for i, name in enumerate(write.attributes)]
+        named += [(f.attribute, "a write predicate", (*at, "where", i, "attribute")) for i, f in enumerate(write.where)]
+    found += [
+        ("PP326", f"{what} names the entity's own attributes, not a path ('{name}')", at)
+        for name, what, at in named
+        if is_path(name)
+    ]
     return found
 
 

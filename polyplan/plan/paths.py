@@ -72,6 +72,10 @@ def _serving(plan: Plan, read: PathRead) -> tuple[Family, str] | None:
     decided = plan.entities.get(read.pattern.entity)
     if decided is None:
         return None
+    # A search projection answering the pattern holds the answer of its own filters only. A cache
+    # projection is not judged here: whether a Redis read model serves the pattern is the cache
+    # design's decision (a path pattern's local predicate has no limit, so the top-N and capped
+    # list models never fit it; PP431 then keeps it on the system of record).
     served = [p for p in decided.projections if read.name in p.patterns and p.family is Family.SEARCH]
     if served:
         return served[0].family, served[0].engine
