@@ -162,3 +162,14 @@ def test_a_query_that_loses_the_path_fails_the_generated_test(
     folder: Path, tmp_path: Path, before: str, after: str
 ) -> None:
     assert break_and_validate(folder, tmp_path / "plan", "relational/sqlite/queries.sql", before, after) == 1
+
+
+def test_paths_through_a_self_reference_and_both_sides_of_a_one_to_one(tmp_path: Path) -> None:
+    text = (MODEL.parent / "staff_paths.yaml").read_text(encoding="utf-8")
+    folder = plan_folder(text, "staff_paths.yaml", tmp_path)
+    queries = (folder / "relational" / "sqlite" / "queries.sql").read_text(encoding="utf-8")
+    assert "FROM employee JOIN employee AS manager ON employee.employee_id = manager.id" in queries
+    assert "FROM employee JOIN badge AS badge ON employee.id = badge.employee_id" in queries  # parent to child
+    assert "FROM badge JOIN employee AS employee ON badge.employee_id = employee.id" in queries
+    # The generated tests follow each path (a prefix, an IN list, a sort on the manager's name).
+    assert run_validation(folder, "sqlite", None) == 0

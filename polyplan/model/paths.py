@@ -42,8 +42,10 @@ def is_path(name: str) -> bool:
 @dataclass(frozen=True)
 class Hop:
     """One to-one step of a path: rows of `source` join rows of `target` where every
-    `source.a == target.b` for (a, b) in `pairs` (a reference and the key it points at)."""
+    `source.a == target.b` for (a, b) in `pairs` (a reference and the key it points at).
+    `name` is the segment as written (the relationship's name or the entity's)."""
 
+    name: str
     relationship: str
     source: str
     target: str
@@ -120,7 +122,7 @@ def _hop(model: RequirementsModel, entity: str, segment: str) -> Hop:
         pairs = tuple(reference.columns.items())
     else:
         pairs = tuple((parent, child) for child, parent in reference.columns.items())
-    return Hop(relationship.name, entity, reached, pairs)
+    return Hop(segment, relationship.name, entity, reached, pairs)
 
 
 def resolve(model: RequirementsModel, entity: str, text: str) -> Path:

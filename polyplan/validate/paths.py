@@ -125,7 +125,8 @@ def path_cases(
                 usable = False
                 break
             for name, (kind, value) in zip(names[index], chosen, strict=True):
-                params[name] = list(value) if kind == "in" else value
+                # A prefix is bound with its wildcard, as queries.sql's LIKE expects.
+                params[name] = list(value) if kind == "in" else f"{value}%" if kind == "prefix" else value
                 conditions.append(Condition(path.text, kind, value))
             selected = [r for r in selected if all(holds(c, r[c.column], engine) for c in conditions[-len(chosen) :])]
         if usable:

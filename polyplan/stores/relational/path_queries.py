@@ -39,8 +39,8 @@ LEG = "__via_"
 
 
 def _chain(path: Path, depth: int) -> str:
-    """The dotted relationship names of the first `depth` hops (`item.seller`): an alias key."""
-    return ".".join(hop.relationship for hop in path.hops[:depth])
+    """The first `depth` segments of the path as written (`item.seller`): an alias key."""
+    return ".".join(hop.name for hop in path.hops[:depth])
 
 
 def _alias_name(chain: str, taken: set[str]) -> str:

@@ -64,8 +64,8 @@ WHERE "order".status = 'paid' AND "order".placed_at >= :placed_at_from AND "orde
 -- param :order_placed_at_above  order.placed_at (above)
 -- note: joins along the foreign keys: order.placed_at through order_lines
 SELECT order_line.id, order_line.quantity, order_line.unit_price, order_line.order_id, order_line.product_id
-FROM order_line JOIN "order" AS order_lines ON order_line.order_id = order_lines.id
-WHERE order_line.product_id = :product_id AND order_lines.placed_at > :order_placed_at_above ORDER BY order_lines.placed_at DESC
+FROM order_line JOIN "order" AS "order" ON order_line.order_id = "order".id
+WHERE order_line.product_id = :product_id AND "order".placed_at > :order_placed_at_above ORDER BY "order".placed_at DESC
  LIMIT 50;
 
 -- name: customers_by_email_prefix
