@@ -27,6 +27,7 @@ from polyplan.perf import paused_gc
 from polyplan.plan.aggregates import unaggregated_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
+from polyplan.plan.paths import path_warnings
 from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
 from polyplan.security.erasure_stores import store_erasure_files
@@ -116,6 +117,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     relational = stores.get("relational", {})
     erasure = relational.get("erasure")
     diagnostics.extend(unaggregated_warnings(plan))
+    diagnostics.extend(path_warnings(plan))
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
     files.update(erased)
     diagnostics.extend(erasure_diagnostics)

@@ -19,6 +19,8 @@ from polyplan.model.dialects import dialect_problems
 from polyplan.model.erasure_checks import erasure_problems
 from polyplan.model.history_checks import history_problems
 from polyplan.model.key_checks import composite_reference_problems
+from polyplan.model.paths import PathError, is_path, path_problems
+from polyplan.model.paths import resolve as resolve_path
 from polyplan.model.ranges import is_range
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
@@ -519,8 +521,12 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
     found: list[Problem] = []
     known = all_attributes(model, entity)
     for f_index, flt in enumerate(filters):
-        attribute = known.get(flt.attribute)
         f_path = (*path, f_index)
+        if is_path(flt.attribute):
+            # A path's own problems are paths.py's; its op against the reached type: PP327.
+            found.extend(_path_filter_problems(model, entity, flt, f_path))
+            continue
+        attribute = known.get(flt.attribute)
         if attribute is None:
             found.append(Problem("PP202", f"'{flt.attribute}' is not an attribute of {entity}", (*f_path, "attribute")))
             continue
@@ -587,6 +593,31 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
     return found
 
 
+def _path_filter_problems(model: RequirementsModel, entity: str, flt: Filter, f_path: Path) -> list[Problem]:
+    """The op and value checks of a filter through a relationship, on the attribute it reaches,
+    coded PP327 (a path that does not resolve is reported by paths.path_problems)."""
+    if f_path[0] == "write_patterns":
+        return []  # PP326: a write predicate takes the entity's own attributes
+    try:
+        reached = resolve_path(model, entity, flt.attribute)
+    except PathError:
+        return []
+    if flt.op is FilterOp.FULLTEXT:
+        return [
+            Problem("PP327", f"full-text through a relationship ('{flt.attribute}') is not supported", (*f_path, "op"))
+        ]
+    local = flt.model_copy(update={"attribute": reached.attribute})
+    checked = _filter_problems(model, reached.target, [local], f_path[:-1])
+    return [
+        Problem(
+            "PP327",
+            p.message.replace(f"'{reached.attribute}'", f"'{flt.attribute}'"),
+            (*f_path, *p.path[len(f_path) :]),
+        )
+        for p in checked
+    ]
+
+
 def _pattern_problems(model: RequirementsModel) -> list[Problem]:
     found: list[Problem] = []
     seen: set[str] = set()
@@ -602,7 +633,17 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
         found.extend(_filter_problems(model, pattern.entity, pattern.filters, (*path, "filters")))
         for s_index, sort in enumerate(pattern.sort):
             attribute = known.get(sort.attribute)
-            if attribute is None:
+            if is_path(sort.attribute):
+                attribute = _reached(model, pattern.entity, sort.attribute)
+                if attribute is not None and attribute.type not in ORDERABLE_TYPES:
+                    found.append(
+                        Problem(
+                            "PP327",
+                            f"cannot sort on the {attribute.type.value} attribute '{sort.attribute}'",
+                            (*path, "sort", s_index, "attribute"),
+                        )
+                    )
+            elif attribute is None:
                 found.append(
                     Problem(
                         "PP202",
@@ -619,7 +660,7 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                     )
                 )
         for r_index, attr_name in enumerate(pattern.reads):
-            if attr_name not in known:
+            if attr_name not in known and not is_path(attr_name):
                 found.append(
                     Problem(
                         "PP202", f"'{attr_name}' is not an attribute of {pattern.entity}", (*path, "reads", r_index)
@@ -643,7 +684,7 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
             continue
         known = all_attributes(model, write.entity)
         for a_index, attr_name in enumerate(write.attributes):
-            if attr_name not in known:
+            if attr_name not in known and not is_path(attr_name):
                 found.append(
                     Problem(
                         "PP202", f"'{attr_name}' is not an attribute of {write.entity}", (*path, "attributes", a_index)
@@ -657,6 +698,14 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                     Problem("PP201", f"unknown entity '{entity_name}'", ("transactions", index, "entities", e_index))
                 )
     return found
+
+
+def _reached(model: RequirementsModel, entity: str, text: str) -> Attribute | None:
+    """The attribute a path reaches, or None when it does not resolve (reported elsewhere)."""
+    try:
+        return resolve_path(model, entity, text).kind
+    except PathError:
+        return None
 
 
 def _governance_problems(model: RequirementsModel) -> list[Problem]:
@@ -972,6 +1021,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     # Patterns resolve attributes through relationships: skip them if those are broken.
     if not any(p.code == "PP201" and p.path[0] == "relationships" for p in found):
         found.extend(_pattern_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in path_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in increment_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in predicate_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in aggregate_problems(model))

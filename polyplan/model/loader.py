@@ -29,6 +29,7 @@ from pydantic_core import ErrorDetails
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location
 from polyplan.model.checks import Problem, check_model
+from polyplan.model.paths import PathRead, path_reads, planning_model
 from polyplan.model.schema import RequirementsModel
 
 PathKey = tuple[str | int, ...]
@@ -46,6 +47,9 @@ class LoadedModel:
     source: str
     positions: Mapping[PathKey, Location]
     values: Mapping[PathKey, Location] = field(default_factory=dict)
+    # The patterns that filter or sort through relationships, resolved once (model/paths.py);
+    # `model` holds their local predicate only.
+    paths: tuple[PathRead, ...] = ()
 
     def locate(self, path: PathKey) -> Location | None:
         """The position of `path`, or of its nearest ancestor that exists in the file."""
@@ -691,6 +695,9 @@ def load_text(text: str, source: str = "<model>") -> LoadedModel:
             for p in problems
         ]
         raise DiagnosticError(_in_file_order(located))
+    reads = path_reads(model)
+    if reads:
+        loaded = LoadedModel(planning_model(model, reads), source, positions, values, reads)
     return loaded
 
 

@@ -338,7 +338,10 @@ class FilterOp(StrEnum):
 class Filter(Strict):
     """One predicate of an access pattern. With `value`, the predicate is a constant."""
 
-    attribute: str
+    attribute: str = Field(
+        description="An attribute of the entity, or a path through to-one relationships to an attribute of the "
+        "entity reached (`item.end_date`, `item.seller.region_id`)."
+    )
     op: FilterOp = FilterOp.EQ
     value: Any = Field(default=None, description="A constant (status = 'open'): enables partial indexes.")
 
@@ -349,7 +352,9 @@ class Direction(StrEnum):
 
 
 class Sort(Strict):
-    attribute: str
+    attribute: str = Field(
+        description="An attribute of the entity, or a path through to-one relationships (`item.end_date`)."
+    )
     direction: Direction = Direction.ASC
 
 

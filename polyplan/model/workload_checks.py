@@ -7,6 +7,7 @@ Each finding is (code, message, path), the shape `checks.check_model` turns into
 from __future__ import annotations
 
 from polyplan.model.derived import all_attributes, key_of, reference_of
+from polyplan.model.paths import is_path
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
     SCALAR_TYPES,
@@ -122,7 +123,9 @@ def aggregate_problems(model: RequirementsModel) -> list[Found]:
         path: tuple[str | int, ...] = ("access_patterns", index, "aggregate")
         known = all_attributes(model, pattern.entity)
         function = aggregate.function
-        if aggregate.attribute is None:
+        if aggregate.attribute is not None and is_path(aggregate.attribute):
+            pass  # PP326 (paths.py)
+        elif aggregate.attribute is None:
             if function is not AggregateFunction.COUNT:
                 found.append(("PP323", f"{function.value} needs an attribute to aggregate", (*path, "function")))
         elif aggregate.attribute not in known:
@@ -148,6 +151,8 @@ def aggregate_problems(model: RequirementsModel) -> list[Found]:
                     )
                 )
         for g_index, name in enumerate(aggregate.group_by):
+            if is_path(name):
+                continue  # PP326 (paths.py)
             if name not in known:
                 found.append(
                     ("PP202", f"'{name}' is not an attribute of {pattern.entity}", (*path, "group_by", g_index))

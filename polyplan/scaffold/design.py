@@ -9,13 +9,13 @@ same per-dialect metadata schema.sql comes from; the cache keys and TTLs are the
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
-from polyplan.model.schema import Family, TypeName, WriteKind
+from polyplan.model.schema import Attribute, Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
 from polyplan.stores.cache.design import design as cache_design
@@ -130,9 +130,17 @@ def escaped(sql: str) -> str:
     return "".join(text.replace(":", "\\:") if kind is Piece.QUOTED else text for kind, text in pieces(sql))
 
 
+def _kind_of(attribute: Attribute) -> str:
+    return "json" if attribute.type in (TypeName.LIST, TypeName.OBJECT) else attribute.type.value
+
+
 def _kind(spec: TableSpec, name: str) -> str:
-    kind = spec.column(name).attribute.type
-    return "json" if kind in (TypeName.LIST, TypeName.OBJECT) else kind.value
+    return _kind_of(spec.column(name).attribute)
+
+
+def _param_kind(spec: TableSpec, column: str, reached: Mapping[str, Attribute]) -> str:
+    """A parameter's kind: its column's, or for a relationship path the attribute it reaches."""
+    return _kind_of(reached[column]) if column in reached else _kind(spec, column)
 
 
 def _columns(spec: TableSpec, names: Sequence[str]) -> tuple[Column, ...]:
@@ -317,7 +325,8 @@ def design_scaffold(plan: Plan) -> Scaffold:
         else:
             result = class_name(query.name) + "Row"
             classes[f"{query.entity}.{query.name}"] = ResultClass(result, query.entity, _columns(spec, query.columns))
-        params = tuple(Param(p.name, _kind(spec, p.column), p.op) for p in query.params)
+        reached = {path.text: path.kind for read in plan.loaded.paths if read.name == query.name for path in read.paths}
+        params = tuple(Param(p.name, _param_kind(spec, p.column, reached), p.op) for p in query.params)
         sql = {e: escaped(trim_lines(next(q.sql for q in builds[e].queries if q.name == query.name))) for e in engines}
         single = lookup_set(model, pattern) is not None
         key = cached.get(query.name)

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from polyplan.model.paths import PathRead, read_of
 from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel, WriteKind
 from polyplan.plan.aggregates import selection
 from polyplan.plan.predicates import all_predicates
@@ -39,7 +40,9 @@ from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.relational.write_predicates import lock_name
 from polyplan.validate.aggregates import VALUE, aggregate_rows, compare_aggregates
 from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
-from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries, sort_rows
+from polyplan.validate.oracle import canon, compare_result, expand_lists, holds, parse_queries, sort_rows
+from polyplan.validate.paths import PathCase, path_cases
+from polyplan.validate.paths import matching as path_matching
 from polyplan.validate.violations import _convert as convert
 from polyplan.validate.violations import _fits as fits
 from polyplan.validate.violations import _plus as plus
@@ -111,6 +114,7 @@ class Harness:
     seed: int
     rows: dict[str, int]
     writes: dict[str, Query] = field(default_factory=dict)  # writes.sql: the increments, by write pattern
+    paths: dict[str, PathRead] = field(default_factory=dict)  # patterns through relationships, as written
     _spare_cache: dict[str, tuple[list[tuple[str, Row]], Row]] = field(default_factory=dict)
     _case_cache: dict[str, tuple[Evaluator, list[Case]]] = field(default_factory=dict)
 
@@ -120,15 +124,21 @@ class Harness:
         layout = json.loads((tests_dir / "data" / LAYOUT_FILE).read_text(encoding="utf-8"))
         folder = tests_dir.parent / "relational" / engine
         writes = folder / "writes.sql"
+        model = RequirementsModel.model_validate(layout["model"])
+        paths = [
+            read_of(model, int(item["position"]), AccessPattern.model_validate(item["pattern"]))
+            for item in layout.get("paths", [])
+        ]
         return cls(
             engine=engine,
-            model=RequirementsModel.model_validate(layout["model"]),
+            model=model,
             tables=tables_from_data(layout["tables"]),
             schema_sql=(folder / "schema.sql").read_text(encoding="utf-8"),
             queries=parse_queries((folder / "queries.sql").read_text(encoding="utf-8")),
             seed=int(layout["seed"]),
             rows={str(k): int(v) for k, v in layout["rows"].items()},
             writes=parse_queries(writes.read_text(encoding="utf-8")) if writes.is_file() else {},
+            paths={read.name: read for read in paths},
         )
 
     # --- data --------------------------------------------------------------------------------
@@ -525,6 +535,9 @@ class Harness:
 
     def check_data(self, name: str) -> None:
         """The seeded rows make every property of pattern `name` observable (see `cases`)."""
+        if name in self.paths:
+            self.check_path_data(name)
+            return
         evaluator, chosen = self.cases(name)
         # And the query is asked for rows at least once: an empty answer never shows the
         # selected columns or their values.
@@ -532,6 +545,9 @@ class Harness:
 
     def check_query(self, engine: sa.Engine, name: str) -> None:
         """The emitted query returns what the oracle computes from the model's pattern, for each case."""
+        if name in self.paths:
+            self.check_path_query(engine, name)
+            return
         if self._pattern(name).aggregate is not None:
             self.check_aggregate(engine, name)
             return
@@ -587,6 +603,87 @@ class Harness:
             typed = statement.columns(*[table.c[c] for c in expected.columns])
             fetched = connection.execute(typed, bound).all()
         return [{c: canon(attrs[c], value) for c, value in zip(expected.columns, row, strict=True)} for row in fetched]
+
+    # --- paths through relationships -----------------------------------------------------------
+
+    def path_cases(self, name: str) -> tuple[list[Row], list[PathCase]]:
+        """The pattern's rows with the values its paths reach, and the cases its query runs with."""
+        return path_cases(self.paths[name], self.tables, self.loaded, self.canonical, self.engine)
+
+    def check_path_data(self, name: str) -> None:
+        """Some case's path filters keep some of the rows the local filters select and drop others:
+        a query that ignored the path would then give another answer."""
+        read = self.paths[name]
+        rows, cases = self.path_cases(name)
+        assert cases, f"{name}: the seeded rows reach no value on its paths"
+        filtered = any(p is not None for _, p in read.filters)
+        on_paths = {p.text for p in read.paths}
+
+        def local(case: PathCase) -> int:
+            """Rows the case's own-attribute conditions select (before the paths')."""
+            own = [x for x in case.conditions if x.column not in on_paths]
+            return sum(all(holds(x, r[x.column], self.engine) for x in own) for r in rows)
+
+        telling = [c for c in cases if 0 < len(path_matching(rows, c, self.engine)) < local(c)]
+        assert telling or not filtered, f"{name}: no case has a path filter that both keeps and drops rows"
+
+    def _path_bound(
+        self, read: PathRead, query: Query, values: dict[str, Any], table: sa.Table
+    ) -> tuple[sa.TextClause, dict[str, Any]]:
+        """`_bound` for a joined query: a path's parameter is typed as the column it reaches."""
+        lists = [p.name for p in query.params if p.op == "in"]
+        expanded, bound = expand_lists(query.sql, values, lists)
+        types: dict[str, Any] = {}
+        for param in query.params:
+            path = next((x for x in read.paths if x.text == param.column), None)
+            if param.op in ("prefix", "search"):
+                kind: Any = sa.String()
+            elif path is None:
+                kind = table.c[param.column].type
+            else:
+                target = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == path.target)
+                kind = self.metadata.tables[target.name].c[column_for(target, path.target, path.attribute) or ""].type
+            if param.op == "in":
+                types.update({f"{param.name}_{i}": kind for i in range(len(values[param.name]))})
+            else:
+                types[param.name] = kind
+        return text_clause(expanded).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()]), bound
+
+    def check_path_query(self, engine: sa.Engine, name: str) -> None:
+        """The joined query returns, for each case, what the oracle computes by following the
+        paths on the seeded rows (the sort through a path compared on the values it reaches)."""
+        read = self.paths[name]
+        query = self.queries[name]
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == read.pattern.entity)
+        rows, cases = self.path_cases(name)
+        columns = list(query.columns)
+        sort = [
+            (
+                path.text if path is not None else column_for(spec, read.pattern.entity, s.attribute) or s.attribute,
+                s.direction.value == "desc",
+            )
+            for s, path in read.sort
+        ]
+        table = self.metadata.tables[spec.name]
+        attrs = {c.name: c.attribute for c in spec.columns}
+        problems: list[str] = []
+        for case in cases:
+            statement, bound = self._path_bound(read, query, case.params, table)
+            with engine.connect() as connection:
+                fetched = connection.execute(statement, bound).all()
+            result = [{c: canon(attrs[c], v) for c, v in zip(columns, row, strict=True)} for row in fetched]
+            by_projection: dict[tuple[Any, ...], Row] = {}
+            for row in rows:
+                by_projection.setdefault(tuple(row[c] for c in columns), row)
+            # The sort's path values are not selected: take them from the row the result is.
+            result = [by_projection.get(tuple(r[c] for c in columns), r) for r in result]
+            want = path_matching(rows, case, self.engine)
+            problems += [
+                f"with {case.params!r}: {problem}"
+                for problem in compare_result(read.pattern, want, result, columns, sort, self.engine)
+            ]
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))
 
     # --- write predicates ----------------------------------------------------------------------
 

@@ -301,12 +301,15 @@ def _proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuil
     rendered = {engine: builds[engine].rendered for engine in builds}
     queries = {engine: {q.name: q for q in builds[engine].queries} for engine in builds}
     proofs: list[dict[str, Any]] = []
+    # A join's plan depends on which side the engine drives from, which its statistics on a few
+    # hundred seeded rows decide: the legs of a path pattern are designed, not proved here.
+    joined = {read.name for read in plan.loaded.paths}
     for spec in tables:
         index_plan = index_plan_of(spec)
         if index_plan is None:
             continue
         for route in index_plan.routes:
-            if route.via == "none":
+            if route.via == "none" or route.pattern in joined:
                 continue
             proof: dict[str, Any] = {"name": route.pattern, "table": spec.name, "engines": {}}
             for engine in builds:

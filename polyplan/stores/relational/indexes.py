@@ -53,6 +53,7 @@ from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_los
 from polyplan.stores.relational.index_fit import NeedForm, fits, group_of
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
+from polyplan.stores.relational.path_queries import path_legs
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
 
 # --- cost model constants ----------------------------------------------------------------
@@ -1182,7 +1183,11 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
     needs: dict[str, list[Need]] = {t.name: [] for t in tables}
     early: dict[str, list[PatternRoute]] = {t.name: [] for t in tables}
     diagnostics: list[Diagnostic] = []
-    for pattern in model.access_patterns:
+    # A pattern through relationships is served leg by leg (path_queries.path_legs): each parent's
+    # filter, then the foreign keys down to the pattern's own table, which keeps its name.
+    legs = {read.name: path_legs(model, read) for read in plan.loaded.paths}
+    reads = [leg for pattern in model.access_patterns for leg in legs.get(pattern.name, [pattern])]
+    for pattern in reads:
         if not _relational(plan, pattern.entity) or pattern.entity not in entity_table:
             continue
         table = by_name[entity_table[pattern.entity]]

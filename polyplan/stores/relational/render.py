@@ -649,14 +649,20 @@ def _type_state(kind: TypeEngine[Any]) -> tuple[Any, ...] | None:
 
 
 def filter_conditions(
-    filters: Sequence[Filter], entity: str, spec: TableSpec, taken: set[str]
+    filters: Sequence[Filter],
+    entity: str,
+    spec: TableSpec,
+    taken: set[str],
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[list[QueryParam], list[_Condition]] | str:
     """The parameters and conditions of a list of filters (a read's `filters`, a write's `where`),
-    or the reason they cannot be written against `spec`. `taken`: parameter names in use."""
+    or the reason they cannot be written against `spec`. `taken`: parameter names in use.
+    `columns`: the column of each filter attribute when it is not `entity`'s own (a relationship
+    path, whose parameters are named after the path: `item.end_date` → `:item_end_date_above`)."""
     params: list[QueryParam] = []
     conditions: list[_Condition] = []
     for flt in filters:
-        name = column_for(spec, entity, flt.attribute)
+        name = columns[flt.attribute] if columns is not None else column_for(spec, entity, flt.attribute)
         if name is None:
             return f"it filters on {flt.attribute}, which is not a column of {spec.name}"
         if "value" in flt.model_fields_set:
@@ -815,9 +821,14 @@ def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
         statement = statement.order_by(table.c[name].desc() if descending else table.c[name].asc())
     if shape.limit is not None:
         statement = statement.limit(shape.limit)
+    return compiled_text(statement, dialect, {p for c in shape.conditions for p in c.params})
+
+
+def compiled_text(statement: sa.Select[Any], dialect: Dialect, ours: set[str]) -> str:
+    """A SELECT as queries.sql writes it: `ours` stay named parameters (IN lists too), LIMIT and
+    OFFSET numbers are written inline."""
     compiled = statement.compile(dialect=dialect.sa_dialect())
     sql = str(compiled).strip()
-    ours = {p for c in shape.conditions for p in c.params}
     for name, value in compiled.params.items():
         if name not in ours:  # LIMIT/OFFSET numbers: write them inline
             sql = sub_code(rf":{re.escape(name)}\b", str(int(value)), sql)
@@ -833,6 +844,10 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
     queries: list[Query] = []
     skipped: list[str] = []
     shapes = QueryShapes()
+    # Patterns through relationships are joined (path_queries.py, imported here: it builds on this module).
+    from polyplan.stores.relational.path_queries import path_query
+
+    paths = {read.name: read for read in plan.loaded.paths}
     for pattern in model.access_patterns:
         decided = plan.entities.get(pattern.entity)
         if decided is None or decided.family is not Family.RELATIONAL or pattern.entity not in by_entity:
@@ -848,6 +863,8 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
             from polyplan.stores.relational.aggregates import aggregate_query
 
             built = aggregate_query(pattern, spec, table, dialect, notes)
+        elif pattern.name in paths:
+            built = path_query(paths[pattern.name], by_entity, rendered, notes)
         else:
             built = build_query(pattern, spec, table, dialect, notes, shapes)
         if isinstance(built, str):

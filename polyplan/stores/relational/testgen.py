@@ -165,6 +165,12 @@ def layout(plan: Plan, tables: list[TableSpec]) -> str:
         "rows": test_rows(plan),
         "tables": tables_to_data(tables),
     }
+    if plan.loaded.paths:
+        # The patterns through relationships as written (the model above holds their local part).
+        document["paths"] = [
+            {"position": r.position, "pattern": r.pattern.model_dump(mode="json", by_alias=True, exclude_unset=True)}
+            for r in plan.loaded.paths
+        ]
     return data_json(document)
 
 

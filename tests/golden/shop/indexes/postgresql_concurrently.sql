@@ -5,3 +5,4 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_customer_email ON customer (email var
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_customer_id ON "order" (customer_id) INCLUDE (id, number, status, total, placed_at);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_placed_at_where_status ON "order" (placed_at) WHERE status = 'paid';
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_line_order_id ON order_line (order_id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_line_product_id ON order_line (product_id);

@@ -100,3 +100,5 @@ CREATE TABLE order_line (
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='One product in an order, priced at purchase time.' COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_order_line_order_id ON order_line (order_id);
+
+CREATE INDEX ix_order_line_product_id ON order_line (product_id);

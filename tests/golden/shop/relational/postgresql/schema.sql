@@ -148,6 +148,8 @@ CREATE TABLE order_line (
 
 CREATE INDEX ix_order_line_order_id ON order_line (order_id);
 
+CREATE INDEX ix_order_line_product_id ON order_line (product_id);
+
 COMMENT ON TABLE order_line IS 'One product in an order, priced at purchase time.';
 
 COMMENT ON COLUMN order_line.id IS 'Surrogate primary key.';

@@ -56,6 +56,18 @@ FROM "order"
 WHERE "order".status = 'paid' AND "order".placed_at >= :placed_at_from AND "order".placed_at < :placed_at_to ORDER BY "order".placed_at ASC
  LIMIT 100;
 
+-- name: lines_of_product_since
+-- entity: OrderLine
+-- table: order_line
+-- columns: id, quantity, unit_price, order_id, product_id
+-- param :product_id  product_id (eq)
+-- param :order_placed_at_above  order.placed_at (above)
+-- note: joins along the foreign keys: order.placed_at through order_lines
+SELECT order_line.id, order_line.quantity, order_line.unit_price, order_line.order_id, order_line.product_id
+FROM order_line JOIN "order" AS "order" ON order_line.order_id = "order".id
+WHERE order_line.product_id = :product_id AND "order".placed_at > :order_placed_at_above ORDER BY "order".placed_at DESC
+ LIMIT 50;
+
 -- name: customers_by_email_prefix
 -- entity: Customer
 -- table: customer

@@ -116,3 +116,5 @@ CREATE TABLE order_line (
 );
 
 CREATE INDEX ix_order_line_order_id ON order_line (order_id);
+
+CREATE INDEX ix_order_line_product_id ON order_line (product_id);

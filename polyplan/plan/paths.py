@@ -1,0 +1,135 @@
+"""What each store does with a filter or sort through a relationship (model/paths.py).
+
+A relational store joins along the foreign keys (stores/relational/path_queries.py) when every
+entity on the path is in it. Any other store (MongoDB, Cassandra, a search projection, Redis)
+holds no join: it is designed for the pattern's local predicate (the planning model's), and
+PP417 names the copy that would let it serve the path itself: the reached attribute copied into
+the pattern's entity as `<path with _>` (`item_end_date`), kept in step by every write of the
+parent's attribute (and of a reference on the way), fanned out to each child. When that upkeep
+costs more child writes a second than the copy saves (COPY_WRITES_PER_READ times the pattern's
+rate, or COPY_WRITE_LIMIT), PP418 says so with both rates: a join in a relational store, or an
+application-side lookup of the parents, is then the better design. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.derived import writes_of
+from polyplan.model.paths import Hop, Path, PathRead
+from polyplan.model.schema import Family, RequirementsModel, WriteKind
+from polyplan.plan.ir import Plan
+
+# A copy is worth keeping while its upkeep stays under this many child writes per read it serves…
+COPY_WRITES_PER_READ = 10.0
+# …and under this many child writes a second in all (a write amplification a store feels).
+COPY_WRITE_LIMIT = 1_000.0
+
+
+def _fan_out(model: RequirementsModel, hop: Hop) -> float:
+    """Rows of `hop.source` per row of `hop.target` (a child-to-parent hop fans a parent's change out)."""
+    relationship = next(r for r in model.relationships if r.name == hop.relationship)
+    if hop.source != relationship.to:
+        return 1.0  # the parent side of a one-to-one
+    if relationship.avg_children is not None:
+        return float(relationship.avg_children)
+    parents = model.entities[hop.target].growth.initial_rows
+    children = model.entities[hop.source].growth.initial_rows
+    return max(1.0, children / parents) if parents else 1.0
+
+
+def _writes(model: RequirementsModel, entity: str, attributes: set[str]) -> tuple[float, list[str]]:
+    """Peak rate and names of the writes of `entity` that change one of `attributes`."""
+    rate, names = 0.0, []
+    for write in writes_of(model, entity):
+        changes = write.kind is WriteKind.UPSERT or (
+            write.kind in (WriteKind.UPDATE, WriteKind.INCREMENT)
+            and (not write.attributes or attributes & set(write.attributes))
+        )
+        if changes:
+            rate += write.rate
+            names.append(write.name)
+    return rate, names
+
+
+def copy_upkeep(model: RequirementsModel, path: Path) -> tuple[float, list[str]]:
+    """Child writes a second that keep a copy of `path`'s attribute in the pattern's entity, and
+    the writes that cause them: the reached attribute's writes and those of each reference on
+    the way, each times the rows below it."""
+    total, causes = 0.0, []
+    fan = 1.0
+    for index, hop in enumerate(path.hops):
+        fan *= _fan_out(model, hop)
+        last = index == len(path.hops) - 1
+        changed = {path.attribute} if last else {a for a, _ in path.hops[index + 1].pairs}
+        rate, names = _writes(model, hop.target, changed)
+        total += rate * fan
+        causes += [f"{hop.target}.{name}" for name in names]
+    return total, causes
+
+
+def _serving(plan: Plan, read: PathRead) -> tuple[Family, str] | None:
+    """The family and engine answering the pattern, unless a relational join does."""
+    decided = plan.entities.get(read.pattern.entity)
+    if decided is None:
+        return None
+    # A search projection answering the pattern holds the answer of its own filters only. A cache
+    # projection is not judged here: whether a Redis read model serves the pattern is the cache
+    # design's decision (a path pattern's local predicate has no limit, so the top-N and capped
+    # list models never fit it; PP431 then keeps it on the system of record).
+    served = [p for p in decided.projections if read.name in p.patterns and p.family is Family.SEARCH]
+    if served:
+        return served[0].family, served[0].engine
+    if decided.family is Family.RELATIONAL:
+        on_path = {hop.target for path in read.paths for hop in path.hops}
+        elsewhere = [
+            e for e in sorted(on_path) if (other := plan.entities.get(e)) is None or other.engine != decided.engine
+        ]
+        if not elsewhere:
+            return None
+    return decided.family, decided.engine
+
+
+def path_warnings(plan: Plan) -> list[Diagnostic]:
+    """PP417 for each pattern through a relationship that its store cannot follow, with the copy
+    that would serve it; PP418 where that copy's upkeep outweighs the reads it serves."""
+    model = plan.model
+    found: list[Diagnostic] = []
+    for read in plan.loaded.paths:
+        serving = _serving(plan, read)
+        if serving is None:
+            continue
+        family, engine = serving
+        where = f"access_patterns.{read.position}"
+        for path in read.paths:
+            upkeep, causes = copy_upkeep(model, path)
+            copy = f"{read.pattern.entity}.{path.slug}"
+            kept = (
+                f"updated on every {', '.join(causes)} ({upkeep:,.1f} child writes/s)"
+                if causes
+                else "set when the row is written (no write pattern changes it afterwards)"
+            )
+            found.append(
+                Diagnostic(
+                    "PP417",
+                    f"{read.name}: the {family.value} store ({engine}) cannot follow {path.text} to "
+                    f"{path.target}.{path.attribute}; it returns the rows of the pattern's own filters and the "
+                    f"application drops those whose {path.target} fails it (and sorts, then limits). To serve it in "
+                    f"the store, copy {path.target}.{path.attribute} into {copy}, {kept}",
+                    where,
+                    Severity.WARNING,
+                )
+            )
+            limit = min(COPY_WRITE_LIMIT, COPY_WRITES_PER_READ * read.pattern.rate)
+            if causes and upkeep > limit:
+                found.append(
+                    Diagnostic(
+                        "PP418",
+                        f"{read.name}: a copy of {path.target}.{path.attribute} in {read.pattern.entity} would cost "
+                        f"{upkeep:,.1f} child writes/s ({', '.join(causes)}) for {read.pattern.rate:g} reads/s, over "
+                        f"the {limit:,.1f}/s a copy is worth; join in a relational store, or look the parents up "
+                        "at read time",
+                        where,
+                        Severity.WARNING,
+                    )
+                )
+    return found
