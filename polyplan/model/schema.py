@@ -53,9 +53,10 @@ class TypeName(StrEnum):
     BINARY = "binary"
     LIST = "list"
     OBJECT = "object"
+    GEO_POINT = "geo_point"
 
 
-SCALAR_TYPES = frozenset(TypeName) - {TypeName.LIST, TypeName.OBJECT, TypeName.JSON}
+SCALAR_TYPES = frozenset(TypeName) - {TypeName.LIST, TypeName.OBJECT, TypeName.JSON, TypeName.GEO_POINT}
 TEXTUAL_TYPES = frozenset({TypeName.STRING, TypeName.TEXT})
 ORDERABLE_TYPES = frozenset(
     {
@@ -323,6 +324,8 @@ class FilterOp(StrEnum):
     GE = "ge"
     LT = "lt"
     LE = "le"
+    NEAR = "near"
+    WITHIN = "within"
 
 
 class Filter(Strict):
@@ -389,6 +392,14 @@ class AccessPattern(Strict):
         default=None,
         description="Return an aggregate (count, sum, avg, min, max, count_distinct) of the selected rows, per "
         "group_by values, instead of the rows.",
+    )
+    facets: list[str] = Field(
+        default_factory=list,
+        description="Attributes counted per value beside the rows (search terms aggregations; GROUP BY counts "
+        "in a relational store): the buckets a faceted search shows.",
+    )
+    facet_size: Annotated[int, Field(gt=0, le=10_000)] = Field(
+        default=10, description="The most frequent values returned per facet."
     )
 
 
