@@ -512,6 +512,11 @@ class Options(Strict):
         description="With 'relational', full-text at scale may stay in the relational store.",
     )
     suppress: list[str] = Field(default_factory=list, description="Diagnostic codes to silence, e.g. PP401.")
+    postgis: bool = Field(
+        default=True,
+        description="Whether the PostgreSQL server has the PostGIS extension: geo points get a geography column "
+        "with a GiST index; false keeps them as lat/lon columns with a B-tree prefilter (PP422).",
+    )
     relational_dialects: list[Literal["postgresql", "mysql", "sqlite"]] | None = Field(
         default=None,
         min_length=1,

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel, WriteKind
 from polyplan.plan.aggregates import selection
+from polyplan.plan.geo import is_geo
 from polyplan.plan.predicates import all_predicates
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import check_holds, generate, link_columns
@@ -38,7 +39,8 @@ from polyplan.stores.relational.spec import Query, QueryParam, TableKind, TableS
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.relational.write_predicates import lock_name
 from polyplan.validate.aggregates import VALUE, aggregate_rows, compare_aggregates
-from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
+from polyplan.validate.cases import Case, DataCannotDiscriminate, Evaluator, Expected, choose_cases, expected_query
+from polyplan.validate.geo import GeoCase, compare_geo, geo_cases
 from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries, sort_rows
 from polyplan.validate.violations import _convert as convert
 from polyplan.validate.violations import _fits as fits
@@ -525,6 +527,9 @@ class Harness:
 
     def check_data(self, name: str) -> None:
         """The seeded rows make every property of pattern `name` observable (see `cases`)."""
+        if is_geo(self._pattern(name)):
+            self._geo_cases(name)  # raises when the seeded points cannot discriminate
+            return
         evaluator, chosen = self.cases(name)
         # And the query is asked for rows at least once: an empty answer never shows the
         # selected columns or their values.
@@ -534,6 +539,9 @@ class Harness:
         """The emitted query returns what the oracle computes from the model's pattern, for each case."""
         if self._pattern(name).aggregate is not None:
             self.check_aggregate(engine, name)
+            return
+        if is_geo(self._pattern(name)):
+            self.check_geo(engine, name)
             return
         query = self.queries[name]
         evaluator, chosen = self.cases(name)
@@ -706,6 +714,38 @@ class Harness:
             problem = compare_aggregates(
                 want, got, groups, ordered=bool(order), attribute=attrs.get(measured or ""), function=aggregate.function
             )
+            if problem:
+                problems.append(f"with {case.params!r}: {problem}")
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))
+
+    # --- geo reads -----------------------------------------------------------------------------
+
+    def _geo_cases(self, name: str) -> list[GeoCase]:
+        pattern = self._pattern(name)
+        query = self.queries[name]
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
+        columns = {f.attribute: column_for(spec, pattern.entity, f.attribute) or "" for f in pattern.filters}
+        cases = geo_cases(pattern, query.params, self.canonical[spec.name], columns)
+        if isinstance(cases, str):
+            raise DataCannotDiscriminate(f"{name}: {cases}")
+        return cases
+
+    def check_geo(self, engine: sa.Engine, name: str) -> None:
+        """For each geo case, the emitted query returns the rows inside the radius or box (nearest
+        first when sorted by distance, to the limit), as the haversine oracle computes them."""
+        query = self.queries[name]
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == query.entity)
+        table = self.metadata.tables[spec.name]
+        attrs = {c.name: c.attribute for c in spec.columns}
+        key = spec.primary_key[0]
+        problems: list[str] = []
+        for case in self._geo_cases(name):
+            statement, bound = self._bound(query.sql, query.params, case.params, table)
+            with engine.connect() as connection:
+                fetched = connection.execute(statement, bound).mappings().all()
+            got = [{c: canon(attrs[c], row[c]) for c in query.columns if c in attrs} for row in fetched]
+            problem = compare_geo(self._pattern(name), case, got, key)
             if problem:
                 problems.append(f"with {case.params!r}: {problem}")
         if problems:

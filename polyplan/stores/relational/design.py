@@ -35,6 +35,7 @@ from polyplan.model.schema import (
     Sensitivity,
     TypeName,
 )
+from polyplan.plan.geo import as_columns
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import link_columns
 from polyplan.stores.relational.spec import (
@@ -54,6 +55,8 @@ NON_SCALAR = frozenset({TypeName.LIST, TypeName.OBJECT, TypeName.JSON})
 CONSTRAINED_FIELDS = ("min", "max", "pattern", "values", "unique")
 
 # Keys of TableSpec.extra
+GEO_POINTS = "geo_points"  # geo point attribute → [lat column, lon column, nullable] (geo.py)
+POSTGIS = "postgis"  # whether PostgreSQL has PostGIS (options.postgis), with GEO_POINTS
 HOLDS = "holds"  # for child tables: "list" or "object"
 ATTRIBUTE = "attribute"  # for child tables: the list/object attribute they store
 RELATIONSHIP = "relationship"  # for association tables
@@ -150,9 +153,14 @@ class _Designer:
         uniques: list[tuple[str, ...]] = []
         children: list[tuple[str, Attribute]] = []
         column_of: dict[str, str] = {}
+        geo_points: dict[str, list[Any]] = {}
         for attr_name, attribute in attributes.items():
             path = f"{name}.{attr_name}"
             nullable = attribute.nullable and attr_name not in key
+            if attribute.type is TypeName.GEO_POINT:
+                # Two columns, lat and lon (geo.py adds each engine's spatial column beside them).
+                geo_points[attr_name] = [nullable]
+                attribute = as_columns(attribute)
             if attribute.type is TypeName.LIST:
                 if attribute.storage in (ObjectStorage.AUTO, ObjectStorage.CHILD_TABLE):
                     children.append((attr_name, attribute))
@@ -228,6 +236,8 @@ class _Designer:
                         column, attribute, nullable, path, _comment(_sentence(attribute.description), _pii(attribute))
                     )
                 )
+        for attr_name, (geo_nullable,) in list(geo_points.items()):
+            geo_points[attr_name] = [column_of[f"{attr_name}.lat"], column_of[f"{attr_name}.lon"], geo_nullable]
         primary_key = tuple(column_of.get(k, k) for k in key)
         foreign_keys = self._foreign_keys(name, table, column_of, uniques, primary_key)
         for group in entity.unique:
@@ -252,7 +262,8 @@ class _Designer:
                 uniques=_dedupe(uniques, primary_key),
                 checks=checks,
                 comment=_comment(_sentence(entity.description)),
-                extra={NATURAL_KEY: True} if key_of(entity).kind is KeyKind.NATURAL else {},
+                extra=({NATURAL_KEY: True} if key_of(entity).kind is KeyKind.NATURAL else {})
+                | ({GEO_POINTS: geo_points, POSTGIS: model.options.postgis} if geo_points else {}),
             )
         )
         for attr_name, attribute in children:

@@ -37,8 +37,10 @@ from polyplan.model.schema import (
     RequirementsModel,
     TypeName,
 )
+from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.design import NATURAL_KEY, NON_SCALAR, UniqueNames, constraint_name
+from polyplan.stores.relational.geo import attach_geo, geo_query
 from polyplan.stores.relational.index_render import (
     attach_index,
     constant_predicate,
@@ -442,6 +444,7 @@ def build_metadata(tables: Sequence[TableSpec], engine: str, schemas: Mapping[st
             found = attach_index(table, index, engine, metadata)
             if found is not None:
                 rendered.diagnostics.append(found)
+        attach_geo(table, spec, engine)
     return rendered
 
 
@@ -793,9 +796,13 @@ def _query_sql(shape: _Shape, table: Any, dialect: Dialect) -> str:
         statement = statement.order_by(table.c[name].desc() if descending else table.c[name].asc())
     if shape.limit is not None:
         statement = statement.limit(shape.limit)
+    return compiled_sql(statement, dialect, {p for c in shape.conditions for p in c.params})
+
+
+def compiled_sql(statement: sa.Select[Any], dialect: Dialect, ours: set[str]) -> str:
+    """A SELECT's text for `dialect`: parameters `ours` stay named, LIMIT numbers are written inline."""
     compiled = statement.compile(dialect=dialect.sa_dialect())
     sql = str(compiled).strip()
-    ours = {p for c in shape.conditions for p in c.params}
     for name, value in compiled.params.items():
         if name not in ours:  # LIMIT/OFFSET numbers: write them inline
             sql = sub_code(rf":{re.escape(name)}\b", str(int(value)), sql)
@@ -826,6 +833,8 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
             from polyplan.stores.relational.aggregates import aggregate_query
 
             built = aggregate_query(pattern, spec, table, dialect, notes)
+        elif is_geo(pattern):
+            built = geo_query(pattern, spec, table, dialect, notes)
         else:
             built = build_query(pattern, spec, table, dialect, notes, shapes)
         if isinstance(built, str):
