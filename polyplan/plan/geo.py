@@ -67,6 +67,11 @@ def geo_filters(pattern: AccessPattern) -> list[Filter]:
     return [f for f in pattern.filters if f.op in GEO_OPS]
 
 
+def is_geo_filter(flt: Filter) -> bool:
+    """Whether a filter is near or within."""
+    return flt.op in GEO_OPS
+
+
 def is_geo(pattern: AccessPattern) -> bool:
     """Whether a read selects by location."""
     return any(f.op in GEO_OPS for f in pattern.filters)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polyplan.model.schema import AccessPattern, Filter, FilterOp
+from polyplan.model.schema import AccessPattern, FilterOp
 from polyplan.plan.geo import BOX_PARTS, GEO_OPS, GEO_TOLERANCE, NEAR_PARTS, distance_sorted, haversine_m
 from polyplan.stores.relational.spec import QueryParam
 
@@ -41,29 +41,6 @@ def _columns(params: Sequence[QueryParam], op_prefix: str) -> tuple[str, str]:
     return lat, lon
 
 
-def _plain(
-    rows: Sequence[Row], filters: Sequence[Filter], columns: dict[str, str], centre: Row
-) -> tuple[list[Row], dict[str, Any]] | str:
-    """The rows the pattern's other filters keep, bound to the centre row's values, and their
-    parameters; or why this oracle does not cover a filter."""
-    kept = list(rows)
-    binds: dict[str, Any] = {}
-    for flt in filters:
-        column = columns.get(flt.attribute)
-        if column is None:
-            return f"the filter on {flt.attribute} is not a column of the table"
-        if "value" in flt.model_fields_set:
-            wanted = flt.value if isinstance(flt.value, list) else [flt.value]
-            kept = [r for r in kept if r[column] in wanted]
-        elif flt.op in (FilterOp.EQ, FilterOp.IN):
-            value = centre[column]
-            binds[flt.attribute] = value if flt.op is FilterOp.EQ else [value]
-            kept = [r for r in kept if r[column] == value]
-        else:
-            return f"a {flt.op.value} filter beside a geo filter is not covered by the geo oracle"
-    return kept, binds
-
-
 def _radii(distances: list[float], limit: int | None) -> list[float]:
     """Radii between consecutive distances (sorted) with a clear gap: a few rows, and (for a
     limited pattern) more rows than the limit."""
@@ -79,10 +56,10 @@ def _radii(distances: list[float], limit: int | None) -> list[float]:
 
 
 def geo_cases(
-    pattern: AccessPattern, params: Sequence[QueryParam], rows: Sequence[Row], columns: dict[str, str]
+    pattern: AccessPattern, params: Sequence[QueryParam], selections: Sequence[tuple[dict[str, Any], list[Row]]]
 ) -> list[GeoCase] | str:
-    """The cases of a geo query on the seeded `rows` (canonical values, by column), or why none can
-    be built. `columns`: attribute → column of the pattern's other filters."""
+    """The cases of a geo query, or why none can be built. `selections`: parameter sets of the
+    pattern's other filters with the seeded rows (canonical values, by column) each keeps."""
     geo = [f for f in pattern.filters if f.op in GEO_OPS]
     if len(geo) != 1:
         return "the geo oracle covers one near or within filter per pattern"
@@ -91,36 +68,29 @@ def geo_cases(
     lat, lon = _columns(params, "near" if near else "box")
     mine = [p for p in params if p.op.startswith("near_" if near else "box_")]
     names = {p.op.split("_", 1)[1]: p.name for p in mine}
-    others = [f for f in pattern.filters if f.op not in GEO_OPS]
-    placed = [r for r in rows if r[lat] is not None and r[lon] is not None]
     cases: list[GeoCase] = []
-    # Centres spread over the rows (every 7th), deterministic.
-    for centre in placed[:: max(1, len(placed) // 7)][:7]:
-        plain = _plain(placed, others, columns, centre)
-        if isinstance(plain, str):
-            return plain
-        kept, binds = plain
-        bound = {
-            next(p.name for p in params if p.column == columns[a] and p.op in ("eq", "in")): v for a, v in binds.items()
-        }
-        if near:
-            dist = {id(r): haversine_m(centre[lat], centre[lon], r[lat], r[lon]) for r in kept}
-            ordered = sorted(kept, key=lambda r: dist[id(r)])
-            for radius in _radii([dist[id(r)] for r in ordered], pattern.limit):
-                sure = [r for r in ordered if dist[id(r)] <= radius * (1 - GEO_TOLERANCE)]
-                either = [r for r in ordered if abs(dist[id(r)] - radius) < radius * GEO_TOLERANCE]
-                values = {names["lat"]: centre[lat], names["lon"]: centre[lon], names["radius_m"]: radius}
-                cases.append(GeoCase({**bound, **values}, sure, either, dist))
-        else:
-            for half in (0.5, 2.0, 10.0):
-                south, north = max(-90.0, centre[lat] - half), min(90.0, centre[lat] + half)
-                west, east = max(-180.0, centre[lon] - 2 * half), min(180.0, centre[lon] + 2 * half)
-                inside = [r for r in kept if south <= r[lat] <= north and west <= r[lon] <= east]
-                if 0 < len(inside) < len(kept):
-                    box = dict(zip((names[p] for p in BOX_PARTS), (south, west, north, east), strict=True))
-                    cases.append(GeoCase({**bound, **box}, inside, [], {}))
-        if len(cases) >= 3:
-            break
+    for bound, selected in selections:
+        kept = [r for r in selected if r[lat] is not None and r[lon] is not None]
+        # Centres spread over the rows (every 7th), deterministic.
+        for centre in kept[:: max(1, len(kept) // 7)][:7]:
+            if near:
+                dist = {id(r): haversine_m(centre[lat], centre[lon], r[lat], r[lon]) for r in kept}
+                ordered = sorted(kept, key=lambda r: dist[id(r)])
+                for radius in _radii([dist[id(r)] for r in ordered], pattern.limit):
+                    sure = [r for r in ordered if dist[id(r)] <= radius * (1 - GEO_TOLERANCE)]
+                    either = [r for r in ordered if abs(dist[id(r)] - radius) < radius * GEO_TOLERANCE]
+                    values = {names["lat"]: centre[lat], names["lon"]: centre[lon], names["radius_m"]: radius}
+                    cases.append(GeoCase({**bound, **values}, sure, either, dist))
+            else:
+                for half in (0.5, 2.0, 10.0):
+                    south, north = max(-90.0, centre[lat] - half), min(90.0, centre[lat] + half)
+                    west, east = max(-180.0, centre[lon] - 2 * half), min(180.0, centre[lon] + 2 * half)
+                    inside = [r for r in kept if south <= r[lat] <= north and west <= r[lon] <= east]
+                    if 0 < len(inside) < len(kept):
+                        box = dict(zip((names[p] for p in BOX_PARTS), (south, west, north, east), strict=True))
+                        cases.append(GeoCase({**bound, **box}, inside, [], {}))
+            if len(cases) >= 3:
+                return cases
     if not cases:
         return f"the seeded rows give no {flt.op.value} case that selects some rows and not others"
     return cases

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel, WriteKind
 from polyplan.plan.aggregates import selection
-from polyplan.plan.geo import is_geo
+from polyplan.plan.geo import is_geo, is_geo_filter
 from polyplan.plan.predicates import all_predicates
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import check_holds, generate, link_columns
@@ -39,7 +39,16 @@ from polyplan.stores.relational.spec import Query, QueryParam, TableKind, TableS
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.relational.write_predicates import lock_name
 from polyplan.validate.aggregates import VALUE, aggregate_rows, compare_aggregates
-from polyplan.validate.cases import Case, DataCannotDiscriminate, Evaluator, Expected, choose_cases, expected_query
+from polyplan.validate.cases import (
+    Case,
+    DataCannotDiscriminate,
+    Evaluator,
+    Expected,
+    build_case,
+    candidates,
+    choose_cases,
+    expected_query,
+)
 from polyplan.validate.geo import GeoCase, compare_geo, geo_cases
 from polyplan.validate.oracle import canon, compare_result, expand_lists, parse_queries, sort_rows
 from polyplan.validate.violations import _convert as convert
@@ -724,9 +733,17 @@ class Harness:
     def _geo_cases(self, name: str) -> list[GeoCase]:
         pattern = self._pattern(name)
         query = self.queries[name]
+        # The other filters as a plain read has them: the oracle's own parameter sets and rows.
+        plain = pattern.model_copy(
+            update={"filters": [f for f in pattern.filters if not is_geo_filter(f)], "sort": [], "limit": None}
+        )
         spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
-        columns = {f.attribute: column_for(spec, pattern.entity, f.attribute) or "" for f in pattern.filters}
-        cases = geo_cases(pattern, query.params, self.canonical[spec.name], columns)
+        expected = expected_query(plain, spec)
+        rows = self.canonical[spec.name]
+        evaluator = Evaluator(expected, rows, self.engine)
+        sets = candidates(expected, self.loaded[spec.name], rows, self.engine) if expected.params else [{}]
+        selections = [(dict(p), evaluator.matching(build_case(expected, p, self.engine).conditions)) for p in sets]
+        cases = geo_cases(pattern, query.params, selections)
         if isinstance(cases, str):
             raise DataCannotDiscriminate(f"{name}: {cases}")
         return cases

@@ -131,6 +131,11 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _number(value: float) -> ColumnElement[Any]:
+    # Written into the SQL as is: a bound constant would be inlined as an integer (LIMIT's rule).
+    return sa.literal_column(repr(float(value)), sa.Double())
+
+
 def _param(name: str) -> sa.BindParameter[float]:
     return sa.bindparam(name, type_=sa.Double())
 
@@ -156,9 +161,10 @@ def _haversine(table: sa.Table, point: GeoColumns, binds: dict[str, Any]) -> Col
     """The haversine term hav(d/R) of each row's distance from the bound point (monotone in d)."""
     lat, lon = table.c[point.lat], table.c[point.lon]
     f = sa.func
-    return f.power(f.sin(f.radians(lat - binds["lat"]) / 2), 2) + f.cos(f.radians(binds["lat"])) * f.cos(
+    half = _number(2)
+    return f.power(f.sin(f.radians(lat - binds["lat"]) / half), 2) + f.cos(f.radians(binds["lat"])) * f.cos(
         f.radians(lat)
-    ) * f.power(f.sin(f.radians(lon - binds["lon"]) / 2), 2)
+    ) * f.power(f.sin(f.radians(lon - binds["lon"]) / half), 2)
 
 
 def geo_predicates(
@@ -186,21 +192,27 @@ def geo_predicates(
                 terms.append(f.MBRIntersects(box, table.c[spatial]) == 1)
             terms += [lat.between(binds["south"], binds["north"]), lon.between(binds["west"], binds["east"])]
             continue
-        band = binds["radius_m"] / METRES_PER_DEGREE
+        band = binds["radius_m"] / _number(METRES_PER_DEGREE)
         if spatial is not None and engine == "postgresql":
-            centre = sa.cast(f.ST_SetSRID(f.ST_MakePoint(binds["lon"], binds["lat"]), SRID), Geography())
+            centre = sa.cast(
+                f.ST_SetSRID(f.ST_MakePoint(binds["lon"], binds["lat"]), sa.literal_column(str(SRID))), Geography()
+            )
             terms.append(f.ST_DWithin(table.c[spatial], centre, binds["radius_m"]))
             order[flt.attribute] = table.c[spatial].op("<->")(centre)
         elif spatial is not None:  # MariaDB/MySQL
-            box = f.ST_Envelope(f.LineString(f.Point(-180, binds["lat"] - band), f.Point(180, binds["lat"] + band)))
-            distance = f.ST_Distance_Sphere(table.c[spatial], f.Point(binds["lon"], binds["lat"]), EARTH_RADIUS_M)
+            box = f.ST_Envelope(
+                f.LineString(f.Point(_number(-180), binds["lat"] - band), f.Point(_number(180), binds["lat"] + band))
+            )
+            distance = f.ST_Distance_Sphere(
+                table.c[spatial], f.Point(binds["lon"], binds["lat"]), _number(EARTH_RADIUS_M)
+            )
             terms += [f.MBRIntersects(box, table.c[spatial]) == 1, distance <= binds["radius_m"]]
             order[flt.attribute] = distance
         else:
             hav = _haversine(table, point, binds)
             terms += [
                 lat.between(binds["lat"] - band, binds["lat"] + band),
-                hav <= f.power(f.sin(binds["radius_m"] / (2 * EARTH_RADIUS_M)), 2),
+                hav <= f.power(f.sin(binds["radius_m"] / _number(2 * EARTH_RADIUS_M)), 2),
             ]
             order[flt.attribute] = hav
     return terms, order
