@@ -82,14 +82,22 @@ def geo_cases(
                     values = {names["lat"]: centre[lat], names["lon"]: centre[lon], names["radius_m"]: radius}
                     cases.append(GeoCase({**bound, **values}, sure, either, dist))
             else:
-                for half in (0.5, 2.0, 10.0):
-                    south, north = max(-90.0, centre[lat] - half), min(90.0, centre[lat] + half)
-                    west, east = max(-180.0, centre[lon] - 2 * half), min(180.0, centre[lon] + 2 * half)
+                # A box around the centre, a band of longitude (every latitude: rows beyond east or
+                # west only) and a band of latitude (rows beyond north or south only).
+                half = 1.0
+                boxes = (
+                    (centre[lat] - half, centre[lon] - 2 * half, centre[lat] + half, centre[lon] + 2 * half),
+                    (-90.0, centre[lon] - 2 * half, 90.0, centre[lon] + 2 * half),
+                    (centre[lat] - half, -180.0, centre[lat] + half, 180.0),
+                )
+                for south, west, north, east in boxes:
+                    south, north = max(-90.0, south), min(90.0, north)
+                    west, east = max(-180.0, west), min(180.0, east)
                     inside = [r for r in kept if south <= r[lat] <= north and west <= r[lon] <= east]
                     if 0 < len(inside) < len(kept):
                         box = dict(zip((names[p] for p in BOX_PARTS), (south, west, north, east), strict=True))
                         cases.append(GeoCase({**bound, **box}, inside, [], {}))
-            if len(cases) >= 3:
+            if len(cases) >= 6:
                 return cases
     if not cases:
         return f"the seeded rows give no {flt.op.value} case that selects some rows and not others"

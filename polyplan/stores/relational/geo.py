@@ -136,6 +136,11 @@ def _number(value: float) -> ColumnElement[Any]:
     return sa.literal_column(repr(float(value)), sa.Double())
 
 
+def _div(left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[Any]:
+    # A plain `/`: SQLAlchemy's true division casts the divisor on PostgreSQL, noise in the SQL.
+    return left.op("/", return_type=sa.Double())(right)
+
+
 def _param(name: str) -> sa.BindParameter[float]:
     return sa.bindparam(name, type_=sa.Double())
 
@@ -162,9 +167,9 @@ def _haversine(table: sa.Table, point: GeoColumns, binds: dict[str, Any]) -> Col
     lat, lon = table.c[point.lat], table.c[point.lon]
     f = sa.func
     half = _number(2)
-    return f.power(f.sin(f.radians(lat - binds["lat"]) / half), 2) + f.cos(f.radians(binds["lat"])) * f.cos(
+    return f.power(f.sin(_div(f.radians(lat - binds["lat"]), half)), 2) + f.cos(f.radians(binds["lat"])) * f.cos(
         f.radians(lat)
-    ) * f.power(f.sin(f.radians(lon - binds["lon"]) / half), 2)
+    ) * f.power(f.sin(_div(f.radians(lon - binds["lon"]), half)), 2)
 
 
 def geo_predicates(
@@ -192,7 +197,7 @@ def geo_predicates(
                 terms.append(f.MBRIntersects(box, table.c[spatial]) == 1)
             terms += [lat.between(binds["south"], binds["north"]), lon.between(binds["west"], binds["east"])]
             continue
-        band = binds["radius_m"] / _number(METRES_PER_DEGREE)
+        band = _div(binds["radius_m"], _number(METRES_PER_DEGREE))
         if spatial is not None and engine == "postgresql":
             centre = sa.cast(
                 f.ST_SetSRID(f.ST_MakePoint(binds["lon"], binds["lat"]), sa.literal_column(str(SRID))), Geography()
@@ -212,7 +217,7 @@ def geo_predicates(
             hav = _haversine(table, point, binds)
             terms += [
                 lat.between(binds["lat"] - band, binds["lat"] + band),
-                hav <= f.power(f.sin(binds["radius_m"] / _number(2 * EARTH_RADIUS_M)), 2),
+                hav <= f.power(f.sin(_div(binds["radius_m"], _number(2 * EARTH_RADIUS_M))), 2),
             ]
             order[flt.attribute] = hav
     return terms, order
