@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import json_schema
@@ -24,9 +25,10 @@ from polyplan.plan.geo import GEO_TOLERANCE, METRES_PER_DEGREE, haversine_m
 from polyplan.seed.generate import generate
 from polyplan.stores.search.documents import to_document
 from polyplan.stores.search.engines import OPENSEARCH
-from polyplan.stores.search.mapping import FieldUse, field_mapping
+from polyplan.stores.search.mapping import FieldUse, analysis_settings, field_mapping
 from polyplan.stores.search.queries import build_query, template_source
 from polyplan.testkit import resolve_url
+from polyplan.validate.oracle import canon
 from polyplan.validate.runner import run_validation
 from tests.conftest import RELATIONAL_ENGINES, break_and_validate, plan_folder
 
@@ -197,7 +199,11 @@ def test_opensearch_geo_and_facets_match_the_oracle() -> None:
             }
             name = f"{index}-{entity.lower()}"
             client.indices.create(
-                index=name, body={"settings": {"number_of_replicas": 0}, "mappings": {"properties": mappings}}
+                index=name,
+                body={
+                    "settings": {"number_of_replicas": 0, **analysis_settings(["english"])},
+                    "mappings": {"properties": mappings},
+                },
             )
             docs = [{"_id": str(r["id"]), "source": to_document(r, attributes), "version": 1} for r in records[entity]]
             index_documents(client, name, docs)
@@ -259,3 +265,55 @@ def _opensearch_cases(pattern: Any, records: list[dict[str, Any]]) -> list[tuple
             box = {"location_south": south, "location_north": north, "location_west": west, "location_east": east}
             cases.append((box, want, set()))
     return cases
+
+
+# --- facets a relational store serves: GROUP BY counts beside the query ----------------------------
+
+FACETS = """
+name: facets_rel
+engines: {relational: postgresql, document: null, cache: null, search: null, wide_column: null}
+options: {relational_dialects: [postgresql, mysql, sqlite]}
+entities:
+  Product:
+    attributes:
+      brand: {type: string, max_length: 40, distinct: 12}
+      category: {type: enum, values: [audio, video, kitchen, garden]}
+      price: {type: decimal, precision: 8, scale: 2, min: 0}
+    growth: {initial_rows: 50000}
+access_patterns:
+  - name: products_of_category
+    entity: Product
+    filters: [{attribute: category}]
+    facets: [brand, price]
+    facet_size: 3
+    limit: 20
+"""
+
+
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
+def test_relational_facets_count_what_the_filters_select(tmp_path: Path, engine: str) -> None:
+    from polyplan.stores.relational.connect import scratch_database
+    from polyplan.validate.oracle import parse_queries
+    from polyplan.validate.relational import Harness
+
+    folder = plan_folder(FACETS, "facets.yaml", tmp_path)
+    facets = parse_queries((folder / "relational" / engine / "facets.sql").read_text(encoding="utf-8"))
+    assert sorted(facets) == ["products_of_category__facet_brand", "products_of_category__facet_price"]
+    harness = Harness.from_plan_folder(folder / "tests", engine)
+    rows = harness.canonical["product"]
+    url = "sqlite://" if engine == "sqlite" else resolve_url(engine)
+    with scratch_database(url) as database:
+        harness.load(database)
+        checked = 0
+        for category in ("audio", "video", "kitchen", "garden"):
+            selected = [r for r in rows if r["category"] == category]
+            for query in facets.values():
+                column = query.columns[0]
+                counts = Counter(r[column] for r in selected)
+                want = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:3]
+                with database.connect() as connection:
+                    got = connection.execute(sa.text(query.sql), {"category": category}).all()
+                attribute = next(c.attribute for c in harness.by_name["product"].columns if c.name == column)
+                assert [(canon(attribute, v), n) for v, n in got] == want, f"{query.name} of {category}"
+                checked += 1
+        assert checked == 8 and len(rows) > 12  # more rows than brands: counts above 1
