@@ -22,10 +22,11 @@ import re
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, key_attributes, key_of, references_into, snake
+from polyplan.model.derived import all_attributes, key_attributes, key_of, patterns_of, references_into, snake
 from polyplan.model.schema import (
     Attribute,
     Family,
+    FilterOp,
     KeyKind,
     ObjectStorage,
     OnDelete,
@@ -55,7 +56,7 @@ NON_SCALAR = frozenset({TypeName.LIST, TypeName.OBJECT, TypeName.JSON})
 CONSTRAINED_FIELDS = ("min", "max", "pattern", "values", "unique")
 
 # Keys of TableSpec.extra
-GEO_POINTS = "geo_points"  # geo point attribute → [lat column, lon column, nullable] (geo.py)
+GEO_POINTS = "geo_points"  # geo point attribute → [lat column, lon column, nullable, within-filtered] (geo.py)
 POSTGIS = "postgis"  # whether PostgreSQL has PostGIS (options.postgis), with GEO_POINTS
 HOLDS = "holds"  # for child tables: "list" or "object"
 ATTRIBUTE = "attribute"  # for child tables: the list/object attribute they store
@@ -189,7 +190,9 @@ class _Designer:
                     continue
                 if storage is ObjectStorage.COLUMNS or (storage is ObjectStorage.AUTO and _scalar_fields(attribute)):
                     rule = (
-                        "explicit storage: columns"
+                        "a geo point's coordinates"
+                        if attr_name in geo_points
+                        else "explicit storage: columns"
                         if storage is ObjectStorage.COLUMNS
                         else "storage auto: every field is scalar"
                     )
@@ -237,7 +240,12 @@ class _Designer:
                     )
                 )
         for attr_name, (geo_nullable,) in list(geo_points.items()):
-            geo_points[attr_name] = [column_of[f"{attr_name}.lat"], column_of[f"{attr_name}.lon"], geo_nullable]
+            boxed = any(
+                f.attribute == attr_name and f.op is FilterOp.WITHIN
+                for p in patterns_of(model, name)
+                for f in p.filters
+            )
+            geo_points[attr_name] = [column_of[f"{attr_name}.lat"], column_of[f"{attr_name}.lon"], geo_nullable, boxed]
         primary_key = tuple(column_of.get(k, k) for k in key)
         foreign_keys = self._foreign_keys(name, table, column_of, uniques, primary_key)
         for group in entity.unique:

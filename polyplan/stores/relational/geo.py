@@ -66,6 +66,7 @@ class GeoColumns:
     lat: str
     lon: str
     nullable: bool
+    boxed: bool  # a `within` filter reads it: PostGIS's box is the (lat, lon) B-tree's
 
     def spatial(self, engine: str, postgis: bool) -> str | None:
         """The spatial column `engine` keeps for this point, or None (the fallback)."""
@@ -79,7 +80,10 @@ class GeoColumns:
 def geo_columns(spec: TableSpec) -> list[GeoColumns]:
     """The geo points of an entity table."""
     points = spec.extra.get(GEO_POINTS) or {}
-    return [GeoColumns(name, lat, lon, bool(nullable)) for name, (lat, lon, nullable) in sorted(points.items())]
+    return [
+        GeoColumns(name, lat, lon, bool(nullable), bool(boxed))
+        for name, (lat, lon, nullable, boxed) in sorted(points.items())
+    ]
 
 
 def attach_geo(table: sa.Table, spec: TableSpec, engine: str) -> None:
@@ -88,8 +92,10 @@ def attach_geo(table: sa.Table, spec: TableSpec, engine: str) -> None:
     for point in geo_columns(spec):
         spatial = point.spatial(engine, postgis)
         lat, lon = table.c[point.lat], table.c[point.lon]
-        # The B-tree on (lat, lon): the box of `within`, and the latitude band of the fallback.
-        sa.Index(fit(f"ix_{table.name}_{point.attribute}_latlon"), lat, lon)
+        if spatial is None or (engine == "postgresql" and point.boxed):
+            # The B-tree on (lat, lon): the latitude band of the fallback, and PostGIS's `within`
+            # box (a lat/lon box, which a geography's geodesic edges would not match).
+            sa.Index(fit(f"ix_{table.name}_{point.attribute}_latlon"), lat, lon)
         if spatial is None:
             continue
         index = fit(f"ix_{table.name}_{spatial}")

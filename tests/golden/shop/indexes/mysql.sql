@@ -5,3 +5,4 @@
 CREATE INDEX ix_order_customer_id ON `order` (customer_id, id, number, status, total, placed_at);
 CREATE INDEX ix_order_placed_at_where_status ON `order` (status, placed_at);
 CREATE INDEX ix_order_line_order_id ON order_line (order_id);
+CREATE SPATIAL INDEX ix_store_location_point ON store (location_point);

@@ -4,3 +4,4 @@ CREATE INDEX ix_customer_email ON customer (email COLLATE "NOCASE");
 CREATE INDEX ix_order_customer_id ON "order" (customer_id, id, number, status, total, placed_at);
 CREATE INDEX ix_order_placed_at_where_status ON "order" (placed_at) WHERE status = 'paid';
 CREATE INDEX ix_order_line_order_id ON order_line (order_id);
+CREATE INDEX ix_store_location_latlon ON store (location_lat, location_lon);
