@@ -126,11 +126,12 @@ def attach_geo(table: sa.Table, spec: TableSpec, engine: str) -> None:
                 f"CREATE TRIGGER `{trigger}` BEFORE {when} ON `{table.name}` FOR EACH ROW "
                 f"SET NEW.`{spatial}` = ST_GeomFromWKB(ST_AsWKB(Point(NEW.`{lon.name}`, NEW.`{lat.name}`)), {SRID})"
             )
-            sa.event.listen(table, "after_create", sa.DDL(ddl).execute_if(dialect="mysql"))
+            # Names are model identifiers (no backquote, no %): quoted as is.
+            trigger_ddl = sa.DDL(ddl).execute_if(dialect="mysql")  # type: ignore[no-untyped-call]
+            sa.event.listen(table, "after_create", trigger_ddl)
     if engine == "postgresql" and postgis and geo_columns(spec):
-        sa.event.listen(
-            table, "before_create", sa.DDL("CREATE EXTENSION IF NOT EXISTS postgis").execute_if(dialect="postgresql")
-        )
+        extension = sa.DDL("CREATE EXTENSION IF NOT EXISTS postgis")  # type: ignore[no-untyped-call]
+        sa.event.listen(table, "before_create", extension.execute_if(dialect="postgresql"))
 
 
 def _q(name: str) -> str:
