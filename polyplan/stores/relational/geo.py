@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import UserDefinedType
+from sqlalchemy.types import NullType, UserDefinedType
 
 from polyplan.model.schema import AccessPattern, FilterOp
 from polyplan.plan.geo import BOX_PARTS, EARTH_RADIUS_M, GEO_OPS, METRES_PER_DEGREE, NEAR_PARTS, geo_filters
@@ -148,6 +148,12 @@ def _div(left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[A
     return left.op("/", return_type=sa.Double())(right)
 
 
+def _mbr(box: ColumnElement[Any], column: ColumnElement[Any]) -> ColumnElement[bool]:
+    # The bare function as the predicate: MariaDB uses a SPATIAL index for MBRIntersects(...)
+    # and not for MBRIntersects(...) = 1.
+    return sa.func.MBRIntersects(box, column, type_=NullType())  # a Boolean would render "= 1" here
+
+
 def _param(name: str) -> sa.BindParameter[float]:
     return sa.bindparam(name, type_=sa.Double())
 
@@ -201,7 +207,7 @@ def geo_predicates(
                 box = f.ST_Envelope(
                     f.LineString(f.Point(binds["west"], binds["south"]), f.Point(binds["east"], binds["north"]))
                 )
-                terms.append(f.MBRIntersects(box, table.c[spatial]) == 1)
+                terms.append(_mbr(box, table.c[spatial]))
             terms += [lat.between(binds["south"], binds["north"]), lon.between(binds["west"], binds["east"])]
             continue
         band = _div(binds["radius_m"], _number(METRES_PER_DEGREE))
@@ -218,7 +224,7 @@ def geo_predicates(
             distance = f.ST_Distance_Sphere(
                 table.c[spatial], f.Point(binds["lon"], binds["lat"]), _number(EARTH_RADIUS_M)
             )
-            terms += [f.MBRIntersects(box, table.c[spatial]) == 1, distance <= binds["radius_m"]]
+            terms += [_mbr(box, table.c[spatial]), distance <= binds["radius_m"]]
             order[flt.attribute] = distance
         else:
             hav = _haversine(table, point, binds)

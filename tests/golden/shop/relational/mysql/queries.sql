@@ -26,7 +26,7 @@ WHERE product.title LIKE concat('%', :title_terms, '%') AND product.status = 'ac
 -- note: geo: location near
 SELECT store.id, store.name, store.location_lat, store.location_lon
 FROM store
-WHERE MBRIntersects(ST_Envelope(LineString(Point(-180.0, :location_lat - (:location_radius_m / 111195.08023353292)), Point(180.0, :location_lat + (:location_radius_m / 111195.08023353292)))), store.location_point) = 1 AND ST_Distance_Sphere(store.location_point, Point(:location_lon, :location_lat), 6371008.8) <= :location_radius_m ORDER BY ST_Distance_Sphere(store.location_point, Point(:location_lon, :location_lat), 6371008.8) ASC
+WHERE MBRIntersects(ST_Envelope(LineString(Point(-180.0, :location_lat - (:location_radius_m / 111195.08023353292)), Point(180.0, :location_lat + (:location_radius_m / 111195.08023353292)))), store.location_point) AND ST_Distance_Sphere(store.location_point, Point(:location_lon, :location_lat), 6371008.8) <= :location_radius_m ORDER BY ST_Distance_Sphere(store.location_point, Point(:location_lon, :location_lat), 6371008.8) ASC
  LIMIT 10;
 
 -- name: product_by_sku
