@@ -100,7 +100,7 @@ def test_explain_unknown_entity_exits_2_with_a_message() -> None:
     done = run_polyplan("explain", "scenarios/shop.yaml", "Basket")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        "ENTITY: unknown entity 'Basket' (known: Customer, Category, Product, Cart, Order, OrderLine) [PP201]\n"
+        "ENTITY: unknown entity 'Basket' (known: Customer, Category, Product, Cart, Order, OrderLine, Store) [PP201]\n"
     )
     assert "Traceback" not in done.stderr
 

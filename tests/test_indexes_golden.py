@@ -13,7 +13,7 @@ from sqlalchemy.schema import CreateIndex
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.index_docs import index_docs
 from polyplan.stores.relational.index_render import concurrent_index_sql, fts5_ddl
-from polyplan.stores.relational.indexes import index_plan_of
+from polyplan.stores.relational.indexes import GEO_VIA, index_plan_of
 from polyplan.stores.relational.render import ENGINES, build_metadata
 from polyplan.stores.relational.spec import IndexKind
 from tests.conftest import SCENARIOS, Golden, planned
@@ -86,4 +86,4 @@ def test_every_relational_read_pattern_is_routed(scenario: Path) -> None:
             assert route.reason
             assert any(d.code == "PP403" and d.message.startswith(pattern.name) for d in diagnostics)
         else:
-            assert route.via == "index" or route.via == "primary key" or route.via.startswith("unique")
+            assert route.via in ("index", "primary key", GEO_VIA) or route.via.startswith("unique")

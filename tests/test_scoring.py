@@ -31,7 +31,18 @@ def test_every_bundled_engine_profile_loads_with_every_shape_scored() -> None:
         "cassandra",
     }
     for capability in capabilities.values():
-        assert set(capability.query_shapes) == {"eq", "in", "range", "prefix", "sort", "fulltext", "loads", "scan"}
+        assert set(capability.query_shapes) == {
+            "eq",
+            "in",
+            "range",
+            "prefix",
+            "sort",
+            "fulltext",
+            "loads",
+            "scan",
+            "near",
+            "within",
+        }
         assert set(capability.consistency) == {"strong", "read_your_writes", "eventual"}
         assert all(0.0 <= v <= 1.0 for v in capability.query_shapes.values())
 

@@ -17,6 +17,7 @@ from polyplan.diagnostics import CODES
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.dialects import dialect_problems
 from polyplan.model.erasure_checks import erasure_problems
+from polyplan.model.geo_checks import GEO_OPS, geo_problems
 from polyplan.model.history_checks import history_problems
 from polyplan.model.key_checks import composite_reference_problems
 from polyplan.model.paths import PathError, is_path, path_problems
@@ -530,6 +531,8 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
         if attribute is None:
             found.append(Problem("PP202", f"'{flt.attribute}' is not an attribute of {entity}", (*f_path, "attribute")))
             continue
+        if attribute.type is TypeName.GEO_POINT or flt.op in GEO_OPS:
+            continue  # geo filters have their own checks (geo_checks.py)
         if flt.op is FilterOp.FULLTEXT and attribute.type not in TEXTUAL_TYPES:
             found.append(
                 Problem(
@@ -651,7 +654,7 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                         (*path, "sort", s_index, "attribute"),
                     )
                 )
-            elif attribute.type not in ORDERABLE_TYPES:
+            elif attribute.type not in ORDERABLE_TYPES and attribute.type is not TypeName.GEO_POINT:
                 found.append(
                     Problem(
                         "PP304",
@@ -1026,5 +1029,6 @@ def check_model(model: RequirementsModel) -> list[Problem]:
         found.extend(Problem(code, message, path) for code, message, path in predicate_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in aggregate_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in skew_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in geo_problems(model))
         found.extend(_governance_problems(model))
     return found

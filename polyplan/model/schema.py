@@ -53,9 +53,10 @@ class TypeName(StrEnum):
     BINARY = "binary"
     LIST = "list"
     OBJECT = "object"
+    GEO_POINT = "geo_point"
 
 
-SCALAR_TYPES = frozenset(TypeName) - {TypeName.LIST, TypeName.OBJECT, TypeName.JSON}
+SCALAR_TYPES = frozenset(TypeName) - {TypeName.LIST, TypeName.OBJECT, TypeName.JSON, TypeName.GEO_POINT}
 TEXTUAL_TYPES = frozenset({TypeName.STRING, TypeName.TEXT})
 ORDERABLE_TYPES = frozenset(
     {
@@ -333,6 +334,8 @@ class FilterOp(StrEnum):
     GE = "ge"
     LT = "lt"
     LE = "le"
+    NEAR = "near"
+    WITHIN = "within"
 
 
 class Filter(Strict):
@@ -404,6 +407,14 @@ class AccessPattern(Strict):
         default=None,
         description="Return an aggregate (count, sum, avg, min, max, count_distinct) of the selected rows, per "
         "group_by values, instead of the rows.",
+    )
+    facets: list[str] = Field(
+        default_factory=list,
+        description="Attributes counted per value beside the rows (search terms aggregations; GROUP BY counts "
+        "in a relational store): the buckets a faceted search shows.",
+    )
+    facet_size: Annotated[int, Field(gt=0, le=10_000)] = Field(
+        default=10, description="The most frequent values returned per facet."
     )
 
 
@@ -516,6 +527,11 @@ class Options(Strict):
         description="With 'relational', full-text at scale may stay in the relational store.",
     )
     suppress: list[str] = Field(default_factory=list, description="Diagnostic codes to silence, e.g. PP401.")
+    postgis: bool = Field(
+        default=True,
+        description="Whether the PostgreSQL server has the PostGIS extension: geo points get a geography column "
+        "with a GiST index; false keeps them as lat/lon columns with a B-tree prefilter (PP422).",
+    )
     relational_dialects: list[Literal["postgresql", "mysql", "sqlite"]] | None = Field(
         default=None,
         min_length=1,

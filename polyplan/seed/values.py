@@ -21,6 +21,7 @@ from typing import Any
 
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.seed import realistic
+from polyplan.seed.geo import geo_maker
 from polyplan.seed.regex import PatternGenerator
 
 NULL_RATE = 0.1
@@ -606,6 +607,8 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
         return lambda: {name: source.draw() for name, source in fields.items()}
     if kind is TypeName.LIST:
         return _list_maker(attribute, rng, where)
+    if kind is TypeName.GEO_POINT:
+        return geo_maker(rng)
     raise ValueError(f"{where}: cannot generate values of type {kind.value}")
 
 
@@ -655,7 +658,12 @@ def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str,
         # Materialise now so an impossible request fails before any row is produced (uuids cannot fail).
         pool = stream if attribute.type is TypeName.UUID else iter(list(stream))
         return Source(lambda: next(pool), exclusive=True)
-    if attribute.distinct is not None and attribute.type not in (TypeName.JSON, TypeName.LIST, TypeName.OBJECT):
+    if attribute.distinct is not None and attribute.type not in (
+        TypeName.JSON,
+        TypeName.LIST,
+        TypeName.OBJECT,
+        TypeName.GEO_POINT,
+    ):
         draw = _pooled(attribute, rng, where, rows)
     else:
         draw = random_maker(attribute, rng, where, rows)

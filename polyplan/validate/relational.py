@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from polyplan.model.paths import PathRead, read_of
 from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel, WriteKind
 from polyplan.plan.aggregates import selection
+from polyplan.plan.geo import is_geo, is_geo_filter
 from polyplan.plan.predicates import all_predicates
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import check_holds, generate, link_columns
@@ -39,7 +40,17 @@ from polyplan.stores.relational.spec import Query, QueryParam, TableKind, TableS
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.relational.write_predicates import lock_name
 from polyplan.validate.aggregates import VALUE, aggregate_rows, compare_aggregates
-from polyplan.validate.cases import Case, Evaluator, Expected, choose_cases, expected_query
+from polyplan.validate.cases import (
+    Case,
+    DataCannotDiscriminate,
+    Evaluator,
+    Expected,
+    build_case,
+    candidates,
+    choose_cases,
+    expected_query,
+)
+from polyplan.validate.geo import GeoCase, compare_geo, geo_cases
 from polyplan.validate.oracle import canon, compare_result, expand_lists, holds, parse_queries, sort_rows
 from polyplan.validate.paths import PathCase, path_cases
 from polyplan.validate.paths import matching as path_matching
@@ -538,6 +549,9 @@ class Harness:
         if name in self.paths:
             self.check_path_data(name)
             return
+        if is_geo(self._pattern(name)):
+            self._geo_cases(name)  # raises when the seeded points cannot discriminate
+            return
         evaluator, chosen = self.cases(name)
         # And the query is asked for rows at least once: an empty answer never shows the
         # selected columns or their values.
@@ -550,6 +564,9 @@ class Harness:
             return
         if self._pattern(name).aggregate is not None:
             self.check_aggregate(engine, name)
+            return
+        if is_geo(self._pattern(name)):
+            self.check_geo(engine, name)
             return
         query = self.queries[name]
         evaluator, chosen = self.cases(name)
@@ -803,6 +820,46 @@ class Harness:
             problem = compare_aggregates(
                 want, got, groups, ordered=bool(order), attribute=attrs.get(measured or ""), function=aggregate.function
             )
+            if problem:
+                problems.append(f"with {case.params!r}: {problem}")
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))
+
+    # --- geo reads -----------------------------------------------------------------------------
+
+    def _geo_cases(self, name: str) -> list[GeoCase]:
+        pattern = self._pattern(name)
+        query = self.queries[name]
+        # The other filters as a plain read has them: the oracle's own parameter sets and rows.
+        plain = pattern.model_copy(
+            update={"filters": [f for f in pattern.filters if not is_geo_filter(f)], "sort": [], "limit": None}
+        )
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
+        expected = expected_query(plain, spec)
+        rows = self.canonical[spec.name]
+        evaluator = Evaluator(expected, rows, self.engine)
+        sets = candidates(expected, self.loaded[spec.name], rows, self.engine) if expected.params else [{}]
+        selections = [(dict(p), evaluator.matching(build_case(expected, p, self.engine).conditions)) for p in sets]
+        cases = geo_cases(pattern, query.params, selections)
+        if isinstance(cases, str):
+            raise DataCannotDiscriminate(f"{name}: {cases}")
+        return cases
+
+    def check_geo(self, engine: sa.Engine, name: str) -> None:
+        """For each geo case, the emitted query returns the rows inside the radius or box (nearest
+        first when sorted by distance, to the limit), as the haversine oracle computes them."""
+        query = self.queries[name]
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == query.entity)
+        table = self.metadata.tables[spec.name]
+        attrs = {c.name: c.attribute for c in spec.columns}
+        key = spec.primary_key[0]
+        problems: list[str] = []
+        for case in self._geo_cases(name):
+            statement, bound = self._bound(query.sql, query.params, case.params, table)
+            with engine.connect() as connection:
+                fetched = connection.execute(statement, bound).mappings().all()
+            got = [{c: canon(attrs[c], row[c]) for c in query.columns if c in attrs} for row in fetched]
+            problem = compare_geo(self._pattern(name), case, got, key)
             if problem:
                 problems.append(f"with {case.params!r}: {problem}")
         if problems:

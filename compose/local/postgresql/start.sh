@@ -5,7 +5,8 @@ STORE=postgresql
 . "$(dirname "$0")/../lib.sh"
 probe() { pg_isready -q -h 127.0.0.1 -p 5432; }
 if command -v pg_isready >/dev/null && probe >/dev/null 2>&1; then say "already running"; exit 0; fi
-apt_install postgresql postgresql-contrib postgresql-15-hypopg
+# postgresql-15-postgis-3: geo points (geography columns, GiST, ST_DWithin); CREATE EXTENSION needs no restart.
+apt_install postgresql postgresql-contrib postgresql-15-hypopg postgresql-15-postgis-3
 version=$(ls /etc/postgresql | sort -V | tail -n 1)
 if ! pg_lsclusters -h | grep -q "^$version main"; then pg_createcluster "$version" main >/dev/null; fi
 conf=/etc/postgresql/$version/main

@@ -28,6 +28,7 @@ from polyplan.model.schema import (
     TypeName,
     WriteKind,
 )
+from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
 from polyplan.stores.document.expiry import expiry_limit, expiry_rate
 from polyplan.stores.document.spec import (
@@ -208,8 +209,8 @@ def design_indexes(
     text_fields: list[str] = []
     text_serves: list[str] = []
     for pattern in model.access_patterns:
-        if pattern.entity != entity or searched_elsewhere(plan, pattern):
-            continue
+        if pattern.entity != entity or searched_elsewhere(plan, pattern) or is_geo(pattern):
+            continue  # geo reads: no 2dsphere design here (PP423)
         fulltext = [f.attribute for f in pattern.filters if f.op is FilterOp.FULLTEXT]
         if fulltext:
             text_fields += [paths[a] for a in fulltext if paths[a] not in text_fields]
@@ -502,8 +503,8 @@ def design_queries(
     found: list[QuerySpec] = []
     for pattern in model.access_patterns:
         collection = next((c for c in collections if c.entity == pattern.entity), None)
-        if collection is None or searched_elsewhere(plan, pattern):
-            continue  # another store serves it (a search projection builds its own query)
+        if collection is None or searched_elsewhere(plan, pattern) or is_geo(pattern):
+            continue  # another store serves it (a search projection builds its own query); geo: PP423
         attributes = all_attributes(model, pattern.entity)
         paths = collection.paths
         flt, params = _filter(pattern, paths, attributes)

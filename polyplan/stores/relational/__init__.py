@@ -11,11 +11,13 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.designed import RelationalDesign
+from polyplan.stores.relational.facets import build_facets
 from polyplan.stores.relational.increments import build_increments, render_writes
 from polyplan.stores.relational.index_docs import index_docs
 from polyplan.stores.relational.index_render import concurrent_index_sql
 from polyplan.stores.relational.index_testgen import designed_shapes, index_tests
 from polyplan.stores.relational.render import (
+    DIALECTS,
     ENGINES,
     build_engines,
     engine_diagnostics,
@@ -69,6 +71,9 @@ class Target(StoreTarget):
             if jobs is not None:
                 files[f"relational/{engine}/retention.sql"] = jobs
             files[f"relational/{engine}/queries.sql"] = render_queries(model, engine, queries, skipped)
+            facets, facets_skipped = build_facets(plan, tables, rendered.metadata, DIALECTS[engine])
+            if facets or facets_skipped:
+                files[f"relational/{engine}/facets.sql"] = render_queries(model, engine, facets, facets_skipped)
             writes = build_increments(plan, tables, rendered) + build_predicate_writes(plan, tables, rendered)
             if writes:
                 files[f"relational/{engine}/writes.sql"] = render_writes(model, engine, writes)

@@ -22,10 +22,11 @@ import re
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, key_attributes, key_of, references_into, snake
+from polyplan.model.derived import all_attributes, key_attributes, key_of, patterns_of, references_into, snake
 from polyplan.model.schema import (
     Attribute,
     Family,
+    FilterOp,
     KeyKind,
     ObjectStorage,
     OnDelete,
@@ -35,6 +36,7 @@ from polyplan.model.schema import (
     Sensitivity,
     TypeName,
 )
+from polyplan.plan.geo import as_columns
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import link_columns
 from polyplan.stores.relational.spec import (
@@ -54,6 +56,8 @@ NON_SCALAR = frozenset({TypeName.LIST, TypeName.OBJECT, TypeName.JSON})
 CONSTRAINED_FIELDS = ("min", "max", "pattern", "values", "unique")
 
 # Keys of TableSpec.extra
+GEO_POINTS = "geo_points"  # geo point attribute → [lat column, lon column, nullable, within-filtered] (geo.py)
+POSTGIS = "postgis"  # whether PostgreSQL has PostGIS (options.postgis), with GEO_POINTS
 HOLDS = "holds"  # for child tables: "list" or "object"
 ATTRIBUTE = "attribute"  # for child tables: the list/object attribute they store
 RELATIONSHIP = "relationship"  # for association tables
@@ -185,9 +189,14 @@ class _Designer:
         uniques: list[tuple[str, ...]] = []
         children: list[tuple[str, Attribute]] = []
         column_of: dict[str, str] = {}
+        geo_points: dict[str, list[Any]] = {}
         for attr_name, attribute in attributes.items():
             path = f"{name}.{attr_name}"
             nullable = attribute.nullable and attr_name not in key
+            if attribute.type is TypeName.GEO_POINT:
+                # Two columns, lat and lon (geo.py adds each engine's spatial column beside them).
+                geo_points[attr_name] = [nullable]
+                attribute = as_columns(attribute)
             if attribute.type is TypeName.LIST:
                 if attribute.storage in (ObjectStorage.AUTO, ObjectStorage.CHILD_TABLE):
                     children.append((attr_name, attribute))
@@ -216,7 +225,9 @@ class _Designer:
                     continue
                 if storage is ObjectStorage.COLUMNS or (storage is ObjectStorage.AUTO and _scalar_fields(attribute)):
                     rule = (
-                        "explicit storage: columns"
+                        "a geo point's coordinates"
+                        if attr_name in geo_points
+                        else "explicit storage: columns"
                         if storage is ObjectStorage.COLUMNS
                         else "storage auto: every field is scalar"
                     )
@@ -263,6 +274,13 @@ class _Designer:
                         column, attribute, nullable, path, _comment(_sentence(attribute.description), _pii(attribute))
                     )
                 )
+        for attr_name, (geo_nullable,) in list(geo_points.items()):
+            boxed = any(
+                f.attribute == attr_name and f.op is FilterOp.WITHIN
+                for p in patterns_of(model, name)
+                for f in p.filters
+            )
+            geo_points[attr_name] = [column_of[f"{attr_name}.lat"], column_of[f"{attr_name}.lon"], geo_nullable, boxed]
         primary_key = tuple(column_of.get(k, k) for k in key)
         foreign_keys = self._foreign_keys(name, table, column_of, uniques, primary_key)
         for group in entity.unique:
@@ -287,7 +305,8 @@ class _Designer:
                 uniques=_dedupe(uniques, primary_key),
                 checks=checks,
                 comment=_comment(_sentence(entity.description)),
-                extra={NATURAL_KEY: True} if key_of(entity).kind is KeyKind.NATURAL else {},
+                extra=({NATURAL_KEY: True} if key_of(entity).kind is KeyKind.NATURAL else {})
+                | ({GEO_POINTS: geo_points, POSTGIS: model.options.postgis} if geo_points else {}),
             )
         )
         for attr_name, attribute in children:

@@ -32,7 +32,7 @@ from polyplan.plan.ir import Plan
 from polyplan.seed.generate import feasible_rows, rows_for_scale
 from polyplan.stores.relational.explain import IndexShape, KeyPart
 from polyplan.stores.relational.index_render import constant_predicate, foreign_key_select, fts_table
-from polyplan.stores.relational.indexes import PatternRoute, index_plan_of
+from polyplan.stores.relational.indexes import GEO_VIA, PatternRoute, index_plan_of
 from polyplan.stores.relational.render import DIALECTS, INDEX_DDL, EngineBuild
 from polyplan.stores.relational.spec import IndexKind, TableKind, TableSpec
 
@@ -309,8 +309,8 @@ def _proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuil
         if index_plan is None:
             continue
         for route in index_plan.routes:
-            if route.via == "none" or route.pattern in joined:
-                continue
+            if route.via in ("none", GEO_VIA) or route.pattern in joined:
+                continue  # geo routes: their spatial indexes are proven by the geo checks
             proof: dict[str, Any] = {"name": route.pattern, "table": spec.name, "engines": {}}
             for engine in builds:
                 table = rendered[engine].metadata.tables[spec.name]

@@ -45,6 +45,7 @@ from polyplan.model.schema import (
     WriteKind,
 )
 from polyplan.plan.aggregates import rows_read
+from polyplan.plan.geo import geo_filters, is_geo
 from polyplan.plan.ir import Plan
 from polyplan.plan.predicates import WritePredicate, all_predicates
 from polyplan.stores.relational import sizing
@@ -99,6 +100,11 @@ PAGE_MS = 0.1
 
 
 # --- public result types -------------------------------------------------------------------
+
+
+# A geo read's route: GiST on PostGIS geography, SPATIAL on MariaDB, else the B-tree on (lat, lon).
+GEO_VIA = "geo index (GiST, SPATIAL or B-tree on lat, lon)"
+GEO_PAGES = 4  # root, inner and leaf pages of the spatial index, and the nearby rows' heap page
 
 
 @dataclass(frozen=True)
@@ -1203,6 +1209,23 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
                     "none",
                     reason=f"answered by the search projection ({engine}); the relational store keeps no full-text index for it",
                     fulltext=True,
+                    latency_ms=pattern.latency_ms,
+                )
+            )
+            continue
+        if is_geo(pattern):
+            # A geo filter is served by the point's own indexes (stores/relational/geo.py), not a
+            # B-tree this planner designs: a spatial walk reads about GEO_PAGES pages.
+            early[table.name].append(
+                PatternRoute(
+                    pattern.name,
+                    table.name,
+                    ", ".join(f"{f.attribute} {f.op.value}" for f in geo_filters(pattern)),
+                    pattern.rate,
+                    None,
+                    GEO_VIA,
+                    reason="the geo point's indexes (geo.py) serve it",
+                    estimated_ms=_estimate_ms(GEO_PAGES),
                     latency_ms=pattern.latency_ms,
                 )
             )

@@ -37,8 +37,10 @@ from polyplan.model.schema import (
     RequirementsModel,
     TypeName,
 )
+from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name, generated_key
+from polyplan.stores.relational.geo import attach_geo, geo_query
 from polyplan.stores.relational.index_render import (
     attach_index,
     constant_predicate,
@@ -464,6 +466,7 @@ def build_metadata(tables: Sequence[TableSpec], engine: str, schemas: Mapping[st
             found = attach_index(table, index, engine, metadata)
             if found is not None:
                 rendered.diagnostics.append(found)
+        attach_geo(table, spec, engine)
     return rendered
 
 
@@ -865,6 +868,8 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
             built = aggregate_query(pattern, spec, table, dialect, notes)
         elif pattern.name in paths:
             built = path_query(paths[pattern.name], by_entity, rendered, notes)
+        elif is_geo(pattern):
+            built = geo_query(pattern, spec, table, dialect, notes)
         else:
             built = build_query(pattern, spec, table, dialect, notes, shapes)
         if isinstance(built, str):

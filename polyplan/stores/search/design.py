@@ -151,12 +151,15 @@ def _uses(model: RequirementsModel, patterns: list[str]) -> dict[str, FieldUse]:
         for flt in pattern.filters:
             old = uses.get(flt.attribute, FieldUse())
             if flt.op is FilterOp.FULLTEXT:
-                uses[flt.attribute] = FieldUse(True, old.exact)
+                uses[flt.attribute] = FieldUse(True, old.exact, old.facet)
             elif flt.op in (FilterOp.EQ, FilterOp.IN, FilterOp.PREFIX):
-                uses[flt.attribute] = FieldUse(old.fulltext, True)
+                uses[flt.attribute] = FieldUse(old.fulltext, True, old.facet)
         for sort in pattern.sort:
             old = uses.get(sort.attribute, FieldUse())
-            uses[sort.attribute] = FieldUse(old.fulltext, True)
+            uses[sort.attribute] = FieldUse(old.fulltext, True, old.facet)
+        for facet in pattern.facets:
+            old = uses.get(facet, FieldUse())
+            uses[facet] = FieldUse(old.fulltext, old.exact, True)
     return uses
 
 

@@ -64,6 +64,7 @@ class FieldUse:
 
     fulltext: bool = False
     exact: bool = False  # eq / in / sort on the attribute itself
+    facet: bool = False  # counted per value by a pattern's facets: a keyword with doc values, as written
 
 
 def _raw_subfield(attribute: Attribute) -> dict[str, Any]:
@@ -88,6 +89,10 @@ def field_mapping(
         keyword: dict[str, Any] = {"type": "keyword", "normalizer": NORMALIZER}
         if attribute.max_length is not None and attribute.max_length > KEYWORD_MAX_CHARS:
             keyword["ignore_above"] = KEYWORD_MAX_CHARS
+        if use.facet:
+            # The normalizer would count "ACME" and "acme" as one lowercased bucket: facets count
+            # the values as written, from the `raw` sub-field (doc values, not normalized).
+            keyword["fields"] = {"raw": _raw_subfield(attribute)}
         return keyword
     if kind in (TypeName.UUID, TypeName.ENUM):
         return {"type": "keyword"}
@@ -117,6 +122,9 @@ def field_mapping(
         return {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
     if kind is TypeName.BINARY:
         return {"type": "binary"}
+    if kind is TypeName.GEO_POINT:
+        # {lat, lon} in degrees: geo_distance, geo_bounding_box and the _geo_distance sort.
+        return {"type": "geo_point"}
     if kind is TypeName.JSON:
         # Free-form JSON cannot have a strict mapping: keep it in _source, unparsed.
         return {"type": "object", "enabled": False}
@@ -132,6 +140,14 @@ def field_mapping(
             },
         }
     raise ValueError(f"no Elasticsearch mapping for type {kind.value}")  # unreachable: the schema is closed
+
+
+def facet_field(name: str, mapping: dict[str, Any]) -> str:
+    """The field a facet's terms aggregation counts: a `raw` keyword sub-field when there is one
+    (text, or a normalized keyword), else the keyword, number or boolean itself (doc values)."""
+    if "raw" in mapping.get("fields", {}):
+        return f"{name}.raw"
+    return name
 
 
 def exact_field(name: str, mapping: dict[str, Any]) -> str:

@@ -17,7 +17,9 @@ from typing import Any
 from polyplan.model.derived import snake
 from polyplan.model.ranges import ONE_SIDED
 from polyplan.model.schema import AccessPattern, Attribute, FilterOp
+from polyplan.plan.geo import GEO_OPS, distance_sorted
 from polyplan.stores.search.engines import Placeholder, SearchEngine
+from polyplan.stores.search.geo import GEO_DISTANCE, distance_sort, facet_aggregations, geo_clause
 from polyplan.stores.search.mapping import exact_field
 
 DEFAULT_SIZE = 100  # a pattern without a limit still gets a bounded page
@@ -38,7 +40,7 @@ class QueryParam:
 
     name: str
     attribute: str
-    op: str  # eq, in, range_from, range_to, prefix, fulltext
+    op: str  # eq, in, range_from, range_to, prefix, fulltext, near_lat/lon/radius_m, box_south/west/north/east
     type: str  # the portable type of the attribute
 
 
@@ -133,6 +135,10 @@ def build_query(
             name = name_for(f"{base}_prefix")
             params.append(QueryParam(name, attr, "prefix", kind))
             filters.append({"prefix": {field: {"value": one(name), "case_insensitive": True}}})
+        elif flt.op in GEO_OPS:
+            geo_params, clause = geo_clause(flt, base, kind, name_for, one)
+            params += geo_params
+            filters.append(clause)
         else:  # full text: analysed match, all words required, typo-tolerant
             name = name_for(f"{base}_query")
             params.append(QueryParam(name, attr, "fulltext", kind))
@@ -148,9 +154,21 @@ def build_query(
         # A caller may pass `size` (e.g. a test looking past the first page); the limit is the default.
         "size": Placeholder("{{size}}{{^size}}" + str(size) + "{{/size}}"),
     }
-    sort = tuple((exact_field(s.attribute, mappings[s.attribute]), s.direction.value) for s in pattern.sort)
+    by_distance = distance_sorted(pattern)
+    sort = tuple(
+        (
+            GEO_DISTANCE if s.attribute == by_distance else exact_field(s.attribute, mappings[s.attribute]),
+            s.direction.value,
+        )
+        for s in pattern.sort
+    )
     if sort:
-        body["sort"] = [{field: {"order": direction}} for field, direction in sort]
+        body["sort"] = [
+            distance_sort(pattern, params, one) if field == GEO_DISTANCE else {field: {"order": direction}}
+            for field, direction in sort
+        ]
+    if pattern.facets:
+        body["aggs"] = facet_aggregations(pattern, mappings)
     if pattern.reads:
         body["_source"] = {"includes": list(pattern.reads)}
     return SearchQuery(

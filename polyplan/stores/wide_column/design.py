@@ -43,6 +43,7 @@ from polyplan.model.schema import (
     TypeName,
     WriteKind,
 )
+from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
 from polyplan.stores.search.design import daily_rows_at_horizon
 from polyplan.stores.wide_column.cql import schema_name
@@ -779,7 +780,8 @@ def design_entity(
     """The tables and queries of one wide-column entity, with its warnings and errors."""
     ctx = _Context(plan, entity)
     served_elsewhere = _search_served(plan, entity)
-    patterns = [p for p in patterns_of(ctx.model, entity) if p.name not in served_elsewhere]
+    # Geo reads get no table here (PP423 names the store that would serve them).
+    patterns = [p for p in patterns_of(ctx.model, entity) if p.name not in served_elsewhere and not is_geo(p)]
     shapes: list[_Shape] = []
     for pattern in patterns:
         shape = _pattern_shape(ctx, pattern)

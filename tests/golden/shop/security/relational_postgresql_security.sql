@@ -30,6 +30,8 @@ ALTER TABLE "order" OWNER TO shop_owner;
 
 ALTER TABLE order_line OWNER TO shop_owner;
 
+ALTER TABLE store OWNER TO shop_owner;
+
 ALTER TABLE product_categories OWNER TO shop_owner;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON customer TO shop_application;
@@ -44,6 +46,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON "order" TO shop_application;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON order_line TO shop_application;
 
+GRANT SELECT, INSERT, UPDATE, DELETE ON store TO shop_application;
+
 GRANT SELECT, INSERT, UPDATE, DELETE ON product_categories TO shop_application;
 
 GRANT SELECT (id, country, created_at) ON customer TO shop_readonly;
@@ -57,6 +61,8 @@ GRANT SELECT ON product_tags TO shop_readonly;
 GRANT SELECT (id, number, status, total, placed_at, shipping_address_city, shipping_address_postcode, shipping_address_country, customer_id) ON "order" TO shop_readonly;
 
 GRANT SELECT ON order_line TO shop_readonly;
+
+GRANT SELECT ON store TO shop_readonly;
 
 GRANT SELECT ON product_categories TO shop_readonly;
 
@@ -83,6 +89,8 @@ GRANT SELECT ON product_tags TO shop_support;
 GRANT SELECT (id, number, status, total, placed_at, shipping_address_city, shipping_address_postcode, shipping_address_country, customer_id) ON "order" TO shop_support;
 
 GRANT SELECT ON order_line TO shop_support;
+
+GRANT SELECT ON store TO shop_support;
 
 GRANT SELECT ON product_categories TO shop_support;
 

@@ -16,6 +16,19 @@ FROM product
 WHERE product.title LIKE concat('%', :title_terms, '%') AND product.status = 'active'
  LIMIT 24;
 
+-- name: stores_near_me
+-- entity: Store
+-- table: store
+-- columns: id, name, location_lat, location_lon
+-- param :location_lat  location_lat (near_lat)
+-- param :location_lon  location_lon (near_lon)
+-- param :location_radius_m  location_lat (near_radius_m)
+-- note: geo: location near
+SELECT store.id, store.name, store.location_lat, store.location_lon
+FROM store
+WHERE MBRIntersects(ST_Envelope(LineString(Point(-180.0, :location_lat - (:location_radius_m / 111195.08023353292)), Point(180.0, :location_lat + (:location_radius_m / 111195.08023353292)))), store.location_point) AND ST_Distance_Sphere(store.location_point, Point(:location_lon, :location_lat), 6371008.8) <= :location_radius_m ORDER BY ST_Distance_Sphere(store.location_point, Point(:location_lon, :location_lat), 6371008.8) ASC
+ LIMIT 10;
+
 -- name: product_by_sku
 -- entity: Product
 -- table: product

@@ -45,6 +45,25 @@ CREATE TABLE product (
 	CONSTRAINT ck_product_stock_min CHECK (stock >= 0)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='Something we sell. Shoppers search it by words in title and description.' COLLATE utf8mb4_bin;
 
+CREATE TABLE store (
+	id CHAR(32) NOT NULL COMMENT 'Surrogate primary key.',
+	name VARCHAR(120) NOT NULL,
+	location_lat DOUBLE NOT NULL COMMENT 'Latitude in degrees (WGS 84). Field lat of object location, flattened into columns (a geo point''s coordinates).',
+	location_lon DOUBLE NOT NULL COMMENT 'Longitude in degrees (WGS 84). Field lon of object location, flattened into columns (a geo point''s coordinates).',
+	location_point POINT REF_SYSTEM_ID=4326 NOT NULL COMMENT 'geo point location for its SPATIAL index (set from location_lat, location_lon by triggers)',
+	CONSTRAINT pk_store PRIMARY KEY (id),
+	CONSTRAINT ck_store_location_lat_min CHECK (location_lat >= -90),
+	CONSTRAINT ck_store_location_lat_max CHECK (location_lat <= 90),
+	CONSTRAINT ck_store_location_lon_min CHECK (location_lon >= -180),
+	CONSTRAINT ck_store_location_lon_max CHECK (location_lon <= 180)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='A shop where orders can be collected; shoppers look for the stores near them.' COLLATE utf8mb4_bin;
+
+CREATE SPATIAL INDEX ix_store_location_point ON store (location_point);
+
+CREATE TRIGGER `trg_store_location_bi` BEFORE INSERT ON `store` FOR EACH ROW SET NEW.`location_point` = ST_GeomFromWKB(ST_AsWKB(Point(NEW.`location_lon`, NEW.`location_lat`)), 4326);
+
+CREATE TRIGGER `trg_store_location_bu` BEFORE UPDATE ON `store` FOR EACH ROW SET NEW.`location_point` = ST_GeomFromWKB(ST_AsWKB(Point(NEW.`location_lon`, NEW.`location_lat`)), 4326);
+
 CREATE TABLE product_tags (
 	product_id CHAR(32) NOT NULL COMMENT 'The owning Product (product.id).',
 	position INTEGER NOT NULL COMMENT '0-based position of the item in the list.',

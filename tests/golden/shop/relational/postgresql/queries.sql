@@ -16,6 +16,19 @@ FROM product
 WHERE product.title LIKE (('%' || :title_terms) || '%') AND product.status = 'active'
  LIMIT 24;
 
+-- name: stores_near_me
+-- entity: Store
+-- table: store
+-- columns: id, name, location_lat, location_lon
+-- param :location_lat  location_lat (near_lat)
+-- param :location_lon  location_lon (near_lon)
+-- param :location_radius_m  location_lat (near_radius_m)
+-- note: geo: location near
+SELECT store.id, store.name, store.location_lat, store.location_lon
+FROM store
+WHERE ST_DWithin(store.location_geog, CAST(ST_SetSRID(ST_MakePoint(:location_lon, :location_lat), 4326) AS geography(Point,4326)), :location_radius_m) ORDER BY (store.location_geog <-> CAST(ST_SetSRID(ST_MakePoint(:location_lon, :location_lat), 4326) AS geography(Point,4326))) ASC
+ LIMIT 10;
+
 -- name: product_by_sku
 -- entity: Product
 -- table: product

@@ -64,6 +64,33 @@ COMMENT ON COLUMN product.dimensions_height_mm IS 'Field height_mm of object dim
 
 COMMENT ON COLUMN product.dimensions_depth_mm IS 'Field depth_mm of object dimensions, flattened into columns (storage auto: every field is scalar).';
 
+CREATE EXTENSION IF NOT EXISTS postgis;
+
+CREATE TABLE store (
+	id UUID NOT NULL,
+	name VARCHAR(120) NOT NULL,
+	location_lat DOUBLE PRECISION NOT NULL,
+	location_lon DOUBLE PRECISION NOT NULL,
+	location_geog geography(Point,4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint("location_lon", "location_lat"), 4326)::geography) STORED,
+	CONSTRAINT pk_store PRIMARY KEY (id),
+	CONSTRAINT ck_store_location_lat_min CHECK (location_lat >= -90),
+	CONSTRAINT ck_store_location_lat_max CHECK (location_lat <= 90),
+	CONSTRAINT ck_store_location_lon_min CHECK (location_lon >= -180),
+	CONSTRAINT ck_store_location_lon_max CHECK (location_lon <= 180)
+);
+
+CREATE INDEX ix_store_location_geog ON store USING gist (location_geog);
+
+COMMENT ON TABLE store IS 'A shop where orders can be collected; shoppers look for the stores near them.';
+
+COMMENT ON COLUMN store.id IS 'Surrogate primary key.';
+
+COMMENT ON COLUMN store.location_lat IS 'Latitude in degrees (WGS 84). Field lat of object location, flattened into columns (a geo point''s coordinates).';
+
+COMMENT ON COLUMN store.location_lon IS 'Longitude in degrees (WGS 84). Field lon of object location, flattened into columns (a geo point''s coordinates).';
+
+COMMENT ON COLUMN store.location_geog IS 'geo point location for its GiST index (generated from location_lat, location_lon)';
+
 CREATE TABLE product_tags (
 	product_id UUID NOT NULL,
 	position INTEGER NOT NULL,

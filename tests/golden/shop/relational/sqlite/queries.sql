@@ -16,6 +16,19 @@ FROM product
 WHERE product.title LIKE (('%' || :title_terms) || '%') AND product.status = 'active'
  LIMIT 24;
 
+-- name: stores_near_me
+-- entity: Store
+-- table: store
+-- columns: id, name, location_lat, location_lon
+-- param :location_lat  location_lat (near_lat)
+-- param :location_lon  location_lon (near_lon)
+-- param :location_radius_m  location_lat (near_radius_m)
+-- note: geo: location near
+SELECT store.id, store.name, store.location_lat, store.location_lon
+FROM store
+WHERE store.location_lat BETWEEN :location_lat - (:location_radius_m / 111195.08023353292) AND :location_lat + (:location_radius_m / 111195.08023353292) AND power(sin(radians(store.location_lat - :location_lat) / 2.0), 2) + cos(radians(:location_lat)) * cos(radians(store.location_lat)) * power(sin(radians(store.location_lon - :location_lon) / 2.0), 2) <= power(sin(:location_radius_m / 12742017.6), 2) ORDER BY power(sin(radians(store.location_lat - :location_lat) / 2.0), 2) + cos(radians(:location_lat)) * cos(radians(store.location_lat)) * power(sin(radians(store.location_lon - :location_lon) / 2.0), 2) ASC
+ LIMIT 10;
+
 -- name: product_by_sku
 -- entity: Product
 -- table: product

@@ -54,6 +54,21 @@ CREATE TABLE product (
 	CONSTRAINT ck_product_stock_min CHECK (stock >= 0)
 );
 
+CREATE TABLE store (
+	id CHAR(32) NOT NULL,
+	name VARCHAR(120) NOT NULL,
+	location_lat DOUBLE NOT NULL,
+	location_lon DOUBLE NOT NULL,
+	CONSTRAINT pk_store PRIMARY KEY (id),
+	CONSTRAINT ck_store_name_length CHECK (length(name) <= 120),
+	CONSTRAINT ck_store_location_lat_min CHECK (location_lat >= -90),
+	CONSTRAINT ck_store_location_lat_max CHECK (location_lat <= 90),
+	CONSTRAINT ck_store_location_lon_min CHECK (location_lon >= -180),
+	CONSTRAINT ck_store_location_lon_max CHECK (location_lon <= 180)
+);
+
+CREATE INDEX ix_store_location_latlon ON store (location_lat, location_lon);
+
 CREATE TABLE product_tags (
 	product_id CHAR(32) NOT NULL,
 	position INTEGER NOT NULL,
