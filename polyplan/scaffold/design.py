@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
-from polyplan.model.schema import Family, TypeName, WriteKind
+from polyplan.model.schema import COLLECTION_TYPES, Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
 from polyplan.stores.cache.design import design as cache_design
@@ -132,7 +132,7 @@ def escaped(sql: str) -> str:
 
 def _kind(spec: TableSpec, name: str) -> str:
     kind = spec.column(name).attribute.type
-    return "json" if kind in (TypeName.LIST, TypeName.OBJECT) else kind.value
+    return "json" if kind in (*COLLECTION_TYPES, TypeName.OBJECT) else kind.value
 
 
 def _columns(spec: TableSpec, names: Sequence[str]) -> tuple[Column, ...]:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 from polyplan.seed import realistic
 from polyplan.seed.regex import PatternGenerator
 
@@ -593,7 +593,7 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
             name: make_source(field, rng, rows, f"{where}.{name}") for name, field in (attribute.fields or {}).items()
         }
         return lambda: {name: source.draw() for name, source in fields.items()}
-    if kind is TypeName.LIST:
+    if kind in COLLECTION_TYPES:
         return _list_maker(attribute, rng, where)
     raise ValueError(f"{where}: cannot generate values of type {kind.value}")
 
@@ -644,7 +644,12 @@ def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str,
         # Materialise now so an impossible request fails before any row is produced (uuids cannot fail).
         pool = stream if attribute.type is TypeName.UUID else iter(list(stream))
         return Source(lambda: next(pool), exclusive=True)
-    if attribute.distinct is not None and attribute.type not in (TypeName.JSON, TypeName.LIST, TypeName.OBJECT):
+    if attribute.distinct is not None and attribute.type not in (
+        TypeName.JSON,
+        TypeName.LIST,
+        TypeName.SET,
+        TypeName.OBJECT,
+    ):
         draw = _pooled(attribute, rng, where, rows)
     else:
         draw = random_maker(attribute, rng, where, rows)

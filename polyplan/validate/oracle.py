@@ -82,7 +82,7 @@ def canon(attribute: Attribute, value: Any) -> Any:
     if value is None:
         return None
     kind = attribute.type
-    if kind in (TypeName.JSON, TypeName.LIST, TypeName.OBJECT):
+    if kind in (TypeName.JSON, TypeName.LIST, TypeName.SET, TypeName.OBJECT):
         if isinstance(value, str):
             value = json.loads(value)
         return json.dumps(jsonable(value), sort_keys=True)

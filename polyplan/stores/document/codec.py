@@ -16,7 +16,7 @@ from typing import Any
 
 from bson.decimal128 import Decimal128
 
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 
 
 def _moment(value: datetime) -> datetime:
@@ -48,7 +48,7 @@ def bson_value(attribute: Attribute, value: Any, shift: timedelta | None = None)
         return int(value)
     if kind is TypeName.OBJECT and isinstance(value, Mapping):
         return fields_document(attribute.fields or {}, value, shift)
-    if kind is TypeName.LIST and isinstance(value, list) and attribute.items is not None:
+    if kind in COLLECTION_TYPES and isinstance(value, list) and attribute.items is not None:
         items = attribute.items
         return [bson_value(items, item, shift) for item in value]
     return value

@@ -36,6 +36,7 @@ from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import pattern_named, patterns_of
 from polyplan.model.ranges import ONE_SIDED_SELECTIVITY, is_range
 from polyplan.model.schema import (
+    COLLECTION_TYPES,
     AccessPattern,
     Direction,
     Family,
@@ -46,6 +47,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.aggregates import rows_read
 from polyplan.plan.ir import Plan
+from polyplan.plan.membership import looks_inside
 from polyplan.plan.predicates import WritePredicate, all_predicates
 from polyplan.stores.relational import sizing
 from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
@@ -73,7 +75,8 @@ MAINTENANCE_PAGES = {
 ENTRY_WRITE_COST = MAINTENANCE_PAGES[IndexKind.BTREE] * WRITE_WEIGHT
 STORAGE_UNITS_PER_GIB = 1.0  # an index's standing cost: one page read per second per GiB kept
 FULLTEXT_SCAN_FACTOR = 10.0  # parsing every row's text on a scan costs ~10× reading it
-IN_LIST_VALUES = 3  # values assumed in a parameterised IN list
+IN_LIST_VALUES = 3
+INSIDE_SELECTIVITY = 0.1  # share of rows a contains or JSON sub-field filter keeps (no statistics)  # values assumed in a parameterised IN list
 RANGE_SELECTIVITY = 0.01  # a range parameter selects 1 % of rows
 PREFIX_SELECTIVITY = 0.001
 FULLTEXT_SELECTIVITY = 0.001
@@ -87,7 +90,7 @@ COVERING_MAX_COLUMNS = 4
 COVERING_MAX_BYTES = 64
 # An index entry wider than this costs proportionally more to write (more pages, more WAL).
 ENTRY_BYTES_PER_PAGE_WRITE = 64.0
-UNCOVERABLE = frozenset({TypeName.TEXT, TypeName.JSON, TypeName.BINARY, TypeName.LIST, TypeName.OBJECT})
+UNCOVERABLE = frozenset({TypeName.TEXT, TypeName.JSON, TypeName.BINARY, TypeName.LIST, TypeName.SET, TypeName.OBJECT})
 BRIN_MIN_ROWS = 1_000_000
 MIN_IMPROVEMENT = 2.0  # a new index must at least halve a pattern's cost to count for it
 # Per-entity write budget: at most this many secondary indexes up to this many writes/s.
@@ -254,7 +257,7 @@ def column_of(table: TableSpec, entity: str, attribute: str) -> str | None:
         if column.source == f"{entity}.{attribute}":
             return column.name
     for column in table.columns:
-        if column.name == attribute and column.attribute.type not in (TypeName.OBJECT, TypeName.LIST):
+        if column.name == attribute and column.attribute.type not in (TypeName.OBJECT, *COLLECTION_TYPES):
             return column.name
     return None
 
@@ -310,7 +313,7 @@ def _list_items(model: RequirementsModel, table: TableSpec) -> float | None:
     attribute = _child_attribute(table)
     entity = model.entities.get(table.entity)
     found = entity.attributes.get(attribute) if entity is not None and attribute else None
-    return found.avg_items if found is not None and found.type is TypeName.LIST else None
+    return found.avg_items if found is not None and found.type in COLLECTION_TYPES else None
 
 
 def _child_attribute(table: TableSpec) -> str | None:
@@ -382,9 +385,16 @@ def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Ne
     selectivity = 1.0
     group = 1.0
     for flt in pattern.filters:
+        if looks_inside(flt):
+            # Served by its own GIN or expression index (relational.membership), not a B-tree
+            # column: the rest of the pattern is planned as if this filter kept a share of rows.
+            selectivity *= INSIDE_SELECTIVITY
+            continue
         column = column_of(table, entity, flt.attribute)
         if column is None:
             return f"{flt.attribute} is not a column of {table.name} (stored in another table)"
+        if table.column(column).attribute.type in COLLECTION_TYPES:
+            return f"full text over the items of {flt.attribute} is the search projection's"
         constant = "value" in flt.model_fields_set
         if flt.op in (FilterOp.EQ, FilterOp.IN) and constant:
             where.append((column, _constant(flt.value)))
@@ -484,7 +494,9 @@ def _covering_reads(pattern: AccessPattern, table: TableSpec) -> frozenset[str] 
             return None
         columns.update(found)
     keyed: set[str] = set()
-    for attribute in [f.attribute for f in pattern.filters] + [s.attribute for s in pattern.sort]:
+    for attribute in [f.attribute for f in pattern.filters if not looks_inside(f)] + [
+        s.attribute for s in pattern.sort
+    ]:
         keyed.update(_columns_of(table, pattern.entity, attribute) or [])
     extra = [table.column(c) for c in columns - keyed]
     if any(spec.attribute.type in UNCOVERABLE for spec in extra):
