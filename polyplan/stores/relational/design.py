@@ -400,6 +400,10 @@ class _Designer:
             column = names.take("value")
             if item.unique and item.type not in NON_SCALAR:
                 uniques.append((*parent_columns, column))
+            if attribute.type is TypeName.SET:
+                # A set is keyed by its items: (owner, value) is the primary key, and the
+                # position only keeps the order the items were written in.
+                primary_key = (*parent_columns, column)
             columns.append(
                 ColumnSpec(
                     column,

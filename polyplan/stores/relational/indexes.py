@@ -55,6 +55,7 @@ from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_los
 from polyplan.stores.relational.index_fit import NeedForm, fits, group_of
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
+from polyplan.stores.relational.membership import inside_route
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
 
 # --- cost model constants ----------------------------------------------------------------
@@ -112,7 +113,7 @@ class PatternRoute:
     shape: str  # "customer_id =, ORDER BY placed_at DESC" — for humans
     rate: float
     index: str | None  # index name; None when a constraint serves it or nothing does
-    via: str  # "index", "primary key", "unique (sku)", or "none"
+    via: str  # "index", "primary key", "unique (sku)", "inside index" (relational.membership) or "none"
     covering: bool = False
     reason: str = ""
     estimated_ms: float = 0.0
@@ -384,12 +385,11 @@ def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Ne
     fulltext: list[str] = []
     selectivity = 1.0
     group = 1.0
+    if any(looks_inside(flt) for flt in pattern.filters):
+        # Its GIN or expression index (relational.membership) serves it: the engines pick that
+        # one (or scan) over a B-tree on the pattern's other columns, so none is routed here.
+        return "it filters inside a value (contains, JSON path): served by its GIN or expression index"
     for flt in pattern.filters:
-        if looks_inside(flt):
-            # Served by its own GIN or expression index (relational.membership), not a B-tree
-            # column: the rest of the pattern is planned as if this filter kept a share of rows.
-            selectivity *= INSIDE_SELECTIVITY
-            continue
         column = column_of(table, entity, flt.attribute)
         if column is None:
             return f"{flt.attribute} is not a column of {table.name} (stored in another table)"
@@ -1196,6 +1196,25 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
                     "none",
                     reason=f"answered by the search projection ({engine}); the relational store keeps no full-text index for it",
                     fulltext=True,
+                    latency_ms=pattern.latency_ms,
+                )
+            )
+            continue
+        inside = inside_route(model, pattern, table)
+        if inside is not None:
+            index, share, shape = inside
+            load = ctx.loads[table.name]
+            early[table.name].append(
+                PatternRoute(
+                    pattern.name,
+                    table.name,
+                    shape,
+                    pattern.rate,
+                    index,
+                    "inside index",
+                    reason="a GIN or expression index looks inside the value (index-plan: inside-value indexes)",
+                    # A page per matching row, as a B-tree lookup that is not covering.
+                    estimated_ms=_estimate_ms(min(load.pages, max(1.0, load.rows * share))),
                     latency_ms=pattern.latency_ms,
                 )
             )

@@ -29,8 +29,16 @@ import sqlalchemy as sa
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.dialects import relational_dialects
-from polyplan.model.schema import COLLECTION_TYPES, Attribute, Filter, FilterOp, RequirementsModel, TypeName
-from polyplan.plan.membership import describe, inside_filters
+from polyplan.model.schema import (
+    COLLECTION_TYPES,
+    AccessPattern,
+    Attribute,
+    Filter,
+    FilterOp,
+    RequirementsModel,
+    TypeName,
+)
+from polyplan.plan.membership import describe, inside_filters, pattern_inside_filters
 from polyplan.stores.relational.spec import ColumnSpec, TableSpec
 
 # Key of TableSpec.extra on entity tables: the filters that look inside a column.
@@ -254,3 +262,74 @@ def sub_field_table(spec: TableSpec, entity: str, label: str, inside: Inside) ->
     its parameters and conditions (then moved onto the sub-field's expression)."""
     column = ColumnSpec(label, sub_field_attribute(inside), True, f"{entity}.{label}", None)
     return replace(spec, columns=(*spec.columns, column))
+
+
+# Share of records an item or sub-field value selects when the model declares no `distinct`.
+INSIDE_SHARE = 0.01
+
+
+def _share(target: Attribute | None) -> float:
+    if target is None:
+        return INSIDE_SHARE
+    if target.type is TypeName.ENUM and target.values:
+        return 1 / len(target.values)
+    if target.type is TypeName.BOOLEAN:
+        return 0.5
+    return 1 / target.distinct if target.distinct else INSIDE_SHARE
+
+
+def inside_route(model: RequirementsModel, pattern: AccessPattern, table: TableSpec) -> tuple[str, float, str] | None:
+    """(index name, share of rows it selects, shape) of the index that serves a read filtering
+    inside a value on `table`, or None. On PostgreSQL every such filter has its index; on
+    MariaDB and SQLite a contains filter has none (PP421 said so) and the route is PostgreSQL's."""
+    from polyplan.stores.relational.design import fit
+
+    insides = {(i.column, i.kind, i.path): i for i in insides_of(table.extra)}
+    best: tuple[str, float, str] | None = None
+    for flt in pattern_inside_filters(model, pattern):
+        column = next((c.name for c in table.columns if c.source == f"{pattern.entity}.{flt.attribute}"), None)
+        inside = insides.get((column or "", flt.kind, flt.path))
+        if inside is None:
+            continue
+        share = _share(flt.target)
+        found = (fit(f"ix_{table.name}_{inside.name}"), share, describe(flt))
+        if best is None or share < best[1]:
+            best = found
+    return best
+
+
+def inside_section(tables: Sequence[TableSpec]) -> list[str]:
+    """index-plan.md's account of the indexes that look inside values, per dialect (none: [])."""
+    from polyplan.stores.relational.design import fit
+
+    rows: list[str] = []
+    for table in tables:
+        for inside in insides_of(table.extra):
+            name = fit(f"ix_{table.name}_{inside.name}")
+            if inside.kind == "contains":
+                rows.append(
+                    f"| `{name}` | `{table.name}.{inside.column}` holds an item ({inside.type}) | GIN "
+                    f"(`jsonb_path_ops`) serving `@>` | none: `JSON_CONTAINS` reads every row (no multi-valued "
+                    "index in MariaDB) | none: `json_each` reads every row |"
+                )
+            else:
+                dotted = ".".join(inside.path)
+                rows.append(
+                    f"| `{name}` | `{table.name}.{inside.column}` → `{dotted}` ({inside.type}) | B-tree on "
+                    f"`{inside.column} #>> '{{{','.join(inside.path)}}}'` | VIRTUAL column `{virtual_column(inside)}` "
+                    f"(`JSON_VALUE`) and its index | B-tree on `json_extract({inside.column}, '{_json_path(inside.path)}')` |"
+                )
+    if not rows:
+        return []
+    return [
+        "## Indexes inside values",
+        "",
+        "Lists and sets a read filters by an item (`contains`) are one JSON column of their entity's table "
+        "(a set no read filters by stays a child table keyed by (owner, value)); JSON sub-fields a read "
+        "filters on (`path`) get an index on the expression the query compares, written the same in both.",
+        "",
+        "| index | looks at | PostgreSQL | MariaDB | SQLite |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
