@@ -25,6 +25,7 @@ from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
 from polyplan.plan.aggregates import unaggregated_warnings
+from polyplan.plan.membership import inside_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
 from polyplan.security.backup import backup_files
@@ -112,6 +113,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     relational = stores.get("relational", {})
     erasure = relational.get("erasure")
     diagnostics.extend(unaggregated_warnings(plan))
+    diagnostics.extend(inside_warnings(plan))
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
     files.update(erased)
     diagnostics.extend(erasure_diagnostics)

@@ -11,16 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.collection_checks import sub_field
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import (
     COLLECTION_TYPES,
     AccessPattern,
     Attribute,
+    Family,
     Filter,
     FilterOp,
     RequirementsModel,
 )
+from polyplan.plan.ir import Plan
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,40 @@ def describe(flt: InsideFilter) -> str:
     if flt.kind == "path":
         return ".".join((flt.attribute, *flt.path))
     return f"{flt.attribute} {'contains' if flt.kind == 'contains' else 'full-text'}"
+
+
+# What would serve an inside filter in a store that does not: said by PP419.
+_INSTEAD: dict[Family, str] = {
+    Family.WIDE_COLUMN: "Cassandra is not given it: an SAI index on values(<list>) (Cassandra 5) or a query table "
+    "keyed by the item would serve contains; a sub-field needs its own column",
+    Family.SEARCH: "the search projection is not given it: a keyword array field with a term query would serve "
+    "contains, an object sub-field in the mapping a path",
+    Family.CACHE: "a cache answers by key, not by what a value holds: the system of record's GIN, multikey or "
+    "expression index serves it, or a set per item (SADD genre:<item> <key>) kept on write",
+}
+
+
+def inside_warnings(plan: Plan) -> list[Diagnostic]:
+    """PP419 for each read filtering inside a value that a store serving it cannot answer (its
+    system of record or a projection listing it): which store, and what would serve it."""
+    found: list[Diagnostic] = []
+    for index, pattern in enumerate(plan.model.access_patterns):
+        decided = plan.entities.get(pattern.entity)
+        filters = pattern_inside_filters(plan.model, pattern)
+        if decided is None or not filters:
+            continue
+        families = [decided.family, *(p.family for p in decided.projections if pattern.name in p.patterns)]
+        for family in dict.fromkeys(families):
+            instead = _INSTEAD.get(family)
+            if instead is None:
+                continue
+            shown = ", ".join(describe(f) for f in filters)
+            found.append(
+                Diagnostic(
+                    "PP419",
+                    f"{pattern.name} ({shown}): {instead}",
+                    f"access_patterns.{index}.filters.{filters[0].index}",
+                    Severity.WARNING,
+                )
+            )
+    return found

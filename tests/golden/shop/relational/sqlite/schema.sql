@@ -43,6 +43,7 @@ CREATE TABLE product (
 	dimensions_width_mm INTEGER,
 	dimensions_height_mm INTEGER,
 	dimensions_depth_mm INTEGER,
+	tags JSON NOT NULL,
 	updated_at DATETIME DEFAULT CURRENT_TIMESTAMP NOT NULL,
 	CONSTRAINT pk_product PRIMARY KEY (id),
 	CONSTRAINT uq_product_sku UNIQUE (sku),
@@ -52,16 +53,6 @@ CREATE TABLE product (
 	CONSTRAINT ck_product_currency_enum CHECK (currency IN ('EUR', 'GBP', 'USD')),
 	CONSTRAINT ck_product_status_enum CHECK (status IN ('draft', 'active', 'retired')),
 	CONSTRAINT ck_product_stock_min CHECK (stock >= 0)
-);
-
-CREATE TABLE product_tags (
-	product_id CHAR(32) NOT NULL,
-	position INTEGER NOT NULL,
-	value VARCHAR(40) NOT NULL,
-	CONSTRAINT pk_product_tags PRIMARY KEY (product_id, position),
-	CONSTRAINT fk_product_tags_product_id FOREIGN KEY(product_id) REFERENCES product (id) ON DELETE CASCADE,
-	CONSTRAINT ck_product_tags_position_min CHECK (position >= 0),
-	CONSTRAINT ck_product_tags_value_length CHECK (length(value) <= 40)
 );
 
 CREATE TABLE "order" (
