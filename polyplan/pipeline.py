@@ -25,9 +25,9 @@ from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
 from polyplan.plan.aggregates import unaggregated_warnings
-from polyplan.plan.membership import inside_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.ir import Plan
+from polyplan.plan.membership import inside_warnings
 from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
 from polyplan.security.erasure_stores import store_erasure_files

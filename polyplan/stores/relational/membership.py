@@ -205,7 +205,7 @@ def attach_membership(table: sa.Table, extra: Mapping[str, Any], engine: str) ->
                 )
             continue  # MariaDB and SQLite: nothing indexes an array's items (PP421)
         if engine == "mysql":
-            quote = sa.dialects.mysql.dialect().identifier_preparer.quote  # type: ignore[attr-defined]
+            quote = sa.dialects.mysql.dialect().identifier_preparer.quote
             kind = _MYSQL_TYPES.get(TypeName(inside.type), "VARCHAR(255)")
             column = virtual_column(inside)
             statements = [

@@ -801,7 +801,8 @@ def where_clause(
     expressions: list[ColumnElement[bool]] = []
     for condition in conditions:
         inside = condition.inside
-        column = table.c[condition.column] if inside is None else sub_field_expression(table, inside, dialect.name)
+        # Any, as `table` is: an sa.Table's or a stand-in's column, or a JSON sub-field's expression.
+        column: Any = table.c[condition.column] if inside is None else sub_field_expression(table, inside, dialect.name)
         op, params = condition.op, condition.params
         if op == "contains" and inside is not None:
             expressions.append(contains_predicate(table, inside, params[0], dialect.name))
