@@ -103,3 +103,17 @@ def test_a_query_that_ignores_the_clause_fails_the_generated_tests(
     folder: Path, tmp_path: Path, before: str, after: str
 ) -> None:
     assert break_and_validate(folder, tmp_path / "plan", "relational/sqlite/queries.sql", before, after) == 1
+
+
+@pytest.mark.mongodb
+def test_the_document_design_passes_its_generated_tests(tmp_path: Path) -> None:
+    # The same reads with the document store as system of record: multikey and dotted-path indexes.
+    text = MODEL.replace(
+        "engines: {document: null, cache: null, search: null, wide_column: null}",
+        "engines: {relational: null, cache: null, search: null, wide_column: null}",
+    ).replace("options: {relational_dialects: [postgresql, mysql, sqlite]}\n", "")
+    folder = plan_folder(text, "catalog_documents.yaml", tmp_path)
+    queries = (folder / "mongodb" / "queries.json").read_text(encoding="utf-8")
+    assert '"filter": {"tags": {"$param": "tags"}}' in queries
+    assert "payload.device.model" in queries
+    assert run_validation(folder, "mongodb", resolve_url("mongodb")) == 0
