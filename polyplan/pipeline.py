@@ -28,6 +28,7 @@ from polyplan.plan.aggregates import unaggregated_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.geo import geo_warnings
 from polyplan.plan.ir import Plan
+from polyplan.plan.membership import inside_warnings
 from polyplan.plan.paths import path_warnings
 from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
@@ -120,6 +121,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     diagnostics.extend(unaggregated_warnings(plan))
     diagnostics.extend(path_warnings(plan))
     diagnostics.extend(geo_warnings(plan))
+    diagnostics.extend(inside_warnings(plan))
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
     files.update(erased)
     diagnostics.extend(erasure_diagnostics)

@@ -151,7 +151,7 @@ def test_several_shape_errors_at_once_in_file_order() -> None:
     )
     assert rendered(text) == [
         "m.yaml:6:18: entities.Customer.attributes.on.type: expected one of string, text, integer, decimal, float, "
-        "boolean, date, timestamp, timestamptz, uuid, enum, json, binary, list, object, geo_point; got 'bool' "
+        "boolean, date, timestamp, timestamptz, uuid, enum, json, binary, list, object, geo_point, set; got 'bool' "
         "(did you mean 'boolean'?) [PP103]",
         "m.yaml:13:52: entities.Order.attributes.total.scale: expected a whole number, got 'two' [PP103]",
         "m.yaml:15:48: relationships.0.colour: unknown key 'colour' [PP101]",

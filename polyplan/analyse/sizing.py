@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from polyplan.model.schema import Attribute, Growth, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, Growth, TypeName
 from polyplan.seed.lengths import expected_chars
 
 _FIXED_BYTES = {
@@ -31,7 +31,7 @@ def attribute_bytes(attribute: Attribute, name: str = "") -> float:
         return 2 + (attribute.precision or 18) / 2
     if kind in _SEEDED:
         return expected_chars(attribute, name)
-    if kind is TypeName.LIST and attribute.items is not None:
+    if kind in COLLECTION_TYPES and attribute.items is not None:
         return (attribute.avg_items or DEFAULT_LIST_ITEMS) * attribute_bytes(attribute.items)
     if kind is TypeName.OBJECT:
         return sum(attribute_bytes(field) for field in (attribute.fields or {}).values())

@@ -14,6 +14,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
 
 from polyplan.diagnostics import CODES
+from polyplan.model.collection_checks import collection_problems, filter_problems, filter_target
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.dialects import dialect_problems
 from polyplan.model.erasure_checks import erasure_problems
@@ -24,6 +25,7 @@ from polyplan.model.paths import PathError, is_path, path_problems
 from polyplan.model.paths import resolve as resolve_path
 from polyplan.model.ranges import is_range
 from polyplan.model.schema import (
+    COLLECTION_TYPES,
     ORDERABLE_TYPES,
     TEXTUAL_TYPES,
     Attribute,
@@ -45,7 +47,7 @@ from polyplan.seed.regex import PatternGenerator
 # Always used with fullmatch: `$` would also match before a final newline ("Order\n").
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ $-]{0,47}")
 NUMERIC = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
-UNINDEXABLE = frozenset({TypeName.LIST, TypeName.OBJECT, TypeName.JSON})
+UNINDEXABLE = frozenset({TypeName.LIST, TypeName.SET, TypeName.OBJECT, TypeName.JSON})
 
 Path = tuple[str | int, ...]
 
@@ -97,14 +99,15 @@ def _attribute_problems(attribute: Attribute, path: Path) -> list[Problem]:
             bad("weights", "weights must have one entry per enum value")
     elif attribute.values is not None:
         bad("values", f"values apply to enum, not {kind.value}")
-    if kind is TypeName.LIST and attribute.items is None:
-        bad("type", "a list needs items")
-    if kind is not TypeName.LIST and attribute.items is not None:
-        bad("items", f"items apply to list, not {kind.value}")
+    if kind in COLLECTION_TYPES and attribute.items is None:
+        bad("type", f"a {kind.value} needs items")
+    if kind not in COLLECTION_TYPES and attribute.items is not None:
+        bad("items", f"items apply to list and set, not {kind.value}")
     if kind is TypeName.OBJECT and not attribute.fields:
         bad("type", "an object needs fields")
-    if kind is not TypeName.OBJECT and attribute.fields is not None:
-        bad("fields", f"fields apply to object, not {kind.value}")
+    if kind not in (TypeName.OBJECT, TypeName.JSON) and attribute.fields is not None:
+        bad("fields", f"fields apply to object and json, not {kind.value}")
+    found.extend(Problem(code, message, at) for code, message, at in collection_problems(attribute, path))
     if (attribute.min is not None or attribute.max is not None) and kind not in NUMERIC:
         bad("min", f"min and max apply to numbers, not {kind.value}")
     if attribute.min is not None and attribute.max is not None and attribute.min > attribute.max:
@@ -533,11 +536,18 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
             continue
         if attribute.type is TypeName.GEO_POINT or flt.op in GEO_OPS:
             continue  # geo filters have their own checks (geo_checks.py)
+        own = filter_problems(flt.attribute, attribute, flt, f_path)
+        if own or flt.op is FilterOp.CONTAINS or (flt.op is FilterOp.FULLTEXT and attribute.type in COLLECTION_TYPES):
+            # contains and full text over a list are checked there; a bad path leaves no type to check.
+            found.extend(Problem(code, message, at) for code, message, at in own)
+            continue
+        attribute = filter_target(attribute, flt)
+        shown = flt.attribute if flt.path is None else ".".join([flt.attribute, *flt.path])
         if flt.op is FilterOp.FULLTEXT and attribute.type not in TEXTUAL_TYPES:
             found.append(
                 Problem(
                     "PP305",
-                    f"full-text needs a string or text attribute; '{flt.attribute}' is {attribute.type.value}",
+                    f"full-text needs a string or text attribute; '{shown}' is {attribute.type.value}",
                     (*f_path, "op"),
                 )
             )
@@ -545,7 +555,7 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
             found.append(
                 Problem(
                     "PP305",
-                    f"prefix needs a string attribute; '{flt.attribute}' is {attribute.type.value}",
+                    f"prefix needs a string attribute; '{shown}' is {attribute.type.value}",
                     (*f_path, "op"),
                 )
             )
@@ -553,7 +563,7 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
             found.append(
                 Problem(
                     "PP304",
-                    f"{flt.op.value} needs an ordered type; '{flt.attribute}' is {attribute.type.value}",
+                    f"{flt.op.value} needs an ordered type; '{shown}' is {attribute.type.value}",
                     (*f_path, "op"),
                 )
             )
@@ -561,7 +571,7 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
             found.append(
                 Problem(
                     "PP304",
-                    f"cannot filter by equality on the {attribute.type.value} attribute '{flt.attribute}'",
+                    f"cannot filter by equality on the {attribute.type.value} attribute '{shown}'",
                     (*f_path, "op"),
                 )
             )
@@ -588,7 +598,7 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
                     found.append(
                         Problem(
                             "PP309",
-                            f"constant {flt.value!r} does not fit '{flt.attribute}' "
+                            f"constant {flt.value!r} does not fit '{shown}' "
                             f"({attribute.type.value}, op {flt.op.value}){misfit}",
                             (*f_path, "value"),
                         )

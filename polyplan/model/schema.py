@@ -54,9 +54,12 @@ class TypeName(StrEnum):
     LIST = "list"
     OBJECT = "object"
     GEO_POINT = "geo_point"
+    SET = "set"
 
 
-SCALAR_TYPES = frozenset(TypeName) - {TypeName.LIST, TypeName.OBJECT, TypeName.JSON, TypeName.GEO_POINT}
+# A list keeps order and repeats; a set holds each item once, in no order. Both hold `items`.
+COLLECTION_TYPES = frozenset({TypeName.LIST, TypeName.SET})
+SCALAR_TYPES = frozenset(TypeName) - {TypeName.LIST, TypeName.SET, TypeName.OBJECT, TypeName.JSON, TypeName.GEO_POINT}
 TEXTUAL_TYPES = frozenset({TypeName.STRING, TypeName.TEXT})
 ORDERABLE_TYPES = frozenset(
     {
@@ -109,8 +112,12 @@ class Attribute(Strict):
     weights: list[Annotated[float, Field(ge=0, le=MAX_COUNT)]] | None = Field(
         default=None, description="For enum: relative frequency of each value (seeding, selectivity)."
     )
-    items: Attribute | None = Field(default=None, description="For list: the item type.")
-    fields: dict[str, Attribute] | None = Field(default=None, description="For object: its fields.")
+    items: Attribute | None = Field(default=None, description="For list and set: the item type.")
+    fields: dict[str, Attribute] | None = Field(
+        default=None,
+        description="For object: its fields. For json: the sub-fields filters name by `path` (declared with their "
+        "type; the document may hold others).",
+    )
     storage: ObjectStorage = Field(
         default=ObjectStorage.AUTO,
         description="For list/object in relational stores: columns, json or child_table.",
@@ -138,10 +145,10 @@ class Attribute(Strict):
         default=None, description="Average size in characters/bytes for text, json and binary (sizing)."
     )
     max_items: Annotated[int, Field(gt=0, le=MAX_ITEMS)] | None = Field(
-        default=None, description="For list: the most items one record may hold."
+        default=None, description="For list and set: the most items one record may hold."
     )
     avg_items: Annotated[float, Field(gt=0, le=MAX_ITEMS)] | None = Field(
-        default=None, description="For list: average items."
+        default=None, description="For list and set: average items."
     )
     renamed_from: str | None = Field(
         default=None,
@@ -336,6 +343,7 @@ class FilterOp(StrEnum):
     LE = "le"
     NEAR = "near"
     WITHIN = "within"
+    CONTAINS = "contains"
 
 
 class Filter(Strict):
@@ -347,6 +355,13 @@ class Filter(Strict):
     )
     op: FilterOp = FilterOp.EQ
     value: Any = Field(default=None, description="A constant (status = 'open'): enables partial indexes.")
+    path: Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]], Field(min_length=1)] | None = (
+        Field(
+            default=None,
+            description="For a json attribute: the declared sub-field filtered, as keys from the document's root "
+            "([device, model] is payload.device.model); the op applies to that sub-field's declared type.",
+        )
+    )
 
 
 class Direction(StrEnum):

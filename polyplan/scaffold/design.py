@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
-from polyplan.model.schema import Attribute, Family, TypeName, WriteKind
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
 from polyplan.stores.cache.design import design as cache_design
@@ -131,7 +131,7 @@ def escaped(sql: str) -> str:
 
 
 def _kind_of(attribute: Attribute) -> str:
-    return "json" if attribute.type in (TypeName.LIST, TypeName.OBJECT) else attribute.type.value
+    return "json" if attribute.type in (*COLLECTION_TYPES, TypeName.OBJECT) else attribute.type.value
 
 
 def _kind(spec: TableSpec, name: str) -> str:

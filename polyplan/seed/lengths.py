@@ -61,7 +61,7 @@ def expected_chars(attribute: Attribute, name: str = "", unique: bool = False) -
         return sum(len(v.encode("utf-8")) * w for v, w in zip(values, weights, strict=False)) / total
     if kind is TypeName.BINARY:
         return float(attribute.avg_length or DEFAULT_BINARY_BYTES)
-    if kind in (TypeName.JSON, TypeName.LIST, TypeName.OBJECT):
+    if kind in (TypeName.JSON, TypeName.LIST, TypeName.SET, TypeName.OBJECT):
         return float(attribute.avg_length or DEFAULT_JSON_CHARS)
     if kind not in (TypeName.STRING, TypeName.TEXT):
         return 8.0

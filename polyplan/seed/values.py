@@ -19,7 +19,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 from polyplan.seed import realistic
 from polyplan.seed.geo import geo_maker
 from polyplan.seed.regex import PatternGenerator
@@ -593,8 +593,18 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
         # avg_length, the size the sizing models assume (polyplan.seed.lengths).
         keys = max(1, min(MAX_JSON_KEYS, round(((attribute.avg_length or 60) - 2) / JSON_PAIR_CHARS)))
 
+        # Declared sub-fields (the ones `path` filters name) hold values of their declared type,
+        # drawn like attributes of their own: a filter on them then selects some rows, not all.
+        declared = {
+            name: make_source(field, rng, rows, f"{where}.{name}") for name, field in (attribute.fields or {}).items()
+        }
+
         def make_json() -> dict[str, Any]:
-            return {f"k{i}": (rng.randint(0, 999) if i % 2 else rng.choice(WORDS)) for i in range(keys)}
+            document: dict[str, Any] = {
+                f"k{i}": (rng.randint(0, 999) if i % 2 else rng.choice(WORDS)) for i in range(keys)
+            }
+            document.update({name: source.draw() for name, source in declared.items()})
+            return document
 
         return make_json
     if kind is TypeName.BINARY:
@@ -605,7 +615,7 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
             name: make_source(field, rng, rows, f"{where}.{name}") for name, field in (attribute.fields or {}).items()
         }
         return lambda: {name: source.draw() for name, source in fields.items()}
-    if kind is TypeName.LIST:
+    if kind in COLLECTION_TYPES:
         return _list_maker(attribute, rng, where)
     if kind is TypeName.GEO_POINT:
         return geo_maker(rng)
@@ -619,11 +629,14 @@ def _list_maker(attribute: Attribute, rng: random.Random, where: str) -> Callabl
     most = min(attribute.max_items or DEFAULT_LIST_ITEMS, MAX_LIST_ITEMS)
     if attribute.avg_items is not None:
         most = min(most, max(1, round(2 * attribute.avg_items)))
-    item_source = make_source(item.model_copy(update={"unique": False}), rng, 0, f"{where}[]")
+    # An item's `distinct` is the pool its values come from (12 tags, 6 genres): sized by it, so
+    # that a contains filter finds each value in several records and not in the others.
+    item_source = make_source(item.model_copy(update={"unique": False}), rng, item.distinct or 0, f"{where}[]")
+    unique_items = item.unique or attribute.type is TypeName.SET
 
     def make() -> list[Any]:
         count = rng.randint(0, most)
-        if not item.unique:
+        if not unique_items:
             return [item_source.draw() for _ in range(count)]
         # Items declared unique are unique within their list.
         items: list[Any] = []
@@ -661,6 +674,7 @@ def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str,
     if attribute.distinct is not None and attribute.type not in (
         TypeName.JSON,
         TypeName.LIST,
+        TypeName.SET,
         TypeName.OBJECT,
         TypeName.GEO_POINT,
     ):

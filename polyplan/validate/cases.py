@@ -28,8 +28,11 @@ from typing import Any
 
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, FilterOp, TypeName
+from polyplan.seed.relational import jsonable
+from polyplan.stores.relational.membership import inside_filter_of, inside_key
 from polyplan.stores.relational.render import column_for, param_name, query_columns
 from polyplan.stores.relational.spec import QueryParam, TableSpec
+from polyplan.validate.membership import column_attribute, is_sub_field, item_choices, with_sub_fields
 from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, sort_rows
 
 MAX_ANCHORS = 8  # parameter groups tried per pattern: the largest ones and a spread of smaller ones
@@ -70,10 +73,17 @@ def expected_query(pattern: AccessPattern, spec: TableSpec) -> Expected:
     constants: list[Condition] = []
     searched: list[str] = []
     for flt in pattern.filters:
-        column = column_for(spec, pattern.entity, flt.attribute)
+        found = inside_filter_of(spec, pattern.entity, flt)
+        if isinstance(found, str):
+            raise ValueError(f"{pattern.name}: {found}")
+        label = "_".join([flt.attribute, *(flt.path or [])])
+        if found is not None and found.kind == "contains":
+            params.append(QueryParam(param_name(label, taken), found.column, "contains"))
+            continue
+        column = column_for(spec, pattern.entity, flt.attribute) if found is None else inside_key(found)
         if column is None:
             raise ValueError(f"{pattern.name}: {flt.attribute} is not a column of {spec.name}")
-        attribute = spec.column(column).attribute
+        attribute = column_attribute(spec, column)
         if "value" in flt.model_fields_set:
             if flt.value is None:
                 constants.append(Condition(column, "is_null", None))
@@ -83,18 +93,18 @@ def expected_query(pattern: AccessPattern, spec: TableSpec) -> Expected:
             else:
                 constants.append(Condition(column, "eq", canon(attribute, flt.value)))
         elif flt.op is FilterOp.RANGE:
-            params.append(QueryParam(param_name(flt.attribute, taken, "from"), column, "from"))
-            params.append(QueryParam(param_name(flt.attribute, taken, "to"), column, "to"))
+            params.append(QueryParam(param_name(label, taken, "from"), column, "from"))
+            params.append(QueryParam(param_name(label, taken, "to"), column, "to"))
         elif flt.op in ONE_SIDED:
             kind = ONE_SIDED[flt.op][0]
-            params.append(QueryParam(param_name(flt.attribute, taken, kind), column, kind))
+            params.append(QueryParam(param_name(label, taken, kind), column, kind))
         elif flt.op is FilterOp.PREFIX:
-            params.append(QueryParam(param_name(flt.attribute, taken, "prefix"), column, "prefix"))
+            params.append(QueryParam(param_name(label, taken, "prefix"), column, "prefix"))
         elif flt.op is FilterOp.FULLTEXT:
-            params.append(QueryParam(param_name(flt.attribute, taken, "terms"), column, "search"))
+            params.append(QueryParam(param_name(label, taken, "terms"), column, "search"))
             searched.append(column)
         else:
-            params.append(QueryParam(param_name(flt.attribute, taken), column, flt.op.value))
+            params.append(QueryParam(param_name(label, taken), column, flt.op.value))
     sort: list[tuple[str, bool]] = []
     for item in pattern.sort:
         column = column_for(spec, pattern.entity, item.attribute)
@@ -243,6 +253,8 @@ def _always_true(expected: Expected, condition: Condition, constant: bool) -> bo
     """Whether every valid row passes `condition`: an equality or IN on a NOT NULL enum column
     whose every allowed value it accepts (a constant listing them all; any value of the
     domain, for a parameter, when the enum allows one value)."""
+    if is_sub_field(condition.column) or condition.op == "contains":
+        return False  # a sub-field or an item: any value may be missing from a record
     column = expected.table.column(condition.column)
     attribute = column.attribute
     if column.nullable or attribute.type is not TypeName.ENUM or not attribute.values:
@@ -269,7 +281,15 @@ def _fixed_columns(expected: Expected) -> set[str]:
 
 
 def _describe(param: QueryParam | None, condition: Condition) -> str:
-    symbols = {"eq": "=", "in": "IN", **COMPARISONS, "prefix": "LIKE", "search": "CONTAINS", "is_null": "IS"}
+    symbols = {
+        "eq": "=",
+        "in": "IN",
+        "contains": "HOLDS",
+        **COMPARISONS,
+        "prefix": "LIKE",
+        "search": "CONTAINS",
+        "is_null": "IS",
+    }
     where = f":{param.name}" if param is not None else repr(condition.value)
     return f"{condition.column} {symbols[condition.op]} {where}"
 
@@ -280,8 +300,10 @@ def build_case(expected: Expected, params: Mapping[str, Any], engine: str) -> Ca
     labels = [_describe(None, c) for c in expected.constants]
     for param in expected.params:
         value = params[param.name]
-        attribute = expected.table.column(param.column).attribute
-        if param.op == "in":
+        attribute = column_attribute(expected.table, param.column)
+        if param.op == "contains":
+            condition = Condition(param.column, "contains", jsonable(value))
+        elif param.op == "in":
             condition = Condition(param.column, "in", tuple(canon(attribute, v) for v in value))
         elif param.op == "prefix":
             condition = Condition(param.column, "prefix", str(value).removesuffix("%"))
@@ -362,6 +384,8 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
             if param.op == "prefix":
                 texts = [str(raw[i][param.column]) for i in members if raw[i][param.column] is not None]
                 options = [{**o, param.name: p + "%"} for o in options for p in _prefixes(texts)]
+            elif param.op == "contains":
+                options = [{**o, param.name: item} for o in options for item in item_choices(rows, param.column)]
             elif param.op == "search":
                 texts = [" ".join(str(raw[i][c] or "") for c in expected.searched) for i in members]
                 every = [" ".join(str(r[c] or "") for c in expected.searched) for r in raw]
@@ -454,6 +478,7 @@ def _one_sided(
 def choose_cases(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engine: str) -> list[Case]:
     """The fewest cases (greedily) that make every property observable; DataCannotDiscriminate
     names the properties none of them can show."""
+    raw, rows = with_sub_fields(expected.table, expected.params, raw, rows)
     evaluator = Evaluator(expected, list(rows), engine)
     pool = [build_case(expected, params, engine) for params in candidates(expected, raw, rows, engine)]
     if not pool:

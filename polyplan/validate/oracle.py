@@ -23,6 +23,7 @@ from polyplan.model.schema import AccessPattern, Attribute, TypeName
 from polyplan.seed.relational import jsonable
 from polyplan.stores.relational.spec import Query, QueryParam
 from polyplan.stores.relational.sqltext import commented_blocks, sub_code
+from polyplan.validate.membership import holds_item
 
 # Engines where NULL sorts before every value in ascending order (PostgreSQL: after).
 NULLS_FIRST = frozenset({"mysql", "sqlite"})
@@ -82,7 +83,7 @@ def canon(attribute: Attribute, value: Any) -> Any:
     if value is None:
         return None
     kind = attribute.type
-    if kind in (TypeName.JSON, TypeName.LIST, TypeName.OBJECT):
+    if kind in (TypeName.JSON, TypeName.LIST, TypeName.SET, TypeName.OBJECT):
         if isinstance(value, str):
             value = json.loads(value)
         return json.dumps(jsonable(value), sort_keys=True)
@@ -139,6 +140,8 @@ def holds(condition: Condition, value: Any, engine: str) -> bool:
         return bool(value > expected)
     if op == "through":
         return bool(value <= expected)
+    if op == "contains":
+        return holds_item(value, expected)
     if op == "prefix":
         if engine in LIKE_IGNORES_CASE:
             return str(value).lower().startswith(str(expected).lower())

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyplan.stores.relational.sqltext import text_clause
+from polyplan.validate.membership import SEP, inside_value, is_sub_field
 from polyplan.validate.oracle import expand_lists
 
 EXPLAIN_PREFIX = {"postgresql": "EXPLAIN (FORMAT JSON) ", "mysql": "EXPLAIN ", "sqlite": "EXPLAIN QUERY PLAN "}
@@ -63,7 +64,8 @@ def pattern_params(connection: sa.Connection, table: str, check: dict[str, Any])
         return quote(connection, name)
 
     where = f" WHERE {check['constants']}" if check["constants"] else ""
-    columns = sorted({p["column"] for p in params})
+    # A contains or JSON sub-field parameter (`payload#device.model`) reads its JSON column.
+    columns = sorted({p["column"].split(SEP, 1)[0] for p in params})
     selected = ", ".join(q(c) for c in columns)
     not_null = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
     where = f"{where} AND {not_null}" if where else f" WHERE {not_null}"
@@ -78,8 +80,10 @@ def pattern_params(connection: sa.Connection, table: str, check: dict[str, Any])
     sample = dict(zip(columns, row, strict=True))
     values: dict[str, Any] = {}
     for param in params:
-        column, value = param["column"], sample[param["column"]]
-        if param["op"] in ("eq", "from", "above"):
+        column, value = param["column"], sample[param["column"].split(SEP, 1)[0]]
+        if param["op"] == "contains" or is_sub_field(column):
+            values[param["name"]] = inside_value(column, param["op"], value)
+        elif param["op"] in ("eq", "from", "above"):
             values[param["name"]] = value
         elif param["op"] == "in":
             others = connection.exec_driver_sql(

@@ -51,6 +51,7 @@ from polyplan.validate.cases import (
     expected_query,
 )
 from polyplan.validate.geo import GeoCase, compare_geo, geo_cases
+from polyplan.validate.membership import membership_bind_type, with_sub_fields
 from polyplan.validate.oracle import canon, compare_result, expand_lists, holds, parse_queries, sort_rows
 from polyplan.validate.paths import PathCase, path_cases
 from polyplan.validate.paths import matching as path_matching
@@ -537,7 +538,8 @@ class Harness:
         if name not in self._case_cache:
             expected = self.expected(name)
             table = expected.table.name
-            evaluator = Evaluator(expected, self.canonical[table], self.engine)
+            _, rows = with_sub_fields(expected.table, expected.params, self.loaded[table], self.canonical[table])
+            evaluator = Evaluator(expected, rows, self.engine)
             self._case_cache[name] = (
                 evaluator,
                 choose_cases(expected, self.loaded[table], self.canonical[table], self.engine),
@@ -599,7 +601,11 @@ class Harness:
         expanded, bound = expand_lists(sql, values, lists)
         types: dict[str, Any] = {}
         for param in params:
-            column_type = sa.String() if param.op in ("prefix", "search") else table.c[param.column].type
+            column_type = (
+                sa.String()
+                if param.op in ("prefix", "search")
+                else membership_bind_type(self.by_name[table.name], table, param)
+            )
             if param.op == "in":
                 types.update({f"{param.name}_{i}": column_type for i in range(len(values[param.name]))})
             else:

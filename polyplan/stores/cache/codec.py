@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 from polyplan.seed.lengths import NULL_SHARE, compact_json_chars, decimal_chars, expected_chars, integer_chars
 
 # Characters left readable in key parts; everything else (':', '{', '}', '%', spaces…) is escaped.
@@ -54,7 +54,7 @@ def json_value(attribute: Attribute, value: Any) -> Any:
     if kind is TypeName.OBJECT and isinstance(value, Mapping):
         fields = attribute.fields or {}
         return {name: json_value(fields[name], item) if name in fields else item for name, item in value.items()}
-    if kind is TypeName.LIST and isinstance(value, list) and attribute.items is not None:
+    if kind in COLLECTION_TYPES and isinstance(value, list) and attribute.items is not None:
         return [json_value(attribute.items, item) for item in value]
     return value
 
@@ -69,7 +69,7 @@ def field_text(attribute: Attribute, value: Any) -> str:
     kind = attribute.type
     if kind is TypeName.BOOLEAN:
         return "1" if value else "0"
-    if kind in (TypeName.JSON, TypeName.OBJECT, TypeName.LIST):
+    if kind in (TypeName.JSON, TypeName.OBJECT, *COLLECTION_TYPES):
         return compact_json(json_value(attribute, value))
     if kind is TypeName.FLOAT:
         return repr(float(value))
@@ -170,7 +170,7 @@ def text_length(attribute: Attribute, name: str = "", unique: bool = False) -> f
     if kind is TypeName.OBJECT and attribute.avg_length is None:
         fields = attribute.fields or {}
         return 2 + sum(len(n) + 3 + json_length(f, n) for n, f in fields.items()) + max(len(fields) - 1, 0)
-    if kind is TypeName.LIST and attribute.items is not None and attribute.avg_length is None:
+    if kind in COLLECTION_TYPES and attribute.items is not None and attribute.avg_length is None:
         items = attribute.avg_items or 3.0
         return 2 + items * (json_length(attribute.items, name) + 1)
     return expected_chars(attribute, name, unique)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from polyplan.model.derived import all_attributes, key_of, reference_of
 from polyplan.model.schema import (
+    COLLECTION_TYPES,
     AccessPattern,
     Attribute,
     FilterOp,
@@ -65,7 +66,7 @@ def longest_text(attribute: Attribute, length: float) -> float:
     """The longest stored text to expect of an attribute whose texts average `length` bytes."""
     if attribute.type in (TypeName.STRING, TypeName.TEXT, TypeName.JSON, TypeName.BINARY):
         return min(float(attribute.max_length or math.inf), LONGEST_TO_MEAN * length)
-    if attribute.type in (TypeName.LIST, TypeName.OBJECT):
+    if attribute.type in (*COLLECTION_TYPES, TypeName.OBJECT):
         return LONGEST_TO_MEAN * length
     return length
 
@@ -83,7 +84,15 @@ def fields_json_length(fields: Sequence[FieldSpec]) -> float:
     return 2 + sum(members) + max(len(members) - 1, 0)
 
 
-VARIABLE = (TypeName.STRING, TypeName.TEXT, TypeName.JSON, TypeName.LIST, TypeName.OBJECT, TypeName.BINARY)
+VARIABLE = (
+    TypeName.STRING,
+    TypeName.TEXT,
+    TypeName.JSON,
+    TypeName.LIST,
+    TypeName.SET,
+    TypeName.OBJECT,
+    TypeName.BINARY,
+)
 
 
 def value_spread(fields: Sequence[FieldSpec], spread: float) -> float:

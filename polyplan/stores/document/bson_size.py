@@ -13,7 +13,7 @@ import statistics
 from functools import cache
 from typing import Any
 
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars
 from polyplan.seed.values import random_maker
 
@@ -85,7 +85,7 @@ def value_bytes(attribute: Attribute, worst: bool = False, name: str = "", uniqu
         return fixed
     if kind is TypeName.OBJECT:
         return document_bytes(attribute.fields or {}, worst)
-    if kind is TypeName.LIST and attribute.items is not None:
+    if kind in COLLECTION_TYPES and attribute.items is not None:
         items = (attribute.max_items or 1000) if worst else (attribute.avg_items or 3.0)
         element = 1 + 3 + value_bytes(attribute.items, worst)  # type, "NN\0", value
         return 4 + items * element + 1

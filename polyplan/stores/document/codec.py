@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 from polyplan.stores.document.extjson import Decimal128
 
 
@@ -47,7 +47,7 @@ def bson_value(attribute: Attribute, value: Any, shift: timedelta | None = None)
         return int(value)
     if kind is TypeName.OBJECT and isinstance(value, Mapping):
         return fields_document(attribute.fields or {}, value, shift)
-    if kind is TypeName.LIST and isinstance(value, list) and attribute.items is not None:
+    if kind in COLLECTION_TYPES and isinstance(value, list) and attribute.items is not None:
         items = attribute.items
         return [bson_value(items, item, shift) for item in value]
     return value

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from polyplan.analyse.profile import pattern_shape
+from polyplan.model.collection_checks import filter_target
 from polyplan.model.derived import all_attributes, key_of, reference_of
 from polyplan.model.ranges import ONE_SIDED, is_range
 from polyplan.model.schema import (
@@ -23,6 +24,7 @@ from polyplan.model.schema import (
     Attribute,
     Direction,
     Family,
+    Filter,
     FilterOp,
     RelationshipKind,
     TypeName,
@@ -82,11 +84,22 @@ def unique_sets(plan: Plan, entity: str) -> list[tuple[str, ...]]:
     return found
 
 
+def field_path(paths: Mapping[str, str], flt: Filter) -> str:
+    """The document path a filter compares: the attribute's, and a JSON sub-field's keys after it."""
+    return ".".join([paths[flt.attribute], *(flt.path or [])])
+
+
 def _pattern_key(
     pattern: AccessPattern, paths: Mapping[str, str], attributes: Mapping[str, Attribute]
 ) -> tuple[IndexKey, dict[str, Any] | None]:
-    equality = [(paths[f.attribute], 1) for f in pattern.filters if f.op is FilterOp.EQ and f.value is None]
-    equality += [(paths[f.attribute], 1) for f in pattern.filters if f.op is FilterOp.IN]
+    # contains is equality on the array's path (a multikey index key); a path filter names the
+    # sub-field's dotted path.
+    equality = [
+        (field_path(paths, f), 1)
+        for f in pattern.filters
+        if f.op in (FilterOp.EQ, FilterOp.CONTAINS) and f.value is None
+    ]
+    equality += [(field_path(paths, f), 1) for f in pattern.filters if f.op is FilterOp.IN]
     seen = {path for path, _ in equality}
     sort = []
     for item in pattern.sort:
@@ -96,12 +109,12 @@ def _pattern_key(
             seen.add(path)
     ranged = []
     for flt in pattern.filters:
-        path = paths[flt.attribute]
+        path = field_path(paths, flt)
         if (is_range(flt.op) or flt.op is FilterOp.PREFIX) and path not in seen:
             ranged.append((path, 1))
             seen.add(path)
     constants = {
-        paths[f.attribute]: bson_value(attributes[f.attribute], f.value)
+        field_path(paths, f): bson_value(filter_target(attributes[f.attribute], f), f.value)
         for f in pattern.filters
         if f.op is FilterOp.EQ and f.value is not None
     }
@@ -395,9 +408,15 @@ def _filter(
         params.append(Param("text", text[0].attribute, paths[text[0].attribute], "text"))
         result["$text"] = {"$search": {"$param": "text"}}
     for flt in pattern.filters:
-        path = paths[flt.attribute]
-        attribute = attributes[flt.attribute]
+        path = field_path(paths, flt)
+        attribute = filter_target(attributes[flt.attribute], flt)
         if flt.op is FilterOp.FULLTEXT:
+            continue
+        if flt.op is FilterOp.CONTAINS:
+            # MongoDB matches a scalar against each element of an array field: {tags: "x"}.
+            name = flt.attribute
+            params.append(Param(name, flt.attribute, path, "item"))
+            result[path] = {"$param": name}
             continue
         if flt.value is not None:
             if flt.op is FilterOp.IN and isinstance(flt.value, list):

@@ -36,6 +36,7 @@ from polyplan.stores.document.discriminating import (
     spreads,
 )
 from polyplan.stores.document.extjson import Decimal128
+from polyplan.stores.document.indexes import field_path
 from polyplan.stores.document.render import dumps
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, QuerySpec
 
@@ -139,7 +140,13 @@ def _documents(
 
 
 def _get(document: Mapping[str, Any], path: str) -> Any:
-    return document.get(path)
+    # A JSON sub-field's filter names a dotted path (`payload.device.model`); no field name has a dot.
+    value: Any = document
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 def _matches(document: Mapping[str, Any], flt: Mapping[str, Any], text_word: str | None) -> bool:
@@ -165,8 +172,8 @@ def _matches(document: Mapping[str, Any], flt: Mapping[str, Any], text_word: str
                     return False
                 if op == "$regex" and not (isinstance(value, str) and re.search(operand, value)):
                     return False
-        elif value != condition:
-            return False
+        elif value != condition and not (isinstance(value, list) and condition in value):
+            return False  # a scalar matches an array field when an element equals it (contains)
     return True
 
 
@@ -233,8 +240,8 @@ def _choose_params(
         combos: Counter[tuple[str, ...]] = Counter()
         rich: Counter[tuple[str, ...]] = Counter()
         for d in pool:
-            if all(d.get(p.path) is not None for p in equal):
-                combo = tuple(repr(d.get(p.path)) for p in equal)
+            if all(_get(d, p.path) is not None for p in equal):
+                combo = tuple(repr(_get(d, p.path)) for p in equal)
                 combos[combo] += 1
                 rich[combo] += _richness(query, d, everything)
         if combos:
@@ -242,14 +249,23 @@ def _choose_params(
             wanted = max(combos, key=lambda c: (combos[c], rich[c], -order[c]))
             if spread == SMALL:
                 wanted = max(combos, key=lambda c: (small_score(c, combos, query.limit), combos[c], -order[c]))
-            pool = [d for d in pool if tuple(repr(d.get(p.path)) for p in equal) == wanted]
+            pool = [d for d in pool if tuple(repr(_get(d, p.path)) for p in equal) == wanted]
             for p in equal:
-                params[p.name] = pool[0][p.path]
+                params[p.name] = _get(pool[0], p.path)
         else:
             # No document sets them all (e.g. an optional reference left empty in a small seed):
             # take each from any document, or null, which MongoDB matches as missing or null.
             for p in equal:
-                params[p.name] = next((d[p.path] for d in documents if d.get(p.path) is not None), None)
+                params[p.name] = next((_get(d, p.path) for d in documents if _get(d, p.path) is not None), None)
+    for p in (p for p in query.params if p.kind == "item"):
+        # The commonest item (the rarest for SMALL) of the pool's arrays: the rest lack it.
+        items = Counter(repr(i) for d in pool for i in dict.fromkeys(_get(d, p.path) or []))
+        if not items:
+            raise ValueError(f"{query.pattern}: no seeded {query.collection} document has items in {p.attribute}")
+        ranked = sorted(items.items(), key=lambda item: (item[1] if spread == SMALL else -item[1], item[0]))
+        item = ranked[0][0]
+        params[p.name] = next(i for d in pool for i in (_get(d, p.path) or []) if repr(i) == item)
+        pool = [d for d in pool if any(repr(i) == item for i in (_get(d, p.path) or []))]
     for p in (p for p in query.params if p.kind == "list"):
         counts = Counter(repr(d.get(p.path)) for d in pool if d.get(p.path) is not None)
         chosen = [r for r, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:2]]
@@ -258,8 +274,10 @@ def _choose_params(
         params[p.name] = [next(d[p.path] for d in pool if repr(d.get(p.path)) == r) for r in chosen]
         pool = [d for d in pool if repr(d.get(p.path)) in chosen]
     for p in (p for p in query.params if p.kind == "min"):
-        values = sorted((d[p.path] for d in pool if d.get(p.path) is not None), key=codec.comparable)
-        values = values or sorted((d[p.path] for d in documents if d.get(p.path) is not None), key=codec.comparable)
+        values = sorted((_get(d, p.path) for d in pool if _get(d, p.path) is not None), key=codec.comparable)
+        values = values or sorted(
+            (_get(d, p.path) for d in documents if _get(d, p.path) is not None), key=codec.comparable
+        )
         if not values:
             raise ValueError(f"{query.pattern}: no seeded {query.collection} document has {p.attribute}")
         low, high = positions(p.kind, len(values), spread, query.limit)
@@ -267,8 +285,10 @@ def _choose_params(
         params[p.name.removesuffix("_min") + "_max"] = values[high]
     for p in (p for p in query.params if p.kind in ("from", "above", "to", "through")):
         # A one-sided bound at the median (or where `spread` puts it): documents on both sides.
-        values = sorted((d[p.path] for d in pool if d.get(p.path) is not None), key=codec.comparable)
-        values = values or sorted((d[p.path] for d in documents if d.get(p.path) is not None), key=codec.comparable)
+        values = sorted((_get(d, p.path) for d in pool if _get(d, p.path) is not None), key=codec.comparable)
+        values = values or sorted(
+            (_get(d, p.path) for d in documents if _get(d, p.path) is not None), key=codec.comparable
+        )
         if not values:
             raise ValueError(f"{query.pattern}: no seeded {query.collection} document has {p.attribute}")
         params[p.name] = values[positions(p.kind, len(values), spread, query.limit)[0]]
@@ -635,7 +655,11 @@ def _index_needs(model: RequirementsModel, design: DocumentDesign) -> list[dict[
             if any(f.op is FilterOp.FULLTEXT for f in pattern.filters):
                 continue  # a text index answers it; checked against the design where the server has $text
             equality = sorted(
-                {collection.paths[f.attribute] for f in pattern.filters if f.op in (FilterOp.EQ, FilterOp.IN)}
+                {
+                    field_path(collection.paths, f)
+                    for f in pattern.filters
+                    if f.op in (FilterOp.EQ, FilterOp.IN, FilterOp.CONTAINS)
+                }
             )
             sort = [[collection.paths[s.attribute], 1 if s.direction is Direction.ASC else -1] for s in pattern.sort]
             if "_id" in equality or not (equality or sort):

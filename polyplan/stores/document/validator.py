@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from polyplan.model.schema import Attribute, Check, CompareOp, SchemaVariability, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, Check, CompareOp, SchemaVariability, TypeName
 from polyplan.stores.document.extjson import Decimal128
 
 _BSON_TYPES: dict[TypeName, str | list[str]] = {
@@ -28,6 +28,7 @@ _BSON_TYPES: dict[TypeName, str | list[str]] = {
     TypeName.BINARY: "binData",
     TypeName.ENUM: "string",
     TypeName.LIST: "array",
+    TypeName.SET: "array",
     TypeName.OBJECT: "object",
     # Any JSON value but null (a null attribute is an absent field).
     TypeName.JSON: ["object", "array", "string", "int", "long", "double", "decimal", "bool"],
@@ -86,8 +87,10 @@ def attribute_schema(attribute: Attribute) -> dict[str, Any]:
         schema["pattern"] = attribute.pattern
     if kind in (TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT):
         schema.update(_bounds(attribute))
-    if kind is TypeName.LIST and attribute.items is not None:
+    if kind in COLLECTION_TYPES and attribute.items is not None:
         schema["items"] = attribute_schema(attribute.items)
+        if kind is TypeName.SET:
+            schema["uniqueItems"] = True
         if attribute.max_items:
             schema["maxItems"] = attribute.max_items
     if kind is TypeName.OBJECT:

@@ -24,6 +24,7 @@ from typing import Any
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import all_attributes, key_attributes, key_of, patterns_of, references_into, snake
 from polyplan.model.schema import (
+    COLLECTION_TYPES,
     Attribute,
     Family,
     FilterOp,
@@ -38,7 +39,14 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.geo import as_columns
 from polyplan.plan.ir import Plan
+from polyplan.plan.membership import searched_collections
 from polyplan.seed.generate import link_columns
+from polyplan.stores.relational.membership import (
+    MEMBERSHIP,
+    membership_diagnostics,
+    membership_extra,
+    membership_note,
+)
 from polyplan.stores.relational.spec import (
     CheckSpec,
     ColumnSpec,
@@ -52,7 +60,7 @@ from polyplan.stores.relational.spec import (
 
 MAX_IDENTIFIER = 63  # PostgreSQL's limit (MySQL allows 64, SQLite has none)
 MAX_COMMENT = 1000  # MySQL column comments stop at 1024 characters
-NON_SCALAR = frozenset({TypeName.LIST, TypeName.OBJECT, TypeName.JSON})
+NON_SCALAR = frozenset({TypeName.LIST, TypeName.SET, TypeName.OBJECT, TypeName.JSON})
 CONSTRAINED_FIELDS = ("min", "max", "pattern", "values", "unique")
 
 # Keys of TableSpec.extra
@@ -190,6 +198,7 @@ class _Designer:
         children: list[tuple[str, Attribute]] = []
         column_of: dict[str, str] = {}
         geo_points: dict[str, list[Any]] = {}
+        searched = searched_collections(model, name)
         for attr_name, attribute in attributes.items():
             path = f"{name}.{attr_name}"
             nullable = attribute.nullable and attr_name not in key
@@ -197,11 +206,15 @@ class _Designer:
                 # Two columns, lat and lon (geo.py adds each engine's spatial column beside them).
                 geo_points[attr_name] = [nullable]
                 attribute = as_columns(attribute)
-            if attribute.type is TypeName.LIST:
-                if attribute.storage in (ObjectStorage.AUTO, ObjectStorage.CHILD_TABLE):
+            if attribute.type in COLLECTION_TYPES:
+                in_json = attribute.storage is ObjectStorage.AUTO and attr_name in searched
+                if attribute.storage in (ObjectStorage.AUTO, ObjectStorage.CHILD_TABLE) and not in_json:
                     children.append((attr_name, attribute))
                     continue
-                note = "List stored as JSON (storage: json)."
+                note = f"{attribute.type.value.capitalize()} stored as JSON (storage: json)."
+                if in_json:
+                    note = membership_note(attribute)
+                column_of[attr_name] = names.take(attr_name)
                 if attribute.storage is ObjectStorage.COLUMNS:
                     self.warn(
                         f"{path}: a list cannot be stored as columns; stored as one JSON column",
@@ -211,7 +224,7 @@ class _Designer:
                 self._json_constraints(attribute, path, f"entities.{name}.attributes.{attr_name}")
                 columns.append(
                     ColumnSpec(
-                        names.take(attr_name),
+                        column_of[attr_name],
                         attribute,
                         nullable,
                         path,
@@ -306,9 +319,11 @@ class _Designer:
                 checks=checks,
                 comment=_comment(_sentence(entity.description)),
                 extra=({NATURAL_KEY: True} if key_of(entity).kind is KeyKind.NATURAL else {})
-                | ({GEO_POINTS: geo_points, POSTGIS: model.options.postgis} if geo_points else {}),
+                | ({GEO_POINTS: geo_points, POSTGIS: model.options.postgis} if geo_points else {})
+                | membership_extra(model, name, column_of),
             )
         )
+        self.diagnostics.extend(membership_diagnostics(model, name, column_of))
         for attr_name, attribute in children:
             self.child(name, table, attr_name, attribute)
 
@@ -389,7 +404,7 @@ class _Designer:
         return columns, mapping
 
     def child(self, entity_name: str, parent_table: str, attr_name: str, attribute: Attribute) -> None:
-        holds = "list" if attribute.type is TypeName.LIST else "object"
+        holds = "list" if attribute.type in COLLECTION_TYPES else "object"
         table = self.table_names.take(f"{snake(entity_name)}_{snake(attr_name)}")
         names = UniqueNames()
         path = f"{entity_name}.{attr_name}"
@@ -410,6 +425,10 @@ class _Designer:
             )
             primary_key = (*parent_columns, position)
             item = attribute.items or Attribute(type=TypeName.TEXT)
+            if attribute.type is TypeName.SET:
+                # A set's items are unique within their record: UNIQUE (owner, value) says so to
+                # the database, on every dialect (a CHECK cannot compare a row with its siblings).
+                item = item.model_copy(update={"unique": True})
             shape = item if item.type is TypeName.OBJECT else None
             item_nullable = item.nullable
         else:
@@ -435,6 +454,10 @@ class _Designer:
             column = names.take("value")
             if item.unique and item.type not in NON_SCALAR:
                 uniques.append((*parent_columns, column))
+            if attribute.type is TypeName.SET:
+                # A set is keyed by its items: (owner, value) is the primary key, and the
+                # position only keeps the order the items were written in.
+                primary_key = (*parent_columns, column)
             columns.append(
                 ColumnSpec(
                     column,
@@ -629,7 +652,7 @@ def tables_to_data(tables: list[TableSpec]) -> list[dict[str, object]]:
             "extra": {
                 k: v
                 for k, v in sorted(t.extra.items())
-                if k in (HOLDS, ATTRIBUTE, RELATIONSHIP, RETENTION, NATURAL_KEY)
+                if k in (HOLDS, ATTRIBUTE, RELATIONSHIP, RETENTION, NATURAL_KEY, MEMBERSHIP)
             },
             "comment": t.comment,
             # The designed indexes: the security SQL copies them into each tenant's schema.

@@ -12,6 +12,7 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.relational import indexes as design
 from polyplan.stores.relational.cardinality import DEFAULT_DISTINCT
 from polyplan.stores.relational.indexes import IndexMetrics, PatternRoute, index_plan_of
+from polyplan.stores.relational.membership import inside_section
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableSpec
 
 _KIND = {
@@ -63,6 +64,8 @@ def _served_by(route: PatternRoute) -> str:
         return f"`{route.index}`" + (" (index-only)" if route.covering else "")
     if route.via == "none":
         return "—"
+    if route.via == "inside index":
+        return f"`{route.index}` (inside the value)"
     return route.via
 
 
@@ -218,6 +221,7 @@ def index_docs(plan: Plan, tables: Sequence[TableSpec], substitutions: Sequence[
     for table, index, table_plan in chosen:
         metrics = next((m for m in table_plan.metrics if m.name == index.name), None) if table_plan else None
         lines += _index_section(table, index, metrics, per_index)
+    lines += inside_section([t for t, _ in planned])
     routes = [r for _, p in planned if p is not None for r in p.routes]
     patterns = [r for r in routes if not r.pattern.startswith("fk:")]
     lines += [

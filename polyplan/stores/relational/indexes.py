@@ -36,6 +36,7 @@ from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import pattern_named, patterns_of
 from polyplan.model.ranges import ONE_SIDED_SELECTIVITY, is_range
 from polyplan.model.schema import (
+    COLLECTION_TYPES,
     AccessPattern,
     Direction,
     Family,
@@ -47,6 +48,7 @@ from polyplan.model.schema import (
 from polyplan.plan.aggregates import rows_read
 from polyplan.plan.geo import geo_filters, is_geo
 from polyplan.plan.ir import Plan
+from polyplan.plan.membership import looks_inside
 from polyplan.plan.predicates import WritePredicate, all_predicates
 from polyplan.stores.relational import sizing
 from polyplan.stores.relational.cardinality import Cardinalities, enum_shares
@@ -54,6 +56,7 @@ from polyplan.stores.relational.hot_updates import HOT_ENGINES, HotLoss, hot_los
 from polyplan.stores.relational.index_fit import NeedForm, fits, group_of
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
+from polyplan.stores.relational.membership import inside_route
 from polyplan.stores.relational.path_queries import path_legs
 from polyplan.stores.relational.spec import ForeignKeySpec, IndexColumn, IndexKind, IndexSpec, TableKind, TableSpec
 
@@ -75,7 +78,8 @@ MAINTENANCE_PAGES = {
 ENTRY_WRITE_COST = MAINTENANCE_PAGES[IndexKind.BTREE] * WRITE_WEIGHT
 STORAGE_UNITS_PER_GIB = 1.0  # an index's standing cost: one page read per second per GiB kept
 FULLTEXT_SCAN_FACTOR = 10.0  # parsing every row's text on a scan costs ~10× reading it
-IN_LIST_VALUES = 3  # values assumed in a parameterised IN list
+IN_LIST_VALUES = 3
+INSIDE_SELECTIVITY = 0.1  # share of rows a contains or JSON sub-field filter keeps (no statistics)  # values assumed in a parameterised IN list
 RANGE_SELECTIVITY = 0.01  # a range parameter selects 1 % of rows
 PREFIX_SELECTIVITY = 0.001
 FULLTEXT_SELECTIVITY = 0.001
@@ -89,7 +93,7 @@ COVERING_MAX_COLUMNS = 4
 COVERING_MAX_BYTES = 64
 # An index entry wider than this costs proportionally more to write (more pages, more WAL).
 ENTRY_BYTES_PER_PAGE_WRITE = 64.0
-UNCOVERABLE = frozenset({TypeName.TEXT, TypeName.JSON, TypeName.BINARY, TypeName.LIST, TypeName.OBJECT})
+UNCOVERABLE = frozenset({TypeName.TEXT, TypeName.JSON, TypeName.BINARY, TypeName.LIST, TypeName.SET, TypeName.OBJECT})
 BRIN_MIN_ROWS = 1_000_000
 MIN_IMPROVEMENT = 2.0  # a new index must at least halve a pattern's cost to count for it
 # Per-entity write budget: at most this many secondary indexes up to this many writes/s.
@@ -116,7 +120,7 @@ class PatternRoute:
     shape: str  # "customer_id =, ORDER BY placed_at DESC" — for humans
     rate: float
     index: str | None  # index name; None when a constraint serves it or nothing does
-    via: str  # "index", "primary key", "unique (sku)", or "none"
+    via: str  # "index", "primary key", "unique (sku)", "inside index" (relational.membership) or "none"
     covering: bool = False
     reason: str = ""
     estimated_ms: float = 0.0
@@ -261,7 +265,7 @@ def column_of(table: TableSpec, entity: str, attribute: str) -> str | None:
         if column.source == f"{entity}.{attribute}":
             return column.name
     for column in table.columns:
-        if column.name == attribute and column.attribute.type not in (TypeName.OBJECT, TypeName.LIST):
+        if column.name == attribute and column.attribute.type not in (TypeName.OBJECT, *COLLECTION_TYPES):
             return column.name
     return None
 
@@ -317,7 +321,7 @@ def _list_items(model: RequirementsModel, table: TableSpec) -> float | None:
     attribute = _child_attribute(table)
     entity = model.entities.get(table.entity)
     found = entity.attributes.get(attribute) if entity is not None and attribute else None
-    return found.avg_items if found is not None and found.type is TypeName.LIST else None
+    return found.avg_items if found is not None and found.type in COLLECTION_TYPES else None
 
 
 def _child_attribute(table: TableSpec) -> str | None:
@@ -388,10 +392,16 @@ def _pattern_need(ctx: _Context, pattern: AccessPattern, table: TableSpec) -> Ne
     fulltext: list[str] = []
     selectivity = 1.0
     group = 1.0
+    if any(looks_inside(flt) for flt in pattern.filters):
+        # Its GIN or expression index (relational.membership) serves it: the engines pick that
+        # one (or scan) over a B-tree on the pattern's other columns, so none is routed here.
+        return "it filters inside a value (contains, JSON path): served by its GIN or expression index"
     for flt in pattern.filters:
         column = column_of(table, entity, flt.attribute)
         if column is None:
             return f"{flt.attribute} is not a column of {table.name} (stored in another table)"
+        if table.column(column).attribute.type in COLLECTION_TYPES:
+            return f"full text over the items of {flt.attribute} is the search projection's"
         constant = "value" in flt.model_fields_set
         if flt.op in (FilterOp.EQ, FilterOp.IN) and constant:
             where.append((column, _constant(flt.value)))
@@ -491,7 +501,9 @@ def _covering_reads(pattern: AccessPattern, table: TableSpec) -> frozenset[str] 
             return None
         columns.update(found)
     keyed: set[str] = set()
-    for attribute in [f.attribute for f in pattern.filters] + [s.attribute for s in pattern.sort]:
+    for attribute in [f.attribute for f in pattern.filters if not looks_inside(f)] + [
+        s.attribute for s in pattern.sort
+    ]:
         keyed.update(_columns_of(table, pattern.entity, attribute) or [])
     extra = [table.column(c) for c in columns - keyed]
     if any(spec.attribute.type in UNCOVERABLE for spec in extra):
@@ -1226,6 +1238,25 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
                     GEO_VIA,
                     reason="the geo point's indexes (geo.py) serve it",
                     estimated_ms=_estimate_ms(GEO_PAGES),
+                    latency_ms=pattern.latency_ms,
+                )
+            )
+            continue
+        inside = inside_route(model, pattern, table)
+        if inside is not None:
+            index, share, shape = inside
+            load = ctx.loads[table.name]
+            early[table.name].append(
+                PatternRoute(
+                    pattern.name,
+                    table.name,
+                    shape,
+                    pattern.rate,
+                    index,
+                    "inside index",
+                    reason="a GIN or expression index looks inside the value (index-plan: inside-value indexes)",
+                    # A page per matching row, as a B-tree lookup that is not covering.
+                    estimated_ms=_estimate_ms(min(load.pages, max(1.0, load.rows * share))),
                     latency_ms=pattern.latency_ms,
                 )
             )

@@ -28,6 +28,7 @@ from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.dialects import RELATIONAL_DIALECTS, relational_dialects
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import (
+    COLLECTION_TYPES,
     AccessPattern,
     Attribute,
     Family,
@@ -46,6 +47,15 @@ from polyplan.stores.relational.index_render import (
     constant_predicate,
     fulltext_predicate,
     prefix_predicate,
+)
+from polyplan.stores.relational.membership import (
+    Inside,
+    attach_membership,
+    contains_predicate,
+    inside_filter_of,
+    inside_key,
+    sub_field_expression,
+    sub_field_table,
 )
 from polyplan.stores.relational.retention import primary_key_for, retention_of
 from polyplan.stores.relational.spec import ColumnSpec, IndexKind, Query, QueryParam, TableKind, TableSpec
@@ -467,6 +477,7 @@ def build_metadata(tables: Sequence[TableSpec], engine: str, schemas: Mapping[st
             if found is not None:
                 rendered.diagnostics.append(found)
         attach_geo(table, spec, engine)
+        attach_membership(table, spec.extra, engine)
     return rendered
 
 
@@ -578,7 +589,10 @@ def query_columns(pattern: AccessPattern, spec: TableSpec) -> list[str] | None:
 def column_for(spec: TableSpec, entity: str, attribute: str) -> str | None:
     """The column storing a scalar attribute of `entity` in its entity table."""
     for column in spec.columns:
-        if column.source == f"{entity}.{attribute}" and column.attribute.type not in (TypeName.LIST, TypeName.OBJECT):
+        if column.source == f"{entity}.{attribute}" and column.attribute.type not in (
+            *COLLECTION_TYPES,
+            TypeName.OBJECT,
+        ):
             return column.name
     return None
 
@@ -598,6 +612,7 @@ class _Condition:
     op: str
     params: tuple[str, ...] = ()
     value: Any = None
+    inside: Inside | None = None  # a contains or JSON sub-field filter (membership.py)
 
 
 @dataclass
@@ -665,7 +680,32 @@ def filter_conditions(
     params: list[QueryParam] = []
     conditions: list[_Condition] = []
     for flt in filters:
-        name = columns[flt.attribute] if columns is not None else column_for(spec, entity, flt.attribute)
+        # A relationship path's column is given (path_queries.py); an own attribute may be
+        # looked inside (contains, a JSON sub-field: membership.py).
+        name: str | None
+        if columns is not None:
+            name = columns[flt.attribute]
+        else:
+            found = inside_filter_of(spec, entity, flt)
+            if isinstance(found, str):
+                return found
+            if found is not None:
+                # Written as the scalar op on the sub-field's expression (or contains): the
+                # parameter is named after the path, and the oracle's column is the inside's key.
+                label = "_".join([flt.attribute, *(flt.path or [])])
+                if found.kind == "contains":
+                    param = _param_name(label, taken)
+                    params.append(QueryParam(param, found.column, "contains"))
+                    conditions.append(_Condition(found.column, "contains", (param,), inside=found))
+                    continue
+                plain = flt.model_copy(update={"attribute": label, "path": None})
+                built = filter_conditions([plain], entity, sub_field_table(spec, entity, label, found), taken)
+                if isinstance(built, str):
+                    return built
+                params += [replace(p, column=inside_key(found)) for p in built[0]]
+                conditions += [replace(c, column=found.column, inside=found) for c in built[1]]
+                continue
+            name = column_for(spec, entity, flt.attribute)
         if name is None:
             return f"it filters on {flt.attribute}, which is not a column of {spec.name}"
         if "value" in flt.model_fields_set:
@@ -752,7 +792,7 @@ class _Shape:
 
 
 def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryShapes) -> str:
-    if any(c.op == "search" for c in shape.conditions):
+    if any(c.op == "search" or c.inside is not None for c in shape.conditions):
         # Full-text predicates name the table and its index inside SQL of their own: compiled as is.
         return _query_sql(shape, table, dialect)
     names = list(dict.fromkeys([*shape.columns, *(c.column for c in shape.conditions), *(n for n, _ in shape.order)]))
@@ -797,9 +837,13 @@ def where_clause(
     """The SQLAlchemy predicates of `conditions` on `table` (a read's WHERE, or a write's)."""
     expressions: list[ColumnElement[bool]] = []
     for condition in conditions:
-        column = table.c[condition.column]
+        inside = condition.inside
+        # Any, as `table` is: an sa.Table's or a stand-in's column, or a JSON sub-field's expression.
+        column: Any = table.c[condition.column] if inside is None else sub_field_expression(table, inside, dialect.name)
         op, params = condition.op, condition.params
-        if op == "const":
+        if op == "contains" and inside is not None:
+            expressions.append(contains_predicate(table, inside, params[0], dialect.name))
+        elif op == "const":
             expressions.append(constant_predicate(column, condition.value, dialect.name))
         elif op == "eq":
             expressions.append(column == sa.bindparam(params[0]))

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from polyplan.model.schema import Attribute, RequirementsModel, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
 from polyplan.stores.relational.design import time_ordered_key
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
@@ -123,7 +123,7 @@ def pg_value(attribute: Attribute, column: str, unique: bool = False) -> tuple[f
         whole, fraction = numeric_digits(attribute)
         groups = math.ceil(whole / 4) + math.ceil(fraction / 4)
         return _varlena_pg(2 + 2 * groups)  # numeric's 2-byte short header + base-10000 digits
-    if kind is TypeName.JSON or kind in (TypeName.LIST, TypeName.OBJECT):
+    if kind is TypeName.JSON or kind in (*COLLECTION_TYPES, TypeName.OBJECT):
         # jsonb: a 4-byte header and 4-byte entries for each key and value, against the quotes,
         # colons and commas of the text: about the text's length (checked by bench/capacity.py).
         return _varlena_pg(4 + expected_chars(attribute, column))
@@ -207,7 +207,9 @@ def _pg_toasted(table: TableSpec, tuple_bytes: float, c: Constants) -> tuple[flo
     return heap, toast
 
 
-_VARLENA = frozenset({TypeName.STRING, TypeName.TEXT, TypeName.JSON, TypeName.BINARY, TypeName.LIST, TypeName.OBJECT})
+_VARLENA = frozenset(
+    {TypeName.STRING, TypeName.TEXT, TypeName.JSON, TypeName.BINARY, TypeName.LIST, TypeName.SET, TypeName.OBJECT}
+)
 
 
 def _pg_pages(rows: float, item: float, c: Constants, fill: float) -> float:
@@ -499,7 +501,7 @@ def child_factor(model: RequirementsModel, table: TableSpec) -> float:
     attribute = str(table.extra.get("attribute", ""))
     entity = model.entities.get(table.entity)
     found = entity.attributes.get(attribute) if entity is not None and attribute else None
-    if found is not None and found.type is TypeName.LIST and found.avg_items:
+    if found is not None and found.type in COLLECTION_TYPES and found.avg_items:
         return float(found.avg_items)
     return DEFAULT_LIST_ITEMS if table.kind is TableKind.LIST_CHILD else DEFAULT_CHILDREN
 

@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 
 
 def to_json_value(value: Any, attribute: Attribute) -> Any:
@@ -21,7 +21,7 @@ def to_json_value(value: Any, attribute: Attribute) -> Any:
     if value is None:
         return None
     kind = attribute.type
-    if kind is TypeName.LIST and attribute.items is not None:
+    if kind in COLLECTION_TYPES and attribute.items is not None:
         return [to_json_value(item, attribute.items) for item in value]
     if kind is TypeName.OBJECT:
         fields = attribute.fields or {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyplan.model.schema import AccessPattern, Attribute, FilterOp, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, AccessPattern, Attribute, FilterOp, TypeName
 
 _BY_TYPE: dict[TypeName, list[str]] = {
     TypeName.UUID: ["keyword"],
@@ -31,7 +31,7 @@ _EXACT = (FilterOp.EQ, FilterOp.IN, FilterOp.PREFIX)
 
 def _allowed(attribute: Attribute, fulltext: bool) -> list[str]:
     kind = attribute.type
-    if kind is TypeName.LIST and attribute.items is not None:
+    if kind in COLLECTION_TYPES and attribute.items is not None:
         return _allowed(attribute.items, fulltext)
     if kind in (TypeName.STRING, TypeName.TEXT):
         # Searched by words: analysed text; otherwise matched whole: keyword.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 
 # Lucene refuses terms above 32 766 bytes; at 4 bytes per UTF-8 character that is 8 191 characters.
 KEYWORD_MAX_CHARS = 8191
@@ -128,7 +128,7 @@ def field_mapping(
     if kind is TypeName.JSON:
         # Free-form JSON cannot have a strict mapping: keep it in _source, unparsed.
         return {"type": "object", "enabled": False}
-    if kind is TypeName.LIST and attribute.items is not None:
+    if kind in COLLECTION_TYPES and attribute.items is not None:
         # Elasticsearch has no array type: any field holds zero or more values of its type.
         return field_mapping(attribute.items, FieldUse(), language, f"{path}.items", notes)
     if kind is TypeName.OBJECT:

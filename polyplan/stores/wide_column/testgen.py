@@ -50,7 +50,7 @@ SEED_ROWS = 40
 # Generated beyond the loaded records (their unique values are free to write): at most the
 # RESERVE that feasible_rows leaves, or a one-to-one or small unique space runs out.
 SPARE_ROWS = RESERVE
-COMPOUND = ("list", "udt")  # compared only through scalars: Cassandra reads an empty list back as null
+COMPOUND = ("list", "set", "udt")  # compared only through scalars: Cassandra reads an empty list back as null
 
 
 def _types(entity: EntityDesign, design: WideColumnDesign) -> dict[str, dict[str, Any]]:
@@ -582,7 +582,7 @@ def _row(session: Any, keyspace: str, table: str, key: dict[str, Any], columns: 
 def _same(row: Any, table: str, record: dict[str, Any]) -> None:
     """`row` holds `record`'s values (JSON form) in every scalar column of `table`."""
     for name, desc in DESIGN["tables"][table]["types"].items():
-        if name in record and desc["type"] not in ("list", "udt"):
+        if name in record and desc["type"] not in ("list", "set", "udt"):
             assert canonical(row[name]) == record[name], f"{table}.{name}"
 
 

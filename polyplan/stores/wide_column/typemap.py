@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyplan.analyse.sizing import attribute_bytes
-from polyplan.model.schema import Attribute, TypeName
+from polyplan.model.schema import COLLECTION_TYPES, Attribute, TypeName
 from polyplan.stores.wide_column.cql import quote, schema_name
 
 _SCALARS = {
@@ -30,7 +30,7 @@ _INTEGERS = {16: "smallint", 32: "int", 64: "bigint"}
 class CqlType:
     """A CQL type: a scalar, a list of a type, or a user-defined type (always used frozen)."""
 
-    kind: str  # a scalar name, "list" or "udt"
+    kind: str  # a scalar name, "list", "set" or "udt"
     items: CqlType | None = None
     udt: str | None = None
     json: bool = False  # text holding JSON
@@ -39,8 +39,8 @@ class CqlType:
         """The type as written in CQL; `nested` types (inside a collection or UDT) are frozen."""
         if self.kind == "udt" and self.udt is not None:
             return f"frozen<{quote(self.udt)}>"
-        if self.kind == "list" and self.items is not None:
-            inner = f"list<{self.items.render(nested=True)}>"
+        if self.kind in ("list", "set") and self.items is not None:
+            inner = f"{self.kind}<{self.items.render(nested=True)}>"
             return f"frozen<{inner}>" if nested else inner
         return self.kind
 
@@ -49,8 +49,8 @@ class CqlType:
         if self.kind == "udt" and self.udt is not None:
             fields = [[name, t.describe(udts)] for name, t in udts[self.udt].fields]
             return {"fields": fields, "name": self.udt, "type": "udt"}
-        if self.kind == "list" and self.items is not None:
-            return {"items": self.items.describe(udts), "type": "list"}
+        if self.kind in ("list", "set") and self.items is not None:
+            return {"items": self.items.describe(udts), "type": self.kind}
         return {"json": True, "type": self.kind} if self.json else {"type": self.kind}
 
 
@@ -70,8 +70,9 @@ def cql_type(attribute: Attribute, udt_base: str, udts: dict[str, Udt], source: 
         return CqlType(_INTEGERS[attribute.bits])
     if kind in _SCALARS:
         return CqlType(_SCALARS[kind], json=kind is TypeName.JSON)
-    if kind is TypeName.LIST and attribute.items is not None:
-        return CqlType("list", items=cql_type(attribute.items, udt_base, udts, f"{source}.items"))
+    if kind in COLLECTION_TYPES and attribute.items is not None:
+        # A set is Cassandra's own set<>: unique items, kept sorted, no read-before-write to add one.
+        return CqlType(kind.value, items=cql_type(attribute.items, udt_base, udts, f"{source}.items"))
     if kind is TypeName.OBJECT:
         name = schema_name(udt_base)
         fields = tuple(

@@ -27,7 +27,7 @@ def to_json(value: Any, desc: dict[str, Any]) -> Any:
     if value is None:
         return None
     kind = desc["type"]
-    if kind == "list":
+    if kind in ("list", "set"):
         return [to_json(item, desc["items"]) for item in value]
     if kind == "udt":
         return {name: to_json(value.get(name), field) for name, field in desc["fields"]}
@@ -41,7 +41,7 @@ def to_driver(value: Any, desc: dict[str, Any]) -> Any:
     if value is None:
         return None
     kind = desc["type"]
-    if kind == "list":
+    if kind in ("list", "set"):
         return [to_driver(item, desc["items"]) for item in value]
     if kind == "udt":
         return tuple(to_driver(value.get(name), field) for name, field in desc["fields"])

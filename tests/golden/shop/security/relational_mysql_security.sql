@@ -20,8 +20,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON category TO shop_application;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON product TO shop_application;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON product_tags TO shop_application;
-
 GRANT SELECT, INSERT, UPDATE, DELETE ON `order` TO shop_application;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON order_line TO shop_application;
@@ -36,8 +34,6 @@ GRANT SELECT ON category TO shop_readonly;
 
 GRANT SELECT ON product TO shop_readonly;
 
-GRANT SELECT ON product_tags TO shop_readonly;
-
 GRANT SELECT (id, number, status, total, placed_at, shipping_address_city, shipping_address_postcode, shipping_address_country, customer_id) ON `order` TO shop_readonly;
 
 GRANT SELECT ON order_line TO shop_readonly;
@@ -50,8 +46,6 @@ GRANT SELECT ON category TO shop_storefront;
 
 GRANT SELECT ON product TO shop_storefront;
 
-GRANT SELECT ON product_tags TO shop_storefront;
-
 GRANT SELECT, INSERT, UPDATE, DELETE ON `order` TO shop_storefront;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON order_line TO shop_storefront;
@@ -63,8 +57,6 @@ GRANT SELECT (id, country, created_at) ON customer TO shop_support;
 GRANT SELECT ON category TO shop_support;
 
 GRANT SELECT ON product TO shop_support;
-
-GRANT SELECT ON product_tags TO shop_support;
 
 GRANT SELECT (id, number, status, total, placed_at, shipping_address_city, shipping_address_postcode, shipping_address_country, customer_id) ON `order` TO shop_support;
 

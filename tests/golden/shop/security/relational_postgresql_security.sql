@@ -24,8 +24,6 @@ ALTER TABLE category OWNER TO shop_owner;
 
 ALTER TABLE product OWNER TO shop_owner;
 
-ALTER TABLE product_tags OWNER TO shop_owner;
-
 ALTER TABLE "order" OWNER TO shop_owner;
 
 ALTER TABLE order_line OWNER TO shop_owner;
@@ -39,8 +37,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON customer TO shop_application;
 GRANT SELECT, INSERT, UPDATE, DELETE ON category TO shop_application;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON product TO shop_application;
-
-GRANT SELECT, INSERT, UPDATE, DELETE ON product_tags TO shop_application;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON "order" TO shop_application;
 
@@ -56,8 +52,6 @@ GRANT SELECT ON category TO shop_readonly;
 
 GRANT SELECT ON product TO shop_readonly;
 
-GRANT SELECT ON product_tags TO shop_readonly;
-
 GRANT SELECT (id, number, status, total, placed_at, shipping_address_city, shipping_address_postcode, shipping_address_country, customer_id) ON "order" TO shop_readonly;
 
 GRANT SELECT ON order_line TO shop_readonly;
@@ -70,8 +64,6 @@ GRANT SELECT ON category TO shop_storefront;
 
 GRANT SELECT ON product TO shop_storefront;
 
-GRANT SELECT ON product_tags TO shop_storefront;
-
 GRANT SELECT, INSERT, UPDATE, DELETE ON "order" TO shop_storefront;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON order_line TO shop_storefront;
@@ -83,8 +75,6 @@ GRANT SELECT (id, country, created_at) ON customer TO shop_support;
 GRANT SELECT ON category TO shop_support;
 
 GRANT SELECT ON product TO shop_support;
-
-GRANT SELECT ON product_tags TO shop_support;
 
 GRANT SELECT (id, number, status, total, placed_at, shipping_address_city, shipping_address_postcode, shipping_address_country, customer_id) ON "order" TO shop_support;
 

@@ -7,11 +7,11 @@
 -- name: search_products
 -- entity: Product
 -- table: product
--- columns: id, sku, title, description, price, currency, status, stock, attributes, dimensions_width_mm, dimensions_height_mm, dimensions_depth_mm, updated_at
+-- columns: id, sku, title, description, price, currency, status, stock, attributes, dimensions_width_mm, dimensions_height_mm, dimensions_depth_mm, tags, updated_at
 -- param :title_terms  title (search)
 -- note: served in production by the search projection (elasticsearch)
 -- note: full-text on title is a substring match (LIKE '%term%'): no full-text index here
-SELECT product.id, product.sku, product.title, product.description, product.price, product.currency, product.status, product.stock, product.attributes, product.dimensions_width_mm, product.dimensions_height_mm, product.dimensions_depth_mm, product.updated_at
+SELECT product.id, product.sku, product.title, product.description, product.price, product.currency, product.status, product.stock, product.attributes, product.dimensions_width_mm, product.dimensions_height_mm, product.dimensions_depth_mm, product.tags, product.updated_at
 FROM product
 WHERE product.title LIKE (('%' || :title_terms) || '%') AND product.status = 'active'
  LIMIT 24;
@@ -32,12 +32,24 @@ WHERE store.location_lat BETWEEN :location_lat - (:location_radius_m / 111195.08
 -- name: product_by_sku
 -- entity: Product
 -- table: product
--- columns: id, sku, title, description, price, currency, status, stock, attributes, dimensions_width_mm, dimensions_height_mm, dimensions_depth_mm, updated_at
+-- columns: id, sku, title, description, price, currency, status, stock, attributes, dimensions_width_mm, dimensions_height_mm, dimensions_depth_mm, tags, updated_at
 -- param :sku  sku (eq)
 -- note: served in production by the cache projection (redis)
-SELECT product.id, product.sku, product.title, product.description, product.price, product.currency, product.status, product.stock, product.attributes, product.dimensions_width_mm, product.dimensions_height_mm, product.dimensions_depth_mm, product.updated_at
+SELECT product.id, product.sku, product.title, product.description, product.price, product.currency, product.status, product.stock, product.attributes, product.dimensions_width_mm, product.dimensions_height_mm, product.dimensions_depth_mm, product.tags, product.updated_at
 FROM product
 WHERE product.sku = :sku;
+
+-- name: products_tagged
+-- entity: Product
+-- table: product
+-- columns: id, sku, title, description, price, currency, status, stock, attributes, dimensions_width_mm, dimensions_height_mm, dimensions_depth_mm, tags, updated_at
+-- param :tags  tags (contains)
+SELECT product.id, product.sku, product.title, product.description, product.price, product.currency, product.status, product.stock, product.attributes, product.dimensions_width_mm, product.dimensions_height_mm, product.dimensions_depth_mm, product.tags, product.updated_at
+FROM product
+WHERE (EXISTS (SELECT 1 AS anon_1
+FROM json_each(product.tags) AS item
+WHERE item.value = :tags)) AND product.status = 'active' ORDER BY product.updated_at DESC
+ LIMIT 12;
 
 -- name: orders_of_customer
 -- entity: Order

@@ -1,0 +1,335 @@
+"""`contains` on lists and sets and filters on JSON sub-fields, in the relational stores.
+
+Layout (why): a list or set some read filters by an item is kept in one JSON column of its
+entity's table (storage auto) instead of the child table other lists get. On PostgreSQL that
+column is `jsonb`, and one GIN index with `jsonb_path_ops` serves `tags @> '["drama"]'` for
+every item — the expert's layout; a child table would need a join or EXISTS per read, and its
+B-tree on (value) serves only PostgreSQL no better. The cost of the JSON column: a set's
+uniqueness is not enforced by the database (a CHECK cannot read the array's items, on any of
+the three dialects), so the writers keep it a set; a set no read filters by an item stays a
+child table with UNIQUE (owner, value).
+
+* PostgreSQL: `col @> jsonb_build_array(CAST(:p AS <item type>))`, GIN (`jsonb_path_ops`).
+  A sub-field: `(payload #>> '{device,model}')` (cast to its number type), and a B-tree
+  expression index on exactly that expression.
+* MariaDB: `JSON_CONTAINS(col, JSON_ARRAY(:p))`; MariaDB has no multi-valued index, so nothing
+  indexes it (PP421 says so and what would). A sub-field: a VIRTUAL generated column
+  `JSON_VALUE(payload, '$.device.model')` with an index, and the query compares that column.
+* SQLite: `EXISTS (SELECT 1 FROM json_each(col) WHERE value = :p)`, a scan (PP421). A sub-field:
+  `json_extract(payload, '$.device.model')` with an expression index on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+
+from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.dialects import relational_dialects
+from polyplan.model.schema import (
+    COLLECTION_TYPES,
+    AccessPattern,
+    Attribute,
+    Filter,
+    FilterOp,
+    RequirementsModel,
+    TypeName,
+)
+from polyplan.plan.membership import describe, inside_filters, pattern_inside_filters
+from polyplan.stores.relational.spec import ColumnSpec, TableSpec
+
+# Key of TableSpec.extra on entity tables: the filters that look inside a column.
+MEMBERSHIP = "membership"
+
+_NUMBERS: dict[TypeName, Any] = {
+    TypeName.INTEGER: sa.BigInteger,
+    TypeName.DECIMAL: sa.Numeric,
+    TypeName.FLOAT: sa.Float,
+    TypeName.BOOLEAN: sa.Boolean,
+}
+_MYSQL_TYPES = {
+    TypeName.INTEGER: "BIGINT",
+    TypeName.DECIMAL: "DECIMAL(38,10)",
+    TypeName.FLOAT: "DOUBLE",
+    TypeName.BOOLEAN: "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Inside:
+    """One filtered inside of a column: `kind` contains or path, the compared type's name."""
+
+    column: str
+    kind: str
+    path: tuple[str, ...]
+    type: str
+
+    def as_data(self) -> dict[str, Any]:
+        return {"column": self.column, "kind": self.kind, "path": list(self.path), "type": self.type}
+
+    @property
+    def name(self) -> str:
+        """Name stem of its index (and MariaDB virtual column): the column and the path."""
+        return "__".join((self.column, *self.path)) if self.path else self.column
+
+
+def membership_note(attribute: Attribute) -> str:
+    """The column comment of a list or set kept as JSON because a read filters by an item."""
+    note = f"{attribute.type.value.capitalize()} stored as JSON: a read filters by an item (contains)."
+    if attribute.type is TypeName.SET:
+        note += " Items are unique by the writers' rule (no CHECK can read them)."
+    return note
+
+
+def _insides(model: RequirementsModel, entity: str, column_of: Mapping[str, str]) -> list[Inside]:
+    found: dict[tuple[str, str, tuple[str, ...]], Inside] = {}
+    for flt in inside_filters(model, entity):
+        column = column_of.get(flt.attribute)
+        if column is None or flt.kind == "fulltext" or flt.target is None:
+            continue
+        key = (column, flt.kind, flt.path)
+        found.setdefault(key, Inside(column, flt.kind, flt.path, flt.target.type.value))
+    return list(found.values())
+
+
+def membership_extra(model: RequirementsModel, entity: str, column_of: Mapping[str, str]) -> dict[str, Any]:
+    """`{MEMBERSHIP: [...]}` for an entity table whose reads look inside its columns, else {}."""
+    insides = _insides(model, entity, column_of)
+    return {MEMBERSHIP: [i.as_data() for i in insides]} if insides else {}
+
+
+def insides_of(extra: Mapping[str, Any]) -> list[Inside]:
+    """The Inside records an entity table's `extra` holds."""
+    return [
+        Inside(str(d["column"]), str(d["kind"]), tuple(d["path"]), str(d["type"])) for d in extra.get(MEMBERSHIP, [])
+    ]
+
+
+def membership_diagnostics(model: RequirementsModel, entity: str, column_of: Mapping[str, str]) -> list[Diagnostic]:
+    """PP421 where an emitted dialect scans for a contains filter, PP419 where a list filter
+    cannot be written on the relational layout at all."""
+    found: list[Diagnostic] = []
+    dialects = relational_dialects(model)
+    scanning = [d for d in ("mysql", "sqlite") if d in dialects]
+    seen: set[str] = set()
+    for flt in inside_filters(model, entity):
+        where = f"access_patterns.{flt.pattern}"
+        if flt.attribute not in column_of:
+            found.append(
+                Diagnostic(
+                    "PP419",
+                    f"{entity}.{describe(flt)} ({flt.pattern}): the {flt.attribute} items are a child table "
+                    "(storage: child_table), so the query is not written; storage auto keeps a filtered list "
+                    "in one JSON column that a GIN index serves on PostgreSQL",
+                    where,
+                    Severity.WARNING,
+                )
+            )
+        elif flt.kind == "contains" and scanning and flt.attribute not in seen:
+            seen.add(flt.attribute)
+            names = " and ".join({"mysql": "MariaDB/MySQL", "sqlite": "SQLite"}[d] for d in scanning)
+            found.append(
+                Diagnostic(
+                    "PP421",
+                    f"{entity}.{flt.attribute} contains ({flt.pattern}): no index serves it on {names} (MariaDB has "
+                    "no multi-valued index; JSON_CONTAINS and json_each read every row); PostgreSQL's GIN "
+                    "index does, or the search or document projection's keyword/multikey index",
+                    where,
+                    Severity.WARNING,
+                )
+            )
+    return found
+
+
+# --- expressions -----------------------------------------------------------------------------
+
+
+def _json_path(path: Sequence[str]) -> str:
+    return "$." + ".".join(path)
+
+
+def virtual_column(inside: Inside) -> str:
+    """MariaDB's generated column that holds one JSON sub-field (its index's only column)."""
+    from polyplan.stores.relational.design import fit
+
+    return fit(f"{inside.column}__{'_'.join(inside.path)}")
+
+
+def sub_field_expression(table: Any, inside: Inside, engine: str) -> sa.ColumnElement[Any]:
+    """The SQL value of a JSON sub-field, written the same in the query and in its index."""
+    column = table.c[inside.column]
+    kind = TypeName(inside.type)
+    if engine == "postgresql":
+        text = column.op("#>>")(sa.literal_column("'{" + ",".join(inside.path) + "}'"))
+        return sa.cast(text, _NUMBERS[kind]()) if kind in _NUMBERS else text
+    if engine == "mysql":
+        return sa.literal_column(virtual_column(inside))
+    return sa.func.json_extract(column, sa.literal_column(f"'{_json_path(inside.path)}'"))
+
+
+def contains_predicate(table: Any, inside: Inside, param: str, engine: str) -> sa.ColumnElement[bool]:
+    """`column holds the item :param` in the engine's JSON functions."""
+    column = table.c[inside.column]
+    kind = TypeName(inside.type)
+    if engine == "postgresql":
+        item = sa.cast(sa.bindparam(param), _NUMBERS[kind]() if kind in _NUMBERS else sa.Text())
+        return column.op("@>")(sa.func.jsonb_build_array(item))  # type: ignore[no-any-return]
+    if engine == "mysql":
+        return sa.func.json_contains(column, sa.func.json_array(sa.bindparam(param))) == 1
+    each = sa.func.json_each(column).table_valued("value").alias("item")
+    return sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == sa.bindparam(param)))
+
+
+def bind_type(kind: TypeName) -> sa.types.TypeEngine[Any]:
+    """How a generated test binds an item or sub-field value (as its JSON form holds it)."""
+    found = _NUMBERS.get(kind)
+    return found() if found is not None else sa.String()
+
+
+def attach_membership(table: sa.Table, extra: Mapping[str, Any], engine: str) -> None:
+    """The indexes (and MariaDB's virtual columns) that serve the table's inside filters."""
+    from polyplan.stores.relational.design import fit
+
+    for inside in insides_of(extra):
+        name = fit(f"ix_{table.name}_{inside.name}")
+        if inside.kind == "contains":
+            if engine == "postgresql":
+                sa.Index(
+                    name,
+                    table.c[inside.column],
+                    postgresql_using="gin",
+                    postgresql_ops={inside.column: "jsonb_path_ops"},
+                )
+            continue  # MariaDB and SQLite: nothing indexes an array's items (PP421)
+        if engine == "mysql":
+            quote = sa.dialects.mysql.dialect().identifier_preparer.quote
+            kind = _MYSQL_TYPES.get(TypeName(inside.type), "VARCHAR(255)")
+            column = virtual_column(inside)
+            statements = [
+                f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column)} {kind} AS "
+                f"(JSON_VALUE({quote(inside.column)}, '{_json_path(inside.path)}')) VIRTUAL",
+                f"CREATE INDEX {quote(name)} ON {quote(table.name)} ({quote(column)})",
+            ]
+            for statement in statements:
+                ddl = sa.DDL(statement).execute_if(dialect="mysql")  # type: ignore[no-untyped-call]
+                sa.event.listen(table, "after_create", ddl)
+        else:
+            sa.Index(name, sub_field_expression(table, inside, engine))
+
+
+def inside_filter_of(spec: TableSpec, entity: str, flt: Filter) -> Inside | str | None:
+    """The Inside record of a filter that looks inside a column of `spec`, None for a plain
+    filter, or why the query cannot be written (the list is a child table; full text over a
+    list, which the search projection serves)."""
+    source = f"{entity}.{flt.attribute}"
+    column = next((c for c in spec.columns if c.source == source), None)
+    if column is None or (flt.path is None and column.attribute.type not in COLLECTION_TYPES):
+        if flt.path is None and flt.op is not FilterOp.CONTAINS and flt.op is not FilterOp.FULLTEXT:
+            return None
+        if column is None and (flt.path is not None or flt.op is FilterOp.CONTAINS):
+            return f"it filters inside {flt.attribute}, which is not a column of {spec.name}"
+        return None
+    if flt.path is None and flt.op is FilterOp.FULLTEXT:
+        return f"full text over the items of {flt.attribute} is the search projection's (no relational form)"
+    path = tuple(flt.path or ())
+    kind = "path" if flt.path is not None else "contains"
+    return next(
+        (i for i in insides_of(spec.extra) if i.column == column.name and i.kind == kind and i.path == path),
+        f"no inside filter of {flt.attribute} is planned on {spec.name}",
+    )
+
+
+def inside_key(inside: Inside) -> str:
+    """The oracle's column for an inside filter's parameter: the column, or `column#a.b`."""
+    return f"{inside.column}#{'.'.join(inside.path)}" if inside.path else inside.column
+
+
+def sub_field_attribute(inside: Inside) -> Attribute:
+    """A stand-in attribute of the compared type (strings unbounded: the JSON holds them)."""
+    kind = TypeName(inside.type)
+    if kind is TypeName.STRING:
+        return Attribute(type=TypeName.TEXT)
+    if kind is TypeName.DECIMAL:
+        return Attribute(type=kind, precision=38, scale=10)
+    return Attribute(type=kind)
+
+
+def sub_field_table(spec: TableSpec, entity: str, label: str, inside: Inside) -> TableSpec:
+    """`spec` with one stand-in column `label` for a sub-field, so the scalar filter code writes
+    its parameters and conditions (then moved onto the sub-field's expression)."""
+    column = ColumnSpec(label, sub_field_attribute(inside), True, f"{entity}.{label}", None)
+    return replace(spec, columns=(*spec.columns, column))
+
+
+# Share of records an item or sub-field value selects when the model declares no `distinct`.
+INSIDE_SHARE = 0.01
+
+
+def _share(target: Attribute | None) -> float:
+    if target is None:
+        return INSIDE_SHARE
+    if target.type is TypeName.ENUM and target.values:
+        return 1 / len(target.values)
+    if target.type is TypeName.BOOLEAN:
+        return 0.5
+    return 1 / target.distinct if target.distinct else INSIDE_SHARE
+
+
+def inside_route(model: RequirementsModel, pattern: AccessPattern, table: TableSpec) -> tuple[str, float, str] | None:
+    """(index name, share of rows it selects, shape) of the index that serves a read filtering
+    inside a value on `table`, or None. On PostgreSQL every such filter has its index; on
+    MariaDB and SQLite a contains filter has none (PP421 said so) and the route is PostgreSQL's."""
+    from polyplan.stores.relational.design import fit
+
+    insides = {(i.column, i.kind, i.path): i for i in insides_of(table.extra)}
+    best: tuple[str, float, str] | None = None
+    for flt in pattern_inside_filters(model, pattern):
+        column = next((c.name for c in table.columns if c.source == f"{pattern.entity}.{flt.attribute}"), None)
+        inside = insides.get((column or "", flt.kind, flt.path))
+        if inside is None:
+            continue
+        share = _share(flt.target)
+        found = (fit(f"ix_{table.name}_{inside.name}"), share, describe(flt))
+        if best is None or share < best[1]:
+            best = found
+    return best
+
+
+def inside_section(tables: Sequence[TableSpec]) -> list[str]:
+    """index-plan.md's account of the indexes that look inside values, per dialect (none: [])."""
+    from polyplan.stores.relational.design import fit
+
+    rows: list[str] = []
+    for table in tables:
+        for inside in insides_of(table.extra):
+            name = fit(f"ix_{table.name}_{inside.name}")
+            if inside.kind == "contains":
+                rows.append(
+                    f"| `{name}` | `{table.name}.{inside.column}` holds an item ({inside.type}) | GIN "
+                    f"(`jsonb_path_ops`) serving `@>` | none: `JSON_CONTAINS` reads every row (no multi-valued "
+                    "index in MariaDB) | none: `json_each` reads every row |"
+                )
+            else:
+                dotted = ".".join(inside.path)
+                rows.append(
+                    f"| `{name}` | `{table.name}.{inside.column}` → `{dotted}` ({inside.type}) | B-tree on "
+                    f"`{inside.column} #>> '{{{','.join(inside.path)}}}'` | VIRTUAL column `{virtual_column(inside)}` "
+                    f"(`JSON_VALUE`) and its index | B-tree on `json_extract({inside.column}, '{_json_path(inside.path)}')` |"
+                )
+    if not rows:
+        return []
+    return [
+        "## Indexes inside values",
+        "",
+        "Lists and sets a read filters by an item (`contains`) are one JSON column of their entity's table "
+        "(a set no read filters by stays a child table keyed by (owner, value)); JSON sub-fields a read "
+        "filters on (`path`) get an index on the expression the query compares, written the same in both.",
+        "",
+        "| index | looks at | PostgreSQL | MariaDB | SQLite |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
