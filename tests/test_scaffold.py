@@ -461,8 +461,8 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
     done = _cli("scenarios/shop.yaml", "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        "scenarios/shop.yaml:135:5: access_patterns.3: warning: not scaffolded: Cart is stored in cache (redis) [PP811]",
-        "scenarios/shop.yaml:178:5: write_patterns.3: warning: not scaffolded: Cart is stored in cache (redis) [PP811]",
+        "scenarios/shop.yaml:145:5: access_patterns.4: warning: not scaffolded: Cart is stored in cache (redis) [PP811]",
+        "scenarios/shop.yaml:198:5: write_patterns.3: warning: not scaffolded: Cart is stored in cache (redis) [PP811]",
     ]
     assert "scaffolded shop: package shop (12 files)" in done.stdout
 

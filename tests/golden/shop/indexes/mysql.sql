@@ -6,3 +6,4 @@ CREATE INDEX ix_order_customer_id ON `order` (customer_id, id, number, status, t
 CREATE INDEX ix_order_placed_at_where_status ON `order` (status, placed_at);
 CREATE INDEX ix_order_line_order_id ON order_line (order_id);
 CREATE INDEX ix_order_line_product_id ON order_line (product_id);
+CREATE SPATIAL INDEX ix_store_location_point ON store (location_point);

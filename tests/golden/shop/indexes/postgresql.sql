@@ -5,3 +5,4 @@ CREATE INDEX ix_order_customer_id ON "order" (customer_id) INCLUDE (id, number, 
 CREATE INDEX ix_order_placed_at_where_status ON "order" (placed_at) WHERE status = 'paid';
 CREATE INDEX ix_order_line_order_id ON order_line (order_id);
 CREATE INDEX ix_order_line_product_id ON order_line (product_id);
+CREATE INDEX ix_store_location_geog ON store USING gist (location_geog);

@@ -5,3 +5,4 @@ CREATE INDEX ix_order_customer_id ON "order" (customer_id, id, number, status, t
 CREATE INDEX ix_order_placed_at_where_status ON "order" (placed_at) WHERE status = 'paid';
 CREATE INDEX ix_order_line_order_id ON order_line (order_id);
 CREATE INDEX ix_order_line_product_id ON order_line (product_id);
+CREATE INDEX ix_store_location_latlon ON store (location_lat, location_lon);

@@ -36,6 +36,7 @@ CREATE TABLE product (
 	dimensions_width_mm INTEGER COMMENT 'Field width_mm of object dimensions, flattened into columns (storage auto: every field is scalar).',
 	dimensions_height_mm INTEGER COMMENT 'Field height_mm of object dimensions, flattened into columns (storage auto: every field is scalar).',
 	dimensions_depth_mm INTEGER COMMENT 'Field depth_mm of object dimensions, flattened into columns (storage auto: every field is scalar).',
+	tags JSON NOT NULL COMMENT 'List stored as JSON: a read filters by an item (contains).',
 	updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
 	CONSTRAINT pk_product PRIMARY KEY (id),
 	CONSTRAINT uq_product_sku UNIQUE (sku),
@@ -63,15 +64,6 @@ CREATE SPATIAL INDEX ix_store_location_point ON store (location_point);
 CREATE TRIGGER `trg_store_location_bi` BEFORE INSERT ON `store` FOR EACH ROW SET NEW.`location_point` = ST_GeomFromWKB(ST_AsWKB(Point(NEW.`location_lon`, NEW.`location_lat`)), 4326);
 
 CREATE TRIGGER `trg_store_location_bu` BEFORE UPDATE ON `store` FOR EACH ROW SET NEW.`location_point` = ST_GeomFromWKB(ST_AsWKB(Point(NEW.`location_lon`, NEW.`location_lat`)), 4326);
-
-CREATE TABLE product_tags (
-	product_id CHAR(32) NOT NULL COMMENT 'The owning Product (product.id).',
-	position INTEGER NOT NULL COMMENT '0-based position of the item in the list.',
-	value VARCHAR(40) NOT NULL COMMENT 'One item of the list.',
-	CONSTRAINT pk_product_tags PRIMARY KEY (product_id, position),
-	CONSTRAINT fk_product_tags_product_id FOREIGN KEY(product_id) REFERENCES product (id) ON DELETE CASCADE,
-	CONSTRAINT ck_product_tags_position_min CHECK (position >= 0)
-)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='Items of Product.tags (list stored as a child table, storage auto).' COLLATE utf8mb4_bin;
 
 CREATE TABLE `order` (
 	id CHAR(32) NOT NULL COMMENT 'Surrogate primary key.',

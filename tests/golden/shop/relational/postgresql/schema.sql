@@ -45,6 +45,7 @@ CREATE TABLE product (
 	dimensions_width_mm INTEGER,
 	dimensions_height_mm INTEGER,
 	dimensions_depth_mm INTEGER,
+	tags JSONB NOT NULL,
 	updated_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
 	CONSTRAINT pk_product PRIMARY KEY (id),
 	CONSTRAINT uq_product_sku UNIQUE (sku),
@@ -53,6 +54,8 @@ CREATE TABLE product (
 	CONSTRAINT ck_product_status_enum CHECK (status IN ('draft', 'active', 'retired')),
 	CONSTRAINT ck_product_stock_min CHECK (stock >= 0)
 );
+
+CREATE INDEX ix_product_tags ON product USING gin (tags jsonb_path_ops);
 
 COMMENT ON TABLE product IS 'Something we sell. Shoppers search it by words in title and description.';
 
@@ -63,6 +66,8 @@ COMMENT ON COLUMN product.dimensions_width_mm IS 'Field width_mm of object dimen
 COMMENT ON COLUMN product.dimensions_height_mm IS 'Field height_mm of object dimensions, flattened into columns (storage auto: every field is scalar).';
 
 COMMENT ON COLUMN product.dimensions_depth_mm IS 'Field depth_mm of object dimensions, flattened into columns (storage auto: every field is scalar).';
+
+COMMENT ON COLUMN product.tags IS 'List stored as JSON: a read filters by an item (contains).';
 
 CREATE EXTENSION IF NOT EXISTS postgis;
 
@@ -90,23 +95,6 @@ COMMENT ON COLUMN store.location_lat IS 'Latitude in degrees (WGS 84). Field lat
 COMMENT ON COLUMN store.location_lon IS 'Longitude in degrees (WGS 84). Field lon of object location, flattened into columns (a geo point''s coordinates).';
 
 COMMENT ON COLUMN store.location_geog IS 'geo point location for its GiST index (generated from location_lat, location_lon)';
-
-CREATE TABLE product_tags (
-	product_id UUID NOT NULL,
-	position INTEGER NOT NULL,
-	value VARCHAR(40) NOT NULL,
-	CONSTRAINT pk_product_tags PRIMARY KEY (product_id, position),
-	CONSTRAINT fk_product_tags_product_id FOREIGN KEY(product_id) REFERENCES product (id) ON DELETE CASCADE,
-	CONSTRAINT ck_product_tags_position_min CHECK (position >= 0)
-);
-
-COMMENT ON TABLE product_tags IS 'Items of Product.tags (list stored as a child table, storage auto).';
-
-COMMENT ON COLUMN product_tags.product_id IS 'The owning Product (product.id).';
-
-COMMENT ON COLUMN product_tags.position IS '0-based position of the item in the list.';
-
-COMMENT ON COLUMN product_tags.value IS 'One item of the list.';
 
 CREATE TABLE "order" (
 	id UUID NOT NULL,

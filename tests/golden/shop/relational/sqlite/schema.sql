@@ -43,6 +43,7 @@ CREATE TABLE product (
 	dimensions_width_mm INTEGER,
 	dimensions_height_mm INTEGER,
 	dimensions_depth_mm INTEGER,
+	tags JSON NOT NULL,
 	updated_at DATETIME DEFAULT CURRENT_TIMESTAMP NOT NULL,
 	CONSTRAINT pk_product PRIMARY KEY (id),
 	CONSTRAINT uq_product_sku UNIQUE (sku),
@@ -68,16 +69,6 @@ CREATE TABLE store (
 );
 
 CREATE INDEX ix_store_location_latlon ON store (location_lat, location_lon);
-
-CREATE TABLE product_tags (
-	product_id CHAR(32) NOT NULL,
-	position INTEGER NOT NULL,
-	value VARCHAR(40) NOT NULL,
-	CONSTRAINT pk_product_tags PRIMARY KEY (product_id, position),
-	CONSTRAINT fk_product_tags_product_id FOREIGN KEY(product_id) REFERENCES product (id) ON DELETE CASCADE,
-	CONSTRAINT ck_product_tags_position_min CHECK (position >= 0),
-	CONSTRAINT ck_product_tags_value_length CHECK (length(value) <= 40)
-);
 
 CREATE TABLE "order" (
 	id CHAR(32) NOT NULL,
