@@ -38,6 +38,7 @@ from polyplan.model.schema import (
     TypeName,
 )
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, TableShape, table_shape
 from polyplan.stores.relational.design import NATURAL_KEY, NON_SCALAR, UniqueNames, constraint_name
 from polyplan.stores.relational.index_render import (
     attach_index,
@@ -392,57 +393,79 @@ def build_metadata(tables: Sequence[TableSpec], engine: str, schemas: Mapping[st
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     rules = constraints(tables, dialect)
     rendered = Rendered(engine, metadata, rules)
+    shapes: dict[tuple[Any, ...], TableShape] = {}
     for spec in tables:
-        # A natural key's values come from the domain: no SERIAL, AUTO_INCREMENT or identity.
-        natural = spec.extra.get(NATURAL_KEY) is True
-        columns = [
-            sa.Column(
-                c.name,
-                dialect.column_type(c.attribute),
-                nullable=c.nullable,
-                server_default=dialect.server_default(c.attribute),
-                comment=c.comment,
-                autoincrement=False if natural and c.name in spec.primary_key else "auto",
-            )
-            for c in spec.columns
-        ]
-        options: dict[str, Any] = dict(dialect.table_options())
-        rule = retention_of(spec)
-        if rule is not None and engine == "postgresql" and engine in rule.partitioned:
-            # Declarative range partitioning; the partitions and their jobs are retention_sql's.
-            quote = dialect.sa_dialect().identifier_preparer.quote
-            options["postgresql_partition_by"] = f"RANGE ({quote(rule.column)})"
-        table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, schema=schemas.get(spec.name), **options)
-        for constraint in rules[spec.name]:
-            if constraint.kind == "primary_key":
-                table.append_constraint(sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name))
-            elif constraint.kind == "unique":
-                table.append_constraint(sa.UniqueConstraint(*constraint.columns, name=constraint.name))
-            elif constraint.kind == "foreign_key":
-                table.append_constraint(
-                    sa.ForeignKeyConstraint(
-                        list(constraint.columns),
-                        [
-                            ".".join(
-                                part
-                                for part in (schemas.get(constraint.ref_table), constraint.ref_table, c)
-                                if part is not None
-                            )
-                            for c in constraint.ref_columns
-                        ],
-                        name=constraint.name,
-                        ondelete=ON_DELETE[OnDelete(constraint.value)],
-                    )
-                )
-            elif constraint.kind == "check":
-                table.append_constraint(
-                    sa.CheckConstraint(_check_expression(table, constraint, dialect), name=constraint.name)
-                )
-        for index in spec.indexes:
-            found = attach_index(table, index, engine, metadata)
-            if found is not None:
-                rendered.diagnostics.append(found)
+        table = _add_table(metadata, spec, rules[spec.name], dialect, schemas, rendered.diagnostics)
+        if not schemas:
+            # The DDL of a table is compiled once per shape (ddl_shapes.py); a schema-qualified
+            # one is compiled as it is.
+            shape = table_shape(spec, rules[spec.name], engine, spec.extra.get(NATURAL_KEY) is True, shapes)
+            if shape is not None:
+                table.info[SHAPE_INFO] = shape
     return rendered
+
+
+def _add_table(
+    metadata: sa.MetaData,
+    spec: TableSpec,
+    rules: Sequence[Constraint],
+    dialect: Dialect,
+    schemas: Mapping[str, str],
+    diagnostics: list[Diagnostic],
+) -> sa.Table:
+    """`spec` as a SQLAlchemy table of `metadata` for `dialect`, with its `rules` and indexes;
+    the indexes' PP402 warnings go to `diagnostics`."""
+    engine = dialect.name
+    # A natural key's values come from the domain: no SERIAL, AUTO_INCREMENT or identity.
+    natural = spec.extra.get(NATURAL_KEY) is True
+    columns = [
+        sa.Column(
+            c.name,
+            dialect.column_type(c.attribute),
+            nullable=c.nullable,
+            server_default=dialect.server_default(c.attribute),
+            comment=c.comment,
+            autoincrement=False if natural and c.name in spec.primary_key else "auto",
+        )
+        for c in spec.columns
+    ]
+    options: dict[str, Any] = dict(dialect.table_options())
+    rule = retention_of(spec)
+    if rule is not None and engine == "postgresql" and engine in rule.partitioned:
+        # Declarative range partitioning; the partitions and their jobs are retention_sql's.
+        quote = dialect.sa_dialect().identifier_preparer.quote
+        options["postgresql_partition_by"] = f"RANGE ({quote(rule.column)})"
+    table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, schema=schemas.get(spec.name), **options)
+    for constraint in rules:
+        if constraint.kind == "primary_key":
+            table.append_constraint(sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name))
+        elif constraint.kind == "unique":
+            table.append_constraint(sa.UniqueConstraint(*constraint.columns, name=constraint.name))
+        elif constraint.kind == "foreign_key":
+            table.append_constraint(
+                sa.ForeignKeyConstraint(
+                    list(constraint.columns),
+                    [
+                        ".".join(
+                            part
+                            for part in (schemas.get(constraint.ref_table), constraint.ref_table, c)
+                            if part is not None
+                        )
+                        for c in constraint.ref_columns
+                    ],
+                    name=constraint.name,
+                    ondelete=ON_DELETE[OnDelete(constraint.value)],
+                )
+            )
+        elif constraint.kind == "check":
+            table.append_constraint(
+                sa.CheckConstraint(_check_expression(table, constraint, dialect), name=constraint.name)
+            )
+    for index in spec.indexes:
+        found = attach_index(table, index, engine, metadata)
+        if found is not None:
+            diagnostics.append(found)
+    return table
 
 
 # Where `_ddl` leaves an index's compiled CREATE INDEX text (Index.info; each index belongs to one
@@ -464,8 +487,15 @@ def _ddl(metadata: sa.MetaData, dialect: Dialect, only: Sequence[sa.Table] | Non
     # apply_sql runs without any, where `'50%%'` would be a different value than the model's.
     named = dialect.sa_dialect()
 
+    def stand_in(scratch: sa.MetaData, spec: TableSpec, rules: list[Any]) -> sa.Table:
+        return _add_table(scratch, spec, rules, dialect, {}, [])
+
+    shapes = DdlShapes(named, stand_in, NAMING_CONVENTION)
+
     def executor(sql: Any, *args: Any, **kwargs: Any) -> None:
-        text = str(sql.compile(dialect=named)).strip()
+        text = shapes.text(sql)
+        if text is None:
+            text = str(sql.compile(dialect=named)).strip()
         if isinstance(sql, CreateIndex):
             # The index proofs (index_testgen) read the same text back instead of compiling it again.
             sql.element.info[INDEX_DDL] = text
