@@ -21,7 +21,7 @@ from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.capacity import family_keys
 from polyplan.stores.document.capacity import index_entry_bytes
-from polyplan.stores.relational.sizing import ENGINES, table_rows, table_size
+from polyplan.stores.relational.sizing import ENGINES, Layouts, table_rows, table_size
 from polyplan.stores.relational.spec import TableSpec
 
 PAYLOAD = "payload only (attribute sizes; no engine overhead)"
@@ -39,6 +39,8 @@ class Designs:
     wide_column: Any = None  # polyplan.stores.wide_column.design.WideColumnDesign
     memo: dict[tuple[str, float], dict[str, EntitySize]] = field(default_factory=dict, compare=False)
     by_entity: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+    # What sizing.table_size takes from a table's columns alone: the same at every horizon.
+    layouts: Layouts = field(default_factory=dict, compare=False)
 
     def of(self, family: str, entity: str) -> Any:
         """The design's part for `entity` in `family` (cache: its key families; search: its index;
@@ -94,7 +96,9 @@ def relational(plan: Plan, designs: Designs, engine: str, days: float) -> tuple[
         mine = [t for t in designs.tables if t.entity in entities or t.entity not in plan.entities]
         rows = table_rows(plan.model, mine, {n: _rows(plan, n, days) for n in entities})
         for table in mine:
-            size = table_size(table, rows[table.name], engine, plan.sizing(engine), parents=rows)
+            size = table_size(
+                table, rows[table.name], engine, plan.sizing(engine), parents=rows, layouts=designs.layouts
+            )
             old = found.get(table.entity, EntitySize(0.0, 0.0, 0.0))
             # A child or link table adds bytes to its group, not rows (the group's rows are its entity's).
             found[table.entity] = EntitySize(

@@ -248,6 +248,10 @@ class _Context:
     # _entry_bytes per (table, kind, columns, include, where): it depends on nothing else of a
     # candidate, and the cost of every (candidate, need) pair and every upkeep asked for it again.
     entry_bytes: dict[tuple[Any, ...], float] = field(default_factory=dict)
+    # sizing.index_bytes per (table, columns, rows, keys, unique, include): its arguments are all
+    # it depends on, so the re-plans of PP420 (index_guesses) share it with the design they
+    # probe; most candidates' distinct counts do not move with the one count a probe changes.
+    index_sizes: dict[tuple[Any, ...], float] = field(default_factory=dict)
 
 
 def _model(plan: Plan) -> RequirementsModel:
@@ -823,7 +827,13 @@ def _metrics(ctx: _Context, table: TableSpec, candidate: Candidate, benefit: flo
         columns = [c.name for c in candidate.columns]
         keys = ctx.card.group(table.name, columns, bound=rows)
         unique = candidate.kind is IndexKind.UNIQUE
-        size = sizing.index_bytes(table, columns, rows, keys, unique, ctx.plan.sizing("postgresql"), candidate.include)
+        key = (table.name, tuple(columns), rows, keys, unique, candidate.include)
+        found = ctx.index_sizes.get(key)
+        if found is None:
+            found = ctx.index_sizes[key] = sizing.index_bytes(
+                table, columns, rows, keys, unique, ctx.plan.sizing("postgresql"), candidate.include
+            )
+        size = found
     touched = _indexed(candidate)
     writes = _touching_writes(load, touched) * (share if candidate.where else 1.0)
     # A B-tree write costs more the wider its entries: more leaf pages to fill, split and log.
@@ -1348,7 +1358,7 @@ def _replan(
     def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
         if not overrides:
             return dict(nominal)
-        trial = _Context(ctx.plan, ctx.tables, ctx.loads)
+        trial = _Context(ctx.plan, ctx.tables, ctx.loads, index_sizes=ctx.index_sizes)
         trial.card = ctx.card.with_overrides(overrides)
         redone = [
             n if (pattern := pattern_named(model, n.name)) is None else _pattern_need(trial, pattern, table)

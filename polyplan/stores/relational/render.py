@@ -40,6 +40,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, TableShape, table_shape
 from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name, generated_key
 from polyplan.stores.relational.geo import attach_geo, geo_query
 from polyplan.stores.relational.index_render import (
@@ -422,63 +423,86 @@ def build_metadata(tables: Sequence[TableSpec], engine: str, schemas: Mapping[st
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     rules = constraints(tables, dialect)
     rendered = Rendered(engine, metadata, rules)
+    shapes: dict[tuple[Any, ...], TableShape] = {}
     for spec in tables:
-        rule = retention_of(spec)
-        partitioned = rule is not None and engine == "postgresql" and engine in rule.partitioned
-        generated = generated_key(spec)
-        columns = [
-            sa.Column(
-                c.name,
-                sa.Integer() if c.name == generated and engine == "sqlite" else dialect.column_type(c.attribute),
-                *key_generation(engine, partitioned) if c.name == generated else (),
-                nullable=c.nullable,
-                server_default=dialect.server_default(c.attribute),
-                comment=c.comment,
-                # Only the generated key numbers itself: a natural or composite integer key gets
-                # no SERIAL, AUTO_INCREMENT or identity (the values come from the domain).
-                autoincrement=c.name == generated,
-            )
-            for c in spec.columns
-        ]
-        options: dict[str, Any] = dict(dialect.table_options())
-        if partitioned:
-            assert rule is not None
-            # Declarative range partitioning; the partitions and their jobs are retention_sql's.
-            quote = dialect.sa_dialect().identifier_preparer.quote
-            options["postgresql_partition_by"] = f"RANGE ({quote(rule.column)})"
-        table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, schema=schemas.get(spec.name), **options)
-        for constraint in rules[spec.name]:
-            if constraint.kind == "primary_key":
-                table.append_constraint(sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name))
-            elif constraint.kind == "unique":
-                table.append_constraint(sa.UniqueConstraint(*constraint.columns, name=constraint.name))
-            elif constraint.kind == "foreign_key":
-                table.append_constraint(
-                    sa.ForeignKeyConstraint(
-                        list(constraint.columns),
-                        [
-                            ".".join(
-                                part
-                                for part in (schemas.get(constraint.ref_table), constraint.ref_table, c)
-                                if part is not None
-                            )
-                            for c in constraint.ref_columns
-                        ],
-                        name=constraint.name,
-                        ondelete=ON_DELETE[OnDelete(constraint.value)],
-                    )
-                )
-            elif constraint.kind == "check":
-                table.append_constraint(
-                    sa.CheckConstraint(_check_expression(table, constraint, dialect), name=constraint.name)
-                )
-        for index in spec.indexes:
-            found = attach_index(table, index, engine, metadata)
-            if found is not None:
-                rendered.diagnostics.append(found)
-        attach_geo(table, spec, engine)
-        attach_membership(table, spec.extra, engine)
+        table = _add_table(metadata, spec, rules[spec.name], dialect, schemas, rendered.diagnostics)
+        if not schemas:
+            # The DDL of a table is compiled once per shape (ddl_shapes.py); a schema-qualified
+            # one is compiled as it is.
+            # "natural": the key numbers nothing (the stand-in must not either).
+            shape = table_shape(spec, rules[spec.name], engine, generated_key(spec) is None, shapes)
+            if shape is not None:
+                table.info[SHAPE_INFO] = shape
     return rendered
+
+
+def _add_table(
+    metadata: sa.MetaData,
+    spec: TableSpec,
+    rules: Sequence[Constraint],
+    dialect: Dialect,
+    schemas: Mapping[str, str],
+    diagnostics: list[Diagnostic],
+) -> sa.Table:
+    """`spec` as a SQLAlchemy table of `metadata` for `dialect`, with its `rules` and indexes;
+    the indexes' PP402 warnings go to `diagnostics`."""
+    engine = dialect.name
+    rule = retention_of(spec)
+    partitioned = rule is not None and engine == "postgresql" and engine in rule.partitioned
+    generated = generated_key(spec)
+    columns = [
+        sa.Column(
+            c.name,
+            sa.Integer() if c.name == generated and engine == "sqlite" else dialect.column_type(c.attribute),
+            *key_generation(engine, partitioned) if c.name == generated else (),
+            nullable=c.nullable,
+            server_default=dialect.server_default(c.attribute),
+            comment=c.comment,
+            # Only the generated key numbers itself: a natural or composite integer key gets
+            # no SERIAL, AUTO_INCREMENT or identity (the values come from the domain).
+            autoincrement=c.name == generated,
+        )
+        for c in spec.columns
+    ]
+    options: dict[str, Any] = dict(dialect.table_options())
+    if partitioned:
+        assert rule is not None
+        # Declarative range partitioning; the partitions and their jobs are retention_sql's.
+        quote = dialect.sa_dialect().identifier_preparer.quote
+        options["postgresql_partition_by"] = f"RANGE ({quote(rule.column)})"
+    table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, schema=schemas.get(spec.name), **options)
+    for constraint in rules:
+        if constraint.kind == "primary_key":
+            table.append_constraint(sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name))
+        elif constraint.kind == "unique":
+            table.append_constraint(sa.UniqueConstraint(*constraint.columns, name=constraint.name))
+        elif constraint.kind == "foreign_key":
+            table.append_constraint(
+                sa.ForeignKeyConstraint(
+                    list(constraint.columns),
+                    [
+                        ".".join(
+                            part
+                            for part in (schemas.get(constraint.ref_table), constraint.ref_table, c)
+                            if part is not None
+                        )
+                        for c in constraint.ref_columns
+                    ],
+                    name=constraint.name,
+                    ondelete=ON_DELETE[OnDelete(constraint.value)],
+                )
+            )
+        elif constraint.kind == "check":
+            table.append_constraint(
+                sa.CheckConstraint(_check_expression(table, constraint, dialect), name=constraint.name)
+            )
+    for index in spec.indexes:
+        found = attach_index(table, index, engine, metadata)
+        if found is not None:
+            diagnostics.append(found)
+    attach_geo(table, spec, engine)
+    attach_membership(table, spec.extra, engine)
+    return table
 
 
 # Where `_ddl` leaves an index's compiled CREATE INDEX text (Index.info; each index belongs to one
@@ -500,8 +524,15 @@ def _ddl(metadata: sa.MetaData, dialect: Dialect, only: Sequence[sa.Table] | Non
     # apply_sql runs without any, where `'50%%'` would be a different value than the model's.
     named = dialect.sa_dialect()
 
+    def stand_in(scratch: sa.MetaData, spec: TableSpec, rules: list[Any]) -> sa.Table:
+        return _add_table(scratch, spec, rules, dialect, {}, [])
+
+    shapes = DdlShapes(named, stand_in, NAMING_CONVENTION)
+
     def executor(sql: Any, *args: Any, **kwargs: Any) -> None:
-        text = str(sql.compile(dialect=named)).strip()
+        text = shapes.text(sql)
+        if text is None:
+            text = str(sql.compile(dialect=named)).strip()
         if isinstance(sql, CreateIndex):
             # The index proofs (index_testgen) read the same text back instead of compiling it again.
             sql.element.info[INDEX_DDL] = text

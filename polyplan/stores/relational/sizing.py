@@ -31,6 +31,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
@@ -240,6 +241,20 @@ def _pg_btree(
     if rows <= 0:
         return c["page_bytes"], 0.0
     end, _ = _pg_columns(table, [*columns, *include], c["index_tuple_header"])
+    return _pg_btree_of(table, columns, rows, keys, unique, c, include, end)
+
+
+def _pg_btree_of(
+    table: TableSpec,
+    columns: Sequence[str],
+    rows: float,
+    keys: float,
+    unique: bool,
+    c: Constants,
+    include: Sequence[str],
+    end: float,
+) -> tuple[float, float]:
+    """`_pg_btree` once its entries' laid-out key bytes (`end`, with the tuple header) are known."""
     entry = _align(end, c["maxalign"]) + c["item_pointer"]
     per_row = entry
     repeats = rows / max(keys, 1.0)
@@ -285,20 +300,55 @@ def _posting_key_bytes(key_end: float, mean: float, page: float, tid: float, max
     return total / max(weight, 1e-12)
 
 
-def _pg_table(table: TableSpec, rows: float, distinct: _Distinct, c: Constants) -> TableSize:
-    tuple_bytes = _pg_heap_tuple(table, c)
-    heap_tuple, toast = _pg_toasted(table, tuple_bytes, c)
+@dataclass(frozen=True)
+class _PgLayout:
+    """What a PostgreSQL table's size takes from its columns alone, whatever its rows: the heap
+    tuple before and after TOAST, and each B-tree's key columns and laid-out entry bytes."""
+
+    heap_tuple: float
+    toast: float
+    indexes: tuple[tuple[str, tuple[str, ...], str, bool, float, tuple[str, ...], tuple[str, ...], float], ...]
+
+
+def _pg_layout(table: TableSpec, c: Constants) -> _PgLayout:
+    heap_tuple, toast = _pg_toasted(table, _pg_heap_tuple(table, c), c)
+    indexes = []
+    for name, columns, role, unique, share in _index_list(table, "postgresql"):
+        include = tuple(i for spec in table.indexes if spec.name == name for i in spec.include)
+        keys_only = tuple(col for col in columns if col not in include)
+        end, _ = _pg_columns(table, [*keys_only, *include], c["index_tuple_header"])
+        indexes.append((name, tuple(columns), role, unique, share, include, keys_only, end))
+    return _PgLayout(heap_tuple, toast, tuple(indexes))
+
+
+# Layouts a caller keeps between calls for the same tables (`table_size`'s `layouts`): capacity
+# sizes every table at a dozen horizons. Keyed by the table object, which the entry holds.
+Layouts = dict[int, tuple[TableSpec, Any]]
+
+
+def _pg_table(
+    table: TableSpec, rows: float, distinct: _Distinct, c: Constants, layouts: Layouts | None = None
+) -> TableSize:
+    kept = layouts.get(id(table)) if layouts is not None else None
+    if kept is not None and kept[0] is table:
+        layout: _PgLayout = kept[1]
+    else:
+        layout = _pg_layout(table, c)
+        if layouts is not None:
+            layouts[id(table)] = (table, layout)
+    heap_tuple, toast = layout.heap_tuple, layout.toast
     pages = _pg_pages(rows, heap_tuple, c, c["heap_fill"])
     data = pages * c["page_bytes"]
     if toast:
         data += math.ceil(rows * toast / ((c["page_bytes"] - c["page_header"]) * c["toast_fill"])) * c["page_bytes"]
     indexes = []
-    for name, columns, role, unique, share in _index_list(table, "postgresql"):
-        include = [i for spec in table.indexes if spec.name == name for i in spec.include]
-        keys_only = [col for col in columns if col not in include]
+    for name, columns, role, unique, share, include, keys_only, end in layout.indexes:
         keys = rows * share if unique else distinct(table, keys_only, rows * share)
-        size, entry = _pg_btree(table, keys_only, rows * share, keys, unique, c, include)
-        indexes.append(IndexSize(name, tuple(columns), role, size, entry))
+        if rows * share <= 0:
+            size, entry = c["page_bytes"], 0.0
+        else:
+            size, entry = _pg_btree_of(table, keys_only, rows * share, keys, unique, c, include, end)
+        indexes.append(IndexSize(name, columns, role, size, entry))
     row_bytes = data / rows if rows else heap_tuple + c["item_pointer"]
     return TableSize(table.name, "postgresql", rows, row_bytes, data, tuple(indexes))
 
@@ -459,12 +509,14 @@ def table_size(
     sizing: Mapping[str, float],
     distinct: Mapping[tuple[str, tuple[str, ...]], float] | None = None,
     parents: Mapping[str, float] | None = None,
+    layouts: Layouts | None = None,
 ) -> TableSize:
     """`table`'s size holding `rows` rows on `engine` ("postgresql", "mysql" or "sqlite"), with the
     storage constants `sizing` (the `sizing:` of the engine's target profile: `plan.sizing(engine)`).
-    `distinct` gives known distinct keys per (table, columns); `parents` the rows of referenced tables."""
+    `distinct` gives known distinct keys per (table, columns); `parents` the rows of referenced tables;
+    `layouts` keeps what does not depend on the rows between calls (PostgreSQL)."""
     if engine == "postgresql":
-        return _pg_table(table, rows, _Distinct(distinct, parents), Constants(sizing))
+        return _pg_table(table, rows, _Distinct(distinct, parents), Constants(sizing), layouts)
     if engine == "mysql":
         return _mysql_table(table, rows, Constants(sizing))
     if engine == "sqlite":
