@@ -192,6 +192,11 @@ def _store_lines(capacity: CapacityPlan) -> list[str]:
             ("data", [human(y.data_bytes, byte_units=True) for y in store.years]),
             ("indexes", [human(y.index_bytes, byte_units=True) for y in store.years]),
             ("stored (all copies)", [human(y.stored_bytes, byte_units=True) for y in store.years]),
+            *(
+                [("kept free for compaction", [human(y.free_bytes, byte_units=True) for y in store.years])]
+                if any(y.free_bytes for y in store.years)
+                else []
+            ),
             ("peak reads/s", [human(y.reads) for y in store.years]),
             ("peak writes/s", [human(y.writes) for y in store.years]),
             ("connections", [human(y.connections) for y in store.years]),
