@@ -122,12 +122,12 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     )
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)
-    backup_docs, backup_diagnostics = backup_files(plan)
-    files.update(backup_docs)
-    diagnostics.extend(backup_diagnostics)
     store_designs = Designs.of(handed)
     capacity = capacity_plan(plan, designs_from(store_designs))
     diagnostics.extend(capacity.diagnostics)
+    backup_docs, backup_diagnostics = backup_files(plan, capacity)
+    files.update(backup_docs)
+    diagnostics.extend(backup_diagnostics)
     diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:
