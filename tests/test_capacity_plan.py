@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +194,24 @@ def test_string_sizes_follow_the_seeder_not_half_of_max_length() -> None:
     weighted = Attribute.model_validate({"type": "enum", "values": ["a", "bbbbbbbbbb"], "weights": [9, 1]})
     assert attribute_bytes(weighted) == pytest.approx(1.9)
     assert math.isclose(attribute_bytes(Attribute.model_validate({"type": "uuid"})), 16)
+
+
+def test_png_charts_are_written_beside_the_svg_or_pp438_says_why_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_plan adds docs/capacity-*.png (in the manifest, so a second run replaces them); without
+    matplotlib the SVG charts alone are written and PP438 says so."""
+    from polyplan.emit import capacity_png
+    from polyplan.pipeline import png_charts, render, write_plan
+
+    pytest.importorskip("matplotlib", reason="the PNG charts need the charts extra")
+    out = tmp_path / "out"
+    for _ in range(2):  # the second write finds only files its manifest lists
+        write_plan(IOT, out)
+    for name in ("size", "reads", "writes"):
+        assert (out / "docs" / f"capacity-{name}.png").read_bytes().startswith(b"\x89PNG")
+        assert (out / "docs" / f"capacity-{name}.svg").is_file()
+    monkeypatch.setattr(capacity_png, "available", lambda: False)
+    plan = planned(IOT)
+    charts, notice = png_charts(plan, render(plan)[0])
+    assert charts == {} and [d.code for d in notice] == ["PP438"] and "SVG only" in notice[0].message
