@@ -71,7 +71,7 @@ class Ratio:
     scenario: str
     engine: str
     table: str
-    part: str  # "data" or the index's columns
+    part: str  # "data" or the index's columns (relational); a file kind (Cassandra, OpenSearch)
     rows: int
     estimate: float
     measured: float
@@ -82,7 +82,7 @@ class Ratio:
         return self.estimate / self.measured if self.measured else float("inf")
 
     def within(self) -> bool:
-        return abs(self.ratio - 1.0) <= GOAL[self.engine]
+        return abs(self.ratio - 1.0) <= {**GOAL, **STORE_GOALS}[self.engine]
 
 
 Measured = dict[tuple[str, ...], list[float]]
@@ -545,6 +545,282 @@ def report_bson(ratios: list[DocumentRatio]) -> bool:
     return all(abs(r.ratio - 1) <= BSON_GOAL for r in ratios)
 
 
+# --- Cassandra: SSTable files after a flush --------------------------------------------------
+
+CASSANDRA_GOAL = 0.25
+CASSANDRA_DATA = Path(os.environ.get("POLYPLAN_CASSANDRA_DATA", "/var/tmp/polyplan-stores/cassandra/data"))
+FLUSH_WAIT = 120.0
+STORE_GOALS = {"cassandra": 0.25, "opensearch": 0.25}
+STORE_URLS = {
+    "cassandra": "POLYPLAN_CASSANDRA_URL",
+    "opensearch": "POLYPLAN_OPENSEARCH_URL",
+}  # seconds to wait for the periodic flush to write every table's SSTables
+
+
+# The same comparison for a Cassandra table's or a search index's part ("data (uncompressed)",
+# "index files", "data (stored, LZ4)", "store", a segment file kind).
+TableRatio = Ratio
+
+
+def _sstable_sizes(folder: Path) -> tuple[float, float, float]:
+    """(Data.db bytes as stored, Data.db uncompressed, Index+Filter+Summary+CompressionInfo bytes)
+    of the SSTables in a table's folder; the uncompressed length is CompressionInfo.db's header
+    (compressor name, options, chunk length, max compressed length, then the data length)."""
+    import struct
+
+    stored = uncompressed = index = 0.0
+    for toc in sorted(folder.glob("*-TOC.txt")):
+        prefix = str(toc)[: -len("TOC.txt")]
+        data = Path(prefix + "Data.db")
+        stored += data.stat().st_size
+        info = Path(prefix + "CompressionInfo.db")
+        if info.exists():
+            raw = info.read_bytes()
+            at = 2 + struct.unpack(">H", raw[:2])[0]
+            (options,) = struct.unpack(">i", raw[at : at + 4])
+            at += 4
+            for _ in range(2 * options):
+                at += 2 + struct.unpack(">H", raw[at : at + 2])[0]
+            at += 8  # chunk length, max compressed length
+            uncompressed += struct.unpack(">q", raw[at : at + 8])[0]
+        else:
+            uncompressed += data.stat().st_size
+        for part in ("Index.db", "Filter.db", "Summary.db", "CompressionInfo.db"):
+            component = Path(prefix + part)
+            index += component.stat().st_size if component.exists() else 0
+    return stored, uncompressed, index
+
+
+def _flush(session: Any, keyspace: str, tables: list[str]) -> dict[str, Path]:
+    """Flush every table (no nodetool here: a 1 s memtable_flush_period_in_ms does it through CQL)
+    and wait until each folder's SSTables stop changing; the folders by table name."""
+    from polyplan.stores.wide_column.connect import table_name
+
+    for table in tables:
+        session.execute(f"ALTER TABLE {table_name(keyspace, table)} WITH memtable_flush_period_in_ms = 1000")
+    folders: dict[str, Path] = {}
+    deadline = time.monotonic() + FLUSH_WAIT
+    last: tuple[Any, ...] = ()
+    while time.monotonic() < deadline:
+        time.sleep(3)
+        for table in tables:
+            found = sorted((CASSANDRA_DATA / keyspace).glob(f"{table}-*"))
+            if found:
+                folders[table] = found[-1]
+        state = tuple(
+            (t, tuple(sorted((f.name, f.stat().st_size) for f in folders[t].glob("*.db"))))
+            for t in tables
+            if t in folders
+        )
+        if len(folders) == len(tables) and all(any(folders[t].glob("*-TOC.txt")) for t in tables) and state == last:
+            break
+        last = state
+    for table in tables:
+        session.execute(f"ALTER TABLE {table_name(keyspace, table)} WITH memtable_flush_period_in_ms = 0")
+    return folders
+
+
+def run_cassandra(name: str, per_entity: int, url: str, judge_bytes: float) -> list[TableRatio]:
+    """Seed scenario `name`'s wide-column entities (per_entity records each), write them to every
+    query table as writes.json's statements do (INSERT of the whole row, counters added), flush,
+    and compare the sizing model (`stores.wide_column.sizing.table_size`, with the partitions the
+    rows fell into) with the SSTable files."""
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    from polyplan.model.derived import all_attributes
+    from polyplan.seed.generate import ancestors, generate, rows_for_targets
+    from polyplan.stores.wide_column import statements
+    from polyplan.stores.wide_column.connect import apply_schema, connect, drop_keyspace, run_keyspace
+    from polyplan.stores.wide_column.counters import is_counter_table
+    from polyplan.stores.wide_column.cql import quote
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.runtime import bucket_value
+    from polyplan.stores.wide_column.sizing import table_size
+    from polyplan.stores.wide_column.values import to_driver, to_json
+
+    if not CASSANDRA_DATA.is_dir():
+        raise SystemExit(f"{CASSANDRA_DATA}: no Cassandra data directory (set POLYPLAN_CASSANDRA_DATA)")
+    plan = plan_file(ROOT / "scenarios" / f"{name}.yaml")
+    wide = design_wide_column(plan)
+    if not wide.entities:
+        return []
+    files, _ = render(plan)
+    model = plan.model
+    entities = {e.entity for e in wide.entities}
+    rows = rows_for_targets(model, entities, per_entity, parents=max(2, per_entity // 10), others=5)
+    data = generate(model, rows, seed=0, only=ancestors(model, entities))
+    udts = {u.name: u for u in wide.udts}
+    cluster, session = connect(url)
+    keyspace = run_keyspace()
+    found: list[TableRatio] = []
+    started = time.perf_counter()
+    try:
+        apply_schema(session, files["cassandra/schema.cql"], keyspace)
+        written: dict[str, tuple[int, int, Any]] = {}
+        for entity in wide.entities:
+            attributes = all_attributes(model, entity.entity)
+            records = data.get(entity.entity, [])
+            for table in entity.tables:
+                members = [r for r in records if all(c.holds(r) for c in table.conditions)]
+                counters = [c.name for c in table.columns if c.type.kind == "counter"]
+                cql = statements.add(table, counters) if is_counter_table(table) else statements.insert(table)
+                prepared = session.prepare(cql.replace(quote(table.keyspace) + ".", quote(keyspace) + "."))
+                bound, keys = [], set()
+                for record in members:
+                    values: dict[str, Any] = {}
+                    for column in table.columns:
+                        if column.attribute is None and table.bucket is not None:
+                            values[column.name] = bucket_value(table.bucket.describe(), record)
+                        else:
+                            described = column.type.describe(udts)
+                            values[column.name] = to_driver(
+                                to_json(record.get(column.attribute or ""), described), described
+                            )
+                        if column.type.kind == "counter":
+                            values[column.name] = int(values[column.name] or 1)
+                    bound.append(values)
+                    keys.add(tuple(repr(values[k]) for k in table.partition_key))
+                execute_concurrent_with_args(session, prepared, bound, concurrency=64, raise_on_first_error=True)
+                written[table.name] = (len(bound), len(keys), (table, attributes))
+        folders = _flush(session, keyspace, sorted(written))
+        for table_name_, (count, partitions, (table, attributes)) in written.items():
+            if not count or table_name_ not in folders:
+                continue
+            stored, uncompressed, index = _sstable_sizes(folders[table_name_])
+            estimate = table_size(table, attributes, count, plan.sizing("cassandra"), partitions)
+            for part, est, real in (
+                ("data (uncompressed)", estimate.uncompressed_bytes, uncompressed),
+                ("index files", estimate.index_bytes, index),
+                ("data (stored, LZ4)", estimate.data_bytes, stored),
+            ):
+                found.append(TableRatio(name, "cassandra", table_name_, part, count, est, real, real >= judge_bytes))
+    finally:
+        drop_keyspace(session, keyspace)
+        cluster.shutdown()
+    print(
+        f"# {name} on cassandra: {sum(r.rows for r in found) // 3:,} rows in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return found
+
+
+# --- OpenSearch: store size after refresh and force-merge -------------------------------------
+
+SEARCH_GOAL = 0.25
+# Lucene segment files by what they hold (`_stats/segments?include_segment_file_sizes`).
+SEGMENT_PARTS = {
+    "stored fields (_source, _id)": ("fdt", "fdx", "fdm"),
+    "inverted index (terms, postings, norms)": ("tim", "tip", "tmd", "doc", "pos", "pay", "nvd", "nvm"),
+    "doc values and points": ("dvd", "dvm", "kdd", "kdi", "kdm", "dim", "dii"),
+}
+
+
+def run_opensearch(name: str, per_entity: int, url: str, judge_bytes: float) -> list[TableRatio]:
+    """Index scenario `name`'s search documents (per_entity records per index, as the sync relay
+    builds them: `search.documents.to_document`) into a one-shard index with the design's mapping
+    and analysis, refresh, force-merge to one segment, and compare the search sizing model
+    (`stores.search.sizing`) with `_stats/store` and the segment files by kind."""
+    from opensearchpy import helpers
+
+    from polyplan.model.derived import all_attributes
+    from polyplan.seed.generate import ancestors, generate, rows_for_targets
+    from polyplan.stores.search.connect_opensearch import connect
+    from polyplan.stores.search.design import design_search
+    from polyplan.stores.search.documents import document_id, to_document
+    from polyplan.stores.search.sizing import index_size
+
+    plan = plan_file(ROOT / "scenarios" / f"{name}.yaml")
+    search = design_search(plan)
+    if not search.indexes:
+        return []
+    model = plan.model
+    entities = {i.entity for i in search.indexes}
+    rows = rows_for_targets(model, entities, per_entity, parents=max(2, per_entity // 10), others=5)
+    data = generate(model, rows, seed=0, only=ancestors(model, entities))
+    client = connect(url)
+    found: list[TableRatio] = []
+    started = time.perf_counter()
+    try:
+        for index in search.indexes:
+            attributes = all_attributes(model, index.entity)
+            records = data.get(index.entity, [])
+            target = f"pp_size_{os.getpid()}_{index.alias}"
+            client.indices.create(
+                index=target,
+                body={
+                    "settings": {
+                        "index": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"},
+                        "analysis": index.settings.get("analysis", {}),
+                    },
+                    "mappings": {"dynamic": "strict", "properties": index.fields},
+                },
+            )
+            try:
+                actions = (
+                    {"_index": target, "_id": document_id(r, index.doc_id), "_source": to_document(r, attributes)}
+                    for r in records
+                )
+                helpers.bulk(client, actions, chunk_size=2000, request_timeout=300)
+                client.indices.refresh(index=target)
+                client.indices.forcemerge(index=target, max_num_segments=1, request_timeout=600)
+                stats = client.indices.stats(
+                    index=target, metric="store,segments", params={"include_segment_file_sizes": "true"}
+                )["indices"][target]["primaries"]
+                sizes = {k: float(v["size_in_bytes"]) for k, v in stats["segments"].get("file_sizes", {}).items()}
+                estimate = index_size(index.fields, index.doc_id, attributes, len(records), plan.sizing("opensearch"))
+                measured_parts = {
+                    part: sum(sizes.get(ext, 0.0) for ext in extensions) for part, extensions in SEGMENT_PARTS.items()
+                }
+                estimated_parts = {
+                    "stored fields (_source, _id)": estimate.stored_bytes,
+                    "inverted index (terms, postings, norms)": estimate.inverted_bytes,
+                    "doc values and points": estimate.columnar_bytes,
+                }
+                for part, real in measured_parts.items():
+                    found.append(
+                        TableRatio(
+                            name, "opensearch", index.alias, part, len(records), estimated_parts[part], real, False
+                        )
+                    )
+                real = float(stats["store"]["size_in_bytes"])
+                found.append(
+                    TableRatio(
+                        name,
+                        "opensearch",
+                        index.alias,
+                        "store",
+                        len(records),
+                        estimate.total_bytes,
+                        real,
+                        real >= judge_bytes,
+                    )
+                )
+            finally:
+                client.indices.delete(index=target, ignore_unavailable=True)
+    finally:
+        client.close()
+    print(
+        f"# {name} on opensearch: {sum(r.rows for r in found if r.part == 'store'):,} documents in "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return found
+
+
+def report_tables(ratios: list[TableRatio], goal: float) -> bool:
+    """Print every part; True when every judged one is within `goal` (a stored size compressed
+    by the server is shown beside the stated range, not judged)."""
+    print(f"{'scenario':9} {'engine':10} {'table':28} {'part':22} {'rows':>9} {'est MiB':>9} {'real MiB':>9} ratio")
+    for r in ratios:
+        judged = r.judged and "stored" not in r.part
+        flag = "" if not judged else ("  ok" if abs(r.ratio - 1) <= goal else "  MISS")
+        print(
+            f"{r.scenario:9} {r.engine:10} {r.table[:28]:28} {r.part[:22]:22} {r.rows:>9,} "
+            f"{_mib(r.estimate):>9} {_mib(r.measured):>9} {r.ratio:5.2f}{flag}"
+        )
+    return all(abs(r.ratio - 1) <= goal for r in ratios if r.judged and "stored" not in r.part)
+
+
 def saved_misses(saved: dict[str, Any]) -> list[str]:
     """Every saved part, key family or collection outside its goal: what makes the bench exit 1."""
     missed = [
@@ -563,7 +839,30 @@ def saved_misses(saved: dict[str, Any]) -> list[str]:
         for r in saved.get("bson", {}).get("collections", [])
         if abs(r["ratio"] - 1) > BSON_GOAL
     ]
+    missed += [
+        f"{r['scenario']} {r['engine']} {r['table']} {r['part']} {r['ratio']:.2f}"
+        for store in ("cassandra", "opensearch")
+        for r in saved.get(store, {}).get("parts", [])
+        if r["judged"] and "stored" not in r["part"] and abs(r["ratio"] - 1) > STORE_GOALS[store]
+    ]
     return missed
+
+
+def _store_lines(run: dict[str, Any], title: str, how: str) -> list[str]:
+    """A Cassandra or OpenSearch section of docs/benchmarks.md."""
+    lines = [
+        f"**{title}, `{run['command']}`** ({run['per_entity']:,} records per entity; load average {run['load']}). {how}",
+        "",
+        "| scenario | table / index | part | rows | estimate MiB | measured MiB | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in run["parts"]:
+        mark = "" if r["judged"] and "stored" not in r["part"] else " (not judged)"
+        lines.append(
+            f"| {r['scenario']} | {r['table']} | {r['part']} | {r['rows']:,} | {_mib(r['estimate'])} | "
+            f"{_mib(r['measured'])} | {r['ratio']:.2f}{mark} |"
+        )
+    return [*lines, ""]
 
 
 def render_saved(saved: dict[str, Any]) -> str:
@@ -641,6 +940,21 @@ def render_saved(saved: dict[str, Any]) -> str:
                 f"{r['measured']:.0f} | {r['ratio']:.2f} |"
             )
         lines.append("")
+    if saved.get("cassandra"):
+        lines += _store_lines(
+            saved["cassandra"],
+            "Cassandra",
+            "The SSTable model (`stores/wide_column/sizing.py`) ÷ the files a flush wrote: Data.db uncompressed "
+            "(CompressionInfo.db's data length) and Index+Filter+Summary+CompressionInfo, goal ±25 % at ≥ 1 MiB; "
+            "Data.db as stored (LZ4) against the assumed 0.75 of it, shown beside the stated 0.5–0.9 range.",
+        )
+    if saved.get("opensearch"):
+        lines += _store_lines(
+            saved["opensearch"],
+            "OpenSearch",
+            "The Lucene model (`stores/search/sizing.py`) ÷ `_stats/store` of a one-shard index with the design's "
+            "mapping after refresh and force-merge to one segment (goal ±25 %), and by segment file kind (not judged).",
+        )
     return "\n".join(lines)
 
 
@@ -669,7 +983,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="rows per relational entity (default 100,000)")
     parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="repeatable; default all")
     parser.add_argument(
-        "--engine", action="append", choices=(*GOAL, "redis", "bson"), help="repeatable; default every engine"
+        "--engine",
+        action="append",
+        choices=(*GOAL, "redis", "bson", "cassandra", "opensearch"),
+        help="repeatable; default every engine",
     )
     parser.add_argument("--judge-bytes", type=float, default=2**20, help="judge parts measured at least this big")
     parser.add_argument(
@@ -678,16 +995,23 @@ def main(argv: list[str] | None = None) -> int:
         default=20_000,
         help="records per cached entity and per document collection (default 20,000)",
     )
+    parser.add_argument(
+        "--store-records",
+        type=int,
+        default=20_000,
+        help="records per entity for Cassandra and OpenSearch (default 20,000)",
+    )
     parser.add_argument("--redis-db", type=int, default=REDIS_DB, help="an empty Redis database for the run")
     parser.add_argument("--json", type=Path, help="merge the ratios into this results file")
     args = parser.parse_args(argv)
     command = " ".join(["python", "bench/capacity.py", *(argv if argv is not None else sys.argv[1:])])
     print("# " + command)
-    engines = args.engine or [*GOAL, "redis", "bson"]
+    engines = args.engine or [*GOAL, "redis", "bson", "cassandra", "opensearch"]
     relational = [e for e in engines if e in GOAL]
     ratios: list[Ratio] = []
     key_ratios: list[KeyRatio] = []
     document_ratios: list[DocumentRatio] = []
+    store_ratios: dict[str, list[TableRatio]] = {"cassandra": [], "opensearch": []}
     for scenario in args.scenario or SCENARIOS:
         if relational:
             ratios += run_scenario(scenario, relational, args.rows, args.judge_bytes)
@@ -698,9 +1022,17 @@ def main(argv: list[str] | None = None) -> int:
             key_ratios += run_redis(scenario, args.redis_records, url, args.redis_db)
         if "bson" in engines:
             document_ratios += run_bson(scenario, args.redis_records)
+        for store, run in (("cassandra", run_cassandra), ("opensearch", run_opensearch)):
+            if store in engines:
+                variable = STORE_URLS[store]
+                if not os.environ.get(variable):
+                    raise SystemExit(f"{variable} is not set (source /tmp/env.sh)")
+                store_ratios[store] += run(scenario, args.store_records, os.environ[variable], args.judge_bytes)
     ok = report(ratios) if relational else True
     ok = (report_redis(key_ratios) if "redis" in engines else True) and ok
     ok = (report_bson(document_ratios) if "bson" in engines else True) and ok
+    for store, goal in (("cassandra", CASSANDRA_GOAL), ("opensearch", SEARCH_GOAL)):
+        ok = (report_tables(store_ratios[store], goal) if store in engines else True) and ok
     if args.json:
         load = _load()
         if relational:
@@ -718,6 +1050,14 @@ def main(argv: list[str] | None = None) -> int:
         if "bson" in engines:
             collections = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in document_ratios]
             _save(args.json, "bson", {"command": command, "per_entity": args.redis_records, "collections": collections})
+        for store in ("cassandra", "opensearch"):
+            if store in engines:
+                parts = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in store_ratios[store]]
+                _save(
+                    args.json,
+                    store,
+                    {"command": command, "per_entity": args.store_records, "load": load, "parts": parts},
+                )
     return 0 if ok else 1
 
 

@@ -104,6 +104,7 @@ CODES: dict[str, str] = {
     "PP435": "no distribution column for a store that must scale out",
     "PP436": "target profile has no node capacity",
     "PP437": "store needs more nodes than its profile's max_nodes",
+    "PP438": "PNG capacity charts not written: matplotlib is not installed",
     "PP445": "PII in a key column cannot be encrypted",
     "PP446": "encryption not generated for the chosen relational engine",
     "PP447": "data subject is not an entity",

@@ -7,8 +7,10 @@ touches the file system, and it writes atomically.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,12 +134,12 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     )
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)
-    backup_docs, backup_diagnostics = backup_files(plan)
-    files.update(backup_docs)
-    diagnostics.extend(backup_diagnostics)
     store_designs = Designs.of(handed)
     capacity = capacity_plan(plan, designs_from(store_designs))
     diagnostics.extend(capacity.diagnostics)
+    backup_docs, backup_diagnostics = backup_files(plan, capacity)
+    files.update(backup_docs)
+    diagnostics.extend(backup_diagnostics)
     diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:
@@ -160,6 +162,28 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     return files, diagnostics
 
 
+def png_charts(plan: Plan, files: Mapping[str, str]) -> tuple[dict[str, bytes], list[Diagnostic]]:
+    """The PNG capacity charts (beside the SVG ones) from plan.json's capacity figures, or none
+    and PP438 when matplotlib (the `charts` extra) is not installed."""
+    from polyplan.emit.capacity_png import available, capacity_pngs
+
+    capacity = json.loads(files["plan.json"]).get("capacity") or {}
+    if not capacity.get("stores"):
+        return {}, []
+    if not available() and "PP438" not in plan.model.options.suppress:
+        notice = Diagnostic(
+            "PP438",
+            "matplotlib is not installed: the capacity charts are written as SVG only "
+            "(docs/capacity-*.svg); install polyplan[charts] for the PNG ones",
+            "options",
+            Severity.WARNING,
+        )
+        return {}, [notice]
+    if not available():
+        return {}, []
+    return capacity_pngs(capacity, plan.model.name), []
+
+
 def write_plan(
     model_path: str | Path, out_dir: str | Path, force: bool = False, targets: str | Path | None = None
 ) -> tuple[Plan, list[Diagnostic]]:
@@ -170,6 +194,8 @@ def write_plan(
     """
     plan = plan_file(model_path, targets)
     files, diagnostics = render(plan)
+    charts, notice = png_charts(plan, files)
+    diagnostics = [*diagnostics, *notice]
     model_sha256 = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
     write_tree(
         files,
@@ -178,6 +204,7 @@ def write_plan(
         model_name=plan.model.name,
         model_sha256=model_sha256,
         force=force,
+        binary=charts,
     )
     log.info("wrote %d files to %s", len(files), out_dir)
     return plan, diagnostics

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from polyplan.emit.capacity import store_bytes
+from polyplan.capacity import capacity_plan, design_stores
 from polyplan.pipeline import plan_text, render, write_plan
 from polyplan.security.backup import BACKUP_DOC, METHODS, design_backup, doc_steps, seconds
 from polyplan.security.restore_time import THROUGHPUT, estimate_restore, shown
@@ -160,11 +160,14 @@ def test_restore_estimate_follows_the_capacity_model_and_the_documented_throughp
     plan = plan_text(medium, "ledger.yaml")
     files, diagnostics = render(plan)
     doc = files[BACKUP_DOC]
-    (estimate,) = [estimate_restore(plan, store) for store in design_backup(plan)[0]]
-    payload = store_bytes(plan)["relational (postgresql)"][-1]
+    capacity = capacity_plan(plan, design_stores(plan))
+    (estimate,) = [estimate_restore(plan, store, capacity) for store in design_backup(plan)[0]]
+    # The capacity plan's figure (capacity.md, plan.json): data and indexes of one copy at the horizon.
+    horizon = json.loads(files["plan.json"])["capacity"]["stores"]
+    sized = next(s for s in horizon if s["store"] == "relational (postgresql)")["years"][-1]
+    assert estimate.bytes == pytest.approx(sized["data_bytes"] + sized["index_bytes"], abs=2) and estimate.bytes > 0
     rate = THROUGHPUT["postgresql"]
-    assert estimate.payload_bytes == payload > 0
-    assert estimate.seconds == rate.startup_seconds + round(payload / (rate.payload_mb_per_s * 1_000_000))
+    assert estimate.seconds == rate.startup_seconds + round(estimate.bytes / (rate.mb_per_s * 1_000_000))
     assert not estimate.over and "PP453" not in {d.code for d in diagnostics}
     row = next(line for line in doc.splitlines() if line.startswith("| postgresql | ") and "MB/s" in line)
     assert f"| {shown(estimate.seconds)} | 30m | yes |" in row, row

@@ -11,6 +11,12 @@ engine's own sizes, per table and per index. At this scale a small index is a fe
 InnoDB rounds segments to 1 MiB extents, so the bounds are looser than the bench's goal (±15 %
 PostgreSQL, ±25 % InnoDB at 100,000 rows): every part measured at ≥ 1 MiB within ±40 % on
 PostgreSQL and ±50 % on InnoDB, and each engine's total within ±20 %.
+
+Cassandra: the iot readings (5,000 rows) written to the design's table, flushed, and the SSTable
+model's Data.db (uncompressed) and index files within ±25 % of the files on disk, Data.db as
+stored within the stated LZ4 range. OpenSearch: the social posts (5,000 documents) in a
+one-shard index with the design's mapping, force-merged: the Lucene model within ±25 % of
+`_stats/store`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from types import ModuleType
 import pytest
 
 from polyplan.seed.lengths import expected_chars
-from polyplan.testkit import resolve_url
+from polyplan.testkit import resolve_url, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 20_000
@@ -142,3 +148,38 @@ def test_store_estimates_follow_the_designs() -> None:
     documents = sum(c.avg_document_bytes * c.documents_at_horizon for c in collections)
     at_horizon = document_bytes(counters, counters.model.options.horizon_years * 365.0)
     assert documents < at_horizon < 1.6 * documents  # documents plus their index entries
+
+
+CASSANDRA_RECORDS = 5_000
+
+
+@pytest.mark.cassandra
+def test_cassandra_sstable_model_holds() -> None:
+    """The SSTable model against the files a flush writes (the server's data directory must be
+    readable here: POLYPLAN_CASSANDRA_DATA, else the bench's default)."""
+    from polyplan.analyse.capabilities import load_capabilities
+    from polyplan.stores.wide_column.sizing import compression_range
+
+    url = resolve_url("cassandra")
+    bench = _bench()
+    if not bench.CASSANDRA_DATA.is_dir():
+        unavailable("cassandra", f"{bench.CASSANDRA_DATA}: the server's data directory is not readable here")
+    parts = bench.run_cassandra("iot", CASSANDRA_RECORDS, url, 0.0)
+    by_part = {r.part: r for r in parts}
+    assert set(by_part) == {"data (uncompressed)", "index files", "data (stored, LZ4)"}, by_part
+    for part in ("data (uncompressed)", "index files"):
+        assert abs(by_part[part].ratio - 1) <= 0.25, (part, by_part[part].estimate, by_part[part].measured)
+    stored = by_part["data (stored, LZ4)"].measured / by_part["data (uncompressed)"].measured
+    low, high = compression_range(load_capabilities()["cassandra"].sizing)
+    assert low <= stored <= high, stored
+
+
+@pytest.mark.opensearch
+def test_opensearch_lucene_model_holds() -> None:
+    """The Lucene model against `_stats/store` of a force-merged one-shard index."""
+    parts = _bench().run_opensearch("social", CASSANDRA_RECORDS, resolve_url("opensearch"), 0.0)
+    store = [r for r in parts if r.part == "store"]
+    assert store, [r.part for r in parts]
+    for ratio in store:
+        assert ratio.rows >= CASSANDRA_RECORDS // 2, ratio.rows
+        assert abs(ratio.ratio - 1) <= 0.25, (ratio.table, ratio.estimate, ratio.measured)

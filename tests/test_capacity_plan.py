@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_iot_shows_the_year_partitioning_and_the_year_scaling_out_become_necessa
     assert all(y.nodes == 1 for y in capacity.store("relational (postgresql)").years)
     text = rendered(IOT)["capacity.md"]
     assert "| Alert | relational (postgresql) | year 1 (month 12) |" in text
-    assert "year 0 (month 0): scale out: 20 nodes at replication factor 3" in text
+    assert "year 0 (month 0): scale out: 17 nodes at replication factor 3" in text
 
 
 def test_a_threshold_is_the_first_month_the_need_exceeds_one_node() -> None:
@@ -143,7 +144,7 @@ def test_a_profile_without_node_capacity_is_pp436_and_more_nodes_than_max_nodes_
     assert "cache (redis)" not in [s.store for s in capacity.stores]
     small = {**bundled, "cassandra": bundled["cassandra"].model_copy(update={"max_nodes": 8})}
     pp437 = [d for d in planned_capacity(planned(IOT), capabilities=small).diagnostics if d.code == "PP437"]
-    assert len(pp437) == 1 and "needs 20 nodes" in pp437[0].message
+    assert len(pp437) == 1 and "needs 17 nodes" in pp437[0].message
 
 
 def test_years_option_plans_beyond_the_horizon() -> None:
@@ -168,15 +169,15 @@ def test_a_cache_projection_is_sized_by_the_cache_design_not_as_a_copy_of_the_en
     assert timeline.sizes[-1].total_bytes < payload / 1000  # was a full copy (4.4 TB) before
     search = capacity.store("search (elasticsearch)")
     indexes = sum(i.projected_bytes for i in designs.search.indexes)
-    assert search.years[-1].data_bytes == pytest.approx(indexes, rel=1e-9)
+    assert search.years[-1].data_bytes + search.years[-1].index_bytes == pytest.approx(indexes, rel=1e-9)
 
 
 def test_plan_json_and_capacity_md_carry_the_same_figures() -> None:
     files = rendered(IOT)
     data = json.loads(files["plan.json"])["capacity"]
     cassandra = next(s for s in data["stores"] if s["store"] == "wide_column (cassandra)")
-    assert [y["nodes"] for y in cassandra["years"]] == [4, 20, 20]
-    assert "| profile-sized nodes | 4 | 20 | 20 |" in files["capacity.md"]
+    assert [y["nodes"] for y in cassandra["years"]] == [4, 17, 17]
+    assert "| profile-sized nodes | 4 | 17 | 17 |" in files["capacity.md"]
     assert data["partitioning"][0]["year"] == 1.0
     for chart in ("docs/capacity-size.svg", "docs/capacity-reads.svg", "docs/capacity-writes.svg"):
         assert files[chart].startswith("<svg") and f"`{chart}`" in files["capacity.md"]
@@ -193,3 +194,24 @@ def test_string_sizes_follow_the_seeder_not_half_of_max_length() -> None:
     weighted = Attribute.model_validate({"type": "enum", "values": ["a", "bbbbbbbbbb"], "weights": [9, 1]})
     assert attribute_bytes(weighted) == pytest.approx(1.9)
     assert math.isclose(attribute_bytes(Attribute.model_validate({"type": "uuid"})), 16)
+
+
+def test_png_charts_are_written_beside_the_svg_or_pp438_says_why_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_plan adds docs/capacity-*.png (in the manifest, so a second run replaces them); without
+    matplotlib the SVG charts alone are written and PP438 says so."""
+    from polyplan.emit import capacity_png
+    from polyplan.pipeline import png_charts, render, write_plan
+
+    pytest.importorskip("matplotlib", reason="the PNG charts need the charts extra")
+    out = tmp_path / "out"
+    for _ in range(2):  # the second write finds only files its manifest lists
+        write_plan(IOT, out)
+    for name in ("size", "reads", "writes"):
+        assert (out / "docs" / f"capacity-{name}.png").read_bytes().startswith(b"\x89PNG")
+        assert (out / "docs" / f"capacity-{name}.svg").is_file()
+    monkeypatch.setattr(capacity_png, "available", lambda: False)
+    plan = planned(IOT)
+    charts, notice = png_charts(plan, render(plan)[0])
+    assert charts == {} and [d.code for d in notice] == ["PP438"] and "SVG only" in notice[0].message

@@ -15,7 +15,7 @@ def test_capacity_prints_each_store_its_thresholds_and_steps() -> None:
     assert done.returncode == 0, done.stderr
     for store in ("cache (redis)", "relational (postgresql)", "wide_column (cassandra)"):
         assert store in done.stdout
-    assert "storage: crossed year 0.08: 13,063.7 GB at the horizon vs one node's 2,000.0 GB" in done.stdout
+    assert "storage: crossed year 0.08: 11,208.4 GB at the horizon vs one node's 2,000.0 GB" in done.stdout
     assert "partitioning Alert (relational (postgresql)): from year 1:" in done.stdout
 
 

@@ -66,3 +66,39 @@ def test_every_hash_seed_gives_the_same_files(scenario: Path, by_seed: dict[str,
         assert set(other) == set(reference), f"PYTHONHASHSEED={seed} writes other files"
         differing = sorted(name for name in reference if other[name] != reference[name])
         assert not differing, f"PYTHONHASHSEED={seed} changes {differing}"
+
+
+# Prints {path: sha256} of the PNG capacity charts write_plan adds for each scenario.
+_PNG_DIGESTS = """
+import hashlib, json, sys
+from polyplan.pipeline import plan_file, png_charts, render
+out = {}
+for path in sys.argv[1:]:
+    plan = plan_file(path)
+    charts, notice = png_charts(plan, render(plan)[0])
+    assert not notice, notice
+    out.update({f"{path}:{name}": hashlib.sha256(data).hexdigest() for name, data in sorted(charts.items())})
+print(json.dumps(out))
+"""
+
+
+def test_png_charts_are_byte_identical_across_processes() -> None:
+    """The PNG capacity charts (matplotlib, Agg, no Software metadata) have the same bytes in two
+    processes with different hash seeds, and are real PNG files."""
+    pytest.importorskip("matplotlib", reason="the PNG charts need the charts extra")
+    scenarios = [str(ROOT / "scenarios" / "iot.yaml"), str(ROOT / "scenarios" / "shop.yaml")]
+    runs = []
+    for seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _PNG_DIGESTS, *scenarios], capture_output=True, text=True, env=env, check=True
+        )
+        runs.append(json.loads(done.stdout))
+    assert len(runs[0]) == 6, runs[0]  # size, reads and writes for each scenario
+    assert runs[0] == runs[1]
+    from polyplan.pipeline import plan_file, png_charts, render
+
+    plan = plan_file(scenarios[0])
+    charts, _ = png_charts(plan, render(plan)[0])
+    for data in charts.values():
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in data and b"tIME" not in data

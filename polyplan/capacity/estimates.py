@@ -17,12 +17,16 @@ from typing import Any
 
 from polyplan.analyse.sizing import live_rows
 from polyplan.capacity.spec import EntitySize
+from polyplan.model.derived import all_attributes
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.capacity import family_keys
 from polyplan.stores.document.capacity import index_entry_bytes
 from polyplan.stores.relational.sizing import ENGINES, Layouts, table_rows, table_size
 from polyplan.stores.relational.spec import TableSpec
+from polyplan.stores.search.sizing import index_size as search_index_size
+from polyplan.stores.wide_column.sizing import compression_range
+from polyplan.stores.wide_column.sizing import table_size as cassandra_table_size
 
 PAYLOAD = "payload only (attribute sizes; no engine overhead)"
 
@@ -69,14 +73,6 @@ def _by_entity(designs: Designs, family: str) -> dict[str, Any]:
 
 def _rows(plan: Plan, entity: str, days: float) -> float:
     return live_rows(plan.model.entities[entity].growth, days)
-
-
-def _scaled(plan: Plan, entity: str, days: float, bytes_at_horizon: float, index_share: float = 0.0) -> EntitySize:
-    """An estimate made at the horizon, scaled to the live rows at `days`."""
-    rows = _rows(plan, entity, days)
-    horizon = plan.entities[entity].profile.rows_at_horizon
-    total = bytes_at_horizon * (rows / horizon) if horizon > 0 else 0.0
-    return EntitySize(rows, total * (1 - index_share), total * index_share)
 
 
 def _payload(plan: Plan, entity: str, days: float) -> EntitySize:
@@ -139,11 +135,18 @@ def cache(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[Entit
 
 
 def search(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
-    """The entity's search index: its projected documents × bytes (source and inverted index)."""
+    """The entity's search index on one copy (`stores.search.sizing`): `_source` as data; the
+    inverted index, doc values and points as its index; the replicas are the plan's."""
     index = designs.of("search", entity)
     if index is None:
         return _payload(plan, entity, days), PAYLOAD
-    return _scaled(plan, entity, days, index.projected_bytes), "search index estimate (search design)"
+    rows = _rows(plan, entity, days)
+    engine = designs.search.engine.name
+    size = search_index_size(index.fields, index.doc_id, all_attributes(plan.model, entity), rows, plan.sizing(engine))
+    return (
+        EntitySize(rows, size.stored_bytes, size.inverted_bytes + size.columnar_bytes),
+        "Lucene model: _source, inverted index, doc values (stores/search/sizing.py)",
+    )
 
 
 def document(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
@@ -160,15 +163,28 @@ def document(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[En
 
 
 def wide_column(plan: Plan, designs: Designs, entity: str, days: float) -> tuple[EntitySize, str]:
-    """The entity's Cassandra tables: one copy of the payload per query table (denormalized)."""
+    """The entity's Cassandra query tables (one copy each: denormalized), by the SSTable model
+    (`stores.wide_column.sizing`): Data.db as stored and the index files of one replica, with the
+    free disk each table's compaction strategy needs (`free_bytes`); the replication factor is
+    the plan's (the profile's node)."""
     found = designs.of("wide_column", entity)
-    size = _payload(plan, entity, days)
     if found is None or not found.tables:
-        return size, PAYLOAD
-    copies = len(found.tables)
+        return _payload(plan, entity, days), PAYLOAD
+    rows = _rows(plan, entity, days)
+    horizon = max(1.0, plan.entities[entity].profile.rows_at_horizon)
+    attributes = all_attributes(plan.model, entity)
+    data = index = free = 0.0
+    for table in found.tables:
+        share = min(1.0, table.estimate.rows / horizon) if table.estimate.rows else 1.0
+        size = cassandra_table_size(table, attributes, rows * share, plan.sizing("cassandra"))
+        data += size.data_bytes
+        index += size.index_bytes
+        free += size.total_bytes * size.compaction_headroom
+    low, high = compression_range(plan.sizing("cassandra"))
     return (
-        EntitySize(size.rows, size.data_bytes * copies, 0.0),
-        f"payload × {copies} query table(s) (wide-column design)",
+        EntitySize(rows, data, index, free),
+        f"SSTable model, {len(found.tables)} query table(s), LZ4 {low:g}–{high:g} of Data.db "
+        "(stores/wide_column/sizing.py)",
     )
 
 

@@ -39,6 +39,7 @@ class Need:
     rows: float = 0.0
     data_bytes: float = 0.0
     index_bytes: float = 0.0
+    free_bytes: float = 0.0  # disk compaction needs free beside the data (Cassandra)
     reads: float = 0.0
     primary_reads: float = 0.0  # reads a replica may not serve (strong, read-your-writes, tight staleness)
     writes: float = 0.0
@@ -111,6 +112,7 @@ def store_needs(plan: Plan, designs: Designs, days: float, capabilities: Mapping
         need.rows += size.rows
         need.data_bytes += size.data_bytes
         need.index_bytes += size.index_bytes
+        need.free_bytes += size.free_bytes
     for pattern in plan.model.access_patterns:
         if pattern.entity not in plan.entities:
             continue

@@ -34,8 +34,8 @@ def report_years(plan: Plan, years: float | None = None) -> tuple[float, ...]:
 
 def _ratio(need: Need, node: NodeCapacity, resource: str) -> float:
     """The need as a multiple of one node's capacity."""
-    if resource == "storage":
-        return need.total_bytes / node.storage_bytes
+    if resource == "storage":  # the data and the free space its compaction needs on the same disks
+        return (need.total_bytes + need.free_bytes) / node.storage_bytes
     if resource == "writes":
         return need.writes / node.writes_per_second
     if resource == "reads":  # reads a replica cannot take; the rest are spread over replicas
@@ -351,6 +351,7 @@ def capacity_plan(
                     now.data_bytes,
                     now.index_bytes,
                     now.total_bytes * node.replication_factor,
+                    now.free_bytes * node.replication_factor,
                     now.reads,
                     now.writes * node.replication_factor,
                     now.connections(),

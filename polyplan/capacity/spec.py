@@ -16,6 +16,7 @@ class EntitySize:
     rows: float
     data_bytes: float
     index_bytes: float
+    free_bytes: float = 0.0  # disk kept free beside them (Cassandra's compaction headroom), not stored data
 
     @property
     def total_bytes(self) -> float:
@@ -42,6 +43,7 @@ class StoreYear:
     data_bytes: float
     index_bytes: float
     stored_bytes: float  # total bytes times the store's replication factor
+    free_bytes: float  # disk compaction needs free beside the stored bytes (every copy), Cassandra
     reads: float  # peak reads per second
     writes: float  # peak writes per second (each copy written counts)
     connections: float  # connections in use at peak (Little's law, with headroom)
@@ -158,6 +160,7 @@ def _store_data(store: StoreCapacity) -> dict[str, Any]:
                 "data_bytes": _round(y.data_bytes),
                 "index_bytes": _round(y.index_bytes),
                 "stored_bytes": _round(y.stored_bytes),
+                "free_bytes": _round(y.free_bytes),
                 "reads_per_second": _round(y.reads),
                 "writes_per_second": _round(y.writes),
                 "connections": _round(y.connections),

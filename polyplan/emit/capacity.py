@@ -9,7 +9,6 @@ uses; Redis by its key families' memory; search by its index estimate; MongoDB b
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,36 +55,6 @@ def _sized_engine(plan: Plan, tables: Sequence[TableSpec]) -> str | None:
     engines = {d.engine for d in plan.entities.values() if d.family is Family.RELATIONAL}
     engine = next(iter(engines)) if len(engines) == 1 else None
     return engine if tables and engine in ENGINES else None
-
-
-def store_bytes(plan: Plan, tables: Sequence[TableSpec] = ()) -> dict[str, list[float]]:
-    """Bytes per store (`family (engine)`) at each of `capacity_years`: the relational store from
-    its engine's sizing model when `tables` (the relational design) are given, others payload; a
-    projection counts at full size in its store. Kept for the restore-time estimate
-    (security/restore_time.py); capacity.md and the report use `planned_store_bytes`, each
-    store's own estimate."""
-    model = plan.model
-    years = capacity_years(plan)
-    per_store: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(years))
-    sized = _sized_engine(plan, tables)
-    if sized is not None:
-        for index, year in enumerate(years):
-            total = sum(t.total_bytes for t in relational_sizes(plan, tables, sized, year * 365.0))
-            per_store[f"{Family.RELATIONAL.value} ({sized})"][index] += total
-    for name, decision in plan.entities.items():
-        size = decision.profile.record_bytes
-        if sized is not None and decision.family is Family.RELATIONAL:
-            for projection in decision.projections:
-                for index, year in enumerate(years):
-                    payload = live_rows(model.entities[name].growth, year * 365.0) * size
-                    per_store[f"{projection.family.value} ({projection.engine})"][index] += payload
-            continue
-        for index, year in enumerate(years):
-            payload = live_rows(model.entities[name].growth, year * 365.0) * size
-            per_store[f"{decision.family.value} ({decision.engine})"][index] += payload
-            for projection in decision.projections:
-                per_store[f"{projection.family.value} ({projection.engine})"][index] += payload
-    return dict(per_store)
 
 
 def planned_store_bytes(capacity: CapacityPlan) -> dict[str, list[float]]:
@@ -192,6 +161,11 @@ def _store_lines(capacity: CapacityPlan) -> list[str]:
             ("data", [human(y.data_bytes, byte_units=True) for y in store.years]),
             ("indexes", [human(y.index_bytes, byte_units=True) for y in store.years]),
             ("stored (all copies)", [human(y.stored_bytes, byte_units=True) for y in store.years]),
+            *(
+                [("kept free for compaction", [human(y.free_bytes, byte_units=True) for y in store.years])]
+                if any(y.free_bytes for y in store.years)
+                else []
+            ),
             ("peak reads/s", [human(y.reads) for y in store.years]),
             ("peak writes/s", [human(y.writes) for y in store.years]),
             ("connections", [human(y.connections) for y in store.years]),

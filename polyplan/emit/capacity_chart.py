@@ -2,8 +2,8 @@
 
 Hand-written SVG, like the report's bar chart (`emit/svg.py`): a few polylines on one axis
 need no plotting library, and the text is byte-identical in every process (numbers
-are formatted with fixed precision, series are drawn in sorted store order). PNG is not made:
-no rasterizer in the core install gives byte-identical files across platforms.
+are formatted with fixed precision, series are drawn in sorted store order). The PNG copies
+(`capacity_png.py`) need matplotlib, the optional `charts` extra.
 """
 
 from __future__ import annotations

@@ -42,12 +42,12 @@ class OutputRefused(Exception):
         self.message = message
 
 
-def digest(text: str) -> str:
-    """The SHA-256 of a file's text as written (UTF-8)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def digest(text: str | bytes) -> str:
+    """The SHA-256 of a file as written (a text in UTF-8, or its bytes)."""
+    return hashlib.sha256(text.encode("utf-8") if isinstance(text, str) else text).hexdigest()
 
 
-def manifest_text(files: Mapping[str, str], model_name: str, model_sha256: str) -> str:
+def manifest_text(files: Mapping[str, str | bytes], model_name: str, model_sha256: str) -> str:
     """The manifest: what polyplan wrote, with each file's hash and the model's (deterministic)."""
     body = {
         "files": {path: digest(text) for path, text in sorted(files.items())},
@@ -151,8 +151,10 @@ def write_tree(
     model_name: str = "",
     model_sha256: str = "",
     force: bool = False,
+    binary: Mapping[str, bytes] | None = None,
 ) -> None:
-    """Write `files` (relative path → text) plus a manifest as the whole content of `out_dir`.
+    """Write `files` (relative path → text) and `binary` (relative path → bytes: PNG charts) plus
+    a manifest as the whole content of `out_dir`.
 
     Raises OutputRefused (nothing written) when `out_dir` is unsafe or holds foreign files.
     """
@@ -166,13 +168,17 @@ def write_tree(
     except OSError as error:
         raise OutputRefused("PP603", f"cannot write {out_dir}: {error.strerror or error}") from None
     try:
-        everything = {**files, MANIFEST: manifest_text(files, model_name, model_sha256)}
+        written: dict[str, str | bytes] = {**files, **(binary or {})}
+        everything = {**written, MANIFEST: manifest_text(written, model_name, model_sha256)}
         for relative, text in sorted(everything.items()):
             target = staging / relative
             if staging not in target.resolve().parents:
                 raise OutputRefused("PP602", f"refusing to write outside the output folder: {relative}")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8", newline="\n")
+            if isinstance(text, bytes):
+                target.write_bytes(text)
+            else:
+                target.write_text(text, encoding="utf-8", newline="\n")
         if out_dir.exists():
             parked = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{_PARKED}", dir=out_dir.parent))
             os.replace(out_dir, parked / "previous")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from polyplan.capacity.spec import CapacityPlan
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.schema import Recovery, RequirementsModel
 from polyplan.plan.ir import Plan
@@ -330,15 +331,16 @@ def render_backup_doc(plan: Plan, stores: list[StoreBackup], restore: Sequence[s
     return "\n".join(lines) + "\n"
 
 
-def backup_files(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
-    """`docs/backup.md` when the model states recovery objectives, and PP452 errors."""
+def backup_files(plan: Plan, capacity: CapacityPlan) -> tuple[dict[str, str], list[Diagnostic]]:
+    """`docs/backup.md` when the model states recovery objectives (restore times from `capacity`,
+    the plan's capacity figures), and PP452 errors."""
     model = plan.model
     if model.recovery is None and all(e.recovery is None for e in model.entities.values()):
         return {}, []
     from polyplan.security.restore_time import estimate_lines, estimate_restore, restore_warnings
 
     stores, found = design_backup(plan)
-    estimates = [estimate_restore(plan, store) for store in stores]
+    estimates = [estimate_restore(plan, store, capacity) for store in stores]
     found += restore_warnings(plan, estimates, stores)
     return {BACKUP_DOC: render_backup_doc(plan, stores, estimate_lines(estimates))}, found
 

@@ -1,14 +1,14 @@
 """How long a restore takes, against the recovery time objective (`recovery.rto`) (pure).
 
 A store of record is restored whole, so its restore time grows with its size. The estimate takes
-the store's payload bytes at the planning horizon from the capacity model (`emit.capacity.
-store_bytes`, what capacity.md reports: rows at the horizon × record bytes, projections into the
-store included) and divides them by a restore throughput per engine, plus a fixed start-up time
-(stopping the server, preparing the backup, replaying the log to the target time). The
-throughputs are conservative payload rates for one node on SSD storage: they already allow for
-what a store adds on disk (row headers, indexes, replicas' copies) and for index rebuilds, which
-is why they sit well below the disk's sequential rate. An estimate over the `rto` is a warning
-(PP453): the backup design cannot meet it, however the restore is run.
+the store's bytes at the planning horizon from the capacity plan (`polyplan.capacity`, the figures
+capacity.md and plan.json show: each engine's sizing model, data and indexes of one copy; every
+replica recovers its own copy in parallel) and divides them by a restore throughput per engine,
+plus a fixed start-up time (stopping the server, preparing the backup, replaying the log to the
+target time). The throughputs are conservative rates of those bytes for one node on SSD storage:
+they allow for index rebuilds and log replay, which is why they sit below the disk's sequential
+rate. An estimate over the `rto` is a warning (PP453): the backup design cannot meet it, however
+the restore is run.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from polyplan.capacity.spec import CapacityPlan
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.emit.capacity import human, store_bytes
+from polyplan.emit.capacity import human
 from polyplan.plan.ir import Plan
 from polyplan.security.backup import StoreBackup, objectives, seconds
 
@@ -28,26 +29,25 @@ MB = 1_000_000
 class Throughput:
     """The documented restore rate of one engine."""
 
-    payload_mb_per_s: float  # payload megabytes restored per second
+    mb_per_s: float  # megabytes of the store (data and indexes, one copy) restored per second
     startup_seconds: int  # fixed cost before and after the copy
     basis: str  # what the rate covers (stated in docs/backup.md)
 
 
+# Rates of the sized bytes (what the sizing models count on disk or in memory), which were payload
+# rates before: the relational rates are the same restores as the former 40 MB/s of payload at
+# ~2.5x payload on disk.
 THROUGHPUT: dict[str, Throughput] = {
-    "postgresql": Throughput(
-        40, 300, "base backup extracted (~200 MB/s of disk, ~2.5× payload on disk with indexes), then WAL replay"
-    ),
-    "mysql": Throughput(
-        40, 300, "`mariabackup --prepare` and `--copy-back` (~200 MB/s of disk, ~2.5× payload), then binlog replay"
-    ),
+    "postgresql": Throughput(100, 300, "base backup extracted (~200 MB/s of disk), indexes included, then WAL replay"),
+    "mysql": Throughput(100, 300, "`mariabackup --prepare` and `--copy-back` (~200 MB/s of disk), then binlog replay"),
     "sqlite": Throughput(100, 10, "a file copy of the `.backup` snapshot"),
     "redis": Throughput(100, 10, "RDB load and AOF replay at start-up, in memory"),
     "cassandra": Throughput(
-        20, 600, "snapshot SSTables copied back and `nodetool refresh` per node, with compaction after"
+        40, 600, "snapshot SSTables copied back and `nodetool refresh` per node, with compaction after"
     ),
-    "mongodb": Throughput(15, 120, "`mongorestore` (documents inserted, every index rebuilt) and the oplog replayed"),
-    "elasticsearch": Throughput(30, 120, "snapshot restore of the shards, then replicas recovered"),
-    "opensearch": Throughput(30, 120, "snapshot restore of the shards, then replicas recovered"),
+    "mongodb": Throughput(25, 120, "`mongorestore` (documents inserted, every index rebuilt) and the oplog replayed"),
+    "elasticsearch": Throughput(40, 120, "snapshot restore of the shards, then replicas recovered"),
+    "opensearch": Throughput(40, 120, "snapshot restore of the shards, then replicas recovered"),
 }
 
 
@@ -56,7 +56,7 @@ class RestoreEstimate:
     """The estimated restore of one store of record at the horizon."""
 
     engine: str
-    payload_bytes: float
+    bytes: float  # data and indexes of one copy at the horizon (the capacity plan's)
     seconds: int
     rto_seconds: int
     horizon_years: float
@@ -67,13 +67,15 @@ class RestoreEstimate:
         return self.seconds > self.rto_seconds
 
 
-def estimate_restore(plan: Plan, store: StoreBackup) -> RestoreEstimate:
-    """The restore time of `store` with its payload at the planning horizon."""
+def estimate_restore(plan: Plan, store: StoreBackup, capacity: CapacityPlan) -> RestoreEstimate:
+    """The restore time of `store` with its bytes at the planning horizon (`capacity`'s last year)."""
     decision = plan.entities[store.entities[0]]
-    payload = store_bytes(plan).get(f"{decision.family.value} ({store.engine})", [0.0])[-1]
+    name = f"{decision.family.value} ({store.engine})"
+    found = [s for s in capacity.stores if s.store == name]
+    size = found[0].years[-1].data_bytes + found[0].years[-1].index_bytes if found else 0.0
     rate = THROUGHPUT[store.engine]
-    total = rate.startup_seconds + round(payload / (rate.payload_mb_per_s * MB))
-    return RestoreEstimate(store.engine, payload, total, store.rto_seconds, plan.model.options.horizon_years)
+    total = rate.startup_seconds + round(size / (rate.mb_per_s * MB))
+    return RestoreEstimate(store.engine, size, total, store.rto_seconds, plan.model.options.horizon_years)
 
 
 def shown(total: int) -> str:
@@ -106,9 +108,9 @@ def restore_warnings(
         found.append(
             Diagnostic(
                 "PP453",
-                f"{store.engine}: restoring {human(estimate.payload_bytes, byte_units=True)} (its payload at the "
+                f"{store.engine}: restoring {human(estimate.bytes, byte_units=True)} (its data and indexes at the "
                 f"{estimate.horizon_years:g}-year horizon) takes about {shown(estimate.seconds)} at "
-                f"{rate.payload_mb_per_s:g} MB/s plus {shown(rate.startup_seconds)} to start, over the rto of "
+                f"{rate.mb_per_s:g} MB/s plus {shown(rate.startup_seconds)} to start, over the rto of "
                 f"{name} ({shown(store.rto_seconds)}): raise the rto, keep a standby replica to fail over to "
                 "instead of restoring, or split the store",
                 f"{path}.rto",
@@ -123,18 +125,18 @@ def estimate_lines(estimates: Sequence[RestoreEstimate]) -> list[str]:
     lines = [
         "## Restore time",
         "",
-        "Estimated from the capacity model: the store's payload at the horizon (as capacity.md computes it) at "
-        "the engine's documented restore throughput, plus a fixed start-up time. A store whose estimate exceeds "
-        "its rto is reported (PP453).",
+        "Estimated from the capacity plan: the store's data and indexes at the horizon (one copy, as capacity.md "
+        "and plan.json give them) at the engine's restore throughput, plus a fixed start-up time. A store whose "
+        "estimate exceeds its rto is reported (PP453).",
         "",
-        "| store | payload at horizon | throughput | start-up | estimate | rto | meets rto |",
+        "| store | size at horizon | throughput | start-up | estimate | rto | meets rto |",
         "|---|---|---|---|---|---|---|",
     ]
     for estimate in estimates:
         rate = THROUGHPUT[estimate.engine]
         lines.append(
-            f"| {estimate.engine} | {human(estimate.payload_bytes, byte_units=True)} | "
-            f"{rate.payload_mb_per_s:g} MB/s ({rate.basis}) | {shown(rate.startup_seconds)} | "
+            f"| {estimate.engine} | {human(estimate.bytes, byte_units=True)} | "
+            f"{rate.mb_per_s:g} MB/s ({rate.basis}) | {shown(rate.startup_seconds)} | "
             f"{shown(estimate.seconds)} | {shown(estimate.rto_seconds)} | {'no (PP453)' if estimate.over else 'yes'} |"
         )
     return lines

@@ -50,6 +50,7 @@ from typing import Any
 from polyplan.model.derived import Reference, all_attributes, key_of, patterns_of, references_into, snake
 from polyplan.model.schema import Attribute, CompareOp, Relationship, RelationshipKind, RequirementsModel, TypeName
 from polyplan.seed.values import (
+    MAX_DECK,
     NULL_RATE,
     Source,
     distinct_capacity,
@@ -564,7 +565,8 @@ def pattern_constants(model: RequirementsModel, name: str) -> dict[str, list[Any
     """Attribute → the constants access patterns on entity `name` filter it by (`status = 'open'`).
 
     Seeded records take them now and then, so that a query with a constant has rows to find and
-    an index test rows to measure. Attributes with a `pattern` are left alone: a constant is not
+    an index test rows to measure; not an enum's or a boolean's, which every deck of their draws
+    holds at the model's share already (`dealt_at_weights`). Attributes with a `pattern` are left alone: a constant is not
     checked against it, and a record breaking it would not load.
     """
     attributes = all_attributes(model, name)
@@ -580,6 +582,20 @@ def pattern_constants(model: RequirementsModel, name: str) -> dict[str, list[Any
                 if converted is not None and converted not in found.setdefault(flt.attribute, []):
                     found[flt.attribute].append(converted)
     return {attr: values for attr, values in found.items() if values}
+
+
+def dealt_at_weights(attribute: Attribute, constants: list[Any]) -> bool:
+    """Whether the attribute's own source already draws each constant in every deck
+    (`values.weighted_deck`: an enum at its weights, a boolean at half), so that adding constants
+    would only skew the shares a partial index is sized by (`status = 'open'` at 10 %, not 32 %)."""
+    if attribute.type is TypeName.BOOLEAN:
+        return all(isinstance(value, bool) for value in constants)
+    if attribute.type is not TypeName.ENUM or not attribute.values:
+        return False
+    weights = attribute.weights or [1.0] * len(attribute.values)
+    total = sum(w for w in weights if w > 0)
+    share = dict(zip(attribute.values, weights, strict=False))
+    return total > 0 and all(share.get(value, 0.0) / total >= 1 / MAX_DECK for value in constants)
 
 
 def _with_constants(source: Source, constants: list[Any], rng: random.Random) -> Source:
@@ -662,7 +678,7 @@ class _EntityGenerator:
             if attr not in self.reference_columns
         }
         for attr, values in pattern_constants(model, name).items():
-            if attr in self.sources:
+            if attr in self.sources and not dealt_at_weights(self.attributes[attr], values):
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng)
         self.constants = pattern_constants(model, name)
         self.seen: list[set[tuple[Any, ...]]] = [set() for _ in self.groups]

@@ -7,7 +7,6 @@ space (`exclusive`), so redrawing it would waste values and the row generator ne
 
 from __future__ import annotations
 
-import bisect
 import math
 import random
 import string
@@ -548,6 +547,49 @@ def _string_maker(attribute: Attribute, rng: random.Random, where: str) -> Calla
     return make
 
 
+# The longest deck `weighted_deck` deals: a value rarer than 1/MAX_DECK still gets its share over
+# several decks (its remainder carries over), it just does not appear in every one.
+MAX_DECK = 1000
+
+
+def weighted_deck(values: list[Any], weights: list[float], rng: random.Random) -> Callable[[], Any]:
+    """Draws of `values` at exactly their `weights`' shares: dealt from shuffled decks of the
+    smallest size that holds every positive weight at least once (at most MAX_DECK), each deck
+    holding each value its share of the draws so far, rounded (largest remainder, carried on).
+
+    Independent draws would give a rare value's share only on average: 20 rows of a 10 % value
+    hold none an eighth of the time, and a partial index's seeded size would then be a poor test
+    of its estimate (`_where_share`). A deck keeps any n draws within one deck of n × the share,
+    and the shuffle keeps the order random. A zero weight is never drawn.
+    """
+    total = sum(w for w in weights if w > 0)
+    if not values or total <= 0:
+        return lambda: rng.choice(values) if values else None
+    shares = [max(0.0, w) / total for w in weights[: len(values)]]
+    shares += [0.0] * (len(values) - len(shares))
+    size = min(MAX_DECK, max(len([s for s in shares if s > 0]), math.ceil(1 / min(s for s in shares if s > 0) - 1e-9)))
+    dealt = [0] * len(values)  # draws of each value in the decks so far
+    deck: list[Any] = []
+    decks = 0
+
+    def draw() -> Any:
+        nonlocal decks
+        if not deck:
+            decks += 1
+            wanted = [decks * size * s - d for s, d in zip(shares, dealt, strict=True)]
+            counts = [max(0, math.floor(w + 1e-9)) for w in wanted]
+            # Largest remainders first (earlier values on ties): the deck holds exactly `size`.
+            for i in sorted(range(len(values)), key=lambda i: (counts[i] - wanted[i], i))[: max(0, size - sum(counts))]:
+                counts[i] += 1
+            for i, count in enumerate(counts):
+                dealt[i] += count
+                deck.extend([values[i]] * count)
+            rng.shuffle(deck)
+        return deck.pop()
+
+    return draw
+
+
 def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int = 0) -> Callable[[], Any]:
     """A closure drawing one random non-null value of the attribute.
 
@@ -567,18 +609,10 @@ def random_maker(attribute: Attribute, rng: random.Random, where: str, rows: int
         f_low, f_high = float_bounds(attribute)
         return lambda: min(max(round(rng.uniform(f_low, f_high), 3), f_low), f_high)
     if kind is TypeName.BOOLEAN:
-        return lambda: rng.random() < 0.5
+        return weighted_deck([False, True], [1.0, 1.0], rng)
     if kind is TypeName.ENUM:
         values = list(attribute.values or [])
-        if attribute.weights:
-            cumulative: list[float] = []
-            total = 0.0
-            for weight in attribute.weights:
-                total += weight
-                cumulative.append(total)
-            rand = rng.random
-            return lambda: values[min(bisect.bisect_right(cumulative, rand() * total), len(values) - 1)]
-        return lambda: rng.choice(values)
+        return weighted_deck(values, list(attribute.weights or [1.0] * len(values)), rng)
     if kind is TypeName.UUID:
         return lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
     if kind is TypeName.DATE:

@@ -19,6 +19,7 @@ from polyplan.plan.ir import EntityPlan, Plan, Projection
 from polyplan.stores.search.engines import SearchEngine, engine_named
 from polyplan.stores.search.mapping import FieldUse, analysis_settings, field_mapping
 from polyplan.stores.search.queries import SearchQuery, build_query
+from polyplan.stores.search.sizing import index_size
 
 # Default language of analysed text: the model has no language setting yet (docs/elasticsearch.md).
 DEFAULT_LANGUAGE = "english"
@@ -26,9 +27,6 @@ GB = 1024**3
 # Elastic's sizing guidance: shards of 10–50 GB. Rollover and shard count keep primaries under 50 GB.
 MAX_SHARD_BYTES = 50 * GB
 MAX_SHARDS = 1024  # Elasticsearch's (and OpenSearch's) own limit on number_of_shards
-# On-disk size of an indexed document relative to its raw payload: _source (compressed) plus the
-# inverted index and doc values. 1.3 is a middle value for mixed text/keyword documents.
-INDEX_OVERHEAD = 1.3
 MAX_ROLLOVER_DAYS = 30
 MAX_REFRESH_SECONDS = 60
 REPLICAS = 1  # production default; a single development node runs with 0 (setup.py --replicas 0)
@@ -231,7 +229,10 @@ def design_index(
         name: field_mapping(attribute, uses.get(name, FieldUse()), language, f"{path}.attributes.{name}", notes)
         for name, attribute in attributes.items()
     }
-    doc_bytes = entity.profile.record_bytes * INDEX_OVERHEAD
+    projected_docs = entity.profile.rows_at_horizon
+    key = tuple(key_of(model.entities[entity_name]).attributes)
+    sized = index_size(fields, key, attributes, projected_docs, plan.sizing(engine.name))
+    doc_bytes = sized.document_bytes or entity.profile.record_bytes
     lifecycle, shards = _lifecycle(plan, entity, alias, doc_bytes, engine, notes)
     positions = pattern_positions(model)
     patterns = [model.access_patterns[positions[name]] for name in sorted(set(served), key=positions.__getitem__)]
@@ -270,10 +271,9 @@ def design_index(
     if not lifecycle.rollover and not growth.must_keep and (growth.retention_days or growth.ttl_seconds):
         found.append(SyncEvent("expiry purge (retention in the system of record)", "delete", "delete"))
     events = tuple(found)
-    projected_docs = entity.profile.rows_at_horizon
     reasons = (
         f"{shards} primary shard(s): {projected_docs:,.0f} documents × {doc_bytes:,.0f} B "
-        f"(payload × {INDEX_OVERHEAD} index overhead) at the horizon, at most 50 GB per shard",
+        "(_source, inverted index and doc values: stores/search/sizing.py) at the horizon, at most 50 GB per shard",
         f"refresh every {refresh}s: half of the tightest staleness budget ({staleness:g}s) of the served patterns",
         f"text analysed as {language} (the model declares no language)",
         *lifecycle.reasons,
@@ -297,7 +297,7 @@ def design_index(
             min_staleness_seconds=staleness,
             doc_bytes=doc_bytes,
             projected_docs=projected_docs,
-            projected_bytes=projected_docs * doc_bytes,
+            projected_bytes=sized.total_bytes,
             lifecycle=lifecycle,
             queries=queries,
             events=events,
