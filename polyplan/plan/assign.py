@@ -13,6 +13,7 @@ from polyplan.analyse.capabilities import Capability, load_targets
 from polyplan.analyse.profile import EntityProfile, PatternShape, profile_entity
 from polyplan.analyse.scoring import score_family
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+from polyplan.model.derived import patterns_of
 from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, FilterOp, RequirementsModel
 from polyplan.plan.hot import hot_for_cache
@@ -64,8 +65,8 @@ def _scattered_prefix_reads(model: RequirementsModel, name: str) -> set[str]:
     """Wide-column reads by prefix with no equality parameter: their table has nothing to partition
     by but a hash bucket, so every read would query every bucket."""
     found = set()
-    for pattern in model.access_patterns:
-        if pattern.entity != name or pattern.aggregate is not None:
+    for pattern in patterns_of(model, name):
+        if pattern.aggregate is not None:
             continue
         prefix = any(f.op is FilterOp.PREFIX for f in pattern.filters)
         partitioned = any(f.op in (FilterOp.EQ, FilterOp.IN) and f.value is None for f in pattern.filters)

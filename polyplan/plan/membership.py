@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.collection_checks import sub_field
-from polyplan.model.derived import all_attributes
+from polyplan.model.derived import all_attributes, patterns_of
 from polyplan.model.schema import (
     COLLECTION_TYPES,
     AccessPattern,
@@ -67,9 +67,8 @@ def pattern_inside_filters(model: RequirementsModel, pattern: AccessPattern) -> 
 
 def inside_filters(model: RequirementsModel, entity: str) -> Iterator[InsideFilter]:
     """Every read's filters on `entity` that look inside a value, in model order."""
-    for pattern in model.access_patterns:
-        if pattern.entity == entity:
-            yield from pattern_inside_filters(model, pattern)
+    for pattern in patterns_of(model, entity):  # indexed by entity: a scan per entity was quadratic
+        yield from pattern_inside_filters(model, pattern)
 
 
 def searched_collections(model: RequirementsModel, entity: str) -> list[str]:
