@@ -175,16 +175,17 @@ def test_a_naive_migration_that_deadlocks_is_recorded_as_its_harm(
 
 
 def test_the_committed_capacity_run_is_judged_by_its_goals() -> None:
-    """The saved sizing run misses exactly the three partial indexes docs/benchmarks.md names, and a
-    Redis family or collection pushed past ±15 % would be a miss too."""
+    """The saved sizing run misses exactly the one index docs/benchmarks.md names (iot's
+    `alert (raised_at)`, 1.15 against ±15 %), and a Redis family or collection pushed past ±15 %
+    would be a miss too."""
     capacity = _load("capacity")
     saved = json.loads((RESULTS / "capacity.json").read_text(encoding="utf-8"))
     missed = capacity.saved_misses(saved)
-    assert len(missed) == 3 and all("postgresql" in m and "index" in m for m in missed), missed
+    assert missed == ["iot postgresql alert index (raised_at) 1.15"], missed
     doctored = copy.deepcopy(saved)
     doctored["redis"]["families"][0]["total_ratio"] = 1.2
     doctored["bson"]["collections"][0]["ratio"] = 0.8
-    assert len(capacity.saved_misses(doctored)) == 5
+    assert len(capacity.saved_misses(doctored)) == 3
 
 
 def test_a_stall_the_control_probe_shares_is_told_apart_from_one_of_the_load_alone(migrations: ModuleType) -> None:

@@ -86,7 +86,7 @@ def test_shell_completion_is_offered() -> None:
 def test_verbose_logs_each_stage_and_quiet_prints_only_errors(tmp_path: Path) -> None:
     loud = polyplan("-vv", "plan", SHOP, "--out", str(tmp_path / "loud"))
     assert loud.returncode == 0
-    assert "planned shop: 6 entities" in loud.stderr and "wrote " in loud.stderr  # INFO
+    assert "planned shop: 7 entities" in loud.stderr and "wrote " in loud.stderr  # INFO
     assert "relational target:" in loud.stderr  # DEBUG
     quiet = polyplan("-q", "plan", SHOP, "--out", str(tmp_path / "quiet"))
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""

@@ -95,12 +95,13 @@ def test_the_core_install_holds_no_driver_and_no_test_framework() -> None:
         "search",
         "validate",
         "migrate",
+        "charts",
         "all",
         "test",
     } <= set(extras)
     assert set(EXTRA_OF_MODULE.values()) <= set(extras)
     # `pip install -e '.[test]'` (README, .ci/run) still installs everything the suite needs.
-    assert "polyplan[all]" in extras["test"] and "polyplan[validate,migrate]" in extras["all"]
+    assert "polyplan[all]" in extras["test"] and "polyplan[validate,migrate,charts]" in extras["all"]
 
 
 @pytest.mark.parametrize("scenario", ["iot", "saas", "shop"])  # wide-column, document+search+cache, relational
