@@ -652,7 +652,18 @@ def tables_to_data(tables: list[TableSpec]) -> list[dict[str, object]]:
             "extra": {
                 k: v
                 for k, v in sorted(t.extra.items())
-                if k in (HOLDS, ATTRIBUTE, RELATIONSHIP, RETENTION, NATURAL_KEY, MEMBERSHIP)
+                if k
+                in (
+                    HOLDS,
+                    ATTRIBUTE,
+                    RELATIONSHIP,
+                    RETENTION,
+                    NATURAL_KEY,
+                    MEMBERSHIP,
+                    ORDERED_PARENT,
+                    GEO_POINTS,
+                    POSTGIS,
+                )
             },
             "comment": t.comment,
             # The designed indexes: the security SQL copies them into each tenant's schema.
