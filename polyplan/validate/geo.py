@@ -35,9 +35,16 @@ class GeoCase:
     distance: dict[int, float]  # id(row) → distance from the centre (near only)
 
 
+class MissingGeoParameter(ValueError):
+    """A geo query binds no latitude or longitude parameter of its filter (a broken query)."""
+
+
 def _columns(params: Sequence[QueryParam], op_prefix: str) -> tuple[str, str]:
-    lat = next(p.column for p in params if p.op in (f"{op_prefix}_lat", f"{op_prefix}_south"))
-    lon = next(p.column for p in params if p.op in (f"{op_prefix}_lon", f"{op_prefix}_west"))
+    lat = next((p.column for p in params if p.op in (f"{op_prefix}_lat", f"{op_prefix}_south")), None)
+    lon = next((p.column for p in params if p.op in (f"{op_prefix}_lon", f"{op_prefix}_west")), None)
+    if lat is None or lon is None:
+        missing = "latitude" if lat is None else "longitude"
+        raise MissingGeoParameter(f"the query binds no {missing} parameter of its {op_prefix} filter")
     return lat, lon
 
 

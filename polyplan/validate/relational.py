@@ -35,7 +35,7 @@ from polyplan.seed.relational import Row, db_value, load_rows, table_rows
 from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
 from polyplan.stores.relational.design import tables_from_data
-from polyplan.stores.relational.render import Constraint, build_metadata, column_for
+from polyplan.stores.relational.render import Constraint, build_metadata, column_for, query_columns
 from polyplan.stores.relational.spec import Query, QueryParam, TableKind, TableSpec
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.relational.write_predicates import lock_name
@@ -50,7 +50,7 @@ from polyplan.validate.cases import (
     choose_cases,
     expected_query,
 )
-from polyplan.validate.geo import GeoCase, compare_geo, geo_cases
+from polyplan.validate.geo import GeoCase, MissingGeoParameter, compare_geo, geo_cases
 from polyplan.validate.membership import membership_bind_type, with_sub_fields
 from polyplan.validate.oracle import canon, compare_result, expand_lists, holds, parse_queries, sort_rows
 from polyplan.validate.paths import PathCase, path_cases
@@ -672,12 +672,21 @@ class Harness:
                 types[param.name] = kind
         return text_clause(expanded).bindparams(*[sa.bindparam(k, type_=t) for k, t in types.items()]), bound
 
+    def _selected_as_defined(self, name: str, pattern: AccessPattern, spec: TableSpec) -> None:
+        """The query selects exactly the columns the model's pattern reads (a path or geo query is
+        compared by its own oracle, whose rows would not show a dropped column)."""
+        wanted = query_columns(pattern, spec)
+        got = list(self.queries[name].columns)
+        if wanted is not None and list(wanted) != got:
+            raise AssertionError(f"{name}: selects {got}, the pattern reads {list(wanted)}")
+
     def check_path_query(self, engine: sa.Engine, name: str) -> None:
         """The joined query returns, for each case, what the oracle computes by following the
         paths on the seeded rows (the sort through a path compared on the values it reaches)."""
         read = self.paths[name]
         query = self.queries[name]
         spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == read.pattern.entity)
+        self._selected_as_defined(name, read.pattern, spec)
         rows, cases = self.path_cases(name)
         columns = list(query.columns)
         sort = [
@@ -846,7 +855,10 @@ class Harness:
         evaluator = Evaluator(expected, rows, self.engine)
         sets = candidates(expected, self.loaded[spec.name], rows, self.engine) if expected.params else [{}]
         selections = [(dict(p), evaluator.matching(build_case(expected, p, self.engine).conditions)) for p in sets]
-        cases = geo_cases(pattern, query.params, selections)
+        try:
+            cases = geo_cases(pattern, query.params, selections)
+        except MissingGeoParameter as missing:
+            raise AssertionError(f"{name}: {missing}") from None
         if isinstance(cases, str):
             raise DataCannotDiscriminate(f"{name}: {cases}")
         return cases
@@ -859,6 +871,7 @@ class Harness:
         table = self.metadata.tables[spec.name]
         attrs = {c.name: c.attribute for c in spec.columns}
         key = spec.primary_key[0]
+        self._selected_as_defined(name, self._pattern(name), spec)
         problems: list[str] = []
         for case in self._geo_cases(name):
             statement, bound = self._bound(query.sql, query.params, case.params, table)
