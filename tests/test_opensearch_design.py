@@ -47,6 +47,7 @@ OPENSEARCH_TYPES = {
     "boolean",
     "date",
     "double",
+    "geo_point",
     "integer",
     "keyword",
     "long",
@@ -160,6 +161,8 @@ def test_every_mapping_type_polyplan_emits_exists_in_opensearch() -> None:
         Attribute(type=TypeName.JSON),
         Attribute(type=TypeName.LIST, items=Attribute(type=TypeName.STRING, max_length=10)),
         Attribute(type=TypeName.OBJECT, fields={"x": Attribute(type=TypeName.INTEGER)}),
+        Attribute(type=TypeName.SET, items=Attribute(type=TypeName.STRING, max_length=10)),
+        Attribute(type=TypeName.GEO_POINT),
     ]
     assert {a.type for a in samples} == set(TypeName)
     notes: list[Diagnostic] = []
