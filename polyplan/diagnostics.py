@@ -123,6 +123,7 @@ CODES: dict[str, str] = {
     "PP460": "declared skew on a store that does not size by the largest group",
     "PP461": "full-text at scale served by the document store's text index",
     "PP462": "hot key lookup not cached: its record changes more often than it is read",
+    "PP467": "access pattern its store reads with no structure made for it",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP422": "geo query served by a fallback without a spatial index",
     "PP423": "geo query a store cannot serve",
