@@ -29,6 +29,7 @@ from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
 from polyplan.plan.aggregates import unaggregated_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
+from polyplan.plan.derived import derived_warnings
 from polyplan.plan.geo import geo_warnings
 from polyplan.plan.ir import Plan
 from polyplan.plan.membership import inside_warnings
@@ -123,6 +124,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     erasure = relational.get("erasure")
     diagnostics.extend(unaggregated_warnings(plan))
     diagnostics.extend(path_warnings(plan))
+    diagnostics.extend(derived_warnings(plan))
     diagnostics.extend(geo_warnings(plan))
     diagnostics.extend(inside_warnings(plan))
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
