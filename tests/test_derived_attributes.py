@@ -10,13 +10,23 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from polyplan.diagnostics import Diagnostic
+from polyplan.migrate.derived_ops import DropDerived, KeepDerived
+from polyplan.migrate.diff import baseline, diff_plans
+from polyplan.migrate.folder import write_migration
+from polyplan.migrate.revisions import Phase, phase_steps
 from polyplan.model.derived import key_of
-from polyplan.pipeline import plan_text, render, write_plan
+from polyplan.pipeline import plan_file, plan_text, render, write_plan
 from polyplan.seed.generate import generate
+from polyplan.seed.relational import load_rows, table_rows
+from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
+from tests.test_migrate_engines import round_trip
 
 MODEL = Path(__file__).resolve().parent / "models" / "blog_kept.yaml"
 TEXT = MODEL.read_text(encoding="utf-8")
@@ -126,3 +136,74 @@ def test_a_projection_refreshed_on_the_parents_writes_lags_pp469() -> None:
     )
     warned = [d for d in _warnings(cached) if d.code == "PP469"]
     assert len(warned) == 3 and "cache projection (redis) of Post" in warned[0].message
+
+
+MIGRATE_INPUTS = Path(__file__).resolve().parent / "migrate_inputs"
+
+
+def test_the_migration_installs_and_removes_the_triggers() -> None:
+    versions = diff_plans(plan_file(MIGRATE_INPUTS / "kept_v1.yaml"), plan_file(MIGRATE_INPUTS / "kept_v2.yaml"))
+    kept = [op for op in versions.operations if isinstance(op, KeepDerived)]
+    assert [(op.parent, op.column, op.function) for op in kept] == [
+        ("post", "comments", "count"),
+        ("post", "last_comment_at", "max"),
+        ("post", "votes", "sum"),
+    ]
+    assert all(isinstance(op.reverse(), DropDerived) and op.reverse().reverse() == op for op in kept)
+    expand = phase_steps(versions, Phase.EXPAND)
+    # After the columns are added: the backfill, then the triggers (the derived.sql statements).
+    postgresql = [s.sql for s in expand["postgresql"]]
+    added = next(i for i, sql in enumerate(postgresql) if "ADD COLUMN comments" in sql)
+    backfill = postgresql.index("UPDATE post SET comments = (SELECT COUNT(*) FROM comment c WHERE c.post_id = post.id)")
+    assert added < backfill
+    downgrade = [s.sql for s in phase_steps(versions, Phase.CONTRACT, reverse=True)["mysql"]]
+    assert "DROP TRIGGER IF EXISTS trg_post_comments_ins" in downgrade
+    # A database built from the baseline revision gets them too.
+    assert len([op for op in baseline(plan_file(MODEL)).operations if isinstance(op, KeepDerived)]) == 3
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("sqlite"),
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def test_upgrade_backfills_and_the_triggers_follow_then_downgrade(engine: str, tmp_path: Path) -> None:
+    """Old rows are backfilled by the upgrade, a child written afterwards moves its parent, and the
+    round trip (upgrade, downgrade, upgrade) keeps every row (tests/test_migrate_engines.round_trip)."""
+    old_path, new_path = MIGRATE_INPUTS / "kept_v1.yaml", MIGRATE_INPUTS / "kept_v2.yaml"
+    round_trip(old_path, new_path, engine, tmp_path / "round_trip")
+    old, new = plan_file(old_path), plan_file(new_path)
+    migration = write_migration(old, new, old_path, new_path, tmp_path / "migrations")
+    before = migration.versions.designs[engine][0]
+    with scratch_database(resolve_url(engine)) as database:
+        config = Config(str(tmp_path / "migrations" / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
+        command.upgrade(config, migration.added[0].id)
+        data = generate(old.model, {"Post": 6, "Comment": 40}, seed=3)
+        with database.begin() as connection:
+            load_rows(connection, before.rendered.metadata, table_rows(list(before.tables.values()), data, engine))
+        command.upgrade(config, "head")
+        with database.begin() as connection:
+            counted = dict(connection.execute(sa.text("SELECT id, comments FROM post")).all())
+            expected = dict(connection.execute(sa.text("SELECT post_id, COUNT(*) FROM comment GROUP BY post_id")).all())
+            assert {k: v for k, v in counted.items() if v} == expected and sum(counted.values()) == 40
+            post = next(iter(expected))
+            connection.execute(sa.text("DELETE FROM comment WHERE post_id = :p"), {"p": post})
+            assert connection.execute(sa.text("SELECT comments FROM post WHERE id = :p"), {"p": post}).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("sqlite"),
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def test_a_parent_rebuilt_later_keeps_its_triggers_working(engine: str, tmp_path: Path) -> None:
+    """A rename of the parent's column (SQLite rebuilds the table that the child's triggers name)
+    round-trips with the triggers in place."""
+    round_trip(MIGRATE_INPUTS / "kept_v2.yaml", MIGRATE_INPUTS / "kept_v3.yaml", engine, tmp_path)

@@ -201,6 +201,24 @@ def _row_triggers(sql: _Sql) -> list[str]:
     ]
 
 
+def install_statements(kept: KeptAggregate, engine: str) -> list[str]:
+    """The backfill and the triggers of one kept aggregate on `engine`, each without its `;`."""
+    sql = _Sql(kept, engine)
+    made = [sql.backfill(), *(_postgresql(sql) if engine == "postgresql" else _row_triggers(sql))]
+    return [statement.removesuffix(";") for statement in made]
+
+
+def uninstall_statements(kept: KeptAggregate, engine: str) -> list[str]:
+    """What removes the triggers (and PostgreSQL's trigger function) of one kept aggregate."""
+    sql = _Sql(kept, engine)
+    if engine == "postgresql":
+        return [
+            f"DROP TRIGGER IF EXISTS {sql.quote(kept.trigger)} ON {sql.child}",
+            f"DROP FUNCTION IF EXISTS {sql.quote(fit(f'{kept.trigger}_fn'))}()",
+        ]
+    return [f"DROP TRIGGER IF EXISTS {sql.quote(kept.trigger + suffix)}" for suffix in ("_ins", "_del", "_upd")]
+
+
 def render_derived_sql(model: RequirementsModel, kept: Sequence[KeptAggregate], engine: str) -> str | None:
     """`derived.sql` for `engine`: per kept aggregate its backfill and its triggers; None when the
     model keeps none relationally."""
