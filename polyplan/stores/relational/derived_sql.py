@@ -190,7 +190,13 @@ def _row_triggers(sql: _Sql) -> list[str]:
     """One trigger per event (MariaDB/MySQL and SQLite have no multi-event trigger)."""
     base = sql.kept.trigger
     begin, end = "BEGIN", "END"
-    on_update = "\n".join([begin, f"    {sql.change('OLD', '-')}", f"    {sql.change('NEW', '+')}", end])
+    moves = [f"    {sql.change('OLD', '-')}", f"    {sql.change('NEW', '+')}"]
+    if sql.engine == "mysql":
+        # MariaDB/MySQL triggers have no column list: an update of another column (a counter
+        # added to 3,000 times a second) must not touch the parent row.
+        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in sql.watched())
+        moves = [f"    IF NOT ({same}) THEN", *(f"    {line}" for line in moves), "    END IF;"]
+    on_update = "\n".join([begin, *moves, end])
     event = "UPDATE" if sql.engine == "mysql" else f"UPDATE OF {', '.join(sql.watched())}"
     return [
         f"CREATE TRIGGER {sql.quote(base + '_ins')} AFTER INSERT ON {sql.child} FOR EACH ROW\n"
