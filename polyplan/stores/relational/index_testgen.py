@@ -383,7 +383,9 @@ def index_tests(
     files beside them (the relational Target emits both).
     """
     data = index_test_data(plan, tables, builds, shapes)
-    if not data["proofs"]:
+    # Without a proof, the catalog check still reads back every index schema.sql creates (a
+    # model whose only indexes are its geo points' gets it too).
+    if not data["proofs"] and not any(shapes.values()):
         return {}
     files = {DATA_FILE: data_json(data)}
     for engine in builds:
