@@ -177,7 +177,7 @@ class Harness:
         # Spare records per entity: valid, unique, referenced by nothing (the known-good rows);
         # hot groups, so that every limited pattern has a parameter group beyond its limit.
         stored = {t.entity for t in self.tables if t.kind is TableKind.ENTITY}
-        rows, hot = discriminating_rows(self.model, self.rows, stored)
+        rows, hot = discriminating_rows(self.model, self.rows, stored, paths=self.paths.values())
         return generate(self.model, rows, self.seed, spare=SPARES, hot=hot)
 
     @cached_property
