@@ -19,6 +19,7 @@ from polyplan.capacity import capacity_plan, designs_from
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.emit.capacity import render_capacity_md
 from polyplan.emit.capacity_chart import capacity_charts
+from polyplan.emit.compose import engines_tested, render_compose
 from polyplan.emit.erd import diagram_files, render_erd
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.plan_md import render_plan_md
@@ -165,6 +166,9 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files.update(charts)
     files["capacity.md"] = render_capacity_md(plan, capacity, stores, diagnostics, tables, sorted(charts))
     files.update(diagram_files(plan))
+    compose = render_compose(plan.model.name, engines_tested(files))
+    if compose is not None:
+        files["compose.yml"] = compose
     # Last: the report shows every other artifact (and lists them).
     files[REPORT] = render_report(plan, files, diagnostics, store_designs, capacity)
     return files, diagnostics
