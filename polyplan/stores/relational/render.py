@@ -633,6 +633,9 @@ def column_for(spec: TableSpec, entity: str, attribute: str) -> str | None:
 # compiled directly instead.
 _SHAPE_TABLE = "polyplan__t__"
 _STAND_IN = re.compile(r"polyplan__(?:t|c[0-9]+)__")
+# The same names as one capturing group: `split` then yields the text between them at even
+# positions and each name at the odd ones (the segmentation `sub` makes in its single pass).
+_STAND_IN_PARTS = re.compile(f"({_STAND_IN.pattern})")
 
 
 @dataclass(frozen=True)
@@ -657,7 +660,11 @@ class QueryShapes:
     the dialect's own quoting of its table and column names.
     """
 
-    texts: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    # Each shape's text split at its stand-in names (see _STAND_IN_PARTS): filling one in is a
+    # join, not a regular-expression substitution calling back into Python for every name.
+    parts: dict[tuple[Any, ...], tuple[str, ...]] = field(default_factory=dict)
+    # The dialect's quoting of each table and column name met so far.
+    quoted: dict[str, str] = field(default_factory=dict)
     # A type's repr is slow (it inspects the constructor); the engine's metadata, and with it
     # every type object keyed here, outlives the build.
     type_reprs: dict[int, str] = field(default_factory=dict)
@@ -838,8 +845,8 @@ def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryS
         # The constants' literal text depends on the column types (and nothing else does).
         tuple((alias[n], *shapes.type_key(table.c[n])) for n in typed),
     )
-    text = shapes.texts.get(key)
-    if text is None:
+    parts = shapes.parts.get(key)
+    if parts is None:
         if _STAND_IN.search(repr([(c.params, c.value) for c in shape.conditions])):
             return _query_sql(shape, table, dialect)
         stand_in = sa.table(_SHAPE_TABLE, *(sa.column(alias[n], table.c[n].type) for n in names))
@@ -851,11 +858,16 @@ def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryS
             [],
             (),
         )
-        text = shapes.texts[key] = _query_sql(renamed, stand_in, dialect)
-    quote = dialect.sa_dialect().identifier_preparer.quote
-    real = {_SHAPE_TABLE: str(quote(table.name))} | {alias[n]: str(quote(n)) for n in names}
+        parts = shapes.parts[key] = tuple(_STAND_IN_PARTS.split(_query_sql(renamed, stand_in, dialect)))
+    quoted = shapes.quoted
+    for name in (table.name, *names):
+        if name not in quoted:
+            quoted[name] = str(dialect.sa_dialect().identifier_preparer.quote(name))
+    real = {_SHAPE_TABLE: quoted[table.name]} | {alias[n]: quoted[n] for n in names}
     # One pass, so a real name that happens to look like a stand-in is never replaced again.
-    return _STAND_IN.sub(lambda found: real[found.group(0)], text)
+    filled = list(parts)
+    filled[1::2] = [real[stand_in] for stand_in in parts[1::2]]
+    return "".join(filled)
 
 
 def where_clause(
