@@ -35,6 +35,17 @@ from polyplan.stores.relational.spec import (
     TableSpec,
 )
 
+
+def fill_in(parts: Sequence[str], real: Mapping[str, str]) -> str:
+    """A template split at its stand-ins (text at even positions, a stand-in at each odd one, as
+    a capturing `re.split` leaves it) with every stand-in replaced by its entry in `real`.
+
+    One pass, so a real name that happens to look like a stand-in is never replaced again."""
+    filled = list(parts)
+    filled[1::2] = [real[stand_in] for stand_in in parts[1::2]]
+    return "".join(filled)
+
+
 # Table.info key of a table's TableShape (set by render.build_metadata).
 SHAPE_INFO = "polyplan_ddl_shape"
 
@@ -322,10 +333,7 @@ class DdlShapes:
         real = self._quoted(table, shape)
         if real is None:
             return None
-        # One pass, so a real name that happens to look like a stand-in is never replaced again.
-        filled = list(template)
-        filled[1::2] = [real[stand_in] for stand_in in template[1::2]]
-        return "".join(filled)
+        return fill_in(template, real)
 
     def _quoted(self, table: sa.Table, shape: TableShape) -> dict[str, str] | None:
         found = self.quoted.get(id(table))
@@ -390,4 +398,4 @@ def _element(table: sa.Table, part: tuple[Any, ...]) -> Any:
     return CreateIndex(index) if index is not None else None
 
 
-__all__ = ["SHAPE_INFO", "DdlShapes", "TableShape", "frozen", "table_shape"]
+__all__ = ["SHAPE_INFO", "DdlShapes", "TableShape", "fill_in", "frozen", "table_shape"]

@@ -40,7 +40,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
-from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, TableShape, table_shape
+from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, TableShape, fill_in, table_shape
 from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name, generated_key
 from polyplan.stores.relational.geo import attach_geo, geo_query
 from polyplan.stores.relational.index_render import (
@@ -864,10 +864,7 @@ def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryS
         if name not in quoted:
             quoted[name] = str(dialect.sa_dialect().identifier_preparer.quote(name))
     real = {_SHAPE_TABLE: quoted[table.name]} | {alias[n]: quoted[n] for n in names}
-    # One pass, so a real name that happens to look like a stand-in is never replaced again.
-    filled = list(parts)
-    filled[1::2] = [real[stand_in] for stand_in in parts[1::2]]
-    return "".join(filled)
+    return fill_in(parts, real)
 
 
 def where_clause(
