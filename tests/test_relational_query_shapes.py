@@ -65,4 +65,4 @@ def test_shared_shapes_give_each_table_the_text_compiled_for_it() -> None:
             assert shared == direct, (engine, pattern.name)
         # Each shape compiled once however many tables share it: the four that select every
         # column twice (the first table has no parent key, so one column fewer), `cheap` once.
-        assert len(shapes.texts) == 9
+        assert len(shapes.parts) == 9

@@ -10,7 +10,7 @@ reaches the system of record (once per Cassandra query table) and each projectio
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from polyplan.analyse.capabilities import Capability
@@ -84,9 +84,13 @@ def _need(needs: dict[str, Need], family: Family, engine: str, capabilities: Map
     return needs[name]
 
 
-def entity_sizes(plan: Plan, designs: Designs, days: float) -> list[tuple[str, Family, str, str, str, EntitySize]]:
+# (entity, family, engine, role, source, size) of one entity or projection.
+SizeLine = tuple[str, Family, str, str, str, EntitySize]
+
+
+def entity_sizes(plan: Plan, designs: Designs, days: float) -> list[SizeLine]:
     """(entity, family, engine, role, source, size) of every entity and projection at `days`."""
-    found: list[tuple[str, Family, str, str, str, EntitySize]] = []
+    found: list[SizeLine] = []
     engines = sorted({d.engine for d in plan.entities.values() if d.family is Family.RELATIONAL})
     for engine in engines:
         sizes, source = relational(plan, designs, engine, days)
@@ -104,10 +108,17 @@ def entity_sizes(plan: Plan, designs: Designs, days: float) -> list[tuple[str, F
     return found
 
 
-def store_needs(plan: Plan, designs: Designs, days: float, capabilities: Mapping[str, Capability]) -> dict[str, Need]:
-    """Every store's need after `days` (`capabilities`: the engines' target profiles)."""
+def store_needs(
+    plan: Plan,
+    designs: Designs,
+    days: float,
+    capabilities: Mapping[str, Capability],
+    sizes: Sequence[SizeLine] | None = None,
+) -> dict[str, Need]:
+    """Every store's need after `days` (`capabilities`: the engines' target profiles); `sizes`:
+    `entity_sizes` at `days` when the caller has them already (the capacity plan reports them too)."""
     needs: dict[str, Need] = {}
-    for _entity, family, engine, _role, _source, size in entity_sizes(plan, designs, days):
+    for _entity, family, engine, _role, _source, size in entity_sizes(plan, designs, days) if sizes is None else sizes:
         need = _need(needs, family, engine, capabilities)
         need.rows += size.rows
         need.data_bytes += size.data_bytes

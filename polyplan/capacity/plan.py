@@ -16,7 +16,7 @@ from functools import partial
 
 from polyplan.analyse.capabilities import Capability, NodeCapacity
 from polyplan.capacity.estimates import Designs, relational
-from polyplan.capacity.load import Need, entity_sizes, replica_may_serve, store_needs
+from polyplan.capacity.load import Need, SizeLine, entity_sizes, replica_may_serve, store_needs
 from polyplan.capacity.scale import scale_out
 from polyplan.capacity.spec import CapacityPlan, EntityLine, EntitySize, Step, StoreCapacity, StoreYear, Threshold
 from polyplan.diagnostics import Diagnostic, Severity
@@ -74,10 +74,17 @@ class _Timeline:
         self.horizon = horizon
         self.years: tuple[float, ...] = ()  # the reported years (set by capacity_plan)
         self._memo: dict[float, dict[str, Need]] = {}
+        self._sizes: dict[float, list[SizeLine]] = {}
+
+    def sizes(self, days: float) -> list[SizeLine]:
+        """`entity_sizes` at `days`: the reported years ask for the same days as the needs."""
+        if days not in self._sizes:
+            self._sizes[days] = entity_sizes(self.plan, self.designs, days)
+        return self._sizes[days]
 
     def at(self, days: float) -> dict[str, Need]:
         if days not in self._memo:
-            self._memo[days] = store_needs(self.plan, self.designs, days, self.capabilities)
+            self._memo[days] = store_needs(self.plan, self.designs, days, self.capabilities, self.sizes(days))
         return self._memo[days]
 
     def month_days(self, month: int) -> float:
@@ -319,7 +326,7 @@ def capacity_plan(
     lines: dict[tuple[str, str, str], list[EntitySize]] = {}
     sources: dict[tuple[str, str, str], str] = {}
     for year in reported:
-        for entity, family, engine, role, source, size in entity_sizes(plan, designs, year * 365.0):
+        for entity, family, engine, role, source, size in timeline.sizes(year * 365.0):
             key = (entity, f"{family.value} ({engine})", role)
             lines.setdefault(key, []).append(size)
             sources[key] = source

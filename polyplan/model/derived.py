@@ -30,11 +30,19 @@ T = TypeVar("T")
 def _memo(model: RequirementsModel, key: Any, compute: Callable[[], T]) -> T:
     """Compute a derived fact once per model: models are immutable, and checking, profiling
     and planning ask the same questions per pattern, which was quadratic without this."""
-    cache = model._derived
-    if key not in cache:
-        cache[key] = compute()
-    value: T = cache[key]
-    return value
+    # The private attribute read straight from pydantic's documented store of private values:
+    # `model._derived` goes through BaseModel.__getattr__, which cost more than most of the
+    # lookups it guards (hundreds of thousands per large model).
+    private = model.__pydantic_private__
+    cache: dict[Any, Any] = private["_derived"] if private is not None else model._derived
+    value = cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = cache[key] = compute()
+    found: T = value
+    return found
+
+
+_MISSING = object()
 
 
 def memoised(model: RequirementsModel, key: Any, compute: Callable[[], T]) -> T:

@@ -35,10 +35,24 @@ from polyplan.stores.relational.spec import (
     TableSpec,
 )
 
+
+def fill_in(parts: Sequence[str], real: Mapping[str, str]) -> str:
+    """A template split at its stand-ins (text at even positions, a stand-in at each odd one, as
+    a capturing `re.split` leaves it) with every stand-in replaced by its entry in `real`.
+
+    One pass, so a real name that happens to look like a stand-in is never replaced again."""
+    filled = list(parts)
+    filled[1::2] = [real[stand_in] for stand_in in parts[1::2]]
+    return "".join(filled)
+
+
 # Table.info key of a table's TableShape (set by render.build_metadata).
 SHAPE_INFO = "polyplan_ddl_shape"
 
 _STAND_IN = re.compile(r"polyplan__n[0-9]+__|'polyplan__m[0-9]+__'")
+# The same stand-ins as one capturing group: `split` yields the text between them at even
+# positions and each stand-in at the odd ones (the segmentation of `sub`'s single pass).
+_STAND_IN_PARTS = re.compile(f"({_STAND_IN.pattern})")
 # A stand-in glued to other identifier characters would be part of a longer name (one SQLAlchemy
 # made up from it): such a text cannot be filled in by name, so its shape is compiled directly.
 # A comment's stand-in is only ever a whole string literal.
@@ -51,6 +65,8 @@ def frozen(value: Any) -> Any:
     """A hashable value equal only for values that render alike: the type of every scalar is
     part of it (1, 1.0 and True are equal in Python but not in SQL), models and containers are
     taken apart field by field."""
+    if type(value) in _PLAIN:  # most values: what the last line would give, without the tests
+        return (type(value), value)
     if isinstance(value, BaseModel):
         return (type(value), tuple((k, frozen(v)) for k, v in value.__dict__.items()))
     if isinstance(value, list | tuple):
@@ -63,6 +79,10 @@ def frozen(value: Any) -> Any:
         return (type(value), value.value)
     hash(value)  # anything else must be a plain hashable value (TypeError otherwise)
     return (type(value), value)
+
+
+# Exactly these types (not subclasses such as an enum's): hashable, and none of the above.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 # What render.Dialect.column_type and server_default read of an attribute (its checks come with
@@ -273,7 +293,9 @@ class DdlShapes:
     build: Build
     naming_convention: Mapping[str, str]
     stand_ins: dict[TableShape, sa.Table] = field(default_factory=dict)
-    texts: dict[tuple[TableShape, tuple[Any, ...]], str | None] = field(default_factory=dict)
+    # Each template split at its stand-ins (see _STAND_IN_PARTS), None when compiled directly:
+    # filling one in is then a join, not a substitution calling back into Python per name.
+    texts: dict[tuple[TableShape, tuple[Any, ...]], tuple[str, ...] | None] = field(default_factory=dict)
     quoted: dict[int, tuple[sa.Table, dict[str, str]]] = field(default_factory=dict)
     literal: Callable[[Any, Any], str] | None = None
 
@@ -311,8 +333,7 @@ class DdlShapes:
         real = self._quoted(table, shape)
         if real is None:
             return None
-        # One pass, so a real name that happens to look like a stand-in is never replaced again.
-        return _STAND_IN.sub(lambda found: real[found.group(0)], template)
+        return fill_in(template, real)
 
     def _quoted(self, table: sa.Table, shape: TableShape) -> dict[str, str] | None:
         found = self.quoted.get(id(table))
@@ -332,19 +353,19 @@ class DdlShapes:
         self.quoted[id(table)] = (table, real)
         return real
 
-    def _template(self, shape: TableShape, part: tuple[Any, ...]) -> str | None:
+    def _template(self, shape: TableShape, part: tuple[Any, ...]) -> tuple[str, ...] | None:
         canonical = shape.canonical or shape
         key = (canonical, part)
         if key in self.texts:
             return self.texts[key]
         element = _element(self._stand_in(canonical), part)
-        text: str | None = None
+        template: tuple[str, ...] | None = None
         if element is not None:
             text = str(element.compile(dialect=self.dialect)).strip()
-            if _GLUED.search(text):
-                text = None
-        self.texts[key] = text
-        return text
+            if not _GLUED.search(text):
+                template = tuple(_STAND_IN_PARTS.split(text))
+        self.texts[key] = template
+        return template
 
     def _stand_in(self, shape: TableShape) -> sa.Table:
         found = self.stand_ins.get(shape)
@@ -377,4 +398,4 @@ def _element(table: sa.Table, part: tuple[Any, ...]) -> Any:
     return CreateIndex(index) if index is not None else None
 
 
-__all__ = ["SHAPE_INFO", "DdlShapes", "TableShape", "frozen", "table_shape"]
+__all__ = ["SHAPE_INFO", "DdlShapes", "TableShape", "fill_in", "frozen", "table_shape"]

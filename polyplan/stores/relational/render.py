@@ -40,7 +40,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
-from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, TableShape, table_shape
+from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, TableShape, fill_in, table_shape
 from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name, generated_key
 from polyplan.stores.relational.geo import attach_geo, geo_query
 from polyplan.stores.relational.index_render import (
@@ -636,6 +636,9 @@ def column_for(spec: TableSpec, entity: str, attribute: str) -> str | None:
 # compiled directly instead.
 _SHAPE_TABLE = "polyplan__t__"
 _STAND_IN = re.compile(r"polyplan__(?:t|c[0-9]+)__")
+# The same names as one capturing group: `split` then yields the text between them at even
+# positions and each name at the odd ones (the segmentation `sub` makes in its single pass).
+_STAND_IN_PARTS = re.compile(f"({_STAND_IN.pattern})")
 
 
 @dataclass(frozen=True)
@@ -660,7 +663,11 @@ class QueryShapes:
     the dialect's own quoting of its table and column names.
     """
 
-    texts: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    # Each shape's text split at its stand-in names (see _STAND_IN_PARTS): filling one in is a
+    # join, not a regular-expression substitution calling back into Python for every name.
+    parts: dict[tuple[Any, ...], tuple[str, ...]] = field(default_factory=dict)
+    # The dialect's quoting of each table and column name met so far.
+    quoted: dict[str, str] = field(default_factory=dict)
     # A type's repr is slow (it inspects the constructor); the engine's metadata, and with it
     # every type object keyed here, outlives the build.
     type_reprs: dict[int, str] = field(default_factory=dict)
@@ -841,8 +848,8 @@ def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryS
         # The constants' literal text depends on the column types (and nothing else does).
         tuple((alias[n], *shapes.type_key(table.c[n])) for n in typed),
     )
-    text = shapes.texts.get(key)
-    if text is None:
+    parts = shapes.parts.get(key)
+    if parts is None:
         if _STAND_IN.search(repr([(c.params, c.value) for c in shape.conditions])):
             return _query_sql(shape, table, dialect)
         stand_in = sa.table(_SHAPE_TABLE, *(sa.column(alias[n], table.c[n].type) for n in names))
@@ -854,11 +861,13 @@ def _shaped_sql(shape: _Shape, table: sa.Table, dialect: Dialect, shapes: QueryS
             [],
             (),
         )
-        text = shapes.texts[key] = _query_sql(renamed, stand_in, dialect)
-    quote = dialect.sa_dialect().identifier_preparer.quote
-    real = {_SHAPE_TABLE: str(quote(table.name))} | {alias[n]: str(quote(n)) for n in names}
-    # One pass, so a real name that happens to look like a stand-in is never replaced again.
-    return _STAND_IN.sub(lambda found: real[found.group(0)], text)
+        parts = shapes.parts[key] = tuple(_STAND_IN_PARTS.split(_query_sql(renamed, stand_in, dialect)))
+    quoted = shapes.quoted
+    for name in (table.name, *names):
+        if name not in quoted:
+            quoted[name] = str(dialect.sa_dialect().identifier_preparer.quote(name))
+    real = {_SHAPE_TABLE: quoted[table.name]} | {alias[n]: quoted[n] for n in names}
+    return fill_in(parts, real)
 
 
 def where_clause(

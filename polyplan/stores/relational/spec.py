@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from polyplan.model.schema import Attribute, OnDelete
@@ -99,8 +100,21 @@ class TableSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def column(self, name: str) -> ColumnSpec:
-        """The column called `name`."""
-        return next(c for c in self.columns if c.name == name)
+        """The column called `name` (StopIteration if there is none)."""
+        found = self._columns_by_name.get(name)
+        if found is None:
+            raise StopIteration(name)
+        return found
+
+    @cached_property
+    def _columns_by_name(self) -> dict[str, ColumnSpec]:
+        # Index design, sizing and rendering look columns up by name hundreds of thousands of
+        # times on a large model; the columns never change (a changed table is a new TableSpec).
+        # The first column of a name wins, as the scan this replaces did.
+        found: dict[str, ColumnSpec] = {}
+        for column in self.columns:
+            found.setdefault(column.name, column)
+        return found
 
 
 @dataclass(frozen=True)
