@@ -15,6 +15,7 @@ from typing import Any
 
 from polyplan.diagnostics import CODES
 from polyplan.model.collection_checks import collection_problems, filter_problems, filter_target
+from polyplan.model.bounded_loads import load_problems
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.dialects import dialect_problems
 from polyplan.model.erasure_checks import erasure_problems
@@ -680,12 +681,13 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                     )
                 )
         related = related_entities(model, pattern.entity)
-        for l_index, other in enumerate(pattern.loads):
+        for l_index, other in enumerate(pattern.loaded):
+            at = (*path, "loads", l_index) if isinstance(pattern.loads[l_index], str) else (*path, "loads", l_index, "entity")
             if other not in model.entities:
-                found.append(Problem("PP201", f"unknown entity '{other}'", (*path, "loads", l_index)))
+                found.append(Problem("PP201", f"unknown entity '{other}'", at))
             elif other not in related:
                 found.append(
-                    Problem("PP201", f"{pattern.entity} has no relationship with {other}", (*path, "loads", l_index))
+                    Problem("PP201", f"{pattern.entity} has no relationship with {other}", at)
                 )
     for index, write in enumerate(model.write_patterns):
         path = ("write_patterns", index)
@@ -1040,5 +1042,6 @@ def check_model(model: RequirementsModel) -> list[Problem]:
         found.extend(Problem(code, message, path) for code, message, path in aggregate_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in skew_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in geo_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in load_problems(model))
         found.extend(_governance_problems(model))
     return found

@@ -29,6 +29,7 @@ from pydantic_core import ErrorDetails
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location
 from polyplan.model.checks import Problem, check_model
+from polyplan.model.bounded_loads import bounded_loads, with_load_reads
 from polyplan.model.paths import PathRead, path_reads, planning_model
 from polyplan.model.schema import RequirementsModel
 
@@ -647,7 +648,8 @@ def _pydantic_diagnostics(
 ) -> list[Diagnostic]:
     found = []
     for error in exc.errors(include_url=False):
-        loc: PathKey = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+        # function-…: a validator's frame; tag-…: the branch of a tagged union (schema.LoadItem).
+        loc: PathKey = tuple(part for part in error["loc"] if not str(part).startswith(("function-", "tag-")))
         code = _PYDANTIC_CODES.get(error["type"], "PP103")
         if code == "PP101":
             owner = _model_at(loc[:-1])
@@ -698,6 +700,15 @@ def load_text(text: str, source: str = "<model>") -> LoadedModel:
     reads = path_reads(model)
     if reads:
         loaded = LoadedModel(planning_model(model, reads), source, positions, values, reads)
+    planned = with_load_reads(loaded.model)  # bounded loads are reads of their own (bounded_loads.py)
+    if planned is not loaded.model:
+        # A finding about a bounded load's read points at its `loads` item.
+        at = {load.name: ("access_patterns", load.position, "loads", load.index) for load in bounded_loads(model)}
+        for position, pattern in enumerate(planned.access_patterns):
+            mark = positions.marks.get(at.get(pattern.name, ()))
+            if mark is not None:
+                positions.marks[("access_patterns", position)] = mark
+        loaded = LoadedModel(planned, source, positions, values, loaded.paths)
     return loaded
 
 

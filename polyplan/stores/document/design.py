@@ -87,7 +87,7 @@ class _Designer:
             bounded = relationship.kind is RelationshipKind.ONE_TO_ONE or relationship.max_children is not None
             if not bounded:
                 reasons.append(f"the number of {child} per {parent} is unbounded (no max_children)")
-            loaders = [p.name for p in patterns_of(model, parent) if child in p.loads]
+            loaders = [p.name for p in patterns_of(model, parent) if child in p.loaded]
             if not loaders:
                 reasons.append(f"no access pattern of {parent} loads {child} with it")
             own = [p.name for p in patterns_of(model, child)]

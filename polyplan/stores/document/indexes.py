@@ -318,7 +318,7 @@ def _reference_indexes(plan: Plan, entity: str, paths: Mapping[str, str]) -> lis
         reference = reference_of(model, relationship)
         if reference is None:
             continue
-        loaders = [p.name for p in model.access_patterns if p.entity == relationship.from_ and entity in p.loads]
+        loaders = [p.name for p in model.access_patterns if p.entity == relationship.from_ and entity in p.loaded]
         deletes = [
             w.name for w in model.write_patterns if w.entity == relationship.from_ and w.kind is WriteKind.DELETE
         ]
@@ -473,7 +473,7 @@ def _lookups(
     model = plan.model
     lookups: list[Lookup] = []
     embedded: list[str] = []
-    for other in pattern.loads:
+    for other in pattern.loaded:
         inside = next((e for e in collection.embedded if e.child == other), None)
         if inside is not None and inside.field:
             embedded.append(inside.field)

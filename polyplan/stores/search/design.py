@@ -253,7 +253,7 @@ def design_index(
                     Severity.WARNING,
                 )
             )
-        for other in pattern.loads:
+        for other in pattern.loaded:
             notes.append(
                 Diagnostic(
                     "PP402",

@@ -707,7 +707,7 @@ def _query(ctx: _Context, pattern: AccessPattern, table: Table) -> Query:
     chosen = list(pattern.reads) or [c.attribute for c in table.columns if c.attribute]
     # The sort columns are always read: merging buckets or IN values needs them.
     select = tuple(dict.fromkeys([*(a for a in chosen if a), *(c for c, _ in order)]))
-    for other in pattern.loads:
+    for other in pattern.loaded:
         ctx.note(
             "PP404",
             f"{pattern.name}: Cassandra has no joins; {other} is read by the application with its own pattern "
