@@ -455,7 +455,6 @@ class AccessPattern(Strict):
         default=10, description="The most frequent values returned per facet."
     )
 
-
     @property
     def loaded(self) -> list[str]:
         """The entities `loads` names, in order (a bounded load by its entity)."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from polyplan.analyse.profile import pattern_shape
+from polyplan.model.bounded_loads import bounded_loads
 from polyplan.model.collection_checks import filter_target
 from polyplan.model.derived import all_attributes, key_of, reference_of
 from polyplan.model.ranges import ONE_SIDED, is_range
@@ -505,6 +506,11 @@ def _lookups(
             keys = tuple((path, 1) for path in foreign)
             index = next((i.name for i in target.indexes if i.keys[: len(keys)] == keys), None)
             note = f"find {target.name} where {', '.join(foreign)} in the parents' {', '.join(local)}"
+            bounded = next(
+                (b for b in bounded_loads(model) if b.pattern.name == pattern.name and b.load.entity == other), None
+            )
+            if bounded is not None:
+                note = f"per parent, {bounded.describe()}: its own query {bounded.name}"
         else:
             local = tuple(collection.paths[column] for column in reference.columns)
             foreign = tuple(target.paths[attr] for attr in reference.columns.values())
