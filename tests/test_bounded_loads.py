@@ -18,6 +18,7 @@ from polyplan.model.schema import Load, json_schema
 from polyplan.pipeline import plan_text, render
 from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
+from polyplan.validate.subsets import check_subset, first_children, honours_push_modifiers
 from tests.conftest import RELATIONAL_ENGINES, break_and_validate, plan_folder
 
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "blog_latest.yaml"
@@ -168,6 +169,7 @@ def test_mongodb_keeps_the_latest_children_in_the_parent(document_files: dict[st
     (write,) = queries["subset_writes"]
     assert write["collection"] == "post"
     assert write["filter"] == {"_id": {"$param": "post_id"}}
+    assert (write["sort"], write["limit"]) == ({"created_at": -1}, 10)
     assert write["update"] == {
         "$push": {"comment_subset": {"$each": [{"$param": "document"}], "$sort": {"created_at": -1}, "$slice": 10}}
     }
@@ -270,3 +272,36 @@ def test_search_says_its_documents_do_not_keep_the_bound() -> None:
     (warning,) = [d for d in diagnostics if d.code == "PP464"]
     assert warning.path == "access_patterns.2.loads"
     assert "search_posts__loads_comment" in warning.message
+
+
+# --- the subset check itself ------------------------------------------------------------------------
+
+
+def test_the_subset_oracle_sorts_by_each_key_in_its_direction() -> None:
+    children = [{"s": 1, "t": 5}, {"s": 2, "t": 1}, {"s": 1, "t": 7}, {"s": 2, "t": 3}]
+    first = first_children(children, {"s": -1, "t": 1}, 3)
+    assert first == [{"s": 2, "t": 1}, {"s": 2, "t": 3}, {"s": 1, "t": 5}]
+
+
+@pytest.mark.mongodb
+def test_the_subset_check_catches_an_array_left_unbounded(document_files: dict[str, str]) -> None:
+    # On the real server: the emitted write passes where the server applies $sort/$slice, and the
+    # check fails where it does not (FerretDB) and, everywhere, for a write without $slice.
+    from polyplan.stores.document import connect
+
+    (write,) = json.loads(document_files["mongodb/queries.json"])["subset_writes"]
+    parent = {"_id": 1}
+    seeded = [{"_id": n, "created_at": (n * 7) % 13, "post_id": 0} for n in range(1, 15)]
+    unbounded = {
+        **write,
+        "update": {"$push": {write["field"]: {"$each": [{"$param": "document"}], "$sort": {"created_at": -1}}}},
+    }
+    with connect.scratch_database(resolve_url("mongodb")) as db:
+        db[write["collection"]].insert_one(parent)
+        if honours_push_modifiers(db):
+            check_subset(db, write, parent, seeded)
+        else:
+            with pytest.raises(AssertionError, match="holds 13 children after the pushes, not 10"):
+                check_subset(db, write, parent, seeded)
+        with pytest.raises(AssertionError, match="holds 13 children after the pushes, not 10"):
+            check_subset(db, unbounded, parent, seeded)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from polyplan.model.derived import all_attributes, memoised, reference_of, snake
+from polyplan.model.paths import Found
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
     AccessPattern,
@@ -28,8 +29,6 @@ from polyplan.model.schema import (
 
 # Between the parent pattern's name and the child's in a bounded load's own read.
 LOAD_MARK = "__loads_"
-
-Found = tuple[str, str, tuple[str | int, ...]]
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,9 @@ def subset_writes(found: list[Subset], collections: dict[str, str]) -> list[dict
             "child_collection": collections[s.child],
             "field": s.field,
             "reference": s.reference,
+            # The bound as the model states it: what the generated test checks the update against.
+            "sort": dict(s.sort),
+            "limit": s.limit,
             "method": "update_one",
             "filter": {"_id": {"$param": s.reference}},
             "update": {
