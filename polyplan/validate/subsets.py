@@ -9,6 +9,7 @@ keeps them in arrival order.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,7 +45,7 @@ def first_children(children: Sequence[Mapping[str, Any]], sort: Mapping[str, int
     """The oracle: `children` in the load's order (stable sorts, last key first), the first `limit`."""
     ordered = list(children)
     for path, direction in reversed(list(sort.items())):
-        ordered.sort(key=lambda child, path=path: child[path], reverse=direction < 0)
+        ordered.sort(key=operator.itemgetter(path), reverse=direction < 0)
     return ordered[:limit]
 
 
