@@ -8,6 +8,9 @@ PostgreSQL, MariaDB, FerretDB and Cassandra where their URLs are set).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -305,3 +308,34 @@ def test_the_subset_check_catches_an_array_left_unbounded(document_files: dict[s
                 check_subset(db, write, parent, seeded)
         with pytest.raises(AssertionError, match="holds 13 children after the pushes, not 10"):
             check_subset(db, unbounded, parent, seeded)
+
+
+_DIGESTS = """
+import hashlib, json, sys
+from polyplan.pipeline import plan_text, render
+out = {}
+for path in sys.argv[1:]:
+    text = open(path, encoding="utf-8").read()
+    files, _ = render(plan_text(text, path))
+    out[path] = {name: hashlib.sha256(body.encode()).hexdigest() for name, body in sorted(files.items())}
+print(json.dumps(out))
+"""
+
+
+def test_every_hash_seed_gives_the_same_files(tmp_path: Path) -> None:
+    documents = tmp_path / "blog_documents.yaml"
+    documents.write_text(variant(DOCUMENT), encoding="utf-8")
+    models = [str(MODEL_FILE), str(documents)]
+    found = [
+        subprocess.run(
+            [sys.executable, "-c", _DIGESTS, *models],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        ).stdout
+        for seed in ("0", "4242")
+    ]
+    assert found[0] == found[1]
+    assert "mongodb/queries.json" in json.loads(found[0])[str(documents)]
