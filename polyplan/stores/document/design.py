@@ -417,7 +417,8 @@ def _with_subsets(query: QuerySpec, found: list[Subset]) -> QuerySpec:
     if not kept:
         return query
     notes = [
-        f"{s.describe()} come with each {s.parent} document in {s.field} (subset pattern): no query for them"
+        f"{s.describe()} come with each {s.parent} document in {s.field} (subset pattern): no second query; "
+        f"the query of {query.pattern}{LOAD_MARK}{snake(s.child)} serves a document whose array is missing"
         for s in kept
     ]
     return replace(query, embedded=(*query.embedded, *(s.field for s in kept)), notes=(*query.notes, *notes))
