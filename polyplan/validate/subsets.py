@@ -16,18 +16,10 @@ from typing import Any
 from bson import json_util
 from pymongo.database import Database
 
+# The $param substitution the generated MongoDB tests' data is made with (one rule for both).
+from polyplan.stores.document.testgen import _substitute as substitute
+
 EXTRA = 3  # children pushed beyond the limit: the cut must drop them
-
-
-def substitute(template: Any, params: Mapping[str, Any]) -> Any:
-    """`template` with every `{"$param": name}` replaced by `params[name]`."""
-    if isinstance(template, dict):
-        if set(template) == {"$param"}:
-            return params[template["$param"]]
-        return {key: substitute(value, params) for key, value in template.items()}
-    if isinstance(template, list):
-        return [substitute(value, params) for value in template]
-    return template
 
 
 def honours_push_modifiers(db: Database[Any]) -> bool:
