@@ -28,7 +28,7 @@ MODEL_FILE = Path(__file__).resolve().parent / "models" / "blog_latest.yaml"
 MODEL = MODEL_FILE.read_text(encoding="utf-8")
 ENGINES_LINE = "engines: {relational: postgresql, document: null, cache: null, search: null, wide_column: null}"
 DIALECTS_LINE = "options: {relational_dialects: [postgresql, mysql, sqlite]}\n"
-LATEST_3 = "      - {entity: Comment, sort: [{attribute: created_at, direction: desc}], limit: 3}"
+LATEST_5 = "      - {entity: Comment, sort: [{attribute: created_at, direction: desc}], limit: 5}"
 
 
 def variant(engines: str, replace: tuple[str, str] | None = None) -> str:
@@ -84,7 +84,7 @@ def test_each_bounded_load_is_a_read_of_the_child_per_parent_row() -> None:
 def test_names_only_leave_the_planning_model_as_it_was() -> None:
     text = MODEL.replace(
         "      - {entity: Comment, sort: [{attribute: created_at, direction: desc}], limit: 10}", "      - Comment"
-    ).replace(LATEST_3, "      - {entity: Comment}")
+    ).replace(LATEST_5, "      - {entity: Comment}")
     model = load_text(text, "blog.yaml").model
     assert [p.name for p in model.access_patterns] == ["post_page", "front_page"]
     assert bounded_loads(model) == ()
@@ -106,7 +106,7 @@ def test_a_finding_about_the_bounded_read_points_at_its_loads_item() -> None:
     hot = next(d for d in diagnostics if d.code == "PP431" and "front_page__loads_comment" in d.message)
     assert hot.location is not None
     line = MODEL.splitlines()[hot.location.line - 1]
-    assert line.strip() == LATEST_3.strip()
+    assert line.strip() == LATEST_5.strip()
 
 
 def test_plan_md_states_the_bound(folder: Path) -> None:
@@ -176,7 +176,7 @@ def test_mongodb_keeps_the_latest_children_in_the_parent(document_files: dict[st
     assert write["update"] == {
         "$push": {"comment_subset": {"$each": [{"$param": "document"}], "$sort": {"created_at": -1}, "$slice": 10}}
     }
-    # One array serves both loads: the front page's 3 are the first 3 of the 10.
+    # One array serves both loads: the front page's 5 are the first 5 of the 10.
     assert write["serves"] == ["post_page__loads_comment", "front_page__loads_comment"]
     post = json.loads(document_files["mongodb/collections/post.json"])
     subset = post["validator"]["$jsonSchema"]["properties"]["comment_subset"]
@@ -250,7 +250,7 @@ def test_redis_warns_when_it_cannot_keep_the_load_order() -> None:
             "    growth: {ttl_seconds: 86400, initial_rows: 400000",
         ),
     ).replace(
-        LATEST_3, "      - {entity: Comment, sort: [{attribute: score, direction: desc}, {attribute: body}], limit: 3}"
+        LATEST_5, "      - {entity: Comment, sort: [{attribute: score, direction: desc}, {attribute: body}], limit: 3}"
     )
     files, diagnostics = render(plan_text(text, "blog_redis.yaml"))
     (warning,) = [d for d in diagnostics if d.code == "PP463"]
