@@ -14,6 +14,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
 
 from polyplan.diagnostics import CODES
+from polyplan.model.bounded_loads import load_problems
 from polyplan.model.collection_checks import collection_problems, filter_problems, filter_target
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.derived_attribute_checks import derived_attribute_problems
@@ -681,13 +682,16 @@ def _pattern_problems(model: RequirementsModel) -> list[Problem]:
                     )
                 )
         related = related_entities(model, pattern.entity)
-        for l_index, other in enumerate(pattern.loads):
+        for l_index, other in enumerate(pattern.loaded):
+            at = (
+                (*path, "loads", l_index)
+                if isinstance(pattern.loads[l_index], str)
+                else (*path, "loads", l_index, "entity")
+            )
             if other not in model.entities:
-                found.append(Problem("PP201", f"unknown entity '{other}'", (*path, "loads", l_index)))
+                found.append(Problem("PP201", f"unknown entity '{other}'", at))
             elif other not in related:
-                found.append(
-                    Problem("PP201", f"{pattern.entity} has no relationship with {other}", (*path, "loads", l_index))
-                )
+                found.append(Problem("PP201", f"{pattern.entity} has no relationship with {other}", at))
     for index, write in enumerate(model.write_patterns):
         path = ("write_patterns", index)
         if write.name in seen:
@@ -1041,6 +1045,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
         found.extend(Problem(code, message, path) for code, message, path in aggregate_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in skew_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in geo_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in load_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in derived_attribute_problems(model))
         found.extend(_governance_problems(model))
     return found

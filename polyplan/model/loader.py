@@ -21,13 +21,14 @@ import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, Union, get_args, get_origin
+from typing import Annotated, Any, NoReturn, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location
+from polyplan.model.bounded_loads import bounded_loads, with_load_reads
 from polyplan.model.checks import Problem, check_model
 from polyplan.model.paths import PathRead, path_reads, planning_model
 from polyplan.model.schema import RequirementsModel
@@ -596,9 +597,20 @@ def _model_at(path: PathKey) -> type[BaseModel] | None:
             current = fields[part].annotation
         else:
             current = _container_item(current)
+        current = _unwrapped(current)
         while get_origin(current) in (Union, types.UnionType):
-            current = next((arg for arg in get_args(current) if arg is not type(None)), None)
+            # A model among the branches (a loads item: a name or a Load mapping), else the first.
+            branches = [_unwrapped(arg) for arg in get_args(current) if arg is not type(None)]
+            models = [b for b in branches if isinstance(b, type) and issubclass(b, BaseModel)]
+            current = models[0] if models else next(iter(branches), None)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrapped(annotation: Any) -> Any:
+    """`X` of `Annotated[X, ...]` (nested too); anything else as is."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
 
 
 def _container_item(annotation: Any) -> Any:
@@ -647,7 +659,8 @@ def _pydantic_diagnostics(
 ) -> list[Diagnostic]:
     found = []
     for error in exc.errors(include_url=False):
-        loc: PathKey = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+        # function-…: a validator's frame; tag-…: the branch of a tagged union (schema.LoadItem).
+        loc: PathKey = tuple(part for part in error["loc"] if not str(part).startswith(("function-", "tag-")))
         code = _PYDANTIC_CODES.get(error["type"], "PP103")
         if code == "PP101":
             owner = _model_at(loc[:-1])
@@ -698,6 +711,15 @@ def load_text(text: str, source: str = "<model>") -> LoadedModel:
     reads = path_reads(model)
     if reads:
         loaded = LoadedModel(planning_model(model, reads), source, positions, values, reads)
+    planned = with_load_reads(loaded.model)  # bounded loads are reads of their own (bounded_loads.py)
+    if planned is not loaded.model:
+        # A finding about a bounded load's read points at its `loads` item.
+        at = {load.name: ("access_patterns", load.position, "loads", load.index) for load in bounded_loads(model)}
+        for position, pattern in enumerate(planned.access_patterns):
+            mark = positions.marks.get(at.get(pattern.name, ()))
+            if mark is not None:
+                positions.marks[("access_patterns", position)] = mark
+        loaded = LoadedModel(planned, source, positions, values, loaded.paths)
     return loaded
 
 

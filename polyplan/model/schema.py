@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag
 
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_ $-]*$"
 # Name patterns below are checked by pydantic's Rust regex engine, where `$` matches only at the
@@ -398,6 +398,25 @@ class Sort(Strict):
     direction: Direction = Direction.ASC
 
 
+class Load(Strict):
+    """A bounded, ordered load of a pattern's children: `{entity: Comment, sort: [...], limit: 10}`."""
+
+    entity: str = Field(description="The child entity, related by a one-to-many relationship from the pattern's.")
+    sort: list[Sort] = Field(default_factory=list, description="The children's order: attributes of the child.")
+    limit: Annotated[int, Field(ge=1, le=MAX_ITEMS)] | None = Field(
+        default=None, description="The most children loaded per parent row, first in `sort` order."
+    )
+
+
+# A loads item is a bare entity name (every related record) or a Load mapping; the tag picks the
+# branch, so a bad mapping reports its own field, not also "expected a string" (the loader drops
+# the tag from the error path).
+LoadItem = Annotated[
+    Annotated[str, Tag("tag-name")] | Annotated[Load, Tag("tag-load")],
+    Discriminator(lambda value: "tag-name" if isinstance(value, str) else "tag-load"),
+]
+
+
 class Consistency(StrEnum):
     STRONG = "strong"
     READ_YOUR_WRITES = "read_your_writes"
@@ -433,7 +452,11 @@ class AccessPattern(Strict):
     sort: list[Sort] = Field(default_factory=list)
     limit: Annotated[int, Field(gt=0, le=MAX_ITEMS)] | None = None
     reads: list[str] = Field(default_factory=list, description="Attributes read; empty means all.")
-    loads: list[str] = Field(default_factory=list, description="Related entities loaded together.")
+    loads: list[LoadItem] = Field(
+        default_factory=list,
+        description="Related entities loaded together: a name loads every related record; a mapping with sort and "
+        "limit loads a parent's first children in that order (the latest 10 comments).",
+    )
     rate: Annotated[float, Field(ge=0, le=MAX_RATE)] = Field(default=1, description="Peak executions per second.")
     latency_ms: Annotated[float, Field(gt=0, le=MAX_LATENCY_MS)] = Field(default=100, description="p99 latency target.")
     consistency: Consistency = Consistency.STRONG
@@ -453,6 +476,11 @@ class AccessPattern(Strict):
     facet_size: Annotated[int, Field(gt=0, le=10_000)] = Field(
         default=10, description="The most frequent values returned per facet."
     )
+
+    @property
+    def loaded(self) -> list[str]:
+        """The entities `loads` names, in order (a bounded load by its entity)."""
+        return [item if isinstance(item, str) else item.entity for item in self.loads]
 
 
 class WriteKind(StrEnum):

@@ -13,6 +13,7 @@ from polyplan.analyse.capabilities import Capability, load_targets
 from polyplan.analyse.profile import EntityProfile, PatternShape, profile_entity
 from polyplan.analyse.scoring import score_family
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+from polyplan.model.bounded_loads import bounded_loads
 from polyplan.model.derived import patterns_of
 from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, FilterOp, RequirementsModel
@@ -223,6 +224,11 @@ def build_plan(loaded: LoadedModel, capabilities: Mapping[str, Capability] | Non
         raise DiagnosticError([loaded_locate(loaded, d) for d in errors])
     entities: dict[str, EntityPlan] = {}
     notes: list[Diagnostic] = []
+    for load in bounded_loads(model):
+        # The bound stated where the child is placed (plan.md, explain): its read is one of the child's patterns.
+        reasons[load.load.entity].append(
+            f"bounded load: {load.describe()}, read by {load.name} at {load.child_read().rate:g}/s"
+        )
     for name in model.entities:
         family = chosen[name]
         ranked = [s for s in _best(scores[name]) if s.family is not family]

@@ -15,6 +15,7 @@ from polyplan.stores.document.design import design
 from polyplan.stores.document.increments import build_writes
 from polyplan.stores.document.predicates import build_bulk_writes
 from polyplan.stores.document.spec import DocumentDesign
+from polyplan.stores.document.subset import subset_writes
 
 ROOT = "mongodb"
 
@@ -59,7 +60,9 @@ class Target(StoreTarget):
             writes = build_writes(plan, document)
             bulk, warnings = build_bulk_writes(plan, document)
             diagnostics.extend(warnings)
-            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes, bulk)
+            names = {c.entity: c.name for c in document.collections}
+            subset = subset_writes(list(document.subsets), names)
+            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes, bulk, subset)
             files[f"{ROOT}/setup.py"] = render.render_setup(document)
             files[f"{ROOT}/design.md"] = render.render_design_md(document)
             if applies(plan.model):
@@ -71,7 +74,7 @@ class Target(StoreTarget):
         if document.collections:
             try:
                 tests[testgen.DATA_FILE] = testgen.render_data(plan, document)
-                tests[testgen.TEST_FILE] = testgen.render_test(document, bool(writes))
+                tests[testgen.TEST_FILE] = testgen.render_test(document, bool(writes), bool(document.subsets))
             except ValueError as exc:  # the seed generator cannot satisfy the model's rules
                 diagnostics.append(
                     Diagnostic("PP402", f"no MongoDB test data could be generated: {exc}", "", Severity.WARNING)

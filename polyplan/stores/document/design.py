@@ -14,7 +14,10 @@ Pure: plan in, `DocumentDesign` out; diagnostics for what MongoDB cannot express
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.bounded_loads import LOAD_MARK, child_relationship
 from polyplan.model.derived import all_attributes, key_of, patterns_of, reference_of, snake
 from polyplan.model.schema import (
     Attribute,
@@ -30,7 +33,8 @@ from polyplan.seed.generate import link_columns
 from polyplan.stores.document import bson_size, validator
 from polyplan.stores.document.indexes import design_indexes, design_queries
 from polyplan.stores.document.shard import choose_shard_key
-from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, Embedding, LinkArray
+from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, Embedding, LinkArray, QuerySpec
+from polyplan.stores.document.subset import Subset, subset_schema, subsets
 
 SIZE_BUDGET = bson_size.DOCUMENT_LIMIT / 2
 
@@ -51,6 +55,7 @@ class _Designer:
         self.model: RequirementsModel = plan.model
         self.entities = plan.records_in(Family.DOCUMENT)
         self.diagnostics: list[Diagnostic] = []
+        self.subsets: list[Subset] = []  # bounded arrays of first children (subset.py)
 
     def warn(self, code: str, message: str, path: str) -> None:
         self.diagnostics.append(Diagnostic(code, message, path, Severity.WARNING))
@@ -87,7 +92,7 @@ class _Designer:
             bounded = relationship.kind is RelationshipKind.ONE_TO_ONE or relationship.max_children is not None
             if not bounded:
                 reasons.append(f"the number of {child} per {parent} is unbounded (no max_children)")
-            loaders = [p.name for p in patterns_of(model, parent) if child in p.loads]
+            loaders = [p.name for p in patterns_of(model, parent) if child in p.loaded]
             if not loaders:
                 reasons.append(f"no access pattern of {parent} loads {child} with it")
             own = [p.name for p in patterns_of(model, child)]
@@ -194,13 +199,10 @@ class _Designer:
         model = self.model
         spec = model.entities[entity]
         attributes = all_attributes(model, entity)
-        key = key_of(spec).attributes
-        id_attribute = key[0] if len(key) == 1 else None
-        paths = {name: ("_id" if name == id_attribute else name) for name in attributes}
+        id_attribute, paths, top = self.top_level(entity)
         mine = [e for e in embeddings if e.parent == entity and e.embedded]
         links = self.links(entity)
         additional = validator.allows_extra(spec.schema_variability)
-        top = {paths[name]: attribute for name, attribute in attributes.items()}
         if id_attribute is None:
             extra: dict[str, dict[str, object]] = {"_id": {"bsonType": "objectId"}}
         else:
@@ -251,6 +253,15 @@ class _Designer:
                         }
                     )
             write_rate += self.plan.entities[embedding.child].profile.write_rate
+        for subset in (s for s in self.subsets if s.parent == entity):
+            _, _, child_top = self.top_level(subset.child)
+            child_extra = validator.allows_extra(model.entities[subset.child].schema_variability)
+            extra[subset.field] = subset_schema(subset, validator.object_schema(child_top, child_extra))
+            kept = min(subset.limit, _children_per_parent(model, entity, subset.child))
+            child_bytes = bson_size.document_bytes(child_top)
+            avg += bson_size.array_bytes(kept, child_bytes) + len(subset.field) + 2
+            worst += bson_size.array_bytes(subset.limit, bson_size.document_bytes(child_top, worst=True))
+            write_rate += self.plan.entities[subset.child].profile.write_rate  # each insert updates the parent
         for link in links:
             if len(link.item_fields) == 1:
                 only = next(iter(link.item_fields.values()))
@@ -293,6 +304,14 @@ class _Designer:
             write_rate=write_rate,
             notes=tuple(notes),
         )
+
+    def top_level(self, entity: str) -> tuple[str | None, dict[str, str], dict[str, Attribute]]:
+        """The attribute stored as _id, each attribute's top-level path, and the attributes by path."""
+        attributes = all_attributes(self.model, entity)
+        key = key_of(self.model.entities[entity]).attributes
+        id_attribute = key[0] if len(key) == 1 else None
+        paths = {name: ("_id" if name == id_attribute else name) for name in attributes}
+        return id_attribute, paths, {paths[name]: attribute for name, attribute in attributes.items()}
 
     def notes(self, entity: str, embedded: list[Embedding]) -> list[str]:
         """What the application must do that the store does not (and the diagnostics for it)."""
@@ -367,14 +386,39 @@ def design(plan: Plan) -> DocumentDesign:
     designer = _Designer(plan)
     embeddings = designer.embeddings()
     embedded_children = {e.child for e in embeddings if e.embedded}
+    designer.subsets = subsets(plan, embedded_children)
     collections = [
         designer.collection(entity, embeddings) for entity in designer.entities if entity not in embedded_children
     ]
     queries, notes = design_queries(plan, collections, embeddings)
+    queries = [_with_subsets(q, designer.subsets) for q in queries]
     return DocumentDesign(
         model=plan.model.name,
         collections=tuple(collections),
         queries=tuple(queries),
         embeddings=tuple(embeddings),
         diagnostics=tuple(designer.diagnostics + notes),
+        subsets=tuple(designer.subsets),
     )
+
+
+def _children_per_parent(model: RequirementsModel, parent: str, child: str) -> float:
+    """The average number of `child` records per `parent` (sizing a subset array)."""
+    relationship = child_relationship(model, parent, child)
+    if relationship is not None and relationship.avg_children is not None:
+        return relationship.avg_children
+    parents = max(1, model.entities[parent].growth.initial_rows)
+    return model.entities[child].growth.initial_rows / parents
+
+
+def _with_subsets(query: QuerySpec, found: list[Subset]) -> QuerySpec:
+    """A parent pattern's query, saying which of its bounded loads come with the parent."""
+    kept = [s for s in found if f"{query.pattern}{LOAD_MARK}{snake(s.child)}" in s.loads]
+    if not kept:
+        return query
+    notes = [
+        f"{s.describe()} come with each {s.parent} document in {s.field} (subset pattern): no second query; "
+        f"the query of {query.pattern}{LOAD_MARK}{snake(s.child)} serves a document whose array is missing"
+        for s in kept
+    ]
+    return replace(query, embedded=(*query.embedded, *(s.field for s in kept)), notes=(*query.notes, *notes))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from polyplan.analyse.profile import pattern_shape
+from polyplan.model.bounded_loads import bounded_loads
 from polyplan.model.collection_checks import filter_target
 from polyplan.model.derived import all_attributes, key_of, reference_of
 from polyplan.model.ranges import ONE_SIDED, is_range
@@ -318,7 +319,7 @@ def _reference_indexes(plan: Plan, entity: str, paths: Mapping[str, str]) -> lis
         reference = reference_of(model, relationship)
         if reference is None:
             continue
-        loaders = [p.name for p in model.access_patterns if p.entity == relationship.from_ and entity in p.loads]
+        loaders = [p.name for p in model.access_patterns if p.entity == relationship.from_ and entity in p.loaded]
         deletes = [
             w.name for w in model.write_patterns if w.entity == relationship.from_ and w.kind is WriteKind.DELETE
         ]
@@ -473,7 +474,7 @@ def _lookups(
     model = plan.model
     lookups: list[Lookup] = []
     embedded: list[str] = []
-    for other in pattern.loads:
+    for other in pattern.loaded:
         inside = next((e for e in collection.embedded if e.child == other), None)
         if inside is not None and inside.field:
             embedded.append(inside.field)
@@ -505,6 +506,11 @@ def _lookups(
             keys = tuple((path, 1) for path in foreign)
             index = next((i.name for i in target.indexes if i.keys[: len(keys)] == keys), None)
             note = f"find {target.name} where {', '.join(foreign)} in the parents' {', '.join(local)}"
+            bounded = next(
+                (b for b in bounded_loads(model) if b.pattern.name == pattern.name and b.load.entity == other), None
+            )
+            if bounded is not None:
+                note = f"per parent, {bounded.describe()}: its own query {bounded.name}"
         else:
             local = tuple(collection.paths[column] for column in reference.columns)
             foreign = tuple(target.paths[attr] for attr in reference.columns.values())

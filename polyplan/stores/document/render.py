@@ -180,10 +180,13 @@ def query_json(query: QuerySpec) -> dict[str, Any]:
 
 
 def render_queries(
-    design: DocumentDesign, writes: list[dict[str, Any]] | None = None, bulk: list[dict[str, Any]] | None = None
+    design: DocumentDesign,
+    writes: list[dict[str, Any]] | None = None,
+    bulk: list[dict[str, Any]] | None = None,
+    subset: list[dict[str, Any]] | None = None,
 ) -> str:
-    """queries.json; `writes` (the increments, `$inc`) and `bulk_writes` (updates and deletes by
-    predicate, document.predicates) only when the model has some."""
+    """queries.json; `writes` (the increments, `$inc`), `bulk_writes` (updates and deletes by
+    predicate, document.predicates) and `subset_writes` (subset.py) only when the model has some."""
     document: dict[str, Any] = {
         "model": design.model,
         "engine": ENGINE,
@@ -193,6 +196,8 @@ def render_queries(
         document["writes"] = writes
     if bulk:
         document["bulk_writes"] = bulk
+    if subset:
+        document["subset_writes"] = subset
     return dumps(document)
 
 
@@ -225,6 +230,15 @@ def render_design_md(design: DocumentDesign) -> str:
     if design.embeddings:
         lines += ["## Embed or reference", ""]
         lines += [f"- **{e.parent} → {e.child}** ({e.relationship}): {e.reason}" for e in design.embeddings]
+        lines.append("")
+    if design.subsets:
+        lines += ["## Subset pattern (bounded loads)", ""]
+        lines += [
+            f"- **{s.parent}.{s.field}**: {s.describe()} (at most {s.limit}), for {', '.join(s.loads)}; each insert of "
+            f"a {s.child} runs `$push` with `$each`, `$sort`, `$slice: {s.limit}` on its parent (queries.json "
+            "`subset_writes`); every child stays in its own collection"
+            for s in design.subsets
+        ]
         lines.append("")
     for collection in design.collections:
         size = (

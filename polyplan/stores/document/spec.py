@@ -151,6 +151,7 @@ class DocumentDesign:
     queries: tuple[QuerySpec, ...]
     embeddings: tuple[Embedding, ...]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    subsets: tuple[Any, ...] = ()  # subset.Subset: bounded arrays of a parent's first children
 
     def collection_of(self, entity: str) -> CollectionSpec | None:
         """The collection holding `entity` as top-level documents."""

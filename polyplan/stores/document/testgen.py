@@ -668,9 +668,35 @@ def _index_needs(model: RequirementsModel, design: DocumentDesign) -> list[dict[
     return needs
 
 
-def render_test(design: DocumentDesign, increments: bool = False) -> str:
-    """tests/test_mongodb.py; with `increments`, also the concurrent `$inc` checks of queries.json's writes."""
-    return TEST_TEMPLATE.replace("__MODEL__", design.model) + (INCREMENT_TESTS if increments else "")
+def render_test(design: DocumentDesign, increments: bool = False, subsets: bool = False) -> str:
+    """tests/test_mongodb.py; with `increments`, also the concurrent `$inc` checks of queries.json's
+    writes; with `subsets`, the subset pattern's bounded arrays (subset.py)."""
+    return (
+        TEST_TEMPLATE.replace("__MODEL__", design.model)
+        + (INCREMENT_TESTS if increments else "")
+        + (SUBSET_TESTS if subsets else "")
+    )
+
+
+SUBSET_TESTS = '''
+
+# Subset pattern (queries.json "subset_writes"): a parent keeps its first N children in an array.
+SUBSETS = json_util.loads((DESIGN_DIR / "queries.json").read_text(encoding="utf-8"), json_options=JSON_OPTIONS)[
+    "subset_writes"
+]
+
+
+@pytest.mark.parametrize("write", SUBSETS, ids=lambda w: f"{w['collection']}.{w['field']}")
+def test_subset_keeps_the_first_children(db: Database[Any], applied: dict[str, Any], write: dict[str, Any]) -> None:
+    """More children than the array holds, pushed one by one through the emitted update: the
+    parent's array is exactly the oracle's first N of them, in the load's order."""
+    from polyplan.validate.subsets import check_subset, honours_push_modifiers
+
+    if not honours_push_modifiers(db):
+        pytest.skip("the server ignores $push's $sort/$slice modifiers (FerretDB): the subset array is not checked")
+    parent = DATA["documents"][write["collection"]][0]
+    check_subset(db, write, parent, DATA["documents"][write["child_collection"]])
+'''
 
 
 INCREMENT_TESTS = '''

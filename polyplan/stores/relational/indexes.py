@@ -532,7 +532,7 @@ def _foreign_key_needs(ctx: _Context, table: TableSpec) -> tuple[list[Need], lis
             if not _relational(ctx.plan, parent_entity) or _projected_away(ctx.plan, pattern):
                 continue
             if (
-                (table.kind is TableKind.ENTITY and table.entity in pattern.loads)
+                (table.kind is TableKind.ENTITY and table.entity in pattern.loaded)
                 or (table.kind is TableKind.LIST_CHILD and _reads_list(pattern, table))
                 or (table.kind is TableKind.ASSOCIATION and _association_loaded(ctx, table, fk.ref_table, pattern))
             ):
@@ -586,7 +586,7 @@ def _association_loaded(ctx: _Context, table: TableSpec, parent_table: str, patt
     }
     if not others:  # a self-referencing link: the pattern loads its own entity
         others = {ctx.tables[parent_table].entity}
-    return bool(others & set(pattern.loads))
+    return bool(others & set(pattern.loaded))
 
 
 def _projected_away(plan: Plan, pattern: AccessPattern) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.bounded_loads import bounded_loads
 from polyplan.model.derived import all_attributes, key_of, pattern_positions, patterns_of, snake, writes_of
 from polyplan.model.schema import Consistency, Family, FilterOp, RequirementsModel, WriteKind
 from polyplan.plan.ir import EntityPlan, Plan, Projection
@@ -253,7 +254,20 @@ def design_index(
                     Severity.WARNING,
                 )
             )
-        for other in pattern.loads:
+        bounded = {b.load.entity: b for b in bounded_loads(model) if b.pattern.name == pattern.name}
+        for other in pattern.loaded:
+            if other in bounded:
+                notes.append(
+                    Diagnostic(
+                        "PP464",
+                        f"{pattern.name}: a search document cannot keep {bounded[other].describe()}; each hit's "
+                        f"{other} records are read by {bounded[other].name} from {other}'s own store, which applies "
+                        "the sort and the limit",
+                        f"{p_path}.loads",
+                        Severity.WARNING,
+                    )
+                )
+                continue
             notes.append(
                 Diagnostic(
                     "PP402",

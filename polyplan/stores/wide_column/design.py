@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.bounded_loads import bounded_loads
 from polyplan.model.derived import (
     all_attributes,
     key_of,
@@ -707,7 +708,12 @@ def _query(ctx: _Context, pattern: AccessPattern, table: Table) -> Query:
     chosen = list(pattern.reads) or [c.attribute for c in table.columns if c.attribute]
     # The sort columns are always read: merging buckets or IN values needs them.
     select = tuple(dict.fromkeys([*(a for a in chosen if a), *(c for c, _ in order)]))
-    for other in pattern.loads:
+    bounded = {b.load.entity: b for b in bounded_loads(ctx.plan.model) if b.pattern.name == pattern.name}
+    for other in pattern.loaded:
+        if other in bounded:
+            # A bounded load is a read of its own: a table clustered by the load's sort, read with LIMIT.
+            plan.append(f"then read {bounded[other].describe()} with {bounded[other].name}, once per row")
+            continue
         ctx.note(
             "PP404",
             f"{pattern.name}: Cassandra has no joins; {other} is read by the application with its own pattern "

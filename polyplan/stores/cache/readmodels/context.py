@@ -35,7 +35,7 @@ class DesignContext:
     def loads_notes(self, pattern: AccessPattern) -> list[str]:
         """Where the entities a pattern loads come from (they are not part of its keys)."""
         notes = []
-        for other in pattern.loads:
+        for other in pattern.loaded:
             other_plan = self.plan.entities.get(other)
             where = other_plan.family.value if other_plan else "another"
             notes.append(f"{other} is loaded by the application from the {where} store (not part of this key)")

@@ -151,7 +151,7 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
     if pattern.loads:
         ctx.warn(
             "PP310",
-            f"{pattern.name} loads {', '.join(pattern.loads)}; writes to those entities do not invalidate the cached "
+            f"{pattern.name} loads {', '.join(pattern.loaded)}; writes to those entities do not invalidate the cached "
             f"answer, so their changes show after at most {ttl} s (the TTL)",
             f"access_patterns.{pattern.name}.loads",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from polyplan.model.bounded_loads import load_reads
 from polyplan.model.derived import all_attributes, key_of, patterns_of, snake
 from polyplan.model.schema import (
     AccessPattern,
@@ -171,6 +172,17 @@ def indexable(ctx: DesignContext, entity: str, pattern: AccessPattern, attribute
         if flt.op is FilterOp.RANGE and flt.attribute == sort_attr:
             continue
         problems.append(f"its {flt.op.value} filter on {flt.attribute} has no Redis key structure")
+    bounded = load_reads(ctx.model).get(pattern.name)
+    if problems and bounded is not None:
+        ctx.warn(
+            "PP463",
+            f"{bounded.describe()}: Redis cannot keep {entity} in this load's order ({'; '.join(problems)}), so the "
+            f"bound is not honoured there: the application reads every {entity} of the {bounded.pattern.entity} and "
+            "sorts and cuts them itself; sort the load on one numeric or time attribute, or keep "
+            f"{entity} in a store that can",
+            path,
+        )
+        return False
     if problems:
         ctx.warn(
             "PP403",
