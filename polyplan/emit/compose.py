@@ -43,6 +43,7 @@ def render_compose(model_name: str, engines: list[str]) -> str | None:
     """The plan's compose file for `engines`, or None when none needs a server (SQLite only)."""
     services = bundled_services()
     chosen = [(engine, ENGINES[engine]) for engine in engines if ENGINES[engine].compose_service in services]
+    named = {access.compose_service: services[access.compose_service] for _, access in chosen if access.compose_service}
     if not chosen:
         return None
     header = [
@@ -59,6 +60,6 @@ def render_compose(model_name: str, engines: list[str]) -> str | None:
     ]
     body = {
         "name": re.sub(r"[^a-z0-9_-]", "-", f"polyplan-{model_name}".lower()),
-        "services": {access.compose_service: services[access.compose_service] for _, access in chosen},
+        "services": named,
     }
     return "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, width=120, allow_unicode=True)
