@@ -760,13 +760,16 @@ class Harness:
         sets = self._set_values(spec, write)
         problems: list[str] = []
         for case in choose_cases(expected, self.loaded[spec.name], canonical, self.engine):
-            want = sorted(tuple(row[k] for k in keys) for row in evaluator.matching(case.conditions))
+            want = sorted((tuple(row[k] for k in keys) for row in evaluator.matching(case.conditions)), key=_nulls_first)
             with engine.connect() as connection, connection.begin() as transaction:
                 if lock is not None:
                     locking, bound = self._bound(lock.sql, lock.params, case.params, table)
                     got = sorted(
-                        tuple(canon(attrs[k], v) for k, v in zip(keys, r, strict=True))
-                        for r in connection.execute(locking, bound)
+                        (
+                            tuple(canon(attrs[k], v) for k, v in zip(keys, r, strict=True))
+                            for r in connection.execute(locking, bound)
+                        ),
+                        key=_nulls_first,
                     )
                     if got != want:
                         problems.append(
@@ -883,3 +886,9 @@ class Harness:
                 problems.append(f"with {case.params!r}: {problem}")
         if problems:
             raise AssertionError(f"{name}: " + "; ".join(problems))
+
+
+def _nulls_first(row: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    """A sort key for rows that may hold NULL: a keyless table's rows are identified by all their
+    columns (key: {kind: none}), nullable ones too, and None does not compare with a value."""
+    return tuple((value is not None, value) for value in row)

@@ -328,9 +328,12 @@ def constraints(tables: Sequence[TableSpec], dialect: Dialect) -> dict[str, list
     for table in tables:
         # A range-partitioned table's primary key includes the partition column (retention.py).
         primary_key = primary_key_for(table, dialect.name)
-        found: list[Constraint] = [
-            Constraint(table.name, names.take(constraint_name("pk", table.name)), "primary_key", primary_key)
-        ]
+        # A keyless history (key: {kind: none}) has no primary key constraint at all.
+        found: list[Constraint] = (
+            [Constraint(table.name, names.take(constraint_name("pk", table.name)), "primary_key", primary_key)]
+            if primary_key
+            else []
+        )
         generated = generated_key(table)
         for column in table.columns:
             if not column.nullable:
