@@ -30,6 +30,7 @@ from polyplan.plan.aggregates import unaggregated_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.geo import geo_warnings
 from polyplan.plan.ir import Plan
+from polyplan.plan.keyless import keyless_warnings
 from polyplan.plan.membership import inside_warnings
 from polyplan.plan.paths import path_warnings
 from polyplan.security.backup import backup_files
@@ -122,6 +123,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     erasure = relational.get("erasure")
     diagnostics.extend(unaggregated_warnings(plan))
     diagnostics.extend(path_warnings(plan))
+    diagnostics.extend(keyless_warnings(plan))
     diagnostics.extend(geo_warnings(plan))
     diagnostics.extend(inside_warnings(plan))
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)

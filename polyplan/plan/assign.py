@@ -18,6 +18,7 @@ from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, FilterOp, RequirementsModel
 from polyplan.plan.hot import hot_for_cache
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
+from polyplan.plan.keyless import keyless_blockers, keyless_cache
 from polyplan.plan.skew import skew_notes
 
 # A full-text workload "at scale": beyond either bound a relational full-text index is a
@@ -146,6 +147,9 @@ def _projections(
     hot, warnings = hot_for_cache(profile, family, record, cache, searched)
     notes += warnings
     if hot and cache is not None:
+        hot, refused = keyless_cache(model, name, hot)
+        notes += refused
+    if hot and cache is not None:
         tolerant = all(p.staleness_seconds > 0 for p in hot)
         sync = SyncMechanism.CACHE_ASIDE_INVALIDATE if tolerant else SyncMechanism.WRITE_THROUGH
         lookups = all(p.key_lookup for p in hot)
@@ -176,7 +180,11 @@ def build_plan(loaded: LoadedModel, capabilities: Mapping[str, Capability] | Non
     capabilities = dict(capabilities) if capabilities is not None else load_targets()
     profiles = {name: profile_entity(model, name) for name in model.entities}
     scores = {
-        name: tuple(score_family(profile, family, _engine_capability(model, family, capabilities)) for family in Family)
+        name: keyless_blockers(
+            model,
+            name,
+            tuple(score_family(profile, family, _engine_capability(model, family, capabilities)) for family in Family),
+        )
         for name, profile in profiles.items()
     }
     chosen: dict[str, Family] = {}

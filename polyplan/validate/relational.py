@@ -760,7 +760,9 @@ class Harness:
         sets = self._set_values(spec, write)
         problems: list[str] = []
         for case in choose_cases(expected, self.loaded[spec.name], canonical, self.engine):
-            want = sorted((tuple(row[k] for k in keys) for row in evaluator.matching(case.conditions)), key=_nulls_first)
+            want = sorted(
+                (tuple(row[k] for k in keys) for row in evaluator.matching(case.conditions)), key=_nulls_first
+            )
             with engine.connect() as connection, connection.begin() as transaction:
                 if lock is not None:
                     locking, bound = self._bound(lock.sql, lock.params, case.params, table)
