@@ -139,7 +139,7 @@ def test_hot_reads_get_no_cache_read_model() -> None:
         "engines: {relational: postgresql, document: null,",
     ).replace("limit: 50, rate: 20}", "limit: 50, rate: 20000, consistency: eventual, staleness_seconds: 5}")
     plan = plan_text(text, "audit.yaml")
-    files, diagnostics = render(plan)
+    _, diagnostics = render(plan)
     assert not plan.entities["Event"].projections
     found = [d for d in diagnostics if d.code == "PP444"]
     assert [d.path for d in found] == ["entities.Event.key"] and "events_of_account" in found[0].message
