@@ -110,6 +110,7 @@ CODES: dict[str, str] = {
     "PP438": "PNG capacity charts not written: matplotlib is not installed",
     "PP441": "keyless table has no replica identity on PostgreSQL",
     "PP442": "keyless table gets the engine's hidden row key",
+    "PP443": "aggregate through a relationship that the store cannot join",
     "PP444": "hot reads of a keyless entity get no cache read model",
     "PP445": "PII in a key column cannot be encrypted",
     "PP446": "encryption not generated for the chosen relational engine",

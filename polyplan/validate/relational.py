@@ -561,6 +561,9 @@ class Harness:
 
     def check_query(self, engine: sa.Engine, name: str) -> None:
         """The emitted query returns what the oracle computes from the model's pattern, for each case."""
+        if name in self.paths and self._pattern(name).aggregate is not None:
+            self.check_path_aggregate(engine, name)
+            return
         if name in self.paths:
             self.check_path_query(engine, name)
             return
@@ -714,6 +717,51 @@ class Harness:
                 f"with {case.params!r}: {problem}"
                 for problem in compare_result(read.pattern, want, result, columns, sort, self.engine)
             ]
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))
+
+    def check_path_aggregate(self, engine: sa.Engine, name: str) -> None:
+        """An aggregate through relationships returns, for each case, the groups and values the
+        oracle computes from the rows its filters select, each row's path values followed on the
+        seeded rows (a group through a path is the value the path reaches)."""
+        read = self.paths[name]
+        pattern = read.pattern
+        aggregate = pattern.aggregate
+        assert aggregate is not None
+        query = self.queries[name]
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
+        # Each group's key in the oracle's rows: the column, or the path's dotted name.
+        keys = [path.text if path is not None else column_for(spec, pattern.entity, g) or g for g, path in read.groups]
+        kinds = [
+            path.kind if path is not None else spec.column(key).attribute
+            for key, (_, path) in zip(keys, read.groups, strict=True)
+        ]
+        measured = column_for(spec, pattern.entity, aggregate.attribute) if aggregate.attribute else None
+        by_name = dict(zip(aggregate.group_by, keys, strict=True))
+        order = [(by_name[s.attribute], s.direction.value == "desc") for s in pattern.sort]
+        rows, cases = self.path_cases(name)
+        table = self.metadata.tables[spec.name]
+        problems: list[str] = []
+        for case in cases:
+            want = aggregate_rows(path_matching(rows, case, self.engine), keys, measured, aggregate.function)
+            if order:
+                want = sort_rows(want, order, self.engine)
+            if pattern.limit is not None:
+                want = want[: pattern.limit]
+            statement, bound = self._path_bound(read, query, case.params, table)
+            with engine.connect() as connection:
+                fetched = connection.execute(statement, bound).all()
+            got = [
+                {
+                    **{k: canon(kind, v) for k, kind, v in zip(keys, kinds, row[:-1], strict=True)},
+                    VALUE: row[-1],
+                }
+                for row in fetched
+            ]
+            attribute = spec.column(measured).attribute if measured else None
+            problem = compare_aggregates(want, got, keys, bool(order), attribute, aggregate.function)
+            if problem:
+                problems.append(f"with {case.params!r}: {problem}")
         if problems:
             raise AssertionError(f"{name}: " + "; ".join(problems))
 
