@@ -98,15 +98,11 @@ def path_query(
     if columns is None:
         return "it reads an attribute stored in another table"
     dialect = DIALECTS[rendered.engine]
-    found = _joined(read, by_entity, rendered.metadata)
+    found = _joined_where(read, by_entity, rendered)
     if isinstance(found, str):
         return found
-    joined, aliases = found
+    joined, aliases, params, expressions = found
     root = aliases[""]
-    where = _where(read, by_entity, aliases, dialect)
-    if isinstance(where, str):
-        return where
-    params, expressions = where
     statement = sa.select(*[root.c[c] for c in columns]).select_from(joined).where(*expressions)
     for item, path in read.sort:
         if path is None:
@@ -123,6 +119,21 @@ def path_query(
     return Query(
         pattern.name, pattern.entity, spec.name, tuple(columns), tuple(params), sql, (*notes, _joins_note(read))
     )
+
+
+def _joined_where(
+    read: PathRead, by_entity: Mapping[str, TableSpec], rendered: Rendered
+) -> tuple[Any, dict[str, Any], list[QueryParam], list[Any]] | str:
+    """The FROM clause joined along the paths, the alias per hop chain, and the WHERE of the
+    pattern's filters (parameters and conditions), or why they cannot be written here."""
+    found = _joined(read, by_entity, rendered.metadata)
+    if isinstance(found, str):
+        return found
+    joined, aliases = found
+    where = _where(read, by_entity, aliases, DIALECTS[rendered.engine])
+    if isinstance(where, str):
+        return where
+    return joined, aliases, *where
 
 
 def _joins_note(read: PathRead) -> str:
@@ -175,15 +186,11 @@ def aggregate_path_query(
     assert aggregate is not None
     spec = by_entity[pattern.entity]
     dialect = DIALECTS[rendered.engine]
-    found = _joined(read, by_entity, rendered.metadata)
+    found = _joined_where(read, by_entity, rendered)
     if isinstance(found, str):
         return found
-    joined, aliases = found
+    joined, aliases, params, expressions = found
     root = aliases[""]
-    where = _where(read, by_entity, aliases, dialect)
-    if isinstance(where, str):
-        return where
-    params, expressions = where
     groups: dict[str, Any] = {}  # group_by name → its column on its table's alias
     for name, path in read.groups:
         target, entity, attribute = (
