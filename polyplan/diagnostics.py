@@ -111,7 +111,7 @@ CODES: dict[str, str] = {
     "PP441": "keyless table has no replica identity on PostgreSQL",
     "PP442": "keyless table gets the engine's hidden row key",
     "PP443": "aggregate through a relationship that the store cannot join",
-    "PP444": "hot reads of a keyless entity get no cache read model",
+    "PP444": "keyless entity gets no cache read model or search projection",
     "PP445": "PII in a key column cannot be encrypted",
     "PP446": "encryption not generated for the chosen relational engine",
     "PP447": "data subject is not an entity",

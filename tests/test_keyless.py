@@ -181,3 +181,70 @@ def test_a_surrogate_key_is_not_dropped_in_place() -> None:
         diff_plans(plan_text(surrogate, "v1.yaml"), plan_text((INPUTS / "keyless_v2.yaml").read_text(), "v2.yaml"))
     messages = [f"{d.code} {d.message}" for d in raised.value.diagnostics]
     assert any(m.startswith("PP707") and "(a surrogate key)" in m for m in messages), messages
+
+
+SECURED = textwrap.dedent(
+    """
+    name: audit
+    engines: {relational: postgresql, document: null, cache: null, search: null, wide_column: null}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Account:
+        attributes:
+          handle: {type: string, max_length: 30, unique: true}
+          email: {type: string, max_length: 80, pii: contact}
+          tenant_id: {type: uuid}
+        growth: {initial_rows: 1000}
+      Event:
+        key: {kind: none}
+        attributes:
+          kind: {type: enum, values: [login, logout, purchase]}
+          ip: {type: string, max_length: 40, pii: identifier}
+          tenant_id: {type: uuid}
+          at: {type: timestamp}
+        growth: {initial_rows: 50000, rows_per_day: 5000}
+    relationships:
+      - {name: account_events, kind: one_to_many, from: Account, to: Event}
+    access_patterns:
+      - {name: events_of_account, entity: Event, filters: [{attribute: account_id}],
+         sort: [{attribute: at, direction: desc}], limit: 50, rate: 20}
+    write_patterns:
+      - {name: record_event, entity: Event, kind: insert, rate: 100}
+    tenancy: {isolation: row, tenant_key: tenant_id}
+    security:
+      encrypt_pii: true
+      data_subject: Account
+      roles:
+        - {name: app, grants: {"*": [read, write]}}
+      audit: [Event]
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def secured_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return plan_folder(SECURED, "audit.yaml", tmp_path_factory.mktemp("secured"))
+
+
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
+def test_tenancy_encryption_erasure_and_audit_find_keyless_rows_by_their_columns(
+    secured_folder: Path, engine: str
+) -> None:
+    url = None if engine == "sqlite" else resolve_url(engine)
+    assert run_validation(secured_folder, engine, url) == 0
+
+
+def test_full_text_reads_get_no_search_projection() -> None:
+    text = (
+        AUDIT.replace("search: null,", "search: opensearch,")
+        .replace("options: {", "options: {fulltext_fallback: relational, ")
+        .replace("      at: {type: timestamp}\n", "      at: {type: timestamp}\n      note: {type: text}\n", 1)
+        .replace(
+            "access_patterns:\n",
+            "access_patterns:\n  - {name: search_notes, entity: Event, filters: [{attribute: note, op: fulltext}]}\n",
+        )
+    )
+    plan = plan_text(text, "audit.yaml")
+    assert not plan.entities["Event"].projections
+    found = [d for d in plan.diagnostics if d.code == "PP444"]
+    assert [d.path for d in found] == ["entities.Event.key"] and "search_notes" in found[0].message

@@ -10,13 +10,15 @@ addresses records by key. Here the consequences that remain are stated:
 - PP441 (PostgreSQL): a table without a primary key has no replica identity, so a publication
   that replicates updates or deletes refuses them on it;
 - PP442 (MariaDB, SQLite): the engine keeps a hidden row key itself, with its costs;
-- PP444: hot reads get no Redis read model (each holds records under their key). Pure: no I/O.
+- PP444: hot reads get no Redis read model (each holds records under their key), and full-text
+  reads no search projection (kept in step by document id). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from polyplan.analyse.capabilities import Capability
 from polyplan.analyse.profile import PatternShape
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import is_keyless, writes_of
@@ -65,6 +67,30 @@ def keyless_cache(
             f"{name} has no key (kind: none), so no Redis read model can hold it (each keeps records, or lists of "
             f"them, under the record's key): the hot reads {names} stay on the system of record; size it for "
             "their rate",
+            f"entities.{name}.key",
+            Severity.WARNING,
+        )
+    ]
+
+
+def keyless_search(
+    model: RequirementsModel, name: str, search: Capability | None, fulltext: list[PatternShape]
+) -> tuple[Capability | None, list[Diagnostic]]:
+    """The search engine entity `name` may be projected to, and PP444 when it is keyless: a search
+    projection is kept in step by document id (a replayed outbox event rewrites the same document),
+    which a history without a key does not have; its full-text reads are planned as with no search
+    engine."""
+    if search is None or not is_keyless(model.entities[name]):
+        return search, []
+    if not fulltext:
+        return None, []
+    names = ", ".join(p.name for p in fulltext)
+    return None, [
+        Diagnostic(
+            "PP444",
+            f"{name} has no key (kind: none), so no {search.title} projection can hold it: a projection is kept in "
+            f"step by document id, and a replayed change would index a duplicate; the full-text reads {names} are "
+            "planned as with no search engine",
             f"entities.{name}.key",
             Severity.WARNING,
         )
