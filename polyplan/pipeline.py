@@ -23,11 +23,13 @@ from polyplan.emit.erd import diagram_files, render_erd
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.plan_md import render_plan_md
 from polyplan.emit.report import REPORT, render_report
+from polyplan.emit.serving import render_serving_md, serving, serving_json, unserved_warnings
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
 from polyplan.perf import paused_gc
 from polyplan.plan.aggregates import unaggregated_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
+from polyplan.plan.derived import derived_warnings
 from polyplan.plan.geo import geo_warnings
 from polyplan.plan.ir import Plan
 from polyplan.plan.keyless import keyless_warnings
@@ -124,6 +126,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     diagnostics.extend(unaggregated_warnings(plan))
     diagnostics.extend(path_warnings(plan))
     diagnostics.extend(keyless_warnings(plan))
+    diagnostics.extend(derived_warnings(plan))
     diagnostics.extend(geo_warnings(plan))
     diagnostics.extend(inside_warnings(plan))
     erased, erasure_diagnostics = store_erasure_files(plan, files, erasure)
@@ -137,6 +140,8 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     files.update(security_docs)
     diagnostics.extend(security_diagnostics)
     store_designs = Designs.of(handed)
+    served = serving(plan, store_designs)
+    diagnostics.extend(unserved_warnings(plan, served, diagnostics))
     capacity = capacity_plan(plan, designs_from(store_designs))
     diagnostics.extend(capacity.diagnostics)
     backup_docs, backup_diagnostics = backup_files(plan, capacity)
@@ -151,7 +156,10 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     diagnostics = [d for d in diagnostics if d.code not in suppressed]
     if any(path.startswith("tests/") for path in files):
         files["tests/conftest.py"] = GENERATED_CONFTEST
-    files["plan.json"] = render_plan_json(plan, stores, diagnostics, capacity.as_data())
+    files["plan.json"] = render_plan_json(
+        plan, stores, diagnostics, capacity.as_data(), serving_json(served, diagnostics, plan)
+    )
+    files["docs/access-patterns.md"] = render_serving_md(plan, served, diagnostics)
     files["plan.md"] = render_plan_md(plan, diagnostics)
     files["erd.mmd"] = render_erd(plan)
     tables = store_designs.relational.tables if store_designs.relational is not None else ()

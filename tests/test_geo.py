@@ -10,6 +10,8 @@ the same oracle and a count of the documents.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -176,6 +178,26 @@ HAVERSINE = (
 )
 def test_a_wrong_geo_query_fails_the_generated_test(folder: Path, tmp_path: Path, before: str, after: str) -> None:
     assert break_and_validate(folder, tmp_path / "plan", "relational/sqlite/queries.sql", before, after) == 1
+
+
+def test_a_reordered_geo_index_fails_the_catalog_check_naming_it(folder: Path, tmp_path: Path) -> None:
+    """No EXPLAIN proof covers a geo read (the oracle proves its answers): the generated index
+    tests' catalog check reads the (lat, lon) B-tree back, columns in order."""
+    copy = tmp_path / "plan"
+    shutil.copytree(folder, copy)
+    schema = copy / "relational" / "sqlite" / "schema.sql"
+    text = schema.read_text(encoding="utf-8")
+    assert "ix_shop_location_latlon ON shop (location_lat, location_lon)" in text
+    schema.write_text(text.replace("(location_lat, location_lon)", "(location_lon, location_lat)"), encoding="utf-8")
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
+        code = run_validation(copy, "sqlite", None, trust_edits=True, modules=["test_sqlite_indexes.py"], output=output)
+        output.seek(0)
+        report = output.read()
+    assert code == 1, report[-2000:]
+    assert (
+        "shop.ix_shop_location_latlon key is (location_lon, location_lat), designed (location_lat, location_lon)"
+        in report
+    )
 
 
 # --- OpenSearch: the emitted geo and facet templates on the live server ----------------------------

@@ -69,20 +69,8 @@ INDEX_SCENARIOS: dict[str, list[tuple[str, set[str]]]] = {
 INDEX_OPERATORS = ("drop-index", "reorder-index", "change-predicate")
 # (operator, target) → why the generated tests cannot catch it. Empty: every mutation is caught.
 # Open defects, listed so that any new survivor still fails CI and a fixed one is noticed.
-_PATH_LIMIT = (
-    "a relationship-path read's cases (validate/paths.py) start from the local equality cases of "
-    "order_line by product_id, none of which holds more rows than the LIMIT 50 after the path "
-    "filter, so neither dropping nor lowering the limit changes an answer; the path case chooser "
-    "needs a case with more matches than the limit (issue 12, open)"
-)
-SURVIVORS: dict[tuple[str, str], str] = {
-    ("drop-limit", "lines_of_product_since"): _PATH_LIMIT,
-    ("change-limit", "lines_of_product_since"): _PATH_LIMIT,
-    # Caught (four generated index tests fail, the catalog check among them), but none names the
-    # index in the line the harness reads: a geo read has no EXPLAIN proof of its own (index_testgen
-    # skips geo routes, whose indexes tests/test_geo.py checks). Open, issue 12.
-    ("reorder-index", "ix_store_location_latlon"): "a geo fallback index has no test of its own that names it",
-}
+SURVIVORS: dict[tuple[str, str], str] = {}
+
 
 _scores: dict[str, dict[str, list[Outcome]]] = {}
 

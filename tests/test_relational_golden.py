@@ -17,9 +17,10 @@ def test_schema_and_queries_match_golden(scenario: Path, golden: Golden) -> None
     for engine in ENGINES:
         golden.check(f"{scenario.stem}/relational/{engine}/schema.sql", files[f"relational/{engine}/schema.sql"])
         golden.check(f"{scenario.stem}/relational/{engine}/queries.sql", files[f"relational/{engine}/queries.sql"])
-        jobs = files.get(f"relational/{engine}/retention.sql")
-        if jobs is not None:  # only where an entity ages (retention or archiving)
-            golden.check(f"{scenario.stem}/relational/{engine}/retention.sql", jobs)
+        for extra in ("retention.sql", "derived.sql"):  # only where an entity ages, or keeps a derived attribute
+            text = files.get(f"relational/{engine}/{extra}")
+            if text is not None:
+                golden.check(f"{scenario.stem}/relational/{engine}/{extra}", text)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)

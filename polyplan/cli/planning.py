@@ -16,7 +16,7 @@ from polyplan.cli.common import TargetsOption, guarded, print_diagnostics, print
 
 # The pipeline (pydantic, YAML, every planner module) loads when a command runs, not for --help.
 if TYPE_CHECKING:
-    from polyplan.plan.ir import EntityPlan
+    from polyplan.plan.ir import EntityPlan, Plan
 
 ModelArg = Annotated[Path, typer.Argument(help="The requirements model (YAML).", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout instead of a table.")]
@@ -136,6 +136,15 @@ def explain(
     entity: Annotated[str | None, typer.Argument(help="Only this entity (any letter case).")] = None,
     as_json: JsonOption = False,
     targets: TargetsOption = None,
+    patterns: Annotated[
+        bool,
+        typer.Option(
+            "--patterns",
+            help="Instead of the scores: for every access pattern, the store that answers it and the "
+            "structure it reads (index, key family, query table, search template), with the estimate "
+            "and the warning codes (designs every store, as `plan` does).",
+        ),
+    ] = False,
 ) -> None:
     """Show every family's score for each entity, factor by factor, and why the winner won."""
     from polyplan.emit.plan_json import entity_json
@@ -143,6 +152,9 @@ def explain(
 
     result = guarded(lambda: plan_file(model, targets))
     names = [guarded(lambda: _entity_name(entity, list(result.entities)))] if entity else list(result.entities)
+    if patterns:
+        _explain_patterns(result, set(names), as_json)
+        return
     chosen = [result.entities[name] for name in names]
     if as_json:
         print_json({"model": result.model.name, "entities": [entity_json(decision) for decision in chosen]})
@@ -164,6 +176,28 @@ def explain(
                 markup=False,
             )
         stdout_console().print()
+
+
+def _explain_patterns(result: Plan, entities: set[str], as_json: bool) -> None:
+    """`explain --patterns`: plan.json's `serving` rows of `entities`' patterns, as JSON or a table."""
+    from polyplan.pipeline import render
+
+    files, _ = guarded(lambda: render(result))
+    rows = [row for row in json.loads(files["plan.json"])["serving"] if row["entity"] in entities]
+    if as_json:
+        print_json({"model": result.model.name, "patterns": rows})
+        return
+    table = Table(title=f"{escape(result.model.name)}: what serves each access pattern")
+    for column in ("pattern", "store", "role", "structure", "est. ms", "warnings"):
+        table.add_column(column, justify="right" if column == "est. ms" else "left")
+    for row in rows:
+        estimate = "" if row["estimated_ms"] is None else f"{row['estimated_ms']:g}"
+        table.add_row(
+            *(escape(text) for text in (row["pattern"], row["store"], row["role"], row["structure"])),
+            estimate,
+            ", ".join(row["warnings"]) or "—",
+        )
+    stdout_console().print(table)
 
 
 @app.command()

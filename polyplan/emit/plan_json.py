@@ -67,10 +67,14 @@ def diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
 
 
 def render_plan_json(
-    plan: Plan, stores: Mapping[str, Any], diagnostics: list[Diagnostic], capacity: Mapping[str, Any] | None = None
+    plan: Plan,
+    stores: Mapping[str, Any],
+    diagnostics: list[Diagnostic],
+    capacity: Mapping[str, Any] | None = None,
+    serving: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole plan as indented JSON with a trailing newline; `capacity` is the capacity plan's
-    data (`CapacityPlan.as_data`)."""
+    data (`CapacityPlan.as_data`), `serving` what serves each pattern (`emit.serving.serving_json`)."""
     model = plan.model
     document = {
         "polyplan": __version__,
@@ -79,6 +83,7 @@ def render_plan_json(
         "entities": [entity_json(entity) for entity in plan.entities.values()],
         "stores": dict(stores),
         **({"capacity": dict(capacity)} if capacity is not None else {}),
+        **({"serving": serving} if serving is not None else {}),
         "diagnostics": [diagnostic_json(d) for d in diagnostics],
     }
     return indented_json(document) + "\n"

@@ -29,6 +29,7 @@ from polyplan.stores.designs import Designs
 REPORT = "docs/index.html"
 # The Markdown artifacts shown in the report, with their section titles, when the plan has them.
 _MARKDOWN = (
+    ("access-patterns", "What serves each access pattern", "docs/access-patterns.md"),
     ("index-plan", "Index plan", "docs/index-plan.md"),
     ("capacity-detail", "Capacity by entity and year", "capacity.md"),
     ("security", "Security plan", "docs/security-plan.md"),

@@ -17,6 +17,7 @@ from sqlalchemy.schema import AddConstraint as SAAddConstraint
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location, Severity
 from polyplan.migrate.context import Context, Design, index_columns, index_signature, renamed_index
+from polyplan.migrate.derived_ops import derived_operations
 from polyplan.migrate.ops import (
     AddColumn,
     AddConstraint,
@@ -571,6 +572,12 @@ def diff_plans(old: Plan, new: Plan) -> Versions:
         raise DiagnosticError(problems.found)
     differ = _Differ(old, new, names, problems)
     operations = differ.run()
+    operations += derived_operations(
+        old.model,
+        list(differ.before["postgresql"].tables.values()),
+        new.model,
+        list(differ.after["postgresql"].tables.values()),
+    )
     stores = store_operations(old, new, names, problems)
     if not problems.found and (operations or stores) and old.model.version == new.model.version:
         problems.add(
@@ -591,4 +598,5 @@ def baseline(plan: Plan) -> Versions:
     before = designs_of(None)
     order = [t.name for t in after["postgresql"].rendered.metadata.sorted_tables]
     designs = {engine: (before[engine], after[engine]) for engine in ENGINES}
-    return Versions(plan, plan, designs, tuple(AddTable(name) for name in order))
+    kept = derived_operations(None, [], plan.model, list(after["postgresql"].tables.values()))
+    return Versions(plan, plan, designs, (*(AddTable(name) for name in order), *kept))

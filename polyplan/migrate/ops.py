@@ -63,6 +63,7 @@ class Order(IntEnum):
     REBUILD = 3
     CONSTRAINT = 4
     INDEX = 5
+    TRIGGER = 6  # derived attributes' triggers: on the columns they read and write
 
 
 class Conversion(IntEnum):

@@ -16,6 +16,7 @@ from typing import Any
 from polyplan.diagnostics import CODES
 from polyplan.model.collection_checks import collection_problems, filter_problems, filter_target
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
+from polyplan.model.derived_attribute_checks import derived_attribute_problems
 from polyplan.model.dialects import dialect_problems
 from polyplan.model.erasure_checks import erasure_problems
 from polyplan.model.geo_checks import GEO_OPS, geo_problems
@@ -1042,5 +1043,6 @@ def check_model(model: RequirementsModel) -> list[Problem]:
         found.extend(Problem(code, message, path) for code, message, path in aggregate_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in skew_problems(model))
         found.extend(Problem(code, message, path) for code, message, path in geo_problems(model))
+        found.extend(Problem(code, message, path) for code, message, path in derived_attribute_problems(model))
         found.extend(_governance_problems(model))
     return found

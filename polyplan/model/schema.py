@@ -154,6 +154,28 @@ class Attribute(Strict):
         default=None,
         description="The attribute's name in the previous version of the model: a migration renames it.",
     )
+    derived: Derived | None = Field(
+        default=None,
+        description="Kept in step with a relationship's children (count, sum, max or min of them): the store "
+        "updates it on every write of a child; no write pattern sets it.",
+    )
+
+
+class DerivedFunction(StrEnum):
+    COUNT = "count"
+    SUM = "sum"
+    MAX = "max"
+    MIN = "min"
+
+
+class Derived(Strict):
+    """An attribute kept equal to an aggregate of the children of one of the entity's relationships."""
+
+    function: DerivedFunction
+    relationship: str = Field(description="A one_to_many or one_to_one relationship whose `from` is this entity.")
+    attribute: str | None = Field(
+        default=None, description="The children's attribute aggregated; none for count (it counts children)."
+    )
 
 
 class KeyKind(StrEnum):

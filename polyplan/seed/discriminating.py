@@ -17,6 +17,14 @@ records stay random,
 so other parameter values still give small groups (where a dropped filter adds rows to a
 complete answer). Deterministic: counts and groups only; the values come from the seed.
 
+A pattern that filters through a relationship (model/paths.py; the relational tests get its
+reads as written, `paths`) is sized as written, not as the planning model's local predicate
+(which has lost the limit a path takes part in): its local filters group as above; an equality
+or IN on a path shares the value on the related entity, so the group is built through the
+relationship — its records share the first hop's reference (one parent, so one value at the end
+of the path); and each range bound on a path adds NEAR_ROWS records for the bound to leave out
+(the tests choose it so that more rows than the limit stay; see validate/paths.py).
+
 Stores whose tests read one parameter group per pattern (a Cassandra partition, where every
 other group is another partition) ask for `outside` more rows per range bound in the group, so
 that the same group also holds rows each bound excludes (see `bounded_rows`).
@@ -28,6 +36,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 from polyplan.model.derived import all_attributes, key_of, references_into
+from polyplan.model.paths import PathRead
 from polyplan.model.ranges import is_range
 from polyplan.model.schema import AccessPattern, FilterOp, RequirementsModel
 from polyplan.seed.generate import RESERVE, HotGroup, _member_space, _seed_value, _single_unique, feasible_rows
@@ -164,31 +173,72 @@ def _near_groups(
     return near
 
 
+def _through_paths(model: RequirementsModel, read: PathRead) -> tuple[list[str] | None, int, bool]:
+    """What a pattern's path filters add to its group: the reference columns its records share
+    (None when a path equality reaches one row per value: a first hop from a parent to its
+    one child), the range bounds on paths, and whether a path's value can be NULL."""
+    attributes = all_attributes(model, read.pattern.entity)
+    shared: list[str] = []
+    bounds = 0
+    nullable = False
+    for flt, path in read.filters:
+        if path is None or "value" in flt.model_fields_set:
+            continue  # a constant through a path: the group's parent passes it or not, at random
+        columns = [source for source, _ in path.hops[0].pairs]
+        nullable = nullable or path.kind.nullable or any(attributes[c].nullable for c in columns if c in attributes)
+        if is_range(flt.op):
+            bounds += 2 if flt.op is FilterOp.RANGE else 1
+        elif flt.op in (FilterOp.EQ, FilterOp.IN):
+            owned = {c for ref in references_into(model, read.pattern.entity) for c in ref.columns}
+            if not set(columns) <= owned:
+                return None, bounds, nullable
+            shared += [c for c in columns if c not in shared]
+    return shared, bounds, nullable
+
+
 def discriminating_rows(
-    model: RequirementsModel, rows: Mapping[str, int], entities: Iterable[str], outside: int = 0
+    model: RequirementsModel,
+    rows: Mapping[str, int],
+    entities: Iterable[str],
+    outside: int = 0,
+    paths: Iterable[PathRead] = (),
 ) -> tuple[dict[str, int], dict[str, list[HotGroup]]]:
     """`rows` grown by the hot groups of the patterns on `entities`, and the groups by entity;
-    with `outside`, each limited pattern's group holds that many more rows per range bound."""
+    with `outside`, each limited pattern's group holds that many more rows per range bound.
+    `paths` are the patterns through relationships as written (the model has their local
+    predicate): their groups are sized for their limit and built through the relationship."""
     wanted = {name: count for name, count in rows.items() if name in model.entities}
     groups: dict[str, list[HotGroup]] = {}
     chosen = set(entities)
     attributes_of = {name: all_attributes(model, name) for name in chosen if name in model.entities}
+    reads = {read.name: read for read in paths}
     for pattern in model.access_patterns:
         if pattern.entity not in attributes_of:
             continue
+        through: list[str] | None = []
+        path_bounds, path_nulls = 0, False
+        read = reads.get(pattern.name)
+        if read is not None:
+            # The local filters with the sort and limit as written (a path's sort key is not an
+            # attribute here: only whether there is a sort matters below).
+            pattern = read.pattern.model_copy(update={"filters": [f for f, p in read.filters if p is None]})
+            through, path_bounds, path_nulls = _through_paths(model, read)
         shared = _shared(model, pattern)
-        if shared is None:
+        if shared is None or through is None:
             continue
+        shared += [c for c in through if c not in shared]
         constants = tuple(_constants(model, pattern))
         added: list[HotGroup] = []
         main: HotGroup | None = None
         if pattern.limit is not None:
             share = CONSTANT_SHARE if constants else 1.0
+            share *= NULLABLE_SHARE if path_nulls else 1.0
             for flt in pattern.filters:
                 attribute = attributes_of[pattern.entity].get(flt.attribute)
                 if is_range(flt.op) and attribute is not None and attribute.nullable:
                     share *= NULLABLE_SHARE
-            size = math.ceil((pattern.limit + MARGIN + outside * range_bounds(pattern)) / share)
+            beyond = MARGIN + outside * range_bounds(pattern) + NEAR_ROWS * path_bounds
+            size = math.ceil((pattern.limit + beyond) / share)
             main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted))
         elif pattern.sort or (outside and range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.

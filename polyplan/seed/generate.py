@@ -49,6 +49,7 @@ from typing import Any
 
 from polyplan.model.derived import Reference, all_attributes, key_of, patterns_of, references_into, snake
 from polyplan.model.schema import Attribute, CompareOp, Relationship, RelationshipKind, RequirementsModel, TypeName
+from polyplan.seed.derived import derived_children, fill_derived
 from polyplan.seed.values import (
     MAX_DECK,
     NULL_RATE,
@@ -314,6 +315,8 @@ def generate(
     produced: dict[str, list[Record]] = {}
     visible: dict[str, list[Record]] = {}
     wanted = set(model.entities) if only is None else ancestors(model, only)
+    # A derived attribute is its children's aggregate: they are made too, as in a full run.
+    wanted |= ancestors(model, derived_children(model, wanted))
     for name in generation_order(model):
         if name not in wanted:
             continue
@@ -321,6 +324,7 @@ def generate(
         groups = (hot or {}).get(name, ())
         produced[name] = _EntityGenerator(model, name, count, seed, visible, spare, groups).run()
         visible[name] = produced[name][:count]
+    fill_derived(model, produced, {name: len(records) for name, records in visible.items()})
     result = {name: produced[name] for name in model.entities if name in produced}
     for relationship in model.relationships:
         if relationship.kind is RelationshipKind.MANY_TO_MANY and {relationship.from_, relationship.to} <= wanted:

@@ -6,6 +6,12 @@ is NULL, which no comparison selects, as in SQL). Local parameters come from the
 chooser (cases.py) on the pattern's local predicate; each path parameter is then taken from the
 values the path reaches on the rows the local case selects, so that the path filter keeps some
 rows and drops others.
+
+A limited pattern needs a case with more matches than its limit too (or a query that lost or
+changed its LIMIT returns the same rows): when no case above has one, the local case selecting
+the most rows is tried once more with each path range bound placed so that more rows than the
+limit pass it and at least one does not (the seeded data gives such a group: see
+seed/discriminating.py).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyplan.model.paths import Path, PathRead
-from polyplan.model.ranges import ONE_SIDED
+from polyplan.model.ranges import ONE_SIDED, is_range
 from polyplan.model.schema import FilterOp
 from polyplan.seed.relational import Row
 from polyplan.stores.relational.render import column_for, param_name
@@ -75,6 +81,60 @@ def _choose(values: list[Any], op: FilterOp) -> tuple[tuple[str, Any], ...] | No
     return None
 
 
+def _beyond(values: list[Any], kinds: tuple[str, ...], keep: int, engine: str) -> tuple[tuple[str, Any], ...] | None:
+    """A range bound (or pair) on the values the path reaches that more than `keep` of them pass
+    and at least one fails (the one passing the fewest such rows), or None."""
+    present = sorted({v for v in values if v is not None})
+    options: list[tuple[Any, ...]] = [(v,) for v in present]
+    if kinds == ("from", "to"):
+        # Dropping the lowest or the highest value: the widest ranges that still leave one out.
+        options = [(present[1], present[-1]), (present[0], present[-2])] if len(present) > 1 else []
+    best: tuple[int, tuple[tuple[str, Any], ...]] | None = None
+    for option in options:
+        bounds = tuple(zip(kinds, option, strict=True))
+        passing = sum(all(holds(Condition("v", k, b), v, engine) for k, b in bounds) for v in values)
+        if keep < passing < len(values) and (best is None or passing < best[0]):
+            best = (passing, bounds)
+    return None if best is None else best[1]
+
+
+def _path_case(
+    read: PathRead,
+    case: Case | None,
+    evaluator: Evaluator,
+    constants: Sequence[Condition],
+    names: Mapping[int, list[str]],
+    engine: str,
+    keep: int | None = None,
+) -> PathCase | None:
+    """The path parameters for one local case (None: a path reaches no value on its rows); with
+    `keep`, each path range bound lets more than `keep` rows through (see `_beyond`)."""
+    params = dict(case.params) if case is not None else {}
+    conditions = list(case.conditions) if case is not None else list(constants)
+    selected = evaluator.matching(conditions)
+    for index, (flt, path) in enumerate(read.filters):
+        if path is None:
+            continue
+        if "value" in flt.model_fields_set:
+            values = flt.value if isinstance(flt.value, list) else [flt.value]
+            fixed = tuple(canon(path.kind, v) for v in values)
+            op = "in" if flt.op is FilterOp.IN or isinstance(flt.value, list) else "eq"
+            conditions.append(Condition(path.text, op, fixed if op == "in" else fixed[0]))
+            continue
+        reached_values = [r[path.text] for r in selected]
+        chosen = _choose(reached_values, flt.op)
+        if keep is not None and chosen is not None and is_range(flt.op):
+            chosen = _beyond(reached_values, tuple(kind for kind, _ in chosen), keep, engine)
+        if chosen is None:
+            return None
+        for name, (kind, value) in zip(names[index], chosen, strict=True):
+            # A prefix is bound with its wildcard, as queries.sql's LIKE expects.
+            params[name] = list(value) if kind == "in" else f"{value}%" if kind == "prefix" else value
+            conditions.append(Condition(path.text, kind, value))
+        selected = [r for r in selected if all(holds(c, r[c.column], engine) for c in conditions[-len(chosen) :])]
+    return PathCase(params, tuple(conditions))
+
+
 def path_cases(
     read: PathRead,
     tables: Sequence[TableSpec],
@@ -103,34 +163,20 @@ def path_cases(
         else:
             kind = ONE_SIDED[flt.op][0] if flt.op in ONE_SIDED else "prefix" if flt.op is FilterOp.PREFIX else ""
             names[index] = [param_name(flt.attribute, taken, kind)]
-    found: list[PathCase] = []
     local_cases = choose_cases(expected, raw[spec.name], canonical[spec.name], engine) if expected.params else []
     tried: list[Case | None] = [*local_cases[:MAX_CASES]] or [None]  # no parameter: one case
-    for case in tried:
-        params = dict(case.params) if case is not None else {}
-        conditions = list(case.conditions) if case is not None else list(expected.constants)
-        selected = evaluator.matching(conditions)
-        usable = True
-        for index, (flt, path) in enumerate(read.filters):
-            if path is None:
-                continue
-            if "value" in flt.model_fields_set:
-                values = flt.value if isinstance(flt.value, list) else [flt.value]
-                constants = tuple(canon(path.kind, v) for v in values)
-                op = "in" if flt.op is FilterOp.IN or isinstance(flt.value, list) else "eq"
-                conditions.append(Condition(path.text, op, constants if op == "in" else constants[0]))
-                continue
-            chosen = _choose([r[path.text] for r in selected], flt.op)
-            if chosen is None:
-                usable = False
-                break
-            for name, (kind, value) in zip(names[index], chosen, strict=True):
-                # A prefix is bound with its wildcard, as queries.sql's LIKE expects.
-                params[name] = list(value) if kind == "in" else f"{value}%" if kind == "prefix" else value
-                conditions.append(Condition(path.text, kind, value))
-            selected = [r for r in selected if all(holds(c, r[c.column], engine) for c in conditions[-len(chosen) :])]
-        if usable:
-            found.append(PathCase(params, tuple(conditions)))
+    made = [_path_case(read, case, evaluator, expected.constants, names, engine) for case in tried]
+    found = [case for case in made if case is not None]
+    limit = read.pattern.limit
+    if limit is not None and not any(len(matching(rows, case, engine)) > limit for case in found):
+        options: list[Case | None] = [*local_cases] or [None]
+        widest = max(
+            options,
+            key=lambda c: len(evaluator.matching(c.conditions if c is not None else expected.constants)),
+        )
+        extra = _path_case(read, widest, evaluator, expected.constants, names, engine, keep=limit)
+        if extra is not None and len(matching(rows, extra, engine)) > limit:
+            found.append(extra)
     return rows, found
 
 

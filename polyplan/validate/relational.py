@@ -34,6 +34,7 @@ from polyplan.seed.generate import check_holds, generate, link_columns
 from polyplan.seed.relational import Row, db_value, load_rows, table_rows
 from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
+from polyplan.stores.relational.derived_sql import kept_names
 from polyplan.stores.relational.design import tables_from_data
 from polyplan.stores.relational.render import Constraint, build_metadata, column_for, query_columns
 from polyplan.stores.relational.spec import Query, QueryParam, TableKind, TableSpec
@@ -50,6 +51,7 @@ from polyplan.validate.cases import (
     choose_cases,
     expected_query,
 )
+from polyplan.validate.derived import check_kept
 from polyplan.validate.geo import GeoCase, MissingGeoParameter, compare_geo, geo_cases
 from polyplan.validate.membership import membership_bind_type, with_sub_fields
 from polyplan.validate.oracle import canon, compare_result, expand_lists, holds, parse_queries, sort_rows
@@ -127,6 +129,7 @@ class Harness:
     rows: dict[str, int]
     writes: dict[str, Query] = field(default_factory=dict)  # writes.sql: the increments, by write pattern
     paths: dict[str, PathRead] = field(default_factory=dict)  # patterns through relationships, as written
+    derived_sql: str = ""  # derived.sql: backfills and triggers of derived attributes, run after the load
     _spare_cache: dict[str, tuple[list[tuple[str, Row]], Row]] = field(default_factory=dict)
     _case_cache: dict[str, tuple[Evaluator, list[Case]]] = field(default_factory=dict)
 
@@ -136,6 +139,7 @@ class Harness:
         layout = json.loads((tests_dir / "data" / LAYOUT_FILE).read_text(encoding="utf-8"))
         folder = tests_dir.parent / "relational" / engine
         writes = folder / "writes.sql"
+        derived = folder / "derived.sql"
         model = RequirementsModel.model_validate(layout["model"])
         paths = [
             read_of(model, int(item["position"]), AccessPattern.model_validate(item["pattern"]))
@@ -151,6 +155,7 @@ class Harness:
             rows={str(k): int(v) for k, v in layout["rows"].items()},
             writes=parse_queries(writes.read_text(encoding="utf-8")) if writes.is_file() else {},
             paths={read.name: read for read in paths},
+            derived_sql=derived.read_text(encoding="utf-8") if derived.is_file() else "",
         )
 
     # --- data --------------------------------------------------------------------------------
@@ -172,7 +177,7 @@ class Harness:
         # Spare records per entity: valid, unique, referenced by nothing (the known-good rows);
         # hot groups, so that every limited pattern has a parameter group beyond its limit.
         stored = {t.entity for t in self.tables if t.kind is TableKind.ENTITY}
-        rows, hot = discriminating_rows(self.model, self.rows, stored)
+        rows, hot = discriminating_rows(self.model, self.rows, stored, paths=self.paths.values())
         return generate(self.model, rows, self.seed, spare=SPARES, hot=hot)
 
     @cached_property
@@ -200,7 +205,10 @@ class Harness:
         """Apply the emitted schema to an empty database and insert the seed rows."""
         apply_sql(engine, self.schema_sql)
         with engine.begin() as connection:
-            return load_rows(connection, self.metadata, self.loaded)
+            counts = load_rows(connection, self.metadata, self.loaded)
+        if self.derived_sql:
+            apply_sql(engine, self.derived_sql)  # as a deployment would: backfill the loaded rows, then the triggers
+        return counts
 
     def counts(self, engine: sa.Engine) -> dict[str, int]:
         """Rows per table in the database."""
@@ -782,6 +790,14 @@ class Harness:
             for p in write.params
             if p.op == "set"
         }
+
+    def kept_names(self) -> list[str]:
+        """`Entity.attribute` of every derived attribute derived.sql keeps in step."""
+        return kept_names(self.model, self.tables)
+
+    def check_kept(self, engine: sa.Engine, name: str) -> None:
+        """The derived attribute `name` equals its children's aggregate after every kind of child write."""
+        check_kept(self, engine, name)
 
     def check_write(self, engine: sa.Engine, name: str) -> None:
         """For each case the oracle chooses, the emitted write changes exactly the rows the model's

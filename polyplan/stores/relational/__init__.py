@@ -9,6 +9,7 @@ from polyplan.model.dialects import relational_dialects
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
+from polyplan.stores.relational.derived_sql import kept_aggregates, render_derived_sql
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.relational.facets import build_facets
@@ -61,6 +62,7 @@ class Target(StoreTarget):
         chosen = model.engines.relational
         index_notes: list[Diagnostic] = []  # what each engine substitutes for an index (index-plan.md)
         builds = build_engines(plan, tables)
+        kept = kept_aggregates(model, tables)
         for engine, build in builds.items():
             rendered, queries, skipped = build.rendered, build.queries, build.skipped
             index_notes.extend(d for d in rendered.diagnostics if d.path.startswith("indexes."))
@@ -74,6 +76,9 @@ class Target(StoreTarget):
             facets, facets_skipped = build_facets(plan, tables, rendered.metadata, DIALECTS[engine])
             if facets or facets_skipped:
                 files[f"relational/{engine}/facets.sql"] = render_queries(model, engine, facets, facets_skipped)
+            derived = render_derived_sql(model, kept, engine)
+            if derived is not None:
+                files[f"relational/{engine}/derived.sql"] = derived
             writes = build_increments(plan, tables, rendered) + build_predicate_writes(plan, tables, rendered)
             if writes:
                 files[f"relational/{engine}/writes.sql"] = render_writes(model, engine, writes)

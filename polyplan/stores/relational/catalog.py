@@ -94,8 +94,12 @@ def _mysql(connection: sa.Connection, table: str, name: str) -> IndexShape | Non
     rows = connection.execute(sa.text(_MYSQL_PARTS), {"table": table, "name": name}).all()
     if not rows:
         return None
-    columns = tuple(KeyPart(str(r[1]), r[2] == "D", length=int(r[3]) if r[3] is not None else None) for r in rows)
     method = str(rows[0][5]).lower()
+    # A SPATIAL key part reports SUB_PART 32 (its bounding box's bytes), not a prefix anyone chose.
+    spatial = method == "spatial"
+    columns = tuple(
+        KeyPart(str(r[1]), r[2] == "D", length=int(r[3]) if r[3] is not None and not spatial else None) for r in rows
+    )
     return IndexShape(name, table, columns, unique=not int(rows[0][4]), method=method)
 
 

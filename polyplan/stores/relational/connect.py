@@ -9,6 +9,7 @@ for MySQL, and what the generated tests' oracle assumes).
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -145,6 +146,12 @@ def _scratch_database(url: str) -> Iterator[sa.Engine]:
         try:
             yield engine
         finally:
+            # A connection the caller dropped without closing may sit in a reference cycle; were
+            # it collected after the forced drop below, its pool's rollback would fail and log a
+            # traceback from inside whatever the collector interrupted (on Python 3.11 that log
+            # re-enters ast.parse and breaks a caller's parse with a SystemError). Collect it now,
+            # while its database still exists, so dispose() closes it cleanly.
+            gc.collect()
             engine.dispose()
             with admin.connect() as connection:
                 if backend == "postgresql":

@@ -86,16 +86,37 @@ def geo_columns(spec: TableSpec) -> list[GeoColumns]:
     ]
 
 
+def _latlon_index(table: str, point: GeoColumns, engine: str, postgis: bool) -> str | None:
+    """The name of the point's B-tree on (lat, lon), when `engine` creates one: the latitude band
+    of the fallback, and PostGIS's `within` box (a lat/lon box, which a geography's geodesic
+    edges would not match)."""
+    if point.spatial(engine, postgis) is None or (engine == "postgresql" and point.boxed):
+        return fit(f"ix_{table}_{point.attribute}_latlon")
+    return None
+
+
+def geo_index_names(spec: TableSpec, engine: str) -> list[str]:
+    """Every index `attach_geo` creates on the table for `engine` (B-tree, GiST or SPATIAL): the
+    generated catalog check compares them with the design like the designed indexes."""
+    postgis = bool(spec.extra.get(POSTGIS, True))
+    names: list[str] = []
+    for point in geo_columns(spec):
+        latlon = _latlon_index(spec.name, point, engine, postgis)
+        spatial = point.spatial(engine, postgis)
+        names += [latlon] if latlon is not None else []
+        names += [fit(f"ix_{spec.name}_{spatial}")] if spatial is not None else []
+    return names
+
+
 def attach_geo(table: sa.Table, spec: TableSpec, engine: str) -> None:
     """Add each geo point's spatial column, index and (MariaDB) triggers to `table` for `engine`."""
     postgis = bool(spec.extra.get(POSTGIS, True))
     for point in geo_columns(spec):
         spatial = point.spatial(engine, postgis)
         lat, lon = table.c[point.lat], table.c[point.lon]
-        if spatial is None or (engine == "postgresql" and point.boxed):
-            # The B-tree on (lat, lon): the latitude band of the fallback, and PostGIS's `within`
-            # box (a lat/lon box, which a geography's geodesic edges would not match).
-            sa.Index(fit(f"ix_{table.name}_{point.attribute}_latlon"), lat, lon)
+        latlon = _latlon_index(table.name, point, engine, postgis)
+        if latlon is not None:
+            sa.Index(latlon, lat, lon)
         if spatial is None:
             continue
         index = fit(f"ix_{table.name}_{spatial}")

@@ -171,8 +171,11 @@ class Dialect:
         return sa.text("CURRENT_DATE" if kind is TypeName.DATE else "CURRENT_TIMESTAMP")
 
     def server_default(self, attribute: Attribute) -> Any:
-        """The DEFAULT clause of a column, or None."""
+        """The DEFAULT clause of a column, or None (a derived count or sum starts at 0: a parent
+        is inserted before its children, and the triggers add to it)."""
         value = attribute.default
+        if value is None and attribute.derived is not None and attribute.derived.function in ("count", "sum"):
+            value = 0
         if value is None:
             return None
         kind = attribute.type

@@ -14,6 +14,7 @@ from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
 from polyplan.plan.predicates import all_predicates
 from polyplan.seed.generate import rows_for_scale
+from polyplan.stores.relational.derived_sql import kept_names
 from polyplan.stores.relational.design import tables_to_data
 from polyplan.stores.relational.increments import build_increments
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, constraints
@@ -81,7 +82,7 @@ def test_constraint_list_is_complete() -> None:
     assert HARNESS.constraint_ids() == CONSTRAINTS
     assert HARNESS.foreign_key_ids() == FOREIGN_KEYS
     assert sorted(HARNESS.query_names()) == sorted(QUERIES)
-{constraint_test}{delete_test}{query_test}{increment_test}{write_test}'''
+{constraint_test}{delete_test}{query_test}{increment_test}{write_test}{kept_test}'''
 
 _CONSTRAINT_TEST = """
 
@@ -140,6 +141,23 @@ def test_write_predicate_matches_oracle(database: sa.Engine, write: str) -> None
 """
 
 
+_KEPT_TEST = """
+
+# Derived attributes (../relational/{engine}/derived.sql): after the load and after inserting,
+# changing, moving and deleting a child, every parent equals its children's aggregate (rolled back).
+KEPT = {kept}
+
+
+def test_kept_list_is_complete() -> None:
+    assert HARNESS.kept_names() == KEPT
+
+
+@pytest.mark.parametrize("attribute", KEPT)
+def test_derived_attribute_kept_in_step(database: sa.Engine, attribute: str) -> None:
+    HARNESS.check_kept(database, attribute)
+"""
+
+
 def _literal_list(items: list[str]) -> str:
     if not items:
         return "[]"
@@ -195,6 +213,7 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
         predicated = {p.write for p in all_predicates(plan.model)}
         writes = [w.name for w in build_predicate_writes(plan, tables, builds[engine].rendered) if w.name in predicated]
         foreign_keys = [f"{t.name}:{c.name}" for t in tables for c in rules[t.name] if c.kind == "foreign_key"]
+        kept = kept_names(plan.model, tables)
         files[f"test_{engine}.py"] = _MODULE.format(
             engine=engine,
             model=plan.model.name,
@@ -211,5 +230,6 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
             if increments
             else "",
             write_test=_WRITE_TEST.format(engine=engine, writes=_literal_list(writes)) if writes else "",
+            kept_test=_KEPT_TEST.format(engine=engine, kept=_literal_list(kept)) if kept else "",
         )
     return files

@@ -105,8 +105,8 @@ def _step(table: Table, attribute: str, value: Any, count: int) -> dt.timedelta 
 
 
 def lay_out(group: list[Record], table: Table, attribute: str, ties: bool) -> None:
-    """Give the group consecutive values of `attribute` in one time bucket (every third record
-    repeating the one before it when `ties`), so that one run reads all of them. Values of other
+    """Give the group consecutive values of `attribute` in one time bucket (every third member of
+    the table repeating the member before it when `ties`), so that one run reads all of them. Values of other
     types are left as the seed drew them."""
     first = next((r[attribute] for r in group if r.get(attribute) is not None), None)
     step = None if first is None else _step(table, attribute, first, len(group))
@@ -121,9 +121,21 @@ def lay_out(group: list[Record], table: Table, attribute: str, ties: bool) -> No
         if isinstance(first, dt.datetime) and first.tzinfo is not None:
             moment = moment.replace(tzinfo=dt.UTC)
         base = moment
-    for index, record in enumerate(group):
-        position = index - index // 3 if ties else index
-        record[attribute] = base + step * position
+    # Ties are counted among the table's members only: the group may hold records its conditions
+    # keep out (a constant dealt to every other record), and a tie between a member and such a
+    # record is one no run can read.
+    position, members = 0, 0
+    tied_to: Any = None
+    for record in group:
+        member = all(c.holds(record) for c in table.conditions)
+        if ties and member and members % 3 == 2 and tied_to is not None:
+            record[attribute] = tied_to
+        else:
+            record[attribute] = base + step * position
+            position += 1
+        if member:
+            members += 1
+            tied_to = record[attribute]
 
 
 def _check(attribute: str, op: str, bound: Any) -> Callable[[Record], bool]:
