@@ -33,6 +33,7 @@ from polyplan.plan.assign import build_plan, loaded_locate
 from polyplan.plan.derived import derived_warnings
 from polyplan.plan.geo import geo_warnings
 from polyplan.plan.ir import Plan
+from polyplan.plan.keyless import keyless_warnings
 from polyplan.plan.membership import inside_warnings
 from polyplan.plan.paths import path_warnings
 from polyplan.security.backup import backup_files
@@ -125,6 +126,7 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     erasure = relational.get("erasure")
     diagnostics.extend(unaggregated_warnings(plan))
     diagnostics.extend(path_warnings(plan))
+    diagnostics.extend(keyless_warnings(plan))
     diagnostics.extend(derived_warnings(plan))
     diagnostics.extend(geo_warnings(plan))
     diagnostics.extend(inside_warnings(plan))

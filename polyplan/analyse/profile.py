@@ -76,7 +76,8 @@ def unique_sets(model: RequirementsModel, entity_name: str) -> list[frozenset[st
     """Attribute sets that identify at most one record: the key, unique attributes, unique groups."""
     entity = model.entities[entity_name]
     attributes = all_attributes(model, entity_name)
-    sets = [frozenset(key_of(entity).attributes)]
+    key = frozenset(key_of(entity).attributes)
+    sets = [key] if key else []  # a keyless history (kind: none) has no identifying set
     sets += [frozenset([name]) for name, attribute in attributes.items() if attribute.unique]
     sets += [frozenset(group) for group in entity.unique]
     return sets

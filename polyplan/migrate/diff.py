@@ -344,9 +344,12 @@ class _Differ:
         old_columns = {self.names.source(c.source): c for c in old.columns}
         new_columns = {c.source: c for c in new.columns}
         renamed = {c.name: new_columns[s].name for s, c in old_columns.items() if s in new_columns}
-        if tuple(renamed.get(c, c) for c in old.primary_key) != new.primary_key:
-            self._refuse(new, "its primary key changes")
-            return
+        old_key = tuple(renamed.get(c, c) for c in old.primary_key)
+        if old_key != new.primary_key:
+            key_change = self._key_change(old, new, old_key, set(renamed.values()))
+            if key_change is None:
+                return
+            self.ops.append(key_change)
         if _aging(retention_of(old)) != _aging(retention_of(new)):
             # Partitioning a live table (or changing its jobs) is a copy-and-swap, not an ALTER.
             self._refuse(new, "its retention or archive rule changes (partitions and jobs in schema.sql)")
@@ -374,6 +377,34 @@ class _Differ:
                 return ("entities", parts[0], "attributes", parts[1])
             return ("entities", parts[0])
         return ("relationships",)
+
+    def _key_change(
+        self, old: TableSpec, new: TableSpec, old_key: tuple[str, ...], kept: set[str]
+    ) -> AddConstraint | DropConstraint | None:
+        """The primary key added to a keyless table (key: {kind: none} before) or dropped from one
+        that becomes keyless, when its columns are in both versions (a natural key); any other key
+        change is refused (None)."""
+        if old_key and new.primary_key:
+            self._refuse(new, "its primary key changes")
+            return None
+        if not set(old_key or new.primary_key) <= kept:
+            self._refuse(
+                new,
+                "it gains or loses a key whose columns only one version has (a surrogate key); a key can be added "
+                "to or dropped from a keyless table (key: {kind: none}) only on attributes both versions declare",
+            )
+            return None
+        aging = retention_of(new) or retention_of(old)
+        if aging is not None and aging.partitioned:
+            self._refuse(new, "its key changes on a range-partitioned table (a copy-and-swap, not an ALTER)")
+            return None
+        design = self.after if new.primary_key else self.before
+        table = new.name if new.primary_key else old.name
+        name = next(
+            c.name for e in ENGINES for c in design[e].rendered.constraints.get(table, []) if c.kind == "primary_key"
+        )
+        # Added in the expand phase (before the new version relies on it); dropped at the contract.
+        return AddConstraint(new.name, name) if new.primary_key else DropConstraint(new.name, name)
 
     def _refuse(self, table: TableSpec, why: str) -> None:
         self.problems.add(

@@ -857,9 +857,13 @@ class AddConstraint(_Named):
         # Not isolated: the constraint stays part of its table for every later CREATE TABLE.
         add = compile_ddl(SAAddConstraint(built, isolate_from_table=False), engine)
         if engine == "mysql":
-            algorithm = ("INPLACE", "NONE") if rule.kind == "unique" else ("COPY", "SHARED")
+            # A primary key rebuilds the table in place while writes go on (InnoDB online DDL).
+            algorithm = ("INPLACE", "NONE") if rule.kind in ("unique", "primary_key") else ("COPY", "SHARED")
             return [*guards(engine), Step(mysql_online(add, *algorithm))]
-        if rule.kind == "unique":
+        if rule.kind in ("unique", "primary_key"):
+            what = "UNIQUE" if rule.kind == "unique" else "PRIMARY KEY"
+            # PostgreSQL takes no NOT VALID primary key: build its unique index concurrently, then
+            # attach it (the key columns are already NOT NULL: key attributes cannot be nullable).
             columns = ", ".join(_t(ctx, c) for c in rule.columns)
             build = f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns})"
             return [
@@ -871,7 +875,7 @@ class AddConstraint(_Named):
                     ]
                 ),
                 *guards(engine),
-                Step(f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"),
+                Step(f"ALTER TABLE {table} ADD CONSTRAINT {name} {what} USING INDEX {name}"),
             ]
         # Checked for new rows at once, for existing rows by VALIDATE, which lets writes run.
         return [
@@ -901,6 +905,10 @@ class DropConstraint(_Named):
         engine, table, name = ctx.engine, _t(ctx, self.table), _t(ctx, self.name)
         if engine == "postgresql":
             return [*guards(engine), Step(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}")]
+        if rule.kind == "primary_key":
+            # InnoDB then clusters on a hidden row id: dropping a key without adding one is a copy,
+            # which blocks writes (not reads) while it runs.
+            return [*guards(engine), Step(mysql_online(f"ALTER TABLE {table} DROP PRIMARY KEY", "COPY", "SHARED"))]
         what = {"unique": "INDEX", "foreign_key": "FOREIGN KEY"}.get(rule.kind, "CONSTRAINT")
         return [*guards(engine), Step(mysql_online(f"ALTER TABLE {table} DROP {what} {name}", "INPLACE"))]
 

@@ -23,6 +23,7 @@ from polyplan.model.erasure_checks import erasure_problems
 from polyplan.model.geo_checks import GEO_OPS, geo_problems
 from polyplan.model.history_checks import history_problems
 from polyplan.model.key_checks import composite_reference_problems
+from polyplan.model.keyless_checks import keyless_problems
 from polyplan.model.paths import PathError, is_path, path_problems
 from polyplan.model.paths import resolve as resolve_path
 from polyplan.model.ranges import is_range
@@ -1033,6 +1034,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     found.extend(_relationship_problems(model))
     found.extend(_reference_clashes(model))
     found.extend(_reference_cycles(model))
+    found.extend(Problem(code, message, path) for code, message, path in keyless_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in history_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in erasure_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in dialect_problems(model))

@@ -66,6 +66,11 @@ def key_of(entity: Entity) -> Key:
     return entity.key or DEFAULT_KEY
 
 
+def is_keyless(entity: Entity) -> bool:
+    """Whether the entity is an append-only history without a key (`key: {kind: none}`)."""
+    return entity.key is not None and entity.key.kind is KeyKind.NONE
+
+
 def key_attributes(entity: Entity) -> dict[str, Attribute]:
     """Key attribute name → attribute (a surrogate key may be implied)."""
     key = key_of(entity)

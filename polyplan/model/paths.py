@@ -144,12 +144,14 @@ def resolve(model: RequirementsModel, entity: str, text: str) -> Path:
 class PathRead:
     """An access pattern with at least one path, as written, with every path resolved.
 
-    `filters` and `sort` keep the pattern's order; the second item is None for a local one."""
+    `filters`, `sort` and the aggregate's `groups` (its group_by names) keep the pattern's order;
+    the second item is None for a local one."""
 
     position: int
     pattern: AccessPattern
     filters: tuple[tuple[Filter, Path | None], ...]
     sort: tuple[tuple[Sort, Path | None], ...]
+    groups: tuple[tuple[str, Path | None], ...] = ()
 
     @property
     def name(self) -> str:
@@ -157,30 +159,40 @@ class PathRead:
 
     @property
     def paths(self) -> tuple[Path, ...]:
-        """Distinct paths of the filters and sorts, in order."""
+        """Distinct paths of the filters, sorts and groups, in order."""
         seen: dict[str, Path] = {}
-        for _, path in (*self.filters, *self.sort):
+        for _, path in (*self.filters, *self.sort, *self.groups):
             if path is not None:
                 seen.setdefault(path.text, path)
         return tuple(seen.values())
 
     def local(self) -> AccessPattern:
         """The pattern's local predicate: what a store that cannot follow the path returns (a
-        superset). A sort or limit that a path takes part in cannot be applied before it."""
+        superset). A sort or limit that a path takes part in cannot be applied before it; an
+        aggregate keeps its own groups only (the application groups by the path's value)."""
         filters = [f for f, path in self.filters if path is None]
         sorted_by_path = any(path is not None for _, path in self.sort)
         filtered_by_path = any(path is not None for _, path in self.filters)
+        grouped_by_path = any(path is not None for _, path in self.groups)
         update: dict[str, Any] = {"filters": filters}
-        if sorted_by_path:
+        if sorted_by_path or grouped_by_path:
             update["sort"] = []
-        if sorted_by_path or filtered_by_path:
+        if sorted_by_path or filtered_by_path or grouped_by_path:
             update["limit"] = None
+        if grouped_by_path and self.pattern.aggregate is not None:
+            groups = [g for g, path in self.groups if path is None]
+            update["aggregate"] = self.pattern.aggregate.model_copy(update={"group_by": groups})
         return self.pattern.model_copy(update=update)
 
 
 def has_path(pattern: AccessPattern) -> bool:
-    """Whether a pattern filters or sorts through a relationship."""
-    return any(is_path(f.attribute) for f in pattern.filters) or any(is_path(s.attribute) for s in pattern.sort)
+    """Whether a pattern filters, sorts or groups through a relationship."""
+    groups = pattern.aggregate.group_by if pattern.aggregate is not None else []
+    return (
+        any(is_path(f.attribute) for f in pattern.filters)
+        or any(is_path(s.attribute) for s in pattern.sort)
+        or any(is_path(g) for g in groups)
+    )
 
 
 def read_of(model: RequirementsModel, position: int, pattern: AccessPattern) -> PathRead:
@@ -191,7 +203,9 @@ def read_of(model: RequirementsModel, position: int, pattern: AccessPattern) -> 
     sort = tuple(
         (s, resolve(model, pattern.entity, s.attribute) if is_path(s.attribute) else None) for s in pattern.sort
     )
-    return PathRead(position, pattern, filters, sort)
+    names = pattern.aggregate.group_by if pattern.aggregate is not None else []
+    groups = tuple((g, resolve(model, pattern.entity, g) if is_path(g) else None) for g in names)
+    return PathRead(position, pattern, filters, sort, groups)
 
 
 def path_reads(model: RequirementsModel) -> tuple[PathRead, ...]:
@@ -225,9 +239,6 @@ def _plain_names(model: RequirementsModel) -> list[Found]:
             continue
         if aggregate.attribute is not None:
             named.append((aggregate.attribute, "an aggregate", (*at, "aggregate", "attribute")))
-        named += [(name, "group_by", (*at, "aggregate", "group_by", i)) for i, name in enumerate(aggregate.group_by)]
-        if has_path(pattern):
-            found.append(("PP326", "an aggregate cannot filter or sort through a relationship yet", (*at, "aggregate")))
     for index, write in enumerate(model.write_patterns):
         at = ("write_patterns", index)
         named += [(name, "a write", (*at, "attributes", i)) for i, name in enumerate(write.attributes)]
@@ -247,13 +258,17 @@ def path_problems(model: RequirementsModel) -> list[Found]:
     for index, pattern in enumerate(model.access_patterns):
         if pattern.entity not in model.entities:
             continue
-        named = [("filters", i, f.attribute) for i, f in enumerate(pattern.filters)]
-        named += [("sort", i, s.attribute) for i, s in enumerate(pattern.sort)]
-        for key, position, text in named:
+        named: list[tuple[tuple[str | int, ...], str]] = [
+            (("filters", i, "attribute"), f.attribute) for i, f in enumerate(pattern.filters)
+        ]
+        named += [(("sort", i, "attribute"), s.attribute) for i, s in enumerate(pattern.sort)]
+        if pattern.aggregate is not None:  # an aggregate groups by a path's value too (issue 14)
+            named += [(("aggregate", "group_by", i), g) for i, g in enumerate(pattern.aggregate.group_by)]
+        for at, text in named:
             if not is_path(text):
                 continue
             try:
                 resolve(model, pattern.entity, text)
             except PathError as error:
-                found.append((error.code, str(error), ("access_patterns", index, key, position, "attribute")))
+                found.append((error.code, str(error), ("access_patterns", index, *at)))
     return found

@@ -181,12 +181,17 @@ class Derived(Strict):
 class KeyKind(StrEnum):
     SURROGATE = "surrogate"
     NATURAL = "natural"
+    NONE = "none"  # an append-only history with no unique key (docs/model.md: what that costs)
 
 
 class Key(Strict):
-    """The primary key: a generated surrogate, or natural attributes the entity already has."""
+    """The primary key: a generated surrogate, natural attributes the entity already has, or none."""
 
-    attributes: list[str] = Field(min_length=1)
+    attributes: list[str] = Field(
+        default_factory=list,
+        description="The key's attributes (at least one); none with kind: none (an append-only history: no "
+        "primary key, rows are never updated or deleted one by one).",
+    )
     kind: KeyKind = KeyKind.SURROGATE
 
 

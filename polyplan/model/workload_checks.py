@@ -6,12 +6,15 @@ Each finding is (code, message, path), the shape `checks.check_model` turns into
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from polyplan.model.derived import all_attributes, key_of, reference_of
-from polyplan.model.paths import is_path
+from polyplan.model.paths import PathError, is_path, resolve
 from polyplan.model.schema import (
     ORDERABLE_TYPES,
     SCALAR_TYPES,
     AggregateFunction,
+    Attribute,
     FilterOp,
     RelationshipKind,
     RequirementsModel,
@@ -112,6 +115,19 @@ ARITHMETIC = (AggregateFunction.SUM, AggregateFunction.AVG)
 ORDERED = (AggregateFunction.MIN, AggregateFunction.MAX)
 
 
+def _group_attribute(
+    model: RequirementsModel, entity: str, name: str, known: Mapping[str, Attribute]
+) -> Attribute | None:
+    """The attribute a group_by name reads: the entity's own, or the one a path reaches (None when
+    it names neither, or its path does not resolve: paths.py reports that)."""
+    if not is_path(name):
+        return known.get(name)
+    try:
+        return resolve(model, entity, name).kind
+    except PathError:
+        return None
+
+
 def aggregate_problems(model: RequirementsModel) -> list[Found]:
     """Aggregates over unknown or unfit attributes, and the keys of a pattern an aggregate gives no
     meaning to (reads, loads, a sort on something other than the groups)."""
@@ -151,17 +167,18 @@ def aggregate_problems(model: RequirementsModel) -> list[Found]:
                     )
                 )
         for g_index, name in enumerate(aggregate.group_by):
-            if is_path(name):
-                continue  # PP326 (paths.py)
-            if name not in known:
+            group = _group_attribute(model, pattern.entity, name, known)
+            if is_path(name) and group is None:
+                continue  # PP324 or PP326 (paths.py)
+            if group is None:
                 found.append(
                     ("PP202", f"'{name}' is not an attribute of {pattern.entity}", (*path, "group_by", g_index))
                 )
-            elif known[name].type not in SCALAR_TYPES:
+            elif group.type not in SCALAR_TYPES:
                 found.append(
                     (
                         "PP304",
-                        f"cannot group by the {known[name].type.value} attribute '{name}'",
+                        f"cannot group by the {group.type.value} attribute '{name}'",
                         (*path, "group_by", g_index),
                     )
                 )

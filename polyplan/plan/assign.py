@@ -14,11 +14,12 @@ from polyplan.analyse.profile import EntityProfile, PatternShape, profile_entity
 from polyplan.analyse.scoring import score_family
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
 from polyplan.model.bounded_loads import bounded_loads
-from polyplan.model.derived import patterns_of
+from polyplan.model.derived import is_keyless, patterns_of
 from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, FilterOp, RequirementsModel
 from polyplan.plan.hot import hot_for_cache
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
+from polyplan.plan.keyless import keyless_blockers, keyless_cache, keyless_search
 from polyplan.plan.skew import skew_notes
 
 # A full-text workload "at scale": beyond either bound a relational full-text index is a
@@ -97,7 +98,11 @@ def _fulltext_without_search(
         ]
     if family is Family.RELATIONAL and model.options.fulltext_fallback == "relational":
         return []
-    remedies = ["a search engine (engines.search)"]
+    # A keyless history has the search engine but cannot be projected there (PP444).
+    searched = model.engines.search is not None and is_keyless(model.entities[name])
+    remedies = [
+        "a key, so that the search engine can hold a projection" if searched else "a search engine (engines.search)"
+    ]
     if family is Family.RELATIONAL:
         remedies.append("options.fulltext_fallback: relational (the relational store's own full-text index)")
     elif model.engines.document is not None:
@@ -110,8 +115,9 @@ def _projections(
 ) -> tuple[list[Projection], list[Diagnostic]]:
     found: list[Projection] = []
     notes: list[Diagnostic] = []
-    search = _engine_capability(model, Family.SEARCH, capabilities)
     fulltext = [p for p in profile.patterns if "fulltext" in p.shapes]
+    search, refused = keyless_search(model, name, _engine_capability(model, Family.SEARCH, capabilities), fulltext)
+    notes += refused
     at_scale = profile.fulltext_rate >= FULLTEXT_RATE_AT_SCALE or profile.rows_at_horizon >= FULLTEXT_ROWS_AT_SCALE
     scattered = _scattered_prefix_reads(model, name) if family is Family.WIDE_COLUMN else set()
     if scattered and search is not None:
@@ -147,6 +153,9 @@ def _projections(
     hot, warnings = hot_for_cache(profile, family, record, cache, searched)
     notes += warnings
     if hot and cache is not None:
+        hot, refused = keyless_cache(model, name, hot)
+        notes += refused
+    if hot and cache is not None:
         tolerant = all(p.staleness_seconds > 0 for p in hot)
         sync = SyncMechanism.CACHE_ASIDE_INVALIDATE if tolerant else SyncMechanism.WRITE_THROUGH
         lookups = all(p.key_lookup for p in hot)
@@ -177,7 +186,11 @@ def build_plan(loaded: LoadedModel, capabilities: Mapping[str, Capability] | Non
     capabilities = dict(capabilities) if capabilities is not None else load_targets()
     profiles = {name: profile_entity(model, name) for name in model.entities}
     scores = {
-        name: tuple(score_family(profile, family, _engine_capability(model, family, capabilities)) for family in Family)
+        name: keyless_blockers(
+            model,
+            name,
+            tuple(score_family(profile, family, _engine_capability(model, family, capabilities)) for family in Family),
+        )
         for name, profile in profiles.items()
     }
     chosen: dict[str, Family] = {}

@@ -3,8 +3,8 @@
 A relational store joins along the foreign keys (stores/relational/path_queries.py) when every
 entity on the path is in it. Any other store (MongoDB, Cassandra, a search projection, Redis)
 holds no join: it is designed for the pattern's local predicate (the planning model's), and
-PP417 names the copy that would let it serve the path itself: the reached attribute copied into
-the pattern's entity as `<path with _>` (`item_end_date`), kept in step by every write of the
+PP417 names the copy that would let it serve the path itself (PP443 says what an aggregate that
+filters or groups through it costs there): the reached attribute copied into the pattern's entity as `<path with _>` (`item_end_date`), kept in step by every write of the
 parent's attribute (and of a reference on the way), fanned out to each child. When that upkeep
 costs more child writes a second than the copy saves (COPY_WRITES_PER_READ times the pattern's
 rate, or COPY_WRITE_LIMIT), PP418 says so with both rates: a join in a relational store, or an
@@ -89,6 +89,27 @@ def _serving(plan: Plan, read: PathRead) -> tuple[Family, str] | None:
     return decided.family, decided.engine
 
 
+def _aggregate_warning(read: PathRead, family: Family, engine: str) -> list[Diagnostic]:
+    """PP443 for an aggregate that filters or groups through a relationship its store cannot
+    follow: the application fetches the rows, looks up each parent, and groups them itself."""
+    aggregate = read.pattern.aggregate
+    if aggregate is None:
+        return []
+    reached = ", ".join(f"{p.text} ({p.target}.{p.attribute})" for p in read.paths)
+    return [
+        Diagnostic(
+            "PP443",
+            f"{read.name}: the {family.value} store ({engine}) cannot join along {reached} to compute "
+            f"{aggregate.function.value} per group: the application reads the rows of the pattern's own filters, "
+            "looks up each row's parents, keeps the rows the path filters select and groups them itself; keep "
+            "the entities on the path in one relational database (a GROUP BY over the join), or copy the "
+            "reached attributes into the pattern's entity (PP417)",
+            f"access_patterns.{read.position}.aggregate",
+            Severity.WARNING,
+        )
+    ]
+
+
 def path_warnings(plan: Plan) -> list[Diagnostic]:
     """PP417 for each pattern through a relationship that its store cannot follow, with the copy
     that would serve it; PP418 where that copy's upkeep outweighs the reads it serves."""
@@ -100,7 +121,10 @@ def path_warnings(plan: Plan) -> list[Diagnostic]:
             continue
         family, engine = serving
         where = f"access_patterns.{read.position}"
-        for path in read.paths:
+        found += _aggregate_warning(read, family, engine)
+        # A path the aggregate only groups by is PP443's: nothing is dropped or sorted by it.
+        predicates = {p.text for _, p in (*read.filters, *read.sort) if p is not None}
+        for path in (p for p in read.paths if p.text in predicates):
             upkeep, causes = copy_upkeep(model, path)
             copy = f"{read.pattern.entity}.{path.slug}"
             kept = (

@@ -569,6 +569,9 @@ class Harness:
 
     def check_query(self, engine: sa.Engine, name: str) -> None:
         """The emitted query returns what the oracle computes from the model's pattern, for each case."""
+        if name in self.paths and self._pattern(name).aggregate is not None:
+            self.check_path_aggregate(engine, name)
+            return
         if name in self.paths:
             self.check_path_query(engine, name)
             return
@@ -725,6 +728,51 @@ class Harness:
         if problems:
             raise AssertionError(f"{name}: " + "; ".join(problems))
 
+    def check_path_aggregate(self, engine: sa.Engine, name: str) -> None:
+        """An aggregate through relationships returns, for each case, the groups and values the
+        oracle computes from the rows its filters select, each row's path values followed on the
+        seeded rows (a group through a path is the value the path reaches)."""
+        read = self.paths[name]
+        pattern = read.pattern
+        aggregate = pattern.aggregate
+        assert aggregate is not None
+        query = self.queries[name]
+        spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
+        # Each group's key in the oracle's rows: the column, or the path's dotted name.
+        keys = [path.text if path is not None else column_for(spec, pattern.entity, g) or g for g, path in read.groups]
+        kinds = [
+            path.kind if path is not None else spec.column(key).attribute
+            for key, (_, path) in zip(keys, read.groups, strict=True)
+        ]
+        measured = column_for(spec, pattern.entity, aggregate.attribute) if aggregate.attribute else None
+        by_name = dict(zip(aggregate.group_by, keys, strict=True))
+        order = [(by_name[s.attribute], s.direction.value == "desc") for s in pattern.sort]
+        rows, cases = self.path_cases(name)
+        table = self.metadata.tables[spec.name]
+        problems: list[str] = []
+        for case in cases:
+            want = aggregate_rows(path_matching(rows, case, self.engine), keys, measured, aggregate.function)
+            if order:
+                want = sort_rows(want, order, self.engine)
+            if pattern.limit is not None:
+                want = want[: pattern.limit]
+            statement, bound = self._path_bound(read, query, case.params, table)
+            with engine.connect() as connection:
+                fetched = connection.execute(statement, bound).all()
+            got = [
+                {
+                    **{k: canon(kind, v) for k, kind, v in zip(keys, kinds, row[:-1], strict=True)},
+                    VALUE: row[-1],
+                }
+                for row in fetched
+            ]
+            attribute = spec.column(measured).attribute if measured else None
+            problem = compare_aggregates(want, got, keys, bool(order), attribute, aggregate.function)
+            if problem:
+                problems.append(f"with {case.params!r}: {problem}")
+        if problems:
+            raise AssertionError(f"{name}: " + "; ".join(problems))
+
     # --- write predicates ----------------------------------------------------------------------
 
     def write_names(self) -> list[str]:
@@ -776,13 +824,18 @@ class Harness:
         sets = self._set_values(spec, write)
         problems: list[str] = []
         for case in choose_cases(expected, self.loaded[spec.name], canonical, self.engine):
-            want = sorted(tuple(row[k] for k in keys) for row in evaluator.matching(case.conditions))
+            want = sorted(
+                (tuple(row[k] for k in keys) for row in evaluator.matching(case.conditions)), key=_nulls_first
+            )
             with engine.connect() as connection, connection.begin() as transaction:
                 if lock is not None:
                     locking, bound = self._bound(lock.sql, lock.params, case.params, table)
                     got = sorted(
-                        tuple(canon(attrs[k], v) for k, v in zip(keys, r, strict=True))
-                        for r in connection.execute(locking, bound)
+                        (
+                            tuple(canon(attrs[k], v) for k, v in zip(keys, r, strict=True))
+                            for r in connection.execute(locking, bound)
+                        ),
+                        key=_nulls_first,
                     )
                     if got != want:
                         problems.append(
@@ -899,3 +952,9 @@ class Harness:
                 problems.append(f"with {case.params!r}: {problem}")
         if problems:
             raise AssertionError(f"{name}: " + "; ".join(problems))
+
+
+def _nulls_first(row: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    """A sort key for rows that may hold NULL: a keyless table's rows are identified by all their
+    columns (key: {kind: none}), nullable ones too, and None does not compare with a value."""
+    return tuple((value is not None, value) for value in row)

@@ -28,7 +28,8 @@ from polyplan.stores.cache.spec import (
 
 def unique_sets(model: RequirementsModel, entity: str) -> list[tuple[str, ...]]:
     """Attribute sets that identify one record: the key, unique attributes, unique groups."""
-    found = [tuple(key_of(model.entities[entity]).attributes)]
+    key = tuple(key_of(model.entities[entity]).attributes)
+    found = [key] if key else []  # a keyless history (kind: none) has no identifying set
     found += [(name,) for name, attribute in all_attributes(model, entity).items() if attribute.unique]
     found += [tuple(group) for group in model.entities[entity].unique]
     return found

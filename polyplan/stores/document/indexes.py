@@ -79,7 +79,8 @@ def bson_value(attribute: Attribute, value: Any) -> Any:
 def unique_sets(plan: Plan, entity: str) -> list[tuple[str, ...]]:
     """Attribute sets that identify one document."""
     model = plan.model
-    found = [tuple(key_of(model.entities[entity]).attributes)]
+    key = tuple(key_of(model.entities[entity]).attributes)
+    found = [key] if key else []  # a keyless history (kind: none): the generated ObjectId only
     found += [(name,) for name, attribute in all_attributes(model, entity).items() if attribute.unique]
     found += [tuple(group) for group in model.entities[entity].unique]
     return found

@@ -20,7 +20,8 @@ from polyplan.stores.relational.spec import Query, TableSpec
 from polyplan.stores.relational.sqltext import sub_code
 
 
-def _value(function: AggregateFunction, column: Any) -> Any:
+def aggregate_value(function: AggregateFunction, column: Any) -> Any:
+    """The SQL expression of `function` over `column` (None: count rows)."""
     if function is AggregateFunction.COUNT:
         return sa.func.count() if column is None else sa.func.count(column)
     if function is AggregateFunction.COUNT_DISTINCT:
@@ -44,7 +45,7 @@ def aggregate_query(
         return "it aggregates an attribute stored in another table"
     grouped = [table.c[g] for g in groups if g is not None]
     name = value_name(pattern)
-    measured = _value(aggregate.function, table.c[value] if value is not None else None).label(name)
+    measured = aggregate_value(aggregate.function, table.c[value] if value is not None else None).label(name)
     statement = sa.select(*grouped, measured).where(*where_clause(conditions, table, dialect)).group_by(*grouped)
     for item in pattern.sort:
         column = table.c[column_for(spec, pattern.entity, item.attribute) or item.attribute]

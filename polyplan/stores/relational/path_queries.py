@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from polyplan.model.derived import key_of
 from polyplan.model.paths import Path, PathRead
 from polyplan.model.schema import AccessPattern, Filter, FilterOp, RequirementsModel
+from polyplan.plan.aggregates import value_name
+from polyplan.stores.relational.aggregates import aggregate_value
 from polyplan.stores.relational.render import (
     DIALECTS,
     Rendered,
@@ -96,10 +98,55 @@ def path_query(
     if columns is None:
         return "it reads an attribute stored in another table"
     dialect = DIALECTS[rendered.engine]
+    found = _joined_where(read, by_entity, rendered)
+    if isinstance(found, str):
+        return found
+    joined, aliases, params, expressions = found
+    root = aliases[""]
+    statement = sa.select(*[root.c[c] for c in columns]).select_from(joined).where(*expressions)
+    for item, path in read.sort:
+        if path is None:
+            column, table = column_for(spec, pattern.entity, item.attribute), root
+        else:
+            column = column_for(by_entity[path.target], path.target, path.attribute)
+            table = aliases[_chain(path, len(path.hops))]
+        if column is None:
+            return f"it sorts on {item.attribute}, which has no column"
+        statement = statement.order_by(table.c[column].desc() if item.direction.value == "desc" else table.c[column])
+    if pattern.limit is not None:
+        statement = statement.limit(pattern.limit)
+    sql = compiled_text(statement, dialect, {p.name for p in params})
+    return Query(
+        pattern.name, pattern.entity, spec.name, tuple(columns), tuple(params), sql, (*notes, _joins_note(read))
+    )
+
+
+def _joined_where(
+    read: PathRead, by_entity: Mapping[str, TableSpec], rendered: Rendered
+) -> tuple[Any, dict[str, Any], list[QueryParam], list[Any]] | str:
+    """The FROM clause joined along the paths, the alias per hop chain, and the WHERE of the
+    pattern's filters (parameters and conditions), or why they cannot be written here."""
     found = _joined(read, by_entity, rendered.metadata)
     if isinstance(found, str):
         return found
     joined, aliases = found
+    where = _where(read, by_entity, aliases, DIALECTS[rendered.engine])
+    if isinstance(where, str):
+        return where
+    return joined, aliases, *where
+
+
+def _joins_note(read: PathRead) -> str:
+    joins = ", ".join(f"{p.text} through {' → '.join(h.relationship for h in p.hops)}" for p in read.paths)
+    return f"joins along the foreign keys: {joins}"
+
+
+def _where(
+    read: PathRead, by_entity: Mapping[str, TableSpec], aliases: Mapping[str, Any], dialect: Any
+) -> tuple[list[QueryParam], list[Any]] | str:
+    """The parameters and WHERE conditions of the pattern's filters, each on its table's alias."""
+    pattern = read.pattern
+    spec = by_entity[pattern.entity]
     root = aliases[""]
     taken: set[str] = set()
     params: list[QueryParam] = []
@@ -120,33 +167,80 @@ def path_query(
         found_params, conditions = built
         params += [QueryParam(p.name, path.text, p.op) if path is not None else p for p in found_params]
         expressions += where_clause(conditions, table, dialect)
-    statement = sa.select(*[root.c[c] for c in columns]).select_from(joined).where(*expressions)
-    for item, path in read.sort:
-        if path is None:
-            column, table = column_for(spec, pattern.entity, item.attribute), root
-        else:
-            column = column_for(by_entity[path.target], path.target, path.attribute)
-            table = aliases[_chain(path, len(path.hops))]
+    return params, expressions
+
+
+def group_label(name: str, path: Path | None) -> str:
+    """The result column of a group: the attribute's own name, or the path's slug (`customer_region`)."""
+    return path.slug if path is not None else name
+
+
+def aggregate_path_query(
+    read: PathRead, by_entity: Mapping[str, TableSpec], rendered: Rendered, notes: tuple[str, ...]
+) -> Query | str:
+    """The GROUP BY query of an aggregate that filters or groups through relationships:
+    `SELECT customer.region AS customer_region, avg("order".total) AS avg_total FROM "order" JOIN
+    customer AS customer ON … WHERE … GROUP BY customer.region`, or why it cannot be written here."""
+    pattern = read.pattern
+    aggregate = pattern.aggregate
+    assert aggregate is not None
+    spec = by_entity[pattern.entity]
+    dialect = DIALECTS[rendered.engine]
+    found = _joined_where(read, by_entity, rendered)
+    if isinstance(found, str):
+        return found
+    joined, aliases, params, expressions = found
+    root = aliases[""]
+    groups: dict[str, Any] = {}  # group_by name → its column on its table's alias
+    for name, path in read.groups:
+        target, entity, attribute = (
+            (spec, pattern.entity, name)
+            if path is None
+            else (
+                by_entity[path.target],
+                path.target,
+                path.attribute,
+            )
+        )
+        column = column_for(target, entity, attribute)
         if column is None:
-            return f"it sorts on {item.attribute}, which has no column"
-        statement = statement.order_by(table.c[column].desc() if item.direction.value == "desc" else table.c[column])
+            return f"it groups by {name}, which has no column"
+        table = root if path is None else aliases[_chain(path, len(path.hops))]
+        groups[name] = table.c[column]
+    value = column_for(spec, pattern.entity, aggregate.attribute) if aggregate.attribute else None
+    if aggregate.attribute is not None and value is None:
+        return "it aggregates an attribute stored in another table"
+    measured = aggregate_value(aggregate.function, root.c[value] if value is not None else None)
+    labels = [group_label(name, path) for name, path in read.groups]
+    selected = [column.label(label) for column, label in zip(groups.values(), labels, strict=True)]
+    statement = sa.select(*selected, measured.label(value_name(pattern))).select_from(joined).where(*expressions)
+    statement = statement.group_by(*groups.values())
+    for item in pattern.sort:  # an aggregate sorts by its groups only (PP323)
+        column = groups[item.attribute]
+        statement = statement.order_by(column.desc() if item.direction.value == "desc" else column.asc())
     if pattern.limit is not None:
         statement = statement.limit(pattern.limit)
     sql = compiled_text(statement, dialect, {p.name for p in params})
-    joins = ", ".join(f"{p.text} through {' → '.join(h.relationship for h in p.hops)}" for p in read.paths)
-    return Query(
-        pattern.name,
-        pattern.entity,
-        spec.name,
-        tuple(columns),
-        tuple(params),
-        sql,
-        (*notes, f"joins along the foreign keys: {joins}"),
-    )
+    columns = (*labels, value_name(pattern))
+    return Query(pattern.name, pattern.entity, spec.name, columns, tuple(params), sql, (*notes, _joins_note(read)))
 
 
 def _eq(attributes: Sequence[str]) -> list[Filter]:
     return [Filter(attribute=a, op=FilterOp.EQ) for a in attributes]
+
+
+def _root_aggregate(read: PathRead) -> dict[str, Any]:
+    """For an aggregate grouped through a relationship, the pattern's own table groups by the
+    reference its first hop joins on (each parent is then probed by its primary key): the index
+    covers that reference beside the value, with no row visit. Empty when every group is local."""
+    aggregate = read.pattern.aggregate
+    if aggregate is None or all(path is None for _, path in read.groups):
+        return {}
+    groups = [name for name, path in read.groups if path is None]
+    for _, path in read.groups:
+        if path is not None:
+            groups += [a for a, _ in path.hops[0].pairs if a not in groups]
+    return {"aggregate": aggregate.model_copy(update={"group_by": groups})}
 
 
 def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
@@ -161,7 +255,7 @@ def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
         # An equality parameter on the pattern's own table (a key, a reference: a constant may
         # hold most rows) bounds the rows: the engine drives from it and
         # probes each parent by its key (the primary key serves that), so only this leg is designed.
-        local = {"filters": own, "sort": [] if sorted_by_path else pattern.sort}
+        local = {"filters": own, "sort": [] if sorted_by_path else pattern.sort, **_root_aggregate(read)}
         return [pattern.model_copy(update={**local, "limit": None if sorted_by_path else pattern.limit})]
     # chain → (entity, filters ending there, references it is probed by, attributes read)
     nodes: dict[str, tuple[str, list[Filter], list[str], list[str]]] = {"": (pattern.entity, [], [], [])}
@@ -200,6 +294,7 @@ def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
                 "filters": [*root[1], *_eq(root[2])],
                 "sort": [] if sorted_by_path else pattern.sort,
                 "limit": None if sorted_by_path else pattern.limit,
+                **_root_aggregate(read),
             }
         )
     )

@@ -331,9 +331,12 @@ def constraints(tables: Sequence[TableSpec], dialect: Dialect) -> dict[str, list
     for table in tables:
         # A range-partitioned table's primary key includes the partition column (retention.py).
         primary_key = primary_key_for(table, dialect.name)
-        found: list[Constraint] = [
-            Constraint(table.name, names.take(constraint_name("pk", table.name)), "primary_key", primary_key)
-        ]
+        # A keyless history (key: {kind: none}) has no primary key constraint at all.
+        found: list[Constraint] = (
+            [Constraint(table.name, names.take(constraint_name("pk", table.name)), "primary_key", primary_key)]
+            if primary_key
+            else []
+        )
         generated = generated_key(table)
         for column in table.columns:
             if not column.nullable:
@@ -935,7 +938,7 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
     skipped: list[str] = []
     shapes = QueryShapes()
     # Patterns through relationships are joined (path_queries.py, imported here: it builds on this module).
-    from polyplan.stores.relational.path_queries import path_query
+    from polyplan.stores.relational.path_queries import aggregate_path_query, path_query
 
     paths = {read.name: read for read in plan.loaded.paths}
     for pattern in model.access_patterns:
@@ -948,7 +951,9 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
             notes = (f"served in production by the {projections[0].family.value} projection ({projections[0].engine})",)
         spec = by_entity[pattern.entity]
         table = rendered.metadata.tables[spec.name]
-        if pattern.aggregate is not None:
+        if pattern.aggregate is not None and pattern.name in paths:
+            built = aggregate_path_query(paths[pattern.name], by_entity, rendered, notes)
+        elif pattern.aggregate is not None:
             # aggregates.py builds on this module's filter conditions: imported here, not at the top.
             from polyplan.stores.relational.aggregates import aggregate_query
 

@@ -119,7 +119,8 @@ def retention_of(spec: TableSpec) -> Retention | None:
 def primary_key_for(spec: TableSpec, engine: str) -> tuple[str, ...]:
     """The primary key `engine` declares: a range-partitioned table's includes the partition column."""
     rule = retention_of(spec)
-    if rule is None or engine not in rule.partitioned or rule.column in spec.primary_key:
+    # A keyless history (key: {kind: none}) stays keyless: a partitioned table needs no key.
+    if rule is None or engine not in rule.partitioned or rule.column in spec.primary_key or not spec.primary_key:
         return spec.primary_key
     return (*spec.primary_key, rule.column)
 
@@ -171,7 +172,7 @@ def _time_index(spec: TableSpec, rule: Retention) -> IndexSpec | None:
     """An index on the time column for the purge and archive, unless one already leads with it."""
     if any(i.columns and i.columns[0].name == rule.column and not i.where for i in spec.indexes):
         return None
-    if spec.primary_key[0] == rule.column:
+    if spec.primary_key[:1] == (rule.column,):
         return None
     return IndexSpec(
         name=constraint_name("ix", spec.name, rule.column),

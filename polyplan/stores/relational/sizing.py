@@ -39,6 +39,7 @@ from polyplan.stores.relational.design import time_ordered_key
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql")
+HIDDEN_ROW_ID_BYTES = 6.0  # InnoDB's DB_ROW_ID, the clustered key of a table without a primary key
 DEFAULT_LIST_ITEMS = 3.0
 DEFAULT_CHILDREN = 2.0
 
@@ -387,19 +388,22 @@ def _mysql_tree(records: float, record: float, fill: float, c: Constants) -> flo
 def _mysql_table(table: TableSpec, rows: float, c: Constants) -> TableSize:
     pk = list(table.primary_key)
     others = [col.name for col in table.columns if col.name not in pk]
-    record = _mysql_record(table, pk + others, c, c["system_columns"])
-    fill = c["fill_sequential"] if _monotonic(table, pk) else c["fill_random"]
+    # A keyless table (key: {kind: none}) is clustered on InnoDB's hidden 6-byte DB_ROW_ID, which
+    # grows in insert order and which every secondary index entry carries in place of a key.
+    row_id = 0.0 if pk else HIDDEN_ROW_ID_BYTES
+    record = _mysql_record(table, pk + others, c, c["system_columns"] + row_id)
+    fill = c["fill_sequential"] if _monotonic(table, pk) or not pk else c["fill_random"]
     if table.kind is TableKind.LIST_CHILD and not _monotonic(table, pk):
         # Each parent's items arrive together at a random place; after an ordered (UUIDv7 or
         # generated) parent key they arrive at the right edge, as any in-order key does.
         fill = c["fill_grouped"]
     data = _mysql_tree(rows, record, fill, c)
-    indexes = [IndexSize("PRIMARY", tuple(pk), "primary key", data, record)]
+    indexes = [IndexSize("PRIMARY" if pk else "GEN_CLUST_INDEX", tuple(pk), "primary key", data, record)]
     for name, columns, role, _unique, share in _index_list(table, "mysql"):
         if role == "primary key":
             continue
         entry_columns = list(columns) + [p for p in pk if p not in columns]
-        entry = _mysql_record(table, entry_columns, c)
+        entry = _mysql_record(table, entry_columns, c, row_id)
         fill = c["fill_random"]
         indexes.append(IndexSize(name, tuple(columns), role, _mysql_tree(rows * share, entry, fill, c), entry))
     row_bytes = data / rows if rows else record
@@ -420,9 +424,9 @@ def _index_columns(index: IndexSpec, engine: str) -> list[str]:
 
 def _index_list(table: TableSpec, engine: str) -> list[tuple[str, list[str], str, bool, float]]:
     """(name, columns, role, unique, share of rows held) of every B-tree index `engine` keeps."""
-    found: list[tuple[str, list[str], str, bool, float]] = [
-        ("primary key", list(table.primary_key), "primary key", True, 1.0)
-    ]
+    found: list[tuple[str, list[str], str, bool, float]] = (
+        [("primary key", list(table.primary_key), "primary key", True, 1.0)] if table.primary_key else []
+    )
     for unique in table.uniques:
         found.append((f"unique ({', '.join(unique)})", list(unique), "unique", True, 1.0))
     for index in table.indexes:

@@ -120,7 +120,7 @@ def _index_list_sqlite(table: TableSpec) -> list[tuple[str, list[str], str, floa
     primary key and unique rules, and the designed ones (partial where they have WHERE; included
     columns appended to the key, as the SQLite schema renders them)."""
     found: list[tuple[str, list[str], str, float]] = []
-    if not _rowid_alias(table):
+    if table.primary_key and not _rowid_alias(table):  # a keyless table is its rowid b-tree alone
         found.append(("primary key", list(table.primary_key), "primary key", 1.0))
     for unique in table.uniques:
         found.append((f"unique ({', '.join(unique)})", list(unique), "unique", 1.0))

@@ -7,12 +7,13 @@ the workload, `render.py` turns both into SQLAlchemy metadata per dialect. Names
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from polyplan.model.schema import Attribute, OnDelete
+from polyplan.model.schema import SCALAR_TYPES, Attribute, OnDelete
 
 
 class TableKind(StrEnum):
@@ -98,6 +99,13 @@ class TableSpec:
     indexes: tuple[IndexSpec, ...] = ()
     comment: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self, excluded: Collection[str] = ()) -> tuple[str, ...]:
+        """The columns that find one row: the primary key, or for a keyless history (key: {kind:
+        none}) every scalar column but `excluded` (tests tell their seeded rows apart so)."""
+        if self.primary_key:
+            return self.primary_key
+        return tuple(c.name for c in self.columns if c.name not in excluded and c.attribute.type in SCALAR_TYPES)
 
     def column(self, name: str) -> ColumnSpec:
         """The column called `name` (StopIteration if there is none)."""

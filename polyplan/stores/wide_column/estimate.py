@@ -63,7 +63,8 @@ class Estimate:
 def unique_sets(model: RequirementsModel, entity: str) -> list[frozenset[str]]:
     """Attribute sets that identify one record: the key, unique attributes, composite uniques."""
     attributes = all_attributes(model, entity)
-    sets = [frozenset(key_of(model.entities[entity]).attributes)]
+    key = frozenset(key_of(model.entities[entity]).attributes)
+    sets = [key] if key else []  # a keyless history (kind: none) never lives here (plan/keyless.py)
     sets += [frozenset([name]) for name, attribute in attributes.items() if attribute.unique]
     sets += [frozenset(group) for group in model.entities[entity].unique]
     return sets
