@@ -11,8 +11,9 @@ pointer; pages of 8 KiB less a 24-byte header, filled to the table's fill factor
 the TOAST threshold has its widest varlena values compressed (and, past that, moved out of line).
 A B-tree entry is an 8-byte index tuple header and the key, rounded up to 8, plus a 4-byte item
 pointer; a repeated key is deduplicated into posting lists (6 bytes per further row). Leaves fill
-to the build fill factor when keys arrive in order (an identity or UUIDv7 key) and to the random-insert
-occupancy (~ln 2) otherwise.
+to the build fill factor when keys arrive in order (an identity or UUIDv7 key); in random order
+they split 50:50 and fill as a tree grown from one leaf does (`btree_growth`: about ln 2 in the
+limit, 0.66-0.81 on the way there).
 
 MariaDB InnoDB (DYNAMIC rows): the table *is* its primary key's B-tree (16 KiB pages): each record
 has a 5-byte header, a null bitmap, 1–2 length bytes per variable-length value, the primary key,
@@ -35,6 +36,7 @@ from typing import Any
 
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
+from polyplan.stores.relational.btree_growth import random_insert_leaves
 from polyplan.stores.relational.design import time_ordered_key
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
@@ -260,10 +262,21 @@ def _pg_btree_of(
     repeats = rows / max(keys, 1.0)
     if not unique and not include and repeats > 1.05:
         per_row = _posting_bytes(end, repeats, c) / repeats
-    fill = c["btree_fill_build"] if _monotonic(table, columns) else c["btree_fill_random"]
-    usable = (c["page_bytes"] - c["page_header"] - c["btree_special"]) * fill
-    leaves = math.ceil(rows * per_row / usable)
-    inner = leaves / max(2.0, usable / entry)  # one downlink per leaf, the same width as an entry
+    page = c["page_bytes"] - c["page_header"] - c["btree_special"]
+    if _monotonic(table, columns):
+        # In key order every insert lands on the rightmost leaf, which nbtsplitloc.c splits
+        # leaving the left page at the leaf fillfactor (90): as CREATE INDEX (nbtsort.c) fills them.
+        leaves = math.ceil(rows * per_row / (page * c["btree_fill_build"]))
+    else:
+        # In random order a non-rightmost leaf splits 50:50 (nbtsplitloc.c's default strategy)
+        # and keeps a high key (one entry); the rightmost still splits at the fillfactor. Leaves
+        # grown so fill to ln 2 only in the limit, and swing about it with each doubling before
+        # (fringe analysis: btree_growth.py): 0.75 at 100,000 rows of 20-byte entries.
+        leaves = math.ceil(
+            random_insert_leaves(rows, (page - entry) / per_row, c["btree_split_share"], c["btree_fill_build"])
+        )
+    fill = rows * per_row / (leaves * page)
+    inner = leaves / max(2.0, page * fill / entry)  # one downlink per leaf, the same width as an entry
     return (leaves + math.ceil(inner) + 1) * c["page_bytes"], per_row  # + the metapage
 
 
