@@ -37,7 +37,8 @@ from typing import Any
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
 from polyplan.stores.relational.btree_growth import random_insert_leaves
-from polyplan.stores.relational.design import time_ordered_key
+from polyplan.stores.relational.design import POSTGIS, time_ordered_key
+from polyplan.stores.relational.geo import geo_columns
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql")
@@ -179,12 +180,21 @@ def _pg_columns(table: TableSpec, names: Sequence[str], start: float) -> tuple[f
     return offset, offset - start
 
 
+def _spatial_columns(table: TableSpec, engine: str) -> list[bool]:
+    """Whether each spatial column `engine` adds to `table` for a geo point (geo.py) may be NULL."""
+    postgis = bool(table.extra.get(POSTGIS, True))
+    return [point.nullable for point in geo_columns(table) if point.spatial(engine, postgis)]
+
+
 def _pg_heap_tuple(table: TableSpec, c: Constants) -> float:
     """Average heap tuple bytes (MAXALIGNed), before TOAST."""
-    nulls = any(col.nullable for col in table.columns)
-    header = c["tuple_header"] + (math.ceil(len(table.columns) / 8) if nulls else 0)
+    spatial = _spatial_columns(table, "postgresql")
+    nulls = any(col.nullable for col in table.columns) or any(spatial)
+    header = c["tuple_header"] + (math.ceil((len(table.columns) + len(spatial)) / 8) if nulls else 0)
     header = _align(header, c["maxalign"])
     end, _ = _pg_columns(table, [col.name for col in table.columns], header)
+    # The generated geography column comes last: a short varlena, so unaligned.
+    end += sum((NULL_SHARE if nullable else 1.0) * c["geography_point"] for nullable in spatial)
     return _align(end, c["maxalign"])
 
 
@@ -283,7 +293,9 @@ def _pg_btree_of(
 def _posting_bytes(key_end: float, mean: float, c: Constants) -> float:
     """Average bytes one key takes in a deduplicated B-tree (PostgreSQL 13+) when a key present
     holds `mean` rows on average: one ordinary entry for a key with one row, else one posting-list
-    tuple with a 6-byte heap TID a row (up to a third of a page a tuple). Rows per key are taken
+    tuple: the plain tuple (header and key, MAXALIGNed) then a 6-byte heap TID for *every* row,
+    the whole MAXALIGNed (`_bt_form_posting`, nbtdedup.c: the header's own TID field holds the
+    list's offset and count, not a row), up to a third of a page a tuple. Rows per key are taken
     as Poisson (keys drawn at random), cut to the keys present."""
     return _posting_key_bytes(key_end, mean, c["page_bytes"], c["posting_tid"], c["maxalign"], c["item_pointer"])
 
@@ -292,9 +304,10 @@ def _posting_bytes(key_end: float, mean: float, c: Constants) -> float:
 # (48 distinct in 4,541 calls at 300 entities), and each call sums up to ~450 Poisson terms.
 @lru_cache(maxsize=4096)
 def _posting_key_bytes(key_end: float, mean: float, page: float, tid: float, maxalign: float, pointer: float) -> float:
-    longest = max(2.0, math.floor((page / 3 - key_end) / tid))
+    key = _align(key_end, maxalign)
+    longest = max(2.0, math.floor((page / 3 - key) / tid))
     if mean > longest:  # long posting lists: full tuples of `longest` TIDs
-        return mean / longest * (_align(key_end + tid * (longest - 1), maxalign) + pointer)
+        return mean / longest * (_align(key + tid * longest, maxalign) + pointer)
     # The Poisson rate whose zero-truncated mean is `mean` (a few Newton steps from `mean`).
     rate = mean
     for _ in range(20):
@@ -307,7 +320,7 @@ def _posting_key_bytes(key_end: float, mean: float, page: float, tid: float, max
     for count in range(1, limit + 1):
         probability *= rate / count
         lists = 1 if count == 1 else count
-        tuple_bytes = _align(key_end + (tid * (lists - 1) if count > 1 else 0), maxalign)
+        tuple_bytes = _align(key + (tid * lists if count > 1 else 0), maxalign)
         total += probability * (tuple_bytes + pointer)
         weight += probability
     return total / max(weight, 1e-12)
@@ -400,7 +413,9 @@ def _mysql_tree(records: float, record: float, fill: float, c: Constants) -> flo
 def _mysql_table(table: TableSpec, rows: float, c: Constants) -> TableSize:
     pk = list(table.primary_key)
     others = [col.name for col in table.columns if col.name not in pk]
-    record = _mysql_record(table, pk + others, c, c["system_columns"])
+    # + each SPATIAL index's POINT column (NOT NULL, kept by triggers): a BLOB-like value, 1 length byte.
+    spatial = len(_spatial_columns(table, "mysql")) * (c["spatial_point"] + 1)
+    record = _mysql_record(table, pk + others, c, c["system_columns"] + spatial)
     fill = c["fill_sequential"] if _monotonic(table, pk) else c["fill_random"]
     if table.kind is TableKind.LIST_CHILD and not _monotonic(table, pk):
         # Each parent's items arrive together at a random place; after an ordered (UUIDv7 or
