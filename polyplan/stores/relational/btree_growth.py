@@ -5,8 +5,9 @@ average once a tree grown by random inserts has reached its steady state. A real
 gets there: a tree grows from one leaf, each leaf gains rows in proportion to the rows (key
 range) it holds, and a leaf split 50:50 gives two halves that fill up again at the same pace, so
 the leaves stay nearly in step for dozens of generations and the average fill swings between
-about 0.66 and 0.77 as the row count doubles. Measured on PostgreSQL 15 (pgstatindex, 100,000
-random keys, 406 entries a leaf): 73-78 % full, not 69 %; this model says 75 %.
+about 0.65 and 0.8 as the row count doubles (wider for more entries a leaf). Measured on
+PostgreSQL 15 (pgstatindex, 100,000 random keys, 406 entries a leaf): 73-78 % full, not 69 %;
+this model says 75 %.
 
 The model is the fringe analysis in continuous time. A leaf holding s rows gains rows at rate s
 per unit of log-rows (τ = ln n: a random key falls in a leaf with the share of the keys it

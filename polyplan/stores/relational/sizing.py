@@ -13,7 +13,7 @@ A B-tree entry is an 8-byte index tuple header and the key, rounded up to 8, plu
 pointer; a repeated key is deduplicated into posting lists (6 bytes per further row). Leaves fill
 to the build fill factor when keys arrive in order (an identity or UUIDv7 key); in random order
 they split 50:50 and fill as a tree grown from one leaf does (`btree_growth`: about ln 2 in the
-limit, 0.66-0.81 on the way there).
+limit, about 0.65-0.8 on the way there).
 
 MariaDB InnoDB (DYNAMIC rows): the table *is* its primary key's B-tree (16 KiB pages): each record
 has a 5-byte header, a null bitmap, 1–2 length bytes per variable-length value, the primary key,
