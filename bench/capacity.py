@@ -851,7 +851,8 @@ def saved_misses(saved: dict[str, Any]) -> list[str]:
 def _store_lines(run: dict[str, Any], title: str, how: str) -> list[str]:
     """A Cassandra or OpenSearch section of docs/benchmarks.md."""
     lines = [
-        f"**{title}, `{run['command']}`** ({run['per_entity']:,} records per entity; load average {run['load']}). {how}",
+        f"**{title}, `{run['command']}`** ({run['per_entity']:,} records per entity; {_when(run)}load average "
+        f"{run['load']}). {how}",
         "",
         "| scenario | table / index | part | rows | estimate MiB | measured MiB | ratio |",
         "|---|---|---|---|---|---|---|",
@@ -871,7 +872,7 @@ def render_saved(saved: dict[str, Any]) -> str:
     for run in saved.get("relational", []):
         ratios = run["ratios"]
         lines += [
-            f"**Relational, `{run['command']}`** ({run['rows']:,} rows per relational entity; load average "
+            f"**Relational, `{run['command']}`** ({run['rows']:,} rows per relational entity; {_when(run)}load average "
             f"{run['load']}):",
             "",
             "| scenario | engine | parts judged (≥ 1 MiB) | ratios | outside the goal | all parts, estimate ÷ measured |",
@@ -906,7 +907,7 @@ def render_saved(saved: dict[str, Any]) -> str:
     if redis_run:
         lines += [
             f"**Redis, `{redis_run['command']}`** ({redis_run['per_entity']:,} records per cached entity, "
-            f"stored with keys.json's commands; load average {redis_run['load']}). Per key: keys.json "
+            f"stored with keys.json's commands; {_when(redis_run)}load average {redis_run['load']}). Per key: keys.json "
             "`per_key_bytes` ÷ mean `MEMORY USAGE`; per family: keys × `per_key_total_bytes` ÷ the growth of "
             "`INFO memory` used_memory while that family was written. Goal ±15 %.",
             "",
@@ -925,7 +926,7 @@ def render_saved(saved: dict[str, Any]) -> str:
     bson_run = saved.get("bson")
     if bson_run:
         lines += [
-            f"**MongoDB documents, `{bson_run['command']}`**: the design's average document bytes "
+            f"**MongoDB documents, `{bson_run['command']}`** ({_when(bson_run)}no server): the design's average document bytes "
             "(`avg_document_bytes` in plan.json) ÷ the mean `bson.encode` size of the documents the generated "
             "test builds (embedded children, link arrays, `_id`). No MongoDB server runs here; "
             "WiredTiger's block compression (snappy by default) typically stores such documents at "
@@ -960,6 +961,11 @@ def render_saved(saved: dict[str, Any]) -> str:
 
 def _load() -> str:
     return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def _when(run: dict[str, Any]) -> str:
+    """'run on DATE; ' for a saved run that records its date (older ones did not)."""
+    return f"run on {run['date']}; " if run.get("date") else ""
 
 
 def _save(path: Path, section: str, value: Any) -> None:
@@ -1005,6 +1011,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="merge the ratios into this results file")
     args = parser.parse_args(argv)
     command = " ".join(["python", "bench/capacity.py", *(argv if argv is not None else sys.argv[1:])])
+    load_at_start = _load()
     print("# " + command)
     engines = args.engine or [*GOAL, "redis", "bson", "cassandra", "opensearch"]
     relational = [e for e in engines if e in GOAL]
@@ -1034,10 +1041,15 @@ def main(argv: list[str] | None = None) -> int:
     for store, goal in (("cassandra", CASSANDRA_GOAL), ("opensearch", SEARCH_GOAL)):
         ok = (report_tables(store_ratios[store], goal) if store in engines else True) and ok
     if args.json:
-        load = _load()
+        load = f"{load_at_start} at the start, {_load()} at the end"
+        date = time.strftime("%Y-%m-%d", time.gmtime())
         if relational:
             rows: list[dict[str, Any]] = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in ratios]
-            _save(args.json, "relational", {"command": command, "rows": args.rows, "load": load, "ratios": rows})
+            _save(
+                args.json,
+                "relational",
+                {"command": command, "date": date, "rows": args.rows, "load": load, "ratios": rows},
+            )
         if "redis" in engines:
             families = [
                 {**asdict(r), "ratio": round(r.ratio, 4), "total_ratio": round(r.total_ratio, 4)} for r in key_ratios
@@ -1045,18 +1057,28 @@ def main(argv: list[str] | None = None) -> int:
             _save(
                 args.json,
                 "redis",
-                {"command": command, "per_entity": args.redis_records, "load": load, "families": families},
+                {
+                    "command": command,
+                    "date": date,
+                    "per_entity": args.redis_records,
+                    "load": load,
+                    "families": families,
+                },
             )
         if "bson" in engines:
             collections = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in document_ratios]
-            _save(args.json, "bson", {"command": command, "per_entity": args.redis_records, "collections": collections})
+            _save(
+                args.json,
+                "bson",
+                {"command": command, "date": date, "per_entity": args.redis_records, "collections": collections},
+            )
         for store in ("cassandra", "opensearch"):
             if store in engines:
                 parts = [{**asdict(r), "ratio": round(r.ratio, 4)} for r in store_ratios[store]]
                 _save(
                     args.json,
                     store,
-                    {"command": command, "per_entity": args.store_records, "load": load, "parts": parts},
+                    {"command": command, "date": date, "per_entity": args.store_records, "load": load, "parts": parts},
                 )
     return 0 if ok else 1
 

@@ -11,8 +11,9 @@ pointer; pages of 8 KiB less a 24-byte header, filled to the table's fill factor
 the TOAST threshold has its widest varlena values compressed (and, past that, moved out of line).
 A B-tree entry is an 8-byte index tuple header and the key, rounded up to 8, plus a 4-byte item
 pointer; a repeated key is deduplicated into posting lists (6 bytes per further row). Leaves fill
-to the build fill factor when keys arrive in order (an identity or UUIDv7 key) and to the random-insert
-occupancy (~ln 2) otherwise.
+to the build fill factor when keys arrive in order (an identity or UUIDv7 key); in random order
+they split 50:50 and fill as a tree grown from one leaf does (`btree_growth`: about ln 2 in the
+limit, about 0.65-0.8 on the way there).
 
 MariaDB InnoDB (DYNAMIC rows): the table *is* its primary key's B-tree (16 KiB pages): each record
 has a 5-byte header, a null bitmap, 1–2 length bytes per variable-length value, the primary key,
@@ -35,7 +36,9 @@ from typing import Any
 
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
-from polyplan.stores.relational.design import time_ordered_key
+from polyplan.stores.relational.btree_growth import random_insert_leaves
+from polyplan.stores.relational.design import POSTGIS, time_ordered_key
+from polyplan.stores.relational.geo import geo_columns
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql")
@@ -178,12 +181,21 @@ def _pg_columns(table: TableSpec, names: Sequence[str], start: float) -> tuple[f
     return offset, offset - start
 
 
+def _spatial_columns(table: TableSpec, engine: str) -> list[bool]:
+    """Whether each spatial column `engine` adds to `table` for a geo point (geo.py) may be NULL."""
+    postgis = bool(table.extra.get(POSTGIS, True))
+    return [point.nullable for point in geo_columns(table) if point.spatial(engine, postgis)]
+
+
 def _pg_heap_tuple(table: TableSpec, c: Constants) -> float:
     """Average heap tuple bytes (MAXALIGNed), before TOAST."""
-    nulls = any(col.nullable for col in table.columns)
-    header = c["tuple_header"] + (math.ceil(len(table.columns) / 8) if nulls else 0)
+    spatial = _spatial_columns(table, "postgresql")
+    nulls = any(col.nullable for col in table.columns) or any(spatial)
+    header = c["tuple_header"] + (math.ceil((len(table.columns) + len(spatial)) / 8) if nulls else 0)
     header = _align(header, c["maxalign"])
     end, _ = _pg_columns(table, [col.name for col in table.columns], header)
+    # The generated geography column comes last: a short varlena, so unaligned.
+    end += sum((NULL_SHARE if nullable else 1.0) * c["geography_point"] for nullable in spatial)
     return _align(end, c["maxalign"])
 
 
@@ -261,17 +273,30 @@ def _pg_btree_of(
     repeats = rows / max(keys, 1.0)
     if not unique and not include and repeats > 1.05:
         per_row = _posting_bytes(end, repeats, c) / repeats
-    fill = c["btree_fill_build"] if _monotonic(table, columns) else c["btree_fill_random"]
-    usable = (c["page_bytes"] - c["page_header"] - c["btree_special"]) * fill
-    leaves = math.ceil(rows * per_row / usable)
-    inner = leaves / max(2.0, usable / entry)  # one downlink per leaf, the same width as an entry
+    page = c["page_bytes"] - c["page_header"] - c["btree_special"]
+    if _monotonic(table, columns):
+        # In key order every insert lands on the rightmost leaf, which nbtsplitloc.c splits
+        # leaving the left page at the leaf fillfactor (90): as CREATE INDEX (nbtsort.c) fills them.
+        leaves = math.ceil(rows * per_row / (page * c["btree_fill_build"]))
+    else:
+        # In random order a non-rightmost leaf splits 50:50 (nbtsplitloc.c's default strategy)
+        # and keeps a high key (one entry); the rightmost still splits at the fillfactor. Leaves
+        # grown so fill to ln 2 only in the limit, and swing about it with each doubling before
+        # (fringe analysis: btree_growth.py): 0.75 at 100,000 rows of 20-byte entries.
+        leaves = math.ceil(
+            random_insert_leaves(rows, (page - entry) / per_row, c["btree_split_share"], c["btree_fill_build"])
+        )
+    fill = rows * per_row / (leaves * page)
+    inner = leaves / max(2.0, page * fill / entry)  # one downlink per leaf, the same width as an entry
     return (leaves + math.ceil(inner) + 1) * c["page_bytes"], per_row  # + the metapage
 
 
 def _posting_bytes(key_end: float, mean: float, c: Constants) -> float:
     """Average bytes one key takes in a deduplicated B-tree (PostgreSQL 13+) when a key present
     holds `mean` rows on average: one ordinary entry for a key with one row, else one posting-list
-    tuple with a 6-byte heap TID a row (up to a third of a page a tuple). Rows per key are taken
+    tuple: the plain tuple (header and key, MAXALIGNed) then a 6-byte heap TID for *every* row,
+    the whole MAXALIGNed (`_bt_form_posting`, nbtdedup.c: the header's own TID field holds the
+    list's offset and count, not a row), up to a third of a page a tuple. Rows per key are taken
     as Poisson (keys drawn at random), cut to the keys present."""
     return _posting_key_bytes(key_end, mean, c["page_bytes"], c["posting_tid"], c["maxalign"], c["item_pointer"])
 
@@ -280,9 +305,10 @@ def _posting_bytes(key_end: float, mean: float, c: Constants) -> float:
 # (48 distinct in 4,541 calls at 300 entities), and each call sums up to ~450 Poisson terms.
 @lru_cache(maxsize=4096)
 def _posting_key_bytes(key_end: float, mean: float, page: float, tid: float, maxalign: float, pointer: float) -> float:
-    longest = max(2.0, math.floor((page / 3 - key_end) / tid))
+    key = _align(key_end, maxalign)
+    longest = max(2.0, math.floor((page / 3 - key) / tid))
     if mean > longest:  # long posting lists: full tuples of `longest` TIDs
-        return mean / longest * (_align(key_end + tid * (longest - 1), maxalign) + pointer)
+        return mean / longest * (_align(key + tid * longest, maxalign) + pointer)
     # The Poisson rate whose zero-truncated mean is `mean` (a few Newton steps from `mean`).
     rate = mean
     for _ in range(20):
@@ -295,7 +321,7 @@ def _posting_key_bytes(key_end: float, mean: float, page: float, tid: float, max
     for count in range(1, limit + 1):
         probability *= rate / count
         lists = 1 if count == 1 else count
-        tuple_bytes = _align(key_end + (tid * (lists - 1) if count > 1 else 0), maxalign)
+        tuple_bytes = _align(key + (tid * lists if count > 1 else 0), maxalign)
         total += probability * (tuple_bytes + pointer)
         weight += probability
     return total / max(weight, 1e-12)
@@ -391,7 +417,9 @@ def _mysql_table(table: TableSpec, rows: float, c: Constants) -> TableSize:
     # A keyless table (key: {kind: none}) is clustered on InnoDB's hidden 6-byte DB_ROW_ID, which
     # grows in insert order and which every secondary index entry carries in place of a key.
     row_id = 0.0 if pk else HIDDEN_ROW_ID_BYTES
-    record = _mysql_record(table, pk + others, c, c["system_columns"] + row_id)
+    # + each SPATIAL index's POINT column (NOT NULL, kept by triggers): a BLOB-like value, 1 length byte.
+    spatial = len(_spatial_columns(table, "mysql")) * (c["spatial_point"] + 1)
+    record = _mysql_record(table, pk + others, c, c["system_columns"] + row_id + spatial)
     fill = c["fill_sequential"] if _monotonic(table, pk) or not pk else c["fill_random"]
     if table.kind is TableKind.LIST_CHILD and not _monotonic(table, pk):
         # Each parent's items arrive together at a random place; after an ordered (UUIDv7 or
