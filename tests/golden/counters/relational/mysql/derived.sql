@@ -25,25 +25,3 @@ BEGIN
         UPDATE article SET comment_count = comment_count + 1 WHERE id = NEW.article_id;
     END IF;
 END;
-
--- Article.last_comment_at = max(created_at) of comment
-
-UPDATE article SET last_comment_at = (SELECT MAX(c.created_at) FROM comment c WHERE c.article_id = article.id);
-
-CREATE TRIGGER trg_article_last_comment_at_ins AFTER INSERT ON comment FOR EACH ROW
-BEGIN
-    UPDATE article SET last_comment_at = (SELECT MAX(c.created_at) FROM comment c WHERE c.article_id = article.id) WHERE id = NEW.article_id;
-END;
-
-CREATE TRIGGER trg_article_last_comment_at_del AFTER DELETE ON comment FOR EACH ROW
-BEGIN
-    UPDATE article SET last_comment_at = (SELECT MAX(c.created_at) FROM comment c WHERE c.article_id = article.id) WHERE id = OLD.article_id;
-END;
-
-CREATE TRIGGER trg_article_last_comment_at_upd AFTER UPDATE ON comment FOR EACH ROW
-BEGIN
-    IF NOT (OLD.article_id <=> NEW.article_id AND OLD.created_at <=> NEW.created_at) THEN
-        UPDATE article SET last_comment_at = (SELECT MAX(c.created_at) FROM comment c WHERE c.article_id = article.id) WHERE id = OLD.article_id;
-        UPDATE article SET last_comment_at = (SELECT MAX(c.created_at) FROM comment c WHERE c.article_id = article.id) WHERE id = NEW.article_id;
-    END IF;
-END;

@@ -7,10 +7,10 @@
 -- name: article_by_slug
 -- entity: Article
 -- table: article
--- columns: id, slug, title, published_at, views, likes, score, comment_count, last_comment_at
+-- columns: id, slug, title, published_at, views, likes, score, comment_count
 -- param :slug  slug (eq)
 -- note: served in production by the cache projection (redis)
-SELECT article.id, article.slug, article.title, article.published_at, article.views, article.likes, article.score, article.comment_count, article.last_comment_at
+SELECT article.id, article.slug, article.title, article.published_at, article.views, article.likes, article.score, article.comment_count
 FROM article
 WHERE article.slug = :slug;
 

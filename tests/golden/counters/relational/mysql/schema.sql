@@ -13,7 +13,6 @@ CREATE TABLE article (
 	likes INTEGER DEFAULT 0,
 	score NUMERIC(12, 2) NOT NULL DEFAULT 0,
 	comment_count INTEGER NOT NULL DEFAULT 0,
-	last_comment_at DATETIME(6),
 	CONSTRAINT pk_article PRIMARY KEY (id),
 	CONSTRAINT uq_article_slug UNIQUE (slug),
 	CONSTRAINT ck_article_views_min CHECK (views >= 0)

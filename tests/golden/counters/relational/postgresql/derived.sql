@@ -22,22 +22,3 @@ $$;
 
 CREATE TRIGGER trg_article_comment_count AFTER INSERT OR DELETE OR UPDATE OF article_id ON comment
 FOR EACH ROW EXECUTE FUNCTION trg_article_comment_count_fn();
-
--- Article.last_comment_at = max(created_at) of comment
-
-UPDATE article SET last_comment_at = (SELECT MAX(c.created_at) FROM comment c WHERE c.article_id = article.id);
-
-CREATE FUNCTION trg_article_last_comment_at_fn() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        UPDATE article SET last_comment_at = (SELECT MAX(c.created_at) FROM comment c WHERE c.article_id = article.id) WHERE id = OLD.article_id;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        UPDATE article SET last_comment_at = (SELECT MAX(c.created_at) FROM comment c WHERE c.article_id = article.id) WHERE id = NEW.article_id;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER trg_article_last_comment_at AFTER INSERT OR DELETE OR UPDATE OF article_id, created_at ON comment
-FOR EACH ROW EXECUTE FUNCTION trg_article_last_comment_at_fn();

@@ -10,7 +10,6 @@ CREATE TABLE article (
 	likes INTEGER DEFAULT 0,
 	score NUMERIC(12, 2) DEFAULT 0 NOT NULL,
 	comment_count INTEGER DEFAULT 0 NOT NULL,
-	last_comment_at TIMESTAMP WITH TIME ZONE,
 	CONSTRAINT pk_article PRIMARY KEY (id),
 	CONSTRAINT uq_article_slug UNIQUE (slug),
 	CONSTRAINT ck_article_views_min CHECK (views >= 0)

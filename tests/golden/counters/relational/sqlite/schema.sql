@@ -14,7 +14,6 @@ CREATE TABLE article (
 	likes INTEGER DEFAULT 0,
 	score NUMERIC(12, 2) DEFAULT 0 NOT NULL,
 	comment_count INTEGER DEFAULT 0 NOT NULL,
-	last_comment_at DATETIME,
 	CONSTRAINT pk_article PRIMARY KEY (id),
 	CONSTRAINT uq_article_slug UNIQUE (slug),
 	CONSTRAINT ck_article_slug_length CHECK (length(slug) <= 80),
