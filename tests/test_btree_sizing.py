@@ -85,13 +85,15 @@ def test_an_index_in_random_key_order_is_sized_by_the_growth_model() -> None:
 @pytest.mark.postgresql
 def test_leaves_of_random_keys_on_postgresql() -> None:
     """200,000 random bigints inserted into an indexed table: the index's pages within 6 % of the
-    model (one random key set: the leaves vary by ~2 % from one to another)."""
+    model. The key set is seeded (`setseed`), so the run is repeatable: unseeded, the leaves of
+    one key set and the next differed by up to 3.3 % here (634-655 pages of 658.5 modelled)."""
     from polyplan.stores.relational.connect import scratch_database
 
     rows = 200_000
     with scratch_database(resolve_url("postgresql")) as database, database.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE t (k bigint NOT NULL)")
         connection.exec_driver_sql("CREATE INDEX t_k ON t (k)")
+        connection.exec_driver_sql("SELECT setseed(0.42)")  # 652 leaves, 0.99x, on PostgreSQL 15
         connection.exec_driver_sql(f"INSERT INTO t SELECT (random() * 4e18)::bigint FROM generate_series(1, {rows})")
         pages = connection.exec_driver_sql("SELECT pg_relation_size('t_k') / 8192").scalar_one()
     page = 8192 - 24 - 16
