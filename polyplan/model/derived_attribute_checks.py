@@ -20,6 +20,7 @@ from polyplan.model.derived import all_attributes, key_of, reference_of
 from polyplan.model.schema import (
     Attribute,
     DerivedFunction,
+    Relationship,
     RelationshipKind,
     RequirementsModel,
     TypeName,
@@ -41,13 +42,21 @@ def derived_attributes(model: RequirementsModel) -> list[tuple[str, str, Attribu
     ]
 
 
+def derived_relationship(model: RequirementsModel, attribute: Attribute) -> Relationship | None:
+    """The relationship a derived attribute aggregates the children of (None when not derived or unknown)."""
+    derived = attribute.derived
+    if derived is None:
+        return None
+    return next((r for r in model.relationships if r.name == derived.relationship), None)
+
+
 def _fit(
     model: RequirementsModel, entity: str, name: str, attribute: Attribute, path: tuple[str | int, ...]
 ) -> list[Found]:
     derived = attribute.derived
     assert derived is not None
     at = (*path, "derived")
-    relationship = next((r for r in model.relationships if r.name == derived.relationship), None)
+    relationship = derived_relationship(model, attribute)
     if (
         relationship is None
         or relationship.kind is RelationshipKind.MANY_TO_MANY

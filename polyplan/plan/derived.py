@@ -15,7 +15,7 @@ Anywhere else no store can see the child writes it depends on, so the plan says 
 from __future__ import annotations
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived_attribute_checks import derived_attributes
+from polyplan.model.derived_attribute_checks import derived_attributes, derived_relationship
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 
@@ -26,7 +26,7 @@ def derived_warnings(plan: Plan) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for entity, name, attribute in derived_attributes(model):
         derived = attribute.derived
-        relationship = next((r for r in model.relationships if derived and r.name == derived.relationship), None)
+        relationship = derived_relationship(model, attribute)
         parent, child = plan.entities.get(entity), plan.entities.get(relationship.to) if relationship else None
         if derived is None or relationship is None or parent is None or child is None:
             continue

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from polyplan.model.derived import key_of, reference_of
-from polyplan.model.derived_attribute_checks import derived_attributes
+from polyplan.model.derived_attribute_checks import derived_attributes, derived_relationship
 from polyplan.model.schema import DerivedFunction, RequirementsModel, TypeName
 
 Record = dict[str, Any]
@@ -23,9 +23,7 @@ def derived_children(model: RequirementsModel, entities: set[str]) -> set[str]:
     """The children whose records the derived attributes of `entities` are computed from."""
     found: set[str] = set()
     for entity, _, attribute in derived_attributes(model):
-        relationship = next(
-            (r for r in model.relationships if attribute.derived and r.name == attribute.derived.relationship), None
-        )
+        relationship = derived_relationship(model, attribute)
         if entity in entities and relationship is not None:
             found.add(relationship.to)
     return found
@@ -50,7 +48,7 @@ def fill_derived(model: RequirementsModel, produced: Mapping[str, list[Record]],
     records of its children (in place)."""
     for entity, name, attribute in derived_attributes(model):
         derived = attribute.derived
-        relationship = next((r for r in model.relationships if derived and r.name == derived.relationship), None)
+        relationship = derived_relationship(model, attribute)
         reference = reference_of(model, relationship) if relationship is not None else None
         if derived is None or relationship is None or reference is None or entity not in produced:
             continue

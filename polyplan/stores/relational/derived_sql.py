@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polyplan.model.derived import key_of, reference_of
-from polyplan.model.derived_attribute_checks import derived_attributes
+from polyplan.model.derived_attribute_checks import derived_attributes, derived_relationship
 from polyplan.model.schema import DerivedFunction, RequirementsModel
 from polyplan.stores.relational.design import fit
 from polyplan.stores.relational.render import DIALECTS, header
@@ -80,7 +80,7 @@ def kept_aggregates(model: RequirementsModel, tables: Sequence[TableSpec]) -> li
     found: list[KeptAggregate] = []
     for entity, name, attribute in derived_attributes(model):
         derived = attribute.derived
-        relationship = next((r for r in model.relationships if derived and r.name == derived.relationship), None)
+        relationship = derived_relationship(model, attribute)
         reference = reference_of(model, relationship) if relationship is not None else None
         parent, child = by_entity.get(entity), by_entity.get(relationship.to) if relationship else None
         if derived is None or reference is None or relationship is None or parent is None or child is None:
