@@ -459,3 +459,35 @@ def test_space_harness_counts_refusals(engine: str, tmp_path: Path) -> None:
         with sa.create_engine(url).connect() as connection:
             left = [r[0] for r in connection.execute(sa.text("SHOW DATABASES"))]
         assert not [name for name in left if name.startswith(harness.prefix)]
+
+
+# An audited article searched by full text in the relational store: PostgreSQL keeps a generated
+# tsvector column, which the audit workload's re-insert must leave to the database.
+AUDITED_FULLTEXT = """
+name: wiki
+engines: {search: null}
+options: {fulltext_fallback: relational}
+entities:
+  Article:
+    attributes:
+      title: {type: string, max_length: 120}
+      body: {type: text}
+    growth: {initial_rows: 2000}
+access_patterns:
+  - {name: find_articles, entity: Article, filters: [{attribute: body, op: fulltext}], rate: 20}
+security:
+  roles:
+    - {name: app, grants: {"*": [read, write]}}
+  audit: [Article]
+"""
+
+
+@pytest.mark.postgresql
+def test_audited_table_with_a_generated_full_text_column_passes_its_audit_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "wiki.yaml"
+    model.write_text(AUDITED_FULLTEXT, encoding="utf-8")
+    write_plan(model, tmp_path / "plan")
+    assert "_tsv" in (tmp_path / "plan/relational/postgresql/schema.sql").read_text(encoding="utf-8")
+    run_generated(tmp_path / "plan", "test_postgresql_security.py", "postgresql", monkeypatch)
