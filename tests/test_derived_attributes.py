@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,41 @@ def test_a_parent_rebuilt_later_keeps_its_triggers_working(engine: str, tmp_path
     """A rename of the parent's column (SQLite rebuilds the table that the child's triggers name)
     round-trips with the triggers in place."""
     round_trip(MIGRATE_INPUTS / "kept_v2.yaml", MIGRATE_INPUTS / "kept_v3.yaml", engine, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("sqlite"),
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def test_a_child_rebuilt_later_gets_its_triggers_back(engine: str, tmp_path: Path) -> None:
+    """A rename of the child's column: SQLite rebuilds the table the triggers live on, and its
+    rebuild re-creates them; on every engine a comment written after the upgrade moves its post."""
+    old_path, new_path = MIGRATE_INPUTS / "kept_v2.yaml", MIGRATE_INPUTS / "kept_v4.yaml"
+    round_trip(old_path, new_path, engine, tmp_path / "round_trip")
+    old, new = plan_file(old_path), plan_file(new_path)
+    migration = write_migration(old, new, old_path, new_path, tmp_path / "migrations")
+    before = migration.versions.designs[engine][0]
+    with scratch_database(resolve_url(engine)) as database:
+        config = Config(str(tmp_path / "migrations" / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
+        command.upgrade(config, migration.added[0].id)
+        data = generate(old.model, {"Post": 4, "Comment": 12}, seed=5)
+        with database.begin() as connection:
+            load_rows(connection, before.rendered.metadata, table_rows(list(before.tables.values()), data, engine))
+        command.upgrade(config, "head")
+        after = migration.versions.designs[engine][1]
+        posts, comments = after.table("post"), after.table("comment")
+        with database.begin() as connection:
+            post = connection.execute(sa.select(posts).order_by(posts.c.id)).mappings().first()
+            assert post is not None
+            connection.execute(
+                sa.insert(comments).values(
+                    id=uuid.uuid4(), post_id=post["id"], text="x", votes=3, created_at=datetime(2030, 1, 1)
+                )
+            )
+            moved = connection.execute(sa.select(posts).where(posts.c.id == post["id"])).mappings().one()
+            assert (moved["comments"], moved["votes"]) == (post["comments"] + 1, post["votes"] + 3)

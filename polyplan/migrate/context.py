@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from polyplan.stores.relational.derived_sql import KeptAggregate
 from polyplan.stores.relational.render import Constraint, Rendered
 from polyplan.stores.relational.spec import IndexSpec, TableSpec
 
@@ -25,6 +26,8 @@ class Design:
     rendered: Rendered
     # Table names as the operations write them (the other version's) → this version's names.
     aliases: dict[str, str] = field(default_factory=dict)
+    # The derived attributes this version keeps by triggers (SQLite's table rebuild re-creates them).
+    kept: tuple[KeptAggregate, ...] = ()
 
     def name(self, table: str) -> str:
         """This version's name of `table`."""

@@ -43,6 +43,7 @@ from polyplan.migrate.store_ops import StoreOperation
 from polyplan.model.loader import LoadedModel, PathKey
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.derived_sql import kept_aggregates
 from polyplan.stores.relational.design import ATTRIBUTE, RELATIONSHIP, design_schema
 from polyplan.stores.relational.index_render import dialect_of
 from polyplan.stores.relational.render import ENGINES, build_metadata
@@ -272,7 +273,10 @@ class Versions:
 def designs_of(plan: Plan | None) -> dict[str, Design]:
     """The relational design of `plan` for every engine (empty for no plan)."""
     tables = design_schema(plan)[0] if plan is not None else []
-    return {engine: Design({t.name: t for t in tables}, build_metadata(tables, engine)) for engine in ENGINES}
+    kept = tuple(kept_aggregates(plan.model, tables)) if plan is not None else ()
+    return {
+        engine: Design({t.name: t for t in tables}, build_metadata(tables, engine), kept=kept) for engine in ENGINES
+    }
 
 
 def _constraint_def(design: Design, table: str, name: str, engine: str) -> str | None:

@@ -32,6 +32,7 @@ from polyplan.migrate.ops import (
     restored_value,
 )
 from polyplan.migrate.sql import Step, autocommit, compile_ddl, create_table_only, quote
+from polyplan.stores.relational.derived_sql import trigger_statements
 from polyplan.stores.relational.design import fit
 from polyplan.stores.relational.render import ENGINES
 
@@ -109,6 +110,11 @@ def _sqlite_rebuild(ctx: Context, table: str, operations: list[Operation]) -> li
         Step("PRAGMA legacy_alter_table = OFF"),
     ]
     steps += [Step(compile_ddl(CreateIndex(i), "sqlite")) for i in sorted(after.indexes, key=lambda i: str(i.name))]
+    # The old table's triggers went with it: a derived attribute kept from this table gets its
+    # triggers back (the copied rows changed no parent, so no backfill).
+    steps += [
+        Step(sql) for kept in ctx.after.kept if kept.child == after.name for sql in trigger_statements(kept, "sqlite")
+    ]
     return steps + [Step(f"DROP TABLE {_q(restored[column])}") for column in sorted(restored)]
 
 

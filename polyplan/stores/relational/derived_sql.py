@@ -209,8 +209,13 @@ def _row_triggers(sql: _Sql) -> list[str]:
 
 def install_statements(kept: KeptAggregate, engine: str) -> list[str]:
     """The backfill and the triggers of one kept aggregate on `engine`, each without its `;`."""
+    return [_Sql(kept, engine).backfill().removesuffix(";"), *trigger_statements(kept, engine)]
+
+
+def trigger_statements(kept: KeptAggregate, engine: str) -> list[str]:
+    """The triggers (and PostgreSQL's trigger function) of one kept aggregate, each without its `;`."""
     sql = _Sql(kept, engine)
-    made = [sql.backfill(), *(_postgresql(sql) if engine == "postgresql" else _row_triggers(sql))]
+    made = _postgresql(sql) if engine == "postgresql" else _row_triggers(sql)
     return [statement.removesuffix(";") for statement in made]
 
 
