@@ -14,10 +14,11 @@ import pytest
 
 from polyplan.model.derived import pattern_named
 from polyplan.model.paths import PathError, planning_model, resolve
-from polyplan.model.schema import TypeName
+from polyplan.model.schema import FilterOp, TypeName
 from polyplan.pipeline import plan_text, render
 from polyplan.plan.ir import Plan
 from polyplan.testkit import resolve_url
+from polyplan.validate.paths import path_parameters
 from polyplan.validate.runner import run_validation
 from tests.conftest import RELATIONAL_ENGINES, break_and_validate, plan_folder
 
@@ -154,6 +155,10 @@ def test_generated_path_tests_pass_on_the_engine(folder: Path, engine: str) -> N
             "item_seller.region_code = :item_seller_region_code AND",
             "item_seller.region_code >= :item_seller_region_code AND",
         ),
+        (
+            "item_seller.region_code = :item_seller_region_code AND",
+            "item_seller.region_code <= :item_seller_region_code AND",
+        ),
         ("ORDER BY item.end_date, bid.placed_at DESC", "ORDER BY item.end_date DESC, bid.placed_at DESC"),
         ("WHERE item.status = 'open' AND", "WHERE item.status = 'closed' AND"),
         # A lost or changed LIMIT: the seeded data holds a case with more matches than the limit
@@ -178,3 +183,12 @@ def test_paths_through_a_self_reference_and_both_sides_of_a_one_to_one(tmp_path:
     assert "FROM badge JOIN employee AS employee ON badge.employee_id = employee.id" in queries
     # The generated tests follow each path (a prefix, an IN list, a sort on the manager's name).
     assert run_validation(folder, "sqlite", None) == 0
+
+
+def test_a_path_equality_binds_a_value_with_others_above_and_below() -> None:
+    """The most frequent reached value is the largest here: bound to it, a query whose `=` became
+    `>=` would return the same rows. A value inside the range tells `=`, `>=` and `<=` apart."""
+    reached_values = ["EU", "US", "US", "US", "APAC", None]
+    ((kind, value),) = path_parameters(reached_values, FilterOp.EQ) or ()
+    assert (kind, value) == ("eq", "EU")
+    assert path_parameters(["US", "US", "EU"], FilterOp.EQ) == (("eq", "US"),)  # two values: the most frequent

@@ -61,14 +61,17 @@ class PathCase:
     conditions: tuple[Condition, ...]
 
 
-def _choose(values: list[Any], op: FilterOp) -> tuple[tuple[str, Any], ...] | None:
+def path_parameters(values: list[Any], op: FilterOp) -> tuple[tuple[str, Any], ...] | None:
     """(parameter kind, value) for a path filter, from the values it reaches on the selected rows."""
     present = sorted({v for v in values if v is not None})
     if not present:
         return None
     if op is FilterOp.EQ:
         counts = Counter(v for v in values if v is not None)
-        return (("eq", max(present, key=lambda v: counts[v])),)
+        # A value with others above and below it, where there are: an `=` turned into `>=` or
+        # `<=` then selects more rows (the most frequent value is often the largest or smallest).
+        inner = present[1:-1] or present
+        return (("eq", max(inner, key=lambda v: counts[v])),)
     if op is FilterOp.IN:
         return (("in", tuple(present[: max(1, len(present) // 2)])),)
     middle = present[len(present) // 2]
@@ -122,7 +125,7 @@ def _path_case(
             conditions.append(Condition(path.text, op, fixed if op == "in" else fixed[0]))
             continue
         reached_values = [r[path.text] for r in selected]
-        chosen = _choose(reached_values, flt.op)
+        chosen = path_parameters(reached_values, flt.op)
         if keep is not None and chosen is not None and is_range(flt.op):
             chosen = _beyond(reached_values, tuple(kind for kind, _ in chosen), keep, engine)
         if chosen is None:
