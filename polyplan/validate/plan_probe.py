@@ -55,7 +55,8 @@ def _word(text: Any) -> str:
 
 def pattern_params(connection: sa.Connection, table: str, check: dict[str, Any]) -> dict[str, Any]:
     """Values for the pattern's parameters, taken from a loaded row a third of the way into the
-    rows that match its constants (so that each parameter finds rows, and a typical number)."""
+    rows that match its constants (so that each parameter finds rows, and a typical number), or
+    from the largest group when the check asks for it (an ordered read of a group's first rows)."""
     params = check["params"]
     if not params:
         return {}
@@ -72,9 +73,14 @@ def pattern_params(connection: sa.Connection, table: str, check: dict[str, Any])
     # Counted among the rows that can give the parameters: an optional reference may be set on few.
     # `where` holds the pattern's constants (model values: `%`, `:name`…), hence text_clause.
     count = connection.execute(text_clause(f"SELECT count(*) FROM {q(table)}{where}")).scalar() or 0
-    row = connection.execute(
-        text_clause(f"SELECT {selected} FROM {q(table)}{where} ORDER BY {selected} LIMIT 1 OFFSET {count // 3}")
-    ).first()
+    if check.get("group") == "largest":
+        # The first rows of a group in an order: the group the ordered index saves most on.
+        largest = f"GROUP BY {selected} ORDER BY count(*) DESC, {selected} LIMIT 1"
+        row = connection.execute(text_clause(f"SELECT {selected} FROM {q(table)}{where} {largest}")).first()
+    else:
+        row = connection.execute(
+            text_clause(f"SELECT {selected} FROM {q(table)}{where} ORDER BY {selected} LIMIT 1 OFFSET {count // 3}")
+        ).first()
     if row is None:
         raise LookupError(f"no seeded row of {table} matches the pattern's constants")
     sample = dict(zip(columns, row, strict=True))
