@@ -13,7 +13,7 @@ import pytest
 
 from polyplan.diagnostics import Diagnostic
 from polyplan.model.schema import Attribute, Family, TypeName
-from polyplan.pipeline import plan_text
+from polyplan.pipeline import plan_text, render
 from polyplan.plan.ir import Plan
 from polyplan.stores.search import Target
 from polyplan.stores.search.design import (
@@ -87,7 +87,28 @@ EVENTS = textwrap.dedent(
 )
 # A wide-column entity whose prefix read has no equality filter (tests/test_scatter.py).
 AUTOCOMPLETE = (Path(__file__).parent / "models" / "autocomplete.yaml").read_text(encoding="utf-8")
-OWN_MODELS = {"search_events": EVENTS, "search_autocomplete": AUTOCOMPLETE}
+# Full text over a list of strings (issue 12): many records have no tag at all.
+TAGGED = textwrap.dedent(
+    """
+    name: tagged
+    engines: {search: elasticsearch}
+    entities:
+      Recipe:
+        attributes:
+          title: {type: string, max_length: 120}
+          tags: {type: list, items: {type: string, max_length: 24, distinct: 40}, max_items: 6, avg_items: 1}
+        growth: {initial_rows: 500000, rows_per_day: 500}
+    access_patterns:
+      - name: recipes_by_tag_words
+        entity: Recipe
+        filters: [{attribute: tags, op: fulltext}]
+        limit: 20
+        rate: 50
+        consistency: eventual
+        staleness_seconds: 30
+    """
+)
+OWN_MODELS = {"search_events": EVENTS, "search_autocomplete": AUTOCOMPLETE, "search_tagged": TAGGED}
 
 
 def _plan(text: str) -> Plan:
@@ -415,3 +436,13 @@ def test_every_search_projection_of_every_scenario_gets_an_index() -> None:
         wanted = {entity for entity, _ in plan.projections_in(Family.SEARCH)} | set(plan.records_in(Family.SEARCH))
         designed = {index.entity for index in design_search(plan).indexes}
         assert designed == wanted, scenario.stem
+
+
+def test_full_text_over_a_list_of_strings_is_an_analysed_text_field() -> None:
+    """The search index serves it (no PP419): every string of the list is analysed, and the
+    `raw` keyword keeps each item whole for exact filters and facets."""
+    plan = _plan(TAGGED)
+    (index,) = design_search(plan).indexes
+    assert index.fields["tags"] == {"type": "text", "analyzer": "pp_english", "fields": {"raw": {"type": "keyword"}}}
+    _, diagnostics = render(plan)
+    assert not [d for d in diagnostics if d.code == "PP419"]

@@ -113,14 +113,16 @@ def inside_warnings(plan: Plan) -> list[Diagnostic]:
         families = [decided.family, *(p.family for p in decided.projections if pattern.name in p.patterns)]
         for family in dict.fromkeys(families):
             instead = _INSTEAD.get(family)
-            if instead is None:
+            # A search index analyses every string of a list: full text over one is a text field.
+            unserved = [f for f in filters if not (family is Family.SEARCH and f.kind == "fulltext")]
+            if instead is None or not unserved:
                 continue
-            shown = ", ".join(describe(f) for f in filters)
+            shown = ", ".join(describe(f) for f in unserved)
             found.append(
                 Diagnostic(
                     "PP419",
                     f"{pattern.name} ({shown}): {instead}",
-                    f"access_patterns.{index}.filters.{filters[0].index}",
+                    f"access_patterns.{index}.filters.{unserved[0].index}",
                     Severity.WARNING,
                 )
             )

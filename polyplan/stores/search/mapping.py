@@ -129,8 +129,9 @@ def field_mapping(
         # Free-form JSON cannot have a strict mapping: keep it in _source, unparsed.
         return {"type": "object", "enabled": False}
     if kind in COLLECTION_TYPES and attribute.items is not None:
-        # Elasticsearch has no array type: any field holds zero or more values of its type.
-        return field_mapping(attribute.items, FieldUse(), language, f"{path}.items", notes)
+        # Elasticsearch has no array type: any field holds zero or more values of its type, so
+        # the items are mapped as the list is used (full text over a list of strings: analysed text).
+        return field_mapping(attribute.items, use, language, f"{path}.items", notes)
     if kind is TypeName.OBJECT:
         return {
             "type": "object",

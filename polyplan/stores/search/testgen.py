@@ -138,7 +138,8 @@ def _target(records: list[dict[str, Any]], pattern: AccessPattern) -> dict[str, 
         for f in pattern.filters
         if f.value is not None
     ]
-    candidates = [r for r in records if all(r.get(a) is not None for a in needed)] or records
+    # An empty list holds no word or item to search for (`[]` is not None, but no value either).
+    candidates = [r for r in records if all(r.get(a) not in (None, []) for a in needed)] or records
     shared = [f.attribute for f in pattern.filters if f.value is None and f.op in GROUPED]
     passing = [r for r in candidates if all(r.get(a) == v for a, v in constants)]
     if passing:
