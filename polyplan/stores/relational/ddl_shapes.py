@@ -198,12 +198,23 @@ class TableShape:
         return renamed, rules
 
 
+# A spec's key before its engine's rules: (spec, key parts, stand-in names, comment stand-ins),
+# by the spec's id (the entry holds the spec, so the id stays its own).
+SpecKeys = dict[int, tuple[TableSpec, tuple[Any, ...], dict[str, str], dict[str, str]]]
+
+
 def table_shape(
-    spec: TableSpec, rules: Sequence[Any], engine: str, natural: bool, canonical: dict[tuple[Any, ...], TableShape]
+    spec: TableSpec,
+    rules: Sequence[Any],
+    engine: str,
+    natural: bool,
+    canonical: dict[tuple[Any, ...], TableShape],
+    spec_keys: SpecKeys | None = None,
 ) -> TableShape | None:
     """The shape of `spec` with its `rules` (render.Constraint) on `engine`, or None when its
     DDL must be compiled directly (see the module docstring). `canonical`: the shapes of one
-    MetaData so far, by key."""
+    MetaData so far, by key. `spec_keys`: shared by the engines' builds, so the part of the key
+    that only the spec decides (all but the engine and the rules) is made once per spec."""
     if spec.extra.get("retention") or any(i.kind is IndexKind.FULLTEXT for i in spec.indexes):
         return None
     if spec.extra.get("geo_points") or spec.extra.get("membership"):
@@ -212,39 +223,18 @@ def table_shape(
         return None
     names, comments = _Names(), _Names("m")
     try:
+        kept = spec_keys.get(id(spec)) if spec_keys is not None else None
+        if kept is not None and kept[0] is spec:
+            _, own, alias, comment_alias = kept
+        else:
+            own, alias, comment_alias = _spec_key(spec)
+            if spec_keys is not None:
+                spec_keys[id(spec)] = (spec, own, alias, comment_alias)
+        # The rules name columns and constraints after the spec's own names: numbering goes on.
+        names.alias, comments.alias = dict(alias), dict(comment_alias)
         key = (
             engine,
-            names(spec.name),
-            spec.kind,
-            tuple(
-                (names(c.name), _ddl_fields(c.attribute), c.nullable, comments.optional(c.comment))
-                for c in spec.columns
-            ),
-            names.all(spec.primary_key),
-            tuple(
-                (
-                    names.all(fk.columns),
-                    names(fk.ref_table),
-                    names.all(fk.ref_columns),
-                    fk.on_delete,
-                    names(fk.name) if fk.name else "",
-                )
-                for fk in spec.foreign_keys
-            ),
-            tuple(names.all(u) for u in spec.uniques),
-            tuple((names(c.name), names(c.left), c.op, names(c.right)) for c in spec.checks),
-            tuple(
-                (
-                    names(i.name),
-                    tuple((names(c.name), c.descending, c.prefix) for c in i.columns),
-                    i.kind,
-                    names.all(i.include),
-                    tuple((names(column), frozen(value)) for column, value in i.where),
-                    i.equality,
-                )
-                for i in spec.indexes
-            ),
-            comments.optional(spec.comment),
+            *own,
             natural,
             tuple(
                 (
@@ -277,6 +267,45 @@ def table_shape(
         canonical[key] = first = shape
     shape.canonical = first
     return shape
+
+
+def _spec_key(spec: TableSpec) -> tuple[tuple[Any, ...], dict[str, str], dict[str, str]]:
+    """The shape key's parts that only `spec` decides (key[1:10] of `table_shape`), with the
+    stand-in names and comment stand-ins given out for them."""
+    names, comments = _Names(), _Names("m")
+    own = (
+        names(spec.name),
+        spec.kind,
+        tuple(
+            (names(c.name), _ddl_fields(c.attribute), c.nullable, comments.optional(c.comment)) for c in spec.columns
+        ),
+        names.all(spec.primary_key),
+        tuple(
+            (
+                names.all(fk.columns),
+                names(fk.ref_table),
+                names.all(fk.ref_columns),
+                fk.on_delete,
+                names(fk.name) if fk.name else "",
+            )
+            for fk in spec.foreign_keys
+        ),
+        tuple(names.all(u) for u in spec.uniques),
+        tuple((names(c.name), names(c.left), c.op, names(c.right)) for c in spec.checks),
+        tuple(
+            (
+                names(i.name),
+                tuple((names(c.name), c.descending, c.prefix) for c in i.columns),
+                i.kind,
+                names.all(i.include),
+                tuple((names(column), frozen(value)) for column, value in i.where),
+                i.equality,
+            )
+            for i in spec.indexes
+        ),
+        comments.optional(spec.comment),
+    )
+    return own, names.alias, comments.alias
 
 
 Build = Callable[[sa.MetaData, TableSpec, list[Any]], sa.Table]

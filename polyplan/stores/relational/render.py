@@ -40,7 +40,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
-from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, TableShape, fill_in, table_shape
+from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, SpecKeys, TableShape, fill_in, table_shape
 from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name, generated_key
 from polyplan.stores.relational.geo import attach_geo, geo_query
 from polyplan.stores.relational.index_render import (
@@ -421,9 +421,15 @@ def key_generation(engine: str, partitioned: bool) -> tuple[sa.Identity, ...]:
     return ()
 
 
-def build_metadata(tables: Sequence[TableSpec], engine: str, schemas: Mapping[str, str] | None = None) -> Rendered:
+def build_metadata(
+    tables: Sequence[TableSpec],
+    engine: str,
+    schemas: Mapping[str, str] | None = None,
+    spec_keys: SpecKeys | None = None,
+) -> Rendered:
     """SQLAlchemy tables (columns, keys, constraints, comments, indexes) for one engine; `schemas`
-    puts tables (by name) in a schema of their own (unqualified otherwise)."""
+    puts tables (by name) in a schema of their own (unqualified otherwise). `spec_keys`: shared
+    by the engines' builds of the same tables (`table_shape`)."""
     schemas = schemas or {}
     dialect = DIALECTS[engine]
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
@@ -436,7 +442,7 @@ def build_metadata(tables: Sequence[TableSpec], engine: str, schemas: Mapping[st
             # The DDL of a table is compiled once per shape (ddl_shapes.py); a schema-qualified
             # one is compiled as it is.
             # "natural": the key numbers nothing (the stand-in must not either).
-            shape = table_shape(spec, rules[spec.name], engine, generated_key(spec) is None, shapes)
+            shape = table_shape(spec, rules[spec.name], engine, generated_key(spec) is None, shapes, spec_keys)
             if shape is not None:
                 table.info[SHAPE_INFO] = shape
     return rendered
@@ -784,15 +790,21 @@ def filter_conditions(
     return params, conditions
 
 
-def build_query(
-    pattern: AccessPattern,
-    spec: TableSpec,
-    table: sa.Table,
-    dialect: Dialect,
-    notes: tuple[str, ...],
-    shapes: QueryShapes | None = None,
-) -> Query | str:
-    """The SQL of one access pattern, or the reason it cannot be written against this table."""
+@dataclass(frozen=True)
+class _Prepared:
+    """What a pattern's query is before any engine: the same for every dialect (build_engines
+    prepares it once and compiles it per engine)."""
+
+    columns: list[str]
+    params: list[QueryParam]
+    conditions: list[_Condition]
+    order: list[tuple[str, bool]]
+    fulltext_columns: list[str]
+    notes: tuple[str, ...]
+
+
+def _prepare(pattern: AccessPattern, spec: TableSpec, notes: tuple[str, ...]) -> _Prepared | str:
+    """The engine-independent part of `build_query`, or the reason the pattern cannot be written."""
     columns = query_columns(pattern, spec)
     if columns is None:
         return "it reads an attribute stored in another table"
@@ -820,9 +832,32 @@ def build_query(
         if name is None:
             return f"it sorts on {item.attribute}, which is not a column of {spec.name}"
         order.append((name, item.direction.value == "desc"))
-    shape = _Shape(columns, conditions, order, pattern.limit, fulltext_columns, spec.indexes)
+    return _Prepared(columns, params, conditions, order, fulltext_columns, tuple(extra_notes))
+
+
+def build_query(
+    pattern: AccessPattern,
+    spec: TableSpec,
+    table: sa.Table,
+    dialect: Dialect,
+    notes: tuple[str, ...],
+    shapes: QueryShapes | None = None,
+    prepared: dict[str, _Prepared | str] | None = None,
+) -> Query | str:
+    """The SQL of one access pattern, or the reason it cannot be written against this table.
+
+    `prepared`: the engine-independent part by pattern name, shared by the engines' builds
+    (filled in here on first use)."""
+    ready = prepared.get(pattern.name) if prepared is not None else None
+    if ready is None:
+        ready = _prepare(pattern, spec, notes)
+        if prepared is not None:
+            prepared[pattern.name] = ready
+    if isinstance(ready, str):
+        return ready
+    shape = _Shape(ready.columns, ready.conditions, ready.order, pattern.limit, ready.fulltext_columns, spec.indexes)
     sql = _shaped_sql(shape, table, dialect, shapes) if shapes is not None else _query_sql(shape, table, dialect)
-    return Query(pattern.name, pattern.entity, spec.name, tuple(columns), tuple(params), sql, tuple(extra_notes))
+    return Query(pattern.name, pattern.entity, spec.name, tuple(ready.columns), tuple(ready.params), sql, ready.notes)
 
 
 @dataclass(frozen=True)
@@ -929,8 +964,16 @@ def compiled_text(statement: sa.Select[Any], dialect: Dialect, ours: set[str]) -
     return re.sub(r" OFFSET 0$", "", sql)  # SQLite's compiler always adds one
 
 
-def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -> tuple[list[Query], list[str]]:
-    """Queries of every access pattern on a relationally stored entity, and notes on those skipped."""
+def build_queries(
+    plan: Plan,
+    tables: Sequence[TableSpec],
+    rendered: Rendered,
+    prepared: dict[str, _Prepared | str] | None = None,
+) -> tuple[list[Query], list[str]]:
+    """Queries of every access pattern on a relationally stored entity, and notes on those skipped.
+
+    `prepared`: shared between the engines' calls, so each pattern's filters, parameters and
+    sort are worked out once (`build_query`)."""
     model = plan.model
     dialect = DIALECTS[rendered.engine]
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
@@ -963,7 +1006,7 @@ def build_queries(plan: Plan, tables: Sequence[TableSpec], rendered: Rendered) -
         elif is_geo(pattern):
             built = geo_query(pattern, spec, table, dialect, notes)
         else:
-            built = build_query(pattern, spec, table, dialect, notes, shapes)
+            built = build_query(pattern, spec, table, dialect, notes, shapes, prepared)
         if isinstance(built, str):
             skipped.append(f"{pattern.name}: {built}")
         else:
@@ -985,9 +1028,11 @@ class EngineBuild:
 def build_engines(plan: Plan, tables: Sequence[TableSpec]) -> dict[str, EngineBuild]:
     """Metadata and queries of every dialect the model emits (`relational_dialects`), in ENGINES order."""
     builds: dict[str, EngineBuild] = {}
+    prepared: dict[str, _Prepared | str] = {}
+    spec_keys: SpecKeys = {}
     for engine in relational_dialects(plan.model):
-        rendered = build_metadata(tables, engine)
-        queries, skipped = build_queries(plan, tables, rendered)
+        rendered = build_metadata(tables, engine, spec_keys=spec_keys)
+        queries, skipped = build_queries(plan, tables, rendered, prepared)
         builds[engine] = EngineBuild(rendered, queries, skipped)
     return builds
 
