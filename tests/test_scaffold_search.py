@@ -634,3 +634,53 @@ def test_relay_killed_at_random_under_concurrent_writes_leaves_index_equal_to_th
     assert outcome.rows == outcome.documents == load.inserts - load.deletes
     assert load.samples > 0 and load.oldest_stale <= STALENESS
     assert stale_after == 0
+
+
+def test_scaffold_compose_runs_the_relay_after_its_healthy_stores(tmp_path: Path) -> None:
+    """compose.yml of the scaffold (structure only: no Docker here)."""
+    import yaml
+
+    from polyplan.emit.compose import bundled_services
+
+    files = scaffold_files(plan_file(fault_model(tmp_path)))
+    compose = yaml.safe_load(files["compose.yml"])
+    services = compose["services"]
+    assert list(services) == ["postgres", "redis", "opensearch", "relay"]
+    for name in ("postgres", "redis", "opensearch"):
+        assert services[name] == bundled_services()[name] and "healthcheck" in services[name]
+    relay = services["relay"]
+    assert relay["command"][-1].endswith(f"&& exec python -m {APP}.relay")
+    assert relay["depends_on"] == {
+        name: {"condition": "service_healthy"} for name in ("postgres", "redis", "opensearch")
+    }
+    up = APP.upper()
+    assert relay["environment"] == {
+        "PYTHONDONTWRITEBYTECODE": "1",
+        f"{up}_DATABASE_URL": "postgresql+psycopg://postgres@postgres:5432/postgres",
+        f"{up}_REDIS_URL": "redis://redis:6379/0",
+        f"{up}_SEARCH_URL": "http://opensearch:9200",
+    }
+    # Each URL names a service of this file at the port its container listens on.
+    for url in relay["environment"].values():
+        if "://" in url:
+            host, port = url.split("@")[-1].split("://")[-1].split("/")[0].split(":")
+            published = [str(p).rsplit(":", 1)[1] for p in services[host]["ports"]]
+            assert port in published, url
+    assert relay["volumes"] == [".:/app:ro"] and "-r requirements.txt" in relay["command"][-1]
+    assert files["requirements.txt"].splitlines() == [
+        "sqlalchemy>=2.1,<3",
+        "psycopg[binary]>=3.2,<4",
+        "redis>=5,<9",
+        "opensearch-py>=2.6,<4",
+    ]
+    # A SQLite-only application needs no server: no compose file.
+    text = fault_model(tmp_path).read_text(encoding="utf-8")
+    sqlite = tmp_path / "lite.yaml"
+    sqlite.write_text(
+        text.replace("relational_dialects: [postgresql, mysql, sqlite]", "relational_dialects: [sqlite]").replace(
+            "engines: {search: opensearch}", "engines: {search: opensearch, relational: sqlite}"
+        ),
+        encoding="utf-8",
+    )
+    lite = scaffold_files(plan_file(sqlite))
+    assert "compose.yml" not in lite and "requirements.txt" in lite

@@ -781,6 +781,40 @@ def _init(scaffold: Scaffold) -> str:
     return f'"""{doc}"""\n\n' + _HEADER.format(model=scaffold.model)
 
 
+# What the package imports, per store, in the ranges polyplan's own extras use (pyproject.toml).
+_REQUIREMENTS = {
+    "sqlalchemy": "sqlalchemy>=2.1,<3",
+    "postgresql": "psycopg[binary]>=3.2,<4",
+    "redis": "redis>=5,<9",
+    "opensearch": "opensearch-py>=2.6,<4",
+    "elasticsearch": "elasticsearch>=8.15,<9",
+}
+
+
+def _requirements(scaffold: Scaffold) -> str:
+    """requirements.txt: the drivers the package imports (settings.py imports redis-py always)."""
+    needed = ["sqlalchemy", *(e for e in scaffold.engines if e in _REQUIREMENTS), "redis"]
+    if scaffold.search_engine and scaffold.indexes:
+        needed.append(scaffold.search_engine)
+    return "".join(f"{_REQUIREMENTS[name]}\n" for name in needed)
+
+
+def _compose(scaffold: Scaffold) -> str | None:
+    """compose.yml: the stores the package uses and its relay as a service (None without a
+    PostgreSQL system of record: SQLite needs no server, and a relay container would not see its file)."""
+    from polyplan.emit.compose import render_app_compose
+
+    if "postgresql" not in scaffold.engines:
+        return None
+    prefix = scaffold.package.upper()
+    stores = [("postgresql", f"{prefix}_DATABASE_URL")]
+    if any(r.cache for r in scaffold.reads):
+        stores.append(("redis", f"{prefix}_REDIS_URL"))
+    if scaffold.search_engine and scaffold.indexes:
+        stores.append((scaffold.search_engine, f"{prefix}_SEARCH_URL"))
+    return render_app_compose(scaffold.model, scaffold.package, stores)
+
+
 def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
     """Relative path → text of every file of the package."""
     package = scaffold.package
@@ -810,6 +844,10 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
                 "from polyplan.scaffold.runtime import", f"from {package}.runtime import"
             )
         )
+    files["requirements.txt"] = _requirements(scaffold)
+    compose = _compose(scaffold)
+    if compose is not None:
+        files["compose.yml"] = compose
     for engine, statements in scaffold.outbox_ddl.items():
         files[f"sql/outbox.{engine}.sql"] = "".join(f"{s};\n\n" for s in statements).rstrip("\n") + "\n"
     return files
