@@ -240,7 +240,7 @@ def _outbox(engine: str) -> tuple[tuple[str, ...], dict[str, str], sa.Table]:
         for s in ddl_statements(metadata, engine)
     )
     pending = (
-        sa.select(table.c.id, table.c.entity, table.c.op, table.c.before, table.c.after)
+        sa.select(table.c.id, table.c.entity, table.c.op, table.c.before, table.c.after, table.c.created_at)
         .where(table.c.done_at.is_(None))
         .order_by(table.c.id)
         .limit(sa.bindparam("batch"))
