@@ -776,7 +776,9 @@ def _init(scaffold: Scaffold) -> str:
     doc = (
         f"Data access for the model {scaffold.model!r}, scaffolded by polyplan.\n\n"
         "reads: one function per access pattern; writes: one per write pattern; relay: the outbox relay;\n"
-        "settings.connect(): the stores, from environment variables. Not scaffolded:\n" + skipped
+        + ("search: one function per pattern the plan serves from a search index;\n" if scaffold.search_reads else "")
+        + "settings.connect(): the stores, from environment variables. Not scaffolded:\n"
+        + skipped
     )
     return f'"""{doc}"""\n\n' + _HEADER.format(model=scaffold.model)
 
