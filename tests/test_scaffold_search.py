@@ -414,8 +414,9 @@ STALENESS = 60  # product_by_sku's staleness_seconds in the shop model (and its 
 # loaded 2-core host, which 21 restarts would turn into most of the run. A forked relay connects,
 # installs and relays from scratch, like a restarted one; the final drain is `python -m` itself.
 ZYGOTE = f"""
-import os, signal, sys
+import gc, os, signal, sys
 from {APP} import relay
+gc.freeze()  # the children's collector then leaves the imported objects' pages shared
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they die
 for line in sys.stdin:
     pid = os.fork()

@@ -13,7 +13,7 @@ from pprint import pformat
 
 from polyplan.emit.embed import module_code
 from polyplan.model.schema import WriteKind
-from polyplan.scaffold.design import Column, Read, ResultClass, Scaffold, SearchRead, Write
+from polyplan.scaffold.design import OUTBOX_TABLE, Column, Read, ResultClass, Scaffold, SearchRead, Write
 
 _ANNOTATION = {
     "uuid": "uuid.UUID",
@@ -711,8 +711,11 @@ def _relay(scaffold: Scaffold) -> str:
     install = "        install_search(stores)\n" if search else ""
     errors = ", *TRANSIENT" if search else ""
     body = f'''def install_outbox(stores: Stores) -> None:
-    """Create the outbox table and its index if missing (next to the planned schema)."""
+    """Create the outbox table and its index if missing (next to the planned schema). Looked up
+    first: even a CREATE INDEX IF NOT EXISTS takes a lock that waits for, and holds up, the writers."""
     with stores.database.begin() as connection:
+        if sa.inspect(connection).has_table({OUTBOX_TABLE!r}):
+            return
         for ddl in OUTBOX_DDL[stores.engine]:
             connection.exec_driver_sql(ddl)
 
