@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -80,7 +81,6 @@ class Read:
     params: tuple[Param, ...]
     sql: dict[str, str]  # engine → text for sa.text (literal colons escaped)
     cache: CacheKey | None
-    refreshable: bool  # the relay may write the new row as this pattern's answer
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,32 @@ class Write:
 
 
 @dataclass(frozen=True)
+class SearchSpec:
+    """One search index the relay keeps: the plan's write alias and how a row becomes its document."""
+
+    entity: str
+    alias: str
+    first_index: str
+    doc_id: tuple[str, ...]  # the key columns
+    fields: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...]  # attribute → (object field, column, kind)
+    body: dict[str, Any]  # mappings, analysis and shard settings of a bootstrapped first index
+
+
+@dataclass(frozen=True)
+class SearchRead:
+    """One access pattern served by a search index: the plan's template, run inline."""
+
+    pattern: str
+    entity: str
+    alias: str
+    hit: ResultClass  # its columns are the document's attributes (after `doc_id` and `score`)
+    params: tuple[Param, ...]
+    source: str  # the mustache template exactly as <engine>/queries.json has it
+    size: int
+    facets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Scaffold:
     """Everything the package renderer needs."""
 
@@ -110,6 +136,9 @@ class Scaffold:
     outbox_ddl: dict[str, tuple[str, ...]]
     outbox_sql: dict[str, dict[str, str]]
     skipped: tuple[tuple[str, str], ...]  # (model path, why the pattern has no function)
+    search_engine: str | None = None  # elasticsearch or opensearch, when an index is relayed
+    indexes: tuple[SearchSpec, ...] = ()
+    search_reads: tuple[SearchRead, ...] = ()
 
 
 def package_name(model: str) -> str:
@@ -211,7 +240,7 @@ def _outbox(engine: str) -> tuple[tuple[str, ...], dict[str, str], sa.Table]:
         for s in ddl_statements(metadata, engine)
     )
     pending = (
-        sa.select(table.c.id, table.c.entity, table.c.op, table.c.before, table.c.after)
+        sa.select(table.c.id, table.c.entity, table.c.op, table.c.before, table.c.after, table.c.created_at)
         .where(table.c.done_at.is_(None))
         .order_by(table.c.id)
         .limit(sa.bindparam("batch"))
@@ -361,9 +390,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
                 skipped.append(
                     (f"access_patterns.{query.name}", "its cache key is not filled from its parameters: read uncached")
                 )
-        refreshable = bool(single and cache_key is not None and all(p.op == "eq" for p in params))
-        refreshable = refreshable and all("value" not in f.model_fields_set for f in pattern.filters)
-        reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key, refreshable))
+        reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key))
     skipped.extend((f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped)
     for pattern in model.access_patterns:
         decided = plan.entities.get(pattern.entity)
@@ -419,6 +446,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
     outbox_sql: dict[str, dict[str, str]] = {}
     for engine in engines:
         outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
+    search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped)
     return Scaffold(
         model.name,
         package_name(model.name),
@@ -429,4 +457,87 @@ def design_scaffold(plan: Plan) -> Scaffold:
         outbox_ddl,
         outbox_sql,
         tuple(skipped),
+        search_engine,
+        indexes,
+        search_reads,
     )
+
+
+def _search(
+    plan: Plan, by_entity: Mapping[str, TableSpec], relational: Sequence[str], skipped: list[tuple[str, str]]
+) -> tuple[str | None, tuple[SearchSpec, ...], tuple[SearchRead, ...]]:
+    """The search indexes the relay keeps (those projected from a scaffolded relational entity) and
+    a read per pattern they serve, from the plan's search design (the same mappings and templates
+    as <engine>/*.json)."""
+    if not plan.projections_in(Family.SEARCH):
+        return None, (), ()
+    from polyplan.model.derived import all_attributes, pattern_positions
+    from polyplan.stores.search.design import design_search
+    from polyplan.stores.search.queries import template_source
+
+    design = design_search(plan)
+    positions = pattern_positions(plan.model)
+    indexes: list[SearchSpec] = []
+    search_reads: list[SearchRead] = []
+    for index in design.indexes:
+        if index.projection is None or index.entity not in relational:
+            where = "it holds the only copy" if index.projection is None else f"{index.entity} is not scaffolded"
+            skipped.extend(
+                (f"access_patterns.{positions[p]}", f"its search index is not relayed: {where}") for p in index.patterns
+            )
+            continue
+        spec = by_entity[index.entity]
+        attributes = all_attributes(plan.model, index.entity)
+        fields = []
+        for attribute in index.fields:
+            parts = tuple(
+                (c.source.removeprefix(f"{index.entity}.{attribute}").lstrip("."), c.name, _kind(spec, c.name))
+                for c in spec.columns
+                if c.source == f"{index.entity}.{attribute}" or c.source.startswith(f"{index.entity}.{attribute}.")
+            )
+            fields.append((attribute, parts))
+        doc_id = tuple(column_for(spec, index.entity, a) or a for a in index.doc_id)
+        settings = {k: v for k, v in index.settings["index"].items() if k not in ("lifecycle", "plugins")}
+        body = {
+            "mappings": {"dynamic": "strict", "properties": index.fields},
+            "settings": {"index": settings, **{k: v for k, v in index.settings.items() if k != "index"}},
+        }
+        indexes.append(SearchSpec(index.entity, index.alias, index.first_index, doc_id, tuple(fields), body))
+        for query in index.queries:
+            names = ["doc_id", "score", *(query.body.get("_source", {}).get("includes") or index.fields)]
+            idents = identifiers(names)
+            hit = ResultClass(
+                class_name(query.pattern) + "Hit",
+                index.entity,
+                tuple(
+                    Column(name, _kind_of(attributes[name]), attributes[name].nullable, ident)
+                    for name, ident in zip(names[2:], idents[2:], strict=True)
+                ),
+            )
+            params = tuple(Param(p.name, _search_kind(attributes[p.attribute], p.op), p.op) for p in query.params)
+            pattern = plan.model.access_patterns[positions[query.pattern]]
+            search_reads.append(
+                SearchRead(
+                    query.pattern,
+                    index.entity,
+                    index.alias,
+                    hit,
+                    params,
+                    template_source(query.body),
+                    query.size,
+                    tuple(pattern.facets),
+                )
+            )
+    return design.engine.name, tuple(indexes), tuple(search_reads)
+
+
+def _search_kind(attribute: Attribute, op: str) -> str:
+    """A search parameter's model type: text for full text and prefixes, a number for geometry, an
+    element's type for a collection."""
+    if op in ("fulltext", "prefix"):
+        return "string"
+    if op.startswith(("near_", "box_")):
+        return "float"
+    if attribute.type in COLLECTION_TYPES and attribute.items is not None:
+        return _kind_of(attribute.items)
+    return _kind_of(attribute)

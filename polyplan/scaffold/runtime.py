@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,17 +25,8 @@ import sqlalchemy as sa
 
 # Characters left readable in key parts (polyplan's Redis key convention, keys.json).
 KEY_SAFE = "-._~@+=!$&'()*,;"
-# A cached value is "<version>|<json>": the version is the outbox id of the change that wrote it
-# (0 for a cache-aside fill), so a relay never replaces a newer answer with an older one.
-SET_IF_NEWER = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local version = tonumber(string.match(current, '^(%d+)|'))
-  if version and version >= tonumber(ARGV[1]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[3])
-return 1
-"""
+# A cached value is "<version>|<json>"; a cache-aside fill writes version 0. (The relay only ever
+# deletes keys, so the version is 0 today; the prefix keeps the format open to versioned writers.)
 # Releases a single-flight lock only when this caller still holds it.
 RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -167,11 +159,6 @@ def cached(
     return load()
 
 
-def set_if_newer(client: redis.Redis, key: str, version: int, value: str, ttl: int) -> bool:
-    """Write `value` at `version` unless the key holds the same or a newer version."""
-    return bool(client.eval(SET_IF_NEWER, 1, key, str(version), value, str(ttl)))
-
-
 @dataclass(frozen=True)
 class Event:
     """One outbox row: a committed change of one entity record, before and after (JSON text)."""
@@ -183,8 +170,53 @@ class Event:
     after: str | None
 
 
+class StoreUnreachable(Exception):
+    """A store a function needs did not answer: one line naming the pattern, the store and why."""
+
+
+def unreachable(pattern: str, store: str, error: BaseException) -> StoreUnreachable:
+    """The one-line error of a pattern whose store did not answer (the driver's first line of why)."""
+    why = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return StoreUnreachable(f"{pattern}: {store} is not reachable ({type(error).__name__}: {why})")
+
+
 class UnknownEntity(Exception):
     """An outbox event the relay has no projection for: parked with the reason, never dropped."""
+
+
+def _utc(moment: datetime | str) -> datetime:
+    """A database timestamp as an aware UTC datetime (SQLite answers text, without a zone)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@dataclass
+class RelayMetrics:
+    """Throughput and lag of one relay process: events handled per second since it started, and the
+    lag of each event (from its writer's transaction to the relay's commit of it), over a window."""
+
+    window: int = 10_000  # the latest events the percentiles are taken over
+    started: float = field(default_factory=time.monotonic)
+    events: int = 0
+    lags: list[float] = field(default_factory=list)
+
+    def record(self, lags: Sequence[float]) -> None:
+        """Count one committed batch with its events' lags in seconds."""
+        self.events += len(lags)
+        self.lags = [*self.lags, *lags][-self.window :]
+
+    def percentile(self, fraction: float) -> float:
+        """The lag below which `fraction` of the window's events were relayed (nearest rank)."""
+        if not self.lags:
+            return 0.0
+        ordered = sorted(self.lags)
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+    def summary(self) -> str:
+        """`<n> events/s, lag p50 <s> p99 <s> s`, as the relay prints it."""
+        rate = self.events / max(time.monotonic() - self.started, 1e-9)
+        return f"{rate:.1f} events/s, lag p50 {self.percentile(0.5):.3f} p99 {self.percentile(0.99):.3f} s"
 
 
 def relay_batch(
@@ -193,18 +225,24 @@ def relay_batch(
     apply: Callable[[Event], None],
     batch: int = 100,
     after_apply: Callable[[Sequence[int]], None] | None = None,
+    apply_all: Callable[[Sequence[Event]], Mapping[int, str]] | None = None,
+    metrics: RelayMetrics | None = None,
 ) -> int:
     """Apply the oldest pending outbox events in id order and mark them done, in one transaction.
 
     The batch stays locked (FOR UPDATE where the engine has it) until it is marked, so a second
     relay waits rather than applying the same or later events out of order. A crash after
     applying and before the commit leaves the events pending: the next run applies them again,
-    which the projection tolerates (deletes are idempotent, writes are versioned by event id).
-    `after_apply` runs between the two steps (a test's crash point). Returns the events handled.
+    which the projections tolerate (cache deletes are idempotent, search actions carry the event id
+    as their version).
+    `apply` takes one event (the cache); `apply_all` then takes the batch's events that `apply`
+    did not park at once (the search index's bulk request) and answers the ones it parks, with the
+    reason. `after_apply` runs between applying and marking (a test's crash point); `metrics`
+    records the batch once committed. Returns the events handled.
     """
     with engine.begin() as connection:
         rows = connection.execute(sa.text(statements["pending"]), {"batch": batch}).all()
-        done: list[int] = []
+        known: list[Event] = []
         parked: list[tuple[int, str]] = []
         for row in rows:
             event = Event(int(row.id), str(row.entity), str(row.op), row.before, row.after)
@@ -213,7 +251,10 @@ def relay_batch(
             except UnknownEntity as error:
                 parked.append((event.id, str(error)))
             else:
-                done.append(event.id)
+                known.append(event)
+        refused = apply_all(known) if apply_all is not None and known else {}
+        parked += sorted(refused.items())
+        done = [event.id for event in known if event.id not in refused]
         if after_apply is not None:
             after_apply([int(row.id) for row in rows])
         now = datetime.now(UTC)
@@ -221,6 +262,9 @@ def relay_batch(
             connection.execute(sa.text(statements["done"]), [{"id": i, "now": now} for i in done])
         if parked:
             connection.execute(sa.text(statements["park"]), [{"id": i, "now": now, "error": why} for i, why in parked])
+    if metrics is not None and rows:
+        committed = datetime.now(UTC)
+        metrics.record([(committed - _utc(row.created_at)).total_seconds() for row in rows])
     return len(rows)
 
 
@@ -230,11 +274,7 @@ def relay_lag(engine: sa.Engine, statements: Mapping[str, str]) -> tuple[int, fl
         count, oldest = connection.execute(sa.text(statements["lag"])).one()
     if not count or oldest is None:
         return 0, 0.0
-    if isinstance(oldest, str):
-        oldest = datetime.fromisoformat(oldest)
-    if oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    return int(count), max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+    return int(count), max(0.0, (datetime.now(UTC) - _utc(oldest)).total_seconds())
 
 
 def relay_forever(
@@ -244,15 +284,25 @@ def relay_forever(
     batch: int = 100,
     once: bool = False,
     report: Callable[[str], None] = print,
+    apply_all: Callable[[Sequence[Event]], Mapping[int, str]] | None = None,
+    transient: tuple[type[Exception], ...] = (),
 ) -> int:
-    """Relay until stopped (or, with `once`, until nothing is pending); retry store errors with
-    exponential backoff. Prints each batch with the lag that remains. Returns the events handled."""
+    """Relay until stopped (or, with `once`, until nothing is pending); retry store errors (the
+    database's, Redis's and the `transient` ones of other stores) with exponential backoff. Prints
+    each batch with the lag that remains. Returns the events handled."""
     handled = 0
     backoff = 0.1
+    metrics = RelayMetrics()
+    retried: tuple[type[Exception], ...] = (
+        sa.exc.OperationalError,
+        sa.exc.InterfaceError,
+        redis.RedisError,
+        *transient,
+    )
     while True:
         try:
-            count = relay_batch(engine, statements, apply, batch)
-        except (sa.exc.OperationalError, sa.exc.InterfaceError, redis.RedisError) as error:
+            count = relay_batch(engine, statements, apply, batch, apply_all=apply_all, metrics=metrics)
+        except retried as error:
             report(f"relay: {type(error).__name__}: {str(error).splitlines()[0]}; retrying in {backoff:.1f} s")
             time.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
@@ -261,8 +311,10 @@ def relay_forever(
         handled += count
         if count:
             pending, lag = relay_lag(engine, statements)
-            report(f"relay: applied {count} events; pending {pending}, lag {lag:.3f} s")
+            report(f"relay: applied {count} events; pending {pending}, lag {lag:.3f} s; {metrics.summary()}")
         elif once:
+            if handled:
+                report(f"relay: caught up after {handled} events; {metrics.summary()}")
             return handled
         else:
             time.sleep(0.2)
