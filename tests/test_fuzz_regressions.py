@@ -6,6 +6,7 @@ each must now be a one-line coded error at its line and column, or a correct pla
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import tracemalloc
@@ -714,3 +715,33 @@ def test_a_bound_that_a_check_implies_gets_no_violation_case(tmp_path: Path) -> 
     assert "item:ck_item_a0_max" not in harness.constraint_ids()
     assert "item:ck_item_a0_min" in harness.constraint_ids()
     check_every_constraint(harness)
+
+
+# --- the fuzz run of 2026-12-06 ------------------------------------------------------------------
+
+
+def test_a_load_beside_a_self_reference_follows_the_relationship_between_the_two() -> None:
+    """Fuzz models 70-71 (2026-12-06): p0 on Profile loads Item, and Item also refers to itself
+    (r1). The document design took r1 (a self-reference of the loaded entity) for the load and
+    looked up Profile's `r1_ref`: KeyError. It now follows r2, the relationship between the two."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Item:
+            attributes: {a0: {type: integer, bits: 32}}
+            placement: {family: document}
+          Profile:
+            attributes: {a0: {type: integer, bits: 32}}
+            placement: {family: document}
+        relationships:
+          - {name: r1, kind: one_to_many, from: Item, to: Item, required: false, on_delete: set_null}
+          - {name: r2, kind: one_to_one, from: Item, to: Profile, required: false, foreign_key: r2_ref}
+        access_patterns:
+          - {name: p0, entity: Profile, loads: [Item], rate: 5, latency_ms: 50}
+        """
+    )
+    files, _ = render(plan_text(text, "m.yaml"))
+    (query,) = json.loads(files["mongodb/queries.json"])["queries"]
+    (lookup,) = query["lookups"]
+    assert (lookup["relationship"], lookup["local"], lookup["foreign"]) == ("r2", ["r2_ref"], ["_id"])
