@@ -10,6 +10,7 @@ import json
 import random
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -745,3 +746,32 @@ def test_a_load_beside_a_self_reference_follows_the_relationship_between_the_two
     (query,) = json.loads(files["mongodb/queries.json"])["queries"]
     (lookup,) = query["lookups"]
     assert (lookup["relationship"], lookup["local"], lookup["foreign"]) == ("r2", ["r2_ref"], ["_id"])
+
+
+def test_a_hot_group_value_next_to_a_unique_side_of_a_check_gets_data(tmp_path: Path) -> None:
+    """Fuzz model 36 (2026-12-06): `a1 <= a0`, a1 unique (each value from a pool), a0 shared by
+    the hot group the tests make for p1 (20 records with one a0). A repair moved a0, the group
+    set it back, and a1 could be neither redrawn nor repaired: record 21 found no values. a1 is
+    now exchanged for a pool value (or a fresh one) on the right side of the group's a0."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Table:
+            attributes:
+              a0: {type: integer, bits: 16, min: 0, max: 10000, nullable: true}
+              a1: {type: decimal, precision: 29, scale: 4, unique: true}
+            checks:
+              - {name: c0, left: a1, op: le, right: a0}
+        access_patterns:
+          - {name: p1, entity: Table, filters: [{attribute: a0, op: eq}], limit: 20, rate: 0.1, latency_ms: 2}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    records = harness.loaded["table"]
+    assert all(r["a0"] is None or r["a1"] <= r["a0"] for r in records)
+    assert len({r["a1"] for r in records}) == len(records)
+    shared = Counter(r["a0"] for r in records if r["a0"] is not None).most_common(1)[0][1]
+    assert shared > 20  # the group is there, beyond p1's limit
+    check_every_constraint(harness)

@@ -48,7 +48,15 @@ from decimal import Decimal
 from typing import Any
 
 from polyplan.model.derived import Reference, all_attributes, key_of, patterns_of, references_into, snake
-from polyplan.model.schema import Attribute, CompareOp, Relationship, RelationshipKind, RequirementsModel, TypeName
+from polyplan.model.schema import (
+    Attribute,
+    Check,
+    CompareOp,
+    Relationship,
+    RelationshipKind,
+    RequirementsModel,
+    TypeName,
+)
 from polyplan.seed.derived import derived_children, fill_derived
 from polyplan.seed.values import (
     MAX_DECK,
@@ -912,12 +920,16 @@ class _EntityGenerator:
                 bad.update((check.left, check.right))
         return bad, keys
 
-    def _repair(self, row: Record) -> bool:
+    def _repair(self, row: Record, index: int) -> bool:
         """Set one side of each broken order check to a value on the right side of the other;
         False when no check could be repaired that way (strings, unique sides, no room)."""
         changed = False
+        pinned = self._pinned(index)
         for check in self.checks:
             if check.op is CompareOp.NE or check_holds(row[check.left], check.op, row[check.right]):
+                continue
+            if self._exchange(row, check, pinned):
+                changed = True
                 continue
             smaller, larger = (
                 (check.left, check.right) if check.op in (CompareOp.LT, CompareOp.LE) else (check.right, check.left)
@@ -935,6 +947,41 @@ class _EntityGenerator:
                     changed = True
                     break
         return changed
+
+    def _pinned(self, index: int) -> set[str]:
+        """The attributes a hot group sets on record `index` again at every attempt (its shared
+        values, on every record but the first): a repair of one of those does not last."""
+        found = self.hot.get(index)
+        if found is None or found[1] == index:
+            return set()
+        return set(found[0].shared)
+
+    def _exchange(self, row: Record, check: Check, pinned: set[str]) -> bool:
+        """Where one side of a broken check is pinned and the other is unique (from a pool,
+        which neither a redraw nor a repair may touch), exchange the unique value for one on the
+        right side of the pinned value: from the pool, else drawn next to it (a collision with
+        an earlier record is then caught as any other); False when that does not apply."""
+        for side, other in ((check.left, check.right), (check.right, check.left)):
+            source = self.sources.get(side)
+            linked = any(target == side for _, target, _ in self.links)  # made from another
+            if other not in pinned or source is None or source.pool is None or linked or row[side] is None:
+                continue
+            fixed = row[other]
+            if side == check.left:
+                value = source.pool.exchange(row[side], lambda v, f=fixed: check_holds(v, check.op, f))
+            else:
+                value = source.pool.exchange(row[side], lambda v, f=fixed: check_holds(f, check.op, v))
+            if value is None:
+                # Below `fixed` when the side is the smaller one (left of < or <=, right of > or >=).
+                above = (check.op in (CompareOp.GT, CompareOp.GE)) == (side == check.left)
+                strict = check.op in (CompareOp.LT, CompareOp.GT)
+                value = draw_beyond(self.attributes[side], self.rng, fixed, above, strict)
+                if value is None:
+                    continue
+                source.pool.replace(row[side], value)
+            row[side] = value
+            return True
+        return False
 
     def _one(self, index: int) -> Record:
         row: Record = {}
@@ -968,7 +1015,7 @@ class _EntityGenerator:
                 return row
             # Alternate: repair broken checks directly, then redraw whatever is still broken
             # (collisions of composite unique rules, checks on types that cannot be repaired).
-            if attempt % 2 == 0 and self._repair(row):
+            if attempt % 2 == 0 and self._repair(row, index):
                 continue
             if not self._redraw(bad, row, index):
                 break
