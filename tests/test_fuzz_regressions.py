@@ -775,3 +775,36 @@ def test_a_hot_group_value_next_to_a_unique_side_of_a_check_gets_data(tmp_path: 
     shared = Counter(r["a0"] for r in records if r["a0"] is not None).most_common(1)[0][1]
     assert shared > 20  # the group is there, beyond p1's limit
     check_every_constraint(harness)
+
+
+def test_a_limit_over_an_equality_on_a_unique_column_is_not_asked_to_be_reached(tmp_path: Path) -> None:
+    """Fuzz model 194 (2026-12-06): `r1_ref = :r LIMIT 1` on a one-to-one reference (unique) finds
+    one row at most on any valid data, so no case could show the LIMIT reached and the generated
+    test failed with DataCannotDiscriminate. A limit an equality on a whole unique rule (or the
+    primary key) makes moot is no property to show; the filters still are."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Profile:
+            attributes:
+              a0: {type: decimal, precision: 26, scale: 1, min: 0, max: 1}
+        relationships:
+          - {name: r1, kind: one_to_one, from: Profile, to: Profile, required: false, foreign_key: r1_ref}
+        access_patterns:
+          - name: p2
+            entity: Profile
+            filters: [{attribute: a0, op: in, value: [0.7]}, {attribute: r1_ref, op: eq}]
+            limit: 1
+            rate: 5
+            latency_ms: 50
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    harness.check_data("p2")
+    _, cases = harness.cases("p2")
+    assert cases
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        harness.check_query(engine, "p2")
