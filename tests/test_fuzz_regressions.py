@@ -808,3 +808,26 @@ def test_a_limit_over_an_equality_on_a_unique_column_is_not_asked_to_be_reached(
     with scratch_database("sqlite://") as engine:
         harness.load(engine)
         harness.check_query(engine, "p2")
+
+
+def test_a_unique_value_beyond_the_range_of_the_other_side_of_a_check_is_exchanged() -> None:
+    """Fuzz model 125 (2026-12-06): `a2 < a3`, a2 a unique float (from a pool, spread far past
+    99), a3 a decimal between 0 and 99: no a3 fits above most a2 values, and a2 could be neither
+    redrawn nor repaired, so record 0 failed. a2 is now exchanged for a value below a3."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          group:
+            attributes:
+              a2: {type: float, unique: true}
+              a3: {type: decimal, precision: 8, scale: 0, min: 0, max: 99}
+            checks:
+              - {name: c0, left: a2, op: lt, right: a3}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    records = generate(model, {"group": 300})["group"]
+    assert len(records) == 300
+    assert all(r["a2"] < r["a3"] for r in records)
+    assert len({r["a2"] for r in records}) == 300

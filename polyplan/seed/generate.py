@@ -931,6 +931,7 @@ class _EntityGenerator:
             if self._exchange(row, check, pinned):
                 changed = True
                 continue
+            repaired = False
             smaller, larger = (
                 (check.left, check.right) if check.op in (CompareOp.LT, CompareOp.LE) else (check.right, check.left)
             )
@@ -944,8 +945,12 @@ class _EntityGenerator:
                 value = draw_beyond(self.attributes[side], self.rng, row[other], above, strict)
                 if value is not None:
                     row[side] = value
-                    changed = True
+                    changed = repaired = True
                     break
+            # No room on the side that may move (a unique value beyond the other's whole range):
+            # the unique side is exchanged for one the other side can stand next to.
+            if not repaired and self._exchange(row, check, {check.left, check.right}):
+                changed = True
         return changed
 
     def _pinned(self, index: int) -> set[str]:
