@@ -13,6 +13,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from textwrap import dedent
 
@@ -831,3 +832,30 @@ def test_a_unique_value_beyond_the_range_of_the_other_side_of_a_check_is_exchang
     assert len(records) == 300
     assert all(r["a2"] < r["a3"] for r in records)
     assert len({r["a2"] for r in records}) == 300
+
+
+def test_a_constant_on_a_unique_attribute_gets_no_hot_group(tmp_path: Path) -> None:
+    """Fuzz model 147 (2026-12-06): `a0 = 0.8405 LIMIT 500` on a unique a0 made a hot group of
+    over 500 records, every other one taking the constant: 505 records with one unique value, and
+    the seed rows did not load (UNIQUE constraint failed). A constant on a unique attribute holds
+    one row at most: no group is made for it, and the LIMIT is not asked to be reached."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          group:
+            attributes:
+              a0: {type: decimal, precision: 27, scale: 4, min: 0, max: 1, unique: true}
+        access_patterns:
+          - {name: p2, entity: group, filters: [{attribute: a0, op: eq, value: 0.8405}], limit: 500, rate: 0.1,
+             latency_ms: 50}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    values = [r["a0"] for r in harness.loaded["group"]]
+    assert len(set(values)) == len(values)
+    assert Decimal("0.8405") in values  # the constant still has its row
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        harness.check_query(engine, "p2")
