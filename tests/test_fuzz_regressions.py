@@ -10,6 +10,7 @@ import json
 import random
 import time
 import tracemalloc
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from polyplan.pipeline import plan_text, render
 from polyplan.seed.generate import generate, generation_order, rows_for_scale
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
+from polyplan.testkit import resolve_url
 from polyplan.validate.relational import Harness
 
 BASE = dedent(
@@ -859,3 +861,32 @@ def test_a_constant_on_a_unique_attribute_gets_no_hot_group(tmp_path: Path) -> N
     with scratch_database("sqlite://") as engine:
         harness.load(engine)
         harness.check_query(engine, "p2")
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_a_uuid_default_is_stored_as_the_column_holds_uuids(engine_name: str, tmp_path: Path) -> None:
+    """Fuzz models 255 and 468 (2026-12-06): a uuid default was written with its dashes into a
+    CHAR(32) hex column: MariaDB refused the table ("Invalid default value for 'a3'"), and SQLite
+    kept a value no bound uuid equals. It is now the 32-digit hex SQLAlchemy stores."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        options: {relational_dialects: [sqlite, mysql]}
+        entities:
+          Table:
+            attributes:
+              a1: {type: integer, bits: 32}
+              a3: {type: uuid, nullable: true, default: 7742eb47-0000-4000-8000-000000000000}
+        """
+    )
+    files, _ = render(plan_text(text, "m.yaml"))
+    schema = files[f"relational/{engine_name}/schema.sql"]
+    assert "DEFAULT '7742eb47000040008000000000000000'" in schema
+    table = sa.table("table", sa.column("id"), sa.column("a1"), sa.column("a3"))
+    with scratch_database(resolve_url(engine_name)) as engine:
+        apply_sql(engine, schema)
+        with engine.begin() as connection:
+            connection.execute(sa.insert(table).values(id=uuid.uuid4().hex, a1=1))
+            stored = connection.execute(sa.select(table.c.a3)).scalar_one()
+    assert uuid.UUID(stored) == uuid.UUID("7742eb47-0000-4000-8000-000000000000") and len(stored) == 32
