@@ -971,11 +971,12 @@ class _EntityGenerator:
             linked = any(target == side for _, target, _ in self.links)  # made from another
             if other not in pinned or source is None or source.pool is None or linked or row[side] is None:
                 continue
-            fixed = row[other]
-            if side == check.left:
-                value = source.pool.exchange(row[side], lambda v, f=fixed: check_holds(v, check.op, f))
-            else:
-                value = source.pool.exchange(row[side], lambda v, f=fixed: check_holds(f, check.op, v))
+            fixed, op, on_left = row[other], check.op, side == check.left
+
+            def fits(value: Any, fixed: Any = fixed, op: CompareOp = op, on_left: bool = on_left) -> bool:
+                return check_holds(value, op, fixed) if on_left else check_holds(fixed, op, value)
+
+            value = source.pool.exchange(row[side], fits)
             if value is None:
                 # Below `fixed` when the side is the smaller one (left of < or <=, right of > or >=).
                 above = (check.op in (CompareOp.GT, CompareOp.GE)) == (side == check.left)
