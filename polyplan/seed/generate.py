@@ -947,9 +947,11 @@ class _EntityGenerator:
                     row[side] = value
                     changed = repaired = True
                     break
-            # No room on the side that may move (a unique value beyond the other's whole range):
-            # the unique side is exchanged for one the other side can stand next to.
-            if not repaired and self._exchange(row, check, {check.left, check.right}):
+            # No room on the side that may move (a unique value beyond the other's whole range),
+            # and no NULL that a redraw could give instead: the unique side is exchanged for one
+            # the other side can stand next to.
+            sides_null = self.attributes[check.left].nullable or self.attributes[check.right].nullable
+            if not repaired and not sides_null and self._exchange(row, check, {check.left, check.right}):
                 changed = True
         return changed
 
@@ -982,9 +984,8 @@ class _EntityGenerator:
                 above = (check.op in (CompareOp.GT, CompareOp.GE)) == (side == check.left)
                 strict = check.op in (CompareOp.LT, CompareOp.GT)
                 value = draw_beyond(self.attributes[side], self.rng, fixed, above, strict)
-                if value is None:
+                if value is None or not source.pool.replace(row[side], value):
                     continue
-                source.pool.replace(row[side], value)
             row[side] = value
             return True
         return False

@@ -100,9 +100,12 @@ class Pool:
 
     def __init__(self, values: list[Any]) -> None:
         self.values = deque(values)
+        self.out: set[Any] = set()  # handed out and not given back: no fresh value may repeat one
 
     def draw(self) -> Any:
-        return self.values.popleft()
+        value = self.values.popleft()
+        self.out.add(normalise(value))
+        return value
 
     def exchange(self, given: Any, wanted: Callable[[Any], bool]) -> Any | None:
         """The first value left that passes `wanted`, with `given` back in the pool; None when
@@ -112,13 +115,23 @@ class Pool:
             return None
         taken = self.values[found]
         del self.values[found]
-        self.values.appendleft(given)
+        self._give_back(given)
+        self.out.add(normalise(taken))
         return taken
 
-    def replace(self, given: Any, fresh: Any) -> None:
-        """Take `fresh` (drawn outside the pool) instead of `given`, which goes back."""
+    def replace(self, given: Any, fresh: Any) -> bool:
+        """Take `fresh` (drawn outside the pool) instead of `given`, which goes back; False (and
+        nothing changes) when `fresh` was handed out already."""
+        if normalise(fresh) in self.out:
+            return False
         with suppress(ValueError):
             self.values.remove(fresh)
+        self._give_back(given)
+        self.out.add(normalise(fresh))
+        return True
+
+    def _give_back(self, given: Any) -> None:
+        self.out.discard(normalise(given))
         self.values.appendleft(given)
 
 
