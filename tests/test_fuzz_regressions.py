@@ -784,7 +784,8 @@ def test_a_limit_over_an_equality_on_a_unique_column_is_not_asked_to_be_reached(
     """Fuzz model 194 (2026-12-06): `r1_ref = :r LIMIT 1` on a one-to-one reference (unique) finds
     one row at most on any valid data, so no case could show the LIMIT reached and the generated
     test failed with DataCannotDiscriminate. A limit an equality on a whole unique rule (or the
-    primary key) makes moot is no property to show; the filters still are."""
+    primary key) makes moot is no property to show, nor is a sort direction (p1); the filters
+    still are."""
     text = dedent(
         """\
         name: fuzz
@@ -802,15 +803,21 @@ def test_a_limit_over_an_equality_on_a_unique_column_is_not_asked_to_be_reached(
             limit: 1
             rate: 5
             latency_ms: 50
+          - name: p1
+            entity: Profile
+            filters: [{attribute: r1_ref, op: eq}]
+            sort: [{attribute: a0, direction: asc}]
+            rate: 5
+            latency_ms: 50
         """
     )
     harness = sqlite_harness(text, tmp_path)
-    harness.check_data("p2")
-    _, cases = harness.cases("p2")
-    assert cases
     with scratch_database("sqlite://") as engine:
         harness.load(engine)
-        harness.check_query(engine, "p2")
+        for name in ("p1", "p2"):  # p1: no order of one row shows the sort's direction either
+            harness.check_data(name)
+            assert harness.cases(name)[1]
+            harness.check_query(engine, name)
 
 
 def test_a_unique_value_beyond_the_range_of_the_other_side_of_a_check_is_exchanged() -> None:

@@ -204,7 +204,8 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
     any case: the conditions are the same in each, only their values differ)."""
     found: list[Property] = []
     limit = expected.limit
-    if limit is not None and not _at_most_one_row(expected):
+    single = _at_most_one_row(expected)
+    if limit is not None and not single:
         found.append((f"LIMIT {limit} is reached", lambda ev, case: len(ev.matching(case.conditions)) > limit))
     for index, (label, condition) in enumerate(zip(sample.labels, sample.conditions, strict=True)):
         if _always_true(expected, condition, constant=index < len(expected.constants)):
@@ -224,10 +225,11 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
             found.append((f"the bound {label} is exact", bound))
     fixed = _fixed_columns(expected)
     for position, (column, descending) in enumerate(expected.sort):
-        if column in fixed:
+        if column in fixed or single:
             # Every matching row holds the one value an equality gives this column: its
             # direction (and NULL placement: NULL fails an equality) cannot change any answer,
-            # on any data, so a flipped key here is the same query.
+            # on any data, so a flipped key here is the same query. Nor can any order show
+            # where equalities fix a whole unique rule: an answer holds one row at most.
             continue
 
         def flipped(ev: Evaluator, case: Case, position: int = position) -> bool:
