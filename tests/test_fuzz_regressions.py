@@ -6,11 +6,15 @@ each must now be a one-line coded error at its line and column, or a correct pla
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import tracemalloc
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from textwrap import dedent
 
@@ -24,6 +28,7 @@ from polyplan.pipeline import plan_text, render
 from polyplan.seed.generate import generate, generation_order, rows_for_scale
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
+from polyplan.testkit import resolve_url
 from polyplan.validate.relational import Harness
 
 BASE = dedent(
@@ -714,3 +719,181 @@ def test_a_bound_that_a_check_implies_gets_no_violation_case(tmp_path: Path) -> 
     assert "item:ck_item_a0_max" not in harness.constraint_ids()
     assert "item:ck_item_a0_min" in harness.constraint_ids()
     check_every_constraint(harness)
+
+
+# --- the fuzz run of 2026-12-06 ------------------------------------------------------------------
+
+
+def test_a_load_beside_a_self_reference_follows_the_relationship_between_the_two() -> None:
+    """Fuzz models 70-71 (2026-12-06): p0 on Profile loads Item, and Item also refers to itself
+    (r1). The document design took r1 (a self-reference of the loaded entity) for the load and
+    looked up Profile's `r1_ref`: KeyError. It now follows r2, the relationship between the two."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Item:
+            attributes: {a0: {type: integer, bits: 32}}
+            placement: {family: document}
+          Profile:
+            attributes: {a0: {type: integer, bits: 32}}
+            placement: {family: document}
+        relationships:
+          - {name: r1, kind: one_to_many, from: Item, to: Item, required: false, on_delete: set_null}
+          - {name: r2, kind: one_to_one, from: Item, to: Profile, required: false, foreign_key: r2_ref}
+        access_patterns:
+          - {name: p0, entity: Profile, loads: [Item], rate: 5, latency_ms: 50}
+        """
+    )
+    files, _ = render(plan_text(text, "m.yaml"))
+    (query,) = json.loads(files["mongodb/queries.json"])["queries"]
+    (lookup,) = query["lookups"]
+    assert (lookup["relationship"], lookup["local"], lookup["foreign"]) == ("r2", ["r2_ref"], ["_id"])
+
+
+def test_a_hot_group_value_next_to_a_unique_side_of_a_check_gets_data(tmp_path: Path) -> None:
+    """Fuzz model 36 (2026-12-06): `a1 <= a0`, a1 unique (each value from a pool), a0 shared by
+    the hot group the tests make for p1 (20 records with one a0). A repair moved a0, the group
+    set it back, and a1 could be neither redrawn nor repaired: record 21 found no values. a1 is
+    now exchanged for a pool value (or a fresh one) on the right side of the group's a0."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Table:
+            attributes:
+              a0: {type: integer, bits: 16, min: 0, max: 10000, nullable: true}
+              a1: {type: decimal, precision: 29, scale: 4, unique: true}
+            checks:
+              - {name: c0, left: a1, op: le, right: a0}
+        access_patterns:
+          - {name: p1, entity: Table, filters: [{attribute: a0, op: eq}], limit: 20, rate: 0.1, latency_ms: 2}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    records = harness.loaded["table"]
+    assert all(r["a0"] is None or r["a1"] <= r["a0"] for r in records)
+    assert len({r["a1"] for r in records}) == len(records)
+    shared = Counter(r["a0"] for r in records if r["a0"] is not None).most_common(1)[0][1]
+    assert shared > 20  # the group is there, beyond p1's limit
+    check_every_constraint(harness)
+
+
+def test_a_limit_over_an_equality_on_a_unique_column_is_not_asked_to_be_reached(tmp_path: Path) -> None:
+    """Fuzz model 194 (2026-12-06): `r1_ref = :r LIMIT 1` on a one-to-one reference (unique) finds
+    one row at most on any valid data, so no case could show the LIMIT reached and the generated
+    test failed with DataCannotDiscriminate. A limit an equality on a whole unique rule (or the
+    primary key) makes moot is no property to show, nor is a sort direction (p1); the filters
+    still are."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Profile:
+            attributes:
+              a0: {type: decimal, precision: 26, scale: 1, min: 0, max: 1}
+        relationships:
+          - {name: r1, kind: one_to_one, from: Profile, to: Profile, required: false, foreign_key: r1_ref}
+        access_patterns:
+          - name: p2
+            entity: Profile
+            filters: [{attribute: a0, op: in, value: [0.7]}, {attribute: r1_ref, op: eq}]
+            limit: 1
+            rate: 5
+            latency_ms: 50
+          - name: p1
+            entity: Profile
+            filters: [{attribute: r1_ref, op: eq}]
+            sort: [{attribute: a0, direction: asc}]
+            rate: 5
+            latency_ms: 50
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        for name in ("p1", "p2"):  # p1: no order of one row shows the sort's direction either
+            harness.check_data(name)
+            assert harness.cases(name)[1]
+            harness.check_query(engine, name)
+
+
+def test_a_unique_value_beyond_the_range_of_the_other_side_of_a_check_is_exchanged() -> None:
+    """Fuzz model 125 (2026-12-06): `a2 < a3`, a2 a unique float (from a pool, spread far past
+    99), a3 a decimal between 0 and 99: no a3 fits above most a2 values, and a2 could be neither
+    redrawn nor repaired, so record 0 failed. a2 is now exchanged for a value below a3."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          group:
+            attributes:
+              a2: {type: float, unique: true}
+              a3: {type: decimal, precision: 8, scale: 0, min: 0, max: 99}
+            checks:
+              - {name: c0, left: a2, op: lt, right: a3}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    records = generate(model, {"group": 300})["group"]
+    assert len(records) == 300
+    assert all(r["a2"] < r["a3"] for r in records)
+    assert len({r["a2"] for r in records}) == 300
+
+
+def test_a_constant_on_a_unique_attribute_gets_no_hot_group(tmp_path: Path) -> None:
+    """Fuzz model 147 (2026-12-06): `a0 = 0.8405 LIMIT 500` on a unique a0 made a hot group of
+    over 500 records, every other one taking the constant: 505 records with one unique value, and
+    the seed rows did not load (UNIQUE constraint failed). A constant on a unique attribute holds
+    one row at most: no group is made for it, and the LIMIT is not asked to be reached."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          group:
+            attributes:
+              a0: {type: decimal, precision: 27, scale: 4, min: 0, max: 1, unique: true}
+        access_patterns:
+          - {name: p2, entity: group, filters: [{attribute: a0, op: eq, value: 0.8405}], limit: 500, rate: 0.1,
+             latency_ms: 50}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    values = [r["a0"] for r in harness.loaded["group"]]
+    assert len(set(values)) == len(values)
+    assert Decimal("0.8405") in values  # the constant still has its row
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        harness.check_query(engine, "p2")
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_a_uuid_default_is_stored_as_the_column_holds_uuids(engine_name: str, tmp_path: Path) -> None:
+    """Fuzz models 255 and 468 (2026-12-06): a uuid default was written with its dashes into a
+    CHAR(32) hex column: MariaDB refused the table ("Invalid default value for 'a3'"), and SQLite
+    kept a value no bound uuid equals. It is now the 32-digit hex SQLAlchemy stores."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        options: {relational_dialects: [sqlite, mysql]}
+        entities:
+          Table:
+            attributes:
+              a1: {type: integer, bits: 32}
+              a3: {type: uuid, nullable: true, default: 7742eb47-0000-4000-8000-000000000000}
+        """
+    )
+    files, _ = render(plan_text(text, "m.yaml"))
+    schema = files[f"relational/{engine_name}/schema.sql"]
+    assert "DEFAULT '7742eb47000040008000000000000000'" in schema
+    table = sa.table("table", sa.column("id"), sa.column("a1"), sa.column("a3"))
+    with scratch_database(resolve_url(engine_name)) as engine:
+        apply_sql(engine, schema)
+        with engine.begin() as connection:
+            connection.execute(sa.insert(table).values(id=uuid.uuid4().hex, a1=1))
+            stored = connection.execute(sa.select(table.c.a3)).scalar_one()
+    assert uuid.UUID(stored) == uuid.UUID("7742eb47-0000-4000-8000-000000000000") and len(stored) == 32

@@ -73,7 +73,7 @@ def _constants(model: RequirementsModel, pattern: AccessPattern) -> list[tuple[s
 
 def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | None:
     """Attributes a parameter group of the pattern shares; None when a group holds one row at
-    most (an equality on a unique attribute).
+    most (an equality on a unique attribute, or a constant on one).
 
     A parameterised prefix is shared too when the pattern also searches full text: the near
     records of the full-text filter copy the group's prefix value, and the tests' prefix must
@@ -84,6 +84,10 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
     shared: list[str] = []
     for flt in pattern.filters:
         if "value" in flt.model_fields_set:
+            if flt.attribute in singles and flt.value is not None and flt.op in (FilterOp.EQ, FilterOp.IN):
+                # A constant on a unique attribute: its few values hold a row each, and a group
+                # taking it would break the unique rule (`a0 = 0.8405 LIMIT 500`).
+                return None
             continue
         if flt.op not in SHARED_OPS and not (searched and flt.op is FilterOp.PREFIX):
             continue

@@ -48,7 +48,15 @@ from decimal import Decimal
 from typing import Any
 
 from polyplan.model.derived import Reference, all_attributes, key_of, patterns_of, references_into, snake
-from polyplan.model.schema import Attribute, CompareOp, Relationship, RelationshipKind, RequirementsModel, TypeName
+from polyplan.model.schema import (
+    Attribute,
+    Check,
+    CompareOp,
+    Relationship,
+    RelationshipKind,
+    RequirementsModel,
+    TypeName,
+)
 from polyplan.seed.derived import derived_children, fill_derived
 from polyplan.seed.values import (
     MAX_DECK,
@@ -912,13 +920,18 @@ class _EntityGenerator:
                 bad.update((check.left, check.right))
         return bad, keys
 
-    def _repair(self, row: Record) -> bool:
+    def _repair(self, row: Record, index: int) -> bool:
         """Set one side of each broken order check to a value on the right side of the other;
         False when no check could be repaired that way (strings, unique sides, no room)."""
         changed = False
+        pinned = self._pinned(index)
         for check in self.checks:
             if check.op is CompareOp.NE or check_holds(row[check.left], check.op, row[check.right]):
                 continue
+            if self._exchange(row, check, pinned):
+                changed = True
+                continue
+            repaired = False
             smaller, larger = (
                 (check.left, check.right) if check.op in (CompareOp.LT, CompareOp.LE) else (check.right, check.left)
             )
@@ -932,9 +945,50 @@ class _EntityGenerator:
                 value = draw_beyond(self.attributes[side], self.rng, row[other], above, strict)
                 if value is not None:
                     row[side] = value
-                    changed = True
+                    changed = repaired = True
                     break
+            # No room on the side that may move (a unique value beyond the other's whole range),
+            # and no NULL that a redraw could give instead: the unique side is exchanged for one
+            # the other side can stand next to.
+            sides_null = self.attributes[check.left].nullable or self.attributes[check.right].nullable
+            if not repaired and not sides_null and self._exchange(row, check, {check.left, check.right}):
+                changed = True
         return changed
+
+    def _pinned(self, index: int) -> set[str]:
+        """The attributes a hot group sets on record `index` again at every attempt (its shared
+        values, on every record but the first): a repair of one of those does not last."""
+        found = self.hot.get(index)
+        if found is None or found[1] == index:
+            return set()
+        return set(found[0].shared)
+
+    def _exchange(self, row: Record, check: Check, pinned: set[str]) -> bool:
+        """Where one side of a broken check is pinned and the other is unique (from a pool,
+        which neither a redraw nor a repair may touch), exchange the unique value for one on the
+        right side of the pinned value: from the pool, else drawn next to it (a collision with
+        an earlier record is then caught as any other); False when that does not apply."""
+        for side, other in ((check.left, check.right), (check.right, check.left)):
+            source = self.sources.get(side)
+            linked = any(target == side for _, target, _ in self.links)  # made from another
+            if other not in pinned or source is None or source.pool is None or linked or row[side] is None:
+                continue
+            fixed, op, on_left = row[other], check.op, side == check.left
+
+            def fits(value: Any, fixed: Any = fixed, op: CompareOp = op, on_left: bool = on_left) -> bool:
+                return check_holds(value, op, fixed) if on_left else check_holds(fixed, op, value)
+
+            value = source.pool.exchange(row[side], fits)
+            if value is None:
+                # Below `fixed` when the side is the smaller one (left of < or <=, right of > or >=).
+                above = (check.op in (CompareOp.GT, CompareOp.GE)) == (side == check.left)
+                strict = check.op in (CompareOp.LT, CompareOp.GT)
+                value = draw_beyond(self.attributes[side], self.rng, fixed, above, strict)
+                if value is None or not source.pool.replace(row[side], value):
+                    continue
+            row[side] = value
+            return True
+        return False
 
     def _one(self, index: int) -> Record:
         row: Record = {}
@@ -968,7 +1022,7 @@ class _EntityGenerator:
                 return row
             # Alternate: repair broken checks directly, then redraw whatever is still broken
             # (collisions of composite unique rules, checks on types that cannot be repaired).
-            if attempt % 2 == 0 and self._repair(row):
+            if attempt % 2 == 0 and self._repair(row, index):
                 continue
             if not self._redraw(bad, row, index):
                 break

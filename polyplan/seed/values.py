@@ -11,7 +11,9 @@ import math
 import random
 import string
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -79,10 +81,58 @@ def leaf(where: str) -> str:
 
 @dataclass(frozen=True)
 class Source:
-    """Draws one value per call. `exclusive` sources must not be redrawn (they consume a pool)."""
+    """Draws one value per call. `exclusive` sources must not be redrawn (they consume a pool);
+    `pool`, when they have one, can exchange a drawn value for another (see Pool)."""
 
     draw: Callable[[], Any]
     exclusive: bool = False
+    pool: Pool | None = None
+
+
+class Pool:
+    """The distinct values of a unique attribute, handed out once each.
+
+    A record whose other side of a check is fixed (a hot group's shared value) may give back the
+    value it drew and take one on the right side of the check instead: the first in the pool
+    that fits, or a value from outside that the pool then no longer hands out. Either way the
+    values stay distinct and the pool holds one value per remaining record.
+    """
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = deque(values)
+        self.out: set[Any] = set()  # handed out and not given back: no fresh value may repeat one
+
+    def draw(self) -> Any:
+        value = self.values.popleft()
+        self.out.add(normalise(value))
+        return value
+
+    def exchange(self, given: Any, wanted: Callable[[Any], bool]) -> Any | None:
+        """The first value left that passes `wanted`, with `given` back in the pool; None when
+        none passes."""
+        found = next((index for index, value in enumerate(self.values) if wanted(value)), None)
+        if found is None:
+            return None
+        taken = self.values[found]
+        del self.values[found]
+        self._give_back(given)
+        self.out.add(normalise(taken))
+        return taken
+
+    def replace(self, given: Any, fresh: Any) -> bool:
+        """Take `fresh` (drawn outside the pool) instead of `given`, which goes back; False (and
+        nothing changes) when `fresh` was handed out already."""
+        if normalise(fresh) in self.out:
+            return False
+        with suppress(ValueError):
+            self.values.remove(fresh)
+        self._give_back(given)
+        self.out.add(normalise(fresh))
+        return True
+
+    def _give_back(self, given: Any) -> None:
+        self.out.discard(normalise(given))
+        self.values.appendleft(given)
 
 
 def normalise(value: Any) -> Any:
@@ -702,9 +752,11 @@ def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str,
             spare = iter(list(distinct_values(attribute, rng, size, where)))
             return Source(lambda: None if rng.random() < NULL_RATE else next(spare, None), exclusive=True)
         stream = distinct_values(attribute, rng, rows, where)
-        # Materialise now so an impossible request fails before any row is produced (uuids cannot fail).
-        pool = stream if attribute.type is TypeName.UUID else iter(list(stream))
-        return Source(lambda: next(pool), exclusive=True)
+        if attribute.type is TypeName.UUID:  # uuids cannot fail, and no check compares them
+            return Source(lambda: next(stream), exclusive=True)
+        # Materialise now so an impossible request fails before any row is produced.
+        pool = Pool(list(stream))
+        return Source(pool.draw, exclusive=True, pool=pool)
     if attribute.distinct is not None and attribute.type not in (
         TypeName.JSON,
         TypeName.LIST,

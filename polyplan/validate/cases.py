@@ -204,7 +204,8 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
     any case: the conditions are the same in each, only their values differ)."""
     found: list[Property] = []
     limit = expected.limit
-    if limit is not None:
+    single = _at_most_one_row(expected)
+    if limit is not None and not single:
         found.append((f"LIMIT {limit} is reached", lambda ev, case: len(ev.matching(case.conditions)) > limit))
     for index, (label, condition) in enumerate(zip(sample.labels, sample.conditions, strict=True)):
         if _always_true(expected, condition, constant=index < len(expected.constants)):
@@ -224,10 +225,11 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
             found.append((f"the bound {label} is exact", bound))
     fixed = _fixed_columns(expected)
     for position, (column, descending) in enumerate(expected.sort):
-        if column in fixed:
+        if column in fixed or single:
             # Every matching row holds the one value an equality gives this column: its
             # direction (and NULL placement: NULL fails an equality) cannot change any answer,
-            # on any data, so a flipped key here is the same query.
+            # on any data, so a flipped key here is the same query. Nor can any order show
+            # where equalities fix a whole unique rule: an answer holds one row at most.
             continue
 
         def flipped(ev: Evaluator, case: Case, position: int = position) -> bool:
@@ -275,6 +277,16 @@ def _fixed_columns(expected: Expected) -> set[str]:
         c.column for c in expected.constants if c.op in ("eq", "is_null") or (c.op == "in" and len(c.value) == 1)
     }
     return constants | {p.column for p in expected.params if p.op == "eq"}
+
+
+def _at_most_one_row(expected: Expected) -> bool:
+    """Whether equalities fix every column of the primary key or of a unique rule: the answer
+    then holds one row at most on any valid data, and no LIMIT can cut it (`r1_ref = :r LIMIT 1`
+    on a one-to-one reference). IS NULL does not count: NULLs never collide in a unique index."""
+    equal = {c.column for c in expected.constants if c.op == "eq" or (c.op == "in" and len(c.value) == 1)}
+    equal |= {p.column for p in expected.params if p.op == "eq"}
+    keys = [expected.table.primary_key, *expected.table.uniques]
+    return any(key and set(key) <= equal for key in keys)
 
 
 # --- choosing cases ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from polyplan.analyse.profile import pattern_shape
 from polyplan.model.bounded_loads import bounded_loads
 from polyplan.model.collection_checks import filter_target
-from polyplan.model.derived import all_attributes, key_of, reference_of
+from polyplan.model.derived import all_attributes, key_of, reference_of, related_entities
 from polyplan.model.ranges import ONE_SIDED, is_range
 from polyplan.model.schema import (
     AccessPattern,
@@ -480,9 +480,9 @@ def _lookups(
         if inside is not None and inside.field:
             embedded.append(inside.field)
             continue
-        relationship = next(
-            r for r in model.relationships if {r.from_, r.to} == {pattern.entity, other} or (r.from_ == r.to == other)
-        )
+        # The relationship between the two (the first, as the model check that allowed the load):
+        # a self-reference of `other` is not a way from the pattern's entity to it.
+        relationship = related_entities(model, pattern.entity)[other]
         target = next((c for c in collections if c.entity == other), None)
         embedded_elsewhere = next((e for e in embeddings if e.child == other and e.embedded), None)
         if target is None:

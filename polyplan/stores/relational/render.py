@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import operator
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -187,6 +188,11 @@ class Dialect:
             return sa.text(repr(value))
         if kind in NON_SCALAR:
             return json.dumps(value, sort_keys=True)
+        if kind is TypeName.UUID and not self.uuid_native:
+            # Stored as CHAR(32) hex (see column_type): the dashed form is 36 characters, which
+            # MariaDB refuses as a default ("Invalid default value"), and SQLite would keep a
+            # value no bound uuid ever equals.
+            return uuid.UUID(str(value)).hex
         return str(value)
 
     def regex_match(self, column: sa.Column[Any], pattern: str) -> ColumnElement[bool]:
