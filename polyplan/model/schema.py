@@ -643,6 +643,9 @@ class RequirementsModel(Strict):
 
     # Memo of facts derived from this (immutable) model; see polyplan.model.derived.
     _derived: dict[Any, Any] = PrivateAttr(default_factory=dict)
+    # Attributes the planner added as copies of related fields, (entity, attribute) → the path
+    # they copy (plan/related_reads.py); empty in a model as written.
+    _copies: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
 
 def json_schema() -> dict[str, Any]:

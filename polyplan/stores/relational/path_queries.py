@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyplan.model.derived import key_of
-from polyplan.model.paths import Path, PathRead
+from polyplan.model.paths import Path, PathRead, is_path
 from polyplan.model.schema import AccessPattern, Filter, FilterOp, RequirementsModel
 from polyplan.plan.aggregates import value_name
 from polyplan.stores.relational.aggregates import aggregate_value
@@ -64,7 +64,7 @@ def _joined(
     joined: Any = root
     aliases: dict[str, Any] = {"": root}
     taken = {root.name}  # another table may keep its own name as its alias
-    for path in read.paths:
+    for path in (*read.paths, *read.reads):
         for depth, hop in enumerate(path.hops, start=1):
             chain = _chain(path, depth)
             if chain in aliases:
@@ -94,7 +94,9 @@ def path_query(
     """The joined SELECT of a pattern with paths, or the reason it cannot be written here."""
     pattern = read.pattern
     spec = by_entity[pattern.entity]
-    columns = query_columns(pattern, spec)
+    own = [name for name in pattern.reads if not is_path(name)]
+    # Only related fields read: the row is just those (a pattern reading nothing of its own).
+    columns = query_columns(pattern.model_copy(update={"reads": own}), spec) if own or not read.reads else []
     if columns is None:
         return "it reads an attribute stored in another table"
     dialect = DIALECTS[rendered.engine]
@@ -103,7 +105,14 @@ def path_query(
         return found
     joined, aliases, params, expressions = found
     root = aliases[""]
-    statement = sa.select(*[root.c[c] for c in columns]).select_from(joined).where(*expressions)
+    selected = [root.c[c] for c in columns]
+    for path in read.reads:  # related fields joined at read time (plan/related_reads.py)
+        column = column_for(by_entity[path.target], path.target, path.attribute)
+        if column is None:
+            return f"it reads {path.text}, which has no column"
+        selected.append(aliases[_chain(path, len(path.hops))].c[column].label(path.slug))
+    columns = [*columns, *(path.slug for path in read.reads)]
+    statement = sa.select(*selected).select_from(joined).where(*expressions)
     for item, path in read.sort:
         if path is None:
             column, table = column_for(spec, pattern.entity, item.attribute), root
@@ -137,7 +146,8 @@ def _joined_where(
 
 
 def _joins_note(read: PathRead) -> str:
-    joins = ", ".join(f"{p.text} through {' → '.join(h.relationship for h in p.hops)}" for p in read.paths)
+    followed = {p.text: p for p in (*read.paths, *read.reads)}.values()
+    joins = ", ".join(f"{p.text} through {' → '.join(h.relationship for h in p.hops)}" for p in followed)
     return f"joins along the foreign keys: {joins}"
 
 
