@@ -28,9 +28,12 @@ from polyplan.model.schema import (
     RelationshipKind,
     RequirementsModel,
     Sort,
+    TypeName,
 )
 
 SEPARATOR = "."
+# A related field read is one column of a join or one copied value: not a nested structure.
+UNREADABLE_TYPES = frozenset({TypeName.LIST, TypeName.SET, TypeName.OBJECT, TypeName.GEO_POINT})
 Found = tuple[str, str, tuple[str | int, ...]]
 
 
@@ -268,8 +271,9 @@ def _plain_names(model: RequirementsModel) -> list[Found]:
 
 
 def path_problems(model: RequirementsModel) -> list[Found]:
-    """PP324 and PP326 for every path that does not resolve or stands where it cannot; the op and
-    type checks of a resolved path are the caller's (checks.py), coded PP327."""
+    """PP324 and PP326 for every path that does not resolve or stands where it cannot, PP349 for a
+    related field read that is not one value; the op and type checks of a resolved filter or sort
+    path are the caller's (checks.py), coded PP327."""
     found = _plain_names(model)
     for index, pattern in enumerate(model.access_patterns):
         if pattern.entity not in model.entities:
@@ -285,7 +289,18 @@ def path_problems(model: RequirementsModel) -> list[Found]:
             if not is_path(text):
                 continue
             try:
-                resolve(model, pattern.entity, text)
+                reached = resolve(model, pattern.entity, text)
             except PathError as error:
                 found.append((error.code, str(error), ("access_patterns", index, *at)))
+                continue
+            if at[0] == "reads" and reached.kind.type in UNREADABLE_TYPES:
+                found.append(
+                    (
+                        "PP349",
+                        f"'{text}' reaches the {reached.kind.type.value} attribute {reached.target}.{reached.attribute}: "
+                        "a related field read is one value (a scalar or json), which a join selects or a "
+                        f"copy holds; load the {reached.target} records with `loads` instead",
+                        ("access_patterns", index, *at),
+                    )
+                )
     return found

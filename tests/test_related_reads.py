@@ -1,0 +1,115 @@
+"""Reads of related fields (issue 12: "`reads` of related fields (copied or joined)", and the
+defect "Denormalization ignores the write rate"): one decision per (pattern, path) by cost, the
+runner-up explained, a plan that drops copies when the parent's writes grow 100×, and the joined
+field returning what the oracle reaches on the real engines."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from polyplan.pipeline import plan_text, render, write_plan
+from polyplan.plan.related_reads import Choice
+from polyplan.seed.generate import generate
+from polyplan.testkit import resolve_url
+from polyplan.validate.runner import run_validation
+
+MODEL = Path(__file__).resolve().parent / "models" / "auction_reads.yaml"
+TEXT = MODEL.read_text(encoding="utf-8")
+
+
+def _hundredfold(text: str) -> str:
+    """The same auction with every Item update 100× as frequent."""
+    text = text.replace("attributes: [title], rate: 0.5}", "attributes: [title], rate: 50}")
+    return text.replace("attributes: [end_date], rate: 40}", "attributes: [end_date], rate: 4000}")
+
+
+def _choices(text: str) -> dict[str, Choice]:
+    plan = plan_text(text, "auction_reads.yaml")
+    return {d.path.text: d.chosen.choice for d in plan.related_reads}
+
+
+def test_the_copy_goes_when_the_parent_is_written_100_times_more() -> None:
+    assert _choices(TEXT) == {"item.title": Choice.COPY, "item.end_date": Choice.JOIN}
+    assert _choices(_hundredfold(TEXT)) == {"item.title": Choice.JOIN, "item.end_date": Choice.JOIN}
+
+
+def test_costs_and_runner_up_are_recorded_and_explained() -> None:
+    plan = plan_text(TEXT, "auction_reads.yaml")
+    title = next(d for d in plan.related_reads if d.path.text == "item.title")
+    # join: 100 reads/s × 20 rows × 1 hop; copy: 0.5 retitles/s × 20 bids × 4, plus the GBs added.
+    assert title.runner_up is not None and title.runner_up.choice is Choice.JOIN
+    assert title.runner_up.cost == pytest.approx(2000.0)
+    assert title.chosen.cost == pytest.approx(40.0, abs=0.1)
+    assert (title.fan_out, title.worst_fan_out) == (20.0, 400.0)
+    files, _ = render(plan)
+    md = files["plan.md"]
+    assert re.search(r"item\.title: copied \(cost 40\.0\) over join \(cost 2,000\.0\) because ", md)
+    assert re.search(r"item\.end_date: joined \(cost 2,000\.0\) over copy \(cost 3,200\.0\) because ", md)
+    data = json.loads(files["plan.json"])["related_reads"]
+    assert [(d["path"], d["chosen"]["choice"], d["runner_up"]["choice"]) for d in data] == [
+        ("item.title", "copy", "join"),
+        ("item.end_date", "join", "copy"),
+    ]
+    assert data[0]["copy"] == "Bid.item_title" and data[0]["kept_by"] == ["Item.retitle_item"]
+
+
+def test_relational_query_reads_the_copy_and_joins_the_rest() -> None:
+    files, _ = render(plan_text(TEXT, "auction_reads.yaml"))
+    sql = files["relational/postgresql/queries.sql"]
+    assert "SELECT bid.amount, bid.placed_at, bid.item_title, item.end_date AS item_end_date" in sql
+    assert "FROM bid JOIN item AS item ON bid.item_id = item.id" in sql
+    assert re.search(r"item_title VARCHAR\(80\) NOT NULL", files["relational/postgresql/schema.sql"])
+    fewer, _ = render(plan_text(_hundredfold(TEXT), "auction_reads.yaml"))
+    assert "item_title" not in fewer["relational/postgresql/schema.sql"]
+    assert "item.title AS item_title, item.end_date AS item_end_date" in fewer["relational/postgresql/queries.sql"]
+
+
+def test_seeded_copies_hold_their_parents_value() -> None:
+    model = plan_text(TEXT, "auction_reads.yaml").model
+    records = generate(model, {"Item": 30, "Bid": 200}, seed=3)
+    titles = {item["id"]: item["title"] for item in records["Item"]}
+    assert all(bid["item_title"] == titles[bid["item_id"]] for bid in records["Bid"])
+
+
+@pytest.mark.parametrize(("family", "words"), [("wide_column", "a Cassandra query table"), ("document", "$lookup")])
+def test_a_store_without_joins_must_copy_and_states_the_fan_out_pp470(family: str, words: str) -> None:
+    text = TEXT.replace("document: null", "document: mongodb").replace("wide_column: null", "wide_column: cassandra")
+    text = text.replace("  Bid:\n", f"  Bid:\n    placement: {{family: {family}}}\n")
+    plan = plan_text(text, "auction_reads.yaml")
+    assert {d.path.text: (d.chosen.choice, d.runner_up) for d in plan.related_reads} == {
+        "item.title": (Choice.COPY, None),
+        "item.end_date": (Choice.COPY, None),
+    }
+    files, diagnostics = render(plan)
+    warned = [d for d in diagnostics if d.code == "PP470"]
+    assert len(warned) == 2
+    assert "rewrites 20.0 Bid rows on average and up to 400 (800.0 rows/s in all)" in warned[1].message
+    assert words in files["plan.md"]
+    emitted = files["cassandra/schema.cql"] if family == "wide_column" else files["mongodb/collections/bid.json"]
+    assert "item_title" in emitted and "item_end_date" in emitted
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("auction_reads")
+    write_plan(MODEL, out)
+    return out
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("sqlite"),
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def test_generated_tests_read_the_joined_and_copied_fields_on_the_real_engine(folder: Path, engine: str) -> None:
+    module = (folder / "tests" / f"test_{engine}.py").read_text(encoding="utf-8")
+    assert "recent_bids_of_bidder" in module
+    url = None if engine == "sqlite" else resolve_url(engine)
+    assert run_validation(folder, engine, url) == 0
