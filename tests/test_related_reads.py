@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from polyplan.pipeline import plan_text, render, write_plan
 from polyplan.plan.related_reads import Choice
 from polyplan.seed.generate import generate
+from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
 
@@ -113,3 +117,62 @@ def test_generated_tests_read_the_joined_and_copied_fields_on_the_real_engine(fo
     assert "recent_bids_of_bidder" in module
     url = None if engine == "sqlite" else resolve_url(engine)
     assert run_validation(folder, engine, url) == 0
+
+
+def _statement(text: str, name: str) -> str:
+    block = text.split(f"-- name: {name}\n", 1)[1].split("\n\n", 1)[0]
+    return "\n".join(line for line in block.splitlines() if not line.startswith("--")).rstrip(";")
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("sqlite"),
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def test_copies_sql_keeps_the_copy_after_the_parent_changes(engine: str) -> None:
+    """The application's write set of copies.sql, run on the real engine: after a retitle, only
+    the children of the retitled item carry the new title; a new bid gets its item's title."""
+    files, _ = render(plan_text(TEXT, "auction_reads.yaml"))
+    copies = files[f"relational/{engine}/copies.sql"]
+    # item.end_date is joined, not copied: nothing keeps it.
+    assert "item_end_date" not in copies
+    with scratch_database(resolve_url(engine)) as database:
+        apply_sql(database, files[f"relational/{engine}/schema.sql"])
+        # A uuid as its 32 hex digits: the text every engine's key column takes (MariaDB's is CHAR(32)).
+        items = [(uuid.UUID(int=i).hex, f"title {i}") for i in (1, 2)]
+        when = datetime(2026, 1, 1)
+        with database.begin() as connection:
+            for key, title in items:
+                connection.execute(
+                    sa.text("INSERT INTO item (id, title, end_date, reserve) VALUES (:id, :t, :d, 1)"),
+                    {"id": key, "t": title, "d": when},
+                )
+            for n in range(6):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO bid (id, bidder, amount, placed_at, item_id, item_title) "
+                        "VALUES (:id, 'b', :n, :d, :item, 'stale')"
+                    ),
+                    {"id": uuid.UUID(int=100 + n).hex, "n": n + 1, "d": when, "item": items[n % 2][0]},
+                )
+            connection.execute(sa.text(_statement(copies, "bid_item_title__backfill")))
+            connection.execute(sa.text("UPDATE item SET title = 'renamed' WHERE id = :id"), {"id": items[0][0]})
+            connection.execute(sa.text(_statement(copies, "bid_item_title__after_retitle_item")), {"item_id": items[0][0]})
+            rows = connection.execute(sa.text("SELECT item_id, item_title FROM bid")).all()
+        assert sorted({(str(i).replace("-", ""), t) for i, t in rows}) == [(items[0][0], "renamed"), (items[1][0], "title 2")]
+        assert len(rows) == 6
+        with database.begin() as connection:
+            new = uuid.UUID(int=200).hex
+            connection.execute(
+                sa.text(
+                    "INSERT INTO bid (id, bidder, amount, placed_at, item_id, item_title) "
+                    "VALUES (:id, 'b', 9, :d, :item, 'stale')"
+                ),
+                {"id": new, "d": when, "item": items[1][0]},
+            )
+            connection.execute(sa.text(_statement(copies, "bid_item_title__on_write")), {"id": new})
+            got = connection.execute(sa.text("SELECT item_title FROM bid WHERE id = :id"), {"id": new}).scalar_one()
+        assert got == "title 2"

@@ -18,9 +18,9 @@ from polyplan.model.derived import is_keyless, patterns_of
 from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, FilterOp, RequirementsModel
 from polyplan.plan.hot import hot_for_cache
-from polyplan.plan.related_reads import decide_related_reads, related_read_warnings, with_copies
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
 from polyplan.plan.keyless import keyless_blockers, keyless_cache, keyless_search
+from polyplan.plan.related_reads import decide_related_reads, related_read_warnings, with_copies
 from polyplan.plan.skew import skew_notes
 
 # A full-text workload "at scale": beyond either bound a relational full-text index is a

@@ -35,7 +35,7 @@ from typing import Protocol
 
 from polyplan.analyse.sizing import attribute_bytes
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import all_attributes, writes_of
+from polyplan.model.derived import writes_of
 from polyplan.model.loader import LoadedModel
 from polyplan.model.paths import Hop, Path, PathRead
 from polyplan.model.schema import Attribute, Family, RequirementsModel, WriteKind
@@ -146,7 +146,7 @@ def _relationship_numbers(model: RequirementsModel, hop: Hop) -> tuple[float, fl
     return average, worst
 
 
-def _changing_writes(model: RequirementsModel, entity: str, attributes: set[str]) -> list[tuple[str, float]]:
+def changing_writes(model: RequirementsModel, entity: str, attributes: set[str]) -> list[tuple[str, float]]:
     """(name, rate) of the writes of `entity` that change one of `attributes` after the insert."""
     found: list[tuple[str, float]] = []
     for write in writes_of(model, entity):
@@ -181,7 +181,7 @@ def copy_upkeep(model: RequirementsModel, path: Path, staleness_seconds: float =
         fan, worst = fan * average, worst * most
         last = index == len(path.hops) - 1
         changed = {path.attribute} if last else {a for a, _ in path.hops[index + 1].pairs}
-        writes = _changing_writes(model, hop.target, changed)
+        writes = changing_writes(model, hop.target, changed)
         rate = sum(r for _, r in writes)
         parents = model.entities[hop.target].growth.initial_rows
         if staleness_seconds > 0 and parents:
@@ -384,7 +384,9 @@ def with_copies(loaded: LoadedModel, decided: Sequence[RelatedRead]) -> LoadedMo
             copied[(decision.entity, decision.copy)] = decision.path
         by_pattern.setdefault(decision.pattern, []).append(decision.copy)
     entities = {
-        name: entity.model_copy(update={"attributes": {**entity.attributes, **added[name]}}) if name in added else entity
+        name: entity.model_copy(update={"attributes": {**entity.attributes, **added[name]}})
+        if name in added
+        else entity
         for name, entity in model.entities.items()
     }
     patterns = [

@@ -71,9 +71,7 @@ def fill_copies(model: RequirementsModel, produced: Mapping[str, list[Record]]) 
     for (entity, name), path in sorted(model._copies.items()):
         if entity not in produced or any(hop.target not in produced for hop in path.hops):
             continue
-        indexes = [
-            {tuple(r.get(b) for _, b in hop.pairs): r for r in produced[hop.target]} for hop in path.hops
-        ]
+        indexes = [{tuple(r.get(b) for _, b in hop.pairs): r for r in produced[hop.target]} for hop in path.hops]
         for record in produced[entity]:
             current: Record | None = record
             for hop, index in zip(path.hops, indexes, strict=True):

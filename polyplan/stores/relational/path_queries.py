@@ -106,12 +106,12 @@ def path_query(
     joined, aliases, params, expressions = found
     root = aliases[""]
     selected = [root.c[c] for c in columns]
-    for path in read.reads:  # related fields joined at read time (plan/related_reads.py)
-        column = column_for(by_entity[path.target], path.target, path.attribute)
-        if column is None:
-            return f"it reads {path.text}, which has no column"
-        selected.append(aliases[_chain(path, len(path.hops))].c[column].label(path.slug))
-    columns = [*columns, *(path.slug for path in read.reads)]
+    for field in read.reads:  # related fields joined at read time (plan/related_reads.py)
+        reached = column_for(by_entity[field.target], field.target, field.attribute)
+        if reached is None:
+            return f"it reads {field.text}, which has no column"
+        selected.append(aliases[_chain(field, len(field.hops))].c[reached].label(field.slug))
+    columns = [*columns, *(field.slug for field in read.reads)]
     statement = sa.select(*selected).select_from(joined).where(*expressions)
     for item, path in read.sort:
         if path is None:

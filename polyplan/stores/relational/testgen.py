@@ -186,7 +186,8 @@ def layout(plan: Plan, tables: list[TableSpec]) -> str:
     if model._copies:
         # Related fields copied into an entity (plan/related_reads.py): the seeder fills them.
         document["copies"] = [
-            {"entity": entity, "attribute": name, "path": path.text} for (entity, name), path in sorted(model._copies.items())
+            {"entity": entity, "attribute": name, "path": path.text}
+            for (entity, name), path in sorted(model._copies.items())
         ]
     if plan.loaded.paths:
         # The patterns through relationships as written (the model above holds their local part).
