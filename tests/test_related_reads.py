@@ -176,3 +176,54 @@ def test_copies_sql_keeps_the_copy_after_the_parent_changes(engine: str) -> None
             connection.execute(sa.text(_statement(copies, "bid_item_title__on_write")), {"id": new})
             got = connection.execute(sa.text("SELECT item_title FROM bid WHERE id = :id"), {"id": new}).scalar_one()
         assert got == "title 2"
+
+
+def _search_text() -> str:
+    """The auction with a full-text read of bids, answered by an OpenSearch projection."""
+    text = TEXT.replace("search: null", "search: opensearch")
+    text = text.replace(
+        "      bidder: {type: string, max_length: 40, distinct: 5000}\n",
+        "      bidder: {type: string, max_length: 40, distinct: 5000}\n      note: {type: text, avg_length: 400}\n",
+    )
+    return text.replace(
+        "  - {name: item_by_id,",
+        "  - {name: bids_search, entity: Bid, filters: [{attribute: note, op: fulltext}], limit: 20,"
+        " reads: [amount, item.title], rate: 30}\n  - {name: item_by_id,",
+    )
+
+
+def test_a_search_projection_gets_the_copy_in_its_mapping_pp470() -> None:
+    plan = plan_text(_search_text(), "auction_reads.yaml")
+    searched = next(d for d in plan.related_reads if d.pattern == "bids_search")
+    assert (searched.chosen.choice, searched.runner_up) == (Choice.COPY, None)
+    files, diagnostics = render(plan)
+    mapping = json.loads(files["opensearch/bid.template.json"])["template"]["mappings"]["properties"]
+    assert "item_title" in mapping
+    (warned,) = [d for d in diagnostics if d.code == "PP470"]
+    assert "relational/postgresql/copies.sql rewrites them" in warned.message
+    assert "search projection follows the rewritten rows through its sync" in warned.message
+
+
+def test_allowed_staleness_coalesces_the_copys_upkeep() -> None:
+    text = TEXT.replace("attributes: [end_date], rate: 40}", "attributes: [end_date], rate: 4000}")
+    fresh = {d.path.text: d for d in plan_text(text, "auction_reads.yaml").related_reads}
+    stale = text.replace("    rate: 100\n", "    rate: 100\n    staleness_seconds: 7200\n    consistency: eventual\n")
+    late = {d.path.text: d for d in plan_text(stale, "auction_reads.yaml").related_reads}
+    # 4,000 end-date changes/s over 100,000 items: within two hours each item's changes are written once.
+    assert fresh["item.end_date"].upkeep_writes == pytest.approx(4000 * 20)
+    assert late["item.end_date"].upkeep_writes == pytest.approx(100_000 / 7200 * 20)
+    assert (fresh["item.end_date"].chosen.choice, late["item.end_date"].chosen.choice) == (Choice.JOIN, Choice.COPY)
+
+
+def test_a_cached_read_whose_field_is_joined_is_warned_pp471() -> None:
+    text = TEXT.replace("cache: null", "cache: redis").replace(
+        "  - {name: item_by_id,",
+        "  - {name: bid_by_id, entity: Bid, filters: [{attribute: id}], reads: [amount, item.title, item.end_date],"
+        " rate: 2000, staleness_seconds: 30, consistency: eventual}\n  - {name: item_by_id,",
+    )
+    plan = plan_text(text, "auction_reads.yaml")
+    assert [p.patterns for p in plan.entities["Bid"].projections] == [("bid_by_id",)]
+    decided = {d.path.text: d for d in plan.related_reads if d.pattern == "bid_by_id"}
+    assert decided["item.title"].copied and not decided["item.end_date"].copied
+    warned = [d for d in render(plan)[1] if d.code == "PP471"]
+    assert len(warned) == 1 and "item.end_date is joined at read time" in warned[0].message

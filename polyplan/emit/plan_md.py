@@ -57,7 +57,8 @@ def _related_reads(plan: Plan) -> list[str]:
             causes = ", ".join(decision.causes) or "no write pattern"
             kept = (
                 f" Kept in `{decision.entity}.{decision.copy}`, rewritten by {causes}: "
-                f"{decision.fan_out:,.1f} rows per change on average, {decision.worst_fan_out:,.0f} at most."
+                f"{decision.fan_out:,.1f} rows per change on average, {decision.worst_fan_out:,.0f} at most; "
+                f"{decision.upkeep}."
             )
         lines.append(f"- `{decision.pattern}` {prose(decision.line())}.{kept}")
     return lines

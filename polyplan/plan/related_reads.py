@@ -1,4 +1,4 @@
-"""Related fields a read returns (`reads: [amount, item.title]`): joined, copied or cached (issue 12).
+"""Related fields a read returns (`reads: [amount, item.title]`): joined or copied (issue 12).
 
 One decision per (pattern, path), in the manner of cost-based NoSQL schema recommenders: each
 candidate is costed in row operations a second and the cheapest one wins; the runner-up and
@@ -17,9 +17,11 @@ both costs are kept, so plan.md can say why.
   upkeep coalesce the changes of one parent within that window (at most `parents / staleness`
   parent changes a second). The bytes added (child rows × the attribute's size) count
   `COST_PER_GB` a second each GB, so a wide copy over many rows needs a reason to win.
-- **cache**: where a cache projection already serves the pattern, its cached answer carries the
-  related field: `CACHE_HIT_COST` a read, the join on the misses (`CACHE_MISS_SHARE`), and
-  every parent change invalidates its children's entries (fan-out deletes).
+
+A cached answer is not a candidate yet: polyplan's Redis read models store the entity's own
+fields and are invalidated on its own writes only, so they could neither hold a joined field
+nor drop it when the parent changes. A pattern a cache serves reads the copy (or, on a miss, the
+join) like any other.
 
 Pure: no I/O. `decide_related_reads` runs once the families are chosen (plan/assign.py);
 `with_copies` puts each chosen copy into the planning model as an attribute of the pattern's
@@ -45,9 +47,6 @@ WRITE_COST = 4.0
 # Storage is paid for all the time: one row operation a second per GB added keeps a wide copy
 # over millions of rows from winning on a tie.
 COST_PER_GB = 1.0
-# A cache read is a network round trip to memory; a miss runs the join.
-CACHE_HIT_COST = 0.1
-CACHE_MISS_SHARE = 0.1
 GB = 1024**3
 
 
@@ -56,7 +55,6 @@ class Choice(StrEnum):
 
     JOIN = "join"
     COPY = "copy"
-    CACHE = "cache"
 
 
 @dataclass(frozen=True)
@@ -92,6 +90,8 @@ class RelatedRead:
     upkeep_writes: float
     causes: tuple[str, ...]
     bytes_added: float
+    upkeep: str = ""
+    cached: bool = False  # a cache projection serves the pattern too
 
     @property
     def copied(self) -> bool:
@@ -115,12 +115,13 @@ class RelatedRead:
             "fan_out": {"average": round(self.fan_out, 3), "worst": round(self.worst_fan_out, 3)},
             "upkeep_rows_per_second": round(self.upkeep_writes, 3),
             "kept_by": list(self.causes),
+            "upkeep": self.upkeep if self.copied else None,
             "bytes_added": round(self.bytes_added),
         }
 
     def line(self) -> str:
         """`item.title: copied (cost 12.0) over join (cost 40.0) because …` (plan.md)."""
-        verb = {Choice.JOIN: "joined", Choice.COPY: "copied", Choice.CACHE: "cached"}[self.chosen.choice]
+        verb = {Choice.JOIN: "joined", Choice.COPY: "copied"}[self.chosen.choice]
         text = f"{self.path.text}: {verb} (cost {self.chosen.cost:,.1f})"
         if self.runner_up is not None:
             text += f" over {self.runner_up.choice.value} (cost {self.runner_up.cost:,.1f})"
@@ -203,7 +204,7 @@ def copy_name(model: RequirementsModel, entity: str, path: Path) -> str:
 
 
 def candidates(
-    model: RequirementsModel, read: PathRead, path: Path, join_blocked: str | None, cached: bool
+    model: RequirementsModel, read: PathRead, path: Path, join_blocked: str | None
 ) -> tuple[list[Candidate], Upkeep, float]:
     """The candidates for one related field (cheapest first, ties in Choice order), the copy's
     upkeep and the bytes it adds. `join_blocked` says why the store cannot join (None: it can)."""
@@ -230,17 +231,6 @@ def candidates(
             f"{upkeep.writes:,.1f} child rows rewritten/s × {WRITE_COST:g} + {added / GB:,.3f} GB added",
         )
     )
-    if cached:
-        invalidations = upkeep.writes
-        cache_cost = pattern.rate * CACHE_HIT_COST + pattern.rate * CACHE_MISS_SHARE * rows * hops + invalidations
-        found.append(
-            Candidate(
-                Choice.CACHE,
-                cache_cost,
-                f"{pattern.rate:g} reads/s from the cache, {CACHE_MISS_SHARE:.0%} misses joined, "
-                f"{invalidations:,.1f} entries invalidated/s",
-            )
-        )
     order = list(Choice)
     found.sort(key=lambda c: (c.cost, order.index(c.choice)))
     return found, upkeep, added
@@ -251,9 +241,8 @@ def _reason(chosen: Candidate, runner_up: Candidate | None, join_blocked: str | 
         return f"{join_blocked}; the copy is the only candidate ({chosen.detail})"
     cause = {
         Choice.JOIN: f"the copy's upkeep ({upkeep.writes:,.1f} child rows/s) outweighs the probes the join costs",
-        Choice.COPY: "the parent's attribute changes rarely enough that rewriting its children is cheaper than "
+        Choice.COPY: "the parent's attribute changes rarely enough that rewriting its children costs less than "
         "joining on every read",
-        Choice.CACHE: "the cache already serves this read and holds the related field with it",
     }[chosen.choice]
     return f"{cause} ({chosen.detail}; {runner_up.choice.value}: {runner_up.detail})"
 
@@ -280,17 +269,16 @@ class _EntityLike(Protocol):
     def projections(self) -> Sequence[_ProjectionLike]: ...
 
 
-def _serving(plan_entities: Mapping[str, _EntityLike], read: PathRead) -> tuple[Family, str, bool] | None:
-    """The family and engine answering the pattern (a search or wide-column projection listing
-    it, else the entity's store), and whether a cache projection serves it too."""
+def _serving(plan_entities: Mapping[str, _EntityLike], read: PathRead) -> tuple[Family, str] | None:
+    """The family and engine answering the pattern: a search or wide-column projection listing
+    it, else the entity's store (a cache serving it reads the record's fields, copies included)."""
     decided = plan_entities.get(read.pattern.entity)
     if decided is None:
         return None
-    cached = any(read.name in p.patterns and p.family is Family.CACHE for p in decided.projections)
     served = [p for p in decided.projections if read.name in p.patterns and p.family is not Family.CACHE]
     if served:
-        return served[0].family, served[0].engine, cached
-    return decided.family, decided.engine, cached
+        return served[0].family, served[0].engine
+    return decided.family, decided.engine
 
 
 def _join_blocked(plan_entities: Mapping[str, _EntityLike], family: Family, engine: str, path: Path) -> str | None:
@@ -312,6 +300,19 @@ def _join_blocked(plan_entities: Mapping[str, _EntityLike], family: Family, engi
     return None
 
 
+def _upkeep_text(record: _EntityLike, family: Family) -> str:
+    """How the copy is kept: the relational record's copies.sql, else the application itself."""
+    if record.family is Family.RELATIONAL:
+        text = (
+            f"relational/{record.engine}/copies.sql rewrites them in the transaction of the parent's write "
+            "(the application's write set)"
+        )
+        if family is not Family.RELATIONAL:
+            text += f", and the {family.value} projection follows the rewritten rows through its sync"
+        return text
+    return "the application rewrites them in the same unit of work (the store has no trigger)"
+
+
 def decide_related_reads(
     model: RequirementsModel, reads: Sequence[PathRead], plan_entities: Mapping[str, _EntityLike]
 ) -> tuple[RelatedRead, ...]:
@@ -321,10 +322,13 @@ def decide_related_reads(
         serving = _serving(plan_entities, read)
         if serving is None:
             continue
-        family, engine, cached = serving
+        family, engine = serving
+        record = plan_entities[read.pattern.entity]
+        keeper = _upkeep_text(record, family)
+        cached = any(read.name in p.patterns and p.family is Family.CACHE for p in record.projections)
         for path in read.reads:
             blocked = _join_blocked(plan_entities, family, engine, path)
-            found, upkeep, added = candidates(model, read, path, blocked, cached)
+            found, upkeep, added = candidates(model, read, path, blocked)
             chosen, runner_up = found[0], (found[1] if len(found) > 1 else None)
             decided.append(
                 RelatedRead(
@@ -342,6 +346,8 @@ def decide_related_reads(
                     upkeep_writes=upkeep.writes,
                     causes=upkeep.causes,
                     bytes_added=added,
+                    upkeep=keeper,
+                    cached=cached,
                 )
             )
     return tuple(decided)
@@ -411,9 +417,22 @@ def with_copies(loaded: LoadedModel, decided: Sequence[RelatedRead]) -> LoadedMo
 
 
 def related_read_warnings(decided: Sequence[RelatedRead]) -> list[Diagnostic]:
-    """PP470 where the store cannot join, so the copy is forced: the write fan-out it costs."""
+    """PP470 where the store cannot join, so the copy is forced: the write fan-out it costs; PP471
+    where a cache serves the pattern but the field is joined, so the cached entry lacks it."""
     found: list[Diagnostic] = []
     for decision in decided:
+        if decision.cached and not decision.copied:
+            found.append(
+                Diagnostic(
+                    "PP471",
+                    f"{decision.pattern}: the cache projection serving it holds {decision.entity}'s own fields, but "
+                    f"{decision.path.text} is joined at read time ({decision.line()}): a cache hit lacks it, so the "
+                    f"application reads {decision.path.target}.{decision.path.attribute} from the system of record "
+                    f"(or its own cache of {decision.path.target}); a copy would put it in the entry",
+                    f"access_patterns.{decision.position}.reads",
+                    Severity.WARNING,
+                )
+            )
         if decision.runner_up is not None or not decision.copied:
             continue
         causes = ", ".join(decision.causes) or "no write pattern (set when the row is written)"
@@ -423,8 +442,8 @@ def related_read_warnings(decided: Sequence[RelatedRead]) -> list[Diagnostic]:
                 f"{decision.pattern}: the {decision.store} store cannot join along {decision.path.text}, so "
                 f"{decision.path.target}.{decision.path.attribute} is copied into {decision.entity}.{decision.copy}: "
                 f"each change of it ({causes}) rewrites {decision.fan_out:,.1f} {decision.entity} rows on average "
-                f"and up to {decision.worst_fan_out:,.0f} ({decision.upkeep_writes:,.1f} rows/s in all), and the "
-                "application must write them in the same unit of work (the store has no trigger)",
+                f"and up to {decision.worst_fan_out:,.0f} ({decision.upkeep_writes:,.1f} rows/s in all); "
+                f"{decision.upkeep}",
                 f"access_patterns.{decision.position}.reads",
                 Severity.WARNING,
             )
