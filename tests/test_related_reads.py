@@ -160,9 +160,14 @@ def test_copies_sql_keeps_the_copy_after_the_parent_changes(engine: str) -> None
                 )
             connection.execute(sa.text(_statement(copies, "bid_item_title__backfill")))
             connection.execute(sa.text("UPDATE item SET title = 'renamed' WHERE id = :id"), {"id": items[0][0]})
-            connection.execute(sa.text(_statement(copies, "bid_item_title__after_retitle_item")), {"item_id": items[0][0]})
+            connection.execute(
+                sa.text(_statement(copies, "bid_item_title__after_retitle_item")), {"item_id": items[0][0]}
+            )
             rows = connection.execute(sa.text("SELECT item_id, item_title FROM bid")).all()
-        assert sorted({(str(i).replace("-", ""), t) for i, t in rows}) == [(items[0][0], "renamed"), (items[1][0], "title 2")]
+        assert sorted({(str(i).replace("-", ""), t) for i, t in rows}) == [
+            (items[0][0], "renamed"),
+            (items[1][0], "title 2"),
+        ]
         assert len(rows) == 6
         with database.begin() as connection:
             new = uuid.UUID(int=200).hex
@@ -227,3 +232,50 @@ def test_a_cached_read_whose_field_is_joined_is_warned_pp471() -> None:
     assert decided["item.title"].copied and not decided["item.end_date"].copied
     warned = [d for d in render(plan)[1] if d.code == "PP471"]
     assert len(warned) == 1 and "item.end_date is joined at read time" in warned[0].message
+
+
+def test_a_two_hop_copy_follows_the_grandparent_on_sqlite() -> None:
+    """`item.seller.region` copied into Bid: after a seller's region changes, the statement run
+    with that seller's key rewrites the bids below its items, and no other bid."""
+    text = TEXT.replace(
+        "  Bid:\n",
+        "  Seller:\n    attributes:\n      region: {type: string, max_length: 20}\n"
+        "    growth: {initial_rows: 1000}\n  Bid:\n",
+        1,
+    )
+    text = text.replace(
+        "relationships:\n",
+        "relationships:\n  - {name: seller, kind: one_to_many, from: Seller, to: Item, avg_children: 100}\n",
+    )
+    text = text.replace("item.title, item.end_date]", "item.title, item.end_date, item.seller.region]")
+    text = text.replace(
+        "write_patterns:\n",
+        "write_patterns:\n  - {name: move_seller, entity: Seller, kind: update, attributes: [region], rate: 0.01}\n",
+    )
+    plan = plan_text(text, "auction_reads.yaml")
+    region = next(d for d in plan.related_reads if d.path.text == "item.seller.region")
+    assert region.copied and region.causes == ("Seller.move_seller",)
+    files, _ = render(plan)
+    after = _statement(files["relational/sqlite/copies.sql"], "bid_item_seller_region__after_move_seller")
+    with scratch_database("sqlite://") as database:
+        apply_sql(database, files["relational/sqlite/schema.sql"])
+        with database.begin() as connection:
+            connection.execute(sa.text("INSERT INTO seller (id, region) VALUES ('s1', 'north'), ('s2', 'south')"))
+            connection.execute(
+                sa.text(
+                    "INSERT INTO item (id, title, end_date, reserve, seller_id) VALUES "
+                    "('i1', 't', '2026-01-01', 1, 's1'), ('i2', 't', '2026-01-01', 1, 's2')"
+                )
+            )
+            for number, item in enumerate(["i1", "i1", "i2"]):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO bid (id, bidder, amount, placed_at, item_id, item_title, item_seller_region) "
+                        "VALUES (:id, 'x', 1, '2026-01-01', :item, 't', 'old')"
+                    ),
+                    {"id": f"b{number}", "item": item},
+                )
+            connection.execute(sa.text("UPDATE seller SET region = 'west' WHERE id = 's1'"))
+            connection.execute(sa.text(after), {"seller_id": "s1"})
+            rows = connection.execute(sa.text("SELECT id, item_seller_region FROM bid ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("b0", "west"), ("b1", "west"), ("b2", "old")]

@@ -107,7 +107,7 @@ def _statements(
         below: Any = tables[1]
         for step in range(2, index + 2):
             below = below.join(tables[step], conditions[step - 1])
-        where = sa.exists(sa.select(sa.literal(1)).select_from(below).where(conditions[0], bound))
+        where: Any = sa.exists(sa.select(sa.literal_column("1")).select_from(below).where(conditions[0], bound))
         if index == 0:
             # The first parent: its children are found by their reference (the foreign key's index).
             left = _columns(root_spec, entity, [a for a, _ in hop.pairs]) or []
