@@ -261,11 +261,19 @@ def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
     pattern = read.pattern
     sorted_by_path = any(path is not None for _, path in read.sort)
     own = [f for f, path in read.filters if path is None]
+    # Related fields read come from the parents' rows (found by key): this leg reads its own
+    # columns and the references the joins start from (model/paths.PathRead.local).
+    own_reads = read.local().reads
     if any(f.op in (FilterOp.EQ, FilterOp.IN) and "value" not in f.model_fields_set for f in own):
         # An equality parameter on the pattern's own table (a key, a reference: a constant may
         # hold most rows) bounds the rows: the engine drives from it and
         # probes each parent by its key (the primary key serves that), so only this leg is designed.
-        local = {"filters": own, "sort": [] if sorted_by_path else pattern.sort, **_root_aggregate(read)}
+        local = {
+            "filters": own,
+            "sort": [] if sorted_by_path else pattern.sort,
+            "reads": own_reads,
+            **_root_aggregate(read),
+        }
         return [pattern.model_copy(update={**local, "limit": None if sorted_by_path else pattern.limit})]
     # chain → (entity, filters ending there, references it is probed by, attributes read)
     nodes: dict[str, tuple[str, list[Filter], list[str], list[str]]] = {"": (pattern.entity, [], [], [])}
@@ -303,6 +311,7 @@ def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
             update={
                 "filters": [*root[1], *_eq(root[2])],
                 "sort": [] if sorted_by_path else pattern.sort,
+                "reads": own_reads,
                 "limit": None if sorted_by_path else pattern.limit,
                 **_root_aggregate(read),
             }
