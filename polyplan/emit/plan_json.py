@@ -84,6 +84,7 @@ def render_plan_json(
         "stores": dict(stores),
         **({"capacity": dict(capacity)} if capacity is not None else {}),
         **({"serving": serving} if serving is not None else {}),
+        **({"related_reads": [d.as_data() for d in plan.related_reads]} if plan.related_reads else {}),
         "diagnostics": [diagnostic_json(d) for d in diagnostics],
     }
     return indented_json(document) + "\n"

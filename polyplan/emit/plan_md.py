@@ -45,6 +45,25 @@ def _entity_section(entity: EntityPlan) -> list[str]:
     return lines
 
 
+def _related_reads(plan: Plan) -> list[str]:
+    """One line per related field read: joined, copied or cached, over the runner-up, and why."""
+    if not plan.related_reads:
+        return []
+    lines = ["", "## Related fields read", ""]
+    lines += ["Costs are row operations a second (`polyplan/plan/related_reads.py` says how each is counted).", ""]
+    for decision in plan.related_reads:
+        kept = ""
+        if decision.copied:
+            causes = ", ".join(decision.causes) or "no write pattern"
+            kept = (
+                f" Kept in `{decision.entity}.{decision.copy}`, rewritten by {causes}: "
+                f"{decision.fan_out:,.1f} rows per change on average, {decision.worst_fan_out:,.0f} at most; "
+                f"{decision.upkeep}."
+            )
+        lines.append(f"- `{decision.pattern}` {prose(decision.line())}.{kept}")
+    return lines
+
+
 def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
     """The human-readable plan."""
     model = plan.model
@@ -69,6 +88,7 @@ def render_plan_md(plan: Plan, diagnostics: list[Diagnostic]) -> str:
     lines += _table(
         ["entity", "system of record", "projections", "score", "reads/s / writes/s", "rows at horizon"], rows
     )
+    lines += _related_reads(plan)
     lines += ["", "## Entities", ""]
     for entity in plan.entities.values():
         lines += _entity_section(entity)

@@ -28,9 +28,12 @@ from polyplan.model.schema import (
     RelationshipKind,
     RequirementsModel,
     Sort,
+    TypeName,
 )
 
 SEPARATOR = "."
+# A related field read is one column of a join or one copied value: not a nested structure.
+UNREADABLE_TYPES = frozenset({TypeName.LIST, TypeName.SET, TypeName.OBJECT, TypeName.GEO_POINT})
 Found = tuple[str, str, tuple[str | int, ...]]
 
 
@@ -145,13 +148,16 @@ class PathRead:
     """An access pattern with at least one path, as written, with every path resolved.
 
     `filters`, `sort` and the aggregate's `groups` (its group_by names) keep the pattern's order;
-    the second item is None for a local one."""
+    the second item is None for a local one. `reads` holds the related fields the pattern returns
+    (`item.title` in its `reads`): each is joined at read time or copied into the pattern's
+    entity, as plan/related_reads.py decides."""
 
     position: int
     pattern: AccessPattern
     filters: tuple[tuple[Filter, Path | None], ...]
     sort: tuple[tuple[Sort, Path | None], ...]
     groups: tuple[tuple[str, Path | None], ...] = ()
+    reads: tuple[Path, ...] = ()
 
     @property
     def name(self) -> str:
@@ -159,12 +165,18 @@ class PathRead:
 
     @property
     def paths(self) -> tuple[Path, ...]:
-        """Distinct paths of the filters, sorts and groups, in order."""
+        """Distinct paths of the filters, sorts and groups, in order (the predicate's paths; the
+        related fields read are `reads`)."""
         seen: dict[str, Path] = {}
         for _, path in (*self.filters, *self.sort, *self.groups):
             if path is not None:
                 seen.setdefault(path.text, path)
         return tuple(seen.values())
+
+    @property
+    def predicate_paths(self) -> bool:
+        """Whether a filter, sort or group goes through a relationship (not only the reads)."""
+        return bool(self.paths)
 
     def local(self) -> AccessPattern:
         """The pattern's local predicate: what a store that cannot follow the path returns (a
@@ -175,6 +187,12 @@ class PathRead:
         filtered_by_path = any(path is not None for _, path in self.filters)
         grouped_by_path = any(path is not None for _, path in self.groups)
         update: dict[str, Any] = {"filters": filters}
+        if self.reads:
+            # The related fields are the join's or the copy's (plan/related_reads.py); the local
+            # read keeps the references the hops start from, so the parent can be found.
+            own = [name for name in self.pattern.reads if not is_path(name)]
+            starts = [a for path in self.reads for a, _ in path.hops[0].pairs]
+            update["reads"] = list(dict.fromkeys([*own, *starts])) if own else []
         if sorted_by_path or grouped_by_path:
             update["sort"] = []
         if sorted_by_path or filtered_by_path or grouped_by_path:
@@ -186,10 +204,11 @@ class PathRead:
 
 
 def has_path(pattern: AccessPattern) -> bool:
-    """Whether a pattern filters, sorts or groups through a relationship."""
+    """Whether a pattern filters, sorts, groups or reads through a relationship."""
     groups = pattern.aggregate.group_by if pattern.aggregate is not None else []
     return (
-        any(is_path(f.attribute) for f in pattern.filters)
+        any(is_path(name) for name in pattern.reads)
+        or any(is_path(f.attribute) for f in pattern.filters)
         or any(is_path(s.attribute) for s in pattern.sort)
         or any(is_path(g) for g in groups)
     )
@@ -205,7 +224,8 @@ def read_of(model: RequirementsModel, position: int, pattern: AccessPattern) -> 
     )
     names = pattern.aggregate.group_by if pattern.aggregate is not None else []
     groups = tuple((g, resolve(model, pattern.entity, g) if is_path(g) else None) for g in names)
-    return PathRead(position, pattern, filters, sort, groups)
+    reads = tuple(resolve(model, pattern.entity, name) for name in dict.fromkeys(pattern.reads) if is_path(name))
+    return PathRead(position, pattern, filters, sort, groups, reads)
 
 
 def path_reads(model: RequirementsModel) -> tuple[PathRead, ...]:
@@ -233,7 +253,6 @@ def _plain_names(model: RequirementsModel) -> list[Found]:
     found: list[Found] = []
     for index, pattern in enumerate(model.access_patterns):
         at: tuple[str | int, ...] = ("access_patterns", index)
-        named += [(name, "reads", (*at, "reads", i)) for i, name in enumerate(pattern.reads)]
         aggregate = pattern.aggregate
         if aggregate is None:
             continue
@@ -252,8 +271,9 @@ def _plain_names(model: RequirementsModel) -> list[Found]:
 
 
 def path_problems(model: RequirementsModel) -> list[Found]:
-    """PP324 and PP326 for every path that does not resolve or stands where it cannot; the op and
-    type checks of a resolved path are the caller's (checks.py), coded PP327."""
+    """PP324 and PP326 for every path that does not resolve or stands where it cannot, PP349 for a
+    related field read that is not one value; the op and type checks of a resolved filter or sort
+    path are the caller's (checks.py), coded PP327."""
     found = _plain_names(model)
     for index, pattern in enumerate(model.access_patterns):
         if pattern.entity not in model.entities:
@@ -262,13 +282,25 @@ def path_problems(model: RequirementsModel) -> list[Found]:
             (("filters", i, "attribute"), f.attribute) for i, f in enumerate(pattern.filters)
         ]
         named += [(("sort", i, "attribute"), s.attribute) for i, s in enumerate(pattern.sort)]
+        named += [(("reads", i), name) for i, name in enumerate(pattern.reads)]
         if pattern.aggregate is not None:  # an aggregate groups by a path's value too (issue 14)
             named += [(("aggregate", "group_by", i), g) for i, g in enumerate(pattern.aggregate.group_by)]
         for at, text in named:
             if not is_path(text):
                 continue
             try:
-                resolve(model, pattern.entity, text)
+                reached = resolve(model, pattern.entity, text)
             except PathError as error:
                 found.append((error.code, str(error), ("access_patterns", index, *at)))
+                continue
+            if at[0] == "reads" and reached.kind.type in UNREADABLE_TYPES:
+                found.append(
+                    (
+                        "PP349",
+                        f"'{text}' reaches the {reached.kind.type.value} attribute {reached.target}.{reached.attribute}: "
+                        "a related field read is one value (a scalar or json), which a join selects or a "
+                        f"copy holds; load the {reached.target} records with `loads` instead",
+                        ("access_patterns", index, *at),
+                    )
+                )
     return found

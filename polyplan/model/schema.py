@@ -456,7 +456,11 @@ class AccessPattern(Strict):
     filters: list[Filter] = Field(default_factory=list)
     sort: list[Sort] = Field(default_factory=list)
     limit: Annotated[int, Field(gt=0, le=MAX_ITEMS)] | None = None
-    reads: list[str] = Field(default_factory=list, description="Attributes read; empty means all.")
+    reads: list[str] = Field(
+        default_factory=list,
+        description="Attributes read; empty means all. A path through to-one relationships (`item.title`) reads "
+        "a related field: joined at read time or copied into this entity, whichever costs less.",
+    )
     loads: list[LoadItem] = Field(
         default_factory=list,
         description="Related entities loaded together: a name loads every related record; a mapping with sort and "
@@ -643,6 +647,9 @@ class RequirementsModel(Strict):
 
     # Memo of facts derived from this (immutable) model; see polyplan.model.derived.
     _derived: dict[Any, Any] = PrivateAttr(default_factory=dict)
+    # Attributes the planner added as copies of related fields, (entity, attribute) → the path
+    # they copy (plan/related_reads.py); empty in a model as written.
+    _copies: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
 
 def json_schema() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from polyplan.model.schema import Family, FilterOp, RequirementsModel
 from polyplan.plan.hot import hot_for_cache
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
 from polyplan.plan.keyless import keyless_blockers, keyless_cache, keyless_search
+from polyplan.plan.related_reads import decide_related_reads, related_read_warnings, with_copies
 from polyplan.plan.skew import skew_notes
 
 # A full-text workload "at scale": beyond either bound a relational full-text index is a
@@ -281,7 +282,12 @@ def build_plan(loaded: LoadedModel, capabilities: Mapping[str, Capability] | Non
     hard = [d for d in notes if d.severity is Severity.ERROR]
     if hard:
         raise DiagnosticError([loaded_locate(loaded, d) for d in hard])
-    return Plan(loaded, entities, capabilities, tuple(loaded_locate(loaded, d) for d in notes))
+    # Related fields read: joined or copied, now that every entity's store is known; a copy is
+    # an attribute of the planning model from here on, so every store designs it.
+    related = decide_related_reads(model, loaded.paths, entities)
+    notes.extend(related_read_warnings(related))
+    loaded = with_copies(loaded, related)
+    return Plan(loaded, entities, capabilities, tuple(loaded_locate(loaded, d) for d in notes), related)
 
 
 _NAMED_LISTS = ("access_patterns", "write_patterns", "relationships", "transactions")

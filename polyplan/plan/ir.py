@@ -16,6 +16,7 @@ from polyplan.analyse.profile import EntityProfile
 from polyplan.diagnostics import Diagnostic
 from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, RequirementsModel
+from polyplan.plan.related_reads import RelatedRead
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class Plan:
     entities: dict[str, EntityPlan]
     capabilities: Mapping[str, Capability]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    # Related fields read (`reads: [item.title]`): joined, copied or cached, and why (related_reads.py).
+    related_reads: tuple[RelatedRead, ...] = field(default=())
 
     @property
     def model(self) -> RequirementsModel:

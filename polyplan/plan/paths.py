@@ -14,10 +14,10 @@ application-side lookup of the parents, is then the better design. Pure: no I/O.
 from __future__ import annotations
 
 from polyplan.diagnostics import Diagnostic, Severity
-from polyplan.model.derived import writes_of
-from polyplan.model.paths import Hop, Path, PathRead
-from polyplan.model.schema import Family, RequirementsModel, WriteKind
+from polyplan.model.paths import Path, PathRead
+from polyplan.model.schema import Family, RequirementsModel
 from polyplan.plan.ir import Plan
+from polyplan.plan.related_reads import copy_upkeep as related_upkeep
 
 # A copy is worth keeping while its upkeep stays under this many child writes per read it serves…
 COPY_WRITES_PER_READ = 10.0
@@ -25,46 +25,11 @@ COPY_WRITES_PER_READ = 10.0
 COPY_WRITE_LIMIT = 1_000.0
 
 
-def _fan_out(model: RequirementsModel, hop: Hop) -> float:
-    """Rows of `hop.source` per row of `hop.target` (a child-to-parent hop fans a parent's change out)."""
-    relationship = next(r for r in model.relationships if r.name == hop.relationship)
-    if hop.source != relationship.to:
-        return 1.0  # the parent side of a one-to-one
-    if relationship.avg_children is not None:
-        return float(relationship.avg_children)
-    parents = model.entities[hop.target].growth.initial_rows
-    children = model.entities[hop.source].growth.initial_rows
-    return max(1.0, children / parents) if parents else 1.0
-
-
-def _writes(model: RequirementsModel, entity: str, attributes: set[str]) -> tuple[float, list[str]]:
-    """Peak rate and names of the writes of `entity` that change one of `attributes`."""
-    rate, names = 0.0, []
-    for write in writes_of(model, entity):
-        changes = write.kind is WriteKind.UPSERT or (
-            write.kind in (WriteKind.UPDATE, WriteKind.INCREMENT)
-            and (not write.attributes or attributes & set(write.attributes))
-        )
-        if changes:
-            rate += write.rate
-            names.append(write.name)
-    return rate, names
-
-
 def copy_upkeep(model: RequirementsModel, path: Path) -> tuple[float, list[str]]:
     """Child writes a second that keep a copy of `path`'s attribute in the pattern's entity, and
-    the writes that cause them: the reached attribute's writes and those of each reference on
-    the way, each times the rows below it."""
-    total, causes = 0.0, []
-    fan = 1.0
-    for index, hop in enumerate(path.hops):
-        fan *= _fan_out(model, hop)
-        last = index == len(path.hops) - 1
-        changed = {path.attribute} if last else {a for a, _ in path.hops[index + 1].pairs}
-        rate, names = _writes(model, hop.target, changed)
-        total += rate * fan
-        causes += [f"{hop.target}.{name}" for name in names]
-    return total, causes
+    the writes that cause them (counted once, in plan/related_reads.py)."""
+    upkeep = related_upkeep(model, path)
+    return upkeep.writes, list(upkeep.causes)
 
 
 def _serving(plan: Plan, read: PathRead) -> tuple[Family, str] | None:

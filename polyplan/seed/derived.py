@@ -62,3 +62,19 @@ def fill_derived(model: RequirementsModel, produced: Mapping[str, list[Record]],
         for record in produced[entity]:
             values = by_parent.get(tuple(record.get(k) for k in parent_key), [])
             record[name] = _aggregate(derived.function, values, attribute.type, attribute.scale)
+
+
+def fill_copies(model: RequirementsModel, produced: Mapping[str, list[Record]]) -> None:
+    """Set every copied related field (plan/related_reads.py) of every produced record to the
+    value its path reaches in the produced parents (in place): the store keeps the copy equal to
+    it, so the seeded rows must hold it too. A parent not produced leaves the value generated."""
+    for (entity, name), path in sorted(model._copies.items()):
+        if entity not in produced or any(hop.target not in produced for hop in path.hops):
+            continue
+        indexes = [{tuple(r.get(b) for _, b in hop.pairs): r for r in produced[hop.target]} for hop in path.hops]
+        for record in produced[entity]:
+            current: Record | None = record
+            for hop, index in zip(path.hops, indexes, strict=True):
+                current = index.get(tuple(current.get(a) for a, _ in hop.pairs)) if current is not None else None
+            if current is not None or model.entities[entity].attributes[name].nullable:
+                record[name] = current.get(path.attribute) if current is not None else None

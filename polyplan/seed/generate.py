@@ -57,7 +57,7 @@ from polyplan.model.schema import (
     RequirementsModel,
     TypeName,
 )
-from polyplan.seed.derived import derived_children, fill_derived
+from polyplan.seed.derived import derived_children, fill_copies, fill_derived
 from polyplan.seed.values import (
     MAX_DECK,
     NULL_RATE,
@@ -333,6 +333,7 @@ def generate(
         produced[name] = _EntityGenerator(model, name, count, seed, visible, spare, groups).run()
         visible[name] = produced[name][:count]
     fill_derived(model, produced, {name: len(records) for name, records in visible.items()})
+    fill_copies(model, produced)
     result = {name: produced[name] for name in model.entities if name in produced}
     for relationship in model.relationships:
         if relationship.kind is RelationshipKind.MANY_TO_MANY and {relationship.from_, relationship.to} <= wanted:

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polyplan.model.paths import Path, PathRead
+from polyplan.model.paths import Path, PathRead, is_path
 from polyplan.model.ranges import ONE_SIDED, is_range
 from polyplan.model.schema import FilterOp
 from polyplan.seed.relational import Row
@@ -145,14 +145,23 @@ def path_cases(
     canonical: Mapping[str, list[Row]],
     engine: str,
 ) -> tuple[list[Row], list[PathCase]]:
-    """The root rows with each path's value added under its dotted name, and the cases to run."""
+    """The root rows with each path's value added under its dotted name (a related field read
+    under its label, `item_title`), and the cases to run."""
     spec = _entity_table(tables, read.pattern.entity)
     rows = [dict(r) for r in canonical[spec.name]]
     for followed in read.paths:
         for row, value in zip(rows, reached(followed, rows, tables, canonical), strict=True):
             row[followed.text] = value
+    for followed in read.reads:  # a related field joined into the result, under its label
+        for row, value in zip(rows, reached(followed, rows, tables, canonical), strict=True):
+            row[followed.slug] = value
     local = read.pattern.model_copy(
-        update={"filters": [f for f, p in read.filters if p is None], "sort": [], "limit": None}
+        update={
+            "filters": [f for f, p in read.filters if p is None],
+            "sort": [],
+            "limit": None,
+            "reads": [name for name in read.pattern.reads if not is_path(name)],
+        }
     )
     expected = expected_query(local, spec)
     evaluator = Evaluator(expected, rows, engine)

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from polyplan.model.paths import PathRead, read_of
+from polyplan.model.paths import PathRead, read_of, resolve
 from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel, WriteKind
 from polyplan.plan.aggregates import selection
 from polyplan.plan.geo import is_geo, is_geo_filter
@@ -141,6 +141,10 @@ class Harness:
         writes = folder / "writes.sql"
         derived = folder / "derived.sql"
         model = RequirementsModel.model_validate(layout["model"])
+        model._copies = {
+            (item["entity"], item["attribute"]): resolve(model, item["entity"], item["path"])
+            for item in layout.get("copies", [])
+        }
         paths = [
             read_of(model, int(item["position"]), AccessPattern.model_validate(item["pattern"]))
             for item in layout.get("paths", [])
@@ -709,6 +713,7 @@ class Harness:
         ]
         table = self.metadata.tables[spec.name]
         attrs = {c.name: c.attribute for c in spec.columns}
+        attrs.update({path.slug: path.kind for path in read.reads})  # related fields joined in
         problems: list[str] = []
         for case in cases:
             statement, bound = self._path_bound(read, query, case.params, table)

@@ -9,6 +9,7 @@ from polyplan.model.dialects import relational_dialects
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
+from polyplan.stores.relational.copies_sql import render_copies_sql
 from polyplan.stores.relational.derived_sql import kept_aggregates, render_derived_sql
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.designed import RelationalDesign
@@ -79,6 +80,9 @@ class Target(StoreTarget):
             derived = render_derived_sql(model, kept, engine)
             if derived is not None:
                 files[f"relational/{engine}/derived.sql"] = derived
+            copies = render_copies_sql(model, tables, engine)
+            if copies is not None:
+                files[f"relational/{engine}/copies.sql"] = copies
             writes = build_increments(plan, tables, rendered) + build_predicate_writes(plan, tables, rendered)
             if writes:
                 files[f"relational/{engine}/writes.sql"] = render_writes(model, engine, writes)

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyplan.model.derived import key_of
-from polyplan.model.paths import Path, PathRead
+from polyplan.model.paths import Path, PathRead, is_path
 from polyplan.model.schema import AccessPattern, Filter, FilterOp, RequirementsModel
 from polyplan.plan.aggregates import value_name
 from polyplan.stores.relational.aggregates import aggregate_value
@@ -64,7 +64,7 @@ def _joined(
     joined: Any = root
     aliases: dict[str, Any] = {"": root}
     taken = {root.name}  # another table may keep its own name as its alias
-    for path in read.paths:
+    for path in (*read.paths, *read.reads):
         for depth, hop in enumerate(path.hops, start=1):
             chain = _chain(path, depth)
             if chain in aliases:
@@ -94,7 +94,9 @@ def path_query(
     """The joined SELECT of a pattern with paths, or the reason it cannot be written here."""
     pattern = read.pattern
     spec = by_entity[pattern.entity]
-    columns = query_columns(pattern, spec)
+    own = [name for name in pattern.reads if not is_path(name)]
+    # Only related fields read: the row is just those (a pattern reading nothing of its own).
+    columns = query_columns(pattern.model_copy(update={"reads": own}), spec) if own or not read.reads else []
     if columns is None:
         return "it reads an attribute stored in another table"
     dialect = DIALECTS[rendered.engine]
@@ -103,7 +105,14 @@ def path_query(
         return found
     joined, aliases, params, expressions = found
     root = aliases[""]
-    statement = sa.select(*[root.c[c] for c in columns]).select_from(joined).where(*expressions)
+    selected = [root.c[c] for c in columns]
+    for field in read.reads:  # related fields joined at read time (plan/related_reads.py)
+        reached = column_for(by_entity[field.target], field.target, field.attribute)
+        if reached is None:
+            return f"it reads {field.text}, which has no column"
+        selected.append(aliases[_chain(field, len(field.hops))].c[reached].label(field.slug))
+    columns = [*columns, *(field.slug for field in read.reads)]
+    statement = sa.select(*selected).select_from(joined).where(*expressions)
     for item, path in read.sort:
         if path is None:
             column, table = column_for(spec, pattern.entity, item.attribute), root
@@ -137,7 +146,8 @@ def _joined_where(
 
 
 def _joins_note(read: PathRead) -> str:
-    joins = ", ".join(f"{p.text} through {' → '.join(h.relationship for h in p.hops)}" for p in read.paths)
+    followed = {p.text: p for p in (*read.paths, *read.reads)}.values()
+    joins = ", ".join(f"{p.text} through {' → '.join(h.relationship for h in p.hops)}" for p in followed)
     return f"joins along the foreign keys: {joins}"
 
 
@@ -251,11 +261,19 @@ def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
     pattern = read.pattern
     sorted_by_path = any(path is not None for _, path in read.sort)
     own = [f for f, path in read.filters if path is None]
+    # Related fields read come from the parents' rows (found by key): this leg reads its own
+    # columns and the references the joins start from (model/paths.PathRead.local).
+    own_reads = read.local().reads
     if any(f.op in (FilterOp.EQ, FilterOp.IN) and "value" not in f.model_fields_set for f in own):
         # An equality parameter on the pattern's own table (a key, a reference: a constant may
         # hold most rows) bounds the rows: the engine drives from it and
         # probes each parent by its key (the primary key serves that), so only this leg is designed.
-        local = {"filters": own, "sort": [] if sorted_by_path else pattern.sort, **_root_aggregate(read)}
+        local = {
+            "filters": own,
+            "sort": [] if sorted_by_path else pattern.sort,
+            "reads": own_reads,
+            **_root_aggregate(read),
+        }
         return [pattern.model_copy(update={**local, "limit": None if sorted_by_path else pattern.limit})]
     # chain → (entity, filters ending there, references it is probed by, attributes read)
     nodes: dict[str, tuple[str, list[Filter], list[str], list[str]]] = {"": (pattern.entity, [], [], [])}
@@ -293,6 +311,7 @@ def path_legs(model: RequirementsModel, read: PathRead) -> list[AccessPattern]:
             update={
                 "filters": [*root[1], *_eq(root[2])],
                 "sort": [] if sorted_by_path else pattern.sort,
+                "reads": own_reads,
                 "limit": None if sorted_by_path else pattern.limit,
                 **_root_aggregate(read),
             }

@@ -183,6 +183,12 @@ def layout(plan: Plan, tables: list[TableSpec]) -> str:
         "rows": test_rows(plan),
         "tables": tables_to_data(tables),
     }
+    if model._copies:
+        # Related fields copied into an entity (plan/related_reads.py): the seeder fills them.
+        document["copies"] = [
+            {"entity": entity, "attribute": name, "path": path.text}
+            for (entity, name), path in sorted(model._copies.items())
+        ]
     if plan.loaded.paths:
         # The patterns through relationships as written (the model above holds their local part).
         document["paths"] = [
