@@ -145,6 +145,8 @@ CODES: dict[str, str] = {
     "PP467": "access pattern its store reads with no structure made for it",
     "PP468": "derived attribute no store keeps in step",
     "PP469": "projection that does not follow a derived attribute's changes",
+    "PP473": "declared scan that runs once per hash bucket",
+    "PP474": "prefix read served from prefix buckets: shorter prefixes are not sent",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP422": "geo query served by a fallback without a spatial index",
     "PP423": "geo query a store cannot serve",

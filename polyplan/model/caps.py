@@ -77,7 +77,11 @@ def cap_problems(model: RequirementsModel) -> list[Found]:
             else:
                 why, where = "loss tolerance: a crash may lose its records", (*path, "loss_tolerable")
             found.append(
-                ("PP353", f"{name} must be kept (growth.must_keep), so it cannot have {why}; drop one of the two", where)
+                (
+                    "PP353",
+                    f"{name} must be kept (growth.must_keep), so it cannot have {why}; drop one of the two",
+                    where,
+                )
             )
         if cap is None:
             continue
