@@ -147,6 +147,8 @@ CODES: dict[str, str] = {
     "PP469": "projection that does not follow a derived attribute's changes",
     "PP473": "declared scan that runs once per hash bucket",
     "PP474": "prefix read served from prefix buckets: shorter prefixes are not sent",
+    "PP475": "cap a store cannot keep by itself",
+    "PP476": "loss tolerance: the durability a store gives up, or cannot give up",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP422": "geo query served by a fallback without a spatial index",
     "PP423": "geo query a store cannot serve",

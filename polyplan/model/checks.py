@@ -435,7 +435,9 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
                     (*path, "placement", "family"),
                 )
             )
-        if family.value == "cache" and growth.ttl_seconds is None:
+        # A capped, loss-tolerable entity is bounded and disposable, as TTL data is (model/caps.py).
+        transient = growth.cap is not None and entity.loss_tolerable
+        if family.value == "cache" and growth.ttl_seconds is None and not transient:
             found.append(
                 Problem(
                     "PP310",

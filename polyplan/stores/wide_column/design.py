@@ -23,6 +23,7 @@ from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.bounded_loads import bounded_loads
+from polyplan.model.caps import cap_of
 from polyplan.model.derived import (
     all_attributes,
     key_of,
@@ -901,6 +902,7 @@ def design_entity(
         return None, ctx.notes, ctx.errors
     udts: dict[str, Udt] = {}
     ctx.ttl = _ttl(ctx)
+    _cap_notes(ctx)
     tables = [_table(ctx, shape, name, udts) for shape, name in zip(shapes, _names(ctx, shapes, taken), strict=True)]
     for table in tables:
         _bucket_notes(ctx, table)
@@ -926,6 +928,33 @@ def design_entity(
         ctx.notes,
         ctx.errors,
     )
+
+
+def _cap_notes(ctx: _Context) -> None:
+    """PP475: Cassandra has no capped table; PP476: a loss-tolerable entity is written at LOCAL_ONE."""
+    rule = cap_of(ctx.model, ctx.entity)
+    if rule is not None:
+        per_second = ctx.growth.rows_per_day / SECONDS_PER_DAY
+        ttl = (
+            f"a TTL of about {rule.max_records / per_second:,.0f} s (the cap at {per_second:,.2f} inserts/s)"
+            if per_second
+            else "a TTL"
+        )
+        ctx.note(
+            "PP475",
+            f"{ctx.entity}: Cassandra has no capped table, so {rule.describe()} is not kept by the store: give the "
+            f"rows {ttl}, which keeps about the cap while the insert rate holds, or run a trim job that reads the "
+            f"newest {rule.max_records:,} by {rule.order} and deletes older rows (each delete leaves a tombstone)",
+            f"entities.{ctx.entity}.growth.cap",
+        )
+    if ctx.model.entities[ctx.entity].loss_tolerable:
+        ctx.note(
+            "PP476",
+            f"{ctx.entity}: loss_tolerable: its writes use LOCAL_ONE (writes.json), acknowledged by one replica: "
+            "a write is lost if that replica fails before hinted handoff or repair copies it, and a LOCAL_QUORUM "
+            "read may not see it yet",
+            f"entities.{ctx.entity}.loss_tolerable",
+        )
 
 
 def _unenforced(ctx: _Context) -> list[str]:
