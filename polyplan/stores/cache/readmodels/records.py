@@ -53,7 +53,7 @@ def lifecycle_rules(ctx: DesignContext, entity: str) -> None:
     if rule is not None:
         ctx.warn(
             "PP475",
-            f"{entity}: {rule.describe()}: the record write paths below do not trim; after each insert run "
+            f"{entity}: {rule.describe()}: the generated record write paths do not trim it; after each insert run "
             f"ZRANGE <index by {rule.order}> 0 -{rule.max_records + 1} (the members past the cap), DEL those "
             f"records and ZREMRANGEBYRANK <index> 0 -{rule.max_records + 1}, in one script (or keep the records "
             f"in one list: LPUSH then LTRIM 0 {rule.max_records - 1})",
