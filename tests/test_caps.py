@@ -135,7 +135,7 @@ def test_a_capped_loss_tolerable_feed_scores_redis_first() -> None:
     # Without loss tolerance the records must survive a crash: Redis is ruled out again.
     durable = plan_text(_model(placed=None).replace("    loss_tolerable: true\n", ""), "feed.yaml")
     assert durable.entities["Event"].family is not Family.CACHE
-    files, diagnostics = render(plan)
+    _, diagnostics = render(plan)
     codes = {d.code for d in diagnostics}
     assert {"PP475", "PP476"} <= codes
 
