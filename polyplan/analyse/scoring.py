@@ -146,9 +146,8 @@ def blockers(profile: EntityProfile, cap: Capability | None, family: Family) -> 
         # Its data is on disk, not volatile: what rules it out is said here, once.
         found.append("a search engine is not a system of record (no transactions, refresh-delayed reads)")
     elif not cap.durable and not profile.ephemeral and not profile.transient:
-        found.append(
-            f"{cap.title} is volatile; only ephemeral (TTL) or capped, loss-tolerable data may live there alone"
-        )
+        # Capped, loss-tolerable (transient) data may too: docs/model.md#caps-and-loss-tolerance.
+        found.append(f"{cap.title} is volatile; only ephemeral (TTL) data may live there alone")
     if not cap.durable and profile.must_keep and family is not Family.SEARCH:
         found.append("the entity must be kept")
     if profile.transactions and cap.transactions != "multi_entity":

@@ -36,7 +36,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 from polyplan.model.derived import all_attributes, key_of, references_into
-from polyplan.model.paths import PathRead
+from polyplan.model.paths import PathRead, is_path
 from polyplan.model.ranges import is_range
 from polyplan.model.schema import AccessPattern, FilterOp, RequirementsModel
 from polyplan.seed.generate import RESERVE, HotGroup, _member_space, _seed_value, _single_unique, feasible_rows
@@ -88,7 +88,8 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
     for flt in pattern.filters:
         if "value" in flt.model_fields_set:
             continue
-        if flt.op not in SHARED_OPS and not ((searched or alone) and flt.op is FilterOp.PREFIX):
+        lone_prefix = alone and not is_path(flt.attribute)  # a path's value lives on another entity
+        if flt.op not in SHARED_OPS and not ((searched or lone_prefix) and flt.op is FilterOp.PREFIX):
             continue
         if flt.attribute in singles:
             if flt.op is FilterOp.EQ:
