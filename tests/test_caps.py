@@ -21,6 +21,8 @@ from polyplan.pipeline import plan_text, render
 from polyplan.stores.relational.connect import apply_sql, create_engine, scratch_database
 from polyplan.stores.relational.sqltext import split_script
 from polyplan.testkit import resolve_url
+from polyplan.validate.runner import run_validation
+from tests.conftest import RELATIONAL_ENGINES, break_and_validate, plan_folder
 
 CAP = 5
 MODEL = f"""
@@ -153,3 +155,28 @@ def test_other_stores_warn_with_what_to_do(family: str) -> None:
         writes = json.loads(files["cassandra/writes.json"])
         assert writes["entities"]["Event"]["consistency"] == "LOCAL_ONE"
         assert writes["consistency"] == "LOCAL_QUORUM"
+
+
+# More seeded rows (~300) than the cap, so the generated trim check has rows to delete.
+SEEDED = _model("postgresql").replace(f"cap: {{max_records: {CAP}}}", "cap: {max_records: 40}")
+SEEDED = SEEDED.replace("growth: {rows_per_day", "growth: {initial_rows: 1000, rows_per_day").replace(
+    "engines: {relational: postgresql}",
+    "engines: {relational: postgresql}\noptions: {relational_dialects: [postgresql, mysql, sqlite]}",
+)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return plan_folder(SEEDED, "feed.yaml", tmp_path_factory.mktemp("feed"))
+
+
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
+def test_generated_tests_show_the_capped_table_stays_capped(folder: Path, engine: str) -> None:
+    module = (folder / "tests" / f"test_{engine}.py").read_text(encoding="utf-8")
+    assert "('event_trim', 'event', 'at', 40)" in module
+    url = None if engine == "sqlite" else resolve_url(engine)
+    assert run_validation(folder, engine, url) == 0
+
+
+def test_a_trim_that_keeps_too_many_fails_the_generated_test(folder: Path, tmp_path: Path) -> None:
+    assert break_and_validate(folder, tmp_path / "plan", "relational/sqlite/caps.sql", "OFFSET 39", "OFFSET 45") == 1
