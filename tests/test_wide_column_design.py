@@ -99,7 +99,7 @@ TELEMETRY = textwrap.dedent(
         filters: [{attribute: device_id}]
         sort: [{attribute: raised_at, direction: desc}]
         limit: 50
-      - {name: all_alerts, entity: Alert, limit: 100}
+      - {name: all_alerts, entity: Alert, limit: 100, scan: true}
     write_patterns:
       - {name: record_reading, entity: Reading, kind: insert, rate: 3000}
       - {name: move_device, entity: Device, kind: update, attributes: [site], rate: 1}
@@ -162,7 +162,9 @@ SOCIAL = textwrap.dedent(
 
 # A history bucketed from its declared skew (tests/test_skew.py has the reasoning).
 CHAT = (Path(__file__).parent / "models" / "chat_history.yaml").read_text(encoding="utf-8")
-OWN_MODELS = {"wc_telemetry": TELEMETRY, "wc_social": SOCIAL, "wc_chat": CHAT}
+# A prefix search with no equality filter, kept in Cassandra (tests/test_scatter.py).
+DIRECTORY = (Path(__file__).parent / "models" / "user_directory.yaml").read_text(encoding="utf-8")
+OWN_MODELS = {"wc_telemetry": TELEMETRY, "wc_social": SOCIAL, "wc_chat": CHAT, "wc_directory": DIRECTORY}
 
 
 def _plan(text: str) -> Plan:
@@ -286,8 +288,8 @@ def test_pattern_without_equality_gets_a_bucket_and_a_pp404_warning(telemetry: W
     assert bad.partition_key == (bad.bucket.column,)
     every = telemetry.table("all_alerts")
     assert every.bucket is not None and every.bucket.kind == "hash" and (every.bucket.count or 0) > 1
-    notes = [d for d in telemetry.diagnostics if d.code == "PP404"]
-    assert {d.message.split(":")[0] for d in notes} >= {"bad_readings", "all_alerts"}
+    notes = [d for d in telemetry.diagnostics if d.code in ("PP404", "PP473")]
+    assert {(d.code, d.message.split(":")[0]) for d in notes} >= {("PP404", "bad_readings"), ("PP473", "all_alerts")}
     assert all(d.severity is Severity.WARNING for d in notes)
     assert not telemetry.errors
 

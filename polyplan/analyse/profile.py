@@ -58,10 +58,17 @@ class EntityProfile:
     append_only: bool
     integrity_links: int  # required relationships whose integrity a store must enforce
     owned_by: str | None  # parent entity when this entity is an owned part
+    cap_records: int | None = None  # growth.cap.max_records: only the newest are kept
+    loss_tolerable: bool = False  # a crash may lose the data
 
     @property
     def ephemeral(self) -> bool:
         return self.ttl_seconds is not None
+
+    @property
+    def transient(self) -> bool:
+        """Bounded and disposable (capped and loss-tolerable): memory holds it as well as a TTL would."""
+        return self.cap_records is not None and self.loss_tolerable
 
     @property
     def fulltext_rate(self) -> float:
@@ -149,4 +156,6 @@ def profile_entity(model: RequirementsModel, name: str) -> EntityProfile:
         append_only=update_rate == 0 and delete_rate == 0 and growth.time_attribute is not None,
         integrity_links=integrity,
         owned_by=owner,
+        cap_records=growth.cap.max_records if growth.cap is not None else None,
+        loss_tolerable=entity.loss_tolerable,
     )

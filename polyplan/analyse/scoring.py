@@ -28,6 +28,11 @@ WEIGHTS: dict[str, float] = {
 }
 
 
+# Shapes a capped list answers (no filter: the whole list, newest first), and how well.
+CAPPED_LIST_SHAPES = frozenset({"sort", "scan"})
+CAPPED_LIST_FIT = 0.9
+
+
 def _ratio_score(need: float, capacity: float) -> float:
     """1 while `need` is at most half of `capacity`, falling towards 0 beyond it."""
     if need <= 0 or need <= capacity / 2:
@@ -46,7 +51,11 @@ def _query_fit(profile: EntityProfile, cap: Capability) -> tuple[float, str]:
         # sorted(): ties between equally hard shapes must not depend on the hash seed.
         hardest = min(sorted(pattern.shapes), key=lambda s: cap.query_shapes.get(s, 0.0))
         fit = cap.query_shapes.get(hardest, 0.0)
-        if cap.family is Family.CACHE and not pattern.key_lookup:
+        if cap.family is Family.CACHE and profile.transient and pattern.shapes <= CAPPED_LIST_SHAPES:
+            # Newest-first reads of a capped, disposable entity are what a Redis capped list is
+            # (LPUSH + LTRIM on write, LRANGE on read): no filter to index, the cap bounds memory.
+            fit = max(fit, CAPPED_LIST_FIT)
+        elif cap.family is Family.CACHE and not pattern.key_lookup:
             fit = min(fit, 0.2)
         if cap.family is Family.WIDE_COLUMN and not (pattern.shapes & {"eq", "in"}):
             fit = min(fit, cap.query_shapes.get("scan", 0.0))
@@ -98,6 +107,13 @@ def _integrity(profile: EntityProfile, cap: Capability) -> tuple[float, str]:
 def _lifecycle(profile: EntityProfile, cap: Capability) -> tuple[float, str]:
     if profile.ephemeral:
         return cap.lifecycle["ephemeral"], f"ephemeral: expires after {profile.ttl_seconds} s"
+    if profile.transient:
+        # Bounded (the cap) and disposable (loss tolerance): what a TTL gives, so scored as ephemeral;
+        # an in-memory store's capped list is the natural home, its durability is not needed.
+        return cap.lifecycle["ephemeral"], (
+            f"capped to the newest {profile.cap_records:,} and loss-tolerable: bounded, disposable data, scored as "
+            "ephemeral (durability not needed)"
+        )
     if profile.append_only and profile.insert_rate >= 100:
         return cap.lifecycle["time_series"], f"append-only time series at {profile.insert_rate:,.0f} inserts/s"
     return cap.lifecycle["durable"], "durable records"
@@ -129,7 +145,8 @@ def blockers(profile: EntityProfile, cap: Capability | None, family: Family) -> 
     if family is Family.SEARCH:
         # Its data is on disk, not volatile: what rules it out is said here, once.
         found.append("a search engine is not a system of record (no transactions, refresh-delayed reads)")
-    elif not cap.durable and not profile.ephemeral:
+    elif not cap.durable and not profile.ephemeral and not profile.transient:
+        # Capped, loss-tolerable (transient) data may too: docs/model.md#caps-and-loss-tolerance.
         found.append(f"{cap.title} is volatile; only ephemeral (TTL) data may live there alone")
     if not cap.durable and profile.must_keep and family is not Family.SEARCH:
         found.append("the entity must be kept")

@@ -57,10 +57,12 @@ SECONDS_PER_DAY = 86400.0
 
 
 def live_rows(growth: Growth, days: float) -> float:
-    """Rows held after `days`: inserted so far, less what TTL expiry and retention removed."""
+    """Rows held after `days`: inserted so far, less what TTL expiry, retention and a cap removed."""
     rows = rows_at(days, growth.initial_rows, growth.rows_per_day, growth.monthly_growth_rate)
     if growth.ttl_seconds is not None:
         rows = min(rows, growth.initial_rows + growth.rows_per_day * growth.ttl_seconds / SECONDS_PER_DAY)
     if growth.retention_days is not None:
         rows = min(rows, growth.initial_rows + growth.rows_per_day * growth.retention_days)
+    if growth.cap is not None:
+        rows = min(rows, float(growth.cap.max_records))  # the store never holds more (model/caps.py)
     return rows

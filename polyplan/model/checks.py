@@ -15,6 +15,7 @@ from typing import Any
 
 from polyplan.diagnostics import CODES
 from polyplan.model.bounded_loads import load_problems
+from polyplan.model.caps import cap_problems
 from polyplan.model.collection_checks import collection_problems, filter_problems, filter_target
 from polyplan.model.derived import all_attributes, key_attributes, key_of, reference_of, related_entities
 from polyplan.model.derived_attribute_checks import derived_attribute_problems
@@ -434,7 +435,9 @@ def _entity_problems(model: RequirementsModel, name: str, entity: Entity) -> lis
                     (*path, "placement", "family"),
                 )
             )
-        if family.value == "cache" and growth.ttl_seconds is None:
+        # A capped, loss-tolerable entity is bounded and disposable, as TTL data is (model/caps.py).
+        transient = growth.cap is not None and entity.loss_tolerable
+        if family.value == "cache" and growth.ttl_seconds is None and not transient:
             found.append(
                 Problem(
                     "PP310",
@@ -1038,6 +1041,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     found.extend(Problem(code, message, path) for code, message, path in history_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in erasure_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in dialect_problems(model))
+    found.extend(Problem(code, message, path) for code, message, path in cap_problems(model))
     # Patterns resolve attributes through relationships: skip them if those are broken.
     if not any(p.code == "PP201" and p.path[0] == "relationships" for p in found):
         found.extend(_pattern_problems(model))

@@ -212,6 +212,23 @@ class Check(Strict):
     right: str
 
 
+class Cap(Strict):
+    """Only the newest records are kept: a capped log, a recent-events list (docs/model.md#cap)."""
+
+    max_records: Annotated[int, Field(gt=0, le=MAX_ROWS)] = Field(
+        description="The most records kept: inserting one more removes the oldest."
+    )
+    max_bytes: Annotated[int, Field(gt=0, le=MAX_ROWS)] | None = Field(
+        default=None,
+        description="The most bytes kept (a MongoDB capped collection's size); default: max_records times the "
+        "estimated record size, with headroom.",
+    )
+    order: str | None = Field(
+        default=None,
+        description="The attribute that says which records are newest (default: growth.time_attribute).",
+    )
+
+
 class Growth(Strict):
     """Volume over time."""
 
@@ -232,6 +249,11 @@ class Growth(Strict):
     must_keep: bool = Field(default=False, description="Legal or business hold: never expire rows.")
     time_attribute: str | None = Field(
         default=None, description="The attribute that ages a row (retention, archiving, partitioning)."
+    )
+    cap: Cap | None = Field(
+        default=None,
+        description="Keep only the newest max_records records, by `order` (else time_attribute): each store "
+        "caps or trims, or warns.",
     )
 
 
@@ -301,6 +323,11 @@ class Entity(Strict):
     )
     recovery: Recovery | None = Field(
         default=None, description="This entity's recovery objectives (overrides the model's `recovery`)."
+    )
+    loss_tolerable: bool = Field(
+        default=False,
+        description="The data may be lost in a crash (a cache-like or telemetry entity): stores may skip "
+        "durability for speed (PostgreSQL UNLOGGED, Cassandra writes at ONE, Redis without persistence).",
     )
     erasure: Erasure | None = Field(
         default=None,
@@ -484,6 +511,11 @@ class AccessPattern(Strict):
     )
     facet_size: Annotated[int, Field(gt=0, le=10_000)] = Field(
         default=10, description="The most frequent values returned per facet."
+    )
+    scan: bool = Field(
+        default=False,
+        description="The read may visit every partition (an export, a rare admin listing): a store that would "
+        "have to scatter it over every bucket does so with a warning (PP473) instead of refusing it (PP406).",
     )
 
     @property

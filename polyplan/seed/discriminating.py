@@ -36,7 +36,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 from polyplan.model.derived import all_attributes, key_of, references_into
-from polyplan.model.paths import PathRead
+from polyplan.model.paths import PathRead, is_path
 from polyplan.model.ranges import is_range
 from polyplan.model.schema import AccessPattern, FilterOp, RequirementsModel
 from polyplan.seed.generate import RESERVE, HotGroup, _member_space, _seed_value, _single_unique, feasible_rows
@@ -75,12 +75,15 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
     """Attributes a parameter group of the pattern shares; None when a group holds one row at
     most (an equality on a unique attribute, or a constant on one).
 
-    A parameterised prefix is shared too when the pattern also searches full text: the near
+    A parameterised prefix is shared too when the pattern also searches full text (or has no
+    equality, IN or full-text filter beside it): the near
     records of the full-text filter copy the group's prefix value, and the tests' prefix must
     both cut the group beyond the limit and keep those records in, which only a prefix the
     group shares can do (with random values, no prefix of the group reaches the limit)."""
     singles = _single_unique(model, pattern.entity)
     searched = any(f.op is FilterOp.FULLTEXT and "value" not in f.model_fields_set for f in pattern.filters)
+    # A prefix with no equality beside it (a Cassandra prefix bucket) is shared for the same reason.
+    alone = not any(f.op in SHARED_OPS and "value" not in f.model_fields_set for f in pattern.filters)
     shared: list[str] = []
     for flt in pattern.filters:
         if "value" in flt.model_fields_set:
@@ -89,7 +92,8 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
                 # taking it would break the unique rule (`a0 = 0.8405 LIMIT 500`).
                 return None
             continue
-        if flt.op not in SHARED_OPS and not (searched and flt.op is FilterOp.PREFIX):
+        lone_prefix = alone and not is_path(flt.attribute)  # a path's value lives on another entity
+        if flt.op not in SHARED_OPS and not ((searched or lone_prefix) and flt.op is FilterOp.PREFIX):
             continue
         if flt.attribute in singles:
             if flt.op is FilterOp.EQ:

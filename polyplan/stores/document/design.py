@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.bounded_loads import LOAD_MARK, child_relationship
+from polyplan.model.caps import cap_of
 from polyplan.model.derived import all_attributes, key_of, patterns_of, reference_of, snake
 from polyplan.model.schema import (
     Attribute,
@@ -331,6 +332,28 @@ class _Designer:
             )
             found.append(f"decimals ({', '.join(decimals)}) are Decimal128: round to the declared scale before writing")
         growth = model.entities[entity].growth
+        rule = cap_of(model, entity)
+        if rule is not None:
+            # The generated setup creates plain collections (FerretDB, the server tests run on, has
+            # no capped collections), so the capped form is stated, with the command, not applied.
+            command = f'db.createCollection("{collection_name(entity)}", {{capped: true, size: {rule.max_bytes}, max: {rule.max_records}}})'
+            self.warn(
+                "PP475",
+                f"{entity}: {rule.describe()} is a MongoDB capped collection, which the generated setup does not "
+                f"create: create it with {command} before the setup runs (insertion order is its order, so "
+                f"{rule.order} must grow with inserts; no sharding; size from max_bytes or the record estimate), or "
+                f"trim with deleteMany of {rule.order} below the {rule.max_records:,}th newest",
+                f"entities.{entity}.growth.cap",
+            )
+            found.append(f"capped: {rule.describe()}: {command}")
+        if model.entities[entity].loss_tolerable:
+            self.warn(
+                "PP476",
+                f"{entity}: loss_tolerable: its writes may use writeConcern {{w: 1, j: false}} (acknowledged by the "
+                "primary before the journal): a crash or failover loses the last writes",
+                f"entities.{entity}.loss_tolerable",
+            )
+            found.append("loss-tolerable: writes may use writeConcern {w: 1, j: false}")
         if growth.archive_after_days:
             self.warn(
                 "PP413",

@@ -9,6 +9,7 @@ from polyplan.model.dialects import relational_dialects
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
+from polyplan.stores.relational.caps import caps_sql
 from polyplan.stores.relational.copies_sql import render_copies_sql
 from polyplan.stores.relational.derived_sql import kept_aggregates, render_derived_sql
 from polyplan.stores.relational.design import design_schema
@@ -73,6 +74,9 @@ class Target(StoreTarget):
             jobs = retention_jobs_sql(model, tables, engine)
             if jobs is not None:
                 files[f"relational/{engine}/retention.sql"] = jobs
+            trims = caps_sql(model, tables, engine)
+            if trims is not None:
+                files[f"relational/{engine}/caps.sql"] = trims
             files[f"relational/{engine}/queries.sql"] = render_queries(model, engine, queries, skipped)
             facets, facets_skipped = build_facets(plan, tables, rendered.metadata, DIALECTS[engine])
             if facets or facets_skipped:

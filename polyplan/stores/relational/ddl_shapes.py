@@ -217,7 +217,7 @@ def table_shape(
     that only the spec decides (all but the engine and the rules) is made once per spec."""
     if spec.extra.get("retention") or any(i.kind is IndexKind.FULLTEXT for i in spec.indexes):
         return None
-    if spec.extra.get("geo_points") or spec.extra.get("membership"):
+    if spec.extra.get("geo_points") or spec.extra.get("membership") or spec.extra.get("cap"):
         # Spatial columns and inside-value indexes are added beside the table (geo.py,
         # membership.py): compiled directly rather than keyed here.
         return None

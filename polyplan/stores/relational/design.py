@@ -70,6 +70,7 @@ HOLDS = "holds"  # for child tables: "list" or "object"
 ATTRIBUTE = "attribute"  # for child tables: the list/object attribute they store
 RELATIONSHIP = "relationship"  # for association tables
 RETENTION = "retention"  # for aged entity tables: retention.Retention.as_data()
+CAP = "cap"  # for capped or loss-tolerable entity tables: caps.design_caps
 # For entity tables whose key is `kind: natural`: the values come from the domain, so an integer
 # key gets no sequence (SERIAL, AUTO_INCREMENT) — the renderer reads this.
 NATURAL_KEY = "natural_key"
@@ -607,13 +608,15 @@ def design_tables(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
 def design_schema(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
     """`design_tables` followed by the workload's indexes (`indexes.design_indexes`) and the
     retention design (`retention.design_retention`)."""
+    from polyplan.stores.relational.caps import design_caps
     from polyplan.stores.relational.indexes import design_indexes
     from polyplan.stores.relational.retention import design_retention
 
     tables, diagnostics = design_tables(plan)
     tables, index_diagnostics = design_indexes(plan, tables)
     tables, retention_diagnostics = design_retention(plan, tables)
-    return tables, diagnostics + index_diagnostics + retention_diagnostics
+    tables, cap_diagnostics = design_caps(plan, tables)
+    return tables, diagnostics + index_diagnostics + retention_diagnostics + cap_diagnostics
 
 
 # --- plain-data form (for generated tests; indexes and planner notes are left out) ----------
@@ -658,6 +661,7 @@ def tables_to_data(tables: list[TableSpec]) -> list[dict[str, object]]:
                     ATTRIBUTE,
                     RELATIONSHIP,
                     RETENTION,
+                    CAP,
                     NATURAL_KEY,
                     MEMBERSHIP,
                     ORDERED_PARENT,

@@ -42,7 +42,7 @@ from polyplan.model.schema import (
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, SpecKeys, TableShape, fill_in, table_shape
-from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name, generated_key
+from polyplan.stores.relational.design import CAP, NON_SCALAR, UniqueNames, constraint_name, generated_key
 from polyplan.stores.relational.geo import attach_geo, geo_query
 from polyplan.stores.relational.index_render import (
     attach_index,
@@ -488,7 +488,19 @@ def _add_table(
         # Declarative range partitioning; the partitions and their jobs are retention_sql's.
         quote = dialect.sa_dialect().identifier_preparer.quote
         options["postgresql_partition_by"] = f"RANGE ({quote(rule.column)})"
-    table = sa.Table(spec.name, metadata, *columns, comment=spec.comment, schema=schemas.get(spec.name), **options)
+    # A loss-tolerable entity's table skips the WAL (caps.py says when and what it costs).
+    prefixes = (
+        ["UNLOGGED"] if engine == "postgresql" and not partitioned and spec.extra.get(CAP, {}).get("unlogged") else []
+    )
+    table = sa.Table(
+        spec.name,
+        metadata,
+        *columns,
+        comment=spec.comment,
+        schema=schemas.get(spec.name),
+        prefixes=prefixes,
+        **options,
+    )
     for constraint in rules:
         if constraint.kind == "primary_key":
             table.append_constraint(sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name))

@@ -15,7 +15,7 @@ from polyplan.plan.ir import Plan
 from polyplan.plan.predicates import all_predicates
 from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.derived_sql import kept_names
-from polyplan.stores.relational.design import tables_to_data
+from polyplan.stores.relational.design import CAP, tables_to_data
 from polyplan.stores.relational.increments import build_increments
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, constraints
 from polyplan.stores.relational.spec import TableSpec
@@ -158,6 +158,23 @@ def test_derived_attribute_kept_in_step(database: sa.Engine, attribute: str) -> 
 """
 
 
+_CAP_TEST = """
+
+# Caps (../relational/{engine}/caps.sql): on the loaded rows, each trim leaves exactly the newest
+# max_records rows by the order column (ties with the last kept too), checked against an oracle
+# computed from the rows before it (rolled back): capped tables stay capped.
+from polyplan.validate.caps import check_cap, trims  # noqa: E402
+
+CAPPED = {capped}
+TRIMS = trims(Path(__file__).resolve().parent.parent / "relational" / ENGINE / "caps.sql")
+
+
+@pytest.mark.parametrize(("job", "table", "column", "max_records"), CAPPED)
+def test_capped_table_stays_capped(database: sa.Engine, job: str, table: str, column: str, max_records: int) -> None:
+    check_cap(database, TRIMS[job], table, column, max_records)
+"""
+
+
 def _literal_list(items: list[str]) -> str:
     if not items:
         return "[]"
@@ -238,4 +255,12 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
             write_test=_WRITE_TEST.format(engine=engine, writes=_literal_list(writes)) if writes else "",
             kept_test=_KEPT_TEST.format(engine=engine, kept=_literal_list(kept)) if kept else "",
         )
+        capped = [
+            (t.extra[CAP]["job"], t.name, t.extra[CAP]["column"], t.extra[CAP]["max_records"])
+            for t in tables
+            if "column" in t.extra.get(CAP, {})
+        ]
+        if capped:
+            rows = "[\n" + "".join(f"    {entry!r},\n" for entry in capped) + "]"
+            files[f"test_{engine}.py"] += _CAP_TEST.format(engine=engine, capped=rows)
     return files

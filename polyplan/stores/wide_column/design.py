@@ -23,6 +23,7 @@ from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.bounded_loads import bounded_loads
+from polyplan.model.caps import cap_of
 from polyplan.model.derived import (
     all_attributes,
     key_of,
@@ -51,11 +52,13 @@ from polyplan.stores.wide_column.cql import schema_name
 from polyplan.stores.wide_column.estimate import (
     PARTITION_BYTES_LIMIT,
     PARTITION_ROWS_LIMIT,
+    PREFIX_SHARE,
     TEMPORAL,
     UNIT_DAYS,
     Estimate,
     estimate,
     hash_count,
+    prefix_length,
     time_unit,
     unique_sets,
 )
@@ -82,16 +85,19 @@ class Bucket:
     """A column added to the partition key to bound partitions (or to give a table one at all)."""
 
     column: str
-    kind: str  # "time" or "hash"
-    source: tuple[str, ...]  # the time attribute, or the key attributes that are hashed
+    kind: str  # "time", "hash" or "prefix"
+    source: tuple[str, ...]  # the time attribute, the key attributes that are hashed, or the prefixed one
     unit: str | None = None  # for time buckets: year, month, day, hour, minute
     count: int | None = None  # for hash buckets
     reason: str = ""
+    length: int | None = None  # for prefix buckets: the characters of the value kept
 
     def describe(self) -> dict[str, Any]:
         """The JSON form applications and tests compute bucket values from (see runtime.py)."""
         if self.kind == "time":
             return {"column": self.column, "kind": "time", "of": self.source[0], "unit": self.unit}
+        if self.kind == "prefix":
+            return {"column": self.column, "kind": "prefix", "length": self.length, "of": self.source[0]}
         return {"column": self.column, "count": self.count, "kind": "hash", "of": list(self.source)}
 
 
@@ -236,6 +242,8 @@ class _Shape:
     role: str
     time_ordered: bool  # the first clustering column is the pattern's range or sort
     name_hint: str
+    prefixed: str | None = None  # the attribute a prefix filter reads, with no equality filter beside it
+    scan: bool = False  # the model declares the read a scan (access_patterns.scan)
 
     def identity(self) -> tuple[Any, ...]:
         return (
@@ -243,6 +251,7 @@ class _Shape:
             tuple(name for name, _ in self.clustering),
             frozenset(self.conditions),
             self.time_ordered,
+            self.prefixed,
         )
 
 
@@ -343,8 +352,19 @@ def _pattern_shape(ctx: _Context, pattern: AccessPattern) -> _Shape | None:
             conditions.append(Condition(name, None))
     reads = list(pattern.reads) or list(ctx.attributes)
     columns = _ordered_columns([*partition, *(c for c, _ in clustering), *ctx.key, *reads])
+    # A prefix read with nothing to partition by is partitioned by the value's first characters.
+    prefixed = ranges[0][0] if ranges and ranges[0][1] is FilterOp.PREFIX and not partition else None
     return _Shape(
-        partition, clustering, _unique(conditions), columns, [pattern.name], "pattern", time_ordered, pattern.name
+        partition,
+        clustering,
+        _unique(conditions),
+        columns,
+        [pattern.name],
+        "pattern",
+        time_ordered,
+        pattern.name,
+        prefixed,
+        pattern.scan,
     )
 
 
@@ -467,6 +487,8 @@ def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estima
     if shape.partition and not first.too_big:
         return None, first, None, []
     row_bytes = _row_bytes(ctx, shape.columns, True)
+    if shape.prefixed is not None:
+        return _prefix_bucket(ctx, shape.prefixed, first, row_bytes)
     share = first.rows_per_partition / first.rows if first.rows >= 1 else 1.0
     per_day = first.rows_per_day * share
     reasons: list[str] = []
@@ -491,6 +513,38 @@ def _size(ctx: _Context, shape: _Shape) -> tuple[Bucket | None, Estimate, Estima
         first, rows_per_partition=rows, row_bytes=row_bytes, partitions=max(1.0, first.rows / max(rows, 1.0))
     )
     return bucket, after, first, reasons
+
+
+def _prefix_bucket(
+    ctx: _Context, attr: str, first: Estimate, row_bytes: float
+) -> tuple[Bucket, Estimate, Estimate, list[str]]:
+    """A prefix read with no equality filter: partition by the first k characters of the value, k the
+    shortest length whose largest bucket stays within the limits, so a prefix of k or more
+    characters reads one partition (never every bucket, as a hash bucket would)."""
+    attribute = ctx.attributes[attr]
+    if attribute.distinct:
+        distinct, said = float(attribute.distinct), f"{attribute.distinct:,} distinct values (distinct)"
+    else:
+        distinct, said = first.rows, "every value assumed distinct (declare `distinct`)"
+    if attribute.hot_share:
+        distinct = min(distinct, 1 / attribute.hot_share)
+        said = f"the most frequent value holds {attribute.hot_share:.0%} (hot_share)"
+    length, rows, fits = prefix_length(first.rows, distinct, row_bytes, attribute.max_length)
+    limits = f"half of {PARTITION_ROWS_LIMIT:,} rows / {PARTITION_BYTES_LIMIT // 1024**2} MB (headroom for growth)"
+    why = (
+        f"the first {length} character(s) of {attr}: the largest such prefix holds about {rows:,.0f} of "
+        f"{first.rows:,.0f} rows ({said}; the commonest first character taken as {PREFIX_SHARE:.0%} of the values, "
+        f"each further one a tenth again), within {limits}; a prefix of {length}+ characters reads one partition"
+    )
+    bucket = Bucket(_bucket_name(ctx, f"{snake(attr)}_prefix{length}"), "prefix", (attr,), reason=why, length=length)
+    after = replace(
+        first,
+        rows_per_partition=rows,
+        row_bytes=row_bytes,
+        partitions=max(1.0, first.rows / max(rows, 1.0)),
+        assumptions=(f"the largest {length}-character prefix of {attr}: {said}",),
+    )
+    return bucket, after, first, [] if fits else [f"even {length} characters leave {rows:,.0f} rows in a bucket"]
 
 
 def retention_seconds(growth: Growth) -> int | None:
@@ -579,11 +633,12 @@ def _table(ctx: _Context, shape: _Shape, name: str, udts: dict[str, Udt]) -> Tab
     ]
     partition = list(shape.partition)
     if bucket is not None:
-        kind = (
-            CqlType("int")
-            if bucket.kind == "hash"
-            else CqlType("date" if ctx.attributes[bucket.source[0]].type is TypeName.DATE else "timestamp")
-        )
+        if bucket.kind == "hash":
+            kind = CqlType("int")
+        elif bucket.kind == "prefix":
+            kind = CqlType("text")
+        else:
+            kind = CqlType("date" if ctx.attributes[bucket.source[0]].type is TypeName.DATE else "timestamp")
         columns.insert(len(partition), Column(bucket.column, kind, None))
         partition.append(bucket.column)
     reasons = [
@@ -627,7 +682,18 @@ def _bucket_notes(ctx: _Context, table: Table) -> None:
         return
     where = ctx.path(table.patterns[0]) if table.patterns else f"entities.{ctx.entity}"
     before = table.unbucketed
-    if before is not None and table.partition_key == (table.bucket.column,):
+    if table.bucket.kind == "prefix":
+        ctx.note(
+            "PP474",
+            f"{', '.join(table.patterns)}: table {table.name} is partitioned by the first {table.bucket.length} "
+            f"character(s) of {table.bucket.source[0]} ({table.bucket.column}), so a prefix of "
+            f"{table.bucket.length} or more characters reads one partition; the application sends no shorter "
+            "prefix (it would need every partition)",
+            where,
+        )
+    elif table.bucket.kind == "hash" and table.partition_key == (table.bucket.column,):
+        _scatter_note(ctx, table, where)
+    elif before is not None and table.partition_key == (table.bucket.column,):
         ctx.note(
             "PP404",
             f"{', '.join(table.patterns) or table.name}: no equality filter to partition by; table {table.name} is "
@@ -651,6 +717,36 @@ def _bucket_notes(ctx: _Context, table: Table) -> None:
             "add an equality filter or shorten the retention",
             where,
         )
+
+
+def _scatter_note(ctx: _Context, table: Table, where: str) -> None:
+    """A table every read of which visits every hash bucket: allowed for a declared scan (PP473),
+    refused otherwise (PP406), since each execution would run once per bucket."""
+    assert table.bucket is not None
+    scans = [p for p in table.patterns if _declared_scan(ctx, p)]
+    others = [p for p in table.patterns if p not in scans]
+    if others:
+        ctx.note(
+            "PP406",
+            f"{', '.join(others)}: no equality filter to partition by and no time or prefix order, so table "
+            f"{table.name} would be spread over {table.bucket.count} hash bucket(s) and every execution would run "
+            f"once per bucket; add an equality filter, or declare the read a scan (scan: true) if it really reads "
+            "everything",
+            where,
+            Severity.ERROR,
+        )
+    if scans:
+        ctx.note(
+            "PP473",
+            f"{', '.join(scans)}: a declared scan: table {table.name} is partitioned by a hash bucket column "
+            f"{table.bucket.column} ({table.bucket.reason}), and each execution runs once per bucket "
+            f"({table.bucket.count} queries)",
+            where,
+        )
+
+
+def _declared_scan(ctx: _Context, pattern: str) -> bool:
+    return any(p.name == pattern and p.scan for p in ctx.model.access_patterns)
 
 
 def _consistency(pattern: AccessPattern) -> str:
@@ -700,10 +796,15 @@ def _query(ctx: _Context, pattern: AccessPattern, table: Table) -> Query:
         restrictions += [Restriction(attr, ">=", low_name), Restriction(attr, "<", high_name)]
         if op is FilterOp.PREFIX:
             plan.append(f":{high_name} = prefix_end(:{low_name}) (the prefix with its last character incremented)")
+            if table.bucket is not None and table.bucket.kind == "prefix":
+                plan.append(
+                    f":{table.bucket.column} = prefix_bucket(:{low_name}, {table.bucket.length}) (its first "
+                    f"{table.bucket.length} characters); a shorter prefix is not sent"
+                )
     sort = [s for s in pattern.sort if s.attribute not in table.partition_key]
     order = tuple((s.attribute, s.direction) for s in sort) if table.clustering else ()
     limit = pattern.limit
-    if table.bucket is not None:
+    if table.bucket is not None and table.bucket.kind != "prefix":
         plan.append(_bucket_plan(table, pattern, ranged, limit))
     chosen = list(pattern.reads) or [c.attribute for c in table.columns if c.attribute]
     # The sort columns are always read: merging buckets or IN values needs them.
@@ -801,6 +902,7 @@ def design_entity(
         return None, ctx.notes, ctx.errors
     udts: dict[str, Udt] = {}
     ctx.ttl = _ttl(ctx)
+    _cap_notes(ctx)
     tables = [_table(ctx, shape, name, udts) for shape, name in zip(shapes, _names(ctx, shapes, taken), strict=True)]
     for table in tables:
         _bucket_notes(ctx, table)
@@ -826,6 +928,33 @@ def design_entity(
         ctx.notes,
         ctx.errors,
     )
+
+
+def _cap_notes(ctx: _Context) -> None:
+    """PP475: Cassandra has no capped table; PP476: a loss-tolerable entity is written at LOCAL_ONE."""
+    rule = cap_of(ctx.model, ctx.entity)
+    if rule is not None:
+        per_second = ctx.growth.rows_per_day / SECONDS_PER_DAY
+        ttl = (
+            f"a TTL of about {rule.max_records / per_second:,.0f} s (the cap at {per_second:,.2f} inserts/s)"
+            if per_second
+            else "a TTL"
+        )
+        ctx.note(
+            "PP475",
+            f"{ctx.entity}: Cassandra has no capped table, so {rule.describe()} is not kept by the store: give the "
+            f"rows {ttl}, which keeps about the cap while the insert rate holds, or run a trim job that reads the "
+            f"newest {rule.max_records:,} by {rule.order} and deletes older rows (each delete leaves a tombstone)",
+            f"entities.{ctx.entity}.growth.cap",
+        )
+    if ctx.model.entities[ctx.entity].loss_tolerable:
+        ctx.note(
+            "PP476",
+            f"{ctx.entity}: loss_tolerable: its writes use LOCAL_ONE (writes.json), acknowledged by one replica: "
+            "a write is lost if that replica fails before hinted handoff or repair copies it, and a LOCAL_QUORUM "
+            "read may not see it yet",
+            f"entities.{ctx.entity}.loss_tolerable",
+        )
 
 
 def _unenforced(ctx: _Context) -> list[str]:

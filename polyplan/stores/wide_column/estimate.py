@@ -217,3 +217,23 @@ def hash_count(rows_per_partition: float, row_bytes: float, write_rate: float = 
     by_bytes = rows_per_partition * row_bytes / (PARTITION_BYTES_LIMIT * HEADROOM)
     by_writes = write_rate / WRITES_PER_PARTITION
     return max(1, math.ceil(max(by_rows, by_bytes, by_writes)))
+
+
+# The share of values held by the most common first character: about a tenth for words and names
+# (English dictionaries: 's' ~11%, 'c' ~9%); each further character is assumed to split a prefix
+# again by ten. Coarse on purpose: it sizes the largest prefix bucket, not the average one.
+PREFIX_SHARE = 0.1
+MAX_PREFIX_LENGTH = 16  # beyond this a "prefix" is nearly the whole value
+
+
+def prefix_length(rows: float, distinct: float, row_bytes: float, max_length: int | None) -> tuple[int, float, bool]:
+    """The shortest prefix length k whose largest prefix bucket stays within half of both bounds:
+    (k, rows in that bucket, whether it fits). A bucket never holds fewer rows than one value's."""
+    per_value = rows / max(1.0, distinct)
+    longest = min(max_length or MAX_PREFIX_LENGTH, MAX_PREFIX_LENGTH)
+    largest = rows
+    for length in range(1, longest + 1):
+        largest = max(per_value, rows * PREFIX_SHARE**length)
+        if largest <= PARTITION_ROWS_LIMIT * HEADROOM and largest * row_bytes <= PARTITION_BYTES_LIMIT * HEADROOM:
+            return length, largest, True
+    return longest, largest, False

@@ -23,6 +23,7 @@ from polyplan.stores.wide_column.writes import BATCH_WARN_BYTES, batch_bytes, op
 DEV_REPLICATION: dict[str, Any] = {"class": "SimpleStrategy", "replication_factor": 1}
 PROD_REPLICATION: dict[str, Any] = {"class": "NetworkTopologyStrategy", "datacenter1": 3}
 WRITE_CONSISTENCY = "LOCAL_QUORUM"
+LOSS_TOLERANT_WRITE_CONSISTENCY = "LOCAL_ONE"  # an entity's own `consistency` in writes.json
 
 
 def dump(data: Any) -> str:
@@ -142,6 +143,9 @@ def writes_document(design: WideColumnDesign, model: RequirementsModel) -> dict[
             "row_keys": {t.name: list(t.primary_key) for t in entity.tables},
             "tables": [t.name for t in entity.tables],
         }
+        if model.entities[entity.entity].loss_tolerable:
+            # The data may be lost (PP476): one replica's acknowledgement is enough.
+            entities[entity.entity]["consistency"] = LOSS_TOLERANT_WRITE_CONSISTENCY
     return {
         "consistency": WRITE_CONSISTENCY,
         "entities": entities,

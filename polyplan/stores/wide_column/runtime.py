@@ -5,7 +5,9 @@ and applications compute bucket values and prefix bounds the same way:
 - a time bucket is the start (UTC) of the year, month, day, hour or minute holding the value;
 - a hash bucket is CRC-32 (zlib, IEEE) of the key values joined with "|", modulo the count —
   `java.util.zip.CRC32` and most languages' CRC-32 give the same number;
-- a prefix `p` is served as the range `p <= value < prefix_end(p)`.
+- a prefix `p` is served as the range `p <= value < prefix_end(p)`;
+- a prefix bucket is the value's first `length` characters (code points): a prefix of at least
+  that many characters names one bucket, `prefix_bucket(p, length)`.
 """
 
 from __future__ import annotations
@@ -93,8 +95,15 @@ def prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(following)
 
 
+def prefix_bucket(value: str, length: int) -> str:
+    """The prefix bucket of a value (or of a prefix of at least `length` characters): its first `length`."""
+    return value[:length]
+
+
 def bucket_value(spec: Mapping[str, Any], record: Mapping[str, Any]) -> Any:
     """The bucket column's value for `record`, from a `computed` entry of writes.json."""
     if spec["kind"] == "time":
         return time_bucket(record[spec["of"]], spec["unit"])
+    if spec["kind"] == "prefix":
+        return prefix_bucket(str(record[spec["of"]]), int(spec["length"]))
     return hash_bucket([record[name] for name in spec["of"]], int(spec["count"]))

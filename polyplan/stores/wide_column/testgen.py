@@ -12,6 +12,7 @@ for every update write pattern the record it changes and the new versions it wri
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,7 +42,14 @@ from polyplan.stores.wide_column.discriminating import (
     windows,
 )
 from polyplan.stores.wide_column.estimate import unique_sets
-from polyplan.stores.wide_column.runtime import bucket_value, buckets_between, next_bucket, prefix_end, time_bucket
+from polyplan.stores.wide_column.runtime import (
+    bucket_value,
+    buckets_between,
+    next_bucket,
+    prefix_bucket,
+    prefix_end,
+    time_bucket,
+)
 from polyplan.stores.wide_column.values import canonical, to_json
 from polyplan.stores.wide_column.writes import operations
 from polyplan.validate.store_data import MODEL_FILE, model_json
@@ -105,12 +113,21 @@ def _target(records: list[dict[str, Any]], table: Table, query: Query) -> dict[s
     return None
 
 
-def _prefixes(query: Query, target: dict[str, Any]) -> dict[str, Any]:
-    """The values of a pattern's prefix parameters, from `target` (the first half of its value)."""
+def _prefixes(query: Query, table: Table, group: list[dict[str, Any]]) -> dict[str, Any]:
+    """The values of a pattern's prefix parameters, from the group's first record (the first half
+    of its value); on a prefix-bucketed table, at least the bucket's length, from the first record
+    whose value is that long (a shorter prefix is never sent)."""
+    shortest = (table.bucket.length or 1) if table.bucket is not None and table.bucket.kind == "prefix" else 1
     values: dict[str, Any] = {}
     for param in query.params:
         if param.attribute and param.op in ("prefix", "prefix_end"):
-            prefix = str(target[param.attribute])[: max(1, len(str(target[param.attribute])) // 2)]
+            attribute = param.attribute
+            texts = [str(r[attribute]) for r in group if r.get(attribute) is not None]
+            long_enough = [t for t in texts if len(t) >= shortest] or texts
+            # With no equality filter the group is every row: take the value the seed's hot group
+            # shares (the most frequent one), whose records are more than the limit.
+            text = long_enough[0] if equality_attributes(query) else Counter(long_enough).most_common(1)[0][0]
+            prefix = text[: max(shortest, len(text) // 2)]
             values[param.name] = prefix if param.op == "prefix" else prefix_end(prefix)
     return values
 
@@ -125,6 +142,9 @@ def _bind_sets(
     name = next(p.name for p in query.params if p.op == "bucket")
     if bucket.kind == "hash":
         return [dict(values, **{name: b}) for b in range(bucket.count or 1)], True
+    if bucket.kind == "prefix":
+        low = next(values[p.name] for p in query.params if p.op == "prefix")
+        return [dict(values, **{name: prefix_bucket(low, bucket.length or 1)})], False
     attr, unit = bucket.source[0], bucket.unit or "day"
     newest_first = bool(table.clustering) and table.clustering[0][1] is Direction.DESC
     if query.order:
@@ -261,7 +281,7 @@ def _case(
     group = group_of(records, table, query)
     if not group:
         return None
-    base = {**_group_values(query, group), **_prefixes(query, group[0])}
+    base = {**_group_values(query, group), **_prefixes(query, table, group)}
     compare = [c for c in query.select if types[c]["type"] not in COMPOUND]
     runs = [
         _run(query, table, records, {**base, **bounds}, compare, json_rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from polyplan.model.bounded_loads import load_reads
+from polyplan.model.caps import cap_of
 from polyplan.model.derived import all_attributes, key_of, patterns_of, snake
 from polyplan.model.schema import (
     AccessPattern,
@@ -45,8 +46,26 @@ from polyplan.stores.cache.spec import (
 
 
 def lifecycle_rules(ctx: DesignContext, entity: str) -> None:
-    """PP413 for the rules a cache cannot carry out: it expires keys, it never archives them."""
+    """PP413 for the rules a cache cannot carry out: it expires keys, it never archives them;
+    PP475/PP476 for a cap and loss tolerance."""
     growth = ctx.model.entities[entity].growth
+    rule = cap_of(ctx.model, entity)
+    if rule is not None:
+        ctx.warn(
+            "PP475",
+            f"{entity}: {rule.describe()}: the generated record write paths do not trim it; after each insert run "
+            f"ZRANGE <index by {rule.order}> 0 -{rule.max_records + 1} (the members past the cap), DEL those "
+            f"records and ZREMRANGEBYRANK <index> 0 -{rule.max_records + 1}, in one script (or keep the records "
+            f"in one list: LPUSH then LTRIM 0 {rule.max_records - 1})",
+            f"entities.{entity}.growth.cap",
+        )
+    if ctx.model.entities[entity].loss_tolerable:
+        ctx.warn(
+            "PP476",
+            f"{entity}: loss_tolerable: its keys need no persistence (no AOF, RDB snapshots optional); a restart "
+            "without them empties the entity",
+            f"entities.{entity}.loss_tolerable",
+        )
     if growth.archive_after_days:
         ctx.warn(
             "PP413",

@@ -1,0 +1,182 @@
+"""Caps and loss tolerance (`growth.cap`, `loss_tolerable`; polyplan/model/caps.py) in every store.
+
+The relational trim is run for real: SQLite always, PostgreSQL and MariaDB where reachable —
+more rows than the cap are inserted, the emitted `caps.sql` runs, and the table holds exactly
+the cap's newest rows ("capped lists stay capped"). The PostgreSQL table of a loss-tolerable
+entity is checked to be UNLOGGED in the server's catalogue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from polyplan.model.schema import Family
+from polyplan.pipeline import plan_text, render
+from polyplan.stores.relational.connect import apply_sql, create_engine, scratch_database
+from polyplan.stores.relational.sqltext import split_script
+from polyplan.testkit import resolve_url
+from polyplan.validate.runner import run_validation
+from tests.conftest import RELATIONAL_ENGINES, break_and_validate, plan_folder
+
+CAP = 5
+MODEL = f"""
+name: feed
+engines: {{relational: ENGINE}}
+entities:
+  Event:
+    attributes:
+      kind: {{type: string, max_length: 20}}
+      at: {{type: timestamptz}}
+    growth: {{rows_per_day: 100000, time_attribute: at, cap: {{max_records: {CAP}}}}}
+    loss_tolerable: true
+    placement: {{family: relational}}
+access_patterns:
+  - {{name: recent_events, entity: Event, sort: [{{attribute: at, direction: desc}}], limit: 3, rate: 200}}
+write_patterns:
+  - {{name: log_event, entity: Event, kind: insert, rate: 3000}}
+"""
+START = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+INSERTED = 12  # more than the cap, in shuffled time order
+ORDER = [7, 2, 11, 0, 5, 9, 3, 10, 1, 8, 6, 4]
+
+
+def _model(engine: str = "postgresql", placed: str | None = "relational") -> str:
+    text = MODEL.replace("ENGINE", engine)
+    return text if placed == "relational" else text.replace("    placement: {family: relational}\n", "")
+
+
+def _files(engine: str) -> dict[str, str]:
+    files, diagnostics = render(plan_text(_model(engine), "feed.yaml"))
+    assert any(d.code == "PP476" for d in diagnostics)
+    return files
+
+
+def _insert_and_trim(database: sa.Engine, engine: str, files: dict[str, str]) -> list[int]:
+    """Insert INSERTED events, run every statement of caps.sql; the minutes of the rows left."""
+    uuids = [uuid.uuid5(uuid.NAMESPACE_URL, f"event-{n}") for n in range(INSERTED)]
+    with database.begin() as connection:
+        for n in ORDER:
+            moment = START + dt.timedelta(minutes=n)
+            if engine == "sqlite":
+                at: object = moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            else:
+                at = moment if engine == "postgresql" else moment.replace(tzinfo=None)
+            key = uuids[n] if engine == "postgresql" else uuids[n].hex
+            connection.execute(
+                sa.text("INSERT INTO event (id, kind, at) VALUES (:id, 'tick', :at)"), {"id": key, "at": at}
+            )
+    statements = split_script(files[f"relational/{engine}/caps.sql"])
+    assert len(statements) == 1
+    with database.begin() as connection:
+        for statement in statements:
+            connection.execute(sa.text(statement))
+    with database.connect() as connection:
+        ids = [str(value) for value in connection.execute(sa.text("SELECT id FROM event")).scalars()]
+    by_id = {(u.hex if engine != "postgresql" else str(u)): n for n, u in enumerate(uuids)}
+    return sorted(by_id[value.replace("-", "") if engine != "postgresql" else value] for value in ids)
+
+
+NEWEST = list(range(INSERTED - CAP, INSERTED))
+
+
+def test_sqlite_trim_keeps_exactly_the_newest(tmp_path: Path) -> None:
+    files = _files("sqlite")
+    database = create_engine(f"sqlite:///{tmp_path / 'feed.db'}")
+    apply_sql(database, files["relational/sqlite/schema.sql"])
+    assert _insert_and_trim(database, "sqlite", files) == NEWEST
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [pytest.param("postgresql", marks=pytest.mark.postgresql), pytest.param("mysql", marks=pytest.mark.mysql)],
+)
+def test_trim_keeps_exactly_the_newest_on_the_server(engine: str) -> None:
+    files = _files(engine)
+    with scratch_database(resolve_url(engine)) as database:
+        apply_sql(database, files[f"relational/{engine}/schema.sql"])
+        assert _insert_and_trim(database, engine, files) == NEWEST
+        if engine == "postgresql":
+            with database.connect() as connection:
+                persistence = connection.execute(
+                    sa.text("SELECT relpersistence FROM pg_class WHERE relname = 'event' AND relkind = 'r'")
+                ).scalar()
+            assert persistence == "u"  # UNLOGGED
+
+
+def test_the_trim_uses_the_order_index_and_the_schema_says_unlogged() -> None:
+    files = _files("postgresql")
+    schema = files["relational/postgresql/schema.sql"]
+    assert "CREATE UNLOGGED TABLE event" in schema
+    assert "truncates it after a crash" in schema
+    assert "ORDER BY at DESC LIMIT 1 OFFSET 4" in files["relational/postgresql/caps.sql"]
+    mysql = render(plan_text(_model("mysql"), "feed.yaml"))[0]
+    assert "UNLOGGED" not in mysql["relational/mysql/schema.sql"]
+
+
+def test_capacity_is_bounded_by_the_cap() -> None:
+    plan = plan_text(_model(), "feed.yaml")
+    assert plan.entities["Event"].profile.rows_at_horizon == CAP
+    uncapped = plan_text(_model().replace(f", cap: {{max_records: {CAP}}}", ""), "feed.yaml")
+    assert uncapped.entities["Event"].profile.rows_at_horizon > 100_000_000
+
+
+def test_a_capped_loss_tolerable_feed_scores_redis_first() -> None:
+    plan = plan_text(_model(placed=None), "feed.yaml")
+    event = plan.entities["Event"]
+    assert event.family is Family.CACHE
+    cache = next(s for s in event.scores if s.family is Family.CACHE)
+    assert not cache.blockers
+    lifecycle = next(f for f in cache.factors if f.factor == "lifecycle")
+    assert "capped to the newest 5 and loss-tolerable" in lifecycle.reason
+    # Without loss tolerance the records must survive a crash: Redis is ruled out again.
+    durable = plan_text(_model(placed=None).replace("    loss_tolerable: true\n", ""), "feed.yaml")
+    assert durable.entities["Event"].family is not Family.CACHE
+    _, diagnostics = render(plan)
+    codes = {d.code for d in diagnostics}
+    assert {"PP475", "PP476"} <= codes
+
+
+@pytest.mark.parametrize("family", ["document", "wide_column"])
+def test_other_stores_warn_with_what_to_do(family: str) -> None:
+    text = _model().replace("placement: {family: relational}", f"placement: {{family: {family}}}")
+    files, diagnostics = render(plan_text(text, "feed.yaml"))
+    cap = [d for d in diagnostics if d.code == "PP475"]
+    assert cap and cap[0].path == "entities.Event.growth.cap"
+    if family == "document":
+        assert "capped: true, size:" in cap[0].message and f"max: {CAP}" in cap[0].message
+    else:
+        assert "no capped table" in cap[0].message
+        writes = json.loads(files["cassandra/writes.json"])
+        assert writes["entities"]["Event"]["consistency"] == "LOCAL_ONE"
+        assert writes["consistency"] == "LOCAL_QUORUM"
+
+
+# More seeded rows (~300) than the cap, so the generated trim check has rows to delete.
+SEEDED = _model("postgresql").replace(f"cap: {{max_records: {CAP}}}", "cap: {max_records: 40}")
+SEEDED = SEEDED.replace("growth: {rows_per_day", "growth: {initial_rows: 1000, rows_per_day").replace(
+    "engines: {relational: postgresql}",
+    "engines: {relational: postgresql}\noptions: {relational_dialects: [postgresql, mysql, sqlite]}",
+)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return plan_folder(SEEDED, "feed.yaml", tmp_path_factory.mktemp("feed"))
+
+
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
+def test_generated_tests_show_the_capped_table_stays_capped(folder: Path, engine: str) -> None:
+    module = (folder / "tests" / f"test_{engine}.py").read_text(encoding="utf-8")
+    assert "('event_trim', 'event', 'at', 40)" in module
+    url = None if engine == "sqlite" else resolve_url(engine)
+    assert run_validation(folder, engine, url) == 0
+
+
+def test_a_trim_that_keeps_too_many_fails_the_generated_test(folder: Path, tmp_path: Path) -> None:
+    assert break_and_validate(folder, tmp_path / "plan", "relational/sqlite/caps.sql", "OFFSET 39", "OFFSET 45") == 1
