@@ -326,9 +326,10 @@ def test_discriminating_rows_satisfy_the_model_and_exceed_each_limit(scenario: P
         for group in groups:
             if constants and set(dict(group.constants)) != set(constants):
                 continue  # another pattern's group: its records take that pattern's constants
-            shared = Counter(tuple(r[a] for a in group.shared) for r in data[pattern.entity])
+            # By repr: a group may share a list (full text over a list of strings), not hashable.
+            shared = Counter(repr(tuple(r[a] for a in group.shared)) for r in data[pattern.entity])
             value, _ = shared.most_common(1)[0]
-            members = [r for r in data[pattern.entity] if tuple(r[a] for a in group.shared) == value]
+            members = [r for r in data[pattern.entity] if repr(tuple(r[a] for a in group.shared)) == value]
             passing = [r for r in members if all(str(r[a]).lower() == str(v).lower() for a, v in constants.items())]
             best = max(best, len(passing))
             if constants:

@@ -695,6 +695,27 @@ class Harness:
         if wanted is not None and list(wanted) != got:
             raise AssertionError(f"{name}: selects {got}, the pattern reads {list(wanted)}")
 
+    def _related_read_columns(self, read: PathRead, spec: TableSpec) -> list[str] | None:
+        """The columns a pattern reading related fields selects, in its `reads` order: its own, a
+        copied field's column, a joined field under its label (None: no related field read)."""
+        pattern = read.pattern
+        if not read.reads:
+            return None
+        joined = {path.text: path.slug for path in read.reads}
+        copied = {
+            path.text: attribute for (entity, attribute), path in self.model._copies.items() if entity == pattern.entity
+        }
+        columns: list[str] = []
+        for name in pattern.reads:
+            if name in joined:
+                columns.append(joined[name])
+                continue
+            found = query_columns(pattern.model_copy(update={"reads": [copied.get(name, name)]}), spec)
+            if found is None:
+                return None
+            columns += found
+        return columns
+
     def check_path_query(self, engine: sa.Engine, name: str) -> None:
         """The joined query returns, for each case, what the oracle computes by following the
         paths on the seeded rows (the sort through a path compared on the values it reaches)."""
@@ -702,6 +723,9 @@ class Harness:
         query = self.queries[name]
         spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == read.pattern.entity)
         self._selected_as_defined(name, read.pattern, spec)
+        wanted = self._related_read_columns(read, spec)
+        if wanted is not None and wanted != list(query.columns):
+            raise AssertionError(f"{name}: selects {list(query.columns)}, the pattern reads {wanted}")
         rows, cases = self.path_cases(name)
         columns = list(query.columns)
         sort = [
