@@ -26,7 +26,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from polyplan.pipeline import plan_file
 from polyplan.scaffold import scaffold, scaffold_files, write_scaffold
+from polyplan.scaffold.design import design_scaffold
 from polyplan.scaffold.runtime import cached, key_part
 from polyplan.stores.cache.connect import connect as redis_connect
 from polyplan.stores.cache.connect import scratch_prefix
@@ -106,7 +108,8 @@ def test_every_bundled_scenario_scaffolds_a_package_clean_under_mypy_strict_and_
     write_scaffold(fault_model(tmp_path), tmp_path / APP)
     packages.append(str(tmp_path / APP / APP))
     modules = sum(1 for package in packages for _ in Path(package).glob("*.py"))
-    assert sum(1 for package in packages if (Path(package) / "search.py").exists()) == 3  # shop, social, APP
+    searched = sum(1 for package in packages if (Path(package) / "search.py").exists())
+    assert searched == 4  # shop, social, marketplace, APP
     linted = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", *packages],
         capture_output=True,
@@ -513,3 +516,16 @@ def test_only_key_caches_are_read_cache_aside() -> None:
         assert f"its cache is a {structure}" in said[f"access_patterns.{index}"], said
         body = reads.split(f"def {pattern}(", 1)[1].split("\ndef ", 1)[0]
         assert "cached(" not in body, body
+
+
+def test_inside_value_parameters_and_joined_fields_get_their_own_types() -> None:
+    """marketplace: a JSON sub-field parameter is the sub-field's type, a contains parameter one
+    item's, and a related field joined in is a column of the parent's type (the scaffold stopped
+    on them before)."""
+    scaffold = design_scaffold(plan_file(ROOT / "scenarios" / "marketplace.yaml"))
+    reads = {read.pattern: read for read in scaffold.reads}
+    assert [(p.name, p.kind, p.op) for p in reads["items_of_brand"].params] == [("specs_brand", "string", "eq")]
+    assert [(p.kind, p.op) for p in reads["items_tagged"].params] == [("string", "contains")]
+    assert [(p.kind, p.op) for p in reads["items_in_color"].params] == [("enum", "contains")]
+    row = next(c for c in scaffold.classes if c.name == reads["bids_with_item"].result)
+    assert [(c.name, c.kind) for c in row.columns][-2:] == [("item_title", "string"), ("item_ends_at", "timestamptz")]

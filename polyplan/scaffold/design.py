@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
+from polyplan.model.collection_checks import sub_field
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
@@ -167,15 +168,33 @@ def _kind(spec: TableSpec, name: str) -> str:
     return _kind_of(spec.column(name).attribute)
 
 
-def _param_kind(spec: TableSpec, column: str, reached: Mapping[str, Attribute]) -> str:
-    """A parameter's kind: its column's, or for a relationship path the attribute it reaches."""
-    return _kind_of(reached[column]) if column in reached else _kind(spec, column)
+def _param_kind(spec: TableSpec, column: str, op: str, reached: Mapping[str, Attribute]) -> str:
+    """A parameter's kind: its column's, for a relationship path the attribute it reaches, for a
+    JSON sub-field (`specs#brand`) the declared sub-field's, for `contains` one item's."""
+    if column in reached:
+        return _kind_of(reached[column])
+    name, _, dotted = column.partition("#")
+    attribute = spec.column(name).attribute
+    if dotted:
+        found = sub_field(attribute, dotted.split("."))
+        attribute = found if found is not None else attribute
+    if op == "contains" and attribute.items is not None:
+        attribute = attribute.items
+    return _kind_of(attribute)
 
 
-def _columns(spec: TableSpec, names: Sequence[str]) -> tuple[Column, ...]:
-    return tuple(
-        Column(n, _kind(spec, n), spec.column(n).nullable, f) for n, f in zip(names, identifiers(names), strict=True)
-    )
+def _columns(
+    spec: TableSpec, names: Sequence[str], joined: Mapping[str, Attribute] | None = None
+) -> tuple[Column, ...]:
+    """Result columns: the table's, and related fields joined in under their labels (`joined`)."""
+    joined = joined or {}
+
+    def column(name: str, field: str) -> Column:
+        if name in joined:
+            return Column(name, _kind_of(joined[name]), joined[name].nullable, field)
+        return Column(name, _kind(spec, name), spec.column(name).nullable, field)
+
+    return tuple(column(n, f) for n, f in zip(names, identifiers(names), strict=True))
 
 
 def identifiers(names: Sequence[str]) -> list[str]:
@@ -353,9 +372,14 @@ def design_scaffold(plan: Plan) -> Scaffold:
             result = entity_class.name
         else:
             result = class_name(query.name) + "Row"
-            classes[f"{query.entity}.{query.name}"] = ResultClass(result, query.entity, _columns(spec, query.columns))
+            joined = {
+                path.slug: path.kind for read in plan.loaded.paths if read.name == query.name for path in read.reads
+            }
+            classes[f"{query.entity}.{query.name}"] = ResultClass(
+                result, query.entity, _columns(spec, query.columns, joined)
+            )
         reached = {path.text: path.kind for read in plan.loaded.paths if read.name == query.name for path in read.paths}
-        params = tuple(Param(p.name, _param_kind(spec, p.column, reached), p.op) for p in query.params)
+        params = tuple(Param(p.name, _param_kind(spec, p.column, p.op, reached), p.op) for p in query.params)
         sql = {e: escaped(trim_lines(next(q.sql for q in builds[e].queries if q.name == query.name))) for e in engines}
         single = lookup_set(model, pattern) is not None
         key = cached.get(query.name)
