@@ -8,8 +8,11 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 
 from polyplan.diagnostics import Diagnostic
+from polyplan.migrate.context import Design
 from polyplan.migrate.derived_ops import DropDerived, KeepDerived
 from polyplan.migrate.diff import baseline, diff_plans
 from polyplan.migrate.folder import write_migration
@@ -164,6 +168,27 @@ def test_the_migration_installs_and_removes_the_triggers() -> None:
     assert len([op for op in baseline(plan_file(MODEL)).operations if isinstance(op, KeepDerived)]) == 3
 
 
+@contextmanager
+def upgraded(
+    old_path: Path, new_path: Path, engine: str, work: Path, counts: dict[str, int], seed: int
+) -> Iterator[tuple[sa.Engine, Design]]:
+    """A scratch database at the old version holding seeded rows, upgraded to the new one; yields
+    it with the new version's design. The migration's round trip is checked first."""
+    round_trip(old_path, new_path, engine, work / "round_trip")
+    old, new = plan_file(old_path), plan_file(new_path)
+    migration = write_migration(old, new, old_path, new_path, work / "migrations")
+    before, after = migration.versions.designs[engine]
+    with scratch_database(resolve_url(engine)) as database:
+        config = Config(str(work / "migrations" / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
+        command.upgrade(config, migration.added[0].id)
+        data = generate(old.model, counts, seed=seed)
+        with database.begin() as connection:
+            load_rows(connection, before.rendered.metadata, table_rows(list(before.tables.values()), data, engine))
+        command.upgrade(config, "head")
+        yield database, after
+
+
 @pytest.mark.parametrize(
     "engine",
     [
@@ -176,25 +201,18 @@ def test_upgrade_backfills_and_the_triggers_follow_then_downgrade(engine: str, t
     """Old rows are backfilled by the upgrade, a child written afterwards moves its parent, and the
     round trip (upgrade, downgrade, upgrade) keeps every row (tests/test_migrate_engines.round_trip)."""
     old_path, new_path = MIGRATE_INPUTS / "kept_v1.yaml", MIGRATE_INPUTS / "kept_v2.yaml"
-    round_trip(old_path, new_path, engine, tmp_path / "round_trip")
-    old, new = plan_file(old_path), plan_file(new_path)
-    migration = write_migration(old, new, old_path, new_path, tmp_path / "migrations")
-    before = migration.versions.designs[engine][0]
-    with scratch_database(resolve_url(engine)) as database:
-        config = Config(str(tmp_path / "migrations" / "alembic.ini"))
-        config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
-        command.upgrade(config, migration.added[0].id)
-        data = generate(old.model, {"Post": 6, "Comment": 40}, seed=3)
-        with database.begin() as connection:
-            load_rows(connection, before.rendered.metadata, table_rows(list(before.tables.values()), data, engine))
-        command.upgrade(config, "head")
-        with database.begin() as connection:
-            counted = dict(connection.execute(sa.text("SELECT id, comments FROM post")).all())
-            expected = dict(connection.execute(sa.text("SELECT post_id, COUNT(*) FROM comment GROUP BY post_id")).all())
-            assert {k: v for k, v in counted.items() if v} == expected and sum(counted.values()) == 40
-            post = next(iter(expected))
-            connection.execute(sa.text("DELETE FROM comment WHERE post_id = :p"), {"p": post})
-            assert connection.execute(sa.text("SELECT comments FROM post WHERE id = :p"), {"p": post}).scalar_one() == 0
+    counts = {"Post": 6, "Comment": 40}
+    with (
+        upgraded(old_path, new_path, engine, tmp_path, counts, seed=3) as (database, _),
+        database.begin() as connection,
+    ):
+        counted: dict[Any, int] = dict(connection.execute(sa.text("SELECT id, comments FROM post")).tuples().all())
+        grouped = sa.text("SELECT post_id, COUNT(*) FROM comment GROUP BY post_id")
+        expected: dict[Any, int] = dict(connection.execute(grouped).tuples().all())
+        assert {k: v for k, v in counted.items() if v} == expected and sum(counted.values()) == 40
+        post = next(iter(expected))
+        connection.execute(sa.text("DELETE FROM comment WHERE post_id = :p"), {"p": post})
+        assert connection.execute(sa.text("SELECT comments FROM post WHERE id = :p"), {"p": post}).scalar_one() == 0
 
 
 @pytest.mark.parametrize(
@@ -223,19 +241,7 @@ def test_a_child_rebuilt_later_gets_its_triggers_back(engine: str, tmp_path: Pat
     """A rename of the child's column: SQLite rebuilds the table the triggers live on, and its
     rebuild re-creates them; on every engine a comment written after the upgrade moves its post."""
     old_path, new_path = MIGRATE_INPUTS / "kept_v2.yaml", MIGRATE_INPUTS / "kept_v4.yaml"
-    round_trip(old_path, new_path, engine, tmp_path / "round_trip")
-    old, new = plan_file(old_path), plan_file(new_path)
-    migration = write_migration(old, new, old_path, new_path, tmp_path / "migrations")
-    before = migration.versions.designs[engine][0]
-    with scratch_database(resolve_url(engine)) as database:
-        config = Config(str(tmp_path / "migrations" / "alembic.ini"))
-        config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False).replace("%", "%%"))
-        command.upgrade(config, migration.added[0].id)
-        data = generate(old.model, {"Post": 4, "Comment": 12}, seed=5)
-        with database.begin() as connection:
-            load_rows(connection, before.rendered.metadata, table_rows(list(before.tables.values()), data, engine))
-        command.upgrade(config, "head")
-        after = migration.versions.designs[engine][1]
+    with upgraded(old_path, new_path, engine, tmp_path, {"Post": 4, "Comment": 12}, seed=5) as (database, after):
         posts, comments = after.table("post"), after.table("comment")
         with database.begin() as connection:
             post = connection.execute(sa.select(posts).order_by(posts.c.id)).mappings().first()
