@@ -137,9 +137,12 @@ def test_a_capped_loss_tolerable_feed_scores_redis_first() -> None:
     # Without loss tolerance the records must survive a crash: Redis is ruled out again.
     durable = plan_text(_model(placed=None).replace("    loss_tolerable: true\n", ""), "feed.yaml")
     assert durable.entities["Event"].family is not Family.CACHE
-    _, diagnostics = render(plan)
+    files, diagnostics = render(plan)
     codes = {d.code for d in diagnostics}
     assert {"PP475", "PP476"} <= codes
+    # Bounded by its trim, not by expiry: no "memory grows with every record" (PP310).
+    assert "PP310" not in codes
+    assert f"the cap keeps the newest {CAP} records" in files["redis/cache.md"]
 
 
 @pytest.mark.parametrize("family", ["document", "wide_column"])
