@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from polyplan.model.caps import cap_of
 from polyplan.model.schema import Family
 from polyplan.pipeline import plan_text, render
 from polyplan.stores.relational.connect import apply_sql, create_engine, scratch_database
@@ -183,3 +184,16 @@ def test_generated_tests_show_the_capped_table_stays_capped(folder: Path, engine
 
 def test_a_trim_that_keeps_too_many_fails_the_generated_test(folder: Path, tmp_path: Path) -> None:
     assert break_and_validate(folder, tmp_path / "plan", "relational/sqlite/caps.sql", "OFFSET 39", "OFFSET 45") == 1
+
+
+def test_a_byte_cap_tighter_than_the_count_lowers_what_every_trim_keeps() -> None:
+    """max_bytes is not MongoDB's alone: where the records of the estimated size that fit in it are
+    fewer than max_records, the relational trim keeps that many (model/caps.cap_of)."""
+    text = _model().replace(f"cap: {{max_records: {CAP}}}", "cap: {max_records: 1000, max_bytes: 1000}")
+    plan = plan_text(text, "feed.yaml")
+    rule = cap_of(plan.model, "Event")
+    assert rule is not None and rule.bytes_stated and 1 <= rule.max_records < 1000
+    files, _ = render(plan)
+    assert f"keeps the newest {rule.max_records:,} rows by at" in files["relational/postgresql/caps.sql"]
+    loose = cap_of(plan_text(text.replace("max_bytes: 1000}", "max_bytes: 100000000}"), "feed.yaml").model, "Event")
+    assert loose is not None and loose.max_records == 1000

@@ -32,6 +32,7 @@ from polyplan.seed.relational import load_rows, table_rows
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
+from tests.conftest import RELATIONAL_ENGINES
 from tests.test_migrate_engines import round_trip
 
 MODEL = Path(__file__).resolve().parent / "models" / "blog_kept.yaml"
@@ -85,14 +86,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        pytest.param("sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
 def test_generated_tests_keep_every_derived_attribute_on_the_real_engine(folder: Path, engine: str) -> None:
     module = (folder / "tests" / f"test_{engine}.py").read_text(encoding="utf-8")
     assert "'Post.comments'" in module and "def test_derived_attribute_kept_in_step" in module
@@ -189,14 +183,7 @@ def upgraded(
         yield database, after
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        pytest.param("sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
 def test_upgrade_backfills_and_the_triggers_follow_then_downgrade(engine: str, tmp_path: Path) -> None:
     """Old rows are backfilled by the upgrade, a child written afterwards moves its parent, and the
     round trip (upgrade, downgrade, upgrade) keeps every row (tests/test_migrate_engines.round_trip)."""
@@ -215,28 +202,14 @@ def test_upgrade_backfills_and_the_triggers_follow_then_downgrade(engine: str, t
         assert connection.execute(sa.text("SELECT comments FROM post WHERE id = :p"), {"p": post}).scalar_one() == 0
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        pytest.param("sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
 def test_a_parent_rebuilt_later_keeps_its_triggers_working(engine: str, tmp_path: Path) -> None:
     """A rename of the parent's column (SQLite rebuilds the table that the child's triggers name)
     round-trips with the triggers in place."""
     round_trip(MIGRATE_INPUTS / "kept_v2.yaml", MIGRATE_INPUTS / "kept_v3.yaml", engine, tmp_path)
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        pytest.param("sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
 def test_a_child_rebuilt_later_gets_its_triggers_back(engine: str, tmp_path: Path) -> None:
     """A rename of the child's column: SQLite rebuilds the table the triggers live on, and its
     rebuild re-creates them; on every engine a comment written after the upgrade moves its post."""

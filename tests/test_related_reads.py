@@ -20,6 +20,7 @@ from polyplan.seed.generate import generate
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
 from polyplan.validate.runner import run_validation
+from tests.conftest import RELATIONAL_ENGINES
 
 MODEL = Path(__file__).resolve().parent / "models" / "auction_reads.yaml"
 TEXT = MODEL.read_text(encoding="utf-8")
@@ -127,14 +128,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        pytest.param("sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
 def test_generated_tests_read_the_joined_and_copied_fields_on_the_real_engine(folder: Path, engine: str) -> None:
     module = (folder / "tests" / f"test_{engine}.py").read_text(encoding="utf-8")
     assert "recent_bids_of_bidder" in module
@@ -147,14 +141,7 @@ def _statement(text: str, name: str) -> str:
     return "\n".join(line for line in block.splitlines() if not line.startswith("--")).rstrip(";")
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        pytest.param("sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+@pytest.mark.parametrize("engine", RELATIONAL_ENGINES)
 def test_copies_sql_keeps_the_copy_after_the_parent_changes(engine: str) -> None:
     """The application's write set of copies.sql, run on the real engine: after a retitle, only
     the children of the retitled item carry the new title; a new bid gets its item's title."""

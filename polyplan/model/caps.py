@@ -35,7 +35,7 @@ class CapRule:
     """An entity's cap as every store reads it."""
 
     entity: str
-    max_records: int
+    max_records: int  # the records kept: the stated count, or fewer where max_bytes binds first
     order: str  # the attribute whose largest values are the newest records
     max_bytes: int  # stated, else max_records × record size × BYTES_HEADROOM
     bytes_stated: bool
@@ -60,9 +60,12 @@ def cap_of(model: RequirementsModel, name: str) -> CapRule | None:
     if cap is None or order is None:
         return None
     size = float(entity.avg_record_bytes or record_bytes(all_attributes(model, name)))
-    stated = cap.max_bytes is not None
-    limit = cap.max_bytes if cap.max_bytes is not None else int(cap.max_records * max(1.0, size) * BYTES_HEADROOM)
-    return CapRule(name, cap.max_records, order, limit, stated)
+    if cap.max_bytes is None:
+        return CapRule(name, cap.max_records, order, int(cap.max_records * max(1.0, size) * BYTES_HEADROOM), False)
+    # A byte cap binds in every store as the records of the estimated size that fit in it (only
+    # MongoDB's capped collection counts bytes itself): the tighter of the two caps is kept.
+    kept = min(cap.max_records, max(1, int(cap.max_bytes // max(1.0, size))))
+    return CapRule(name, kept, order, cap.max_bytes, True)
 
 
 def cap_problems(model: RequirementsModel) -> list[Found]:

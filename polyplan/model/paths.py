@@ -304,3 +304,9 @@ def path_problems(model: RequirementsModel) -> list[Found]:
                     )
                 )
     return found
+
+
+def copies_of(model: RequirementsModel) -> dict[tuple[str, str], Path]:
+    """(entity, attribute) → the path each copied attribute of the planning model holds
+    (plan/related_reads.with_copies adds them; empty for a model as written)."""
+    return dict(model._copies)

@@ -101,6 +101,11 @@ _INSTEAD: dict[Family, str] = {
 }
 
 
+# Inside filters a store does answer (the rest get PP419): a search index analyses every string
+# of a list, so full text over one is a text field (stores/search/mapping.py).
+_SERVED: dict[Family, frozenset[str]] = {Family.SEARCH: frozenset({"fulltext"})}
+
+
 def inside_warnings(plan: Plan) -> list[Diagnostic]:
     """PP419 for each read filtering inside a value that a store serving it cannot answer (its
     system of record or a projection listing it): which store, and what would serve it."""
@@ -113,8 +118,7 @@ def inside_warnings(plan: Plan) -> list[Diagnostic]:
         families = [decided.family, *(p.family for p in decided.projections if pattern.name in p.patterns)]
         for family in dict.fromkeys(families):
             instead = _INSTEAD.get(family)
-            # A search index analyses every string of a list: full text over one is a text field.
-            unserved = [f for f in filters if not (family is Family.SEARCH and f.kind == "fulltext")]
+            unserved = [f for f in filters if f.kind not in _SERVED.get(family, frozenset())]
             if instead is None or not unserved:
                 continue
             shown = ", ".join(describe(f) for f in unserved)

@@ -369,11 +369,6 @@ def _copy_attribute(model: RequirementsModel, path: Path) -> Attribute:
     )
 
 
-def copies_of(model: RequirementsModel) -> dict[tuple[str, str], Path]:
-    """(entity, attribute) → the path each copied attribute of the planning model holds."""
-    return dict(model._copies)
-
-
 def with_copies(loaded: LoadedModel, decided: Sequence[RelatedRead]) -> LoadedModel:
     """`loaded` with every chosen copy added to its entity and read by its pattern; each path read
     keeps only its joined fields (a pattern left with no path at all is planned as a plain read)."""

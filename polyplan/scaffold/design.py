@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Severity
-from polyplan.model.collection_checks import sub_field
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
 from polyplan.stores.cache.design import Role
@@ -24,6 +23,7 @@ from polyplan.stores.cache.design import design as cache_design
 from polyplan.stores.cache.readmodels import read_model
 from polyplan.stores.cache.sizing import lookup_set
 from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.membership import column_attribute
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, build_engines, column_for
 from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
@@ -173,11 +173,7 @@ def _param_kind(spec: TableSpec, column: str, op: str, reached: Mapping[str, Att
     JSON sub-field (`specs#brand`) the declared sub-field's, for `contains` one item's."""
     if column in reached:
         return _kind_of(reached[column])
-    name, _, dotted = column.partition("#")
-    attribute = spec.column(name).attribute
-    if dotted:
-        found = sub_field(attribute, dotted.split("."))
-        attribute = found if found is not None else attribute
+    attribute = column_attribute(spec, column)
     if op == "contains" and attribute.items is not None:
         attribute = attribute.items
     return _kind_of(attribute)

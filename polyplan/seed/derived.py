@@ -14,6 +14,7 @@ from typing import Any
 
 from polyplan.model.derived import key_of, reference_of
 from polyplan.model.derived_attribute_checks import derived_attributes, derived_relationship
+from polyplan.model.paths import copies_of
 from polyplan.model.schema import DerivedFunction, RequirementsModel, TypeName
 
 Record = dict[str, Any]
@@ -68,7 +69,7 @@ def fill_copies(model: RequirementsModel, produced: Mapping[str, list[Record]]) 
     """Set every copied related field (plan/related_reads.py) of every produced record to the
     value its path reaches in the produced parents (in place): the store keeps the copy equal to
     it, so the seeded rows must hold it too. A parent not produced leaves the value generated."""
-    for (entity, name), path in sorted(model._copies.items()):
+    for (entity, name), path in sorted(copies_of(model).items()):
         if entity not in produced or any(hop.target not in produced for hop in path.hops):
             continue
         indexes = [{tuple(r.get(b) for _, b in hop.pairs): r for r in produced[hop.target]} for hop in path.hops]

@@ -29,10 +29,10 @@ from typing import Any
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, FilterOp, TypeName
 from polyplan.seed.relational import jsonable
-from polyplan.stores.relational.membership import inside_filter_of, inside_key
+from polyplan.stores.relational.membership import column_attribute, inside_filter_of, inside_key
 from polyplan.stores.relational.render import column_for, param_name, query_columns
 from polyplan.stores.relational.spec import QueryParam, TableSpec
-from polyplan.validate.membership import column_attribute, is_sub_field, item_choices, with_sub_fields
+from polyplan.validate.membership import is_sub_field, item_choices, with_sub_fields
 from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, sort_rows
 
 MAX_ANCHORS = 8  # parameter groups tried per pattern: the largest ones and a spread of smaller ones

@@ -16,29 +16,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from polyplan.model.collection_checks import sub_field
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.seed.relational import jsonable
+from polyplan.stores.relational.membership import SUB_FIELD_SEP, column_attribute
 from polyplan.stores.relational.spec import QueryParam, TableSpec
 
-SEP = "#"
+SEP = SUB_FIELD_SEP
 ITEMS_TRIED = 6  # items tried per contains parameter: the commonest, some in between, the rarest
 
 
 def is_sub_field(column: str) -> bool:
     """Whether an oracle column names a JSON sub-field (`payload#device.model`)."""
     return SEP in column
-
-
-def column_attribute(table: TableSpec, column: str) -> Attribute:
-    """The attribute an oracle column compares: a table column's, or a declared sub-field's."""
-    if not is_sub_field(column):
-        return table.column(column).attribute
-    name, dotted = column.split(SEP, 1)
-    found = sub_field(table.column(name).attribute, dotted.split("."))
-    if found is None:
-        raise ValueError(f"{column}: not a declared sub-field of {table.name}")
-    return found
 
 
 def _parsed(value: Any) -> Any:

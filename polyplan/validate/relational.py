@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from polyplan.model.paths import PathRead, read_of, resolve
+from polyplan.model.paths import PathRead, copies_of, read_of, resolve
 from polyplan.model.schema import AccessPattern, Attribute, CompareOp, RequirementsModel, WriteKind
 from polyplan.plan.aggregates import selection
 from polyplan.plan.geo import is_geo, is_geo_filter
@@ -703,7 +703,9 @@ class Harness:
             return None
         joined = {path.text: path.slug for path in read.reads}
         copied = {
-            path.text: attribute for (entity, attribute), path in self.model._copies.items() if entity == pattern.entity
+            path.text: attribute
+            for (entity, attribute), path in copies_of(self.model).items()
+            if entity == pattern.entity
         }
         columns: list[str] = []
         for name in pattern.reads:

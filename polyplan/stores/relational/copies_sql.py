@@ -26,9 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyplan.model.derived import key_of
-from polyplan.model.paths import Path
+from polyplan.model.paths import Path, copies_of
 from polyplan.model.schema import RequirementsModel
-from polyplan.plan.related_reads import changing_writes, copies_of
+from polyplan.plan.related_reads import changing_writes
 from polyplan.stores.relational.render import DIALECTS, column_for, header
 from polyplan.stores.relational.spec import TableKind, TableSpec
 

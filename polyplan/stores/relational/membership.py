@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyplan.diagnostics import Diagnostic, Severity
+from polyplan.model.collection_checks import sub_field
 from polyplan.model.dialects import relational_dialects
 from polyplan.model.schema import (
     COLLECTION_TYPES,
@@ -242,9 +243,24 @@ def inside_filter_of(spec: TableSpec, entity: str, flt: Filter) -> Inside | str 
     )
 
 
+# Joins a JSON column and a sub-field path in a parameter's column name (`payload#device.model`).
+SUB_FIELD_SEP = "#"
+
+
 def inside_key(inside: Inside) -> str:
     """The oracle's column for an inside filter's parameter: the column, or `column#a.b`."""
-    return f"{inside.column}#{'.'.join(inside.path)}" if inside.path else inside.column
+    return f"{inside.column}{SUB_FIELD_SEP}{'.'.join(inside.path)}" if inside.path else inside.column
+
+
+def column_attribute(table: TableSpec, column: str) -> Attribute:
+    """The attribute a parameter's column compares: a table column's, or a declared sub-field's."""
+    if SUB_FIELD_SEP not in column:
+        return table.column(column).attribute
+    name, dotted = column.split(SUB_FIELD_SEP, 1)
+    found = sub_field(table.column(name).attribute, dotted.split("."))
+    if found is None:
+        raise ValueError(f"{column}: not a declared sub-field of {table.name}")
+    return found
 
 
 def sub_field_attribute(inside: Inside) -> Attribute:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from polyplan.model.paths import copies_of
 from polyplan.model.schema import Family
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
@@ -200,11 +201,11 @@ def layout(plan: Plan, tables: list[TableSpec]) -> str:
         "rows": test_rows(plan),
         "tables": tables_to_data(tables),
     }
-    if model._copies:
+    if copies_of(model):
         # Related fields copied into an entity (plan/related_reads.py): the seeder fills them.
         document["copies"] = [
             {"entity": entity, "attribute": name, "path": path.text}
-            for (entity, name), path in sorted(model._copies.items())
+            for (entity, name), path in sorted(copies_of(model).items())
         ]
     if plan.loaded.paths:
         # The patterns through relationships as written (the model above holds their local part).

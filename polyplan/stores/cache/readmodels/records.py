@@ -88,11 +88,12 @@ def build_records(ctx: DesignContext, entity: str) -> None:
     attributes = all_attributes(model, entity)
     profile = ctx.plan.entities[entity].profile
     ttl = spec.growth.ttl_seconds
-    if ttl is None and spec.growth.cap is not None:
+    rule = cap_of(model, entity)
+    if ttl is None and rule is not None:
         # A capped entity is bounded by its trim (PP475 says the generated write paths do not run
         # it), not by expiry: no TTL is the design, not a missing key.
         ttl_reason = (
-            f"none: the cap keeps the newest {spec.growth.cap.max_records:,} records (trimmed after each insert, "
+            f"none: the cap keeps the newest {rule.max_records:,} records (trimmed after each insert, "
             "see PP475), so memory stays bounded without expiry"
         )
     elif ttl is None:
