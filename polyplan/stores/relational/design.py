@@ -364,6 +364,7 @@ class _Designer:
                     ref_columns=tuple(reference.columns.values()),
                     on_delete=relationship.effective_on_delete,
                     name=constraint_name("fk", table, *columns),
+                    enforced=relationship.enforced,
                 )
             )
         return found
@@ -647,6 +648,8 @@ def tables_to_data(tables: list[TableSpec]) -> list[dict[str, object]]:
                     "ref_columns": list(f.ref_columns),
                     "on_delete": f.on_delete.value,
                     "name": f.name,
+                    # Only when false, so that plans of models without it keep their bytes.
+                    **({} if f.enforced else {"enforced": False}),
                 }
                 for f in t.foreign_keys
             ],
@@ -706,7 +709,12 @@ def tables_from_data(data: list[dict[str, Any]]) -> list[TableSpec]:
             primary_key=tuple(t["primary_key"]),
             foreign_keys=tuple(
                 ForeignKeySpec(
-                    tuple(f["columns"]), f["ref_table"], tuple(f["ref_columns"]), OnDelete(f["on_delete"]), f["name"]
+                    tuple(f["columns"]),
+                    f["ref_table"],
+                    tuple(f["ref_columns"]),
+                    OnDelete(f["on_delete"]),
+                    f["name"],
+                    f.get("enforced", True),
                 )
                 for f in t["foreign_keys"]
             ),
