@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.migrate.diff import diff_plans
-from polyplan.pipeline import plan_file
+from polyplan.pipeline import plan_file, render
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.stores.relational.design import design_schema
 from polyplan.testkit import resolve_url
@@ -85,3 +85,11 @@ def test_a_migration_to_the_unenforced_version_drops_the_constraint() -> None:
 def test_the_migration_runs_both_ways_on_the_engine(engine: str, tmp_path: Path) -> None:
     # Upgrade, downgrade (the constraint added back), upgrade, with the seeded rows kept.
     round_trip(ENFORCED, UNENFORCED, engine, tmp_path, {"entry": ["account_number", "delta", "at"]})
+
+
+def test_a_checked_reference_between_hot_writes_gets_pp483_and_an_unchecked_one_does_not() -> None:
+    enforced = [d for d in render(plan_file(ENFORCED))[1] if d.code == "PP483"]
+    assert [(d.path, d.severity.value) for d in enforced] == [("relationships.0", "warning")]
+    assert "each Entry insert (100/s) checks its Account row and locks it" in enforced[0].message
+    assert "post_to_account updates Account rows 100 times a second" in enforced[0].message
+    assert not [d for d in render(plan_file(UNENFORCED))[1] if d.code == "PP483"]

@@ -47,6 +47,7 @@ from polyplan.stores.relational.membership import (
     membership_extra,
     membership_note,
 )
+from polyplan.stores.relational.reference_locks import locking_reference_warning
 from polyplan.stores.relational.spec import (
     CheckSpec,
     ColumnSpec,
@@ -367,6 +368,8 @@ class _Designer:
                     enforced=relationship.enforced,
                 )
             )
+            if (costly := locking_reference_warning(self.model, relationship)) is not None:
+                self.warn(costly, path, code="PP483")
         return found
 
     def _json_constraints(self, attribute: Attribute, path: str, model_path: str) -> None:
