@@ -182,6 +182,25 @@ def test_generated_redis_tests_show_the_capped_records_stay_capped(tmp_path: Pat
     assert run_validation(folder, "redis", url, trust_edits=True) == 1
 
 
+@pytest.mark.redis
+def test_a_cap_ordered_unlike_every_index_gets_a_sorted_set_of_its_own(tmp_path: Path) -> None:
+    """The pattern's index is scored by seq, not by the cap's order: event.cap lists every record
+    by at, and the generated tests pass with it (the pattern's index loses the trimmed members too)."""
+    text = (
+        _model(placed=None)
+        .replace("      at: {type: timestamptz}\n", "      at: {type: timestamptz}\n      seq: {type: integer}\n")
+        .replace("sort: [{attribute: at, direction: desc}]", "sort: [{attribute: seq, direction: desc}]")
+    )
+    folder = _redis_feed(text, tmp_path / "feed")
+    design = json.loads((folder / "redis" / "keys.json").read_text(encoding="utf-8"))
+    cap = next(k for k in design["keys"] if k["name"] == "event.cap")
+    assert cap["template"] == "feed:event:cap:at" and cap["serves"] == []
+    store = design["stores"][0]
+    assert store["trim"]["index"] == "event.cap"
+    assert ["ZREM", "feed:event:idx:all:seq_desc", "<member>"] in store["trim"]["then"]
+    assert run_validation(folder, "redis", resolve_url("redis")) == 0
+
+
 def test_a_cap_whose_order_has_no_score_keeps_pp475_in_redis() -> None:
     """A string order cannot score a sorted set: the write paths do not trim, and PP475 says so."""
     text = _model(placed=None).replace(f"cap: {{max_records: {CAP}}}", f"cap: {{max_records: {CAP}, order: kind}}")
