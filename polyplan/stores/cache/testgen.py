@@ -16,7 +16,7 @@ from polyplan.model.schema import RequirementsModel, WriteKind
 from polyplan.perf import data_json
 from polyplan.plan.ir import SyncMechanism
 from polyplan.seed.generate import generate, rows_for_targets
-from polyplan.stores.cache import codec
+from polyplan.stores.cache import codec, derived
 from polyplan.stores.cache.commands import RecordView
 from polyplan.stores.cache.design import WRITE_THROUGH_TTL, CacheDesign, Role, staleness_bound
 
@@ -65,6 +65,9 @@ def render_data(model: RequirementsModel, design: CacheDesign) -> str:
         "cache_ttl_seconds": {
             key.name: _cache_ttl(model, key.serves, key.sync) for key in design.keys if key.role is Role.CACHED
         },
+        # From the model: what each child write must add to its parent's derived field (the
+        # oracle of test_derived_parents_follow_their_children; keys.json holds what is done).
+        "derived": derived.oracle(model, entities),
         "entities": {
             entity: [_view(model, design, entity, record).to_json() for record in records[entity]]
             for entity in entities
@@ -86,7 +89,20 @@ def render_test(design: CacheDesign) -> str:
     listed = {key.read_model for key in design.keys if key.read_model in READ_MODEL_CHECKS}
     checks = "".join(READ_MODEL_CHECKS[name] for name in sorted(n for n in listed if n is not None))
     capped = CAP_TESTS if any(s.trim is not None for s in design.stores) else ""
-    return TEST_TEMPLATE.replace("__MODEL__", design.model) + checks + capped + (INCREMENT_TESTS if increments else "")
+    kept = (
+        DERIVED_TESTS
+        if any(
+            w.kind is not WriteKind.INCREMENT and derived.GUARDED_ADD in c for w in design.writes for c in w.commands
+        )
+        else ""
+    )
+    return (
+        TEST_TEMPLATE.replace("__MODEL__", design.model)
+        + checks
+        + capped
+        + kept
+        + (INCREMENT_TESTS if increments else "")
+    )
 
 
 READ_MODEL_CHECKS = {
@@ -201,6 +217,47 @@ def test_caps_keep_the_newest(client: redis.Redis, prefix: str, stored: dict[str
         run(client, concrete(trim["then"], record, prefix))
     for record in records(path["entity"]):
         store(client, path["entity"], record, prefix)
+'''
+
+
+DERIVED_TESTS = '''
+
+DERIVED = [
+    w for w in DESIGN["writes"]
+    if w["kind"] != "increment" and any(parent_add(c) is not None for c in w["commands"])
+]
+
+
+@pytest.mark.parametrize("write", DERIVED, ids=lambda w: w["write"])
+def test_derived_parents_follow_their_children(client: redis.Redis, prefix: str, stored: dict[str, list[str]], write: dict[str, Any]) -> None:
+    """Each seeded child whose parent is stored: the child's write moves the parent's derived
+    field by exactly its part (1 for a count, its value for a sum; minus on a delete)."""
+    checked = 0
+    for record in records(write["entity"]):
+        store(client, write["entity"], record, prefix)
+        commands = concrete(write["commands"], record, prefix)
+        adds = [a for a in (parent_add(c) for c in commands) if a is not None]
+        if not adds or not all(client.exists(key) for key, _, _ in adds):
+            continue
+        before = {(key, field): int(decode(client.hget(key, field)) or 0) for key, field, _ in adds}
+        run(client, commands)
+        sign = -1 if write["kind"] == "delete" else 1
+        for key, field, _ in adds:
+            rule = next(d for d in DATA["derived"] if d["child"] == write["entity"] and d["field"] == field)
+            part = 1 if rule["function"] == "count" else int(record.fields.get(rule["attribute"]) or 0)
+            after = int(decode(client.hget(key, field)))
+            assert after == before[(key, field)] + sign * part, f"{write['write']}: {key} {field} {before[(key, field)]} → {after}, expected {sign * part:+d}"
+        checked += 1
+        if write["kind"] == "delete":
+            store(client, write["entity"], record, prefix)  # the other tests find the child again
+    assert checked, f"{write['write']}: no seeded child has a stored parent"
+    if write["kind"] == "insert":  # a child of a parent not stored creates no partial parent
+        raw = next(c for c in write["commands"] if c[0] == "EVAL" and "tonumber(ARGV[3])" in c[1])
+        seeded = records(write["entity"])[0]
+        orphan = RecordView({**seeded.fields, **{n: "no-such-parent" for n in PLACEHOLDER.findall(raw[3])}}, seeded.json, seeded.scores)
+        run(client, concrete(write["commands"], orphan, prefix))
+        assert not client.exists(prefix + fill(raw[3], orphan)), f"{write['write']}: the add created a parent"
+        store(client, write["entity"], seeded, prefix)
 '''
 
 
@@ -345,6 +402,13 @@ def follow_trim(client: redis.Redis, path: dict[str, Any], commands: list[list[s
         run(client, concrete(trim["then"], view, prefix))
         deleted.append(name)
     return members, deleted
+
+
+def parent_add(command: list[str]) -> tuple[str, str, int] | None:
+    """(parent key, field, amount) of a derived attribute's guarded add (HINCRBY only while the parent is stored)."""
+    if command[0] == "EVAL" and "(tonumber(ARGV[2]) or 0) * tonumber(ARGV[3])" in command[1]:
+        return command[3], command[4], int(command[5] or 0) * int(command[6])
+    return None
 
 
 def write(client: redis.Redis, path: dict[str, Any], record: RecordView, prefix: str) -> tuple[list[str], list[str]]:
@@ -545,6 +609,8 @@ def check_write(client: redis.Redis, prefix: str, write: dict[str, Any]) -> None
             assert client.zscore(key, command[3]) is None, f"{write['write']}: {key} kept a trimmed member"
         elif verb == "ZRANGE":
             continue  # names the members past the cap (follow_trim deleted their records)
+        elif parent_add(command) is not None:
+            continue  # a derived attribute of the parent: test_derived_parents_follow_their_children
         elif verb == "ZREMRANGEBYRANK":
             assert client.zcard(key) <= -int(command[3]) - 1, f"{write['write']}: {key} outgrew its cap"
         elif verb in ("DEL", "UNLINK"):

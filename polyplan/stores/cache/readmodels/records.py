@@ -17,7 +17,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.increments import counters_of, increments_of
 from polyplan.security.redis_acl import tenant_segments
-from polyplan.stores.cache import codec
+from polyplan.stores.cache import codec, derived
 from polyplan.stores.cache.increments import inexact
 from polyplan.stores.cache.keys import template
 from polyplan.stores.cache.readmodels import cap, counter, index
@@ -242,7 +242,7 @@ def partial_access(
     for increment in increments_of(ctx.model, entity):
         if not inexact(counters_of(ctx.model, entity), increment.attributes):
             return f"{increment.write} adds to {', '.join(increment.attributes)} in place (HINCRBY)"
-    return ""
+    return derived.added_in_place(ctx, entity)
 
 
 def record_read(ctx: DesignContext, pattern: AccessPattern, record: KeySpec) -> ReadPath:
