@@ -435,7 +435,7 @@ def test_relay_without_a_database_says_so_in_one_line(package: tuple[Path, Modul
     done = subprocess.run(
         [sys.executable, "-m", "shop.relay", "--once"], env=env, capture_output=True, text=True, timeout=60
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip() == "shop.relay: set SHOP_DATABASE_URL to the system of record's SQLAlchemy URL"
     assert isinstance(redis.Redis, type)
 

@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.scaffold import scaffold_files, write_scaffold
+from polyplan.scaffold.e2e_runtime import EntitySpec as Entity
 from polyplan.scaffold.e2e_runtime import (
     Findings,
     Load,
@@ -36,7 +37,6 @@ from polyplan.scaffold.e2e_runtime import (
     new_row,
     param_value,
 )
-from polyplan.scaffold.e2e_runtime import EntitySpec as Entity
 from polyplan.stores.cache.connect import connect as redis_connect
 from polyplan.stores.cache.connect import scratch_prefix
 from polyplan.stores.relational.connect import scratch_database
@@ -70,7 +70,9 @@ def test_parameters_come_from_a_stored_row_so_the_row_matches() -> None:
     assert param_value("prefix", "string", "sku", row, rng) == "sku"
     assert param_value("eq", "integer", "specs#b", row, rng) == 3
     assert param_value("in", "string", "sku", row, rng) == ["sku-1"]
-    for column, op in (("order.placed_at", "above"), ("missing", "eq")):
+    # A range over a relationship path is left open: every related row is inside.
+    assert param_value("above", "timestamptz", "order.placed_at", row, rng) == datetime(1970, 1, 1, tzinfo=UTC)
+    for column, op in (("order.number", "eq"), ("missing", "eq")):
         with pytest.raises(NoValue):
             param_value(op, "string", column, row, rng)
     with pytest.raises(NoValue):
@@ -163,7 +165,10 @@ def test_every_package_has_its_load_generator_and_checker() -> None:
     assert "WriteSpec('set_copies', 'Book', 25.0, 'update', writes.set_copies" in load
     assert "CachedRead('book_by_isbn', 'Book', 'library:cache:book:isbn:<isbn>', 60," in check
     assert "from library.runtime import" in files["library/e2e_runtime.py"]
-    assert "import polyplan" not in files["library/e2e_runtime.py"] and "\nfrom polyplan" not in files["library/e2e_runtime.py"]
+    assert (
+        "import polyplan" not in files["library/e2e_runtime.py"]
+        and "\nfrom polyplan" not in files["library/e2e_runtime.py"]
+    )
 
 
 # --- on the real stores --------------------------------------------------------------------------
@@ -286,7 +291,11 @@ def test_load_relay_and_check_find_every_projection_equal_to_the_record(app: App
         app.engine.connect().execute(sa.text(f"SELECT id, {lookup_column} FROM {table} ORDER BY id LIMIT 2")).all()
     )
     warm = subprocess.run(
-        [sys.executable, "-c", f"from {app.package} import reads, settings; reads.{lookup}(settings.connect(), {changed[1]!r})"],
+        [
+            sys.executable,
+            "-c",
+            f"from {app.package} import reads, settings; reads.{lookup}(settings.connect(), {changed[1]!r})",
+        ],
         env=app.env,
         capture_output=True,
         text=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,6 +22,7 @@ from polyplan.scaffold.render import _CLIENTS, _HEADER, _from_import, _literal, 
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.render import DIALECTS, build_engines, column_for
 from polyplan.stores.relational.spec import TableKind, TableSpec
+
 
 @dataclass(frozen=True)
 class _Entity:
@@ -40,7 +42,7 @@ class _Call:
     rate: float
     store: str
     function: str  # module.function
-    params: tuple[tuple[str, ...], ...]
+    params: tuple[Any, ...]  # a read's (parameter, column, op, kind); a write's key and written (parameter, column)
 
 
 def _entity(spec: TableSpec, row: str, kinds: dict[str, str]) -> _Entity:
@@ -80,14 +82,16 @@ def _calls(plan: Plan, scaffold: Scaffold, tables: Sequence[TableSpec]) -> tuple
                 (p.name, column_for(spec, read.entity, a) or a, p.op, p.kind)
                 for p, a in zip(read.params, attributes[read.pattern], strict=True)
             )
-            reads.append(_Call(read.pattern, read.entity, rates[read.pattern], "search", f"search.{read.pattern}", params))
+            reads.append(
+                _Call(read.pattern, read.entity, rates[read.pattern], "search", f"search.{read.pattern}", params)
+            )
         elif pattern.name in relational:
             found = relational[pattern.name]
-            params = tuple(
-                (p.name, c, p.op, p.kind) for p, c in zip(found.params, columns[found.pattern], strict=True)
-            )
+            params = tuple((p.name, c, p.op, p.kind) for p, c in zip(found.params, columns[found.pattern], strict=True))
             store = "cache" if found.cache else "database"
-            reads.append(_Call(found.pattern, found.entity, rates[found.pattern], store, f"reads.{found.pattern}", params))
+            reads.append(
+                _Call(found.pattern, found.entity, rates[found.pattern], store, f"reads.{found.pattern}", params)
+            )
     write_rates = {w.name: w.rate for w in model.write_patterns}
     writes = [
         _Call(
@@ -109,7 +113,7 @@ def _calls(plan: Plan, scaffold: Scaffold, tables: Sequence[TableSpec]) -> tuple
 def _select(engine: str, table: str, sample: bool = False, share: bool = False) -> str:
     """SELECT * of one planned table: `:n` rows at random (the load's sample), or all of them, share
     locked (the backfill: a writer of a row waits, so its event comes after the backfilled one)."""
-    query = sa.select(sa.literal_column("*")).select_from(sa.table(table))
+    query: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(sa.table(table))
     if sample:
         query = query.order_by(sa.func.random()).limit(sa.bindparam("n"))
     if share:
@@ -166,10 +170,7 @@ def _load(plan: Plan, scaffold: Scaffold) -> str:
     )
     rows_literal = "{" + ", ".join(f"{x.entity!r}: {x.row}" for x in entities) + "}"
     probe_search = (
-        "            elif store == 'search':\n"
-        "                search_client(stores, pattern).info()\n"
-        if search
-        else ""
+        "            elif store == 'search':\n                search_client(stores, pattern).info()\n" if search else ""
     )
     install_search = "        install_search(stores)\n" if search else ""
     body = f'''# Per engine, per entity: `:n` rows at random (where the load's parameters start).
@@ -318,7 +319,9 @@ def _check(plan: Plan, scaffold: Scaffold) -> str:
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
     search = bool(scaffold.indexes)
     client = _CLIENTS.get(scaffold.search_engine or "")
-    everything = {e: {s.entity: _select(e, by_entity[s.entity].name) for s in scaffold.indexes} for e in scaffold.engines}
+    everything = {
+        e: {s.entity: _select(e, by_entity[s.entity].name) for s in scaffold.indexes} for e in scaffold.engines
+    }
     outbox = sa.table(
         OUTBOX_TABLE, *(sa.column(n) for n in ("id", "entity", "before", "after", "created_at", "done_at", "error"))
     )
@@ -336,18 +339,18 @@ def _check(plan: Plan, scaffold: Scaffold) -> str:
         if r.cache is not None
     )
     index_code = (
-        f'''
+        '''
 
 def index_documents(stores: Stores, alias: str) -> dict[str, tuple[int, dict[str, Any]]]:
     """Document id → (version, _source) of every document behind a write alias, after a refresh."""
     client = search_client(stores, "the checker")
     name = stores.index_prefix + alias
     client.indices.refresh(index=name)
-    query = {{"query": {{"match_all": {{}}}}, "version": True}}
-    return {{
+    query = {"query": {"match_all": {}}, "version": True}
+    return {
         str(hit["_id"]): (int(hit["_version"]), hit["_source"])
         for hit in helpers.scan(client, query=query, index=name, scroll="1m")
-    }}
+    }
 '''
         if search
         else ""

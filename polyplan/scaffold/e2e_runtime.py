@@ -34,6 +34,24 @@ _NEAR_RADIUS_M = 50_000.0
 _TOKEN = string.ascii_lowercase + string.digits
 
 
+_LOWER = ("from", "above", "gt", "ge", "gte")
+_UPPER = ("to", "below", "lt", "le", "lte")
+
+
+def _open_end(kind: str, upper: bool) -> Any:
+    """A bound of `kind` below (or above) any stored value."""
+    if kind in ("timestamp", "timestamptz"):
+        moment = datetime(9999, 1, 1) if upper else datetime(1970, 1, 1)
+        return moment.replace(tzinfo=UTC) if kind == "timestamptz" else moment
+    if kind == "date":
+        return date(9999, 1, 1) if upper else date(1, 1, 1)
+    if kind == "decimal":
+        return Decimal("1e15") if upper else Decimal("-1e15")
+    if kind in ("integer", "float"):
+        return (1 << 62) if upper else -(1 << 62)
+    return "\uffff" if upper else ""
+
+
 class NoValue(Exception):
     """The sampled row cannot fill a parameter (an empty list for `contains`, a null column)."""
 
@@ -120,7 +138,11 @@ def _shift(value: Any, kind: str, steps: int) -> Any:
 def param_value(op: str, kind: str, column: str, row: Mapping[str, Any], rng: random.Random) -> Any:
     """A parameter's value from a row of the pattern's entity, chosen so the row matches: the value
     itself for equality, a range around it, a word of it for full text, an item of it for contains."""
-    if "." in column:  # a relationship path: the row does not hold the related field
+    if "." in column:
+        # A relationship path: the row does not hold the related field, so a range on it is left
+        # open (every related row is inside) and any other operator has no value to take.
+        if op in _LOWER or op in _UPPER:
+            return _open_end(kind, op in _UPPER)
         raise NoValue(f"{column} is reached through a relationship")
     name, _, inside = column.partition("#")
     value = row.get(name)
@@ -130,9 +152,9 @@ def param_value(op: str, kind: str, column: str, row: Mapping[str, Any], rng: ra
         raise NoValue(f"{column} is null in the sampled row")
     if op in ("near_radius_m", "radius_m"):
         return _NEAR_RADIUS_M
-    if op in ("from", "above", "gt", "ge", "gte"):
+    if op in _LOWER:
         return _shift(value, kind, -1)
-    if op in ("to", "below", "lt", "le", "lte"):
+    if op in _UPPER:
         return _shift(value, kind, 1)
     if op == "prefix":
         return str(value)[:3]
@@ -271,7 +293,7 @@ class Load:
             with self.lock:
                 stats.skipped += 1
             return
-        except Exception as error:  # noqa: BLE001  (counted and reported per pattern; the run goes on)
+        except Exception as error:  # noqa: BLE001, RUF100  (counted and reported per pattern; the run goes on)
             with self.lock:
                 stats.calls += 1
                 stats.errors += 1
@@ -528,7 +550,11 @@ def compare_cache(
         now = datetime.now(UTC)
         filled = now - timedelta(seconds=read.ttl - max(left_ms, 0) / 1000)
         change = changed.get(key[len(prefix) :])
-        if change is not None and change >= filled - timedelta(seconds=1) and now - change <= timedelta(seconds=read.ttl):
+        if (
+            change is not None
+            and change >= filled - timedelta(seconds=1)
+            and now - change <= timedelta(seconds=read.ttl)
+        ):
             findings.within_bound += 1
         elif read.single and fresh is None:
             findings.extra.append(f"{read.pattern} {key}")

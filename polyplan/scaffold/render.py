@@ -740,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
 {install}        run(stores, options.batch, options.once)
     except FAILURES as error:
         print(f"{scaffold.package}.relay: {{str(error).splitlines()[0]}}", file=sys.stderr)
-        return 1
+        return 2  # a setting or a store, not a crash: the load and check commands answer 2 too
     except KeyboardInterrupt:
         return 130
     return 0
