@@ -356,9 +356,7 @@ def test_relay_indexes_at_the_event_version_and_parks_what_it_cannot_apply(
     with run.engine.connect() as connection:
         # The outbox is the dead-letter table: a parked event keeps its payload, is marked handled
         # (so the relay never picks it again), and the events after it in its batch were applied.
-        dead = connection.execute(
-            sa.text("SELECT id, after, done_at FROM polyplan_outbox WHERE entity = 'Nope'")
-        ).one()
+        dead = connection.execute(sa.text("SELECT id, after, done_at FROM polyplan_outbox WHERE entity = 'Nope'")).one()
         later = connection.execute(
             sa.text("SELECT count(*) FROM polyplan_outbox WHERE id > :id AND done_at IS NOT NULL AND error IS NULL"),
             {"id": dead.id},
