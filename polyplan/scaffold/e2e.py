@@ -286,7 +286,11 @@ if __name__ == "__main__":
         "import sqlalchemy as sa",
         *([f"from {client.module} import {client.unreachable} as SearchUnreachable"] if client and search else []),
         "",
-        _from_import(package, sorted({c.function.split(".")[0] for c in [*reads, *writes]})),
+        *(
+            [_from_import(package, sorted({c.function.split(".")[0] for c in [*reads, *writes]}))]
+            if reads or writes
+            else []
+        ),
         _from_import(f"{package}.e2e_runtime", ["EntitySpec", "Load", "ReadSpec", "WriteSpec"]),
         *([_from_import(f"{package}.models", classes)] if classes else []),
         _from_import(f"{package}.relay", ["install_outbox"]),
@@ -371,6 +375,14 @@ def index_documents(stores: Stores, alias: str) -> dict[str, tuple[int, dict[str
         if search
         else ""
     )
+    rows_block = (
+        "        rows = {\n"
+        "            entity: connection.execute(statement(sql, {}, ROWS[entity].KINDS)).mappings().all()\n"
+        "            for entity, sql in ROWS_SQL[stores.engine].items()\n"
+        "        }\n"
+        if search
+        else ""
+    )
     body = f'''# Per engine, per indexed entity: every row.
 ROWS_SQL: dict[str, dict[str, str]] = {_literal(everything)}
 # Per engine: the outbox, in event order.
@@ -389,11 +401,7 @@ def check(stores: Stores) -> Findings:
     findings = Findings()
     with stores.database.connect() as connection:
         events = changes(connection.execute(sa.text(EVENTS_SQL[stores.engine])))
-        rows = {{
-            entity: connection.execute(statement(sql, {{}}, ROWS[entity].KINDS)).mappings().all()
-            for entity, sql in ROWS_SQL[stores.engine].items()
-        }}
-    findings.pending = sum(1 for event in events if not event.done)
+{rows_block}    findings.pending = sum(1 for event in events if not event.done)
     findings.parked = [f"event {{e.id}} ({{e.entity}}): {{e.error}}" for e in events if e.error is not None]
 {index_compare}    if stores.cache is not None:
         truth = replace(stores, cache=None)  # the same reads, answered by the system of record
@@ -444,9 +452,12 @@ if __name__ == "__main__":
             f"{package}.e2e_runtime",
             ["CachedRead", "Findings", "changes", "compare_cache", *(["compare_index"] if search else [])],
         ),
-        _from_import(f"{package}.load", ["ROWS", "UNREACHABLE", "probe"]),
+        _from_import(f"{package}.load", ["ROWS", "UNREACHABLE", "probe"] if search else ["UNREACHABLE", "probe"]),
         *([_from_import(f"{package}.models", sorted({classes[r.result].name for r in cached}))] if cached else []),
-        _from_import(f"{package}.runtime", ["StoreUnreachable", "statement", "unreachable"]),
+        _from_import(
+            f"{package}.runtime",
+            ["StoreUnreachable", "statement", "unreachable"] if search else ["StoreUnreachable", "unreachable"],
+        ),
         *([_from_import(f"{package}.search", ["TARGETS", "search_client"])] if search else []),
         *([_from_import(f"{package}.search_runtime", ["search_document", "search_id"])] if search else []),
         _from_import(f"{package}.settings", ["SettingsError", "Stores", "connect"]),
