@@ -72,7 +72,11 @@ def main() -> int:
                 f"{up}_INDEX_PREFIX": index_prefix,
             }
             relay = subprocess.Popen(
-                [sys.executable, "-m", f"{APP}.relay"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                [sys.executable, "-m", f"{APP}.relay"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
             load_command = [sys.executable, "-m", f"{APP}.load", "--seconds", str(options.seconds)]
             load_command += ["--threads", str(options.threads), "--rate", str(options.rate), "--backfill"]
