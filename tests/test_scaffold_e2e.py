@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -260,7 +261,10 @@ def test_load_relay_and_check_find_every_projection_equal_to_the_record(app: App
     finally:
         relay.send_signal(signal.SIGINT)
         relay_output = relay.communicate(timeout=120)[0]
+    loaded_at = time.monotonic()
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    # The relay ran beside the load from the start (both create the outbox if missing: no race).
+    assert "Traceback" not in relay_output and "relay: applied" in relay_output, relay_output
     print(f"\n{app.package} load:\n{loaded.stdout}relay (last line): {relay_output.strip().splitlines()[-1:]}")
     figures = _load_lines(loaded.stdout)
     assert re.search(r"^load: backfilled [1-9]\d* outbox events$", loaded.stdout, re.MULTILINE)
@@ -271,7 +275,7 @@ def test_load_relay_and_check_find_every_projection_equal_to_the_record(app: App
     drained = app.command("relay", "--once", "--batch", "200")
     assert drained.returncode == 0, drained.stdout + drained.stderr
     checked = app.command("check")
-    print(checked.stdout)
+    print(f"{checked.stdout}(checked {time.monotonic() - loaded_at:.0f} s after the load ended)")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     summary = re.search(
         r"^checked (\d+) \w+ documents(?:, (\d+) cached answers)?: 0 lost, 0 stale, 0 extra, 0 pending, 0 parked",
