@@ -484,7 +484,7 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
         "scenarios/shop.yaml:145:5: access_patterns.4: warning: not scaffolded: Cart is stored in cache (redis) [PP811]",
         "scenarios/shop.yaml:198:5: write_patterns.3: warning: not scaffolded: Cart is stored in cache (redis) [PP811]",
     ]
-    assert "scaffolded shop: package shop (16 files)" in done.stdout
+    assert "scaffolded shop: package shop (19 files)" in done.stdout  # with load.py, check.py, e2e_runtime.py
 
 
 def test_a_plan_without_postgresql_or_sqlite_is_one_coded_error(tmp_path: Path) -> None:
