@@ -173,6 +173,11 @@ def _load(plan: Plan, scaffold: Scaffold) -> str:
         "            elif store == 'search':\n                search_client(stores, pattern).info()\n" if search else ""
     )
     install_search = "        install_search(stores)\n" if search else ""
+    went_search = (
+        f"    store = {client.product!r} if isinstance(error, SearchUnreachable) else store\n"
+        if client and search
+        else ""
+    )
     body = f'''# Per engine, per entity: `:n` rows at random (where the load's parameters start).
 SAMPLES: dict[str, dict[str, str]] = {_literal(samples)}
 
@@ -219,6 +224,12 @@ def probe(stores: Stores) -> None:
             raise unreachable(pattern, product, error) from None
 
 
+def went_away(command: str, error: Exception) -> str:
+    """The one line of a store that stopped answering after the probe, named by its client's error."""
+    store = "Redis" if isinstance(error, redis.RedisError) else "the database"
+{went_search}    return str(unreachable(command, store, error))
+
+
 def backfill(stores: Stores) -> int:
     """Add an outbox event for every row of each entity the search index is fed from (rows loaded by
     another tool, such as `polyplan seed`, that did not write events); returns how many."""
@@ -263,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{package}.load: {{error}}", file=sys.stderr)
         return 2
     except UNREACHABLE as error:  # a store that went away after the probe
-        print(f"{package}.load: {{unreachable('load', type(error).__module__, error)}}", file=sys.stderr)
+        print(f"{package}.load: {{went_away('load', error)}}", file=sys.stderr)
         return 2
     for line in load.report(elapsed):
         print(line)
@@ -425,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{package}.check: {{error}}", file=sys.stderr)
         return 2
     except UNREACHABLE as error:  # a store that went away after the probe
-        print(f"{package}.check: {{unreachable('check', type(error).__module__, error)}}", file=sys.stderr)
+        print(f"{package}.check: {{went_away('check', error)}}", file=sys.stderr)
         return 2
     for line in findings.lines():
         print(f"{package}.check: {{line}}")
@@ -452,11 +463,14 @@ if __name__ == "__main__":
             f"{package}.e2e_runtime",
             ["CachedRead", "Findings", "changes", "compare_cache", *(["compare_index"] if search else [])],
         ),
-        _from_import(f"{package}.load", ["ROWS", "UNREACHABLE", "probe"] if search else ["UNREACHABLE", "probe"]),
+        _from_import(
+            f"{package}.load",
+            ["ROWS", "UNREACHABLE", "probe", "went_away"] if search else ["UNREACHABLE", "probe", "went_away"],
+        ),
         *([_from_import(f"{package}.models", sorted({classes[r.result].name for r in cached}))] if cached else []),
         _from_import(
             f"{package}.runtime",
-            ["StoreUnreachable", "statement", "unreachable"] if search else ["StoreUnreachable", "unreachable"],
+            ["StoreUnreachable", "statement"] if search else ["StoreUnreachable"],
         ),
         *([_from_import(f"{package}.search", ["TARGETS", "search_client"])] if search else []),
         *([_from_import(f"{package}.search_runtime", ["search_document", "search_id"])] if search else []),
