@@ -8,6 +8,7 @@ and a store that does not answer is one line and exit 2. Never skipped under POL
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -173,6 +174,57 @@ def test_every_package_has_its_load_generator_and_checker() -> None:
 
 
 # --- on the real stores --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A stand-in for a package's row class: what compare_cache calls on an answer."""
+
+    sku: str
+    stock: int
+
+    @classmethod
+    def from_json(cls, text: str) -> _Row:
+        return cls(**json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps({"sku": self.sku, "stock": self.stock})
+
+
+@pytest.mark.redis
+def test_cached_answers_are_compared_with_the_record_within_their_staleness_bound() -> None:
+    """On the real Redis: an answer equal to the record passes; one that missed a change committed
+    after its fill and within the TTL is within the bound; one that missed an older change is stale;
+    one whose row is gone is extra; a lock key is not an answer."""
+    from polyplan.scaffold.e2e_runtime import CachedRead, Change, compare_cache
+
+    record = {"same": _Row("same", 1), "racing": _Row("racing", 2), "old": _Row("old", 3)}
+    read = CachedRead(
+        "product_by_sku",
+        "Product",
+        "shop:cache:product:sku:<sku>",
+        60,
+        (("sku", "sku", "sku", "string"),),
+        True,
+        lambda stores, sku: record.get(sku),
+        _Row,
+    )
+    client = redis_connect(resolve_url("redis"))
+    now = datetime.now(UTC)
+    with scratch_prefix(client) as prefix:
+        for sku, stock, age in (("same", 1, 5), ("racing", 1, 5), ("old", 1, 5), ("gone", 1, 5)):
+            # Filled `age` seconds ago: its TTL has run down by as much.
+            client.set(f"{prefix}shop:cache:product:sku:{sku}", "0|" + _Row(sku, stock).to_json(), px=(60 - age) * 1000)
+        client.set(f"{prefix}shop:cache:product:sku:same|lock", "token", px=2000)
+        events = [
+            Change(1, "Product", None, {"sku": "racing", "stock": 2}, now - timedelta(seconds=1), True, None),
+            Change(2, "Product", None, {"sku": "old", "stock": 3}, now - timedelta(seconds=30), True, None),
+        ]
+        findings = Findings()
+        compare_cache(findings, client, prefix, read, None, events)
+    assert findings.checked["cached answers"] == 4 and findings.within_bound == 1
+    assert findings.stale == [f"product_by_sku {prefix}shop:cache:product:sku:old"]
+    assert findings.extra == [f"product_by_sku {prefix}shop:cache:product:sku:gone"]
 
 
 @dataclass
