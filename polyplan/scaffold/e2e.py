@@ -174,7 +174,7 @@ def _load(plan: Plan, scaffold: Scaffold) -> str:
     )
     install_search = "        install_search(stores)\n" if search else ""
     went_search = (
-        f"    store = {client.product!r} if isinstance(error, SearchUnreachable) else store\n"
+        f"        store = {client.product!r} if isinstance(error, SearchUnreachable) else store\n"
         if client and search
         else ""
     )
@@ -200,6 +200,8 @@ PRODUCTS: dict[str, str] = {_literal({k: v for k, v in sorted(products.items()) 
 DATABASES = {{"postgresql": "PostgreSQL", "sqlite": "SQLite"}}
 # What an unreachable store raises, from each client.
 UNREACHABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError, redis.RedisError{", SearchUnreachable" if search else ""})
+# What stops the load generator and the checker with one line and exit 2.
+FAILURES: tuple[type[Exception], ...] = (SettingsError, StoreUnreachable, *UNREACHABLE)
 
 
 def entities(engine: str) -> dict[str, EntitySpec]:
@@ -224,10 +226,13 @@ def probe(stores: Stores) -> None:
             raise unreachable(pattern, product, error) from None
 
 
-def went_away(command: str, error: Exception) -> str:
-    """The one line of a store that stopped answering after the probe, named by its client's error."""
-    store = "Redis" if isinstance(error, redis.RedisError) else "the database"
-{went_search}    return str(unreachable(command, store, error))
+def failed(command: str, error: Exception) -> int:
+    """Print the one line of a missing setting or a store that does not answer; the exit status, 2."""
+    if isinstance(error, UNREACHABLE):  # a store that went away after the probe, named by its client's error
+        store = "Redis" if isinstance(error, redis.RedisError) else "the database"
+{went_search}        error = unreachable(command, store, error)
+    print(f"{package}.{{command}}: {{error}}", file=sys.stderr)
+    return 2
 
 
 def backfill(stores: Stores) -> int:
@@ -270,12 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         with stores.database.connect() as connection:
             load.sample(connection, lambda spec: statement(spec.sample, {{"n": "integer"}}, spec.row.KINDS), options.sample)
         elapsed = load.run(options.seconds, options.rate, options.threads)
-    except (SettingsError, StoreUnreachable) as error:
-        print(f"{package}.load: {{error}}", file=sys.stderr)
-        return 2
-    except UNREACHABLE as error:  # a store that went away after the probe
-        print(f"{package}.load: {{went_away('load', error)}}", file=sys.stderr)
-        return 2
+    except FAILURES as error:
+        return failed("load", error)
     for line in load.report(elapsed):
         print(line)
     calls = sum(s.calls for s in load.stats.values())
@@ -432,12 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         stores = connect()
         probe(stores)
         findings = check(stores)
-    except (SettingsError, StoreUnreachable) as error:
-        print(f"{package}.check: {{error}}", file=sys.stderr)
-        return 2
-    except UNREACHABLE as error:  # a store that went away after the probe
-        print(f"{package}.check: {{went_away('check', error)}}", file=sys.stderr)
-        return 2
+    except FAILURES as error:
+        return failed("check", error)
     for line in findings.lines():
         print(f"{package}.check: {{line}}")
     print(findings.summary())
@@ -465,16 +462,13 @@ if __name__ == "__main__":
         ),
         _from_import(
             f"{package}.load",
-            ["ROWS", "UNREACHABLE", "probe", "went_away"] if search else ["UNREACHABLE", "probe", "went_away"],
+            ["FAILURES", "ROWS", "failed", "probe"] if search else ["FAILURES", "failed", "probe"],
         ),
         *([_from_import(f"{package}.models", sorted({classes[r.result].name for r in cached}))] if cached else []),
-        _from_import(
-            f"{package}.runtime",
-            ["StoreUnreachable", "statement"] if search else ["StoreUnreachable"],
-        ),
+        *([_from_import(f"{package}.runtime", ["statement"])] if search else []),
         *([_from_import(f"{package}.search", ["TARGETS", "search_client"])] if search else []),
         *([_from_import(f"{package}.search_runtime", ["search_document", "search_id"])] if search else []),
-        _from_import(f"{package}.settings", ["SettingsError", "Stores", "connect"]),
+        _from_import(f"{package}.settings", ["Stores", "connect"]),
     ]
     return _module(
         scaffold,
