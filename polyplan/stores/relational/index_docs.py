@@ -115,6 +115,12 @@ def _method() -> list[str]:
         f"{DEFAULT_DISTINCT:,} values are assumed, and a decision that changes within a hundredth to a hundred "
         "times that is reported as PP420.",
         "",
+        "Where each rule lives, in `polyplan/stores/relational/`: what a request asks and how many rows it "
+        "matches, `index_needs.py` (step 1); the candidate shapes and which request each serves, "
+        "`index_candidates.py` (step 2); what each structure costs a read and a write, `index_costs.py`, with the "
+        "heap-only updates an index ends in `hot_updates.py` and the distinct counts in `cardinality.py`; which "
+        "candidates are taken and how each request is then served, `index_select.py` (step 3).",
+        "",
     ]
 
 
