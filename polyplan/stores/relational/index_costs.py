@@ -101,7 +101,9 @@ def index_cost(ctx: DesignContext, table: TableSpec, candidate: Candidate, need:
         ranges = load.pages / 128.0  # one summary per 128 heap pages
         return ranges / 100.0 + matched * load.row_bytes / PAGE_BYTES + 1.0
     if serves(candidate.kind, candidate.columns, candidate.where, need):
-        fetched = min(matched, float(need.limit)) if need.limit else matched
+        # An ordered walk checks a filter inside a value on each row: LIMIT ÷ its share rows.
+        walked = float(need.limit) / need.inside[1] if need.limit and need.inside else float(need.limit or 0)
+        fetched = min(matched, walked) if need.limit else matched
     else:  # only the equality group is found through the index: read it all, filter, sort
         fetched = max(matched, load.rows * need.group_selectivity)
     entries_per_page = PAGE_BYTES * INDEX_FILL / _entry_bytes(ctx, table, candidate)
@@ -194,8 +196,16 @@ def prefix_route(ctx: DesignContext, table: TableSpec, need: Need) -> tuple[str,
 
 
 def baseline(load: Load, need: Need, prefix: tuple[str, tuple[str, ...], float] | None) -> float:
-    """Pages one execution reads without a new index: a scan, or the key/unique prefix plan."""
-    return min(scan_cost(load, need), prefix[2]) if prefix is not None else scan_cost(load, need)
+    """Pages one execution reads without a new index: a scan, the key/unique prefix plan, or the
+    inside-value index of an ordered walk's need."""
+    found = min(scan_cost(load, need), prefix[2]) if prefix is not None else scan_cost(load, need)
+    return min(found, inside_cost(load, need.inside[1])) if need.inside is not None else found
+
+
+def inside_cost(load: Load, share: float) -> float:
+    """Pages a read through an inside-value index (GIN or expression) touches: a page per
+    matching row, as a B-tree lookup that is not covering, at most the table's."""
+    return min(load.pages, max(1.0, load.rows * share))
 
 
 def estimate_ms(pages: float) -> float:
@@ -212,6 +222,7 @@ __all__ = [
     "index_cost",
     "index_metrics",
     "indexed_columns",
+    "inside_cost",
     "prefix_route",
     "scan_cost",
 ]

@@ -78,7 +78,10 @@ def _method() -> list[str]:
         "predicate makes the index partial; a pattern that reads a few narrow columns at "
         f"≥ {index_needs.COVERING_MIN_RATE:g}/s gets them as INCLUDE columns (index-only scans); full-text that "
         "stays relational gets a full-text index; a time range over a large append-only table gets BRIN. "
-        "A foreign key asks for an index when a pattern loads children through it or parent rows are deleted.",
+        "A foreign key asks for an index when a pattern loads children through it or parent rows are deleted. "
+        "A read that filters inside a value is served by its inside-value index (below), except that a sorted read "
+        "with a LIMIT and one such filter also asks for an ordered walk: its other columns and its sort, the filter "
+        "checked on each row, about LIMIT ÷ (the share of rows the filter keeps) rows read.",
         "2. Requests the primary key or a unique rule already answers take no index; one whose equality columns "
         "lead the key is measured against that plan, not a scan. The rest merge when one index's column order "
         "serves another request (its equality columns in any order, then its sort columns in order or all "

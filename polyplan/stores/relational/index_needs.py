@@ -17,7 +17,7 @@ costs is index_costs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from polyplan.analyse.sizing import attribute_bytes
@@ -74,6 +74,9 @@ class Need:
     latency_ms: float | None = None
     brin: bool = False
     shape: str = ""
+    # An ordered walk (`walk_need`): the inside-value index that serves the pattern otherwise,
+    # the share of rows its filter keeps (checked on each row the walk reads) and its shape.
+    inside: tuple[str, float, str] | None = None
     # What `serves` and `usable` read (never the numbers a guessed distinct count moves): the
     # key of their memo, so the PP420 re-designs of a table test each index shape only once.
     form: NeedForm = field(init=False, repr=False, compare=False)
@@ -245,6 +248,34 @@ def pattern_need(ctx: DesignContext, pattern: AccessPattern, table: TableSpec) -
     )
 
 
+def walk_need(
+    ctx: DesignContext, pattern: AccessPattern, table: TableSpec, inside: tuple[str, float, str]
+) -> Need | None:
+    """The need of an ordered walk for a sorted, limited read that filters inside a value, or None.
+
+    `inside`: the inside-value index that serves the read otherwise (membership.inside_route:
+    name, share of rows its filter keeps, shape). A GIN bitmap finds every matching row and
+    sorts them; an index on the pattern's other columns and its sort, walked in order with the
+    filter checked on each row, stops after about LIMIT ÷ share rows. Which is cheaper is the
+    selection's call (index_costs.baseline prices the inside route). Only one filter inside a
+    value: with several, the share a row passes is not known well enough to stop early.
+    """
+    if not pattern.sort or pattern.limit is None or sum(looks_inside(f) for f in pattern.filters) != 1:
+        return None
+    rest = pattern.model_copy(update={"filters": [f for f in pattern.filters if not looks_inside(f)]})
+    need = pattern_need(ctx, rest, table)
+    if isinstance(need, str) or not need.sort:
+        return None
+    rows = max(ctx.loads[table.name].rows, 1.0)
+    return replace(
+        need,
+        reads=None,  # the walk reads the filtered value from the row: nothing to cover
+        selectivity=max(need.selectivity * inside[1], 1.0 / rows),
+        inside=inside,
+        shape=f"{inside[2]}, {need.shape}",
+    )
+
+
 def _covering_reads(pattern: AccessPattern, table: TableSpec) -> frozenset[str] | None:
     """The columns a covering index must hold for `pattern`, or None when covering does not pay.
 
@@ -364,4 +395,5 @@ __all__ = [
     "pattern_need",
     "projected_away",
     "unneeded_foreign_keys",
+    "walk_need",
 ]

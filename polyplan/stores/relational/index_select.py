@@ -25,10 +25,11 @@ from polyplan.stores.relational.index_costs import (
     index_cost,
     index_metrics,
     indexed_columns,
+    inside_cost,
     prefix_route,
     scan_cost,
 )
-from polyplan.stores.relational.index_load import DesignContext
+from polyplan.stores.relational.index_load import DesignContext, Load
 from polyplan.stores.relational.index_needs import Need
 from polyplan.stores.relational.index_results import INDEX_PLAN, IndexMetrics, PatternRoute, TableIndexPlan
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableSpec
@@ -143,6 +144,11 @@ def design_table(
     for need in open_needs:
         options = [c for c in chosen if usable(c.kind, c.columns, c.where, need)]
         prefix = prefixes[need.name]
+        if need.inside is not None and all(  # no ordered walk cheaper than the inside-value index
+            index_cost(ctx, table, c, need) >= inside_cost(load, need.inside[1]) for c in options
+        ):
+            routes.append(inside_index_route(need.name, table.name, need.rate, need.latency_ms, need.inside, load))
+            continue
         if not options and prefix is not None and prefix[2] < scan_cost(load, need):
             label, columns, through = prefix
             matched = max(1.0, load.rows * need.selectivity)
@@ -242,6 +248,24 @@ def design_table(
     return updated
 
 
+def inside_index_route(
+    pattern: str, table: str, rate: float, latency_ms: float | None, inside: tuple[str, float, str], load: Load
+) -> PatternRoute:
+    """The route of a read served by its inside-value index (`inside`: membership.inside_route)."""
+    index, share, shape = inside
+    return PatternRoute(
+        pattern,
+        table,
+        shape,
+        rate,
+        index,
+        "inside index",
+        reason="a GIN or expression index looks inside the value (index-plan: inside-value indexes)",
+        estimated_ms=estimate_ms(inside_cost(load, share)),
+        latency_ms=latency_ms,
+    )
+
+
 def _equality_width(need: Need) -> int:
     sorted_names = {c.name for c in need.sort}
     return len(set(need.eq) | {c for c in need.ins if c not in sorted_names})
@@ -252,6 +276,12 @@ def _route_reason(index: Candidate, need: Need, covered: bool) -> str:
     if not serves(index.kind, index.columns, index.where, need):
         rest = "sorts" if need.sort else "filters"
         parts.append(f"finds the equality group through the index and {rest} it in memory")
+    elif need.inside is not None and need.limit:
+        walked = need.limit / need.inside[1]
+        parts.append(
+            f"walks the index in order checking {need.inside[2]} on each row: about {walked:,.0f} rows "
+            f"for LIMIT {need.limit}, not the {need.inside[0]} bitmap over every match and a sort"
+        )
     if index.where:
         parts.append("partial on " + " AND ".join(_where_text(c, v) for c, v in index.where))
     if covered:
@@ -293,4 +323,4 @@ def _index_reason(candidate: Candidate, users: list[Need]) -> str:
     return text
 
 
-__all__ = ["MIN_IMPROVEMENT", "WRITE_BUDGET", "design_table", "write_budget"]
+__all__ = ["MIN_IMPROVEMENT", "WRITE_BUDGET", "design_table", "inside_index_route", "write_budget"]

@@ -44,6 +44,7 @@ from polyplan.stores.relational.index_needs import (
     pattern_need,
     projected_away,
     unneeded_foreign_keys,
+    walk_need,
 )
 from polyplan.stores.relational.index_results import (
     GEO_VIA,
@@ -53,7 +54,7 @@ from polyplan.stores.relational.index_results import (
     TableIndexPlan,
     index_plan_of,
 )
-from polyplan.stores.relational.index_select import MIN_IMPROVEMENT, design_table, write_budget
+from polyplan.stores.relational.index_select import MIN_IMPROVEMENT, design_table, inside_index_route, write_budget
 from polyplan.stores.relational.membership import inside_route
 from polyplan.stores.relational.path_queries import path_legs
 from polyplan.stores.relational.spec import TableKind, TableSpec
@@ -137,22 +138,15 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
             continue
         inside = inside_route(model, pattern, table)
         if inside is not None:
-            index, share, shape = inside
-            load = ctx.loads[table.name]
-            early[table.name].append(
-                PatternRoute(
-                    pattern.name,
-                    table.name,
-                    shape,
-                    pattern.rate,
-                    index,
-                    "inside index",
-                    reason="a GIN or expression index looks inside the value (index-plan: inside-value indexes)",
-                    # A page per matching row, as a B-tree lookup that is not covering.
-                    estimated_ms=estimate_ms(min(load.pages, max(1.0, load.rows * share))),
-                    latency_ms=pattern.latency_ms,
+            walk = walk_need(ctx, pattern, table, inside)
+            if walk is not None:  # the selection weighs an ordered walk against the inside index
+                needs[table.name].append(walk)
+            else:
+                early[table.name].append(
+                    inside_index_route(
+                        pattern.name, table.name, pattern.rate, pattern.latency_ms, inside, ctx.loads[table.name]
+                    )
                 )
-            )
             continue
         need = pattern_need(ctx, pattern, table)
         if isinstance(need, str):
@@ -244,7 +238,11 @@ def _replan(
         trial = DesignContext(ctx.plan, ctx.tables, ctx.loads, index_sizes=ctx.index_sizes)
         trial.card = ctx.card.with_overrides(overrides)
         redone = [
-            n if (pattern := pattern_named(model, n.name)) is None else pattern_need(trial, pattern, table)
+            n
+            if (pattern := pattern_named(model, n.name)) is None
+            else walk_need(trial, pattern, table, n.inside)
+            if n.inside is not None
+            else pattern_need(trial, pattern, table)
             for n in needs
         ]
         return _served(design_table(trial, table, [n for n in redone if isinstance(n, Need)], [], frame))
