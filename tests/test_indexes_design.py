@@ -405,3 +405,46 @@ def test_index_plan_shows_each_chosen_index_saving_per_read() -> None:
     benefits = [line for line in text.splitlines() if "**read benefit:**" in line]
     assert benefits and all(" per read instead of ≈ " in line for line in benefits)
     assert "`my_open_tasks` (150/s) ≈ " in text
+
+
+WALK = """
+name: listings
+engines: {search: null, cache: null, document: null, wide_column: null}
+entities:
+  Listing:
+    attributes:
+      title: {type: string, max_length: 80}
+      ends_at: {type: timestamptz}
+      colors: {type: set, items: {type: enum, values: [red, green, blue, black]}, max_items: 2}
+      tags: {type: set, items: {type: string, max_length: 12, distinct: 100000}, max_items: 3}
+    growth: {initial_rows: 2000000}
+access_patterns:
+  - {name: in_color, entity: Listing, filters: [{attribute: colors, op: contains}], sort: [{attribute: ends_at}], limit: 20, rate: 10}
+  - {name: tagged, entity: Listing, filters: [{attribute: tags, op: contains}], sort: [{attribute: ends_at}], limit: 20, rate: 10}
+  - {name: all_in_color, entity: Listing, filters: [{attribute: colors, op: contains}], rate: 1}
+write_patterns:
+  - {name: add_listing, entity: Listing, kind: insert, rate: 5}
+"""
+
+
+def test_a_sorted_limited_read_walks_an_ordered_index_when_its_inside_filter_is_unselective() -> None:
+    """A color kept by a quarter of the rows: walking an index on ends_at and checking the color
+    on each row stops after ~80 rows for LIMIT 20, where the GIN bitmap reads every match and
+    sorts it. A tag kept by one row in 100,000 is cheaper through its GIN index: walking in order
+    would read ~2 million rows to find 20. Without a LIMIT there is nothing to stop early."""
+    tables, _ = design(WALK)
+    listing = tables["listing"]
+    walked = route(listing, "in_color")
+    assert walked.via == "index" and walked.index == "ix_listing_ends_at"
+    assert "walks the index in order checking colors contains on each row: about 80 rows for LIMIT 20" in walked.reason
+    assert walked.estimated_ms < 20
+    tagged = route(listing, "tagged")
+    assert (tagged.via, tagged.index) == ("inside index", "ix_listing_tags")
+    unlimited = route(listing, "all_in_color")
+    assert (unlimited.via, unlimited.index) == ("inside index", "ix_listing_colors")
+    assert [i.name for i in listing.indexes] == ["ix_listing_ends_at"]
+    plan = index_plan_of(listing)
+    assert plan is not None
+    reads = {m.name: m.reads for m in plan.metrics}["ix_listing_ends_at"]
+    # Only the walk counts for the index: through it the tag read costs more than its GIN index.
+    assert [(name, before > 100 * after) for name, _, before, after in reads] == [("in_color", True)]

@@ -9,9 +9,9 @@ from typing import Any
 from polyplan.diagnostics import Diagnostic
 from polyplan.markdown import cell, code, prose
 from polyplan.plan.ir import Plan
-from polyplan.stores.relational import indexes as design
+from polyplan.stores.relational import index_costs, index_needs, index_select
 from polyplan.stores.relational.cardinality import DEFAULT_DISTINCT
-from polyplan.stores.relational.indexes import IndexMetrics, PatternRoute, index_plan_of
+from polyplan.stores.relational.index_results import IndexMetrics, PatternRoute, index_plan_of
 from polyplan.stores.relational.membership import inside_section
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableSpec
 
@@ -76,28 +76,31 @@ def _method() -> list[str]:
         "1. Every read pattern of a relationally stored entity asks for an index: equality columns first, "
         "then its sort columns in their direction, then its range column (equality–sort–range). A constant "
         "predicate makes the index partial; a pattern that reads a few narrow columns at "
-        f"≥ {design.COVERING_MIN_RATE:g}/s gets them as INCLUDE columns (index-only scans); full-text that "
+        f"≥ {index_needs.COVERING_MIN_RATE:g}/s gets them as INCLUDE columns (index-only scans); full-text that "
         "stays relational gets a full-text index; a time range over a large append-only table gets BRIN. "
-        "A foreign key asks for an index when a pattern loads children through it or parent rows are deleted.",
+        "A foreign key asks for an index when a pattern loads children through it or parent rows are deleted. "
+        "A read that filters inside a value is served by its inside-value index (below), except that a sorted read "
+        "with a LIMIT and one such filter also asks for an ordered walk: its other columns and its sort, the filter "
+        "checked on each row, about LIMIT ÷ (the share of rows the filter keeps) rows read.",
         "2. Requests the primary key or a unique rule already answers take no index; one whose equality columns "
         "lead the key is measured against that plan, not a scan. The rest merge when one index's column order "
         "serves another request (its equality columns in any order, then its sort columns in order or all "
         "reversed, then its range column). A request that sorts or ranges also proposes its equality columns "
         "alone: when an equality group holds few rows, sorting them in memory is cheaper than wider entries.",
         "3. Each candidate's read benefit (rate × page reads saved against a scan) is weighed against its "
-        f"write cost (writes that touch its columns × {design.MAINTENANCE_PAGES[IndexKind.BTREE]:g} pages × "
-        f"{design.WRITE_WEIGHT:g}, a page write costing that many reads, × (0.5 + entry bytes ÷ "
-        f"{design.ENTRY_BYTES_PER_PAGE_WRITE:g}) for a B-tree) and its storage "
-        f"({design.STORAGE_UNITS_PER_GIB:g} page read/s per GiB kept); on PostgreSQL, a candidate holding a column "
+        f"write cost (writes that touch its columns × {index_costs.MAINTENANCE_PAGES[IndexKind.BTREE]:g} pages × "
+        f"{index_costs.WRITE_WEIGHT:g}, a page write costing that many reads, × (0.5 + entry bytes ÷ "
+        f"{index_costs.ENTRY_BYTES_PER_PAGE_WRITE:g}) for a B-tree) and its storage "
+        f"({index_costs.STORAGE_UNITS_PER_GIB:g} page read/s per GiB kept); on PostgreSQL, a candidate holding a column "
         "that an update pattern writes (as a key, INCLUDE or WHERE column) also pays for the heap-only (HOT) "
         "updates it ends: each such update then writes an entry into every other index and a new heap page; a key "
-        f"repeated across rows is deduplicated ({design.HEAP_POINTER_BYTES} bytes per further row on PostgreSQL). "
-        f"A candidate counts for a request only if it cuts its cost at least {design.MIN_IMPROVEMENT:g}×, which keeps "
+        f"repeated across rows is deduplicated ({index_costs.HEAP_POINTER_BYTES} bytes per further row on PostgreSQL). "
+        f"A candidate counts for a request only if it cuts its cost at least {index_select.MIN_IMPROVEMENT:g}×, which keeps "
         "near-duplicates out. Candidates are taken by net benefit while it stays positive and the entity's write "
         "budget allows: "
         + ", ".join(
             f"≤ {limit} indexes up to {bound:g} writes/s" if bound != float("inf") else f"{limit} beyond"
-            for bound, limit in design.WRITE_BUDGET
+            for bound, limit in index_select.WRITE_BUDGET
         )
         + ".",
         "",
@@ -105,7 +108,7 @@ def _method() -> list[str]:
         "(`polyplan/stores/relational/sizing.py`): an 8-byte index tuple header and the key, aligned, plus a "
         "4-byte item pointer per entry; leaves about 69 % full after random inserts (90 % for keys that arrive "
         "in order); a repeated key deduplicated into posting lists. Latency estimates count "
-        f"{design.PAGE_MS:g} ms per page touched plus {design.BASE_MS:g} ms per round trip; the benchmark measures "
+        f"{index_costs.PAGE_MS:g} ms per page touched plus {index_costs.BASE_MS:g} ms per round trip; the benchmark measures "
         "the real thing.",
         "",
         "Rows per equality group come from the distinct counts the model implies: `distinct`, unique rules, enum "
@@ -114,6 +117,12 @@ def _method() -> list[str]:
         "the rows of the reference it holds and of the table, never a bare product. Where nothing applies, "
         f"{DEFAULT_DISTINCT:,} values are assumed, and a decision that changes within a hundredth to a hundred "
         "times that is reported as PP420.",
+        "",
+        "Where each rule lives, in `polyplan/stores/relational/`: what a request asks and how many rows it "
+        "matches, `index_needs.py` (step 1); the candidate shapes and which request each serves, "
+        "`index_candidates.py` (step 2); what each structure costs a read and a write, `index_costs.py`, with the "
+        "heap-only updates an index ends in `hot_updates.py` and the distinct counts in `cardinality.py`; which "
+        "candidates are taken and how each request is then served, `index_select.py` (step 3).",
         "",
     ]
 

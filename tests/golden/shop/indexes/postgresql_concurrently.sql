@@ -6,3 +6,4 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_customer_id ON "order" (custome
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_placed_at_where_status ON "order" (placed_at) WHERE status = 'paid';
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_line_order_id ON order_line (order_id);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_line_product_id ON order_line (product_id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_product_updated_at_where_status ON product (updated_at DESC) WHERE status = 'active';

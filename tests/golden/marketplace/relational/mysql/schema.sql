@@ -42,9 +42,13 @@ CREATE TABLE item (
 	CONSTRAINT ck_item_watchers_min CHECK (watchers >= 0)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='A listing. Shoppers search its title and tags; bids are counted on it.' COLLATE utf8mb4_bin;
 
+CREATE INDEX ix_item_ends_at ON item (ends_at);
+
+CREATE INDEX ix_item_ends_at_where_status ON item (status, ends_at);
+
 CREATE SPATIAL INDEX ix_item_location_point ON item (location_point);
 
-CREATE INDEX ix_item_seller_id ON item (seller_id);
+CREATE INDEX ix_item_seller_id_ends_at ON item (seller_id, ends_at);
 
 CREATE TRIGGER `trg_item_location_bi` BEFORE INSERT ON `item` FOR EACH ROW SET NEW.`location_point` = ST_GeomFromWKB(ST_AsWKB(Point(NEW.`location_lon`, NEW.`location_lat`)), 4326);
 

@@ -44,9 +44,13 @@ CREATE TABLE item (
 	CONSTRAINT ck_item_watchers_min CHECK (watchers >= 0)
 );
 
+CREATE INDEX ix_item_ends_at ON item (ends_at);
+
+CREATE INDEX ix_item_ends_at_where_status ON item (ends_at) WHERE status = 'listed';
+
 CREATE INDEX ix_item_location_latlon ON item (location_lat, location_lon);
 
-CREATE INDEX ix_item_seller_id ON item (seller_id);
+CREATE INDEX ix_item_seller_id_ends_at ON item (seller_id, ends_at);
 
 CREATE INDEX ix_item_specs__brand ON item (json_extract(specs, '$.brand'));
 

@@ -46,6 +46,8 @@ CREATE TABLE product (
 	CONSTRAINT ck_product_stock_min CHECK (stock >= 0)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='Something we sell. Shoppers search it by words in title and description.' COLLATE utf8mb4_bin;
 
+CREATE INDEX ix_product_updated_at_where_status ON product (status, updated_at DESC);
+
 CREATE TABLE store (
 	id CHAR(32) NOT NULL COMMENT 'Surrogate primary key.',
 	name VARCHAR(120) NOT NULL,

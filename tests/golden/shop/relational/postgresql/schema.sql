@@ -57,6 +57,8 @@ CREATE TABLE product (
 
 CREATE INDEX ix_product_tags ON product USING gin (tags jsonb_path_ops);
 
+CREATE INDEX ix_product_updated_at_where_status ON product (updated_at DESC) WHERE status = 'active';
+
 COMMENT ON TABLE product IS 'Something we sell. Shoppers search it by words in title and description.';
 
 COMMENT ON COLUMN product.id IS 'Surrogate primary key.';

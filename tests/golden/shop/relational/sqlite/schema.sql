@@ -55,6 +55,8 @@ CREATE TABLE product (
 	CONSTRAINT ck_product_stock_min CHECK (stock >= 0)
 );
 
+CREATE INDEX ix_product_updated_at_where_status ON product (updated_at DESC) WHERE status = 'active';
+
 CREATE TABLE store (
 	id CHAR(32) NOT NULL,
 	name VARCHAR(120) NOT NULL,
