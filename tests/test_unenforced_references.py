@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.migrate.diff import diff_plans
-from polyplan.pipeline import plan_file, render
+from polyplan.pipeline import plan_file, plan_text, render
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.stores.relational.design import design_schema
 from polyplan.testkit import resolve_url
@@ -93,3 +93,22 @@ def test_a_checked_reference_between_hot_writes_gets_pp483_and_an_unchecked_one_
     assert "each Entry insert (100/s) checks its Account row and locks it" in enforced[0].message
     assert "post_to_account updates Account rows 100 times a second" in enforced[0].message
     assert not [d for d in render(plan_file(UNENFORCED))[1] if d.code == "PP483"]
+
+
+def test_parent_deletes_look_children_up_only_through_a_checked_reference() -> None:
+    text = ENFORCED.read_text(encoding="utf-8").replace(
+        "  - {name: log_entry,",
+        "  - {name: close_account, entity: Account, kind: delete, rate: 5}\n  - {name: log_entry,",
+    )
+    checked = render(plan_text(text, "ledger.yaml"))[0]["docs/index-plan.md"]
+    unchecked = render(plan_text(text.replace("to: Entry}", "to: Entry, enforced: false}"), "ledger.yaml"))[0][
+        "docs/index-plan.md"
+    ]
+    assert (
+        "| `fk:entry(account_number)` | account_number = (5 Account deletes/s look children up (restrict))" in checked
+    )
+    assert "| `fk:entry(account_number)` |" not in unchecked
+    assert (
+        "`fk:entry(account_number)` → account: no pattern loads through it and no check looks children up when "
+        "Account rows are deleted (enforced: false)"
+    ) in unchecked

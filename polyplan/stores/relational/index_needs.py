@@ -324,13 +324,17 @@ def foreign_key_needs(ctx: DesignContext, table: TableSpec) -> tuple[list[Need],
                 or (table.kind is TableKind.ASSOCIATION and _association_loaded(ctx, table, fk.ref_table, pattern))
             ):
                 readers.append(pattern)
-        parent_deletes = ctx.loads[parent.name].deletes
+        # A reference left to the application (enforced: false) has no check to look children up.
+        parent_deletes = ctx.loads[parent.name].deletes if fk.enforced else 0.0
         rate = sum(p.rate for p in readers) + parent_deletes
         label = f"fk:{table.name}({', '.join(fk.columns)})"
         if rate <= 0:
-            notes.append(
-                f"{label} → {fk.ref_table}: no pattern loads through it and {parent_entity} rows are never deleted"
+            deletes = (
+                f"{parent_entity} rows are never deleted"
+                if fk.enforced or not ctx.loads[parent.name].deletes
+                else f"no check looks children up when {parent_entity} rows are deleted (enforced: false)"
             )
+            notes.append(f"{label} → {fk.ref_table}: no pattern loads through it and {deletes}")
             continue
         why = [f"loaded by {', '.join(p.name for p in readers)}"] if readers else []
         if parent_deletes:
