@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -27,6 +27,9 @@ from polyplan.stores.relational.membership import column_attribute
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, build_engines, column_for
 from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
+
+if TYPE_CHECKING:  # document.py builds on this module's classes
+    from polyplan.scaffold.document import DocumentScaffold
 
 # The dialects a scaffold runs on: the application's SQL must exist for the engine it connects to.
 SCAFFOLD_ENGINES = ("postgresql", "sqlite")
@@ -140,6 +143,7 @@ class Scaffold:
     search_engine: str | None = None  # elasticsearch or opensearch, when an index is relayed
     indexes: tuple[SearchSpec, ...] = ()
     search_reads: tuple[SearchRead, ...] = ()
+    documents: DocumentScaffold | None = None  # the entities kept in the document store
 
 
 def package_name(model: str) -> str:
@@ -467,6 +471,11 @@ def design_scaffold(plan: Plan) -> Scaffold:
     for engine in engines:
         outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
     search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped)
+    from polyplan.scaffold.document import design_documents
+
+    documents = design_documents(plan, skipped)
+    if documents is not None:  # the patterns it gave a function are no longer "not scaffolded"
+        skipped = [(path, why) for path, why in skipped if path not in documents.handled]
     return Scaffold(
         model.name,
         package_name(model.name),
@@ -480,6 +489,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
         search_engine,
         indexes,
         search_reads,
+        documents,
     )
 
 
