@@ -30,6 +30,7 @@ from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
 
 if TYPE_CHECKING:  # document.py builds on this module's classes
     from polyplan.scaffold.document import DocumentScaffold
+    from polyplan.scaffold.wide_column import WideScaffold
 
 # The dialects a scaffold runs on: the application's SQL must exist for the engine it connects to.
 SCAFFOLD_ENGINES = ("postgresql", "sqlite")
@@ -144,6 +145,7 @@ class Scaffold:
     indexes: tuple[SearchSpec, ...] = ()
     search_reads: tuple[SearchRead, ...] = ()
     documents: DocumentScaffold | None = None  # the entities kept in the document store
+    wide_column: WideScaffold | None = None  # the entities kept in Cassandra
 
 
 def package_name(model: str) -> str:
@@ -472,10 +474,19 @@ def design_scaffold(plan: Plan) -> Scaffold:
         outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
     search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped)
     from polyplan.scaffold.document import design_documents
+    from polyplan.scaffold.wide_column import design_wide_column
 
     documents = design_documents(plan, skipped)
-    if documents is not None:  # the patterns it gave a function are no longer "not scaffolded"
-        skipped = [(path, why) for path, why in skipped if path not in documents.handled]
+    wide_column = design_wide_column(plan, skipped)
+    # The patterns these gave a function are no longer "not scaffolded".
+    handled = (documents.handled if documents else frozenset()) | (wide_column.handled if wide_column else frozenset())
+    # A store's own reason replaces the general "is stored in" line of the same pattern.
+    explained = {path for path, why in skipped if " is stored in " not in why}
+    skipped = [
+        (path, why)
+        for path, why in skipped
+        if path not in handled and not (" is stored in " in why and path in explained)
+    ]
     return Scaffold(
         model.name,
         package_name(model.name),
@@ -490,6 +501,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
         indexes,
         search_reads,
         documents,
+        wide_column,
     )
 
 

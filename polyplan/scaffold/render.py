@@ -15,6 +15,9 @@ from polyplan.emit.embed import module_code
 from polyplan.model.schema import WriteKind
 from polyplan.scaffold.design import OUTBOX_TABLE, Column, Read, ResultClass, Scaffold, SearchRead, Write
 from polyplan.scaffold.document import render_documents, runtime_code, settings_parts
+from polyplan.scaffold.wide_column import render_wide_column
+from polyplan.scaffold.wide_column import runtime_code as wide_runtime
+from polyplan.scaffold.wide_column import settings_parts as wide_settings
 
 _ANNOTATION = {
     "uuid": "uuid.UUID",
@@ -191,6 +194,9 @@ def _settings(scaffold: Scaffold) -> str:
     search_args = ', search, environ.get(INDEX_PREFIX, "")' if client else ""
     # The document store's lines (polyplan.scaffold.document), empty without one.
     documents = settings_parts(scaffold.package) if scaffold.documents else dict.fromkeys(settings_parts(""), "")
+    wide = scaffold.wide_column
+    cassandra = wide_settings(scaffold.package, wide.keyspace) if wide else dict.fromkeys(documents, "")
+    documents = {part: documents[part] + cassandra[part] for part in documents}
     body = f'''DATABASE_URL = "{prefix}_DATABASE_URL"
 REDIS_URL = "{prefix}_REDIS_URL"
 KEY_PREFIX = "{prefix}_KEY_PREFIX"
@@ -242,15 +248,10 @@ def connect(environ: Mapping[str, str] = os.environ) -> Stores:
         "import redis",
         "import sqlalchemy as sa",
         *([client.import_client] if client else []),
-        *(
-            [
-                "from pymongo.database import Database",
-                "",
-                _from_import(f"{scaffold.package}.document_runtime", ["mongodb_database"]),
-            ]
-            if scaffold.documents
-            else []
-        ),
+        *(["from pymongo.database import Database"] if scaffold.documents else []),
+        *([""] if scaffold.documents or wide else []),
+        *([_from_import(f"{scaffold.package}.document_runtime", ["mongodb_database"])] if scaffold.documents else []),
+        *([_from_import(f"{scaffold.package}.wide_column_runtime", ["WideColumnStore"])] if wide else []),
     ]
     return _module(scaffold, "Connection settings: environment variables, read in this one place.", imports, body)
 
@@ -794,6 +795,7 @@ def _init(scaffold: Scaffold) -> str:
         "reads: one function per access pattern; writes: one per write pattern; relay: the outbox relay;\n"
         + ("search: one function per pattern the plan serves from a search index;\n" if scaffold.search_reads else "")
         + ("documents: one function per pattern on the document store;\n" if scaffold.documents else "")
+        + ("wide_column: one function per pattern on Cassandra;\n" if scaffold.wide_column else "")
         + "settings.connect(): the stores, from environment variables. Not scaffolded:\n"
         + skipped
     )
@@ -808,6 +810,7 @@ _REQUIREMENTS = {
     "opensearch": "opensearch-py>=2.6,<4",
     "elasticsearch": "elasticsearch>=8.15,<9",
     "pymongo": "pymongo>=4.6,<5",
+    "cassandra": "cassandra-driver>=3.29,<4",
 }
 
 
@@ -818,6 +821,8 @@ def _requirements(scaffold: Scaffold) -> str:
         needed.append(scaffold.search_engine)
     if scaffold.documents:
         needed.append("pymongo")
+    if scaffold.wide_column:
+        needed.append("cassandra")
     return "".join(f"{_REQUIREMENTS[name]}\n" for name in needed)
 
 
@@ -834,6 +839,10 @@ def _compose(scaffold: Scaffold) -> str | None:
         stores.append(("redis", f"{prefix}_REDIS_URL"))
     if scaffold.search_engine and scaffold.indexes:
         stores.append((scaffold.search_engine, f"{prefix}_SEARCH_URL"))
+    if scaffold.documents:
+        stores.append(("mongodb", f"{prefix}_MONGODB_URL"))
+    if scaffold.wide_column:
+        stores.append(("cassandra", f"{prefix}_CASSANDRA_URL"))
     return render_app_compose(scaffold.model, scaffold.package, stores)
 
 
@@ -865,6 +874,16 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
             + _HEADER.format(model=scaffold.model)
             + "\nfrom __future__ import annotations\n"
             + runtime_code()
+        )
+    if scaffold.wide_column:
+        files[f"{package}/wide_column.py"] = render_wide_column(
+            package, scaffold.wide_column, _annotation, _HEADER.format(model=scaffold.model)
+        )
+        files[f"{package}/wide_column_runtime.py"] = (
+            '"""Runtime helpers of Cassandra (copied from polyplan)."""\n\n'
+            + _HEADER.format(model=scaffold.model)
+            + "\nfrom __future__ import annotations\n"
+            + wide_runtime()
         )
     if scaffold.indexes:
         files[f"{package}/search.py"] = _search(scaffold)
