@@ -29,6 +29,7 @@ from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
 
 if TYPE_CHECKING:  # document.py builds on this module's classes
+    from polyplan.scaffold.cache_record import RecordScaffold
     from polyplan.scaffold.document import DocumentScaffold
     from polyplan.scaffold.wide_column import WideScaffold
 
@@ -146,6 +147,7 @@ class Scaffold:
     search_reads: tuple[SearchRead, ...] = ()
     documents: DocumentScaffold | None = None  # the entities kept in the document store
     wide_column: WideScaffold | None = None  # the entities kept in Cassandra
+    records: RecordScaffold | None = None  # the entities kept in Redis as their system of record
 
 
 def package_name(model: str) -> str:
@@ -473,13 +475,15 @@ def design_scaffold(plan: Plan) -> Scaffold:
     for engine in engines:
         outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
     search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped)
+    from polyplan.scaffold.cache_record import design_records
     from polyplan.scaffold.document import design_documents
     from polyplan.scaffold.wide_column import design_wide_column
 
     documents = design_documents(plan, skipped)
     wide_column = design_wide_column(plan, skipped)
+    records = design_records(plan, skipped)
     # The patterns these gave a function are no longer "not scaffolded".
-    handled = (documents.handled if documents else frozenset()) | (wide_column.handled if wide_column else frozenset())
+    handled = frozenset().union(*(part.handled for part in (documents, wide_column, records) if part is not None))
     # A store's own reason replaces the general "is stored in" line of the same pattern.
     explained = {path for path, why in skipped if " is stored in " not in why}
     skipped = [
@@ -502,6 +506,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
         search_reads,
         documents,
         wide_column,
+        records,
     )
 
 

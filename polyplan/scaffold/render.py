@@ -13,6 +13,8 @@ from pprint import pformat
 
 from polyplan.emit.embed import module_code
 from polyplan.model.schema import WriteKind
+from polyplan.scaffold.cache_record import render_records
+from polyplan.scaffold.cache_record import runtime_code as records_runtime
 from polyplan.scaffold.design import OUTBOX_TABLE, Column, Read, ResultClass, Scaffold, SearchRead, Write
 from polyplan.scaffold.document import render_documents, runtime_code, settings_parts
 from polyplan.scaffold.wide_column import render_wide_column
@@ -796,6 +798,7 @@ def _init(scaffold: Scaffold) -> str:
         + ("search: one function per pattern the plan serves from a search index;\n" if scaffold.search_reads else "")
         + ("documents: one function per pattern on the document store;\n" if scaffold.documents else "")
         + ("wide_column: one function per pattern on Cassandra;\n" if scaffold.wide_column else "")
+        + ("records: one function per pattern on the records Redis keeps;\n" if scaffold.records else "")
         + "settings.connect(): the stores, from environment variables. Not scaffolded:\n"
         + skipped
     )
@@ -874,6 +877,16 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
             + _HEADER.format(model=scaffold.model)
             + "\nfrom __future__ import annotations\n"
             + runtime_code()
+        )
+    if scaffold.records:
+        files[f"{package}/records.py"] = render_records(
+            package, scaffold.records, _annotation, _HEADER.format(model=scaffold.model)
+        )
+        files[f"{package}/cache_record_runtime.py"] = (
+            '"""Runtime helpers of the Redis records (copied from polyplan)."""\n\n'
+            + _HEADER.format(model=scaffold.model)
+            + "\nfrom __future__ import annotations\n"
+            + records_runtime()
         )
     if scaffold.wide_column:
         files[f"{package}/wide_column.py"] = render_wide_column(
