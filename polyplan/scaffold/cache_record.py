@@ -133,16 +133,11 @@ def design_records(plan: Plan, skipped: list[tuple[str, str]]) -> RecordScaffold
 
 
 def _class(cls: ResultClass, structure: str, annotation: Any) -> str:
-    fields = "\n".join(f"    {c.field}: {annotation(c.kind, c.nullable)}" for c in cls.columns)
-    kinds = ", ".join(f"{c.name!r}: {c.kind!r}" for c in cls.columns)
-    names = ", ".join(f"{c.name!r}: {c.field!r}" for c in cls.columns)
+    from polyplan.scaffold.document import class_head
+
     return (
-        f"@dataclass(frozen=True)\nclass {cls.name}:\n"
-        f'    """A {cls.entity} record, stored as a Redis {structure} ({", ".join(c.name for c in cls.columns)})."""\n\n'
-        f"{fields}\n\n"
-        f"    KINDS: ClassVar[dict[str, str]] = {{{kinds}}}\n"
-        f"    FIELDS: ClassVar[dict[str, str]] = {{{names}}}\n"
-        f"    STRUCTURE: ClassVar[str] = {structure!r}\n\n"
+        class_head(cls, f"A record (a Redis {structure}) of", annotation)
+        + f"    STRUCTURE: ClassVar[str] = {structure!r}\n\n"
         "    @classmethod\n"
         f"    def from_stored(cls, raw: Any) -> {cls.name} | None:\n"
         '        """From what HGETALL or GET answered (None when the key is absent)."""\n'

@@ -214,19 +214,26 @@ def _ext(value: Any) -> str:
     return repr(json.dumps(json.loads(extjson.dumps(value)), ensure_ascii=False, separators=(",", ":")))
 
 
-def _class(doc: DocClass, annotation: Any) -> str:
-    cls = doc.cls
+def class_head(cls: ResultClass, what: str, annotation: Any) -> str:
+    """A generated dataclass up to its methods: the fields, KINDS (attribute → type name) and FIELDS
+    (attribute → Python name); `what` says what one instance is ("A document of")."""
     fields = "\n".join(f"    {c.field}: {annotation(c.kind, c.nullable)}" for c in cls.columns)
     kinds = ", ".join(f"{c.name!r}: {c.kind!r}" for c in cls.columns)
     names = ", ".join(f"{c.name!r}: {c.field!r}" for c in cls.columns)
-    paths = ", ".join(f"{a!r}: {p!r}" for a, p in doc.paths)
     return (
         f"@dataclass(frozen=True)\nclass {cls.name}:\n"
-        f'    """A document of {cls.entity} ({", ".join(c.name for c in cls.columns)})."""\n\n'
+        f'    """{what} {cls.entity} ({", ".join(c.name for c in cls.columns)})."""\n\n'
         f"{fields}\n\n"
         f"    KINDS: ClassVar[dict[str, str]] = {{{kinds}}}\n"
         f"    FIELDS: ClassVar[dict[str, str]] = {{{names}}}\n"
-        f"    PATHS: ClassVar[dict[str, str]] = {{{paths}}}\n\n"
+    )
+
+
+def _class(doc: DocClass, annotation: Any) -> str:
+    cls = doc.cls
+    paths = ", ".join(f"{a!r}: {p!r}" for a, p in doc.paths)
+    return (
+        class_head(cls, "A document of", annotation) + f"    PATHS: ClassVar[dict[str, str]] = {{{paths}}}\n\n"
         "    @classmethod\n"
         f"    def from_document(cls, document: Mapping[str, Any]) -> {cls.name}:\n"
         '        """From a stored document (a field it leaves out is None)."""\n'

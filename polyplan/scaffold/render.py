@@ -849,6 +849,16 @@ def _compose(scaffold: Scaffold) -> str | None:
     return render_app_compose(scaffold.model, scaffold.package, stores)
 
 
+def _copied(scaffold: Scaffold, what: str, code: str) -> str:
+    """A runtime module copied from polyplan, under the package's header."""
+    return (
+        f'"""Runtime helpers of {what} (copied from polyplan)."""\n\n'
+        + _HEADER.format(model=scaffold.model)
+        + "\nfrom __future__ import annotations\n"
+        + code
+    )
+
+
 def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
     """Relative path → text of every file of the package."""
     package = scaffold.package
@@ -872,32 +882,17 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
         files[f"{package}/documents.py"] = render_documents(
             package, scaffold.model, scaffold.documents, _annotation, _HEADER.format(model=scaffold.model)
         )
-        files[f"{package}/document_runtime.py"] = (
-            '"""Runtime helpers of the document store (copied from polyplan)."""\n\n'
-            + _HEADER.format(model=scaffold.model)
-            + "\nfrom __future__ import annotations\n"
-            + runtime_code()
-        )
+        files[f"{package}/document_runtime.py"] = _copied(scaffold, "the document store", runtime_code())
     if scaffold.records:
         files[f"{package}/records.py"] = render_records(
             package, scaffold.records, _annotation, _HEADER.format(model=scaffold.model)
         )
-        files[f"{package}/cache_record_runtime.py"] = (
-            '"""Runtime helpers of the Redis records (copied from polyplan)."""\n\n'
-            + _HEADER.format(model=scaffold.model)
-            + "\nfrom __future__ import annotations\n"
-            + records_runtime()
-        )
+        files[f"{package}/cache_record_runtime.py"] = _copied(scaffold, "the Redis records", records_runtime())
     if scaffold.wide_column:
         files[f"{package}/wide_column.py"] = render_wide_column(
             package, scaffold.wide_column, _annotation, _HEADER.format(model=scaffold.model)
         )
-        files[f"{package}/wide_column_runtime.py"] = (
-            '"""Runtime helpers of Cassandra (copied from polyplan)."""\n\n'
-            + _HEADER.format(model=scaffold.model)
-            + "\nfrom __future__ import annotations\n"
-            + wide_runtime()
-        )
+        files[f"{package}/wide_column_runtime.py"] = _copied(scaffold, "Cassandra", wide_runtime())
     if scaffold.indexes:
         files[f"{package}/search.py"] = _search(scaffold)
         files[f"{package}/search_runtime.py"] = (

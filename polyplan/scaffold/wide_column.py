@@ -189,15 +189,10 @@ def _unsupported(
 
 
 def _class(cls: ResultClass, annotation: Any) -> str:
-    fields = "\n".join(f"    {c.field}: {annotation(c.kind, c.nullable)}" for c in cls.columns)
-    kinds = ", ".join(f"{c.name!r}: {c.kind!r}" for c in cls.columns)
-    names = ", ".join(f"{c.name!r}: {c.field!r}" for c in cls.columns)
+    from polyplan.scaffold.document import class_head
+
     return (
-        f"@dataclass(frozen=True)\nclass {cls.name}:\n"
-        f'    """A row of {cls.entity} ({", ".join(c.name for c in cls.columns)})."""\n\n'
-        f"{fields}\n\n"
-        f"    KINDS: ClassVar[dict[str, str]] = {{{kinds}}}\n"
-        f"    FIELDS: ClassVar[dict[str, str]] = {{{names}}}\n\n"
+        class_head(cls, "A row of", annotation) + "\n"
         "    @classmethod\n"
         f"    def from_row(cls, row: Mapping[str, Any]) -> {cls.name}:\n"
         '        """From a row the driver read (a column the table lacks is None)."""\n'
