@@ -133,6 +133,12 @@ def test_every_record_function_answers_as_written(packages: dict[str, ModuleType
                 assert records.ticker(stores) == [newest[0], *newest[2:51]]
                 assert client.zcard(f"{prefix}marketplace:activity:idx:all:at_desc") == 59
                 called[name].add("ticker")
+                # The plan's cap (the newest 1,000 by at, PP475): each insert trims the records past it.
+                for number in range(60, 1010):
+                    records.post_activity(stores, _row(records.Activity, number))
+                assert client.zcard(f"{prefix}marketplace:activity:idx:all:at_desc") == 1000  # 59 + 950 - 9
+                gone = [client.exists(f"{prefix}marketplace:activity:{uuid.UUID(int=n + 1)}") for n in range(10)]
+                assert gone == [0] * 9 + [1]
                 continue
             write, read, ttl = {
                 "iot": ("update_state", "latest_state", 900),

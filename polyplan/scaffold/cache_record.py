@@ -41,6 +41,7 @@ class RecordWrite:
     commands: tuple[tuple[str, ...], ...]
     atomic: bool
     scored: tuple[str, ...]
+    trim: tuple[str, int] | None = None  # a capped entity's index (template) and the records kept
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def design_records(plan: Plan, skipped: list[tuple[str, str]]) -> RecordScaffold
     stored = plan.records_in(Family.CACHE)
     if not stored:
         return None
+    from polyplan.model.caps import cap_of
     from polyplan.stores.cache.design import design
     from polyplan.stores.cache.render import key_json
     from polyplan.stores.cache.spec import Role
@@ -118,9 +120,33 @@ def design_records(plan: Plan, skipped: list[tuple[str, str]]) -> RecordScaffold
             skipped.append((path, f"a {write.kind.value} of a Redis record: run it as redis/keys.json has it"))
             continue
         scored = tuple(sorted({t[len("<score:") : -1] for c in write.commands for t in c if t.startswith("<score:")}))
+        # PP475's trim of a capped entity, after each insert: on the index ordered by the cap's order
+        # that lists every record (no partition, no constant), the members past the newest N.
+        rule = cap_of(model, write.entity)
+        index = next(
+            (
+                k
+                for k in found.keys
+                if rule is not None
+                and k.entity == write.entity
+                and k.index is not None
+                and k.index.score == rule.order
+                and not k.index.partition
+                and not k.index.constants
+            ),
+            None,
+        )
+        trim = (index.template.render(), rule.max_records) if index is not None and rule is not None else None
         writes.append(
             RecordWrite(
-                write.write, write.entity, write.kind, classes[write.entity].name, write.commands, write.atomic, scored
+                write.write,
+                write.entity,
+                write.kind,
+                classes[write.entity].name,
+                write.commands,
+                write.atomic,
+                scored,
+                trim if write.kind is not WriteKind.DELETE else None,
             )
         )
         handled.add(path)
@@ -188,12 +214,18 @@ def _write(write: RecordWrite, families: list[str]) -> str:
         f"def {write.name}(stores: Stores, row: {write.result}) -> {write.result}:\n"
         f'    """{write.name}: {verb} one {write.entity} record with the plan\'s commands'
         + (" in one MULTI/EXEC" if write.atomic else " (pipelined, not atomic: as the plan says)")
+        + (f", then trims {write.entity} to the newest {write.trim[1]:,} (the plan's cap)" if write.trim else "")
         + '."""\n'
         f"    client = record_store(stores, {write.name!r})\n"
         f"    record = view({write.result}.KINDS, row.as_values(), {fams}, {list(write.scored)!r})\n"
         "    try:\n"
         f"        run_write(client, WRITES[{write.name!r}], FAMILIES, record, stores.key_prefix, {write.atomic!r})\n"
-        "    except redis.ConnectionError as error:\n"
+        + (
+            f"        trim(client, FAMILIES[{write.trim[0]!r}], FAMILIES, stores.key_prefix, {write.trim[1]})\n"
+            if write.trim
+            else ""
+        )
+        + "    except redis.ConnectionError as error:\n"
         f"        raise unreachable({write.name!r}, 'Redis', error) from None\n"
         "    return row\n"
     )
@@ -205,7 +237,7 @@ def render_records(package: str, records: RecordScaffold, annotation: Any, heade
 
     names = sorted([*(r.pattern for r in records.reads), *(w.name for w in records.writes)])
     prefix = package.upper()
-    runtime = ["record_of", "run_write", "view"]
+    runtime = ["record_of", "run_write", "view", *(["trim"] if any(w.trim for w in records.writes) else [])]
     if any(r.by_index for r in records.reads):
         runtime.append("read_index")
     if any(not r.by_index for r in records.reads):

@@ -201,3 +201,25 @@ def read_index(
     if gone:
         client.zrem(prefix + fill(first[1], record), *gone)
     return [raw for raw in found if raw]
+
+
+def trim(
+    client: redis.Redis, index: Mapping[str, Any], families: Mapping[str, Mapping[str, Any]], prefix: str, keep: int
+) -> int:
+    """A capped entity's trim (the plan's PP475): the index members past the newest `keep` (by the
+    cap's order, the index's score), their records deleted and the members removed in one MULTI/EXEC.
+    Only the members read are removed, so a record inserted meanwhile is never trimmed unseen.
+    Returns the records trimmed."""
+    key = prefix + str(index["template"])
+    members = [m.decode() if isinstance(m, bytes) else str(m) for m in _call(client, ["ZRANGE", key, 0, -(keep + 1)])]
+    if not members:
+        return 0
+    target = next(f for f in families.values() if f["name"] == index["leads_to"])
+    names = [p.strip("<>") for p in str(index["index"]["member"]).split(":")]
+    pipe = client.pipeline(transaction=True)
+    for member in members:
+        parts = dict(zip(names, (unquote(p) for p in member.split(":")), strict=True))
+        pipe.delete(prefix + fill(str(target["template"]), RecordView(parts, {})))
+    pipe.zrem(key, *members)
+    pipe.execute()
+    return len(members)
