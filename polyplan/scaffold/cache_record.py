@@ -14,7 +14,7 @@ from typing import Any
 
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
-from polyplan.scaffold.design import Column, ResultClass, class_name, identifiers
+from polyplan.scaffold.design import Column, ResultClass, Scaffold, class_name, identifiers
 
 
 @dataclass(frozen=True)
@@ -231,9 +231,10 @@ def _write(write: RecordWrite, families: list[str]) -> str:
     )
 
 
-def render_records(package: str, records: RecordScaffold, annotation: Any, header: str) -> str:
+def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any) -> str:
     """The text of `<package>/records.py`."""
-    from polyplan.scaffold.render import _from_import, _literal
+    package = scaffold.package
+    from polyplan.scaffold.render import _from_import, _literal, _module
 
     names = sorted([*(r.pattern for r in records.reads), *(w.name for w in records.writes)])
     prefix = package.upper()
@@ -279,13 +280,12 @@ def render_records(package: str, records: RecordScaffold, annotation: Any, heade
             ]
         )
     )
-    head = (
-        '"""One function per access and write pattern of the entities the plan keeps in Redis as their\n'
-        'system of record: the key design\'s hash or JSON string, TTL, index and MULTI/EXEC."""\n\n'
-        + header
-        + "\nfrom __future__ import annotations\n\n"
+    return _module(
+        scaffold,
+        "One function per access and write pattern of the entities the plan keeps in Redis as their\nsystem of record: the key design's hash or JSON string, TTL, index and MULTI/EXEC.",
+        imports,
+        body,
     )
-    return head + "\n".join(imports) + "\n\n" + body.rstrip("\n") + "\n"
 
 
 def _structure(records: RecordScaffold, cls: ResultClass) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
-from polyplan.scaffold.design import Column, ResultClass, class_name, identifiers
+from polyplan.scaffold.design import Column, ResultClass, Scaffold, class_name, identifiers
 
 # Where the package finds the document store: <APP>_MONGODB_URL, its database from the URL's path.
 URL_VARIABLE = "MONGODB_URL"
@@ -345,9 +345,10 @@ def _write(write: DocWrite, annotation: Any) -> str:
     )
 
 
-def render_documents(package: str, model: str, documents: DocumentScaffold, annotation: Any, header: str) -> str:
+def render_documents(scaffold: Scaffold, documents: DocumentScaffold, annotation: Any) -> str:
     """The text of `<package>/documents.py`."""
-    from polyplan.scaffold.render import _from_import  # the shared import-line rule
+    package = scaffold.package
+    from polyplan.scaffold.render import _from_import, _module  # the shared module rules
 
     queries = {r.pattern: r.query for r in documents.reads}
     writes = {w.name: w.command for w in documents.writes}
@@ -409,13 +410,12 @@ def render_documents(package: str, model: str, documents: DocumentScaffold, anno
             [*(_read(r, annotation) for r in documents.reads), *(_write(w, annotation) for w in documents.writes)]
         )
     )
-    head = (
-        '"""One function per access and write pattern of the entities the plan keeps in the document store\n'
-        '(a MongoDB wire-protocol server), with the plan\'s filters, sorts, projections, limits and $inc."""\n\n'
-        + header
-        + "\nfrom __future__ import annotations\n\n"
+    return _module(
+        scaffold,
+        "One function per access and write pattern of the entities the plan keeps in the document store\n(a MongoDB wire-protocol server), with the plan's filters, sorts, projections, limits and $inc.",
+        imports,
+        body,
     )
-    return head + "\n".join(imports) + "\n\n" + body.rstrip("\n") + "\n"
 
 
 def settings_parts(package: str) -> dict[str, str]:

@@ -879,19 +879,13 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
         f"{package}/relay.py": _relay(scaffold),
     }
     if scaffold.documents:
-        files[f"{package}/documents.py"] = render_documents(
-            package, scaffold.model, scaffold.documents, _annotation, _HEADER.format(model=scaffold.model)
-        )
+        files[f"{package}/documents.py"] = render_documents(scaffold, scaffold.documents, _annotation)
         files[f"{package}/document_runtime.py"] = _copied(scaffold, "the document store", runtime_code())
     if scaffold.records:
-        files[f"{package}/records.py"] = render_records(
-            package, scaffold.records, _annotation, _HEADER.format(model=scaffold.model)
-        )
+        files[f"{package}/records.py"] = render_records(scaffold, scaffold.records, _annotation)
         files[f"{package}/cache_record_runtime.py"] = _copied(scaffold, "the Redis records", records_runtime())
     if scaffold.wide_column:
-        files[f"{package}/wide_column.py"] = render_wide_column(
-            package, scaffold.wide_column, _annotation, _HEADER.format(model=scaffold.model)
-        )
+        files[f"{package}/wide_column.py"] = render_wide_column(scaffold, scaffold.wide_column, _annotation)
         files[f"{package}/wide_column_runtime.py"] = _copied(scaffold, "Cassandra", wide_runtime())
     if scaffold.indexes:
         files[f"{package}/search.py"] = _search(scaffold)

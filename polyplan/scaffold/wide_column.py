@@ -15,7 +15,7 @@ from typing import Any
 
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, Family, TypeName, WriteKind
 from polyplan.plan.ir import Plan
-from polyplan.scaffold.design import Column, ResultClass, class_name, identifiers
+from polyplan.scaffold.design import Column, ResultClass, Scaffold, class_name, identifiers
 
 URL_VARIABLE = "CASSANDRA_URL"
 KEYSPACE_VARIABLE = "CASSANDRA_KEYSPACE"
@@ -283,9 +283,10 @@ def _write(write: WideWrite, annotation: Any) -> str:
     )
 
 
-def render_wide_column(package: str, wide: WideScaffold, annotation: Any, header: str) -> str:
+def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) -> str:
     """The text of `<package>/wide_column.py`."""
-    from polyplan.scaffold.render import _from_import, _literal
+    package = scaffold.package
+    from polyplan.scaffold.render import _from_import, _literal, _module
 
     names = sorted([*(r.pattern for r in wide.reads), *(w.name for w in wide.writes)])
     prefix = package.upper()
@@ -324,13 +325,12 @@ def render_wide_column(package: str, wide: WideScaffold, annotation: Any, header
         + "\n\n"
         + "\n\n".join([*(_read(r, annotation) for r in wide.reads), *(_write(w, annotation) for w in wide.writes)])
     )
-    head = (
-        '"""One function per access and write pattern of the entities the plan keeps in Cassandra: each\n'
-        'read on its query table, each write to every table copy as cassandra/writes.json says."""\n\n'
-        + header
-        + "\nfrom __future__ import annotations\n\n"
+    return _module(
+        scaffold,
+        "One function per access and write pattern of the entities the plan keeps in Cassandra: each\nread on its query table, each write to every table copy as cassandra/writes.json says.",
+        imports,
+        body,
     )
-    return head + "\n".join(imports) + "\n\n" + body.rstrip("\n") + "\n"
 
 
 def settings_parts(package: str, keyspace: str) -> dict[str, str]:
