@@ -440,7 +440,7 @@ def test_relay_without_a_database_says_so_in_one_line(package: tuple[Path, Modul
     done = subprocess.run(
         [sys.executable, "-m", "shop.relay", "--once"], env=env, capture_output=True, text=True, timeout=60
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip() == "shop.relay: set SHOP_DATABASE_URL to the system of record's SQLAlchemy URL"
     assert isinstance(redis.Redis, type)
 
@@ -486,7 +486,7 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
     done = _cli("scenarios/shop.yaml", "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # the carts Redis keeps are scaffolded too (records.py)
-    assert "scaffolded shop: package shop (18 files)" in done.stdout
+    assert "scaffolded shop: package shop (21 files)" in done.stdout  # with load, check, e2e_runtime and records
     done = _cli("scenarios/counters.yaml", "--out", str(tmp_path / "counters"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [

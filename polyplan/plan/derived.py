@@ -31,6 +31,8 @@ def derived_warnings(plan: Plan) -> list[Diagnostic]:
         if derived is None or relationship is None or parent is None or child is None:
             continue
         path = f"entities.{entity}.attributes.{name}.derived"
+        if parent.family is child.family is Family.CACHE:
+            continue  # the Redis design keeps it with HINCRBY, or says why not (stores/cache/derived.py)
         outside = [p for p in (parent, child) if p.family is not Family.RELATIONAL]
         if outside:
             where = "; ".join(f"{p.name} lives in {p.family.value} ({p.engine})" for p in outside)
