@@ -66,7 +66,6 @@ def design_records(plan: Plan, skipped: list[tuple[str, str]]) -> RecordScaffold
     stored = plan.records_in(Family.CACHE)
     if not stored:
         return None
-    from polyplan.model.caps import cap_of
     from polyplan.stores.cache.design import design
     from polyplan.stores.cache.render import key_json
     from polyplan.stores.cache.spec import Role
@@ -120,33 +119,21 @@ def design_records(plan: Plan, skipped: list[tuple[str, str]]) -> RecordScaffold
             skipped.append((path, f"a {write.kind.value} of a Redis record: run it as redis/keys.json has it"))
             continue
         scored = tuple(sorted({t[len("<score:") : -1] for c in write.commands for t in c if t.startswith("<score:")}))
-        # PP475's trim of a capped entity, after each insert: on the index ordered by the cap's order
-        # that lists every record (no partition, no constant), the members past the newest N.
-        rule = cap_of(model, write.entity)
-        index = next(
-            (
-                k
-                for k in found.keys
-                if rule is not None
-                and k.entity == write.entity
-                and k.index is not None
-                and k.index.score == rule.order
-                and not k.index.partition
-                and not k.index.constants
-            ),
-            None,
-        )
-        trim = (index.template.render(), rule.max_records) if index is not None and rule is not None else None
+        # A capped entity's trim (keys.json: ZRANGE and ZREMRANGEBYRANK of the members past the newest
+        # N in one MULTI/EXEC, then their records deleted) is run by the runtime's `trim`, which needs
+        # ZRANGE's answer: those two commands leave the plain write's pipeline.
+        cap = [c for c in write.commands if c[0] in ("ZRANGE", "ZREMRANGEBYRANK")]
+        trim = (cap[0][1], -int(cap[0][3]) - 1) if cap else None
         writes.append(
             RecordWrite(
                 write.write,
                 write.entity,
                 write.kind,
                 classes[write.entity].name,
-                write.commands,
+                tuple(c for c in write.commands if c not in cap),
                 write.atomic,
                 scored,
-                trim if write.kind is not WriteKind.DELETE else None,
+                trim,
             )
         )
         handled.add(path)
@@ -263,7 +250,7 @@ def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any)
     body = (
         "# The key families of the records, exactly as redis/keys.json has them.\n"
         f"FAMILIES: dict[str, dict[str, Any]] = {_literal(records.families)}\n\n"
-        "# Each pattern's commands, exactly as redis/keys.json has them.\n"
+        "# Each pattern's commands, exactly as redis/keys.json has them (a cap's ZRANGE and ZREMRANGEBYRANK\n# are run by `trim`, which needs ZRANGE's answer).\n"
         f"READS: dict[str, list[list[str]]] = {_literal({r.pattern: [list(c) for c in r.commands] for r in records.reads})}\n\n"
         f"WRITES: dict[str, list[list[str]]] = {_literal({w.name: [list(c) for c in w.commands] for w in records.writes})}\n\n\n"
         "def record_store(stores: Stores, who: str) -> redis.Redis:\n"

@@ -206,20 +206,22 @@ def read_index(
 def trim(
     client: redis.Redis, index: Mapping[str, Any], families: Mapping[str, Mapping[str, Any]], prefix: str, keep: int
 ) -> int:
-    """A capped entity's trim (the plan's PP475): the index members past the newest `keep` (by the
-    cap's order, the index's score), their records deleted and the members removed in one MULTI/EXEC.
-    Only the members read are removed, so a record inserted meanwhile is never trimmed unseen.
-    Returns the records trimmed."""
+    """A capped entity's trim, as keys.json's write path has it: the index members past the newest
+    `keep` named and removed at once (ZRANGE and ZREMRANGEBYRANK in one MULTI/EXEC, so each is handed
+    to one writer), then their records deleted. Returns the records trimmed."""
     key = prefix + str(index["template"])
-    members = [m.decode() if isinstance(m, bytes) else str(m) for m in _call(client, ["ZRANGE", key, 0, -(keep + 1)])]
+    pipe = client.pipeline(transaction=True)
+    _call(pipe, ["ZRANGE", key, 0, -(keep + 1)])
+    _call(pipe, ["ZREMRANGEBYRANK", key, 0, -(keep + 1)])
+    named, _ = pipe.execute()
+    members = [m.decode() if isinstance(m, bytes) else str(m) for m in named]
     if not members:
         return 0
     target = next(f for f in families.values() if f["name"] == index["leads_to"])
     names = [p.strip("<>") for p in str(index["index"]["member"]).split(":")]
-    pipe = client.pipeline(transaction=True)
+    records = client.pipeline(transaction=False)
     for member in members:
         parts = dict(zip(names, (unquote(p) for p in member.split(":")), strict=True))
-        pipe.delete(prefix + fill(str(target["template"]), RecordView(parts, {})))
-    pipe.zrem(key, *members)
-    pipe.execute()
+        records.delete(prefix + fill(str(target["template"]), RecordView(parts, {})))
+    records.execute()
     return len(members)
