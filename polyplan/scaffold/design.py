@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -27,6 +27,11 @@ from polyplan.stores.relational.membership import column_attribute
 from polyplan.stores.relational.render import DIALECTS, EngineBuild, build_engines, column_for
 from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
+
+if TYPE_CHECKING:  # document.py builds on this module's classes
+    from polyplan.scaffold.cache_record import RecordScaffold
+    from polyplan.scaffold.document import DocumentScaffold
+    from polyplan.scaffold.wide_column import WideScaffold
 
 # The dialects a scaffold runs on: the application's SQL must exist for the engine it connects to.
 SCAFFOLD_ENGINES = ("postgresql", "sqlite")
@@ -140,6 +145,9 @@ class Scaffold:
     search_engine: str | None = None  # elasticsearch or opensearch, when an index is relayed
     indexes: tuple[SearchSpec, ...] = ()
     search_reads: tuple[SearchRead, ...] = ()
+    documents: DocumentScaffold | None = None  # the entities kept in the document store
+    wide_column: WideScaffold | None = None  # the entities kept in Cassandra
+    records: RecordScaffold | None = None  # the entities kept in Redis as their system of record
 
 
 def package_name(model: str) -> str:
@@ -467,6 +475,22 @@ def design_scaffold(plan: Plan) -> Scaffold:
     for engine in engines:
         outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
     search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped)
+    from polyplan.scaffold.cache_record import design_records
+    from polyplan.scaffold.document import design_documents
+    from polyplan.scaffold.wide_column import design_wide_column
+
+    documents = design_documents(plan, skipped)
+    wide_column = design_wide_column(plan, skipped)
+    records = design_records(plan, skipped)
+    # The patterns these gave a function are no longer "not scaffolded".
+    handled = frozenset().union(*(part.handled for part in (documents, wide_column, records) if part is not None))
+    # A store's own reason replaces the general "is stored in" line of the same pattern.
+    explained = {path for path, why in skipped if " is stored in " not in why}
+    skipped = [
+        (path, why)
+        for path, why in skipped
+        if path not in handled and not (" is stored in " in why and path in explained)
+    ]
     return Scaffold(
         model.name,
         package_name(model.name),
@@ -480,6 +504,9 @@ def design_scaffold(plan: Plan) -> Scaffold:
         search_engine,
         indexes,
         search_reads,
+        documents,
+        wide_column,
+        records,
     )
 
 

@@ -13,7 +13,13 @@ from pprint import pformat
 
 from polyplan.emit.embed import module_code
 from polyplan.model.schema import WriteKind
+from polyplan.scaffold.cache_record import render_records
+from polyplan.scaffold.cache_record import runtime_code as records_runtime
 from polyplan.scaffold.design import OUTBOX_TABLE, Column, Read, ResultClass, Scaffold, SearchRead, Write
+from polyplan.scaffold.document import render_documents, runtime_code, settings_parts
+from polyplan.scaffold.wide_column import render_wide_column
+from polyplan.scaffold.wide_column import runtime_code as wide_runtime
+from polyplan.scaffold.wide_column import settings_parts as wide_settings
 
 _ANNOTATION = {
     "uuid": "uuid.UUID",
@@ -188,10 +194,15 @@ def _settings(scaffold: Scaffold) -> str:
         else ""
     )
     search_args = ', search, environ.get(INDEX_PREFIX, "")' if client else ""
+    # The document store's lines (polyplan.scaffold.document), empty without one.
+    documents = settings_parts(scaffold.package) if scaffold.documents else dict.fromkeys(settings_parts(""), "")
+    wide = scaffold.wide_column
+    cassandra = wide_settings(scaffold.package, wide.keyspace) if wide else dict.fromkeys(documents, "")
+    documents = {part: documents[part] + cassandra[part] for part in documents}
     body = f'''DATABASE_URL = "{prefix}_DATABASE_URL"
 REDIS_URL = "{prefix}_REDIS_URL"
 KEY_PREFIX = "{prefix}_KEY_PREFIX"
-{search_names}ENGINES = {tuple(scaffold.engines)!r}
+{search_names}{documents["names"]}ENGINES = {tuple(scaffold.engines)!r}
 
 
 class SettingsError(Exception):
@@ -205,7 +216,7 @@ class Stores:
     database: sa.Engine
     cache: redis.Redis | None = None
     key_prefix: str = ""
-{search_fields}
+{search_fields}{documents["field"]}
     @property
     def engine(self) -> str:
         """The relational engine's name, one of ENGINES."""
@@ -220,13 +231,13 @@ class Stores:
 
 
 def connect(environ: Mapping[str, str] = os.environ) -> Stores:
-    """Stores from {prefix}_DATABASE_URL, {prefix}_REDIS_URL (optional), {prefix}_KEY_PREFIX (optional){search_doc}."""
+    """Stores from {prefix}_DATABASE_URL, {prefix}_REDIS_URL (optional), {prefix}_KEY_PREFIX (optional){search_doc}{documents["doc"]}."""
     url = environ.get(DATABASE_URL)
     if not url:
         raise SettingsError(f"set {{DATABASE_URL}} to the system of record's SQLAlchemy URL")
     cache_url = environ.get(REDIS_URL)
     cache = redis.Redis.from_url(cache_url, socket_timeout=10, socket_connect_timeout=5) if cache_url else None
-{search_connect}    stores = Stores(sa.create_engine(url, pool_pre_ping=True), cache, environ.get(KEY_PREFIX, ""){search_args})
+{search_connect}{documents["connect"]}    stores = Stores(sa.create_engine(url, pool_pre_ping=True), cache, environ.get(KEY_PREFIX, ""){search_args}{documents["args"]})
     stores.engine  # noqa: B018  (checks the engine now, not at the first query)
     return stores
 '''
@@ -234,10 +245,15 @@ def connect(environ: Mapping[str, str] = os.environ) -> Stores:
         "import os",
         "from collections.abc import Mapping",
         "from dataclasses import dataclass",
+        *(["from typing import Any"] if scaffold.documents else []),
         "",
         "import redis",
         "import sqlalchemy as sa",
         *([client.import_client] if client else []),
+        *(["from pymongo.database import Database"] if scaffold.documents else []),
+        *([""] if scaffold.documents or wide else []),
+        *([_from_import(f"{scaffold.package}.document_runtime", ["mongodb_database"])] if scaffold.documents else []),
+        *([_from_import(f"{scaffold.package}.wide_column_runtime", ["WideColumnStore"])] if wide else []),
     ]
     return _module(scaffold, "Connection settings: environment variables, read in this one place.", imports, body)
 
@@ -787,6 +803,9 @@ def _init(scaffold: Scaffold) -> str:
         f"Data access for the model {scaffold.model!r}, scaffolded by polyplan.\n\n"
         "reads: one function per access pattern; writes: one per write pattern; relay: the outbox relay;\n"
         + ("search: one function per pattern the plan serves from a search index;\n" if scaffold.search_reads else "")
+        + ("documents: one function per pattern on the document store;\n" if scaffold.documents else "")
+        + ("wide_column: one function per pattern on Cassandra;\n" if scaffold.wide_column else "")
+        + ("records: one function per pattern on the records Redis keeps;\n" if scaffold.records else "")
         + "settings.connect(): the stores, from environment variables. Not scaffolded:\n"
         + skipped
     )
@@ -800,6 +819,8 @@ _REQUIREMENTS = {
     "redis": "redis>=5,<9",
     "opensearch": "opensearch-py>=2.6,<4",
     "elasticsearch": "elasticsearch>=8.15,<9",
+    "pymongo": "pymongo>=4.6,<5",
+    "cassandra": "cassandra-driver>=3.29,<4",
 }
 
 
@@ -808,6 +829,10 @@ def _requirements(scaffold: Scaffold) -> str:
     needed = ["sqlalchemy", *(e for e in scaffold.engines if e in _REQUIREMENTS), "redis"]
     if scaffold.search_engine and scaffold.indexes:
         needed.append(scaffold.search_engine)
+    if scaffold.documents:
+        needed.append("pymongo")
+    if scaffold.wide_column:
+        needed.append("cassandra")
     return "".join(f"{_REQUIREMENTS[name]}\n" for name in needed)
 
 
@@ -824,7 +849,21 @@ def _compose(scaffold: Scaffold) -> str | None:
         stores.append(("redis", f"{prefix}_REDIS_URL"))
     if scaffold.search_engine and scaffold.indexes:
         stores.append((scaffold.search_engine, f"{prefix}_SEARCH_URL"))
+    if scaffold.documents:
+        stores.append(("mongodb", f"{prefix}_MONGODB_URL"))
+    if scaffold.wide_column:
+        stores.append(("cassandra", f"{prefix}_CASSANDRA_URL"))
     return render_app_compose(scaffold.model, scaffold.package, stores)
+
+
+def _copied(scaffold: Scaffold, what: str, code: str) -> str:
+    """A runtime module copied from polyplan, under the package's header."""
+    return (
+        f'"""Runtime helpers of {what} (copied from polyplan)."""\n\n'
+        + _HEADER.format(model=scaffold.model)
+        + "\nfrom __future__ import annotations\n"
+        + code
+    )
 
 
 def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
@@ -846,6 +885,15 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
         f"{package}/projection.py": _projection(scaffold),
         f"{package}/relay.py": _relay(scaffold),
     }
+    if scaffold.documents:
+        files[f"{package}/documents.py"] = render_documents(scaffold, scaffold.documents, _annotation)
+        files[f"{package}/document_runtime.py"] = _copied(scaffold, "the document store", runtime_code())
+    if scaffold.records:
+        files[f"{package}/records.py"] = render_records(scaffold, scaffold.records, _annotation)
+        files[f"{package}/cache_record_runtime.py"] = _copied(scaffold, "the Redis records", records_runtime())
+    if scaffold.wide_column:
+        files[f"{package}/wide_column.py"] = render_wide_column(scaffold, scaffold.wide_column, _annotation)
+        files[f"{package}/wide_column_runtime.py"] = _copied(scaffold, "Cassandra", wide_runtime())
     if scaffold.indexes:
         files[f"{package}/search.py"] = _search(scaffold)
         files[f"{package}/search_runtime.py"] = (

@@ -1,0 +1,180 @@
+"""The runtime of a scaffolded package's wide-column store (Cassandra): a lazily connected session
+whose statements are prepared once each (in the deployment's keyspace), values to and from the
+driver, and a logical write run as the plan's writes.json says.
+
+This module is copied verbatim (without this docstring) into every package whose plan keeps an
+entity in Cassandra, so it imports only the standard library and cassandra-driver; polyplan's tests
+import it from here. `run_operation` follows writes.json's own rules, which the validation runtime
+(`polyplan.stores.wide_column.connect.Writer`) also follows: lightweight transactions alone before
+the batch, the rest in one LOGGED batch (one statement alone), counter updates alone after it; a
+statement skipped when its `when` does not hold for its record; `only_if` by whether the row moved.
+That class imports pytest and polyplan's test kit, which an application must not, hence this one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cassandra import ConsistencyLevel, DriverException
+from cassandra.cluster import NoHostAvailable, Session
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, dict_factory
+
+# In a package these two are replaced by their modules' code (the URL and bucket rules of the plan).
+from polyplan.stores.wide_column.cluster import cassandra_cluster
+from polyplan.stores.wide_column.runtime import bucket_value
+
+_BARE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class WideColumnUnreachable(Exception):
+    """Cassandra did not answer: one line naming the pattern and why."""
+
+
+class ConditionalWriteRefused(Exception):
+    """A lightweight transaction was not applied (a unique value is taken): one line naming the table."""
+
+
+def to_driver(kind: str, value: Any) -> Any:
+    """One value of model type `kind` as the driver binds it (JSON is kept as its text)."""
+    if value is None:
+        return None
+    if kind == "json":
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if kind in ("timestamp", "timestamptz") and isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    if kind == "float":
+        return float(value)
+    return value
+
+
+def from_driver(kind: str, value: Any) -> Any:
+    """`to_driver`'s inverse for a value read back (Cassandra keeps timestamps in UTC milliseconds)."""
+    if value is None:
+        return None
+    if kind == "json" and isinstance(value, str):
+        return json.loads(value)
+    if kind == "timestamptz" and isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    if kind == "date" and not isinstance(value, dt.date):
+        return value.date()  # cassandra.util.Date
+    if kind == "integer" and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def holds(conditions: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> bool:
+    """Whether `record` is a member of a table: every `when` condition of writes.json holds."""
+    for condition in conditions:
+        value = record.get(condition["attribute"])
+        if condition.get("is_not_null") and value is None:
+            return False
+        if "in" in condition and value not in condition["in"]:
+            return False
+    return True
+
+
+class WideColumnStore:
+    """Cassandra for one deployment: its URL, its keyspace (the plan's unless the deployment names
+    another), and a session opened on first use."""
+
+    def __init__(self, url: str, source: str, keyspace: str | None = None, session: Session | None = None) -> None:
+        if keyspace is not None and not _BARE.fullmatch(keyspace):
+            raise ValueError(f"keyspace {keyspace!r}: use lower-case letters, digits and _ (a bare CQL name)")
+        self.url = url
+        self.source = source  # the keyspace every planned statement names
+        self.keyspace = keyspace or source
+        self._session = session
+        self._prepared: dict[str, PreparedStatement] = {}
+
+    def session(self, who: str) -> Session:
+        """The session, connected now if it was not (one line naming `who` when nothing answers)."""
+        if self._session is None:
+            try:
+                cluster = cassandra_cluster(self.url, row_factory=dict_factory, request_timeout=30)
+                self._session = cluster.connect()
+            except (NoHostAvailable, DriverException, OSError, ValueError) as error:
+                raise unreachable_line(who, error) from None
+        return self._session
+
+    def prepare(self, who: str, cql: str) -> PreparedStatement:
+        """`cql` (written for the plan's keyspace) prepared once for this deployment's, at LOCAL_QUORUM."""
+        if cql not in self._prepared:
+            text = re.sub(r"(?<![\w\".])" + re.escape(self.source) + r"\.(?=[\w\"])", f"{self.keyspace}.", cql)
+            try:
+                prepared = self.session(who).prepare(text)
+            except (NoHostAvailable, DriverException, OSError) as error:
+                raise unreachable_line(who, error) from None
+            prepared.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+            self._prepared[cql] = prepared
+        return self._prepared[cql]
+
+    def rows(self, who: str, cql: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows of one planned SELECT."""
+        statement = self.prepare(who, cql)
+        try:
+            return list(self.session(who).execute(statement, dict(values)))
+        except (NoHostAvailable, DriverException, OSError) as error:
+            raise unreachable_line(who, error) from None
+
+
+def unreachable_line(who: str, error: BaseException) -> WideColumnUnreachable:
+    """The one-line error of a pattern whose Cassandra did not answer."""
+    why = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return WideColumnUnreachable(f"{who}: Cassandra is not reachable ({type(error).__name__}: {why[:200]})")
+
+
+def run_operation(
+    store: WideColumnStore,
+    who: str,
+    operation: Mapping[str, Any],
+    current: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    row_keys: Mapping[str, Sequence[str]],
+) -> None:
+    """One logical write as writes.json has it; `delete` statements bind the current record,
+    `insert`, `update` and `add` the new one (driver values, bucket columns computed)."""
+
+    def values(statement: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+        found = dict(record)
+        for spec in statement["computed"]:
+            found[spec["column"]] = bucket_value(spec, record)
+        return found
+
+    def bound(statement: Mapping[str, Any]) -> dict[str, Any] | None:
+        record = current if statement["action"] == "delete" else new
+        if record is None or not holds(statement["when"], record):
+            return None
+        if statement["only_if"] is not None and current is not None and new is not None:
+            table = statement["table"]
+            before, after = values(statement, current), values(statement, new)
+            moved = holds(statement["when"], current) != holds(statement["when"], new) or [
+                before.get(c) for c in row_keys[table]
+            ] != [after.get(c) for c in row_keys[table]]
+            if moved != (statement["only_if"] == "moved"):
+                return None
+        return values(statement, record)
+
+    session = store.session(who)
+    try:
+        for statement in operation["before_batch"]:
+            binds = bound(statement)
+            if binds is not None and not session.execute(store.prepare(who, statement["cql"]), binds).was_applied:
+                raise ConditionalWriteRefused(f"{who}: {statement['table']}: conditional write not applied")
+        batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+        pending = [(s, b) for s in operation["statements"] if (b := bound(s)) is not None]
+        if len(pending) == 1:  # one statement needs no batch log
+            session.execute(store.prepare(who, pending[0][0]["cql"]), pending[0][1])
+        elif pending:
+            for statement, binds in pending:
+                batch.add(store.prepare(who, statement["cql"]), binds)
+            session.execute(batch)
+        for statement in operation["after_batch"]:
+            binds = bound(statement)
+            if binds is not None:
+                session.execute(store.prepare(who, statement["cql"]), binds)
+    except (NoHostAvailable, DriverException, OSError) as error:
+        raise unreachable_line(who, error) from None

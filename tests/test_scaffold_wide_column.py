@@ -1,0 +1,192 @@
+"""`polyplan scaffold` for entities the plan keeps in Cassandra (issue 15): counters' DailyViews (a
+counter table read by partition, newest day first, and with a one-sided range) and Video (an update
+that rewrites both of its query tables in one LOGGED batch, a counter in its own table), and
+marketplace's ItemViews. Every generated function runs against the real Cassandra of
+POLYPLAN_CASSANDRA_URL, in a keyspace of the run with the plan's schema.cql applied, and is compared
+with what the test wrote; a Cassandra that does not answer gives one line. Never skipped under
+POLYPLAN_REQUIRE=cassandra."""
+
+from __future__ import annotations
+
+import importlib
+import random
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import sqlalchemy as sa
+
+from polyplan.pipeline import plan_file
+from polyplan.scaffold import scaffold, write_scaffold
+from polyplan.scaffold.design import design_scaffold
+from polyplan.stores.wide_column.design import design_wide_column
+from polyplan.stores.wide_column.render import schema_cql, writes_document
+from polyplan.testkit import resolve_url
+from tests.conftest import ROOT
+
+COUNTERS = ROOT / "scenarios" / "counters.yaml"
+MARKETPLACE = ROOT / "scenarios" / "marketplace.yaml"
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
+    """The counters and marketplace scaffolds, written and imported (their wide_column modules)."""
+    root = tmp_path_factory.mktemp("scaffold_wide_column")
+    loaded = {}
+    for model in (COUNTERS, MARKETPLACE):
+        write_scaffold(model, root / model.stem)
+        sys.path.insert(0, str(root / model.stem))
+        try:
+            loaded[model.stem] = importlib.import_module(f"{model.stem}.wide_column")
+        finally:
+            sys.path.remove(str(root / model.stem))
+    try:
+        yield loaded
+    finally:
+        for name in [n for n in sys.modules if n.split(".")[0] in loaded]:
+            del sys.modules[name]
+
+
+def test_each_pattern_runs_the_planned_statements_or_is_named() -> None:
+    plan = plan_file(COUNTERS)
+    wide = design_scaffold(plan).wide_column
+    assert wide is not None
+    assert [r.pattern for r in wide.reads] == ["views_of_article", "views_until"]
+    assert [(w.name, w.kind.value) for w in wide.writes] == [
+        ("count_daily_view", "increment"),
+        ("play", "increment"),
+        ("retitle", "update"),
+    ]
+    # The operations are writes.json's own (one source: polyplan.stores.wide_column).
+    planned = writes_document(design_wide_column(plan), plan.model)["entities"]
+    retitle = next(w for w in wide.writes if w.name == "retitle")
+    assert retitle.operation == planned["Video"]["operations"]["retitle"]
+    assert len(retitle.operation["statements"]) == 2  # both query tables, one LOGGED batch
+    _, warnings = scaffold(plan)
+    said = {d.message for d in warnings}
+    assert "not scaffolded: an increment of a column that is not a counter (compare-and-set): run it as " in " ".join(
+        said
+    )
+    assert not any("DailyViews" in m for m in said)
+
+
+def test_a_missing_or_silent_cassandra_is_one_line(packages: dict[str, ModuleType]) -> None:
+    wide = packages["counters"]
+    settings = importlib.import_module("counters.settings")
+    runtime = importlib.import_module("counters.wide_column_runtime")
+    with pytest.raises(settings.SettingsError) as missing:
+        wide.views_of_article(settings.Stores(sa.create_engine("sqlite://")), "a")
+    assert str(missing.value) == "views_of_article needs Cassandra: set COUNTERS_CASSANDRA_URL to its cassandra:// URL"
+    silent = runtime.WideColumnStore("cassandra://127.0.0.1:9/datacenter1", "counters")
+    with pytest.raises(runtime.WideColumnUnreachable) as unreachable:
+        wide.play(settings.Stores(sa.create_engine("sqlite://"), wide_column=silent), uuid.uuid4())
+    (line,) = str(unreachable.value).splitlines()
+    assert line.startswith("play: Cassandra is not reachable (NoHostAvailable: "), line
+    connected = settings.connect(
+        {
+            "COUNTERS_DATABASE_URL": "sqlite://",
+            "COUNTERS_CASSANDRA_URL": "cassandra://h:9042/dc1",
+            "COUNTERS_CASSANDRA_KEYSPACE": "blog_eu",
+        }
+    )
+    assert connected.wide_column is not None and connected.wide_column.keyspace == "blog_eu"
+
+
+@pytest.mark.cassandra
+def test_every_wide_column_function_answers_as_written(packages: dict[str, ModuleType]) -> None:
+    from polyplan.stores.wide_column.connect import Writer, apply_schema, connect, drop_keyspace, run_keyspace
+
+    url = resolve_url("cassandra")
+    cluster, session = connect(url)
+    called: dict[str, set[str]] = {name: set() for name in packages}
+    rng = random.Random(15)
+    try:
+        for name, wide in packages.items():
+            plan = plan_file(COUNTERS if name == "counters" else MARKETPLACE)
+            design = design_wide_column(plan)
+            keyspace = run_keyspace()
+            apply_schema(session, schema_cql(design, plan.model), keyspace)
+            try:
+                settings = importlib.import_module(f"{name}.settings")
+                runtime = importlib.import_module(f"{name}.wide_column_runtime")
+                store = runtime.WideColumnStore(url, design.keyspace, keyspace, session=session)
+                stores = settings.Stores(sa.create_engine("sqlite://"), wide_column=store)
+                # Daily view counters: added to, then read by partition (newest first) and up to a day.
+                count, read, through, key = (
+                    ("count_daily_view", "views_of_article", "views_until", "article_slug")
+                    if name == "counters"
+                    else ("count_view", "views_of_item", None, "item_ref")
+                )
+                start = date(2026, 1, 1)
+                expected: dict[str, dict[date, int]] = {}
+                for slug in ("a", "b"):
+                    for offset in rng.sample(range(60), 12):
+                        day = start + timedelta(days=offset)
+                        times = rng.randrange(1, 4)
+                        for _ in range(times):
+                            getattr(wide, count)(stores, slug, day)
+                        expected.setdefault(slug, {})[day] = times
+                called[name].add(count)
+                for slug, days in expected.items():
+                    if through is None:  # marketplace: views_of_item has a one-sided range and a limit 30
+                        cutoff = sorted(days)[6]
+                        rows = getattr(wide, read)(stores, slug, cutoff)
+                        wanted = sorted((d for d in days if d <= cutoff), reverse=True)
+                    else:
+                        rows = getattr(wide, read)(stores, slug)
+                        wanted = sorted(days, reverse=True)
+                        cutoff = sorted(days)[8]
+                        until = getattr(wide, through)(stores, slug, cutoff)
+                        assert [(r.day, r.views) for r in until] == [
+                            (d, days[d]) for d in sorted((d for d in days if d <= cutoff), reverse=True)[:7]
+                        ]
+                        called[name].add(through)
+                    assert [(getattr(r, key), r.day, r.views) for r in rows] == [(slug, d, days[d]) for d in wanted]
+                called[name].add(read)
+                if name != "counters":
+                    continue
+                # Video: inserted with the validation runtime's Writer (writes.json), then changed by the package.
+                writes = writes_document(design, plan.model)
+                writer = Writer(session, writes, keyspace)
+                videos = [uuid.UUID(int=n + 1) for n in range(3)]
+                for number, video in enumerate(videos):
+                    record = {"id": video, "title": f"v{number}", "channel": "c1", "rating_sum": 0.0, "plays": 0}
+                    writer.run(writes["entities"]["Video"]["operations"]["insert"], record, {})
+                changed = wide.retitle(stores, videos[1], "renamed")
+                assert changed is not None and (changed.id, changed.title, changed.channel) == (
+                    videos[1],
+                    "renamed",
+                    "c1",
+                )
+                assert wide.retitle(stores, uuid.uuid4(), "nobody") is None
+                called[name].add("retitle")
+                titles = {
+                    table: session.execute(
+                        f"SELECT title FROM {keyspace}.{table} WHERE {where}",
+                        [videos[1]] if table == "video_by_id" else ["c1", videos[1]],
+                    ).one()["title"]
+                    for table, where in (("video_by_id", "id = %s"), ("videos_of_channel", "channel = %s AND id = %s"))
+                }
+                assert titles == {"video_by_id": "renamed", "videos_of_channel": "renamed"}
+                for _ in range(3):
+                    wide.play(stores, videos[0])
+                called[name].add("play")
+                plays = session.execute(f"SELECT plays FROM {keyspace}.video_counters WHERE id = %s", [videos[0]]).one()
+                assert plays["plays"] == 3
+            finally:
+                drop_keyspace(session, keyspace)
+    finally:
+        cluster.shutdown()
+    for name, module in packages.items():
+        assert called[name] == set(module.__all__), name
+
+
+def test_the_package_names_its_cassandra_settings(tmp_path: Path) -> None:
+    write_scaffold(COUNTERS, tmp_path / "out")
+    settings = (tmp_path / "out" / "counters" / "settings.py").read_text(encoding="utf-8")
+    assert 'CASSANDRA_URL = "COUNTERS_CASSANDRA_URL"' in settings
+    assert "cassandra-driver" in (tmp_path / "out" / "requirements.txt").read_text(encoding="utf-8")
