@@ -270,6 +270,33 @@ def _probe_atomic_inc(db: Database[Any]) -> tuple[bool, str]:
     return True, f"counts all {workers}×{times} concurrent $inc on one document"
 
 
+def _probe_lookup(db: Database[Any]) -> tuple[bool, str]:
+    children, parents = db[f"{PROBE_PREFIX}lookup_child"], db[f"{PROBE_PREFIX}lookup_parent"]
+    parents.insert_one({"_id": 1, "t": "parent"})
+    children.insert_one({"_id": 1, "p": 1})
+    stage = {"$lookup": {"from": parents.name, "localField": "p", "foreignField": "_id", "as": "found"}}
+    try:
+        joined = list(children.aggregate([stage]))
+    except OperationFailure as exc:
+        return False, f"an aggregation with $lookup fails: {_failure(exc)}"
+    if [d.get("found") for d in joined] != [[{"_id": 1, "t": "parent"}]]:
+        return False, f"$lookup joins {joined!r} instead of the one parent"
+    return True, "joins with $lookup"
+
+
+def _probe_capped(db: Database[Any]) -> tuple[bool, str]:
+    name, most, inserted = f"{PROBE_PREFIX}capped", 3, 10
+    try:
+        db.create_collection(name, capped=True, size=4096, max=most)
+        db[name].insert_many([{"_id": i} for i in range(inserted)], ordered=True)
+    except OperationFailure as exc:
+        return False, f"a capped collection fails: {_failure(exc)}"
+    kept = db[name].count_documents({})
+    if kept > most:
+        return False, f"a capped collection of max {most} holds {kept} documents after {inserted} inserts"
+    return True, f"a capped collection of max {most} holds {kept} after {inserted} inserts"
+
+
 PROBES: dict[str, Callable[[Database[Any]], tuple[bool, str]]] = {
     runtime.VALIDATORS: _probe_validators,
     runtime.PARTIAL_INDEXES: _probe_partial_indexes,
@@ -280,6 +307,8 @@ PROBES: dict[str, Callable[[Database[Any]], tuple[bool, str]]] = {
     runtime.QUERY_PLANS: _probe_query_plans,
     runtime.HINTS: _probe_hints,
     runtime.ATOMIC_INC: _probe_atomic_inc,
+    runtime.LOOKUP: _probe_lookup,
+    runtime.CAPPED: _probe_capped,
 }
 assert set(PROBES) == set(runtime.FEATURES)
 

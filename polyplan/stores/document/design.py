@@ -33,6 +33,7 @@ from polyplan.plan.ir import Plan
 from polyplan.seed.generate import link_columns
 from polyplan.stores.document import bson_size, validator
 from polyplan.stores.document.indexes import design_indexes, design_queries
+from polyplan.stores.document.lookups import with_lookups
 from polyplan.stores.document.shard import choose_shard_key
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, Embedding, LinkArray, QuerySpec
 from polyplan.stores.document.subset import Subset, subset_schema, subsets
@@ -414,7 +415,7 @@ def design(plan: Plan) -> DocumentDesign:
         designer.collection(entity, embeddings) for entity in designer.entities if entity not in embedded_children
     ]
     queries, notes = design_queries(plan, collections, embeddings)
-    queries = [_with_subsets(q, designer.subsets) for q in queries]
+    queries = [with_lookups(plan, _with_subsets(q, designer.subsets), collections) for q in queries]
     return DocumentDesign(
         model=plan.model.name,
         collections=tuple(collections),

@@ -37,6 +37,7 @@ from polyplan.stores.document.discriminating import (
 )
 from polyplan.stores.document.extjson import Decimal128
 from polyplan.stores.document.indexes import field_path
+from polyplan.stores.document.lookups import follow
 from polyplan.stores.document.render import dumps
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, QuerySpec
 
@@ -440,6 +441,12 @@ def _query_cases(
             "shows": shows,
             "without": without,
         }
+        if query.joined:
+            # Each related field joined by $lookup, as the oracle reaches it for every matching document.
+            case["joined"] = [
+                {"field": f.field, "values": [[_identity(d, ident), follow(f, d, documents)] for d in matching]}
+                for f in query.joined
+            ]
         for lookup in query.lookups:
             if lookup.collection is None or not lookup.local_paths:
                 continue
@@ -670,12 +677,48 @@ def _index_needs(model: RequirementsModel, design: DocumentDesign) -> list[dict[
 
 def render_test(design: DocumentDesign, increments: bool = False, subsets: bool = False) -> str:
     """tests/test_mongodb.py; with `increments`, also the concurrent `$inc` checks of queries.json's
-    writes; with `subsets`, the subset pattern's bounded arrays (subset.py)."""
+    writes; with `subsets`, the subset pattern's bounded arrays (subset.py); the `$lookup`
+    pipelines (lookups.py) when a pattern has one."""
     return (
         TEST_TEMPLATE.replace("__MODEL__", design.model)
         + (INCREMENT_TESTS if increments else "")
         + (SUBSET_TESTS if subsets else "")
+        + (LOOKUP_TESTS if any(q.pipeline for q in design.queries) else "")
     )
+
+
+LOOKUP_TESTS = '''
+
+# Patterns whose related fields are joined by $lookup (stores/document/lookups.py): the pipeline.
+PIPELINED = [(query, index) for query, index in RUNS if query.get("pipeline")]
+
+
+@pytest.mark.parametrize(("query", "index"), PIPELINED, ids=[f"{q['pattern']}:{DATA['queries'][i]['spread']}" for q, i in PIPELINED])
+def test_lookup_pipeline_answers(
+    db: Database[Any], server: Examination, applied: dict[str, Any], query: dict[str, Any], index: int
+) -> None:
+    """The emitted aggregation returns the find()'s documents in its order, each with the related
+    fields the oracle reaches by following the references on the seeded documents."""
+    skip_unless_server_has(server, answer_needs(query) | {runtime.LOOKUP}, f"the $lookup pipeline of {query['pattern']}")
+    case = DATA["queries"][index]
+    found = list(db[query["collection"]].aggregate(substitute(query["pipeline"], case["params"])))
+    ids = [identity(query["collection"], document) for document in found]
+    if case["text"]:
+        assert len(found) >= case["expected_count"], f"{query['pattern']}: {len(found)} < {case['expected_count']}"
+    else:
+        assert len(found) == case["expected_count"], f"{query['pattern']}: {len(found)} documents, expected {case['expected_count']}"
+        if case["sort_keys"] is not None:
+            keys = [[document.get(path) for path, _ in query["sort"]] for document in found]
+            assert keys == case["sort_keys"], f"{query['pattern']}: wrong order"
+    assert case["expected_count"] > 0, "the case selects nothing"
+    for joined_field in case["joined"]:
+        field = joined_field["field"]
+        expected = {norm(key): value for key, value in joined_field["values"]}
+        assert set(ids) <= set(expected), f"{query['pattern']}: returned a document that does not match"
+        got = {key: norm(document.get(field)) for key, document in zip(ids, found, strict=True)}
+        assert got == {key: norm(expected[key]) for key in ids}, f"{query['pattern']}: {field} differs from the oracle"
+        assert any(expected[key] is not None for key in ids), f"{query['pattern']}: no answer has a parent holding {field}"
+'''
 
 
 SUBSET_TESTS = '''
