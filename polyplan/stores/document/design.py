@@ -32,10 +32,18 @@ from polyplan.model.schema import (
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import link_columns
 from polyplan.stores.document import bson_size, validator
+from polyplan.stores.document.capped import capped_note, capped_options, capped_size
 from polyplan.stores.document.indexes import design_indexes, design_queries
 from polyplan.stores.document.lookups import with_lookups
 from polyplan.stores.document.shard import choose_shard_key
-from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, Embedding, LinkArray, QuerySpec
+from polyplan.stores.document.spec import (
+    CollectionSpec,
+    DocumentDesign,
+    Embedding,
+    LinkArray,
+    QuerySpec,
+    ShardDecision,
+)
 from polyplan.stores.document.subset import Subset, subset_schema, subsets
 
 SIZE_BUDGET = bson_size.DOCUMENT_LIMIT / 2
@@ -289,6 +297,9 @@ class _Designer:
         notes = self.notes(entity, mine)
         indexes = design_indexes(self.plan, entity, name, paths, mine, links, self.warn)
         shard, indexes = choose_shard_key(self.plan, entity, paths, indexes, avg * rows, write_rate, self.warn)
+        options = capped_options(model, entity)
+        if options is not None and shard.sharded:
+            shard = ShardDecision(False, (), "not sharded: a capped collection cannot be sharded", shard.candidates)
         return CollectionSpec(
             name=name,
             entity=entity,
@@ -305,6 +316,7 @@ class _Designer:
             documents_at_horizon=rows,
             write_rate=write_rate,
             notes=tuple(notes),
+            options=options,
         )
 
     def top_level(self, entity: str) -> tuple[str | None, dict[str, str], dict[str, Attribute]]:
@@ -334,16 +346,21 @@ class _Designer:
             found.append(f"decimals ({', '.join(decimals)}) are Decimal128: round to the declared scale before writing")
         growth = model.entities[entity].growth
         rule = cap_of(model, entity)
-        if rule is not None:
-            # The generated setup creates plain collections (FerretDB, the server tests run on, has
-            # no capped collections), so the capped form is stated, with the command, not applied.
-            command = f'db.createCollection("{collection_name(entity)}", {{capped: true, size: {rule.max_bytes}, max: {rule.max_records}}})'
+        capped = capped_options(model, entity)
+        if rule is not None and capped is not None:
+            found.append(capped_note(rule, capped))  # setup.py creates it capped: the server keeps the cap
+        elif rule is not None:
+            # Not loss-tolerable: a capped collection also drops documents at its byte size, silently,
+            # so the setup makes a plain collection and the capped form is stated, with the command.
+            size = capped_size(rule)
+            command = f'db.createCollection("{collection_name(entity)}", {{capped: true, size: {size}, max: {rule.max_records}}})'
             self.warn(
                 "PP475",
-                f"{entity}: {rule.describe()} is a MongoDB capped collection, which the generated setup does not "
-                f"create: create it with {command} before the setup runs (insertion order is its order, so "
-                f"{rule.order} must grow with inserts; no sharding; size from max_bytes or the record estimate), or "
-                f"trim with deleteMany of {rule.order} below the {rule.max_records:,}th newest",
+                f"{entity}: {rule.describe()} is a MongoDB capped collection, which the generated setup creates only "
+                f"for a loss_tolerable entity (it also drops documents silently at its byte size): create it with "
+                f"{command} before the setup runs (insertion order is its order, so {rule.order} must grow with "
+                f"inserts; no sharding; size from max_bytes or the record estimate), or trim with deleteMany of "
+                f"{rule.order} below the {rule.max_records:,}th newest",
                 f"entities.{entity}.growth.cap",
             )
             found.append(f"capped: {rule.describe()}: {command}")

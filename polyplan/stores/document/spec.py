@@ -167,6 +167,7 @@ class CollectionSpec:
     documents_at_horizon: float
     write_rate: float
     notes: tuple[str, ...] = ()
+    options: dict[str, Any] | None = None  # createCollection options: a capped collection's (capped.py)
 
 
 @dataclass(frozen=True)

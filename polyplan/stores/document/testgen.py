@@ -14,6 +14,7 @@ import copy
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,6 +50,8 @@ TEST_FILE = "test_mongodb.py"
 # TTL collections get their dates moved this far ahead so the TTL monitor leaves the test data alone.
 TTL_SHIFT = timedelta(days=36525)
 CONSTANT_MATCHES = 5  # documents that should satisfy a pattern's constant filters
+OVER_CAP = 5  # documents inserted beyond a capped collection's max
+MAX_CAPPED_CASE = 500
 STOP_WORDS = frozenset(
     {
         "about",
@@ -635,6 +638,9 @@ def render_data(plan: Plan, design: DocumentDesign) -> str:
     # The last document of each collection is kept out: invalid and duplicate cases are variants of it.
     documents = {name: docs[:-1] if len(docs) > 1 else docs for name, docs in everything.items()}
     spares = {name: docs[-1] if len(docs) > 1 else None for name, docs in everything.items()}
+    for collection in design.collections:
+        if collection.options:  # a capped collection would drop seeded documents beyond its max
+            documents[collection.name] = documents[collection.name][: collection.options["max"]]
     _ensure_constants(model, design, documents)
     data = {
         "model": model.name,
@@ -649,7 +655,25 @@ def render_data(plan: Plan, design: DocumentDesign) -> str:
         ],
         "index_needs": _index_needs(model, design),
     }
+    capped = _capped_cases(plan, design)
+    if capped:
+        data["capped"] = capped
     return dumps(data)
+
+
+def _capped_cases(plan: Plan, design: DocumentDesign) -> list[dict[str, Any]]:
+    """Per capped collection, OVER_CAP more documents than its max (generated like the seed, valid),
+    for the check that the server keeps the bound; a cap above MAX_CAPPED_CASE is checked by its
+    options only (the data file would hold thousands of documents)."""
+    cases = []
+    for collection in design.collections:
+        options = collection.options
+        if not options or options["max"] > MAX_CAPPED_CASE:
+            continue
+        records = generate(plan.model, {collection.entity: options["max"] + OVER_CAP}, seed=1, only={collection.entity})
+        (documents,) = _documents(plan, replace(design, collections=(collection,)), records).values()
+        cases.append({"collection": collection.name, "documents": documents})
+    return cases
 
 
 def _index_needs(model: RequirementsModel, design: DocumentDesign) -> list[dict[str, Any]]:
@@ -684,7 +708,39 @@ def render_test(design: DocumentDesign, increments: bool = False, subsets: bool 
         + (INCREMENT_TESTS if increments else "")
         + (SUBSET_TESTS if subsets else "")
         + (LOOKUP_TESTS if any(q.pipeline for q in design.queries) else "")
+        + (CAPPED_TESTS if any(c.options for c in design.collections) else "")
     )
+
+
+CAPPED_TESTS = '''
+
+# Capped collections (capped.py): created with the designed options; the server keeps the bound.
+CAPPED = [name for name, definition in DEFINITIONS.items() if definition.get("options", {}).get("capped")]
+CAPPED_CASES = {case["collection"]: case for case in DATA.get("capped", [])}
+
+
+@pytest.mark.parametrize("name", CAPPED)
+def test_capped_collection_is_created_as_designed(db: Database[Any], applied: dict[str, Any], name: str) -> None:
+    options = db[name].options()
+    assert {key: options.get(key) for key in ("capped", "size", "max")} == DEFINITIONS[name]["options"], options
+
+
+@pytest.mark.parametrize("name", sorted(CAPPED_CASES))
+def test_capped_collection_keeps_at_most_its_max(server: Examination, applied: dict[str, Any], name: str) -> None:
+    """In a database of its own (the seeded one stays as the other checks expect), setup.py's
+    collection takes more documents than its max, one by one: at most max remain, the newest."""
+    most = DEFINITIONS[name]["options"]["max"]
+    skip_unless_server_has(server, {runtime.CAPPED}, f"that capped collection {name} keeps at most {most} documents")
+    documents = CAPPED_CASES[name]["documents"]
+    with connect.scratch_database(resolve_url("mongodb")) as other:
+        SETUP.apply(other, without=applied["without"])
+        for document in documents:
+            other[name].insert_one(document)
+        kept = list(other[name].find({}, {"_id": 1}).sort("$natural", 1))
+        assert len(kept) <= most, f"{name}: {len(kept)} documents after {len(documents)} inserts, max {most}"
+        newest = [document["_id"] for document in documents[-len(kept):]] if kept else []
+        assert kept and [document["_id"] for document in kept] == newest, f"{name}: not the newest {len(kept)}"
+'''
 
 
 LOOKUP_TESTS = '''

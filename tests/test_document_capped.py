@@ -1,0 +1,96 @@
+"""A capped, loss-tolerable entity in MongoDB is a capped collection (issue 12, "loss tolerance and
+caps"): setup.py creates it with `capped`, `size` and `max`, and the generated tests insert more
+documents than its max and check that the server keeps at most max, the newest. FerretDB 1.24.2
+accepts the options but keeps every document (a probe sees it), so there the bound check skips
+naming the gap, and the options are still checked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polyplan.model.caps import cap_of
+from polyplan.pipeline import plan_text, render
+from polyplan.stores.document.capped import capped_size
+from polyplan.testkit import resolve_url
+from tests.test_document_mongodb import check_validation, pytest_run, server_label, write_folder
+
+CAP = 5
+FEED = f"""
+name: feed
+engines: {{relational: null, document: mongodb}}
+entities:
+  Event:
+    attributes:
+      kind: {{type: string, max_length: 20}}
+      at: {{type: timestamptz}}
+    growth: {{rows_per_day: 100000, time_attribute: at, cap: {{max_records: {CAP}}}}}
+    loss_tolerable: true
+    placement: {{family: document}}
+access_patterns:
+  - {{name: recent_events, entity: Event, sort: [{{attribute: at, direction: desc}}], limit: 3, rate: 200}}
+write_patterns:
+  - {{name: log_event, entity: Event, kind: insert, rate: 3000}}
+"""
+
+
+def test_a_loss_tolerable_cap_is_a_capped_collection() -> None:
+    plan = plan_text(FEED, "feed.yaml")
+    files, diagnostics = render(plan)
+    definition = json.loads(files["mongodb/collections/event.json"])
+    rule = cap_of(plan.model, "Event")
+    assert rule is not None
+    assert definition["options"] == {"capped": True, "size": capped_size(rule), "max": CAP}
+    assert definition["shardKey"]["sharded"] is False
+    codes = {d.code for d in diagnostics}
+    assert "PP475" not in codes and "PP476" in codes  # the server keeps the cap; the durability given up is stated
+    assert f"- Capped: size 4,096 B, max {CAP} documents" in files["mongodb/design.md"]
+    assert "at must grow with inserts" in files["mongodb/design.md"]
+
+
+def test_the_size_is_rounded_as_the_server_rounds_it() -> None:
+    rule = cap_of(
+        plan_text(FEED.replace(f"max_records: {CAP}}}", f"max_records: {CAP}, max_bytes: 10000}}"), "f.yaml").model,
+        "Event",
+    )
+    assert rule is not None and capped_size(rule) == 10240  # a multiple of 256
+    small = cap_of(plan_text(FEED, "f.yaml").model, "Event")
+    assert small is not None and capped_size(small) == 4096  # at least 4 KiB
+
+
+def test_a_cap_that_may_not_lose_records_keeps_pp475() -> None:
+    durable = FEED.replace("    loss_tolerable: true\n", "")
+    files, diagnostics = render(plan_text(durable, "feed.yaml"))
+    assert "options" not in json.loads(files["mongodb/collections/event.json"])
+    (warned,) = [d for d in diagnostics if d.code == "PP475"]
+    assert "creates only for a loss_tolerable entity" in warned.message
+    assert 'db.createCollection("event", {capped: true, size: 4096, max: 5})' in warned.message
+
+
+def test_generated_data_fits_the_cap_and_overflows_it_in_the_bound_check(tmp_path: Path) -> None:
+    folder = write_folder(plan_text(FEED, "feed.yaml"), tmp_path / "feed")
+    data = json.loads((folder / "tests" / "data" / "mongodb_cases.json").read_text(encoding="utf-8"))
+    assert len(data["documents"]["event"]) <= CAP
+    (case,) = data["capped"]
+    assert case["collection"] == "event" and len(case["documents"]) == CAP + 5
+
+
+@pytest.mark.mongodb
+def test_generated_capped_check(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """The generated tests pass; the bound runs on MongoDB and skips on FerretDB naming the gap."""
+    url = resolve_url("mongodb")
+    folder = write_folder(plan_text(FEED, "feed.yaml"), tmp_path / "feed")
+    check_validation(folder, url, capfd)
+    result = pytest_run(folder, {"POLYPLAN_MONGODB_URL": url, "POLYPLAN_REQUIRE": "mongodb"}, "-rs", "-k", "capped_collection")
+    assert result.returncode == 0, result.stdout[-3000:]
+    label, is_mongodb = server_label(url)
+    last = result.stdout.splitlines()[-1]
+    if is_mongodb:
+        assert "2 passed" in last and "skipped" not in last, result.stdout[-3000:]
+        return
+    assert "1 passed" in last, result.stdout[-3000:]  # the options, as created
+    skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skips) == 1 and f"{label} lacks capped collections that keep at most their max documents" in skips[0]
