@@ -84,7 +84,9 @@ def test_generated_capped_check(tmp_path: Path, capfd: pytest.CaptureFixture[str
     url = resolve_url("mongodb")
     folder = write_folder(plan_text(FEED, "feed.yaml"), tmp_path / "feed")
     check_validation(folder, url, capfd)
-    result = pytest_run(folder, {"POLYPLAN_MONGODB_URL": url, "POLYPLAN_REQUIRE": "mongodb"}, "-rs", "-k", "capped_collection")
+    result = pytest_run(
+        folder, {"POLYPLAN_MONGODB_URL": url, "POLYPLAN_REQUIRE": "mongodb"}, "-rs", "-k", "capped_collection"
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     label, is_mongodb = server_label(url)
     last = result.stdout.splitlines()[-1]
