@@ -297,6 +297,19 @@ def _probe_capped(db: Database[Any]) -> tuple[bool, str]:
     return True, f"a capped collection of max {most} holds {kept} after {inserted} inserts"
 
 
+def _probe_group_extremes(db: Database[Any]) -> tuple[bool, str]:
+    collection = db[f"{PROBE_PREFIX}group"]
+    collection.insert_many([{"g": 1, "v": 3}, {"g": 1, "v": 5}])
+    stage = {"$group": {"_id": "$g", "most": {"$max": "$v"}, "least": {"$min": "$v"}}}
+    try:
+        grouped = list(collection.aggregate([stage]))
+    except OperationFailure as exc:
+        return False, f"$group with $max and $min fails: {_failure(exc)}"
+    if grouped != [{"_id": 1, "most": 5, "least": 3}]:
+        return False, f"$group with $max and $min gives {grouped!r}"
+    return True, "groups with $max and $min"
+
+
 PROBES: dict[str, Callable[[Database[Any]], tuple[bool, str]]] = {
     runtime.VALIDATORS: _probe_validators,
     runtime.PARTIAL_INDEXES: _probe_partial_indexes,
@@ -309,6 +322,7 @@ PROBES: dict[str, Callable[[Database[Any]], tuple[bool, str]]] = {
     runtime.ATOMIC_INC: _probe_atomic_inc,
     runtime.LOOKUP: _probe_lookup,
     runtime.CAPPED: _probe_capped,
+    runtime.GROUP_EXTREMES: _probe_group_extremes,
 }
 assert set(PROBES) == set(runtime.FEATURES)
 

@@ -207,9 +207,11 @@ def render_queries(
     writes: list[dict[str, Any]] | None = None,
     bulk: list[dict[str, Any]] | None = None,
     subset: list[dict[str, Any]] | None = None,
+    derived: list[dict[str, Any]] | None = None,
 ) -> str:
     """queries.json; `writes` (the increments, `$inc`), `bulk_writes` (updates and deletes by
-    predicate, document.predicates) and `subset_writes` (subset.py) only when the model has some."""
+    predicate, document.predicates), `subset_writes` (subset.py) and `derived_writes` (the parent
+    updates after each child write, derived.py) only when the model has some."""
     document: dict[str, Any] = {
         "model": design.model,
         "engine": ENGINE,
@@ -221,6 +223,8 @@ def render_queries(
         document["bulk_writes"] = bulk
     if subset:
         document["subset_writes"] = subset
+    if derived:
+        document["derived_writes"] = derived
     return dumps(document)
 
 

@@ -32,6 +32,7 @@ HINTS = "hints"
 ATOMIC_INC = "atomic_inc"
 LOOKUP = "lookup"
 CAPPED = "capped_collections"
+GROUP_EXTREMES = "group_extremes"
 FEATURES: dict[str, str] = {
     VALIDATORS: "$jsonSchema/$expr validators",
     PARTIAL_INDEXES: "partial indexes",
@@ -44,6 +45,7 @@ FEATURES: dict[str, str] = {
     ATOMIC_INC: "$inc that counts every one of concurrent updates",
     LOOKUP: "the $lookup aggregation stage",
     CAPPED: "capped collections that keep at most their max documents",
+    GROUP_EXTREMES: "the $group accumulators $max and $min",
 }
 
 

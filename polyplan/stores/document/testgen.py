@@ -25,6 +25,7 @@ from polyplan.plan.ir import Plan
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import generate, link_columns, rows_for_targets
 from polyplan.stores.document import codec
+from polyplan.stores.document.derived import derived_writes
 from polyplan.stores.document.design import SIZE_BUDGET
 from polyplan.stores.document.discriminating import (
     EMPTY_PREFIX,
@@ -658,7 +659,39 @@ def render_data(plan: Plan, design: DocumentDesign) -> str:
     capped = _capped_cases(plan, design)
     if capped:
         data["capped"] = capped
+    derived = _derived_cases(plan, design, documents)
+    if derived:
+        data["derived"] = derived
     return dumps(data)
+
+
+DERIVED_CHILDREN = 4  # three written under two parents, the fourth's value for a change
+
+
+def _derived_cases(
+    plan: Plan, design: DocumentDesign, documents: Mapping[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Per derived attribute MongoDB keeps (derived.py): two seeded parents and new children."""
+    cases = []
+    for entry in derived_writes(plan.model, design)[0]:
+        parents = documents[entry["collection"]][:2]
+        child = next(c for c in design.collections if c.name == entry["child_collection"])
+        if len(parents) < 2:
+            continue
+        parent = next(c for c in design.collections if c.name == entry["collection"])
+        rows = {parent.entity: 1, child.entity: DERIVED_CHILDREN}  # each child needs a parent to refer to
+        records = generate(plan.model, rows, seed=2, only=set(rows))
+        (children,) = _documents(plan, replace(design, collections=(child,)), records).values()
+        field = entry["child_field"]
+        cases.append(
+            {
+                "attribute": entry["attribute"],
+                "parents": parents,
+                "children": children[:3],
+                "changed": children[3].get(field) if field else None,
+            }
+        )
+    return cases
 
 
 def _capped_cases(plan: Plan, design: DocumentDesign) -> list[dict[str, Any]]:
@@ -699,17 +732,64 @@ def _index_needs(model: RequirementsModel, design: DocumentDesign) -> list[dict[
     return needs
 
 
-def render_test(design: DocumentDesign, increments: bool = False, subsets: bool = False) -> str:
+def render_test(design: DocumentDesign, increments: bool = False, subsets: bool = False, derived: bool = False) -> str:
     """tests/test_mongodb.py; with `increments`, also the concurrent `$inc` checks of queries.json's
     writes; with `subsets`, the subset pattern's bounded arrays (subset.py); the `$lookup`
-    pipelines (lookups.py) when a pattern has one."""
+    pipelines (lookups.py) when a pattern has one, capped collections (capped.py), and with
+    `derived` the derived attributes' write paths (derived.py)."""
     return (
         TEST_TEMPLATE.replace("__MODEL__", design.model)
         + (INCREMENT_TESTS if increments else "")
         + (SUBSET_TESTS if subsets else "")
         + (LOOKUP_TESTS if any(q.pipeline for q in design.queries) else "")
         + (CAPPED_TESTS if any(c.options for c in design.collections) else "")
+        + (DERIVED_TESTS if derived else "")
     )
+
+
+DERIVED_TESTS = '''
+
+# Derived attributes (queries.json "derived_writes"): each child write followed by the parent's update.
+DERIVED = json_util.loads((DESIGN_DIR / "queries.json").read_text(encoding="utf-8"), json_options=JSON_OPTIONS)[
+    "derived_writes"
+]
+DERIVED_CASES = {case["attribute"]: case for case in DATA.get("derived", [])}
+
+
+@pytest.mark.parametrize("mode", ["in_order", "transaction"])
+@pytest.mark.parametrize("write", [w for w in DERIVED if w["attribute"] in DERIVED_CASES], ids=lambda w: w["attribute"])
+def test_derived_attribute_follows_child_writes(
+    db: Database[Any], server: Examination, applied: dict[str, Any], write: dict[str, Any], mode: str
+) -> None:
+    """In a database of its own: children inserted, changed, moved and deleted through the emitted
+    paths (in the documented order, or in one transaction per child write); after each round every
+    parent holds the aggregate of its children read back from the server."""
+    from polyplan.validate.document_derived import exercise, no_transactions
+
+    case = DERIVED_CASES[write["attribute"]]
+    needs = {DECIMAL128} if runtime.has_decimal(case) else set()
+    skip_unless_server_has(server, needs, f"that {write['attribute']} follows its child writes")
+    if mode == "transaction" and (why := no_transactions(db, server.server.label)):
+        pytest.skip(why)
+    with connect.scratch_database(resolve_url("mongodb")) as other:
+        SETUP.apply(other, without=applied["without"])
+        exercise(other, write, case, transactional=mode == "transaction")
+
+
+@pytest.mark.parametrize("write", [w for w in DERIVED if w["attribute"] in DERIVED_CASES], ids=lambda w: w["attribute"])
+def test_derived_repair_recomputes_parents(server: Examination, applied: dict[str, Any], write: dict[str, Any]) -> None:
+    """Children written without their parent updates (a failure between the two), then the repair."""
+    from polyplan.validate.document_derived import check_repair
+
+    case = DERIVED_CASES[write["attribute"]]
+    needs = {DECIMAL128} if runtime.has_decimal(case) else set()
+    if write["function"] in ("max", "min"):
+        needs.add(runtime.GROUP_EXTREMES)
+    skip_unless_server_has(server, needs, f"the repair of {write['attribute']}")
+    with connect.scratch_database(resolve_url("mongodb")) as other:
+        SETUP.apply(other, without=applied["without"])
+        check_repair(other, write, case)
+'''
 
 
 CAPPED_TESTS = '''
