@@ -15,26 +15,13 @@ import pytest
 from polyplan.model.caps import cap_of
 from polyplan.pipeline import plan_text, render
 from polyplan.stores.document.capped import capped_size
-from polyplan.testkit import resolve_url
-from tests.test_document_mongodb import check_validation, pytest_run, server_label, write_folder
+from tests.test_caps import CAP, MODEL
+from tests.test_document_mongodb import validate_then_select, write_folder
 
-CAP = 5
-FEED = f"""
-name: feed
-engines: {{relational: null, document: mongodb}}
-entities:
-  Event:
-    attributes:
-      kind: {{type: string, max_length: 20}}
-      at: {{type: timestamptz}}
-    growth: {{rows_per_day: 100000, time_attribute: at, cap: {{max_records: {CAP}}}}}
-    loss_tolerable: true
-    placement: {{family: document}}
-access_patterns:
-  - {{name: recent_events, entity: Event, sort: [{{attribute: at, direction: desc}}], limit: 3, rate: 200}}
-write_patterns:
-  - {{name: log_event, entity: Event, kind: insert, rate: 3000}}
-"""
+# test_caps.py's feed, every record in MongoDB.
+FEED = MODEL.replace("engines: {relational: ENGINE}", "engines: {relational: null, document: mongodb}").replace(
+    "placement: {family: relational}", "placement: {family: document}"
+)
 
 
 def test_a_loss_tolerable_cap_is_a_capped_collection() -> None:
@@ -81,18 +68,10 @@ def test_generated_data_fits_the_cap_and_overflows_it_in_the_bound_check(tmp_pat
 @pytest.mark.mongodb
 def test_generated_capped_check(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """The generated tests pass; the bound runs on MongoDB and skips on FerretDB naming the gap."""
-    url = resolve_url("mongodb")
-    folder = write_folder(plan_text(FEED, "feed.yaml"), tmp_path / "feed")
-    check_validation(folder, url, capfd)
-    result = pytest_run(
-        folder, {"POLYPLAN_MONGODB_URL": url, "POLYPLAN_REQUIRE": "mongodb"}, "-rs", "-k", "capped_collection"
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    label, is_mongodb = server_label(url)
-    last = result.stdout.splitlines()[-1]
+    plan = plan_text(FEED, "feed.yaml")
+    lines, skips, label, is_mongodb = validate_then_select(plan, tmp_path / "feed", capfd, "capped_collection")
     if is_mongodb:
-        assert "2 passed" in last and "skipped" not in last, result.stdout[-3000:]
+        assert "2 passed" in lines[-1] and not skips, lines[-20:]
         return
-    assert "1 passed" in last, result.stdout[-3000:]  # the options, as created
-    skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert "1 passed" in lines[-1], lines[-20:]  # the options, as created
     assert len(skips) == 1 and f"{label} lacks capped collections that keep at most their max documents" in skips[0]

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from polyplan.pipeline import plan_text, render
-from polyplan.testkit import resolve_url
-from tests.test_document_mongodb import check_validation, pytest_run, server_label, write_folder
+from tests.test_document_mongodb import validate_then_select
 
 MODEL = Path(__file__).resolve().parent / "models" / "blog_documents.yaml"
 TEXT = MODEL.read_text(encoding="utf-8")
@@ -75,24 +74,13 @@ def test_embedded_children_keep_pp468() -> None:
 @pytest.mark.mongodb
 def test_generated_derived_checks(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """The write paths run in order on any server; in a transaction where the server has them."""
-    url = resolve_url("mongodb")
-    folder = write_folder(plan_text(TEXT, "blog_documents.yaml"), tmp_path / "blog_documents")
-    check_validation(folder, url, capfd)
-    result = pytest_run(
-        folder,
-        {"POLYPLAN_MONGODB_URL": url, "POLYPLAN_REQUIRE": "mongodb"},
-        "-rs",
-        "-k",
-        "follows_child_writes or repair_recomputes",
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    label, is_mongodb = server_label(url)
-    lines = result.stdout.splitlines()
-    skips = [line for line in lines if line.startswith("SKIPPED")]
+    plan = plan_text(TEXT, "blog_documents.yaml")
+    selection = "follows_child_writes or repair_recomputes"
+    lines, skips, label, is_mongodb = validate_then_select(plan, tmp_path / "blog_documents", capfd, selection)
     if is_mongodb:
         assert all("standalone server" in line for line in skips), skips
         return
     # FerretDB: the three in-order runs and the count and sum repairs pass.
-    assert "5 passed" in lines[-1], result.stdout[-3000:]
+    assert "5 passed" in lines[-1], lines[-20:]
     assert any(f"{label} has no multi-document transactions" in line for line in skips), skips
     assert any(f"{label} lacks the $group accumulators $max and $min" in line for line in skips), skips

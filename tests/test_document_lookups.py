@@ -18,8 +18,7 @@ from polyplan.pipeline import plan_text, render
 from polyplan.plan.related_reads import Choice
 from polyplan.stores.document import Target
 from polyplan.stores.document.lookups import follow
-from polyplan.testkit import resolve_url
-from tests.test_document_mongodb import check_validation, pytest_run, server_label, write_folder
+from tests.test_document_mongodb import validate_then_select
 
 MODEL = Path(__file__).resolve().parent / "models" / "auction_lookup.yaml"
 TEXT = MODEL.read_text(encoding="utf-8")
@@ -118,16 +117,9 @@ def test_generated_lookup_check_runs_or_names_the_missing_stage(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The generated tests pass; the $lookup check runs on MongoDB and skips on FerretDB naming $lookup."""
-    url = resolve_url("mongodb")
-    folder = write_folder(plan_text(TEXT, "auction_lookup.yaml"), tmp_path / "auction_lookup")
-    check_validation(folder, url, capfd)
-    result = pytest_run(
-        folder, {"POLYPLAN_MONGODB_URL": url, "POLYPLAN_REQUIRE": "mongodb"}, "-rs", "-k", "lookup_pipeline"
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    label, is_mongodb = server_label(url)
+    plan = plan_text(TEXT, "auction_lookup.yaml")
+    lines, skips, label, is_mongodb = validate_then_select(plan, tmp_path / "auction_lookup", capfd, "lookup_pipeline")
     if is_mongodb:
-        assert "2 passed" in result.stdout.splitlines()[-1], result.stdout[-3000:]
+        assert "2 passed" in lines[-1] and not skips, lines[-20:]
         return
-    skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
     assert skips and all(f"{label} lacks the $lookup aggregation stage" in line for line in skips), skips
