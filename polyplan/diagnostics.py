@@ -152,6 +152,7 @@ CODES: dict[str, str] = {
     "PP474": "prefix read served from prefix buckets: shorter prefixes are not sent",
     "PP475": "cap a store cannot keep by itself",
     "PP476": "loss tolerance: the durability a store gives up, or cannot give up",
+    "PP478": "capped MongoDB collection whose expiry no TTL index can keep",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP422": "geo query served by a fallback without a spatial index",
     "PP423": "geo query a store cannot serve",

@@ -75,3 +75,18 @@ def test_generated_capped_check(tmp_path: Path, capfd: pytest.CaptureFixture[str
         return
     assert "1 passed" in lines[-1], lines[-20:]  # the options, as created
     assert len(skips) == 1 and f"{label} lacks capped collections that keep at most their max documents" in skips[0]
+
+
+def test_a_capped_collection_gets_no_ttl_index_pp478() -> None:
+    """MongoDB refuses a TTL index on a capped collection: a plain index and PP478 instead."""
+    expiring = FEED.replace("time_attribute: at, cap:", "time_attribute: at, ttl_seconds: 3600, cap:")
+    files, diagnostics = render(plan_text(expiring, "feed.yaml"))
+    indexes = json.loads(files["mongodb/collections/event.json"])["indexes"]
+    assert indexes and not [i for i in indexes if "expireAfterSeconds" in i]
+    assert any(
+        i["key"] == [["at", -1]] and "no expiry: the collection is capped (PP478)" in i["reason"] for i in indexes
+    )
+    (warned,) = [d for d in diagnostics if d.code == "PP478"]
+    assert warned.path == "entities.Event.growth"
+    documented = Path(__file__).resolve().parent.parent / "docs" / "diagnostics.md"
+    assert warned.render().split(": ", 1)[1] in documented.read_text(encoding="utf-8")

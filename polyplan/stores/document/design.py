@@ -40,6 +40,7 @@ from polyplan.stores.document.spec import (
     CollectionSpec,
     DocumentDesign,
     Embedding,
+    IndexSpec,
     LinkArray,
     QuerySpec,
     ShardDecision,
@@ -300,6 +301,8 @@ class _Designer:
         options = capped_options(model, entity)
         if options is not None and shard.sharded:
             shard = ShardDecision(False, (), "not sharded: a capped collection cannot be sharded", shard.candidates)
+        if options is not None:
+            indexes = self.without_ttl(entity, name, indexes)
         return CollectionSpec(
             name=name,
             entity=entity,
@@ -318,6 +321,28 @@ class _Designer:
             notes=tuple(notes),
             options=options,
         )
+
+    def without_ttl(self, entity: str, name: str, indexes: list[IndexSpec]) -> list[IndexSpec]:
+        """A capped collection's indexes without expiry: MongoDB refuses a TTL index on a capped
+        collection, so each TTL index becomes a plain one (it serves a scheduled purge) and PP478
+        says the expiry is the application's."""
+        kept: list[IndexSpec] = []
+        for index in indexes:
+            if index.expire_after is None:
+                kept.append(index)
+                continue
+            field = index.keys[0][0]
+            self.warn(
+                "PP478",
+                f"{entity}: collection {name} is capped, and MongoDB refuses a TTL index on a capped collection: the "
+                f"expiry after {index.expire_after:,} s is not applied by the server; the cap bounds the collection, "
+                f"and a scheduled deleteMany of the documents whose {field} is older deletes the expired ones (the "
+                f"plain index {index.name} serves it)",
+                f"entities.{entity}.growth",
+            )
+            reason = f"{index.reason}; no expiry: the collection is capped (PP478), a scheduled purge uses it"
+            kept.append(replace(index, expire_after=None, reason=reason))
+        return kept
 
     def top_level(self, entity: str) -> tuple[str | None, dict[str, str], dict[str, Attribute]]:
         """The attribute stored as _id, each attribute's top-level path, and the attributes by path."""
