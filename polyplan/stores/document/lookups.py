@@ -33,6 +33,9 @@ def joined_fields(plan: Plan, query: QuerySpec, collections: Sequence[Collection
         if decision.pattern != query.pattern or decision.copied:
             continue
         path = decision.path
+        # plan/lookups.py offers $lookup only between collections: a parent with children is never embedded.
+        missing = [e for hop in path.hops for e in (hop.source, hop.target) if e not in by_entity]
+        assert not missing, f"{query.pattern}: {path.text} is joined, but {missing} has no collection"
         hops = []
         for hop in path.hops:
             ((reference, key),) = hop.pairs  # plan/lookups.py offers single-attribute references only
