@@ -50,6 +50,21 @@ def test_mongodb_keeps_them_so_no_pp468() -> None:
     assert count["repair"]["child_pipeline"] == [{"$group": {"_id": {"post_id": "$post_id"}, "value": {"$sum": 1}}}]
 
 
+def test_an_increment_of_a_summed_child_attribute_moves_the_parent() -> None:
+    files, _ = render(plan_text(TEXT, "blog_documents.yaml"))
+    (vote,) = json.loads(files["mongodb/queries.json"])["writes"]
+    assert vote["update"] == {"$inc": {"votes": 1}}
+    assert vote["then"] == [
+        {
+            "attribute": "Post.votes",
+            "collection": "post",
+            "method": "update_one",
+            "filter": {"_id": {"$param": "post_id"}},
+            "update": {"$inc": {"votes": 1}},
+        }
+    ]
+
+
 def test_embedded_children_keep_pp468() -> None:
     """Comments embedded in their post: the application adds to the post's own update."""
     embedded = (
@@ -82,5 +97,7 @@ def test_generated_derived_checks(tmp_path: Path, capfd: pytest.CaptureFixture[s
         return
     # FerretDB: the three in-order runs and the count and sum repairs pass.
     assert "5 passed" in lines[-1], lines[-20:]
+    increments = validate_then_select(plan, tmp_path / "increments", capfd, "follows_increments")[0]
+    assert "1 passed" in increments[-1], increments[-20:]
     assert any(f"{label} has no multi-document transactions" in line for line in skips), skips
     assert any(f"{label} lacks the $group accumulators $max and $min" in line for line in skips), skips

@@ -178,3 +178,26 @@ def repair(db: Database[Any], entry: Mapping[str, Any]) -> None:
     for group in db[entry["child_collection"]].aggregate(plan["child_pipeline"]):
         selector = {key: group["_id"][child] for child, key in plan["parent_key"].items()}
         db[entry["collection"]].update_one(selector, {"$set": {entry["field"]: group["value"]}})
+
+
+def check_increment(
+    db: Database[Any], write: Mapping[str, Any], entry: Mapping[str, Any], case: Mapping[str, Any]
+) -> None:
+    """An increment of a child followed by its `then` updates, a few times: the parent's derived
+    sum still equals the sum of its children read back."""
+    field, reset = entry["field"], entry["repair"]["reset"]["update"]
+    parent = copy.deepcopy(case["parents"][0])
+    parent.pop(field, None)
+    parent.update(reset.get("$set", {}))
+    db[entry["collection"]].insert_one(copy.deepcopy(parent))
+    child = copy.deepcopy(case["children"][0])
+    for column, key in entry["reference"].items():
+        child[column] = parent[key]
+    _write(db, entry, "insert", child, None, False)
+    params = {**{path: child[path] for path in write["filter"]}, **{c: child[c] for c in entry["reference"]}}
+    for _ in range(3):
+        db[write["collection"]].update_one({path: child[path] for path in write["filter"]}, write["update"])
+        for step in write["then"]:
+            selector = {key: params[value["$param"]] for key, value in step["filter"].items()}
+            db[step["collection"]].update_one(selector, step["update"])
+    check_parents(db, entry, [parent], f"three runs of {write['write']}")

@@ -175,3 +175,34 @@ def derived_writes(model: RequirementsModel, design: DocumentDesign) -> tuple[li
             }
         )
     return found, warnings
+
+
+def increment_parents(
+    model: RequirementsModel, design: DocumentDesign, entity: str, attributes: tuple[str, ...], step: float
+) -> list[dict[str, Any]]:
+    """The parent updates an increment of `entity`'s `attributes` must be followed by: `$inc` of
+    each derived sum over one of them by the same step (a count does not move; a max or min
+    follows the `change` path of derived_writes with the value the increment returns). The parent
+    is found by the child's reference, a parameter named after the reference attribute."""
+    child = design.collection_of(entity)
+    found: list[dict[str, Any]] = []
+    for owner, name, attribute in derived_attributes(model):
+        derived, relationship = attribute.derived, derived_relationship(model, attribute)
+        if derived is None or relationship is None or relationship.to != entity:
+            continue
+        if derived.function is not DerivedFunction.SUM or derived.attribute not in attributes:
+            continue
+        parent, reference = design.collection_of(owner), reference_of(model, relationship)
+        if parent is None or child is None or reference is None:
+            continue
+        amount = int(step) if step == int(step) else step
+        found.append(
+            {
+                "attribute": f"{owner}.{name}",
+                "collection": parent.name,
+                "method": "update_one",
+                "filter": {parent.paths[key]: {"$param": column} for column, key in reference.columns.items()},
+                "update": {"$inc": {parent.paths[name]: amount}},
+            }
+        )
+    return found

@@ -789,6 +789,29 @@ def test_derived_repair_recomputes_parents(server: Examination, applied: dict[st
     with connect.scratch_database(resolve_url("mongodb")) as other:
         SETUP.apply(other, without=applied["without"])
         check_repair(other, write, case)
+
+
+# Increments of a child attribute a parent sums (queries.json "writes" with "then").
+FOLLOWED = [
+    (increment, entry)
+    for increment in json_util.loads((DESIGN_DIR / "queries.json").read_text(encoding="utf-8"), json_options=JSON_OPTIONS).get("writes", [])
+    for step in increment.get("then", [])
+    for entry in DERIVED
+    if entry["attribute"] == step["attribute"] and entry["attribute"] in DERIVED_CASES
+]
+if FOLLOWED:
+
+    @pytest.mark.parametrize(("increment", "entry"), FOLLOWED, ids=[f"{i['write']}:{e['attribute']}" for i, e in FOLLOWED])
+    def test_derived_sum_follows_increments(
+        server: Examination, applied: dict[str, Any], increment: dict[str, Any], entry: dict[str, Any]
+    ) -> None:
+        from polyplan.validate.document_derived import check_increment
+
+        case = DERIVED_CASES[entry["attribute"]]
+        skip_unless_server_has(server, {DECIMAL128} if runtime.has_decimal(case) else set(), f"{entry['attribute']} after {increment['write']}")
+        with connect.scratch_database(resolve_url("mongodb")) as other:
+            SETUP.apply(other, without=applied["without"])
+            check_increment(other, increment, entry, case)
 '''
 
 
