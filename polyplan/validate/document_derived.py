@@ -127,13 +127,17 @@ def check_parents(db: Database[Any], entry: Mapping[str, Any], parents: Sequence
         )
 
 
+def _childless(entry: Mapping[str, Any], parent: Document) -> Document:
+    """A copy of a seeded parent holding the value of no children: a count or sum of 0, no max."""
+    fresh = copy.deepcopy(parent)
+    fresh.pop(entry["field"], None)
+    fresh.update(entry["repair"]["reset"]["update"].get("$set", {}))
+    return fresh
+
+
 def exercise(db: Database[Any], entry: Mapping[str, Any], case: Mapping[str, Any], transactional: bool) -> None:
     """Two parents, three children written through the emitted paths, checked after each round."""
-    field, reset = entry["field"], entry["repair"]["reset"]["update"]
-    parents = [copy.deepcopy(p) for p in case["parents"]]
-    for parent in parents:
-        parent.pop(field, None)
-        parent.update(reset.get("$set", {}))  # a parent without children: a count or sum of 0
+    parents = [_childless(entry, p) for p in case["parents"]]
     db[entry["collection"]].insert_many(copy.deepcopy(parents))
     children = [copy.deepcopy(c) for c in case["children"]]
     owners = [parents[0], parents[0], parents[1]]
@@ -185,10 +189,7 @@ def check_increment(
 ) -> None:
     """An increment of a child followed by its `then` updates, a few times: the parent's derived
     sum still equals the sum of its children read back."""
-    field, reset = entry["field"], entry["repair"]["reset"]["update"]
-    parent = copy.deepcopy(case["parents"][0])
-    parent.pop(field, None)
-    parent.update(reset.get("$set", {}))
+    parent = _childless(entry, case["parents"][0])
     db[entry["collection"]].insert_one(copy.deepcopy(parent))
     child = copy.deepcopy(case["children"][0])
     for column, key in entry["reference"].items():
