@@ -140,10 +140,74 @@ def test_a_capped_loss_tolerable_feed_scores_redis_first() -> None:
     assert durable.entities["Event"].family is not Family.CACHE
     files, diagnostics = render(plan)
     codes = {d.code for d in diagnostics}
-    assert {"PP475", "PP476"} <= codes
-    # Bounded by its trim, not by expiry: no "memory grows with every record" (PP310).
-    assert "PP310" not in codes
+    assert "PP476" in codes
+    # Trimmed by the write paths (ZRANGE + ZREMRANGEBYRANK on the order index), so no PP475; bounded
+    # by its trim, not by expiry: no "memory grows with every record" (PP310).
+    assert "PP475" not in codes and "PP310" not in codes
     assert f"the cap keeps the newest {CAP} records" in files["redis/cache.md"]
+    design = json.loads(files["redis/keys.json"])
+    for path in [*design["stores"], *design["writes"]]:
+        assert path["commands"][-2:] == [
+            ["ZRANGE", "feed:event:idx:all:at_desc", "0", f"-{CAP + 1}"],
+            ["ZREMRANGEBYRANK", "feed:event:idx:all:at_desc", "0", f"-{CAP + 1}"],
+        ]
+        assert path["trim"] == {
+            "index": "event.idx.recent_events",
+            "keep": CAP,
+            "then": [["DEL", "feed:event:<id>"]],
+        }
+
+
+def _redis_feed(text: str, folder: Path) -> Path:
+    from tests.test_cache_redis import write_folder
+
+    return write_folder(plan_text(text, "feed.yaml"), folder)
+
+
+@pytest.mark.redis
+def test_generated_redis_tests_show_the_capped_records_stay_capped(tmp_path: Path) -> None:
+    """40 seeded records through a cap of 5, then 10 more inserts: the generated test checks the
+    index never holds more than 5, holds the newest, and every trimmed record is deleted. A trim
+    that keeps 7 fails it."""
+    url = resolve_url("redis")
+    folder = _redis_feed(_model(placed=None), tmp_path / "feed")
+    module = (folder / "tests" / "test_redis.py").read_text(encoding="utf-8")
+    assert "def test_caps_keep_the_newest" in module
+    assert run_validation(folder, "redis", url) == 0
+    keys = folder / "redis" / "keys.json"
+    design = json.loads(keys.read_text(encoding="utf-8"))
+    for path in [*design["stores"], *design["writes"]]:
+        path["commands"] = [[*c[:3], "-8"] if c[0] == "ZREMRANGEBYRANK" else c for c in path["commands"]]
+    keys.write_text(json.dumps(design, indent=1), encoding="utf-8")
+    assert run_validation(folder, "redis", url, trust_edits=True) == 1
+
+
+@pytest.mark.redis
+def test_a_cap_ordered_unlike_every_index_gets_a_sorted_set_of_its_own(tmp_path: Path) -> None:
+    """The pattern's index is scored by seq, not by the cap's order: event.cap lists every record
+    by at, and the generated tests pass with it (the pattern's index loses the trimmed members too)."""
+    text = (
+        _model(placed=None)
+        .replace("      at: {type: timestamptz}\n", "      at: {type: timestamptz}\n      seq: {type: integer}\n")
+        .replace("sort: [{attribute: at, direction: desc}]", "sort: [{attribute: seq, direction: desc}]")
+    )
+    folder = _redis_feed(text, tmp_path / "feed")
+    design = json.loads((folder / "redis" / "keys.json").read_text(encoding="utf-8"))
+    cap = next(k for k in design["keys"] if k["name"] == "event.cap")
+    assert cap["template"] == "feed:event:cap:at" and cap["serves"] == []
+    store = design["stores"][0]
+    assert store["trim"]["index"] == "event.cap"
+    assert ["ZREM", "feed:event:idx:all:seq_desc", "<member>"] in store["trim"]["then"]
+    assert run_validation(folder, "redis", resolve_url("redis")) == 0
+
+
+def test_a_cap_whose_order_has_no_score_keeps_pp475_in_redis() -> None:
+    """A string order cannot score a sorted set: the write paths do not trim, and PP475 says so."""
+    text = _model(placed=None).replace(f"cap: {{max_records: {CAP}}}", f"cap: {{max_records: {CAP}, order: kind}}")
+    files, diagnostics = render(plan_text(text, "feed.yaml"))
+    cap = [d for d in diagnostics if d.code == "PP475"]
+    assert cap and "has no sorted-set score" in cap[0].message
+    assert '"trim"' not in files["redis/keys.json"]
 
 
 @pytest.mark.parametrize("family", ["document", "wide_column"])

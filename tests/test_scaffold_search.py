@@ -353,6 +353,20 @@ def test_relay_indexes_at_the_event_version_and_parks_what_it_cannot_apply(
         )
     assert parked["Nope"] == "no projection of entity 'Nope' in this package"
     assert parked["Product"].startswith("search index refused (400): mapper_parsing_exception")
+    with run.engine.connect() as connection:
+        # The outbox is the dead-letter table: a parked event keeps its payload, is marked handled
+        # (so the relay never picks it again), and the events after it in its batch were applied.
+        dead = connection.execute(sa.text("SELECT id, after, done_at FROM polyplan_outbox WHERE entity = 'Nope'")).one()
+        later = connection.execute(
+            sa.text("SELECT count(*) FROM polyplan_outbox WHERE id > :id AND done_at IS NOT NULL AND error IS NULL"),
+            {"id": dead.id},
+        ).scalar_one()
+    assert dead.after == "{}" and dead.done_at is not None and later == 1
+    # The checker reports the dead letters as their own class, the index itself as equal to the rows.
+    findings = importlib.import_module(f"{APP}.check").check(run.stores)
+    assert (findings.lost, findings.stale, findings.extra, findings.pending) == ([], [], [], 0)
+    assert [line.split(":")[0] for line in findings.lines()] == ["parked"]
+    assert findings.lines()[0].startswith(f"parked: 2 dead-letter events (event {dead.id} (Nope): no projection")
     outcome = compare(run)
     assert (outcome.rows, outcome.documents, outcome.lost, outcome.stale, outcome.extra) == (5, 5, [], [], [])
     version, _ = index_state(run)[str(rows[0].id)]
@@ -399,7 +413,7 @@ def test_relay_without_the_search_url_refuses_in_one_line(app: tuple[Path, Path,
     done = subprocess.run(
         [sys.executable, "-m", f"{APP}.relay", "--once"], env=env, capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip() == f"{APP}.relay: the relay needs OpenSearch: set {APP.upper()}_SEARCH_URL to its URL"
 
 

@@ -88,7 +88,8 @@ def _relational(design: RelationalDesign | None, engine: str) -> StoreSchema | N
         primary = set(table.primary_key)
         uniques = {c for u in table.uniques if len(u) == 1 for c in u}
         references = {
-            column: f"{fk.ref_table}.{ref} on delete {fk.on_delete.value}"
+            column: f"{fk.ref_table}.{ref} "
+            + (f"on delete {fk.on_delete.value}" if fk.enforced else "not checked by the database (enforced: false)")
             for fk in table.foreign_keys
             for column, ref in zip(fk.columns, fk.ref_columns, strict=True)
         }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.schema import AddConstraint as SAAddConstraint
 
 from polyplan.diagnostics import Diagnostic, DiagnosticError, Location, Severity
+from polyplan.migrate.comment_ops import ChangeComment
 from polyplan.migrate.context import Context, Design, index_columns, index_signature, renamed_index
 from polyplan.migrate.derived_ops import derived_operations
 from polyplan.migrate.ops import (
@@ -371,8 +372,26 @@ class _Differ:
             if source not in new_columns:
                 self._dropped_column(old, new, column, source)
         self.ops.extend(changed)
+        self._comments(old, new, old_columns, new_columns, changed)
         self._constraints(old, new, changed)
         self._indexes(old, new, changed)
+
+    def _comments(
+        self,
+        old: TableSpec,
+        new: TableSpec,
+        old_columns: dict[str, ColumnSpec],
+        new_columns: dict[str, ColumnSpec],
+        changed: list[ColumnChange],
+    ) -> None:
+        """A description edited in the model: the comment follows (a changed column brings its own)."""
+        if old.comment != new.comment:
+            self.ops.append(ChangeComment(new.name))
+        rebuilt = {c.column for c in changed}
+        for source, column in new_columns.items():
+            previous = old_columns.get(source)
+            if previous is not None and column.name not in rebuilt and previous.comment != column.comment:
+                self.ops.append(ChangeComment(new.name, column.name))
 
     def _path(self, source: str) -> PathKey:
         parts = source.split(".")

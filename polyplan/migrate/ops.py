@@ -910,7 +910,12 @@ class DropConstraint(_Named):
             # which blocks writes (not reads) while it runs.
             return [*guards(engine), Step(mysql_online(f"ALTER TABLE {table} DROP PRIMARY KEY", "COPY", "SHARED"))]
         what = {"unique": "INDEX", "foreign_key": "FOREIGN KEY"}.get(rule.kind, "CONSTRAINT")
-        return [*guards(engine), Step(mysql_online(f"ALTER TABLE {table} DROP {what} {name}", "INPLACE"))]
+        steps = [*guards(engine), Step(mysql_online(f"ALTER TABLE {table} DROP {what} {name}", "INPLACE"))]
+        if rule.kind == "foreign_key" and self.name not in {str(i.name) for i in ctx.after.table(self.table).indexes}:
+            # InnoDB made an index named after the foreign key when no designed index served it;
+            # dropping the key leaves that index behind, which the new design does not have.
+            steps.append(Step(mysql_online(f"ALTER TABLE {table} DROP INDEX IF EXISTS {name}", "INPLACE")))
+        return steps
 
 
 # --- replacements (same name, new definition) ------------------------------------------------

@@ -28,6 +28,7 @@ from polyplan.model.keyless_checks import keyless_problems
 from polyplan.model.paths import PathError, is_path, path_problems
 from polyplan.model.paths import resolve as resolve_path
 from polyplan.model.ranges import is_range
+from polyplan.model.reference_checks import unenforced_reference_problems
 from polyplan.model.schema import (
     COLLECTION_TYPES,
     ORDERABLE_TYPES,
@@ -1038,6 +1039,7 @@ def check_model(model: RequirementsModel) -> list[Problem]:
     found.extend(_reference_clashes(model))
     found.extend(_reference_cycles(model))
     found.extend(Problem(code, message, path) for code, message, path in keyless_problems(model))
+    found.extend(Problem(code, message, path) for code, message, path in unenforced_reference_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in history_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in erasure_problems(model))
     found.extend(Problem(code, message, path) for code, message, path in dialect_problems(model))

@@ -359,6 +359,13 @@ class Relationship(Strict):
     required: bool = Field(default=True, description="The child must have a parent.")
     owned: bool = Field(default=False, description="The child lives and dies with its parent.")
     on_delete: OnDelete | None = Field(default=None, description="Defaults: cascade if owned, else restrict.")
+    enforced: bool = Field(
+        default=True,
+        description="A relational store checks the reference with a FOREIGN KEY. false: the application "
+        "guarantees it, as an append-only log written thousands of times a second often does (no check "
+        "and no lock of the parent row on each child write; an orphan is possible). Only on one_to_one "
+        "and one_to_many, with on_delete restrict or no_action and not owned.",
+    )
     foreign_key: str | Annotated[list[str], Field(min_length=1)] | None = Field(
         default=None,
         description="Name of the reference attribute on `to`; for a parent with a composite key, a list of the "

@@ -39,6 +39,8 @@ def derived_warnings(plan: Plan) -> list[Diagnostic]:
         if derived is None or relationship is None or parent is None or child is None:
             continue
         path = f"entities.{entity}.attributes.{name}.derived"
+        if parent.family is child.family is Family.CACHE:
+            continue  # the Redis design keeps it with HINCRBY, or says why not (stores/cache/derived.py)
         outside = [p for p in (parent, child) if p.family is not Family.RELATIONAL]
         if outside and _kept_by_document(parent, child):
             continue

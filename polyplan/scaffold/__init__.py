@@ -19,6 +19,7 @@ def scaffold(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     from polyplan.diagnostics import DiagnosticError, Severity
     from polyplan.plan.assign import loaded_locate
     from polyplan.scaffold.design import design_scaffold
+    from polyplan.scaffold.e2e import e2e_files
     from polyplan.scaffold.render import render_scaffold
 
     try:
@@ -30,7 +31,8 @@ def scaffold(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         loaded_locate(plan.loaded, Diagnostic("PP811", f"not scaffolded: {why}", path, Severity.WARNING))
         for path, why in design.skipped
     ]
-    return render_scaffold(design), [w for w in warnings if w.code not in suppressed]
+    files = render_scaffold(design) | e2e_files(plan, design)  # the load generator and the checker
+    return dict(sorted(files.items())), [w for w in warnings if w.code not in suppressed]
 
 
 def scaffold_files(plan: Plan) -> dict[str, str]:

@@ -712,12 +712,19 @@ def _relay(scaffold: Scaffold) -> str:
     errors = ", *TRANSIENT" if search else ""
     body = f'''def install_outbox(stores: Stores) -> None:
     """Create the outbox table and its index if missing (next to the planned schema). Looked up
-    first: even a CREATE INDEX IF NOT EXISTS takes a lock that waits for, and holds up, the writers."""
-    with stores.database.begin() as connection:
-        if sa.inspect(connection).has_table({OUTBOX_TABLE!r}):
-            return
-        for ddl in OUTBOX_DDL[stores.engine]:
-            connection.exec_driver_sql(ddl)
+    first: even a CREATE INDEX IF NOT EXISTS takes a lock that waits for, and holds up, the writers.
+    Two processes starting at once (a relay and the load generator) may both find it missing; the
+    one whose CREATE fails on the other's table (PostgreSQL's IF NOT EXISTS is not atomic) goes on."""
+    try:
+        with stores.database.begin() as connection:
+            if sa.inspect(connection).has_table({OUTBOX_TABLE!r}):
+                return
+            for ddl in OUTBOX_DDL[stores.engine]:
+                connection.exec_driver_sql(ddl)
+    except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+        with stores.database.connect() as connection:
+            if not sa.inspect(connection).has_table({OUTBOX_TABLE!r}):
+                raise
 
 
 def run(stores: Stores, batch: int = 100, once: bool = False) -> int:
@@ -740,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
 {install}        run(stores, options.batch, options.once)
     except FAILURES as error:
         print(f"{scaffold.package}.relay: {{str(error).splitlines()[0]}}", file=sys.stderr)
-        return 1
+        return 2  # a setting or a store, not a crash: the load and check commands answer 2 too
     except KeyboardInterrupt:
         return 130
     return 0

@@ -118,6 +118,10 @@ def expand(command: Sequence[str], context: Context) -> list[str]:
             if target is None:
                 raise ValueError("<record key> needs a pointer or index key before it")
             result.append(context.prefix + fill(str(target["template"]), record))
+        elif ":" in token and PLACEHOLDER.search(token):
+            # A key named from another entity's record by this one's values (a parent's key
+            # filled from a child's reference): filled like a key family, with the run's prefix.
+            result.append(context.prefix + fill(token, record))
         else:
             result.append(token)
     return result

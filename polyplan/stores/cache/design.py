@@ -25,6 +25,7 @@ from __future__ import annotations
 from polyplan.model.derived import pattern_named
 from polyplan.model.schema import AccessPattern, Family
 from polyplan.plan.ir import Plan, Projection
+from polyplan.stores.cache.derived import keep_derived
 from polyplan.stores.cache.eviction import instances
 from polyplan.stores.cache.readmodels import ReadModel, registry
 from polyplan.stores.cache.readmodels.context import DesignContext
@@ -133,6 +134,7 @@ def design(plan: Plan) -> CacheDesign:
     ctx = DesignContext(plan)
     for entity in plan.records_in(Family.CACHE):
         build_records(ctx, entity)
+    keep_derived(ctx)
     for entity, projection in plan.projections_in(Family.CACHE):
         _projection(ctx, entity, projection)
     found, shared, why = instances(ctx)

@@ -98,7 +98,7 @@ def _read_json(read: ReadPath) -> dict[str, Any]:
 
 
 def _write_json(write: WritePath) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "write": write.write,
         "entity": write.entity,
         "kind": write.kind.value,
@@ -107,6 +107,14 @@ def _write_json(write: WritePath) -> dict[str, Any]:
         "atomic": write.atomic,
         "steps": list(write.steps),
     }
+    if write.trim is not None:
+        # The cap: the write's ZRANGE on `index` names the members past `keep`; `then` runs for each.
+        data["trim"] = {
+            "index": write.trim.index,
+            "keep": write.trim.keep,
+            "then": [list(c) for c in write.trim.then],
+        }
+    return data
 
 
 def _instance_json(instance: Instance) -> dict[str, Any]:

@@ -144,6 +144,17 @@ class ReadPath:
 
 
 @dataclass(frozen=True)
+class CapTrim:
+    """How an insert keeps a capped entity's newest records: the last two commands of the write
+    (ZRANGE and ZREMRANGEBYRANK on the cap index, one MULTI on one key) name the members past the
+    cap and remove them; `then` deletes each one's record and its other keys."""
+
+    index: str  # the sorted set scored by the cap's order that lists every record
+    keep: int  # the records kept (the cap)
+    then: tuple[tuple[str, ...], ...]  # per trimmed member: the entity's delete commands
+
+
+@dataclass(frozen=True)
 class WritePath:
     """What a write pattern does to Redis keys, in order relative to the system-of-record commit."""
 
@@ -154,6 +165,7 @@ class WritePath:
     commands: tuple[tuple[str, ...], ...]
     steps: tuple[str, ...]
     atomic: bool
+    trim: CapTrim | None = None
 
 
 @dataclass(frozen=True)

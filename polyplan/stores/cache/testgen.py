@@ -16,7 +16,7 @@ from polyplan.model.schema import RequirementsModel, WriteKind
 from polyplan.perf import data_json
 from polyplan.plan.ir import SyncMechanism
 from polyplan.seed.generate import generate, rows_for_targets
-from polyplan.stores.cache import codec
+from polyplan.stores.cache import codec, derived
 from polyplan.stores.cache.commands import RecordView
 from polyplan.stores.cache.design import WRITE_THROUGH_TTL, CacheDesign, Role, staleness_bound
 
@@ -65,6 +65,9 @@ def render_data(model: RequirementsModel, design: CacheDesign) -> str:
         "cache_ttl_seconds": {
             key.name: _cache_ttl(model, key.serves, key.sync) for key in design.keys if key.role is Role.CACHED
         },
+        # From the model: what each child write must add to its parent's derived field (the
+        # oracle of test_derived_parents_follow_their_children; keys.json holds what is done).
+        "derived": derived.oracle(model, entities),
         "entities": {
             entity: [_view(model, design, entity, record).to_json() for record in records[entity]]
             for entity in entities
@@ -85,7 +88,21 @@ def render_test(design: CacheDesign) -> str:
     increments = any(w.kind is WriteKind.INCREMENT and any(c[0] in adds for c in w.commands) for w in design.writes)
     listed = {key.read_model for key in design.keys if key.read_model in READ_MODEL_CHECKS}
     checks = "".join(READ_MODEL_CHECKS[name] for name in sorted(n for n in listed if n is not None))
-    return TEST_TEMPLATE.replace("__MODEL__", design.model) + checks + (INCREMENT_TESTS if increments else "")
+    capped = CAP_TESTS if any(s.trim is not None for s in design.stores) else ""
+    kept = (
+        DERIVED_TESTS
+        if any(
+            w.kind is not WriteKind.INCREMENT and derived.GUARDED_ADD in c for w in design.writes for c in w.commands
+        )
+        else ""
+    )
+    return (
+        TEST_TEMPLATE.replace("__MODEL__", design.model)
+        + checks
+        + capped
+        + kept
+        + (INCREMENT_TESTS if increments else "")
+    )
 
 
 READ_MODEL_CHECKS = {
@@ -167,6 +184,83 @@ def test_table_hashes_hold_the_table(client: redis.Redis, prefix: str, stored: d
 }
 
 
+CAP_TESTS = '''
+
+CAPPED_ENTITIES = [s for s in DESIGN["stores"] if s.get("trim")]
+
+
+@pytest.mark.parametrize("path", CAPPED_ENTITIES, ids=lambda s: s["entity"])
+def test_caps_keep_the_newest(client: redis.Redis, prefix: str, stored: dict[str, list[str]], path: dict[str, Any]) -> None:
+    """More inserts than the cap, newest last: the index never outgrows the cap and ends holding the
+    newest `keep` with their records; every older record (seeded or inserted) is deleted."""
+    trim = path["trim"]
+    keep, index = trim["keep"], BY_NAME[trim["index"]]
+    family, score = BY_NAME[index["leads_to"]], index["index"]["score"]
+    key = prefix + index["template"]
+    seeded = [r for r in records(path["entity"]) if score in r.scores]
+    assert seeded, f"{index['name']}: no seeded record has a {score}"
+    start = max(r.scores[score] for r in seeded)
+    names = PLACEHOLDER.findall(index["index"]["member"])
+    inserted = [
+        RecordView({**seeded[0].fields, **{n: f"cap-{i:06d}" for n in names}}, seeded[0].json, {**seeded[0].scores, score: start + i + 1})
+        for i in range(keep + 5)
+    ]
+    for record in inserted:
+        write(client, path, record, prefix)
+        assert client.zcard(key) <= keep, f"{key} outgrew its cap of {keep}"
+    newest = inserted[-keep:]
+    assert decode(client.zrange(key, 0, -1)) == [member(index, r) for r in newest], f"{key}: not the newest {keep}"
+    assert all(client.exists(key_name(family, r, prefix)) for r in newest), "a kept member lost its record"
+    older = inserted[:-keep] + seeded
+    assert not any(client.exists(key_name(family, r, prefix)) for r in older), "a trimmed record is still stored"
+    for record in newest:  # leave the seeded records as the other tests found them
+        run(client, concrete(trim["then"], record, prefix))
+    for record in records(path["entity"]):
+        store(client, path["entity"], record, prefix)
+'''
+
+
+DERIVED_TESTS = '''
+
+DERIVED = [
+    w for w in DESIGN["writes"]
+    if w["kind"] != "increment" and any(parent_add(c) is not None for c in w["commands"])
+]
+
+
+@pytest.mark.parametrize("write", DERIVED, ids=lambda w: w["write"])
+def test_derived_parents_follow_their_children(client: redis.Redis, prefix: str, stored: dict[str, list[str]], write: dict[str, Any]) -> None:
+    """Each seeded child whose parent is stored: the child's write moves the parent's derived
+    field by exactly its part (1 for a count, its value for a sum; minus on a delete)."""
+    checked = 0
+    for record in records(write["entity"]):
+        store(client, write["entity"], record, prefix)
+        commands = concrete(write["commands"], record, prefix)
+        adds = [a for a in (parent_add(c) for c in commands) if a is not None]
+        if not adds or not all(client.exists(key) for key, _, _ in adds):
+            continue
+        before = {(key, field): int(decode(client.hget(key, field)) or 0) for key, field, _ in adds}
+        run(client, commands)
+        sign = -1 if write["kind"] == "delete" else 1
+        for key, field, _ in adds:
+            rule = next(d for d in DATA["derived"] if d["child"] == write["entity"] and d["field"] == field)
+            part = 1 if rule["function"] == "count" else int(record.fields.get(rule["attribute"]) or 0)
+            after = int(decode(client.hget(key, field)))
+            assert after == before[(key, field)] + sign * part, f"{write['write']}: {key} {field} {before[(key, field)]} → {after}, expected {sign * part:+d}"
+        checked += 1
+        if write["kind"] == "delete":
+            store(client, write["entity"], record, prefix)  # the other tests find the child again
+    assert checked, f"{write['write']}: no seeded child has a stored parent"
+    if write["kind"] == "insert":  # a child of a parent not stored creates no partial parent
+        raw = next(c for c in write["commands"] if c[0] == "EVAL" and "tonumber(ARGV[3])" in c[1])
+        seeded = records(write["entity"])[0]
+        orphan = RecordView({**seeded.fields, **{n: "no-such-parent" for n in PLACEHOLDER.findall(raw[3])}}, seeded.json, seeded.scores)
+        run(client, concrete(write["commands"], orphan, prefix))
+        assert not client.exists(prefix + fill(raw[3], orphan)), f"{write['write']}: the add created a parent"
+        store(client, write["entity"], seeded, prefix)
+'''
+
+
 INCREMENT_TESTS = '''
 
 ADDS = ("EVAL", "HINCRBY", "HINCRBYFLOAT")
@@ -220,7 +314,9 @@ import pytest
 import redis
 
 from polyplan.stores.cache import connect, memory
-from polyplan.stores.cache.commands import Context, NotApplicable, RecordView, expand, families_by_template, fill, member
+from urllib.parse import unquote
+
+from polyplan.stores.cache.commands import PLACEHOLDER, Context, NotApplicable, RecordView, expand, families_by_template, fill, member
 from polyplan.testkit import resolve_url
 
 HERE = Path(__file__).resolve().parent
@@ -277,6 +373,59 @@ def concrete(templates: list[list[str]], record: RecordView, prefix: str, **boun
     return found
 
 
+def stored_fields(family: dict[str, Any], name: str, client: redis.Redis) -> dict[str, str]:
+    """A record's field texts as Redis holds them (a hash's fields, or a JSON string's members)."""
+    if family["structure"] == "hash":
+        return dict(decode(client.hgetall(name)))
+    text = decode(client.get(name))
+    items = json.loads(text).items() if text else []
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in items if v is not None}
+
+
+def follow_trim(client: redis.Redis, path: dict[str, Any], commands: list[list[str]], replies: list[Any], prefix: str) -> tuple[list[str], list[str]]:
+    """A capped write's second step (keys.json `trim`): the members its ZRANGE named are past the
+    cap; delete each one's record and other keys. Returns the members and the record keys deleted."""
+    trim = path.get("trim")
+    if not trim:
+        return [], []
+    index = BY_NAME[trim["index"]]
+    key = prefix + index["template"]
+    members = decode(next(r for c, r in zip(commands, replies, strict=True) if c[0] == "ZRANGE" and c[1] == key))
+    family = BY_NAME[index["leads_to"]]
+    names = PLACEHOLDER.findall(index["index"]["member"])
+    deleted = []
+    for text in members:
+        parts = {name: unquote(part) for name, part in zip(names, text.split(":"), strict=True)}
+        name = key_name(family, RecordView(parts, {}), prefix)
+        assert name is not None
+        view = RecordView({**stored_fields(family, name, client), **parts}, {})
+        run(client, concrete(trim["then"], view, prefix))
+        deleted.append(name)
+    return members, deleted
+
+
+def parent_add(command: list[str]) -> tuple[str, str, int] | None:
+    """(parent key, field, amount) of a derived attribute's guarded add (HINCRBY only while the parent is stored)."""
+    if command[0] == "EVAL" and "(tonumber(ARGV[2]) or 0) * tonumber(ARGV[3])" in command[1]:
+        return command[3], command[4], int(command[5] or 0) * int(command[6])
+    return None
+
+
+def write(client: redis.Redis, path: dict[str, Any], record: RecordView, prefix: str) -> tuple[list[str], list[str]]:
+    """Run a designed write path for `record`, then its trim if the entity is capped."""
+    commands = concrete(path["commands"], record, prefix)
+    return follow_trim(client, path, commands, run(client, commands), prefix)
+
+
+def store(client: redis.Redis, entity: str, record: RecordView, prefix: str) -> None:
+    """Store one record with every key the design gives it."""
+    path = next((s for s in DESIGN["stores"] if s["entity"] == entity), None)
+    if path is not None:
+        write(client, path, record, prefix)
+    else:
+        run(client, concrete(store_path(entity), record, prefix))
+
+
 def fill_path(family: dict[str, Any]) -> list[list[str]]:
     """The commands that fill a cached key after a miss (the read path's refill step)."""
     read = next(r for r in DESIGN["reads"] if family["name"] in r["keys"])
@@ -302,7 +451,7 @@ def stored(client: redis.Redis, prefix: str) -> dict[str, list[str]]:
     """Store every seeded record with the designed commands; key family name → keys written."""
     for entity in DATA["entities"]:
         for record in records(entity):
-            run(client, concrete(store_path(entity), record, prefix))
+            store(client, entity, record, prefix)
     written: dict[str, list[str]] = {}
     for family in DESIGN["keys"]:
         names = {key_name(family, r, prefix) for r in records(family["entity"])}
@@ -395,6 +544,10 @@ def check_index_read(
     client: redis.Redis, prefix: str, read: dict[str, Any], index: dict[str, Any], target: dict[str, Any], views: list[RecordView]
 ) -> None:
     spec = index["index"]
+    if any(s["entity"] == read["entity"] and s.get("trim") for s in DESIGN["stores"]):
+        # A capped entity keeps only its newest records (test_caps_keep_the_newest checks which):
+        # the oracle is the records the cap kept.
+        views = [r for r in views if client.exists(key_name(target, r, prefix) or "")]
     groups: dict[str, list[RecordView]] = {}
     for record in views:
         name = key_name(index, record, prefix)
@@ -444,13 +597,23 @@ def test_write_paths_have_their_effects(client: redis.Redis, prefix: str, stored
 
 def check_write(client: redis.Redis, prefix: str, write: dict[str, Any]) -> None:
     record = records(write["entity"])[-1]
-    run(client, concrete(store_path(write["entity"]), record, prefix))
+    store(client, write["entity"], record, prefix)
     commands = concrete(write["commands"], record, prefix)
     assert commands, f"{write['write']}: no command applies to the seeded record"
-    run(client, commands)
+    trimmed, deleted = follow_trim(client, write, commands, run(client, commands), prefix)
     for command in effects(commands):
         verb, key = command[0].upper(), command[1]
-        if verb in ("DEL", "UNLINK"):
+        if key in deleted:  # past the cap: the trim deleted the record just written
+            assert not client.exists(key), f"{write['write']}: {key} was trimmed but still exists"
+        elif verb == "ZADD" and command[3] in trimmed:
+            assert client.zscore(key, command[3]) is None, f"{write['write']}: {key} kept a trimmed member"
+        elif verb == "ZRANGE":
+            continue  # names the members past the cap (follow_trim deleted their records)
+        elif parent_add(command) is not None:
+            continue  # a derived attribute of the parent: test_derived_parents_follow_their_children
+        elif verb == "ZREMRANGEBYRANK":
+            assert client.zcard(key) <= -int(command[3]) - 1, f"{write['write']}: {key} outgrew its cap"
+        elif verb in ("DEL", "UNLINK"):
             assert not client.exists(key), f"{write['write']}: {key} still exists"
         elif verb == "SET":
             assert decode(client.get(key)) == command[2], f"{write['write']}: {key}"
@@ -491,7 +654,7 @@ def test_memory_estimate_within_25_percent(client: redis.Redis, prefix: str, sto
     keys = [key for key in stored[family["name"]] if client.exists(key)][:SAMPLE]  # write tests may delete some
     if not keys:  # a write test deleted every key of the family (a single list or table): store the records again
         for record in records(family["entity"]):
-            run(client, concrete(store_path(family["entity"]), record, prefix))
+            store(client, family["entity"], record, prefix)
         keys = [key for key in stored[family["name"]] if client.exists(key)][:SAMPLE]
     assert keys, f"{family['name']}: nothing to measure"
     measured = estimated = 0

@@ -163,6 +163,7 @@ class TableShape:
                     all_(fk.ref_columns),
                     fk.on_delete,
                     names[fk.name] if fk.name else "",
+                    fk.enforced,
                 )
                 for fk in spec.foreign_keys
             ),

@@ -47,6 +47,7 @@ from polyplan.stores.relational.membership import (
     membership_extra,
     membership_note,
 )
+from polyplan.stores.relational.reference_locks import locking_reference_warning
 from polyplan.stores.relational.spec import (
     CheckSpec,
     ColumnSpec,
@@ -364,8 +365,11 @@ class _Designer:
                     ref_columns=tuple(reference.columns.values()),
                     on_delete=relationship.effective_on_delete,
                     name=constraint_name("fk", table, *columns),
+                    enforced=relationship.enforced,
                 )
             )
+            if (costly := locking_reference_warning(self.model, relationship)) is not None:
+                self.warn(costly, path, code="PP483")
         return found
 
     def _json_constraints(self, attribute: Attribute, path: str, model_path: str) -> None:
@@ -647,6 +651,8 @@ def tables_to_data(tables: list[TableSpec]) -> list[dict[str, object]]:
                     "ref_columns": list(f.ref_columns),
                     "on_delete": f.on_delete.value,
                     "name": f.name,
+                    # Only when false, so that plans of models without it keep their bytes.
+                    **({} if f.enforced else {"enforced": False}),
                 }
                 for f in t.foreign_keys
             ],
@@ -706,7 +712,12 @@ def tables_from_data(data: list[dict[str, Any]]) -> list[TableSpec]:
             primary_key=tuple(t["primary_key"]),
             foreign_keys=tuple(
                 ForeignKeySpec(
-                    tuple(f["columns"]), f["ref_table"], tuple(f["ref_columns"]), OnDelete(f["on_delete"]), f["name"]
+                    tuple(f["columns"]),
+                    f["ref_table"],
+                    tuple(f["ref_columns"]),
+                    OnDelete(f["on_delete"]),
+                    f["name"],
+                    f.get("enforced", True),
                 )
                 for f in t["foreign_keys"]
             ),

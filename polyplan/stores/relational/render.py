@@ -351,7 +351,8 @@ def constraints(tables: Sequence[TableSpec], dialect: Dialect) -> dict[str, list
                 found.append(Constraint(table.name, f"not_null:{column.name}", "not_null", (column.name,), rule))
         for group in table.uniques:
             found.append(Constraint(table.name, names.take(constraint_name("uq", table.name, *group)), "unique", group))
-        for fk in table.foreign_keys:
+        # `enforced: false`: the application keeps the reference, so the database has no rule.
+        for fk in (fk for fk in table.foreign_keys if fk.enforced):
             found.append(
                 Constraint(
                     table.name,

@@ -40,6 +40,9 @@ class ForeignKeySpec:
     ref_columns: tuple[str, ...]
     on_delete: OnDelete
     name: str = ""
+    # False: the model's `enforced: false`: the reference is designed for (indexes, cardinalities,
+    # erasure order) but no FOREIGN KEY constraint is emitted.
+    enforced: bool = True
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ unique lookups, the write paths that keep them and their indexes together."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from polyplan.model.bounded_loads import load_reads
 from polyplan.model.caps import cap_of
@@ -16,10 +17,10 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.increments import counters_of, increments_of
 from polyplan.security.redis_acl import tenant_segments
-from polyplan.stores.cache import codec
+from polyplan.stores.cache import codec, derived
 from polyplan.stores.cache.increments import inexact
 from polyplan.stores.cache.keys import template
-from polyplan.stores.cache.readmodels import counter, index
+from polyplan.stores.cache.readmodels import cap, counter, index
 from polyplan.stores.cache.readmodels.context import DesignContext
 from polyplan.stores.cache.sizing import (
     entity_part_lengths,
@@ -47,18 +48,8 @@ from polyplan.stores.cache.spec import (
 
 def lifecycle_rules(ctx: DesignContext, entity: str) -> None:
     """PP413 for the rules a cache cannot carry out: it expires keys, it never archives them;
-    PP475/PP476 for a cap and loss tolerance."""
+    PP476 for loss tolerance (the cap is trimmed by the write paths, or PP475: cap.py)."""
     growth = ctx.model.entities[entity].growth
-    rule = cap_of(ctx.model, entity)
-    if rule is not None:
-        ctx.warn(
-            "PP475",
-            f"{entity}: {rule.describe()}: the generated record write paths do not trim it; after each insert run "
-            f"ZRANGE <index by {rule.order}> 0 -{rule.max_records + 1} (the members past the cap), DEL those "
-            f"records and ZREMRANGEBYRANK <index> 0 -{rule.max_records + 1}, in one script (or keep the records "
-            f"in one list: LPUSH then LTRIM 0 {rule.max_records - 1})",
-            f"entities.{entity}.growth.cap",
-        )
     if ctx.model.entities[entity].loss_tolerable:
         ctx.warn(
             "PP476",
@@ -90,11 +81,11 @@ def build_records(ctx: DesignContext, entity: str) -> None:
     ttl = spec.growth.ttl_seconds
     rule = cap_of(model, entity)
     if ttl is None and rule is not None:
-        # A capped entity is bounded by its trim (PP475 says the generated write paths do not run
-        # it), not by expiry: no TTL is the design, not a missing key.
+        # A capped entity is bounded by its trim (cap.py: in the write paths, or PP475 says who
+        # must run it), not by expiry: no TTL is the design, not a missing key.
         ttl_reason = (
-            f"none: the cap keeps the newest {rule.max_records:,} records (trimmed after each insert, "
-            "see PP475), so memory stays bounded without expiry"
+            f"none: the cap keeps the newest {rule.max_records:,} records (trimmed after each insert), so "
+            "memory stays bounded without expiry"
         )
     elif ttl is None:
         ttl_reason = "none: the entity declares no growth.ttl_seconds, so its keys never expire (see eviction)"
@@ -182,7 +173,7 @@ def build_records(ctx: DesignContext, entity: str) -> None:
             pointer(ctx, entity, pattern, unique, record, parts, rows, ttl, ttl_reason)
     for pattern in indexed:
         index.build_index(ctx, entity, pattern, record, partition, parts, ttl, ttl_reason)
-    record_writes(ctx, entity, record)
+    record_writes(ctx, entity, record, cap.cap_index(ctx, entity, record))
 
 
 def indexable(ctx: DesignContext, entity: str, pattern: AccessPattern, attributes: Mapping[str, Attribute]) -> bool:
@@ -251,7 +242,7 @@ def partial_access(
     for increment in increments_of(ctx.model, entity):
         if not inexact(counters_of(ctx.model, entity), increment.attributes):
             return f"{increment.write} adds to {', '.join(increment.attributes)} in place (HINCRBY)"
-    return ""
+    return derived.added_in_place(ctx, entity)
 
 
 def record_read(ctx: DesignContext, pattern: AccessPattern, record: KeySpec) -> ReadPath:
@@ -319,16 +310,30 @@ def pointer(
     )
 
 
-def record_writes(ctx: DesignContext, entity: str, record: KeySpec) -> None:
+def record_writes(ctx: DesignContext, entity: str, record: KeySpec, capped: KeySpec | None) -> None:
+    """The store path and every write pattern of a record entity; inserts of a capped entity end
+    with its trim (`capped`: the sorted set listing every record by the cap's order)."""
     related = [k for k in ctx.keys if k.entity == entity and k.role in (Role.POINTER, Role.INDEX)]
-    ctx.stores.append(record_write(ctx, STORE, entity, WriteKind.UPSERT, (), record, related))
+    rule = cap_of(ctx.model, entity)
+    deletes = record_write(ctx, "trim", entity, WriteKind.DELETE, (), record, related).commands
+
+    def trimmed(path: WritePath) -> WritePath:
+        if capped is None or rule is None or path.kind not in (WriteKind.INSERT, WriteKind.UPSERT):
+            return path
+        return replace(
+            path,
+            commands=path.commands + cap.trim_commands(capped, rule.max_records),
+            steps=path.steps + cap.trim_steps(capped, rule.max_records),
+            trim=cap.trim_of(capped, rule.max_records, deletes),
+        )
+
+    ctx.stores.append(trimmed(record_write(ctx, STORE, entity, WriteKind.UPSERT, (), record, related)))
     for write in ctx.model.write_patterns:
         if write.entity == entity and write.kind is WriteKind.INCREMENT:
             ctx.writes.append(counter.increment_write(ctx, write, record, None))
         elif write.entity == entity:
-            ctx.writes.append(
-                record_write(ctx, write.name, entity, write.kind, tuple(write.attributes), record, related)
-            )
+            path = record_write(ctx, write.name, entity, write.kind, tuple(write.attributes), record, related)
+            ctx.writes.append(trimmed(path))
 
 
 def record_write(
