@@ -153,6 +153,7 @@ CODES: dict[str, str] = {
     "PP474": "prefix read served from prefix buckets: shorter prefixes are not sent",
     "PP475": "cap a store cannot keep by itself",
     "PP476": "loss tolerance: the durability a store gives up, or cannot give up",
+    "PP478": "capped MongoDB collection whose expiry no TTL index can keep",
     "PP483": "checked reference whose child inserts and parent updates are both hot",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP422": "geo query served by a fallback without a spatial index",

@@ -215,10 +215,12 @@ def test_other_stores_warn_with_what_to_do(family: str) -> None:
     text = _model().replace("placement: {family: relational}", f"placement: {{family: {family}}}")
     files, diagnostics = render(plan_text(text, "feed.yaml"))
     cap = [d for d in diagnostics if d.code == "PP475"]
-    assert cap and cap[0].path == "entities.Event.growth.cap"
     if family == "document":
-        assert "capped: true, size:" in cap[0].message and f"max: {CAP}" in cap[0].message
+        # Loss-tolerable: a capped collection the setup creates (tests/test_document_capped.py), no PP475.
+        assert not cap
+        assert json.loads(files["mongodb/collections/event.json"])["options"]["max"] == CAP
     else:
+        assert cap and cap[0].path == "entities.Event.growth.cap"
         assert "no capped table" in cap[0].message
         writes = json.loads(files["cassandra/writes.json"])
         assert writes["entities"]["Event"]["consistency"] == "LOCAL_ONE"

@@ -110,6 +110,22 @@ def test_skip_reasons_name_the_server_and_the_feature(tmp_path: Path) -> None:
     assert " passed" in passed, passed
 
 
+def validate_then_select(
+    plan: Plan, folder: Path, capfd: pytest.CaptureFixture[str], selection: str
+) -> tuple[list[str], list[str], str, bool]:
+    """`polyplan validate` of `plan`'s MongoDB artifacts passes (check_validation); then the
+    generated checks matching `-k selection` alone: their output lines, the SKIPPED lines, the
+    server's label and whether it is MongoDB."""
+    url = resolve_url("mongodb")
+    write_folder(plan, folder)
+    check_validation(folder, url, capfd)
+    result = pytest_run(folder, {"POLYPLAN_MONGODB_URL": url, "POLYPLAN_REQUIRE": "mongodb"}, "-rs", "-k", selection)
+    assert result.returncode == 0, result.stdout[-3000:]
+    lines = result.stdout.splitlines()
+    label, is_mongodb = server_label(url)
+    return lines, [line for line in lines if line.startswith("SKIPPED")], label, is_mongodb
+
+
 def pytest_run(folder: Path, env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
     """The generated MongoDB tests of `folder`, run by pytest in a subprocess, isolated like `validate`."""
     environment = {k: v for k, v in os.environ.items() if k not in ("POLYPLAN_MONGODB_URL", "POLYPLAN_REQUIRE")}

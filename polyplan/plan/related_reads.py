@@ -7,9 +7,10 @@ both costs are kept, so plan.md can say why.
 - **join** at read time (a relational JOIN along the foreign keys): `rate × rows × hops` index
   probes (rows: the pattern's limit, else 1; each row's parent is found by its primary key).
   Offered only where the store follows relationships: the pattern's store is relational and
-  every entity on the path is in it. MongoDB `$lookup` is not emitted by polyplan, so a
-  document store, like Cassandra query tables and search documents, must copy (PP470 states the
-  write fan-out).
+  every entity on the path is in it; or the pattern's store is MongoDB and a `$lookup` stage
+  reaches every entity on the path by its `_id` (plan/lookups.py), one indexed probe per
+  returned document and hop, costed the same. Cassandra query tables, search documents and
+  Redis read models must copy (PP470 states the write fan-out).
 - **copy** maintained on write (a column or field of the pattern's entity, `item_title`):
   `WRITE_COST` per child row rewritten, i.e. for each hop the rate of the writes that change the
   parent's attribute (or the reference the next hop follows) times the children per parent
@@ -41,6 +42,7 @@ from polyplan.model.derived import writes_of
 from polyplan.model.loader import LoadedModel
 from polyplan.model.paths import Hop, Path, PathRead
 from polyplan.model.schema import Attribute, Family, RequirementsModel, WriteKind
+from polyplan.plan.lookups import lookup_blocked
 
 # A row written (log, every index on it, the page made dirty) against one index probe of a join.
 WRITE_COST = 4.0
@@ -92,6 +94,7 @@ class RelatedRead:
     bytes_added: float
     upkeep: str = ""
     cached: bool = False  # a cache projection serves the pattern too
+    lookup_blocked: str = ""  # MongoDB: why no $lookup reaches the field (plan/lookups.py)
 
     @property
     def copied(self) -> bool:
@@ -204,10 +207,11 @@ def copy_name(model: RequirementsModel, entity: str, path: Path) -> str:
 
 
 def candidates(
-    model: RequirementsModel, read: PathRead, path: Path, join_blocked: str | None
+    model: RequirementsModel, read: PathRead, path: Path, join_blocked: str | None, lookup: bool = False
 ) -> tuple[list[Candidate], Upkeep, float]:
     """The candidates for one related field (cheapest first, ties in Choice order), the copy's
-    upkeep and the bytes it adds. `join_blocked` says why the store cannot join (None: it can)."""
+    upkeep and the bytes it adds. `join_blocked` says why the store cannot join (None: it can);
+    `lookup`: the join is a MongoDB `$lookup` stage."""
     pattern = read.pattern
     rows = float(pattern.limit or 1)
     hops = len(path.hops)
@@ -216,11 +220,12 @@ def candidates(
     added = _bytes_added(model, pattern.entity, path.kind)
     found: list[Candidate] = []
     if join_blocked is None:
+        probes = "indexed $lookup probes/s" if lookup else "probes/s"
         found.append(
             Candidate(
                 Choice.JOIN,
                 join_cost,
-                f"{pattern.rate:g} reads/s × {rows:g} rows × {hops} hop(s) = {join_cost:,.1f} probes/s",
+                f"{pattern.rate:g} reads/s × {rows:g} rows × {hops} hop(s) = {join_cost:,.1f} {probes}",
             )
         )
     copy_cost = upkeep.writes * WRITE_COST + added / GB * COST_PER_GB
@@ -281,10 +286,14 @@ def _serving(plan_entities: Mapping[str, _EntityLike], read: PathRead) -> tuple[
     return decided.family, decided.engine
 
 
-def _join_blocked(plan_entities: Mapping[str, _EntityLike], family: Family, engine: str, path: Path) -> str | None:
+def _join_blocked(
+    model: RequirementsModel, plan_entities: Mapping[str, _EntityLike], family: Family, engine: str, path: Path
+) -> str | None:
+    if family is Family.DOCUMENT:
+        why = lookup_blocked(model, plan_entities, engine, path)
+        return None if why is None else f"the {family.value} store ({engine}) cannot $lookup along {path.text} ({why})"
     if family is not Family.RELATIONAL:
         what = {
-            Family.DOCUMENT: "polyplan emits no $lookup for MongoDB reads",
             Family.WIDE_COLUMN: "a Cassandra query table holds no join",
             Family.SEARCH: "a search document holds no join",
             Family.CACHE: "a Redis read model holds no join",
@@ -327,8 +336,8 @@ def decide_related_reads(
         keeper = _upkeep_text(record, family)
         cached = any(read.name in p.patterns and p.family is Family.CACHE for p in record.projections)
         for path in read.reads:
-            blocked = _join_blocked(plan_entities, family, engine, path)
-            found, upkeep, added = candidates(model, read, path, blocked)
+            blocked = _join_blocked(model, plan_entities, family, engine, path)
+            found, upkeep, added = candidates(model, read, path, blocked, family is Family.DOCUMENT)
             chosen, runner_up = found[0], (found[1] if len(found) > 1 else None)
             decided.append(
                 RelatedRead(
@@ -348,6 +357,7 @@ def decide_related_reads(
                     bytes_added=added,
                     upkeep=keeper,
                     cached=cached,
+                    lookup_blocked=(blocked or "") if family is Family.DOCUMENT else "",
                 )
             )
     return tuple(decided)
@@ -431,10 +441,12 @@ def related_read_warnings(decided: Sequence[RelatedRead]) -> list[Diagnostic]:
         if decision.runner_up is not None or not decision.copied:
             continue
         causes = ", ".join(decision.causes) or "no write pattern (set when the row is written)"
+        # MongoDB says why its $lookup cannot serve (plan/lookups.py); the other stores never join.
+        cannot = decision.lookup_blocked or f"the {decision.store} store cannot join along {decision.path.text}"
         found.append(
             Diagnostic(
                 "PP470",
-                f"{decision.pattern}: the {decision.store} store cannot join along {decision.path.text}, so "
+                f"{decision.pattern}: {cannot}, so "
                 f"{decision.path.target}.{decision.path.attribute} is copied into {decision.entity}.{decision.copy}: "
                 f"each change of it ({causes}) rewrites {decision.fan_out:,.1f} {decision.entity} rows on average "
                 f"and up to {decision.worst_fan_out:,.0f} ({decision.upkeep_writes:,.1f} rows/s in all); "

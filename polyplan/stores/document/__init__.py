@@ -11,6 +11,7 @@ from polyplan.security.design import applies
 from polyplan.security.mongodb_roles import ROLES_FILE, mongodb_roles, render_roles_script
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.document import render, testgen
+from polyplan.stores.document.derived import derived_writes
 from polyplan.stores.document.design import design
 from polyplan.stores.document.increments import build_writes
 from polyplan.stores.document.predicates import build_bulk_writes
@@ -62,7 +63,9 @@ class Target(StoreTarget):
             diagnostics.extend(warnings)
             names = {c.entity: c.name for c in document.collections}
             subset = subset_writes(list(document.subsets), names)
-            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes, bulk, subset)
+            derived, embedded = derived_writes(plan.model, document)
+            diagnostics.extend(embedded)
+            files[f"{ROOT}/queries.json"] = render.render_queries(document, writes, bulk, subset, derived)
             files[f"{ROOT}/setup.py"] = render.render_setup(document)
             files[f"{ROOT}/design.md"] = render.render_design_md(document)
             if applies(plan.model):
@@ -74,7 +77,9 @@ class Target(StoreTarget):
         if document.collections:
             try:
                 tests[testgen.DATA_FILE] = testgen.render_data(plan, document)
-                tests[testgen.TEST_FILE] = testgen.render_test(document, bool(writes), bool(document.subsets))
+                tests[testgen.TEST_FILE] = testgen.render_test(
+                    document, bool(writes), bool(document.subsets), bool(derived)
+                )
             except ValueError as exc:  # the seed generator cannot satisfy the model's rules
                 diagnostics.append(
                     Diagnostic("PP402", f"no MongoDB test data could be generated: {exc}", "", Severity.WARNING)

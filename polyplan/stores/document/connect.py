@@ -270,6 +270,46 @@ def _probe_atomic_inc(db: Database[Any]) -> tuple[bool, str]:
     return True, f"counts all {workers}×{times} concurrent $inc on one document"
 
 
+def _probe_lookup(db: Database[Any]) -> tuple[bool, str]:
+    children, parents = db[f"{PROBE_PREFIX}lookup_child"], db[f"{PROBE_PREFIX}lookup_parent"]
+    parents.insert_one({"_id": 1, "t": "parent"})
+    children.insert_one({"_id": 1, "p": 1})
+    stage = {"$lookup": {"from": parents.name, "localField": "p", "foreignField": "_id", "as": "found"}}
+    try:
+        joined = list(children.aggregate([stage]))
+    except OperationFailure as exc:
+        return False, f"an aggregation with $lookup fails: {_failure(exc)}"
+    if [d.get("found") for d in joined] != [[{"_id": 1, "t": "parent"}]]:
+        return False, f"$lookup joins {joined!r} instead of the one parent"
+    return True, "joins with $lookup"
+
+
+def _probe_capped(db: Database[Any]) -> tuple[bool, str]:
+    name, most, inserted = f"{PROBE_PREFIX}capped", 3, 10
+    try:
+        db.create_collection(name, capped=True, size=4096, max=most)
+        db[name].insert_many([{"_id": i} for i in range(inserted)], ordered=True)
+    except OperationFailure as exc:
+        return False, f"a capped collection fails: {_failure(exc)}"
+    kept = db[name].count_documents({})
+    if kept > most:
+        return False, f"a capped collection of max {most} holds {kept} documents after {inserted} inserts"
+    return True, f"a capped collection of max {most} holds {kept} after {inserted} inserts"
+
+
+def _probe_group_extremes(db: Database[Any]) -> tuple[bool, str]:
+    collection = db[f"{PROBE_PREFIX}group"]
+    collection.insert_many([{"g": 1, "v": 3}, {"g": 1, "v": 5}])
+    stage = {"$group": {"_id": "$g", "most": {"$max": "$v"}, "least": {"$min": "$v"}}}
+    try:
+        grouped = list(collection.aggregate([stage]))
+    except OperationFailure as exc:
+        return False, f"$group with $max and $min fails: {_failure(exc)}"
+    if grouped != [{"_id": 1, "most": 5, "least": 3}]:
+        return False, f"$group with $max and $min gives {grouped!r}"
+    return True, "groups with $max and $min"
+
+
 PROBES: dict[str, Callable[[Database[Any]], tuple[bool, str]]] = {
     runtime.VALIDATORS: _probe_validators,
     runtime.PARTIAL_INDEXES: _probe_partial_indexes,
@@ -280,6 +320,9 @@ PROBES: dict[str, Callable[[Database[Any]], tuple[bool, str]]] = {
     runtime.QUERY_PLANS: _probe_query_plans,
     runtime.HINTS: _probe_hints,
     runtime.ATOMIC_INC: _probe_atomic_inc,
+    runtime.LOOKUP: _probe_lookup,
+    runtime.CAPPED: _probe_capped,
+    runtime.GROUP_EXTREMES: _probe_group_extremes,
 }
 assert set(PROBES) == set(runtime.FEATURES)
 

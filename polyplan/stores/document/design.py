@@ -32,9 +32,19 @@ from polyplan.model.schema import (
 from polyplan.plan.ir import Plan
 from polyplan.seed.generate import link_columns
 from polyplan.stores.document import bson_size, validator
+from polyplan.stores.document.capped import capped_note, capped_options, capped_size
 from polyplan.stores.document.indexes import design_indexes, design_queries
+from polyplan.stores.document.lookups import with_lookups
 from polyplan.stores.document.shard import choose_shard_key
-from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, Embedding, LinkArray, QuerySpec
+from polyplan.stores.document.spec import (
+    CollectionSpec,
+    DocumentDesign,
+    Embedding,
+    IndexSpec,
+    LinkArray,
+    QuerySpec,
+    ShardDecision,
+)
 from polyplan.stores.document.subset import Subset, subset_schema, subsets
 
 SIZE_BUDGET = bson_size.DOCUMENT_LIMIT / 2
@@ -288,6 +298,11 @@ class _Designer:
         notes = self.notes(entity, mine)
         indexes = design_indexes(self.plan, entity, name, paths, mine, links, self.warn)
         shard, indexes = choose_shard_key(self.plan, entity, paths, indexes, avg * rows, write_rate, self.warn)
+        options = capped_options(model, entity)
+        if options is not None and shard.sharded:
+            shard = ShardDecision(False, (), "not sharded: a capped collection cannot be sharded", shard.candidates)
+        if options is not None:
+            indexes = self.without_ttl(entity, name, indexes)
         return CollectionSpec(
             name=name,
             entity=entity,
@@ -304,7 +319,30 @@ class _Designer:
             documents_at_horizon=rows,
             write_rate=write_rate,
             notes=tuple(notes),
+            options=options,
         )
+
+    def without_ttl(self, entity: str, name: str, indexes: list[IndexSpec]) -> list[IndexSpec]:
+        """A capped collection's indexes without expiry: MongoDB refuses a TTL index on a capped
+        collection, so each TTL index becomes a plain one (it serves a scheduled purge) and PP478
+        says the expiry is the application's."""
+        kept: list[IndexSpec] = []
+        for index in indexes:
+            if index.expire_after is None:
+                kept.append(index)
+                continue
+            field = index.keys[0][0]
+            self.warn(
+                "PP478",
+                f"{entity}: collection {name} is capped, and MongoDB refuses a TTL index on a capped collection: the "
+                f"expiry after {index.expire_after:,} s is not applied by the server; the cap bounds the collection, "
+                f"and a scheduled deleteMany of the documents whose {field} is older deletes the expired ones (the "
+                f"plain index {index.name} serves it)",
+                f"entities.{entity}.growth",
+            )
+            reason = f"{index.reason}; no expiry: the collection is capped (PP478), a scheduled purge uses it"
+            kept.append(replace(index, expire_after=None, reason=reason))
+        return kept
 
     def top_level(self, entity: str) -> tuple[str | None, dict[str, str], dict[str, Attribute]]:
         """The attribute stored as _id, each attribute's top-level path, and the attributes by path."""
@@ -333,16 +371,21 @@ class _Designer:
             found.append(f"decimals ({', '.join(decimals)}) are Decimal128: round to the declared scale before writing")
         growth = model.entities[entity].growth
         rule = cap_of(model, entity)
-        if rule is not None:
-            # The generated setup creates plain collections (FerretDB, the server tests run on, has
-            # no capped collections), so the capped form is stated, with the command, not applied.
-            command = f'db.createCollection("{collection_name(entity)}", {{capped: true, size: {rule.max_bytes}, max: {rule.max_records}}})'
+        capped = capped_options(model, entity)
+        if rule is not None and capped is not None:
+            found.append(capped_note(rule, capped))  # setup.py creates it capped: the server keeps the cap
+        elif rule is not None:
+            # Not loss-tolerable: a capped collection also drops documents at its byte size, silently,
+            # so the setup makes a plain collection and the capped form is stated, with the command.
+            size = capped_size(rule)
+            command = f'db.createCollection("{collection_name(entity)}", {{capped: true, size: {size}, max: {rule.max_records}}})'
             self.warn(
                 "PP475",
-                f"{entity}: {rule.describe()} is a MongoDB capped collection, which the generated setup does not "
-                f"create: create it with {command} before the setup runs (insertion order is its order, so "
-                f"{rule.order} must grow with inserts; no sharding; size from max_bytes or the record estimate), or "
-                f"trim with deleteMany of {rule.order} below the {rule.max_records:,}th newest",
+                f"{entity}: {rule.describe()} is a MongoDB capped collection, which the generated setup creates only "
+                f"for a loss_tolerable entity (it also drops documents silently at its byte size): create it with "
+                f"{command} before the setup runs (insertion order is its order, so {rule.order} must grow with "
+                f"inserts; no sharding; size from max_bytes or the record estimate), or trim with deleteMany of "
+                f"{rule.order} below the {rule.max_records:,}th newest",
                 f"entities.{entity}.growth.cap",
             )
             found.append(f"capped: {rule.describe()}: {command}")
@@ -414,7 +457,7 @@ def design(plan: Plan) -> DocumentDesign:
         designer.collection(entity, embeddings) for entity in designer.entities if entity not in embedded_children
     ]
     queries, notes = design_queries(plan, collections, embeddings)
-    queries = [_with_subsets(q, designer.subsets) for q in queries]
+    queries = [with_lookups(plan, _with_subsets(q, designer.subsets), collections) for q in queries]
     return DocumentDesign(
         model=plan.model.name,
         collections=tuple(collections),

@@ -13,6 +13,7 @@ from typing import Any
 from polyplan.model.derived import key_of
 from polyplan.plan.increments import increments_of
 from polyplan.plan.ir import Plan
+from polyplan.stores.document.derived import increment_parents
 from polyplan.stores.document.spec import DocumentDesign
 
 
@@ -45,6 +46,8 @@ def build_writes(plan: Plan, design: DocumentDesign) -> list[dict[str, Any]]:
         else:
             continue
         for increment in increments:
+            parents = increment_parents(plan.model, design, entity, increment.attributes, increment.step)
+            then = {"then": parents} if parents and collection is not None else {}
             found.append(
                 {
                     "write": increment.write,
@@ -57,7 +60,16 @@ def build_writes(plan: Plan, design: DocumentDesign) -> list[dict[str, Any]]:
                     "notes": [
                         note,
                         "atomic: the server adds under the document lock; never find the value and $set it back",
+                        *(
+                            [
+                                "then, in the same transaction or right after (derived_writes' order), $inc each parent "
+                                "whose derived sum adds this attribute (`then`)"
+                            ]
+                            if then
+                            else []
+                        ),
                     ],
+                    **then,
                 }
             )
     return found

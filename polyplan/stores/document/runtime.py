@@ -30,6 +30,9 @@ DECIMAL128 = "decimal128"
 QUERY_PLANS = "query_plans"
 HINTS = "hints"
 ATOMIC_INC = "atomic_inc"
+LOOKUP = "lookup"
+CAPPED = "capped_collections"
+GROUP_EXTREMES = "group_extremes"
 FEATURES: dict[str, str] = {
     VALIDATORS: "$jsonSchema/$expr validators",
     PARTIAL_INDEXES: "partial indexes",
@@ -40,6 +43,9 @@ FEATURES: dict[str, str] = {
     QUERY_PLANS: "query plans in explain (winningPlan)",
     HINTS: "index hints",
     ATOMIC_INC: "$inc that counts every one of concurrent updates",
+    LOOKUP: "the $lookup aggregation stage",
+    CAPPED: "capped collections that keep at most their max documents",
+    GROUP_EXTREMES: "the $group accumulators $max and $min",
 }
 
 

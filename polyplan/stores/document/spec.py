@@ -104,6 +104,29 @@ class Lookup:
 
 
 @dataclass(frozen=True)
+class LookupHop:
+    """One `$lookup` step: documents of `collection` whose `foreign` path equals the current
+    document's `reference` path (the current document: the pattern's, then each parent reached)."""
+
+    reference: str
+    collection: str
+    foreign: str
+    index: str  # the index that serves the probe (`_id_`)
+
+
+@dataclass(frozen=True)
+class JoinedField:
+    """A related field a pattern reads, joined at read time by `$lookup` (plan/lookups.py): the
+    answer's `field` (the path's slug) is `attribute` of the document the `hops` reach."""
+
+    field: str
+    path: str
+    hops: tuple[LookupHop, ...]
+    attribute: str
+    decision: str  # plan/related_reads.py's line: the costs and why
+
+
+@dataclass(frozen=True)
 class QuerySpec:
     """The find() that answers one access pattern."""
 
@@ -119,6 +142,10 @@ class QuerySpec:
     lookups: tuple[Lookup, ...] = ()
     embedded: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # Related fields joined by `$lookup`, and the aggregation pipeline that answers the pattern
+    # with them (stores/document/lookups.py); empty when find() answers it alone.
+    joined: tuple[JoinedField, ...] = ()
+    pipeline: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +167,7 @@ class CollectionSpec:
     documents_at_horizon: float
     write_rate: float
     notes: tuple[str, ...] = ()
+    options: dict[str, Any] | None = None  # createCollection options: a capped collection's (capped.py)
 
 
 @dataclass(frozen=True)

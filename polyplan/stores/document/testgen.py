@@ -14,6 +14,7 @@ import copy
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from polyplan.plan.ir import Plan
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import generate, link_columns, rows_for_targets
 from polyplan.stores.document import codec
+from polyplan.stores.document.derived import derived_writes
 from polyplan.stores.document.design import SIZE_BUDGET
 from polyplan.stores.document.discriminating import (
     EMPTY_PREFIX,
@@ -37,6 +39,7 @@ from polyplan.stores.document.discriminating import (
 )
 from polyplan.stores.document.extjson import Decimal128
 from polyplan.stores.document.indexes import field_path
+from polyplan.stores.document.lookups import follow
 from polyplan.stores.document.render import dumps
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, QuerySpec
 
@@ -48,6 +51,8 @@ TEST_FILE = "test_mongodb.py"
 # TTL collections get their dates moved this far ahead so the TTL monitor leaves the test data alone.
 TTL_SHIFT = timedelta(days=36525)
 CONSTANT_MATCHES = 5  # documents that should satisfy a pattern's constant filters
+OVER_CAP = 5  # documents inserted beyond a capped collection's max
+MAX_CAPPED_CASE = 500
 STOP_WORDS = frozenset(
     {
         "about",
@@ -440,6 +445,12 @@ def _query_cases(
             "shows": shows,
             "without": without,
         }
+        if query.joined:
+            # Each related field joined by $lookup, as the oracle reaches it for every matching document.
+            case["joined"] = [
+                {"field": f.field, "values": [[_identity(d, ident), follow(f, d, documents)] for d in matching]}
+                for f in query.joined
+            ]
         for lookup in query.lookups:
             if lookup.collection is None or not lookup.local_paths:
                 continue
@@ -628,6 +639,9 @@ def render_data(plan: Plan, design: DocumentDesign) -> str:
     # The last document of each collection is kept out: invalid and duplicate cases are variants of it.
     documents = {name: docs[:-1] if len(docs) > 1 else docs for name, docs in everything.items()}
     spares = {name: docs[-1] if len(docs) > 1 else None for name, docs in everything.items()}
+    for collection in design.collections:
+        if collection.options:  # a capped collection would drop seeded documents beyond its max
+            documents[collection.name] = documents[collection.name][: collection.options["max"]]
     _ensure_constants(model, design, documents)
     data = {
         "model": model.name,
@@ -642,7 +656,57 @@ def render_data(plan: Plan, design: DocumentDesign) -> str:
         ],
         "index_needs": _index_needs(model, design),
     }
+    capped = _capped_cases(plan, design)
+    if capped:
+        data["capped"] = capped
+    derived = _derived_cases(plan, design, documents)
+    if derived:
+        data["derived"] = derived
     return dumps(data)
+
+
+DERIVED_CHILDREN = 4  # three written under two parents, the fourth's value for a change
+
+
+def _derived_cases(
+    plan: Plan, design: DocumentDesign, documents: Mapping[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Per derived attribute MongoDB keeps (derived.py): two seeded parents and new children."""
+    cases = []
+    for entry in derived_writes(plan.model, design)[0]:
+        parents = documents[entry["collection"]][:2]
+        child = next(c for c in design.collections if c.name == entry["child_collection"])
+        if len(parents) < 2:
+            continue
+        parent = next(c for c in design.collections if c.name == entry["collection"])
+        rows = {parent.entity: 1, child.entity: DERIVED_CHILDREN}  # each child needs a parent to refer to
+        records = generate(plan.model, rows, seed=2, only=set(rows))
+        (children,) = _documents(plan, replace(design, collections=(child,)), records).values()
+        field = entry["child_field"]
+        cases.append(
+            {
+                "attribute": entry["attribute"],
+                "parents": parents,
+                "children": children[:3],
+                "changed": children[3].get(field) if field else None,
+            }
+        )
+    return cases
+
+
+def _capped_cases(plan: Plan, design: DocumentDesign) -> list[dict[str, Any]]:
+    """Per capped collection, OVER_CAP more documents than its max (generated like the seed, valid),
+    for the check that the server keeps the bound; a cap above MAX_CAPPED_CASE is checked by its
+    options only (the data file would hold thousands of documents)."""
+    cases = []
+    for collection in design.collections:
+        options = collection.options
+        if not options or options["max"] > MAX_CAPPED_CASE:
+            continue
+        records = generate(plan.model, {collection.entity: options["max"] + OVER_CAP}, seed=1, only={collection.entity})
+        (documents,) = _documents(plan, replace(design, collections=(collection,)), records).values()
+        cases.append({"collection": collection.name, "documents": documents})
+    return cases
 
 
 def _index_needs(model: RequirementsModel, design: DocumentDesign) -> list[dict[str, Any]]:
@@ -668,14 +732,152 @@ def _index_needs(model: RequirementsModel, design: DocumentDesign) -> list[dict[
     return needs
 
 
-def render_test(design: DocumentDesign, increments: bool = False, subsets: bool = False) -> str:
+def render_test(design: DocumentDesign, increments: bool = False, subsets: bool = False, derived: bool = False) -> str:
     """tests/test_mongodb.py; with `increments`, also the concurrent `$inc` checks of queries.json's
-    writes; with `subsets`, the subset pattern's bounded arrays (subset.py)."""
+    writes; with `subsets`, the subset pattern's bounded arrays (subset.py); the `$lookup`
+    pipelines (lookups.py) when a pattern has one, capped collections (capped.py), and with
+    `derived` the derived attributes' write paths (derived.py)."""
     return (
         TEST_TEMPLATE.replace("__MODEL__", design.model)
         + (INCREMENT_TESTS if increments else "")
         + (SUBSET_TESTS if subsets else "")
+        + (LOOKUP_TESTS if any(q.pipeline for q in design.queries) else "")
+        + (CAPPED_TESTS if any(c.options for c in design.collections) else "")
+        + (DERIVED_TESTS if derived else "")
     )
+
+
+DERIVED_TESTS = '''
+
+# Derived attributes (queries.json "derived_writes"): each child write followed by the parent's update.
+DERIVED = json_util.loads((DESIGN_DIR / "queries.json").read_text(encoding="utf-8"), json_options=JSON_OPTIONS)[
+    "derived_writes"
+]
+DERIVED_CASES = {case["attribute"]: case for case in DATA.get("derived", [])}
+
+
+@pytest.mark.parametrize("mode", ["in_order", "transaction"])
+@pytest.mark.parametrize("write", [w for w in DERIVED if w["attribute"] in DERIVED_CASES], ids=lambda w: w["attribute"])
+def test_derived_attribute_follows_child_writes(
+    db: Database[Any], server: Examination, applied: dict[str, Any], write: dict[str, Any], mode: str
+) -> None:
+    """In a database of its own: children inserted, changed, moved and deleted through the emitted
+    paths (in the documented order, or in one transaction per child write); after each round every
+    parent holds the aggregate of its children read back from the server."""
+    from polyplan.validate.document_derived import exercise, no_transactions
+
+    case = DERIVED_CASES[write["attribute"]]
+    needs = {DECIMAL128} if runtime.has_decimal(case) else set()
+    skip_unless_server_has(server, needs, f"that {write['attribute']} follows its child writes")
+    if mode == "transaction" and (why := no_transactions(db, server.server.label)):
+        pytest.skip(why)
+    with connect.scratch_database(resolve_url("mongodb")) as other:
+        SETUP.apply(other, without=applied["without"])
+        exercise(other, write, case, transactional=mode == "transaction")
+
+
+@pytest.mark.parametrize("write", [w for w in DERIVED if w["attribute"] in DERIVED_CASES], ids=lambda w: w["attribute"])
+def test_derived_repair_recomputes_parents(server: Examination, applied: dict[str, Any], write: dict[str, Any]) -> None:
+    """Children written without their parent updates (a failure between the two), then the repair."""
+    from polyplan.validate.document_derived import check_repair
+
+    case = DERIVED_CASES[write["attribute"]]
+    needs = {DECIMAL128} if runtime.has_decimal(case) else set()
+    if write["function"] in ("max", "min"):
+        needs.add(runtime.GROUP_EXTREMES)
+    skip_unless_server_has(server, needs, f"the repair of {write['attribute']}")
+    with connect.scratch_database(resolve_url("mongodb")) as other:
+        SETUP.apply(other, without=applied["without"])
+        check_repair(other, write, case)
+
+
+# Increments of a child attribute a parent sums (queries.json "writes" with "then").
+FOLLOWED = [
+    (increment, entry)
+    for increment in json_util.loads((DESIGN_DIR / "queries.json").read_text(encoding="utf-8"), json_options=JSON_OPTIONS).get("writes", [])
+    for step in increment.get("then", [])
+    for entry in DERIVED
+    if entry["attribute"] == step["attribute"] and entry["attribute"] in DERIVED_CASES
+]
+if FOLLOWED:
+
+    @pytest.mark.parametrize(("increment", "entry"), FOLLOWED, ids=[f"{i['write']}:{e['attribute']}" for i, e in FOLLOWED])
+    def test_derived_sum_follows_increments(
+        server: Examination, applied: dict[str, Any], increment: dict[str, Any], entry: dict[str, Any]
+    ) -> None:
+        from polyplan.validate.document_derived import check_increment
+
+        case = DERIVED_CASES[entry["attribute"]]
+        skip_unless_server_has(server, {DECIMAL128} if runtime.has_decimal(case) else set(), f"{entry['attribute']} after {increment['write']}")
+        with connect.scratch_database(resolve_url("mongodb")) as other:
+            SETUP.apply(other, without=applied["without"])
+            check_increment(other, increment, entry, case)
+'''
+
+
+CAPPED_TESTS = '''
+
+# Capped collections (capped.py): created with the designed options; the server keeps the bound.
+CAPPED = [name for name, definition in DEFINITIONS.items() if definition.get("options", {}).get("capped")]
+CAPPED_CASES = {case["collection"]: case for case in DATA.get("capped", [])}
+
+
+@pytest.mark.parametrize("name", CAPPED)
+def test_capped_collection_is_created_as_designed(db: Database[Any], applied: dict[str, Any], name: str) -> None:
+    options = db[name].options()
+    assert {key: options.get(key) for key in ("capped", "size", "max")} == DEFINITIONS[name]["options"], options
+
+
+@pytest.mark.parametrize("name", sorted(CAPPED_CASES))
+def test_capped_collection_keeps_at_most_its_max(server: Examination, applied: dict[str, Any], name: str) -> None:
+    """In a database of its own (the seeded one stays as the other checks expect), setup.py's
+    collection takes more documents than its max, one by one: at most max remain, the newest."""
+    most = DEFINITIONS[name]["options"]["max"]
+    skip_unless_server_has(server, {runtime.CAPPED}, f"that capped collection {name} keeps at most {most} documents")
+    documents = CAPPED_CASES[name]["documents"]
+    with connect.scratch_database(resolve_url("mongodb")) as other:
+        SETUP.apply(other, without=applied["without"])
+        for document in documents:
+            other[name].insert_one(document)
+        kept = list(other[name].find({}, {"_id": 1}).sort("$natural", 1))
+        assert len(kept) <= most, f"{name}: {len(kept)} documents after {len(documents)} inserts, max {most}"
+        newest = [document["_id"] for document in documents[-len(kept):]] if kept else []
+        assert kept and [document["_id"] for document in kept] == newest, f"{name}: not the newest {len(kept)}"
+'''
+
+
+LOOKUP_TESTS = '''
+
+# Patterns whose related fields are joined by $lookup (stores/document/lookups.py): the pipeline.
+PIPELINED = [(query, index) for query, index in RUNS if query.get("pipeline")]
+
+
+@pytest.mark.parametrize(("query", "index"), PIPELINED, ids=[f"{q['pattern']}:{DATA['queries'][i]['spread']}" for q, i in PIPELINED])
+def test_lookup_pipeline_answers(
+    db: Database[Any], server: Examination, applied: dict[str, Any], query: dict[str, Any], index: int
+) -> None:
+    """The emitted aggregation returns the find()'s documents in its order, each with the related
+    fields the oracle reaches by following the references on the seeded documents."""
+    skip_unless_server_has(server, answer_needs(query) | {runtime.LOOKUP}, f"the $lookup pipeline of {query['pattern']}")
+    case = DATA["queries"][index]
+    found = list(db[query["collection"]].aggregate(substitute(query["pipeline"], case["params"])))
+    ids = [identity(query["collection"], document) for document in found]
+    if case["text"]:
+        assert len(found) >= case["expected_count"], f"{query['pattern']}: {len(found)} < {case['expected_count']}"
+    else:
+        assert len(found) == case["expected_count"], f"{query['pattern']}: {len(found)} documents, expected {case['expected_count']}"
+        if case["sort_keys"] is not None:
+            keys = [[document.get(path) for path, _ in query["sort"]] for document in found]
+            assert keys == case["sort_keys"], f"{query['pattern']}: wrong order"
+    assert case["expected_count"] > 0, "the case selects nothing"
+    for joined_field in case["joined"]:
+        field = joined_field["field"]
+        expected = {norm(key): value for key, value in joined_field["values"]}
+        assert set(ids) <= set(expected), f"{query['pattern']}: returned a document that does not match"
+        got = {key: norm(document.get(field)) for key, document in zip(ids, found, strict=True)}
+        assert got == {key: norm(expected[key]) for key in ids}, f"{query['pattern']}: {field} differs from the oracle"
+        assert any(expected[key] is not None for key in ids), f"{query['pattern']}: no answer has a parent holding {field}"
+'''
 
 
 SUBSET_TESTS = '''

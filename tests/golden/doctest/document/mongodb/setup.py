@@ -2,8 +2,9 @@
 
     python setup.py MONGODB_URL [DBNAME] [--without FEATURE,...]
 
-Reads collections/*.json beside this file. A new collection is created with its validator; an
-existing one gets the validator again (collMod). Indexes are created when missing, rebuilt when
+Reads collections/*.json beside this file. A new collection is created with its validator (and,
+when capped, its size and max); an existing one gets the validator again (collMod), and its cap
+(convertToCapped, collMod) when it lacks it. Indexes are created when missing, rebuilt when
 their definition changed (a changed TTL is updated in place). On a sharded cluster (mongos) a
 collection with a shard key is sharded. Running it twice changes nothing the second time.
 
@@ -137,6 +138,26 @@ def is_mongos(client: MongoClient[Any]) -> bool:
     return client.admin.command("hello").get("msg") == "isdbgrid"
 
 
+def cap(db: Database[Any], name: str, options: Mapping[str, Any]) -> list[str]:
+    """Bring an existing collection to its capped options: convertToCapped for a plain one, then
+    collMod of its maximum (and size) where they differ; nothing when they match."""
+    current = db[name].options()
+    done = []
+    if not current.get("capped"):
+        db.command("convertToCapped", name, size=options["size"])
+        done.append(f"converted {name} to a capped collection of size {options['size']}")
+        current = db[name].options()
+    changes = {}
+    if current.get("size") != options["size"]:
+        changes["cappedSize"] = options["size"]
+    if current.get("max") != options["max"]:
+        changes["cappedMax"] = options["max"]
+    if changes:
+        db.command({"collMod": name, **changes})
+        done.append(f"changed the cap of {name}: {changes}")
+    return done
+
+
 def apply(db: Database[Any], shard: bool = True, without: Collection[str] = ()) -> list[str]:
     """Create or update every collection of the design in `db`; returns what changed.
 
@@ -152,11 +173,15 @@ def apply(db: Database[Any], shard: bool = True, without: Collection[str] = ()) 
         rules = {key: definition[key] for key in ("validator", "validationLevel", "validationAction")}
         if "validators" in without:
             rules = {}
+        options = definition.get("options", {})  # a capped collection's capped, size and max
         if name not in existing:
-            db.create_collection(name, **rules)
-            done.append(f"created {name}")
-        elif rules:
-            db.command({"collMod": name, **rules})
+            db.create_collection(name, **options, **rules)
+            done.append(f"created {name}" + (f" (capped: size {options['size']}, max {options['max']})" if options else ""))
+        else:
+            if options:
+                done += cap(db, name, options)
+            if rules:
+                db.command({"collMod": name, **rules})
         collection = db[name]
         current = {index["name"]: index for index in collection.list_indexes()}
         for spec in definition["indexes"]:
