@@ -30,6 +30,7 @@ from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
 from polyplan.validate.relational import Harness
+from tests.test_indexes_engines import run_generated
 
 BASE = dedent(
     """\
@@ -897,3 +898,52 @@ def test_a_uuid_default_is_stored_as_the_column_holds_uuids(engine_name: str, tm
             connection.execute(sa.insert(table).values(id=uuid.uuid4().hex, a1=1))
             stored = connection.execute(sa.select(table.c.a3)).scalar_one()
     assert uuid.UUID(stored) == uuid.UUID("7742eb47-0000-4000-8000-000000000000") and len(stored) == 32
+
+
+ANOTHER_UNIQUE_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      group:
+        attributes:
+          a1: {type: integer, bits: 32}
+          a2: {type: uuid, unique: true}
+        key: {attributes: [a1, a2], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+      Item:
+        attributes:
+          a1: {type: boolean}
+          a2: {type: timestamptz, unique: true}
+        key: {attributes: [a2, a1], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+    access_patterns:
+      - name: p2
+        entity: group
+        filters: [{attribute: a2, op: in, value: [8fa4ebea-0000-4000-8000-000000000000]}, {attribute: a1, op: eq}]
+        rate: 5
+        latency_ms: 50
+      - name: p0
+        entity: Item
+        filters: [{attribute: a2, op: range}]
+        sort: [{attribute: a2, direction: desc}]
+        limit: 20
+        rate: 20000
+        latency_ms: 1000
+    """
+)
+
+
+def test_a_pattern_another_unique_key_serves_as_well_passes_its_index_proof(tmp_path: Path) -> None:
+    """Fuzz models 391 and 496 (2026-12-06): p2 fixes both the primary key (a1, a2) and the unique
+    a2 by equality, and SQLite searched the unique a2 (one row either way); p0's range on the
+    unique a2 is routed to the primary key (a2, a1), and SQLite searched the unique a2 (the same
+    rows in the same order). The index proof accepted only the routed key's indexes; it now also
+    accepts each unique key the pattern fixes whole (or seeks whole, covering the routed condition)."""
+    sqlite_harness(ANOTHER_UNIQUE_KEY, tmp_path)
+    proofs = {p["name"]: p for p in json.loads((tmp_path / "tests/data/indexes.json").read_text())["proofs"]}
+    assert proofs["p2"]["engines"]["sqlite"]["expect"]["also"] == [{"columns": ["a2"], "condition": ["a2"]}]
+    assert proofs["p0"]["engines"]["sqlite"]["expect"]["also"] == [{"columns": ["a2"], "condition": ["a2"]}]
+    done = run_generated(tmp_path, "sqlite", "sqlite://")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "SEARCH" not in done.stdout  # no plan printed: nothing failed
