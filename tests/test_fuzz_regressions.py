@@ -947,3 +947,26 @@ def test_a_pattern_another_unique_key_serves_as_well_passes_its_index_proof(tmp_
     done = run_generated(tmp_path, "sqlite", "sqlite://")
     assert done.returncode == 0, done.stdout[-3000:]
     assert "SEARCH" not in done.stdout  # no plan printed: nothing failed
+
+
+@pytest.mark.parametrize(("length", "refused"), [(1, True), (2, True), (3, False)])
+def test_full_text_on_a_string_too_short_for_a_word_is_refused(length: int, refused: bool) -> None:
+    """Fuzz models 83 and 87 (2026-12-06): a full-text filter on `string, max_length: 2` planned,
+    and its generated tests failed on every engine with "the seeded rows give no parameter values"
+    (no word to search for). MariaDB keeps no full-text word under 3 characters, so no row could
+    ever be found: the model is refused up front (PP355), at the filter's op."""
+    text = BASE + dedent(
+        f"""\
+        access_patterns:
+          - name: codes
+            entity: Customer
+            filters: [{{attribute: code, op: fulltext}}]
+        """
+    )
+    text = text.replace("      born:", f"      code: {{type: string, max_length: {length}}}\n      born:")
+    if not refused:
+        assert load_text(text, "m.yaml").model.access_patterns[0].filters[0].attribute == "code"
+        return
+    diagnostic = only_error(text)
+    assert (diagnostic.code, diagnostic.path) == ("PP355", "access_patterns.0.filters.0.op")
+    assert f"at most {length} character(s)" in diagnostic.message
