@@ -180,6 +180,15 @@ def entity_violation(
         for moved, other in ((right, left), (left, right)):
             first = _convert(row[other], attributes[moved], row[moved])
             candidates.append({**row, moved: first, other: _convert(first, attributes[other], row[other])})
+    # Both sides on one bound (min or max of either): where the two ranges only touch
+    # (`a3 != a5`, a3 in [0, 99], a5 in [-50, 0]) the one pair that breaks the check is there.
+    bounds = [b for a in (attributes[left], attributes[right]) for b in (a.min, a.max) if b is not None]
+    for bound in bounds:
+        both = {
+            left: _convert(bound, attributes[left], row[left]),
+            right: _convert(bound, attributes[right], row[right]),
+        }
+        candidates.append({**row, **both})
     return [c for c in candidates if not check_holds(c[left], op, c[right])]
 
 
