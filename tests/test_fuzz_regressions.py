@@ -6,8 +6,10 @@ each must now be a one-line coded error at its line and column, or a correct pla
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import re
 import time
 import tracemalloc
 import uuid
@@ -956,11 +958,11 @@ def test_full_text_on_a_string_too_short_for_a_word_is_refused(length: int, refu
     (no word to search for). MariaDB keeps no full-text word under 3 characters, so no row could
     ever be found: the model is refused up front (PP355), at the filter's op."""
     text = BASE + dedent(
-        f"""\
+        """\
         access_patterns:
           - name: codes
             entity: Customer
-            filters: [{{attribute: code, op: fulltext}}]
+            filters: [{attribute: code, op: fulltext}]
         """
     )
     text = text.replace("      born:", f"      code: {{type: string, max_length: {length}}}\n      born:")
@@ -970,3 +972,107 @@ def test_full_text_on_a_string_too_short_for_a_word_is_refused(length: int, refu
     diagnostic = only_error(text)
     assert (diagnostic.code, diagnostic.path) == ("PP355", "access_patterns.0.filters.0.op")
     assert f"at most {length} character(s)" in diagnostic.message
+
+
+UNORDERED_LIMITS = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Profile:
+        attributes:
+          a2: {type: decimal, precision: 26, scale: 5}
+          a3: {type: enum, values: [v0, v1, v2, v3, v4]}
+          a4: {type: decimal, precision: 6, scale: 4, min: 0, max: 1, unique: true}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+    access_patterns:
+      - {name: p3, entity: Profile, filters: [{attribute: a2, op: in, value: [0.1602]}], limit: 500, rate: 20000,
+         latency_ms: 2}
+      - {name: p4, entity: Profile, filters: [{attribute: a3, op: eq}], limit: 20, rate: 20000, latency_ms: 2}
+      - {name: p1, entity: Profile, filters: [{attribute: a4, op: in, value: [0.4095]}], limit: 1, rate: 500,
+         latency_ms: 2}
+    """
+)
+
+
+def test_a_limit_without_a_sort_shows_its_filter_row_by_row(tmp_path: Path) -> None:
+    """Fuzz models 143, 342, 346 (2026-12-06) and the known 'common value' defect: without a sort
+    the engine may return any `limit` matching rows, and when every answer is cut by the limit
+    (p3: a constant group of ~590 rows under LIMIT 500; p4: five values of ~20 % each under
+    LIMIT 20) or holds the one row a unique constant finds (p1), no case's answer differs for
+    certain without the filter: DataCannotDiscriminate. The unordered answer is checked row by row
+    against the filters, so a case in which dropping the filter lets in rows that fail it now
+    shows the filter; and a query that drops it fails."""
+    harness = sqlite_harness(UNORDERED_LIMITS, tmp_path)
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        for name in ("p3", "p4", "p1"):
+            harness.check_data(name)
+            harness.check_query(engine, name)
+        for name in ("p3", "p4"):
+            query = harness.queries[name]
+            # The filter made moot (its parameter still bound): the query a mutation would leave.
+            unfiltered = re.sub(r"\bWHERE (.*?)\s*(?=\bLIMIT\b)", r"WHERE (\1 OR 1 = 1) ", query.sql, flags=re.DOTALL)
+            assert unfiltered != query.sql
+            harness.queries[name] = dataclasses.replace(query, sql=unfiltered)
+            with pytest.raises(AssertionError, match=r"do not match the filters|rows differ"):
+                harness.check_query(engine, name)
+
+
+def test_a_unique_reference_a_broken_cycle_leaves_null_gets_a_duplicate_case(tmp_path: Path) -> None:
+    """Fuzz models 177 and 468 (2026-12-06): each Audit needs an Order (required), an Order may
+    name one Audit (r2, optional one-to-one: a unique r2_ref). The seed breaks the cycle at the
+    optional reference, NULL in every row, and the violation builder found no seeded value to
+    duplicate: "cannot build a row of order that breaks only uq_order_r2_ref". The test now
+    inserts the valid row naming a seeded Audit, then another row naming the same Audit."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Order:
+            attributes:
+              a1: {type: integer, bits: 32}
+          Audit:
+            attributes:
+              a0: {type: boolean}
+        relationships:
+          - {name: r1, kind: one_to_many, from: Order, to: Audit, required: true}
+          - {name: r2, kind: one_to_one, from: Audit, to: Order, required: false, on_delete: set_null,
+             foreign_key: r2_ref}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert all(r["r2_ref"] is None for r in harness.loaded["order"])
+    ident = "order:uq_order_r2_ref"
+    assert ident in harness.constraint_ids()
+    check_every_constraint(harness)
+
+
+def test_a_check_only_both_bounds_can_break_gets_a_violation_case(tmp_path: Path) -> None:
+    """Fuzz model 706 (2026-12-06): `a3 != a5` with a3 in [0, 99] and a5 in [-50, 0]: the only
+    pair that breaks the check is a3 = a5 = 0, where the two ranges touch. Moving one side onto
+    the other's value broke that side's min or max as well ("cannot build a row of user_profile
+    that breaks only ck_user_profile_c0"); both sides are now also tried on each bound."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          user-profile:
+            attributes:
+              a1: {type: decimal, precision: 6, scale: 2}
+              a3: {type: decimal, precision: 22, scale: 5, min: 0, max: 99}
+              a5: {type: float, min: -50, max: 0}
+            key: {attributes: [a1], kind: natural}
+            checks:
+              - {name: c0, left: a3, op: ne, right: a5}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    ident = "user_profile:ck_user_profile_c0"
+    assert ident in harness.constraint_ids()
+    _, valid = harness.valid_row("user_profile")
+    violating = harness.violating_row(harness._constraint(ident), valid)
+    assert violating["a3"] == violating["a5"] == 0
+    check_every_constraint(harness)
