@@ -95,23 +95,30 @@ def link_columns(model: RequirementsModel, relationship: Relationship) -> tuple[
 
 def generation_order(model: RequirementsModel) -> list[str]:
     """Entities with parents first (model order among equals); a cycle is broken at an optional
-    reference (its records get NULL there), else in model order."""
+    reference (its records get NULL there), one no access pattern filters on if it can be (a
+    pattern `r2_ref = :r` on a reference NULL in every row has no rows to find), else in model
+    order."""
     parents: dict[str, set[str]] = {name: set() for name in model.entities}
     required: dict[str, set[str]] = {name: set() for name in model.entities}
+    filtered: dict[str, set[str]] = {name: set() for name in model.entities}
     for name in model.entities:
+        read = {f.attribute for p in model.access_patterns if p.entity == name for f in p.filters}
         for reference in references_into(model, name):
             parent = reference.relationship.from_
             if parent != name and parent in model.entities:
                 parents[name].add(parent)
                 if reference.relationship.required:
                     required[name].add(parent)
+                if read & set(reference.columns):
+                    filtered[name].add(parent)
     order: list[str] = []
     remaining = list(model.entities)
     while remaining:
         done = set(order)
+        breakable = [n for n in remaining if required[n] <= done]
         ready = next(
             (n for n in remaining if parents[n] <= done),
-            next((n for n in remaining if required[n] <= done), remaining[0]),
+            next((n for n in breakable if not filtered[n] - done), next(iter(breakable), remaining[0])),
         )
         order.append(ready)
         remaining.remove(ready)
