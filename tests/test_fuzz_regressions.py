@@ -1104,3 +1104,26 @@ def test_a_cycle_of_optional_references_is_broken_where_no_pattern_filters() -> 
     assert generation_order(model) == ["Profile", "Table"]
     records = generate(model, {"Table": 50, "Profile": 50})
     assert any(r["r2_ref"] is not None for r in records["Table"])
+
+
+def test_a_check_the_bounds_imply_gets_no_violation_case(tmp_path: Path) -> None:
+    """Fuzz model 70 (2026-12-06, evening run): `a5 != a1` with a5 in [-50, 0] and a1 in
+    [-100, -97]: no row within both ranges breaks it (the ranges do not meet), and the violation
+    builder could only fail. Such a check gets no 'breaks only this' case; the bounds do."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Select:
+            attributes:
+              a1: {type: integer, bits: 32, min: -100, max: -97}
+              a5: {type: float, min: -50, max: 0, nullable: true}
+            checks:
+              - {name: c0, left: a5, op: ne, right: a1}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert "select:ck_select_c0" not in harness.constraint_ids()
+    assert "select:ck_select_a5_max" in harness.constraint_ids()
+    check_every_constraint(harness)
