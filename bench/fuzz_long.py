@@ -11,7 +11,7 @@ host is shared). Run from the repository root:
         --engines sqlite --out /tmp/fuzz_long
 
 Events in OUT/events.jsonl: `planned` (index, seconds, the model's YAML), `refused` (a coded
-planning refusal), `plan_failed` (anything else: a bug), `validated` (index, engine, exit code or
+planning refusal), `plan_failed` (anything else: a bug), `plan_hung` (past --plan-timeout), `validated` (index, engine, exit code or
 null on a hang, seconds, and pytest's last lines when it failed), then `planning_done` and
 `done`. `--summary` prints the counts of an events file instead of running.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -34,6 +35,14 @@ sys.path.insert(0, str(ROOT))
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 import tests.test_fuzz_valid as fuzz  # noqa: E402
+
+
+class PlanTimeout(Exception):
+    """Planning one model ran past --plan-timeout seconds of wall time."""
+
+
+def _time_out(signum: int, frame: object) -> None:
+    raise PlanTimeout
 
 
 def summary(events: Path) -> dict[str, Any]:
@@ -64,6 +73,7 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite", help="comma-separated: sqlite,postgresql,mysql")
     parser.add_argument("--workers", type=int, default=1, help="validations at a time")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fuzz_long"))
+    parser.add_argument("--plan-timeout", type=int, default=300, help="wall seconds before a plan counts as hung")
     parser.add_argument("--summary", action="store_true", help="print the counts of OUT/events.jsonl and stop")
     args = parser.parse_args()
     events = args.out / "events.jsonl"
@@ -79,6 +89,7 @@ def main() -> None:
             log.write(json.dumps(fields, default=str) + "\n")
             log.flush()
 
+    signal.signal(signal.SIGALRM, _time_out)
     engines = args.engines.split(",")
     seen = Counter[str]()  # models with tests per engine, for the every-n-th sampling
     results = fuzz.Results()
@@ -110,11 +121,17 @@ def main() -> None:
         drawn[0] += 1
         before = len(results.planned)
         started = time.perf_counter()
+        signal.alarm(args.plan_timeout)  # a hang in planning is a finding, not the end of the run
         try:
             fuzz.plan_one(model, results)
+        except PlanTimeout:
+            emit(kind="plan_hung", index=index, seconds=args.plan_timeout, text=fuzz.dump(model))
+            return
         except BaseException as error:  # every failure is an event to count, not a stop
             emit(kind="plan_failed", index=index, error=repr(error)[:3000], text=fuzz.dump(model))
             return
+        finally:
+            signal.alarm(0)
         if len(results.planned) == before:
             emit(kind="refused", index=index, error=results.refused[-1][0])
             return
