@@ -1127,3 +1127,26 @@ def test_a_check_the_bounds_imply_gets_no_violation_case(tmp_path: Path) -> None
     assert "select:ck_select_c0" not in harness.constraint_ids()
     assert "select:ck_select_a5_max" in harness.constraint_ids()
     check_every_constraint(harness)
+
+
+def test_a_side_drawn_from_zero_up_moves_below_a_unique_side_that_is_at_most_zero() -> None:
+    """Fuzz models 44 and 48 (2026-12-06, evening run): `a2 < a1`, a1 a unique float in [-50, 0],
+    a2 a decimal(1, 0) the seed draws from 0 up (the model allows -9 to 9): no a2 was ever below
+    a1, a2 could not move beside a1 (no room under -11.7) and a1 not beside a2: record 0 failed.
+    a2 is now moved below a1's whole range, and a1 exchanged for a pool value above it."""
+    text = dedent(
+        """\
+        name: fuzz
+        entities:
+          Order:
+            attributes:
+              a1: {type: float, min: -50, max: 0, unique: true}
+              a2: {type: decimal, precision: 1, scale: 0}
+            checks:
+              - {name: c0, left: a2, op: lt, right: a1}
+        """
+    )
+    model = load_text(text, "m.yaml").model
+    records = generate(model, {"Order": 300})["Order"]
+    assert all(r["a2"] < r["a1"] for r in records)
+    assert len({r["a1"] for r in records}) == 300
