@@ -987,9 +987,8 @@ class _EntityGenerator:
             edge = self.attributes[other].min if above else self.attributes[other].max
             if source is None or source.exclusive or partner is None or not partner.exclusive or edge is None:
                 continue
-            if self.attributes[side].type is TypeName.DECIMAL:
-                edge = Decimal(str(edge))
-            value = draw_beyond(self.attributes[side], self.rng, edge, above, strict)
+            beyond = Decimal(str(edge)) if self.attributes[side].type is TypeName.DECIMAL else edge
+            value = draw_beyond(self.attributes[side], self.rng, beyond, above, strict)
             if value is not None and value != row[side]:
                 row[side] = value
                 return True
