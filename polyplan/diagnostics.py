@@ -90,6 +90,7 @@ CODES: dict[str, str] = {
     "PP352": "cap with no attribute that orders the records",
     "PP353": "cap or loss tolerance on an entity that must be kept",
     "PP354": "cap whose trim would fail or could keep no record",
+    "PP355": "full-text filter on a string too short to hold a word",
     "PP356": "unenforced reference that asks the database to act on a delete",
     "PP401": "no store can hold an entity or a transaction",
     "PP402": "target lacks a feature; substitution applied",

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 from polyplan.diagnostics import DiagnosticError
 from polyplan.emit.writer import write_tree
+from polyplan.model.checks import MIN_FULLTEXT_WORD
 from polyplan.pipeline import plan_text, render
 from polyplan.testkit import ENGINES
 from polyplan.validate.store_data import MAKERS, MODEL_FILE, data_of
@@ -429,7 +430,11 @@ def _pattern(
     elif shape == "prefix" and entity.of_type("string"):
         filters.append({"attribute": draw(st.sampled_from(entity.of_type("string"))), "op": "prefix"})
     elif shape == "fulltext" and entity.of_type("string", "text"):
-        filters.append({"attribute": draw(st.sampled_from(entity.of_type("string", "text"))), "op": "fulltext"})
+        attr = draw(st.sampled_from(entity.of_type("string", "text")))
+        # A string too short for a word has no full-text search (PP355): an author looks it up by
+        # prefix (decided after the draw, so that the models drawn stay those of earlier runs).
+        short = entity.attributes.get(attr, {}).get("max_length", MIN_FULLTEXT_WORD) < MIN_FULLTEXT_WORD
+        filters.append({"attribute": attr, "op": "prefix" if short else "fulltext"})
     elif shape in ("in", "constant"):
         candidates = [
             a

@@ -53,6 +53,9 @@ from polyplan.seed.regex import PatternGenerator
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ $-]{0,47}")
 NUMERIC = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
 UNINDEXABLE = frozenset({TypeName.LIST, TypeName.SET, TypeName.OBJECT, TypeName.JSON})
+# The shortest word every full-text index keeps: MariaDB's InnoDB drops words under 3
+# characters (innodb_ft_min_token_size), so a value that short is never found by its words.
+MIN_FULLTEXT_WORD = 3
 
 Path = tuple[str | int, ...]
 
@@ -555,6 +558,16 @@ def _filter_problems(model: RequirementsModel, entity: str, filters: list[Filter
                 Problem(
                     "PP305",
                     f"full-text needs a string or text attribute; '{shown}' is {attribute.type.value}",
+                    (*f_path, "op"),
+                )
+            )
+        if flt.op is FilterOp.FULLTEXT and (attribute.max_length or MIN_FULLTEXT_WORD) < MIN_FULLTEXT_WORD:
+            found.append(
+                Problem(
+                    "PP355",
+                    f"full-text on '{shown}' can find no word: it holds at most {attribute.max_length} "
+                    f"character(s), and a full-text index keeps words of {MIN_FULLTEXT_WORD} or more "
+                    "(MariaDB's minimum); filter it with eq, in or prefix instead",
                     (*f_path, "op"),
                 )
             )

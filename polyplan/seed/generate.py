@@ -95,23 +95,30 @@ def link_columns(model: RequirementsModel, relationship: Relationship) -> tuple[
 
 def generation_order(model: RequirementsModel) -> list[str]:
     """Entities with parents first (model order among equals); a cycle is broken at an optional
-    reference (its records get NULL there), else in model order."""
+    reference (its records get NULL there), one no access pattern filters on if it can be (a
+    pattern `r2_ref = :r` on a reference NULL in every row has no rows to find), else in model
+    order."""
     parents: dict[str, set[str]] = {name: set() for name in model.entities}
     required: dict[str, set[str]] = {name: set() for name in model.entities}
+    filtered: dict[str, set[str]] = {name: set() for name in model.entities}
     for name in model.entities:
+        read = {f.attribute for p in model.access_patterns if p.entity == name for f in p.filters}
         for reference in references_into(model, name):
             parent = reference.relationship.from_
             if parent != name and parent in model.entities:
                 parents[name].add(parent)
                 if reference.relationship.required:
                     required[name].add(parent)
+                if read & set(reference.columns):
+                    filtered[name].add(parent)
     order: list[str] = []
     remaining = list(model.entities)
     while remaining:
         done = set(order)
+        breakable = [n for n in remaining if required[n] <= done]
         ready = next(
             (n for n in remaining if parents[n] <= done),
-            next((n for n in remaining if required[n] <= done), remaining[0]),
+            next((n for n in breakable if not filtered[n] - done), next(iter(breakable), remaining[0])),
         )
         order.append(ready)
         remaining.remove(ready)
@@ -948,11 +955,17 @@ class _EntityGenerator:
                     row[side] = value
                     changed = repaired = True
                     break
+            both = {check.left, check.right}
+            if not repaired and self._clear_of_range(row, check, sides, strict) and self._exchange(row, check, both):
+                # Moved beyond the unique side's whole range (below it, for `a2 < a1` with a1 at
+                # most 0 and a2 drawn from 0 up), then the unique side exchanged to fit beside it.
+                changed = True
+                continue
             # No room on the side that may move (a unique value beyond the other's whole range),
             # and no NULL that a redraw could give instead: the unique side is exchanged for one
             # the other side can stand next to.
             sides_null = self.attributes[check.left].nullable or self.attributes[check.right].nullable
-            if not repaired and not sides_null and self._exchange(row, check, {check.left, check.right}):
+            if not repaired and not sides_null and self._exchange(row, check, both):
                 changed = True
         return changed
 
@@ -963,6 +976,23 @@ class _EntityGenerator:
         if found is None or found[1] == index:
             return set()
         return set(found[0].shared)
+
+    def _clear_of_range(self, row: Record, check: Check, sides: list[tuple[str, str, bool]], strict: bool) -> bool:
+        """Where neither side can move beside the other's value and one side is unique (a pool),
+        move the other beyond the unique side's whole min/max instead, once: the seed draws a
+        value from 0 up where the model allows it below, and `a2 < a1` with a1 at most 0 never
+        held. False when that does not apply or has no room."""
+        for side, other, above in sides:
+            source, partner = self.sources.get(side), self.sources.get(other)
+            edge = self.attributes[other].min if above else self.attributes[other].max
+            if source is None or source.exclusive or partner is None or not partner.exclusive or edge is None:
+                continue
+            beyond = Decimal(str(edge)) if self.attributes[side].type is TypeName.DECIMAL else edge
+            value = draw_beyond(self.attributes[side], self.rng, beyond, above, strict)
+            if value is not None and value != row[side]:
+                row[side] = value
+                return True
+        return False
 
     def _exchange(self, row: Record, check: Check, pinned: set[str]) -> bool:
         """Where one side of a broken check is pinned and the other is unique (from a pool,

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.sql.ddl import sort_tables_and_constraints
 
 from polyplan.model.schema import TypeName
 from polyplan.stores.relational.design import ATTRIBUTE, HOLDS, NON_SCALAR
@@ -133,7 +134,7 @@ def load_rows(
         # A key value of 0 in an AUTO_INCREMENT column means "draw the next one" unless this mode
         # is on: loaded rows keep their own keys (what mysqldump's dumps set for the same reason).
         connection.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
-    for table in metadata.sorted_tables:
+    for table in _load_order(metadata, rows):
         table_rows_ = rows.get(table.name, [])
         for start in range(0, len(table_rows_), chunk):
             batch = list(table_rows_[start : start + chunk])
@@ -144,6 +145,23 @@ def load_rows(
         if table_rows_:
             _advance_sequence(connection, table)
     return counts
+
+
+def _load_order(metadata: sa.MetaData, rows: Mapping[str, Sequence[Row]]) -> list[sa.Table]:
+    """Tables parents first, leaving out references NULL in every row to load: the seed breaks a
+    cycle of references (Order needs an Audit, an Order may name one) by leaving the optional
+    side NULL, and `metadata.sorted_tables` drops the whole cycle's order (loading the child
+    first), where without that reference there is none."""
+
+    def unused(constraint: sa.ForeignKeyConstraint) -> bool:
+        loaded = rows.get(constraint.table.name, [])
+        return all(row.get(column.name) is None for row in loaded for column in constraint.columns)
+
+    # filter_fn True: not a dependency. (sort_tables' skip_fn is typed for constraints but called
+    # with each ForeignKey; the function under it is untyped but takes what it says.)
+    tables = sorted(metadata.tables.values(), key=lambda t: t.name)
+    ordered = sort_tables_and_constraints(tables, filter_fn=unused)  # type: ignore[no-untyped-call]
+    return [table for table, _ in ordered if isinstance(table, sa.Table)]
 
 
 def _advance_sequence(connection: sa.Connection, table: sa.Table) -> None:

@@ -251,6 +251,34 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
     return found
 
 
+def unordered_fallbacks(expected: Expected, sample: Case) -> dict[str, Callable[[Evaluator, Case], bool]]:
+    """For a LIMIT without a sort, a weaker test of each filter (and bound) property, used only
+    when no case shows the property itself: dropping the filter (loosening the bound) lets in
+    rows that fail it. Without a sort the engine may return any `limit` matching rows, so when
+    every answer is cut by the limit (a constant `a = 'x' LIMIT 500` over a group of 505, a
+    common value `status = :s LIMIT 20`) no answer differs for certain; but the check of an
+    unordered answer (oracle.compare_result) compares each returned row with the filters, so a
+    query without the filter fails it as soon as it returns one of those rows."""
+    if expected.limit is None or expected.sort:
+        return {}
+    found: dict[str, Callable[[Evaluator, Case], bool]] = {}
+    for index, (label, condition) in enumerate(zip(sample.labels, sample.conditions, strict=True)):
+
+        def dropped(ev: Evaluator, case: Case, index: int = index) -> bool:
+            return len(ev.matching(_without(case, index))) > len(ev.matching(case.conditions))
+
+        found[f"the filter {label} matters"] = dropped
+        if condition.op in LOOSER:
+
+            def bound(ev: Evaluator, case: Case, index: int = index) -> bool:
+                condition = case.conditions[index]
+                looser = Condition(condition.column, LOOSER[condition.op], condition.value)
+                return len(ev.matching(_without(case, index, looser))) > len(ev.matching(case.conditions))
+
+            found[f"the bound {label} is exact"] = bound
+    return found
+
+
 def _always_true(expected: Expected, condition: Condition, constant: bool) -> bool:
     """Whether every valid row passes `condition`: an equality or IN on a NOT NULL enum column
     whose every allowed value it accepts (a constant listing them all; any value of the
@@ -505,6 +533,13 @@ def choose_cases(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], en
             break
         chosen.append(pool[best])
         missing -= shown[best]
+    fallbacks = unordered_fallbacks(expected, pool[0])
+    for name in sorted(missing & fallbacks.keys()):
+        case = next((c for c in chosen + pool if fallbacks[name](evaluator, c)), None)
+        if case is not None:
+            if case not in chosen:
+                chosen.append(case)
+            missing.discard(name)
     if missing:
         listed = "; ".join(name for name, _ in wanted if name in missing)
         raise DataCannotDiscriminate(

@@ -341,6 +341,38 @@ class Harness:
                 return candidate
         raise AssertionError(f"cannot build a row of {spec.name} that breaks only {constraint.name}")
 
+    def _unseeded_duplicate(self, constraint: Constraint, valid: Row) -> tuple[Row, Row] | None:
+        """For a unique rule no seeded row fills (a reference the seed leaves NULL in every row
+        to break a cycle of references), two rows that share one value of it: `valid` with the
+        rule's columns set (a reference to a seeded parent row), then another spare row with the
+        same values. None when seeded rows have a value to duplicate (violating_row copies it)."""
+        spec = self.by_name[constraint.table]
+        if constraint.kind != "unique" or spec.kind is not TableKind.ENTITY:
+            return None
+        if any(all(r[c] is not None for c in constraint.columns) for r in self.loaded[spec.name]):
+            return None
+        others = table_rows([spec], self.second_spares, self.engine)[spec.name]
+        if not others:
+            return None
+        attributes = {c.name: c.attribute for c in spec.columns}
+        first = dict(valid)
+        for column in constraint.columns:
+            if first[column] is not None:
+                continue
+            key = next((fk for fk in spec.foreign_keys if column in fk.columns), None)
+            parent = next(iter(self.loaded[key.ref_table]), None) if key else None
+            if key is None or parent is None:
+                first[column] = self._generated(attributes[column], column)
+                continue
+            # Every column of the reference from one parent row: a composite key stays whole.
+            first.update({c: parent[r] for c, r in zip(key.columns, key.ref_columns, strict=True)})
+        second = {**others[0], **{c: first[c] for c in constraint.columns}}
+        rules = self.constraints[spec.name]
+        for row in (first, second):
+            if rule_violations(rules, row, attributes) or self._collides(spec, row, constraint):
+                return None
+        return first, second
+
     @staticmethod
     def _nulled_partners(
         candidates: list[Row], target: Constraint, rules: list[Constraint], attributes: dict[str, Attribute]
@@ -409,7 +441,10 @@ class Harness:
         constraint = self._constraint(ident)
         prerequisites, valid = self.valid_row(constraint.table)
         table = self.metadata.tables[constraint.table]
-        violating = self.violating_row(constraint, valid)
+        pair = self._unseeded_duplicate(constraint, valid)
+        # The duplicate's first copy goes in before it (with the other prerequisites).
+        before = [*prerequisites, (constraint.table, pair[0])] if pair else prerequisites
+        violating = pair[1] if pair else self.violating_row(constraint, valid)
         with engine.connect() as connection:
             transaction = connection.begin()
             try:
@@ -422,7 +457,7 @@ class Harness:
         with engine.connect() as connection:
             transaction = connection.begin()
             try:
-                for name, row in prerequisites:
+                for name, row in before:
                     connection.execute(sa.insert(self.metadata.tables[name]), [row])
                 try:
                     connection.execute(sa.insert(table), [violating])

@@ -104,7 +104,7 @@ def feasible(
         for column in constraint.columns:
             if attributes[column].type not in ORDERED_CHECK_TYPES:
                 return f"{column} is a {attributes[column].type.value}; only numbers and dates get a violation case"
-        return None
+        return _held_by_bounds(constraint, attributes)
     found, value = breaking_value(constraint, attributes[constraint.columns[0]])
     if not found:
         return "no value of the column's type breaks it (the type already enforces the rule)"
@@ -113,6 +113,22 @@ def feasible(
         if implied is not None:
             return implied
     return None
+
+
+def _held_by_bounds(constraint: Constraint, attributes: dict[str, Attribute]) -> str | None:
+    """Why no row within both columns' min and max can break `left op right` (`a5 != a1` with a5
+    in [-50, 0] and a1 in [-100, -97]); None when some pair can."""
+    left, right = (attributes[c] for c in constraint.columns)
+    if left.min is None or left.max is None or right.min is None or right.max is None:
+        return None
+    held = {
+        CompareOp.LT: left.max < right.min,
+        CompareOp.LE: left.max <= right.min,
+        CompareOp.GT: left.min > right.max,
+        CompareOp.GE: left.min >= right.max,
+        CompareOp.NE: left.max < right.min or left.min > right.max,
+    }[CompareOp(constraint.value[0])]
+    return "the columns' min and max already imply it: no row within them breaks it" if held else None
 
 
 def _implied_by(
@@ -180,6 +196,15 @@ def entity_violation(
         for moved, other in ((right, left), (left, right)):
             first = _convert(row[other], attributes[moved], row[moved])
             candidates.append({**row, moved: first, other: _convert(first, attributes[other], row[other])})
+    # Both sides on one bound (min or max of either): where the two ranges only touch
+    # (`a3 != a5`, a3 in [0, 99], a5 in [-50, 0]) the one pair that breaks the check is there.
+    bounds = [b for a in (attributes[left], attributes[right]) for b in (a.min, a.max) if b is not None]
+    for bound in bounds:
+        both = {
+            left: _convert(bound, attributes[left], row[left]),
+            right: _convert(bound, attributes[right], row[right]),
+        }
+        candidates.append({**row, **both})
     return [c for c in candidates if not check_holds(c[left], op, c[right])]
 
 
