@@ -1150,3 +1150,13 @@ def test_a_side_drawn_from_zero_up_moves_below_a_unique_side_that_is_at_most_zer
     records = generate(model, {"Order": 300})["Order"]
     assert all(r["a2"] < r["a1"] for r in records)
     assert len({r["a1"] for r in records}) == 300
+
+
+def test_an_index_name_taken_with_its_first_numbered_variant_gets_the_next_one() -> None:
+    """fuzz7c's hang: the numbered variant of a taken index name was rebuilt from len(taken) in a
+    loop that never changed it, so a model whose variant was taken too planned for ever."""
+    from polyplan.stores.relational.index_candidates import first_free
+
+    taken = {"ix_t_a", "ix_t_a_v3", "ix_t_a_v4"}
+    assert first_free(lambda n: f"ix_t_a_v{n}", taken, len(taken)) == "ix_t_a_v5"
+    assert first_free(lambda n: f"ix_t_a_v{n}", {"ix_t_a"}, 1) == "ix_t_a_v1"

@@ -12,7 +12,9 @@ table (`Frame`); which candidates are taken is index_select's decision, at index
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from polyplan.stores.relational.hot_updates import HOT_ENGINES
@@ -178,6 +180,19 @@ class Frame:
         return [replace(c, needs=list(c.needs)) for c in self.pool]
 
 
+def _numbered_name(table: str, candidate: Candidate, number: int) -> str:
+    return index_name(table, candidate.kind, candidate.columns, (*candidate.where, ("v", number)))
+
+
+def first_free(variant: Callable[[int], str], taken: set[str], start: int) -> str:
+    """The first of variant(start), variant(start + 1), … not in `taken`. (The loop this replaces
+    rebuilt variant(len(taken)) without changing it, and hung the planner when that name was taken.)"""
+    number = start
+    while (name := variant(number)) in taken:
+        number += 1
+    return name
+
+
 def frame_of(ctx: DesignContext, table: TableSpec, needs: list[Need]) -> Frame:
     """The structural part of `table`'s design; takes the candidates' names into `ctx.names`."""
     labels = tuple(_constraint_route(table, need) for need in needs)
@@ -190,10 +205,8 @@ def frame_of(ctx: DesignContext, table: TableSpec, needs: list[Need]) -> Frame:
         name = index_name(table.name, candidate.kind, candidate.columns, candidate.where)
         if name in taken_names and candidate.include:  # beside its copy without HOT-updated columns
             name = index_name(table.name, candidate.kind, candidate.columns, candidate.where, "covering")
-        while name in taken_names:
-            name = index_name(
-                table.name, candidate.kind, candidate.columns, (*candidate.where, ("v", len(taken_names)))
-            )
+        if name in taken_names:
+            name = first_free(partial(_numbered_name, table.name, candidate), taken_names, len(taken_names))
         candidate.name = name
         taken_names.add(name)
     return Frame(tuple(n.name for n in needs), labels, tuple(pool))
