@@ -55,6 +55,32 @@ def _gain(reach: list[tuple[Need, float]], current: dict[str, float]) -> float:
     return gain
 
 
+def _route(
+    need: Need,
+    table: str,
+    via: str,
+    reason: str,
+    cost: float,
+    index: str | None = None,
+    covering: bool = False,
+    fulltext: bool = False,
+) -> PatternRoute:
+    """How `need` is served: its own name, shape, rate and latency target, and the cost in ms."""
+    return PatternRoute(
+        need.name,
+        table,
+        need.shape,
+        need.rate,
+        index,
+        via,
+        covering=covering,
+        reason=reason,
+        estimated_ms=estimate_ms(cost),
+        latency_ms=need.latency_ms,
+        fulltext=fulltext,
+    )
+
+
 def design_table(
     ctx: DesignContext, table: TableSpec, needs: list[Need], early: list[PatternRoute], frame: Frame
 ) -> TableSpec:
@@ -70,17 +96,7 @@ def design_table(
             open_needs.append(need)
             continue
         routes.append(
-            PatternRoute(
-                need.name,
-                table.name,
-                need.shape,
-                need.rate,
-                None,
-                label,
-                reason=f"the {label} already answers it",
-                estimated_ms=estimate_ms(constraint_cost(ctx, table, need)),
-                latency_ms=need.latency_ms,
-            )
+            _route(need, table.name, label, f"the {label} already answers it", constraint_cost(ctx, table, need))
         )
     engine = ctx.plan.model.engines.relational
     pool = frame.candidates()
@@ -152,20 +168,11 @@ def design_table(
         if not options and prefix is not None and prefix[2] < scan_cost(load, need):
             label, columns, through = prefix
             matched = max(1.0, load.rows * need.selectivity)
-            routes.append(
-                PatternRoute(
-                    need.name,
-                    table.name,
-                    need.shape,
-                    need.rate,
-                    None,
-                    label,
-                    reason=f"the {label} finds its rows by {', '.join(columns)}; filtering and sorting "
-                    f"~{matched:,.0f} of them costs less than maintaining another index",
-                    estimated_ms=estimate_ms(through),
-                    latency_ms=need.latency_ms,
-                )
+            reason = (
+                f"the {label} finds its rows by {', '.join(columns)}; filtering and sorting "
+                f"~{matched:,.0f} of them costs less than maintaining another index"
             )
+            routes.append(_route(need, table.name, label, reason, through))
             continue
         if not options:
             why = next(
@@ -176,38 +183,15 @@ def design_table(
                 ),
                 "no candidate serves it",
             )
-            routes.append(
-                PatternRoute(
-                    need.name,
-                    table.name,
-                    need.shape,
-                    need.rate,
-                    None,
-                    "none",
-                    reason=why,
-                    estimated_ms=estimate_ms(scan_cost(load, need)),
-                    latency_ms=need.latency_ms,
-                    fulltext=bool(need.fulltext),
-                )
-            )
+            routes.append(_route(need, table.name, "none", why, scan_cost(load, need), fulltext=bool(need.fulltext)))
             continue
         best = min(options, key=lambda c: (index_cost(ctx, table, c, need), c.name))
         served[best.name].append(need)
         covered = need.reads is not None and need.reads <= {c.name for c in best.columns} | set(best.include)
+        reason = _route_reason(best, need, covered)
+        cost = index_cost(ctx, table, best, need)
         routes.append(
-            PatternRoute(
-                need.name,
-                table.name,
-                need.shape,
-                need.rate,
-                best.name,
-                "index",
-                covering=covered,
-                reason=_route_reason(best, need, covered),
-                estimated_ms=estimate_ms(index_cost(ctx, table, best, need)),
-                latency_ms=need.latency_ms,
-                fulltext=bool(need.fulltext),
-            )
+            _route(need, table.name, "index", reason, cost, best.name, covering=covered, fulltext=bool(need.fulltext))
         )
     indexes: list[IndexSpec] = []
     metrics: list[IndexMetrics] = []
