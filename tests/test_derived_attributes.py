@@ -193,9 +193,9 @@ def test_upgrade_backfills_and_the_triggers_follow_then_downgrade(engine: str, t
         upgraded(old_path, new_path, engine, tmp_path, counts, seed=3) as (database, _),
         database.begin() as connection,
     ):
-        counted: dict[Any, int] = dict(connection.execute(sa.text("SELECT id, comments FROM post")).tuples().all())
+        counted: dict[Any, int] = dict(connection.execute(sa.text("SELECT id, comments FROM post")).all())
         grouped = sa.text("SELECT post_id, COUNT(*) FROM comment GROUP BY post_id")
-        expected: dict[Any, int] = dict(connection.execute(grouped).tuples().all())
+        expected: dict[Any, int] = dict(connection.execute(grouped).all())
         assert {k: v for k, v in counted.items() if v} == expected and sum(counted.values()) == 40
         post = next(iter(expected))
         connection.execute(sa.text("DELETE FROM comment WHERE post_id = :p"), {"p": post})
