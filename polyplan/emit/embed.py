@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from functools import cache
 from importlib.resources import files
 
@@ -55,3 +56,49 @@ def standalone(text: str) -> str:
     if re.search(r"^\s*(from|import) polyplan\b", result, re.MULTILINE):
         raise ValueError("a polyplan import the emitted script cannot carry")
     return result
+
+
+def carried_code(package: str, resource: str) -> str:
+    """`module_code` of a module kept importable inside polyplan (so its tests import it) whose
+    `from polyplan.` imports, and the `# In a package …` comment above them, a generated package
+    replaces by those modules' own code (`merged_code`)."""
+    code = module_code(package, resource)
+    return "".join(line for line in code.splitlines(keepends=True) if not line.startswith(("from polyplan.", "# In a")))
+
+
+def merged_code(*codes: str) -> str:
+    """Several modules' code as one: their top-level imports merged into one block, stdlib then
+    third-party (a name imported twice, or an import after code, would fail a linted package's
+    ruff), then each body in turn. For a generated package, which ruff checks; a script uses
+    `standalone`."""
+    plain: dict[str, None] = {}
+    names: dict[str, dict[str, None]] = {}
+    bodies = []
+    for code in codes:
+        lines = code.splitlines(keepends=True)
+        drop: set[int] = set()
+        for node in ast.parse(code).body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                drop.update(range(node.lineno - 1, (node.end_lineno or node.lineno)))
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        plain[f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")] = None
+                else:
+                    for alias in node.names:
+                        name = alias.name + (f" as {alias.asname}" if alias.asname else "")
+                        names.setdefault(node.module or "", {})[name] = None
+        bodies.append("".join(line for i, line in enumerate(lines) if i not in drop))
+
+    def by_type(name: str) -> tuple[bool, bool, str]:  # isort's order: CONSTANTS, Classes, functions
+        return (not name.isupper(), not name[:1].isupper(), name)
+
+    def section(stdlib: bool) -> list[str]:
+        def ours(module: str) -> bool:
+            return (module.split(".")[0] in sys.stdlib_module_names) == stdlib
+
+        found = sorted(p for p in plain if ours(p.split()[1]))
+        return found + [f"from {m} import {', '.join(sorted(names[m], key=by_type))}" for m in sorted(names) if ours(m)]
+
+    block = "\n".join(section(True)) + "\n\n" + "\n".join(section(False))
+    text = "".join(bodies).lstrip("\n")
+    return "\n" + block + ("\n\n\n" if text.startswith(("def ", "class ", "@")) else "\n\n") + text

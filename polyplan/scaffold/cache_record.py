@@ -282,16 +282,14 @@ def _structure(records: RecordScaffold, cls: ResultClass) -> str:
 
 def runtime_code() -> str:
     """`cache_record_runtime.py`'s code with polyplan's command-template module carried in."""
-    from polyplan.emit.embed import module_code
-    from polyplan.scaffold.wide_column import _merged
+    from polyplan.emit.embed import carried_code, merged_code, module_code
 
-    own = module_code("polyplan.scaffold", "cache_record_runtime.py")
-    own = "".join(line for line in own.splitlines(keepends=True) if not line.startswith(("from polyplan.", "# In a")))
+    own = carried_code("polyplan.scaffold", "cache_record_runtime.py")
     commands = module_code("polyplan.stores.cache", "commands.py").replace(
         "from polyplan.stores.cache.codec import KEY_SAFE\n",
         f"# polyplan's Redis key convention (polyplan.stores.cache.codec.KEY_SAFE)\nKEY_SAFE = {_key_safe()!r}\n",
     )
-    return _merged(own, commands)
+    return merged_code(own, commands)
 
 
 def _key_safe() -> str:

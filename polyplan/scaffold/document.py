@@ -432,12 +432,14 @@ def settings_parts(package: str) -> dict[str, str]:
 
 
 def runtime_code() -> str:
-    """`document_runtime.py`'s code (without its docstring), then polyplan's own MongoDB client
+    """`document_runtime.py`'s code (without its docstring) with the query-template filler
+    (`polyplan.stores.document.templates`) carried in, then polyplan's own MongoDB client
     settings (`polyplan.stores.document.client`: standard uuids, aware dates, a 10 s server selection)."""
-    from polyplan.emit.embed import module_code
+    from polyplan.emit.embed import carried_code, merged_code, module_code
 
     client = module_code("polyplan.stores.document", "client.py")
     # client.py quotes its annotations for the scripts that carry it without `from __future__ import
     # annotations`; the package's modules have that import, where ruff asks for them unquoted.
     client = client.replace('"MongoClient[Any]"', "MongoClient[Any]").replace('"Database[Any]"', "Database[Any]")
-    return module_code("polyplan.scaffold", "document_runtime.py") + client
+    own = carried_code("polyplan.scaffold", "document_runtime.py")
+    return merged_code(own, module_code("polyplan.stores.document", "templates.py")) + client

@@ -25,6 +25,9 @@ from bson.decimal128 import Decimal128
 from pymongo import IndexModel
 from pymongo.errors import ConnectionFailure
 
+# In a package this is replaced by the module's code (the plan's query templates filled in).
+from polyplan.stores.document.templates import substitute
+
 T = TypeVar("T")
 # Index options of a design's index definition (collections/*.json) that pymongo passes on as is.
 INDEX_OPTIONS = ("unique", "partialFilterExpression", "expireAfterSeconds", "weights", "default_language")
@@ -88,17 +91,6 @@ def param_value(kind: str, use: str, value: Any) -> Any:
     if use == "text":
         return str(value)
     return to_bson(kind, value)
-
-
-def substitute(template: Any, params: Mapping[str, Any]) -> Any:
-    """A query template (queries.json) with each `{"$param": name}` replaced by its value."""
-    if isinstance(template, dict):
-        if set(template) == {"$param"}:
-            return params[template["$param"]]
-        return {key: substitute(value, params) for key, value in template.items()}
-    if isinstance(template, list):
-        return [substitute(value, params) for value in template]
-    return template
 
 
 def to_document(kinds: Mapping[str, str], paths: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, Any]:

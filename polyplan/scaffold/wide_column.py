@@ -348,51 +348,11 @@ def settings_parts(package: str, keyspace: str) -> dict[str, str]:
     }
 
 
-def _merged(*codes: str) -> str:
-    """Several modules' code as one: their top-level imports merged into one block (a name imported
-    twice would be a redefinition to ruff), then each body in turn."""
-    import ast
-
-    plain: dict[str, None] = {}
-    names: dict[str, dict[str, None]] = {}
-    bodies = []
-    for code in codes:
-        lines = code.splitlines(keepends=True)
-        drop: set[int] = set()
-        for node in ast.parse(code).body:
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                drop.update(range(node.lineno - 1, (node.end_lineno or node.lineno)))
-                if isinstance(node, ast.Import):
-                    for alias in node.names:
-                        plain[f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")] = None
-                else:
-                    for alias in node.names:
-                        name = alias.name + (f" as {alias.asname}" if alias.asname else "")
-                        names.setdefault(node.module or "", {})[name] = None
-        bodies.append("".join(line for i, line in enumerate(lines) if i not in drop))
-    import sys
-
-    def by_type(name: str) -> tuple[bool, bool, str]:  # isort's order: CONSTANTS, Classes, functions
-        return (not name.isupper(), not name[:1].isupper(), name)
-
-    def section(stdlib: bool) -> list[str]:
-        def ours(module: str) -> bool:
-            return (module.split(".")[0] in sys.stdlib_module_names) == stdlib
-
-        found = sorted(p for p in plain if ours(p.split()[1]))
-        return found + [f"from {m} import {', '.join(sorted(names[m], key=by_type))}" for m in sorted(names) if ours(m)]
-
-    block = "\n".join(section(True)) + "\n\n" + "\n".join(section(False))
-    text = "".join(bodies).lstrip("\n")
-    return "\n" + block + ("\n\n\n" if text.startswith(("def ", "class ", "@")) else "\n\n") + text
-
-
 def runtime_code() -> str:
     """`wide_column_runtime.py`'s code with polyplan's imports replaced by the modules' own code (the
     cassandra:// URL rule and the bucket rules the plan's writes.json refers to)."""
-    from polyplan.emit.embed import module_code
+    from polyplan.emit.embed import carried_code, merged_code, module_code
 
-    own = module_code("polyplan.scaffold", "wide_column_runtime.py")
-    own = "".join(line for line in own.splitlines(keepends=True) if not line.startswith(("from polyplan.", "# In a")))
+    own = carried_code("polyplan.scaffold", "wide_column_runtime.py")
     cluster = module_code("polyplan.stores.wide_column", "cluster.py").replace('-> "Cluster"', "-> Cluster")
-    return _merged(own, cluster, module_code("polyplan.stores.wide_column", "runtime.py"))
+    return merged_code(own, cluster, module_code("polyplan.stores.wide_column", "runtime.py"))

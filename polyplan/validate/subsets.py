@@ -17,7 +17,7 @@ from bson import json_util
 from pymongo.database import Database
 
 # The $param substitution the generated MongoDB tests' data is made with (one rule for both).
-from polyplan.stores.document.testgen import _substitute as substitute
+from polyplan.stores.document.templates import substitute
 
 EXTRA = 3  # children pushed beyond the limit: the cut must drop them
 

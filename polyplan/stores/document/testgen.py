@@ -42,6 +42,7 @@ from polyplan.stores.document.indexes import field_path
 from polyplan.stores.document.lookups import follow
 from polyplan.stores.document.render import dumps
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign, QuerySpec
+from polyplan.stores.document.templates import substitute
 
 DOCUMENTS_PER_COLLECTION = 30
 OTHER_ROWS = 5
@@ -190,16 +191,6 @@ def _has_word(document: Mapping[str, Any], paths: list[str], word: str) -> bool:
     return False
 
 
-def _substitute(template: Any, params: Mapping[str, Any]) -> Any:
-    if isinstance(template, dict):
-        if set(template) == {"$param"}:
-            return params[template["$param"]]
-        return {k: _substitute(v, params) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_substitute(v, params) for v in template]
-    return template
-
-
 def _sort_key(document: Mapping[str, Any], sort: tuple[tuple[str, int], ...]) -> tuple[Any, ...]:
     return tuple(codec.comparable(_get(document, path)) for path, _ in sort)
 
@@ -306,7 +297,7 @@ def _choose_params(
         words = [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4 and w not in STOP_WORDS]
         word = max(words, key=lambda w: (len(w), w)) if words else "zzzz"
         params[p.name] = word
-    flt = _substitute(query.filter, params)
+    flt = substitute(query.filter, params)
     matching = [d for d in documents if _matches(d, flt, word)]
     if word is not None:
         text_paths = [p.path for p in query.params if p.kind == "text"]
@@ -427,7 +418,7 @@ def _query_cases(
         shows, without = (
             ([], {})
             if word is not None
-            else shown_properties(query, _substitute(query.filter, params), answer, _identifier(ident))
+            else shown_properties(query, substitute(query.filter, params), answer, _identifier(ident))
         )
         case: dict[str, Any] = {
             "pattern": query.pattern,
