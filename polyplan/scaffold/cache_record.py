@@ -221,7 +221,7 @@ def _write(write: RecordWrite, families: list[str]) -> str:
 def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any) -> str:
     """The text of `<package>/records.py`."""
     package = scaffold.package
-    from polyplan.scaffold.render import _from_import, _literal, _module
+    from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
 
     names = sorted([*(r.pattern for r in records.reads), *(w.name for w in records.writes)])
     prefix = package.upper()
@@ -231,11 +231,7 @@ def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any)
     if any(not r.by_index for r in records.reads):
         runtime.append("read_key")
     imports = [
-        "import uuid",
-        "from dataclasses import dataclass",
-        "from datetime import date, datetime",
-        "from decimal import Decimal",
-        "from typing import Any, ClassVar",
+        *record_imports(),
         "",
         "import redis",
         "",

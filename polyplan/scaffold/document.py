@@ -348,19 +348,14 @@ def _write(write: DocWrite, annotation: Any) -> str:
 def render_documents(scaffold: Scaffold, documents: DocumentScaffold, annotation: Any) -> str:
     """The text of `<package>/documents.py`."""
     package = scaffold.package
-    from polyplan.scaffold.render import _from_import, _module  # the shared module rules
+    from polyplan.scaffold.render import _from_import, _module, record_imports  # the shared module rules
 
     queries = {r.pattern: r.query for r in documents.reads}
     writes = {w.name: w.command for w in documents.writes}
     names = sorted(["install_documents", *(r.pattern for r in documents.reads), *(w.name for w in documents.writes)])
     runtime = ["answering", "find_all", "from_document", "index_model", "key_filter", "param_value", "to_document"]
     imports = [
-        "import uuid",
-        "from collections.abc import Mapping, Sequence",
-        "from dataclasses import dataclass",
-        "from datetime import date, datetime",
-        "from decimal import Decimal",
-        "from typing import Any, ClassVar",
+        *record_imports("Mapping", "Sequence"),
         "",
         "from bson import json_util",
         "from bson.binary import UuidRepresentation",

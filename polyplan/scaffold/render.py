@@ -100,6 +100,19 @@ def _module(scaffold: Scaffold, doc: str, imports: Iterable[str], body: str) -> 
     return head + "\n".join(imports) + gap + body.rstrip("\n") + "\n"
 
 
+def record_imports(*abc: str) -> list[str]:
+    """The standard-library imports of a generated module that defines row dataclasses (`abc`: the
+    collections.abc names it also uses; an unused import would fail the package's ruff)."""
+    return [
+        "import uuid",
+        *([f"from collections.abc import {', '.join(abc)}"] if abc else []),
+        "from dataclasses import dataclass",
+        "from datetime import date, datetime",
+        "from decimal import Decimal",
+        "from typing import Any, ClassVar",
+    ]
+
+
 def _from_import(module: str, names: Iterable[str]) -> str:
     """`from module import a, b`, one name a line in parentheses when longer than isort's 88 columns."""
     names = list(names)
@@ -140,12 +153,7 @@ def _models(scaffold: Scaffold) -> str:
             "        return to_json(self.KINDS, self.as_dict())\n"
         )
     imports = [
-        "import uuid",
-        "from collections.abc import Mapping",
-        "from dataclasses import dataclass",
-        "from datetime import date, datetime",
-        "from decimal import Decimal",
-        "from typing import Any, ClassVar",
+        *record_imports("Mapping"),
         "",
         _from_import(f"{scaffold.package}.runtime", ["from_json", "to_json"]),
         "",
@@ -657,12 +665,7 @@ def _search(scaffold: Scaffold) -> str:
         + "\n\n".join(_search_read(scaffold, r, client) for r in scaffold.search_reads)
     )
     imports = [
-        "import uuid",
-        "from collections.abc import Mapping, Sequence",
-        "from dataclasses import dataclass",
-        "from datetime import date, datetime",
-        "from decimal import Decimal",
-        "from typing import Any, ClassVar",
+        *record_imports("Mapping", "Sequence"),
         "",
         # isort's order of three imports from one module: by the first name each imports.
         *sorted(

@@ -286,17 +286,12 @@ def _write(write: WideWrite, annotation: Any) -> str:
 def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) -> str:
     """The text of `<package>/wide_column.py`."""
     package = scaffold.package
-    from polyplan.scaffold.render import _from_import, _literal, _module
+    from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
 
     names = sorted([*(r.pattern for r in wide.reads), *(w.name for w in wide.writes)])
     prefix = package.upper()
     imports = [
-        "import uuid",
-        "from collections.abc import Mapping",
-        "from dataclasses import dataclass",
-        "from datetime import date, datetime",
-        "from decimal import Decimal",
-        "from typing import Any, ClassVar",
+        *record_imports("Mapping"),
         "",
         _from_import(f"{package}.settings", ["SettingsError", "Stores"]),
         _from_import(
