@@ -6,8 +6,8 @@ Anywhere else no store can see the child writes it depends on, so the plan says 
 
 - PP468: the entity or the children live outside the relational store: the application must
   update the attribute in the same write as the child (MongoDB `$inc`, Cassandra a counter
-  column, Redis `HINCRBY`), and nothing generated checks it; except where both live in MongoDB,
-  whose emitted write paths keep it (stores/document/derived.py);
+  column, Redis `HINCRBY`), and nothing generated checks it; except where both live in one MongoDB
+  or one Redis, whose emitted write paths keep it (KEPT_BY_WRITE_PATHS);
 - PP469: the entity has a projection (search index, cache) refreshed on the entity's own writes:
   a child write changes the attribute through a trigger, so the copy lags until the entity's
   next write (or the cache entry's TTL).
@@ -20,12 +20,15 @@ from polyplan.model.derived_attribute_checks import derived_attributes, derived_
 from polyplan.model.schema import Family
 from polyplan.plan.ir import EntityPlan, Plan
 
+# Stores whose own write paths keep a derived attribute when they hold both the parent and its
+# children: MongoDB pairs each child write with the parent's update (stores/document/derived.py),
+# Redis adds with HINCRBY in the child's MULTI (stores/cache/derived.py). Each target warns itself
+# (PP468) for what its paths cannot keep; a relational store keeps it by triggers.
+KEPT_BY_WRITE_PATHS = (Family.DOCUMENT, Family.CACHE)
 
-def _kept_by_document(parent: EntityPlan, child: EntityPlan) -> bool:
-    """Whether MongoDB keeps the attribute: parent and children in the same document store, whose
-    write paths pair each child write with the parent's update (stores/document/derived.py; that
-    target warns, PP468, for children embedded in the parent)."""
-    return parent.family is child.family is Family.DOCUMENT and parent.engine == child.engine
+
+def _kept_by_write_paths(parent: EntityPlan, child: EntityPlan) -> bool:
+    return parent.family is child.family and parent.family in KEPT_BY_WRITE_PATHS and parent.engine == child.engine
 
 
 def derived_warnings(plan: Plan) -> list[Diagnostic]:
@@ -39,10 +42,8 @@ def derived_warnings(plan: Plan) -> list[Diagnostic]:
         if derived is None or relationship is None or parent is None or child is None:
             continue
         path = f"entities.{entity}.attributes.{name}.derived"
-        if parent.family is child.family is Family.CACHE:
-            continue  # the Redis design keeps it with HINCRBY, or says why not (stores/cache/derived.py)
         outside = [p for p in (parent, child) if p.family is not Family.RELATIONAL]
-        if outside and _kept_by_document(parent, child):
+        if outside and _kept_by_write_paths(parent, child):
             continue
         if outside:
             where = "; ".join(f"{p.name} lives in {p.family.value} ({p.engine})" for p in outside)
