@@ -31,6 +31,7 @@ class _Entity:
     table: str
     key: tuple[tuple[str, str], ...]
     uniques: tuple[tuple[str, str, int | None], ...]
+    references: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,18 @@ class _Call:
     params: tuple[Any, ...]  # a read's (parameter, column, op, kind); a write's key and written (parameter, column)
 
 
-def _entity(spec: TableSpec, row: str, kinds: dict[str, str]) -> _Entity:
+def _entity(spec: TableSpec, row: str, kinds: dict[str, str], entity_of: dict[str, str]) -> _Entity:
     uniques = tuple(
         (u[0], kinds[u[0]], spec.column(u[0]).attribute.max_length)
         for u in spec.uniques
         if len(u) == 1 and u[0] not in spec.primary_key
     )
-    return _Entity(spec.entity, row, spec.name, tuple((c, kinds[c]) for c in spec.primary_key), uniques)
+    # (columns, parent entity, parent columns): a row that refers to a deleted one is forgotten with it.
+    references = tuple(
+        (fk.columns, entity_of[fk.ref_table], fk.ref_columns) for fk in spec.foreign_keys if fk.ref_table in entity_of
+    )
+    key = tuple((c, kinds[c]) for c in spec.primary_key)
+    return _Entity(spec.entity, row, spec.name, key, uniques, references)
 
 
 def _calls(plan: Plan, scaffold: Scaffold, tables: Sequence[TableSpec]) -> tuple[list[_Call], list[_Call]]:
@@ -138,7 +144,7 @@ def _load(plan: Plan, scaffold: Scaffold) -> str:
     for name in used:
         cls = rows[name]
         kinds = {c.name: c.kind for c in cls.columns}
-        entities.append(_entity(by_entity[name], cls.name, kinds))
+        entities.append(_entity(by_entity[name], cls.name, kinds, {t.name: e for e, t in by_entity.items()}))
     samples = {e: {x.entity: _select(e, x.table, sample=True) for x in entities} for e in scaffold.engines}
     backfill = {
         e: {s.entity: _select(e, by_entity[s.entity].name, share=True) for s in scaffold.indexes}
@@ -156,7 +162,7 @@ def _load(plan: Plan, scaffold: Scaffold) -> str:
         first_use.setdefault("database", call.pattern)
     entity_lines = "\n".join(
         f"        {x.entity!r}: EntitySpec({x.entity!r}, {x.row}, SAMPLES[engine][{x.entity!r}], {_tuple(x.key)}, "
-        f"{_tuple(x.uniques)}),"
+        f"{_tuple(x.uniques)}, {_tuple(x.references)}),"
         for x in entities
     )
     read_lines = "\n".join(

@@ -91,6 +91,7 @@ class EntitySpec:
     sample: str  # SQL, `:n` rows at random
     key: tuple[tuple[str, str], ...]  # (column, kind)
     uniques: tuple[tuple[str, str, int | None], ...]  # (column, kind, max_length)
+    references: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = ()  # (columns, parent, its columns)
 
 
 class Pool:
@@ -107,10 +108,21 @@ class Pool:
         with self.lock:
             self.rows.setdefault(entity, {})[tuple(row[c] for c in key)] = dict(row)
 
-    def remove(self, entity: str, key: Sequence[str], row: Mapping[str, Any]) -> None:
-        """Forget a deleted row."""
+    def remove(
+        self, entity: str, key: Sequence[str], row: Mapping[str, Any], entities: Mapping[str, EntitySpec]
+    ) -> None:
+        """Forget a deleted row and the known rows that refer to it (a copy of one would name a
+        parent that is gone)."""
         with self.lock:
             self.rows.get(entity, {}).pop(tuple(row[c] for c in key), None)
+            for child in entities.values():
+                for columns, parent, parent_columns in child.references:
+                    if parent != entity or not all(c in row for c in parent_columns):
+                        continue
+                    gone = tuple(row[c] for c in parent_columns)
+                    rows = self.rows.get(child.entity, {})
+                    for found in [k for k, r in rows.items() if tuple(r.get(c) for c in columns) == gone]:
+                        del rows[found]
 
     def pick(self, entity: str) -> dict[str, Any]:
         """A row of `entity` at random (NoValue when none is known)."""
@@ -278,7 +290,7 @@ class Load:
         if written is None:
             return None
         if spec.kind == "delete":
-            self.pool.remove(spec.entity, key, written.as_dict())
+            self.pool.remove(spec.entity, key, written.as_dict(), self.entities)
         else:
             self.pool.add(spec.entity, key, written.as_dict())
         return written
