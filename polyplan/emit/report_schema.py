@@ -21,6 +21,7 @@ from polyplan.stores.designs import Designs
 from polyplan.stores.document.extjson import Decimal128
 from polyplan.stores.document.spec import DocumentDesign
 from polyplan.stores.relational.designed import RelationalDesign
+from polyplan.stores.relational.heap_fill import heap_fill_of, table_fillfactor
 from polyplan.stores.search.design import SearchDesign
 from polyplan.stores.wide_column.design import WideColumnDesign
 
@@ -115,6 +116,9 @@ def _relational(design: RelationalDesign | None, engine: str) -> StoreSchema | N
             indexes.append(Index(shape.name, definition, tuple(served.get(shape.name, ()))))
         notes = [table.comment] if table.comment else []
         notes += [f"CHECK {c.left} {c.op} {c.right}" for c in table.checks]
+        fill = heap_fill_of(table)
+        if fill is not None and table_fillfactor(table, engine) is not None:
+            notes.append(fill.describe())
         schema.objects.append(
             SchemaObject(
                 f"{table.kind.value} table", table.name, table.entity, tuple(fields), tuple(indexes), tuple(notes)

@@ -39,6 +39,7 @@ from polyplan.migrate.ops import (
     archive_table,
 )
 from polyplan.migrate.sql import compile_ddl
+from polyplan.migrate.storage_ops import ChangeFillfactor, ChangePersistence, unlogged
 from polyplan.migrate.store_diff import store_operations
 from polyplan.migrate.store_ops import StoreOperation
 from polyplan.model.loader import LoadedModel, PathKey
@@ -46,6 +47,7 @@ from polyplan.model.schema import Attribute, TypeName
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.derived_sql import kept_aggregates
 from polyplan.stores.relational.design import ATTRIBUTE, RELATIONSHIP, design_schema
+from polyplan.stores.relational.heap_fill import table_fillfactor
 from polyplan.stores.relational.index_render import dialect_of
 from polyplan.stores.relational.render import ENGINES, build_metadata
 from polyplan.stores.relational.retention import Retention, retention_of
@@ -373,6 +375,10 @@ class _Differ:
                 self._dropped_column(old, new, column, source)
         self.ops.extend(changed)
         self._comments(old, new, old_columns, new_columns, changed)
+        if table_fillfactor(old, "postgresql") != table_fillfactor(new, "postgresql"):
+            self.ops.append(ChangeFillfactor(new.name))
+        if unlogged(old) != unlogged(new):
+            self.ops.append(ChangePersistence(new.name))
         self._constraints(old, new, changed)
         self._indexes(old, new, changed)
 

@@ -53,6 +53,12 @@ ADVICE: dict[str, tuple[str, str]] = {
         "PostgreSQL: ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT; a unique rule: a unique index built "
         "CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX",
     ),
+    "PP813": (
+        "the table is copied into a new file under an ACCESS EXCLUSIVE lock (SET LOGGED also writes all of it to "
+        "the WAL), so every read and write waits for the copy",
+        "run it in a quiet window, or create the table anew with the wanted persistence, copy the rows in batches "
+        "and swap the names",
+    ),
 }
 
 _IGNORE = re.compile(r"--\s*polyplan-lint:\s*ignore\s+((?:PP8\d\d[\s,]*)+)", re.I)
@@ -202,6 +208,8 @@ def _check(statement: str, engine: str, state: _State) -> list[str]:
         r"\bGENERATED ALWAYS AS .* STORED\b", upper
     ):
         codes.append("PP801")
+    if engine == "postgresql" and re.search(r"\bSET (UN)?LOGGED\b", upper):
+        codes.append("PP813")
     if engine == "mysql" and re.search(r"\b(MODIFY|CHANGE)\b", upper):
         compact = upper.replace(" ", "")
         if "ALGORITHM=COPY" in compact or "ALGORITHM=" not in compact:

@@ -17,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from polyplan.migrate.diff import designs_of
+from polyplan.migrate.storage_ops import unlogged
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.index_render import fts_table
 from polyplan.stores.relational.retention import retention_of
@@ -65,6 +66,14 @@ def _drift_of(entry: tuple[Any, ...]) -> Drift:
     return Drift(entry[2], "column", f"{entry[3]} ({what})", "changed")
 
 
+def _fillfactor(options: Any) -> str | None:
+    """The fillfactor among a table's PostgreSQL options, reflected (`postgresql_with`, text
+    values) or designed (`with`, numbers), as text; None for the default."""
+    found = options.get("postgresql_with") if "postgresql_with" in options else options.get("with")
+    value = (found or {}).get("fillfactor")
+    return None if value is None or str(value) == "100" else str(value)
+
+
 def drift(plan: Plan, connection: sa.Connection) -> list[Drift]:
     """Every difference between the database behind `connection` and `plan`'s relational design."""
     engine = ENGINE_OF_DIALECT[connection.dialect.name]
@@ -99,4 +108,14 @@ def drift(plan: Plan, connection: sa.Connection) -> list[Drift]:
         have = {str(c["name"]) for c in inspector.get_check_constraints(table) if c.get("name")} - json_columns
         found += [Drift(table, "check constraint", name, "added") for name in sorted(have - wanted)]
         found += [Drift(table, "check constraint", name, "missing") for name in sorted(wanted - have)]
+        if engine == "postgresql" and _fillfactor(inspector.get_table_options(table)) != _fillfactor(
+            design.table(table).dialect_options["postgresql"]
+        ):
+            found.append(Drift(table, "storage parameter", "fillfactor", "changed"))
+        if engine == "postgresql":
+            logged = connection.execute(
+                sa.text("SELECT relpersistence FROM pg_class WHERE oid = to_regclass(:name)"), {"name": table}
+            ).scalar()
+            if (logged == "u") != unlogged(design.spec(table)):
+                found.append(Drift(table, "persistence", "unlogged", "changed"))
     return sorted(set(found))

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Dialect as SADialect
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
+from polyplan.stores.relational.heap_fill import HEAP_FILL, table_fillfactor
 from polyplan.stores.relational.spec import (
     ColumnSpec,
     ForeignKeySpec,
@@ -182,7 +183,9 @@ class TableShape:
                 for i in spec.indexes
             ),
             None if spec.comment is None else comments[spec.comment],
-            {"natural_key": True} if self.natural else {},
+            # The table's storage options are in the key too: the stand-in carries them.
+            ({"natural_key": True} if self.natural else {})
+            | ({HEAP_FILL: self.spec.extra[HEAP_FILL]} if HEAP_FILL in self.spec.extra else {}),
         )
         rules = [
             replace(
@@ -249,6 +252,7 @@ def table_shape(
                 )
                 for r in rules
             ),
+            table_fillfactor(spec, engine),  # last: the positions above are read below
         )
         hash(key)
     except TypeError:  # a constant no hash can take: compiled directly

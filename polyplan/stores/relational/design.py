@@ -610,9 +610,11 @@ def design_tables(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
 
 
 def design_schema(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
-    """`design_tables` followed by the workload's indexes (`indexes.design_indexes`) and the
-    retention design (`retention.design_retention`)."""
+    """`design_tables` followed by the workload's indexes (`indexes.design_indexes`), the
+    retention design (`retention.design_retention`), caps (`caps.design_caps`) and the heap
+    fillfactor (`heap_fill.design_heap_fill`)."""
     from polyplan.stores.relational.caps import design_caps
+    from polyplan.stores.relational.heap_fill import design_heap_fill
     from polyplan.stores.relational.indexes import design_indexes
     from polyplan.stores.relational.retention import design_retention
 
@@ -620,6 +622,7 @@ def design_schema(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
     tables, index_diagnostics = design_indexes(plan, tables)
     tables, retention_diagnostics = design_retention(plan, tables)
     tables, cap_diagnostics = design_caps(plan, tables)
+    tables = design_heap_fill(plan, tables)
     return tables, diagnostics + index_diagnostics + retention_diagnostics + cap_diagnostics
 
 

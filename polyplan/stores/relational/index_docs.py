@@ -11,6 +11,7 @@ from polyplan.markdown import cell, code, prose
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational import index_costs, index_needs, index_select
 from polyplan.stores.relational.cardinality import DEFAULT_DISTINCT
+from polyplan.stores.relational.heap_fill import heap_fill_of
 from polyplan.stores.relational.index_results import IndexMetrics, PatternRoute, index_plan_of
 from polyplan.stores.relational.membership import inside_section
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableSpec
@@ -195,6 +196,20 @@ def _index_section(
     return lines
 
 
+def _heap_fill_lines(tables: Sequence[TableSpec]) -> list[str]:
+    """The tables given room for heap-only updates (heap_fill.py), under the tables' list."""
+    filled = [(table, fill) for table in tables if (fill := heap_fill_of(table)) is not None]
+    if not filled:
+        return []
+    lines = [
+        "",
+        "Tables whose rows are updated in place often enough keep room on each heap page on PostgreSQL (a lower "
+        "fillfactor), so those updates stay heap-only and write no index entry:",
+        "",
+    ]
+    return lines + [f"- `{table.name}`: {fill.describe()}" for table, fill in filled]
+
+
 def index_docs(plan: Plan, tables: Sequence[TableSpec], substitutions: Sequence[Diagnostic] = ()) -> str:
     """The text of `docs/index-plan.md` for the relational tables of `plan`.
 
@@ -222,6 +237,7 @@ def index_docs(plan: Plan, tables: Sequence[TableSpec], substitutions: Sequence[
         lines.append(
             f"| `{table.name}` | {table_plan.rows:,.0f} | {table_plan.write_rate:,.2f} | {table_plan.budget} | {len(table.indexes)} |"
         )
+    lines += _heap_fill_lines(tables)
     lines += ["", "## Indexes", ""]
     chosen = [(t, i, p) for t, p in planned for i in t.indexes]
     if not chosen:

@@ -108,7 +108,8 @@ def table_load(ctx: DesignContext, table: TableSpec) -> Load:
                 else None,
             )
             for w in model.write_patterns
-            if w.entity == table.entity and w.kind in (WriteKind.UPDATE, WriteKind.UPSERT)
+            # An increment (x = x + :step) rewrites its row like any update: index upkeep and HOT alike.
+            if w.entity == table.entity and w.kind in (WriteKind.UPDATE, WriteKind.UPSERT, WriteKind.INCREMENT)
         )
         return Load(profile.rows_at_horizon, row_bytes, profile.insert_rate, deletes, updates)
     # Child tables (lists, many-to-many links) grow with the entities they hang from.

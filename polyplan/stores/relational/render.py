@@ -44,6 +44,7 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, SpecKeys, TableShape, fill_in, table_shape
 from polyplan.stores.relational.design import CAP, NON_SCALAR, UniqueNames, constraint_name, generated_key
 from polyplan.stores.relational.geo import attach_geo, geo_query
+from polyplan.stores.relational.heap_fill import table_fillfactor
 from polyplan.stores.relational.index_render import (
     attach_index,
     constant_predicate,
@@ -489,6 +490,9 @@ def _add_table(
         # Declarative range partitioning; the partitions and their jobs are retention_sql's.
         quote = dialect.sa_dialect().identifier_preparer.quote
         options["postgresql_partition_by"] = f"RANGE ({quote(rule.column)})"
+    fillfactor = table_fillfactor(spec, engine)
+    if fillfactor is not None:
+        options["postgresql_with"] = {"fillfactor": fillfactor}
     # A loss-tolerable entity's table skips the WAL (caps.py says when and what it costs).
     prefixes = (
         ["UNLOGGED"] if engine == "postgresql" and not partitioned and spec.extra.get(CAP, {}).get("unlogged") else []

@@ -39,6 +39,7 @@ from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
 from polyplan.stores.relational.btree_growth import random_insert_leaves
 from polyplan.stores.relational.design import POSTGIS, time_ordered_key
 from polyplan.stores.relational.geo import geo_columns
+from polyplan.stores.relational.heap_fill import table_fillfactor
 from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql")
@@ -197,6 +198,14 @@ def _pg_heap_tuple(table: TableSpec, c: Constants) -> float:
     # The generated geography column comes last: a short varlena, so unaligned.
     end += sum((NULL_SHARE if nullable else 1.0) * c["geography_point"] for nullable in spatial)
     return _align(end, c["maxalign"])
+
+
+def pg_heap_item_bytes(table: TableSpec, sizing: Mapping[str, float]) -> float:
+    """The room one average row version takes on a PostgreSQL heap page: its tuple after TOAST
+    (wide values compressed or moved out of line) and its line pointer."""
+    c = Constants(sizing)
+    heap, _ = _pg_toasted(table, _pg_heap_tuple(table, c), c)
+    return heap + c["item_pointer"]
 
 
 def _pg_toasted(table: TableSpec, tuple_bytes: float, c: Constants) -> tuple[float, float]:
@@ -364,7 +373,9 @@ def _pg_table(
         if layouts is not None:
             layouts[id(table)] = (table, layout)
     heap_tuple, toast = layout.heap_tuple, layout.toast
-    pages = _pg_pages(rows, heap_tuple, c, c["heap_fill"])
+    # A table designed with room for heap-only updates (heap_fill.py) fills its pages to its fillfactor.
+    fillfactor = table_fillfactor(table, "postgresql")
+    pages = _pg_pages(rows, heap_tuple, c, c["heap_fill"] if fillfactor is None else fillfactor / 100)
     data = pages * c["page_bytes"]
     if toast:
         data += math.ceil(rows * toast / ((c["page_bytes"] - c["page_header"]) * c["toast_fill"])) * c["page_bytes"]

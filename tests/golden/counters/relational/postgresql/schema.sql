@@ -13,7 +13,8 @@ CREATE TABLE article (
 	CONSTRAINT pk_article PRIMARY KEY (id),
 	CONSTRAINT uq_article_slug UNIQUE (slug),
 	CONSTRAINT ck_article_views_min CHECK (views >= 0)
-);
+)
+ WITH (fillfactor = 90);
 
 COMMENT ON COLUMN article.id IS 'Surrogate primary key.';
 
