@@ -18,7 +18,7 @@ from polyplan.migrate.storage_ops import ChangeFillfactor
 from polyplan.pipeline import plan_text, render
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.stores.relational.design import design_schema
-from polyplan.stores.relational.heap_fill import heap_fill_of
+from polyplan.stores.relational.heap_fill import fillfactor_for, heap_fill_of
 from polyplan.stores.relational.sizing import table_size
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.testkit import resolve_url
@@ -80,9 +80,14 @@ def test_an_update_of_an_indexed_column_is_not_hot_anyway() -> None:
     assert heap_fill_of(spec) is None
 
 
-def test_wide_rows_keep_the_default() -> None:
-    # Owners of 600 characters on average: two versions no longer fit in a tenth of a page.
-    assert heap_fill_of(account(ledger().replace("max_length: 80", "max_length: 800, avg_length: 600"))) is None
+def test_wider_rows_leave_room_for_one_version_and_the_widest_keep_the_default() -> None:
+    assert fillfactor_for(120) == 90
+    assert fillfactor_for(1_000) == 87  # 100 - ceil(100 × 1000 / 8192)
+    assert (
+        heap_fill_of(account(ledger().replace("max_length: 80", "max_length: 1200, avg_length: 1000"))).fillfactor == 87
+    )  # type: ignore[union-attr]
+    # Owners of 1,800 characters on average: a fillfactor of 77 would grow the heap by 30 %.
+    assert heap_fill_of(account(ledger().replace("max_length: 80", "max_length: 2000, avg_length: 1800"))) is None
 
 
 def test_only_postgresql_gets_the_storage_parameter_and_its_size_counts_it() -> None:

@@ -17,9 +17,13 @@ parameters only on the leaf partitions):
   (`TURNOVER_PER_DAY`) and the table fills more than one page (a table of one page has room);
 - the room is a tenth of the page (fillfactor 90), which PostgreSQL's pruning keeps free
   anyway once a page fills (heap_page_prune_opt prunes on access when the free space falls under
-  a tenth of the page or under the fillfactor's room), and it must hold two new versions of a
-  row: rows wider than a twentieth of a page (`MAX_ROW_BYTES`) keep the default, because room
-  for them would grow the heap by far more than a ninth for the same gain.
+  a tenth of the page or under the fillfactor's room), and at least one new version of a row:
+  fillfactor = min(90, 100 − ⌈100 × row bytes / 8192⌉). Rows so wide that this falls under
+  `LOWEST_FILLFACTOR` keep the default: the heap would grow by a quarter or more.
+
+Measured on the real PostgreSQL (3,000 single-row increments over 20,000 rows, each its own
+transaction): HOT share 100 % at fillfactor 90 against 91.8 % at 100 for 120-byte rows, 58.3 %
+for 450-byte rows and 39.3 % for 700-byte rows (tests/test_heap_fill.py measures the first).
 
 The price is a heap 100/fillfactor times larger: every scan and the cache read that many more
 pages. MariaDB/MySQL (InnoDB updates in place and keeps its own page reserve) and SQLite have no
@@ -28,6 +32,7 @@ per-table equivalent and need none; the design is PostgreSQL's only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -39,8 +44,8 @@ from polyplan.stores.relational.spec import TableKind, TableSpec
 
 HEAP_FILL = "heap_fill"  # TableSpec.extra key: the table's HeapFill
 TURNOVER_PER_DAY = 1.0  # HOT-eligible updates per row per day from which room on the page pays
-FILLFACTOR = 90  # the room PostgreSQL's pruning keeps anyway: a tenth of the page
-MAX_ROW_BYTES = PAGE_BYTES * (100 - FILLFACTOR) / 100 / 2  # two row versions in that room
+HIGHEST_FILLFACTOR = 90  # the room PostgreSQL's pruning keeps anyway: a tenth of the page
+LOWEST_FILLFACTOR = 80  # below, the heap grows by a quarter or more: rows that wide keep the default
 SECONDS_PER_DAY = 86_400.0
 UPDATE_KINDS = (WriteKind.UPDATE, WriteKind.UPSERT, WriteKind.INCREMENT)
 
@@ -91,6 +96,11 @@ def indexed_columns(spec: TableSpec) -> set[str]:
     return found
 
 
+def fillfactor_for(row_bytes: float) -> int:
+    """The fillfactor that leaves a tenth of the page and at least one row version free."""
+    return min(HIGHEST_FILLFACTOR, 100 - math.ceil(100 * row_bytes / PAGE_BYTES))
+
+
 def _heap_fill(plan: Plan, spec: TableSpec, sizing: Mapping[str, float]) -> HeapFill | None:
     # The sizing model builds on this module's table_fillfactor: imported here, not at the top.
     from polyplan.stores.relational.sizing import pg_heap_item_bytes
@@ -111,12 +121,13 @@ def _heap_fill(plan: Plan, spec: TableSpec, sizing: Mapping[str, float]) -> Heap
             patterns.append(write.name)
     rows = decided.profile.rows_at_horizon
     row_bytes = pg_heap_item_bytes(spec, sizing)
-    if rate <= 0 or rows * row_bytes <= PAGE_BYTES or row_bytes > MAX_ROW_BYTES:
+    fillfactor = fillfactor_for(row_bytes)
+    if rate <= 0 or rows * row_bytes <= PAGE_BYTES or fillfactor < LOWEST_FILLFACTOR:
         return None
     turnover = rate * SECONDS_PER_DAY / rows
     if turnover < TURNOVER_PER_DAY:
         return None
-    return HeapFill(FILLFACTOR, rate, turnover, row_bytes, tuple(patterns))
+    return HeapFill(fillfactor, rate, turnover, row_bytes, tuple(patterns))
 
 
 def design_heap_fill(plan: Plan, tables: Sequence[TableSpec]) -> list[TableSpec]:

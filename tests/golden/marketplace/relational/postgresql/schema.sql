@@ -43,7 +43,8 @@ CREATE TABLE item (
 	CONSTRAINT ck_item_location_lon_min CHECK (location_lon >= -180),
 	CONSTRAINT ck_item_location_lon_max CHECK (location_lon <= 180),
 	CONSTRAINT ck_item_watchers_min CHECK (watchers >= 0)
-);
+)
+ WITH (fillfactor = 84);
 
 CREATE INDEX ix_item_colors ON item USING gin (colors jsonb_path_ops);
 
