@@ -111,7 +111,7 @@ CODES: dict[str, str] = {
     "PP417": "path through a relationship a store cannot follow",
     "PP418": "copy for a path costs more writes than its reads are worth",
     "PP419": "membership or JSON sub-field filter a store cannot serve",
-    "PP421": "membership or JSON sub-field filter served without an index",
+    "PP421": "membership filter read row by row without an index",
     "PP430": "increment a store cannot apply natively",
     "PP431": "hot read pattern gets no cache",
     "PP432": "store outgrows the largest machine and its engine cannot scale out",

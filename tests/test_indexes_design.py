@@ -3,6 +3,7 @@ foreign keys), merging of order-compatible candidates, and cost/budget-driven se
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import Any
 
@@ -448,3 +449,48 @@ def test_a_sorted_limited_read_walks_an_ordered_index_when_its_inside_filter_is_
     reads = {m.name: m.reads for m in plan.metrics}["ix_listing_ends_at"]
     # Only the walk counts for the index: through it the tag read costs more than its GIN index.
     assert [(name, before > 100 * after) for name, _, before, after in reads] == [("in_color", True)]
+
+
+def test_an_inside_value_index_no_read_is_routed_to_is_not_created() -> None:
+    """When the only read filtering by colors walks ix_listing_ends_at, the GIN on colors serves
+    nothing and would cost every write of colors: it is marked not created (no DDL on any
+    dialect), with the saving in index-plan.md. A write predicate filtering there is routed to it
+    and keeps it."""
+    from polyplan.stores.relational.membership import insides_of
+
+    walked_only = WALK.replace(
+        "  - {name: all_in_color, entity: Listing, filters: [{attribute: colors, op: contains}], rate: 1}\n", ""
+    )
+    listing = design(walked_only)[0]["listing"]
+    indexed = {i.column: i.indexed for i in insides_of(listing.extra)}
+    assert indexed == {"colors": False, "tags": True}
+    (colors,) = [i for i in insides_of(listing.extra) if i.column == "colors"]
+    assert colors.note.startswith("`in_color` walks `ix_listing_ends_at` in order; without it, the 5.00 writes/s")
+    assert "(≈ 160.0 page reads/s saved: 8 pages a write × 4)" in colors.note
+    with_delete = walked_only + (
+        "  - {name: drop_color, entity: Listing, kind: delete, where: [{attribute: colors, op: contains}], rate: 1}\n"
+    )
+    listing = design(with_delete)[0]["listing"]
+    assert {i.column: i.indexed for i in insides_of(listing.extra)} == {"colors": True, "tags": True}
+    assert (route(listing, "drop_color").via, route(listing, "drop_color").index) == (
+        "inside index",
+        "ix_listing_colors",
+    )
+
+
+def test_a_route_through_an_index_that_costs_more_than_a_scan_scans() -> None:
+    """ix_listing_ends_at is chosen for the walked in_color read; an update of every listing
+    ending before a time (a third of the table) would read it and then a heap page per row,
+    more than a scan: the update is routed to the scan, and the index serves in_color only."""
+    closing = WALK + (
+        "  - {name: close, entity: Listing, kind: update, attributes: [title], "
+        "where: [{attribute: ends_at, op: lt}], rate: 1}\n"
+    )
+    listing = design(closing)[0]["listing"]
+    closed = route(listing, "close")
+    assert (closed.via, closed.index) == ("none", None)
+    assert closed.reason.startswith("a scan of listing reads fewer pages (≈ ")
+    (index,) = [i for i in listing.indexes if i.name == "ix_listing_ends_at"]
+    assert index.serves == ("in_color",)
+    scan, through = (float(n.replace(",", "")) for n in re.findall(r"≈ ([\d,]+)", closed.reason))
+    assert scan < through

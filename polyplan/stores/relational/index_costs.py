@@ -129,6 +129,15 @@ def _touching_writes(load: Load, columns: set[str]) -> float:
     return rate
 
 
+def inside_upkeep(load: Load, column: str, kind: str) -> tuple[float, float, float]:
+    """An inside-value index on `column` (a GIN for contains, a B-tree on a sub-field's expression
+    for path): the writes per second that maintain it, the pages each dirties, and their cost in
+    page reads per second (WRITE_WEIGHT a page)."""
+    writes = _touching_writes(load, {column})
+    pages = MAINTENANCE_PAGES[IndexKind.GIN if kind == "contains" else IndexKind.BTREE]
+    return writes, pages, writes * pages * WRITE_WEIGHT
+
+
 def index_metrics(ctx: DesignContext, table: TableSpec, candidate: Candidate, benefit: float) -> IndexMetrics:
     """A candidate's size, entries written per second, and write and storage cost (`benefit`: the
     read benefit to record beside them)."""
@@ -223,6 +232,7 @@ __all__ = [
     "index_metrics",
     "indexed_columns",
     "inside_cost",
+    "inside_upkeep",
     "prefix_route",
     "scan_cost",
 ]

@@ -104,6 +104,11 @@ def _method() -> list[str]:
             for bound, limit in index_select.WRITE_BUDGET
         )
         + ".",
+        "4. Each request then takes the cheapest of its plans: the chosen index that finds its rows at the fewest "
+        "pages, the key or unique prefix, or a scan (an index chosen for other requests can cost a wide range more "
+        "than a scan: a heap page per matching row after its own). A chosen index no request is routed to is "
+        "dropped, and so is an inside-value index (GIN or expression) no read or write is routed to, because each "
+        "read filtering there walks a B-tree in order: it would only cost the writes of its column.",
         "",
         "Sizes are estimates at the planning horizon from the PostgreSQL sizing model that capacity.md uses "
         "(`polyplan/stores/relational/sizing.py`): an 8-byte index tuple header and the key, aligned, plus a "

@@ -186,10 +186,28 @@ def design_table(
             routes.append(_route(need, table.name, "none", why, scan_cost(load, need), fulltext=bool(need.fulltext)))
             continue
         best = min(options, key=lambda c: (index_cost(ctx, table, c, need), c.name))
+        cost = index_cost(ctx, table, best, need)
+        # An index chosen for other needs may find this one's rows at more pages than the plan
+        # it has without it (a wide range read through to the heap): the cheaper plan serves it.
+        scan = scan_cost(load, need)
+        if prefix is not None and prefix[2] < cost and prefix[2] <= scan:
+            label, columns, through = prefix
+            reason = (
+                f"the {label} finds its rows by {', '.join(columns)} at ≈ {through:,.0f} pages, "
+                f"fewer than through {best.name} (≈ {cost:,.0f})"
+            )
+            routes.append(_route(need, table.name, label, reason, through))
+            continue
+        if scan < cost:
+            reason = (
+                f"a scan of {table.name} reads fewer pages (≈ {scan:,.0f}) than {best.name} would "
+                f"(≈ {cost:,.0f}: each matching row's heap page after the index's)"
+            )
+            routes.append(_route(need, table.name, "none", reason, scan, fulltext=bool(need.fulltext)))
+            continue
         served[best.name].append(need)
         covered = need.reads is not None and need.reads <= {c.name for c in best.columns} | set(best.include)
         reason = _route_reason(best, need, covered)
-        cost = index_cost(ctx, table, best, need)
         routes.append(
             _route(need, table.name, "index", reason, cost, best.name, covering=covered, fulltext=bool(need.fulltext))
         )

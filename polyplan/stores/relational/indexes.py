@@ -34,7 +34,7 @@ from polyplan.plan.ir import Plan
 from polyplan.plan.predicates import WritePredicate, all_predicates
 from polyplan.stores.relational.cardinality import Cardinalities
 from polyplan.stores.relational.index_candidates import Frame, frame_of, serves, usable
-from polyplan.stores.relational.index_costs import GEO_PAGES, estimate_ms
+from polyplan.stores.relational.index_costs import GEO_PAGES, WRITE_WEIGHT, estimate_ms, inside_upkeep
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.index_load import DesignContext, column_of, stored_relationally, table_load
 from polyplan.stores.relational.index_names import MAX_NAME, index_name, shorten, slug
@@ -55,7 +55,14 @@ from polyplan.stores.relational.index_results import (
     index_plan_of,
 )
 from polyplan.stores.relational.index_select import MIN_IMPROVEMENT, design_table, inside_index_route, write_budget
-from polyplan.stores.relational.membership import inside_route
+from polyplan.stores.relational.membership import (
+    MEMBERSHIP,
+    Inside,
+    inside_index_name,
+    inside_route,
+    insides_of,
+    scan_warnings,
+)
 from polyplan.stores.relational.path_queries import path_legs
 from polyplan.stores.relational.spec import TableKind, TableSpec
 
@@ -63,9 +70,13 @@ from polyplan.stores.relational.spec import TableKind, TableSpec
 def _predicate_need(ctx: DesignContext, predicate: WritePredicate, table: TableSpec) -> Need | PatternRoute:
     """The need of a write predicate (no latency target, nothing to cover: the write visits each
     row), or its route when no index can serve it."""
-    need = pattern_need(ctx, predicate.as_read(ctx.plan.model), table)
+    read = predicate.as_read(ctx.plan.model)
+    load = ctx.loads[table.name]
+    inside = inside_route(ctx.plan.model, read, table)
+    if inside is not None:  # it finds its rows as a read filtering there would: the index inside
+        return inside_index_route(predicate.write, table.name, predicate.rate, None, inside, load)
+    need = pattern_need(ctx, read, table)
     if isinstance(need, str):
-        load = ctx.loads[table.name]
         return PatternRoute(
             predicate.write,
             table.name,
@@ -208,9 +219,46 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
                     INDEX_PLAN: replace(index_plan, unindexed_foreign_keys=tuple(fk_notes[table.name])),
                 },
             )
-        result.append(designed)
+        result.append(_unrouted_insides(ctx, designed))
     diagnostics.extend(_route_diagnostics(model, result))
+    for designed in result:
+        if designed.kind is TableKind.ENTITY and (planned := index_plan_of(designed)) is not None:
+            diagnostics.extend(scan_warnings(model, designed, {r.pattern: r for r in planned.routes}))
     return result, diagnostics
+
+
+def _unrouted_insides(ctx: DesignContext, table: TableSpec) -> TableSpec:
+    """`table` with each inside-value index that no route uses marked not created (membership.Inside).
+
+    Each read filtering there was then walked in order through a B-tree (index_needs.walk_need),
+    which the selection found cheaper: the index would only cost the writes of its column."""
+    insides = insides_of(table.extra)
+    planned = index_plan_of(table)
+    if not insides or planned is None:
+        return table
+    model = ctx.plan.model
+    routed = {r.index for r in planned.routes if r.via == "inside index"}
+    walks: dict[str, list[str]] = {}  # inside-value index → "`pattern` walks `index`"
+    for route in planned.routes:
+        pattern = pattern_named(model, route.pattern) if route.via == "index" else None
+        walked = inside_route(model, pattern, table) if pattern is not None else None
+        if walked is not None:  # only an ordered walk routes a read filtering inside to a B-tree
+            walks.setdefault(walked[0], []).append(f"`{route.pattern}` walks `{route.index}` in order")
+    marked: list[Inside] = []
+    for inside in insides:
+        name = inside_index_name(table.name, inside)
+        if name in routed:
+            marked.append(inside)
+            continue
+        writes, pages, cost = inside_upkeep(ctx.loads[table.name], inside.column, inside.kind)
+        served = "; ".join(walks.get(name, [])) or "no read filters there"
+        structure = "GIN" if inside.kind == "contains" else "expression B-tree"
+        note = (
+            f"{served}; without it, the {writes:,.2f} writes/s that change `{inside.column}` maintain no "
+            f"{structure} (≈ {cost:,.1f} page reads/s saved: {pages:g} pages a write × {WRITE_WEIGHT:g})"
+        )
+        marked.append(replace(inside, indexed=False, note=note))
+    return replace(table, extra={**table.extra, MEMBERSHIP: [i.as_data() for i in marked]})
 
 
 def _served(table: TableSpec) -> dict[str, str]:

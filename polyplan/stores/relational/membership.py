@@ -40,6 +40,7 @@ from polyplan.model.schema import (
     TypeName,
 )
 from polyplan.plan.membership import describe, inside_filters, pattern_inside_filters
+from polyplan.stores.relational.index_results import PatternRoute
 from polyplan.stores.relational.spec import ColumnSpec, TableSpec
 
 # Key of TableSpec.extra on entity tables: the filters that look inside a column.
@@ -67,9 +68,17 @@ class Inside:
     kind: str
     path: tuple[str, ...]
     type: str
+    # False when the index design routed no read or write to its index (each such read walks a
+    # B-tree in order instead, index_needs.walk_need): the index is then not created, and `note`
+    # says why and what its upkeep would have cost (index-plan.md).
+    indexed: bool = True
+    note: str = ""
 
     def as_data(self) -> dict[str, Any]:
-        return {"column": self.column, "kind": self.kind, "path": list(self.path), "type": self.type}
+        found: dict[str, Any] = {"column": self.column, "kind": self.kind, "path": list(self.path), "type": self.type}
+        if not self.indexed:
+            found |= {"indexed": False, "note": self.note}
+        return found
 
     @property
     def name(self) -> str:
@@ -105,19 +114,30 @@ def membership_extra(model: RequirementsModel, entity: str, column_of: Mapping[s
 def insides_of(extra: Mapping[str, Any]) -> list[Inside]:
     """The Inside records an entity table's `extra` holds."""
     return [
-        Inside(str(d["column"]), str(d["kind"]), tuple(d["path"]), str(d["type"])) for d in extra.get(MEMBERSHIP, [])
+        Inside(
+            str(d["column"]),
+            str(d["kind"]),
+            tuple(d["path"]),
+            str(d["type"]),
+            bool(d.get("indexed", True)),
+            str(d.get("note", "")),
+        )
+        for d in extra.get(MEMBERSHIP, [])
     ]
 
 
+def inside_index_name(table: str, inside: Inside) -> str:
+    """The name of the index that looks inside `inside` on `table` (the same in every dialect)."""
+    from polyplan.stores.relational.design import fit
+
+    return fit(f"ix_{table}_{inside.name}")
+
+
 def membership_diagnostics(model: RequirementsModel, entity: str, column_of: Mapping[str, str]) -> list[Diagnostic]:
-    """PP421 where an emitted dialect scans for a contains filter, PP419 where a list filter
-    cannot be written on the relational layout at all."""
+    """PP419 where a list filter cannot be written on the relational layout at all (PP421, where
+    a dialect reads every row for a contains filter, needs the index design: `scan_warnings`)."""
     found: list[Diagnostic] = []
-    dialects = relational_dialects(model)
-    scanning = [d for d in ("mysql", "sqlite") if d in dialects]
-    seen: set[str] = set()
     for flt in inside_filters(model, entity):
-        where = f"access_patterns.{flt.pattern}"
         if flt.attribute not in column_of:
             found.append(
                 Diagnostic(
@@ -125,23 +145,48 @@ def membership_diagnostics(model: RequirementsModel, entity: str, column_of: Map
                     f"{entity}.{describe(flt)} ({flt.pattern}): the {flt.attribute} items are a child table "
                     "(storage: child_table), so the query is not written; storage auto keeps a filtered list "
                     "in one JSON column that a GIN index serves on PostgreSQL",
-                    where,
+                    f"access_patterns.{flt.pattern}",
                     Severity.WARNING,
                 )
             )
-        elif flt.kind == "contains" and scanning and flt.attribute not in seen:
-            seen.add(flt.attribute)
-            names = " and ".join({"mysql": "MariaDB/MySQL", "sqlite": "SQLite"}[d] for d in scanning)
-            found.append(
-                Diagnostic(
-                    "PP421",
-                    f"{entity}.{flt.attribute} contains ({flt.pattern}): no index serves it on {names} (MariaDB has "
-                    "no multi-valued index; JSON_CONTAINS and json_each read every row); PostgreSQL's GIN "
-                    "index does, or the search or document projection's keyword/multikey index",
-                    where,
-                    Severity.WARNING,
-                )
+    return found
+
+
+def scan_warnings(model: RequirementsModel, table: TableSpec, routes: Mapping[str, PatternRoute]) -> list[Diagnostic]:
+    """PP421 where an emitted dialect reads every row for a contains filter of `table` (once per
+    attribute). A read the index design walks in order through a B-tree (`routes`: pattern →
+    route) reads about LIMIT ÷ share rows on every dialect, not every row: it is warned about
+    only when that misses its latency target, and the message says so."""
+    scanning = [d for d in ("mysql", "sqlite") if d in relational_dialects(model)]
+    if not scanning:
+        return []
+    names = " and ".join({"mysql": "MariaDB/MySQL", "sqlite": "SQLite"}[d] for d in scanning)
+    contained = {i.column for i in insides_of(table.extra) if i.kind == "contains"}
+    found: list[Diagnostic] = []
+    seen: set[str] = set()
+    for flt in inside_filters(model, table.entity):
+        column = next((c.name for c in table.columns if c.source == f"{table.entity}.{flt.attribute}"), None)
+        if flt.kind != "contains" or column not in contained or flt.attribute in seen:
+            continue
+        route = routes.get(flt.pattern)
+        walked = route is not None and route.via == "index"  # only an ordered walk routes there
+        if route is not None and walked and (route.latency_ms is None or route.estimated_ms <= route.latency_ms):
+            continue
+        seen.add(flt.attribute)
+        if route is not None and walked:
+            message = (
+                f"{table.entity}.{flt.attribute} contains ({flt.pattern}): no index looks inside {flt.attribute} on "
+                f"{names}; the read walks {route.index} in order checking the filter on each row, estimated "
+                f"{route.estimated_ms:g} ms against its {route.latency_ms:g} ms target; the search or document "
+                "projection's keyword/multikey index finds the matches directly"
             )
+        else:
+            message = (
+                f"{table.entity}.{flt.attribute} contains ({flt.pattern}): no index serves it on {names} (MariaDB "
+                "has no multi-valued index; JSON_CONTAINS and json_each read every row); PostgreSQL's GIN index "
+                "does, or the search or document projection's keyword/multikey index"
+            )
+        found.append(Diagnostic("PP421", message, f"access_patterns.{flt.pattern}", Severity.WARNING))
     return found
 
 
@@ -192,12 +237,10 @@ def bind_type(kind: TypeName) -> sa.types.TypeEngine[Any]:
 
 def attach_membership(table: sa.Table, extra: Mapping[str, Any], engine: str) -> None:
     """The indexes (and MariaDB's virtual columns) that serve the table's inside filters."""
-    from polyplan.stores.relational.design import fit
-
     for inside in insides_of(extra):
-        name = fit(f"ix_{table.name}_{inside.name}")
+        name = inside_index_name(table.name, inside)
         if inside.kind == "contains":
-            if engine == "postgresql":
+            if engine == "postgresql" and inside.indexed:
                 sa.Index(
                     name,
                     table.c[inside.column],
@@ -209,15 +252,16 @@ def attach_membership(table: sa.Table, extra: Mapping[str, Any], engine: str) ->
             quote = sa.dialects.mysql.dialect().identifier_preparer.quote
             kind = _MYSQL_TYPES.get(TypeName(inside.type), "VARCHAR(255)")
             column = virtual_column(inside)
+            # The queries compare the virtual column, so it stays when its index is not created.
             statements = [
                 f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column)} {kind} AS "
                 f"(JSON_VALUE({quote(inside.column)}, '{_json_path(inside.path)}')) VIRTUAL",
-                f"CREATE INDEX {quote(name)} ON {quote(table.name)} ({quote(column)})",
+                *([f"CREATE INDEX {quote(name)} ON {quote(table.name)} ({quote(column)})"] if inside.indexed else []),
             ]
             for statement in statements:
                 ddl = sa.DDL(statement).execute_if(dialect="mysql")  # type: ignore[no-untyped-call]
                 sa.event.listen(table, "after_create", ddl)
-        else:
+        elif inside.indexed:
             sa.Index(name, sub_field_expression(table, inside, engine))
 
 
@@ -298,8 +342,6 @@ def inside_route(model: RequirementsModel, pattern: AccessPattern, table: TableS
     """(index name, share of rows it selects, shape) of the index that serves a read filtering
     inside a value on `table`, or None. On PostgreSQL every such filter has its index; on
     MariaDB and SQLite a contains filter has none (PP421 said so) and the route is PostgreSQL's."""
-    from polyplan.stores.relational.design import fit
-
     insides = {(i.column, i.kind, i.path): i for i in insides_of(table.extra)}
     best: tuple[str, float, str] | None = None
     for flt in pattern_inside_filters(model, pattern):
@@ -308,25 +350,34 @@ def inside_route(model: RequirementsModel, pattern: AccessPattern, table: TableS
         if inside is None:
             continue
         share = _share(flt.target)
-        found = (fit(f"ix_{table.name}_{inside.name}"), share, describe(flt))
+        found = (inside_index_name(table.name, inside), share, describe(flt))
         if best is None or share < best[1]:
             best = found
     return best
 
 
 def inside_section(tables: Sequence[TableSpec]) -> list[str]:
-    """index-plan.md's account of the indexes that look inside values, per dialect (none: [])."""
-    from polyplan.stores.relational.design import fit
-
+    """index-plan.md's account of the indexes that look inside values, per dialect (none: []),
+    and of those not created because every read filtering there walks a B-tree instead."""
     rows: list[str] = []
+    dropped: list[str] = []
     for table in tables:
         for inside in insides_of(table.extra):
-            name = fit(f"ix_{table.name}_{inside.name}")
+            name = inside_index_name(table.name, inside)
+            if not inside.indexed:
+                dropped.append(f"- `{name}` (`{table.name}.{inside.column}`): {inside.note}")
             if inside.kind == "contains":
                 rows.append(
-                    f"| `{name}` | `{table.name}.{inside.column}` holds an item ({inside.type}) | GIN "
-                    f"(`jsonb_path_ops`) serving `@>` | none: `JSON_CONTAINS` reads every row (no multi-valued "
+                    f"| `{name}` | `{table.name}.{inside.column}` holds an item ({inside.type}) | "
+                    + ("not created (below)" if not inside.indexed else "GIN (`jsonb_path_ops`) serving `@>`")
+                    + " | none: `JSON_CONTAINS` reads every row (no multi-valued "
                     "index in MariaDB) | none: `json_each` reads every row |"
+                )
+            elif not inside.indexed:
+                dotted = ".".join(inside.path)
+                rows.append(
+                    f"| `{name}` | `{table.name}.{inside.column}` → `{dotted}` ({inside.type}) | not created (below) "
+                    f"| VIRTUAL column `{virtual_column(inside)}` (`JSON_VALUE`), no index | not created (below) |"
                 )
             else:
                 dotted = ".".join(inside.path)
@@ -337,6 +388,18 @@ def inside_section(tables: Sequence[TableSpec]) -> list[str]:
                 )
     if not rows:
         return []
+    notes = (
+        [
+            "",
+            "Not created: no read or write is routed to these indexes. Each read filtering there is sorted and "
+            "LIMITed, and walking a B-tree on its sort in order, checking the filter on each row, reads fewer "
+            "pages than the inside-value index's matches; the index would still cost every write of the column.",
+            "",
+            *dropped,
+        ]
+        if dropped
+        else []
+    )
     return [
         "## Indexes inside values",
         "",
@@ -347,5 +410,6 @@ def inside_section(tables: Sequence[TableSpec]) -> list[str]:
         "| index | looks at | PostgreSQL | MariaDB | SQLite |",
         "|---|---|---|---|---|",
         *rows,
+        *notes,
         "",
     ]

@@ -46,8 +46,6 @@ CREATE TABLE item (
 )
  WITH (fillfactor = 84);
 
-CREATE INDEX ix_item_colors ON item USING gin (colors jsonb_path_ops);
-
 CREATE INDEX ix_item_ends_at ON item (ends_at);
 
 CREATE INDEX ix_item_ends_at_where_status ON item (ends_at) WHERE status = 'listed';
@@ -57,8 +55,6 @@ CREATE INDEX ix_item_location_geog ON item USING gist (location_geog);
 CREATE INDEX ix_item_seller_id_ends_at ON item (seller_id, ends_at);
 
 CREATE INDEX ix_item_specs__brand ON item ((specs #>> '{brand}'));
-
-CREATE INDEX ix_item_tags ON item USING gin (tags jsonb_path_ops);
 
 COMMENT ON TABLE item IS 'A listing. Shoppers search its title and tags; bids are counted on it.';
 

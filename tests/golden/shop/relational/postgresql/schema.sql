@@ -55,8 +55,6 @@ CREATE TABLE product (
 	CONSTRAINT ck_product_stock_min CHECK (stock >= 0)
 );
 
-CREATE INDEX ix_product_tags ON product USING gin (tags jsonb_path_ops);
-
 CREATE INDEX ix_product_updated_at_where_status ON product (updated_at DESC) WHERE status = 'active';
 
 COMMENT ON TABLE product IS 'Something we sell. Shoppers search it by words in title and description.';

@@ -1,0 +1,264 @@
+"""The plan proofs of the generated index tests: for each routed pattern (and child lookup), the
+query, where its parameters come from, and what each engine's EXPLAIN must show (pure).
+
+A proof expects the designed index (index-only where the design says covering) with an index
+condition on its leading designed columns, or the key or unique rule that serves the pattern;
+unique keys as good as the routed index are accepted too. Routes to no index, to a geo index
+(the geo checks prove those) or to an inside-value index have no proof. Part of the generated
+index proofs (index_testgen.py has the whole); polyplan.stores.relational.explain reads the plans.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from polyplan.model.bounded_loads import bounded_loads
+from polyplan.model.derived import pattern_named
+from polyplan.plan.ir import Plan
+from polyplan.stores.relational.index_proof_catalog import dialect_of, index_shape
+from polyplan.stores.relational.index_render import constant_predicate, foreign_key_select, fts_table
+from polyplan.stores.relational.index_results import GEO_VIA, PatternRoute, index_plan_of
+from polyplan.stores.relational.render import EngineBuild
+from polyplan.stores.relational.spec import IndexKind, TableSpec
+
+SQLITE_PREFIX = (
+    "queries.sql appends the wildcard in SQL (LIKE :p || '%'); SQLite answers LIKE from an index only when "
+    "the right side is a literal or a bare parameter (index_render.prefix_predicate writes that form)"
+)
+
+
+def _constants_sql(table: sa.Table, spec: TableSpec, pattern_name: str, plan: Plan, engine: str) -> str | None:
+    pattern = pattern_named(plan.model, pattern_name)
+    if pattern is None:
+        return None
+    terms = []
+    for flt in pattern.filters:
+        if "value" not in flt.model_fields_set:
+            continue
+        column = next((c.name for c in spec.columns if c.source == f"{pattern.entity}.{flt.attribute}"), flt.attribute)
+        expression = constant_predicate(table.c[column], flt.value, engine)
+        terms.append(str(expression.compile(dialect=dialect_of(engine), compile_kwargs={"literal_binds": True})))
+    return " AND ".join(terms) or None
+
+
+def _index_columns(table: sa.Table, name: str) -> set[str]:
+    index = next((i for i in table.indexes if i.name == name), None)
+    if index is None:
+        return set()
+    found = {c.name for c in index.columns}
+    found |= set(index.dialect_options["postgresql"].get("include") or [])
+    return found
+
+
+def _condition(key: list[str], kinds: Mapping[str, str]) -> list[str]:
+    """The leading key columns a plan must search on: the run of columns the pattern fixes
+    (equalities, IN lists, constants), then the first bounded one (range, prefix), as a B-tree
+    can seek on no more. Empty when the first key column is only sorted on."""
+    found = []
+    for column in key:
+        kind = kinds.get(column)
+        if kind is None:
+            break
+        found.append(column)
+        if kind == "range":
+            break
+    return found
+
+
+def _filter_kinds(params: list[dict[str, Any]], constants: list[str]) -> dict[str, str]:
+    """Column → "eq" (fixed to one or a few values) or "range" (bounded), from a pattern's
+    parameters and constant filters. Full-text terms are the full-text index's business."""
+    kinds = {c: "eq" for c in constants}
+    for param in params:
+        if param["op"] in ("eq", "in"):
+            kinds[param["column"]] = "eq"
+        elif param["op"] in ("from", "above", "to", "through", "prefix"):
+            kinds.setdefault(param["column"], "range")
+    return kinds
+
+
+def _equivalent_uniques(spec: TableSpec, kinds: Mapping[str, str], found: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Other unique keys (the primary key, unique rules) as good as the routed index: the pattern
+    fixes every column of one by equality (it finds one row whichever index it takes), or seeks
+    its whole key and that covers the routed condition (a range on a unique column: the same rows
+    in the same order). An engine may rightly pick any of them (SQLite takes the narrower one)."""
+    routed = set(found.get("condition", ()))
+    keys = [tuple(spec.primary_key)] if spec.primary_key else []
+    alternatives: list[dict[str, Any]] = []
+    for key in [*keys, *spec.uniques]:
+        condition = _condition(list(key), kinds)
+        if list(key) == found.get("columns") or len(condition) != len(key):
+            continue
+        if all(kinds[c] == "eq" for c in key) or set(key) >= routed:
+            entry = {"columns": list(key), "condition": condition}
+            if entry not in alternatives:
+                alternatives.append(entry)
+    return alternatives
+
+
+def _expectation(
+    route: PatternRoute, spec: TableSpec, table: sa.Table, engine: str, kinds: Mapping[str, str]
+) -> dict[str, Any]:
+    found = _routed_expectation(route, spec, table, engine, kinds)
+    if found["via"] != "none" and not found.get("fulltext"):
+        also = _equivalent_uniques(spec, kinds, found)
+        if also:
+            found["also"] = also
+    return found
+
+
+def _routed_expectation(
+    route: PatternRoute, spec: TableSpec, table: sa.Table, engine: str, kinds: Mapping[str, str]
+) -> dict[str, Any]:
+    if route.via == "primary key":
+        columns = list(spec.primary_key)
+        return {"via": "primary key", "columns": columns, "covering": False, "condition": _condition(columns, kinds)}
+    if route.via.startswith("unique"):
+        group = next(u for u in spec.uniques if route.via == f"unique ({', '.join(u)})")
+        return {"via": "unique", "columns": list(group), "covering": False, "condition": _condition(list(group), kinds)}
+    index = next(i for i in spec.indexes if i.name == route.index)
+    fts = index.kind is IndexKind.FULLTEXT and engine == "sqlite"
+    rendered = next((i for i in table.indexes if i.name == index.name), None)
+    if not fts and rendered is None:
+        # The engine's renderer found a constraint index that already is this one (PP402 says so).
+        columns = [c.name for c in index.columns]
+        return {"via": "unique", "columns": columns, "covering": False, "condition": _condition(columns, kinds)}
+    covering = route.covering
+    if covering and engine != "postgresql":
+        # Without INCLUDE the columns become key columns; MariaDB may have had to drop some.
+        wanted = {c.name for c in index.columns} | set(index.include)
+        covering = wanted <= _index_columns(table, index.name)
+    found: dict[str, Any] = {"via": "index", "index": fts_table(index) if fts else index.name, "covering": covering}
+    if index.kind is IndexKind.FULLTEXT:
+        # PostgreSQL searches the GIN index on the generated tsvector column (its only key);
+        # MariaDB's plan says `fulltext` and SQLite's names the FTS5 table.
+        found["fulltext"] = True
+        found["condition"] = (
+            [p.name for p in index_shape(table, rendered, engine).columns]
+            if engine == "postgresql" and rendered is not None
+            else []
+        )
+    else:
+        assert rendered is not None
+        found["condition"] = _condition([p.name for p in index_shape(table, rendered, engine).columns], kinds)
+    return found
+
+
+def _appends_wildcard(name: str, sql: str) -> bool:
+    """Whether the SQL appends the `%` to prefix parameter `name` (`LIKE :p || '%'`, or CONCAT)."""
+    return re.search(rf":{name}\b\s*\|\|\s*'%'|concat\(\s*:{name}\b", sql, re.IGNORECASE) is not None
+
+
+def _param(name: str, column: str, op: str, sql: str) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": name, "column": column, "op": op}
+    if op == "prefix":
+        # `LIKE :p || '%'` takes the bare prefix; `LIKE :p` takes it with the `%`.
+        found["wildcard"] = not _appends_wildcard(name, sql)
+    return found
+
+
+def served_patterns(tables: Sequence[TableSpec], build: EngineBuild, engine: str) -> dict[str, list[str]]:
+    """Index name → the access patterns (and `fk:` child lookups) `engine` answers from that
+    designed index, in (table, pattern) order: the routes `route_proofs` expects to use it."""
+    queries = {q.name: q for q in build.queries}
+    found: list[tuple[str, str, str]] = []
+    for spec in tables:
+        index_plan = index_plan_of(spec)
+        if index_plan is None:
+            continue
+        rendered = {str(i.name) for i in build.rendered.metadata.tables[spec.name].indexes}
+        for route in index_plan.routes:
+            if route.via != "index" or route.index not in rendered:
+                continue  # a key or constraint serves it, or this engine made no such index
+            if not route.pattern.startswith("fk:"):
+                query = queries.get(route.pattern)
+                if query is None:
+                    continue
+                if engine == "sqlite" and any(
+                    p.op == "prefix" and _appends_wildcard(p.name, query.sql) for p in query.params
+                ):
+                    continue  # SQLITE_PREFIX
+            found.append((spec.name, route.pattern, route.index))
+    served: dict[str, list[str]] = {}
+    for _, pattern, index in sorted(found):
+        served.setdefault(index, []).append(pattern)
+    return served
+
+
+def _constant_columns(spec: TableSpec, pattern_name: str, plan: Plan) -> list[str]:
+    pattern = pattern_named(plan.model, pattern_name)
+    if pattern is None:
+        return []
+    return [
+        next((c.name for c in spec.columns if c.source == f"{pattern.entity}.{flt.attribute}"), flt.attribute)
+        for flt in pattern.filters
+        if "value" in flt.model_fields_set
+    ]
+
+
+def _top_of_group(plan: Plan, name: str, params: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether pattern `name` reads the first rows of one group in an order (equality parameters
+    only, a sort and a limit: the latest 10 comments of a post). Its proof binds the largest seeded
+    group: in a group of a few rows every engine may rightly take another index on the same
+    columns and sort (two bounded loads of one child in different orders have two such indexes)."""
+    pattern = pattern_named(plan.model, name) or next(
+        (load.child_read() for load in bounded_loads(plan.model) if load.name == name), None
+    )
+    return (
+        pattern is not None
+        and bool(pattern.sort)
+        and pattern.limit is not None
+        and bool(params)
+        and all(p["op"] == "eq" for p in params)
+    )
+
+
+def route_proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> list[dict[str, Any]]:
+    rendered = {engine: builds[engine].rendered for engine in builds}
+    queries = {engine: {q.name: q for q in builds[engine].queries} for engine in builds}
+    proofs: list[dict[str, Any]] = []
+    # A join's plan depends on which side the engine drives from, which its statistics on a few
+    # hundred seeded rows decide: the legs of a path pattern are designed, not proved here.
+    joined = {read.name for read in plan.loaded.paths}
+    for spec in tables:
+        index_plan = index_plan_of(spec)
+        if index_plan is None:
+            continue
+        for route in index_plan.routes:
+            if route.via in ("none", GEO_VIA, "inside index") or route.pattern in joined:
+                # geo routes are proven by the geo checks; an inside-value index (membership.py)
+                # has no B-tree shape to prove
+                continue
+            proof: dict[str, Any] = {"name": route.pattern, "table": spec.name, "engines": {}}
+            for engine in builds:
+                table = rendered[engine].metadata.tables[spec.name]
+                check: dict[str, Any] = {"constants": None}
+                if route.pattern.startswith("fk:"):
+                    # A child lookup (loads, cascades): not in queries.sql, so its SQL is here.
+                    columns = route.pattern[route.pattern.index("(") + 1 : -1].split(", ")
+                    check["sql"] = str(foreign_key_select(table, columns).compile(dialect=dialect_of(engine)))
+                    check["params"] = [{"name": c, "column": c, "op": "eq"} for c in columns]
+                    constants: list[str] = []
+                else:
+                    query = queries[engine].get(route.pattern)
+                    if query is None:
+                        continue
+                    check["params"] = [_param(p.name, p.column, p.op, query.sql) for p in query.params]
+                    check["constants"] = _constants_sql(table, spec, route.pattern, plan, engine)
+                    constants = _constant_columns(spec, route.pattern, plan)
+                    if _top_of_group(plan, route.pattern, check["params"]):
+                        check["group"] = "largest"
+                kinds = _filter_kinds(check["params"], constants)
+                check["expect"] = _expectation(route, spec, table, engine, kinds)
+                if engine == "sqlite" and any(p.get("wildcard") is False for p in check["params"]):
+                    check["expect"] = {"via": "none", "covering": False, "reason": SQLITE_PREFIX}
+                proof["engines"][engine] = check
+            proofs.append(proof)
+    return sorted(proofs, key=lambda p: (p["table"], p["name"]))
+
+
+__all__ = ["SQLITE_PREFIX", "route_proofs", "served_patterns"]
