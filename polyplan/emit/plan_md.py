@@ -60,6 +60,13 @@ def _related_reads(plan: Plan) -> list[str]:
                 f"{decision.fan_out:,.1f} rows per change on average, {decision.worst_fan_out:,.0f} at most; "
                 f"{decision.upkeep}."
             )
+        if decision.cached and not decision.copied:
+            kept += (
+                f" The cached answer holds it; the parent's writes {decision.entry.value} the cached answers of its "
+                f"children because {decision.entry_reason}."
+                if decision.entry is not None
+                else f" The cached answer cannot hold it (PP471): {decision.entry_reason}."
+            )
         lines.append(f"- `{decision.pattern}` {prose(decision.line())}.{kept}")
     return lines
 

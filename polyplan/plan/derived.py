@@ -6,8 +6,8 @@ Anywhere else no store can see the child writes it depends on, so the plan says 
 
 - PP468: the entity or the children live outside the relational store: the application must
   update the attribute in the same write as the child (MongoDB `$inc`, Cassandra a counter
-  column, Redis `HINCRBY`), and nothing generated checks it; except where both live in one MongoDB
-  or one Redis, whose emitted write paths keep it (KEPT_BY_WRITE_PATHS);
+  column, Redis `HINCRBY`), and nothing generated checks it; except where both live in one MongoDB,
+  one Redis or one Cassandra, whose emitted write paths keep it (KEPT_BY_WRITE_PATHS);
 - PP469: the entity has a projection (search index, cache) refreshed on the entity's own writes:
   a child write changes the attribute through a trigger, so the copy lags until the entity's
   next write (or the cache entry's TTL).
@@ -22,9 +22,10 @@ from polyplan.plan.ir import EntityPlan, Plan
 
 # Stores whose own write paths keep a derived attribute when they hold both the parent and its
 # children: MongoDB pairs each child write with the parent's update (stores/document/derived.py),
-# Redis adds with HINCRBY in the child's MULTI (stores/cache/derived.py). Each target warns itself
-# (PP468) for what its paths cannot keep; a relational store keeps it by triggers.
-KEPT_BY_WRITE_PATHS = (Family.DOCUMENT, Family.CACHE)
+# Redis adds with HINCRBY in the child's MULTI (stores/cache/derived.py), Cassandra adds to the
+# parent's counter table after each child insert and delete (stores/wide_column/derived.py). Each
+# target warns itself (PP468) for what its paths cannot keep; a relational store keeps it by triggers.
+KEPT_BY_WRITE_PATHS = (Family.DOCUMENT, Family.CACHE, Family.WIDE_COLUMN)
 
 
 def _kept_by_write_paths(parent: EntityPlan, child: EntityPlan) -> bool:

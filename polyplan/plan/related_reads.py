@@ -19,10 +19,20 @@ both costs are kept, so plan.md can say why.
   parent changes a second). The bytes added (child rows × the attribute's size) count
   `COST_PER_GB` a second each GB, so a wide copy over many rows needs a reason to win.
 
-A cached answer is not a candidate yet: polyplan's Redis read models store the entity's own
-fields and are invalidated on its own writes only, so they could neither hold a joined field
-nor drop it when the parent changes. A pattern a cache serves reads the copy (or, on a miss, the
-join) like any other.
+A pattern a cache serves reads the copy like any other. Where the join wins, the cached answer
+holds the joined field too (the refill after a miss runs the joining query), and each parent
+write that changes the field reaches the cached answers of its children, listed by the reference
+in the system of record (`entry_upkeep`), one of two ways, whichever costs less:
+
+- **invalidate** them: `DEL` per cached child answer, and each answer read again is a miss that
+  runs the joining query and writes the entry: `W·f × 1 + min(W·f, R) × (2 + hops)`;
+- **update** them in place: a guarded `HSET` of the field per cached child answer (a script: only
+  while the answer is cached), no misses: `W·f × 2`.
+
+(W: the parent changes a second, f: children per parent, R: the pattern's cached reads a second.)
+Invalidating wins when the answers change more often than they are read. PP471 stays where
+neither can be done: a path of more than one hop (one query cannot list the answers a change
+two hops up reaches) or a record outside the relational store.
 
 Pure: no I/O. `decide_related_reads` runs once the families are chosen (plan/assign.py);
 `with_copies` puts each chosen copy into the planning model as an attribute of the pattern's
@@ -50,6 +60,19 @@ WRITE_COST = 4.0
 # over millions of rows from winning on a tie.
 COST_PER_GB = 1.0
 GB = 1024**3
+
+
+# Cache entries holding a joined field: a DEL, a guarded HSET (EXISTS + HSET in one script), and a
+# miss after an invalidation (the joining query's probes plus writing the entry back).
+DEL_COST = 1.0
+UPDATE_COST = 2.0
+
+
+class EntryUpkeep(StrEnum):
+    """How the cached answers holding a joined field follow the parent's writes."""
+
+    INVALIDATE = "invalidate"
+    UPDATE = "update"
 
 
 class Choice(StrEnum):
@@ -95,6 +118,10 @@ class RelatedRead:
     upkeep: str = ""
     cached: bool = False  # a cache projection serves the pattern too
     lookup_blocked: str = ""  # MongoDB: why no $lookup reaches the field (plan/lookups.py)
+    # A cached pattern whose field is joined: how the cached answers holding it follow the
+    # parent's writes (None: the entry cannot hold it, PP471), and why (costs, or why not).
+    entry: EntryUpkeep | None = None
+    entry_reason: str = ""
 
     @property
     def copied(self) -> bool:
@@ -120,6 +147,11 @@ class RelatedRead:
             "kept_by": list(self.causes),
             "upkeep": self.upkeep if self.copied else None,
             "bytes_added": round(self.bytes_added),
+            **(
+                {"cache_entry": {"upkeep": self.entry.value if self.entry else None, "reason": self.entry_reason}}
+                if self.cached and not self.copied
+                else {}
+            ),
         }
 
     def line(self) -> str:
@@ -309,6 +341,42 @@ def _join_blocked(
     return None
 
 
+def entry_upkeep(
+    model: RequirementsModel, read: PathRead, path: Path, record: _EntityLike
+) -> tuple[EntryUpkeep | None, str]:
+    """How a cached answer holding the joined `path` follows the parent's writes, and why; None
+    with the reason where the entry cannot hold it."""
+    if record.family is not Family.RELATIONAL:
+        return None, (
+            f"{read.pattern.entity} lives in {record.family.value} ({record.engine}), where the cache design "
+            "has no query listing the cached answers a parent change reaches"
+        )
+    if len(path.hops) != 1:
+        return None, (
+            f"{path.text} is {len(path.hops)} hops away: a change of {path.target}.{path.attribute} reaches the "
+            "cached answers through more than one reference, which one query by key cannot list"
+        )
+    upkeep = copy_upkeep(model, path)
+    changes, rate = upkeep.writes, read.pattern.rate
+    hops = len(path.hops)
+    invalidate = changes * DEL_COST + min(changes, rate) * (2 + hops)
+    update = changes * UPDATE_COST
+    costs = (
+        f"{changes:,.1f} cached answers changed/s against {rate:g} cached reads/s: "
+        f"invalidate {changes:,.1f} × {DEL_COST:g} + {min(changes, rate):,.1f} misses × {2 + hops:g} = "
+        f"{invalidate:,.1f}; update in place {changes:,.1f} × {UPDATE_COST:g} = {update:,.1f}"
+    )
+    if invalidate < update:
+        return EntryUpkeep.INVALIDATE, (
+            f"the cached answers change more often than they are read, so dropping them costs less than "
+            f"rewriting them ({costs})"
+        )
+    return EntryUpkeep.UPDATE, (
+        f"the cached answers are read more often than they change, so each invalidation would cost a "
+        f"miss; rewriting the field in place costs less ({costs})"
+    )
+
+
 def _upkeep_text(record: _EntityLike, family: Family) -> str:
     """How the copy is kept: the relational record's copies.sql, else the application itself."""
     if record.family is Family.RELATIONAL:
@@ -339,6 +407,9 @@ def decide_related_reads(
             blocked = _join_blocked(model, plan_entities, family, engine, path)
             found, upkeep, added = candidates(model, read, path, blocked, family is Family.DOCUMENT)
             chosen, runner_up = found[0], (found[1] if len(found) > 1 else None)
+            entry, entry_reason = (None, "")
+            if cached and chosen.choice is Choice.JOIN:
+                entry, entry_reason = entry_upkeep(model, read, path, record)
             decided.append(
                 RelatedRead(
                     pattern=read.name,
@@ -358,6 +429,8 @@ def decide_related_reads(
                     upkeep=keeper,
                     cached=cached,
                     lookup_blocked=(blocked or "") if family is Family.DOCUMENT else "",
+                    entry=entry,
+                    entry_reason=entry_reason,
                 )
             )
     return tuple(decided)
@@ -423,16 +496,17 @@ def with_copies(loaded: LoadedModel, decided: Sequence[RelatedRead]) -> LoadedMo
 
 def related_read_warnings(decided: Sequence[RelatedRead]) -> list[Diagnostic]:
     """PP470 where the store cannot join, so the copy is forced: the write fan-out it costs; PP471
-    where a cache serves the pattern but the field is joined, so the cached entry lacks it."""
+    where a cache serves the pattern but the field is joined and the cached entry cannot hold it."""
     found: list[Diagnostic] = []
     for decision in decided:
-        if decision.cached and not decision.copied:
+        if decision.cached and not decision.copied and decision.entry is None:
             found.append(
                 Diagnostic(
                     "PP471",
                     f"{decision.pattern}: the cache projection serving it holds {decision.entity}'s own fields, but "
-                    f"{decision.path.text} is joined at read time ({decision.line()}): a cache hit lacks it, so the "
-                    f"application reads {decision.path.target}.{decision.path.attribute} from the system of record "
+                    f"{decision.path.text} is joined at read time ({decision.line()}) and the cached answer cannot "
+                    f"hold it: {decision.entry_reason}; a cache hit lacks it, so the application reads "
+                    f"{decision.path.target}.{decision.path.attribute} from the system of record "
                     f"(or its own cache of {decision.path.target}); a copy would put it in the entry",
                     f"access_patterns.{decision.position}.reads",
                     Severity.WARNING,

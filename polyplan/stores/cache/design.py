@@ -127,6 +127,23 @@ def _projection(ctx: DesignContext, entity: str, projection: Projection) -> None
             )
             continue
         chosen.build(ctx, entity, pattern, projection, runner_up)
+        if not chosen.answer_is_value:
+            _joined_not_held(ctx, pattern, chosen.name)
+
+
+def _joined_not_held(ctx: DesignContext, pattern: AccessPattern, read_model: str) -> None:
+    """PP471 for the joined fields the plan would have a cached answer hold, where the read model
+    serving the pattern lists records instead of holding one answer."""
+    for decision in ctx.plan.related_reads:
+        if decision.pattern == pattern.name and decision.entry is not None:
+            ctx.warn(
+                "PP471",
+                f"{pattern.name}: the {read_model} serving it lists {pattern.entity} records, which hold their own "
+                f"fields, but {decision.path.text} is joined at read time ({decision.line()}): a cache hit lacks it, "
+                f"so the application reads {decision.path.target}.{decision.path.attribute} from the system of "
+                "record; only a key cache (one answer per key) holds a joined field",
+                f"access_patterns.{pattern.name}.reads",
+            )
 
 
 def design(plan: Plan) -> CacheDesign:

@@ -114,6 +114,18 @@ def _write_json(write: WritePath) -> dict[str, Any]:
             "keep": write.trim.keep,
             "then": [list(c) for c in write.trim.then],
         }
+    if write.children is not None:
+        # A parent's write: run `query` on the system of record (the parent's key as parameters),
+        # then the commands once per child it lists, `<value:field>` being the parent's `attribute`.
+        children = write.children
+        data["children"] = {
+            "entity": children.entity,
+            "reference": {a: b for a, b in children.reference},
+            "field": children.field,
+            "attribute": children.attribute,
+            "query": children.query,
+            "upkeep": children.upkeep,
+        }
     return data
 
 

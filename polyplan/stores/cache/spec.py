@@ -155,6 +155,23 @@ class CapTrim:
 
 
 @dataclass(frozen=True)
+class Children:
+    """The cached answers of children a parent's write reaches (a joined field they hold).
+
+    After the parent's write commits, `query` (SQL on the system of record, the parent's key as
+    `:<attribute>` parameters) lists the children by their reference; the write's commands run once
+    per child listed, their key templates filled from the child's values and `<value:field>` from
+    the parent's committed `attribute`."""
+
+    entity: str  # the child entity whose cached answers hold the field
+    reference: tuple[tuple[str, str], ...]  # (child attribute, parent attribute) pairs
+    field: str  # the field of the cached answer holding the joined value
+    attribute: str  # the parent's attribute it holds
+    query: str  # lists the children's key attributes by the parent's key
+    upkeep: str  # "invalidate" or "update" (plan/related_reads.py's choice)
+
+
+@dataclass(frozen=True)
 class WritePath:
     """What a write pattern does to Redis keys, in order relative to the system-of-record commit."""
 
@@ -166,6 +183,7 @@ class WritePath:
     steps: tuple[str, ...]
     atomic: bool
     trim: CapTrim | None = None
+    children: Children | None = None  # a parent's write run once per cached child answer
 
 
 @dataclass(frozen=True)

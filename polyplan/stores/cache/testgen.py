@@ -28,7 +28,9 @@ TEST_FILE = "test_redis.py"
 
 
 def _view(model: RequirementsModel, design: CacheDesign, entity: str, record: Mapping[str, Any]) -> RecordView:
-    attributes = all_attributes(model, entity)
+    attributes = dict(all_attributes(model, entity))
+    # A joined field a cached answer holds (readmodels/joined.py) is a field of the key, not of the entity.
+    attributes.update({f.name: f.attribute for key in design.keys if key.entity == entity for f in key.fields})
     fields = {
         name: (codec.field_text(attribute, record[name]) if record.get(name) is not None else None)
         for name, attribute in attributes.items()
@@ -52,8 +54,10 @@ def seed_rows(model: RequirementsModel, entities: set[str]) -> dict[str, int]:
 
 def render_data(model: RequirementsModel, design: CacheDesign) -> str:
     """tests/data/redis_records.json: seeded records of every entity with cache keys."""
-    entities = sorted({key.entity for key in design.keys}, key=list(model.entities).index)
+    parents = {w.entity for w in design.writes if w.children is not None}
+    entities = sorted({key.entity for key in design.keys} | parents, key=list(model.entities).index)
     records = generate(model, seed_rows(model, set(entities)), seed=0, only=entities)
+    _join(records, design)
     data = {
         "model": model.name,
         # From the model, not from keys.json (the artifact under test): each entity's
@@ -76,6 +80,21 @@ def render_data(model: RequirementsModel, design: CacheDesign) -> str:
     return data_json(data, sort_keys=False)
 
 
+def _join(records: dict[str, list[dict[str, Any]]], design: CacheDesign) -> None:
+    """Give each seeded child the joined fields its cached answer holds: the value of its seeded
+    parent's attribute (what the joining query on the system of record returns)."""
+    for write in design.writes:
+        children = write.children
+        if children is None:
+            continue
+        by_key = {
+            tuple(parent.get(b) for _, b in children.reference): parent.get(children.attribute)
+            for parent in records[write.entity]
+        }
+        for child in records[children.entity]:
+            child[children.field] = by_key.get(tuple(child.get(a) for a, _ in children.reference))
+
+
 def _cache_ttl(model: RequirementsModel, serves: tuple[str, ...], sync: SyncMechanism | None) -> int:
     patterns = {p.name: p for p in model.access_patterns}
     bound = staleness_bound(min(patterns[name].staleness_seconds for name in serves), sync)
@@ -96,11 +115,13 @@ def render_test(design: CacheDesign) -> str:
         )
         else ""
     )
+    joined = JOINED_TESTS if any(w.children is not None for w in design.writes) else ""
     return (
         TEST_TEMPLATE.replace("__MODEL__", design.model)
         + checks
         + capped
         + kept
+        + joined
         + (INCREMENT_TESTS if increments else "")
     )
 
@@ -258,6 +279,51 @@ def test_derived_parents_follow_their_children(client: redis.Redis, prefix: str,
         run(client, concrete(write["commands"], orphan, prefix))
         assert not client.exists(prefix + fill(raw[3], orphan)), f"{write['write']}: the add created a parent"
         store(client, write["entity"], seeded, prefix)
+'''
+
+
+JOINED_TESTS = '''
+
+JOINED = [w for w in DESIGN["writes"] if "children" in w]
+
+
+@pytest.mark.parametrize("write", JOINED, ids=lambda w: w["write"])
+def test_parent_writes_reach_cached_answers(client: redis.Redis, prefix: str, stored: dict[str, list[str]], write: dict[str, Any]) -> None:
+    """A parent's write changes a joined field its children's cached answers hold: the designed
+    commands, run for each child the write's query lists (here: the seeded children of the parent
+    with most children), leave no cached answer holding the old value: dropped (the next read
+    refills it by the join) or rewritten to the new one. A child whose answer is not cached stays
+    uncached."""
+    children = write["children"]
+    family = next(k for k in DESIGN["keys"] if k["name"] == write["keys"][0])
+    field, attribute = children["field"], children["attribute"]
+    parents = records(write["entity"])
+
+    def below(parent: RecordView) -> list[RecordView]:
+        return [
+            child for child in records(children["entity"])
+            if all(child.fields.get(a) == parent.fields.get(b) for a, b in children["reference"].items())
+        ]
+
+    parent = max(parents, key=lambda p: len(below(p)))
+    kids = below(parent)
+    assert kids, f"{write['write']}: no seeded {children['entity']} refers to a seeded {write['entity']}"
+    old = parent.fields[attribute]
+    new = next(p.fields[attribute] for p in parents if p.fields[attribute] not in (None, old))
+    for kid in kids:
+        key = prefix + fill(family["template"], kid)
+        run(client, concrete(fill_path(family), kid, prefix))  # a read's refill: the answer holds the old value
+        assert stored_fields(family, key, client).get(field) == old, f"{key}: the refill did not hold {field}"
+        moved = RecordView({**kid.fields, field: new}, kid.json, kid.scores)
+        run(client, concrete(write["commands"], moved, prefix))
+        if children["upkeep"] == "invalidate":
+            assert not client.exists(key), f"{write['write']}: {key} still holds the old {field}"
+        else:
+            assert stored_fields(family, key, client).get(field) == new, f"{write['write']}: {key} {field}"
+            client.delete(key)  # uncached now: the guarded rewrite must not recreate it
+            run(client, concrete(write["commands"], moved, prefix))
+            assert not client.exists(key), f"{write['write']}: the rewrite created {key}"
+        run(client, concrete(fill_path(family), kid, prefix))  # the other tests find it again
 '''
 
 
@@ -591,6 +657,8 @@ def effects(commands: list[list[str]]) -> list[list[str]]:
 def test_write_paths_have_their_effects(client: redis.Redis, prefix: str, stored: dict[str, list[str]]) -> None:
     for write in DESIGN["writes"]:
         # Adds to a counter (HINCRBY, or the script guarding it) are checked by test_increment_is_atomic.
+        if "children" in write:  # a parent's write, once per cached child answer: test_parent_writes_reach_cached_answers
+            continue
         if write["commands"] and (write["kind"] != "increment" or not any(c[0] in ("EVAL", "HINCRBY", "HINCRBYFLOAT") for c in write["commands"])):
             check_write(client, prefix, write)
 

@@ -15,6 +15,7 @@ from polyplan.plan.ir import Plan
 from polyplan.security.cassandra_roles import ROLES_FILE, cassandra_roles, render_roles_cql
 from polyplan.security.design import applies
 from polyplan.stores.base import Artifacts, StoreTarget
+from polyplan.stores.wide_column.derived import kept_attributes
 from polyplan.stores.wide_column.design import design_wide_column
 from polyplan.stores.wide_column.predicates import predicate_warnings
 from polyplan.stores.wide_column.render import render_files, summary
@@ -36,6 +37,8 @@ class Target(StoreTarget):
         files = render_files(design, plan.model)
         diagnostics = list(design.diagnostics)
         diagnostics += predicate_warnings(plan.model, design)
+        # PP468 for the derived attributes of a Cassandra parent its children's adds cannot keep exact.
+        diagnostics += kept_attributes(plan.model, {e.entity: e for e in design.entities})[1]
         if applies(plan.model):
             # The security design's roles, as Cassandra permissions (security/cassandra_roles.py).
             tables = [(t.name, t.entity) for e in design.entities for t in e.tables]

@@ -248,6 +248,26 @@ class Writer:
             values = bound(statement)
             if values is not None:
                 self.session.execute(self.prepare(statement["cql"]), values)
+        record = current if operation["kind"] == "delete" else new
+        for add in operation.get("parent_adds", []):
+            added = None if record is None else parent_add_values(add, record)
+            if added is not None:  # alone: a counter update shares no batch
+                self.session.execute(self.prepare(add["cql"]), added)
+
+
+def parent_add_values(add: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a child's add to its parent's derived counter binds (writes.json `parent_adds`): the
+    child's values (its reference names the parent's row) and each `<column>_delta`, ±1 for a count
+    or ± the child's value for a sum; None when nothing is added (no parent, or a null value)."""
+    if any(record.get(attribute) is None for attribute in add["reference"]):  # keys of the mapping
+        return None
+    values = dict(record)
+    for marker, delta in add["delta"].items():
+        part = delta["step"] if "step" in delta else record.get(delta["attribute"])
+        if part is None:
+            return None
+        values[marker] = int(delta["sign"]) * int(part)
+    return values
 
 
 def consistency(name: str) -> int:

@@ -35,8 +35,12 @@ COUNTER_ROW_BYTES = 8.0  # one counter cell's value (the shard context is extra,
 
 
 def native_counters(model: RequirementsModel, entity: str) -> dict[str, Attribute]:
-    """Counters Cassandra can hold as `counter` columns (whole numbers only)."""
-    return {name: a for name, a in counters_of(model, entity).items() if integral(a)}
+    """Counters Cassandra can hold as `counter` columns (whole numbers only): the attributes
+    increments add to, and the counts and sums derived from children (derived.py)."""
+    from polyplan.stores.wide_column.derived import derived_counters  # derived.py reads the tables made here
+
+    found = {name: a for name, a in counters_of(model, entity).items() if integral(a)}
+    return {**found, **{n: a for n, a in derived_counters(model, entity).items() if n not in found}}
 
 
 def is_counter_table(table: Table) -> bool:

@@ -15,6 +15,7 @@ from polyplan.model.schema import Direction, RequirementsModel
 from polyplan.perf import indented_json
 from polyplan.stores.wide_column import statements
 from polyplan.stores.wide_column.cql import comment, map_literal, qualified, quote, string_literal
+from polyplan.stores.wide_column.derived import child_adds, kept_attributes, parent_document
 from polyplan.stores.wide_column.design import Table, WideColumnDesign
 from polyplan.stores.wide_column.estimate import HEADROOM, PARTITION_BYTES_LIMIT, PARTITION_ROWS_LIMIT, Estimate
 from polyplan.stores.wide_column.typemap import Udt
@@ -127,9 +128,16 @@ def queries_cql(design: WideColumnDesign, model: RequirementsModel) -> str:
 def writes_document(design: WideColumnDesign, model: RequirementsModel) -> dict[str, Any]:
     """writes.json: for each logical write, the statements and the batch that carry it."""
     entities: dict[str, Any] = {}
+    designs = {e.entity: e for e in design.entities}
+    kept, _ = kept_attributes(model, designs)
     for entity in design.entities:
         size = batch_bytes(entity)
         ops = {op.name: op.describe() for op in operations(model, entity)}
+        for op in ops.values():
+            # A child's insert or delete adds to its parent's derived counters, each alone after the batch.
+            adds = child_adds(kept, entity.entity, op["kind"]) if op["kind"] in ("insert", "delete") else []
+            if adds:
+                op["parent_adds"] = adds
         entities[entity.entity] = {
             "base_table": entity.base_table,
             "batch_bytes": round(size),
@@ -143,6 +151,9 @@ def writes_document(design: WideColumnDesign, model: RequirementsModel) -> dict[
             "row_keys": {t.name: list(t.primary_key) for t in entity.tables},
             "tables": [t.name for t in entity.tables],
         }
+        derived = parent_document(kept, designs, entity.entity)
+        if derived:
+            entities[entity.entity]["derived"] = derived
         if model.entities[entity.entity].loss_tolerable:
             # The data may be lost (PP476): one replica's acknowledgement is enough.
             entities[entity.entity]["consistency"] = LOSS_TOLERANT_WRITE_CONSISTENCY

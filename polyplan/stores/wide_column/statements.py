@@ -7,7 +7,7 @@ with their keyspace (`iot.device_window`): no statement depends on the session's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from polyplan.model.schema import Direction
 from polyplan.stores.wide_column.cql import qualified, quote
@@ -55,9 +55,10 @@ def update(table: Table, columns: list[str], if_exists: bool = False) -> str:
     return text + (" IF EXISTS" if if_exists else "")
 
 
-def add(table: Table, columns: list[str], suffix: str = "") -> str:
-    """UPDATE that adds to counter columns (`c = c + :c<suffix>`): atomic on the replicas."""
-    assignments = ", ".join(f"{quote(c)} = {quote(c)} + {marker(c + suffix)}" for c in columns)
+def add(table: Table, columns: list[str], suffix: str = "", zero: Collection[str] = ()) -> str:
+    """UPDATE that adds to counter columns (`c = c + :c<suffix>`): atomic on the replicas; the
+    columns in `zero` get `+ 0` (the row exists, their value comes from elsewhere)."""
+    assignments = ", ".join(f"{quote(c)} = {quote(c)} + {'0' if c in zero else marker(c + suffix)}" for c in columns)
     return f"UPDATE {_name(table)} SET {assignments} WHERE {key_restriction(table)}"
 
 

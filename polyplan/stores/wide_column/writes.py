@@ -25,6 +25,7 @@ from polyplan.plan.increments import Increment, increments_of
 from polyplan.plan.predicates import all_predicates
 from polyplan.stores.wide_column import statements
 from polyplan.stores.wide_column.counters import COUNTER, is_counter_table, native_counters
+from polyplan.stores.wide_column.derived import derived_counters
 from polyplan.stores.wide_column.design import EntityDesign, Table
 from polyplan.stores.wide_column.estimate import unique_sets
 from polyplan.stores.wide_column.predicates import predicate_read
@@ -116,7 +117,12 @@ def _insert(model: RequirementsModel, design: EntityDesign, name: str, kind: str
     plain = [t for t in design.tables if t not in claims and not is_counter_table(t)]
     batch = tuple(_statement(t, "insert", statements.insert(t)) for t in plain)
     # A counter cannot be inserted, nor share a logged batch: it starts at 0 and gets the value added.
-    after = tuple(_statement(t, "add", statements.add(t, _counter_columns(t))) for t in _counter_tables(design))
+    # A derived counter starts at 0 and moves only by its children's adds (derived.py): the insert
+    # adds 0 to it (making the counter row), and the record's own value to the other counters.
+    derived = derived_counters(model, design.entity)
+    after = tuple(
+        _statement(t, "add", statements.add(t, _counter_columns(t), zero=derived)) for t in _counter_tables(design)
+    )
     notes = [_LWT_NOTE] if claims else []
     if after:
         notes.append(_COUNTER_NOTE)

@@ -10,11 +10,13 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.increments import counters_of, increments_of
 from polyplan.plan.ir import Projection, SyncMechanism
+from polyplan.plan.related_reads import EntryUpkeep
 from polyplan.security.redis_acl import tenant_segments
 from polyplan.stores.cache.increments import inexact
 from polyplan.stores.cache.keys import template
 from polyplan.stores.cache.readmodels import Merit, counter
 from polyplan.stores.cache.readmodels.context import DesignContext
+from polyplan.stores.cache.readmodels.joined import held_fields, parent_writes
 from polyplan.stores.cache.sizing import (
     entity_part_lengths,
     field_specs,
@@ -85,7 +87,8 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
     cache_template = template(
         ctx.namespace, *tenant_segments(model, entity), "cache", e, *by, *[(a, False) for a in unique]
     )
-    fields = field_specs(model, entity, list(cached))
+    joined = held_fields(ctx, pattern)
+    fields = field_specs(model, entity, list(cached)) + tuple(held.spec for held in joined)
     parts = entity_part_lengths(model, entity)
     as_string, as_hash = record_estimates(ctx.memory, fields, cache_template.length(parts))
     adders = [
@@ -93,7 +96,15 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
         for i in increments_of(model, entity)
         if set(i.attributes) & set(cached) and not inexact(counters_of(model, entity), i.attributes)
     ]
-    if adders:
+    updated = [held.decision.path.text for held in joined if held.decision.entry is EntryUpkeep.UPDATE]
+    if updated:
+        structure, estimate = Structure.HASH, as_hash
+        reason = (
+            f"hash: the parent's writes rewrite {', '.join(updated)} in place (HSET of one field) in every "
+            f"cached answer holding it; ~{as_hash.usage_bytes} B as a {as_hash.encoding} hash vs "
+            f"~{as_string.usage_bytes} B as JSON"
+        )
+    elif adders:
         structure, estimate = Structure.HASH, as_hash
         reason = (
             f"hash: {', '.join(i.write for i in adders)} add to its counters in place (HINCRBY) "
@@ -140,7 +151,7 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
         read_model=READ_MODEL.name,
     )
     ctx.keys.append(spec)
-    ctx.reads.append(cached_read(ctx, pattern, spec, plan.engine))
+    ctx.reads.append(cached_read(ctx, pattern, spec, plan.engine, [h.decision.path.text for h in joined]))
     if not writes:
         ctx.warn(
             "PP310",
@@ -155,11 +166,16 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
             f"answer, so their changes show after at most {ttl} s (the TTL)",
             f"access_patterns.{pattern.name}.loads",
         )
+    # A child write that moves the reference changes the joined fields its answer holds.
+    references = [a for held in joined for a, _ in held.decision.path.hops[0].pairs]
     for write in writes:
-        ctx.writes.append(projection_write(ctx, write, spec, unique, read_set, plan.engine))
+        ctx.writes.append(projection_write(ctx, write, spec, unique, [*read_set, *references], plan.engine))
+    ctx.writes += parent_writes(ctx, spec, joined, plan.engine)
 
 
-def cached_read(ctx: DesignContext, pattern: AccessPattern, spec: KeySpec, engine: str) -> ReadPath:
+def cached_read(
+    ctx: DesignContext, pattern: AccessPattern, spec: KeySpec, engine: str, joined: list[str] | None = None
+) -> ReadPath:
     key = spec.template.render()
     get = ("HGETALL", key) if spec.structure is Structure.HASH else ("GET", key)
     put: tuple[str, ...] = (
@@ -167,7 +183,9 @@ def cached_read(ctx: DesignContext, pattern: AccessPattern, spec: KeySpec, engin
     )
     steps = (
         f"{get[0]} {key}: a hit answers {pattern.name}",
-        f"on a miss: run {pattern.name} on {engine}; if it found a record, {put[0]} {key} with EX {spec.ttl_seconds} "
+        f"on a miss: run {pattern.name} on {engine}"
+        + (f" (joining {', '.join(joined)} into the answer)" if joined else "")
+        + f"; if it found a record, {put[0]} {key} with EX {spec.ttl_seconds} "
         "(absent records are not cached, so a later insert needs no invalidation)",
     )
     commands: tuple[tuple[str, ...], ...] = (get, put)
