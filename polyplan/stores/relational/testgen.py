@@ -18,7 +18,7 @@ from polyplan.seed.generate import rows_for_scale
 from polyplan.stores.relational.derived_sql import kept_names
 from polyplan.stores.relational.design import CAP, tables_to_data
 from polyplan.stores.relational.increments import build_increments
-from polyplan.stores.relational.render import DIALECTS, EngineBuild, constraints
+from polyplan.stores.relational.render import EngineBuild
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.stores.relational.write_predicates import build_predicate_writes
 from polyplan.validate.violations import feasible
@@ -220,7 +220,8 @@ def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Eng
     """Test modules (tests/test_<engine>.py) and their data file, by path relative to tests/."""
     files = {"data/relational.json": layout(plan, tables)}
     for engine in builds:
-        rules = constraints(tables, DIALECTS[engine])
+        # The same rules the engine's metadata was built from (`build_metadata`), not made again.
+        rules = builds[engine].rendered.constraints
         checked: list[str] = []
         skipped: list[str] = []
         for table in tables:
