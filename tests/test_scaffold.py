@@ -490,12 +490,6 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
     done = _cli("scenarios/counters.yaml", "--out", str(tmp_path / "counters"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        "scenarios/counters.yaml:125:5: write_patterns.1: warning: not scaffolded: an increment: run it as "
-        "relational/<engine>/writes.sql has it [PP811]",
-        "scenarios/counters.yaml:126:5: write_patterns.2: warning: not scaffolded: an increment: run it as "
-        "relational/<engine>/writes.sql has it [PP811]",
-        "scenarios/counters.yaml:128:5: write_patterns.4: warning: not scaffolded: an increment: run it as "
-        "relational/<engine>/writes.sql has it [PP811]",
         "scenarios/counters.yaml:113:5: access_patterns.7: warning: not scaffolded: its read plan is more than one "
         "statement (then read plays from video_counters by id for each row) [PP811]",
         "scenarios/counters.yaml:118:5: access_patterns.8: warning: not scaffolded: its read plan is more than one "

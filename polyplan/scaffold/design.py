@@ -31,6 +31,7 @@ from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
 if TYPE_CHECKING:  # document.py builds on this module's classes
     from polyplan.scaffold.cache_record import RecordScaffold
     from polyplan.scaffold.document import DocumentScaffold
+    from polyplan.scaffold.relational_writes import PlannedWrite
     from polyplan.scaffold.wide_column import WideScaffold
 
 # The dialects a scaffold runs on: the application's SQL must exist for the engine it connects to.
@@ -148,6 +149,7 @@ class Scaffold:
     documents: DocumentScaffold | None = None  # the entities kept in the document store
     wide_column: WideScaffold | None = None  # the entities kept in Cassandra
     records: RecordScaffold | None = None  # the entities kept in Redis as their system of record
+    planned_writes: tuple[PlannedWrite, ...] = ()  # run as relational/<engine>/writes.sql has them
 
 
 def package_name(model: str) -> str:
@@ -427,24 +429,24 @@ def design_scaffold(plan: Plan) -> Scaffold:
             skipped.append((f"access_patterns.{pattern.name}", f"{pattern.entity} is stored in {where}"))
     fed = {name for name, entity in plan.entities.items() if entity.projections}
     writes: list[Write] = []
+    planned: list[PlannedWrite] = []
     for index, wanted in enumerate(model.write_patterns):
         if wanted.entity not in relational:
             decided = plan.entities.get(wanted.entity)
             where = f"{decided.family.value} ({decided.engine})" if decided else "no store"
             skipped.append((f"write_patterns.{index}", f"{wanted.entity} is stored in {where}"))
             continue
-        if wanted.kind is WriteKind.INCREMENT:
-            skipped.append((f"write_patterns.{index}", "an increment: run it as relational/<engine>/writes.sql has it"))
-            continue
-        if wanted.where or wanted.lock is not None:
-            # The scaffold writes one record by key; a write by predicate (or with its lock first)
-            # is the statement writes.sql has.
-            skipped.append(
-                (
-                    f"write_patterns.{index}",
-                    "a write by predicate or lock: run it as relational/<engine>/writes.sql has it",
-                )
-            )
+        if wanted.kind is WriteKind.INCREMENT or wanted.where or wanted.lock is not None:
+            # The statements relational/<engine>/writes.sql has (polyplan.scaffold.relational_writes).
+            from polyplan.scaffold.relational_writes import design_planned_write
+
+            spec = by_entity[wanted.entity]
+            result = classes[wanted.entity].name
+            found = design_planned_write(plan, wanted, spec, builds, result, wanted.entity in fed, _param_kind)
+            if found is None:
+                skipped.append((f"write_patterns.{index}", "relational/<engine>/writes.sql has no statement for it"))
+            else:
+                planned.append(found)
             continue
         spec = by_entity[wanted.entity]
         written = [
@@ -507,6 +509,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
         documents,
         wide_column,
         records,
+        tuple(planned),
     )
 
 
