@@ -421,7 +421,8 @@ def design_scaffold(plan: Plan) -> Scaffold:
                     (f"access_patterns.{query.name}", "its cache key is not filled from its parameters: read uncached")
                 )
         reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key))
-    skipped.extend((f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped)
+    unwritten = [(f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped]
+    skipped.extend(unwritten)
     for pattern in model.access_patterns:
         decided = plan.entities.get(pattern.entity)
         if decided is not None and decided.family is not Family.RELATIONAL:
@@ -477,6 +478,10 @@ def design_scaffold(plan: Plan) -> Scaffold:
     for engine in engines:
         outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
     search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped)
+    # A pattern with no relational query (full text over a list) that the search index serves has
+    # its function in search.py: the relational target's reason is no longer a skip.
+    searched = {f"access_patterns.{r.pattern}" for r in search_reads}
+    skipped = [entry for entry in skipped if not (entry in unwritten and entry[0] in searched)]
     from polyplan.scaffold.cache_record import design_records
     from polyplan.scaffold.document import design_documents
     from polyplan.scaffold.wide_column import design_wide_column
