@@ -494,8 +494,6 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
         "statement (then read plays from video_counters by id for each row) [PP811]",
         "scenarios/counters.yaml:118:5: access_patterns.8: warning: not scaffolded: its read plan is more than one "
         "statement (then read plays from video_counters by id for each row) [PP811]",
-        "scenarios/counters.yaml:133:5: write_patterns.9: warning: not scaffolded: an increment of a column that is "
-        "not a counter (compare-and-set): run it as cassandra/writes.json has it [PP811]",
     ]
 
 

@@ -178,3 +178,51 @@ def run_operation(
                 session.execute(store.prepare(who, statement["cql"]), binds)
     except (NoHostAvailable, DriverException, OSError) as error:
         raise unreachable_line(who, error) from None
+
+
+CAS_ATTEMPTS = 20  # compare-and-set retries before giving up (each lost one means another writer won)
+
+
+def compare_and_set(
+    store: WideColumnStore,
+    who: str,
+    operation: Mapping[str, Any],
+    key: Mapping[str, Any],
+    step: Any,
+    row_keys: Mapping[str, Sequence[str]],
+    attempts: int = CAS_ATTEMPTS,
+) -> bool:
+    """An increment of columns that are not counters, as writes.json's `before_batch` says: read each
+    column, bind `:x_old` to the value read and `:x_new` to it plus `step`, and retry from the read
+    while the `UPDATE … IF x = :x_old` is not applied (another writer changed it first). False when
+    the key has no row; ConditionalWriteRefused after `attempts` lost races (one line)."""
+    for statement in operation["before_batch"]:
+        cql = statement["cql"]
+        columns = re.findall(r":(\w+)_old\b", cql)
+        table = re.search(r"UPDATE\s+(\S+)\s+SET", cql)
+        if not columns or table is None:
+            raise ValueError(f"{who}: not a compare-and-set statement: {cql}")
+        where = " AND ".join(f"{c} = :{c}" for c in row_keys[statement["table"]])
+        # The plan writes only the UPDATE; its read is the same row's columns by the same key.
+        read = f"SELECT {', '.join(columns)} FROM {table.group(1)} WHERE {where}"
+        for _ in range(attempts):
+            rows = store.rows(who, read, key)
+            if not rows:
+                return False
+            old = {f"{c}_old": rows[0][c] for c in columns}
+            new = {f"{c}_new": (rows[0][c] or 0) + step for c in columns}
+            try:
+                applied = store.session(who).execute(store.prepare(who, cql), {**key, **old, **new}).was_applied
+            except (NoHostAvailable, DriverException, OSError) as error:
+                raise unreachable_line(who, error) from None
+            if applied:
+                break
+        else:
+            raise ConditionalWriteRefused(
+                f"{who}: {statement['table']}: compare-and-set not applied after {attempts} attempts "
+                "(other writers kept changing the row): retry later"
+            )
+    rest = {**operation, "before_batch": []}
+    if rest["statements"] or rest["after_batch"]:
+        run_operation(store, who, rest, None, dict(key), row_keys)
+    return True
