@@ -489,11 +489,13 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
     assert "scaffolded shop: package shop (21 files)" in done.stdout  # with load, check, e2e_runtime and records
     done = _cli("scenarios/counters.yaml", "--out", str(tmp_path / "counters"))
     assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == []  # increments, compare-and-set and counter-table reads: all scaffolded
+    done = _cli("scenarios/iot.yaml", "--out", str(tmp_path / "iot"))
+    assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        "scenarios/counters.yaml:113:5: access_patterns.7: warning: not scaffolded: its read plan is more than one "
-        "statement (then read plays from video_counters by id for each row) [PP811]",
-        "scenarios/counters.yaml:118:5: access_patterns.8: warning: not scaffolded: its read plan is more than one "
-        "statement (then read plays from video_counters by id for each row) [PP811]",
+        "scenarios/iot.yaml:75:5: access_patterns.0: warning: not scaffolded: its read plan is more than one "
+        "statement (bind :taken_at_day to each day bucket between :taken_at_from and :taken_at_to, newest first, "
+        "computed with time_bucket(value, 'day'); stop once 2000 rows are collected) [PP811]",
     ]
 
 

@@ -56,7 +56,10 @@ def test_each_pattern_runs_the_planned_statements_or_is_named() -> None:
     plan = plan_file(COUNTERS)
     wide = design_scaffold(plan).wide_column
     assert wide is not None
-    assert [r.pattern for r in wide.reads] == ["views_of_article", "views_until"]
+    assert [r.pattern for r in wide.reads] == ["views_of_article", "views_until", "videos_of_channel", "video_by_id"]
+    # The read plan's counter-table read: one SELECT of plays by id per row.
+    by_id = next(r for r in wide.reads if r.pattern == "video_by_id")
+    assert by_id.counters == ("SELECT plays FROM counters.video_counters WHERE id = :id", ("id",), ("plays",))
     assert [(w.name, w.kind.value) for w in wide.writes] == [
         ("count_daily_view", "increment"),
         ("play", "increment"),
@@ -191,6 +194,15 @@ def test_every_wide_column_function_answers_as_written(packages: dict[str, Modul
                 called[name].add("rate_video")
                 rating = session.execute(f"SELECT rating_sum FROM {keyspace}.video_by_id WHERE id = %s", [videos[2]])
                 assert rating.one()["rating_sum"] == 10.0
+                # Reads whose plan is two statements: the rows, then each row's counters by key.
+                found = wide.video_by_id(stores, videos[0])
+                assert found is not None and (found.title, found.plays) == ("v0", 3)
+                found = wide.video_by_id(stores, videos[2])
+                assert found is not None and (found.rating_sum, found.plays) == (10.0, 0)  # inserted with 0 plays
+                assert wide.video_by_id(stores, uuid.uuid4()) is None
+                listed = sorted((r.id, r.title, r.plays) for r in wide.videos_of_channel(stores, "c1"))
+                assert listed == [(videos[0], "v0", 3), (videos[1], "renamed", 0), (videos[2], "v2", 0)]
+                called[name] |= {"video_by_id", "videos_of_channel"}
             finally:
                 drop_keyspace(session, keyspace)
     finally:

@@ -33,6 +33,9 @@ class WideRead:
     params: tuple[tuple[str, str, str], ...]  # (bind name, Python name, kind)
     cql: str
     table: str
+    # The read plan's second statement, when the counters it reads live in their own table:
+    # (its SELECT by key, the key columns bound from each row, the counter columns it adds).
+    counters: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,16 +114,18 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
         row_keys.update(document["entities"][entity.entity]["row_keys"])
         for query in entity.queries:
             path = f"access_patterns.{query.pattern}"
-            if query.read_plan:
+            counter_read = _counter_read(entity, query, found.keyspace)
+            if query.read_plan and (counter_read is None or len(query.read_plan) > 1):
                 skipped.append((path, f"its read plan is more than one statement ({query.read_plan[0]})"))
                 continue
             if any(p.attribute is None or p.op not in _BOUND_OPS for p in query.params):
                 skipped.append((path, "a bucket, prefix or IN parameter: run it as cassandra/queries.cql has it"))
                 continue
             result = record
-            if [c.name for c in record.columns] != list(query.select):
+            selected = [*query.select, *(counter_read[2] if counter_read else ())]
+            if [c.name for c in record.columns] != selected:
                 result = ResultClass(
-                    class_name(query.pattern) + "Row", entity.entity, tuple(by_name[n] for n in query.select)
+                    class_name(query.pattern) + "Row", entity.entity, tuple(by_name[n] for n in selected)
                 )
                 classes[f"{entity.entity}.{query.pattern}"] = result
             pattern = next(p for p in model.access_patterns if p.name == query.pattern)
@@ -138,6 +143,7 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
                     params,
                     statements.select(query),
                     query.table,
+                    counter_read,
                 )
             )
             handled.add(path)
@@ -163,6 +169,23 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
     return WideScaffold(
         found.keyspace, tuple(classes.values()), tuple(reads), tuple(writes), row_keys, frozenset(handled)
     )
+
+
+def _counter_read(entity: Any, query: Any, keyspace: str) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """The second statement of a read plan `then read <counters> from <table> by <key> for each row`
+    (polyplan.stores.wide_column.counters.counter_reads), or None for any other read plan."""
+    own = next((t for t in entity.tables if t.role == "counters"), None)
+    if own is None or not query.read_plan or not query.read_plan[0].startswith("then read "):
+        return None
+    if f" from {own.name} by " not in query.read_plan[0]:
+        return None
+    named = query.read_plan[0].removeprefix("then read ").split(f" from {own.name} by ")[0]
+    counters = tuple(name.strip() for name in named.split(","))
+    key = tuple(own.partition_key)
+    if any(k not in query.select for k in key):
+        return None  # the rows do not carry the counter table's key
+    where = " AND ".join(f"{k} = :{k}" for k in key)
+    return f"SELECT {', '.join(counters)} FROM {keyspace}.{own.name} WHERE {where}", key, counters
 
 
 def _unsupported(
@@ -215,8 +238,24 @@ def _read(read: WideRead, annotation: Any) -> str:
     return (
         f"def {read.pattern}({signature}) -> {returns}:\n"
         f'    """{read.pattern}: {read.entity} from its query table {read.table!r}, as cassandra/queries.cql has it."""\n'
-        f"    rows = wide_column_store(stores, {read.pattern!r}).rows({read.pattern!r}, READS[{read.pattern!r}], {{{binds}}})\n"
-        f"    found = [{read.result}.from_row(row) for row in rows]\n" + answer
+        f"    store = wide_column_store(stores, {read.pattern!r})\n"
+        f"    rows = store.rows({read.pattern!r}, READS[{read.pattern!r}], {{{binds}}})\n"
+        + _counted(read)
+        + f"    found = [{read.result}.from_row(row) for row in rows]\n"
+        + answer
+    )
+
+
+def _counted(read: WideRead) -> str:
+    """The read plan's counter-table read: one SELECT by key per row (a missing counter is None)."""
+    if read.counters is None:
+        return ""
+    cql, key, counters = read.counters
+    bound = ", ".join(f"{k!r}: row[{k!r}]" for k in key)
+    return (
+        "    for row in rows:  # then the counters, from their own table, one statement per row (the read plan)\n"
+        f"        counted = store.rows({read.pattern!r}, {cql!r}, {{{bound}}})\n"
+        f"        row.update(counted[0] if counted else dict.fromkeys({counters!r}))\n"
     )
 
 
