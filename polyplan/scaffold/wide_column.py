@@ -36,6 +36,21 @@ class WideRead:
     # The read plan's second statement, when the counters it reads live in their own table:
     # (its SELECT by key, the key columns bound from each row, the counter columns it adds).
     counters: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+    walk: BucketWalk | None = None  # a time-bucketed table: the buckets the read plan binds
+
+
+@dataclass(frozen=True)
+class BucketWalk:
+    """The time buckets a read walks (its read plan): between the range's bounds, or from the current
+    one back to the retention horizon; newest first or oldest first; until `limit` rows."""
+
+    param: str  # the bucket's bind name
+    unit: str
+    low: str | None  # the range's bind names (None: from now back to the retention horizon)
+    high: str | None
+    limit: int | None
+    newest_first: bool
+    retention_days: int | None
 
 
 @dataclass(frozen=True)
@@ -115,10 +130,12 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
         for query in entity.queries:
             path = f"access_patterns.{query.pattern}"
             counter_read = _counter_read(entity, query, found.keyspace)
-            if query.read_plan and (counter_read is None or len(query.read_plan) > 1):
+            walk = _walk(entity, query, model)
+            if query.read_plan and ((counter_read is None and walk is None) or len(query.read_plan) > 1):
                 skipped.append((path, f"its read plan is more than one statement ({query.read_plan[0]})"))
                 continue
-            if any(p.attribute is None or p.op not in _BOUND_OPS for p in query.params):
+            bound = [p for p in query.params if walk is None or p.name != walk.param]
+            if any(p.attribute is None or p.op not in _BOUND_OPS for p in bound):
                 skipped.append((path, "a bucket, prefix or IN parameter: run it as cassandra/queries.cql has it"))
                 continue
             result = record
@@ -129,10 +146,10 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
                 )
                 classes[f"{entity.entity}.{query.pattern}"] = result
             pattern = next(p for p in model.access_patterns if p.name == query.pattern)
-            names = [p.name for p in query.params]
+            names = [p.name for p in bound]
             params = tuple(
                 (p.name, f, _kind(attributes[p.attribute or ""]))
-                for p, f in zip(query.params, identifiers(names), strict=True)
+                for p, f in zip(bound, identifiers(names), strict=True)
             )
             reads.append(
                 WideRead(
@@ -144,6 +161,7 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
                     statements.select(query),
                     query.table,
                     counter_read,
+                    walk,
                 )
             )
             handled.add(path)
@@ -169,6 +187,29 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
     return WideScaffold(
         found.keyspace, tuple(classes.values()), tuple(reads), tuple(writes), row_keys, frozenset(handled)
     )
+
+
+def _walk(entity: Any, query: Any, model: Any) -> BucketWalk | None:
+    """The bucket walk of a read on a time-bucketed table (design._bucket_plan's read plan), or None."""
+    table = next(t for t in entity.tables if t.name == query.table)
+    bucket = table.bucket
+    if bucket is None or bucket.kind != "time" or len(query.read_plan) != 1:
+        return None
+    param = next((p.name for p in query.params if p.op == "bucket"), None)
+    plan = query.read_plan[0]
+    if param is None or not plan.startswith(f"bind :{param} to each {bucket.unit} bucket "):
+        return None
+    attr = bucket.source[0]
+    low = next((p.name for p in query.params if p.attribute == attr and p.op == "range_from"), None)
+    high = next((p.name for p in query.params if p.attribute == attr and p.op == "range_to"), None)
+    retention = model.entities[entity.entity].growth.retention_days
+    newest_first = "newest first" in plan or "back to older ones" in plan
+    if f"between :{attr}_from and :{attr}_to" in plan and low and high:
+        return BucketWalk(param, bucket.unit or "day", low, high, query.limit, newest_first, None)
+    if "from the current one back to older ones" in plan and retention:
+        # The walk stops at the retention horizon: no row is kept before it.
+        return BucketWalk(param, bucket.unit or "day", None, None, query.limit, True, int(retention))
+    return None
 
 
 def _counter_read(entity: Any, query: Any, keyspace: str) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
@@ -239,10 +280,30 @@ def _read(read: WideRead, annotation: Any) -> str:
         f"def {read.pattern}({signature}) -> {returns}:\n"
         f'    """{read.pattern}: {read.entity} from its query table {read.table!r}, as cassandra/queries.cql has it."""\n'
         f"    store = wide_column_store(stores, {read.pattern!r})\n"
-        f"    rows = store.rows({read.pattern!r}, READS[{read.pattern!r}], {{{binds}}})\n"
+        + _rows(read, binds)
         + _counted(read)
         + f"    found = [{read.result}.from_row(row) for row in rows]\n"
         + answer
+    )
+
+
+def _rows(read: WideRead, binds: str) -> str:
+    """The statement (or, on a time-bucketed table, the walk over its buckets) that reads the rows."""
+    walk = read.walk
+    if walk is None:
+        return f"    rows = store.rows({read.pattern!r}, READS[{read.pattern!r}], {{{binds}}})\n"
+    values = f"{{{binds}}}"
+    bounds = (
+        f"values[{walk.low!r}], values[{walk.high!r}]"
+        if walk.low and walk.high
+        else f"retention_days={walk.retention_days!r}"
+    )
+    return (
+        f"    values: dict[str, Any] = {values}\n"
+        f"    rows = walk_time_buckets(\n"
+        f"        store, {read.pattern!r}, READS[{read.pattern!r}], values, {walk.param!r}, {walk.unit!r}, {walk.limit!r}, "
+        f"{walk.newest_first!r}, {bounds}\n"
+        "    )\n"
     )
 
 
@@ -360,6 +421,7 @@ def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) 
                 "from_driver",
                 *(["run_operation"] if wide.writes else []),
                 "to_driver",
+                *(["walk_time_buckets"] if any(r.walk for r in wide.reads) else []),
             ],
         ),
         "",

@@ -25,7 +25,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, dict_f
 
 # In a package these two are replaced by their modules' code (the URL and bucket rules of the plan).
 from polyplan.stores.wide_column.cluster import cassandra_cluster
-from polyplan.stores.wide_column.runtime import bucket_value
+from polyplan.stores.wide_column.runtime import bucket_value, buckets_between, next_bucket, time_bucket
 
 _BARE = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -226,3 +226,35 @@ def compare_and_set(
     if rest["statements"] or rest["after_batch"]:
         run_operation(store, who, rest, None, dict(key), row_keys)
     return True
+
+
+def walk_time_buckets(
+    store: WideColumnStore,
+    who: str,
+    cql: str,
+    values: Mapping[str, Any],
+    bucket: str,
+    unit: str,
+    limit: int | None,
+    newest_first: bool,
+    low: Any = None,
+    high: Any = None,
+    retention_days: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of a read on a time-bucketed table, as its read plan walks the buckets: `cql` once
+    per bucket (bound to `bucket`, computed with time_bucket), between `low` and `high` or, without
+    them, from the current bucket back to the retention horizon; stops once `limit` rows are in.
+    Each bucket's rows come in the table's clustering order, so the walk's order is the query's."""
+    if low is not None and high is not None:
+        buckets = list(buckets_between(low, high, unit, newest_first))
+    else:
+        current = now or dt.datetime.now(dt.UTC)
+        horizon = current - dt.timedelta(days=retention_days or 0)
+        buckets = list(buckets_between(horizon, next_bucket(time_bucket(current, unit), unit), unit, True))
+    rows: list[dict[str, Any]] = []
+    for value in buckets:
+        rows += store.rows(who, cql, {**values, bucket: value})
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows[:limit] if limit is not None else rows
