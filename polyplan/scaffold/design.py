@@ -31,6 +31,7 @@ from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
 if TYPE_CHECKING:  # document.py builds on this module's classes
     from polyplan.scaffold.cache_record import RecordScaffold
     from polyplan.scaffold.document import DocumentScaffold
+    from polyplan.scaffold.relational_writes import PlannedWrite
     from polyplan.scaffold.wide_column import WideScaffold
 
 # The dialects a scaffold runs on: the application's SQL must exist for the engine it connects to.
@@ -148,6 +149,7 @@ class Scaffold:
     documents: DocumentScaffold | None = None  # the entities kept in the document store
     wide_column: WideScaffold | None = None  # the entities kept in Cassandra
     records: RecordScaffold | None = None  # the entities kept in Redis as their system of record
+    planned_writes: tuple[PlannedWrite, ...] = ()  # run as relational/<engine>/writes.sql has them
 
 
 def package_name(model: str) -> str:
@@ -419,7 +421,8 @@ def design_scaffold(plan: Plan) -> Scaffold:
                     (f"access_patterns.{query.name}", "its cache key is not filled from its parameters: read uncached")
                 )
         reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key))
-    skipped.extend((f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped)
+    unwritten = [(f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped]
+    skipped.extend(unwritten)
     for pattern in model.access_patterns:
         decided = plan.entities.get(pattern.entity)
         if decided is not None and decided.family is not Family.RELATIONAL:
@@ -427,24 +430,24 @@ def design_scaffold(plan: Plan) -> Scaffold:
             skipped.append((f"access_patterns.{pattern.name}", f"{pattern.entity} is stored in {where}"))
     fed = {name for name, entity in plan.entities.items() if entity.projections}
     writes: list[Write] = []
+    planned: list[PlannedWrite] = []
     for index, wanted in enumerate(model.write_patterns):
         if wanted.entity not in relational:
             decided = plan.entities.get(wanted.entity)
             where = f"{decided.family.value} ({decided.engine})" if decided else "no store"
             skipped.append((f"write_patterns.{index}", f"{wanted.entity} is stored in {where}"))
             continue
-        if wanted.kind is WriteKind.INCREMENT:
-            skipped.append((f"write_patterns.{index}", "an increment: run it as relational/<engine>/writes.sql has it"))
-            continue
-        if wanted.where or wanted.lock is not None:
-            # The scaffold writes one record by key; a write by predicate (or with its lock first)
-            # is the statement writes.sql has.
-            skipped.append(
-                (
-                    f"write_patterns.{index}",
-                    "a write by predicate or lock: run it as relational/<engine>/writes.sql has it",
-                )
-            )
+        if wanted.kind is WriteKind.INCREMENT or wanted.where or wanted.lock is not None:
+            # The statements relational/<engine>/writes.sql has (polyplan.scaffold.relational_writes).
+            from polyplan.scaffold.relational_writes import design_planned_write
+
+            spec = by_entity[wanted.entity]
+            result = classes[wanted.entity].name
+            found = design_planned_write(plan, wanted, spec, builds, result, wanted.entity in fed, _param_kind)
+            if found is None:
+                skipped.append((f"write_patterns.{index}", "relational/<engine>/writes.sql has no statement for it"))
+            else:
+                planned.append(found)
             continue
         spec = by_entity[wanted.entity]
         written = [
@@ -475,6 +478,10 @@ def design_scaffold(plan: Plan) -> Scaffold:
     for engine in engines:
         outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
     search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped)
+    # A pattern with no relational query (full text over a list) that the search index serves has
+    # its function in search.py: the relational target's reason is no longer a skip.
+    searched = {f"access_patterns.{r.pattern}" for r in search_reads}
+    skipped = [entry for entry in skipped if not (entry in unwritten and entry[0] in searched)]
     from polyplan.scaffold.cache_record import design_records
     from polyplan.scaffold.document import design_documents
     from polyplan.scaffold.wide_column import design_wide_column
@@ -507,6 +514,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
         documents,
         wide_column,
         records,
+        tuple(planned),
     )
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from polyplan.emit.embed import module_code
 from polyplan.plan.ir import Plan
 from polyplan.scaffold.design import OUTBOX_TABLE, ResultClass, Scaffold
+from polyplan.scaffold.relational_writes import PlannedWrite
 from polyplan.scaffold.render import _CLIENTS, _HEADER, _from_import, _literal, _module
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.render import DIALECTS, build_engines, column_for
@@ -113,7 +114,19 @@ def _calls(plan: Plan, scaffold: Scaffold, tables: Sequence[TableSpec]) -> tuple
         )
         for w in scaffold.writes
     ]
+    writes += [_planned_call(w, write_rates[w.name]) for w in scaffold.planned_writes]
     return reads, writes
+
+
+def _planned_call(write: PlannedWrite, rate: float) -> _Call:
+    """A write run as writes.sql has it: an increment by its key's parameters, a predicate's
+    parameters drawn like a read's (op and kind), the values it sets from another row."""
+    if write.kind == "increment":
+        key = tuple((p.field, p.column) for p in write.params if p.op != "delta")
+        return _Call(write.name, write.entity, rate, "increment", f"writes.{write.name}", (key, (), ()))
+    where = tuple((p.field, p.column, p.op, p.kind) for p in write.params if p.op != "set")
+    written = tuple((p.field, p.column) for p in write.params if p.op == "set")
+    return _Call(write.name, write.entity, rate, "predicate", f"writes.{write.name}", ((), written, where))
 
 
 def _select(engine: str, table: str, sample: bool = False, share: bool = False) -> str:
@@ -171,7 +184,9 @@ def _load(plan: Plan, scaffold: Scaffold) -> str:
     )
     write_lines = "\n".join(
         f"    WriteSpec({c.pattern!r}, {c.entity!r}, {c.rate!r}, {c.store!r}, {c.function}, "
-        f"{_tuple(c.params[0])}, {_tuple(c.params[1])}),"
+        f"{_tuple(c.params[0])}, {_tuple(c.params[1])}"
+        + (f", {_tuple(c.params[2])}" if c.params[2:] and c.params[2] else "")
+        + "),"
         for c in writes
     )
     rows_literal = "{" + ", ".join(f"{x.entity!r}: {x.row}" for x in entities) + "}"

@@ -75,10 +75,11 @@ class WriteSpec:
     pattern: str
     entity: str
     rate: float
-    kind: str  # insert, upsert, update or delete
+    kind: str  # insert, upsert, update, delete, increment (by key) or predicate (writes.sql's)
     function: Callable[..., Any]
     key: tuple[tuple[str, str], ...]  # (parameter, column) of the primary key
     written: tuple[tuple[str, str], ...]  # (parameter, column) an update sets
+    where: tuple[tuple[str, str, str, str], ...] = ()  # a predicate's (parameter, column, op, kind)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,16 @@ class Load:
         entity = self.entities[spec.entity]
         key = [c for c, _ in entity.key]
         row = self.pool.pick(spec.entity)
+        if spec.kind in ("increment", "predicate"):
+            # The step is the model's (the function's default); a predicate's values match the
+            # sampled row, its written values are another row's. The pool keeps its rows: they
+            # still serve as parameters, and a row a predicate deleted only makes a read miss.
+            params = {name: row[column] for name, column in spec.key}
+            params |= {name: param_value(op, kind, column, row, rng) for name, column, op, kind in spec.where}
+            other = self.pool.pick(spec.entity)
+            params |= {name: other[column] for name, column in spec.written}
+            spec.function(self.stores, **params)
+            return None
         if spec.kind in ("insert", "upsert"):
             written = spec.function(self.stores, entity.row.from_mapping(new_row(entity, row, rng)))
         else:

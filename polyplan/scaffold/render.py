@@ -17,6 +17,8 @@ from polyplan.scaffold.cache_record import render_records
 from polyplan.scaffold.cache_record import runtime_code as records_runtime
 from polyplan.scaffold.design import OUTBOX_TABLE, Column, Read, ResultClass, Scaffold, SearchRead, Write
 from polyplan.scaffold.document import render_documents, runtime_code, settings_parts
+from polyplan.scaffold.relational_writes import render_planned_write
+from polyplan.scaffold.relational_writes import runtime_code as writes_runtime
 from polyplan.scaffold.wide_column import render_wide_column
 from polyplan.scaffold.wide_column import runtime_code as wide_runtime
 from polyplan.scaffold.wide_column import settings_parts as wide_settings
@@ -170,12 +172,16 @@ def _models(scaffold: Scaffold) -> str:
 
 def _sql(scaffold: Scaffold) -> str:
     reads = {e: {r.pattern: r.sql[e] for r in scaffold.reads} for e in scaffold.engines}
-    writes = {e: {w.name: w.sql[e] for w in scaffold.writes} for e in scaffold.engines}
+    writes = {
+        e: {w.name: w.sql[e] for w in scaffold.writes} | {p.name: p.sql[e] for p in scaffold.planned_writes}
+        for e in scaffold.engines
+    }
     body = (
         "# The access-pattern queries exactly as relational/<engine>/queries.sql has them (colons inside\n"
         "# literals escaped for sqlalchemy.text).\n"
         f"READS: dict[str, dict[str, str]] = {_literal(reads)}\n\n"
-        "# Each write pattern's statements, compiled by SQLAlchemy from the planned tables.\n"
+        "# Each write pattern's statements, compiled by SQLAlchemy from the planned tables (increments and\n"
+        "# writes by predicate or lock: exactly as relational/<engine>/writes.sql has them).\n"
         f"WRITES: dict[str, dict[str, dict[str, str]]] = {_literal(writes)}\n\n"
         "# The outbox table (created IF NOT EXISTS next to the planned schema) and the relay's statements.\n"
         f"OUTBOX_DDL: dict[str, list[str]] = {_literal({e: list(s) for e, s in scaffold.outbox_ddl.items()})}\n\n"
@@ -449,9 +455,12 @@ def _write(scaffold: Scaffold, write: Write) -> str:
 
 
 def _writes(scaffold: Scaffold) -> str:
-    used = sorted({w.result for w in scaffold.writes})
-    outbox = any(w.outbox for w in scaffold.writes)
-    body = "\n\n".join(_write(scaffold, w) for w in scaffold.writes) or "pass"
+    planned = scaffold.planned_writes
+    used = sorted({w.result for w in scaffold.writes} | {w.result for w in planned})
+    outbox = any(w.outbox for w in scaffold.writes) or any(w.outbox for w in planned)
+    blocks = [_write(scaffold, w) for w in scaffold.writes] + [render_planned_write(w, _annotation) for w in planned]
+    body = "\n\n".join(blocks) or "pass"
+    names = sorted([*(w.name for w in scaffold.writes), *(w.name for w in planned)])
     imports = [
         "import uuid",
         "from datetime import date, datetime",
@@ -463,8 +472,9 @@ def _writes(scaffold: Scaffold) -> str:
         _from_import(f"{scaffold.package}.runtime", ["statement"]),
         _from_import(f"{scaffold.package}.settings", ["Stores"]),
         _from_import(f"{scaffold.package}.sql", ["OUTBOX", "WRITES"] if outbox else ["WRITES"]),
+        *([_from_import(f"{scaffold.package}.write_runtime", ["run_planned", "transaction"])] if planned else []),
         "",
-        "__all__ = [" + ", ".join(repr(w.name) for w in sorted(scaffold.writes, key=lambda w: w.name)) + "]",
+        "__all__ = [" + ", ".join(repr(n) for n in names) + "]",
         "_TYPES = (uuid.UUID, date, datetime, Decimal)",
     ]
     return _module(scaffold, "One function per write pattern on the relational system of record.", imports, body)
@@ -888,6 +898,8 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
         f"{package}/projection.py": _projection(scaffold),
         f"{package}/relay.py": _relay(scaffold),
     }
+    if scaffold.planned_writes:
+        files[f"{package}/write_runtime.py"] = _copied(scaffold, "the writes.sql writes", writes_runtime(package))
     if scaffold.documents:
         files[f"{package}/documents.py"] = render_documents(scaffold, scaffold.documents, _annotation)
         files[f"{package}/document_runtime.py"] = _copied(scaffold, "the document store", runtime_code())

@@ -33,6 +33,24 @@ class WideRead:
     params: tuple[tuple[str, str, str], ...]  # (bind name, Python name, kind)
     cql: str
     table: str
+    # The read plan's second statement, when the counters it reads live in their own table:
+    # (its SELECT by key, the key columns bound from each row, the counter columns it adds).
+    counters: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+    walk: BucketWalk | None = None  # a time-bucketed table: the buckets the read plan binds
+
+
+@dataclass(frozen=True)
+class BucketWalk:
+    """The time buckets a read walks (its read plan): between the range's bounds, or from the current
+    one back to the retention horizon; newest first or oldest first; until `limit` rows."""
+
+    param: str  # the bucket's bind name
+    unit: str
+    low: str | None  # the range's bind names (None: from now back to the retention horizon)
+    high: str | None
+    limit: int | None
+    newest_first: bool
+    retention_days: int | None
 
 
 @dataclass(frozen=True)
@@ -111,23 +129,27 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
         row_keys.update(document["entities"][entity.entity]["row_keys"])
         for query in entity.queries:
             path = f"access_patterns.{query.pattern}"
-            if query.read_plan:
+            counter_read = _counter_read(entity, query, found.keyspace)
+            walk = _walk(entity, query, model)
+            if query.read_plan and ((counter_read is None and walk is None) or len(query.read_plan) > 1):
                 skipped.append((path, f"its read plan is more than one statement ({query.read_plan[0]})"))
                 continue
-            if any(p.attribute is None or p.op not in _BOUND_OPS for p in query.params):
+            bound = [p for p in query.params if walk is None or p.name != walk.param]
+            if any(p.attribute is None or p.op not in _BOUND_OPS for p in bound):
                 skipped.append((path, "a bucket, prefix or IN parameter: run it as cassandra/queries.cql has it"))
                 continue
             result = record
-            if [c.name for c in record.columns] != list(query.select):
+            selected = [*query.select, *(counter_read[2] if counter_read else ())]
+            if [c.name for c in record.columns] != selected:
                 result = ResultClass(
-                    class_name(query.pattern) + "Row", entity.entity, tuple(by_name[n] for n in query.select)
+                    class_name(query.pattern) + "Row", entity.entity, tuple(by_name[n] for n in selected)
                 )
                 classes[f"{entity.entity}.{query.pattern}"] = result
             pattern = next(p for p in model.access_patterns if p.name == query.pattern)
-            names = [p.name for p in query.params]
+            names = [p.name for p in bound]
             params = tuple(
                 (p.name, f, _kind(attributes[p.attribute or ""]))
-                for p, f in zip(query.params, identifiers(names), strict=True)
+                for p, f in zip(bound, identifiers(names), strict=True)
             )
             reads.append(
                 WideRead(
@@ -138,6 +160,8 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
                     params,
                     statements.select(query),
                     query.table,
+                    counter_read,
+                    walk,
                 )
             )
             handled.add(path)
@@ -165,16 +189,60 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
     )
 
 
+def _walk(entity: Any, query: Any, model: Any) -> BucketWalk | None:
+    """The bucket walk of a read on a time-bucketed table (design._bucket_plan's read plan), or None."""
+    table = next(t for t in entity.tables if t.name == query.table)
+    bucket = table.bucket
+    if bucket is None or bucket.kind != "time" or len(query.read_plan) != 1:
+        return None
+    param = next((p.name for p in query.params if p.op == "bucket"), None)
+    plan = query.read_plan[0]
+    if param is None or not plan.startswith(f"bind :{param} to each {bucket.unit} bucket "):
+        return None
+    attr = bucket.source[0]
+    low = next((p.name for p in query.params if p.attribute == attr and p.op == "range_from"), None)
+    high = next((p.name for p in query.params if p.attribute == attr and p.op == "range_to"), None)
+    retention = model.entities[entity.entity].growth.retention_days
+    newest_first = "newest first" in plan or "back to older ones" in plan
+    if f"between :{attr}_from and :{attr}_to" in plan and low and high:
+        return BucketWalk(param, bucket.unit or "day", low, high, query.limit, newest_first, None)
+    if "from the current one back to older ones" in plan and retention:
+        # The walk stops at the retention horizon: no row is kept before it.
+        return BucketWalk(param, bucket.unit or "day", None, None, query.limit, True, int(retention))
+    return None
+
+
+def _counter_read(entity: Any, query: Any, keyspace: str) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """The second statement of a read plan `then read <counters> from <table> by <key> for each row`
+    (polyplan.stores.wide_column.counters.counter_reads), or None for any other read plan."""
+    own = next((t for t in entity.tables if t.role == "counters"), None)
+    if own is None or not query.read_plan or not query.read_plan[0].startswith("then read "):
+        return None
+    if f" from {own.name} by " not in query.read_plan[0]:
+        return None
+    named = query.read_plan[0].removeprefix("then read ").split(f" from {own.name} by ")[0]
+    counters = tuple(name.strip() for name in named.split(","))
+    key = tuple(own.partition_key)
+    if any(k not in query.select for k in key):
+        return None  # the rows do not carry the counter table's key
+    where = " AND ".join(f"{k} = :{k}" for k in key)
+    return f"SELECT {', '.join(counters)} FROM {keyspace}.{own.name} WHERE {where}", key, counters
+
+
 def _unsupported(
     kind: WriteKind, operation: dict[str, Any] | None, key: tuple[Column, ...], predicated: bool
 ) -> str | None:
     """Why a write pattern gets no function, or None."""
     if operation is None or predicated:
         return "a write by predicate or lock: run it as cassandra/writes.json has it"
-    if kind is WriteKind.INCREMENT and operation["before_batch"]:
-        return (
-            "an increment of a column that is not a counter (compare-and-set): run it as cassandra/writes.json has it"
-        )
+    if (
+        kind is WriteKind.INCREMENT
+        and operation["before_batch"]
+        and (operation["statements"] or operation["after_batch"])
+    ):
+        # Compare-and-set alone is scaffolded (compare_and_set); mixed with counters, the two
+        # would need one step binding for both kinds: left to writes.json.
+        return "an increment of counters and other columns at once: run it as cassandra/writes.json has it"
     if kind in (WriteKind.UPDATE, WriteKind.UPSERT) and not operation["read_first"]:
         return "an update of an entity without a base table: run it as cassandra/writes.json has it"
     steps = operation["before_batch"] + operation["statements"] + operation["after_batch"]
@@ -211,8 +279,44 @@ def _read(read: WideRead, annotation: Any) -> str:
     return (
         f"def {read.pattern}({signature}) -> {returns}:\n"
         f'    """{read.pattern}: {read.entity} from its query table {read.table!r}, as cassandra/queries.cql has it."""\n'
-        f"    rows = wide_column_store(stores, {read.pattern!r}).rows({read.pattern!r}, READS[{read.pattern!r}], {{{binds}}})\n"
-        f"    found = [{read.result}.from_row(row) for row in rows]\n" + answer
+        f"    store = wide_column_store(stores, {read.pattern!r})\n"
+        + _rows(read, binds)
+        + _counted(read)
+        + f"    found = [{read.result}.from_row(row) for row in rows]\n"
+        + answer
+    )
+
+
+def _rows(read: WideRead, binds: str) -> str:
+    """The statement (or, on a time-bucketed table, the walk over its buckets) that reads the rows."""
+    walk = read.walk
+    if walk is None:
+        return f"    rows = store.rows({read.pattern!r}, READS[{read.pattern!r}], {{{binds}}})\n"
+    values = f"{{{binds}}}"
+    bounds = (
+        f"values[{walk.low!r}], values[{walk.high!r}]"
+        if walk.low and walk.high
+        else f"retention_days={walk.retention_days!r}"
+    )
+    return (
+        f"    values: dict[str, Any] = {values}\n"
+        f"    rows = walk_time_buckets(\n"
+        f"        store, {read.pattern!r}, READS[{read.pattern!r}], values, {walk.param!r}, {walk.unit!r}, {walk.limit!r}, "
+        f"{walk.newest_first!r}, {bounds}\n"
+        "    )\n"
+    )
+
+
+def _counted(read: WideRead) -> str:
+    """The read plan's counter-table read: one SELECT by key per row (a missing counter is None)."""
+    if read.counters is None:
+        return ""
+    cql, key, counters = read.counters
+    bound = ", ".join(f"{k!r}: row[{k!r}]" for k in key)
+    return (
+        "    for row in rows:  # then the counters, from their own table, one statement per row (the read plan)\n"
+        f"        counted = store.rows({read.pattern!r}, {cql!r}, {{{bound}}})\n"
+        f"        row.update(counted[0] if counted else dict.fromkeys({counters!r}))\n"
     )
 
 
@@ -221,6 +325,17 @@ def _write(write: WideWrite, annotation: Any) -> str:
     key_args = [f"{c.field}: {annotation(c.kind)}" for c in write.key]
     key_record = ", ".join(f"{c.name!r}: to_driver({c.kind!r}, {c.field})" for c in write.key)
     head = f"    store = wide_column_store(stores, {name!r})\n    operation = WRITES[{name!r}]\n"
+    if write.kind is WriteKind.INCREMENT and write.operation["before_batch"]:
+        added = ", ".join(d.removesuffix("_delta") for d, _ in write.deltas)
+        step = write.deltas[0][1]
+        return (
+            f"def {name}({', '.join(['stores: Stores', *key_args])}) -> bool:\n"
+            f'    """{name}: adds {step:g} to {added} of one {write.entity} by compare-and-set, as cassandra/writes.json\n'
+            "    says (read, UPDATE … IF the value read, retried while another writer wins); False when the key\n"
+            '    has no row."""\n'
+            + head
+            + f"    return compare_and_set(store, {name!r}, operation, {{{key_record}}}, {step!r}, ROW_KEYS)\n"
+        )
     if write.kind is WriteKind.INCREMENT:
         deltas = ", ".join(f"{d!r}: {step!r}" for d, step in write.deltas)
         added = ", ".join(f"{step:g} to {d.removesuffix('_delta')}" for d, step in write.deltas)
@@ -296,7 +411,18 @@ def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) 
         _from_import(f"{package}.settings", ["SettingsError", "Stores"]),
         _from_import(
             f"{package}.wide_column_runtime",
-            ["WideColumnStore", "from_driver", *(["run_operation"] if wide.writes else []), "to_driver"],
+            [
+                "WideColumnStore",
+                *(
+                    ["compare_and_set"]
+                    if any(w.operation["before_batch"] and w.kind is WriteKind.INCREMENT for w in wide.writes)
+                    else []
+                ),
+                "from_driver",
+                *(["run_operation"] if wide.writes else []),
+                "to_driver",
+                *(["walk_time_buckets"] if any(r.walk for r in wide.reads) else []),
+            ],
         ),
         "",
         "__all__ = [" + ", ".join(repr(n) for n in names) + "]",

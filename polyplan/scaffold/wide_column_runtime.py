@@ -25,7 +25,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, dict_f
 
 # In a package these two are replaced by their modules' code (the URL and bucket rules of the plan).
 from polyplan.stores.wide_column.cluster import cassandra_cluster
-from polyplan.stores.wide_column.runtime import bucket_value
+from polyplan.stores.wide_column.runtime import bucket_value, buckets_between, next_bucket, time_bucket
 
 _BARE = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -178,3 +178,83 @@ def run_operation(
                 session.execute(store.prepare(who, statement["cql"]), binds)
     except (NoHostAvailable, DriverException, OSError) as error:
         raise unreachable_line(who, error) from None
+
+
+CAS_ATTEMPTS = 20  # compare-and-set retries before giving up (each lost one means another writer won)
+
+
+def compare_and_set(
+    store: WideColumnStore,
+    who: str,
+    operation: Mapping[str, Any],
+    key: Mapping[str, Any],
+    step: Any,
+    row_keys: Mapping[str, Sequence[str]],
+    attempts: int = CAS_ATTEMPTS,
+) -> bool:
+    """An increment of columns that are not counters, as writes.json's `before_batch` says: read each
+    column, bind `:x_old` to the value read and `:x_new` to it plus `step`, and retry from the read
+    while the `UPDATE … IF x = :x_old` is not applied (another writer changed it first). False when
+    the key has no row; ConditionalWriteRefused after `attempts` lost races (one line)."""
+    for statement in operation["before_batch"]:
+        cql = statement["cql"]
+        columns = re.findall(r":(\w+)_old\b", cql)
+        table = re.search(r"UPDATE\s+(\S+)\s+SET", cql)
+        if not columns or table is None:
+            raise ValueError(f"{who}: not a compare-and-set statement: {cql}")
+        where = " AND ".join(f"{c} = :{c}" for c in row_keys[statement["table"]])
+        # The plan writes only the UPDATE; its read is the same row's columns by the same key.
+        read = f"SELECT {', '.join(columns)} FROM {table.group(1)} WHERE {where}"
+        for _ in range(attempts):
+            rows = store.rows(who, read, key)
+            if not rows:
+                return False
+            old = {f"{c}_old": rows[0][c] for c in columns}
+            new = {f"{c}_new": (rows[0][c] or 0) + step for c in columns}
+            try:
+                applied = store.session(who).execute(store.prepare(who, cql), {**key, **old, **new}).was_applied
+            except (NoHostAvailable, DriverException, OSError) as error:
+                raise unreachable_line(who, error) from None
+            if applied:
+                break
+        else:
+            raise ConditionalWriteRefused(
+                f"{who}: {statement['table']}: compare-and-set not applied after {attempts} attempts "
+                "(other writers kept changing the row): retry later"
+            )
+    rest = {**operation, "before_batch": []}
+    if rest["statements"] or rest["after_batch"]:
+        run_operation(store, who, rest, None, dict(key), row_keys)
+    return True
+
+
+def walk_time_buckets(
+    store: WideColumnStore,
+    who: str,
+    cql: str,
+    values: Mapping[str, Any],
+    bucket: str,
+    unit: str,
+    limit: int | None,
+    newest_first: bool,
+    low: Any = None,
+    high: Any = None,
+    retention_days: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of a read on a time-bucketed table, as its read plan walks the buckets: `cql` once
+    per bucket (bound to `bucket`, computed with time_bucket), between `low` and `high` or, without
+    them, from the current bucket back to the retention horizon; stops once `limit` rows are in.
+    Each bucket's rows come in the table's clustering order, so the walk's order is the query's."""
+    if low is not None and high is not None:
+        buckets = list(buckets_between(low, high, unit, newest_first))
+    else:
+        current = now or dt.datetime.now(dt.UTC)
+        horizon = current - dt.timedelta(days=retention_days or 0)
+        buckets = list(buckets_between(horizon, next_bucket(time_bucket(current, unit), unit), unit, True))
+    rows: list[dict[str, Any]] = []
+    for value in buckets:
+        rows += store.rows(who, cql, {**values, bucket: value})
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows[:limit] if limit is not None else rows
