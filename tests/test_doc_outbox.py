@@ -6,13 +6,9 @@ itself) and the real OpenSearch; never skipped under POLYPLAN_REQUIRE naming the
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,12 +17,12 @@ from typing import Any
 import pytest
 
 from polyplan.scaffold import doc_outbox_runtime as outbox
-from polyplan.scaffold.search_runtime import SearchRetry, search_outcome
+from polyplan.scaffold.search_runtime import search_outcome
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
-from tests.doc_outbox_worker import item_source
+from tests.outbox_worker import drain, item_source, kill_relays
 
-WORKER = ROOT / "tests" / "doc_outbox_worker.py"
+WORKER = ROOT / "tests" / "outbox_worker.py"
 MAPPING = {
     "dynamic": "strict",
     "properties": {"sku": {"type": "keyword"}, "title": {"type": "text"}, "stock": {"type": "integer"}},
@@ -38,7 +34,9 @@ def test_metrics_are_prometheus_text_and_served_over_http() -> None:
     metrics.record([0.5, 0.1, 2.0], parked=1)
     metrics.pending, metrics.oldest = 4, 1.25
     text = metrics.exposition('items "a"')
-    assert '# TYPE polyplan_relay_events_total counter\npolyplan_relay_events_total{relay="items \\"a\\""} 3.0\n' in text
+    assert (
+        '# TYPE polyplan_relay_events_total counter\npolyplan_relay_events_total{relay="items \\"a\\""} 3.0\n' in text
+    )
     assert 'polyplan_relay_parked_total{relay="items \\"a\\""} 1.0\n' in text
     assert 'polyplan_relay_pending{relay="items \\"a\\""} 4.0\n' in text
     assert 'polyplan_relay_lag_seconds{relay="items \\"a\\""} 1.25\n' in text
@@ -62,7 +60,17 @@ def test_search_actions_carry_the_record_version_and_delete_a_tombstone() -> Non
     ]
     actions = list(outbox.search_actions("items", states, item_source))
     assert actions == [
-        ("a", {"_op_type": "index", "_source": {"sku": "A", "title": "x", "stock": 1}, "_index": "items", "_id": "a", "version": 7, "version_type": "external"}),
+        (
+            "a",
+            {
+                "_op_type": "index",
+                "_source": {"sku": "A", "title": "x", "stock": 1},
+                "_index": "items",
+                "_id": "a",
+                "version": 7,
+                "version_type": "external",
+            },
+        ),
         ("b", {"_op_type": "delete", "_index": "items", "_id": "b", "version": 9, "version_type": "external"}),
     ]
 
@@ -102,7 +110,9 @@ def _apply(stores: Stores) -> outbox.Apply:
     from opensearchpy import helpers
 
     def bulk(actions: list[dict[str, Any]]) -> Any:
-        return helpers.streaming_bulk(stores.search, actions, raise_on_error=False, raise_on_exception=True, max_retries=0)
+        return helpers.streaming_bulk(
+            stores.search, actions, raise_on_error=False, raise_on_exception=True, max_retries=0
+        )
 
     return outbox.search_apply(stores.index, item_source, bulk, lambda a, r: search_outcome(a, r).parked)
 
@@ -210,7 +220,9 @@ def test_relay_killed_at_random_under_concurrent_writes_leaves_index_equal_to_th
                     outbox.insert_record(items, _item(number, local.randrange(1000)), where)
                     done = "insert"
                 elif choice < 0.8:
-                    done = "update" if outbox.update_record(items, where, {"stock": local.randrange(1000)}) else "refused"
+                    done = (
+                        "update" if outbox.update_record(items, where, {"stock": local.randrange(1000)}) else "refused"
+                    )
                 else:
                     done = "delete" if outbox.delete_record(items, where) else "refused"
             except outbox.DuplicateKeyError:
@@ -218,51 +230,25 @@ def test_relay_killed_at_random_under_concurrent_writes_leaves_index_equal_to_th
             with lock:
                 counts[done] += 1
 
-    command = [sys.executable, str(WORKER), stores.mongodb_url, stores.database, stores.search_url, stores.index]
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-    def start() -> subprocess.Popen[str]:
-        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
-
-    def applied_once(process: subprocess.Popen[str], timeout: float) -> bool:
-        """Wait until the relay prints that it applied a batch (or the timeout passes)."""
-        assert process.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if line.startswith("relay: applied"):
-                return True
-            if not line and process.poll() is not None:
-                raise AssertionError(f"the relay exited with {process.returncode}")
-        return False
-
+    command = [
+        sys.executable,
+        str(WORKER),
+        "document",
+        stores.mongodb_url,
+        stores.database,
+        stores.search_url,
+        stores.index,
+    ]
     writers = [threading.Thread(target=writer, args=(seed,)) for seed in (1, 2, 3)]
     for thread in writers:
         thread.start()
-    kills = after_batch = 0
-    two_at_once = 0.0
     try:
-        for step in range(20):
-            victim = start()
-            second = start() if step % 3 == 0 else None
-            began = time.monotonic()
-            if applied_once(victim, 60):
-                after_batch += 1
-            time.sleep(rng.uniform(0.0, 0.3))
-            victim.send_signal(signal.SIGKILL)
-            victim.wait()
-            kills += 1
-            if second is not None:
-                second.send_signal(signal.SIGKILL)
-                second.wait()
-                kills += 1
-                two_at_once += time.monotonic() - began
+        kills, after_batch, two_at_once = kill_relays(command, 20, rng)
     finally:
         stop.set()
         for thread in writers:
             thread.join()
-    drain = subprocess.run([*command, "once"], capture_output=True, text=True, env=environment, timeout=300)
-    assert drain.returncode == 0, drain.stdout + drain.stderr
+    last = drain(command)
     pending, _ = outbox.outbox_lag([items])
     parked = items.count_documents({f"{outbox.PARKED}.0": {"$exists": True}})
     records, lost, stale, extra = _compare(stores)
@@ -271,7 +257,7 @@ def test_relay_killed_at_random_under_concurrent_writes_leaves_index_equal_to_th
         f"two relays at once for {two_at_once:.1f} s; writes: {counts['insert']} inserts, {counts['update']} "
         f"updates, {counts['delete']} deletes, {counts['refused']} refused (no such or duplicate key); "
         f"{pending} pending, {parked} parked; index: {records} records, {len(lost)} lost, {len(stale)} stale, "
-        f"{len(extra)} extra\n{drain.stdout.strip().splitlines()[-1] if drain.stdout.strip() else ''}"
+        f"{len(extra)} extra\n{last}"
     )
     assert kills >= 20 and after_batch >= 15
     assert counts["insert"] and counts["update"] and counts["delete"]

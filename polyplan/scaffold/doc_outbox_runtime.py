@@ -229,7 +229,7 @@ def serve_metrics(metrics: Metrics, relay: str, port: int, host: str = "127.0.0.
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             return  # a scrape every few seconds is not worth a line
 
     server = ThreadingHTTPServer((host, port), Handler)
@@ -340,7 +340,9 @@ def relay_forever(
             time.sleep(0.05 if metrics.pending else 0.2)
 
 
-def search_actions(alias: str, states: Sequence[State], to_source: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Iterator[tuple[Any, dict[str, Any]]]:
+def search_actions(
+    alias: str, states: Sequence[State], to_source: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> Iterator[tuple[Any, dict[str, Any]]]:
     """(record id, bulk action) per state: the document indexed, or deleted, at the record's version
     with `version_type: external`, so the engine keeps the newest state whatever the order."""
     for state in states:
@@ -357,7 +359,9 @@ Bulk = Callable[[list[dict[str, Any]]], Iterator[tuple[bool, Mapping[str, Any]]]
 Outcome = Callable[[Sequence[tuple[Any, dict[str, Any]]], Iterator[tuple[bool, Mapping[str, Any]]]], Mapping[Any, str]]
 
 
-def search_apply(alias: str, to_source: Callable[[Mapping[str, Any]], dict[str, Any]], bulk: Bulk, outcome: Outcome) -> Apply:
+def search_apply(
+    alias: str, to_source: Callable[[Mapping[str, Any]], dict[str, Any]], bulk: Bulk, outcome: Outcome
+) -> Apply:
     """The relay's apply for one search index: one bulk request per batch (`search_actions`), the
     answer read by `outcome` (409 "already newer" and a 404 delete are success, a throttled shard
     raises to retry the batch, any other refusal parks the record with the engine's reason)."""
