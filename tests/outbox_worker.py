@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
 
         from polyplan.scaffold import doc_outbox_runtime as document
 
-        collection = MongoClient(url, tz_aware=True)[where]["items"]
+        collection: Any = MongoClient(url, tz_aware=True)[where]["items"]
         apply = document.search_apply(index, item_source, bulk, outcome)
         document.relay_forever({"Item": collection}, {"Item": apply}, batch=50, once=once, transient=(SearchRetry,))
         return 0
@@ -82,12 +82,22 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def kill_relays(command: Sequence[str], steps: int, rng: random.Random) -> tuple[int, int, float]:
+def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The relays' environment: polyplan's checkout (and `extra`'s PYTHONPATH) importable."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    extra = dict(extra or {})
+    path = os.pathsep.join(p for p in (extra.pop("PYTHONPATH", ""), root) if p)
+    return {**os.environ, **extra, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}  # each line as printed
+
+
+def kill_relays(
+    command: Sequence[str], steps: int, rng: random.Random, env: Mapping[str, str] | None = None
+) -> tuple[int, int, float]:
     """Start the relay `command`, wait until it has applied a batch, let it run a random 0-0.3 s
     more and SIGKILL it, `steps` times; every third step a second relay runs beside it and is
     killed too. Returns (SIGKILLs, steps where the first relay had applied a batch, seconds with
     two relays at once)."""
-    environment = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    environment = _environment(env)
 
     def start() -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -124,10 +134,10 @@ def kill_relays(command: Sequence[str], steps: int, rng: random.Random) -> tuple
     return kills, after_batch, two_at_once
 
 
-def drain(command: Sequence[str]) -> str:
-    """Run the relay `command` once to the end (nothing pending); its output's last line."""
-    environment = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
-    done = subprocess.run([*command, "once"], capture_output=True, text=True, env=environment, timeout=300)
+def drain(command: Sequence[str], once: str = "once", env: Mapping[str, str] | None = None) -> str:
+    """Run the relay `command` with `once` to the end (nothing pending); its output's last line."""
+    environment = _environment(env)
+    done = subprocess.run([*command, once], capture_output=True, text=True, env=environment, timeout=600)
     if done.returncode != 0:
         raise AssertionError(done.stdout + done.stderr)
     lines = done.stdout.strip().splitlines()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pymongo.errors import DuplicateKeyError
 
 from polyplan.scaffold import doc_outbox_runtime as outbox
 from polyplan.scaffold.search_runtime import search_outcome
@@ -56,7 +57,7 @@ def test_metrics_are_prometheus_text_and_served_over_http() -> None:
 def test_search_actions_carry_the_record_version_and_delete_a_tombstone() -> None:
     states = [
         outbox.State("a", 7, {"_id": "a", "sku": "A", "title": "x", "stock": 1}, ()),
-        outbox.State("b", 9, None, ()),
+        outbox.State("b", 9, {"_id": "b", "sku": "B"}, (), deleted=True),
     ]
     actions = list(outbox.search_actions("items", states, item_source))
     assert actions == [
@@ -154,7 +155,7 @@ def test_each_write_carries_its_event_and_the_relay_applies_newest_state(stores:
     assert items.find_one({"_id": "item2"})[outbox.DELETED] is True
     assert items.count_documents(outbox.live({"sku": "SKU2"})) == 0
     assert outbox.delete_record(items, {"_id": "item2"}) is None
-    with pytest.raises(outbox.DuplicateKeyError):
+    with pytest.raises(DuplicateKeyError):
         outbox.insert_record(items, _item(1, 1), {"_id": "item1"})
     outbox.replace_record(items, {"_id": "item9"}, _item(9, 9))
     applied = outbox.relay_forever({"Item": items}, {"Item": _apply(stores)}, once=True, report=lambda _: None)
@@ -225,7 +226,7 @@ def test_relay_killed_at_random_under_concurrent_writes_leaves_index_equal_to_th
                     )
                 else:
                     done = "delete" if outbox.delete_record(items, where) else "refused"
-            except outbox.DuplicateKeyError:
+            except DuplicateKeyError:
                 done = "refused"
             with lock:
                 counts[done] += 1

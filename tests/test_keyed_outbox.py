@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -345,6 +346,7 @@ def test_cassandra_relay_killed_at_random_leaves_index_equal_to_the_record(
             records.put(number, _item(number, local.randrange(1000)))
         else:
             records.delete(number)
+        time.sleep(0.01)  # a write rate the relay keeps up with on a loaded host (it drains the rest after)
 
     stop, threads = _writers(write, count=2)
     command = [

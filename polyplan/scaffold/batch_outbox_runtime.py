@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cassandra import ConsistencyLevel
+from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType
 
 from polyplan.scaffold.doc_outbox_runtime import Metrics
@@ -132,11 +133,16 @@ def relay_buckets(
     parked = apply(events)
     if after_apply is not None:
         after_apply(events)
-    for (bucket, row), event in zip(rows, events, strict=True):
-        if event.id in parked:
-            values = (bucket, row["id"], row["entity"], row["op"], row["key"], row["after"], parked[event.id])
-            session.execute(prepared["park"], values)
-        session.execute(prepared["delete"], (bucket, row["id"]))
+    parking = [
+        (bucket, row["id"], row["entity"], row["op"], row["key"], row["after"], parked[event.id])
+        for (bucket, row), event in zip(rows, events, strict=True)
+        if event.id in parked
+    ]
+    # Concurrently (the driver's pipelining): one round trip per event would cap the relay at the
+    # latency's rate. Parked copies first, so a crash between never loses a dead letter.
+    for statement, values in ((prepared["park"], parking), (prepared["delete"], [(b, r["id"]) for b, r in rows])):
+        if values:
+            execute_concurrent_with_args(session, statement, values, concurrency=50, raise_on_first_error=True)
     if metrics is not None:
         now = time.time()
         metrics.record([max(0.0, now - e.at) for e in events], sum(1 for e in events if e.id in parked))
@@ -174,13 +180,14 @@ def relay_forever(
     from cassandra.cluster import NoHostAvailable
 
     metrics = metrics if metrics is not None else Metrics()
+    retried: tuple[type[Exception], ...] = (NoHostAvailable, DriverException, OSError, *transient)
     handled = 0
     backoff = 0.1
     while True:
         try:
             count = relay_buckets(session, keyspace, apply, batch, metrics)
             metrics.pending, metrics.oldest = outbox_lag(session, keyspace)
-        except (NoHostAvailable, DriverException, OSError, *transient) as error:
+        except retried as error:
             why = (str(error).splitlines() or [type(error).__name__])[0]
             report(f"relay: {type(error).__name__}: {why}; retrying in {backoff:.1f} s")
             time.sleep(backoff)

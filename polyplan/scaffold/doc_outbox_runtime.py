@@ -126,6 +126,17 @@ def replace_record(collection: Any, where: Mapping[str, Any], document: Mapping[
         replace_record(collection, where, document)
 
 
+def increment_record(collection: Any, where: Mapping[str, Any], update: Mapping[str, Any]) -> bool:
+    """A planned `$inc` update of one live record with the version incremented and its event pushed,
+    in one command; False when no live document has the key."""
+    merged = {
+        **update,
+        "$inc": {**update.get("$inc", {}), VERSION: 1},
+        "$push": {OUTBOX: _event("increment")},
+    }
+    return bool(collection.update_one(live(where), merged).matched_count == 1)
+
+
 def delete_record(collection: Any, where: Mapping[str, Any]) -> dict[str, Any] | None:
     """Delete one live record: it becomes a tombstone holding its delete event (one command) until
     the relay has applied it. The document as it was, or None when no live document has the key."""
@@ -139,18 +150,22 @@ def delete_record(collection: Any, where: Mapping[str, Any]) -> dict[str, Any] |
 
 @dataclass(frozen=True)
 class State:
-    """What the relay applies for one record: its id, version and document (None: deleted)."""
+    """What the relay applies for one record: its id, version, fields (a tombstone keeps its
+    record's, so the projection can name what to delete), and whether it is deleted."""
 
     id: Any
     version: int
-    document: dict[str, Any] | None  # without the bookkeeping fields
+    document: dict[str, Any]  # without the bookkeeping fields
     events: tuple[dict[str, Any], ...]  # the pending events this state covers
+    deleted: bool = False
 
 
 def record_state(document: Mapping[str, Any]) -> State:
     """The state of one stored document (a tombstone's is a delete)."""
-    body = None if document.get(DELETED) else {k: v for k, v in document.items() if k not in BOOKKEEPING}
-    return State(document["_id"], int(document[VERSION]), body, tuple(document.get(OUTBOX) or ()))
+    body = {k: v for k, v in document.items() if k not in BOOKKEEPING}
+    return State(
+        document["_id"], int(document[VERSION]), body, tuple(document.get(OUTBOX) or ()), bool(document.get(DELETED))
+    )
 
 
 @dataclass
@@ -287,7 +302,7 @@ def relay_collection(
     for state in states:
         reason = refused.get(state.id)
         unchanged = {"_id": state.id, VERSION: state.version}
-        if state.document is None and reason is None:
+        if state.deleted and reason is None:
             done = collection.delete_one({**unchanged, DELETED: True}).deleted_count
         else:
             update: dict[str, Any] = {"$set": {OUTBOX: []}}
@@ -315,6 +330,7 @@ def relay_forever(
     `once`, until nothing is pending; store errors (the document store's and the `transient` ones
     of the projections) are retried with exponential backoff. Prints each batch and the lag."""
     metrics = metrics if metrics is not None else Metrics()
+    retried: tuple[type[Exception], ...] = (PyMongoError, *transient)
     handled = 0
     backoff = 0.1
     while True:
@@ -322,7 +338,7 @@ def relay_forever(
             count = sum(relay_collection(collections[e], apply[e], batch, metrics) for e in collections)
             # Measured every round, so a scrape of the metrics sees the lag grow while writes wait.
             metrics.pending, metrics.oldest = outbox_lag(list(collections.values()))
-        except (PyMongoError, *transient) as error:
+        except retried as error:
             why = (str(error).splitlines() or [type(error).__name__])[0]
             report(f"relay: {type(error).__name__}: {why}; retrying in {backoff:.1f} s")
             time.sleep(backoff)
@@ -341,13 +357,17 @@ def relay_forever(
 
 
 def search_actions(
-    alias: str, states: Sequence[State], to_source: Callable[[Mapping[str, Any]], dict[str, Any]]
+    alias: str,
+    states: Sequence[State],
+    to_source: Callable[[Mapping[str, Any]], dict[str, Any]],
+    doc_id: Callable[[Mapping[str, Any]], str] = lambda document: str(document["_id"]),
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
     """(record id, bulk action) per state: the document indexed, or deleted, at the record's version
-    with `version_type: external`, so the engine keeps the newest state whatever the order."""
+    with `version_type: external`, so the engine keeps the newest state whatever the order. The
+    search document's id is `doc_id` of the record's fields (its `_id` unless told)."""
     for state in states:
-        common = {"_index": alias, "_id": str(state.id), "version": state.version, "version_type": "external"}
-        if state.document is None:
+        common = {"_index": alias, "_id": doc_id(state.document), "version": state.version, "version_type": "external"}
+        if state.deleted:
             yield state.id, {"_op_type": "delete", **common}
         else:
             yield state.id, {"_op_type": "index", "_source": to_source(state.document), **common}
@@ -360,14 +380,18 @@ Outcome = Callable[[Sequence[tuple[Any, dict[str, Any]]], Iterator[tuple[bool, M
 
 
 def search_apply(
-    alias: str, to_source: Callable[[Mapping[str, Any]], dict[str, Any]], bulk: Bulk, outcome: Outcome
+    alias: str,
+    to_source: Callable[[Mapping[str, Any]], dict[str, Any]],
+    bulk: Bulk,
+    outcome: Outcome,
+    doc_id: Callable[[Mapping[str, Any]], str] = lambda document: str(document["_id"]),
 ) -> Apply:
     """The relay's apply for one search index: one bulk request per batch (`search_actions`), the
     answer read by `outcome` (409 "already newer" and a 404 delete are success, a throttled shard
     raises to retry the batch, any other refusal parks the record with the engine's reason)."""
 
     def apply(states: Sequence[State]) -> Mapping[Any, str]:
-        actions = list(search_actions(alias, states, to_source))
+        actions = list(search_actions(alias, states, to_source, doc_id))
         return outcome(actions, bulk([action for _, action in actions])) if actions else {}
 
     return apply

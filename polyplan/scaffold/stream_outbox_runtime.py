@@ -122,11 +122,11 @@ def relay_stream_batch(
     """One batch: the entries a dead relay left pending (idle `claim_idle_ms`) re-claimed, else new
     ones read; applied, then acknowledged and deleted (a parked one copied to `<stream>:parked`
     with its reason) in one MULTI/EXEC. Returns the events handled."""
-    claimed = client.xautoclaim(stream, group, consumer, claim_idle_ms, "0-0", count=batch)
-    entries = list(claimed[1]) if claimed else []
+    claimed: Any = client.xautoclaim(stream, group, consumer, claim_idle_ms, "0-0", count=batch)
+    entries: list[tuple[Any, Any]] = list(claimed[1]) if claimed else []
     entries = [(entry, fields) for entry, fields in entries if fields]  # a deleted entry comes back empty
     if not entries:
-        answer = client.xreadgroup(group, consumer, {stream: ">"}, count=batch)
+        answer: Any = client.xreadgroup(group, consumer, {stream: ">"}, count=batch)
         entries = [item for _, items in (answer or []) for item in items]
     if not entries:
         return 0
@@ -185,6 +185,7 @@ def relay_stream(
     """Relay until stopped (or, with `once`, until the stream is empty); Redis errors and the
     `transient` ones of the projections are retried with exponential backoff. Prints each batch."""
     metrics = metrics if metrics is not None else Metrics()
+    retried: tuple[type[Exception], ...] = (redis.RedisError, *transient)
     ensure_group(client, stream)
     handled = 0
     backoff = 0.1
@@ -192,7 +193,7 @@ def relay_stream(
         try:
             count = relay_stream_batch(client, stream, consumer, apply, batch, claim_idle_ms, metrics)
             metrics.pending, metrics.oldest = stream_lag(client, stream)
-        except (redis.RedisError, *transient) as error:
+        except retried as error:
             why = (str(error).splitlines() or [type(error).__name__])[0]
             report(f"relay: {type(error).__name__}: {why}; retrying in {backoff:.1f} s")
             time.sleep(backoff)
