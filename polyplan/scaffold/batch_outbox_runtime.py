@@ -33,7 +33,7 @@ from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType
 
-from polyplan.scaffold.doc_outbox_runtime import Metrics
+from polyplan.scaffold.doc_outbox_runtime import Metrics, relay_loop
 from polyplan.scaffold.stream_outbox_runtime import Apply, KeyedEvent
 
 TABLE = "polyplan_outbox"
@@ -180,26 +180,11 @@ def relay_forever(
     from cassandra.cluster import NoHostAvailable
 
     metrics = metrics if metrics is not None else Metrics()
-    retried: tuple[type[Exception], ...] = (NoHostAvailable, DriverException, OSError, *transient)
-    handled = 0
-    backoff = 0.1
-    while True:
-        try:
-            count = relay_buckets(session, keyspace, apply, batch, metrics)
-            metrics.pending, metrics.oldest = outbox_lag(session, keyspace)
-        except retried as error:
-            why = (str(error).splitlines() or [type(error).__name__])[0]
-            report(f"relay: {type(error).__name__}: {why}; retrying in {backoff:.1f} s")
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
-            continue
-        backoff = 0.1
-        handled += count
-        if count:
-            report(f"relay: applied {count} events; {metrics.summary()}")
-        elif once and not metrics.pending:
-            if handled:
-                report(f"relay: caught up after {handled} events; {metrics.summary()}")
-            return handled
-        else:
-            time.sleep(0.2)
+    return relay_loop(
+        lambda: relay_buckets(session, keyspace, apply, batch, metrics),
+        lambda: outbox_lag(session, keyspace),
+        (NoHostAvailable, DriverException, OSError, *transient),
+        metrics,
+        once,
+        report,
+    )

@@ -542,7 +542,7 @@ def _search(
             )
             continue
         attributes = all_attributes(plan.model, index.entity)
-        fields = []
+        fields: list[tuple[str, tuple[tuple[str, str, str], ...]]] = []
         if index.entity in documents:  # the relay's row holds each attribute under its own name
             kinds = documents[index.entity]
             fields = [(a, (("", a, kinds[a]),)) for a in index.fields if a in kinds]

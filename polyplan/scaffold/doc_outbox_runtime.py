@@ -317,27 +317,24 @@ def relay_collection(
     return len(lags)
 
 
-def relay_forever(
-    collections: Mapping[str, Any],
-    apply: Mapping[str, Apply],
-    batch: int = 100,
+def relay_loop(
+    step: Callable[[], int],
+    measure: Callable[[], tuple[int, float]],
+    retried: tuple[type[Exception], ...],
+    metrics: Metrics,
     once: bool = False,
     report: Callable[[str], None] = print,
-    transient: tuple[type[Exception], ...] = (),
-    metrics: Metrics | None = None,
 ) -> int:
-    """Relay every collection (entity → collection, entity → its apply) until stopped or, with
-    `once`, until nothing is pending; store errors (the document store's and the `transient` ones
-    of the projections) are retried with exponential backoff. Prints each batch and the lag."""
-    metrics = metrics if metrics is not None else Metrics()
-    retried: tuple[type[Exception], ...] = (PyMongoError, *transient)
+    """The loop every outbox relay runs: `step` relays one batch (its events), `measure` answers the
+    pending count and the lag (kept in `metrics`, so a scrape sees them grow while writes wait);
+    `retried` errors back off exponentially (0.1 s to 10 s). Prints each batch; until stopped or,
+    with `once`, until nothing is pending. Returns the events handled."""
     handled = 0
     backoff = 0.1
     while True:
         try:
-            count = sum(relay_collection(collections[e], apply[e], batch, metrics) for e in collections)
-            # Measured every round, so a scrape of the metrics sees the lag grow while writes wait.
-            metrics.pending, metrics.oldest = outbox_lag(list(collections.values()))
+            count = step()
+            metrics.pending, metrics.oldest = measure()
         except retried as error:
             why = (str(error).splitlines() or [type(error).__name__])[0]
             report(f"relay: {type(error).__name__}: {why}; retrying in {backoff:.1f} s")
@@ -353,7 +350,32 @@ def relay_forever(
                 report(f"relay: caught up after {handled} events; {metrics.summary()}")
             return handled
         else:
+            # Something pending but nothing cleared (a record written meanwhile, an entry not yet
+            # claimable): look again soon; else idle.
             time.sleep(0.05 if metrics.pending else 0.2)
+
+
+def relay_forever(
+    collections: Mapping[str, Any],
+    apply: Mapping[str, Apply],
+    batch: int = 100,
+    once: bool = False,
+    report: Callable[[str], None] = print,
+    transient: tuple[type[Exception], ...] = (),
+    metrics: Metrics | None = None,
+) -> int:
+    """Relay every collection (entity → collection, entity → its apply) until stopped or, with
+    `once`, until nothing is pending; the document store's errors and the `transient` ones of the
+    projections are retried with backoff. Prints each batch and the lag."""
+    metrics = metrics if metrics is not None else Metrics()
+    return relay_loop(
+        lambda: sum(relay_collection(collections[e], apply[e], batch, metrics) for e in collections),
+        lambda: outbox_lag(list(collections.values())),
+        (PyMongoError, *transient),
+        metrics,
+        once,
+        report,
+    )
 
 
 def search_actions(

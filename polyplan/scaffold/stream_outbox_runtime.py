@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 
-from polyplan.scaffold.doc_outbox_runtime import Metrics
+from polyplan.scaffold.doc_outbox_runtime import Metrics, relay_loop
 
 GROUP = "polyplan-relay"
 
@@ -185,31 +185,15 @@ def relay_stream(
     """Relay until stopped (or, with `once`, until the stream is empty); Redis errors and the
     `transient` ones of the projections are retried with exponential backoff. Prints each batch."""
     metrics = metrics if metrics is not None else Metrics()
-    retried: tuple[type[Exception], ...] = (redis.RedisError, *transient)
     ensure_group(client, stream)
-    handled = 0
-    backoff = 0.1
-    while True:
-        try:
-            count = relay_stream_batch(client, stream, consumer, apply, batch, claim_idle_ms, metrics)
-            metrics.pending, metrics.oldest = stream_lag(client, stream)
-        except retried as error:
-            why = (str(error).splitlines() or [type(error).__name__])[0]
-            report(f"relay: {type(error).__name__}: {why}; retrying in {backoff:.1f} s")
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
-            continue
-        backoff = 0.1
-        handled += count
-        if count:
-            report(f"relay: applied {count} events; {metrics.summary()}")
-        elif once and not metrics.pending:
-            if handled:
-                report(f"relay: caught up after {handled} events; {metrics.summary()}")
-            return handled
-        else:
-            # Entries left by a killed relay become claimable after claim_idle_ms.
-            time.sleep(0.05 if metrics.pending else 0.2)
+    return relay_loop(
+        lambda: relay_stream_batch(client, stream, consumer, apply, batch, claim_idle_ms, metrics),
+        lambda: stream_lag(client, stream),
+        (redis.RedisError, *transient),
+        metrics,
+        once,
+        report,
+    )
 
 
 def keyed_search_actions(
