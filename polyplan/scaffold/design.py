@@ -477,20 +477,19 @@ def design_scaffold(plan: Plan) -> Scaffold:
     outbox_sql: dict[str, dict[str, str]] = {}
     for engine in engines:
         outbox_ddl[engine], outbox_sql[engine], _ = _outbox(engine)
-    search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped)
-    # A pattern with no relational query (full text over a list) that the search index serves has
-    # its function in search.py: the relational target's reason is no longer a skip.
-    searched = {f"access_patterns.{r.pattern}" for r in search_reads}
-    skipped = [entry for entry in skipped if not (entry in unwritten and entry[0] in searched)]
     from polyplan.scaffold.cache_record import design_records
+    from polyplan.scaffold.doc_outbox import document_columns
     from polyplan.scaffold.document import design_documents
     from polyplan.scaffold.wide_column import design_wide_column
 
     documents = design_documents(plan, skipped)
+    # A document-store entity's search index is relayed from its in-document outbox (doc_outbox.py).
+    search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped, document_columns(documents))
     wide_column = design_wide_column(plan, skipped)
     records = design_records(plan, skipped)
     # The patterns these gave a function are no longer "not scaffolded".
     handled = frozenset().union(*(part.handled for part in (documents, wide_column, records) if part is not None))
+    handled |= {f"access_patterns.{r.pattern}" for r in search_reads}  # a document-store entity's index
     # A store's own reason replaces the general "is stored in" line of the same pattern.
     explained = {path for path, why in skipped if " is stored in " not in why}
     skipped = [
@@ -519,7 +518,11 @@ def design_scaffold(plan: Plan) -> Scaffold:
 
 
 def _search(
-    plan: Plan, by_entity: Mapping[str, TableSpec], relational: Sequence[str], skipped: list[tuple[str, str]]
+    plan: Plan,
+    by_entity: Mapping[str, TableSpec],
+    relational: Sequence[str],
+    skipped: list[tuple[str, str]],
+    documents: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[str | None, tuple[SearchSpec, ...], tuple[SearchRead, ...]]:
     """The search indexes the relay keeps (those projected from a scaffolded relational entity) and
     a read per pattern they serve, from the plan's search design (the same mappings and templates
@@ -534,24 +537,30 @@ def _search(
     positions = pattern_positions(plan.model)
     indexes: list[SearchSpec] = []
     search_reads: list[SearchRead] = []
+    documents = documents or {}
     for index in design.indexes:
-        if index.projection is None or index.entity not in relational:
+        if index.projection is None or (index.entity not in relational and index.entity not in documents):
             where = "it holds the only copy" if index.projection is None else f"{index.entity} is not scaffolded"
             skipped.extend(
                 (f"access_patterns.{positions[p]}", f"its search index is not relayed: {where}") for p in index.patterns
             )
             continue
-        spec = by_entity[index.entity]
         attributes = all_attributes(plan.model, index.entity)
-        fields = []
-        for attribute in index.fields:
-            parts = tuple(
-                (c.source.removeprefix(f"{index.entity}.{attribute}").lstrip("."), c.name, _kind(spec, c.name))
-                for c in spec.columns
-                if c.source == f"{index.entity}.{attribute}" or c.source.startswith(f"{index.entity}.{attribute}.")
-            )
-            fields.append((attribute, parts))
-        doc_id = tuple(column_for(spec, index.entity, a) or a for a in index.doc_id)
+        fields: list[tuple[str, tuple[tuple[str, str, str], ...]]] = []
+        if index.entity in documents:  # the relay's row holds each attribute under its own name
+            kinds = documents[index.entity]
+            fields = [(a, (("", a, kinds[a]),)) for a in index.fields if a in kinds]
+            doc_id: tuple[str, ...] = tuple(index.doc_id)
+        else:
+            spec = by_entity[index.entity]
+            for attribute in index.fields:
+                parts = tuple(
+                    (c.source.removeprefix(f"{index.entity}.{attribute}").lstrip("."), c.name, _kind(spec, c.name))
+                    for c in spec.columns
+                    if c.source == f"{index.entity}.{attribute}" or c.source.startswith(f"{index.entity}.{attribute}.")
+                )
+                fields.append((attribute, parts))
+            doc_id = tuple(column_for(spec, index.entity, a) or a for a in index.doc_id)
         settings = {k: v for k, v in index.settings["index"].items() if k not in ("lifecycle", "plugins")}
         body = {
             "mappings": {"dynamic": "strict", "properties": index.fields},

@@ -74,6 +74,7 @@ class DocumentScaffold:
     writes: tuple[DocWrite, ...]
     indexes: dict[str, list[dict[str, Any]]]  # collection → index definitions (collections/*.json)
     handled: frozenset[str]  # the model paths (access_patterns.N, write_patterns.N) given a function
+    fed: frozenset[str] = frozenset()  # entities a search index projects: their writes carry outbox events
 
 
 def _kind(attribute: Attribute) -> str:
@@ -87,6 +88,7 @@ def design_documents(plan: Plan, skipped: list[tuple[str, str]]) -> DocumentScaf
     if not stored:
         return None
     from polyplan.model.derived import all_attributes, key_of, pattern_positions
+    from polyplan.scaffold.doc_outbox import live_filter
     from polyplan.stores.cache.sizing import lookup_set
     from polyplan.stores.document.design import design
     from polyplan.stores.document.increments import build_writes
@@ -95,6 +97,7 @@ def design_documents(plan: Plan, skipped: list[tuple[str, str]]) -> DocumentScaf
     model = plan.model
     found = design(plan)
     positions = pattern_positions(model)
+    fed = frozenset(e for e in stored if any(p.family is Family.SEARCH for p in plan.entities[e].projections))
     handled: set[str] = set()
     classes: dict[str, DocClass] = {}
     indexes: dict[str, list[dict[str, Any]]] = {}
@@ -148,7 +151,7 @@ def design_documents(plan: Plan, skipped: list[tuple[str, str]]) -> DocumentScaf
             pattern = model.access_patterns[positions[query.pattern]]
             body = {
                 "collection": query.collection,
-                "filter": query.filter,
+                "filter": live_filter(query.filter) if query.entity in fed else query.filter,
                 "projection": query.projection,
                 "sort": [[p, d] for p, d in query.sort],
                 "limit": query.limit,
@@ -199,7 +202,7 @@ def design_documents(plan: Plan, skipped: list[tuple[str, str]]) -> DocumentScaf
             written = tuple(c for c in entity.cls.columns if c not in key)
         writes.append(DocWrite(wanted.name, wanted.entity, wanted.kind, entity.cls.name, key, written, command))
         handled.add(path)
-    return DocumentScaffold(tuple(classes.values()), tuple(reads), tuple(writes), indexes, frozenset(handled))
+    return DocumentScaffold(tuple(classes.values()), tuple(reads), tuple(writes), indexes, frozenset(handled), fed)
 
 
 # --- the text of documents.py --------------------------------------------------------------
@@ -279,7 +282,11 @@ def _read(read: DocRead, annotation: Any) -> str:
     )
 
 
-def _write(write: DocWrite, annotation: Any) -> str:
+def _write(write: DocWrite, annotation: Any, fed: frozenset[str] = frozenset()) -> str:
+    if write.entity in fed:  # its event goes with it (polyplan.scaffold.doc_outbox)
+        from polyplan.scaffold.doc_outbox import fed_write
+
+        return fed_write(write, lambda params: _signature(params, annotation))
     key = [(c.field, c.kind) for c in write.key]
     key_kinds = "{" + ", ".join(f"{c.name!r}: {c.kind!r}" for c in write.key) + "}"
     key_values = ", ".join(c.field for c in write.key)
@@ -348,6 +355,7 @@ def _write(write: DocWrite, annotation: Any) -> str:
 def render_documents(scaffold: Scaffold, documents: DocumentScaffold, annotation: Any) -> str:
     """The text of `<package>/documents.py`."""
     package = scaffold.package
+    from polyplan.scaffold.doc_outbox import outbox_names
     from polyplan.scaffold.render import _from_import, _module, record_imports  # the shared module rules
 
     queries = {r.pattern: r.query for r in documents.reads}
@@ -363,6 +371,7 @@ def render_documents(scaffold: Scaffold, documents: DocumentScaffold, annotation
         "from pymongo import ReturnDocument",
         "from pymongo.database import Database",
         "",
+        *([_from_import(f"{package}.doc_outbox_runtime", outbox_names(documents))] if documents.fed else []),
         _from_import(f"{package}.document_runtime", runtime),
         _from_import(f"{package}.settings", ["SettingsError", "Stores"]),
         "",
@@ -402,7 +411,10 @@ def render_documents(scaffold: Scaffold, documents: DocumentScaffold, annotation
         + "\n\n".join(_class(c, annotation) for c in documents.classes)
         + "\n\n"
         + "\n\n".join(
-            [*(_read(r, annotation) for r in documents.reads), *(_write(w, annotation) for w in documents.writes)]
+            [
+                *(_read(r, annotation) for r in documents.reads),
+                *(_write(w, annotation, documents.fed) for w in documents.writes),
+            ]
         )
     )
     return _module(

@@ -485,7 +485,8 @@ def _projection(scaffold: Scaffold) -> str:
     fed = sorted(
         {w.entity for w in scaffold.writes if w.outbox}
         | {r.entity for r in scaffold.reads if r.cache}
-        | {s.entity for s in scaffold.indexes}
+        # An index of a document-store entity is fed by doc_relay.py, not by this relay.
+        | {s.entity for s in scaffold.indexes if s.entity in {c.entity for c in scaffold.classes}}
     )
     entity_class: dict[str, str] = {}
     for c in scaffold.classes:
@@ -903,6 +904,13 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
     if scaffold.documents:
         files[f"{package}/documents.py"] = render_documents(scaffold, scaffold.documents, _annotation)
         files[f"{package}/document_runtime.py"] = _copied(scaffold, "the document store", runtime_code())
+        if scaffold.documents.fed and scaffold.indexes:  # the document store's outbox (doc_outbox.py)
+            from polyplan.scaffold import doc_outbox
+
+            files[f"{package}/doc_relay.py"] = doc_outbox.render_doc_relay(scaffold, scaffold.documents)
+            files[f"{package}/doc_outbox_runtime.py"] = _copied(
+                scaffold, "the document store's outbox", doc_outbox.runtime_code()
+            )
     if scaffold.records:
         files[f"{package}/records.py"] = render_records(scaffold, scaffold.records, _annotation)
         files[f"{package}/cache_record_runtime.py"] = _copied(scaffold, "the Redis records", records_runtime())

@@ -1,0 +1,419 @@
+"""The outbox of a document-store system of record (issue 15): the pending events kept in the
+record's own document, and a relay that applies each record's newest state with external
+versioning and then removes the events it saw.
+
+Why in the document: FerretDB (and a MongoDB without a replica set) has no multi-document
+transactions and no change streams, so an outbox collection written beside the record could lose
+an event (crash between the two writes) and nothing else can be tailed. One update of one document
+is atomic on every MongoDB wire-protocol server, so every write here is a single-document command
+that changes the record, increments its version and `$push`es its event in the same update:
+
+- `_pp_v`: the record's version (the external version of its search document). An insert starts
+  it at the current time in microseconds and every write adds 1, so a record deleted and inserted
+  again gets a version above every earlier one (each write takes more than a microsecond; writers'
+  clocks must agree to within the time between a delete and the next insert of the same key).
+- `_pp_outbox`: the pending events `{e: <uuid>, op, at}`, oldest first.
+- `_pp_deleted`: a delete leaves a tombstone (the record's fields, the version and the delete
+  event) so that its event survives; reads skip tombstones (`LIVE`), and the relay removes the
+  tombstone once its delete is applied, unless a write revived it meanwhile.
+- `_pp_parked`: dead letters, `{e, op, at, error}`: events whose state the projection refused.
+
+The relay is state-based: for a document with pending events it applies the document as it is now
+at version `_pp_v` (or a delete, for a tombstone), then clears the events if the record is still at that version (else the next batch applies
+the newer state). Per
+record, the newest state always wins (the search engine refuses a lower external version with 409,
+counted as success), so two relays at once, a replay after a SIGKILL, or an event applied late
+never put an older state over a newer one; an event pushed after the relay's read stays pending.
+
+Copied verbatim (without this docstring) into a package whose document-store entities feed a
+projection, so it imports only the standard library and pymongo; polyplan's tests import it from here.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+VERSION = "_pp_v"
+OUTBOX = "_pp_outbox"
+DELETED = "_pp_deleted"
+PARKED = "_pp_parked"
+# The bookkeeping fields: never part of the record's projection.
+BOOKKEEPING = (VERSION, OUTBOX, DELETED, PARKED)
+# The filter a read adds so that a tombstone is never answered.
+LIVE: dict[str, Any] = {DELETED: {"$exists": False}}
+PENDING: dict[str, Any] = {f"{OUTBOX}.0": {"$exists": True}}
+
+
+def _event(op: str) -> dict[str, Any]:
+    return {"e": uuid.uuid4().hex, "op": op, "at": datetime.now(UTC)}
+
+
+def _first_version() -> int:
+    return time.time_ns() // 1000
+
+
+def live(where: Mapping[str, Any]) -> dict[str, Any]:
+    """`where` restricted to live documents (a planned filter as a read runs it)."""
+    return {"$and": [dict(where), LIVE]} if where else dict(LIVE)
+
+
+def insert_record(collection: Any, document: Mapping[str, Any], where: Mapping[str, Any]) -> None:
+    """Insert one record with its insert event, in one command. `where` is the record's key filter.
+
+    Over a tombstone of the same key (deleted, its delete not relayed yet) the tombstone is revived
+    with the new fields and the next version instead; a live record raises DuplicateKeyError, as
+    insert_one does.
+    """
+    while True:
+        try:
+            collection.insert_one({**document, VERSION: _first_version(), OUTBOX: [_event("insert")]})
+            return
+        except DuplicateKeyError:
+            fields = {k: v for k, v in document.items() if k != "_id"}
+            revived = collection.update_one(
+                {**where, DELETED: True},
+                {"$set": fields, "$unset": {DELETED: ""}, "$inc": {VERSION: 1}, "$push": {OUTBOX: _event("insert")}},
+            )
+            if revived.matched_count == 1:
+                return
+            if collection.count_documents({**where, **LIVE}, limit=1):
+                raise
+            # The relay removed the tombstone between the two commands: insert afresh.
+
+
+def update_record(
+    collection: Any, where: Mapping[str, Any], sets: Mapping[str, Any], unsets: Sequence[str] = ()
+) -> dict[str, Any] | None:
+    """`$set` fields of one live record with its update event, in one command; the document after,
+    or None when no live document has the key."""
+    update: dict[str, Any] = {"$set": dict(sets), "$inc": {VERSION: 1}, "$push": {OUTBOX: _event("update")}}
+    if unsets:
+        update["$unset"] = dict.fromkeys(unsets, "")
+    found: dict[str, Any] | None = collection.find_one_and_update(
+        live(where), update, return_document=ReturnDocument.AFTER
+    )
+    return found
+
+
+def replace_record(collection: Any, where: Mapping[str, Any], document: Mapping[str, Any]) -> None:
+    """Write the whole record by its key (an upsert) with its event, in one command: the fields
+    the new document leaves out are removed, a tombstone is revived."""
+    fields = {k: v for k, v in document.items() if k != "_id"}
+    current = collection.find_one(where, {k: 0 for k in (OUTBOX, PARKED)})
+    gone = [k for k in (current or {}) if k not in fields and k not in ("_id", VERSION) and k not in where]
+    update: dict[str, Any] = {"$set": fields, "$push": {OUTBOX: _event("upsert")}}
+    if current is None:
+        update["$setOnInsert"] = {VERSION: _first_version()}
+    else:
+        update["$inc"] = {VERSION: 1}
+    if gone:
+        update["$unset"] = dict.fromkeys(gone, "")
+    try:
+        collection.update_one(where, update, upsert=True)
+    except DuplicateKeyError:
+        # Inserted by another writer between our read and our upsert: write over it.
+        replace_record(collection, where, document)
+
+
+def increment_record(collection: Any, where: Mapping[str, Any], update: Mapping[str, Any]) -> bool:
+    """A planned `$inc` update of one live record with the version incremented and its event pushed,
+    in one command; False when no live document has the key."""
+    merged = {
+        **update,
+        "$inc": {**update.get("$inc", {}), VERSION: 1},
+        "$push": {OUTBOX: _event("increment")},
+    }
+    return bool(collection.update_one(live(where), merged).matched_count == 1)
+
+
+def delete_record(collection: Any, where: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Delete one live record: it becomes a tombstone holding its delete event (one command) until
+    the relay has applied it. The document as it was, or None when no live document has the key."""
+    found: dict[str, Any] | None = collection.find_one_and_update(
+        live(where),
+        {"$set": {DELETED: True}, "$inc": {VERSION: 1}, "$push": {OUTBOX: _event("delete")}},
+        return_document=ReturnDocument.BEFORE,
+    )
+    return found
+
+
+@dataclass(frozen=True)
+class State:
+    """What the relay applies for one record: its id, version, fields (a tombstone keeps its
+    record's, so the projection can name what to delete), and whether it is deleted."""
+
+    id: Any
+    version: int
+    document: dict[str, Any]  # without the bookkeeping fields
+    events: tuple[dict[str, Any], ...]  # the pending events this state covers
+    deleted: bool = False
+
+
+def record_state(document: Mapping[str, Any]) -> State:
+    """The state of one stored document (a tombstone's is a delete)."""
+    body = {k: v for k, v in document.items() if k not in BOOKKEEPING}
+    return State(
+        document["_id"], int(document[VERSION]), body, tuple(document.get(OUTBOX) or ()), bool(document.get(DELETED))
+    )
+
+
+@dataclass
+class Metrics:
+    """A relay's counters: events relayed and parked, the lag of each (from its write to its
+    removal from the outbox) over a window, and the outbox as last measured."""
+
+    window: int = 10_000
+    started: float = field(default_factory=time.monotonic)
+    events: int = 0
+    parked: int = 0
+    lags: list[float] = field(default_factory=list)
+    pending: int = 0
+    oldest: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, lags: Sequence[float], parked: int = 0) -> None:
+        """Count one batch's events (their lags in seconds) and how many of them were parked."""
+        with self.lock:
+            self.events += len(lags)
+            self.parked += parked
+            self.lags = [*self.lags, *lags][-self.window :]
+
+    def percentile(self, fraction: float) -> float:
+        """The lag below which `fraction` of the window's events were relayed (nearest rank)."""
+        with self.lock:
+            ordered = sorted(self.lags)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+    def rate(self) -> float:
+        """Events relayed per second since the relay started."""
+        return self.events / max(time.monotonic() - self.started, 1e-9)
+
+    def summary(self) -> str:
+        """The line the relay prints after each batch."""
+        return (
+            f"pending {self.pending}, lag {self.oldest:.3f} s; {self.rate():.1f} events/s, "
+            f"lag p50 {self.percentile(0.5):.3f} p99 {self.percentile(0.99):.3f} s"
+        )
+
+    def exposition(self, relay: str) -> str:
+        """The counters in the Prometheus text exposition format (version 0.0.4)."""
+        label = '{relay="' + relay.replace("\\", "\\\\").replace('"', '\\"') + '"}'
+        rows = [
+            ("polyplan_relay_events_total", "counter", "Outbox events relayed.", self.events),
+            ("polyplan_relay_parked_total", "counter", "Outbox events parked (dead letters).", self.parked),
+            ("polyplan_relay_events_per_second", "gauge", "Events relayed per second since start.", self.rate()),
+            ("polyplan_relay_pending", "gauge", "Events pending in the outbox.", self.pending),
+            ("polyplan_relay_lag_seconds", "gauge", "Age of the oldest pending event.", self.oldest),
+            ("polyplan_relay_lag_p99_seconds", "gauge", "p99 of write-to-relayed lag.", self.percentile(0.99)),
+        ]
+        return "".join(
+            f"# HELP {name} {text}\n# TYPE {name} {kind}\n{name}{label} {float(value)!r}\n"
+            for name, kind, text, value in rows
+        )
+
+
+def serve_metrics(metrics: Metrics, relay: str, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Serve `GET /metrics` (Prometheus text) from a daemon thread; the server, to shut down.
+
+    The standard library's HTTP server is enough for one scrape every few seconds, and it keeps
+    the package free of a metrics client dependency; port 0 picks a free port (`server_address`).
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = metrics.exposition(relay).encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # a scrape every few seconds is not worth a line
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="relay-metrics", daemon=True).start()
+    return server
+
+
+def _age(moment: datetime, now: datetime) -> float:
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return max(0.0, (now - moment).total_seconds())
+
+
+def outbox_lag(collections: Sequence[Any]) -> tuple[int, float]:
+    """Pending events over `collections` and the age in seconds of the oldest (0 when none)."""
+    count = 0
+    oldest: datetime | None = None
+    for collection in collections:
+        for document in collection.find(PENDING, {f"{OUTBOX}.at": 1, "_id": 0}):
+            events = document.get(OUTBOX) or []
+            count += len(events)
+            for event in events:
+                at = event["at"] if event["at"].tzinfo is not None else event["at"].replace(tzinfo=UTC)
+                oldest = at if oldest is None or at < oldest else oldest
+    return count, 0.0 if oldest is None else _age(oldest, datetime.now(UTC))
+
+
+# What a relay does with one collection's batch: the states → event id of a parked one's first
+# event → why (the others are applied). It raises to have the whole batch retried.
+Apply = Callable[[Sequence[State]], Mapping[Any, str]]
+
+
+def relay_collection(
+    collection: Any,
+    apply: Apply,
+    batch: int = 100,
+    metrics: Metrics | None = None,
+    after_apply: Callable[[Sequence[State]], None] | None = None,
+) -> int:
+    """Relay one batch of `collection`'s pending records: read them, apply their states, then clear
+    the outbox of each record still at the version read (a parked record's events move to
+    `_pp_parked` with the reason), and remove a tombstone whose delete is applied. A record written
+    since the read keeps its events: the next batch applies its newer state. (The clear is a
+    compare-and-set on the version rather than a `$pull` of the events read, because FerretDB's
+    `$pull` does not match array elements by a condition on their fields.) Returns the events
+    cleared. `after_apply` runs between applying and clearing (a test's crash point)."""
+    states = [record_state(d) for d in collection.find(PENDING, {PARKED: 0}).limit(batch)]
+    if not states:
+        return 0
+    refused = apply(states)
+    if after_apply is not None:
+        after_apply(states)
+    now = datetime.now(UTC)
+    lags: list[float] = []
+    parked = 0
+    for state in states:
+        reason = refused.get(state.id)
+        unchanged = {"_id": state.id, VERSION: state.version}
+        if state.deleted and reason is None:
+            done = collection.delete_one({**unchanged, DELETED: True}).deleted_count
+        else:
+            update: dict[str, Any] = {"$set": {OUTBOX: []}}
+            if reason is not None:
+                update["$push"] = {PARKED: {"$each": [{**event, "error": reason} for event in state.events]}}
+            done = collection.update_one(unchanged, update).modified_count
+        if done:
+            parked += len(state.events) if reason is not None else 0
+            lags.extend(_age(event["at"], now) for event in state.events)
+    if metrics is not None:
+        metrics.record(lags, parked)
+    return len(lags)
+
+
+def relay_loop(
+    step: Callable[[], int],
+    measure: Callable[[], tuple[int, float]],
+    retried: tuple[type[Exception], ...],
+    metrics: Metrics,
+    once: bool = False,
+    report: Callable[[str], None] = print,
+) -> int:
+    """The loop every outbox relay runs: `step` relays one batch (its events), `measure` answers the
+    pending count and the lag (kept in `metrics`, so a scrape sees them grow while writes wait);
+    `retried` errors back off exponentially (0.1 s to 10 s). Prints each batch; until stopped or,
+    with `once`, until nothing is pending. Returns the events handled."""
+    handled = 0
+    backoff = 0.1
+    while True:
+        try:
+            count = step()
+            metrics.pending, metrics.oldest = measure()
+        except retried as error:
+            why = (str(error).splitlines() or [type(error).__name__])[0]
+            report(f"relay: {type(error).__name__}: {why}; retrying in {backoff:.1f} s")
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+            continue
+        backoff = 0.1
+        handled += count
+        if count:
+            report(f"relay: applied {count} events; {metrics.summary()}")
+        elif once and not metrics.pending:
+            if handled:
+                report(f"relay: caught up after {handled} events; {metrics.summary()}")
+            return handled
+        else:
+            # Something pending but nothing cleared (a record written meanwhile, an entry not yet
+            # claimable): look again soon; else idle.
+            time.sleep(0.05 if metrics.pending else 0.2)
+
+
+def relay_forever(
+    collections: Mapping[str, Any],
+    apply: Mapping[str, Apply],
+    batch: int = 100,
+    once: bool = False,
+    report: Callable[[str], None] = print,
+    transient: tuple[type[Exception], ...] = (),
+    metrics: Metrics | None = None,
+) -> int:
+    """Relay every collection (entity → collection, entity → its apply) until stopped or, with
+    `once`, until nothing is pending; the document store's errors and the `transient` ones of the
+    projections are retried with backoff. Prints each batch and the lag."""
+    metrics = metrics if metrics is not None else Metrics()
+    return relay_loop(
+        lambda: sum(relay_collection(collections[e], apply[e], batch, metrics) for e in collections),
+        lambda: outbox_lag(list(collections.values())),
+        (PyMongoError, *transient),
+        metrics,
+        once,
+        report,
+    )
+
+
+def search_actions(
+    alias: str,
+    states: Sequence[State],
+    to_source: Callable[[Mapping[str, Any]], dict[str, Any]],
+    doc_id: Callable[[Mapping[str, Any]], str] = lambda document: str(document["_id"]),
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(record id, bulk action) per state: the document indexed, or deleted, at the record's version
+    with `version_type: external`, so the engine keeps the newest state whatever the order. The
+    search document's id is `doc_id` of the record's fields (its `_id` unless told)."""
+    for state in states:
+        common = {"_index": alias, "_id": doc_id(state.document), "version": state.version, "version_type": "external"}
+        if state.deleted:
+            yield state.id, {"_op_type": "delete", **common}
+        else:
+            yield state.id, {"_op_type": "index", "_source": to_source(state.document), **common}
+
+
+# One (ok, item) per bulk action, as the search clients' helpers.streaming_bulk yields them.
+Bulk = Callable[[list[dict[str, Any]]], Iterator[tuple[bool, Mapping[str, Any]]]]
+# The bulk answer read as search_runtime.search_outcome reads it: record id → why it was refused.
+Outcome = Callable[[Sequence[tuple[Any, dict[str, Any]]], Iterator[tuple[bool, Mapping[str, Any]]]], Mapping[Any, str]]
+
+
+def search_apply(
+    alias: str,
+    to_source: Callable[[Mapping[str, Any]], dict[str, Any]],
+    bulk: Bulk,
+    outcome: Outcome,
+    doc_id: Callable[[Mapping[str, Any]], str] = lambda document: str(document["_id"]),
+) -> Apply:
+    """The relay's apply for one search index: one bulk request per batch (`search_actions`), the
+    answer read by `outcome` (409 "already newer" and a 404 delete are success, a throttled shard
+    raises to retry the batch, any other refusal parks the record with the engine's reason)."""
+
+    def apply(states: Sequence[State]) -> Mapping[Any, str]:
+        actions = list(search_actions(alias, states, to_source, doc_id))
+        return outcome(actions, bulk([action for _, action in actions])) if actions else {}
+
+    return apply
