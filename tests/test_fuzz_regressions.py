@@ -1197,7 +1197,7 @@ def test_a_reference_at_which_a_cycle_is_broken_is_filled_once_both_sides_exist(
     with scratch_database("sqlite://") as engine:
         harness.load(engine)
         with engine.connect() as connection:
-            filled = connection.execute(sa.text("SELECT count(*) FROM \"table\" WHERE r2_ref IS NOT NULL")).scalar()
+            filled = connection.execute(sa.text('SELECT count(*) FROM "table" WHERE r2_ref IS NOT NULL')).scalar()
             orphans = connection.execute(sa.text("PRAGMA foreign_key_check")).fetchall()
         assert filled and not orphans
         for name in ("p0", "p1"):

@@ -113,11 +113,8 @@ def _fixes_a_unique_rule(model: RequirementsModel, pattern: AccessPattern) -> bo
     fixed = {
         f.attribute
         for f in pattern.filters
-        if f.op is FilterOp.EQ
-        and (f.value is not None or "value" not in f.model_fields_set)
-        or f.op is FilterOp.IN
-        and isinstance(f.value, list)
-        and len(f.value) == 1
+        if (f.op is FilterOp.EQ and (f.value is not None or "value" not in f.model_fields_set))
+        or (f.op is FilterOp.IN and isinstance(f.value, list) and len(f.value) == 1)
     }
     entity = model.entities[pattern.entity]
     return any(group and set(group) <= fixed for group in [key_of(entity).attributes, *entity.unique])

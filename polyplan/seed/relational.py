@@ -179,7 +179,7 @@ def _load_order(
     deferred: set[sa.ForeignKeyConstraint] = set()
     while True:
         ordered = sort_tables_and_constraints(  # type: ignore[no-untyped-call]
-            tables, filter_fn=lambda c: True if unused(c) or c in deferred else None
+            tables, filter_fn=lambda c, out=frozenset(deferred): True if unused(c) or c in out else None
         )
         cycle = [c for table, found in ordered if table is None for c in found if not unused(c) and c not in deferred]
         more = {c for c in cycle if breakable(c)} - deferred
