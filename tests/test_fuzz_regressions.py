@@ -1238,3 +1238,30 @@ def test_equalities_covering_a_unique_rule_get_no_hot_group(tmp_path: Path) -> N
         harness.load(engine)
         harness.check_data("p2")
         harness.check_query(engine, "p2")
+
+
+def test_a_full_text_group_on_a_patterned_string_shares_a_searchable_word(tmp_path: Path) -> None:
+    """fuzz8's model 71: `a0 fulltext :q LIMIT 500` on a string of `^[a-z][a-z0-9_]*$`. The hot
+    group's 504 records shared the value 'hz', a word too short for the tests to search (they
+    search words of 4 characters or more), so no case reached the limit (DataCannotDiscriminate).
+    The group's value is now redrawn until it holds such a word."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Order:
+            attributes:
+              a0: {type: string, pattern: '^[a-z][a-z0-9_]*$', max_length: 30, nullable: true}
+            growth: {initial_rows: 1000, rows_per_day: 1000}
+        access_patterns:
+          - {name: p0, entity: Order, filters: [{attribute: a0, op: fulltext}], limit: 500, rate: 5, latency_ms: 1000}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    shared, count = Counter(r["a0"] for r in harness.loaded["order"]).most_common(1)[0]
+    assert count > 500 and any(len(word) >= 4 for word in re.findall(r"[a-z0-9]+", shared))
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        harness.check_data("p0")
+        harness.check_query(engine, "p0")

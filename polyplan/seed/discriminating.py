@@ -264,7 +264,10 @@ def discriminating_rows(
                     share *= NULLABLE_SHARE
             beyond = MARGIN + outside * range_bounds(pattern) + NEAR_ROWS * path_bounds
             size = math.ceil((pattern.limit + beyond) / share)
-            main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted))
+            words = tuple(
+                a for a in shared if any(f.attribute == a and f.op is FilterOp.FULLTEXT for f in pattern.filters)
+            )
+            main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted), words=words)
         elif pattern.sort or (outside and range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.
             # A sort needs a group too: where each parameter value holds one record (a free-text

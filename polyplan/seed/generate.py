@@ -286,6 +286,10 @@ class HotGroup:
     apart: str | None = None
     inside: tuple[str, ...] = ()
     searched: bool = False  # `apart` is searched as full text: differ by every word, not the value
+    # Shared attributes searched as full text: the group's value needs a word a search can use
+    # (`SEARCH_WORD` characters or more), else a full-text answer never reaches the limit
+    # (fuzz8's model 71: 504 records shared 'hz', from `^[a-z][a-z0-9_]*$`).
+    words: tuple[str, ...] = ()
 
 
 def ancestors(model: RequirementsModel, entities: Collection[str]) -> set[str]:
@@ -808,7 +812,7 @@ class _EntityGenerator:
                     # other parents (the same customer number in another district).
                     row[attr] = 2 ** (self.attributes[attr].bits - 2) + index
                 for _ in range(MAX_RETRIES):
-                    if row.get(attr) is not None:
+                    if row.get(attr) is not None and (attr not in group.words or _has_search_word(row[attr])):
                         break
                     if picker is not None:
                         picker.assign(row, index)
@@ -1139,6 +1143,14 @@ def unsearchable(rng: random.Random, room: int | None) -> str:
     even with stemming and fuzziness (two edits at most, and every letter would need one)."""
     text = " ".join(str(rng.randrange(10)) for _ in range(4))
     return text[: room or len(text)].rstrip(" ")
+
+
+SEARCH_WORD = 4  # the shortest word the relational tests search for (`validate.cases._search_terms`)
+
+
+def _has_search_word(text: Any) -> bool:
+    """Whether a text holds a word the generated full-text tests can search for."""
+    return any(len(word) >= SEARCH_WORD for word in _words(text))
 
 
 def _words(text: Any) -> set[str]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, FilterOp, TypeName
+from polyplan.seed.generate import SEARCH_WORD
 from polyplan.seed.relational import jsonable
 from polyplan.stores.relational.membership import column_attribute, inside_filter_of, inside_key
 from polyplan.stores.relational.render import column_for, param_name, query_columns
@@ -371,7 +372,7 @@ def _search_terms(texts: Sequence[str], all_texts: Sequence[str]) -> list[str]:
     row: a full-text index (words) and the LIKE fallback (substrings) then return the same rows."""
     tokens = [words(t) for t in all_texts]
     lowered = [t.lower() for t in all_texts]
-    counts = Counter(w for t in texts for w in words(t) if len(w) >= 4)
+    counts = Counter(w for t in texts for w in words(t) if len(w) >= SEARCH_WORD)
     ordered = sorted(counts, key=lambda w: (-counts[w], w))
     agreed = [
         w for w in ordered if all((w in text) == (w in found) for text, found in zip(lowered, tokens, strict=True))
