@@ -1265,3 +1265,34 @@ def test_a_full_text_group_on_a_patterned_string_shares_a_searchable_word(tmp_pa
         harness.load(engine)
         harness.check_data("p0")
         harness.check_query(engine, "p0")
+
+
+def test_a_limited_pattern_on_children_capped_by_max_children_gets_more_parents(tmp_path: Path) -> None:
+    """fuzz8's model 88: `a0 prefix :p LIMIT 500` on Profile, each Profile needing a Group
+    (required, max_children 10). The tests' 20 Groups held at most 198 Profiles, so the group of
+    504 records was cut to 174 and the limit never reached. The Groups grow with the Profiles."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Group:
+            attributes:
+              a0: {type: integer}
+          Profile:
+            attributes:
+              a0: {type: string, max_length: 1000}
+            growth: {initial_rows: 100000000, rows_per_day: 5}
+        relationships:
+          - {name: r0, kind: one_to_many, from: Group, to: Profile, required: true, foreign_key: r0_ref,
+             max_children: 10}
+        access_patterns:
+          - {name: p1, entity: Profile, filters: [{attribute: a0, op: prefix}], limit: 500, rate: 5, latency_ms: 2}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert len(harness.loaded["profile"]) > 500
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        harness.check_data("p1")
+        harness.check_query(engine, "p1")

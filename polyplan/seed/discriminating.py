@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from polyplan.model.derived import all_attributes, key_of, references_into
 from polyplan.model.paths import PathRead, is_path
 from polyplan.model.ranges import is_range
-from polyplan.model.schema import AccessPattern, FilterOp, RequirementsModel
+from polyplan.model.schema import AccessPattern, FilterOp, RelationshipKind, RequirementsModel
 from polyplan.seed.generate import RESERVE, HotGroup, _member_space, _seed_value, _single_unique, feasible_rows
 
 # Rows beyond the limit in a hot group, so that NULLs on a range attribute or the constants
@@ -103,6 +103,31 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
             continue
         shared.append(flt.attribute)
     return shared
+
+
+def _grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[str]) -> None:
+    """More parents where a required one-to-one or `max_children` would cap the records of an
+    entity that got hot groups (`feasible_rows` lowers the children, never raises the parents):
+    fuzz8's model 88 had 20 parents of at most 10 children, so 198 records under `LIMIT 500`.
+    Up the chain of required references, a grown parent growing its own parents in turn."""
+    for _ in range(len(model.entities)):
+        changed = False
+        for name in sorted(grown):
+            for reference in references_into(model, name):
+                relationship = reference.relationship
+                parent = relationship.from_
+                if parent == name or not relationship.required or parent not in wanted:
+                    continue
+                per_parent = 1 if relationship.kind is RelationshipKind.ONE_TO_ONE else relationship.max_children
+                if per_parent is None:
+                    continue
+                needed = math.ceil(wanted.get(name, 0) / per_parent) + RESERVE
+                if needed > wanted[parent]:
+                    wanted[parent] = needed
+                    grown.add(parent)
+                    changed = True
+        if not changed:
+            return
 
 
 def _fixes_a_unique_rule(model: RequirementsModel, pattern: AccessPattern) -> bool:
@@ -293,6 +318,7 @@ def discriminating_rows(
                     added.append(HotGroup(tuple(others), constants, room))
         groups.setdefault(pattern.entity, []).extend(added)
         wanted[pattern.entity] = wanted.get(pattern.entity, 0) + sum(g.rows for g in added)
+    _grow_parents(model, wanted, set(groups))
     counts = feasible_rows(model, wanted)
     # Link tables keep the counts the plan chose; only entities grow.
     counts.update({name: count for name, count in rows.items() if name not in model.entities})
