@@ -1296,3 +1296,28 @@ def test_a_limited_pattern_on_children_capped_by_max_children_gets_more_parents(
         harness.load(engine)
         harness.check_data("p1")
         harness.check_query(engine, "p1")
+
+
+def test_a_range_over_two_values_under_limit_1_with_a_sort_shows_its_bounds_and_direction(tmp_path: Path) -> None:
+    """fuzz8's model 45: `a0 >= :from AND a0 < :to ORDER BY a0 LIMIT 1` with a0 an integer in
+    [1, 2]. The windows were drawn between seeded values only ([1, 2) holds the 1s alone), so
+    neither the lower bound nor the sort's direction could show (DataCannotDiscriminate). With
+    two values, windows up to a bound past the largest one, and the empty ones, are tried."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Group:
+            attributes:
+              a0: {type: integer, bits: 16, min: 1, max: 2}
+        access_patterns:
+          - {name: p0, entity: Group, filters: [{attribute: a0, op: range}], sort: [{attribute: a0, direction: asc}],
+             limit: 1, rate: 0.1, latency_ms: 1000}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        harness.check_data("p0")
+        harness.check_query(engine, "p0")

@@ -24,6 +24,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
@@ -386,6 +388,17 @@ def _search_terms(texts: Sequence[str], all_texts: Sequence[str]) -> list[str]:
     return [*agreed[:1], *rarer][:SEARCH_TERMS]
 
 
+def _past(value: Any) -> Any:
+    """A bound just past a seeded value (None for a type without an obvious next value)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return value + 1
+    if isinstance(value, datetime | date):
+        return value + timedelta(days=1)
+    return None
+
+
 def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engine: str) -> list[dict[str, Any]]:
     """Parameter sets drawn from the seeded rows (`raw` as bound, `rows` canonical, same order)."""
     grouped = [p for p in expected.params if p.op in ("eq", "in")]
@@ -464,6 +477,15 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
                     (present[max(0, middle - width)][1], present[middle][1]),
                     (present[middle][1], present[min(len(present) - 1, middle + width)][1]),
                 ]
+            elif len(present) == 2:
+                # Two values only (an integer in [1, 2]): no window between seeded values holds
+                # both, so under a sort and LIMIT 1 neither the lower bound nor the direction
+                # showed (fuzz8's model 45). Windows up to a bound past the largest value, and the
+                # empty ones, show each.
+                past = _past(present[-1][1])
+                spans += [(present[0][1], present[0][1]), (present[1][1], present[1][1])]
+                if past is not None:
+                    spans += [(present[0][1], past), (present[1][1], past)]
             options = [{**o, low.name: a, high.name: b} for o in options for a, b in spans]
         found.extend(options)
     return found
