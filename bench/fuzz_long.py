@@ -1,8 +1,8 @@
 """Long run of the valid-model fuzzer (issue 7), one JSON line per event, so that it can be read
 while it runs and cut at any time.
 
-It draws the models of `tests/test_fuzz_valid.py` (`valid_model()`, derandomised: model n is the
-same in every run of the same generator) and uses that module's `plan_one`, `plan_folder` and
+It draws the models of `tests/test_fuzz_valid.py` (`model_at(n)`: model n is the same in every
+run and process of the same commit, so a failure is re-run by its number with `--only N`) and uses that module's `plan_one`, `plan_folder` and
 `validate`; the sampling is the long profile's (`POLYPLAN_FUZZ=long`: every 4th model with SQLite
 tests, every 20th with PostgreSQL / MariaDB tests). Validations run one at a time by default (the
 host is shared). Run from the repository root:
@@ -13,7 +13,8 @@ host is shared). Run from the repository root:
 Events in OUT/events.jsonl: `planned` (index, seconds, the model's YAML), `refused` (a coded
 planning refusal), `plan_failed` (anything else: a bug), `plan_hung` (past --plan-timeout), `validated` (index, engine, exit code or
 null on a hang, seconds, and pytest's last lines when it failed), then `planning_done` and
-`done`. `--summary` prints the counts of an events file instead of running.
+`done`. `--summary` prints the counts of an events file instead of running; `--print` prints the
+selected models' YAML instead (`--print --models 30 | sha256sum` shows the sequence is stable).
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 import tests.test_fuzz_valid as fuzz  # noqa: E402
 
@@ -75,10 +74,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/fuzz_long"))
     parser.add_argument("--plan-timeout", type=int, default=300, help="wall seconds before a plan counts as hung")
     parser.add_argument("--summary", action="store_true", help="print the counts of OUT/events.jsonl and stop")
+    parser.add_argument("--start", type=int, default=0, help="first model number")
+    parser.add_argument("--only", default="", help="comma-separated model numbers: run these, each validated")
+    parser.add_argument("--print", action="store_true", help="print the selected models' YAML and stop")
     args = parser.parse_args()
     events = args.out / "events.jsonl"
     if args.summary:
         print(json.dumps(summary(events), indent=1))
+        return
+    only = [int(n) for n in args.only.split(",") if n.strip()]
+    numbers = only or list(range(args.start, args.start + args.models))
+    if args.print:
+        for index in numbers:
+            print(f"# model {index}\n{fuzz.dump(fuzz.model_at(index))}")
         return
     args.out.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
@@ -94,7 +102,6 @@ def main() -> None:
     seen = Counter[str]()  # models with tests per engine, for the every-n-th sampling
     results = fuzz.Results()
     pool = ThreadPoolExecutor(max_workers=args.workers)
-    drawn = [0]
 
     def check(index: int, folder: Path, engine: str) -> None:
         started = time.perf_counter()
@@ -108,22 +115,15 @@ def main() -> None:
             tail=tail if code != 0 else "",
         )
 
-    @settings(
-        max_examples=args.models,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    )
-    @given(fuzz.valid_model())
-    def run(model: dict[str, Any]) -> None:
-        index = drawn[0]
-        drawn[0] += 1
-        before = len(results.planned)
+    def run(index: int) -> None:
+        model = fuzz.model_at(index)
         started = time.perf_counter()
         signal.alarm(args.plan_timeout)  # a hang in planning is a finding, not the end of the run
         try:
-            fuzz.plan_one(model, results)
+            # No 10 s watchdog here: on the shared host a slow plan is load, and dropping it would
+            # shift which models the every-n-th sampling validates. --plan-timeout catches hangs,
+            # and `seconds` in the `planned` event shows the slow ones.
+            fuzz.plan_one(model, results, index, max_seconds=float("inf"))
         except PlanTimeout:
             emit(kind="plan_hung", index=index, seconds=args.plan_timeout, text=fuzz.dump(model))
             return
@@ -132,22 +132,23 @@ def main() -> None:
             return
         finally:
             signal.alarm(0)
-        if len(results.planned) == before:
+        if index not in results.planned:
             emit(kind="refused", index=index, error=results.refused[-1][0])
             return
-        text, tests = results.planned[-1]
+        text, tests = results.planned.pop(index)  # kept in the events file, not in memory
         emit(kind="planned", index=index, seconds=round(time.perf_counter() - started, 2), text=text)
         for engine in engines:
             if f"tests/test_{engine}.py" not in tests:
                 continue
             every = args.sqlite_every if engine == "sqlite" else args.server_every
-            if seen[engine] % every == 0:
+            if only or seen[engine] % every == 0:
                 pool.submit(check, index, fuzz.plan_folder(index, text, args.out), engine)
             seen[engine] += 1
 
     started = time.time()
-    run()
-    emit(kind="planning_done", models=drawn[0], seconds=round(time.time() - started))
+    for index in numbers:
+        run(index)
+    emit(kind="planning_done", models=len(numbers), seconds=round(time.time() - started))
     pool.shutdown(wait=True)
     emit(kind="done", seconds=round(time.time() - started))
     log.close()

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from polyplan.model.derived import all_attributes, key_of, references_into
 from polyplan.model.paths import PathRead, is_path
 from polyplan.model.ranges import is_range
-from polyplan.model.schema import AccessPattern, FilterOp, RequirementsModel
+from polyplan.model.schema import AccessPattern, FilterOp, RelationshipKind, RequirementsModel
 from polyplan.seed.generate import RESERVE, HotGroup, _member_space, _seed_value, _single_unique, feasible_rows
 
 # Rows beyond the limit in a hot group, so that NULLs on a range attribute or the constants
@@ -81,6 +81,8 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
     both cut the group beyond the limit and keep those records in, which only a prefix the
     group shares can do (with random values, no prefix of the group reaches the limit)."""
     singles = _single_unique(model, pattern.entity)
+    if _fixes_a_unique_rule(model, pattern):
+        return None
     searched = any(f.op is FilterOp.FULLTEXT and "value" not in f.model_fields_set for f in pattern.filters)
     # A prefix with no equality beside it (a Cassandra prefix bucket) is shared for the same reason.
     alone = not any(f.op in SHARED_OPS and "value" not in f.model_fields_set for f in pattern.filters)
@@ -101,6 +103,46 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
             continue
         shared.append(flt.attribute)
     return shared
+
+
+def _grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[str]) -> None:
+    """More parents where a required one-to-one or `max_children` would cap the records of an
+    entity that got hot groups (`feasible_rows` lowers the children, never raises the parents):
+    fuzz8's model 88 had 20 parents of at most 10 children, so 198 records under `LIMIT 500`.
+    Up the chain of required references, a grown parent growing its own parents in turn."""
+    for _ in range(len(model.entities)):
+        changed = False
+        for name in sorted(grown):
+            for reference in references_into(model, name):
+                relationship = reference.relationship
+                parent = relationship.from_
+                if parent == name or not relationship.required or parent not in wanted:
+                    continue
+                per_parent = 1 if relationship.kind is RelationshipKind.ONE_TO_ONE else relationship.max_children
+                if per_parent is None:
+                    continue
+                needed = math.ceil(wanted.get(name, 0) / per_parent) + RESERVE
+                if needed > wanted[parent]:
+                    wanted[parent] = needed
+                    grown.add(parent)
+                    changed = True
+        if not changed:
+            return
+
+
+def _fixes_a_unique_rule(model: RequirementsModel, pattern: AccessPattern) -> bool:
+    """Whether the pattern's equalities (parameters, or one constant) cover a whole unique rule or
+    the key: its answer holds one row at most, and a group sharing the other members would
+    break the rule (`a1 = 'f88276ef-…' AND a5 = :a5 LIMIT 500` under unique (a1, a5): fuzz8's
+    model 13, whose seed ran out of values)."""
+    fixed = {
+        f.attribute
+        for f in pattern.filters
+        if (f.op is FilterOp.EQ and (f.value is not None or "value" not in f.model_fields_set))
+        or (f.op is FilterOp.IN and isinstance(f.value, list) and len(f.value) == 1)
+    }
+    entity = model.entities[pattern.entity]
+    return any(group and set(group) <= fixed for group in [key_of(entity).attributes, *entity.unique])
 
 
 def _room(model: RequirementsModel, entity: str, shared: list[str], rows: int, counts: dict[str, int]) -> int:
@@ -247,7 +289,10 @@ def discriminating_rows(
                     share *= NULLABLE_SHARE
             beyond = MARGIN + outside * range_bounds(pattern) + NEAR_ROWS * path_bounds
             size = math.ceil((pattern.limit + beyond) / share)
-            main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted))
+            words = tuple(
+                a for a in shared if any(f.attribute == a and f.op is FilterOp.FULLTEXT for f in pattern.filters)
+            )
+            main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted), words=words)
         elif pattern.sort or (outside and range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.
             # A sort needs a group too: where each parameter value holds one record (a free-text
@@ -273,6 +318,7 @@ def discriminating_rows(
                     added.append(HotGroup(tuple(others), constants, room))
         groups.setdefault(pattern.entity, []).extend(added)
         wanted[pattern.entity] = wanted.get(pattern.entity, 0) + sum(g.rows for g in added)
+    _grow_parents(model, wanted, set(groups))
     counts = feasible_rows(model, wanted)
     # Link tables keep the counts the plan chose; only entities grow.
     counts.update({name: count for name, count in rows.items() if name not in model.entities})

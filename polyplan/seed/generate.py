@@ -293,6 +293,10 @@ class HotGroup:
     apart: str | None = None
     inside: tuple[str, ...] = ()
     searched: bool = False  # `apart` is searched as full text: differ by every word, not the value
+    # Shared attributes searched as full text: the group's value needs a word a search can use
+    # (`SEARCH_WORD` characters or more), else a full-text answer never reaches the limit
+    # (fuzz8's model 71: 504 records shared 'hz', from `^[a-z][a-z0-9_]*$`).
+    words: tuple[str, ...] = ()
 
 
 def ancestors(model: RequirementsModel, entities: Collection[str]) -> set[str]:
@@ -339,6 +343,7 @@ def generate(
     wanted = set(model.entities) if only is None else ancestors(model, only)
     # A derived attribute is its children's aggregate: they are made too, as in a full run.
     wanted |= ancestors(model, derived_children(model, wanted))
+    late: list[tuple[str, Reference]] = []  # references to a parent made later: a broken cycle
     for name in generation_order(model):
         if name not in wanted:
             continue
@@ -346,6 +351,15 @@ def generate(
         groups = (hot or {}).get(name, ())
         produced[name] = _EntityGenerator(model, name, count, seed, visible, spare, groups).run()
         visible[name] = produced[name][:count]
+        late += [
+            (name, reference)
+            for reference in references_into(model, name)
+            if reference.relationship.from_ not in visible
+            and reference.relationship.from_ != name
+            and reference.relationship.from_ in wanted
+        ]
+    for name, reference in late:
+        _fill_late(model, name, reference, visible, seed, (hot or {}).get(name, ()))
     fill_derived(model, produced, {name: len(records) for name, records in visible.items()})
     fill_copies(model, produced)
     result = {name: produced[name] for name in model.entities if name in produced}
@@ -354,6 +368,61 @@ def generate(
             count = rows[relationship.name] if relationship.name in rows else _default_links(relationship, rows)
             result[relationship.name] = _links(model, relationship, count, seed, visible)
     return result
+
+
+def _fill_late(
+    model: RequirementsModel,
+    name: str,
+    reference: Reference,
+    visible: Mapping[str, list[Record]],
+    seed: int,
+    hot: Sequence[HotGroup],
+) -> None:
+    """Point the records of `name` at parents made after them (the reference at which a cycle is
+    broken, NULL when they were made), now that the parents exist.
+
+    Left NULL in every row, `r2_ref = :r` or an index proof's child lookup had no row to find
+    (fuzz runs of 2026-12-06). Loading inserts such a reference NULL and updates it once both
+    tables hold their rows (`polyplan.seed.relational.load_rows`). A reference in a unique group
+    or the key is left NULL (filling it could break the group's uniqueness); a hot group sharing
+    it takes one parent for the whole group, the value its query asks for."""
+    entity = model.entities[name]
+    columns = set(reference.columns)
+    if columns & set(key_of(entity).attributes) or any(columns & set(group) for group in entity.unique):
+        return
+    records = visible[name]
+    parents = visible[reference.relationship.from_]
+    attributes = all_attributes(model, name)
+    exclusive = reference.relationship.kind is RelationshipKind.ONE_TO_ONE or (
+        len(columns) == 1 and attributes[next(iter(columns))].unique
+    )
+    rng = random.Random(f"{seed}/{name}/{reference.relationship.name}/late")
+    picker = _Picker(reference, name, rng, parents, len(records), exclusive)
+    # Record index → the first record of its hot group when the group shares this reference.
+    # (Laid out as `_EntityGenerator` lays them: from the last record down, in the list's order.)
+    extents: dict[int, tuple[int, int]] = {}
+    end = len(records)
+    for heat in hot:
+        size = min(heat.rows, end)
+        extents[id(heat)] = (end - size, size)
+        end -= size
+    leaders: dict[int, int] = {}
+    for heat in hot if not exclusive else ():
+        first, size = extents[id(heat)]
+        if size and columns <= set(heat.shared):
+            follows = extents.get(id(heat.follows)) if heat.follows is not None else None
+            lead = follows[0] if follows is not None and follows[1] else first
+            leaders.update(dict.fromkeys(range(first, first + size), lead))
+    for index, record in enumerate(records):
+        lead = leaders.get(index, index)
+        if lead != index:
+            for column in columns:
+                record[column] = records[lead][column]
+            continue
+        for _ in range(MAX_RETRIES if index in leaders else 1):
+            picker.assign(record, index)  # a group's parameter: a NULL would match nothing
+            if picker.chosen is not None:
+                break
 
 
 # --- comparisons the way SQL makes them -----------------------------------------------------
@@ -750,7 +819,7 @@ class _EntityGenerator:
                     # other parents (the same customer number in another district).
                     row[attr] = 2 ** (self.attributes[attr].bits - 2) + index
                 for _ in range(MAX_RETRIES):
-                    if row.get(attr) is not None:
+                    if row.get(attr) is not None and (attr not in group.words or _has_search_word(row[attr])):
                         break
                     if picker is not None:
                         picker.assign(row, index)
@@ -1081,6 +1150,14 @@ def unsearchable(rng: random.Random, room: int | None) -> str:
     even with stemming and fuzziness (two edits at most, and every letter would need one)."""
     text = " ".join(str(rng.randrange(10)) for _ in range(4))
     return text[: room or len(text)].rstrip(" ")
+
+
+SEARCH_WORD = 4  # the shortest word the relational tests search for (`validate.cases._search_terms`)
+
+
+def _has_search_word(text: Any) -> bool:
+    """Whether a text holds a word the generated full-text tests can search for."""
+    return any(len(word) >= SEARCH_WORD for word in _words(text))
 
 
 def _words(text: Any) -> set[str]:

@@ -134,34 +134,83 @@ def load_rows(
         # A key value of 0 in an AUTO_INCREMENT column means "draw the next one" unless this mode
         # is on: loaded rows keep their own keys (what mysqldump's dumps set for the same reason).
         connection.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
-    for table in _load_order(metadata, rows):
+    order, deferred = _load_order(metadata, rows)
+    for table in order:
         table_rows_ = rows.get(table.name, [])
+        late = [c.name for constraint in deferred.get(table.name, ()) for c in constraint.columns]
         for start in range(0, len(table_rows_), chunk):
-            batch = list(table_rows_[start : start + chunk])
+            batch = [{**row, **dict.fromkeys(late, None)} for row in table_rows_[start : start + chunk]]
             connection.execute(sa.insert(table), batch)
             if progress is not None:
                 progress(table.name, len(batch))
         counts[table.name] = len(table_rows_)
         if table_rows_:
             _advance_sequence(connection, table)
+    for name, constraints in sorted(deferred.items()):
+        _set_late_references(connection, metadata.tables[name], constraints, rows.get(name, []))
     return counts
 
 
-def _load_order(metadata: sa.MetaData, rows: Mapping[str, Sequence[Row]]) -> list[sa.Table]:
-    """Tables parents first, leaving out references NULL in every row to load: the seed breaks a
-    cycle of references (Order needs an Audit, an Order may name one) by leaving the optional
-    side NULL, and `metadata.sorted_tables` drops the whole cycle's order (loading the child
-    first), where without that reference there is none."""
+def _load_order(
+    metadata: sa.MetaData, rows: Mapping[str, Sequence[Row]]
+) -> tuple[list[sa.Table], dict[str, list[sa.ForeignKeyConstraint]]]:
+    """Tables parents first, and the optional references to insert NULL and set afterwards.
+
+    The seed breaks a cycle of references (Order needs an Audit, an Order may name one) at an
+    optional side, filled once both tables have records (`polyplan.seed.generate._fill_late`).
+    `metadata.sorted_tables` drops the whole cycle's order (it may load the child first): a
+    reference NULL in every row to load is no dependency, and when a cycle remains, its
+    nullable references (on a table with a primary key to update by) are left out of the order,
+    inserted NULL and set by an UPDATE once every table is loaded."""
 
     def unused(constraint: sa.ForeignKeyConstraint) -> bool:
         loaded = rows.get(constraint.table.name, [])
         return all(row.get(column.name) is None for row in loaded for column in constraint.columns)
 
-    # filter_fn True: not a dependency. (sort_tables' skip_fn is typed for constraints but called
-    # with each ForeignKey; the function under it is untyped but takes what it says.)
+    def breakable(constraint: sa.ForeignKeyConstraint) -> bool:
+        table = constraint.table
+        return bool(table.primary_key.columns) and all(
+            column.nullable and column.name not in table.primary_key.columns for column in constraint.columns
+        )
+
+    # filter_fn True: not a dependency; None: one SQLAlchemy may drop to break a cycle (listed
+    # under None in its answer); False would make a cycle an error.
     tables = sorted(metadata.tables.values(), key=lambda t: t.name)
-    ordered = sort_tables_and_constraints(tables, filter_fn=unused)  # type: ignore[no-untyped-call]
-    return [table for table, _ in ordered if isinstance(table, sa.Table)]
+    deferred: set[sa.ForeignKeyConstraint] = set()
+    while True:
+        ordered = sort_tables_and_constraints(  # type: ignore[no-untyped-call]
+            tables, filter_fn=lambda c, out=frozenset(deferred): True if unused(c) or c in out else None
+        )
+        cycle = [c for table, found in ordered if table is None for c in found if not unused(c) and c not in deferred]
+        more = {c for c in cycle if breakable(c)} - deferred
+        if not more:
+            break
+        deferred |= more
+    late: dict[str, list[sa.ForeignKeyConstraint]] = {}
+    for constraint in sorted(deferred, key=lambda c: (c.table.name, sorted(col.name for col in c.columns))):
+        late.setdefault(constraint.table.name, []).append(constraint)
+    return [table for table, _ in ordered if isinstance(table, sa.Table)], late
+
+
+def _set_late_references(
+    connection: sa.Connection, table: sa.Table, constraints: Sequence[sa.ForeignKeyConstraint], rows: Sequence[Row]
+) -> None:
+    """Set the references `load_rows` inserted NULL (a broken cycle's), by primary key."""
+    columns = [c.name for constraint in constraints for c in constraint.columns]
+    key = [c.name for c in table.primary_key.columns]
+    updates = [
+        {**{f"k_{c}": row[c] for c in key}, **{f"v_{c}": row[c] for c in columns}}
+        for row in rows
+        if any(row.get(c) is not None for c in columns)
+    ]
+    if not updates:
+        return
+    statement = (
+        sa.update(table)
+        .where(*(table.c[c] == sa.bindparam(f"k_{c}") for c in key))
+        .values({c: sa.bindparam(f"v_{c}") for c in columns})
+    )
+    connection.execute(statement, updates)
 
 
 def _advance_sequence(connection: sa.Connection, table: sa.Table) -> None:

@@ -24,10 +24,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, FilterOp, TypeName
+from polyplan.seed.generate import SEARCH_WORD
 from polyplan.seed.relational import jsonable
 from polyplan.stores.relational.membership import column_attribute, inside_filter_of, inside_key
 from polyplan.stores.relational.render import column_for, param_name, query_columns
@@ -371,7 +374,7 @@ def _search_terms(texts: Sequence[str], all_texts: Sequence[str]) -> list[str]:
     row: a full-text index (words) and the LIKE fallback (substrings) then return the same rows."""
     tokens = [words(t) for t in all_texts]
     lowered = [t.lower() for t in all_texts]
-    counts = Counter(w for t in texts for w in words(t) if len(w) >= 4)
+    counts = Counter(w for t in texts for w in words(t) if len(w) >= SEARCH_WORD)
     ordered = sorted(counts, key=lambda w: (-counts[w], w))
     agreed = [
         w for w in ordered if all((w in text) == (w in found) for text, found in zip(lowered, tokens, strict=True))
@@ -383,6 +386,17 @@ def _search_terms(texts: Sequence[str], all_texts: Sequence[str]) -> list[str]:
         by_count.setdefault(counts[word], []).append(word)
     rarer = [w for c in sorted(by_count) for w in by_count[c][:WORDS_PER_COUNT]]
     return [*agreed[:1], *rarer][:SEARCH_TERMS]
+
+
+def _past(value: Any) -> Any:
+    """A bound just past a seeded value (None for a type without an obvious next value)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return value + 1
+    if isinstance(value, datetime | date):
+        return value + timedelta(days=1)
+    return None
 
 
 def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engine: str) -> list[dict[str, Any]]:
@@ -463,6 +477,15 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
                     (present[max(0, middle - width)][1], present[middle][1]),
                     (present[middle][1], present[min(len(present) - 1, middle + width)][1]),
                 ]
+            elif len(present) == 2:
+                # Two values only (an integer in [1, 2]): no window between seeded values holds
+                # both, so under a sort and LIMIT 1 neither the lower bound nor the direction
+                # showed (fuzz8's model 45). Windows up to a bound past the largest value, and the
+                # empty ones, show each.
+                past = _past(present[-1][1])
+                spans += [(present[0][1], present[0][1]), (present[1][1], present[1][1])]
+                if past is not None:
+                    spans += [(present[0][1], past), (present[1][1], past)]
             options = [{**o, low.name: a, high.name: b} for o in options for a, b in spans]
         found.extend(options)
     return found
