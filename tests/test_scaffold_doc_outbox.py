@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import subprocess
 import sys
 import threading
 import uuid
@@ -42,6 +43,22 @@ def test_the_fed_entity_gets_the_outbox_writes_and_a_relay() -> None:
     # The copied runtime is polyplan's, word for word below its header.
     runtime = (ROOT / "polyplan" / "scaffold" / "doc_outbox_runtime.py").read_text()
     assert runtime.split("from __future__ import annotations\n", 1)[1].lstrip() in files[f"{APP}/doc_outbox_runtime.py"]
+
+
+def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None:
+    # Its relational entity has no write pattern: writes.py is then imports-free, not `pass` with
+    # unused ones (which ruff flagged).
+    write_scaffold(MODEL, tmp_path / APP)
+    package = str(tmp_path / APP / APP)
+    assert "def " not in (tmp_path / APP / APP / "writes.py").read_text(encoding="utf-8")
+    for command, timeout in (
+        (["ruff", "check", "--isolated", "--no-cache"], 120),
+        (["mypy", "--strict", "--no-incremental"], 600),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *command, package], capture_output=True, text=True, timeout=timeout
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")

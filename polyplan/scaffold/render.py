@@ -459,22 +459,32 @@ def _writes(scaffold: Scaffold) -> str:
     used = sorted({w.result for w in scaffold.writes} | {w.result for w in planned})
     outbox = any(w.outbox for w in scaffold.writes) or any(w.outbox for w in planned)
     blocks = [_write(scaffold, w) for w in scaffold.writes] + [render_planned_write(w, _annotation) for w in planned]
-    body = "\n\n".join(blocks) or "pass"
+    # A model without relational write patterns still gets the module (its readers import it).
+    body = "\n\n".join(blocks) or "# The model has no write pattern on the relational system of record."
     names = sorted([*(w.name for w in scaffold.writes), *(w.name for w in planned)])
+    local = [
+        *([_from_import(f"{scaffold.package}.models", used)] if used else []),
+        *([_from_import(f"{scaffold.package}.projection", ["invalidate"])] if outbox else []),
+        *(
+            [
+                _from_import(f"{scaffold.package}.runtime", ["statement"]),
+                _from_import(f"{scaffold.package}.settings", ["Stores"]),
+                _from_import(f"{scaffold.package}.sql", ["OUTBOX", "WRITES"] if outbox else ["WRITES"]),
+            ]
+            if blocks
+            else []
+        ),
+        *([_from_import(f"{scaffold.package}.write_runtime", ["run_planned", "transaction"])] if planned else []),
+    ]
     imports = [
         "import uuid",
         "from datetime import date, datetime",
         "from decimal import Decimal",
         *(["from typing import Any"] if "Any" in body else []),
+        *(["", *local] if local else []),
         "",
-        *([_from_import(f"{scaffold.package}.models", used)] if used else []),
-        *([_from_import(f"{scaffold.package}.projection", ["invalidate"])] if outbox else []),
-        _from_import(f"{scaffold.package}.runtime", ["statement"]),
-        _from_import(f"{scaffold.package}.settings", ["Stores"]),
-        _from_import(f"{scaffold.package}.sql", ["OUTBOX", "WRITES"] if outbox else ["WRITES"]),
-        *([_from_import(f"{scaffold.package}.write_runtime", ["run_planned", "transaction"])] if planned else []),
-        "",
-        "__all__ = [" + ", ".join(repr(n) for n in names) + "]",
+        # An empty list needs its type for mypy --strict; a filled one states it.
+        ("__all__ = [" + ", ".join(repr(n) for n in names) + "]") if names else "__all__: list[str] = []",
         "_TYPES = (uuid.UUID, date, datetime, Decimal)",
     ]
     return _module(scaffold, "One function per write pattern on the relational system of record.", imports, body)
