@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import re
+import subprocess
+import sys
 import time
 import tracemalloc
 import uuid
@@ -1336,3 +1339,59 @@ def test_a_range_over_two_values_under_limit_1_with_a_sort_shows_its_bounds_and_
         harness.load(engine)
         harness.check_data("p0")
         harness.check_query(engine, "p0")
+
+
+JSON_CONSTANT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite, document: null, cache: null, search: null, wide_column: null}
+    options: {relational_dialects: [sqlite, postgresql, mysql]}
+    entities:
+      Item:
+        attributes:
+          title: {type: string, max_length: 40}
+          specs:
+            type: json
+            fields:
+              brand: {type: string, max_length: 40, distinct: 5}
+              year: {type: integer, min: 1990, max: 2030}
+        growth: {initial_rows: 1000}
+    access_patterns:
+      - {name: acme_items, entity: Item, filters: [{attribute: specs, path: [brand], value: acme}], limit: 20, rate: 10}
+      - {name: items_of_2020, entity: Item, filters: [{attribute: specs, path: [year], value: 2020}], limit: 20, rate: 10}
+    """
+)
+
+
+def test_a_constant_on_a_json_sub_field_renders_as_the_sub_fields_value(tmp_path: Path) -> None:
+    """Fuzz8's malformed run (2026-12-07): a constant on a JSON path (`specs.brand = '3f2a…'` in a
+    mutated marketplace) crashed planning with SQLAlchemy's CompileError: the sub-field expression
+    carried the column's JSONB type (PostgreSQL) or none (MariaDB, SQLite), for which no literal
+    renderer exists. It is now typed as the sub-field's values; the generated SQLite tests pass."""
+    files, _ = render(plan_text(JSON_CONSTANT, "m.yaml"))
+    assert "(item.specs #>> '{brand}') = 'acme'" in files["relational/postgresql/queries.sql"]
+    assert "CAST(item.specs #>> '{year}' AS BIGINT) = 2020" in files["relational/postgresql/queries.sql"]
+    assert "specs__brand = 'acme'" in files["relational/mysql/queries.sql"]
+    assert "json_extract(item.specs, '$.year') = 2020" in files["relational/sqlite/queries.sql"]
+    sqlite_harness(JSON_CONSTANT, tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")} | {"POLYPLAN_REQUIRE": "sqlite"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "tests/test_sqlite.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]

@@ -62,7 +62,8 @@ def _constants(model: RequirementsModel, pattern: AccessPattern) -> list[tuple[s
     found: list[tuple[str, object]] = []
     for flt in pattern.filters:
         attribute = attributes.get(flt.attribute)
-        if attribute is None or "value" not in flt.model_fields_set or attribute.pattern is not None:
+        # A constant on a JSON sub-field (`path`) is the sub-field's value, not the attribute's.
+        if attribute is None or "value" not in flt.model_fields_set or attribute.pattern is not None or flt.path:
             continue
         value = flt.value[0] if isinstance(flt.value, list) and flt.value else flt.value
         converted = None if value is None else _seed_value(attribute, value)

@@ -670,7 +670,8 @@ def pattern_constants(model: RequirementsModel, name: str) -> dict[str, list[Any
     for pattern in patterns_of(model, name):
         for flt in pattern.filters:
             attribute = attributes.get(flt.attribute)
-            if flt.value is None or attribute is None or attribute.pattern is not None:
+            # A constant on a JSON sub-field (`path`) is the sub-field's value, not the attribute's.
+            if flt.value is None or attribute is None or attribute.pattern is not None or flt.path:
                 continue
             values = flt.value if isinstance(flt.value, list) else [flt.value]
             for value in values:
@@ -678,6 +679,49 @@ def pattern_constants(model: RequirementsModel, name: str) -> dict[str, list[Any
                 if converted is not None and converted not in found.setdefault(flt.attribute, []):
                     found[flt.attribute].append(converted)
     return {attr: values for attr, values in found.items() if values}
+
+
+def sub_field_constants(model: RequirementsModel, name: str) -> dict[str, list[tuple[tuple[str, ...], Any]]]:
+    """JSON attribute → (path, constant) of the patterns on entity `name` that compare a declared
+    sub-field with a constant (`specs.brand = 'acme'`), each as a value of the sub-field's type."""
+    attributes = all_attributes(model, name)
+    found: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+    for pattern in patterns_of(model, name):
+        for flt in pattern.filters:
+            attribute = attributes.get(flt.attribute)
+            if not flt.path or flt.value is None or attribute is None:
+                continue
+            field: Attribute | None = attribute
+            for key in flt.path:
+                field = (field.fields or {}).get(key) if field is not None else None
+            if field is None or field.pattern is not None:
+                continue
+            for value in flt.value if isinstance(flt.value, list) else [flt.value]:
+                converted = _seed_value(field, value)
+                entry = (tuple(flt.path), converted)
+                if converted is not None and entry not in found.setdefault(flt.attribute, []):
+                    found[flt.attribute].append(entry)
+    return {attr: entries for attr, entries in found.items() if entries}
+
+
+def _with_sub_field_constants(
+    source: Source, constants: list[tuple[tuple[str, ...], Any]], rng: random.Random
+) -> Source:
+    """`source` (a JSON document's), but now and then with a sub-field set to a constant a pattern
+    compares it with, so that the pattern's query has rows to find."""
+    inner = source.draw
+
+    def draw() -> Any:
+        document = inner()
+        if isinstance(document, dict) and rng.random() < CONSTANT_RATE:
+            path, value = rng.choice(constants)
+            target = document
+            for key in path[:-1]:
+                target = target.setdefault(key, {})
+            target[path[-1]] = value
+        return document
+
+    return Source(draw, exclusive=source.exclusive, pool=source.pool)
 
 
 def dealt_at_weights(attribute: Attribute, constants: list[Any]) -> bool:
@@ -776,6 +820,9 @@ class _EntityGenerator:
         for attr, values in pattern_constants(model, name).items():
             if attr in self.sources and not dealt_at_weights(self.attributes[attr], values):
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng)
+        for attr, entries in sub_field_constants(model, name).items():
+            if attr in self.sources:
+                self.sources[attr] = _with_sub_field_constants(self.sources[attr], entries, self.rng)
         self.constants = pattern_constants(model, name)
         self.seen: list[set[tuple[Any, ...]]] = [set() for _ in self.groups]
         self.numbered = _numbered(

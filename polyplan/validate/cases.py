@@ -541,7 +541,7 @@ def _one_sided(
 def choose_cases(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engine: str) -> list[Case]:
     """The fewest cases (greedily) that make every property observable; DataCannotDiscriminate
     names the properties none of them can show."""
-    raw, rows = with_sub_fields(expected.table, expected.params, raw, rows)
+    raw, rows = with_sub_fields(expected.table, expected.params, raw, rows, expected.constants)
     evaluator = Evaluator(expected, list(rows), engine)
     pool = [build_case(expected, params, engine) for params in candidates(expected, raw, rows, engine)]
     if not pool:

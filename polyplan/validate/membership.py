@@ -58,12 +58,17 @@ def _at(value: Any, path: Sequence[str]) -> Any:
 
 
 def with_sub_fields(
-    table: TableSpec, params: Sequence[QueryParam], raw: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]]
+    table: TableSpec,
+    params: Sequence[QueryParam],
+    raw: Sequence[dict[str, Any]],
+    rows: Sequence[dict[str, Any]],
+    constants: Sequence[Any] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """`raw` and canonical `rows` with each sub-field parameter's value at its column."""
+    """`raw` and canonical `rows` with the value of each sub-field that a parameter or a constant
+    (`constants`: oracle Conditions) compares at its column."""
     from polyplan.validate.oracle import canon  # oracle imports this module
 
-    columns = sorted({p.column for p in params if is_sub_field(p.column)})
+    columns = sorted({p.column for p in [*params, *constants] if is_sub_field(p.column)})
     if not columns:
         return list(raw), list(rows)
     new_raw: list[dict[str, Any]] = []

@@ -585,7 +585,9 @@ class Harness:
         if name not in self._case_cache:
             expected = self.expected(name)
             table = expected.table.name
-            _, rows = with_sub_fields(expected.table, expected.params, self.loaded[table], self.canonical[table])
+            _, rows = with_sub_fields(
+                expected.table, expected.params, self.loaded[table], self.canonical[table], expected.constants
+            )
             evaluator = Evaluator(expected, rows, self.engine)
             self._case_cache[name] = (
                 evaluator,

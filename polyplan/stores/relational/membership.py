@@ -209,11 +209,13 @@ def sub_field_expression(table: Any, inside: Inside, engine: str) -> sa.ColumnEl
     column = table.c[inside.column]
     kind = TypeName(inside.type)
     if engine == "postgresql":
-        text = column.op("#>>")(sa.literal_column("'{" + ",".join(inside.path) + "}'"))
+        # #>> yields text (not the column's jsonb): a constant compared with it renders as text.
+        text = column.op("#>>", return_type=sa.Text())(sa.literal_column("'{" + ",".join(inside.path) + "}'"))
         return sa.cast(text, _NUMBERS[kind]()) if kind in _NUMBERS else text
+    # Typed as the sub-field's values, so a constant compared with it renders as one (not as JSON).
     if engine == "mysql":
-        return sa.literal_column(virtual_column(inside))
-    return sa.func.json_extract(column, sa.literal_column(f"'{_json_path(inside.path)}'"))
+        return sa.literal_column(virtual_column(inside), type_=bind_type(kind))
+    return sa.func.json_extract(column, sa.literal_column(f"'{_json_path(inside.path)}'"), type_=bind_type(kind))
 
 
 def contains_predicate(table: Any, inside: Inside, param: str, engine: str) -> sa.ColumnElement[bool]:
