@@ -72,13 +72,13 @@ def test_read_often_the_answers_are_updated_in_place() -> None:
     keys = json.loads(files["redis/keys.json"])
     family = next(k for k in keys["keys"] if k["name"] == "cache.bid.bid_by_id")
     assert "item_end_date" in [f["name"] for f in family["fields"]] and family["structure"] == "hash"
-    (parent,) = [w for w in keys["writes"] if "children" in w]
+    (parent,) = [w for w in keys["writes"] if "children" in w and w["write"] == "extend_item"]
     assert (parent["write"], parent["entity"], parent["children"]["upkeep"]) == ("extend_item", "Item", "update")
     assert parent["children"]["query"] == "SELECT bid.id FROM bid WHERE bid.item_id = :id"
     assert parent["commands"][0][0] == "EVAL" and "HSET" in parent["commands"][0][1]
-    # retitle_item changes the copied title (copies.sql rewrites the rows; the answer's own
-    # invalidation does not reach it), never the joined end date: no parent path for it here.
-    assert [w["write"] for w in keys["writes"] if w["entity"] == "Item"] == ["extend_item"]
+    # retitle_item changes the copied title (copies.sql rewrites the rows), never the joined end
+    # date: its path drops the answers holding the copy (test_a_retitled_item_drops_…).
+    assert [w["write"] for w in keys["writes"] if w["entity"] == "Item"] == ["extend_item", "retitle_item"]
     assert (
         "the parent's writes update the cached answers of its children because the cached answers are read "
         in (files["plan.md"])
@@ -90,7 +90,7 @@ def test_written_more_than_read_the_answers_are_invalidated() -> None:
     mostly touch answers nobody reads before the next change."""
     plan = _plan(400)
     assert _entry(plan) is EntryUpkeep.INVALIDATE
-    (parent,) = [w for w in _keys(plan)["writes"] if "children" in w]
+    (parent,) = [w for w in _keys(plan)["writes"] if "children" in w and w["write"] == "extend_item"]
     assert parent["commands"] == [["DEL", "auction_reads:cache:bid:<id>"]]
     decision = next(d for d in plan.related_reads if d.pattern == "bid_by_id" and d.path.text == "item.end_date")
     assert "change more often than they are read" in decision.entry_reason
@@ -160,6 +160,14 @@ class ReadThrough:
         self.client.expire(key, int(self.family["ttl_seconds"]))
         return _end_date(row["item_end_date"])
 
+    def title(self, bid: str) -> str:
+        """The copied item_title through the cache (a hit, or the row read and cached)."""
+        cached = self.client.hget(self.key(bid), "item_title")
+        if cached is not None:
+            return cached.decode()
+        self.end_date(bid)  # fills the answer
+        return str(self.client.hget(self.key(bid), "item_title").decode())
+
     def parent_written(self, write: dict[str, Any], item: str, end_date: datetime) -> None:
         """After the parent's commit: list its children on the database, run the commands per child."""
         children = write["children"]
@@ -179,7 +187,7 @@ def test_a_parent_write_then_a_read_through_the_cache_gives_the_new_value(engine
     plan = _plan(extend)
     files, _ = render(plan)
     keys = json.loads(files["redis/keys.json"])
-    (write,) = [w for w in keys["writes"] if "children" in w]
+    (write,) = [w for w in keys["writes"] if "children" in w and w["write"] == "extend_item"]
     client = connect.connect(resolve_url("redis"))
     old, new = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, 12, 30, tzinfo=UTC)
     items, bids = [str(uuid.uuid4()) for _ in range(2)], [str(uuid.uuid4()) for _ in range(3)]
@@ -226,3 +234,50 @@ def test_generated_redis_tests_check_the_parent_writes(extend: float, tmp_path: 
     url = resolve_url("redis")
     assert run_validation(folder, "redis", url) == EXIT_OK
     assert leftover_keys(url) == []
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("engine", [pytest.param("postgresql", marks=pytest.mark.postgresql), "sqlite"])
+def test_a_retitled_item_drops_the_cached_answers_holding_its_copied_title(engine: str) -> None:
+    """item.title is copied onto the bids (copies.sql rewrites them when the item is retitled); the
+    cached bid answers hold the copy, so retitle_item's path drops them after the commit. Before,
+    no path did: the answers kept the old title until their TTL."""
+    plan = _plan()
+    files, _ = render(plan)
+    keys = json.loads(files["redis/keys.json"])
+    (write,) = [w for w in keys["writes"] if "children" in w and w["write"] == "retitle_item"]
+    assert write["commands"] == [["DEL", "auction_reads:cache:bid:<id>"]]
+    assert write["children"]["field"] == "item_title" and write["children"]["upkeep"] == "invalidate"
+    client = connect.connect(resolve_url("redis"))
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    items, bids = [str(uuid.uuid4()) for _ in range(2)], [str(uuid.uuid4()) for _ in range(3)]
+    with scratch_database(resolve_url(engine)) as database:
+        apply_sql(database, files[f"relational/{engine}/schema.sql"])
+        with database.begin() as connection:
+            for item in items:
+                connection.execute(
+                    sa.text("INSERT INTO item (id, title, end_date, reserve) VALUES (:id, 'old', :end, 1)"),
+                    {"id": item, "end": moment},
+                )
+            for bid, item in zip(bids, [items[0], items[0], items[1]], strict=True):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO bid (id, bidder, amount, placed_at, item_id, item_title) "
+                        "VALUES (:id, 'b', 5, :at, :item, 'old')"
+                    ),
+                    {"id": bid, "at": moment, "item": item},
+                )
+        reader = ReadThrough(keys, files[f"relational/{engine}/queries.sql"], client, database)
+        try:
+            assert [reader.title(b) for b in bids] == ["old"] * 3 and reader.misses == 3
+            with database.begin() as connection:  # retitle_item and its copies.sql block, one commit
+                connection.execute(sa.text("UPDATE item SET title = 'new' WHERE id = :id"), {"id": items[0]})
+                connection.execute(sa.text("UPDATE bid SET item_title = 'new' WHERE item_id = :id"), {"id": items[0]})
+            reader.parent_written(write, items[0], moment)
+            assert not client.exists(reader.key(bids[0])) and not client.exists(reader.key(bids[1]))
+            assert [reader.title(b) for b in bids] == ["new", "new", "old"]
+            assert reader.misses == 5  # the untouched item's bid stayed cached
+        finally:
+            for bid in bids:
+                client.delete(reader.key(bid))
+            client.close()

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from polyplan.model.derived import key_of, snake
 from polyplan.model.schema import AccessPattern
-from polyplan.plan.related_reads import EntryUpkeep, RelatedRead, changing_writes
+from polyplan.plan.related_reads import Choice, EntryUpkeep, RelatedRead, changing_writes
 from polyplan.stores.cache import codec
 from polyplan.stores.cache.readmodels.context import DesignContext
 from polyplan.stores.cache.spec import Children, FieldSpec, KeySpec, WritePath, value_token
@@ -95,5 +95,44 @@ def parent_writes(ctx: DesignContext, spec: KeySpec, joined: list[Held], engine:
             )
             found.append(
                 WritePath(name, hop.target, write.kind, (spec.name,), commands, steps, False, children=children)
+            )
+    return found
+
+
+def copied_fields(ctx: DesignContext, pattern: AccessPattern) -> list[Held]:
+    """The related fields of `pattern` kept as copies on its own rows (one hop) that its cached
+    answer holds: the parent's writes rewrite the rows (copies.sql), and the answers must go too."""
+    found = []
+    for decision in ctx.plan.related_reads:
+        if decision.pattern != pattern.name or not decision.cached or decision.chosen.choice is not Choice.COPY:
+            continue
+        if len(decision.path.hops) != 1:
+            continue  # the children of a parent two hops away are not listed by one reference
+        attribute = decision.path.kind.model_copy(update={"nullable": True, "unique": False, "default": None})
+        found.append(Held(decision, FieldSpec(decision.copy, attribute, codec.text_length(attribute, decision.copy))))
+    return found
+
+
+def copy_writes(ctx: DesignContext, spec: KeySpec, copied: list[Held], engine: str) -> list[WritePath]:
+    """One write path per parent write that changes a copied field a cached answer holds: after the
+    commit (which rewrote the children's copies), list the children and drop each one's answer."""
+    found = []
+    key = spec.template.render()
+    for held in copied:
+        decision = held.decision
+        path = decision.path
+        hop = path.hops[0]
+        query = children_query(ctx, decision)
+        children = Children(hop.source, hop.pairs, held.spec.name, path.attribute, query, str(EntryUpkeep.INVALIDATE))
+        for name, _ in changing_writes(ctx.model, hop.target, {path.attribute}):
+            write = next(w for w in ctx.model.write_patterns if w.name == name)
+            steps = (
+                f"commit {name} in {engine} first, then its copies.sql block (it rewrites the {hop.source} rows' "
+                f"{decision.copy})",
+                f"then list the {hop.source} children on {engine}: {query} (the {hop.target}'s key)",
+                f"for each child: DEL {key}, after the commit; the next read refills it from the rewritten row",
+            )
+            found.append(
+                WritePath(name, hop.target, write.kind, (spec.name,), (("DEL", key),), steps, False, children=children)
             )
     return found

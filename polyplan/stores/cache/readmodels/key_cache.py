@@ -16,7 +16,7 @@ from polyplan.stores.cache.increments import inexact
 from polyplan.stores.cache.keys import template
 from polyplan.stores.cache.readmodels import Merit, counter
 from polyplan.stores.cache.readmodels.context import DesignContext
-from polyplan.stores.cache.readmodels.joined import held_fields, parent_writes
+from polyplan.stores.cache.readmodels.joined import copied_fields, copy_writes, held_fields, parent_writes
 from polyplan.stores.cache.sizing import (
     entity_part_lengths,
     field_specs,
@@ -171,6 +171,7 @@ def build(ctx: DesignContext, entity: str, projection: Projection, pattern: Acce
     for write in writes:
         ctx.writes.append(projection_write(ctx, write, spec, unique, [*read_set, *references], plan.engine))
     ctx.writes += parent_writes(ctx, spec, joined, plan.engine)
+    ctx.writes += copy_writes(ctx, spec, copied_fields(ctx, pattern), plan.engine)
 
 
 def cached_read(
