@@ -134,11 +134,14 @@ def _moment(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def test_an_update_by_predicate_writes_every_matching_row_with_its_event(marketplace: ModuleType) -> None:
-    # SQLite: the marketplace's PostgreSQL schema needs PostGIS (items_near), which this server may lack.
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_an_update_by_predicate_writes_every_matching_row_with_its_event(
+    marketplace: ModuleType, engine_name: str
+) -> None:
+    # PostgreSQL: the marketplace's schema needs PostGIS (items_near), which `.ci/run`'s server has.
     model = ROOT / "scenarios" / "marketplace.yaml"
-    with scratch_database("sqlite://") as engine:
-        _seed(model, "sqlite", engine)
+    with scratch_database(resolve_url(engine_name)) as engine:
+        _seed(model, engine_name, engine)
         stores = _stores("marketplace", engine)
         with engine.connect() as connection:
             rows = connection.execute(sa.text("SELECT id, ends_at, status FROM item ORDER BY ends_at")).all()
