@@ -260,9 +260,10 @@ def semantic_mutation(draw: st.DrawFn, data: dict[str, Any]) -> None:
     kind = draw(
         st.sampled_from(["constant", "pattern", "check", "unique", "retype", "bounds", "relationship", "distinct"])
     )
-    if kind == "constant" and data.get("access_patterns"):
+    # An earlier mutation may have made the list or its filters a scalar: mutate only lists.
+    if kind == "constant" and isinstance(data.get("access_patterns"), list) and data["access_patterns"]:
         pattern = draw(st.sampled_from(data["access_patterns"]))
-        if isinstance(pattern, dict) and pattern.get("filters"):
+        if isinstance(pattern, dict) and isinstance(pattern.get("filters"), list) and pattern["filters"]:
             flt = draw(st.sampled_from(pattern["filters"]))
             if isinstance(flt, dict):
                 # A copy: a later mutation may change it in place, and CONSTANTS must stay as written.
@@ -291,7 +292,7 @@ def semantic_mutation(draw: st.DrawFn, data: dict[str, Any]) -> None:
         spec[draw(st.sampled_from(["min", "max", "precision", "scale", "max_length", "bits", "default"]))] = draw(
             st.sampled_from([*EXTREME_NUMBERS, 0.001, 5, 38, 16])
         )
-    elif kind == "relationship" and data.get("relationships"):
+    elif kind == "relationship" and isinstance(data.get("relationships"), list) and data["relationships"]:
         relationship = draw(st.sampled_from(data["relationships"]))
         if isinstance(relationship, dict):
             relationship[draw(st.sampled_from(["kind", "required", "from", "to", "max_children"]))] = draw(
@@ -409,7 +410,8 @@ def text_mutation(draw: st.DrawFn) -> tuple[str, bytes]:
             text = text[:position] + char + text[position:]
         elif kind == "bytes":
             raw = bytearray(text.encode("utf-8"))
-            for _ in range(draw(st.integers(min_value=1, max_value=4))):
+            # An earlier step may have emptied the text: nothing to overwrite then.
+            for _ in range(draw(st.integers(min_value=1, max_value=4)) if raw else 0):
                 position = draw(st.integers(min_value=0, max_value=len(raw) - 1))
                 raw[position] = draw(st.integers(min_value=0, max_value=255))
             return name, bytes(raw)
