@@ -132,10 +132,13 @@ def _grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[s
 
 
 def _fixes_a_unique_rule(model: RequirementsModel, pattern: AccessPattern) -> bool:
-    """Whether the pattern's equalities (parameters, or one constant) cover a whole unique rule or
-    the key: its answer holds one row at most, and a group sharing the other members would
-    break the rule (`a1 = 'f88276ef-…' AND a5 = :a5 LIMIT 500` under unique (a1, a5): fuzz8's
-    model 13, whose seed ran out of values)."""
+    """Whether the pattern's equalities cover a whole unique rule or the key with a constant among
+    them: its answer holds one row at most, and a group sharing the other members would break the
+    rule (`a1 = 'f88276ef-…' AND a5 = :a5 LIMIT 500` under unique (a1, a5): fuzz8's model 13,
+    whose seed ran out of values). With parameters only (`tenant_id = :t AND email = :e` under
+    unique (tenant_id, email)) the group shares one member and the other members differ, which is
+    what shows each filter matters."""
+    constants = {f.attribute for f in pattern.filters if "value" in f.model_fields_set and f.value is not None}
     fixed = {
         f.attribute
         for f in pattern.filters
@@ -143,7 +146,8 @@ def _fixes_a_unique_rule(model: RequirementsModel, pattern: AccessPattern) -> bo
         or (f.op is FilterOp.IN and isinstance(f.value, list) and len(f.value) == 1)
     }
     entity = model.entities[pattern.entity]
-    return any(group and set(group) <= fixed for group in [key_of(entity).attributes, *entity.unique])
+    rules = [key_of(entity).attributes, *entity.unique]
+    return any(group and set(group) <= fixed and set(group) & constants for group in rules)
 
 
 def _room(model: RequirementsModel, entity: str, shared: list[str], rows: int, counts: dict[str, int]) -> int:

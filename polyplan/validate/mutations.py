@@ -213,7 +213,10 @@ def constraint_mutations(folder: Path, engine: str, per_kind: int = 2) -> list[M
     checked = set(_module_list(listed, "CONSTRAINTS"))
     found: list[Mutation] = []
     taken: dict[str, int] = {}
-    for table_match in re.finditer(r"^CREATE TABLE (\S+) \(\n(.*?)\n\)[^\n]*;$", text, re.M | re.S):
+    # A table may end with its storage parameters on a line of their own (`) WITH (fillfactor = 90);`).
+    for table_match in re.finditer(
+        r"^CREATE TABLE (\S+) \(\n(.*?)\n\)(?:\n WITH \([^)\n]*\))?[^\n]*;$", text, re.M | re.S
+    ):
         table = table_match[1].strip('`"')
         body = table_match[2]
         lines = body.split("\n")
