@@ -1395,3 +1395,14 @@ def test_a_constant_on_a_json_sub_field_renders_as_the_sub_fields_value(tmp_path
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]
+
+
+def test_an_enum_weight_of_1e_308_is_dealt_without_overflow() -> None:
+    """The long malformed run (2026-12-07): shop's Product.status with weights [1.0e-308, 85, 10]
+    crashed the seed's weighted deck when the cache target generated its test data (1 / share
+    overflowed: OverflowError, an internal error). The rarest value now gets the longest deck."""
+    from polyplan.seed.values import MAX_DECK, weighted_deck
+
+    draw = weighted_deck(["draft", "active", "retired"], [1.0e-308, 85, 10], random.Random(1))
+    drawn = Counter(draw() for _ in range(MAX_DECK))
+    assert drawn["active"] > drawn["retired"] > 0

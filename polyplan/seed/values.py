@@ -617,7 +617,10 @@ def weighted_deck(values: list[Any], weights: list[float], rng: random.Random) -
         return lambda: rng.choice(values) if values else None
     shares = [max(0.0, w) / total for w in weights[: len(values)]]
     shares += [0.0] * (len(values) - len(shares))
-    size = min(MAX_DECK, max(len([s for s in shares if s > 0]), math.ceil(1 / min(s for s in shares if s > 0) - 1e-9)))
+    smallest = min(s for s in shares if s > 0)
+    # A share below 1/MAX_DECK needs the longest deck; 1/share itself may overflow (a weight of 1e-308).
+    wanted = MAX_DECK if smallest < 1 / MAX_DECK else math.ceil(1 / smallest - 1e-9)
+    size = min(MAX_DECK, max(len([s for s in shares if s > 0]), wanted))
     dealt = [0] * len(values)  # draws of each value in the decks so far
     deck: list[Any] = []
     decks = 0
