@@ -178,6 +178,40 @@ def test_each_write_carries_its_event_and_the_relay_applies_newest_state(stores:
     assert _compare(stores) == (6, [], [], [])
 
 
+class _TombstoneGoneAfterRead:
+    """The collection, except that the relay removes the tombstone right after the first read."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection, self.armed = collection, True
+
+    def find_one(self, *args: Any, **kwargs: Any) -> Any:
+        found = self.collection.find_one(*args, **kwargs)
+        if self.armed and found is not None:
+            self.armed = False
+            self.collection.delete_one({"_id": found["_id"]})
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+
+@pytest.mark.mongodb
+def test_an_upsert_racing_the_tombstone_removal_keeps_the_version_rising(stores: Stores) -> None:
+    """Before, replace_record upserted by key with `$inc` on the version: when the relay removed
+    the tombstone it had read, the upsert inserted the record at version 1, below the delete the
+    index had applied, and the index refused it as older (the record lost from the index). It now
+    writes by compare-and-set on the version read and reads again when that fails."""
+    items = stores.collection
+    outbox.insert_record(items, _item(7, 1), {"_id": "item7"})
+    deleted = outbox.delete_record(items, {"_id": "item7"})
+    assert deleted is not None
+    tombstone_version = items.find_one({"_id": "item7"})[outbox.VERSION]
+    outbox.replace_record(_TombstoneGoneAfterRead(items), {"_id": "item7"}, _item(7, 2))
+    record = items.find_one({"_id": "item7"})
+    assert record[outbox.VERSION] > tombstone_version and outbox.DELETED not in record
+    assert record["stock"] == 2
+
+
 @pytest.mark.mongodb
 @pytest.mark.opensearch
 def test_a_document_the_index_refuses_is_parked_with_the_reason(stores: Stores) -> None:

@@ -108,22 +108,28 @@ def update_record(
 
 def replace_record(collection: Any, where: Mapping[str, Any], document: Mapping[str, Any]) -> None:
     """Write the whole record by its key (an upsert) with its event, in one command: the fields
-    the new document leaves out are removed, a tombstone is revived."""
+    the new document leaves out are removed, a tombstone is revived.
+
+    The command is a compare-and-set on the version read (or an insert when there was none), read
+    again when another writer or the relay changed the record meanwhile: an upsert by key alone
+    would start the version over at 1 if the relay removed a tombstone between the read and the
+    write, or leave it unchanged if another writer inserted the key, and the index would refuse
+    the new state as older."""
     fields = {k: v for k, v in document.items() if k != "_id"}
-    current = collection.find_one(where, {k: 0 for k in (OUTBOX, PARKED)})
-    gone = [k for k in (current or {}) if k not in fields and k not in ("_id", VERSION) and k not in where]
-    update: dict[str, Any] = {"$set": fields, "$push": {OUTBOX: _event("upsert")}}
-    if current is None:
-        update["$setOnInsert"] = {VERSION: _first_version()}
-    else:
-        update["$inc"] = {VERSION: 1}
-    if gone:
-        update["$unset"] = dict.fromkeys(gone, "")
-    try:
-        collection.update_one(where, update, upsert=True)
-    except DuplicateKeyError:
-        # Inserted by another writer between our read and our upsert: write over it.
-        replace_record(collection, where, document)
+    while True:
+        current = collection.find_one(where, {k: 0 for k in (OUTBOX, PARKED)})
+        if current is None:
+            try:
+                collection.insert_one({**document, VERSION: _first_version(), OUTBOX: [_event("upsert")]})
+                return
+            except DuplicateKeyError:
+                continue  # inserted meanwhile: write over it
+        gone = [k for k in current if k not in fields and k not in ("_id", VERSION) and k not in where]
+        update: dict[str, Any] = {"$set": fields, "$inc": {VERSION: 1}, "$push": {OUTBOX: _event("upsert")}}
+        if gone:
+            update["$unset"] = dict.fromkeys(gone, "")
+        if collection.update_one({**where, VERSION: current[VERSION]}, update).matched_count == 1:
+            return
 
 
 def increment_record(collection: Any, where: Mapping[str, Any], update: Mapping[str, Any]) -> bool:
