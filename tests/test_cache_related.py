@@ -180,6 +180,24 @@ class ReadThrough:
                 self.client.execute_command(*expand(command, context))
 
 
+def _seed(database: sa.Engine, items: list[str], bids: list[str], end: datetime, title: str) -> None:
+    """Two items (the first with two bids, the second with one), each bid copying its item's title."""
+    with database.begin() as connection:
+        for item in items:
+            connection.execute(
+                sa.text("INSERT INTO item (id, title, end_date, reserve) VALUES (:id, :title, :end, 1)"),
+                {"id": item, "title": title, "end": end},
+            )
+        for bid, item in zip(bids, [items[0], items[0], items[1]], strict=True):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO bid (id, bidder, amount, placed_at, item_id, item_title) "
+                    "VALUES (:id, 'b', 5, :at, :item, :title)"
+                ),
+                {"id": bid, "at": end, "item": item, "title": title},
+            )
+
+
 @pytest.mark.redis
 @pytest.mark.parametrize("extend", [40, 400], ids=["update", "invalidate"])
 @pytest.mark.parametrize("engine", [pytest.param("postgresql", marks=pytest.mark.postgresql), "sqlite"])
@@ -193,20 +211,7 @@ def test_a_parent_write_then_a_read_through_the_cache_gives_the_new_value(engine
     items, bids = [str(uuid.uuid4()) for _ in range(2)], [str(uuid.uuid4()) for _ in range(3)]
     with scratch_database(resolve_url(engine)) as database:
         apply_sql(database, files[f"relational/{engine}/schema.sql"])
-        with database.begin() as connection:
-            for item in items:
-                connection.execute(
-                    sa.text("INSERT INTO item (id, title, end_date, reserve) VALUES (:id, 't', :end, 1)"),
-                    {"id": item, "end": old},
-                )
-            for bid, item in zip(bids, [items[0], items[0], items[1]], strict=True):
-                connection.execute(
-                    sa.text(
-                        "INSERT INTO bid (id, bidder, amount, placed_at, item_id, item_title) "
-                        "VALUES (:id, 'b', 5, :at, :item, 't')"
-                    ),
-                    {"id": bid, "at": old, "item": item},
-                )
+        _seed(database, items, bids, old, "t")
         reader = ReadThrough(keys, files[f"relational/{engine}/queries.sql"], client, database)
         try:
             assert [reader.end_date(b) for b in bids] == [old] * 3 and reader.misses == 3
@@ -253,20 +258,7 @@ def test_a_retitled_item_drops_the_cached_answers_holding_its_copied_title(engin
     items, bids = [str(uuid.uuid4()) for _ in range(2)], [str(uuid.uuid4()) for _ in range(3)]
     with scratch_database(resolve_url(engine)) as database:
         apply_sql(database, files[f"relational/{engine}/schema.sql"])
-        with database.begin() as connection:
-            for item in items:
-                connection.execute(
-                    sa.text("INSERT INTO item (id, title, end_date, reserve) VALUES (:id, 'old', :end, 1)"),
-                    {"id": item, "end": moment},
-                )
-            for bid, item in zip(bids, [items[0], items[0], items[1]], strict=True):
-                connection.execute(
-                    sa.text(
-                        "INSERT INTO bid (id, bidder, amount, placed_at, item_id, item_title) "
-                        "VALUES (:id, 'b', 5, :at, :item, 'old')"
-                    ),
-                    {"id": bid, "at": moment, "item": item},
-                )
+        _seed(database, items, bids, moment, "old")
         reader = ReadThrough(keys, files[f"relational/{engine}/queries.sql"], client, database)
         try:
             assert [reader.title(b) for b in bids] == ["old"] * 3 and reader.misses == 3

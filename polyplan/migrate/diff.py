@@ -39,7 +39,7 @@ from polyplan.migrate.ops import (
     archive_table,
 )
 from polyplan.migrate.sql import compile_ddl
-from polyplan.migrate.storage_ops import ChangeFillfactor, ChangePersistence, unlogged
+from polyplan.migrate.storage_ops import ChangeFillfactor, ChangePersistence
 from polyplan.migrate.store_diff import store_operations
 from polyplan.migrate.store_ops import StoreOperation
 from polyplan.model.loader import LoadedModel, PathKey
@@ -47,7 +47,7 @@ from polyplan.model.schema import Attribute, TypeName
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.derived_sql import kept_aggregates
 from polyplan.stores.relational.design import ATTRIBUTE, RELATIONSHIP, design_schema
-from polyplan.stores.relational.heap_fill import table_fillfactor
+from polyplan.stores.relational.heap_fill import table_fillfactor, unlogged
 from polyplan.stores.relational.index_render import dialect_of
 from polyplan.stores.relational.render import ENGINES, build_metadata
 from polyplan.stores.relational.retention import Retention, retention_of

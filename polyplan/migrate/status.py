@@ -17,8 +17,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from polyplan.migrate.diff import designs_of
-from polyplan.migrate.storage_ops import unlogged
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.heap_fill import unlogged
 from polyplan.stores.relational.index_render import fts_table
 from polyplan.stores.relational.retention import retention_of
 from polyplan.stores.relational.spec import IndexKind

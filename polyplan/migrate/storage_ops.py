@@ -17,9 +17,7 @@ from typing import ClassVar
 from polyplan.migrate.context import Context
 from polyplan.migrate.ops import Operation, Order
 from polyplan.migrate.sql import Step, guards, quote
-from polyplan.stores.relational.caps import cap_of_table
-from polyplan.stores.relational.retention import retention_of
-from polyplan.stores.relational.spec import TableSpec
+from polyplan.stores.relational.heap_fill import unlogged
 
 
 @dataclass(frozen=True)
@@ -50,13 +48,6 @@ class ChangeFillfactor(Operation):
             else f"ALTER TABLE {name} SET (fillfactor = {int(fillfactor)})"
         )
         return [*guards(ctx.engine), Step(sql)]
-
-
-def unlogged(spec: TableSpec) -> bool:
-    """Whether the design makes `spec` an UNLOGGED table on PostgreSQL (a loss-tolerable entity's,
-    unless range-partitioned: render.py's rule)."""
-    design, rule = cap_of_table(spec), retention_of(spec)
-    return bool(design and design.get("unlogged")) and not (rule is not None and "postgresql" in rule.partitioned)
 
 
 @dataclass(frozen=True)

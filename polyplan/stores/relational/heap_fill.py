@@ -1,4 +1,4 @@
-"""Heap fillfactor for PostgreSQL tables whose rows are updated in place (pure: no I/O).
+"""Heap storage of PostgreSQL tables (pure: no I/O): the fillfactor for in-place updates, and whether a table is UNLOGGED.
 
 PostgreSQL writes every update as a new row version. When no indexed column changes and the
 page holding the row has room, the new version stays on that page (a heap-only tuple, HOT): no
@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 
 from polyplan.model.schema import WriteKind
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.design import CAP
 from polyplan.stores.relational.index_load import PAGE_BYTES, columns_of
 from polyplan.stores.relational.retention import retention_of
 from polyplan.stores.relational.spec import TableKind, TableSpec
@@ -69,6 +70,14 @@ class HeapFill:
             f"keeps room for their new row versions (heap-only updates: no index entries); the heap is "
             f"{100 / self.fillfactor:.2f}× the size of a full one"
         )
+
+
+def unlogged(spec: TableSpec) -> bool:
+    """Whether PostgreSQL creates `spec` UNLOGGED: a loss-tolerable entity's table (caps.py's
+    design) that is not range-partitioned (a partitioned table cannot be unlogged). The one rule
+    the DDL, the migrations and the drift check share."""
+    design, rule = spec.extra.get(CAP) or {}, retention_of(spec)
+    return bool(design.get("unlogged")) and not (rule is not None and "postgresql" in rule.partitioned)
 
 
 def heap_fill_of(spec: TableSpec) -> HeapFill | None:

@@ -42,9 +42,9 @@ from polyplan.model.schema import (
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, SpecKeys, TableShape, fill_in, table_shape
-from polyplan.stores.relational.design import CAP, NON_SCALAR, UniqueNames, constraint_name, generated_key
+from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name, generated_key
 from polyplan.stores.relational.geo import attach_geo, geo_query
-from polyplan.stores.relational.heap_fill import table_fillfactor
+from polyplan.stores.relational.heap_fill import table_fillfactor, unlogged
 from polyplan.stores.relational.index_render import (
     attach_index,
     constant_predicate,
@@ -494,9 +494,7 @@ def _add_table(
     if fillfactor is not None:
         options["postgresql_with"] = {"fillfactor": fillfactor}
     # A loss-tolerable entity's table skips the WAL (caps.py says when and what it costs).
-    prefixes = (
-        ["UNLOGGED"] if engine == "postgresql" and not partitioned and spec.extra.get(CAP, {}).get("unlogged") else []
-    )
+    prefixes = ["UNLOGGED"] if engine == "postgresql" and unlogged(spec) else []
     table = sa.Table(
         spec.name,
         metadata,
