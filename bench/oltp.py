@@ -11,7 +11,9 @@ indexes included; `expert`), the bench
    a shared host): clones the template (CREATE DATABASE … TEMPLATE), runs
    `pgbench -n -r -c CLIENTS -j 2 -T SECONDS` with the workload's scripts and weights, and reads
    TPS, per-statement latency (`-r`), each updated table's HOT share
-   (pg_stat_user_tables.n_tup_hot_upd / n_tup_upd) and the secondary-index bytes; then drops it;
+   (pg_stat_user_tables.n_tup_hot_upd / n_tup_upd) and the secondary-index bytes; then drops it.
+   With --side-by-side both variants run at the same time, each in its own clone, so both see
+   the same moments of a shared host's load;
 3. keeps EXPLAIN (ANALYZE, BUFFERS) of the workload's reads in each variant (last round).
 
     python bench/oltp.py                                   # both workloads, 3 rounds x 20 s
@@ -267,19 +269,79 @@ def parse_pgbench(output: str) -> tuple[float, int, float, int, dict[str, float]
     )
 
 
-def run_pgbench(server: Server, database: str, workload: Workload, clients: int, seconds: int) -> str:
+def start_pgbench(
+    server: Server, database: str, workload: Workload, clients: int, seconds: int
+) -> subprocess.Popen[str]:
+    """Start one pgbench run; `finish_pgbench` waits for it and returns its report."""
     command = [pgbench_binary(), "-n", "-r", "-c", str(clients), "-j", "2", "-T", str(seconds)]
     for script, weight in workload.scripts:
         command += ["-f", f"{HERE / script}@{weight}"]
     command.append(server.libpq(database))
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"pgbench failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return done.stdout
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_pgbench(process: subprocess.Popen[str]) -> str:
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"pgbench failed ({process.returncode}):\n{stderr[-2000:]}")
+    return stdout
+
+
+def _run_round(
+    server: Server,
+    workload: Workload,
+    templates: dict[str, str],
+    number: int,
+    variants: tuple[str, ...],
+    rounds: int,
+    clients: int,
+    seconds: int,
+    result: WorkloadResult,
+) -> None:
+    """One round of the given variants, started together (one variant: alone)."""
+    databases = {v: server.create(f"{workload.name}_{v}_r{number}", templates[v]) for v in variants}
+    engines = {v: server.engine(d) for v, d in databases.items()}
+    try:
+        before = uptime()
+        running = {v: start_pgbench(server, databases[v], workload, clients, seconds) for v in variants}
+        outputs = {v: finish_pgbench(p) for v, p in running.items()}
+        after = uptime()
+        time.sleep(1.0)  # the backends' statistics reach pg_stat_user_tables when they exit
+        for variant in variants:
+            tps, count, latency, failed, statements = parse_pgbench(outputs[variant])
+            engine = engines[variant]
+            run = Run(
+                number,
+                variant,
+                tps,
+                count,
+                latency,
+                before,
+                after,
+                statements,
+                hot_shares(engine),
+                secondary_indexes(engine),
+                failed,
+            )
+            result.runs.append(run)
+            log(f"{workload.name} round {number} {variant}: {tps:.1f} tps (load {before} -> {after})")
+            if number == rounds:
+                for label, sql in workload.explain:
+                    result.explain.setdefault(label, {})[variant] = explain(engine, sql)
+    finally:
+        for variant, engine in engines.items():
+            engine.dispose()
+            server.drop(databases[variant])
 
 
 def bench_workload(
-    server: Server, workload: Workload, rounds: int, seconds: int, clients: int, folder: Path
+    server: Server,
+    workload: Workload,
+    rounds: int,
+    seconds: int,
+    clients: int,
+    folder: Path,
+    side_by_side: bool = False,
 ) -> WorkloadResult:
     templates = {}
     result = WorkloadResult(workload.name, workload.title, {})
@@ -292,36 +354,14 @@ def bench_workload(
         log(f"{workload.name}/{variant}: loaded in {time.perf_counter() - started:.1f} s")
     for number in range(1, rounds + 1):
         order = VARIANTS if number % 2 else tuple(reversed(VARIANTS))
-        for variant in order:
-            database = server.create(f"{workload.name}_{variant}_r{number}", templates[variant])
-            engine = server.engine(database)
-            try:
-                before = uptime()
-                output = run_pgbench(server, database, workload, clients, seconds)
-                after = uptime()
-                time.sleep(1.0)  # the backends' statistics reach pg_stat_user_tables when they exit
-                tps, count, latency, failed, statements = parse_pgbench(output)
-                run = Run(
-                    number,
-                    variant,
-                    tps,
-                    count,
-                    latency,
-                    before,
-                    after,
-                    statements,
-                    hot_shares(engine),
-                    secondary_indexes(engine),
-                    failed,
-                )
-                result.runs.append(run)
-                log(f"{workload.name} round {number} {variant}: {tps:.1f} tps (load {before} -> {after})")
-                if number == rounds:
-                    for label, sql in workload.explain:
-                        result.explain.setdefault(label, {})[variant] = explain(engine, sql)
-            finally:
-                engine.dispose()
-                server.drop(database)
+        if side_by_side:
+            # Both variants at once, each in its own database: they share every moment of the
+            # host's load, so the ratio of their rates does not follow the neighbours the way
+            # two runs one after the other do.
+            _run_round(server, workload, templates, number, order, rounds, clients, seconds, result)
+        else:
+            for variant in order:
+                _run_round(server, workload, templates, number, (variant,), rounds, clients, seconds, result)
     for name in templates.values():
         server.drop(name)
     return result
@@ -373,7 +413,7 @@ def markdown(results: list[WorkloadResult], command: str, host: str) -> str:
         lines += [
             f"TPS polyplan ÷ expert, median of rounds: **{ratio:.2f}** (per round "
             f"{', '.join(f'{x:.2f}' for x in per_round)}; spread {min(per_round, default=0):.2f}–"
-            f"{max(per_round, default=0):.2f}). Noise control, the same rounds: expert ÷ polyplan latency of "
+            f"{max(per_round, default=0):.2f}; median of the per-round ratios {_median(per_round):.2f}). Noise control, the same rounds: expert ÷ polyplan latency of "
             f"`BEGIN;`, a statement that does no work and so measures only the host's scheduling delay: "
             f"{', '.join(f'{x:.2f}' for x in control)} (1.00 = both variants saw the same load).",
             "",
@@ -412,6 +452,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="run the two variants at the same time in each round (each with --clients), not one after the other",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--render", type=Path, help="print the docs section of a saved results file and exit")
     args = parser.parse_args()
@@ -425,15 +470,21 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="ppoltp_"))
     try:
         for name in names:
-            results.append(bench_workload(server, WORKLOADS[name], args.rounds, args.seconds, args.clients, folder))
+            results.append(
+                bench_workload(
+                    server, WORKLOADS[name], args.rounds, args.seconds, args.clients, folder, args.side_by_side
+                )
+            )
     finally:
         server.close()
         shutil.rmtree(folder, ignore_errors=True)
     with server.engine("postgres").connect() as connection:
         version = str(connection.exec_driver_sql("SHOW server_version").scalar_one())
-    host = f"PostgreSQL {version}, {os.cpu_count()} cores shared with other work, {args.clients} clients."
+    mode = "both variants at once, each with" if args.side_by_side else "one variant at a time,"
+    host = f"PostgreSQL {version}, {os.cpu_count()} cores shared with other work, {mode} {args.clients} clients."
     parts = [f"--workload {n}" for n in args.workload or []]
     parts += [f"--rounds {args.rounds}", f"--seconds {args.seconds}", f"--clients {args.clients}"]
+    parts += ["--side-by-side"] if args.side_by_side else []
     command = " ".join(["python bench/oltp.py", *parts, *([f"--json {args.json}"] if args.json else [])])
     if args.json:
         saved = {"command": command, "host": host, "results": [asdict(r) for r in results]}
