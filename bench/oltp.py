@@ -104,6 +104,7 @@ class Run:
     hot: dict[str, list[int]]  # table → [n_tup_upd, n_tup_hot_upd]
     index_bytes: dict[str, int]  # secondary index → bytes after the run
     failures: int = 0
+    buffers: int = 0  # shared buffers hit or read in the run's database (pg_stat_database), 0 in old files
 
 
 @dataclass
@@ -226,6 +227,16 @@ def hot_shares(engine: sa.Engine) -> dict[str, list[int]]:
         return {str(name): [int(upd), int(hot)] for name, upd, hot in rows}
 
 
+def buffer_accesses(engine: sa.Engine) -> int:
+    """Shared buffers hit or read in this database since it was created: a count of the work done,
+    which a shared host's scheduling does not change (a clone's counters start at zero)."""
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT blks_hit + blks_read FROM pg_stat_database WHERE datname = current_database()"
+        ).scalar_one()
+        return int(found or 0)
+
+
 def explain(engine: sa.Engine, sql: str) -> str:
     with engine.connect() as connection:
         rows = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}")
@@ -322,6 +333,7 @@ def _run_round(
                 hot_shares(engine),
                 secondary_indexes(engine),
                 failed,
+                buffer_accesses(engine),
             )
             result.runs.append(run)
             log(f"{workload.name} round {number} {variant}: {tps:.1f} tps (load {before} -> {after})")
@@ -428,6 +440,16 @@ def markdown(results: list[WorkloadResult], command: str, host: str) -> str:
                 f"| {variant} | {', '.join(f'{x:.0f}' for x in tps[variant])} | {_median(tps[variant]):.0f} | "
                 f"{index_text} (total {sum(indexes.values()) / 2**20:.1f} MiB) | {hot} |"
             )
+        per_transaction = {
+            v: [r.buffers / r.transactions for r in by[v] if r.buffers and r.transactions] for v in VARIANTS
+        }
+        if all(per_transaction.values()):
+            p, e = (_median(per_transaction[v]) for v in VARIANTS)
+            lines += [
+                "",
+                f"Shared buffers hit or read per transaction (pg_stat_database of each round's database, "
+                f"median of rounds): polyplan {p:.1f}, expert {e:.1f} (ratio {p / e:.2f}).",
+            ]
         loads = [f"{r.load_before} → {r.load_after}" for r in result.runs]
         lines += ["", f"Load averages (1/5/15 min) before → after each run, in run order: {'; '.join(loads)}.", ""]
         statements = sorted({s for r in result.runs for s in r.statements})
