@@ -86,6 +86,30 @@ WORKLOADS = {
             ),
         ),
     ),
+    "epinions": Workload(
+        "epinions",
+        "Epinions, BenchBase (scale factor 10)",
+        (
+            ("ep_review_item.pgbench", 10),
+            ("ep_reviews_user.pgbench", 10),
+            ("ep_avg_trusted.pgbench", 10),
+            ("ep_avg_item.pgbench", 10),
+            ("ep_reviews_trusted.pgbench", 10),
+            ("ep_user_name.pgbench", 10),
+            ("ep_item_title.pgbench", 10),
+            ("ep_review_rating.pgbench", 10),
+            ("ep_trust_rating.pgbench", 20),
+        ),
+        (
+            (
+                "average_rating_by_trusted_user",
+                "SELECT avg(rating) FROM review r, trust t WHERE r.u_id = t.target_u_id AND r.i_id = 7 "
+                "AND t.source_u_id = 3",
+            ),
+            ("update_review_rating", "UPDATE review SET rating = 5 WHERE i_id = 7 AND u_id = 3"),
+            ("update_trust_rating", "UPDATE trust SET trust = 1 WHERE source_u_id = 3 AND target_u_id = 4"),
+        ),
+    ),
 }
 
 
@@ -114,6 +138,9 @@ class WorkloadResult:
     schema_indexes: dict[str, dict[str, int]]  # variant → secondary index → bytes after loading
     runs: list[Run] = field(default_factory=list)
     explain: dict[str, dict[str, str]] = field(default_factory=dict)  # read → variant → plan text
+    # variant → bytes of every index after loading, primary keys included (0 in old files): a
+    # schema without a primary key (Epinions' expert review and trust) has only secondary indexes
+    all_index_bytes: dict[str, int] = field(default_factory=dict)
 
 
 def log(message: str) -> None:
@@ -212,6 +239,17 @@ FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = 'public' AND NOT i.indisprimary ORDER BY c.relname
 """
+
+
+def all_index_bytes(engine: sa.Engine) -> int:
+    """Bytes of every index of the public schema, primary keys included."""
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT sum(pg_relation_size(c.oid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = 'public'"
+        ).scalar_one()
+        return int(found or 0)
 
 
 def secondary_indexes(engine: sa.Engine) -> dict[str, int]:
@@ -362,6 +400,7 @@ def bench_workload(
         templates[variant] = load_template(server, workload.name, variant, folder)
         engine = server.engine(templates[variant])
         result.schema_indexes[variant] = secondary_indexes(engine)
+        result.all_index_bytes[variant] = all_index_bytes(engine)
         engine.dispose()
         log(f"{workload.name}/{variant}: loaded in {time.perf_counter() - started:.1f} s")
     for number in range(1, rounds + 1):
@@ -396,6 +435,11 @@ def _hot(runs: list[Run]) -> dict[str, float]:
     return {table: (hot / updated if updated else 0.0) for table, (updated, hot) in sorted(totals.items())}
 
 
+def _with_keys(result: WorkloadResult, variant: str) -> str:
+    found = result.all_index_bytes.get(variant)
+    return f"; every index, primary keys included: {found / 2**20:.1f} MiB" if found else ""
+
+
 def _begin(run: Run) -> float:
     """The run's mean latency of `BEGIN;` over its scripts (ms)."""
     found = [ms for statement, ms in run.statements.items() if statement.endswith(": BEGIN;")]
@@ -404,7 +448,14 @@ def _begin(run: Run) -> float:
 
 def _from_json(data: dict[str, Any]) -> WorkloadResult:
     runs = [Run(**r) for r in data["runs"]]
-    return WorkloadResult(data["workload"], data["title"], data["schema_indexes"], runs, data.get("explain", {}))
+    return WorkloadResult(
+        data["workload"],
+        data["title"],
+        data["schema_indexes"],
+        runs,
+        data.get("explain", {}),
+        data.get("all_index_bytes", {}),
+    )
 
 
 def render_saved(saved: dict[str, Any]) -> str:
@@ -438,7 +489,7 @@ def markdown(results: list[WorkloadResult], command: str, host: str) -> str:
             hot = ", ".join(f"{t} {s:.0%}" for t, s in _hot(by[variant]).items())
             lines.append(
                 f"| {variant} | {', '.join(f'{x:.0f}' for x in tps[variant])} | {_median(tps[variant]):.0f} | "
-                f"{index_text} (total {sum(indexes.values()) / 2**20:.1f} MiB) | {hot} |"
+                f"{index_text} (total {sum(indexes.values()) / 2**20:.1f} MiB{_with_keys(result, variant)}) | {hot} |"
             )
         per_transaction = {
             v: [r.buffers / r.transactions for r in by[v] if r.buffers and r.transactions] for v in VARIANTS
