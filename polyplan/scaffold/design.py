@@ -88,6 +88,7 @@ class Read:
     params: tuple[Param, ...]
     sql: dict[str, str]  # engine → text for sa.text (literal colons escaped)
     cache: CacheKey | None
+    aggregate: tuple[str, str] | None = None  # an aggregate's value column and the kind it is read as
 
 
 @dataclass(frozen=True)
@@ -368,13 +369,16 @@ def design_scaffold(plan: Plan) -> Scaffold:
     first = builds[engines[0]]
     for query in first.queries:
         pattern = next(p for p in model.access_patterns if p.name == query.name)
-        if pattern.aggregate is not None:
-            # Its result is groups and a value, not the entity's columns: no typed read for it yet.
-            skipped.append((f"access_patterns.{query.name}", "an aggregate: run it as queries.sql has it"))
-            continue
         spec = by_entity[query.entity]
         entity_class = classes[query.entity]
-        if tuple(query.columns) == tuple(c.name for c in entity_class.columns):
+        aggregate: tuple[str, str] | None = None
+        if pattern.aggregate is not None:  # one row per group: its groups and its value
+            from polyplan.scaffold.aggregate_reads import aggregate_result
+
+            grouped, aggregate = aggregate_result(plan, pattern, query)
+            result = grouped.name
+            classes[f"{query.entity}.{query.name}"] = grouped
+        elif tuple(query.columns) == tuple(c.name for c in entity_class.columns):
             result = entity_class.name
         else:
             result = class_name(query.name) + "Row"
@@ -387,7 +391,11 @@ def design_scaffold(plan: Plan) -> Scaffold:
         reached = {path.text: path.kind for read in plan.loaded.paths if read.name == query.name for path in read.paths}
         params = tuple(Param(p.name, _param_kind(spec, p.column, p.op, reached), p.op) for p in query.params)
         sql = {e: escaped(trim_lines(next(q.sql for q in builds[e].queries if q.name == query.name))) for e in engines}
-        single = lookup_set(model, pattern) is not None
+        # An aggregate with no groups (its value is its only column) answers one row, whatever its
+        # filters select.
+        single = lookup_set(model, pattern) is not None or (
+            aggregate is not None and len(classes[f"{query.entity}.{query.name}"].columns) == 1
+        )
         key = cached.get(query.name)
         cache_key: CacheKey | None = None
         if key is not None and key.read_model is not None and not read_model(key.read_model).answer_is_value:
@@ -420,7 +428,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
                 skipped.append(
                     (f"access_patterns.{query.name}", "its cache key is not filled from its parameters: read uncached")
                 )
-        reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key))
+        reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key, aggregate))
     unwritten = [(f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped]
     skipped.extend(unwritten)
     for pattern in model.access_patterns:

@@ -298,13 +298,27 @@ def _read(scaffold: Scaffold, read: Read, classes: dict[str, ResultClass]) -> st
         f"            query = statement(READS[stores.engine][{read.pattern!r}], {_kinds_literal((p.name, p.kind) for p in read.params)}, "
         f"{cls.name}.KINDS, {expanding!r})\n"
         "            rows = connection.execute(query, params).mappings().all()\n"
-        f"        return [{cls.name}.from_mapping(row) for row in rows]\n\n"
+        + (
+            f"        return [{cls.name}.from_mapping(row) for row in rows]\n\n"
+            if read.aggregate is None
+            # the value as its function's type, whatever the engine answered
+            else (
+                f"        return [{cls.name}.from_mapping({{**row, {read.aggregate[0]!r}: "
+                f"aggregate_value({read.aggregate[1]!r}, row[{read.aggregate[0]!r}])}}) for row in rows]\n\n"
+            )
+        )
     )
     head = (
         f"def {read.pattern}(stores: Stores, {', '.join(signature)}) -> {returns}:\n"
         if signature
         else (f"def {read.pattern}(stores: Stores) -> {returns}:\n")
     )
+    if read.aggregate is not None:
+        groups = ", ".join(c.name for c in cls.columns[:-1])
+        notes.insert(
+            0,
+            f"One row {f'per group ({groups})' if groups else 'over all the rows selected'}, as queries.sql's GROUP BY.",
+        )
     if read.cache is None:
         doc = f'    """{read.pattern}: {read.entity} from the system of record.{(" " + " ".join(notes)) if notes else ""}"""\n'
         ret = "    rows = fetch()\n    return rows[0] if rows else None\n" if read.single else "    return fetch()\n"
@@ -354,7 +368,11 @@ def _reads(scaffold: Scaffold) -> str:
         _from_import(f"{scaffold.package}.models", used),
         _from_import(
             f"{scaffold.package}.runtime",
-            ["cached", "fill", "key_part", "statement"] if any(r.cache for r in scaffold.reads) else ["statement"],
+            [
+                *(["aggregate_value"] if any(r.aggregate for r in scaffold.reads) else []),
+                *(["cached", "fill", "key_part"] if any(r.cache for r in scaffold.reads) else []),
+                "statement",
+            ],
         ),
         _from_import(f"{scaffold.package}.settings", ["Stores"]),
         _from_import(f"{scaffold.package}.sql", ["READS"]),

@@ -337,6 +337,20 @@ def column_type(kind: str) -> sa.types.TypeEngine[Any]:
     return types.get(kind, sa.String())
 
 
+def aggregate_value(kind: str, value: Any) -> Any:
+    """An aggregate's value as the type its function gives (`kind`): PostgreSQL and MariaDB answer a
+    sum of integers as a decimal, SQLite an average as a float; None stays None (no value counted)."""
+    if value is None:
+        return None
+    if kind == "integer":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "decimal" and not isinstance(value, Decimal):
+        return Decimal(str(value))
+    return value
+
+
 def statement(
     sql: str, params: Mapping[str, str], columns: Mapping[str, str], expanding: Sequence[str] = ()
 ) -> sa.TextClause | sa.TextualSelect:
