@@ -235,6 +235,7 @@ class Stores:
     def engine(self) -> str:
         """The relational engine's name, one of ENGINES."""
         name = self.database.dialect.name
+        name = "mysql" if name == "mariadb" else name  # `mariadb+pymysql://` runs the mysql SQL
         if name not in ENGINES:
             raise SettingsError(f"{{name}} is not one of {{', '.join(ENGINES)}}: this package has no SQL for it")
         return name
@@ -457,9 +458,9 @@ def _write(scaffold: Scaffold, write: Write) -> str:
         + key
         + "    with stores.database.begin() as connection:\n"
         + run_before
-        + "        written = connection.execute(\n"
-        + f"            statement(WRITES[stores.engine][{write.name!r}]['write'], {param_kinds}, {kinds}), {params}\n"
-        + "        ).mappings().first()\n"
+        + "        written = write_row(\n"
+        + f"            connection, WRITES[stores.engine][{write.name!r}], {param_kinds}, {kinds}, {params}\n"
+        + "        )\n"
         + (
             f"        after = None if written is None else {cls}.from_mapping(written)\n"
             if write.kind is not WriteKind.DELETE
@@ -485,7 +486,9 @@ def _writes(scaffold: Scaffold) -> str:
         *([_from_import(f"{scaffold.package}.projection", ["invalidate"])] if outbox else []),
         *(
             [
-                _from_import(f"{scaffold.package}.runtime", ["statement"]),
+                _from_import(
+                    f"{scaffold.package}.runtime", ["statement", "write_row"] if scaffold.writes else ["statement"]
+                ),
                 _from_import(f"{scaffold.package}.settings", ["Stores"]),
                 _from_import(f"{scaffold.package}.sql", ["OUTBOX", "WRITES"] if outbox else ["WRITES"]),
             ]
@@ -858,6 +861,7 @@ def _init(scaffold: Scaffold) -> str:
 _REQUIREMENTS = {
     "sqlalchemy": "sqlalchemy>=2.1,<3",
     "postgresql": "psycopg[binary]>=3.2,<4",
+    "mysql": "pymysql>=1.1,<2",
     "redis": "redis>=5,<9",
     "opensearch": "opensearch-py>=2.6,<4",
     "elasticsearch": "elasticsearch>=8.15,<9",
