@@ -39,7 +39,7 @@ from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
 from tests.test_scaffold import _check_reads
-from tests.test_scaffold_e2e import _load_lines
+from tests.test_scaffold_e2e import App, _load_lines
 
 LIBRARY = ROOT / "tests" / "models" / "library.yaml"
 SHOP = ROOT / "scenarios" / "shop.yaml"
@@ -231,15 +231,7 @@ def test_library_on_mariadb_load_relay_and_check_find_every_projection_equal(tmp
                 "LIBRARY_SEARCH_URL": resolve_url("opensearch"),
                 "LIBRARY_INDEX_PREFIX": index_prefix,
             }
-
-            def command(module: str, *args: str) -> subprocess.CompletedProcess[str]:
-                return subprocess.run(
-                    [sys.executable, "-m", f"library.{module}", *args],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                )
+            command = App("library", folder, env, engine, search).command
 
             relay = subprocess.Popen(
                 [sys.executable, "-m", "library.relay", "--batch", "100"],

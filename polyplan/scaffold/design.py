@@ -385,8 +385,8 @@ def design_scaffold(plan: Plan) -> Scaffold:
             [
                 Diagnostic(
                     "PP810",
-                    "nothing to scaffold: the scaffold serves a relational system of record on PostgreSQL or "
-                    "SQLite, and this plan has "
+                    "nothing to scaffold: the scaffold serves a relational system of record on PostgreSQL, "
+                    "MariaDB/MySQL or SQLite, and this plan has "
                     + ("no relational entity" if engines else "neither among options.relational_dialects"),
                     "options.relational_dialects" if not engines else "entities",
                     Severity.ERROR,

@@ -481,14 +481,14 @@ def _writes(scaffold: Scaffold) -> str:
     # A model without relational write patterns still gets the module (its readers import it).
     body = "\n\n".join(blocks) or "# The model has no write pattern on the relational system of record."
     names = sorted([*(w.name for w in scaffold.writes), *(w.name for w in planned)])
+    called = [name for name in ("statement", "write_row") if f"{name}(" in body]
     local = [
         *([_from_import(f"{scaffold.package}.models", used)] if used else []),
         *([_from_import(f"{scaffold.package}.projection", ["invalidate"])] if outbox else []),
         *(
             [
-                _from_import(
-                    f"{scaffold.package}.runtime", ["statement", "write_row"] if scaffold.writes else ["statement"]
-                ),
+                # Only what the functions call (an insert with no outbox calls write_row alone).
+                *([_from_import(f"{scaffold.package}.runtime", called)] if called else []),
                 _from_import(f"{scaffold.package}.settings", ["Stores"]),
                 _from_import(f"{scaffold.package}.sql", ["OUTBOX", "WRITES"] if outbox else ["WRITES"]),
             ]

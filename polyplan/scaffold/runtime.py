@@ -375,7 +375,7 @@ def write_row(
     params: Mapping[str, str],
     columns: Mapping[str, str],
     values: Mapping[str, Any],
-) -> Mapping[str, Any] | None:
+) -> Mapping[Any, Any] | None:
     """Run a write pattern's statement (`statements["write"]`, parameters name → kind, result
     columns name → kind) and answer the row it leaves, or None when no row had the key.
 
