@@ -225,9 +225,8 @@ def _write(write: RecordWrite, families: list[str]) -> str:
 def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any) -> str:
     """The text of `<package>/records.py`."""
     package = scaffold.package
-    from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
-
     from polyplan.scaffold.keyed_outbox import fed, record_family, record_write
+    from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
 
     names = sorted([*(r.pattern for r in records.reads), *(w.name for w in records.writes)])
     prefix = package.upper()

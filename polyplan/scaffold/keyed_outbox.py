@@ -48,7 +48,7 @@ def record_write(write: RecordWrite, family: str, structure: str) -> str:
     return (
         f"def {name}(stores: Stores, row: {cls}) -> {cls}:\n"
         f'    """{name}: {verb} one {write.entity} record with the plan\'s commands and its outbox event (an XADD\n'
-        '    to the records\' stream) in one MULTI/EXEC, the record read under WATCH first (a search index\n'
+        "    to the records' stream) in one MULTI/EXEC, the record read under WATCH first (a search index\n"
         '    projects it; retried when another client changed the key meanwhile)."""\n'
         f"    client = record_store(stores, {name!r})\n"
         f"    record = view({cls}.KINDS, row.as_values(), [FAMILIES[{family!r}]], {list(write.scored)!r})\n"
@@ -151,7 +151,7 @@ def render_keyed_relay(scaffold: Scaffold) -> str:
         else ""
     )
     install = (
-        f'''
+        '''
 
 def install_outbox(stores: Stores) -> None:
     """Create the Cassandra outbox and dead-letter tables if missing (the writes of a record a search
@@ -248,7 +248,11 @@ if __name__ == "__main__":
         "from typing import Any",
         "",
         *(["import redis"] if in_redis else []),
-        *(["from cassandra import DriverException", "from cassandra.cluster import NoHostAvailable"] if in_cassandra else []),
+        *(
+            ["from cassandra import DriverException", "from cassandra.cluster import NoHostAvailable"]
+            if in_cassandra
+            else []
+        ),
         f"from {client} import helpers",
         "",
         *(
@@ -300,12 +304,16 @@ def keyed_files(scaffold: Scaffold, copied: Any) -> dict[str, str]:
 
     files = {
         f"{package}/{RELAY}.py": render_keyed_relay(scaffold),
-        f"{package}/keyed_outbox_runtime.py": copied("the Redis and Cassandra outboxes' writes", code("keyed_outbox_runtime.py")),
+        f"{package}/keyed_outbox_runtime.py": copied(
+            "the Redis and Cassandra outboxes' writes", code("keyed_outbox_runtime.py")
+        ),
         f"{package}/stream_outbox_runtime.py": copied("the Redis records' outbox", code("stream_outbox_runtime.py")),
         # The relay loop and its metrics (Metrics, relay_loop, serve_metrics) live there.
         f"{package}/doc_outbox_runtime.py": copied("the document store's outbox", code("doc_outbox_runtime.py")),
     }
     if in_cassandra and scaffold.wide_column is not None:
-        files[f"{package}/batch_outbox_runtime.py"] = copied("the Cassandra records' outbox", code("batch_outbox_runtime.py"))
+        files[f"{package}/batch_outbox_runtime.py"] = copied(
+            "the Cassandra records' outbox", code("batch_outbox_runtime.py")
+        )
         files["sql/outbox.cassandra.cql"] = cassandra_ddl(scaffold.wide_column.keyspace)
     return files

@@ -90,7 +90,9 @@ def write_record(
                 continue
 
 
-def batch_event(doc_id: tuple[str, ...], op: str, before: Any | None, after: Any | None) -> tuple[str, dict[str, Any] | None]:
+def batch_event(
+    doc_id: tuple[str, ...], op: str, before: Any | None, after: Any | None
+) -> tuple[str, dict[str, Any] | None]:
     """The one event (document id, state after) of a Cassandra write from `before` to `after`: a
     write addresses its record by the primary key, which the document id is read from, so it never
     moves the record to another document."""

@@ -413,9 +413,8 @@ def _write(write: WideWrite, annotation: Any, projected: bool = False) -> str:
 def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) -> str:
     """The text of `<package>/wide_column.py`."""
     package = scaffold.package
-    from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
-
     from polyplan.scaffold.keyed_outbox import fed, wide_helper
+    from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
 
     names = sorted([*(r.pattern for r in wide.reads), *(w.name for w in wide.writes)])
     prefix = package.upper()
