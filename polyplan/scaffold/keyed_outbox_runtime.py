@@ -5,7 +5,7 @@ an XADD; `batch_outbox_runtime.py`: one LOGGED batch with the outbox INSERT).
 
 - The event names the record by its **search document id** (the index's `doc_id` attributes joined
   with '|', as `search_runtime.search_id` has it), which is what the relay indexes or deletes, and
-  carries the record after the write in its JSON form (`runtime.encode` per attribute: the form the
+  carries the record after the write in its JSON form (`runtime.record_json`: `encode` per attribute: the form the
   relational outbox carries, so `search_runtime.search_document` reads it the same way).
 - Redis: the record is read under WATCH, so the write knows what it replaces: an insert over a
   record of the same key but another document id also deletes that document, and a delete of a
@@ -23,16 +23,11 @@ from typing import Any
 
 import redis
 
-from polyplan.scaffold.runtime import encode
+from polyplan.scaffold.runtime import record_json
 from polyplan.scaffold.stream_outbox_runtime import add_event
 
 # The Redis stream of the records' events, under the deployment's key prefix.
 STREAM = "polyplan:outbox"
-
-
-def event_row(record: Any) -> dict[str, Any]:
-    """Attribute → JSON value of a generated record dataclass (its KINDS and FIELDS)."""
-    return {name: encode(kind, getattr(record, record.FIELDS[name])) for name, kind in record.KINDS.items()}
 
 
 def document_id(doc_id: tuple[str, ...], row: Mapping[str, Any] | None) -> str | None:
@@ -48,8 +43,8 @@ def keyed_events(
     """The events (op, document id, state after) of a write from record `before` to `after`
     (generated dataclasses or None): the new state under its id, and a delete of the old id when
     the write moved the record to another document id (or deleted it)."""
-    old_row = None if before is None else event_row(before)
-    new_row = None if after is None else event_row(after)
+    old_row = None if before is None else record_json(before)
+    new_row = None if after is None else record_json(after)
     old, new = document_id(doc_id, old_row), document_id(doc_id, new_row)
     events: list[tuple[str, str, dict[str, Any] | None]] = []
     if old is not None and old != new:
