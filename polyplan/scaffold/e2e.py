@@ -237,7 +237,7 @@ DATABASES = {{"postgresql": "PostgreSQL", "sqlite": "SQLite"}}
 # What an unreachable store raises, from each client.
 UNREACHABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError, redis.RedisError{", SearchUnreachable" if search else ""})
 # What stops the load generator and the checker with one line and exit 2.
-FAILURES: tuple[type[Exception], ...] = (SettingsError, StoreUnreachable, *UNREACHABLE)
+FAILURES: tuple[type[Exception], ...] = (SettingsError, StoreUnreachable, *UNREACHABLE{"".join(", " + f for f in parts.failures)})
 {sample_code}
 
 def entities(engine: str) -> dict[str, EntitySpec]:
@@ -412,9 +412,9 @@ def index_documents(stores: Stores, alias: str) -> dict[str, tuple[int, dict[str
         else ""
     ) + (f"\n\n{parts.check}" if parts.check else "")
     index_compare = (
-        "    for entity in rows:  # the relational entities' indexes (the others: check_stores)\n"
+        "    for entity, stored in rows.items():  # the relational entities' indexes (the others: check_stores)\n"
         "        target, row_class = TARGETS[entity], ROWS[entity]\n"
-        "        found = [json.loads(row_class.from_mapping(r).to_json()) for r in rows[entity]]\n"
+        "        found = [json.loads(row_class.from_mapping(r).to_json()) for r in stored]\n"
         "        compare_index(\n"
         "            findings,\n"
         "            entity,\n"

@@ -59,6 +59,7 @@ class StoreParts:
     stdlib: list[str] = field(default_factory=list)  # load.py's standard-library imports
     modules: list[str] = field(default_factory=list)  # the package's modules load.py and check.py call
     names: set[str] = field(default_factory=set)  # the entities `entities` lists
+    failures: list[str] = field(default_factory=list)  # the stores' one-line errors (load.FAILURES)
     keyed_install: bool = False  # load.py creates the Cassandra outbox (keyed_relay.install_outbox)
 
 
@@ -77,6 +78,12 @@ def _entity_line(plan: Plan, cls: ResultClass, sample: str, module: str) -> str:
     keyed = {a for a, _ in key}
     uniques = tuple((a, kinds[a], attributes[a].max_length) for a in kinds if attributes[a].unique and a not in keyed)
     return f"        {cls.entity!r}: EntitySpec({cls.entity!r}, {module}.{cls.name}, {sample}, {_tuple(key)}, {_tuple(uniques)}),"
+
+
+def _sample(name: str, what: str, *lines: str) -> str:
+    """A sample function of load.py: up to n records of one entity, read from its own store."""
+    body = "".join(f"    {line}\n" for line in lines)
+    return f'def {name}(stores: Stores, n: int) -> list[Any]:\n    """Up to n {what}, the load\'s first parameters."""\n{body}'
 
 
 def _add_entity(parts: StoreParts, plan: Plan, cls: ResultClass, sample: str, module: str) -> None:
@@ -123,7 +130,14 @@ def store_parts(plan: Plan, scaffold: Scaffold) -> StoreParts:
         modules.append("search")
         parts.install += "        search.install_search(stores)  # the indexes these records' search reads use\n"
     parts.modules = sorted(set(modules))
-    parts.imports = (
+    # A store that does not answer stops the load and the checker with its one line, as the others do.
+    unreachable = {
+        "documents": (f"{package}.document_runtime", "DocumentStoreUnreachable"),
+        "wide_column": (f"{package}.wide_column_runtime", "WideColumnUnreachable"),
+    }
+    found = [unreachable[m] for m in sorted(set(modules)) if m in unreachable]
+    parts.failures = [name for _, name in found]
+    parts.imports = [f"from {module} import {name}" for module, name in found] + (
         [f"from {package}.keyed_relay import install_outbox as install_keyed_outbox"] if parts.keyed_install else []
     )
     if checks:
@@ -156,10 +170,12 @@ def _documents(plan: Plan, scaffold: Scaffold, parts: StoreParts, rates: dict[st
         live = {"_pp_deleted": {"$exists": False}} if entity in documents.fed else {}
         name = f"sample_{cls.name}"
         samples.append(
-            f"def {name}(stores: Stores, n: int) -> list[Any]:\n"
-            f'    """Up to n {entity} documents (live ones), the load\'s first parameters."""\n'
-            f"    found = documents.document_store(stores, 'the load')[{collection!r}].find({live!r}).limit(n)\n"
-            f"    return [documents.{cls.name}.from_document(document) for document in found]\n"
+            _sample(
+                name,
+                f"{entity} documents (live ones)",
+                f"found = documents.document_store(stores, 'the load')[{collection!r}].find({live!r}).limit(n)",
+                f"return [documents.{cls.name}.from_document(document) for document in found]",
+            )
         )
         _add_entity(parts, plan, cls, name, "documents")
         classes.append(cls.name)
@@ -207,10 +223,12 @@ def _wide(plan: Plan, scaffold: Scaffold, parts: StoreParts, rates: dict[str, fl
         select = f"SELECT {', '.join(columns)} FROM {wide.keyspace}.{base}"
         name = f"sample_{cls.name}"
         samples.append(
-            f"def {name}(stores: Stores, n: int) -> list[Any]:\n"
-            f'    """Up to n {entity} rows of its base table, the load\'s first parameters."""\n'
-            f"    store = wide_column.wide_column_store(stores, 'the load')\n"
-            f"    return [wide_column.{cls.name}.from_row(row) for row in store.rows('the load', {select + ' LIMIT :n'!r}, {{'n': n}})]\n"
+            _sample(
+                name,
+                f"{entity} rows of its base table",
+                "store = wide_column.wide_column_store(stores, 'the load')",
+                f"return [wide_column.{cls.name}.from_row(row) for row in store.rows('the load', {select + ' LIMIT :n'!r}, {{'n': n}})]",
+            )
         )
         _add_entity(parts, plan, cls, name, "wide_column")
         classes.append(cls.name)
@@ -262,12 +280,14 @@ def _records(plan: Plan, scaffold: Scaffold, parts: StoreParts, rates: dict[str,
         string = structure == "string"
         name = f"sample_{cls.name}"
         samples.append(
-            f"def {name}(stores: Stores, n: int) -> list[Any]:\n"
-            f'    """Up to n {cls.entity} records, the load\'s first parameters."""\n'
-            f"    client = records.record_store(stores, 'the load')\n"
-            f"    keys = list(islice(client.scan_iter(match=stores.key_prefix + {glob!r}, count=500), n))\n"
-            f"    found = [records.{cls.name}.from_stored(client.{'get' if string else 'hgetall'}(key)) for key in keys]\n"
-            "    return [record for record in found if record is not None]\n"
+            _sample(
+                name,
+                f"{cls.entity} records",
+                "client = records.record_store(stores, 'the load')",
+                f"keys = list(islice(client.scan_iter(match=stores.key_prefix + {glob!r}, count=500), n))",
+                f"found = [records.{cls.name}.from_stored(client.{'get' if string else 'hgetall'}(key)) for key in keys]",
+                "return [record for record in found if record is not None]",
+            )
         )
         _add_entity(parts, plan, cls, name, "records")
         classes.append(cls.name)
