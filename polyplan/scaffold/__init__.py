@@ -32,15 +32,15 @@ def scaffold(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         loaded_locate(plan.loaded, Diagnostic("PP811", f"not scaffolded: {why}", path, Severity.WARNING))
         for path, why in design.skipped
     ]
-    # The load generator and the checker run the relational record's patterns and check its
-    # projections; a document-store entity's index (doc_relay.py) is not theirs yet.
+    # The relational record's patterns and projections are load.py's and check.py's own; the other
+    # stores' entities and the indexes they feed are added from the full design (e2e_stores.py).
     relational = {c.entity for c in design.classes}
     e2e_design = replace(
         design,
         indexes=tuple(i for i in design.indexes if i.entity in relational),
         search_reads=tuple(r for r in design.search_reads if r.entity in relational),
     )
-    files = render_scaffold(design) | e2e_files(plan, e2e_design)
+    files = render_scaffold(design) | e2e_files(plan, e2e_design, design)
     return dict(sorted(files.items())), [w for w in warnings if w.code not in suppressed]
 
 

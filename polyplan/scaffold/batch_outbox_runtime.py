@@ -47,8 +47,10 @@ def outbox_ddl(keyspace: str) -> list[str]:
     """The outbox and dead-letter tables (CREATE … IF NOT EXISTS)."""
     columns = "bucket int, id timeuuid, entity text, op text, key text, after text"
     return [
-        f"CREATE TABLE IF NOT EXISTS {keyspace}.{TABLE} ({columns}, PRIMARY KEY ((bucket), id)) "
-        "WITH CLUSTERING ORDER BY (id ASC)",
+        (
+            f"CREATE TABLE IF NOT EXISTS {keyspace}.{TABLE} ({columns}, PRIMARY KEY ((bucket), id)) "
+            "WITH CLUSTERING ORDER BY (id ASC)"
+        ),
         f"CREATE TABLE IF NOT EXISTS {keyspace}.{PARKED} ({columns}, error text, PRIMARY KEY ((bucket), id))",
     ]
 

@@ -124,6 +124,10 @@ def design_records(plan: Plan, skipped: list[tuple[str, str]]) -> RecordScaffold
         # ZRANGE's answer: those two commands leave the plain write's pipeline.
         cap = [c for c in write.commands if c[0] in ("ZRANGE", "ZREMRANGEBYRANK")]
         trim = (cap[0][1], -int(cap[0][3]) - 1) if cap else None
+        if trim and any(p.family is Family.SEARCH for p in plan.entities[write.entity].projections):
+            # The trim deletes records no event names: a search index would keep them.
+            skipped.append((path, "a capped record a search index projects: its trim writes no outbox event"))
+            continue
         writes.append(
             RecordWrite(
                 write.write,
@@ -221,11 +225,22 @@ def _write(write: RecordWrite, families: list[str]) -> str:
 def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any) -> str:
     """The text of `<package>/records.py`."""
     package = scaffold.package
+    from polyplan.scaffold.keyed_outbox import fed, record_family, record_write
     from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
 
     names = sorted([*(r.pattern for r in records.reads), *(w.name for w in records.writes)])
     prefix = package.upper()
-    runtime = ["record_of", "run_write", "view", *(["trim"] if any(w.trim for w in records.writes) else [])]
+    # A record a search index projects writes its outbox event with it (keyed_outbox.py).
+    projected = set(fed(scaffold, records))
+    plain = [w for w in records.writes if w.entity not in projected]
+    outboxed = [w for w in records.writes if w.entity in projected]
+    runtime = [
+        "record_of",
+        *(["run_write"] if plain else []),
+        "view",
+        *(["trim"] if any(w.trim for w in records.writes) else []),
+        *(["fill", "queue_write"] if outboxed else []),
+    ]
     if any(r.by_index for r in records.reads):
         runtime.append("read_index")
     if any(not r.by_index for r in records.reads):
@@ -236,7 +251,9 @@ def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any)
         "import redis",
         "",
         _from_import(f"{package}.cache_record_runtime", sorted(runtime)),
+        *([_from_import(f"{package}.keyed_outbox_runtime", ["STREAM", "write_record"])] if outboxed else []),
         _from_import(f"{package}.runtime", ["unreachable"]),
+        *([_from_import(f"{package}.search", ["TARGETS"])] if outboxed else []),
         _from_import(f"{package}.settings", ["SettingsError", "Stores"]),
         "",
         "__all__ = [" + ", ".join(repr(n) for n in names) + "]",
@@ -259,7 +276,12 @@ def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any)
         + "\n\n".join(
             [
                 *(_read(r, annotation) for r in records.reads),
-                *(_write(w, records.entity_families[w.entity]) for w in records.writes),
+                *(
+                    record_write(w, *record_family(records, w.entity))
+                    if w.entity in projected
+                    else _write(w, records.entity_families[w.entity])
+                    for w in records.writes
+                ),
             ]
         )
     )

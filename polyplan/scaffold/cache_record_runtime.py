@@ -154,13 +154,25 @@ def run_write(
     """A write pattern's commands for one record, as keys.json has them: MULTI/EXEC when the plan
     says atomic, else one pipeline; a command that does not apply to the record (null value) skipped."""
     pipe = client.pipeline(transaction=atomic)
+    queue_write(pipe, commands, families, record, prefix)
+    pipe.execute()
+
+
+def queue_write(
+    pipe: Any,
+    commands: Sequence[Sequence[str]],
+    families: Mapping[str, Mapping[str, Any]],
+    record: RecordView,
+    prefix: str,
+) -> None:
+    """Queue a write pattern's commands for one record on `pipe` (a command that does not apply to
+    the record skipped): `run_write`'s, and a fed record's MULTI/EXEC beside its outbox event."""
     context = Context(record, families, prefix=prefix)
     for command in commands:
         try:
             _call(pipe, expand(command, context))
         except NotApplicable:
             continue
-    pipe.execute()
 
 
 def read_key(

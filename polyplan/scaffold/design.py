@@ -526,13 +526,16 @@ def design_scaffold(plan: Plan) -> Scaffold:
     from polyplan.scaffold.cache_record import design_records
     from polyplan.scaffold.doc_outbox import document_columns
     from polyplan.scaffold.document import design_documents
+    from polyplan.scaffold.keyed_outbox import keyed_columns
     from polyplan.scaffold.wide_column import design_wide_column
 
     documents = design_documents(plan, skipped)
-    # A document-store entity's search index is relayed from its in-document outbox (doc_outbox.py).
-    search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped, document_columns(documents))
     wide_column = design_wide_column(plan, skipped)
     records = design_records(plan, skipped)
+    # A document-store entity's search index is relayed from its in-document outbox (doc_outbox.py),
+    # a Redis or Cassandra record's from its store's outbox (keyed_outbox.py).
+    projected = {**document_columns(documents), **keyed_columns(wide_column, records)}
+    search_engine, indexes, search_reads = _search(plan, by_entity, relational, skipped, projected)
     # The patterns these gave a function are no longer "not scaffolded".
     handled = frozenset().union(*(part.handled for part in (documents, wide_column, records) if part is not None))
     handled |= {f"access_patterns.{r.pattern}" for r in search_reads}  # a document-store entity's index

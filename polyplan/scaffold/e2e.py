@@ -9,6 +9,7 @@ queries' parameter columns and the search design's parameter attributes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from polyplan.emit.embed import module_code
 from polyplan.plan.ir import Plan
 from polyplan.scaffold.design import OUTBOX_TABLE, ResultClass, Scaffold
+from polyplan.scaffold.e2e_stores import StoreParts
 from polyplan.scaffold.relational_writes import PlannedWrite
 from polyplan.scaffold.render import _CLIENTS, _HEADER, _from_import, _literal, _module
 from polyplan.stores.relational.design import design_schema
@@ -146,7 +148,8 @@ def _tuple(items: Sequence[object]) -> str:
     return "(" + "".join(f"{item!r}, " for item in items).removesuffix(", ") + ("," if len(items) == 1 else "") + ")"
 
 
-def _load(plan: Plan, scaffold: Scaffold) -> str:
+def _load(plan: Plan, scaffold: Scaffold, parts: StoreParts | None = None) -> str:
+    parts = parts or StoreParts()
     package = scaffold.package
     tables, _ = design_schema(plan)
     reads, writes = _calls(plan, scaffold, tables)
@@ -174,13 +177,23 @@ def _load(plan: Plan, scaffold: Scaffold) -> str:
     for call in writes:
         first_use.setdefault("database", call.pattern)
     entity_lines = "\n".join(
-        f"        {x.entity!r}: EntitySpec({x.entity!r}, {x.row}, SAMPLES[engine][{x.entity!r}], {_tuple(x.key)}, "
-        f"{_tuple(x.uniques)}, {_tuple(x.references)}),"
-        for x in entities
+        [
+            *(
+                f"        {x.entity!r}: EntitySpec({x.entity!r}, {x.row}, SAMPLES[engine][{x.entity!r}], {_tuple(x.key)}, "
+                f"{_tuple(x.uniques)}, {_tuple(x.references)}),"
+                for x in entities
+            ),
+            *parts.entities,  # the document store's, Cassandra's and Redis's records (e2e_stores.py)
+        ]
     )
     read_lines = "\n".join(
-        f"    ReadSpec({c.pattern!r}, {c.entity!r}, {c.rate!r}, {c.store!r}, {c.function}, {_tuple(c.params)}),"
-        for c in reads
+        [
+            *(
+                f"    ReadSpec({c.pattern!r}, {c.entity!r}, {c.rate!r}, {c.store!r}, {c.function}, {_tuple(c.params)}),"
+                for c in reads
+            ),
+            *parts.reads,
+        ]
     )
     write_lines = "\n".join(
         f"    WriteSpec({c.pattern!r}, {c.entity!r}, {c.rate!r}, {c.store!r}, {c.function}, "
@@ -189,6 +202,8 @@ def _load(plan: Plan, scaffold: Scaffold) -> str:
         + "),"
         for c in writes
     )
+    write_lines = "\n".join([*([write_lines] if write_lines else []), *parts.writes])
+    sample_code = f"\n\n{parts.samples}\n" if parts.samples else ""
     rows_literal = "{" + ", ".join(f"{x.entity!r}: {x.row}" for x in entities) + "}"
     probe_search = (
         "            elif store == 'search':\n                search_client(stores, pattern).info()\n" if search else ""
@@ -222,8 +237,8 @@ DATABASES = {{"postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL", "sqlite": "S
 # What an unreachable store raises, from each client.
 UNREACHABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError, redis.RedisError{", SearchUnreachable" if search else ""})
 # What stops the load generator and the checker with one line and exit 2.
-FAILURES: tuple[type[Exception], ...] = (SettingsError, StoreUnreachable, *UNREACHABLE)
-
+FAILURES: tuple[type[Exception], ...] = (SettingsError, StoreUnreachable, *UNREACHABLE{"".join(", " + f for f in parts.failures)})
+{sample_code}
 
 def entities(engine: str) -> dict[str, EntitySpec]:
     """The entities the load samples and copies, with this engine's sample statement."""
@@ -290,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         stores = connect()
         probe(stores)
         install_outbox(stores)  # the writes add events to it, whether or not a relay ran yet
-{install_search}        if options.backfill:
+{install_search}{parts.install}        if options.backfill:
             print(f"load: backfilled {{backfill(stores)}} outbox events")
         load = Load(stores, entities(stores.engine), READS, WRITES, options.seed)
         with stores.database.connect() as connection:
@@ -310,27 +325,29 @@ if __name__ == "__main__":
     sys.exit(main())
 '''
     classes = sorted({x.row for x in entities})
-    imports = [
-        "import argparse",
-        "import sys",
-        "from typing import Any",
-        "",
-        "import redis",
-        "import sqlalchemy as sa",
-        *([f"from {client.module} import {client.unreachable} as SearchUnreachable"] if client and search else []),
-        "",
-        *(
-            [_from_import(package, sorted({c.function.split(".")[0] for c in [*reads, *writes]}))]
-            if reads or writes
-            else []
-        ),
+    called = sorted({c.function.split(".")[0] for c in [*reads, *writes]} | set(parts.modules))
+    local = [
+        *([_from_import(package, called)] if called else []),
         _from_import(f"{package}.e2e_runtime", ["EntitySpec", "Load", "ReadSpec", "WriteSpec"]),
+        *parts.imports,
         *([_from_import(f"{package}.models", classes)] if classes else []),
         _from_import(f"{package}.relay", ["install_outbox"]),
         _from_import(f"{package}.runtime", ["StoreUnreachable", "statement", "unreachable"]),
         *([_from_import(f"{package}.search", ["install_search", "search_client"])] if search else []),
         _from_import(f"{package}.settings", ["SettingsError", "Stores", "connect"]),
         _from_import(f"{package}.sql", ["OUTBOX"]),
+    ]
+    imports = [
+        "import argparse",
+        "import sys",
+        *parts.stdlib,
+        "from typing import Any",
+        "",
+        "import redis",
+        "import sqlalchemy as sa",
+        *([f"from {client.module} import {client.unreachable} as SearchUnreachable"] if client and search else []),
+        "",
+        *sorted(local),  # isort's order: by module (the package's own import first)
     ]
     return _module(
         scaffold,
@@ -350,11 +367,13 @@ def _entity_classes(scaffold: Scaffold) -> dict[str, ResultClass]:
     return seen
 
 
-def _check(plan: Plan, scaffold: Scaffold) -> str:
+def _check(plan: Plan, scaffold: Scaffold, parts: StoreParts | None = None) -> str:
+    parts = parts or StoreParts()
     package = scaffold.package
     tables, _ = design_schema(plan)
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
     search = bool(scaffold.indexes)
+    indexed = search or bool(parts.check)  # some index is checked (index_documents)
     client = _CLIENTS.get(scaffold.search_engine or "")
     everything = {
         e: {s.entity: _select(e, by_entity[s.entity].name) for s in scaffold.indexes} for e in scaffold.engines
@@ -389,13 +408,13 @@ def index_documents(stores: Stores, alias: str) -> dict[str, tuple[int, dict[str
         for hit in helpers.scan(client, query=query, index=name, scroll="1m")
     }
 '''
-        if search
+        if indexed
         else ""
-    )
+    ) + (f"\n\n{parts.check}" if parts.check else "")
     index_compare = (
-        "    for entity, target in TARGETS.items():\n"
-        "        row_class = ROWS[entity]\n"
-        "        found = [json.loads(row_class.from_mapping(r).to_json()) for r in rows[entity]]\n"
+        "    for entity, stored in rows.items():  # the relational entities' indexes (the others: check_stores)\n"
+        "        target, row_class = TARGETS[entity], ROWS[entity]\n"
+        "        found = [json.loads(row_class.from_mapping(r).to_json()) for r in stored]\n"
         "        compare_index(\n"
         "            findings,\n"
         "            entity,\n"
@@ -436,7 +455,7 @@ def check(stores: Stores) -> Findings:
         events = changes(connection.execute(sa.text(EVENTS_SQL[stores.engine])))
 {rows_block}    findings.pending = sum(1 for event in events if not event.done)
     findings.parked = [f"event {{e.id}} ({{e.entity}}): {{e.error}}" for e in events if e.error is not None]
-{index_compare}    if stores.cache is not None:
+{index_compare}{"    check_stores(stores, findings)" + chr(10) if parts.check else ""}    if stores.cache is not None:
         truth = replace(stores, cache=None)  # the same reads, answered by the system of record
         for read in CACHED:
             compare_cache(findings, stores.cache, stores.key_prefix, read, truth, events)
@@ -466,29 +485,60 @@ if __name__ == "__main__":
     sys.exit(main())
 '''
     needs_json = search
+    checked_modules = [m for m in ("documents", "records", "wide_column") if re.search(rf"\b{m}\.\w", parts.check)]
     imports = [
         "import argparse",
         *(["import json"] if needs_json else []),
         "import sys",
         "from dataclasses import replace",
-        *(["from functools import partial", "from typing import Any"] if search else []),
+        *(["from functools import partial", "from typing import Any"] if indexed else []),
         "",
         "import sqlalchemy as sa",
-        *([f"from {client.module} import helpers"] if client and search else []),
+        *([f"from {client.module} import helpers"] if client and indexed else []),
         "",
-        *([_from_import(package, ["reads"])] if cached else []),
+        *(
+            [_from_import(package, sorted({*(["reads"] if cached else []), *checked_modules}))]
+            if cached or checked_modules
+            else []
+        ),
+        *(
+            [_from_import(f"{package}.batch_outbox_runtime", ["outbox_lag"])]
+            if "outbox_lag" in parts.check_imports
+            else []
+        ),
         _from_import(
             f"{package}.e2e_runtime",
-            ["CachedRead", "Findings", "changes", "compare_cache", *(["compare_index"] if search else [])],
+            sorted(
+                [
+                    "CachedRead",
+                    "Findings",
+                    "changes",
+                    "compare_cache",
+                    *(["compare_index"] if search else []),
+                    *(
+                        n
+                        for n in (
+                            "compare_records",
+                            "document_records",
+                            "redis_records",
+                            "stream_outbox",
+                            "wide_records",
+                        )
+                        if n + "(" in parts.check
+                    ),
+                ],
+                key=lambda n: (not n[:1].isupper(), n),
+            ),
         ),
+        *([_from_import(f"{package}.keyed_outbox_runtime", ["STREAM"])] if "STREAM" in parts.check else []),
         _from_import(
             f"{package}.load",
             ["FAILURES", "ROWS", "failed", "probe"] if search else ["FAILURES", "failed", "probe"],
         ),
         *([_from_import(f"{package}.models", sorted({classes[r.result].name for r in cached}))] if cached else []),
         *([_from_import(f"{package}.runtime", ["statement"])] if search else []),
-        *([_from_import(f"{package}.search", ["TARGETS", "search_client"])] if search else []),
-        *([_from_import(f"{package}.search_runtime", ["search_document", "search_id"])] if search else []),
+        *([_from_import(f"{package}.search", ["TARGETS", "search_client"])] if indexed else []),
+        *([_from_import(f"{package}.search_runtime", ["search_document", "search_id"])] if indexed else []),
         _from_import(f"{package}.settings", ["Stores", "connect"]),
     ]
     return _module(
@@ -500,8 +550,12 @@ if __name__ == "__main__":
     )
 
 
-def e2e_files(plan: Plan, scaffold: Scaffold) -> dict[str, str]:
-    """`<package>/load.py`, `check.py` and the runtime they share (deterministic)."""
+def e2e_files(plan: Plan, scaffold: Scaffold, full: Scaffold | None = None) -> dict[str, str]:
+    """`<package>/load.py`, `check.py` and the runtime they share (deterministic). `scaffold` has the
+    relational record's indexes; `full`, every index (the other stores' parts: e2e_stores.py)."""
+    from polyplan.scaffold.e2e_stores import store_parts
+
+    parts = store_parts(plan, full) if full is not None else StoreParts()
     package = scaffold.package
     runtime = module_code("polyplan.scaffold", "e2e_runtime.py").replace(
         "from polyplan.scaffold.runtime import", f"from {package}.runtime import"
@@ -511,6 +565,6 @@ def e2e_files(plan: Plan, scaffold: Scaffold) -> dict[str, str]:
         + _HEADER.format(model=scaffold.model)
         + "\nfrom __future__ import annotations\n"
         + runtime,
-        f"{package}/load.py": _load(plan, scaffold),
-        f"{package}/check.py": _check(plan, scaffold),
+        f"{package}/load.py": _load(plan, scaffold, parts),
+        f"{package}/check.py": _check(plan, scaffold, parts),
     }

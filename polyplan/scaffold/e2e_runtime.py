@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
-from polyplan.scaffold.runtime import decode, fill, key_part, payload
+from polyplan.scaffold.runtime import decode, fill, key_part, payload, record_json
 
 # How far a range parameter reaches either side of the sampled row's value, so the row is inside.
 _REACH = {"timestamp": timedelta(days=1), "timestamptz": timedelta(days=1), "date": timedelta(days=1)}
@@ -75,7 +75,8 @@ class WriteSpec:
     pattern: str
     entity: str
     rate: float
-    kind: str  # insert, upsert, update, delete, increment (by key) or predicate (writes.sql's)
+    kind: str  # insert, upsert, update, delete, increment (by key), predicate (writes.sql's) or
+    # delete_row (a Redis record's delete, given the whole record)
     function: Callable[..., Any]
     key: tuple[tuple[str, str], ...]  # (parameter, column) of the primary key
     written: tuple[tuple[str, str], ...]  # (parameter, column) an update sets
@@ -88,11 +89,21 @@ class EntitySpec:
     and unique columns (an inserted copy gets new values there)."""
 
     entity: str
-    row: Any  # the package's dataclass: from_mapping, as_dict, KINDS
-    sample: str  # SQL, `:n` rows at random
+    row: Any  # the package's dataclass: KINDS and FIELDS (attribute → Python name)
+    sample: Any  # SQL, `:n` rows at random; or (stores, n) → up to n records (another store's)
     key: tuple[tuple[str, str], ...]  # (column, kind)
     uniques: tuple[tuple[str, str, int | None], ...]  # (column, kind, max_length)
     references: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = ()  # (columns, parent, its columns)
+
+
+def record_of(cls: Any, values: Mapping[str, Any]) -> Any:
+    """An instance of a generated row class (any store's: KINDS, FIELDS) from attribute → value."""
+    return cls(**{field: values[name] for name, field in cls.FIELDS.items()})
+
+
+def values_of(record: Any) -> dict[str, Any]:
+    """Attribute → value of an instance of a generated row class."""
+    return {name: getattr(record, field) for name, field in record.FIELDS.items()}
 
 
 class Pool:
@@ -267,8 +278,12 @@ class Load:
         """Start the pool from `rows` random rows of each entity the patterns use."""
         for entity in sorted({spec.entity for spec in self.specs if spec.entity in self.entities}):
             spec = self.entities[entity]
+            if callable(spec.sample):  # a document-store, Cassandra or Redis record: its own read
+                for record in spec.sample(self.stores, rows):
+                    self.pool.add(entity, [c for c, _ in spec.key], values_of(record))
+                continue
             for found in connection.execute(statement(spec), {"n": rows}).mappings():
-                self.pool.add(entity, [c for c, _ in spec.key], spec.row.from_mapping(found).as_dict())
+                self.pool.add(entity, [c for c, _ in spec.key], values_of(record_of(spec.row, found)))
 
     def _read(self, spec: ReadSpec, rng: random.Random) -> Any:
         row = self.pool.pick(spec.entity)
@@ -290,7 +305,9 @@ class Load:
             spec.function(self.stores, **params)
             return None
         if spec.kind in ("insert", "upsert"):
-            written = spec.function(self.stores, entity.row.from_mapping(new_row(entity, row, rng)))
+            written = spec.function(self.stores, record_of(entity.row, new_row(entity, row, rng)))
+        elif spec.kind == "delete_row":
+            written = spec.function(self.stores, record_of(entity.row, row))
         else:
             params = {name: row[column] for name, column in spec.key}
             if spec.kind == "update":
@@ -300,10 +317,10 @@ class Load:
             written = spec.function(self.stores, **params)
         if written is None:
             return None
-        if spec.kind == "delete":
-            self.pool.remove(spec.entity, key, written.as_dict(), self.entities)
+        if spec.kind in ("delete", "delete_row"):
+            self.pool.remove(spec.entity, key, values_of(written), self.entities)
         else:
-            self.pool.add(spec.entity, key, written.as_dict())
+            self.pool.add(spec.entity, key, values_of(written))
         return written
 
     def call(self, spec: ReadSpec | WriteSpec, rng: random.Random) -> None:
@@ -583,3 +600,95 @@ def compare_cache(
             findings.extra.append(f"{read.pattern} {key}")
         else:
             findings.stale.append(f"{read.pattern} {key}")
+
+
+# --- the checker: records kept outside the relational system of record -----------------------------
+
+# doc_outbox_runtime's bookkeeping fields of a document-store record (this module imports no pymongo).
+_VERSION, _OUTBOX, _DELETED, _PARKED = "_pp_v", "_pp_outbox", "_pp_deleted", "_pp_parked"
+# A record → (its version, or None when its store keeps none once relayed; its JSON form).
+Records = dict[str, tuple[int | None, dict[str, Any]]]
+
+
+def compare_records(
+    findings: Findings,
+    entity: str,
+    records: Mapping[str, tuple[int | None, Mapping[str, Any]]],
+    documents: Mapping[str, tuple[int, Mapping[str, Any]]],
+    document: Callable[[Mapping[str, Any]], dict[str, Any]],
+) -> None:
+    """Every record (document id → its version and JSON form) has its document at that version (when
+    the store keeps one) with the record's content; no document is left without its record."""
+    findings.checked[f"{entity} documents"] += len(records)
+    for key, (version, row) in records.items():
+        if key not in documents:
+            findings.lost.append(f"{entity} {key}")
+            continue
+        found, source = documents[key]
+        if (version is not None and found != version) or source != document(row):
+            findings.stale.append(f"{entity} {key} (document v{found}, record v{version})")
+    findings.extra.extend(f"{entity} {key}" for key in sorted(set(documents) - set(records)))
+
+
+def document_records(
+    findings: Findings,
+    entity: str,
+    stored: Iterable[Mapping[str, Any]],
+    read: Callable[[Mapping[str, Any]], Any],
+    doc_id: Callable[[Mapping[str, Any]], str],
+) -> Records:
+    """A fed collection's live records at their versions (`_pp_v`, the relay's external version);
+    its pending events (tombstones' included) and dead letters are added to `findings`."""
+    found: Records = {}
+    for document in stored:
+        findings.pending += len(document.get(_OUTBOX) or ())
+        findings.parked += [f"{entity} {document.get('_id')}: {p.get('error')}" for p in document.get(_PARKED) or ()]
+        if document.get(_DELETED):
+            continue
+        row = record_json(read(document))
+        found[doc_id(row)] = (int(document[_VERSION]), row)
+    return found
+
+
+def wide_records(
+    rows: Iterable[Mapping[str, Any]],
+    read: Callable[[Mapping[str, Any]], Any],
+    doc_id: Callable[[Mapping[str, Any]], str],
+    written: Sequence[str],
+) -> Records:
+    """A Cassandra base table's records at their versions: the newest write timestamp of their cells
+    (the `written` WRITETIME columns), which is the timestamp of the batch that wrote them last and so
+    the external version of its outbox event."""
+    found: Records = {}
+    for stored in rows:
+        stamps = [int(stored[w]) for w in written if stored.get(w) is not None]
+        row = record_json(read(stored))
+        found[doc_id(row)] = (max(stamps) if stamps else None, row)
+    return found
+
+
+def redis_records(
+    client: Any, glob: str, read: Callable[[Any], Any], doc_id: Callable[[Mapping[str, Any]], str], string: bool
+) -> Records:
+    """Redis records under one key family (`glob`), with no version: the stream entry that wrote each
+    one last is deleted once relayed, so only their content is compared."""
+    found: Records = {}
+    for key in client.scan_iter(match=glob, count=500):
+        record = read(client.get(key) if string else client.hgetall(key))
+        if record is not None:  # expired since the scan
+            row = record_json(record)
+            found[doc_id(row)] = (None, row)
+    return found
+
+
+def stream_outbox(findings: Findings, client: Any, stream: str) -> None:
+    """The Redis records' outbox: its entries are the pending events (relayed ones are deleted), and
+    its `:parked` stream the dead letters."""
+    findings.pending += int(client.xlen(stream))
+    for _, fields in client.xrange(f"{stream}:parked"):
+        body = {_text(k): _text(v) for k, v in fields.items()}
+        findings.parked.append(f"{body.get('entity')} {body.get('key')}: {body.get('error')}")
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

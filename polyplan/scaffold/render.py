@@ -851,10 +851,18 @@ def _init(scaffold: Scaffold) -> str:
         + ("documents: one function per pattern on the document store;\n" if scaffold.documents else "")
         + ("wide_column: one function per pattern on Cassandra;\n" if scaffold.wide_column else "")
         + ("records: one function per pattern on the records Redis keeps;\n" if scaffold.records else "")
+        + ("keyed_relay: the relay of the Redis and Cassandra records' outboxes;\n" if _keyed(scaffold) else "")
         + "settings.connect(): the stores, from environment variables. Not scaffolded:\n"
         + skipped
     )
     return f'"""{doc}"""\n\n' + _HEADER.format(model=scaffold.model)
+
+
+def _keyed(scaffold: Scaffold) -> bool:
+    """Whether a search index projects a Redis or Cassandra record (the package has keyed_relay.py)."""
+    from polyplan.scaffold.keyed_outbox import fed
+
+    return bool(fed(scaffold, scaffold.records) or fed(scaffold, scaffold.wide_column))
 
 
 # What the package imports, per store, in the ranges polyplan's own extras use (pyproject.toml).
@@ -875,7 +883,8 @@ def _requirements(scaffold: Scaffold) -> str:
     needed = ["sqlalchemy", *(e for e in scaffold.engines if e in _REQUIREMENTS), "redis"]
     if scaffold.search_engine and scaffold.indexes:
         needed.append(scaffold.search_engine)
-    if scaffold.documents:
+    # The relays of the Redis and Cassandra outboxes run doc_outbox_runtime's loop, which imports pymongo.
+    if scaffold.documents or _keyed(scaffold):
         needed.append("pymongo")
     if scaffold.wide_column:
         needed.append("cassandra")
@@ -949,6 +958,9 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
     if scaffold.wide_column:
         files[f"{package}/wide_column.py"] = render_wide_column(scaffold, scaffold.wide_column, _annotation)
         files[f"{package}/wide_column_runtime.py"] = _copied(scaffold, "Cassandra", wide_runtime())
+    from polyplan.scaffold.keyed_outbox import keyed_files  # Redis and Cassandra records' outboxes
+
+    files |= keyed_files(scaffold, lambda what, code: _copied(scaffold, what, code))
     if scaffold.indexes:
         files[f"{package}/search.py"] = _search(scaffold)
         files[f"{package}/search_runtime.py"] = (

@@ -59,6 +59,12 @@ def encode(kind: str, value: Any) -> Any:
     return value
 
 
+def record_json(record: Any) -> dict[str, Any]:
+    """Attribute → JSON value of an instance of a generated row class (its KINDS and FIELDS): the
+    state an outbox event carries and the row a search document is built from."""
+    return {name: encode(kind, getattr(record, record.FIELDS[name])) for name, kind in record.KINDS.items()}
+
+
 def decode(kind: str, value: Any) -> Any:
     """A column value of `kind` back from its JSON form (`encode`'s inverse)."""
     if value is None:

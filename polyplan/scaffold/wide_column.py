@@ -166,12 +166,17 @@ def design_wide_column(plan: Plan, skipped: list[tuple[str, str]]) -> WideScaffo
             )
             handled.add(path)
         key = tuple(by_name[a] for a in key_of(model.entities[entity.entity]).attributes if a in by_name)
+        projected = any(p.family is Family.SEARCH for p in plan.entities[entity.entity].projections)
         for index, wanted in enumerate(model.write_patterns):
             if wanted.entity != entity.entity:
                 continue
             path = f"write_patterns.{index}"
             operation = operations.get(wanted.name) or operations.get(wanted.kind.value)
             why = _unsupported(wanted.kind, operation, key, bool(wanted.where) or wanted.lock is not None)
+            if why is None and wanted.kind is WriteKind.INCREMENT and projected:
+                # Counter updates and compare-and-set run alone, outside any batch: no event could
+                # be written atomically with them.
+                why = "an increment of a record a search index projects: run it as cassandra/writes.json has it"
             if why is not None:
                 skipped.append((path, why))
                 continue
@@ -320,8 +325,15 @@ def _counted(read: WideRead) -> str:
     )
 
 
-def _write(write: WideWrite, annotation: Any) -> str:
+def _write(write: WideWrite, annotation: Any, projected: bool = False) -> str:
     name, cls = write.name, write.result
+
+    def outbox(current: str, new: str) -> str:
+        """A fed record's outbox argument (keyed_outbox.py), else nothing."""
+        from polyplan.scaffold.keyed_outbox import wide_outbox
+
+        return wide_outbox(write, current, new) if projected else ""
+
     key_args = [f"{c.field}: {annotation(c.kind)}" for c in write.key]
     key_record = ", ".join(f"{c.name!r}: to_driver({c.kind!r}, {c.field})" for c in write.key)
     head = f"    store = wide_column_store(stores, {name!r})\n    operation = WRITES[{name!r}]\n"
@@ -353,7 +365,7 @@ def _write(write: WideWrite, annotation: Any) -> str:
             f"def {name}(stores: Stores, row: {cls}) -> None:\n"
             f'    """{name}: {what} of {write.entity}, as cassandra/writes.json says."""\n'
             + head
-            + f"    run_operation(store, {name!r}, operation, {current}, {new}, ROW_KEYS)\n"
+            + f"    run_operation(store, {name!r}, operation, {current}, {new}, ROW_KEYS{outbox(current, new)})\n"
         )
     read = (
         f"    rows = store.rows({name!r}, operation['read_first'], {{{key_record}}})\n"
@@ -366,7 +378,7 @@ def _write(write: WideWrite, annotation: Any) -> str:
             + head
             + read
             + "    if current is None:\n        return None\n"
-            + f"    run_operation(store, {name!r}, operation, current, None, ROW_KEYS)\n"
+            + f"    run_operation(store, {name!r}, operation, current, None, ROW_KEYS{outbox('current', 'None')})\n"
             + f"    return {cls}.from_row(current)\n"
         )
     if write.kind is WriteKind.UPSERT:
@@ -380,7 +392,7 @@ def _write(write: WideWrite, annotation: Any) -> str:
             f'    """{name}: writes one {write.entity} to every table, moving its copies whose key changed."""\n'
             + head
             + read
-            + f"    run_operation(store, {name!r}, operation, current, row.as_record(), ROW_KEYS)\n"
+            + f"    run_operation(store, {name!r}, operation, current, row.as_record(), ROW_KEYS{outbox('current', 'row.as_record()')})\n"
             + "    return row\n"
         )
     args = [*key_args, *(f"{c.field}: {annotation(c.kind, c.nullable)}" for c in write.written)]
@@ -393,7 +405,7 @@ def _write(write: WideWrite, annotation: Any) -> str:
         + read
         + "    if current is None:\n        return None\n"
         + f"    new = {{**current, {sets}}}\n"
-        + f"    run_operation(store, {name!r}, operation, current, new, ROW_KEYS)\n"
+        + f"    run_operation(store, {name!r}, operation, current, new, ROW_KEYS{outbox('current', 'new')})\n"
         + f"    return {cls}.from_row(new)\n"
     )
 
@@ -401,13 +413,20 @@ def _write(write: WideWrite, annotation: Any) -> str:
 def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) -> str:
     """The text of `<package>/wide_column.py`."""
     package = scaffold.package
+    from polyplan.scaffold.keyed_outbox import fed, wide_helper
     from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
 
     names = sorted([*(r.pattern for r in wide.reads), *(w.name for w in wide.writes)])
     prefix = package.upper()
+    # A record a search index projects writes its outbox event in its batch (keyed_outbox.py).
+    projected = fed(scaffold, wide)
+    outboxed = any(w.entity in projected for w in wide.writes)
     imports = [
-        *record_imports("Mapping"),
+        *record_imports(*(["Callable", "Mapping"] if outboxed else ["Mapping"])),
         "",
+        *([_from_import(f"{package}.batch_outbox_runtime", ["write_with_event"])] if outboxed else []),
+        *([_from_import(f"{package}.keyed_outbox_runtime", ["batch_event"])] if outboxed else []),
+        *([_from_import(f"{package}.search", ["TARGETS"])] if outboxed else []),
         _from_import(f"{package}.settings", ["SettingsError", "Stores"]),
         _from_import(
             f"{package}.wide_column_runtime",
@@ -444,7 +463,13 @@ def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) 
         "    return stores.wide_column\n\n\n"
         + "\n\n".join(_class(c, annotation) for c in wide.classes)
         + "\n\n"
-        + "\n\n".join([*(_read(r, annotation) for r in wide.reads), *(_write(w, annotation) for w in wide.writes)])
+        + (wide_helper([e for e in projected if any(w.entity == e for w in wide.writes)]) + "\n\n" if outboxed else "")
+        + "\n\n".join(
+            [
+                *(_read(r, annotation) for r in wide.reads),
+                *(_write(w, annotation, w.entity in projected) for w in wide.writes),
+            ]
+        )
     )
     return _module(
         scaffold,

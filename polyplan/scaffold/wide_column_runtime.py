@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException
@@ -134,9 +134,12 @@ def run_operation(
     current: Mapping[str, Any] | None,
     new: Mapping[str, Any] | None,
     row_keys: Mapping[str, Sequence[str]],
+    outbox: Callable[[list[tuple[PreparedStatement, dict[str, Any]]]], None] | None = None,
 ) -> None:
     """One logical write as writes.json has it; `delete` statements bind the current record,
-    `insert`, `update` and `add` the new one (driver values, bucket columns computed)."""
+    `insert`, `update` and `add` the new one (driver values, bucket columns computed). With
+    `outbox` (a record a search index projects), the batch's statements are handed to it instead,
+    to run in one LOGGED batch with the record's outbox event (even one statement, or none)."""
 
     def values(statement: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
         found = dict(record)
@@ -166,7 +169,9 @@ def run_operation(
                 raise ConditionalWriteRefused(f"{who}: {statement['table']}: conditional write not applied")
         batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
         pending = [(s, b) for s in operation["statements"] if (b := bound(s)) is not None]
-        if len(pending) == 1:  # one statement needs no batch log
+        if outbox is not None:
+            outbox([(store.prepare(who, statement["cql"]), binds) for statement, binds in pending])
+        elif len(pending) == 1:  # one statement needs no batch log
             session.execute(store.prepare(who, pending[0][0]["cql"]), pending[0][1])
         elif pending:
             for statement, binds in pending:

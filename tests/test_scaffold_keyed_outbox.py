@@ -1,0 +1,234 @@
+"""`polyplan scaffold` for records Redis and Cassandra keep and a search index projects (issue 15):
+the generated write functions write the record and its outbox event atomically (Redis: MULTI/EXEC
+with an XADD to the records' stream; Cassandra: one LOGGED batch with the outbox INSERT), and the
+generated `keyed_relay` command keeps the index equal to the records, every id at every version.
+On the real Redis, Cassandra and OpenSearch; never skipped under POLYPLAN_REQUIRE naming them."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from polyplan.pipeline import plan_file
+from polyplan.scaffold import scaffold, write_scaffold
+from polyplan.testkit import resolve_url
+from tests.conftest import ROOT
+
+MODEL = ROOT / "tests" / "models" / "keyed_search.yaml"
+APP = "keyed_search"
+FIELDS = {"Note": ("id", "code", "body", "stars"), "Word": ("id", "term", "meaning", "uses")}
+
+
+def test_the_fed_records_get_outbox_writes_and_a_relay() -> None:
+    files, warnings = scaffold(plan_file(MODEL))
+    assert {
+        f"{APP}/keyed_relay.py",
+        f"{APP}/keyed_outbox_runtime.py",
+        f"{APP}/stream_outbox_runtime.py",
+        f"{APP}/batch_outbox_runtime.py",
+        "sql/outbox.cassandra.cql",
+    } <= set(files)
+    records, wide = files[f"{APP}/records.py"], files[f"{APP}/wide_column.py"]
+    assert records.count("write_record(") == 2 and "run_write(" not in records  # add_note, drop_note
+    assert wide.count("outbox_of(store, ") == 3  # add_word, reword, drop_word
+    search = files[f"{APP}/search.py"]
+    assert "def search_notes(" in search and "def search_words(" in search
+    # Both search patterns are served now: no "not scaffolded" line names them.
+    assert not [w for w in warnings if w.path in ("access_patterns.1", "access_patterns.3")], warnings
+    assert "pymongo" in files["requirements.txt"]  # the relay loop's module imports it
+    assert "CREATE TABLE IF NOT EXISTS keyed_search.polyplan_outbox" in files["sql/outbox.cassandra.cql"]
+    # The copied runtimes are polyplan's, word for word below their headers (imports pointed at the package).
+    for name in ("keyed_outbox_runtime.py", "stream_outbox_runtime.py", "batch_outbox_runtime.py"):
+        own = (ROOT / "polyplan" / "scaffold" / name).read_text().split("from __future__ import annotations\n", 1)[1]
+        assert own.lstrip().replace("from polyplan.scaffold.", f"from {APP}.") in files[f"{APP}/{name}"], name
+
+
+def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None:
+    write_scaffold(MODEL, tmp_path / APP)
+    package = str(tmp_path / APP / APP)
+    for command, timeout in (
+        (["ruff", "check", "--isolated", "--no-cache"], 120),
+        (["mypy", "--strict", "--no-incremental"], 600),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *command, package], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, ModuleType]]]:
+    folder = tmp_path_factory.mktemp("scaffold_keyed_outbox")
+    write_scaffold(MODEL, folder)
+    sys.path.insert(0, str(folder))
+    try:
+        names = ("settings", "records", "wide_column", "wide_column_runtime", "search", "keyed_relay")
+        yield folder, {n: importlib.import_module(f"{APP}.{n}") for n in names}
+    finally:
+        sys.path.remove(str(folder))
+        for name in [n for n in sys.modules if n.split(".")[0] == APP]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def stores(app: tuple[Path, dict[str, ModuleType]]) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The package's Stores on a scratch Redis prefix, Cassandra keyspace (the plan's schema.cql
+    applied) and index prefix, and the environment its commands read (the same stores)."""
+    from polyplan.stores.cache.connect import connect as redis_connect
+    from polyplan.stores.cache.connect import scratch_prefix
+    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
+    from polyplan.stores.wide_column.connect import apply_schema, drop_keyspace, run_keyspace
+    from polyplan.stores.wide_column.connect import connect as cassandra_connect
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.render import schema_cql
+
+    _, modules = app
+    redis_url, search_url, cassandra_url = resolve_url("redis"), resolve_url("opensearch"), resolve_url("cassandra")
+    plan = plan_file(MODEL)
+    cluster, session = cassandra_connect(cassandra_url)
+    keyspace = run_keyspace()
+    apply_schema(session, schema_cql(design_wide_column(plan), plan.model), keyspace)
+    cache = redis_connect(redis_url)
+    search = connect(search_url)
+    index_prefix = run_prefix()
+    try:
+        with scratch_prefix(cache) as key_prefix:
+            wide = modules["wide_column_runtime"].WideColumnStore(cassandra_url, APP, keyspace, session=session)
+            made = modules["settings"].Stores(
+                sa.create_engine("sqlite://"),
+                cache,
+                key_prefix,
+                search=search,
+                index_prefix=index_prefix,
+                wide_column=wide,
+            )
+            modules["search"].install_search(made)
+            modules["keyed_relay"].install_outbox(made)
+            environment = {
+                "KEYED_SEARCH_DATABASE_URL": "sqlite://",
+                "KEYED_SEARCH_REDIS_URL": redis_url,
+                "KEYED_SEARCH_KEY_PREFIX": key_prefix,
+                "KEYED_SEARCH_SEARCH_URL": search_url,
+                "KEYED_SEARCH_INDEX_PREFIX": index_prefix,
+                "KEYED_SEARCH_CASSANDRA_URL": cassandra_url,
+                "KEYED_SEARCH_CASSANDRA_KEYSPACE": keyspace,
+            }
+            yield made, environment
+    finally:
+        drop_prefix(search, index_prefix)
+        search.close()
+        drop_keyspace(session, keyspace)
+        cluster.shutdown()
+
+
+def _relay(folder: Path, environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", f"{APP}.keyed_relay", *args],
+        cwd=folder,
+        env={**os.environ, **environment, "PYTHONPATH": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _documents(stores: Any, alias: str) -> dict[str, tuple[int, dict[str, Any]]]:
+    name = stores.index_prefix + alias
+    stores.search.indices.refresh(index=name)
+    found = stores.search.search(index=name, body={"query": {"match_all": {}}, "size": 10_000, "version": True})
+    return {hit["_id"]: (hit["_version"], hit["_source"]) for hit in found["hits"]["hits"]}
+
+
+def _stream_versions(stores: Any) -> dict[str, int]:
+    """Each record's last event version in the Redis stream (read before the relay empties it)."""
+    from polyplan.scaffold.stream_outbox_runtime import version_of
+
+    found: dict[str, int] = {}
+    for entry, fields in stores.cache.xrange(stores.key_prefix + "polyplan:outbox"):
+        found[fields[b"key"].decode()] = version_of(entry.decode())
+    return found
+
+
+def _words(stores: Any) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Each Word record of the base table: (the newest write timestamp of its cells, its fields)."""
+    session, keyspace = stores.wide_column.session("test"), stores.wide_column.keyspace
+    rows = session.execute(
+        f"SELECT id, term, meaning, uses, WRITETIME(term) AS t, WRITETIME(meaning) AS m, WRITETIME(uses) AS u "
+        f"FROM {keyspace}.word_by_id"
+    )
+    return {
+        str(r["id"]): (
+            max(v for v in (r["t"], r["m"], r["u"]) if v is not None),
+            {"id": str(r["id"]), "term": r["term"], "meaning": r["meaning"], "uses": r["uses"]},
+        )
+        for r in rows
+    }
+
+
+@pytest.mark.redis
+@pytest.mark.cassandra
+@pytest.mark.opensearch
+def test_generated_writes_and_relay_keep_the_indexes_equal_to_the_records(
+    app: tuple[Path, dict[str, ModuleType]], stores: tuple[Any, dict[str, str]]
+) -> None:
+    folder, modules = app
+    made, environment = stores
+    records, wide = modules["records"], modules["wide_column"]
+    notes = [records.Note(uuid.UUID(int=n + 1), f"n{n}", f"note number {n} about otters", n) for n in range(6)]
+    for note in notes:
+        records.add_note(made, note)
+    # The same code written again under another id: the old document is deleted with it.
+    moved = records.Note(uuid.UUID(int=99), "n0", "note zero rewritten", 7)
+    records.add_note(made, moved)
+    records.drop_note(made, notes[2])
+    records.drop_note(made, records.Note(uuid.UUID(int=50), "absent", "never written", 0))  # no event
+    words = [wide.Word(uuid.UUID(int=n + 1), f"term{n}", f"the meaning of word {n}", n) for n in range(5)]
+    for word in words:
+        wide.add_word(made, word)
+    assert wide.reword(made, words[1].id, "a new meaning") is not None
+    assert wide.reword(made, uuid.uuid4(), "nobody") is None  # no record, no event
+    assert wide.drop_word(made, words[3].id) is not None
+    assert made.cache.xlen(made.key_prefix + "polyplan:outbox") == 6 + 2 + 1  # 6 inserts, move (delete + insert), drop
+    redis_versions = _stream_versions(made)
+
+    done = _relay(folder, environment, "--once", "--batch", "4")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "relay: caught up after 16 events" in done.stdout, done.stdout  # 9 Redis + 7 Cassandra
+    assert "lag p50" in done.stdout
+
+    # Redis: every live note at its last event's version with its fields; the moved and dropped gone.
+    live = {str(n.id): n for n in [moved, *(n for n in notes if n.code not in ("n0", "n2"))]}
+    documents = _documents(made, "note")
+    assert set(documents) == set(live)
+    for key, note in live.items():
+        version, source = documents[key]
+        assert version == redis_versions[key], key
+        assert source == {"id": key, "code": note.code, "body": note.body, "stars": note.stars}
+    # Cassandra: every word of the base table at its newest write timestamp, with its fields.
+    rows = _words(made)
+    assert len(rows) == 4
+    assert _documents(made, "word") == {key: (version, fields) for key, (version, fields) in rows.items()}
+    # The search functions answer from the relayed indexes.
+    assert {h.code for h in modules["search"].search_notes(made, "otters").hits} == {"n1", "n3", "n4", "n5"}
+    assert [h.term for h in modules["search"].search_words(made, "new").hits] == ["term1"]
+    # Nothing left: a second run relays nothing.
+    again = _relay(folder, environment, "--once")
+    assert again.returncode == 0 and "applied" not in again.stdout, again.stdout + again.stderr
+
+
+def test_the_relay_without_a_setting_is_one_line(app: tuple[Path, dict[str, ModuleType]]) -> None:
+    folder, _ = app
+    done = _relay(folder, {"KEYED_SEARCH_DATABASE_URL": "sqlite://"}, "--once")
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("keyed_search.keyed_relay: ") and "KEYED_SEARCH_SEARCH_URL" in line, line
