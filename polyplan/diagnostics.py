@@ -204,6 +204,7 @@ CODES: dict[str, str] = {
     "PP809": "constraint validated while blocking writes",
     "PP810": "nothing to scaffold",
     "PP811": "pattern not scaffolded",
+    "PP812": "a parent's write path not run by the package",
     "PP813": "table made logged or unlogged by a rewrite under lock",
 }
 

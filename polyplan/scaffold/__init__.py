@@ -15,8 +15,8 @@ from polyplan.plan.ir import Plan
 
 
 def scaffold(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
-    """The package's files (relative path → text, deterministic) and a PP811 warning for each
-    pattern it has no function for. Raises DiagnosticError (PP810) when there is nothing to scaffold."""
+    """The package's files (relative path → text, deterministic), a PP811 warning for each
+    pattern it has no function for and a PP812 for each parent path or copy it does not run. Raises DiagnosticError (PP810) when there is nothing to scaffold."""
     from polyplan.diagnostics import DiagnosticError, Severity
     from polyplan.plan.assign import loaded_locate
     from polyplan.scaffold.design import design_scaffold
@@ -31,6 +31,9 @@ def scaffold(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     warnings = [
         loaded_locate(plan.loaded, Diagnostic("PP811", f"not scaffolded: {why}", path, Severity.WARNING))
         for path, why in design.skipped
+    ] + [
+        loaded_locate(plan.loaded, Diagnostic("PP812", f"not run by the package: {why}", path, Severity.WARNING))
+        for path, why in design.unrun
     ]
     # The relational record's patterns and projections are load.py's and check.py's own; the other
     # stores' entities and the indexes they feed are added from the full design (e2e_stores.py).
@@ -40,7 +43,8 @@ def scaffold(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
         indexes=tuple(i for i in design.indexes if i.entity in relational),
         search_reads=tuple(r for r in design.search_reads if r.entity in relational),
     )
-    files = render_scaffold(design) | e2e_files(plan, e2e_design, design)
+    # Without a relational entity there is no relational record for them to run and check.
+    files = render_scaffold(design) | (e2e_files(plan, e2e_design, design) if design.engines else {})
     return dict(sorted(files.items())), [w for w in warnings if w.code not in suppressed]
 
 

@@ -29,6 +29,7 @@ from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.sqltext import Piece, pieces, trim_lines
 
 if TYPE_CHECKING:  # document.py builds on this module's classes
+    from polyplan.scaffold.cache_parents import ParentWrite
     from polyplan.scaffold.cache_record import RecordScaffold
     from polyplan.scaffold.document import DocumentScaffold
     from polyplan.scaffold.relational_writes import PlannedWrite
@@ -155,6 +156,8 @@ class Scaffold:
     wide_column: WideScaffold | None = None  # the entities kept in Cassandra
     records: RecordScaffold | None = None  # the entities kept in Redis as their system of record
     planned_writes: tuple[PlannedWrite, ...] = ()  # run as relational/<engine>/writes.sql has them
+    parents: tuple[ParentWrite, ...] = ()  # a parent's copies and keys.json paths (cache_parents.py)
+    unrun: tuple[tuple[str, str], ...] = ()  # (model path, what of it the package does not run): PP812
 
 
 def package_name(model: str) -> str:
@@ -380,21 +383,27 @@ def design_scaffold(plan: Plan) -> Scaffold:
     model = plan.model
     tables, _ = design_schema(plan)
     engines = tuple(e for e in SCAFFOLD_ENGINES if e in relational_dialects(model))
-    if not engines or not plan.records_in(Family.RELATIONAL):
+    # A plan with no relational entity is served by the other stores' modules alone (no SQL, no
+    # relational relay); PP810 when nothing at all can be scaffolded (below).
+    without_relational = not plan.records_in(Family.RELATIONAL)
+    if without_relational:
+        engines = ()
+    elif not engines:
         raise DiagnosticError(
             [
                 Diagnostic(
                     "PP810",
                     "nothing to scaffold: the scaffold serves a relational system of record on PostgreSQL, "
-                    "MariaDB/MySQL or SQLite, and this plan has "
-                    + ("no relational entity" if engines else "neither among options.relational_dialects"),
-                    "options.relational_dialects" if not engines else "entities",
+                    "MariaDB/MySQL or SQLite, and options.relational_dialects names none of them",
+                    "options.relational_dialects",
                     Severity.ERROR,
                 )
             ]
         )
     skipped: list[tuple[str, str]] = []
-    builds: dict[str, EngineBuild] = {e: b for e, b in build_engines(plan, tables).items() if e in engines}
+    builds: dict[str, EngineBuild] = (
+        {e: b for e, b in build_engines(plan, tables).items() if e in engines} if engines else {}
+    )
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
     relational = [n for n in plan.records_in(Family.RELATIONAL) if n in by_entity]
     classes: dict[str, ResultClass] = {}
@@ -404,8 +413,8 @@ def design_scaffold(plan: Plan) -> Scaffold:
     cache = cache_design(plan) if plan.projections_in(Family.CACHE) else None
     cached = {p: k for k in (cache.keys if cache else ()) if k.role is Role.CACHED for p in k.serves}
     reads: list[Read] = []
-    first = builds[engines[0]]
-    for query in first.queries:
+    first = builds[engines[0]] if engines else None
+    for query in first.queries if first is not None else ():
         pattern = next(p for p in model.access_patterns if p.name == query.name)
         spec = by_entity[query.entity]
         entity_class = classes[query.entity]
@@ -467,7 +476,9 @@ def design_scaffold(plan: Plan) -> Scaffold:
                     (f"access_patterns.{query.name}", "its cache key is not filled from its parameters: read uncached")
                 )
         reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key, aggregate))
-    unwritten = [(f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped]
+    unwritten = [
+        (f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in (first.skipped if first else ())
+    ]
     skipped.extend(unwritten)
     for pattern in model.access_patterns:
         decided = plan.entities.get(pattern.entity)
@@ -546,6 +557,30 @@ def design_scaffold(plan: Plan) -> Scaffold:
         for path, why in skipped
         if path not in handled and not (" is stored in " in why and path in explained)
     ]
+    if without_relational and not handled:  # not one function in any store
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "PP810",
+                    "nothing to scaffold: this plan has no relational entity, and none of its patterns gets a "
+                    "function on the document store, Cassandra, Redis records or a search index",
+                    "entities",
+                    Severity.ERROR,
+                )
+            ]
+        )
+    from polyplan.scaffold.cache_parents import design_parents
+
+    result_columns = {c.name: tuple((col.name, col.kind) for col in c.columns) for c in classes.values()}
+    cached_reads = {
+        r.cache.template: (r.single, result_columns[r.result], tuple(a for a, _, _ in r.cache.parts))
+        for r in reads
+        if r.cache is not None
+    }
+    simple = [w.name for w in writes if w.kind in (WriteKind.UPDATE, WriteKind.UPSERT)]
+    parents, unrun = design_parents(
+        plan, tables, engines, cached_reads, simple, [p.name for p in planned], frozenset(i.entity for i in indexes)
+    )
     return Scaffold(
         model.name,
         package_name(model.name),
@@ -563,6 +598,8 @@ def design_scaffold(plan: Plan) -> Scaffold:
         wide_column,
         records,
         tuple(planned),
+        parents,
+        tuple(unrun),
     )
 
 

@@ -22,6 +22,7 @@ from polyplan.scaffold.relational_writes import runtime_code as writes_runtime
 from polyplan.scaffold.wide_column import render_wide_column
 from polyplan.scaffold.wide_column import runtime_code as wide_runtime
 from polyplan.scaffold.wide_column import settings_parts as wide_settings
+from polyplan.scaffold.without_relational import compose_without_relational, relational_settings
 
 _ANNOTATION = {
     "uuid": "uuid.UUID",
@@ -213,11 +214,12 @@ def _settings(scaffold: Scaffold) -> str:
     wide = scaffold.wide_column
     cassandra = wide_settings(scaffold.package, wide.keyspace) if wide else dict.fromkeys(documents, "")
     documents = {part: documents[part] + cassandra[part] for part in documents}
-    body = f'''DATABASE_URL = "{prefix}_DATABASE_URL"
-REDIS_URL = "{prefix}_REDIS_URL"
+    # Without a relational entity (without_relational.py): no database, no engine.
+    relational = bool(scaffold.engines)
+    database = relational_settings(prefix, scaffold.engines, relational)
+    body = f'''{database["names"]}REDIS_URL = "{prefix}_REDIS_URL"
 KEY_PREFIX = "{prefix}_KEY_PREFIX"
-{search_names}{documents["names"]}ENGINES = {tuple(scaffold.engines)!r}
-
+{search_names}{documents["names"]}{database["engines"]}
 
 class SettingsError(Exception):
     """A setting is missing or names an engine this package has no SQL for (one line)."""
@@ -225,36 +227,22 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Stores:
-    """The connections every function takes: the system of record and the cache (optional)."""
+    """The connections every function takes: {database["what"]}."""
 
-    database: sa.Engine
-    cache: redis.Redis | None = None
+{database["field"]}    cache: redis.Redis | None = None
     key_prefix: str = ""
 {search_fields}{documents["field"]}
-    @property
-    def engine(self) -> str:
-        """The relational engine's name, one of ENGINES."""
-        name = self.database.dialect.name
-        name = "mysql" if name == "mariadb" else name  # `mariadb+pymysql://` runs the mysql SQL
-        if name not in ENGINES:
-            raise SettingsError(f"{{name}} is not one of {{', '.join(ENGINES)}}: this package has no SQL for it")
-        return name
-
-    def key(self, name: str) -> str:
+{database["engine"]}    def key(self, name: str) -> str:
         """A Redis key name under this deployment's prefix."""
         return self.key_prefix + name
 
 
 def connect(environ: Mapping[str, str] = os.environ) -> Stores:
-    """Stores from {prefix}_DATABASE_URL, {prefix}_REDIS_URL (optional), {prefix}_KEY_PREFIX (optional){search_doc}{documents["doc"]}."""
-    url = environ.get(DATABASE_URL)
-    if not url:
-        raise SettingsError(f"set {{DATABASE_URL}} to the system of record's SQLAlchemy URL")
-    cache_url = environ.get(REDIS_URL)
+    """Stores from {database["doc"]}{prefix}_REDIS_URL (optional), {prefix}_KEY_PREFIX (optional){search_doc}{documents["doc"]}."""
+{database["url"]}    cache_url = environ.get(REDIS_URL)
     cache = redis.Redis.from_url(cache_url, socket_timeout=10, socket_connect_timeout=5) if cache_url else None
-{search_connect}{documents["connect"]}    stores = Stores(sa.create_engine(url, pool_pre_ping=True), cache, environ.get(KEY_PREFIX, ""){search_args}{documents["args"]})
-    stores.engine  # noqa: B018  (checks the engine now, not at the first query)
-    return stores
+{search_connect}{documents["connect"]}    stores = Stores({database["arg"]}cache, environ.get(KEY_PREFIX, ""){search_args}{documents["args"]})
+{database["check"]}    return stores
 '''
     imports = [
         "import os",
@@ -263,7 +251,7 @@ def connect(environ: Mapping[str, str] = os.environ) -> Stores:
         *(["from typing import Any"] if scaffold.documents else []),
         "",
         "import redis",
-        "import sqlalchemy as sa",
+        *(["import sqlalchemy as sa"] if relational else []),
         *([client.import_client] if client else []),
         *(["from pymongo.database import Database"] if scaffold.documents else []),
         *([""] if scaffold.documents or wide else []),
@@ -408,6 +396,11 @@ def _write(scaffold: Scaffold, write: Write) -> str:
         else ""
     )
     after_commit = "    invalidate(stores, before, after)\n" if write.outbox else ""
+    # A parent's copies (in the transaction) and its children's cached answers (after it): cache_parents.py.
+    parent = any(p.write == write.name for p in scaffold.parents)
+    if parent:
+        outbox += f"        after_write(connection, stores.engine, {write.name!r}, after)\n"
+        after_commit += f"    after_commit(stores, {write.name!r}, after)\n"
     run_before = (
         "        found = connection.execute(\n"
         f"            statement(WRITES[stores.engine][{write.name!r}]['before'], {key_kinds}, {kinds}), key\n"
@@ -450,6 +443,8 @@ def _write(scaffold: Scaffold, write: Write) -> str:
         if write.outbox
         else " in one transaction (no projection reads this entity, so no outbox event)."
     )
+    if parent:
+        doc += " It also rewrites the children's copies and their cached answers (parents.py)."
     doc += '"""\n'
     result = "after" if write.kind is not WriteKind.DELETE else "before"
     return (
@@ -484,6 +479,7 @@ def _writes(scaffold: Scaffold) -> str:
     called = [name for name in ("statement", "write_row") if f"{name}(" in body]
     local = [
         *([_from_import(f"{scaffold.package}.models", used)] if used else []),
+        *([_from_import(f"{scaffold.package}.parents", ["after_commit", "after_write"])] if scaffold.parents else []),
         *([_from_import(f"{scaffold.package}.projection", ["invalidate"])] if outbox else []),
         *(
             [
@@ -846,7 +842,11 @@ def _init(scaffold: Scaffold) -> str:
     skipped = skipped.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     doc = (
         f"Data access for the model {scaffold.model!r}, scaffolded by polyplan.\n\n"
-        "reads: one function per access pattern; writes: one per write pattern; relay: the outbox relay;\n"
+        + (
+            "reads: one function per access pattern; writes: one per write pattern; relay: the outbox relay;\n"
+            if scaffold.engines
+            else "(no relational entity: no reads, writes or relay modules)\n"
+        )
         + ("search: one function per pattern the plan serves from a search index;\n" if scaffold.search_reads else "")
         + ("documents: one function per pattern on the document store;\n" if scaffold.documents else "")
         + ("wide_column: one function per pattern on Cassandra;\n" if scaffold.wide_column else "")
@@ -896,11 +896,11 @@ def _compose(scaffold: Scaffold) -> str | None:
     PostgreSQL system of record: SQLite needs no server, and a relay container would not see its file)."""
     from polyplan.emit.compose import render_app_compose
 
-    if "postgresql" not in scaffold.engines:
+    if scaffold.engines and "postgresql" not in scaffold.engines:
         return None
     prefix = scaffold.package.upper()
-    stores = [("postgresql", f"{prefix}_DATABASE_URL")]
-    if any(r.cache for r in scaffold.reads):
+    stores = [("postgresql", f"{prefix}_DATABASE_URL")] if scaffold.engines else []
+    if any(r.cache for r in scaffold.reads) or (scaffold.records and not scaffold.engines):
         stores.append(("redis", f"{prefix}_REDIS_URL"))
     if scaffold.search_engine and scaffold.indexes:
         stores.append((scaffold.search_engine, f"{prefix}_SEARCH_URL"))
@@ -908,7 +908,9 @@ def _compose(scaffold: Scaffold) -> str | None:
         stores.append(("mongodb", f"{prefix}_MONGODB_URL"))
     if scaffold.wide_column:
         stores.append(("cassandra", f"{prefix}_CASSANDRA_URL"))
-    return render_app_compose(scaffold.model, scaffold.package, stores)
+    if scaffold.engines:
+        return render_app_compose(scaffold.model, scaffold.package, stores)
+    return compose_without_relational(scaffold, stores)
 
 
 def _copied(scaffold: Scaffold, what: str, code: str) -> str:
@@ -932,14 +934,23 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
         + _HEADER.format(model=scaffold.model)
         + "\nfrom __future__ import annotations\n"
         + runtime,
-        f"{package}/models.py": _models(scaffold),
-        f"{package}/sql.py": _sql(scaffold),
         f"{package}/settings.py": _settings(scaffold),
-        f"{package}/reads.py": _reads(scaffold),
-        f"{package}/writes.py": _writes(scaffold),
-        f"{package}/projection.py": _projection(scaffold),
-        f"{package}/relay.py": _relay(scaffold),
     }
+    if scaffold.engines:  # the relational record's modules (none for a plan without one)
+        files[f"{package}/models.py"] = _models(scaffold)
+        files[f"{package}/sql.py"] = _sql(scaffold)
+        files[f"{package}/reads.py"] = _reads(scaffold)
+        files[f"{package}/writes.py"] = _writes(scaffold)
+        files[f"{package}/projection.py"] = _projection(scaffold)
+        files[f"{package}/relay.py"] = _relay(scaffold)
+    if scaffold.parents:
+        from polyplan.scaffold import cache_parents
+
+        header = _HEADER.format(model=scaffold.model)
+        files[f"{package}/parents.py"] = cache_parents.render_parents(package, scaffold.model, header, scaffold.parents)
+        files[f"{package}/{cache_parents.RUNTIME}.py"] = _copied(
+            scaffold, "a parent's write paths", cache_parents.runtime_code(package)
+        )
     if scaffold.planned_writes:
         files[f"{package}/write_runtime.py"] = _copied(scaffold, "the writes.sql writes", writes_runtime(package))
     if scaffold.documents:
