@@ -1406,3 +1406,85 @@ def test_an_enum_weight_of_1e_308_is_dealt_without_overflow() -> None:
     draw = weighted_deck(["draft", "active", "retired"], [1.0e-308, 85, 10], random.Random(1))
     drawn = Counter(draw() for _ in range(MAX_DECK))
     assert drawn["active"] > drawn["retired"] > 0
+
+
+# --- generated server tests of fuzzed valid models (branch fuzz9pg) ---------------------------
+
+
+def run_generated_file(folder: Path, engine: str, test: str) -> subprocess.CompletedProcess[str]:
+    """Run one generated test module of the plan folder on `engine` (its URL from the environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["POLYPLAN_REQUIRE"] = engine
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(folder), test],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def plan_into(text: str, folder: Path) -> None:
+    """Plan `text` and write its files into `folder` (a plan folder)."""
+    files, _ = render(plan_text(text, "m.yaml"))
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+
+
+AUDITED_PARENT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql]}
+    entities:
+      Table:
+        attributes:
+          a0: {type: binary, avg_length: 64}
+          a2: {type: string, max_length: 20}
+        growth: {initial_rows: 40, rows_per_day: 0}
+      _Audit:
+        attributes:
+          a0: {type: boolean}
+        growth: {initial_rows: 60, rows_per_day: 0}
+    relationships:
+      - {name: r2, kind: one_to_many, from: Table, to: _Audit, required: true, foreign_key: r2_ref, max_children: 2}
+    security:
+      audit: [Table]
+    """
+)
+
+
+def test_the_audit_workload_deletes_no_row_a_restrict_reference_names(tmp_path: Path) -> None:
+    """Fuzz models 27 and 43 (2026-12-07, PostgreSQL and MariaDB): the audit test deleted an
+    audited row that a row of a table not audited (`_Audit.r2_ref`, on delete restrict) still
+    named: ForeignKeyViolation. The workload only left out rows audited tables refer to; it now
+    leaves out every row any seeded row refers to (nor does its delete cascade anywhere)."""
+    from polyplan.validate.security import SecurityHarness
+
+    plan_into(AUDITED_PARENT, tmp_path)
+    harness = SecurityHarness.from_plan_folder(tmp_path / "tests", "postgresql")
+    named = {row["r2_ref"] for row in harness.base.loaded["audit"]}
+    picked = harness._uncascading("table")
+    assert picked and len(picked) < len(harness.base.loaded["table"])
+    assert not named & {row["id"] for row in picked}
+
+
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgresql", marks=pytest.mark.postgresql), pytest.param("mysql", marks=pytest.mark.mysql)]
+)
+def test_the_audit_test_of_a_binary_column_referred_to_by_a_restrict_reference_passes(
+    engine: str, tmp_path: Path
+) -> None:
+    """Fuzz models 27 and 43 on the servers: PostgreSQL's audit test failed on the restrict
+    reference above, MariaDB's also in the trigger: `JSON_OBJECT` put a binary column's raw bytes
+    into `audit_log.old_row` ("Incorrect string value", the change refused; fuzz7's 536). MariaDB's
+    row image now holds a binary column as PostgreSQL's jsonb shows bytea (`\\x` and hex)."""
+    plan_into(AUDITED_PARENT, tmp_path)
+    if engine == "mysql":
+        assert "CONCAT('\\\\x', LOWER(HEX(OLD.a0)))" in (tmp_path / "relational/mysql/security.sql").read_text()
+    done = run_generated_file(tmp_path, engine, f"tests/test_{engine}_security.py")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]
