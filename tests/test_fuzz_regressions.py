@@ -1514,7 +1514,11 @@ MARKED_REGEX_TEXT = dedent(
 
 @pytest.mark.parametrize(
     "engine",
-    ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql), pytest.param("mysql", marks=pytest.mark.mysql)],
+    [
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
 )
 def test_a_full_text_marker_keeps_to_the_attributes_regex(engine: str, tmp_path: Path) -> None:
     """Fuzz model 71 (2026-12-07, MariaDB and PostgreSQL): the records marked for a full-text
@@ -1589,6 +1593,8 @@ def test_postgresql_index_proof_of_a_prefix_a_key_serves_passes(tmp_path: Path) 
     the table, the open class of fuzz model 23 in docs/benchmarks.md; model 45's wide rows take
     the partial index, and its proofs pass.)"""
     plan_into(PARTIAL_AND_PREFIX, tmp_path)
-    done = run_generated_file(tmp_path, "postgresql", "tests/test_postgresql_indexes.py::test_pattern_uses_its_index[p2]")
+    done = run_generated_file(
+        tmp_path, "postgresql", "tests/test_postgresql_indexes.py::test_pattern_uses_its_index[p2]"
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]

@@ -126,7 +126,11 @@ def _c_collation_keys(spec: TableSpec, table: sa.Table, engine: str, found: Mapp
     if not parts or not (parts[0].opclass or "").endswith("_pattern_ops") or found["condition"] != [parts[0].name]:
         return []
     keys = [tuple(spec.primary_key)] if spec.primary_key else []
-    return [{"columns": list(key), "condition": [parts[0].name]} for key in [*keys, *spec.uniques] if key[:1] == (parts[0].name,)]
+    return [
+        {"columns": list(key), "condition": [parts[0].name]}
+        for key in [*keys, *spec.uniques]
+        if key[:1] == (parts[0].name,)
+    ]
 
 
 def _routed_expectation(
