@@ -43,7 +43,7 @@ from polyplan.security.erasure_audit import guard_update_body
 from polyplan.security.tenant_spaces import PROVISION_ROUTINE, TenantSpaces, tenant_spaces
 from polyplan.stores.relational.design import UniqueNames, fit
 from polyplan.stores.relational.render import DIALECTS, build_metadata, header
-from polyplan.stores.relational.spec import TableKind, TableSpec
+from polyplan.stores.relational.spec import ColumnSpec, TableKind, TableSpec
 
 SECURITY_ENGINES = ("postgresql", "mysql")
 TENANT_SETTING = "app.tenant_id"  # PostgreSQL: SET app.tenant_id = '...'
@@ -398,7 +398,18 @@ class _Renderer:
             self.add(f"GRANT SELECT ON {audit} TO {self.role_names(readers)}")
 
     def json_row(self, spec: TableSpec, which: str) -> str:
-        pairs = ", ".join(f"{self.literal(c.name)}, {which}.{self.q(c.name)}" for c in spec.columns)
+        """MariaDB's JSON image of a row. A binary column is written as PostgreSQL's jsonb shows
+        bytea (`\\x` and lowercase hex): JSON holds only text, and the raw bytes are no valid
+        utf8mb4 (`Incorrect string value` in `old_row`, and the audited change refused)."""
+        hex_prefix = self.literal("\\x")
+
+        def value(column: ColumnSpec) -> str:
+            name = f"{which}.{self.q(column.name)}"
+            if column.attribute.type is TypeName.BINARY:
+                return f"CONCAT({hex_prefix}, LOWER(HEX({name})))"
+            return name
+
+        pairs = ", ".join(f"{self.literal(c.name)}, {value(c)}" for c in spec.columns)
         return f"JSON_OBJECT({pairs})"
 
     # --- tenant isolation ----------------------------------------------------------------------

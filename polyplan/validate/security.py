@@ -517,25 +517,24 @@ class SecurityHarness:
         return ("changed " + text)[:limit] if text != ("changed " + text)[:limit] else "x"
 
     def _uncascading(self, table: str) -> list[Row]:
-        """Seeded rows of `table` that no row of an audited table refers to: deleting one cascades
-        into no other audited table, so the workload's own changes are all the audit trail gets."""
-        audited = set(self.security.audited_tables)
-        referred: set[tuple[str, ...]] = set()
+        """Seeded rows of `table` that no seeded row of any table refers to: deleting one neither
+        hits a restrict reference (a ForeignKeyViolation from a table that is not audited) nor
+        cascades into another table, so the workload's own changes are all the audit trail gets
+        and re-inserting the row restores the data as it was."""
+        referred: set[tuple[tuple[str, ...], tuple[Any, ...]]] = set()
         for child in self.base.tables:
-            if child.name not in audited:
-                continue
             for fk in child.foreign_keys:
                 if fk.ref_table == table:
                     referred |= {
-                        tuple(_normal(row[c]) for c in fk.columns)
+                        (fk.ref_columns, tuple(_normal(row[c]) for c in fk.columns))
                         for row in self.base.loaded[child.name]
                         if all(row[c] is not None for c in fk.columns)
                     }
-        keys = {fk.ref_columns for child in self.base.tables for fk in child.foreign_keys if fk.ref_table == table}
+        keys = {columns for columns, _ in referred}
         return [
             row
             for row in self.base.loaded[table]
-            if not any(tuple(_normal(row[c]) for c in columns) in referred for columns in keys)
+            if not any((columns, tuple(_normal(row[c]) for c in columns)) in referred for columns in keys)
         ]
 
     def audit_rows(self, engine: sa.Engine) -> list[dict[str, Any]]:
