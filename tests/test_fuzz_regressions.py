@@ -1406,3 +1406,71 @@ def test_an_enum_weight_of_1e_308_is_dealt_without_overflow() -> None:
     draw = weighted_deck(["draft", "active", "retired"], [1.0e-308, 85, 10], random.Random(1))
     drawn = Counter(draw() for _ in range(MAX_DECK))
     assert drawn["active"] > drawn["retired"] > 0
+
+
+DATE_CONSTANT_IN_DOCUMENTS = dedent(
+    """\
+    name: fuzz
+    entities:
+      Order:
+        attributes:
+          a0: {type: string, max_length: 20}
+          a3: {type: date}
+        placement: {family: document}
+    access_patterns:
+      - name: p0
+        entity: Order
+        filters:
+          - {attribute: a3, op: eq, value: '2024-11-13'}
+          - {attribute: a0, op: eq}
+        rate: 500
+        latency_ms: 2
+      - name: p1
+        entity: Order
+        filters:
+          - {attribute: a3, op: range}
+        sort: [{attribute: a3, direction: desc}]
+        limit: 20
+        rate: 500
+        latency_ms: 10
+    """
+)
+
+
+def test_a_date_constant_in_a_document_query_is_the_stored_bson_date() -> None:
+    """fuzz8's model 437: `a3 = '2024-11-13'` on a date in a document collection. The query kept
+    the model's text, while the documents hold BSON dates: MongoDB would match no document, and
+    the test data (given the constant so the answer is not empty) mixed text with dates, so
+    `plan` crashed sorting them for the range pattern (`TypeError: '<' not supported between
+    datetime and str`). The constant is now the BSON date the documents hold."""
+    files, _ = render(plan_text(DATE_CONSTANT_IN_DOCUMENTS, "m.yaml"))
+    queries = {q["pattern"]: q for q in json.loads(files["mongodb/queries.json"])["queries"]}
+    assert queries["p0"]["filter"]["a3"] == {"$date": "2024-11-13T00:00:00Z"}
+    cases = json.loads(files["tests/data/mongodb_cases.json"])
+    assert all(not isinstance(d.get("a3"), str) for d in cases["documents"]["order"])
+
+
+
+def test_a_bound_a_check_and_the_other_sides_precision_imply_gets_no_violation_case(tmp_path: Path) -> None:
+    """fuzz8's model 41: a1 an integer in [-100, -97], a2 a decimal(3, 1), `a2 < a1`. A row with
+    a1 under -100 needs a2 under -100 too, which a decimal(3, 1) cannot hold (at most 99.9 either
+    way): no row breaks a1's min alone, and the violation builder failed ("cannot build a row of
+    order that breaks only ck_order_a1_min"). The other side's storable range now counts as its
+    bounds when it has no min or max; the check's own case still shows the rule."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Order:
+            attributes:
+              a1: {type: integer, bits: 32, min: -100, max: -97}
+              a2: {type: decimal, precision: 3, scale: 1, default: 7.4}
+            checks:
+              - {name: c0, left: a2, op: lt, right: a1}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert "order:ck_order_a1_min" not in harness.constraint_ids()
+    assert {"order:ck_order_a1_max", "order:ck_order_c0"} <= set(harness.constraint_ids())
+    check_every_constraint(harness)
