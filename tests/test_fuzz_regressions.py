@@ -1450,7 +1450,6 @@ def test_a_date_constant_in_a_document_query_is_the_stored_bson_date() -> None:
     assert all(not isinstance(d.get("a3"), str) for d in cases["documents"]["order"])
 
 
-
 def test_a_bound_a_check_and_the_other_sides_precision_imply_gets_no_violation_case(tmp_path: Path) -> None:
     """fuzz8's model 41: a1 an integer in [-100, -97], a2 a decimal(3, 1), `a2 < a1`. A row with
     a1 under -100 needs a2 under -100 too, which a decimal(3, 1) cannot hold (at most 99.9 either
@@ -1474,3 +1473,99 @@ def test_a_bound_a_check_and_the_other_sides_precision_imply_gets_no_violation_c
     assert "order:ck_order_a1_min" not in harness.constraint_ids()
     assert {"order:ck_order_a1_max", "order:ck_order_c0"} <= set(harness.constraint_ids())
     check_every_constraint(harness)
+
+
+def test_a_constant_on_a_member_of_a_unique_rule_leaves_its_few_records_to_the_group(tmp_path: Path) -> None:
+    """fuzz8's model 92: unique (a2 boolean, a3), `a3 IN (9.7) AND r0_ref = :r LIMIT 1`. Two
+    records at most can hold a3 = 9.7, yet the pattern's group wanted five of them to take it
+    (and three near records more), and random records took it first at CONSTANT_RATE: "cannot
+    generate record 524". The group now asks for no more takers than the rule allows, and only
+    the group's records take the constant."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Owner:
+            attributes:
+              a0: {type: date}
+          Group:
+            attributes:
+              a2: {type: boolean}
+              a3: {type: decimal, precision: 12, scale: 1, min: 0, max: 99}
+            unique: [[a2, a3]]
+        relationships:
+          - {name: r0, kind: one_to_many, from: Owner, to: Group, required: true, foreign_key: r0_ref}
+        access_patterns:
+          - name: p0
+            entity: Group
+            filters:
+              - {attribute: a3, op: in, value: [9.7]}
+              - {attribute: r0_ref, op: eq}
+            limit: 1
+            rate: 100
+            latency_ms: 2
+          - name: p2
+            entity: Group
+            filters:
+              - {attribute: r0_ref, op: eq}
+            sort: [{attribute: a3, direction: asc}]
+            limit: 500
+            rate: 1
+            latency_ms: 2
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        with engine.connect() as connection:
+            held = connection.execute(sa.text('SELECT r0_ref FROM "group" WHERE a3 = 9.7')).scalars().all()
+        assert len(held) == 2 and len(set(held)) == 1  # both in the group: its LIMIT 1 is exceeded
+        for name in ("p0", "p2"):
+            harness.check_data(name)
+            harness.check_query(engine, name)
+
+
+def test_a_pattern_routed_to_a_partial_index_may_seek_the_index_of_its_predicate(tmp_path: Path) -> None:
+    """fuzz8's model 21: `a0 IN ('43974dbe-…') AND a1 = :a1 LIMIT 20` is routed to the partial
+    `ix_customer_a1_where_a0` (a1, where a0 is the constant); `a0 = :a0 LIMIT 1` has its own
+    `ix_customer_a0`, and SQLite sought that one (a0=?), which reads exactly the rows the partial
+    index holds. The proof accepted the routed index only; it now also accepts a designed index
+    whose whole key is the partial predicate's columns (the expectation was wrong, not the design:
+    either index reads only the constant's rows)."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Customer:
+            attributes:
+              a0: {type: uuid}
+              a1: {type: boolean, nullable: true}
+              a2: {type: text, avg_length: 200}
+            growth: {initial_rows: 1000, rows_per_day: 1000000, must_keep: true}
+            placement: {family: relational}
+        access_patterns:
+          - name: p1
+            entity: Customer
+            filters: [{attribute: a0, op: eq}]
+            limit: 1
+            rate: 0.1
+            latency_ms: 1000
+          - name: p2
+            entity: Customer
+            filters:
+              - {attribute: a0, op: in, value: ['43974dbe-0000-4000-8000-000000000000']}
+              - {attribute: a1, op: eq}
+            limit: 20
+            rate: 0.1
+            latency_ms: 2
+        """
+    )
+    sqlite_harness(text, tmp_path)
+    proofs = {p["name"]: p for p in json.loads((tmp_path / "tests/data/indexes.json").read_text())["proofs"]}
+    expect = proofs["p2"]["engines"]["sqlite"]["expect"]
+    assert expect["index"] == "ix_customer_a1_where_a0"
+    assert expect["also"] == [{"columns": ["a0"], "condition": ["a0"]}]
+    done = run_generated(tmp_path, "sqlite", "sqlite://")
+    assert done.returncode == 0, done.stdout[-3000:]

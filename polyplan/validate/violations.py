@@ -158,7 +158,9 @@ def _edges(column: str, attribute: Attribute, rules: Sequence[Constraint]) -> li
     (a decimal(3, 1) at most 99.9 either way, an integer its bits; fuzz model 41: `a2 < a1` with
     a2 a decimal(3, 1) leaves a1 no room under -100); only those known."""
     declared = {
-        r.rule: r.value for r in rules if r.kind == "check" and tuple(r.columns) == (column,) and r.rule in ("min", "max")
+        r.rule: r.value
+        for r in rules
+        if r.kind == "check" and tuple(r.columns) == (column,) and r.rule in ("min", "max")
     }
     storable: tuple[Any, Any] = (None, None)
     if attribute.type is TypeName.DECIMAL:
