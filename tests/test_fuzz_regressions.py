@@ -1569,3 +1569,35 @@ def test_a_pattern_routed_to_a_partial_index_may_seek_the_index_of_its_predicate
     assert expect["also"] == [{"columns": ["a0"], "condition": ["a0"]}]
     done = run_generated(tmp_path, "sqlite", "sqlite://")
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_range_under_a_descending_limit_1_shows_its_lower_bound(tmp_path: Path) -> None:
+    """fuzz9's model 251: `a4 >= :from AND a4 < :to ORDER BY a4 DESC LIMIT 1` on a timestamp.
+    The answer is the window's largest value, so `>` for `>=` changes it only when the window
+    holds one value; the windows tried held two or more (or none), and the oracle could not
+    show the lower bound ("the bound a4 >= :a4_from is exact"). A window [v, next) is tried."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Table:
+            attributes:
+              a0: {type: date, unique: true}
+              a4: {type: timestamp}
+            growth: {initial_rows: 1000, rows_per_day: 0}
+        access_patterns:
+          - name: p1
+            entity: Table
+            filters: [{attribute: a4, op: range}]
+            sort: [{attribute: a4, direction: desc}]
+            limit: 1
+            rate: 0.1
+            latency_ms: 1000
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        harness.check_data("p1")
+        harness.check_query(engine, "p1")

@@ -476,6 +476,10 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
                     (present[len(present) // 4][1], present[(3 * len(present)) // 4][1]),
                     (present[max(0, middle - width)][1], present[middle][1]),
                     (present[middle][1], present[min(len(present) - 1, middle + width)][1]),
+                    # One value ([v, next)): under a descending sort and LIMIT 1 the answer is the
+                    # window's largest value, so only a window holding v alone shows `>=` (fuzz9's
+                    # model 251: `a4 range ORDER BY a4 DESC LIMIT 1`).
+                    (present[middle][1], present[middle + 1][1]),
                 ]
             elif len(present) == 2:
                 # Two values only (an integer in [1, 2]): no window between seeded values holds
