@@ -1601,3 +1601,43 @@ def test_a_range_under_a_descending_limit_1_shows_its_lower_bound(tmp_path: Path
         harness.load(engine)
         harness.check_data("p1")
         harness.check_query(engine, "p1")
+
+
+def test_a_proved_child_of_a_parent_with_few_children_gets_its_parents_grown(tmp_path: Path) -> None:
+    """fuzz9's model 383: the index proofs' seed gave the list table of `Line Item` (each under a
+    required `Table` holding at most 2) no row: `Table` kept its proportion (1 row), so
+    `feasible_rows` cut the proved line items from 3,000 to 0, and the child lookup's proof had
+    no parameter ("no seeded row of line_item_a1 matches"). The parents now grow with it."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Item:
+            attributes:
+              a0: {type: string, max_length: 20}
+            growth: {initial_rows: 1000000, rows_per_day: 1000}
+            placement: {family: relational}
+          Table:
+            attributes:
+              a0: {type: date}
+            growth: {initial_rows: 10, rows_per_day: 1}
+            placement: {family: relational}
+          Line Item:
+            attributes:
+              a1: {type: list, items: {type: binary, avg_length: 64}, max_items: 5, avg_items: 1}
+            growth: {initial_rows: 20, rows_per_day: 1}
+            placement: {family: relational}
+        relationships:
+          - {name: r2, kind: one_to_many, from: Table, to: Line Item, required: true, foreign_key: r2_ref,
+             max_children: 2}
+        access_patterns:
+          - {name: p2, entity: Line Item, rate: 500, latency_ms: 1000}
+        """
+    )
+    sqlite_harness(text, tmp_path)
+    indexes = json.loads((tmp_path / "tests/data/indexes.json").read_text())
+    assert any(p["name"] == "fk:line_item_a1(line_item_id)" for p in indexes["proofs"])
+    assert indexes["rows"]["Line Item"] >= 1000 and indexes["rows"]["Table"] >= indexes["rows"]["Line Item"] / 2
+    done = run_generated(tmp_path, "sqlite", "sqlite://")
+    assert done.returncode == 0, done.stdout[-3000:]

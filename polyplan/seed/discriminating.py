@@ -115,7 +115,7 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
     return shared
 
 
-def _grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[str]) -> None:
+def grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[str]) -> None:
     """More parents where a required one-to-one or `max_children` would cap the records of an
     entity that got hot groups (`feasible_rows` lowers the children, never raises the parents):
     fuzz8's model 88 had 20 parents of at most 10 children, so 198 records under `LIMIT 500`.
@@ -355,7 +355,7 @@ def discriminating_rows(
                     added.append(HotGroup(tuple(others), constants, room))
         groups.setdefault(pattern.entity, []).extend(added)
         wanted[pattern.entity] = wanted.get(pattern.entity, 0) + sum(g.rows for g in added)
-    _grow_parents(model, wanted, set(groups))
+    grow_parents(model, wanted, set(groups))
     counts = feasible_rows(model, wanted)
     # Link tables keep the counts the plan chose; only entities grow.
     counts.update({name: count for name, count in rows.items() if name not in model.entities})
