@@ -1646,3 +1646,40 @@ def test_a_proved_child_of_a_parent_with_few_children_gets_its_parents_grown(tmp
     assert indexes["rows"]["Line Item"] >= 1000 and indexes["rows"]["Table"] >= indexes["rows"]["Line Item"] / 2
     done = run_generated(tmp_path, "sqlite", "sqlite://")
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_limit_a_parents_max_children_keeps_out_of_reach_is_not_asked_to_be_reached(tmp_path: Path) -> None:
+    """fuzz9's models 671 and 759: `r1_ref = :r LIMIT 20` where each parent holds at most 10
+    children. No valid data has more matching rows than the limit, so a query without the LIMIT
+    is the same query; the oracle asked that "LIMIT 20 is reached" and failed. It now leaves the
+    LIMIT out when a fixed reference caps the answer at or under it (the filters still count)."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Table:
+            attributes:
+              a0: {type: date}
+          Order:
+            attributes:
+              a0: {type: string, max_length: 1000, nullable: true}
+              a2: {type: enum, values: [alpha, beta]}
+            growth: {initial_rows: 1000, rows_per_day: 0}
+        relationships:
+          - {name: r4, kind: one_to_many, from: Table, to: Order, required: false, on_delete: restrict,
+             foreign_key: r4_ref, max_children: 10}
+        access_patterns:
+          - name: p0
+            entity: Order
+            filters:
+              - {attribute: a0, op: eq, value: epsilon}
+              - {attribute: r4_ref, op: eq}
+            limit: 20
+            rate: 200
+            latency_ms: 2
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert harness.expected("p0").at_most == 10
+    check_patterns(harness, "p0")
