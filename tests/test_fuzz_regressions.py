@@ -513,6 +513,15 @@ def sqlite_harness(text: str, folder: Path) -> Harness:
     return Harness.from_plan_folder(folder / "tests", "sqlite")
 
 
+def check_patterns(harness: Harness, *names: str) -> None:
+    """Load the seed on SQLite; each pattern's data discriminates and its query matches the oracle."""
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        for name in names:
+            harness.check_data(name)
+            harness.check_query(engine, name)
+
+
 def check_every_constraint(harness: Harness) -> None:
     with scratch_database("sqlite://") as engine:
         harness.load(engine)
@@ -1598,3 +1607,271 @@ def test_postgresql_index_proof_of_a_prefix_a_key_serves_passes(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]
+
+
+DATE_CONSTANT_IN_DOCUMENTS = dedent(
+    """\
+    name: fuzz
+    entities:
+      Order:
+        attributes:
+          a0: {type: string, max_length: 20}
+          a3: {type: date}
+        placement: {family: document}
+    access_patterns:
+      - name: p0
+        entity: Order
+        filters:
+          - {attribute: a3, op: eq, value: '2024-11-13'}
+          - {attribute: a0, op: eq}
+        rate: 500
+        latency_ms: 2
+      - name: p1
+        entity: Order
+        filters:
+          - {attribute: a3, op: range}
+        sort: [{attribute: a3, direction: desc}]
+        limit: 20
+        rate: 500
+        latency_ms: 10
+    """
+)
+
+
+def test_a_date_constant_in_a_document_query_is_the_stored_bson_date() -> None:
+    """fuzz8's model 437: `a3 = '2024-11-13'` on a date in a document collection. The query kept
+    the model's text, while the documents hold BSON dates: MongoDB would match no document, and
+    the test data (given the constant so the answer is not empty) mixed text with dates, so
+    `plan` crashed sorting them for the range pattern (`TypeError: '<' not supported between
+    datetime and str`). The constant is now the BSON date the documents hold."""
+    files, _ = render(plan_text(DATE_CONSTANT_IN_DOCUMENTS, "m.yaml"))
+    queries = {q["pattern"]: q for q in json.loads(files["mongodb/queries.json"])["queries"]}
+    assert queries["p0"]["filter"]["a3"] == {"$date": "2024-11-13T00:00:00Z"}
+    cases = json.loads(files["tests/data/mongodb_cases.json"])
+    assert all(not isinstance(d.get("a3"), str) for d in cases["documents"]["order"])
+
+
+def test_a_bound_a_check_and_the_other_sides_precision_imply_gets_no_violation_case(tmp_path: Path) -> None:
+    """fuzz8's model 41: a1 an integer in [-100, -97], a2 a decimal(3, 1), `a2 < a1`. A row with
+    a1 under -100 needs a2 under -100 too, which a decimal(3, 1) cannot hold (at most 99.9 either
+    way): no row breaks a1's min alone, and the violation builder failed ("cannot build a row of
+    order that breaks only ck_order_a1_min"). The other side's storable range now counts as its
+    bounds when it has no min or max; the check's own case still shows the rule."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Order:
+            attributes:
+              a1: {type: integer, bits: 32, min: -100, max: -97}
+              a2: {type: decimal, precision: 3, scale: 1, default: 7.4}
+            checks:
+              - {name: c0, left: a2, op: lt, right: a1}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert "order:ck_order_a1_min" not in harness.constraint_ids()
+    assert {"order:ck_order_a1_max", "order:ck_order_c0"} <= set(harness.constraint_ids())
+    check_every_constraint(harness)
+
+
+def test_a_constant_on_a_member_of_a_unique_rule_leaves_its_few_records_to_the_group(tmp_path: Path) -> None:
+    """fuzz8's model 92: unique (a2 boolean, a3), `a3 IN (9.7) AND r0_ref = :r LIMIT 1`. Two
+    records at most can hold a3 = 9.7, yet the pattern's group wanted five of them to take it
+    (and three near records more), and random records took it first at CONSTANT_RATE: "cannot
+    generate record 524". The group now asks for no more takers than the rule allows, and only
+    the group's records take the constant."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Owner:
+            attributes:
+              a0: {type: date}
+          Group:
+            attributes:
+              a2: {type: boolean}
+              a3: {type: decimal, precision: 12, scale: 1, min: 0, max: 99}
+            unique: [[a2, a3]]
+        relationships:
+          - {name: r0, kind: one_to_many, from: Owner, to: Group, required: true, foreign_key: r0_ref}
+        access_patterns:
+          - name: p0
+            entity: Group
+            filters:
+              - {attribute: a3, op: in, value: [9.7]}
+              - {attribute: r0_ref, op: eq}
+            limit: 1
+            rate: 100
+            latency_ms: 2
+          - name: p2
+            entity: Group
+            filters:
+              - {attribute: r0_ref, op: eq}
+            sort: [{attribute: a3, direction: asc}]
+            limit: 500
+            rate: 1
+            latency_ms: 2
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        with engine.connect() as connection:
+            held = connection.execute(sa.text('SELECT r0_ref FROM "group" WHERE a3 = 9.7')).scalars().all()
+        assert len(held) == 2 and len(set(held)) == 1  # both in the group: its LIMIT 1 is exceeded
+        for name in ("p0", "p2"):
+            harness.check_data(name)
+            harness.check_query(engine, name)
+
+
+def test_a_pattern_routed_to_a_partial_index_may_seek_the_index_of_its_predicate(tmp_path: Path) -> None:
+    """fuzz8's model 21: `a0 IN ('43974dbe-…') AND a1 = :a1 LIMIT 20` is routed to the partial
+    `ix_customer_a1_where_a0` (a1, where a0 is the constant); `a0 = :a0 LIMIT 1` has its own
+    `ix_customer_a0`, and SQLite sought that one (a0=?), which reads exactly the rows the partial
+    index holds. The proof accepted the routed index only; it now also accepts a designed index
+    whose whole key is the partial predicate's columns (the expectation was wrong, not the design:
+    either index reads only the constant's rows)."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Customer:
+            attributes:
+              a0: {type: uuid}
+              a1: {type: boolean, nullable: true}
+              a2: {type: text, avg_length: 200}
+            growth: {initial_rows: 1000, rows_per_day: 1000000, must_keep: true}
+            placement: {family: relational}
+        access_patterns:
+          - name: p1
+            entity: Customer
+            filters: [{attribute: a0, op: eq}]
+            limit: 1
+            rate: 0.1
+            latency_ms: 1000
+          - name: p2
+            entity: Customer
+            filters:
+              - {attribute: a0, op: in, value: ['43974dbe-0000-4000-8000-000000000000']}
+              - {attribute: a1, op: eq}
+            limit: 20
+            rate: 0.1
+            latency_ms: 2
+        """
+    )
+    sqlite_harness(text, tmp_path)
+    proofs = {p["name"]: p for p in json.loads((tmp_path / "tests/data/indexes.json").read_text())["proofs"]}
+    expect = proofs["p2"]["engines"]["sqlite"]["expect"]
+    assert expect["index"] == "ix_customer_a1_where_a0"
+    assert expect["also"] == [{"columns": ["a0"], "condition": ["a0"]}]
+    done = run_generated(tmp_path, "sqlite", "sqlite://")
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_range_under_a_descending_limit_1_shows_its_lower_bound(tmp_path: Path) -> None:
+    """fuzz9's model 251: `a4 >= :from AND a4 < :to ORDER BY a4 DESC LIMIT 1` on a timestamp.
+    The answer is the window's largest value, so `>` for `>=` changes it only when the window
+    holds one value; the windows tried held two or more (or none), and the oracle could not
+    show the lower bound ("the bound a4 >= :a4_from is exact"). A window [v, next) is tried."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Table:
+            attributes:
+              a0: {type: date, unique: true}
+              a4: {type: timestamp}
+            growth: {initial_rows: 1000, rows_per_day: 0}
+        access_patterns:
+          - name: p1
+            entity: Table
+            filters: [{attribute: a4, op: range}]
+            sort: [{attribute: a4, direction: desc}]
+            limit: 1
+            rate: 0.1
+            latency_ms: 1000
+        """
+    )
+    check_patterns(sqlite_harness(text, tmp_path), "p1")
+
+
+def test_a_proved_child_of_a_parent_with_few_children_gets_its_parents_grown(tmp_path: Path) -> None:
+    """fuzz9's model 383: the index proofs' seed gave the list table of `Line Item` (each under a
+    required `Table` holding at most 2) no row: `Table` kept its proportion (1 row), so
+    `feasible_rows` cut the proved line items from 3,000 to 0, and the child lookup's proof had
+    no parameter ("no seeded row of line_item_a1 matches"). The parents now grow with it."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Item:
+            attributes:
+              a0: {type: string, max_length: 20}
+            growth: {initial_rows: 1000000, rows_per_day: 1000}
+            placement: {family: relational}
+          Table:
+            attributes:
+              a0: {type: date}
+            growth: {initial_rows: 10, rows_per_day: 1}
+            placement: {family: relational}
+          Line Item:
+            attributes:
+              a1: {type: list, items: {type: binary, avg_length: 64}, max_items: 5, avg_items: 1}
+            growth: {initial_rows: 20, rows_per_day: 1}
+            placement: {family: relational}
+        relationships:
+          - {name: r2, kind: one_to_many, from: Table, to: Line Item, required: true, foreign_key: r2_ref,
+             max_children: 2}
+        access_patterns:
+          - {name: p2, entity: Line Item, rate: 500, latency_ms: 1000}
+        """
+    )
+    sqlite_harness(text, tmp_path)
+    indexes = json.loads((tmp_path / "tests/data/indexes.json").read_text())
+    assert any(p["name"] == "fk:line_item_a1(line_item_id)" for p in indexes["proofs"])
+    assert indexes["rows"]["Line Item"] >= 1000 and indexes["rows"]["Table"] >= indexes["rows"]["Line Item"] / 2
+    done = run_generated(tmp_path, "sqlite", "sqlite://")
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_limit_a_parents_max_children_keeps_out_of_reach_is_not_asked_to_be_reached(tmp_path: Path) -> None:
+    """fuzz9's models 671 and 759: `r1_ref = :r LIMIT 20` where each parent holds at most 10
+    children. No valid data has more matching rows than the limit, so a query without the LIMIT
+    is the same query; the oracle asked that "LIMIT 20 is reached" and failed. It now leaves the
+    LIMIT out when a fixed reference caps the answer at or under it (the filters still count)."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Table:
+            attributes:
+              a0: {type: date}
+          Order:
+            attributes:
+              a0: {type: string, max_length: 1000, nullable: true}
+              a2: {type: enum, values: [alpha, beta]}
+            growth: {initial_rows: 1000, rows_per_day: 0}
+        relationships:
+          - {name: r4, kind: one_to_many, from: Table, to: Order, required: false, on_delete: restrict,
+             foreign_key: r4_ref, max_children: 10}
+        access_patterns:
+          - name: p0
+            entity: Order
+            filters:
+              - {attribute: a0, op: eq, value: epsilon}
+              - {attribute: r4_ref, op: eq}
+            limit: 20
+            rate: 200
+            latency_ms: 2
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert harness.expected("p0").at_most == 10
+    check_patterns(harness, "p0")

@@ -53,15 +53,11 @@ VALIDATE_SECONDS = 300  # one model's generated SQLite tests; longer is a hang
 # Refusals at planning time that a valid-looking model may meet: no family can hold an entity
 # or a transaction, a pattern Cassandra cannot serve, full-text at scale without a search engine.
 # Open defects (issue 7), listed so that any new failure still fails CI and a fixed one is noticed
-# (it must then be removed from here). None: the last ones (a sort key an equality fixes, a
-# filter no valid row fails, NULL placement on a filtered column, a constant on a unique
-# column, a range under LIMIT 1) are fixed in polyplan.validate.cases.
-# Open failure classes of the CI sample, each explained in docs/benchmarks.md (fuzzing, "Long run
-# of 2026-12-07 (branch fuzz8)"): 41, a min CHECK no row can break alone (a1 in [-100, -97] and
-# a2 < a1 with a2 a DECIMAL(3,1): a1 = -101 needs a2 < -101, which a2 cannot hold); 92, a constant
-# on one column of a unique rule beside a shared group runs the seed out of values. The test fails
-# when either passes (remove it here) or when any other model fails.
-KNOWN_SQLITE_FAILURES: frozenset[int] = frozenset({41, 92})
+# (it must then be removed from here). None: the CI sample's last two (41: a min CHECK no row can
+# break alone, since a2 < a1 and a2's DECIMAL(3,1) leave a1 no room under its min; 92: a constant
+# on one column of a unique rule beside a shared group ran the seed out of values) are fixed
+# (docs/benchmarks.md, "Long run of 2026-12-07, night (branch fuzz9)").
+KNOWN_SQLITE_FAILURES: frozenset[int] = frozenset()
 PLANNING_REFUSALS = frozenset({"PP401", "PP406", "PP314"})
 SEED = "polyplan-fuzz-1"  # model n of the sequence is drawn from Random(f"{SEED}-{n}-{attempt}")
 

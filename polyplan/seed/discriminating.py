@@ -32,6 +32,7 @@ that the same group also holds rows each bound excludes (see `bounded_rows`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 
@@ -39,7 +40,15 @@ from polyplan.model.derived import all_attributes, key_of, references_into
 from polyplan.model.paths import PathRead, is_path
 from polyplan.model.ranges import is_range
 from polyplan.model.schema import AccessPattern, FilterOp, RelationshipKind, RequirementsModel
-from polyplan.seed.generate import RESERVE, HotGroup, _member_space, _seed_value, _single_unique, feasible_rows
+from polyplan.seed.generate import (
+    RESERVE,
+    HotGroup,
+    _member_space,
+    _seed_value,
+    _single_unique,
+    constant_space,
+    feasible_rows,
+)
 
 # Rows beyond the limit in a hot group, so that NULLs on a range attribute or the constants
 # drawn in the other records cannot push the matching count back under it.
@@ -106,7 +115,7 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
     return shared
 
 
-def _grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[str]) -> None:
+def grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[str]) -> None:
     """More parents where a required one-to-one or `max_children` would cap the records of an
     entity that got hot groups (`feasible_rows` lowers the children, never raises the parents):
     fuzz8's model 88 had 20 parents of at most 10 children, so 198 records under `LIMIT 500`.
@@ -176,6 +185,17 @@ def _room(model: RequirementsModel, entity: str, shared: list[str], rows: int, c
                 combinations *= _member_space(attributes[column], rows + RESERVE, column)
         room = min(room, max(0, combinations // 2))
     return room
+
+
+def _constant_takers(
+    model: RequirementsModel, entity: str, constants: tuple[tuple[str, object], ...], shared: Iterable[str]
+) -> int | None:
+    """How many records sharing `shared` the unique rules let take all of `constants` at once;
+    None when no rule bounds it (`generate.constant_space`)."""
+    names = [attr for attr, _ in constants]
+    spaces = [constant_space(model, entity, attr, names, tuple(shared)) for attr in names]
+    known = [space for space in spaces if space is not None]
+    return min(known) if known else None
 
 
 def range_bounds(pattern: AccessPattern) -> int:
@@ -297,7 +317,11 @@ def discriminating_rows(
             words = tuple(
                 a for a in shared if any(f.attribute == a and f.op is FilterOp.FULLTEXT for f in pattern.filters)
             )
-            main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted), words=words)
+            room = _room(model, pattern.entity, shared, size, wanted)
+            takers = _constant_takers(model, pattern.entity, constants, shared)
+            if takers is not None:
+                room = min(room, 2 * takers)  # every other record takes the constants
+            main = HotGroup(tuple(shared), constants, room, words=words)
         elif pattern.sort or (outside and range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.
             # A sort needs a group too: where each parameter value holds one record (a free-text
@@ -312,7 +336,15 @@ def discriminating_rows(
             added.append(HotGroup(searched, constants, room, marker=MARKER))
         if main is not None and main.rows:
             # Near groups go before the group they follow: placed above it, generated after it.
-            added[:0] = _near_groups(model, pattern, main, wanted)
+            near = _near_groups(model, pattern, main, wanted)
+            left = _constant_takers(model, pattern.entity, constants, ())
+            if left is not None:
+                # Near records all take the constants too, beside the group's (fuzz8's model 92).
+                left -= math.ceil(main.rows / 2)
+                for index, group in enumerate(near):
+                    near[index] = dataclasses.replace(group, rows=max(0, min(group.rows, left)))
+                    left -= near[index].rows
+            added[:0] = near
             added.append(main)
         else:
             equalities = [a for a in shared if any(f.attribute == a and f.op is FilterOp.EQ for f in pattern.filters)]
@@ -323,7 +355,7 @@ def discriminating_rows(
                     added.append(HotGroup(tuple(others), constants, room))
         groups.setdefault(pattern.entity, []).extend(added)
         wanted[pattern.entity] = wanted.get(pattern.entity, 0) + sum(g.rows for g in added)
-    _grow_parents(model, wanted, set(groups))
+    grow_parents(model, wanted, set(groups))
     counts = feasible_rows(model, wanted)
     # Link tables keep the counts the plan chose; only entities grow.
     counts.update({name: count for name, count in rows.items() if name not in model.entities})

@@ -230,6 +230,33 @@ def _member_space(spec: Attribute, need: int, name: str) -> int:
     return min(space, spec.distinct) if spec.distinct is not None else space
 
 
+def constant_space(
+    model: RequirementsModel, name: str, attr: str, constants: Collection[str], shared: Collection[str] = ()
+) -> int | None:
+    """How many records can hold one constant of `attr` at once: the fewest combinations the
+    other members of a composite key or unique rule holding `attr` leave (constants count once,
+    `shared` members too: a hot group's records share one value); None when no such rule bounds
+    it (a nullable member or a reference column, whose NULL or many parents never run out).
+
+    fuzz8's model 92: unique (a2 boolean, a3) holds a3 = 9.7 in two records at most, and a hot
+    group wanted five of them to take it."""
+    entity = model.entities[name]
+    attributes = all_attributes(model, name)
+    owned = {column for ref in references_into(model, name) for column in ref.columns}
+    space: int | None = None
+    for group in [key_of(entity).attributes, *entity.unique]:
+        if len(group) < 2 or attr not in group:
+            continue
+        others = [c for c in group if c not in constants and c not in shared]
+        if any(c in owned or attributes.get(c) is None or attributes[c].nullable for c in others):
+            continue
+        combinations = 1
+        for column in others:
+            combinations *= _member_space(attributes[column], 2**62, column)  # the whole space
+        space = combinations if space is None else min(space, combinations)
+    return space
+
+
 def _combinations(model: RequirementsModel, name: str, rows: Mapping[str, int]) -> int:
     """A bound on records from each composite key or unique rule: the combinations its members'
     values (or, for reference columns, the parents' records) allow.
@@ -759,6 +786,38 @@ def _with_constants(source: Source, constants: list[Any], rng: random.Random) ->
     return Source(draw, exclusive=True)
 
 
+def _reserved_constants(
+    model: RequirementsModel, name: str, hot: Sequence[HotGroup], count: int
+) -> dict[str, set[Any]]:
+    """Constants of hot groups that a composite unique rule lets fewer records hold than the
+    entity has: the groups' records take them (`_heat`), other records never draw them, else
+    random draws at CONSTANT_RATE use up the combinations first (fuzz8's model 92)."""
+    reserved: dict[str, set[Any]] = {}
+    for group in hot:
+        names = [attr for attr, _ in group.constants]
+        for attr, value in group.constants:
+            space = constant_space(model, name, attr, names)
+            if space is not None and space <= count:
+                reserved.setdefault(attr, set()).add(normalise(value))
+    return reserved
+
+
+def _without(source: Source, kept_out: set[Any]) -> Source:
+    """`source`, drawing again whenever it gives a value of `kept_out` (a few values of a large
+    space: the loop ends fast; MAX_RETRIES bounds it should the space be nearly all kept out)."""
+    inner = source.draw
+
+    def draw() -> Any:
+        value = inner()
+        for _ in range(MAX_RETRIES):
+            if normalise(value) not in kept_out:
+                return value
+            value = inner()
+        return value
+
+    return Source(draw, exclusive=source.exclusive, pool=source.pool)
+
+
 # --- entities --------------------------------------------------------------------------------
 
 
@@ -818,9 +877,13 @@ class _EntityGenerator:
             for attr, spec in self.attributes.items()
             if attr not in self.reference_columns
         }
+        reserved = _reserved_constants(model, name, hot, count)
         for attr, values in pattern_constants(model, name).items():
             if attr in self.sources and not dealt_at_weights(self.attributes[attr], values):
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng)
+        for attr, kept_out in reserved.items():
+            if attr in self.sources and not self.sources[attr].exclusive:
+                self.sources[attr] = _without(self.sources[attr], kept_out)
         for attr, entries in sub_field_constants(model, name).items():
             if attr in self.sources:
                 self.sources[attr] = _with_sub_field_constants(self.sources[attr], entries, self.rng)

@@ -28,8 +28,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from polyplan.model.derived import references_into
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
-from polyplan.model.schema import AccessPattern, FilterOp, TypeName
+from polyplan.model.schema import AccessPattern, FilterOp, RelationshipKind, RequirementsModel, TypeName
 from polyplan.seed.generate import SEARCH_WORD
 from polyplan.seed.relational import jsonable
 from polyplan.stores.relational.membership import column_attribute, inside_filter_of, inside_key
@@ -60,14 +61,37 @@ class Expected:
     constants: tuple[Condition, ...]
     sort: tuple[tuple[str, bool], ...]  # (column, descending), when every sort column is selected
     searched: tuple[str, ...]  # the columns a full-text filter searches
+    # The most rows an answer holds on any valid data, where a fixed reference caps it (None: no cap).
+    at_most: int | None = None
 
     @property
     def limit(self) -> int | None:
         return self.pattern.limit
 
 
-def expected_query(pattern: AccessPattern, spec: TableSpec) -> Expected:
-    """The model's definition of `pattern`'s query on `spec` (the table its entity is stored in)."""
+def capped_rows(model: RequirementsModel, pattern: AccessPattern) -> int | None:
+    """The most rows `pattern`'s answer can hold on any valid data because its equalities fix a
+    reference whose parent holds at most `max_children` records (one, one-to-one); None when no
+    reference caps it. fuzz9's models 671 and 759: `r1_ref = :r LIMIT 500` under `max_children:
+    10` can never reach its limit."""
+    fixed = {
+        f.attribute
+        for f in pattern.filters
+        if (f.op is FilterOp.EQ and (f.value is not None or "value" not in f.model_fields_set))
+        or (f.op is FilterOp.IN and isinstance(f.value, list) and len(f.value) == 1)
+    }
+    bound: int | None = None
+    for reference in references_into(model, pattern.entity):
+        relationship = reference.relationship
+        per_parent = 1 if relationship.kind is RelationshipKind.ONE_TO_ONE else relationship.max_children
+        if per_parent is not None and set(reference.columns) <= fixed:
+            bound = per_parent if bound is None else min(bound, per_parent)
+    return bound
+
+
+def expected_query(pattern: AccessPattern, spec: TableSpec, model: RequirementsModel | None = None) -> Expected:
+    """The model's definition of `pattern`'s query on `spec` (the table its entity is stored in);
+    with `model`, the cap its references put on an answer (`capped_rows`)."""
     columns = query_columns(pattern, spec)
     if columns is None:
         raise ValueError(f"{pattern.name}: it reads an attribute stored in another table")
@@ -116,7 +140,10 @@ def expected_query(pattern: AccessPattern, spec: TableSpec) -> Expected:
         sort.append((column, item.direction.value == "desc"))
     if not all(column in columns for column, _ in sort):
         sort = []  # the order is not observable from the selected columns; membership still is
-    return Expected(pattern, spec, tuple(columns), tuple(params), tuple(constants), tuple(sort), tuple(searched))
+    at_most = capped_rows(model, pattern) if model is not None else None
+    return Expected(
+        pattern, spec, tuple(columns), tuple(params), tuple(constants), tuple(sort), tuple(searched), at_most
+    )
 
 
 # --- evaluating a case on the seeded rows -------------------------------------------------------
@@ -208,7 +235,8 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
     found: list[Property] = []
     limit = expected.limit
     single = _at_most_one_row(expected)
-    if limit is not None and not single:
+    # A LIMIT no valid answer reaches (a fixed reference caps it) is the same query without it.
+    if limit is not None and not single and not (expected.at_most is not None and expected.at_most <= limit):
         found.append((f"LIMIT {limit} is reached", lambda ev, case: len(ev.matching(case.conditions)) > limit))
     for index, (label, condition) in enumerate(zip(sample.labels, sample.conditions, strict=True)):
         if _always_true(expected, condition, constant=index < len(expected.constants)):
@@ -476,6 +504,10 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
                     (present[len(present) // 4][1], present[(3 * len(present)) // 4][1]),
                     (present[max(0, middle - width)][1], present[middle][1]),
                     (present[middle][1], present[min(len(present) - 1, middle + width)][1]),
+                    # One value ([v, next)): under a descending sort and LIMIT 1 the answer is the
+                    # window's largest value, so only a window holding v alone shows `>=` (fuzz9's
+                    # model 251: `a4 range ORDER BY a4 DESC LIMIT 1`).
+                    (present[middle][1], present[middle + 1][1]),
                 ]
             elif len(present) == 2:
                 # Two values only (an integer in [1, 2]): no window between seeded values holds

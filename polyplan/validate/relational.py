@@ -568,7 +568,7 @@ class Harness:
         if pattern.aggregate is not None:
             pattern = selection(pattern)  # the rows aggregated; check_aggregate groups them
         spec = next(t for t in self.tables if t.kind is TableKind.ENTITY and t.entity == pattern.entity)
-        return expected_query(pattern, spec)
+        return expected_query(pattern, spec, self.model)
 
     @cached_property
     def canonical(self) -> dict[str, list[dict[str, Any]]]:

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from polyplan.model.checks import decimal_limit, integer_range
 from polyplan.model.schema import Attribute, CompareOp, TypeName
 from polyplan.seed.generate import check_holds
 from polyplan.stores.relational.render import Constraint
@@ -143,17 +144,32 @@ def _implied_by(
         other = next((c for c in rule.columns if c != column), None)
         if other is None or attributes[other].nullable:
             continue  # a NULL other side passes the check
-        edges = [
-            r.value for r in rules if r.kind == "check" and tuple(r.columns) == (other,) and r.rule in ("min", "max")
-        ]
-        if not edges:
-            continue
+        edges = _edges(other, attributes[other], rules)
         # The check is monotone in `other`: if both of its edges break it, every value does.
         op, right = rule.value
         rows = [{column: value, other: edge} for edge in edges]
         if len(edges) == 2 and all(not check_holds(row[rule.columns[0]], CompareOp(op), row[right]) for row in rows):
             return f"implied by {rule.name}: {other}'s own bounds leave no room past this one"
     return None
+
+
+def _edges(column: str, attribute: Attribute, rules: Sequence[Constraint]) -> list[Any]:
+    """`column`'s lowest and highest values: its min and max CHECKs, else what its type can hold
+    (a decimal(3, 1) at most 99.9 either way, an integer its bits; fuzz model 41: `a2 < a1` with
+    a2 a decimal(3, 1) leaves a1 no room under -100); only those known."""
+    declared = {
+        r.rule: r.value
+        for r in rules
+        if r.kind == "check" and tuple(r.columns) == (column,) and r.rule in ("min", "max")
+    }
+    storable: tuple[Any, Any] = (None, None)
+    if attribute.type is TypeName.DECIMAL:
+        limit = decimal_limit(attribute)
+        storable = (-limit, limit)
+    elif attribute.type is TypeName.INTEGER:
+        storable = integer_range(attribute)
+    low, high = declared.get("min", storable[0]), declared.get("max", storable[1])
+    return [edge for edge in (low, high) if edge is not None]
 
 
 def _rowid_alias(columns: Sequence[str], attributes: dict[str, Attribute], rules: Sequence[Constraint]) -> bool:

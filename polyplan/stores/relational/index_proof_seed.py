@@ -12,6 +12,7 @@ from typing import Any
 
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
+from polyplan.seed.discriminating import grow_parents
 from polyplan.seed.generate import feasible_rows, rows_for_scale
 from polyplan.stores.relational.spec import TableKind, TableSpec
 
@@ -40,10 +41,12 @@ def seed_rows(
     scaled = rows_for_scale(model, target / largest if largest else 1.0, minimum=1, maximum=target)
     floored = set(model.entities) if proved is None else set(proved)
     floored |= {name for name, entity in model.entities.items() if not entity.growth.initial_rows}
-    return feasible_rows(
-        model,
-        {name: max(count, min(minimum, target)) if name in floored else count for name, count in scaled.items()},
-    )
+    wanted = {name: max(count, min(minimum, target)) if name in floored else count for name, count in scaled.items()}
+    # A floored entity whose required parent holds few children (`max_children`, one-to-one) needs
+    # its parents grown too, else `feasible_rows` cuts it back (fuzz9's model 383: 1 parent of at
+    # most 2 line items left the proved list table empty).
+    grow_parents(model, wanted, floored & set(wanted))
+    return feasible_rows(model, wanted)
 
 
 def time_ordered(plan: Plan, tables: list[TableSpec]) -> dict[str, str]:
