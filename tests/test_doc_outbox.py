@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -210,6 +211,100 @@ def test_an_upsert_racing_the_tombstone_removal_keeps_the_version_rising(stores:
     record = items.find_one({"_id": "item7"})
     assert record[outbox.VERSION] > tombstone_version and outbox.DELETED not in record
     assert record["stock"] == 2
+
+
+def _race(*jobs: Any) -> None:
+    """Run the jobs in threads at once; re-raise the first failure."""
+    failures: list[BaseException] = []
+
+    def run(job: Any) -> None:
+        try:
+            job()
+        except BaseException as error:  # reported to the test below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+@pytest.mark.mongodb
+def test_two_writers_of_one_record_at_once_lose_no_update(stores: Stores) -> None:
+    """FerretDB 1.x runs an update as read, change, write back by `_id`: two updates of one
+    document at once lost one of them, with the version (the index's external version) counted
+    once for two states. Under the record's lock every update lands: 2 × 60 updates, +120."""
+    items = stores.collection
+    outbox.insert_record(items, _item(1, 0), {"_id": "item1"})
+    first = items.find_one({"_id": "item1"})[outbox.VERSION]
+
+    def writer() -> None:
+        for stock in range(60):
+            assert outbox.update_record(items, {"_id": "item1"}, {"stock": stock}) is not None
+
+    _race(writer, writer)
+    record = items.find_one({"_id": "item1"})
+    assert record[outbox.VERSION] - first == 120
+    assert len(record[outbox.OUTBOX]) == 121  # the insert and every update
+
+
+@pytest.mark.mongodb
+@pytest.mark.opensearch
+def test_relays_clearing_beside_a_writer_neither_undo_a_write_nor_delete_a_revived_record(stores: Stores) -> None:
+    """The kill run's extra document: a relay removing a tombstone whose delete it had applied
+    (`delete_one` by version) while a writer revived it: FerretDB checked the filter, the writer
+    revived the record, and the delete by `_id` removed the live record, whose newer state another
+    relay had indexed (record gone, document in the index). Likewise a relay's clear wrote back the
+    state it read over a writer's newer one. Here one writer deletes and re-inserts one key 40
+    times while two relays run: every delete finds the record it follows, no update is undone, and at
+    the end the record is live and the index equals it."""
+    items = stores.collection
+    apply = _apply(stores)
+    done = threading.Event()
+    outbox.insert_record(items, _item(1, 0), {"_id": "item1"})
+
+    def writer() -> None:
+        pause = random.Random(7)
+        try:
+            for round_ in range(40):
+                assert outbox.delete_record(items, {"_id": "item1"}) is not None, f"record lost in round {round_}"
+                time.sleep(pause.uniform(0, 0.02))  # a relay reads the tombstone meanwhile
+                outbox.insert_record(items, _item(1, round_), {"_id": "item1"})
+                time.sleep(pause.uniform(0, 0.02))
+                assert outbox.update_record(items, {"_id": "item1"}, {"stock": 1000 + round_}) is not None
+                time.sleep(pause.uniform(0, 0.02))
+                assert items.find_one({"_id": "item1"})["stock"] == 1000 + round_, f"update undone in round {round_}"
+        finally:
+            done.set()
+
+    def relay() -> None:
+        while not done.is_set():
+            outbox.relay_collection(items, apply, batch=10)
+
+    _race(writer, relay, relay)
+    outbox.relay_forever({"Item": items}, {"Item": apply}, once=True, report=lambda _: None)
+    record = items.find_one({"_id": "item1"})
+    assert record is not None and outbox.DELETED not in record and record["stock"] == 1039
+    assert _compare(stores) == (1, [], [], [])
+
+
+@pytest.mark.mongodb
+def test_an_expired_lock_is_taken_over_once_and_a_held_one_is_not(stores: Stores) -> None:
+    """A relay killed while holding a record's lock delays that record by at most the lease: the
+    next writer takes the expired lock over (one taker per expired holder); a live lock is
+    waited for, or skipped by the relay."""
+    items = stores.collection
+    locks = outbox.lock_collection(items)
+    locks.insert_one({"_id": "item1", "owner": "killed", "until": 0.0})
+    with outbox.record_lock(items, "item1") as held:
+        assert held and locks.find_one({"_id": "item1"})["owner"] != "killed"
+        with outbox.record_lock(items, "item1", wait=False) as second:
+            assert second is False
+    assert locks.find_one({"_id": "item1"}) is None  # released
+    assert locks.find_one({"_id": outbox.STOLEN + "killed"}) is not None  # the one takeover of "killed"
 
 
 @pytest.mark.mongodb
