@@ -292,6 +292,39 @@ def test_relays_clearing_beside_a_writer_neither_undo_a_write_nor_delete_a_reviv
 
 
 @pytest.mark.mongodb
+@pytest.mark.opensearch
+def test_an_index_request_landing_after_the_delete_is_forgotten_is_undone(stores: Stores) -> None:
+    """OpenSearch remembers a deleted document's version only `index.gc_deletes` (60 s): a relay
+    that read a live state and whose index request lands later than that after the record's delete
+    was relayed (a stalled relay) brings the document back, and the record being gone, no batch
+    would remove it. Here the index forgets at once (gc_deletes 0): the stalled relay finds the
+    record gone when it clears and deletes the document at the next version."""
+    items = stores.collection
+    real = _apply(stores)
+    outbox.insert_record(items, _item(4, 4), {"_id": "item4"})
+    calls: list[Any] = []
+
+    def stalled(states: Any) -> Any:
+        calls.append([(state.version, state.deleted) for state in states])
+        if len(calls) > 1:
+            return real(states)
+        # Meanwhile: the record is deleted, a second relay applies the delete and removes the
+        # tombstone, and the engine forgets the delete's version.
+        assert outbox.delete_record(items, {"_id": "item4"}) is not None
+        assert outbox.relay_collection(items, real) == 2
+        stores.search.indices.put_settings(index=stores.index, body={"index": {"gc_deletes": "0ms"}})
+        stores.search.indices.refresh(index=stores.index)
+        time.sleep(0.1)
+        return real(states)
+
+    assert outbox.relay_collection(items, stalled) == 0  # nothing of its own left to clear
+    (version, _), (again, deleted) = calls[0][0], calls[1][0]
+    assert (again, deleted) == (version + 1, True)  # the delete at the next version
+    assert items.find_one({"_id": "item4"}) is None
+    assert _compare(stores) == (0, [], [], [])
+
+
+@pytest.mark.mongodb
 def test_an_expired_lock_is_taken_over_once_and_a_held_one_is_not(stores: Stores) -> None:
     """A relay killed while holding a record's lock delays that record by at most the lease: the
     next writer takes the expired lock over (one taker per expired holder); a live lock is

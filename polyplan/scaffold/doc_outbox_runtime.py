@@ -321,25 +321,38 @@ def relay_collection(
     now = datetime.now(UTC)
     lags: list[float] = []
     parked = 0
+    gone: list[State] = []
     for state in states:
-        if _clear(collection, state, refused.get(state.id)):
+        cleared = _clear(collection, state, refused.get(state.id))
+        if cleared is None:
+            gone.append(state)
+        elif cleared:
             reason = refused.get(state.id)
             parked += len(state.events) if reason is not None else 0
             lags.extend(_age(event["at"], now) for event in state.events)
+    if gone:
+        # Indexed as live, but the record was deleted and its delete relayed meanwhile: if that
+        # delete's version was already forgotten by the engine (`index.gc_deletes`, 60 s), the
+        # older index request was taken and nothing would remove it. Delete at the next version
+        # (not above the delete's own, so it never overrides a newer insert of the key).
+        apply([State(state.id, state.version + 1, state.document, (), deleted=True) for state in gone])
     if metrics is not None:
         metrics.record(lags, parked)
     return len(lags)
 
 
-def _clear(collection: Any, state: State, reason: str | None) -> bool:
+def _clear(collection: Any, state: State, reason: str | None) -> bool | None:
     """Clear one applied record's events (parked with `reason` when refused), or remove its
     tombstone, if it is still at the version applied: under the record's lock, without waiting
-    (a record a writer holds is written anew, and the next batch applies it). True when cleared."""
+    (a record a writer holds is written anew, and the next batch applies it). True when cleared;
+    None when a live state was applied and the record is gone since."""
     with record_lock(collection, state.id, wait=False) as held:
         if not held:
             return False
         current = collection.find_one({"_id": state.id}, {VERSION: 1, DELETED: 1})
-        if current is None or int(current[VERSION]) != state.version:
+        if current is None:
+            return None if not state.deleted and reason is None else False
+        if int(current[VERSION]) != state.version:
             return False
         if state.deleted and reason is None:
             return bool(collection.delete_one({"_id": state.id}).deleted_count)
