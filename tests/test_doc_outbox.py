@@ -19,6 +19,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from polyplan.scaffold import doc_outbox_runtime as outbox
+from polyplan.scaffold.relay_metrics import Metrics, serve_metrics
 from polyplan.scaffold.search_runtime import search_outcome
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
@@ -32,7 +33,7 @@ MAPPING = {
 
 
 def test_metrics_are_prometheus_text_and_served_over_http() -> None:
-    metrics = outbox.Metrics()
+    metrics = Metrics()
     metrics.record([0.5, 0.1, 2.0], parked=1)
     metrics.pending, metrics.oldest = 4, 1.25
     text = metrics.exposition('items "a"')
@@ -43,7 +44,7 @@ def test_metrics_are_prometheus_text_and_served_over_http() -> None:
     assert 'polyplan_relay_pending{relay="items \\"a\\""} 4.0\n' in text
     assert 'polyplan_relay_lag_seconds{relay="items \\"a\\""} 1.25\n' in text
     assert 'polyplan_relay_lag_p99_seconds{relay="items \\"a\\""} 2.0\n' in text
-    server = outbox.serve_metrics(metrics, "items", 0)
+    server = serve_metrics(metrics, "items", 0)
     try:
         port = server.server_address[1]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
@@ -347,7 +348,7 @@ def test_a_document_the_index_refuses_is_parked_with_the_reason(stores: Stores) 
     outbox.insert_record(items, {**_item(1, 1), "stock": "many"}, {"_id": "item1"})  # not an integer
     outbox.insert_record(items, _item(2, 2), {"_id": "item2"})
     lines: list[str] = []
-    metrics = outbox.Metrics()
+    metrics = Metrics()
     outbox.relay_forever({"Item": items}, {"Item": _apply(stores)}, once=True, report=lines.append, metrics=metrics)
     parked = items.find_one({"_id": "item1"})
     assert parked[outbox.OUTBOX] == []

@@ -486,7 +486,9 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
     done = _cli("scenarios/shop.yaml", "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # the carts Redis keeps are scaffolded too (records.py)
-    assert "scaffolded shop: package shop (21 files)" in done.stdout  # with load, check, e2e_runtime and records
+    assert (
+        "scaffolded shop: package shop (22 files)" in done.stdout
+    )  # with load, check, e2e_runtime, records, relay_metrics
     done = _cli("scenarios/counters.yaml", "--out", str(tmp_path / "counters"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == []  # increments, compare-and-set and counter-table reads: all scaffolded

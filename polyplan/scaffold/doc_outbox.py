@@ -221,11 +221,10 @@ if __name__ == "__main__":
         f"from {client} import helpers",
         "from pymongo.errors import PyMongoError",
         "",
-        _from_import(
-            f"{package}.doc_outbox_runtime", ["Apply", "Metrics", "relay_forever", "search_apply", "serve_metrics"]
-        ),
+        _from_import(f"{package}.doc_outbox_runtime", ["Apply", "relay_forever", "search_apply"]),
         _from_import(f"{package}.document_runtime", ["DocumentStoreUnreachable"]),
         _from_import(f"{package}.documents", sorted({"document_store", *classes.values()})),
+        _from_import(f"{package}.relay_metrics", ["Metrics", "serve_metrics"]),
         _from_import(f"{package}.runtime", ["encode"]),
         _from_import(f"{package}.search", ["TARGETS", "TRANSIENT", "install_search", "search_client"]),
         _from_import(f"{package}.search_runtime", ["SearchTarget", "search_document", "search_id", "search_outcome"]),

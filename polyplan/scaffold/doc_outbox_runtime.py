@@ -49,9 +49,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 # In a package, the package's own relay_metrics (copied beside this module).
-from polyplan.scaffold.relay_metrics import Metrics as Metrics
-from polyplan.scaffold.relay_metrics import relay_loop as relay_loop
-from polyplan.scaffold.relay_metrics import serve_metrics as serve_metrics
+from polyplan.scaffold.relay_metrics import Metrics, relay_loop
 
 VERSION = "_pp_v"
 OUTBOX = "_pp_outbox"
