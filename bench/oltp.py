@@ -11,7 +11,9 @@ indexes included; `expert`), the bench
    a shared host): clones the template (CREATE DATABASE … TEMPLATE), runs
    `pgbench -n -r -c CLIENTS -j 2 -T SECONDS` with the workload's scripts and weights, and reads
    TPS, per-statement latency (`-r`), each updated table's HOT share
-   (pg_stat_user_tables.n_tup_hot_upd / n_tup_upd) and the secondary-index bytes; then drops it;
+   (pg_stat_user_tables.n_tup_hot_upd / n_tup_upd) and the secondary-index bytes; then drops it.
+   With --side-by-side both variants run at the same time, each in its own clone, so both see
+   the same moments of a shared host's load;
 3. keeps EXPLAIN (ANALYZE, BUFFERS) of the workload's reads in each variant (last round).
 
     python bench/oltp.py                                   # both workloads, 3 rounds x 20 s
@@ -84,6 +86,30 @@ WORKLOADS = {
             ),
         ),
     ),
+    "epinions": Workload(
+        "epinions",
+        "Epinions, BenchBase (scale factor 10)",
+        (
+            ("ep_review_item.pgbench", 10),
+            ("ep_reviews_user.pgbench", 10),
+            ("ep_avg_trusted.pgbench", 10),
+            ("ep_avg_item.pgbench", 10),
+            ("ep_reviews_trusted.pgbench", 10),
+            ("ep_user_name.pgbench", 10),
+            ("ep_item_title.pgbench", 10),
+            ("ep_review_rating.pgbench", 10),
+            ("ep_trust_rating.pgbench", 20),
+        ),
+        (
+            (
+                "average_rating_by_trusted_user",
+                "SELECT avg(rating) FROM review r, trust t WHERE r.u_id = t.target_u_id AND r.i_id = 7 "
+                "AND t.source_u_id = 3",
+            ),
+            ("update_review_rating", "UPDATE review SET rating = 5 WHERE i_id = 7 AND u_id = 3"),
+            ("update_trust_rating", "UPDATE trust SET trust = 1 WHERE source_u_id = 3 AND target_u_id = 4"),
+        ),
+    ),
 }
 
 
@@ -102,6 +128,7 @@ class Run:
     hot: dict[str, list[int]]  # table → [n_tup_upd, n_tup_hot_upd]
     index_bytes: dict[str, int]  # secondary index → bytes after the run
     failures: int = 0
+    buffers: int = 0  # shared buffers hit or read in the run's database (pg_stat_database), 0 in old files
 
 
 @dataclass
@@ -111,6 +138,9 @@ class WorkloadResult:
     schema_indexes: dict[str, dict[str, int]]  # variant → secondary index → bytes after loading
     runs: list[Run] = field(default_factory=list)
     explain: dict[str, dict[str, str]] = field(default_factory=dict)  # read → variant → plan text
+    # variant → bytes of every index after loading, primary keys included (0 in old files): a
+    # schema without a primary key (Epinions' expert review and trust) has only secondary indexes
+    all_index_bytes: dict[str, int] = field(default_factory=dict)
 
 
 def log(message: str) -> None:
@@ -211,6 +241,17 @@ WHERE n.nspname = 'public' AND NOT i.indisprimary ORDER BY c.relname
 """
 
 
+def all_index_bytes(engine: sa.Engine) -> int:
+    """Bytes of every index of the public schema, primary keys included."""
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT sum(pg_relation_size(c.oid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = 'public'"
+        ).scalar_one()
+        return int(found or 0)
+
+
 def secondary_indexes(engine: sa.Engine) -> dict[str, int]:
     with engine.connect() as connection:
         return {str(name): int(size) for name, size in connection.exec_driver_sql(SECONDARY)}
@@ -222,6 +263,16 @@ def hot_shares(engine: sa.Engine) -> dict[str, list[int]]:
             "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE n_tup_upd > 0 ORDER BY relname"
         )
         return {str(name): [int(upd), int(hot)] for name, upd, hot in rows}
+
+
+def buffer_accesses(engine: sa.Engine) -> int:
+    """Shared buffers hit or read in this database since it was created: a count of the work done,
+    which a shared host's scheduling does not change (a clone's counters start at zero)."""
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT blks_hit + blks_read FROM pg_stat_database WHERE datname = current_database()"
+        ).scalar_one()
+        return int(found or 0)
 
 
 def explain(engine: sa.Engine, sql: str) -> str:
@@ -267,19 +318,80 @@ def parse_pgbench(output: str) -> tuple[float, int, float, int, dict[str, float]
     )
 
 
-def run_pgbench(server: Server, database: str, workload: Workload, clients: int, seconds: int) -> str:
+def start_pgbench(
+    server: Server, database: str, workload: Workload, clients: int, seconds: int
+) -> subprocess.Popen[str]:
+    """Start one pgbench run; `finish_pgbench` waits for it and returns its report."""
     command = [pgbench_binary(), "-n", "-r", "-c", str(clients), "-j", "2", "-T", str(seconds)]
     for script, weight in workload.scripts:
         command += ["-f", f"{HERE / script}@{weight}"]
     command.append(server.libpq(database))
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"pgbench failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return done.stdout
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_pgbench(process: subprocess.Popen[str]) -> str:
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"pgbench failed ({process.returncode}):\n{stderr[-2000:]}")
+    return stdout
+
+
+def _run_round(
+    server: Server,
+    workload: Workload,
+    templates: dict[str, str],
+    number: int,
+    variants: tuple[str, ...],
+    rounds: int,
+    clients: int,
+    seconds: int,
+    result: WorkloadResult,
+) -> None:
+    """One round of the given variants, started together (one variant: alone)."""
+    databases = {v: server.create(f"{workload.name}_{v}_r{number}", templates[v]) for v in variants}
+    engines = {v: server.engine(d) for v, d in databases.items()}
+    try:
+        before = uptime()
+        running = {v: start_pgbench(server, databases[v], workload, clients, seconds) for v in variants}
+        outputs = {v: finish_pgbench(p) for v, p in running.items()}
+        after = uptime()
+        time.sleep(1.0)  # the backends' statistics reach pg_stat_user_tables when they exit
+        for variant in variants:
+            tps, count, latency, failed, statements = parse_pgbench(outputs[variant])
+            engine = engines[variant]
+            run = Run(
+                number,
+                variant,
+                tps,
+                count,
+                latency,
+                before,
+                after,
+                statements,
+                hot_shares(engine),
+                secondary_indexes(engine),
+                failed,
+                buffer_accesses(engine),
+            )
+            result.runs.append(run)
+            log(f"{workload.name} round {number} {variant}: {tps:.1f} tps (load {before} -> {after})")
+            if number == rounds:
+                for label, sql in workload.explain:
+                    result.explain.setdefault(label, {})[variant] = explain(engine, sql)
+    finally:
+        for variant, engine in engines.items():
+            engine.dispose()
+            server.drop(databases[variant])
 
 
 def bench_workload(
-    server: Server, workload: Workload, rounds: int, seconds: int, clients: int, folder: Path
+    server: Server,
+    workload: Workload,
+    rounds: int,
+    seconds: int,
+    clients: int,
+    folder: Path,
+    side_by_side: bool = False,
 ) -> WorkloadResult:
     templates = {}
     result = WorkloadResult(workload.name, workload.title, {})
@@ -288,40 +400,19 @@ def bench_workload(
         templates[variant] = load_template(server, workload.name, variant, folder)
         engine = server.engine(templates[variant])
         result.schema_indexes[variant] = secondary_indexes(engine)
+        result.all_index_bytes[variant] = all_index_bytes(engine)
         engine.dispose()
         log(f"{workload.name}/{variant}: loaded in {time.perf_counter() - started:.1f} s")
     for number in range(1, rounds + 1):
         order = VARIANTS if number % 2 else tuple(reversed(VARIANTS))
-        for variant in order:
-            database = server.create(f"{workload.name}_{variant}_r{number}", templates[variant])
-            engine = server.engine(database)
-            try:
-                before = uptime()
-                output = run_pgbench(server, database, workload, clients, seconds)
-                after = uptime()
-                time.sleep(1.0)  # the backends' statistics reach pg_stat_user_tables when they exit
-                tps, count, latency, failed, statements = parse_pgbench(output)
-                run = Run(
-                    number,
-                    variant,
-                    tps,
-                    count,
-                    latency,
-                    before,
-                    after,
-                    statements,
-                    hot_shares(engine),
-                    secondary_indexes(engine),
-                    failed,
-                )
-                result.runs.append(run)
-                log(f"{workload.name} round {number} {variant}: {tps:.1f} tps (load {before} -> {after})")
-                if number == rounds:
-                    for label, sql in workload.explain:
-                        result.explain.setdefault(label, {})[variant] = explain(engine, sql)
-            finally:
-                engine.dispose()
-                server.drop(database)
+        if side_by_side:
+            # Both variants at once, each in its own database: they share every moment of the
+            # host's load, so the ratio of their rates does not follow the neighbours the way
+            # two runs one after the other do.
+            _run_round(server, workload, templates, number, order, rounds, clients, seconds, result)
+        else:
+            for variant in order:
+                _run_round(server, workload, templates, number, (variant,), rounds, clients, seconds, result)
     for name in templates.values():
         server.drop(name)
     return result
@@ -344,6 +435,11 @@ def _hot(runs: list[Run]) -> dict[str, float]:
     return {table: (hot / updated if updated else 0.0) for table, (updated, hot) in sorted(totals.items())}
 
 
+def _with_keys(result: WorkloadResult, variant: str) -> str:
+    found = result.all_index_bytes.get(variant)
+    return f"; every index, primary keys included: {found / 2**20:.1f} MiB" if found else ""
+
+
 def _begin(run: Run) -> float:
     """The run's mean latency of `BEGIN;` over its scripts (ms)."""
     found = [ms for statement, ms in run.statements.items() if statement.endswith(": BEGIN;")]
@@ -352,7 +448,14 @@ def _begin(run: Run) -> float:
 
 def _from_json(data: dict[str, Any]) -> WorkloadResult:
     runs = [Run(**r) for r in data["runs"]]
-    return WorkloadResult(data["workload"], data["title"], data["schema_indexes"], runs, data.get("explain", {}))
+    return WorkloadResult(
+        data["workload"],
+        data["title"],
+        data["schema_indexes"],
+        runs,
+        data.get("explain", {}),
+        data.get("all_index_bytes", {}),
+    )
 
 
 def render_saved(saved: dict[str, Any]) -> str:
@@ -373,7 +476,7 @@ def markdown(results: list[WorkloadResult], command: str, host: str) -> str:
         lines += [
             f"TPS polyplan ÷ expert, median of rounds: **{ratio:.2f}** (per round "
             f"{', '.join(f'{x:.2f}' for x in per_round)}; spread {min(per_round, default=0):.2f}–"
-            f"{max(per_round, default=0):.2f}). Noise control, the same rounds: expert ÷ polyplan latency of "
+            f"{max(per_round, default=0):.2f}; median of the per-round ratios {_median(per_round):.2f}). Noise control, the same rounds: expert ÷ polyplan latency of "
             f"`BEGIN;`, a statement that does no work and so measures only the host's scheduling delay: "
             f"{', '.join(f'{x:.2f}' for x in control)} (1.00 = both variants saw the same load).",
             "",
@@ -386,8 +489,18 @@ def markdown(results: list[WorkloadResult], command: str, host: str) -> str:
             hot = ", ".join(f"{t} {s:.0%}" for t, s in _hot(by[variant]).items())
             lines.append(
                 f"| {variant} | {', '.join(f'{x:.0f}' for x in tps[variant])} | {_median(tps[variant]):.0f} | "
-                f"{index_text} (total {sum(indexes.values()) / 2**20:.1f} MiB) | {hot} |"
+                f"{index_text} (total {sum(indexes.values()) / 2**20:.1f} MiB{_with_keys(result, variant)}) | {hot} |"
             )
+        per_transaction = {
+            v: [r.buffers / r.transactions for r in by[v] if r.buffers and r.transactions] for v in VARIANTS
+        }
+        if all(per_transaction.values()):
+            p, e = (_median(per_transaction[v]) for v in VARIANTS)
+            lines += [
+                "",
+                f"Shared buffers hit or read per transaction (pg_stat_database of each round's database, "
+                f"median of rounds): polyplan {p:.1f}, expert {e:.1f} (ratio {p / e:.2f}).",
+            ]
         loads = [f"{r.load_before} → {r.load_after}" for r in result.runs]
         lines += ["", f"Load averages (1/5/15 min) before → after each run, in run order: {'; '.join(loads)}.", ""]
         statements = sorted({s for r in result.runs for s in r.statements})
@@ -412,6 +525,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="run the two variants at the same time in each round (each with --clients), not one after the other",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--render", type=Path, help="print the docs section of a saved results file and exit")
     args = parser.parse_args()
@@ -425,15 +543,21 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="ppoltp_"))
     try:
         for name in names:
-            results.append(bench_workload(server, WORKLOADS[name], args.rounds, args.seconds, args.clients, folder))
+            results.append(
+                bench_workload(
+                    server, WORKLOADS[name], args.rounds, args.seconds, args.clients, folder, args.side_by_side
+                )
+            )
     finally:
         server.close()
         shutil.rmtree(folder, ignore_errors=True)
     with server.engine("postgres").connect() as connection:
         version = str(connection.exec_driver_sql("SHOW server_version").scalar_one())
-    host = f"PostgreSQL {version}, {os.cpu_count()} cores shared with other work, {args.clients} clients."
+    mode = "both variants at once, each with" if args.side_by_side else "one variant at a time,"
+    host = f"PostgreSQL {version}, {os.cpu_count()} cores shared with other work, {mode} {args.clients} clients."
     parts = [f"--workload {n}" for n in args.workload or []]
     parts += [f"--rounds {args.rounds}", f"--seconds {args.seconds}", f"--clients {args.clients}"]
+    parts += ["--side-by-side"] if args.side_by_side else []
     command = " ".join(["python bench/oltp.py", *parts, *([f"--json {args.json}"] if args.json else [])])
     if args.json:
         saved = {"command": command, "host": host, "results": [asdict(r) for r in results]}

@@ -487,8 +487,8 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # the carts Redis keeps are scaffolded too (records.py)
     assert (
-        "scaffolded shop: package shop (22 files)" in done.stdout
-    )  # with load, check, e2e_runtime, records, relay_metrics
+        "scaffolded shop: package shop (23 files)" in done.stdout
+    )  # with load, check, e2e_runtime, records, outbox.mysql.sql, relay_metrics
     done = _cli("scenarios/counters.yaml", "--out", str(tmp_path / "counters"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == []  # increments, compare-and-set and counter-table reads: all scaffolded
@@ -497,17 +497,18 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
         assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
-def test_a_plan_without_postgresql_or_sqlite_is_one_coded_error(tmp_path: Path) -> None:
+def test_a_mysql_only_plan_is_scaffolded(tmp_path: Path) -> None:
+    """MariaDB/MySQL is a relational engine of the package too (tests/test_scaffold_mysql.py runs it)."""
     text = SHOP.read_text(encoding="utf-8").replace(
         "relational_dialects: [postgresql, mysql, sqlite]", "relational_dialects: [mysql]"
     )
     model = tmp_path / "shop.yaml"
     model.write_text(text.replace("options:\n", "engines: {relational: mysql}\noptions:\n", 1), encoding="utf-8")
     done = _cli(str(model), "--out", str(tmp_path / "out"))
-    (line,) = done.stderr.splitlines()
-    assert done.returncode == 2 and line.startswith(f"{model}:") and line.endswith("[PP810]"), done.stderr
-    assert "options.relational_dialects: nothing to scaffold" in line
-    assert not (tmp_path / "out").exists()
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    sql = (tmp_path / "out" / "shop" / "sql.py").read_text(encoding="utf-8")
+    assert "'mysql'" in sql or '"mysql"' in sql
+    assert (tmp_path / "out" / "sql" / "outbox.mysql.sql").is_file()
 
 
 def test_only_key_caches_are_read_cache_aside() -> None:

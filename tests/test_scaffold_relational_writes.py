@@ -30,7 +30,11 @@ from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
 from tests.test_write_predicates import HELPDESK
 
-ENGINES = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgresql)]
+ENGINES = [
+    pytest.param("sqlite"),
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
 
 
 def _import(folder: Path, scenario: Path, name: str) -> Iterator[ModuleType]:
@@ -155,8 +159,14 @@ def test_an_update_by_predicate_writes_every_matching_row_with_its_event(
         assert written == len(expected)
         with engine.connect() as connection:
             sold = {str(r[0]) for r in connection.execute(sa.text("SELECT id FROM item WHERE status = 'sold'"))}
-            before_event = connection.execute(
-                sa.text("SELECT before, after FROM polyplan_outbox WHERE op = 'update' ORDER BY id DESC LIMIT 1")
+            outbox = sa.table(
+                "polyplan_outbox", sa.column("id"), sa.column("op"), sa.column("before"), sa.column("after")
+            )
+            before_event = connection.execute(  # `before` is a reserved word on MySQL: quoted per dialect
+                sa.select(outbox.c.before, outbox.c.after)
+                .where(outbox.c.op == "update")
+                .order_by(outbox.c.id.desc())
+                .limit(1)
             ).one()
         assert expected <= sold
         assert '"status": "sold"' in before_event.after.replace('":"', '": "')

@@ -34,8 +34,12 @@ if TYPE_CHECKING:  # document.py builds on this module's classes
     from polyplan.scaffold.relational_writes import PlannedWrite
     from polyplan.scaffold.wide_column import WideScaffold
 
-# The dialects a scaffold runs on: the application's SQL must exist for the engine it connects to.
-SCAFFOLD_ENGINES = ("postgresql", "sqlite")
+# The dialects a scaffold runs on: the application's SQL must exist for the engine it connects to
+# (mysql: MariaDB and MySQL, one dialect as in relational/mysql/).
+SCAFFOLD_ENGINES = ("postgresql", "mysql", "sqlite")
+# Engines whose write statements have no RETURNING: MySQL has none, MariaDB none for UPDATE. The
+# write is followed by a SELECT of the row by its key in the same transaction (`after`).
+NO_RETURNING = ("mysql",)
 OUTBOX_TABLE = "polyplan_outbox"
 
 
@@ -88,6 +92,7 @@ class Read:
     params: tuple[Param, ...]
     sql: dict[str, str]  # engine → text for sa.text (literal colons escaped)
     cache: CacheKey | None
+    aggregate: tuple[str, str] | None = None  # an aggregate's value column and the kind it is read as
 
 
 @dataclass(frozen=True)
@@ -225,31 +230,41 @@ def _compiled(statement: sa.ClauseElement, engine: str) -> str:
     return escaped(trim_lines(str(statement.compile(dialect=DIALECTS[engine].sa_dialect())).strip()))
 
 
-def _outbox_table(metadata: sa.MetaData) -> sa.Table:
+def _outbox_table(metadata: sa.MetaData, engine: str) -> sa.Table:
     """The outbox: one row per committed change of an entity that feeds a projection.
 
     `done_at` is set when the relay has applied it; `error` parks an event the relay cannot apply
     (a dead letter, kept with its reason). The partial index keeps the relay's scan small however
-    long the history grows.
+    long the history grows (on MySQL/MariaDB, which have no partial index, `_outbox` adds one on
+    `(done_at, id)`: the pending rows are its NULL range, in id order).
     """
+    from sqlalchemy.dialects import mysql
+
+    # MySQL/MariaDB keep a DATETIME without a zone: the default is UTC, as the relay reads it
+    # (CURRENT_TIMESTAMP there is the session's zone), with microseconds for the lag.
+    stamp = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql")
+    default = sa.text("(UTC_TIMESTAMP(6))") if engine == "mysql" else sa.func.current_timestamp()
     table = sa.Table(
         OUTBOX_TABLE,
         metadata,
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
         sa.Column("entity", sa.String(100), nullable=False),
         sa.Column("op", sa.String(10), nullable=False),
-        sa.Column("before", sa.Text()),
-        sa.Column("after", sa.Text()),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
-        sa.Column("done_at", sa.DateTime(timezone=True)),
+        sa.Column("before", sa.Text().with_variant(mysql.LONGTEXT(), "mysql")),
+        sa.Column("after", sa.Text().with_variant(mysql.LONGTEXT(), "mysql")),
+        sa.Column("created_at", stamp, nullable=False, server_default=default),
+        sa.Column("done_at", stamp),
         sa.Column("error", sa.Text()),
+        mysql_engine="InnoDB",  # not the server's defaults: transactions, and JSON payloads in utf8mb4
+        mysql_charset="utf8mb4",
     )
-    sa.Index(
-        f"ix_{OUTBOX_TABLE}_pending",
-        table.c.id,
-        postgresql_where=table.c.done_at.is_(None),
-        sqlite_where=table.c.done_at.is_(None),
-    )
+    if engine != "mysql":
+        sa.Index(
+            f"ix_{OUTBOX_TABLE}_pending",
+            table.c.id,
+            postgresql_where=table.c.done_at.is_(None),
+            sqlite_where=table.c.done_at.is_(None),
+        )
     return table
 
 
@@ -257,13 +272,19 @@ def _outbox(engine: str) -> tuple[tuple[str, ...], dict[str, str], sa.Table]:
     from polyplan.stores.relational.render import ddl_statements
 
     metadata = sa.MetaData()
-    table = _outbox_table(metadata)
+    table = _outbox_table(metadata, engine)
     ddl = tuple(
         s.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1).replace(
             "CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1
         )
         for s in ddl_statements(metadata, engine)
     )
+    if engine == "mysql":
+        # The index inside CREATE TABLE IF NOT EXISTS: MySQL has no CREATE INDEX IF NOT EXISTS
+        # (MariaDB has), and SQLAlchemy renders an Index only as its own statement.
+        create, *rest = ddl
+        body, closing = create.rsplit("\n)", 1)
+        ddl = (f"{body},\n\tINDEX ix_{OUTBOX_TABLE}_pending (done_at, id)\n){closing}", *rest)
     pending = (
         sa.select(table.c.id, table.c.entity, table.c.op, table.c.before, table.c.after, table.c.created_at)
         .where(table.c.done_at.is_(None))
@@ -306,20 +327,32 @@ def _write_sql(
     ident = dict(zip(table.c.keys(), identifiers(table.c.keys()), strict=True))
     key = [table.c[n] == sa.bindparam(f"key_{ident[n]}") for n in spec.primary_key]
     everything = list(table.c)
+
+    def returning(statement: Any) -> Any:
+        return statement if engine in NO_RETURNING else statement.returning(*everything)
+
     statements = {"before": _compiled(sa.select(*everything).where(*key).with_for_update(), engine)}
     if write_kind is WriteKind.INSERT:
         statements["write"] = _compiled(
-            sa.insert(table).values({c.name: sa.bindparam(ident[c.name]) for c in everything}).returning(*everything),
-            engine,
+            returning(sa.insert(table).values({c.name: sa.bindparam(ident[c.name]) for c in everything})), engine
         )
         del statements["before"]
     elif write_kind is WriteKind.UPDATE:
         statements["write"] = _compiled(
-            sa.update(table).where(*key).values({n: sa.bindparam(ident[n]) for n in written}).returning(*everything),
-            engine,
+            returning(sa.update(table).where(*key).values({n: sa.bindparam(ident[n]) for n in written})), engine
         )
     elif write_kind is WriteKind.DELETE:
-        statements["write"] = _compiled(sa.delete(table).where(*key).returning(*everything), engine)
+        statements["write"] = _compiled(returning(sa.delete(table).where(*key)), engine)
+    elif engine == "mysql":  # upsert: INSERT … ON DUPLICATE KEY UPDATE (the primary key's, or a unique's)
+        from sqlalchemy.dialects import mysql
+
+        upsert = mysql.insert(table).values({c.name: sa.bindparam(ident[c.name]) for c in everything})
+        statements["write"] = _compiled(
+            upsert.on_duplicate_key_update(
+                {c.name: upsert.inserted[c.name] for c in everything if c.name not in spec.primary_key}
+            ),
+            engine,
+        )
     else:  # upsert: the dialect's own INSERT … ON CONFLICT on the primary key
         from sqlalchemy.dialects import postgresql, sqlite
 
@@ -331,6 +364,12 @@ def _write_sql(
             insert.on_conflict_do_update(index_elements=list(spec.primary_key), set_=rest).returning(*everything),
             engine,
         )
+    if engine in NO_RETURNING:
+        # No RETURNING: the row is read again by its key in the write's transaction, bound by the
+        # names the write's own parameters have (the row's fields for an insert or upsert).
+        named = "" if write_kind in (WriteKind.INSERT, WriteKind.UPSERT) else "key_"
+        again = [table.c[n] == sa.bindparam(f"{named}{ident[n]}") for n in spec.primary_key]
+        statements["after"] = _compiled(sa.select(*everything).where(*again), engine)
     return statements
 
 
@@ -346,8 +385,8 @@ def design_scaffold(plan: Plan) -> Scaffold:
             [
                 Diagnostic(
                     "PP810",
-                    "nothing to scaffold: the scaffold serves a relational system of record on PostgreSQL or "
-                    "SQLite, and this plan has "
+                    "nothing to scaffold: the scaffold serves a relational system of record on PostgreSQL, "
+                    "MariaDB/MySQL or SQLite, and this plan has "
                     + ("no relational entity" if engines else "neither among options.relational_dialects"),
                     "options.relational_dialects" if not engines else "entities",
                     Severity.ERROR,
@@ -368,13 +407,16 @@ def design_scaffold(plan: Plan) -> Scaffold:
     first = builds[engines[0]]
     for query in first.queries:
         pattern = next(p for p in model.access_patterns if p.name == query.name)
-        if pattern.aggregate is not None:
-            # Its result is groups and a value, not the entity's columns: no typed read for it yet.
-            skipped.append((f"access_patterns.{query.name}", "an aggregate: run it as queries.sql has it"))
-            continue
         spec = by_entity[query.entity]
         entity_class = classes[query.entity]
-        if tuple(query.columns) == tuple(c.name for c in entity_class.columns):
+        aggregate: tuple[str, str] | None = None
+        if pattern.aggregate is not None:  # one row per group: its groups and its value
+            from polyplan.scaffold.aggregate_reads import aggregate_result
+
+            grouped, aggregate = aggregate_result(plan, pattern, query)
+            result = grouped.name
+            classes[f"{query.entity}.{query.name}"] = grouped
+        elif tuple(query.columns) == tuple(c.name for c in entity_class.columns):
             result = entity_class.name
         else:
             result = class_name(query.name) + "Row"
@@ -387,7 +429,11 @@ def design_scaffold(plan: Plan) -> Scaffold:
         reached = {path.text: path.kind for read in plan.loaded.paths if read.name == query.name for path in read.paths}
         params = tuple(Param(p.name, _param_kind(spec, p.column, p.op, reached), p.op) for p in query.params)
         sql = {e: escaped(trim_lines(next(q.sql for q in builds[e].queries if q.name == query.name))) for e in engines}
-        single = lookup_set(model, pattern) is not None
+        # An aggregate with no groups (its value is its only column) answers one row, whatever its
+        # filters select.
+        single = lookup_set(model, pattern) is not None or (
+            aggregate is not None and len(classes[f"{query.entity}.{query.name}"].columns) == 1
+        )
         key = cached.get(query.name)
         cache_key: CacheKey | None = None
         if key is not None and key.read_model is not None and not read_model(key.read_model).answer_is_value:
@@ -420,7 +466,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
                 skipped.append(
                     (f"access_patterns.{query.name}", "its cache key is not filled from its parameters: read uncached")
                 )
-        reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key))
+        reads.append(Read(query.name, query.entity, result, single, params, sql, cache_key, aggregate))
     unwritten = [(f"access_patterns.{note.split(':')[0]}", note.split(": ", 1)[1]) for note in first.skipped]
     skipped.extend(unwritten)
     for pattern in model.access_patterns:

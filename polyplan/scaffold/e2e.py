@@ -218,7 +218,7 @@ WRITES: list[WriteSpec] = [
 # Each store a pattern needs, and the first pattern that needs it (named when the store is down).
 FIRST_USE: dict[str, str] = {_literal(first_use)}
 PRODUCTS: dict[str, str] = {_literal({k: v for k, v in sorted(products.items()) if k in first_use})}
-DATABASES = {{"postgresql": "PostgreSQL", "sqlite": "SQLite"}}
+DATABASES = {{"postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL", "sqlite": "SQLite"}}
 # What an unreachable store raises, from each client.
 UNREACHABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError, redis.RedisError{", SearchUnreachable" if search else ""})
 # What stops the load generator and the checker with one line and exit 2.

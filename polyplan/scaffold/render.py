@@ -236,6 +236,7 @@ class Stores:
     def engine(self) -> str:
         """The relational engine's name, one of ENGINES."""
         name = self.database.dialect.name
+        name = "mysql" if name == "mariadb" else name  # `mariadb+pymysql://` runs the mysql SQL
         if name not in ENGINES:
             raise SettingsError(f"{{name}} is not one of {{', '.join(ENGINES)}}: this package has no SQL for it")
         return name
@@ -299,13 +300,27 @@ def _read(scaffold: Scaffold, read: Read, classes: dict[str, ResultClass]) -> st
         f"            query = statement(READS[stores.engine][{read.pattern!r}], {_kinds_literal((p.name, p.kind) for p in read.params)}, "
         f"{cls.name}.KINDS, {expanding!r})\n"
         "            rows = connection.execute(query, params).mappings().all()\n"
-        f"        return [{cls.name}.from_mapping(row) for row in rows]\n\n"
+        + (
+            f"        return [{cls.name}.from_mapping(row) for row in rows]\n\n"
+            if read.aggregate is None
+            # the value as its function's type, whatever the engine answered
+            else (
+                f"        return [{cls.name}.from_mapping({{**row, {read.aggregate[0]!r}: "
+                f"aggregate_value({read.aggregate[1]!r}, row[{read.aggregate[0]!r}])}}) for row in rows]\n\n"
+            )
+        )
     )
     head = (
         f"def {read.pattern}(stores: Stores, {', '.join(signature)}) -> {returns}:\n"
         if signature
         else (f"def {read.pattern}(stores: Stores) -> {returns}:\n")
     )
+    if read.aggregate is not None:
+        groups = ", ".join(c.name for c in cls.columns[:-1])
+        notes.insert(
+            0,
+            f"One row {f'per group ({groups})' if groups else 'over all the rows selected'}, as queries.sql's GROUP BY.",
+        )
     if read.cache is None:
         doc = f'    """{read.pattern}: {read.entity} from the system of record.{(" " + " ".join(notes)) if notes else ""}"""\n'
         ret = "    rows = fetch()\n    return rows[0] if rows else None\n" if read.single else "    return fetch()\n"
@@ -355,7 +370,11 @@ def _reads(scaffold: Scaffold) -> str:
         _from_import(f"{scaffold.package}.models", used),
         _from_import(
             f"{scaffold.package}.runtime",
-            ["cached", "fill", "key_part", "statement"] if any(r.cache for r in scaffold.reads) else ["statement"],
+            [
+                *(["aggregate_value"] if any(r.aggregate for r in scaffold.reads) else []),
+                *(["cached", "fill", "key_part"] if any(r.cache for r in scaffold.reads) else []),
+                "statement",
+            ],
         ),
         _from_import(f"{scaffold.package}.settings", ["Stores"]),
         _from_import(f"{scaffold.package}.sql", ["READS"]),
@@ -440,9 +459,9 @@ def _write(scaffold: Scaffold, write: Write) -> str:
         + key
         + "    with stores.database.begin() as connection:\n"
         + run_before
-        + "        written = connection.execute(\n"
-        + f"            statement(WRITES[stores.engine][{write.name!r}]['write'], {param_kinds}, {kinds}), {params}\n"
-        + "        ).mappings().first()\n"
+        + "        written = write_row(\n"
+        + f"            connection, WRITES[stores.engine][{write.name!r}], {param_kinds}, {kinds}, {params}\n"
+        + "        )\n"
         + (
             f"        after = None if written is None else {cls}.from_mapping(written)\n"
             if write.kind is not WriteKind.DELETE
@@ -463,12 +482,14 @@ def _writes(scaffold: Scaffold) -> str:
     # A model without relational write patterns still gets the module (its readers import it).
     body = "\n\n".join(blocks) or "# The model has no write pattern on the relational system of record."
     names = sorted([*(w.name for w in scaffold.writes), *(w.name for w in planned)])
+    called = [name for name in ("statement", "write_row") if f"{name}(" in body]
     local = [
         *([_from_import(f"{scaffold.package}.models", used)] if used else []),
         *([_from_import(f"{scaffold.package}.projection", ["invalidate"])] if outbox else []),
         *(
             [
-                _from_import(f"{scaffold.package}.runtime", ["statement"]),
+                # Only what the functions call (an insert with no outbox calls write_row alone).
+                *([_from_import(f"{scaffold.package}.runtime", called)] if called else []),
                 _from_import(f"{scaffold.package}.settings", ["Stores"]),
                 _from_import(f"{scaffold.package}.sql", ["OUTBOX", "WRITES"] if outbox else ["WRITES"]),
             ]
@@ -854,6 +875,7 @@ def _init(scaffold: Scaffold) -> str:
 _REQUIREMENTS = {
     "sqlalchemy": "sqlalchemy>=2.1,<3",
     "postgresql": "psycopg[binary]>=3.2,<4",
+    "mysql": "pymysql>=1.1,<2",
     "redis": "redis>=5,<9",
     "opensearch": "opensearch-py>=2.6,<4",
     "elasticsearch": "elasticsearch>=8.15,<9",

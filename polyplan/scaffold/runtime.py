@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -279,21 +280,91 @@ def relay_forever(
     )
 
 
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamptz: MySQL/MariaDB keep it as a DATETIME holding UTC (the plan's schema note), so
+    there an aware value is bound as its UTC wall time and read back aware in UTC; other engines
+    keep the zone themselves."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None and dialect.name in ("mysql", "mariadb"):
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None and dialect.name in ("mysql", "mariadb"):
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class HexUuid(sa.types.TypeDecorator[uuid.UUID]):
+    """A uuid as the plan's schema stores it: native on PostgreSQL, CHAR(32) hex elsewhere. Plain
+    `sa.Uuid()` would bind MariaDB's own text form (with dashes), which the CHAR(32) never holds."""
+
+    impl = sa.Uuid()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        native = dialect.name not in ("mysql", "mariadb")
+        return dialect.type_descriptor(sa.Uuid() if native else sa.Uuid(native_uuid=False))
+
+
 def column_type(kind: str) -> sa.types.TypeEngine[Any]:
     """The SQLAlchemy type that binds and reads a column of model type `kind` on every dialect."""
     types: dict[str, sa.types.TypeEngine[Any]] = {
-        "uuid": sa.Uuid(),
+        "uuid": HexUuid(),
         "integer": sa.BigInteger(),
         "float": sa.Float(),
         "decimal": sa.Numeric(asdecimal=True),
         "boolean": sa.Boolean(),
         "date": sa.Date(),
         "timestamp": sa.DateTime(),
-        "timestamptz": sa.DateTime(timezone=True),
+        "timestamptz": UtcDateTime(),
         "json": sa.JSON(),
         "binary": sa.LargeBinary(),
     }
     return types.get(kind, sa.String())
+
+
+def write_row(
+    connection: sa.Connection,
+    statements: Mapping[str, str],
+    params: Mapping[str, str],
+    columns: Mapping[str, str],
+    values: Mapping[str, Any],
+) -> Mapping[Any, Any] | None:
+    """Run a write pattern's statement (`statements["write"]`, parameters name → kind, result
+    columns name → kind) and answer the row it leaves, or None when no row had the key.
+
+    On PostgreSQL and SQLite that is the statement's RETURNING. MySQL has no RETURNING (MariaDB none
+    for UPDATE), so there the package has an `after` statement: the row read again by its key in the
+    same transaction, or `{}` for a delete that removed one (its row was read before it)."""
+    if "after" not in statements:
+        return connection.execute(statement(statements["write"], params, columns), values).mappings().first()
+    done = connection.execute(statement(statements["write"], params, {}), values)
+    if not done.rowcount:  # the MySQL dialects count the rows matched (CLIENT_FOUND_ROWS), changed or not
+        return None
+    after = statements["after"]
+    # Only the key's parameters: a text clause refuses a type for a name it does not bind.
+    used = {name: kind for name, kind in params.items() if re.search(rf":{name}\b", after)}
+    again = connection.execute(statement(after, used, columns), values).mappings().first()
+    return {} if again is None else again
+
+
+def aggregate_value(kind: str, value: Any) -> Any:
+    """An aggregate's value as the type its function gives (`kind`): PostgreSQL and MariaDB answer a
+    sum of integers as a decimal, SQLite an average as a float; None stays None (no value counted)."""
+    if value is None:
+        return None
+    if kind == "integer":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "decimal" and not isinstance(value, Decimal):
+        return Decimal(str(value))
+    return value
 
 
 def statement(
