@@ -161,7 +161,8 @@ def insert_record(collection: Any, document: Mapping[str, Any], where: Mapping[s
         if current is None:
             return False  # the relay removed the tombstone: insert afresh
         if not current.get(DELETED):
-            raise DuplicateKeyError(f"a live record has the key {dict(where)!r}")
+            # Worded as the server words it (E11000), for callers that tell a duplicate by its text.
+            raise DuplicateKeyError(f"E11000 duplicate key error: a live record has the key {dict(where)!r}", 11000)
         collection.update_one(
             {"_id": current["_id"]},
             {"$set": fields, "$unset": {DELETED: ""}, "$inc": {VERSION: 1}, "$push": {OUTBOX: _event("insert")}},
