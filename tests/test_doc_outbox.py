@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from polyplan.scaffold import doc_outbox_runtime as outbox
+from polyplan.scaffold.relay_metrics import Metrics, serve_metrics
 from polyplan.scaffold.search_runtime import search_outcome
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
@@ -31,7 +33,7 @@ MAPPING = {
 
 
 def test_metrics_are_prometheus_text_and_served_over_http() -> None:
-    metrics = outbox.Metrics()
+    metrics = Metrics()
     metrics.record([0.5, 0.1, 2.0], parked=1)
     metrics.pending, metrics.oldest = 4, 1.25
     text = metrics.exposition('items "a"')
@@ -42,7 +44,7 @@ def test_metrics_are_prometheus_text_and_served_over_http() -> None:
     assert 'polyplan_relay_pending{relay="items \\"a\\""} 4.0\n' in text
     assert 'polyplan_relay_lag_seconds{relay="items \\"a\\""} 1.25\n' in text
     assert 'polyplan_relay_lag_p99_seconds{relay="items \\"a\\""} 2.0\n' in text
-    server = outbox.serve_metrics(metrics, "items", 0)
+    server = serve_metrics(metrics, "items", 0)
     try:
         port = server.server_address[1]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
@@ -212,6 +214,133 @@ def test_an_upsert_racing_the_tombstone_removal_keeps_the_version_rising(stores:
     assert record["stock"] == 2
 
 
+def _race(*jobs: Any) -> None:
+    """Run the jobs in threads at once; re-raise the first failure."""
+    failures: list[BaseException] = []
+
+    def run(job: Any) -> None:
+        try:
+            job()
+        except BaseException as error:  # reported to the test below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+@pytest.mark.mongodb
+def test_two_writers_of_one_record_at_once_lose_no_update(stores: Stores) -> None:
+    """FerretDB 1.x runs an update as read, change, write back by `_id`: two updates of one
+    document at once lost one of them, with the version (the index's external version) counted
+    once for two states. Under the record's lock every update lands: 2 × 60 updates, +120."""
+    items = stores.collection
+    outbox.insert_record(items, _item(1, 0), {"_id": "item1"})
+    first = items.find_one({"_id": "item1"})[outbox.VERSION]
+
+    def writer() -> None:
+        for stock in range(60):
+            assert outbox.update_record(items, {"_id": "item1"}, {"stock": stock}) is not None
+
+    _race(writer, writer)
+    record = items.find_one({"_id": "item1"})
+    assert record[outbox.VERSION] - first == 120
+    assert len(record[outbox.OUTBOX]) == 121  # the insert and every update
+
+
+@pytest.mark.mongodb
+@pytest.mark.opensearch
+def test_relays_clearing_beside_a_writer_neither_undo_a_write_nor_delete_a_revived_record(stores: Stores) -> None:
+    """The kill run's extra document: a relay removing a tombstone whose delete it had applied
+    (`delete_one` by version) while a writer revived it: FerretDB checked the filter, the writer
+    revived the record, and the delete by `_id` removed the live record, whose newer state another
+    relay had indexed (record gone, document in the index). Likewise a relay's clear wrote back the
+    state it read over a writer's newer one. Here one writer deletes and re-inserts one key 40
+    times while two relays run: every delete finds the record it follows, no update is undone, and at
+    the end the record is live and the index equals it."""
+    items = stores.collection
+    apply = _apply(stores)
+    done = threading.Event()
+    outbox.insert_record(items, _item(1, 0), {"_id": "item1"})
+
+    def writer() -> None:
+        pause = random.Random(7)
+        try:
+            for round_ in range(40):
+                assert outbox.delete_record(items, {"_id": "item1"}) is not None, f"record lost in round {round_}"
+                time.sleep(pause.uniform(0, 0.02))  # a relay reads the tombstone meanwhile
+                outbox.insert_record(items, _item(1, round_), {"_id": "item1"})
+                time.sleep(pause.uniform(0, 0.02))
+                assert outbox.update_record(items, {"_id": "item1"}, {"stock": 1000 + round_}) is not None
+                time.sleep(pause.uniform(0, 0.02))
+                assert items.find_one({"_id": "item1"})["stock"] == 1000 + round_, f"update undone in round {round_}"
+        finally:
+            done.set()
+
+    def relay() -> None:
+        while not done.is_set():
+            outbox.relay_collection(items, apply, batch=10)
+
+    _race(writer, relay, relay)
+    outbox.relay_forever({"Item": items}, {"Item": apply}, once=True, report=lambda _: None)
+    record = items.find_one({"_id": "item1"})
+    assert record is not None and outbox.DELETED not in record and record["stock"] == 1039
+    assert _compare(stores) == (1, [], [], [])
+
+
+@pytest.mark.mongodb
+@pytest.mark.opensearch
+def test_an_index_request_landing_after_the_delete_is_forgotten_is_undone(stores: Stores) -> None:
+    """OpenSearch remembers a deleted document's version only `index.gc_deletes` (60 s): a relay
+    that read a live state and whose index request lands later than that after the record's delete
+    was relayed (a stalled relay) brings the document back, and the record being gone, no batch
+    would remove it. Here the index forgets at once (gc_deletes 0): the stalled relay finds the
+    record gone when it clears and deletes the document at the next version."""
+    items = stores.collection
+    real = _apply(stores)
+    outbox.insert_record(items, _item(4, 4), {"_id": "item4"})
+    calls: list[Any] = []
+
+    def stalled(states: Any) -> Any:
+        calls.append([(state.version, state.deleted) for state in states])
+        if len(calls) > 1:
+            return real(states)
+        # Meanwhile: the record is deleted, a second relay applies the delete and removes the
+        # tombstone, and the engine forgets the delete's version.
+        assert outbox.delete_record(items, {"_id": "item4"}) is not None
+        assert outbox.relay_collection(items, real) == 2
+        stores.search.indices.put_settings(index=stores.index, body={"index": {"gc_deletes": "0ms"}})
+        stores.search.indices.refresh(index=stores.index)
+        time.sleep(0.1)
+        return real(states)
+
+    assert outbox.relay_collection(items, stalled) == 0  # nothing of its own left to clear
+    (version, _), (again, deleted) = calls[0][0], calls[1][0]
+    assert (again, deleted) == (version + 1, True)  # the delete at the next version
+    assert items.find_one({"_id": "item4"}) is None
+    assert _compare(stores) == (0, [], [], [])
+
+
+@pytest.mark.mongodb
+def test_an_expired_lock_is_taken_over_once_and_a_held_one_is_not(stores: Stores) -> None:
+    """A relay killed while holding a record's lock delays that record by at most the lease: the
+    next writer takes the expired lock over (one taker per expired holder); a live lock is
+    waited for, or skipped by the relay."""
+    items = stores.collection
+    locks = outbox.lock_collection(items)
+    locks.insert_one({"_id": "item1", "owner": "killed", "until": 0.0})
+    with outbox.record_lock(items, "item1") as held:
+        assert held and locks.find_one({"_id": "item1"})["owner"] != "killed"
+        with outbox.record_lock(items, "item1", wait=False) as second:
+            assert second is False
+    assert locks.find_one({"_id": "item1"}) is None  # released
+    assert locks.find_one({"_id": outbox.STOLEN + "killed"}) is not None  # the one takeover of "killed"
+
+
 @pytest.mark.mongodb
 @pytest.mark.opensearch
 def test_a_document_the_index_refuses_is_parked_with_the_reason(stores: Stores) -> None:
@@ -219,7 +348,7 @@ def test_a_document_the_index_refuses_is_parked_with_the_reason(stores: Stores) 
     outbox.insert_record(items, {**_item(1, 1), "stock": "many"}, {"_id": "item1"})  # not an integer
     outbox.insert_record(items, _item(2, 2), {"_id": "item2"})
     lines: list[str] = []
-    metrics = outbox.Metrics()
+    metrics = Metrics()
     outbox.relay_forever({"Item": items}, {"Item": _apply(stores)}, once=True, report=lines.append, metrics=metrics)
     parked = items.find_one({"_id": "item1"})
     assert parked[outbox.OUTBOX] == []

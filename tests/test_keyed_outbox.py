@@ -17,7 +17,7 @@ import pytest
 
 from polyplan.scaffold import batch_outbox_runtime as batch
 from polyplan.scaffold import stream_outbox_runtime as stream
-from polyplan.scaffold.doc_outbox_runtime import Metrics
+from polyplan.scaffold.relay_metrics import Metrics
 from polyplan.scaffold.search_runtime import search_outcome
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT

@@ -487,8 +487,8 @@ def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: 
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # the carts Redis keeps are scaffolded too (records.py)
     assert (
-        "scaffolded shop: package shop (22 files)" in done.stdout
-    )  # with load, check, e2e_runtime, records, outbox.mysql.sql
+        "scaffolded shop: package shop (23 files)" in done.stdout
+    )  # with load, check, e2e_runtime, records, outbox.mysql.sql, relay_metrics
     done = _cli("scenarios/counters.yaml", "--out", str(tmp_path / "counters"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == []  # increments, compare-and-set and counter-table reads: all scaffolded

@@ -40,9 +40,14 @@ def test_the_fed_entity_gets_the_outbox_writes_and_a_relay() -> None:
     assert '"$and"' in documents and "_pp_deleted" in documents  # reads skip tombstones
     assert "def search_products(" in files[f"{APP}/search.py"]
     assert not [w for w in warnings if "search_products" in w.message or "access_patterns.1" in w.path]
-    # The copied runtime is polyplan's, word for word below its header.
+    # The copied runtime is polyplan's, word for word below its header, but for its import of the
+    # relays' shared metrics, which points at the package's own copy.
     runtime = (ROOT / "polyplan" / "scaffold" / "doc_outbox_runtime.py").read_text()
-    assert runtime.split("from __future__ import annotations\n", 1)[1].lstrip() in files[f"{APP}/doc_outbox_runtime.py"]
+    code = runtime.split("from __future__ import annotations\n", 1)[1].lstrip()
+    shared = "# In a package, the package's own relay_metrics (copied beside this module).\nfrom polyplan.scaffold."
+    assert shared in code
+    assert code.replace(shared, f"from {APP}.") in files[f"{APP}/doc_outbox_runtime.py"]
+    assert "polyplan" not in files[f"{APP}/doc_outbox_runtime.py"].split('"""', 2)[2].split("\n", 3)[3]
 
 
 def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None:

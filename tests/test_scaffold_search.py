@@ -141,14 +141,16 @@ def test_bulk_outcome_counts_conflicts_as_success_and_parks_rejections() -> None
 
 
 def test_relay_metrics_rate_and_lag_percentiles() -> None:
-    from polyplan.scaffold.runtime import RelayMetrics
+    from polyplan.scaffold.relay_metrics import Metrics
 
-    metrics = RelayMetrics(window=100, started=time.monotonic() - 2.0)
+    metrics = Metrics(window=100, started=time.monotonic() - 2.0)
     metrics.record([i / 100 for i in range(1, 101)])  # 0.01 … 1.00 s
     metrics.record([5.0])  # the window keeps the latest 100: 0.02 … 1.00 and 5.0
     assert metrics.events == 101 and len(metrics.lags) == 100
     assert (metrics.percentile(0.5), metrics.percentile(0.99), metrics.percentile(1.0)) == (0.51, 1.0, 5.0)
-    rate, p50, p99 = re.fullmatch(r"([\d.]+) events/s, lag p50 ([\d.]+) p99 ([\d.]+) s", metrics.summary()).groups()
+    rate, p50, p99 = re.fullmatch(
+        r"pending 0, lag 0.000 s; ([\d.]+) events/s, lag p50 ([\d.]+) p99 ([\d.]+) s", metrics.summary()
+    ).groups()
     assert 40 < float(rate) <= 50.5 and (p50, p99) == ("0.510", "1.000")
 
 
@@ -386,6 +388,87 @@ def test_relay_indexes_at_the_event_version_and_parks_what_it_cannot_apply(
     hit = next(h for h in page.hits if h.doc_id == str(rows[0].id))
     assert (hit.id, hit.stock, hit.price, hit.tags) == (rows[0].id, 2, rows[0].price, rows[0].tags)
     assert sum(count for _, count in page.facets["currency"]) == len(expected)
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """The relay's /metrics, metric name → value (one relay label each)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = answer.read().decode("utf-8")
+    found = re.findall(r"^(polyplan_relay_\w+)\{relay=\"(.*?)\"\} (\S+)$", text, re.MULTILINE)
+    assert {relay for _, relay, _ in found} == {f"{APP}.relay"}
+    return {name: float(value) for name, _, value in found}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.postgresql
+@pytest.mark.redis
+@pytest.mark.opensearch
+def test_relay_command_serves_its_metrics_over_http(app: tuple[Path, Path, ModuleType], run: Run) -> None:
+    """`python -m <app>.relay --metrics-port P` serves doc_relay's metric names (relay_metrics.py,
+    one implementation), labelled with its name; scraped while it runs, the counters equal what
+    the outbox holds: events handled, the dead letter parked, nothing pending, no lag."""
+    _, folder, _ = app
+    writes = importlib.import_module(f"{APP}.writes")
+    models = importlib.import_module(f"{APP}.models")
+    rng = random.Random(16)
+    rows = [writes.add_product(run.stores, new_product(rng, models)) for _ in range(4)]
+    writes.update_stock(run.stores, rows[0].id, 3)
+    with run.engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO polyplan_outbox (entity, op, after) VALUES ('Nope', 'insert', '{}')"))
+
+    def outbox() -> tuple[int, int, int]:
+        """(handled, parked, pending) events in the outbox table."""
+        with run.engine.connect() as connection:
+            handled, parked, pending = connection.execute(
+                sa.text("SELECT count(done_at), count(error), count(*) - count(done_at) FROM polyplan_outbox")
+            ).one()
+        return int(handled), int(parked), int(pending)
+
+    def settled(port: int, events: int) -> dict[str, float]:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                metrics = _scrape(port)
+            except OSError:  # not serving yet
+                metrics = {}
+            if metrics.get("polyplan_relay_events_total") == events and metrics["polyplan_relay_pending"] == 0:
+                return metrics
+            assert time.monotonic() < deadline, f"the relay's metrics never reached {events} events: {metrics}"
+            time.sleep(0.2)
+
+    port = _free_port()
+    relay = subprocess.Popen(
+        [sys.executable, "-m", f"{APP}.relay", "--metrics-port", str(port)],
+        env=run.env(folder),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        metrics = settled(port, 6)
+        assert outbox() == (6, 1, 0)
+        assert metrics["polyplan_relay_parked_total"] == 1 and metrics["polyplan_relay_lag_seconds"] == 0.0
+        assert metrics["polyplan_relay_lag_p99_seconds"] > 0 and metrics["polyplan_relay_events_per_second"] > 0
+        for stock in (5, 6, 7):  # written while it runs: relayed and counted
+            writes.update_stock(run.stores, rows[1].id, stock)
+        metrics = settled(port, 9)
+        assert outbox() == (9, 1, 0) and metrics["polyplan_relay_parked_total"] == 1
+    finally:
+        relay.send_signal(signal.SIGINT)
+        output, _ = relay.communicate(timeout=60)
+    assert relay.returncode == 130, output
+    assert "relay: applied" in output and "pending 0, lag 0.000 s" in output
+    assert compare(run).lost == []
 
 
 def test_unreachable_search_is_one_line(app: tuple[Path, Path, ModuleType]) -> None:

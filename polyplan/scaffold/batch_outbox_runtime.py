@@ -33,7 +33,7 @@ from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType
 
-from polyplan.scaffold.doc_outbox_runtime import Metrics, relay_loop
+from polyplan.scaffold.relay_metrics import Metrics, relay_loop
 from polyplan.scaffold.stream_outbox_runtime import Apply, KeyedEvent
 
 TABLE = "polyplan_outbox"

@@ -221,11 +221,10 @@ if __name__ == "__main__":
         f"from {client} import helpers",
         "from pymongo.errors import PyMongoError",
         "",
-        _from_import(
-            f"{package}.doc_outbox_runtime", ["Apply", "Metrics", "relay_forever", "search_apply", "serve_metrics"]
-        ),
+        _from_import(f"{package}.doc_outbox_runtime", ["Apply", "relay_forever", "search_apply"]),
         _from_import(f"{package}.document_runtime", ["DocumentStoreUnreachable"]),
         _from_import(f"{package}.documents", sorted({"document_store", *classes.values()})),
+        _from_import(f"{package}.relay_metrics", ["Metrics", "serve_metrics"]),
         _from_import(f"{package}.runtime", ["encode"]),
         _from_import(f"{package}.search", ["TARGETS", "TRANSIENT", "install_search", "search_client"]),
         _from_import(f"{package}.search_runtime", ["SearchTarget", "search_document", "search_id", "search_outcome"]),
@@ -239,8 +238,20 @@ if __name__ == "__main__":
     )
 
 
-def runtime_code() -> str:
-    """`doc_outbox_runtime.py`'s code, without its docstring (it imports no polyplan)."""
+def relay_metrics_import(code: str, package: str) -> str:
+    """A copied runtime's code with its import of relay_metrics (the relays' shared loop and
+    metrics, polyplan/scaffold/relay_metrics.py) pointed at the package's own copy."""
+    marker = "from polyplan.scaffold.relay_metrics import"
+    if marker not in code:
+        raise ValueError("the runtime no longer imports relay_metrics")
+    return code.replace("# In a package, the package's own relay_metrics (copied beside this module).\n", "").replace(
+        marker, f"from {package}.relay_metrics import"
+    )
+
+
+def runtime_code(package: str) -> str:
+    """`doc_outbox_runtime.py`'s code, without its docstring, its relay_metrics import pointed at
+    the package's own copy."""
     from polyplan.emit.embed import module_code
 
-    return module_code("polyplan.scaffold", "doc_outbox_runtime.py")
+    return relay_metrics_import(module_code("polyplan.scaffold", "doc_outbox_runtime.py"), package)

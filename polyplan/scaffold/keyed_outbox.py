@@ -4,7 +4,7 @@ the text of `<package>/keyed_relay.py`, the relay command that keeps their index
 they call are copied into the package: `keyed_outbox_runtime.py` (the write side),
 `stream_outbox_runtime.py` (Redis: MULTI/EXEC with an XADD, a consumer group),
 `batch_outbox_runtime.py` (Cassandra: one LOGGED batch with the outbox INSERT, bucket partitions)
-and `doc_outbox_runtime.py` (the relay loop and its metrics). Pure: nothing here does I/O."""
+and `relay_metrics.py` (the relay loop and its metrics). Pure: nothing here does I/O."""
 
 from __future__ import annotations
 
@@ -260,7 +260,7 @@ if __name__ == "__main__":
             if in_cassandra
             else []
         ),
-        _from_import(f"{package}.doc_outbox_runtime", ["Metrics", "relay_loop", "serve_metrics"]),
+        _from_import(f"{package}.relay_metrics", ["Metrics", "relay_loop", "serve_metrics"]),
         *([_from_import(f"{package}.keyed_outbox_runtime", ["STREAM"])] if in_redis else []),
         *([_from_import(f"{package}.records", ["record_store"])] if in_redis else []),
         _from_import(f"{package}.search", ["TARGETS", "TRANSIENT", "install_search", "search_client"]),
@@ -308,8 +308,6 @@ def keyed_files(scaffold: Scaffold, copied: Any) -> dict[str, str]:
             "the Redis and Cassandra outboxes' writes", code("keyed_outbox_runtime.py")
         ),
         f"{package}/stream_outbox_runtime.py": copied("the Redis records' outbox", code("stream_outbox_runtime.py")),
-        # The relay loop and its metrics (Metrics, relay_loop, serve_metrics) live there.
-        f"{package}/doc_outbox_runtime.py": copied("the document store's outbox", code("doc_outbox_runtime.py")),
     }
     if in_cassandra and scaffold.wide_column is not None:
         files[f"{package}/batch_outbox_runtime.py"] = copied(

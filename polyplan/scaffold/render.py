@@ -16,6 +16,7 @@ from polyplan.model.schema import WriteKind
 from polyplan.scaffold.cache_record import render_records
 from polyplan.scaffold.cache_record import runtime_code as records_runtime
 from polyplan.scaffold.design import OUTBOX_TABLE, Column, Read, ResultClass, Scaffold, SearchRead, Write
+from polyplan.scaffold.doc_outbox import relay_metrics_import
 from polyplan.scaffold.document import render_documents, runtime_code, settings_parts
 from polyplan.scaffold.relational_writes import render_planned_write
 from polyplan.scaffold.relational_writes import runtime_code as writes_runtime
@@ -761,10 +762,15 @@ def _relay(scaffold: Scaffold) -> str:
             "        once,\n"
             "        apply_all=lambda events: apply_events(stores, events),\n"
             "        transient=TRANSIENT,\n"
+            "        metrics=metrics,\n"
             "    )\n"
         )
     else:
-        run_body = "    return relay_forever(stores.database, OUTBOX[stores.engine], lambda event: apply(stores, event), batch, once)\n"
+        run_body = (
+            "    return relay_forever(\n"
+            "        stores.database, OUTBOX[stores.engine], lambda event: apply(stores, event), batch, once, metrics=metrics\n"
+            "    )\n"
+        )
     install = "        install_search(stores)\n" if search else ""
     errors = ", *TRANSIENT" if search else ""
     body = f'''def install_outbox(stores: Stores) -> None:
@@ -784,7 +790,7 @@ def _relay(scaffold: Scaffold) -> str:
                 raise
 
 
-def run(stores: Stores, batch: int = 100, once: bool = False) -> int:
+def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics | None = None) -> int:
     """Relay outbox events to the {targets} until stopped (or until none is pending, with `once`)."""
 {run_body}
 
@@ -793,15 +799,22 @@ FAILURES: tuple[type[Exception], ...] = (SettingsError, sa.exc.OperationalError,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m {scaffold.package}.relay [--once] [--batch N]`."""
+    """`python -m {scaffold.package}.relay [--once] [--batch N] [--metrics-port P]`."""
     parser = argparse.ArgumentParser(prog="{scaffold.package}.relay", description="Relay outbox events to the {targets}.")
     parser.add_argument("--once", action="store_true", help="stop when no event is pending")
     parser.add_argument("--batch", type=int, default=100, help="events per transaction")
+    parser.add_argument(
+        "--metrics-port", type=int, default=0, help="serve Prometheus text on this port at /metrics (0: none)"
+    )
+    parser.add_argument("--metrics-host", default="127.0.0.1", help="the address the metrics are served on")
     options = parser.parse_args(argv)
+    metrics = Metrics()
     try:
         stores = connect()
         install_outbox(stores)
-{install}        run(stores, options.batch, options.once)
+{install}        if options.metrics_port:
+            serve_metrics(metrics, "{scaffold.package}.relay", options.metrics_port, options.metrics_host)
+        run(stores, options.batch, options.once, metrics)
     except FAILURES as error:
         print(f"{scaffold.package}.relay: {{str(error).splitlines()[0]}}", file=sys.stderr)
         return 2  # a setting or a store, not a crash: the load and check commands answer 2 too
@@ -821,6 +834,7 @@ if __name__ == "__main__":
         "import sqlalchemy as sa",
         "",
         _from_import(f"{scaffold.package}.projection", ["apply"]),
+        _from_import(f"{scaffold.package}.relay_metrics", ["Metrics", "serve_metrics"]),
         _from_import(f"{scaffold.package}.runtime", ["relay_forever"]),
         *(
             [
@@ -883,8 +897,7 @@ def _requirements(scaffold: Scaffold) -> str:
     needed = ["sqlalchemy", *(e for e in scaffold.engines if e in _REQUIREMENTS), "redis"]
     if scaffold.search_engine and scaffold.indexes:
         needed.append(scaffold.search_engine)
-    # The relays of the Redis and Cassandra outboxes run doc_outbox_runtime's loop, which imports pymongo.
-    if scaffold.documents or _keyed(scaffold):
+    if scaffold.documents:
         needed.append("pymongo")
     if scaffold.wide_column:
         needed.append("cassandra")
@@ -926,7 +939,7 @@ def _copied(scaffold: Scaffold, what: str, code: str) -> str:
 def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
     """Relative path → text of every file of the package."""
     package = scaffold.package
-    runtime = module_code("polyplan.scaffold", "runtime.py")
+    runtime = relay_metrics_import(module_code("polyplan.scaffold", "runtime.py"), package)
     files = {
         f"{package}/__init__.py": _init(scaffold),
         f"{package}/py.typed": "",
@@ -935,6 +948,9 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
         + "\nfrom __future__ import annotations\n"
         + runtime,
         f"{package}/settings.py": _settings(scaffold),
+        f"{package}/relay_metrics.py": _copied(
+            scaffold, "every outbox relay (loop, metrics)", module_code("polyplan.scaffold", "relay_metrics.py")
+        ),
     }
     if scaffold.engines:  # the relational record's modules (none for a plan without one)
         files[f"{package}/models.py"] = _models(scaffold)
@@ -961,7 +977,7 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
 
             files[f"{package}/doc_relay.py"] = doc_outbox.render_doc_relay(scaffold, scaffold.documents)
             files[f"{package}/doc_outbox_runtime.py"] = _copied(
-                scaffold, "the document store's outbox", doc_outbox.runtime_code()
+                scaffold, "the document store's outbox", doc_outbox.runtime_code(package)
             )
     if scaffold.records:
         files[f"{package}/records.py"] = render_records(scaffold, scaffold.records, _annotation)

@@ -1,21 +1,22 @@
 """The runtime of a scaffolded application: value codec, cache-aside with a stampede guard, and
-the outbox relay loop.
+the relational outbox relay (its loop and metrics are relay_metrics.py's, shared with the
+document-store relay).
 
-This module is copied verbatim (without this docstring) into every package `polyplan scaffold`
-writes, so it imports only the standard library, SQLAlchemy and redis-py; polyplan's own tests
-import it from here, so one source serves both.
+This module is copied verbatim (without this docstring, its relay_metrics import pointed at the
+package's own) into every package `polyplan scaffold` writes, so it imports only the standard
+library, SQLAlchemy and redis-py; polyplan's own tests import it from here, so one source serves
+both.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import math
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,9 @@ from urllib.parse import quote
 
 import redis
 import sqlalchemy as sa
+
+# In a package, the package's own relay_metrics (copied beside this module).
+from polyplan.scaffold.relay_metrics import Metrics, relay_loop
 
 # Characters left readable in key parts (polyplan's Redis key convention, keys.json).
 KEY_SAFE = "-._~@+=!$&'()*,;"
@@ -198,34 +202,6 @@ def _utc(moment: datetime | str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-@dataclass
-class RelayMetrics:
-    """Throughput and lag of one relay process: events handled per second since it started, and the
-    lag of each event (from its writer's transaction to the relay's commit of it), over a window."""
-
-    window: int = 10_000  # the latest events the percentiles are taken over
-    started: float = field(default_factory=time.monotonic)
-    events: int = 0
-    lags: list[float] = field(default_factory=list)
-
-    def record(self, lags: Sequence[float]) -> None:
-        """Count one committed batch with its events' lags in seconds."""
-        self.events += len(lags)
-        self.lags = [*self.lags, *lags][-self.window :]
-
-    def percentile(self, fraction: float) -> float:
-        """The lag below which `fraction` of the window's events were relayed (nearest rank)."""
-        if not self.lags:
-            return 0.0
-        ordered = sorted(self.lags)
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
-
-    def summary(self) -> str:
-        """`<n> events/s, lag p50 <s> p99 <s> s`, as the relay prints it."""
-        rate = self.events / max(time.monotonic() - self.started, 1e-9)
-        return f"{rate:.1f} events/s, lag p50 {self.percentile(0.5):.3f} p99 {self.percentile(0.99):.3f} s"
-
-
 def relay_batch(
     engine: sa.Engine,
     statements: Mapping[str, str],
@@ -233,7 +209,7 @@ def relay_batch(
     batch: int = 100,
     after_apply: Callable[[Sequence[int]], None] | None = None,
     apply_all: Callable[[Sequence[Event]], Mapping[int, str]] | None = None,
-    metrics: RelayMetrics | None = None,
+    metrics: Metrics | None = None,
 ) -> int:
     """Apply the oldest pending outbox events in id order and mark them done, in one transaction.
 
@@ -271,7 +247,7 @@ def relay_batch(
             connection.execute(sa.text(statements["park"]), [{"id": i, "now": now, "error": why} for i, why in parked])
     if metrics is not None and rows:
         committed = datetime.now(UTC)
-        metrics.record([(committed - _utc(row.created_at)).total_seconds() for row in rows])
+        metrics.record([(committed - _utc(row.created_at)).total_seconds() for row in rows], len(parked))
     return len(rows)
 
 
@@ -293,38 +269,21 @@ def relay_forever(
     report: Callable[[str], None] = print,
     apply_all: Callable[[Sequence[Event]], Mapping[int, str]] | None = None,
     transient: tuple[type[Exception], ...] = (),
+    metrics: Metrics | None = None,
 ) -> int:
     """Relay until stopped (or, with `once`, until nothing is pending); retry store errors (the
     database's, Redis's and the `transient` ones of other stores) with exponential backoff. Prints
-    each batch with the lag that remains. Returns the events handled."""
-    handled = 0
-    backoff = 0.1
-    metrics = RelayMetrics()
-    retried: tuple[type[Exception], ...] = (
-        sa.exc.OperationalError,
-        sa.exc.InterfaceError,
-        redis.RedisError,
-        *transient,
+    each batch with the lag that remains; `metrics` (the relay's `--metrics-port` serves them) are
+    kept up to date. Returns the events handled."""
+    metrics = metrics if metrics is not None else Metrics()
+    return relay_loop(
+        lambda: relay_batch(engine, statements, apply, batch, apply_all=apply_all, metrics=metrics),
+        lambda: relay_lag(engine, statements),
+        (sa.exc.OperationalError, sa.exc.InterfaceError, redis.RedisError, *transient),
+        metrics,
+        once,
+        report,
     )
-    while True:
-        try:
-            count = relay_batch(engine, statements, apply, batch, apply_all=apply_all, metrics=metrics)
-        except retried as error:
-            report(f"relay: {type(error).__name__}: {str(error).splitlines()[0]}; retrying in {backoff:.1f} s")
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
-            continue
-        backoff = 0.1
-        handled += count
-        if count:
-            pending, lag = relay_lag(engine, statements)
-            report(f"relay: applied {count} events; pending {pending}, lag {lag:.3f} s; {metrics.summary()}")
-        elif once:
-            if handled:
-                report(f"relay: caught up after {handled} events; {metrics.summary()}")
-            return handled
-        else:
-            time.sleep(0.2)
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):

@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 
-from polyplan.scaffold.doc_outbox_runtime import Metrics, relay_loop
+from polyplan.scaffold.relay_metrics import Metrics, relay_loop
 
 GROUP = "polyplan-relay"
 
