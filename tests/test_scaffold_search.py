@@ -784,6 +784,7 @@ def test_scaffold_compose_runs_the_relay_after_its_healthy_stores(tmp_path: Path
     assert files["requirements.txt"].splitlines() == [
         "sqlalchemy>=2.1,<3",
         "psycopg[binary]>=3.2,<4",
+        "pymysql>=1.1,<2",  # the model's dialects name mysql too: the package has its SQL
         "redis>=5,<9",
         "opensearch-py>=2.6,<4",
     ]
