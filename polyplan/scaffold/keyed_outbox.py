@@ -260,9 +260,9 @@ if __name__ == "__main__":
             if in_cassandra
             else []
         ),
-        _from_import(f"{package}.relay_metrics", ["Metrics", "relay_loop", "serve_metrics"]),
         *([_from_import(f"{package}.keyed_outbox_runtime", ["STREAM"])] if in_redis else []),
         *([_from_import(f"{package}.records", ["record_store"])] if in_redis else []),
+        _from_import(f"{package}.relay_metrics", ["Metrics", "relay_loop", "serve_metrics"]),
         _from_import(f"{package}.search", ["TARGETS", "TRANSIENT", "install_search", "search_client"]),
         _from_import(f"{package}.search_runtime", ["search_document", "search_outcome"]),
         _from_import(f"{package}.settings", ["SettingsError", "Stores", "connect"]),
