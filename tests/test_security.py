@@ -268,7 +268,9 @@ def test_audit_and_roles_on_the_real_server(harness: tuple[SecurityHarness, str]
         readonly = security.refused_writes(engine, "readonly")
         support = security.effective_privileges(engine, "support")
     print(f"{security.engine}: audit workload {dict(workload['done'])}, {len(workload['recorded'])} audit rows")
-    changed = sum(min(30, len(security.base.loaded[t])) for t in security.security.audited_tables)
+    # The workload changes up to 30 rows of each audited table that no seeded row refers to (a
+    # delete of another would fail on a restrict reference or cascade: fuzz models 27 and 43).
+    changed = sum(min(30, len(security._uncascading(t))) for t in security.security.audited_tables)
     assert sum(workload["done"].values()) == len(workload["recorded"]) == 3 * changed > 0
     assert problems == []
     assert security.acted_as_application(workload)
