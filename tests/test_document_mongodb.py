@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from pymongo import MongoClient
@@ -154,6 +154,18 @@ def test_a_failing_run_drops_its_database(tmp_path: Path) -> None:
     assert scratch_databases(url) <= before, "a failing run left its database behind"
 
 
+def _stop_and_fail(process: subprocess.Popen[bytes], output: Path, why: str) -> NoReturn:
+    """Fail with the run's output; a run still going is aborted first, so its stacks are in it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGABRT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    pytest.fail(f"{why}; the run's output ends:\n{output.read_text(errors='replace')[-6000:]}")
+
+
 def test_a_terminated_run_drops_its_database_and_a_killed_one_is_swept(tmp_path: Path) -> None:
     """SIGTERM unwinds and drops the database; after SIGKILL the next run on this machine drops it."""
     url = resolve_url("mongodb")
@@ -161,20 +173,33 @@ def test_a_terminated_run_drops_its_database_and_a_killed_one_is_swept(tmp_path:
         pytest.skip("the sweep of killed runs' databases applies to servers on this machine only")
     folder = write_folder(doc_plan(), tmp_path / "doctest")
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull, "test_mongodb.py"],
-            cwd=folder / "tests",
-            env={**os.environ, "POLYPLAN_MONGODB_URL": url, "POLYPLAN_REQUIRE": "mongodb"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        output = tmp_path / f"run-{sig.name}.txt"
+        with output.open("wb") as sink:
+            # PYTHONFAULTHANDLER: a run that does not end is sent SIGABRT below, which dumps every
+            # thread's stack into its output, so a hang shows where it waited.
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull, "test_mongodb.py"],
+                cwd=folder / "tests",
+                env={
+                    **os.environ,
+                    "POLYPLAN_MONGODB_URL": url,
+                    "POLYPLAN_REQUIRE": "mongodb",
+                    "PYTHONFAULTHANDLER": "1",
+                },
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
         mine = f"pptest_{process.pid}_"
         deadline = time.monotonic() + 120
         while not any(name.startswith(mine) for name in scratch_databases(url)):
-            assert process.poll() is None and time.monotonic() < deadline, "the run never created its database"
+            if process.poll() is not None or time.monotonic() > deadline:
+                _stop_and_fail(process, output, "the run never created its database")
             time.sleep(0.05)
         process.send_signal(sig)
-        process.wait(timeout=120)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            _stop_and_fail(process, output, f"the run did not end within 120 s of {sig.name}")
         left = {name for name in scratch_databases(url) if name.startswith(mine)}
         if sig == signal.SIGTERM:
             assert not left, "SIGTERM left the database behind"

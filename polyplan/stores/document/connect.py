@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -33,6 +34,8 @@ from polyplan.testkit import how_to_run, required_engines, unavailable
 
 ENGINE = "mongodb"
 SERVER_SELECTION_MS = 5000
+# Every wait of the teardown drop: long enough for a loaded server, short enough not to hang a CI job.
+CLEANUP_TIMEOUT_MS = 20000
 DOCUMENT_VALIDATION_FAILURE = 121
 # pptest_<pid of the creating process>_<random hex>: the pid lets a later run tell a database
 # whose creator was killed (and so never dropped it) from one that another run is still using.
@@ -130,9 +133,35 @@ def scratch_database(url: str, exit_run: bool = False) -> Iterator[Database[Any]
             try:
                 yield client[name]
             finally:
-                client.drop_database(name)
+                drop_scratch_database(url, name)
     finally:
         client.close()
+
+
+def drop_scratch_database(url: str, name: str) -> None:
+    """Drop `name` through a client of its own, whose every wait is bounded.
+
+    The run's own client cannot be trusted here: SIGTERM (raised as KeyboardInterrupt) may land
+    inside one of its driver calls, between the pool's bookkeeping steps, and a later checkout on
+    that pool can then wait forever (seen: a terminated run that never exited). A drop that still
+    cannot finish leaves the database to the next run's sweep rather than hang the teardown.
+    """
+    cleaner: MongoClient[Any] = MongoClient(
+        url,
+        serverSelectionTimeoutMS=CLEANUP_TIMEOUT_MS,
+        connectTimeoutMS=CLEANUP_TIMEOUT_MS,
+        socketTimeoutMS=CLEANUP_TIMEOUT_MS,
+        waitQueueTimeoutMS=CLEANUP_TIMEOUT_MS,
+    )
+    try:
+        cleaner.drop_database(name)
+    except PyMongoError as exc:
+        warnings.warn(
+            f"{ENGINE}: could not drop scratch database {name} ({_first_error(exc)}); the next run sweeps it",
+            stacklevel=2,
+        )
+    finally:
+        cleaner.close()
 
 
 # --- what the server is and what it can do ----------------------------------------------------
