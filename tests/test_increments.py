@@ -273,3 +273,37 @@ def test_generated_redis_tests_prove_hincrby_on_a_record_store(tmp_path: Path) -
     folder = write_folder(plan_text(HITS, "hits.yaml"), tmp_path / "hits")
     assert "def test_increment_is_atomic" in (folder / "tests" / "test_redis.py").read_text(encoding="utf-8")
     assert run_validation(folder, "redis", resolve_url("redis")) == 0
+
+
+def test_an_interrupt_while_workers_start_does_not_leave_them_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM arrives (as KeyboardInterrupt) after some workers started: they leave the barrier, the run ends.
+
+    Seen in CI: a terminated generated-test run hung at interpreter exit, a worker still at the barrier.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    submitted = 0
+    real_submit = ThreadPoolExecutor.submit
+
+    def submit_then_interrupt(self: ThreadPoolExecutor, *args: object, **kwargs: object) -> object:
+        nonlocal submitted
+        submitted += 1
+        if submitted == 3:
+            raise KeyboardInterrupt("signal 15")
+        return real_submit(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", submit_then_interrupt)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            hammer(lambda: None, workers=4, times=1)
+        except BaseException as exc:  # the interrupt is the expected outcome
+            outcome.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=20)
+    assert not runner.is_alive(), "hammer still waits for the workers it started"
+    assert submitted == 3 and isinstance(outcome[0], KeyboardInterrupt)

@@ -33,8 +33,15 @@ def hammer(work: Callable[[], None], workers: int = WORKERS, times: int = TIMES)
             work()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(worker) for _ in range(workers)]:
-            future.result()
+        try:
+            for future in [pool.submit(worker) for _ in range(workers)]:
+                future.result()
+        except BaseException:
+            # An interrupt (Ctrl-C, or SIGTERM raised as KeyboardInterrupt by a scratch database)
+            # landing before every worker was started leaves the started ones at the barrier for
+            # good, and both the pool's exit and the interpreter's join them: the run never ends.
+            start.abort()
+            raise
 
 
 def expected_total(before: Any, step: float, workers: int = WORKERS, times: int = TIMES) -> Decimal:
