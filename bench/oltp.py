@@ -9,7 +9,7 @@ indexes included; `expert`), the bench
    (bench/oltp/<workload>_data.sql, deterministic) and runs VACUUM ANALYZE;
 2. for each of --rounds rounds, the variants in alternating order (so both see the same load on
    a shared host): clones the template (CREATE DATABASE … TEMPLATE), runs
-   `pgbench -n -r -c CLIENTS -j 2 -T SECONDS` with the workload's scripts and weights, and reads
+   `pgbench -n -r -M PROTOCOL -c CLIENTS -j 2 -T SECONDS` with the workload's scripts and weights, and reads
    TPS, per-statement latency (`-r`), each updated table's HOT share
    (pg_stat_user_tables.n_tup_hot_upd / n_tup_upd) and the secondary-index bytes; then drops it.
    With --side-by-side both variants run at the same time, each in its own clone, so both see
@@ -129,6 +129,8 @@ class Run:
     index_bytes: dict[str, int]  # secondary index → bytes after the run
     failures: int = 0
     buffers: int = 0  # shared buffers hit or read in the run's database (pg_stat_database), 0 in old files
+    # table or index → shared buffers hit or read (pg_statio_user_tables/_indexes); empty in old files
+    relation_buffers: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -275,6 +277,22 @@ def buffer_accesses(engine: sa.Engine) -> int:
         return int(found or 0)
 
 
+def relation_buffers(engine: sa.Engine) -> dict[str, int]:
+    """Shared buffers hit or read per table heap (`table`) and per index (`table.index`) in this
+    database: where `buffer_accesses` goes, the catalogs' share excepted."""
+    with engine.connect() as connection:
+        heaps = connection.exec_driver_sql(
+            "SELECT relname, coalesce(heap_blks_hit, 0) + coalesce(heap_blks_read, 0) FROM pg_statio_user_tables"
+        )
+        found = {str(table): int(blocks) for table, blocks in heaps}
+        indexes = connection.exec_driver_sql(
+            "SELECT relname, indexrelname, coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0) "
+            "FROM pg_statio_user_indexes"
+        )
+        found |= {f"{table}.{index}": int(blocks) for table, index, blocks in indexes}
+    return {name: blocks for name, blocks in sorted(found.items()) if blocks}
+
+
 def explain(engine: sa.Engine, sql: str) -> str:
     with engine.connect() as connection:
         rows = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}")
@@ -318,11 +336,24 @@ def parse_pgbench(output: str) -> tuple[float, int, float, int, dict[str, float]
     )
 
 
-def start_pgbench(
-    server: Server, database: str, workload: Workload, clients: int, seconds: int
-) -> subprocess.Popen[str]:
+@dataclass(frozen=True)
+class Load:
+    """How each pgbench run drives a variant: clients, seconds, and pgbench's query protocol.
+
+    `prepared` (`-M prepared`) parses and plans each statement once per connection, as BenchBase's
+    JDBC drivers do; `simple` sends the text of every statement, which adds the same parse and
+    plan cost to both variants and so dilutes the difference their indexes make.
+    """
+
+    clients: int
+    seconds: int
+    protocol: str = "simple"
+
+
+def start_pgbench(server: Server, database: str, workload: Workload, load: Load) -> subprocess.Popen[str]:
     """Start one pgbench run; `finish_pgbench` waits for it and returns its report."""
-    command = [pgbench_binary(), "-n", "-r", "-c", str(clients), "-j", "2", "-T", str(seconds)]
+    command = [pgbench_binary(), "-n", "-r", "-M", load.protocol, "-c", str(load.clients), "-j", "2"]
+    command += ["-T", str(load.seconds)]
     for script, weight in workload.scripts:
         command += ["-f", f"{HERE / script}@{weight}"]
     command.append(server.libpq(database))
@@ -343,8 +374,7 @@ def _run_round(
     number: int,
     variants: tuple[str, ...],
     rounds: int,
-    clients: int,
-    seconds: int,
+    load: Load,
     result: WorkloadResult,
 ) -> None:
     """One round of the given variants, started together (one variant: alone)."""
@@ -352,7 +382,7 @@ def _run_round(
     engines = {v: server.engine(d) for v, d in databases.items()}
     try:
         before = uptime()
-        running = {v: start_pgbench(server, databases[v], workload, clients, seconds) for v in variants}
+        running = {v: start_pgbench(server, databases[v], workload, load) for v in variants}
         outputs = {v: finish_pgbench(p) for v, p in running.items()}
         after = uptime()
         time.sleep(1.0)  # the backends' statistics reach pg_stat_user_tables when they exit
@@ -372,6 +402,7 @@ def _run_round(
                 secondary_indexes(engine),
                 failed,
                 buffer_accesses(engine),
+                relation_buffers(engine),
             )
             result.runs.append(run)
             log(f"{workload.name} round {number} {variant}: {tps:.1f} tps (load {before} -> {after})")
@@ -388,8 +419,7 @@ def bench_workload(
     server: Server,
     workload: Workload,
     rounds: int,
-    seconds: int,
-    clients: int,
+    load: Load,
     folder: Path,
     side_by_side: bool = False,
 ) -> WorkloadResult:
@@ -409,10 +439,10 @@ def bench_workload(
             # Both variants at once, each in its own database: they share every moment of the
             # host's load, so the ratio of their rates does not follow the neighbours the way
             # two runs one after the other do.
-            _run_round(server, workload, templates, number, order, rounds, clients, seconds, result)
+            _run_round(server, workload, templates, number, order, rounds, load, result)
         else:
             for variant in order:
-                _run_round(server, workload, templates, number, (variant,), rounds, clients, seconds, result)
+                _run_round(server, workload, templates, number, (variant,), rounds, load, result)
     for name in templates.values():
         server.drop(name)
     return result
@@ -463,6 +493,27 @@ def render_saved(saved: dict[str, Any]) -> str:
     return markdown([_from_json(r) for r in saved["results"]], saved["command"], saved.get("host", ""))
 
 
+def _relation_lines(by: dict[str, list[Run]]) -> list[str]:
+    """Buffers per transaction by table heap and index, each variant's median over its rounds."""
+    per: dict[str, dict[str, list[float]]] = {v: {} for v in VARIANTS}
+    for variant in VARIANTS:
+        for run in by[variant]:
+            for relation, blocks in run.relation_buffers.items():
+                if run.transactions:
+                    per[variant].setdefault(relation, []).append(blocks / run.transactions)
+    if not all(per.values()):
+        return []
+    lines = [
+        "",
+        "| shared buffers per transaction, by relation (median of rounds) | polyplan | expert |",
+        "|---|---|---|",
+    ]
+    for relation in sorted(set(per["polyplan"]) | set(per["expert"])):
+        cells = [f"{_median(per[v][relation]):.2f}" if relation in per[v] else "—" for v in VARIANTS]
+        lines.append(f"| `{relation}` | {' | '.join(cells)} |")
+    return lines
+
+
 def markdown(results: list[WorkloadResult], command: str, host: str) -> str:
     lines = [f"Command: `{command}`. {host}".rstrip(), ""]
     for result in results:
@@ -501,6 +552,7 @@ def markdown(results: list[WorkloadResult], command: str, host: str) -> str:
                 f"Shared buffers hit or read per transaction (pg_stat_database of each round's database, "
                 f"median of rounds): polyplan {p:.1f}, expert {e:.1f} (ratio {p / e:.2f}).",
             ]
+        lines += _relation_lines(by)
         loads = [f"{r.load_before} → {r.load_after}" for r in result.runs]
         lines += ["", f"Load averages (1/5/15 min) before → after each run, in run order: {'; '.join(loads)}.", ""]
         statements = sorted({s for r in result.runs for s in r.statements})
@@ -526,6 +578,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
+        "--protocol",
+        choices=("simple", "extended", "prepared"),
+        default="simple",
+        help="pgbench's -M: how statements reach the server (default simple)",
+    )
+    parser.add_argument(
         "--side-by-side",
         action="store_true",
         help="run the two variants at the same time in each round (each with --clients), not one after the other",
@@ -545,7 +603,12 @@ def main() -> int:
         for name in names:
             results.append(
                 bench_workload(
-                    server, WORKLOADS[name], args.rounds, args.seconds, args.clients, folder, args.side_by_side
+                    server,
+                    WORKLOADS[name],
+                    args.rounds,
+                    Load(args.clients, args.seconds, args.protocol),
+                    folder,
+                    args.side_by_side,
                 )
             )
     finally:
@@ -554,10 +617,11 @@ def main() -> int:
     with server.engine("postgres").connect() as connection:
         version = str(connection.exec_driver_sql("SHOW server_version").scalar_one())
     mode = "both variants at once, each with" if args.side_by_side else "one variant at a time,"
-    host = f"PostgreSQL {version}, {os.cpu_count()} cores shared with other work, {mode} {args.clients} clients."
+    host = f"PostgreSQL {version}, {os.cpu_count()} cores shared with other work, {mode} {args.clients} clients, pgbench -M {args.protocol}."
     parts = [f"--workload {n}" for n in args.workload or []]
     parts += [f"--rounds {args.rounds}", f"--seconds {args.seconds}", f"--clients {args.clients}"]
     parts += ["--side-by-side"] if args.side_by_side else []
+    parts += [f"--protocol {args.protocol}"] if args.protocol != "simple" else []
     command = " ".join(["python bench/oltp.py", *parts, *([f"--json {args.json}"] if args.json else [])])
     if args.json:
         saved = {"command": command, "host": host, "results": [asdict(r) for r in results]}
