@@ -20,6 +20,7 @@ from polyplan.scaffold.doc_outbox import relay_metrics_import
 from polyplan.scaffold.document import render_documents, runtime_code, settings_parts
 from polyplan.scaffold.relational_writes import render_planned_write
 from polyplan.scaffold.relational_writes import runtime_code as writes_runtime
+from polyplan.scaffold.relay_command import relay_command
 from polyplan.scaffold.wide_column import render_wide_column
 from polyplan.scaffold.wide_column import runtime_code as wide_runtime
 from polyplan.scaffold.wide_column import settings_parts as wide_settings
@@ -771,7 +772,6 @@ def _relay(scaffold: Scaffold) -> str:
             "        stores.database, OUTBOX[stores.engine], lambda event: apply(stores, event), batch, once, metrics=metrics\n"
             "    )\n"
         )
-    install = "        install_search(stores)\n" if search else ""
     errors = ", *TRANSIENT" if search else ""
     body = f'''def install_outbox(stores: Stores) -> None:
     """Create the outbox table and its index if missing (next to the planned schema). Looked up
@@ -798,43 +798,21 @@ def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics |
 FAILURES: tuple[type[Exception], ...] = (SettingsError, sa.exc.OperationalError, redis.RedisError{errors})
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m {scaffold.package}.relay [--once] [--batch N] [--metrics-port P]`."""
-    parser = argparse.ArgumentParser(prog="{scaffold.package}.relay", description="Relay outbox events to the {targets}.")
-    parser.add_argument("--once", action="store_true", help="stop when no event is pending")
-    parser.add_argument("--batch", type=int, default=100, help="events per transaction")
-    parser.add_argument(
-        "--metrics-port", type=int, default=0, help="serve Prometheus text on this port at /metrics (0: none)"
-    )
-    parser.add_argument("--metrics-host", default="127.0.0.1", help="the address the metrics are served on")
-    options = parser.parse_args(argv)
-    metrics = Metrics()
-    try:
-        stores = connect()
-        install_outbox(stores)
-{install}        if options.metrics_port:
-            serve_metrics(metrics, "{scaffold.package}.relay", options.metrics_port, options.metrics_host)
-        run(stores, options.batch, options.once, metrics)
-    except FAILURES as error:
-        print(f"{scaffold.package}.relay: {{str(error).splitlines()[0]}}", file=sys.stderr)
-        return 2  # a setting or a store, not a crash: the load and check commands answer 2 too
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 '''
+    body += relay_command(
+        f"{scaffold.package}.relay",
+        f"Relay outbox events to the {targets}.",
+        "events per transaction",
+        ["install_outbox", *(["install_search"] if search else [])],
+    )
     imports = [
-        "import argparse",
         "import sys",
         "",
         "import redis",
         "import sqlalchemy as sa",
         "",
         _from_import(f"{scaffold.package}.projection", ["apply"]),
-        _from_import(f"{scaffold.package}.relay_metrics", ["Metrics", "serve_metrics"]),
+        _from_import(f"{scaffold.package}.relay_metrics", ["Metrics", "relay_main"]),
         _from_import(f"{scaffold.package}.runtime", ["relay_forever"]),
         *(
             [
