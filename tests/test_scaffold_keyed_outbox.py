@@ -20,9 +20,10 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.pipeline import plan_file
-from polyplan.scaffold import scaffold, write_scaffold
+from polyplan.scaffold import scaffold
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import scaffold_clean, scaffolded, scratch_index_prefix, scratch_keyspace
 
 MODEL = ROOT / "tests" / "models" / "keyed_search.yaml"
 APP = "keyed_search"
@@ -55,30 +56,15 @@ def test_the_fed_records_get_outbox_writes_and_a_relay() -> None:
 
 
 def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None:
-    write_scaffold(MODEL, tmp_path / APP)
-    package = str(tmp_path / APP / APP)
-    for command, timeout in (
-        (["ruff", "check", "--isolated", "--no-cache"], 120),
-        (["mypy", "--strict", "--no-incremental"], 600),
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", *command, package], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+    scaffold_clean(MODEL, tmp_path / APP)
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, ModuleType]]]:
     folder = tmp_path_factory.mktemp("scaffold_keyed_outbox")
-    write_scaffold(MODEL, folder)
-    sys.path.insert(0, str(folder))
-    try:
+    with scaffolded(MODEL, folder):
         names = ("settings", "records", "wide_column", "wide_column_runtime", "search", "keyed_relay")
         yield folder, {n: importlib.import_module(f"{APP}.{n}") for n in names}
-    finally:
-        sys.path.remove(str(folder))
-        for name in [n for n in sys.modules if n.split(".")[0] == APP]:
-            del sys.modules[name]
 
 
 @pytest.fixture
@@ -87,49 +73,36 @@ def stores(app: tuple[Path, dict[str, ModuleType]]) -> Iterator[tuple[Any, dict[
     applied) and index prefix, and the environment its commands read (the same stores)."""
     from polyplan.stores.cache.connect import connect as redis_connect
     from polyplan.stores.cache.connect import scratch_prefix
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
-    from polyplan.stores.wide_column.connect import apply_schema, drop_keyspace, run_keyspace
-    from polyplan.stores.wide_column.connect import connect as cassandra_connect
-    from polyplan.stores.wide_column.design import design_wide_column
-    from polyplan.stores.wide_column.render import schema_cql
 
     _, modules = app
     redis_url, search_url, cassandra_url = resolve_url("redis"), resolve_url("opensearch"), resolve_url("cassandra")
-    plan = plan_file(MODEL)
-    cluster, session = cassandra_connect(cassandra_url)
-    keyspace = run_keyspace()
-    apply_schema(session, schema_cql(design_wide_column(plan), plan.model), keyspace)
     cache = redis_connect(redis_url)
-    search = connect(search_url)
-    index_prefix = run_prefix()
-    try:
-        with scratch_prefix(cache) as key_prefix:
-            wide = modules["wide_column_runtime"].WideColumnStore(cassandra_url, APP, keyspace, session=session)
-            made = modules["settings"].Stores(
-                sa.create_engine("sqlite://"),
-                cache,
-                key_prefix,
-                search=search,
-                index_prefix=index_prefix,
-                wide_column=wide,
-            )
-            modules["search"].install_search(made)
-            modules["keyed_relay"].install_outbox(made)
-            environment = {
-                "KEYED_SEARCH_DATABASE_URL": "sqlite://",
-                "KEYED_SEARCH_REDIS_URL": redis_url,
-                "KEYED_SEARCH_KEY_PREFIX": key_prefix,
-                "KEYED_SEARCH_SEARCH_URL": search_url,
-                "KEYED_SEARCH_INDEX_PREFIX": index_prefix,
-                "KEYED_SEARCH_CASSANDRA_URL": cassandra_url,
-                "KEYED_SEARCH_CASSANDRA_KEYSPACE": keyspace,
-            }
-            yield made, environment
-    finally:
-        drop_prefix(search, index_prefix)
-        search.close()
-        drop_keyspace(session, keyspace)
-        cluster.shutdown()
+    with (
+        scratch_keyspace(MODEL) as (session, keyspace),
+        scratch_index_prefix() as (search, index_prefix),
+        scratch_prefix(cache) as key_prefix,
+    ):
+        wide = modules["wide_column_runtime"].WideColumnStore(cassandra_url, APP, keyspace, session=session)
+        made = modules["settings"].Stores(
+            sa.create_engine("sqlite://"),
+            cache,
+            key_prefix,
+            search=search,
+            index_prefix=index_prefix,
+            wide_column=wide,
+        )
+        modules["search"].install_search(made)
+        modules["keyed_relay"].install_outbox(made)
+        environment = {
+            "KEYED_SEARCH_DATABASE_URL": "sqlite://",
+            "KEYED_SEARCH_REDIS_URL": redis_url,
+            "KEYED_SEARCH_KEY_PREFIX": key_prefix,
+            "KEYED_SEARCH_SEARCH_URL": search_url,
+            "KEYED_SEARCH_INDEX_PREFIX": index_prefix,
+            "KEYED_SEARCH_CASSANDRA_URL": cassandra_url,
+            "KEYED_SEARCH_CASSANDRA_KEYSPACE": keyspace,
+        }
+        yield made, environment
 
 
 def _relay(folder: Path, environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
