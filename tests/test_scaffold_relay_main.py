@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from polyplan.scaffold.relay_command import relay_command
 from polyplan.scaffold.relay_metrics import Metrics, relay_main
+from polyplan.scaffold.relay_render import relay_command
 
 
 class Unreachable(Exception):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from polyplan.model.schema import WriteKind
-from polyplan.scaffold.relay_command import relay_command
+from polyplan.scaffold.relay_render import relay_command
 
 if TYPE_CHECKING:
     from polyplan.scaffold.design import Scaffold
@@ -123,7 +123,7 @@ def fed_write(write: DocWrite, signature: Callable[[list[tuple[str, str]]], str]
 def render_doc_relay(scaffold: Scaffold, documents: DocumentScaffold) -> str:
     """The text of `<package>/doc_relay.py`: `python -m <package>.doc_relay [--once] [--batch N]
     [--metrics-port P]`."""
-    from polyplan.scaffold.render import _from_import, _module  # the shared module rules
+    from polyplan.scaffold.module_text import _from_import, _module  # the shared module rules
 
     package = scaffold.package
     fed = document_columns(documents)

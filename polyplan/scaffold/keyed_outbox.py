@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from polyplan.model.schema import WriteKind
-from polyplan.scaffold.relay_command import relay_command
+from polyplan.scaffold.relay_render import relay_command
 
 if TYPE_CHECKING:
     from polyplan.scaffold.cache_record import RecordScaffold, RecordWrite
@@ -121,7 +121,7 @@ def _class_name(entity: str) -> str:
 def render_keyed_relay(scaffold: Scaffold) -> str:
     """The text of `<package>/keyed_relay.py`: `python -m <package>.keyed_relay [--once] [--batch N]
     [--metrics-port P]`, relaying the Redis records' stream and the Cassandra outbox table."""
-    from polyplan.scaffold.render import _from_import, _module
+    from polyplan.scaffold.module_text import _from_import, _module
 
     package = scaffold.package
     in_redis, in_cassandra = fed(scaffold, scaffold.records), fed(scaffold, scaffold.wide_column)
