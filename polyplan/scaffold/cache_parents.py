@@ -153,7 +153,7 @@ def design_parents(
 
 
 def _kind(spec: TableSpec, column: str) -> str:
-    from polyplan.scaffold.design import _kind as kind_of
+    from polyplan.scaffold.names import _kind as kind_of
 
     return kind_of(spec, column)
 
