@@ -59,6 +59,47 @@ def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None
     scaffold_clean(MODEL, tmp_path / APP)
 
 
+def test_the_compose_file_runs_the_keyed_relay_as_a_service(tmp_path: Path) -> None:
+    """keyed_relay is a service of compose.yml beside the relational relay (keyed_search, whose
+    Redis records make Redis a store of the package), and alone (autocomplete: no relational
+    entity); each service's command runs (its `--help` here, with the package installed as the
+    container would find it)."""
+    import yaml
+
+    from polyplan.scaffold import write_scaffold
+
+    for model, package, relays in (
+        (MODEL, APP, {"relay", "keyed_relay"}),
+        (ROOT / "tests" / "models" / "autocomplete.yaml", "search_autocomplete", {"keyed_relay"}),
+    ):
+        folder = tmp_path / package
+        files = write_scaffold(model, folder)[1]
+        services = yaml.safe_load(files["compose.yml"])["services"]
+        stores = set(services) - relays
+        assert relays <= set(services) and "doc_relay" not in services, sorted(services)
+        if model == MODEL:
+            assert stores == {"postgres", "redis", "opensearch", "cassandra"}, sorted(services)
+        for name in relays:
+            service = services[name]
+            script = service["command"][-1]
+            module = "keyed_relay" if name == "keyed_relay" else "relay"
+            assert script.endswith(f"&& exec python -m {package}.{module}"), script
+            assert set(service["depends_on"]) == stores and service["restart"] == "unless-stopped"
+            assert f"{package.upper()}_SEARCH_URL" in service["environment"]
+            shown = subprocess.run(
+                [sys.executable, "-m", f"{package}.{module}", "--help"],
+                cwd=folder,
+                env={**os.environ, "PYTHONPATH": str(folder)},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert shown.returncode == 0, shown.stdout + shown.stderr
+            assert shown.stdout.startswith(f"usage: {package}.{module} [-h] [--once] [--batch BATCH]"), shown.stdout
+        assert "docker compose logs -f keyed_relay (each batch" in files["compose.yml"]
+        assert f"python -m {package}.keyed_relay" in files["compose.yml"].split("\nname: ")[0]
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, ModuleType]]]:
     folder = tmp_path_factory.mktemp("scaffold_keyed_outbox")

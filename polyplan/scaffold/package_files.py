@@ -135,15 +135,21 @@ def _requirements(scaffold: Scaffold) -> str:
 
 
 def _compose(scaffold: Scaffold) -> str | None:
-    """compose.yml: the stores the package uses and its relay as a service (None without a
-    PostgreSQL system of record: SQLite needs no server, and a relay container would not see its file)."""
+    """compose.yml: the stores the package uses and its relays as services (`relay`, and `keyed_relay`
+    with a Redis or Cassandra record a search index projects; None without a PostgreSQL system of
+    record: SQLite needs no server, and a relay container would not see its file)."""
     from polyplan.emit.compose import render_app_compose
 
     if scaffold.engines and "postgresql" not in scaffold.engines:
         return None
+    from polyplan.scaffold.keyed_outbox import RELAY, fed
+
     prefix = scaffold.package.upper()
     stores = [("postgresql", f"{prefix}_DATABASE_URL")] if scaffold.engines else []
-    if any(r.cache for r in scaffold.reads) or (scaffold.records and not scaffold.engines):
+    # The keyed relay reads the Redis records' stream: Redis is a store of the package then, even
+    # without a cached read.
+    keyed_redis = bool(fed(scaffold, scaffold.records))
+    if any(r.cache for r in scaffold.reads) or (scaffold.records and not scaffold.engines) or keyed_redis:
         stores.append(("redis", f"{prefix}_REDIS_URL"))
     if scaffold.search_engine and scaffold.indexes:
         stores.append((scaffold.search_engine, f"{prefix}_SEARCH_URL"))
@@ -151,6 +157,7 @@ def _compose(scaffold: Scaffold) -> str | None:
         stores.append(("mongodb", f"{prefix}_MONGODB_URL"))
     if scaffold.wide_column:
         stores.append(("cassandra", f"{prefix}_CASSANDRA_URL"))
+    keyed = [RELAY] if _keyed(scaffold) else []  # the Redis and Cassandra records' relay: a service too
     if scaffold.engines:
-        return render_app_compose(scaffold.model, scaffold.package, stores)
-    return compose_without_relational(scaffold, stores)
+        return render_app_compose(scaffold.model, scaffold.package, stores, more_relays=keyed)
+    return compose_without_relational(scaffold, stores, keyed)
