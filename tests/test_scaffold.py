@@ -35,6 +35,8 @@ from polyplan.stores.cache.connect import scratch_prefix
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT, SCENARIOS, planned
+from tests.scaffold_support import assert_clean, scaffolded, seed_model
+from tests.scaffold_support import scaffold_cli as _cli
 
 # Imported here, at collection, not inside a test: pytest parses a test module to rewrite its
 # asserts, and CPython 3.11.7 has failed such a parse mid-run with "SystemError: AST constructor
@@ -48,14 +50,8 @@ SHOP = ROOT / "scenarios" / "shop.yaml"
 def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, ModuleType]]:
     """The shop scaffold written to a folder and importable as `shop`."""
     folder = tmp_path_factory.mktemp("scaffold") / "out"
-    write_scaffold(SHOP, folder)
-    sys.path.insert(0, str(folder))
-    try:
-        yield folder, importlib.import_module("shop")
-    finally:
-        sys.path.remove(str(folder))
-        for name in [n for n in sys.modules if n == "shop" or n.startswith("shop.")]:
-            del sys.modules[name]
+    with scaffolded(SHOP, folder) as name:
+        yield folder, importlib.import_module(name)
 
 
 def _url(engine: sa.Engine) -> str:
@@ -63,9 +59,7 @@ def _url(engine: sa.Engine) -> str:
 
 
 def _seed(engine_name: str, url: str, rows: int = 40) -> None:
-    command = [sys.executable, "-m", "polyplan", "seed", str(SHOP), "--engine", engine_name, "--url", url]
-    done = subprocess.run([*command, "--rows", str(rows)], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    seed_model(SHOP, engine_name, url, rows)
 
 
 def test_output_is_deterministic_across_processes() -> None:
@@ -115,21 +109,8 @@ def test_every_bundled_scenario_scaffolds_a_package_clean_under_mypy_strict_and_
     # test's shop Redis records.
     for module, count in (("documents.py", 2), ("wide_column.py", 5), ("records.py", 5)):
         assert sum(1 for package in packages if (Path(package) / module).exists()) == count, module
-    linted = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", *packages],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert linted.returncode == 0, linted.stdout + linted.stderr
-    checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *packages],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert f"Success: no issues found in {modules} source files" in checked.stdout
+    checked = assert_clean(packages)
+    assert f"Success: no issues found in {modules} source files" in checked
 
 
 def test_scaffold_never_replaces_a_users_folder(tmp_path: Path) -> None:
@@ -474,12 +455,6 @@ def test_writes_and_relay_on_sqlite(package: tuple[Path, ModuleType]) -> None:
         assert shop_reads.product_by_sku(stores, sku) == updated
         raw = client.get(key)
         assert raw is not None and raw.decode() == f"0|{updated.to_json()}"
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "POLYPLAN_DEBUG"} | {"NO_COLOR": "1", "COLUMNS": "300"}
-    command = [sys.executable, "-m", "polyplan", "scaffold", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
 
 
 def test_patterns_without_a_function_are_named_in_one_coded_line_each(tmp_path: Path) -> None:

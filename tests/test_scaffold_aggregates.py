@@ -26,11 +26,11 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.pipeline import plan_text
-from polyplan.scaffold import write_scaffold
 from polyplan.scaffold.design import design_scaffold
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import scaffolded, seed_model
 
 MODEL = ROOT / "tests" / "models" / "sales_aggregates.yaml"
 ENGINES = [
@@ -42,15 +42,8 @@ ENGINES = [
 
 @pytest.fixture(scope="module")
 def reads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    folder = tmp_path_factory.mktemp("sales")
-    write_scaffold(MODEL, folder)
-    sys.path.insert(0, str(folder))
-    try:
-        yield importlib.import_module("sales_aggregates.reads")
-    finally:
-        sys.path.remove(str(folder))
-        for module in [n for n in sys.modules if n == "sales_aggregates" or n.startswith("sales_aggregates.")]:
-            del sys.modules[module]
+    with scaffolded(MODEL, tmp_path_factory.mktemp("sales")) as name:
+        yield importlib.import_module(f"{name}.reads")
 
 
 def test_every_aggregate_gets_a_function_and_no_pp811_line() -> None:
@@ -75,10 +68,7 @@ def test_every_aggregate_gets_a_function_and_no_pp811_line() -> None:
 
 
 def _seed(engine_name: str, engine: sa.Engine) -> None:
-    url = engine.url.render_as_string(hide_password=False)
-    command = [sys.executable, "-m", "polyplan", "seed", str(MODEL), "--engine", engine_name, "--url", url]
-    done = subprocess.run([*command, "--rows", "120"], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    seed_model(MODEL, engine_name, engine.url.render_as_string(hide_password=False), 120)
 
 
 def _rows(engine: sa.Engine) -> list[dict[str, Any]]:

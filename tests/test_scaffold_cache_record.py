@@ -8,7 +8,6 @@ line. Never skipped under POLYPLAN_REQUIRE=redis."""
 from __future__ import annotations
 
 import importlib
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -21,13 +20,13 @@ import redis
 import sqlalchemy as sa
 
 from polyplan.model.schema import Attribute
-from polyplan.scaffold import write_scaffold
 from polyplan.scaffold.cache_record_runtime import json_of, score_of, text_of
 from polyplan.stores.cache import codec
 from polyplan.stores.cache.connect import connect as redis_connect
 from polyplan.stores.cache.connect import scratch_prefix
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import imported_scaffolds
 
 MODELS = ("marketplace", "iot", "social", "shop")
 
@@ -36,23 +35,8 @@ MODELS = ("marketplace", "iot", "social", "shop")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
     """The four scaffolds, written and imported (their records modules)."""
     root = tmp_path_factory.mktemp("scaffold_records")
-    saved = {n: m for n, m in sys.modules.items() if n.split(".")[0] in MODELS}
-    for name in saved:
-        del sys.modules[name]
-    loaded = {}
-    for name in MODELS:
-        write_scaffold(ROOT / "scenarios" / f"{name}.yaml", root / name)
-        sys.path.insert(0, str(root / name))
-        try:
-            loaded[name] = importlib.import_module(f"{name}.records")
-        finally:
-            sys.path.remove(str(root / name))
-    try:
+    with imported_scaffolds(root, [ROOT / "scenarios" / f"{name}.yaml" for name in MODELS], "records") as loaded:
         yield loaded
-    finally:
-        for name in [n for n in sys.modules if n.split(".")[0] in MODELS]:
-            del sys.modules[name]
-        sys.modules.update(saved)
 
 
 def test_values_are_stored_as_the_redis_codec_stores_them() -> None:

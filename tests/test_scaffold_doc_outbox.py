@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import random
-import subprocess
 import sys
 import threading
 import uuid
@@ -21,10 +20,11 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.pipeline import plan_file
-from polyplan.scaffold import scaffold, write_scaffold
+from polyplan.scaffold import scaffold
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
 from tests.outbox_worker import drain, kill_relays
+from tests.scaffold_support import database_url, scaffold_clean, scaffolded, scratch_index_prefix
 
 MODEL = ROOT / "tests" / "models" / "catalogue_documents.yaml"
 APP = "catalogue_documents"
@@ -53,31 +53,16 @@ def test_the_fed_entity_gets_the_outbox_writes_and_a_relay() -> None:
 def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None:
     # Its relational entity has no write pattern: writes.py is then imports-free, not `pass` with
     # unused ones (which ruff flagged).
-    write_scaffold(MODEL, tmp_path / APP)
-    package = str(tmp_path / APP / APP)
-    assert "def " not in (tmp_path / APP / APP / "writes.py").read_text(encoding="utf-8")
-    for command, timeout in (
-        (["ruff", "check", "--isolated", "--no-cache"], 120),
-        (["mypy", "--strict", "--no-incremental"], 600),
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", *command, package], capture_output=True, text=True, timeout=timeout
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+    package = scaffold_clean(MODEL, tmp_path / APP)
+    assert "def " not in (package / "writes.py").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, ModuleType]]]:
     folder = tmp_path_factory.mktemp("scaffold_doc_outbox")
-    write_scaffold(MODEL, folder)
-    sys.path.insert(0, str(folder))
-    try:
+    with scaffolded(MODEL, folder):
         modules = {n: importlib.import_module(f"{APP}.{n}") for n in ("settings", "documents", "search", "doc_relay")}
         yield folder, modules
-    finally:
-        sys.path.remove(str(folder))
-        for name in [n for n in sys.modules if n.split(".")[0] == APP]:
-            del sys.modules[name]
 
 
 @pytest.fixture
@@ -85,30 +70,22 @@ def stores(app: tuple[Path, dict[str, ModuleType]]) -> Iterator[tuple[Any, dict[
     """The package's Stores on a scratch database and index prefix, and the environment its
     commands read (the same stores)."""
     from polyplan.stores.document.connect import scratch_database
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
 
     _, modules = app
     mongodb_url, search_url = resolve_url("mongodb"), resolve_url("opensearch")
-    client = connect(search_url)
-    prefix = run_prefix()
-    try:
-        with scratch_database(mongodb_url) as db:
-            made = modules["settings"].Stores(
-                sa.create_engine("sqlite://"), documents=db, search=client, index_prefix=prefix
-            )
-            modules["documents"].install_documents(made)
-            modules["search"].install_search(made)
-            base, _, query = mongodb_url.partition("?")
-            environment = {
-                "CATALOGUE_DOCUMENTS_DATABASE_URL": "sqlite://",
-                "CATALOGUE_DOCUMENTS_MONGODB_URL": f"{base.rstrip('/')}/{db.name}" + (f"?{query}" if query else ""),
-                "CATALOGUE_DOCUMENTS_SEARCH_URL": search_url,
-                "CATALOGUE_DOCUMENTS_INDEX_PREFIX": prefix,
-            }
-            yield made, environment
-    finally:
-        drop_prefix(client, prefix)
-        client.close()
+    with scratch_index_prefix() as (client, prefix), scratch_database(mongodb_url) as db:
+        made = modules["settings"].Stores(
+            sa.create_engine("sqlite://"), documents=db, search=client, index_prefix=prefix
+        )
+        modules["documents"].install_documents(made)
+        modules["search"].install_search(made)
+        environment = {
+            "CATALOGUE_DOCUMENTS_DATABASE_URL": "sqlite://",
+            "CATALOGUE_DOCUMENTS_MONGODB_URL": database_url(mongodb_url, db.name),
+            "CATALOGUE_DOCUMENTS_SEARCH_URL": search_url,
+            "CATALOGUE_DOCUMENTS_INDEX_PREFIX": prefix,
+        }
+        yield made, environment
 
 
 def _compare(stores: Any, alias: str) -> tuple[int, list[str], list[str], list[str]]:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import importlib
 import random
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -23,39 +21,25 @@ import sqlalchemy as sa
 
 from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_file
-from polyplan.scaffold import scaffold, write_scaffold
+from polyplan.scaffold import scaffold
 from polyplan.scaffold.design import design_scaffold
 from polyplan.scaffold.document_runtime import DocumentStoreUnreachable, from_bson, to_bson
 from polyplan.stores.document.codec import bson_value, fields_document
 from polyplan.stores.document.design import design as document_design
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import imported_scaffolds
 
 COUNTERS = ROOT / "scenarios" / "counters.yaml"
 SAAS = ROOT / "scenarios" / "saas.yaml"
-
-
-def _load(folder: Path, name: str) -> ModuleType:
-    sys.path.insert(0, str(folder))
-    try:
-        return importlib.import_module(f"{name}.documents")
-    finally:
-        sys.path.remove(str(folder))
 
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
     """The counters and saas scaffolds, written and imported (their documents modules)."""
     root = tmp_path_factory.mktemp("scaffold_document")
-    loaded = {}
-    for model in (COUNTERS, SAAS):
-        write_scaffold(model, root / model.stem)
-        loaded[model.stem] = _load(root / model.stem, model.stem)
-    try:
+    with imported_scaffolds(root, (COUNTERS, SAAS), "documents") as loaded:
         yield loaded
-    finally:
-        for name in [n for n in sys.modules if n.split(".")[0] in loaded]:
-            del sys.modules[name]
 
 
 def test_values_are_stored_as_the_document_codec_stores_them() -> None:

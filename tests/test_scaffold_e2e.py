@@ -44,6 +44,7 @@ from polyplan.stores.cache.connect import scratch_prefix
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT, planned
+from tests.scaffold_support import ScaffoldApp, app_env, scratch_index_prefix, seed_model
 
 SHOP = ROOT / "scenarios" / "shop.yaml"
 LIBRARY = ROOT / "tests" / "models" / "library.yaml"
@@ -228,58 +229,38 @@ def test_cached_answers_are_compared_with_the_record_within_their_staleness_boun
 
 
 @dataclass
-class App:
-    """A scaffolded application on this run's stores."""
+class App(ScaffoldApp):
+    """A scaffolded application on this run's stores: its database and search client too."""
 
-    package: str
-    folder: Path
-    env: dict[str, str]
     engine: sa.Engine
     search: object
-
-    def command(self, module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        """`python -m <package>.<module> args`, its output captured."""
-        return subprocess.run(
-            [sys.executable, "-m", f"{self.package}.{module}", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
 
 
 @pytest.fixture(params=["shope2e", "library"])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
     """The shop scenario or the user's library model, scaffolded, its tables seeded by `polyplan seed`
     (rows written without outbox events: the load's --backfill gives the index its first documents)."""
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
-
     model = shop_model(tmp_path) if request.param == "shope2e" else LIBRARY
     folder = tmp_path / "app"
     write_scaffold(model, folder)
     cache = redis_connect(resolve_url("redis"))
-    client = connect(resolve_url("opensearch"))
-    index_prefix = run_prefix()
-    try:
-        with scratch_database(resolve_url("postgresql")) as engine, scratch_prefix(cache) as key_prefix:
-            url = engine.url.render_as_string(hide_password=False)
-            seed = [sys.executable, "-m", "polyplan", "seed", str(model), "--engine", "postgresql", "--url", url]
-            done = subprocess.run([*seed, "--rows", "60"], capture_output=True, text=True, timeout=600, cwd=ROOT)
-            assert done.returncode == 0, done.stderr
-            up = request.param.upper()
-            env = {k: v for k, v in os.environ.items() if not k.startswith(f"{up}_")} | {
-                "PYTHONPATH": str(folder),
-                "PYTHONUNBUFFERED": "1",
-                f"{up}_DATABASE_URL": url,
-                f"{up}_REDIS_URL": resolve_url("redis"),
-                f"{up}_KEY_PREFIX": key_prefix,
-                f"{up}_SEARCH_URL": resolve_url("opensearch"),
-                f"{up}_INDEX_PREFIX": index_prefix,
-            }
-            yield App(request.param, folder, env, engine, client)
-    finally:
-        drop_prefix(client, index_prefix)
-        client.close()
+    with (
+        scratch_index_prefix() as (client, index_prefix),
+        scratch_database(resolve_url("postgresql")) as engine,
+        scratch_prefix(cache) as key_prefix,
+    ):
+        url = engine.url.render_as_string(hide_password=False)
+        seed_model(model, "postgresql", url, 60, timeout=600)
+        env = app_env(
+            request.param,
+            folder,
+            DATABASE_URL=url,
+            REDIS_URL=resolve_url("redis"),
+            KEY_PREFIX=key_prefix,
+            SEARCH_URL=resolve_url("opensearch"),
+            INDEX_PREFIX=index_prefix,
+        )
+        yield App(request.param, folder, env, engine, client)
 
 
 def _load_lines(output: str) -> dict[str, dict[str, float]]:
@@ -301,13 +282,7 @@ def _load_lines(output: str) -> dict[str, dict[str, float]]:
 @pytest.mark.redis
 @pytest.mark.opensearch
 def test_load_relay_and_check_find_every_projection_equal_to_the_record(app: App) -> None:
-    relay = subprocess.Popen(
-        [sys.executable, "-m", f"{app.package}.relay", "--batch", "100"],
-        env=app.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    relay = app.start("relay", "--batch", "100")
     try:
         loaded = app.command("load", "--seconds", "20", "--threads", "4", "--backfill")
     finally:

@@ -9,7 +9,6 @@ document store); never skipped under POLYPLAN_REQUIRE naming them."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -25,6 +24,14 @@ from polyplan.pipeline import plan_file
 from polyplan.scaffold import scaffold_files, write_scaffold
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import (
+    ScaffoldApp,
+    app_env,
+    database_url,
+    scratch_index_prefix,
+    scratch_keyspace,
+    seed_model,
+)
 
 KEYED = ROOT / "tests" / "models" / "keyed_search.yaml"
 DOCUMENTS = ROOT / "tests" / "models" / "catalogue_documents.yaml"
@@ -51,23 +58,10 @@ def test_the_load_and_the_checker_cover_the_other_stores() -> None:
 
 
 @dataclass
-class App:
-    """A scaffolded application on this run's stores."""
+class App(ScaffoldApp):
+    """A scaffolded application on this run's stores: its scratch stores' handles too."""
 
-    package: str
-    folder: Path
-    env: dict[str, str]
     handles: dict[str, Any]
-
-    def command(self, module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        """`python -m <package>.<module> args`, its output captured."""
-        return subprocess.run(
-            [sys.executable, "-m", f"{self.package}.{module}", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
 
     def run(self, code: str) -> str:
         """Python run with the package importable and its environment (`stores` connected)."""
@@ -83,9 +77,7 @@ class App:
 
 
 def _seed(model: Path, url: str) -> None:
-    seed = [sys.executable, "-m", "polyplan", "seed", str(model), "--engine", "postgresql", "--url", url]
-    done = subprocess.run([*seed, "--rows", "20"], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    seed_model(model, "postgresql", url, 20, timeout=600)
 
 
 @pytest.fixture
@@ -95,42 +87,30 @@ def keyed(tmp_path: Path) -> Iterator[App]:
     from polyplan.stores.cache.connect import connect as redis_connect
     from polyplan.stores.cache.connect import scratch_prefix
     from polyplan.stores.relational.connect import scratch_database
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
-    from polyplan.stores.wide_column.connect import apply_schema, drop_keyspace, run_keyspace
-    from polyplan.stores.wide_column.connect import connect as cassandra_connect
-    from polyplan.stores.wide_column.design import design_wide_column
-    from polyplan.stores.wide_column.render import schema_cql
 
     folder = tmp_path / "app"
     write_scaffold(KEYED, folder)
-    plan = plan_file(KEYED)
-    cluster, session = cassandra_connect(resolve_url("cassandra"))
-    keyspace = run_keyspace()
-    apply_schema(session, schema_cql(design_wide_column(plan), plan.model), keyspace)
     cache = redis_connect(resolve_url("redis"))
-    search = connect(resolve_url("opensearch"))
-    index_prefix = run_prefix()
-    try:
-        with scratch_database(resolve_url("postgresql")) as engine, scratch_prefix(cache) as key_prefix:
-            url = engine.url.render_as_string(hide_password=False)
-            _seed(KEYED, url)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("KEYED_SEARCH_")} | {
-                "PYTHONPATH": str(folder),
-                "PYTHONUNBUFFERED": "1",
-                "KEYED_SEARCH_DATABASE_URL": url,
-                "KEYED_SEARCH_REDIS_URL": resolve_url("redis"),
-                "KEYED_SEARCH_KEY_PREFIX": key_prefix,
-                "KEYED_SEARCH_SEARCH_URL": resolve_url("opensearch"),
-                "KEYED_SEARCH_INDEX_PREFIX": index_prefix,
-                "KEYED_SEARCH_CASSANDRA_URL": resolve_url("cassandra"),
-                "KEYED_SEARCH_CASSANDRA_KEYSPACE": keyspace,
-            }
-            yield App("keyed_search", folder, env, {"search": search, "session": session, "keyspace": keyspace})
-    finally:
-        drop_prefix(search, index_prefix)
-        search.close()
-        drop_keyspace(session, keyspace)
-        cluster.shutdown()
+    with (
+        scratch_keyspace(KEYED) as (session, keyspace),
+        scratch_index_prefix() as (search, index_prefix),
+        scratch_database(resolve_url("postgresql")) as engine,
+        scratch_prefix(cache) as key_prefix,
+    ):
+        url = engine.url.render_as_string(hide_password=False)
+        _seed(KEYED, url)
+        env = app_env(
+            "keyed_search",
+            folder,
+            DATABASE_URL=url,
+            REDIS_URL=resolve_url("redis"),
+            KEY_PREFIX=key_prefix,
+            SEARCH_URL=resolve_url("opensearch"),
+            INDEX_PREFIX=index_prefix,
+            CASSANDRA_URL=resolve_url("cassandra"),
+            CASSANDRA_KEYSPACE=keyspace,
+        )
+        yield App("keyed_search", folder, env, {"search": search, "session": session, "keyspace": keyspace})
 
 
 @pytest.fixture
@@ -139,42 +119,32 @@ def catalogue(tmp_path: Path) -> Iterator[App]:
     document-store database and index prefix."""
     from polyplan.stores.document.connect import scratch_database as scratch_documents
     from polyplan.stores.relational.connect import scratch_database
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
 
     folder = tmp_path / "app"
     write_scaffold(DOCUMENTS, folder)
-    search = connect(resolve_url("opensearch"))
-    index_prefix = run_prefix()
     mongodb_url = resolve_url("mongodb")
-    try:
-        with scratch_database(resolve_url("postgresql")) as engine, scratch_documents(mongodb_url) as db:
-            url = engine.url.render_as_string(hide_password=False)
-            _seed(DOCUMENTS, url)
-            base, _, query = mongodb_url.partition("?")
-            env = {k: v for k, v in os.environ.items() if not k.startswith("CATALOGUE_DOCUMENTS_")} | {
-                "PYTHONPATH": str(folder),
-                "PYTHONUNBUFFERED": "1",
-                "CATALOGUE_DOCUMENTS_DATABASE_URL": url,
-                "CATALOGUE_DOCUMENTS_MONGODB_URL": f"{base.rstrip('/')}/{db.name}" + (f"?{query}" if query else ""),
-                "CATALOGUE_DOCUMENTS_SEARCH_URL": resolve_url("opensearch"),
-                "CATALOGUE_DOCUMENTS_INDEX_PREFIX": index_prefix,
-            }
-            yield App("catalogue_documents", folder, env, {"search": search, "db": db})
-    finally:
-        drop_prefix(search, index_prefix)
-        search.close()
+    with (
+        scratch_index_prefix() as (search, index_prefix),
+        scratch_database(resolve_url("postgresql")) as engine,
+        scratch_documents(mongodb_url) as db,
+    ):
+        url = engine.url.render_as_string(hide_password=False)
+        _seed(DOCUMENTS, url)
+        env = app_env(
+            "catalogue_documents",
+            folder,
+            DATABASE_URL=url,
+            MONGODB_URL=database_url(mongodb_url, db.name),
+            SEARCH_URL=resolve_url("opensearch"),
+            INDEX_PREFIX=index_prefix,
+        )
+        yield App("catalogue_documents", folder, env, {"search": search, "db": db})
 
 
 def _load_and_check(app: App, relay: str) -> str:
     """The load for 15 s beside `relay`, the relay drained, then the checker: its output (exit 0)."""
     first = ""
-    running = subprocess.Popen(
-        [sys.executable, "-m", f"{app.package}.{relay}", "--batch", "100"],
-        env=app.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    running = app.start(relay, "--batch", "100")
     try:
         # The relay has installed the indexes and applied the seeded records' events (a running
         # deployment): a search of an index whose shards are still starting answers 503.

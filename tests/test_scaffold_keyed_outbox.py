@@ -20,9 +20,10 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.pipeline import plan_file
-from polyplan.scaffold import scaffold, write_scaffold
+from polyplan.scaffold import scaffold
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import scaffold_clean, scaffolded, scratch_index_prefix, scratch_keyspace
 
 MODEL = ROOT / "tests" / "models" / "keyed_search.yaml"
 APP = "keyed_search"
@@ -55,30 +56,56 @@ def test_the_fed_records_get_outbox_writes_and_a_relay() -> None:
 
 
 def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None:
-    write_scaffold(MODEL, tmp_path / APP)
-    package = str(tmp_path / APP / APP)
-    for command, timeout in (
-        (["ruff", "check", "--isolated", "--no-cache"], 120),
-        (["mypy", "--strict", "--no-incremental"], 600),
+    scaffold_clean(MODEL, tmp_path / APP)
+
+
+def test_the_compose_file_runs_the_keyed_relay_as_a_service(tmp_path: Path) -> None:
+    """keyed_relay is a service of compose.yml beside the relational relay (keyed_search, whose
+    Redis records make Redis a store of the package), and alone (autocomplete: no relational
+    entity); each service's command runs (its `--help` here, with the package installed as the
+    container would find it)."""
+    import yaml
+
+    from polyplan.scaffold import write_scaffold
+
+    for model, package, relays in (
+        (MODEL, APP, {"relay", "keyed_relay"}),
+        (ROOT / "tests" / "models" / "autocomplete.yaml", "search_autocomplete", {"keyed_relay"}),
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", *command, package], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        folder = tmp_path / package
+        files = write_scaffold(model, folder)[1]
+        services = yaml.safe_load(files["compose.yml"])["services"]
+        stores = set(services) - relays
+        assert relays <= set(services) and "doc_relay" not in services, sorted(services)
+        if model == MODEL:
+            assert stores == {"postgres", "redis", "opensearch", "cassandra"}, sorted(services)
+        for name in relays:
+            service = services[name]
+            script = service["command"][-1]
+            module = "keyed_relay" if name == "keyed_relay" else "relay"
+            assert script.endswith(f"&& exec python -m {package}.{module}"), script
+            assert set(service["depends_on"]) == stores and service["restart"] == "unless-stopped"
+            assert f"{package.upper()}_SEARCH_URL" in service["environment"]
+            shown = subprocess.run(
+                [sys.executable, "-m", f"{package}.{module}", "--help"],
+                cwd=folder,
+                env={**os.environ, "PYTHONPATH": str(folder)},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert shown.returncode == 0, shown.stdout + shown.stderr
+            assert shown.stdout.startswith(f"usage: {package}.{module} [-h] [--once] [--batch BATCH]"), shown.stdout
+        assert "docker compose logs -f keyed_relay (each batch" in files["compose.yml"]
+        assert f"python -m {package}.keyed_relay" in files["compose.yml"].split("\nname: ")[0]
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, ModuleType]]]:
     folder = tmp_path_factory.mktemp("scaffold_keyed_outbox")
-    write_scaffold(MODEL, folder)
-    sys.path.insert(0, str(folder))
-    try:
+    with scaffolded(MODEL, folder):
         names = ("settings", "records", "wide_column", "wide_column_runtime", "search", "keyed_relay")
         yield folder, {n: importlib.import_module(f"{APP}.{n}") for n in names}
-    finally:
-        sys.path.remove(str(folder))
-        for name in [n for n in sys.modules if n.split(".")[0] == APP]:
-            del sys.modules[name]
 
 
 @pytest.fixture
@@ -87,49 +114,36 @@ def stores(app: tuple[Path, dict[str, ModuleType]]) -> Iterator[tuple[Any, dict[
     applied) and index prefix, and the environment its commands read (the same stores)."""
     from polyplan.stores.cache.connect import connect as redis_connect
     from polyplan.stores.cache.connect import scratch_prefix
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
-    from polyplan.stores.wide_column.connect import apply_schema, drop_keyspace, run_keyspace
-    from polyplan.stores.wide_column.connect import connect as cassandra_connect
-    from polyplan.stores.wide_column.design import design_wide_column
-    from polyplan.stores.wide_column.render import schema_cql
 
     _, modules = app
     redis_url, search_url, cassandra_url = resolve_url("redis"), resolve_url("opensearch"), resolve_url("cassandra")
-    plan = plan_file(MODEL)
-    cluster, session = cassandra_connect(cassandra_url)
-    keyspace = run_keyspace()
-    apply_schema(session, schema_cql(design_wide_column(plan), plan.model), keyspace)
     cache = redis_connect(redis_url)
-    search = connect(search_url)
-    index_prefix = run_prefix()
-    try:
-        with scratch_prefix(cache) as key_prefix:
-            wide = modules["wide_column_runtime"].WideColumnStore(cassandra_url, APP, keyspace, session=session)
-            made = modules["settings"].Stores(
-                sa.create_engine("sqlite://"),
-                cache,
-                key_prefix,
-                search=search,
-                index_prefix=index_prefix,
-                wide_column=wide,
-            )
-            modules["search"].install_search(made)
-            modules["keyed_relay"].install_outbox(made)
-            environment = {
-                "KEYED_SEARCH_DATABASE_URL": "sqlite://",
-                "KEYED_SEARCH_REDIS_URL": redis_url,
-                "KEYED_SEARCH_KEY_PREFIX": key_prefix,
-                "KEYED_SEARCH_SEARCH_URL": search_url,
-                "KEYED_SEARCH_INDEX_PREFIX": index_prefix,
-                "KEYED_SEARCH_CASSANDRA_URL": cassandra_url,
-                "KEYED_SEARCH_CASSANDRA_KEYSPACE": keyspace,
-            }
-            yield made, environment
-    finally:
-        drop_prefix(search, index_prefix)
-        search.close()
-        drop_keyspace(session, keyspace)
-        cluster.shutdown()
+    with (
+        scratch_keyspace(MODEL) as (session, keyspace),
+        scratch_index_prefix() as (search, index_prefix),
+        scratch_prefix(cache) as key_prefix,
+    ):
+        wide = modules["wide_column_runtime"].WideColumnStore(cassandra_url, APP, keyspace, session=session)
+        made = modules["settings"].Stores(
+            sa.create_engine("sqlite://"),
+            cache,
+            key_prefix,
+            search=search,
+            index_prefix=index_prefix,
+            wide_column=wide,
+        )
+        modules["search"].install_search(made)
+        modules["keyed_relay"].install_outbox(made)
+        environment = {
+            "KEYED_SEARCH_DATABASE_URL": "sqlite://",
+            "KEYED_SEARCH_REDIS_URL": redis_url,
+            "KEYED_SEARCH_KEY_PREFIX": key_prefix,
+            "KEYED_SEARCH_SEARCH_URL": search_url,
+            "KEYED_SEARCH_INDEX_PREFIX": index_prefix,
+            "KEYED_SEARCH_CASSANDRA_URL": cassandra_url,
+            "KEYED_SEARCH_CASSANDRA_KEYSPACE": keyspace,
+        }
+        yield made, environment
 
 
 def _relay(folder: Path, environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -38,6 +35,7 @@ from polyplan.stores.cache.connect import scratch_prefix
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import app_env, scaffolded, scratch_index_prefix, seed_model
 from tests.test_scaffold import _check_reads
 from tests.test_scaffold_e2e import App, _load_lines
 
@@ -57,24 +55,15 @@ def mysql_only(source: Path, name: str, folder: Path) -> Path:
 
 
 def _seed(model: Path, engine: sa.Engine, rows: int = 60) -> None:
-    url = engine.url.render_as_string(hide_password=False)
-    command = [sys.executable, "-m", "polyplan", "seed", str(model), "--engine", "mysql", "--url", url]
-    done = subprocess.run([*command, "--rows", str(rows)], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    seed_model(model, "mysql", engine.url.render_as_string(hide_password=False), rows, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, ModuleType]]:
     folder = tmp_path_factory.mktemp("maria")
     model = mysql_only(SHOP, "shop", folder)
-    write_scaffold(model, folder / "out")
-    sys.path.insert(0, str(folder / "out"))
-    try:
-        yield model, importlib.import_module("shop")
-    finally:
-        sys.path.remove(str(folder / "out"))
-        for name in [n for n in sys.modules if n == "shop" or n.startswith("shop.")]:
-            del sys.modules[name]
+    with scaffolded(model, folder / "out") as name:
+        yield model, importlib.import_module(name)
 
 
 def test_a_mysql_only_plan_is_scaffolded_for_mysql(shop: tuple[Path, ModuleType]) -> None:
@@ -149,10 +138,8 @@ write_patterns:
 def test_each_write_kind_commits_its_row_and_event_and_the_relay_drops_the_cached_answer(tmp_path: Path) -> None:
     model = tmp_path / "ledger.yaml"
     model.write_text(LEDGER, encoding="utf-8")
-    write_scaffold(model, tmp_path / "out")
-    sys.path.insert(0, str(tmp_path / "out"))
     client = redis_connect(resolve_url("redis"))
-    try:
+    with scaffolded(model, tmp_path / "out"):
         settings, reads, writes, relay, models = (
             importlib.import_module(f"ledger.{m}") for m in ("settings", "reads", "writes", "relay", "models")
         )
@@ -201,72 +188,59 @@ def test_each_write_kind_commits_its_row_and_event_and_the_relay_drops_the_cache
             # created_at is UTC (UTC_TIMESTAMP), as the relay's lag reads it.
             assert abs((datetime.now(UTC) - stamped.replace(tzinfo=UTC)).total_seconds()) < 600
             assert reads.account_by_code(stores, "AC-1") == renamed
-    finally:
-        sys.path.remove(str(tmp_path / "out"))
-        for name in [n for n in sys.modules if n == "ledger" or n.startswith("ledger.")]:
-            del sys.modules[name]
 
 
 @pytest.mark.mysql
 @pytest.mark.redis
 @pytest.mark.opensearch
 def test_library_on_mariadb_load_relay_and_check_find_every_projection_equal(tmp_path: Path) -> None:
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
-
     model = mysql_only(LIBRARY, "library", tmp_path)
     folder = tmp_path / "app"
     write_scaffold(model, folder)
     cache = redis_connect(resolve_url("redis"))
-    search = connect(resolve_url("opensearch"))
-    index_prefix = run_prefix()
-    try:
-        with scratch_database(resolve_url("mysql")) as engine, scratch_prefix(cache) as key_prefix:
-            _seed(model, engine)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("LIBRARY_")} | {
-                "PYTHONPATH": str(folder),
-                "PYTHONUNBUFFERED": "1",
-                "LIBRARY_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-                "LIBRARY_REDIS_URL": resolve_url("redis"),
-                "LIBRARY_KEY_PREFIX": key_prefix,
-                "LIBRARY_SEARCH_URL": resolve_url("opensearch"),
-                "LIBRARY_INDEX_PREFIX": index_prefix,
-            }
-            command = App("library", folder, env, engine, search).command
+    with (
+        scratch_index_prefix() as (search, index_prefix),
+        scratch_database(resolve_url("mysql")) as engine,
+        scratch_prefix(cache) as key_prefix,
+    ):
+        _seed(model, engine)
+        env = app_env(
+            "library",
+            folder,
+            DATABASE_URL=engine.url.render_as_string(hide_password=False),
+            REDIS_URL=resolve_url("redis"),
+            KEY_PREFIX=key_prefix,
+            SEARCH_URL=resolve_url("opensearch"),
+            INDEX_PREFIX=index_prefix,
+        )
+        app = App("library", folder, env, engine, search)
+        command = app.command
 
-            relay = subprocess.Popen(
-                [sys.executable, "-m", "library.relay", "--batch", "100"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            try:
-                loaded = command("load", "--seconds", "20", "--threads", "4", "--backfill")
-            finally:
-                relay.send_signal(signal.SIGINT)
-                relay_output = relay.communicate(timeout=120)[0]
-            assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-            assert "Traceback" not in relay_output and "relay: applied" in relay_output, relay_output
-            print(f"\nlibrary on MariaDB, load:\n{loaded.stdout}")
-            figures = _load_lines(loaded.stdout)
-            assert sum(f["calls"] for f in figures.values()) > 50 and all(f["errors"] == 0 for f in figures.values())
-            # The writes ran too (each at its rate: a rare one may get no turn in 20 s).
-            writes = ["add_book", "set_copies", "retire_book", "join", "lend", "close_loan"]
-            assert sum(figures[w]["calls"] for w in writes) > 10 and figures["set_copies"]["calls"] > 0, figures
-            drained = command("relay", "--once", "--batch", "200")
-            assert drained.returncode == 0, drained.stdout + drained.stderr
-            checked = command("check")
-            print(checked.stdout)
-            assert checked.returncode == 0, checked.stdout + checked.stderr
-            summary = re.search(
-                r"^checked (\d+) \w+ documents, (\d+) cached answers: 0 lost, 0 stale, 0 extra, 0 pending, 0 parked",
-                checked.stdout,
-                re.MULTILINE,
-            )
-            assert summary is not None, checked.stdout
-            with engine.connect() as connection:
-                assert int(summary.group(1)) == connection.execute(sa.text("SELECT count(*) FROM book")).scalar_one()
-            assert int(summary.group(2)) > 0
-    finally:
-        drop_prefix(search, index_prefix)
-        search.close()
+        relay = app.start("relay", "--batch", "100")
+        try:
+            loaded = command("load", "--seconds", "20", "--threads", "4", "--backfill")
+        finally:
+            relay.send_signal(signal.SIGINT)
+            relay_output = relay.communicate(timeout=120)[0]
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        assert "Traceback" not in relay_output and "relay: applied" in relay_output, relay_output
+        print(f"\nlibrary on MariaDB, load:\n{loaded.stdout}")
+        figures = _load_lines(loaded.stdout)
+        assert sum(f["calls"] for f in figures.values()) > 50 and all(f["errors"] == 0 for f in figures.values())
+        # The writes ran too (each at its rate: a rare one may get no turn in 20 s).
+        writes = ["add_book", "set_copies", "retire_book", "join", "lend", "close_loan"]
+        assert sum(figures[w]["calls"] for w in writes) > 10 and figures["set_copies"]["calls"] > 0, figures
+        drained = command("relay", "--once", "--batch", "200")
+        assert drained.returncode == 0, drained.stdout + drained.stderr
+        checked = command("check")
+        print(checked.stdout)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        summary = re.search(
+            r"^checked (\d+) \w+ documents, (\d+) cached answers: 0 lost, 0 stale, 0 extra, 0 pending, 0 parked",
+            checked.stdout,
+            re.MULTILINE,
+        )
+        assert summary is not None, checked.stdout
+        with engine.connect() as connection:
+            assert int(summary.group(1)) == connection.execute(sa.text("SELECT count(*) FROM book")).scalar_one()
+        assert int(summary.group(2)) > 0

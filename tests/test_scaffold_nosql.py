@@ -9,8 +9,6 @@ Cassandra; never skipped under POLYPLAN_REQUIRE naming them."""
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,9 +20,10 @@ import yaml
 
 from polyplan.diagnostics import DiagnosticError
 from polyplan.pipeline import plan_file, plan_text
-from polyplan.scaffold import scaffold, write_scaffold
+from polyplan.scaffold import scaffold
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import scaffold_clean, scaffolded, scratch_index_prefix, scratch_keyspace
 
 MODEL = ROOT / "tests" / "models" / "fleet_nosql.yaml"
 APP = "fleet_nosql"
@@ -58,32 +57,16 @@ def test_nothing_to_scaffold_is_still_pp810() -> None:
 
 
 def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None:
-    write_scaffold(MODEL, tmp_path / APP)
-    package = str(tmp_path / APP / APP)
-    for command, timeout in (
-        (["ruff", "check", "--isolated", "--no-cache"], 120),
-        (["mypy", "--strict", "--no-incremental"], 600),
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", *command, package], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+    scaffold_clean(MODEL, tmp_path / APP)
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
-    folder = tmp_path_factory.mktemp("scaffold_nosql")
-    write_scaffold(MODEL, folder)
-    sys.path.insert(0, str(folder))
-    try:
+    with scaffolded(MODEL, tmp_path_factory.mktemp("scaffold_nosql")):
         yield {
             n: importlib.import_module(f"{APP}.{n}")
             for n in ("settings", "documents", "search", "doc_relay", "wide_column", "wide_column_runtime")
         }
-    finally:
-        sys.path.remove(str(folder))
-        for name in [n for n in sys.modules if n.split(".")[0] == APP]:
-            del sys.modules[name]
 
 
 def test_connect_reads_only_the_plans_stores(app: dict[str, ModuleType]) -> None:
@@ -100,54 +83,41 @@ def test_connect_reads_only_the_plans_stores(app: dict[str, ModuleType]) -> None
 @pytest.mark.cassandra
 def test_every_function_runs_on_the_real_stores(app: dict[str, ModuleType]) -> None:
     from polyplan.stores.document.connect import scratch_database
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
-    from polyplan.stores.wide_column.connect import apply_schema, drop_keyspace, run_keyspace
-    from polyplan.stores.wide_column.connect import connect as cassandra_connect
     from polyplan.stores.wide_column.design import design_wide_column
-    from polyplan.stores.wide_column.render import schema_cql
 
     settings, documents, search, relay, wide = (
         app[n] for n in ("settings", "documents", "search", "doc_relay", "wide_column")
     )
-    plan = plan_file(MODEL)
-    design = design_wide_column(plan)
+    design = design_wide_column(plan_file(MODEL))
     url = resolve_url("cassandra")
-    cluster, session = cassandra_connect(url)
-    client = connect(resolve_url("opensearch"))
-    prefix, keyspace = run_prefix(), run_keyspace()
-    try:
-        apply_schema(session, schema_cql(design, plan.model), keyspace)
-        with scratch_database(resolve_url("mongodb")) as db:
-            store = app["wide_column_runtime"].WideColumnStore(url, design.keyspace, keyspace, session=session)
-            stores = settings.Stores(search=client, index_prefix=prefix, documents=db, wide_column=store)
-            documents.install_documents(stores)
-            search.install_search(stores)
-            # The document store and its index.
-            ids = [uuid.UUID(int=n + 1) for n in range(4)]
-            for number, key in enumerate(ids):
-                documents.add_vehicle(
-                    stores, documents.Vehicle(key, f"AB-{number}", f"blue van {number}", 1000 * number)
-                )
-            assert documents.drive(stores, ids[1], 1500).mileage == 1500
-            assert documents.retire(stores, ids[2]).plate == "AB-2"
-            assert documents.vehicle_by_plate(stores, "AB-2") is None
-            assert documents.vehicle_by_plate(stores, "AB-1").mileage == 1500
-            assert relay.run(stores, once=True) == 6
-            client.indices.refresh(index=prefix + search.TARGETS["Vehicle"].alias)
-            page = search.search_vehicles(stores, "van")
-            assert page.total == 3 and {h.plate for h in page.hits} == {"AB-0", "AB-1", "AB-3"}
-            assert {h.mileage for h in page.hits if h.plate == "AB-1"} == {1500}
-            # Cassandra's time series, walked by day bucket newest first.
-            start = datetime(2026, 3, 1, 22, tzinfo=UTC)
-            moments = [start + timedelta(hours=5 * n) for n in range(5)]  # over two day buckets
-            for n, moment in enumerate(moments):
-                wide.record_position(stores, wide.Position(ids[0], moment, float(n)))
-            wide.record_position(stores, wide.Position(ids[1], start, 99.0))
-            found = wide.track(stores, ids[0], start, moments[-1] + timedelta(seconds=1))  # [from, to)
-            assert [p.speed_kmh for p in found] == [4.0, 3.0, 2.0, 1.0, 0.0]
-            assert [p.taken_at for p in found] == sorted(moments, reverse=True)
-    finally:
-        drop_keyspace(session, keyspace)
-        cluster.shutdown()
-        drop_prefix(client, prefix)
-        client.close()
+    with (
+        scratch_keyspace(MODEL) as (session, keyspace),
+        scratch_index_prefix() as (client, prefix),
+        scratch_database(resolve_url("mongodb")) as db,
+    ):
+        store = app["wide_column_runtime"].WideColumnStore(url, design.keyspace, keyspace, session=session)
+        stores = settings.Stores(search=client, index_prefix=prefix, documents=db, wide_column=store)
+        documents.install_documents(stores)
+        search.install_search(stores)
+        # The document store and its index.
+        ids = [uuid.UUID(int=n + 1) for n in range(4)]
+        for number, key in enumerate(ids):
+            documents.add_vehicle(stores, documents.Vehicle(key, f"AB-{number}", f"blue van {number}", 1000 * number))
+        assert documents.drive(stores, ids[1], 1500).mileage == 1500
+        assert documents.retire(stores, ids[2]).plate == "AB-2"
+        assert documents.vehicle_by_plate(stores, "AB-2") is None
+        assert documents.vehicle_by_plate(stores, "AB-1").mileage == 1500
+        assert relay.run(stores, once=True) == 6
+        client.indices.refresh(index=prefix + search.TARGETS["Vehicle"].alias)
+        page = search.search_vehicles(stores, "van")
+        assert page.total == 3 and {h.plate for h in page.hits} == {"AB-0", "AB-1", "AB-3"}
+        assert {h.mileage for h in page.hits if h.plate == "AB-1"} == {1500}
+        # Cassandra's time series, walked by day bucket newest first.
+        start = datetime(2026, 3, 1, 22, tzinfo=UTC)
+        moments = [start + timedelta(hours=5 * n) for n in range(5)]  # over two day buckets
+        for n, moment in enumerate(moments):
+            wide.record_position(stores, wide.Position(ids[0], moment, float(n)))
+        wide.record_position(stores, wide.Position(ids[1], start, 99.0))
+        found = wide.track(stores, ids[0], start, moments[-1] + timedelta(seconds=1))  # [from, to)
+        assert [p.speed_kmh for p in found] == [4.0, 3.0, 2.0, 1.0, 0.0]
+        assert [p.taken_at for p in found] == sorted(moments, reverse=True)

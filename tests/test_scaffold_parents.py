@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,13 +22,14 @@ from pathlib import Path
 import pytest
 
 from polyplan.pipeline import plan_text, render
-from polyplan.scaffold import scaffold, write_scaffold
+from polyplan.scaffold import scaffold
 from polyplan.scaffold.runtime import key_part, statement
 from polyplan.stores.cache.connect import connect as redis_connect
 from polyplan.stores.cache.connect import scratch_prefix
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import assert_clean, scaffolded
 
 MODEL = ROOT / "tests" / "models" / "auction_cached.yaml"
 APP = "auction_cached"
@@ -56,14 +55,8 @@ def package(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     folder = tmp_path_factory.mktemp(f"parents{extend}")
     model = folder / "auction_cached.yaml"
     model.write_text(_text(extend), encoding="utf-8")
-    write_scaffold(model, folder / "out")
-    sys.path.insert(0, str(folder / "out"))
-    try:
+    with scaffolded(model, folder / "out"):
         yield folder / "out", extend
-    finally:
-        sys.path.remove(str(folder / "out"))
-        for name in [n for n in sys.modules if n == APP or n.startswith(f"{APP}.")]:
-            del sys.modules[name]
 
 
 def test_the_paths_are_keys_json_s() -> None:
@@ -159,20 +152,7 @@ def test_a_parent_write_then_a_read_gives_the_new_value(package: tuple[Path, int
 
 def test_the_package_is_clean_under_mypy_strict_and_ruff(package: tuple[Path, int]) -> None:
     folder, _ = package
-    linted = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", str(folder / APP)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert linted.returncode == 0, linted.stdout + linted.stderr
-    checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(folder / APP)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert_clean([folder / APP])
 
 
 def test_a_parent_write_run_from_writes_sql_names_the_path_it_does_not_run() -> None:

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from polyplan.scaffold import write_scaffold
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import scaffold_cli, scaffolded, seed_model
 from tests.test_write_predicates import HELPDESK
 
 ENGINES = [
@@ -37,25 +37,19 @@ ENGINES = [
 ]
 
 
-def _import(folder: Path, scenario: Path, name: str) -> Iterator[ModuleType]:
-    write_scaffold(scenario, folder)
-    sys.path.insert(0, str(folder))
-    try:
-        yield importlib.import_module(f"{name}.writes")
-    finally:
-        sys.path.remove(str(folder))
-        for module in [n for n in sys.modules if n == name or n.startswith(f"{name}.")]:
-            del sys.modules[module]
+def _import(folder: Path, scenario: Path) -> Iterator[ModuleType]:
+    with scaffolded(scenario, folder) as package:
+        yield importlib.import_module(f"{package}.writes")
 
 
 @pytest.fixture(scope="module")
 def counters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    yield from _import(tmp_path_factory.mktemp("counters"), ROOT / "scenarios" / "counters.yaml", "counters")
+    yield from _import(tmp_path_factory.mktemp("counters"), ROOT / "scenarios" / "counters.yaml")
 
 
 @pytest.fixture(scope="module")
 def marketplace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    yield from _import(tmp_path_factory.mktemp("market"), ROOT / "scenarios" / "marketplace.yaml", "marketplace")
+    yield from _import(tmp_path_factory.mktemp("market"), ROOT / "scenarios" / "marketplace.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +58,12 @@ def helpdesk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, M
     model = folder / "helpdesk.yaml"
     # SQLite too: the model names its dialects, and the scaffold serves PostgreSQL and SQLite.
     model.write_text(HELPDESK, encoding="utf-8")
-    for writes in _import(folder / "out", model, "helpdesk"):
+    for writes in _import(folder / "out", model):
         yield model, writes
 
 
 def _seed(model: Path, engine_name: str, engine: sa.Engine, rows: int = 60) -> None:
-    url = engine.url.render_as_string(hide_password=False)
-    command = [sys.executable, "-m", "polyplan", "seed", str(model), "--engine", engine_name, "--url", url]
-    done = subprocess.run([*command, "--rows", str(rows)], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    seed_model(model, engine_name, engine.url.render_as_string(hide_password=False), rows)
 
 
 def _stores(package: str, engine: sa.Engine) -> Any:
@@ -229,20 +220,6 @@ def test_the_load_generator_runs_the_planned_writes_at_their_rates(helpdesk: tup
 
 def test_no_pp811_for_writes_sql_writes(tmp_path: Path) -> None:
     for scenario in ("counters", "marketplace"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "polyplan",
-                "scaffold",
-                f"scenarios/{scenario}.yaml",
-                "--out",
-                str(tmp_path / scenario),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-        )
+        done = scaffold_cli(f"scenarios/{scenario}.yaml", "--out", str(tmp_path / scenario))
         assert done.returncode == 0, done.stderr
         assert "relational/<engine>/writes.sql" not in done.stderr, done.stderr

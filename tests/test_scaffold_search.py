@@ -31,7 +31,7 @@ import pytest
 import sqlalchemy as sa
 
 from polyplan.pipeline import plan_file
-from polyplan.scaffold import scaffold_files, write_scaffold
+from polyplan.scaffold import scaffold_files
 from polyplan.scaffold.runtime import Event
 from polyplan.scaffold.search_runtime import (
     SearchRetry,
@@ -46,6 +46,7 @@ from polyplan.stores.cache.connect import scratch_prefix
 from polyplan.stores.relational.connect import scratch_database
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import scaffolded
 
 SHOP = ROOT / "scenarios" / "shop.yaml"
 APP = "shopfault"
@@ -73,14 +74,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, 
     root = tmp_path_factory.mktemp("scaffold_search")
     model = fault_model(root)
     folder = root / "out"
-    write_scaffold(model, folder)
-    sys.path.insert(0, str(folder))
-    try:
+    with scaffolded(model, folder):
         yield model, folder, importlib.import_module(APP)
-    finally:
-        sys.path.remove(str(folder))
-        for name in [n for n in sys.modules if n == APP or n.startswith(f"{APP}.")]:
-            del sys.modules[name]
 
 
 # --- pure: events → bulk actions → outcome -------------------------------------------------------

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import importlib
 import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from polyplan.scaffold import write_scaffold
 from polyplan.stores.relational.connect import scratch_database
-from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import scaffold_cli, scaffolded, scratch_index_prefix, seed_model
 
 APP = "marketos"
 
@@ -35,24 +32,14 @@ def _model(folder: Path) -> Path:
 
 @pytest.mark.opensearch
 def test_a_search_only_read_runs_the_plans_template(tmp_path: Path) -> None:
-    from polyplan.stores.search.connect_opensearch import connect, drop_prefix, run_prefix
-
     model = _model(tmp_path)
-    files = write_scaffold(model, tmp_path / "out")
-    assert files is not None
-    client = connect(resolve_url("opensearch"))
-    prefix = run_prefix()
-    sys.path.insert(0, str(tmp_path / "out"))
-    try:
+    with scaffolded(model, tmp_path / "out"), scratch_index_prefix() as (client, prefix):
         settings = importlib.import_module(f"{APP}.settings")
         relay = importlib.import_module(f"{APP}.relay")
         search = importlib.import_module(f"{APP}.search")
         load = importlib.import_module(f"{APP}.load")
         with scratch_database("sqlite://") as engine:
-            url = engine.url.render_as_string(hide_password=False)
-            command = [sys.executable, "-m", "polyplan", "seed", str(model), "--engine", "sqlite", "--url", url]
-            done = subprocess.run([*command, "--rows", "40"], capture_output=True, text=True, timeout=300, cwd=ROOT)
-            assert done.returncode == 0, done.stderr
+            seed_model(model, "sqlite", engine.url.render_as_string(hide_password=False), 40)
             stores = settings.Stores(engine, None, "", client, prefix)
             relay.install_outbox(stores)
             search.install_search(stores)
@@ -72,12 +59,6 @@ def test_a_search_only_read_runs_the_plans_template(tmp_path: Path) -> None:
                 assert page.total == len(expected)
                 checked += len(expected)
             assert checked > 0
-    finally:
-        sys.path.remove(str(tmp_path / "out"))
-        for name in [n for n in sys.modules if n == APP or n.startswith(f"{APP}.")]:
-            del sys.modules[name]
-        drop_prefix(client, prefix)
-        client.close()
 
 
 def _list(value: object) -> list[object]:
@@ -88,12 +69,6 @@ def _list(value: object) -> list[object]:
 
 
 def test_no_pp811_for_a_pattern_the_search_index_serves(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "polyplan", "scaffold", "scenarios/marketplace.yaml", "--out", str(tmp_path / "m")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    done = scaffold_cli("scenarios/marketplace.yaml", "--out", str(tmp_path / "m"))
     assert done.returncode == 0, done.stderr
     assert "search_tags" not in done.stderr and "access_patterns.1:" not in done.stderr, done.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import random
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from polyplan.stores.wide_column.design import design_wide_column
 from polyplan.stores.wide_column.render import schema_cql, writes_document
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
+from tests.scaffold_support import forget, import_scaffold, imported_scaffolds
 
 COUNTERS = ROOT / "scenarios" / "counters.yaml"
 MARKETPLACE = ROOT / "scenarios" / "marketplace.yaml"
@@ -38,19 +38,8 @@ MARKETPLACE = ROOT / "scenarios" / "marketplace.yaml"
 def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
     """The counters and marketplace scaffolds, written and imported (their wide_column modules)."""
     root = tmp_path_factory.mktemp("scaffold_wide_column")
-    loaded = {}
-    for model in (COUNTERS, MARKETPLACE):
-        write_scaffold(model, root / model.stem)
-        sys.path.insert(0, str(root / model.stem))
-        try:
-            loaded[model.stem] = importlib.import_module(f"{model.stem}.wide_column")
-        finally:
-            sys.path.remove(str(root / model.stem))
-    try:
+    with imported_scaffolds(root, (COUNTERS, MARKETPLACE), "wide_column") as loaded:
         yield loaded
-    finally:
-        for name in [n for n in sys.modules if n.split(".")[0] in loaded]:
-            del sys.modules[name]
 
 
 def test_each_pattern_runs_the_planned_statements_or_is_named() -> None:
@@ -218,15 +207,6 @@ def test_the_package_names_its_cassandra_settings(tmp_path: Path) -> None:
     assert "cassandra-driver" in (tmp_path / "out" / "requirements.txt").read_text(encoding="utf-8")
 
 
-def _package(root: Path, model: Path) -> ModuleType:
-    write_scaffold(model, root / model.stem)
-    sys.path.insert(0, str(root / model.stem))
-    try:
-        return importlib.import_module(f"{model.stem}.wide_column")
-    finally:
-        sys.path.remove(str(root / model.stem))
-
-
 def test_a_bucket_walk_answers_as_one_query_over_the_whole_table(tmp_path: Path) -> None:
     """iot's device_window (day buckets between the range's bounds, newest first, limit 2000) and
     social's home_timeline (day buckets from today back to the 30-day retention, limit 50): the rows,
@@ -240,7 +220,7 @@ def test_a_bucket_walk_answers_as_one_query_over_the_whole_table(tmp_path: Path)
         for model in (ROOT / "scenarios" / "iot.yaml", ROOT / "scenarios" / "social.yaml"):
             plan = plan_file(model)
             design = design_wide_column(plan)
-            wide = _package(tmp_path, model)
+            wide = import_scaffold(model, tmp_path / model.stem, "wide_column")
             name = model.stem
             keyspace = run_keyspace()
             apply_schema(session, schema_cql(design, plan.model), keyspace)
@@ -281,8 +261,7 @@ def test_a_bucket_walk_answers_as_one_query_over_the_whole_table(tmp_path: Path)
                 drop_keyspace(session, keyspace)
     finally:
         cluster.shutdown()
-        for name in [n for n in sys.modules if n.split(".")[0] in ("iot", "social")]:
-            del sys.modules[name]
+        forget("iot", "social")
 
 
 def _rate(rate: Any, stores: Any, video: uuid.UUID, times: int) -> None:

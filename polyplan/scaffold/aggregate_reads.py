@@ -14,7 +14,8 @@ from __future__ import annotations
 from polyplan.model.derived import all_attributes
 from polyplan.model.schema import AccessPattern, AggregateFunction, Attribute, TypeName
 from polyplan.plan.ir import Plan
-from polyplan.scaffold.design import Column, ResultClass, _kind_of, class_name, identifiers
+from polyplan.scaffold.design import Column, ResultClass, class_name, identifiers
+from polyplan.scaffold.names import _kind_of
 from polyplan.stores.relational.spec import Query
 
 _COUNTS = (AggregateFunction.COUNT, AggregateFunction.COUNT_DISTINCT)

@@ -153,7 +153,7 @@ def design_parents(
 
 
 def _kind(spec: TableSpec, column: str) -> str:
-    from polyplan.scaffold.design import _kind as kind_of
+    from polyplan.scaffold.names import _kind as kind_of
 
     return kind_of(spec, column)
 
@@ -180,7 +180,7 @@ def render_parents(package: str, model: str, header: str, parents: Sequence[Pare
         "        return 0\n"
         "    return follow_parent(stores.database, stores.cache, stores.key, PATHS.get(write, ()), row.as_dict())\n"
     )
-    from polyplan.scaffold.render import _from_import  # isort's line breaking, as every module has it
+    from polyplan.scaffold.module_text import _from_import  # isort's line breaking, as every module has it
 
     imports = (
         "from typing import Any\n\n"

@@ -226,7 +226,7 @@ def render_records(scaffold: Scaffold, records: RecordScaffold, annotation: Any)
     """The text of `<package>/records.py`."""
     package = scaffold.package
     from polyplan.scaffold.keyed_outbox import fed, record_family, record_write
-    from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
+    from polyplan.scaffold.module_text import _from_import, _literal, _module, record_imports
 
     names = sorted([*(r.pattern for r in records.reads), *(w.name for w in records.writes)])
     prefix = package.upper()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from polyplan.model.schema import WriteKind
+from polyplan.scaffold.relay_render import relay_command
 
 if TYPE_CHECKING:
     from polyplan.scaffold.design import Scaffold
@@ -122,7 +123,7 @@ def fed_write(write: DocWrite, signature: Callable[[list[tuple[str, str]]], str]
 def render_doc_relay(scaffold: Scaffold, documents: DocumentScaffold) -> str:
     """The text of `<package>/doc_relay.py`: `python -m <package>.doc_relay [--once] [--batch N]
     [--metrics-port P]`."""
-    from polyplan.scaffold.render import _from_import, _module  # the shared module rules
+    from polyplan.scaffold.module_text import _from_import, _module  # the shared module rules
 
     package = scaffold.package
     fed = document_columns(documents)
@@ -182,38 +183,14 @@ def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics |
     return relay_forever(collections, appliers(stores), batch, once, transient=TRANSIENT, metrics=metrics)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m {package}.doc_relay [--once] [--batch N] [--metrics-port P]`."""
-    parser = argparse.ArgumentParser(
-        prog="{package}.doc_relay", description="Relay the document store's outbox events to the search indexes."
-    )
-    parser.add_argument("--once", action="store_true", help="stop when no event is pending")
-    parser.add_argument("--batch", type=int, default=100, help="records per batch")
-    parser.add_argument(
-        "--metrics-port", type=int, default=0, help="serve Prometheus text on this port at /metrics (0: none)"
-    )
-    parser.add_argument("--metrics-host", default="127.0.0.1", help="the address the metrics are served on")
-    options = parser.parse_args(argv)
-    metrics = Metrics()
-    try:
-        stores = connect()
-        install_search(stores)
-        if options.metrics_port:
-            serve_metrics(metrics, "{package}.doc_relay", options.metrics_port, options.metrics_host)
-        run(stores, options.batch, options.once, metrics)
-    except FAILURES as error:
-        print(f"{package}.doc_relay: {{str(error).splitlines()[0]}}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 '''
+    body += relay_command(
+        f"{package}.doc_relay",
+        "Relay the document store's outbox events to the search indexes.",
+        "records per batch",
+        ["install_search"],
+    )
     imports = [
-        "import argparse",
         "import sys",
         "from collections.abc import Mapping",
         "from typing import Any",
@@ -224,7 +201,7 @@ if __name__ == "__main__":
         _from_import(f"{package}.doc_outbox_runtime", ["Apply", "relay_forever", "search_apply"]),
         _from_import(f"{package}.document_runtime", ["DocumentStoreUnreachable"]),
         _from_import(f"{package}.documents", sorted({"document_store", *classes.values()})),
-        _from_import(f"{package}.relay_metrics", ["Metrics", "serve_metrics"]),
+        _from_import(f"{package}.relay_metrics", ["Metrics", "relay_main"]),
         _from_import(f"{package}.runtime", ["encode"]),
         _from_import(f"{package}.search", ["TARGETS", "TRANSIENT", "install_search", "search_client"]),
         _from_import(f"{package}.search_runtime", ["SearchTarget", "search_document", "search_id", "search_outcome"]),

@@ -356,7 +356,7 @@ def render_documents(scaffold: Scaffold, documents: DocumentScaffold, annotation
     """The text of `<package>/documents.py`."""
     package = scaffold.package
     from polyplan.scaffold.doc_outbox import outbox_names
-    from polyplan.scaffold.render import _from_import, _module, record_imports  # the shared module rules
+    from polyplan.scaffold.module_text import _from_import, _module, record_imports  # the shared module rules
 
     queries = {r.pattern: r.query for r in documents.reads}
     writes = {w.name: w.command for w in documents.writes}

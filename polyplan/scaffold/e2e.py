@@ -20,8 +20,8 @@ from polyplan.emit.embed import module_code
 from polyplan.plan.ir import Plan
 from polyplan.scaffold.design import OUTBOX_TABLE, ResultClass, Scaffold
 from polyplan.scaffold.e2e_stores import StoreParts
+from polyplan.scaffold.module_text import _CLIENTS, _HEADER, _from_import, _literal, _module
 from polyplan.scaffold.relational_writes import PlannedWrite
-from polyplan.scaffold.render import _CLIENTS, _HEADER, _from_import, _literal, _module
 from polyplan.stores.relational.design import design_schema
 from polyplan.stores.relational.render import DIALECTS, build_engines, column_for
 from polyplan.stores.relational.spec import TableKind, TableSpec

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from polyplan.model.schema import WriteKind
+from polyplan.scaffold.relay_render import relay_command
 
 if TYPE_CHECKING:
     from polyplan.scaffold.cache_record import RecordScaffold, RecordWrite
@@ -120,7 +121,7 @@ def _class_name(entity: str) -> str:
 def render_keyed_relay(scaffold: Scaffold) -> str:
     """The text of `<package>/keyed_relay.py`: `python -m <package>.keyed_relay [--once] [--batch N]
     [--metrics-port P]`, relaying the Redis records' stream and the Cassandra outbox table."""
-    from polyplan.scaffold.render import _from_import, _module
+    from polyplan.scaffold.module_text import _from_import, _module
 
     package = scaffold.package
     in_redis, in_cassandra = fed(scaffold, scaffold.records), fed(scaffold, scaffold.wide_column)
@@ -209,38 +210,14 @@ def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics |
     return relay_loop(lambda: sum(step() for step in steps), measure, tuple(retried), metrics, once)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m {package}.{RELAY} [--once] [--batch N] [--metrics-port P]`."""
-    parser = argparse.ArgumentParser(
-        prog="{package}.{RELAY}", description="Relay the Redis and Cassandra records' outbox events to the search indexes."
-    )
-    parser.add_argument("--once", action="store_true", help="stop when no event is pending")
-    parser.add_argument("--batch", type=int, default=100, help="events per batch and outbox")
-    parser.add_argument(
-        "--metrics-port", type=int, default=0, help="serve Prometheus text on this port at /metrics (0: none)"
-    )
-    parser.add_argument("--metrics-host", default="127.0.0.1", help="the address the metrics are served on")
-    options = parser.parse_args(argv)
-    metrics = Metrics()
-    try:
-        stores = connect()
-        install_search(stores)
-        if options.metrics_port:
-            serve_metrics(metrics, "{package}.{RELAY}", options.metrics_port, options.metrics_host)
-        run(stores, options.batch, options.once, metrics)
-    except FAILURES as error:
-        print(f"{package}.{RELAY}: {{str(error).splitlines()[0]}}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 '''
+    body += relay_command(
+        f"{package}.{RELAY}",
+        "Relay the Redis and Cassandra records' outbox events to the search indexes.",
+        "events per batch and outbox",
+        ["install_search"],
+    )
     imports = [
-        "import argparse",
         *(["import os", "import socket"] if in_redis else []),
         "import sys",
         "from collections.abc import Callable, Mapping",
@@ -262,7 +239,7 @@ if __name__ == "__main__":
         ),
         *([_from_import(f"{package}.keyed_outbox_runtime", ["STREAM"])] if in_redis else []),
         *([_from_import(f"{package}.records", ["record_store"])] if in_redis else []),
-        _from_import(f"{package}.relay_metrics", ["Metrics", "relay_loop", "serve_metrics"]),
+        _from_import(f"{package}.relay_metrics", ["Metrics", "relay_loop", "relay_main"]),
         _from_import(f"{package}.search", ["TARGETS", "TRANSIENT", "install_search", "search_client"]),
         _from_import(f"{package}.search_runtime", ["search_document", "search_outcome"]),
         _from_import(f"{package}.settings", ["SettingsError", "Stores", "connect"]),

@@ -1,7 +1,8 @@
 """What every outbox relay of a scaffolded application shares (issue 15): its counters (`Metrics`:
 events relayed and parked, the lag of each, the outbox's pending count and the age of its oldest
 event), their Prometheus text served over HTTP (`serve_metrics`, the relays' `--metrics-port`), and
-the loop that runs a relay's batches with backoff and prints each one (`relay_loop`).
+the loop that runs a relay's batches with backoff and prints each one (`relay_loop`), and the
+command line every relay's `main` runs (`relay_main`: its flags, its one-line failures, its exit codes).
 
 Copied verbatim (without this docstring) into every scaffolded package as `relay_metrics.py`, so
 the relational relay (`runtime.py`) and the document-store relay (`doc_outbox_runtime.py`) serve
@@ -10,13 +11,17 @@ the same metric names from one source; it imports only the standard library.
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
+
+S = TypeVar("S")  # a relay's stores (the package's settings.Stores)
 
 
 @dataclass
@@ -139,3 +144,38 @@ def relay_loop(
             # Something pending but nothing cleared (a record written meanwhile, an entry not yet
             # claimable): look again soon; else idle.
             time.sleep(0.05 if metrics.pending else 0.2)
+
+
+def relay_main(
+    prog: str,
+    description: str,
+    batch_help: str,
+    argv: list[str] | None,
+    start: Callable[[], S],
+    run: Callable[[S, int, bool, Metrics], object],
+    failures: tuple[type[Exception], ...],
+) -> int:
+    """The command of an outbox relay, `python -m <prog> [--once] [--batch N] [--metrics-port P]`:
+    `start` connects and installs what the relay needs (its stores), `run` relays (stores, batch,
+    once, metrics). `prog` names the relay in its help, its metrics label and its error lines. A
+    `failures` error (a setting, a store that never answered) prints one line and answers 2."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--once", action="store_true", help="stop when no event is pending")
+    parser.add_argument("--batch", type=int, default=100, help=batch_help)
+    parser.add_argument(
+        "--metrics-port", type=int, default=0, help="serve Prometheus text on this port at /metrics (0: none)"
+    )
+    parser.add_argument("--metrics-host", default="127.0.0.1", help="the address the metrics are served on")
+    options = parser.parse_args(argv)
+    metrics = Metrics()
+    try:
+        stores = start()
+        if options.metrics_port:
+            serve_metrics(metrics, prog, options.metrics_port, options.metrics_host)
+        run(stores, options.batch, options.once, metrics)
+    except failures as error:
+        print(f"{prog}: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2  # a setting or a store, not a crash: the load and check commands answer 2 too
+    except KeyboardInterrupt:
+        return 130
+    return 0

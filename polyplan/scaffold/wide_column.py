@@ -414,7 +414,7 @@ def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) 
     """The text of `<package>/wide_column.py`."""
     package = scaffold.package
     from polyplan.scaffold.keyed_outbox import fed, wide_helper
-    from polyplan.scaffold.render import _from_import, _literal, _module, record_imports
+    from polyplan.scaffold.module_text import _from_import, _literal, _module, record_imports
 
     names = sorted([*(r.pattern for r in wide.reads), *(w.name for w in wide.writes)])
     prefix = package.upper()

@@ -10,6 +10,7 @@ feeds a search index, `doc_relay` as the relay service. PP810 stays when nothing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,13 +50,17 @@ def relational_settings(prefix: str, engines: tuple[str, ...], relational: bool)
     }
 
 
-def compose_without_relational(scaffold: Scaffold, stores: list[tuple[str, str]]) -> str | None:
-    """compose.yml of a package with no relational entity: the stores it uses, and `doc_relay` as
-    the relay service when the document store feeds a search index (None when no store has a
-    compose service: nothing to start)."""
+def compose_without_relational(
+    scaffold: Scaffold, stores: list[tuple[str, str]], more_relays: Sequence[str] = ()
+) -> str | None:
+    """compose.yml of a package with no relational entity: the stores it uses, `doc_relay` as
+    the relay service when the document store feeds a search index, and `more_relays` (`keyed_relay`)
+    as services of their own names (None when no store has a compose service: nothing to start)."""
     from polyplan.emit.compose import render_app_compose
 
     if not stores:
         return None
     relayed = bool(scaffold.documents and scaffold.documents.fed and scaffold.indexes)
-    return render_app_compose(scaffold.model, scaffold.package, stores, "doc_relay" if relayed else None)
+    return render_app_compose(
+        scaffold.model, scaffold.package, stores, "doc_relay" if relayed else None, more_relays=more_relays
+    )
