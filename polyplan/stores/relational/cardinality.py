@@ -61,6 +61,10 @@ class Cardinalities:
     overrides: Mapping[tuple[str, str], float] = field(default_factory=dict)
     _memo: dict[tuple[str, str], Estimate] = field(default_factory=dict)
     _active: set[tuple[str, str]] = field(default_factory=set)
+    # `group` per (table, columns, bound): the index design asks for the same groups many times
+    # (each need's equality group, each candidate's key for its entry width and its size). A
+    # group reads only memoised column estimates after its first count, so it cannot change.
+    _groups: dict[tuple[str, frozenset[str], float | None], float] = field(default_factory=dict)
 
     def with_overrides(self, overrides: Mapping[tuple[str, str], float]) -> Cardinalities:
         """A copy that takes `overrides` as given counts."""
@@ -151,6 +155,13 @@ class Cardinalities:
     def group(self, table_name: str, columns: Iterable[str], bound: float | None = None) -> float:
         """The distinct count of a group of columns taken together (≥ 1, ≤ the table's rows, or
         ≤ `bound` when the group is counted over fewer rows, as in a partial index)."""
+        key = (table_name, frozenset(columns), bound)
+        found = self._groups.get(key)
+        if found is None:
+            found = self._groups[key] = self._group(table_name, key[1], bound)
+        return found
+
+    def _group(self, table_name: str, columns: frozenset[str], bound: float | None) -> float:
         table = self.tables[table_name]
         rows = self._rows(table_name) if bound is None else max(1.0, bound)
         remaining = set(columns)

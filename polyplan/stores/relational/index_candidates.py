@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from polyplan.stores.relational.hot_updates import HOT_ENGINES
-from polyplan.stores.relational.index_fit import fits, group_of
+from polyplan.stores.relational.index_fit import NeedForm, fits, group_of
 from polyplan.stores.relational.index_load import DesignContext, Load
 from polyplan.stores.relational.index_names import index_name
 from polyplan.stores.relational.index_needs import Need
@@ -165,6 +165,10 @@ def _covers_one(candidate: Candidate, include: tuple[str, ...]) -> bool:
     return any(need.reads is not None and need.reads <= held for need in candidate.needs)
 
 
+# Per candidate, per need: (the candidate serves the need, it finds the need's rows).
+Fitting = tuple[tuple[tuple[bool, bool], ...], ...]
+
+
 @dataclass(frozen=True)
 class Frame:
     """What a table's design takes from its needs' structure alone, never from a distinct count:
@@ -174,10 +178,26 @@ class Frame:
     needs: tuple[str, ...]  # the need names, in order: a re-design must bring the same ones
     labels: tuple[str | None, ...]  # per need: the key or unique rule that answers it, if any
     pool: tuple[Candidate, ...]  # never handed out: each design works on copies (it trims them)
+    # `fitting`'s answer, made by the first design and shared by the PP420 re-designs: which
+    # candidate serves or finds which need depends on the needs' structure alone.
+    _fit: list[tuple[tuple[NeedForm, ...], Fitting]] = field(default_factory=list, compare=False, repr=False)
 
     def candidates(self) -> list[Candidate]:
         """Fresh copies of the pool, for one design to merge, choose and trim."""
-        return [replace(c, needs=list(c.needs)) for c in self.pool]
+        return [Candidate(c.table, c.kind, c.columns, c.where, c.include, list(c.needs), c.name) for c in self.pool]
+
+    def fitting(self, needs: list[Need]) -> Fitting:
+        """Per candidate of the pool (in order), per need of `needs` (in order): (serves, usable).
+
+        Computed once per table: a re-design brings the same needs with other numbers, and the
+        answer depends only on their structure (checked: other structures get their own)."""
+        forms = tuple(n.form for n in needs)
+        for known, found in self._fit:
+            if known == forms:
+                return found
+        made = tuple(tuple(fits(c.kind, c.columns, c.where, form) for form in forms) for c in self.pool)
+        self._fit.append((forms, made))
+        return made
 
 
 def _numbered_name(table: str, candidate: Candidate, number: int) -> str:
@@ -212,4 +232,4 @@ def frame_of(ctx: DesignContext, table: TableSpec, needs: list[Need]) -> Frame:
     return Frame(tuple(n.name for n in needs), labels, tuple(pool))
 
 
-__all__ = ["Candidate", "Frame", "frame_of", "serves", "usable"]
+__all__ = ["Candidate", "Fitting", "Frame", "frame_of", "serves", "usable"]

@@ -93,14 +93,17 @@ def scan_cost(load: Load, need: Need) -> float:
     return load.pages * (FULLTEXT_SCAN_FACTOR if need.fulltext else 1.0)
 
 
-def index_cost(ctx: DesignContext, table: TableSpec, candidate: Candidate, need: Need) -> float:
-    """Pages one execution of `need` reads through `candidate`."""
+def index_cost(
+    ctx: DesignContext, table: TableSpec, candidate: Candidate, need: Need, serving: bool | None = None
+) -> float:
+    """Pages one execution of `need` reads through `candidate` (`serving`: whether it serves the
+    need, when the caller knows it already: `serves`)."""
     load = ctx.loads[table.name]
     matched = max(1.0, load.rows * need.selectivity)
     if candidate.kind is IndexKind.BRIN:
         ranges = load.pages / 128.0  # one summary per 128 heap pages
         return ranges / 100.0 + matched * load.row_bytes / PAGE_BYTES + 1.0
-    if serves(candidate.kind, candidate.columns, candidate.where, need):
+    if serves(candidate.kind, candidate.columns, candidate.where, need) if serving is None else serving:
         # An ordered walk checks a filter inside a value on each row: LIMIT ÷ its share rows.
         walked = float(need.limit) / need.inside[1] if need.limit and need.inside else float(need.limit or 0)
         fetched = min(matched, walked) if need.limit else matched

@@ -85,6 +85,13 @@ class Need:
         form = NeedForm(self.eq, self.ins, self.where, self.sort, self.ranges, self.prefix, self.fulltext, self.brin)
         object.__setattr__(self, "form", form)
 
+    def priced(self, selectivity: float, group_selectivity: float) -> Need:
+        """This need with other selectivities: its structure, `form` included, is shared (what
+        `replace` would rebuild field by field, for each need of each PP420 re-design)."""
+        made = object.__new__(Need)
+        made.__dict__.update(self.__dict__, selectivity=selectivity, group_selectivity=group_selectivity)
+        return made
+
     @property
     def equal(self) -> frozenset[str]:
         """Columns the pattern fixes to one value (parameters and constants)."""
@@ -142,8 +149,59 @@ def _describe(
     return ", ".join(parts) or "whole table"
 
 
+@dataclass(frozen=True)
+class Draft:
+    """What `pattern_need` takes from a pattern's structure alone, never from a distinct count:
+    the need with both selectivities left at 1 (or the reason no index serves it), and the
+    factors that price them, in the filters' order. Made once per (pattern, table) and shared by
+    the PP420 re-designs, which move only the counts."""
+
+    need: Need | str
+    # ("constant", column, value): the share of rows where column = value; ("in", column, None):
+    # an IN list's share; ("fixed", "", factor): a range, prefix or full-text selectivity.
+    factors: tuple[tuple[str, str, Any], ...] = ()
+    eq: tuple[str, ...] | None = None  # the equality group it divides by (None: it ended before)
+
+
 def pattern_need(ctx: DesignContext, pattern: AccessPattern, table: TableSpec) -> Need | str:
     """The need of one pattern, or the reason no index can serve it."""
+    key = (id(pattern), table.name)
+    held = ctx.drafts.get(key)
+    if held is None or held[0] is not pattern:  # the pattern is kept: its id is not reused
+        held = ctx.drafts[key] = (pattern, _draft(ctx, pattern, table))
+    draft = held[1]
+    assert isinstance(draft, Draft)
+    return _priced(ctx, table, draft)
+
+
+def _priced(ctx: DesignContext, table: TableSpec, draft: Draft) -> Need | str:
+    """The draft's need with its selectivities counted from `ctx`'s distinct counts (each count
+    asked for in the order the unsplit computation asked, so that the memo fills alike)."""
+    rows = ctx.loads[table.name].rows
+    selectivity = 1.0
+    group = 1.0
+    for kind, column, value in draft.factors:
+        if kind == "fixed":
+            selectivity *= value
+            continue
+        if kind == "constant":
+            share = constant_share(ctx, table, column, value, rows)
+        else:
+            share = min(1.0, IN_LIST_VALUES / _distinct(ctx, table, column, rows))
+        selectivity *= share
+        group *= share
+    if draft.eq is None or isinstance(draft.need, str):
+        if draft.eq is not None:
+            ctx.card.group(table.name, draft.eq)
+        return draft.need
+    # The equality parameters together: a group is bounded by its references and the table's rows.
+    selectivity /= ctx.card.group(table.name, draft.eq)
+    group /= ctx.card.group(table.name, draft.eq)
+    return draft.need.priced(max(selectivity, 1.0 / max(rows, 1.0)), max(group, selectivity, 1.0 / max(rows, 1.0)))
+
+
+def _draft(ctx: DesignContext, pattern: AccessPattern, table: TableSpec) -> Draft:
+    """`pattern_need` without the distinct counts (see `Draft`)."""
     pattern = rows_read(pattern)  # an aggregate: the rows it reads, grouped in order and covered
     entity = pattern.entity
     load = ctx.loads[table.name]
@@ -153,47 +211,40 @@ def pattern_need(ctx: DesignContext, pattern: AccessPattern, table: TableSpec) -
     ranges: list[str] = []
     prefix: set[str] = set()
     fulltext: list[str] = []
-    selectivity = 1.0
-    group = 1.0
+    factors: list[tuple[str, str, Any]] = []
     if any(looks_inside(flt) for flt in pattern.filters):
         # Its GIN or expression index (relational.membership) serves it: the engines pick that
         # one (or scan) over a B-tree on the pattern's other columns, so none is routed here.
-        return "it filters inside a value (contains, JSON path): served by its GIN or expression index"
+        return Draft("it filters inside a value (contains, JSON path): served by its GIN or expression index")
     for flt in pattern.filters:
         column = column_of(table, entity, flt.attribute)
         if column is None:
-            return f"{flt.attribute} is not a column of {table.name} (stored in another table)"
+            return Draft(f"{flt.attribute} is not a column of {table.name} (stored in another table)", tuple(factors))
         if table.column(column).attribute.type in COLLECTION_TYPES:
-            return f"full text over the items of {flt.attribute} is the search projection's"
+            return Draft(f"full text over the items of {flt.attribute} is the search projection's", tuple(factors))
         constant = "value" in flt.model_fields_set
         if flt.op in (FilterOp.EQ, FilterOp.IN) and constant:
             where.append((column, _constant(flt.value)))
-            share = constant_share(ctx, table, column, flt.value, load.rows)
-            selectivity *= share
-            group *= share
+            factors.append(("constant", column, flt.value))
         elif flt.op is FilterOp.EQ:
             eq.append(column)
         elif flt.op is FilterOp.IN:
             in_params.append(column)
-            share = min(1.0, IN_LIST_VALUES / _distinct(ctx, table, column, load.rows))
-            selectivity *= share
-            group *= share
+            factors.append(("in", column, None))
         elif flt.op is FilterOp.RANGE:
             ranges.append(column)
-            selectivity *= RANGE_SELECTIVITY
+            factors.append(("fixed", "", RANGE_SELECTIVITY))
         elif is_range(flt.op):
             ranges.append(column)
-            selectivity *= ONE_SIDED_SELECTIVITY
+            factors.append(("fixed", "", ONE_SIDED_SELECTIVITY))
         elif flt.op is FilterOp.PREFIX:
             ranges.append(column)
             prefix.add(column)
-            selectivity *= PREFIX_SELECTIVITY
+            factors.append(("fixed", "", PREFIX_SELECTIVITY))
         else:
             fulltext.append(column)
-            selectivity *= FULLTEXT_SELECTIVITY
-    # The equality parameters together: a group is bounded by its references and the table's rows.
-    selectivity /= ctx.card.group(table.name, eq)
-    group /= ctx.card.group(table.name, eq)
+            factors.append(("fixed", "", FULLTEXT_SELECTIVITY))
+    priced = tuple(factors)
     # Columns fixed to one value sort trivially; an IN list still yields several values, so a
     # sort on an IN column stays in the sort (the index then walks the values in order).
     fixed = set(eq) | {c for c, v in where if not isinstance(v, tuple)}
@@ -201,7 +252,7 @@ def pattern_need(ctx: DesignContext, pattern: AccessPattern, table: TableSpec) -
     for item in pattern.sort:
         column = column_of(table, entity, item.attribute)
         if column is None:
-            return f"sort attribute {item.attribute} is not a column of {table.name}"
+            return Draft(f"sort attribute {item.attribute} is not a column of {table.name}", priced, tuple(eq))
         if column not in fixed:
             sort.append(IndexColumn(column, descending=item.direction is Direction.DESC))
     sorted_columns = {c.name for c in sort}
@@ -211,9 +262,11 @@ def pattern_need(ctx: DesignContext, pattern: AccessPattern, table: TableSpec) -
     where.sort(key=lambda item: item[0])
     shape = _describe(eq, in_params, where, sort, ordered_ranges, prefix, fulltext)
     if not (eq or in_params or where or sort or ordered_ranges or fulltext):
-        return "it reads the whole table without order; no index makes that cheaper than a scan"
+        reason = "it reads the whole table without order; no index makes that cheaper than a scan"
+        return Draft(reason, priced, tuple(eq))
     if not (eq or in_params or where or ordered_ranges or fulltext) and pattern.limit is None:
-        return "it returns every row in order; a scan and sort beats walking an index over the whole table"
+        reason = "it returns every row in order; a scan and sort beats walking an index over the whole table"
+        return Draft(reason, priced, tuple(eq))
     reads = _covering_reads(pattern, table)
     rows = load.rows
     decided = ctx.plan.entities[entity]
@@ -227,7 +280,7 @@ def pattern_need(ctx: DesignContext, pattern: AccessPattern, table: TableSpec) -
         and rows >= BRIN_MIN_ROWS
         and not (sort and pattern.limit is not None)
     )
-    return Need(
+    need = Need(
         name=pattern.name,
         table=table.name,
         rate=pattern.rate,
@@ -240,12 +293,11 @@ def pattern_need(ctx: DesignContext, pattern: AccessPattern, table: TableSpec) -
         fulltext=tuple(fulltext),
         reads=reads,
         limit=pattern.limit,
-        selectivity=max(selectivity, 1.0 / max(rows, 1.0)),
-        group_selectivity=max(group, selectivity, 1.0 / max(rows, 1.0)),
         latency_ms=pattern.latency_ms,
         brin=brin,
         shape=shape,
     )
+    return Draft(need, priced, tuple(eq))
 
 
 def walk_need(

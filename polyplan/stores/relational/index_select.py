@@ -12,11 +12,13 @@ reason none does (PP403). The numbers and the rejections are recorded for index-
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from polyplan.stores.relational.hot_updates import HotLoss, hot_loss
-from polyplan.stores.relational.index_candidates import Candidate, Frame, serves, usable
+from polyplan.stores.relational.index_candidates import Candidate, Frame, serves
 from polyplan.stores.relational.index_costs import (
     ENTRY_WRITE_COST,
     baseline,
@@ -81,49 +83,77 @@ def _route(
     )
 
 
-def design_table(
-    ctx: DesignContext, table: TableSpec, needs: list[Need], early: list[PatternRoute], frame: Frame
-) -> TableSpec:
-    """`table` with its chosen indexes and its TableIndexPlan (routes, numbers, rejections);
-    `frame`: `frame_of` of the same needs (their numbers may differ)."""
+@dataclass
+class _Design:
+    """One design of a table: the candidates taken (in order), what each serves, the numbers and
+    rejections that index-plan.md records, and the routes. A PP420 re-design compares only how
+    each need is served: unrecorded, it keeps that in `via` and makes no route."""
+
+    load: Load
+    budget: int
+    chosen: list[Candidate]
+    routes: list[PatternRoute]
+    served: dict[str, list[Need]]
+    benefits: dict[str, float] = field(default_factory=dict)
+    savings: dict[str, tuple[tuple[str, float, float, float], ...]] = field(default_factory=dict)
+    losses: dict[str, HotLoss | None] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+    via: dict[str, str] = field(default_factory=dict)
+    record: bool = True
+
+    def take(self, need: Need, via: str, route: Callable[[], PatternRoute]) -> None:
+        """Serve `need` `via` something: its route (made only when recording), or only `via`."""
+        if self.record:
+            self.routes.append(route())
+        else:
+            self.via[need.name] = via
+
+
+def _design(ctx: DesignContext, table: TableSpec, needs: list[Need], frame: Frame, record: bool) -> _Design:
+    """Choose `table`'s indexes for `needs` and route each need (see `design_table`). Without
+    `record`, only how each need is served (`_Design.via`) is kept: no route (nor its reason)
+    is made."""
     if frame.needs != tuple(n.name for n in needs):
         raise ValueError(f"the frame of {table.name} was made for other needs")
     load = ctx.loads[table.name]
-    routes: list[PatternRoute] = list(early)
-    open_needs: list[Need] = []
-    for need, label in zip(needs, frame.labels, strict=True):
+    budget = write_budget(load.write_rate)
+    made = _Design(load, budget, [], [], {}, record=record)
+    fitting = frame.fitting(needs)
+    open_needs: list[tuple[int, Need]] = []
+    for position, (need, label) in enumerate(zip(needs, frame.labels, strict=True)):
         if label is None:
-            open_needs.append(need)
+            open_needs.append((position, need))
             continue
-        routes.append(
-            _route(need, table.name, label, f"the {label} already answers it", constraint_cost(ctx, table, need))
-        )
+        reason = f"the {label} already answers it"
+        made.take(need, label, partial(_route, need, table.name, label, reason, constraint_cost(ctx, table, need)))
     engine = ctx.plan.model.engines.relational
     pool = frame.candidates()
-    budget = write_budget(load.write_rate)
-    prefixes = {need.name: prefix_route(ctx, table, need) for need in open_needs}
-    current = {need.name: baseline(load, need, prefixes[need.name]) for need in open_needs}
+    prefixes = {need.name: prefix_route(ctx, table, need) for _, need in open_needs}
+    current = {need.name: baseline(load, need, prefixes[need.name]) for _, need in open_needs}
     # What a candidate finds, at what cost, and its upkeep stay the same from round to round.
-    reach = {
-        c.name: [(n, index_cost(ctx, table, c, n)) for n in open_needs if usable(c.kind, c.columns, c.where, n)]
-        for c in pool
-    }
+    reach: dict[str, list[tuple[Need, float]]] = {}
+    costs: dict[str, dict[int, float]] = {}  # candidate → position of a need it finds → cost
+    for candidate, fit in zip(pool, fitting, strict=True):
+        found = costs[candidate.name] = {
+            position: index_cost(ctx, table, candidate, need, fit[position][0])
+            for position, need in open_needs
+            if fit[position][1]
+        }
+        reach[candidate.name] = [(needs[position], cost) for position, cost in found.items()]
     upkeep = {c.name: index_metrics(ctx, table, c, 0.0) for c in pool}
-    chosen: list[Candidate] = []
-    benefits: dict[str, float] = {}
-    savings: dict[str, tuple[tuple[str, float, float, float], ...]] = {}
-    losses: dict[str, HotLoss | None] = {}
-    rejected: list[str] = []
+    held = {c.name: indexed_columns(c) for c in pool}
+    chosen = made.chosen
+    losses = made.losses
     remaining = list(pool)
     while remaining:
         scored = []
-        others = [set(table.primary_key), *(set(u) for u in table.uniques), *(indexed_columns(c) for c in chosen)]
+        others = [set(table.primary_key), *(set(u) for u in table.uniques), *(held[c.name] for c in chosen)]
         for candidate in remaining:
             gain = _gain(reach[candidate.name], current)
             cost = upkeep[candidate.name].write_cost + upkeep[candidate.name].storage_cost
             # The HOT loss depends on what is already chosen, so it is the one cost computed per round.
             loss = losses[candidate.name] = hot_loss(
-                engine, load.updates, indexed_columns(candidate), others, ENTRY_WRITE_COST
+                engine, load.updates, held[candidate.name], others, ENTRY_WRITE_COST
             )
             hot = loss.cost if loss is not None else 0.0
             scored.append((gain - cost - hot, candidate.name, candidate, gain))
@@ -131,7 +161,7 @@ def design_table(
         net, _, best, gain = scored[0]
         if net <= 0:
             for net_value, name, _, gain_value in scored:
-                rejected.append(
+                made.rejected.append(
                     f"{name}: adds no read benefit over the indexes chosen"
                     if gain_value <= 0
                     else f"{name}: read benefit {gain_value:,.1f} does not pay its write and storage cost"
@@ -141,13 +171,13 @@ def design_table(
             break
         if len(chosen) >= budget:
             for _, name, _, _ in scored:
-                rejected.append(
+                made.rejected.append(
                     f"{name}: the write budget of {table.name} ({budget} indexes at {load.write_rate:,.1f} writes/s) is full"
                 )
             break
         chosen.append(best)
-        benefits[best.name] = gain
-        savings[best.name] = tuple(
+        made.benefits[best.name] = gain
+        made.savings[best.name] = tuple(
             (need.name, need.rate, current[need.name], cost)
             for need, cost in reach[best.name]
             if cost * MIN_IMPROVEMENT <= current[need.name]
@@ -156,65 +186,109 @@ def design_table(
         for need, cost in reach[best.name]:
             current[need.name] = min(current[need.name], cost)
     # Route each need to its cheapest chosen index; an index that ends up serving nothing goes.
-    served: dict[str, list[Need]] = {c.name: [] for c in chosen}
-    for need in open_needs:
-        options = [c for c in chosen if usable(c.kind, c.columns, c.where, need)]
+    made.served = {c.name: [] for c in chosen}
+    for position, need in open_needs:
+        options = [c for c in chosen if position in costs[c.name]]
         prefix = prefixes[need.name]
         if need.inside is not None and all(  # no ordered walk cheaper than the inside-value index
-            index_cost(ctx, table, c, need) >= inside_cost(load, need.inside[1]) for c in options
+            costs[c.name][position] >= inside_cost(load, need.inside[1]) for c in options
         ):
-            routes.append(inside_index_route(need.name, table.name, need.rate, need.latency_ms, need.inside, load))
+            route = partial(inside_index_route, need.name, table.name, need.rate, need.latency_ms, need.inside, load)
+            made.take(need, "inside index", route)
             continue
         if not options and prefix is not None and prefix[2] < scan_cost(load, need):
-            label, columns, through = prefix
-            matched = max(1.0, load.rows * need.selectivity)
-            reason = (
-                f"the {label} finds its rows by {', '.join(columns)}; filtering and sorting "
-                f"~{matched:,.0f} of them costs less than maintaining another index"
-            )
-            routes.append(_route(need, table.name, label, reason, through))
+            made.take(need, prefix[0], partial(_prefix_route, need, table.name, prefix, load, None))
             continue
         if not options:
-            why = next(
-                (
-                    r.split(": ", 1)[1]
-                    for r in rejected
-                    if any(n.name == need.name for c in pool if r.startswith(c.name + ":") for n in c.needs)
-                ),
-                "no candidate serves it",
-            )
-            routes.append(_route(need, table.name, "none", why, scan_cost(load, need), fulltext=bool(need.fulltext)))
+            made.take(need, "none", partial(_unserved, need, table.name, pool, made.rejected, scan_cost(load, need)))
             continue
-        best = min(options, key=lambda c: (index_cost(ctx, table, c, need), c.name))
-        cost = index_cost(ctx, table, best, need)
+        best = min(options, key=lambda c: (costs[c.name][position], c.name))
+        cost = costs[best.name][position]
         # An index chosen for other needs may find this one's rows at more pages than the plan
         # it has without it (a wide range read through to the heap): the cheaper plan serves it.
         scan = scan_cost(load, need)
         if prefix is not None and prefix[2] < cost and prefix[2] <= scan:
-            label, columns, through = prefix
-            reason = (
-                f"the {label} finds its rows by {', '.join(columns)} at ≈ {through:,.0f} pages, "
-                f"fewer than through {best.name} (≈ {cost:,.0f})"
-            )
-            routes.append(_route(need, table.name, label, reason, through))
+            made.take(need, prefix[0], partial(_prefix_route, need, table.name, prefix, load, (best.name, cost)))
             continue
         if scan < cost:
-            reason = (
-                f"a scan of {table.name} reads fewer pages (≈ {scan:,.0f}) than {best.name} would "
-                f"(≈ {cost:,.0f}: each matching row's heap page after the index's)"
-            )
-            routes.append(_route(need, table.name, "none", reason, scan, fulltext=bool(need.fulltext)))
+            made.take(need, "none", partial(_scan_route, need, table.name, scan, best.name, cost))
             continue
-        served[best.name].append(need)
-        covered = need.reads is not None and need.reads <= {c.name for c in best.columns} | set(best.include)
-        reason = _route_reason(best, need, covered)
-        routes.append(
-            _route(need, table.name, "index", reason, cost, best.name, covering=covered, fulltext=bool(need.fulltext))
+        made.served[best.name].append(need)
+        made.take(need, "index", partial(_index_route, need, table.name, best, cost))
+    return made
+
+
+def _prefix_route(
+    need: Need,
+    table: str,
+    prefix: tuple[str, tuple[str, ...], float],
+    load: Load,
+    instead: tuple[str, float] | None,
+) -> PatternRoute:
+    """The route of a need served by the leading columns of its key or a unique rule (`prefix`:
+    index_costs.prefix_route), with no index chosen for it or (`instead`) one dearer to read."""
+    label, columns, through = prefix
+    if instead is None:
+        matched = max(1.0, load.rows * need.selectivity)
+        reason = (
+            f"the {label} finds its rows by {', '.join(columns)}; filtering and sorting "
+            f"~{matched:,.0f} of them costs less than maintaining another index"
         )
+    else:
+        reason = (
+            f"the {label} finds its rows by {', '.join(columns)} at ≈ {through:,.0f} pages, "
+            f"fewer than through {instead[0]} (≈ {instead[1]:,.0f})"
+        )
+    return _route(need, table, label, reason, through)
+
+
+def _scan_route(need: Need, table: str, scan: float, best: str, cost: float) -> PatternRoute:
+    """The route of a need that a scan reads at fewer pages than its cheapest chosen index."""
+    reason = (
+        f"a scan of {table} reads fewer pages (≈ {scan:,.0f}) than {best} would "
+        f"(≈ {cost:,.0f}: each matching row's heap page after the index's)"
+    )
+    return _route(need, table, "none", reason, scan, fulltext=bool(need.fulltext))
+
+
+def _unserved(need: Need, table: str, pool: list[Candidate], rejected: list[str], scan: float) -> PatternRoute:
+    """The route of a need no candidate finds: a scan, with the reason its candidates were not taken."""
+    why = next(
+        (
+            r.split(": ", 1)[1]
+            for r in rejected
+            if any(n.name == need.name for c in pool if r.startswith(c.name + ":") for n in c.needs)
+        ),
+        "no candidate serves it",
+    )
+    return _route(need, table, "none", why, scan, fulltext=bool(need.fulltext))
+
+
+def _index_route(need: Need, table: str, best: Candidate, cost: float) -> PatternRoute:
+    """The route of a need served by the chosen index `best`."""
+    covered = need.reads is not None and need.reads <= {c.name for c in best.columns} | set(best.include)
+    reason = _route_reason(best, need, covered)
+    return _route(need, table, "index", reason, cost, best.name, covering=covered, fulltext=bool(need.fulltext))
+
+
+def served_by(ctx: DesignContext, table: TableSpec, needs: list[Need], frame: Frame) -> dict[str, str]:
+    """Need → how `design_table` would serve it (the route's `via`), without recording the
+    design: what a PP420 re-design compares."""
+    return _design(ctx, table, needs, frame, record=False).via
+
+
+def design_table(
+    ctx: DesignContext, table: TableSpec, needs: list[Need], early: list[PatternRoute], frame: Frame
+) -> TableSpec:
+    """`table` with its chosen indexes and its TableIndexPlan (routes, numbers, rejections);
+    `frame`: `frame_of` of the same needs (their numbers may differ)."""
+    made = _design(ctx, table, needs, frame, record=True)
+    load = made.load
+    routes = [*early, *made.routes]
     indexes: list[IndexSpec] = []
     metrics: list[IndexMetrics] = []
-    for candidate in sorted(chosen, key=lambda c: c.name):
-        users = served[candidate.name]
+    for candidate in sorted(made.chosen, key=lambda c: c.name):
+        users = made.served[candidate.name]
         if not users:
             continue
         include = candidate.include if any(n.reads for n in users) else ()
@@ -232,8 +306,10 @@ def design_table(
                 equality=min(_equality_width(n) for n in users),
             )
         )
-        loss = losses.get(candidate.name)
-        found = replace(index_metrics(ctx, table, candidate, benefits[candidate.name]), reads=savings[candidate.name])
+        loss = made.losses.get(candidate.name)
+        found = replace(
+            index_metrics(ctx, table, candidate, made.benefits[candidate.name]), reads=made.savings[candidate.name]
+        )
         metrics.append(replace(found, hot=loss.describe()) if loss else found)
     routes.sort(key=lambda r: r.pattern)
     result = TableIndexPlan(
@@ -241,10 +317,10 @@ def design_table(
         entity=table.entity,
         rows=load.rows,
         write_rate=load.write_rate,
-        budget=budget,
+        budget=made.budget,
         routes=tuple(routes),
         metrics=tuple(metrics),
-        rejected=tuple(sorted(set(rejected))),
+        rejected=tuple(sorted(set(made.rejected))),
     )
     updated = replace(table, indexes=(*table.indexes, *indexes), extra={**table.extra, INDEX_PLAN: result})
     return updated
@@ -325,4 +401,4 @@ def _index_reason(candidate: Candidate, users: list[Need]) -> str:
     return text
 
 
-__all__ = ["MIN_IMPROVEMENT", "WRITE_BUDGET", "design_table", "inside_index_route", "write_budget"]
+__all__ = ["MIN_IMPROVEMENT", "WRITE_BUDGET", "design_table", "inside_index_route", "served_by", "write_budget"]

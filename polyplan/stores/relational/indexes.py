@@ -54,7 +54,13 @@ from polyplan.stores.relational.index_results import (
     TableIndexPlan,
     index_plan_of,
 )
-from polyplan.stores.relational.index_select import MIN_IMPROVEMENT, design_table, inside_index_route, write_budget
+from polyplan.stores.relational.index_select import (
+    MIN_IMPROVEMENT,
+    design_table,
+    inside_index_route,
+    served_by,
+    write_budget,
+)
 from polyplan.stores.relational.membership import (
     MEMBERSHIP,
     Inside,
@@ -283,7 +289,7 @@ def _replan(
     def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
         if not overrides:
             return dict(nominal)
-        trial = DesignContext(ctx.plan, ctx.tables, ctx.loads, index_sizes=ctx.index_sizes)
+        trial = DesignContext(ctx.plan, ctx.tables, ctx.loads, index_sizes=ctx.index_sizes, drafts=ctx.drafts)
         trial.card = ctx.card.with_overrides(overrides)
         redone = [
             n
@@ -293,7 +299,7 @@ def _replan(
             else pattern_need(trial, pattern, table)
             for n in needs
         ]
-        return _served(design_table(trial, table, [n for n in redone if isinstance(n, Need)], [], frame))
+        return served_by(trial, table, [n for n in redone if isinstance(n, Need)], frame)
 
     return run
 
