@@ -16,7 +16,7 @@ Kept apart from checks.py so the key has its checks in one place. Each finding i
 
 from __future__ import annotations
 
-from polyplan.model.derived import all_attributes, key_of, reference_of
+from polyplan.model.derived import all_attributes, key_of, memoised, reference_of
 from polyplan.model.schema import (
     Attribute,
     DerivedFunction,
@@ -32,14 +32,24 @@ ORDERED = NUMBERS | {TypeName.DATE, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ}
 Found = tuple[str, str, tuple[str | int, ...]]
 
 
-def derived_attributes(model: RequirementsModel) -> list[tuple[str, str, Attribute]]:
-    """(entity, attribute, its declaration) for every derived attribute, in model order."""
-    return [
+def derived_attributes(model: RequirementsModel) -> tuple[tuple[str, str, Attribute], ...]:
+    """(entity, attribute, its declaration) for every derived attribute, in model order.
+
+    Memoised per model: the stores ask once per entity and per write (every attribute of every
+    entity was scanned each time, quadratic in the model); a tuple, so no caller can change it."""
+    return memoised(model, _DERIVED_ATTRIBUTES, lambda: _derived_attributes(model))
+
+
+_DERIVED_ATTRIBUTES = "derived_attribute_checks.derived_attributes"
+
+
+def _derived_attributes(model: RequirementsModel) -> tuple[tuple[str, str, Attribute], ...]:
+    return tuple(
         (entity_name, name, attribute)
         for entity_name, entity in model.entities.items()
         for name, attribute in entity.attributes.items()
         if attribute.derived is not None
-    ]
+    )
 
 
 def derived_relationship(model: RequirementsModel, attribute: Attribute) -> Relationship | None:
@@ -152,11 +162,17 @@ def _written_elsewhere(model: RequirementsModel) -> list[Found]:
                         ("write_patterns", index, "attributes", position),
                     )
                 )
+    # The reference columns each entity holds, from one pass over the relationships (a pass per
+    # entity was quadratic in the model); the same reference_of calls as asking entity by entity.
+    referenced: dict[str, set[str]] = {}
+    for relationship in model.relationships:
+        if relationship.to in model.entities:
+            reference = reference_of(model, relationship)
+            if reference is not None:
+                referenced.setdefault(relationship.to, set()).update(reference.columns)
     for entity_name, entity in model.entities.items():
         held = set(key_of(entity).attributes) | {a for group in entity.unique for a in group}
-        for relationship in model.relationships:
-            reference = reference_of(model, relationship) if relationship.to == entity_name else None
-            held |= set(reference.columns) if reference is not None else set()
+        held |= referenced.get(entity_name, set())
         for name, attribute in entity.attributes.items():
             if attribute.derived is not None and (name in held or attribute.unique):
                 found.append(

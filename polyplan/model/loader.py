@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import json
 import math
 import re
@@ -180,6 +181,8 @@ class _LimitError(Exception):
 _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
 )
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALAR_NODE = yaml.ScalarNode  # bound once: the walk tests it once per node
 
 
 def _check_tag(node: yaml.Node) -> None:
@@ -303,16 +306,20 @@ class _Walk:
         location = _location(self.source, node.start_mark)
         raise _LimitError(Diagnostic("PP005", message, _dotted(path), location=location))
 
-    def convert(self, node: yaml.Node, path: PathKey, depth: int = 1) -> Any:
+    def convert(self, node: yaml.Node, path: PathKey, depth: int = 1, keyed: bool = False) -> Any:
+        """`node` as plain data, its positions recorded under `path`. `keyed`: `path` already
+        has its key's position (a mapping's value), which a value's own never replaces."""
         if node.tag not in _CORE_TAGS:  # tested here first: this runs once per node of the model
             _check_tag(node)
-        if id(node) in self.open_nodes:
+        ident = id(node)
+        if ident in self.open_nodes:
             problem = "an alias inside this anchored value refers to the value itself (a cycle)"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
         if depth > MAX_DEPTH:
             # The position says where; the path names only the field the nesting starts in.
             self._limit(f"values nest more than {MAX_DEPTH} levels deep", node, path[:2])
-        if id(node) in self.seen and self.repeated is None:
+        seen = self.seen
+        if ident in seen and self.repeated is None:
             # Reached again, so through an alias: charge its whole expansion before converting
             # any of it (nested aliases included), so an exponential document costs nothing.
             nodes, chars = _expanded_size(node, self.sizes)
@@ -327,29 +334,31 @@ class _Walk:
                 )
             self.repeated = node
             try:
-                return self.convert(node, path, depth)
+                return self.convert(node, path, depth, keyed)
             finally:
                 self.repeated = None
-        self.seen.add(id(node))
+        seen.add(ident)
         mark = node.start_mark
         here = (mark.line + 1, mark.column + 1)
-        self.positions.marks.setdefault(path, here)
+        if not keyed:
+            self.positions.marks.setdefault(path, here)
         # An empty value (`key:` and nothing) has no token of its own: its key is the place to point.
-        if isinstance(node, yaml.ScalarNode):
-            if node.value != "" or node.style:
+        if isinstance(node, _SCALAR_NODE):
+            value = node.value
+            if value != "" or node.style:
                 self.values.marks[path] = here
-            if node.tag == _STR_TAG and len(node.value) <= MAX_SCALAR_CHARS and _CONTROL.search(node.value) is None:
-                return node.value  # most values: plain text that passes every check of _scalar
+            if node.tag == _STR_TAG and len(value) <= MAX_SCALAR_CHARS and _CONTROL.search(value) is None:
+                return value  # most values: plain text that passes every check of _scalar
             return self._scalar(node, path)
         if isinstance(node, yaml.CollectionNode) and node.flow_style:
             self.values.marks[path] = here
-        self.open_nodes.add(id(node))
+        self.open_nodes.add(ident)
         try:
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path, depth)
             return [self.convert(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
         finally:
-            self.open_nodes.discard(id(node))
+            self.open_nodes.discard(ident)
 
     def _text_problem(self, text: str, node: yaml.Node, path: PathKey) -> str | None:
         """Why a scalar's text cannot be used as written (a limit crossed stops the walk)."""
@@ -391,7 +400,7 @@ class _Walk:
                     )
                 )
                 continue
-            if key_node.tag == f"{_TAG}merge":
+            if key_node.tag == _MERGE_TAG:
                 # `<<: *defaults` would silently mix keys from elsewhere into this mapping, and an
                 # existing key would win over a merged one: a model spells its keys out.
                 merge = "merge keys (<<) are not supported: write the keys out, or alias a whole value"
@@ -400,16 +409,20 @@ class _Walk:
             # Keys are names: take the text as written, so `on:` or `1:` is not read as true or 1.
             key_text = str(key_node.value)
             child = (*path, key_text)
-            problem = self._text_problem(key_text, key_node, child)
-            if problem is not None:
-                self.errors.append(Diagnostic("PP103", problem, _dotted(path), location=_location(self.source, mark)))
-                continue
+            if len(key_text) > MAX_SCALAR_CHARS or _CONTROL.search(key_text) is not None:
+                # What _text_problem tests, inline for the common case: nearly every key passes.
+                problem = self._text_problem(key_text, key_node, child)
+                if problem is not None:
+                    self.errors.append(
+                        Diagnostic("PP103", problem, _dotted(path), location=_location(self.source, mark))
+                    )
+                    continue
             if key_text in result:
                 message = f"duplicate key '{key_text}' (first defined at line {self.positions[child].line})"
                 self.errors.append(Diagnostic("PP003", message, _dotted(child), location=_location(self.source, mark)))
                 continue
             marks[child] = (mark.line + 1, mark.column + 1)
-            result[key_text] = self.convert(value_node, child, depth + 1)
+            result[key_text] = self.convert(value_node, child, depth + 1, keyed=True)
         return result
 
 
@@ -445,6 +458,33 @@ def _syntax_error(exc: yaml.YAMLError, source: str) -> DiagnosticError:
 
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+class _ResolvingOnce:
+    """PyYAML's implicit tag resolution, memoised per document.
+
+    libyaml composes in C but asks the Python resolver for every node's tag, trying the regexes
+    of a scalar's first character each time (a fifth of composing a large model). Without path
+    resolvers (SafeLoader has none) a tag depends only on the node's kind, text and implicit
+    flags, and a model repeats most of its texts (types, flags, enum words, attribute names), so
+    each distinct one is resolved once; the memo is `functools.lru_cache`'s, whose hits cost no
+    Python frame. Mixed in before the loader class; `dispose` drops it (it refers back to the
+    loader, a cycle the paused collector would keep).
+    """
+
+    yaml_path_resolvers: dict[Any, Any]
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)  # type: ignore[call-arg]
+        if not self.yaml_path_resolvers:
+            self.__dict__["resolve"] = functools.lru_cache(maxsize=None)(super().resolve)  # type: ignore[misc]
+
+    def dispose(self) -> None:
+        self.__dict__.pop("resolve", None)
+        super().dispose()  # type: ignore[misc]
+
+
+_COMPOSER: Any = type("_Composer", (_ResolvingOnce, _FAST_LOADER), {}) if _FAST_LOADER is not None else None
 
 
 class _DepthError(Exception):
@@ -524,7 +564,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Positions, Positions]:
         # libyaml composes without Python recursion and refuses nesting past 1,000 levels itself;
         # the walk below stops at MAX_DEPTH.
         try:
-            root = yaml.compose(text, Loader=_FAST_LOADER)
+            root = yaml.compose(text, Loader=_COMPOSER)
         except yaml.YAMLError as exc:
             if len(text) > MAX_REREAD_CHARS:
                 # Re-reading megabytes with the pure-Python parser would take minutes: libyaml's
