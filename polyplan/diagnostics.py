@@ -154,6 +154,7 @@ CODES: dict[str, str] = {
     "PP474": "prefix read served from prefix buckets: shorter prefixes are not sent",
     "PP475": "cap a store cannot keep by itself",
     "PP476": "loss tolerance: the durability a store gives up, or cannot give up",
+    "PP477": "index proof on a table the model caps at a few rows: not asserted",
     "PP478": "capped MongoDB collection whose expiry no TTL index can keep",
     "PP483": "checked reference whose child inserts and parent updates are both hot",
     "PP420": "index decision hinges on an assumed distinct count",

@@ -321,7 +321,14 @@ def discriminating_rows(
             takers = _constant_takers(model, pattern.entity, constants, shared)
             if takers is not None:
                 room = min(room, 2 * takers)  # every other record takes the constants
-            main = HotGroup(tuple(shared), constants, room, words=words)
+            # A nullable sort key: NULLs of the group's value tie at the limit (SQLite and MariaDB
+            # sort them first) whether or not the filters hold, so no answer shows them (fuzz9's 563).
+            filled = tuple(
+                item.attribute
+                for item in pattern.sort
+                if (attribute := attributes_of[pattern.entity].get(item.attribute)) is not None and attribute.nullable
+            )
+            main = HotGroup(tuple(shared), constants, room, words=words, filled=filled)
         elif pattern.sort or (outside and range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.
             # A sort needs a group too: where each parameter value holds one record (a free-text

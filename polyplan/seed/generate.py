@@ -325,6 +325,10 @@ class HotGroup:
     # (`SEARCH_WORD` characters or more), else a full-text answer never reaches the limit
     # (fuzz8's model 71: 504 records shared 'hz', from `^[a-z][a-z0-9_]*$`).
     words: tuple[str, ...] = ()
+    # Nullable sort keys every record holding the group's shared values has a value on, the
+    # group's and the others drawn with the same values alike (`_EntityGenerator._fill`): NULLs
+    # tied at the limit would otherwise be the answer with the filters and without them.
+    filled: tuple[str, ...] = ()
 
 
 def ancestors(model: RequirementsModel, entities: Collection[str]) -> set[str]:
@@ -766,18 +770,20 @@ def dealt_at_weights(attribute: Attribute, constants: list[Any]) -> bool:
     return total > 0 and all(share.get(value, 0.0) / total >= 1 / MAX_DECK for value in constants)
 
 
-def _with_constants(source: Source, constants: list[Any], rng: random.Random) -> Source:
+def _with_constants(source: Source, constants: list[Any], rng: random.Random, after: int = 0) -> Source:
     """`source`, but drawing the constants too: now and then, or (for a unique attribute) first,
-    with the pool's own copies of them skipped."""
+    after `after` values of its own, with the pool's own copies of them skipped."""
     inner = source.draw
     if not source.exclusive:
         return Source(lambda: rng.choice(constants) if rng.random() < CONSTANT_RATE else inner())
     queue = list(constants)
     taken = {normalise(value) for value in constants}
+    ahead = [after]
 
     def draw() -> Any:
-        if queue:
+        if queue and not ahead[0]:
             return queue.pop(0)
+        ahead[0] = max(0, ahead[0] - 1)
         while True:
             value = inner()
             if value is None or normalise(value) not in taken:
@@ -878,9 +884,12 @@ class _EntityGenerator:
             if attr not in self.reference_columns
         }
         reserved = _reserved_constants(model, name, hot, count)
+        # The first record has no earlier one to refer to: a unique constant goes to the second
+        # when the entity refers to itself, so its holder can have a parent (fuzz9's model 719).
+        after = 1 if any(picker.is_self for picker in self.pickers) else 0
         for attr, values in pattern_constants(model, name).items():
             if attr in self.sources and not dealt_at_weights(self.attributes[attr], values):
-                self.sources[attr] = _with_constants(self.sources[attr], values, self.rng)
+                self.sources[attr] = _with_constants(self.sources[attr], values, self.rng, after)
         for attr, kept_out in reserved.items():
             if attr in self.sources and not self.sources[attr].exclusive:
                 self.sources[attr] = _without(self.sources[attr], kept_out)
@@ -1225,6 +1234,16 @@ class _EntityGenerator:
                     row[target] = shifted
         for picker in self.pickers:
             picker.assign(row, index)
+        if self._holds_unique_constant(row):
+            # The one record a unique constant's pattern can find: an optional reference left
+            # NULL there gives the pattern's reference parameter no row (fuzz9's 719 and 763).
+            for picker in self.pickers:
+                for _ in range(MAX_RETRIES):
+                    if picker.reference.relationship.required or any(
+                        row[c] is not None for c in picker.reference.columns
+                    ):
+                        break
+                    picker.assign(row, index)
         for column, parents in self.numbered:
             # Numbered per parent (district 1, 2, … of each warehouse), as such keys are in use:
             # the same number under several parents is what makes each key column matter.
@@ -1252,10 +1271,51 @@ class _EntityGenerator:
             f"{rules} (ask for fewer rows, or widen the value ranges)"
         )
 
+    def _holds_unique_constant(self, row: Record) -> bool:
+        """Whether `row` holds a pattern constant of a unique attribute (the one record that can)."""
+        for attr, values in self.constants.items():
+            source = self.sources.get(attr)
+            held = row.get(attr)
+            if (
+                source is not None
+                and source.exclusive
+                and held is not None
+                and normalise(held) in set(map(normalise, values))
+            ):
+                return True
+        return False
+
     def run(self) -> list[Record]:
         for index in range(self.count):
             self.rows.append(self._one(index))
+        self._fill()
         return self.rows
+
+    def _fill(self) -> None:
+        """Give each record holding a hot group's shared values a value on the group's `filled`
+        sort keys (the group's records come last, so the others are known only now). Only an
+        attribute no unique rule, check or link involves, so no rule can break."""
+        bound = {c for g in self.groups for c in g} | {c for k in self.checks for c in (k.left, k.right)}
+        bound |= {c for link in self.links for c in link[:2]}
+        leaders = {id(group): (group, first) for group, first in self.hot.values() if group.filled}
+        for group, first in leaders.values():
+            if first >= len(self.rows):
+                continue
+            columns: list[str] = []
+            for attr in group.shared:
+                picker = self.reference_columns.get(attr)
+                columns += list(picker.reference.columns) if picker is not None else [attr]
+            key = tuple(normalise(self.rows[first].get(c)) for c in columns)
+            for attr in group.filled:
+                source = self.sources.get(attr)
+                if source is None or source.exclusive or attr in bound:
+                    continue
+                for row in self.rows:
+                    if row.get(attr) is None and tuple(normalise(row.get(c)) for c in columns) == key:
+                        for _ in range(MAX_RETRIES):
+                            row[attr] = source.draw()
+                            if row[attr] is not None:
+                                break
 
 
 def unsearchable(rng: random.Random, room: int | None) -> str:

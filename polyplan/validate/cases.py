@@ -20,6 +20,7 @@ a check (`DataCannotDiscriminate`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,7 @@ from polyplan.seed.generate import SEARCH_WORD
 from polyplan.seed.relational import jsonable
 from polyplan.stores.relational.membership import column_attribute, inside_filter_of, inside_key
 from polyplan.stores.relational.render import column_for, param_name, query_columns
-from polyplan.stores.relational.spec import QueryParam, TableSpec
+from polyplan.stores.relational.spec import QueryParam, TableSpec, finite_domain
 from polyplan.validate.membership import is_sub_field, item_choices, with_sub_fields
 from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, sort_rows
 
@@ -61,8 +62,10 @@ class Expected:
     constants: tuple[Condition, ...]
     sort: tuple[tuple[str, bool], ...]  # (column, descending), when every sort column is selected
     searched: tuple[str, ...]  # the columns a full-text filter searches
-    # The most rows an answer holds on any valid data, where a fixed reference caps it (None: no cap).
+    # The most rows an answer holds on any valid data, where a fixed reference or a unique rule
+    # caps it (None: no cap), and why: a LIMIT at or above it is never reached (`properties`).
     at_most: int | None = None
+    capped_by: str = ""
 
     @property
     def limit(self) -> int | None:
@@ -141,9 +144,45 @@ def expected_query(pattern: AccessPattern, spec: TableSpec, model: RequirementsM
     if not all(column in columns for column, _ in sort):
         sort = []  # the order is not observable from the selected columns; membership still is
     at_most = capped_rows(model, pattern) if model is not None else None
+    capped_by = f"a fixed reference holds at most {at_most}" if at_most is not None else ""
+    unique = unique_cap(spec, constants, params)
+    if unique is not None and (at_most is None or unique[0] < at_most):
+        at_most, capped_by = unique
     return Expected(
-        pattern, spec, tuple(columns), tuple(params), tuple(constants), tuple(sort), tuple(searched), at_most
+        pattern, spec, tuple(columns), tuple(params), tuple(constants), tuple(sort), tuple(searched), at_most, capped_by
     )
+
+
+def _finite(spec: TableSpec, name: str) -> int | None:
+    try:
+        return finite_domain(spec.column(name))
+    except StopIteration:
+        return None  # a sub-field or an item: no column of its own
+
+
+def unique_cap(spec: TableSpec, constants: Sequence[Condition], params: Sequence[QueryParam]) -> tuple[int, str] | None:
+    """The most rows an answer can hold on any valid data because its equalities fix part of the
+    primary key or of a unique rule whose other columns have a finite domain, and the rule; None
+    when no key caps it. Unique (a2 boolean, a3) under `a3 = 9.7` holds two rows at most (fuzz9's
+    open class beside model 92: `a3 IN (9.7) AND r0_ref = :r LIMIT 5` can never reach its
+    limit). A key the equalities fix whole is `_at_most_one_row`'s."""
+    values: dict[str, int] = {p.column: 1 for p in params if p.op == "eq"}
+    for condition in constants:
+        if condition.op == "eq":
+            values[condition.column] = 1
+        elif condition.op == "in":
+            values[condition.column] = min(values.get(condition.column, len(condition.value)), len(condition.value))
+    best: tuple[int, str] | None = None
+    for key in [spec.primary_key, *spec.uniques]:
+        if not key or not any(c in values for c in key):
+            continue
+        sizes = [values.get(c) or _finite(spec, c) for c in key]
+        if any(size is None for size in sizes):
+            continue
+        rows = math.prod(size for size in sizes if size is not None)
+        if best is None or rows < best[0]:
+            best = (rows, f"unique ({', '.join(key)}) lets at most {rows} rows hold the fixed values")
+    return best
 
 
 # --- evaluating a case on the seeded rows -------------------------------------------------------
@@ -229,14 +268,29 @@ def _without(case: Case, index: int, replacement: Condition | None = None) -> li
     return conditions
 
 
+def limit_out_of_reach(expected: Expected) -> str | None:
+    """Why no valid data can hold more matching rows than the pattern's LIMIT, or None when some
+    can: the oracle then asks no case to reach the limit, and says so (`Harness.notes`) instead
+    of failing "LIMIT n is reached" on data that cannot exist."""
+    limit = expected.limit
+    if limit is None:
+        return None
+    if _at_most_one_row(expected):
+        return f"LIMIT {limit} is never reached: equalities fix a whole unique key (one row at most)"
+    if expected.at_most is not None and expected.at_most <= limit:
+        return f"LIMIT {limit} is never reached on valid data: {expected.capped_by}"
+    return None
+
+
 def properties(expected: Expected, sample: Case) -> list[Property]:
     """Every property of the pattern's query a case can make observable, by name (`sample` is
     any case: the conditions are the same in each, only their values differ)."""
     found: list[Property] = []
     limit = expected.limit
     single = _at_most_one_row(expected)
-    # A LIMIT no valid answer reaches (a fixed reference caps it) is the same query without it.
-    if limit is not None and not single and not (expected.at_most is not None and expected.at_most <= limit):
+    # A LIMIT no valid answer reaches (a fixed reference or a unique rule caps it: `capped_by`)
+    # is the same query without it; `limit_out_of_reach` says so.
+    if limit is not None and limit_out_of_reach(expected) is None:
         found.append((f"LIMIT {limit} is reached", lambda ev, case: len(ev.matching(case.conditions)) > limit))
     for index, (label, condition) in enumerate(zip(sample.labels, sample.conditions, strict=True)):
         if _always_true(expected, condition, constant=index < len(expected.constants)):

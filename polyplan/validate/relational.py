@@ -50,6 +50,7 @@ from polyplan.validate.cases import (
     candidates,
     choose_cases,
     expected_query,
+    limit_out_of_reach,
 )
 from polyplan.validate.derived import check_kept
 from polyplan.validate.geo import GeoCase, MissingGeoParameter, compare_geo, geo_cases
@@ -607,6 +608,16 @@ class Harness:
         # And the query is asked for rows at least once: an empty answer never shows the
         # selected columns or their values.
         assert any(evaluator.matching(case.conditions) for case in chosen), f"{name}: no case matches a row"
+        for note in self.notes(name):
+            print(f"{name}: {note}")  # shown by `pytest -rP`: what the oracle does not ask, and why
+
+    def notes(self, name: str) -> list[str]:
+        """What pattern `name`'s checks leave out because no valid data can show it (a LIMIT a
+        fixed reference or a unique rule keeps out of reach), each with its reason."""
+        if name in self.paths or is_geo(self._pattern(name)):
+            return []
+        reason = limit_out_of_reach(self.expected(name))
+        return [reason] if reason else []
 
     def check_query(self, engine: sa.Engine, name: str) -> None:
         """The emitted query returns what the oracle computes from the model's pattern, for each case."""

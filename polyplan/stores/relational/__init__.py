@@ -17,6 +17,7 @@ from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.relational.facets import build_facets
 from polyplan.stores.relational.increments import build_increments, render_writes
 from polyplan.stores.relational.index_docs import index_docs
+from polyplan.stores.relational.index_proof_plans import capped_table_warnings
 from polyplan.stores.relational.index_render import concurrent_index_sql
 from polyplan.stores.relational.index_testgen import designed_shapes, index_tests
 from polyplan.stores.relational.render import (
@@ -112,6 +113,7 @@ class Target(StoreTarget):
         # report both read them, so they are read off the metadata once.
         shapes = {engine: designed_shapes(tables, build, engine) for engine, build in builds.items()}
         tests.update(index_tests(plan, tables, builds, shapes))
+        diagnostics.extend(capped_table_warnings(plan, tables))
         if "postgresql" in builds:
             files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(
                 builds["postgresql"].rendered.metadata, [i for t in tables for i in t.indexes]

@@ -16,14 +16,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.bounded_loads import bounded_loads
-from polyplan.model.derived import pattern_named
+from polyplan.model.derived import all_attributes, pattern_named
 from polyplan.plan.ir import Plan
+from polyplan.stores.relational.design import ATTRIBUTE, HOLDS
 from polyplan.stores.relational.index_proof_catalog import dialect_of, index_shape
 from polyplan.stores.relational.index_render import constant_predicate, foreign_key_select, fts_table
 from polyplan.stores.relational.index_results import GEO_VIA, PatternRoute, index_plan_of
 from polyplan.stores.relational.render import EngineBuild
-from polyplan.stores.relational.spec import IndexKind, TableSpec
+from polyplan.stores.relational.spec import IndexKind, TableKind, TableSpec, finite_domain
+
+# A table the model caps at this many rows or fewer on any valid data fits in a page or two: every
+# engine may rightly read it whole, so no data the model allows can show an index used (PP477).
+CAPPED_ROWS = 100
 
 SQLITE_PREFIX = (
     "queries.sql appends the wildcard in SQL (LIKE :p || '%'); SQLite answers LIKE from an index only when "
@@ -120,14 +126,65 @@ def _partial_equivalents(route: PatternRoute, spec: TableSpec, kinds: Mapping[st
     return alternatives
 
 
+def _same_seek_keys(
+    spec: TableSpec,
+    table: sa.Table,
+    engine: str,
+    kinds: Mapping[str, str],
+    found: Mapping[str, Any],
+    sort: Sequence[str] | None,
+) -> list[dict[str, Any]]:
+    """Other full B-tree keys (designed indexes, the primary key, unique rules) whose seek is the
+    routed one's: the key's seekable prefix (`_condition`) is exactly the routed condition, column
+    for column. Such an index reads the same rows in the same order on those columns, so an engine
+    may rightly take either (fuzz9's model 734: `a4 range ORDER BY a4 DESC` routed to the unique
+    (a4, a3), SQLite sought the retention index `ix_order_a4`; MariaDB's 496: its copy of a
+    partial index, built without the predicate, beside a plain index on the same column).
+
+    Only then: an index seeking fewer or other columns is still refused, and so is any when the
+    pattern sorts on a column outside the seek (the routed key may deliver that order, another
+    would sort, which the plan check does not see), when the routed condition is empty, or when
+    the seek is a prefix (`sort` is None: whether a key answers `LIKE 'abc%'` depends on its
+    operator class and collation, `_c_collation_keys`). A partial index is no such key except on
+    MariaDB, which builds it whole."""
+    routed = list(found.get("condition", ()))
+    if sort is None or not routed or not set(sort) <= set(routed):
+        return []
+    partial = {i.name for i in spec.indexes if i.where} if engine != "mysql" else set()
+    kinds_of = {i.name: i.kind for i in spec.indexes}
+    keys: list[list[str]] = [list(spec.primary_key)] if spec.primary_key else []
+    keys += [list(u) for u in spec.uniques]
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        name = str(index.name)
+        if (
+            name == found.get("index")
+            or name in partial
+            or kinds_of.get(name) not in (IndexKind.BTREE, IndexKind.UNIQUE)
+        ):
+            continue  # a GIN, BRIN or full-text index seeks otherwise; an index not designed is unknown
+        keys.append([p.name for p in index_shape(table, index, engine).columns])
+    alternatives: list[dict[str, Any]] = []
+    for key in keys:
+        entry = {"columns": key[: len(routed)], "condition": routed}
+        if key != found.get("columns") and _condition(key, kinds) == routed and entry not in alternatives:
+            alternatives.append(entry)
+    return alternatives
+
+
 def _expectation(
-    route: PatternRoute, spec: TableSpec, table: sa.Table, engine: str, kinds: Mapping[str, str]
+    route: PatternRoute,
+    spec: TableSpec,
+    table: sa.Table,
+    engine: str,
+    kinds: Mapping[str, str],
+    sort: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     found = _routed_expectation(route, spec, table, engine, kinds)
     if found["via"] != "none" and not found.get("fulltext"):
         also = _equivalent_uniques(spec, kinds, found)
         also += [key for key in _c_collation_keys(spec, table, engine, found) if key not in also]
         also += [entry for entry in _partial_equivalents(route, spec, kinds) if entry not in also]
+        also += [entry for entry in _same_seek_keys(spec, table, engine, kinds, found, sort) if entry not in also]
         if also:
             found["also"] = also
     return found
@@ -259,6 +316,20 @@ def _constant_columns(spec: TableSpec, pattern_name: str, plan: Plan) -> list[st
     ]
 
 
+def _sort_columns(spec: TableSpec, name: str, plan: Plan) -> list[str]:
+    """The columns pattern (or bounded load) `name` sorts on; a sort through a path, which names no
+    column of this table, stays as written (so it matches no seek)."""
+    pattern = pattern_named(plan.model, name) or next(
+        (load.child_read() for load in bounded_loads(plan.model) if load.name == name), None
+    )
+    if pattern is None:
+        return []
+    return [
+        next((c.name for c in spec.columns if c.source == f"{pattern.entity}.{item.attribute}"), item.attribute)
+        for item in pattern.sort
+    ]
+
+
 def _top_of_group(plan: Plan, name: str, params: Sequence[Mapping[str, Any]]) -> bool:
     """Whether pattern `name` reads the first rows of one group in an order (equality parameters
     only, a sort and a limit: the latest 10 comments of a post). Its proof binds the largest seeded
@@ -276,6 +347,89 @@ def _top_of_group(plan: Plan, name: str, params: Sequence[Mapping[str, Any]]) ->
     )
 
 
+def _key_cap(spec: TableSpec) -> tuple[int, tuple[str, ...]] | None:
+    """The fewest rows the primary key or a unique rule over finite, NOT NULL columns allows
+    (`finite_domain`: an enum key of 5 values, 5 rows), with that key; None when none caps."""
+    best: tuple[int, tuple[str, ...]] | None = None
+    for key in [spec.primary_key, *spec.uniques]:
+        sizes = [finite_domain(spec.column(c)) for c in key if c in {col.name for col in spec.columns}]
+        if not key or len(sizes) != len(key) or any(size is None for size in sizes):
+            continue
+        rows = 1
+        for size in sizes:
+            rows *= size or 0
+        if best is None or rows < best[0]:
+            best = (rows, tuple(key))
+    return best
+
+
+def capped_tables(plan: Plan, tables: Sequence[TableSpec]) -> dict[str, tuple[int, str]]:
+    """Table → (the most rows it can hold on any valid data, why), for the tables the model caps
+    at `CAPPED_ROWS` or fewer: an entity whose key (or a unique rule) ranges over a few values,
+    and the child tables of such an entity's lists (`max_items` each) and objects (one each).
+    fuzz9's model 325: `user-profile`'s natural key is an enum of 5 values and its list `a0`
+    holds at most 5 items, so `user_profile_a0` has 25 rows at most; SQLite rightly scans it."""
+    by_name = {spec.name: spec for spec in tables}
+    found: dict[str, tuple[int, str]] = {}
+
+    def cap(spec: TableSpec) -> tuple[int, str] | None:
+        if spec.name in found:
+            return found[spec.name]
+        if spec.kind is TableKind.ENTITY:
+            keyed = _key_cap(spec)
+            if keyed is None:
+                return None
+            rows, key = keyed
+            return rows, f"{spec.entity}'s unique key ({', '.join(key)}) allows {rows} records"
+        if spec.kind is not TableKind.LIST_CHILD or not spec.foreign_keys:
+            return None
+        parent = by_name.get(spec.foreign_keys[0].ref_table)
+        above = cap(parent) if parent is not None else None
+        if above is None:
+            return None
+        if spec.extra.get(HOLDS) != "list":
+            return above[0], f"{above[1]}, one {spec.extra.get(ATTRIBUTE)} each"
+        attribute = all_attributes(plan.model, spec.entity).get(str(spec.extra.get(ATTRIBUTE)))
+        if attribute is None or attribute.max_items is None:
+            return None
+        rows = above[0] * attribute.max_items
+        return rows, f"{above[1]}, {attribute.max_items} {spec.extra.get(ATTRIBUTE)} items at most each"
+
+    for spec in tables:
+        capped = cap(spec)
+        if capped is not None and capped[0] <= CAPPED_ROWS:
+            found[spec.name] = capped
+    return found
+
+
+def _capped_reason(table: str, capped: tuple[int, str]) -> str:
+    return (
+        f"{table} holds at most {capped[0]} rows on any valid data ({capped[1]}): every engine may read so few "
+        "rows whole, so no data the model allows can show an index used"
+    )
+
+
+def capped_table_warnings(plan: Plan, tables: Sequence[TableSpec]) -> list[Diagnostic]:
+    """PP477 for each table with routed patterns that the model caps at a few rows
+    (`capped_tables`): its generated index proofs are expected failures with the reason."""
+    capped = capped_tables(plan, tables)
+    found = []
+    for spec in tables:
+        index_plan = index_plan_of(spec) if spec.name in capped else None
+        routed = [r.pattern for r in index_plan.routes if r.via not in ("none", GEO_VIA)] if index_plan else []
+        if routed:
+            found.append(
+                Diagnostic(
+                    "PP477",
+                    f"{_capped_reason(spec.name, capped[spec.name])}; its index proofs "
+                    f"({', '.join(sorted(routed))}) are not asserted",
+                    f"entities.{spec.entity}",
+                    Severity.WARNING,
+                )
+            )
+    return found
+
+
 def route_proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> list[dict[str, Any]]:
     rendered = {engine: builds[engine].rendered for engine in builds}
     queries = {engine: {q.name: q for q in builds[engine].queries} for engine in builds}
@@ -283,6 +437,7 @@ def route_proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Engin
     # A join's plan depends on which side the engine drives from, which its statistics on a few
     # hundred seeded rows decide: the legs of a path pattern are designed, not proved here.
     joined = {read.name for read in plan.loaded.paths}
+    capped = capped_tables(plan, tables)
     for spec in tables:
         index_plan = index_plan_of(spec)
         if index_plan is None:
@@ -312,12 +467,25 @@ def route_proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Engin
                     if _top_of_group(plan, route.pattern, check["params"]):
                         check["group"] = "largest"
                 kinds = _filter_kinds(check["params"], constants)
-                check["expect"] = _expectation(route, spec, table, engine, kinds)
+                # None: a prefix seek, which no other key is taken to answer alike (_same_seek_keys)
+                prefixed = any(p["op"] == "prefix" for p in check["params"])
+                sort = None if prefixed else _sort_columns(spec, route.pattern, plan)
+                check["expect"] = _expectation(route, spec, table, engine, kinds, sort)
                 if engine == "sqlite" and any(p.get("wildcard") is False for p in check["params"]):
                     check["expect"] = {"via": "none", "covering": False, "reason": SQLITE_PREFIX}
+                if spec.name in capped:
+                    reason = f"{_capped_reason(spec.name, capped[spec.name])} (PP477)"
+                    check["expect"] = {"via": "none", "covering": False, "reason": reason}
                 proof["engines"][engine] = check
             proofs.append(proof)
     return sorted(proofs, key=lambda p: (p["table"], p["name"]))
 
 
-__all__ = ["SQLITE_PREFIX", "route_proofs", "served_patterns"]
+__all__ = [
+    "CAPPED_ROWS",
+    "SQLITE_PREFIX",
+    "capped_table_warnings",
+    "capped_tables",
+    "route_proofs",
+    "served_patterns",
+]

@@ -7,13 +7,14 @@ the workload, `render.py` turns both into SQLAlchemy metadata per dialect. Names
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from polyplan.model.schema import SCALAR_TYPES, Attribute, OnDelete
+from polyplan.model.schema import SCALAR_TYPES, Attribute, OnDelete, TypeName
 
 
 class TableKind(StrEnum):
@@ -31,6 +32,24 @@ class ColumnSpec:
     nullable: bool
     source: str  # dotted model path it comes from, e.g. "Order.shipping_address.city"
     comment: str | None = None
+
+
+def finite_domain(column: ColumnSpec) -> int | None:
+    """How many values `column` can hold on any valid data when the model bounds them (a boolean,
+    an enum, an integer with a min and a max); None when unbounded, or nullable (NULLs never
+    collide in a unique index, so any number of rows may hold one). A unique key over such
+    columns caps the table's rows: the oracle's LIMITs (`validate.cases.unique_cap`) and the
+    index proofs (`index_proof_plans.capped_tables`) read it."""
+    attribute = column.attribute
+    if column.nullable:
+        return None
+    if attribute.type is TypeName.BOOLEAN:
+        return 2
+    if attribute.type is TypeName.ENUM and attribute.values:
+        return len(set(attribute.values))
+    if attribute.type is TypeName.INTEGER and attribute.min is not None and attribute.max is not None:
+        return max(0, math.floor(attribute.max) - math.ceil(attribute.min) + 1)
+    return None
 
 
 @dataclass(frozen=True)
