@@ -1875,3 +1875,57 @@ def test_a_limit_a_parents_max_children_keeps_out_of_reach_is_not_asked_to_be_re
     harness = sqlite_harness(text, tmp_path)
     assert harness.expected("p0").at_most == 10
     check_patterns(harness, "p0")
+
+
+LONG_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    options: {relational_dialects: [sqlite, mysql]}
+    entities:
+      user-profile:
+        attributes:
+          a0: {type: string, max_length: @LENGTH@}
+          a2: {type: integer, bits: 16}
+          a3: {type: string, max_length: 1000}
+        key: {attributes: [a0, a2], kind: natural}
+        growth: {initial_rows: 1000000, rows_per_day: 0}
+    access_patterns:
+      - name: by_a3
+        entity: user-profile
+        filters: [{attribute: a3, op: eq}]
+        rate: 50
+        latency_ms: 50
+    """
+)
+
+
+def test_a_key_longer_than_innodb_can_index_is_refused_at_its_attribute() -> None:
+    """Fuzz model 88 (2026-12-07): the natural key (a0 VARCHAR(1000), a2 SMALLINT) is 4,002 bytes
+    in utf8mb4, past InnoDB's 3,072-byte key: MariaDB refused CREATE TABLE and every test of the
+    model failed. No prefix can stand in for a primary key, so the plan refuses it (PP484) at a0,
+    saying what length fits."""
+    with pytest.raises(DiagnosticError) as raised:
+        render(plan_text(LONG_KEY.replace("@LENGTH@", "1000"), "m.yaml"))
+    found = [d for d in raised.value.diagnostics if d.code == "PP484"]
+    assert len(found) == 1, raised.value.diagnostics
+    assert found[0].path.startswith("entities.user-profile.attributes.a0")
+    assert "4,002 bytes" in found[0].message and "at most 767" in found[0].message
+
+
+@pytest.mark.mysql
+def test_a_key_at_innodbs_limit_and_a_long_index_create_on_mariadb() -> None:
+    """The other side of the limit: a 767-character a0 beside a SMALLINT (3,070 bytes) plans, and
+    the index on the VARCHAR(1000) a3 (4,000 bytes) keys a prefix of it, so MariaDB creates it."""
+    files, _ = render(plan_text(LONG_KEY.replace("@LENGTH@", "767"), "m.yaml"))
+    schema = files["relational/mysql/schema.sql"]
+    assert re.search(r"\(a3\(768\)\)", schema), schema
+    assert (
+        "mysql: the key is past InnoDB's 3,072 bytes: a3 is indexed by its first 768 characters"
+        in (files["docs/index-plan.md"])
+    )
+    with scratch_database(resolve_url("mysql")) as engine:
+        apply_sql(engine, schema)
+        with engine.connect() as connection:
+            keys = connection.execute(sa.text("SHOW INDEX FROM user_profile")).mappings().all()
+    assert {(k["Column_name"], k["Sub_part"]) for k in keys if k["Key_name"] != "PRIMARY"} == {("a3", 768)}
