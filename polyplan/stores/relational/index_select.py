@@ -11,6 +11,7 @@ reason none does (PP403). The numbers and the rejections are recorded for index-
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import replace
 from typing import Any
@@ -183,6 +184,13 @@ def design_table(
                 ),
                 "no candidate serves it",
             )
+            scan = scan_cost(load, need)
+            if need.limit and scan < scan_cost(load, dataclasses.replace(need, limit=None)):
+                # An unsorted LIMIT over many matches: the scan stops early (index_costs.scan_cost).
+                why = (
+                    f"a scan finds its LIMIT {need.limit} rows after ≈ {scan:,.0f} page(s), the matching rows "
+                    f"being ≈ {need.selectivity:.0%} of the table; no index reads fewer"
+                )
             routes.append(_route(need, table.name, "none", why, scan_cost(load, need), fulltext=bool(need.fulltext)))
             continue
         best = min(options, key=lambda c: (index_cost(ctx, table, c, need), c.name))
