@@ -1890,6 +1890,11 @@ LONG_KEY = dedent(
           a3: {type: string, max_length: 1000}
         key: {attributes: [a0, a2], kind: natural}
         growth: {initial_rows: 1000000, rows_per_day: 0}
+      group:
+        attributes:
+          a1: {type: integer, bits: 32}
+    relationships:
+      - {name: r2, kind: one_to_many, from: user-profile, to: group}
     access_patterns:
       - name: by_a3
         entity: user-profile
@@ -1903,14 +1908,18 @@ LONG_KEY = dedent(
 def test_a_key_longer_than_innodb_can_index_is_refused_at_its_attribute() -> None:
     """Fuzz model 88 (2026-12-07): the natural key (a0 VARCHAR(1000), a2 SMALLINT) is 4,002 bytes
     in utf8mb4, past InnoDB's 3,072-byte key: MariaDB refused CREATE TABLE and every test of the
-    model failed. No prefix can stand in for a primary key, so the plan refuses it (PP484) at a0,
-    saying what length fits."""
+    model failed (and the tables whose foreign keys copy it). No prefix can stand in for a primary
+    or foreign key, so the plan refuses them (PP484) at a0, saying what length fits."""
     with pytest.raises(DiagnosticError) as raised:
         render(plan_text(LONG_KEY.replace("@LENGTH@", "1000"), "m.yaml"))
-    found = [d for d in raised.value.diagnostics if d.code == "PP484"]
-    assert len(found) == 1, raised.value.diagnostics
-    assert found[0].path.startswith("entities.user-profile.attributes.a0")
-    assert "4,002 bytes" in found[0].message and "at most 767" in found[0].message
+    found = sorted(raised.value.diagnostics, key=lambda d: d.message)
+    assert [d.code for d in found] == ["PP484", "PP484"], found
+    # group's foreign key copies the key: its error too points at a0, the attribute to shorten.
+    assert all(d.path.startswith("entities.user-profile.attributes.a0") for d in found), found
+    assert (
+        "table group: its foreign key" in found[0].message and "table user_profile: its primary key" in found[1].message
+    )
+    assert all("4,002 bytes" in d.message and "give a0 a max_length of at most 767" in d.message for d in found)
 
 
 @pytest.mark.mysql

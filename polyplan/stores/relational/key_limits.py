@@ -71,12 +71,19 @@ def key_bytes(columns: Sequence[sa.Column[object]]) -> int | None:
     return None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
 
 
-def _model_path(model: RequirementsModel, spec: TableSpec, column: str) -> str:
-    """The model line a column comes from: `entities.E.attributes.A`, else the table's entity or
-    relationship."""
+def _model_path(
+    model: RequirementsModel, spec: TableSpec, column: str, tables: dict[str, TableSpec], depth: int = 0
+) -> str:
+    """The model line a column comes from: `entities.E.attributes.A`; for a foreign key's column,
+    the parent's column it copies (the attribute whose length the key inherits); else the table's
+    entity or relationship."""
+    for fk in spec.foreign_keys:
+        parent = tables.get(fk.ref_table)
+        if column in fk.columns and parent is not None and depth < len(tables):
+            return _model_path(model, parent, fk.ref_columns[fk.columns.index(column)], tables, depth + 1)
     source = spec.column(column).source
     parts = source.split(".")
-    if parts[0] in model.entities and len(parts) > 1:
+    if parts[0] in model.entities and len(parts) > 1 and parts[1] in model.entities[parts[0]].attributes:
         return f"entities.{parts[0]}.attributes.{parts[1]}"
     for position, relationship in enumerate(model.relationships):
         if relationship.name == spec.entity:
@@ -105,6 +112,7 @@ def key_length_errors(model: RequirementsModel, tables: Sequence[TableSpec], met
     """PP484 for each primary key, unique rule or foreign key of the MariaDB/MySQL schema longer
     than InnoDB's 3,072-byte key, at the model attribute with the longest text."""
     found: list[Diagnostic] = []
+    by_name = {spec.name: spec for spec in tables}
     for spec in tables:
         table = metadata.tables.get(spec.name)
         if table is None:
@@ -117,14 +125,18 @@ def key_length_errors(model: RequirementsModel, tables: Sequence[TableSpec], met
             other = size - (mysql_key_bytes(longest) or 0)
             fits = max(0, math.floor((MYSQL_MAX_KEY_BYTES - other) / UTF8MB4_BYTES))
             names = ", ".join(c.name for c in columns)
+            path = _model_path(model, spec, longest.name, by_name)
+            # A foreign key's column copies its parent's attribute: that is the one to shorten.
+            attribute = path.rsplit(".", 1)[1] if ".attributes." in path else longest.name
             found.append(
                 Diagnostic(
                     "PP484",
                     f"MariaDB/MySQL cannot create table {spec.name}: its {what} ({names}) takes {size:,} bytes "
                     f"in utf8mb4, past InnoDB's {MYSQL_MAX_KEY_BYTES:,}-byte index key, and a prefix would change "
-                    f"what it makes unique; give {longest.name} a max_length of at most {fits:,}, or key the "
-                    "entity by a generated id and keep the long attributes out of its keys and unique rules",
-                    _model_path(model, spec, longest.name),
+                    f"what it makes unique; give {attribute} a max_length of at most {fits:,}, or give the "
+                    "entity a surrogate key (key: {kind: surrogate}) and keep the long attributes out of its keys "
+                    "and unique rules",
+                    path,
                     Severity.ERROR,
                 )
             )
