@@ -2024,3 +2024,26 @@ def test_an_unsorted_limit_over_half_the_rows_gets_no_index() -> None:
     assert "- `p1` on `customer`: a scan of customer reads fewer pages (≈ 1)" in plan, plan
     proofs = json.loads(files["tests/data/indexes.json"])["proofs"]
     assert [p["name"] for p in proofs] == ["p3"]
+
+
+@pytest.mark.mysql
+def test_a_descending_key_cut_to_a_prefix_renders_and_creates_on_mariadb() -> None:
+    """Fuzz model 610 (2026-12-07, this branch's long run): a non-unique index keying a prefix of
+    a VARCHAR(1000) sorted DESC crashed planning: SQLAlchemy's MySQL compiler reads the name of
+    every key expression when prefix lengths are given, and a DESC key has none. The keys are
+    now written out, and MariaDB creates the index as designed."""
+    text = LONG_KEY.replace("@LENGTH@", "767").replace(
+        "filters: [{attribute: a3, op: eq}]",
+        "filters: [{attribute: a2, op: eq}]\n    sort: [{attribute: a3, direction: desc}]\n    limit: 10",
+    )
+    files, _ = render(plan_text(text, "m.yaml"))
+    schema = files["relational/mysql/schema.sql"]
+    assert re.search(r"\(a2, a3\(767\) DESC\)", schema), schema
+    with scratch_database(resolve_url("mysql")) as engine:
+        apply_sql(engine, schema)
+        with engine.connect() as connection:
+            keys = connection.execute(sa.text("SHOW INDEX FROM user_profile")).mappings().all()
+    assert [(k["Column_name"], k["Sub_part"], k["Collation"]) for k in keys if k["Key_name"] != "PRIMARY"] == [
+        ("a2", None, "A"),
+        ("a3", 767, "D"),
+    ]

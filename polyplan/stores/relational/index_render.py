@@ -302,8 +302,23 @@ def _mysql(table: sa.Table, spec: IndexSpec) -> Diagnostic | None:
                 + ", ".join(f"{name} is indexed by its first {size} characters" for name, size in shortened.items())
                 + " (rows are read to check the rest, and the index gives no order past the prefix)"
             )
-    options: dict[str, Any] = {"mysql_length": lengths} if lengths else {}
-    sa.Index(spec.name, *(_key(table, c, "mysql") for c in columns), unique=spec.kind is IndexKind.UNIQUE, **options)
+    if lengths and any(c.descending for c in columns):
+        # SQLAlchemy's MySQL compiler reads the name of every key expression when prefix lengths
+        # are given, which a DESC key has not (fuzz10pg's model 610): the keys are written out.
+        keys: list[sa.ColumnElement[Any]] = [
+            sa.literal_column(
+                _quote("mysql", c.name)
+                + (f"({lengths[c.name]})" if c.name in lengths else "")
+                + (" DESC" if c.descending else "")
+            )
+            for c in columns
+        ]
+        sa.Index(spec.name, *keys, unique=spec.kind is IndexKind.UNIQUE, _table=table)
+    else:
+        options: dict[str, Any] = {"mysql_length": lengths} if lengths else {}
+        sa.Index(
+            spec.name, *(_key(table, c, "mysql") for c in columns), unique=spec.kind is IndexKind.UNIQUE, **options
+        )
     return _warn(spec, "mysql", "; ".join(notes)) if notes else None
 
 
