@@ -30,7 +30,7 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render
-from polyplan.seed.generate import HotGroup, generate, generation_order, rows_for_scale
+from polyplan.seed.generate import PROOF_CONSTANT_RATE, HotGroup, generate, generation_order, rows_for_scale
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
@@ -2047,3 +2047,18 @@ def test_a_descending_key_cut_to_a_prefix_renders_and_creates_on_mariadb() -> No
         ("a2", None, "A"),
         ("a3", 767, "D"),
     ]
+
+
+def test_the_index_proof_seed_still_gives_a_constant_without_a_limit_some_rows() -> None:
+    """Fuzz model 325 (2026-12-07, this branch's long run): at PROOF_CONSTANT_RATE (0.1 %) a
+    constant of a pattern with no LIMIT (so no hot group) fell on none of the proof's rows, and
+    the MariaDB proof found no row to take its parameters from. At least MIN_CONSTANT_ROWS
+    records of the entity hold it; the ordinary rate is untouched."""
+    model = plan_text(POPULAR_CONSTANT.replace("[gamma]", "[qz9x]"), "m.yaml").model  # no seed word
+
+    def held(rate: float) -> int:
+        records = generate(model, {"Customer": 3000}, constant_rate=rate)["Customer"]
+        return sum(record["a1"] == "qz9x" for record in records)
+
+    assert 5 <= held(PROOF_CONSTANT_RATE) <= 30
+    assert 600 <= held(0.25) <= 900

@@ -304,6 +304,10 @@ CONSTANT_RATE = 0.25  # share of records that take one of a pattern's constants
 # after ~100 rows of a scan (fuzz10pg's run: model 84, `a1 IN (203.29) LIMIT 1` over 20,000 rows).
 # A limited pattern's hot group holds its constant besides (`polyplan.seed.discriminating`).
 PROOF_CONSTANT_RATE = 0.001
+# But at least this many records of each entity hold a pattern's constants: a proof takes its
+# parameters from rows with them, and at 0.1 % of 3,000 a pattern without a LIMIT (so without a
+# hot group) had none ("no seeded row matches the pattern's constants", fuzz10pg's model 325).
+MIN_CONSTANT_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -889,6 +893,7 @@ class _EntityGenerator:
             if attr not in self.reference_columns
         }
         reserved = _reserved_constants(model, name, hot, count)
+        constant_rate = max(constant_rate, min(CONSTANT_RATE, MIN_CONSTANT_ROWS / max(count, 1)))
         for attr, values in pattern_constants(model, name).items():
             if attr in self.sources and not dealt_at_weights(self.attributes[attr], values):
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng, constant_rate)
