@@ -157,6 +157,7 @@ CODES: dict[str, str] = {
     "PP477": "index proof on a table the model caps at a few rows: not asserted",
     "PP478": "capped MongoDB collection whose expiry no TTL index can keep",
     "PP483": "checked reference whose child inserts and parent updates are both hot",
+    "PP484": "key longer than MariaDB/MySQL can index",
     "PP420": "index decision hinges on an assumed distinct count",
     "PP422": "geo query served by a fallback without a spatial index",
     "PP423": "geo query a store cannot serve",

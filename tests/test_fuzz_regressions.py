@@ -30,7 +30,7 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render
-from polyplan.seed.generate import HotGroup, generate, generation_order, rows_for_scale
+from polyplan.seed.generate import PROOF_CONSTANT_RATE, HotGroup, generate, generation_order, rows_for_scale
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
@@ -2119,3 +2119,190 @@ def test_nulls_of_a_sort_key_do_not_tie_the_groups_answer_at_the_limit(tmp_path:
     assert any(r["a0"] is None for r in rows)
     assert any(all(r["a0"] is not None for r in rows if r["a1"] == value) for value in {r["a1"] for r in rows})
     check_patterns(harness, "p1")
+
+
+LONG_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    options: {relational_dialects: [sqlite, mysql]}
+    entities:
+      user-profile:
+        attributes:
+          a0: {type: string, max_length: @LENGTH@}
+          a2: {type: integer, bits: 16}
+          a3: {type: string, max_length: 1000}
+        key: {attributes: [a0, a2], kind: natural}
+        growth: {initial_rows: 1000000, rows_per_day: 0}
+      group:
+        attributes:
+          a1: {type: integer, bits: 32}
+    relationships:
+      - {name: r2, kind: one_to_many, from: user-profile, to: group}
+    access_patterns:
+      - name: by_a3
+        entity: user-profile
+        filters: [{attribute: a3, op: eq}]
+        rate: 50
+        latency_ms: 50
+    """
+)
+
+
+def test_a_key_longer_than_innodb_can_index_is_refused_at_its_attribute() -> None:
+    """Fuzz model 88 (2026-12-07): the natural key (a0 VARCHAR(1000), a2 SMALLINT) is 4,002 bytes
+    in utf8mb4, past InnoDB's 3,072-byte key: MariaDB refused CREATE TABLE and every test of the
+    model failed (and the tables whose foreign keys copy it). No prefix can stand in for a primary
+    or foreign key, so the plan refuses them (PP484) at a0, saying what length fits."""
+    with pytest.raises(DiagnosticError) as raised:
+        render(plan_text(LONG_KEY.replace("@LENGTH@", "1000"), "m.yaml"))
+    found = sorted(raised.value.diagnostics, key=lambda d: d.message)
+    assert [d.code for d in found] == ["PP484", "PP484"], found
+    # group's foreign key copies the key: its error too points at a0, the attribute to shorten.
+    assert all(d.path.startswith("entities.user-profile.attributes.a0") for d in found), found
+    assert (
+        "table group: its foreign key" in found[0].message and "table user_profile: its primary key" in found[1].message
+    )
+    assert all("4,002 bytes" in d.message and "give a0 a max_length of at most 767" in d.message for d in found)
+
+
+@pytest.mark.mysql
+def test_a_key_at_innodbs_limit_and_a_long_index_create_on_mariadb() -> None:
+    """The other side of the limit: a 767-character a0 beside a SMALLINT (3,070 bytes) plans, and
+    the index on the VARCHAR(1000) a3 (4,000 bytes) keys a prefix of it, so MariaDB creates it."""
+    files, _ = render(plan_text(LONG_KEY.replace("@LENGTH@", "767"), "m.yaml"))
+    schema = files["relational/mysql/schema.sql"]
+    assert re.search(r"\(a3\(768\)\)", schema), schema
+    assert (
+        "mysql: the key is past InnoDB's 3,072 bytes: a3 is indexed by its first 768 characters"
+        in (files["docs/index-plan.md"])
+    )
+    with scratch_database(resolve_url("mysql")) as engine:
+        apply_sql(engine, schema)
+        with engine.connect() as connection:
+            keys = connection.execute(sa.text("SHOW INDEX FROM user_profile")).mappings().all()
+    assert {(k["Column_name"], k["Sub_part"]) for k in keys if k["Key_name"] != "PRIMARY"} == {("a3", 768)}
+
+
+POPULAR_CONSTANT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Customer:
+        attributes:
+          a1: {type: string, max_length: 6, distinct: 1000000000000}
+        growth: {initial_rows: 0, rows_per_day: 1000}
+    access_patterns:
+      - name: p0
+        entity: Customer
+        filters: [{attribute: a1, op: in, value: [gamma]}, {attribute: a1, op: eq}]
+        limit: 500
+        rate: 20000
+        latency_ms: 50
+    """
+)
+
+
+@pytest.mark.postgresql
+def test_the_index_proof_seed_gives_a_constant_the_share_the_design_assumed(tmp_path: Path) -> None:
+    """Fuzz model 23 (2026-12-07; 21, 84, 117, 253 on PostgreSQL, 207, 242, 411, 554 on MariaDB
+    alike): the design sized p0's partial index `WHERE a1 = 'gamma'` at one row in 10¹², and the
+    proof's seed gave 'gamma' to a quarter of its records at random (CONSTANT_RATE) plus half the
+    LIMIT's group: 1,238 of 3,000 rows, where PostgreSQL rightly scanned. The index proofs now
+    seed constants at PROOF_CONSTANT_RATE (the ordinary tests keep CONSTANT_RATE)."""
+    ordinary = sqlite_harness(POPULAR_CONSTANT, tmp_path)
+    data = json.loads((tmp_path / "tests/data/indexes.json").read_text(encoding="utf-8"))
+    proof = dataclasses.replace(ordinary, rows=data["rows"], constant_rate=data["constant_rate"])
+
+    def share(harness: Harness) -> float:
+        rows = harness.loaded["customer"]
+        return float(sum(row["a1"] == "gamma" for row in rows) / len(rows))
+
+    assert share(ordinary) > 0.2  # ordinary tests: as before
+    assert 0 < share(proof) < 0.1, share(proof)
+    done = run_generated(tmp_path, "postgresql", resolve_url("postgresql"))
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+HALF_THE_ROWS = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Customer:
+        attributes:
+          a0: {type: boolean}
+          a1: {type: string, max_length: 40}
+        growth: {initial_rows: 250000, rows_per_day: 0}
+    access_patterns:
+      - name: p1
+        entity: Customer
+        filters: [{attribute: a0, op: eq, value: false}]
+        limit: 20
+        rate: 5
+        latency_ms: 50
+      - name: p3
+        entity: Customer
+        filters: [{attribute: a0, op: eq, value: false}]
+        sort: [{attribute: a1}]
+        limit: 20
+        rate: 5
+        latency_ms: 50
+    """
+)
+
+
+def test_an_unsorted_limit_over_half_the_rows_gets_no_index() -> None:
+    """Fuzz models 319, 554 and 643 (2026-12-07, PostgreSQL): `NOT a0 LIMIT 20` got a partial index
+    `WHERE a0 = false`, sized at half the rows, against a scan costed at the whole table; but a
+    scan stops at the twentieth match, about 40 rows in, and PostgreSQL rightly scanned, so the
+    proof failed. The design now costs the scan so (index_costs.scan_cost): no index, and it says
+    why. Sorted, the same filter still gets its index (the scan must read every row to sort)."""
+    files, _ = render(plan_text(HALF_THE_ROWS, "m.yaml"))
+    schema = files["relational/postgresql/schema.sql"]
+    assert re.findall(r"CREATE INDEX (\w+)", schema) == ["ix_customer_a1_where_a0"], schema
+    plan = files["docs/index-plan.md"]
+    assert "- `p1` on `customer`: a scan of customer reads fewer pages (≈ 1)" in plan, plan
+    proofs = json.loads(files["tests/data/indexes.json"])["proofs"]
+    assert [p["name"] for p in proofs] == ["p3"]
+
+
+@pytest.mark.mysql
+def test_a_descending_key_cut_to_a_prefix_renders_and_creates_on_mariadb() -> None:
+    """Fuzz model 610 (2026-12-07, this branch's long run): a non-unique index keying a prefix of
+    a VARCHAR(1000) sorted DESC crashed planning: SQLAlchemy's MySQL compiler reads the name of
+    every key expression when prefix lengths are given, and a DESC key has none. The keys are
+    now written out, and MariaDB creates the index as designed."""
+    text = LONG_KEY.replace("@LENGTH@", "767").replace(
+        "filters: [{attribute: a3, op: eq}]",
+        "filters: [{attribute: a2, op: eq}]\n    sort: [{attribute: a3, direction: desc}]\n    limit: 10",
+    )
+    files, _ = render(plan_text(text, "m.yaml"))
+    schema = files["relational/mysql/schema.sql"]
+    assert re.search(r"\(a2, a3\(767\) DESC\)", schema), schema
+    with scratch_database(resolve_url("mysql")) as engine:
+        apply_sql(engine, schema)
+        with engine.connect() as connection:
+            keys = connection.execute(sa.text("SHOW INDEX FROM user_profile")).mappings().all()
+    assert [(k["Column_name"], k["Sub_part"], k["Collation"]) for k in keys if k["Key_name"] != "PRIMARY"] == [
+        ("a2", None, "A"),
+        ("a3", 767, "D"),
+    ]
+
+
+def test_the_index_proof_seed_still_gives_a_constant_without_a_limit_some_rows() -> None:
+    """Fuzz model 325 (2026-12-07, this branch's long run): at PROOF_CONSTANT_RATE (0.1 %) a
+    constant of a pattern with no LIMIT (so no hot group) fell on none of the proof's rows, and
+    the MariaDB proof found no row to take its parameters from. At least MIN_CONSTANT_ROWS
+    records of the entity hold it; the ordinary rate is untouched."""
+    model = plan_text(POPULAR_CONSTANT.replace("[gamma]", "[qz9x]"), "m.yaml").model  # no seed word
+
+    def held(rate: float) -> int:
+        records = generate(model, {"Customer": 3000}, constant_rate=rate)["Customer"]
+        return sum(record["a1"] == "qz9x" for record in records)
+
+    assert 5 <= held(PROOF_CONSTANT_RATE) <= 30
+    assert 600 <= held(0.25) <= 900

@@ -297,6 +297,19 @@ def _default_links(relationship: Relationship, rows: Mapping[str, int]) -> int:
     return min(wanted, from_rows * to_rows)
 
 
+CONSTANT_RATE = 0.25  # share of records that take one of a pattern's constants
+# The index proofs' share: an index design sizes a constant's partial index at one over the
+# column's distinct values, and on data where a quarter of the rows hold it a scan is the right
+# plan (fuzz9pg's model 23: 'gamma' in 1,238 of 3,000 rows). At 1 % a LIMIT 1 still found its row
+# after ~100 rows of a scan (fuzz10pg's run: model 84, `a1 IN (203.29) LIMIT 1` over 20,000 rows).
+# A limited pattern's hot group holds its constant besides (`polyplan.seed.discriminating`).
+PROOF_CONSTANT_RATE = 0.001
+# But at least this many records of each entity hold a pattern's constants: a proof takes its
+# parameters from rows with them, and at 0.1 % of 3,000 a pattern without a LIMIT (so without a
+# hot group) had none ("no seeded row matches the pattern's constants", fuzz10pg's model 325).
+MIN_CONSTANT_ROWS = 10
+
+
 @dataclass(frozen=True)
 class HotGroup:
     """`rows` records of one entity that share one value on each attribute of `shared` (for a
@@ -353,6 +366,7 @@ def generate(
     spare: int = 0,
     hot: Mapping[str, Sequence[HotGroup]] | None = None,
     only: Collection[str] | None = None,
+    constant_rate: float = CONSTANT_RATE,
 ) -> dict[str, list[Record]]:
     """Deterministic records per entity and per many-to-many relationship (see module docstring).
 
@@ -366,6 +380,8 @@ def generate(
     all the others, and referenced by no other record or link (tests insert one as a known-good
     row after loading the rest). `hot` gives entities groups of records that share values (the
     last records before the spares; a group larger than the entity's count is cut).
+    `constant_rate` is the share of records that take a pattern's constants at random (the index
+    proofs give them the small share an index design assumes, `PROOF_CONSTANT_RATE`).
     """
     clash = {r.name for r in model.relationships if r.kind is RelationshipKind.MANY_TO_MANY} & set(model.entities)
     if clash:
@@ -381,7 +397,7 @@ def generate(
             continue
         count = max(0, rows.get(name, 0))
         groups = (hot or {}).get(name, ())
-        produced[name] = _EntityGenerator(model, name, count, seed, visible, spare, groups).run()
+        produced[name] = _EntityGenerator(model, name, count, seed, visible, spare, groups, constant_rate).run()
         visible[name] = produced[name][:count]
         late += [
             (name, reference)
@@ -662,8 +678,6 @@ def creation_attribute(model: RequirementsModel, name: str) -> str | None:
 
 # --- constants of access patterns ------------------------------------------------------------
 
-CONSTANT_RATE = 0.25  # share of records that take one of a pattern's constants
-
 
 def _seed_value(attribute: Attribute, value: Any) -> Any:
     """A model constant (YAML gives dates, timestamps and uuids as text) as the seed's Python type;
@@ -737,7 +751,7 @@ def sub_field_constants(model: RequirementsModel, name: str) -> dict[str, list[t
 
 
 def _with_sub_field_constants(
-    source: Source, constants: list[tuple[tuple[str, ...], Any]], rng: random.Random
+    source: Source, constants: list[tuple[tuple[str, ...], Any]], rng: random.Random, rate: float = CONSTANT_RATE
 ) -> Source:
     """`source` (a JSON document's), but now and then with a sub-field set to a constant a pattern
     compares it with, so that the pattern's query has rows to find."""
@@ -745,7 +759,7 @@ def _with_sub_field_constants(
 
     def draw() -> Any:
         document = inner()
-        if isinstance(document, dict) and rng.random() < CONSTANT_RATE:
+        if isinstance(document, dict) and rng.random() < rate:
             path, value = rng.choice(constants)
             target = document
             for key in path[:-1]:
@@ -770,12 +784,14 @@ def dealt_at_weights(attribute: Attribute, constants: list[Any]) -> bool:
     return total > 0 and all(share.get(value, 0.0) / total >= 1 / MAX_DECK for value in constants)
 
 
-def _with_constants(source: Source, constants: list[Any], rng: random.Random, after: int = 0) -> Source:
-    """`source`, but drawing the constants too: now and then, or (for a unique attribute) first,
-    after `after` values of its own, with the pool's own copies of them skipped."""
+def _with_constants(
+    source: Source, constants: list[Any], rng: random.Random, after: int = 0, rate: float = CONSTANT_RATE
+) -> Source:
+    """`source`, but drawing the constants too: now and then (`rate`), or (for a unique attribute)
+    first, after `after` values of its own, with the pool's own copies of them skipped."""
     inner = source.draw
     if not source.exclusive:
-        return Source(lambda: rng.choice(constants) if rng.random() < CONSTANT_RATE else inner())
+        return Source(lambda: rng.choice(constants) if rng.random() < rate else inner())
     queue = list(constants)
     taken = {normalise(value) for value in constants}
     ahead = [after]
@@ -837,6 +853,7 @@ class _EntityGenerator:
         produced: Mapping[str, list[Record]],
         spare: int = 0,
         hot: Sequence[HotGroup] = (),
+        constant_rate: float = CONSTANT_RATE,
     ) -> None:
         entity = model.entities[name]
         self.name = name
@@ -887,15 +904,16 @@ class _EntityGenerator:
         # The first record has no earlier one to refer to: a unique constant goes to the second
         # when the entity refers to itself, so its holder can have a parent (fuzz9's model 719).
         after = 1 if any(picker.is_self for picker in self.pickers) else 0
+        constant_rate = max(constant_rate, min(CONSTANT_RATE, MIN_CONSTANT_ROWS / max(count, 1)))
         for attr, values in pattern_constants(model, name).items():
             if attr in self.sources and not dealt_at_weights(self.attributes[attr], values):
-                self.sources[attr] = _with_constants(self.sources[attr], values, self.rng, after)
+                self.sources[attr] = _with_constants(self.sources[attr], values, self.rng, after, constant_rate)
         for attr, kept_out in reserved.items():
             if attr in self.sources and not self.sources[attr].exclusive:
                 self.sources[attr] = _without(self.sources[attr], kept_out)
         for attr, entries in sub_field_constants(model, name).items():
             if attr in self.sources:
-                self.sources[attr] = _with_sub_field_constants(self.sources[attr], entries, self.rng)
+                self.sources[attr] = _with_sub_field_constants(self.sources[attr], entries, self.rng, constant_rate)
         self.constants = pattern_constants(model, name)
         self.seen: list[set[tuple[Any, ...]]] = [set() for _ in self.groups]
         self.numbered = _numbered(
@@ -1395,6 +1413,8 @@ def _links(
 
 
 __all__ = [
+    "CONSTANT_RATE",
+    "PROOF_CONSTANT_RATE",
     "HotGroup",
     "check_holds",
     "generate",

@@ -30,7 +30,7 @@ from polyplan.plan.aggregates import selection
 from polyplan.plan.geo import is_geo, is_geo_filter
 from polyplan.plan.predicates import all_predicates
 from polyplan.seed.discriminating import discriminating_rows
-from polyplan.seed.generate import check_holds, generate, link_columns
+from polyplan.seed.generate import CONSTANT_RATE, check_holds, generate, link_columns
 from polyplan.seed.relational import Row, db_value, load_rows, table_rows
 from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
@@ -131,6 +131,8 @@ class Harness:
     writes: dict[str, Query] = field(default_factory=dict)  # writes.sql: the increments, by write pattern
     paths: dict[str, PathRead] = field(default_factory=dict)  # patterns through relationships, as written
     derived_sql: str = ""  # derived.sql: backfills and triggers of derived attributes, run after the load
+    # Share of records that take a pattern's constant at random (the index proofs' is smaller).
+    constant_rate: float = CONSTANT_RATE
     _spare_cache: dict[str, tuple[list[tuple[str, Row]], Row]] = field(default_factory=dict)
     _case_cache: dict[str, tuple[Evaluator, list[Case]]] = field(default_factory=dict)
 
@@ -183,7 +185,7 @@ class Harness:
         # hot groups, so that every limited pattern has a parameter group beyond its limit.
         stored = {t.entity for t in self.tables if t.kind is TableKind.ENTITY}
         rows, hot = discriminating_rows(self.model, self.rows, stored, paths=self.paths.values())
-        return generate(self.model, rows, self.seed, spare=SPARES, hot=hot)
+        return generate(self.model, rows, self.seed, spare=SPARES, hot=hot, constant_rate=self.constant_rate)
 
     @cached_property
     def spare_records(self) -> dict[str, list[dict[str, Any]]]:

@@ -20,6 +20,7 @@ from polyplan.stores.relational.index_docs import index_docs
 from polyplan.stores.relational.index_proof_plans import capped_table_warnings
 from polyplan.stores.relational.index_render import concurrent_index_sql
 from polyplan.stores.relational.index_testgen import designed_shapes, index_tests
+from polyplan.stores.relational.key_limits import key_length_errors
 from polyplan.stores.relational.render import (
     DIALECTS,
     ENGINES,
@@ -65,6 +66,9 @@ class Target(StoreTarget):
         chosen = model.engines.relational
         index_notes: list[Diagnostic] = []  # what each engine substitutes for an index (index-plan.md)
         builds = build_engines(plan, tables)
+        if "mysql" in builds:
+            # A key InnoDB cannot hold fails the whole schema: refused, whichever engine is chosen.
+            diagnostics.extend(key_length_errors(model, tables, builds["mysql"].rendered.metadata))
         kept = kept_aggregates(model, tables)
         for engine, build in builds.items():
             rendered, queries, skipped = build.rendered, build.queries, build.skipped

@@ -48,7 +48,7 @@ ENGINE = "@ENGINE@"
 HERE = Path(__file__).resolve().parent
 DATA = json.loads((HERE / "data" / "indexes.json").read_text(encoding="utf-8"))
 PROOFS = [p for p in DATA["proofs"] if ENGINE in p["engines"]]
-HARNESS = dataclasses.replace(Harness.from_plan_folder(HERE, ENGINE), rows=DATA["rows"])
+HARNESS = dataclasses.replace(Harness.from_plan_folder(HERE, ENGINE), rows=DATA["rows"], constant_rate=DATA["constant_rate"])
 
 pytestmark = getattr(pytest.mark, ENGINE)
 

@@ -38,11 +38,11 @@ from sqlalchemy.schema import CreateColumn, CreateIndex
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.stores.relational.index_names import shorten, slug
+from polyplan.stores.relational.key_limits import MYSQL_MAX_KEY_BYTES, UTF8MB4_BYTES, mysql_key_bytes
 from polyplan.stores.relational.spec import IndexColumn, IndexKind, IndexSpec
 
 ENGINES = ("postgresql", "mysql", "sqlite")
 TEXT_SEARCH_CONFIG = "simple"  # language-neutral; stemming is the search engine's job
-MYSQL_MAX_KEY_BYTES = 3072  # InnoDB, DYNAMIC row format
 MYSQL_TEXT_PREFIX = 255  # characters of a TEXT column a MariaDB B-tree key may hold
 
 
@@ -151,6 +151,32 @@ def _mysql_bytes(table: sa.Table, name: str) -> int:
     if isinstance(kind, sa.String):
         return 4 * (kind.length or MYSQL_TEXT_PREFIX) + 2
     return 16
+
+
+def _fit_key(table: sa.Table, names: Sequence[str], lengths: dict[str, int]) -> dict[str, int]:
+    """Cut the longest VARCHAR columns of a non-unique key to a prefix until it fits InnoDB's key
+    (fuzz9pg's model 88: an index on a VARCHAR(1000) is 4,000 bytes); `lengths` (TEXT prefixes)
+    is updated in place. Returns the columns cut, with their prefix length in characters."""
+
+    def size(name: str) -> int:
+        if name in lengths:
+            return UTF8MB4_BYTES * lengths[name]
+        return mysql_key_bytes(table.c[name]) or UTF8MB4_BYTES * MYSQL_TEXT_PREFIX
+
+    cut: dict[str, int] = {}
+    total = sum(size(n) for n in dict.fromkeys(names))
+    while total > MYSQL_MAX_KEY_BYTES:
+        candidates = [
+            n for n in dict.fromkeys(names) if isinstance(table.c[n].type, sa.String) and size(n) > UTF8MB4_BYTES
+        ]
+        if not candidates:
+            break
+        longest = max(candidates, key=lambda n: (size(n), n))
+        others = total - size(longest)
+        characters = max(1, min(size(longest) // UTF8MB4_BYTES - 1, (MYSQL_MAX_KEY_BYTES - others) // UTF8MB4_BYTES))
+        lengths[longest] = cut[longest] = characters
+        total = others + size(longest)
+    return cut
 
 
 def attach_index(table: sa.Table, spec: IndexSpec, engine: str, metadata: sa.MetaData) -> Diagnostic | None:
@@ -267,8 +293,32 @@ def _mysql(table: sa.Table, spec: IndexSpec) -> Diagnostic | None:
         notes.append(
             f"TEXT columns are indexed by their first {MYSQL_TEXT_PREFIX} characters: {', '.join(sorted(lengths))}"
         )
-    options: dict[str, Any] = {"mysql_length": lengths} if lengths else {}
-    sa.Index(spec.name, *(_key(table, c, "mysql") for c in columns), unique=spec.kind is IndexKind.UNIQUE, **options)
+    if spec.kind is not IndexKind.UNIQUE:
+        # A unique key cannot be cut (key_limits refuses it); a non-unique one keys a prefix.
+        shortened = _fit_key(table, [c.name for c in columns], lengths)
+        if shortened:
+            notes.append(
+                f"the key is past InnoDB's {MYSQL_MAX_KEY_BYTES:,} bytes: "
+                + ", ".join(f"{name} is indexed by its first {size} characters" for name, size in shortened.items())
+                + " (rows are read to check the rest, and the index gives no order past the prefix)"
+            )
+    if lengths and any(c.descending for c in columns):
+        # SQLAlchemy's MySQL compiler reads the name of every key expression when prefix lengths
+        # are given, which a DESC key has not (fuzz10pg's model 610): the keys are written out.
+        keys: list[sa.ColumnElement[Any]] = [
+            sa.literal_column(
+                _quote("mysql", c.name)
+                + (f"({lengths[c.name]})" if c.name in lengths else "")
+                + (" DESC" if c.descending else "")
+            )
+            for c in columns
+        ]
+        sa.Index(spec.name, *keys, unique=spec.kind is IndexKind.UNIQUE, _table=table)
+    else:
+        options: dict[str, Any] = {"mysql_length": lengths} if lengths else {}
+        sa.Index(
+            spec.name, *(_key(table, c, "mysql") for c in columns), unique=spec.kind is IndexKind.UNIQUE, **options
+        )
     return _warn(spec, "mysql", "; ".join(notes)) if notes else None
 
 

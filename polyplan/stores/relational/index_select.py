@@ -200,7 +200,7 @@ def _design(ctx: DesignContext, table: TableSpec, needs: list[Need], frame: Fram
             made.take(need, prefix[0], partial(_prefix_route, need, table.name, prefix, load, None))
             continue
         if not options:
-            made.take(need, "none", partial(_unserved, need, table.name, pool, made.rejected, scan_cost(load, need)))
+            made.take(need, "none", partial(_unserved, need, table.name, pool, made.rejected, load))
             continue
         best = min(options, key=lambda c: (costs[c.name][position], c.name))
         cost = costs[best.name][position]
@@ -251,7 +251,7 @@ def _scan_route(need: Need, table: str, scan: float, best: str, cost: float) -> 
     return _route(need, table, "none", reason, scan, fulltext=bool(need.fulltext))
 
 
-def _unserved(need: Need, table: str, pool: list[Candidate], rejected: list[str], scan: float) -> PatternRoute:
+def _unserved(need: Need, table: str, pool: list[Candidate], rejected: list[str], load: Load) -> PatternRoute:
     """The route of a need no candidate finds: a scan, with the reason its candidates were not taken."""
     why = next(
         (
@@ -261,6 +261,13 @@ def _unserved(need: Need, table: str, pool: list[Candidate], rejected: list[str]
         ),
         "no candidate serves it",
     )
+    scan = scan_cost(load, need)
+    if need.limit and scan < scan_cost(load, replace(need, limit=None)):
+        # An unsorted LIMIT over many matches: the scan stops early (index_costs.scan_cost).
+        why = (
+            f"a scan finds its LIMIT {need.limit} rows after ≈ {scan:,.0f} page(s), the matching rows "
+            f"being ≈ {need.selectivity:.0%} of the table; no index reads fewer"
+        )
     return _route(need, table, "none", why, scan, fulltext=bool(need.fulltext))
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from polyplan.perf import data_json
 from polyplan.plan.ir import Plan
+from polyplan.seed.generate import PROOF_CONSTANT_RATE
 from polyplan.stores.relational.explain import IndexShape
 from polyplan.stores.relational.index_proof_catalog import designed_shapes
 from polyplan.stores.relational.index_proof_plans import SQLITE_PREFIX, route_proofs, served_patterns
@@ -50,6 +51,7 @@ def index_test_data(
     proofs = route_proofs(plan, tables, builds)
     return {
         "rows": seed_rows(plan, proved_entities(plan, tables, proofs)),
+        "constant_rate": PROOF_CONSTANT_RATE,
         "time_ordered": time_ordered(plan, tables),
         "proofs": proofs,
         "indexes": {engine: [s.as_data() for s in shapes[engine]] for engine in builds},
