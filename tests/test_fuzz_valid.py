@@ -57,7 +57,12 @@ VALIDATE_SECONDS = 300  # one model's generated SQLite tests; longer is a hang
 # break alone, since a2 < a1 and a2's DECIMAL(3,1) leave a1 no room under its min; 92: a constant
 # on one column of a unique rule beside a shared group ran the seed out of values) are fixed
 # (docs/benchmarks.md, "Long run of 2026-12-07, night (branch fuzz9)").
-KNOWN_SQLITE_FAILURES: frozenset[int] = frozenset()
+# 214: the seed stops at Order's record 299 ("no values left that satisfy the unique/check rules on
+# a0, a3"), although the natural key (a3 with distinct 1, a0 with distinct 1000) holds 1,000 rows:
+# the same at cf957cc, so not a regression; it entered this sample on 2026-12-07, most likely when
+# PP484's refusals moved which models are sampled. The generator's draw for a unique rule over a
+# small domain is the suspect (not analysed further); docs/benchmarks.md lists it.
+KNOWN_SQLITE_FAILURES: frozenset[int] = frozenset({214})
 # PP484: a key of long text the generator draws (a VARCHAR(1000) in a natural key) that MariaDB
 # cannot index, refused when the model emits MySQL DDL (fuzz9pg's model 88).
 PLANNING_REFUSALS = frozenset({"PP401", "PP406", "PP314", "PP484"})
