@@ -328,7 +328,9 @@ def discriminating_rows(
                 for item in pattern.sort
                 if (attribute := attributes_of[pattern.entity].get(item.attribute)) is not None and attribute.nullable
             )
-            main = HotGroup(tuple(shared), constants, room, words=words, filled=filled)
+            main = HotGroup(
+                tuple(shared), constants, room, words=words, filled=filled, nulls_kept=max(0, pattern.limit - 1)
+            )
         elif pattern.sort or (outside and range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.
             # A sort needs a group too: where each parameter value holds one record (a free-text

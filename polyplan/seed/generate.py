@@ -342,6 +342,10 @@ class HotGroup:
     # group's and the others drawn with the same values alike (`_EntityGenerator._fill`): NULLs
     # tied at the limit would otherwise be the answer with the filters and without them.
     filled: tuple[str, ...] = ()
+    # How many of those records keep their NULL (the pattern's LIMIT less one): fewer NULLs than
+    # the limit are all in every answer, so they tie nothing away, and with one or more left a
+    # case still shows where the engine puts NULLs (saas's my_open_tasks, LIMIT 50).
+    nulls_kept: int = 0
 
 
 def ancestors(model: RequirementsModel, entities: Collection[str]) -> set[str]:
@@ -1328,8 +1332,12 @@ class _EntityGenerator:
                 source = self.sources.get(attr)
                 if source is None or source.exclusive or attr in bound:
                     continue
+                kept = 0
                 for row in self.rows:
                     if row.get(attr) is None and tuple(normalise(row.get(c)) for c in columns) == key:
+                        if kept < group.nulls_kept:
+                            kept += 1
+                            continue
                         for _ in range(MAX_RETRIES):
                             row[attr] = source.draw()
                             if row[attr] is not None:
