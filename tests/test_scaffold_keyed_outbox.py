@@ -241,6 +241,39 @@ def test_generated_writes_and_relay_keep_the_indexes_equal_to_the_records(
     assert again.returncode == 0 and "applied" not in again.stdout, again.stdout + again.stderr
 
 
+@pytest.mark.redis
+@pytest.mark.cassandra
+@pytest.mark.opensearch
+def test_an_update_racing_a_delete_leaves_the_row_its_document_holds(
+    app: tuple[Path, dict[str, ModuleType]], stores: tuple[Any, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving CI's load hit (keyed_search.check: "stale: 1 (Word … document v…, record v…)",
+    equal versions): drop_word's batch lands between reword's read and reword's batch. The update's
+    timestamp is the later, so the row lives again, and it must be the whole record its event
+    carries: an UPDATE of `meaning` alone left a row of `meaning` alone (term and uses null)."""
+    folder, modules = app
+    made, environment = stores
+    wide = modules["wide_column"]
+    word = wide.Word(uuid.UUID(int=7), "raced", "before", 3)
+    wide.add_word(made, word)
+    original = wide.run_operation
+
+    def dropped_between(store: Any, who: str, operation: Any, current: Any, new: Any, *rest: Any) -> None:
+        if who == "reword":  # drop_word's batch (the row's delete and its event); its term released later
+            dropping = {**wide.WRITES["drop_word"], "after_batch": []}
+            event = wide.outbox_of(store, "drop_word", "Word", "delete", current, None)
+            original(store, "drop_word", dropping, current, None, wide.ROW_KEYS, event)
+        original(store, who, operation, current, new, *rest)
+
+    monkeypatch.setattr(wide, "run_operation", dropped_between)
+    assert wide.reword(made, word.id, "after") is not None
+    done = _relay(folder, environment, "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _words(made)
+    assert rows[str(word.id)][1] == {"id": str(word.id), "term": "raced", "meaning": "after", "uses": 3}
+    assert _documents(made, "word") == rows
+
+
 def test_the_relay_without_a_setting_is_one_line(app: tuple[Path, dict[str, ModuleType]]) -> None:
     folder, _ = app
     done = _relay(folder, {"KEYED_SEARCH_DATABASE_URL": "sqlite://"}, "--once")

@@ -199,6 +199,9 @@ class EntityDesign:
     udts: tuple[Udt, ...]
     queries: tuple[Query, ...]
     time_series: bool
+    # A projection (a search index, a cache) is fed from its change events, each carrying the whole
+    # record: the writes then replace whole rows (writes.py, `_update`).
+    projected: bool = False
 
 
 @dataclass(frozen=True)
@@ -924,7 +927,15 @@ def design_entity(
         )
     base = next((t.name for t in tables if t.role == "base"), None)
     return (
-        EntityDesign(entity, tuple(tables), base, tuple(udts.values()), queries, _time_series(ctx)),
+        EntityDesign(
+            entity,
+            tuple(tables),
+            base,
+            tuple(udts.values()),
+            queries,
+            _time_series(ctx),
+            bool(plan.entities[entity].projections),
+        ),
         ctx.notes,
         ctx.errors,
     )

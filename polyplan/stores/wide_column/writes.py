@@ -12,6 +12,14 @@ an insert of the new one. The delete runs only when the row really *moved*: the 
 batch share a timestamp, and Cassandra lets a tombstone win a tie, so deleting and re-inserting
 the same primary key in one batch loses the row (seen on a real server). When the row *stayed*,
 the insert alone overwrites it.
+
+An update of a record that a projection (a search index, a cache) copies from its change events
+inserts the whole row rather than updating the changed columns: each event carries the whole
+record, and Cassandra resolves cells, not rows, by timestamp. An UPDATE racing a delete of the
+same row (the update's timestamp the later) left a row of the updated columns alone, its other
+columns null, while the index held the whole record from the event (seen under load on a real
+server); and two updates of different columns would merge in the table but not in the index. The
+cost: concurrent updates of one record resolve by row, the last one whole (as the index does).
 """
 
 from __future__ import annotations
@@ -105,6 +113,11 @@ def claim_tables(model: RequirementsModel, design: EntityDesign) -> list[Table]:
     ]
 
 
+_WHOLE_ROW_NOTE = (
+    "a projection copies this record from its change events, each carrying the whole record: the update "
+    "inserts the whole row (the current one read first, with the new values), so the row holds what its event "
+    "says; an UPDATE of the changed columns alone, racing a delete, would leave a row of those columns alone"
+)
 _LWT_NOTE = (
     "run each before_batch/after_batch statement alone; it is a lightweight transaction: if an insert is not "
     "[applied] the unique value is taken, so stop and report a duplicate"
@@ -236,7 +249,7 @@ def _update(
             batch.append(_statement(table, "delete", statements.delete(table), "moved"))
             batch.append(_statement(table, "insert", statements.insert(table)))
         elif columns:
-            if kind == WriteKind.UPSERT.value:
+            if kind == WriteKind.UPSERT.value or design.projected:
                 batch.append(_statement(table, "insert", statements.insert(table)))
             else:
                 batch.append(_statement(table, "update", statements.update(table, columns)))
@@ -248,6 +261,8 @@ def _update(
         "between the current and the new record; `moved` statements run only then, `stayed` ones only otherwise "
         "(a delete and an insert of one key in one batch share a timestamp, and the delete would win)",
     ]
+    if design.projected and kind != WriteKind.UPSERT.value:
+        notes.append(_WHOLE_ROW_NOTE)
     if before or after:
         notes.append(_LWT_NOTE)
     read = statements.select_row(base) if base else None
