@@ -59,11 +59,12 @@ def test_the_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path) -> None
     scaffold_clean(MODEL, tmp_path / APP)
 
 
-def test_the_compose_file_runs_the_keyed_relay_as_a_service(tmp_path: Path) -> None:
+def test_the_compose_file_runs_each_relay_as_a_service(tmp_path: Path) -> None:
     """keyed_relay is a service of compose.yml beside the relational relay (keyed_search, whose
     Redis records make Redis a store of the package), and alone (autocomplete: no relational
-    entity); each service's command runs (its `--help` here, with the package installed as the
-    container would find it)."""
+    entity); doc_relay beside the relational relay (catalogue_documents: both outboxes); each
+    service's command runs (its `--help` here, with the package installed as the container would
+    find it)."""
     import yaml
 
     from polyplan.scaffold import write_scaffold
@@ -71,18 +72,20 @@ def test_the_compose_file_runs_the_keyed_relay_as_a_service(tmp_path: Path) -> N
     for model, package, relays in (
         (MODEL, APP, {"relay", "keyed_relay"}),
         (ROOT / "tests" / "models" / "autocomplete.yaml", "search_autocomplete", {"keyed_relay"}),
+        (ROOT / "tests" / "models" / "catalogue_documents.yaml", "catalogue_documents", {"relay", "doc_relay"}),
     ):
         folder = tmp_path / package
         files = write_scaffold(model, folder)[1]
         services = yaml.safe_load(files["compose.yml"])["services"]
         stores = set(services) - relays
-        assert relays <= set(services) and "doc_relay" not in services, sorted(services)
+        assert set(services) - stores == relays, sorted(services)
+        assert not stores & {"relay", "doc_relay", "keyed_relay"}, sorted(services)
         if model == MODEL:
             assert stores == {"postgres", "redis", "opensearch", "cassandra"}, sorted(services)
         for name in relays:
             service = services[name]
             script = service["command"][-1]
-            module = "keyed_relay" if name == "keyed_relay" else "relay"
+            module = name  # each relay's service is named after its module
             assert script.endswith(f"&& exec python -m {package}.{module}"), script
             assert set(service["depends_on"]) == stores and service["restart"] == "unless-stopped"
             assert f"{package.upper()}_SEARCH_URL" in service["environment"]
@@ -96,8 +99,10 @@ def test_the_compose_file_runs_the_keyed_relay_as_a_service(tmp_path: Path) -> N
             )
             assert shown.returncode == 0, shown.stdout + shown.stderr
             assert shown.stdout.startswith(f"usage: {package}.{module} [-h] [--once] [--batch BATCH]"), shown.stdout
-        assert "docker compose logs -f keyed_relay (each batch" in files["compose.yml"]
-        assert f"python -m {package}.keyed_relay" in files["compose.yml"].split("\nname: ")[0]
+        header = files["compose.yml"].split("\nname: ")[0]
+        for name in relays:
+            assert f"docker compose logs -f {name:<12}(each batch" in header
+            assert f"python -m {package}.{name}" in header
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,8 @@ def render_app_compose(
     with each variable pointing at its store inside the compose network; it is restarted when it
     dies, which the relay is built for (it resumes from the outbox). `relay`: its module (`doc_relay`
     when the package's only outbox is the document store's; None: no relay service). `more_relays`:
-    the package's other relay modules (`keyed_relay`), each a service of its own name, alike.
+    the package's other relay modules (`doc_relay` beside `relay`, `keyed_relay`), each a service of
+    its own name, alike.
     """
     services = bundled_services()
     named: dict[str, Any] = {}

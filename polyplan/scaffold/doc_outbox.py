@@ -27,6 +27,15 @@ _CALLS = {
 }
 
 
+RELAY = "doc_relay"
+
+
+def relayed(scaffold: Scaffold) -> bool:
+    """Whether the package has the document store's relay (`doc_relay.py`): a document-store entity
+    written through the package feeds a search index."""
+    return bool(scaffold.documents and scaffold.documents.fed and scaffold.indexes)
+
+
 def outbox_names(documents: DocumentScaffold) -> list[str]:
     """What documents.py imports from the copied runtime (the calls of its fed writes)."""
     return sorted({_CALLS[w.kind] for w in documents.writes if w.entity in documents.fed})

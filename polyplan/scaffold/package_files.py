@@ -142,6 +142,7 @@ def _compose(scaffold: Scaffold) -> str | None:
 
     if scaffold.engines and "postgresql" not in scaffold.engines:
         return None
+    from polyplan.scaffold import doc_outbox
     from polyplan.scaffold.keyed_outbox import RELAY, fed
 
     prefix = scaffold.package.upper()
@@ -159,5 +160,7 @@ def _compose(scaffold: Scaffold) -> str | None:
         stores.append(("cassandra", f"{prefix}_CASSANDRA_URL"))
     keyed = [RELAY] if _keyed(scaffold) else []  # the Redis and Cassandra records' relay: a service too
     if scaffold.engines:
-        return render_app_compose(scaffold.model, scaffold.package, stores, more_relays=keyed)
+        # Beside the relational relay, the document store's (its own outbox, its own service).
+        documents = [doc_outbox.RELAY] if doc_outbox.relayed(scaffold) else []
+        return render_app_compose(scaffold.model, scaffold.package, stores, more_relays=[*documents, *keyed])
     return compose_without_relational(scaffold, stores, keyed)

@@ -64,10 +64,10 @@ def render_scaffold(scaffold: Scaffold) -> dict[str, str]:
     if scaffold.documents:
         files[f"{package}/documents.py"] = render_documents(scaffold, scaffold.documents, _annotation)
         files[f"{package}/document_runtime.py"] = _copied(scaffold, "the document store", runtime_code())
-        if scaffold.documents.fed and scaffold.indexes:  # the document store's outbox (doc_outbox.py)
-            from polyplan.scaffold import doc_outbox
+        from polyplan.scaffold import doc_outbox
 
-            files[f"{package}/doc_relay.py"] = doc_outbox.render_doc_relay(scaffold, scaffold.documents)
+        if doc_outbox.relayed(scaffold):  # the document store's outbox
+            files[f"{package}/{doc_outbox.RELAY}.py"] = doc_outbox.render_doc_relay(scaffold, scaffold.documents)
             files[f"{package}/doc_outbox_runtime.py"] = _copied(
                 scaffold, "the document store's outbox", doc_outbox.runtime_code(package)
             )

@@ -60,7 +60,7 @@ def compose_without_relational(
 
     if not stores:
         return None
-    relayed = bool(scaffold.documents and scaffold.documents.fed and scaffold.indexes)
-    return render_app_compose(
-        scaffold.model, scaffold.package, stores, "doc_relay" if relayed else None, more_relays=more_relays
-    )
+    from polyplan.scaffold import doc_outbox
+
+    relay = doc_outbox.RELAY if doc_outbox.relayed(scaffold) else None
+    return render_app_compose(scaffold.model, scaffold.package, stores, relay, more_relays=more_relays)
