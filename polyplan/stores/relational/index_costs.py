@@ -12,7 +12,6 @@ latency estimate of PP501 is `estimate_ms`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from polyplan.analyse.sizing import attribute_bytes
@@ -153,9 +152,7 @@ def index_cost(
 def constraint_cost(ctx: DesignContext, table: TableSpec, need: Need, label: str) -> float:
     """Pages one execution reads through the primary key or unique rule that serves it (`label`:
     "primary key" or "unique (a, b)", as index_candidates names them)."""
-    columns = next(
-        (tuple(u) for u in table.uniques if label == f"unique ({', '.join(u)})"), tuple(table.primary_key)
-    )
+    columns = next((tuple(u) for u in table.uniques if label == f"unique ({', '.join(u)})"), tuple(table.primary_key))
     load = ctx.loads[table.name]
     matched = max(1.0, load.rows * need.selectivity)
     fetched = min(matched, float(need.limit)) if need.limit else matched

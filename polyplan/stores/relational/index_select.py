@@ -125,7 +125,9 @@ def _design(ctx: DesignContext, table: TableSpec, needs: list[Need], frame: Fram
             open_needs.append((position, need))
             continue
         reason = f"the {label} already answers it"
-        made.take(need, label, partial(_route, need, table.name, label, reason, constraint_cost(ctx, table, need, label)))
+        made.take(
+            need, label, partial(_route, need, table.name, label, reason, constraint_cost(ctx, table, need, label))
+        )
     engine = ctx.plan.model.engines.relational
     pool = frame.candidates()
     prefixes = {need.name: prefix_route(ctx, table, need) for _, need in open_needs}

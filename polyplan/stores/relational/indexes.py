@@ -290,7 +290,12 @@ def _replan(
         if not overrides:
             return dict(nominal)
         trial = DesignContext(
-            ctx.plan, ctx.tables, ctx.loads, index_sizes=ctx.index_sizes, index_levels=ctx.index_levels, drafts=ctx.drafts
+            ctx.plan,
+            ctx.tables,
+            ctx.loads,
+            index_sizes=ctx.index_sizes,
+            index_levels=ctx.index_levels,
+            drafts=ctx.drafts,
         )
         trial.card = ctx.card.with_overrides(overrides)
         redone = [
