@@ -1,7 +1,7 @@
 """What each index structure costs, per read and per write (pure: no I/O).
 
 The unit is one 8 KiB page read; the constants below are stated, not tuned. A read through an
-index pays the tree's height, the leaf pages its entries fill and a heap page per row fetched
+index pays the tree's height (`levels`: its own leaf pages and key width), the leaf pages its entries fill and a heap page per row fetched
 (none when the index covers the read); without a new index it pays a scan, or the key/unique
 prefix that finds its equality group (`baseline`). An index costs every write that touches its
 columns (key, INCLUDE, WHERE) a few dirtied pages, more for wider entries, and its bytes kept

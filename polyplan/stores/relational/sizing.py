@@ -263,24 +263,15 @@ def _pg_btree(
     if rows <= 0:
         return c["page_bytes"], 0.0
     end, _ = _pg_columns(table, [*columns, *include], c["index_tuple_header"])
-    return _pg_btree_of(table, columns, rows, keys, unique, c, include, end)
+    return _pg_btree_bytes(_pg_leaves(table, columns, rows, keys, unique, c, include, end), c)
 
 
-def _pg_btree_of(
-    table: TableSpec,
-    columns: Sequence[str],
-    rows: float,
-    keys: float,
-    unique: bool,
-    c: Constants,
-    include: Sequence[str],
-    end: float,
-) -> tuple[float, float]:
-    """`_pg_btree` once its entries' laid-out key bytes (`end`, with the tuple header) are known."""
-    leaves, per_row, entry, fill = _pg_leaves(table, columns, rows, keys, unique, c, include, end)
+def _pg_btree_bytes(leaves: tuple[float, float, float, float], c: Constants) -> tuple[float, float]:
+    """(bytes, average bytes per row) of a PostgreSQL B-tree from `_pg_leaves`' answer."""
+    count, per_row, entry, fill = leaves
     page = c["page_bytes"] - c["page_header"] - c["btree_special"]
-    inner = leaves / max(2.0, page * fill / entry)  # one downlink per leaf, the same width as an entry
-    return (leaves + math.ceil(inner) + 1) * c["page_bytes"], per_row  # + the metapage
+    inner = count / max(2.0, page * fill / entry)  # one downlink per leaf, the same width as an entry
+    return (count + math.ceil(inner) + 1) * c["page_bytes"], per_row  # + the metapage
 
 
 def _pg_leaves(
@@ -463,7 +454,7 @@ def _pg_table(
         if rows * share <= 0:
             size, entry = c["page_bytes"], 0.0
         else:
-            size, entry = _pg_btree_of(table, keys_only, rows * share, keys, unique, c, include, end)
+            size, entry = _pg_btree_bytes(_pg_leaves(table, keys_only, rows * share, keys, unique, c, include, end), c)
         indexes.append(IndexSize(name, columns, role, size, entry))
     row_bytes = data / rows if rows else heap_tuple + c["item_pointer"]
     return TableSize(table.name, "postgresql", rows, row_bytes, data, tuple(indexes))
