@@ -1,7 +1,7 @@
 """What each index structure costs, per read and per write (pure: no I/O).
 
 The unit is one 8 KiB page read; the constants below are stated, not tuned. A read through an
-index pays the tree's height, the leaf pages its entries fill and a heap page per row fetched
+index pays the tree's height (`levels`: its own leaf pages and key width), the leaf pages its entries fill and a heap page per row fetched
 (none when the index covers the read); without a new index it pays a scan, or the key/unique
 prefix that finds its equality group (`baseline`). An index costs every write that touches its
 columns (key, INCLUDE, WHERE) a few dirtied pages, more for wider entries, and its bytes kept
@@ -12,7 +12,6 @@ latency estimate of PP501 is `estimate_ms`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from polyplan.analyse.sizing import attribute_bytes
@@ -26,7 +25,6 @@ from polyplan.stores.relational.spec import IndexKind, TableSpec
 INDEX_TUPLE_OVERHEAD = 16  # index tuple header + heap pointer
 HEAP_POINTER_BYTES = 6  # one more row under a deduplicated key
 INDEX_FILL = 0.9  # B-tree leaves are built 90 % full
-BTREE_FANOUT = 256
 WRITE_WEIGHT = 4.0  # one page dirtied (WAL + write-back) costs about four page reads
 MAINTENANCE_PAGES = {
     IndexKind.BTREE: 2.0,
@@ -46,8 +44,34 @@ PAGE_MS = 0.1
 GEO_PAGES = 4  # root, inner and leaf pages of the spatial index, and the nearby rows' heap page
 
 
-def _height(rows: float) -> float:
-    return 1.0 + math.log(max(rows, 2.0), BTREE_FANOUT)
+def levels(
+    ctx: DesignContext,
+    table: TableSpec,
+    columns: tuple[str, ...],
+    unique: bool,
+    include: tuple[str, ...] = (),
+    where: tuple[tuple[str, Any], ...] = (),
+) -> float:
+    """Pages one lookup reads from the root of a B-tree over `columns` (+ `include`, `where`'s
+    rows) to its first leaf: `sizing.btree_levels` on the model's relational engine, from the
+    index's leaf pages (entry width, deduplication of a repeated key) and its inner pages'
+    fan-out. Indexes of the same table differ: a deduplicated (a) can be a level shorter than a
+    unique (a, b) over the same rows. SQLite is sized as PostgreSQL (no model of its own)."""
+    rows = max(1.0, ctx.loads[table.name].rows * _indexed_share(ctx, table, where))
+    keys = rows if unique else ctx.card.group(table.name, list(columns), bound=rows)
+    key = (table.name, columns, rows, keys, unique, include)
+    found = ctx.index_levels.get(key)
+    if found is None:
+        engine = "mysql" if ctx.plan.model.engines.relational == "mysql" else "postgresql"
+        found = ctx.index_levels[key] = sizing.btree_levels(
+            table, columns, rows, keys, unique, engine, ctx.plan.sizing(engine), include
+        )
+    return float(found)
+
+
+def _candidate_levels(ctx: DesignContext, table: TableSpec, candidate: Candidate) -> float:
+    columns = tuple(c.name for c in candidate.columns)
+    return levels(ctx, table, columns, candidate.kind is IndexKind.UNIQUE, candidate.include, candidate.where)
 
 
 def _key_bytes(table: TableSpec, names: list[str]) -> float:
@@ -122,15 +146,17 @@ def index_cost(
     leaf = fetched / entries_per_page
     covered = need.reads is not None and need.reads <= {c.name for c in candidate.columns} | set(candidate.include)
     heap = 0.0 if covered else min(fetched, load.pages)
-    return _height(load.rows) + leaf + heap
+    return _candidate_levels(ctx, table, candidate) + leaf + heap
 
 
-def constraint_cost(ctx: DesignContext, table: TableSpec, need: Need) -> float:
-    """Pages one execution reads through the primary key or a unique rule that serves it."""
+def constraint_cost(ctx: DesignContext, table: TableSpec, need: Need, label: str) -> float:
+    """Pages one execution reads through the primary key or unique rule that serves it (`label`:
+    "primary key" or "unique (a, b)", as index_candidates names them)."""
+    columns = next((tuple(u) for u in table.uniques if label == f"unique ({', '.join(u)})"), tuple(table.primary_key))
     load = ctx.loads[table.name]
     matched = max(1.0, load.rows * need.selectivity)
     fetched = min(matched, float(need.limit)) if need.limit else matched
-    return _height(load.rows) + fetched
+    return levels(ctx, table, columns, True) + fetched
 
 
 def _touching_writes(load: Load, columns: set[str]) -> float:
@@ -210,7 +236,7 @@ def prefix_route(ctx: DesignContext, table: TableSpec, need: Need) -> tuple[str,
         for column in columns[:width]:
             if column not in need.eq:
                 share *= constant_share(ctx, table, column, fixed[column], load.rows)
-        cost = _height(load.rows) + max(1.0, load.rows * share)
+        cost = levels(ctx, table, tuple(columns), True) + max(1.0, load.rows * share)
         if best is None or cost < best[2]:
             best = (label, columns[:width], cost)
     return best
@@ -245,6 +271,7 @@ __all__ = [
     "indexed_columns",
     "inside_cost",
     "inside_upkeep",
+    "levels",
     "prefix_route",
     "scan_cost",
 ]

@@ -88,7 +88,12 @@ def _method() -> list[str]:
         "serves another request (its equality columns in any order, then its sort columns in order or all "
         "reversed, then its range column). A request that sorts or ranges also proposes its equality columns "
         "alone: when an equality group holds few rows, sorting them in memory is cheaper than wider entries.",
-        "3. Each candidate's read benefit (rate × page reads saved against a scan) is weighed against its "
+        "3. A read through a B-tree (a candidate, the primary key or a unique rule) costs a page per level from "
+        "its root to a leaf, then the leaf pages its entries fill and a heap page per row it fetches (none when "
+        "it covers the read). The levels follow each index's own leaf pages and key width: a key repeated over "
+        "many rows is deduplicated (PostgreSQL 13+), so it can be a level shorter than a unique rule over the "
+        "same rows; a MariaDB secondary entry carries the primary key. "
+        "Each candidate's read benefit (rate × page reads saved against a scan) is weighed against its "
         f"write cost (writes that touch its columns × {index_costs.MAINTENANCE_PAGES[IndexKind.BTREE]:g} pages × "
         f"{index_costs.WRITE_WEIGHT:g}, a page write costing that many reads, × (0.5 + entry bytes ÷ "
         f"{index_costs.ENTRY_BYTES_PER_PAGE_WRITE:g}) for a B-tree) and its storage "

@@ -61,6 +61,8 @@ class DesignContext:
     # it depends on, so the re-plans of PP420 (index_guesses) share it with the design they
     # probe; most candidates' distinct counts do not move with the one count a probe changes.
     index_sizes: dict[tuple[Any, ...], float] = field(default_factory=dict)
+    # sizing.btree_levels per (table, columns, rows, keys, unique, include), shared the same way.
+    index_levels: dict[tuple[Any, ...], int] = field(default_factory=dict)
     # index_needs' Draft per (pattern id, table) with the pattern itself: what a pattern's need is
     # apart from its distinct counts, shared with the PP420 re-plans like `index_sizes`.
     drafts: dict[tuple[int, str], tuple[Any, Any]] = field(default_factory=dict)

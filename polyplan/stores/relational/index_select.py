@@ -57,6 +57,20 @@ def _gain(reach: list[tuple[Need, float]], current: dict[str, float]) -> float:
     return gain
 
 
+def _closest(reach: list[tuple[Need, float]], current: dict[str, float]) -> str:
+    """Why a candidate saves nothing, in numbers: the read it cuts most, its pages through the
+    candidate against its pages now, when that falls short of MIN_IMPROVEMENT (a one-level
+    shorter B-tree over a few rows' heap pages is such a case). Empty when it cuts none."""
+    best = min(reach, key=lambda pair: (pair[1] / max(current[pair[0].name], 1e-9), pair[0].name), default=None)
+    if best is None or best[1] >= current[best[0].name]:
+        return ""
+    need, cost = best
+    return (
+        f" ({need.name}: ≈ {cost:,.1f} pages a read through it against ≈ {current[need.name]:,.1f} now; "
+        f"a new index must cut a read's pages {MIN_IMPROVEMENT:g}×)"
+    )
+
+
 def _route(
     need: Need,
     table: str,
@@ -125,7 +139,9 @@ def _design(ctx: DesignContext, table: TableSpec, needs: list[Need], frame: Fram
             open_needs.append((position, need))
             continue
         reason = f"the {label} already answers it"
-        made.take(need, label, partial(_route, need, table.name, label, reason, constraint_cost(ctx, table, need)))
+        made.take(
+            need, label, partial(_route, need, table.name, label, reason, constraint_cost(ctx, table, need, label))
+        )
     engine = ctx.plan.model.engines.relational
     pool = frame.candidates()
     prefixes = {need.name: prefix_route(ctx, table, need) for _, need in open_needs}
@@ -162,7 +178,7 @@ def _design(ctx: DesignContext, table: TableSpec, needs: list[Need], frame: Fram
         if net <= 0:
             for net_value, name, _, gain_value in scored:
                 made.rejected.append(
-                    f"{name}: adds no read benefit over the indexes chosen"
+                    f"{name}: adds no read benefit over the indexes chosen{_closest(reach[name], current)}"
                     if gain_value <= 0
                     else f"{name}: read benefit {gain_value:,.1f} does not pay its write and storage cost"
                     + (f" and the HOT updates it ends ({ended.cost:,.1f})" if (ended := losses[name]) else "")

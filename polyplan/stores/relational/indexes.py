@@ -289,7 +289,14 @@ def _replan(
     def run(overrides: Mapping[tuple[str, str], float]) -> dict[str, str]:
         if not overrides:
             return dict(nominal)
-        trial = DesignContext(ctx.plan, ctx.tables, ctx.loads, index_sizes=ctx.index_sizes, drafts=ctx.drafts)
+        trial = DesignContext(
+            ctx.plan,
+            ctx.tables,
+            ctx.loads,
+            index_sizes=ctx.index_sizes,
+            index_levels=ctx.index_levels,
+            drafts=ctx.drafts,
+        )
         trial.card = ctx.card.with_overrides(overrides)
         redone = [
             n

@@ -263,10 +263,18 @@ def _pg_btree(
     if rows <= 0:
         return c["page_bytes"], 0.0
     end, _ = _pg_columns(table, [*columns, *include], c["index_tuple_header"])
-    return _pg_btree_of(table, columns, rows, keys, unique, c, include, end)
+    return _pg_btree_bytes(_pg_leaves(table, columns, rows, keys, unique, c, include, end), c)
 
 
-def _pg_btree_of(
+def _pg_btree_bytes(leaves: tuple[float, float, float, float], c: Constants) -> tuple[float, float]:
+    """(bytes, average bytes per row) of a PostgreSQL B-tree from `_pg_leaves`' answer."""
+    count, per_row, entry, fill = leaves
+    page = c["page_bytes"] - c["page_header"] - c["btree_special"]
+    inner = count / max(2.0, page * fill / entry)  # one downlink per leaf, the same width as an entry
+    return (count + math.ceil(inner) + 1) * c["page_bytes"], per_row  # + the metapage
+
+
+def _pg_leaves(
     table: TableSpec,
     columns: Sequence[str],
     rows: float,
@@ -275,8 +283,9 @@ def _pg_btree_of(
     c: Constants,
     include: Sequence[str],
     end: float,
-) -> tuple[float, float]:
-    """`_pg_btree` once its entries' laid-out key bytes (`end`, with the tuple header) are known."""
+) -> tuple[float, float, float, float]:
+    """(leaf pages, average bytes per row, bytes of one plain entry, leaf fill) of a PostgreSQL
+    B-tree whose entries' laid-out bytes (`end`, with the tuple header) are known."""
     entry = _align(end, c["maxalign"]) + c["item_pointer"]
     per_row = entry
     repeats = rows / max(keys, 1.0)
@@ -296,8 +305,68 @@ def _pg_btree_of(
             random_insert_leaves(rows, (page - entry) / per_row, c["btree_split_share"], c["btree_fill_build"])
         )
     fill = rows * per_row / (leaves * page)
-    inner = leaves / max(2.0, page * fill / entry)  # one downlink per leaf, the same width as an entry
-    return (leaves + math.ceil(inner) + 1) * c["page_bytes"], per_row  # + the metapage
+    return leaves, per_row, entry, fill
+
+
+def _descent(leaves: float, fanout: float) -> int:
+    """Pages one root-to-leaf descent reads in a tree of `leaves` leaf pages whose inner pages
+    hold `fanout` downlinks each: a single leaf is the root; each level above divides by the
+    fan-out until one page is left."""
+    levels, pages = 1, max(1.0, math.ceil(leaves))
+    while pages > 1:
+        pages = math.ceil(pages / max(2.0, fanout))
+        levels += 1
+    return levels
+
+
+def btree_levels(
+    table: TableSpec,
+    columns: Sequence[str],
+    rows: float,
+    keys: float,
+    unique: bool,
+    engine: str,
+    sizing: Mapping[str, float],
+    include: Sequence[str] = (),
+) -> int:
+    """Pages one lookup reads from the root of a B-tree over `columns` (+ `include`) down to its
+    first leaf, `rows` rows and `keys` distinct keys, on `engine` with its storage constants
+    `sizing` (`plan.sizing(engine)`).
+
+    The height follows the leaf pages, so the entry width and deduplication count: on
+    PostgreSQL 13+ a non-unique key repeated over many rows keeps one posting list per key
+    (`_posting_bytes`), a unique rule cannot, and INCLUDE columns rule it out. An inner page
+    holds one downlink per child, a pivot tuple of the key columns alone (suffix truncation drops
+    INCLUDE columns), filled to `btree_fill_nonleaf` (70 %: BTREE_NONLEAF_FILLFACTOR, which
+    CREATE INDEX and a rightmost split leave). On InnoDB (16 KiB pages) a secondary entry
+    carries the primary key's columns after its own, and so does every node pointer with the
+    child's 4-byte page number; the primary key's own leaves are the rows (`columns` equal to
+    the primary key)."""
+    if engine == "mysql":
+        c = Constants(sizing)
+        pk = list(table.primary_key)
+        row_id = 0.0 if pk else HIDDEN_ROW_ID_BYTES
+        usable = c["page_bytes"] - c["page_overhead"]
+        if pk and list(columns) == pk:
+            record = _mysql_record(table, [col.name for col in table.columns], c, c["system_columns"])
+            pointer = _mysql_record(table, pk, c, 4.0)
+            fill = c["fill_sequential"] if _monotonic(table, pk) else c["fill_random"]
+        else:
+            held = list(columns) + [p for p in pk if p not in columns]
+            record = _mysql_record(table, held, c, row_id)
+            pointer = record + 4.0
+            fill = c["fill_random"]
+        leaves = max(1.0, rows * record / (usable * fill))
+        return _descent(leaves, usable * fill / pointer)
+    c = Constants(sizing)
+    if rows <= 0:
+        return 1
+    end, _ = _pg_columns(table, [*columns, *include], c["index_tuple_header"])
+    leaves, _, _, _ = _pg_leaves(table, columns, rows, keys, unique, c, include, end)
+    pivot_end, _ = _pg_columns(table, columns, c["index_tuple_header"])
+    pivot = _align(pivot_end, c["maxalign"]) + c["item_pointer"]
+    page = c["page_bytes"] - c["page_header"] - c["btree_special"]
+    return _descent(leaves, page * c["btree_fill_nonleaf"] / pivot)
 
 
 def _posting_bytes(key_end: float, mean: float, c: Constants) -> float:
@@ -385,7 +454,7 @@ def _pg_table(
         if rows * share <= 0:
             size, entry = c["page_bytes"], 0.0
         else:
-            size, entry = _pg_btree_of(table, keys_only, rows * share, keys, unique, c, include, end)
+            size, entry = _pg_btree_bytes(_pg_leaves(table, keys_only, rows * share, keys, unique, c, include, end), c)
         indexes.append(IndexSize(name, columns, role, size, entry))
     row_bytes = data / rows if rows else heap_tuple + c["item_pointer"]
     return TableSize(table.name, "postgresql", rows, row_bytes, data, tuple(indexes))
