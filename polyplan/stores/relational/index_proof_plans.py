@@ -133,6 +133,7 @@ def _same_seek_keys(
     kinds: Mapping[str, str],
     found: Mapping[str, Any],
     sort: Sequence[str] | None,
+    seeks: dict[sa.Table, list[tuple[str | None, list[str]]]] | None = None,
 ) -> list[dict[str, Any]]:
     """Other full B-tree keys (designed indexes, the primary key, unique rules) whose seek is the
     routed one's: the key's seekable prefix (`_condition`) is exactly the routed condition, column
@@ -146,29 +147,41 @@ def _same_seek_keys(
     would sort, which the plan check does not see), when the routed condition is empty, or when
     the seek is a prefix (`sort` is None: whether a key answers `LIKE 'abc%'` depends on its
     operator class and collation, `_c_collation_keys`). A partial index is no such key except on
-    MariaDB, which builds it whole."""
+    MariaDB, which builds it whole. `seeks` keeps each table's candidates (`_seek_keys`) between
+    the routes of one `route_proofs`."""
     routed = list(found.get("condition", ()))
     if sort is None or not routed or not set(sort) <= set(routed):
         return []
-    partial = {i.name for i in spec.indexes if i.where} if engine != "mysql" else set()
-    kinds_of = {i.name: i.kind for i in spec.indexes}
-    keys: list[list[str]] = [list(spec.primary_key)] if spec.primary_key else []
-    keys += [list(u) for u in spec.uniques]
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        name = str(index.name)
-        if (
-            name == found.get("index")
-            or name in partial
-            or kinds_of.get(name) not in (IndexKind.BTREE, IndexKind.UNIQUE)
-        ):
-            continue  # a GIN, BRIN or full-text index seeks otherwise; an index not designed is unknown
-        keys.append([p.name for p in index_shape(table, index, engine).columns])
+    candidates = seeks.get(table) if seeks is not None else None
+    if candidates is None:
+        candidates = _seek_keys(spec, table, engine)
+        if seeks is not None:
+            seeks[table] = candidates
+    routed_index = found.get("index")
     alternatives: list[dict[str, Any]] = []
-    for key in keys:
+    for name, key in candidates:
+        if name is not None and name == routed_index:
+            continue
         entry = {"columns": key[: len(routed)], "condition": routed}
         if key != found.get("columns") and _condition(key, kinds) == routed and entry not in alternatives:
             alternatives.append(entry)
     return alternatives
+
+
+def _seek_keys(spec: TableSpec, table: sa.Table, engine: str) -> list[tuple[str | None, list[str]]]:
+    """`_same_seek_keys`' candidates on one engine's table, each with its index name (None for
+    the primary key and unique rules): they depend on the table alone, not on the route, so
+    `route_proofs` keeps them per table (every route of a table asked for the same list)."""
+    partial = {i.name for i in spec.indexes if i.where} if engine != "mysql" else set()
+    kinds_of = {i.name: i.kind for i in spec.indexes}
+    keys: list[tuple[str | None, list[str]]] = [(None, list(spec.primary_key))] if spec.primary_key else []
+    keys += [(None, list(u)) for u in spec.uniques]
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        name = str(index.name)
+        if name in partial or kinds_of.get(name) not in (IndexKind.BTREE, IndexKind.UNIQUE):
+            continue  # a GIN, BRIN or full-text index seeks otherwise; an index not designed is unknown
+        keys.append((name, [p.name for p in index_shape(table, index, engine).columns]))
+    return keys
 
 
 def _expectation(
@@ -178,13 +191,16 @@ def _expectation(
     engine: str,
     kinds: Mapping[str, str],
     sort: Sequence[str] | None = None,
+    seeks: dict[sa.Table, list[tuple[str | None, list[str]]]] | None = None,
 ) -> dict[str, Any]:
     found = _routed_expectation(route, spec, table, engine, kinds)
     if found["via"] != "none" and not found.get("fulltext"):
         also = _equivalent_uniques(spec, kinds, found)
         also += [key for key in _c_collation_keys(spec, table, engine, found) if key not in also]
         also += [entry for entry in _partial_equivalents(route, spec, kinds) if entry not in also]
-        also += [entry for entry in _same_seek_keys(spec, table, engine, kinds, found, sort) if entry not in also]
+        also += [
+            entry for entry in _same_seek_keys(spec, table, engine, kinds, found, sort, seeks) if entry not in also
+        ]
         if also:
             found["also"] = also
     return found
@@ -438,6 +454,7 @@ def route_proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Engin
     # hundred seeded rows decide: the legs of a path pattern are designed, not proved here.
     joined = {read.name for read in plan.loaded.paths}
     capped = capped_tables(plan, tables)
+    seeks: dict[sa.Table, list[tuple[str | None, list[str]]]] = {}
     for spec in tables:
         index_plan = index_plan_of(spec)
         if index_plan is None:
@@ -448,6 +465,9 @@ def route_proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Engin
                 # has no B-tree shape to prove
                 continue
             proof: dict[str, Any] = {"name": route.pattern, "table": spec.name, "engines": {}}
+            # The pattern's constant and sort columns are the table's, the same for every engine.
+            constant_columns: list[str] | None = None
+            sort_columns: list[str] | None = None
             for engine in builds:
                 table = rendered[engine].metadata.tables[spec.name]
                 check: dict[str, Any] = {"constants": None}
@@ -463,14 +483,18 @@ def route_proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Engin
                         continue
                     check["params"] = [_param(p.name, p.column, p.op, query.sql) for p in query.params]
                     check["constants"] = _constants_sql(table, spec, route.pattern, plan, engine)
-                    constants = _constant_columns(spec, route.pattern, plan)
+                    if constant_columns is None:
+                        constant_columns = _constant_columns(spec, route.pattern, plan)
+                    constants = constant_columns
                     if _top_of_group(plan, route.pattern, check["params"]):
                         check["group"] = "largest"
                 kinds = _filter_kinds(check["params"], constants)
                 # None: a prefix seek, which no other key is taken to answer alike (_same_seek_keys)
                 prefixed = any(p["op"] == "prefix" for p in check["params"])
-                sort = None if prefixed else _sort_columns(spec, route.pattern, plan)
-                check["expect"] = _expectation(route, spec, table, engine, kinds, sort)
+                if not prefixed and sort_columns is None:
+                    sort_columns = _sort_columns(spec, route.pattern, plan)
+                sort = None if prefixed else sort_columns
+                check["expect"] = _expectation(route, spec, table, engine, kinds, sort, seeks)
                 if engine == "sqlite" and any(p.get("wildcard") is False for p in check["params"]):
                     check["expect"] = {"via": "none", "covering": False, "reason": SQLITE_PREFIX}
                 if spec.name in capped:

@@ -283,16 +283,18 @@ def _pg_leaves(
     c: Constants,
     include: Sequence[str],
     end: float,
+    monotonic: bool | None = None,
 ) -> tuple[float, float, float, float]:
     """(leaf pages, average bytes per row, bytes of one plain entry, leaf fill) of a PostgreSQL
-    B-tree whose entries' laid-out bytes (`end`, with the tuple header) are known."""
+    B-tree whose entries' laid-out bytes (`end`, with the tuple header) are known; `monotonic`:
+    `_monotonic(table, columns)` when the caller knows it already."""
     entry = _align(end, c["maxalign"]) + c["item_pointer"]
     per_row = entry
     repeats = rows / max(keys, 1.0)
     if not unique and not include and repeats > 1.05:
         per_row = _posting_bytes(end, repeats, c) / repeats
     page = c["page_bytes"] - c["page_header"] - c["btree_special"]
-    if _monotonic(table, columns):
+    if _monotonic(table, columns) if monotonic is None else monotonic:
         # In key order every insert lands on the rightmost leaf, which nbtsplitloc.c splits
         # leaving the left page at the leaf fillfactor (90): as CREATE INDEX (nbtsort.c) fills them.
         leaves = math.ceil(rows * per_row / (page * c["btree_fill_build"]))
@@ -408,11 +410,12 @@ def _posting_key_bytes(key_end: float, mean: float, page: float, tid: float, max
 @dataclass(frozen=True)
 class _PgLayout:
     """What a PostgreSQL table's size takes from its columns alone, whatever its rows: the heap
-    tuple before and after TOAST, and each B-tree's key columns and laid-out entry bytes."""
+    tuple before and after TOAST, and each B-tree's key columns, laid-out entry bytes and whether
+    its keys arrive in order (`_monotonic`)."""
 
     heap_tuple: float
     toast: float
-    indexes: tuple[tuple[str, tuple[str, ...], str, bool, float, tuple[str, ...], tuple[str, ...], float], ...]
+    indexes: tuple[tuple[str, tuple[str, ...], str, bool, float, tuple[str, ...], tuple[str, ...], float, bool], ...]
 
 
 def _pg_layout(table: TableSpec, c: Constants) -> _PgLayout:
@@ -422,7 +425,9 @@ def _pg_layout(table: TableSpec, c: Constants) -> _PgLayout:
         include = tuple(i for spec in table.indexes if spec.name == name for i in spec.include)
         keys_only = tuple(col for col in columns if col not in include)
         end, _ = _pg_columns(table, [*keys_only, *include], c["index_tuple_header"])
-        indexes.append((name, tuple(columns), role, unique, share, include, keys_only, end))
+        indexes.append(
+            (name, tuple(columns), role, unique, share, include, keys_only, end, _monotonic(table, keys_only))
+        )
     return _PgLayout(heap_tuple, toast, tuple(indexes))
 
 
@@ -449,12 +454,13 @@ def _pg_table(
     if toast:
         data += math.ceil(rows * toast / ((c["page_bytes"] - c["page_header"]) * c["toast_fill"])) * c["page_bytes"]
     indexes = []
-    for name, columns, role, unique, share, include, keys_only, end in layout.indexes:
+    for name, columns, role, unique, share, include, keys_only, end, monotonic in layout.indexes:
         keys = rows * share if unique else distinct(table, keys_only, rows * share)
         if rows * share <= 0:
             size, entry = c["page_bytes"], 0.0
         else:
-            size, entry = _pg_btree_bytes(_pg_leaves(table, keys_only, rows * share, keys, unique, c, include, end), c)
+            leaves = _pg_leaves(table, keys_only, rows * share, keys, unique, c, include, end, monotonic)
+            size, entry = _pg_btree_bytes(leaves, c)
         indexes.append(IndexSize(name, columns, role, size, entry))
     row_bytes = data / rows if rows else heap_tuple + c["item_pointer"]
     return TableSize(table.name, "postgresql", rows, row_bytes, data, tuple(indexes))
