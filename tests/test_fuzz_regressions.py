@@ -30,7 +30,14 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render
-from polyplan.seed.generate import PROOF_CONSTANT_RATE, HotGroup, generate, generation_order, rows_for_scale
+from polyplan.seed.generate import (
+    PROOF_CONSTANT_RATE,
+    HotGroup,
+    feasible_rows,
+    generate,
+    generation_order,
+    rows_for_scale,
+)
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
@@ -2306,3 +2313,29 @@ def test_the_index_proof_seed_still_gives_a_constant_without_a_limit_some_rows()
 
     assert 5 <= held(PROOF_CONSTANT_RATE) <= 30
     assert 600 <= held(0.25) <= 900
+
+
+def test_a_composite_key_over_a_small_distinct_pool_fills_to_its_bound() -> None:
+    """Fuzz model 214 (2026-12-07, the CI profile): Order's natural key (a3, `distinct: 1`;
+    a0, `distinct: 1000`) holds 1,000 combinations and `feasible_rows` allows 998, but the seed
+    stopped near the end ("no values left that satisfy the unique/check rules on a0, a3"): 200
+    random draws of a0 rarely find the last free values of its pool. The generator now looks
+    for a free value among the pool's own."""
+    model = load_text(
+        dedent(
+            """\
+            name: m
+            entities:
+              Order:
+                attributes:
+                  a0: {type: integer, distinct: 1000}
+                  a3: {type: string, max_length: 12, distinct: 1}
+                key: {attributes: [a3, a0], kind: natural}
+            """
+        )
+    ).model
+    rows = feasible_rows(model, {"Order": 5000})
+    assert rows["Order"] == 998
+    records = generate(model, rows, spare=2)["Order"]
+    assert len(records) == 1000
+    assert len({(r["a3"], r["a0"]) for r in records}) == 1000
