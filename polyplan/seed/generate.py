@@ -1279,10 +1279,7 @@ class _EntityGenerator:
             self._after_parents(row, index)
             bad, keys = self._violations(row)
             if not bad:
-                for seen, key in zip(self.seen, keys, strict=True):
-                    if key is not None:
-                        seen.add(key)
-                return row
+                return self._accepted(row, keys)
             # Alternate: repair broken checks directly, then redraw whatever is still broken
             # (collisions of composite unique rules, checks on types that cannot be repaired).
             if attempt % 2 == 0 and self._repair(row, index):
@@ -1294,15 +1291,19 @@ class _EntityGenerator:
         if self._free_combination(row, index):
             bad, keys = self._violations(row)
             if not bad:
-                for seen, key in zip(self.seen, keys, strict=True):
-                    if key is not None:
-                        seen.add(key)
-                return row
+                return self._accepted(row, keys)
         rules = ", ".join(sorted(bad))
         raise ValueError(
             f"{self.name}: cannot generate record {index}: no values left that satisfy the unique/check rules on "
             f"{rules} (ask for fewer rows, or widen the value ranges)"
         )
+
+    def _accepted(self, row: Record, keys: list[tuple[Any, ...] | None]) -> Record:
+        """`row`, its unique keys now taken."""
+        for seen, key in zip(self.seen, keys, strict=True):
+            if key is not None:
+                seen.add(key)
+        return row
 
     def _free_combination(self, row: Record, index: int) -> bool:
         """Where random redraws kept hitting taken combinations of a composite unique rule, set
