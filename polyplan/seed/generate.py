@@ -813,6 +813,22 @@ def _with_constants(
     return Source(draw, exclusive=True)
 
 
+def _constants_first(source: Source, constants: list[Any], after: int = 0) -> Source:
+    """`source` (not exclusive), but its draws after the first `after` give each constant once
+    first: the constants then sit on the entity's first records."""
+    inner = source.draw
+    queue = list(constants)
+    ahead = [after]
+
+    def draw() -> Any:
+        if queue and not ahead[0]:
+            return queue.pop(0)
+        ahead[0] = max(0, ahead[0] - 1)
+        return inner()
+
+    return Source(draw, pool=source.pool, choices=source.choices)
+
+
 def _reserved_constants(
     model: RequirementsModel, name: str, hot: Sequence[HotGroup], count: int
 ) -> dict[str, set[Any]]:
@@ -912,8 +928,16 @@ class _EntityGenerator:
         after = 1 if any(picker.is_self for picker in self.pickers) else 0
         constant_rate = max(constant_rate, min(CONSTANT_RATE, MIN_CONSTANT_ROWS / max(count, 1)))
         for attr, values in pattern_constants(model, name).items():
-            if attr in self.sources and not dealt_at_weights(self.attributes[attr], values):
+            if attr not in self.sources:
+                continue
+            if not dealt_at_weights(self.attributes[attr], values):
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng, after, constant_rate)
+            space = constant_space(model, name, attr, values)
+            if attr not in reserved and space is not None and space <= count and not self.sources[attr].exclusive:
+                # A composite unique rule lets few records hold the constant (unique (a3, a2), a3
+                # an enum of one value: `a2 = 'delta'` in one record): drawn at random, or dealt
+                # at weights, a table of two records may hold none (fuzz10pg's model 679).
+                self.sources[attr] = _constants_first(self.sources[attr], values, after)
         for attr, kept_out in reserved.items():
             if attr in self.sources and not self.sources[attr].exclusive:
                 self.sources[attr] = _without(self.sources[attr], kept_out)
