@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from textwrap import dedent
@@ -30,7 +31,14 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render
-from polyplan.seed.generate import PROOF_CONSTANT_RATE, HotGroup, generate, generation_order, rows_for_scale
+from polyplan.seed.generate import (
+    PROOF_CONSTANT_RATE,
+    HotGroup,
+    feasible_rows,
+    generate,
+    generation_order,
+    rows_for_scale,
+)
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
@@ -1434,6 +1442,13 @@ def run_generated_file(folder: Path, engine: str, test: str) -> subprocess.Compl
     )
 
 
+def generated_tests_pass(folder: Path, engine: str, test: str) -> None:
+    """Run one generated test module on `engine`: it passes, and not by skipping everything."""
+    done = run_generated_file(folder, engine, test)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]
+
+
 def plan_into(text: str, folder: Path) -> None:
     """Plan `text` and write its files into `folder` (a plan folder)."""
     files, _ = render(plan_text(text, "m.yaml"))
@@ -1494,9 +1509,7 @@ def test_the_audit_test_of_a_binary_column_referred_to_by_a_restrict_reference_p
     plan_into(AUDITED_PARENT, tmp_path)
     if engine == "mysql":
         assert "CONCAT('\\\\x', LOWER(HEX(OLD.a0)))" in (tmp_path / "relational/mysql/security.sql").read_text()
-    done = run_generated_file(tmp_path, engine, f"tests/test_{engine}_security.py")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
-    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]
+    generated_tests_pass(tmp_path, engine, f"tests/test_{engine}_security.py")
 
 
 MARKED_REGEX_TEXT = dedent(
@@ -2306,3 +2319,190 @@ def test_the_index_proof_seed_still_gives_a_constant_without_a_limit_some_rows()
 
     assert 5 <= held(PROOF_CONSTANT_RATE) <= 30
     assert 600 <= held(0.25) <= 900
+
+
+def test_a_composite_key_over_a_small_distinct_pool_fills_to_its_bound() -> None:
+    """Fuzz model 214 (2026-12-07, the CI profile): Order's natural key (a3, `distinct: 1`;
+    a0, `distinct: 1000`) holds 1,000 combinations and `feasible_rows` allows 998, but the seed
+    stopped near the end ("no values left that satisfy the unique/check rules on a0, a3"): 200
+    random draws of a0 rarely find the last free values of its pool. The generator now looks
+    for a free value among the pool's own."""
+    model = load_text(
+        dedent(
+            """\
+            name: m
+            entities:
+              Order:
+                attributes:
+                  a0: {type: integer, distinct: 1000}
+                  a3: {type: string, max_length: 12, distinct: 1}
+                key: {attributes: [a3, a0], kind: natural}
+            """
+        )
+    ).model
+    rows = feasible_rows(model, {"Order": 5000})
+    assert rows["Order"] == 998
+    records = generate(model, rows, spare=2)["Order"]
+    assert len(records) == 1000
+    assert len({(r["a3"], r["a0"]) for r in records}) == 1000
+
+
+ONE_VALUE_BESIDE_ENUM = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Order:
+        attributes:
+          a0: {type: integer}
+      Group:
+        attributes:
+          a2: {type: enum, values: [alpha, beta, gamma, delta]}
+          a3: {type: enum, values: [alpha]}
+        unique: [[a3, a2]]
+    relationships:
+      - {name: r2, kind: one_to_many, from: Order, to: Group, required: false, foreign_key: r2_ref}
+    access_patterns:
+      - {name: p2, entity: Group, filters: [{attribute: a2, op: eq, value: delta}, {attribute: a2, op: eq}], rate: 1}
+      - {name: p3, entity: Group, filters: [{attribute: a2, op: eq}], limit: 1, rate: 1,
+         sort: [{attribute: r2_ref, direction: asc}]}
+    """
+)
+
+
+def test_a_constant_a_composite_rule_lets_one_record_hold_is_seeded(tmp_path: Path) -> None:
+    """Fuzz model 679 (2026-12-07, both servers and SQLite): unique (a3, a2) with a3 an enum of
+    one value lets 4 records exist (2 seeded beside the spares), and `a2 = 'delta'` one of them;
+    dealt at weights, the seeded two often missed it ("the filter a2 = :a2 matters" had no case).
+    The constant now goes to the first record, whatever the seed."""
+    model = plan_text(ONE_VALUE_BESIDE_ENUM, "m.yaml").model
+    rows = feasible_rows(model, {"Order": 50, "Group": 50})
+    assert rows["Group"] == 2
+    for seed in range(12):
+        records = generate(model, rows, seed=seed, spare=2)["Group"][: rows["Group"]]
+        assert "delta" in {r["a2"] for r in records}, seed
+
+
+def test_a_sort_over_one_row_at_most_is_said_not_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Fuzz model 679: `a2 = :a2 ORDER BY r2_ref LIMIT 1` under unique (a3, a2), a3 an enum of
+    one value, matches one row at most on any valid data, so no data shows the sort's direction
+    or where its NULLs go; the data test asked for it and failed (DataCannotDiscriminate). It
+    now says why (`Harness.notes`) and the query still matches the oracle."""
+    harness = sqlite_harness(ONE_VALUE_BESIDE_ENUM, tmp_path)
+    check_patterns(harness, "p2", "p3")
+    printed = capsys.readouterr().out
+    assert "p3: ORDER BY r2_ref is never observable on valid data: unique (a3, a2) lets at most 1 rows" in printed
+    assert harness.notes("p2") == []
+
+
+TWO_ROW_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Profile:
+        attributes:
+          a0: {type: string, max_length: 30, distinct: 1}
+          a2: {type: boolean}
+        key: {attributes: [a0, a2], kind: natural}
+        growth: {initial_rows: 250000}
+    relationships:
+      - name: r0
+        kind: many_to_many
+        from: Profile
+        to: Profile
+    """
+)
+
+
+def test_a_key_with_room_for_the_spares_only_still_checks_its_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fuzz model 840 (2026-12-07, both servers): a natural key of a one-value string and a
+    boolean holds two rows, both kept as the harness's spare rows, so the seed loaded none:
+    `test_seed_rows_load` failed on `0 > 0`, and no seeded row could be copied to break
+    `pk_profile` or the link table's `pk_r0`. The seed test now says why nothing was seeded and
+    inserts each table's known-good row instead; a key with no seeded row is broken by a second
+    row carrying the known-good row's key."""
+    plan_into(TWO_ROW_KEY, tmp_path)
+    harness = Harness.from_plan_folder(tmp_path / "tests", "sqlite")
+    assert sum(len(rows) for rows in harness.loaded.values()) == 0
+    done = run_generated_file(tmp_path, "sqlite", "tests/test_sqlite.py")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+    with scratch_database("sqlite://") as engine:
+        harness.load(engine)
+        harness.check_seed(engine)
+        for ident in ("profile:pk_profile", "r0:pk_r0"):
+            harness.check_constraint(engine, ident)
+    assert "no seeded rows: the keys and references of Profile leave no room" in capsys.readouterr().out
+
+
+AUDITED_INSTANT_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql]}
+    entities:
+      Order:
+        attributes:
+          a1: {type: date}
+          a4: {type: timestamptz}
+        key: {attributes: [a4], kind: natural}
+        growth: {initial_rows: 40, rows_per_day: 0}
+    security:
+      audit: [Order]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgresql", marks=pytest.mark.postgresql), pytest.param("mysql", marks=pytest.mark.mysql)]
+)
+def test_the_audit_test_of_a_table_keyed_by_an_instant_passes(engine: str, tmp_path: Path) -> None:
+    """Fuzz model 374 (2026-12-07, both servers): Order's natural key is a timestamptz, and the
+    audit test compared the key as `str()` writes it ('2025-03-10 00:31:34+00:00') with the row
+    image's ('2025-03-10T00:31:34+00:00' from PostgreSQL's to_jsonb, a naive DATETIME with
+    microseconds from MariaDB's JSON): "audit row 0 (order DELETE): old a4 is not ...". Both
+    sides are now read as one instant in UTC."""
+    from polyplan.validate.security import _normal
+
+    instant = datetime(2025, 3, 10, 0, 31, 34, tzinfo=UTC)
+    assert {_normal(instant), _normal("2025-03-10T00:31:34+00:00"), _normal("2025-03-10 00:31:34.000000")} == {
+        "2025-03-10 00:31:34"
+    }
+    assert _normal("2025-03-10") == "2025-03-10" and _normal("no instant") == "no instant"
+    plan_into(AUDITED_INSTANT_KEY, tmp_path)
+    generated_tests_pass(tmp_path, engine, f"tests/test_{engine}_security.py")
+
+
+UPPER_CASE_SEARCHED = dedent(
+    """\
+    name: fuzz
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: date}
+          a1: {type: string, max_length: 6, distinct: 1000000000000}
+        growth: {initial_rows: 1000, rows_per_day: 1000}
+    access_patterns:
+      - {name: p3, entity: _Audit, filters: [{attribute: a1, op: fulltext}], limit: 1, rate: 5, latency_ms: 50}
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgresql", marks=pytest.mark.postgresql), pytest.param("mysql", marks=pytest.mark.mysql)]
+)
+def test_a_full_text_read_without_its_index_matches_any_case(engine: str, tmp_path: Path) -> None:
+    """Fuzz model 586 (2026-12-07, both servers): a full-text pattern the search projection
+    serves is a substring scan in the relational store, which was a plain LIKE: the term
+    'ytkflb' found none of the seeded 'YTKFLB' on PostgreSQL ("returned 0 rows, expected 1 (of 6
+    matching)"). A full-text match is case-blind, as the oracle and SQLite's LIKE are: the scan
+    is now ILIKE on PostgreSQL and lower() on both sides elsewhere."""
+    plan_into(UPPER_CASE_SEARCHED, tmp_path)
+    queries = (tmp_path / f"relational/{engine}/queries.sql").read_text(encoding="utf-8")
+    assert "audit.a1 ILIKE" in queries if engine == "postgresql" else "lower(audit.a1) LIKE lower(" in queries
+    harness = Harness.from_plan_folder(tmp_path / "tests", engine)
+    assert any(row["a1"] and row["a1"] != row["a1"].lower() for row in harness.loaded["audit"])
+    generated_tests_pass(tmp_path, engine, f"tests/test_{engine}.py")

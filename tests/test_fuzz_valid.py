@@ -53,16 +53,10 @@ VALIDATE_SECONDS = 300  # one model's generated SQLite tests; longer is a hang
 # Refusals at planning time that a valid-looking model may meet: no family can hold an entity
 # or a transaction, a pattern Cassandra cannot serve, full-text at scale without a search engine.
 # Open defects (issue 7), listed so that any new failure still fails CI and a fixed one is noticed
-# (it must then be removed from here). None: the CI sample's last two (41: a min CHECK no row can
-# break alone, since a2 < a1 and a2's DECIMAL(3,1) leave a1 no room under its min; 92: a constant
-# on one column of a unique rule beside a shared group ran the seed out of values) are fixed
-# (docs/benchmarks.md, "Long run of 2026-12-07, night (branch fuzz9)").
-# 214: the seed stops at Order's record 299 ("no values left that satisfy the unique/check rules on
-# a0, a3"), although the natural key (a3 with distinct 1, a0 with distinct 1000) holds 1,000 rows:
-# the same at cf957cc, so not a regression; it entered this sample on 2026-12-07, most likely when
-# PP484's refusals moved which models are sampled. The generator's draw for a unique rule over a
-# small domain is the suspect (not analysed further); docs/benchmarks.md lists it.
-KNOWN_SQLITE_FAILURES: frozenset[int] = frozenset({214})
+# (it must then be removed from here). None: the last listed, 214 (the seed ran out of free
+# combinations of a composite key over a small `distinct` pool), is fixed (docs/benchmarks.md,
+# "Runs of 2026-12-07, late morning (branch fuzz11a)").
+KNOWN_SQLITE_FAILURES: frozenset[int] = frozenset()
 # PP484: a key of long text the generator draws (a VARCHAR(1000) in a natural key) that MariaDB
 # cannot index, refused when the model emits MySQL DDL (fuzz9pg's model 88).
 PLANNING_REFUSALS = frozenset({"PP401", "PP406", "PP314", "PP484"})

@@ -795,7 +795,8 @@ def _with_constants(
     first, after `after` values of its own, with the pool's own copies of them skipped."""
     inner = source.draw
     if not source.exclusive:
-        return Source(lambda: rng.choice(constants) if rng.random() < rate else inner())
+        choices = None if source.choices is None else (*source.choices, *constants)
+        return Source(lambda: rng.choice(constants) if rng.random() < rate else inner(), choices=choices)
     queue = list(constants)
     taken = {normalise(value) for value in constants}
     ahead = [after]
@@ -810,6 +811,22 @@ def _with_constants(
                 return value
 
     return Source(draw, exclusive=True)
+
+
+def _constants_first(source: Source, constants: list[Any], after: int = 0) -> Source:
+    """`source` (not exclusive), but its draws after the first `after` give each constant once
+    first: the constants then sit on the entity's first records."""
+    inner = source.draw
+    queue = list(constants)
+    ahead = [after]
+
+    def draw() -> Any:
+        if queue and not ahead[0]:
+            return queue.pop(0)
+        ahead[0] = max(0, ahead[0] - 1)
+        return inner()
+
+    return Source(draw, pool=source.pool, choices=source.choices)
 
 
 def _reserved_constants(
@@ -841,7 +858,8 @@ def _without(source: Source, kept_out: set[Any]) -> Source:
             value = inner()
         return value
 
-    return Source(draw, exclusive=source.exclusive, pool=source.pool)
+    choices = None if source.choices is None else tuple(v for v in source.choices if normalise(v) not in kept_out)
+    return Source(draw, exclusive=source.exclusive, pool=source.pool, choices=choices)
 
 
 # --- entities --------------------------------------------------------------------------------
@@ -910,8 +928,16 @@ class _EntityGenerator:
         after = 1 if any(picker.is_self for picker in self.pickers) else 0
         constant_rate = max(constant_rate, min(CONSTANT_RATE, MIN_CONSTANT_ROWS / max(count, 1)))
         for attr, values in pattern_constants(model, name).items():
-            if attr in self.sources and not dealt_at_weights(self.attributes[attr], values):
+            if attr not in self.sources:
+                continue
+            if not dealt_at_weights(self.attributes[attr], values):
                 self.sources[attr] = _with_constants(self.sources[attr], values, self.rng, after, constant_rate)
+            space = constant_space(model, name, attr, values)
+            if attr not in reserved and space is not None and space <= count and not self.sources[attr].exclusive:
+                # A composite unique rule lets few records hold the constant (unique (a3, a2), a3
+                # an enum of one value: `a2 = 'delta'` in one record): drawn at random, or dealt
+                # at weights, a table of two records may hold none (fuzz10pg's model 679).
+                self.sources[attr] = _constants_first(self.sources[attr], values, after)
         for attr, kept_out in reserved.items():
             if attr in self.sources and not self.sources[attr].exclusive:
                 self.sources[attr] = _without(self.sources[attr], kept_out)
@@ -1277,21 +1303,55 @@ class _EntityGenerator:
             self._after_parents(row, index)
             bad, keys = self._violations(row)
             if not bad:
-                for seen, key in zip(self.seen, keys, strict=True):
-                    if key is not None:
-                        seen.add(key)
-                return row
+                return self._accepted(row, keys)
             # Alternate: repair broken checks directly, then redraw whatever is still broken
             # (collisions of composite unique rules, checks on types that cannot be repaired).
             if attempt % 2 == 0 and self._repair(row, index):
                 continue
             if not self._redraw(bad, row, index):
                 break
+        self._heat(row, index)
+        self._after_parents(row, index)
+        if self._free_combination(row, index):
+            bad, keys = self._violations(row)
+            if not bad:
+                return self._accepted(row, keys)
         rules = ", ".join(sorted(bad))
         raise ValueError(
             f"{self.name}: cannot generate record {index}: no values left that satisfy the unique/check rules on "
             f"{rules} (ask for fewer rows, or widen the value ranges)"
         )
+
+    def _accepted(self, row: Record, keys: list[tuple[Any, ...] | None]) -> Record:
+        """`row`, its unique keys now taken."""
+        for seen, key in zip(self.seen, keys, strict=True):
+            if key is not None:
+                seen.add(key)
+        return row
+
+    def _free_combination(self, row: Record, index: int) -> bool:
+        """Where random redraws kept hitting taken combinations of a composite unique rule, set
+        one member drawn from a known pool (`Source.choices`) to a value that breaks no rule, in
+        a random order; False when no member has one. A rule over a small space (a3 with one
+        value, a0 with 1,000) is filled close to the brim (`_combinations`), and 200 random
+        draws find the last free values only by luck (fuzz10's model 214, Order's natural key)."""
+        pinned = self._pinned(index)
+        for group, seen in zip(self.groups, self.seen, strict=True):
+            if tuple(normalise(row[c]) for c in group) not in seen:
+                continue
+            for column in group:
+                source = self.sources.get(column)
+                if source is None or source.exclusive or source.choices is None or column in pinned:
+                    continue
+                options = list(source.choices)
+                self.rng.shuffle(options)
+                kept = row[column]
+                for value in options:
+                    row[column] = value
+                    if not self._violations(row)[0]:
+                        return True
+                row[column] = kept
+        return False
 
     def _holds_unique_constant(self, row: Record) -> bool:
         """Whether `row` holds a pattern constant of a unique attribute (the one record that can)."""

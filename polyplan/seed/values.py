@@ -82,11 +82,15 @@ def leaf(where: str) -> str:
 @dataclass(frozen=True)
 class Source:
     """Draws one value per call. `exclusive` sources must not be redrawn (they consume a pool);
-    `pool`, when they have one, can exchange a drawn value for another (see Pool)."""
+    `pool`, when they have one, can exchange a drawn value for another (see Pool). `choices`,
+    when known, are every value `draw` can give but NULL (a `distinct` pool, drawn with
+    replacement): where random redraws keep hitting taken combinations of a composite unique
+    rule, the generator looks for a free one among them (fuzz10's model 214)."""
 
     draw: Callable[[], Any]
     exclusive: bool = False
     pool: Pool | None = None
+    choices: tuple[Any, ...] | None = None
 
 
 class Pool:
@@ -767,24 +771,32 @@ def make_source(attribute: Attribute, rng: random.Random, rows: int, where: str,
         TypeName.OBJECT,
         TypeName.GEO_POINT,
     ):
-        draw = _pooled(attribute, rng, where, rows)
+        choices = _pool_of(attribute, rng, where, rows)
+        # An enum whose values all fit the pool is drawn at its weights (no pool).
+        draw = random_maker(attribute, rng, where) if choices is None else _choice(rng, choices)
     else:
+        choices = None
         draw = random_maker(attribute, rng, where, rows)
     if nullable:
         inner = draw
-        return Source(lambda: None if rng.random() < NULL_RATE else inner())
-    return Source(draw)
+        return Source(lambda: None if rng.random() < NULL_RATE else inner(), choices=choices)
+    return Source(draw, choices=choices)
 
 
-def _pooled(attribute: Attribute, rng: random.Random, where: str, rows: int = 0) -> Callable[[], Any]:
-    """Values drawn from a pool of `distinct` values (fewer if the type's space is smaller).
+def _choice(rng: random.Random, values: tuple[Any, ...]) -> Callable[[], Any]:
+    return lambda: rng.choice(values)
+
+
+def _pool_of(attribute: Attribute, rng: random.Random, where: str, rows: int = 0) -> tuple[Any, ...] | None:
+    """The pool of `distinct` values a source draws from (fewer if the type's space is
+    smaller); None for an enum whose values all fit, drawn at its weights instead.
 
     The pool is never larger than the rows drawn from it (nor MAX_POOL): a `distinct` of
     10**12 describes production data, and building such a pool would never finish.
     """
     wanted = max(1, min(attribute.distinct or 1, max(rows, 1), MAX_POOL))
     if attribute.type is TypeName.ENUM and wanted >= len(attribute.values or []):
-        return random_maker(attribute, rng, where)
+        return None
     pool: list[Any] = []
     try:
         pool.extend(islice(distinct_values(attribute, rng, wanted, where), wanted))
@@ -798,4 +810,4 @@ def _pooled(attribute: Attribute, rng: random.Random, where: str, rows: int = 0)
             if len(seen) >= wanted:
                 break
         pool = list(seen.values())
-    return lambda: rng.choice(pool)
+    return tuple(pool)

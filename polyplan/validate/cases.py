@@ -282,12 +282,24 @@ def limit_out_of_reach(expected: Expected) -> str | None:
     return None
 
 
+def order_out_of_reach(expected: Expected) -> str | None:
+    """Why no valid data can show the pattern's sort, or None when some can: a unique rule
+    whose columns the equalities fix but for ones of a one-value domain (unique (a3, a2), a3 an
+    enum of one value, under `a2 = :a2`) lets one row at most match, and one row has no order.
+    A key the equalities fix whole (`_at_most_one_row`) is not said: no order is asked of it
+    either, and the query is plainly a lookup."""
+    if not expected.sort or _at_most_one_row(expected) or expected.at_most is None or expected.at_most > 1:
+        return None
+    keys = ", ".join(column for column, _ in expected.sort)
+    return f"ORDER BY {keys} is never observable on valid data: {expected.capped_by}"
+
+
 def properties(expected: Expected, sample: Case) -> list[Property]:
     """Every property of the pattern's query a case can make observable, by name (`sample` is
     any case: the conditions are the same in each, only their values differ)."""
     found: list[Property] = []
     limit = expected.limit
-    single = _at_most_one_row(expected)
+    single = _at_most_one_row(expected) or order_out_of_reach(expected) is not None
     # A LIMIT no valid answer reaches (a fixed reference or a unique rule caps it: `capped_by`)
     # is the same query without it; `limit_out_of_reach` says so.
     if limit is not None and limit_out_of_reach(expected) is None:

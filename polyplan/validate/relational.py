@@ -30,7 +30,7 @@ from polyplan.plan.aggregates import selection
 from polyplan.plan.geo import is_geo, is_geo_filter
 from polyplan.plan.predicates import all_predicates
 from polyplan.seed.discriminating import discriminating_rows
-from polyplan.seed.generate import CONSTANT_RATE, check_holds, generate, link_columns
+from polyplan.seed.generate import CONSTANT_RATE, check_holds, feasible_rows, generate, link_columns
 from polyplan.seed.relational import Row, db_value, load_rows, table_rows
 from polyplan.seed.values import distinct_capacity, distinct_values, random_maker
 from polyplan.stores.relational.connect import apply_sql
@@ -51,6 +51,7 @@ from polyplan.validate.cases import (
     choose_cases,
     expected_query,
     limit_out_of_reach,
+    order_out_of_reach,
 )
 from polyplan.validate.derived import check_kept
 from polyplan.validate.geo import GeoCase, MissingGeoParameter, compare_geo, geo_cases
@@ -73,6 +74,8 @@ from polyplan.validate.violations import (
 LAYOUT_FILE = "relational.json"
 FREE_POSITION = 1_000_000
 SPARES = 2
+# Records asked of `feasible_rows` to find an entity whose keys leave no room for seeded rows.
+ROOM_PROBE = 1_000
 MYSQL_CHECK_ERRORS = frozenset({3819, 4025})  # MySQL / MariaDB CHECK failures (PyMySQL: OperationalError)
 
 
@@ -217,6 +220,37 @@ class Harness:
             apply_sql(engine, self.derived_sql)  # as a deployment would: backfill the loaded rows, then the triggers
         return counts
 
+    def check_seed(self, engine: sa.Engine) -> None:
+        """The seed rows loaded, table by table, and some were seeded. Where none were (the
+        model's keys leave an entity no room beside the SPARES known-good rows the constraint
+        tests insert: fuzz10pg's 840, a natural key of a one-value and a boolean attribute, two
+        rows in all), it says so, and each table's known-good row must insert instead."""
+        expected = {name: len(rows) for name, rows in self.loaded.items()}
+        assert self.counts(engine) == expected
+        if sum(expected.values()) > 0:
+            return
+        room = feasible_rows(self.model, {name: ROOM_PROBE for name in self.model.entities})
+        full = sorted({t.entity for t in self.tables if t.kind is TableKind.ENTITY and room.get(t.entity) == 0})
+        assert full, "no seeded rows, although the model's keys and references leave room for some"
+        print(
+            f"no seeded rows: the keys and references of {', '.join(full)} leave no room beside the {SPARES} known-good "
+            "rows the constraint tests insert; each table's known-good row inserts instead"
+        )
+        for table in self.by_name:
+            self._valid_row_inserts(engine, table)
+
+    def _valid_row_inserts(self, engine: sa.Engine, table_name: str) -> None:
+        """Insert `table_name`'s known-good row (its prerequisites first), then roll back."""
+        prerequisites, valid = self.valid_row(table_name)
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                for name, row in prerequisites:
+                    connection.execute(sa.insert(self.metadata.tables[name]), [row])
+                connection.execute(sa.insert(self.metadata.tables[table_name]), [valid])
+            finally:
+                transaction.rollback()
+
     def counts(self, engine: sa.Engine) -> dict[str, int]:
         """Rows per table in the database."""
         with engine.connect() as connection:
@@ -348,12 +382,22 @@ class Harness:
         """For a unique rule no seeded row fills (a reference the seed leaves NULL in every row
         to break a cycle of references), two rows that share one value of it: `valid` with the
         rule's columns set (a reference to a seeded parent row), then another spare row with the
-        same values. None when seeded rows have a value to duplicate (violating_row copies it)."""
+        same values. None when seeded rows have a value to duplicate (violating_row copies it).
+
+        So too for a primary key when the seed loaded no row of the table (fuzz10pg's 840: a key
+        of two combinations, both kept for the spares; 679: a list child whose owners' lists all
+        came out empty): of an entity, as above; of a list child or link table, the valid row
+        twice, which breaks every key and unique rule of the table at once, so only where the
+        table has no other."""
         spec = self.by_name[constraint.table]
-        if constraint.kind != "unique" or spec.kind is not TableKind.ENTITY:
+        if constraint.kind not in ("unique", "primary_key"):
             return None
         if any(all(r[c] is not None for c in constraint.columns) for r in self.loaded[spec.name]):
             return None
+        if spec.kind is not TableKind.ENTITY:
+            keys = [c for c in self.constraints[spec.name] if c.kind in ("primary_key", "unique")]
+            whole = all(valid[c] is not None for c in constraint.columns)
+            return (valid, dict(valid)) if keys == [constraint] and whole else None
         others = table_rows([spec], self.second_spares, self.engine)[spec.name]
         if not others:
             return None
@@ -448,14 +492,7 @@ class Harness:
         # The duplicate's first copy goes in before it (with the other prerequisites).
         before = [*prerequisites, (constraint.table, pair[0])] if pair else prerequisites
         violating = pair[1] if pair else self.violating_row(constraint, valid)
-        with engine.connect() as connection:
-            transaction = connection.begin()
-            try:
-                for name, row in prerequisites:
-                    connection.execute(sa.insert(self.metadata.tables[name]), [row])
-                connection.execute(sa.insert(table), [valid])
-            finally:
-                transaction.rollback()
+        self._valid_row_inserts(engine, constraint.table)
         error: sa.exc.DBAPIError | None = None
         with engine.connect() as connection:
             transaction = connection.begin()
@@ -615,11 +652,12 @@ class Harness:
 
     def notes(self, name: str) -> list[str]:
         """What pattern `name`'s checks leave out because no valid data can show it (a LIMIT a
-        fixed reference or a unique rule keeps out of reach), each with its reason."""
+        fixed reference or a unique rule keeps out of reach, a sort of one row at most), each
+        with its reason."""
         if name in self.paths or is_geo(self._pattern(name)):
             return []
-        reason = limit_out_of_reach(self.expected(name))
-        return [reason] if reason else []
+        expected = self.expected(name)
+        return [reason for reason in (limit_out_of_reach(expected), order_out_of_reach(expected)) if reason]
 
     def check_query(self, engine: sa.Engine, name: str) -> None:
         """The emitted query returns what the oracle computes from the model's pattern, for each case."""

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import secrets
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -60,14 +62,34 @@ SPACE_TENANTS = (
 
 
 def _normal(value: Any) -> str:
-    """A key or value as text that compares equal across drivers and JSON (uuid with or without dashes)."""
+    """A key or value as text that compares equal across drivers and JSON (uuid with or without
+    dashes; an instant as `str()` gives it, as PostgreSQL's `to_jsonb` writes it with a `T`, or
+    as MariaDB's JSON writes a DATETIME, naive, in UTC and with microseconds: fuzz10pg's 374, a
+    natural key of a timestamptz)."""
     if isinstance(value, uuid.UUID):
         return value.hex
+    if isinstance(value, datetime):
+        return _instant(value)
     text = str(value)
     try:
         return uuid.UUID(text).hex
     except ValueError:
-        return text
+        pass
+    if _INSTANT.fullmatch(text):
+        with suppress(ValueError):
+            return _instant(datetime.fromisoformat(text))
+    return text
+
+
+# A date and a time of day, as `str()`, JSON or a driver writes an instant (not a bare date).
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?")
+
+
+def _instant(moment: datetime) -> str:
+    """An instant in UTC, naive ones read as UTC (the harness writes UTC), to the microsecond."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(sep=" ")
 
 
 def _mysql_code(error: sa.exc.DBAPIError) -> int | None:

@@ -453,7 +453,8 @@ def fulltext_predicate(
     With a designed full-text index over exactly these columns: PostgreSQL matches its generated
     tsvector column, MariaDB uses MATCH … AGAINST, SQLite looks the rowids up in the FTS5 table.
     A pattern with several full-text filters matches each term against all of the columns.
-    Without such an index (the search projection answers the pattern) it is a substring scan.
+    Without such an index (the search projection answers the pattern) it is a case-blind
+    substring scan.
     """
     search = sa.bindparam(param, type_=sa.String())
     spec = _fulltext_index(indexes, columns)
@@ -461,7 +462,10 @@ def fulltext_predicate(
         wrapped: sa.ColumnElement[Any] = sa.literal_column("'%'").op("||")(search).op("||")(sa.literal_column("'%'"))
         if engine == "mysql":
             wrapped = sa.func.concat(sa.literal_column("'%'"), search, sa.literal_column("'%'"))
-        return sa.or_(*(table.c[c].like(wrapped) for c in columns))
+        # Case-blind, as a full-text match is (PostgreSQL's ILIKE, lower() on both sides
+        # elsewhere): a plain LIKE on PostgreSQL found no 'YTKFLB' for the term 'ytkflb'
+        # (fuzz10pg's 586); SQLite's LIKE is case-blind already.
+        return sa.or_(*(table.c[c].ilike(wrapped) for c in columns))
     if engine == "postgresql":
         query = sa.func.plainto_tsquery(sa.literal_column(f"'{TEXT_SEARCH_CONFIG}'::regconfig"), search)
         return table.c[tsvector_column(spec)].bool_op("@@")(query)

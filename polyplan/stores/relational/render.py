@@ -848,7 +848,7 @@ def _prepare(pattern: AccessPattern, spec: TableSpec, notes: tuple[str, ...]) ->
         note = (
             f"full-text on {', '.join(fulltext_columns)} uses the designed full-text index"
             if indexed
-            else f"full-text on {', '.join(fulltext_columns)} is a substring match (LIKE '%term%'): no full-text index here"
+            else f"full-text on {', '.join(fulltext_columns)} is a case-blind substring match (ILIKE '%term%'): no full-text index here"
         )
         extra_notes += [note] * sum(c.op == "search" for c in conditions)  # one per full-text filter, as before
     order: list[tuple[str, bool]] = []

@@ -12,10 +12,10 @@
 -- columns: id, title, description, tags, colors, specs, category, price, status, ends_at, location_lat, location_lon, watchers, bid_count, seller_id
 -- param :title_terms  title (search)
 -- note: served in production by the search projection (elasticsearch)
--- note: full-text on title is a substring match (LIKE '%term%'): no full-text index here
+-- note: full-text on title is a case-blind substring match (ILIKE '%term%'): no full-text index here
 SELECT item.id, item.title, item.description, item.tags, item.colors, item.specs, item.category, item.price, item.status, item.ends_at, item.location_lat, item.location_lon, item.watchers, item.bid_count, item.seller_id
 FROM item
-WHERE item.title LIKE (('%' || :title_terms) || '%') AND item.status = 'listed'
+WHERE item.title ILIKE (('%' || :title_terms) || '%') AND item.status = 'listed'
  LIMIT 24;
 
 -- name: items_tagged

@@ -10,10 +10,10 @@
 -- columns: id, sku, title, description, price, currency, status, stock, attributes, dimensions_width_mm, dimensions_height_mm, dimensions_depth_mm, tags, updated_at
 -- param :title_terms  title (search)
 -- note: served in production by the search projection (elasticsearch)
--- note: full-text on title is a substring match (LIKE '%term%'): no full-text index here
+-- note: full-text on title is a case-blind substring match (ILIKE '%term%'): no full-text index here
 SELECT product.id, product.sku, product.title, product.description, product.price, product.currency, product.status, product.stock, product.attributes, product.dimensions_width_mm, product.dimensions_height_mm, product.dimensions_depth_mm, product.tags, product.updated_at
 FROM product
-WHERE product.title LIKE (('%' || :title_terms) || '%') AND product.status = 'active'
+WHERE lower(product.title) LIKE lower((('%' || :title_terms) || '%')) AND product.status = 'active'
  LIMIT 24;
 
 -- name: stores_near_me

@@ -39,10 +39,10 @@ WHERE post.author_id = :author_id ORDER BY post.created_at DESC
 -- columns: id, body, visibility, created_at, author_id
 -- param :body_terms  body (search)
 -- note: served in production by the search projection (elasticsearch)
--- note: full-text on body is a substring match (LIKE '%term%'): no full-text index here
+-- note: full-text on body is a case-blind substring match (ILIKE '%term%'): no full-text index here
 SELECT post.id, post.body, post.visibility, post.created_at, post.author_id
 FROM post
-WHERE post.body LIKE (('%' || :body_terms) || '%') AND post.visibility = 'public'
+WHERE lower(post.body) LIKE lower((('%' || :body_terms) || '%')) AND post.visibility = 'public'
  LIMIT 20;
 
 -- name: account_by_handle
