@@ -2306,3 +2306,42 @@ def test_the_index_proof_seed_still_gives_a_constant_without_a_limit_some_rows()
 
     assert 5 <= held(PROOF_CONSTANT_RATE) <= 30
     assert 600 <= held(0.25) <= 900
+
+
+LIMIT_ON_A_UNIQUE_PREFIX = dedent(
+    """\
+    name: fuzz
+    entities:
+      Order:
+        attributes:
+          a0: {type: timestamp}
+          a1: {type: boolean}
+        unique: [[a1, a0]]
+        growth: {initial_rows: 10, rows_per_day: 1000000}
+    access_patterns:
+      - {name: p2, entity: Order, filters: [{attribute: a1, op: eq}], limit: 500, rate: 500, latency_ms: 2}
+      - name: p3
+        entity: Order
+        filters: [{attribute: a1, op: eq}]
+        sort: [{attribute: a0}]
+        limit: 500
+        rate: 500
+        latency_ms: 2
+    options:
+      relational_dialects: [postgresql, mysql, sqlite]
+    """
+)
+
+
+def test_an_unsorted_limit_on_a_unique_prefix_holding_half_the_rows_is_a_scan() -> None:
+    """Fuzz model 966 (2026-12-07, PostgreSQL): `a1 = :a1 LIMIT 500`, a1 a boolean leading the
+    unique rule (a1, a0): the design routed it to the unique rule ("already answers it") at ≈ 505
+    pages without weighing the scan, which stops at the 500th match, about 1,000 rows in; PostgreSQL
+    rightly scanned and the proof failed. A need a key or unique prefix serves now takes the scan
+    when that is cheaper under an unsorted LIMIT; sorted (p3), the unique rule still serves it."""
+    files, _ = render(plan_text(LIMIT_ON_A_UNIQUE_PREFIX, "m.yaml"))
+    plan = files["docs/index-plan.md"]
+    assert "- `p2` on `order`: a scan of order reads fewer pages (≈ 6) than the unique (a1, a0) would" in plan, plan
+    assert "| `p3` | `order` | a1 =, ORDER BY a0 | 500 | unique (a1, a0) |" in plan, plan
+    proofs = json.loads(files["tests/data/indexes.json"])["proofs"]
+    assert [p["name"] for p in proofs] == ["p3"]
