@@ -34,6 +34,7 @@ from polyplan.seed.generate import PROOF_CONSTANT_RATE, HotGroup, generate, gene
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
+from polyplan.validate import plan_probe
 from polyplan.validate.relational import Harness
 from tests.test_indexes_engines import run_generated
 
@@ -2345,3 +2346,60 @@ def test_an_unsorted_limit_on_a_unique_prefix_holding_half_the_rows_is_a_scan() 
     assert "| `p3` | `order` | a1 =, ORDER BY a0 | 500 | unique (a1, a0) |" in plan, plan
     proofs = json.loads(files["tests/data/indexes.json"])["proofs"]
     assert [p["name"] for p in proofs] == ["p3"]
+
+
+PARTITIONED_BY_DAY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Table:
+        attributes:
+          a0: {type: timestamp}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+      Line Item:
+        attributes:
+          a0: {type: date}
+          a2: {type: float, min: -50, max: 50, nullable: true}
+        growth: {initial_rows: 0, rows_per_day: 1000, retention_days: 90, time_attribute: a0}
+    relationships:
+      - {name: r0, kind: one_to_many, from: Table, to: Line Item, required: true, owned: true, foreign_key: r0_ref,
+         max_children: 1000}
+    access_patterns:
+      - name: p2
+        entity: Line Item
+        filters: [{attribute: a0, op: eq, value: '2024-09-03'}, {attribute: a0, op: eq}]
+        rate: 20000
+        latency_ms: 1000
+    """
+)
+
+
+@pytest.mark.postgresql
+def test_a_proof_accepts_the_partition_index_of_an_equivalent_key(tmp_path: Path) -> None:
+    """Fuzz model 242 (2026-12-07, PostgreSQL): `a0 = :a0 AND a0 = '2024-09-03'` on a table
+    partitioned by day, routed to the partial `ix_line_item_a0_where_a0`; its proof also accepts
+    the plain `ix_line_item_a0` (its key is the predicate's column, `_partial_equivalents`), but
+    looked that up by the parent table's index names only, and PostgreSQL's plan names the
+    partition's (`line_item_default_a0_idx`): "none of [...] is used". The alternatives now count
+    their partitions' indexes too, as the routed index does (`plan_probe.serving_index_names`)."""
+    sqlite_harness(PARTITIONED_BY_DAY, tmp_path)
+    data = json.loads((tmp_path / "tests/data/indexes.json").read_text(encoding="utf-8"))
+    expect = next(p for p in data["proofs"] if p["name"] == "p2")["engines"]["postgresql"]["expect"]
+    assert expect["index"] == "ix_line_item_a0_where_a0" and {"columns": ["a0"], "condition": ["a0"]} in expect["also"]
+    with scratch_database(resolve_url("postgresql")) as engine:
+        apply_sql(engine, (tmp_path / "relational/postgresql/schema.sql").read_text(encoding="utf-8"))
+        with engine.connect() as connection:
+            names = plan_probe.serving_index_names(connection, "postgresql", "line_item", ["a0"])
+            default = {
+                str(row[0])
+                for row in connection.execute(
+                    sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'line_item_default'")
+                )
+            }
+    assert {"ix_line_item_a0", "ix_line_item_a0_where_a0"} <= names
+    assert {n for n in default if n.startswith("line_item_default_a0")} <= names, (names, default)
+    assert len({n for n in default if n.startswith("line_item_default_a0")}) == 2, default
+    done = run_generated(tmp_path, "postgresql", resolve_url("postgresql"))
+    assert done.returncode == 0, done.stdout[-3000:]
