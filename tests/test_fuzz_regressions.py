@@ -2403,3 +2403,41 @@ def test_a_proof_accepts_the_partition_index_of_an_equivalent_key(tmp_path: Path
     assert len({n for n in default if n.startswith("line_item_default_a0")}) == 2, default
     done = run_generated(tmp_path, "postgresql", resolve_url("postgresql"))
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+PREFIX_AND_EQUALITY_ON_ONE_COLUMN = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Select:
+        attributes:
+          a1: {type: string, max_length: 255, unique: true, distinct: 1000000000000}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: 10, rows_per_day: 5}
+    relationships:
+      - {name: r0, kind: one_to_many, from: Select, to: Select, required: false, on_delete: cascade, foreign_key: r0_ref}
+    access_patterns:
+      - {name: p0, entity: Select, filters: [{attribute: r0_ref, op: prefix}], loads: [Select], rate: 5,
+         latency_ms: 1000}
+    """
+)
+
+
+def test_an_equality_is_not_routed_to_a_prefix_search_index(tmp_path: Path) -> None:
+    """fuzz9's model 719 (its second cause, SQLite): p0 searches r0_ref by prefix, so its index is
+    keyed `(r0_ref COLLATE NOCASE)` on SQLite (only a NOCASE index answers SQLite's case-blind
+    LIKE); the child lookup `r0_ref = :r0_ref` of its load was routed to the same index
+    (`index_fit.fits` did not look at the prefix flag of an equality column), but a BINARY `=`
+    cannot seek a NOCASE key: `SCAN select`. The equality now gets its own plain index."""
+    sqlite_harness(PREFIX_AND_EQUALITY_ON_ONE_COLUMN, tmp_path)
+    schema = (tmp_path / "relational/sqlite/schema.sql").read_text(encoding="utf-8")
+    assert re.findall(r"CREATE INDEX \w+ ON \"select\" \((.*)\);", schema) == ["r0_ref", 'r0_ref COLLATE "NOCASE"']
+    proofs = {
+        p["name"]: p["engines"]["sqlite"]["expect"]
+        for p in json.loads((tmp_path / "tests/data/indexes.json").read_text())["proofs"]
+    }
+    assert proofs["fk:select(r0_ref)"]["index"] == "ix_select_r0_ref", proofs
+    done = run_generated(tmp_path, "sqlite", "sqlite://")
+    assert done.returncode == 0, done.stdout[-3000:]
