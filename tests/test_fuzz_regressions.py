@@ -2441,3 +2441,42 @@ def test_an_equality_is_not_routed_to_a_prefix_search_index(tmp_path: Path) -> N
     assert proofs["fk:select(r0_ref)"]["index"] == "ix_select_r0_ref", proofs
     done = run_generated(tmp_path, "sqlite", "sqlite://")
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_decimal_key_of_few_values_caps_its_table_as_an_enum_does() -> None:
+    """Fuzz model 770 (2026-12-07, PostgreSQL): `group`'s natural key a2 is a DECIMAL(1, 1), which
+    holds 19 values (-0.9 to 0.9), so `group` has at most 19 rows and its list table `group_a0`
+    (one item each) as many; PostgreSQL rightly scanned both (`fk:group_a0(group_a2)`, estimated at
+    one row). `finite_domain` counted booleans, enums and bounded integers only: now a decimal's
+    values too, within its min and max, so PP477 says so and the proofs are not asserted."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: postgresql}
+        entities:
+          group:
+            attributes:
+              a0: {type: list, items: {type: uuid}, max_items: 1, avg_items: 1}
+              a2: {type: decimal, precision: 1, scale: 1, unique: true}
+            key: {attributes: [a2], kind: natural}
+            growth: {initial_rows: 10, rows_per_day: 0}
+          Order:
+            attributes:
+              a1: {type: decimal, precision: 8, scale: 2, min: 0}
+            unique: [[a1]]
+            growth: {initial_rows: 100000, rows_per_day: 0}
+        access_patterns:
+          - {name: p1, entity: group, filters: [{attribute: a2, op: eq}], rate: 5, latency_ms: 50}
+          - {name: p2, entity: Order, filters: [{attribute: a1, op: eq}], rate: 5000, latency_ms: 2}
+        """
+    )
+    files, diagnostics = render(plan_text(text, "m.yaml"))
+    assert [d.message.split(" on any")[0] for d in diagnostics if d.code == "PP477"] == [
+        "group holds at most 19 rows",
+        "group_a0 holds at most 19 rows",
+    ]
+    proofs = {
+        p["name"]: p["engines"]["postgresql"]["expect"] for p in json.loads(files["tests/data/indexes.json"])["proofs"]
+    }
+    assert proofs["fk:group_a0(group_a2)"]["via"] == "none" and "(PP477)" in proofs["fk:group_a0(group_a2)"]["reason"]
+    assert proofs["p2"]["via"] == "unique"  # DECIMAL(8, 2) from 0: a million values, not capped
