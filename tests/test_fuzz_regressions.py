@@ -42,6 +42,7 @@ from polyplan.seed.generate import (
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
+from polyplan.validate import plan_probe
 from polyplan.validate.relational import Harness
 from tests.test_indexes_engines import run_generated
 
@@ -2506,3 +2507,176 @@ def test_a_full_text_read_without_its_index_matches_any_case(engine: str, tmp_pa
     harness = Harness.from_plan_folder(tmp_path / "tests", engine)
     assert any(row["a1"] and row["a1"] != row["a1"].lower() for row in harness.loaded["audit"])
     generated_tests_pass(tmp_path, engine, f"tests/test_{engine}.py")
+
+
+LIMIT_ON_A_UNIQUE_PREFIX = dedent(
+    """\
+    name: fuzz
+    entities:
+      Order:
+        attributes:
+          a0: {type: timestamp}
+          a1: {type: boolean}
+        unique: [[a1, a0]]
+        growth: {initial_rows: 10, rows_per_day: 1000000}
+    access_patterns:
+      - {name: p2, entity: Order, filters: [{attribute: a1, op: eq}], limit: 500, rate: 500, latency_ms: 2}
+      - name: p3
+        entity: Order
+        filters: [{attribute: a1, op: eq}]
+        sort: [{attribute: a0}]
+        limit: 500
+        rate: 500
+        latency_ms: 2
+    options:
+      relational_dialects: [postgresql, mysql, sqlite]
+    """
+)
+
+
+def test_an_unsorted_limit_on_a_unique_prefix_holding_half_the_rows_is_a_scan() -> None:
+    """Fuzz model 966 (2026-12-07, PostgreSQL): `a1 = :a1 LIMIT 500`, a1 a boolean leading the
+    unique rule (a1, a0): the design routed it to the unique rule ("already answers it") at ≈ 505
+    pages without weighing the scan, which stops at the 500th match, about 1,000 rows in; PostgreSQL
+    rightly scanned and the proof failed. A need a key or unique prefix serves now takes the scan
+    when that is cheaper under an unsorted LIMIT; sorted (p3), the unique rule still serves it."""
+    files, _ = render(plan_text(LIMIT_ON_A_UNIQUE_PREFIX, "m.yaml"))
+    plan = files["docs/index-plan.md"]
+    assert "- `p2` on `order`: a scan of order reads fewer pages (≈ 6) than the unique (a1, a0) would" in plan, plan
+    assert "| `p3` | `order` | a1 =, ORDER BY a0 | 500 | unique (a1, a0) |" in plan, plan
+    proofs = json.loads(files["tests/data/indexes.json"])["proofs"]
+    assert [p["name"] for p in proofs] == ["p3"]
+
+
+PARTITIONED_BY_DAY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Table:
+        attributes:
+          a0: {type: timestamp}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+      Line Item:
+        attributes:
+          a0: {type: date}
+          a2: {type: float, min: -50, max: 50, nullable: true}
+        growth: {initial_rows: 0, rows_per_day: 1000, retention_days: 90, time_attribute: a0}
+    relationships:
+      - {name: r0, kind: one_to_many, from: Table, to: Line Item, required: true, owned: true, foreign_key: r0_ref,
+         max_children: 1000}
+    access_patterns:
+      - name: p2
+        entity: Line Item
+        filters: [{attribute: a0, op: eq, value: '2024-09-03'}, {attribute: a0, op: eq}]
+        rate: 20000
+        latency_ms: 1000
+    """
+)
+
+
+@pytest.mark.postgresql
+def test_a_proof_accepts_the_partition_index_of_an_equivalent_key(tmp_path: Path) -> None:
+    """Fuzz model 242 (2026-12-07, PostgreSQL): `a0 = :a0 AND a0 = '2024-09-03'` on a table
+    partitioned by day, routed to the partial `ix_line_item_a0_where_a0`; its proof also accepts
+    the plain `ix_line_item_a0` (its key is the predicate's column, `_partial_equivalents`), but
+    looked that up by the parent table's index names only, and PostgreSQL's plan names the
+    partition's (`line_item_default_a0_idx`): "none of [...] is used". The alternatives now count
+    their partitions' indexes too, as the routed index does (`plan_probe.serving_index_names`)."""
+    sqlite_harness(PARTITIONED_BY_DAY, tmp_path)
+    data = json.loads((tmp_path / "tests/data/indexes.json").read_text(encoding="utf-8"))
+    expect = next(p for p in data["proofs"] if p["name"] == "p2")["engines"]["postgresql"]["expect"]
+    assert expect["index"] == "ix_line_item_a0_where_a0" and {"columns": ["a0"], "condition": ["a0"]} in expect["also"]
+    with scratch_database(resolve_url("postgresql")) as engine:
+        apply_sql(engine, (tmp_path / "relational/postgresql/schema.sql").read_text(encoding="utf-8"))
+        with engine.connect() as connection:
+            names = plan_probe.serving_index_names(connection, "postgresql", "line_item", ["a0"])
+            default = {
+                str(row[0])
+                for row in connection.execute(
+                    sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'line_item_default'")
+                )
+            }
+    assert {"ix_line_item_a0", "ix_line_item_a0_where_a0"} <= names
+    assert {n for n in default if n.startswith("line_item_default_a0")} <= names, (names, default)
+    assert len({n for n in default if n.startswith("line_item_default_a0")}) == 2, default
+    done = run_generated(tmp_path, "postgresql", resolve_url("postgresql"))
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+PREFIX_AND_EQUALITY_ON_ONE_COLUMN = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Select:
+        attributes:
+          a1: {type: string, max_length: 255, unique: true, distinct: 1000000000000}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: 10, rows_per_day: 5}
+    relationships:
+      - {name: r0, kind: one_to_many, from: Select, to: Select, required: false, on_delete: cascade, foreign_key: r0_ref}
+    access_patterns:
+      - {name: p0, entity: Select, filters: [{attribute: r0_ref, op: prefix}], loads: [Select], rate: 5,
+         latency_ms: 1000}
+    """
+)
+
+
+def test_an_equality_is_not_routed_to_a_prefix_search_index(tmp_path: Path) -> None:
+    """fuzz9's model 719 (its second cause, SQLite): p0 searches r0_ref by prefix, so its index is
+    keyed `(r0_ref COLLATE NOCASE)` on SQLite (only a NOCASE index answers SQLite's case-blind
+    LIKE); the child lookup `r0_ref = :r0_ref` of its load was routed to the same index
+    (`index_fit.fits` did not look at the prefix flag of an equality column), but a BINARY `=`
+    cannot seek a NOCASE key: `SCAN select`. The equality now gets its own plain index."""
+    sqlite_harness(PREFIX_AND_EQUALITY_ON_ONE_COLUMN, tmp_path)
+    schema = (tmp_path / "relational/sqlite/schema.sql").read_text(encoding="utf-8")
+    assert re.findall(r"CREATE INDEX \w+ ON \"select\" \((.*)\);", schema) == ["r0_ref", 'r0_ref COLLATE "NOCASE"']
+    proofs = {
+        p["name"]: p["engines"]["sqlite"]["expect"]
+        for p in json.loads((tmp_path / "tests/data/indexes.json").read_text())["proofs"]
+    }
+    assert proofs["fk:select(r0_ref)"]["index"] == "ix_select_r0_ref", proofs
+    done = run_generated(tmp_path, "sqlite", "sqlite://")
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_decimal_key_of_few_values_caps_its_table_as_an_enum_does() -> None:
+    """Fuzz model 770 (2026-12-07, PostgreSQL): `group`'s natural key a2 is a DECIMAL(1, 1), which
+    holds 19 values (-0.9 to 0.9), so `group` has at most 19 rows and its list table `group_a0`
+    (one item each) as many; PostgreSQL rightly scanned both (`fk:group_a0(group_a2)`, estimated at
+    one row). `finite_domain` counted booleans, enums and bounded integers only: now a decimal's
+    values too, within its min and max, so PP477 says so and the proofs are not asserted."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: postgresql}
+        entities:
+          group:
+            attributes:
+              a0: {type: list, items: {type: uuid}, max_items: 1, avg_items: 1}
+              a2: {type: decimal, precision: 1, scale: 1, unique: true}
+            key: {attributes: [a2], kind: natural}
+            growth: {initial_rows: 10, rows_per_day: 0}
+          Order:
+            attributes:
+              a1: {type: decimal, precision: 8, scale: 2, min: 0}
+            unique: [[a1]]
+            growth: {initial_rows: 100000, rows_per_day: 0}
+        access_patterns:
+          - {name: p1, entity: group, filters: [{attribute: a2, op: eq}], rate: 5, latency_ms: 50}
+          - {name: p2, entity: Order, filters: [{attribute: a1, op: eq}], rate: 5000, latency_ms: 2}
+        """
+    )
+    files, diagnostics = render(plan_text(text, "m.yaml"))
+    assert [d.message.split(" on any")[0] for d in diagnostics if d.code == "PP477"] == [
+        "group holds at most 19 rows",
+        "group_a0 holds at most 19 rows",
+    ]
+    proofs = {
+        p["name"]: p["engines"]["postgresql"]["expect"] for p in json.loads(files["tests/data/indexes.json"])["proofs"]
+    }
+    assert proofs["fk:group_a0(group_a2)"]["via"] == "none" and "(PP477)" in proofs["fk:group_a0(group_a2)"]["reason"]
+    assert proofs["p2"]["via"] == "unique"  # DECIMAL(8, 2) from 0: a million values, not capped

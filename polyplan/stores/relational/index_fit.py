@@ -38,7 +38,17 @@ def fits(
         return False, False
     group = group_of(need, where)
     names = [c.name for c in columns]
-    return False, bool(group) and len(names) >= len(group) and set(names[: len(group)]) == group
+    leading = columns[: len(group)]
+    return False, bool(group) and len(names) >= len(group) and set(names[: len(group)]) == group and _seekable(leading)
+
+
+def _seekable(columns: tuple[IndexColumn, ...]) -> bool:
+    """Whether an equality can seek these key columns: not when one is a prefix-search column,
+    which SQLite (emitted with every plan unless `relational_dialects` leaves it out) keys
+    `COLLATE NOCASE` so that its case-blind LIKE can use it, and a NOCASE key cannot answer a
+    BINARY `=` (fuzz model 719: `fk:select(r0_ref)` routed to `(r0_ref COLLATE NOCASE) WHERE v`
+    scanned). Such an equality gets its own index."""
+    return not any(c.prefix for c in columns)
 
 
 def _serves(
@@ -59,7 +69,7 @@ def _serves(
     sorted_names = {c.name for c in need.sort}
     equal |= {c for c in need.ins if c not in sorted_names}
     count = len(equal)
-    if len(names) < count or set(names[:count]) != equal:
+    if len(names) < count or set(names[:count]) != equal or not _seekable(columns[:count]):
         return False
     position = count
     if need.sort:

@@ -117,7 +117,7 @@ def test_pattern_uses_its_index(database: sa.Engine, proof: dict[str, Any]) -> N
         names |= plan_probe.partition_indexes(connection, ENGINE, names)
         # Unique keys as good as the routed index (every column fixed: one row either way).
         others = [
-            (plan_probe.constraint_index_names(connection, ENGINE, table, other["columns"]), other["condition"])
+            (plan_probe.serving_index_names(connection, ENGINE, table, other["columns"]), other["condition"])
             for other in expect.get("also", [])
         ]
         params = _params(connection, table, check)

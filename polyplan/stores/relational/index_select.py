@@ -139,9 +139,14 @@ def _design(ctx: DesignContext, table: TableSpec, needs: list[Need], frame: Fram
             open_needs.append((position, need))
             continue
         reason = f"the {label} already answers it"
-        made.take(
-            need, label, partial(_route, need, table.name, label, reason, constraint_cost(ctx, table, need, label))
-        )
+        through = constraint_cost(ctx, table, need, label)
+        scan = scan_cost(load, need)
+        if need.limit and not need.sort and scan < through:
+            # A key prefix holding many matches under an unsorted LIMIT: a scan stops at the
+            # LIMIT'th, sooner (fuzz model 966: `a1 = false LIMIT 500`, a1 leading a unique rule).
+            made.take(need, "none", partial(_scan_route, need, table.name, scan, f"the {label}", through))
+            continue
+        made.take(need, label, partial(_route, need, table.name, label, reason, through))
     engine = ctx.plan.model.engines.relational
     pool = frame.candidates()
     prefixes = {need.name: prefix_route(ctx, table, need) for _, need in open_needs}
