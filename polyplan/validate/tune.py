@@ -142,9 +142,8 @@ def _accepted_names(connection: sa.Connection, case: TuneCase) -> frozenset[str]
     """The index names that count as the pattern's route (as the generated index proofs count them)."""
     if case.expect.get("via") == "index":
         names = {str(case.expect["index"])}
-    else:
-        names = plan_probe.constraint_index_names(connection, ENGINE, case.table, case.expect.get("columns", []))
-    return frozenset(names | plan_probe.partition_indexes(connection, ENGINE, names))
+        return frozenset(names | plan_probe.partition_indexes(connection, ENGINE, names))
+    return frozenset(plan_probe.serving_index_names(connection, ENGINE, case.table, case.expect.get("columns", [])))
 
 
 def _time_key(column: str, row: Row) -> tuple[bool, str]:
