@@ -19,17 +19,17 @@ from pathlib import Path
 import pytest
 
 from polyplan.pipeline import plan_file
-from polyplan.stores.relational.cardinality import Cardinalities
-from polyplan.stores.relational.design import design_schema, time_ordered_key
+from polyplan.stores.relational.design import time_ordered_key
 from polyplan.stores.relational.index_costs import heap_pages
-from polyplan.stores.relational.index_load import DesignContext, Load, table_load
+from polyplan.stores.relational.index_load import Load
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.testkit import resolve_url
+from tests.test_index_height import design_context
 
 MODEL = """\
 name: heap_order
-engines: {document: null, cache: null, search: null, wide_column: null}
 options: {relational_dialects: [postgresql]}
+engines: {document: null, cache: null, search: null, wide_column: null}
 entities:
   Event:
     key: {attributes: [id]}
@@ -45,14 +45,8 @@ ROWS = 150_000
 def _event(tmp_path: Path) -> tuple[TableSpec, Load]:
     path = tmp_path / "heap_order.yaml"
     path.write_text(MODEL)
-    plan = plan_file(path)
-    tables, _ = design_schema(plan)
-    by_name = {t.name: t for t in tables}
-    ctx = DesignContext(plan, by_name, {})
-    for table in tables:
-        ctx.loads[table.name] = table_load(ctx, table)
-    ctx.card = Cardinalities(by_name, {name: load.rows for name, load in ctx.loads.items()})
-    return by_name["event"], ctx.loads["event"]
+    ctx = design_context(plan_file(path))
+    return ctx.tables["event"], ctx.loads["event"]
 
 
 def test_rows_led_by_the_time_ordered_key_share_pages(tmp_path: Path) -> None:
