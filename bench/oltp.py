@@ -16,10 +16,16 @@ indexes included; `expert`), the bench
    the same moments of a shared host's load;
 3. keeps EXPLAIN (ANALYZE, BUFFERS) of the workload's reads in each variant (last round).
 
+With --per-script N it runs no mix: each script alone, N transactions on one client in a fresh
+clone per variant and script, and prints the shared buffers per transaction of each, in all and
+by relation, and their sum weighted as the mix weighs them: which statement the buffer counts of
+a mix come from (docs/benchmarks.md, "Where Epinions' extra buffers go").
+
     python bench/oltp.py                                   # both workloads, 3 rounds x 20 s
     python bench/oltp.py --workload tpcb --rounds 1 --seconds 5
     python bench/oltp.py --json bench/results/oltp.json    # keep the numbers
     python bench/oltp.py --render bench/results/oltp.json  # print the docs section
+    python bench/oltp.py --workload epinions --per-script 1000 --protocol prepared
 
 The server comes from POLYPLAN_POSTGRES_URL; pgbench from PATH or /usr/lib/postgresql/15/bin.
 Databases are named ppoltp_<pid>_<hex>_… and dropped afterwards, also on Ctrl-C.
@@ -448,6 +454,50 @@ def bench_workload(
     return result
 
 
+def per_script(server: Server, workload: Workload, transactions: int, protocol: str, folder: Path) -> str:
+    """Each script of `workload` alone, `transactions` times on one client, in a fresh clone of
+    each variant's template: a markdown table of shared buffers per transaction, in all (catalogs
+    included, `buffer_accesses`) and by relation (`relation_buffers`, at least 0.05), then the
+    sum weighted as the mix weighs the scripts."""
+    templates = {variant: load_template(server, workload.name, variant, folder) for variant in VARIANTS}
+    weights = sum(weight for _, weight in workload.scripts)
+    lines = [
+        f"| script (weight) | {' | '.join(VARIANTS)} | by relation, {' / '.join(VARIANTS)} |",
+        "|---|" + "---:|" * len(VARIANTS) + "---|",
+    ]
+    mix = dict.fromkeys(VARIANTS, 0.0)
+    try:
+        for number, (script, weight) in enumerate(workload.scripts):
+            totals: dict[str, float] = {}
+            parts: list[str] = []
+            for variant in VARIANTS:
+                database = server.create(f"{workload.name}_{variant}_s{number}", templates[variant])
+                engine = server.engine(database)
+                try:
+                    command = [pgbench_binary(), "-n", "-M", protocol, "-c", "1", "-t", str(transactions)]
+                    subprocess.run(
+                        [*command, "-f", str(HERE / script), server.libpq(database)],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                    time.sleep(1.0)  # the backend's statistics arrive when it exits
+                    totals[variant] = buffer_accesses(engine) / transactions
+                    shares = {n: b / transactions for n, b in relation_buffers(engine).items()}
+                finally:
+                    engine.dispose()
+                    server.drop(database)
+                parts.append(", ".join(f"`{n}` {v:.2f}" for n, v in shares.items() if v >= 0.05) or "none")
+                mix[variant] += totals[variant] * weight / weights
+            cells = " | ".join(f"{totals[v]:.2f}" for v in VARIANTS)
+            lines.append(f"| `{script.removesuffix('.pgbench')}` ({weight}) | {cells} | {' / '.join(parts)} |")
+    finally:
+        for name in templates.values():
+            server.drop(name)
+    lines.append(f"| the mix, weighted | {' | '.join(f'**{mix[v]:.2f}**' for v in VARIANTS)} | |")
+    return "\n".join(lines) + "\n"
+
+
 # --- rendering -----------------------------------------------------------------------------------
 
 
@@ -590,6 +640,12 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--render", type=Path, help="print the docs section of a saved results file and exit")
+    parser.add_argument(
+        "--per-script",
+        type=int,
+        metavar="N",
+        help="run each script alone N times on one client and print buffers per transaction by relation",
+    )
     args = parser.parse_args()
     if args.render:
         print(render_saved(json.loads(args.render.read_text(encoding="utf-8"))), end="")
@@ -599,6 +655,15 @@ def main() -> int:
     names = args.workload or sorted(WORKLOADS, reverse=True)
     results: list[WorkloadResult] = []
     folder = Path(tempfile.mkdtemp(prefix="ppoltp_"))
+    if args.per_script:
+        try:
+            for name in names:
+                print(f"{WORKLOADS[name].title}, each script alone, -M {args.protocol}:\n")
+                print(per_script(server, WORKLOADS[name], args.per_script, args.protocol, folder))
+        finally:
+            server.close()
+            shutil.rmtree(folder, ignore_errors=True)
+        return 0
     try:
         for name in names:
             results.append(

@@ -131,17 +131,23 @@ def test_innodb_secondary_entries_carry_the_primary_key(tmp_path: Path) -> None:
     assert btree_levels(tables["review"], ("a_id",), 150_000, 150_000, True, "mysql", sizing) == 3
 
 
-def test_the_cost_model_reads_each_index_at_its_own_height() -> None:
-    """Epinions' review table as the index design sees it (153,529 rows, 10,000 items, 20,000
-    users): the unique (i_id, u_id) the item reads go through is three levels, a deduplicated
-    (i_id) or (u_id) two, where the old estimate (1 + log256 rows) gave every index 3.15."""
-    plan = plan_file(ROOT / "bench" / "oltp" / "epinions.yaml")
+def design_context(plan: Plan) -> DesignContext:
+    """The index design's context for `plan`'s designed tables: loads and distinct counts."""
     tables, _ = design_schema(plan)
     by_name = {t.name: t for t in tables}
     ctx = DesignContext(plan, by_name, {})
     for table in tables:
         ctx.loads[table.name] = table_load(ctx, table)
     ctx.card = Cardinalities(by_name, {name: load.rows for name, load in ctx.loads.items()})
+    return ctx
+
+
+def test_the_cost_model_reads_each_index_at_its_own_height() -> None:
+    """Epinions' review table as the index design sees it (153,529 rows, 10,000 items, 20,000
+    users): the unique (i_id, u_id) the item reads go through is three levels, a deduplicated
+    (i_id) or (u_id) two, where the old estimate (1 + log256 rows) gave every index 3.15."""
+    ctx = design_context(plan_file(ROOT / "bench" / "oltp" / "epinions.yaml"))
+    by_name = ctx.tables
     review = by_name["review"]
     assert levels(ctx, review, ("i_id", "u_id"), True) == 3
     assert levels(ctx, review, ("i_id",), False) == 2

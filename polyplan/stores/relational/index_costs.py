@@ -1,8 +1,10 @@
 """What each index structure costs, per read and per write (pure: no I/O).
 
 The unit is one 8 KiB page read; the constants below are stated, not tuned. A read through an
-index pays the tree's height (`levels`: its own leaf pages and key width), the leaf pages its entries fill and a heap page per row fetched
-(none when the index covers the read); without a new index it pays a scan, or the key/unique
+index pays the tree's height (`levels`: its own leaf pages and key width), the leaf pages its
+entries fill and the heap pages of the rows fetched (none when the index covers the read;
+`heap_pages`: a page per row, unless the rows arrived in the order the index finds them,
+PostgreSQL's `pg_stats.correlation`); without a new index it pays a scan, or the key/unique
 prefix that finds its equality group (`baseline`). An index costs every write that touches its
 columns (key, INCLUDE, WHERE) a few dirtied pages, more for wider entries, and its bytes kept
 (the PostgreSQL sizing model of sizing.py, with B-tree deduplication). What an index costs the
@@ -16,6 +18,7 @@ from typing import Any
 
 from polyplan.analyse.sizing import attribute_bytes
 from polyplan.stores.relational import sizing
+from polyplan.stores.relational.design import time_ordered_key
 from polyplan.stores.relational.index_candidates import Candidate, serves
 from polyplan.stores.relational.index_load import PAGE_BYTES, DesignContext, Load
 from polyplan.stores.relational.index_needs import Need, constant_share
@@ -67,6 +70,37 @@ def levels(
             table, columns, rows, keys, unique, engine, ctx.plan.sizing(engine), include
         )
     return float(found)
+
+
+def heap_pages(ctx: DesignContext, table: TableSpec, columns: tuple[str, ...], fetched: float) -> float:
+    """Pages read to fetch `fetched` rows found through a B-tree over `columns`, after its own.
+
+    PostgreSQL writes a row where the heap has room, so its heap is in the order rows arrive. The
+    model knows one such order: `design.time_ordered_key`, a generated or UUIDv7 key, or the
+    owner's key of a list child written with an owner so numbered. When that column leads the
+    index, the rows it finds together arrived together (`pg_stats.correlation` near 1): a run of
+    `fetched` rows starting anywhere on a page spans 1 + (fetched - 1) ÷ (rows a page) pages.
+    Otherwise rows arrive in no order the index knows (correlation near 0), and each row fetched
+    is a heap page of its own (a caller that reads every match caps it at the table's pages).
+    Checked on the real server, a table loaded in key order and the same rows shuffled:
+    tests/test_heap_pages.py::test_heap_pages_follow_arrival_order_on_postgresql.
+
+    InnoDB (`engines.relational: mysql`) has no heap: the rows are the primary key's leaves. Rows
+    found through the primary key lie in its order, on the leaf its descent reached and the next
+    (16 KiB pages); a secondary entry (a unique rule is one) holds the row's primary key, and
+    each row is then a descent of the primary key from its root, its levels in pages:
+    tests/test_heap_pages.py::test_innodb_fetches_a_row_by_a_primary_key_descent."""
+    load = ctx.loads[table.name]
+    if ctx.plan.model.engines.relational == "mysql" and table.primary_key:
+        key = tuple(table.primary_key)
+        if columns == key:
+            page = ctx.plan.sizing("mysql")["page_bytes"]
+            return max(fetched - 1.0, 0.0) * load.row_bytes / page
+        return fetched * levels(ctx, table, key, True)
+    if columns and columns[0] == time_ordered_key(table):
+        per_page = max(1.0, PAGE_BYTES / max(load.row_bytes, 1.0))
+        return min(load.pages, 1.0 + max(fetched - 1.0, 0.0) / per_page)
+    return fetched
 
 
 def _candidate_levels(ctx: DesignContext, table: TableSpec, candidate: Candidate) -> float:
@@ -145,7 +179,8 @@ def index_cost(
     entries_per_page = PAGE_BYTES * INDEX_FILL / _entry_bytes(ctx, table, candidate)
     leaf = fetched / entries_per_page
     covered = need.reads is not None and need.reads <= {c.name for c in candidate.columns} | set(candidate.include)
-    heap = 0.0 if covered else min(fetched, load.pages)
+    columns = tuple(c.name for c in candidate.columns)
+    heap = 0.0 if covered else min(heap_pages(ctx, table, columns, fetched), load.pages)
     return _candidate_levels(ctx, table, candidate) + leaf + heap
 
 
@@ -156,7 +191,7 @@ def constraint_cost(ctx: DesignContext, table: TableSpec, need: Need, label: str
     load = ctx.loads[table.name]
     matched = max(1.0, load.rows * need.selectivity)
     fetched = min(matched, float(need.limit)) if need.limit else matched
-    return levels(ctx, table, columns, True) + fetched
+    return levels(ctx, table, columns, True) + heap_pages(ctx, table, columns, fetched)
 
 
 def _touching_writes(load: Load, columns: set[str]) -> float:
@@ -236,7 +271,8 @@ def prefix_route(ctx: DesignContext, table: TableSpec, need: Need) -> tuple[str,
         for column in columns[:width]:
             if column not in need.eq:
                 share *= constant_share(ctx, table, column, fixed[column], load.rows)
-        cost = levels(ctx, table, tuple(columns), True) + max(1.0, load.rows * share)
+        fetched = max(1.0, load.rows * share)
+        cost = levels(ctx, table, tuple(columns), True) + heap_pages(ctx, table, tuple(columns), fetched)
         if best is None or cost < best[2]:
             best = (label, columns[:width], cost)
     return best
@@ -266,6 +302,7 @@ __all__ = [
     "baseline",
     "constraint_cost",
     "estimate_ms",
+    "heap_pages",
     "index_cost",
     "index_metrics",
     "indexed_columns",

@@ -90,7 +90,11 @@ def _method() -> list[str]:
         "alone: when an equality group holds few rows, sorting them in memory is cheaper than wider entries.",
         "3. A read through a B-tree (a candidate, the primary key or a unique rule) costs a page per level from "
         "its root to a leaf, then the leaf pages its entries fill and a heap page per row it fetches (none when "
-        "it covers the read). The levels follow each index's own leaf pages and key width: a key repeated over "
+        "it covers the read; rows found by a key numbered as they arrive, a generated or UUIDv7 key or such an "
+        "owner's key leading a list child, arrived together and share pages: 1 + (rows - 1) ÷ (rows a page); "
+        "InnoDB has no heap: a row found through a secondary index or unique rule costs a descent of the "
+        "primary key, its levels in pages, and rows found through the primary key lie on its leaves). "
+        "The levels follow each index's own leaf pages and key width: a key repeated over "
         "many rows is deduplicated (PostgreSQL 13+), so it can be a level shorter than a unique rule over the "
         "same rows; a MariaDB secondary entry carries the primary key. "
         "Each candidate's read benefit (rate × page reads saved against a scan) is weighed against its "
