@@ -129,6 +129,14 @@ def _render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]
     try:
         for family in plan.families_used():
             begun.append((family, time.perf_counter(), target_for(family).start(plan, jobs)))
+        # The capacity plan reads only the designs, which every target has made when it starts:
+        # sized here, it runs while a worker renders. An error in it is raised where it was before
+        # (below), so a target's own error still comes first.
+        capacity_error: Exception | None = None
+        try:
+            capacity = capacity_plan(plan, designs_from(Designs.of([e.design for _, _, e in begun if e.design])))
+        except Exception as error:  # re-raised below, in one process's order
+            capacity_error = error
         finished = [(family, started, emitting.finish()) for family, started, emitting in begun]
     finally:
         for _, _, emitting in begun:
@@ -170,7 +178,8 @@ def _render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]
     store_designs = Designs.of(handed)
     served = serving(plan, store_designs)
     diagnostics.extend(unserved_warnings(plan, served, diagnostics))
-    capacity = capacity_plan(plan, designs_from(store_designs))
+    if capacity_error is not None:
+        raise capacity_error
     diagnostics.extend(capacity.diagnostics)
     backup_docs, backup_diagnostics = backup_files(plan, capacity)
     files.update(backup_docs)

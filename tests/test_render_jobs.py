@@ -253,3 +253,24 @@ def test_a_killed_parent_leaves_no_worker() -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+@needs_fork
+def test_the_capacity_plan_sized_meanwhile_fails_as_before(forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The capacity plan runs while the worker renders; its error still comes after a target's."""
+    import polyplan.pipeline as pipeline
+
+    def broken(*args: Any) -> Any:
+        raise ArithmeticError("capacity")
+
+    monkeypatch.setattr(pipeline, "capacity_plan", broken)
+    plan = planned(ROOT / "scenarios" / "shop.yaml")
+    for jobs in (1, 2):
+        with pytest.raises(ArithmeticError, match="capacity"):
+            render(plan, jobs=jobs)
+    monkeypatch.setattr(relational, "engine_test_module", failing_on("sqlite", lambda: LookupError("target")))
+    for jobs in (1, 2):
+        with pytest.raises(LookupError, match="target"):  # the target's error, as in one process
+            render(plan, jobs=jobs)
+    assert len(forks) == 2
+    assert_reaped(forks)

@@ -44,9 +44,12 @@ class Artifacts:
 @dataclass(frozen=True)
 class Started:
     """An emit begun by `StoreTarget.start`: `finish()` waits for it and returns the artifacts;
-    `cancel()` stops a worker it still runs (after `finish`, or with none, it does nothing)."""
+    `cancel()` stops a worker it still runs (after `finish`, or with none, it does nothing).
+    `design` is the family's design as far as it is made at the start: what the capacity plan
+    sizes while a worker renders (the artifacts' own design is the same object, completed)."""
 
     finish: Callable[[], Artifacts]
+    design: StoreDesign | None = None
     cancel: Callable[[], None] = lambda: None
 
 
@@ -71,4 +74,4 @@ class StoreTarget(ABC):
         that part is done, so the caller can emit the other targets meanwhile; this default emits
         at once."""
         artifacts = self.emit(plan, jobs)
-        return Started(lambda: artifacts)
+        return Started(lambda: artifacts, artifacts.design)

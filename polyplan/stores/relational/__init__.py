@@ -89,6 +89,10 @@ class Target(StoreTarget):
             if worker is not None:
                 worker.cancel()
             raise
+        # Its tables are final here (the capacity plan sizes them meanwhile); every engine's index
+        # shapes are filled in when the worker's are back.
+        shapes: dict[str, Sequence[IndexShape]] = {}
+        design = RelationalDesign(tuple(tables), builds, shapes)
 
         def finish() -> Artifacts:
             with worker if worker is not None else nullcontext():
@@ -98,14 +102,15 @@ class Target(StoreTarget):
                 tables,
                 diagnostics,
                 {engine: done[engine] for engine in engines},  # one process's order
-                builds,
+                design,
+                shapes,
                 relational_json,
                 proof_rows,
                 capped,
                 (secure, secure_files, secure_tests, secure_summary),
             )
 
-        return Started(finish) if worker is None else Started(finish, worker.cancel)
+        return Started(finish, design) if worker is None else Started(finish, design, worker.cancel)
 
 
 def _assemble(
@@ -113,7 +118,8 @@ def _assemble(
     tables: list[TableSpec],
     diagnostics: list[Diagnostic],
     parts: dict[str, _EnginePart],
-    builds: dict[str, EngineBuild],
+    design: RelationalDesign,
+    shapes: dict[str, Sequence[IndexShape]],
     relational_json: str,
     proof_rows: dict[str, int] | None,
     capped: list[Diagnostic],
@@ -157,7 +163,7 @@ def _assemble(
     tests.update({f"test_{engine}.py": part.test_module for engine, part in parts.items()})
     # Each engine's designed indexes as its schema creates them: the index tests' data and the
     # report both read them, so they are read off the metadata once.
-    shapes = {engine: part.shapes for engine, part in parts.items()}
+    shapes.update({engine: part.shapes for engine, part in parts.items()})  # `design`'s
     proofs = merge_proofs([part.proofs for part in parts.values()])
     tests.update(index_test_files(plan, proof_data(plan, tables, proofs, shapes, list(parts), proof_rows), list(parts)))
     diagnostics.extend(capped)
@@ -176,7 +182,7 @@ def _assemble(
         docs=docs,
         diagnostics=tuple(_unique(diagnostics)),
         summary=summary,
-        design=RelationalDesign(tuple(tables), builds, shapes),
+        design=design,
     )
 
 
