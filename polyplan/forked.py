@@ -63,7 +63,10 @@ class Worker(Generic[T]):
             self._reap()
         if not chunks:
             raise WorkerLost("the worker process ended without a result")
-        ok, value = pickle.loads(b"".join(chunks))
+        try:
+            ok, value = pickle.loads(b"".join(chunks))
+        except Exception as error:  # cut short: the worker died while it wrote
+            raise WorkerLost("the worker process ended before its whole result was sent") from error
         if ok:
             result: T = value
             return result

@@ -140,6 +140,21 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
     assert_reaped([worker.pid])
 
 
+@needs_fork
+def test_a_worker_that_dies_while_it_writes_is_lost_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = os.write
+
+    def half_then_die(fd: int, data: Any) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))
+        os._exit(1)
+
+    monkeypatch.setattr(os, "write", half_then_die)  # only the child writes
+    worker = fork(lambda: "x" * 100_000)
+    with pytest.raises(WorkerLost):
+        worker.result()
+    assert_reaped([worker.pid])
+
+
 # The CLI with a failure injected into SQLite's rendering (the worker's, with --jobs 2).
 _CLI = """
 import sys
