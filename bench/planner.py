@@ -2,16 +2,27 @@
 
 Generates synthetic models of N entities with 10 access patterns each (a chain of one-to-many
 relationships, a mix of store-friendly profiles), then times every stage. Each run is a fresh
-child process, so its peak RSS is its own; sizes are interleaved run by run, and the median of
---runs runs is reported. CPU time (process_time) is the figure judged: the host is shared, and
-wall time there measures the neighbours as much as polyplan.
+child process, so its peak RSS is its own; sizes and --jobs values are interleaved run by run,
+and the median of --runs runs is reported.
 
-Thresholds (issue 7): the median CPU at --reference entities (1,000) at most --max-cpu seconds,
-and each step up in size at most --max-growth times the CPU per 10× the model. A missed
+Each run reports two figures. **Wall time** is what issue 7's bar names ("a few seconds on 2
+cores") and what `render(plan, jobs=2)` shortens: the relational worker runs beside the parent,
+so the CPU is spent in two processes at once. **CPU time** is the parent's own (process_time)
+plus its reaped children's (`RUSAGE_CHILDREN`: the worker): the work done, whatever the cores.
+Both are printed and saved because each misleads alone: on a shared host the wall time measures
+the neighbours as much as polyplan (a load average of 4 on 2 cores roughly doubles it), and
+forking only moves CPU between processes — a change that saves wall time by spending more CPU
+shows as such. The verdict judges wall time (`--judge wall`, the bar's own terms) at the largest
+--jobs value; `--judge cpu` judges CPU as the rounds before the worker did. Judge wall figures
+on a quiet host only (the load average at the start is saved with them).
+
+Thresholds (issue 7): the median judged figure at --reference entities (1,000) at most
+--max-seconds, and each step up in size at most --max-growth times it per 10× the model. A missed
 threshold makes the command exit with status 1.
 
-    python bench/planner.py                              # 100 and 1,000 entities, 3 runs each
+    python bench/planner.py                              # 100 and 1,000 entities, jobs 1 and 2, 3 runs each
     python bench/planner.py --sizes 100 1000 10000       # also the 10× model
+    python bench/planner.py --child 1000 --jobs 2        # one run, its figures as JSON
     python bench/render_docs.py                          # docs/benchmarks.md from the saved results
 
 Results go to bench/results/planner.json (--output); bench/render_docs.py renders the planner
@@ -42,7 +53,8 @@ PATTERNS_PER_ENTITY = 10
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "planner.json"
 BEFORE = ROOT / "bench" / "results" / "planner-before.json"
-STAGES = ("load+plan", "emit", "write", "total")
+# CPU seconds: the parent's stages (process_time), the worker's (RUSAGE_CHILDREN) and their sum.
+STAGES = ("load+plan", "emit", "write", "children", "total")
 
 
 def synthetic_model(entities: int) -> str:
@@ -129,8 +141,10 @@ def synthetic_model(entities: int) -> str:
     return yaml.safe_dump(model, sort_keys=False)
 
 
-def measure(entities: int) -> dict[str, float]:
-    """CPU seconds of each stage, wall seconds and peak RSS of planning `entities` entities.
+def measure(entities: int, jobs: int = 1) -> dict[str, float]:
+    """CPU seconds of each stage, wall seconds and peak RSS of planning `entities` entities and
+    rendering with `jobs`; `children` is the CPU of the worker processes (reaped by `render`),
+    `total` the parent's and theirs.
 
     Runs in its own process (see `child`): the model text is built before the clock starts."""
     # Imported here so that the parent process, which only spawns and summarises, stays small.
@@ -144,25 +158,31 @@ def measure(entities: int) -> dict[str, float]:
     plan = plan_text(text, f"synthetic_{entities}.yaml")
     cpu["load+plan"] = time.process_time() - start
     mark = time.process_time()
-    files, _ = render(plan)
+    files, _ = render(plan, jobs)
     cpu["emit"] = time.process_time() - mark
     mark = time.process_time()
     with tempfile.TemporaryDirectory() as scratch:
         write_tree(files, Path(scratch) / "out")
     cpu["write"] = time.process_time() - mark
-    cpu["total"] = time.process_time() - start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu["children"] = children.ru_utime + children.ru_stime
+    cpu["total"] = time.process_time() - start + cpu["children"]
     return {
         **cpu,
         "wall": time.perf_counter() - wall,
+        "jobs": float(jobs),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "files": float(len(files)),
         "bytes": float(sum(len(t.encode()) for t in files.values())),
     }
 
 
-def run_child(entities: int) -> dict[str, float]:
+def run_child(entities: int, jobs: int = 1) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, __file__, "--child", str(entities)], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--child", str(entities), "--jobs", str(jobs)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -177,7 +197,7 @@ def summarise(size: int, runs: list[dict[str, float]]) -> dict[str, Any]:
         "entities": size,
         "patterns": size * PATTERNS_PER_ENTITY,
         "runs": runs,
-        "cpu": {stage: spread(stage) for stage in STAGES},
+        "cpu": {stage: spread(stage) for stage in STAGES if all(stage in r for r in runs)},
         "wall": spread("wall"),
         "peak_rss_mb": spread("peak_rss_mb"),
         "files": int(runs[0]["files"]),
@@ -185,21 +205,31 @@ def summarise(size: int, runs: list[dict[str, float]]) -> dict[str, Any]:
     }
 
 
-def verdicts(sizes: list[dict[str, Any]], reference: int, max_cpu: float, max_growth: float) -> list[str]:
-    """One line per threshold: 'ok …' or 'MISSED …'."""
+def verdicts(
+    sizes: list[dict[str, Any]], reference: int, max_seconds: float, max_growth: float, judge: str = "cpu"
+) -> list[str]:
+    """One line per threshold: 'ok …' or 'MISSED …', on the median `judge` figure ('cpu': the
+    total CPU, 'wall': the wall time)."""
+
+    def figure(entry: dict[str, Any]) -> float:
+        value: float = entry["cpu"]["total"]["median"] if judge == "cpu" else entry["wall"]["median"]
+        return value
+
+    what = "CPU" if judge == "cpu" else "wall time"
     lines = []
     for entry in sizes:
         if entry["entities"] == reference:
-            cpu = entry["cpu"]["total"]["median"]
-            mark = "ok" if cpu <= max_cpu else "MISSED"
-            lines.append(f"{mark}: {reference:,} entities took {cpu:.2f} s CPU (threshold {max_cpu:g} s)")
+            seconds = figure(entry)
+            mark = "ok" if seconds <= max_seconds else "MISSED"
+            unit = "s CPU" if judge == "cpu" else "s wall"
+            lines.append(f"{mark}: {reference:,} entities took {seconds:.2f} {unit} (threshold {max_seconds:g} s)")
     for small, large in itertools.pairwise(sizes):
         step = large["entities"] / small["entities"]
-        growth = large["cpu"]["total"]["median"] / small["cpu"]["total"]["median"]
+        growth = figure(large) / figure(small)
         # The allowance scales with the step: max_growth per 10× the model.
         allowed = max_growth * step / 10
         mark = "ok" if growth <= allowed else "MISSED"
-        lines.append(f"{mark}: {step:g}× the model took {growth:.1f}× the CPU (threshold {allowed:.1f}×)")
+        lines.append(f"{mark}: {step:g}× the model took {growth:.1f}× the {what} (threshold {allowed:.1f}×)")
     return lines
 
 
@@ -259,34 +289,45 @@ def commit() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--runs", type=int, default=3, help="runs per size; the median is reported")
-    parser.add_argument("--reference", type=int, default=1000, help="the size --max-cpu applies to")
-    parser.add_argument("--max-cpu", type=float, default=3.0, help="CPU seconds allowed at --reference entities")
-    parser.add_argument("--max-growth", type=float, default=11.0, help="CPU growth allowed per 10× the model")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="render's jobs, each size run with each")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size and jobs; the median is reported")
+    parser.add_argument("--reference", type=int, default=1000, help="the size --max-seconds applies to")
+    parser.add_argument(
+        "--max-seconds", "--max-cpu", type=float, default=3.0, help="seconds allowed at --reference entities"
+    )
+    parser.add_argument("--max-growth", type=float, default=11.0, help="growth allowed per 10× the model")
+    parser.add_argument(
+        "--judge", choices=("wall", "cpu"), default="wall", help="the figure judged, at the largest --jobs"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the results JSON goes")
     parser.add_argument("--commit", help="what the measured code is called in the results (default: git HEAD)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(measure(args.child)))
+        print(json.dumps(measure(args.child, args.jobs[0])))
         return 0
     command = "python bench/planner.py " + " ".join(sys.argv[1:])
     print(f"# polyplan planner benchmark — Python {platform.python_version()}, {platform.machine()}")
     print(f"# reproduce: {command.strip()}")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    runs: dict[int, list[dict[str, float]]] = {size: [] for size in args.sizes}
+    runs: dict[tuple[int, int], list[dict[str, float]]] = {(s, j): [] for s in args.sizes for j in args.jobs}
     for number in range(args.runs):
-        for size in args.sizes:  # interleaved: a noisy minute spoils one run of each size, not one size
-            result = run_child(size)
-            runs[size].append(result)
+        # Interleaved: a noisy minute spoils one run of each size and jobs, not one of them.
+        for size, jobs in runs:
+            started_load = os.getloadavg()[0]
+            result = run_child(size, jobs)
+            runs[size, jobs].append(result)
             print(
-                f"run {number + 1}: {size:>7,} entities  CPU {result['total']:7.2f} s "
-                f"(load+plan {result['load+plan']:.2f}, emit {result['emit']:.2f}, write {result['write']:.2f})  "
-                f"wall {result['wall']:7.2f} s  peak RSS {result['peak_rss_mb']:6.0f} MB",
+                f"run {number + 1}: {size:>7,} entities jobs {jobs}  wall {result['wall']:7.2f} s  "
+                f"CPU {result['total']:7.2f} s (load+plan {result['load+plan']:.2f}, emit {result['emit']:.2f}, "
+                f"write {result['write']:.2f}, worker {result['children']:.2f})  "
+                f"peak RSS {result['peak_rss_mb']:6.0f} MB  load average {started_load:.1f}",
                 flush=True,
             )
-    sizes = [summarise(size, runs[size]) for size in args.sizes]
-    checks = verdicts(sizes, args.reference, args.max_cpu, args.max_growth)
+    by_jobs = {jobs: [summarise(size, runs[size, jobs]) for size in args.sizes] for jobs in args.jobs}
+    judged = max(args.jobs)
+    sizes = by_jobs[judged]
+    checks = verdicts(sizes, args.reference, args.max_seconds, args.max_growth, args.judge)
     results = {
         "command": command.strip(),
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -294,18 +335,27 @@ def main() -> int:
         "load_average": load,
         "commit": args.commit or commit(),
         "runs": args.runs,
-        "thresholds": {"reference": args.reference, "max_cpu": args.max_cpu, "max_growth": args.max_growth},
-        "sizes": sizes,
+        "thresholds": {
+            "reference": args.reference,
+            "max_seconds": args.max_seconds,
+            "max_growth": args.max_growth,
+            "judge": args.judge,
+            "jobs": judged,
+        },
+        "sizes": sizes,  # the judged jobs' figures (what the docs' table shows)
+        "by_jobs": {str(jobs): entries for jobs, entries in by_jobs.items()},
         "verdicts": checks,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    for entry in sizes:
-        cpu = entry["cpu"]["total"]
-        print(
-            f"median {entry['entities']:>7,} entities: CPU {cpu['median']:.2f} s ({cpu['min']:.2f}–{cpu['max']:.2f}), "
-            f"peak RSS {entry['peak_rss_mb']['median']:.0f} MB"
-        )
+    for jobs, entries in by_jobs.items():
+        for entry in entries:
+            cpu, wall = entry["cpu"]["total"], entry["wall"]
+            print(
+                f"median {entry['entities']:>7,} entities jobs {jobs}: wall {wall['median']:.2f} s "
+                f"({wall['min']:.2f}–{wall['max']:.2f}), CPU {cpu['median']:.2f} s ({cpu['min']:.2f}–{cpu['max']:.2f}), "
+                f"peak RSS {entry['peak_rss_mb']['median']:.0f} MB"
+            )
     print("\n".join(checks))
     print(f"# saved {args.output}")
     return 1 if any(line.startswith("MISSED") for line in checks) else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from polyplan.emit.report import REPORT, render_report
 from polyplan.emit.serving import render_serving_md, serving, serving_json, unserved_warnings
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
+from polyplan.model.schema import Family
 from polyplan.perf import paused_gc
 from polyplan.plan.aggregates import unaggregated_warnings
 from polyplan.plan.assign import build_plan, loaded_locate
@@ -40,6 +42,7 @@ from polyplan.security.backup import backup_files
 from polyplan.security.docs import security_files
 from polyplan.security.erasure_stores import store_erasure_files
 from polyplan.stores import target_for
+from polyplan.stores.base import Started
 from polyplan.stores.designs import Designs, StoreDesign
 
 # `polyplan -v` shows INFO (what each stage did), `-vv` DEBUG; a library user configures it as usual.
@@ -93,20 +96,52 @@ def plan_text(text: str, source: str = "<model>", targets: str | Path | None = N
         return build_plan(load_text(text, source), capabilities)
 
 
-def render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
-    """Every output file (relative path → text) and every diagnostic, suppressions applied."""
+def default_jobs() -> int:
+    """`polyplan plan`'s default for `--jobs`: the CPUs this process may run on, at most 2 (one
+    worker is all `render` uses today). The library's own default stays 1: a caller that runs
+    threads of its own, or counts its processes, opts in."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(2, usable))
+
+
+def render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Every output file (relative path → text) and every diagnostic, suppressions applied.
+
+    `jobs` ≥ 2 lets the relational target render part of its engines in one forked worker
+    process (where `os.fork` exists and the model is large enough to gain from it); the files
+    and diagnostics are the same, byte for byte, as with `jobs=1`, which stays in this process.
+    An exception in the worker is raised here; the worker never outlives the call.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
     with paused_gc():
-        return _render(plan)
+        return _render(plan, jobs)
 
 
-def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
+def _render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]]:
     files: dict[str, str] = {}
     diagnostics = list(plan.diagnostics)
     stores: dict[str, Any] = {}
     handed: list[StoreDesign] = []
-    for family in plan.families_used():
-        started = time.perf_counter()
-        artifacts = target_for(family).emit(plan)
+    # Every target starts before any finishes: the relational target's worker (jobs ≥ 2) renders
+    # while this process emits the other families; the artifacts are merged in the usual order.
+    begun: list[tuple[Family, float, Started]] = []
+    try:
+        for family in plan.families_used():
+            begun.append((family, time.perf_counter(), target_for(family).start(plan, jobs)))
+        # The capacity plan reads only the designs, which every target has made when it starts:
+        # sized here, it runs while a worker renders. An error in it is raised where it was before
+        # (below), so a target's own error still comes first.
+        capacity_error: Exception | None = None
+        try:
+            capacity = capacity_plan(plan, designs_from(Designs.of([e.design for _, _, e in begun if e.design])))
+        except Exception as error:  # re-raised below, in one process's order
+            capacity_error = error
+        finished = [(family, started, emitting.finish()) for family, started, emitting in begun]
+    finally:
+        for _, _, emitting in begun:
+            emitting.cancel()  # a worker left running when a target failed
+    for family, started, artifacts in finished:
         log.debug(
             "%s target: %d files, %d tests in %.2f s",
             family.value,
@@ -143,7 +178,8 @@ def _render(plan: Plan) -> tuple[dict[str, str], list[Diagnostic]]:
     store_designs = Designs.of(handed)
     served = serving(plan, store_designs)
     diagnostics.extend(unserved_warnings(plan, served, diagnostics))
-    capacity = capacity_plan(plan, designs_from(store_designs))
+    if capacity_error is not None:
+        raise capacity_error
     diagnostics.extend(capacity.diagnostics)
     backup_docs, backup_diagnostics = backup_files(plan, capacity)
     files.update(backup_docs)
@@ -199,15 +235,20 @@ def png_charts(plan: Plan, files: Mapping[str, str]) -> tuple[dict[str, bytes], 
 
 
 def write_plan(
-    model_path: str | Path, out_dir: str | Path, force: bool = False, targets: str | Path | None = None
+    model_path: str | Path,
+    out_dir: str | Path,
+    force: bool = False,
+    targets: str | Path | None = None,
+    jobs: int = 1,
 ) -> tuple[Plan, list[Diagnostic]]:
     """Plan a model (against the profiles of `plan_file`) and write the whole output folder atomically.
 
     Raises DiagnosticError for a bad model or profile and OutputRefused (nothing written) when
     `out_dir` is unsafe or holds files polyplan did not write (`force` replaces a foreign folder).
+    `jobs` is `render`'s.
     """
     plan = plan_file(model_path, targets)
-    files, diagnostics = render(plan)
+    files, diagnostics = render(plan, jobs)
     charts, notice = png_charts(plan, files)
     diagnostics = [*diagnostics, *notice]
     model_sha256 = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()

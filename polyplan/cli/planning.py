@@ -38,14 +38,28 @@ def plan(
     ] = False,
     as_json: JsonOption = False,
     targets: TargetsOption = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes to render with: 2 or more lets one forked worker render part of the relational "
+            "engines of a large model (the same bytes as 1; more than 2 gains nothing today). "
+            "Default: the usable CPUs, at most 2.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Plan MODEL and write plan.json, plan.md, erd.mmd, per-store artifacts and tests to --out."""
     from polyplan.emit.plan_json import diagnostic_json
-    from polyplan.pipeline import write_plan
+    from polyplan.pipeline import default_jobs, write_plan
 
     # No spinner when stdout carries JSON or -q asked for silence.
     with nullcontext() if as_json or quiet() else stdout_console().status("planning…"):
-        result, diagnostics = guarded(lambda: write_plan(model, out, force=force, targets=targets))
+        result, diagnostics = guarded(
+            lambda: write_plan(model, out, force=force, targets=targets, jobs=jobs or default_jobs())
+        )
     print_diagnostics(diagnostics)
     if as_json:
         print_json(

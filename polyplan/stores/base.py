@@ -10,6 +10,7 @@ design → artifact text), `testgen.py` (pure: design → generated pytest files
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,18 @@ class Artifacts:
     design: StoreDesign | None = None
 
 
+@dataclass(frozen=True)
+class Started:
+    """An emit begun by `StoreTarget.start`: `finish()` waits for it and returns the artifacts;
+    `cancel()` stops a worker it still runs (after `finish`, or with none, it does nothing).
+    `design` is the family's design as far as it is made at the start: what the capacity plan
+    sizes while a worker renders (the artifacts' own design is the same object, completed)."""
+
+    finish: Callable[[], Artifacts]
+    design: StoreDesign | None = None
+    cancel: Callable[[], None] = lambda: None
+
+
 class StoreTarget(ABC):
     """A store family: designs its schema from the plan and renders artifacts for its engines."""
 
@@ -47,9 +60,18 @@ class StoreTarget(ABC):
     engines: tuple[str, ...]
 
     @abstractmethod
-    def emit(self, plan: Plan) -> Artifacts:
+    def emit(self, plan: Plan, jobs: int = 1) -> Artifacts:
         """Design and render everything this family needs for `plan`. Pure: no I/O.
 
         Called only when the plan puts at least one entity (or projection) in this family.
-        `summary` is merged into plan.json under `stores.<family>`.
+        `summary` is merged into plan.json under `stores.<family>`. `jobs` is how many processes
+        the target may use (`render(plan, jobs=…)`); a target whose work is small ignores it,
+        and the output is the same bytes whatever it is.
         """
+
+    def start(self, plan: Plan, jobs: int = 1) -> Started:
+        """Begin `emit`. A target that hands part of its work to a worker process returns before
+        that part is done, so the caller can emit the other targets meanwhile; this default emits
+        at once."""
+        artifacts = self.emit(plan, jobs)
+        return Started(lambda: artifacts, artifacts.design)

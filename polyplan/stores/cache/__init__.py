@@ -42,7 +42,7 @@ class Target(StoreTarget):
     family = Family.CACHE
     engines = ("redis",)
 
-    def emit(self, plan: Plan) -> Artifacts:
+    def emit(self, plan: Plan, jobs: int = 1) -> Artifacts:
         """Design and render the Redis artifacts of `plan` (pure)."""
         cache = design(plan)
         diagnostics = list(cache.diagnostics)

@@ -49,7 +49,7 @@ class Target(StoreTarget):
     family = Family.DOCUMENT
     engines = ("mongodb",)
 
-    def emit(self, plan: Plan) -> Artifacts:
+    def emit(self, plan: Plan, jobs: int = 1) -> Artifacts:
         """Design and render the MongoDB artifacts of `plan` (pure)."""
         document = design(plan)
         diagnostics = list(document.diagnostics)

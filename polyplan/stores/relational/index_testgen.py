@@ -48,14 +48,38 @@ def index_test_data(
     shapes: Mapping[str, Sequence[IndexShape]],
 ) -> dict[str, Any]:
     """The content of `tests/data/indexes.json`; `shapes` is `designed_shapes` per engine."""
-    proofs = route_proofs(plan, tables, builds)
+    return proof_data(plan, tables, route_proofs(plan, tables, builds), shapes, list(builds))
+
+
+def proof_data(
+    plan: Plan,
+    tables: list[TableSpec],
+    proofs: list[dict[str, Any]],
+    shapes: Mapping[str, Sequence[IndexShape]],
+    engines: Sequence[str],
+    rows: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """`tests/data/indexes.json` from `route_proofs` of `engines` (perhaps merged from several
+    processes' calls, see `merge_proofs`); `rows` are the seeded rows when made already."""
     return {
-        "rows": seed_rows(plan, proved_entities(plan, tables, proofs)),
+        "rows": seed_rows(plan, proved_entities(plan, tables, proofs)) if rows is None else rows,
         "constant_rate": PROOF_CONSTANT_RATE,
         "time_ordered": time_ordered(plan, tables),
         "proofs": proofs,
-        "indexes": {engine: [s.as_data() for s in shapes[engine]] for engine in builds},
+        "indexes": {engine: [s.as_data() for s in shapes[engine]] for engine in engines},
     }
+
+
+def merge_proofs(parts: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """`route_proofs` of all engines from its calls on disjoint groups of engines, given in
+    engine order: every call lists the same routes in the same order (a route is listed whatever
+    its engines), each with its own engines' checks."""
+    merged = []
+    for same in zip(*parts, strict=True):
+        assert len({(proof["table"], proof["name"]) for proof in same}) == 1, "engines' proofs out of step"
+        engines = {engine: check for proof in same for engine, check in proof["engines"].items()}
+        merged.append({**same[0], "engines": engines})
+    return merged
 
 
 def index_tests(
@@ -71,13 +95,17 @@ def index_tests(
     They need the relational target's own `tests/data/relational.json` and `relational/<engine>/`
     files beside them (the relational Target emits both).
     """
-    data = index_test_data(plan, tables, builds, shapes)
+    return index_test_files(plan, index_test_data(plan, tables, builds, shapes), list(builds))
+
+
+def index_test_files(plan: Plan, data: dict[str, Any], engines: Sequence[str]) -> dict[str, str]:
+    """The index tests' files from their data (`proof_data`)."""
     # Without a proof, the catalog check still reads back every index schema.sql creates (a
     # model whose only indexes are its geo points' gets it too).
-    if not data["proofs"] and not any(shapes.values()):
+    if not data["proofs"] and not any(data["indexes"].values()):
         return {}
     files = {DATA_FILE: data_json(data)}
-    for engine in builds:
+    for engine in engines:
         files[f"test_{engine}_indexes.py"] = runtime_module(engine, plan.model.name)
     return files
 
@@ -90,7 +118,10 @@ __all__ = [
     "TITLES",
     "designed_shapes",
     "index_test_data",
+    "index_test_files",
     "index_tests",
+    "merge_proofs",
+    "proof_data",
     "seed_rows",
     "served_patterns",
     "time_ordered",

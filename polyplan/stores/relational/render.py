@@ -1050,12 +1050,15 @@ class EngineBuild:
     skipped: list[str]
 
 
-def build_engines(plan: Plan, tables: Sequence[TableSpec]) -> dict[str, EngineBuild]:
-    """Metadata and queries of every dialect the model emits (`relational_dialects`), in ENGINES order."""
+def build_engines(
+    plan: Plan, tables: Sequence[TableSpec], engines: Sequence[str] | None = None
+) -> dict[str, EngineBuild]:
+    """Metadata and queries of `engines` (default: every dialect the model emits,
+    `relational_dialects`, in ENGINES order); the builds share their engine-independent memos."""
     builds: dict[str, EngineBuild] = {}
     prepared: dict[str, _Prepared | str] = {}
     spec_keys: SpecKeys = {}
-    for engine in relational_dialects(plan.model):
+    for engine in relational_dialects(plan.model) if engines is None else engines:
         rendered = build_metadata(tables, engine, spec_keys=spec_keys)
         queries, skipped = build_queries(plan, tables, rendered, prepared)
         builds[engine] = EngineBuild(rendered, queries, skipped)

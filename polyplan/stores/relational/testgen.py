@@ -217,50 +217,56 @@ def layout(plan: Plan, tables: list[TableSpec]) -> str:
 def generate_tests(plan: Plan, tables: list[TableSpec], builds: Mapping[str, EngineBuild]) -> dict[str, str]:
     """Test modules (tests/test_<engine>.py) and their data file, by path relative to tests/."""
     files = {"data/relational.json": layout(plan, tables)}
-    for engine in builds:
-        # The same rules the engine's metadata was built from (`build_metadata`), not made again.
-        rules = builds[engine].rendered.constraints
-        checked: list[str] = []
-        skipped: list[str] = []
-        for table in tables:
-            attributes = {c.name: c.attribute for c in table.columns}
-            for constraint in rules[table.name]:
-                reason = feasible(constraint, attributes, rules[table.name], engine)
-                if reason is None:
-                    checked.append(f"{table.name}:{constraint.name}")
-                else:
-                    skipped.append(f"# Not checked: {table.name}:{constraint.name}: {reason}.")
-        queries = builds[engine].queries
-        increments = [w.name for w in build_increments(plan, tables, builds[engine].rendered)]
-        names = [q.name for q in queries]
-        predicated = {p.write for p in all_predicates(plan.model)}
-        writes = [w.name for w in build_predicate_writes(plan, tables, builds[engine].rendered) if w.name in predicated]
-        foreign_keys = [f"{t.name}:{c.name}" for t in tables for c in rules[t.name] if c.kind == "foreign_key"]
-        kept = kept_names(plan.model, tables)
-        files[f"test_{engine}.py"] = _MODULE.format(
-            engine=engine,
-            model=plan.model.name,
-            seed=SEED,
-            constraints=_literal_list(checked),
-            not_checked="\n".join(skipped) + ("\n" if skipped else ""),
-            queries=_literal_list(names),
-            constraint_test=_CONSTRAINT_TEST if checked else "",
-            foreign_keys=_literal_list(foreign_keys),
-            delete_test=_DELETE_TEST if foreign_keys else "",
-            query_test=_QUERY_TEST if names else "",
-            increment_import=_INCREMENT_IMPORT if increments else "",
-            increment_test=_INCREMENT_TEST.format(engine=engine, increments=_literal_list(increments))
-            if increments
-            else "",
-            write_test=_WRITE_TEST.format(engine=engine, writes=_literal_list(writes)) if writes else "",
-            kept_test=_KEPT_TEST.format(engine=engine, kept=_literal_list(kept)) if kept else "",
-        )
-        capped = [
-            (t.extra[CAP]["job"], t.name, t.extra[CAP]["column"], t.extra[CAP]["max_records"])
-            for t in tables
-            if "column" in t.extra.get(CAP, {})
-        ]
-        if capped:
-            rows = "[\n" + "".join(f"    {entry!r},\n" for entry in capped) + "]"
-            files[f"test_{engine}.py"] += _CAP_TEST.format(engine=engine, capped=rows)
+    for engine, build in builds.items():
+        files[f"test_{engine}.py"] = engine_test_module(plan, tables, build, engine)
     return files
+
+
+def engine_test_module(plan: Plan, tables: list[TableSpec], build: EngineBuild, engine: str) -> str:
+    """`tests/test_<engine>.py`: one engine's module, from that engine's build alone."""
+    # The same rules the engine's metadata was built from (`build_metadata`), not made again.
+    rules = build.rendered.constraints
+    checked: list[str] = []
+    skipped: list[str] = []
+    for table in tables:
+        attributes = {c.name: c.attribute for c in table.columns}
+        for constraint in rules[table.name]:
+            reason = feasible(constraint, attributes, rules[table.name], engine)
+            if reason is None:
+                checked.append(f"{table.name}:{constraint.name}")
+            else:
+                skipped.append(f"# Not checked: {table.name}:{constraint.name}: {reason}.")
+    queries = build.queries
+    increments = [w.name for w in build_increments(plan, tables, build.rendered)]
+    names = [q.name for q in queries]
+    predicated = {p.write for p in all_predicates(plan.model)}
+    writes = [w.name for w in build_predicate_writes(plan, tables, build.rendered) if w.name in predicated]
+    foreign_keys = [f"{t.name}:{c.name}" for t in tables for c in rules[t.name] if c.kind == "foreign_key"]
+    kept = kept_names(plan.model, tables)
+    module = _MODULE.format(
+        engine=engine,
+        model=plan.model.name,
+        seed=SEED,
+        constraints=_literal_list(checked),
+        not_checked="\n".join(skipped) + ("\n" if skipped else ""),
+        queries=_literal_list(names),
+        constraint_test=_CONSTRAINT_TEST if checked else "",
+        foreign_keys=_literal_list(foreign_keys),
+        delete_test=_DELETE_TEST if foreign_keys else "",
+        query_test=_QUERY_TEST if names else "",
+        increment_import=_INCREMENT_IMPORT if increments else "",
+        increment_test=_INCREMENT_TEST.format(engine=engine, increments=_literal_list(increments))
+        if increments
+        else "",
+        write_test=_WRITE_TEST.format(engine=engine, writes=_literal_list(writes)) if writes else "",
+        kept_test=_KEPT_TEST.format(engine=engine, kept=_literal_list(kept)) if kept else "",
+    )
+    capped = [
+        (t.extra[CAP]["job"], t.name, t.extra[CAP]["column"], t.extra[CAP]["max_records"])
+        for t in tables
+        if "column" in t.extra.get(CAP, {})
+    ]
+    if capped:
+        rows = "[\n" + "".join(f"    {entry!r},\n" for entry in capped) + "]"
+        module += _CAP_TEST.format(engine=engine, capped=rows)
+    return module

@@ -30,7 +30,7 @@ class Target(StoreTarget):
     family = Family.SEARCH
     engines = tuple(ENGINES)
 
-    def emit(self, plan: Plan) -> Artifacts:
+    def emit(self, plan: Plan, jobs: int = 1) -> Artifacts:
         """Index templates, lifecycle policies, search templates, setup script, sync contract and tests."""
         design = design_search(plan)
         descriptions = {p.name: p.description for p in plan.model.access_patterns}

@@ -28,7 +28,7 @@ class Target(StoreTarget):
     family = Family.WIDE_COLUMN
     engines = ("cassandra",)
 
-    def emit(self, plan: Plan) -> Artifacts:
+    def emit(self, plan: Plan, jobs: int = 1) -> Artifacts:
         """Schema, queries, write plans, design notes and tests; raises DiagnosticError (PP406) when a
         pattern cannot be served without filtering."""
         design = design_wide_column(plan)
