@@ -165,7 +165,9 @@ def unique_cap(spec: TableSpec, constants: Sequence[Condition], params: Sequence
     primary key or of a unique rule whose other columns have a finite domain, and the rule; None
     when no key caps it. Unique (a2 boolean, a3) under `a3 = 9.7` holds two rows at most (fuzz9's
     open class beside model 92: `a3 IN (9.7) AND r0_ref = :r LIMIT 5` can never reach its
-    limit). A key the equalities fix whole is `_at_most_one_row`'s."""
+    limit). A key the equalities fix whole is `_at_most_one_row`'s. A key none of whose columns
+    the equalities fix caps the whole table when every column has a finite domain (fuzz11a's
+    796: a natural key on an enum of 5 values, so `r0_ref = :r LIMIT 20` never reaches 20)."""
     values: dict[str, int] = {p.column: 1 for p in params if p.op == "eq"}
     for condition in constants:
         if condition.op == "eq":
@@ -174,14 +176,15 @@ def unique_cap(spec: TableSpec, constants: Sequence[Condition], params: Sequence
             values[condition.column] = min(values.get(condition.column, len(condition.value)), len(condition.value))
     best: tuple[int, str] | None = None
     for key in [spec.primary_key, *spec.uniques]:
-        if not key or not any(c in values for c in key):
+        if not key:
             continue
         sizes = [values.get(c) or _finite(spec, c) for c in key]
         if any(size is None for size in sizes):
             continue
         rows = math.prod(size for size in sizes if size is not None)
         if best is None or rows < best[0]:
-            best = (rows, f"unique ({', '.join(key)}) lets at most {rows} rows hold the fixed values")
+            held = "hold the fixed values" if any(c in values for c in key) else f"be in {spec.name}"
+            best = (rows, f"unique ({', '.join(key)}) lets at most {rows} rows {held}")
     return best
 
 
