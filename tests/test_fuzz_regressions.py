@@ -2776,9 +2776,14 @@ def test_a_self_reference_of_a_table_capped_at_five_rows_is_seeded_and_said(
     harness = sqlite_harness(CAPPED_SELF_REFERENCE, tmp_path)
     assert any(r["r0_ref"] is not None for r in harness.loaded["audit"])
     check_patterns(harness, "p2", "p3")
-    assert "p3: LIMIT 20 is never reached on valid data: unique (a1) lets at most 5 rows be in audit" in (
-        capsys.readouterr().out
-    )
+    reason = "p3: LIMIT 20 is never reached on valid data: unique (a1) lets at most 5 rows be in audit"
+    assert f"{reason} [PP479]" in capsys.readouterr().out
+    _, diagnostics = render(plan_text(CAPPED_SELF_REFERENCE, "m.yaml"))
+    warned = [d.render() for d in diagnostics if d.code == "PP479"]
+    assert warned == [
+        f"m.yaml:15:5: access_patterns.1: warning: {reason}; the generated data test says so instead of asking the "
+        "seed for it [PP479]"
+    ]
     check_every_constraint(harness)
 
 

@@ -23,20 +23,22 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import references_into
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, FilterOp, RelationshipKind, RequirementsModel, TypeName
+from polyplan.plan.aggregates import selection
 from polyplan.seed.generate import SEARCH_WORD
 from polyplan.seed.relational import jsonable
 from polyplan.stores.relational.membership import column_attribute, inside_filter_of, inside_key
 from polyplan.stores.relational.render import column_for, param_name, query_columns
-from polyplan.stores.relational.spec import QueryParam, TableSpec, finite_domain
+from polyplan.stores.relational.spec import QueryParam, TableKind, TableSpec, finite_domain
 from polyplan.validate.membership import is_sub_field, item_choices, with_sub_fields
 from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, sort_rows
 
@@ -295,6 +297,39 @@ def order_out_of_reach(expected: Expected) -> str | None:
         return None
     keys = ", ".join(column for column, _ in expected.sort)
     return f"ORDER BY {keys} is never observable on valid data: {expected.capped_by}"
+
+
+UNOBSERVABLE = "PP479"
+
+
+def unobservable_warnings(
+    model: RequirementsModel, tables: Sequence[TableSpec], skipped: Collection[str] = ()
+) -> list[Diagnostic]:
+    """PP479 for each pattern whose LIMIT or sort no valid data can show (`limit_out_of_reach`,
+    `order_out_of_reach`): its generated data test prints the same reason with the code instead
+    of asking the seed for it. `skipped`: patterns the data test does not check this way (reads
+    through relationships, geo reads)."""
+    entity_tables = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
+    found: list[Diagnostic] = []
+    for pattern in model.access_patterns:
+        spec = entity_tables.get(pattern.entity)
+        if spec is None or pattern.name in skipped:
+            continue
+        try:
+            expected = expected_query(selection(pattern) if pattern.aggregate is not None else pattern, spec, model)
+        except ValueError:
+            continue  # no query of its own on this table: nothing is asked of the seed
+        for reason in (limit_out_of_reach(expected), order_out_of_reach(expected)):
+            if reason:
+                found.append(
+                    Diagnostic(
+                        UNOBSERVABLE,
+                        f"{pattern.name}: {reason}; the generated data test says so instead of asking the seed for it",
+                        f"access_patterns.{pattern.name}",
+                        Severity.WARNING,
+                    )
+                )
+    return found
 
 
 def properties(expected: Expected, sample: Case) -> list[Property]:

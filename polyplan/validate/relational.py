@@ -42,6 +42,7 @@ from polyplan.stores.relational.sqltext import text_clause
 from polyplan.stores.relational.write_predicates import lock_name
 from polyplan.validate.aggregates import VALUE, aggregate_rows, compare_aggregates
 from polyplan.validate.cases import (
+    UNOBSERVABLE,
     Case,
     DataCannotDiscriminate,
     Evaluator,
@@ -651,7 +652,8 @@ class Harness:
         # selected columns or their values.
         assert any(evaluator.matching(case.conditions) for case in chosen), f"{name}: no case matches a row"
         for note in self.notes(name):
-            print(f"{name}: {note}")  # shown by `pytest -rP`: what the oracle does not ask, and why
+            # Shown by `pytest -rP`: what the oracle does not ask, and why (the plan warned too).
+            print(f"{name}: {note} [{UNOBSERVABLE}]")
 
     def notes(self, name: str) -> list[str]:
         """What pattern `name`'s checks leave out because no valid data can show it (a LIMIT a

@@ -7,6 +7,7 @@ from typing import Any
 from polyplan.diagnostics import Diagnostic
 from polyplan.model.dialects import relational_dialects
 from polyplan.model.schema import Family
+from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, StoreTarget
 from polyplan.stores.relational.caps import caps_sql
@@ -34,6 +35,7 @@ from polyplan.stores.relational.retention_sql import retention_jobs_sql, retenti
 from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.testgen import generate_tests
 from polyplan.stores.relational.write_predicates import build_predicate_writes
+from polyplan.validate.cases import unobservable_warnings
 
 
 class Target(StoreTarget):
@@ -118,6 +120,9 @@ class Target(StoreTarget):
         shapes = {engine: designed_shapes(tables, build, engine) for engine, build in builds.items()}
         tests.update(index_tests(plan, tables, builds, shapes))
         diagnostics.extend(capped_table_warnings(plan, tables))
+        # The data tests' reads through relationships and geo reads have oracles of their own.
+        own_oracle = {read.name for read in plan.loaded.paths} | {p.name for p in model.access_patterns if is_geo(p)}
+        diagnostics.extend(unobservable_warnings(model, tables, own_oracle))
         if "postgresql" in builds:
             files["relational/postgresql/indexes_concurrently.sql"] = concurrent_index_sql(
                 builds["postgresql"].rendered.metadata, [i for t in tables for i in t.indexes]
