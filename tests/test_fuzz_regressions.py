@@ -2680,3 +2680,180 @@ def test_a_decimal_key_of_few_values_caps_its_table_as_an_enum_does() -> None:
     }
     assert proofs["fk:group_a0(group_a2)"]["via"] == "none" and "(PP477)" in proofs["fk:group_a0(group_a2)"]["reason"]
     assert proofs["p2"]["via"] == "unique"  # DECIMAL(8, 2) from 0: a million values, not capped
+
+
+PREFIX_UNDER_A_UNIQUE_RULE = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Order:
+        attributes:
+          a2: {type: integer, bits: 64, min: 1000, max: 1003}
+          a4: {type: string, max_length: 20}
+        unique: [[a2, a4]]
+        growth: {initial_rows: 0, rows_per_day: 5}
+    access_patterns:
+      - {name: p0, entity: Order, filters: [{attribute: a4, op: prefix}], limit: 500, rate: 500}
+    """
+)
+
+
+def test_a_prefix_group_under_a_unique_rule_shares_a_start_not_a_value(tmp_path: Path) -> None:
+    """Fuzz model 536 (2026-12-07, SQLite): `a4 LIKE :p LIMIT 500` with unique (a2, a4), a2 of 4
+    values: a hot group sharing one whole a4 value had room for 2 records, so no prefix reached
+    the limit ("LIMIT 500 is reached" had no case). Its records now share a4's first two
+    characters and keep their own rest, so 504 of them start alike and none collide."""
+    harness = sqlite_harness(PREFIX_UNDER_A_UNIQUE_RULE, tmp_path)
+    orders = harness.loaded["order"]
+    assert len(orders) > 500
+    assert max(Counter(r["a4"][:2] for r in orders).values()) > 500
+    assert len({(r["a2"], r["a4"]) for r in orders}) == len(orders)
+    check_patterns(harness, "p0")
+
+
+NULLABLE_SORT_WITHOUT_LIMIT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Item:
+        attributes:
+          a0: {type: uuid}
+          a1: {type: decimal, precision: 2, scale: 1, nullable: true}
+        growth: {initial_rows: 10, rows_per_day: 5}
+    access_patterns:
+      - {name: p2, entity: Item, filters: [{attribute: a0, op: eq}], sort: [{attribute: a1, direction: asc}], rate: 1}
+    """
+)
+
+
+def test_a_sorted_group_without_a_limit_shows_where_nulls_sort(tmp_path: Path) -> None:
+    """Fuzz model 722 (2026-12-07, SQLite): `a0 = :a0 ORDER BY a1` (a0 a uuid, so one row per
+    value but the hot group's six, a1 nullable): the six drew no NULL about half the time, and
+    no case showed where a1's NULLs sort (DataCannotDiscriminate). The group now holds a NULL
+    and a value on a1, whatever the seed."""
+    harness = sqlite_harness(NULLABLE_SORT_WITHOUT_LIMIT, tmp_path)
+    for seed in range(8):
+        seeded = dataclasses.replace(harness, seed=seed, _case_cache={}, _spare_cache={})
+        group = Counter(r["a0"] for r in seeded.loaded["item"]).most_common(1)[0][0]
+        held = [r["a1"] for r in seeded.loaded["item"] if r["a0"] == group]
+        assert None in held and any(v is not None for v in held), (seed, held)
+        check_patterns(seeded, "p2")
+
+
+CAPPED_SELF_REFERENCE = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a1: {type: enum, values: [alpha, beta, gamma, delta, epsilon]}
+          a2: {type: float}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: 0, rows_per_day: 5}
+    relationships:
+      - {name: r0, kind: one_to_many, from: _Audit, to: _Audit, required: false, on_delete: cascade,
+         foreign_key: r0_ref, max_children: 1000}
+    access_patterns:
+      - {name: p2, entity: _Audit, filters: [{attribute: r0_ref, op: eq}], rate: 1}
+      - {name: p3, entity: _Audit, filters: [{attribute: r0_ref, op: eq}], limit: 20, rate: 1}
+    """
+)
+
+
+def test_a_self_reference_of_a_table_capped_at_five_rows_is_seeded_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fuzz model 796 (2026-12-07, SQLite): _Audit's key is an enum of 5 values, so 3 records
+    beside the 2 spares, all in the hot group of `r0_ref = :r`; the group started at the first
+    record, which has no earlier record to refer to, and shared its NULL: no case matched a row.
+    `LIMIT 20` can never be reached by a table of 5 rows, and the data test asked for it. And
+    the foreign key's violating row referred to its own key, which satisfies it. Now the group
+    starts after the first record, the LIMIT is said not asked, and the dangling value is another
+    record's."""
+    harness = sqlite_harness(CAPPED_SELF_REFERENCE, tmp_path)
+    assert any(r["r0_ref"] is not None for r in harness.loaded["audit"])
+    check_patterns(harness, "p2", "p3")
+    reason = "p3: LIMIT 20 is never reached on valid data: unique (a1) lets at most 5 rows be in audit"
+    assert f"{reason} [PP479]" in capsys.readouterr().out
+    _, diagnostics = render(plan_text(CAPPED_SELF_REFERENCE, "m.yaml"))
+    warned = [d.render() for d in diagnostics if d.code == "PP479"]
+    assert warned == [
+        f"m.yaml:15:5: access_patterns.1: warning: {reason}; the generated data test says so instead of asking the "
+        "seed for it [PP479]"
+    ]
+    check_every_constraint(harness)
+
+
+FEW_PARENTS_OF_FEW_CHILDREN = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Big:
+        attributes:
+          a0: {type: integer}
+        growth: {initial_rows: 100000000, rows_per_day: 0}
+      Customer:
+        attributes:
+          a3: {type: string, max_length: 255}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+      _Audit:
+        attributes:
+          a1: {type: string, max_length: 20}
+        growth: {initial_rows: 10, rows_per_day: 0}
+    relationships:
+      - {name: r1, kind: one_to_many, from: _Audit, to: Customer, required: false, foreign_key: r1_ref,
+         max_children: 2}
+    access_patterns:
+      - {name: p2, entity: Customer, filters: [{attribute: a3, op: eq, value: eta}, {attribute: r1_ref, op: eq}],
+         limit: 500, rate: 20000, latency_ms: 2}
+    """
+)
+
+
+def test_an_optional_parent_of_few_children_a_group_shares_is_grown(tmp_path: Path) -> None:
+    """Fuzz model 706 (2026-12-07, SQLite): the index proof of `a3 = 'eta' AND r1_ref = :r
+    LIMIT 500` seeded 3,000 customers and 1 audit of at most 2 (the model's proportion); random
+    customers took both places, the hot group sharing r1_ref got NULL, and no customer held
+    'eta' beside a reference ("no seeded row of customer matches the pattern's constants").
+    An optional reference a hot group shares now grows its parents as a required one does."""
+    plan_into(FEW_PARENTS_OF_FEW_CHILDREN, tmp_path)
+    data = json.loads((tmp_path / "tests" / "data" / "indexes.json").read_text(encoding="utf-8"))
+    harness = dataclasses.replace(
+        Harness.from_plan_folder(tmp_path / "tests", "sqlite"), rows=data["rows"], constant_rate=data["constant_rate"]
+    )
+    customers = harness.loaded["customer"]
+    assert any(r["a3"] == "eta" and r["r1_ref"] is not None for r in customers)
+    generated_tests_pass(tmp_path, "sqlite", "tests/test_sqlite_indexes.py")
+
+
+ONE_VALUE_ENUM_DECLARED_DISTINCT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      group:
+        attributes:
+          a0: {type: enum, values: [alpha], distinct: 1000000000000}
+          a2: {type: date}
+        growth: {initial_rows: 250000, rows_per_day: 5}
+    access_patterns:
+      - {name: p1, entity: group, filters: [{attribute: a0, op: eq}], limit: 1, rate: 500, latency_ms: 50}
+    """
+)
+
+
+def test_a_declared_distinct_beyond_an_enums_values_counts_its_values(tmp_path: Path) -> None:
+    """Fuzz model 604 (2026-12-07, SQLite): a0 an enum of one value declared `distinct: 10^12`;
+    the design took the declared count, indexed a0 for `a0 = :a0 LIMIT 1`, and SQLite rightly
+    scanned (every row matches; the first one ends the read). A declared distinct beyond the
+    type's values now counts those values: the pattern is a scan."""
+    plan_into(ONE_VALUE_ENUM_DECLARED_DISTINCT, tmp_path)
+    schema = (tmp_path / "relational" / "sqlite" / "schema.sql").read_text(encoding="utf-8")
+    assert 'ON "group" (a0)' not in schema
+    assert not (tmp_path / "tests" / "test_sqlite_indexes.py").exists()  # nothing left to prove
+    index_plan = (tmp_path / "docs" / "index-plan.md").read_text(encoding="utf-8")
+    assert "`p1` on `group`: a scan finds its LIMIT 1 rows" in index_plan

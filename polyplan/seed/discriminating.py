@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from polyplan.model.derived import all_attributes, key_of, references_into
 from polyplan.model.paths import PathRead, is_path
 from polyplan.model.ranges import is_range
-from polyplan.model.schema import AccessPattern, FilterOp, RelationshipKind, RequirementsModel
+from polyplan.model.schema import TEXTUAL_TYPES, AccessPattern, FilterOp, RelationshipKind, RequirementsModel
 from polyplan.seed.generate import (
     RESERVE,
     HotGroup,
@@ -115,18 +115,25 @@ def _shared(model: RequirementsModel, pattern: AccessPattern) -> list[str] | Non
     return shared
 
 
-def grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[str]) -> None:
+def grow_parents(
+    model: RequirementsModel, wanted: dict[str, int], grown: set[str], shared: Collection[tuple[str, str]] = ()
+) -> None:
     """More parents where a required one-to-one or `max_children` would cap the records of an
     entity that got hot groups (`feasible_rows` lowers the children, never raises the parents):
     fuzz8's model 88 had 20 parents of at most 10 children, so 198 records under `LIMIT 500`.
-    Up the chain of required references, a grown parent growing its own parents in turn."""
+    Up the chain of required references, a grown parent growing its own parents in turn.
+
+    `shared` names optional references too, as (child entity, relationship): ones a hot group
+    shares. Their random children used up every parent's `max_children` before the group came,
+    and the group shared NULL (fuzz11a's 706: 3,000 customers, one audit of at most 2)."""
     for _ in range(len(model.entities)):
         changed = False
         for name in sorted(grown):
             for reference in references_into(model, name):
                 relationship = reference.relationship
                 parent = relationship.from_
-                if parent == name or not relationship.required or parent not in wanted:
+                needed_anyway = relationship.required or (name, relationship.name) in shared
+                if parent == name or not needed_anyway or parent not in wanted:
                     continue
                 per_parent = 1 if relationship.kind is RelationshipKind.ONE_TO_ONE else relationship.max_children
                 if per_parent is None:
@@ -138,6 +145,40 @@ def grow_parents(model: RequirementsModel, wanted: dict[str, int], grown: set[st
                     changed = True
         if not changed:
             return
+
+
+def _prefix_shared(model: RequirementsModel, pattern: AccessPattern, shared: list[str]) -> tuple[str, ...]:
+    """The shared attributes whose group may share a prefix rather than a whole value: a prefix
+    parameter's text attribute with no regex (a changed start could break it), no reference
+    column and no full-text search on it (its words are what a search group shares)."""
+    attributes = all_attributes(model, pattern.entity)
+    searched = {f.attribute for f in pattern.filters if f.op is FilterOp.FULLTEXT}
+    found: list[str] = []
+    for flt in pattern.filters:
+        attribute = attributes.get(flt.attribute)
+        if (
+            flt.op is FilterOp.PREFIX
+            and "value" not in flt.model_fields_set
+            and flt.attribute in shared
+            and flt.attribute not in searched
+            and attribute is not None
+            and attribute.type in TEXTUAL_TYPES
+            and attribute.pattern is None
+            and flt.attribute not in found
+        ):
+            found.append(flt.attribute)
+    return tuple(found)
+
+
+def _shared_references(model: RequirementsModel, groups: Mapping[str, list[HotGroup]]) -> set[tuple[str, str]]:
+    """(entity, relationship) of each reference a non-empty hot group shares."""
+    found: set[tuple[str, str]] = set()
+    for name, held in groups.items():
+        shared = {attr for group in held if group.rows for attr in group.shared}
+        for reference in references_into(model, name):
+            if not shared.isdisjoint(reference.columns):
+                found.add((name, reference.relationship.name))
+    return found
 
 
 def _fixes_a_unique_rule(model: RequirementsModel, pattern: AccessPattern) -> bool:
@@ -318,6 +359,14 @@ def discriminating_rows(
                 a for a in shared if any(f.attribute == a and f.op is FilterOp.FULLTEXT for f in pattern.filters)
             )
             room = _room(model, pattern.entity, shared, size, wanted)
+            prefixed: tuple[str, ...] = ()
+            if room < size:
+                # A unique rule leaves room for few records of one value: a prefix filter's
+                # records need share only its start (fuzz11a's model 536).
+                prefixed = _prefix_shared(model, pattern, shared)
+                if prefixed:
+                    wider = _room(model, pattern.entity, [a for a in shared if a not in prefixed], size, wanted)
+                    prefixed, room = (prefixed, wider) if wider > room else ((), room)
             takers = _constant_takers(model, pattern.entity, constants, shared)
             if takers is not None:
                 room = min(room, 2 * takers)  # every other record takes the constants
@@ -329,14 +378,32 @@ def discriminating_rows(
                 if (attribute := attributes_of[pattern.entity].get(item.attribute)) is not None and attribute.nullable
             )
             main = HotGroup(
-                tuple(shared), constants, room, words=words, filled=filled, nulls_kept=max(0, pattern.limit - 1)
+                tuple(shared),
+                constants,
+                room,
+                words=words,
+                filled=filled,
+                nulls_kept=max(0, pattern.limit - 1),
+                prefixed=prefixed,
             )
         elif pattern.sort or (outside and range_bounds(pattern)):
             # No limit: the group needs only rows on each side of each bound and a few between.
             # A sort needs a group too: where each parameter value holds one record (a free-text
             # equality), no answer has two rows whose order the sort's direction could change.
             size = 2 * NEAR_ROWS + outside * range_bounds(pattern)
-            main = HotGroup(tuple(shared), constants, _room(model, pattern.entity, shared, size, wanted))
+            filtered = {f.attribute for f in pattern.filters}
+            nulled = tuple(
+                dict.fromkeys(
+                    item.attribute
+                    for item in pattern.sort
+                    if (attribute := attributes_of[pattern.entity].get(item.attribute)) is not None
+                    and attribute.nullable
+                    and item.attribute not in filtered
+                    and item.attribute not in shared
+                )
+            )
+            room = _room(model, pattern.entity, shared, size, wanted)
+            main = HotGroup(tuple(shared), constants, room, nulled=nulled)
         searched = tuple(f.attribute for f in pattern.filters if f.op is FilterOp.FULLTEXT and f.attribute in shared)
         if searched and pattern.limit is not None:
             # Seed texts share their words with many records: a full-text answer under the
@@ -364,7 +431,7 @@ def discriminating_rows(
                     added.append(HotGroup(tuple(others), constants, room))
         groups.setdefault(pattern.entity, []).extend(added)
         wanted[pattern.entity] = wanted.get(pattern.entity, 0) + sum(g.rows for g in added)
-    grow_parents(model, wanted, set(groups))
+    grow_parents(model, wanted, set(groups), _shared_references(model, groups))
     counts = feasible_rows(model, wanted)
     # Link tables keep the counts the plan chose; only entities grow.
     counts.update({name: count for name, count in rows.items() if name not in model.entities})

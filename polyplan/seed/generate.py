@@ -73,6 +73,9 @@ from polyplan.seed.values import (
 
 Record = dict[str, Any]
 MAX_RETRIES = 200
+# Characters a prefix-sharing hot group's records take from its first record (`HotGroup.prefixed`):
+# the relational tests try the commonest first one and two letters as a prefix parameter.
+PREFIX_SHARED = 2
 _NUMBERS = frozenset({TypeName.INTEGER, TypeName.DECIMAL, TypeName.FLOAT})
 # Values of every unique rule kept free for spare records: the relational test harness asks
 # `generate` for 2 spares per entity on top of the counts `feasible_rows` gives it.
@@ -346,6 +349,15 @@ class HotGroup:
     # the limit are all in every answer, so they tie nothing away, and with one or more left a
     # case still shows where the engine puts NULLs (saas's my_open_tasks, LIMIT 50).
     nulls_kept: int = 0
+    # Shared attributes (a prefix filter's) whose records take only the first record's first
+    # PREFIX_SHARED characters, keeping their own rest: a unique rule over the attribute leaves
+    # room for few records of one whole value (unique (a2, a4), a2 of 4 values: 2 records), but a
+    # prefix query reaches its limit on values that merely start alike (fuzz11a's model 536).
+    prefixed: tuple[str, ...] = ()
+    # Nullable sort keys of a group with no limit: its first record holds a value on each, one
+    # other record (one per key) holds NULL, so the group's answer shows where the engine sorts
+    # NULLs; a group of a few records (NEAR_ROWS * 2) often drew none (fuzz11a's model 722).
+    nulled: tuple[str, ...] = ()
 
 
 def ancestors(model: RequirementsModel, entities: Collection[str]) -> set[str]:
@@ -956,8 +968,12 @@ class _EntityGenerator:
         # Each group's records (first index, count), by identity: where a near group's leader is.
         self.extents: dict[int, tuple[int, int]] = {}
         end = referable
+        # A group sharing a reference to its own entity needs an earlier record to share: the
+        # first record has no parent to point at, so a group starting there shared NULL (fuzz11a's
+        # 796: a table of 3 records, all in a group on `r0_ref`, and no case matched a row).
+        selfish = {c for picker in self.pickers if picker.is_self for c in picker.reference.columns}
         for heat in hot:
-            size = min(heat.rows, end)
+            size = min(heat.rows, max(0, end - (1 if selfish & set(heat.shared) else 0)))
             for index in range(end - size, end):
                 self.hot[index] = (heat, end - size)
             self.extents.setdefault(id(heat), (end - size, size))
@@ -999,6 +1015,12 @@ class _EntityGenerator:
                         row[attr] = source.draw()
                 if group.marker is not None and isinstance(row.get(attr), str):
                     row[attr] = _marked(self.attributes[attr], row[attr], group.marker)
+            for attr in self._nullable_keys(group):
+                source = self.sources.get(attr)
+                for _ in range(MAX_RETRIES if source is not None and not source.exclusive else 0):
+                    if row.get(attr) is not None:
+                        break
+                    row[attr] = source.draw() if source is not None else None
         else:
             leader = self.rows[first]
             shared = set(group.shared)
@@ -1010,8 +1032,14 @@ class _EntityGenerator:
                 picker = self.reference_columns.get(attr)
                 if picker is not None and id(picker) in partial:
                     continue
+                if attr in group.prefixed:
+                    row[attr] = _prefixed(leader[attr], row.get(attr))
+                    continue
                 for column in picker.reference.columns if picker is not None else (attr,):
                     row[column] = leader[column]
+            nulled = self._nullable_keys(group)
+            if index - first <= len(nulled):
+                row[nulled[index - first - 1]] = None
         if (index - first) % 2 == 0:
             row.update(group.constants)
             return
@@ -1215,13 +1243,20 @@ class _EntityGenerator:
                 changed = True
         return changed
 
+    def _nullable_keys(self, group: HotGroup) -> tuple[str, ...]:
+        """`group.nulled` but for attributes a check or link ties to another (a NULL there would
+        change what they hold) and ones the generator does not make."""
+        bound = {c for k in self.checks for c in (k.left, k.right)} | {c for link in self.links for c in link[:2]}
+        return tuple(a for a in group.nulled if a in self.attributes and self.attributes[a].nullable and a not in bound)
+
     def _pinned(self, index: int) -> set[str]:
         """The attributes a hot group sets on record `index` again at every attempt (its shared
         values, on every record but the first): a repair of one of those does not last."""
         found = self.hot.get(index)
         if found is None or found[1] == index:
             return set()
-        return set(found[0].shared)
+        # A prefixed attribute keeps its own rest: redrawing it is what frees a unique collision.
+        return set(found[0].shared) - set(found[0].prefixed)
 
     def _clear_of_range(self, row: Record, check: Check, sides: list[tuple[str, str, bool]], strict: bool) -> bool:
         """Where neither side can move beside the other's value and one side is unique (a pool),
@@ -1385,6 +1420,8 @@ class _EntityGenerator:
                 continue
             columns: list[str] = []
             for attr in group.shared:
+                if attr in group.prefixed:
+                    continue  # its records share a prefix only; the other shared values pick them
                 picker = self.reference_columns.get(attr)
                 columns += list(picker.reference.columns) if picker is not None else [attr]
             key = tuple(normalise(self.rows[first].get(c)) for c in columns)
@@ -1402,6 +1439,15 @@ class _EntityGenerator:
                             row[attr] = source.draw()
                             if row[attr] is not None:
                                 break
+
+
+def _prefixed(leader: Any, own: Any) -> Any:
+    """`own` with the first PREFIX_SHARED characters of `leader` in place of its own, so as long as
+    `own` (the start alone where `own` is shorter; `leader` itself where either is not text)."""
+    if not isinstance(leader, str) or not isinstance(own, str):
+        return leader
+    start = leader[:PREFIX_SHARED]
+    return start + own[len(start) :] if len(own) >= len(start) else start
 
 
 def unsearchable(rng: random.Random, room: int | None) -> str:

@@ -23,20 +23,22 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import references_into
 from polyplan.model.ranges import COMPARISONS, ONE_SIDED
 from polyplan.model.schema import AccessPattern, FilterOp, RelationshipKind, RequirementsModel, TypeName
+from polyplan.plan.aggregates import selection
 from polyplan.seed.generate import SEARCH_WORD
 from polyplan.seed.relational import jsonable
 from polyplan.stores.relational.membership import column_attribute, inside_filter_of, inside_key
 from polyplan.stores.relational.render import column_for, param_name, query_columns
-from polyplan.stores.relational.spec import QueryParam, TableSpec, finite_domain
+from polyplan.stores.relational.spec import QueryParam, TableKind, TableSpec, finite_domain
 from polyplan.validate.membership import is_sub_field, item_choices, with_sub_fields
 from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, sort_rows
 
@@ -165,7 +167,9 @@ def unique_cap(spec: TableSpec, constants: Sequence[Condition], params: Sequence
     primary key or of a unique rule whose other columns have a finite domain, and the rule; None
     when no key caps it. Unique (a2 boolean, a3) under `a3 = 9.7` holds two rows at most (fuzz9's
     open class beside model 92: `a3 IN (9.7) AND r0_ref = :r LIMIT 5` can never reach its
-    limit). A key the equalities fix whole is `_at_most_one_row`'s."""
+    limit). A key the equalities fix whole is `_at_most_one_row`'s. A key none of whose columns
+    the equalities fix caps the whole table when every column has a finite domain (fuzz11a's
+    796: a natural key on an enum of 5 values, so `r0_ref = :r LIMIT 20` never reaches 20)."""
     values: dict[str, int] = {p.column: 1 for p in params if p.op == "eq"}
     for condition in constants:
         if condition.op == "eq":
@@ -174,14 +178,15 @@ def unique_cap(spec: TableSpec, constants: Sequence[Condition], params: Sequence
             values[condition.column] = min(values.get(condition.column, len(condition.value)), len(condition.value))
     best: tuple[int, str] | None = None
     for key in [spec.primary_key, *spec.uniques]:
-        if not key or not any(c in values for c in key):
+        if not key:
             continue
         sizes = [values.get(c) or _finite(spec, c) for c in key]
         if any(size is None for size in sizes):
             continue
         rows = math.prod(size for size in sizes if size is not None)
         if best is None or rows < best[0]:
-            best = (rows, f"unique ({', '.join(key)}) lets at most {rows} rows hold the fixed values")
+            held = "hold the fixed values" if any(c in values for c in key) else f"be in {spec.name}"
+            best = (rows, f"unique ({', '.join(key)}) lets at most {rows} rows {held}")
     return best
 
 
@@ -292,6 +297,39 @@ def order_out_of_reach(expected: Expected) -> str | None:
         return None
     keys = ", ".join(column for column, _ in expected.sort)
     return f"ORDER BY {keys} is never observable on valid data: {expected.capped_by}"
+
+
+UNOBSERVABLE = "PP479"
+
+
+def unobservable_warnings(
+    model: RequirementsModel, tables: Sequence[TableSpec], skipped: Collection[str] = ()
+) -> list[Diagnostic]:
+    """PP479 for each pattern whose LIMIT or sort no valid data can show (`limit_out_of_reach`,
+    `order_out_of_reach`): its generated data test prints the same reason with the code instead
+    of asking the seed for it. `skipped`: patterns the data test does not check this way (reads
+    through relationships, geo reads)."""
+    entity_tables = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
+    found: list[Diagnostic] = []
+    for pattern in model.access_patterns:
+        spec = entity_tables.get(pattern.entity)
+        if spec is None or pattern.name in skipped:
+            continue
+        try:
+            expected = expected_query(selection(pattern) if pattern.aggregate is not None else pattern, spec, model)
+        except ValueError:
+            continue  # no query of its own on this table: nothing is asked of the seed
+        for reason in (limit_out_of_reach(expected), order_out_of_reach(expected)):
+            if reason:
+                found.append(
+                    Diagnostic(
+                        UNOBSERVABLE,
+                        f"{pattern.name}: {reason}; the generated data test says so instead of asking the seed for it",
+                        f"access_patterns.{pattern.name}",
+                        Severity.WARNING,
+                    )
+                )
+    return found
 
 
 def properties(expected: Expected, sample: Case) -> list[Property]:

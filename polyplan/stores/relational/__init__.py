@@ -11,6 +11,7 @@ from polyplan.diagnostics import Diagnostic
 from polyplan.forked import can_fork, fork
 from polyplan.model.dialects import RELATIONAL_DIALECTS, relational_dialects
 from polyplan.model.schema import Family, RequirementsModel
+from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
 from polyplan.stores.base import Artifacts, Started, StoreTarget
 from polyplan.stores.relational.caps import caps_sql
@@ -41,6 +42,7 @@ from polyplan.stores.relational.retention_sql import retention_jobs_sql, retenti
 from polyplan.stores.relational.spec import TableKind, TableSpec
 from polyplan.stores.relational.testgen import engine_test_module, layout
 from polyplan.stores.relational.write_predicates import build_predicate_writes
+from polyplan.validate.cases import unobservable_warnings
 
 if TYPE_CHECKING:
     from polyplan.security.erasure import ErasurePlan
@@ -80,7 +82,11 @@ class Target(StoreTarget):
             proof_rows = (
                 seed_rows(plan, proved_entities(plan, tables, next(iter(parts.values())).proofs)) if parts else None
             )
-            capped = capped_table_warnings(plan, tables)
+            # The data tests' reads through relationships and geo reads have oracles of their own.
+            own_oracle = {read.name for read in plan.loaded.paths} | {
+                p.name for p in model.access_patterns if is_geo(p)
+            }
+            data_warnings = [*capped_table_warnings(plan, tables), *unobservable_warnings(model, tables, own_oracle)]
             secure_files: dict[str, str] = {}
             secure_tests: dict[str, str] = {}
             secure_summary: dict[str, Any] = {}
@@ -106,7 +112,7 @@ class Target(StoreTarget):
                 shapes,
                 relational_json,
                 proof_rows,
-                capped,
+                data_warnings,
                 (secure, secure_files, secure_tests, secure_summary),
             )
 
@@ -122,7 +128,7 @@ def _assemble(
     shapes: dict[str, Sequence[IndexShape]],
     relational_json: str,
     proof_rows: dict[str, int] | None,
-    capped: list[Diagnostic],
+    data_warnings: list[Diagnostic],
     secure: tuple[list[Diagnostic], dict[str, str], dict[str, str], dict[str, Any]],
 ) -> Artifacts:
     """The relational artifacts from every engine's part, in the order one process makes them."""
@@ -166,7 +172,7 @@ def _assemble(
     shapes.update({engine: part.shapes for engine, part in parts.items()})  # `design`'s
     proofs = merge_proofs([part.proofs for part in parts.values()])
     tests.update(index_test_files(plan, proof_data(plan, tables, proofs, shapes, list(parts), proof_rows), list(parts)))
-    diagnostics.extend(capped)
+    diagnostics.extend(data_warnings)
     if "postgresql" in parts:
         files.update(parts["postgresql"].concurrently)
     docs = {"index-plan.md": index_docs(plan, tables, index_notes)}
