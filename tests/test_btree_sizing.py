@@ -8,6 +8,7 @@ textbook steady state (ln 2), and on the real PostgreSQL (leaf pages of an index
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import random
 import statistics
@@ -18,7 +19,7 @@ from polyplan.pipeline import plan_file
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.btree_growth import random_insert_fill, random_insert_leaves
 from polyplan.stores.relational.design import design_schema
-from polyplan.stores.relational.sizing import Constants, _pg_heap_tuple, index_bytes, table_size
+from polyplan.stores.relational.sizing import Constants, _Distinct, _pg_heap_tuple, index_bytes, table_size
 from polyplan.stores.relational.spec import TableSpec
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
@@ -134,3 +135,17 @@ def test_the_spatial_column_of_a_geo_point_is_counted() -> None:
     with_point = table_size(store, 100_000, "mysql", mysql)
     without = table_size(store, 100_000, "mysql", {**mysql, "spatial_point": -1})
     assert with_point.indexes[0].entry_bytes - without.indexes[0].entry_bytes == 26
+
+
+def test_a_declared_distinct_beyond_an_enums_values_is_sized_as_its_values() -> None:
+    """The sizes count distinct keys as the index design does (fuzz model 604): shop's order
+    status, an enum of 5 values, declared with 10^9 distinct values holds 5 keys, not 100,000 —
+    the posting lists and the index's size follow."""
+    _, orders = _shop_table("order")
+    status = orders.column("status")
+    declared = dataclasses.replace(status, attribute=status.attribute.model_copy(update={"distinct": 10**9}))
+    overstated = dataclasses.replace(orders, columns=tuple(declared if c is status else c for c in orders.columns))
+    assert _Distinct()(overstated, ["status"], 100_000) == 5.0 == _Distinct()(orders, ["status"], 100_000)
+    few = dataclasses.replace(status, attribute=status.attribute.model_copy(update={"distinct": 3}))
+    stated = dataclasses.replace(orders, columns=tuple(few if c is status else c for c in orders.columns))
+    assert _Distinct()(stated, ["status"], 100_000) == 3.0  # a count within the values is taken as declared

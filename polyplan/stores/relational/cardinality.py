@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from polyplan.model.schema import Attribute, TypeName
-from polyplan.stores.relational.spec import TableSpec
+from polyplan.stores.relational.spec import TableSpec, attribute_domain
 
 DEFAULT_DISTINCT = 1000  # an attribute of which the model says nothing that bounds its values
 HIGH_CARDINALITY = frozenset({TypeName.UUID, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ})
@@ -103,7 +103,7 @@ class Cardinalities:
         if attribute.unique or table.primary_key == (column,) or (column,) in table.uniques:
             return Estimate(rows, "unique")
         if attribute.distinct:
-            domain = _domain(attribute)
+            domain = attribute_domain(attribute)
             if domain is not None and domain < min(attribute.distinct, rows):
                 # A declared `distinct` beyond what the type can hold (an enum of one value
                 # declared with 10^12 distinct: fuzz11a's model 604, whose index on it SQLite
@@ -195,15 +195,3 @@ class Cardinalities:
 
 
 __all__ = ["DEFAULT_DISTINCT", "Cardinalities", "Estimate", "enum_shares"]
-
-
-def _domain(attribute: Attribute) -> int | None:
-    """How many values the attribute's type allows (an enum's values, a boolean's two, a bounded
-    integer's span); None when it is not that small a type."""
-    if attribute.type is TypeName.ENUM and attribute.values:
-        return len(set(attribute.values))
-    if attribute.type is TypeName.BOOLEAN:
-        return 2
-    if attribute.type is TypeName.INTEGER and attribute.min is not None and attribute.max is not None:
-        return max(0, math.floor(attribute.max) - math.ceil(attribute.min) + 1)
-    return None

@@ -36,14 +36,19 @@ class ColumnSpec:
 
 
 def finite_domain(column: ColumnSpec) -> int | None:
-    """How many values `column` can hold on any valid data when the model bounds them (a boolean,
-    an enum, an integer with a min and a max, a decimal with a precision); None when unbounded, or nullable (NULLs never
-    collide in a unique index, so any number of rows may hold one). A unique key over such
-    columns caps the table's rows: the oracle's LIMITs (`validate.cases.unique_cap`) and the
-    index proofs (`index_proof_plans.capped_tables`) read it."""
-    attribute = column.attribute
-    if column.nullable:
-        return None
+    """How many values `column` can hold on any valid data when the model bounds them
+    (`attribute_domain`); None when unbounded, or nullable (NULLs never collide in a unique index,
+    so any number of rows may hold one). A unique key over such columns caps the table's rows: the
+    oracle's LIMITs (`validate.cases.unique_cap`) and the index proofs
+    (`index_proof_plans.capped_tables`) read it."""
+    return None if column.nullable else attribute_domain(column.attribute)
+
+
+def attribute_domain(attribute: Attribute) -> int | None:
+    """How many non-null values the attribute's type allows when the model bounds them (a
+    boolean, an enum, an integer with a min and a max, a decimal with a precision); None when
+    unbounded. A declared `distinct` beyond it counts it instead (fuzz model 604: an enum of one
+    value declared with 10^12 distinct values)."""
     if attribute.type is TypeName.BOOLEAN:
         return 2
     if attribute.type is TypeName.ENUM and attribute.values:
