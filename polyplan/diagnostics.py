@@ -157,6 +157,7 @@ CODES: dict[str, str] = {
     "PP477": "index proof on a table the model caps at a few rows: not asserted",
     "PP478": "capped MongoDB collection whose expiry no TTL index can keep",
     "PP479": "query property no valid data can show: said, not asked of the seed",
+    "PP480": "declared distinct beyond the values the type allows",
     "PP483": "checked reference whose child inserts and parent updates are both hot",
     "PP484": "key longer than MariaDB/MySQL can index",
     "PP420": "index decision hinges on an assumed distinct count",

@@ -17,6 +17,7 @@ from polyplan.model.bounded_loads import bounded_loads
 from polyplan.model.derived import is_keyless, patterns_of
 from polyplan.model.loader import LoadedModel
 from polyplan.model.schema import Family, FilterOp, RequirementsModel
+from polyplan.plan.distinct import distinct_notes
 from polyplan.plan.hot import hot_for_cache
 from polyplan.plan.ir import EntityPlan, FamilyScore, Plan, Projection, SyncMechanism
 from polyplan.plan.keyless import keyless_blockers, keyless_cache, keyless_search
@@ -279,6 +280,7 @@ def build_plan(loaded: LoadedModel, capabilities: Mapping[str, Capability] | Non
             forced=name in forced,
         )
     notes.extend(skew_notes(model, entities))
+    notes.extend(distinct_notes(model))
     hard = [d for d in notes if d.severity is Severity.ERROR]
     if hard:
         raise DiagnosticError([loaded_locate(loaded, d) for d in hard])

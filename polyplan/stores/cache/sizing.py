@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from polyplan.model.derived import all_attributes, key_of, reference_of
+from polyplan.model.domains import effective_distinct
 from polyplan.model.schema import (
     COLLECTION_TYPES,
     AccessPattern,
@@ -148,8 +149,9 @@ def cardinality(model: RequirementsModel, plan: Plan, entity: str, attribute: st
         return 2.0, "boolean"
     if spec.type is TypeName.ENUM:
         return float(len(spec.values or [])), "enum values"
-    if spec.distinct is not None:
-        return float(min(spec.distinct, rows)), "declared distinct"
+    declared = effective_distinct(spec)
+    if declared is not None:
+        return float(min(declared, rows)), "declared distinct"
     for relationship in model.relationships:
         if relationship.to == entity and relationship.kind is not RelationshipKind.MANY_TO_MANY:
             reference = reference_of(model, relationship)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 
 from polyplan.analyse.skew import declared_attribute_share, declared_children_share
 from polyplan.model.derived import all_attributes, key_of, reference_of
+from polyplan.model.domains import effective_distinct
 from polyplan.model.schema import FilterOp, RelationshipKind, TypeName
 from polyplan.plan.ir import Plan
 from polyplan.stores.document.indexes import index_name, searched_elsewhere
@@ -77,10 +78,11 @@ def _attribute_stats(plan: Plan, entity: str, attribute: str) -> tuple[float, fl
             return cardinality, min(1.0, HEAVY_HITTER / cardinality), monotonic, f"one value per {relationship.from_}"
     hot = declared_attribute_share(spec)
     if hot is not None:
-        cardinality = float(min(spec.distinct or rows, rows))
+        cardinality = float(min(effective_distinct(spec) or rows, rows))
         return cardinality, hot.fraction, monotonic, hot.reason
-    if spec.distinct is not None:
-        cardinality = float(min(spec.distinct, rows))
+    stated = effective_distinct(spec)
+    if stated is not None:
+        cardinality = float(min(stated, rows))
         return cardinality, min(1.0, HEAVY_HITTER / cardinality), monotonic, "declared distinct"
     cardinality = max(1.0, math.sqrt(rows))
     return cardinality, min(1.0, HEAVY_HITTER / cardinality), monotonic, "assumed √rows (declare `distinct`)"

@@ -24,8 +24,9 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from polyplan.model.domains import effective_distinct
 from polyplan.model.schema import Attribute, TypeName
-from polyplan.stores.relational.spec import TableSpec, attribute_domain
+from polyplan.stores.relational.spec import TableSpec
 
 DEFAULT_DISTINCT = 1000  # an attribute of which the model says nothing that bounds its values
 HIGH_CARDINALITY = frozenset({TypeName.UUID, TypeName.TIMESTAMP, TypeName.TIMESTAMPTZ})
@@ -102,14 +103,9 @@ class Cardinalities:
             return Estimate(min(rows, parent_rows), f"reference to {single.ref_table} ({parent_rows:,.0f} rows)")
         if attribute.unique or table.primary_key == (column,) or (column,) in table.uniques:
             return Estimate(rows, "unique")
-        if attribute.distinct:
-            domain = attribute_domain(attribute)
-            if domain is not None and domain < min(attribute.distinct, rows):
-                # A declared `distinct` beyond what the type can hold (an enum of one value
-                # declared with 10^12 distinct: fuzz11a's model 604, whose index on it SQLite
-                # rightly never used) counts the type's values.
-                return Estimate(float(max(1, domain)), f"declared distinct, but {domain:,} values at most")
-            return Estimate(float(min(attribute.distinct, rows)), "declared distinct")
+        declared = effective_distinct(attribute)  # at most the type's values (PP480)
+        if declared:
+            return Estimate(float(min(declared, rows)), "declared distinct")
         if attribute.type is TypeName.ENUM and attribute.values:
             shares = enum_shares(attribute)
             return Estimate(1.0 / sum(share * share for share in shares.values()), "enum values")

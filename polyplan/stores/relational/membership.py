@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.collection_checks import sub_field
 from polyplan.model.dialects import relational_dialects
+from polyplan.model.domains import effective_distinct
 from polyplan.model.schema import (
     COLLECTION_TYPES,
     AccessPattern,
@@ -337,7 +338,8 @@ def _share(target: Attribute | None) -> float:
         return 1 / len(target.values)
     if target.type is TypeName.BOOLEAN:
         return 0.5
-    return 1 / target.distinct if target.distinct else INSIDE_SHARE
+    declared = effective_distinct(target)
+    return 1 / declared if declared else INSIDE_SHARE
 
 
 def inside_route(model: RequirementsModel, pattern: AccessPattern, table: TableSpec) -> tuple[str, float, str] | None:

@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from polyplan.model.domains import effective_distinct
 from polyplan.model.schema import COLLECTION_TYPES, Attribute, RequirementsModel, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
 from polyplan.stores.relational.btree_growth import random_insert_leaves
 from polyplan.stores.relational.design import POSTGIS, time_ordered_key
 from polyplan.stores.relational.geo import geo_columns
 from polyplan.stores.relational.heap_fill import table_fillfactor
-from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec, attribute_domain
+from polyplan.stores.relational.spec import IndexKind, IndexSpec, TableKind, TableSpec
 
 ENGINES = ("postgresql", "mysql")
 HIDDEN_ROW_ID_BYTES = 6.0  # InnoDB's DB_ROW_ID, the clustered key of a table without a primary key
@@ -611,12 +612,13 @@ class _Distinct:
 def _column_distinct(attribute: Attribute, rows: float) -> float:
     if attribute.unique:
         return rows
-    domain = attribute_domain(attribute)
-    if attribute.distinct:
-        # As the index design counts it: a declared count beyond the type's values is the values.
-        return float(min(attribute.distinct, domain) if domain is not None else attribute.distinct)
-    if domain is not None and attribute.type in (TypeName.BOOLEAN, TypeName.ENUM):
-        return float(max(1, domain))
+    declared = effective_distinct(attribute)  # at most the type's values (PP480)
+    if declared:
+        return float(declared)
+    if attribute.type is TypeName.BOOLEAN:
+        return 2.0
+    if attribute.type is TypeName.ENUM:
+        return float(len(attribute.values or ["x"]))
     return rows
 
 

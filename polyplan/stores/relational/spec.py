@@ -7,15 +7,14 @@ the workload, `render.py` turns both into SQLAlchemy metadata per dialect. Names
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from polyplan.model.schema import SCALAR_TYPES, Attribute, OnDelete, TypeName
+from polyplan.model.domains import attribute_domain
+from polyplan.model.schema import SCALAR_TYPES, Attribute, OnDelete
 
 
 class TableKind(StrEnum):
@@ -42,32 +41,6 @@ def finite_domain(column: ColumnSpec) -> int | None:
     oracle's LIMITs (`validate.cases.unique_cap`) and the index proofs
     (`index_proof_plans.capped_tables`) read it."""
     return None if column.nullable else attribute_domain(column.attribute)
-
-
-def attribute_domain(attribute: Attribute) -> int | None:
-    """How many non-null values the attribute's type allows when the model bounds them (a
-    boolean, an enum, an integer with a min and a max, a decimal with a precision); None when
-    unbounded. A declared `distinct` beyond it counts it instead (fuzz model 604: an enum of one
-    value declared with 10^12 distinct values)."""
-    if attribute.type is TypeName.BOOLEAN:
-        return 2
-    if attribute.type is TypeName.ENUM and attribute.values:
-        return len(set(attribute.values))
-    if attribute.type is TypeName.INTEGER and attribute.min is not None and attribute.max is not None:
-        return max(0, math.floor(attribute.max) - math.ceil(attribute.min) + 1)
-    if attribute.type is TypeName.DECIMAL and attribute.precision is not None:
-        return _decimal_values(attribute.precision, attribute.scale or 0, attribute.min, attribute.max)
-    return None
-
-
-def _decimal_values(precision: int, scale: int, low: float | None, high: float | None) -> int:
-    """How many DECIMAL(precision, scale) values lie within `low`..`high` (the type's own range
-    where not given): fuzz model 770's natural key DECIMAL(1, 1) holds 19 values, -0.9 to 0.9."""
-    step = Decimal(1).scaleb(-scale)
-    top = Decimal(10) ** (precision - scale) - step
-    lowest = -top if low is None else max(-top, Decimal(str(low)))
-    highest = top if high is None else min(top, Decimal(str(high)))
-    return max(0, math.floor(highest / step) - math.ceil(lowest / step) + 1)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from polyplan.model.domains import effective_distinct
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.seed.lengths import NULL_SHARE, compact_json_chars, decimal_chars, expected_chars, integer_chars
 from polyplan.seed.values import random_space
@@ -104,8 +105,9 @@ def _distinct(attribute: Attribute, name: str, documents: float) -> float:
     """Distinct values of a field among `documents` (its terms)."""
     if attribute.unique:
         return documents
-    if attribute.distinct:
-        return min(documents, float(attribute.distinct))
+    declared = effective_distinct(attribute)
+    if declared:
+        return min(documents, float(declared))
     return min(documents, float(random_space(attribute, name)))
 
 

@@ -33,6 +33,7 @@ from polyplan.model.derived import (
     snake,
     writes_of,
 )
+from polyplan.model.domains import effective_distinct
 from polyplan.model.ranges import ONE_SIDED
 from polyplan.model.schema import (
     AccessPattern,
@@ -431,7 +432,7 @@ def _selectivity(ctx: _Context, conditions: list[Condition]) -> tuple[float, lis
         elif attribute.type is TypeName.BOOLEAN:
             share = 0.5 * len(set(condition.values))
         else:
-            share = min(1.0, len(condition.values) / (attribute.distinct or 1000))
+            share = min(1.0, len(condition.values) / (effective_distinct(attribute) or 1000))
         fraction *= share
         notes.append(f"membership {condition.describe()}: {share:.0%} of the rows")
     return fraction, notes
@@ -525,8 +526,9 @@ def _prefix_bucket(
     shortest length whose largest bucket stays within the limits, so a prefix of k or more
     characters reads one partition (never every bucket, as a hash bucket would)."""
     attribute = ctx.attributes[attr]
-    if attribute.distinct:
-        distinct, said = float(attribute.distinct), f"{attribute.distinct:,} distinct values (distinct)"
+    declared = effective_distinct(attribute)
+    if declared:
+        distinct, said = float(declared), f"{declared:,} distinct values (distinct)"
     else:
         distinct, said = first.rows, "every value assumed distinct (declare `distinct`)"
     if attribute.hot_share:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from polyplan.analyse.skew import declared_attribute_share, declared_children_share, unbounded_children_share
 from polyplan.model.derived import all_attributes, entities_named_as, key_of, references_into
+from polyplan.model.domains import effective_distinct
 from polyplan.model.schema import Attribute, RequirementsModel, TypeName
 from polyplan.plan.ir import Plan
 
@@ -126,8 +127,8 @@ def shares(plan: Plan, entity: str, eq_attributes: list[str], worst_case: bool =
         hot = declared_attribute_share(attribute)
         if hot is not None:
             found.append(Share((name,), hot.fraction, hot.reason))
-        elif attribute.distinct:
-            found.append(Share((name,), 1.0 / attribute.distinct, f"{attribute.distinct:,} distinct values (distinct)"))
+        elif stated := effective_distinct(attribute):
+            found.append(Share((name,), 1.0 / stated, f"{stated:,} distinct values (distinct)"))
         elif attribute.type is TypeName.ENUM:
             fraction, why = _enum_share(attribute)
             found.append(Share((name,), fraction, why))
