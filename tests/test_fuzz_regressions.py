@@ -2548,6 +2548,47 @@ def test_an_unsorted_limit_on_a_unique_prefix_holding_half_the_rows_is_a_scan() 
     assert [p["name"] for p in proofs] == ["p3"]
 
 
+EQUALITY_ON_A_UNIQUE_PREFIX = dedent(
+    """\
+    name: fuzz
+    entities:
+      user-profile:
+        attributes:
+          a1: {type: date}
+          a4: {type: boolean, default: false}
+          a5: {type: uuid}
+        unique: [[a4, a1], [a5, a1]]
+        growth: {initial_rows: 0, rows_per_day: 1000000, retention_days: 90, time_attribute: a1}
+    access_patterns:
+      - name: p2
+        entity: user-profile
+        filters: [{attribute: a4, op: in, value: [false]}, {attribute: a4, op: eq}]
+        rate: 0.1
+        latency_ms: 50
+      - {name: p4, entity: user-profile, filters: [{attribute: a5, op: eq}], rate: 0.1, latency_ms: 50}
+    options:
+      suppress: [PP403]
+      relational_dialects: [postgresql, mysql, sqlite]
+    """
+)
+
+
+def test_an_equality_on_a_unique_prefix_holding_half_the_rows_is_a_scan() -> None:
+    """Fuzz model 804 (2026-12-07, PostgreSQL and MariaDB): `a4 = :a4 AND a4 IN (false)`, a4 a
+    boolean leading the unique rule (a4, a1), no LIMIT: the design routed it to the unique rule
+    ("already answers it", one heap page per matching row: ≈ 22.5 million pages) without weighing
+    a scan (≈ 0.76 million); both engines rightly scanned and the proofs failed. Every need a key
+    or unique prefix serves is now weighed against a scan, as 966's unsorted LIMIT was; a
+    selective prefix (p4: a uuid a5 leading (a5, a1)) still reads through its rule."""
+    files, _ = render(plan_text(EQUALITY_ON_A_UNIQUE_PREFIX, "m.yaml"))
+    plan = files["docs/index-plan.md"]
+    assert "- `p2` on `user_profile`: a scan of user_profile reads fewer pages" in plan, plan
+    assert "| `p2` | `user_profile` | a4 =, a4 = (False,) | 0.1 | — |" in plan, plan
+    assert "| `p4` | `user_profile` | a5 = | 0.1 | unique (a5, a1) |" in plan, plan
+    proofs = json.loads(files["tests/data/indexes.json"])["proofs"]
+    assert [p["name"] for p in proofs] == ["p4"]
+
+
 PARTITIONED_BY_DAY = dedent(
     """\
     name: fuzz
