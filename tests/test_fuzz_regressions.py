@@ -2646,6 +2646,50 @@ def test_a_proof_accepts_the_partition_index_of_an_equivalent_key(tmp_path: Path
     assert done.returncode == 0, done.stdout[-3000:]
 
 
+BRIN_ON_A_SMALL_PROOF_TABLE = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Select:
+        attributes:
+          a0: {type: timestamp}
+        growth: {initial_rows: 250000, rows_per_day: 1000000, must_keep: true}
+      Item:
+        attributes:
+          a0: {type: text, avg_length: 100}
+          a2: {type: timestamp}
+        growth: {initial_rows: 0, rows_per_day: 1000000, retention_days: 90, time_attribute: a2, archive_after_days: 30}
+    access_patterns:
+      - name: p1
+        entity: Item
+        filters: [{attribute: a2, op: range}]
+        sort: [{attribute: a2}]
+        rate: 0.1
+        latency_ms: 2
+    """
+)
+
+
+@pytest.mark.postgresql
+def test_a_brin_proof_loads_more_than_one_block_range(tmp_path: Path) -> None:
+    """Fuzz model 863 (2026-12-07, PostgreSQL): `a2` range `ORDER BY a2` on an append-only table of
+    90 million rows at the horizon, routed to `brin_item_a2`; PostgreSQL seq-scanned and sorted.
+    Not the order (a BRIN gives none, and a sort after it is costed by the engine as by the design;
+    the same read unsorted failed the same way): the proof loaded Item at its share of the
+    model's *initial* rows, 3,000 rows in ≈ 40 pages, under one 128-page BRIN range, which no
+    range read can skip. A table whose BRIN a proof reads now gets rows for `BRIN_PROOF_RANGES`
+    ranges at the design's row width (`index_proof_seed.brin_rows`)."""
+    sqlite_harness(BRIN_ON_A_SMALL_PROOF_TABLE, tmp_path)
+    data = json.loads((tmp_path / "tests/data/indexes.json").read_text(encoding="utf-8"))
+    expect = next(p for p in data["proofs"] if p["name"] == "p1")["engines"]["postgresql"]["expect"]
+    assert expect["index"] == "brin_item_a2", expect
+    assert data["rows"]["Item"] > data["rows"]["Select"], data["rows"]
+    done = run_generated(tmp_path, "postgresql", resolve_url("postgresql"))
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
 PREFIX_AND_EQUALITY_ON_ONE_COLUMN = dedent(
     """\
     name: fuzz

@@ -34,7 +34,14 @@ from polyplan.stores.relational.explain import IndexShape
 from polyplan.stores.relational.index_proof_catalog import designed_shapes
 from polyplan.stores.relational.index_proof_plans import SQLITE_PREFIX, route_proofs, served_patterns
 from polyplan.stores.relational.index_proof_runtime import TITLES, runtime_module
-from polyplan.stores.relational.index_proof_seed import MIN_ROWS, TARGET_ROWS, proved_entities, seed_rows, time_ordered
+from polyplan.stores.relational.index_proof_seed import (
+    MIN_ROWS,
+    TARGET_ROWS,
+    brin_rows,
+    proved_entities,
+    seed_rows,
+    time_ordered,
+)
 from polyplan.stores.relational.render import EngineBuild
 from polyplan.stores.relational.spec import TableSpec
 
@@ -49,8 +56,9 @@ def index_test_data(
 ) -> dict[str, Any]:
     """The content of `tests/data/indexes.json`; `shapes` is `designed_shapes` per engine."""
     proofs = route_proofs(plan, tables, builds)
+    proved = proved_entities(plan, tables, proofs)
     return {
-        "rows": seed_rows(plan, proved_entities(plan, tables, proofs)),
+        "rows": seed_rows(plan, proved, floors=brin_rows(tables, proved)),
         "constant_rate": PROOF_CONSTANT_RATE,
         "time_ordered": time_ordered(plan, tables),
         "proofs": proofs,
