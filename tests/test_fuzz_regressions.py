@@ -2686,8 +2686,47 @@ def test_a_brin_proof_loads_more_than_one_block_range(tmp_path: Path) -> None:
     expect = next(p for p in data["proofs"] if p["name"] == "p1")["engines"]["postgresql"]["expect"]
     assert expect["index"] == "brin_item_a2", expect
     assert data["rows"]["Item"] > data["rows"]["Select"], data["rows"]
-    done = run_generated(tmp_path, "postgresql", resolve_url("postgresql"))
-    assert done.returncode == 0, done.stdout[-3000:]
+    generated_tests_pass(tmp_path, "postgresql", "tests/test_postgresql_indexes.py")
+
+
+FK_LOOKUP_UNDER_A_SMALL_PARENT = dedent(
+    """\
+    name: fuzz
+    engines: {search: null}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      group:
+        attributes:
+          a1: {type: timestamp}
+          a2: {type: json, avg_length: 50}
+        growth: {initial_rows: 100000000, rows_per_day: 1000}
+      Select:
+        attributes:
+          a5: {type: text, avg_length: 200}
+        growth: {initial_rows: 1000, rows_per_day: 1000}
+    relationships:
+      - {name: r0, kind: one_to_many, from: Select, to: group, required: false, on_delete: cascade, foreign_key: r0_ref}
+    access_patterns:
+      - {name: p1, entity: group, rate: 5, latency_ms: 50}
+    write_patterns:
+      - {name: w0, entity: Select, kind: delete, rate: 5}
+    """
+)
+
+
+@pytest.mark.postgresql
+def test_a_foreign_key_lookup_proof_seeds_its_parent_too(tmp_path: Path) -> None:
+    """Fuzz model 9 (2026-12-07, PostgreSQL and MariaDB): `fk:group(r0_ref)`, the lookup of a
+    Select's groups when it is deleted, routed to `ix_group_r0_ref`; both engines scanned. The
+    design is right (≈ 90 groups a Select at the horizon), but the proof seeded Select at its
+    share of the model's initial rows, 1 row beside 20,000 groups, so one r0_ref held 17,919 of
+    them. The parent of a foreign-key lookup a proof reads is now a proved entity, seeded to at
+    least MIN_ROWS (`index_proof_seed.proved_entities`)."""
+    sqlite_harness(FK_LOOKUP_UNDER_A_SMALL_PARENT, tmp_path)
+    data = json.loads((tmp_path / "tests/data/indexes.json").read_text(encoding="utf-8"))
+    assert [p["name"] for p in data["proofs"]] == ["fk:group(r0_ref)"]
+    assert data["rows"]["Select"] >= 3_000, data["rows"]
+    generated_tests_pass(tmp_path, "postgresql", "tests/test_postgresql_indexes.py")
 
 
 PREFIX_AND_EQUALITY_ON_ONE_COLUMN = dedent(

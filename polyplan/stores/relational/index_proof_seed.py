@@ -116,13 +116,23 @@ def time_ordered(plan: Plan, tables: list[TableSpec]) -> dict[str, str]:
 
 
 def proved_entities(plan: Plan, tables: list[TableSpec], proofs: list[dict[str, Any]]) -> set[str]:
-    """The entities whose tables the proofs read; for a link table, both ends (its rows follow theirs)."""
+    """The entities whose tables the proofs read; for a link table, both ends (its rows follow
+    theirs); for a foreign-key lookup (`fk:child(columns)`), the parent too: at its proportion of
+    the model's initial rows it may hold a handful of rows among which every child is shared, and
+    the engines rightly scan (fuzz model 9: 100 million groups at first and 1,000 Selects, at the
+    horizon ≈ 90 groups a Select; seeded, 20,000 groups and 1 Select holding 17,919 of them)."""
     entity_of = {spec.name: spec.entity for spec in tables}
+    specs = {spec.name: spec for spec in tables}
     links = {r.name: (r.from_, r.to) for r in plan.model.relationships}
     found: set[str] = set()
     for proof in proofs:
         entity = entity_of[proof["table"]]
         found.update(links.get(entity, (entity,)))
+        found.update(
+            entity_of[fk.ref_table]
+            for fk in specs[proof["table"]].foreign_keys
+            if proof["name"] == f"fk:{proof['table']}({', '.join(fk.columns)})" and fk.ref_table in entity_of
+        )
     return found
 
 
