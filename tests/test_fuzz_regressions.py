@@ -2307,6 +2307,40 @@ def test_a_descending_key_cut_to_a_prefix_renders_and_creates_on_mariadb() -> No
     ]
 
 
+CHECKED_KEY_UNDER_SET_NULL = dedent(
+    """\
+    name: fuzz
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Order:
+        attributes:
+          a3: {type: string, pattern: '^[a-z][a-z0-9_]*$', max_length: 30}
+          a4: {type: integer, min: 0, max: 100}
+        key: {attributes: [a3], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+    relationships:
+      - {name: r1, kind: one_to_one, from: Order, to: Order, required: false, on_delete: set_null, foreign_key: r1_ref}
+    access_patterns:
+      - {name: p1, entity: Order, filters: [{attribute: a4, op: eq}], rate: 1}
+    """
+)
+
+
+@pytest.mark.mysql
+def test_a_check_copied_onto_a_set_null_reference_is_left_out_on_mariadb(tmp_path: Path) -> None:
+    """Fuzz model 232 (2026-12-07, MariaDB): Order's natural key a3 has a pattern, and the self
+    reference r1_ref (ON DELETE SET NULL) copied its CHECK; MariaDB refuses a CHECK on a column a
+    SET NULL rule writes (error 1901), so schema.sql failed and every generated test errored.
+    The copy is left out on MySQL (the reference holds a parent's key, whose own CHECK holds);
+    PostgreSQL keeps it."""
+    plan_into(CHECKED_KEY_UNDER_SET_NULL, tmp_path)
+    mysql = (tmp_path / "relational/mysql/schema.sql").read_text(encoding="utf-8")
+    postgresql = (tmp_path / "relational/postgresql/schema.sql").read_text(encoding="utf-8")
+    assert "ck_order_a3_pattern" in mysql and "ck_order_r1_ref_pattern" not in mysql, mysql
+    assert "ck_order_r1_ref_pattern" in postgresql, postgresql
+    generated_tests_pass(tmp_path, "mysql", "tests/test_mysql.py")
+
+
 def test_the_index_proof_seed_still_gives_a_constant_without_a_limit_some_rows() -> None:
     """Fuzz model 325 (2026-12-07, this branch's long run): at PROOF_CONSTANT_RATE (0.1 %) a
     constant of a pattern with no LIMIT (so no hot group) fell on none of the proof's rows, and
