@@ -2307,6 +2307,40 @@ def test_a_descending_key_cut_to_a_prefix_renders_and_creates_on_mariadb() -> No
     ]
 
 
+CHECKED_KEY_UNDER_SET_NULL = dedent(
+    """\
+    name: fuzz
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Order:
+        attributes:
+          a3: {type: string, pattern: '^[a-z][a-z0-9_]*$', max_length: 30}
+          a4: {type: integer, min: 0, max: 100}
+        key: {attributes: [a3], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+    relationships:
+      - {name: r1, kind: one_to_one, from: Order, to: Order, required: false, on_delete: set_null, foreign_key: r1_ref}
+    access_patterns:
+      - {name: p1, entity: Order, filters: [{attribute: a4, op: eq}], rate: 1}
+    """
+)
+
+
+@pytest.mark.mysql
+def test_a_check_copied_onto_a_set_null_reference_is_left_out_on_mariadb(tmp_path: Path) -> None:
+    """Fuzz model 232 (2026-12-07, MariaDB): Order's natural key a3 has a pattern, and the self
+    reference r1_ref (ON DELETE SET NULL) copied its CHECK; MariaDB refuses a CHECK on a column a
+    SET NULL rule writes (error 1901), so schema.sql failed and every generated test errored.
+    The copy is left out on MySQL (the reference holds a parent's key, whose own CHECK holds);
+    PostgreSQL keeps it."""
+    plan_into(CHECKED_KEY_UNDER_SET_NULL, tmp_path)
+    mysql = (tmp_path / "relational/mysql/schema.sql").read_text(encoding="utf-8")
+    postgresql = (tmp_path / "relational/postgresql/schema.sql").read_text(encoding="utf-8")
+    assert "ck_order_a3_pattern" in mysql and "ck_order_r1_ref_pattern" not in mysql, mysql
+    assert "ck_order_r1_ref_pattern" in postgresql, postgresql
+    generated_tests_pass(tmp_path, "mysql", "tests/test_mysql.py")
+
+
 def test_the_index_proof_seed_still_gives_a_constant_without_a_limit_some_rows() -> None:
     """Fuzz model 325 (2026-12-07, this branch's long run): at PROOF_CONSTANT_RATE (0.1 %) a
     constant of a pattern with no LIMIT (so no hot group) fell on none of the proof's rows, and
@@ -2548,6 +2582,47 @@ def test_an_unsorted_limit_on_a_unique_prefix_holding_half_the_rows_is_a_scan() 
     assert [p["name"] for p in proofs] == ["p3"]
 
 
+EQUALITY_ON_A_UNIQUE_PREFIX = dedent(
+    """\
+    name: fuzz
+    entities:
+      user-profile:
+        attributes:
+          a1: {type: date}
+          a4: {type: boolean, default: false}
+          a5: {type: uuid}
+        unique: [[a4, a1], [a5, a1]]
+        growth: {initial_rows: 0, rows_per_day: 1000000, retention_days: 90, time_attribute: a1}
+    access_patterns:
+      - name: p2
+        entity: user-profile
+        filters: [{attribute: a4, op: in, value: [false]}, {attribute: a4, op: eq}]
+        rate: 0.1
+        latency_ms: 50
+      - {name: p4, entity: user-profile, filters: [{attribute: a5, op: eq}], rate: 0.1, latency_ms: 50}
+    options:
+      suppress: [PP403]
+      relational_dialects: [postgresql, mysql, sqlite]
+    """
+)
+
+
+def test_an_equality_on_a_unique_prefix_holding_half_the_rows_is_a_scan() -> None:
+    """Fuzz model 804 (2026-12-07, PostgreSQL and MariaDB): `a4 = :a4 AND a4 IN (false)`, a4 a
+    boolean leading the unique rule (a4, a1), no LIMIT: the design routed it to the unique rule
+    ("already answers it", one heap page per matching row: ≈ 22.5 million pages) without weighing
+    a scan (≈ 0.76 million); both engines rightly scanned and the proofs failed. Every need a key
+    or unique prefix serves is now weighed against a scan, as 966's unsorted LIMIT was; a
+    selective prefix (p4: a uuid a5 leading (a5, a1)) still reads through its rule."""
+    files, _ = render(plan_text(EQUALITY_ON_A_UNIQUE_PREFIX, "m.yaml"))
+    plan = files["docs/index-plan.md"]
+    assert "- `p2` on `user_profile`: a scan of user_profile reads fewer pages" in plan, plan
+    assert "| `p2` | `user_profile` | a4 =, a4 = (False,) | 0.1 | — |" in plan, plan
+    assert "| `p4` | `user_profile` | a5 = | 0.1 | unique (a5, a1) |" in plan, plan
+    proofs = json.loads(files["tests/data/indexes.json"])["proofs"]
+    assert [p["name"] for p in proofs] == ["p4"]
+
+
 PARTITIONED_BY_DAY = dedent(
     """\
     name: fuzz
@@ -2603,6 +2678,89 @@ def test_a_proof_accepts_the_partition_index_of_an_equivalent_key(tmp_path: Path
     assert len({n for n in default if n.startswith("line_item_default_a0")}) == 2, default
     done = run_generated(tmp_path, "postgresql", resolve_url("postgresql"))
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+BRIN_ON_A_SMALL_PROOF_TABLE = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Select:
+        attributes:
+          a0: {type: timestamp}
+        growth: {initial_rows: 250000, rows_per_day: 1000000, must_keep: true}
+      Item:
+        attributes:
+          a0: {type: text, avg_length: 100}
+          a2: {type: timestamp}
+        growth: {initial_rows: 0, rows_per_day: 1000000, retention_days: 90, time_attribute: a2, archive_after_days: 30}
+    access_patterns:
+      - name: p1
+        entity: Item
+        filters: [{attribute: a2, op: range}]
+        sort: [{attribute: a2}]
+        rate: 0.1
+        latency_ms: 2
+    """
+)
+
+
+@pytest.mark.postgresql
+def test_a_brin_proof_loads_more_than_one_block_range(tmp_path: Path) -> None:
+    """Fuzz model 863 (2026-12-07, PostgreSQL): `a2` range `ORDER BY a2` on an append-only table of
+    90 million rows at the horizon, routed to `brin_item_a2`; PostgreSQL seq-scanned and sorted.
+    Not the order (a BRIN gives none, and a sort after it is costed by the engine as by the design;
+    the same read unsorted failed the same way): the proof loaded Item at its share of the
+    model's *initial* rows, 3,000 rows in ≈ 40 pages, under one 128-page BRIN range, which no
+    range read can skip. A table whose BRIN a proof reads now gets rows for `BRIN_PROOF_RANGES`
+    ranges at the design's row width (`index_proof_seed.brin_rows`)."""
+    sqlite_harness(BRIN_ON_A_SMALL_PROOF_TABLE, tmp_path)
+    data = json.loads((tmp_path / "tests/data/indexes.json").read_text(encoding="utf-8"))
+    expect = next(p for p in data["proofs"] if p["name"] == "p1")["engines"]["postgresql"]["expect"]
+    assert expect["index"] == "brin_item_a2", expect
+    assert data["rows"]["Item"] > data["rows"]["Select"], data["rows"]
+    generated_tests_pass(tmp_path, "postgresql", "tests/test_postgresql_indexes.py")
+
+
+FK_LOOKUP_UNDER_A_SMALL_PARENT = dedent(
+    """\
+    name: fuzz
+    engines: {search: null}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      group:
+        attributes:
+          a1: {type: timestamp}
+          a2: {type: json, avg_length: 50}
+        growth: {initial_rows: 100000000, rows_per_day: 1000}
+      Select:
+        attributes:
+          a5: {type: text, avg_length: 200}
+        growth: {initial_rows: 1000, rows_per_day: 1000}
+    relationships:
+      - {name: r0, kind: one_to_many, from: Select, to: group, required: false, on_delete: cascade, foreign_key: r0_ref}
+    access_patterns:
+      - {name: p1, entity: group, rate: 5, latency_ms: 50}
+    write_patterns:
+      - {name: w0, entity: Select, kind: delete, rate: 5}
+    """
+)
+
+
+@pytest.mark.postgresql
+def test_a_foreign_key_lookup_proof_seeds_its_parent_too(tmp_path: Path) -> None:
+    """Fuzz model 9 (2026-12-07, PostgreSQL and MariaDB): `fk:group(r0_ref)`, the lookup of a
+    Select's groups when it is deleted, routed to `ix_group_r0_ref`; both engines scanned. The
+    design is right (≈ 90 groups a Select at the horizon), but the proof seeded Select at its
+    share of the model's initial rows, 1 row beside 20,000 groups, so one r0_ref held 17,919 of
+    them. The parent of a foreign-key lookup a proof reads is now a proved entity, seeded to at
+    least MIN_ROWS (`index_proof_seed.proved_entities`)."""
+    sqlite_harness(FK_LOOKUP_UNDER_A_SMALL_PARENT, tmp_path)
+    data = json.loads((tmp_path / "tests/data/indexes.json").read_text(encoding="utf-8"))
+    assert [p["name"] for p in data["proofs"]] == ["fk:group(r0_ref)"]
+    assert data["rows"]["Select"] >= 3_000, data["rows"]
+    generated_tests_pass(tmp_path, "postgresql", "tests/test_postgresql_indexes.py")
 
 
 PREFIX_AND_EQUALITY_ON_ONE_COLUMN = dedent(

@@ -24,9 +24,14 @@ from polyplan.stores.relational.facets import build_facets
 from polyplan.stores.relational.increments import build_increments, render_writes
 from polyplan.stores.relational.index_docs import index_docs
 from polyplan.stores.relational.index_proof_plans import capped_table_warnings, route_proofs
-from polyplan.stores.relational.index_proof_seed import proved_entities, seed_rows
 from polyplan.stores.relational.index_render import concurrent_index_sql
-from polyplan.stores.relational.index_testgen import designed_shapes, index_test_files, merge_proofs, proof_data
+from polyplan.stores.relational.index_testgen import (
+    designed_shapes,
+    index_test_files,
+    merge_proofs,
+    proof_data,
+    proof_seed_rows,
+)
 from polyplan.stores.relational.key_limits import key_length_errors
 from polyplan.stores.relational.render import (
     DIALECTS,
@@ -79,9 +84,7 @@ class Target(StoreTarget):
             relational_json = layout(plan, tables)
             # A route is proved whatever the engines (route_proofs), so one engine's proofs name
             # the tables whose rows the proofs load.
-            proof_rows = (
-                seed_rows(plan, proved_entities(plan, tables, next(iter(parts.values())).proofs)) if parts else None
-            )
+            proof_rows = proof_seed_rows(plan, tables, next(iter(parts.values())).proofs) if parts else None
             # The data tests' reads through relationships and geo reads have oracles of their own.
             own_oracle = {read.name for read in plan.loaded.paths} | {
                 p.name for p in model.access_patterns if is_geo(p)

@@ -94,11 +94,16 @@ def columns_of(table: TableSpec, entity: str, attribute: str) -> list[str] | Non
     return nested or None
 
 
+def heap_row_bytes(table: TableSpec) -> float:
+    """Bytes one row of `table` takes in its heap, as the index design counts them."""
+    return HEAP_TUPLE_OVERHEAD + sum(attribute_bytes(c.attribute) for c in table.columns)
+
+
 def table_load(ctx: DesignContext, table: TableSpec) -> Load:
     """Rows and write traffic of `table` at the horizon; a child table's follow its parents'
     (already in `ctx.loads`: entity tables are loaded first)."""
     model = ctx.plan.model
-    row_bytes = HEAP_TUPLE_OVERHEAD + sum(attribute_bytes(c.attribute) for c in table.columns)
+    row_bytes = heap_row_bytes(table)
     if table.kind is TableKind.ENTITY and table.entity in ctx.plan.entities:
         profile = ctx.plan.entities[table.entity].profile
         entity = model.entities[table.entity]

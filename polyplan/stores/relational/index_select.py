@@ -141,9 +141,14 @@ def _design(ctx: DesignContext, table: TableSpec, needs: list[Need], frame: Fram
         reason = f"the {label} already answers it"
         through = constraint_cost(ctx, table, need, label)
         scan = scan_cost(load, need)
-        if need.limit and not need.sort and scan < through:
-            # A key prefix holding many matches under an unsorted LIMIT: a scan stops at the
-            # LIMIT'th, sooner (fuzz model 966: `a1 = false LIMIT 500`, a1 leading a unique rule).
+        if not need.sort and scan * MIN_IMPROVEMENT < through:
+            # A key prefix holding many matches: the key finds each on its own heap page, where a
+            # scan reads the table once, or under an unsorted LIMIT stops at the LIMIT'th match
+            # (fuzz models 966: `a1 = false LIMIT 500` and 804: `a4 = :a4 AND a4 IN (false)`,
+            # a boolean leading a unique rule over half the rows; the engines rightly scanned).
+            # The key costs no upkeep, so a scan must more than halve its reads: a lookup in a
+            # table of one page (2 by the key) or a few stays on its key. Not for a sorted read:
+            # the key gives its order, and `scan_cost` does not count the sort a scan would need.
             made.take(need, "none", partial(_scan_route, need, table.name, scan, f"the {label}", through))
             continue
         made.take(need, label, partial(_route, need, table.name, label, reason, through))

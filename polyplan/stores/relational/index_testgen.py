@@ -34,7 +34,14 @@ from polyplan.stores.relational.explain import IndexShape
 from polyplan.stores.relational.index_proof_catalog import designed_shapes
 from polyplan.stores.relational.index_proof_plans import SQLITE_PREFIX, route_proofs, served_patterns
 from polyplan.stores.relational.index_proof_runtime import TITLES, runtime_module
-from polyplan.stores.relational.index_proof_seed import MIN_ROWS, TARGET_ROWS, proved_entities, seed_rows, time_ordered
+from polyplan.stores.relational.index_proof_seed import (
+    MIN_ROWS,
+    TARGET_ROWS,
+    brin_rows,
+    proved_entities,
+    seed_rows,
+    time_ordered,
+)
 from polyplan.stores.relational.render import EngineBuild
 from polyplan.stores.relational.spec import TableSpec
 
@@ -62,12 +69,19 @@ def proof_data(
     """`tests/data/indexes.json` from `route_proofs` of `engines` (perhaps merged from several
     processes' calls, see `merge_proofs`); `rows` are the seeded rows when made already."""
     return {
-        "rows": seed_rows(plan, proved_entities(plan, tables, proofs)) if rows is None else rows,
+        "rows": proof_seed_rows(plan, tables, proofs) if rows is None else rows,
         "constant_rate": PROOF_CONSTANT_RATE,
         "time_ordered": time_ordered(plan, tables),
         "proofs": proofs,
         "indexes": {engine: [s.as_data() for s in shapes[engine]] for engine in engines},
     }
+
+
+def proof_seed_rows(plan: Plan, tables: list[TableSpec], proofs: list[dict[str, Any]]) -> dict[str, int]:
+    """The rows the index proofs seed: each proved entity's share, a table whose BRIN a proof
+    reads with enough rows for several block ranges (`brin_rows`)."""
+    proved = proved_entities(plan, tables, proofs)
+    return seed_rows(plan, proved, floors=brin_rows(tables, proved))
 
 
 def merge_proofs(parts: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
