@@ -237,18 +237,37 @@ def render_doc(results: dict[str, Any], before: dict[str, Any] | None) -> str:
     """The planner-results section of docs/benchmarks.md."""
 
     def table(data: dict[str, Any]) -> list[str]:
+        if "by_jobs" not in data:  # results from before --jobs: one process, CPU judged
+            rows = [
+                "| entities | patterns | load + plan | emit | write | total CPU (min–max) | wall | peak RSS | files | output |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for entry in data["sizes"]:
+                cpu = entry["cpu"]
+                rows.append(
+                    f"| {entry['entities']:,} | {entry['patterns']:,} | {cpu['load+plan']['median']:.2f} s "
+                    f"| {cpu['emit']['median']:.2f} s | {cpu['write']['median']:.2f} s "
+                    f"| **{cpu['total']['median']:.2f} s** ({cpu['total']['min']:.2f}–{cpu['total']['max']:.2f}) "
+                    f"| {entry['wall']['median']:.2f} s | {entry['peak_rss_mb']['median']:.0f} MB "
+                    f"| {entry['files']:,} | {entry['megabytes']:.1f} MB |"
+                )
+            return rows
+        # Every --jobs value, so the worker's wall-time gain and the CPU it costs stand side by side.
         rows = [
-            "| entities | patterns | load + plan | emit | write | total CPU (min–max) | wall | peak RSS | files | output |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| entities | jobs | load + plan | emit (parent) | worker | write "
+            "| wall (min–max) | total CPU (min–max) | peak RSS (parent) | files | output |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for entry in data["sizes"]:
-            cpu = entry["cpu"]
+        entries = [(int(jobs), entry) for jobs, listed in data["by_jobs"].items() for entry in listed]
+        for jobs, entry in sorted(entries, key=lambda item: (item[1]["entities"], item[0])):
+            cpu, wall = entry["cpu"], entry["wall"]
+            worker = statistics.median(r.get("children", 0.0) for r in entry["runs"])
             rows.append(
-                f"| {entry['entities']:,} | {entry['patterns']:,} | {cpu['load+plan']['median']:.2f} s "
-                f"| {cpu['emit']['median']:.2f} s | {cpu['write']['median']:.2f} s "
-                f"| **{cpu['total']['median']:.2f} s** ({cpu['total']['min']:.2f}–{cpu['total']['max']:.2f}) "
-                f"| {entry['wall']['median']:.2f} s | {entry['peak_rss_mb']['median']:.0f} MB "
-                f"| {entry['files']:,} | {entry['megabytes']:.1f} MB |"
+                f"| {entry['entities']:,} | {jobs} | {cpu['load+plan']['median']:.2f} s "
+                f"| {cpu['emit']['median']:.2f} s | {worker:.2f} s | {cpu['write']['median']:.2f} s "
+                f"| **{wall['median']:.2f} s** ({wall['min']:.2f}–{wall['max']:.2f}) "
+                f"| {cpu['total']['median']:.2f} s ({cpu['total']['min']:.2f}–{cpu['total']['max']:.2f}) "
+                f"| {entry['peak_rss_mb']['median']:.0f} MB | {entry['files']:,} | {entry['megabytes']:.1f} MB |"
             )
         return rows
 
