@@ -3015,3 +3015,54 @@ def test_a_declared_distinct_beyond_an_enums_values_counts_its_values(tmp_path: 
     assert not (tmp_path / "tests" / "test_sqlite_indexes.py").exists()  # nothing left to prove
     index_plan = (tmp_path / "docs" / "index-plan.md").read_text(encoding="utf-8")
     assert "`p1` on `group`: a scan finds its LIMIT 1 rows" in index_plan
+
+
+SPARES_WITHOUT_PARENTS = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Item:
+        attributes:
+          a1: {type: date}
+          a4: {type: text, avg_length: 2000}
+        growth: {initial_rows: 100000000, rows_per_day: 0}
+      Select:
+        attributes:
+          a2: {type: decimal, precision: 23, scale: 5, min: 0, max: 1}
+        growth: {initial_rows: 1000, rows_per_day: 5, must_keep: true}
+      _Audit:
+        attributes:
+          a0: {type: binary, avg_length: 8}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+      user-profile:
+        attributes:
+          a2: {type: text, avg_length: 200}
+        growth: {initial_rows: 100000000, rows_per_day: 0, must_keep: true}
+    relationships:
+      - {name: r0, kind: one_to_one, from: _Audit, to: user-profile, required: true, foreign_key: r0_ref}
+      - {name: r1, kind: one_to_one, from: Item, to: Select, required: true, foreign_key: r1_ref}
+    access_patterns:
+      - {name: p1, entity: Item, filters: [{attribute: a1, op: range}], sort: [{attribute: a1, direction: asc}],
+         rate: 0.1, latency_ms: 2, consistency: read_your_writes}
+    transactions:
+      - {name: t0, entities: [Item, Select], rate: 2}
+    """
+)
+
+
+def test_the_spares_of_a_one_to_one_child_get_parents_of_their_own(tmp_path: Path) -> None:
+    """Fuzz model 837 (2026-12-07, both servers): the index proofs seeded _Audit at its share of
+    the largest entity (1 record) and cut user-profile, its required one-to-one child, to none;
+    the child's two spare records still needed a parent each, and seeding raised "one-to-one
+    needs a _Audit per user-profile: 2 > 1" before any proof ran. The parent now gets the
+    records the spares need."""
+    plan_into(SPARES_WITHOUT_PARENTS, tmp_path)
+    data = json.loads((tmp_path / "tests" / "data" / "indexes.json").read_text(encoding="utf-8"))
+    assert data["rows"]["_Audit"] >= 2
+    harness = dataclasses.replace(
+        Harness.from_plan_folder(tmp_path / "tests", "sqlite"), rows=data["rows"], constant_rate=data["constant_rate"]
+    )
+    profiles = harness.loaded["user_profile"] + harness.spare_records["user-profile"]
+    assert len({r["r0_ref"] for r in profiles}) == len(profiles)  # one _Audit each
+    generated_tests_pass(tmp_path, "sqlite", "tests/test_sqlite_indexes.py")

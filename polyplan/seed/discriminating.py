@@ -147,6 +147,30 @@ def grow_parents(
             return
 
 
+def spare_parents(model: RequirementsModel, wanted: dict[str, int]) -> None:
+    """Parents enough for the spares. Every entity's seed ends with RESERVE spare records, valid
+    and each with parents of its own; `feasible_rows` keeps RESERVE parents of a required
+    one-to-one or `max_children` reference free for them, and with fewer parents it cuts the
+    children to none while their spares still need them (fuzz model 837: the index proofs seeded
+    1 _Audit, and user-profile's 2 spares needed one each). Such a parent gets the records the
+    spares need, and its own required parents grow in turn (`grow_parents`)."""
+    grown: set[str] = set()
+    for name in sorted(wanted):
+        for reference in references_into(model, name):
+            relationship = reference.relationship
+            parent = relationship.from_
+            if parent == name or not relationship.required or parent not in wanted:
+                continue
+            per_parent = 1 if relationship.kind is RelationshipKind.ONE_TO_ONE else relationship.max_children
+            if per_parent is None:
+                continue
+            needed = math.ceil(RESERVE / per_parent)
+            if wanted[parent] < needed:
+                wanted[parent] = needed
+                grown.add(parent)
+    grow_parents(model, wanted, grown)
+
+
 def _prefix_shared(model: RequirementsModel, pattern: AccessPattern, shared: list[str]) -> tuple[str, ...]:
     """The shared attributes whose group may share a prefix rather than a whole value: a prefix
     parameter's text attribute with no regex (a changed start could break it), no reference

@@ -13,7 +13,7 @@ from typing import Any
 
 from polyplan.model.schema import Family
 from polyplan.plan.ir import Plan
-from polyplan.seed.discriminating import discriminating_rows, grow_parents
+from polyplan.seed.discriminating import discriminating_rows, grow_parents, spare_parents
 from polyplan.seed.generate import feasible_rows, rows_for_scale
 from polyplan.stores.relational.index_load import PAGE_BYTES, heap_row_bytes
 from polyplan.stores.relational.spec import IndexKind, TableKind, TableSpec
@@ -70,6 +70,7 @@ def seed_rows(
     # its parents grown too, else `feasible_rows` cuts it back (fuzz9's model 383: 1 parent of at
     # most 2 line items left the proved list table empty).
     grow_parents(model, wanted, floored & set(wanted))
+    spare_parents(model, wanted)
     return feasible_rows(model, wanted)
 
 
