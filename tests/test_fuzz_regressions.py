@@ -3066,3 +3066,43 @@ def test_the_spares_of_a_one_to_one_child_get_parents_of_their_own(tmp_path: Pat
     profiles = harness.loaded["user_profile"] + harness.spare_records["user-profile"]
     assert len({r["r0_ref"] for r in profiles}) == len(profiles)  # one _Audit each
     generated_tests_pass(tmp_path, "sqlite", "tests/test_sqlite_indexes.py")
+
+
+AUDITED_PARENT_OF_EVERY_CHILD = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql]}
+    entities:
+      Item:
+        attributes:
+          a1: {type: string, max_length: 20}
+        growth: {initial_rows: 5, rows_per_day: 0}
+      group:
+        attributes:
+          a0: {type: integer}
+        growth: {initial_rows: 250000, rows_per_day: 1000}
+    relationships:
+      - {name: r2, kind: one_to_many, from: Item, to: group, required: true, foreign_key: r2_ref}
+    security:
+      audit: [Item]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgresql", marks=pytest.mark.postgresql), pytest.param("mysql", marks=pytest.mark.mysql)]
+)
+def test_the_audit_workload_of_a_parent_every_seeded_row_refers_to_changes_the_spare(
+    engine: str, tmp_path: Path
+) -> None:
+    """Fuzz model 579 (2026-12-07, both servers): every seeded Item was a required parent of some
+    group, so the audit workload found no row it could delete without a restrict violation or a
+    cascade, changed nothing, and its test failed (`assert 0 > 0`). It now inserts the known-good
+    spare record, which nothing refers to, changes it as it changes a seeded row, and deletes it."""
+    from polyplan.validate.security import SecurityHarness
+
+    plan_into(AUDITED_PARENT_OF_EVERY_CHILD, tmp_path)
+    harness = SecurityHarness.from_plan_folder(tmp_path / "tests", engine)
+    assert harness.base.loaded["item"] and not harness._uncascading("item")
+    generated_tests_pass(tmp_path, engine, f"tests/test_{engine}_security.py")
