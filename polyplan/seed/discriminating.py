@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from polyplan.model.derived import all_attributes, key_of, references_into
 from polyplan.model.paths import PathRead, is_path
@@ -129,15 +129,7 @@ def grow_parents(
     for _ in range(len(model.entities)):
         changed = False
         for name in sorted(grown):
-            for reference in references_into(model, name):
-                relationship = reference.relationship
-                parent = relationship.from_
-                needed_anyway = relationship.required or (name, relationship.name) in shared
-                if parent == name or not needed_anyway or parent not in wanted:
-                    continue
-                per_parent = 1 if relationship.kind is RelationshipKind.ONE_TO_ONE else relationship.max_children
-                if per_parent is None:
-                    continue
+            for parent, per_parent in _capped_parents(model, name, wanted, shared):
                 needed = math.ceil(wanted.get(name, 0) / per_parent) + RESERVE
                 if needed > wanted[parent]:
                     wanted[parent] = needed
@@ -145,6 +137,23 @@ def grow_parents(
                     changed = True
         if not changed:
             return
+
+
+def _capped_parents(
+    model: RequirementsModel, name: str, wanted: Mapping[str, int], shared: Collection[tuple[str, str]] = ()
+) -> Iterator[tuple[str, int]]:
+    """(parent, children a parent may have) of each reference of `name` whose parent caps its
+    records: a required (or, named in `shared`, optional) one-to-one or `max_children` reference
+    to another entity being seeded."""
+    for reference in references_into(model, name):
+        relationship = reference.relationship
+        parent = relationship.from_
+        needed_anyway = relationship.required or (name, relationship.name) in shared
+        if parent == name or not needed_anyway or parent not in wanted:
+            continue
+        per_parent = 1 if relationship.kind is RelationshipKind.ONE_TO_ONE else relationship.max_children
+        if per_parent is not None:
+            yield parent, per_parent
 
 
 def spare_parents(model: RequirementsModel, wanted: dict[str, int]) -> None:
@@ -156,14 +165,7 @@ def spare_parents(model: RequirementsModel, wanted: dict[str, int]) -> None:
     spares need, and its own required parents grow in turn (`grow_parents`)."""
     grown: set[str] = set()
     for name in sorted(wanted):
-        for reference in references_into(model, name):
-            relationship = reference.relationship
-            parent = relationship.from_
-            if parent == name or not relationship.required or parent not in wanted:
-                continue
-            per_parent = 1 if relationship.kind is RelationshipKind.ONE_TO_ONE else relationship.max_children
-            if per_parent is None:
-                continue
+        for parent, per_parent in _capped_parents(model, name, wanted):
             needed = math.ceil(RESERVE / per_parent)
             if wanted[parent] < needed:
                 wanted[parent] = needed
