@@ -10,7 +10,7 @@ from polyplan.plan.ir import Plan
 from polyplan.security.design import applies
 from polyplan.security.mongodb_roles import ROLES_FILE, mongodb_roles, render_roles_script
 from polyplan.stores.base import Artifacts, StoreTarget
-from polyplan.stores.document import render, testgen
+from polyplan.stores.document import generated_tests, render, testgen
 from polyplan.stores.document.derived import derived_writes
 from polyplan.stores.document.design import design
 from polyplan.stores.document.increments import build_writes
@@ -77,7 +77,7 @@ class Target(StoreTarget):
         if document.collections:
             try:
                 tests[testgen.DATA_FILE] = testgen.render_data(plan, document)
-                tests[testgen.TEST_FILE] = testgen.render_test(
+                tests[testgen.TEST_FILE] = generated_tests.render_test(
                     document, bool(writes), bool(document.subsets), bool(derived)
                 )
             except ValueError as exc:  # the seed generator cannot satisfy the model's rules
