@@ -252,6 +252,7 @@ from pymongo.errors import DuplicateKeyError, WriteError
 from polyplan.stores.document import connect, runtime
 from polyplan.stores.document.render import JSON_OPTIONS
 from polyplan.stores.document.runtime import DECIMAL128, HINTS, QUERY_PLANS, TEXT_INDEXES, VALIDATORS, Examination
+from polyplan.stores.document.templates import substitute
 from polyplan.testkit import resolve_url
 
 HERE = Path(__file__).resolve().parent
@@ -465,16 +466,6 @@ if DATA["duplicates"]:
         with pytest.raises(DuplicateKeyError):
             db[collection].insert_one(document)
             pytest.fail(f"{collection}.{index} accepted a duplicate")
-
-
-def substitute(template: Any, params: dict[str, Any]) -> Any:
-    if isinstance(template, dict):
-        if set(template) == {"$param"}:
-            return params[template["$param"]]
-        return {key: substitute(value, params) for key, value in template.items()}
-    if isinstance(template, list):
-        return [substitute(value, params) for value in template]
-    return template
 
 
 def identity(collection: str, document: dict[str, Any]) -> str:
