@@ -62,6 +62,21 @@ def _unique_lookup(columns: tuple[str, ...], need: Need) -> bool:
     )
 
 
+def _whole_key(table: TableSpec, need: Need) -> bool:
+    """Whether `need` fixes every column of the primary key or of a unique rule (one row at most)."""
+    return any(_unique_lookup(tuple(cols), need) for cols in (table.primary_key, *table.uniques))
+
+
+def _copies_a_key(table: TableSpec, candidate: Candidate, labels: tuple[str | None, ...], needs: list[Need]) -> bool:
+    """Whether `candidate` is the primary key or a unique rule again (same columns, no INCLUDE or
+    WHERE) for needs that key already answers: it could save none of them a page."""
+    if candidate.include or candidate.where:
+        return False
+    keys = {tuple(table.primary_key), *(tuple(u) for u in table.uniques)}
+    answered = {n.name for n, label in zip(needs, labels, strict=True) if label is not None}
+    return tuple(c.name for c in candidate.columns) in keys and all(n.name in answered for n in candidate.needs)
+
+
 def _constraint_route(table: TableSpec, need: Need) -> str | None:
     constraints = [("primary key", table.primary_key)] + [(f"unique ({', '.join(u)})", u) for u in table.uniques]
     for label, cols in constraints:
@@ -216,10 +231,16 @@ def first_free(variant: Callable[[int], str], taken: set[str], start: int) -> st
 def frame_of(ctx: DesignContext, table: TableSpec, needs: list[Need]) -> Frame:
     """The structural part of `table`'s design; takes the candidates' names into `ctx.names`."""
     labels = tuple(_constraint_route(table, need) for need in needs)
-    open_needs = [need for need, label in zip(needs, labels, strict=True) if label is None]
+    # A need a key or unique rule answers by its leading columns only (many rows a lookup) gets
+    # candidates too: a shorter index of its own may read it at fewer pages (index_select._counts
+    # decides whether that saving counts). A lookup that fixes a whole key or unique rule does not.
+    open_needs = [
+        need for need, label in zip(needs, labels, strict=True) if label is None or not _whole_key(table, need)
+    ]
     engine = ctx.plan.model.engines.relational
     load = ctx.loads[table.name]
     pool = _hot_free(_candidates(open_needs, table), load) if engine in HOT_ENGINES else _candidates(open_needs, table)
+    pool = [c for c in pool if not _copies_a_key(table, c, labels, needs)]
     taken_names = ctx.names
     for candidate in pool:
         name = index_name(table.name, candidate.kind, candidate.columns, candidate.where)

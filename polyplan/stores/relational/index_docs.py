@@ -106,7 +106,9 @@ def _method() -> list[str]:
         "updates it ends: each such update then writes an entry into every other index and a new heap page; a key "
         f"repeated across rows is deduplicated ({index_costs.HEAP_POINTER_BYTES} bytes per further row on PostgreSQL). "
         f"A candidate counts for a request only if it cuts its cost at least {index_select.MIN_IMPROVEMENT:g}×, which keeps "
-        "near-duplicates out. Candidates are taken by net benefit while it stays positive and the entity's write "
+        "near-duplicates out, or, if no write touches it (no entries maintained, no HOT update ended), if it saves at "
+        f"least {index_select.MIN_PAGES_SAVED:g} page a read (a B-tree level less); a request the primary key or a "
+        "unique rule answers goes through a chosen index that reads it at fewer pages. Candidates are taken by net benefit while it stays positive and the entity's write "
         "budget allows: "
         + ", ".join(
             f"≤ {limit} indexes up to {bound:g} writes/s" if bound != float("inf") else f"{limit} beyond"
