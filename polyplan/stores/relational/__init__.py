@@ -214,7 +214,7 @@ FORK_MIN_TABLE_ENGINES = 60
 # The share of the PP420 probes (tables, in order) the parent makes when a worker renders; the
 # worker makes the rest beside its engines. Chosen so that both processes finish about together
 # (docs/benchmarks.md, "Eleventh round"); any share gives the same diagnostics.
-PROBES_HERE = 0.5
+PROBES_HERE = 0.25
 
 
 def _split(
