@@ -25,7 +25,7 @@ from polyplan.emit.compose import engines_tested, render_compose
 from polyplan.emit.erd import diagram_files, render_erd
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.plan_md import render_plan_md
-from polyplan.emit.report import REPORT, render_report
+from polyplan.emit.report import REPORT, render_report, report_diagrams
 from polyplan.emit.serving import render_serving_md, serving, serving_json, unserved_warnings
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
@@ -140,6 +140,7 @@ def _render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]
         charts = _Ahead.of(lambda: capacity_charts(capacity.get()))
         erd = _Ahead.of(lambda: render_erd(plan))
         diagrams = _Ahead.of(lambda: diagram_files(plan))
+        drawn = _Ahead.of(lambda: report_diagrams(plan))
         finished = [(family, started, emitting.finish()) for family, started, emitting in begun]
     finally:
         for _, _, emitting in begun:
@@ -210,7 +211,7 @@ def _render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]
     if compose is not None:
         files["compose.yml"] = compose
     # Last: the report shows every other artifact (and lists them).
-    files[REPORT] = render_report(plan, files, diagnostics, store_designs, sized)
+    files[REPORT] = render_report(plan, files, diagnostics, store_designs, sized, drawn.get())
     return files, diagnostics
 
 
