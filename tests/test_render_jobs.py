@@ -271,17 +271,19 @@ def test_a_killed_parent_leaves_no_worker() -> None:
 
 
 @needs_fork
-def test_the_capacity_plan_sized_meanwhile_fails_as_before(forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The capacity plan runs while the worker renders; its error still comes after a target's."""
+@pytest.mark.parametrize("made", ["capacity_plan", "diagram_files", "report_diagrams"])
+def test_what_is_made_meanwhile_fails_as_before(made: str, forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The capacity plan and the diagrams are made while the worker renders; their error still
+    comes after a target's, as in one process."""
     import polyplan.pipeline as pipeline
 
     def broken(*args: Any) -> Any:
-        raise ArithmeticError("capacity")
+        raise ArithmeticError(made)
 
-    monkeypatch.setattr(pipeline, "capacity_plan", broken)
+    monkeypatch.setattr(pipeline, made, broken)
     plan = planned(ROOT / "scenarios" / "shop.yaml")
     for jobs in (1, 2):
-        with pytest.raises(ArithmeticError, match="capacity"):
+        with pytest.raises(ArithmeticError, match=made):
             render(plan, jobs=jobs)
     monkeypatch.setattr(relational, "engine_test_module", failing_on("sqlite", lambda: LookupError("target")))
     for jobs in (1, 2):
@@ -386,24 +388,3 @@ def test_the_engine_memos_made_ahead_are_complete_and_the_same() -> None:
         assert render_module.render_schema(plan.model, ahead[engine].rendered) == render_module.render_schema(
             plan.model, build.rendered
         )
-
-
-@needs_fork
-def test_the_diagrams_made_meanwhile_fail_as_before(forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The diagrams are drawn while the worker renders; their error still comes after a target's."""
-    import polyplan.pipeline as pipeline
-
-    def broken(*args: Any) -> Any:
-        raise ArithmeticError("diagrams")
-
-    monkeypatch.setattr(pipeline, "diagram_files", broken)
-    plan = planned(ROOT / "scenarios" / "shop.yaml")
-    for jobs in (1, 2):
-        with pytest.raises(ArithmeticError, match="diagrams"):
-            render(plan, jobs=jobs)
-    monkeypatch.setattr(relational, "engine_test_module", failing_on("sqlite", lambda: LookupError("target")))
-    for jobs in (1, 2):
-        with pytest.raises(LookupError, match="target"):  # the target's error, as in one process
-            render(plan, jobs=jobs)
-    assert len(forks) == 2
-    assert_reaped(forks)
