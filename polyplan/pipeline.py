@@ -11,9 +11,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from polyplan.analyse.capabilities import load_targets
 from polyplan.capacity import capacity_plan, designs_from
@@ -24,7 +25,7 @@ from polyplan.emit.compose import engines_tested, render_compose
 from polyplan.emit.erd import diagram_files, render_erd
 from polyplan.emit.plan_json import render_plan_json
 from polyplan.emit.plan_md import render_plan_md
-from polyplan.emit.report import REPORT, render_report
+from polyplan.emit.report import REPORT, render_report, report_diagrams
 from polyplan.emit.serving import render_serving_md, serving, serving_json, unserved_warnings
 from polyplan.emit.writer import write_tree
 from polyplan.model.loader import load_file, load_text
@@ -47,6 +48,7 @@ from polyplan.stores.designs import Designs, StoreDesign
 
 # `polyplan -v` shows INFO (what each stage did), `-vv` DEBUG; a library user configures it as usual.
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Every generated test carries its engine's mark, from its file name (`test_<engine>[_…].py`, the
 # naming every target follows): `pytest -m postgresql` in an output folder selects every
@@ -129,14 +131,16 @@ def _render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]
     try:
         for family in plan.families_used():
             begun.append((family, time.perf_counter(), target_for(family).start(plan, jobs)))
-        # The capacity plan reads only the designs, which every target has made when it starts:
-        # sized here, it runs while a worker renders. An error in it is raised where it was before
-        # (below), so a target's own error still comes first.
-        capacity_error: Exception | None = None
-        try:
-            capacity = capacity_plan(plan, designs_from(Designs.of([e.design for _, _, e in begun if e.design])))
-        except Exception as error:  # re-raised below, in one process's order
-            capacity_error = error
+        # The capacity plan reads only the designs, which every target has made when it starts,
+        # and the diagrams only the plan: made here, they run while a worker renders. Their errors
+        # are raised where one process makes them (below), so a target's own error still comes first.
+        capacity = _Ahead.of(
+            lambda: capacity_plan(plan, designs_from(Designs.of([e.design for _, _, e in begun if e.design])))
+        )
+        charts = _Ahead.of(lambda: capacity_charts(capacity.get()))
+        erd = _Ahead.of(lambda: render_erd(plan))
+        diagrams = _Ahead.of(lambda: diagram_files(plan))
+        drawn = _Ahead.of(lambda: report_diagrams(plan))
         finished = [(family, started, emitting.finish()) for family, started, emitting in begun]
     finally:
         for _, _, emitting in begun:
@@ -178,10 +182,9 @@ def _render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]
     store_designs = Designs.of(handed)
     served = serving(plan, store_designs)
     diagnostics.extend(unserved_warnings(plan, served, diagnostics))
-    if capacity_error is not None:
-        raise capacity_error
-    diagnostics.extend(capacity.diagnostics)
-    backup_docs, backup_diagnostics = backup_files(plan, capacity)
+    sized = capacity.get()
+    diagnostics.extend(sized.diagnostics)
+    backup_docs, backup_diagnostics = backup_files(plan, sized)
     files.update(backup_docs)
     diagnostics.extend(backup_diagnostics)
     diagnostics = [loaded_locate(plan.loaded, d) for d in diagnostics]
@@ -194,22 +197,45 @@ def _render(plan: Plan, jobs: int = 1) -> tuple[dict[str, str], list[Diagnostic]
     if any(path.startswith("tests/") for path in files):
         files["tests/conftest.py"] = GENERATED_CONFTEST
     files["plan.json"] = render_plan_json(
-        plan, stores, diagnostics, capacity.as_data(), serving_json(served, diagnostics, plan)
+        plan, stores, diagnostics, sized.as_data(), serving_json(served, diagnostics, plan)
     )
     files["docs/access-patterns.md"] = render_serving_md(plan, served, diagnostics)
     files["plan.md"] = render_plan_md(plan, diagnostics)
-    files["erd.mmd"] = render_erd(plan)
+    files["erd.mmd"] = erd.get()
     tables = store_designs.relational.tables if store_designs.relational is not None else ()
-    charts = capacity_charts(capacity)
-    files.update(charts)
-    files["capacity.md"] = render_capacity_md(plan, capacity, stores, diagnostics, tables, sorted(charts))
-    files.update(diagram_files(plan))
+    charted = charts.get()
+    files.update(charted)
+    files["capacity.md"] = render_capacity_md(plan, sized, stores, diagnostics, tables, sorted(charted))
+    files.update(diagrams.get())
     compose = render_compose(plan.model.name, engines_tested(files))
     if compose is not None:
         files["compose.yml"] = compose
     # Last: the report shows every other artifact (and lists them).
-    files[REPORT] = render_report(plan, files, diagnostics, store_designs, capacity)
+    files[REPORT] = render_report(plan, files, diagnostics, store_designs, sized, drawn.get())
     return files, diagnostics
+
+
+@dataclass(frozen=True)
+class _Ahead(Generic[T]):
+    """A value made ahead of where one process uses it (while a worker renders), or the error
+    making it raised; `get` returns the value or raises that error, where one process would."""
+
+    value: T | None
+    error: Exception | None = None
+
+    @classmethod
+    def of(cls, make: Callable[[], T]) -> _Ahead[T]:
+        """Make the value now; keep its error for `get`."""
+        try:
+            return cls(make())
+        except Exception as error:  # raised by get(), in one process's order
+            return cls(None, error)
+
+    def get(self) -> T:
+        """The value, or the error that making it raised."""
+        if self.error is not None:
+            raise self.error
+        return cast(T, self.value)
 
 
 def png_charts(plan: Plan, files: Mapping[str, str]) -> tuple[dict[str, bytes], list[Diagnostic]]:

@@ -271,17 +271,19 @@ def test_a_killed_parent_leaves_no_worker() -> None:
 
 
 @needs_fork
-def test_the_capacity_plan_sized_meanwhile_fails_as_before(forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The capacity plan runs while the worker renders; its error still comes after a target's."""
+@pytest.mark.parametrize("made", ["capacity_plan", "diagram_files", "report_diagrams"])
+def test_what_is_made_meanwhile_fails_as_before(made: str, forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The capacity plan and the diagrams are made while the worker renders; their error still
+    comes after a target's, as in one process."""
     import polyplan.pipeline as pipeline
 
     def broken(*args: Any) -> Any:
-        raise ArithmeticError("capacity")
+        raise ArithmeticError(made)
 
-    monkeypatch.setattr(pipeline, "capacity_plan", broken)
+    monkeypatch.setattr(pipeline, made, broken)
     plan = planned(ROOT / "scenarios" / "shop.yaml")
     for jobs in (1, 2):
-        with pytest.raises(ArithmeticError, match="capacity"):
+        with pytest.raises(ArithmeticError, match=made):
             render(plan, jobs=jobs)
     monkeypatch.setattr(relational, "engine_test_module", failing_on("sqlite", lambda: LookupError("target")))
     for jobs in (1, 2):
@@ -289,3 +291,100 @@ def test_the_capacity_plan_sized_meanwhile_fails_as_before(forks: list[int], mon
             render(plan, jobs=jobs)
     assert len(forks) == 2
     assert_reaped(forks)
+
+
+# --- the serial path before the fork (docs/benchmarks.md, "Eleventh round") ----------------------
+
+
+def _guessed() -> Any:
+    """order_entry without the district's customers: its guessed distinct counts flip how a
+    pattern is served, so the design has PP420 probes that report (test_index_probes)."""
+    from polyplan.pipeline import plan_text
+
+    text = (ROOT / "tests" / "models" / "order_entry.yaml").read_text(encoding="utf-8")
+    kept = "\n".join(line for line in text.splitlines() if "name: district_customers," not in line) + "\n"
+    return plan_text(kept, "order_entry.yaml")
+
+
+def test_the_pp420_probes_give_the_same_diagnostics_however_they_are_split() -> None:
+    """The probes made in two parts, in either order, are design_schema's diagnostics."""
+    from polyplan.stores.relational.design import design_schema_probed
+
+    plan = _guessed()
+    tables, found = design_schema(plan)
+    again, before, probes, after = design_schema_probed(plan)
+    assert [t.name for t in again] == [t.name for t in tables]
+    assert any(d.code == "PP420" for d in found), "the scenario has no PP420 to compare"
+    count = len(probes.probes)
+    assert count == len(tables)
+    for cut in (0, 1, count // 2, count):
+        late = probes.run(cut)  # the worker's part, made first
+        assert [*before, *probes.run(0, cut), *late, *after] == found
+
+
+@needs_fork
+def test_the_pp420_probes_are_made_after_the_fork(forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a worker, no probe runs on the serial path before the fork; the parent makes part of
+    them after it and the worker the rest; the diagnostics are one process's."""
+    import polyplan.stores.relational.indexes as indexes
+
+    made: list[str] = []  # "before" / "after" the fork, per probe made in this process
+    forked: list[bool] = []
+    real_guesses = indexes.guess_diagnostics
+
+    def counted(*args: Any) -> list[Diagnostic]:
+        if os.getpid() == parent:
+            made.append("after" if forked else "before")
+        return real_guesses(*args)
+
+    real_fork = relational.fork
+
+    def marked(work: Callable[[], Any]) -> Any:
+        forked.append(True)
+        return real_fork(work)
+
+    parent = os.getpid()
+    monkeypatch.setattr(indexes, "guess_diagnostics", counted)
+    plan = _guessed()
+    one_files, one_diagnostics = render(plan, jobs=1)
+    tables = len(made)
+    assert tables > 1 and made == ["before"] * tables  # one process: all of them, at design time
+    made.clear()
+    monkeypatch.setattr(relational, "fork", marked)
+    two_files, two_diagnostics = render(plan, jobs=2)
+    assert forked == [True]
+    assert "before" not in made
+    assert 0 < len(made) < tables  # the rest were made by the worker
+    assert two_diagnostics == one_diagnostics
+    assert any(d.code == "PP420" for d in two_diagnostics)
+    assert two_files == one_files
+
+
+def test_the_engine_memos_made_ahead_are_complete_and_the_same() -> None:
+    """`engine_memos` holds every shape key and prepared query the builds would make: with it the
+    builds make none, and they render the same SQL."""
+    import polyplan.stores.relational.ddl_shapes as ddl_shapes
+    import polyplan.stores.relational.render as render_module
+    from polyplan.stores.relational.render import build_engines, engine_memos
+
+    plan = planned(ROOT / "scenarios" / "shop.yaml")
+    tables, _ = design_schema(plan)
+    lazy = build_engines(plan, tables)
+    memos = engine_memos(plan, tables)
+    assert memos.spec_keys and memos.prepared
+    calls: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        for module, name in ((ddl_shapes, "_spec_key"), (render_module, "_prepare")):
+            real = getattr(module, name)
+            patch.setattr(module, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+        ahead = build_engines(plan, tables, memos=memos)
+    assert calls == []
+    assert list(ahead) == list(lazy)
+    for engine, build in lazy.items():
+        assert [(q.name, q.sql, q.params, q.notes) for q in ahead[engine].queries] == [
+            (q.name, q.sql, q.params, q.notes) for q in build.queries
+        ]
+        assert ahead[engine].skipped == build.skipped
+        assert render_module.render_schema(plan.model, ahead[engine].rendered) == render_module.render_schema(
+            plan.model, build.rendered
+        )

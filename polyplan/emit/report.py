@@ -72,24 +72,38 @@ def _markdown(path: str, text: str) -> Markup:
     return Markup(parser.render(text))
 
 
+def _entity_anchors(plan: Plan) -> dict[str, str]:
+    return {name: anchor("entity", index) for index, name in enumerate(plan.entities)}
+
+
+def report_diagrams(plan: Plan) -> list[Diagram]:
+    """The report's ER diagrams (the whole plan's, and each store's when there are several): they
+    read the plan alone, so `render` draws them while a worker renders."""
+    entity_anchors = _entity_anchors(plan)
+    whole = erd_svg(build_graph(plan), entity_anchors, "svg-erd-all")
+    diagrams = [Diagram("erd-all", f"Whole plan ({len(plan.model.entities)} entities)", Markup(whole))]
+    store_list = stores(plan)
+    if len(store_list) > 1:
+        for index, store in enumerate(store_list):
+            svg = erd_svg(build_graph(plan, store), entity_anchors, f"svg-erd-{index}")
+            diagrams.append(Diagram(anchor("erd-store", index), store, Markup(svg)))
+    return diagrams
+
+
 def render_report(
     plan: Plan,
     files: Mapping[str, str],
     diagnostics: Sequence[Diagnostic],
     designs: Designs,
     capacity: CapacityPlan | None = None,
+    diagrams: Sequence[Diagram] | None = None,
 ) -> str:
     """The report's HTML, from the plan, the design objects the store targets handed on
-    (`designs`) and the other rendered files it shows or lists (relative path → text)."""
+    (`designs`) and the other rendered files it shows or lists (relative path → text).
+    `diagrams`: `report_diagrams(plan)`, when made ahead (they read the plan alone)."""
     model = plan.model
-    entity_anchors = {name: anchor("entity", index) for index, name in enumerate(plan.entities)}
-    whole = erd_svg(build_graph(plan), entity_anchors, "svg-erd-all")
-    diagrams = [Diagram("erd-all", f"Whole plan ({len(model.entities)} entities)", Markup(whole))]
-    store_list = stores(plan)
-    if len(store_list) > 1:
-        for index, store in enumerate(store_list):
-            svg = erd_svg(build_graph(plan, store), entity_anchors, f"svg-erd-{index}")
-            diagrams.append(Diagram(anchor("erd-store", index), store, Markup(svg)))
+    entity_anchors = _entity_anchors(plan)
+    diagrams = report_diagrams(plan) if diagrams is None else diagrams
     relational = designs.relational
     if capacity is None:  # rendered on its own (tests): plan the capacity from the relational design
         capacity = capacity_plan(plan, CapacityDesigns(tables=relational.tables if relational is not None else ()))

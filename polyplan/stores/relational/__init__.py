@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from polyplan.stores.base import Artifacts, Started, StoreTarget
 from polyplan.stores.relational.caps import caps_sql
 from polyplan.stores.relational.copies_sql import render_copies_sql
 from polyplan.stores.relational.derived_sql import kept_aggregates, render_derived_sql
-from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.design import design_schema_probed
 from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.relational.explain import IndexShape
 from polyplan.stores.relational.facets import build_facets
@@ -37,8 +36,10 @@ from polyplan.stores.relational.render import (
     DIALECTS,
     ENGINES,
     EngineBuild,
+    EngineMemos,
     build_engines,
     engine_diagnostics,
+    engine_memos,
     render_queries,
     render_schema,
 )
@@ -71,14 +72,20 @@ class Target(StoreTarget):
         does other work meanwhile), and its texts are merged in the order one process makes
         them: the output is the same bytes."""
         model = plan.model
-        tables, diagnostics = design_schema(plan)
+        tables, before, probes, after = design_schema_probed(plan)
         engines = relational_dialects(model)
         here, there = _split(model, tables, engines, jobs)
+        # One process makes the PP420 probes here, as design_schema does. With a worker they are
+        # made after the fork, the first `cut` here and the rest there (they need no engine); the
+        # engines' shared memos are made before it, so that both processes inherit them.
+        cut = len(probes.probes) if not there else round(len(probes.probes) * PROBES_HERE)
+        memos = engine_memos(plan, tables) if there else None
         # The worker sends its parts back as text and data; its builds (SQLAlchemy objects, most
         # of its memory) die with it, unfreed: exiting is cheaper than collecting them.
-        worker = fork(lambda: _engine_parts(plan, tables, there)[0]) if there else None
+        worker = fork(lambda: (_engine_parts(plan, tables, there, memos)[0], probes.run(cut))) if there else None
         try:
-            parts, builds = _engine_parts(plan, tables, here)
+            probed_here = probes.run(0, cut)
+            parts, builds = _engine_parts(plan, tables, here, memos)
             # What needs no engine's build is made here while the worker runs, and merged below
             # where one process made it.
             relational_json = layout(plan, tables)
@@ -104,12 +111,16 @@ class Target(StoreTarget):
         design = RelationalDesign(tuple(tables), builds, shapes)
 
         def finish() -> Artifacts:
-            with worker if worker is not None else nullcontext():
-                done = {**parts, **(worker.result() if worker is not None else {})}
+            done = dict(parts)
+            probed_there: list[Diagnostic] = []
+            if worker is not None:
+                with worker:
+                    theirs, probed_there = worker.result()
+                done.update(theirs)
             return _assemble(
                 plan,
                 tables,
-                diagnostics,
+                [*before, *probed_here, *probed_there, *after],
                 {engine: done[engine] for engine in engines},  # one process's order
                 design,
                 shapes,
@@ -200,6 +211,10 @@ def _assemble(
 # off grows with the model: at 21 tables × engines it saves the parent 0.04 s, at 45 0.10 s, at 93
 # 0.18 s, at 237 0.49 s (docs/benchmarks.md, "Tenth round").
 FORK_MIN_TABLE_ENGINES = 60
+# The share of the PP420 probes (tables, in order) the parent makes when a worker renders; the
+# worker makes the rest beside its engines. Chosen so that both processes finish about together
+# (docs/benchmarks.md, "Eleventh round"); any share gives the same diagnostics.
+PROBES_HERE = 0.25
 
 
 def _split(
@@ -233,17 +248,17 @@ class _EnginePart:
 
 
 def _engine_parts(
-    plan: Plan, tables: list[TableSpec], engines: Sequence[str]
+    plan: Plan, tables: list[TableSpec], engines: Sequence[str], memos: EngineMemos | None = None
 ) -> tuple[dict[str, _EnginePart], dict[str, EngineBuild]]:
-    """Build and render each of `engines` (the builds share their memos, as `build_engines` does);
-    the parts and the builds."""
+    """Build and render each of `engines` (the builds share their memos, as `build_engines` does,
+    starting from `memos` when given); the parts and the builds."""
     from polyplan.security.erasure import render_erasure_sql
 
     model = plan.model
     kept = kept_aggregates(model, tables)
     erasure = _erasure_design(plan, tables)
     parts: dict[str, _EnginePart] = {}
-    builds = build_engines(plan, tables, engines)
+    builds = build_engines(plan, tables, engines, memos)
     for engine, build in builds.items():
         rendered, queries, skipped = build.rendered, build.queries, build.skipped
         schema = render_schema(model, rendered)

@@ -219,11 +219,7 @@ def table_shape(
     DDL must be compiled directly (see the module docstring). `canonical`: the shapes of one
     MetaData so far, by key. `spec_keys`: shared by the engines' builds, so the part of the key
     that only the spec decides (all but the engine and the rules) is made once per spec."""
-    if spec.extra.get("retention") or any(i.kind is IndexKind.FULLTEXT for i in spec.indexes):
-        return None
-    if spec.extra.get("geo_points") or spec.extra.get("membership") or spec.extra.get("cap"):
-        # Spatial columns and inside-value indexes are added beside the table (geo.py,
-        # membership.py): compiled directly rather than keyed here.
+    if not _keyed(spec):
         return None
     names, comments = _Names(), _Names("m")
     try:
@@ -272,6 +268,31 @@ def table_shape(
         canonical[key] = first = shape
     shape.canonical = first
     return shape
+
+
+def _keyed(spec: TableSpec) -> bool:
+    """Whether `table_shape` keys `spec` at all (else its DDL is compiled directly)."""
+    if spec.extra.get("retention") or any(i.kind is IndexKind.FULLTEXT for i in spec.indexes):
+        return False
+    # Spatial columns and inside-value indexes are added beside the table (geo.py,
+    # membership.py): compiled directly rather than keyed here.
+    return not (spec.extra.get("geo_points") or spec.extra.get("membership") or spec.extra.get("cap"))
+
+
+def spec_keys_of(tables: Sequence[TableSpec]) -> SpecKeys:
+    """The engine-independent part of every table's shape key (`table_shape`'s `spec_keys`),
+    made at once: `render(plan, jobs=2)` makes it before the fork, so that neither process
+    makes it for its first engine."""
+    kept: SpecKeys = {}
+    for spec in tables:
+        if not _keyed(spec):
+            continue
+        try:
+            own, alias, comment_alias = _spec_key(spec)
+        except TypeError:  # as in table_shape: compiled directly
+            continue
+        kept[id(spec)] = (spec, own, alias, comment_alias)
+    return kept
 
 
 def _spec_key(spec: TableSpec) -> tuple[tuple[Any, ...], dict[str, str], dict[str, str]]:
@@ -432,4 +453,4 @@ def _element(table: sa.Table, part: tuple[Any, ...]) -> Any:
     return CreateIndex(index) if index is not None else None
 
 
-__all__ = ["SHAPE_INFO", "DdlShapes", "TableShape", "fill_in", "frozen", "table_shape"]
+__all__ = ["SHAPE_INFO", "DdlShapes", "TableShape", "fill_in", "frozen", "spec_keys_of", "table_shape"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import all_attributes, key_attributes, key_of, patterns_of, references_into, snake
@@ -58,6 +58,9 @@ from polyplan.stores.relational.spec import (
     TableKind,
     TableSpec,
 )
+
+if TYPE_CHECKING:
+    from polyplan.stores.relational.indexes import Probes
 
 MAX_IDENTIFIER = 63  # PostgreSQL's limit (MySQL allows 64, SQLite has none)
 MAX_COMMENT = 1000  # MySQL column comments stop at 1024 characters
@@ -613,17 +616,24 @@ def design_schema(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
     """`design_tables` followed by the workload's indexes (`indexes.design_indexes`), the
     retention design (`retention.design_retention`), caps (`caps.design_caps`) and the heap
     fillfactor (`heap_fill.design_heap_fill`)."""
+    tables, before, probes, after = design_schema_probed(plan)
+    return tables, [*before, *probes.run(), *after]
+
+
+def design_schema_probed(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic], Probes, list[Diagnostic]]:
+    """`design_schema` with the index design's PP420 probes not yet made (`indexes.Probes`):
+    the tables, the diagnostics before the probes', the probes, and the diagnostics after."""
     from polyplan.stores.relational.caps import design_caps
     from polyplan.stores.relational.heap_fill import design_heap_fill
-    from polyplan.stores.relational.indexes import design_indexes
+    from polyplan.stores.relational.indexes import design_indexes_probed
     from polyplan.stores.relational.retention import design_retention
 
     tables, diagnostics = design_tables(plan)
-    tables, index_diagnostics = design_indexes(plan, tables)
+    tables, probes, index_diagnostics = design_indexes_probed(plan, tables)
     tables, retention_diagnostics = design_retention(plan, tables)
     tables, cap_diagnostics = design_caps(plan, tables)
     tables = design_heap_fill(plan, tables)
-    return tables, diagnostics + index_diagnostics + retention_diagnostics + cap_diagnostics
+    return tables, diagnostics, probes, index_diagnostics + retention_diagnostics + cap_diagnostics
 
 
 # --- plain-data form (for generated tests; indexes and planner notes are left out) ----------

@@ -23,8 +23,9 @@ generated index-plan.md):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
 
 from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.derived import pattern_named
@@ -96,12 +97,35 @@ def _predicate_need(ctx: DesignContext, predicate: WritePredicate, table: TableS
     return replace(need, reads=None, latency_ms=None, shape=f"{predicate.kind.value} where {need.shape}")
 
 
+@dataclass(frozen=True)
+class Probes:
+    """Each table's PP420 probes (`guess_diagnostics`), in table order, made when asked.
+
+    They read the finished design and nothing designed reads them (only the diagnostics do), so
+    `render(plan, jobs=2)` makes them after the fork, part in each process, instead of on the
+    serial path before it. Each probe reads the design's memos, which hold pure results by key:
+    made later, or in another process, it gives the same diagnostics."""
+
+    probes: tuple[Callable[[], list[Diagnostic]], ...]
+
+    def run(self, start: int = 0, stop: int | None = None) -> list[Diagnostic]:
+        """The diagnostics of the probes `start:stop`, in table order."""
+        return [d for probe in self.probes[start:stop] for d in probe()]
+
+
 def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec], list[Diagnostic]]:
     """Return `tables` with `.indexes` filled from the workload, plus the design's diagnostics.
 
     Each table also gets `extra["index_plan"]` (a TableIndexPlan): the route of every pattern
     and foreign-key lookup, the numbers behind every index, and what was rejected and why.
     """
+    result, probes, diagnostics = design_indexes_probed(plan, tables)
+    return result, [*probes.run(), *diagnostics]
+
+
+def design_indexes_probed(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec], Probes, list[Diagnostic]]:
+    """`design_indexes` with the PP420 probes not yet made: the tables, the probes, and the
+    diagnostics that follow the probes' in `design_indexes`."""
     model = plan.model
     by_name = {t.name: t for t in tables}
     entity_table = {t.entity: t.name for t in tables if t.kind is TableKind.ENTITY}
@@ -192,6 +216,7 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
             else:
                 early[table.name].append(found)
     fk_notes: dict[str, list[str]] = {}
+    probes: list[Callable[[], list[Diagnostic]]] = []
     for table in tables:
         fk_needs, notes = foreign_key_needs(ctx, table)
         needs[table.name].extend(fk_needs)
@@ -205,7 +230,7 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
         replan = _replan(ctx, table, needs[table.name], frame, _served(designed))
         probed = [c for n in needs[table.name] if not n.name.startswith("fk:") for c in (*n.eq, *n.ins, *dict(n.where))]
         rows = ctx.loads[table.name].rows
-        diagnostics.extend(guess_diagnostics(model, table, probed, rows, ctx.card, replan))
+        probes.append(partial(guess_diagnostics, model, table, probed, rows, ctx.card, replan))
         index_plan = index_plan_of(designed)
         leading = [
             designed.primary_key,
@@ -230,7 +255,7 @@ def design_indexes(plan: Plan, tables: list[TableSpec]) -> tuple[list[TableSpec]
     for designed in result:
         if designed.kind is TableKind.ENTITY and (planned := index_plan_of(designed)) is not None:
             diagnostics.extend(scan_warnings(model, designed, {r.pattern: r for r in planned.routes}))
-    return result, diagnostics
+    return result, Probes(tuple(probes)), diagnostics
 
 
 def _unrouted_insides(ctx: DesignContext, table: TableSpec) -> TableSpec:
@@ -355,9 +380,11 @@ __all__ = [
     "IndexMetrics",
     "Need",
     "PatternRoute",
+    "Probes",
     "TableIndexPlan",
     "column_of",
     "design_indexes",
+    "design_indexes_probed",
     "index_name",
     "index_plan_of",
     "serves",

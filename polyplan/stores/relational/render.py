@@ -12,7 +12,7 @@ import json
 import operator
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -41,7 +41,15 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
-from polyplan.stores.relational.ddl_shapes import SHAPE_INFO, DdlShapes, SpecKeys, TableShape, fill_in, table_shape
+from polyplan.stores.relational.ddl_shapes import (
+    SHAPE_INFO,
+    DdlShapes,
+    SpecKeys,
+    TableShape,
+    fill_in,
+    spec_keys_of,
+    table_shape,
+)
 from polyplan.stores.relational.design import NON_SCALAR, UniqueNames, constraint_name, generated_key
 from polyplan.stores.relational.geo import attach_geo, geo_query
 from polyplan.stores.relational.heap_fill import table_fillfactor, unlogged
@@ -1011,7 +1019,6 @@ def build_queries(
 
     `prepared`: shared between the engines' calls, so each pattern's filters, parameters and
     sort are worked out once (`build_query`)."""
-    model = plan.model
     dialect = DIALECTS[rendered.engine]
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
     queries: list[Query] = []
@@ -1021,17 +1028,11 @@ def build_queries(
     from polyplan.stores.relational.path_queries import aggregate_path_query, path_query
 
     paths = {read.name: read for read in plan.loaded.paths}
-    for pattern in model.access_patterns:
-        decided = plan.entities.get(pattern.entity)
-        if decided is None or decided.family is not Family.RELATIONAL or pattern.entity not in by_entity:
-            continue
-        notes: tuple[str, ...] = ()
-        projections = [p for p in decided.projections if pattern.name in p.patterns]
-        if projections:
-            notes = (f"served in production by the {projections[0].family.value} projection ({projections[0].engine})",)
-        spec = by_entity[pattern.entity]
+    for pattern, spec, notes in _stored_patterns(plan, by_entity):
         table = rendered.metadata.tables[spec.name]
-        if pattern.aggregate is not None and pattern.name in paths:
+        if _plain(pattern, paths):
+            built = build_query(pattern, spec, table, dialect, notes, shapes, prepared)
+        elif pattern.aggregate is not None and pattern.name in paths:
             built = aggregate_path_query(paths[pattern.name], by_entity, rendered, notes)
         elif pattern.aggregate is not None:
             # aggregates.py builds on this module's filter conditions: imported here, not at the top.
@@ -1040,15 +1041,57 @@ def build_queries(
             built = aggregate_query(pattern, spec, table, dialect, notes)
         elif pattern.name in paths:
             built = path_query(paths[pattern.name], by_entity, rendered, notes)
-        elif is_geo(pattern):
-            built = geo_query(pattern, spec, table, dialect, notes)
         else:
-            built = build_query(pattern, spec, table, dialect, notes, shapes, prepared)
+            built = geo_query(pattern, spec, table, dialect, notes)
         if isinstance(built, str):
             skipped.append(f"{pattern.name}: {built}")
         else:
             queries.append(built)
     return queries, skipped
+
+
+def _stored_patterns(
+    plan: Plan, by_entity: Mapping[str, TableSpec]
+) -> Iterator[tuple[AccessPattern, TableSpec, tuple[str, ...]]]:
+    """Each access pattern on a relationally stored entity, in the model's order, with its
+    entity's table and the notes its query carries."""
+    for pattern in plan.model.access_patterns:
+        decided = plan.entities.get(pattern.entity)
+        if decided is None or decided.family is not Family.RELATIONAL or pattern.entity not in by_entity:
+            continue
+        notes: tuple[str, ...] = ()
+        projections = [p for p in decided.projections if pattern.name in p.patterns]
+        if projections:
+            notes = (f"served in production by the {projections[0].family.value} projection ({projections[0].engine})",)
+        yield pattern, by_entity[pattern.entity], notes
+
+
+def _plain(pattern: AccessPattern, paths: Container[str]) -> bool:
+    """Whether `build_query` writes the pattern (not an aggregate, a read through relationships
+    or a geo read)."""
+    return pattern.aggregate is None and pattern.name not in paths and not is_geo(pattern)
+
+
+@dataclass(frozen=True)
+class EngineMemos:
+    """The engines' builds' engine-independent memos: each table spec's shape key
+    (`ddl_shapes.table_shape`) and each pattern's prepared query (`build_query`)."""
+
+    spec_keys: SpecKeys = field(default_factory=dict)
+    prepared: dict[str, _Prepared | str] = field(default_factory=dict)
+
+
+def engine_memos(plan: Plan, tables: Sequence[TableSpec]) -> EngineMemos:
+    """Both memos filled for every table and plain pattern: made before `render(plan, jobs=2)`
+    forks, so the worker inherits them instead of making them again for its first engine."""
+    by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
+    paths = {read.name for read in plan.loaded.paths}
+    prepared = {
+        pattern.name: _prepare(pattern, spec, notes)
+        for pattern, spec, notes in _stored_patterns(plan, by_entity)
+        if _plain(pattern, paths)
+    }
+    return EngineMemos(spec_keys_of(tables), prepared)
 
 
 @dataclass(frozen=True)
@@ -1063,16 +1106,16 @@ class EngineBuild:
 
 
 def build_engines(
-    plan: Plan, tables: Sequence[TableSpec], engines: Sequence[str] | None = None
+    plan: Plan, tables: Sequence[TableSpec], engines: Sequence[str] | None = None, memos: EngineMemos | None = None
 ) -> dict[str, EngineBuild]:
     """Metadata and queries of `engines` (default: every dialect the model emits,
-    `relational_dialects`, in ENGINES order); the builds share their engine-independent memos."""
+    `relational_dialects`, in ENGINES order); the builds share their engine-independent memos
+    (`memos` when given, e.g. made before a fork by `engine_memos`; filled as they go)."""
     builds: dict[str, EngineBuild] = {}
-    prepared: dict[str, _Prepared | str] = {}
-    spec_keys: SpecKeys = {}
+    memos = EngineMemos() if memos is None else memos
     for engine in relational_dialects(plan.model) if engines is None else engines:
-        rendered = build_metadata(tables, engine, spec_keys=spec_keys)
-        queries, skipped = build_queries(plan, tables, rendered, prepared)
+        rendered = build_metadata(tables, engine, spec_keys=memos.spec_keys)
+        queries, skipped = build_queries(plan, tables, rendered, memos.prepared)
         builds[engine] = EngineBuild(rendered, queries, skipped)
     return builds
 
