@@ -31,6 +31,7 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render
+from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import (
     PROOF_CONSTANT_RATE,
     HotGroup,
@@ -3106,3 +3107,123 @@ def test_the_audit_workload_of_a_parent_every_seeded_row_refers_to_changes_the_s
     harness = SecurityHarness.from_plan_folder(tmp_path / "tests", engine)
     assert harness.base.loaded["item"] and not harness._uncascading("item")
     generated_tests_pass(tmp_path, engine, f"tests/test_{engine}_security.py")
+
+
+WIDE_COLUMN_RANGE_READ = dedent(
+    """\
+    name: fuzz
+    engines: {document: null, cache: null, search: null}
+    entities:
+      group:
+        attributes:
+          a1: {type: integer, bits: 64}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: ROWS, rows_per_day: 5}
+        placement: {family: wide_column}
+    access_patterns:
+      - {name: p2, entity: group, filters: [{attribute: a1, op: range}], sort: [{attribute: a1, direction: asc}],
+         rate: 5, latency_ms: 50, consistency: strong}
+    """
+)
+
+
+def test_a_wide_column_read_of_a_table_one_partition_holds_is_planned() -> None:
+    """Fuzz model 78 (and 12 more of fuzz12a's 31 PP406 refusals): a range read with no equality
+    filter on a wide-column entity of 1,000 rows was refused as "spread over 1 hash bucket(s)";
+    one bucket scatters nothing (the whole table fits one partition at the horizon), so the read
+    is one query of that partition, said by PP404. A table that needs many buckets is still
+    refused (PP406)."""
+    files, diagnostics = render(plan_text(WIDE_COLUMN_RANGE_READ.replace("ROWS", "1000"), "m.yaml"))
+    said = [d for d in diagnostics if d.code in ("PP404", "PP406")]
+    assert [d.code for d in said] == ["PP404"], said
+    assert "table p2 is one partition under a single hash bucket column bucket" in said[0].message
+    queries = files["cassandra/queries.cql"]
+    assert "WHERE bucket = :bucket AND a1 >= :a1_from AND a1 < :a1_to" in queries
+    assert "run once per :bucket in 0..0" in queries
+    with pytest.raises(DiagnosticError) as raised:
+        render(plan_text(WIDE_COLUMN_RANGE_READ.replace("ROWS", "100000000"), "m.yaml"))
+    assert [d.code for d in raised.value.diagnostics] == ["PP406"]
+    assert "hash bucket(s) and every execution would run once per bucket" in raised.value.diagnostics[0].message
+
+
+UNIQUE_FLOAT_BESIDE_A_DECIMAL_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: float, unique: true}
+          a2: {type: decimal, precision: 6, scale: 4}
+        key: {attributes: [a2], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+        checks:
+          - {name: c0, left: a0, op: ne, right: a2}
+    """
+)
+
+
+def test_a_key_made_from_a_unique_float_stays_unique_beside_its_own_values() -> None:
+    """Fuzz model 1052 (fuzz13a, SQLite index proof): the key a2 (decimal(6, 4)) is made from
+    the unique float a0 plus one unit (`a0 != a2`), but only where a0 fits a2's range; elsewhere
+    a2 kept its own pool value, which a shifted value of another record could equal. Two of 3,000
+    records held a2 = 55.2351 and the proof's INSERT broke the key. A shifted value now takes its
+    place in the target's pool."""
+    model = load_text(UNIQUE_FLOAT_BESIDE_A_DECIMAL_KEY, "m.yaml").model
+    for seed in range(3):
+        records = generate(model, {"_Audit": 3000}, seed)["_Audit"]
+        assert len({r["a2"] for r in records}) == len(records) == 3000
+        assert len({r["a0"] for r in records}) == 3000
+        assert all(r["a0"] != r["a2"] for r in records)
+
+
+NULLABLE_MEMBER_UNDER_A_LIMITED_CONSTANT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: date}
+          a1: {type: float, min: -50, max: 0, nullable: true}
+          a3: {type: decimal, precision: 1, scale: 0, nullable: true}
+        unique: [[a3, a0]]
+        growth: {initial_rows: 1000, rows_per_day: 5, must_keep: true}
+        checks:
+          - {name: c0, left: a1, op: lt, right: a3}
+    access_patterns:
+      - {name: p0, entity: _Audit, filters: [{attribute: a0, op: eq, value: '2024-12-06'}, {attribute: a0, op: eq}],
+         limit: 500, rate: 500, latency_ms: 50, consistency: eventual, staleness_seconds: 60}
+    """
+)
+
+
+def test_a_group_under_a_unique_rule_with_a_nullable_member_reaches_its_limit() -> None:
+    """Fuzz model 1061 (fuzz13a, SQLite): `a0 = '2024-12-06' AND a0 = :a0 LIMIT 500` under unique
+    (a3, a0), a3 a nullable decimal(1, 0) of 19 values. The hot group's room counted a3's values
+    (9 records), so no case reached the limit ("no parameter values ... make these observable:
+    LIMIT 500 is reached"); a NULL never collides, so the rule leaves the group all the room it
+    wants, and its records past a3's values hold NULL there."""
+    model = load_text(NULLABLE_MEMBER_UNDER_A_LIMITED_CONSTANT, "m.yaml").model
+    rows, hot = discriminating_rows(model, {"_Audit": 40}, ["_Audit"])
+    records = generate(model, rows, hot=hot)["_Audit"]
+    dated = [r for r in records if str(r["a0"]) == "2024-12-06"]
+    assert len(dated) > 500
+    assert len({r["a3"] for r in dated if r["a3"] is not None}) <= 19
+    assert len({(r["a3"], r["a0"]) for r in records if r["a3"] is not None}) == sum(
+        1 for r in records if r["a3"] is not None
+    )
+
+
+def test_the_fuzzer_looks_a_reference_to_a_one_character_key_up_by_prefix() -> None:
+    """Fuzz model 1826 (fuzz13a): the generator drew a full-text filter on `r1_ref`, a reference
+    to user-profile's key a1 (a string of max_length 1), which it read as a long attribute (a
+    reference is not among the entity's own attributes); polyplan rightly refused the model
+    (PP355: a full-text index keeps no 1-character word). The generator now reads a reference's
+    length from its parent's key, as an author would, and filters it by prefix."""
+    from tests.test_fuzz_valid import dump, model_at
+
+    model = model_at(1826)
+    p1 = next(p for p in model["access_patterns"] if p["name"] == "p1")
+    assert p1["filters"] == [{"attribute": "r1_ref", "op": "prefix"}]
+    assert "Order" in plan_text(dump(model), "fuzz.yaml").model.entities

@@ -1149,6 +1149,19 @@ class _EntityGenerator:
             links.append((source, target, step))
         return links
 
+    def _takes(self, target: str, drawn: Any, shifted: Any) -> bool:
+        """Whether a link's target may hold `shifted` instead of the value it `drawn` from its
+        pool: the pool takes `shifted` (it never hands it out again) and gets `drawn` back; False
+        when another record holds `shifted` already. A shift keeps distinct values distinct only
+        among shifted values: where the source's value is out of the target's range, or finer
+        than its scale, the target keeps its own pool value, which a shifted value of another
+        record may equal (fuzz13a's 1052: a unique float a0 and the decimal(6, 4) key a2 under
+        `a0 != a2`; two records held a2 = 55.2351, and the key's INSERT failed)."""
+        source = self.sources.get(target)
+        if source is None or source.pool is None or drawn is None or normalise(drawn) == normalise(shifted):
+            return True
+        return source.pool.replace(drawn, shifted)
+
     def _after_parents(self, row: Record, index: int) -> None:
         """Move the record's creation time to after each parent's (a day to a month later), unless
         the value is unique (from a pool) or a hot group or pattern constant fixed it."""
@@ -1313,7 +1326,7 @@ class _EntityGenerator:
                     row[target] = None  # nullable, as _links made sure
                     continue
                 shifted = shift(self.attributes[target], row[origin], step)
-                if shifted is not None:
+                if shifted is not None and self._takes(target, row[target], shifted):
                     row[target] = shifted
         for picker in self.pickers:
             picker.assign(row, index)
@@ -1385,6 +1398,17 @@ class _EntityGenerator:
                     row[column] = value
                     if not self._violations(row)[0]:
                         return True
+                row[column] = kept
+            for column in group:
+                # A nullable member holds NULL, which never collides: what a group of more
+                # records than the other members' values ends with (discriminating._room).
+                source = self.sources.get(column)
+                if source is None or source.exclusive or column in pinned or not self.attributes[column].nullable:
+                    continue
+                kept = row[column]
+                row[column] = None
+                if not self._violations(row)[0]:
+                    return True
                 row[column] = kept
         return False
 
