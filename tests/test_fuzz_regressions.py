@@ -3227,3 +3227,30 @@ def test_the_fuzzer_looks_a_reference_to_a_one_character_key_up_by_prefix() -> N
     p1 = next(p for p in model["access_patterns"] if p["name"] == "p1")
     assert p1["filters"] == [{"attribute": "r1_ref", "op": "prefix"}]
     assert "Order" in plan_text(dump(model), "fuzz.yaml").model.entities
+
+
+ONE_DISTINCT_STRING_UNDER_A_PARAMETER = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Line Item:
+        attributes:
+          a0: {type: string, max_length: 20, distinct: 1}
+          a3: {type: boolean}
+        growth: {initial_rows: 250000, rows_per_day: 1000}
+    access_patterns:
+      - {name: p1, entity: Line Item, filters: [{attribute: a3, op: in, value: [false]}, {attribute: a0, op: eq}],
+         rate: 20000, latency_ms: 1000, consistency: read_your_writes}
+    """
+)
+
+
+def test_a_parameter_on_a_one_distinct_string_is_seeded_two_values(tmp_path: Path) -> None:
+    """Fuzz model 1167 (fuzz13a, SQLite): `a3 IN (false) AND a0 = :a0`, a0 a string declaring
+    `distinct: 1`; every seeded row held the one a0, so no case showed "the filter a0 = :a0
+    matters". `distinct` estimates production data, it is no rule: an attribute a parameter
+    equality reads is now seeded from two values, and the data test passes."""
+    harness = sqlite_harness(ONE_DISTINCT_STRING_UNDER_A_PARAMETER, tmp_path)
+    assert len({row["a0"] for row in harness.loaded["line_item"]}) == 2
+    check_patterns(harness, "p1")

@@ -53,6 +53,7 @@ from polyplan.model.schema import (
     Attribute,
     Check,
     CompareOp,
+    FilterOp,
     Relationship,
     RelationshipKind,
     RequirementsModel,
@@ -719,6 +720,27 @@ def _seed_value(attribute: Attribute, value: Any) -> Any:
     return value
 
 
+def parameter_equalities(model: RequirementsModel, name: str) -> set[str]:
+    """Attributes of entity `name` a pattern compares with a parameter (`a0 = :a0`, `a0 IN :a0`)."""
+    return {
+        flt.attribute
+        for pattern in patterns_of(model, name)
+        for flt in pattern.filters
+        if flt.op in (FilterOp.EQ, FilterOp.IN) and flt.value is None and not flt.path
+    }
+
+
+def _two_values(attribute: Attribute) -> Attribute:
+    """`attribute`, drawn from two values where it declares `distinct: 1`. A parameter equality
+    on it shows that it matters only on data holding another value (fuzz13a's 1167: `a3 IN
+    (false) AND a0 = :a0`, a0 a string of `distinct: 1`, and every seeded row held the one a0).
+    `distinct` estimates production data; it is no rule the seed must keep (an enum of one
+    value, whose domain is one value, stays one: `_pool_of` draws no more than the type has)."""
+    if attribute.distinct != 1:
+        return attribute
+    return attribute.model_copy(update={"distinct": 2})
+
+
 def pattern_constants(model: RequirementsModel, name: str) -> dict[str, list[Any]]:
     """Attribute → the constants access patterns on entity `name` filter it by (`status = 'open'`).
 
@@ -929,8 +951,15 @@ class _EntityGenerator:
                 parent_created = creation_attribute(model, picker.reference.relationship.from_)
                 if parent_created is not None:
                     self.timed.append((picker, parent_created))
+        compared = parameter_equalities(model, name)
         self.sources: dict[str, Source] = {
-            attr: make_source(spec, self.rng, count, f"{name}.{attr}", unique=attr in singles)
+            attr: make_source(
+                _two_values(spec) if attr in compared else spec,
+                self.rng,
+                count,
+                f"{name}.{attr}",
+                unique=attr in singles,
+            )
             for attr, spec in self.attributes.items()
             if attr not in self.reference_columns
         }
