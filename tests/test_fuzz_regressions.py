@@ -3254,3 +3254,37 @@ def test_a_parameter_on_a_one_distinct_string_is_seeded_two_values(tmp_path: Pat
     harness = sqlite_harness(ONE_DISTINCT_STRING_UNDER_A_PARAMETER, tmp_path)
     assert len({row["a0"] for row in harness.loaded["line_item"]}) == 2
     check_patterns(harness, "p1")
+
+
+NULLABLE_REFERENCE_SORT_UNDER_A_LIMIT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: integer, bits: 32}
+        growth: {initial_rows: 1000, rows_per_day: 5}
+      user-profile:
+        attributes:
+          a1: {type: timestamptz}
+          a2: {type: integer, bits: 64, distinct: 1}
+        growth: {initial_rows: 250000, rows_per_day: 5}
+    relationships:
+      - {name: r0, kind: one_to_many, from: _Audit, to: user-profile, required: false, on_delete: restrict,
+         foreign_key: r0_ref, max_children: 1000}
+    access_patterns:
+      - {name: p2, entity: user-profile, filters: [{attribute: a2, op: eq}], sort: [{attribute: r0_ref, direction: asc}],
+         limit: 1, rate: 500, latency_ms: 50, consistency: strong}
+    """
+)
+
+
+def test_a_limited_group_sorted_by_an_optional_reference_holds_parents(tmp_path: Path) -> None:
+    """Fuzz model 672 (fuzz13a, SQLite; planned since one-bucket tables are): `a2 = :a2 ORDER BY
+    r0_ref LIMIT 1`, r0_ref an optional reference, a2 of two seeded values. Each a2 held records
+    with a NULL r0_ref, which SQLite sorts first, so with or without the filter the first row was
+    a NULL tie and no case showed "the filter a2 = :a2 matters". The hot group's records now get a
+    parent on a nullable sort key that is a reference too (as on other attributes, fuzz9's 563)."""
+    harness = sqlite_harness(NULLABLE_REFERENCE_SORT_UNDER_A_LIMIT, tmp_path)
+    check_patterns(harness, "p2")

@@ -1480,16 +1480,24 @@ class _EntityGenerator:
             key = tuple(normalise(self.rows[first].get(c)) for c in columns)
             for attr in group.filled:
                 source = self.sources.get(attr)
-                if source is None or source.exclusive or attr in bound:
+                # An optional reference to another entity's records is filled by picking a parent
+                # (fuzz13a's 672: `a2 = :a2 ORDER BY r0_ref LIMIT 1`; NULL references of every a2
+                # sorted first, so no answer showed the filter).
+                picker = self.reference_columns.get(attr)
+                fillable = picker is not None and picker.regenerable and not picker.is_self
+                if (not fillable and (source is None or source.exclusive)) or attr in bound:
                     continue
                 kept = 0
-                for row in self.rows:
+                for index, row in enumerate(self.rows):
                     if row.get(attr) is None and tuple(normalise(row.get(c)) for c in columns) == key:
                         if kept < group.nulls_kept:
                             kept += 1
                             continue
                         for _ in range(MAX_RETRIES):
-                            row[attr] = source.draw()
+                            if source is not None:
+                                row[attr] = source.draw()
+                            elif picker is not None:
+                                picker.assign(row, index)
                             if row[attr] is not None:
                                 break
 
