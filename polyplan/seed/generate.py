@@ -1389,10 +1389,11 @@ class _EntityGenerator:
                 break
         self._heat(row, index)
         self._after_parents(row, index)
-        if self._free_combination(row, index):
-            bad, keys = self._violations(row)
-            if not bad:
-                return self._accepted(row, keys)
+        for fallback in (self._free_combination, self._null_a_side):
+            if fallback(row, index):
+                bad, keys = self._violations(row)
+                if not bad:
+                    return self._accepted(row, keys)
         rules = ", ".join(sorted(bad))
         raise ValueError(
             f"{self.name}: cannot generate record {index}: no values left that satisfy the unique/check rules on "
@@ -1440,6 +1441,24 @@ class _EntityGenerator:
                     return True
                 row[column] = kept
         return False
+
+    def _null_a_side(self, row: Record, index: int) -> bool:
+        """Where a check still fails, set a nullable side to NULL (a NULL side passes a check, as
+        in SQL); False when no broken check has one. fuzz13a's 1423: `a4 < a1`, a4 a
+        decimal(5, 4) (at least -9.9999), a1 a unique nullable float of -50..50 handed out once
+        each: a1 = -30 leaves a4 no value, a1 cannot be redrawn, and record 2 failed."""
+        pinned = self._pinned(index)
+        changed = False
+        for check in self.checks:
+            if check_holds(row[check.left], check.op, row[check.right]):
+                continue
+            for side in (check.left, check.right):
+                if side in pinned or side in self.reference_columns or not self.attributes[side].nullable:
+                    continue
+                row[side] = None
+                changed = True
+                break
+        return changed
 
     def _holds_unique_constant(self, row: Record) -> bool:
         """Whether `row` holds a pattern constant of a unique attribute (the one record that can)."""
