@@ -3318,3 +3318,32 @@ def test_a_unique_value_no_partner_fits_beside_is_left_null() -> None:
     held = [r["a1"] for r in records if r["a1"] is not None]
     assert held and len(set(held)) == len(held)
     assert all(r["a1"] is None or r["a4"] < r["a1"] for r in records)
+
+
+SELF_REFERENCE_OF_AN_EMPTY_TABLE = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: integer, bits: 32}
+        growth: {initial_rows: 0, rows_per_day: 0}
+    relationships:
+      - {name: r0, kind: one_to_many, from: _Audit, to: _Audit, required: false, on_delete: no_action,
+         foreign_key: r0_ref, max_children: 1000}
+    """
+)
+
+
+def test_the_spares_of_a_table_seeded_empty_refer_to_no_earlier_record() -> None:
+    """Fuzz model 1738 (fuzz13a, SQLite index proof): _Audit seeded at 0 rows (its proportion of
+    the proof's), with its 2 spare records and an optional reference to itself; the second spare
+    drew its parent from the referable records before it, none: `randrange(0)` ("empty range"),
+    and the proof's fixture failed. With no referable record a spare refers to none, as the first
+    record does."""
+    model = load_text(SELF_REFERENCE_OF_AN_EMPTY_TABLE, "m.yaml").model
+    for seed in range(10):
+        records = generate(model, {"_Audit": 0}, seed, spare=2)["_Audit"]
+        assert len(records) == 2
+        assert all(r["r0_ref"] is None for r in records)
