@@ -31,6 +31,7 @@ from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render
+from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import (
     PROOF_CONSTANT_RATE,
     HotGroup,
@@ -3106,3 +3107,243 @@ def test_the_audit_workload_of_a_parent_every_seeded_row_refers_to_changes_the_s
     harness = SecurityHarness.from_plan_folder(tmp_path / "tests", engine)
     assert harness.base.loaded["item"] and not harness._uncascading("item")
     generated_tests_pass(tmp_path, engine, f"tests/test_{engine}_security.py")
+
+
+WIDE_COLUMN_RANGE_READ = dedent(
+    """\
+    name: fuzz
+    engines: {document: null, cache: null, search: null}
+    entities:
+      group:
+        attributes:
+          a1: {type: integer, bits: 64}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: ROWS, rows_per_day: 5}
+        placement: {family: wide_column}
+    access_patterns:
+      - {name: p2, entity: group, filters: [{attribute: a1, op: range}], sort: [{attribute: a1, direction: asc}],
+         rate: 5, latency_ms: 50, consistency: strong}
+    """
+)
+
+
+def test_a_wide_column_read_of_a_table_one_partition_holds_is_planned() -> None:
+    """Fuzz model 78 (and 12 more of fuzz12a's 31 PP406 refusals): a range read with no equality
+    filter on a wide-column entity of 1,000 rows was refused as "spread over 1 hash bucket(s)";
+    one bucket scatters nothing (the whole table fits one partition at the horizon), so the read
+    is one query of that partition, said by PP404. A table that needs many buckets is still
+    refused (PP406)."""
+    files, diagnostics = render(plan_text(WIDE_COLUMN_RANGE_READ.replace("ROWS", "1000"), "m.yaml"))
+    said = [d for d in diagnostics if d.code in ("PP404", "PP406")]
+    assert [d.code for d in said] == ["PP404"], said
+    assert "table p2 is one partition under a single hash bucket column bucket" in said[0].message
+    queries = files["cassandra/queries.cql"]
+    assert "WHERE bucket = :bucket AND a1 >= :a1_from AND a1 < :a1_to" in queries
+    assert "run once per :bucket in 0..0" in queries
+    with pytest.raises(DiagnosticError) as raised:
+        render(plan_text(WIDE_COLUMN_RANGE_READ.replace("ROWS", "100000000"), "m.yaml"))
+    assert [d.code for d in raised.value.diagnostics] == ["PP406"]
+    assert "hash bucket(s) and every execution would run once per bucket" in raised.value.diagnostics[0].message
+
+
+UNIQUE_FLOAT_BESIDE_A_DECIMAL_KEY = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: float, unique: true}
+          a2: {type: decimal, precision: 6, scale: 4}
+        key: {attributes: [a2], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+        checks:
+          - {name: c0, left: a0, op: ne, right: a2}
+    """
+)
+
+
+def test_a_key_made_from_a_unique_float_stays_unique_beside_its_own_values() -> None:
+    """Fuzz model 1052 (fuzz13a, SQLite index proof): the key a2 (decimal(6, 4)) is made from
+    the unique float a0 plus one unit (`a0 != a2`), but only where a0 fits a2's range; elsewhere
+    a2 kept its own pool value, which a shifted value of another record could equal. Two of 3,000
+    records held a2 = 55.2351 and the proof's INSERT broke the key. A shifted value now takes its
+    place in the target's pool."""
+    model = load_text(UNIQUE_FLOAT_BESIDE_A_DECIMAL_KEY, "m.yaml").model
+    for seed in range(3):
+        records = generate(model, {"_Audit": 3000}, seed)["_Audit"]
+        assert len({r["a2"] for r in records}) == len(records) == 3000
+        assert len({r["a0"] for r in records}) == 3000
+        assert all(r["a0"] != r["a2"] for r in records)
+
+
+NULLABLE_MEMBER_UNDER_A_LIMITED_CONSTANT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: date}
+          a1: {type: float, min: -50, max: 0, nullable: true}
+          a3: {type: decimal, precision: 1, scale: 0, nullable: true}
+        unique: [[a3, a0]]
+        growth: {initial_rows: 1000, rows_per_day: 5, must_keep: true}
+        checks:
+          - {name: c0, left: a1, op: lt, right: a3}
+    access_patterns:
+      - {name: p0, entity: _Audit, filters: [{attribute: a0, op: eq, value: '2024-12-06'}, {attribute: a0, op: eq}],
+         limit: 500, rate: 500, latency_ms: 50, consistency: eventual, staleness_seconds: 60}
+    """
+)
+
+
+def test_a_group_under_a_unique_rule_with_a_nullable_member_reaches_its_limit() -> None:
+    """Fuzz model 1061 (fuzz13a, SQLite): `a0 = '2024-12-06' AND a0 = :a0 LIMIT 500` under unique
+    (a3, a0), a3 a nullable decimal(1, 0) of 19 values. The hot group's room counted a3's values
+    (9 records), so no case reached the limit ("no parameter values ... make these observable:
+    LIMIT 500 is reached"); a NULL never collides, so the rule leaves the group all the room it
+    wants, and its records past a3's values hold NULL there."""
+    model = load_text(NULLABLE_MEMBER_UNDER_A_LIMITED_CONSTANT, "m.yaml").model
+    rows, hot = discriminating_rows(model, {"_Audit": 40}, ["_Audit"])
+    records = generate(model, rows, hot=hot)["_Audit"]
+    dated = [r for r in records if str(r["a0"]) == "2024-12-06"]
+    assert len(dated) > 500
+    assert len({r["a3"] for r in dated if r["a3"] is not None}) <= 19
+    assert len({(r["a3"], r["a0"]) for r in records if r["a3"] is not None}) == sum(
+        1 for r in records if r["a3"] is not None
+    )
+
+
+def test_the_fuzzer_looks_a_reference_to_a_one_character_key_up_by_prefix() -> None:
+    """Fuzz model 1826 (fuzz13a): the generator drew a full-text filter on `r1_ref`, a reference
+    to user-profile's key a1 (a string of max_length 1), which it read as a long attribute (a
+    reference is not among the entity's own attributes); polyplan rightly refused the model
+    (PP355: a full-text index keeps no 1-character word). The generator now reads a reference's
+    length from its parent's key, as an author would, and filters it by prefix."""
+    from tests.test_fuzz_valid import dump, model_at
+
+    model = model_at(1826)
+    p1 = next(p for p in model["access_patterns"] if p["name"] == "p1")
+    assert p1["filters"] == [{"attribute": "r1_ref", "op": "prefix"}]
+    assert "Order" in plan_text(dump(model), "fuzz.yaml").model.entities
+
+
+ONE_DISTINCT_STRING_UNDER_A_PARAMETER = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Line Item:
+        attributes:
+          a0: {type: string, max_length: 20, distinct: 1}
+          a3: {type: boolean}
+        growth: {initial_rows: 250000, rows_per_day: 1000}
+    access_patterns:
+      - {name: p1, entity: Line Item, filters: [{attribute: a3, op: in, value: [false]}, {attribute: a0, op: eq}],
+         rate: 20000, latency_ms: 1000, consistency: read_your_writes}
+    """
+)
+
+
+def test_a_parameter_on_a_one_distinct_string_is_seeded_two_values(tmp_path: Path) -> None:
+    """Fuzz model 1167 (fuzz13a, SQLite): `a3 IN (false) AND a0 = :a0`, a0 a string declaring
+    `distinct: 1`; every seeded row held the one a0, so no case showed "the filter a0 = :a0
+    matters". `distinct` estimates production data, it is no rule: an attribute a parameter
+    equality reads is now seeded from two values, and the data test passes."""
+    harness = sqlite_harness(ONE_DISTINCT_STRING_UNDER_A_PARAMETER, tmp_path)
+    assert len({row["a0"] for row in harness.loaded["line_item"]}) == 2
+    check_patterns(harness, "p1")
+
+
+NULLABLE_REFERENCE_SORT_UNDER_A_LIMIT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: integer, bits: 32}
+        growth: {initial_rows: 1000, rows_per_day: 5}
+      user-profile:
+        attributes:
+          a1: {type: timestamptz}
+          a2: {type: integer, bits: 64, distinct: 1}
+        growth: {initial_rows: 250000, rows_per_day: 5}
+    relationships:
+      - {name: r0, kind: one_to_many, from: _Audit, to: user-profile, required: false, on_delete: restrict,
+         foreign_key: r0_ref, max_children: 1000}
+    access_patterns:
+      - {name: p2, entity: user-profile, filters: [{attribute: a2, op: eq}], sort: [{attribute: r0_ref, direction: asc}],
+         limit: 1, rate: 500, latency_ms: 50, consistency: strong}
+    """
+)
+
+
+def test_a_limited_group_sorted_by_an_optional_reference_holds_parents(tmp_path: Path) -> None:
+    """Fuzz model 672 (fuzz13a, SQLite; planned since one-bucket tables are): `a2 = :a2 ORDER BY
+    r0_ref LIMIT 1`, r0_ref an optional reference, a2 of two seeded values. Each a2 held records
+    with a NULL r0_ref, which SQLite sorts first, so with or without the filter the first row was
+    a NULL tie and no case showed "the filter a2 = :a2 matters". The hot group's records now get a
+    parent on a nullable sort key that is a reference too (as on other attributes, fuzz9's 563)."""
+    harness = sqlite_harness(NULLABLE_REFERENCE_SORT_UNDER_A_LIMIT, tmp_path)
+    check_patterns(harness, "p2")
+
+
+UNIQUE_NULLABLE_FLOAT_ABOVE_A_NARROW_DECIMAL = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Table:
+        attributes:
+          a1: {type: float, min: -50, max: 50, nullable: true, unique: true}
+          a4: {type: decimal, precision: 5, scale: 4}
+        growth: {initial_rows: 1000, rows_per_day: 5}
+        checks:
+          - {name: c0, left: a4, op: lt, right: a1}
+    """
+)
+
+
+def test_a_unique_value_no_partner_fits_beside_is_left_null() -> None:
+    """Fuzz model 1423 (fuzz13a, SQLite): `a4 < a1`, a4 a decimal(5, 4) (at least -9.9999), a1
+    a unique nullable float of -50..50 handed out once each: a1 = -30 left a4 no value, a1
+    could not be redrawn, and the seed stopped at record 2 ("no values left that satisfy the
+    unique/check rules on a1, a4"), failing 36 generated tests. A broken check's nullable side is
+    now set to NULL, which passes it as SQL does."""
+    model = load_text(UNIQUE_NULLABLE_FLOAT_ABOVE_A_NARROW_DECIMAL, "m.yaml").model
+    records = generate(model, {"Table": 500})["Table"]
+    assert len(records) == 500
+    held = [r["a1"] for r in records if r["a1"] is not None]
+    assert held and len(set(held)) == len(held)
+    assert all(r["a1"] is None or r["a4"] < r["a1"] for r in records)
+
+
+SELF_REFERENCE_OF_AN_EMPTY_TABLE = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      _Audit:
+        attributes:
+          a0: {type: integer, bits: 32}
+        growth: {initial_rows: 0, rows_per_day: 0}
+    relationships:
+      - {name: r0, kind: one_to_many, from: _Audit, to: _Audit, required: false, on_delete: no_action,
+         foreign_key: r0_ref, max_children: 1000}
+    """
+)
+
+
+def test_the_spares_of_a_table_seeded_empty_refer_to_no_earlier_record() -> None:
+    """Fuzz model 1738 (fuzz13a, SQLite index proof): _Audit seeded at 0 rows (its proportion of
+    the proof's), with its 2 spare records and an optional reference to itself; the second spare
+    drew its parent from the referable records before it, none: `randrange(0)` ("empty range"),
+    and the proof's fixture failed. With no referable record a spare refers to none, as the first
+    record does."""
+    model = load_text(SELF_REFERENCE_OF_AN_EMPTY_TABLE, "m.yaml").model
+    for seed in range(10):
+        records = generate(model, {"_Audit": 0}, seed, spare=2)["_Audit"]
+        assert len(records) == 2
+        assert all(r["r0_ref"] is None for r in records)

@@ -53,6 +53,7 @@ from polyplan.model.schema import (
     Attribute,
     Check,
     CompareOp,
+    FilterOp,
     Relationship,
     RelationshipKind,
     RequirementsModel,
@@ -615,7 +616,12 @@ class _Picker:
                 # reference points at the record itself instead (unique too), an optional one at none.
                 return None if optional else row_index
             return min(row_index, self.referable) - 1
-        return self.rng.randrange(min(row_index, self.referable))
+        earlier = min(row_index, self.referable)
+        if earlier == 0:
+            # No referable record (a table seeded with its spares only, fuzz13a's 1738: _Audit at
+            # 0 rows in an index proof): as for the first record.
+            return None if optional else row_index
+        return self.rng.randrange(earlier)
 
     def with_sibling(self, row: Record, shared: set[str]) -> None:
         """Refer to a parent that has a sibling: another parent with the same `shared` columns of
@@ -717,6 +723,27 @@ def _seed_value(attribute: Attribute, value: Any) -> Any:
     except (ValueError, TypeError, ArithmeticError):
         return None
     return value
+
+
+def parameter_equalities(model: RequirementsModel, name: str) -> set[str]:
+    """Attributes of entity `name` a pattern compares with a parameter (`a0 = :a0`, `a0 IN :a0`)."""
+    return {
+        flt.attribute
+        for pattern in patterns_of(model, name)
+        for flt in pattern.filters
+        if flt.op in (FilterOp.EQ, FilterOp.IN) and flt.value is None and not flt.path
+    }
+
+
+def _two_values(attribute: Attribute) -> Attribute:
+    """`attribute`, drawn from two values where it declares `distinct: 1`. A parameter equality
+    on it shows that it matters only on data holding another value (fuzz13a's 1167: `a3 IN
+    (false) AND a0 = :a0`, a0 a string of `distinct: 1`, and every seeded row held the one a0).
+    `distinct` estimates production data; it is no rule the seed must keep (an enum of one
+    value, whose domain is one value, stays one: `_pool_of` draws no more than the type has)."""
+    if attribute.distinct != 1:
+        return attribute
+    return attribute.model_copy(update={"distinct": 2})
 
 
 def pattern_constants(model: RequirementsModel, name: str) -> dict[str, list[Any]]:
@@ -929,8 +956,15 @@ class _EntityGenerator:
                 parent_created = creation_attribute(model, picker.reference.relationship.from_)
                 if parent_created is not None:
                     self.timed.append((picker, parent_created))
+        compared = parameter_equalities(model, name)
         self.sources: dict[str, Source] = {
-            attr: make_source(spec, self.rng, count, f"{name}.{attr}", unique=attr in singles)
+            attr: make_source(
+                _two_values(spec) if attr in compared else spec,
+                self.rng,
+                count,
+                f"{name}.{attr}",
+                unique=attr in singles,
+            )
             for attr, spec in self.attributes.items()
             if attr not in self.reference_columns
         }
@@ -1149,6 +1183,19 @@ class _EntityGenerator:
             links.append((source, target, step))
         return links
 
+    def _takes(self, target: str, drawn: Any, shifted: Any) -> bool:
+        """Whether a link's target may hold `shifted` instead of the value it `drawn` from its
+        pool: the pool takes `shifted` (it never hands it out again) and gets `drawn` back; False
+        when another record holds `shifted` already. A shift keeps distinct values distinct only
+        among shifted values: where the source's value is out of the target's range, or finer
+        than its scale, the target keeps its own pool value, which a shifted value of another
+        record may equal (fuzz13a's 1052: a unique float a0 and the decimal(6, 4) key a2 under
+        `a0 != a2`; two records held a2 = 55.2351, and the key's INSERT failed)."""
+        source = self.sources.get(target)
+        if source is None or source.pool is None or drawn is None or normalise(drawn) == normalise(shifted):
+            return True
+        return source.pool.replace(drawn, shifted)
+
     def _after_parents(self, row: Record, index: int) -> None:
         """Move the record's creation time to after each parent's (a day to a month later), unless
         the value is unique (from a pool) or a hot group or pattern constant fixed it."""
@@ -1313,7 +1360,7 @@ class _EntityGenerator:
                     row[target] = None  # nullable, as _links made sure
                     continue
                 shifted = shift(self.attributes[target], row[origin], step)
-                if shifted is not None:
+                if shifted is not None and self._takes(target, row[target], shifted):
                     row[target] = shifted
         for picker in self.pickers:
             picker.assign(row, index)
@@ -1347,10 +1394,11 @@ class _EntityGenerator:
                 break
         self._heat(row, index)
         self._after_parents(row, index)
-        if self._free_combination(row, index):
-            bad, keys = self._violations(row)
-            if not bad:
-                return self._accepted(row, keys)
+        for fallback in (self._free_combination, self._null_a_side):
+            if fallback(row, index):
+                bad, keys = self._violations(row)
+                if not bad:
+                    return self._accepted(row, keys)
         rules = ", ".join(sorted(bad))
         raise ValueError(
             f"{self.name}: cannot generate record {index}: no values left that satisfy the unique/check rules on "
@@ -1386,7 +1434,36 @@ class _EntityGenerator:
                     if not self._violations(row)[0]:
                         return True
                 row[column] = kept
+            for column in group:
+                # A nullable member holds NULL, which never collides: what a group of more
+                # records than the other members' values ends with (discriminating._room).
+                source = self.sources.get(column)
+                if source is None or source.exclusive or column in pinned or not self.attributes[column].nullable:
+                    continue
+                kept = row[column]
+                row[column] = None
+                if not self._violations(row)[0]:
+                    return True
+                row[column] = kept
         return False
+
+    def _null_a_side(self, row: Record, index: int) -> bool:
+        """Where a check still fails, set a nullable side to NULL (a NULL side passes a check, as
+        in SQL); False when no broken check has one. fuzz13a's 1423: `a4 < a1`, a4 a
+        decimal(5, 4) (at least -9.9999), a1 a unique nullable float of -50..50 handed out once
+        each: a1 = -30 leaves a4 no value, a1 cannot be redrawn, and record 2 failed."""
+        pinned = self._pinned(index)
+        changed = False
+        for check in self.checks:
+            if check_holds(row[check.left], check.op, row[check.right]):
+                continue
+            for side in (check.left, check.right):
+                if side in pinned or side in self.reference_columns or not self.attributes[side].nullable:
+                    continue
+                row[side] = None
+                changed = True
+                break
+        return changed
 
     def _holds_unique_constant(self, row: Record) -> bool:
         """Whether `row` holds a pattern constant of a unique attribute (the one record that can)."""
@@ -1427,16 +1504,24 @@ class _EntityGenerator:
             key = tuple(normalise(self.rows[first].get(c)) for c in columns)
             for attr in group.filled:
                 source = self.sources.get(attr)
-                if source is None or source.exclusive or attr in bound:
+                # An optional reference to another entity's records is filled by picking a parent
+                # (fuzz13a's 672: `a2 = :a2 ORDER BY r0_ref LIMIT 1`; NULL references of every a2
+                # sorted first, so no answer showed the filter).
+                picker = self.reference_columns.get(attr)
+                fillable = picker is not None and picker.regenerable and not picker.is_self
+                if (not fillable and (source is None or source.exclusive)) or attr in bound:
                     continue
                 kept = 0
-                for row in self.rows:
+                for index, row in enumerate(self.rows):
                     if row.get(attr) is None and tuple(normalise(row.get(c)) for c in columns) == key:
                         if kept < group.nulls_kept:
                             kept += 1
                             continue
                         for _ in range(MAX_RETRIES):
-                            row[attr] = source.draw()
+                            if source is not None:
+                                row[attr] = source.draw()
+                            elif picker is not None:
+                                picker.assign(row, index)
                             if row[attr] is not None:
                                 break
 

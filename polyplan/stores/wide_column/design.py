@@ -726,8 +726,19 @@ def _bucket_notes(ctx: _Context, table: Table) -> None:
 
 def _scatter_note(ctx: _Context, table: Table, where: str) -> None:
     """A table every read of which visits every hash bucket: allowed for a declared scan (PP473),
-    refused otherwise (PP406), since each execution would run once per bucket."""
+    refused otherwise (PP406), since each execution would run once per bucket. A single bucket
+    scatters nothing: the whole table fits one partition at the horizon, and every read is one
+    query of it (PP404), declared a scan or not."""
     assert table.bucket is not None
+    if table.bucket.count == 1:
+        ctx.note(
+            "PP404",
+            f"{', '.join(table.patterns)}: no equality filter to partition by; table {table.name} is one partition "
+            f"under a single hash bucket column {table.bucket.column} ({table.bucket.reason}), so each execution "
+            "reads that one partition",
+            where,
+        )
+        return
     scans = [p for p in table.patterns if _declared_scan(ctx, p)]
     others = [p for p in table.patterns if p not in scans]
     if others:
