@@ -3347,3 +3347,46 @@ def test_the_spares_of_a_table_seeded_empty_refer_to_no_earlier_record() -> None
         records = generate(model, {"_Audit": 0}, seed, spare=2)["_Audit"]
         assert len(records) == 2
         assert all(r["r0_ref"] is None for r in records)
+
+
+NULLABLE_CLUSTERING_SORT = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    entities:
+      Item:
+        attributes:
+          a1: {type: decimal, precision: 30, scale: 3, nullable: true}
+        growth: {initial_rows: 1000, rows_per_day: 0}
+        placement: {family: wide_column}
+    relationships:
+      - {name: r0, kind: one_to_many, from: Item, to: Item, required: false, foreign_key: r0_ref, max_children: 1000}
+    access_patterns:
+      - name: p3
+        entity: Item
+        filters: [{attribute: r0_ref, op: eq}]
+        sort: [{attribute: a1, direction: asc}]
+        limit: 500
+        rate: 500
+        latency_ms: 1000
+    """
+)
+
+
+def test_a_wide_column_sort_on_a_nullable_clustering_column_makes_its_test_data() -> None:
+    """Fuzz model 616 (fuzz13a): `r0_ref = ? ORDER BY a1` on a Cassandra table, a1 a nullable
+    decimal: the table holds a record only when a1 is not null (a clustering column cannot be
+    null), and the generated test's data (made at test time by `validate.store_data`) asked what
+    the read returns without that condition, sorting the records whose a1 is NULL beside
+    decimals: TypeError, the generated test module failed to import. A NULL now sorts before
+    every value in that hypothetical answer, and the condition is still shown."""
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.testgen import test_data
+
+    plan = plan_text(NULLABLE_CLUSTERING_SORT, "m.yaml")
+    data = test_data(plan, design_wide_column(plan))
+    runs = data["cases"]["p3"]["runs"]
+    assert runs
+    assert any("condition a1 is not null" in run["shows"] for run in runs), [run["shows"] for run in runs]
+    for run in runs:
+        assert all(row[0] is not None for row in run["expected_sort"])
