@@ -109,3 +109,17 @@ def test_a_group_count_is_worked_out_once_and_a_probe_counts_its_own(monkeypatch
     moved = card.with_overrides({(table, "score"): 10.0})
     assert moved.group(table, ["score", "status"]) == pytest.approx(first / cardinality.DEFAULT_DISTINCT * 10)
     assert card.group(table, ["score", "status"]) == first
+
+
+def test_designed_tables_are_design_schemas_without_making_a_probe(monkeypatch: Any) -> None:
+    """Callers that read no diagnostics (migrate, seed, scaffold) take `designed_tables`: the
+    same tables as `design_schema`, with the PP420 probes (diagnostics only) left unmade."""
+    from polyplan.stores.relational.design import design_schema, designed_tables
+
+    plan = plan_text(GUESSED, "order_entry.yaml")
+    probed = _counted(monkeypatch, indexes, "served_by")
+    tables, diagnostics = design_schema(plan)
+    assert probed["served_by"] > 0 and "PP420" in {d.code for d in diagnostics}
+    probed.clear()
+    assert repr(designed_tables(plan)) == repr(tables)
+    assert probed["served_by"] == 0

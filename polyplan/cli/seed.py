@@ -77,7 +77,7 @@ def seed(
     from polyplan.seed.target import inspect_target
     from polyplan.seed.target import truncate as delete_rows
     from polyplan.stores.relational.connect import apply_sql, create_engine, engine_name
-    from polyplan.stores.relational.design import design_schema
+    from polyplan.stores.relational.design import designed_tables
     from polyplan.stores.relational.render import build_metadata, render_schema
 
     if (rows is None) == (scale is None):
@@ -96,7 +96,7 @@ def seed(
         raise typer.Exit(EXIT_BAD_INPUT)
     require_engine(engine.value, f"polyplan seed --engine {engine.value}")
     plan = guarded(lambda: plan_file(model, targets))
-    tables, _ = design_schema(plan)
+    tables = designed_tables(plan)
     if not tables:
         stderr_console().print(
             "polyplan seed: the plan puts no entity in a relational store; nothing to load", markup=False

@@ -46,7 +46,7 @@ from polyplan.model.loader import LoadedModel, PathKey
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.derived_sql import kept_aggregates
-from polyplan.stores.relational.design import ATTRIBUTE, RELATIONSHIP, design_schema
+from polyplan.stores.relational.design import ATTRIBUTE, RELATIONSHIP, designed_tables
 from polyplan.stores.relational.heap_fill import table_fillfactor, unlogged
 from polyplan.stores.relational.index_render import dialect_of
 from polyplan.stores.relational.render import ENGINES, build_metadata
@@ -275,7 +275,7 @@ class Versions:
 
 def designs_of(plan: Plan | None) -> dict[str, Design]:
     """The relational design of `plan` for every engine (empty for no plan)."""
-    tables = design_schema(plan)[0] if plan is not None else []
+    tables = designed_tables(plan) if plan is not None else []
     kept = tuple(kept_aggregates(plan.model, tables)) if plan is not None else ()
     return {
         engine: Design({t.name: t for t in tables}, build_metadata(tables, engine), kept=kept) for engine in ENGINES

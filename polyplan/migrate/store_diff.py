@@ -102,9 +102,9 @@ class StoreDiffer:
             if key.role.value == "record":
                 homes.setdefault(key.entity, []).append(f"Redis keys {key.template.render()}")
                 counted.setdefault(key.entity, ("redis", scan_pattern(key.template)))
-        from polyplan.stores.relational.design import design_schema
+        from polyplan.stores.relational.design import designed_tables
 
-        for spec in design_schema(plan)[0]:
+        for spec in designed_tables(plan):
             homes.setdefault(spec.entity, []).append(f"table {spec.name}")
             if spec.kind.value == "entity":
                 counted.setdefault(spec.entity, ("sql", spec.name))

@@ -35,7 +35,7 @@ from polyplan.stores.cache.design import Role
 from polyplan.stores.cache.design import design as cache_design
 from polyplan.stores.cache.readmodels import read_model
 from polyplan.stores.cache.sizing import lookup_set
-from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.design import designed_tables
 from polyplan.stores.relational.render import EngineBuild, build_engines, column_for
 from polyplan.stores.relational.spec import TableKind
 from polyplan.stores.relational.sqltext import trim_lines
@@ -54,7 +54,7 @@ def design_scaffold(plan: Plan) -> Scaffold:
     from polyplan.model.dialects import relational_dialects
 
     model = plan.model
-    tables, _ = design_schema(plan)
+    tables = designed_tables(plan)
     engines = tuple(e for e in SCAFFOLD_ENGINES if e in relational_dialects(model))
     # A plan with no relational entity is served by the other stores' modules alone (no SQL, no
     # relational relay); PP810 when nothing at all can be scaffolded (below).

@@ -22,7 +22,7 @@ from polyplan.scaffold.design import OUTBOX_TABLE, ResultClass, Scaffold
 from polyplan.scaffold.e2e_stores import StoreParts
 from polyplan.scaffold.module_text import _CLIENTS, _HEADER, _from_import, _literal, _module
 from polyplan.scaffold.relational_writes import PlannedWrite
-from polyplan.stores.relational.design import design_schema
+from polyplan.stores.relational.design import designed_tables
 from polyplan.stores.relational.render import DIALECTS, build_engines, column_for
 from polyplan.stores.relational.spec import TableKind, TableSpec
 
@@ -151,7 +151,7 @@ def _tuple(items: Sequence[object]) -> str:
 def _load(plan: Plan, scaffold: Scaffold, parts: StoreParts | None = None) -> str:
     parts = parts or StoreParts()
     package = scaffold.package
-    tables, _ = design_schema(plan)
+    tables = designed_tables(plan)
     reads, writes = _calls(plan, scaffold, tables)
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
     rows = _entity_classes(scaffold)
@@ -370,7 +370,7 @@ def _entity_classes(scaffold: Scaffold) -> dict[str, ResultClass]:
 def _check(plan: Plan, scaffold: Scaffold, parts: StoreParts | None = None) -> str:
     parts = parts or StoreParts()
     package = scaffold.package
-    tables, _ = design_schema(plan)
+    tables = designed_tables(plan)
     by_entity = {t.entity: t for t in tables if t.kind is TableKind.ENTITY}
     search = bool(scaffold.indexes)
     indexed = search or bool(parts.check)  # some index is checked (index_documents)

@@ -620,6 +620,12 @@ def design_schema(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic]]:
     return tables, [*before, *probes.run(), *after]
 
 
+def designed_tables(plan: Plan) -> list[TableSpec]:
+    """The tables of `design_schema`, for a caller that reads no diagnostics: the PP420 probes,
+    which only make diagnostics, are left unmade (about a third of the design's time)."""
+    return design_schema_probed(plan)[0]
+
+
 def design_schema_probed(plan: Plan) -> tuple[list[TableSpec], list[Diagnostic], Probes, list[Diagnostic]]:
     """`design_schema` with the index design's PP420 probes not yet made (`indexes.Probes`):
     the tables, the diagnostics before the probes', the probes, and the diagnostics after."""
