@@ -3106,3 +3106,68 @@ def test_the_audit_workload_of_a_parent_every_seeded_row_refers_to_changes_the_s
     harness = SecurityHarness.from_plan_folder(tmp_path / "tests", engine)
     assert harness.base.loaded["item"] and not harness._uncascading("item")
     generated_tests_pass(tmp_path, engine, f"tests/test_{engine}_security.py")
+
+
+AN_INDEX_ON_PART_OF_THE_GROUP = dedent(
+    """\
+    name: fuzz
+    entities:
+      Line Item:
+        attributes:
+          a2: {type: date, unique: true}
+        growth: {initial_rows: 1000, rows_per_day: 1000000}
+      Customer:
+        attributes:
+          a0: {type: string, max_length: 40}
+          a4: {type: text, avg_length: 2000}
+          a5: {type: enum, values: [alpha, beta], weights: [87, 79]}
+          a6: {type: uuid}
+          a7: {type: integer, min: 0, max: 9999}
+        key: {attributes: [a0], kind: natural}
+        growth: {initial_rows: 250000, rows_per_day: 1000000, ttl_seconds: 86400}
+    relationships:
+      - {name: r0, kind: one_to_many, from: Line Item, to: Customer, required: true, foreign_key: r0_ref,
+         max_children: 2}
+    access_patterns:
+      - {name: p1, entity: Customer, filters: [{attribute: r0_ref, op: eq}], rate: 20000, latency_ms: 50}
+      - name: p2
+        entity: Customer
+        filters: [{attribute: a5, op: eq, value: alpha}, {attribute: r0_ref, op: eq}]
+        limit: 1
+        rate: 500
+        latency_ms: 1000
+      - name: p4
+        entity: Customer
+        filters: [{attribute: a5, op: eq, value: beta}, {attribute: a6, op: eq}]
+        rate: 50
+        latency_ms: 1000
+      - {name: p5, entity: Customer, filters: [{attribute: a7, op: eq}], rate: 50, latency_ms: 1000}
+      - {name: p6, entity: Customer, filters: [{attribute: a7, op: eq}, {attribute: a6, op: eq}], rate: 50,
+         latency_ms: 1000}
+    write_patterns:
+      - {name: w0, entity: Customer, kind: insert, rate: 5}
+    options:
+      relational_dialects: [postgresql, mysql, sqlite]
+    """
+)
+
+
+def test_an_index_on_part_of_the_equality_group_serves_when_it_is_as_good() -> None:
+    """Fuzz model 214 (2026-12-07, MariaDB): `r0_ref = :r AND a5 = 'alpha'` was routed to a partial
+    `(r0_ref) WHERE a5 = 'alpha'` made for it alone, because `(r0_ref)`, chosen for `r0_ref = :r`,
+    could reach only a need whose whole equality group leads its key; both read ≈ 4 pages (a
+    parent holds at most 2 customers). MariaDB builds the partial whole as (r0_ref, a5) and
+    rightly took `(r0_ref)`: the proof failed. An index on part of the group now reaches a need
+    at that part's selectivity, so the partial saves nothing and is not made; p4's partial goes
+    the same way ((a6, a7) seeks a uuid), and p6 keeps (a6, a7), which (a7) would read at 128
+    pages."""
+    files, _ = render(plan_text(AN_INDEX_ON_PART_OF_THE_GROUP, "m.yaml"))
+    plan = files["docs/index-plan.md"]
+    assert "| `p2` | `customer` | r0_ref =, a5 = 'alpha' | 500 | `ix_customer_r0_ref` |" in plan, plan
+    assert "| `p4` | `customer` | a6 =, a5 = 'beta' | 50 | `ix_customer_a6_a7` |" in plan, plan
+    assert "| `p6` | `customer` | a7 =, a6 = | 50 | `ix_customer_a6_a7` |" in plan, plan
+    assert "### `ix_customer_r0_ref_where_a5`" not in plan and "### `ix_customer_a6_where_a5`" not in plan, plan
+    proofs = {p["name"]: p for p in json.loads(files["tests/data/indexes.json"])["proofs"]}
+    for engine in ("postgresql", "mysql"):
+        expect = proofs["p2"]["engines"][engine]["expect"]
+        assert expect["index"] == "ix_customer_r0_ref" and expect["condition"] == ["r0_ref"], expect

@@ -31,6 +31,7 @@ from polyplan.stores.relational.index_costs import (
     prefix_route,
     scan_cost,
 )
+from polyplan.stores.relational.index_fit import group_of, lead_width
 from polyplan.stores.relational.index_load import DesignContext, Load
 from polyplan.stores.relational.index_needs import Need
 from polyplan.stores.relational.index_results import INDEX_PLAN, IndexMetrics, PatternRoute, TableIndexPlan
@@ -336,7 +337,7 @@ def design_table(
                 where=candidate.where,
                 serves=tuple(sorted(n.name for n in users)),
                 reason=_index_reason(candidate, users),
-                equality=min(_equality_width(n) for n in users),
+                equality=min(_equality_width(n, candidate) for n in users),
             )
         )
         loss = made.losses.get(candidate.name)
@@ -377,16 +378,26 @@ def inside_index_route(
     )
 
 
-def _equality_width(need: Need) -> int:
+def _equality_width(need: Need, index: Candidate) -> int:
+    """The equality columns a seek of `index` for `need` uses: the need's group, or the part of
+    it that leads the key (an index on part of the group, `index_fit.lead_width`)."""
     sorted_names = {c.name for c in need.sort}
-    return len(set(need.eq) | {c for c in need.ins if c not in sorted_names})
+    width = len(set(need.eq) | {c for c in need.ins if c not in sorted_names})
+    if serves(index.kind, index.columns, index.where, need):
+        return width
+    return min(width, lead_width(index.columns, index.where, need.form))
 
 
 def _route_reason(index: Candidate, need: Need, covered: bool) -> str:
     parts = [f"{need.shape}"]
     if not serves(index.kind, index.columns, index.where, need):
         rest = "sorts" if need.sort else "filters"
-        parts.append(f"finds the equality group through the index and {rest} it in memory")
+        width = lead_width(index.columns, index.where, need.form)
+        if width < len(group_of(need.form, index.where)):
+            found = ", ".join(c.name for c in index.columns[:width])
+            parts.append(f"finds the rows of its {found} through the index and {rest} them in memory")
+        else:
+            parts.append(f"finds the equality group through the index and {rest} it in memory")
     elif need.inside is not None and need.limit:
         walked = need.limit / need.inside[1]
         parts.append(
