@@ -3227,3 +3227,16 @@ def test_a_partial_index_whose_mariadb_copy_costs_more_than_a_scan_passes_its_pr
     done = run_generated_file(tmp_path, "mysql", "tests/test_mysql_indexes.py")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
     assert "1 xfailed" in done.stdout.splitlines()[-1] and " passed" in done.stdout, done.stdout[-1000:]
+
+
+def test_the_fuzzer_draws_no_full_text_filter_on_a_reference_to_a_short_key() -> None:
+    """Fuzz model 1826 (2026-12-07): the generator drew full-text on `r1_ref`, a reference to a
+    natural key of max_length 1, which planning rightly refuses (PP355); its check for a string
+    too short for a word read the model's own attributes, where a reference is not. It now reads
+    the parent key's max_length too, and looks such a reference up by prefix."""
+    from tests.test_fuzz_valid import dump, model_at
+
+    model = model_at(1826)
+    p1 = next(p for p in model["access_patterns"] if p["name"] == "p1")
+    assert p1["filters"] == [{"attribute": "r1_ref", "op": "prefix"}], p1
+    plan_text(dump(model), "m.yaml")  # plans: no PP355

@@ -96,6 +96,8 @@ class Entity:
     name: str
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     implied: dict[str, str] = field(default_factory=dict)  # reference attribute → type
+    # Reference attribute → the max_length of the string key it holds (its parent's), if any.
+    implied_lengths: dict[str, int] = field(default_factory=dict)
 
     def of_type(self, *types: str) -> list[str]:
         found = [name for name, spec in self.attributes.items() if spec["type"] in types]
@@ -404,8 +406,10 @@ def _relationships(
                 relationship["max_children"] = draw(st.sampled_from([2, 10, 1000]))
             parent_key = model_keys.get(parent, ["id"])
             if len(parent_key) == 1:
-                key_type = entities[parent].attributes.get(parent_key[0], {"type": "uuid"})["type"]
-                entities[child].implied[f"r{index}_ref"] = key_type
+                key_spec = entities[parent].attributes.get(parent_key[0], {"type": "uuid"})
+                entities[child].implied[f"r{index}_ref"] = key_spec["type"]
+                if "max_length" in key_spec:
+                    entities[child].implied_lengths[f"r{index}_ref"] = key_spec["max_length"]
         elif draw(st.booleans()):
             relationship["attributes"] = {"since": {"type": "date"}, "weight": {"type": "integer", "min": 0}}
         found.append(relationship)
@@ -438,7 +442,10 @@ def _pattern(
         attr = draw(st.sampled_from(entity.of_type("string", "text")))
         # A string too short for a word has no full-text search (PP355): an author looks it up by
         # prefix (decided after the draw, so that the models drawn stay those of earlier runs).
-        short = entity.attributes.get(attr, {}).get("max_length", MIN_FULLTEXT_WORD) < MIN_FULLTEXT_WORD
+        # A reference holds its parent's key, whose max_length counts (fuzz model 1826: full-text on
+        # a reference to a natural key of max_length 1, refused with PP355).
+        length = entity.implied_lengths.get(attr, MIN_FULLTEXT_WORD)
+        short = entity.attributes.get(attr, {}).get("max_length", length) < MIN_FULLTEXT_WORD
         filters.append({"attribute": attr, "op": "prefix" if short else "fulltext"})
     elif shape in ("in", "constant"):
         candidates = [
