@@ -3240,3 +3240,30 @@ def test_the_fuzzer_draws_no_full_text_filter_on_a_reference_to_a_short_key() ->
     p1 = next(p for p in model["access_patterns"] if p["name"] == "p1")
     assert p1["filters"] == [{"attribute": "r1_ref", "op": "prefix"}], p1
     plan_text(dump(model), "m.yaml")  # plans: no PP355
+
+
+def test_a_key_another_unique_rule_repeats_through_a_one_value_enum_gets_no_violation_case(tmp_path: Path) -> None:
+    """Fuzz model 1136 (2026-12-07, PostgreSQL and MariaDB): Item's primary key (a3, a5) beside
+    the unique (a4, a5), a4 an enum of one value: a row repeating a seeded (a3, a5) repeats its
+    (a4, a5) too, and the violation builder failed ("cannot build a row of item that breaks only
+    pk_item"). A key rule whose columns, but for columns every row holds alike, lie within
+    another's is now implied by it (`violations.feasible`), as a subset already was; the unique
+    rule keeps its case."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Item:
+            attributes:
+              a3: {type: uuid}
+              a4: {type: enum, values: [alpha]}
+              a5: {type: enum, values: [alpha, beta, gamma, delta, epsilon]}
+            key: {attributes: [a3, a5], kind: natural}
+            unique: [[a4, a5]]
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    ids = harness.constraint_ids()
+    assert "item:pk_item" not in ids and any(i.startswith("item:uq_item") for i in ids), ids
+    check_every_constraint(harness)
