@@ -3167,6 +3167,7 @@ def test_an_index_on_part_of_the_equality_group_serves_when_it_is_as_good() -> N
     assert "| `p4` | `customer` | a6 =, a5 = 'beta' | 50 | `ix_customer_a6_a7` |" in plan, plan
     assert "| `p6` | `customer` | a7 =, a6 = | 50 | `ix_customer_a6_a7` |" in plan, plan
     assert "### `ix_customer_r0_ref_where_a5`" not in plan and "### `ix_customer_a6_where_a5`" not in plan, plan
+    assert "p2 found by r0_ref, its a5 filtered after" in plan and "p4 found by a6, its a5 filtered after" in plan
     proofs = {p["name"]: p for p in json.loads(files["tests/data/indexes.json"])["proofs"]}
     for engine in ("postgresql", "mysql"):
         expect = proofs["p2"]["engines"][engine]["expect"]

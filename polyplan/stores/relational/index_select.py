@@ -425,7 +425,14 @@ def _index_reason(candidate: Candidate, users: list[Need]) -> str:
         IndexKind.BRIN: "BRIN over an append-only time column",
         IndexKind.GIN: "GIN index",
     }.get(candidate.kind, "equality–sort–range B-tree")
-    in_memory = any(not serves(candidate.kind, candidate.columns, candidate.where, n) for n in users)
+    found_by = [n for n in users if not serves(candidate.kind, candidate.columns, candidate.where, n)]
+    # Found by part of their equality group (index_fit.lead_width): the rest of it is filtered after.
+    by_part = [
+        n
+        for n in found_by
+        if lead_width(candidate.columns, candidate.where, n.form) < len(group_of(n.form, candidate.where))
+    ]
+    in_memory = len(by_part) < len(found_by)
     if all(n.name.startswith("fk:") for n in users):
         kind = "foreign-key index"
     elif in_memory:
@@ -438,6 +445,10 @@ def _index_reason(candidate: Candidate, users: list[Need]) -> str:
             "; the sort/range columns stay out of the key: each equality group holds few rows, so sorting or "
             "filtering them in memory costs less than wider entries on every write"
         )
+    for need in sorted(by_part, key=lambda n: n.name):
+        lead = [c.name for c in candidate.columns[: lead_width(candidate.columns, candidate.where, need.form)]]
+        rest = sorted(group_of(need.form, candidate.where) - set(lead))
+        text += f"; {need.name} found by {', '.join(lead)}, its {', '.join(rest)} filtered after"
     if candidate.where:
         text += "; partial: only rows where " + " AND ".join(_where_text(c, v) for c, v in candidate.where)
     if candidate.include:
