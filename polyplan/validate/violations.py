@@ -96,7 +96,12 @@ def feasible(
         return "the database numbers this key: a NULL gets the next AUTO_INCREMENT value or rowid instead of an error"
     if constraint.kind in ("unique", "primary_key"):
         for other in rules:
-            if other.kind in ("unique", "primary_key") and set(other.columns) < set(constraint.columns):
+            if other is constraint or other.kind not in ("unique", "primary_key"):
+                continue
+            rest = set(other.columns) - set(constraint.columns)
+            if set(other.columns) < set(constraint.columns) or (
+                rest and all(_single_valued(attributes[c]) for c in rest)
+            ):
                 return f"implied by {other.name}: a row repeating it repeats ({', '.join(other.columns)}) too"
         return None
     if constraint.kind != "check":
@@ -114,6 +119,13 @@ def feasible(
         if implied is not None:
             return implied
     return None
+
+
+def _single_valued(attribute: Attribute) -> bool:
+    """Whether every row holds the same value in this column: NOT NULL and an enum of one value
+    (fuzz model 1136: the primary key (a3, a5) beside the unique (a4, a5), a4 an enum of one
+    value; a row repeating (a3, a5) repeats (a4, a5) too, so no row breaks the key alone)."""
+    return not attribute.nullable and attribute.type is TypeName.ENUM and len(attribute.values or ()) == 1
 
 
 def _held_by_bounds(constraint: Constraint, attributes: dict[str, Attribute]) -> str | None:

@@ -20,8 +20,9 @@ from polyplan.analyse.sizing import attribute_bytes
 from polyplan.stores.relational import sizing
 from polyplan.stores.relational.design import time_ordered_key
 from polyplan.stores.relational.index_candidates import Candidate, serves
+from polyplan.stores.relational.index_fit import group_of, lead_width
 from polyplan.stores.relational.index_load import PAGE_BYTES, DesignContext, Load
-from polyplan.stores.relational.index_needs import Need, constant_share
+from polyplan.stores.relational.index_needs import IN_LIST_VALUES, Need, constant_share
 from polyplan.stores.relational.index_results import IndexMetrics
 from polyplan.stores.relational.spec import IndexKind, TableSpec
 
@@ -174,14 +175,35 @@ def index_cost(
         # An ordered walk checks a filter inside a value on each row: LIMIT ÷ its share rows.
         walked = float(need.limit) / need.inside[1] if need.limit and need.inside else float(need.limit or 0)
         fetched = min(matched, walked) if need.limit else matched
-    else:  # only the equality group is found through the index: read it all, filter, sort
-        fetched = max(matched, load.rows * need.group_selectivity)
+    else:  # only the equality group (or its leading part) is found through the index: read it all, filter, sort
+        fetched = max(matched, load.rows * _lead_share(ctx, table, candidate, need))
     entries_per_page = PAGE_BYTES * INDEX_FILL / _entry_bytes(ctx, table, candidate)
     leaf = fetched / entries_per_page
     covered = need.reads is not None and need.reads <= {c.name for c in candidate.columns} | set(candidate.include)
     columns = tuple(c.name for c in candidate.columns)
     heap = 0.0 if covered else min(heap_pages(ctx, table, columns, fetched), load.pages)
     return _candidate_levels(ctx, table, candidate) + leaf + heap
+
+
+def _lead_share(ctx: DesignContext, table: TableSpec, candidate: Candidate, need: Need) -> float:
+    """Share of rows an equality seek on `candidate`'s leading columns in the need's group finds:
+    the group's own selectivity when the seek covers it, else the part's (its parameters' group,
+    its constants' and IN lists' shares), never under the whole group's."""
+    part = {c.name for c in candidate.columns[: lead_width(candidate.columns, candidate.where, need.form)]}
+    if part == group_of(need.form, candidate.where):
+        return need.group_selectivity
+    rows = ctx.loads[table.name].rows
+    share = 1.0
+    for column, value in need.where:
+        if column in part and (column, value) not in candidate.where:
+            share *= constant_share(ctx, table, column, value, rows)
+    for column in need.ins:
+        if column in part:
+            share *= min(1.0, IN_LIST_VALUES / max(1.0, min(ctx.card.column(table.name, column).value, rows)))
+    equal = [c for c in need.eq if c in part]
+    if equal:
+        share /= ctx.card.group(table.name, equal)
+    return max(share, need.group_selectivity, 1.0 / max(rows, 1.0))
 
 
 def constraint_cost(ctx: DesignContext, table: TableSpec, need: Need, label: str) -> float:

@@ -31,15 +31,27 @@ class NeedForm(NamedTuple):
 def fits(
     kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...], need: NeedForm
 ) -> tuple[bool, bool]:
-    """(serves, usable) of an index shape for a need's structure."""
+    """(serves, usable) of an index shape for a need's structure: usable when it serves it, or an
+    equality seek on leading key columns finds its group or part of it (`lead_width`)."""
     if _serves(kind, columns, where, need):
         return True, True
     if kind not in (IndexKind.BTREE, IndexKind.UNIQUE) or need.fulltext or not set(where) <= set(need.where):
         return False, False
+    return False, lead_width(columns, where, need) > 0
+
+
+def lead_width(columns: tuple[IndexColumn, ...], where: tuple[tuple[str, Any], ...], need: NeedForm) -> int:
+    """How many leading key columns an equality seek on the need's group can use: the run of key
+    columns in the group (`group_of`), up to the first that is not or is not seekable. An index
+    on part of the group finds the rows that part matches, the rest filtered after (fuzz model
+    214: `r0_ref = :r AND a5 = 'alpha'` through `(r0_ref)`, chosen for `r0_ref = :r`; without
+    that reach a partial `(r0_ref) WHERE a5 = 'alpha'` was made that saves nothing over it, and
+    MariaDB, where it is a whole (r0_ref, a5), rightly took `(r0_ref)`)."""
     group = group_of(need, where)
-    names = [c.name for c in columns]
-    leading = columns[: len(group)]
-    return False, bool(group) and len(names) >= len(group) and set(names[: len(group)]) == group and _seekable(leading)
+    width = 0
+    while width < len(columns) and columns[width].name in group and _seekable(columns[width : width + 1]):
+        width += 1
+    return width
 
 
 def _seekable(columns: tuple[IndexColumn, ...]) -> bool:
@@ -98,4 +110,4 @@ def group_of(need: NeedForm, where: tuple[tuple[str, Any], ...] = ()) -> set[str
     return group | {column for column, value in need.where if (column, value) not in where}
 
 
-__all__ = ["NeedForm", "fits", "group_of"]
+__all__ = ["NeedForm", "fits", "group_of", "lead_width"]

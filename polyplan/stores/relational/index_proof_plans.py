@@ -21,6 +21,7 @@ from polyplan.model.bounded_loads import bounded_loads
 from polyplan.model.derived import all_attributes, pattern_named
 from polyplan.plan.ir import Plan
 from polyplan.stores.relational.design import ATTRIBUTE, HOLDS
+from polyplan.stores.relational.index_copies import INNODB_SCANS
 from polyplan.stores.relational.index_proof_catalog import dialect_of, index_shape
 from polyplan.stores.relational.index_render import constant_predicate, foreign_key_select, fts_table
 from polyplan.stores.relational.index_results import GEO_VIA, PatternRoute, index_plan_of
@@ -497,6 +498,12 @@ def route_proofs(plan: Plan, tables: list[TableSpec], builds: Mapping[str, Engin
                 check["expect"] = _expectation(route, spec, table, engine, kinds, sort, seeks)
                 if engine == "sqlite" and any(p.get("wildcard") is False for p in check["params"]):
                     check["expect"] = {"via": "none", "covering": False, "reason": SQLITE_PREFIX}
+                if engine == "mysql" and route.pattern in spec.extra.get(INNODB_SCANS, {}):
+                    check["expect"] = {
+                        "via": "none",
+                        "covering": False,
+                        "reason": spec.extra[INNODB_SCANS][route.pattern],
+                    }
                 if spec.name in capped:
                     reason = f"{_capped_reason(spec.name, capped[spec.name])} (PP477)"
                     check["expect"] = {"via": "none", "covering": False, "reason": reason}

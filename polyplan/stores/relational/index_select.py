@@ -33,6 +33,7 @@ from polyplan.stores.relational.index_costs import (
     prefix_route,
     scan_cost,
 )
+from polyplan.stores.relational.index_fit import group_of, lead_width
 from polyplan.stores.relational.index_load import DesignContext, Load
 from polyplan.stores.relational.index_needs import Need
 from polyplan.stores.relational.index_results import INDEX_PLAN, IndexMetrics, PatternRoute, TableIndexPlan
@@ -373,7 +374,7 @@ def design_table(
                 where=candidate.where,
                 serves=tuple(sorted(n.name for n in users)),
                 reason=_index_reason(candidate, users),
-                equality=min(_equality_width(n) for n in users),
+                equality=min(_equality_width(n, candidate) for n in users),
             )
         )
         loss = made.losses.get(candidate.name)
@@ -414,16 +415,26 @@ def inside_index_route(
     )
 
 
-def _equality_width(need: Need) -> int:
+def _equality_width(need: Need, index: Candidate) -> int:
+    """The equality columns a seek of `index` for `need` uses: the need's group, or the part of
+    it that leads the key (an index on part of the group, `index_fit.lead_width`)."""
     sorted_names = {c.name for c in need.sort}
-    return len(set(need.eq) | {c for c in need.ins if c not in sorted_names})
+    width = len(set(need.eq) | {c for c in need.ins if c not in sorted_names})
+    if serves(index.kind, index.columns, index.where, need):
+        return width
+    return min(width, lead_width(index.columns, index.where, need.form))
 
 
 def _route_reason(index: Candidate, need: Need, covered: bool) -> str:
     parts = [f"{need.shape}"]
     if not serves(index.kind, index.columns, index.where, need):
         rest = "sorts" if need.sort else "filters"
-        parts.append(f"finds the equality group through the index and {rest} it in memory")
+        width = lead_width(index.columns, index.where, need.form)
+        if width < len(group_of(need.form, index.where)):
+            found = ", ".join(c.name for c in index.columns[:width])
+            parts.append(f"finds the rows of its {found} through the index and {rest} them in memory")
+        else:
+            parts.append(f"finds the equality group through the index and {rest} it in memory")
     elif need.inside is not None and need.limit:
         walked = need.limit / need.inside[1]
         parts.append(
@@ -451,7 +462,14 @@ def _index_reason(candidate: Candidate, users: list[Need]) -> str:
         IndexKind.BRIN: "BRIN over an append-only time column",
         IndexKind.GIN: "GIN index",
     }.get(candidate.kind, "equality–sort–range B-tree")
-    in_memory = any(not serves(candidate.kind, candidate.columns, candidate.where, n) for n in users)
+    found_by = [n for n in users if not serves(candidate.kind, candidate.columns, candidate.where, n)]
+    # Found by part of their equality group (index_fit.lead_width): the rest of it is filtered after.
+    by_part = [
+        n
+        for n in found_by
+        if lead_width(candidate.columns, candidate.where, n.form) < len(group_of(n.form, candidate.where))
+    ]
+    in_memory = len(by_part) < len(found_by)
     if all(n.name.startswith("fk:") for n in users):
         kind = "foreign-key index"
     elif in_memory:
@@ -464,6 +482,10 @@ def _index_reason(candidate: Candidate, users: list[Need]) -> str:
             "; the sort/range columns stay out of the key: each equality group holds few rows, so sorting or "
             "filtering them in memory costs less than wider entries on every write"
         )
+    for need in sorted(by_part, key=lambda n: n.name):
+        lead = [c.name for c in candidate.columns[: lead_width(candidate.columns, candidate.where, need.form)]]
+        rest = sorted(group_of(need.form, candidate.where) - set(lead))
+        text += f"; {need.name} found by {', '.join(lead)}, its {', '.join(rest)} filtered after"
     if candidate.where:
         text += "; partial: only rows where " + " AND ".join(_where_text(c, v) for c, v in candidate.where)
     if candidate.include:

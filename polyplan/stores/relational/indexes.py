@@ -35,6 +35,7 @@ from polyplan.plan.ir import Plan
 from polyplan.plan.predicates import WritePredicate, all_predicates
 from polyplan.stores.relational.cardinality import Cardinalities
 from polyplan.stores.relational.index_candidates import Frame, frame_of, serves, usable
+from polyplan.stores.relational.index_copies import INNODB_SCANS, innodb_scans
 from polyplan.stores.relational.index_costs import GEO_PAGES, WRITE_WEIGHT, estimate_ms, inside_upkeep
 from polyplan.stores.relational.index_guesses import Replan, guess_diagnostics
 from polyplan.stores.relational.index_load import DesignContext, column_of, stored_relationally, table_load
@@ -250,6 +251,9 @@ def design_indexes_probed(plan: Plan, tables: list[TableSpec]) -> tuple[list[Tab
                     INDEX_PLAN: replace(index_plan, unindexed_foreign_keys=tuple(fk_notes[table.name])),
                 },
             )
+        scans = innodb_scans(ctx, designed, needs[table.name])
+        if scans:  # the MariaDB proofs of reads its copy of a partial index would not serve
+            designed = replace(designed, extra={**designed.extra, INNODB_SCANS: scans})
         result.append(_unrouted_insides(ctx, designed))
     diagnostics.extend(_route_diagnostics(model, result))
     for designed in result:
