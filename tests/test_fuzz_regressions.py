@@ -3539,3 +3539,31 @@ def test_a_key_another_unique_rule_repeats_through_a_one_value_enum_gets_no_viol
     ids = harness.constraint_ids()
     assert "item:pk_item" not in ids and any(i.startswith("item:uq_item") for i in ids), ids
     check_every_constraint(harness)
+
+
+def test_a_check_only_an_overflowing_value_could_break_gets_no_violation_case(tmp_path: Path) -> None:
+    """Fuzz model 1841 (fuzz13b, PostgreSQL and MariaDB): `a4 < a1` with a4 an integer in
+    [-100, -97] and a1 a decimal(2, 1), which stores no value under -9.9. Every storable row
+    holds the check; the violation builder moved a1 to -98 and the servers refused the row as
+    out of range (PostgreSQL "numeric field overflow", MariaDB error 1264), a data error, not the
+    CHECK's. The type's storable edges now count as bounds (`violations._held_by_bounds`), so
+    the check gets no case; a check the same columns can break keeps its case."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Item:
+            attributes:
+              a1: {type: decimal, precision: 2, scale: 1, nullable: true}
+              a4: {type: integer, bits: 16, min: -100, max: -97}
+              a5: {type: decimal, precision: 4, scale: 1}
+            checks:
+              - {name: c0, left: a4, op: lt, right: a1}
+              - {name: c1, left: a4, op: lt, right: a5}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    ids = harness.constraint_ids()
+    assert "item:ck_item_c0" not in ids and "item:ck_item_c1" in ids, ids
+    check_every_constraint(harness)
