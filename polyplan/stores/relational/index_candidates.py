@@ -53,24 +53,17 @@ def usable(kind: IndexKind, columns: tuple[IndexColumn, ...], where: tuple[tuple
 
 
 def _unique_lookup(columns: tuple[str, ...], need: Need) -> bool:
-    """A unique constraint answers any need that fixes all its columns (at most one row)."""
-    return (
-        not need.fulltext
-        and bool(columns)
-        and set(columns) <= need.equal
-        and set(columns) <= set(need.eq) | {c for c, v in need.where if v is not None and not isinstance(v, tuple)}
-    )
+    """A unique constraint answers any need that fixes all its columns (at most one row): by
+    parameter, by a constant, or by a constant IN list of one value (`a2 IN ('x') AND a1 = :a1`
+    with a2 unique; the fuzz model of test_a_pattern_another_unique_key_serves_as_well_passes_its_index_proof)."""
+    fixed = set(need.eq) | {c for c, v in need.where if v is not None and (not isinstance(v, tuple) or len(v) == 1)}
+    return not need.fulltext and bool(columns) and set(columns) <= fixed
 
 
 def _whole_key(table: TableSpec, need: Need) -> bool:
-    """Whether `need` fixes every column of the primary key or of a unique rule (one row at most):
-    by parameter, by a constant, or by a constant IN list of one value (`a2 IN ('x') AND a1 = :a1`
-    with a2 unique: an index of its own would be a partial index of one row, saving a level at
-    most; the fuzz model of test_a_pattern_another_unique_key_serves_as_well_passes_its_index_proof)."""
-    if need.fulltext:
-        return False
-    fixed = set(need.eq) | {c for c, v in need.where if v is not None and (not isinstance(v, tuple) or len(v) == 1)}
-    return any(cols and set(cols) <= fixed for cols in (table.primary_key, *table.uniques))
+    """Whether `need` fixes every column of the primary key or of a unique rule: an index of its
+    own could save it a level at most (a partial index of one row, with a constant)."""
+    return any(_unique_lookup(tuple(cols), need) for cols in (table.primary_key, *table.uniques))
 
 
 def _copies_a_key(table: TableSpec, candidate: Candidate, labels: tuple[str | None, ...], needs: list[Need]) -> bool:
