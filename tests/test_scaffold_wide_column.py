@@ -267,3 +267,82 @@ def test_a_bucket_walk_answers_as_one_query_over_the_whole_table(tmp_path: Path)
 def _rate(rate: Any, stores: Any, video: uuid.UUID, times: int) -> None:
     for _ in range(times):
         assert rate(stores, video) is True
+
+
+GLOSSARY = """\
+name: glossary
+version: 1
+engines: {relational: postgresql}
+entities:
+  Word:
+    placement: {family: wide_column}
+    attributes:
+      term: {type: string, max_length: 60, unique: true}
+      meaning: {type: string, max_length: 400}
+    growth: {initial_rows: 1000, rows_per_day: 10}
+access_patterns:
+  - {name: word_by_term, entity: Word, filters: [{attribute: term}], rate: 20}
+write_patterns:
+  - {name: add_word, entity: Word, kind: insert, rate: 5}
+  - {name: reword, entity: Word, kind: update, attributes: [meaning], rate: 10}
+  - {name: drop_word, entity: Word, kind: delete, rate: 1}
+"""
+
+
+def test_an_update_racing_a_delete_finds_no_row_and_resurrects_nothing(tmp_path: Path) -> None:
+    """reword reads the row, then drop_word deletes it (and releases its term) before reword's
+    `UPDATE word_by_term … IF EXISTS`: under load that race refused the update with an error (CI,
+    keyed_search's load). The update reads again and, the record gone, returns None like an UPDATE
+    of no row; no table gets the record back. A record whose term row moved is read again too."""
+    from polyplan.stores.wide_column.connect import apply_schema, connect, drop_keyspace, run_keyspace
+
+    model = tmp_path / "glossary.yaml"
+    model.write_text(GLOSSARY, encoding="utf-8")
+    plan = plan_file(model)
+    design = design_wide_column(plan)
+    assert (
+        "IF EXISTS"
+        in writes_document(design, plan.model)["entities"]["Word"]["operations"]["reword"]["before_batch"][0]["cql"]
+    )
+    url = resolve_url("cassandra")
+    cluster, session = connect(url)
+    keyspace = run_keyspace()
+    apply_schema(session, schema_cql(design, plan.model), keyspace)
+    try:
+        wide = import_scaffold(model, tmp_path / "out", "wide_column")
+        settings = importlib.import_module("glossary.settings")
+        runtime = importlib.import_module("glossary.wide_column_runtime")
+        store = runtime.WideColumnStore(url, design.keyspace, keyspace, session=session)
+        stores = settings.Stores(sa.create_engine("sqlite://"), wide_column=store)
+        gone, kept = uuid.UUID(int=1), uuid.UUID(int=2)
+        wide.add_word(stores, wide.Word(gone, "ephemeral", "short-lived"))
+        wide.add_word(stores, wide.Word(kept, "lasting", "stays"))
+        reads = {"n": 0}
+        plain_rows = store.rows
+
+        def racing_rows(who: str, cql: str, values: Any) -> list[dict[str, Any]]:
+            found = plain_rows(who, cql, values)
+            if who == "reword":
+                reads["n"] += 1
+                if reads["n"] == 1:  # another writer deletes the record right after reword read it
+                    wide.drop_word(stores, values["id"])
+            return found
+
+        store.rows = racing_rows
+        assert wide.reword(stores, gone, "changed") is None
+        assert reads["n"] == 2  # read again, and found nothing
+        for table in ("word_by_id", "word_by_term"):
+            assert (
+                list(session.execute(f"SELECT * FROM {keyspace}.{table} WHERE meaning = 'changed' ALLOW FILTERING"))
+                == []
+            )
+        assert wide.word_by_term(stores, "ephemeral") is None
+        store.rows = plain_rows
+        changed = wide.reword(stores, kept, "still here")
+        assert changed is not None and changed.meaning == "still here"
+        found = wide.word_by_term(stores, "lasting")
+        assert found is not None and found.meaning == "still here"
+    finally:
+        drop_keyspace(session, keyspace)
+        cluster.shutdown()
+        forget("glossary")

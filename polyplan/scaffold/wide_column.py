@@ -367,6 +367,10 @@ def _write(write: WideWrite, annotation: Any, projected: bool = False) -> str:
             + head
             + f"    run_operation(store, {name!r}, operation, {current}, {new}, ROW_KEYS{outbox(current, new)})\n"
         )
+    # write_after_read's outbox: the batch of a fed record, made for each attempt's rows.
+    after_read_outbox = (
+        f"        lambda current, new: {outbox('current', 'new').removeprefix(', ')},\n" if projected else ""
+    )
     read = (
         f"    rows = store.rows({name!r}, operation['read_first'], {{{key_record}}})\n"
         "    current = rows[0] if rows else None\n"
@@ -383,30 +387,28 @@ def _write(write: WideWrite, annotation: Any, projected: bool = False) -> str:
         )
     if write.kind is WriteKind.UPSERT:
         key_record = ", ".join(f"{c.name!r}: to_driver({c.kind!r}, row.{c.field})" for c in write.key)
-        read = read.replace(
-            "{" + ", ".join(f"{c.name!r}: to_driver({c.kind!r}, {c.field})" for c in write.key) + "}",
-            f"{{{key_record}}}",
-        )
         return (
             f"def {name}(stores: Stores, row: {cls}) -> {cls}:\n"
-            f'    """{name}: writes one {write.entity} to every table, moving its copies whose key changed."""\n'
+            f'    """{name}: writes one {write.entity} to every table, moving its copies whose key changed\n'
+            '    (read again when another writer deleted or moved it meanwhile)."""\n'
             + head
-            + read
-            + f"    run_operation(store, {name!r}, operation, current, row.as_record(), ROW_KEYS{outbox('current', 'row.as_record()')})\n"
-            + "    return row\n"
+            + f"    write_after_read(\n        store,\n        {name!r},\n        operation,\n        {{{key_record}}},\n"
+            + "        lambda current: row.as_record(),\n        ROW_KEYS,\n"
+            + after_read_outbox
+            + "    )\n    return row\n"
         )
     args = [*key_args, *(f"{c.field}: {annotation(c.kind, c.nullable)}" for c in write.written)]
     sets = ", ".join(f"{c.name!r}: to_driver({c.kind!r}, {c.field})" for c in write.written)
     return (
         f"def {name}({', '.join(['stores: Stores', *args])}) -> {cls} | None:\n"
         f'    """{name}: sets {", ".join(c.name for c in write.written)} of one {write.entity} in every table holding it\n'
-        '    (its current row read first; one LOGGED batch); the row after, or None when there is none."""\n'
+        "    (its current row read first, again when another writer deleted or moved it meanwhile; one LOGGED\n"
+        '    batch); the row after, or None when there is none."""\n'
         + head
-        + read
-        + "    if current is None:\n        return None\n"
-        + f"    new = {{**current, {sets}}}\n"
-        + f"    run_operation(store, {name!r}, operation, current, new, ROW_KEYS{outbox('current', 'new')})\n"
-        + f"    return {cls}.from_row(new)\n"
+        + f"    new = write_after_read(\n        store,\n        {name!r},\n        operation,\n        {{{key_record}}},\n"
+        + f"        lambda current: None if current is None else {{**current, {sets}}},\n        ROW_KEYS,\n"
+        + after_read_outbox
+        + f"    )\n    return None if new is None else {cls}.from_row(new)\n"
     )
 
 
@@ -441,6 +443,11 @@ def render_wide_column(scaffold: Scaffold, wide: WideScaffold, annotation: Any) 
                 *(["run_operation"] if wide.writes else []),
                 "to_driver",
                 *(["walk_time_buckets"] if any(r.walk for r in wide.reads) else []),
+                *(
+                    ["write_after_read"]
+                    if any(w.kind in (WriteKind.UPDATE, WriteKind.UPSERT) for w in wide.writes)
+                    else []
+                ),
             ],
         ),
         "",

@@ -38,6 +38,11 @@ class ConditionalWriteRefused(Exception):
     """A lightweight transaction was not applied (a unique value is taken): one line naming the table."""
 
 
+class RowMoved(ConditionalWriteRefused):
+    """An `UPDATE … IF EXISTS` of a row read first found no row: another writer deleted the record,
+    or moved its copy, after the read. `write_after_read` reads again; nothing of the batch ran."""
+
+
 def to_driver(kind: str, value: Any) -> Any:
     """One value of model type `kind` as the driver binds it (JSON is kept as its text)."""
     if value is None:
@@ -166,6 +171,8 @@ def run_operation(
         for statement in operation["before_batch"]:
             binds = bound(statement)
             if binds is not None and not session.execute(store.prepare(who, statement["cql"]), binds).was_applied:
+                if statement["action"] == "update":  # IF EXISTS: the row is gone since it was read
+                    raise RowMoved(f"{who}: {statement['table']}: the row was deleted or moved after it was read")
                 raise ConditionalWriteRefused(f"{who}: {statement['table']}: conditional write not applied")
         batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
         pending = [(s, b) for s in operation["statements"] if (b := bound(s)) is not None]
@@ -231,6 +238,40 @@ def compare_and_set(
     if rest["statements"] or rest["after_batch"]:
         run_operation(store, who, rest, None, dict(key), row_keys)
     return True
+
+
+def write_after_read(
+    store: WideColumnStore,
+    who: str,
+    operation: Mapping[str, Any],
+    key: Mapping[str, Any],
+    change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+    row_keys: Mapping[str, Sequence[str]],
+    outbox: Callable[[Any, Any], Callable[[list[tuple[PreparedStatement, dict[str, Any]]]], None]] | None = None,
+    attempts: int = CAS_ATTEMPTS,
+) -> dict[str, Any] | None:
+    """An update or upsert as writes.json says: read the current row (`read_first`), make the new one
+    with `change` (None: nothing to write, returned as is), run the operation. A writer that deleted
+    or moved the record between the read and the lightweight transaction makes it refuse (RowMoved)
+    before anything else runs, so the write starts again from a fresh read: an update of a record
+    deleted meanwhile finds no row, as the same UPDATE would on a relational store. The new row, or
+    None; ConditionalWriteRefused after `attempts` lost races."""
+    for _ in range(attempts):
+        rows = store.rows(who, operation["read_first"], key)
+        current = rows[0] if rows else None
+        new = change(current)
+        if new is None:
+            return None
+        try:
+            run_operation(
+                store, who, operation, current, new, row_keys, None if outbox is None else outbox(current, new)
+            )
+        except RowMoved:
+            continue
+        return new
+    raise ConditionalWriteRefused(
+        f"{who}: the row was deleted or moved after each of {attempts} reads (other writers kept changing it): retry later"
+    )
 
 
 def walk_time_buckets(
