@@ -20,7 +20,7 @@ from polyplan.plan.ir import Plan
 from polyplan.stores.wide_column import Target
 from polyplan.stores.wide_column.connect import schema_keyspace, supported_release
 from polyplan.stores.wide_column.cql import quote, retarget, schema_name, split_statements
-from polyplan.stores.wide_column.design import WideColumnDesign, design_wide_column
+from polyplan.stores.wide_column.design import design_wide_column
 from polyplan.stores.wide_column.estimate import (
     PARTITION_BYTES_LIMIT,
     PARTITION_ROWS_LIMIT,
@@ -34,6 +34,7 @@ from polyplan.stores.wide_column.runtime import (
     prefix_end,
     time_bucket,
 )
+from polyplan.stores.wide_column.spec import WideColumnDesign
 from polyplan.stores.wide_column.statements import select
 from polyplan.stores.wide_column.values import canonical, to_driver, to_json
 from polyplan.stores.wide_column.writes import operations

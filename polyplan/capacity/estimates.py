@@ -40,7 +40,7 @@ class Designs:
     cache: Any = None  # polyplan.stores.cache.spec.CacheDesign
     search: Any = None  # polyplan.stores.search.design.SearchDesign
     document: Any = None  # polyplan.stores.document.spec.DocumentDesign
-    wide_column: Any = None  # polyplan.stores.wide_column.design.WideColumnDesign
+    wide_column: Any = None  # polyplan.stores.wide_column.spec.WideColumnDesign
     memo: dict[tuple[str, float], dict[str, EntitySize]] = field(default_factory=dict, compare=False)
     by_entity: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
     # What sizing.table_size takes from a table's columns alone: the same at every horizon.

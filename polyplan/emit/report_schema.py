@@ -23,7 +23,7 @@ from polyplan.stores.document.spec import DocumentDesign
 from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.relational.heap_fill import heap_fill_of, table_fillfactor
 from polyplan.stores.search.design import SearchDesign
-from polyplan.stores.wide_column.design import WideColumnDesign
+from polyplan.stores.wide_column.spec import WideColumnDesign
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from polyplan.stores.designs import Designs
 from polyplan.stores.relational.indexes import PatternRoute, index_plan_of
 from polyplan.stores.search.design import SearchIndex
 from polyplan.stores.search.queries import SearchQuery
-from polyplan.stores.wide_column.design import Query as CqlQuery
+from polyplan.stores.wide_column.spec import Query as CqlQuery
 
 UNSERVED = "PP467"
 

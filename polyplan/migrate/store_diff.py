@@ -36,7 +36,8 @@ from polyplan.stores.document.render import index_json
 from polyplan.stores.document.spec import CollectionSpec, DocumentDesign
 from polyplan.stores.search.design import SearchDesign, SearchIndex, design_search
 from polyplan.stores.wide_column.cql import map_literal
-from polyplan.stores.wide_column.design import Table, WideColumnDesign, design_wide_column
+from polyplan.stores.wide_column.design import design_wide_column
+from polyplan.stores.wide_column.spec import Table, WideColumnDesign
 
 if TYPE_CHECKING:
     from polyplan.migrate.diff import Names, _Problems

@@ -16,7 +16,7 @@ from polyplan.stores.cache.spec import CacheDesign
 from polyplan.stores.document.spec import DocumentDesign
 from polyplan.stores.relational.designed import RelationalDesign
 from polyplan.stores.search.design import SearchDesign
-from polyplan.stores.wide_column.design import WideColumnDesign
+from polyplan.stores.wide_column.spec import WideColumnDesign
 
 StoreDesign = RelationalDesign | DocumentDesign | CacheDesign | SearchDesign | WideColumnDesign
 _D = TypeVar("_D", RelationalDesign, DocumentDesign, CacheDesign, SearchDesign, WideColumnDesign)

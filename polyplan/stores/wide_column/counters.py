@@ -25,7 +25,7 @@ from polyplan.model.derived import key_of, snake
 from polyplan.model.schema import Attribute, RequirementsModel
 from polyplan.plan.increments import counters_of, integral
 from polyplan.stores.wide_column.cql import schema_name
-from polyplan.stores.wide_column.design import Column, Query, Table
+from polyplan.stores.wide_column.spec import Column, Query, Table
 from polyplan.stores.wide_column.typemap import CqlType
 
 COUNTER = CqlType("counter")

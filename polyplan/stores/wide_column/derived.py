@@ -34,7 +34,7 @@ from polyplan.model.derived_attribute_checks import derived_attributes, derived_
 from polyplan.model.schema import Attribute, DerivedFunction, Relationship, RequirementsModel, WriteKind
 from polyplan.plan.increments import integral
 from polyplan.stores.wide_column.cql import qualified, quote
-from polyplan.stores.wide_column.design import EntityDesign, Table
+from polyplan.stores.wide_column.spec import EntityDesign, Table
 from polyplan.stores.wide_column.typemap import CqlType
 
 COUNTER = CqlType("counter")  # counters.COUNTER (counters.py imports this module)

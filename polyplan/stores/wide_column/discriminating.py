@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from polyplan.model.schema import Direction
-from polyplan.stores.wide_column.design import Query, Table
 from polyplan.stores.wide_column.runtime import next_bucket, time_bucket
+from polyplan.stores.wide_column.spec import Query, Table
 
 OUTSIDE = 2  # records of a hot group per range bound that the bound excludes
 LOWER = ("range_from", "range_above")

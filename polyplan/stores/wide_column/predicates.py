@@ -14,7 +14,7 @@ from polyplan.diagnostics import Diagnostic, Severity
 from polyplan.model.schema import FilterOp, RequirementsModel
 from polyplan.plan.predicates import WritePredicate, all_predicates, lock_warnings
 from polyplan.stores.wide_column.cql import qualified, quote
-from polyplan.stores.wide_column.design import EntityDesign, Table, WideColumnDesign
+from polyplan.stores.wide_column.spec import EntityDesign, Table, WideColumnDesign
 from polyplan.stores.wide_column.statements import marker
 
 # The CQL comparison and bind-marker suffix of each bound; `range` is `>= :from AND < :to`.

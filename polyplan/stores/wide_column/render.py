@@ -16,8 +16,8 @@ from polyplan.perf import indented_json
 from polyplan.stores.wide_column import statements
 from polyplan.stores.wide_column.cql import comment, map_literal, qualified, quote, string_literal
 from polyplan.stores.wide_column.derived import child_adds, kept_attributes, parent_document
-from polyplan.stores.wide_column.design import Table, WideColumnDesign
 from polyplan.stores.wide_column.estimate import HEADROOM, PARTITION_BYTES_LIMIT, PARTITION_ROWS_LIMIT, Estimate
+from polyplan.stores.wide_column.spec import Table, WideColumnDesign
 from polyplan.stores.wide_column.typemap import Udt
 from polyplan.stores.wide_column.writes import BATCH_WARN_BYTES, batch_bytes, operations
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from polyplan.model.schema import Attribute, TypeName
 from polyplan.seed.lengths import NULL_SHARE, expected_chars, numeric_digits
 from polyplan.seed.values import DEFAULT_LIST_ITEMS, MAX_LIST_ITEMS
-from polyplan.stores.wide_column.design import Table
+from polyplan.stores.wide_column.spec import Table
 from polyplan.stores.wide_column.typemap import CqlType
 
 ENGINE = "cassandra"

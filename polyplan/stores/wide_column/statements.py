@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 
 from polyplan.model.schema import Direction
 from polyplan.stores.wide_column.cql import qualified, quote
-from polyplan.stores.wide_column.design import Query, Table
+from polyplan.stores.wide_column.spec import Query, Table
 
 
 def marker(name: str) -> str:

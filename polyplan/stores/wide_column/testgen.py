@@ -24,7 +24,7 @@ from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import RESERVE, check_holds, generate, rows_for_scale
 from polyplan.stores.wide_column.counters import is_counter_table
 from polyplan.stores.wide_column.derived import kept_attributes
-from polyplan.stores.wide_column.design import MUTATING, EntityDesign, Query, Table, WideColumnDesign, table_ttl
+from polyplan.stores.wide_column.design import MUTATING, table_ttl
 from polyplan.stores.wide_column.discriminating import (
     LOWER,
     OUTSIDE,
@@ -59,6 +59,7 @@ from polyplan.stores.wide_column.runtime import (
     prefix_end,
     time_bucket,
 )
+from polyplan.stores.wide_column.spec import EntityDesign, Query, Table, WideColumnDesign
 from polyplan.stores.wide_column.values import canonical, to_json
 from polyplan.stores.wide_column.writes import operations
 from polyplan.validate.store_data import MODEL_FILE, model_json

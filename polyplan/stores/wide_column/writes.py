@@ -34,9 +34,9 @@ from polyplan.plan.predicates import all_predicates
 from polyplan.stores.wide_column import statements
 from polyplan.stores.wide_column.counters import COUNTER, is_counter_table, native_counters
 from polyplan.stores.wide_column.derived import derived_counters
-from polyplan.stores.wide_column.design import EntityDesign, Table
 from polyplan.stores.wide_column.estimate import unique_sets
 from polyplan.stores.wide_column.predicates import predicate_read
+from polyplan.stores.wide_column.spec import EntityDesign, Table
 
 DELTA_SUFFIX = "_delta"  # an increment's bind marker: :views_delta adds to views
 
