@@ -116,6 +116,32 @@ WORKLOADS = {
             ("update_trust_rating", "UPDATE trust SET trust = 1 WHERE source_u_id = 3 AND target_u_id = 4"),
         ),
     ),
+    "seats": Workload(
+        "seats",
+        "SEATS, BenchBase (15 days of 1,500 flights)",
+        (
+            ("seats_find_flights.pgbench", 10),
+            ("seats_find_open_seats.pgbench", 35),
+            ("seats_new_reservation.pgbench", 20),
+            ("seats_update_customer.pgbench", 10),
+            ("seats_update_reservation.pgbench", 15),
+            ("seats_delete_reservation.pgbench", 10),
+        ),
+        (
+            (
+                "find_flights",
+                "SELECT f_id, f_al_id, f_seats_left, f_depart_ap_id, f_depart_time, f_arrive_ap_id, f_arrive_time, "
+                "al_name, al_iattr00, al_iattr01 FROM flight, airline WHERE f_depart_ap_id = 3 "
+                "AND f_depart_time >= timestamp '2026-12-08' AND f_depart_time <= timestamp '2026-12-09' "
+                "AND f_al_id = al_id AND f_arrive_ap_id IN (7)",
+            ),
+            ("seats_of_flight", "SELECT r_id, r_f_id, r_seat FROM reservation WHERE r_f_id = 4242"),
+            (
+                "reservation_of_customer_on_flight",
+                "SELECT r_id FROM reservation WHERE r_f_id = 4242 AND r_c_id = 1234",
+            ),
+        ),
+    ),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from polyplan.pipeline import plan_text
 from polyplan.stores.relational.design import design_tables
 from polyplan.stores.relational.indexes import design_indexes
-from polyplan.stores.relational.spec import TableSpec
+from polyplan.stores.relational.spec import IndexSpec, TableSpec
 
 MODELS = Path(__file__).resolve().parent.parent / "bench" / "oltp"
 
@@ -21,11 +21,15 @@ def tables_of(workload: str) -> dict[str, TableSpec]:
     return {t.name: t for t in tables}
 
 
+def index_keys_of(index: IndexSpec) -> tuple[str, ...]:
+    return tuple(c.name for c in index.columns)
+
+
 def index_keys(table: TableSpec) -> list[tuple[str, ...]]:
-    return [tuple(c.name for c in index.columns) for index in table.indexes]
+    return [index_keys_of(index) for index in table.indexes]
 
 
-@pytest.mark.parametrize("workload", ["tpcb", "order_entry", "epinions"])
+@pytest.mark.parametrize("workload", ["tpcb", "order_entry", "epinions", "seats"])
 def test_each_benchmark_model_plans_to_postgresql_tables(workload: str) -> None:
     assert tables_of(workload)
 
@@ -39,3 +43,19 @@ def test_epinions_gets_the_composite_keys_the_expert_ddl_lacks() -> None:
     assert ("i_id", "u_id") in tables["review"].uniques
     # rating is updated: no index holds it, so the updates stay heap-only.
     assert all("rating" not in key for key in index_keys(tables["review"]))
+
+
+def test_seats_gets_the_composite_index_the_expert_ddl_lacks() -> None:
+    tables = tables_of("seats")
+    flight = index_keys(tables["flight"])
+    # FindFlights asks for one departure airport's flights within a day: BenchBase's DDL indexes
+    # f_depart_time alone, so each call walks every airport's flights of that day. polyplan's
+    # index leads with the departure airport, the equality column.
+    assert any(key[0] == "f_depart_ap_id" for key in flight)
+    assert all(key[0] != "f_depart_time" for key in flight)
+    # f_seats_left is updated by every reservation: no flight index holds it (HOT updates).
+    assert all("f_seats_left" not in (*index_keys_of(index), *index.include) for index in tables["flight"].indexes)
+    # The customer's reservation on a flight is found by (flight, customer), not by the flight's
+    # seats and a filter; the seat rule stays unique.
+    assert ("r_f_id", "r_c_id") in [key[:2] for key in index_keys(tables["reservation"])]
+    assert ("r_f_id", "r_seat") in tables["reservation"].uniques
