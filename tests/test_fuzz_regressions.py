@@ -3395,6 +3395,70 @@ def test_a_wide_column_sort_on_a_nullable_clustering_column_makes_its_test_data(
         assert all(row[0] is not None for row in run["expected_sort"])
 
 
+NULLABLE_UNIQUE_CLUSTERING_SORT = NULLABLE_CLUSTERING_SORT.replace(
+    "      a1: {type: decimal, precision: 30, scale: 3, nullable: true}\n",
+    "      a0: {type: uuid}\n      a1: {type: decimal, precision: 30, scale: 3, nullable: true}\n"
+    "    unique: [[a1, a0]]\n",
+)
+
+
+def test_a_wide_column_limit_and_ties_on_a_nullable_unique_sort_key_are_shown() -> None:
+    """Fuzz model 616's last failure: `r0_ref = ? ORDER BY a1 LIMIT 500`, a1 a nullable decimal
+    under unique (a1, a0). The seed's hot group had 504 records, a tenth of them with a1 NULL
+    (an attribute under a unique rule is not filled), and the Cassandra table keeps no row
+    without its clustering column: 454 rows, so no run showed the LIMIT. The group is now sized
+    for the NULLs a nullable sort key loses, and a non-temporal ordered attribute gets ties (every
+    third member repeating the one before), so each property the data must have is shown."""
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.testgen import test_data
+
+    plan = plan_text(NULLABLE_UNIQUE_CLUSTERING_SORT, "m.yaml")
+    case = test_data(plan, design_wide_column(plan))["cases"]["p3"]
+    wanted = sorted(name for name, reason in case["properties"].items() if reason is None)
+    assert "limit" in wanted and "ties a1" in wanted, case["properties"]
+    shown = {name for run in case["runs"] for name in run["shows"]}
+    assert [name for name in wanted if name not in shown] == []
+    assert max(len(run["allowed"]) for run in case["runs"]) > 500
+
+
+A_NATURAL_KEY_IN_CASSANDRA = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql, document: null, cache: null, search: null}
+    entities:
+      group:
+        attributes:
+          a1: {type: integer, bits: 16}
+        key: {attributes: [a1], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 5}
+        placement: {family: wide_column}
+    access_patterns:
+      - {name: p0, entity: group, filters: [{attribute: a1}], sort: [{attribute: a1}], limit: 20, rate: 20}
+      - {name: p3, entity: group, filters: [{attribute: a1, value: 18}, {attribute: a1}], rate: 20}
+    """
+)
+
+
+def test_a_cassandra_lookup_by_a_unique_key_says_its_limit_and_shows_its_condition() -> None:
+    """Fuzz model 78 on Cassandra: a1 the natural key. p0 (`a1 = :a1 ORDER BY a1 LIMIT 20`) reads
+    one row at most (the design drops its sort on the partition key), and its data test asked the
+    data to show the LIMIT; now it is stated with the reason (as the relational oracle's PP479 does). p3 (`a1 = 18 AND a1 =
+    :a1`): its table holds the a1 = 18 record alone, and every run on the hot group met the
+    condition; a run on the partition of a record the table keeps out now shows it."""
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.testgen import test_data
+
+    plan = plan_text(A_NATURAL_KEY_IN_CASSANDRA, "m.yaml")
+    cases = test_data(plan, design_wide_column(plan))["cases"]
+    assert cases["p0"]["properties"] == {
+        "limit": "LIMIT 20 is never reached: equalities fix the unique a1 (one row at most)"
+    }
+    p3 = cases["p3"]
+    assert p3["properties"]["condition a1 = 18"] is None
+    shown = [run for run in p3["runs"] if "condition a1 = 18" in run["shows"]]
+    assert shown and all(run["expected_sort"] == [] and run["binds"] != [{"a1": 18}] for run in shown)
+
+
 AN_INDEX_ON_PART_OF_THE_GROUP = dedent(
     """\
     name: fuzz

@@ -385,6 +385,14 @@ def discriminating_rows(
                 attribute = attributes_of[pattern.entity].get(flt.attribute)
                 if is_range(flt.op) and attribute is not None and attribute.nullable:
                     share *= NULLABLE_SHARE
+            if any(
+                (attribute := attributes_of[pattern.entity].get(item.attribute)) is not None and attribute.nullable
+                for item in pattern.sort
+            ):
+                # A store that keeps no NULL sort key (a Cassandra clustering column) reads the
+                # group without its NULL rows, which `filled` cannot always fill (an attribute
+                # under a unique rule): they must not take it under the limit (fuzz 616).
+                share *= NULLABLE_SHARE
             beyond = MARGIN + outside * range_bounds(pattern) + NEAR_ROWS * path_bounds
             size = math.ceil((pattern.limit + beyond) / share)
             words = tuple(

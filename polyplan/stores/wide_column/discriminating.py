@@ -107,10 +107,12 @@ def _step(table: Table, attribute: str, value: Any, count: int) -> dt.timedelta 
 def lay_out(group: list[Record], table: Table, attribute: str, ties: bool) -> None:
     """Give the group consecutive values of `attribute` in one time bucket (every third member of
     the table repeating the member before it when `ties`), so that one run reads all of them. Values of other
-    types are left as the seed drew them."""
+    types are left as the seed drew them, every third member's repeating the one before when `ties`."""
     first = next((r[attribute] for r in group if r.get(attribute) is not None), None)
     step = None if first is None else _step(table, attribute, first, len(group))
     if step is None or first is None:
+        if ties:
+            _tie(group, table, attribute)
         return
     base = plain(first)
     bucket = table.bucket
@@ -136,6 +138,20 @@ def lay_out(group: list[Record], table: Table, attribute: str, ties: bool) -> No
         if member:
             members += 1
             tied_to = record[attribute]
+
+
+def _tie(group: list[Record], table: Table, attribute: str) -> None:
+    """Every third member of the table holding a value of `attribute` repeats the member before
+    it, the others keep the values the seed drew (a decimal or a text is not laid out; without
+    repeated values no run could show how ties are broken: fuzz 616)."""
+    members, tied_to = 0, None
+    for record in group:
+        if record.get(attribute) is None or not all(c.holds(record) for c in table.conditions):
+            continue
+        if members % 3 == 2 and tied_to is not None:
+            record[attribute] = tied_to
+        members += 1
+        tied_to = record[attribute]
 
 
 def _check(attribute: str, op: str, bound: Any) -> Callable[[Record], bool]:

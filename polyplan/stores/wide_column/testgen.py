@@ -204,13 +204,18 @@ def _properties(query: Query, table: Table, model: RequirementsModel, shared: li
     """What the pattern's data must show, from the model's pattern as the design lays it out:
     each property named, with the reason it cannot hold (None when it must)."""
     found: dict[str, str | None] = {}
+    uniques = unique_sets(model, table.entity)
+    fixed = next((unique for unique in uniques if unique <= set(shared)), None)
+    # Equalities that fix a whole unique rule read one row at most, so neither a LIMIT nor an
+    # order can show (the relational oracle's `limit_out_of_reach` says the same: PP479).
+    single = None if fixed is None else f"equalities fix the unique {', '.join(sorted(fixed))} (one row at most)"
     if query.limit is not None:
-        found["limit"] = None
+        found["limit"] = None if single is None else f"LIMIT {query.limit} is never reached: {single}"
     for column, direction in query.order:
-        found[f"sort {column} {direction.value}"] = None
+        found[f"sort {column} {direction.value}"] = None if single is None else f"no order to show: {single}"
     if query.order:
         column = query.order[0][0]
-        found[f"ties {column}"] = ties_impossible(table, column, unique_sets(model, table.entity), shared)
+        found[f"ties {column}"] = ties_impossible(table, column, uniques, shared)
     for param in query.params:
         if param.attribute and param.op in LOWER + UPPER:
             found[f"bound {param.name}"] = None
@@ -278,6 +283,47 @@ def _run(
     }
 
 
+def _outsider_runs(
+    query: Query,
+    table: Table,
+    records: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
+    compare: list[str],
+    json_rows: Mapping[int, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A run on the partition of a record the table keeps out, for each condition no run on the
+    hot group shows: where the pattern's equalities bind the condition's own attribute
+    (`a1 = 18 AND a1 = :a1`), every record of the group meets it, and only a partition of
+    another value shows that the table holds no row failing it (fuzz model 78). Equality-only
+    patterns; the answer of such a run is empty."""
+    if any(p.op not in ("eq", "in") for p in query.params if p.attribute) or table.bucket is not None:
+        return []
+    shown = {name for run in runs for name in run["shows"]}
+    found: list[dict[str, Any]] = []
+    for condition in table.conditions:
+        name = f"condition {condition.describe()}"
+        if name in shown:
+            continue
+        others = [c for c in table.conditions if c is not condition]
+        outsider = next(
+            (
+                r
+                for r in records
+                if not condition.holds(r)
+                and all(c.holds(r) for c in others)
+                and all(r.get(p.attribute) is not None for p in query.params if p.attribute)
+            ),
+            None,
+        )
+        if outsider is None:
+            continue
+        run = _run(query, table, records, _group_values(query, [outsider]), compare, json_rows)
+        if name in run["shows"]:
+            found.append(run)
+            shown |= set(run["shows"])
+    return found
+
+
 def _case(
     model: RequirementsModel,
     query: Query,
@@ -297,6 +343,7 @@ def _case(
         _run(query, table, records, {**base, **bounds}, compare, json_rows)
         for bounds in _window_values(query, table, group, records)
     ]
+    runs += _outsider_runs(query, table, records, runs, compare, json_rows)
     bind_types = {
         p.name: table.column(
             p.attribute or next(r.column for r in query.restrictions if r.param == p.name)
