@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from polyplan.diagnostics import Diagnostic, DiagnosticError
 from polyplan.model.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_text, parse_yaml
 from polyplan.model.schema import Attribute
-from polyplan.pipeline import plan_text, render
+from polyplan.pipeline import plan_text, render, write_plan
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import (
     PROOF_CONSTANT_RATE,
@@ -3457,6 +3457,74 @@ def test_a_cassandra_lookup_by_a_unique_key_says_its_limit_and_shows_its_conditi
     assert p3["properties"]["condition a1 = 18"] is None
     shown = [run for run in p3["runs"] if "condition a1 = 18" in run["shows"]]
     assert shown and all(run["expected_sort"] == [] and run["binds"] != [{"a1": 18}] for run in shown)
+
+
+def test_a_cassandra_sort_under_a_unique_equality_asks_no_clustering() -> None:
+    """Fuzz model 298 on Cassandra: `a1 = :a1 ORDER BY a0 DESC`, a1 unique. The design rightly
+    keys the table by a1 alone (one row a partition: nothing to order), but the generated
+    test_clustering_follows_the_patterns_sort asked for a0 as a clustering column. The data case
+    now says why a run reads one row (`one_row`), and the clustering test leaves such a pattern out."""
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.testgen import render_tests, test_data
+
+    model = A_NATURAL_KEY_IN_CASSANDRA.replace(
+        "  - {name: p3,",
+        "  - {name: p4, entity: group, filters: [{attribute: a1}], sort: [{attribute: a0, direction: desc}], rate: 5}\n"
+        "  - {name: p3,",
+    ).replace(
+        "      a1: {type: integer, bits: 16}\n", "      a1: {type: integer, bits: 16}\n      a0: {type: timestamptz}\n"
+    )
+    plan = plan_text(model, "m.yaml")
+    design = design_wide_column(plan)
+    case = test_data(plan, design)["cases"]["p4"]
+    assert case["sort"] == [["a0", "desc"]] and case["one_row"] == "equalities fix the unique a1 (one row at most)"
+    text = render_tests(plan, design)["test_cassandra.py"]
+    assert 'not DATA["cases"][p]["one_row"]' in text
+
+
+A_FIRST_ROW_OF_A_RANGE_IN_CASSANDRA = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql, document: null, cache: null, search: null}
+    entities:
+      Table:
+        attributes:
+          a0: {type: timestamptz}
+          a1: {type: string, max_length: 20}
+        growth: {initial_rows: 250000, rows_per_day: 5, ttl_seconds: 60}
+        placement: {family: wide_column}
+    access_patterns:
+      - {name: p0, entity: Table, filters: [{attribute: a0, op: range}], sort: [{attribute: a0}], limit: 1, rate: 20}
+    """
+)
+
+
+def test_a_cassandra_range_under_limit_1_shows_its_bounds_and_order(tmp_path: Path) -> None:
+    """Fuzz model 248 on Cassandra: `a0 >= :from AND a0 < :to ORDER BY a0 LIMIT 1`. The narrow
+    window meant to show the far bound held two rows (more than the limit), so the upper bound
+    never showed; the generated data test took a one-row answer for "one sort value" though the
+    LIMIT kept the first of many values; and it asked for ties no one-row answer can have. Now the
+    narrow window holds no row under LIMIT 1, a cut answer shows the order, and the ties are
+    stated. The generated data test (it needs no server) passes."""
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.testgen import test_data
+
+    plan = plan_text(A_FIRST_ROW_OF_A_RANGE_IN_CASSANDRA, "m.yaml")
+    case = test_data(plan, design_wide_column(plan))["cases"]["p0"]
+    assert case["properties"]["ties a0"] == "LIMIT 1: an answer holds one row, so no two of its rows tie"
+    assert any("bound a0_to" in run["shows"] and run["expected_sort"] == [] for run in case["runs"])
+    model = tmp_path / "m.yaml"
+    model.write_text(A_FIRST_ROW_OF_A_RANGE_IN_CASSANDRA, encoding="utf-8")
+    write_plan(model, tmp_path / "out")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_cassandra.py", "-k", "discriminates"],
+        cwd=tmp_path / "out" / "tests",
+        env={k: v for k, v in os.environ.items() if not k.startswith("POLYPLAN_")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 AN_INDEX_ON_PART_OF_THE_GROUP = dedent(

@@ -183,8 +183,14 @@ def _shown(case: dict[str, Any], run: dict[str, Any], name: str) -> str | None:
     if kind == "limit":
         return None if len(run["allowed"]) > case["limit"] else f"{len(run['allowed'])} rows, limit {case['limit']}"
     if kind == "sort":
-        column = [c for c, _ in case["order"]].index(name.split()[1])
-        return None if len({json.dumps(v[column]) for v in expected}) > 1 else "one sort value"
+        column = name.split()[1]
+        if len({json.dumps(v[[c for c, _ in case["order"]].index(column)]) for v in expected}) > 1:
+            return None
+        # A LIMIT that cuts rows of more than one value shows the order by which rows it keeps
+        # (under LIMIT 1 the answer is one row: the first).
+        cut = case["limit"] is not None and len(run["allowed"]) > case["limit"] and column in case["compare"]
+        kept = {json.dumps(row[case["compare"].index(column)]) for row in run["allowed"]} if cut else set()
+        return None if len(kept) > 1 else "one sort value"
     if kind == "ties":
         return None if any(a[:1] == b[:1] for a, b in zip(expected, expected[1:])) else "no two rows tie"
     lost = run["without"].get(name)
@@ -304,7 +310,9 @@ def test_updates_keep_tables_in_step(store: Any, update: str) -> None:
 
 SORT_TESTS = r'''
 
-SORTED = sorted(pattern for pattern in PATTERNS if DATA["cases"][pattern]["sort"])
+# A pattern whose equalities fix a unique rule reads one row: its sort orders nothing, and the
+# design clusters nothing for it (its data test states why: "one_row").
+SORTED = sorted(p for p in PATTERNS if DATA["cases"][p]["sort"] and not DATA["cases"][p]["one_row"])
 
 
 @pytest.mark.parametrize("pattern", SORTED)

@@ -200,22 +200,31 @@ def _window_values(
     return [bound_values(query, distinct, window, above, below) for window in windows(query, distinct)]
 
 
+def _one_row(model: RequirementsModel, table: Table, shared: list[str]) -> str | None:
+    """Why a run reads one row at most (its equalities fix a whole unique rule), or None: then
+    neither a LIMIT nor an order can show, and the design clusters nothing for the sort (the
+    relational oracle's `limit_out_of_reach` says the same: PP479)."""
+    fixed = next((unique for unique in unique_sets(model, table.entity) if unique <= set(shared)), None)
+    return None if fixed is None else f"equalities fix the unique {', '.join(sorted(fixed))} (one row at most)"
+
+
 def _properties(query: Query, table: Table, model: RequirementsModel, shared: list[str]) -> dict[str, str | None]:
     """What the pattern's data must show, from the model's pattern as the design lays it out:
     each property named, with the reason it cannot hold (None when it must)."""
     found: dict[str, str | None] = {}
     uniques = unique_sets(model, table.entity)
-    fixed = next((unique for unique in uniques if unique <= set(shared)), None)
-    # Equalities that fix a whole unique rule read one row at most, so neither a LIMIT nor an
-    # order can show (the relational oracle's `limit_out_of_reach` says the same: PP479).
-    single = None if fixed is None else f"equalities fix the unique {', '.join(sorted(fixed))} (one row at most)"
+    single = _one_row(model, table, shared)
     if query.limit is not None:
         found["limit"] = None if single is None else f"LIMIT {query.limit} is never reached: {single}"
     for column, direction in query.order:
         found[f"sort {column} {direction.value}"] = None if single is None else f"no order to show: {single}"
     if query.order:
         column = query.order[0][0]
-        found[f"ties {column}"] = ties_impossible(table, column, uniques, shared)
+        found[f"ties {column}"] = (
+            "LIMIT 1: an answer holds one row, so no two of its rows tie"
+            if query.limit == 1
+            else ties_impossible(table, column, uniques, shared)
+        )
     for param in query.params:
         if param.attribute and param.op in LOWER + UPPER:
             found[f"bound {param.name}"] = None
@@ -355,6 +364,7 @@ def _case(
         "compare": compare,
         "limit": query.limit,
         "order": [[c, d.value] for c, d in query.order],
+        "one_row": _one_row(model, table, equality_attributes(query)),
         "properties": _properties(query, table, model, equality_attributes(query)),
         "runs": runs,
         "table": table.name,
