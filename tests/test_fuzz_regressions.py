@@ -3730,3 +3730,35 @@ def test_mariadbs_copy_of_a_partial_index_accepts_what_postgresql_accepts() -> N
     assert mysql["condition"] == ["r2_ref", "a4"], mysql
     assert {"columns": ["r2_ref"], "condition": ["r2_ref"]} in postgresql["also"], postgresql
     assert mysql["also"] == [{"columns": ["r2_ref"], "condition": ["r2_ref"]}], mysql
+
+
+A_REFERENCE_BOUND_ALONE_TO_A_FEW_SEEDED_PARENTS = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    entities:
+      Select: {attributes: {a0: {type: binary, avg_length: 8}}, growth: {initial_rows: 100000000, rows_per_day: 5}}
+      _Audit: {attributes: {a0: {type: json, avg_length: 50}}, growth: {initial_rows: 1000, rows_per_day: 5}}
+    relationships:
+      - {name: r2, kind: one_to_many, from: _Audit, to: Select, required: false, on_delete: set_null,
+         foreign_key: r2_ref}
+    access_patterns:
+      - {name: p1, entity: Select, filters: [{attribute: r2_ref, op: eq}], loads: [_Audit], rate: 0.1,
+         latency_ms: 50}
+    """
+)
+
+
+def test_a_proof_that_binds_a_reference_alone_seeds_its_parent_beyond_a_handful() -> None:
+    """Fuzz model 2138 (2026-12-07 night, PostgreSQL and MariaDB): `r2_ref = :r` routed to
+    `ix_select_r2_ref` (≈ 15,000 of 100 million Selects an _Audit at the horizon); the proof
+    seeded Selects and _Audits at the model's initial proportion, 20,000 and one, which held
+    17,971 of them, and both engines rightly scanned. A parent whose reference a proof binds alone
+    and whose proportion leaves it under FEW_PARENTS rows now gets MIN_ROWS
+    (`index_proof_seed.reference_parents`)."""
+    files, _ = render(plan_text(A_REFERENCE_BOUND_ALONE_TO_A_FEW_SEEDED_PARENTS, "m.yaml"))
+    data = json.loads(files["tests/data/indexes.json"])
+    assert [p["engines"]["postgresql"]["expect"].get("index") for p in data["proofs"] if p["name"] == "p1"] == [
+        "ix_select_r2_ref"
+    ]
+    assert data["rows"]["Select"] == 20_000 and data["rows"]["_Audit"] == 3_000, data["rows"]
