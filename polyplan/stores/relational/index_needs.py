@@ -391,7 +391,9 @@ def foreign_key_needs(ctx: DesignContext, table: TableSpec) -> tuple[list[Need],
         why = [f"loaded by {', '.join(p.name for p in readers)}"] if readers else []
         if parent_deletes:
             why.append(f"{parent_deletes:g} {parent_entity} deletes/s look children up ({fk.on_delete.value})")
-        parent_rows = max(1.0, ctx.loads[parent.name].rows)
+        # The parent's rows, or its cap when its keys bound them (fuzz model 1394: 4 Customers at
+        # most, so each one's children are a quarter of the table, whatever Customer's growth).
+        parent_rows = ctx.card.reference_rows(parent.name)
         needs.append(
             Need(
                 name=label,

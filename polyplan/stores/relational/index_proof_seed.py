@@ -28,6 +28,9 @@ MIN_ROWS = 3_000
 # group of 1,010 records (half of them with the constant) in 3,000 rows made it 13 % (fuzz9pg's
 # model 23, where PostgreSQL rightly scanned).
 MAX_CONSTANT_GROUP_SHARE = 0.05
+# A parent whose reference a proof binds alone gets MIN_ROWS when its proportion leaves it fewer
+# rows than this: each of its groups would hold over MAX_CONSTANT_GROUP_SHARE of its children.
+FEW_PARENTS = math.ceil(1 / MAX_CONSTANT_GROUP_SHARE)
 # A BRIN summarises each BRIN_PAGES_PER_RANGE heap pages (PostgreSQL's default `pages_per_range`,
 # which the DDL keeps): a proof table of fewer pages is one range, which no range read can skip,
 # so PostgreSQL rightly scans it (fuzz model 863: 3,000 Items in ≈ 40 pages, their proportion of
@@ -44,11 +47,13 @@ def seed_rows(
     target: int = TARGET_ROWS,
     minimum: int = MIN_ROWS,
     floors: Mapping[str, int] | None = None,
+    parents: Collection[str] = (),
 ) -> dict[str, int]:
     """Seed counts: the largest relational entity gets `target` rows, the others the model's
     proportion of them; `proved` entities (those an EXPLAIN proof reads; all when None) and those
     whose size the model does not give get at least `minimum`, and an entity in `floors` at least
-    its count there (`brin_rows`).
+    its count there (`brin_rows`). An entity in `parents` (`reference_parents`) left fewer than
+    FEW_PARENTS rows by its proportion gets `minimum` too.
 
     A parent only referenced keeps its proportion: raised to `minimum`, 10 warehouses of 10
     districts became 3,000 districts of about 7 orders each, where reading a district's orders
@@ -62,6 +67,9 @@ def seed_rows(
     floored = set(model.entities) if proved is None else set(proved)
     floored |= {name for name, entity in model.entities.items() if not entity.growth.initial_rows}
     wanted = {name: max(count, min(minimum, target)) if name in floored else count for name, count in scaled.items()}
+    for name in sorted(parents):
+        if name in wanted and wanted[name] < FEW_PARENTS:
+            wanted[name] = max(wanted[name], min(minimum, target))
     for name, rows in sorted((floors or {}).items()):
         if name in wanted:
             wanted[name] = max(wanted[name], rows)
@@ -116,6 +124,26 @@ def time_ordered(plan: Plan, tables: list[TableSpec]) -> dict[str, str]:
     return found
 
 
+def reference_parents(tables: list[TableSpec], proofs: list[dict[str, Any]]) -> set[str]:
+    """The parent entities of the references that a pattern's proof binds alone (`r2_ref = :r`):
+    its group is one parent's children, a share the parent's seeded rows decide. Fuzz model 2138:
+    100 million Selects and 1,000 _Audits at first (≈ 15,000 Selects an _Audit at the horizon,
+    0.015 % of them), seeded 20,000 Selects and one _Audit holding 17,971 of them, which both
+    engines rightly scanned. A proof that binds more (order_entry's district and customer) seeks
+    a narrower group and leaves the parent its proportion."""
+    entity_of = {spec.name: spec.entity for spec in tables}
+    specs = {spec.name: spec for spec in tables}
+    found: set[str] = set()
+    for proof in proofs:
+        bound = {p["column"] for check in proof["engines"].values() for p in check.get("params", ())}
+        found.update(
+            entity_of[fk.ref_table]
+            for fk in specs[proof["table"]].foreign_keys
+            if fk.ref_table in entity_of and bound == set(fk.columns)
+        )
+    return found
+
+
 def proved_entities(plan: Plan, tables: list[TableSpec], proofs: list[dict[str, Any]]) -> set[str]:
     """The entities whose tables the proofs read; for a link table, both ends (its rows follow
     theirs); for a foreign-key lookup (`fk:child(columns)`), the parent too: at its proportion of
@@ -137,4 +165,12 @@ def proved_entities(plan: Plan, tables: list[TableSpec], proofs: list[dict[str, 
     return found
 
 
-__all__ = ["MIN_ROWS", "TARGET_ROWS", "brin_rows", "proved_entities", "seed_rows", "time_ordered"]
+__all__ = [
+    "MIN_ROWS",
+    "TARGET_ROWS",
+    "brin_rows",
+    "proved_entities",
+    "reference_parents",
+    "seed_rows",
+    "time_ordered",
+]

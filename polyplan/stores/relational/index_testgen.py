@@ -39,6 +39,7 @@ from polyplan.stores.relational.index_proof_seed import (
     TARGET_ROWS,
     brin_rows,
     proved_entities,
+    reference_parents,
     seed_rows,
     time_ordered,
 )
@@ -81,7 +82,7 @@ def proof_seed_rows(plan: Plan, tables: list[TableSpec], proofs: list[dict[str, 
     """The rows the index proofs seed: each proved entity's share, a table whose BRIN a proof
     reads with enough rows for several block ranges (`brin_rows`)."""
     proved = proved_entities(plan, tables, proofs)
-    return seed_rows(plan, proved, floors=brin_rows(tables, proved))
+    return seed_rows(plan, proved, floors=brin_rows(tables, proved), parents=reference_parents(tables, proofs))
 
 
 def merge_proofs(parts: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
