@@ -3570,3 +3570,57 @@ def test_a_check_only_an_overflowing_value_could_break_gets_no_violation_case(tm
     ids = harness.constraint_ids()
     assert "item:ck_item_c0" not in ids and "item:ck_item_c1" in ids, ids
     check_every_constraint(harness)
+
+
+def test_a_unique_value_the_seed_left_null_beside_a_check_gets_its_duplicate(tmp_path: Path) -> None:
+    """Fuzz model 1559 (2026-12-07, SQLite): Order's a4, a nullable unique decimal(2, 1) (at most
+    9.9), under `a3 <= a4`, a3 the key: a3's values lie far above 9.9, so the seed left a4 NULL in
+    every row, and the duplicate the violation test builds (a generated a4 in two rows) broke the
+    check ("cannot build a row of order that breaks only uq_order_a4"). Each row's a3 now moves
+    next to the duplicated a4, to a value no other row holds on the key."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Order:
+            attributes:
+              a2: {type: timestamp}
+              a3: {type: decimal, precision: 23, scale: 6, unique: true}
+              a4: {type: decimal, precision: 2, scale: 1, nullable: true, unique: true}
+            key: {attributes: [a3], kind: natural}
+            checks:
+            - {name: c0, left: a3, op: le, right: a4}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert "order:uq_order_a4" in harness.constraint_ids()
+    check_every_constraint(harness)
+
+
+def test_a_unique_rule_the_key_implies_through_a_one_value_enum_gets_no_violation_case(tmp_path: Path) -> None:
+    """Fuzz model 1380 (2026-12-07, SQLite): Item's key (a2, a0), a0 an enum of one value, beside
+    a2 unique: a row repeating a seeded a2 repeats the key too, so no row breaks uq_item_a2 alone
+    ("cannot build a row of item that breaks only uq_item_a2"). The mechanism of 1136 (a rule
+    whose columns, but for columns every row holds alike, lie within another's is implied by it)
+    covers it from the other side: the unique rule is left out (implied by the key through a0),
+    and so is the key (implied by the unique rule, a subset of it); the two are one rule, and a
+    duplicate breaks both at once."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Item:
+            attributes:
+              a0: {type: enum, values: [alpha], default: alpha}
+              a2: {type: string, pattern: '[A-F0-9]{8}', max_length: 8, unique: true}
+              a5: {type: integer, bits: 64}
+            key: {attributes: [a2, a0], kind: natural}
+            unique: [[a0, a5]]
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    ids = harness.constraint_ids()
+    assert "item:uq_item_a2" not in ids and "item:pk_item" not in ids and "item:uq_item_a0_a5" in ids, ids
+    check_every_constraint(harness)

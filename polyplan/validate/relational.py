@@ -85,6 +85,10 @@ def _short(value: object, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# How many steps from the moved value a check's partner column may be set, tried in this order.
+PARTNER_MOVES = (0, 1, -1, 2, -2, 10, -10)
+
+
 def _moved_partners(
     candidates: list[Row],
     target: Constraint,
@@ -95,30 +99,38 @@ def _moved_partners(
     """Candidates whose break also breaks a check between two columns (`a1 < a2` with a2 moved
     past its max while a1 is far above), with that check's other column moved next to the new
     value so that the check holds again: only the target is then broken. Foreign-key columns
-    stay put (a moved one would dangle)."""
+    stay put (a moved one would dangle).
+
+    Each candidate gives one row for each place in PARTNER_MOVES the search starts from, so that
+    a caller whose first row repeats a key can take the next (fuzz model 1559: the partner a3 of
+    `a3 <= a4` is the key, and the value next to a4 may be one the key already holds)."""
     for candidate in candidates:
         broken = rule_violations(rules, candidate, attributes)
-        row = dict(candidate)
-        for rule in rules:
-            if rule is target or rule.rule != "entity" or rule.name not in broken:
-                continue
-            others = [c for c in rule.columns if c not in target.columns]
-            moved = [c for c in rule.columns if c in target.columns]
-            if len(others) != 1 or len(moved) != 1 or others[0] in fixed or row[moved[0]] is None:
-                continue
-            partner, anchor = others[0], row[moved[0]]
-            step = step_of(attributes[partner])
-            for times in (0, 1, -1, 2, -2, 10, -10):
-                value = convert(plus(anchor, step * times, attributes[partner]), attributes[partner], row[partner])
-                if not fits(attributes[partner], value):
+        seen: list[Row] = []
+        for start in range(len(PARTNER_MOVES)):
+            moves = PARTNER_MOVES[start:] + PARTNER_MOVES[:start]
+            row = dict(candidate)
+            for rule in rules:
+                if rule is target or rule.rule != "entity" or rule.name not in broken:
                     continue
-                trial = {**row, partner: value}
-                op, right = rule.value
-                if check_holds(trial[rule.columns[0]], CompareOp(op), trial[right]):
-                    row = trial
-                    break
-        if row != candidate:
-            yield row
+                others = [c for c in rule.columns if c not in target.columns]
+                moved = [c for c in rule.columns if c in target.columns]
+                if len(others) != 1 or len(moved) != 1 or others[0] in fixed or row[moved[0]] is None:
+                    continue
+                partner, anchor = others[0], row[moved[0]]
+                step = step_of(attributes[partner])
+                for times in moves:
+                    value = convert(plus(anchor, step * times, attributes[partner]), attributes[partner], row[partner])
+                    if not fits(attributes[partner], value):
+                        continue
+                    trial = {**row, partner: value}
+                    op, right = rule.value
+                    if check_holds(trial[rule.columns[0]], CompareOp(op), trial[right]):
+                        row = trial
+                        break
+            if row != candidate and row not in seen:
+                seen.append(row)
+                yield row
 
 
 @dataclass
@@ -414,12 +426,26 @@ class Harness:
                 continue
             # Every column of the reference from one parent row: a composite key stays whole.
             first.update({c: parent[r] for c, r in zip(key.columns, key.ref_columns, strict=True)})
-        second = {**others[0], **{c: first[c] for c in constraint.columns}}
         rules = self.constraints[spec.name]
-        for row in (first, second):
-            if rule_violations(rules, row, attributes) or self._collides(spec, row, constraint):
+        fixed = {c for fk in spec.foreign_keys for c in fk.columns}
+        chosen: list[Row] = []
+        # The duplicated value may break a check with another column (fuzz model 1559: a4, which
+        # the seed left NULL in every row, under `a3 <= a4`): that column then moves next to it,
+        # in each row to a value neither a seeded row nor the other row holds on another key.
+        for row in (first, {**others[0], **{c: first[c] for c in constraint.columns}}):
+            found = next(
+                (
+                    option
+                    for option in (row, *_moved_partners([row], constraint, rules, attributes, fixed))
+                    if not rule_violations(rules, option, attributes)
+                    and not self._collides(spec, option, constraint, chosen)
+                ),
+                None,
+            )
+            if found is None:
                 return None
-        return first, second
+            chosen.append(found)
+        return chosen[0], chosen[1]
 
     @staticmethod
     def _nulled_partners(
@@ -439,14 +465,15 @@ class Harness:
             if row != candidate:
                 yield row
 
-    def _collides(self, spec: TableSpec, row: Row, target: Constraint) -> bool:
-        """Whether `row` repeats a seeded row on a key or unique rule other than `target`."""
+    def _collides(self, spec: TableSpec, row: Row, target: Constraint, also: Sequence[Row] = ()) -> bool:
+        """Whether `row` repeats a seeded row (or one of `also`) on a key or unique rule other
+        than `target`."""
         groups = [c.columns for c in self.constraints[spec.name] if c.kind in ("primary_key", "unique") and c != target]
         for group in groups:
             key = tuple(row[c] for c in group)
             if any(v is None for v in key):
                 continue
-            if any(tuple(r[c] for c in group) == key for r in self.loaded[spec.name]):
+            if any(tuple(r[c] for c in group) == key for r in (*self.loaded[spec.name], *also)):
                 return True
         return False
 
