@@ -3702,3 +3702,33 @@ def test_a_skip_scan_of_a_unique_rule_over_a_few_valued_column_passes_the_index_
     assert {"columns": ["a3", "a0"], "condition": ["a0"]} in proof["engines"]["sqlite"]["expect"]["also"], proof
     done = run_generated(tmp_path, "sqlite", "sqlite://")
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_dangling_reference_to_a_small_composite_key_tries_every_combination(tmp_path: Path) -> None:
+    """Fuzz model 2375 (fuzz14a's fresh sample, SQLite): Line Item's key (a2 a boolean, a1 an enum
+    of 3 values weighted 56/4/5: 6 rows at most, 4 seeded) and a reference to itself over both
+    columns. The
+    foreign-key test cycled the columns' values together, 3 of the 6 pairs, all held by a row or
+    the row's own key: "cannot build a row of line_item that breaks only fk_line_item_…". Small
+    pools now give every combination, and an unused pair dangles."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Line Item:
+            attributes:
+              a0: {type: timestamp}
+              a1: {type: enum, values: [alpha, beta, gamma], weights: [56, 4, 5]}
+              a2: {type: boolean}
+              a3: {type: float, nullable: true, unique: true}
+            key: {attributes: [a2, a1], kind: natural}
+            growth: {initial_rows: 0, rows_per_day: 1000, must_keep: true}
+        relationships:
+          - {name: r2, kind: one_to_many, from: Line Item, to: Line Item, required: false, on_delete: no_action,
+             foreign_key: r2_ref, max_children: 2}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert any(":fk_line_item_r2_ref" in ident for ident in harness.constraint_ids())
+    check_every_constraint(harness)

@@ -13,10 +13,12 @@ database, applies the schema, loads deterministic seed rows, and then:
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -77,6 +79,8 @@ FREE_POSITION = 1_000_000
 SPARES = 2
 # Records asked of `feasible_rows` to find an entity whose keys leave no room for seeded rows.
 ROOM_PROBE = 1_000
+# A dangling reference tries every combination of its columns' values up to this many.
+DANGLING_CANDIDATES = 2_500
 MYSQL_CHECK_ERRORS = frozenset({3819, 4025})  # MySQL / MariaDB CHECK failures (PyMySQL: OperationalError)
 
 
@@ -501,12 +505,20 @@ class Harness:
         spec = self.by_name[constraint.table]
         if any(not pool for pool in pools):
             return
-        # Cycle the shorter pools: a composite key with a one-value enum column still gets as
-        # many candidates as its widest column has values.
-        for index in range(max(len(pool) for pool in pools)):
+        # Every combination where the pools are small (fuzz14a's 2375: a key of a boolean and an
+        # enum of 3 values, 6 pairs, 4 held by seeded rows; cycling the pools together tried 3),
+        # else the shorter pools cycled: a composite key with a one-value enum column still gets
+        # as many candidates as its widest column has values.
+        if math.prod(len(pool) for pool in pools) <= DANGLING_CANDIDATES:
+            combinations: Iterable[tuple[Any, ...]] = itertools.product(*pools)
+        else:
+            combinations = (
+                tuple(pool[index % len(pool)] for pool in pools) for index in range(max(len(pool) for pool in pools))
+            )
+        for combination in combinations:
             values = tuple(
-                db_value(spec.column(c), pool[index % len(pool)], self.engine)
-                for c, pool in zip(constraint.columns, pools, strict=True)
+                db_value(spec.column(c), value, self.engine)
+                for c, value in zip(constraint.columns, combination, strict=True)
             )
             row = {**valid, **dict(zip(constraint.columns, values, strict=True))}
             if constraint.ref_table == constraint.table and values == tuple(row[c] for c in constraint.ref_columns):
