@@ -3894,3 +3894,165 @@ def test_a_proof_that_binds_a_reference_alone_seeds_its_parent_beyond_a_handful(
         "ix_select_r2_ref"
     ]
     assert data["rows"]["Select"] == 20_000 and data["rows"]["_Audit"] == 3_000, data["rows"]
+
+
+def test_a_unique_value_the_seed_left_null_beside_a_check_gets_its_duplicate(tmp_path: Path) -> None:
+    """Fuzz model 1559 (2026-12-07, SQLite): Order's a4, a nullable unique decimal(2, 1) (at most
+    9.9), under `a3 <= a4`, a3 the key: a3's values lie far above 9.9, so the seed left a4 NULL in
+    every row, and the duplicate the violation test builds (a generated a4 in two rows) broke the
+    check ("cannot build a row of order that breaks only uq_order_a4"). Each row's a3 now moves
+    next to the duplicated a4, to a value no other row holds on the key."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Order:
+            attributes:
+              a2: {type: timestamp}
+              a3: {type: decimal, precision: 23, scale: 6, unique: true}
+              a4: {type: decimal, precision: 2, scale: 1, nullable: true, unique: true}
+            key: {attributes: [a3], kind: natural}
+            checks:
+            - {name: c0, left: a3, op: le, right: a4}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert "order:uq_order_a4" in harness.constraint_ids()
+    check_every_constraint(harness)
+
+
+def test_a_unique_rule_the_key_implies_through_a_one_value_enum_gets_no_violation_case(tmp_path: Path) -> None:
+    """Fuzz model 1380 (2026-12-07, SQLite): Item's key (a2, a0), a0 an enum of one value, beside
+    a2 unique: a row repeating a seeded a2 repeats the key too, so no row breaks uq_item_a2 alone
+    ("cannot build a row of item that breaks only uq_item_a2"). The mechanism of 1136 (a rule
+    whose columns, but for columns every row holds alike, lie within another's is implied by it)
+    covers it from the other side: the unique rule is left out (implied by the key through a0),
+    and so is the key (implied by the unique rule, a subset of it); the two are one rule, and a
+    duplicate breaks both at once."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Item:
+            attributes:
+              a0: {type: enum, values: [alpha], default: alpha}
+              a2: {type: string, pattern: '[A-F0-9]{8}', max_length: 8, unique: true}
+              a5: {type: integer, bits: 64}
+            key: {attributes: [a2, a0], kind: natural}
+            unique: [[a0, a5]]
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    ids = harness.constraint_ids()
+    assert "item:uq_item_a2" not in ids and "item:pk_item" not in ids and "item:uq_item_a0_a5" in ids, ids
+    check_every_constraint(harness)
+
+
+HOT_GROUP_IN_A_CAPPED_TABLE = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Order:
+        attributes:
+          a1: {type: enum, values: [alpha, beta, gamma, delta, epsilon], unique: true}
+          a2: {type: string, max_length: 255}
+          a3: {type: integer, bits: 16, nullable: true}
+        unique: [[a2, a3]]
+        growth: {initial_rows: 0, rows_per_day: 0}
+    access_patterns:
+      - {name: p0, entity: Order, filters: [{attribute: a2, op: eq}], sort: [{attribute: a2, direction: desc}],
+         limit: 20, rate: 20000, latency_ms: 2, consistency: read_your_writes}
+    """
+)
+
+
+def test_a_hot_group_leaves_a_record_of_a_capped_table_outside_it(tmp_path: Path) -> None:
+    """Fuzz model 1609 (fuzz13a, SQLite): Order holds 5 records at most (a1 a unique enum of 5
+    values), 3 seeded beside the 2 spares, and the hot group of `a2 = :a2 ORDER BY a2 DESC LIMIT
+    20` took all 3: every row held the group's a2, so no case showed "the filter a2 = :a2
+    matters". A group sharing values now leaves the first record out of it."""
+    harness = sqlite_harness(HOT_GROUP_IN_A_CAPPED_TABLE, tmp_path)
+    assert len({row["a2"] for row in harness.loaded["order"]}) == 2, harness.loaded["order"]
+    check_patterns(harness, "p0")
+
+
+CONSTANT_BESIDE_A_NEAR_UNIQUE_PARAMETER = dedent(
+    """\
+    name: fuzz
+    engines: {relational: sqlite}
+    entities:
+      Customer:
+        attributes:
+          a0: {type: string, max_length: 6}
+          a2: {type: integer, bits: 64, min: 1, max: 4}
+          a3: {type: uuid}
+        unique: [[a2, a0]]
+        growth: {initial_rows: 1000, rows_per_day: 5}
+    access_patterns:
+      - {name: p2, entity: Customer, filters: [{attribute: a2, op: in, value: [4]}, {attribute: a0, op: eq}],
+         rate: 500, latency_ms: 2, consistency: strong}
+    """
+)
+
+
+def test_a_constant_beside_a_parameter_fixing_a_unique_rule_gets_a_pair_sharing_the_parameter(
+    tmp_path: Path,
+) -> None:
+    """Fuzz model 1370 (fuzz13a, SQLite): `a2 IN (4) AND a0 = :a0` under unique (a2, a0), a0 a
+    string(6) each record held alone, and no hot group for a pattern whose equalities fix a
+    unique rule: no a0 was held both by a record with a2 = 4 and by one without, so no case showed
+    "the filter a2 IN (4) matters". Two records now share an a0, one taking the constant and one
+    not."""
+    harness = sqlite_harness(CONSTANT_BESIDE_A_NEAR_UNIQUE_PARAMETER, tmp_path)
+    rows = harness.loaded["customer"]
+    held = {row["a0"] for row in rows if row["a2"] == 4}
+    assert any(row["a0"] in held for row in rows if row["a2"] != 4), "no a0 shared across the constant"
+    check_patterns(harness, "p2")
+
+
+def test_a_skip_scan_of_a_unique_rule_over_a_few_valued_column_passes_the_index_proof(tmp_path: Path) -> None:
+    """Fuzz model 1061 (fuzz13a, SQLite): `a0 = '2024-12-06' AND a0 = :a0 LIMIT 500` on _Audit
+    under unique (a3, a0), a3 a nullable decimal(1, 0) (19 values and NULL). The proof's 510 rows
+    of that date hold NULL a3, and SQLite sought `sqlite_autoindex_audit_2 (ANY(a3) AND a0=?)`, a
+    skip-scan over a3's few values, instead of the designed `ix_audit_a0_where_a0`: the same rows,
+    one seek per a3 value. The proof now accepts a key whose free leading columns hold at most
+    SKIP_SCAN_VALUES values before exactly the routed condition."""
+    sqlite_harness(NULLABLE_MEMBER_UNDER_A_LIMITED_CONSTANT, tmp_path)
+    indexes = json.loads((tmp_path / "tests/data/indexes.json").read_text())
+    proof = next(p for p in indexes["proofs"] if p["name"] == "p0")
+    assert {"columns": ["a3", "a0"], "condition": ["a0"]} in proof["engines"]["sqlite"]["expect"]["also"], proof
+    done = run_generated(tmp_path, "sqlite", "sqlite://")
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_dangling_reference_to_a_small_composite_key_tries_every_combination(tmp_path: Path) -> None:
+    """Fuzz model 2375 (fuzz14a's fresh sample, SQLite): Line Item's key (a2 a boolean, a1 an enum
+    of 3 values weighted 56/4/5: 6 rows at most, 4 seeded) and a reference to itself over both
+    columns. The
+    foreign-key test cycled the columns' values together, 3 of the 6 pairs, all held by a row or
+    the row's own key: "cannot build a row of line_item that breaks only fk_line_item_…". Small
+    pools now give every combination, and an unused pair dangles."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Line Item:
+            attributes:
+              a0: {type: timestamp}
+              a1: {type: enum, values: [alpha, beta, gamma], weights: [56, 4, 5]}
+              a2: {type: boolean}
+              a3: {type: float, nullable: true, unique: true}
+            key: {attributes: [a2, a1], kind: natural}
+            growth: {initial_rows: 0, rows_per_day: 1000, must_keep: true}
+        relationships:
+          - {name: r2, kind: one_to_many, from: Line Item, to: Line Item, required: false, on_delete: no_action,
+             foreign_key: r2_ref, max_children: 2}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert any(":fk_line_item_r2_ref" in ident for ident in harness.constraint_ids())
+    check_every_constraint(harness)

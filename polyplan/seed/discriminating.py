@@ -226,6 +226,33 @@ def _fixes_a_unique_rule(model: RequirementsModel, pattern: AccessPattern) -> bo
     return any(group and set(group) <= fixed and set(group) & constants for group in rules)
 
 
+def _constant_pair(model: RequirementsModel, pattern: AccessPattern, counts: dict[str, int]) -> HotGroup | None:
+    """Two records sharing the pattern's parameter equalities, one taking its constants and one
+    not, for a pattern whose equalities fix a unique rule with a constant among them (no larger
+    group fits under the rule, `_fixes_a_unique_rule`): the pair is the only data on which a
+    dropped constant filter changes the answer. fuzz13a's 1370: `a2 IN (4) AND a0 = :a0` under
+    unique (a2, a0), a0 a string(6) each record held alone, so no case showed "the filter a2 IN
+    (4) matters". None where the rule holds nothing (the constants unknown to the seed, or a
+    parameter on an attribute unique alone: no two records share it)."""
+    if not _fixes_a_unique_rule(model, pattern):
+        return None
+    constants = tuple(_constants(model, pattern))
+    singles = _single_unique(model, pattern.entity)
+    if not constants or any(value is None or attr in singles for attr, value in constants):
+        return None
+    shared = list(
+        dict.fromkeys(
+            f.attribute
+            for f in pattern.filters
+            if "value" not in f.model_fields_set and f.op in (FilterOp.EQ, FilterOp.IN) and not is_path(f.attribute)
+        )
+    )
+    if not shared or any(attr in singles for attr in shared):
+        return None
+    room = _room(model, pattern.entity, shared, 2, counts)
+    return HotGroup(tuple(shared), constants, room) if room == 2 else None
+
+
 def _room(model: RequirementsModel, entity: str, shared: list[str], rows: int, counts: dict[str, int]) -> int:
     """At most `rows`: what the unique rules holding a shared attribute leave room for, once the
     parents the other members refer to are made numerous enough (`counts` grows)."""
@@ -372,6 +399,11 @@ def discriminating_rows(
             pattern = read.pattern.model_copy(update={"filters": [f for f, p in read.filters if p is None]})
             through, path_bounds, path_nulls = _through_paths(model, read)
         shared = _shared(model, pattern)
+        if shared is None and read is None:
+            pair = _constant_pair(model, pattern, wanted)
+            if pair is not None:
+                groups.setdefault(pattern.entity, []).append(pair)
+                wanted[pattern.entity] = wanted.get(pattern.entity, 0) + pair.rows
         if shared is None or through is None:
             continue
         shared += [c for c in through if c not in shared]

@@ -13,10 +13,12 @@ database, applies the schema, loads deterministic seed rows, and then:
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -77,12 +79,18 @@ FREE_POSITION = 1_000_000
 SPARES = 2
 # Records asked of `feasible_rows` to find an entity whose keys leave no room for seeded rows.
 ROOM_PROBE = 1_000
+# A dangling reference tries every combination of its columns' values up to this many.
+DANGLING_CANDIDATES = 2_500
 MYSQL_CHECK_ERRORS = frozenset({3819, 4025})  # MySQL / MariaDB CHECK failures (PyMySQL: OperationalError)
 
 
 def _short(value: object, limit: int = 400) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# How many steps from the moved value a check's partner column may be set, tried in this order.
+PARTNER_MOVES = (0, 1, -1, 2, -2, 10, -10)
 
 
 def _moved_partners(
@@ -95,30 +103,38 @@ def _moved_partners(
     """Candidates whose break also breaks a check between two columns (`a1 < a2` with a2 moved
     past its max while a1 is far above), with that check's other column moved next to the new
     value so that the check holds again: only the target is then broken. Foreign-key columns
-    stay put (a moved one would dangle)."""
+    stay put (a moved one would dangle).
+
+    Each candidate gives one row for each place in PARTNER_MOVES the search starts from, so that
+    a caller whose first row repeats a key can take the next (fuzz model 1559: the partner a3 of
+    `a3 <= a4` is the key, and the value next to a4 may be one the key already holds)."""
     for candidate in candidates:
         broken = rule_violations(rules, candidate, attributes)
-        row = dict(candidate)
-        for rule in rules:
-            if rule is target or rule.rule != "entity" or rule.name not in broken:
-                continue
-            others = [c for c in rule.columns if c not in target.columns]
-            moved = [c for c in rule.columns if c in target.columns]
-            if len(others) != 1 or len(moved) != 1 or others[0] in fixed or row[moved[0]] is None:
-                continue
-            partner, anchor = others[0], row[moved[0]]
-            step = step_of(attributes[partner])
-            for times in (0, 1, -1, 2, -2, 10, -10):
-                value = convert(plus(anchor, step * times, attributes[partner]), attributes[partner], row[partner])
-                if not fits(attributes[partner], value):
+        seen: list[Row] = []
+        for start in range(len(PARTNER_MOVES)):
+            moves = PARTNER_MOVES[start:] + PARTNER_MOVES[:start]
+            row = dict(candidate)
+            for rule in rules:
+                if rule is target or rule.rule != "entity" or rule.name not in broken:
                     continue
-                trial = {**row, partner: value}
-                op, right = rule.value
-                if check_holds(trial[rule.columns[0]], CompareOp(op), trial[right]):
-                    row = trial
-                    break
-        if row != candidate:
-            yield row
+                others = [c for c in rule.columns if c not in target.columns]
+                moved = [c for c in rule.columns if c in target.columns]
+                if len(others) != 1 or len(moved) != 1 or others[0] in fixed or row[moved[0]] is None:
+                    continue
+                partner, anchor = others[0], row[moved[0]]
+                step = step_of(attributes[partner])
+                for times in moves:
+                    value = convert(plus(anchor, step * times, attributes[partner]), attributes[partner], row[partner])
+                    if not fits(attributes[partner], value):
+                        continue
+                    trial = {**row, partner: value}
+                    op, right = rule.value
+                    if check_holds(trial[rule.columns[0]], CompareOp(op), trial[right]):
+                        row = trial
+                        break
+            if row != candidate and row not in seen:
+                seen.append(row)
+                yield row
 
 
 @dataclass
@@ -414,12 +430,26 @@ class Harness:
                 continue
             # Every column of the reference from one parent row: a composite key stays whole.
             first.update({c: parent[r] for c, r in zip(key.columns, key.ref_columns, strict=True)})
-        second = {**others[0], **{c: first[c] for c in constraint.columns}}
         rules = self.constraints[spec.name]
-        for row in (first, second):
-            if rule_violations(rules, row, attributes) or self._collides(spec, row, constraint):
+        fixed = {c for fk in spec.foreign_keys for c in fk.columns}
+        chosen: list[Row] = []
+        # The duplicated value may break a check with another column (fuzz model 1559: a4, which
+        # the seed left NULL in every row, under `a3 <= a4`): that column then moves next to it,
+        # in each row to a value neither a seeded row nor the other row holds on another key.
+        for row in (first, {**others[0], **{c: first[c] for c in constraint.columns}}):
+            found = next(
+                (
+                    option
+                    for option in (row, *_moved_partners([row], constraint, rules, attributes, fixed))
+                    if not rule_violations(rules, option, attributes)
+                    and not self._collides(spec, option, constraint, chosen)
+                ),
+                None,
+            )
+            if found is None:
                 return None
-        return first, second
+            chosen.append(found)
+        return chosen[0], chosen[1]
 
     @staticmethod
     def _nulled_partners(
@@ -439,14 +469,15 @@ class Harness:
             if row != candidate:
                 yield row
 
-    def _collides(self, spec: TableSpec, row: Row, target: Constraint) -> bool:
-        """Whether `row` repeats a seeded row on a key or unique rule other than `target`."""
+    def _collides(self, spec: TableSpec, row: Row, target: Constraint, also: Sequence[Row] = ()) -> bool:
+        """Whether `row` repeats a seeded row (or one of `also`) on a key or unique rule other
+        than `target`."""
         groups = [c.columns for c in self.constraints[spec.name] if c.kind in ("primary_key", "unique") and c != target]
         for group in groups:
             key = tuple(row[c] for c in group)
             if any(v is None for v in key):
                 continue
-            if any(tuple(r[c] for c in group) == key for r in self.loaded[spec.name]):
+            if any(tuple(r[c] for c in group) == key for r in (*self.loaded[spec.name], *also)):
                 return True
         return False
 
@@ -474,12 +505,20 @@ class Harness:
         spec = self.by_name[constraint.table]
         if any(not pool for pool in pools):
             return
-        # Cycle the shorter pools: a composite key with a one-value enum column still gets as
-        # many candidates as its widest column has values.
-        for index in range(max(len(pool) for pool in pools)):
+        # Every combination where the pools are small (fuzz14a's 2375: a key of a boolean and an
+        # enum of 3 values, 6 pairs, 4 held by seeded rows; cycling the pools together tried 3),
+        # else the shorter pools cycled: a composite key with a one-value enum column still gets
+        # as many candidates as its widest column has values.
+        if math.prod(len(pool) for pool in pools) <= DANGLING_CANDIDATES:
+            combinations: Iterable[tuple[Any, ...]] = itertools.product(*pools)
+        else:
+            combinations = (
+                tuple(pool[index % len(pool)] for pool in pools) for index in range(max(len(pool) for pool in pools))
+            )
+        for combination in combinations:
             values = tuple(
-                db_value(spec.column(c), pool[index % len(pool)], self.engine)
-                for c, pool in zip(constraint.columns, pools, strict=True)
+                db_value(spec.column(c), value, self.engine)
+                for c, value in zip(constraint.columns, combination, strict=True)
             )
             row = {**valid, **dict(zip(constraint.columns, values, strict=True))}
             if constraint.ref_table == constraint.table and values == tuple(row[c] for c in constraint.ref_columns):
