@@ -69,7 +69,11 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=fuzz.MODELS)
     parser.add_argument("--sqlite-every", type=int, default=fuzz.VALIDATE_EVERY)
     parser.add_argument("--server-every", type=int, default=fuzz.SERVER_EVERY)
-    parser.add_argument("--engines", default="sqlite", help="comma-separated: sqlite,postgresql,mysql")
+    parser.add_argument(
+        "--engines",
+        default="sqlite",
+        help="comma-separated engines of the generated tests: sqlite,postgresql,mysql (also cassandra, redis, ...)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="validations at a time")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fuzz_long"))
     parser.add_argument("--plan-timeout", type=int, default=300, help="wall seconds before a plan counts as hung")
