@@ -265,7 +265,9 @@ def _expectation(
         copy = _copy_condition(route, spec, table, engine, kinds)
         if copy is not None and copy != found.get("condition"):
             seek = {**found, "condition": copy}
-            also += [entry for entry in _same_seek_keys(spec, table, engine, kinds, seek, sort) if entry not in also]
+            also += [
+                entry for entry in _same_seek_keys(spec, table, engine, kinds, seek, sort, seeks) if entry not in also
+            ]
         also += [entry for entry in _skip_scan_keys(route, spec, engine, kinds, found, sort) if entry not in also]
         if also:
             found["also"] = also
