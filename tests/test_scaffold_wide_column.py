@@ -342,6 +342,29 @@ def test_an_update_racing_a_delete_finds_no_row_and_resurrects_nothing(tmp_path:
         assert changed is not None and changed.meaning == "still here"
         found = wide.word_by_term(stores, "lasting")
         assert found is not None and found.meaning == "still here"
+        # The delete lands after reword's lightweight transaction, before its batch (CI, keyed_search's
+        # load): the batch's timestamp is its read's, so the delete still wins and the record is not
+        # brought back without its term row (which made every later reword of it refuse).
+        late = uuid.UUID(int=3)
+        wide.add_word(stores, wide.Word(late, "late", "first"))
+        plain_writing_at = store.writing_at
+
+        def deleted_first(who: str, timestamp: int | None) -> Any:
+            if who == "reword":
+                wide.drop_word(stores, late)
+            return plain_writing_at(who, timestamp)
+
+        store.writing_at = deleted_first
+        assert wide.reword(stores, late, "lost") is not None  # it wrote, at its read's timestamp
+        store.writing_at = plain_writing_at
+        for table in ("word_by_id", "word_by_term"):
+            assert (
+                list(session.execute(f"SELECT * FROM {keyspace}.{table} WHERE meaning = 'lost' ALLOW FILTERING")) == []
+            )
+        assert wide.word_by_term(stores, "late") is None
+        wide.add_word(stores, wide.Word(late, "late", "again"))
+        again = wide.reword(stores, late, "reworded")
+        assert again is not None and again.meaning == "reworded"
     finally:
         drop_keyspace(session, keyspace)
         cluster.shutdown()

@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException
@@ -82,6 +84,30 @@ def holds(conditions: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) ->
     return True
 
 
+class PinnableTimestamps:
+    """A cluster's write-timestamp generator that one thread can pin for its next writes
+    (`WideColumnStore.writing_at`). The driver takes each write's client-side timestamp from
+    `cluster.timestamp_generator` when it executes and has no per-statement argument; pinning it
+    spares rewriting the plan's CQL with USING TIMESTAMP."""
+
+    pinnable = True
+
+    def __init__(self, inner: Callable[[], int]) -> None:
+        self.inner = inner
+        self.local = threading.local()
+
+    def __call__(self) -> int:
+        pinned: int | None = getattr(self.local, "at", None)
+        return self.inner() if pinned is None else pinned
+
+
+def _pinnable(session: Session) -> Session:
+    cluster = session.cluster
+    if not getattr(cluster.timestamp_generator, "pinnable", False):
+        cluster.timestamp_generator = PinnableTimestamps(cluster.timestamp_generator)
+    return session
+
+
 class WideColumnStore:
     """Cassandra for one deployment: its URL, its keyspace (the plan's unless the deployment names
     another), and a session opened on first use."""
@@ -92,7 +118,7 @@ class WideColumnStore:
         self.url = url
         self.source = source  # the keyspace every planned statement names
         self.keyspace = keyspace or source
-        self._session = session
+        self._session = None if session is None else _pinnable(session)
         self._prepared: dict[str, PreparedStatement] = {}
 
     def session(self, who: str) -> Session:
@@ -100,10 +126,25 @@ class WideColumnStore:
         if self._session is None:
             try:
                 cluster = cassandra_cluster(self.url, row_factory=dict_factory, request_timeout=30)
-                self._session = cluster.connect()
+                self._session = _pinnable(cluster.connect())
             except (NoHostAvailable, DriverException, OSError, ValueError) as error:
                 raise unreachable_line(who, error) from None
         return self._session
+
+    def timestamp(self, who: str) -> int:
+        """A write timestamp of now (microseconds), from the cluster's generator as the driver takes its own."""
+        generator: PinnableTimestamps = self.session(who).cluster.timestamp_generator
+        return generator.inner()
+
+    @contextmanager
+    def writing_at(self, who: str, timestamp: int | None) -> Iterator[None]:
+        """This thread's writes inside the block take `timestamp` (None: the driver's own, as outside)."""
+        local = self.session(who).cluster.timestamp_generator.local
+        local.at = timestamp
+        try:
+            yield
+        finally:
+            local.at = None
 
     def prepare(self, who: str, cql: str) -> PreparedStatement:
         """`cql` (written for the plan's keyspace) prepared once for this deployment's, at LOCAL_QUORUM."""
@@ -140,11 +181,13 @@ def run_operation(
     new: Mapping[str, Any] | None,
     row_keys: Mapping[str, Sequence[str]],
     outbox: Callable[[list[tuple[PreparedStatement, dict[str, Any]]]], None] | None = None,
+    timestamp: int | None = None,
 ) -> None:
     """One logical write as writes.json has it; `delete` statements bind the current record,
     `insert`, `update` and `add` the new one (driver values, bucket columns computed). With
     `outbox` (a record a search index projects), the batch's statements are handed to it instead,
-    to run in one LOGGED batch with the record's outbox event (even one statement, or none)."""
+    to run in one LOGGED batch with the record's outbox event (even one statement, or none). The
+    batch is written at `timestamp` when one is given (an update's: taken before its read)."""
 
     def values(statement: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
         found = dict(record)
@@ -176,14 +219,15 @@ def run_operation(
                 raise ConditionalWriteRefused(f"{who}: {statement['table']}: conditional write not applied")
         batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
         pending = [(s, b) for s in operation["statements"] if (b := bound(s)) is not None]
-        if outbox is not None:
-            outbox([(store.prepare(who, statement["cql"]), binds) for statement, binds in pending])
-        elif len(pending) == 1:  # one statement needs no batch log
-            session.execute(store.prepare(who, pending[0][0]["cql"]), pending[0][1])
-        elif pending:
-            for statement, binds in pending:
-                batch.add(store.prepare(who, statement["cql"]), binds)
-            session.execute(batch)
+        with store.writing_at(who, timestamp):
+            if outbox is not None:
+                outbox([(store.prepare(who, statement["cql"]), binds) for statement, binds in pending])
+            elif len(pending) == 1:  # one statement needs no batch log
+                session.execute(store.prepare(who, pending[0][0]["cql"]), pending[0][1])
+            elif pending:
+                for statement, binds in pending:
+                    batch.add(store.prepare(who, statement["cql"]), binds)
+                session.execute(batch)
         for statement in operation["after_batch"]:
             binds = bound(statement)
             if binds is not None:
@@ -254,9 +298,12 @@ def write_after_read(
     with `change` (None: nothing to write, returned as is), run the operation. A writer that deleted
     or moved the record between the read and the lightweight transaction makes it refuse (RowMoved)
     before anything else runs, so the write starts again from a fresh read: an update of a record
-    deleted meanwhile finds no row, as the same UPDATE would on a relational store. The new row, or
-    None; ConditionalWriteRefused after `attempts` lost races."""
+    deleted meanwhile finds no row, as the same UPDATE would on a relational store. The batch is
+    written at a timestamp taken before the read, so a delete landing after the read (after the
+    lightweight transaction too) wins over it: the record is not brought back without its claim
+    rows. The new row, or None; ConditionalWriteRefused after `attempts` lost races."""
     for _ in range(attempts):
+        read_at = store.timestamp(who)
         rows = store.rows(who, operation["read_first"], key)
         current = rows[0] if rows else None
         new = change(current)
@@ -264,7 +311,14 @@ def write_after_read(
             return None
         try:
             run_operation(
-                store, who, operation, current, new, row_keys, None if outbox is None else outbox(current, new)
+                store,
+                who,
+                operation,
+                current,
+                new,
+                row_keys,
+                None if outbox is None else outbox(current, new),
+                read_at,
             )
         except RowMoved:
             continue

@@ -116,7 +116,12 @@ def claim_tables(model: RequirementsModel, design: EntityDesign) -> list[Table]:
 _WHOLE_ROW_NOTE = (
     "a projection copies this record from its change events, each carrying the whole record: the update "
     "inserts the whole row (the current one read first, with the new values), so the row holds what its event "
-    "says; an UPDATE of the changed columns alone, racing a delete, would leave a row of those columns alone"
+    "says; an UPDATE of the changed columns alone, written after a delete of an earlier timestamp, would leave a row of those columns alone"
+)
+_READ_TIMESTAMP_NOTE = (
+    "write the batch at a timestamp taken before the read (the driver's client-side timestamp, or USING TIMESTAMP): "
+    "a delete that lands after the read then has the later timestamp and wins, so the update never brings a deleted "
+    "record back without its other rows; of two updates racing, the one that read last wins"
 )
 _LWT_NOTE = (
     "run each before_batch/after_batch statement alone; it is a lightweight transaction: if an insert is not "
@@ -260,6 +265,7 @@ def _update(
         "only_if: the row *moved* when its primary key values (bucket columns included) or its membership differ "
         "between the current and the new record; `moved` statements run only then, `stayed` ones only otherwise "
         "(a delete and an insert of one key in one batch share a timestamp, and the delete would win)",
+        _READ_TIMESTAMP_NOTE,
     ]
     if design.projected and kind != WriteKind.UPSERT.value:
         notes.append(_WHOLE_ROW_NOTE)
