@@ -291,7 +291,7 @@ write_patterns:
 
 def test_an_update_racing_a_delete_finds_no_row_and_resurrects_nothing(tmp_path: Path) -> None:
     """reword reads the row, then drop_word deletes it (and releases its term) before reword's
-    `UPDATE word_by_term … IF EXISTS`: under load that race refused the update with an error (CI,
+    `UPDATE word_by_term … IF …` check: under load that race refused the update with an error (CI,
     keyed_search's load). The update reads again and, the record gone, returns None like an UPDATE
     of no row; no table gets the record back. A record whose term row moved is read again too."""
     from polyplan.stores.wide_column.connect import apply_schema, connect, drop_keyspace, run_keyspace
@@ -300,10 +300,9 @@ def test_an_update_racing_a_delete_finds_no_row_and_resurrects_nothing(tmp_path:
     model.write_text(GLOSSARY, encoding="utf-8")
     plan = plan_file(model)
     design = design_wide_column(plan)
-    assert (
-        "IF EXISTS"
-        in writes_document(design, plan.model)["entities"]["Word"]["operations"]["reword"]["before_batch"][0]["cql"]
-    )
+    reword = writes_document(design, plan.model)["entities"]["Word"]["operations"]["reword"]
+    assert reword["before_batch"][0]["cql"].endswith("IF id = :id")  # the term row still this word's
+    assert [s["table"] for s in reword["statements"]] == ["word_by_id", "word_by_term"]
     url = resolve_url("cassandra")
     cluster, session = connect(url)
     keyspace = run_keyspace()
@@ -324,8 +323,9 @@ def test_an_update_racing_a_delete_finds_no_row_and_resurrects_nothing(tmp_path:
             found = plain_rows(who, cql, values)
             if who == "reword":
                 reads["n"] += 1
-                if reads["n"] == 1:  # another writer deletes the record right after reword read it
-                    wide.drop_word(stores, values["id"])
+                if reads["n"] == 1:  # another writer deletes the record right after reword read it,
+                    wide.drop_word(stores, values["id"])  # and a third claims its term for a new word
+                    wide.add_word(stores, wide.Word(uuid.UUID(int=9), "ephemeral", "claimed again"))
             return found
 
         store.rows = racing_rows
@@ -336,7 +336,9 @@ def test_an_update_racing_a_delete_finds_no_row_and_resurrects_nothing(tmp_path:
                 list(session.execute(f"SELECT * FROM {keyspace}.{table} WHERE meaning = 'changed' ALLOW FILTERING"))
                 == []
             )
-        assert wide.word_by_term(stores, "ephemeral") is None
+        # The check is the claim's owner, not its existence: the new word's term row is left as it was.
+        claimed = wide.word_by_term(stores, "ephemeral")
+        assert claimed is not None and (claimed.id, claimed.meaning) == (uuid.UUID(int=9), "claimed again")
         store.rows = plain_rows
         changed = wide.reword(stores, kept, "still here")
         assert changed is not None and changed.meaning == "still here"
@@ -365,6 +367,27 @@ def test_an_update_racing_a_delete_finds_no_row_and_resurrects_nothing(tmp_path:
         wide.add_word(stores, wide.Word(late, "late", "again"))
         again = wide.reword(stores, late, "reworded")
         assert again is not None and again.meaning == "reworded"
+        # Two rewords racing: the second reads and writes while the first is between its read and its
+        # writes. Both tables keep the one that read last: the claim row's changed column is written in
+        # the batch at the read's timestamp, as the base row's is, not by the later lightweight transaction.
+        nested = {"done": False}
+
+        def raced_rows(who: str, cql: str, values: Any) -> list[dict[str, Any]]:
+            found = plain_rows(who, cql, values)
+            if who == "reword" and not nested["done"]:
+                nested["done"] = True
+                assert wide.reword(stores, kept, "read last") is not None
+            return found
+
+        store.rows = raced_rows
+        assert wide.reword(stores, kept, "read first") is not None
+        store.rows = plain_rows
+        assert nested["done"]
+        meanings = {
+            table: session.execute(f"SELECT meaning FROM {keyspace}.{table} WHERE {column} = %s", (value,)).one()
+            for table, column, value in (("word_by_id", "id", kept), ("word_by_term", "term", "lasting"))
+        }
+        assert meanings == {"word_by_id": {"meaning": "read last"}, "word_by_term": {"meaning": "read last"}}
     finally:
         drop_keyspace(session, keyspace)
         cluster.shutdown()

@@ -472,7 +472,12 @@ def test_writes_keep_every_table_in_step(telemetry: WideColumnDesign) -> None:
     actions = [(s.table, s.action) for s in move.batch]
     assert ("devices_of_site", "delete") in actions and ("devices_of_site", "insert") in actions  # site is its key
     assert ("device_by_id", "update") in actions
-    assert [s.cql.endswith("IF EXISTS") for s in move.before] == [True]  # claim rows change only by LWT
+    # The claim row that stays is checked by a lightweight transaction that writes nothing new (still
+    # this device's serial); its changed columns go in the batch, at the batch's timestamp.
+    (check,) = move.before
+    assert check.table == "device_by_serial" and check.cql.endswith("IF id = :id"), check.cql
+    assert check.cql.startswith("UPDATE wc_telemetry.device_by_serial SET id = :id WHERE serial = :serial"), check.cql
+    assert ("device_by_serial", "update") in actions
     delete = ops["retire_device"]
     assert [s.table for s in delete.after] == ["device_by_serial"]
 

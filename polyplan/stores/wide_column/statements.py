@@ -55,6 +55,13 @@ def update(table: Table, columns: list[str], if_exists: bool = False) -> str:
     return text + (" IF EXISTS" if if_exists else "")
 
 
+def owner_check(table: Table, owner: list[str]) -> str:
+    """A lightweight transaction applied only while the row still holds `owner`'s values (a claim
+    row still held by the record): it rewrites the first of them as it is, so it changes nothing."""
+    conditions = " AND ".join(f"{quote(c)} = {marker(c)}" for c in owner)
+    return f"UPDATE {_name(table)} SET {quote(owner[0])} = {marker(owner[0])} WHERE {key_restriction(table)} IF {conditions}"
+
+
 def add(table: Table, columns: list[str], suffix: str = "", zero: Collection[str] = ()) -> str:
     """UPDATE that adds to counter columns (`c = c + :c<suffix>`): atomic on the replicas; the
     columns in `zero` get `+ 0` (the row exists, their value comes from elsewhere)."""

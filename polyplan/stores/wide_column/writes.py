@@ -123,6 +123,13 @@ _READ_TIMESTAMP_NOTE = (
     "a delete that lands after the read then has the later timestamp and wins, so the update never brings a deleted "
     "record back without its other rows; of two updates racing, the one that read last wins"
 )
+_CLAIM_CHECK_NOTE = (
+    "a claim row that stays is checked by a lightweight transaction applied only while the row is still the "
+    "record's, rewriting a column as it is (not applied: the record was deleted, or its value moved or was claimed "
+    "again, since the read: read again); its changed columns go in the "
+    "batch, at the batch's timestamp like the other tables': a transaction writing them would stamp them with "
+    "its own later time, and of two updates racing, the claim row could keep one and the base row the other"
+)
 _LWT_NOTE = (
     "run each before_batch/after_batch statement alone; it is a lightweight transaction: if an insert is not "
     "[applied] the unique value is taken, so stop and report a duplicate"
@@ -223,6 +230,29 @@ def _moves(table: Table, changed: set[str]) -> bool:
     return bool(keyed & changed)
 
 
+def _changed_row(table: Table, columns: list[str], kind: str, projected: bool, only_if: str | None = None) -> Statement:
+    """The batch's write of a row that stays: the whole row for an upsert or a projected record
+    (see _WHOLE_ROW_NOTE), else its changed columns."""
+    if kind == WriteKind.UPSERT.value or projected:
+        return _statement(table, "insert", statements.insert(table), only_if)
+    return _statement(table, "update", statements.update(table, columns), only_if)
+
+
+def _claim_check(model: RequirementsModel, design: EntityDesign, table: Table, changed: set[str]) -> str | None:
+    """The lightweight transaction that proves a claim row that stays is still the record's, writing
+    nothing new (_CLAIM_CHECK_NOTE): `… IF id = :id` where the claim holds the record's key outside
+    its own, else (the key is in the claim's: existence is ownership) `… IF EXISTS` rewriting an
+    unchanged column as it is. None when neither can be said."""
+    key = key_of(model.entities[design.entity]).attributes
+    owner = [c.name for c in table.columns if c.attribute in key and c.name not in table.primary_key]
+    if owner and len(owner) == len(key):
+        return statements.owner_check(table, owner)
+    unchanged = [c.name for c in table.columns if c.name not in table.primary_key and c.attribute not in changed]
+    if unchanged and {c.attribute for c in table.columns if c.name in table.primary_key} >= set(key):
+        return statements.update(table, unchanged[:1], if_exists=True)
+    return None
+
+
 def _update(
     model: RequirementsModel, design: EntityDesign, name: str, kind: str, rate: float | None, written: list[str]
 ) -> Operation:
@@ -239,25 +269,25 @@ def _update(
             continue  # counters change only by increments (writes of kind increment)
         columns = [c.name for c in table.columns if c.attribute in changed and c.name not in table.primary_key]
         if table in claims:
-            if _moves(table, changed):
+            moves = _moves(table, changed)
+            if moves:
                 # Claiming the value the row already holds would fail (IF NOT EXISTS finds itself).
                 before.append(_statement(table, "insert", statements.insert(table, if_not_exists=True), "moved"))
-                if columns:
-                    before.append(
-                        _statement(table, "update", statements.update(table, columns, if_exists=True), "stayed")
-                    )
                 after.append(_statement(table, "delete", statements.delete(table, if_exists=True), "moved"))
-            elif columns:
-                before.append(_statement(table, "update", statements.update(table, columns, if_exists=True)))
+            if columns:
+                stayed = "stayed" if moves else None
+                check = _claim_check(model, design, table, changed)
+                if check is None:  # the transaction carries the changed columns (the race _CLAIM_CHECK_NOTE says)
+                    before.append(_statement(table, "update", statements.update(table, columns, True), stayed))
+                else:
+                    before.append(_statement(table, "update", check, stayed))
+                    batch.append(_changed_row(table, columns, kind, design.projected, stayed))
         elif _moves(table, changed):
             # A delete and an insert of the same key in one batch tie, and the tombstone wins.
             batch.append(_statement(table, "delete", statements.delete(table), "moved"))
             batch.append(_statement(table, "insert", statements.insert(table)))
         elif columns:
-            if kind == WriteKind.UPSERT.value or design.projected:
-                batch.append(_statement(table, "insert", statements.insert(table)))
-            else:
-                batch.append(_statement(table, "update", statements.update(table, columns)))
+            batch.append(_changed_row(table, columns, kind, design.projected))
     notes = [
         "read the current row from the base table first; bind `delete` statements with the current values and "
         "`insert`/`update` statements with the new ones",
@@ -271,6 +301,8 @@ def _update(
         notes.append(_WHOLE_ROW_NOTE)
     if before or after:
         notes.append(_LWT_NOTE)
+    if any(statement.table in {t.name for t in claims} for statement in batch):
+        notes.append(_CLAIM_CHECK_NOTE)
     read = statements.select_row(base) if base else None
     return Operation(name, kind, rate, read, tuple(before), tuple(batch), tuple(after), tuple(notes))
 
