@@ -4056,3 +4056,64 @@ def test_a_dangling_reference_to_a_small_composite_key_tries_every_combination(t
     harness = sqlite_harness(text, tmp_path)
     assert any(":fk_line_item_r2_ref" in ident for ident in harness.constraint_ids())
     check_every_constraint(harness)
+
+
+NULLABLE_ITEMS_IN_CASSANDRA = dedent(
+    """\
+    name: fuzz
+    entities:
+      Item:
+        attributes:
+          a0: {type: date}
+          a3: {type: list, items: {type: date, nullable: true}, max_items: 4, avg_items: 3}
+          a4: {type: set, items: {type: integer, bits: 32, nullable: true}, max_items: 4, avg_items: 3}
+          a5: {type: list, items: {type: object, fields: {f0: {type: date}}, nullable: true}, max_items: 4, avg_items: 3}
+        growth: {initial_rows: 40, rows_per_day: 0}
+        placement: {family: wide_column}
+    access_patterns:
+      - {name: p0, entity: Item, filters: [{attribute: a0, op: eq}], rate: 5}
+    """
+)
+
+
+@pytest.mark.cassandra
+def test_a_cassandra_collection_keeps_its_null_items(tmp_path: Path) -> None:
+    """Fuzz model 358 on Cassandra: a list of dates whose items are nullable. A collection holds no
+    null item, so every insert of a record with one failed ("Expected 4 byte long for date"). Each
+    nullable item is now a one-field tuple (`list<frozen<tuple<date>>>`, sets and object items
+    alike), whose field may be null: the seeded records, null items and all, go in and read back."""
+    from polyplan.stores.wide_column import connect
+    from polyplan.stores.wide_column.values import to_driver
+    from polyplan.validate.store_data import store_data
+
+    plan_into(NULLABLE_ITEMS_IN_CASSANDRA, tmp_path)
+    schema = (tmp_path / "cassandra" / "schema.cql").read_text(encoding="utf-8")
+    for column in ("a3 list<frozen<tuple<date>>>", "a4 set<frozen<tuple<int>>>", "a5 list<frozen<tuple<frozen<item_a5>>>>"):
+        assert column in schema
+    data = store_data(tmp_path / "tests", "cassandra")["entities"]["Item"]
+    with_null = [r for r in data["records"] if r["a3"] and None in r["a3"]]
+    assert with_null and any(r["a4"] and None in r["a4"] for r in data["records"])  # the data has null items
+    env = dict(os.environ, POLYPLAN_CASSANDRA_URL=resolve_url("cassandra"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_cassandra.py"],
+        cwd=tmp_path / "tests",
+        env={k: v for k, v in env.items() if not k.startswith("PYTEST")} | {"POLYPLAN_REQUIRE": "cassandra"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0 and " passed" in done.stdout, done.stdout[-3000:] + done.stderr[-1000:]
+    # The null items are kept, in their places: a record read back holds what was written.
+    writes = json.loads((tmp_path / "cassandra" / "writes.json").read_text(encoding="utf-8"))
+    record = {name: to_driver(value, data["types"][name]) for name, value in with_null[0].items()}
+    cluster, session = connect.connect(resolve_url("cassandra"))
+    keyspace = connect.run_keyspace()
+    try:
+        connect.apply_schema(session, schema, keyspace)
+        connect.Writer(session, writes, keyspace).run(writes["entities"]["Item"]["operations"]["insert"], record, {})
+        table = connect.table_name(keyspace, "p0")
+        row = session.execute(f"SELECT a3 FROM {table} WHERE a0 = %s AND id = %s", [record["a0"], record["id"]]).one()
+    finally:
+        connect.drop_keyspace(session, keyspace)
+        cluster.shutdown()
+    assert [item[0] if item[0] is None else item[0].date().isoformat() for item in row["a3"]] == with_null[0]["a3"]
