@@ -4117,3 +4117,50 @@ def test_a_cassandra_collection_keeps_its_null_items(tmp_path: Path) -> None:
         connect.drop_keyspace(session, keyspace)
         cluster.shutdown()
     assert [item[0] if item[0] is None else item[0].date().isoformat() for item in row["a3"]] == with_null[0]["a3"]
+
+
+A_DATE_CONSTANT_IN_CASSANDRA = dedent(
+    """\
+    name: fuzz
+    entities:
+      group:
+        attributes:
+          a2: {type: integer, bits: 32}
+          a3: {type: date, default: now}
+        growth: {initial_rows: 10, rows_per_day: 1000}
+        placement: {family: wide_column}
+    access_patterns:
+      - name: p2
+        entity: group
+        filters: [{attribute: a3, op: in, value: ['2024-09-10']}, {attribute: a3, op: eq}]
+        limit: 20
+        rate: 200
+    """
+)
+
+
+def test_a_cassandra_table_kept_to_a_date_constant_holds_the_seeded_records_of_that_date(tmp_path: Path) -> None:
+    """Fuzz model 907 on Cassandra: `a3 IN ('2024-09-10') AND a3 = :a3 LIMIT 500`. The table holds
+    only rows of that date, and its membership compared each record's `date` with the constant's
+    text: no seeded record was a member but the one the constant was written into as text, so the
+    run read one row and the data could not show the limit. The constant is now compared as the
+    seed types it; the hot group's records are members and the generated data test passes."""
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.testgen import test_data
+
+    plan = plan_text(A_DATE_CONSTANT_IN_CASSANDRA, "m.yaml")
+    case = test_data(plan, design_wide_column(plan))["cases"]["p2"]
+    assert case["properties"]["limit"] is None
+    assert any("limit" in run["shows"] and len(run["allowed"]) > 20 for run in case["runs"])
+    model = tmp_path / "m.yaml"
+    model.write_text(A_DATE_CONSTANT_IN_CASSANDRA, encoding="utf-8")
+    write_plan(model, tmp_path / "out")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_cassandra.py", "-k", "discriminates"],
+        cwd=tmp_path / "out" / "tests",
+        env={k: v for k, v in os.environ.items() if not k.startswith("POLYPLAN_")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -117,7 +117,7 @@ def _target(records: list[dict[str, Any]], table: Table, query: Query) -> dict[s
     for record in usable:
         for condition in table.conditions:
             if condition.values is not None:
-                record[condition.attribute] = condition.values[0]
+                record[condition.attribute] = (condition.typed or condition.values)[0]
         if all(c.holds(record) for c in table.conditions):
             return record
     return None
