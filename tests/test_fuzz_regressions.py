@@ -4093,7 +4093,11 @@ def test_a_cassandra_collection_keeps_its_null_items(tmp_path: Path) -> None:
 
     plan_into(NULLABLE_ITEMS_IN_CASSANDRA, tmp_path)
     schema = (tmp_path / "cassandra" / "schema.cql").read_text(encoding="utf-8")
-    for column in ("a3 list<frozen<tuple<date>>>", "a4 set<frozen<tuple<int>>>", "a5 list<frozen<tuple<frozen<item_a5>>>>"):
+    for column in (
+        "a3 list<frozen<tuple<date>>>",
+        "a4 set<frozen<tuple<int>>>",
+        "a5 list<frozen<tuple<frozen<item_a5>>>>",
+    ):
         assert column in schema
     data = store_data(tmp_path / "tests", "cassandra")["entities"]["Item"]
     with_null = [r for r in data["records"] if r["a3"] and None in r["a3"]]
