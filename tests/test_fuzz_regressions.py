@@ -3513,8 +3513,13 @@ def test_a_cassandra_range_under_limit_1_shows_its_bounds_and_order(tmp_path: Pa
     case = test_data(plan, design_wide_column(plan))["cases"]["p0"]
     assert case["properties"]["ties a0"] == "LIMIT 1: an answer holds one row, so no two of its rows tie"
     assert any("bound a0_to" in run["shows"] and run["expected_sort"] == [] for run in case["runs"])
+    cassandra_data_tests_pass(A_FIRST_ROW_OF_A_RANGE_IN_CASSANDRA, tmp_path)
+
+
+def cassandra_data_tests_pass(text: str, tmp_path: Path) -> None:
+    """Plan `text` and run its generated Cassandra data tests (they need no server) with no store URL."""
     model = tmp_path / "m.yaml"
-    model.write_text(A_FIRST_ROW_OF_A_RANGE_IN_CASSANDRA, encoding="utf-8")
+    model.write_text(text, encoding="utf-8")
     write_plan(model, tmp_path / "out")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_cassandra.py", "-k", "discriminates"],
@@ -4056,3 +4061,142 @@ def test_a_dangling_reference_to_a_small_composite_key_tries_every_combination(t
     harness = sqlite_harness(text, tmp_path)
     assert any(":fk_line_item_r2_ref" in ident for ident in harness.constraint_ids())
     check_every_constraint(harness)
+
+
+NULLABLE_ITEMS_IN_CASSANDRA = dedent(
+    """\
+    name: fuzz
+    entities:
+      Item:
+        attributes:
+          a0: {type: date}
+          a3: {type: list, items: {type: date, nullable: true}, max_items: 4, avg_items: 3}
+          a4: {type: set, items: {type: integer, bits: 32, nullable: true}, max_items: 4, avg_items: 3}
+          a5: {type: list, items: {type: object, fields: {f0: {type: date}}, nullable: true}, max_items: 4, avg_items: 3}
+        growth: {initial_rows: 40, rows_per_day: 0}
+        placement: {family: wide_column}
+    access_patterns:
+      - {name: p0, entity: Item, filters: [{attribute: a0, op: eq}], rate: 5}
+    """
+)
+
+
+@pytest.mark.cassandra
+def test_a_cassandra_collection_keeps_its_null_items(tmp_path: Path) -> None:
+    """Fuzz model 358 on Cassandra: a list of dates whose items are nullable. A collection holds no
+    null item, so every insert of a record with one failed ("Expected 4 byte long for date"). Each
+    nullable item is now a one-field tuple (`list<frozen<tuple<date>>>`, sets and object items
+    alike), whose field may be null: the seeded records, null items and all, go in and read back."""
+    from polyplan.stores.wide_column import connect
+    from polyplan.stores.wide_column.values import to_driver
+    from polyplan.validate.store_data import store_data
+
+    plan_into(NULLABLE_ITEMS_IN_CASSANDRA, tmp_path)
+    schema = (tmp_path / "cassandra" / "schema.cql").read_text(encoding="utf-8")
+    for column in (
+        "a3 list<frozen<tuple<date>>>",
+        "a4 set<frozen<tuple<int>>>",
+        "a5 list<frozen<tuple<frozen<item_a5>>>>",
+    ):
+        assert column in schema
+    data = store_data(tmp_path / "tests", "cassandra")["entities"]["Item"]
+    with_null = [r for r in data["records"] if r["a3"] and None in r["a3"]]
+    assert with_null and any(r["a4"] and None in r["a4"] for r in data["records"])  # the data has null items
+    env = dict(os.environ, POLYPLAN_CASSANDRA_URL=resolve_url("cassandra"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_cassandra.py"],
+        cwd=tmp_path / "tests",
+        env={k: v for k, v in env.items() if not k.startswith("PYTEST")} | {"POLYPLAN_REQUIRE": "cassandra"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0 and " passed" in done.stdout, done.stdout[-3000:] + done.stderr[-1000:]
+    # The null items are kept, in their places: a record read back holds what was written.
+    writes = json.loads((tmp_path / "cassandra" / "writes.json").read_text(encoding="utf-8"))
+    record = {name: to_driver(value, data["types"][name]) for name, value in with_null[0].items()}
+    cluster, session = connect.connect(resolve_url("cassandra"))
+    keyspace = connect.run_keyspace()
+    try:
+        connect.apply_schema(session, schema, keyspace)
+        connect.Writer(session, writes, keyspace).run(writes["entities"]["Item"]["operations"]["insert"], record, {})
+        table = connect.table_name(keyspace, "p0")
+        row = session.execute(f"SELECT a3 FROM {table} WHERE a0 = %s AND id = %s", [record["a0"], record["id"]]).one()
+    finally:
+        connect.drop_keyspace(session, keyspace)
+        cluster.shutdown()
+    assert [item[0] if item[0] is None else item[0].date().isoformat() for item in row["a3"]] == with_null[0]["a3"]
+
+
+A_DATE_CONSTANT_IN_CASSANDRA = dedent(
+    """\
+    name: fuzz
+    entities:
+      group:
+        attributes:
+          a2: {type: integer, bits: 32}
+          a3: {type: date, default: now}
+        growth: {initial_rows: 10, rows_per_day: 1000}
+        placement: {family: wide_column}
+    access_patterns:
+      - name: p2
+        entity: group
+        filters: [{attribute: a3, op: in, value: ['2024-09-10']}, {attribute: a3, op: eq}]
+        limit: 20
+        rate: 200
+    """
+)
+
+
+def test_a_cassandra_table_kept_to_a_date_constant_holds_the_seeded_records_of_that_date(tmp_path: Path) -> None:
+    """Fuzz model 907 on Cassandra: `a3 IN ('2024-09-10') AND a3 = :a3 LIMIT 500`. The table holds
+    only rows of that date, and its membership compared each record's `date` with the constant's
+    text: no seeded record was a member but the one the constant was written into as text, so the
+    run read one row and the data could not show the limit. The constant is now compared as the
+    seed types it; the hot group's records are members and the generated data test passes."""
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.testgen import test_data
+
+    plan = plan_text(A_DATE_CONSTANT_IN_CASSANDRA, "m.yaml")
+    case = test_data(plan, design_wide_column(plan))["cases"]["p2"]
+    assert case["properties"]["limit"] is None
+    assert any("limit" in run["shows"] and len(run["allowed"]) > 20 for run in case["runs"])
+    cassandra_data_tests_pass(A_DATE_CONSTANT_IN_CASSANDRA, tmp_path)
+
+
+A_TTL_TABLE_KEPT_TO_A_KEY_VALUE = dedent(
+    """\
+    name: fuzz
+    entities:
+      Item:
+        attributes:
+          a0: {type: decimal, precision: 20, scale: 2}
+          a1: {type: date}
+          a2: {type: timestamp}
+        key: {attributes: [a0, a1], kind: natural}
+        growth: {initial_rows: 1000, rows_per_day: 0, ttl_seconds: 86400}
+        placement: {family: wide_column}
+    access_patterns:
+      - name: p2
+        entity: Item
+        filters: [{attribute: a1, op: eq, value: '2024-05-03'}, {attribute: a1, op: eq}]
+        rate: 5
+    """
+)
+
+
+def test_a_spare_record_borrows_part_of_a_composite_key_to_belong_in_a_ttl_table() -> None:
+    """Fuzz model 1139 on Cassandra: the only table (with a TTL) holds rows where a1 = '2024-05-03',
+    a1 being half of the natural key (a0, a1). The spare record written by the TTL expiry test did
+    not have that date, and it would not borrow it from a record the table holds because a1 is in a
+    unique set, so "the spare records belong in no table with a TTL". Borrowing part of a composite
+    key is refused only where the spare's whole key would repeat a record's."""
+    from polyplan.stores.wide_column.design import design_wide_column
+    from polyplan.stores.wide_column.testgen import test_data
+
+    plan = plan_text(A_TTL_TABLE_KEPT_TO_A_KEY_VALUE, "m.yaml")
+    data = test_data(plan, design_wide_column(plan))
+    spare = data["spares"]["Item"]
+    assert spare["members"]["p2"] and spare["record"]["a1"] == "2024-05-03"
+    keys = {(r["a0"], r["a1"]) for r in data["entities"]["Item"]["records"]}
+    assert (spare["record"]["a0"], spare["record"]["a1"]) not in keys

@@ -392,3 +392,24 @@ def test_an_update_racing_a_delete_finds_no_row_and_resurrects_nothing(tmp_path:
         drop_keyspace(session, keyspace)
         cluster.shutdown()
         forget("glossary")
+
+
+def test_a_table_kept_to_a_typed_constant_holds_the_records_of_that_value() -> None:
+    """writes.json keeps a condition's constants as the model wrote them (a date as text): the
+    application's record holds a `date`, so `holds` compared a date with text and a scaffolded
+    write skipped the table of every such record silently (the seed's side of it: fuzz model 907).
+    Each constant is now read in the type of the record's value."""
+    from decimal import Decimal
+
+    from polyplan.scaffold.wide_column_runtime import holds
+
+    def member(constant: Any, value: Any) -> bool:
+        return holds([{"attribute": "a", "in": [constant]}], {"a": value})
+
+    assert member("2024-09-10", date(2024, 9, 10)) and not member("2024-09-11", date(2024, 9, 10))
+    assert member("2024-09-10T12:00:00Z", datetime(2024, 9, 10, 12))  # the driver's naive UTC
+    assert member("2024-09-10T14:00:00+02:00", datetime(2024, 9, 10, 12))
+    some = uuid.uuid4()
+    assert member(str(some).upper(), some) and not member(str(uuid.uuid4()), some)
+    assert member(0.8405, Decimal("0.8405")) and member("1.50", Decimal("1.5")) and not member(0.84, Decimal("0.8405"))
+    assert member("alpha", "alpha") and not member("2024-09-10", None) and not member("not a date", date(2024, 9, 10))

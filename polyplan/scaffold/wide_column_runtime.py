@@ -17,8 +17,10 @@ import datetime as dt
 import json
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException
@@ -74,14 +76,35 @@ def from_driver(kind: str, value: Any) -> Any:
 
 
 def holds(conditions: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> bool:
-    """Whether `record` is a member of a table: every `when` condition of writes.json holds."""
+    """Whether `record` (driver values) is a member of a table: every `when` condition of writes.json
+    holds, its constants read in the type of the record's value (writes.json has them as the model
+    wrote them: a date, timestamp, uuid or decimal as text, a decimal perhaps as a number)."""
     for condition in conditions:
         value = record.get(condition["attribute"])
         if condition.get("is_not_null") and value is None:
             return False
-        if "in" in condition and value not in condition["in"]:
+        if "in" in condition and value not in [_typed_like(constant, value) for constant in condition["in"]]:
             return False
     return True
+
+
+def _typed_like(constant: Any, value: Any) -> Any:
+    """A writes.json constant in the type of `value`, when it is a date, timestamp, uuid or decimal."""
+    try:
+        if isinstance(value, dt.datetime) and isinstance(constant, str):
+            moment = dt.datetime.fromisoformat(constant.replace("Z", "+00:00"))
+            if moment.tzinfo is not None and value.tzinfo is None:  # the driver's timestamps: UTC, naive
+                return moment.astimezone(dt.UTC).replace(tzinfo=None)
+            return moment
+        if isinstance(value, dt.date) and isinstance(constant, str):
+            return dt.date.fromisoformat(constant)
+        if isinstance(value, uuid.UUID) and isinstance(constant, str):
+            return uuid.UUID(constant)
+        if isinstance(value, Decimal) and isinstance(constant, str | int | float) and not isinstance(constant, bool):
+            return Decimal(repr(constant)) if isinstance(constant, float) else Decimal(constant)
+    except (ValueError, ArithmeticError):  # not a value of that type: equal to none
+        return constant
+    return constant
 
 
 class PinnableTimestamps:

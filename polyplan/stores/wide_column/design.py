@@ -47,6 +47,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
+from polyplan.seed.generate import _seed_value as seed_value
 from polyplan.stores.search.design import daily_rows_at_horizon
 from polyplan.stores.wide_column.cql import schema_name
 from polyplan.stores.wide_column.estimate import (
@@ -154,7 +155,10 @@ def _pattern_shape(ctx: _Context, pattern: AccessPattern) -> _Shape | None:
     for flt in pattern.filters:
         if flt.value is not None:
             values = tuple(flt.value) if isinstance(flt.value, list) else (flt.value,)
-            conditions.append(Condition(flt.attribute, values))
+            attribute = ctx.attributes.get(flt.attribute)
+            # A constant as a seeded record holds it (a date, not its text: fuzz model 907).
+            typed = tuple(v if attribute is None or (t := seed_value(attribute, v)) is None else t for v in values)
+            conditions.append(Condition(flt.attribute, values, typed))
         elif flt.op in (FilterOp.EQ, FilterOp.IN):
             if flt.attribute not in partition:
                 partition.append(flt.attribute)

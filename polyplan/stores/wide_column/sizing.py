@@ -100,6 +100,9 @@ def value_bytes(kind: CqlType, attribute: Attribute | None, k: Constants, name: 
     if kind.kind == "list" and kind.items is not None and attribute.items is not None:
         item, variable = value_bytes(kind.items, attribute.items, k)
         return _list_items(attribute) * (k["collection_element"] + item + (1 if variable else 0)), True
+    if kind.kind == "tuple" and kind.items is not None:  # a nullable item: its field's length, then the item
+        item, _ = value_bytes(kind.items, attribute, k, name)
+        return 4 + (1 - NULL_SHARE) * item, True
     if kind.kind == "udt":
         fields = attribute.fields or {}
         inner = sum(4 + value_bytes(_udt_field(field), field, k, n)[0] for n, field in fields.items())

@@ -45,17 +45,22 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Condition:
-    """Membership: the table holds a record only if this holds (`values` None means "is not null")."""
+    """Membership: the table holds a record only if this holds (`values` None means "is not null").
+
+    `values` are the model's constants as written (the CQL and writes.json show them); `typed`, the
+    same as the seed types a value of the attribute (YAML gives a date as text, a record holds a
+    `date`), is what `holds` compares a record's value with."""
 
     attribute: str
     values: tuple[Any, ...] | None
+    typed: tuple[Any, ...] | None = field(default=None, compare=False)
 
     def holds(self, record: dict[str, Any]) -> bool:
-        """Whether `record` belongs in the table under this condition."""
+        """Whether `record` (seeded values) belongs in the table under this condition."""
         value = record.get(self.attribute)
         if self.values is None:
             return value is not None
-        return value in self.values
+        return value in (self.values if self.typed is None else self.typed)
 
     def structured(self) -> dict[str, Any]:
         """The JSON form: {"attribute", "in": [...]} or {"attribute", "is_not_null": true}."""

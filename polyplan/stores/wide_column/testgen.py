@@ -117,7 +117,7 @@ def _target(records: list[dict[str, Any]], table: Table, query: Query) -> dict[s
     for record in usable:
         for condition in table.conditions:
             if condition.values is not None:
-                record[condition.attribute] = condition.values[0]
+                record[condition.attribute] = (condition.typed or condition.values)[0]
         if all(c.holds(record) for c in table.conditions):
             return record
     return None
@@ -400,7 +400,9 @@ def _spare(
     test would have no row to write: the spare then takes, on the attributes of one such table's
     failing conditions, the values of a loaded record that the table holds (a constant such as
     `kind = 'x'`, or any value where the condition is "not null"), unless those attributes are in
-    a unique set (a borrowed value would repeat the donor's) or the model's checks then fail.
+    the spare's values of a unique set they are part of would then repeat a record's (a unique
+    attribute alone always would: the donor's; part of a composite key need not: fuzz model 1139)
+    or the model's checks then fail.
     """
     if not spares:
         return None
@@ -414,15 +416,25 @@ def _spare(
     )
     if not ttl_tables or any(belongs(best, t) for t in ttl_tables):
         return best
-    guarded = {a for unique in unique_sets(model, entity.entity) for a in unique}
+    uniques = [sorted(unique) for unique in unique_sets(model, entity.entity)]
+    others = [*records, *(r for r in spares if r is not best)]
+
+    def repeats(fitted: dict[str, Any], failing: list[str]) -> bool:
+        return any(
+            all(plain(fitted.get(a)) == plain(r.get(a)) for a in unique)
+            for unique in uniques
+            if set(unique).intersection(failing)
+            for r in others
+        )
+
     checks = model.entities[entity.entity].checks
     for table in ttl_tables:
         failing = [c.attribute for c in table.conditions if not c.holds(best)]
         donor = next((r for r in records if belongs(r, table)), None)
-        if donor is None or guarded.intersection(failing):
+        if donor is None:
             continue
         fitted = {**best, **{a: donor[a] for a in failing}}
-        if all(check_holds(fitted[c.left], c.op, fitted[c.right]) for c in checks):
+        if not repeats(fitted, failing) and all(check_holds(fitted[c.left], c.op, fitted[c.right]) for c in checks):
             return fitted
     return best
 

@@ -28,9 +28,10 @@ _INTEGERS = {16: "smallint", 32: "int", 64: "bigint"}
 
 @dataclass(frozen=True)
 class CqlType:
-    """A CQL type: a scalar, a list of a type, or a user-defined type (always used frozen)."""
+    """A CQL type: a scalar, a list or set of a type, a user-defined type (always used frozen), or
+    the one-field tuple that holds a collection's nullable item."""
 
-    kind: str  # a scalar name, "list", "set" or "udt"
+    kind: str  # a scalar name, "list", "set", "udt" or "tuple"
     items: CqlType | None = None
     udt: str | None = None
     json: bool = False  # text holding JSON
@@ -42,6 +43,8 @@ class CqlType:
         if self.kind in ("list", "set") and self.items is not None:
             inner = f"{self.kind}<{self.items.render(nested=True)}>"
             return f"frozen<{inner}>" if nested else inner
+        if self.kind == "tuple" and self.items is not None:
+            return f"frozen<tuple<{self.items.render(nested=True)}>>"
         return self.kind
 
     def describe(self, udts: dict[str, Udt]) -> dict[str, Any]:
@@ -49,7 +52,7 @@ class CqlType:
         if self.kind == "udt" and self.udt is not None:
             fields = [[name, t.describe(udts)] for name, t in udts[self.udt].fields]
             return {"fields": fields, "name": self.udt, "type": "udt"}
-        if self.kind in ("list", "set") and self.items is not None:
+        if self.kind in ("list", "set", "tuple") and self.items is not None:
             return {"items": self.items.describe(udts), "type": self.kind}
         return {"json": True, "type": self.kind} if self.json else {"type": self.kind}
 
@@ -72,7 +75,12 @@ def cql_type(attribute: Attribute, udt_base: str, udts: dict[str, Udt], source: 
         return CqlType(_SCALARS[kind], json=kind is TypeName.JSON)
     if kind in COLLECTION_TYPES and attribute.items is not None:
         # A set is Cassandra's own set<>: unique items, kept sorted, no read-before-write to add one.
-        return CqlType(kind.value, items=cql_type(attribute.items, udt_base, udts, f"{source}.items"))
+        items = cql_type(attribute.items, udt_base, udts, f"{source}.items")
+        if attribute.items.nullable:
+            # A collection refuses a null item ("Expected 4 byte long for date"); the field of a
+            # one-field tuple may be null, so each item is wrapped: list<frozen<tuple<date>>>.
+            items = CqlType("tuple", items=items)
+        return CqlType(kind.value, items=items)
     if kind is TypeName.OBJECT:
         name = schema_name(udt_base)
         fields = tuple(

@@ -1,7 +1,9 @@
 """Values between three forms (pure): seeded Python values, JSON, and cassandra-driver values.
 
 A type is described as design.json does it: {"type": "uuid"}, {"type": "list", "items": ...},
-{"type": "udt", "name": ..., "fields": [[name, type], ...]}, {"type": "text", "json": true}.
+{"type": "udt", "name": ..., "fields": [[name, type], ...]}, {"type": "text", "json": true}, and {"type": "tuple", "items": ...} for a collection's nullable item,
+which Cassandra keeps as a one-field tuple (a collection holds no null): its JSON form is the item
+itself, its driver form the tuple `(item,)`.
 Timestamps are UTC with milliseconds (what Cassandra keeps); `canonical` maps a value read back
 from Cassandra and a seeded value to the same JSON, so tests compare them directly.
 """
@@ -27,6 +29,8 @@ def to_json(value: Any, desc: dict[str, Any]) -> Any:
     if value is None:
         return None
     kind = desc["type"]
+    if kind == "tuple":
+        return to_json(value, desc["items"])
     if kind in ("list", "set"):
         return [to_json(item, desc["items"]) for item in value]
     if kind == "udt":
@@ -37,10 +41,13 @@ def to_json(value: Any, desc: dict[str, Any]) -> Any:
 
 
 def to_driver(value: Any, desc: dict[str, Any]) -> Any:
-    """A JSON-form value as cassandra-driver binds it (UDTs as tuples in field order)."""
+    """A JSON-form value as cassandra-driver binds it (UDTs as tuples in field order, a nullable
+    item as its one-field tuple, null or not)."""
+    kind = desc["type"]
+    if kind == "tuple":
+        return (to_driver(value, desc["items"]),)
     if value is None:
         return None
-    kind = desc["type"]
     if kind in ("list", "set"):
         return [to_driver(item, desc["items"]) for item in value]
     if kind == "udt":
