@@ -4056,3 +4056,32 @@ def test_a_dangling_reference_to_a_small_composite_key_tries_every_combination(t
     harness = sqlite_harness(text, tmp_path)
     assert any(":fk_line_item_r2_ref" in ident for ident in harness.constraint_ids())
     check_every_constraint(harness)
+
+
+def test_a_unique_self_reference_on_an_empty_table_names_its_first_copy(tmp_path: Path) -> None:
+    """Fuzz model 2407 (fuzz14a's fresh sample, both servers and SQLite): _Audit is capped at 4
+    records by unique (a5, a4) (a5 of -100..-99, a4 a boolean) and seeded at none, with an
+    optional one-to-one reference to itself (unique r0_ref). The duplicate built for
+    uq_audit_r0_ref took its parent from the loaded rows, found none and drew a value, so the
+    first copy's insert failed on the foreign key ("FOREIGN KEY constraint failed") before the
+    unique rule was reached. The first copy now names itself, and the second copy names it too."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          _Audit:
+            attributes:
+              a4: {type: boolean, default: false}
+              a5: {type: integer, bits: 32, min: -100, max: -99, distinct: 1}
+            unique: [[a5, a4]]
+            growth: {initial_rows: 0, rows_per_day: 5}
+        relationships:
+          - {name: r0, kind: one_to_one, from: _Audit, to: _Audit, required: false, on_delete: set_null,
+             foreign_key: r0_ref}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert not harness.loaded["audit"]
+    assert "audit:uq_audit_r0_ref" in harness.constraint_ids()
+    check_every_constraint(harness)
