@@ -4182,3 +4182,35 @@ def test_a_range_over_a_column_of_one_value_gets_windows_past_it(engine: str, tm
         return
     generated_tests_pass(tmp_path, engine, f"tests/test_{engine}.py")
     generated_tests_pass(tmp_path, engine, f"tests/test_{engine}_indexes.py")
+
+
+def test_a_nullable_sort_key_under_a_check_gets_its_null_in_the_sorted_group(tmp_path: Path) -> None:
+    """Fuzz model 2404 (fuzz14a's fresh sample, SQLite): `a4 = :a4 ORDER BY a5 DESC` (no LIMIT) on
+    Select, a5 a nullable integer under the check `a1 <= a5`. The group made for the sort holds
+    a NULL on a5 beside a value (`HotGroup.nulled`, fuzz11a's 722), but a side of a check was left
+    out of it, so no case showed "where NULLs of a5 sort matters" (DataCannotDiscriminate). A NULL
+    passes any check: the group's record now holds it."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Select:
+            attributes:
+              a1: {type: decimal, precision: 28, scale: 5, nullable: true, default: 2.23791}
+              a4: {type: uuid}
+              a5: {type: integer, bits: 32, nullable: true}
+            checks:
+              - {name: c0, left: a1, op: le, right: a5}
+            growth: {initial_rows: 250000, rows_per_day: 1000}
+        access_patterns:
+          - {name: p2, entity: Select, filters: [{attribute: a4, op: eq}], sort: [{attribute: a5, direction: desc}],
+             rate: 20000, latency_ms: 50}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    groups = Counter(row["a4"] for row in harness.loaded["select"])
+    shared = next(value for value, count in groups.most_common(1))
+    members = [row for row in harness.loaded["select"] if row["a4"] == shared]
+    assert any(row["a5"] is None for row in members) and any(row["a5"] is not None for row in members)
+    check_patterns(harness, "p2")
