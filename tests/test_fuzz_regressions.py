@@ -4165,17 +4165,18 @@ ONE_VALUED_RANGE = dedent(
 
 
 @pytest.mark.parametrize("engine", EVERY_ENGINE)
-def test_a_range_over_a_column_of_one_value_gets_windows_past_it(engine: str, tmp_path: Path) -> None:
+def test_a_range_and_sort_over_a_one_distinct_column_are_seeded_two_values(engine: str, tmp_path: Path) -> None:
     """Fuzz model 1785 (fuzz13b's servers; SQLite too): `a0 >= :from AND a0 < :to ORDER BY a0
-    LIMIT 500`, a0 an integer in [1, 2] of `distinct: 1`, so every seeded row holds one value v.
+    LIMIT 500`, a0 an integer in [1, 2] of `distinct: 1`, and every seeded row held one value v.
     The cases' only window was [v, v), empty ("LIMIT 500 is reached; the filter a0 >= :a0_from
     matters; …; the direction of ORDER BY a0 ASC matters", DataCannotDiscriminate), and the index
     proof bound the same empty range, which MariaDB reads from no table ("Impossible WHERE").
-    The cases add [v, v + 1) and [v + 1, v + 2); the proof's upper bound goes past v; the
-    direction of a sort column every row ties on is not asked for."""
+    A range-filtered or sorted attribute of `distinct: 1` is now drawn from two values, as an
+    equality's already was (fuzz13a's 1167), and the proof's exclusive upper bound goes past the
+    largest value instead of stopping at it."""
     plan_into(ONE_VALUED_RANGE, tmp_path)
     harness = Harness.from_plan_folder(tmp_path / "tests", engine)
-    assert len({row["a0"] for row in harness.loaded["table"]}) == 1
+    assert {row["a0"] for row in harness.loaded["table"]} == {1, 2}
     if engine == "sqlite":
         check_patterns(harness, "p0")
         generated_tests_pass(tmp_path, engine, "tests/test_sqlite_indexes.py")

@@ -25,6 +25,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from polyplan.diagnostics import Diagnostic, Severity
@@ -38,7 +40,7 @@ from polyplan.stores.relational.membership import column_attribute, inside_filte
 from polyplan.stores.relational.render import column_for, param_name, query_columns
 from polyplan.stores.relational.spec import QueryParam, TableKind, TableSpec, finite_domain
 from polyplan.validate.membership import is_sub_field, item_choices, with_sub_fields
-from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, past_value, sort_rows
+from polyplan.validate.oracle import NULLS_FIRST, Condition, canon, holds, sort_rows
 
 MAX_ANCHORS = 8  # parameter groups tried per pattern: the largest ones and a spread of smaller ones
 WORDS_PER_COUNT = 3  # search words tried per frequency (the group's own rare word among them)
@@ -356,7 +358,7 @@ def properties(expected: Expected, sample: Case) -> list[Property]:
                 return ev.differs(ev.matching(case.conditions), ev.matching(_without(case, index, looser)))
 
             found.append((f"the bound {label} is exact", bound))
-    fixed = _fixed_columns(expected) | _one_valued_columns(expected, sample)
+    fixed = _fixed_columns(expected)
     for position, (column, descending) in enumerate(expected.sort):
         if column in fixed or single:
             # Every matching row holds the one value an equality gives this column: its
@@ -440,22 +442,6 @@ def _fixed_columns(expected: Expected) -> set[str]:
     return constants | {p.column for p in expected.params if p.op == "eq"}
 
 
-def _one_valued_columns(expected: Expected, sample: Case) -> set[str]:
-    """Sort columns the model says hold one value in every row (`distinct: 1`, the seed's pool),
-    with no NULL to place (NOT NULL, or held by a condition, which rejects NULL): every answer
-    ties on them, so no data the model describes shows their direction (fuzz13b's 1785: `a0
-    range ORDER BY a0 LIMIT 500`, a0 an integer in [1, 2] of `distinct: 1`)."""
-    filtered = {c.column for c in sample.conditions}
-    found: set[str] = set()
-    for column, _ in expected.sort:
-        if is_sub_field(column):
-            continue
-        spec = expected.table.column(column)
-        if spec.attribute.distinct == 1 and (not spec.nullable or column in filtered):
-            found.add(column)
-    return found
-
-
 def _at_most_one_row(expected: Expected) -> bool:
     """Whether equalities fix every column of the primary key or of a unique rule: the answer
     then holds one row at most on any valid data, and no LIMIT can cut it (`r1_ref = :r LIMIT 1`
@@ -532,6 +518,17 @@ def _search_terms(texts: Sequence[str], all_texts: Sequence[str]) -> list[str]:
         by_count.setdefault(counts[word], []).append(word)
     rarer = [w for c in sorted(by_count) for w in by_count[c][:WORDS_PER_COUNT]]
     return [*agreed[:1], *rarer][:SEARCH_TERMS]
+
+
+def _past(value: Any) -> Any:
+    """A bound just past a seeded value (None for a type without an obvious next value)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return value + 1
+    if isinstance(value, datetime | date):
+        return value + timedelta(days=1)
+    return None
 
 
 def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engine: str) -> list[dict[str, Any]]:
@@ -621,20 +618,10 @@ def candidates(expected: Expected, raw: Sequence[Row], rows: Sequence[Row], engi
                 # both, so under a sort and LIMIT 1 neither the lower bound nor the direction
                 # showed (fuzz8's model 45). Windows up to a bound past the largest value, and the
                 # empty ones, show each.
-                past = past_value(present[-1][1])
+                past = _past(present[-1][1])
                 spans += [(present[0][1], present[0][1]), (present[1][1], present[1][1])]
                 if past is not None:
                     spans += [(present[0][1], past), (present[1][1], past)]
-            elif len(present) == 1:
-                # One value (`distinct: 1`): the span of the seeded values, [v, v), is empty.
-                # [v, past) holds every row (the LIMIT is reached, `>` for `>=` loses them all),
-                # and [past, beyond) none, where dropping the lower bound brings them back.
-                past = past_value(present[0][1])
-                beyond = None if past is None else past_value(past)
-                if past is not None:
-                    spans += [(present[0][1], past)]
-                if beyond is not None:
-                    spans += [(past, beyond)]
             options = [{**o, low.name: a, high.name: b} for o in options for a, b in spans]
         found.extend(options)
     return found

@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -223,14 +223,3 @@ def compare_result(
         if got_tied - tied:
             problems.append(f"rows at the limit boundary do not match: {list((got_tied - tied).elements())[:5]}")
     return problems
-
-
-def past_value(value: Any) -> Any:
-    """A bound just past a seeded value (None for a type without an obvious next value)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float | Decimal):
-        return value + 1
-    if isinstance(value, datetime | date):
-        return value + timedelta(days=1)
-    return None

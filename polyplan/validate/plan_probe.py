@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from polyplan.stores.relational.index_needs import PREFIX_SELECTIVITY
 from polyplan.stores.relational.sqltext import text_clause
 from polyplan.validate.membership import SEP, inside_value, is_sub_field
-from polyplan.validate.oracle import expand_lists, past_value
+from polyplan.validate.oracle import expand_lists
 
 EXPLAIN_PREFIX = {"postgresql": "EXPLAIN (FORMAT JSON) ", "mysql": "EXPLAIN ", "sqlite": "EXPLAIN QUERY PLAN "}
 _ALL_VISIBLE_TRIES = 100
@@ -124,11 +124,6 @@ def pattern_params(connection: sa.Connection, table: str, check: dict[str, Any])
                 f"SELECT {q(column)} FROM {q(table)} WHERE {q(column)} > :v ORDER BY 1 LIMIT 1 OFFSET {step}"
             )
             upper = connection.execute(above, {"v": value}).scalar()
-            if upper is None and param["op"] == "to":
-                # No larger value (a column of `distinct: 1`): [v, v) is empty, which MariaDB
-                # reads from no table at all ("Impossible WHERE", fuzz13b's 1785); [v, past v)
-                # holds every row of v.
-                upper = past_value(value)
             values[param["name"]] = upper if upper is not None else value
         elif param["op"] == "prefix":
             prefix = _selective_prefix(connection, f"{q(table)}{where} AND {q(column)}", str(value), count)
