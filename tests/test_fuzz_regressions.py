@@ -33,6 +33,7 @@ from polyplan.model.schema import Attribute
 from polyplan.pipeline import plan_text, render, write_plan
 from polyplan.seed.discriminating import discriminating_rows
 from polyplan.seed.generate import (
+    PREFIX_SHARED,
     PROOF_CONSTANT_RATE,
     HotGroup,
     feasible_rows,
@@ -40,6 +41,7 @@ from polyplan.seed.generate import (
     generation_order,
     rows_for_scale,
 )
+from polyplan.seed.regex import PatternGenerator, splices_prefix
 from polyplan.seed.values import distinct_capacity, distinct_values
 from polyplan.stores.relational.connect import apply_sql, scratch_database
 from polyplan.testkit import resolve_url
@@ -1536,14 +1538,15 @@ MARKED_REGEX_TEXT = dedent(
 )
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
+# SQLite, and each server where its URL is set.
+EVERY_ENGINE = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+
+
+@pytest.mark.parametrize("engine", EVERY_ENGINE)
 def test_a_full_text_marker_keeps_to_the_attributes_regex(engine: str, tmp_path: Path) -> None:
     """Fuzz model 71 (2026-12-07, MariaDB and PostgreSQL): the records marked for a full-text
     pattern (a rare word put first) got 'rarely bb89fo2', which breaks `^[a-z][a-z0-9_]*$`: the
@@ -1555,9 +1558,7 @@ def test_a_full_text_marker_keeps_to_the_attributes_regex(engine: str, tmp_path:
     values = [row["a0"] for row in harness.loaded["order"] if row["a0"] is not None]
     assert values and all(re.fullmatch(r"[a-z][a-z0-9_]*", value) for value in values)
     if engine != "sqlite":
-        done = run_generated_file(tmp_path, engine, f"tests/test_{engine}.py")
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
-        assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]
+        generated_tests_pass(tmp_path, engine, f"tests/test_{engine}.py")
 
 
 PARTIAL_AND_PREFIX = dedent(
@@ -4200,3 +4201,161 @@ def test_a_spare_record_borrows_part_of_a_composite_key_to_belong_in_a_ttl_table
     assert spare["members"]["p2"] and spare["record"]["a1"] == "2024-05-03"
     keys = {(r["a0"], r["a1"]) for r in data["entities"]["Item"]["records"]}
     assert (spare["record"]["a0"], spare["record"]["a1"]) not in keys
+
+
+def test_a_unique_self_reference_on_an_empty_table_names_its_first_copy(tmp_path: Path) -> None:
+    """Fuzz model 2407 (fuzz14a's fresh sample, both servers and SQLite): _Audit is capped at 4
+    records by unique (a5, a4) (a5 of -100..-99, a4 a boolean) and seeded at none, with an
+    optional one-to-one reference to itself (unique r0_ref). The duplicate built for
+    uq_audit_r0_ref took its parent from the loaded rows, found none and drew a value, so the
+    first copy's insert failed on the foreign key ("FOREIGN KEY constraint failed") before the
+    unique rule was reached. The first copy now names itself, and the second copy names it too."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          _Audit:
+            attributes:
+              a4: {type: boolean, default: false}
+              a5: {type: integer, bits: 32, min: -100, max: -99, distinct: 1}
+            unique: [[a5, a4]]
+            growth: {initial_rows: 0, rows_per_day: 5}
+        relationships:
+          - {name: r0, kind: one_to_one, from: _Audit, to: _Audit, required: false, on_delete: set_null,
+             foreign_key: r0_ref}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert not harness.loaded["audit"]
+    assert "audit:uq_audit_r0_ref" in harness.constraint_ids()
+    check_every_constraint(harness)
+
+
+def test_a_prefix_group_over_a_regex_attribute_in_a_composite_key_shares_its_start(tmp_path: Path) -> None:
+    """Fuzz model 2340 (fuzz14a's fresh sample, SQLite and both servers): `a1 LIKE :p || '%' LIMIT
+    500` on Table, key (a1, a0), a1 of `[A-F0-9]{8}`, a0 a date. A group sharing one a1 has room
+    for 365 records (a0's random source draws 730 dates, halved), and the fallback of fuzz11a's
+    536, a group sharing only a1's first characters, was refused for any regex: no case reached
+    the LIMIT ("LIMIT 500 is reached", DataCannotDiscriminate). A regex whose first characters
+    can move from one value to another (`splices_prefix`) now allows it. _Audit's size keeps
+    Table's seed at 20 rows, so that no prefix, every row, stays under the LIMIT too."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Table:
+            attributes:
+              a0: {type: date, default: '2024-01-25'}
+              a1: {type: string, pattern: '[A-F0-9]{8}', max_length: 8}
+            key: {attributes: [a1, a0], kind: natural}
+            growth: {initial_rows: 1000, rows_per_day: 0}
+          _Audit:
+            attributes:
+              a0: {type: float}
+            growth: {initial_rows: 100000000, rows_per_day: 5}
+        access_patterns:
+          - {name: p2, entity: Table, filters: [{attribute: a1, op: prefix}], limit: 500, rate: 500,
+             latency_ms: 1000}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    assert harness.rows["Table"] == 20
+    check_patterns(harness, "p2")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "splices"),
+    [
+        ("[A-F0-9]{8}", True),
+        ("^[A-Z]{2}-[0-9]+$", True),
+        ("a[0-9]+", True),
+        ("[a-z]{1,3}[0-9]{2}", False),  # 'a12' starts 'a1': 'abc12' would become 'a1c12'
+        ("[a-z]+@x", False),  # 'a@' into 'bcd@x' gives 'a@d@x'
+        ("(ab|cd)x", False),  # a group is not looked into
+        ("[a-z]{8}(?<=ab.{6})", False),  # a lookbehind sees the start
+        ("([0-9]{2})-\\1", False),  # so does a back-reference
+    ],
+)
+def test_a_regex_splices_its_prefix_only_where_every_match_allows_it(pattern: str, splices: bool) -> None:
+    """The condition `_prefix_shared` now asks of a regex (fuzz 2340), checked against values."""
+    assert splices_prefix(pattern, PREFIX_SHARED) is splices
+    if splices:
+        generator = PatternGenerator(pattern, 20, "a")
+        rng = random.Random(7)
+        values = [generator.draw(rng) for _ in range(40)]
+        for leader in values:
+            for own in values:
+                assert re.fullmatch(pattern, leader[:PREFIX_SHARED] + own[PREFIX_SHARED:])
+
+
+ONE_VALUED_RANGE = dedent(
+    """\
+    name: fuzz
+    engines: {relational: postgresql}
+    options: {relational_dialects: [postgresql, mysql, sqlite]}
+    entities:
+      Table:
+        attributes:
+          a0: {type: integer, bits: 32, min: 1, max: 2, distinct: 1, default: 2}
+          a1: {type: float}
+        growth: {initial_rows: 250000, rows_per_day: 5, must_keep: true}
+    access_patterns:
+      - {name: p0, entity: Table, filters: [{attribute: a0, op: range}], sort: [{attribute: a0, direction: asc}],
+         limit: 500, rate: 500, latency_ms: 50}
+    """
+)
+
+
+@pytest.mark.parametrize("engine", EVERY_ENGINE)
+def test_a_range_and_sort_over_a_one_distinct_column_are_seeded_two_values(engine: str, tmp_path: Path) -> None:
+    """Fuzz model 1785 (fuzz13b's servers; SQLite too): `a0 >= :from AND a0 < :to ORDER BY a0
+    LIMIT 500`, a0 an integer in [1, 2] of `distinct: 1`, and every seeded row held one value v.
+    The cases' only window was [v, v), empty ("LIMIT 500 is reached; the filter a0 >= :a0_from
+    matters; …; the direction of ORDER BY a0 ASC matters", DataCannotDiscriminate), and the index
+    proof bound the same empty range, which MariaDB reads from no table ("Impossible WHERE").
+    A range-filtered or sorted attribute of `distinct: 1` is now drawn from two values, as an
+    equality's already was (fuzz13a's 1167), and the proof's exclusive upper bound goes past the
+    largest value instead of stopping at it."""
+    plan_into(ONE_VALUED_RANGE, tmp_path)
+    harness = Harness.from_plan_folder(tmp_path / "tests", engine)
+    assert {row["a0"] for row in harness.loaded["table"]} == {1, 2}
+    if engine == "sqlite":
+        check_patterns(harness, "p0")
+        generated_tests_pass(tmp_path, engine, "tests/test_sqlite_indexes.py")
+        return
+    generated_tests_pass(tmp_path, engine, f"tests/test_{engine}.py")
+    generated_tests_pass(tmp_path, engine, f"tests/test_{engine}_indexes.py")
+
+
+def test_a_nullable_sort_key_under_a_check_gets_its_null_in_the_sorted_group(tmp_path: Path) -> None:
+    """Fuzz model 2404 (fuzz14a's fresh sample, SQLite): `a4 = :a4 ORDER BY a5 DESC` (no LIMIT) on
+    Select, a5 a nullable integer under the check `a1 <= a5`. The group made for the sort holds
+    a NULL on a5 beside a value (`HotGroup.nulled`, fuzz11a's 722), but a side of a check was left
+    out of it, so no case showed "where NULLs of a5 sort matters" (DataCannotDiscriminate). A NULL
+    passes any check: the group's record now holds it."""
+    text = dedent(
+        """\
+        name: fuzz
+        engines: {relational: sqlite}
+        entities:
+          Select:
+            attributes:
+              a1: {type: decimal, precision: 28, scale: 5, nullable: true, default: 2.23791}
+              a4: {type: uuid}
+              a5: {type: integer, bits: 32, nullable: true}
+            checks:
+              - {name: c0, left: a1, op: le, right: a5}
+            growth: {initial_rows: 250000, rows_per_day: 1000}
+        access_patterns:
+          - {name: p2, entity: Select, filters: [{attribute: a4, op: eq}], sort: [{attribute: a5, direction: desc}],
+             rate: 20000, latency_ms: 50}
+        """
+    )
+    harness = sqlite_harness(text, tmp_path)
+    groups = Counter(row["a4"] for row in harness.loaded["select"])
+    shared = next(value for value, count in groups.most_common(1))
+    members = [row for row in harness.loaded["select"] if row["a4"] == shared]
+    assert any(row["a5"] is None for row in members) and any(row["a5"] is not None for row in members)
+    check_patterns(harness, "p2")

@@ -41,6 +41,7 @@ from polyplan.model.paths import PathRead, is_path
 from polyplan.model.ranges import is_range
 from polyplan.model.schema import TEXTUAL_TYPES, AccessPattern, FilterOp, RelationshipKind, RequirementsModel
 from polyplan.seed.generate import (
+    PREFIX_SHARED,
     RESERVE,
     HotGroup,
     _member_space,
@@ -49,6 +50,7 @@ from polyplan.seed.generate import (
     constant_space,
     feasible_rows,
 )
+from polyplan.seed.regex import splices_prefix
 
 # Rows beyond the limit in a hot group, so that NULLs on a range attribute or the constants
 # drawn in the other records cannot push the matching count back under it.
@@ -175,8 +177,11 @@ def spare_parents(model: RequirementsModel, wanted: dict[str, int]) -> None:
 
 def _prefix_shared(model: RequirementsModel, pattern: AccessPattern, shared: list[str]) -> tuple[str, ...]:
     """The shared attributes whose group may share a prefix rather than a whole value: a prefix
-    parameter's text attribute with no regex (a changed start could break it), no reference
-    column and no full-text search on it (its words are what a search group shares)."""
+    parameter's text attribute, no reference column and no full-text search on it (its words are
+    what a search group shares), with no regex or one whose first PREFIX_SHARED characters can
+    move from one value to another (`regex.splices_prefix`; another start could break others).
+    fuzz14a's 2340: a1 of `[A-F0-9]{8}` in the key (a1, a0), a0 a date of 730 random values,
+    left room for 365 records of one a1, and `LIMIT 500` on a prefix of a1 was never reached."""
     attributes = all_attributes(model, pattern.entity)
     searched = {f.attribute for f in pattern.filters if f.op is FilterOp.FULLTEXT}
     found: list[str] = []
@@ -189,7 +194,7 @@ def _prefix_shared(model: RequirementsModel, pattern: AccessPattern, shared: lis
             and flt.attribute not in searched
             and attribute is not None
             and attribute.type in TEXTUAL_TYPES
-            and attribute.pattern is None
+            and (attribute.pattern is None or splices_prefix(attribute.pattern, PREFIX_SHARED))
             and flt.attribute not in found
         ):
             found.append(flt.attribute)

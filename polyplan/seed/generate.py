@@ -49,6 +49,7 @@ from decimal import Decimal
 from typing import Any
 
 from polyplan.model.derived import Reference, all_attributes, key_of, memoised, patterns_of, references_into, snake
+from polyplan.model.ranges import is_range
 from polyplan.model.schema import (
     Attribute,
     Check,
@@ -725,20 +726,26 @@ def _seed_value(attribute: Attribute, value: Any) -> Any:
     return value
 
 
-def parameter_equalities(model: RequirementsModel, name: str) -> set[str]:
-    """Attributes of entity `name` a pattern compares with a parameter (`a0 = :a0`, `a0 IN :a0`)."""
-    return {
-        flt.attribute
-        for pattern in patterns_of(model, name)
-        for flt in pattern.filters
-        if flt.op in (FilterOp.EQ, FilterOp.IN) and flt.value is None and not flt.path
-    }
+def compared_attributes(model: RequirementsModel, name: str) -> set[str]:
+    """Attributes of entity `name` a pattern compares with a parameter (`a0 = :a0`, `a0 IN :a0`,
+    a range's bounds) or sorts by: on one value each, no data shows that the filter matters or
+    which way the sort runs (fuzz13b's 1785: `a0 >= :from AND a0 < :to ORDER BY a0 LIMIT 500`,
+    a0 of `distinct: 1`, every seeded row holding the one a0)."""
+    found: set[str] = set()
+    for pattern in patterns_of(model, name):
+        for flt in pattern.filters:
+            compared = flt.op in (FilterOp.EQ, FilterOp.IN) or is_range(flt.op)
+            if compared and flt.value is None and not flt.path:
+                found.add(flt.attribute)
+        found.update(item.attribute for item in pattern.sort)
+    return found
 
 
 def _two_values(attribute: Attribute) -> Attribute:
     """`attribute`, drawn from two values where it declares `distinct: 1`. A parameter equality
     on it shows that it matters only on data holding another value (fuzz13a's 1167: `a3 IN
-    (false) AND a0 = :a0`, a0 a string of `distinct: 1`, and every seeded row held the one a0).
+    (false) AND a0 = :a0`, a0 a string of `distinct: 1`, and every seeded row held the one a0);
+    so does a range's bound, and a sort's direction (`compared_attributes`).
     `distinct` estimates production data; it is no rule the seed must keep (an enum of one
     value, whose domain is one value, stays one: `_pool_of` draws no more than the type has)."""
     if attribute.distinct != 1:
@@ -956,7 +963,7 @@ class _EntityGenerator:
                 parent_created = creation_attribute(model, picker.reference.relationship.from_)
                 if parent_created is not None:
                     self.timed.append((picker, parent_created))
-        compared = parameter_equalities(model, name)
+        compared = compared_attributes(model, name)
         self.sources: dict[str, Source] = {
             attr: make_source(
                 _two_values(spec) if attr in compared else spec,
@@ -1292,9 +1299,12 @@ class _EntityGenerator:
         return changed
 
     def _nullable_keys(self, group: HotGroup) -> tuple[str, ...]:
-        """`group.nulled` but for attributes a check or link ties to another (a NULL there would
-        change what they hold) and ones the generator does not make."""
-        bound = {c for k in self.checks for c in (k.left, k.right)} | {c for link in self.links for c in link[:2]}
+        """`group.nulled` but for attributes a link ties to another (one is made from the other:
+        a NULL there would change what the other holds) and ones the generator does not make. A
+        side of a check stays: a NULL passes any check, as in SQL, and the first record's value
+        is repaired like any other (fuzz14a's 2404: `a4 = :a4 ORDER BY a5 DESC` under the check
+        `a1 <= a5`; left out, a5 had no NULL, and no case showed where NULLs sort)."""
+        bound = {c for link in self.links for c in link[:2]}
         return tuple(a for a in group.nulled if a in self.attributes and self.attributes[a].nullable and a not in bound)
 
     def _pinned(self, index: int) -> set[str]:

@@ -255,6 +255,65 @@ def _nested_repeat(nodes: Any, inside: bool = False) -> bool:
     return False
 
 
+_ONE_CHARACTER = frozenset({"LITERAL", "NOT_LITERAL", "ANY", "IN"})
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+_START_ANCHORS = frozenset({"AT_BEGINNING", "AT_BEGINNING_STRING"})
+
+
+def _looks_around(nodes: Any) -> bool:
+    """Whether a lookaround or a back-reference sits anywhere in the tree: either can tie one
+    character of a match to another."""
+    for op, av in nodes:
+        name = op.name
+        if name in ("ASSERT", "ASSERT_NOT", "GROUPREF", "GROUPREF_EXISTS"):
+            return True
+        if name in _REPEATS:
+            children = [av[2]]
+        elif name == "SUBPATTERN":
+            children = [av[3]]
+        elif name == "ATOMIC_GROUP":
+            children = [av]
+        elif name == "BRANCH":
+            children = list(av[1])
+        else:
+            continue
+        if any(_looks_around(child) for child in children):
+            return True
+    return False
+
+
+def splices_prefix(pattern: str, length: int) -> bool:
+    """Whether the first `length` characters of any string matching `pattern` (`re.fullmatch`)
+    can replace those of any other and leave a match: where each of those positions is always
+    matched by the same one-character node (a class, a literal, '.'), alone or repeated at least
+    that often (`[A-F0-9]{8}`, `[A-Z]{2}-[0-9]+`), and no lookaround or back-reference can see
+    them. A quantifier whose count varies before `length` (`[a-z]{1,3}[0-9]`) moves the
+    positions, and a group or an alternative is not looked into: False for those."""
+    try:
+        parsed = _parser.parse(pattern)
+    except re.error:
+        return False
+    if _looks_around(parsed):
+        return False
+    covered = 0
+    for op, av in parsed:
+        name = op.name
+        if name == "AT" and av.name in _START_ANCHORS and covered == 0:
+            continue
+        if name in _ONE_CHARACTER:
+            low = high = 1
+        elif name in _REPEATS and len(av[2]) == 1 and av[2][0][0].name in _ONE_CHARACTER:
+            low, high = av[0], av[1]
+        else:
+            return False
+        covered += low
+        if covered >= length:
+            return True
+        if high != low:
+            return False
+    return False
+
+
 def _spell(nodes: Any, limit: int) -> list[str]:
     """Every string a closed pattern matches, up to `limit` characters (only called when few)."""
     texts = [""]
