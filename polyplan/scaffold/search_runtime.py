@@ -30,6 +30,9 @@ class SearchTarget:
     alias: str
     doc_id: tuple[str, ...]  # columns whose values, joined with '|', are the document id
     fields: tuple[tuple[str, tuple[Part, ...]], ...]  # attribute → the columns it is read from
+    # (field, seconds) when the records' store expires them without an event: the document field
+    # holding the instant its record expires, and the TTL it is the write time plus.
+    expiry: tuple[str, int] | None = None
 
 
 class SearchRetry(Exception):
@@ -96,6 +99,23 @@ def search_actions(
                 (event.id, {"_op_type": "index", "_id": new, "_source": search_document(target, after), **common})
             )
     return actions
+
+
+def purge_query(field: str) -> dict[str, Any]:
+    """The delete-by-query body that removes every document whose record has expired (its expiry
+    instant, `field`, is past by the engine's clock)."""
+    return {"query": {"range": {field: {"lte": "now"}}}}
+
+
+def purge_indexes(delete_by_query: Callable[..., Mapping[str, Any]], indexes: Mapping[str, str]) -> int:
+    """Delete the expired documents of each index (write alias → its expiry field) by query, with
+    `conflicts=proceed` (a document a relay rewrote meanwhile, with a later expiry, is kept);
+    answers how many were deleted. `delete_by_query` is the engine client's."""
+    deleted = 0
+    for alias, field in indexes.items():
+        answer = delete_by_query(index=alias, body=purge_query(field), conflicts="proceed", refresh=True)
+        deleted += int(answer.get("deleted", 0))
+    return deleted
 
 
 @dataclass(frozen=True)
