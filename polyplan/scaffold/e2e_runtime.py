@@ -620,7 +620,7 @@ def live_documents(
     live: dict[str, tuple[int, dict[str, Any]]] = {}
     for key, (version, source) in documents.items():
         instant = source.get(field)
-        if instant is not None and datetime.fromisoformat(str(instant).replace("Z", "+00:00")) <= now:
+        if instant is not None and datetime.fromisoformat(str(instant)) <= now:
             continue
         live[key] = (version, {name: value for name, value in source.items() if name != field})
     return live

@@ -195,16 +195,17 @@ def install_outbox(stores: Stores) -> None:
         else "def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics | None = None) -> int:"
     )
     purge_doc = (
-        " Every `purge_every`\n    seconds (and once first) the documents of records expired in their store are purged."
+        " Every `purge_every`\n    seconds (the first time at start; never with math.inf) the documents of records expired in\n"
+        "    their store are purged."
         if expiring
         else ""
     )
     purge_step = (
-        "    last_purge: list[float] = []\n\n"
+        "    due = [time.monotonic() if math.isfinite(purge_every) else math.inf]  # the first purge: at start\n\n"
         "    def purge() -> int:\n"
-        "        if not last_purge or time.monotonic() - last_purge[0] >= purge_every:\n"
+        "        if time.monotonic() >= due[0]:\n"
         "            purge_expired(stores, metrics)\n"
-        "            last_purge[:] = [time.monotonic()]\n"
+        "            due[0] = time.monotonic() + purge_every\n"
         "        return 0  # purged documents are not events: counted apart\n\n"
         "    steps.insert(0, purge)\n"
         if expiring
@@ -263,9 +264,13 @@ FAILURES: tuple[type[Exception], ...] = ({failures})
         ["install_search"],
     )
     imports = [
-        *(["import os", "import socket"] if in_redis else []),
-        "import sys",
-        *(["import time"] if expiring else []),
+        *sorted(
+            [
+                *(["import os", "import socket"] if in_redis else []),
+                *(["import math", "import time"] if expiring else []),
+                "import sys",
+            ]
+        ),
         "from collections.abc import Callable, Mapping",
         "from functools import partial",
         "from typing import Any",
