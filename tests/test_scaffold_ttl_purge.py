@@ -26,6 +26,7 @@ from polyplan.pipeline import plan_file
 from polyplan.scaffold import scaffold
 from polyplan.stores.search.design import design_search
 from polyplan.stores.search.render import sync_document
+from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
 from tests.scaffold_support import keyed_stores, scaffolded
 
@@ -80,6 +81,25 @@ def test_a_cassandra_table_ttl_gives_the_index_an_expiry_and_the_scaffold_its_pu
     plain = scaffold(plan_file(ROOT / "tests" / "models" / "autocomplete.yaml"))[0]
     relayed = next(text for name, text in plain.items() if name.endswith("/keyed_relay.py"))
     assert "EXPIRY" not in relayed and "purge" not in relayed
+
+
+@pytest.mark.opensearch
+def test_the_plans_generated_opensearch_tests_pass_with_the_expiry_field(tmp_path: Path) -> None:
+    """The plan's own generated tests (mapping, templates, seeded documents, whose expiry instant is
+    far ahead) pass on the real OpenSearch for an index with `expires_at`."""
+    from polyplan.emit.writer import write_tree
+    from polyplan.pipeline import render
+    from polyplan.stores.search.testgen import SEEDED_EXPIRY, test_data
+    from polyplan.validate.runner import run_validation
+
+    plan = plan_file(_model(tmp_path))
+    data = test_data(plan, design_search(plan))
+    for alias in ("note", "word"):
+        assert "expires_at" in data["indexes"][alias]["fields"]
+        assert {d["source"]["expires_at"] for d in data["indexes"][alias]["docs"]} == {SEEDED_EXPIRY}
+    files, _ = render(plan)
+    write_tree(files, tmp_path / "out")
+    assert run_validation(tmp_path / "out", "opensearch", resolve_url("opensearch")) == 0
 
 
 def test_the_expiry_instant_is_the_write_time_plus_the_ttl_floored_to_the_store() -> None:

@@ -353,7 +353,7 @@ def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
         indexes[index.alias] = {
             "cases": cases,
             "docs": docs,
-            "fields": sorted(index.fields),
+            "fields": sorted(index.properties),
             "field_types": field_requirements(
                 {name: a for name, a in attributes.items() if name in index.fields},
                 [by_name[query.pattern] for query in index.queries],
