@@ -28,7 +28,7 @@ from polyplan.stores.search.design import design_search
 from polyplan.stores.search.render import sync_document
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
-from tests.scaffold_support import keyed_stores, scaffolded
+from tests.scaffold_support import keyed_stores, scaffold_clean, scaffolded
 
 KEYED = ROOT / "tests" / "models" / "keyed_search.yaml"
 APP = "keyed_expiry"
@@ -100,6 +100,18 @@ def test_the_plans_generated_opensearch_tests_pass_with_the_expiry_field(tmp_pat
     files, _ = render(plan)
     write_tree(files, tmp_path / "out")
     assert run_validation(tmp_path / "out", "opensearch", resolve_url("opensearch")) == 0
+
+
+@pytest.mark.parametrize("engine", ["opensearch", "elasticsearch"])
+def test_the_expiring_package_is_clean_under_mypy_strict_and_ruff(tmp_path: Path, engine: str) -> None:
+    """The purge calls each engine's client its own way (opensearch-py: `body=`; elasticsearch 8:
+    `query=`, the answer's `.body`): both packages type-check."""
+    model = _model(tmp_path)
+    model.write_text(model.read_text().replace("search: opensearch", f"search: {engine}"))
+    package = scaffold_clean(model, tmp_path / engine)
+    relay = (package / "keyed_relay.py").read_text()
+    call = 'body={"query": query}' if engine == "opensearch" else 'query=query, conflicts="proceed", refresh=True).body'
+    assert call in relay, relay
 
 
 def test_the_expiry_instant_is_the_write_time_plus_the_ttl_floored_to_the_store() -> None:

@@ -171,6 +171,10 @@ def install_outbox(stores: Stores) -> None:
         if in_cassandra
         else ""
     )
+    delete_call = {
+        "opensearchpy": 'client.delete_by_query(index=index, body={"query": query}, conflicts="proceed", refresh=True)',
+        "elasticsearch": 'client.delete_by_query(index=index, query=query, conflicts="proceed", refresh=True).body',
+    }[client]
     expiry_part = (
         "# Per entity whose store expires its records without an event: the expiry field of its documents\n"
         "# and the TTL (seconds after the last write); the relay sets the one and purges by it.\n"
@@ -181,7 +185,9 @@ def install_outbox(stores: Stores) -> None:
         '    event then); answers how many, counted in `metrics` (polyplan_relay_purged_total)."""\n'
         '    client = search_client(stores, "the keyed relay")\n'
         "    indexes = {stores.index_prefix + TARGETS[e].alias: field for e, (field, _) in EXPIRY.items()}\n"
-        "    deleted = purge_indexes(client.delete_by_query, indexes)\n"
+        "\n    def delete(index: str, query: dict[str, Any]) -> Any:\n"
+        f"        return {delete_call}\n\n"
+        "    deleted = purge_indexes(delete, indexes)\n"
         "    if metrics is not None:\n"
         "        metrics.record_purge(deleted)\n"
         "    return deleted\n\n\n"

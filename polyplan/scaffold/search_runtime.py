@@ -101,21 +101,20 @@ def search_actions(
     return actions
 
 
-def purge_query(field: str) -> dict[str, Any]:
-    """The delete-by-query body that removes every document whose record has expired (its expiry
-    instant, `field`, is past by the engine's clock)."""
-    return {"query": {"range": {field: {"lte": "now"}}}}
+def expired_query(field: str) -> dict[str, Any]:
+    """The query of every document whose record has expired (its expiry instant, `field`, is past
+    by the engine's clock): what the purge deletes."""
+    return {"range": {field: {"lte": "now"}}}
 
 
-def purge_indexes(delete_by_query: Callable[..., Mapping[str, Any]], indexes: Mapping[str, str]) -> int:
-    """Delete the expired documents of each index (write alias → its expiry field) by query, with
-    `conflicts=proceed` (a document a relay rewrote meanwhile, with a later expiry, is kept);
-    answers how many were deleted. `delete_by_query` is the engine client's."""
-    deleted = 0
-    for alias, field in indexes.items():
-        answer = delete_by_query(index=alias, body=purge_query(field), conflicts="proceed", refresh=True)
-        deleted += int(answer.get("deleted", 0))
-    return deleted
+def purge_indexes(
+    delete_by_query: Callable[[str, dict[str, Any]], Mapping[str, Any]], indexes: Mapping[str, str]
+) -> int:
+    """Delete the expired documents of each index (write alias → its expiry field) with the engine
+    client's delete-by-query (`delete_by_query(alias, query)`, run with `conflicts=proceed`, so a
+    document a relay rewrote meanwhile, with a later expiry, is kept); answers how many were
+    deleted."""
+    return sum(int(delete_by_query(alias, expired_query(field)).get("deleted", 0)) for alias, field in indexes.items())
 
 
 @dataclass(frozen=True)
