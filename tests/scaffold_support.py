@@ -192,3 +192,36 @@ def scaffold_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "POLYPLAN_DEBUG"} | {"NO_COLOR": "1", "COLUMNS": "300"}
     command = [sys.executable, "-m", "polyplan", "scaffold", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+
+
+@contextmanager
+def keyed_stores(model: Path, package: str, modules: dict[str, Any]) -> Iterator[tuple[Any, str, str, str]]:
+    """The Stores of `package` (scaffolded from `model`, its `settings`, `wide_column_runtime`,
+    `search` and `keyed_relay` in `modules`) on a scratch Redis key prefix, Cassandra keyspace (the
+    plan's schema.cql applied) and index prefix, its indexes and Cassandra outbox installed; with the
+    key prefix, the index prefix and the keyspace. Its relational database is an empty SQLite."""
+    import sqlalchemy as sa
+
+    from polyplan.stores.cache.connect import connect as redis_connect
+    from polyplan.stores.cache.connect import scratch_prefix
+
+    cache = redis_connect(resolve_url("redis"))
+    with (
+        scratch_keyspace(model) as (session, keyspace),
+        scratch_index_prefix() as (search, index_prefix),
+        scratch_prefix(cache) as key_prefix,
+    ):
+        wide = modules["wide_column_runtime"].WideColumnStore(
+            resolve_url("cassandra"), package, keyspace, session=session
+        )
+        made = modules["settings"].Stores(
+            sa.create_engine("sqlite://"),
+            cache,
+            key_prefix,
+            search=search,
+            index_prefix=index_prefix,
+            wide_column=wide,
+        )
+        modules["search"].install_search(made)
+        modules["keyed_relay"].install_outbox(made)
+        yield made, key_prefix, index_prefix, keyspace

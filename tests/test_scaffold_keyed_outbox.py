@@ -12,18 +12,18 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from polyplan.pipeline import plan_file
 from polyplan.scaffold import scaffold
 from polyplan.testkit import resolve_url
 from tests.conftest import ROOT
-from tests.scaffold_support import scaffold_clean, scaffolded, scratch_index_prefix, scratch_keyspace
+from tests.scaffold_support import keyed_stores, scaffold_clean, scaffolded
 
 MODEL = ROOT / "tests" / "models" / "keyed_search.yaml"
 APP = "keyed_search"
@@ -117,28 +117,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
 def stores(app: tuple[Path, dict[str, ModuleType]]) -> Iterator[tuple[Any, dict[str, str]]]:
     """The package's Stores on a scratch Redis prefix, Cassandra keyspace (the plan's schema.cql
     applied) and index prefix, and the environment its commands read (the same stores)."""
-    from polyplan.stores.cache.connect import connect as redis_connect
-    from polyplan.stores.cache.connect import scratch_prefix
-
     _, modules = app
     redis_url, search_url, cassandra_url = resolve_url("redis"), resolve_url("opensearch"), resolve_url("cassandra")
-    cache = redis_connect(redis_url)
-    with (
-        scratch_keyspace(MODEL) as (session, keyspace),
-        scratch_index_prefix() as (search, index_prefix),
-        scratch_prefix(cache) as key_prefix,
-    ):
-        wide = modules["wide_column_runtime"].WideColumnStore(cassandra_url, APP, keyspace, session=session)
-        made = modules["settings"].Stores(
-            sa.create_engine("sqlite://"),
-            cache,
-            key_prefix,
-            search=search,
-            index_prefix=index_prefix,
-            wide_column=wide,
-        )
-        modules["search"].install_search(made)
-        modules["keyed_relay"].install_outbox(made)
+    with keyed_stores(MODEL, APP, modules) as (made, key_prefix, index_prefix, keyspace):
         environment = {
             "KEYED_SEARCH_DATABASE_URL": "sqlite://",
             "KEYED_SEARCH_REDIS_URL": redis_url,
@@ -233,7 +214,17 @@ def test_generated_writes_and_relay_keep_the_indexes_equal_to_the_records(
     for key, note in live.items():
         version, source = documents[key]
         assert version == redis_versions[key], key
-        assert source == {"id": key, "code": note.code, "body": note.body, "stars": note.stars}
+        # A Note expires 86400 s after its last write (the key TTL): the document says when, from
+        # the stream entry's time (its version's milliseconds), which is the EXEC that set the TTL.
+        written = datetime.fromtimestamp(version // 1_000_000 / 1000, UTC) + timedelta(seconds=86400)
+        expires_at = written.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert source == {
+            "id": key,
+            "code": note.code,
+            "body": note.body,
+            "stars": note.stars,
+            "expires_at": expires_at,
+        }
     # Cassandra: every word of the base table at its newest write timestamp, with its fields.
     rows = _words(made)
     assert len(rows) == 4

@@ -94,6 +94,7 @@ class SearchSpec:
     doc_id: tuple[str, ...]  # the key columns
     fields: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...]  # attribute → (object field, column, kind)
     body: dict[str, Any]  # mappings, analysis and shard settings of a bootstrapped first index
+    expiry: tuple[str, int] | None = None  # (field, TTL s) when the store expires records without an event
 
 
 @dataclass(frozen=True)

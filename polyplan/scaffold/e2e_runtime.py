@@ -610,15 +610,35 @@ _VERSION, _OUTBOX, _DELETED, _PARKED = "_pp_v", "_pp_outbox", "_pp_deleted", "_p
 Records = dict[str, tuple[int | None, dict[str, Any]]]
 
 
+def live_documents(
+    documents: Mapping[str, tuple[int, Mapping[str, Any]]], field: str, now: datetime | None = None
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    """The documents whose record has not expired by `now` (their expiry instant `field` is ahead),
+    without that field (the record's own content is what is compared): a document of a record its
+    store expired without an event is the purge's to delete, not an extra copy."""
+    now = now if now is not None else datetime.now(UTC)
+    live: dict[str, tuple[int, dict[str, Any]]] = {}
+    for key, (version, source) in documents.items():
+        instant = source.get(field)
+        if instant is not None and datetime.fromisoformat(str(instant)) <= now:
+            continue
+        live[key] = (version, {name: value for name, value in source.items() if name != field})
+    return live
+
+
 def compare_records(
     findings: Findings,
     entity: str,
     records: Mapping[str, tuple[int | None, Mapping[str, Any]]],
     documents: Mapping[str, tuple[int, Mapping[str, Any]]],
     document: Callable[[Mapping[str, Any]], dict[str, Any]],
+    expiry: tuple[str, int] | None = None,
 ) -> None:
     """Every record (document id → its version and JSON form) has its document at that version (when
-    the store keeps one) with the record's content; no document is left without its record."""
+    the store keeps one) with the record's content; no document is left without its record. With
+    `expiry` (the index's expiry field and TTL), documents of expired records are left out."""
+    if expiry is not None:
+        documents = live_documents(documents, expiry[0])
     findings.checked[f"{entity} documents"] += len(records)
     for key, (version, row) in records.items():
         if key not in documents:

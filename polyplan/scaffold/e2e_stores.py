@@ -80,6 +80,17 @@ def _entity_line(plan: Plan, cls: ResultClass, sample: str, module: str) -> str:
     return f"        {cls.entity!r}: EntitySpec({cls.entity!r}, {module}.{cls.name}, {sample}, {_tuple(key)}, {_tuple(uniques)}),"
 
 
+def _compare(scaffold: Scaffold, entity: str) -> str:
+    """The checker's comparison of a fed entity's records with its index's documents; an index whose
+    records expire in their store without an event passes its expiry (expired documents are the
+    purge's, not extra)."""
+    expiring = any(s.entity == entity and s.expiry is not None for s in scaffold.indexes)
+    return (
+        f"    compare_records(findings, {entity!r}, found, index_documents(stores, target.alias), "
+        f"partial(search_document, target){', target.expiry' if expiring else ''})\n"
+    )
+
+
 def _sample(name: str, what: str, *lines: str) -> str:
     """A sample function of load.py: up to n records of one entity, read from its own store."""
     body = "".join(f"    {line}\n" for line in lines)
@@ -184,7 +195,7 @@ def _documents(plan: Plan, scaffold: Scaffold, parts: StoreParts, rates: dict[st
                 f"    target = TARGETS[{entity!r}]\n"
                 f"    stored = documents.document_store(stores, 'the checker')[{collection!r}].find({{}})\n"
                 f"    found = document_records(findings, {entity!r}, stored, documents.{cls.name}.from_document, partial(search_id, target))\n"
-                f"    compare_records(findings, {entity!r}, found, index_documents(stores, target.alias), partial(search_document, target))\n"
+                + _compare(scaffold, entity)
             )
     for read in documents.reads:
         query = queries[read.pattern]
@@ -240,7 +251,7 @@ def _wide(plan: Plan, scaffold: Scaffold, parts: StoreParts, rates: dict[str, fl
                 f"    store = wide_column.wide_column_store(stores, 'the checker')\n"
                 f"    rows = store.rows('the checker', {cql!r}, {{}})\n"
                 f"    found = wide_records(rows, wide_column.{cls.name}.from_row, partial(search_id, target), {[f'pp_w_{c}' for c in stamps]!r})\n"
-                f"    compare_records(findings, {entity!r}, found, index_documents(stores, target.alias), partial(search_document, target))\n"
+                + _compare(scaffold, entity)
             )
     if any(e in fed for e in whole):
         checks.append(
@@ -296,7 +307,7 @@ def _records(plan: Plan, scaffold: Scaffold, parts: StoreParts, rates: dict[str,
                 f"    target = TARGETS[{cls.entity!r}]\n"
                 f"    client = records.record_store(stores, 'the checker')\n"
                 f"    found = redis_records(client, stores.key_prefix + {glob!r}, records.{cls.name}.from_stored, partial(search_id, target), {string!r})\n"
-                f"    compare_records(findings, {cls.entity!r}, found, index_documents(stores, target.alias), partial(search_document, target))\n"
+                + _compare(scaffold, cls.entity)
             )
     if any(c.entity in fed for c in records.classes):
         checks.append(

@@ -126,13 +126,18 @@ def render_keyed_relay(scaffold: Scaffold) -> str:
     package = scaffold.package
     in_redis, in_cassandra = fed(scaffold, scaffold.records), fed(scaffold, scaffold.wide_column)
     client = {"opensearch": "opensearchpy", "elasticsearch": "elasticsearch"}[scaffold.search_engine or "opensearch"]
+    expiring = {
+        s.entity: s.expiry for s in scaffold.indexes if s.expiry is not None and s.entity in in_redis + in_cassandra
+    }
+    expiry_arg = ", EXPIRY" if expiring else ""
+    wide_expiry_arg = ", EXPIRY, 1.0" if expiring else ""
     redis_part = (
         "    if REDIS_ENTITIES:\n"
         '        client = record_store(stores, "the keyed relay")\n'
         "        stream = stores.key_prefix + STREAM\n"
         "        ensure_group(client, stream)\n"
         '        consumer = f"{socket.gethostname()}-{os.getpid()}"  # a killed relay\'s entries are re-claimed\n'
-        "        redis_apply = keyed_search_apply(targets(stores, REDIS_ENTITIES), bulk, outcome)\n"
+        f"        redis_apply = keyed_search_apply(targets(stores, REDIS_ENTITIES), bulk, outcome{expiry_arg})\n"
         "        steps.append(lambda: relay_stream_batch(client, stream, consumer, redis_apply, batch, metrics=metrics))\n"
         "        measures.append(lambda: stream_lag(client, stream))\n"
         "        retried.append(redis.RedisError)\n"
@@ -144,7 +149,8 @@ def render_keyed_relay(scaffold: Scaffold) -> str:
         '        store = wide_column_store(stores, "the keyed relay")\n'
         '        session, keyspace = store.session("the keyed relay"), store.keyspace\n'
         "        install_outbox(stores)\n"
-        "        cassandra_apply = keyed_search_apply(targets(stores, CASSANDRA_ENTITIES), bulk, outcome)\n"
+        + ("        # A Cassandra cell expires at its write's whole second + the TTL.\n" if wide_expiry_arg else "")
+        + f"        cassandra_apply = keyed_search_apply(targets(stores, CASSANDRA_ENTITIES), bulk, outcome{wide_expiry_arg})\n"
         "        steps.append(lambda: relay_buckets(session, keyspace, cassandra_apply, batch, metrics))\n"
         "        measures.append(lambda: outbox_lag(session, keyspace))\n"
         "        retried.extend((NoHostAvailable, DriverException, OSError))\n"
@@ -165,6 +171,52 @@ def install_outbox(stores: Stores) -> None:
         if in_cassandra
         else ""
     )
+    delete_call = {
+        "opensearchpy": 'client.delete_by_query(index=index, body={"query": query}, conflicts="proceed", refresh=True)',
+        "elasticsearch": 'client.delete_by_query(index=index, query=query, conflicts="proceed", refresh=True).body',
+    }[client]
+    expiry_part = (
+        "# Per entity whose store expires its records without an event: the expiry field of its documents\n"
+        "# and the TTL (seconds after the last write); the relay sets the one and purges by it.\n"
+        f"EXPIRY: dict[str, tuple[str, int]] = {{{', '.join(f'{e!r}: {x!r}' for e, x in sorted(expiring.items()))}}}\n"
+        "PURGE_EVERY = 60.0  # seconds between two purges of expired documents (and one at start)\n\n\n"
+        "def purge_expired(stores: Stores, metrics: Metrics | None = None) -> int:\n"
+        '    """Delete, by query, every document whose record has expired in its store (which writes no\n'
+        '    event then); answers how many, counted in `metrics` (polyplan_relay_purged_total)."""\n'
+        '    client = search_client(stores, "the keyed relay")\n'
+        "    indexes = {stores.index_prefix + TARGETS[e].alias: field for e, (field, _) in EXPIRY.items()}\n"
+        "\n    def delete(index: str, query: dict[str, Any]) -> Any:\n"
+        f"        return {delete_call}\n\n"
+        "    deleted = purge_indexes(delete, indexes)\n"
+        "    if metrics is not None:\n"
+        "        metrics.record_purge(deleted)\n"
+        "    return deleted\n\n\n"
+        if expiring
+        else ""
+    )
+    signature = (
+        "def run(\n    stores: Stores,\n    batch: int = 100,\n    once: bool = False,\n"
+        "    metrics: Metrics | None = None,\n    purge_every: float = PURGE_EVERY,\n) -> int:"
+        if expiring
+        else "def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics | None = None) -> int:"
+    )
+    purge_doc = (
+        " Every `purge_every`\n    seconds (the first time at start; never with math.inf) the documents of records expired in\n"
+        "    their store are purged."
+        if expiring
+        else ""
+    )
+    purge_step = (
+        "    due = [time.monotonic() if math.isfinite(purge_every) else math.inf]  # the first purge: at start\n\n"
+        "    def purge() -> int:\n"
+        "        if time.monotonic() >= due[0]:\n"
+        "            purge_expired(stores, metrics)\n"
+        "            due[0] = time.monotonic() + purge_every\n"
+        "        return 0  # purged documents are not events: counted apart\n\n"
+        "    steps.insert(0, purge)\n"
+        if expiring
+        else ""
+    )
     failures = ", ".join(
         [
             "SettingsError",
@@ -179,15 +231,15 @@ CASSANDRA_ENTITIES: tuple[str, ...] = {tuple(in_cassandra)!r}  # their events: t
 FAILURES: tuple[type[Exception], ...] = ({failures})
 {install}
 
-def targets(stores: Stores, entities: tuple[str, ...]) -> dict[str, tuple[str, Any]]:
+{expiry_part}def targets(stores: Stores, entities: tuple[str, ...]) -> dict[str, tuple[str, Any]]:
     """Per entity: its write alias and how an event's state becomes its search document."""
     return {{e: (stores.index_prefix + TARGETS[e].alias, partial(search_document, TARGETS[e])) for e in entities}}
 
 
-def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics | None = None) -> int:
+{signature}
     """Relay the records' events to their search indexes until stopped (or until none is pending,
     with `once`): each round one batch of each outbox, each applied in one bulk request at the
-    events' external versions; store errors retried with backoff."""
+    events' external versions; store errors retried with backoff.{purge_doc}"""
     metrics = metrics if metrics is not None else Metrics()
     client_search = search_client(stores, "the keyed relay")
 
@@ -202,7 +254,7 @@ def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics |
     steps: list[Callable[[], int]] = []
     measures: list[Callable[[], tuple[int, float]]] = []
     retried: list[type[Exception]] = [*TRANSIENT]
-{redis_part}{cassandra_part}
+{redis_part}{cassandra_part}{purge_step}
     def measure() -> tuple[int, float]:
         found = [m() for m in measures]
         return sum(n for n, _ in found), max((lag for _, lag in found), default=0.0)
@@ -218,8 +270,13 @@ def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics |
         ["install_search"],
     )
     imports = [
-        *(["import os", "import socket"] if in_redis else []),
-        "import sys",
+        *sorted(
+            [
+                *(["import os", "import socket"] if in_redis else []),
+                *(["import math", "import time"] if expiring else []),
+                "import sys",
+            ]
+        ),
         "from collections.abc import Callable, Mapping",
         "from functools import partial",
         "from typing import Any",
@@ -241,7 +298,10 @@ def run(stores: Stores, batch: int = 100, once: bool = False, metrics: Metrics |
         *([_from_import(f"{package}.records", ["record_store"])] if in_redis else []),
         _from_import(f"{package}.relay_metrics", ["Metrics", "relay_loop", "relay_main"]),
         _from_import(f"{package}.search", ["TARGETS", "TRANSIENT", "install_search", "search_client"]),
-        _from_import(f"{package}.search_runtime", ["search_document", "search_outcome"]),
+        _from_import(
+            f"{package}.search_runtime",
+            [*(["purge_indexes"] if expiring else []), "search_document", "search_outcome"],
+        ),
         _from_import(f"{package}.settings", ["SettingsError", "Stores", "connect"]),
         _from_import(
             f"{package}.stream_outbox_runtime",

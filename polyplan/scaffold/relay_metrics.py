@@ -36,6 +36,7 @@ class Metrics:
     lags: list[float] = field(default_factory=list)
     pending: int = 0
     oldest: float = 0.0
+    purged: int = 0  # documents deleted because their record expired in its store (no event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, lags: Sequence[float], parked: int = 0) -> None:
@@ -44,6 +45,11 @@ class Metrics:
             self.events += len(lags)
             self.parked += parked
             self.lags = [*self.lags, *lags][-self.window :]
+
+    def record_purge(self, deleted: int) -> None:
+        """Count the documents one purge deleted (their records expired without an event)."""
+        with self.lock:
+            self.purged += deleted
 
     def percentile(self, fraction: float) -> float:
         """The lag below which `fraction` of the window's events were relayed (nearest rank)."""
@@ -70,6 +76,7 @@ class Metrics:
         rows = [
             ("polyplan_relay_events_total", "counter", "Outbox events relayed.", self.events),
             ("polyplan_relay_parked_total", "counter", "Outbox events parked (dead letters).", self.parked),
+            ("polyplan_relay_purged_total", "counter", "Expired documents purged from the indexes.", self.purged),
             ("polyplan_relay_events_per_second", "gauge", "Events relayed per second since start.", self.rate()),
             ("polyplan_relay_pending", "gauge", "Events pending in the outbox.", self.pending),
             ("polyplan_relay_lag_seconds", "gauge", "Age of the oldest pending event.", self.oldest),

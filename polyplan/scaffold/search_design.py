@@ -60,10 +60,11 @@ def _search(
             doc_id = tuple(column_for(spec, index.entity, a) or a for a in index.doc_id)
         settings = {k: v for k, v in index.settings["index"].items() if k not in ("lifecycle", "plugins")}
         body = {
-            "mappings": {"dynamic": "strict", "properties": index.fields},
+            "mappings": {"dynamic": "strict", "properties": index.properties},
             "settings": {"index": settings, **{k: v for k, v in index.settings.items() if k != "index"}},
         }
-        indexes.append(SearchSpec(index.entity, index.alias, index.first_index, doc_id, tuple(fields), body))
+        expiry = None if index.expiry_field is None else (index.expiry_field, index.expiry_seconds or 0)
+        indexes.append(SearchSpec(index.entity, index.alias, index.first_index, doc_id, tuple(fields), body, expiry))
         for query in index.queries:
             names = ["doc_id", "score", *(query.body.get("_source", {}).get("includes") or index.fields)]
             idents = identifiers(names)

@@ -70,12 +70,16 @@ def _search(scaffold: Scaffold) -> str:
     client = _CLIENTS[scaffold.search_engine or ""]
     prefix = scaffold.package.upper()
     targets = "\n".join(
-        f"    {s.entity!r}: SearchTarget({s.alias!r}, {s.doc_id!r}, {s.fields!r})," for s in scaffold.indexes
+        f"    {s.entity!r}: SearchTarget({s.alias!r}, {s.doc_id!r}, {s.fields!r}"
+        + ("" if s.expiry is None else f", expiry={s.expiry!r}")
+        + "),"
+        for s in scaffold.indexes
     )
     bootstrap = {s.alias: [s.first_index, s.body] for s in scaffold.indexes}
     sources = {r.pattern: r.source for r in scaffold.search_reads}
     body = (
-        "# Per entity: its write alias, the key columns of the document id, each field's columns.\n"
+        "# Per entity: its write alias, the key columns of the document id, each field's columns (and, for\n"
+        "# records their store expires without an event, the expiry field and the TTL).\n"
         f"TARGETS: dict[str, SearchTarget] = {{\n{targets}\n}}\n\n"
         "# Per write alias: the first index behind it and its body (the plan's mappings, analysis and shards;\n"
         "# lifecycle policies and stored templates are <engine>/setup.py's).\n"

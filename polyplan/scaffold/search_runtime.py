@@ -30,6 +30,9 @@ class SearchTarget:
     alias: str
     doc_id: tuple[str, ...]  # columns whose values, joined with '|', are the document id
     fields: tuple[tuple[str, tuple[Part, ...]], ...]  # attribute → the columns it is read from
+    # (field, seconds) when the records' store expires them without an event: the document field
+    # holding the instant its record expires, and the TTL it is the write time plus.
+    expiry: tuple[str, int] | None = None
 
 
 class SearchRetry(Exception):
@@ -96,6 +99,22 @@ def search_actions(
                 (event.id, {"_op_type": "index", "_id": new, "_source": search_document(target, after), **common})
             )
     return actions
+
+
+def expired_query(field: str) -> dict[str, Any]:
+    """The query of every document whose record has expired (its expiry instant, `field`, is past
+    by the engine's clock): what the purge deletes."""
+    return {"range": {field: {"lte": "now"}}}
+
+
+def purge_indexes(
+    delete_by_query: Callable[[str, dict[str, Any]], Mapping[str, Any]], indexes: Mapping[str, str]
+) -> int:
+    """Delete the expired documents of each index (write alias → its expiry field) with the engine
+    client's delete-by-query (`delete_by_query(alias, query)`, run with `conflicts=proceed`, so a
+    document a relay rewrote meanwhile, with a later expiry, is kept); answers how many were
+    deleted."""
+    return sum(int(delete_by_query(alias, expired_query(field)).get("deleted", 0)) for alias, field in indexes.items())
 
 
 @dataclass(frozen=True)

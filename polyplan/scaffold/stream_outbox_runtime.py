@@ -21,9 +21,11 @@ it imports only the standard library and redis-py; polyplan's tests import it fr
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -196,12 +198,30 @@ def relay_stream(
     )
 
 
+def expiry_instant(written: float, seconds: int, resolution: float = 0.001) -> str:
+    """When a record written at `written` (seconds since the epoch) expires `seconds` later, in ISO
+    8601 UTC to the millisecond (the index's `expires_at`). The write time is first floored to the
+    store's `resolution`: Redis expires a key to the millisecond of its EXEC (the stream entry's
+    time), Cassandra a cell at its write's whole second + the TTL, so a document never outlives its
+    record."""
+    floored = math.floor(round(written / resolution, 6)) * resolution
+    moment = datetime.fromtimestamp(floored, UTC) + timedelta(seconds=seconds)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def keyed_search_actions(
     targets: Mapping[str, tuple[str, Callable[[Mapping[str, Any]], dict[str, Any]]]],
     events: Sequence[KeyedEvent],
+    expiry: Mapping[str, tuple[str, int]] | None = None,
+    resolution: float = 0.001,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(event id, bulk action) per event of an entity in `targets` (entity → write alias, source
-    builder): the state indexed, or deleted, at the event's external version."""
+    builder): the state indexed, or deleted, at the event's external version. An entity in `expiry`
+    (entity → field, TTL in seconds) is one its store expires without an event: its document
+    carries the instant its record expires (the event's write time + the TTL, which every write
+    re-sets; `resolution`: as `expiry_instant` takes it), which the queries filter on and the purge
+    deletes by."""
+    expiry = expiry or {}
     for event in events:
         if event.entity not in targets:
             continue
@@ -209,8 +229,12 @@ def keyed_search_actions(
         common = {"_index": alias, "_id": event.key, "version": event.version, "version_type": "external"}
         if event.after is None:
             yield event.id, {"_op_type": "delete", **common}
-        else:
-            yield event.id, {"_op_type": "index", "_source": to_source(event.after), **common}
+            continue
+        source = to_source(event.after)
+        if event.entity in expiry:
+            field, seconds = expiry[event.entity]
+            source[field] = expiry_instant(event.at, seconds, resolution)
+        yield event.id, {"_op_type": "index", "_source": source, **common}
 
 
 # The bulk call and the reading of its answer, as doc_outbox_runtime.search_apply takes them.
@@ -219,14 +243,19 @@ Outcome = Callable[[Sequence[tuple[Any, dict[str, Any]]], Iterator[tuple[bool, M
 
 
 def keyed_search_apply(
-    targets: Mapping[str, tuple[str, Callable[[Mapping[str, Any]], dict[str, Any]]]], bulk: Bulk, outcome: Outcome
+    targets: Mapping[str, tuple[str, Callable[[Mapping[str, Any]], dict[str, Any]]]],
+    bulk: Bulk,
+    outcome: Outcome,
+    expiry: Mapping[str, tuple[str, int]] | None = None,
+    resolution: float = 0.001,
 ) -> Callable[[Sequence[KeyedEvent]], dict[str, str]]:
     """The relay's apply for search indexes: one bulk request per batch; an event of an entity with
-    no index is parked ("no projection"), one the engine refuses parked with its reason."""
+    no index is parked ("no projection"), one the engine refuses parked with its reason (`expiry`,
+    `resolution`: as `keyed_search_actions` takes them)."""
 
     def apply(events: Sequence[KeyedEvent]) -> dict[str, str]:
         parked = {e.id: f"no projection of entity {e.entity!r}" for e in events if e.entity not in targets}
-        actions = list(keyed_search_actions(targets, events))
+        actions = list(keyed_search_actions(targets, events, expiry, resolution))
         if actions:
             parked.update(outcome(actions, bulk([action for _, action in actions])))
         return parked

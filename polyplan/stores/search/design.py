@@ -31,6 +31,11 @@ MAX_SHARDS = 1024  # Elasticsearch's (and OpenSearch's) own limit on number_of_s
 MAX_ROLLOVER_DAYS = 30
 MAX_REFRESH_SECONDS = 60
 REPLICAS = 1  # production default; a single development node runs with 0 (setup.py --replicas 0)
+# The document field holding the instant its record expires in a system of record that expires
+# records by itself (a Redis key TTL, a Cassandra table TTL): set by the relay, filtered on by every
+# query, and what the purge deletes by.
+EXPIRES_AT = "expires_at"
+EXPIRES_AT_MAPPING: dict[str, Any] = {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,17 @@ class SearchIndex:
     events: tuple[SyncEvent, ...]
     reasons: tuple[str, ...]
     engine: SearchEngine
+    # Seconds a record lives after its last write when the system of record expires it by itself
+    # (no event is written then): each document carries `expiry_field` = write time + this.
+    expiry_seconds: int | None = None
+    expiry_field: str | None = None
+
+    @property
+    def properties(self) -> dict[str, dict[str, Any]]:
+        """The mapping's properties: each attribute's, and the expiry instant's when records expire."""
+        if self.expiry_field is None:
+            return self.fields
+        return {**self.fields, self.expiry_field: EXPIRES_AT_MAPPING}
 
     @property
     def system_of_record(self) -> str:
@@ -142,6 +158,28 @@ def _age(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def self_expiry(plan: Plan, entity: EntityPlan) -> int | None:
+    """Seconds after its last write at which the entity's system of record drops a record by itself,
+    writing no event: a Redis record's key TTL (every write re-sets it), a Cassandra table's default
+    TTL (counted from the write of each cell). None for a store whose retention is a job of its own
+    (a relational purge, a MongoDB TTL index on the time attribute) or that keeps its records."""
+    growth = plan.model.entities[entity.name].growth
+    if growth.must_keep:
+        return None
+    if entity.family is Family.CACHE:
+        return growth.ttl_seconds or None
+    if entity.family is Family.WIDE_COLUMN:
+        from polyplan.stores.wide_column.design import table_ttl
+
+        return table_ttl(growth) or None
+    return None
+
+
+def expiry_field_name(attributes: dict[str, Any]) -> str:
+    """`expires_at`, or `pp_expires_at` when the entity has an attribute of that name."""
+    return EXPIRES_AT if EXPIRES_AT not in attributes else f"pp_{EXPIRES_AT}"
+
+
 def _uses(model: RequirementsModel, patterns: list[str]) -> dict[str, FieldUse]:
     uses: dict[str, FieldUse] = {}
     positions = pattern_positions(model)
@@ -198,7 +236,13 @@ def _lifecycle(
     else:
         why = "no growth.time_attribute ages the documents: a single index behind the write alias"
     reasons = [f"{why}; reindex behind the alias to resize"]
-    if expiry is not None:
+    if expiry is not None and self_expiry(plan, entity):
+        # The store drops the record with no event: the index filters and purges by `expires_at`.
+        reasons.append(
+            f"retention {_age(expiry)}: {entity.engine} expires records without an event; queries skip and the "
+            "relay purges documents past their expiry instant"
+        )
+    elif expiry is not None:
         notes.append(
             Diagnostic(
                 "PP402",
@@ -276,13 +320,21 @@ def design_index(
                     Severity.WARNING,
                 )
             )
-    queries = tuple(build_query(alias, p, attributes, fields, engine) for p in patterns)
+    expiry = self_expiry(plan, entity) if projection is not None else None
+    expiry_field = expiry_field_name(attributes) if expiry else None
+    queries = tuple(build_query(alias, p, attributes, fields, engine, expiry_field) for p in patterns)
     writes = writes_of(model, entity_name)
     found = [SyncEvent(w.name, w.kind.value, "delete" if w.kind is WriteKind.DELETE else "index") for w in writes]
     growth = model.entities[entity_name].growth
     if not any(w.kind in (WriteKind.INSERT, WriteKind.UPSERT) for w in writes):
         found.insert(0, SyncEvent("insert (implied by growth)", "insert", "index"))
-    if not lifecycle.rollover and not growth.must_keep and (growth.retention_days or growth.ttl_seconds):
+    if expiry:
+        found.append(
+            SyncEvent(
+                f"expiry purge (TTL in the system of record: delete by query on {expiry_field})", "delete", "delete"
+            )
+        )
+    elif not lifecycle.rollover and not growth.must_keep and (growth.retention_days or growth.ttl_seconds):
         found.append(SyncEvent("expiry purge (retention in the system of record)", "delete", "delete"))
     events = tuple(found)
     reasons = (
@@ -291,6 +343,15 @@ def design_index(
         f"refresh every {refresh}s: half of the tightest staleness budget ({staleness:g}s) of the served patterns",
         f"text analysed as {language} (the model declares no language)",
         *lifecycle.reasons,
+        *(
+            [
+                f"records expire {_age(expiry)} after their last write in {entity.engine} without an event: each "
+                f"document carries `{expiry_field}` (the write time + {_age(expiry)}), every query filters "
+                f"`{expiry_field} > now`, and the relay deletes expired documents by query"
+            ]
+            if expiry
+            else []
+        ),
     )
     return (
         SearchIndex(
@@ -317,6 +378,8 @@ def design_index(
             events=events,
             reasons=reasons,
             engine=engine,
+            expiry_seconds=expiry,
+            expiry_field=expiry_field,
         ),
         notes,
     )

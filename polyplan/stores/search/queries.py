@@ -89,8 +89,10 @@ def build_query(
     attributes: dict[str, Attribute],
     mappings: dict[str, dict[str, Any]],
     engine: SearchEngine,
+    expiry_field: str | None = None,
 ) -> SearchQuery:
-    """The `engine` search template for `pattern` over an index whose fields are `mappings`."""
+    """The `engine` search template for `pattern` over an index whose fields are `mappings`; with
+    `expiry_field`, a document whose record has expired (that instant is past) never matches."""
     one, many = engine.placeholder, engine.list_placeholder
     must: list[dict[str, Any]] = []
     filters: list[dict[str, Any]] = []
@@ -143,6 +145,9 @@ def build_query(
             name = name_for(f"{base}_query")
             params.append(QueryParam(name, attr, "fulltext", kind))
             must.append({"match": {attr: {"query": one(name), "operator": "and", "fuzziness": "AUTO"}}})
+    if expiry_field is not None:
+        # The record expired in its store without an event: never answer it, even before the purge.
+        filters.append({"range": {expiry_field: {"gt": "now"}}})
     size = pattern.limit or DEFAULT_SIZE
     bool_query: dict[str, Any] = {}
     if must:

@@ -56,7 +56,7 @@ def index_template(index: SearchIndex, model: str) -> dict[str, Any]:
         "index_patterns": index.index_patterns,
         "priority": TEMPLATE_PRIORITY,
         "template": {
-            "mappings": {"dynamic": "strict", "properties": index.fields},
+            "mappings": {"dynamic": "strict", "properties": index.properties},
             "settings": index.settings,
         },
     }
@@ -134,6 +134,20 @@ def _sync_section(index: SearchIndex) -> list[str]:
         "raise the setting, so that a late older event cannot bring a deleted document back.",
         "",
     ]
+    if index.expiry_field is not None and index.expiry_seconds is not None:
+        field = index.expiry_field
+        lines += [
+            f"Expiry: {index.sor_engine} drops a record {index.expiry_seconds} s after its last write and writes no "
+            "event. Each document carries",
+            f"`{field}` (the event's write time + {index.expiry_seconds} s, set by the relay); every query in "
+            f"queries.json filters `{field} > now`,",
+            "so an expired record never answers, and the relay deletes expired documents by query at an interval:",
+            "",
+            "```",
+            json.dumps({"query": {"range": {field: {"lte": "now"}}}}),
+            "```",
+            "",
+        ]
     return lines
 
 

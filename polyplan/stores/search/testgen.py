@@ -41,6 +41,7 @@ FIRST_VERSION = 10
 GROUPED = frozenset(
     {FilterOp.EQ, FilterOp.IN, FilterOp.FULLTEXT, FilterOp.PREFIX}
 )  # external versions of seeded documents start here, so "older" versions exist
+SEEDED_EXPIRY = "9999-12-31T00:00:00Z"  # a seeded document's expiry instant, where records expire
 
 
 def _fold(value: Any, folded: bool) -> Any:
@@ -339,14 +340,20 @@ def test_data(plan: Plan, design: SearchDesign) -> dict[str, Any]:
                 query.pattern: _case(index, query, by_name[query.pattern], records, attributes, targets[query.pattern])
                 for query in index.queries
             }
+        # Seeded records of a store that expires them have not expired: their instant is far ahead.
+        expiry = {index.expiry_field: SEEDED_EXPIRY} if index.expiry_field else {}
         docs = [
-            {"_id": document_id(r, index.doc_id), "source": to_document(r, attributes), "version": FIRST_VERSION + i}
+            {
+                "_id": document_id(r, index.doc_id),
+                "source": {**to_document(r, attributes), **expiry},
+                "version": FIRST_VERSION + i,
+            }
             for i, r in enumerate(records)
         ]
         indexes[index.alias] = {
             "cases": cases,
             "docs": docs,
-            "fields": sorted(index.fields),
+            "fields": sorted(index.properties),
             "field_types": field_requirements(
                 {name: a for name, a in attributes.items() if name in index.fields},
                 [by_name[query.pattern] for query in index.queries],
