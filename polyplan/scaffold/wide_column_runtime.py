@@ -92,7 +92,7 @@ def _typed_like(constant: Any, value: Any) -> Any:
     """A writes.json constant in the type of `value`, when it is a date, timestamp, uuid or decimal."""
     try:
         if isinstance(value, dt.datetime) and isinstance(constant, str):
-            moment = dt.datetime.fromisoformat(constant.replace("Z", "+00:00"))
+            moment = dt.datetime.fromisoformat(constant)  # Python 3.11 reads a trailing Z
             if moment.tzinfo is not None and value.tzinfo is None:  # the driver's timestamps: UTC, naive
                 return moment.astimezone(dt.UTC).replace(tzinfo=None)
             return moment
