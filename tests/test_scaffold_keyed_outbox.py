@@ -216,7 +216,9 @@ def test_generated_writes_and_relay_keep_the_indexes_equal_to_the_records(
         assert version == redis_versions[key], key
         # A Note expires 86400 s after its last write (the key TTL): the document says when, from
         # the stream entry's time (its version's milliseconds), which is the EXEC that set the TTL.
-        written = datetime.fromtimestamp(version // 1_000_000 / 1000, UTC) + timedelta(seconds=86400)
+        # Integer milliseconds: a float division once turned 1796781294.656 s into .655 (CI).
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        written = epoch + timedelta(milliseconds=version // 1_000_000, seconds=86400)
         expires_at = written.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert source == {
             "id": key,

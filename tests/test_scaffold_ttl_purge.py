@@ -215,3 +215,14 @@ def test_an_expired_record_stops_answering_and_its_document_is_purged(
 def _words_left(stores: Any) -> int:
     session, keyspace = stores.wide_column.session("test"), stores.wide_column.keyspace
     return len(list(session.execute(f"SELECT id FROM {keyspace}.word_by_id")))
+
+
+def test_the_expiry_instant_keeps_the_write_millisecond_a_float_would_lose() -> None:
+    """CI: a Redis entry of millisecond …294656 was indexed as expiring at …294.655 (the floored
+    time as a float, …294.655999, truncated by isoformat): the instant is computed in whole
+    microseconds, so the document names the stream entry's own millisecond."""
+    from polyplan.scaffold.stream_outbox_runtime import expiry_instant
+
+    assert expiry_instant(1796781294656 / 1000, 0) == "2026-12-09T01:54:54.656Z"
+    assert expiry_instant(1796788004429 / 1000, 86400) == "2026-12-10T03:46:44.429Z"
+    assert expiry_instant(1796781294999999 / 1e6, 0, 1.0) == "2026-12-09T01:54:54.000Z"  # Cassandra: its second

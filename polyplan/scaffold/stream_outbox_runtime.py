@@ -21,7 +21,6 @@ it imports only the standard library and redis-py; polyplan's tests import it fr
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -204,8 +203,11 @@ def expiry_instant(written: float, seconds: int, resolution: float = 0.001) -> s
     store's `resolution`: Redis expires a key to the millisecond of its EXEC (the stream entry's
     time), Cassandra a cell at its write's whole second + the TTL, so a document never outlives its
     record."""
-    floored = math.floor(round(written / resolution, 6)) * resolution
-    moment = datetime.fromtimestamp(floored, UTC) + timedelta(seconds=seconds)
+    # Whole microseconds from here: a float of the floored time (…294.464999…) printed one
+    # millisecond early under isoformat's truncation (CI).
+    step = round(resolution * 1_000_000)
+    micros = round(written * 1_000_000) // step * step
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros, seconds=seconds)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
