@@ -45,10 +45,10 @@ from polyplan.seed.generate import (
     RESERVE,
     HotGroup,
     _member_space,
-    _seed_value,
     _single_unique,
     constant_space,
     feasible_rows,
+    seed_value,
 )
 from polyplan.seed.regex import splices_prefix
 
@@ -77,7 +77,7 @@ def _constants(model: RequirementsModel, pattern: AccessPattern) -> list[tuple[s
         if attribute is None or "value" not in flt.model_fields_set or attribute.pattern is not None or flt.path:
             continue
         value = flt.value[0] if isinstance(flt.value, list) and flt.value else flt.value
-        converted = None if value is None else _seed_value(attribute, value)
+        converted = None if value is None else seed_value(attribute, value)
         if value is None or converted is not None:
             found.append((flt.attribute, converted))
     return found

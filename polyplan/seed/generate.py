@@ -702,7 +702,7 @@ def creation_attribute(model: RequirementsModel, name: str) -> str | None:
 # --- constants of access patterns ------------------------------------------------------------
 
 
-def _seed_value(attribute: Attribute, value: Any) -> Any:
+def seed_value(attribute: Attribute, value: Any) -> Any:
     """A model constant (YAML gives dates, timestamps and uuids as text) as the seed's Python type;
     None when it has none."""
     kind = attribute.type
@@ -771,7 +771,7 @@ def pattern_constants(model: RequirementsModel, name: str) -> dict[str, list[Any
                 continue
             values = flt.value if isinstance(flt.value, list) else [flt.value]
             for value in values:
-                converted = _seed_value(attribute, value)
+                converted = seed_value(attribute, value)
                 if converted is not None and converted not in found.setdefault(flt.attribute, []):
                     found[flt.attribute].append(converted)
     return {attr: values for attr, values in found.items() if values}
@@ -793,7 +793,7 @@ def sub_field_constants(model: RequirementsModel, name: str) -> dict[str, list[t
             if field is None or field.pattern is not None:
                 continue
             for value in flt.value if isinstance(flt.value, list) else [flt.value]:
-                converted = _seed_value(field, value)
+                converted = seed_value(field, value)
                 entry = (tuple(flt.path), converted)
                 if converted is not None and entry not in found.setdefault(flt.attribute, []):
                     found[flt.attribute].append(entry)

@@ -47,7 +47,7 @@ from polyplan.model.schema import (
 )
 from polyplan.plan.geo import is_geo
 from polyplan.plan.ir import Plan
-from polyplan.seed.generate import _seed_value as seed_value
+from polyplan.seed.generate import seed_value
 from polyplan.stores.search.design import daily_rows_at_horizon
 from polyplan.stores.wide_column.cql import schema_name
 from polyplan.stores.wide_column.estimate import (
